@@ -1,0 +1,86 @@
+// Package card is the virtual CPU card: an ISO 7816-4 file system holding
+// the transit e-purse application, answering the PBOC 2.0 e-purse APDUs as
+// CJ/T 166 and JT/T 978 inherit them, byte for byte. Terminals, PSAMs and
+// the back office are tested against what it sends.
+//
+// # Profiles
+//
+//   - citizen: the citizen card, a co-branded chip. Its bank application
+//     (PBOC 3.0, AID A000000333010101) answers SELECT but no e-purse
+//     command (it is accepted post-paid in a later wave); its transit
+//     e-purse follows CJ/T 166 under AID A00000000386980701, ASN 8 bytes.
+//   - mohurd: the MOHURD city-transit card, AID A00000000386980701, ASN 8 bytes.
+//   - mot: the Ministry of Transport card (JT/T 978), AID A000000632010105,
+//     ASN 10 bytes.
+//
+// Diversification always takes the rightmost 8 bytes of the ASN.
+//
+// # Files of the e-purse application
+//
+//   - SFI 15h, public basic data (32 bytes, READ BINARY 00 B0 95 00 20):
+//     issuer code (8) | application type (1, 01 = e-purse) | application
+//     version (1) | ASN (10, an 8-byte ASN right-aligned after 00 00) |
+//     start date (4, BCD) | expiry date (4, BCD) | card type (1) | rider
+//     category (1) | profile (1: 1 citizen, 2 mohurd, 3 mot) | reserved (1).
+//   - SFI 18h, transaction log: cyclic, the last 10 transactions, 23 bytes
+//     each (READ RECORD 00 B2 NN C4 17, record 1 the newest): counter (2,
+//     online for loads, offline for purchases) | overdraw limit (3) |
+//     amount (4) | type (1) | terminal ID (6) | date (4) | time (3).
+//   - SFI 17h, the composite-purchase transit record file: variable records
+//     addressed by their identifier, the record's first byte (READ RECORD
+//     00 B2 ID B8 00; written only by UPDATE CAPP DATA CACHE inside a
+//     composite purchase, committed with the debit). Layouts are in
+//     transit.go: 01 the trip (last entry: network, line, station, time,
+//     for tap-off and transfers), 02 the spend (the day's and month's spend
+//     and rides, for caps), 10h-17h the products held (passes and count
+//     tickets: product, validity, rides left, daily limit).
+//
+// # Commands (CLA 00 for ISO, 80 proprietary, 84 with a MAC)
+//
+//	SELECT                   00 A4 04 00 Lc AID           -> FCI; 6283 if blocked, 6A82 unknown
+//	READ BINARY              00 B0 (80|SFI) off Le        -> data
+//	READ RECORD              00 B2 rec (SFI<<3|4) Le      -> record number rec (1 = newest)
+//	                         00 B2 id  (SFI<<3|0) Le      -> record with identifier id
+//	GET CHALLENGE            00 84 00 00 04               -> random(4)
+//	GET BALANCE              80 5C 00 02 04               -> balance(4)
+//	INITIALIZE FOR LOAD      80 50 00 02 0B keyver(1) amount(4) terminal(6) 10
+//	                            -> balance(4) online ctr(2) keyver(1) alg(1) random(4) MAC1(4)
+//	INITIALIZE FOR PURCHASE  80 50 01 02 0B keyver(1) amount(4) terminal(6) 0F
+//	INITIALIZE FOR CAPP PUR. 80 50 03 02 0B keyver(1) amount(4) terminal(6) 0F
+//	                            -> balance(4) offline ctr(2) overdraw(3) keyver(1) alg(1) random(4)
+//	UPDATE CAPP DATA CACHE   80 DC id (17h<<3) Lc record  (only after 8050 03, before 8054)
+//	DEBIT FOR PURCHASE       80 54 01 00 0F seq(4) date(4) time(3) MAC1(4) 08 -> TAC(4) MAC2(4)
+//	CREDIT FOR LOAD          80 52 00 00 0B date(4) time(3) MAC2(4) 04       -> TAC(4)
+//	GET TRANSACTION PROOF    80 5A 00 type 02 counter(2) 08                  -> MAC2(4) TAC(4)
+//	APPLICATION BLOCK        84 1E 00 00 04 MAC(4)   (after GET CHALLENGE)
+//	APPLICATION UNBLOCK      84 18 00 00 04 MAC(4)   (after GET CHALLENGE)
+//
+// The key version in INITIALIZE selects which personalized key set the card
+// uses (the key index is the key version); an unknown one answers 9403.
+// The counter INITIALIZE returns is the one this transaction carries; the
+// card increments it when the transaction commits. GET TRANSACTION PROOF
+// answers only for the card's last transaction, with its type (06, 09, 02)
+// and counter, else 9406; for a load the MAC2 half is the host MAC2 the
+// card accepted.
+//
+// The block and unblock MAC (our choice where the public documents leave it
+// open) is keys.MAC under the card's maintenance key (DAMK) over
+// challenge(4) || the command header with Lc (5 bytes).
+//
+// # Status words
+//
+// 9000 success; 6700 wrong length; 6985 wrong order (DEBIT without
+// INITIALIZE, a second DEBIT); 6A82 unknown application or file; 6A83 no
+// such record; 6A86 bad P1 P2; 6D00 unknown INS; 6E00 unknown CLA; 9302
+// MAC1 or MAC2 wrong; 9401 insufficient balance; 9403 unknown key version;
+// 9406 no MAC for that transaction; 6A81 purchase or load on a blocked
+// application; 6982 a block MAC without a challenge or a wrong one. A
+// failed command changes neither balance nor counters.
+//
+// # Tearing
+//
+// A card can be told to lose power at a chosen step (Tear): before or after
+// it commits a debit or credit. Transmit then returns an error and the card
+// is reset (nothing selected, no transaction in progress); what it had
+// committed stays.
+package card

@@ -1,0 +1,198 @@
+package keys
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/citycard/citycard"
+)
+
+// Transaction types as the card, the PSAM and records write them.
+const (
+	TxLoad              byte = 0x02 // load (圈存) into the e-purse
+	TxPurchase          byte = 0x06 // purchase from the e-purse
+	TxCompositePurchase byte = 0x09 // composite purchase (复合消费), tap-on/tap-off
+)
+
+// BCDDate is a date as YYYYMMDD in 4 BCD bytes.
+type BCDDate [4]byte
+
+// BCDTime is a time of day as HHMMSS in 3 BCD bytes.
+type BCDTime [3]byte
+
+// DateTime splits t into its BCD date and time, in t's location.
+func DateTime(t time.Time) (BCDDate, BCDTime) {
+	var d BCDDate
+	var tm BCDTime
+	y := t.Year()
+	d[0], d[1] = bcd(y/100), bcd(y%100)
+	d[2], d[3] = bcd(int(t.Month())), bcd(t.Day())
+	tm[0], tm[1], tm[2] = bcd(t.Hour()), bcd(t.Minute()), bcd(t.Second())
+	return d, tm
+}
+
+func bcd(v int) byte { return byte(v/10<<4 | v%10) }
+
+func unbcd(b byte) (int, bool) {
+	hi, lo := int(b>>4), int(b&0x0F)
+	return hi*10 + lo, hi < 10 && lo < 10
+}
+
+// Time joins a BCD date and time into a time in loc. Kind Invalid when a
+// digit is not BCD or the date or time does not exist.
+func Time(d BCDDate, tm BCDTime, loc *time.Location) (time.Time, error) {
+	var v [7]int
+	for i, b := range append(d[:], tm[:]...) {
+		n, ok := unbcd(b)
+		if !ok {
+			return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X%X: byte %d (%02X) is not BCD", d[:], tm[:], i, b)
+		}
+		v[i] = n
+	}
+	y, mo, dd, h, mi, s := v[0]*100+v[1], v[2], v[3], v[4], v[5], v[6]
+	t := time.Date(y, time.Month(mo), dd, h, mi, s, 0, loc)
+	if t.Year() != y || int(t.Month()) != mo || t.Day() != dd || t.Hour() != h || t.Minute() != mi || t.Second() != s {
+		return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X%X does not exist", d[:], tm[:])
+	}
+	return t, nil
+}
+
+func (d BCDDate) String() string { return fmt.Sprintf("%X", d[:]) }
+func (t BCDTime) String() string { return fmt.Sprintf("%X", t[:]) }
+
+// Purchase is what the purchase MACs and TAC are computed over.
+type Purchase struct {
+	Random         [4]byte // the card's random from INITIALIZE FOR PURCHASE
+	OfflineCounter uint16  // the counter the card returned in INITIALIZE
+	TerminalSeq    uint32  // the PSAM's terminal transaction sequence
+	Amount         uint32  // fen
+	Type           byte    // TxPurchase or TxCompositePurchase
+	TerminalID     citycard.TerminalID
+	Date           BCDDate
+	Time           BCDTime
+}
+
+// PurchaseMAC1Data is amount(4) || type(1) || terminal ID(6) || date(4) || time(3).
+func PurchaseMAC1Data(p *Purchase) []byte {
+	b := make([]byte, 0, 18)
+	b = binary.BigEndian.AppendUint32(b, p.Amount)
+	b = append(b, p.Type)
+	b = append(b, p.TerminalID[:]...)
+	b = append(b, p.Date[:]...)
+	return append(b, p.Time[:]...)
+}
+
+// PurchaseMAC2Data is amount(4).
+func PurchaseMAC2Data(p *Purchase) []byte {
+	return binary.BigEndian.AppendUint32(nil, p.Amount)
+}
+
+// PurchaseTACData is amount(4) || type(1) || terminal ID(6) || terminal
+// sequence(4) || date(4) || time(3).
+func PurchaseTACData(p *Purchase) []byte {
+	var b [22]byte
+	return AppendPurchaseTACData(b[:0], p.Amount, p.Type, p.TerminalID, p.TerminalSeq, p.Date, p.Time)
+}
+
+// AppendPurchaseTACData appends the purchase TAC input to b; the verifier
+// uses it with a stack buffer.
+func AppendPurchaseTACData(b []byte, amount uint32, typ byte, tid citycard.TerminalID, seq uint32, d BCDDate, t BCDTime) []byte {
+	b = binary.BigEndian.AppendUint32(b, amount)
+	b = append(b, typ)
+	b = append(b, tid[:]...)
+	b = binary.BigEndian.AppendUint32(b, seq)
+	b = append(b, d[:]...)
+	return append(b, t[:]...)
+}
+
+// Load is what the load MACs and TAC are computed over.
+type Load struct {
+	Random        [4]byte // the card's random from INITIALIZE FOR LOAD
+	OnlineCounter uint16  // the counter the card returned in INITIALIZE
+	BalanceBefore uint32  // fen
+	Amount        uint32  // fen
+	Type          byte    // TxLoad
+	TerminalID    citycard.TerminalID
+	Date          BCDDate
+	Time          BCDTime
+}
+
+// LoadMAC1Data is old balance(4) || amount(4) || type(1) || terminal ID(6).
+func LoadMAC1Data(l *Load) []byte {
+	b := make([]byte, 0, 15)
+	b = binary.BigEndian.AppendUint32(b, l.BalanceBefore)
+	b = binary.BigEndian.AppendUint32(b, l.Amount)
+	b = append(b, l.Type)
+	return append(b, l.TerminalID[:]...)
+}
+
+// LoadMAC2Data is amount(4) || type(1) || terminal ID(6) || date(4) || time(3).
+func LoadMAC2Data(l *Load) []byte {
+	b := make([]byte, 0, 18)
+	b = binary.BigEndian.AppendUint32(b, l.Amount)
+	b = append(b, l.Type)
+	b = append(b, l.TerminalID[:]...)
+	b = append(b, l.Date[:]...)
+	return append(b, l.Time[:]...)
+}
+
+// LoadTACData is new balance(4) || online counter(2) || amount(4) ||
+// type(1) || terminal ID(6) || date(4) || time(3). The counter is the one
+// the card returned in INITIALIZE FOR LOAD.
+func LoadTACData(l *Load) []byte {
+	b := make([]byte, 0, 24)
+	b = binary.BigEndian.AppendUint32(b, l.BalanceBefore+l.Amount)
+	b = binary.BigEndian.AppendUint16(b, l.OnlineCounter)
+	b = binary.BigEndian.AppendUint32(b, l.Amount)
+	b = append(b, l.Type)
+	b = append(b, l.TerminalID[:]...)
+	b = append(b, l.Date[:]...)
+	return append(b, l.Time[:]...)
+}
+
+// Proof is the session key and the three MACs of one transaction.
+type Proof struct {
+	SessionKey []byte
+	MAC1       [4]byte
+	MAC2       [4]byte
+	TAC        [4]byte
+}
+
+// PurchaseProof computes the session key, MAC1, MAC2 and TAC of a purchase
+// from the card's DPK and DTK. Card, PSAM and test vectors all use it.
+func PurchaseProof(alg Alg, dpk, dtk []byte, p *Purchase) (Proof, error) {
+	var pr Proof
+	sk, err := SessionKey(alg, dpk, PurchaseSessionInput(p.Random, p.OfflineCounter, p.TerminalSeq))
+	if err != nil {
+		return pr, err
+	}
+	pr.SessionKey = sk
+	if pr.MAC1, err = MAC(alg, sk, PurchaseMAC1Data(p)); err != nil {
+		return pr, err
+	}
+	if pr.MAC2, err = MAC(alg, sk, PurchaseMAC2Data(p)); err != nil {
+		return pr, err
+	}
+	pr.TAC, err = MAC(alg, TACKey(alg, dtk), PurchaseTACData(p))
+	return pr, err
+}
+
+// LoadProof computes the session key, MAC1, MAC2 and TAC of a load from the
+// card's DLK and DTK.
+func LoadProof(alg Alg, dlk, dtk []byte, l *Load) (Proof, error) {
+	var pr Proof
+	sk, err := SessionKey(alg, dlk, LoadSessionInput(l.Random, l.OnlineCounter))
+	if err != nil {
+		return pr, err
+	}
+	pr.SessionKey = sk
+	if pr.MAC1, err = MAC(alg, sk, LoadMAC1Data(l)); err != nil {
+		return pr, err
+	}
+	if pr.MAC2, err = MAC(alg, sk, LoadMAC2Data(l)); err != nil {
+		return pr, err
+	}
+	pr.TAC, err = MAC(alg, TACKey(alg, dtk), LoadTACData(l))
+	return pr, err
+}
