@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# genvectors.sh computes the e-purse test vectors of package keys with
+# openssl, independently of the Go code, and writes them next to itself:
+#
+#   vectors.json  card keys, session keys, MAC1, MAC2 and TAC of purchases
+#                 and loads (read by TestVectors);
+#   crypto.json   KCVs, MAC padding edge cases, the retail MAC and the
+#                 diversification corner cases (read by the crypto tests).
+#
+# Every block cipher operation is one openssl call; bash and xxd only move
+# hex around (concatenate, NOT, XOR, pad). The rules are those of
+# ../doc.go and docs DESIGN.md "Crypto":
+#
+#   card key   3DES: 3DES_MK(F) || 3DES_MK(NOT F)   SM4: SM4_MK(F || NOT F)
+#              F = the rightmost 8 bytes of the ASN
+#   session    3DES: 3DES_DPK(random || offline ctr || seq low 2), 8 bytes
+#              3DES: 3DES_DLK(random || online ctr || 8000), 8 bytes
+#              SM4:  SM4_K(the same 8 bytes || 80 00 00 00 00 00 00 00)
+#   MAC        CBC-MAC, IV zero, pad 80 then 00 to the block size (a whole
+#              block of data gets a whole padding block), left 4 bytes
+#   TAC key    3DES: DTK left XOR DTK right (single DES); SM4: DTK itself
+#
+# Usage: keys/testdata/genvectors.sh   (needs OpenSSL 3 with the legacy
+# provider for single DES). The output is deterministic: rerunning it must
+# leave git clean.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+export LC_ALL=C
+
+# --- hex glue (no cryptography) ---------------------------------------------
+
+# tobin: hex on stdin to bytes on stdout.
+tobin() { xxd -r -p; }
+# tohex: bytes on stdin to lowercase hex, one line.
+tohex() { xxd -p -c 4096 | tr -d '\n'; }
+# zeros N: N zero bytes in hex.
+zeros() { local s="" i; for ((i = 0; i < $1; i++)); do s+=00; done; printf %s "$s"; }
+# hnot H: the bitwise NOT of hex H.
+hnot() {
+	local h=$1 out="" i
+	for ((i = 0; i < ${#h}; i += 2)); do out+=$(printf %02x $((0xff ^ 0x${h:i:2}))); done
+	printf %s "$out"
+}
+# hxor A B: A XOR B (same length).
+hxor() {
+	local a=$1 b=$2 out="" i
+	[[ ${#a} -eq ${#b} ]] || { echo "hxor: lengths differ" >&2; exit 1; }
+	for ((i = 0; i < ${#a}; i += 2)); do out+=$(printf %02x $((0x${a:i:2} ^ 0x${b:i:2}))); done
+	printf %s "$out"
+}
+# pad H BS: ISO 9797-1 method 2: append 80, then 00 to a multiple of BS bytes.
+pad() {
+	local h="${1}80"
+	while (((${#h} / 2) % $2 != 0)); do h+=00; done
+	printf %s "$h"
+}
+u32() { printf %08x "$1"; }
+u16() { printf %04x "$1"; }
+lower() { tr 'A-F' 'a-f' <<<"$1"; }
+
+# --- block cipher operations: each is one openssl call ----------------------
+
+# ecb ALG KEY DATA: ECB encryption of whole blocks. 3des with a 16-byte key
+# is -des-ede (K1 K2 K1), never -des-ede3 (which would zero-pad the key).
+ecb() {
+	local alg=$1 key=$2 data=$3
+	case "$alg/${#key}" in
+	3des/32) printf %s "$data" | tobin | openssl enc -des-ede -nopad -K "$key" | tohex ;;
+	des/16) printf %s "$data" | tobin | openssl enc -des-cbc -nopad -iv "$(zeros 8)" -K "$key" -provider legacy -provider default | tohex ;;
+	sm4/32) printf %s "$data" | tobin | openssl enc -sm4-ecb -nopad -K "$key" | tohex ;;
+	*) echo "ecb: $alg key of ${#key} hex digits" >&2; exit 1 ;;
+	esac
+}
+
+# cbcmac ALG KEY DATA: the 4-byte MAC. des: single-DES CBC (8-byte key);
+# sm4: SM4 CBC (16-byte key). The MAC is the left 4 bytes of the last block.
+cbcmac() {
+	local alg=$1 key=$2 data=$3 bs out
+	case "$alg/${#key}" in
+	des/16)
+		bs=8
+		out=$(printf %s "$(pad "$data" 8)" | tobin |
+			openssl enc -des-cbc -nopad -iv "$(zeros 8)" -K "$key" -provider legacy -provider default | tohex)
+		;;
+	sm4/32)
+		bs=16
+		out=$(printf %s "$(pad "$data" 16)" | tobin | openssl enc -sm4-cbc -nopad -iv "$(zeros 16)" -K "$key" | tohex)
+		;;
+	*) echo "cbcmac: $alg key of ${#key} hex digits" >&2; exit 1 ;;
+	esac
+	local last=${out: -$((2 * bs))}
+	printf %s "${last:0:8}"
+}
+
+# retailmac KEY16 DATA: ISO 9797-1 MAC algorithm 3 (padding method 2):
+# single-DES CBC under K1 over every block but the last, then the last
+# chained block through 3DES (K1 K2 K1).
+retailmac() {
+	local key=$1 p chain="" last
+	p=$(pad "$2" 8)
+	if ((${#p} > 16)); then
+		chain=$(printf %s "${p:0:${#p}-16}" | tobin |
+			openssl enc -des-cbc -nopad -iv "$(zeros 8)" -K "${key:0:16}" -provider legacy -provider default | tohex)
+		chain=${chain: -16}
+	else
+		chain=$(zeros 8)
+	fi
+	last=$(ecb 3des "$key" "$(hxor "$chain" "${p: -16}")")
+	printf %s "${last:0:8}"
+}
+
+# divers ALG MK ID: the child key of MK for the rightmost 8 bytes of ID.
+divers() {
+	local alg=$1 mk=$2 id=$3 f
+	f=$id
+	((${#f} > 16)) && f=${f:${#f}-16}
+	while ((${#f} < 16)); do f=00$f; done
+	case $alg in
+	3des) printf %s "$(ecb 3des "$mk" "$f")$(ecb 3des "$mk" "$(hnot "$f")")" ;;
+	sm4) ecb sm4 "$mk" "$f$(hnot "$f")" ;;
+	esac
+}
+
+# session ALG CARDKEY INPUT8: the session key.
+session() {
+	case $1 in
+	3des) ecb 3des "$2" "$3" ;;
+	sm4) ecb sm4 "$2" "${3}8000000000000000" ;;
+	esac
+}
+
+# mac ALG KEY DATA: the e-purse MAC with a session or TAC key.
+mac() {
+	case $1 in
+	3des) cbcmac des "$2" "$3" ;;
+	sm4) cbcmac sm4 "$2" "$3" ;;
+	esac
+}
+
+# tackey ALG DTK: the key the TAC is computed with.
+tackey() {
+	case $1 in
+	3des) hxor "${2:0:16}" "${2:16:16}" ;;
+	sm4) printf %s "$2" ;;
+	esac
+}
+
+# kcv ALG KEY: first 3 bytes of the encryption of a zero block.
+kcv() {
+	local out
+	case "$1" in
+	3des) out=$(ecb 3des "$2" "$(zeros 8)") ;;
+	des) out=$(ecb des "$2" "$(zeros 8)") ;;
+	sm4) out=$(ecb sm4 "$2" "$(zeros 16)") ;;
+	esac
+	printf %s "${out:0:6}"
+}
+
+# --- self-checks of the openssl calls ---------------------------------------
+
+check() {
+	if [[ "$2" != "$3" ]]; then
+		echo "genvectors: self-check $1 failed: got $2, want $3" >&2
+		exit 1
+	fi
+}
+# GB/T 32907-2016 appendix A, example 1.
+check sm4 "$(ecb sm4 0123456789abcdeffedcba9876543210 0123456789abcdeffedcba9876543210)" 681edf34d206965e86b3e94f536e4246
+# -des-ede with K1 K2 is -des-ede3 with K1 K2 K1 spelt out.
+k=0123456789abcdeffedcba9876543210
+check des-ede "$(ecb 3des $k 1122334455667788)" \
+	"$(printf %s 1122334455667788 | tobin | openssl enc -des-ede3 -nopad -K "${k}${k:0:16}" | tohex)"
+# A 3DES key with K1 = K2 is single DES.
+check des-ede-k1k1 "$(ecb 3des 0123456789abcdef0123456789abcdef 1122334455667788)" "$(ecb des 0123456789abcdef 1122334455667788)"
+
+# --- vectors.json -------------------------------------------------------------
+
+# vector NAME ALG ASN MK_P MK_L MK_T \
+#        P_RANDOM P_OFFCTR P_SEQ P_AMOUNT P_TYPE P_TERM P_DATE P_TIME \
+#        L_RANDOM L_ONCTR L_BAL L_AMOUNT L_TYPE L_TERM L_DATE L_TIME
+vector() {
+	local name=$1 alg=$2 asn=$3 mkp=$4 mkl=$5 mkt=$6
+	local prnd=$7 poff=$8 pseq=$9 pamt=${10} ptyp=${11} pterm=${12} pdate=${13} ptime=${14}
+	local lrnd=${15} lon=${16} lbal=${17} lamt=${18} ltyp=${19} lterm=${20} ldate=${21} ltime=${22}
+	local dpk dlk dtk tk seqhex psk pmac1 pmac2 ptac lsk lmac1 lmac2 ltac ltacdata
+	dpk=$(divers "$alg" "$mkp" "$asn")
+	dlk=$(divers "$alg" "$mkl" "$asn")
+	dtk=$(divers "$alg" "$mkt" "$asn")
+	tk=$(tackey "$alg" "$dtk")
+
+	seqhex=$(u32 "$pseq")
+	psk=$(session "$alg" "$dpk" "${prnd}$(u16 "$poff")${seqhex:4:4}")
+	pmac1=$(mac "$alg" "$psk" "$(u32 "$pamt")${ptyp}${pterm}${pdate}${ptime}")
+	pmac2=$(mac "$alg" "$psk" "$(u32 "$pamt")")
+	ptac=$(mac "$alg" "$tk" "$(u32 "$pamt")${ptyp}${pterm}${seqhex}${pdate}${ptime}")
+
+	lsk=$(session "$alg" "$dlk" "${lrnd}$(u16 "$lon")8000")
+	lmac1=$(mac "$alg" "$lsk" "$(u32 "$lbal")$(u32 "$lamt")${ltyp}${lterm}")
+	lmac2=$(mac "$alg" "$lsk" "$(u32 "$lamt")${ltyp}${lterm}${ldate}${ltime}")
+	# The load TAC data is always 24 bytes: three whole 3DES blocks, so its
+	# padding is a whole block of its own.
+	ltacdata="$(u32 $((lbal + lamt)))$(u16 "$lon")$(u32 "$lamt")${ltyp}${lterm}${ldate}${ltime}"
+	check "$name load TAC data length" $((${#ltacdata} / 2)) 24
+	ltac=$(mac "$alg" "$tk" "$ltacdata")
+
+	cat <<EOF
+  {
+    "name": "$name",
+    "alg": "$alg",
+    "asn": "$(lower "$asn")",
+    "master_keys": {"purchase": "$(lower "$mkp")", "load": "$(lower "$mkl")", "tac": "$(lower "$mkt")"},
+    "card_keys": {"purchase": "$dpk", "load": "$dlk", "tac": "$dtk"},
+    "purchase": {"random": "$(lower "$prnd")", "offline_counter": $poff, "terminal_seq": $pseq, "amount": $pamt, "type": "$ptyp", "terminal_id": "$(lower "$pterm")", "date": "$pdate", "time": "$ptime", "session_key": "$psk", "mac1": "$pmac1", "mac2": "$pmac2", "tac": "$ptac"},
+    "load": {"random": "$(lower "$lrnd")", "online_counter": $lon, "balance_before": $lbal, "amount": $lamt, "type": "$ltyp", "terminal_id": "$(lower "$lterm")", "date": "$ldate", "time": "$ltime", "session_key": "$lsk", "mac1": "$lmac1", "mac2": "$lmac2", "tac": "$ltac"}
+  }
+EOF
+}
+
+gen_vectors() {
+	local sep="" v
+	echo "["
+	while read -r line; do
+		[[ -z "$line" || "$line" == \#* ]] && continue
+		v=$(vector $line) # word splitting intended: one field per argument
+		printf '%s%s' "$sep" "$v"
+		sep=$',\n'
+	done <<'EOF'
+# name                 alg  asn              master purchase                  master load                      master tac                       p.random p.off  p.seq      p.amount   p.type p.terminal   p.date   p.time l.random l.on  l.bal     l.amount   l.type l.terminal   l.date   l.time
+3des-basic             3des 1000000100000001 0123456789abcdeffedcba9876543210 00112233445566778899aabbccddeeff f0e1d2c3b4a5968778695a4b3c2d1e0f 12345678 0      0          200        06     112233445566 20261124 083015 87654321 0     0         5000       02     112233445566 20261124 080000
+3des-high-counters     3des 3101000012345678 a1b2c3d4e5f60718293a4b5c6d7e8f90 5a5a5a5a5a5a5a5aa5a5a5a5a5a5a5a5 0f1e2d3c4b5a69788796a5b4c3d2e1f0 deadbeef 65244  2309737967 4000000000 09     ffeeddccbbaa 20991231 235959 cafebabe 65535 123456789 2000000000 02     ffeeddccbbaa 20000101 000000
+3des-asn-not           3des 00ff55aa0ff0807f 13579bdf02468acefdb97531eca86420 2b7e151628aed2a6abf7158809cf4f3c 000102030405060708090a0b0c0d0e0f 80000001 256    65536      1          06     000000000001 20260229 120000 7fffffff 256   99        1          02     000000000001 20260301 000001
+3des-asn-zero          3des 0000000000000000 8899aabbccddeeff0011223344556677 f1f2f3f4f5f6f7f8e1e2e3e4e5e6e7e8 c0c1c2c3c4c5c6c7d0d1d2d3d4d5d6d7 00000000 1      16777215   99999999   06     310100000042 20261124 235959 ffffffff 1     1         4294967294 02     310100000042 20261124 235958
+sm4-basic              sm4  1000000100000001 0123456789abcdeffedcba9876543210 00112233445566778899aabbccddeeff f0e1d2c3b4a5968778695a4b3c2d1e0f 12345678 0      0          200        06     112233445566 20261124 083015 87654321 0     0         5000       02     112233445566 20261124 080000
+sm4-high-counters      sm4  3101000012345678 a1b2c3d4e5f60718293a4b5c6d7e8f90 5a5a5a5a5a5a5a5aa5a5a5a5a5a5a5a5 0f1e2d3c4b5a69788796a5b4c3d2e1f0 deadbeef 65244  2309737967 4000000000 09     ffeeddccbbaa 20991231 235959 cafebabe 65535 123456789 2000000000 02     ffeeddccbbaa 20000101 000000
+sm4-asn-not            sm4  00ff55aa0ff0807f 13579bdf02468acefdb97531eca86420 2b7e151628aed2a6abf7158809cf4f3c 000102030405060708090a0b0c0d0e0f 80000001 256    65536      1          06     000000000001 20260229 120000 7fffffff 256   99        1          02     000000000001 20260301 000001
+sm4-asn-ones           sm4  ffffffffffffffff 8899aabbccddeeff0011223344556677 f1f2f3f4f5f6f7f8e1e2e3e4e5e6e7e8 c0c1c2c3c4c5c6c7d0d1d2d3d4d5d6d7 00000000 1      16777215   99999999   06     310100000042 20261124 235959 ffffffff 1     1         4294967294 02     310100000042 20261124 235958
+EOF
+	printf '\n]\n'
+}
+
+# --- crypto.json --------------------------------------------------------------
+
+# macs ALG KEY LEN...: MAC vectors over the first LEN bytes of a fixed
+# message, one per LEN (padding edge cases around the block size), each
+# line but the very first preceded by a comma.
+MACSEP=""
+MSG=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f
+macs() {
+	local alg=$1 key=$2 n data m
+	shift 2
+	for n in "$@"; do
+		data=${MSG:0:$((2 * n))}
+		case $alg in
+		des | sm4) m=$(cbcmac "$alg" "$key" "$data") ;;
+		retail) m=$(retailmac "$key" "$data") ;;
+		esac
+		printf '%s    {"alg": "%s", "key": "%s", "data": "%s", "mac": "%s"}' "$MACSEP" "$alg" "$key" "$data" "$m"
+		MACSEP=$',\n'
+	done
+}
+
+gen_crypto() {
+	local k3=0123456789abcdeffedcba9876543210 k1=133457799bbcdff1 ks=0123456789abcdeffedcba9876543210
+	local mk=0123456789abcdeffedcba9876543210 issuer=3101000000000001 asn=31010000000012345678
+	cat <<EOF
+{
+  "kcv": [
+    {"alg": "3des", "key": "$k3", "kcv": "$(kcv 3des $k3)"},
+    {"alg": "3des", "key": "$k1", "kcv": "$(kcv des $k1)"},
+    {"alg": "3des", "key": "00000000000000000000000000000000", "kcv": "$(kcv 3des 00000000000000000000000000000000)"},
+    {"alg": "sm4", "key": "$ks", "kcv": "$(kcv sm4 $ks)"},
+    {"alg": "sm4", "key": "00000000000000000000000000000000", "kcv": "$(kcv sm4 00000000000000000000000000000000)"}
+  ],
+  "mac": [
+$(
+		macs des $k1 0 1 7 8 9 15 16 17 24
+		macs sm4 $ks 0 1 15 16 17 31 32 33
+		macs retail $k3 0 1 7 8 9 16 17 24
+	)
+  ],
+  "diversify": [
+    {"alg": "3des", "master": "$mk", "id": "31010000000012345678", "child": "$(divers 3des $mk 31010000000012345678)"},
+    {"alg": "3des", "master": "$mk", "id": "1234", "child": "$(divers 3des $mk 1234)"},
+    {"alg": "sm4", "master": "$mk", "id": "31010000000012345678", "child": "$(divers sm4 $mk 31010000000012345678)"},
+    {"alg": "sm4", "master": "$mk", "id": "", "child": "$(divers sm4 $mk "")"}
+  ],
+  "two_level": [
+    {"alg": "3des", "master": "$mk", "issuer": "$issuer", "asn": "$asn", "child": "$(divers 3des "$(divers 3des $mk $issuer)" $asn)"},
+    {"alg": "sm4", "master": "$mk", "issuer": "$issuer", "asn": "$asn", "child": "$(divers sm4 "$(divers sm4 $mk $issuer)" $asn)"}
+  ]
+}
+EOF
+}
+
+gen_vectors >vectors.json.tmp
+mv vectors.json.tmp vectors.json
+gen_crypto >crypto.json.tmp
+mv crypto.json.tmp crypto.json
+echo "genvectors: wrote $(pwd)/vectors.json and $(pwd)/crypto.json" >&2
