@@ -105,13 +105,19 @@ func (s *MemStore) List() ([]Info, error) {
 
 // Info implements Store.
 func (s *MemStore) Info(ref Ref) (Info, error) {
+	// Copy the info under the lock: Put rewrites the Active flags of
+	// existing entries.
 	s.mu.RLock()
 	e, ok := s.keys[ref]
+	var info Info
+	if ok {
+		info = e.info
+	}
 	s.mu.RUnlock()
 	if !ok {
 		return Info{}, citycard.E("keys.MemStore.Info", citycard.KeyMissing, "no key %v", ref)
 	}
-	return e.info, nil
+	return info, nil
 }
 
 // Active returns the active version of (issuer, type). Kind KeyMissing if
