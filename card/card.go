@@ -462,7 +462,7 @@ func (c *Card) Transmit(cmd []byte) ([]byte, error) {
 // run decodes and runs one command whose CLA and INS are known.
 func (c *Card) run(o op, raw []byte, challenge *[4]byte) ([]byte, error) {
 	switch o {
-	case opReadBinary, opReadRecord, opGetBalance, opUpdateCAPP, opInitialize:
+	case opReadBinary, opReadRecord, opGetBalance, opUpdateCAPP, opInitialize, opDebit, opCredit:
 		// The handler decides what becomes of the transaction.
 	default:
 		c.tx = nil
