@@ -181,14 +181,14 @@ func describeData(o op, parsed bool, raw, d []byte) string {
 func describeTransit(r TransitRecord) string {
 	switch v := r.(type) {
 	case Trip:
-		return fmt.Sprintf("trip %v: network %d line %d station %d, entry %v %v at terminal %v, provisional %d fen; journey from %v %v, %d legs, %d fen",
+		return fmt.Sprintf("trip %v: network %d line %d station %d, entry %v %v at terminal %v, provisional %d fen; journey from %v %v, legs %d, spent %d fen",
 			v.Status, v.Network, v.Line, v.Station, v.EntryDate, v.EntryTime, v.Terminal, v.ProvisionalFen,
 			v.JourneyDate, v.JourneyTime, v.JourneyLegs, v.JourneySpendFen)
 	case Spend:
-		return fmt.Sprintf("spend: day %v %d fen in %d rides, month %v %d fen in %d rides",
+		return fmt.Sprintf("spend: day %v %d fen rides %d, month %v %d fen rides %d",
 			v.Day, v.DaySpendFen, v.DayRides, v.Month, v.MonthSpendFen, v.MonthRides)
 	case Product:
-		return fmt.Sprintf("product %02X: product %d, %v, network %d, valid %v to %v, %d rides left, daily limit %d, %d rides on %v",
+		return fmt.Sprintf("product %02X: product %d, %v, network %d, valid %v to %v, rides left %d, daily limit %d, rides %d on %v",
 			v.Record, v.ProductID, v.Kind, v.Network, v.ValidFrom, v.ValidTo, v.RidesLeft, v.DailyLimit, v.RidesToday, v.RidesTodayDate)
 	}
 	return fmt.Sprintf("record %02X", r.RecordID())

@@ -99,6 +99,8 @@ type fixture struct {
 	card    *card.Card
 	keys    map[uint8]hostKeys // by version
 	seq     uint32             // the terminal sequence of the next purchase
+	trace   []string           // card.Describe of every exchange, when tracing
+	tracing bool
 }
 
 type option func(*card.Config)
@@ -150,6 +152,9 @@ func newFixture(t testing.TB, p card.Profile, algs []keys.Alg, opts ...option) *
 func (f *fixture) send(cmd []byte) ([]byte, apdu.SW) {
 	f.t.Helper()
 	resp, err := f.card.Transmit(cmd)
+	if f.tracing {
+		f.trace = append(f.trace, card.Describe(cmd, resp))
+	}
 	if err != nil {
 		f.t.Fatalf("Transmit %s: %v", apdu.Hex(cmd), err)
 	}

@@ -1,0 +1,103 @@
+package card_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/keys"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestDescribeGolden runs a tap-on, a tap-off, a load, a refusal, a
+// block and a tear through Describe and compares the lines with
+// testdata/describe.golden (go test -update rewrites it).
+func TestDescribeGolden(t *testing.T) {
+	f := newFixture(t, card.ProfileCitizen, []keys.Alg{keys.Alg3DES}, withBalance(5000))
+	f.tracing = true
+	f.must(cmdSelect(card.BankAID()), apdu.SWOK)
+	f.must(cmdGetBalance(), apdu.SWINSNotSupported)
+	f.selectEPurse()
+	f.must([]byte{0x00, 0xB0, 0x95, 0x00, 0x20}, apdu.SWOK)
+	f.must(cmdReadTransit(card.RecordTrip), apdu.SWRecordNotFound)
+	trip := card.Trip{Status: card.TripOpen, Network: 1, Line: 3, Station: 12, EntryDate: testDate, EntryTime: testTime,
+		Terminal: testTerminal, ProvisionalFen: 400, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 400}
+	on := f.purchase(keys.TxCompositePurchase, 1, 400, mustMarshal(t, trip))
+	f.must(cmdReadTransit(card.RecordTrip), apdu.SWOK)
+	f.must(cmdReadLog(1), apdu.SWOK)
+	trip.Status = card.TripClosed
+	f.purchase(keys.TxCompositePurchase, 1, 0, mustMarshal(t, trip),
+		mustMarshal(t, card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 1, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 400, MonthRides: 1}))
+	f.must(cmdProof(keys.TxCompositePurchase, on.init.counter), apdu.SWMACNotAvailable)
+	f.load(1, 2000)
+	f.must(cmdInit(0x01, 1, 99999, testTerminal), apdu.SWInsufficientFunds)
+	f.must(cmdInit(0x01, 2, 1, testTerminal), apdu.SWKeyIndexUnsupported)
+	_, p := f.startPurchase(keys.TxPurchase, 1, 150)
+	pr := f.purchaseProof(1, p)
+	f.card.Tear(card.TearAfterCommit)
+	resp, err := f.card.Transmit(cmdDebit(p.TerminalSeq, p.Date, p.Time, pr.MAC1))
+	if err == nil {
+		t.Fatal("no tear")
+	}
+	f.trace = append(f.trace, card.Describe(cmdDebit(p.TerminalSeq, p.Date, p.Time, pr.MAC1), resp))
+	f.selectEPurse()
+	f.must(cmdProof(keys.TxPurchase, p.OfflineCounter), apdu.SWOK)
+	ch := f.challenge()
+	mac, err := card.BlockMAC(keys.Alg3DES, f.keys[1].damk, ch, 0x84, 0x1E)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.must(cmdBlock(0x1E, mac), apdu.SWOK)
+	f.must(cmdSelect(card.ProfileCitizen.AID()), apdu.SWWarnFileInvalidated)
+	f.must([]byte{0x90, 0x00, 0x00, 0x00}, apdu.SWCLANotSupported)
+	f.must([]byte{0x80, 0x5C, 0x00, 0x02, 0x03, 0x00}, apdu.SWWrongLength)
+
+	got := strings.Join(f.trace, "\n") + "\n"
+	golden := filepath.Join("testdata", "describe.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("Describe lines differ from %s:\n%s", golden, got)
+	}
+}
+
+func TestDescribeLines(t *testing.T) {
+	tests := []struct {
+		cmd, resp, want string
+	}{
+		{"80500102 0B 01 000000C8 000000000001 0F", "00001388 0003 000000 01 00 1A2B3C4D 9000",
+			"INITIALIZE FOR PURCHASE key v1 amount 200 fen terminal 000000000001 -> balance 5000 fen, offline counter 3, overdraw 0 fen, key v1, alg 3DES, random 1A2B3C4D"},
+		{"80500002 0B 02 000003E8 000000000001 10", "FFFFFF6A 0007 02 04 01020304 A1B2C3D4 9000",
+			"INITIALIZE FOR LOAD key v2 amount 1000 fen terminal 000000000001 -> balance -150 fen, online counter 7, key v2, alg SM4, random 01020304, MAC1 A1B2C3D4"},
+		{"805C0002 04", "9401", "GET BALANCE -> 9401 insufficient balance"},
+		{"80540100 0F 00000001 20250601 083000 11223344 08", "", "DEBIT FOR PURCHASE terminal sequence 1, 20250601 083000, MAC1 11223344 -> no response (the card lost power)"},
+		{"805A0006 02 0003 08", "AABBCCDD 11223344 9000", "GET TRANSACTION PROOF purchase counter 3 -> MAC2 AABBCCDD, TAC 11223344"},
+		{"00A4", "6700", "malformed APDU [00 A4] -> 6700 wrong length"},
+		{"80CA9F36 00", "6D00", "unknown command 80 CA 9F 36 -> 6D00 instruction not supported"},
+		{"80", "6F", "malformed APDU [80] -> malformed response [6F]"},
+	}
+	for _, tt := range tests {
+		var resp []byte
+		if tt.resp != "" {
+			resp = unhex(t, tt.resp)
+		}
+		if got := card.Describe(unhex(t, tt.cmd), resp); got != tt.want {
+			t.Errorf("Describe(%s, %s)\n got %s\nwant %s", tt.cmd, tt.resp, got, tt.want)
+		}
+	}
+}
