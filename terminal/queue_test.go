@@ -663,7 +663,7 @@ func TestQueueBounded(t *testing.T) {
 		maxSize = max(maxSize, fi.Size())
 	}
 	// The uploader keeps up: a handful of records stay live while 2,000
-	// pass through, compacting some 30 times.
+	// pass through, compacting dozens of times.
 	live := int64(q.Len()) * recordFrameBytes(130)
 	if maxSize > 2*live+4<<10+1<<10 {
 		t.Fatalf("file reached %d bytes for %d live bytes", maxSize, live)
