@@ -41,6 +41,13 @@ type cryptoVectors struct {
 		ASN    string `json:"asn"`
 		Child  string `json:"child"`
 	} `json:"two_level"`
+	Components []struct {
+		Alg        string   `json:"alg"`
+		Components []string `json:"components"`
+		KCVs       []string `json:"kcvs"`
+		Key        string   `json:"key"`
+		KCV        string   `json:"kcv"`
+	} `json:"components"`
 }
 
 func readCryptoVectors(t testing.TB) cryptoVectors {
@@ -55,7 +62,7 @@ func readCryptoVectors(t testing.TB) cryptoVectors {
 	if err := dec.Decode(&cv); err != nil {
 		t.Fatalf("crypto.json: %v", err)
 	}
-	if len(cv.KCV) == 0 || len(cv.MAC) == 0 || len(cv.Diversify) == 0 || len(cv.TwoLevel) == 0 {
+	if len(cv.KCV) == 0 || len(cv.MAC) == 0 || len(cv.Diversify) == 0 || len(cv.TwoLevel) == 0 || len(cv.Components) == 0 {
 		t.Fatal("crypto.json: a section is empty")
 	}
 	return cv

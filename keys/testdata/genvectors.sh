@@ -288,9 +288,31 @@ $(
   "two_level": [
     {"alg": "3des", "master": "$mk", "issuer": "$issuer", "asn": "$asn", "child": "$(divers 3des "$(divers 3des $mk $issuer)" $asn)"},
     {"alg": "sm4", "master": "$mk", "issuer": "$issuer", "asn": "$asn", "child": "$(divers sm4 "$(divers sm4 $mk $issuer)" $asn)"}
+  ],
+  "components": [
+$(components 3des 1f2e3d4c5b6a79881f2e3d4c5b6a7988 0123456789abcdeffedcba9876543210),
+$(components 3des 0a0b0c0d0e0f10111213141516171819 a0b1c2d3e4f5061728394a5b6c7d8e9f 5566778899aabbccddeeff0011223344),
+$(components sm4 0123456789abcdeffedcba9876543210 00112233445566778899aabbccddeeff),
+$(components sm4 c0ffee00c0ffee00c0ffee00c0ffee00 deadbeefdeadbeefdeadbeefdeadbeef 0f0f0f0f0f0f0f0ff0f0f0f0f0f0f0f0)
   ]
 }
 EOF
+}
+
+# components ALG C...: the components a ceremony combines, each with its
+# KCV, and the combined key (their XOR) with its KCV.
+components() {
+	local alg=$1 key c comps="" kcvs="" sep=""
+	shift
+	key=$(zeros 16)
+	for c in "$@"; do
+		key=$(hxor "$key" "$c")
+		comps+="$sep\"$c\""
+		kcvs+="$sep\"$(kcv "$alg" "$c")\""
+		sep=", "
+	done
+	printf '    {"alg": "%s", "components": [%s], "kcvs": [%s], "key": "%s", "kcv": "%s"}' \
+		"$alg" "$comps" "$kcvs" "$key" "$(kcv "$alg" "$key")"
 }
 
 gen_vectors >vectors.json.tmp
