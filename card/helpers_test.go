@@ -96,6 +96,7 @@ type fixture struct {
 	profile card.Profile
 	asn     citycard.ASN
 	store   *keys.MemStore
+	cfg     card.Config // without Rand: fresh sets it
 	card    *card.Card
 	keys    map[uint8]hostKeys // by version
 	seq     uint32             // the terminal sequence of the next purchase
@@ -125,7 +126,6 @@ func newFixture(t testing.TB, p card.Profile, algs []keys.Alg, opts ...option) *
 		RiderCategory: 0x00,
 		Start:         testStart,
 		Expiry:        testExpiry,
-		Rand:          rand.NewChaCha8([32]byte{1, 2, 3}),
 	}
 	for i := range algs {
 		v := uint8(i + 1)
@@ -139,12 +139,21 @@ func newFixture(t testing.TB, p card.Profile, algs []keys.Alg, opts ...option) *
 	for _, o := range opts {
 		o(&cfg)
 	}
+	f.cfg = cfg
+	return f.fresh(t)
+}
+
+// fresh returns a fixture of a newly personalized card like f's, with the
+// same keys and a random source restarted from the same seed.
+func (f *fixture) fresh(t testing.TB) *fixture {
+	t.Helper()
+	cfg := f.cfg
+	cfg.Rand = rand.NewChaCha8([32]byte{1, 2, 3})
 	c, err := card.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	f.card = c
-	return f
+	return &fixture{t: t, profile: f.profile, asn: f.asn, store: f.store, cfg: f.cfg, card: c, keys: f.keys, seq: 1}
 }
 
 // send transmits one APDU and splits the answer; a transport error fails
