@@ -7,13 +7,20 @@
 //
 //   - citizen: the citizen card, a co-branded chip. Its bank application
 //     (PBOC 3.0, AID A000000333010101) answers SELECT but no e-purse
-//     command (it is accepted post-paid in a later wave); its transit
+//     command (it is accepted post-paid in a later wave): with it
+//     selected, the proprietary commands (CLA 80, 84) answer 6D00 and
+//     READ BINARY, READ RECORD and GET CHALLENGE 6985. Its transit
 //     e-purse follows CJ/T 166 under AID A00000000386980701, ASN 8 bytes.
 //   - mohurd: the MOHURD city-transit card, AID A00000000386980701, ASN 8 bytes.
 //   - mot: the Ministry of Transport card (JT/T 978), AID A000000632010105,
 //     ASN 10 bytes.
 //
 // Diversification always takes the rightmost 8 bytes of the ASN.
+//
+// The e-purse FCI (the answer to SELECT) is 6F { 84 AID, A5 { 9F08 01
+// version, BF0C { 9F4D 02 18 0A } } }: the application version and where
+// the log is (SFI 18h, 10 records). The bank application's FCI is 6F { 84
+// AID, A5 { 50 label, 87 01 01 } }.
 //
 // # Files of the e-purse application
 //
@@ -25,15 +32,19 @@
 //   - SFI 18h, transaction log: cyclic, the last 10 transactions, 23 bytes
 //     each (READ RECORD 00 B2 NN C4 17, record 1 the newest): counter (2,
 //     online for loads, offline for purchases) | overdraw limit (3) |
-//     amount (4) | type (1) | terminal ID (6) | date (4) | time (3).
+//     amount (4) | type (1) | terminal ID (6) | date (4) | time (3). The
+//     counter is the one the transaction carried (INITIALIZE returned it).
 //   - SFI 17h, the composite-purchase transit record file: variable records
 //     addressed by their identifier, the record's first byte (READ RECORD
 //     00 B2 ID B8 00; written only by UPDATE CAPP DATA CACHE inside a
 //     composite purchase, committed with the debit). Layouts are in
-//     transit.go: 01 the trip (last entry: network, line, station, time,
-//     for tap-off and transfers), 02 the spend (the day's and month's spend
-//     and rides, for caps), 10h-17h the products held (passes and count
-//     tickets: product, validity, rides left, daily limit).
+//     transit.go: 01 the trip (41 bytes; last entry: network, line,
+//     station, time, for tap-off and transfers), 02 the spend (20 bytes;
+//     the day's and month's spend and rides, for caps), 10h-17h the
+//     products held (22 bytes; passes and count tickets: product,
+//     validity, rides left, daily limit). READ RECORD shows what is
+//     committed, never the cache of an open transaction; an identifier
+//     with no record answers 6A83.
 //
 // # Commands (CLA 00 for ISO, 80 proprietary, 84 with a MAC)
 //
@@ -55,32 +66,87 @@
 //	APPLICATION BLOCK        84 1E 00 00 04 MAC(4)   (after GET CHALLENGE)
 //	APPLICATION UNBLOCK      84 18 00 00 04 MAC(4)   (after GET CHALLENGE)
 //
+// Lengths: Lc must be exactly as shown (6700 otherwise). Le may be absent,
+// 00, or exactly the length of the answer; any other Le is 6700. READ
+// BINARY reads Le bytes from the offset (Le absent or 00: to the end of
+// the file); an offset at or past the end is 6B00, Le past the end 6700.
+// An unknown CLA, or an INS of the table under another CLA, is 6E00; an
+// INS not in the table is 6D00. Until an application is selected (after
+// power-up or a tear) every command but SELECT answers 6985; a SELECT
+// that fails leaves the selection as it was.
+//
+// Balances (GET BALANCE, INITIALIZE, the load MAC1 and TAC) are 32-bit
+// two's complement: a balance overdrawn to -150 fen reads FFFFFF6A. A
+// purchase may take the balance down to minus the overdraw limit; a load
+// may take it up to the card's maximum balance (1000 yuan unless
+// personalized otherwise).
+//
+// INITIALIZE checks, in this order: P1 P2 (6A86), lengths (6700), a
+// blocked application (6A81), the key version (9403), the counter (9402
+// when it is already FFFF: committing would wrap it), then the amount:
+// 9401 for a purchase over balance plus overdraw limit, 6A80 for a load
+// of 0 or one that would pass the maximum balance.
+//
+// Transactions: an INITIALIZE opens a transaction (closing any open one
+// with nothing changed). READ BINARY, READ RECORD and GET BALANCE leave
+// it open, as does an UPDATE CAPP DATA CACHE that succeeds; any other
+// command, whatever its answer, and a failed UPDATE CAPP DATA CACHE,
+// DEBIT or CREDIT, closes it with nothing changed. So a DEBIT or CREDIT
+// answers 6985 unless the command before it (reads aside) was its
+// INITIALIZE (or an UPDATE CAPP DATA CACHE of a composite purchase), and
+// a wrong MAC1 or MAC2 (9302) ends the transaction.
+//
+// UPDATE CAPP DATA CACHE checks, in this order: P2 (6A86 for a mode other
+// than by identifier, 6A82 for a file other than 17h), an open composite
+// purchase (6985), an identifier the file holds (6A83), the record's
+// length for that identifier (6700), then that the record's first byte is
+// P1 and that every field decodes (6A80). The cache keeps one record per
+// identifier (the last one written) and is written only when the DEBIT
+// commits.
+//
 // The key version in INITIALIZE selects which personalized key set the card
 // uses (the key index is the key version); an unknown one answers 9403.
 // The counter INITIALIZE returns is the one this transaction carries; the
-// card increments it when the transaction commits. GET TRANSACTION PROOF
+// card increments it when the transaction commits (a new card's counters
+// are 0, so its first purchase and its first load carry counter 0). GET TRANSACTION PROOF
 // answers only for the card's last transaction, with its type (06, 09, 02)
 // and counter, else 9406; for a load the MAC2 half is the host MAC2 the
 // card accepted.
 //
 // The block and unblock MAC (our choice where the public documents leave it
 // open) is keys.MAC under the card's maintenance key (DAMK) over
-// challenge(4) || the command header with Lc (5 bytes).
+// challenge(4) || the command header with Lc (5 bytes). The DAMK is that
+// of the card's newest key set (its highest key version), under that
+// set's algorithm; BlockMAC computes it. A challenge is good for the
+// command right after GET CHALLENGE only. Blocking a blocked application
+// (or unblocking an unblocked one) succeeds and changes nothing. A
+// blocked application still answers GET BALANCE, READ BINARY, READ
+// RECORD and GET TRANSACTION PROOF.
 //
 // # Status words
 //
 // 9000 success; 6700 wrong length; 6985 wrong order (DEBIT without
-// INITIALIZE, a second DEBIT); 6A82 unknown application or file; 6A83 no
-// such record; 6A86 bad P1 P2; 6D00 unknown INS; 6E00 unknown CLA; 9302
-// MAC1 or MAC2 wrong; 9401 insufficient balance; 9403 unknown key version;
-// 9406 no MAC for that transaction; 6A81 purchase or load on a blocked
-// application; 6982 a block MAC without a challenge or a wrong one. A
-// failed command changes neither balance nor counters.
+// INITIALIZE, a second DEBIT) or nothing selected; 6A82 unknown
+// application or file; 6A83 no such record; 6A86 bad P1 P2; 6D00 unknown
+// INS (and e-purse commands to the bank application); 6E00 unknown CLA;
+// 9302 MAC1 or MAC2 wrong; 9401 insufficient balance; 9402 counter at its
+// maximum; 9403 unknown key version; 9406 no MAC for that transaction;
+// 6A81 purchase or load on a blocked application; 6982 a block MAC
+// without a challenge or a wrong one; 6283 (with the FCI) SELECT of a
+// blocked application; 6A80 a load of 0 or over the maximum balance, or a
+// transit record that does not decode; 6B00 READ BINARY offset outside
+// the file. A failed command changes neither balance nor counters, nor
+// the log, the transit records or the proof of the last transaction.
 //
 // # Tearing
 //
 // A card can be told to lose power at a chosen step (Tear): before or after
-// it commits a debit or credit. Transmit then returns an error and the card
-// is reset (nothing selected, no transaction in progress); what it had
-// committed stays.
+// it commits a debit or credit. The tear is armed for the next DEBIT FOR
+// PURCHASE or CREDIT FOR LOAD the card receives, whatever its content:
+// TearBeforeCommit loses power on receiving it, TearAfterCommit runs it
+// (committing if it was good) and loses the answer. Transmit then returns
+// an error (kind IO) and no response, and the card is reset (nothing
+// selected, no transaction in progress); what it had committed stays, so
+// after SELECT, GET TRANSACTION PROOF with the counter INITIALIZE
+// returned gives MAC2 and TAC if the transaction committed, 9406 if not.
 package card

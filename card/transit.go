@@ -195,6 +195,7 @@ func (t *Trip) UnmarshalBinary(b []byte) error {
 // BCDMonth is a month as YYYYMM in 3 BCD bytes.
 type BCDMonth [3]byte
 
+// String gives the month as its 6 digits, "202506".
 func (m BCDMonth) String() string { return fmt.Sprintf("%X", m[:]) }
 
 // Spend is record 02 of the transit record file: what the rider paid and
