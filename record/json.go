@@ -132,6 +132,16 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 // digits; then the rules of Validate. At most MaxJSON bytes. Every error
 // is kind Invalid and names the JSON field (a *FieldError with Offset -1).
 func DecodeJSON(b []byte) (Record, error) {
+	r, err := decodeJSON(b)
+	if err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// decodeJSON is DecodeJSON, but it may return a part of the record with
+// an error.
+func decodeJSON(b []byte) (Record, error) {
 	const op = "record.DecodeJSON"
 	var r Record
 	if len(b) > MaxJSON {
@@ -196,7 +206,7 @@ func DecodeJSON(b []byte) (Record, error) {
 	}
 	if fe := r.validate(); fe != nil {
 		fe.Offset = -1
-		return Record{}, citycard.Wrap(op, citycard.Invalid, fe)
+		return r, citycard.Wrap(op, citycard.Invalid, fe)
 	}
 	return r, nil
 }

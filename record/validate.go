@@ -65,10 +65,10 @@ func (r *Record) validate() *FieldError {
 	if r.PSAMID == (citycard.PSAMID{}) {
 		return fieldErr(fPSAMID, "PSAM ID is zero")
 	}
-	if !validDate(r.Date) {
-		return fieldErr(fDate, "%v is not a date", r.Date)
-	}
-	if !validTime(r.Time) {
+	if !validMoment(r.Date, r.Time) {
+		if !validDate(r.Date) {
+			return fieldErr(fDate, "%v is not a date", r.Date)
+		}
 		return fieldErr(fTime, "%v is not a time", r.Time)
 	}
 	if r.Type == keys.TxLoad {
@@ -89,9 +89,10 @@ func (r *Record) validate() *FieldError {
 	switch {
 	case zeroDate && !zeroTime:
 		return fieldErr(fEntryDate, "zero while entry_time is %v", r.EntryTime)
-	case !zeroDate && !validDate(r.EntryDate):
-		return fieldErr(fEntryDate, "%v is not a date", r.EntryDate)
-	case !zeroDate && !validTime(r.EntryTime):
+	case !zeroDate && !validMoment(r.EntryDate, r.EntryTime):
+		if !validDate(r.EntryDate) {
+			return fieldErr(fEntryDate, "%v is not a date", r.EntryDate)
+		}
 		return fieldErr(fEntryTime, "%v is not a time", r.EntryTime)
 	}
 	// A grey record's TAC was never read: the terminal writes zero. The
@@ -106,6 +107,13 @@ func (r *Record) validate() *FieldError {
 
 func validType(t byte) bool {
 	return t == keys.TxLoad || t == keys.TxPurchase || t == keys.TxCompositePurchase
+}
+
+// validMoment reports whether d and t are a real date and time, as
+// keys.Time decides; one call checks both on the path of valid records.
+func validMoment(d keys.BCDDate, t keys.BCDTime) bool {
+	_, err := keys.Time(d, t, time.UTC)
+	return err == nil
 }
 
 // validDate reports whether d is a real day: BCD digits and a calendar

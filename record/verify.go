@@ -150,8 +150,9 @@ func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
 		return citycard.E(op, citycard.Crypto, "TAC key %v is %v but the record says the card used %v", ref, alg, r.Alg)
 	}
 	// The TAC key is keys.TACKey's: for 3DES the DTK's halves XORed into
-	// a single-DES key, for SM4 the DTK itself. TestTACKeyFold holds the
-	// two to the same answer; this copy writes into the pooled buffer.
+	// a single-DES key, for SM4 the DTK itself. TestVerifySealed holds the
+	// two to the same answer (its TACs come from keys.PurchaseProof and
+	// keys.LoadProof); this copy writes into the pooled buffer.
 	key := s.dtk[:]
 	if alg == keys.Alg3DES {
 		subtle.XORBytes(s.tacKey[:], s.dtk[:8], s.dtk[8:])
