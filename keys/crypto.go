@@ -128,19 +128,19 @@ func (d *Diversifier) Alg() Alg { return d.alg }
 // DeriveInto writes the child key of id into dst (16 bytes) without
 // allocating.
 func (d *Diversifier) DeriveInto(dst *[KeyLen]byte, id []byte) {
+	// F || NOT F is laid out in dst and encrypted in place: a local array
+	// passed to the cipher.Block interface would escape to the heap.
 	f := divInput(id)
-	var nf [8]byte
+	copy(dst[:8], f[:])
 	for i := range f {
-		nf[i] = ^f[i]
+		dst[8+i] = ^f[i]
 	}
 	if d.alg == AlgSM4 {
-		copy(dst[:8], f[:])
-		copy(dst[8:], nf[:])
 		d.b.Encrypt(dst[:], dst[:])
 		return
 	}
-	d.b.Encrypt(dst[:8], f[:])
-	d.b.Encrypt(dst[8:], nf[:])
+	d.b.Encrypt(dst[:8], dst[:8])
+	d.b.Encrypt(dst[8:], dst[8:])
 }
 
 // Derive returns the child key of id.

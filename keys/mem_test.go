@@ -319,3 +319,21 @@ func BenchmarkPurchaseTAC(b *testing.B) {
 		})
 	}
 }
+
+// TestDeriveIntoAllocs pins the Store contract: deriving a card key on the
+// verification hot path does not allocate.
+func TestDeriveIntoAllocs(t *testing.T) {
+	asn := unhex(t, "31010000000012345678")
+	for _, alg := range []keys.Alg{keys.Alg3DES, keys.AlgSM4} {
+		s := keys.NewMemStore()
+		ref := keys.Ref{Issuer: testIssuer, Type: keys.KeyTAC, Version: 1}
+		mustPut(t, s, ref, alg, unhex(t, "f0e1d2c3b4a5968778695a4b3c2d1e0f"))
+		var dst [keys.KeyLen]byte
+		s.DeriveInto(&dst, ref, testIssuer[:], asn) // fill the intermediate cache
+		one := testing.AllocsPerRun(100, func() { s.DeriveInto(&dst, ref, asn) })
+		two := testing.AllocsPerRun(100, func() { s.DeriveInto(&dst, ref, testIssuer[:], asn) })
+		if one != 0 || two != 0 {
+			t.Errorf("%v: DeriveInto allocates %v (one level), %v (two levels) times, want 0", alg, one, two)
+		}
+	}
+}
