@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error so that callers (the HTTP layer, the CLI, the
@@ -200,3 +201,7 @@ func parseHexFixed(op, what, s string, dst []byte) error {
 	}
 	return nil
 }
+
+// ChinaTime is China Standard Time (UTC+8, no daylight saving): the zone
+// card dates and times, cut-offs and service days are written in.
+var ChinaTime = time.FixedZone("CST", 8*3600)

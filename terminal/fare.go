@@ -1,0 +1,240 @@
+package terminal
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+)
+
+// TapKind is what a tap means to the fare.
+type TapKind uint8
+
+// The kinds of tap.
+const (
+	TapAmount TapKind = iota // a POS purchase of a keyed-in amount
+	TapFlat                  // boarding a flat-fare vehicle
+	TapOn                    // entering: a leg begins
+	TapOff                   // leaving: the leg ends
+)
+
+func tapKind(m Mode) TapKind {
+	switch m {
+	case ModeFlat:
+		return TapFlat
+	case ModeTapOn:
+		return TapOn
+	case ModeTapOff:
+		return TapOff
+	}
+	return TapAmount
+}
+
+// Transit is what the card's transit record file holds between taps.
+type Transit struct {
+	HasTrip  bool
+	Trip     card.Trip // the last entry (or tap), for tap-off and transfers
+	Spend    card.Spend
+	Products []card.Product
+}
+
+// FareQuery is everything a fare may look at to price a tap. It holds no
+// I/O: pricing is a pure function of it.
+type FareQuery struct {
+	At            time.Time // local (China) time of the tap
+	Tap           TapKind
+	Issuer        citycard.IssuerCode
+	CardType      uint8
+	RiderCategory uint8
+	Network       uint16
+	Line          uint32
+	Station       uint32
+	AmountFen     uint32 // the keyed-in amount of a POS purchase
+	Transit       Transit
+}
+
+// Charge is a fare's answer.
+type Charge struct {
+	AmountFen   uint32 // to debit now
+	FullFen     uint32 // the fare before discounts and transfers
+	Product     uint16 // the fare product used; 0 = stored value
+	Transfer    bool   // the leg continues the card's journey
+	Explanation string
+	// ProductUpdate is the product record to write back (a count ticket's
+	// ride taken, a pass's ride of the day), or nil.
+	ProductUpdate *card.Product
+}
+
+// Fare prices taps. The fare engine implements it from GTFS-Fares data;
+// FlatFare and SectionFare are the simple fares terminals start with.
+type Fare interface {
+	Price(q FareQuery) (Charge, error)
+}
+
+// FlatFare charges one amount per boarding, and the keyed-in amount at a POS.
+type FlatFare struct {
+	Fen uint32
+}
+
+// Price implements Fare.
+func (f FlatFare) Price(q FareQuery) (Charge, error) {
+	if q.Tap == TapAmount {
+		return Charge{AmountFen: q.AmountFen, FullFen: q.AmountFen, Explanation: fmt.Sprintf("purchase of %s", yuan(q.AmountFen))}, nil
+	}
+	return Charge{AmountFen: f.Fen, FullFen: f.Fen, Explanation: fmt.Sprintf("flat fare %s", yuan(f.Fen))}, nil
+}
+
+// SectionFare prices a leg by the number of stations between tap-on and
+// tap-off on one network: BaseFen for up to BaseStations, then StepFen for
+// each further StepStations or part of them, at most MaxFen. A tap-off
+// without a tap-on, and a tap-on while the previous leg was never tapped
+// off, pay MaxFen.
+type SectionFare struct {
+	Network      uint16
+	BaseFen      uint32
+	BaseStations uint32
+	StepFen      uint32
+	StepStations uint32
+	MaxFen       uint32
+}
+
+// Price implements Fare.
+func (f SectionFare) Price(q FareQuery) (Charge, error) {
+	open := q.Transit.HasTrip && q.Transit.Trip.Status == card.TripOpen && q.Transit.Trip.Network == f.Network
+	switch q.Tap {
+	case TapOn:
+		if open {
+			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.Trip.Station, yuan(f.MaxFen))}, nil
+		}
+		return Charge{Explanation: fmt.Sprintf("tap-on at station %d", q.Station)}, nil
+	case TapOff:
+		if !open {
+			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("no tap-on: maximum fare %s", yuan(f.MaxFen))}, nil
+		}
+		from := q.Transit.Trip.Station
+		n := max(from, q.Station) - min(from, q.Station)
+		fen := f.BaseFen
+		if n > f.BaseStations && f.StepStations > 0 {
+			fen += (n - f.BaseStations + f.StepStations - 1) / f.StepStations * f.StepFen
+		}
+		fen = min(fen, f.MaxFen)
+		return Charge{AmountFen: fen, FullFen: fen, Explanation: fmt.Sprintf("%d stations from %d to %d: %s", n, from, q.Station, yuan(fen))}, nil
+	}
+	return FlatFare{Fen: f.BaseFen}.Price(q)
+}
+
+func yuan(fen uint32) string { return fmt.Sprintf("%d.%02d yuan", fen/100, fen%100) }
+
+// readTransit reads the trip, the spend and the products (slots in order,
+// up to the first empty one) of the card's transit record file.
+func (t *Terminal) readTransit(op string, c device) (Transit, error) {
+	var tr Transit
+	read := func(id byte, n int) ([]byte, bool, error) {
+		b, _, err := c.send(op, fmt.Sprintf("READ RECORD 17/%02X", id), readRecordCmd(sfiTransit, id, true, n))
+		if SWOf(err) == apdu.SWRecordNotFound {
+			return nil, false, nil
+		}
+		return b, err == nil, err
+	}
+	b, ok, err := read(card.RecordTrip, card.TripLen)
+	if err != nil {
+		return tr, err
+	}
+	if ok {
+		if err := tr.Trip.UnmarshalBinary(b); err != nil {
+			return tr, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		tr.HasTrip = true
+	}
+	if b, ok, err = read(card.RecordSpend, card.SpendLen); err != nil {
+		return tr, err
+	}
+	if ok {
+		if err := tr.Spend.UnmarshalBinary(b); err != nil {
+			return tr, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	}
+	for id := card.RecordProductFirst; id <= card.RecordProductLast; id++ {
+		b, ok, err := read(id, card.ProductLen)
+		if err != nil {
+			return tr, err
+		}
+		if !ok {
+			break
+		}
+		var p card.Product
+		if err := p.UnmarshalBinary(b); err != nil {
+			return tr, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		tr.Products = append(tr.Products, p)
+	}
+	return tr, nil
+}
+
+// writeTransit sends the transit records of this tap with UPDATE CAPP DATA
+// CACHE: the new trip, the spend, and the product the fare used; the card
+// commits them with the debit. It also fills rec's entry fields from the
+// leg the tap-off closes.
+func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec *record.Record, now time.Time) error {
+	date, tm := keys.DateTime(now)
+	prev := q.Transit.Trip
+	trip := card.Trip{
+		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
+		EntryDate: date, EntryTime: tm, Terminal: t.tid,
+		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ch.AmountFen,
+	}
+	if ch.Transfer && q.Transit.HasTrip {
+		trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
+		trip.JourneyLegs = prev.JourneyLegs + 1
+		trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
+	}
+	switch t.cfg.Mode {
+	case ModeTapOn:
+		trip.Status, trip.ProvisionalFen = card.TripOpen, ch.AmountFen
+	case ModeTapOff:
+		if q.Transit.HasTrip && prev.Status == card.TripOpen {
+			rec.EntryLine, rec.EntryStation = prev.Line, prev.Station
+			rec.EntryDate, rec.EntryTime = prev.EntryDate, prev.EntryTime
+			// The leg continues the journey the tap-on began.
+			trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
+			trip.JourneyLegs = prev.JourneyLegs
+			trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
+		}
+		trip.Status = card.TripClosed
+	}
+
+	sp := q.Transit.Spend
+	if sp.Day != date {
+		sp.Day, sp.DaySpendFen, sp.DayRides = date, 0, 0
+	}
+	month := card.BCDMonth{date[0], date[1], date[2]}
+	if sp.Month != month {
+		sp.Month, sp.MonthSpendFen, sp.MonthRides = month, 0, 0
+	}
+	sp.DaySpendFen += ch.AmountFen
+	sp.MonthSpendFen += ch.AmountFen
+	if t.cfg.Mode != ModeTapOff {
+		sp.DayRides++
+		sp.MonthRides++
+	}
+
+	recs := []card.TransitRecord{trip, sp}
+	if ch.ProductUpdate != nil {
+		recs = append(recs, *ch.ProductUpdate)
+	}
+	for _, r := range recs {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			return citycard.Wrap(op, citycard.Invalid, err)
+		}
+		cmd := apdu.Command{CLA: 0x80, INS: 0xDC, P1: r.RecordID(), P2: sfiTransit << 3, Data: b, Le: -1}
+		if _, _, err := c.send(op, fmt.Sprintf("UPDATE CAPP DATA CACHE %02X", r.RecordID()), cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package terminal
+
+import (
+	"encoding/binary"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+)
+
+// LoadRequest is what a load terminal (kiosk, service point) sends the
+// issuer's host: the card, the load as the card committed to it, and the
+// card's MAC1.
+type LoadRequest struct {
+	Issuer     citycard.IssuerCode
+	ASN        citycard.ASN
+	KeyVersion uint8
+	Alg        keys.Alg
+	Load       keys.Load
+	MAC1       [4]byte
+}
+
+// LoadHost is the issuer's online host for loads: it checks MAC1, books
+// the load and answers MAC2; later it receives the card's TAC.
+type LoadHost interface {
+	// AuthorizeLoad checks req's MAC1 and returns MAC2. Kind Crypto for a
+	// wrong MAC1.
+	AuthorizeLoad(req LoadRequest) ([4]byte, error)
+	// ConfirmLoad hands the host the card's TAC of req's load. Kind Crypto
+	// for a wrong TAC.
+	ConfirmLoad(req LoadRequest, tac [4]byte) error
+}
+
+// LoadResult is what a load did.
+type LoadResult struct {
+	Card         PublicData
+	Record       record.Record
+	BalanceAfter uint32
+	// Recovered is an earlier load whose CREDIT answer was lost, confirmed
+	// with GET TRANSACTION PROOF before this one.
+	Recovered *record.Record
+}
+
+// Load loads amountFen onto the card, online through host. A load whose
+// CREDIT answer was lost (the card tore) is kept and recovered with GET
+// TRANSACTION PROOF (type 02) before the card's next load here. Errors as
+// Tap, plus the host's.
+func (t *Terminal) Load(card apdu.Transport, amountFen uint32, host LoadHost) (LoadResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	const op = "terminal.Load"
+	now := t.cfg.Now().In(citycard.ChinaTime)
+	c := device{name: "card", t: card}
+	var res LoadResult
+	pub, err := t.open(op, c, now)
+	if err != nil {
+		return res, err
+	}
+	res.Card = pub
+	k := cardKey{pub.Issuer, pub.ASN}
+	if tl, ok := t.tornLoads[k]; ok {
+		rec, err := t.recoverLoad(op, c, tl, host)
+		if err != nil {
+			return res, err
+		}
+		res.Recovered = rec
+	}
+
+	data := make([]byte, 0, 11)
+	data = append(data, t.cfg.KeyVersions[0])
+	data = binary.BigEndian.AppendUint32(data, amountFen)
+	data = append(data, t.tid[:]...)
+	b, _, err := c.send(op, "INITIALIZE FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x50, P1: 0x00, P2: 0x02, Data: data, Le: 16})
+	if err != nil {
+		return res, err
+	}
+	if len(b) != 16 {
+		return res, citycard.E(op, citycard.Invalid, "INITIALIZE FOR LOAD answered %d bytes, want 16", len(b))
+	}
+	date, tm := keys.DateTime(now)
+	req := LoadRequest{Issuer: pub.Issuer, ASN: pub.ASN, KeyVersion: b[6], Alg: keys.Alg(b[7])}
+	req.Load = keys.Load{
+		OnlineCounter: binary.BigEndian.Uint16(b[4:6]),
+		BalanceBefore: binary.BigEndian.Uint32(b[0:4]),
+		Amount:        amountFen, Type: keys.TxLoad, TerminalID: t.tid, Date: date, Time: tm,
+	}
+	copy(req.Load.Random[:], b[8:12])
+	copy(req.MAC1[:], b[12:16])
+	mac2, err := host.AuthorizeLoad(req)
+	if err != nil {
+		return res, citycard.Wrap(op, citycard.Other, err)
+	}
+	credit := make([]byte, 0, 11)
+	credit = append(credit, date[:]...)
+	credit = append(credit, tm[:]...)
+	credit = append(credit, mac2[:]...)
+	tb, _, err := c.send(op, "CREDIT FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x52, Data: credit, Le: 4})
+	if citycard.IsKind(err, citycard.IO) {
+		t.tornLoads[k] = tornLoad{req: req}
+		return res, err
+	}
+	if err != nil {
+		return res, err
+	}
+	rec, err := t.finishLoad(op, req, [4]byte(tb), record.StatusComplete, host)
+	if err != nil {
+		return res, err
+	}
+	res.Record, res.BalanceAfter = rec, req.Load.BalanceBefore+amountFen
+	return res, nil
+}
+
+// recoverLoad confirms a load whose CREDIT answer was lost: if the card's
+// last transaction is that load, GET TRANSACTION PROOF (type 02) gives its
+// TAC; if not, the card never credited and the host, which booked the load
+// as unconfirmed, settles it from the card's later records.
+func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) (*record.Record, error) {
+	k := cardKey{tl.req.Issuer, tl.req.ASN}
+	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(sfiLog, 1, false, lenLog))
+	if err != nil && SWOf(err) != apdu.SWRecordNotFound {
+		return nil, err
+	}
+	if err != nil {
+		delete(t.tornLoads, k)
+		return nil, nil
+	}
+	last, err := parseLog(b)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if last.Type != keys.TxLoad || last.Counter != tl.req.Load.OnlineCounter || last.Amount != tl.req.Load.Amount || last.TerminalID != t.tid {
+		delete(t.tornLoads, k)
+		return nil, nil
+	}
+	data := binary.BigEndian.AppendUint16(nil, tl.req.Load.OnlineCounter)
+	proof, _, err := c.send(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: keys.TxLoad, Data: data, Le: 8})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := t.finishLoad(op, tl.req, [4]byte(proof[4:8]), record.StatusRecovered, host)
+	if err != nil {
+		return nil, err
+	}
+	delete(t.tornLoads, k)
+	return &rec, nil
+}
+
+// finishLoad hands the TAC to the host and spools the sealed load record.
+func (t *Terminal) finishLoad(op string, req LoadRequest, tac [4]byte, status record.Status, host LoadHost) (record.Record, error) {
+	if err := host.ConfirmLoad(req, tac); err != nil {
+		return record.Record{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	l := req.Load
+	rec := record.Record{
+		Status: status, Type: keys.TxLoad,
+		Issuer: req.Issuer, ASN: req.ASN, Alg: req.Alg, KeyVersion: req.KeyVersion,
+		Counter: l.OnlineCounter, BalanceBefore: l.BalanceBefore, Amount: l.Amount,
+		TerminalID: t.tid, PSAMID: t.cfg.PSAMID, Date: l.Date, Time: l.Time,
+		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
+		TAC: tac, RecordKeyVersion: t.cfg.RecordKeyVersion,
+	}
+	if err := t.seal(op, &rec); err != nil {
+		return rec, err
+	}
+	_, err := t.spool(op, &rec)
+	return rec, err
+}
+
+// StoreHost is a minimal issuer load host over a key store: it checks
+// MAC1, computes MAC2 and checks the TAC with the card's keys derived from
+// the issuer master keys. The card-management platform books loads around
+// the same checks; traces and tests use this one directly.
+type StoreHost struct {
+	Store keys.Store
+}
+
+func (h StoreHost) cardKey(typ keys.KeyType, req LoadRequest) ([]byte, error) {
+	var k [keys.KeyLen]byte
+	alg, err := h.Store.DeriveInto(&k, keys.Ref{Issuer: req.Issuer, Type: typ, Version: req.KeyVersion}, req.ASN.Div())
+	if err != nil {
+		return nil, err
+	}
+	if alg != req.Alg {
+		return nil, citycard.E("terminal.StoreHost", citycard.Invalid, "card says %v, key %v/%v/v%d is %v", req.Alg, req.Issuer, typ, req.KeyVersion, alg)
+	}
+	return k[:], nil
+}
+
+// AuthorizeLoad implements LoadHost.
+func (h StoreHost) AuthorizeLoad(req LoadRequest) ([4]byte, error) {
+	const op = "terminal.StoreHost.AuthorizeLoad"
+	dlk, err := h.cardKey(keys.KeyLoad, req)
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	dtk, err := h.cardKey(keys.KeyTAC, req)
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	pr, err := keys.LoadProof(req.Alg, dlk, dtk, &req.Load)
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	if !keys.Equal4(pr.MAC1, req.MAC1) {
+		return [4]byte{}, citycard.E(op, citycard.Crypto, "card %v: MAC1 of the load does not verify", req.ASN)
+	}
+	return pr.MAC2, nil
+}
+
+// ConfirmLoad implements LoadHost.
+func (h StoreHost) ConfirmLoad(req LoadRequest, tac [4]byte) error {
+	const op = "terminal.StoreHost.ConfirmLoad"
+	dtk, err := h.cardKey(keys.KeyTAC, req)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	want, err := keys.MAC(req.Alg, keys.TACKey(req.Alg, dtk), keys.LoadTACData(&req.Load))
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	if !keys.Equal4(want, tac) {
+		return citycard.E(op, citycard.Crypto, "card %v: TAC of the load does not verify", req.ASN)
+	}
+	return nil
+}

@@ -1,0 +1,498 @@
+package terminal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+)
+
+// Mode is what a terminal does with a tap.
+type Mode uint8
+
+// The modes of a terminal.
+const (
+	// ModePOS charges the amount the operator keys in with a simple
+	// purchase (8050 01): merchants, canteens, sports venues.
+	ModePOS Mode = iota
+	// ModeFlat charges the fare's flat amount with a composite purchase
+	// that also writes the trip record, so that the next leg can give a
+	// transfer discount: buses with one fare.
+	ModeFlat
+	// ModeTapOn opens a leg: a composite purchase of the fare's entry
+	// amount (zero, or a missing tap-off's maximum fare) writing the entry.
+	ModeTapOn
+	// ModeTapOff closes the leg: reads the entry, prices the leg, debits.
+	ModeTapOff
+)
+
+var modeNames = [...]string{"pos", "flat", "tap-on", "tap-off"}
+
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("mode(%d)", m)
+}
+
+// Spool is the durable offline queue a terminal keeps its records in
+// (Queue implements it). Append must be durable when it returns.
+type Spool interface {
+	Append(rec []byte) (uint64, error)
+	Ack(seqs ...uint64) error
+}
+
+// Blacklist tells whether a card must be refused (and blocked).
+type Blacklist interface {
+	Contains(issuer citycard.IssuerCode, asn citycard.ASN) bool
+}
+
+// Config sets a terminal up.
+type Config struct {
+	PSAM             apdu.Transport // the PSAM in the SAM slot
+	PSAMID           citycard.PSAMID
+	RecordKeyVersion uint8 // the version of the record key the PSAM seals with
+	Mode             Mode
+	Network          uint16
+	Line             uint32
+	Station          uint32
+	Fare             Fare
+	Spool            Spool
+	Blacklist        Blacklist // nil: none
+	// KeyVersions are the purchase key versions the PSAM holds,
+	// newest first: the terminal tries each until the card knows one.
+	KeyVersions []uint8
+	// MaintenanceKeyVersion is the version of the application maintenance
+	// key the PSAM blocks blacklisted cards with.
+	MaintenanceKeyVersion uint8
+	Now                   func() time.Time // nil: time.Now
+	// RetryWindow is how long after a torn purchase the card's next tap
+	// here counts as the rider retrying the same tap: the recovered
+	// purchase completes it and nothing more is charged. Later, the
+	// recovery is followed by a new charge. Zero: DefaultRetryWindow.
+	RetryWindow time.Duration
+}
+
+// DefaultRetryWindow is the retry window of a terminal whose Config has none.
+const DefaultRetryWindow = 2 * time.Minute
+
+// Terminal is a validator or POS: it reads the card, checks its dates and
+// the blacklist, charges the fare through the PSAM, recovers grey records,
+// and keeps every record in its spool until the back office answers for
+// it. One tap at a time: calls are serialized.
+type Terminal struct {
+	mu   sync.Mutex
+	cfg  Config
+	psam device
+	tid  citycard.TerminalID
+	// greys are the torn purchases awaiting the card's next tap, by card.
+	greys map[cardKey]grey
+	// torn loads awaiting recovery before the card's next load.
+	tornLoads map[cardKey]tornLoad
+}
+
+type cardKey struct {
+	issuer citycard.IssuerCode
+	asn    citycard.ASN
+}
+
+type grey struct {
+	rec      record.Record
+	spoolSeq uint64
+	at       time.Time
+}
+
+type tornLoad struct {
+	req LoadRequest
+}
+
+// New returns a terminal; it reads the terminal ID from the PSAM. Kind
+// Invalid for an incomplete config.
+func New(cfg Config) (*Terminal, error) {
+	const op = "terminal.New"
+	if cfg.PSAM == nil || cfg.Spool == nil || cfg.Fare == nil {
+		return nil, citycard.E(op, citycard.Invalid, "PSAM, spool and fare are required")
+	}
+	if len(cfg.KeyVersions) == 0 {
+		return nil, citycard.E(op, citycard.Invalid, "no purchase key version")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RetryWindow == 0 {
+		cfg.RetryWindow = DefaultRetryWindow
+	}
+	t := &Terminal{
+		cfg:       cfg,
+		psam:      device{name: "PSAM", t: cfg.PSAM},
+		greys:     map[cardKey]grey{},
+		tornLoads: map[cardKey]tornLoad{},
+	}
+	b, _, err := t.psam.send(op, "READ BINARY 0016", readBinaryCmd(psamTerminalFileSFI, 0, 6))
+	if err != nil {
+		return nil, err
+	}
+	copy(t.tid[:], b)
+	return t, nil
+}
+
+// ID returns the terminal ID (the PSAM's terminal number).
+func (t *Terminal) ID() citycard.TerminalID { return t.tid }
+
+// Result is what a tap did.
+type Result struct {
+	Card         PublicData
+	Record       record.Record // the record of this tap, sealed and spooled
+	BalanceAfter uint32
+	Explanation  string // the fare's explanation
+	// Recovered is the record of an earlier torn purchase that this tap
+	// recovered with GET TRANSACTION PROOF, if any. Within the retry
+	// window it is also Record: the tap completed the torn one.
+	Recovered *record.Record
+	// Grey is true when the card tore during this tap: Record is then the
+	// grey record (no TAC), spooled, and recovered on the card's next tap.
+	Grey bool
+}
+
+// Refusals a terminal answers a tap with (kind Conflict). Check with
+// errors.Is.
+var (
+	ErrExpired     = errors.New("card expired or not yet valid")
+	ErrBlacklisted = errors.New("card is blacklisted: application blocked")
+	ErrBlocked     = errors.New("card application is blocked")
+)
+
+// Tap runs one tap of the card on the terminal. amountFen is the amount of
+// a POS purchase and ignored in other modes. Refusals are errors: kind
+// Conflict (ErrExpired, ErrBlacklisted, ErrBlocked), Insufficient (the
+// balance does not cover the fare), IO (the card left the field; if it had
+// been asked to debit, the Result's Grey record is spooled).
+func (t *Terminal) Tap(card apdu.Transport, amountFen uint32) (Result, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	const op = "terminal.Tap"
+	now := t.cfg.Now().In(citycard.ChinaTime)
+	c := device{name: "card", t: card}
+	var res Result
+
+	pub, err := t.open(op, c, now)
+	if err != nil {
+		return res, err
+	}
+	res.Card = pub
+	k := cardKey{pub.Issuer, pub.ASN}
+	if g, ok := t.greys[k]; ok {
+		rec, balance, err := t.recoverPurchase(op, c, pub, g)
+		if err != nil {
+			return res, err
+		}
+		res.Recovered = rec
+		if rec != nil && now.Sub(g.at) <= t.cfg.RetryWindow {
+			res.Record, res.BalanceAfter = *rec, balance
+			res.Explanation = "the torn tap is complete: its debit is recovered, nothing more to pay"
+			return res, nil
+		}
+	}
+
+	q := FareQuery{
+		At: now, Tap: tapKind(t.cfg.Mode), Issuer: pub.Issuer, CardType: pub.CardType,
+		RiderCategory: pub.RiderCategory, Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
+		AmountFen: amountFen,
+	}
+	composite := t.cfg.Mode != ModePOS
+	if composite {
+		if q.Transit, err = t.readTransit(op, c); err != nil {
+			return res, err
+		}
+	}
+	charge, err := t.cfg.Fare.Price(q)
+	if err != nil {
+		return res, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	res.Explanation = charge.Explanation
+
+	rec, balanceAfter, greyRec, err := t.purchase(op, c, pub, now, q, charge)
+	if greyRec {
+		res.Record, res.Grey = rec, true
+		return res, err
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Record, res.BalanceAfter = rec, balanceAfter
+	return res, nil
+}
+
+// open selects the e-purse application, reads the public data, checks the
+// dates and the blacklist (blocking a blacklisted card).
+func (t *Terminal) open(op string, c device, now time.Time) (PublicData, error) {
+	var pub PublicData
+	var sw apdu.SW
+	var err error
+	for _, aid := range [][]byte{aidMoT, aidMOHURD} {
+		_, sw, err = c.send(op, "SELECT", selectCmd(aid), apdu.SWWarnFileInvalidated)
+		if err == nil || SWOf(err) != apdu.SWFileNotFound {
+			break
+		}
+	}
+	if err != nil {
+		return pub, err
+	}
+	if sw == apdu.SWWarnFileInvalidated {
+		return pub, citycard.Wrap(op, citycard.Conflict, ErrBlocked)
+	}
+	b, _, err := c.send(op, "READ BINARY 15", readBinaryCmd(sfiPublic, 0, lenPublic))
+	if err != nil {
+		return pub, err
+	}
+	if pub, err = parsePublic(b); err != nil {
+		return pub, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	today, _ := keys.DateTime(now)
+	if string(today[:]) < string(pub.Start[:]) || string(today[:]) > string(pub.Expiry[:]) {
+		return pub, citycard.E(op, citycard.Conflict, "card %v valid %v to %v, today is %v: %w", pub.ASN, pub.Start, pub.Expiry, today, ErrExpired)
+	}
+	if t.cfg.Blacklist != nil && t.cfg.Blacklist.Contains(pub.Issuer, pub.ASN) {
+		if err := t.block(op, c, pub); err != nil {
+			return pub, err
+		}
+		return pub, citycard.E(op, citycard.Conflict, "card %v: %w", pub.ASN, ErrBlacklisted)
+	}
+	return pub, nil
+}
+
+// block blocks the card's application: GET CHALLENGE, the PSAM's
+// maintenance MAC, APPLICATION BLOCK.
+func (t *Terminal) block(op string, c device, pub PublicData) error {
+	ch, _, err := c.send(op, "GET CHALLENGE", apdu.Command{CLA: 0x00, INS: 0x84, Le: 4})
+	if err != nil {
+		return err
+	}
+	header := []byte{0x84, 0x1E, 0x00, 0x00, 0x04}
+	data := make([]byte, 0, lenMaintenanceMAC)
+	data = append(data, pub.Issuer[:]...)
+	data = append(data, pub.ASN.Div()...)
+	data = append(data, t.cfg.MaintenanceKeyVersion)
+	data = append(data, ch...)
+	data = append(data, header...)
+	mac, _, err := t.psam.send(op, "GENERATE MAC 06", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1MaintenanceMAC, Data: data, Le: 4})
+	if err != nil {
+		return err
+	}
+	_, _, err = c.send(op, "APPLICATION BLOCK", apdu.Command{CLA: 0x84, INS: 0x1E, P1: 0x00, P2: 0x00, Data: mac, Le: -1})
+	return err
+}
+
+// initPurchase sends INITIALIZE FOR (CAPP) PURCHASE with the newest key
+// version the card knows.
+func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (initResult, error) {
+	var r initResult
+	var err error
+	for _, v := range t.cfg.KeyVersions {
+		data := make([]byte, 0, 11)
+		data = append(data, v)
+		data = binary.BigEndian.AppendUint32(data, amount)
+		data = append(data, t.tid[:]...)
+		var b []byte
+		b, _, err = c.send(op, "INITIALIZE FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x50, P1: p1, P2: 0x02, Data: data, Le: 15})
+		if SWOf(err) == apdu.SWKeyIndexUnsupported {
+			continue
+		}
+		if err != nil {
+			return r, err
+		}
+		if len(b) != 15 {
+			return r, citycard.E(op, citycard.Invalid, "INITIALIZE FOR PURCHASE answered %d bytes, want 15", len(b))
+		}
+		r.Balance = binary.BigEndian.Uint32(b[0:4])
+		r.Counter = binary.BigEndian.Uint16(b[4:6])
+		r.Overdraw = uint32(b[6])<<16 | uint32(b[7])<<8 | uint32(b[8])
+		r.KeyVersion, r.Alg = b[9], keys.Alg(b[10])
+		copy(r.Random[:], b[11:15])
+		return r, nil
+	}
+	return r, err
+}
+
+// purchase runs INITIALIZE, the PSAM's MAC1, the transit updates, DEBIT,
+// the PSAM's MAC2 check and the sealing. It spools a grey record before
+// DEBIT, so that a crash or a tear loses nothing, and acks it once the
+// complete record is spooled. isGrey reports that rec is a grey record
+// left by a tear.
+func (t *Terminal) purchase(op string, c device, pub PublicData, now time.Time, q FareQuery, ch Charge) (rec record.Record, balanceAfter uint32, isGrey bool, err error) {
+	typ, p1 := keys.TxPurchase, byte(0x01)
+	if t.cfg.Mode != ModePOS {
+		typ, p1 = keys.TxCompositePurchase, 0x03
+	}
+	in, err := t.initPurchase(op, c, p1, ch.AmountFen)
+	if err != nil {
+		return rec, 0, false, err
+	}
+	date, tm := keys.DateTime(now)
+	samData := make([]byte, 0, lenInitSAM)
+	samData = append(samData, in.Random[:]...)
+	samData = binary.BigEndian.AppendUint16(samData, in.Counter)
+	samData = binary.BigEndian.AppendUint32(samData, ch.AmountFen)
+	samData = append(samData, typ)
+	samData = append(samData, date[:]...)
+	samData = append(samData, tm[:]...)
+	samData = append(samData, in.KeyVersion, byte(in.Alg))
+	samData = append(samData, pub.ASN.Div()...)
+	samData = append(samData, pub.Issuer[:]...)
+	b, _, err := t.psam.send(op, "INIT SAM FOR PURCHASE", apdu.Command{CLA: 0x80, INS: insInitSAMPurchase, Data: samData, Le: 8})
+	if err != nil {
+		return rec, 0, false, err
+	}
+	seq := binary.BigEndian.Uint32(b[0:4])
+	mac1 := b[4:8]
+
+	rec = record.Record{
+		Status: record.StatusGrey, Type: typ,
+		Issuer: pub.Issuer, ASN: pub.ASN, CardType: pub.CardType, RiderCategory: pub.RiderCategory,
+		Alg: in.Alg, KeyVersion: in.KeyVersion, Counter: in.Counter, BalanceBefore: in.Balance, Amount: ch.AmountFen,
+		TerminalID: t.tid, PSAMID: t.cfg.PSAMID, TerminalSeq: seq, Date: date, Time: tm,
+		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
+		Product: ch.Product, FareFull: ch.FullFen, RecordKeyVersion: t.cfg.RecordKeyVersion,
+	}
+	if typ == keys.TxCompositePurchase {
+		if err := t.writeTransit(op, c, q, ch, &rec, now); err != nil {
+			return rec, 0, false, err
+		}
+	}
+	if err := t.seal(op, &rec); err != nil {
+		return rec, 0, false, err
+	}
+	greySeq, err := t.spool(op, &rec)
+	if err != nil {
+		return rec, 0, false, err
+	}
+
+	debit := make([]byte, 0, 15)
+	debit = binary.BigEndian.AppendUint32(debit, seq)
+	debit = append(debit, date[:]...)
+	debit = append(debit, tm[:]...)
+	debit = append(debit, mac1...)
+	resp, _, err := c.send(op, "DEBIT FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x54, P1: 0x01, P2: 0x00, Data: debit, Le: 8})
+	if citycard.IsKind(err, citycard.IO) {
+		// The card tore: it may or may not have debited. The grey record
+		// stays spooled; the card's next tap here recovers it.
+		t.greys[cardKey{pub.Issuer, pub.ASN}] = grey{rec: rec, spoolSeq: greySeq, at: now}
+		return rec, 0, true, err
+	}
+	if err != nil {
+		// The card refused the debit: nothing happened on the card.
+		if aerr := t.cfg.Spool.Ack(greySeq); aerr != nil {
+			return rec, 0, false, citycard.Wrap(op, citycard.IO, aerr)
+		}
+		return rec, 0, false, err
+	}
+	copy(rec.TAC[:], resp[0:4])
+	_, _, macErr := t.psam.send(op, "CREDIT SAM FOR PURCHASE", apdu.Command{CLA: 0x80, INS: insCreditSAM, Data: resp[4:8], Le: -1})
+	rec.Status = record.StatusComplete
+	if err := t.seal(op, &rec); err != nil {
+		return rec, 0, false, err
+	}
+	if _, err := t.spool(op, &rec); err != nil {
+		return rec, 0, false, err
+	}
+	if err := t.cfg.Spool.Ack(greySeq); err != nil {
+		return rec, 0, false, citycard.Wrap(op, citycard.IO, err)
+	}
+	if macErr != nil {
+		// The card debited and gave a TAC, so the record stands (the back
+		// office verifies the TAC); a wrong MAC2 means the card is not
+		// genuine, which the caller must report.
+		return rec, in.Balance - ch.AmountFen, false, macErr
+	}
+	return rec, in.Balance - ch.AmountFen, false, nil
+}
+
+// seal asks the PSAM for the record MAC over everything else in rec.
+func (t *Terminal) seal(op string, rec *record.Record) error {
+	m, _, err := t.psam.send(op, "GENERATE MAC 05", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1RecordMAC, Data: rec.MACData(), Le: 4})
+	if err != nil {
+		return err
+	}
+	copy(rec.RecordMAC[:], m)
+	return nil
+}
+
+func (t *Terminal) spool(op string, rec *record.Record) (uint64, error) {
+	b, err := rec.MarshalBinary()
+	if err != nil {
+		return 0, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	seq, err := t.cfg.Spool.Append(b)
+	if err != nil {
+		return 0, citycard.Wrap(op, citycard.IO, err)
+	}
+	return seq, nil
+}
+
+// recoverPurchase settles a grey record on the card's next tap: it
+// re-reads the balance and the last transaction of the card's log; if the
+// debit happened (same counter, type, amount and terminal), GET
+// TRANSACTION PROOF yields its TAC and the recovered record is spooled in
+// place of the grey one. If the debit never happened the grey record stays
+// spooled: the back office releases it when the card's next record shows
+// the same counter again.
+func (t *Terminal) recoverPurchase(op string, c device, pub PublicData, g grey) (*record.Record, uint32, error) {
+	k := cardKey{pub.Issuer, pub.ASN}
+	bal, _, err := c.send(op, "GET BALANCE", apdu.Command{CLA: 0x80, INS: 0x5C, P1: 0x00, P2: 0x02, Le: 4})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(bal) != 4 {
+		return nil, 0, citycard.E(op, citycard.Invalid, "GET BALANCE answered %d bytes, want 4", len(bal))
+	}
+	balance := binary.BigEndian.Uint32(bal)
+	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(sfiLog, 1, false, lenLog))
+	if err != nil && SWOf(err) != apdu.SWRecordNotFound {
+		return nil, 0, err
+	}
+	var last LogEntry
+	if err == nil {
+		if last, err = parseLog(b); err != nil {
+			return nil, 0, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	}
+	g.rec.Status = record.StatusGrey
+	happened := err == nil && last.Counter == g.rec.Counter && last.Type == g.rec.Type &&
+		last.Amount == g.rec.Amount && last.TerminalID == g.rec.TerminalID
+	if !happened {
+		delete(t.greys, k)
+		return nil, balance, nil
+	}
+	data := binary.BigEndian.AppendUint16(nil, g.rec.Counter)
+	proof, _, err := c.send(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: g.rec.Type, Data: data, Le: 8})
+	if err != nil {
+		return nil, 0, err
+	}
+	rec := g.rec
+	rec.Status = record.StatusRecovered
+	copy(rec.TAC[:], proof[4:8])
+	if err := t.seal(op, &rec); err != nil {
+		return nil, 0, err
+	}
+	if _, err := t.spool(op, &rec); err != nil {
+		return nil, 0, err
+	}
+	if err := t.cfg.Spool.Ack(g.spoolSeq); err != nil {
+		return nil, 0, citycard.Wrap(op, citycard.IO, err)
+	}
+	delete(t.greys, k)
+	return &rec, balance, nil
+}
+
+// Greys returns the number of torn purchases awaiting recovery.
+func (t *Terminal) Greys() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.greys)
+}
