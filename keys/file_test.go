@@ -444,3 +444,65 @@ func TestParseRef(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOpenFileStore feeds arbitrary files to the store's decoder: it must
+// refuse them with a kind, never panic, and never open a file it did not
+// write under this KEK.
+func FuzzOpenFileStore(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "seed.json")
+	s, err := keys.CreateFileStore(path, testKEK, func() time.Time { return testNow })
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := s.Add(newKey(f, keys.KeyPurchase, keys.Alg3DES, keyA), newKey(f, keys.KeyTAC, keys.AlgSM4, keyB)); err != nil {
+		f.Fatal(err)
+	}
+	seed, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"format":"citycard-keys/1","head":"","keys":[],"events":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "keys.json")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := keys.OpenFileStore(p, testKEK, nil)
+		if err != nil {
+			switch citycard.KindOf(err) {
+			case citycard.Invalid, citycard.Crypto:
+			default:
+				t.Fatalf("err = %v, kind %v; want Invalid or Crypto", err, citycard.KindOf(err))
+			}
+			return
+		}
+		// It opened: then it is the seed, bar JSON white space and the
+		// like, and holds exactly the seed's keys.
+		list, _ := s.List()
+		if len(list) != 2 || list[0].KCV != kcv3(t, "08d7b4") {
+			t.Fatalf("opened a store with keys %+v", list)
+		}
+	})
+}
+
+func FuzzParseRef(f *testing.F) {
+	f.Add("3101000000000001/purchase/v1")
+	f.Add("3101000000000001/dtk/v255")
+	f.Add("////")
+	f.Fuzz(func(t *testing.T, s string) {
+		ref, err := keys.ParseRef(s)
+		if err != nil {
+			if !citycard.IsKind(err, citycard.Invalid) {
+				t.Fatalf("ParseRef(%q): err kind %v", s, citycard.KindOf(err))
+			}
+			return
+		}
+		back, err := keys.ParseRef(ref.String())
+		if err != nil || back != ref {
+			t.Fatalf("ParseRef(%q) = %v, which does not round-trip: %v, %v", s, ref, back, err)
+		}
+	})
+}
