@@ -232,6 +232,8 @@ type FieldError struct {
 	Reason string
 }
 
+// Error says "field date at offset 57: 20261332 is not a date", or in the
+// JSON form "field \"date\": ...".
 func (e *FieldError) Error() string {
 	if e.Offset < 0 {
 		return fmt.Sprintf("field %q: %s", e.Field, e.Reason)

@@ -195,6 +195,9 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"date with time", edit("date", `"2026-03-12T08:15:00"`), "date", "is not a date"},
 		{"date slashes", edit("date", `"2026/03/12"`), "date", "is not a date"},
 		{"date sign", edit("date", `"+026-03-12"`), "date", "is not a date"},
+		{"date number", edit("date", `20260312`), "date", "want a string, have a number"},
+		{"time number", edit("time", `81500`), "time", "want a string, have a number"},
+		{"tac number", edit("tac", `12345678`), "tac", "want a string, have a number"},
 		{"time hour 24", edit("time", `"24:00:00"`), "time", `"24:00:00" is not a time HH:MM:SS`},
 		{"time no seconds", edit("time", `"08:15"`), "time", "is not a time"},
 		{"time BCD digits", edit("time", `"081500"`), "time", "is not a time"},
@@ -287,6 +290,23 @@ func TestDecodeJSONSpellings(t *testing.T) {
 		}
 		if r != want {
 			t.Errorf("%s: got %+v", in, r)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{TypeName(keys.TxLoad), "load"},
+		{TypeName(keys.TxPurchase), "purchase"},
+		{TypeName(keys.TxCompositePurchase), "composite"},
+		{TypeName(0x07), "type(07)"},
+		{StatusComplete.String(), "complete"},
+		{StatusRecovered.String(), "recovered"},
+		{StatusGrey.String(), "grey"},
+		{Status(5).String(), "status(5)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
 		}
 	}
 }

@@ -32,9 +32,10 @@ const (
 
 // Verifier checks the record MAC and the TAC of records against a key
 // store, for one operator (whose record master keys seal the records of
-// its PSAMs). It is safe for concurrent use, and allocation-light: it
-// caches each PSAM's record MAC key schedule, derives each card's TAC key
-// into pooled buffers, and allocates only the TAC key's schedule.
+// its PSAMs). It is safe for concurrent use. On its hot path it allocates
+// nothing of its own but the TAC key's schedule (crypto/des and SM4 key
+// setup return a new cipher): it caches each PSAM's record MAC key
+// schedule and derives each card's TAC key into pooled buffers.
 //
 // A Verifier caches what the store derives under a key reference; a key
 // store never changes the key under a reference (a rotation adds a
@@ -187,14 +188,15 @@ func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
 // verification if the store holds no TAC key of the issuer at all (and it
 // is not the operator itself), a rejection otherwise.
 func (v *Verifier) missingTAC(op string, r *Record, err error) error {
-	if r.Issuer != v.operator {
-		held, lerr := v.issuerHeld(r.Issuer)
-		if lerr != nil {
-			return citycard.Wrap(op, citycard.Other, lerr)
-		}
-		if !held {
-			return citycard.E(op, citycard.KeyMissing, "issuer %v: %w", r.Issuer, ErrPendingIssuer)
-		}
+	if r.Issuer == v.operator {
+		return citycard.E(op, citycard.KeyMissing, "no TAC key v%d of the operator's own issuer %v: rejected: %w", r.KeyVersion, r.Issuer, err)
+	}
+	held, lerr := v.issuerHeld(r.Issuer)
+	if lerr != nil {
+		return citycard.Wrap(op, citycard.Other, lerr)
+	}
+	if !held {
+		return citycard.E(op, citycard.KeyMissing, "issuer %v: %w", r.Issuer, ErrPendingIssuer)
 	}
 	return citycard.E(op, citycard.KeyMissing, "no TAC key v%d of issuer %v, whose other TAC keys are held: rejected: %w", r.KeyVersion, r.Issuer, err)
 }
