@@ -76,7 +76,7 @@ import (
 // refuses taps). Acked frames are dead bytes; when they exceed both the
 // compaction threshold and the live bytes, Ack compacts, so the file stays
 // below about twice the live data plus the threshold. Pending records are held
-// in memory (about 150 bytes each for a 130-byte record), which the same
+// in memory (about 185 bytes each for a 130-byte record), which the same
 // limits bound.
 
 // Limits of the file format. Options may lower, not raise, them.
@@ -102,7 +102,8 @@ const (
 )
 
 // Defaults: a bus does some 2,000 taps a day; 65,536 records of 130 bytes
-// are a month offline in 8.5 MiB of memory and about 10 MiB of file.
+// are a month offline, in about 12 MiB of memory and 9.6 MiB of file
+// (147-byte frames).
 const (
 	defaultRecordBytesMax = 4 << 10
 	defaultEntriesMax     = 1 << 16

@@ -750,7 +750,8 @@ func TestQueueWriteFailure(t *testing.T) {
 
 // FuzzOpenQueue feeds OpenQueue arbitrary files. It must not panic; it must
 // either refuse the file untouched or accept it after at most cutting its
-// tail, and then work as a queue.
+// tail, and then work as a queue. Each run fsyncs, so fuzzing on a tmpfs is
+// some ten times faster: TMPDIR=/dev/shm go test -fuzz=FuzzOpenQueue.
 func FuzzOpenQueue(f *testing.F) {
 	header := appendHeaderFrame(nil, 1)
 	one := byte(frameFirst | frameLast)
