@@ -103,6 +103,7 @@ type Store interface {
 	// schedules and do not allocate.
 	DeriveInto(dst *[KeyLen]byte, ref Ref, path ...[]byte) (Alg, error)
 	// Wrap returns ref's master key encrypted under transport, a 32-byte
-	// key that the receiving PSAM holds (see Unwrap).
+	// key that the receiving PSAM holds; the PSAM opens it with Open, the
+	// key's Ref string as additional data.
 	Wrap(ref Ref, transport []byte) ([]byte, error)
 }
