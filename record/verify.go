@@ -21,6 +21,13 @@ var ErrPendingIssuer = errors.New("pending issuer verification: no TAC key of th
 // first, so the record did come from one of our terminals.
 func IsPendingIssuer(err error) bool { return errors.Is(err, ErrPendingIssuer) }
 
+// ErrRecordMAC and ErrTAC say which MAC of a record failed (kind Crypto);
+// check with errors.Is.
+var (
+	ErrRecordMAC = errors.New("record MAC mismatch")
+	ErrTAC       = errors.New("TAC mismatch")
+)
+
 // Bounds of the Verifier's caches. A city has tens of thousands of PSAMs
 // and a handful of record key versions live at once; when a cache is full
 // it is dropped whole and refills from the store, which keeps the code
@@ -127,7 +134,7 @@ func (v *Verifier) Verify(r *Record) error {
 	defer v.putScratch(s)
 	n := len(r.appendMACData(s.data[:0]))
 	if !keys.Equal4(mk.sum(s, n), r.RecordMAC) {
-		return citycard.E(op, citycard.Crypto, "record MAC mismatch (PSAM %v, terminal sequence %d)", r.PSAMID, r.TerminalSeq)
+		return citycard.E(op, citycard.Crypto, "%w (PSAM %v, terminal sequence %d)", ErrRecordMAC, r.PSAMID, r.TerminalSeq)
 	}
 	if r.Status == StatusGrey {
 		return citycard.E(op, citycard.Invalid, "grey record (PSAM %v, terminal sequence %d): no TAC to verify", r.PSAMID, r.TerminalSeq)
@@ -179,7 +186,7 @@ func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
 	}
 	tac := macKey{last: b}.sum(s, n)
 	if !keys.Equal4(tac, r.TAC) {
-		return citycard.E(op, citycard.Crypto, "TAC mismatch (card %v/%v, counter %d)", r.Issuer, r.ASN, r.Counter)
+		return citycard.E(op, citycard.Crypto, "%w (card %v/%v, counter %d)", ErrTAC, r.Issuer, r.ASN, r.Counter)
 	}
 	return nil
 }

@@ -1,0 +1,491 @@
+package acquire
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/terminal"
+)
+
+const (
+	floatAcct    = "card_float:31500001FFFFFFFF"
+	suspenseAcct = "suspense:31500001FFFFFFFF"
+	busPayable   = "operator_payable:op-bus"
+)
+
+func TestGenuineBatchBookedOnce(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModeFlat, "bus")
+	cards := []*card.Card{c.card(1), c.card(2), c.card(3)}
+	for i := 0; i < 4; i++ {
+		for _, cd := range cards {
+			c.tap(bus, cd, 0)
+		}
+	}
+	recs := bus.spool.take()
+	if len(recs) != 12 {
+		t.Fatalf("%d records spooled, want 12", len(recs))
+	}
+	ans := submit(t, a, batchOf(bus.id, "b1", recs))
+	if ans.Accepted != 12 || ans.Flagged+ans.Duplicates+ans.Rejected != 0 {
+		t.Fatalf("answer %v", verdicts(ans))
+	}
+	got := booked(j)
+	if got[floatAcct] != -12*200 || got[busPayable] != 12*200 {
+		t.Fatalf("booked %v, want 24.00 from the float to the bus operator", got)
+	}
+	sh, ok := a.Shadow(ourIssuer, cards[0].State().ASN)
+	if !ok || sh.LastCounter != 3 || sh.ReportedFen != 100000-4*200 || sh.OpenGaps != 0 {
+		t.Fatalf("shadow %+v", sh)
+	}
+
+	// The same batch again: the stored answer, nothing booked twice.
+	again := submit(t, a, batchOf(bus.id, "b1", recs))
+	if !again.Repeat || !reflect.DeepEqual(verdicts(again), verdicts(ans)) {
+		t.Fatalf("repeat: %v %v", again.Repeat, verdicts(again))
+	}
+	// The same records under another batch ID: duplicates.
+	dup := submit(t, a, batchOf(bus.id, "b2", recs))
+	if dup.Duplicates != 12 {
+		t.Fatalf("re-sent records: %v", verdicts(dup))
+	}
+	if got := booked(j); got[busPayable] != 12*200 {
+		t.Fatalf("booked twice: %v", got)
+	}
+	if n := len(j.Entries()); n != 24 {
+		t.Fatalf("journal holds %d entries, want 12 booked + 12 duplicates", n)
+	}
+	// The batch ID with other content: refused.
+	if _, err := a.Submit(context.Background(), batchOf(bus.id, "b1", recs[:3])); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("reused batch ID: %v, want Conflict", err)
+	}
+}
+
+func TestReorderedUploadsFillGaps(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModeFlat, "bus")
+	cd := c.card(7)
+	for i := 0; i < 6; i++ {
+		c.tap(bus, cd, 0)
+	}
+	recs := bus.spool.take()
+	// Uploaded out of order: 0, then 4-5, then 1-3 late.
+	ans0 := submit(t, a, batchOf(bus.id, "a", recs[:1]))
+	ans1 := submit(t, a, batchOf(bus.id, "b", recs[4:]))
+	if ans0.Accepted != 1 || ans1.Flagged != 1 || ans1.Accepted != 1 {
+		t.Fatalf("first uploads: %v %v", verdicts(ans0), verdicts(ans1))
+	}
+	want := []string{"counter_gap", "terminal_sequence_gap"}
+	if r := ans1.Records[0]; !slices.Equal(r.Reasons, want) {
+		t.Fatalf("gap reasons %v, want %v", r.Reasons, want)
+	}
+	sh, _ := a.Shadow(ourIssuer, cd.State().ASN)
+	if sh.OpenGaps != 3 {
+		t.Fatalf("open gaps %d, want 3", sh.OpenGaps)
+	}
+	late := submit(t, a, batchOf(bus.id, "c", recs[1:4]))
+	if late.Accepted != 3 {
+		t.Fatalf("late records: %v", verdicts(late))
+	}
+	sh, _ = a.Shadow(ourIssuer, cd.State().ASN)
+	if sh.OpenGaps != 0 || sh.LastCounter != 5 || sh.BookedFen != -1200 {
+		t.Fatalf("after the late upload: %+v", sh)
+	}
+	if got := booked(j); got[busPayable] != 1200 {
+		t.Fatalf("booked %v, want 12.00 once", got)
+	}
+	// A record of the gap sent once more is a duplicate.
+	if d := submit(t, a, batchOf(bus.id, "d", recs[2:3])); d.Duplicates != 1 {
+		t.Fatalf("re-sent gap record: %v", verdicts(d))
+	}
+}
+
+// flip returns a copy of rec with one field changed.
+func flip(rec []byte, off int) []byte {
+	b := slices.Clone(rec)
+	b[off] ^= 0x01
+	return b
+}
+
+func TestAlteredRecordsRejected(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModePOS, "bus")
+	cd := c.card(8)
+	c.tap(bus, cd, 250)
+	rec := bus.spool.take()[0]
+	// Every field the layout has, each altered in its last byte.
+	fields := map[string]int{
+		"issuer": 12, "asn": 22, "card_type": 23, "rider_category": 24, "key_version": 26,
+		"counter": 28, "balance_before": 32, "amount": 36, "terminal_id": 42, "psam_id": 52,
+		"terminal_seq": 56, "date": 60, "time": 63, "network": 65, "line": 69, "station": 73,
+		"entry_line": 77, "entry_station": 81, "product": 90, "fare_full": 94, "tac": 98,
+		"record_key_version": 99, "record_mac": 103,
+	}
+	var bad [][]byte
+	var names []string
+	for name, off := range fields {
+		bad = append(bad, flip(rec, off))
+		names = append(names, name)
+	}
+	ans := submit(t, a, batchOf(bus.id, "forged", bad))
+	if ans.Rejected != len(bad) {
+		for i, r := range ans.Records {
+			if r.Status != "rejected" {
+				t.Errorf("altered %s: %s %v", names[i], r.Status, r.Reasons)
+			}
+		}
+		t.Fatalf("%d of %d altered records rejected", ans.Rejected, len(bad))
+	}
+	if got := len(j.Rejections()); got != len(bad) {
+		t.Fatalf("rejection journal holds %d, want %d", got, len(bad))
+	}
+	if got := booked(j); len(got) != 0 {
+		t.Fatalf("forgeries booked: %v", got)
+	}
+	// The genuine record still books: nothing of it was taken by the forgeries.
+	if ok := submit(t, a, batchOf(bus.id, "genuine", [][]byte{rec})); ok.Accepted != 1 {
+		t.Fatalf("genuine after forgeries: %v", verdicts(ok))
+	}
+}
+
+func TestBatchRefusedWhole(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModeFlat, "bus")
+	cd := c.card(9)
+	c.tap(bus, cd, 0)
+	c.tap(bus, cd, 0)
+	recs := bus.spool.take()
+	for name, b := range map[string]Batch{
+		"count":     func() Batch { b := batchOf(bus.id, "x", recs); b.Count = 3; return b }(),
+		"amount":    func() Batch { b := batchOf(bus.id, "x", recs); b.AmountFen++; return b }(),
+		"truncated": func() Batch { b := batchOf(bus.id, "x", recs); b.Body = b.Body[:len(b.Body)-7]; return b }(),
+		"no id":     batchOf(bus.id, "", recs),
+	} {
+		if _, err := a.Submit(context.Background(), b); !citycard.IsKind(err, citycard.Invalid) {
+			t.Fatalf("%s: %v, want Invalid", name, err)
+		}
+	}
+	if n := len(j.Entries()) + len(j.Rejections()); n != 0 {
+		t.Fatalf("a refused batch left %d journal rows", n)
+	}
+	if ans := submit(t, a, batchOf(bus.id, "x", recs)); ans.Accepted != 2 {
+		t.Fatalf("the corrected batch: %v", verdicts(ans))
+	}
+}
+
+func TestTerminalChecks(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModeFlat, "bus")
+	other := c.device(terminal.ModeFlat, "bus")
+	cd := c.card(10)
+	c.tap(bus, cd, 0)
+	recs := bus.spool.take()
+
+	if ans := submit(t, a, batchOf(other.id, "o", recs)); ans.Records[0].Reasons[0] != RejectWrongTerminal {
+		t.Fatalf("another terminal's records: %v", verdicts(ans))
+	}
+	info, _ := c.reg.Terminal(bus.id)
+	info.Active = false
+	c.reg.set(info)
+	if ans := submit(t, a, batchOf(bus.id, "i", recs)); ans.Records[0].Reasons[0] != RejectInactive {
+		t.Fatalf("inactive terminal: %v", verdicts(ans))
+	}
+	info.Active, info.PSAM = true, other.psam
+	c.reg.set(info)
+	if ans := submit(t, a, batchOf(bus.id, "p", recs)); ans.Records[0].Reasons[0] != RejectPSAM {
+		t.Fatalf("PSAM not the terminal's: %v", verdicts(ans))
+	}
+	info.PSAM = bus.psam
+	c.reg.set(info)
+	if ans := submit(t, a, batchOf(bus.id, "ok", recs)); ans.Accepted != 1 {
+		t.Fatalf("registered again: %v", verdicts(ans))
+	}
+}
+
+func TestForeignCardPendingIssuer(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	pos := c.device(terminal.ModePOS, "shop")
+	cd := c.foreignCard(3)
+	c.tap(pos, cd, 300)
+	ans := submit(t, a, batchOf(pos.id, "f", pos.spool.take()))
+	if ans.Flagged != 1 || ans.Records[0].Reasons[0] != "pending_issuer_verification" {
+		t.Fatalf("foreign card: %v", verdicts(ans))
+	}
+	got := booked(j)
+	if got["interconnect_receivable:21000007FFFFFFFF"] != -300 || got["operator_payable:op-shop"] != 300 {
+		t.Fatalf("booked %v", got)
+	}
+}
+
+func TestGreyRecovered(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModePOS, "bus")
+	cd := c.card(11)
+	cd.Tear(card.TearAfterCommit)
+	c.now = c.now.Add(time.Minute)
+	if r, _ := bus.Tap(cd, 150); !r.Grey {
+		t.Fatal("no grey record")
+	}
+	grey := bus.spool.take()
+	ans := submit(t, a, batchOf(bus.id, "g", grey))
+	if ans.Flagged != 1 || ans.Records[0].Reasons[0] != "grey_in_suspense" {
+		t.Fatalf("grey: %v", verdicts(ans))
+	}
+	if got := booked(j); got[suspenseAcct] != 150 || got[floatAcct] != -150 {
+		t.Fatalf("grey booked %v, want 1.50 in suspense", got)
+	}
+	// The rider taps again: the terminal recovers the TAC.
+	r := c.tap(bus, cd, 150)
+	if r.Recovered == nil {
+		t.Fatal("not recovered")
+	}
+	rec := bus.spool.take()
+	ans = submit(t, a, batchOf(bus.id, "r", rec))
+	if ans.Accepted != 1 {
+		t.Fatalf("recovered: %v", verdicts(ans))
+	}
+	got := booked(j)
+	if got[suspenseAcct] != 0 || got[busPayable] != 150 || got[floatAcct] != -150 {
+		t.Fatalf("after recovery: %v, want 1.50 to the operator and suspense empty", got)
+	}
+	// The grey record uploaded again (the terminal had not yet acked it)
+	// is a duplicate.
+	if d := submit(t, a, batchOf(bus.id, "g2", grey)); d.Duplicates != 1 {
+		t.Fatalf("grey again: %v", verdicts(d))
+	}
+	sh, _ := a.Shadow(ourIssuer, cd.State().ASN)
+	if sh.GreysPending != 0 || sh.BookedFen != -150 {
+		t.Fatalf("shadow %+v", sh)
+	}
+}
+
+func TestGreyConfirmedAndReleased(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModePOS, "bus")
+	metro := c.device(terminal.ModePOS, "metro")
+
+	// Torn after the debit, never recovered: the card's next record
+	// elsewhere, with the next counter, confirms the debit.
+	cd := c.card(12)
+	cd.Tear(card.TearAfterCommit)
+	bus.Tap(cd, 100)
+	c.tap(metro, cd, 300)
+	submit(t, a, batchOf(bus.id, "g", bus.spool.take()))
+	ans := submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
+	if ans.Accepted != 1 {
+		t.Fatalf("next record: %v", verdicts(ans))
+	}
+	got := booked(j)
+	if got[suspenseAcct] != 0 || got[busPayable] != 100 || got["operator_payable:op-metro"] != 300 || got[floatAcct] != -400 {
+		t.Fatalf("confirmed: %v", got)
+	}
+
+	// Torn before the debit: the card's next record reuses the counter,
+	// which releases the grey record back to the float.
+	cd2 := c.card(13)
+	cd2.Tear(card.TearBeforeCommit)
+	bus.Tap(cd2, 100)
+	c.tap(metro, cd2, 300)
+	submit(t, a, batchOf(bus.id, "g2", bus.spool.take()))
+	ans = submit(t, a, batchOf(metro.id, "m2", metro.spool.take()))
+	if ans.Accepted != 1 {
+		t.Fatalf("same-counter record: %v", verdicts(ans))
+	}
+	got = booked(j)
+	if got[suspenseAcct] != 0 || got[busPayable] != 100 || got["operator_payable:op-metro"] != 600 || got[floatAcct] != -700 {
+		t.Fatalf("released: %v", got)
+	}
+	sh, _ := a.Shadow(ourIssuer, cd2.State().ASN)
+	if sh.GreysPending != 0 || sh.ReportedFen != int64(cd2.State().BalanceFen) {
+		t.Fatalf("shadow %+v, card holds %d", sh, cd2.State().BalanceFen)
+	}
+}
+
+func TestRestartReplaysToTheSameState(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	bus := c.device(terminal.ModeFlat, "bus")
+	var cards []*card.Card
+	for n := uint32(0); n < 20; n++ {
+		cards = append(cards, c.card(100+n))
+	}
+	upload := func(a *Acquirer, id string) {
+		for _, cd := range cards {
+			c.tap(bus, cd, 0)
+		}
+		recs := bus.spool.take()
+		slices.Reverse(recs)
+		submit(t, a, batchOf(bus.id, id, recs[:len(recs)/2]))
+		submit(t, a, batchOf(bus.id, id+"'", recs[len(recs)/2:]))
+	}
+	upload(a, "1")
+	upload(a, "2")
+	before := a.st.encode()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// From the checkpoint Close wrote.
+	a2 := c.open(j)
+	if got := a2.st.encode(); !slices.Equal(got, before) {
+		t.Fatal("state from the checkpoint differs")
+	}
+	upload(a2, "3")
+	after := a2.st.encode()
+	a2.st = nil // as a kill -9 would: no checkpoint of batch 3
+	// From the old checkpoint plus the journal after it.
+	a3 := c.open(j)
+	if got := a3.st.encode(); !slices.Equal(got, after) {
+		t.Fatal("state from checkpoint + replay differs")
+	}
+	if a3.Stats().Replayed != 20 {
+		t.Fatalf("replayed %d entries, want 20", a3.Stats().Replayed)
+	}
+	a3.Close()
+	// From the journal alone.
+	j.checkpoint = nil
+	a4 := c.open(j)
+	defer a4.Close()
+	if got := a4.st.encode(); !slices.Equal(got, after) {
+		t.Fatal("state from the whole journal differs")
+	}
+}
+
+func TestCommitFailureLosesNothing(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModeFlat, "bus")
+	cd := c.card(30)
+	for i := 0; i < 3; i++ {
+		c.tap(bus, cd, 0)
+	}
+	recs := bus.spool.take()
+	j.FailNext = errors.New("disk full")
+	if _, err := a.Submit(context.Background(), batchOf(bus.id, "x", recs)); !citycard.IsKind(err, citycard.IO) || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("failed commit: %v, want IO", err)
+	}
+	if _, ok := a.Shadow(ourIssuer, cd.State().ASN); ok {
+		t.Fatal("a failed commit left the card in the state")
+	}
+	ans := submit(t, a, batchOf(bus.id, "x", recs))
+	if ans.Accepted != 3 || ans.Repeat {
+		t.Fatalf("retry: %v", verdicts(ans))
+	}
+	if got := booked(j); got[busPayable] != 600 {
+		t.Fatalf("booked %v", got)
+	}
+}
+
+// TestExactlyOnceProperty uploads a city's records in random batches,
+// orders and repetitions, and checks that every genuine record is booked
+// once and the books match the cards.
+func TestExactlyOnceProperty(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	devs := []*device{c.device(terminal.ModeFlat, "bus"), c.device(terminal.ModeFlat, "bus"), c.device(terminal.ModePOS, "shop")}
+	var cards []*card.Card
+	for n := uint32(0); n < 30; n++ {
+		cards = append(cards, c.card(200+n))
+	}
+	var all []struct {
+		dev *device
+		rec []byte
+	}
+	var spent int64
+	for i := 0; i < 600; i++ {
+		d := devs[i%len(devs)]
+		cd := cards[(i*7)%len(cards)]
+		r := c.tap(d, cd, uint32(50+i%300))
+		spent += int64(r.Record.Amount)
+		for _, rec := range d.spool.take() {
+			all = append(all, struct {
+				dev *device
+				rec []byte
+			}{d, rec})
+		}
+	}
+	// Upload each terminal's records in shuffled batches, each record 1 to
+	// 3 times.
+	rng := newRand(42)
+	for round := 0; round < 3; round++ {
+		for _, d := range devs {
+			var mine [][]byte
+			for _, x := range all {
+				if x.dev == d && (round == 0 || rng.IntN(3) == 0) {
+					mine = append(mine, x.rec)
+				}
+			}
+			rng.Shuffle(len(mine), func(i, k int) { mine[i], mine[k] = mine[k], mine[i] })
+			for k := 0; k < len(mine); k += 37 {
+				submit(t, a, batchOf(d.id, d.id.String()+"-"+string(rune('a'+round))+"-"+itoa(k), mine[k:min(k+37, len(mine))]))
+			}
+		}
+	}
+	got := booked(j)
+	st := a.Stats()
+	t.Logf("stats %+v", st)
+	if got[floatAcct] != -spent {
+		t.Fatalf("float moved %d, cards spent %d", -got[floatAcct], spent)
+	}
+	var payable int64
+	for k, v := range got {
+		if strings.HasPrefix(k, "operator_payable:") {
+			payable += v
+		}
+	}
+	if payable != spent {
+		t.Fatalf("operators owed %d, cards spent %d", payable, spent)
+	}
+	var booked int
+	for _, e := range j.Entries() {
+		if e.Kind == KindBooked {
+			booked++
+		}
+	}
+	if booked != len(all) {
+		t.Fatalf("%d records booked, %d genuine", booked, len(all))
+	}
+	for _, cd := range cards {
+		sh, _ := a.Shadow(ourIssuer, cd.State().ASN)
+		if sh.ReportedFen != cd.State().BalanceFen || sh.OpenGaps != 0 || sh.BookedFen != cd.State().BalanceFen-100000 {
+			t.Fatalf("card %v: shadow %+v, card balance %d", cd.State().ASN, sh, cd.State().BalanceFen)
+		}
+	}
+	_ = record.Size
+}

@@ -1,0 +1,208 @@
+package acquire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/citycard/citycard"
+)
+
+// The checkpoint layout, version 1: every integer an unsigned or signed
+// varint, ids raw bytes.
+//
+//	magic "CCKP" | version 1 | terminals: n, then n × (ID(6) | track)
+//	| cards: n, then n × (issuer(8) | ASN(10) | offline track | online track |
+//	lastAfter | loadsSince | booked | reported |
+//	greys: n, then n × (counter | terminal(6) | seq | amount | before |
+//	product | prevAfter | prevLoads | prevLast))
+//
+// A track is floor | last (signed) | n, then n × (lo | hi). Cards and terminals are written sorted,
+// so that the same state always encodes to the same bytes.
+const checkpointVersion = 1
+
+var checkpointMagic = []byte("CCKP")
+
+func (s *state) encode() []byte {
+	b := append([]byte(nil), checkpointMagic...)
+	b = binary.AppendUvarint(b, checkpointVersion)
+	tids := make([]citycard.TerminalID, 0, len(s.terms))
+	for id := range s.terms {
+		tids = append(tids, id)
+	}
+	slices.SortFunc(tids, func(x, y citycard.TerminalID) int { return slices.Compare(x[:], y[:]) })
+	b = binary.AppendUvarint(b, uint64(len(tids)))
+	for _, id := range tids {
+		b = append(b, id[:]...)
+		b = appendTrack(b, s.terms[id])
+	}
+	var ids []cardID
+	for i := range s.shards {
+		for id := range s.shards[i].cards {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(x, y cardID) int {
+		if c := slices.Compare(x.issuer[:], y.issuer[:]); c != 0 {
+			return c
+		}
+		return slices.Compare(x.asn[:], y.asn[:])
+	})
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		c := s.card(id, false)
+		b = append(b, id.issuer[:]...)
+		b = append(b, id.asn[:]...)
+		b = appendTrack(b, &c.offline)
+		b = appendTrack(b, &c.online)
+		b = binary.AppendVarint(b, c.lastAfter)
+		b = binary.AppendVarint(b, c.loadsSince)
+		b = binary.AppendVarint(b, c.booked)
+		b = binary.AppendVarint(b, c.reported)
+		b = binary.AppendUvarint(b, uint64(len(c.greys)))
+		for _, g := range c.greys {
+			b = binary.AppendUvarint(b, uint64(g.counter))
+			b = append(b, g.terminal[:]...)
+			b = binary.AppendUvarint(b, uint64(g.seq))
+			b = binary.AppendUvarint(b, uint64(g.amount))
+			b = binary.AppendUvarint(b, uint64(g.before))
+			b = binary.AppendUvarint(b, uint64(g.product))
+			b = binary.AppendVarint(b, g.prevAfter)
+			b = binary.AppendVarint(b, g.prevLoads)
+			b = binary.AppendVarint(b, g.prevLast)
+		}
+	}
+	return b
+}
+
+func appendTrack(b []byte, t *track) []byte {
+	b = binary.AppendVarint(b, t.floor)
+	b = binary.AppendVarint(b, t.last)
+	b = binary.AppendUvarint(b, uint64(len(t.gaps)))
+	for _, sp := range t.gaps {
+		b = binary.AppendUvarint(b, uint64(sp.lo))
+		b = binary.AppendUvarint(b, uint64(sp.hi))
+	}
+	return b
+}
+
+// reader decodes a checkpoint, remembering the first error.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (r *reader) fail(what string, err error) {
+	if r.err == nil {
+		r.err = fmt.Errorf("checkpoint: %s at offset %d: %w", what, r.off, err)
+	}
+}
+
+func (r *reader) uvarint(what string, max uint64) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.fail(what, errShort)
+		return 0
+	}
+	if v > max {
+		r.fail(what, fmt.Errorf("%d is over %d", v, max))
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *reader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		r.fail(what, errShort)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *reader) bytes(what string, dst []byte) {
+	if r.err != nil {
+		return
+	}
+	if len(r.b)-r.off < len(dst) {
+		r.fail(what, errShort)
+		return
+	}
+	r.off += copy(dst, r.b[r.off:])
+}
+
+func (r *reader) track(what string) track {
+	t := track{floor: r.varint(what + " floor"), last: r.varint(what + " last")}
+	n := r.uvarint(what+" gaps", maxSpans)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		lo := r.uvarint(what, 1<<32-1)
+		hi := r.uvarint(what, 1<<32-1)
+		t.gaps = append(t.gaps, span{uint32(lo), uint32(hi)})
+	}
+	return t
+}
+
+// decode fills an empty state from a checkpoint. Kind Invalid, naming the
+// offset, for anything malformed.
+func (s *state) decode(b []byte) error {
+	const op = "acquire.state.decode"
+	if len(b) < len(checkpointMagic) || string(b[:len(checkpointMagic)]) != string(checkpointMagic) {
+		return citycard.E(op, citycard.Invalid, "checkpoint: no magic")
+	}
+	r := &reader{b: b, off: len(checkpointMagic)}
+	if v := r.uvarint("version", 1<<16); r.err == nil && v != checkpointVersion {
+		return citycard.E(op, citycard.Invalid, "checkpoint version %d, want %d", v, checkpointVersion)
+	}
+	nt := r.uvarint("terminal count", uint64(len(b)))
+	for i := uint64(0); i < nt && r.err == nil; i++ {
+		var id citycard.TerminalID
+		r.bytes("terminal ID", id[:])
+		t := r.track("terminal sequence")
+		s.terms[id] = &t
+	}
+	nc := r.uvarint("card count", uint64(len(b)))
+	for i := uint64(0); i < nc && r.err == nil; i++ {
+		var id cardID
+		r.bytes("issuer", id.issuer[:])
+		r.bytes("ASN", id.asn[:])
+		c := &shadow{offline: r.track("offline counter"), online: r.track("online counter")}
+		c.lastAfter = r.varint("last balance")
+		c.loadsSince = r.varint("loads since")
+		c.booked = r.varint("booked")
+		c.reported = r.varint("reported")
+		ng := r.uvarint("grey count", 1<<16)
+		for k := uint64(0); k < ng && r.err == nil; k++ {
+			var g greyRef
+			g.counter = uint16(r.uvarint("grey counter", 1<<16-1))
+			r.bytes("grey terminal", g.terminal[:])
+			g.seq = uint32(r.uvarint("grey seq", 1<<32-1))
+			g.amount = uint32(r.uvarint("grey amount", 1<<32-1))
+			g.before = uint32(r.uvarint("grey balance", 1<<32-1))
+			g.product = uint16(r.uvarint("grey product", 1<<16-1))
+			g.prevAfter = r.varint("grey previous balance")
+			g.prevLoads = r.varint("grey previous loads")
+			g.prevLast = r.varint("grey previous counter")
+			c.greys = append(c.greys, g)
+		}
+		s.shardOf(&id).cards[id] = c
+	}
+	if r.err == nil && r.off != len(b) {
+		r.fail("end", fmt.Errorf("%d bytes left over", len(b)-r.off))
+	}
+	if r.err != nil {
+		return citycard.E(op, citycard.Invalid, "%w", r.err)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package acquire
+
+import (
+	"context"
+	"sync"
+
+	"github.com/citycard/citycard"
+)
+
+// MemJournal is a Journal in memory: the fake of whole-system tests and
+// the reference the stores' suite compares against. FailNext makes the
+// next Commit fail, for testing the sequencer's recovery.
+type MemJournal struct {
+	mu         sync.Mutex
+	batches    map[string]StoredBatch
+	entries    []Entry
+	rejections []Rejection
+	movements  [][]Movement
+	checkpoint *Checkpoint
+	FailNext   error
+}
+
+// NewMemJournal returns an empty MemJournal.
+func NewMemJournal() *MemJournal { return &MemJournal{batches: map[string]StoredBatch{}} }
+
+func batchKey(t citycard.TerminalID, id string) string { return t.String() + "/" + id }
+
+// Batch implements Journal.
+func (m *MemJournal) Batch(_ context.Context, t citycard.TerminalID, id string) (StoredBatch, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.batches[batchKey(t, id)]
+	return b, ok, nil
+}
+
+// Commit implements Journal.
+func (m *MemJournal) Commit(_ context.Context, c *Commit) error {
+	const op = "acquire.MemJournal.Commit"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.FailNext; err != nil {
+		m.FailNext = nil
+		return err
+	}
+	for _, b := range c.Batches {
+		if _, ok := m.batches[batchKey(b.Terminal, b.ID)]; ok {
+			return citycard.E(op, citycard.Exists, "batch %q of terminal %v committed before", b.ID, b.Terminal)
+		}
+	}
+	for i, e := range c.Entries {
+		if e.Pos != int64(len(m.entries)+i+1) {
+			return citycard.E(op, citycard.Invalid, "entry position %d, want %d", e.Pos, len(m.entries)+i+1)
+		}
+	}
+	for _, b := range c.Batches {
+		m.batches[batchKey(b.Terminal, b.ID)] = b
+	}
+	m.entries = append(m.entries, c.Entries...)
+	m.rejections = append(m.rejections, c.Rejections...)
+	m.movements = append(m.movements, c.Movements...)
+	return nil
+}
+
+// Replay implements Journal.
+func (m *MemJournal) Replay(_ context.Context, from int64, fn func(e *Entry) error) error {
+	m.mu.Lock()
+	entries := m.entries[min(int(from), len(m.entries)):]
+	m.mu.Unlock()
+	for i := range entries {
+		e := entries[i]
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastPos implements Journal.
+func (m *MemJournal) LastPos(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(len(m.entries)), nil
+}
+
+// SaveCheckpoint implements Journal.
+func (m *MemJournal) SaveCheckpoint(_ context.Context, cp Checkpoint) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp.Data = append([]byte(nil), cp.Data...)
+	m.checkpoint = &cp
+	return nil
+}
+
+// LoadCheckpoint implements Journal.
+func (m *MemJournal) LoadCheckpoint(context.Context) (Checkpoint, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.checkpoint == nil {
+		return Checkpoint{}, false, nil
+	}
+	return *m.checkpoint, true, nil
+}
+
+// Entries returns a copy of the journal.
+func (m *MemJournal) Entries() []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Entry(nil), m.entries...)
+}
+
+// Rejections returns a copy of the rejection journal.
+func (m *MemJournal) Rejections() []Rejection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Rejection(nil), m.rejections...)
+}
+
+// Movements returns every committed batch's movements, in commit order.
+func (m *MemJournal) Movements() [][]Movement {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([][]Movement(nil), m.movements...)
+}

@@ -1,0 +1,338 @@
+package acquire
+
+import (
+	"hash/maphash"
+	"slices"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+)
+
+// cardID identifies a card application: issuer and ASN.
+type cardID struct {
+	issuer citycard.IssuerCode
+	asn    citycard.ASN
+}
+
+// span is an inclusive range of missing counters or sequences.
+type span struct{ lo, hi uint32 }
+
+// maxSpans bounds the open gaps kept per card or terminal. Past it the
+// oldest gap is forgotten (its records, if they ever come, count as
+// duplicates and are kept in the journal, flagged for review by the
+// operator's reconciliation): a card or terminal with that many holes is a
+// case for investigation, not for memory.
+const maxSpans = 256
+
+// gaps is a sorted list of disjoint spans.
+type gaps []span
+
+// take removes v from the gaps and reports whether it was missing.
+func (g *gaps) take(v uint32) bool {
+	s := *g
+	i, found := slices.BinarySearchFunc(s, v, func(sp span, v uint32) int {
+		switch {
+		case sp.hi < v:
+			return -1
+		case sp.lo > v:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		return false
+	}
+	sp := s[i]
+	switch {
+	case sp.lo == sp.hi:
+		*g = slices.Delete(s, i, i+1)
+	case v == sp.lo:
+		s[i].lo++
+	case v == sp.hi:
+		s[i].hi--
+	default:
+		*g = slices.Insert(s, i+1, span{v + 1, sp.hi})
+		(*g)[i].hi = v - 1
+	}
+	return true
+}
+
+// add appends a span above every existing one.
+func (g *gaps) add(lo, hi uint32) {
+	*g = append(*g, span{lo, hi})
+	if len(*g) > maxSpans {
+		*g = slices.Delete(*g, 0, 1)
+	}
+}
+
+// track remembers which values of a counter (a card's offline or online
+// counter, a terminal's sequence) were seen: every value from floor to
+// last, except the open gaps. A value past last is new (and opens a gap if
+// it skips); one below floor is new too (an older record arriving after
+// newer ones: the values between it and floor become a gap, silently, since
+// the back office never saw them as missing); one in a gap fills it; any
+// other was seen before.
+type track struct {
+	floor, last int64 // -1: nothing seen
+	gaps        gaps
+}
+
+func newTrack() track { return track{floor: -1, last: -1} }
+
+// seen says what v is to the track, and records it.
+type seen uint8
+
+const (
+	seenNew     seen = iota // past last, following it
+	seenSkip                // past last, skipping values: a gap opened
+	seenBelow               // below floor
+	seenFill                // filled a gap
+	seenRepeat              // seen before
+)
+
+func (t *track) see(v uint32) seen {
+	x := int64(v)
+	switch {
+	case t.last < 0:
+		t.floor, t.last = x, x
+		return seenNew
+	case x > t.last:
+		r := seenNew
+		if x > t.last+1 {
+			t.gaps.add(uint32(t.last+1), v-1)
+			r = seenSkip
+		}
+		t.last = x
+		return r
+	case x < t.floor:
+		if x+1 < t.floor {
+			t.gaps = slices.Insert(t.gaps, 0, span{v + 1, uint32(t.floor - 1)})
+			if len(t.gaps) > maxSpans {
+				t.gaps = t.gaps[:maxSpans]
+			}
+		}
+		t.floor = x
+		return seenBelow
+	case t.gaps.take(v):
+		return seenFill
+	}
+	return seenRepeat
+}
+
+// greyRef is a grey record held in suspense on its card.
+type greyRef struct {
+	counter   uint16
+	terminal  citycard.TerminalID
+	seq       uint32
+	amount    uint32
+	before    uint32
+	product   uint16
+	prevAfter int64 // the card's balance after, before this grey record
+	prevLoads int64 // loads seen since, before this grey record
+	prevLast  int64 // the card's last offline counter before this grey record
+}
+
+// shadow is the back office's view of one card.
+type shadow struct {
+	offline track // offline counters: purchases
+	online  track // online counters: loads
+	// lastAfter is the balance the card's record of offline.last left; it
+	// is valid when offline.last >= 0.
+	lastAfter  int64
+	loadsSince int64 // loads seen since the record of offline.last
+	booked     int64 // balance the back office booked: loads seen - purchases booked
+	reported   int64 // the balance the card's newest record reported (after it)
+	greys      []greyRef
+}
+
+func newShadow() *shadow { return &shadow{offline: newTrack(), online: newTrack()} }
+
+// shard holds the card shadows of cards whose hash falls in it.
+type shard struct {
+	cards map[cardID]*shadow
+}
+
+// state is everything acquisition decides with: card shadows by shard and
+// terminal sequences. It is changed only by step, so that replaying the
+// journal through step rebuilds it exactly.
+type state struct {
+	seed   maphash.Seed
+	shards []shard
+	terms  map[citycard.TerminalID]*track // terminal sequences
+	pos    int64 // the last journal position applied
+}
+
+func newState(shards int) *state {
+	s := &state{seed: maphash.MakeSeed(), shards: make([]shard, shards), terms: map[citycard.TerminalID]*track{}}
+	for i := range s.shards {
+		s.shards[i].cards = map[cardID]*shadow{}
+	}
+	return s
+}
+
+// shardOf returns the shard of a card. The hash is seeded per process:
+// shards are a partition of memory, not a stored fact.
+func (s *state) shardOf(id *cardID) *shard {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.Write(id.issuer[:])
+	h.Write(id.asn[:])
+	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+}
+
+func (s *state) card(id cardID, create bool) *shadow {
+	sh := s.shardOf(&id)
+	c := sh.cards[id]
+	if c == nil && create {
+		c = newShadow()
+		sh.cards[id] = c
+	}
+	return c
+}
+
+func (s *state) terminal(id citycard.TerminalID) *track {
+	t := s.terms[id]
+	if t == nil {
+		nt := newTrack()
+		t = &nt
+		s.terms[id] = t
+	}
+	return t
+}
+
+// decision is what step made of one record.
+type decision struct {
+	kind  Kind
+	flags Flags
+	// Money the record moves, besides its own booking: a grey record it
+	// confirmed or released.
+	confirmed []greyRef // book: suspense to the grey's operator
+	released  []greyRef // release: suspense back to the card float
+}
+
+// step decides what a verified record is and applies it to the state. It
+// is the only function that changes the state, and it is deterministic in
+// (state, record, outcome), so replaying the journal rebuilds the state.
+func (s *state) step(r *record.Record, out Outcome) decision {
+	id := cardID{r.Issuer, r.ASN}
+	c := s.card(id, true)
+	if r.Type == keys.TxLoad {
+		return s.stepLoad(c, r)
+	}
+	var d decision
+	var released *greyRef
+	counter := uint32(r.Counter)
+
+	// A grey record of this card with the same counter decides first.
+	if gi := slices.IndexFunc(c.greys, func(g greyRef) bool { return g.counter == r.Counter }); gi >= 0 {
+		g := c.greys[gi]
+		sameTap := g.terminal == r.TerminalID && g.seq == r.TerminalSeq
+		switch {
+		case sameTap && out == OutcomeGrey:
+			d.kind = KindDuplicate
+			return d
+		case sameTap:
+			// The recovered record of the grey one: book it from suspense.
+			c.greys = slices.Delete(c.greys, gi, gi+1)
+			c.booked -= int64(r.Amount)
+			d.kind = KindRecovered
+			d.flags |= s.flagsOf(out)
+			return d
+		}
+		// Another tap used the same counter: the grey debit never
+		// happened. Release it; this record takes the counter the grey
+		// one held, in the balance context from before it.
+		c.greys = slices.Delete(c.greys, gi, gi+1)
+		d.released = append(d.released, g)
+		c.lastAfter, c.loadsSince = g.prevAfter, g.prevLoads
+		released = &g
+	}
+
+	prevLast, prevAfter, prevLoads := c.offline.last, c.lastAfter, c.loadsSince
+	var seenAs seen
+	if released != nil {
+		seenAs, prevLast = seenNew, released.prevLast
+	} else {
+		seenAs = c.offline.see(counter)
+	}
+	switch seenAs {
+	case seenRepeat:
+		d.kind = KindDuplicate
+		return d
+	case seenSkip:
+		d.flags |= FlagCounterGap
+		fallthrough
+	case seenNew:
+		// In order, the balance must be what the previous record left plus
+		// the loads seen since: lower means money vanished, higher a load
+		// the back office never saw.
+		if prevLast >= 0 && int64(counter) == prevLast+1 && int64(r.BalanceBefore) != c.lastAfter+c.loadsSince {
+			d.flags |= FlagBalance
+		}
+		c.lastAfter = int64(r.BalanceBefore) - int64(r.Amount)
+		c.loadsSince = 0
+		c.reported = c.lastAfter
+	}
+	// seenBelow and seenFill: an older record arriving late; the balance
+	// it shows is history.
+	if out == OutcomeGrey {
+		c.greys = append(c.greys, greyRef{
+			counter: r.Counter, terminal: r.TerminalID, seq: r.TerminalSeq, amount: r.Amount,
+			before: r.BalanceBefore, product: r.Product, prevAfter: prevAfter, prevLoads: prevLoads, prevLast: prevLast,
+		})
+	} else {
+		// Any genuine record past a grey one's counter proves the card
+		// committed that debit: confirm it.
+		for i := 0; i < len(c.greys); {
+			if uint32(c.greys[i].counter) < counter {
+				d.confirmed = append(d.confirmed, c.greys[i])
+				c.booked -= int64(c.greys[i].amount)
+				c.greys = slices.Delete(c.greys, i, i+1)
+				continue
+			}
+			i++
+		}
+	}
+
+	// The terminal's sequence.
+	switch s.terminal(r.TerminalID).see(r.TerminalSeq) {
+	case seenSkip:
+		d.flags |= FlagSeqGap
+	case seenRepeat:
+		// The card's counter says the record is new, so this is not a
+		// copy: the PSAM reused a sequence (replaced or reset). Booked,
+		// since the card did pay, and flagged.
+		d.flags |= FlagSeqReused
+	}
+
+	d.flags |= s.flagsOf(out)
+	if out == OutcomeGrey {
+		d.kind = KindSuspense
+		return d
+	}
+	d.kind = KindBooked
+	c.booked -= int64(r.Amount)
+	return d
+}
+
+func (s *state) flagsOf(out Outcome) Flags {
+	switch out {
+	case OutcomePendingIssuer:
+		return FlagPendingIssuer
+	case OutcomeGrey:
+		return FlagGrey
+	}
+	return 0
+}
+
+// stepLoad applies a load record: deduplicated by the online counter.
+func (s *state) stepLoad(c *shadow, r *record.Record) decision {
+	if c.online.see(uint32(r.Counter)) == seenRepeat {
+		return decision{kind: KindDuplicate}
+	}
+	c.loadsSince += int64(r.Amount)
+	c.booked += int64(r.Amount)
+	c.reported = int64(r.BalanceBefore) + int64(r.Amount)
+	return decision{kind: KindLoad}
+}

@@ -1,0 +1,274 @@
+package acquire
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/record"
+)
+
+// Limits on what one upload may carry.
+const (
+	MaxBatchRecords = 10000                         // records in one batch
+	MaxBatchBytes   = MaxBatchRecords * record.Size // binary body
+	MaxBatchIDLen   = 64                            // bytes of a batch ID
+	maxGroupBatches = 64                            // batches in one group commit
+	maxGroupRecords = 64 * 1024                     // records in one group commit
+	defaultSkew     = 10 * time.Minute              // a record this far in the future is flagged
+	defaultMaxAge   = 45 * 24 * time.Hour           // a record this old at upload is flagged
+	defaultShards   = 16                            // shards of card state
+	defaultCkptRecs = 4 << 20                       // records between checkpoints
+)
+
+// Batch is one upload of a terminal: records in the binary layout,
+// concatenated, with the header totals the terminal computed.
+type Batch struct {
+	Terminal citycard.TerminalID
+	// ID is the terminal's name for the batch, unique per terminal: a
+	// repeated upload of the same ID is answered from the first.
+	ID        string
+	Count     int   // records in Body, as the terminal counted them
+	AmountFen int64 // sum of the records' amounts, as the terminal summed them
+	Body      []byte
+}
+
+// Verdict is what the back office answers for one record. Every verdict
+// lets the terminal drop the record from its queue.
+type Verdict uint8
+
+// The verdicts.
+const (
+	Accepted  Verdict = 1 // booked
+	Flagged   Verdict = 2 // booked (or held in suspense), and flagged for review
+	Duplicate Verdict = 3 // a copy of a record accepted before: dropped, not booked again
+	Rejected  Verdict = 4 // not booked; kept in the rejection journal with its reason
+)
+
+var verdictNames = [...]string{Accepted: "accepted", Flagged: "flagged", Duplicate: "duplicate", Rejected: "rejected"}
+
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) && verdictNames[v] != "" {
+		return verdictNames[v]
+	}
+	return "verdict?"
+}
+
+// Flags are the reasons a record was flagged; several may hold.
+type Flags uint16
+
+// The flags.
+const (
+	FlagCounterGap    Flags = 1 << iota // the card's offline counter skipped: records are missing
+	FlagSeqGap                          // the terminal's sequence skipped: records it never sent
+	FlagBalance                         // the balance does not follow from the card's previous record
+	FlagBlacklisted                     // the card is on the blacklist
+	FlagClock                           // the record's time is far from the upload time
+	FlagPendingIssuer                   // another city's card: its issuer verifies the TAC
+	FlagGrey                            // a grey record (no TAC): held in suspense
+	FlagSeqReused                       // the terminal sequence was used by another card's record
+)
+
+var flagNames = []string{
+	"counter_gap", "terminal_sequence_gap", "balance_discontinuity", "blacklisted",
+	"clock", "pending_issuer_verification", "grey_in_suspense", "terminal_sequence_reused",
+}
+
+// Names returns the flags' names, in a fixed order.
+func (f Flags) Names() []string {
+	var out []string
+	for i, n := range flagNames {
+		if f&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (f Flags) String() string { return strings.Join(f.Names(), ",") }
+
+// Rejection reasons.
+const (
+	RejectUndecodable     = "undecodable"
+	RejectUnknownTerminal = "unknown_terminal"
+	RejectInactive        = "terminal_inactive"
+	RejectWrongTerminal   = "not_this_terminal"
+	RejectPSAM            = "psam_not_registered"
+	RejectRecordMAC       = "record_mac"
+	RejectTAC             = "tac"
+	RejectKey             = "key_unknown"
+)
+
+// RecordAnswer is the answer for one record of a batch.
+type RecordAnswer struct {
+	Index   int      `json:"index"`
+	Verdict Verdict  `json:"-"`
+	Status  string   `json:"status"`            // the verdict's name
+	Reasons []string `json:"reasons,omitempty"` // flags, or the rejection reason and detail
+}
+
+// Answer is the back office's answer to a batch.
+type Answer struct {
+	Terminal   string         `json:"terminal"`
+	BatchID    string         `json:"batch_id"`
+	Records    []RecordAnswer `json:"records"`
+	Accepted   int            `json:"accepted"`
+	Flagged    int            `json:"flagged"`
+	Duplicates int            `json:"duplicates"`
+	Rejected   int            `json:"rejected"`
+	// Repeat is true when the batch had been committed before and this is
+	// the stored answer.
+	Repeat bool `json:"repeat"`
+}
+
+// TerminalInfo is what acquire needs of the registry about a terminal.
+type TerminalInfo struct {
+	ID       citycard.TerminalID
+	PSAM     citycard.PSAMID
+	Operator string // the operator's party ID: whose payable its records credit
+	Active   bool
+}
+
+// Terminals looks terminals up in the registry. ok is false for an
+// unknown terminal.
+type Terminals interface {
+	Terminal(id citycard.TerminalID) (info TerminalInfo, ok bool)
+}
+
+// Blacklist tells whether a card is blacklisted.
+type Blacklist interface {
+	Contains(issuer citycard.IssuerCode, asn citycard.ASN) bool
+}
+
+// Outcome is what verification established about a record that was not
+// rejected; it is the input the journal keeps so that replay decides the
+// same way.
+type Outcome uint8
+
+// The outcomes of verification.
+const (
+	OutcomeVerified      Outcome = 1 // record MAC and TAC verified
+	OutcomePendingIssuer Outcome = 2 // record MAC verified; the TAC is for another city's issuer
+	OutcomeGrey          Outcome = 3 // record MAC verified; a grey record has no TAC
+)
+
+// Kind is what the sequencer made of a journaled record.
+type Kind uint8
+
+// The kinds of journal entry.
+const (
+	KindBooked    Kind = 1 // a purchase booked: card float (or interconnection receivable) to the operator
+	KindSuspense  Kind = 2 // a grey record: card float to suspense
+	KindRecovered Kind = 3 // the recovered record of a grey one: suspense to the operator
+	KindDuplicate Kind = 4 // a copy: not booked
+	KindLoad      Kind = 5 // a load record: kept for the shadow; loads post through the host
+)
+
+// Entry is one journaled record: append-only, in sequencer order.
+type Entry struct {
+	Pos      int64 // dense position in the journal, from 1
+	Terminal citycard.TerminalID
+	BatchID  string
+	Outcome  Outcome
+	Kind     Kind
+	Flags    Flags
+	Raw      [record.Size]byte
+}
+
+// Rejection is a record the back office refused, kept with its reason.
+type Rejection struct {
+	Terminal citycard.TerminalID
+	BatchID  string
+	Index    int
+	Reason   string
+	Detail   string
+	Raw      []byte // the bytes as received (may not be a whole record)
+	At       time.Time
+}
+
+// Movement is money one batch moves in the ledger, aggregated per
+// batch, accounts and product: DebitAccount to CreditAccount.
+type Movement struct {
+	Debit     Account
+	Credit    Account
+	Product   uint16
+	AmountFen int64
+	Records   int // how many records it sums
+}
+
+// AccountKind names the kinds of account acquire moves money between.
+type AccountKind uint8
+
+// The account kinds.
+const (
+	AccountCardFloat    AccountKind = 1 // an issuer's float: stored value on its cards
+	AccountPayable      AccountKind = 2 // what is owed to an operator, pending clearing
+	AccountSuspense     AccountKind = 3 // grey records awaiting confirmation, per issuer
+	AccountInterconnect AccountKind = 4 // due from another city's issuer, pending its verification
+)
+
+// Account names a ledger account: a kind and the party it belongs to (an
+// issuer code or an operator ID).
+type Account struct {
+	Kind  AccountKind
+	Party string
+}
+
+func (a Account) String() string {
+	switch a.Kind {
+	case AccountCardFloat:
+		return "card_float:" + a.Party
+	case AccountPayable:
+		return "operator_payable:" + a.Party
+	case AccountSuspense:
+		return "suspense:" + a.Party
+	case AccountInterconnect:
+		return "interconnect_receivable:" + a.Party
+	}
+	return "account?:" + a.Party
+}
+
+// StoredBatch is a committed batch as the journal keeps it.
+type StoredBatch struct {
+	Terminal citycard.TerminalID
+	ID       string
+	Hash     [32]byte // SHA-256 of the body and header totals
+	Answer   []byte   // the answer, JSON
+	At       time.Time
+}
+
+// Commit is what the sequencer writes in one transaction.
+type Commit struct {
+	Batches    []StoredBatch
+	Entries    []Entry // positions dense, following the journal's last
+	Rejections []Rejection
+	// Movements per batch, in the order of Batches; each batch's
+	// movements form one ledger entry, referenced by the batch.
+	Movements [][]Movement
+	At        time.Time
+}
+
+// Checkpoint is the serialized state at a journal position.
+type Checkpoint struct {
+	Pos  int64 // the last entry the state includes
+	Data []byte
+}
+
+// Journal is the durable side of acquisition, implemented by the stores.
+type Journal interface {
+	// Batch returns a committed batch. ok is false if the terminal never
+	// committed a batch of that ID.
+	Batch(ctx context.Context, terminal citycard.TerminalID, id string) (b StoredBatch, ok bool, err error)
+	// Commit writes c atomically: all of it or nothing. Kind Exists if a
+	// batch of c was committed before (a race the caller lost).
+	Commit(ctx context.Context, c *Commit) error
+	// Replay calls fn for every entry after position from, in order.
+	Replay(ctx context.Context, from int64, fn func(e *Entry) error) error
+	// LastPos returns the position of the last entry, 0 if none.
+	LastPos(ctx context.Context) (int64, error)
+	// SaveCheckpoint stores cp, replacing any older one.
+	SaveCheckpoint(ctx context.Context, cp Checkpoint) error
+	// LoadCheckpoint returns the newest checkpoint; ok is false if none.
+	LoadCheckpoint(ctx context.Context) (cp Checkpoint, ok bool, err error)
+}
