@@ -84,11 +84,11 @@ func newTrack() track { return track{floor: -1, last: -1} }
 type seen uint8
 
 const (
-	seenNew     seen = iota // past last, following it
-	seenSkip                // past last, skipping values: a gap opened
-	seenBelow               // below floor
-	seenFill                // filled a gap
-	seenRepeat              // seen before
+	seenNew    seen = iota // past last, following it
+	seenSkip               // past last, skipping values: a gap opened
+	seenBelow              // below floor
+	seenFill               // filled a gap
+	seenRepeat             // seen before
 )
 
 func (t *track) see(v uint32) seen {
@@ -160,7 +160,7 @@ type state struct {
 	seed   maphash.Seed
 	shards []shard
 	terms  map[citycard.TerminalID]*track // terminal sequences
-	pos    int64 // the last journal position applied
+	pos    int64                          // the last journal position applied
 }
 
 func newState(shards int) *state {
