@@ -121,3 +121,35 @@ func (m *MemJournal) Movements() [][]Movement {
 	defer m.mu.Unlock()
 	return append([][]Movement(nil), m.movements...)
 }
+
+// RejectionFilter selects rejections: of one terminal (zero: any), after
+// an index in the rejection journal, at most Limit of them.
+type RejectionFilter struct {
+	Terminal citycard.TerminalID
+	After    int64
+	Limit    int
+}
+
+// QueryRejections implements the rejection query of the stores: the
+// rejections after f.After (a 1-based position in the rejection journal)
+// matching f, oldest first, each with its position.
+func (m *MemJournal) QueryRejections(_ context.Context, f RejectionFilter) ([]PositionedRejection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []PositionedRejection
+	for i := int(max(f.After, 0)); i < len(m.rejections) && len(out) < f.Limit; i++ {
+		r := m.rejections[i]
+		if f.Terminal != (citycard.TerminalID{}) && r.Terminal != f.Terminal {
+			continue
+		}
+		out = append(out, PositionedRejection{Pos: int64(i + 1), Rejection: r})
+	}
+	return out, nil
+}
+
+// PositionedRejection is a rejection with its position in the rejection
+// journal, for paging.
+type PositionedRejection struct {
+	Pos int64
+	Rejection
+}

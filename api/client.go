@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/terminal"
+)
+
+// Client is a terminal's connection to the back office. It implements
+// terminal.Sender.
+type Client struct {
+	BaseURL  string // "http://127.0.0.1:8080"
+	Terminal citycard.TerminalID
+	Token    string
+	HTTP     *http.Client // nil: http.DefaultClient
+}
+
+var _ terminal.Sender = (*Client)(nil)
+
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	h := c.HTTP
+	if h == nil {
+		h = http.DefaultClient
+	}
+	return h.Do(req)
+}
+
+// Upload sends a batch in the binary form and returns the back office's
+// answer. Errors keep the kind the server answered with (Invalid: refused
+// whole; Conflict: the batch ID was used for other records); a failure to
+// reach it is kind IO.
+func (c *Client) Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error) {
+	const op = "api.Client.Upload"
+	var ans acquire.Answer
+	var body bytes.Buffer
+	for _, r := range b.Records {
+		body.Write(r)
+	}
+	url := fmt.Sprintf("%s/v1/terminals/%v/batches", c.BaseURL, c.Terminal)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &body)
+	if err != nil {
+		return ans, citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set(HeaderBatchID, b.ID)
+	req.Header.Set(HeaderCount, strconv.Itoa(len(b.Records)))
+	req.Header.Set(HeaderAmount, strconv.FormatInt(b.AmountFen, 10))
+	resp, err := c.do(req)
+	if err != nil {
+		return ans, citycard.E(op, citycard.IO, "%w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ans, errorFromResponse(op, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ans); err != nil {
+		return ans, citycard.E(op, citycard.IO, "answer: %w", err)
+	}
+	return ans, nil
+}
+
+// SendBatch implements terminal.Sender.
+func (c *Client) SendBatch(ctx context.Context, b terminal.UploadBatch) ([]bool, error) {
+	ans, err := c.Upload(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(ans.Records) != len(b.Records) {
+		return nil, citycard.E("api.Client.SendBatch", citycard.IO, "%d answers for %d records", len(ans.Records), len(b.Records))
+	}
+	out := make([]bool, len(ans.Records))
+	for i, r := range ans.Records {
+		switch r.Status {
+		case "accepted", "flagged", "duplicate", "rejected":
+			out[i] = true
+		}
+	}
+	return out, nil
+}
+
+// Blacklist downloads the blacklist changes since version since.
+func (c *Client) Blacklist(ctx context.Context, since int64) (blacklist.Delta, error) {
+	const op = "api.Client.Blacklist"
+	var d blacklist.Delta
+	url := fmt.Sprintf("%s/v1/terminals/%v/blacklist?since=%d", c.BaseURL, c.Terminal, since)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return d, citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return d, citycard.E(op, citycard.IO, "%w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return d, errorFromResponse(op, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&d); err != nil {
+		return d, citycard.E(op, citycard.IO, "%w", err)
+	}
+	return d, nil
+}

@@ -1,0 +1,17 @@
+package api
+
+import "net/http"
+
+// routes is the whole API at a glance.
+func (s *Server) routes(mux *http.ServeMux) {
+	// Terminals (Authorization: Bearer <terminal token>).
+	mux.HandleFunc("POST /v1/terminals/{id}/batches", s.handleUpload)
+	mux.HandleFunc("GET /v1/terminals/{id}/blacklist", s.handleBlacklist)
+	mux.HandleFunc("GET /v1/terminals/{id}/parameters", s.handleParameters)
+
+	// Staff (Authorization: Bearer <staff token>).
+	mux.HandleFunc("GET /v1/rejections", s.handleRejections)
+	mux.HandleFunc("GET /v1/cards/{issuer}/{asn}/shadow", s.handleShadow)
+
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+}

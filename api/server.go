@@ -1,0 +1,433 @@
+// Package api is the back office's HTTP interface: terminals upload their
+// batches and download blacklists and parameters; staff query rejections
+// and card shadows. One routes table (routes.go) shows the whole API.
+//
+// Terminals authenticate with their API token (Authorization: Bearer),
+// checked against the hash the registry keeps; a terminal may only act on
+// its own ID. Staff authenticate with their own tokens and a role that
+// limits what they may read. Errors map from the platform's error kinds to
+// status codes in one table (statusOf); the detail of an internal error is
+// logged, not sent.
+//
+// Client is the terminal's side: it implements terminal.Sender over HTTP.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/record"
+)
+
+// Limits on requests.
+const (
+	maxJSONBody  = acquire.MaxBatchRecords * 1024 // a JSON batch: about 700 bytes a record
+	maxPageLimit = 1000
+)
+
+// TerminalAuth authenticates a terminal's token (registry.Registry
+// implements it). Kind Permission for a wrong token or a terminal that may
+// not upload.
+type TerminalAuth interface {
+	AuthenticateTerminal(ctx context.Context, id citycard.TerminalID, token string) error
+}
+
+// Role is what a member of staff may do.
+type Role uint8
+
+// The roles. Each includes the ones before it.
+const (
+	RoleAuditor  Role = 1 // read rejections, shadows, ledger
+	RoleOperator Role = 2 // also change blacklists and terminals
+	RoleAdmin    Role = 3 // everything
+)
+
+// Staff is an authenticated member of staff.
+type Staff struct {
+	Name string
+	Role Role
+}
+
+// StaffAuth authenticates staff tokens. Kind Permission for an unknown one.
+type StaffAuth interface {
+	AuthenticateStaff(ctx context.Context, token string) (Staff, error)
+}
+
+// StaticStaff is a StaffAuth over a fixed set of tokens, kept hashed.
+type StaticStaff struct {
+	mu    sync.RWMutex
+	staff map[[32]byte]Staff
+}
+
+// Add lets token act as s.
+func (st *StaticStaff) Add(token string, s Staff) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.staff == nil {
+		st.staff = map[[32]byte]Staff{}
+	}
+	st.staff[sha256.Sum256([]byte(token))] = s
+}
+
+// AuthenticateStaff implements StaffAuth.
+func (st *StaticStaff) AuthenticateStaff(_ context.Context, token string) (Staff, error) {
+	h := sha256.Sum256([]byte(token))
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	for k, s := range st.staff {
+		if subtle.ConstantTimeCompare(k[:], h[:]) == 1 {
+			return s, nil
+		}
+	}
+	return Staff{}, citycard.E("api.StaticStaff", citycard.Permission, "unknown staff token")
+}
+
+// Rejections queries the rejection journal.
+type Rejections interface {
+	QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error)
+}
+
+// Parameters are what a terminal downloads besides the blacklist.
+type Parameters struct {
+	FareTableVersion string  `json:"fare_table_version"`
+	KeyVersions      []uint8 `json:"key_versions"` // card key versions accepted, newest first
+	RecordKeyVersion uint8   `json:"record_key_version"`
+	BlacklistVersion int64   `json:"blacklist_version"`
+	UploadBatchMax   int     `json:"upload_batch_max"`
+}
+
+// Server serves the API.
+type Server struct {
+	Acquirer   *acquire.Acquirer
+	Terminals  TerminalAuth
+	Staff      StaffAuth
+	Blacklist  *blacklist.List
+	Rejections Rejections
+	Params     func() Parameters
+	Logger     *slog.Logger
+}
+
+// Handler returns the server's handler.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return mux
+}
+
+// statusOf maps an error kind to an HTTP status: the one table.
+func statusOf(err error) int {
+	switch citycard.KindOf(err) {
+	case citycard.Invalid:
+		return http.StatusUnprocessableEntity
+	case citycard.NotFound:
+		return http.StatusNotFound
+	case citycard.Exists, citycard.Conflict:
+		return http.StatusConflict
+	case citycard.Permission:
+		return http.StatusForbidden
+	case citycard.IO:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := statusOf(err)
+	msg := err.Error()
+	if code >= 500 {
+		s.Logger.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = http.StatusText(code)
+	}
+	writeJSON(w, code, errorBody{Error: msg, Kind: citycard.KindOf(err).String()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // the client went away: nothing to do
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+// terminal authenticates the request as the terminal of its {id}.
+func (s *Server) terminal(r *http.Request) (citycard.TerminalID, error) {
+	const op = "api.terminal"
+	id, err := citycard.ParseTerminalID(r.PathValue("id"))
+	if err != nil {
+		return id, citycard.Wrap(op, citycard.NotFound, err)
+	}
+	tok := bearer(r)
+	if tok == "" {
+		return id, citycard.E(op, citycard.Permission, "no terminal token")
+	}
+	if err := s.Terminals.AuthenticateTerminal(r.Context(), id, tok); err != nil {
+		return id, citycard.Wrap(op, citycard.Permission, err)
+	}
+	return id, nil
+}
+
+// staff authenticates the request as staff with at least role.
+func (s *Server) staff(r *http.Request, role Role) (Staff, error) {
+	const op = "api.staff"
+	if s.Staff == nil {
+		return Staff{}, citycard.E(op, citycard.Permission, "no staff access configured")
+	}
+	st, err := s.Staff.AuthenticateStaff(r.Context(), bearer(r))
+	if err != nil {
+		return st, citycard.Wrap(op, citycard.Permission, err)
+	}
+	if st.Role < role {
+		return st, citycard.E(op, citycard.Permission, "%s may not do this", st.Name)
+	}
+	return st, nil
+}
+
+// uploadJSON is the JSON form of a batch.
+type uploadJSON struct {
+	BatchID   string            `json:"batch_id"`
+	Count     int               `json:"count"`
+	AmountFen int64             `json:"amount_fen"`
+	Records   []json.RawMessage `json:"records"`
+}
+
+// Headers of a binary upload.
+const (
+	HeaderBatchID = "X-Batch-Id"
+	HeaderCount   = "X-Record-Count"
+	HeaderAmount  = "X-Amount-Fen"
+)
+
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	const op = "api.upload"
+	id, err := s.terminal(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	b := acquire.Batch{Terminal: id}
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, "application/octet-stream"):
+		b.ID = r.Header.Get(HeaderBatchID)
+		if b.Count, err = strconv.Atoi(r.Header.Get(HeaderCount)); err != nil {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "header %s: %v", HeaderCount, err))
+			return
+		}
+		if b.AmountFen, err = strconv.ParseInt(r.Header.Get(HeaderAmount), 10, 64); err != nil {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "header %s: %v", HeaderAmount, err))
+			return
+		}
+		if b.Count < 0 || b.Count > acquire.MaxBatchRecords {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "header %s: %d records, at most %d", HeaderCount, b.Count, acquire.MaxBatchRecords))
+			return
+		}
+		// Read what the header announces and one byte more, to tell a
+		// longer body.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(b.Count*record.Size+1)))
+		if err != nil {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "body longer than the %d records the header announces: %v", b.Count, err))
+			return
+		}
+		b.Body = body
+	case strings.HasPrefix(ct, "application/json"):
+		var u uploadJSON
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&u); err != nil {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "batch JSON: %v", err))
+			return
+		}
+		if len(u.Records) > acquire.MaxBatchRecords {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "%d records, at most %d", len(u.Records), acquire.MaxBatchRecords))
+			return
+		}
+		b.ID, b.Count, b.AmountFen = u.BatchID, u.Count, u.AmountFen
+		b.Body = make([]byte, 0, len(u.Records)*record.Size)
+		for i, raw := range u.Records {
+			rec, err := record.DecodeJSON(raw)
+			if err != nil {
+				s.fail(w, r, citycard.E(op, citycard.Invalid, "records[%d]: %v", i, err))
+				return
+			}
+			b.Body = rec.AppendBinary(b.Body)
+		}
+	default:
+		s.fail(w, r, citycard.E(op, citycard.Invalid, "Content-Type %q: want application/octet-stream or application/json", ct))
+		return
+	}
+	ans, err := s.Acquirer.Submit(r.Context(), b)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.terminal(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var since int64
+	if q := r.URL.Query().Get("since"); q != "" {
+		v, err := strconv.ParseInt(q, 10, 64)
+		if err != nil {
+			s.fail(w, r, citycard.E("api.blacklist", citycard.Invalid, "since=%q: %v", q, err))
+			return
+		}
+		since = v
+	}
+	d, err := s.Blacklist.Since(since)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.terminal(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.Params()
+	p.BlacklistVersion = s.Blacklist.Version()
+	writeJSON(w, http.StatusOK, p)
+}
+
+// rejectionJSON is a rejection as the API shows it.
+type rejectionJSON struct {
+	Pos      int64  `json:"pos"`
+	Terminal string `json:"terminal"`
+	BatchID  string `json:"batch_id"`
+	Index    int    `json:"index"`
+	Reason   string `json:"reason"`
+	Detail   string `json:"detail"`
+	Raw      string `json:"raw"`
+	At       string `json:"at"`
+}
+
+func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
+	const op = "api.rejections"
+	if _, err := s.staff(r, RoleAuditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := acquire.RejectionFilter{Limit: 100}
+	if t := q.Get("terminal"); t != "" {
+		id, err := citycard.ParseTerminalID(t)
+		if err != nil {
+			s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+			return
+		}
+		f.Terminal = id
+	}
+	for name, dst := range map[string]*int64{"after": &f.After} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				s.fail(w, r, citycard.E(op, citycard.Invalid, "%s=%q: %v", name, v, err))
+				return
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "limit=%q: want 1 to %d", v, maxPageLimit))
+			return
+		}
+		f.Limit = n
+	}
+	rs, err := s.Rejections.QueryRejections(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.IO, err))
+		return
+	}
+	out := make([]rejectionJSON, len(rs))
+	for i, x := range rs {
+		out[i] = rejectionJSON{Pos: x.Pos, Terminal: x.Terminal.String(), BatchID: x.BatchID, Index: x.Index,
+			Reason: x.Reason, Detail: x.Detail, Raw: fmt.Sprintf("%X", x.Raw), At: x.At.UTC().Format("2006-01-02T15:04:05Z")}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
+	const op = "api.shadow"
+	if _, err := s.staff(r, RoleAuditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	issuer, err := citycard.ParseIssuerCode(r.PathValue("issuer"))
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	asn, err := citycard.ParseASN(r.PathValue("asn"))
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	sh, ok := s.Acquirer.Shadow(issuer, asn)
+	if !ok {
+		s.fail(w, r, citycard.E(op, citycard.NotFound, "no record of card %v/%v", issuer, asn))
+		return
+	}
+	writeJSON(w, http.StatusOK, sh)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// errorFromResponse turns an API error answer back into a citycard error
+// of the same kind.
+func errorFromResponse(op string, resp *http.Response) error {
+	var eb errorBody
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(body, &eb) != nil || eb.Error == "" {
+		eb.Error = strings.TrimSpace(string(body))
+	}
+	kind := citycard.IO
+	switch resp.StatusCode {
+	case http.StatusUnprocessableEntity, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		kind = citycard.Invalid
+	case http.StatusConflict:
+		kind = citycard.Conflict
+	case http.StatusForbidden, http.StatusUnauthorized:
+		kind = citycard.Permission
+	case http.StatusNotFound:
+		kind = citycard.NotFound
+	}
+	return citycard.E(op, kind, "%s: %w", resp.Status, errors.New(eb.Error))
+}
