@@ -33,6 +33,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"trace": {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
 		"keys":  {"key management: init, list, rotate, ceremony", runKeys},
+		"fare":  {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
 	}
 }
 

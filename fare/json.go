@@ -1,0 +1,326 @@
+package fare
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/citycard/citycard"
+)
+
+// journeyJSONBytesMax bounds a journey document.
+const journeyJSONBytesMax = 1 << 20
+
+// JourneyJSON is the JSON form of a journey, as `citycard fare price`
+// reads it. Amounts are decimal strings in the feed's currency units.
+type JourneyJSON struct {
+	Date          string     `json:"date"`
+	RiderCategory string     `json:"rider_category,omitempty"`
+	FareMedia     string     `json:"fare_media,omitempty"`
+	Legs          []LegJSON  `json:"legs"`
+	Products      []HeldJSON `json:"products,omitempty"`
+	Spend         *SpendJSON `json:"spend,omitempty"`
+}
+
+// LegJSON is the JSON form of a Leg.
+type LegJSON struct {
+	RouteID       string `json:"route_id,omitempty"`
+	NetworkID     string `json:"network_id,omitempty"`
+	FromStopID    string `json:"from_stop_id,omitempty"`
+	ToStopID      string `json:"to_stop_id,omitempty"`
+	StartTime     string `json:"start_time,omitempty"`
+	EndTime       string `json:"end_time,omitempty"`
+	DistanceM     int64  `json:"distance_m,omitempty"`
+	TapOffMissing bool   `json:"tap_off_missing,omitempty"`
+	Charged       string `json:"charged,omitempty"`
+}
+
+// HeldJSON is the JSON form of a Held product.
+type HeldJSON struct {
+	FareProductID string `json:"fare_product_id"`
+	ValidFrom     string `json:"valid_from"`
+	ValidTo       string `json:"valid_to"`
+	RidesLeft     int    `json:"rides_left,omitempty"`
+	DailyLimit    int    `json:"daily_limit,omitempty"`
+	RidesToday    int    `json:"rides_today,omitempty"`
+}
+
+// SpendJSON is the JSON form of Spend.
+type SpendJSON struct {
+	Day   string `json:"day,omitempty"`
+	Week  string `json:"week,omitempty"`
+	Month string `json:"month,omitempty"`
+}
+
+// ParseJourney decodes a journey document (JourneyJSON), strictly:
+// unknown fields, bad dates, times and amounts are errors of kind Invalid
+// naming the field.
+func (t *Table) ParseJourney(data []byte) (*Journey, error) {
+	const op = "fare.ParseJourney"
+	if len(data) > journeyJSONBytesMax {
+		return nil, citycard.E(op, citycard.Invalid, "journey: %d bytes, at most %d", len(data), journeyJSONBytesMax)
+	}
+	var jj JourneyJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&jj); err != nil {
+		return nil, citycard.E(op, citycard.Invalid, "journey: %w", err)
+	}
+	bad := func(field string, err error) error {
+		return citycard.E(op, citycard.Invalid, "journey: %s: %w", field, err)
+	}
+	j := &Journey{RiderCategory: jj.RiderCategory, FareMedia: jj.FareMedia}
+	if jj.Date == "" {
+		return nil, bad("date", fmt.Errorf("required"))
+	}
+	var err error
+	if j.Date, err = ParseDate(jj.Date); err != nil {
+		return nil, bad("date", err)
+	}
+	if len(jj.Legs) == 0 || len(jj.Legs) > MaxLegs {
+		return nil, bad("legs", fmt.Errorf("1 to %d legs, have %d", MaxLegs, len(jj.Legs)))
+	}
+	for i, lj := range jj.Legs {
+		l := Leg{RouteID: lj.RouteID, NetworkID: lj.NetworkID, FromStopID: lj.FromStopID, ToStopID: lj.ToStopID,
+			Start: NoTime, End: NoTime, DistanceM: lj.DistanceM, TapOffMissing: lj.TapOffMissing}
+		f := func(name string) string { return fmt.Sprintf("legs[%d].%s", i, name) }
+		if lj.StartTime != "" {
+			if l.Start, err = ParseClock(lj.StartTime); err != nil {
+				return nil, bad(f("start_time"), err)
+			}
+		}
+		if lj.EndTime != "" {
+			if l.End, err = ParseClock(lj.EndTime); err != nil {
+				return nil, bad(f("end_time"), err)
+			}
+		}
+		if l.DistanceM < 0 || l.DistanceM > 1e8 {
+			return nil, bad(f("distance_m"), fmt.Errorf("%d is not 0 to 100000000", l.DistanceM))
+		}
+		if lj.Charged != "" {
+			if l.ChargedFen, err = parseAmount(lj.Charged, t.decimals); err != nil || l.ChargedFen < 0 {
+				return nil, bad(f("charged"), fmt.Errorf("%q is not an amount of %s", lj.Charged, t.currency))
+			}
+		}
+		j.Legs = append(j.Legs, l)
+	}
+	if len(jj.Products) > MaxHeld {
+		return nil, bad("products", fmt.Errorf("at most %d, have %d", MaxHeld, len(jj.Products)))
+	}
+	for i, hj := range jj.Products {
+		f := func(name string) string { return fmt.Sprintf("products[%d].%s", i, name) }
+		h := Held{FareProductID: hj.FareProductID, RidesLeft: hj.RidesLeft, DailyLimit: hj.DailyLimit, RidesToday: hj.RidesToday}
+		if h.ValidFrom, err = ParseDate(hj.ValidFrom); err != nil {
+			return nil, bad(f("valid_from"), err)
+		}
+		if h.ValidTo, err = ParseDate(hj.ValidTo); err != nil {
+			return nil, bad(f("valid_to"), err)
+		}
+		if h.RidesLeft < 0 || h.DailyLimit < 0 || h.RidesToday < 0 {
+			return nil, bad(f("rides_left"), fmt.Errorf("counts are not negative"))
+		}
+		j.Products = append(j.Products, h)
+	}
+	if s := jj.Spend; s != nil {
+		for _, p := range []struct {
+			name string
+			v    string
+			dst  *int64
+		}{{"spend.day", s.Day, &j.Spend.DayFen}, {"spend.week", s.Week, &j.Spend.WeekFen}, {"spend.month", s.Month, &j.Spend.MonthFen}} {
+			if p.v == "" {
+				continue
+			}
+			if *p.dst, err = parseAmount(p.v, t.decimals); err != nil || *p.dst < 0 {
+				return nil, bad(p.name, fmt.Errorf("%q is not an amount of %s", p.v, t.currency))
+			}
+		}
+	}
+	return j, nil
+}
+
+// QuoteJSON is the JSON form of a Quote, as `citycard fare price` writes
+// it. Every amount is a decimal string in the feed's currency units.
+type QuoteJSON struct {
+	Version  string         `json:"version"`
+	Total    string         `json:"total"`
+	Currency string         `json:"currency"`
+	Legs     []LegQuoteJSON `json:"legs"`
+}
+
+// LegQuoteJSON is the JSON form of a LegQuote.
+type LegQuoteJSON struct {
+	FareProductID string      `json:"fare_product_id"`
+	Amount        string      `json:"amount"`
+	Full          string      `json:"full"`
+	Transfer      bool        `json:"transfer,omitempty"`
+	Cap           string      `json:"cap,omitempty"`
+	Refund        string      `json:"refund,omitempty"`
+	DistanceM     *int64      `json:"distance_m,omitempty"`
+	JoinedTo      *int        `json:"joined_to_leg,omitempty"`
+	Explanation   string      `json:"explanation"`
+	Offers        []OfferJSON `json:"offers"`
+}
+
+// OfferJSON is the JSON form of an Offer.
+type OfferJSON struct {
+	FareProductID string `json:"fare_product_id"`
+	FareMediaID   string `json:"fare_media_id,omitempty"`
+	Amount        string `json:"amount"`
+	Kind          string `json:"kind"`
+	Requires      string `json:"requires,omitempty"`
+	RequiresLeg   *int   `json:"requires_leg,omitempty"`
+}
+
+var offerKindNames = [...]string{"leg", "held", "transfer", "max_fare", "joined"}
+
+// String gives the kind's name as the JSON output writes it.
+func (k OfferKind) String() string {
+	if int(k) < len(offerKindNames) {
+		return offerKindNames[k]
+	}
+	return fmt.Sprintf("offer_kind(%d)", k)
+}
+
+// JSON returns the quote's JSON form, with explanations. Legs are
+// numbered from 0 in it, as in the journey's legs array.
+func (q *Quote) JSON() QuoteJSON {
+	t := q.t
+	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency, Legs: []LegQuoteJSON{}}
+	for i := range q.Legs {
+		lq := &q.Legs[i]
+		lj := LegQuoteJSON{
+			FareProductID: lq.FareProductID, Amount: t.FormatAmount(lq.AmountFen), Full: t.FormatAmount(lq.FullFen),
+			Transfer: lq.Transfer, Explanation: q.Explanation(i), Offers: []OfferJSON{},
+		}
+		if lq.CapFen > 0 {
+			lj.Cap = t.FormatAmount(lq.CapFen)
+		}
+		if lq.RefundFen > 0 {
+			lj.Refund = t.FormatAmount(lq.RefundFen)
+		}
+		if lq.DistanceM >= 0 && lq.JoinedTo < 0 {
+			d := lq.DistanceM
+			lj.DistanceM = &d
+		}
+		if lq.JoinedTo >= 0 {
+			k := lq.JoinedTo
+			lj.JoinedTo = &k
+		}
+		for _, o := range lq.Offers {
+			oj := OfferJSON{FareProductID: o.FareProductID, FareMediaID: o.FareMediaID, Amount: t.FormatAmount(o.AmountFen), Kind: o.Kind.String(), Requires: o.RequiresProductID}
+			if o.RequiresLeg >= 0 {
+				k := o.RequiresLeg
+				oj.RequiresLeg = &k
+			}
+			lj.Offers = append(lj.Offers, oj)
+		}
+		out.Legs = append(out.Legs, lj)
+	}
+	return out
+}
+
+// Explanation says in one line how leg i was priced. It is built on
+// demand: pricing itself writes no text.
+func (q *Quote) Explanation(i int) string {
+	t := q.t
+	lq := &q.Legs[i]
+	if lq.JoinedTo >= 0 {
+		return fmt.Sprintf("joined to leg %d by fare_leg_join_rules.txt: priced with it as one leg", lq.JoinedTo)
+	}
+	if lq.Chosen < 0 {
+		return "not priced"
+	}
+	o := &lq.Offers[lq.Chosen]
+	var b strings.Builder
+	name := t.products[o.product].name
+	if name == "" {
+		name = o.FareProductID
+	}
+	amt := t.FormatAmount
+	switch o.Kind {
+	case OfferLeg:
+		r := &t.rules[o.rule]
+		fmt.Fprintf(&b, "%s (%s), fare_leg_rules.txt line %d", name, o.FareProductID, r.line)
+		if r.network >= 0 {
+			fmt.Fprintf(&b, ", network %s", t.networks.list[r.network])
+		}
+		if r.minDistM >= 0 || r.maxDistM >= 0 {
+			fmt.Fprintf(&b, ", %s km in band %s-%s km", km(lq.DistanceM), kmOrEmpty(r.minDistM), kmOrEmpty(r.maxDistM))
+		}
+		if o.minutes > 0 || len(t.products[o.product].time) > 0 {
+			fmt.Fprintf(&b, ", %d min: %s by time", o.minutes, amt(o.timeFee))
+		}
+		if o.pct != 100 {
+			fmt.Fprintf(&b, ", rider category %s pays %d%%", t.cats[q.cat].id, o.pct)
+		}
+		fmt.Fprintf(&b, ": %s", amt(o.AmountFen))
+	case OfferMaxFare:
+		fmt.Fprintf(&b, "no tap-off: maximum fare %s (%s) of the network: %s", name, o.FareProductID, amt(o.AmountFen))
+	case OfferHeld:
+		h := &q.held[o.held]
+		hp := t.products[o.product].held
+		fmt.Fprintf(&b, "%s %s (%s) valid %s to %s", hp.kind, name, o.FareProductID, h.ValidFrom, h.ValidTo)
+		if hp.kind == CountTicket {
+			used := 0
+			for k := 0; k <= i; k++ {
+				if c := q.Legs[k].Chosen; c >= 0 && q.Legs[k].Offers[c].Kind == OfferHeld && q.Legs[k].Offers[c].held == o.held {
+					used++
+				}
+			}
+			fmt.Fprintf(&b, ": %d rides left after this one", h.RidesLeft-used)
+		}
+		fmt.Fprintf(&b, ": nothing to pay (full fare %s)", amt(lq.FullFen))
+	case OfferTransfer:
+		x := &t.transfers[o.xfer]
+		fmt.Fprintf(&b, "transfer from leg %d (%s), fare_transfer_rules.txt line %d", o.RequiresLeg, o.RequiresProductID, x.line)
+		if x.limitS >= 0 {
+			fmt.Fprintf(&b, " within %d min", x.limitS/60)
+		}
+		tp := "no transfer product"
+		if x.product >= 0 {
+			tp = fmt.Sprintf("%s %s", o.FareProductID, amt(o.chainFen))
+			if x.typ == APlusAB || x.typ == APlusABPlusB {
+				tp = fmt.Sprintf("%s %s", o.FareProductID, amt(o.AmountFen-cond(x.typ == APlusABPlusB, o.toFen, 0)))
+			}
+		}
+		switch x.typ {
+		case APlusAB:
+			fmt.Fprintf(&b, ", A+AB: this leg pays the transfer product %s instead of %s", tp, amt(o.toFen))
+		case APlusABPlusB:
+			fmt.Fprintf(&b, ", A+AB+B: this leg pays %s plus its own fare %s", tp, amt(o.toFen))
+		case AB:
+			fmt.Fprintf(&b, ", AB: %s covers both legs, less what the earlier leg paid", tp)
+		}
+		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen))
+	}
+	if lq.CapFen > 0 {
+		p := map[CapPeriod]string{CapDay: "daily", CapWeek: "weekly", CapMonth: "monthly"}[lq.capPeriod]
+		fmt.Fprintf(&b, "; %s cap reached: %s charged, %s waived", p, amt(lq.AmountFen), amt(lq.CapFen))
+	}
+	if lq.RefundFen > 0 {
+		fmt.Fprintf(&b, "; %s was charged for the missing tap-off: %s refunded", amt(lq.AmountFen+lq.RefundFen), amt(lq.RefundFen))
+	}
+	return b.String()
+}
+
+func cond(c bool, a, b int64) int64 {
+	if c {
+		return a
+	}
+	return b
+}
+
+func km(m int64) string {
+	if m < 0 {
+		return "?"
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%d.%03d", m/1000, m%1000), "0"), ".")
+}
+
+func kmOrEmpty(m int64) string {
+	if m < 0 {
+		return ""
+	}
+	return km(m)
+}

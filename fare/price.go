@@ -1,0 +1,764 @@
+package fare
+
+import (
+	"github.com/citycard/citycard"
+)
+
+// Limits of a journey: a journey is a few legs of one trip, and a card
+// holds at most a few products.
+const (
+	MaxLegs      = 16 // legs of one journey
+	MaxHeld      = 16 // products held
+	searchBudget = 1 << 14
+)
+
+// Journey is what Price prices: the legs of one trip, who rides, and what
+// the rider holds.
+type Journey struct {
+	Date          Date   // the service date of the first leg; leg times count from its midnight
+	RiderCategory string // a rider_category_id; "" for the feed's default category
+	FareMedia     string // a fare_media_id; "" for no particular media
+	Legs          []Leg
+	Products      []Held // products the card holds: passes and count tickets
+	Spend         Spend  // spent before this journey, for fare caps
+}
+
+// Leg is one ride. Fields the feed does not need may be left empty.
+type Leg struct {
+	RouteID    string
+	NetworkID  string // the leg's network; "" to take it from the route
+	FromStopID string // where the leg began (tap-on)
+	ToStopID   string // where it ended (tap-off); "" when there was none
+	Start, End Clock  // tap-on and tap-off times; NoTime when unknown
+	DistanceM  int64  // the leg's distance in metres; 0 when unknown (the feed's tables are used)
+	// TapOffMissing says the leg's tap-off never came: the network's
+	// maximum fare applies.
+	TapOffMissing bool
+	// ChargedFen is what was already charged for the leg (the maximum fare
+	// at a missing tap-off); when the tap-off turns up later, the leg is
+	// priced and the difference refunded.
+	ChargedFen int64
+}
+
+// Held is a product the card holds.
+type Held struct {
+	FareProductID string
+	ValidFrom     Date
+	ValidTo       Date // the last day of validity
+	RidesLeft     int  // count tickets: rides still held
+	DailyLimit    int  // rides a day; 0 for the feed's daily_ride_limit
+	RidesToday    int  // rides already taken on the journey's date
+}
+
+// Spend is what the rider paid in the periods fare caps count, before the
+// journey: the day and month of the journey's date and its week (Monday to
+// Sunday).
+type Spend struct {
+	DayFen, WeekFen, MonthFen int64
+}
+
+// OfferKind says where an offer comes from.
+type OfferKind uint8
+
+// The kinds of offer.
+const (
+	OfferLeg      OfferKind = iota // a product of a matching fare_leg_rules.txt row
+	OfferHeld                      // a pass or count ticket the card holds
+	OfferTransfer                  // a product of a fare_transfer_rules.txt row
+	OfferMaxFare                   // the network's maximum fare: the tap-off is missing
+	OfferJoined                    // the leg is joined to an earlier one (fare_leg_join_rules.txt)
+)
+
+// Offer is one way the rules allow paying for a leg.
+type Offer struct {
+	FareProductID string
+	FareMediaID   string
+	AmountFen     int64 // what this offer charges on the leg
+	Kind          OfferKind
+	// RequiresLeg and RequiresProductID name the earlier leg and the
+	// product it must be paid with for a transfer offer; -1 and "" else.
+	RequiresLeg       int
+	RequiresProductID string
+
+	product   int32
+	rule      int32 // fare_leg_rules row (the to-leg's for a transfer)
+	xfer      int32 // fare_transfer_rules row
+	group     int32 // the leg group the leg counts in when paid with this offer
+	fromGroup int32 // transfer: the group the earlier leg must count in
+	chainFen  int64 // transfer type AB: the amount when the earlier leg was itself a transfer
+	toFen     int64 // transfer: the to-leg product's own amount
+	held      int32
+	pct       int64 // rider category percent applied, 100 when none
+	timeFee   int64 // a time-based product: the part of AmountFen for the time
+	minutes   int64
+}
+
+// LegQuote is the price of one leg.
+type LegQuote struct {
+	FareProductID string
+	AmountFen     int64 // charged for the leg, after transfers, held products and caps
+	FullFen       int64 // the leg's cheapest fare on its own: no transfer, no held product
+	CapFen        int64 // taken off by fare caps
+	RefundFen     int64 // to refund of ChargedFen, once the tap-off turned up
+	DistanceM     int64 // -1 when unknown
+	Transfer      bool  // a transfer offer was used
+	JoinedTo      int   // the first leg of the effective leg this leg is joined to, or -1
+	Chosen        int   // index of the offer used in Offers, -1 for a joined leg
+	Offers        []Offer
+
+	first, last int // input legs of the effective leg
+	durS        int64
+	capPeriod   CapPeriod
+}
+
+// Quote is the price of a journey. A Quote may be reused across calls to
+// Price: its slices are reused, so pricing allocates nothing once warm.
+type Quote struct {
+	Version  string
+	Currency string
+	TotalFen int64
+	Legs     []LegQuote
+
+	t     *Table
+	cat   int32
+	media int32
+	held  []Held
+	date  Date
+}
+
+// eleg is an effective fare leg, resolved to indices.
+type eleg struct {
+	net, route int32
+	from, to   int32
+	start, end Clock // absolute: seconds from the journey date's midnight
+	distM      int64 // -1 unknown
+	missing    bool
+	charged    int64
+	first      int
+	last       int
+}
+
+// Price prices j into q. Errors are of kind Invalid: a journey with no
+// legs or too many, an unknown rider category or fare media, a held
+// product the feed does not know, a leg no rule prices.
+func (t *Table) Price(j *Journey, q *Quote) error {
+	const op = "fare.Price"
+	n := len(j.Legs)
+	if n == 0 || n > MaxLegs {
+		return citycard.E(op, citycard.Invalid, "a journey has 1 to %d legs, this one %d", MaxLegs, n)
+	}
+	if len(j.Products) > MaxHeld {
+		return citycard.E(op, citycard.Invalid, "a card holds at most %d products, this one %d", MaxHeld, len(j.Products))
+	}
+	cat := t.defaultCat
+	if j.RiderCategory != "" {
+		if cat = t.catIDs.get(j.RiderCategory); cat < 0 {
+			return citycard.E(op, citycard.Invalid, "rider category %q is not in the feed", j.RiderCategory)
+		}
+	}
+	media := int32(-1)
+	if j.FareMedia != "" {
+		if media = t.media.get(j.FareMedia); media < 0 {
+			return citycard.E(op, citycard.Invalid, "fare media %q is not in the feed", j.FareMedia)
+		}
+	}
+	for i := range j.Products {
+		p := t.productIDs.get(j.Products[i].FareProductID)
+		if p < 0 || t.products[p].held == nil {
+			return citycard.E(op, citycard.Invalid, "held product %q is not a pass or count ticket of the feed", j.Products[i].FareProductID)
+		}
+	}
+	q.Version, q.Currency, q.TotalFen = t.version, t.currency, 0
+	q.t, q.cat, q.media, q.held, q.date = t, cat, media, j.Products, j.Date
+	if cap(q.Legs) < n {
+		q.Legs = make([]LegQuote, n)
+	}
+	q.Legs = q.Legs[:n]
+
+	// Resolve the legs, moving times past midnight where a leg starts
+	// before the one it follows (23:50 then 00:10).
+	var raw [MaxLegs]eleg
+	var offset Clock
+	prev := NoTime
+	for i := range j.Legs {
+		l := &j.Legs[i]
+		r := &raw[i]
+		r.route = t.routes.get(l.RouteID)
+		r.net = -1
+		if l.NetworkID != "" {
+			r.net = t.networks.get(l.NetworkID)
+		} else if r.route >= 0 {
+			r.net = t.routeNet[r.route]
+		}
+		r.from, r.to = t.stops.get(l.FromStopID), t.stops.get(l.ToStopID)
+		if l.FromStopID == "" {
+			r.from = -1
+		}
+		if l.ToStopID == "" {
+			r.to = -1
+		}
+		r.start, r.end = l.Start, l.End
+		if r.start >= 0 {
+			if prev >= 0 && r.start+offset < prev {
+				offset += day
+			}
+			r.start += offset
+			prev = r.start
+		}
+		if r.end >= 0 {
+			r.end += offset
+			if r.start >= 0 && r.end < r.start {
+				r.end += day
+			}
+			prev = max(prev, r.end)
+		}
+		r.distM = -1
+		if l.DistanceM > 0 {
+			r.distM = l.DistanceM
+		}
+		r.missing = l.TapOffMissing
+		r.charged = l.ChargedFen
+		r.first, r.last = i, i
+		if r.end < 0 && r.start >= 0 && (r.to >= 0 || r.distM > 0) {
+			r.end = r.start
+		}
+	}
+
+	// Join legs as fare_leg_join_rules.txt says, into effective legs.
+	var effs [MaxLegs]eleg
+	ne := 0
+	for i := 0; i < n; i++ {
+		if ne > 0 && t.joined(&effs[ne-1], &raw[i], &j.Legs[i-1], &j.Legs[i]) {
+			e := &effs[ne-1]
+			r := &raw[i]
+			if e.net != r.net {
+				e.net = -1
+			}
+			if e.route != r.route {
+				e.route = -1
+			}
+			e.to, e.end, e.last = r.to, r.end, i
+			if e.distM >= 0 && r.distM >= 0 {
+				e.distM += r.distM
+			} else {
+				e.distM = -1
+			}
+			e.missing = e.missing || r.missing
+			e.charged += r.charged
+			continue
+		}
+		effs[ne] = raw[i]
+		ne++
+	}
+
+	for e := 0; e < ne; e++ {
+		ev := &effs[e]
+		if ev.distM < 0 {
+			ev.distM = t.distance(ev)
+		}
+		lq := &q.Legs[ev.first]
+		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1}
+		if ev.start >= 0 && ev.end >= 0 {
+			lq.durS = int64(ev.end - ev.start)
+		}
+		t.legOffers(ev, cat, media, j, lq)
+		if e > 0 {
+			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
+		}
+		if len(lq.Offers) == 0 {
+			return citycard.E(op, citycard.Invalid, "leg %d: no fare rule prices it (network %q, from %q to %q)", ev.first+1, t.netName(ev.net), j.Legs[ev.first].FromStopID, j.Legs[ev.last].ToStopID)
+		}
+		sortOffers(lq.Offers)
+		lq.FullFen = -1
+		for _, o := range lq.Offers {
+			if (o.Kind == OfferLeg || o.Kind == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
+				lq.FullFen = o.AmountFen
+			}
+		}
+		if lq.FullFen < 0 {
+			lq.FullFen = 0
+		}
+		for k := ev.first + 1; k <= ev.last; k++ {
+			jq := &q.Legs[k]
+			*jq = LegQuote{Offers: jq.Offers[:0], JoinedTo: ev.first, Chosen: -1, DistanceM: -1, first: k, last: k}
+		}
+	}
+
+	var s search
+	s.t, s.q, s.n = t, q, ne
+	for e := 0; e < ne; e++ {
+		s.legs[e] = &q.Legs[effs[e].first]
+		s.eff[e] = &effs[e]
+	}
+	s.run()
+	t.applyCaps(q, &s, j)
+	for e := 0; e < ne; e++ {
+		lq := s.legs[e]
+		if c := effs[e].charged; c > 0 && c > lq.AmountFen {
+			lq.RefundFen = c - lq.AmountFen
+		}
+		q.TotalFen += lq.AmountFen
+	}
+	return nil
+}
+
+// joined reports whether leg b continues the effective leg a as one fare
+// leg under a fare_leg_join_rules.txt row.
+func (t *Table) joined(a, b *eleg, la, lb *Leg) bool {
+	if len(t.joins) == 0 || a.net < 0 || b.net < 0 {
+		return false
+	}
+	for _, r := range t.joins {
+		if r.fromNet != a.net || r.toNet != b.net {
+			continue
+		}
+		if r.fromStop >= 0 && !t.isStop(a.to, r.fromStop) || r.toStop >= 0 && !t.isStop(b.from, r.toStop) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// isStop reports whether stop s is want or a stop of station want.
+func (t *Table) isStop(s, want int32) bool {
+	return s >= 0 && (s == want || t.stopParent[s] == want)
+}
+
+// distance finds a leg's distance in the feed: the distance table between
+// its stops (or their stations), else the kilometre posts of its route.
+func (t *Table) distance(e *eleg) int64 {
+	if e.from < 0 || e.to < 0 {
+		return -1
+	}
+	if len(t.distances) > 0 {
+		for _, a := range [2]int32{e.from, t.stopParent[e.from]} {
+			for _, b := range [2]int32{e.to, t.stopParent[e.to]} {
+				if a >= 0 && b >= 0 {
+					if d, ok := t.distances[[2]int32{a, b}]; ok {
+						return d
+					}
+				}
+			}
+		}
+		if e.from == e.to {
+			return 0
+		}
+	}
+	if e.route >= 0 && len(t.posts) > 0 {
+		a, ok1 := t.posts[[2]int32{e.route, e.from}]
+		b, ok2 := t.posts[[2]int32{e.route, e.to}]
+		if ok1 && ok2 {
+			if a > b {
+				return a - b
+			}
+			return b - a
+		}
+	}
+	if e.from == e.to {
+		return 0
+	}
+	return -1
+}
+
+// dateTime splits an absolute Clock into the day and the time of day.
+func dateTime(d Date, c Clock) (Date, Clock) {
+	return d + Date(c/day), c % day
+}
+
+// active reports whether timeframe group g holds at clock c of the
+// journey starting on date d. End times are exclusive.
+func (t *Table) active(g int32, d Date, c Clock) bool {
+	if c < 0 {
+		return false
+	}
+	dd, tod := dateTime(d, c)
+	for _, tf := range t.tfGroups[g] {
+		if tod >= tf.start && tod < tf.end && (tf.service < 0 || t.services[tf.service].on(dd)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *service) on(d Date) bool {
+	if v, ok := s.added[d]; ok {
+		return v
+	}
+	return s.hasRange && d >= s.start && d <= s.end && s.weekdays&(1<<d.Weekday()) != 0
+}
+
+// areaMatch reports whether a rule's area (want, -1 for empty) matches a
+// stop. listed says which areas the rule column names: an empty area
+// matches, without rule_priority, only stops in no listed area.
+func (t *Table) areaMatch(want int32, stop int32, listed []bool) bool {
+	if want < 0 {
+		if t.priorityMode || stop < 0 {
+			return true
+		}
+		for _, a := range t.stopAreas[stop] {
+			if listed[a] {
+				return false
+			}
+		}
+		return true
+	}
+	if stop < 0 {
+		return false
+	}
+	for _, a := range t.stopAreas[stop] {
+		if a == want {
+			return true
+		}
+	}
+	return false
+}
+
+// matchRule reports whether fare leg rule r matches effective leg e.
+func (t *Table) matchRule(r *legRule, e *eleg, d Date) bool {
+	if !t.areaMatch(r.fromArea, e.from, t.fromListed) || !t.areaMatch(r.toArea, e.to, t.toListed) {
+		return false
+	}
+	if r.fromTF >= 0 && !t.active(r.fromTF, d, e.start) {
+		return false
+	}
+	if r.toTF >= 0 && !t.active(r.toTF, d, e.end) {
+		return false
+	}
+	if r.minDistM >= 0 || r.maxDistM >= 0 {
+		if e.distM < 0 || r.minDistM >= 0 && e.distM <= r.minDistM || r.maxDistM >= 0 && e.distM > r.maxDistM {
+			return false
+		}
+	}
+	if len(t.products[r.product].time) > 0 && (e.start < 0 || e.end < 0) {
+		return false
+	}
+	return true
+}
+
+// legOffers appends the leg's own offers: the products of the matching
+// fare leg rules of the highest matching priority, the held products, and
+// the maximum fare when the leg cannot be priced for want of its tap-off.
+func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
+	if !e.missing {
+		list := t.rulesFor[e.net+1]
+		prio := -1
+		for _, ri := range list {
+			r := &t.rules[ri]
+			if prio >= 0 && r.priority < prio {
+				break
+			}
+			if !t.matchRule(r, e, j.Date) {
+				continue
+			}
+			prio = r.priority
+			base := Offer{Kind: OfferLeg, rule: ri, group: r.group, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
+			lq.Offers = t.appendProduct(lq.Offers, r.product, cat, media, base, lq.durS)
+		}
+	}
+	if !hasKind(lq.Offers, OfferLeg) && e.net >= 0 {
+		if p := t.networkMax[e.net]; p >= 0 && (e.missing || e.to < 0 && e.distM < 0 || e.end < 0) {
+			base := Offer{Kind: OfferMaxFare, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
+			lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, -1)
+		}
+	}
+	d, _ := dateTime(j.Date, max(e.start, 0))
+	for hi := range j.Products {
+		h := &j.Products[hi]
+		p := t.productIDs.get(h.FareProductID)
+		hp := t.products[p].held
+		if d < h.ValidFrom || d > h.ValidTo {
+			continue
+		}
+		if hp.kind == CountTicket && h.RidesLeft <= 0 {
+			continue
+		}
+		if len(hp.networks) > 0 && !containsI32(hp.networks, e.net) {
+			continue
+		}
+		lq.Offers = append(lq.Offers, Offer{
+			FareProductID: t.products[p].id, Kind: OfferHeld, product: p, rule: -1, xfer: -1,
+			group: -1, fromGroup: -1, held: int32(hi), RequiresLeg: -1, pct: 100,
+		})
+	}
+}
+
+func hasKind(os []Offer, k OfferKind) bool {
+	for i := range os {
+		if os[i].Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func containsI32(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// appendProduct appends an offer of product p for each of its rows that
+// the rider category and fare media may use. A category pays the rows
+// that name it; failing those, the rows for every category or the default
+// category, at its fare_percent.
+func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS int64) []Offer {
+	pr := &t.products[p]
+	exact := false
+	for i := range pr.variants {
+		if pr.variants[i].cat == cat && cat >= 0 {
+			exact = true
+			break
+		}
+	}
+	// A category with a fare_percent pays it of the default category's
+	// rows when the product has none of its own.
+	scaled := !exact && cat >= 0 && cat != t.defaultCat && t.cats[cat].hasPercent && t.defaultCat >= 0
+	for i := range pr.variants {
+		v := &pr.variants[i]
+		pct := int64(100)
+		switch {
+		case exact && v.cat != cat:
+			continue
+		case exact:
+		case v.cat < 0:
+		case scaled && v.cat == t.defaultCat:
+			pct = t.cats[cat].percent
+		default:
+			continue
+		}
+		if media >= 0 && v.media >= 0 && v.media != media {
+			continue
+		}
+		o := base
+		o.product, o.FareProductID, o.pct = p, pr.id, pct
+		if v.media >= 0 {
+			o.FareMediaID = t.media.list[v.media]
+		}
+		o.AmountFen = percentOf(v.amount, pct)
+		if len(pr.time) > 0 {
+			if durS < 0 {
+				continue
+			}
+			fee, ok := t.timeFee(pr, cat, durS)
+			if !ok {
+				continue
+			}
+			o.timeFee, o.minutes = fee, (durS+59)/60
+			o.AmountFen += fee
+		}
+		if base.Kind == OfferLeg || base.Kind == OfferMaxFare {
+			o.AmountFen = max(o.AmountFen, 0)
+		}
+		dst = append(dst, o)
+	}
+	return dst
+}
+
+// timeFee prices durS seconds with the product's time rule for the rider
+// category, or else its rule for every category.
+func (t *Table) timeFee(pr *product, cat int32, durS int64) (int64, bool) {
+	var r *timeRule
+	for i := range pr.time {
+		if pr.time[i].cat == cat && cat >= 0 {
+			r = &pr.time[i]
+			break
+		}
+	}
+	if r == nil {
+		for i := range pr.time {
+			if pr.time[i].cat < 0 {
+				r = &pr.time[i]
+				break
+			}
+		}
+	}
+	if r == nil {
+		return 0, false
+	}
+	return r.fee(durS), true
+}
+
+// fee is the time fare of a stay of durS seconds: nothing within the free
+// minutes; then the first period and every further period begun, counted
+// from the start (charge_free_minutes 1) or after the free minutes (0);
+// at most the day cap for each 24 hours from the start, each later 24
+// hours priced afresh without free minutes.
+func (r *timeRule) fee(durS int64) int64 {
+	if durS <= r.freeS {
+		return 0
+	}
+	if r.dayCap <= 0 {
+		return r.periods(durS, true)
+	}
+	days, rem := durS/day, durS%day
+	first := r.periods(min(durS, day), true)
+	if days == 0 {
+		return min(first, r.dayCap)
+	}
+	return days*r.dayCap + min(r.periods(rem, false), r.dayCap)
+}
+
+// periods prices d seconds by periods begun; withFree deducts the free
+// minutes unless they are charged.
+func (r *timeRule) periods(d int64, withFree bool) int64 {
+	if withFree && !r.chargeFree {
+		d -= r.freeS
+	}
+	if d <= 0 {
+		return 0
+	}
+	var fen int64
+	if r.firstS > 0 {
+		fen = r.firstAmount
+		d -= r.firstS
+		if d <= 0 {
+			return fen
+		}
+	}
+	return fen + (d+r.periodS-1)/r.periodS*r.periodAmount
+}
+
+// transferOffers appends the offers of the transfer rules from effective
+// leg a to b (the leg after it).
+func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
+	if len(t.transfers) == 0 {
+		return
+	}
+	na := len(aq.Offers)
+	nb := len(bq.Offers)
+	for xi := range t.transfers {
+		x := &t.transfers[xi]
+		if !t.durationOK(x, a, b) {
+			continue
+		}
+		for i := 0; i < na; i++ {
+			ao := &aq.Offers[i]
+			if ao.Kind != OfferLeg || !groupMatch(x.from, ao.group, t.fromGrpListed) {
+				continue
+			}
+			for k := 0; k < nb; k++ {
+				bo := bq.Offers[k]
+				if bo.Kind != OfferLeg || !groupMatch(x.to, bo.group, t.toGrpListed) {
+					continue
+				}
+				base := Offer{
+					Kind: OfferTransfer, rule: bo.rule, xfer: int32(xi), group: bo.group, fromGroup: ao.group,
+					held: -1, RequiresLeg: a.first, RequiresProductID: ao.FareProductID, toFen: bo.AmountFen, pct: 100,
+				}
+				start := len(bq.Offers)
+				if x.product >= 0 {
+					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, mediaOr(media, bo), base, -1)
+				} else {
+					bq.Offers = append(bq.Offers, base)
+				}
+				for o := start; o < len(bq.Offers); o++ {
+					of := &bq.Offers[o]
+					tfen := of.AmountFen
+					switch x.typ {
+					case APlusAB:
+						of.AmountFen = tfen
+					case APlusABPlusB:
+						of.AmountFen = tfen + bo.AmountFen
+					case AB:
+						of.AmountFen = tfen - ao.AmountFen
+					}
+					of.chainFen = tfen
+					of.AmountFen = max(of.AmountFen, 0)
+					if x.typ == APlusAB || x.typ == APlusABPlusB {
+						// A discount never exceeds the fare it discounts.
+						of.chainFen = of.AmountFen
+					}
+					if dupOffer(bq.Offers[:o], of) {
+						bq.Offers = append(bq.Offers[:o], bq.Offers[o+1:]...)
+						o--
+					}
+				}
+			}
+		}
+	}
+}
+
+func mediaOr(media int32, o Offer) int32 {
+	return media
+}
+
+func dupOffer(os []Offer, o *Offer) bool {
+	for i := range os {
+		p := &os[i]
+		if p.Kind == o.Kind && p.product == o.product && p.FareMediaID == o.FareMediaID && p.AmountFen == o.AmountFen &&
+			p.RequiresProductID == o.RequiresProductID && p.fromGroup == o.fromGroup && p.group == o.group && p.xfer == o.xfer {
+			return true
+		}
+	}
+	return false
+}
+
+// groupMatch reports whether a transfer rule's leg group (want, -1 for
+// empty) matches a leg's group. An empty group matches the groups the
+// column does not name.
+func groupMatch(want, g int32, listed []bool) bool {
+	if g < 0 {
+		return false
+	}
+	if want < 0 {
+		return !listed[g]
+	}
+	return want == g
+}
+
+// durationOK checks a transfer's duration limit between legs a (the
+// first of the sub-journey) and b. The limit is inclusive.
+func (t *Table) durationOK(x *transferRule, a, b *eleg) bool {
+	if x.limitS < 0 {
+		return true
+	}
+	var from, to Clock
+	switch x.limitType {
+	case DepartureToArrival:
+		from, to = a.start, b.end
+	case DepartureToDeparture:
+		from, to = a.start, b.start
+	case ArrivalToDeparture:
+		from, to = a.end, b.start
+	case ArrivalToArrival:
+		from, to = a.end, b.end
+	}
+	if from < 0 {
+		from = a.start
+	}
+	if to < 0 {
+		to = b.start
+	}
+	if from < 0 || to < 0 {
+		return false
+	}
+	return int64(to-from) <= x.limitS
+}
+
+// sortOffers orders offers by amount, then kind, keeping the order of
+// equals (an insertion sort: offers are few, and it allocates nothing).
+func sortOffers(os []Offer) {
+	for i := 1; i < len(os); i++ {
+		for k := i; k > 0 && less(&os[k], &os[k-1]); k-- {
+			os[k], os[k-1] = os[k-1], os[k]
+		}
+	}
+}
+
+func less(a, b *Offer) bool {
+	if a.AmountFen != b.AmountFen {
+		return a.AmountFen < b.AmountFen
+	}
+	return a.Kind < b.Kind
+}
+
+func (t *Table) netName(n int32) string {
+	if n < 0 {
+		return ""
+	}
+	return t.networks.list[n]
+}

@@ -1,0 +1,257 @@
+package fare
+
+// search finds the cheapest combination of offers that pays for every
+// effective leg: a depth-first search over the legs in order, each leg
+// trying its offers cheapest first, pruned by the best total so far plus
+// a lower bound of the legs still to price. A transfer offer is valid
+// only when the leg before it was paid in the rule's from-leg group (and,
+// for a same-group rule, within the rule's transfer count and duration
+// from the first leg of the sub-journey); a held product only while it
+// has rides left and its daily limit allows.
+type search struct {
+	t    *Table
+	q    *Quote
+	n    int
+	legs [MaxLegs]*LegQuote
+	eff  [MaxLegs]*eleg
+
+	cur   [MaxLegs]int
+	cost  [MaxLegs]int64
+	chain [MaxLegs]int
+
+	best      [MaxLegs]int
+	bestCost  [MaxLegs]int64
+	bestTotal int64
+	found     bool
+	nodes     int
+	lb        [MaxLegs + 1]int64
+}
+
+func (s *search) run() {
+	for e := s.n - 1; e >= 0; e-- {
+		m := int64(-1)
+		for i := range s.legs[e].Offers {
+			o := &s.legs[e].Offers[i]
+			a := max(o.AmountFen, 0)
+			if o.Kind == OfferTransfer {
+				a = max(min(o.AmountFen, o.chainFen), 0)
+			}
+			if m < 0 || a < m {
+				m = a
+			}
+		}
+		s.lb[e] = s.lb[e+1] + max(m, 0)
+	}
+	s.dfs(0, 0)
+	if !s.found {
+		// No combination satisfies every constraint (a transfer offer
+		// whose from-leg cannot be paid as it requires is never alone on
+		// a leg, so this means held products ran out): take each leg's
+		// cheapest offer that is not a transfer or held product.
+		for e := 0; e < s.n; e++ {
+			s.best[e], s.bestCost[e] = -1, 0
+			for i, o := range s.legs[e].Offers {
+				if o.Kind == OfferLeg || o.Kind == OfferMaxFare {
+					s.best[e], s.bestCost[e] = i, max(o.AmountFen, 0)
+					break
+				}
+			}
+		}
+	}
+	for e := 0; e < s.n; e++ {
+		lq := s.legs[e]
+		lq.Chosen = s.best[e]
+		if lq.Chosen < 0 {
+			continue
+		}
+		o := &lq.Offers[lq.Chosen]
+		lq.FareProductID = o.FareProductID
+		lq.AmountFen = s.bestCost[e]
+		lq.Transfer = o.Kind == OfferTransfer
+	}
+}
+
+func (s *search) dfs(e int, total int64) {
+	if e == s.n {
+		if !s.found || total < s.bestTotal {
+			s.found, s.bestTotal = true, total
+			copy(s.best[:s.n], s.cur[:s.n])
+			copy(s.bestCost[:s.n], s.cost[:s.n])
+		}
+		return
+	}
+	if s.found && (total+s.lb[e] >= s.bestTotal || s.nodes > searchBudget) {
+		return
+	}
+	s.nodes++
+	for i := range s.legs[e].Offers {
+		amt, ok := s.amount(e, i)
+		if !ok {
+			continue
+		}
+		s.cur[e], s.cost[e] = i, amt
+		s.dfs(e+1, total+amt)
+	}
+}
+
+// amount is what offer i charges on leg e given the choices before it, and
+// whether those choices allow it.
+func (s *search) amount(e, i int) (int64, bool) {
+	o := &s.legs[e].Offers[i]
+	s.chain[e] = e
+	switch o.Kind {
+	case OfferTransfer:
+		if e == 0 {
+			return 0, false
+		}
+		pe := e - 1
+		po := &s.legs[pe].Offers[s.cur[pe]]
+		if po.group < 0 || po.group != o.fromGroup {
+			return 0, false
+		}
+		if po.Kind == OfferLeg && po.FareProductID != o.RequiresProductID {
+			return 0, false
+		}
+		if po.Kind != OfferLeg && po.Kind != OfferTransfer {
+			return 0, false
+		}
+		x := &s.t.transfers[o.xfer]
+		start := pe
+		if x.from >= 0 && x.from == x.to && po.Kind == OfferTransfer {
+			if px := &s.t.transfers[po.xfer]; px.from == x.from && px.to == x.to {
+				start = s.chain[pe]
+			}
+		}
+		if start != pe {
+			if x.count >= 0 && e-start > x.count {
+				return 0, false
+			}
+			if !s.t.durationOK(x, s.eff[start], s.eff[e]) {
+				return 0, false
+			}
+		}
+		s.chain[e] = start
+		if x.typ == AB && po.Kind == OfferLeg {
+			return max(o.chainFen-s.cost[pe], 0), true
+		}
+		return max(o.chainFen, 0), true
+	case OfferHeld:
+		h := &s.q.held[o.held]
+		hp := s.t.products[o.product].held
+		d := s.date(e)
+		uses, usesDay := 0, 0
+		for k := 0; k < e; k++ {
+			if ko := &s.legs[k].Offers[s.cur[k]]; ko.Kind == OfferHeld && ko.held == o.held {
+				uses++
+				if s.date(k) == d {
+					usesDay++
+				}
+			}
+		}
+		if hp.kind == CountTicket && h.RidesLeft-uses < 1 {
+			return 0, false
+		}
+		limit := h.DailyLimit
+		if limit == 0 {
+			limit = hp.dailyLimit
+		}
+		if limit > 0 {
+			today := usesDay
+			if d == s.q.date {
+				today += h.RidesToday
+			}
+			if today+1 > limit {
+				return 0, false
+			}
+		}
+		return 0, true
+	}
+	return max(o.AmountFen, 0), true
+}
+
+func (s *search) date(e int) Date {
+	d, _ := dateTime(s.q.date, max(s.eff[e].start, 0))
+	return d
+}
+
+// applyCaps lowers the chosen amounts, leg by leg in order, so that the
+// rider's spend in each capped period never passes the cap of their
+// rider category (the category's own cap, else the cap for every
+// category).
+func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
+	if len(t.caps) == 0 {
+		return
+	}
+	var spent [MaxLegs]int64
+	for e := 0; e < s.n; e++ {
+		lq := s.legs[e]
+		if n := s.eff[e].net; n >= 0 && t.uncapped[n] {
+			continue
+		}
+		d := s.date(e)
+		allowed, binding := int64(-1), CapPeriod(0)
+		for period := CapDay; period <= CapMonth; period++ {
+			c := t.capFor(q.cat, period)
+			if c < 0 {
+				continue
+			}
+			var before int64
+			if samePeriod(period, d, j.Date) {
+				switch period {
+				case CapDay:
+					before = j.Spend.DayFen
+				case CapWeek:
+					before = j.Spend.WeekFen
+				case CapMonth:
+					before = j.Spend.MonthFen
+				}
+			}
+			for k := 0; k < e; k++ {
+				if samePeriod(period, s.date(k), d) {
+					before += spent[k]
+				}
+			}
+			left := max(c-before, 0)
+			if allowed < 0 || left < allowed {
+				allowed, binding = left, period
+			}
+		}
+		if allowed >= 0 && lq.AmountFen > allowed {
+			lq.CapFen = lq.AmountFen - allowed
+			lq.AmountFen = allowed
+			lq.capPeriod = binding
+		}
+		spent[e] = lq.AmountFen
+	}
+}
+
+// capFor returns the cap amount for a rider category and period, or -1.
+func (t *Table) capFor(cat int32, p CapPeriod) int64 {
+	all := int64(-1)
+	for _, c := range t.caps {
+		if c.period != p {
+			continue
+		}
+		if c.cat == cat && cat >= 0 {
+			return c.amount
+		}
+		if c.cat < 0 {
+			all = c.amount
+		}
+	}
+	return all
+}
+
+func samePeriod(p CapPeriod, a, b Date) bool {
+	switch p {
+	case CapDay:
+		return a == b
+	case CapWeek:
+		return a-Date(a.Weekday()) == b-Date(b.Weekday())
+	case CapMonth:
+		ya, ma, _ := a.Civil()
+		yb, mb, _ := b.Civil()
+		return ya == yb && ma == mb
+	}
+	return false
+}
