@@ -1,0 +1,34 @@
+// Package registry is the back office's register of who takes part in the
+// card scheme and with what equipment: parties (card issuers, ours and
+// other cities', and operators: bus companies, metro, bikes, parking,
+// merchants), each with the bank account it settles to, and terminals
+// (validators, gates, POS, kiosks, parking meters), each with its PSAM,
+// its operator, where it stands and the hash of its API credential.
+//
+// # Design
+//
+// The package holds the types, their rules and the small storage interface
+// (Store) they need; it imports no SQL. sqlite.DB.Registry and
+// postgres.DB.Registry implement Store; Registry wraps a Store and applies
+// the rules (validation, status transitions, timestamps from an injected
+// clock, credential issue and check), so that the storage layer stays a
+// plain persistence layer and both stores behave the same by construction.
+//
+// A party is named by an ID that is also the party part of its ledger
+// account names (ledger.Account): for an issuer, its issuer code in 16
+// upper-case hex digits; for an operator, a short name of its own
+// (letters, digits, '-', '_', '.'). Every party also has a Code, an
+// 8-byte issuer code: an issuer's own code, or the code under which the
+// key store keeps an operator's record master key (terminal.PSAMConfig's
+// Operator), so that acquisition can find the key that sealed a record.
+//
+// Terminal credentials: the API authenticates a terminal by a bearer token
+// of 32 random bytes (64 hex digits). The registry stores only the token's
+// SHA-256 and compares hashes in constant time, so a copy of the database
+// gives no one a terminal's credential. A token is shown once, when it is
+// issued; losing it means issuing a new one, which revokes the old.
+//
+// Status: a terminal is active, suspended or retired. Active and suspended
+// go both ways; retired is final (a retired terminal ID is never reused, so
+// that its records stay attributable).
+package registry

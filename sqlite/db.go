@@ -1,0 +1,297 @@
+// Package sqlite implements the storage interfaces of the domain packages
+// (registry.Store, ledger.Store) on SQLite, the embedded default: one file,
+// no server, a pure-Go driver (modernc.org/sqlite) so the binary needs no
+// cgo.
+//
+// # Design
+//
+// Connections: one writer and a pool of readers, two *sql.DB over the same
+// file. The writer has exactly one connection, so writes queue in Go
+// rather than fail with SQLITE_BUSY, and every write transaction starts
+// with BEGIN IMMEDIATE (it takes the write lock first, so it never has to
+// upgrade a read lock and deadlock against another process); a busy
+// timeout covers other processes. The readers are query_only and never
+// wait for the writer: the journal is in WAL mode, so readers see the last
+// committed state while a write is in progress. synchronous=FULL: a
+// committed transaction is on disk (the WAL is synced at every commit),
+// which money needs. Foreign keys are on.
+//
+// Schema: SQL migrations embedded in the binary (migrations/NNNN_name.sql),
+// applied in version order at Open, each in its own transaction and
+// recorded in schema_migrations. Versions need not be dense (packages
+// reserve ranges: the acquisition journal starts at 0005): any version the
+// database lacks is applied, and a database holding a version the binary
+// does not know (a newer binary migrated it) is refused. The
+// representation is the PostgreSQL store's: times as Unix nanoseconds,
+// hashes as hex text, enumerations by name.
+//
+// Ledger: Append runs in one transaction: it reads the chain head once,
+// decides each entry (new, replayed or conflicting) with one indexed
+// lookup by key, links the new ones in memory, upserts each touched
+// account's running balance once per batch, then writes postings and
+// entries with prepared statements. The schema guards what the code
+// promises: a trigger refuses an entry whose postings do not sum to zero,
+// postings cannot be added to a booked entry, and entries and postings
+// cannot be updated or deleted.
+//
+// Errors: sql.ErrNoRows is NotFound, a unique or primary-key violation is
+// Exists, a foreign-key violation NotFound (the thing referred to), a
+// trigger's refusal Invalid, anything else IO.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/registry"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+const (
+	busyTimeoutMs = 10000 // how long a write waits for another process's lock
+	readersMax    = 8     // connections in the read pool
+)
+
+// DB is an open SQLite database.
+type DB struct {
+	path string
+	w    *sql.DB // the writer: one connection, BEGIN IMMEDIATE
+	r    *sql.DB // the readers: query_only
+
+	registry *registryStore
+	ledger   *ledgerStore
+}
+
+// Open opens (creating it if need be) the database of url, "sqlite:PATH",
+// and applies the migrations it lacks. Kinds: Invalid (not a sqlite: URL),
+// Conflict (the database has migrations this binary does not know), IO.
+func Open(ctx context.Context, url string) (*DB, error) {
+	const op = "sqlite.Open"
+	u, err := dburl.Parse(url)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if u.Engine != dburl.SQLite {
+		return nil, citycard.E(op, citycard.Invalid, "%q is not a sqlite: URL", url)
+	}
+	pragmas := "_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMs) + ")&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", u.Path+"?_txlock=immediate&"+pragmas+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, citycard.E(op, citycard.IO, "%s: %w", u.Path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{path: u.Path, w: w}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	r, err := sql.Open("sqlite", u.Path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, citycard.E(op, citycard.IO, "%s: %w", u.Path, err)
+	}
+	n := min(runtime.GOMAXPROCS(0)*2, readersMax)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db.r = r
+	db.registry = &registryStore{db: db}
+	db.ledger, err = newLedgerStore(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return db, nil
+}
+
+// Close closes the database. Kind IO.
+func (db *DB) Close() error {
+	var errs []error
+	if db.ledger != nil {
+		errs = append(errs, db.ledger.close())
+	}
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	errs = append(errs, db.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return citycard.E("sqlite.DB.Close", citycard.IO, "%s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Registry returns the registry's store.
+func (db *DB) Registry() registry.Store { return db.registry }
+
+// Ledger returns the ledger's store.
+func (db *DB) Ledger() ledger.Store { return db.ledger }
+
+// Exec runs one SQL statement on the writer, outside the stores'
+// rules: for tests that play someone editing the file behind the
+// platform's back, and for maintenance. Kinds as the stores map them.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.w.ExecContext(ctx, query, args...)
+	return mapErr("sqlite.DB.Exec", err)
+}
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. A file
+// not named NNNN_name.sql, or two files of one version, is a build
+// mistake: migrations panics.
+func migrations(fsys fs.FS) []migration {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		panic(err)
+	}
+	var ms []migration
+	for _, n := range names {
+		base := path.Base(n)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			panic("sqlite: migration file " + base + " is not named NNNN_name.sql")
+		}
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			panic("sqlite: two migrations of version " + strconv.Itoa(ms[i].version))
+		}
+	}
+	return ms
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction; BEGIN IMMEDIATE makes two processes opening one new file
+// apply them once.
+func (db *DB) migrate(ctx context.Context) error {
+	const op = "sqlite.migrate"
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL DEFAULT (unixepoch())
+	) STRICT`); err != nil {
+		return mapErr(op, fmt.Errorf("%s: %w", db.path, err))
+	}
+	ms := migrations(migrationFS)
+	known := make(map[int]bool, len(ms))
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	for _, m := range ms {
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			applied, err := appliedVersions(ctx, tx)
+			if err != nil {
+				return err
+			}
+			for _, v := range applied {
+				if !known[v] {
+					return citycard.E(op, citycard.Conflict, "%s: schema version %d is not one this binary knows: a newer binary migrated it", db.path, v)
+				}
+			}
+			if slices.Contains(applied, m.version) {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return mapErr(op, err)
+		}
+	}
+	return nil
+}
+
+func appliedVersions(ctx context.Context, tx *sql.Tx) ([]int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE) and commits if
+// fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// mapErr maps a driver error to the platform's kinds under op; an error
+// that already has a kind keeps it.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if citycard.KindOf(err) != citycard.Other {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return citycard.E(op, citycard.NotFound, "%w", err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return citycard.E(op, citycard.Exists, "%w", err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return citycard.E(op, citycard.NotFound, "%w", err)
+		case sqlite3.SQLITE_CONSTRAINT_TRIGGER, sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return citycard.E(op, citycard.Invalid, "%w", err)
+		}
+	}
+	return citycard.E(op, citycard.IO, "%w", err)
+}

@@ -1,0 +1,389 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/ledger"
+)
+
+// scanPage is how many entries Scan reads per query.
+const scanPage = 512
+
+// ledgerStore implements ledger.Store.
+type ledgerStore struct {
+	db *DB
+	// Statements prepared once on the writer's single connection.
+	head, byKey, insertPosting, insertEntry, upsertAccount *sql.Stmt
+}
+
+func newLedgerStore(ctx context.Context, db *DB) (*ledgerStore, error) {
+	s := &ledgerStore{db: db}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.head, `SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`},
+		{&s.byKey, `SELECT seq, input_hash, hash FROM entries WHERE key = ?`},
+		{&s.insertPosting, `INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES (?, ?, ?, ?)`},
+		{&s.insertEntry, `INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.upsertAccount, `INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET debits_fen = debits_fen + excluded.debits_fen,
+			credits_fen = credits_fen + excluded.credits_fen, postings = postings + excluded.postings,
+			last_seq = excluded.last_seq`},
+	} {
+		st, err := db.w.PrepareContext(ctx, p.sql)
+		if err != nil {
+			s.close()
+			return nil, mapErr("sqlite.newLedgerStore", err)
+		}
+		*p.stmt = st
+	}
+	return s, nil
+}
+
+func (s *ledgerStore) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.head, s.byKey, s.insertPosting, s.insertEntry, s.upsertAccount} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *ledgerStore) Append(ctx context.Context, at time.Time, entries []ledger.Entry) ([]ledger.Result, error) {
+	const op = "sqlite.Ledger.Append"
+	for i := range entries {
+		if err := entries[i].Validate(); err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	var results []ledger.Result
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		results, err = s.append(ctx, tx, at, entries)
+		return err
+	})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return results, nil
+}
+
+// append books entries in tx; see ledger.Store.Append. It is the whole
+// write path, so that a caller holding the writer's transaction (the
+// acquisition journal committing a batch with its postings) can book
+// entries atomically with its own rows.
+func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entries []ledger.Entry) ([]ledger.Result, error) {
+	var head ledger.Link
+	var hashHex string
+	switch err := tx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&head.Seq, &hashHex); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, err
+	default:
+		if err := decodeHash(&head.Hash, hashHex); err != nil {
+			return nil, corrupt(err)
+		}
+	}
+
+	results := make([]ledger.Result, len(entries))
+	inputs := make([][32]byte, len(entries))
+	fresh := make([]int, 0, len(entries))
+	seen := make(map[string]int, len(entries))
+	var totals ledger.Totals
+	byKey := tx.StmtContext(ctx, s.byKey)
+	for i := range entries {
+		e := &entries[i]
+		in := e.InputHash()
+		inputs[i] = in
+		if j, ok := seen[e.Key]; ok {
+			if inputs[j] != in {
+				return nil, conflict(e.Key)
+			}
+			results[i] = ledger.Result{Seq: results[j].Seq, Hash: results[j].Hash, Replayed: true}
+			continue
+		}
+		seen[e.Key] = i
+		var (
+			seq            int64
+			inHex, hashHex string
+		)
+		switch err := byKey.QueryRowContext(ctx, e.Key).Scan(&seq, &inHex, &hashHex); {
+		case err == nil:
+			if inHex != hex.EncodeToString(in[:]) {
+				return nil, conflict(e.Key)
+			}
+			results[i] = ledger.Result{Seq: seq, Replayed: true}
+			if err := decodeHash(&results[i].Hash, hashHex); err != nil {
+				return nil, corrupt(err)
+			}
+			continue
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, err
+		}
+		head = head.Next(at, in)
+		results[i] = ledger.Result{Seq: head.Seq, Hash: head.Hash}
+		fresh = append(fresh, i)
+		totals.Add(head.Seq, e)
+	}
+	if len(fresh) == 0 {
+		return results, nil
+	}
+
+	upsert := tx.StmtContext(ctx, s.upsertAccount)
+	for _, b := range totals.List() {
+		if _, err := upsert.ExecContext(ctx, b.Account.String(), b.DebitsFen, b.CreditsFen, b.Postings, b.LastSeq); err != nil {
+			return nil, err
+		}
+	}
+	insPosting := tx.StmtContext(ctx, s.insertPosting)
+	insEntry := tx.StmtContext(ctx, s.insertEntry)
+	atNs := at.UnixNano()
+	for _, i := range fresh {
+		e, r := &entries[i], results[i]
+		for k, p := range e.Postings {
+			if _, err := insPosting.ExecContext(ctx, r.Seq, k, p.Account.String(), p.AmountFen); err != nil {
+				return nil, err
+			}
+		}
+		var reversalOf any
+		if e.ReversalOf != 0 {
+			reversalOf = e.ReversalOf
+		}
+		_, err := insEntry.ExecContext(ctx, r.Seq, e.Key, string(e.Kind), e.Source, e.Product, e.Count, e.Memo,
+			reversalOf, atNs, hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
+		if err != nil {
+			err = mapErr("sqlite.Ledger.Append", err)
+			switch {
+			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.Exists):
+				return nil, citycard.E("sqlite.Ledger.Append", citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
+			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.NotFound):
+				return nil, citycard.E("sqlite.Ledger.Append", citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
+			}
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func conflict(key string) error {
+	return citycard.E("sqlite.Ledger.Append", citycard.Conflict, "idempotency key %q was booked with other content", key)
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const entryColumns = `seq, key, kind, source, product, count, memo, coalesce(reversal_of, 0), at_ns, input_hash, hash`
+
+// readEntries returns the entries a query on entryColumns selects, with
+// their postings.
+func readEntries(ctx context.Context, q querier, query string, args ...any) ([]ledger.Posted, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ledger.Posted
+	for rows.Next() {
+		var (
+			p           ledger.Posted
+			kind        string
+			atNs        int64
+			inHex, hHex string
+		)
+		if err := rows.Scan(&p.Seq, &p.Key, &kind, &p.Source, &p.Product, &p.Count, &p.Memo, &p.ReversalOf, &atNs, &inHex, &hHex); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.Kind = ledger.EntryKind(kind)
+		p.Time = fromNs(atNs)
+		if err := decodeHash(&p.InputHash, inHex); err != nil {
+			rows.Close()
+			return nil, corrupt(err)
+		}
+		if err := decodeHash(&p.Hash, hHex); err != nil {
+			rows.Close()
+			return nil, corrupt(err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	// The postings of the seq range, matched to the entries in order.
+	first, last := out[0].Seq, out[len(out)-1].Seq
+	if len(out) == 1 || last-first+1 == int64(len(out)) {
+		return out, readPostings(ctx, q, out, `SELECT entry_seq, account, amount_fen FROM postings WHERE entry_seq BETWEEN ? AND ? ORDER BY entry_seq, idx`, first, last)
+	}
+	for i := range out {
+		if err := readPostings(ctx, q, out[i:i+1], `SELECT entry_seq, account, amount_fen FROM postings WHERE entry_seq = ? ORDER BY idx`, out[i].Seq); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readPostings fills the postings of entries (in Seq order) from a query
+// on entry_seq, account, amount_fen ordered by entry_seq and idx.
+func readPostings(ctx context.Context, q querier, entries []ledger.Posted, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var (
+			seq, amount int64
+			name        string
+		)
+		if err := rows.Scan(&seq, &name, &amount); err != nil {
+			return err
+		}
+		for i < len(entries) && entries[i].Seq < seq {
+			i++
+		}
+		if i == len(entries) || entries[i].Seq != seq {
+			continue // a posting of an entry not asked for (or with no entry row)
+		}
+		a, err := ledger.ParseAccount(name)
+		if err != nil {
+			return corrupt(err)
+		}
+		entries[i].Postings = append(entries[i].Postings, ledger.Posting{Account: a, AmountFen: amount})
+	}
+	return rows.Err()
+}
+
+func (s *ledgerStore) Entry(ctx context.Context, seq int64) (ledger.Posted, error) {
+	return s.one(ctx, "sqlite.Ledger.Entry", fmt.Sprintf("entry %d", seq), `SELECT `+entryColumns+` FROM entries WHERE seq = ?`, seq)
+}
+
+func (s *ledgerStore) EntryByKey(ctx context.Context, key string) (ledger.Posted, error) {
+	return s.one(ctx, "sqlite.Ledger.EntryByKey", fmt.Sprintf("entry of key %q", key), `SELECT `+entryColumns+` FROM entries WHERE key = ?`, key)
+}
+
+func (s *ledgerStore) one(ctx context.Context, op, what, query string, arg any) (ledger.Posted, error) {
+	ps, err := readEntries(ctx, s.db.r, query, arg)
+	if err != nil {
+		return ledger.Posted{}, mapErr(op, err)
+	}
+	if len(ps) == 0 {
+		return ledger.Posted{}, citycard.E(op, citycard.NotFound, "%s: not found", what)
+	}
+	return ps[0], nil
+}
+
+func (s *ledgerStore) EntriesBySource(ctx context.Context, source string, limit int) ([]ledger.Posted, error) {
+	ps, err := readEntries(ctx, s.db.r, `SELECT `+entryColumns+` FROM entries WHERE source = ? ORDER BY seq LIMIT ?`, source, limit)
+	return ps, mapErr("sqlite.Ledger.EntriesBySource", err)
+}
+
+func (s *ledgerStore) Scan(ctx context.Context, after int64, fn func(p *ledger.Posted) error) error {
+	return mapErr("sqlite.Ledger.Scan", scan(ctx, s.db.r, after, fn))
+}
+
+func scan(ctx context.Context, q querier, after int64, fn func(p *ledger.Posted) error) error {
+	for {
+		ps, err := readEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE seq > ? ORDER BY seq LIMIT ?`, after, scanPage)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			if err := fn(&ps[i]); err != nil {
+				return err
+			}
+		}
+		if len(ps) < scanPage {
+			return nil
+		}
+		after = ps[len(ps)-1].Seq
+	}
+}
+
+func (s *ledgerStore) Audit(ctx context.Context, fn func(p *ledger.Posted) error) ([]ledger.Balance, error) {
+	const op = "sqlite.Ledger.Audit"
+	// One read transaction: the scan and the balances see one snapshot.
+	tx, err := s.db.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer tx.Rollback()
+	if err := scan(ctx, tx, 0, fn); err != nil {
+		return nil, mapErr(op, err)
+	}
+	bs, err := balances(ctx, tx, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts ORDER BY name`)
+	return bs, mapErr(op, err)
+}
+
+func (s *ledgerStore) Head(ctx context.Context) (ledger.Link, error) {
+	const op = "sqlite.Ledger.Head"
+	var (
+		l ledger.Link
+		h string
+	)
+	switch err := s.db.r.QueryRowContext(ctx, `SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Scan(&l.Seq, &h); {
+	case errors.Is(err, sql.ErrNoRows):
+		return ledger.Link{}, nil
+	case err != nil:
+		return ledger.Link{}, mapErr(op, err)
+	}
+	if err := decodeHash(&l.Hash, h); err != nil {
+		return ledger.Link{}, mapErr(op, corrupt(err))
+	}
+	return l, nil
+}
+
+func (s *ledgerStore) Balance(ctx context.Context, a ledger.Account) (ledger.Balance, error) {
+	bs, err := balances(ctx, s.db.r, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts WHERE name = ?`, a.String())
+	if err != nil {
+		return ledger.Balance{}, mapErr("sqlite.Ledger.Balance", err)
+	}
+	if len(bs) == 0 {
+		return ledger.Balance{Account: a}, nil
+	}
+	return bs[0], nil
+}
+
+func (s *ledgerStore) Balances(ctx context.Context) ([]ledger.Balance, error) {
+	bs, err := balances(ctx, s.db.r, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts ORDER BY name`)
+	return bs, mapErr("sqlite.Ledger.Balances", err)
+}
+
+func balances(ctx context.Context, q querier, query string, args ...any) ([]ledger.Balance, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledger.Balance
+	for rows.Next() {
+		var (
+			b    ledger.Balance
+			name string
+		)
+		if err := rows.Scan(&name, &b.DebitsFen, &b.CreditsFen, &b.Postings, &b.LastSeq); err != nil {
+			return nil, err
+		}
+		if b.Account, err = ledger.ParseAccount(name); err != nil {
+			return nil, corrupt(err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

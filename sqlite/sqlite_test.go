@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/storetest"
+)
+
+func openTemp(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "citycard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		db := openTemp(t)
+		return storetest.Stores{
+			Registry: db.Registry(),
+			Ledger:   db.Ledger(),
+			Exec: func(ctx context.Context, stmts ...string) error {
+				return mapErr("test.Exec", db.write(ctx, func(tx *sql.Tx) error {
+					for _, s := range stmts {
+						if _, err := tx.ExecContext(ctx, s); err != nil {
+							return err
+						}
+					}
+					return nil
+				}))
+			},
+			Unguard: func(ctx context.Context) error {
+				for _, tr := range []string{"entries_no_update", "entries_no_delete", "postings_no_update", "postings_no_delete"} {
+					if err := db.Exec(ctx, "DROP TRIGGER "+tr); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		}
+	})
+}
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, err := Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var sync, fk int
+	if err := db.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+	if err := db.r.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("readers' foreign_keys = %d, %v; want 1", fk, err)
+	}
+	if _, err := db.r.ExecContext(ctx, "DELETE FROM parties"); err == nil {
+		t.Error("a reader connection wrote")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reopening applies nothing twice.
+	db, err = Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, v int
+	ms := migrations(migrationFS)
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &v); err != nil || n != len(ms) || v != ms[len(ms)-1].version {
+		t.Errorf("schema_migrations: %d rows, version %d, %v", n, v, err)
+	}
+	// A database from a newer binary is refused.
+	if err := db.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(ctx, "sqlite:"+path); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("Open(newer schema) = %v, want kind Conflict", err)
+	}
+
+	for _, bad := range []string{"postgres://h/d", "sqlite:", "c.db"} {
+		if _, err := Open(ctx, bad); !citycard.IsKind(err, citycard.Invalid) {
+			t.Errorf("Open(%q) = %v, want kind Invalid", bad, err)
+		}
+	}
+}

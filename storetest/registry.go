@@ -1,0 +1,282 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/registry"
+)
+
+func mustCode(t *testing.T, s string) citycard.IssuerCode {
+	t.Helper()
+	c, err := citycard.ParseIssuerCode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wantKind(t *testing.T, what string, err error, k citycard.Kind) {
+	t.Helper()
+	if !citycard.IsKind(err, k) {
+		t.Fatalf("%s: error %v (kind %v), want kind %v", what, err, citycard.KindOf(err), k)
+	}
+}
+
+// seedParties adds our issuer, another city's issuer and a bus operator.
+func seedParties(t *testing.T, r *registry.Registry) (own, other, bus registry.Party) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	own, err = r.AddParty(ctx, registry.Party{ID: "3150000000000001", Role: registry.RoleIssuer, Code: mustCode(t, "3150000000000001"),
+		Name: "Ningbo Citizen Card Co.", Own: true, SettlementAccount: "ICBC Ningbo 3901 0000 0000 0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err = r.AddParty(ctx, registry.Party{ID: "2900000000000002", Role: registry.RoleIssuer, Code: mustCode(t, "2900000000000002"),
+		Name: "Shanghai Public Transportation Card", SettlementAccount: "BOC Shanghai 4500 0000 0002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err = r.AddParty(ctx, registry.Party{ID: "nb-bus", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000010"),
+		Sector: registry.SectorBus, Name: "Ningbo Bus Group", SettlementAccount: "ABC Ningbo 1100 2200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return own, other, bus
+}
+
+func testParties(t *testing.T, s Stores) {
+	ctx := context.Background()
+	r := registry.New(s.Registry, clock())
+	own, other, bus := seedParties(t, r)
+
+	got, err := s.Registry.Party(ctx, own.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, own) {
+		t.Errorf("Party(%q) = %+v, want %+v", own.ID, got, own)
+	}
+	all, err := s.Registry.Parties(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []registry.Party{other, own, bus}; !reflect.DeepEqual(all, want) {
+		t.Errorf("Parties = %+v, want %+v (by ID)", all, want)
+	}
+
+	_, err = s.Registry.Party(ctx, "nobody")
+	wantKind(t, "Party(nobody)", err, citycard.NotFound)
+
+	dupID := bus
+	dupID.Code = mustCode(t, "3150FF0000000011")
+	_, err = r.AddParty(ctx, dupID)
+	wantKind(t, "AddParty same ID", err, citycard.Exists)
+	dupCode := bus
+	dupCode.ID = "nb-bus-2"
+	_, err = r.AddParty(ctx, dupCode)
+	wantKind(t, "AddParty same code", err, citycard.Exists)
+	secondOwn := registry.Party{ID: "3150000000000009", Role: registry.RoleIssuer, Code: mustCode(t, "3150000000000009"),
+		Name: "Another", Own: true, SettlementAccount: "x"}
+	_, err = r.AddParty(ctx, secondOwn)
+	wantKind(t, "AddParty a second own issuer", err, citycard.Exists)
+
+	for _, bad := range []registry.Party{
+		{ID: "nb metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M", SettlementAccount: "x"},
+		{ID: "nb-metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
+		{ID: "nb-metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M"},
+		{ID: "3150000000000003", Role: registry.RoleIssuer, Code: mustCode(t, "3150000000000004"), Name: "I", SettlementAccount: "x"},
+		{ID: "nb-metro", Role: 9, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
+	} {
+		_, err := r.AddParty(ctx, bad)
+		wantKind(t, "AddParty invalid", err, citycard.Invalid)
+	}
+
+	changed, err := r.SetSettlementAccount(ctx, bus.ID, "CCB Ningbo 7788")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Registry.Party(ctx, bus.ID); err != nil || !reflect.DeepEqual(got, changed) || got.SettlementAccount != "CCB Ningbo 7788" || !got.Updated.After(got.Created) {
+		t.Errorf("after SetSettlementAccount: %+v, %v; want %+v", got, err, changed)
+	}
+	_, err = r.SetSettlementAccount(ctx, "nobody", "x")
+	wantKind(t, "SetSettlementAccount(nobody)", err, citycard.NotFound)
+	ghost := bus
+	ghost.ID = "ghost"
+	wantKind(t, "UpdateParty(ghost)", s.Registry.UpdateParty(ctx, &ghost), citycard.NotFound)
+}
+
+func testTerminals(t *testing.T, s Stores) {
+	ctx := context.Background()
+	r := registry.New(s.Registry, clock())
+	own, _, bus := seedParties(t, r)
+	metro, err := r.AddParty(ctx, registry.Party{ID: "nb-metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"),
+		Sector: registry.SectorMetro, Name: "Ningbo Rail Transit", SettlementAccount: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tid := func(s string) citycard.TerminalID {
+		id, err := citycard.ParseTerminalID(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	psam := func(s string) citycard.PSAMID {
+		id, err := citycard.ParsePSAMID(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	v, err := r.AddTerminal(ctx, registry.Terminal{ID: tid("0000000000A1"), PSAM: psam("11111111111111110001"), Operator: bus.ID,
+		Kind: registry.KindBusValidator, Line: 501, Vehicle: "浙B-12345"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != registry.StatusActive {
+		t.Errorf("new terminal status %v, want active", v.Status)
+	}
+	g, err := r.AddTerminal(ctx, registry.Terminal{ID: tid("0000000000B1"), PSAM: psam("11111111111111110002"), Operator: metro.ID,
+		Kind: registry.KindGate, Line: 1, Station: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		what string
+		t    registry.Terminal
+		kind citycard.Kind
+	}{
+		{"same ID", registry.Terminal{ID: v.ID, PSAM: psam("11111111111111110003"), Operator: bus.ID, Kind: registry.KindPOS}, citycard.Exists},
+		{"same PSAM", registry.Terminal{ID: tid("0000000000A2"), PSAM: v.PSAM, Operator: bus.ID, Kind: registry.KindPOS}, citycard.Exists},
+		{"no such operator", registry.Terminal{ID: tid("0000000000A3"), PSAM: psam("11111111111111110004"), Operator: "nobody", Kind: registry.KindPOS}, citycard.NotFound},
+		{"an issuer as operator", registry.Terminal{ID: tid("0000000000A4"), PSAM: psam("11111111111111110005"), Operator: own.ID, Kind: registry.KindPOS}, citycard.Invalid},
+		{"no kind", registry.Terminal{ID: tid("0000000000A5"), PSAM: psam("11111111111111110006"), Operator: bus.ID}, citycard.Invalid},
+		{"zero PSAM", registry.Terminal{ID: tid("0000000000A6"), Operator: bus.ID, Kind: registry.KindPOS}, citycard.Invalid},
+	} {
+		_, err := r.AddTerminal(ctx, c.t)
+		wantKind(t, "AddTerminal "+c.what, err, c.kind)
+	}
+	// The store itself refuses a terminal of an unknown operator.
+	orphan := registry.Terminal{ID: tid("0000000000A7"), PSAM: psam("11111111111111110007"), Operator: "nobody", Kind: registry.KindPOS, Status: registry.StatusActive}
+	wantKind(t, "CreateTerminal orphan", s.Registry.CreateTerminal(ctx, &orphan), citycard.NotFound)
+
+	got, err := s.Registry.Terminal(ctx, v.ID)
+	if err != nil || !reflect.DeepEqual(got, v) {
+		t.Errorf("Terminal = %+v, %v; want %+v", got, err, v)
+	}
+	got, err = s.Registry.TerminalByPSAM(ctx, g.PSAM)
+	if err != nil || !reflect.DeepEqual(got, g) {
+		t.Errorf("TerminalByPSAM = %+v, %v; want %+v", got, err, g)
+	}
+	_, err = s.Registry.Terminal(ctx, tid("FFFFFFFFFFFF"))
+	wantKind(t, "Terminal(unknown)", err, citycard.NotFound)
+	_, err = s.Registry.TerminalByPSAM(ctx, psam("FFFFFFFFFFFFFFFFFFFF"))
+	wantKind(t, "TerminalByPSAM(unknown)", err, citycard.NotFound)
+
+	list, err := s.Registry.Terminals(ctx, "")
+	if err != nil || !reflect.DeepEqual(list, []registry.Terminal{v, g}) {
+		t.Errorf("Terminals(all) = %+v, %v", list, err)
+	}
+	list, err = s.Registry.Terminals(ctx, metro.ID)
+	if err != nil || !reflect.DeepEqual(list, []registry.Terminal{g}) {
+		t.Errorf("Terminals(metro) = %+v, %v", list, err)
+	}
+
+	// Status: active <-> suspended, either -> retired, retired is final.
+	steps := []struct {
+		to registry.Status
+		ok bool
+	}{
+		{registry.StatusActive, false},
+		{registry.StatusSuspended, true},
+		{registry.StatusSuspended, false},
+		{registry.StatusActive, true},
+		{registry.StatusRetired, true},
+		{registry.StatusActive, false},
+		{registry.StatusSuspended, false},
+	}
+	for i, st := range steps {
+		got, err := r.SetStatus(ctx, v.ID, st.to)
+		if st.ok {
+			if err != nil || got.Status != st.to {
+				t.Fatalf("step %d: SetStatus(%v) = %v, %v", i, st.to, got.Status, err)
+			}
+			stored, err := s.Registry.Terminal(ctx, v.ID)
+			if err != nil || stored.Status != st.to {
+				t.Fatalf("step %d: stored status %v, %v; want %v", i, stored.Status, err, st.to)
+			}
+		} else {
+			wantKind(t, "SetStatus to "+st.to.String(), err, citycard.Conflict)
+		}
+	}
+	_, err = r.SetStatus(ctx, tid("FFFFFFFFFFFF"), registry.StatusSuspended)
+	wantKind(t, "SetStatus(unknown)", err, citycard.NotFound)
+}
+
+func testCredentials(t *testing.T, s Stores) {
+	ctx := context.Background()
+	r := registry.New(s.Registry, clock())
+	_, _, bus := seedParties(t, r)
+	id, _ := citycard.ParseTerminalID("0000000000C1")
+	ps, _ := citycard.ParsePSAMID("22222222222222220001")
+	term, err := r.AddTerminal(ctx, registry.Terminal{ID: id, PSAM: ps, Operator: bus.ID, Kind: registry.KindPOS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Authenticate(ctx, id, "")
+	wantKind(t, "Authenticate before any credential", err, citycard.Permission)
+
+	tok, err := r.IssueCredential(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) != 2*registry.CredentialBytes {
+		t.Errorf("token %q: want %d hex digits", tok, 2*registry.CredentialBytes)
+	}
+	stored, err := s.Registry.Terminal(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Credential != registry.HashCredential(tok) {
+		t.Errorf("stored credential %x, want the token's SHA-256", stored.Credential)
+	}
+	if got, err := r.Authenticate(ctx, id, tok); err != nil || got.ID != term.ID {
+		t.Errorf("Authenticate(right token) = %v, %v", got.ID, err)
+	}
+	_, err = r.Authenticate(ctx, id, tok[:len(tok)-1]+"0")
+	wantKind(t, "Authenticate(wrong token)", err, citycard.Permission)
+	other, _ := citycard.ParseTerminalID("0000000000C2")
+	_, err = r.Authenticate(ctx, other, tok)
+	wantKind(t, "Authenticate(unknown terminal)", err, citycard.Permission)
+
+	// A new token revokes the old one.
+	tok2, err := r.IssueCredential(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok2 == tok {
+		t.Fatal("IssueCredential gave the same token twice")
+	}
+	_, err = r.Authenticate(ctx, id, tok)
+	wantKind(t, "Authenticate(revoked token)", err, citycard.Permission)
+	if _, err := r.Authenticate(ctx, id, tok2); err != nil {
+		t.Error(err)
+	}
+	// A suspended terminal does not authenticate; a retired one gets no token.
+	if _, err := r.SetStatus(ctx, id, registry.StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Authenticate(ctx, id, tok2)
+	wantKind(t, "Authenticate(suspended)", err, citycard.Permission)
+	if _, err := r.SetStatus(ctx, id, registry.StatusRetired); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.IssueCredential(ctx, id)
+	wantKind(t, "IssueCredential(retired)", err, citycard.Conflict)
+}
