@@ -18,7 +18,7 @@ import (
 const (
 	floatAcct    = "card_float:31500001FFFFFFFF"
 	suspenseAcct = "suspense:31500001FFFFFFFF"
-	busPayable   = "operator_payable:op-bus"
+	busPayable   = "operator_payable:bus"
 )
 
 func TestGenuineBatchBookedOnce(t *testing.T) {
@@ -238,7 +238,7 @@ func TestForeignCardPendingIssuer(t *testing.T) {
 		t.Fatalf("foreign card: %v", verdicts(ans))
 	}
 	got := booked(j)
-	if got["interconnect_receivable:21000007FFFFFFFF"] != -300 || got["operator_payable:op-shop"] != 300 {
+	if got["interconnect_receivable:21000007FFFFFFFF"] != -300 || got["operator_payable:shop"] != 300 {
 		t.Fatalf("booked %v", got)
 	}
 }
@@ -308,7 +308,7 @@ func TestGreyConfirmedAndReleased(t *testing.T) {
 		t.Fatalf("next record: %v", verdicts(ans))
 	}
 	got := booked(j)
-	if got[suspenseAcct] != 0 || got[busPayable] != 100 || got["operator_payable:op-metro"] != 300 || got[floatAcct] != -400 {
+	if got[suspenseAcct] != 0 || got[busPayable] != 100 || got["operator_payable:metro"] != 300 || got[floatAcct] != -400 {
 		t.Fatalf("confirmed: %v", got)
 	}
 
@@ -324,7 +324,7 @@ func TestGreyConfirmedAndReleased(t *testing.T) {
 		t.Fatalf("same-counter record: %v", verdicts(ans))
 	}
 	got = booked(j)
-	if got[suspenseAcct] != 0 || got[busPayable] != 100 || got["operator_payable:op-metro"] != 600 || got[floatAcct] != -700 {
+	if got[suspenseAcct] != 0 || got[busPayable] != 100 || got["operator_payable:metro"] != 600 || got[floatAcct] != -700 {
 		t.Fatalf("released: %v", got)
 	}
 	sh, _ := a.Shadow(ourIssuer, cd2.State().ASN)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
 )
 
@@ -399,7 +400,7 @@ func (a *Acquirer) loop() {
 }
 
 type moveKey struct {
-	debit, credit Account
+	debit, credit ledger.Account
 	product       uint16
 }
 
@@ -520,7 +521,7 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 	ans := &Answer{Terminal: j.b.Terminal.String(), BatchID: j.b.ID, Records: make([]RecordAnswer, len(j.items))}
 	info, known := a.cfg.Terminals.Terminal(j.b.Terminal)
 	moves := map[moveKey]*Movement{}
-	move := func(debit, credit Account, product uint16, fen uint32) {
+	move := func(debit, credit ledger.Account, product uint16, fen uint32) {
 		if fen == 0 {
 			return
 		}
@@ -583,22 +584,23 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 		c.Entries = append(c.Entries, e)
 
 		issuer := r.Issuer.String()
-		float := Account{AccountCardFloat, issuer}
-		suspense := Account{AccountSuspense, issuer}
+		float := ledger.Account{Kind: ledger.CardFloat, Party: issuer}
+		suspense := ledger.Account{Kind: ledger.Suspense, Party: issuer}
+		payable := ledger.Account{Kind: ledger.OperatorPayable, Party: info.Operator}
 		switch d.kind {
 		case KindBooked:
 			from := float
 			if it.out == OutcomePendingIssuer {
-				from = Account{AccountInterconnect, issuer}
+				from = ledger.Account{Kind: ledger.InterconnectReceivable, Party: issuer}
 			}
-			move(from, Account{AccountPayable, info.Operator}, r.Product, r.Amount)
+			move(from, payable, r.Product, r.Amount)
 		case KindSuspense:
 			move(float, suspense, r.Product, r.Amount)
 		case KindRecovered:
-			move(suspense, Account{AccountPayable, info.Operator}, r.Product, r.Amount)
+			move(suspense, payable, r.Product, r.Amount)
 		}
 		for _, g := range d.confirmed {
-			move(suspense, Account{AccountPayable, operatorOf(g.terminal)}, g.product, g.amount)
+			move(suspense, ledger.Account{Kind: ledger.OperatorPayable, Party: operatorOf(g.terminal)}, g.product, g.amount)
 		}
 		for _, g := range d.released {
 			move(suspense, float, g.product, g.amount)

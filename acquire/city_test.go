@@ -153,7 +153,7 @@ func (c *city) device(mode terminal.Mode, operator string) *device {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.reg.set(TerminalInfo{ID: tid, PSAM: psamID, Operator: fmt.Sprintf("op-%s", operator), Active: true})
+	c.reg.set(TerminalInfo{ID: tid, PSAM: psamID, Operator: operator, Active: true})
 	return &device{Terminal: term, spool: sp, id: tid, psam: psamID}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
 )
 
@@ -187,46 +188,14 @@ type Rejection struct {
 	At       time.Time
 }
 
-// Movement is money one batch moves in the ledger, aggregated per
-// batch, accounts and product: DebitAccount to CreditAccount.
+// Movement is money one batch moves in the ledger, aggregated per batch,
+// accounts and product: from Debit to Credit.
 type Movement struct {
-	Debit     Account
-	Credit    Account
+	Debit     ledger.Account
+	Credit    ledger.Account
 	Product   uint16
 	AmountFen int64
 	Records   int // how many records it sums
-}
-
-// AccountKind names the kinds of account acquire moves money between.
-type AccountKind uint8
-
-// The account kinds.
-const (
-	AccountCardFloat    AccountKind = 1 // an issuer's float: stored value on its cards
-	AccountPayable      AccountKind = 2 // what is owed to an operator, pending clearing
-	AccountSuspense     AccountKind = 3 // grey records awaiting confirmation, per issuer
-	AccountInterconnect AccountKind = 4 // due from another city's issuer, pending its verification
-)
-
-// Account names a ledger account: a kind and the party it belongs to (an
-// issuer code or an operator ID).
-type Account struct {
-	Kind  AccountKind
-	Party string
-}
-
-func (a Account) String() string {
-	switch a.Kind {
-	case AccountCardFloat:
-		return "card_float:" + a.Party
-	case AccountPayable:
-		return "operator_payable:" + a.Party
-	case AccountSuspense:
-		return "suspense:" + a.Party
-	case AccountInterconnect:
-		return "interconnect_receivable:" + a.Party
-	}
-	return "account?:" + a.Party
 }
 
 // StoredBatch is a committed batch as the journal keeps it.

@@ -1,0 +1,107 @@
+package acquire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/record"
+)
+
+// ChunkEntrySize is the size of one entry in a journal chunk: outcome(1)
+// kind(1) flags(2, big-endian) record(104).
+const ChunkEntrySize = 4 + record.Size
+
+// EncodeChunk lays a batch's entries back to back, as the stores keep
+// them: one row per batch, not per record.
+func EncodeChunk(entries []Entry) []byte {
+	b := make([]byte, 0, len(entries)*ChunkEntrySize)
+	for i := range entries {
+		e := &entries[i]
+		b = append(b, byte(e.Outcome), byte(e.Kind))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.Flags))
+		b = append(b, e.Raw[:]...)
+	}
+	return b
+}
+
+// DecodeChunk calls fn for each entry of a chunk whose first entry is at
+// position first. Kind Invalid for a chunk that is not whole entries.
+func DecodeChunk(first int64, terminal citycard.TerminalID, batchID string, data []byte, fn func(e *Entry) error) error {
+	if len(data)%ChunkEntrySize != 0 {
+		return citycard.E("acquire.DecodeChunk", citycard.Invalid, "chunk at %d: %d bytes is not whole entries", first, len(data))
+	}
+	e := Entry{Terminal: terminal, BatchID: batchID}
+	for i := 0; i < len(data); i += ChunkEntrySize {
+		e.Pos = first + int64(i/ChunkEntrySize)
+		e.Outcome, e.Kind = Outcome(data[i]), Kind(data[i+1])
+		e.Flags = Flags(binary.BigEndian.Uint16(data[i+2:]))
+		copy(e.Raw[:], data[i+4:i+ChunkEntrySize])
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Chunks splits a commit's entries by batch, in order: entries of one
+// batch are contiguous.
+func (c *Commit) Chunks() [][]Entry {
+	var out [][]Entry
+	for i := 0; i < len(c.Entries); {
+		j := i + 1
+		for j < len(c.Entries) && c.Entries[j].Terminal == c.Entries[i].Terminal && c.Entries[j].BatchID == c.Entries[i].BatchID {
+			j++
+		}
+		out = append(out, c.Entries[i:j])
+		i = j
+	}
+	return out
+}
+
+// LedgerEntries turns a batch's movements into ledger entries: one per
+// product and kind (purchases, suspense), each drillable to the batch by
+// its source, with an idempotency key derived from the batch, so that the
+// general ledger takes a few entries per batch, not one per record.
+func LedgerEntries(b *StoredBatch, moves []Movement) []ledger.Entry {
+	type group struct {
+		kind    ledger.EntryKind
+		product uint16
+	}
+	byGroup := map[group]*ledger.Entry{}
+	var order []group
+	source := fmt.Sprintf("batch:%v/%s", b.Terminal, b.ID)
+	for _, m := range moves {
+		g := group{ledger.KindPurchase, m.Product}
+		if m.Debit.Kind == ledger.Suspense || m.Credit.Kind == ledger.Suspense {
+			g.kind = ledger.KindSuspense
+		}
+		e := byGroup[g]
+		if e == nil {
+			e = &ledger.Entry{
+				Key:  fmt.Sprintf("acquire:%v/%s/%s/%d", b.Terminal, b.ID, g.kind, g.product),
+				Kind: g.kind, Source: source, Product: g.product,
+			}
+			byGroup[g] = e
+			order = append(order, g)
+		}
+		e.Postings = append(e.Postings, ledger.Transfer(m.Debit, m.Credit, m.AmountFen)...)
+		e.Count += int64(m.Records)
+	}
+	out := make([]ledger.Entry, 0, len(order))
+	for _, g := range order {
+		out = append(out, *byGroup[g])
+	}
+	slices.SortStableFunc(out, func(x, y ledger.Entry) int {
+		if x.Kind != y.Kind {
+			if x.Kind < y.Kind {
+				return -1
+			}
+			return 1
+		}
+		return int(x.Product) - int(y.Product)
+	})
+	return out
+}
