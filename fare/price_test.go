@@ -1,0 +1,517 @@
+package fare
+
+import (
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+)
+
+var (
+	ningboOnce  sync.Once
+	ningboTable *Table
+	ningboErr   error
+)
+
+// ningbo loads the sample feed of testdata/ningbo once.
+func ningbo(t testing.TB) *Table {
+	t.Helper()
+	ningboOnce.Do(func() { ningboTable, ningboErr = Load(os.DirFS("testdata/ningbo")) })
+	if ningboErr != nil {
+		t.Fatalf("Load(testdata/ningbo): %v", ningboErr)
+	}
+	return ningboTable
+}
+
+// quote prices a journey document against tab.
+func quote(t *testing.T, tab *Table, doc string) *Quote {
+	t.Helper()
+	j, err := tab.ParseJourney([]byte(doc))
+	if err != nil {
+		t.Fatalf("ParseJourney(%s): %v", doc, err)
+	}
+	var q Quote
+	if err := tab.Price(j, &q); err != nil {
+		t.Fatalf("Price(%s): %v", doc, err)
+	}
+	return &q
+}
+
+// want is the expected price of a journey: the total and, per leg, the
+// product and amount ("bus_single 2.00"), all in yuan as the feed writes
+// them.
+type want struct {
+	total string
+	legs  []string
+}
+
+func check(t *testing.T, tab *Table, doc string, w want) *Quote {
+	t.Helper()
+	q := quote(t, tab, doc)
+	if got := tab.FormatAmount(q.TotalFen); got != w.total {
+		t.Errorf("total = %s, want %s\njourney %s\n%s", got, w.total, doc, dump(q))
+	}
+	if len(w.legs) > 0 && len(w.legs) != len(q.Legs) {
+		t.Fatalf("%d legs priced, want %d", len(q.Legs), len(w.legs))
+	}
+	for i, wl := range w.legs {
+		got := q.Legs[i].FareProductID + " " + tab.FormatAmount(q.Legs[i].AmountFen)
+		if got != wl {
+			t.Errorf("leg %d = %q, want %q\njourney %s\n%s", i, got, wl, doc, dump(q))
+		}
+	}
+	return q
+}
+
+func dump(q *Quote) string {
+	var b strings.Builder
+	for i := range q.Legs {
+		b.WriteString("  ")
+		b.WriteString(q.Explanation(i))
+		b.WriteByte('\n')
+		for _, o := range q.Legs[i].Offers {
+			b.WriteString("    offer " + o.FareProductID + " " + q.t.FormatAmount(o.AmountFen) + " " + o.Kind.String() + " " + o.RequiresProductID + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestFlatAndNightBus(t *testing.T) {
+	tab := ningbo(t)
+	leg := func(at string) string {
+		return `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"` + at + `"}]}`
+	}
+	for _, tc := range []struct {
+		at   string
+		want string
+	}{
+		{"08:00:00", "bus_single 2.00"},
+		{"21:59:59", "bus_single 2.00"},
+		{"22:00:00", "bus_night 3.00"}, // a timeframe's start is inclusive
+		{"23:59:59", "bus_night 3.00"},
+		{"24:30:00", "bus_night 3.00"}, // 00:30 the next day
+		{"04:59:59", "bus_night 3.00"},
+		{"05:00:00", "bus_single 2.00"}, // its end is exclusive
+	} {
+		t.Run(tc.at, func(t *testing.T) {
+			check(t, tab, leg(tc.at), want{strings.Fields(tc.want)[1], []string{tc.want}})
+		})
+	}
+}
+
+func TestDistanceFares(t *testing.T) {
+	tab := ningbo(t)
+	for _, tc := range []struct {
+		name, leg, want string
+	}{
+		// Kilometre posts of line 1: gq 0, wc 2.8, zm 4.5, gulou 9, dmk 10, fm 15.5, xp 52.
+		{"2.8 km", `"route_id":"m1","from_stop_id":"gq","to_stop_id":"wc"`, "metro_2 2.00"},
+		{"4.5 km", `"route_id":"m1","from_stop_id":"zm","to_stop_id":"gq"`, "metro_2 2.00"},
+		{"9 km", `"route_id":"m1","from_stop_id":"gq","to_stop_id":"gulou_1"`, "metro_3 3.00"},
+		{"12.7 km", `"route_id":"m1","from_stop_id":"wc","to_stop_id":"fm"`, "metro_4 4.00"},
+		{"52 km", `"route_id":"m1","from_stop_id":"gq","to_stop_id":"xp"`, "metro_8 8.00"},
+		{"same station", `"route_id":"m1","from_stop_id":"fm","to_stop_id":"fm"`, "metro_2 2.00"},
+		// A band includes its upper bound: 6 km is in 0-6 km.
+		{"6 km given", `"network_id":"metro","distance_m":6000`, "metro_2 2.00"},
+		{"6.001 km given", `"network_id":"metro","distance_m":6001`, "metro_3 3.00"},
+		{"44 km given", `"network_id":"metro","distance_m":44000`, "metro_7 7.00"},
+		// The distance table, between lines: ls (line 2) to dmk (line 1) 16 km.
+		{"distance table", `"network_id":"metro","from_stop_id":"ls","to_stop_id":"dmk"`, "metro_4 4.00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `{"date":"2025-06-10","legs":[{` + tc.leg + `,"start_time":"08:00:00","end_time":"08:30:00"}]}`
+			check(t, tab, doc, want{strings.Fields(tc.want)[1], []string{tc.want}})
+		})
+	}
+}
+
+func TestJoinedMetroLegs(t *testing.T) {
+	tab := ningbo(t)
+	// Line 2 from the airport to Gulou, line 1 on to Dongmenkou: one fare
+	// leg of 16 km (stop_distances.txt), 4.00, not 4.00 + 2.00.
+	q := check(t, tab, `{"date":"2025-06-10","legs":[
+		{"route_id":"m2","from_stop_id":"ls","to_stop_id":"gulou_2","start_time":"08:00:00","end_time":"08:25:00"},
+		{"route_id":"m1","from_stop_id":"gulou_1","to_stop_id":"dmk","start_time":"08:29:00","end_time":"08:32:00"}]}`,
+		want{"4.00", []string{"metro_4 4.00", " 0.00"}})
+	if q.Legs[1].JoinedTo != 0 || q.Legs[0].DistanceM != 16000 {
+		t.Errorf("joined to %d, distance %d m; want leg 0, 16000", q.Legs[1].JoinedTo, q.Legs[0].DistanceM)
+	}
+	// Leaving the paid area elsewhere than Gulou: two fares.
+	check(t, tab, `{"date":"2025-06-10","legs":[
+		{"route_id":"m2","from_stop_id":"ls","to_stop_id":"nbrs","start_time":"08:00:00","end_time":"08:20:00"},
+		{"route_id":"m1","from_stop_id":"gulou_1","to_stop_id":"dmk","start_time":"08:40:00","end_time":"08:43:00"}]}`,
+		want{"6.00", []string{"metro_4 4.00", "metro_2 2.00"}})
+}
+
+func TestRiderCategories(t *testing.T) {
+	tab := ningbo(t)
+	metro := `"legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"fm","start_time":"08:00:00","end_time":"08:30:00"}]`
+	bus := `"legs":[{"route_id":"b1","start_time":"08:00:00"}]`
+	for _, tc := range []struct {
+		cat, legs, want string
+	}{
+		{"", metro, "metro_4 4.00"}, // the default category, adult
+		{"adult", metro, "metro_4 4.00"},
+		{"student", metro, "metro_4 2.00"}, // fare_percent 50 of the adult row
+		{"senior", metro, "metro_4 0.00"},  // fare_percent 0
+		{"disabled", bus, "bus_single 0.00"},
+		{"senior60", bus, "bus_single 1.00"},
+	} {
+		t.Run(tc.cat, func(t *testing.T) {
+			doc := `{"date":"2025-06-10","rider_category":"` + tc.cat + `",` + tc.legs + `}`
+			check(t, tab, doc, want{strings.Fields(tc.want)[1], []string{tc.want}})
+		})
+	}
+	j := &Journey{Date: DateOf(2025, 6, 10), RiderCategory: "child", Legs: []Leg{{RouteID: "b1", Start: 0, End: NoTime}}}
+	if err := tab.Price(j, &Quote{}); err == nil || !strings.Contains(err.Error(), `"child"`) {
+		t.Errorf("unknown category: err = %v, want one naming it", err)
+	}
+}
+
+func TestTransfers(t *testing.T) {
+	tab := ningbo(t)
+	bus2 := func(media, second string) string {
+		return `{"date":"2025-06-10","fare_media":"` + media + `","legs":[
+			{"route_id":"b1","start_time":"08:00:00"},{"route_id":"b2","start_time":"` + second + `"}]}`
+	}
+	// Bus to bus within 90 minutes, departure to departure: A + AB, the
+	// second bus pays the transfer product, 1.00, instead of 2.00.
+	q := check(t, tab, bus2("citycard", "09:00:00"), want{"3.00", []string{"bus_single 2.00", "bus_transfer 1.00"}})
+	if o := q.Legs[1].Offers[q.Legs[1].Chosen]; o.RequiresLeg != 0 || o.RequiresProductID != "bus_single" || !q.Legs[1].Transfer {
+		t.Errorf("transfer offer requires leg %d %q, want leg 0 bus_single", o.RequiresLeg, o.RequiresProductID)
+	}
+	// A transfer exactly at the duration limit still counts; a second
+	// later it does not.
+	check(t, tab, bus2("citycard", "09:30:00"), want{"3.00", nil})
+	check(t, tab, bus2("citycard", "09:30:01"), want{"4.00", nil})
+	// Paying cash: the transfer product is for the city card only.
+	check(t, tab, bus2("cash", "09:00:00"), want{"4.00", nil})
+	// transfer_count 1: a third bus is a new fare.
+	check(t, tab, `{"date":"2025-06-10","fare_media":"citycard","legs":[
+		{"route_id":"b1","start_time":"08:00:00"},{"route_id":"b2","start_time":"08:20:00"},{"route_id":"b1","start_time":"08:40:00"}]}`,
+		want{"5.00", nil})
+	// Bus, metro (9 to 15.5 km posts: 6.5 km, 3.00), bus: A + AB + B with
+	// a 1.00 discount on each transfer: 2.00 + 2.00 + 1.00.
+	check(t, tab, `{"date":"2025-06-10","fare_media":"citycard","legs":[
+		{"route_id":"b1","from_stop_id":"b_train","to_stop_id":"b_gulou","start_time":"08:00:00","end_time":"08:20:00"},
+		{"route_id":"m1","from_stop_id":"gulou_1","to_stop_id":"fm","start_time":"08:30:00","end_time":"08:45:00"},
+		{"route_id":"b2","start_time":"09:10:00"}]}`,
+		want{"5.00", []string{"bus_single 2.00", "xfer_discount 2.00", "xfer_discount 1.00"}})
+	// A student's discount is half: metro 1.50 - 0.50.
+	check(t, tab, `{"date":"2025-06-10","rider_category":"student","fare_media":"citycard","legs":[
+		{"route_id":"b1","start_time":"08:00:00"},
+		{"route_id":"m1","from_stop_id":"gulou_1","to_stop_id":"fm","start_time":"08:30:00","end_time":"08:45:00"}]}`,
+		want{"2.00", []string{"bus_single 1.00", "xfer_discount 1.00"}})
+	// A senior rides free: the discount never makes a fare negative.
+	check(t, tab, `{"date":"2025-06-10","rider_category":"senior","fare_media":"citycard","legs":[
+		{"route_id":"b1","start_time":"08:00:00"},
+		{"route_id":"m1","from_stop_id":"gulou_1","to_stop_id":"fm","start_time":"08:30:00","end_time":"08:45:00"}]}`,
+		want{"0.00", []string{"bus_single 0.00", "metro_3 0.00"}})
+	// Across midnight: the night bus at 23:50, a second bus at 00:30.
+	check(t, tab, `{"date":"2025-06-10","fare_media":"citycard","legs":[
+		{"route_id":"n1","start_time":"23:50:00"},{"route_id":"b1","start_time":"00:30:00"}]}`,
+		want{"4.00", []string{"bus_night 3.00", "bus_transfer 1.00"}})
+}
+
+func TestTimeFares(t *testing.T) {
+	tab := ningbo(t)
+	for _, tc := range []struct {
+		name, leg, want string
+	}{
+		// Bikes: the first hour free, then 1.00 an hour begun after it, 10.00 a day at most.
+		{"bike 50 min", `"route_id":"bike","start_time":"08:00:00","end_time":"08:50:00"`, "bike_time 0.00"},
+		{"bike 60 min", `"route_id":"bike","start_time":"08:00:00","end_time":"09:00:00"`, "bike_time 0.00"},
+		{"bike 61 min", `"route_id":"bike","start_time":"08:00:00","end_time":"09:01:00"`, "bike_time 1.00"},
+		{"bike 125 min", `"route_id":"bike","start_time":"08:00:00","end_time":"10:05:00"`, "bike_time 2.00"},
+		{"bike 20 h", `"route_id":"bike","start_time":"08:00:00","end_time":"28:00:00"`, "bike_time 10.00"},
+		{"bike 30 h", `"route_id":"bike","start_time":"08:00:00","end_time":"38:00:00"`, "bike_time 16.00"},
+		// Parking: 15 minutes free; past them, from the start: 5.00 the
+		// first hour, 2.00 each half hour begun, 40.00 a day at most.
+		{"park 15 min", `"network_id":"parking","start_time":"10:00:00","end_time":"10:15:00"`, "parking_time 0.00"},
+		{"park 16 min", `"network_id":"parking","start_time":"10:00:00","end_time":"10:16:00"`, "parking_time 5.00"},
+		{"park 61 min", `"network_id":"parking","start_time":"10:00:00","end_time":"11:01:00"`, "parking_time 7.00"},
+		{"park 150 min", `"network_id":"parking","start_time":"10:00:00","end_time":"12:30:00"`, "parking_time 11.00"},
+		{"park 10 h", `"network_id":"parking","start_time":"08:00:00","end_time":"18:00:00"`, "parking_time 40.00"},
+		// Overnight, 22:00 to 07:30: 570 minutes, 5.00 + 17 x 2.00.
+		{"park overnight", `"network_id":"parking","start_time":"22:00:00","end_time":"07:30:00"`, "parking_time 39.00"},
+		// Not returned: the network's maximum fare.
+		{"bike not returned", `"route_id":"bike","start_time":"08:00:00"`, "bike_max 50.00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `{"date":"2025-06-10","legs":[{` + tc.leg + `}]}`
+			check(t, tab, doc, want{strings.Fields(tc.want)[1], []string{tc.want}})
+		})
+	}
+	// Parking has no student rate: the product is for every category.
+	check(t, tab, `{"date":"2025-06-10","rider_category":"student","legs":[{"network_id":"parking","start_time":"22:00:00","end_time":"07:30:00"}]}`,
+		want{"39.00", nil})
+}
+
+func TestMissingTapOff(t *testing.T) {
+	tab := ningbo(t)
+	q := check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","start_time":"08:00:00"}]}`,
+		want{"8.00", []string{"metro_max 8.00"}})
+	if e := q.Explanation(0); !strings.Contains(e, "no tap-off") {
+		t.Errorf("explanation %q does not say the tap-off is missing", e)
+	}
+	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"wc","tap_off_missing":true,"start_time":"08:00:00"}]}`,
+		want{"8.00", []string{"metro_max 8.00"}})
+	check(t, tab, `{"date":"2025-06-10","rider_category":"student","legs":[{"route_id":"m1","from_stop_id":"gq","start_time":"08:00:00"}]}`,
+		want{"4.00", []string{"metro_max 4.00"}})
+	// The tap-off turns up later: gq to fm is 15.5 km, 4.00; 4.00 of the
+	// 8.00 charged goes back.
+	q = check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"fm","start_time":"08:00:00","end_time":"08:30:00","charged":"8.00"}]}`,
+		want{"4.00", []string{"metro_4 4.00"}})
+	if q.Legs[0].RefundFen != 400 {
+		t.Errorf("refund %d fen, want 400", q.Legs[0].RefundFen)
+	}
+}
+
+func TestHeldProducts(t *testing.T) {
+	tab := ningbo(t)
+	monthly := `{"fare_product_id":"bus_monthly","valid_from":"2025-06-01","valid_to":"2025-06-30"`
+	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[`+monthly+`}]}`,
+		want{"0.00", []string{"bus_monthly 0.00"}})
+	// Not on the metro.
+	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"wc","start_time":"08:00:00","end_time":"08:10:00"}],"products":[`+monthly+`}]}`,
+		want{"2.00", []string{"metro_2 2.00"}})
+	// Not before or after its days.
+	check(t, tab, `{"date":"2025-07-01","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[`+monthly+`}]}`,
+		want{"2.00", []string{"bus_single 2.00"}})
+	// A pass that expires mid-journey: the night bus at 23:50 on its last
+	// day rides on it, the bus at 00:10 the next day pays (night fare).
+	check(t, tab, `{"date":"2025-06-30","fare_media":"citycard","legs":[{"route_id":"n1","start_time":"23:50:00"},{"route_id":"b1","start_time":"00:10:00"}],"products":[`+monthly+`}]}`,
+		want{"3.00", []string{"bus_monthly 0.00", "bus_night 3.00"}})
+	// Daily limit 4, three rides taken today: one more on the pass.
+	q := check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"},{"route_id":"b2","start_time":"12:00:00"}],"products":[`+monthly+`,"rides_today":3}]}`,
+		want{"2.00", nil})
+	if n := usedHeld(q); n != 1 {
+		t.Errorf("the pass pays %d legs, want 1", n)
+	}
+	// A count ticket with one ride left pays one leg.
+	q = check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"},{"route_id":"b2","start_time":"12:00:00"}],"products":[{"fare_product_id":"bus_10_rides","valid_from":"2025-01-01","valid_to":"2025-12-31","rides_left":1}]}`,
+		want{"2.00", nil})
+	if n := usedHeld(q); n != 1 {
+		t.Errorf("the count ticket pays %d legs, want 1", n)
+	}
+	// Empty: none.
+	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[{"fare_product_id":"bus_10_rides","valid_from":"2025-01-01","valid_to":"2025-12-31","rides_left":0}]}`,
+		want{"2.00", nil})
+	// The student pass is valid on the metro too.
+	check(t, tab, `{"date":"2025-06-10","rider_category":"student","legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"xp","start_time":"08:00:00","end_time":"09:00:00"}],"products":[{"fare_product_id":"student_monthly","valid_from":"2025-06-01","valid_to":"2025-06-30"}]}`,
+		want{"0.00", []string{"student_monthly 0.00"}})
+}
+
+func hasOffer(l LegQuote, product, requires string) bool {
+	for _, o := range l.Offers {
+		if o.FareProductID == product && o.RequiresProductID == requires {
+			return true
+		}
+	}
+	return false
+}
+
+func usedHeld(q *Quote) int {
+	n := 0
+	for _, l := range q.Legs {
+		if l.Chosen >= 0 && l.Offers[l.Chosen].Kind == OfferHeld {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCaps(t *testing.T) {
+	tab := ningbo(t)
+	bus := `"legs":[{"route_id":"b1","start_time":"08:00:00"}]`
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"day cap", `"spend":{"day":"9.00"},` + bus, "1.00"},
+		{"day cap reached", `"spend":{"day":"10.00"},` + bus, "0.00"},
+		{"week cap", `"spend":{"day":"1.00","week":"39.50"},` + bus, "0.50"},
+		{"month cap", `"spend":{"month":"149.00"},` + bus, "1.00"},
+		{"student day cap", `"rider_category":"student","spend":{"day":"4.50"},` + bus, "0.50"},
+		{"parking is not capped", `"spend":{"day":"9.00"},"legs":[{"network_id":"parking","start_time":"22:00:00","end_time":"07:30:00"}]`, "39.00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, tab, `{"date":"2025-06-10",`+tc.doc+`}`, want{tc.want, nil})
+		})
+	}
+	// Within one journey: 9.00 spent, bus 2.00 -> 1.00, then metro 3.00 -> 0.
+	check(t, tab, `{"date":"2025-06-10","spend":{"day":"9.00"},"legs":[{"route_id":"b1","start_time":"08:00:00"},{"route_id":"m1","from_stop_id":"gq","to_stop_id":"gulou_1","start_time":"12:00:00","end_time":"12:20:00"}]}`,
+		want{"1.00", []string{"bus_single 1.00", "metro_3 0.00"}})
+}
+
+func TestAreas(t *testing.T) {
+	tab := ningbo(t)
+	for _, tc := range []struct{ from, to, want string }{
+		{"b_gulou", "b_train", "suburban_2 2.00"},
+		{"b_gulou", "fh_center", "suburban_4 4.00"},
+		{"fh_xikou", "b_train", "suburban_4 4.00"},
+		{"fh_center", "fh_xikou", "suburban_2 2.00"},
+	} {
+		doc := `{"date":"2025-06-10","legs":[{"route_id":"s9","from_stop_id":"` + tc.from + `","to_stop_id":"` + tc.to + `","start_time":"08:00:00"}]}`
+		check(t, tab, doc, want{strings.Fields(tc.want)[1], []string{tc.want}})
+	}
+}
+
+// mapFeed builds a feed from file contents.
+func mapFeed(files map[string]string) fstest.MapFS {
+	m := fstest.MapFS{}
+	for name, s := range files {
+		m[name] = &fstest.MapFile{Data: []byte(strings.TrimLeft(s, "\n"))}
+	}
+	return m
+}
+
+func mustLoad(t *testing.T, files map[string]string) *Table {
+	t.Helper()
+	tab, err := Load(mapFeed(files))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return tab
+}
+
+// TestTransferTypes prices the reference's example of fare_transfer_type
+// with three legs A, B, C: type 0 gives A + AB then S + BC, type 1
+// A + AB + B then S + BC + C, type 2 AB then S + BC, S being the cost so
+// far.
+func TestTransferTypes(t *testing.T) {
+	feed := func(typ1, typ2, ab, bc string) map[string]string {
+		return map[string]string{
+			"fare_products.txt": `
+fare_product_id,amount,currency
+pa,2.00,CNY
+pb,3.00,CNY
+pc,5.00,CNY
+tab,` + ab + `,CNY
+tbc,` + bc + `,CNY
+`,
+			"fare_leg_rules.txt": `
+leg_group_id,network_id,fare_product_id
+ga,A,pa
+gb,B,pb
+gc,C,pc
+`,
+			"fare_transfer_rules.txt": `
+from_leg_group_id,to_leg_group_id,fare_transfer_type,fare_product_id
+ga,gb,` + typ1 + `,tab
+gb,gc,` + typ2 + `,tbc
+`,
+		}
+	}
+	journey := `{"date":"2025-06-10","legs":[{"network_id":"A","start_time":"08:00:00"},{"network_id":"B","start_time":"08:10:00"},{"network_id":"C","start_time":"08:20:00"}]}`
+	for _, tc := range []struct {
+		name               string
+		typ1, typ2, ab, bc string
+		want               want
+	}{
+		// A + AB = 2.00 + 2.50; S + BC = 4.50 + 4.00.
+		{"0 then 0", "0", "0", "2.50", "4.00", want{"8.50", []string{"pa 2.00", "tab 2.50", "tbc 4.00"}}},
+		// A + AB + B = 2.00 - 1.00 + 3.00; S + BC + C = 4.00 - 0.50 + 5.00.
+		{"1 then 1", "1", "1", "-1.00", "-0.50", want{"8.50", []string{"pa 2.00", "tab 2.00", "tbc 4.50"}}},
+		// The reference processes AB = 2.50, then S + BC = 6.50; both
+		// offers are there, but the cheapest combination pays A and B on
+		// their own and lets BC cover B and C: 2.00 + 3.00 + (4.00 - 3.00).
+		{"2 then 2", "2", "2", "2.50", "4.00", want{"6.00", []string{"pa 2.00", "pb 3.00", "tbc 1.00"}}},
+		// AB then S + BC.
+		{"2 then 0", "2", "0", "2.50", "4.00", want{"6.50", []string{"pa 2.00", "tab 0.50", "tbc 4.00"}}},
+		// A + AB + B then S + BC would be 2.00 - 1.00 + 3.00 + 4.00 = 8.00;
+		// cheaper again: A, B, and BC covering B and C.
+		{"1 then 2", "1", "2", "-1.00", "4.00", want{"6.00", []string{"pa 2.00", "pb 3.00", "tbc 1.00"}}},
+		// Without the transfers (type 0, dearer than the legs' own fares),
+		// the legs' own fares are cheaper: 2.00 + 3.00 + 5.00.
+		{"dearer transfers", "0", "0", "4.00", "6.00", want{"10.00", []string{"pa 2.00", "pb 3.00", "pc 5.00"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := mustLoad(t, feed(tc.typ1, tc.typ2, tc.ab, tc.bc))
+			q := check(t, tab, journey, tc.want)
+			// Leg B always offers the transfer from A, requiring pa.
+			if !hasOffer(q.Legs[1], "tab", "pa") || !hasOffer(q.Legs[2], "tbc", "pb") {
+				t.Errorf("transfer offers missing:\n%s", dump(q))
+			}
+		})
+	}
+}
+
+// TestEmptyFieldSemantics checks the reference's two meanings of an empty
+// network_id: without rule_priority, it matches only networks no other
+// row names; with rule_priority, any network, and the highest priority
+// among the matching rows wins.
+func TestEmptyFieldSemantics(t *testing.T) {
+	products := `
+fare_product_id,amount,currency
+p_n1,1.00,CNY
+p_any,5.00,CNY
+p_night,7.00,CNY
+`
+	legs := func(n string) string {
+		return `{"date":"2025-06-10","legs":[{"network_id":"` + n + `","start_time":"08:00:00"}]}`
+	}
+	tab := mustLoad(t, map[string]string{"fare_products.txt": products, "fare_leg_rules.txt": `
+network_id,fare_product_id
+n1,p_n1
+,p_any
+`})
+	q := check(t, tab, legs("n1"), want{"1.00", []string{"p_n1 1.00"}})
+	if len(q.Legs[0].Offers) != 1 {
+		t.Errorf("n1 without rule_priority: %d offers, want 1 (p_n1)", len(q.Legs[0].Offers))
+	}
+	check(t, tab, legs("n2"), want{"5.00", []string{"p_any 5.00"}})
+
+	tab = mustLoad(t, map[string]string{"fare_products.txt": products, "fare_leg_rules.txt": `
+network_id,fare_product_id,rule_priority
+n1,p_n1,0
+,p_any,0
+`})
+	q = check(t, tab, legs("n1"), want{"1.00", []string{"p_n1 1.00"}})
+	if len(q.Legs[0].Offers) != 2 {
+		t.Errorf("n1 with rule_priority: %d offers, want 2 (p_n1, p_any)", len(q.Legs[0].Offers))
+	}
+	tab = mustLoad(t, map[string]string{"fare_products.txt": products, "fare_leg_rules.txt": `
+network_id,fare_product_id,rule_priority
+n1,p_n1,0
+,p_any,2
+`})
+	check(t, tab, legs("n1"), want{"5.00", []string{"p_any 5.00"}})
+}
+
+// TestPartialFeed prices with fare files only, as OpenTripPlanner's tests
+// do: the legs carry their network and the offers list every product.
+func TestPartialFeed(t *testing.T) {
+	tab := mustLoad(t, map[string]string{
+		"fare_products.txt": `
+fare_product_id,fare_product_name,rider_category_id,fare_media_id,amount,currency
+single,Single,,,2.50,USD
+single,Single,youth,,1.25,USD
+day_pass,Day pass,,,5.00,USD
+free_transfer,Free transfer,,,0.00,USD
+`,
+		"fare_leg_rules.txt": `
+leg_group_id,network_id,fare_product_id
+core,local,single
+core,local,day_pass
+`,
+		"fare_transfer_rules.txt": `
+from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id
+core,core,-1,5400,1,0,free_transfer
+`,
+	})
+	if tab.Currency() != "USD" {
+		t.Errorf("currency %s, want USD", tab.Currency())
+	}
+	q := check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"local","start_time":"10:00:00"},{"network_id":"local","start_time":"10:30:00"},{"network_id":"local","start_time":"11:30:00"}]}`,
+		want{"2.50", []string{"single 2.50", "free_transfer 0.00", "free_transfer 0.00"}})
+	if n := len(q.Legs[0].Offers); n != 2 {
+		t.Errorf("leg 0: %d offers, want 2 (single, day_pass)", n)
+	}
+	// Unlimited transfers, but within 90 minutes of the first leg's
+	// departure: the leg at 11:31 is a new fare.
+	check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"local","start_time":"10:00:00"},{"network_id":"local","start_time":"10:30:00"},{"network_id":"local","start_time":"11:31:00"}]}`,
+		want{"5.00", []string{"single 2.50", "free_transfer 0.00", "single 2.50"}})
+	check(t, tab, `{"date":"2025-06-10","rider_category":"youth","legs":[{"network_id":"local","start_time":"10:00:00"}]}`,
+		want{"1.25", []string{"single 1.25"}})
+}
