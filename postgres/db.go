@@ -1,0 +1,226 @@
+// Package postgres implements the storage interfaces of the domain
+// packages (registry.Store, ledger.Store) on PostgreSQL through pgx v5:
+// what a city runs when it outgrows one machine. It behaves as package
+// sqlite does, by the same test suite (storetest).
+//
+// # Design
+//
+// A pgxpool.Pool, native pgx (no database/sql) for its error codes,
+// batches and lower overhead. The schema is the SQLite store's, with the
+// same representation (times as Unix nanoseconds, hashes as hex text,
+// enumerations by name): SQL migrations embedded in the binary, applied
+// in version order at Open under an advisory lock (several processes may
+// start at once), each in its own transaction and recorded in
+// schema_migrations. Objects live in the first schema of the connection's
+// search_path, so a URL with search_path=NAME gives a test (or a tenant)
+// a schema of its own.
+//
+// Ledger: Append takes a transaction-scoped advisory lock on the ledger
+// (the chain has one head, so appends are serialized; nothing else is),
+// reads the head, looks every key of the batch up in one query, links the
+// new entries in memory, and sends the balance upserts, postings and
+// entries in one pgx batch: five round trips per PostBatch whatever its
+// size. Triggers refuse an entry whose postings do not sum to zero,
+// postings added to a booked entry, and any update, delete or truncate of
+// entries and postings.
+//
+// Errors: pgx.ErrNoRows is NotFound, unique violation (23505) Exists,
+// foreign-key violation (23503) NotFound, check violations and the
+// triggers' refusals (23514, P0001) Invalid, anything else IO.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/registry"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is an open PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+
+	registry *registryStore
+	ledger   *ledgerStore
+}
+
+// Open connects to the database of url, "postgres://..." (pgx's URL
+// options apply; search_path=NAME selects the schema), and applies the
+// migrations it lacks. Kinds: Invalid (not a postgres URL), Conflict (the
+// database has migrations this binary does not know), IO.
+func Open(ctx context.Context, url string) (*DB, error) {
+	const op = "postgres.Open"
+	u, err := dburl.Parse(url)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if u.Engine != dburl.Postgres {
+		return nil, citycard.E(op, citycard.Invalid, "%q is not a postgres:// URL", url)
+	}
+	cfg, err := pgxpool.ParseConfig(u.Conn)
+	if err != nil {
+		return nil, citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, citycard.E(op, citycard.IO, "%w", err)
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	db.registry = &registryStore{db: db}
+	db.ledger = &ledgerStore{db: db}
+	return db, nil
+}
+
+// Close closes the pool's connections. It returns no error today; the
+// signature matches sqlite.DB's.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Registry returns the registry's store.
+func (db *DB) Registry() registry.Store { return db.registry }
+
+// Ledger returns the ledger's store.
+func (db *DB) Ledger() ledger.Store { return db.ledger }
+
+// Exec runs one SQL statement outside the stores' rules: for tests that
+// play someone editing the database behind the platform's back, and for
+// maintenance. Kinds as the stores map them.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.pool.Exec(ctx, query, args...)
+	return mapErr("postgres.DB.Exec", err)
+}
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. A file
+// not named NNNN_name.sql, or two files of one version, is a build
+// mistake: migrations panics.
+func migrations(fsys fs.FS) []migration {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		panic(err)
+	}
+	var ms []migration
+	for _, n := range names {
+		base := path.Base(n)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			panic("postgres: migration file " + base + " is not named NNNN_name.sql")
+		}
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			panic("postgres: two migrations of version " + strconv.Itoa(ms[i].version))
+		}
+	}
+	return ms
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction under an advisory lock of the schema.
+func (db *DB) migrate(ctx context.Context) error {
+	const op = "postgres.migrate"
+	ms := migrations(migrationFS)
+	known := make(map[int]bool, len(ms))
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('citycard.migrate.' || current_schema()))`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				version    INTEGER PRIMARY KEY,
+				name       TEXT NOT NULL,
+				applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+			)`); err != nil {
+				return err
+			}
+			rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+			applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+			if err != nil {
+				return err
+			}
+			for _, v := range applied {
+				if !known[int(v)] {
+					return citycard.E(op, citycard.Conflict, "schema version %d is not one this binary knows: a newer binary migrated it", v)
+				}
+			}
+			if slices.Contains(applied, int32(m.version)) {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return mapErr(op, err)
+		}
+	}
+	return nil
+}
+
+// mapErr maps a driver error to the platform's kinds under op; an error
+// that already has a kind keeps it.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if citycard.KindOf(err) != citycard.Other {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return citycard.E(op, citycard.NotFound, "%w", err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return citycard.E(op, citycard.Exists, "%w", err)
+		case "23503":
+			return citycard.E(op, citycard.NotFound, "%w", err)
+		case "23514", "23502", "P0001":
+			return citycard.E(op, citycard.Invalid, "%w", err)
+		}
+	}
+	return citycard.E(op, citycard.IO, "%w", err)
+}
