@@ -60,8 +60,10 @@ CREATE TABLE entries (
 ) STRICT;
 
 CREATE INDEX entries_source ON entries (source, seq);
--- An entry is reversed at most once.
-CREATE UNIQUE INDEX entries_reversal_of ON entries (reversal_of) WHERE reversal_of IS NOT NULL;
+-- An entry is reversed at most once (NULLs, entries that reverse nothing,
+-- are distinct). Not a partial index: the foreign key of reversal_of needs
+-- a full one to find children, or every insert scans the table.
+CREATE UNIQUE INDEX entries_reversal_of ON entries (reversal_of);
 
 -- Postings are written before their entry (the entry's insert checks them)
 -- so the reference to the entry is checked at commit.
