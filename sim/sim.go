@@ -44,7 +44,7 @@ type Card struct {
 
 // City is a simulated city: its key store, terminals and cards.
 type City struct {
-	Store     *keys.MemStore
+	Store     keys.Store
 	Alg       keys.Alg
 	Operators []string
 	Terminals []*Terminal
@@ -62,6 +62,10 @@ type Config struct {
 	Start     time.Time
 	// BalanceFen is each card's starting balance; 0: 1,000,000.
 	BalanceFen uint32
+	// Keys, if not nil, is a key store holding our issuer's master keys
+	// (version 1 of the card key types and of the record key): the city
+	// uses them instead of drawing its own.
+	Keys keys.Store
 }
 
 // NewCity makes a city: master keys (drawn from the seed: the same seed
@@ -85,15 +89,19 @@ func NewCity(cfg Config) (*City, error) {
 		cfg.BalanceFen = 1000000
 	}
 	rng := rand.New(rand.NewChaCha8(seed32(cfg.Seed)))
-	c := &City{Store: keys.NewMemStore(), Alg: cfg.Alg, Operators: cfg.Operators, Start: cfg.Start}
-	for _, t := range append(append([]keys.KeyType(nil), keys.CardKeyTypes...), keys.KeyRecord) {
-		k := make([]byte, keys.KeyLen)
-		for i := range k {
-			k[i] = byte(rng.UintN(256))
+	c := &City{Store: cfg.Keys, Alg: cfg.Alg, Operators: cfg.Operators, Start: cfg.Start}
+	if c.Store == nil {
+		mem := keys.NewMemStore()
+		for _, t := range append(append([]keys.KeyType(nil), keys.CardKeyTypes...), keys.KeyRecord) {
+			k := make([]byte, keys.KeyLen)
+			for i := range k {
+				k[i] = byte(rng.UintN(256))
+			}
+			if _, err := mem.Put(keys.Ref{Issuer: Issuer, Type: t, Version: 1}, cfg.Alg, k, "simulated", cfg.Start); err != nil {
+				return nil, citycard.Wrap(op, citycard.Other, err)
+			}
 		}
-		if _, err := c.Store.Put(keys.Ref{Issuer: Issuer, Type: t, Version: 1}, cfg.Alg, k, "simulated", cfg.Start); err != nil {
-			return nil, citycard.Wrap(op, citycard.Other, err)
-		}
+		c.Store = mem
 	}
 	for i := 0; i < cfg.Terminals; i++ {
 		t := &Terminal{
@@ -163,10 +171,6 @@ type Upload struct {
 // nil, is called now and then with the number made so far.
 func (c *City) Day(n int, progress func(done int)) []Upload {
 	ups := make([]Upload, len(c.Terminals))
-	for i, t := range c.Terminals {
-		ups[i].Terminal = t
-		ups[i].Records = make([][]byte, 0, n/len(c.Terminals)+1)
-	}
 	// Plan sequentially (cheap), seal in parallel (the cost).
 	type tap struct {
 		card, term int
@@ -175,7 +179,7 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 		amount     uint32
 		seq        uint32
 		at         time.Time
-		out        *[]byte
+		slot       int // index in its terminal's records
 	}
 	taps := make([]tap, n)
 	step := 16 * time.Hour / time.Duration(max(n, 1))
@@ -187,14 +191,16 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 		if cd.balance < amount {
 			amount = 0
 		}
-		taps[i] = tap{card: i % len(c.Cards), term: ti, counter: cd.counter, before: cd.balance, amount: amount, seq: t.seq, at: c.Start.Add(time.Duration(i) * step)}
+		taps[i] = tap{card: i % len(c.Cards), term: ti, counter: cd.counter, before: cd.balance, amount: amount, seq: t.seq, at: c.Start.Add(time.Duration(i) * step), slot: ups[ti].Genuine}
 		cd.counter++
 		cd.balance -= amount
 		t.seq++
-		ups[ti].Records = append(ups[ti].Records, nil)
-		taps[i].out = &ups[ti].Records[len(ups[ti].Records)-1]
 		ups[ti].Genuine++
 		ups[ti].GenuineFen += int64(amount)
+	}
+	for i, t := range c.Terminals {
+		ups[i].Terminal = t
+		ups[i].Records = make([][]byte, ups[i].Genuine)
 	}
 	var done int64
 	var mu sync.Mutex
@@ -219,7 +225,7 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 			r.RecordMAC = record.ComputeMAC(c.Alg, t.psamKey[:], &r)
 			start := len(buf)
 			buf = r.AppendBinary(buf)
-			*tp.out = buf[start:len(buf):len(buf)]
+			ups[tp.term].Records[tp.slot] = buf[start:len(buf):len(buf)]
 			if (i-lo)%65536 == 65535 && progress != nil {
 				mu.Lock()
 				done += 65536

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/registry"
+	"github.com/citycard/citycard/sim"
+	"github.com/citycard/citycard/terminal"
+)
+
+const benchUsage = `usage: citycard bench ingest [--records N] [--cards M] [--db URL] [--json]
+
+Makes N genuine signed records of M virtual cards on simulated terminals
+(plus a small share of duplicates and forgeries) before the clock starts,
+then uploads them over loopback HTTP in batches; the back office verifies,
+classifies, journals and books them. It prints records/s booked, batch
+latency p50/p99 and peak memory, and checks that every genuine record is
+booked once, no forgery is, and the ledger balances; it exits non-zero if
+a check fails. Without --db it uses a fresh SQLite file in a temporary
+directory.
+
+flags:
+`
+
+func runBench(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, benchUsage); fs.PrintDefaults() }
+	o := benchOptions{}
+	fs.IntVar(&o.records, "records", 200000, "genuine records to upload")
+	fs.IntVar(&o.cards, "cards", 50000, "cards that make them")
+	fs.IntVar(&o.terminals, "terminals", 0, "terminals (0: one per 5000 records, at least 16)")
+	fs.IntVar(&o.batch, "batch", 1000, "records per upload batch")
+	fs.IntVar(&o.uploaders, "uploaders", 8, "concurrent uploading terminals")
+	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory)")
+	fs.StringVar(&o.alg, "alg", "3des", "card algorithm: 3des or sm4")
+	fs.Float64Var(&o.dup, "dup", 0.01, "share of genuine records uploaded twice")
+	fs.Float64Var(&o.forge, "forge", 0.001, "share of genuine records with a forged copy")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the upload phase to this file")
+	what, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if what != "ingest" {
+		fs.Usage()
+		return fmt.Errorf("bench: unknown benchmark %q (want ingest): %w", what, errUsage)
+	}
+	if o.records <= 0 || o.cards <= 0 || o.batch <= 0 || o.batch > acquire.MaxBatchRecords || o.uploaders <= 0 {
+		return fmt.Errorf("bench: --records, --cards, --uploaders must be positive and --batch 1 to %d: %w", acquire.MaxBatchRecords, errUsage)
+	}
+	res, err := benchIngest(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	res.print(e.stdout)
+	if o.json {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	}
+	if !res.ok() {
+		return fmt.Errorf("bench: a check failed (see above)")
+	}
+	return nil
+}
+
+type benchOptions struct {
+	records, cards, terminals, batch, uploaders int
+	db, alg, cpuProfile                         string
+	dup, forge                                  float64
+	json                                        bool
+}
+
+// benchResult is the outcome; the JSON field names are the contract of
+// `--json`.
+type benchResult struct {
+	Records        int64   `json:"records"` // uploaded, duplicates and forgeries included
+	Genuine        int64   `json:"genuine"`
+	Booked         int64   `json:"booked"`
+	Duplicates     int64   `json:"duplicates"`
+	Forged         int64   `json:"forged"`
+	ForgedBooked   int64   `json:"forged_booked"`
+	Rejected       int64   `json:"rejected"`
+	Seconds        float64 `json:"seconds"`
+	RecordsPerS    float64 `json:"records_per_s"`
+	BatchP50Ms     float64 `json:"batch_p50_ms"`
+	BatchP99Ms     float64 `json:"batch_p99_ms"`
+	PeakRSSMiB     float64 `json:"peak_rss_mib"`
+	GenerateS      float64 `json:"generate_seconds"`
+	RestartS       float64 `json:"restart_seconds"` // reloading the state from checkpoint and journal
+	LedgerBalanced bool    `json:"ledger_balanced"`
+	BookedOnce     bool    `json:"booked_once"`
+	FloatFen       int64   `json:"float_moved_fen"`
+	GenuineFen     int64   `json:"genuine_fen"`
+	Cores          int     `json:"cores"`
+	DB             string  `json:"db"`
+	Batches        int64   `json:"batches"`
+}
+
+func (r *benchResult) ok() bool {
+	return r.BookedOnce && r.ForgedBooked == 0 && r.LedgerBalanced && r.FloatFen == r.GenuineFen
+}
+
+func (r *benchResult) print(w io.Writer) {
+	check := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "FAILED"
+	}
+	fmt.Fprintf(w, "ingest on %s, %d cores\n", r.DB, r.Cores)
+	fmt.Fprintf(w, "  %-28s %d (%d genuine, %d duplicates, %d forged)\n", "records uploaded", r.Records, r.Genuine, r.Duplicates, r.Forged)
+	fmt.Fprintf(w, "  %-28s %d in %d batches\n", "booked", r.Booked, r.Batches)
+	fmt.Fprintf(w, "  %-28s %.2f s\n", "upload and booking", r.Seconds)
+	fmt.Fprintf(w, "  %-28s %.0f\n", "records/s booked", r.RecordsPerS)
+	fmt.Fprintf(w, "  %-28s p50 %.1f ms, p99 %.1f ms\n", "batch latency", r.BatchP50Ms, r.BatchP99Ms)
+	fmt.Fprintf(w, "  %-28s %.0f MiB\n", "peak memory (RSS)", r.PeakRSSMiB)
+	fmt.Fprintf(w, "  %-28s %.2f s\n", "generating the records", r.GenerateS)
+	fmt.Fprintf(w, "  %-28s %.2f s\n", "restart (load state)", r.RestartS)
+	fmt.Fprintf(w, "  %-28s %s (%d booked, %d genuine)\n", "every genuine record once", check(r.BookedOnce), r.Booked, r.Genuine)
+	fmt.Fprintf(w, "  %-28s %s (%d of %d forged booked)\n", "no forgery booked", check(r.ForgedBooked == 0), r.ForgedBooked, r.Forged)
+	fmt.Fprintf(w, "  %-28s %s (float moved %d fen, cards spent %d)\n", "ledger balanced", check(r.LedgerBalanced && r.FloatFen == r.GenuineFen), r.FloatFen, r.GenuineFen)
+}
+
+func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, error) {
+	progress := func(format string, args ...any) { fmt.Fprintf(e.stderr, "bench: "+format+"\n", args...) }
+	alg, err := keys.ParseAlg(o.alg)
+	if err != nil {
+		return nil, err
+	}
+	db := o.db
+	if db == "" {
+		dir, err := os.MkdirTemp("", "citycard-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	}
+	st, err := openStores(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	res := &benchResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String()}
+
+	nTerm := o.terminals
+	if nTerm == 0 {
+		nTerm = max(16, o.records/5000)
+	}
+	nTerm = min(nTerm, 65536)
+	t0 := time.Now()
+	progress("making a city: %d terminals, %d cards", nTerm, o.cards)
+	city, err := sim.NewCity(sim.Config{Seed: 1, Alg: alg, Terminals: nTerm, Cards: o.cards})
+	if err != nil {
+		return nil, err
+	}
+	progress("sealing %d records", o.records)
+	ups := city.Day(o.records, func(done int) {
+		if done%(1<<20) == 0 {
+			progress("  %d sealed", done)
+		}
+	})
+	dups, forged := sim.Spoil(ups, o.dup, o.forge, 2)
+	res.Duplicates, res.Forged = int64(dups), int64(forged)
+	for _, u := range ups {
+		res.Records += int64(len(u.Records))
+		res.Genuine += int64(u.Genuine)
+		res.GenuineFen += u.GenuineFen
+	}
+	res.GenerateS = time.Since(t0).Seconds()
+	progress("made %d records (%d duplicates, %d forged) in %.1f s", res.Records, dups, forged, res.GenerateS)
+
+	// The registry: our issuer, the operators, every terminal with a token.
+	reg := registry.New(st.registry, time.Now)
+	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "Simulated city card", Own: true, SettlementAccount: "bank 0001 account 1"}); err != nil {
+		return nil, err
+	}
+	for i, op := range city.Operators {
+		code := citycard.IssuerCode{0x31, 0x50, 0x09, byte(i), 0xFF, 0xFF, 0xFF, 0xFF}
+		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Role: registry.RoleOperator, Code: code, Sector: registry.Sector(1), Name: op, SettlementAccount: "bank 0001 account " + op}); err != nil {
+			return nil, err
+		}
+	}
+	tokens := make([]string, len(city.Terminals))
+	for i, t := range city.Terminals {
+		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: t.ID, PSAM: t.PSAM, Operator: t.Operator, Kind: registry.TerminalKind(1), Line: t.Line, Station: t.Station}); err != nil {
+			return nil, err
+		}
+		if tokens[i], err = reg.IssueCredential(ctx, t.ID); err != nil {
+			return nil, err
+		}
+	}
+
+	acq, srv, addr, err := startBackOffice(ctx, st, city.Store, reg)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+
+	// Upload: each uploader takes terminals in turn and sends their
+	// records in batches, in the order each terminal sealed them.
+	progress("uploading over %s with %d uploaders, batches of %d", addr, o.uploaders, o.batch)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var sent atomic.Int64
+	var firstErr error
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.uploaders, DisableCompression: true}}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				progress("  %d of %d records answered", sent.Load(), res.Records)
+			}
+		}
+	}()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.uploaders; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ups) {
+					break
+				}
+				u := ups[i]
+				c := &api.Client{BaseURL: "http://" + addr, Terminal: u.Terminal.ID, Token: tokens[i], HTTP: client}
+				for k := 0; k < len(u.Records); k += o.batch {
+					recs := u.Records[k:min(k+o.batch, len(u.Records))]
+					b := terminal.UploadBatch{Terminal: u.Terminal.ID, ID: fmt.Sprintf("bench-%d", k), Records: recs}
+					for _, r := range recs {
+						b.AmountFen += int64(amountOf(r))
+					}
+					t := time.Now()
+					ans, err := c.Upload(ctx, b)
+					mine = append(mine, time.Since(t))
+					if err == nil && len(ans.Records) != len(recs) {
+						err = fmt.Errorf("batch %s: %d answers for %d records", b.ID, len(ans.Records), len(recs))
+					}
+					if err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+						return
+					}
+					sent.Add(int64(len(recs)))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(done)
+	if firstErr != nil {
+		return nil, fmt.Errorf("bench: upload: %w", firstErr)
+	}
+	stats := acq.Stats()
+	res.Seconds = elapsed.Seconds()
+	res.Booked = stats.Accepted + stats.Flagged
+	res.Rejected = stats.Rejected
+	res.Batches = stats.Batches
+	res.RecordsPerS = float64(res.Booked) / res.Seconds
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.BatchP50Ms = float64(lat[len(lat)/2].Microseconds()) / 1000
+		res.BatchP99Ms = float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds()) / 1000
+	}
+	progress("booked %d records in %.1f s: %.0f records/s", res.Booked, res.Seconds, res.RecordsPerS)
+
+	// The checks.
+	res.ForgedBooked = max(0, res.Forged-res.Rejected)
+	res.BookedOnce = res.Booked == res.Genuine && stats.Duplicates == res.Duplicates && res.Rejected == res.Forged
+	if err := srv.Close(); err != nil {
+		return nil, err
+	}
+	if err := acq.Close(); err != nil {
+		return nil, err
+	}
+	rep, err := ledger.Verify(ctx, st.ledger)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := st.ledger.Balance(ctx, ledger.Account{Kind: ledger.CardFloat, Party: sim.Issuer.String()})
+	if err != nil {
+		return nil, err
+	}
+	res.FloatFen = bal.NetFen()
+	all, err := st.ledger.Balances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sum int64
+	for _, b := range all {
+		sum += b.NetFen()
+	}
+	res.LedgerBalanced = rep.Broken == nil && sum == 0
+	if rep.Broken != nil {
+		progress("ledger: %v", rep.Broken)
+	}
+
+	// A restart: the state comes back from the checkpoint and the journal.
+	t1 := time.Now()
+	acq2, err := acquire.Open(ctx, acquire.Config{Journal: st.journal, Terminals: newRegistryTerminals(st.registry, time.Minute), Verifier: record.NewVerifier(city.Store, sim.Issuer)})
+	if err != nil {
+		return nil, err
+	}
+	res.RestartS = time.Since(t1).Seconds()
+	acq2.Close()
+	res.PeakRSSMiB = peakRSSMiB()
+	return res, nil
+}
+
+func amountOf(rec []byte) uint32 {
+	if len(rec) < 37 {
+		return 0
+	}
+	return uint32(rec[33])<<24 | uint32(rec[34])<<16 | uint32(rec[35])<<8 | uint32(rec[36])
+}
+
+// startBackOffice starts acquisition and the HTTP API on a loopback port.
+func startBackOffice(ctx context.Context, st *stores, ks keys.Store, reg *registry.Registry) (*acquire.Acquirer, *http.Server, string, error) {
+	own, err := ownIssuer(ctx, st.registry)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	acq, err := acquire.Open(ctx, acquire.Config{
+		Journal: st.journal, Terminals: newRegistryTerminals(st.registry, time.Minute),
+		Verifier: record.NewVerifier(ks, own),
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	s := &api.Server{
+		Acquirer: acq, Terminals: terminalAuth{reg}, Blacklist: blacklist.New(nil, nil), Rejections: st.journal,
+		Params: func() api.Parameters {
+			return api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		acq.Close()
+		return nil, nil, "", err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return acq, srv, ln.Addr().String(), nil
+}
+
+// ownIssuer returns the issuer code of our own issuer in the registry.
+func ownIssuer(ctx context.Context, rs registry.Store) (citycard.IssuerCode, error) {
+	ps, err := rs.Parties(ctx)
+	if err != nil {
+		return citycard.IssuerCode{}, err
+	}
+	for _, p := range ps {
+		if p.Own {
+			return p.Code, nil
+		}
+	}
+	return citycard.IssuerCode{}, citycard.E("citycard.ownIssuer", citycard.NotFound, "the registry has no own issuer: add it first")
+}
+
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/registry"
+)
+
+const serveUsage = `usage: citycard serve [--db URL] [--addr HOST:PORT] [--store KEYS] [--kek-file F]
+
+Runs the back office's HTTP API: terminals upload their batches of
+records (verified against the key store, journaled and booked once) and
+download the blacklist and their parameters; staff query rejections and
+card shadows. The registry must hold our own issuer and the terminals.
+
+Staff tokens come from $CITYCARD_STAFF, "name:role:token" separated by
+commas (role auditor, operator or admin). It stops cleanly on SIGINT or
+SIGTERM, checkpointing its state; a kill -9 loses nothing committed.
+
+flags:
+`
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, serveUsage); fs.PrintDefaults() }
+	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	ko := &keysOptions{}
+	fs.StringVar(&ko.store, "store", "citycard-keys.json", "the key store `file`")
+	fs.StringVar(&ko.kekFile, "kek-file", "", "`file` holding the key-encryption key (default: $"+envKEK+")")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("serve: unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	ks, err := ko.open("citycard.serve", e)
+	if err != nil {
+		return err
+	}
+	st, err := openStores(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	own, err := ownIssuer(ctx, st.registry)
+	if err != nil {
+		return err
+	}
+	staff := &api.StaticStaff{}
+	if err := addStaff(staff, e.getenv("CITYCARD_STAFF")); err != nil {
+		return err
+	}
+	acq, err := acquire.Open(ctx, acquire.Config{
+		Journal: st.journal, Terminals: newRegistryTerminals(st.registry, 30*time.Second),
+		Verifier: record.NewVerifier(ks, own), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer acq.Close()
+	s := &api.Server{
+		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: staff,
+		Blacklist: blacklist.New(nil, nil), Rejections: st.journal, Logger: logger,
+		Params: func() api.Parameters {
+			return api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
+		},
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	logger.Info("serving", "addr", ln.Addr().String(), "db", st.url.Engine.String(), "replayed", acq.Stats().Replayed, "load", acq.Stats().ReplayTime)
+	fmt.Fprintf(e.stdout, "listening on %s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return acq.Close()
+}
+
+// addStaff parses "name:role:token,...".
+func addStaff(st *api.StaticStaff, spec string) error {
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		parts := strings.SplitN(item, ":", 3)
+		if len(parts) != 3 || parts[0] == "" || len(parts[2]) < 16 {
+			return fmt.Errorf("CITYCARD_STAFF: %q: want name:role:token with a token of 16 or more characters", parts[0])
+		}
+		var role api.Role
+		switch parts[1] {
+		case "auditor":
+			role = api.RoleAuditor
+		case "operator":
+			role = api.RoleOperator
+		case "admin":
+			role = api.RoleAdmin
+		default:
+			return fmt.Errorf("CITYCARD_STAFF: %s: role %q: want auditor, operator or admin", parts[0], parts[1])
+		}
+		st.Add(parts[2], api.Staff{Name: parts[0], Role: role})
+	}
+	return nil
+}
