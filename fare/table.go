@@ -327,3 +327,99 @@ func (t *Table) Summary() Summary {
 	}
 	return s
 }
+
+// The numeric codes cards and terminals carry (fare_codes.txt). Each
+// lookup returns the feed's id and whether the code is mapped.
+
+// NetworkID returns the network_id of a network code.
+func (t *Table) NetworkID(code uint16) (string, bool) {
+	n, ok := t.netByCode[code]
+	if !ok {
+		return "", false
+	}
+	return t.networks.list[n], true
+}
+
+// RouteID returns the route_id of a line code on a network: a code scoped
+// to the network, else one given for every network.
+func (t *Table) RouteID(network uint16, line uint32) (string, bool) {
+	r, ok := t.routeByCode[codeKey{uint32(network), line}]
+	if !ok {
+		r, ok = t.routeByCode[codeKey{anyNetwork, line}]
+	}
+	if !ok {
+		return "", false
+	}
+	return t.routes.list[r], true
+}
+
+// StopID returns the stop_id of a station code on a network, as RouteID.
+func (t *Table) StopID(network uint16, station uint32) (string, bool) {
+	s, ok := t.stopByCode[codeKey{uint32(network), station}]
+	if !ok {
+		s, ok = t.stopByCode[codeKey{anyNetwork, station}]
+	}
+	if !ok {
+		return "", false
+	}
+	return t.stops.list[s], true
+}
+
+// RiderCategoryID returns the rider_category_id of the card's rider
+// category byte.
+func (t *Table) RiderCategoryID(code uint8) (string, bool) {
+	c, ok := t.catByCode[code]
+	if !ok {
+		return "", false
+	}
+	return t.catIDs.list[c], true
+}
+
+// FareMediaID returns the fare_media_id of a card type byte.
+func (t *Table) FareMediaID(code uint8) (string, bool) {
+	m, ok := t.mediaByCode[code]
+	if !ok {
+		return "", false
+	}
+	return t.media.list[m], true
+}
+
+// FareProductID returns the fare_product_id of a card product code.
+func (t *Table) FareProductID(code uint16) (string, bool) {
+	p, ok := t.prodByCode[code]
+	if !ok || p < 0 {
+		return "", false
+	}
+	return t.products[p].id, true
+}
+
+// FareProductCode returns the card code of a fare product, and false when
+// it has none.
+func (t *Table) FareProductCode(id string) (uint16, bool) {
+	p := t.productIDs.get(id)
+	if p < 0 {
+		return 0, false
+	}
+	_, ok := t.prodByCode[t.prodCode[p]]
+	return t.prodCode[p], ok && t.prodByCode[t.prodCode[p]] == p
+}
+
+// HeldKindOf returns the kind of a held product (pass or count ticket),
+// and false for a product that is not held.
+func (t *Table) HeldKindOf(id string) (HeldKind, bool) {
+	p := t.productIDs.get(id)
+	if p < 0 || t.products[p].held == nil {
+		return 0, false
+	}
+	return t.products[p].held.kind, true
+}
+
+// Chosen returns the offer the quote used for leg i, and false for a leg
+// joined to an earlier one.
+func (q *Quote) Chosen(i int) (Offer, bool) {
+	l := &q.Legs[i]
+	if l.Chosen < 0 {
+		return Offer{}, false
+	}
+	return l.Offers[l.Chosen], true
+}

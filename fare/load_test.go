@@ -1,0 +1,200 @@
+package fare
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/citycard/citycard"
+)
+
+const minimalProducts = `
+fare_product_id,amount,currency
+p,2.00,CNY
+`
+
+func TestLoadErrorsNameFileLineField(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"bad amount", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\np,2.00,CNY\nq,2.5x,CNY\n"},
+			`fare_products.txt:3: amount: "2.5x" is not a decimal amount`},
+		{"too many decimals", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\np,2.001,CNY\n"},
+			`fare_products.txt:2: amount: "2.001" has more than 2 decimals`},
+		{"no currency", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\np,2.00,\n"},
+			`fare_products.txt:2: currency: required, empty`},
+		{"two currencies", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\np,2.00,CNY\nq,1.00,USD\n"},
+			`fare_products.txt:3: currency: USD, but the feed's amounts are in CNY`},
+		{"dangling product", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "network_id,fare_product_id\nbus,nope\n"},
+			`fare_leg_rules.txt:2: fare_product_id: fare product "nope" is not in fare_products.txt`},
+		{"dangling timeframe", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "from_timeframe_group_id,fare_product_id\npeak,p\n"},
+			`fare_leg_rules.txt:2: from_timeframe_group_id: timeframe group "peak" is not in timeframes.txt`},
+		{"transfer count", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "leg_group_id,fare_product_id\ng,p\n",
+			"fare_transfer_rules.txt": "from_leg_group_id,to_leg_group_id,fare_transfer_type\ng,g,0\n"},
+			`fare_transfer_rules.txt:2: transfer_count: required when from_leg_group_id equals to_leg_group_id`},
+		{"duration type", map[string]string{"fare_products.txt": minimalProducts, "fare_transfer_rules.txt": "duration_limit,fare_transfer_type\n60,0\n"},
+			`fare_transfer_rules.txt:2: duration_limit_type: required with a duration_limit`},
+		{"transfer type", map[string]string{"fare_products.txt": minimalProducts, "fare_transfer_rules.txt": "fare_transfer_type\n3\n"},
+			`fare_transfer_rules.txt:2: fare_transfer_type: 3 is not in 0..2`},
+		{"timeframe time", map[string]string{"fare_products.txt": minimalProducts, "timeframes.txt": "timeframe_group_id,start_time,end_time,service_id\npeak,07:00:00,25:00:00,daily\n"},
+			`timeframes.txt:2: end_time: "25:00:00" is not a time of day`},
+		{"distance band", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "fare_product_id,min_distance_m,max_distance_m\np,6000,6000\n"},
+			`fare_leg_rules.txt:2: max_distance_m: 6000 is not more than min_distance_m 6000`},
+		{"held kind", map[string]string{"fare_products.txt": minimalProducts, "fare_held_products.txt": "fare_product_id,kind\np,season\n"},
+			`fare_held_products.txt:2: kind: "season" is not pass or count_ticket`},
+		{"cap period", map[string]string{"fare_products.txt": minimalProducts, "fare_caps.txt": "period,amount\nyear,100.00\n"},
+			`fare_caps.txt:2: period: "year" is not day, week or month`},
+		{"code range", map[string]string{"fare_products.txt": minimalProducts, "fare_codes.txt": "kind,id,code\nnetwork,bus,70000\n"},
+			`fare_codes.txt:2: code: 70000 is more than 65535`},
+		{"two defaults", map[string]string{"fare_products.txt": minimalProducts, "rider_categories.txt": "rider_category_id,is_default_fare_category\na,1\nb,1\n"},
+			`rider_categories.txt:3: is_default_fare_category: a second default category`},
+		{"bad quoting", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\n\"p,2.00,CNY\n"},
+			`fare_products.txt:2:`},
+		{"no products", map[string]string{"fare_leg_rules.txt": "fare_product_id\np\n"},
+			`fare_products.txt: missing`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(mapFeed(tc.files))
+			if err == nil {
+				t.Fatalf("Load: no error, want %q", tc.want)
+			}
+			if !citycard.IsKind(err, citycard.Invalid) {
+				t.Errorf("kind %v, want Invalid", citycard.KindOf(err))
+			}
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("error %v is not an ErrorList", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n%v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadToleratesRealFeeds(t *testing.T) {
+	// Extra files and columns, a reference to a network networks.txt
+	// lacks, a leg group no leg rule has, a service with no calendar.
+	tab, err := Load(mapFeed(map[string]string{
+		"shapes.txt":   "shape_id,shape_pt_lat\ns,1\n",
+		"networks.txt": "network_id,network_name,x_experimental\nbus,Bus,1\n",
+		"fare_products.txt": "\xef\xbb\xbffare_product_id,fare_product_name,amount,currency,x_color\n" +
+			"p,Single,2.00,CNY,red\n\n",
+		"fare_leg_rules.txt":      "leg_group_id,network_id,fare_product_id,from_timeframe_group_id\ng,tram,p,\ng,bus,p,all\n",
+		"timeframes.txt":          "timeframe_group_id,service_id\nall,nowhere\n",
+		"fare_transfer_rules.txt": "from_leg_group_id,to_leg_group_id,fare_transfer_type\ng,ghost,0\n",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var got []string
+	for _, w := range tab.Warnings() {
+		got = append(got, w.Error())
+	}
+	for _, want := range []string{
+		`fare_leg_rules.txt:2: network_id: network "tram" is not defined`,
+		`timeframes.txt:2: service_id: service "nowhere" is in neither calendar.txt nor calendar_dates.txt`,
+		`fare_transfer_rules.txt:2: to_leg_group_id: leg group "ghost" is in no fare_leg_rules.txt row`,
+	} {
+		if !strings.Contains(strings.Join(got, "\n"), want) {
+			t.Errorf("warnings:\n%s\nwant one containing %q", strings.Join(got, "\n"), want)
+		}
+	}
+	// The timeframe with no calendar applies every day.
+	j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{NetworkID: "bus", Start: 3600, End: NoTime}}}
+	var q Quote
+	if err := tab.Price(j, &q); err != nil || q.TotalFen != 200 {
+		t.Errorf("Price = %d fen, %v; want 200", q.TotalFen, err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if v := ningbo(t).Version(); v != "2025.06-1" {
+		t.Errorf("version %q, want feed_info.txt's 2025.06-1", v)
+	}
+	a := mustLoad(t, map[string]string{"fare_products.txt": minimalProducts})
+	b := mustLoad(t, map[string]string{"fare_products.txt": strings.Replace(minimalProducts, "2.00", "2.10", 1)})
+	if !strings.HasPrefix(a.Version(), "sha256:") || a.Version() == b.Version() {
+		t.Errorf("versions without feed_info: %q and %q, want distinct hashes", a.Version(), b.Version())
+	}
+}
+
+func TestUnits(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		fen  int64
+		ok   bool
+		back string
+	}{
+		{"2.50", 250, true, "2.50"}, {"-1.00", -100, true, "-1.00"}, {"0", 0, true, "0.00"}, {"3", 300, true, "3.00"},
+		{"0.5", 50, true, "0.50"}, {".5", 50, true, "0.50"}, {"", 0, false, ""}, {"1.", 0, false, ""},
+		{"1.234", 0, false, ""}, {"abc", 0, false, ""}, {"1e3", 0, false, ""}, {"--1", 0, false, ""},
+	} {
+		fen, err := parseAmount(tc.s, 2)
+		if (err == nil) != tc.ok || tc.ok && (fen != tc.fen || formatAmount(fen, 2) != tc.back) {
+			t.Errorf("parseAmount(%q) = %d, %v; want %d ok=%v", tc.s, fen, err, tc.fen, tc.ok)
+		}
+	}
+	if formatAmount(-5, 2) != "-0.05" || formatAmount(1234, 0) != "1234" || formatAmount(1234, 3) != "1.234" {
+		t.Errorf("formatAmount: %s %s %s", formatAmount(-5, 2), formatAmount(1234, 0), formatAmount(1234, 3))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		d := Date(r.IntN(200000) - 100000)
+		y, m, dd := d.Civil()
+		if DateOf(y, m, dd) != d {
+			t.Fatalf("DateOf(Civil(%d)) = %d", d, DateOf(y, m, dd))
+		}
+	}
+	if d, _ := ParseDate("2025-06-10"); d.Weekday() != 1 || d.String() != "2025-06-10" {
+		t.Errorf("2025-06-10: weekday %d (want 1, Tuesday), %s", d.Weekday(), d)
+	}
+	for _, s := range []string{"2025-02-29", "2025-13-01", "20250230", "2025/06/10"} {
+		if _, err := ParseDate(s); err == nil {
+			t.Errorf("ParseDate(%q): no error", s)
+		}
+	}
+	if c, err := ParseClock("25:10:00"); err != nil || c != 25*3600+600 {
+		t.Errorf("ParseClock(25:10:00) = %d, %v", c, err)
+	}
+	for _, s := range []string{"8:00", "08:60:00", "aa:00:00", "1000:00:00"} {
+		if _, err := ParseClock(s); err == nil {
+			t.Errorf("ParseClock(%q): no error", s)
+		}
+	}
+}
+
+func TestParseJourneyErrors(t *testing.T) {
+	tab := ningbo(t)
+	for _, tc := range []struct{ doc, want string }{
+		{`{"legs":[{}]}`, "date: required"},
+		{`{"date":"2025-06-31","legs":[{}]}`, "date:"},
+		{`{"date":"2025-06-10","legs":[]}`, "legs: 1 to 16"},
+		{`{"date":"2025-06-10","legs":[{"start_time":"8h"}]}`, "legs[0].start_time"},
+		{`{"date":"2025-06-10","legs":[{"charged":"x"}]}`, "legs[0].charged"},
+		{`{"date":"2025-06-10","legs":[{}],"surprise":1}`, "unknown field"},
+		{`{"date":"2025-06-10","legs":[{}],"products":[{"fare_product_id":"bus_monthly","valid_from":"x","valid_to":"2025-06-30"}]}`, "products[0].valid_from"},
+	} {
+		_, err := tab.ParseJourney([]byte(tc.doc))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseJourney(%s) = %v, want an error containing %q", tc.doc, err, tc.want)
+		}
+	}
+	j := &Journey{Date: 0, Legs: []Leg{{NetworkID: "nowhere", Start: 0, End: NoTime}}}
+	if err := tab.Price(j, &Quote{}); err == nil || !strings.Contains(err.Error(), "no fare rule") {
+		t.Errorf("unpriceable leg: %v", err)
+	}
+}
+
+func TestSampleFeedHasNoWarnings(t *testing.T) {
+	if w := ningbo(t).Warnings(); len(w) > 0 {
+		t.Errorf("testdata/ningbo warnings: %v", w)
+	}
+	if _, err := os.Stat("testdata/ningbo/fare_products.txt"); err != nil {
+		t.Fatal(err)
+	}
+}

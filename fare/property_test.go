@@ -1,0 +1,173 @@
+package fare
+
+import (
+	"math/rand/v2"
+	"testing"
+	"testing/fstest"
+)
+
+var (
+	propCats     = []string{"", "adult", "student", "senior", "senior60", "disabled"}
+	propMedia    = []string{"", "cash", "citycard", "qrcode"}
+	propRoutes   = []string{"b1", "b2", "n1", "s9", "m1", "m2", "bike"}
+	propStops    = []string{"gq", "wc", "zm", "gulou_1", "gulou_2", "dmk", "fm", "xp", "ls", "nbrs", "wt", "b_gulou", "b_train", "fh_center", "fh_xikou", ""}
+	propNetworks = []string{"", "", "", "parking", "metro"}
+	propHeld     = []string{"bus_monthly", "student_monthly", "bus_10_rides"}
+)
+
+// randomJourney draws a journey over the sample feed: any routes, stops,
+// times (across midnight too), categories, media, held products and spend.
+func randomJourney(r *rand.Rand) *Journey {
+	j := &Journey{Date: DateOf(2025, 6, 1) + Date(r.IntN(60)), RiderCategory: propCats[r.IntN(len(propCats))], FareMedia: propMedia[r.IntN(len(propMedia))]}
+	at := Clock(r.IntN(30 * 3600))
+	for range 1 + r.IntN(4) {
+		l := Leg{RouteID: propRoutes[r.IntN(len(propRoutes))], Start: at, End: NoTime}
+		if n := propNetworks[r.IntN(len(propNetworks))]; n != "" {
+			l.RouteID, l.NetworkID = "", n
+		}
+		l.FromStopID = propStops[r.IntN(len(propStops))]
+		if r.IntN(4) > 0 {
+			l.ToStopID = propStops[r.IntN(len(propStops))]
+			l.End = at + Clock(r.IntN(3*3600))
+		}
+		if r.IntN(4) == 0 {
+			l.DistanceM = int64(r.IntN(60000))
+		}
+		l.TapOffMissing = r.IntN(10) == 0
+		if r.IntN(5) == 0 {
+			l.ChargedFen = 800
+		}
+		j.Legs = append(j.Legs, l)
+		at += Clock(r.IntN(7200))
+	}
+	for range r.IntN(3) {
+		from := j.Date - Date(r.IntN(40))
+		j.Products = append(j.Products, Held{
+			FareProductID: propHeld[r.IntN(len(propHeld))], ValidFrom: from, ValidTo: from + Date(r.IntN(40)),
+			RidesLeft: r.IntN(3), RidesToday: r.IntN(5),
+		})
+	}
+	j.Spend = Spend{DayFen: int64(r.IntN(1200)), WeekFen: int64(r.IntN(5000)), MonthFen: int64(r.IntN(16000))}
+	return j
+}
+
+// TestPropertyNeverNegativeDiscountBounded: every leg's fare is at least
+// zero and at most its full fare (what it costs on its own), and a
+// discount (a transfer product with a negative amount) never takes more
+// than the fare it discounts; the total is the sum of the legs.
+func TestPropertyNeverNegativeDiscountBounded(t *testing.T) {
+	tab := ningbo(t)
+	r := rand.New(rand.NewPCG(7, 11))
+	var q Quote
+	priced := 0
+	for range 20000 {
+		j := randomJourney(r)
+		if err := tab.Price(j, &q); err != nil {
+			continue // an unpriceable leg (a bike leg on a metro stop...)
+		}
+		priced++
+		var sum int64
+		for i, l := range q.Legs {
+			if l.AmountFen < 0 {
+				t.Fatalf("leg %d: negative fare %d\n%+v\n%s", i, l.AmountFen, j, dump(&q))
+			}
+			if l.JoinedTo < 0 && l.AmountFen > l.FullFen {
+				t.Fatalf("leg %d: charged %d, more than its own fare %d\n%+v\n%s", i, l.AmountFen, l.FullFen, j, dump(&q))
+			}
+			for _, o := range l.Offers {
+				if o.AmountFen < 0 {
+					t.Fatalf("leg %d: offer %s of %d fen\n%s", i, o.FareProductID, o.AmountFen, dump(&q))
+				}
+			}
+			sum += l.AmountFen
+		}
+		if sum != q.TotalFen {
+			t.Fatalf("total %d, legs sum to %d", q.TotalFen, sum)
+		}
+	}
+	if priced < 5000 {
+		t.Errorf("only %d of 20000 random journeys priced", priced)
+	}
+}
+
+// TestPropertyLongerNeverCheaper: on one line, a longer ride never costs
+// less, by distance (metro, section fares) and by time (bikes, parking).
+func TestPropertyLongerNeverCheaper(t *testing.T) {
+	tab := ningbo(t)
+	r := rand.New(rand.NewPCG(3, 5))
+	var q Quote
+	price := func(j *Journey) int64 {
+		if err := tab.Price(j, &q); err != nil {
+			t.Fatalf("Price(%+v): %v", j, err)
+		}
+		return q.TotalFen
+	}
+	for range 5000 {
+		cat := propCats[r.IntN(len(propCats))]
+		a, b := int64(r.IntN(70000)), int64(r.IntN(70000))
+		a, b = min(a, b)+1, max(a, b)+1
+		leg := func(d int64) *Journey {
+			return &Journey{Date: DateOf(2025, 6, 10), RiderCategory: cat, Legs: []Leg{{RouteID: "m1", Start: 8 * 3600, End: 9 * 3600, DistanceM: d}}}
+		}
+		if fa, fb := price(leg(a)), price(leg(b)); fb < fa {
+			t.Fatalf("metro, %s: %d m costs %d, %d m costs %d", cat, a, fa, b, fb)
+		}
+		for _, net := range []string{"parking", "bike"} {
+			sa, sb := Clock(r.IntN(80*3600)), Clock(r.IntN(80*3600))
+			sa, sb = min(sa, sb), max(sa, sb)
+			stay := func(d Clock) *Journey {
+				return &Journey{Date: DateOf(2025, 6, 10), RiderCategory: cat, Legs: []Leg{{NetworkID: net, Start: 7 * 3600, End: 7*3600 + d}}}
+			}
+			if fa, fb := price(stay(sa)), price(stay(sb)); fb < fa {
+				t.Fatalf("%s, %s: %d s costs %d, %d s costs %d", net, cat, sa, fa, sb, fb)
+			}
+		}
+	}
+	// Along line 1 by its kilometre posts, from its first station.
+	line := []string{"gq", "wc", "zm", "gulou_1", "dmk", "fm", "xp"}
+	last := int64(-1)
+	for _, s := range line[1:] {
+		f := price(&Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{RouteID: "m1", FromStopID: "gq", ToStopID: s, Start: 8 * 3600, End: 9 * 3600}}})
+		if f < last {
+			t.Fatalf("gq to %s costs %d, less than the station before (%d)", s, f, last)
+		}
+		last = f
+	}
+}
+
+// FuzzLoad feeds the loader arbitrary leg rules, products and transfer
+// rules: it must never panic, and a table it accepts must price (or
+// refuse) a journey without panicking.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("fare_product_id,amount,currency,rider_category_id\np,2.00,CNY,\nq,-1.00,CNY,\n"),
+		[]byte("leg_group_id,network_id,fare_product_id,rule_priority,min_distance_m,max_distance_m\ng,n,p,0,,6000\ng,,q,1,6000,\n"),
+		[]byte("from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id\ng,g,-1,5400,1,2,q\n"))
+	f.Add([]byte("fare_product_id,amount,currency\n\"p\",1,CNY\n"), []byte("fare_product_id,from_timeframe_group_id\np,t\n"), []byte(""))
+	f.Add([]byte("\xef\xbb\xbffare_product_id,amount,currency\np,0.5,JPY\n"), []byte("network_id,fare_product_id\n,p\n"), []byte("fare_transfer_type\n1\n"))
+	f.Fuzz(func(t *testing.T, products, legRules, transfers []byte) {
+		tab, err := Load(fstest.MapFS{
+			"fare_products.txt":       {Data: products},
+			"fare_leg_rules.txt":      {Data: legRules},
+			"fare_transfer_rules.txt": {Data: transfers},
+		})
+		if err != nil {
+			return
+		}
+		_ = tab.Summary()
+		var q Quote
+		for _, n := range []string{"n", "", "x"} {
+			j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{
+				{NetworkID: n, Start: 3600, End: 4000, DistanceM: 7000},
+				{NetworkID: n, Start: 5000, End: NoTime},
+			}}
+			if err := tab.Price(j, &q); err == nil {
+				_ = q.JSON()
+				for _, l := range q.Legs {
+					if l.AmountFen < 0 {
+						t.Fatalf("negative fare %d", l.AmountFen)
+					}
+				}
+			}
+		}
+	})
+}
