@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,8 +24,10 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/postgres"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sim"
@@ -40,7 +43,8 @@ classifies, journals and books them. It prints records/s booked, batch
 latency p50/p99 and peak memory, and checks that every genuine record is
 booked once, no forgery is, and the ledger balances; it exits non-zero if
 a check fails. Without --db it uses a fresh SQLite file in a temporary
-directory.
+directory; a postgres:// URL without search_path gets a fresh schema,
+dropped at the end.
 
 flags:
 `
@@ -162,6 +166,15 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 		}
 		defer os.RemoveAll(dir)
 		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	}
+	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
+		// A schema of the bench's own, dropped afterwards.
+		fresh, drop, err := postgres.FreshSchema(ctx, db, "citycard_bench_")
+		if err != nil {
+			return nil, err
+		}
+		defer drop(context.Background())
+		db = fresh
 	}
 	st, err := openStores(ctx, db)
 	if err != nil {

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 
-	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/postgres"
 )
 
 // openPostgres opens the PostgreSQL stores.
 func openPostgres(ctx context.Context, u dburl.URL) (*stores, error) {
-	return nil, citycard.E("citycard.openStores", citycard.Invalid, "%v: the PostgreSQL store is not wired yet", u.Engine)
+	d, err := postgres.Open(ctx, u.Conn)
+	if err != nil {
+		return nil, err
+	}
+	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), close: d.Close}, nil
 }

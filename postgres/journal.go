@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/ledger"
+)
+
+// Journal returns the acquisition journal (acquire.Journal), committed in
+// the same transaction as the batches' ledger entries.
+func (db *DB) Journal() *Journal { return &Journal{db: db} }
+
+// Journal is the PostgreSQL acquire.Journal: the SQLite store's tables,
+// one chunk row per committed batch.
+type Journal struct{ db *DB }
+
+var _ acquire.Journal = (*Journal)(nil)
+
+const lastPosQuery = `SELECT coalesce((SELECT first_pos + n - 1 FROM acquire_journal ORDER BY first_pos DESC LIMIT 1), 0)`
+
+// Batch implements acquire.Journal.
+func (j *Journal) Batch(ctx context.Context, t citycard.TerminalID, id string) (acquire.StoredBatch, bool, error) {
+	const op = "postgres.Journal.Batch"
+	b := acquire.StoredBatch{Terminal: t, ID: id}
+	var hash []byte
+	var atNs int64
+	err := j.db.pool.QueryRow(ctx, `SELECT hash, answer, at_ns FROM acquire_batches WHERE terminal = $1 AND batch_id = $2`,
+		t.String(), id).Scan(&hash, &b.Answer, &atNs)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return b, false, nil
+	case err != nil:
+		return b, false, mapErr(op, err)
+	}
+	if len(hash) != len(b.Hash) {
+		return b, false, citycard.E(op, citycard.IO, "batch %q of %v: stored hash of %d bytes", id, t, len(hash))
+	}
+	copy(b.Hash[:], hash)
+	b.At = time.Unix(0, atNs).UTC()
+	return b, true, nil
+}
+
+// Commit implements acquire.Journal: one transaction, the rows sent in one
+// batch of statements, then the ledger entries.
+func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
+	const op = "postgres.Journal.Commit"
+	var entries []ledger.Entry
+	for i := range c.Batches {
+		entries = append(entries, acquire.LedgerEntries(&c.Batches[i], c.Movements[i])...)
+	}
+	for i := range entries {
+		if err := entries[i].Validate(); err != nil {
+			return citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	atNs := c.At.UnixNano()
+	err := pgx.BeginFunc(ctx, j.db.pool, func(tx pgx.Tx) error {
+		// One writer at a time: the positions are dense.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('citycard.acquire.' || current_schema()))`); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, lastPosQuery).Scan(&last); err != nil {
+			return err
+		}
+		if len(c.Entries) > 0 && c.Entries[0].Pos != last+1 {
+			return citycard.E(op, citycard.Conflict, "journal ends at %d, commit starts at %d: another writer?", last, c.Entries[0].Pos)
+		}
+		var b pgx.Batch
+		firstOf := map[string]int64{}
+		nOf := map[string]int{}
+		for _, ch := range c.Chunks() {
+			k := ch[0].Terminal.String() + "/" + ch[0].BatchID
+			firstOf[k], nOf[k] = ch[0].Pos, len(ch)
+			b.Queue(`INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES ($1, $2, $3, $4, $5)`,
+				ch[0].Pos, len(ch), ch[0].Terminal.String(), ch[0].BatchID, acquire.EncodeChunk(ch))
+		}
+		for _, sb := range c.Batches {
+			k := sb.Terminal.String() + "/" + sb.ID
+			b.Queue(`INSERT INTO acquire_batches (terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				sb.Terminal.String(), sb.ID, sb.Hash[:], sb.Answer, firstOf[k], nOf[k], "acquire:"+k, atNs)
+		}
+		for _, r := range c.Rejections {
+			b.Queue(`INSERT INTO acquire_rejections (terminal, batch_id, idx, reason, detail, raw, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				r.Terminal.String(), r.BatchID, r.Index, r.Reason, r.Detail, r.Raw, r.At.UnixNano())
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return err
+		}
+		if len(entries) > 0 {
+			if _, err := j.db.ledger.append(ctx, tx, c.At.UTC(), entries); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return mapErr(op, err)
+}
+
+// Replay implements acquire.Journal.
+func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Entry) error) error {
+	const op = "postgres.Journal.Replay"
+	rows, err := j.db.pool.Query(ctx, `SELECT first_pos, terminal, batch_id, data FROM acquire_journal
+		WHERE first_pos >= coalesce((SELECT first_pos FROM acquire_journal WHERE first_pos <= $1 ORDER BY first_pos DESC LIMIT 1), 0)
+		ORDER BY first_pos`, from+1)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var first int64
+		var term, batch string
+		var data []byte
+		if err := rows.Scan(&first, &term, &batch, &data); err != nil {
+			return mapErr(op, err)
+		}
+		tid, err := citycard.ParseTerminalID(term)
+		if err != nil {
+			return citycard.E(op, citycard.IO, "journal chunk %d: %w", first, err)
+		}
+		err = acquire.DecodeChunk(first, tid, batch, data, func(e *acquire.Entry) error {
+			if e.Pos <= from {
+				return nil
+			}
+			return fn(e)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return mapErr(op, rows.Err())
+}
+
+// LastPos implements acquire.Journal.
+func (j *Journal) LastPos(ctx context.Context) (int64, error) {
+	var last int64
+	err := j.db.pool.QueryRow(ctx, lastPosQuery).Scan(&last)
+	return last, mapErr("postgres.Journal.LastPos", err)
+}
+
+// SaveCheckpoint implements acquire.Journal.
+func (j *Journal) SaveCheckpoint(ctx context.Context, cp acquire.Checkpoint) error {
+	_, err := j.db.pool.Exec(ctx, `INSERT INTO acquire_checkpoint (id, pos, data) VALUES (1, $1, $2)
+		ON CONFLICT (id) DO UPDATE SET pos = excluded.pos, data = excluded.data`, cp.Pos, cp.Data)
+	return mapErr("postgres.Journal.SaveCheckpoint", err)
+}
+
+// LoadCheckpoint implements acquire.Journal.
+func (j *Journal) LoadCheckpoint(ctx context.Context) (acquire.Checkpoint, bool, error) {
+	var cp acquire.Checkpoint
+	err := j.db.pool.QueryRow(ctx, `SELECT pos, data FROM acquire_checkpoint WHERE id = 1`).Scan(&cp.Pos, &cp.Data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cp, false, nil
+	}
+	return cp, err == nil, mapErr("postgres.Journal.LoadCheckpoint", err)
+}
+
+// QueryRejections returns rejections after position f.After, oldest
+// first (the api's Rejections).
+func (j *Journal) QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error) {
+	const op = "postgres.Journal.QueryRejections"
+	q := `SELECT pos, terminal, batch_id, idx, reason, detail, raw, at_ns FROM acquire_rejections WHERE pos > $1`
+	args := []any{f.After}
+	if f.Terminal != (citycard.TerminalID{}) {
+		q += ` AND terminal = $2`
+		args = append(args, f.Terminal.String())
+	}
+	q += ` ORDER BY pos LIMIT ` + strconv.Itoa(max(f.Limit, 0))
+	rows, err := j.db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []acquire.PositionedRejection
+	for rows.Next() {
+		var r acquire.PositionedRejection
+		var term string
+		var atNs int64
+		if err := rows.Scan(&r.Pos, &term, &r.BatchID, &r.Index, &r.Reason, &r.Detail, &r.Raw, &atNs); err != nil {
+			return nil, mapErr(op, err)
+		}
+		if r.Terminal, err = citycard.ParseTerminalID(term); err != nil {
+			return nil, citycard.E(op, citycard.IO, "rejection %d: %w", r.Pos, err)
+		}
+		r.At = time.Unix(0, atNs).UTC()
+		out = append(out, r)
+	}
+	return out, mapErr(op, rows.Err())
+}
