@@ -170,6 +170,9 @@ func parseAmount(s string, decimals int) (int64, error) {
 	if whole == "" && frac == "" || hasDot && frac == "" {
 		return 0, fmt.Errorf("%q is not a decimal amount", s)
 	}
+	if _, ok := digits(frac); frac != "" && !ok {
+		return 0, fmt.Errorf("%q is not a decimal amount", s)
+	}
 	if len(frac) > decimals {
 		return 0, fmt.Errorf("%q has more than %d decimals", s, decimals)
 	}

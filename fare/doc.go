@@ -1,0 +1,95 @@
+// Package fare is the fare engine: it loads fare tables published as
+// GTFS-Fares v2 feeds, with the extension files a Chinese city needs, and
+// prices journeys with them. Terminals price taps with it offline (through
+// terminal.FareEngine), and the back office re-rates post-paid journeys
+// and checks the fares terminals charged. Pricing is pure: no I/O, no
+// clock, no global state.
+//
+// # Data model
+//
+// Load reads the feed's files from an fs.FS, validates every row and
+// compiles the feed into a Table. Every string id (network, route, stop,
+// area, rider category, fare media, product, leg group, timeframe group,
+// service) is interned as a dense int32 index, so that pricing looks ids
+// up once per leg and then works on slices. Leg rules are bucketed per
+// network (rulesFor), each bucket sorted by rule_priority, highest first;
+// a stop carries the areas of its parent station; amounts are int64 minor
+// units (fen) of the feed's one currency. Problems name their file, line
+// and field (FieldError); those pricing cannot live with fail Load (an
+// ErrorList of kind Invalid), the others (a dangling reference to a
+// network, area or leg group, a timeframe with no calendar) are the
+// Table's Warnings. Unknown files and columns are ignored.
+//
+// The GTFS reference gives an empty fare_leg_rules field two meanings,
+// and both are kept: without a rule_priority column, an empty network_id
+// (or from_area_id, to_area_id) matches only the networks (areas) no row
+// names; with the column, it matches any, and only the matching rows of
+// the highest priority count. An empty timeframe matches any time;
+// timeframes are [start_time, end_time) on the days of their service.
+// An empty transfer leg group matches the groups its column does not
+// name.
+//
+// # Offers and the cheapest combination
+//
+// Price first resolves each leg (its network from the leg or its route,
+// its stops, its distance: the leg's own distance_m, else
+// stop_distances.txt, else the kilometre posts of route_stop_posts.txt),
+// moves times past midnight where a leg starts before the one it follows,
+// and joins consecutive legs that fare_leg_join_rules.txt joins into one
+// effective leg. Then, as OpenTripPlanner does, each leg gets every offer
+// the rules allow:
+//   - the products of its matching fare_leg_rules rows, for the rider
+//     category and fare media (rows naming the category; else rows for
+//     every category; else, for a category with a fare_percent, the
+//     default category's rows at that percent);
+//   - its network's maximum fare when it cannot be priced for want of a
+//     tap-off (or says so);
+//   - each held product (pass, count ticket) valid on the leg's day and
+//     network;
+//   - on a later leg, the product of each fare_transfer_rules row whose
+//     from-leg group matched the leg before and whose to-leg group
+//     matches this one within its duration_limit (inclusive), with
+//     Requires naming the earlier leg and product. Type 0 (A+AB) charges
+//     AB on the later leg, type 1 (A+AB+B) AB plus the leg's own product,
+//     type 2 (AB) AB less what the earlier leg paid, never below zero.
+//
+// The total is the cheapest combination that pays for every leg: a
+// depth-first search over the legs, offers cheapest first, pruned by a
+// lower bound, checking what only a whole combination knows: that the leg
+// before a transfer was paid in the rule's from-group with the product
+// it requires (or was itself a transfer), that a same-group chain keeps
+// within transfer_count and within the duration from its first leg, that
+// a count ticket has rides left and a pass its daily rides. Journeys are
+// at most MaxLegs legs and the search has a node budget. Fare caps then
+// lower the chosen amounts, leg by leg, so that the spend of each capped
+// period never passes the rider category's cap. No amount is ever
+// negative. Explanations are built on demand from what pricing recorded,
+// so that pricing itself formats no text: a warm Quote is reused without
+// allocating.
+//
+// # Extension files
+//
+// README.md documents them for feed authors; in short:
+//   - fare_leg_rules.txt min_distance_m, max_distance_m: distance bands
+//     (分段计费), a leg matching when min < distance <= max;
+//   - stop_distances.txt (from_stop_id, to_stop_id, distance_m) and
+//     route_stop_posts.txt (route_id, stop_id, post_m): leg distances;
+//   - fare_time_rules.txt (fare_product_id, rider_category_id,
+//     free_minutes, charge_free_minutes, first_period_minutes,
+//     first_period_amount, period_minutes, period_amount,
+//     day_cap_amount): time fares (分时计费) of parking and bikes;
+//   - fare_held_products.txt (fare_product_id, kind pass|count_ticket,
+//     network_id, rides, validity_days, daily_ride_limit): products a card
+//     holds (月票, 年票, 次卡);
+//   - fare_caps.txt (rider_category_id, period day|week|month, amount):
+//     fare caps (封顶);
+//   - fare_networks.txt (network_id, max_fare_product_id, capped): the
+//     maximum fare of a missing tap-off, and networks caps leave out;
+//   - rider_categories.txt fare_percent: a category's percent of the
+//     default category's fares (student 50, senior 0);
+//   - fare_codes.txt (kind, id, code, network_id): the numeric codes of
+//     networks, routes (lines), stops (stations), rider categories, card
+//     types (fare media) and products that cards and terminals carry;
+//   - feed_info.txt feed_version (GTFS) is the table's version; without
+//     it, a hash of the files.
+package fare
