@@ -290,7 +290,7 @@ func (l *loader) load() {
 	}
 	f = l.file("route_networks.txt")
 	for i := range f.rows {
-		nid, ok1 := l.required(f, i, "network_id")
+		_, ok1 := l.required(f, i, "network_id")
 		rid, ok2 := l.required(f, i, "route_id")
 		if !ok1 || !ok2 {
 			continue
@@ -307,7 +307,6 @@ func (l *loader) load() {
 			l.errf(f, i, "route_id", "route %q is in network %q already", rid, t.networks.list[t.routeNet[r]])
 			continue
 		}
-		_ = nid
 		l.setRouteNet(r, n)
 	}
 
@@ -659,7 +658,7 @@ func (l *loader) loadTransferRules() {
 	}
 }
 
-// kindOfCode maps fare_codes.txt's kind column to the id kind.
+// codeKinds gives the largest code of each kind of fare_codes.txt.
 var codeKinds = map[string]int64{"network": math.MaxUint16, "route": math.MaxUint32, "stop": math.MaxUint32, "rider_category": math.MaxUint8, "fare_product": math.MaxUint16, "fare_media": math.MaxUint8}
 
 func (l *loader) loadExtensions() {

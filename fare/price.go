@@ -651,7 +651,7 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 				}
 				start := len(bq.Offers)
 				if x.product >= 0 {
-					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, mediaOr(media, bo), base, -1)
+					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, media, base, -1)
 				} else {
 					bq.Offers = append(bq.Offers, base)
 				}
@@ -680,10 +680,6 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 			}
 		}
 	}
-}
-
-func mediaOr(media int32, o Offer) int32 {
-	return media
 }
 
 func dupOffer(os []Offer, o *Offer) bool {

@@ -515,3 +515,26 @@ core,core,-1,5400,1,0,free_transfer
 	check(t, tab, `{"date":"2025-06-10","rider_category":"youth","legs":[{"network_id":"local","start_time":"10:00:00"}]}`,
 		want{"1.25", []string{"single 1.25"}})
 }
+
+// TestTransferCountSelection: of two same-group rules, the one with the
+// smallest transfer_count at least the sub-journey's transfers applies.
+func TestTransferCountSelection(t *testing.T) {
+	tab := mustLoad(t, map[string]string{
+		"fare_products.txt": `
+fare_product_id,amount,currency
+p,2.00,CNY
+first_free,0.00,CNY
+then_one,1.00,CNY
+`,
+		"fare_leg_rules.txt": "leg_group_id,network_id,fare_product_id\ng,n,p\n",
+		"fare_transfer_rules.txt": `
+from_leg_group_id,to_leg_group_id,transfer_count,fare_transfer_type,fare_product_id
+g,g,1,0,first_free
+g,g,-1,0,then_one
+`,
+	})
+	// The first transfer under the count-1 rule (free), the second under
+	// the unlimited one (1.00).
+	check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"n","start_time":"08:00:00"},{"network_id":"n","start_time":"08:10:00"},{"network_id":"n","start_time":"08:20:00"}]}`,
+		want{"3.00", []string{"p 2.00", "first_free 0.00", "then_one 1.00"}})
+}

@@ -130,6 +130,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 				return 0, false
 			}
 		}
+		if x.from >= 0 && x.from == x.to && s.t.preferredOther(o.xfer, e-start) {
+			return 0, false
+		}
 		s.chain[e] = start
 		if x.typ == AB && po.Kind == OfferLeg {
 			return max(o.chainFen-s.cost[pe], 0), true
@@ -252,6 +255,24 @@ func samePeriod(p CapPeriod, a, b Date) bool {
 		ya, ma, _ := a.Civil()
 		yb, mb, _ := b.Civil()
 		return ya == yb && ma == mb
+	}
+	return false
+}
+
+// preferredOther reports whether another same-group rule with the same
+// leg groups takes precedence over rule xi for a sub-journey of k
+// transfers: the reference selects the rule with the smallest
+// transfer_count at least k (-1, no limit, being the largest).
+func (t *Table) preferredOther(xi int32, k int) bool {
+	x := &t.transfers[xi]
+	for i := range t.transfers {
+		o := &t.transfers[i]
+		if int32(i) == xi || o.from != x.from || o.to != x.to || o.count < k {
+			continue
+		}
+		if x.count < 0 || o.count < x.count {
+			return true
+		}
 	}
 	return false
 }

@@ -62,10 +62,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	}
 	media, _ := t.FareMediaID(q.CardType)
 	route, _ := t.RouteID(q.Network, q.Line)
-	stop, ok := t.StopID(q.Network, q.Station)
-	if !ok {
-		stop = ""
-	}
+	stop, _ := t.StopID(q.Network, q.Station) // "" when unmapped: the leg has no known stop
 	at := q.At.In(citycard.ChinaTime)
 	j := fare.Journey{RiderCategory: cat, FareMedia: media}
 	today := dateOf(at)
