@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"bench":  {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
 		"serve":  {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
 		"ledger": {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
+		"demo":   {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
 	}
 }
 
