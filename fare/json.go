@@ -256,7 +256,11 @@ func (q *Quote) Explanation(i int) string {
 		}
 		fmt.Fprintf(&b, ": %s", amt(o.AmountFen))
 	case OfferMaxFare:
-		fmt.Fprintf(&b, "no tap-off: maximum fare %s (%s) of the network: %s", name, o.FareProductID, amt(o.AmountFen))
+		fmt.Fprintf(&b, "no tap-off: maximum fare %s (%s) of the network", name, o.FareProductID)
+		if o.pct != 100 {
+			fmt.Fprintf(&b, ", rider category %s pays %d%%", t.cats[q.cat].id, o.pct)
+		}
+		fmt.Fprintf(&b, ": %s", amt(o.AmountFen))
 	case OfferHeld:
 		h := &q.held[o.held]
 		hp := t.products[o.product].held
