@@ -344,21 +344,21 @@ func printJSON(w io.Writer, r *record.Record) error {
 // printRecord prints the record, its binary form, the algorithm and the
 // result of verifying it with the key store, as the back office will.
 func printRecord(tr *tracer, store keys.Store, r record.Record) error {
-	tr.section("record (%d bytes binary, sealed by the PSAM)", record.Size)
+	// Verified first, as the back office will: the record MAC, then the TAC.
+	err := record.NewVerifier(store, traceIssuer).Verify(&r)
+	tr.section("record (%d bytes binary, sealed by the PSAM; record MAC and TAC checked with the key store)", record.Size)
 	if err := printJSON(tr.w, &r); err != nil {
 		return err
 	}
-	bin, err := r.MarshalBinary()
-	if err != nil {
-		return err
+	bin, merr := r.MarshalBinary()
+	if merr != nil {
+		return merr
 	}
 	fmt.Fprintf(tr.w, "binary: %X\n", bin)
-	if err := record.NewVerifier(store, traceIssuer).Verify(&r); err != nil {
-		fmt.Fprintf(tr.w, "algorithm: %v\n", r.Alg)
+	fmt.Fprintf(tr.w, "algorithm: %v\n", r.Alg)
+	if err != nil {
 		return fmt.Errorf("trace: record does not verify: %w", err)
 	}
-	fmt.Fprintln(tr.w, "record MAC verified")
-	fmt.Fprintf(tr.w, "algorithm: %v\n", r.Alg)
 	fmt.Fprintln(tr.w, "TAC verified")
 	return nil
 }

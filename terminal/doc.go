@@ -1,0 +1,46 @@
+// Package terminal is layer 4 of the platform: the PSAM, the validator or
+// POS that talks to cards, its durable offline queue, and the uploader
+// that sends the queue to the back office.
+//
+// # PSAM
+//
+// The virtual PSAM speaks APDUs like the chip in a terminal's SAM slot:
+// READ BINARY 0016 (the terminal number), 8070 INIT SAM FOR PURCHASE
+// (random, card counter, amount, type, date, time, key version, algorithm,
+// ASN, issuer code -> terminal sequence, MAC1), 8072 CREDIT SAM FOR
+// PURCHASE (MAC2 check), and 80FA GENERATE MAC with P1 05 (the record MAC
+// over a record's bytes, under the PSAM's record key: the back office's
+// record master key diversified by the PSAM ID) or P1 06 (the maintenance
+// MAC of APPLICATION BLOCK, under the card's DAMK). Every 8070 consumes a
+// terminal sequence, as a real PSAM's does. Master keys reach a PSAM
+// wrapped under a transport key of its own (ProvisionPSAM), never in
+// clear; purchase keys of our issuers are used one level deep (by ASN),
+// the interconnection key two levels (by issuer code, then ASN).
+//
+// # Taps
+//
+// A Terminal selects the e-purse (the JT/T 978 AID, then the CJ/T 166
+// one), reads the public data, refuses a card outside its validity dates
+// or blocked, blocks a blacklisted one (GET CHALLENGE, the PSAM's MAC,
+// APPLICATION BLOCK), prices the tap through the Fare interface (the fare
+// engine implements it; FlatFare and SectionFare are the simple fares),
+// and runs the simple purchase (POS) or the composite purchase, which
+// writes the card's transit records (trip, spend, product) with UPDATE
+// CAPP DATA CACHE before the debit. Key versions are tried newest first
+// until the card knows one (9403), so rotation needs no flag day.
+//
+// # Nothing lost, nothing doubled
+//
+// Before every DEBIT the terminal spools the record as grey (sealed, no
+// TAC), and replaces it with the complete record once the card answers:
+// a crash or a tear at any instant leaves the grey record for the back
+// office. A card that tore is recognized at its next tap here: the
+// terminal re-reads its balance and last log record, and if the debit
+// happened, GET TRANSACTION PROOF gives its TAC; within the retry window
+// that completes the interrupted tap (nothing more is charged), later the
+// new tap is charged as well. A load whose CREDIT answer was lost is
+// recovered the same way before the card's next load. The Queue is an
+// fsynced append-only log with CRC-framed writes, torn tails cut at
+// open; the Uploader drops a record only when the back office has
+// answered for it, under batch IDs that make a retry the same batch.
+package terminal
