@@ -72,10 +72,11 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 	if maxBatch <= 0 {
 		maxBatch = 1000
 	}
-	backoff, maxBackoff := u.BackoffMin, u.BackoffMax
-	if backoff <= 0 {
-		backoff = 100 * time.Millisecond
+	minBackoff, maxBackoff := u.BackoffMin, u.BackoffMax
+	if minBackoff <= 0 {
+		minBackoff = 100 * time.Millisecond
 	}
+	backoff := minBackoff
 	if maxBackoff <= 0 {
 		maxBackoff = 30 * time.Second
 	}
@@ -132,7 +133,7 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 			continue
 		}
 		failures = 0
-		backoff = max(u.BackoffMin, 100*time.Millisecond)
+		backoff = minBackoff
 		var seqs []uint64
 		for i, ok := range answered {
 			if ok {
