@@ -43,12 +43,7 @@ func (s *state) encode() []byte {
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(x, y cardID) int {
-		if c := slices.Compare(x.issuer[:], y.issuer[:]); c != 0 {
-			return c
-		}
-		return slices.Compare(x.asn[:], y.asn[:])
-	})
+	slices.SortFunc(ids, compareCards)
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
 		c := s.card(id, false)
@@ -165,18 +160,29 @@ func (s *state) decode(b []byte) error {
 	if v := r.uvarint("version", 1<<16); r.err == nil && v != checkpointVersion {
 		return citycard.E(op, citycard.Invalid, "checkpoint version %d, want %d", v, checkpointVersion)
 	}
+	// IDs come sorted and once each, as encode writes them.
 	nt := r.uvarint("terminal count", uint64(len(b)))
+	var prevT citycard.TerminalID
 	for i := uint64(0); i < nt && r.err == nil; i++ {
 		var id citycard.TerminalID
 		r.bytes("terminal ID", id[:])
+		if i > 0 && slices.Compare(id[:], prevT[:]) <= 0 {
+			r.fail("terminal ID", fmt.Errorf("%v after %v: not sorted", id, prevT))
+		}
+		prevT = id
 		t := r.track("terminal sequence")
 		s.terms[id] = &t
 	}
 	nc := r.uvarint("card count", uint64(len(b)))
+	var prevC cardID
 	for i := uint64(0); i < nc && r.err == nil; i++ {
 		var id cardID
 		r.bytes("issuer", id.issuer[:])
 		r.bytes("ASN", id.asn[:])
+		if i > 0 && compareCards(id, prevC) <= 0 {
+			r.fail("card", fmt.Errorf("%v/%v after %v/%v: not sorted", id.issuer, id.asn, prevC.issuer, prevC.asn))
+		}
+		prevC = id
 		c := &shadow{offline: r.track("offline counter"), online: r.track("online counter")}
 		c.lastAfter = r.varint("last balance")
 		c.loadsSince = r.varint("loads since")
@@ -205,4 +211,11 @@ func (s *state) decode(b []byte) error {
 		return citycard.E(op, citycard.Invalid, "%w", r.err)
 	}
 	return nil
+}
+
+func compareCards(x, y cardID) int {
+	if c := slices.Compare(x.issuer[:], y.issuer[:]); c != 0 {
+		return c
+	}
+	return slices.Compare(x.asn[:], y.asn[:])
 }
