@@ -23,6 +23,7 @@ const (
 	Postgres Engine = 2
 )
 
+// String returns the engine's name: "sqlite" or "postgres".
 func (e Engine) String() string {
 	switch e {
 	case SQLite:

@@ -33,6 +33,7 @@ var accountKindNames = [...]string{
 	Settlement:             "settlement",
 }
 
+// String returns the kind's name, the first part of its accounts' names.
 func (k AccountKind) String() string {
 	if k.valid() {
 		return accountKindNames[k]

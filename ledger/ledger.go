@@ -150,6 +150,8 @@ type Break struct {
 	Reason  string
 }
 
+// String says where the ledger broke and why: "entry 7: ..." or
+// "account NAME: ...".
 func (b *Break) String() string {
 	if b.Seq > 0 {
 		return fmt.Sprintf("entry %d: %s", b.Seq, b.Reason)

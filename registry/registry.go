@@ -34,6 +34,7 @@ const (
 
 var roleNames = [...]string{RoleIssuer: "issuer", RoleOperator: "operator"}
 
+// String returns the role's name, as stored and shown.
 func (r Role) String() string { return enumName(roleNames[:], uint8(r)) }
 
 // ParseRole parses a role's name. Kind Invalid for an unknown name.
@@ -64,6 +65,7 @@ var sectorNames = [...]string{
 	SectorFerry: "ferry", SectorOther: "other",
 }
 
+// String returns the sector's name, as stored and shown.
 func (s Sector) String() string { return enumName(sectorNames[:], uint8(s)) }
 
 // ParseSector parses a sector's name. Kind Invalid for an unknown name.
@@ -176,6 +178,7 @@ var kindNames = [...]string{
 	KindKiosk: "kiosk", KindParkingMeter: "parking_meter",
 }
 
+// String returns the kind's name, as stored and shown.
 func (k TerminalKind) String() string { return enumName(kindNames[:], uint8(k)) }
 
 // ParseTerminalKind parses a kind's name. Kind Invalid for an unknown name.
@@ -197,6 +200,7 @@ const (
 
 var statusNames = [...]string{StatusActive: "active", StatusSuspended: "suspended", StatusRetired: "retired"}
 
+// String returns the status's name, as stored and shown.
 func (s Status) String() string { return enumName(statusNames[:], uint8(s)) }
 
 // ParseStatus parses a status's name. Kind Invalid for an unknown name.
