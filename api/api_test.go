@@ -1,0 +1,252 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/sim"
+	"github.com/citycard/citycard/terminal"
+)
+
+type tokens map[citycard.TerminalID]string
+
+func (ts tokens) AuthenticateTerminal(_ context.Context, id citycard.TerminalID, tok string) error {
+	if want, ok := ts[id]; !ok || want != tok {
+		return citycard.E("test", citycard.Permission, "no")
+	}
+	return nil
+}
+
+type regTerminals map[citycard.TerminalID]acquire.TerminalInfo
+
+func (r regTerminals) Terminal(id citycard.TerminalID) (acquire.TerminalInfo, bool) {
+	t, ok := r[id]
+	return t, ok
+}
+
+type fixture struct {
+	srv   *httptest.Server
+	ups   []sim.Upload
+	toks  tokens
+	j     *acquire.MemJournal
+	bl    *blacklist.List
+	a     *acquire.Acquirer
+	staff string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	city, err := sim.NewCity(sim.Config{Seed: 11, Alg: keys.Alg3DES, Terminals: 3, Cards: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ups: city.Day(300, nil), toks: tokens{}, j: acquire.NewMemJournal(), bl: blacklist.New(nil, nil), staff: "auditor-token-0123456789"}
+	reg := regTerminals{}
+	for i, tm := range city.Terminals {
+		reg[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Active: true}
+		f.toks[tm.ID] = fmt.Sprintf("token-%d", i)
+	}
+	f.a, err = acquire.Open(context.Background(), acquire.Config{Journal: f.j, Terminals: reg, Verifier: record.NewVerifier(city.Store, sim.Issuer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.a.Close() })
+	staff := &StaticStaff{}
+	staff.Add(f.staff, Staff{Name: "ann", Role: RoleAuditor})
+	s := &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j,
+		Params: func() Parameters { return Parameters{FareTableVersion: "v7", KeyVersions: []uint8{2, 1}} }}
+	f.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) client(i int) *Client {
+	id := f.ups[i].Terminal.ID
+	return &Client{BaseURL: f.srv.URL, Terminal: id, Token: f.toks[id]}
+}
+
+func (f *fixture) do(t *testing.T, method, path, token, ctype string, body []byte, hdr map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestUploadBinaryAndJSON(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.ups[0]
+	half := len(u.Records) / 2
+	// Binary, through the terminal's client.
+	ans, err := f.client(0).Upload(ctx, terminal.UploadBatch{Terminal: u.Terminal.ID, ID: "bin", Records: u.Records[:half], AmountFen: sum(u.Records[:half])})
+	if err != nil || ans.Accepted+ans.Flagged != half {
+		t.Fatalf("binary upload: %+v %v", ans, err)
+	}
+	// JSON, as a terminal without the binary layout would send it.
+	var js []json.RawMessage
+	for _, raw := range u.Records[half:] {
+		r, err := record.DecodeBinary(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(r)
+		js = append(js, b)
+	}
+	body, _ := json.Marshal(map[string]any{"batch_id": "json", "count": len(js), "amount_fen": sum(u.Records[half:]), "records": js})
+	path := "/v1/terminals/" + u.Terminal.ID.String() + "/batches"
+	code, out := f.do(t, "POST", path, f.toks[u.Terminal.ID], "application/json", body, nil)
+	var got acquire.Answer
+	if err := json.Unmarshal(out, &got); code != 200 || err != nil || got.Accepted+got.Flagged != len(js) {
+		t.Fatalf("JSON upload: %d %s", code, out)
+	}
+	// The same records again under the binary form: duplicates.
+	ans, err = f.client(0).Upload(ctx, terminal.UploadBatch{Terminal: u.Terminal.ID, ID: "again", Records: u.Records, AmountFen: sum(u.Records)})
+	if err != nil || ans.Duplicates != len(u.Records) {
+		t.Fatalf("again: %+v %v", ans, err)
+	}
+
+	// A JSON record with a bad field: the batch refused, naming it.
+	bad := strings.Replace(string(js[0]), `"amount":`, `"amount":-`, 1)
+	body, _ = json.Marshal(map[string]any{"batch_id": "bad", "count": 1, "amount_fen": 0, "records": []json.RawMessage{json.RawMessage(bad)}})
+	code, out = f.do(t, "POST", path, f.toks[u.Terminal.ID], "application/json", body, nil)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(out), "records[0]") || !strings.Contains(string(out), "amount") {
+		t.Fatalf("bad JSON record: %d %s", code, out)
+	}
+	// A body longer than its header says, a truncated one, a wrong sum.
+	rec := u.Records[0]
+	for name, c := range map[string]struct {
+		body  []byte
+		count int
+		sum   int64
+	}{
+		"longer":    {append(append([]byte(nil), rec...), rec...), 1, int64(amountOf(rec))},
+		"truncated": {rec[:50], 1, int64(amountOf(rec))},
+		"sum":       {rec, 1, int64(amountOf(rec)) + 1},
+	} {
+		code, out = f.do(t, "POST", path, f.toks[u.Terminal.ID], "application/octet-stream", c.body,
+			map[string]string{HeaderBatchID: name, HeaderCount: strconv.Itoa(c.count), HeaderAmount: strconv.FormatInt(c.sum, 10)})
+		if code != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: %d %s", name, code, out)
+		}
+	}
+	// A batch ID reused with other records: conflict.
+	_, err = f.client(0).Upload(ctx, terminal.UploadBatch{Terminal: u.Terminal.ID, ID: "bin", Records: u.Records[:1], AmountFen: sum(u.Records[:1])})
+	if !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("reused batch ID: %v", err)
+	}
+}
+
+func sum(recs [][]byte) int64 {
+	var s int64
+	for _, r := range recs {
+		s += int64(amountOf(r))
+	}
+	return s
+}
+
+func amountOf(r []byte) uint32 {
+	return uint32(r[33])<<24 | uint32(r[34])<<16 | uint32(r[35])<<8 | uint32(r[36])
+}
+
+func TestAuthentication(t *testing.T) {
+	f := newFixture(t)
+	u0, u1 := f.ups[0], f.ups[1]
+	path := "/v1/terminals/" + u0.Terminal.ID.String() + "/batches"
+	hdr := map[string]string{HeaderBatchID: "x", HeaderCount: "1", HeaderAmount: strconv.Itoa(int(amountOf(u0.Records[0])))}
+	for name, tok := range map[string]string{"none": "", "wrong": "nope", "another terminal's": f.toks[u1.Terminal.ID], "staff": f.staff} {
+		code, _ := f.do(t, "POST", path, tok, "application/octet-stream", u0.Records[0], hdr)
+		if code != http.StatusForbidden {
+			t.Fatalf("%s token: %d, want 403", name, code)
+		}
+	}
+	if n := len(f.j.Entries()); n != 0 {
+		t.Fatalf("unauthenticated uploads journaled %d records", n)
+	}
+	// Staff routes refuse terminals.
+	if code, _ := f.do(t, "GET", "/v1/rejections", f.toks[u0.Terminal.ID], "", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("terminal reading rejections: %d", code)
+	}
+}
+
+func TestBlacklistParametersRejectionsShadow(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.ups[0]
+	c := f.client(0)
+	cards := []blacklist.Card{{Issuer: sim.Issuer, ASN: citycard.ASN{9: 1}}, {Issuer: sim.Issuer, ASN: citycard.ASN{9: 2}}}
+	for _, cd := range cards {
+		f.bl.Set(ctx, cd, true, "lost")
+	}
+	d, err := c.Blacklist(ctx, 0)
+	if err != nil || !d.Full || len(d.Cards) != 2 || d.Version != 2 {
+		t.Fatalf("full blacklist: %+v %v", d, err)
+	}
+	f.bl.Set(ctx, cards[0], false, "found")
+	d, err = c.Blacklist(ctx, 2)
+	if err != nil || d.Full || len(d.Changes) != 1 || d.Changes[0].Added || d.Version != 3 {
+		t.Fatalf("delta: %+v %v", d, err)
+	}
+	if _, err := c.Blacklist(ctx, 9); !citycard.IsKind(err, citycard.Invalid) {
+		t.Fatalf("version ahead: %v", err)
+	}
+	code, out := f.do(t, "GET", "/v1/terminals/"+u.Terminal.ID.String()+"/parameters", f.toks[u.Terminal.ID], "", nil, nil)
+	var p Parameters
+	if json.Unmarshal(out, &p); code != 200 || p.FareTableVersion != "v7" || p.BlacklistVersion != 3 {
+		t.Fatalf("parameters: %d %s", code, out)
+	}
+
+	// A forged record: rejected, and there for staff to see.
+	forged := append([]byte(nil), u.Records[1]...)
+	forged[36] ^= 1
+	ans, err := c.Upload(ctx, terminal.UploadBatch{Terminal: u.Terminal.ID, ID: "f", Records: [][]byte{u.Records[0], forged}, AmountFen: sum([][]byte{u.Records[0], forged})})
+	if err != nil || ans.Rejected != 1 {
+		t.Fatalf("forged: %+v %v", ans, err)
+	}
+	code, out = f.do(t, "GET", "/v1/rejections?terminal="+u.Terminal.ID.String(), f.staff, "", nil, nil)
+	var rej []rejectionJSON
+	if json.Unmarshal(out, &rej); code != 200 || len(rej) != 1 || rej[0].Reason != acquire.RejectRecordMAC || rej[0].Raw != fmt.Sprintf("%X", forged) {
+		t.Fatalf("rejections: %d %s", code, out)
+	}
+	if code, _ := f.do(t, "GET", "/v1/rejections?limit=0", f.staff, "", nil, nil); code != http.StatusUnprocessableEntity {
+		t.Fatalf("limit=0: %d", code)
+	}
+	r0, _ := record.DecodeBinary(u.Records[0])
+	code, out = f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/"+r0.ASN.String()+"/shadow", f.staff, "", nil, nil)
+	var sh acquire.Shadow
+	if json.Unmarshal(out, &sh); code != 200 || sh.LastCounter != int32(r0.Counter) {
+		t.Fatalf("shadow: %d %s", code, out)
+	}
+	if code, _ := f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/FFFFFFFFFFFFFFFF/shadow", f.staff, "", nil, nil); code != http.StatusNotFound {
+		t.Fatalf("unknown card: %d", code)
+	}
+}
