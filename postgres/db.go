@@ -20,7 +20,9 @@
 // reads the head, looks every key of the batch up in one query, links the
 // new entries in memory, and sends the balance upserts, postings and
 // entries in one pgx batch: five round trips per PostBatch whatever its
-// size. Triggers refuse an entry whose postings do not sum to zero,
+// size. That write path (ledgerStore.append) takes the caller's
+// transaction, so the acquisition journal books a batch's records and its
+// ledger entries in one commit. Triggers refuse an entry whose postings do not sum to zero,
 // postings added to a booked entry, and any update, delete or truncate of
 // entries and postings.
 //
