@@ -22,9 +22,9 @@
 // entries in one pgx batch: five round trips per PostBatch whatever its
 // size. That write path (ledgerStore.append) takes the caller's
 // transaction, so the acquisition journal books a batch's records and its
-// ledger entries in one commit. Triggers refuse an entry whose postings do not sum to zero,
-// postings added to a booked entry, and any update, delete or truncate of
-// entries and postings.
+// ledger entries in one commit. Triggers refuse an entry whose postings do
+// not sum to zero, postings added to a booked entry, and any update, delete
+// or truncate of entries and postings.
 //
 // Errors: pgx.ErrNoRows is NotFound, unique violation (23505) Exists,
 // foreign-key violation (23503) NotFound, check violations and the

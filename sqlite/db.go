@@ -26,12 +26,12 @@
 // hashes as hex text, enumerations by name.
 //
 // Ledger: Append runs in one transaction: it reads the chain head once,
-// decides each entry (new, replayed or conflicting) with one indexed
-// lookup by key, links the new ones in memory, upserts each touched
-// account's running balance once per batch, then writes postings and
-// entries with prepared statements. That write path (ledgerStore.append)
-// takes the caller's transaction, so the acquisition journal books a
-// batch's records and its ledger entries in one commit. The schema guards what the code
+// decides each entry (new, replayed or conflicting) with one indexed lookup
+// by key, links the new ones in memory, upserts each touched account's
+// running balance once per batch, then writes postings and entries with
+// prepared statements. That write path (ledgerStore.append) takes the
+// caller's transaction, so the acquisition journal books a batch's records
+// and its ledger entries in one commit. The schema guards what the code
 // promises: a trigger refuses an entry whose postings do not sum to zero,
 // postings cannot be added to a booked entry, and entries and postings
 // cannot be updated or deleted.
