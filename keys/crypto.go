@@ -226,58 +226,57 @@ const maxMACData = 256
 // DES chain, last block through 3DES), used for the record MAC. SM4 uses
 // 16-byte blocks throughout.
 func MAC(alg Alg, key []byte, data ...[]byte) ([4]byte, error) {
-	var out [4]byte
-	if alg == Alg3DES && len(key) == KeyLen {
-		k1, err := des.NewCipher(key[:8])
-		if err != nil {
-			return out, err
-		}
-		full, err := NewBlock(alg, key)
-		if err != nil {
-			return out, err
-		}
-		return retailMAC(k1, full, data...), nil
-	}
-	b, err := NewBlock(alg, key)
+	k, err := NewMACKey(alg, key)
 	if err != nil {
-		return out, err
+		return [4]byte{}, err
 	}
-	return BlockMAC(b, data...), nil
+	return k.Sum(data...), nil
+}
+
+// MACKey is a MAC key with its key schedules prepared, for MACs computed
+// again and again under one key (a PSAM's record key): Sum is MAC without
+// the key setup.
+type MACKey struct {
+	k1   cipher.Block // the retail MAC's single-DES chain; nil for plain CBC-MAC
+	last cipher.Block // the cipher of the last block (and of every block when k1 is nil)
+}
+
+// NewMACKey prepares key for MAC under alg. Kind Invalid as NewBlock.
+func NewMACKey(alg Alg, key []byte) (*MACKey, error) {
+	k := &MACKey{}
+	var err error
+	if alg == Alg3DES && len(key) == KeyLen {
+		if k.k1, err = des.NewCipher(key[:8]); err != nil {
+			return nil, err
+		}
+	}
+	if k.last, err = NewBlock(alg, key); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Sum returns the MAC of data (at most 256 bytes in all).
+func (k *MACKey) Sum(data ...[]byte) [4]byte {
+	var buf [maxMACData + 16]byte
+	bs := k.last.BlockSize()
+	n := pad(buf[:], bs, data...)
+	var chain [16]byte
+	for i := 0; i < n; i += bs {
+		subtle.XORBytes(chain[:bs], chain[:bs], buf[i:i+bs])
+		if k.k1 != nil && i+bs < n {
+			k.k1.Encrypt(chain[:bs], chain[:bs])
+		} else {
+			k.last.Encrypt(chain[:bs], chain[:bs])
+		}
+	}
+	return [4]byte(chain[:4])
 }
 
 // BlockMAC is MAC with a prepared block cipher (whose block size, 8 or 16,
 // sets the padding).
 func BlockMAC(b cipher.Block, data ...[]byte) [4]byte {
-	var buf [maxMACData + 16]byte
-	n := pad(buf[:], b.BlockSize(), data...)
-	bs := b.BlockSize()
-	var chain [16]byte
-	for i := 0; i < n; i += bs {
-		subtle.XORBytes(chain[:bs], chain[:bs], buf[i:i+bs])
-		b.Encrypt(chain[:bs], chain[:bs])
-	}
-	var out [4]byte
-	copy(out[:], chain[:4])
-	return out
-}
-
-// retailMAC is ISO 9797-1 MAC algorithm 3 with padding method 2: DES CBC
-// under K1 for every block, and the last block through 3DES (K1 K2 K1).
-func retailMAC(k1, full cipher.Block, data ...[]byte) [4]byte {
-	var buf [maxMACData + 16]byte
-	n := pad(buf[:], 8, data...)
-	var chain [8]byte
-	for i := 0; i < n; i += 8 {
-		subtle.XORBytes(chain[:], chain[:], buf[i:i+8])
-		if i+8 == n {
-			full.Encrypt(chain[:], chain[:])
-		} else {
-			k1.Encrypt(chain[:], chain[:])
-		}
-	}
-	var out [4]byte
-	copy(out[:], chain[:4])
-	return out
+	return (&MACKey{last: b}).Sum(data...)
 }
 
 // pad copies data into buf and appends ISO 9797-1 method 2 padding to a

@@ -31,7 +31,7 @@ type Terminal struct {
 	Line     uint32
 	Station  uint32
 	seq      uint32
-	psamKey  [keys.KeyLen]byte
+	mac      *keys.MACKey // the PSAM's record MAC key, prepared
 }
 
 // Card is a simulated card of ours.
@@ -110,7 +110,12 @@ func NewCity(cfg Config) (*City, error) {
 			Operator: cfg.Operators[i%len(cfg.Operators)],
 			Line:     uint32(1 + i%40), Station: uint32(1 + i%97), seq: 1,
 		}
-		if _, err := c.Store.DeriveInto(&t.psamKey, keys.Ref{Issuer: Issuer, Type: keys.KeyRecord, Version: 1}, t.PSAM.Div()); err != nil {
+		var pk [keys.KeyLen]byte
+		alg, err := c.Store.DeriveInto(&pk, keys.Ref{Issuer: Issuer, Type: keys.KeyRecord, Version: 1}, t.PSAM.Div())
+		if err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+		if t.mac, err = keys.NewMACKey(alg, pk[:]); err != nil {
 			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
 		c.Terminals = append(c.Terminals, t)
@@ -178,8 +183,8 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 		before     uint32
 		amount     uint32
 		seq        uint32
-		at         time.Time
-		slot       int // index in its terminal's records
+		at         time.Duration // after the day's start; no pointer, so the GC skips the plan
+		slot       int           // index in its terminal's records
 	}
 	taps := make([]tap, n)
 	step := 16 * time.Hour / time.Duration(max(n, 1))
@@ -191,7 +196,7 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 		if cd.balance < amount {
 			amount = 0
 		}
-		taps[i] = tap{card: i % len(c.Cards), term: ti, counter: cd.counter, before: cd.balance, amount: amount, seq: t.seq, at: c.Start.Add(time.Duration(i) * step), slot: ups[ti].Genuine}
+		taps[i] = tap{card: i % len(c.Cards), term: ti, counter: cd.counter, before: cd.balance, amount: amount, seq: t.seq, at: time.Duration(i) * step, slot: ups[ti].Genuine}
 		cd.counter++
 		cd.balance -= amount
 		t.seq++
@@ -209,7 +214,7 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 		for i := lo; i < hi; i++ {
 			tp := &taps[i]
 			cd, t := c.Cards[tp.card], c.Terminals[tp.term]
-			date, tm := keys.DateTime(tp.at)
+			date, tm := keys.DateTime(c.Start.Add(tp.at))
 			r := record.Record{
 				Type: keys.TxPurchase, Issuer: Issuer, ASN: cd.ASN, CardType: 1,
 				Alg: c.Alg, KeyVersion: 1, Counter: tp.counter, BalanceBefore: tp.before, Amount: tp.amount,
@@ -222,9 +227,11 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 				panic("sim: TAC: " + err.Error())
 			}
 			r.TAC = tac
-			r.RecordMAC = record.ComputeMAC(c.Alg, t.psamKey[:], &r)
 			start := len(buf)
 			buf = r.AppendBinary(buf)
+			// The record MAC covers every byte before it (record.MACData).
+			mac := t.mac.Sum(buf[start : len(buf)-4])
+			copy(buf[len(buf)-4:], mac[:])
 			ups[tp.term].Records[tp.slot] = buf[start:len(buf):len(buf)]
 			if (i-lo)%65536 == 65535 && progress != nil {
 				mu.Lock()
