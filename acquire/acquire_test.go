@@ -573,3 +573,33 @@ func FuzzCheckpointDecode(f *testing.F) {
 		}
 	})
 }
+
+// fares says every composite purchase of more than 3.00 is mispriced.
+type fares struct{}
+
+func (fares) Recheck(r *record.Record) (checked, match bool) { return true, r.Amount <= 300 }
+
+func TestFareMismatchFlagged(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a, err := Open(context.Background(), Config{
+		Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer), Fares: fares{},
+		Now: func() time.Time { return c.now }, Shards: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	in, out := c.device(terminal.ModeTapOn, "metro"), c.device(terminal.ModeTapOff, "metro")
+	cd := c.card(50)
+	c.tap(in, cd, 0)
+	c.tap(in, cd, 0)  // the first leg never tapped off: the maximum fare, 7.00
+	c.tap(out, cd, 0) // from station 1 to 2: 2.00
+	ans := submit(t, a, batchOf(in.id, "in", in.spool.take()))
+	if ans.Records[0].Status != "accepted" || !slices.Equal(ans.Records[1].Reasons, []string{"fare_mismatch"}) {
+		t.Fatalf("tap-ons: %v", verdicts(ans))
+	}
+	if ans := submit(t, a, batchOf(out.id, "out", out.spool.take())); ans.Accepted != 1 {
+		t.Fatalf("tap-off: %v", verdicts(ans))
+	}
+}

@@ -26,6 +26,7 @@ type Config struct {
 	Terminals Terminals
 	Verifier  *record.Verifier
 	Blacklist Blacklist        // nil: none
+	Fares     Fares            // nil: fares are not re-priced
 	Now       func() time.Time // nil: time.Now
 	Shards    int              // partitions of card state; 0: 16
 	Workers   int              // verification goroutines per batch; 0: GOMAXPROCS
@@ -87,6 +88,8 @@ type item struct {
 	out    Outcome
 	reject string
 	detail string
+	// fareMismatch: the fare rules price the record otherwise.
+	fareMismatch bool
 }
 
 // Open loads the state (checkpoint, then the journal after it) and starts
@@ -360,6 +363,10 @@ func (a *Acquirer) verifyOne(it *item, raw []byte) {
 	switch {
 	case err == nil:
 		it.out = OutcomeVerified
+		if a.cfg.Fares != nil && rec.Type == keys.TxCompositePurchase {
+			checked, match := a.cfg.Fares.Recheck(&it.rec)
+			it.fareMismatch = checked && !match
+		}
 	case record.IsPendingIssuer(err):
 		it.out = OutcomePendingIssuer
 	case rec.Status == record.StatusGrey && citycard.IsKind(err, citycard.Invalid):
@@ -576,6 +583,9 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 			}
 			if t, err := keys.Time(r.Date, r.Time, citycard.ChinaTime); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
 				flags |= FlagClock
+			}
+			if it.fareMismatch {
+				flags |= FlagFare
 			}
 		}
 		*pos++

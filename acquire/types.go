@@ -69,11 +69,13 @@ const (
 	FlagPendingIssuer                   // another city's card: its issuer verifies the TAC
 	FlagGrey                            // a grey record (no TAC): held in suspense
 	FlagSeqReused                       // the terminal sequence was used by another card's record
+	FlagFare                            // the fare charged does not match the fare rules
 )
 
 var flagNames = []string{
 	"counter_gap", "terminal_sequence_gap", "balance_discontinuity", "blacklisted",
 	"clock", "pending_issuer_verification", "grey_in_suspense", "terminal_sequence_reused",
+	"fare_mismatch",
 }
 
 // Names returns the flags' names, in a fixed order.
@@ -140,6 +142,14 @@ type Terminals interface {
 // Blacklist tells whether a card is blacklisted.
 type Blacklist interface {
 	Contains(issuer citycard.IssuerCode, asn citycard.ASN) bool
+}
+
+// Fares re-prices records for revenue assurance: the back office checks
+// the fare of every composite purchase (distance and transfer fares)
+// against the fare rules. checked is false for a record the rules cannot
+// price (another network); match is false when the record's fare differs.
+type Fares interface {
+	Recheck(r *record.Record) (checked, match bool)
 }
 
 // Outcome is what verification established about a record that was not

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
+	"github.com/citycard/citycard/terminal"
 )
 
 const serveUsage = `usage: citycard serve [--db URL] [--addr HOST:PORT] [--store KEYS] [--kek-file F]
@@ -39,6 +42,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.Usage = func() { fmt.Fprint(e.stderr, serveUsage); fs.PrintDefaults() }
 	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	faresDir := fs.String("fares", "", "fare table `dir` (GTFS-Fares v2): composite purchases are re-priced and mismatches flagged; its version goes to terminals")
 	ko := &keysOptions{}
 	fs.StringVar(&ko.store, "store", "citycard-keys.json", "the key store `file`")
 	fs.StringVar(&ko.kekFile, "kek-file", "", "`file` holding the key-encryption key (default: $"+envKEK+")")
@@ -63,13 +67,25 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var fares acquire.Fares
+	fareVersion := ""
+	if *faresDir != "" {
+		t, err := fare.Load(os.DirFS(*faresDir))
+		if err != nil {
+			return err
+		}
+		fares, fareVersion = fareRecheck{terminal.NewFareEngine(t)}, t.Version()
+		for _, w := range t.Warnings() {
+			logger.Warn("fare table", "warning", w)
+		}
+	}
 	staff := &api.StaticStaff{}
 	if err := addStaff(staff, e.getenv("CITYCARD_STAFF")); err != nil {
 		return err
 	}
 	acq, err := acquire.Open(ctx, acquire.Config{
 		Journal: st.journal, Terminals: newRegistryTerminals(st.registry, 30*time.Second),
-		Verifier: record.NewVerifier(ks, own), Logger: logger,
+		Verifier: record.NewVerifier(ks, own), Fares: fares, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -79,7 +95,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: staff,
 		Blacklist: blacklist.New(nil, nil), Rejections: st.journal, Logger: logger,
 		Params: func() api.Parameters {
-			return api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
+			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -103,6 +119,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return acq.Close()
+}
+
+// fareRecheck adapts the terminal's fare engine to acquisition's re-pricing.
+type fareRecheck struct{ e *terminal.FareEngine }
+
+func (f fareRecheck) Recheck(r *record.Record) (checked, match bool) {
+	c, err := f.e.Recheck(r)
+	if err != nil {
+		return false, false
+	}
+	return true, c.Match
 }
 
 // addStaff parses "name:role:token,...".

@@ -198,7 +198,8 @@ func TestKillServeMidBatch(t *testing.T) {
 		left := <-done
 		t.Logf("round %d: killed with %d records unanswered", round, left)
 	}
-	bo := startServe(t, env, "--db", db, "--store", filepath.Join(dir, "keys.json"), "--addr", "127.0.0.1:0")
+	// The last start also loads the sample fare table, as a city would.
+	bo := startServe(t, env, "--db", db, "--store", filepath.Join(dir, "keys.json"), "--addr", "127.0.0.1:0", "--fares", "../../fare/testdata/ningbo")
 	if left := upload(bo.addr, 60*time.Second); left != 0 {
 		bo.kill(t)
 		t.Fatalf("%d records never answered", left)
