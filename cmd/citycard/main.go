@@ -31,13 +31,14 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"trace":  {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
-		"keys":   {"key management: init, list, rotate, ceremony", runKeys},
-		"fare":   {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
-		"bench":  {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
-		"serve":  {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
-		"ledger": {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
-		"demo":   {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
+		"trace":    {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
+		"keys":     {"key management: init, list, rotate, ceremony", runKeys},
+		"fare":     {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
+		"bench":    {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
+		"serve":    {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
+		"ledger":   {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
+		"demo":     {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
+		"registry": {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
 	}
 }
 
