@@ -18,8 +18,9 @@ import (
 //	greys: n, then n × (counter | terminal(6) | seq | amount | before |
 //	product | prevAfter | prevLoads | prevLast))
 //
-// A track is floor | last (signed) | n, then n × (lo | hi). Cards and terminals are written sorted,
-// so that the same state always encodes to the same bytes.
+// A track is floor | last (signed) | n, then n × (lo | hi). Cards and
+// terminals are written sorted, so that the same state always encodes to
+// the same bytes.
 const checkpointVersion = 1
 
 var checkpointMagic = []byte("CCKP")
@@ -37,16 +38,25 @@ func (s *state) encode() []byte {
 		b = append(b, id[:]...)
 		b = appendTrack(b, s.terms[id])
 	}
-	var ids []cardID
+	type entry struct {
+		id cardID
+		c  *shadow
+	}
+	n := 0
 	for i := range s.shards {
-		for id := range s.shards[i].cards {
-			ids = append(ids, id)
+		n += len(s.shards[i].cards)
+	}
+	cards := make([]entry, 0, n)
+	for i := range s.shards {
+		for id, c := range s.shards[i].cards {
+			cards = append(cards, entry{id, c})
 		}
 	}
-	slices.SortFunc(ids, compareCards)
-	b = binary.AppendUvarint(b, uint64(len(ids)))
-	for _, id := range ids {
-		c := s.card(id, false)
+	slices.SortFunc(cards, func(x, y entry) int { return compareCards(x.id, y.id) })
+	b = slices.Grow(b, len(cards)*48)
+	b = binary.AppendUvarint(b, uint64(len(cards)))
+	for _, e := range cards {
+		id, c := e.id, e.c
 		b = append(b, id.issuer[:]...)
 		b = append(b, id.asn[:]...)
 		b = appendTrack(b, &c.offline)

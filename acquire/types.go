@@ -20,7 +20,7 @@ const (
 	defaultSkew     = 10 * time.Minute              // a record this far in the future is flagged
 	defaultMaxAge   = 45 * 24 * time.Hour           // a record this old at upload is flagged
 	defaultShards   = 16                            // shards of card state
-	defaultCkptRecs = 4 << 20                       // records between checkpoints
+	defaultCkptRecs = 16 << 20                      // records between checkpoints: replaying that many takes seconds
 )
 
 // Batch is one upload of a terminal: records in the binary layout,

@@ -66,6 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { f.a.Close() })
 	staff := &StaticStaff{}
 	staff.Add(f.staff, Staff{Name: "ann", Role: RoleAuditor})
+	staff.Add(f.staff+"-operator", Staff{Name: "bob", Role: RoleOperator})
 	s := &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j,
 		Params: func() Parameters { return Parameters{FareTableVersion: "v7", KeyVersions: []uint8{2, 1}} }}
 	f.srv = httptest.NewServer(s.Handler())
@@ -205,13 +206,13 @@ func TestBlacklistParametersRejectionsShadow(t *testing.T) {
 	c := f.client(0)
 	cards := []blacklist.Card{{Issuer: sim.Issuer, ASN: citycard.ASN{9: 1}}, {Issuer: sim.Issuer, ASN: citycard.ASN{9: 2}}}
 	for _, cd := range cards {
-		f.bl.Set(ctx, cd, true, "lost")
+		f.bl.Set(ctx, cd, true, "lost", "ann")
 	}
 	d, err := c.Blacklist(ctx, 0)
 	if err != nil || !d.Full || len(d.Cards) != 2 || d.Version != 2 {
 		t.Fatalf("full blacklist: %+v %v", d, err)
 	}
-	f.bl.Set(ctx, cards[0], false, "found")
+	f.bl.Set(ctx, cards[0], false, "found", "ann")
 	d, err = c.Blacklist(ctx, 2)
 	if err != nil || d.Full || len(d.Changes) != 1 || d.Changes[0].Added || d.Version != 3 {
 		t.Fatalf("delta: %+v %v", d, err)
@@ -248,5 +249,34 @@ func TestBlacklistParametersRejectionsShadow(t *testing.T) {
 	}
 	if code, _ := f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/FFFFFFFFFFFFFFFF/shadow", f.staff, "", nil, nil); code != http.StatusNotFound {
 		t.Fatalf("unknown card: %d", code)
+	}
+}
+
+func TestStaffBlacklist(t *testing.T) {
+	f := newFixture(t)
+	body := []byte(`{"issuer":"31500001FFFFFFFF","asn":"3150000012345678","listed":true,"reason":"reported lost"}`)
+	// An auditor may read, not change.
+	if code, _ := f.do(t, "POST", "/v1/blacklist", f.staff, "application/json", body, nil); code != http.StatusForbidden {
+		t.Fatalf("auditor listing a card: %d", code)
+	}
+	code, out := f.do(t, "POST", "/v1/blacklist", f.staff+"-operator", "application/json", body, nil)
+	if code != 200 || !strings.Contains(string(out), `"version":1`) {
+		t.Fatalf("operator listing a card: %d %s", code, out)
+	}
+	d, _ := f.bl.Since(0)
+	if len(d.Cards) != 1 || d.Cards[0].ASN.String() != "3150000012345678" {
+		t.Fatalf("list %+v", d)
+	}
+	code, out = f.do(t, "GET", "/v1/blacklist", f.staff, "", nil, nil)
+	if code != 200 || !strings.Contains(string(out), `"Full":true`) {
+		t.Fatalf("auditor reading: %d %s", code, out)
+	}
+	bad := []byte(`{"issuer":"3150","asn":"3150000012345678","listed":true,"reason":"x"}`)
+	if code, out := f.do(t, "POST", "/v1/blacklist", f.staff+"-operator", "application/json", bad, nil); code != http.StatusUnprocessableEntity || !strings.Contains(string(out), "issuer code") {
+		t.Fatalf("bad issuer: %d %s", code, out)
+	}
+	noReason := []byte(`{"issuer":"31500001FFFFFFFF","asn":"3150000012345678","listed":false,"reason":""}`)
+	if code, _ := f.do(t, "POST", "/v1/blacklist", f.staff+"-operator", "application/json", noReason, nil); code != http.StatusUnprocessableEntity {
+		t.Fatalf("no reason: %d", code)
 	}
 }

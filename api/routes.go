@@ -12,6 +12,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Staff (Authorization: Bearer <staff token>).
 	mux.HandleFunc("GET /v1/rejections", s.handleRejections)
 	mux.HandleFunc("GET /v1/cards/{issuer}/{asn}/shadow", s.handleShadow)
+	mux.HandleFunc("GET /v1/blacklist", s.handleBlacklistList)
+	mux.HandleFunc("POST /v1/blacklist", s.handleBlacklistSet) // operator role
 
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 }

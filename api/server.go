@@ -406,6 +406,60 @@ func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sh)
 }
 
+// blacklistChange is a staff request to list or delist a card.
+type blacklistChange struct {
+	Issuer string `json:"issuer"`
+	ASN    string `json:"asn"`
+	Listed bool   `json:"listed"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request) {
+	const op = "api.blacklistSet"
+	st, err := s.staff(r, RoleOperator)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var c blacklistChange
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		s.fail(w, r, citycard.E(op, citycard.Invalid, "blacklist change: %v", err))
+		return
+	}
+	issuer, err := citycard.ParseIssuerCode(c.Issuer)
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	asn, err := citycard.ParseASN(c.ASN)
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	v, err := s.Blacklist.Set(r.Context(), blacklist.Card{Issuer: issuer, ASN: asn}, c.Listed, c.Reason, st.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Logger.Info("blacklist changed", "by", st.Name, "issuer", issuer.String(), "asn", asn.String(), "listed", c.Listed, "version", v)
+	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+}
+
+func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.staff(r, RoleAuditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d, err := s.Blacklist.Since(0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

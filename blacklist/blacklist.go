@@ -29,6 +29,7 @@ type Change struct {
 	Card    Card
 	Added   bool   // true: listed; false: delisted
 	Reason  string // why: "reported lost", "fraud", ...
+	By      string // who: the member of staff or the system that decided
 	At      time.Time
 }
 
@@ -101,15 +102,19 @@ func (l *List) apply(c Change) {
 	}
 }
 
-// Set lists (added) or delists a card; a change that changes nothing is
-// not recorded. It returns the list's version after it.
-func (l *List) Set(ctx context.Context, c Card, added bool, reason string) (int64, error) {
+// Set lists (added) or delists a card, recording why and by whom; a
+// change that changes nothing is not recorded. It returns the list's
+// version after it. Kind Invalid for a missing reason or author.
+func (l *List) Set(ctx context.Context, c Card, added bool, reason, by string) (int64, error) {
+	if reason == "" || by == "" || len(reason) > 200 || len(by) > 64 {
+		return 0, citycard.E("blacklist.List.Set", citycard.Invalid, "a change needs a reason (at most 200 bytes) and who made it (at most 64)")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cards[c] == added {
 		return l.version, nil
 	}
-	ch := Change{Version: l.version + 1, Card: c, Added: added, Reason: reason, At: l.now().UTC()}
+	ch := Change{Version: l.version + 1, Card: c, Added: added, Reason: reason, By: by, At: l.now().UTC()}
 	if l.store != nil {
 		if err := l.store.AppendChange(ctx, ch); err != nil {
 			return l.version, citycard.Wrap("blacklist.List.Set", citycard.IO, err)

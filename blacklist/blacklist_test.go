@@ -32,14 +32,14 @@ func TestDeltas(t *testing.T) {
 	l := New(st, func() time.Time { return time.Unix(0, 0) })
 	l.keep = 3
 	for n := byte(1); n <= 4; n++ {
-		if _, err := l.Set(ctx, card(n), true, "lost"); err != nil {
+		if _, err := l.Set(ctx, card(n), true, "lost", "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if v, _ := l.Set(ctx, card(2), true, "again"); v != 4 {
+	if v, _ := l.Set(ctx, card(2), true, "again", "test"); v != 4 {
 		t.Fatalf("a no-op change moved the version to %d", v)
 	}
-	l.Set(ctx, card(1), false, "found")
+	l.Set(ctx, card(1), false, "found", "test")
 	if !l.Contains(card(2).Issuer, card(2).ASN) || l.Contains(card(1).Issuer, card(1).ASN) {
 		t.Fatal("membership wrong")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
@@ -22,7 +23,8 @@ type JournalStores struct {
 		acquire.Journal
 		QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error)
 	}
-	Ledger ledger.Store
+	Ledger    ledger.Store
+	Blacklist blacklist.Store
 	// Exec as in Stores.
 	Exec func(ctx context.Context, stmts ...string) error
 }
@@ -37,6 +39,7 @@ func RunJournal(t *testing.T, open func(t *testing.T) JournalStores) {
 		{"CommitAtomic", testCommitAtomic},
 		{"JournalAppendOnly", testJournalAppendOnly},
 		{"Checkpoint", testCheckpoint},
+		{"Blacklist", testBlacklist},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,5 +217,34 @@ func testCheckpoint(t *testing.T, s JournalStores) {
 		if !ok || err != nil || got.Pos != cp.Pos || string(got.Data) != string(cp.Data) {
 			t.Fatalf("checkpoint %+v, want %+v (%v)", got, cp, err)
 		}
+	}
+}
+
+func testBlacklist(t *testing.T, s JournalStores) {
+	ctx := context.Background()
+	l := blacklist.New(s.Blacklist, time.Now)
+	short := blacklist.Card{Issuer: sim.Issuer, ASN: citycard.ASN{2: 0x31, 9: 1}}
+	long := blacklist.Card{Issuer: sim.Issuer, ASN: citycard.ASN{0: 0x31, 9: 2}}
+	for _, step := range []struct {
+		c     blacklist.Card
+		added bool
+	}{{short, true}, {long, true}, {short, false}, {long, true}} {
+		if _, err := l.Set(ctx, step.c, step.added, "reported lost", "ann"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l2, err := blacklist.Load(ctx, s.Blacklist, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Version() != 3 || l2.Contains(short.Issuer, short.ASN) || !l2.Contains(long.Issuer, long.ASN) {
+		t.Fatalf("reloaded list at version %d", l2.Version())
+	}
+	d, err := l2.Since(1)
+	if err != nil || len(d.Changes) != 2 || d.Changes[0].Reason != "reported lost" || d.Changes[0].By != "ann" || d.Changes[0].Card != long {
+		t.Fatalf("delta since 1: %+v %v", d, err)
+	}
+	if err := s.Exec(ctx, "DELETE FROM blacklist_changes"); err == nil {
+		t.Fatal("the blacklist log let a change be deleted")
 	}
 }

@@ -79,13 +79,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 			logger.Warn("fare table", "warning", w)
 		}
 	}
+	bl, err := blacklist.Load(ctx, st.blacklist, time.Now)
+	if err != nil {
+		return err
+	}
 	staff := &api.StaticStaff{}
 	if err := addStaff(staff, e.getenv("CITYCARD_STAFF")); err != nil {
 		return err
 	}
 	acq, err := acquire.Open(ctx, acquire.Config{
 		Journal: st.journal, Terminals: newRegistryTerminals(st.registry, 30*time.Second),
-		Verifier: record.NewVerifier(ks, own), Fares: fares, Logger: logger,
+		Verifier: record.NewVerifier(ks, own), Fares: fares, Blacklist: bl, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -93,7 +97,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer acq.Close()
 	s := &api.Server{
 		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: staff,
-		Blacklist: blacklist.New(nil, nil), Rejections: st.journal, Logger: logger,
+		Blacklist: bl, Rejections: st.journal, Logger: logger,
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/registry"
@@ -22,11 +23,12 @@ type journal interface {
 
 // stores are the back office's storage, whichever engine holds it.
 type stores struct {
-	url      dburl.URL
-	registry registry.Store
-	ledger   ledger.Store
-	journal  journal
-	close    func() error
+	url       dburl.URL
+	registry  registry.Store
+	ledger    ledger.Store
+	journal   journal
+	blacklist blacklist.Store
+	close     func() error
 }
 
 // openStores opens the database of the --db flag and applies its
@@ -42,7 +44,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), close: d.Close}, nil
+		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close}, nil
 	}
 	return openPostgres(ctx, u)
 }

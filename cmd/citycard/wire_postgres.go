@@ -13,5 +13,5 @@ func openPostgres(ctx context.Context, u dburl.URL) (*stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), close: d.Close}, nil
+	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close}, nil
 }
