@@ -166,3 +166,38 @@ func (l *List) Since(v int64) (Delta, error) {
 	d.Changes = append([]Change(nil), l.recent[len(l.recent)-int(l.version-v):]...)
 	return d, nil
 }
+
+// Rows is the part of a query result a store reads changes with
+// (database/sql's *Rows and pgx's Rows both have it).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanChanges calls fn for each change in rows of columns version, issuer,
+// asn, added, reason, by, at_ns: the stores share it and differ only in
+// their SQL.
+func ScanChanges(rows Rows, fn func(c Change) error) error {
+	const op = "blacklist.ScanChanges"
+	for rows.Next() {
+		var c Change
+		var issuer, asn string
+		var atNs int64
+		if err := rows.Scan(&c.Version, &issuer, &asn, &c.Added, &c.Reason, &c.By, &atNs); err != nil {
+			return err
+		}
+		var err error
+		if c.Card.Issuer, err = citycard.ParseIssuerCode(issuer); err != nil {
+			return citycard.E(op, citycard.IO, "change %d: %w", c.Version, err)
+		}
+		if c.Card.ASN, err = citycard.ParseASN(asn); err != nil {
+			return citycard.E(op, citycard.IO, "change %d: %w", c.Version, err)
+		}
+		c.At = time.Unix(0, atNs).UTC()
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

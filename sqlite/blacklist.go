@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"strings"
-	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/blacklist"
@@ -36,23 +35,5 @@ func (s blacklistStore) Changes(ctx context.Context, fn func(c blacklist.Change)
 		return mapErr(op, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var c blacklist.Change
-		var issuer, asn string
-		var atNs int64
-		if err := rows.Scan(&c.Version, &issuer, &asn, &c.Added, &c.Reason, &c.By, &atNs); err != nil {
-			return mapErr(op, err)
-		}
-		if c.Card.Issuer, err = citycard.ParseIssuerCode(issuer); err != nil {
-			return citycard.E(op, citycard.IO, "change %d: %w", c.Version, err)
-		}
-		if c.Card.ASN, err = citycard.ParseASN(asn); err != nil {
-			return citycard.E(op, citycard.IO, "change %d: %w", c.Version, err)
-		}
-		c.At = time.Unix(0, atNs).UTC()
-		if err := fn(c); err != nil {
-			return err
-		}
-	}
-	return mapErr(op, rows.Err())
+	return mapErr(op, blacklist.ScanChanges(rows, fn))
 }

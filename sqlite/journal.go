@@ -115,28 +115,7 @@ func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Ent
 		return mapErr(op, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var first int64
-		var term, batch string
-		var data []byte
-		if err := rows.Scan(&first, &term, &batch, &data); err != nil {
-			return mapErr(op, err)
-		}
-		tid, err := citycard.ParseTerminalID(term)
-		if err != nil {
-			return citycard.E(op, citycard.IO, "journal chunk %d: %w", first, err)
-		}
-		err = acquire.DecodeChunk(first, tid, batch, data, func(e *acquire.Entry) error {
-			if e.Pos <= from {
-				return nil
-			}
-			return fn(e)
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return mapErr(op, rows.Err())
+	return mapErr(op, acquire.ReplayRows(rows, from, fn))
 }
 
 // LastPos implements acquire.Journal.
@@ -183,19 +162,6 @@ func (j *Journal) QueryRejections(ctx context.Context, f acquire.RejectionFilter
 		return nil, mapErr(op, err)
 	}
 	defer rows.Close()
-	var out []acquire.PositionedRejection
-	for rows.Next() {
-		var r acquire.PositionedRejection
-		var term string
-		var atNs int64
-		if err := rows.Scan(&r.Pos, &term, &r.BatchID, &r.Index, &r.Reason, &r.Detail, &r.Raw, &atNs); err != nil {
-			return nil, mapErr(op, err)
-		}
-		if r.Terminal, err = citycard.ParseTerminalID(term); err != nil {
-			return nil, citycard.E(op, citycard.IO, "rejection %d: %w", r.Pos, err)
-		}
-		r.At = time.Unix(0, atNs).UTC()
-		out = append(out, r)
-	}
-	return out, mapErr(op, rows.Err())
+	out, err := acquire.ScanRejections(rows)
+	return out, mapErr(op, err)
 }

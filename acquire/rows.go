@@ -1,0 +1,65 @@
+package acquire
+
+import (
+	"time"
+
+	"github.com/citycard/citycard"
+)
+
+// Rows is the part of a query result the stores read journal rows with:
+// database/sql's *Rows and pgx's Rows both have it, so the two stores
+// share the decoding below and differ only in their SQL.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReplayRows calls fn for every entry after position from in chunk rows
+// of columns first_pos, terminal, batch_id, data (see Journal.Replay).
+func ReplayRows(rows Rows, from int64, fn func(e *Entry) error) error {
+	for rows.Next() {
+		var first int64
+		var term, batch string
+		var data []byte
+		if err := rows.Scan(&first, &term, &batch, &data); err != nil {
+			return err
+		}
+		tid, err := citycard.ParseTerminalID(term)
+		if err != nil {
+			return citycard.E("acquire.ReplayRows", citycard.IO, "journal chunk %d: %w", first, err)
+		}
+		err = DecodeChunk(first, tid, batch, data, func(e *Entry) error {
+			if e.Pos <= from {
+				return nil
+			}
+			return fn(e)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ScanRejections reads rejection rows of columns pos, terminal, batch_id,
+// idx, reason, detail, raw, at_ns.
+func ScanRejections(rows Rows) ([]PositionedRejection, error) {
+	var out []PositionedRejection
+	for rows.Next() {
+		var r PositionedRejection
+		var term string
+		var atNs int64
+		if err := rows.Scan(&r.Pos, &term, &r.BatchID, &r.Index, &r.Reason, &r.Detail, &r.Raw, &atNs); err != nil {
+			return nil, err
+		}
+		tid, err := citycard.ParseTerminalID(term)
+		if err != nil {
+			return nil, citycard.E("acquire.ScanRejections", citycard.IO, "rejection %d: %w", r.Pos, err)
+		}
+		r.Terminal = tid
+		r.At = time.Unix(0, atNs).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
