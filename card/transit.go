@@ -24,7 +24,7 @@ const (
 	RecordProductFirst byte = 0x10 // the first product slot
 	RecordProductLast  byte = 0x17 // the last product slot (8 products)
 
-	TripLen    = 41 // length of record 01 in bytes
+	TripLen    = 68 // length of record 01 in bytes
 	SpendLen   = 20 // length of record 02 in bytes
 	ProductLen = 22 // length of records 10h-17h in bytes
 )
@@ -99,14 +99,36 @@ func (s TripStatus) String() string {
 }
 
 // Trip is record 01 of the transit record file: where and when the last
-// leg began, what was provisionally charged for it, and the journey it
-// belongs to, so that a tap-off can price the leg and a tap-on can grant a
-// transfer. Layout (41 bytes):
+// leg began, what was provisionally charged for it, the journey it
+// belongs to, and the previous leg, so that a tap-off can price the leg
+// (with a transfer from the leg before it) and a tap-on or a boarding can
+// grant a transfer. Layout (68 bytes):
 //
 //	id 01 (1) | status (1) | network (2) | line (4) | station (4) |
 //	entry date (4) | entry time (3) | terminal ID (6) | provisional amount (4) |
 //	journey start date (4) | journey start time (3) | legs in journey (1) |
-//	journey spend (4)
+//	journey spend (4) |
+//	previous leg: network (2) | line (4) | from station (4) | to station (4) |
+//	product (2) | end date (4) | end time (3) | paid (4)
+//
+// Offsets: status 1, network 2, line 4, station 8, entry date 12, entry
+// time 16, terminal 19, provisional 25, journey date 29, journey time 33,
+// legs 36, journey spend 37, previous network 41, line 43, from station
+// 47, to station 51, product 55, end date 57, end time 61, paid 64.
+//
+// The entry fields (network to terminal) are the trip's last tap: the
+// tap-on of the leg in progress on an open trip, the boarding or the
+// tap-off on a closed one.
+//
+// The previous leg is the last leg that is over (ended and paid) as the
+// next tap sees it: on an open trip, the leg before the one in progress;
+// on a closed trip, its last leg itself (a flat boarding, or the leg from
+// its tap-on station to its tap-off station). A tap-off prices its leg
+// together with the previous leg, so that the fare's transfer rules
+// apply although the tap-on overwrote the entry of the leg before. An
+// end date and time of all zeros means no previous leg, and then every
+// previous-leg field is zero. For a flat boarding the end is the tap,
+// and both stations are its stop.
 type Trip struct {
 	Status          TripStatus
 	Network         uint16 // the operator network of the entry
@@ -120,13 +142,28 @@ type Trip struct {
 	JourneyTime     keys.BCDTime
 	JourneyLegs     uint8  // legs in the journey so far, this one included
 	JourneySpendFen uint32 // paid for the journey so far
+
+	PrevNetwork     uint16       // the previous leg's network
+	PrevLine        uint32       // its line (route)
+	PrevFromStation uint32       // where it began: its tap-on, or a boarding's stop
+	PrevToStation   uint32       // where it ended: its tap-off, or a boarding's stop
+	PrevProduct     uint16       // the fare product it used; 0 = stored value
+	PrevEndDate     keys.BCDDate // when it ended (a boarding: its tap); zero = no previous leg
+	PrevEndTime     keys.BCDTime
+	PrevFen         uint32 // what it paid in all (a tap-on's provisional amount included)
+}
+
+// HasPrev reports whether the trip records a previous leg.
+func (t Trip) HasPrev() bool {
+	return t.PrevEndDate != (keys.BCDDate{}) || t.PrevEndTime != (keys.BCDTime{})
 }
 
 // RecordID returns RecordTrip.
 func (Trip) RecordID() byte { return RecordTrip }
 
 // Validate checks every field: a known status, dates and times real or all
-// zero, and an entry date on an open trip. Kind Invalid naming the field.
+// zero, an entry date on an open trip, and no previous-leg field set
+// without the previous leg's end. Kind Invalid naming the field.
 func (t Trip) Validate() error {
 	const op = "card.Trip.Validate"
 	if t.Status != TripClosed && t.Status != TripOpen {
@@ -138,10 +175,33 @@ func (t Trip) Validate() error {
 	if t.Status == TripOpen && t.EntryDate == (keys.BCDDate{}) {
 		return fieldErr(op, "trip", "entry date", "an open trip needs its entry date")
 	}
-	return checkDateTime(op, "trip", "journey date/time", t.JourneyDate, t.JourneyTime)
+	if err := checkDateTime(op, "trip", "journey date/time", t.JourneyDate, t.JourneyTime); err != nil {
+		return err
+	}
+	if err := checkDateTime(op, "trip", "previous end date/time", t.PrevEndDate, t.PrevEndTime); err != nil {
+		return err
+	}
+	if !t.HasPrev() {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"previous network", t.PrevNetwork != 0},
+			{"previous line", t.PrevLine != 0},
+			{"previous from station", t.PrevFromStation != 0},
+			{"previous to station", t.PrevToStation != 0},
+			{"previous product", t.PrevProduct != 0},
+			{"previous paid", t.PrevFen != 0},
+		} {
+			if f.set {
+				return fieldErr(op, "trip", f.name, "set on a trip with no previous leg (end date/time zero)")
+			}
+		}
+	}
+	return nil
 }
 
-// MarshalBinary returns the 41-byte record. Kind Invalid as Validate.
+// MarshalBinary returns the 68-byte record. Kind Invalid as Validate.
 func (t Trip) MarshalBinary() ([]byte, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
@@ -159,11 +219,19 @@ func (t Trip) MarshalBinary() ([]byte, error) {
 	b = append(b, t.JourneyTime[:]...)
 	b = append(b, t.JourneyLegs)
 	b = binary.BigEndian.AppendUint32(b, t.JourneySpendFen)
+	b = binary.BigEndian.AppendUint16(b, t.PrevNetwork)
+	b = binary.BigEndian.AppendUint32(b, t.PrevLine)
+	b = binary.BigEndian.AppendUint32(b, t.PrevFromStation)
+	b = binary.BigEndian.AppendUint32(b, t.PrevToStation)
+	b = binary.BigEndian.AppendUint16(b, t.PrevProduct)
+	b = append(b, t.PrevEndDate[:]...)
+	b = append(b, t.PrevEndTime[:]...)
+	b = binary.BigEndian.AppendUint32(b, t.PrevFen)
 	assertLen(b, TripLen)
 	return b, nil
 }
 
-// UnmarshalBinary decodes a 41-byte record 01. Kind Invalid, naming the
+// UnmarshalBinary decodes a 68-byte record 01. Kind Invalid, naming the
 // field, for a wrong identifier or length or any field Validate refuses;
 // t is unchanged on error.
 func (t *Trip) UnmarshalBinary(b []byte) error {
@@ -185,6 +253,14 @@ func (t *Trip) UnmarshalBinary(b []byte) error {
 	r.copy(v.JourneyTime[:])
 	v.JourneyLegs = r.u8()
 	v.JourneySpendFen = r.u32()
+	v.PrevNetwork = r.u16()
+	v.PrevLine = r.u32()
+	v.PrevFromStation = r.u32()
+	v.PrevToStation = r.u32()
+	v.PrevProduct = r.u16()
+	r.copy(v.PrevEndDate[:])
+	r.copy(v.PrevEndTime[:])
+	v.PrevFen = r.u32()
 	if err := v.Validate(); err != nil {
 		return citycard.Wrap(op, citycard.Invalid, err)
 	}

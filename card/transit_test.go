@@ -27,7 +27,12 @@ func TestTransitLayouts(t *testing.T) {
 		EntryDate: testDate, EntryTime: testTime, Terminal: testTerminal, ProvisionalFen: 0x0B0C0D0E,
 		JourneyDate: keys.BCDDate{0x20, 0x25, 0x06, 0x01}, JourneyTime: keys.BCDTime{0x08, 0x00, 0x00},
 		JourneyLegs: 2, JourneySpendFen: 0x0F101112,
+		PrevNetwork: 0x1314, PrevLine: 0x15161718, PrevFromStation: 0x191A1B1C, PrevToStation: 0x1D1E1F20,
+		PrevProduct: 0x2122, PrevEndDate: keys.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevEndTime: keys.BCDTime{0x23, 0x59, 0x58},
+		PrevFen: 0x23242526,
 	}
+	noPrev := card.Trip{Status: card.TripClosed, Network: 1, Line: 1, Station: 101, EntryDate: testDate, EntryTime: testTime,
+		Terminal: testTerminal, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 200}
 	spend := card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 2, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 9000, MonthRides: 45}
 	prod := card.Product{Record: 0x13, ProductID: 0x0102, Kind: card.ProductPass, Network: 0x0304,
 		ValidFrom: keys.BCDDate{0x20, 0x25, 0x06, 0x01}, ValidTo: keys.BCDDate{0x20, 0x25, 0x06, 0x30},
@@ -36,7 +41,10 @@ func TestTransitLayouts(t *testing.T) {
 		rec  card.TransitRecord
 		want string
 	}{
-		{trip, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 0B0C0D0E 20250601 080000 02 0F101112"},
+		{trip, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 0B0C0D0E 20250601 080000 02 0F101112" +
+			" 1314 15161718 191A1B1C 1D1E1F20 2122 20250531 235958 23242526"},
+		{noPrev, "01 00 0001 00000001 00000065 20250601 083000 000000000001 00000000 20250601 083000 01 000000C8" +
+			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000"},
 		{spend, "02 20250601 00000190 0002 202506 00002328 002D"},
 		{prod, "13 0102 01 0304 20250601 20250630 0000 04 03 20250601"},
 	}
@@ -62,7 +70,10 @@ func TestTransitLayouts(t *testing.T) {
 // Unmarshal is strict and names the field it refuses.
 func TestTransitUnmarshalStrict(t *testing.T) {
 	good := map[string][]byte{
-		"trip":    unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"),
+		"trip": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
+			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000"),
+		"trip with previous leg": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
+			" 0001 00000001 000003E9 000003E9 0000 20250601 081500 000000C8"),
 		"spend":   unhex(t, "02 00000000 00000000 0000 000000 00000000 0000"),
 		"product": unhex(t, "10 0001 02 0001 20250101 20251231 000A 00 00 00000000"),
 	}
@@ -76,7 +87,8 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 		b         []byte
 		field     string
 	}{
-		{"trip short", "trip", good["trip"][:40], "length"},
+		{"trip short", "trip", good["trip"][:card.TripLen-1], "length"},
+		{"trip of the old 41 bytes", "trip", good["trip"][:41], "length"},
 		{"trip long", "trip", append(append([]byte(nil), good["trip"]...), 0), "length"},
 		{"trip wrong id", "trip", set(good["trip"], 0, 0x02), "identifier"},
 		{"trip status 2", "trip", set(good["trip"], 1, 0x02), "status"},
@@ -85,6 +97,15 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 		{"trip entry not BCD", "trip", set(good["trip"], 15, 0x0A), "entry date/time"},
 		{"open trip without entry", "trip", set(good["trip"], 12, 0, 0, 0, 0, 0, 0, 0), "entry date"},
 		{"trip journey time without date", "trip", set(good["trip"], 33, 0x08), "journey date/time"},
+		{"trip previous end day 32", "trip", set(good["trip with previous leg"], 57, 0x20, 0x25, 0x06, 0x32), "previous end date/time"},
+		{"trip previous end minute 60", "trip", set(good["trip with previous leg"], 62, 0x60), "previous end date/time"},
+		{"trip previous end time without date", "trip", set(good["trip"], 61, 0x08), "previous end date/time"},
+		{"trip previous network without end", "trip", set(good["trip"], 41, 0x00, 0x02), "previous network"},
+		{"trip previous line without end", "trip", set(good["trip"], 46, 0x01), "previous line"},
+		{"trip previous from station without end", "trip", set(good["trip"], 50, 0x01), "previous from station"},
+		{"trip previous to station without end", "trip", set(good["trip"], 54, 0x01), "previous to station"},
+		{"trip previous product without end", "trip", set(good["trip"], 56, 0x65), "previous product"},
+		{"trip previous paid without end", "trip", set(good["trip"], 67, 0x01), "previous paid"},
 		{"spend short", "spend", good["spend"][:19], "length"},
 		{"spend wrong id", "spend", set(good["spend"], 0, 0x01), "identifier"},
 		{"spend day 20250230", "spend", set(good["spend"], 1, 0x20, 0x25, 0x02, 0x30), "day"},
@@ -131,6 +152,12 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 	// Marshal refuses what Unmarshal would.
 	if _, err := (card.Trip{Status: 5}).MarshalBinary(); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("Marshal of a trip with status 5: %v", err)
+	}
+	if _, err := (card.Trip{PrevFen: 200}).MarshalBinary(); err == nil || !strings.Contains(err.Error(), "field previous paid:") {
+		t.Errorf("Marshal of a trip paying for a previous leg it does not have: %v", err)
+	}
+	if !(card.Trip{PrevEndDate: testDate}).HasPrev() || (card.Trip{PrevNetwork: 1}).HasPrev() {
+		t.Errorf("HasPrev does not follow the previous leg's end date")
 	}
 }
 
