@@ -193,8 +193,20 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
 	}
 	switch t.cfg.Mode {
+	case ModeFlat:
+		// A boarding is over once paid: it is the previous leg of the
+		// card's next tap.
+		pastLeg{network: t.cfg.Network, line: t.cfg.Line, from: t.cfg.Station, to: t.cfg.Station,
+			product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}.setPrev(&trip)
 	case ModeTapOn:
 		trip.Status, trip.ProvisionalFen = card.TripOpen, ch.AmountFen
+		// The leg just finished stays on the card as the previous leg, so
+		// that the tap-off gate can price this leg as a transfer from it.
+		// A leg left open (its tap-off missing, now paid at its maximum)
+		// ends the journey: nothing carries over.
+		if l, ok := pastLegOf(q.Transit); ok && prev.Status == card.TripClosed {
+			l.setPrev(&trip)
+		}
 	case ModeTapOff:
 		if q.Transit.HasTrip && prev.Status == card.TripOpen {
 			rec.EntryLine, rec.EntryStation = prev.Line, prev.Station
@@ -204,6 +216,16 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 			trip.JourneyLegs = prev.JourneyLegs
 			trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
 		}
+		// The leg this tap closes is now the previous leg of the next
+		// tap: from its tap-on to here, paid at tap-on and now. Without a
+		// tap-on on this network its start is unknown (station 0), so a
+		// later tap cannot price it but at its maximum fare.
+		l := pastLeg{network: t.cfg.Network, line: t.cfg.Line, to: t.cfg.Station,
+			product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}
+		if q.Transit.HasTrip && prev.Status == card.TripOpen && prev.Network == t.cfg.Network {
+			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
+		}
+		l.setPrev(&trip)
 		trip.Status = card.TripClosed
 	}
 
@@ -237,4 +259,47 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		}
 	}
 	return nil
+}
+
+// pastLeg is a leg of the journey that is over: ended and paid. It is
+// what card.Trip keeps as its previous leg.
+type pastLeg struct {
+	network  uint16
+	line     uint32
+	from, to uint32 // stations; 0 when unknown
+	product  uint16 // the fare product it used; 0 = stored value
+	endDate  keys.BCDDate
+	endTime  keys.BCDTime
+	fen      uint32 // what it paid in all
+}
+
+// pastLegOf returns the previous leg the card's trip records: on a
+// closed trip its last leg, on an open trip the leg before the one in
+// progress. A closed trip written before the trip record kept a previous
+// leg gives its last tap taken as a boarding (its stop as where the leg
+// began, where it ended and what it paid unknown). False when there is
+// none. A tap-on or a boarding uses it only after a closed trip (a
+// missing tap-off ends the journey), a tap-off only on the open trip it
+// closes.
+func pastLegOf(tr Transit) (pastLeg, bool) {
+	if !tr.HasTrip {
+		return pastLeg{}, false
+	}
+	t := tr.Trip
+	if t.HasPrev() {
+		return pastLeg{network: t.PrevNetwork, line: t.PrevLine, from: t.PrevFromStation, to: t.PrevToStation,
+			product: t.PrevProduct, endDate: t.PrevEndDate, endTime: t.PrevEndTime, fen: t.PrevFen}, true
+	}
+	if t.Status != card.TripClosed || t.EntryDate == (keys.BCDDate{}) {
+		return pastLeg{}, false
+	}
+	return pastLeg{network: t.Network, line: t.Line, from: t.Station, endDate: t.EntryDate, endTime: t.EntryTime}, true
+}
+
+// setPrev writes l into t's previous-leg fields.
+func (l pastLeg) setPrev(t *card.Trip) {
+	t.PrevNetwork, t.PrevLine = l.network, l.line
+	t.PrevFromStation, t.PrevToStation = l.from, l.to
+	t.PrevProduct, t.PrevFen = l.product, l.fen
+	t.PrevEndDate, t.PrevEndTime = l.endDate, l.endTime
 }

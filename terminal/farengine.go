@@ -19,20 +19,30 @@ import (
 // file into a journey, and returns the fare of the tap's leg.
 //
 // What the card's trip record allows, and so what a terminal prices:
-//   - a flat boarding (TapFlat) after a closed leg: both legs, so a
-//     transfer rule from the earlier leg applies;
+//   - a flat boarding (TapFlat) after a closed trip: the trip's previous
+//     leg (its last one) and the boarding, so that a transfer rule from
+//     the earlier leg applies;
 //   - a tap-on: nothing, or the maximum fare of a previous leg left open
 //     (less what its tap-on already took); the leg is flagged a transfer
-//     when a transfer rule from the previous closed leg would apply;
-//   - a tap-off: the leg from the trip's entry, by distance or time; a
-//     tap-off with no open entry on the network pays its maximum fare.
-//     The trip record keeps only the leg's entry, not the leg before it,
-//     so a transfer into a tap-on/tap-off leg is priced by the back
-//     office (which has the card's records), not at the gate;
+//     when a transfer rule from the previous leg would apply;
+//   - a tap-off: the leg from the trip's entry, by distance or time,
+//     priced after the leg before it, which the tap-on kept in the trip's
+//     previous-leg fields: a transfer rule into the leg (bus, then metro)
+//     applies at the gate, and a leg the fare joins to the previous one
+//     pays the joined fare less what the previous leg paid. A tap-off
+//     with no open entry on the network pays its maximum fare;
 //   - passes and count tickets of the card, with the product record to
 //     write back;
 //   - caps from the card's day and month spend (the card keeps no week
 //     spend: the day's spend stands in for it, a lower bound).
+//
+// Only this tap's leg is charged: the previous leg was paid at its own
+// taps, and the spend it added is taken out before it is priced again.
+// A previous leg paid with a pass or count ticket is not priced again (no
+// transfer rule starts from one). The card keeps when the previous leg
+// ended, not when it began, so a transfer window the feed counts from its
+// departure (duration_limit_type 0 or 1) is counted from its end: exact
+// for a boarding, the length of the ride more generous for a metro leg.
 type FareEngine struct {
 	Table *fare.Table
 }
@@ -66,8 +76,6 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	at := q.At.In(citycard.ChinaTime)
 	j := fare.Journey{RiderCategory: cat, FareMedia: media}
 	today := dateOf(at)
-	j.Date = today
-	now := clockOf(at)
 
 	tr := q.Transit
 	trip := tr.Trip
@@ -79,30 +87,74 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		}
 	}
 	open := hasEntry && trip.Status == card.TripOpen
+	// closing: the tap-off ends the leg the trip's tap-on began.
+	closing := q.Tap == TapOff && open && trip.Network == q.Network
+
+	// The previous leg: the last leg the card finished, if this tap may
+	// continue its journey. A tap-off takes it from the open trip it
+	// closes (the tap-on kept it there), a tap-on or a boarding from a
+	// closed trip. A leg paid with a pass or count ticket is left out: no
+	// transfer rule starts from it, and pricing it again would count its
+	// ride twice.
+	past, hasPast := pastLegOf(tr)
+	var pastEnd time.Time
+	if hasPast {
+		usable := closing || (q.Tap != TapOff && trip.Status == card.TripClosed)
+		t1, err := keys.Time(past.endDate, past.endTime, citycard.ChinaTime)
+		hasPast = usable && err == nil && past.product == 0 && !t1.After(at) && at.Sub(t1) <= journeyGap
+		if hasPast && hasEntry && open && t1.After(entry) {
+			hasPast = false // a previous leg ending after the entry it precedes: not ours to trust
+		}
+		pastEnd = t1
+	}
+
+	// Count the journey from the day of its first leg; clocks pass 24:00
+	// for the legs of the next day.
+	first := at
+	if hasEntry && entry.Before(first) {
+		first = entry
+	}
+	if hasPast && pastEnd.Before(first) {
+		first = pastEnd
+	}
+	j.Date = dateOf(first)
+	rel := func(x time.Time) fare.Clock { return clockOf(x) + fare.Clock(int(dateOf(x)-j.Date)*24*3600) }
+	now := rel(at)
+
 	var prevNet, prevRoute, prevStop string
+	entryClock := fare.NoTime
 	if hasEntry {
 		prevNet, _ = t.NetworkID(trip.Network)
 		prevRoute, _ = t.RouteID(trip.Network, trip.Line)
 		prevStop, _ = t.StopID(trip.Network, trip.Station)
-		// Count the journey from the day of the entry.
-		j.Date = dateOf(entry)
-		now += fare.Clock(int(today-j.Date) * 24 * 3600)
-	}
-	entryClock := fare.NoTime
-	if hasEntry {
-		entryClock = clockOf(entry)
+		entryClock = rel(entry)
 	}
 
 	cur := fare.Leg{RouteID: route, NetworkID: net, Start: now, End: fare.NoTime}
 	var penalty *fare.Leg // an open leg whose tap-off never came
-	var prev *fare.Leg    // the closed leg before this one, for transfers
+	var prev *fare.Leg    // the leg before this one, for transfers
+	if hasPast {
+		if pnet, ok := t.NetworkID(past.network); ok {
+			// The card keeps when the previous leg ended, not when it
+			// began: a transfer window counted from its departure is
+			// counted from its end (the same instant for a boarding).
+			end := rel(pastEnd)
+			pl := fare.Leg{NetworkID: pnet, Start: end, End: end}
+			pl.RouteID, _ = t.RouteID(past.network, past.line)
+			if past.from != 0 {
+				pl.FromStopID, _ = t.StopID(past.network, past.from)
+			}
+			if past.to != 0 {
+				pl.ToStopID, _ = t.StopID(past.network, past.to)
+			}
+			prev = &pl
+		}
+	}
 	switch q.Tap {
 	case TapFlat, TapOn:
 		cur.FromStopID = stop
 		if open {
 			penalty = &fare.Leg{RouteID: prevRoute, NetworkID: prevNet, FromStopID: prevStop, Start: entryClock, End: fare.NoTime, TapOffMissing: true}
-		} else if hasEntry && prevNet != "" {
-			prev = &fare.Leg{RouteID: prevRoute, NetworkID: prevNet, FromStopID: prevStop, Start: entryClock, End: fare.NoTime}
 		}
 		if q.Tap == TapOn {
 			// Price the leg as if it ended where it began, only to know
@@ -111,7 +163,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		}
 	case TapOff:
 		cur.ToStopID, cur.End = stop, now
-		if open && trip.Network == q.Network {
+		if closing {
 			cur.FromStopID, cur.Start = prevStop, entryClock
 			if prevRoute != "" {
 				cur.RouteID = prevRoute
@@ -146,10 +198,12 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		ch.FullFen += uint32(fen)
 		why = append(why, fmt.Sprintf("leg from station %d was never tapped off: %s", trip.Station, pq.Explanation(0)))
 	}
+	var legs [2]fare.Leg
 	if q.Tap == TapOn && !cur.TapOffMissing {
 		// Nothing is due at a tap-on but a missing tap-off's penalty.
 		if prev != nil {
-			j.Legs = []fare.Leg{*prev, cur}
+			legs[0], legs[1] = *prev, cur
+			j.Legs = legs[:2]
 			var qq fare.Quote
 			if err := t.Price(&j, &qq); err == nil {
 				o, _ := qq.Chosen(1)
@@ -161,26 +215,64 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		return ch, nil
 	}
 
-	j.Legs = j.Legs[:0]
-	if prev != nil && q.Tap == TapFlat {
-		j.Legs = append(j.Legs, *prev)
-	}
-	j.Legs = append(j.Legs, cur)
+	// A boarding or a tap-off is priced with the previous leg before it,
+	// so that the transfer rules from it apply; only this leg's amount is
+	// charged (the previous leg was paid at its own taps).
+	withPrev := prev != nil && (q.Tap == TapFlat || closing)
 	var fq fare.Quote
-	if err := t.Price(&j, &fq); err != nil {
-		return Charge{}, citycard.Wrap(op, citycard.Invalid, err)
+	if withPrev {
+		legs[0], legs[1] = *prev, cur
+		pj := j
+		pj.Legs = legs[:2]
+		// The card's spend already counts what the previous leg paid: it
+		// is priced again here, so take it out of the spend before.
+		if fen := int64(past.fen); fen > 0 {
+			if past.endDate == bcdDate(at) {
+				pj.Spend.DayFen = max(pj.Spend.DayFen-fen, 0)
+				pj.Spend.WeekFen = max(pj.Spend.WeekFen-fen, 0)
+			}
+			if d := bcdDate(at); past.endDate[0] == d[0] && past.endDate[1] == d[1] && past.endDate[2] == d[2] {
+				pj.Spend.MonthFen = max(pj.Spend.MonthFen-fen, 0)
+			}
+		}
+		err := t.Price(&pj, &fq)
+		if o, ok := fq.Chosen(0); err != nil || ok && o.Kind == fare.OfferHeld {
+			// The previous leg paid stored value, or cannot be priced
+			// again: this leg is priced on its own.
+			withPrev = false
+		} else {
+			j = pj
+		}
+	}
+	if !withPrev {
+		legs[0] = cur
+		j.Legs = legs[:1]
+		if err := t.Price(&j, &fq); err != nil {
+			return Charge{}, citycard.Wrap(op, citycard.Invalid, err)
+		}
 	}
 	i := len(j.Legs) - 1
 	lq := fq.Legs[i]
-	fen := lq.AmountFen
-	if q.Tap == TapOff && open && trip.Network == q.Network {
+	fen, full := lq.AmountFen, lq.FullFen
+	ch.Transfer = lq.Transfer
+	expl := i
+	if lq.JoinedTo >= 0 {
+		// The fare joins this leg to the previous one (an interchange
+		// through the street): the two are one fare leg, of which the
+		// previous leg paid its part already.
+		through := fq.Legs[lq.JoinedTo]
+		fen = max(through.AmountFen-int64(past.fen), 0)
+		full = max(through.FullFen-int64(past.fen), fen)
+		ch.Transfer, expl = true, lq.JoinedTo
+		why = append(why, "joined to the previous leg, which paid "+yuan(past.fen))
+	}
+	if closing {
 		// What the tap-on took already (a provisional maximum fare) counts.
 		fen = max(fen-int64(trip.ProvisionalFen), 0)
 	}
 	ch.AmountFen += uint32(fen)
-	ch.FullFen += uint32(lq.FullFen)
-	ch.Transfer = lq.Transfer
-	why = append(why, fq.Explanation(i))
+	ch.FullFen += uint32(full)
+	why = append(why, fq.Explanation(expl))
 	if o, ok := fq.Chosen(i); ok && o.Kind == fare.OfferHeld {
 		code, _ := t.FareProductCode(o.FareProductID)
 		ch.Product = code
