@@ -43,17 +43,18 @@ func unbcd(b byte) (int, bool) {
 // digit is not BCD or the date or time does not exist.
 func Time(d BCDDate, tm BCDTime, loc *time.Location) (time.Time, error) {
 	var v [7]int
-	for i, b := range append(d[:], tm[:]...) {
+	raw := [7]byte{d[0], d[1], d[2], d[3], tm[0], tm[1], tm[2]}
+	for i, b := range raw {
 		n, ok := unbcd(b)
 		if !ok {
-			return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X%X: byte %d (%02X) is not BCD", d[:], tm[:], i, b)
+			return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X: byte %d (%02X) is not BCD", raw, i, b)
 		}
 		v[i] = n
 	}
 	y, mo, dd, h, mi, s := v[0]*100+v[1], v[2], v[3], v[4], v[5], v[6]
 	t := time.Date(y, time.Month(mo), dd, h, mi, s, 0, loc)
 	if t.Year() != y || int(t.Month()) != mo || t.Day() != dd || t.Hour() != h || t.Minute() != mi || t.Second() != s {
-		return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X%X does not exist", d[:], tm[:])
+		return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X does not exist", raw)
 	}
 	return t, nil
 }
