@@ -106,7 +106,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// Bounded everywhere: a terminal on a slow link has a minute to send a
+	// batch (at most 10,000 records, about 1 MiB) and to read the answer.
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", st.url.Engine.String(), "replayed", acq.Stats().Replayed, "load", acq.Stats().ReplayTime)
 	fmt.Fprintf(e.stdout, "listening on %s\n", ln.Addr())
 	errc := make(chan error, 1)
