@@ -37,7 +37,8 @@ import (
 //     spend: the day's spend stands in for it, a lower bound).
 //
 // Only this tap's leg is charged: the previous leg was paid at its own
-// taps, and the spend it added is taken out before it is priced again.
+// taps, and its price is taken out of the card's spend before it is
+// priced again, so that caps count it once.
 // A previous leg paid with a pass or count ticket is not priced again (no
 // transfer rule starts from one). The card keeps when the previous leg
 // ended, not when it began, so a transfer window the feed counts from its
@@ -224,9 +225,15 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		legs[0], legs[1] = *prev, cur
 		pj := j
 		pj.Legs = legs[:2]
-		// The card's spend already counts what the previous leg paid: it
-		// is priced again here, so take it out of the spend before.
-		if fen := int64(past.fen); fen > 0 {
+		err := t.Price(&pj, &fq)
+		if o, ok := fq.Chosen(0); err == nil && ok && o.Kind != fare.OfferHeld && o.AmountFen > 0 {
+			// The card's spend already counts the previous leg, which is
+			// priced again here: take its price out of the spend before,
+			// so that the spend the caps see before this leg is the
+			// card's. (Its price again, not what it paid: a leg that was
+			// itself a transfer paid less than it is priced at alone.)
+			// The search does not depend on the spend, only the caps do.
+			fen := o.AmountFen
 			if past.endDate == bcdDate(at) {
 				pj.Spend.DayFen = max(pj.Spend.DayFen-fen, 0)
 				pj.Spend.WeekFen = max(pj.Spend.WeekFen-fen, 0)
@@ -234,8 +241,10 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			if d := bcdDate(at); past.endDate[0] == d[0] && past.endDate[1] == d[1] && past.endDate[2] == d[2] {
 				pj.Spend.MonthFen = max(pj.Spend.MonthFen-fen, 0)
 			}
+			if pj.Spend != j.Spend {
+				err = t.Price(&pj, &fq)
+			}
 		}
-		err := t.Price(&pj, &fq)
 		if o, ok := fq.Chosen(0); err != nil || ok && o.Kind == fare.OfferHeld {
 			// The previous leg paid stored value, or cannot be priced
 			// again: this leg is priced on its own.

@@ -161,3 +161,146 @@ func TestFareEngineRecheck(t *testing.T) {
 func TestFareEngineIsFare(t *testing.T) {
 	var _ Fare = (*FareEngine)(nil)
 }
+
+// openAfter is an open metro trip entered at gq at entry, whose previous
+// leg (kept by the tap-on) is a boarding of bus line 1 at b_train at
+// boarded, paid fen.
+func openAfter(boarded time.Time, fen uint32, entry time.Time) Transit {
+	tr := trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, entry)
+	d, tm := bcd(boarded)
+	tr.Trip.PrevNetwork, tr.Trip.PrevLine, tr.Trip.PrevFromStation, tr.Trip.PrevToStation = netBus, lineBus1, 1002, 1002
+	tr.Trip.PrevEndDate, tr.Trip.PrevEndTime, tr.Trip.PrevFen = d, tm, fen
+	tr.Trip.JourneyDate, tr.Trip.JourneyTime, tr.Trip.JourneyLegs = d, tm, 2
+	return tr
+}
+
+// TestFareEngineTransferAtTapOff prices metro tap-offs after a bus with
+// the sample feed. By hand, from ../fare/testdata/ningbo:
+//   - the bus (route b1, network bus) matches fare_leg_rules.txt's
+//     "bus,bus,...,bus_single": 2.00 (bus_night, 3.00, from 22:00 to
+//     05:00 by timeframes.txt);
+//   - the metro leg gq -> fm is 15500 m by route_stop_posts.txt (m1: gq
+//     0, fm 15500), in the band 12000 < d <= 18000 of metro_4: 4.00;
+//   - fare_transfer_rules.txt "bus,metro,,5400,1,1,xfer_discount": within
+//     5400 s from the bus boarding to the metro tap-on (duration_limit_type
+//     1, departure to departure, inclusive), fare_transfer_type 1
+//     (A+AB+B) charges the metro leg xfer_discount (-1.00) plus its own
+//     metro_4 (4.00): 3.00. The bus was paid at its boarding; the gate
+//     charges 3.00, full fare 4.00.
+func TestFareEngineTransferAtTapOff(t *testing.T) {
+	e := ningboEngine(t)
+	next := func(hh, mm int) time.Time { return time.Date(2025, 6, 11, hh, mm, 0, 0, citycard.ChinaTime) }
+	passRide := openAfter(at(8, 0), 0, at(8, 20))
+	passRide.Trip.PrevProduct = prodMonthly
+	metroThenBus := trip(card.TripClosed, netMetro, lineMetro1, stFuming, at(8, 40))
+	metroThenBus.Trip.PrevNetwork, metroThenBus.Trip.PrevLine = netMetro, lineMetro1
+	metroThenBus.Trip.PrevFromStation, metroThenBus.Trip.PrevToStation = stGaoqiao, stFuming
+	metroThenBus.Trip.PrevEndDate, metroThenBus.Trip.PrevEndTime, metroThenBus.Trip.PrevFen = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x08, 0x40}, 400
+	capped := openAfter(at(8, 0), 200, at(8, 20))
+	capped.Spend = card.Spend{Day: keys.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}
+	for _, tc := range []struct {
+		name          string
+		q             FareQuery
+		fen, full     uint32
+		transfer      bool
+		explanationOf string
+	}{
+		{"bus then metro, 20 min", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: openAfter(at(8, 0), 200, at(8, 20))}, 300, 400, true, "xfer_discount"},
+		// 09:30 is 5400 s after 08:00: the limit is inclusive.
+		{"tap-on at the window's end", FareQuery{At: at(9, 50), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: openAfter(at(8, 0), 200, at(9, 30))}, 300, 400, true, "xfer_discount"},
+		// 09:31 is 5460 s after 08:00: out of the window.
+		{"tap-on after the window", FareQuery{At: at(9, 51), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: openAfter(at(8, 0), 200, at(9, 31))}, 400, 400, false, "metro_4"},
+		// A night bus at 23:30 (3.00), the metro from 23:50 to 00:20:
+		// 20 min from boarding to tap-on, across midnight.
+		{"across midnight", FareQuery{At: next(0, 20), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: openAfter(at(23, 30), 300, at(23, 50))}, 300, 400, true, "xfer_discount"},
+		{"bus the day before", FareQuery{At: next(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: openAfter(at(8, 0), 200, next(8, 20))}, 400, 400, false, "metro_4"},
+		{"bus on a pass", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: passRide}, 400, 400, false, "metro_4"},
+		// The card's 9.00 of the day count the bus's 2.00: priced again,
+		// it is taken out, and the day cap (10.00) leaves 1.00 of the 3.00.
+		{"capped", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: capped}, 100, 400, true, "cap"},
+		// A tap-on without a previous leg (an old card): no transfer.
+		{"metro alone", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, at(8, 20))}, 400, 400, false, "metro_4"},
+		// metro then bus: the closed trip's previous leg is the metro leg
+		// gq -> fm (metro_4); "metro,bus,,5400,1,1,xfer_discount" gives
+		// the bus 2.00 - 1.00.
+		{"metro then bus", FareQuery{At: at(9, 0), Tap: TapFlat, CardType: cardCityCard, Network: netBus, Line: lineBus1, Station: stBusGulou,
+			Transit: metroThenBus}, 100, 200, true, "xfer_discount"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := e.Price(tc.q)
+			if err != nil {
+				t.Fatalf("Price: %v", err)
+			}
+			if ch.AmountFen != tc.fen || ch.FullFen != tc.full || ch.Transfer != tc.transfer {
+				t.Errorf("charge %d (full %d, transfer %v), want %d (full %d, transfer %v)\n%s",
+					ch.AmountFen, ch.FullFen, ch.Transfer, tc.fen, tc.full, tc.transfer, ch.Explanation)
+			}
+			if !strings.Contains(ch.Explanation, tc.explanationOf) {
+				t.Errorf("explanation %q does not mention %q", ch.Explanation, tc.explanationOf)
+			}
+		})
+	}
+}
+
+// TestFareEngineTransferThroughTheCard rides bus line 1, then the metro
+// from gq to fm, with the real card and terminals: the metro tap-on
+// writes the bus leg into the trip record (UPDATE CAPP DATA CACHE), the
+// tap-off gate reads it back (READ RECORD) and charges 3.00 instead of
+// 4.00 (worked out in TestFareEngineTransferAtTapOff). A second ride
+// after the window pays the full 4.00.
+func TestFareEngineTransferThroughTheCard(t *testing.T) {
+	e := ningboEngine(t)
+	w := newWorld(t, keys.Alg3DES)
+	c := w.newCard(card.ProfileMOHURD, 7, 1)
+	w.load(c, 5000)
+	bus := w.terminal(ModeFlat, stBusGulou, e, nil) // network 1, line 1: bus b1
+	on := w.terminal(ModeTapOn, stGaoqiao, e, nil)
+	off := w.terminal(ModeTapOff, stFuming, e, nil)
+	for _, m := range []testTerminal{on, off} {
+		m.cfg.Network, m.cfg.Line = netMetro, lineMetro1
+	}
+	tap := func(term testTerminal, hh, mm int, fen, full uint32) Result {
+		t.Helper()
+		w.now = time.Date(2026, 11, 24, hh, mm, 0, 0, citycard.ChinaTime)
+		r, err := term.Tap(c, 0)
+		if err != nil {
+			t.Fatalf("tap at %02d:%02d: %v", hh, mm, err)
+		}
+		if r.Record.Amount != fen || r.Record.FareFull != full {
+			t.Fatalf("tap at %02d:%02d: charged %d (full %d), want %d (full %d): %s", hh, mm, r.Record.Amount, r.Record.FareFull, fen, full, r.Explanation)
+		}
+		return r
+	}
+	tap(bus, 8, 0, 200, 200)
+	tap(on, 8, 20, 0, 0)
+	tr := c.State().Trip
+	if tr == nil || tr.Status != card.TripOpen || tr.PrevNetwork != netBus || tr.PrevLine != lineBus1 || tr.PrevFromStation != stBusGulou ||
+		tr.PrevEndTime != (keys.BCDTime{0x08, 0x00, 0x00}) || tr.PrevFen != 200 || tr.PrevProduct != 0 || tr.JourneyLegs != 2 {
+		t.Fatalf("trip after the metro tap-on %+v, want the bus leg as its previous leg", tr)
+	}
+	r := tap(off, 8, 40, 300, 400)
+	if r.Record.EntryStation != stGaoqiao || r.Record.Network != netMetro {
+		t.Errorf("tap-off record entry %d on network %d, want %d on %d", r.Record.EntryStation, r.Record.Network, stGaoqiao, netMetro)
+	}
+	tr = c.State().Trip
+	if tr.Status != card.TripClosed || tr.PrevNetwork != netMetro || tr.PrevFromStation != stGaoqiao || tr.PrevToStation != stFuming ||
+		tr.PrevFen != 300 || tr.JourneyLegs != 2 || tr.JourneySpendFen != 500 {
+		t.Errorf("trip after the tap-off %+v, want the metro leg gq-fm as its previous leg, 2 legs, 5.00", tr)
+	}
+	// Metro then bus within the window: 2.00 - 1.00.
+	tap(bus, 9, 0, 100, 200)
+	// The bus at 09:00, the metro entered at 10:31 (91 min later): no discount.
+	tap(on, 10, 31, 0, 0)
+	tap(off, 10, 50, 400, 400)
+	if s := c.State(); s.BalanceFen != 5000-200-300-100-400 {
+		t.Errorf("balance %d, want %d", s.BalanceFen, 5000-200-300-100-400)
+	}
+}
