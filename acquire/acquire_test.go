@@ -3,9 +3,11 @@ package acquire
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -602,4 +604,28 @@ func TestFareMismatchFlagged(t *testing.T) {
 	if ans := submit(t, a, batchOf(out.id, "out", out.spool.take())); ans.Accepted != 1 {
 		t.Fatalf("tap-off: %v", verdicts(ans))
 	}
+}
+
+func TestSubmitRacesClose(t *testing.T) {
+	c := newCity(t)
+	a := c.open(NewMemJournal())
+	bus := c.device(terminal.ModeFlat, "bus")
+	c.tap(bus, c.card(60), 0)
+	recs := bus.spool.take()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 50; k++ {
+				_, err := a.Submit(context.Background(), batchOf(bus.id, fmt.Sprintf("g%d-%d", i, k), recs))
+				if err != nil && !citycard.IsKind(err, citycard.Conflict) {
+					t.Errorf("submit: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	a.Close()
+	wg.Wait()
 }

@@ -42,11 +42,15 @@ type Acquirer struct {
 	cfg  Config
 	jobs chan *job
 	done chan struct{}
+	// gate orders sends on jobs before its closing: Submit sends under
+	// the read lock, Close closes under the write lock.
+	gate    sync.RWMutex
+	closing bool
 
 	mu      sync.Mutex // guards st and the counters below
 	st      *state
 	sinceCP int64
-	closed  bool
+	broken  bool // a rebuild after a failed commit failed: refuse batches
 	stats   Stats
 
 	closeOnce sync.Once
@@ -170,10 +174,10 @@ func (a *Acquirer) load(ctx context.Context) (*state, int64, error) {
 // and checkpoints the state.
 func (a *Acquirer) Close() error {
 	a.closeOnce.Do(func() {
-		a.mu.Lock()
-		a.closed = true
-		a.mu.Unlock()
+		a.gate.Lock()
+		a.closing = true
 		close(a.jobs)
+		a.gate.Unlock()
 		<-a.done
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -243,14 +247,21 @@ func (a *Acquirer) Submit(ctx context.Context, b Batch) (Answer, error) {
 	}
 	j := &job{ctx: ctx, b: b, hash: h, items: a.verify(b.Body), reply: make(chan jobResult, 1)}
 	a.mu.Lock()
-	closed := a.closed
+	broken := a.broken
 	a.mu.Unlock()
-	if closed {
+	if broken {
+		return Answer{}, citycard.E(op, citycard.Conflict, "acquirer closed")
+	}
+	a.gate.RLock()
+	if a.closing {
+		a.gate.RUnlock()
 		return Answer{}, citycard.E(op, citycard.Conflict, "acquirer closed")
 	}
 	select {
 	case a.jobs <- j:
+		a.gate.RUnlock()
 	case <-ctx.Done():
+		a.gate.RUnlock()
 		return Answer{}, citycard.E(op, citycard.IO, "batch %q not submitted: %w", b.ID, ctx.Err())
 	}
 	// Once submitted the batch is processed whatever happens to ctx: a
@@ -465,7 +476,7 @@ func (a *Acquirer) process(group []*job) {
 			}
 			if st, _, lerr := a.load(ctx); lerr != nil {
 				a.cfg.Logger.Error("acquire: rebuild failed; the acquirer refuses batches", "err", lerr)
-				a.closed = true
+				a.broken = true
 			} else {
 				a.st = st
 			}
