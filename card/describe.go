@@ -181,9 +181,14 @@ func describeData(o op, parsed bool, raw, d []byte) string {
 func describeTransit(r TransitRecord) string {
 	switch v := r.(type) {
 	case Trip:
-		return fmt.Sprintf("trip %v: network %d line %d station %d, entry %v %v at terminal %v, provisional %d fen; journey from %v %v, legs %d, spent %d fen",
+		s := fmt.Sprintf("trip %v: network %d line %d station %d, entry %v %v at terminal %v, provisional %d fen; journey from %v %v, legs %d, spent %d fen",
 			v.Status, v.Network, v.Line, v.Station, v.EntryDate, v.EntryTime, v.Terminal, v.ProvisionalFen,
 			v.JourneyDate, v.JourneyTime, v.JourneyLegs, v.JourneySpendFen)
+		if v.HasPrev() {
+			s += fmt.Sprintf("; previous leg network %d line %d station %d to %d, product %d, ended %v %v, paid %d fen",
+				v.PrevNetwork, v.PrevLine, v.PrevFromStation, v.PrevToStation, v.PrevProduct, v.PrevEndDate, v.PrevEndTime, v.PrevFen)
+		}
+		return s
 	case Spend:
 		return fmt.Sprintf("spend: day %v %d fen rides %d, month %v %d fen rides %d",
 			v.Day, v.DaySpendFen, v.DayRides, v.Month, v.MonthSpendFen, v.MonthRides)
