@@ -280,3 +280,37 @@ func TestStaffBlacklist(t *testing.T) {
 		t.Fatalf("no reason: %d", code)
 	}
 }
+
+// TestTerminalSyncsBlacklist: a terminal keeps its copy of the blacklist
+// (which its Config.Blacklist then consults at every tap) from the back
+// office's deltas.
+func TestTerminalSyncsBlacklist(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.client(0)
+	local := blacklist.New(nil, nil)
+	sync := func() {
+		t.Helper()
+		d, err := c.Blacklist(ctx, local.Version())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := local.Apply(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := blacklist.Card{Issuer: sim.Issuer, ASN: citycard.ASN{9: 1}}
+	b := blacklist.Card{Issuer: sim.Issuer, ASN: citycard.ASN{9: 2}}
+	f.bl.Set(ctx, a, true, "lost", "ann")
+	sync() // full list: version 0 is too old
+	f.bl.Set(ctx, b, true, "fraud", "ann")
+	f.bl.Set(ctx, a, false, "found", "ann")
+	sync() // a delta of two changes
+	if local.Version() != 3 || local.Contains(a.Issuer, a.ASN) || !local.Contains(b.Issuer, b.ASN) {
+		t.Fatalf("terminal copy at %d: a %v, b %v", local.Version(), local.Contains(a.Issuer, a.ASN), local.Contains(b.Issuer, b.ASN))
+	}
+	// A delta with a hole is refused, and the copy stays as it was.
+	if err := local.Apply(blacklist.Delta{Version: 9, Changes: []blacklist.Change{{Version: 9, Card: a, Added: true}}}); !citycard.IsKind(err, citycard.Conflict) || local.Version() != 3 {
+		t.Fatalf("delta with a hole: %v, version %d", err, local.Version())
+	}
+}

@@ -201,3 +201,36 @@ func ScanChanges(rows Rows, fn func(c Change) error) error {
 	}
 	return rows.Err()
 }
+
+// Apply brings a terminal's copy of the list up to d: the whole list when
+// d.Full, else d's changes, which must follow the copy's version without a
+// hole. Kind Conflict when they do not (the terminal asks for the full
+// list again); the copy is unchanged then. A terminal's copy keeps no
+// store: Apply does not persist.
+func (l *List) Apply(d Delta) error {
+	const op = "blacklist.List.Apply"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d.Full {
+		l.cards = make(map[Card]bool, len(d.Cards))
+		for _, c := range d.Cards {
+			l.cards[c] = true
+		}
+		l.version, l.recent = d.Version, nil
+		return nil
+	}
+	v := l.version
+	for _, c := range d.Changes {
+		if c.Version != v+1 {
+			return citycard.E(op, citycard.Conflict, "change %d follows version %d: ask for the whole list", c.Version, v)
+		}
+		v = c.Version
+	}
+	if v != d.Version {
+		return citycard.E(op, citycard.Conflict, "changes end at %d, the delta says %d", v, d.Version)
+	}
+	for _, c := range d.Changes {
+		l.apply(c)
+	}
+	return nil
+}
