@@ -70,6 +70,7 @@ type Stats struct {
 	// ReplayTime how long loading the checkpoint and replaying took.
 	Replayed   int64
 	ReplayTime time.Duration
+	Cards      int64 // cards with a shadow, now
 }
 
 type job struct {
@@ -190,7 +191,11 @@ func (a *Acquirer) Close() error {
 func (a *Acquirer) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.stats
+	st := a.stats
+	for i := range a.st.shards {
+		st.Cards += int64(len(a.st.shards[i].cards))
+	}
+	return st
 }
 
 // Shadow is the back office's view of a card.

@@ -160,6 +160,17 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 			t.Fatalf("%s: %d %s", name, code, out)
 		}
 	}
+	// The counters show what happened, for the operator's monitoring.
+	code, out = f.do(t, "GET", "/metrics", "", "", nil, nil)
+	for _, want := range []string{
+		fmt.Sprintf("citycard_acquire_records_total{verdict=\"duplicate\"} %d", len(u.Records)),
+		"citycard_acquire_batches_total 3",
+		fmt.Sprintf("citycard_acquire_cards %d", 20),
+	} {
+		if code != 200 || !strings.Contains(string(out), want+"\n") {
+			t.Fatalf("metrics lack %q:\n%s", want, out)
+		}
+	}
 	// A batch ID reused with other records: conflict.
 	_, err = f.client(0).Upload(ctx, terminal.UploadBatch{Terminal: u.Terminal.ID, ID: "bin", Records: u.Records[:1], AmountFen: sum(u.Records[:1])})
 	if !citycard.IsKind(err, citycard.Conflict) {

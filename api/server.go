@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
@@ -283,12 +284,46 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, citycard.E(op, citycard.Invalid, "Content-Type %q: want application/octet-stream or application/json", ct))
 		return
 	}
+	start := time.Now()
 	ans, err := s.Acquirer.Submit(r.Context(), b)
 	if err != nil {
+		s.Logger.Warn("batch refused", "terminal", id.String(), "batch", b.ID, "err", err)
 		s.fail(w, r, err)
 		return
 	}
+	// Batches with something to look at are logged at Info, the others at
+	// Debug: at 100 batches a second the log is for what needs a person.
+	level := slog.LevelDebug
+	if ans.Flagged+ans.Rejected > 0 {
+		level = slog.LevelInfo
+	}
+	s.Logger.Log(r.Context(), level, "batch", "terminal", id.String(), "batch", b.ID, "records", len(ans.Records),
+		"accepted", ans.Accepted, "flagged", ans.Flagged, "duplicates", ans.Duplicates, "rejected", ans.Rejected,
+		"repeat", ans.Repeat, "ms", time.Since(start).Milliseconds())
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// handleMetrics serves the acquisition counters in the Prometheus text
+// format: counters only, no card or terminal data, so it needs no token.
+func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+	st := s.Acquirer.Stats()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	metric := func(name, kind, help string, v any) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, kind, name, v)
+	}
+	metric("citycard_acquire_batches_total", "counter", "Upload batches committed.", st.Batches)
+	metric("citycard_acquire_commits_total", "counter", "Journal transactions (group commits).", st.Commits)
+	fmt.Fprintf(w, "# HELP citycard_acquire_records_total Records answered, by verdict.\n# TYPE citycard_acquire_records_total counter\n")
+	for _, v := range []struct {
+		verdict string
+		n       int64
+	}{{"accepted", st.Accepted}, {"flagged", st.Flagged}, {"duplicate", st.Duplicates}, {"rejected", st.Rejected}} {
+		fmt.Fprintf(w, "citycard_acquire_records_total{verdict=%q} %d\n", v.verdict, v.n)
+	}
+	metric("citycard_acquire_cards", "gauge", "Cards with a shadow.", st.Cards)
+	metric("citycard_acquire_replayed_entries", "gauge", "Journal entries replayed at start.", st.Replayed)
+	metric("citycard_acquire_replay_seconds", "gauge", "Time to load the state at start.", st.ReplayTime.Seconds())
+	metric("citycard_blacklist_version", "gauge", "Version of the blacklist.", s.Blacklist.Version())
 }
 
 func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
