@@ -376,6 +376,14 @@ func TestRestartReplaysToTheSameState(t *testing.T) {
 		t.Fatalf("replayed %d entries, want 20", a3.Stats().Replayed)
 	}
 	a3.Close()
+	// A checkpoint past the journal's end is refused: the journal lost
+	// entries the state counts.
+	saved := j.checkpoint.Pos
+	j.checkpoint.Pos = int64(len(j.entries)) + 5
+	if _, err := Open(context.Background(), Config{Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer)}); !citycard.IsKind(err, citycard.Invalid) {
+		t.Fatalf("checkpoint past the journal: %v, want Invalid", err)
+	}
+	j.checkpoint.Pos = saved
 	// From the journal alone.
 	j.checkpoint = nil
 	a4 := c.open(j)

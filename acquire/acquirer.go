@@ -168,6 +168,16 @@ func (a *Acquirer) load(ctx context.Context) (*state, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// A checkpoint past the journal's end means the journal lost entries
+	// (a restored backup, a rolled-back database): the state would book
+	// against records that are not there.
+	last, err := a.cfg.Journal.LastPos(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if last != st.pos {
+		return nil, 0, citycard.E(op, citycard.Invalid, "the checkpoint and replay reach position %d but the journal ends at %d", st.pos, last)
+	}
 	return st, n, nil
 }
 
