@@ -331,16 +331,14 @@ func checkBatch(b *Batch) error {
 	}
 	var sum int64
 	for i := 0; i < n; i++ {
-		sum += int64(binary.BigEndian.Uint32(b.Body[i*record.Size+amountOffset:]))
+		fen, _ := record.AmountOf(b.Body[i*record.Size:])
+		sum += int64(fen)
 	}
 	if sum != b.AmountFen {
 		return fmt.Errorf("batch %q: header says %d fen, records sum to %d", b.ID, b.AmountFen, sum)
 	}
 	return nil
 }
-
-// amountOffset is where a record's amount sits in the binary layout.
-const amountOffset = 33
 
 func batchHash(b *Batch) [32]byte {
 	h := sha256.New()

@@ -2,7 +2,6 @@ package acquire
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -212,7 +211,8 @@ func batchOf(tid citycard.TerminalID, id string, recs [][]byte) Batch {
 	b := Batch{Terminal: tid, ID: id, Count: len(recs)}
 	for _, r := range recs {
 		b.Body = append(b.Body, r...)
-		b.AmountFen += int64(binary.BigEndian.Uint32(r[amountOffset:]))
+		fen, _ := record.AmountOf(r)
+		b.AmountFen += int64(fen)
 	}
 	return b
 }

@@ -187,7 +187,8 @@ func sum(recs [][]byte) int64 {
 }
 
 func amountOf(r []byte) uint32 {
-	return uint32(r[33])<<24 | uint32(r[34])<<16 | uint32(r[35])<<8 | uint32(r[36])
+	fen, _ := record.AmountOf(r)
+	return fen
 }
 
 func TestAuthentication(t *testing.T) {

@@ -244,3 +244,14 @@ func (e *FieldError) Error() string {
 func fieldErr(f field, format string, args ...any) *FieldError {
 	return &FieldError{Field: f.name, Offset: f.offset, Reason: fmt.Sprintf(format, args...)}
 }
+
+// AmountOf returns the amount field of a record in the binary layout
+// without decoding it, for header totals: the sum a terminal declares for
+// a batch and the back office checks. ok is false when b is too short to
+// hold the field.
+func AmountOf(b []byte) (fen uint32, ok bool) {
+	if len(b) < fAmount.offset+fAmount.size {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(b[fAmount.offset:]), true
+}

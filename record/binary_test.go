@@ -371,3 +371,17 @@ func TestDecodeStream(t *testing.T) {
 		t.Errorf("bad record: %v", err)
 	}
 }
+
+func TestAmountOf(t *testing.T) {
+	r := golden()
+	b, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fen, ok := AmountOf(b); !ok || fen != r.Amount {
+		t.Fatalf("AmountOf: %d %v, want %d", fen, ok, r.Amount)
+	}
+	if _, ok := AmountOf(b[:36]); ok {
+		t.Fatal("AmountOf read past a short record")
+	}
+}

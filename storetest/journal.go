@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -84,7 +83,8 @@ func batch(u *sim.Upload, id string, recs [][]byte) acquire.Batch {
 	b := acquire.Batch{Terminal: u.Terminal.ID, ID: id, Count: len(recs)}
 	for _, r := range recs {
 		b.Body = append(b.Body, r...)
-		b.AmountFen += int64(binary.BigEndian.Uint32(r[33:]))
+		fen, _ := record.AmountOf(r)
+		b.AmountFen += int64(fen)
 	}
 	return b
 }

@@ -2,12 +2,12 @@ package terminal
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/record"
 )
 
 // UploadBatch is what an uploader sends: records in the binary layout, in
@@ -106,9 +106,8 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 		}
 		for i, e := range pending {
 			b.Records[i] = e.Data
-			if len(e.Data) >= 37 {
-				b.AmountFen += int64(binary.BigEndian.Uint32(e.Data[33:37]))
-			}
+			fen, _ := record.AmountOf(e.Data)
+			b.AmountFen += int64(fen)
 		}
 		answered, err := u.Sender.SendBatch(ctx, b)
 		if citycard.IsKind(err, citycard.Invalid) {

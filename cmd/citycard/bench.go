@@ -288,7 +288,8 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 					recs := u.Records[k:min(k+o.batch, len(u.Records))]
 					b := terminal.UploadBatch{Terminal: u.Terminal.ID, ID: fmt.Sprintf("bench-%d", k), Records: recs}
 					for _, r := range recs {
-						b.AmountFen += int64(amountOf(r))
+						fen, _ := record.AmountOf(r)
+						b.AmountFen += int64(fen)
 					}
 					t := time.Now()
 					ans, err := c.Upload(ctx, b)
@@ -372,13 +373,6 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	acq2.Close()
 	res.PeakRSSMiB = peakRSSMiB()
 	return res, nil
-}
-
-func amountOf(rec []byte) uint32 {
-	if len(rec) < 37 {
-		return 0
-	}
-	return uint32(rec[33])<<24 | uint32(rec[34])<<16 | uint32(rec[35])<<8 | uint32(rec[36])
 }
 
 // startBackOffice starts acquisition and the HTTP API on a loopback port.
