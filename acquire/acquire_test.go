@@ -562,7 +562,11 @@ func TestCheckpointDecodeRefusesGarbage(t *testing.T) {
 func FuzzCheckpointDecode(f *testing.F) {
 	s := newState(2)
 	for i := 0; i < 5; i++ {
-		s.card(cardID{asn: citycard.ASN{9: byte(i)}}, true).offline.see(uint32(i * 3))
+		id := cardID{asn: citycard.ASN{9: byte(i)}}
+		c := newShadow()
+		c.offline.see(uint32(i * 3))
+		c.offline.see(uint32(i*3 + 2)) // a gap, when i > 0
+		s.shardOf(&id).cards[id] = c
 		s.terminal(citycard.TerminalID{5: byte(i)}).see(uint32(i))
 	}
 	f.Add(s.encode())

@@ -225,15 +225,15 @@ type Shadow struct {
 func (a *Acquirer) Shadow(issuer citycard.IssuerCode, asn citycard.ASN) (Shadow, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.st.card(cardID{issuer, asn}, false)
-	if c == nil {
+	c, ok := a.st.card(cardID{issuer, asn})
+	if !ok {
 		return Shadow{}, false
 	}
 	s := Shadow{
 		LastCounter: int32(c.offline.last), LastOnline: int32(c.online.last), ReportedFen: c.reported,
 		BookedFen: c.booked, GreysPending: len(c.greys), LoadsSinceFen: c.loadsSince,
 	}
-	for _, g := range c.offline.gaps {
+	for _, g := range c.offline.spans() {
 		s.OpenGaps += int(g.hi - g.lo + 1)
 		s.GapSpans = append(s.GapSpans, [2]uint32{g.lo, g.hi})
 	}

@@ -39,25 +39,21 @@ func (s *state) encode() []byte {
 		b = append(b, id[:]...)
 		b = appendTrack(b, s.terms[id])
 	}
-	type entry struct {
-		id cardID
-		c  *shadow
-	}
 	n := 0
 	for i := range s.shards {
 		n += len(s.shards[i].cards)
 	}
-	cards := make([]entry, 0, n)
+	ids := make([]cardID, 0, n)
 	for i := range s.shards {
-		for id, c := range s.shards[i].cards {
-			cards = append(cards, entry{id, c})
+		for id := range s.shards[i].cards {
+			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(cards, func(x, y entry) int { return compareCards(x.id, y.id) })
-	b = slices.Grow(b, len(cards)*48)
-	b = binary.AppendUvarint(b, uint64(len(cards)))
-	for _, e := range cards {
-		id, c := e.id, e.c
+	slices.SortFunc(ids, compareCards)
+	b = slices.Grow(b, len(ids)*48)
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		c, _ := s.card(id)
 		b = append(b, id.issuer[:]...)
 		b = append(b, id.asn[:]...)
 		b = appendTrack(b, &c.offline)
@@ -85,8 +81,8 @@ func (s *state) encode() []byte {
 func appendTrack(b []byte, t *track) []byte {
 	b = binary.AppendVarint(b, t.floor)
 	b = binary.AppendVarint(b, t.last)
-	b = binary.AppendUvarint(b, uint64(len(t.gaps)))
-	for _, sp := range t.gaps {
+	b = binary.AppendUvarint(b, uint64(len(t.spans())))
+	for _, sp := range t.spans() {
 		b = binary.AppendUvarint(b, uint64(sp.lo))
 		b = binary.AppendUvarint(b, uint64(sp.hi))
 	}
@@ -154,11 +150,13 @@ func (r *reader) bytes(what string, dst []byte) {
 func (r *reader) track(what string) track {
 	t := track{floor: r.varint(what), last: r.varint(what)}
 	n := r.uvarint(what, maxSpans)
+	var g gaps
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		lo := r.uvarint(what, 1<<32-1)
 		hi := r.uvarint(what, 1<<32-1)
-		t.gaps = append(t.gaps, span{uint32(lo), uint32(hi)})
+		g = append(g, span{uint32(lo), uint32(hi)})
 	}
+	t.setSpans(g)
 	return t
 }
 
@@ -187,12 +185,13 @@ func (s *state) decode(b []byte) error {
 		s.terms[id] = &t
 	}
 	nc := r.uvarint("card count", uint64(len(b)))
-	// One allocation for every shadow, and maps sized once: decoding 5M
-	// cards is then a matter of seconds.
-	slab := make([]shadow, min(nc, uint64(len(b))/20))
+	// Maps sized once (a card takes 29 bytes at least, which bounds the
+	// count a corrupt header could claim): decoding 5M cards is then a
+	// matter of seconds.
+	size := int(min(nc, uint64(len(b))/29))
 	for i := range s.shards {
 		if len(s.shards[i].cards) == 0 {
-			s.shards[i].cards = make(map[cardID]*shadow, len(slab)/len(s.shards)+1)
+			s.shards[i].cards = make(map[cardID]*shadow, size/len(s.shards)+1)
 		}
 	}
 	var prevC cardID
@@ -204,12 +203,7 @@ func (s *state) decode(b []byte) error {
 			r.fail("card", fmt.Errorf("%v/%v after %v/%v: not sorted", id.issuer, id.asn, prevC.issuer, prevC.asn))
 		}
 		prevC = id
-		var c *shadow
-		if i < uint64(len(slab)) {
-			c = &slab[i]
-		} else {
-			c = &shadow{}
-		}
+		c := &shadow{}
 		c.offline, c.online = r.track("offline counter"), r.track("online counter")
 		c.lastAfter = r.varint("last balance")
 		c.loadsSince = r.varint("loads since")

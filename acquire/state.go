@@ -75,7 +75,26 @@ func (g *gaps) add(lo, hi uint32) {
 // other was seen before.
 type track struct {
 	floor, last int64 // -1: nothing seen
-	gaps        gaps
+	// gaps is nil while nothing is missing, as for almost every card: a
+	// pointer costs 8 bytes a track where a slice costs 24.
+	gaps *gaps
+}
+
+// spans returns the open gaps (nil if none).
+func (t *track) spans() gaps {
+	if t.gaps == nil {
+		return nil
+	}
+	return *t.gaps
+}
+
+// setSpans sets the open gaps.
+func (t *track) setSpans(g gaps) {
+	if len(g) == 0 {
+		t.gaps = nil
+		return
+	}
+	t.gaps = &g
 }
 
 func newTrack() track { return track{floor: -1, last: -1} }
@@ -100,22 +119,29 @@ func (t *track) see(v uint32) seen {
 	case x > t.last:
 		r := seenNew
 		if x > t.last+1 {
-			t.gaps.add(uint32(t.last+1), v-1)
+			g := t.spans()
+			g.add(uint32(t.last+1), v-1)
+			t.setSpans(g)
 			r = seenSkip
 		}
 		t.last = x
 		return r
 	case x < t.floor:
 		if x+1 < t.floor {
-			t.gaps = slices.Insert(t.gaps, 0, span{v + 1, uint32(t.floor - 1)})
-			if len(t.gaps) > maxSpans {
-				t.gaps = t.gaps[:maxSpans]
+			g := slices.Insert(t.spans(), 0, span{v + 1, uint32(t.floor - 1)})
+			if len(g) > maxSpans {
+				g = g[:maxSpans]
 			}
+			t.setSpans(g)
 		}
 		t.floor = x
 		return seenBelow
-	case t.gaps.take(v):
-		return seenFill
+	case t.gaps != nil:
+		g := *t.gaps
+		if g.take(v) {
+			t.setSpans(g)
+			return seenFill
+		}
 	}
 	return seenRepeat
 }
@@ -148,7 +174,9 @@ type shadow struct {
 
 func newShadow() *shadow { return &shadow{offline: newTrack(), online: newTrack()} }
 
-// shard holds the card shadows of cards whose hash falls in it.
+// shard holds the card shadows of cards whose hash falls in it. The map
+// holds pointers: with 100-byte values the map's empty slots would cost
+// more than the pointers do (measured).
 type shard struct {
 	cards map[cardID]*shadow
 }
@@ -181,14 +209,10 @@ func (s *state) shardOf(id *cardID) *shard {
 	return &s.shards[h.Sum64()%uint64(len(s.shards))]
 }
 
-func (s *state) card(id cardID, create bool) *shadow {
-	sh := s.shardOf(&id)
-	c := sh.cards[id]
-	if c == nil && create {
-		c = newShadow()
-		sh.cards[id] = c
-	}
-	return c
+// card returns the card's shadow; ok is false for a card never seen.
+func (s *state) card(id cardID) (c *shadow, ok bool) {
+	c, ok = s.shardOf(&id).cards[id]
+	return c, ok
 }
 
 func (s *state) terminal(id citycard.TerminalID) *track {
@@ -216,10 +240,20 @@ type decision struct {
 // (state, record, outcome), so replaying the journal rebuilds the state.
 func (s *state) step(r *record.Record, out Outcome) decision {
 	id := cardID{r.Issuer, r.ASN}
-	c := s.card(id, true)
+	sh := s.shardOf(&id)
+	c, ok := sh.cards[id]
+	if !ok {
+		c = newShadow()
+		sh.cards[id] = c
+	}
 	if r.Type == keys.TxLoad {
 		return s.stepLoad(c, r)
 	}
+	return s.stepPurchase(c, r, out)
+}
+
+// stepPurchase is step for a purchase record, on the card's shadow c.
+func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision {
 	var d decision
 	var released *greyRef
 	counter := uint32(r.Counter)
