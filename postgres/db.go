@@ -36,12 +36,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,6 +45,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -116,52 +112,14 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	return mapErr("postgres.DB.Exec", err)
 }
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. A file
-// not named NNNN_name.sql, or two files of one version, is a build
-// mistake: migrations panics.
-func migrations(fsys fs.FS) []migration {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		panic(err)
-	}
-	var ms []migration
-	for _, n := range names {
-		base := path.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			panic("postgres: migration file " + base + " is not named NNNN_name.sql")
-		}
-		b, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			panic(err)
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			panic("postgres: two migrations of version " + strconv.Itoa(ms[i].version))
-		}
-	}
-	return ms
-}
-
 // migrate applies the migrations the database lacks, each in its own
 // transaction under an advisory lock of the schema.
 func (db *DB) migrate(ctx context.Context) error {
 	const op = "postgres.migrate"
-	ms := migrations(migrationFS)
+	ms := migration.List(migrationFS, "migrations")
 	known := make(map[int]bool, len(ms))
 	for _, m := range ms {
-		known[m.version] = true
+		known[m.Version] = true
 	}
 	for _, m := range ms {
 		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -185,13 +143,13 @@ func (db *DB) migrate(ctx context.Context) error {
 					return citycard.E(op, citycard.Conflict, "schema version %d is not one this binary knows: a newer binary migrated it", v)
 				}
 			}
-			if slices.Contains(applied, int32(m.version)) {
+			if slices.Contains(applied, int32(m.Version)) {
 				return nil
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 			return err
 		})
 		if err != nil {

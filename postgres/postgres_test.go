@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
 
@@ -91,8 +92,8 @@ func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	db := openTemp(t)
 	var n, v int32
-	ms := migrations(migrationFS)
-	if err := db.pool.QueryRow(ctx, "SELECT count(*)::int, max(version) FROM schema_migrations").Scan(&n, &v); err != nil || int(n) != len(ms) || int(v) != ms[len(ms)-1].version {
+	ms := migration.List(migrationFS, "migrations")
+	if err := db.pool.QueryRow(ctx, "SELECT count(*)::int, max(version) FROM schema_migrations").Scan(&n, &v); err != nil || int(n) != len(ms) || int(v) != ms[len(ms)-1].Version {
 		t.Errorf("schema_migrations: %d rows, version %d, %v", n, v, err)
 	}
 	// Migrating again applies nothing.

@@ -47,13 +47,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,6 +57,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -159,44 +156,6 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	return mapErr("sqlite.DB.Exec", err)
 }
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. A file
-// not named NNNN_name.sql, or two files of one version, is a build
-// mistake: migrations panics.
-func migrations(fsys fs.FS) []migration {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		panic(err)
-	}
-	var ms []migration
-	for _, n := range names {
-		base := path.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			panic("sqlite: migration file " + base + " is not named NNNN_name.sql")
-		}
-		b, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			panic(err)
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			panic("sqlite: two migrations of version " + strconv.Itoa(ms[i].version))
-		}
-	}
-	return ms
-}
-
 // migrate applies the migrations the database lacks, each in its own
 // transaction; BEGIN IMMEDIATE makes two processes opening one new file
 // apply them once.
@@ -209,10 +168,10 @@ func (db *DB) migrate(ctx context.Context) error {
 	) STRICT`); err != nil {
 		return mapErr(op, fmt.Errorf("%s: %w", db.path, err))
 	}
-	ms := migrations(migrationFS)
+	ms := migration.List(migrationFS, "migrations")
 	known := make(map[int]bool, len(ms))
 	for _, m := range ms {
-		known[m.version] = true
+		known[m.Version] = true
 	}
 	for _, m := range ms {
 		err := db.write(ctx, func(tx *sql.Tx) error {
@@ -225,13 +184,13 @@ func (db *DB) migrate(ctx context.Context) error {
 					return citycard.E(op, citycard.Conflict, "%s: schema version %d is not one this binary knows: a newer binary migrated it", db.path, v)
 				}
 			}
-			if slices.Contains(applied, m.version) {
+			if slices.Contains(applied, m.Version) {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name)
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name)
 			return err
 		})
 		if err != nil {

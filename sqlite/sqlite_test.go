@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
 
@@ -83,8 +84,8 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n, v int
-	ms := migrations(migrationFS)
-	if err := db.r.QueryRowContext(ctx, "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &v); err != nil || n != len(ms) || v != ms[len(ms)-1].version {
+	ms := migration.List(migrationFS, "migrations")
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &v); err != nil || n != len(ms) || v != ms[len(ms)-1].Version {
 		t.Errorf("schema_migrations: %d rows, version %d, %v", n, v, err)
 	}
 	// A database from a newer binary is refused.
