@@ -101,6 +101,24 @@ func (m *MemJournal) LoadCheckpoint(context.Context) (Checkpoint, bool, error) {
 	return *m.checkpoint, true, nil
 }
 
+// BatchEntries implements Journal.
+func (m *MemJournal) BatchEntries(_ context.Context, t citycard.TerminalID, id string, fn func(e *Entry) error) error {
+	m.mu.Lock()
+	var out []Entry
+	for _, e := range m.entries {
+		if e.Terminal == t && e.BatchID == id {
+			out = append(out, e)
+		}
+	}
+	m.mu.Unlock()
+	for i := range out {
+		if err := fn(&out[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Entries returns a copy of the journal.
 func (m *MemJournal) Entries() []Entry {
 	m.mu.Lock()

@@ -250,4 +250,9 @@ type Journal interface {
 	SaveCheckpoint(ctx context.Context, cp Checkpoint) error
 	// LoadCheckpoint returns the newest checkpoint; ok is false if none.
 	LoadCheckpoint(ctx context.Context) (cp Checkpoint, ok bool, err error)
+	// BatchEntries calls fn for each journaled entry of a committed batch,
+	// in order: the drill-down from a ledger entry (whose source names the
+	// batch) to the records behind it. A batch with no entry left (all its
+	// records rejected) calls fn never.
+	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *Entry) error) error
 }

@@ -67,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	staff := &StaticStaff{}
 	staff.Add(f.staff, Staff{Name: "ann", Role: RoleAuditor})
 	staff.Add(f.staff+"-operator", Staff{Name: "bob", Role: RoleOperator})
-	s := &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j,
+	s := &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
 		Params: func() Parameters { return Parameters{FareTableVersion: "v7", KeyVersions: []uint8{2, 1}} }}
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
@@ -159,6 +159,22 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 		if code != http.StatusUnprocessableEntity {
 			t.Fatalf("%s: %d %s", name, code, out)
 		}
+	}
+	// Staff drill down from the batch (a ledger entry's source) to its
+	// records.
+	code, out = f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.staff, "", nil, nil)
+	var drill []batchEntryJSON
+	if err := json.Unmarshal(out, &drill); code != 200 || err != nil || len(drill) != half || drill[0].Kind != "booked" {
+		t.Fatalf("drill-down: %d %s", code, out)
+	}
+	if want, _ := record.DecodeBinary(u.Records[0]); drill[0].Record != want {
+		t.Fatalf("drill-down record %+v, want %+v", drill[0].Record, want)
+	}
+	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/nope", f.staff, "", nil, nil); code != http.StatusNotFound {
+		t.Fatalf("unknown batch: %d", code)
+	}
+	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.toks[u.Terminal.ID], "", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("a terminal drilling down: %d", code)
 	}
 	// The counters show what happened, for the operator's monitoring.
 	code, out = f.do(t, "GET", "/metrics", "", "", nil, nil)

@@ -12,6 +12,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Staff (Authorization: Bearer <staff token>).
 	mux.HandleFunc("GET /v1/rejections", s.handleRejections)
 	mux.HandleFunc("GET /v1/cards/{issuer}/{asn}/shadow", s.handleShadow)
+	mux.HandleFunc("GET /v1/batches/{terminal}/{id}", s.handleBatch) // a ledger entry's records
 	mux.HandleFunc("GET /v1/blacklist", s.handleBlacklistList)
 	mux.HandleFunc("POST /v1/blacklist", s.handleBlacklistSet) // operator role
 

@@ -101,6 +101,12 @@ type Rejections interface {
 	QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error)
 }
 
+// Batches reads a committed batch's journaled records (acquire.Journal
+// has it).
+type Batches interface {
+	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Entry) error) error
+}
+
 // Parameters are what a terminal downloads besides the blacklist.
 type Parameters struct {
 	FareTableVersion string  `json:"fare_table_version"`
@@ -117,6 +123,7 @@ type Server struct {
 	Staff      StaffAuth
 	Blacklist  *blacklist.List
 	Rejections Rejections
+	Batches    Batches
 	Params     func() Parameters
 	Logger     *slog.Logger
 }
@@ -413,6 +420,55 @@ func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
 	for i, x := range rs {
 		out[i] = rejectionJSON{Pos: x.Pos, Terminal: x.Terminal.String(), BatchID: x.BatchID, Index: x.Index,
 			Reason: x.Reason, Detail: x.Detail, Raw: fmt.Sprintf("%X", x.Raw), At: x.At.UTC().Format("2006-01-02T15:04:05Z")}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// batchEntryJSON is one journaled record of a batch, as staff see it.
+type batchEntryJSON struct {
+	Pos     int64         `json:"pos"`
+	Kind    string        `json:"kind"`
+	Flags   []string      `json:"flags,omitempty"`
+	Record  record.Record `json:"record"`
+	Pending bool          `json:"pending_issuer,omitempty"`
+}
+
+var kindNames = map[acquire.Kind]string{
+	acquire.KindBooked: "booked", acquire.KindSuspense: "suspense", acquire.KindRecovered: "recovered",
+	acquire.KindDuplicate: "duplicate", acquire.KindLoad: "load",
+}
+
+// handleBatch is the drill-down from a ledger entry (its source names the
+// batch) to the records behind it.
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	const op = "api.batch"
+	if _, err := s.staff(r, RoleAuditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tid, err := citycard.ParseTerminalID(r.PathValue("terminal"))
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	id := r.PathValue("id")
+	var out []batchEntryJSON
+	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Entry) error {
+		rec, err := record.DecodeBinary(e.Raw[:])
+		if err != nil {
+			return citycard.E(op, citycard.IO, "journal entry %d: %w", e.Pos, err)
+		}
+		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: kindNames[e.Kind], Flags: e.Flags.Names(), Record: rec,
+			Pending: e.Outcome == acquire.OutcomePendingIssuer})
+		return nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if out == nil {
+		s.fail(w, r, citycard.E(op, citycard.NotFound, "no journaled record of batch %q of terminal %v", id, tid))
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }

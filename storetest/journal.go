@@ -141,6 +141,35 @@ func testIngestExactlyOnce(t *testing.T, s JournalStores) {
 	if err != nil || len(page) > 2 || (len(page) > 0 && (page[0].Pos <= rej[0].Pos || page[0].Terminal != rej[0].Terminal)) {
 		t.Fatalf("page: %v %v", page, err)
 	}
+	// The drill-down from a batch to its journaled records, in order.
+	u0 := &ups[0]
+	half0 := len(u0.Records) / 2
+	var got [][]byte
+	err = s.Journal.BatchEntries(ctx, u0.Terminal.ID, "b0", func(e *acquire.Entry) error {
+		got = append(got, append([]byte(nil), e.Raw[:]...))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every journaled entry is an uploaded record, in upload order (the
+	// forged ones are missing: rejected), and every genuine one is there.
+	k, genuineSeen := 0, 0
+	for i, raw := range u0.Records[half0:] {
+		if k < len(got) && string(got[k]) == string(raw) {
+			k++
+			if half0+i < u0.Genuine {
+				genuineSeen++
+			}
+		}
+	}
+	if k != len(got) || genuineSeen != max(0, u0.Genuine-half0) {
+		t.Fatalf("batch b0: %d of %d entries match the upload in order, %d genuine of %d", k, len(got), genuineSeen, u0.Genuine-half0)
+	}
+	n := 0
+	if err := s.Journal.BatchEntries(ctx, u0.Terminal.ID, "no such batch", func(*acquire.Entry) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("unknown batch: %d entries (%v)", n, err)
+	}
 	// The state rebuilt from the journal alone decides as before: every
 	// record again is a duplicate.
 	a2 := openAcquirer(t, s, city, ts)

@@ -97,7 +97,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer acq.Close()
 	s := &api.Server{
 		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: staff,
-		Blacklist: bl, Rejections: st.journal, Logger: logger,
+		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger,
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
