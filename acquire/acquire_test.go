@@ -641,3 +641,35 @@ func TestSubmitRacesClose(t *testing.T) {
 	a.Close()
 	wg.Wait()
 }
+
+// TestPoisonBatchFailsAlone: a batch whose commit always fails is split
+// from its group, so the other batches of the group commit.
+func TestPoisonBatchFailsAlone(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModeFlat, "bus")
+	var jobs []*job
+	for i, id := range []string{"good1", "poison", "good2"} {
+		c.tap(bus, c.card(uint32(70+i)), 0)
+		b := batchOf(bus.id, id, bus.spool.take())
+		jobs = append(jobs, &job{ctx: context.Background(), b: b, hash: batchHash(&b), items: a.verify(b.Body), reply: make(chan jobResult, 1)})
+	}
+	j.FailBatch = "poison"
+	a.process(jobs) // one group, as the sequencer would make it
+	for i, want := range []bool{true, false, true} {
+		r := <-jobs[i].reply
+		// good2 is flagged: the poison batch's sequence is missing.
+		if (r.err == nil) != want || (want && r.ans.Accepted+r.ans.Flagged != 1) {
+			t.Fatalf("batch %s: %+v %v", jobs[i].b.ID, r.ans, r.err)
+		}
+	}
+	if n := len(j.Entries()); n != 2 {
+		t.Fatalf("journal holds %d entries, want the 2 good batches' records", n)
+	}
+	// The state is the journal's: the poison batch's card is unknown.
+	if _, ok := a.Shadow(ourIssuer, c.card(71).State().ASN); ok {
+		t.Fatal("the failed batch's card has a shadow")
+	}
+}

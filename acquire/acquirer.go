@@ -438,11 +438,16 @@ type moveKey struct {
 // process classifies a group of jobs, commits them in one transaction and
 // answers them.
 func (a *Acquirer) process(group []*job) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.processLocked(group)
+}
+
+// processLocked is process with a.mu held.
+func (a *Acquirer) processLocked(group []*job) {
 	const op = "acquire.process"
 	ctx := context.Background()
 	now := a.cfg.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
 
 	c := &Commit{At: now}
 	answers := make([]*Answer, len(group))
@@ -481,17 +486,26 @@ func (a *Acquirer) process(group []*job) {
 
 	if len(c.Batches) > 0 {
 		if err := a.cfg.Journal.Commit(ctx, c); err != nil {
-			a.cfg.Logger.Error("acquire: commit failed; rebuilding state from the journal", "err", err)
-			for gi := range group {
-				if answers[gi] != nil && !answers[gi].Repeat {
-					answers[gi], errs[gi] = nil, citycard.Wrap(op, citycard.IO, err)
-				}
-			}
+			a.cfg.Logger.Error("acquire: commit failed; rebuilding state from the journal", "batches", len(c.Batches), "err", err)
 			if st, _, lerr := a.load(ctx); lerr != nil {
 				a.cfg.Logger.Error("acquire: rebuild failed; the acquirer refuses batches", "err", lerr)
 				a.broken = true
 			} else {
 				a.st = st
+				if len(group) > 1 {
+					// One batch may be what failed: commit each alone, so
+					// that it fails alone and does not take its group with
+					// it at every retry.
+					for _, j := range group {
+						a.processLocked([]*job{j})
+					}
+					return
+				}
+			}
+			for gi := range group {
+				if answers[gi] != nil && !answers[gi].Repeat {
+					answers[gi], errs[gi] = nil, citycard.Wrap(op, citycard.IO, err)
+				}
 			}
 			a.reply(group, answers, errs)
 			return

@@ -18,6 +18,8 @@ type MemJournal struct {
 	movements  [][]Movement
 	checkpoint *Checkpoint
 	FailNext   error
+	// FailBatch makes every Commit holding a batch of this ID fail.
+	FailBatch string
 }
 
 // NewMemJournal returns an empty MemJournal.
@@ -41,6 +43,11 @@ func (m *MemJournal) Commit(_ context.Context, c *Commit) error {
 	if err := m.FailNext; err != nil {
 		m.FailNext = nil
 		return err
+	}
+	for _, b := range c.Batches {
+		if m.FailBatch != "" && b.ID == m.FailBatch {
+			return citycard.E(op, citycard.IO, "batch %q: refused by the test", b.ID)
+		}
 	}
 	for _, b := range c.Batches {
 		if _, ok := m.batches[batchKey(b.Terminal, b.ID)]; ok {
