@@ -673,3 +673,35 @@ func TestPoisonBatchFailsAlone(t *testing.T) {
 		t.Fatal("the failed batch's card has a shadow")
 	}
 }
+
+// TestGreyArrivingLateIsConfirmed: the card's next record (from another
+// terminal) is uploaded before the grey one; the grey record then books
+// at once, since the card's counter had already moved past it.
+func TestGreyArrivingLateIsConfirmed(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	defer a.Close()
+	bus := c.device(terminal.ModePOS, "bus")
+	metro := c.device(terminal.ModePOS, "metro")
+	cd := c.card(80)
+	c.tap(bus, cd, 50) // counter 0
+	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
+	cd.Tear(card.TearAfterCommit)
+	bus.Tap(cd, 100)     // counter 1, torn: a grey record
+	c.tap(metro, cd, 30) // counter 2, elsewhere
+	if ans := submit(t, a, batchOf(metro.id, "m", metro.spool.take())); ans.Flagged != 1 || ans.Records[0].Reasons[0] != "counter_gap" {
+		t.Fatalf("metro first: %v (want a counter gap)", verdicts(ans))
+	}
+	ans := submit(t, a, batchOf(bus.id, "b1", bus.spool.take()))
+	if ans.Flagged != 1 || ans.Records[0].Reasons[0] != "grey_in_suspense" {
+		t.Fatalf("bus's grey record: %v", verdicts(ans))
+	}
+	got := booked(j)
+	if got[suspenseAcct] != 0 || got[busPayable] != 150 || got[floatAcct] != -180 {
+		t.Fatalf("booked %v: the late grey record should be confirmed at once", got)
+	}
+	if sh, _ := a.Shadow(ourIssuer, cd.State().ASN); sh.GreysPending != 0 || sh.OpenGaps != 0 || sh.BookedFen != -180 {
+		t.Fatalf("shadow %+v", sh)
+	}
+}

@@ -310,12 +310,20 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 	}
 	// seenBelow and seenFill: an older record arriving late; the balance
 	// it shows is history.
-	if out == OutcomeGrey {
-		c.greys = append(c.greys, greyRef{
-			counter: r.Counter, terminal: r.TerminalID, seq: r.TerminalSeq, amount: r.Amount,
-			before: r.BalanceBefore, product: r.Product, prevAfter: prevAfter, prevLoads: prevLoads, prevLast: prevLast,
-		})
-	} else {
+	g := greyRef{
+		counter: r.Counter, terminal: r.TerminalID, seq: r.TerminalSeq, amount: r.Amount,
+		before: r.BalanceBefore, product: r.Product, prevAfter: prevAfter, prevLoads: prevLoads, prevLast: prevLast,
+	}
+	switch {
+	case out == OutcomeGrey && c.offline.last > int64(counter):
+		// A grey record arriving after a record of the card with a higher
+		// counter: the card had committed this debit (its counter moved
+		// past it). Into suspense and confirmed at once.
+		d.confirmed = append(d.confirmed, g)
+		c.booked -= int64(r.Amount)
+	case out == OutcomeGrey:
+		c.greys = append(c.greys, g)
+	default:
 		// Any genuine record past a grey one's counter proves the card
 		// committed that debit: confirm it.
 		for i := 0; i < len(c.greys); {
