@@ -55,8 +55,11 @@
 // moves from the card float to suspense. The recovered record (same
 // terminal and sequence, with the TAC) books it; a later genuine record of
 // the card with the same counter shows the debit never happened and
-// releases it; a later record with a higher counter and a balance that
-// reflects the debit confirms it.
+// releases it; a later record with a higher counter confirms it (the
+// card's counter moves only when a debit commits). Uploads come in any
+// order: a grey record arriving after a record of a higher counter is
+// confirmed at once, and one arriving after a booked record of its own
+// counter is a duplicate (its debit was recovered, or never happened).
 //
 // Loads reach the ledger through the card-management host, not here: a
 // load record in an upload is verified and deduplicated by its online
