@@ -185,8 +185,9 @@ func describeTransit(r TransitRecord) string {
 			v.Status, v.Network, v.Line, v.Station, v.EntryDate, v.EntryTime, v.Terminal, v.ProvisionalFen,
 			v.JourneyDate, v.JourneyTime, v.JourneyLegs, v.JourneySpendFen)
 		if v.HasPrev() {
-			s += fmt.Sprintf("; previous leg network %d line %d station %d to %d, product %d, ended %v %v, paid %d fen",
-				v.PrevNetwork, v.PrevLine, v.PrevFromStation, v.PrevToStation, v.PrevProduct, v.PrevEndDate, v.PrevEndTime, v.PrevFen)
+			s += fmt.Sprintf("; previous leg network %d line %d station %d to %d, product %d, %v %v to %v %v, paid %d fen",
+				v.PrevNetwork, v.PrevLine, v.PrevFromStation, v.PrevToStation, v.PrevProduct,
+				v.PrevStartDate, v.PrevStartTime, v.PrevEndDate, v.PrevEndTime, v.PrevFen)
 		}
 		return s
 	case Spend:

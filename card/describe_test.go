@@ -105,7 +105,7 @@ func TestDescribeLines(t *testing.T) {
 func TestDescribeTripPreviousLeg(t *testing.T) {
 	tr := card.Trip{Status: card.TripOpen, Network: 2, Line: 1, Station: 7, EntryDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, EntryTime: keys.BCDTime{0x08, 0x10, 0x00},
 		JourneyDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, JourneyTime: keys.BCDTime{0x07, 0x55, 0x00}, JourneyLegs: 2, JourneySpendFen: 200,
-		PrevNetwork: 1, PrevLine: 17, PrevFromStation: 3, PrevToStation: 3, PrevEndDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevEndTime: keys.BCDTime{0x07, 0x55, 0x00}, PrevFen: 200}
+		PrevNetwork: 1, PrevLine: 17, PrevFromStation: 3, PrevToStation: 3, PrevStartDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevStartTime: keys.BCDTime{0x07, 0x55, 0x00}, PrevEndDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevEndTime: keys.BCDTime{0x07, 0x55, 0x00}, PrevFen: 200}
 	describe := func(tr card.Trip) string {
 		b, err := tr.MarshalBinary()
 		if err != nil {
@@ -114,12 +114,13 @@ func TestDescribeTripPreviousLeg(t *testing.T) {
 		cmd := apdu.Command{CLA: 0x00, INS: 0xB2, P1: card.RecordTrip, P2: card.SFITransit << 3, Le: card.TripLen}
 		return card.Describe(cmd.Encode(), apdu.Response{Data: b, SW: apdu.SWOK}.Encode())
 	}
-	want := "; previous leg network 1 line 17 station 3 to 3, product 0, ended 20261124 075500, paid 200 fen"
+	want := "; previous leg network 1 line 17 station 3 to 3, product 0, 20261124 075500 to 20261124 075500, paid 200 fen"
 	if got := describe(tr); !strings.HasSuffix(got, want) {
 		t.Fatalf("%q\nwant it to end %q", got, want)
 	}
 	tr.PrevNetwork, tr.PrevLine, tr.PrevFromStation, tr.PrevToStation, tr.PrevFen = 0, 0, 0, 0, 0
 	tr.PrevEndDate, tr.PrevEndTime = keys.BCDDate{}, keys.BCDTime{}
+	tr.PrevStartDate, tr.PrevStartTime = keys.BCDDate{}, keys.BCDTime{}
 	if got := describe(tr); strings.Contains(got, "previous") || !strings.Contains(got, "trip open") {
 		t.Fatalf("a trip with no previous leg: %q", got)
 	}

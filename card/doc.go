@@ -38,10 +38,10 @@
 //     addressed by their identifier, the record's first byte (READ RECORD
 //     00 B2 ID B8 00; written only by UPDATE CAPP DATA CACHE inside a
 //     composite purchase, committed with the debit). Layouts are in
-//     transit.go: 01 the trip (68 bytes; the last entry: network, line,
+//     transit.go: 01 the trip (75 bytes; the last entry: network, line,
 //     station, time, for tap-off; the journey; and the previous leg:
-//     network, line, stations, product, end time and amount paid, for
-//     transfers at a tap-off gate), 02 the spend (20 bytes;
+//     network, line, stations, product, start and end time and amount
+//     paid, for transfers at a tap-off gate), 02 the spend (20 bytes;
 //     the day's and month's spend and rides, for caps), 10h-17h the
 //     products held (22 bytes; passes and count tickets: product,
 //     validity, rides left, daily limit). READ RECORD shows what is

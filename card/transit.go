@@ -24,7 +24,7 @@ const (
 	RecordProductFirst byte = 0x10 // the first product slot
 	RecordProductLast  byte = 0x17 // the last product slot (8 products)
 
-	TripLen    = 68 // length of record 01 in bytes
+	TripLen    = 75 // length of record 01 in bytes
 	SpendLen   = 20 // length of record 02 in bytes
 	ProductLen = 22 // length of records 10h-17h in bytes
 )
@@ -102,19 +102,23 @@ func (s TripStatus) String() string {
 // leg began, what was provisionally charged for it, the journey it
 // belongs to, and the previous leg, so that a tap-off can price the leg
 // (with a transfer from the leg before it) and a tap-on or a boarding can
-// grant a transfer. Layout (68 bytes):
+// grant a transfer. Layout (75 bytes):
 //
 //	id 01 (1) | status (1) | network (2) | line (4) | station (4) |
 //	entry date (4) | entry time (3) | terminal ID (6) | provisional amount (4) |
 //	journey start date (4) | journey start time (3) | legs in journey (1) |
 //	journey spend (4) |
 //	previous leg: network (2) | line (4) | from station (4) | to station (4) |
-//	product (2) | end date (4) | end time (3) | paid (4)
+//	product (2) | start date (4) | start time (3) | end date (4) | end time (3) |
+//	paid (4)
 //
 // Offsets: status 1, network 2, line 4, station 8, entry date 12, entry
 // time 16, terminal 19, provisional 25, journey date 29, journey time 33,
 // legs 36, journey spend 37, previous network 41, line 43, from station
-// 47, to station 51, product 55, end date 57, end time 61, paid 64.
+// 47, to station 51, product 55, start date 57, start time 61, end date
+// 64, end time 68, paid 71. The previous leg's start is what transfer
+// windows counted from a leg's departure (GTFS duration_limit_type 0 and
+// 1) need; its end, those counted from its arrival.
 //
 // The entry fields (network to terminal) are the trip's last tap: the
 // tap-on of the leg in progress on an open trip, the boarding or the
@@ -148,6 +152,8 @@ type Trip struct {
 	PrevFromStation uint32       // where it began: its tap-on, or a boarding's stop
 	PrevToStation   uint32       // where it ended: its tap-off, or a boarding's stop
 	PrevProduct     uint16       // the fare product it used; 0 = stored value
+	PrevStartDate   keys.BCDDate // when it began (its tap-on; a boarding: its tap); zero = unknown
+	PrevStartTime   keys.BCDTime
 	PrevEndDate     keys.BCDDate // when it ended (a boarding: its tap); zero = no previous leg
 	PrevEndTime     keys.BCDTime
 	PrevFen         uint32 // what it paid in all (a tap-on's provisional amount included)
@@ -181,6 +187,12 @@ func (t Trip) Validate() error {
 	if err := checkDateTime(op, "trip", "previous end date/time", t.PrevEndDate, t.PrevEndTime); err != nil {
 		return err
 	}
+	if err := checkDateTime(op, "trip", "previous start date/time", t.PrevStartDate, t.PrevStartTime); err != nil {
+		return err
+	}
+	if start := t.PrevStartDate.String() + t.PrevStartTime.String(); t.HasPrev() && t.PrevStartDate != (keys.BCDDate{}) && start > t.PrevEndDate.String()+t.PrevEndTime.String() {
+		return fieldErr(op, "trip", "previous start date/time", "%s is after the previous leg's end", start)
+	}
 	if !t.HasPrev() {
 		for _, f := range []struct {
 			name string
@@ -191,6 +203,7 @@ func (t Trip) Validate() error {
 			{"previous from station", t.PrevFromStation != 0},
 			{"previous to station", t.PrevToStation != 0},
 			{"previous product", t.PrevProduct != 0},
+			{"previous start date", t.PrevStartDate != (keys.BCDDate{}) || t.PrevStartTime != (keys.BCDTime{})},
 			{"previous paid", t.PrevFen != 0},
 		} {
 			if f.set {
@@ -224,6 +237,8 @@ func (t Trip) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, t.PrevFromStation)
 	b = binary.BigEndian.AppendUint32(b, t.PrevToStation)
 	b = binary.BigEndian.AppendUint16(b, t.PrevProduct)
+	b = append(b, t.PrevStartDate[:]...)
+	b = append(b, t.PrevStartTime[:]...)
 	b = append(b, t.PrevEndDate[:]...)
 	b = append(b, t.PrevEndTime[:]...)
 	b = binary.BigEndian.AppendUint32(b, t.PrevFen)
@@ -258,6 +273,8 @@ func (t *Trip) UnmarshalBinary(b []byte) error {
 	v.PrevFromStation = r.u32()
 	v.PrevToStation = r.u32()
 	v.PrevProduct = r.u16()
+	r.copy(v.PrevStartDate[:])
+	r.copy(v.PrevStartTime[:])
 	r.copy(v.PrevEndDate[:])
 	r.copy(v.PrevEndTime[:])
 	v.PrevFen = r.u32()

@@ -28,7 +28,8 @@ func TestTransitLayouts(t *testing.T) {
 		JourneyDate: keys.BCDDate{0x20, 0x25, 0x06, 0x01}, JourneyTime: keys.BCDTime{0x08, 0x00, 0x00},
 		JourneyLegs: 2, JourneySpendFen: 0x0F101112,
 		PrevNetwork: 0x1314, PrevLine: 0x15161718, PrevFromStation: 0x191A1B1C, PrevToStation: 0x1D1E1F20,
-		PrevProduct: 0x2122, PrevEndDate: keys.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevEndTime: keys.BCDTime{0x23, 0x59, 0x58},
+		PrevProduct: 0x2122, PrevStartDate: keys.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevStartTime: keys.BCDTime{0x23, 0x40, 0x01},
+		PrevEndDate: keys.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevEndTime: keys.BCDTime{0x23, 0x59, 0x58},
 		PrevFen: 0x23242526,
 	}
 	noPrev := card.Trip{Status: card.TripClosed, Network: 1, Line: 1, Station: 101, EntryDate: testDate, EntryTime: testTime,
@@ -42,9 +43,9 @@ func TestTransitLayouts(t *testing.T) {
 		want string
 	}{
 		{trip, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 0B0C0D0E 20250601 080000 02 0F101112" +
-			" 1314 15161718 191A1B1C 1D1E1F20 2122 20250531 235958 23242526"},
+			" 1314 15161718 191A1B1C 1D1E1F20 2122 20250531 234001 20250531 235958 23242526"},
 		{noPrev, "01 00 0001 00000001 00000065 20250601 083000 000000000001 00000000 20250601 083000 01 000000C8" +
-			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000"},
+			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000 000000 00000000"},
 		{spend, "02 20250601 00000190 0002 202506 00002328 002D"},
 		{prod, "13 0102 01 0304 20250601 20250630 0000 04 03 20250601"},
 	}
@@ -71,9 +72,9 @@ func TestTransitLayouts(t *testing.T) {
 func TestTransitUnmarshalStrict(t *testing.T) {
 	good := map[string][]byte{
 		"trip": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
-			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000"),
+			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000 000000 00000000"),
 		"trip with previous leg": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
-			" 0001 00000001 000003E9 000003E9 0000 20250601 081500 000000C8"),
+			" 0001 00000001 000003E9 000003E9 0000 20250601 080000 20250601 081500 000000C8"),
 		"spend":   unhex(t, "02 00000000 00000000 0000 000000 00000000 0000"),
 		"product": unhex(t, "10 0001 02 0001 20250101 20251231 000A 00 00 00000000"),
 	}
@@ -97,15 +98,18 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 		{"trip entry not BCD", "trip", set(good["trip"], 15, 0x0A), "entry date/time"},
 		{"open trip without entry", "trip", set(good["trip"], 12, 0, 0, 0, 0, 0, 0, 0), "entry date"},
 		{"trip journey time without date", "trip", set(good["trip"], 33, 0x08), "journey date/time"},
-		{"trip previous end day 32", "trip", set(good["trip with previous leg"], 57, 0x20, 0x25, 0x06, 0x32), "previous end date/time"},
-		{"trip previous end minute 60", "trip", set(good["trip with previous leg"], 62, 0x60), "previous end date/time"},
-		{"trip previous end time without date", "trip", set(good["trip"], 61, 0x08), "previous end date/time"},
+		{"trip previous end day 32", "trip", set(good["trip with previous leg"], 64, 0x20, 0x25, 0x06, 0x32), "previous end date/time"},
+		{"trip previous end minute 60", "trip", set(good["trip with previous leg"], 69, 0x60), "previous end date/time"},
+		{"trip previous end time without date", "trip", set(good["trip"], 68, 0x08), "previous end date/time"},
+		{"trip previous start month 13", "trip", set(good["trip with previous leg"], 59, 0x13), "previous start date/time"},
+		{"trip previous start after its end", "trip", set(good["trip with previous leg"], 61, 0x09), "previous start date/time"},
+		{"trip previous start without end", "trip", set(good["trip"], 57, 0x20, 0x25, 0x06, 0x01), "previous start date"},
 		{"trip previous network without end", "trip", set(good["trip"], 41, 0x00, 0x02), "previous network"},
 		{"trip previous line without end", "trip", set(good["trip"], 46, 0x01), "previous line"},
 		{"trip previous from station without end", "trip", set(good["trip"], 50, 0x01), "previous from station"},
 		{"trip previous to station without end", "trip", set(good["trip"], 54, 0x01), "previous to station"},
 		{"trip previous product without end", "trip", set(good["trip"], 56, 0x65), "previous product"},
-		{"trip previous paid without end", "trip", set(good["trip"], 67, 0x01), "previous paid"},
+		{"trip previous paid without end", "trip", set(good["trip"], 74, 0x01), "previous paid"},
 		{"spend short", "spend", good["spend"][:19], "length"},
 		{"spend wrong id", "spend", set(good["spend"], 0, 0x01), "identifier"},
 		{"spend day 20250230", "spend", set(good["spend"], 1, 0x20, 0x25, 0x02, 0x30), "day"},

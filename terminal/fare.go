@@ -197,7 +197,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		// A boarding is over once paid: it is the previous leg of the
 		// card's next tap.
 		pastLeg{network: t.cfg.Network, line: t.cfg.Line, from: t.cfg.Station, to: t.cfg.Station,
-			product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}.setPrev(&trip)
+			product: ch.Product, startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ch.AmountFen}.setPrev(&trip)
 	case ModeTapOn:
 		trip.Status, trip.ProvisionalFen = card.TripOpen, ch.AmountFen
 		// The leg just finished stays on the card as the previous leg, so
@@ -224,6 +224,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 			product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}
 		if q.Transit.HasTrip && prev.Status == card.TripOpen && prev.Network == t.cfg.Network {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
+			l.startDate, l.startTime = prev.EntryDate, prev.EntryTime
 		}
 		l.setPrev(&trip)
 		trip.Status = card.TripClosed
@@ -268,9 +269,13 @@ type pastLeg struct {
 	line     uint32
 	from, to uint32 // stations; 0 when unknown
 	product  uint16 // the fare product it used; 0 = stored value
-	endDate  keys.BCDDate
-	endTime  keys.BCDTime
-	fen      uint32 // what it paid in all
+	// When it began and ended; the start is zero when unknown (a tap-off
+	// without its tap-on), and then the end stands for it.
+	startDate keys.BCDDate
+	startTime keys.BCDTime
+	endDate   keys.BCDDate
+	endTime   keys.BCDTime
+	fen       uint32 // what it paid in all
 }
 
 // pastLegOf returns the previous leg the card's trip records: on a
@@ -288,12 +293,14 @@ func pastLegOf(tr Transit) (pastLeg, bool) {
 	t := tr.Trip
 	if t.HasPrev() {
 		return pastLeg{network: t.PrevNetwork, line: t.PrevLine, from: t.PrevFromStation, to: t.PrevToStation,
-			product: t.PrevProduct, endDate: t.PrevEndDate, endTime: t.PrevEndTime, fen: t.PrevFen}, true
+			product: t.PrevProduct, startDate: t.PrevStartDate, startTime: t.PrevStartTime,
+			endDate: t.PrevEndDate, endTime: t.PrevEndTime, fen: t.PrevFen}, true
 	}
 	if t.Status != card.TripClosed || t.EntryDate == (keys.BCDDate{}) {
 		return pastLeg{}, false
 	}
-	return pastLeg{network: t.Network, line: t.Line, from: t.Station, endDate: t.EntryDate, endTime: t.EntryTime}, true
+	return pastLeg{network: t.Network, line: t.Line, from: t.Station, startDate: t.EntryDate, startTime: t.EntryTime,
+		endDate: t.EntryDate, endTime: t.EntryTime}, true
 }
 
 // setPrev writes l into t's previous-leg fields.
@@ -301,5 +308,6 @@ func (l pastLeg) setPrev(t *card.Trip) {
 	t.PrevNetwork, t.PrevLine = l.network, l.line
 	t.PrevFromStation, t.PrevToStation = l.from, l.to
 	t.PrevProduct, t.PrevFen = l.product, l.fen
+	t.PrevStartDate, t.PrevStartTime = l.startDate, l.startTime
 	t.PrevEndDate, t.PrevEndTime = l.endDate, l.endTime
 }

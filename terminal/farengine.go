@@ -98,7 +98,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	// transfer rule starts from it, and pricing it again would count its
 	// ride twice.
 	past, hasPast := pastLegOf(tr)
-	var pastEnd time.Time
+	var pastStart, pastEnd time.Time
 	if hasPast {
 		usable := closing || (q.Tap != TapOff && trip.Status == card.TripClosed)
 		t1, err := keys.Time(past.endDate, past.endTime, citycard.ChinaTime)
@@ -106,7 +106,10 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		if hasPast && hasEntry && open && t1.After(entry) {
 			hasPast = false // a previous leg ending after the entry it precedes: not ours to trust
 		}
-		pastEnd = t1
+		pastEnd, pastStart = t1, t1
+		if t0, err := keys.Time(past.startDate, past.startTime, citycard.ChinaTime); err == nil && !t0.After(t1) {
+			pastStart = t0
+		}
 	}
 
 	// Count the journey from the day of its first leg; clocks pass 24:00
@@ -115,8 +118,8 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	if hasEntry && entry.Before(first) {
 		first = entry
 	}
-	if hasPast && pastEnd.Before(first) {
-		first = pastEnd
+	if hasPast && pastStart.Before(first) {
+		first = pastStart
 	}
 	j.Date = dateOf(first)
 	rel := func(x time.Time) fare.Clock { return clockOf(x) + fare.Clock(int(dateOf(x)-j.Date)*24*3600) }
@@ -136,11 +139,10 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	var prev *fare.Leg    // the leg before this one, for transfers
 	if hasPast {
 		if pnet, ok := t.NetworkID(past.network); ok {
-			// The card keeps when the previous leg ended, not when it
-			// began: a transfer window counted from its departure is
-			// counted from its end (the same instant for a boarding).
-			end := rel(pastEnd)
-			pl := fare.Leg{NetworkID: pnet, Start: end, End: end}
+			// The card keeps when the previous leg began and ended, so
+			// that every duration_limit_type counts from the right
+			// instant (the same one for a boarding).
+			pl := fare.Leg{NetworkID: pnet, Start: rel(pastStart), End: rel(pastEnd)}
 			pl.RouteID, _ = t.RouteID(past.network, past.line)
 			if past.from != 0 {
 				pl.FromStopID, _ = t.StopID(past.network, past.from)

@@ -196,6 +196,13 @@ func TestFareEngineTransferAtTapOff(t *testing.T) {
 	metroThenBus.Trip.PrevNetwork, metroThenBus.Trip.PrevLine = netMetro, lineMetro1
 	metroThenBus.Trip.PrevFromStation, metroThenBus.Trip.PrevToStation = stGaoqiao, stFuming
 	metroThenBus.Trip.PrevEndDate, metroThenBus.Trip.PrevEndTime, metroThenBus.Trip.PrevFen = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x08, 0x40}, 400
+	// The same metro leg, with when it began: from 07:20 (100 min before
+	// the 09:00 bus) or 07:40 (80 min). The rule's duration_limit_type 1
+	// counts from the previous leg's departure: the first is out of the
+	// 90-minute window, the second in it.
+	metroLong, metroShort := metroThenBus, metroThenBus
+	metroLong.Trip.PrevStartDate, metroLong.Trip.PrevStartTime = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x07, 0x20}
+	metroShort.Trip.PrevStartDate, metroShort.Trip.PrevStartTime = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x07, 0x40}
 	capped := openAfter(at(8, 0), 200, at(8, 20))
 	capped.Spend = card.Spend{Day: keys.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}
 	for _, tc := range []struct {
@@ -233,6 +240,10 @@ func TestFareEngineTransferAtTapOff(t *testing.T) {
 		// the bus 2.00 - 1.00.
 		{"metro then bus", FareQuery{At: at(9, 0), Tap: TapFlat, CardType: cardCityCard, Network: netBus, Line: lineBus1, Station: stBusGulou,
 			Transit: metroThenBus}, 100, 200, true, "xfer_discount"},
+		{"metro from 07:20 then bus at 09:00", FareQuery{At: at(9, 0), Tap: TapFlat, CardType: cardCityCard, Network: netBus, Line: lineBus1, Station: stBusGulou,
+			Transit: metroLong}, 200, 200, false, "bus_single"},
+		{"metro from 07:40 then bus at 09:00", FareQuery{At: at(9, 0), Tap: TapFlat, CardType: cardCityCard, Network: netBus, Line: lineBus1, Station: stBusGulou,
+			Transit: metroShort}, 100, 200, true, "xfer_discount"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch, err := e.Price(tc.q)
