@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"reflect"
 	"slices"
 	"strings"
@@ -703,5 +704,30 @@ func TestGreyArrivingLateIsConfirmed(t *testing.T) {
 	}
 	if sh, _ := a.Shadow(ourIssuer, cd.State().ASN); sh.GreysPending != 0 || sh.OpenGaps != 0 || sh.BookedFen != -180 {
 		t.Fatalf("shadow %+v", sh)
+	}
+}
+
+// TestShardIsStable pins the shard function, a stored fact (the routing
+// of a card's uploads), to the standard library's FNV-1a.
+func TestShardIsStable(t *testing.T) {
+	issuer := citycard.IssuerCode{0x31, 0x50, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+	asn := citycard.ASN{0, 0, 0x31, 0x50, 0, 0, 0x12, 0x34, 0x56, 0x78}
+	f := fnv.New64a()
+	f.Write(issuer[:])
+	f.Write(asn[:])
+	h := f.Sum64()
+	for _, n := range []int{1, 7, 16, 1024} {
+		if got := Shard(issuer, asn, n); got != int(h%uint64(n)) {
+			t.Fatalf("Shard mod %d = %d, want %d", n, got, h%uint64(n))
+		}
+	}
+	counts := make([]int, 16)
+	for i := 0; i < 16000; i++ {
+		counts[Shard(issuer, citycard.ASN{8: byte(i >> 8), 9: byte(i)}, 16)]++
+	}
+	for s, n := range counts {
+		if n < 800 || n > 1200 {
+			t.Fatalf("shard %d holds %d of 16000 cards: the hash spreads badly", s, n)
+		}
 	}
 }

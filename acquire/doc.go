@@ -36,9 +36,10 @@
 //     of a batch) loses at most uncommitted batches, which terminals upload
 //     again: their batch ID makes the repeat of a committed batch a no-op
 //     answering the stored answer.
-//   - Card state is partitioned by shard (hash of issuer and ASN) from the
-//     first day, as DESIGN.md asks, so that a city that outgrows one
-//     machine runs one sequencer per shard group.
+//   - Card state is partitioned by shard (Shard: FNV-1a of issuer and
+//     ASN, mod the shard count, the same in every process) from the first
+//     day, as DESIGN.md asks, so that a city that outgrows one machine
+//     routes each card's uploads to one sequencer per shard group.
 //
 // # Rules
 //

@@ -1,7 +1,6 @@
 package acquire
 
 import (
-	"hash/maphash"
 	"slices"
 
 	"github.com/citycard/citycard"
@@ -185,28 +184,39 @@ type shard struct {
 // terminal sequences. It is changed only by step, so that replaying the
 // journal through step rebuilds it exactly.
 type state struct {
-	seed   maphash.Seed
 	shards []shard
 	terms  map[citycard.TerminalID]*track // terminal sequences
 	pos    int64                          // the last journal position applied
 }
 
 func newState(shards int) *state {
-	s := &state{seed: maphash.MakeSeed(), shards: make([]shard, shards), terms: map[citycard.TerminalID]*track{}}
+	s := &state{shards: make([]shard, shards), terms: map[citycard.TerminalID]*track{}}
 	for i := range s.shards {
 		s.shards[i].cards = map[cardID]*shadow{}
 	}
 	return s
 }
 
-// shardOf returns the shard of a card. The hash is seeded per process:
-// shards are a partition of memory, not a stored fact.
+// shardOf returns the shard of a card.
 func (s *state) shardOf(id *cardID) *shard {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.Write(id.issuer[:])
-	h.Write(id.asn[:])
-	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+	return &s.shards[Shard(id.issuer, id.asn, len(s.shards))]
+}
+
+// Shard returns the shard of a card among n: FNV-1a of its issuer code
+// and ASN, mod n. It is a stored fact, the same in every process and
+// release, so that a city that outgrows one machine can route a card's
+// uploads to the worker of its shard (DESIGN.md, "Growing past one
+// machine").
+func Shard(issuer citycard.IssuerCode, asn citycard.ASN, n int) int {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, b := range issuer {
+		h = (h ^ uint64(b)) * prime
+	}
+	for _, b := range asn {
+		h = (h ^ uint64(b)) * prime
+	}
+	return int(h % uint64(n))
 }
 
 // card returns the card's shadow; ok is false for a card never seen.
