@@ -249,6 +249,20 @@ type decision struct {
 // is the only function that changes the state, and it is deterministic in
 // (state, record, outcome), so replaying the journal rebuilds the state.
 func (s *state) step(r *record.Record, out Outcome) decision {
+	d := s.stepCard(r, out)
+	if termPart(d.kind) {
+		d.flags |= s.stepTerminal(r)
+	}
+	return d
+}
+
+// termPart reports whether a record of this kind moves its terminal's
+// sequence: a new purchase does; a duplicate, a recovered record (its
+// grey one took the sequence) and a load (no sequence) do not.
+func termPart(k Kind) bool { return k == KindBooked || k == KindSuspense }
+
+// stepCard is the card's part of step: the decision and the card's shadow.
+func (s *state) stepCard(r *record.Record, out Outcome) decision {
 	id := cardID{r.Issuer, r.ASN}
 	sh := s.shardOf(&id)
 	c, ok := sh.cards[id]
@@ -347,17 +361,6 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 		}
 	}
 
-	// The terminal's sequence.
-	switch s.terminal(r.TerminalID).see(r.TerminalSeq) {
-	case seenSkip:
-		d.flags |= FlagSeqGap
-	case seenRepeat:
-		// The card's counter says the record is new, so this is not a
-		// copy: the PSAM reused a sequence (replaced or reset). Booked,
-		// since the card did pay, and flagged.
-		d.flags |= FlagSeqReused
-	}
-
 	d.flags |= s.flagsOf(out)
 	if out == OutcomeGrey {
 		d.kind = KindSuspense
@@ -366,6 +369,21 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 	d.kind = KindBooked
 	c.booked -= int64(r.Amount)
 	return d
+}
+
+// stepTerminal is the terminal's part of step: the sequence of the
+// terminal that sealed a new purchase.
+func (s *state) stepTerminal(r *record.Record) Flags {
+	switch s.terminal(r.TerminalID).see(r.TerminalSeq) {
+	case seenSkip:
+		return FlagSeqGap
+	case seenRepeat:
+		// The card's counter says the record is new, so this is not a
+		// copy: the PSAM reused a sequence (replaced or reset). Booked,
+		// since the card did pay, and flagged.
+		return FlagSeqReused
+	}
+	return 0
 }
 
 func (s *state) flagsOf(out Outcome) Flags {
