@@ -356,21 +356,21 @@ func TestRestartReplaysToTheSameState(t *testing.T) {
 	}
 	upload(a, "1")
 	upload(a, "2")
-	before := a.st.encode()
+	before := encodeAll(a.st)
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// From the checkpoint Close wrote.
 	a2 := c.open(j)
-	if got := a2.st.encode(); !slices.Equal(got, before) {
+	if got := encodeAll(a2.st); !slices.Equal(got, before) {
 		t.Fatal("state from the checkpoint differs")
 	}
 	upload(a2, "3")
-	after := a2.st.encode()
+	after := encodeAll(a2.st)
 	a2.st = nil // as a kill -9 would: no checkpoint of batch 3
 	// From the old checkpoint plus the journal after it.
 	a3 := c.open(j)
-	if got := a3.st.encode(); !slices.Equal(got, after) {
+	if got := encodeAll(a3.st); !slices.Equal(got, after) {
 		t.Fatal("state from checkpoint + replay differs")
 	}
 	if a3.Stats().Replayed != 20 {
@@ -379,17 +379,27 @@ func TestRestartReplaysToTheSameState(t *testing.T) {
 	a3.Close()
 	// A checkpoint past the journal's end is refused: the journal lost
 	// entries the state counts.
-	saved := j.checkpoint.Pos
-	j.checkpoint.Pos = int64(len(j.entries)) + 5
-	if _, err := Open(context.Background(), Config{Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer)}); !citycard.IsKind(err, citycard.Invalid) {
+	saved := j.checkpoints[0]
+	past := saved
+	past.Pos = int64(len(j.entries)) + 5
+	j.checkpoints[0] = past
+	if _, err := Open(context.Background(), Config{Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer), Shards: 4}); !citycard.IsKind(err, citycard.Invalid) {
 		t.Fatalf("checkpoint past the journal: %v, want Invalid", err)
 	}
-	j.checkpoint.Pos = saved
+	j.checkpoints[0] = saved
+	// With another shard count the checkpoints do not fit: dropped, and
+	// the whole journal replayed.
+	a5, err := Open(context.Background(), Config{Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer), Shards: 7})
+	if err != nil || a5.Stats().Replayed != 60 {
+		t.Fatalf("other shard count: %v, replayed %d of 60", err, a5.Stats().Replayed)
+	}
+	a5.st.pos = a5.loadedPos // leave the checkpoints as they are
+	a5.Close()
 	// From the journal alone.
-	j.checkpoint = nil
+	j.checkpoints = nil
 	a4 := c.open(j)
 	defer a4.Close()
-	if got := a4.st.encode(); !slices.Equal(got, after) {
+	if got := encodeAll(a4.st); !slices.Equal(got, after) {
 		t.Fatal("state from the whole journal differs")
 	}
 }
@@ -552,11 +562,80 @@ func TestFlagsBlacklistClockUnknownTerminal(t *testing.T) {
 	}
 }
 
+// encodeAll encodes every part of the state, to compare states.
+func encodeAll(s *state) []byte {
+	var b []byte
+	for p := 0; p < s.parts(); p++ {
+		b = append(b, s.encodePart(p)...)
+	}
+	return b
+}
+
 func TestCheckpointDecodeRefusesGarbage(t *testing.T) {
-	for _, b := range [][]byte{nil, []byte("CCKP"), []byte("CCKP\x02"), append([]byte("CCKP\x01\x01"), make([]byte, 3)...)} {
-		if err := newState(2).decode(b); !citycard.IsKind(err, citycard.Invalid) {
-			t.Fatalf("decode %q: %v, want Invalid", b, err)
+	s := newState(2)
+	id := cardID{asn: citycard.ASN{9: 1}}
+	s.shardOf(&id).cards[id] = newShadow()
+	wrongShard := s.encodePart(Shard(id.issuer, id.asn, 2))
+	wrongShard[6] ^= 1 // the part number: the card is then in a shard not its own
+	for name, b := range map[string][]byte{
+		"empty": nil, "magic only": []byte("CCKP"), "version 1": []byte("CCKP\x01\x00\x00"),
+		"part beyond": []byte("CCKP\x02\x05\x03\x00\x00"), "other shard count": []byte("CCKP\x02\x00\x05\x00\x00"),
+		"terminal in a card part": append([]byte("CCKP\x02\x00\x03\x01"), make([]byte, 9)...),
+		"card not of its shard":   wrongShard,
+	} {
+		if _, err := newState(2).decode(b); !citycard.IsKind(err, citycard.Invalid) {
+			t.Fatalf("decode %s: %v, want Invalid", name, err)
 		}
+	}
+}
+
+// TestRollingCheckpoints: parts checkpointed in turn at different
+// positions, then a kill -9 (no checkpoint at close): the state comes back
+// from the parts and the journal replayed from the oldest of them, each
+// entry applied only to the parts behind it.
+func TestRollingCheckpoints(t *testing.T) {
+	c := newCity(t)
+	j := NewMemJournal()
+	a, err := Open(context.Background(), Config{Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer),
+		Now: func() time.Time { return c.now }, Shards: 4, CheckpointEvery: 10}) // a part every 2 records
+	if err != nil {
+		t.Fatal(err)
+	}
+	buses := []*device{c.device(terminal.ModeFlat, "bus"), c.device(terminal.ModeFlat, "bus")}
+	var cards []*card.Card
+	for n := uint32(0); n < 9; n++ {
+		cards = append(cards, c.card(300+n))
+	}
+	for round := 0; round < 7; round++ {
+		for i, cd := range cards {
+			c.tap(buses[(i+round)%2], cd, 0)
+		}
+		for k, b := range buses {
+			recs := b.spool.take()
+			slices.Reverse(recs) // out of order: gaps opened and filled
+			submit(t, a, batchOf(b.id, fmt.Sprintf("r%d-%d", round, k), recs))
+		}
+	}
+	want := encodeAll(a.st)
+	var positions []int64
+	for _, cp := range j.checkpoints {
+		positions = append(positions, cp.Pos)
+	}
+	slices.Sort(positions)
+	if len(positions) != 5 || positions[0] == positions[4] {
+		t.Fatalf("part checkpoints at %v: want 5 parts at different positions", positions)
+	}
+	a.st = nil // kill -9: no checkpoint at close
+	b, err := Open(context.Background(), Config{Journal: j, Terminals: c.reg, Verifier: record.NewVerifier(c.store, ourIssuer), Shards: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := encodeAll(b.st); !slices.Equal(got, want) {
+		t.Fatal("the state from rolling checkpoints and the journal differs")
+	}
+	if r := b.Stats().Replayed; r == 0 || r >= int64(len(j.entries)) {
+		t.Fatalf("replayed %d of %d entries: want only those after the oldest part", r, len(j.entries))
 	}
 }
 
@@ -570,20 +649,23 @@ func FuzzCheckpointDecode(f *testing.F) {
 		s.shardOf(&id).cards[id] = c
 		s.terminal(citycard.TerminalID{5: byte(i)}).see(uint32(i))
 	}
-	f.Add(s.encode())
+	for p := 0; p < s.parts(); p++ {
+		f.Add(s.encodePart(p))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st := newState(3)
-		if err := st.decode(b); err != nil {
+		st := newState(2)
+		p, err := st.decode(b)
+		if err != nil {
 			return
 		}
 		// What decodes encodes to a checkpoint that decodes to the same
-		// state: nothing is lost or invented on the way.
-		e1 := st.encode()
+		// part: nothing is lost or invented on the way.
+		e1 := st.encodePart(p)
 		st2 := newState(2)
-		if err := st2.decode(e1); err != nil {
-			t.Fatalf("re-decoding an encoded state: %v", err)
+		if p2, err := st2.decode(e1); err != nil || p2 != p {
+			t.Fatalf("re-decoding an encoded part: %v (part %d, want %d)", err, p2, p)
 		}
-		if e2 := st2.encode(); !slices.Equal(e1, e2) {
+		if e2 := st2.encodePart(p); !slices.Equal(e1, e2) {
 			t.Fatalf("encode, decode, encode changed the checkpoint")
 		}
 	})

@@ -30,8 +30,10 @@ type Config struct {
 	Now       func() time.Time // nil: time.Now
 	Shards    int              // partitions of card state; 0: 16
 	Workers   int              // verification goroutines per batch; 0: GOMAXPROCS
-	// CheckpointEvery is how many journaled records pass between
-	// checkpoints of the state; 0: about 4M. Close always checkpoints.
+	// CheckpointEvery is how many journaled records pass between two
+	// checkpoints of the same part of the state (the parts are saved in
+	// turn, evenly spread); it bounds the replay at start. 0: about 16M.
+	// Close checkpoints every part.
 	CheckpointEvery int64
 	Logger          *slog.Logger // nil: discard
 }
@@ -47,11 +49,13 @@ type Acquirer struct {
 	gate    sync.RWMutex
 	closing bool
 
-	mu      sync.Mutex // guards st and the counters below
-	st      *state
-	sinceCP int64
-	broken  bool // a rebuild after a failed commit failed: refuse batches
-	stats   Stats
+	mu        sync.Mutex // guards st and the counters below
+	st        *state
+	sinceCP   int64 // records journaled since the last part's checkpoint
+	nextPart  int   // the part the next checkpoint saves
+	loadedPos int64 // the position the state was loaded at
+	broken    bool  // a rebuild after a failed commit failed: refuse batches
+	stats     Stats
 
 	closeOnce sync.Once
 	closeErr  error
@@ -122,63 +126,92 @@ func Open(ctx context.Context, cfg Config) (*Acquirer, error) {
 	}
 	a := &Acquirer{cfg: cfg, jobs: make(chan *job, 256), done: make(chan struct{})}
 	start := time.Now()
-	st, n, err := a.load(ctx)
+	st, n, aligned, err := a.loadAligned(ctx)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	a.st = st
+	a.st, a.loadedPos = st, -1
+	if aligned {
+		a.loadedPos = st.pos
+	}
 	a.stats.Replayed, a.stats.ReplayTime = n, time.Since(start)
 	cfg.Logger.Info("acquire: state loaded", "pos", st.pos, "replayed", n, "took", a.stats.ReplayTime)
 	go a.loop()
 	return a, nil
 }
 
-// load builds the state from the newest checkpoint and the journal after
-// it, checking that every replayed decision is the one recorded.
+// load builds the state from the newest checkpoint of each part and the
+// journal after the oldest of them, applying each entry only to the parts
+// that do not include it, and checking that every replayed decision is
+// the one recorded. Checkpoints that do not fit (another shard count) are
+// dropped: the journal alone is the truth, replaying it all only takes
+// longer.
 func (a *Acquirer) load(ctx context.Context) (*state, int64, error) {
+	st, n, _, err := a.loadAligned(ctx)
+	return st, n, err
+}
+
+// loadAligned is load; aligned reports that every part was checkpointed
+// at the journal's end (nothing replayed, nothing to save at close).
+func (a *Acquirer) loadAligned(ctx context.Context) (st *state, n int64, aligned bool, err error) {
 	const op = "acquire.load"
-	st := newState(a.cfg.Shards)
-	cp, ok, err := a.cfg.Journal.LoadCheckpoint(ctx)
+	st = newState(a.cfg.Shards)
+	partPos := make([]int64, st.parts())
+	cps, err := a.cfg.Journal.LoadCheckpoints(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	if ok {
-		if err := st.decode(cp.Data); err != nil {
-			return nil, 0, citycard.Wrap(op, citycard.Invalid, err)
+	for _, cp := range cps {
+		p, err := st.decode(cp.Data)
+		if err == nil && p != cp.Part {
+			err = citycard.E(op, citycard.Invalid, "checkpoint stored as part %d holds part %d", cp.Part, p)
 		}
-		st.pos = cp.Pos
+		if err != nil {
+			a.cfg.Logger.Warn("acquire: checkpoints dropped; replaying the whole journal", "err", err)
+			st, partPos = newState(a.cfg.Shards), make([]int64, st.parts())
+			break
+		}
+		partPos[p] = cp.Pos
 	}
-	var n int64
-	err = a.cfg.Journal.Replay(ctx, st.pos, func(e *Entry) error {
-		if e.Pos != st.pos+1 {
-			return citycard.E(op, citycard.Invalid, "journal position %d follows %d", e.Pos, st.pos)
+	from := slices.Min(partPos)
+	st.pos = slices.Max(partPos)
+	terms := st.termsPart()
+	prev := from
+	err = a.cfg.Journal.Replay(ctx, from, func(e *Entry) error {
+		if e.Pos != prev+1 {
+			return citycard.E(op, citycard.Invalid, "journal position %d follows %d", e.Pos, prev)
 		}
+		prev = e.Pos
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
 			return citycard.E(op, citycard.Invalid, "journal entry %d: %w", e.Pos, err)
 		}
-		d := st.step(&rec, e.Outcome)
-		if d.kind != e.Kind {
-			return citycard.E(op, citycard.Invalid, "journal entry %d replays as kind %d, recorded %d: the journal or the state code changed", e.Pos, d.kind, e.Kind)
+		if e.Pos > partPos[Shard(rec.Issuer, rec.ASN, len(st.shards))] {
+			if d := st.stepCard(&rec, e.Outcome); d.kind != e.Kind {
+				return citycard.E(op, citycard.Invalid, "journal entry %d replays as kind %d, recorded %d: the journal or the state code changed", e.Pos, d.kind, e.Kind)
+			}
 		}
-		st.pos = e.Pos
+		if e.Pos > partPos[terms] && termPart(e.Kind) {
+			st.stepTerminal(&rec)
+		}
+		st.pos = max(st.pos, e.Pos)
 		n++
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	// A checkpoint past the journal's end means the journal lost entries
 	// (a restored backup, a rolled-back database): the state would book
 	// against records that are not there.
 	last, err := a.cfg.Journal.LastPos(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	if last != st.pos {
-		return nil, 0, citycard.E(op, citycard.Invalid, "the checkpoint and replay reach position %d but the journal ends at %d", st.pos, last)
+		return nil, 0, false, citycard.E(op, citycard.Invalid, "the checkpoints and replay reach position %d but the journal ends at %d", st.pos, last)
 	}
-	return st, n, nil
+	return st, n, slices.Min(partPos) == last, nil
 }
 
 // Close stops the sequencer once the batches already submitted are done,
@@ -192,7 +225,7 @@ func (a *Acquirer) Close() error {
 		<-a.done
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		a.closeErr = a.checkpointLocked(context.Background())
+		a.closeErr = a.checkpointAllLocked(context.Background())
 	})
 	return a.closeErr
 }
@@ -515,7 +548,7 @@ func (a *Acquirer) processLocked(group []*job) {
 		stats.Commits = 1
 		stats.Batches = int64(len(c.Batches))
 		a.addStats(&stats)
-		if a.sinceCP >= a.cfg.CheckpointEvery {
+		if a.sinceCP >= max(1, a.cfg.CheckpointEvery/int64(a.st.parts())) {
 			if err := a.checkpointLocked(ctx); err != nil {
 				a.cfg.Logger.Error("acquire: checkpoint failed", "err", err)
 			}
@@ -696,14 +729,29 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 	return ans, out
 }
 
-// checkpointLocked saves the state at its position. a.mu is held.
+// checkpointLocked saves the next part of the state, in turn, at the
+// state's position: one shard's encoding stops the sequencer, not the
+// whole state's. a.mu is held.
 func (a *Acquirer) checkpointLocked(ctx context.Context) error {
-	if a.sinceCP == 0 {
-		return nil
-	}
-	data := a.st.encode()
-	if err := a.cfg.Journal.SaveCheckpoint(ctx, Checkpoint{Pos: a.st.pos, Data: data}); err != nil {
+	p := a.nextPart % a.st.parts()
+	if err := a.cfg.Journal.SaveCheckpoint(ctx, Checkpoint{Part: p, Pos: a.st.pos, Data: a.st.encodePart(p)}); err != nil {
 		return err
+	}
+	a.nextPart = p + 1
+	a.sinceCP = 0
+	return nil
+}
+
+// checkpointAllLocked saves every part, for a quick start next time. a.mu
+// is held.
+func (a *Acquirer) checkpointAllLocked(ctx context.Context) error {
+	if a.st.pos == a.loadedPos {
+		return nil // nothing new since the state was loaded
+	}
+	for p := 0; p < a.st.parts(); p++ {
+		if err := a.cfg.Journal.SaveCheckpoint(ctx, Checkpoint{Part: p, Pos: a.st.pos, Data: a.st.encodePart(p)}); err != nil {
+			return err
+		}
 	}
 	a.sinceCP = 0
 	return nil

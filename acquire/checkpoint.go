@@ -10,28 +10,46 @@ import (
 	"github.com/citycard/citycard"
 )
 
-// The checkpoint layout, version 1: every integer an unsigned or signed
+// The state is checkpointed in parts, one part at a time, so that no
+// checkpoint stops the sequencer for long: part p < N is card shard p, part
+// N the terminals' sequences (N shards, N+1 parts). Each part records the
+// journal position it includes; at start each part is loaded and the
+// journal replayed from the oldest part's position, each entry applied only
+// to the parts that do not include it yet.
+//
+// The layout of a part, version 2: every integer an unsigned or signed
 // varint, ids raw bytes.
 //
-//	magic "CCKP" | version 1 | terminals: n, then n × (ID(6) | track)
+//	magic "CCKP" | version 2 | part | parts | terminals: n, then n × (ID(6) | track)
 //	| cards: n, then n × (issuer(8) | ASN(10) | offline track | online track |
 //	lastAfter | loadsSince | booked | reported |
 //	greys: n, then n × (counter | terminal(6) | seq | amount | before |
 //	product | prevAfter | prevLoads | prevLast))
 //
-// A track is floor | last (signed) | n, then n × (lo | hi). Cards and
-// terminals are written sorted, so that the same state always encodes to
-// the same bytes.
-const checkpointVersion = 1
+// A track is floor | last (signed) | n, then n × (lo | hi). A card part
+// has no terminal and the terminals' part no card. Cards and terminals are
+// written sorted, so that the same state always encodes to the same bytes.
+const checkpointVersion = 2
+
+// parts is the number of checkpoint parts of the state.
+func (s *state) parts() int { return len(s.shards) + 1 }
+
+// termsPart is the part that holds the terminals' sequences.
+func (s *state) termsPart() int { return len(s.shards) }
 
 var checkpointMagic = []byte("CCKP")
 
-func (s *state) encode() []byte {
+// encodePart encodes part p of the state.
+func (s *state) encodePart(p int) []byte {
 	b := append([]byte(nil), checkpointMagic...)
 	b = binary.AppendUvarint(b, checkpointVersion)
+	b = binary.AppendUvarint(b, uint64(p))
+	b = binary.AppendUvarint(b, uint64(s.parts()))
 	tids := make([]citycard.TerminalID, 0, len(s.terms))
-	for id := range s.terms {
-		tids = append(tids, id)
+	if p == s.termsPart() {
+		for id := range s.terms {
+			tids = append(tids, id)
+		}
 	}
 	slices.SortFunc(tids, func(x, y citycard.TerminalID) int { return slices.Compare(x[:], y[:]) })
 	b = binary.AppendUvarint(b, uint64(len(tids)))
@@ -39,13 +57,10 @@ func (s *state) encode() []byte {
 		b = append(b, id[:]...)
 		b = appendTrack(b, s.terms[id])
 	}
-	n := 0
-	for i := range s.shards {
-		n += len(s.shards[i].cards)
-	}
-	ids := make([]cardID, 0, n)
-	for i := range s.shards {
-		for id := range s.shards[i].cards {
+	var ids []cardID
+	if p < len(s.shards) {
+		ids = make([]cardID, 0, len(s.shards[p].cards))
+		for id := range s.shards[p].cards {
 			ids = append(ids, id)
 		}
 	}
@@ -160,19 +175,28 @@ func (r *reader) track(what string) track {
 	return t
 }
 
-// decode fills an empty state from a checkpoint. Kind Invalid, naming the
-// offset, for anything malformed.
-func (s *state) decode(b []byte) error {
+// decode fills the part a checkpoint holds into a state with that part
+// empty, and returns the part. Kind Invalid, naming the offset, for
+// anything malformed, a part of a state of another shard count, or a card
+// in a shard not its own.
+func (s *state) decode(b []byte) (int, error) {
 	const op = "acquire.state.decode"
 	if len(b) < len(checkpointMagic) || string(b[:len(checkpointMagic)]) != string(checkpointMagic) {
-		return citycard.E(op, citycard.Invalid, "checkpoint: no magic")
+		return 0, citycard.E(op, citycard.Invalid, "checkpoint: no magic")
 	}
 	r := &reader{b: b, off: len(checkpointMagic)}
 	if v := r.uvarint("version", 1<<16); r.err == nil && v != checkpointVersion {
-		return citycard.E(op, citycard.Invalid, "checkpoint version %d, want %d", v, checkpointVersion)
+		return 0, citycard.E(op, citycard.Invalid, "checkpoint version %d, want %d", v, checkpointVersion)
+	}
+	part := int(r.uvarint("part", uint64(s.parts()-1)))
+	if parts := r.uvarint("parts", 1<<16); r.err == nil && parts != uint64(s.parts()) {
+		return 0, citycard.E(op, citycard.Invalid, "checkpoint of a state of %d parts, this one has %d (the shard count changed)", parts, s.parts())
 	}
 	// IDs come sorted and once each, as encode writes them.
 	nt := r.uvarint("terminal count", uint64(len(b)))
+	if nt > 0 && part != s.termsPart() {
+		r.fail("terminal count", fmt.Errorf("%d terminals in card part %d", nt, part))
+	}
 	var prevT citycard.TerminalID
 	for i := uint64(0); i < nt && r.err == nil; i++ {
 		var id citycard.TerminalID
@@ -185,14 +209,14 @@ func (s *state) decode(b []byte) error {
 		s.terms[id] = &t
 	}
 	nc := r.uvarint("card count", uint64(len(b)))
-	// Maps sized once (a card takes 29 bytes at least, which bounds the
-	// count a corrupt header could claim): decoding 5M cards is then a
-	// matter of seconds.
-	size := int(min(nc, uint64(len(b))/29))
-	for i := range s.shards {
-		if len(s.shards[i].cards) == 0 {
-			s.shards[i].cards = make(map[cardID]*shadow, size/len(s.shards)+1)
-		}
+	if nc > 0 && part == s.termsPart() {
+		r.fail("card count", fmt.Errorf("%d cards in the terminals' part", nc))
+	}
+	// The map sized once (a card takes 29 bytes at least, which bounds
+	// the count a corrupt header could claim): decoding a shard of
+	// millions of cards is then a matter of seconds.
+	if part < len(s.shards) && len(s.shards[part].cards) == 0 {
+		s.shards[part].cards = make(map[cardID]*shadow, int(min(nc, uint64(len(b))/29)))
 	}
 	var prevC cardID
 	for i := uint64(0); i < nc && r.err == nil; i++ {
@@ -201,6 +225,9 @@ func (s *state) decode(b []byte) error {
 		r.bytes("ASN", id.asn[:])
 		if i > 0 && compareCards(id, prevC) <= 0 {
 			r.fail("card", fmt.Errorf("%v/%v after %v/%v: not sorted", id.issuer, id.asn, prevC.issuer, prevC.asn))
+		}
+		if r.err == nil && Shard(id.issuer, id.asn, len(s.shards)) != part {
+			r.fail("card", fmt.Errorf("%v/%v is not of shard %d", id.issuer, id.asn, part))
 		}
 		prevC = id
 		c := &shadow{}
@@ -223,15 +250,17 @@ func (s *state) decode(b []byte) error {
 			g.prevLast = r.varint("grey previous counter")
 			c.greys = append(c.greys, g)
 		}
-		s.shardOf(&id).cards[id] = c
+		if r.err == nil {
+			s.shards[part].cards[id] = c
+		}
 	}
 	if r.err == nil && r.off != len(b) {
 		r.fail("end", fmt.Errorf("%d bytes left over", len(b)-r.off))
 	}
 	if r.err != nil {
-		return citycard.E(op, citycard.Invalid, "%w", r.err)
+		return 0, citycard.E(op, citycard.Invalid, "%w", r.err)
 	}
-	return nil
+	return part, nil
 }
 
 // compareCards orders cards by issuer code, then ASN, as big-endian

@@ -31,8 +31,11 @@
 //     The in-memory state changes only after the commit succeeds; if the
 //     commit fails the state is rebuilt from the journal.
 //   - The state is a deterministic function of the journal: at start it is
-//     loaded from the last checkpoint and the journal replayed from the
-//     checkpoint's position. A crash at any instant (kill -9 in the middle
+//     loaded from its checkpoints and the journal replayed after them. It
+//     is checkpointed in parts (each card shard, and the terminals), one
+//     part in turn every few million records, so that no checkpoint stops
+//     the sequencer for more than one shard's encoding; at start each
+//     replayed entry goes only to the parts whose checkpoint precedes it. A crash at any instant (kill -9 in the middle
 //     of a batch) loses at most uncommitted batches, which terminals upload
 //     again: their batch ID makes the repeat of a committed batch a no-op
 //     answering the stored answer.

@@ -2,6 +2,7 @@ package acquire
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/citycard/citycard"
@@ -11,13 +12,13 @@ import (
 // the reference the stores' suite compares against. FailNext makes the
 // next Commit fail, for testing the sequencer's recovery.
 type MemJournal struct {
-	mu         sync.Mutex
-	batches    map[string]StoredBatch
-	entries    []Entry
-	rejections []Rejection
-	movements  [][]Movement
-	checkpoint *Checkpoint
-	FailNext   error
+	mu          sync.Mutex
+	batches     map[string]StoredBatch
+	entries     []Entry
+	rejections  []Rejection
+	movements   [][]Movement
+	checkpoints map[int]Checkpoint
+	FailNext    error
 	// FailBatch makes every Commit holding a batch of this ID fail.
 	FailBatch string
 }
@@ -94,18 +95,23 @@ func (m *MemJournal) SaveCheckpoint(_ context.Context, cp Checkpoint) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cp.Data = append([]byte(nil), cp.Data...)
-	m.checkpoint = &cp
+	if m.checkpoints == nil {
+		m.checkpoints = map[int]Checkpoint{}
+	}
+	m.checkpoints[cp.Part] = cp
 	return nil
 }
 
-// LoadCheckpoint implements Journal.
-func (m *MemJournal) LoadCheckpoint(context.Context) (Checkpoint, bool, error) {
+// LoadCheckpoints implements Journal.
+func (m *MemJournal) LoadCheckpoints(context.Context) ([]Checkpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.checkpoint == nil {
-		return Checkpoint{}, false, nil
+	out := make([]Checkpoint, 0, len(m.checkpoints))
+	for _, cp := range m.checkpoints {
+		out = append(out, cp)
 	}
-	return *m.checkpoint, true, nil
+	slices.SortFunc(out, func(a, b Checkpoint) int { return a.Part - b.Part })
+	return out, nil
 }
 
 // BatchEntries implements Journal.

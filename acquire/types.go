@@ -228,9 +228,10 @@ type Commit struct {
 	At        time.Time
 }
 
-// Checkpoint is the serialized state at a journal position.
+// Checkpoint is one part of the serialized state at a journal position.
 type Checkpoint struct {
-	Pos  int64 // the last entry the state includes
+	Part int   // which part: a card shard, or the terminals (see checkpoint.go)
+	Pos  int64 // the last entry the part includes
 	Data []byte
 }
 
@@ -246,10 +247,10 @@ type Journal interface {
 	Replay(ctx context.Context, from int64, fn func(e *Entry) error) error
 	// LastPos returns the position of the last entry, 0 if none.
 	LastPos(ctx context.Context) (int64, error)
-	// SaveCheckpoint stores cp, replacing any older one.
+	// SaveCheckpoint stores cp, replacing the older one of its part.
 	SaveCheckpoint(ctx context.Context, cp Checkpoint) error
-	// LoadCheckpoint returns the newest checkpoint; ok is false if none.
-	LoadCheckpoint(ctx context.Context) (cp Checkpoint, ok bool, err error)
+	// LoadCheckpoints returns the newest checkpoint of every part saved.
+	LoadCheckpoints(ctx context.Context) ([]Checkpoint, error)
 	// BatchEntries calls fn for each journaled entry of a committed batch,
 	// in order: the drill-down from a ledger entry (whose source names the
 	// batch) to the records behind it. A batch with no entry left (all its

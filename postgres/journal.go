@@ -138,19 +138,28 @@ func (j *Journal) LastPos(ctx context.Context) (int64, error) {
 
 // SaveCheckpoint implements acquire.Journal.
 func (j *Journal) SaveCheckpoint(ctx context.Context, cp acquire.Checkpoint) error {
-	_, err := j.db.pool.Exec(ctx, `INSERT INTO acquire_checkpoint (id, pos, data) VALUES (1, $1, $2)
-		ON CONFLICT (id) DO UPDATE SET pos = excluded.pos, data = excluded.data`, cp.Pos, cp.Data)
+	_, err := j.db.pool.Exec(ctx, `INSERT INTO acquire_checkpoints (part, pos, data) VALUES ($1, $2, $3)
+		ON CONFLICT (part) DO UPDATE SET pos = excluded.pos, data = excluded.data`, cp.Part, cp.Pos, cp.Data)
 	return mapErr("postgres.Journal.SaveCheckpoint", err)
 }
 
-// LoadCheckpoint implements acquire.Journal.
-func (j *Journal) LoadCheckpoint(ctx context.Context) (acquire.Checkpoint, bool, error) {
-	var cp acquire.Checkpoint
-	err := j.db.pool.QueryRow(ctx, `SELECT pos, data FROM acquire_checkpoint WHERE id = 1`).Scan(&cp.Pos, &cp.Data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return cp, false, nil
+// LoadCheckpoints implements acquire.Journal.
+func (j *Journal) LoadCheckpoints(ctx context.Context) ([]acquire.Checkpoint, error) {
+	const op = "postgres.Journal.LoadCheckpoints"
+	rows, err := j.db.pool.Query(ctx, `SELECT part, pos, data FROM acquire_checkpoints ORDER BY part`)
+	if err != nil {
+		return nil, mapErr(op, err)
 	}
-	return cp, err == nil, mapErr("postgres.Journal.LoadCheckpoint", err)
+	defer rows.Close()
+	var out []acquire.Checkpoint
+	for rows.Next() {
+		var cp acquire.Checkpoint
+		if err := rows.Scan(&cp.Part, &cp.Pos, &cp.Data); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, cp)
+	}
+	return out, mapErr(op, rows.Err())
 }
 
 // QueryRejections returns rejections after position f.After, oldest

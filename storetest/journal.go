@@ -235,17 +235,18 @@ func testJournalAppendOnly(t *testing.T, s JournalStores) {
 
 func testCheckpoint(t *testing.T, s JournalStores) {
 	ctx := context.Background()
-	if _, ok, err := s.Journal.LoadCheckpoint(ctx); ok || err != nil {
-		t.Fatalf("empty: %v %v", ok, err)
+	if cps, err := s.Journal.LoadCheckpoints(ctx); len(cps) != 0 || err != nil {
+		t.Fatalf("empty: %v %v", cps, err)
 	}
-	for _, cp := range []acquire.Checkpoint{{Pos: 5, Data: []byte("one")}, {Pos: 9, Data: []byte("two")}} {
+	for _, cp := range []acquire.Checkpoint{{Part: 1, Pos: 5, Data: []byte("one")}, {Part: 0, Pos: 7, Data: []byte("zero")}, {Part: 1, Pos: 9, Data: []byte("two")}} {
 		if err := s.Journal.SaveCheckpoint(ctx, cp); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := s.Journal.LoadCheckpoint(ctx)
-		if !ok || err != nil || got.Pos != cp.Pos || string(got.Data) != string(cp.Data) {
-			t.Fatalf("checkpoint %+v, want %+v (%v)", got, cp, err)
-		}
+	}
+	cps, err := s.Journal.LoadCheckpoints(ctx)
+	if err != nil || len(cps) != 2 || cps[0].Part != 0 || cps[0].Pos != 7 || string(cps[0].Data) != "zero" ||
+		cps[1].Part != 1 || cps[1].Pos != 9 || string(cps[1].Data) != "two" {
+		t.Fatalf("checkpoints %+v (%v): want part 0 at 7 and part 1 replaced at 9", cps, err)
 	}
 }
 
