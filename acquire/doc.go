@@ -28,17 +28,20 @@
 //     one or more batches (group commit) to the Journal in one transaction:
 //     the journaled records (append-only, no index but the position), the
 //     batch answers, the rejections and the aggregated ledger postings.
-//     The in-memory state changes only after the commit succeeds; if the
-//     commit fails the state is rebuilt from the journal.
+//     Classifying changes the in-memory state as it goes; if the commit
+//     fails, the state is rebuilt from the journal and the group's batches
+//     are committed one by one, so that a batch that cannot commit fails
+//     alone.
 //   - The state is a deterministic function of the journal: at start it is
 //     loaded from its checkpoints and the journal replayed after them. It
 //     is checkpointed in parts (each card shard, and the terminals), one
 //     part in turn every few million records, so that no checkpoint stops
 //     the sequencer for more than one shard's encoding; at start each
-//     replayed entry goes only to the parts whose checkpoint precedes it. A crash at any instant (kill -9 in the middle
-//     of a batch) loses at most uncommitted batches, which terminals upload
-//     again: their batch ID makes the repeat of a committed batch a no-op
-//     answering the stored answer.
+//     replayed entry goes only to the parts whose checkpoint precedes it.
+//     A crash at any instant (kill -9 in the middle of a batch) loses at
+//     most uncommitted batches, which terminals upload again: their batch
+//     ID makes the repeat of a committed batch a no-op answering the
+//     stored answer.
 //   - Card state is partitioned by shard (Shard: FNV-1a of issuer and
 //     ASN, mod the shard count, the same in every process) from the first
 //     day, as DESIGN.md asks, so that a city that outgrows one machine
