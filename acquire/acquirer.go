@@ -745,8 +745,10 @@ func (a *Acquirer) checkpointLocked(ctx context.Context) error {
 // checkpointAllLocked saves every part, for a quick start next time. a.mu
 // is held.
 func (a *Acquirer) checkpointAllLocked(ctx context.Context) error {
-	if a.st.pos == a.loadedPos {
-		return nil // nothing new since the state was loaded
+	if a.broken || a.st.pos == a.loadedPos {
+		// A state that could not be rebuilt is not saved; one with nothing
+		// new since it was loaded need not be.
+		return nil
 	}
 	for p := 0; p < a.st.parts(); p++ {
 		if err := a.cfg.Journal.SaveCheckpoint(ctx, Checkpoint{Part: p, Pos: a.st.pos, Data: a.st.encodePart(p)}); err != nil {
