@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.Usage = func() { fmt.Fprint(e.stderr, serveUsage); fs.PrintDefaults() }
 	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with --tls-key the API is served over HTTPS, as terminals on public networks need")
+	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	faresDir := fs.String("fares", "", "fare table `dir` (GTFS-Fares v2): composite purchases are re-priced and mismatches flagged; its version goes to terminals")
 	ko := &keysOptions{}
 	fs.StringVar(&ko.store, "store", "citycard-keys.json", "the key store `file`")
@@ -52,6 +55,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if fs.NArg() != 0 {
 		fs.Usage()
 		return fmt.Errorf("serve: unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("serve: --tls-cert and --tls-key go together: %w", errUsage)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	ks, err := ko.open("citycard.serve", e)
@@ -113,7 +119,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 	logger.Info("serving", "addr", ln.Addr().String(), "db", st.url.Engine.String(), "replayed", acq.Stats().Replayed, "load", acq.Stats().ReplayTime)
 	fmt.Fprintf(e.stdout, "listening on %s\n", ln.Addr())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
