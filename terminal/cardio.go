@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/citycard/citycard"
@@ -9,74 +10,9 @@ import (
 	"github.com/citycard/citycard/keys"
 )
 
-// The card's AIDs and file identifiers, as card/doc.go lays them down. The
-// terminal keeps its own copy: it talks to real chips through the same
-// bytes and must not depend on the virtual card's internals.
-var (
-	aidMoT    = []byte{0xA0, 0x00, 0x00, 0x06, 0x32, 0x01, 0x01, 0x05}
-	aidMOHURD = []byte{0xA0, 0x00, 0x00, 0x00, 0x03, 0x86, 0x98, 0x07, 0x01}
-)
-
-const (
-	sfiPublic  = 0x15
-	sfiTransit = 0x17
-	sfiLog     = 0x18
-
-	lenPublic = 32
-	lenLog    = 23
-)
-
-// PublicData is the card's public basic data file (SFI 15h).
-type PublicData struct {
-	Issuer        citycard.IssuerCode
-	AppType       uint8
-	AppVersion    uint8
-	ASN           citycard.ASN
-	Start, Expiry keys.BCDDate
-	CardType      uint8
-	RiderCategory uint8
-	Profile       uint8
-}
-
-func parsePublic(b []byte) (PublicData, error) {
-	var p PublicData
-	if len(b) != lenPublic {
-		return p, citycard.E("terminal.parsePublic", citycard.Invalid, "public data of %d bytes, want %d", len(b), lenPublic)
-	}
-	copy(p.Issuer[:], b[0:8])
-	p.AppType, p.AppVersion = b[8], b[9]
-	copy(p.ASN[:], b[10:20])
-	copy(p.Start[:], b[20:24])
-	copy(p.Expiry[:], b[24:28])
-	p.CardType, p.RiderCategory, p.Profile = b[28], b[29], b[30]
-	return p, nil
-}
-
-// LogEntry is one record of the card's transaction log (SFI 18h).
-type LogEntry struct {
-	Counter    uint16
-	Overdraw   uint32
-	Amount     uint32
-	Type       byte
-	TerminalID citycard.TerminalID
-	Date       keys.BCDDate
-	Time       keys.BCDTime
-}
-
-func parseLog(b []byte) (LogEntry, error) {
-	var e LogEntry
-	if len(b) != lenLog {
-		return e, citycard.E("terminal.parseLog", citycard.Invalid, "log record of %d bytes, want %d", len(b), lenLog)
-	}
-	e.Counter = binary.BigEndian.Uint16(b[0:2])
-	e.Overdraw = uint32(b[2])<<16 | uint32(b[3])<<8 | uint32(b[4])
-	e.Amount = binary.BigEndian.Uint32(b[5:9])
-	e.Type = b[9]
-	copy(e.TerminalID[:], b[10:16])
-	copy(e.Date[:], b[16:20])
-	copy(e.Time[:], b[20:23])
-	return e, nil
-}
+// The terminal reads the card's files with their layouts from package card
+// (card.ParseBasicData, card.ParseLogEntry, the transit records): the
+// bytes a real chip holds, not the virtual card's internals.
 
 // initResult is the card's answer to INITIALIZE FOR PURCHASE.
 type initResult struct {
@@ -146,15 +82,9 @@ func (d device) send(op, what string, c apdu.Command, okAlso ...apdu.SW) ([]byte
 // SWOf returns the status word of a card or PSAM refusal in err's chain, or
 // 0 if err is not one.
 func SWOf(err error) apdu.SW {
-	for err != nil {
-		if e, ok := err.(*swError); ok {
-			return e.sw
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return 0
-		}
-		err = u.Unwrap()
+	var e *swError
+	if errors.As(err, &e) {
+		return e.sw
 	}
 	return 0
 }

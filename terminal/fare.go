@@ -134,7 +134,7 @@ func yuan(fen uint32) string { return fmt.Sprintf("%d.%02d yuan", fen/100, fen%1
 func (t *Terminal) readTransit(op string, c device) (Transit, error) {
 	var tr Transit
 	read := func(id byte, n int) ([]byte, bool, error) {
-		b, _, err := c.send(op, fmt.Sprintf("READ RECORD 17/%02X", id), readRecordCmd(sfiTransit, id, true, n))
+		b, _, err := c.send(op, fmt.Sprintf("READ RECORD 17/%02X", id), readRecordCmd(card.SFITransit, id, true, n))
 		if SWOf(err) == apdu.SWRecordNotFound {
 			return nil, false, nil
 		}
@@ -254,7 +254,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		if err != nil {
 			return citycard.Wrap(op, citycard.Invalid, err)
 		}
-		cmd := apdu.Command{CLA: 0x80, INS: 0xDC, P1: r.RecordID(), P2: sfiTransit << 3, Data: b, Le: -1}
+		cmd := apdu.Command{CLA: 0x80, INS: 0xDC, P1: r.RecordID(), P2: card.SFITransit << 3, Data: b, Le: -1}
 		if _, _, err := c.send(op, fmt.Sprintf("UPDATE CAPP DATA CACHE %02X", r.RecordID()), cmd); err != nil {
 			return err
 		}

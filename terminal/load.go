@@ -5,6 +5,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 )
@@ -34,7 +35,7 @@ type LoadHost interface {
 
 // LoadResult is what a load did.
 type LoadResult struct {
-	Card         PublicData
+	Card         card.BasicData
 	Record       record.Record
 	BalanceAfter uint32
 	// Recovered is an earlier load whose CREDIT answer was lost, confirmed
@@ -46,12 +47,12 @@ type LoadResult struct {
 // CREDIT answer was lost (the card tore) is kept and recovered with GET
 // TRANSACTION PROOF (type 02) before the card's next load here. Errors as
 // Tap, plus the host's.
-func (t *Terminal) Load(card apdu.Transport, amountFen uint32, host LoadHost) (LoadResult, error) {
+func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (LoadResult, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	const op = "terminal.Load"
 	now := t.cfg.Now().In(citycard.ChinaTime)
-	c := device{name: "card", t: card}
+	c := device{name: "card", t: cd}
 	var res LoadResult
 	pub, err := t.open(op, c, now)
 	if err != nil {
@@ -117,7 +118,7 @@ func (t *Terminal) Load(card apdu.Transport, amountFen uint32, host LoadHost) (L
 // as unconfirmed, settles it from the card's later records.
 func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) (*record.Record, error) {
 	k := cardKey{tl.req.Issuer, tl.req.ASN}
-	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(sfiLog, 1, false, lenLog))
+	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(card.SFILog, 1, false, card.LogEntryLen))
 	if err != nil && SWOf(err) != apdu.SWRecordNotFound {
 		return nil, err
 	}
@@ -125,11 +126,11 @@ func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) 
 		delete(t.tornLoads, k)
 		return nil, nil
 	}
-	last, err := parseLog(b)
+	last, err := card.ParseLogEntry(b)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	if last.Type != keys.TxLoad || last.Counter != tl.req.Load.OnlineCounter || last.Amount != tl.req.Load.Amount || last.TerminalID != t.tid {
+	if last.Type != keys.TxLoad || last.Counter != tl.req.Load.OnlineCounter || last.AmountFen != tl.req.Load.Amount || last.Terminal != t.tid {
 		delete(t.tornLoads, k)
 		return nil, nil
 	}

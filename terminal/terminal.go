@@ -9,6 +9,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 )
@@ -147,7 +148,7 @@ func (t *Terminal) ID() citycard.TerminalID { return t.tid }
 
 // Result is what a tap did.
 type Result struct {
-	Card         PublicData
+	Card         card.BasicData
 	Record       record.Record // the record of this tap, sealed and spooled
 	BalanceAfter uint32
 	Explanation  string // the fare's explanation
@@ -173,12 +174,12 @@ var (
 // Conflict (ErrExpired, ErrBlacklisted, ErrBlocked), Insufficient (the
 // balance does not cover the fare), IO (the card left the field; if it had
 // been asked to debit, the Result's Grey record is spooled).
-func (t *Terminal) Tap(card apdu.Transport, amountFen uint32) (Result, error) {
+func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	const op = "terminal.Tap"
 	now := t.cfg.Now().In(citycard.ChinaTime)
-	c := device{name: "card", t: card}
+	c := device{name: "card", t: cd}
 	var res Result
 
 	pub, err := t.open(op, c, now)
@@ -231,11 +232,11 @@ func (t *Terminal) Tap(card apdu.Transport, amountFen uint32) (Result, error) {
 
 // open selects the e-purse application, reads the public data, checks the
 // dates and the blacklist (blocking a blacklisted card).
-func (t *Terminal) open(op string, c device, now time.Time) (PublicData, error) {
-	var pub PublicData
+func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, error) {
+	var pub card.BasicData
 	var sw apdu.SW
 	var err error
-	for _, aid := range [][]byte{aidMoT, aidMOHURD} {
+	for _, aid := range [][]byte{card.ProfileMoT.AID(), card.ProfileMOHURD.AID()} {
 		_, sw, err = c.send(op, "SELECT", selectCmd(aid), apdu.SWWarnFileInvalidated)
 		if err == nil || SWOf(err) != apdu.SWFileNotFound {
 			break
@@ -247,11 +248,11 @@ func (t *Terminal) open(op string, c device, now time.Time) (PublicData, error) 
 	if sw == apdu.SWWarnFileInvalidated {
 		return pub, citycard.Wrap(op, citycard.Conflict, ErrBlocked)
 	}
-	b, _, err := c.send(op, "READ BINARY 15", readBinaryCmd(sfiPublic, 0, lenPublic))
+	b, _, err := c.send(op, "READ BINARY 15", readBinaryCmd(card.SFIBasicData, 0, card.BasicDataLen))
 	if err != nil {
 		return pub, err
 	}
-	if pub, err = parsePublic(b); err != nil {
+	if pub, err = card.ParseBasicData(b); err != nil {
 		return pub, citycard.Wrap(op, citycard.Invalid, err)
 	}
 	today, _ := keys.DateTime(now)
@@ -269,7 +270,7 @@ func (t *Terminal) open(op string, c device, now time.Time) (PublicData, error) 
 
 // block blocks the card's application: GET CHALLENGE, the PSAM's
 // maintenance MAC, APPLICATION BLOCK.
-func (t *Terminal) block(op string, c device, pub PublicData) error {
+func (t *Terminal) block(op string, c device, pub card.BasicData) error {
 	ch, _, err := c.send(op, "GET CHALLENGE", apdu.Command{CLA: 0x00, INS: 0x84, Le: 4})
 	if err != nil {
 		return err
@@ -325,7 +326,7 @@ func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (in
 // DEBIT, so that a crash or a tear loses nothing, and acks it once the
 // complete record is spooled. isGrey reports that rec is a grey record
 // left by a tear.
-func (t *Terminal) purchase(op string, c device, pub PublicData, now time.Time, q FareQuery, ch Charge) (rec record.Record, balanceAfter uint32, isGrey bool, err error) {
+func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Time, q FareQuery, ch Charge) (rec record.Record, balanceAfter uint32, isGrey bool, err error) {
 	typ, p1 := keys.TxPurchase, byte(0x01)
 	if t.cfg.Mode != ModePOS {
 		typ, p1 = keys.TxCompositePurchase, 0x03
@@ -442,7 +443,7 @@ func (t *Terminal) spool(op string, rec *record.Record) (uint64, error) {
 // place of the grey one. If the debit never happened the grey record stays
 // spooled: the back office releases it when the card's next record shows
 // the same counter again.
-func (t *Terminal) recoverPurchase(op string, c device, pub PublicData, g grey) (*record.Record, uint32, error) {
+func (t *Terminal) recoverPurchase(op string, c device, pub card.BasicData, g grey) (*record.Record, uint32, error) {
 	k := cardKey{pub.Issuer, pub.ASN}
 	bal, _, err := c.send(op, "GET BALANCE", apdu.Command{CLA: 0x80, INS: 0x5C, P1: 0x00, P2: 0x02, Le: 4})
 	if err != nil {
@@ -452,19 +453,19 @@ func (t *Terminal) recoverPurchase(op string, c device, pub PublicData, g grey) 
 		return nil, 0, citycard.E(op, citycard.Invalid, "GET BALANCE answered %d bytes, want 4", len(bal))
 	}
 	balance := binary.BigEndian.Uint32(bal)
-	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(sfiLog, 1, false, lenLog))
+	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(card.SFILog, 1, false, card.LogEntryLen))
 	if err != nil && SWOf(err) != apdu.SWRecordNotFound {
 		return nil, 0, err
 	}
-	var last LogEntry
+	var last card.LogEntry
 	if err == nil {
-		if last, err = parseLog(b); err != nil {
+		if last, err = card.ParseLogEntry(b); err != nil {
 			return nil, 0, citycard.Wrap(op, citycard.Invalid, err)
 		}
 	}
 	g.rec.Status = record.StatusGrey
 	happened := err == nil && last.Counter == g.rec.Counter && last.Type == g.rec.Type &&
-		last.Amount == g.rec.Amount && last.TerminalID == g.rec.TerminalID
+		last.AmountFen == g.rec.Amount && last.Terminal == g.rec.TerminalID
 	if !happened {
 		delete(t.greys, k)
 		return nil, balance, nil

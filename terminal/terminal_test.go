@@ -509,7 +509,7 @@ func TestInterconnectedCard(t *testing.T) {
 	// Its issuer loaded it at home; give it a balance the way its host
 	// would, with its load key.
 	dev := device{name: "card", t: c}
-	if _, _, err := dev.send("test", "SELECT", selectCmd(aidMoT)); err != nil {
+	if _, _, err := dev.send("test", "SELECT", selectCmd(card.ProfileMoT.AID())); err != nil {
 		t.Fatal(err)
 	}
 	loadFromHome(t, dev, ks, 3000)
