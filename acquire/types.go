@@ -2,6 +2,7 @@ package acquire
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -175,6 +176,19 @@ const (
 	KindDuplicate Kind = 4 // a copy: not booked
 	KindLoad      Kind = 5 // a load record: kept for the shadow; loads post through the host
 )
+
+var kindNames = [...]string{
+	KindBooked: "booked", KindSuspense: "suspense", KindRecovered: "recovered",
+	KindDuplicate: "duplicate", KindLoad: "load",
+}
+
+// String gives the kind's name: booked, suspense, recovered, duplicate, load.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
 
 // Entry is one journaled record: append-only, in sequencer order.
 type Entry struct {

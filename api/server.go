@@ -433,11 +433,6 @@ type batchEntryJSON struct {
 	Pending bool          `json:"pending_issuer,omitempty"`
 }
 
-var kindNames = map[acquire.Kind]string{
-	acquire.KindBooked: "booked", acquire.KindSuspense: "suspense", acquire.KindRecovered: "recovered",
-	acquire.KindDuplicate: "duplicate", acquire.KindLoad: "load",
-}
-
 // handleBatch is the drill-down from a ledger entry (its source names the
 // batch) to the records behind it.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
@@ -458,7 +453,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return citycard.E(op, citycard.IO, "journal entry %d: %w", e.Pos, err)
 		}
-		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: kindNames[e.Kind], Flags: e.Flags.Names(), Record: rec,
+		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: e.Kind.String(), Flags: e.Flags.Names(), Record: rec,
 			Pending: e.Outcome == acquire.OutcomePendingIssuer})
 		return nil
 	})
