@@ -55,7 +55,7 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 	case err != nil:
 		return nil, err
 	default:
-		if err := decodeHash(&head.Hash, hashHex); err != nil {
+		if err := ledger.DecodeHash(&head.Hash, hashHex); err != nil {
 			return nil, corrupt(err)
 		}
 	}
@@ -102,7 +102,7 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 				return nil, conflict(e.Key)
 			}
 			results[i] = ledger.Result{Seq: p.seq, Replayed: true}
-			if err := decodeHash(&results[i].Hash, p.hashHex); err != nil {
+			if err := ledger.DecodeHash(&results[i].Hash, p.hashHex); err != nil {
 				return nil, corrupt(err)
 			}
 			continue
@@ -175,87 +175,36 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-const entryColumns = `seq, key, kind, source, product, count, memo, coalesce(reversal_of, 0), at_ns, input_hash, hash`
-
-// readEntries returns the entries a query on entryColumns selects, with
-// their postings.
+// readEntries returns the entries a query on ledger.EntryColumns selects,
+// with their postings.
 func readEntries(ctx context.Context, q querier, query string, args ...any) ([]ledger.Posted, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []ledger.Posted
-	for rows.Next() {
-		var (
-			p           ledger.Posted
-			kind        string
-			product     int32
-			atNs        int64
-			inHex, hHex string
-		)
-		if err := rows.Scan(&p.Seq, &p.Key, &kind, &p.Source, &product, &p.Count, &p.Memo, &p.ReversalOf, &atNs, &inHex, &hHex); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		p.Kind = ledger.EntryKind(kind)
-		p.Product = uint16(product)
-		p.Time = fromNs(atNs)
-		if err := decodeHash(&p.InputHash, inHex); err != nil {
-			rows.Close()
-			return nil, corrupt(err)
-		}
-		if err := decodeHash(&p.Hash, hHex); err != nil {
-			rows.Close()
-			return nil, corrupt(err)
-		}
-		out = append(out, p)
-	}
+	out, err := ledger.ScanEntries(rows)
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return out, nil
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
 	seqs := make([]int64, len(out))
 	for i := range out {
 		seqs[i] = out[i].Seq
 	}
-	rows, err = q.Query(ctx, `SELECT entry_seq, account, amount_fen FROM postings WHERE entry_seq = ANY($1) ORDER BY entry_seq, idx`, seqs)
+	rows, err = q.Query(ctx, `SELECT `+ledger.PostingColumns+` FROM postings WHERE entry_seq = ANY($1) ORDER BY entry_seq, idx`, seqs)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	i := 0
-	for rows.Next() {
-		var (
-			seq, amount int64
-			name        string
-		)
-		if err := rows.Scan(&seq, &name, &amount); err != nil {
-			return nil, err
-		}
-		for i < len(out) && out[i].Seq < seq {
-			i++
-		}
-		if i == len(out) || out[i].Seq != seq {
-			continue
-		}
-		a, err := ledger.ParseAccount(name)
-		if err != nil {
-			return nil, corrupt(err)
-		}
-		out[i].Postings = append(out[i].Postings, ledger.Posting{Account: a, AmountFen: amount})
-	}
-	return out, rows.Err()
+	return out, ledger.AddPostings(rows, out)
 }
 
 func (s *ledgerStore) Entry(ctx context.Context, seq int64) (ledger.Posted, error) {
-	return s.one(ctx, "postgres.Ledger.Entry", fmt.Sprintf("entry %d", seq), `SELECT `+entryColumns+` FROM entries WHERE seq = $1`, seq)
+	return s.one(ctx, "postgres.Ledger.Entry", fmt.Sprintf("entry %d", seq), `SELECT `+ledger.EntryColumns+` FROM entries WHERE seq = $1`, seq)
 }
 
 func (s *ledgerStore) EntryByKey(ctx context.Context, key string) (ledger.Posted, error) {
-	return s.one(ctx, "postgres.Ledger.EntryByKey", fmt.Sprintf("entry of key %q", key), `SELECT `+entryColumns+` FROM entries WHERE key = $1`, key)
+	return s.one(ctx, "postgres.Ledger.EntryByKey", fmt.Sprintf("entry of key %q", key), `SELECT `+ledger.EntryColumns+` FROM entries WHERE key = $1`, key)
 }
 
 func (s *ledgerStore) one(ctx context.Context, op, what, query string, arg any) (ledger.Posted, error) {
@@ -270,7 +219,7 @@ func (s *ledgerStore) one(ctx context.Context, op, what, query string, arg any) 
 }
 
 func (s *ledgerStore) EntriesBySource(ctx context.Context, source string, limit int) ([]ledger.Posted, error) {
-	ps, err := readEntries(ctx, s.db.pool, `SELECT `+entryColumns+` FROM entries WHERE source = $1 ORDER BY seq LIMIT $2`, source, limit)
+	ps, err := readEntries(ctx, s.db.pool, `SELECT `+ledger.EntryColumns+` FROM entries WHERE source = $1 ORDER BY seq LIMIT $2`, source, limit)
 	return ps, mapErr("postgres.Ledger.EntriesBySource", err)
 }
 
@@ -280,7 +229,7 @@ func (s *ledgerStore) Scan(ctx context.Context, after int64, fn func(p *ledger.P
 
 func scan(ctx context.Context, q querier, after int64, fn func(p *ledger.Posted) error) error {
 	for {
-		ps, err := readEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2`, after, scanPage)
+		ps, err := readEntries(ctx, q, `SELECT `+ledger.EntryColumns+` FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2`, after, scanPage)
 		if err != nil {
 			return err
 		}
@@ -305,7 +254,7 @@ func (s *ledgerStore) Audit(ctx context.Context, fn func(p *ledger.Posted) error
 			return err
 		}
 		var err error
-		bs, err = balances(ctx, tx, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts ORDER BY name`)
+		bs, err = balances(ctx, tx, `SELECT `+ledger.BalanceColumns+` FROM accounts ORDER BY name`)
 		return err
 	})
 	return bs, mapErr(op, err)
@@ -323,14 +272,14 @@ func (s *ledgerStore) Head(ctx context.Context) (ledger.Link, error) {
 	case err != nil:
 		return ledger.Link{}, mapErr(op, err)
 	}
-	if err := decodeHash(&l.Hash, h); err != nil {
+	if err := ledger.DecodeHash(&l.Hash, h); err != nil {
 		return ledger.Link{}, mapErr(op, corrupt(err))
 	}
 	return l, nil
 }
 
 func (s *ledgerStore) Balance(ctx context.Context, a ledger.Account) (ledger.Balance, error) {
-	bs, err := balances(ctx, s.db.pool, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts WHERE name = $1`, a.String())
+	bs, err := balances(ctx, s.db.pool, `SELECT `+ledger.BalanceColumns+` FROM accounts WHERE name = $1`, a.String())
 	if err != nil {
 		return ledger.Balance{}, mapErr("postgres.Ledger.Balance", err)
 	}
@@ -341,7 +290,7 @@ func (s *ledgerStore) Balance(ctx context.Context, a ledger.Account) (ledger.Bal
 }
 
 func (s *ledgerStore) Balances(ctx context.Context) ([]ledger.Balance, error) {
-	bs, err := balances(ctx, s.db.pool, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts ORDER BY name`)
+	bs, err := balances(ctx, s.db.pool, `SELECT `+ledger.BalanceColumns+` FROM accounts ORDER BY name`)
 	return bs, mapErr("postgres.Ledger.Balances", err)
 }
 
@@ -353,19 +302,5 @@ func balances(ctx context.Context, q querier, query string, args ...any) ([]ledg
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ledger.Balance
-	for rows.Next() {
-		var (
-			b    ledger.Balance
-			name string
-		)
-		if err := rows.Scan(&name, &b.DebitsFen, &b.CreditsFen, &b.Postings, &b.LastSeq); err != nil {
-			return nil, err
-		}
-		if b.Account, err = ledger.ParseAccount(name); err != nil {
-			return nil, corrupt(err)
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return ledger.ScanBalances(rows)
 }

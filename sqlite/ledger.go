@@ -88,7 +88,7 @@ func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entr
 	case err != nil:
 		return nil, err
 	default:
-		if err := decodeHash(&head.Hash, hashHex); err != nil {
+		if err := ledger.DecodeHash(&head.Hash, hashHex); err != nil {
 			return nil, corrupt(err)
 		}
 	}
@@ -121,7 +121,7 @@ func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entr
 				return nil, conflict(e.Key)
 			}
 			results[i] = ledger.Result{Seq: seq, Replayed: true}
-			if err := decodeHash(&results[i].Hash, hashHex); err != nil {
+			if err := ledger.DecodeHash(&results[i].Hash, hashHex); err != nil {
 				return nil, corrupt(err)
 			}
 			continue
@@ -183,99 +183,50 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-const entryColumns = `seq, key, kind, source, product, count, memo, coalesce(reversal_of, 0), at_ns, input_hash, hash`
-
-// readEntries returns the entries a query on entryColumns selects, with
-// their postings.
+// readEntries returns the entries a query on ledger.EntryColumns selects,
+// with their postings.
 func readEntries(ctx context.Context, q querier, query string, args ...any) ([]ledger.Posted, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []ledger.Posted
-	for rows.Next() {
-		var (
-			p           ledger.Posted
-			kind        string
-			atNs        int64
-			inHex, hHex string
-		)
-		if err := rows.Scan(&p.Seq, &p.Key, &kind, &p.Source, &p.Product, &p.Count, &p.Memo, &p.ReversalOf, &atNs, &inHex, &hHex); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		p.Kind = ledger.EntryKind(kind)
-		p.Time = fromNs(atNs)
-		if err := decodeHash(&p.InputHash, inHex); err != nil {
-			rows.Close()
-			return nil, corrupt(err)
-		}
-		if err := decodeHash(&p.Hash, hHex); err != nil {
-			rows.Close()
-			return nil, corrupt(err)
-		}
-		out = append(out, p)
+	out, err := ledger.ScanEntries(rows)
+	if cerr := rows.Close(); err == nil {
+		err = cerr
 	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return out, nil
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
 	// The postings of the seq range, matched to the entries in order.
 	first, last := out[0].Seq, out[len(out)-1].Seq
 	if len(out) == 1 || last-first+1 == int64(len(out)) {
-		return out, readPostings(ctx, q, out, `SELECT entry_seq, account, amount_fen FROM postings WHERE entry_seq BETWEEN ? AND ? ORDER BY entry_seq, idx`, first, last)
+		return out, readPostings(ctx, q, out, `SELECT `+ledger.PostingColumns+` FROM postings WHERE entry_seq BETWEEN ? AND ? ORDER BY entry_seq, idx`, first, last)
 	}
 	for i := range out {
-		if err := readPostings(ctx, q, out[i:i+1], `SELECT entry_seq, account, amount_fen FROM postings WHERE entry_seq = ? ORDER BY idx`, out[i].Seq); err != nil {
+		if err := readPostings(ctx, q, out[i:i+1], `SELECT `+ledger.PostingColumns+` FROM postings WHERE entry_seq = ? ORDER BY idx`, out[i].Seq); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// readPostings fills the postings of entries (in Seq order) from a query
-// on entry_seq, account, amount_fen ordered by entry_seq and idx.
+// readPostings fills the postings of entries from a query on
+// ledger.PostingColumns.
 func readPostings(ctx context.Context, q querier, entries []ledger.Posted, query string, args ...any) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	i := 0
-	for rows.Next() {
-		var (
-			seq, amount int64
-			name        string
-		)
-		if err := rows.Scan(&seq, &name, &amount); err != nil {
-			return err
-		}
-		for i < len(entries) && entries[i].Seq < seq {
-			i++
-		}
-		if i == len(entries) || entries[i].Seq != seq {
-			continue // a posting of an entry not asked for (or with no entry row)
-		}
-		a, err := ledger.ParseAccount(name)
-		if err != nil {
-			return corrupt(err)
-		}
-		entries[i].Postings = append(entries[i].Postings, ledger.Posting{Account: a, AmountFen: amount})
-	}
-	return rows.Err()
+	return ledger.AddPostings(rows, entries)
 }
 
 func (s *ledgerStore) Entry(ctx context.Context, seq int64) (ledger.Posted, error) {
-	return s.one(ctx, "sqlite.Ledger.Entry", fmt.Sprintf("entry %d", seq), `SELECT `+entryColumns+` FROM entries WHERE seq = ?`, seq)
+	return s.one(ctx, "sqlite.Ledger.Entry", fmt.Sprintf("entry %d", seq), `SELECT `+ledger.EntryColumns+` FROM entries WHERE seq = ?`, seq)
 }
 
 func (s *ledgerStore) EntryByKey(ctx context.Context, key string) (ledger.Posted, error) {
-	return s.one(ctx, "sqlite.Ledger.EntryByKey", fmt.Sprintf("entry of key %q", key), `SELECT `+entryColumns+` FROM entries WHERE key = ?`, key)
+	return s.one(ctx, "sqlite.Ledger.EntryByKey", fmt.Sprintf("entry of key %q", key), `SELECT `+ledger.EntryColumns+` FROM entries WHERE key = ?`, key)
 }
 
 func (s *ledgerStore) one(ctx context.Context, op, what, query string, arg any) (ledger.Posted, error) {
@@ -290,7 +241,7 @@ func (s *ledgerStore) one(ctx context.Context, op, what, query string, arg any) 
 }
 
 func (s *ledgerStore) EntriesBySource(ctx context.Context, source string, limit int) ([]ledger.Posted, error) {
-	ps, err := readEntries(ctx, s.db.r, `SELECT `+entryColumns+` FROM entries WHERE source = ? ORDER BY seq LIMIT ?`, source, limit)
+	ps, err := readEntries(ctx, s.db.r, `SELECT `+ledger.EntryColumns+` FROM entries WHERE source = ? ORDER BY seq LIMIT ?`, source, limit)
 	return ps, mapErr("sqlite.Ledger.EntriesBySource", err)
 }
 
@@ -300,7 +251,7 @@ func (s *ledgerStore) Scan(ctx context.Context, after int64, fn func(p *ledger.P
 
 func scan(ctx context.Context, q querier, after int64, fn func(p *ledger.Posted) error) error {
 	for {
-		ps, err := readEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE seq > ? ORDER BY seq LIMIT ?`, after, scanPage)
+		ps, err := readEntries(ctx, q, `SELECT `+ledger.EntryColumns+` FROM entries WHERE seq > ? ORDER BY seq LIMIT ?`, after, scanPage)
 		if err != nil {
 			return err
 		}
@@ -327,7 +278,7 @@ func (s *ledgerStore) Audit(ctx context.Context, fn func(p *ledger.Posted) error
 	if err := scan(ctx, tx, 0, fn); err != nil {
 		return nil, mapErr(op, err)
 	}
-	bs, err := balances(ctx, tx, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts ORDER BY name`)
+	bs, err := balances(ctx, tx, `SELECT `+ledger.BalanceColumns+` FROM accounts ORDER BY name`)
 	return bs, mapErr(op, err)
 }
 
@@ -343,14 +294,14 @@ func (s *ledgerStore) Head(ctx context.Context) (ledger.Link, error) {
 	case err != nil:
 		return ledger.Link{}, mapErr(op, err)
 	}
-	if err := decodeHash(&l.Hash, h); err != nil {
+	if err := ledger.DecodeHash(&l.Hash, h); err != nil {
 		return ledger.Link{}, mapErr(op, corrupt(err))
 	}
 	return l, nil
 }
 
 func (s *ledgerStore) Balance(ctx context.Context, a ledger.Account) (ledger.Balance, error) {
-	bs, err := balances(ctx, s.db.r, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts WHERE name = ?`, a.String())
+	bs, err := balances(ctx, s.db.r, `SELECT `+ledger.BalanceColumns+` FROM accounts WHERE name = ?`, a.String())
 	if err != nil {
 		return ledger.Balance{}, mapErr("sqlite.Ledger.Balance", err)
 	}
@@ -361,7 +312,7 @@ func (s *ledgerStore) Balance(ctx context.Context, a ledger.Account) (ledger.Bal
 }
 
 func (s *ledgerStore) Balances(ctx context.Context) ([]ledger.Balance, error) {
-	bs, err := balances(ctx, s.db.r, `SELECT name, debits_fen, credits_fen, postings, last_seq FROM accounts ORDER BY name`)
+	bs, err := balances(ctx, s.db.r, `SELECT `+ledger.BalanceColumns+` FROM accounts ORDER BY name`)
 	return bs, mapErr("sqlite.Ledger.Balances", err)
 }
 
@@ -371,19 +322,5 @@ func balances(ctx context.Context, q querier, query string, args ...any) ([]ledg
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ledger.Balance
-	for rows.Next() {
-		var (
-			b    ledger.Balance
-			name string
-		)
-		if err := rows.Scan(&name, &b.DebitsFen, &b.CreditsFen, &b.Postings, &b.LastSeq); err != nil {
-			return nil, err
-		}
-		if b.Account, err = ledger.ParseAccount(name); err != nil {
-			return nil, corrupt(err)
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return ledger.ScanBalances(rows)
 }

@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/registry"
@@ -129,16 +127,6 @@ func (s *registryStore) Terminals(ctx context.Context, operator string) ([]regis
 	}
 	return out, mapErr(op, rows.Err())
 }
-
-func decodeHash(dst *[32]byte, s string) error {
-	if len(s) != 64 {
-		return fmt.Errorf("hash %q: want 64 hex digits", s)
-	}
-	_, err := hex.Decode(dst[:], []byte(s))
-	return err
-}
-
-func fromNs(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // corrupt marks a stored value the code cannot read back: kind IO.
 func corrupt(err error) error {
