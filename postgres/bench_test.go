@@ -1,50 +1,13 @@
 package postgres
 
 import (
-	"context"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/storetest"
 )
 
-// BenchmarkPostBatch books PostBatch calls of n entries of two postings
-// each, as the acquisition pipeline does per upload batch (a few entries:
-// one per issuer, operator and product) or per group commit (many), on
-// the server of CITYCARD_TEST_POSTGRES (skipped without it). Reported:
-// entries/s, postings/s and PostBatch transactions/s.
+// BenchmarkPostBatch is storetest.BenchPostBatch on the server of CITYCARD_TEST_POSTGRES (skipped without it).
 func BenchmarkPostBatch(b *testing.B) {
-	for _, n := range []int{4, 64, 1024} {
-		b.Run("entries="+strconv.Itoa(n), func(b *testing.B) {
-			db := openTemp(b)
-			start := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
-			tick := 0
-			l := ledger.New(db.Ledger(), func() time.Time { tick++; return start.Add(time.Duration(tick) * time.Microsecond) })
-			issuers := []ledger.Account{{Kind: ledger.CardFloat, Party: "3150000000000001"}, {Kind: ledger.CardFloat, Party: "2900000000000002"}}
-			operators := []ledger.Account{{Kind: ledger.OperatorPayable, Party: "nb-bus"}, {Kind: ledger.OperatorPayable, Party: "nb-metro"}, {Kind: ledger.OperatorPayable, Party: "nb-bike"}}
-			batch := make([]ledger.Entry, n)
-			ctx := context.Background()
-			postings := 0
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				for j := range batch {
-					key := "b" + strconv.Itoa(i) + "-" + strconv.Itoa(j)
-					e := ledger.NewEntry(key, ledger.KindPurchase, "upload:"+strconv.Itoa(i),
-						ledger.Transfer(issuers[j%len(issuers)], operators[j%len(operators)], int64(200+j))...)
-					e.Product = uint16(j % 5)
-					e.Count = 1000 / int64(n)
-					batch[j] = e
-					postings += len(e.Postings)
-				}
-				if _, err := l.PostBatch(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			sec := b.Elapsed().Seconds()
-			b.ReportMetric(float64(b.N*n)/sec, "entries/s")
-			b.ReportMetric(float64(postings)/sec, "postings/s")
-			b.ReportMetric(float64(b.N)/sec, "tx/s")
-		})
-	}
+	storetest.BenchPostBatch(b, func(b *testing.B) ledger.Store { return openTemp(b).Ledger() })
 }
