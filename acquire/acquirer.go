@@ -487,7 +487,7 @@ func (a *Acquirer) processLocked(group []*job) {
 	pos := a.st.pos
 	var stats Stats
 	for gi, j := range group {
-		key := j.b.Terminal.String() + "/" + j.b.ID
+		key := batchKey(j.b.Terminal, j.b.ID)
 		if fi, dup := first[key]; dup {
 			// The same batch twice in one group: answered as a repeat of
 			// the first, after the commit.
@@ -558,7 +558,7 @@ func (a *Acquirer) processLocked(group []*job) {
 func (a *Acquirer) reply(group []*job, answers []*Answer, errs []error) {
 	first := map[string]int{}
 	for gi, j := range group {
-		key := j.b.Terminal.String() + "/" + j.b.ID
+		key := batchKey(j.b.Terminal, j.b.ID)
 		fi, dup := first[key]
 		if !dup {
 			first[key] = gi

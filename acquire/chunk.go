@@ -105,3 +105,65 @@ func LedgerEntries(b *StoredBatch, moves []Movement) []ledger.Entry {
 	})
 	return out
 }
+
+// Plan is a commit laid out as the stores write it: the journal's chunk
+// rows, the batch rows, and the batches' ledger entries, validated. The
+// stores then differ only in their SQL.
+type Plan struct {
+	Chunks  []ChunkRow
+	Batches []BatchRow
+	Ledger  []ledger.Entry
+}
+
+// ChunkRow is one batch's row of the journal: its entries from FirstPos on.
+type ChunkRow struct {
+	FirstPos int64
+	N        int
+	Terminal string
+	BatchID  string
+	Data     []byte // EncodeChunk
+}
+
+// BatchRow is one committed batch's row; FirstPos and N locate its chunk
+// (N is 0 when every record of it was rejected). LedgerKey is the prefix
+// of its ledger entries' idempotency keys.
+type BatchRow struct {
+	Terminal  string
+	BatchID   string
+	Hash      []byte
+	Answer    []byte
+	FirstPos  int64
+	N         int
+	LedgerKey string
+	AtNs      int64
+}
+
+// Plan lays c out. Kind Invalid if a ledger entry breaks a rule (a
+// programmer error upstream: nothing is written).
+func (c *Commit) Plan() (Plan, error) {
+	var p Plan
+	for i := range c.Batches {
+		p.Ledger = append(p.Ledger, LedgerEntries(&c.Batches[i], c.Movements[i])...)
+	}
+	for i := range p.Ledger {
+		if err := p.Ledger[i].Validate(); err != nil {
+			return Plan{}, citycard.Wrap("acquire.Commit.Plan", citycard.Other, err)
+		}
+	}
+	type loc struct {
+		first int64
+		n     int
+	}
+	locs := map[string]loc{}
+	for _, ch := range c.Chunks() {
+		k := batchKey(ch[0].Terminal, ch[0].BatchID)
+		locs[k] = loc{ch[0].Pos, len(ch)}
+		p.Chunks = append(p.Chunks, ChunkRow{FirstPos: ch[0].Pos, N: len(ch), Terminal: ch[0].Terminal.String(), BatchID: ch[0].BatchID, Data: EncodeChunk(ch)})
+	}
+	for _, b := range c.Batches {
+		k := batchKey(b.Terminal, b.ID)
+		p.Batches = append(p.Batches, BatchRow{Terminal: b.Terminal.String(), BatchID: b.ID, Hash: b.Hash[:], Answer: b.Answer,
+			FirstPos: locs[k].first, N: locs[k].n, LedgerKey: "acquire:" + k, AtNs: c.At.UnixNano()})
+	}
+	return p, nil
+}

@@ -26,8 +26,6 @@ type MemJournal struct {
 // NewMemJournal returns an empty MemJournal.
 func NewMemJournal() *MemJournal { return &MemJournal{batches: map[string]StoredBatch{}} }
 
-func batchKey(t citycard.TerminalID, id string) string { return t.String() + "/" + id }
-
 // Batch implements Journal.
 func (m *MemJournal) Batch(_ context.Context, t citycard.TerminalID, id string) (StoredBatch, bool, error) {
 	m.mu.Lock()

@@ -36,6 +36,9 @@ type Batch struct {
 	Body      []byte
 }
 
+// batchKey names a batch among all terminals' batches: "TERMINAL/ID".
+func batchKey(t citycard.TerminalID, id string) string { return t.String() + "/" + id }
+
 // Verdict is what the back office answers for one record. Every verdict
 // lets the terminal drop the record from its queue.
 type Verdict uint8

@@ -10,7 +10,6 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
-	"github.com/citycard/citycard/ledger"
 )
 
 // Journal returns the acquisition journal (acquire.Journal), committed in
@@ -51,17 +50,11 @@ func (j *Journal) Batch(ctx context.Context, t citycard.TerminalID, id string) (
 // batch of statements, then the ledger entries.
 func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 	const op = "postgres.Journal.Commit"
-	var entries []ledger.Entry
-	for i := range c.Batches {
-		entries = append(entries, acquire.LedgerEntries(&c.Batches[i], c.Movements[i])...)
+	plan, err := c.Plan()
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
 	}
-	for i := range entries {
-		if err := entries[i].Validate(); err != nil {
-			return citycard.Wrap(op, citycard.Other, err)
-		}
-	}
-	atNs := c.At.UnixNano()
-	err := pgx.BeginFunc(ctx, j.db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, j.db.pool, func(tx pgx.Tx) error {
 		// One writer at a time: the positions are dense.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('citycard.acquire.' || current_schema()))`); err != nil {
 			return err
@@ -74,18 +67,13 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 			return citycard.E(op, citycard.Conflict, "journal ends at %d, commit starts at %d: another writer?", last, c.Entries[0].Pos)
 		}
 		var b pgx.Batch
-		firstOf := map[string]int64{}
-		nOf := map[string]int{}
-		for _, ch := range c.Chunks() {
-			k := ch[0].Terminal.String() + "/" + ch[0].BatchID
-			firstOf[k], nOf[k] = ch[0].Pos, len(ch)
+		for _, r := range plan.Chunks {
 			b.Queue(`INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES ($1, $2, $3, $4, $5)`,
-				ch[0].Pos, len(ch), ch[0].Terminal.String(), ch[0].BatchID, acquire.EncodeChunk(ch))
+				r.FirstPos, r.N, r.Terminal, r.BatchID, r.Data)
 		}
-		for _, sb := range c.Batches {
-			k := sb.Terminal.String() + "/" + sb.ID
+		for _, r := range plan.Batches {
 			b.Queue(`INSERT INTO acquire_batches (terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				sb.Terminal.String(), sb.ID, sb.Hash[:], sb.Answer, firstOf[k], nOf[k], "acquire:"+k, atNs)
+				r.Terminal, r.BatchID, r.Hash, r.Answer, r.FirstPos, r.N, r.LedgerKey, r.AtNs)
 		}
 		for _, r := range c.Rejections {
 			b.Queue(`INSERT INTO acquire_rejections (terminal, batch_id, idx, reason, detail, raw, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -94,8 +82,8 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return err
 		}
-		if len(entries) > 0 {
-			if _, err := j.db.ledger.append(ctx, tx, c.At.UTC(), entries); err != nil {
+		if len(plan.Ledger) > 0 {
+			if _, err := j.db.ledger.append(ctx, tx, c.At.UTC(), plan.Ledger); err != nil {
 				return err
 			}
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
-	"github.com/citycard/citycard/ledger"
 )
 
 // Journal returns the acquisition journal (acquire.Journal): committed
@@ -52,18 +51,11 @@ func (j *Journal) Batch(ctx context.Context, t citycard.TerminalID, id string) (
 // batches, their journal chunks, the rejections and the ledger entries.
 func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 	const op = "sqlite.Journal.Commit"
-	var entries []ledger.Entry
-	for i := range c.Batches {
-		entries = append(entries, acquire.LedgerEntries(&c.Batches[i], c.Movements[i])...)
+	plan, err := c.Plan()
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
 	}
-	for i := range entries {
-		if err := entries[i].Validate(); err != nil {
-			return citycard.Wrap(op, citycard.Other, err)
-		}
-	}
-	chunks := c.Chunks()
-	atNs := c.At.UnixNano()
-	err := j.db.write(ctx, func(tx *sql.Tx) error {
+	err = j.db.write(ctx, func(tx *sql.Tx) error {
 		var last int64
 		if err := tx.QueryRowContext(ctx, lastPosQuery).Scan(&last); err != nil {
 			return err
@@ -71,20 +63,15 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		if len(c.Entries) > 0 && c.Entries[0].Pos != last+1 {
 			return citycard.E(op, citycard.Conflict, "journal ends at %d, commit starts at %d: another writer?", last, c.Entries[0].Pos)
 		}
-		firstOf := map[string]int64{}
-		nOf := map[string]int{}
-		for _, ch := range chunks {
-			k := ch[0].Terminal.String() + "/" + ch[0].BatchID
-			firstOf[k], nOf[k] = ch[0].Pos, len(ch)
+		for _, r := range plan.Chunks {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES (?, ?, ?, ?, ?)`,
-				ch[0].Pos, len(ch), ch[0].Terminal.String(), ch[0].BatchID, acquire.EncodeChunk(ch)); err != nil {
+				r.FirstPos, r.N, r.Terminal, r.BatchID, r.Data); err != nil {
 				return err
 			}
 		}
-		for _, b := range c.Batches {
-			k := b.Terminal.String() + "/" + b.ID
+		for _, r := range plan.Batches {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO acquire_batches (terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				b.Terminal.String(), b.ID, b.Hash[:], b.Answer, firstOf[k], nOf[k], "acquire:"+k, atNs); err != nil {
+				r.Terminal, r.BatchID, r.Hash, r.Answer, r.FirstPos, r.N, r.LedgerKey, r.AtNs); err != nil {
 				return err
 			}
 		}
@@ -94,8 +81,8 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 				return err
 			}
 		}
-		if len(entries) > 0 {
-			if _, err := j.db.ledger.append(ctx, tx, c.At.UTC(), entries); err != nil {
+		if len(plan.Ledger) > 0 {
+			if _, err := j.db.ledger.append(ctx, tx, c.At.UTC(), plan.Ledger); err != nil {
 				return err
 			}
 		}
