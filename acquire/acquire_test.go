@@ -25,10 +25,7 @@ const (
 )
 
 func TestGenuineBatchBookedOnce(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModeFlat, "bus")
 	cards := []*card.Card{c.card(1), c.card(2), c.card(3)}
 	for i := 0; i < 4; i++ {
@@ -76,10 +73,7 @@ func TestGenuineBatchBookedOnce(t *testing.T) {
 }
 
 func TestReorderedUploadsFillGaps(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModeFlat, "bus")
 	cd := c.card(7)
 	for i := 0; i < 6; i++ {
@@ -125,10 +119,7 @@ func flip(rec []byte, off int) []byte {
 }
 
 func TestAlteredRecordsRejected(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModePOS, "bus")
 	cd := c.card(8)
 	c.tap(bus, cd, 250)
@@ -169,10 +160,7 @@ func TestAlteredRecordsRejected(t *testing.T) {
 }
 
 func TestBatchRefusedWhole(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModeFlat, "bus")
 	cd := c.card(9)
 	c.tap(bus, cd, 0)
@@ -197,10 +185,7 @@ func TestBatchRefusedWhole(t *testing.T) {
 }
 
 func TestTerminalChecks(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, _, a := newBackOffice(t)
 	bus := c.device(terminal.ModeFlat, "bus")
 	other := c.device(terminal.ModeFlat, "bus")
 	cd := c.card(10)
@@ -229,10 +214,7 @@ func TestTerminalChecks(t *testing.T) {
 }
 
 func TestForeignCardPendingIssuer(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	pos := c.device(terminal.ModePOS, "shop")
 	cd := c.foreignCard(3)
 	c.tap(pos, cd, 300)
@@ -247,10 +229,7 @@ func TestForeignCardPendingIssuer(t *testing.T) {
 }
 
 func TestGreyRecovered(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModePOS, "bus")
 	cd := c.card(11)
 	cd.Tear(card.TearAfterCommit)
@@ -292,10 +271,7 @@ func TestGreyRecovered(t *testing.T) {
 }
 
 func TestGreyConfirmedAndReleased(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModePOS, "bus")
 	metro := c.device(terminal.ModePOS, "metro")
 
@@ -405,10 +381,7 @@ func TestRestartReplaysToTheSameState(t *testing.T) {
 }
 
 func TestCommitFailureLosesNothing(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModeFlat, "bus")
 	cd := c.card(30)
 	for i := 0; i < 3; i++ {
@@ -435,10 +408,7 @@ func TestCommitFailureLosesNothing(t *testing.T) {
 // orders and repetitions, and checks that every genuine record is booked
 // once and the books match the cards.
 func TestExactlyOnceProperty(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	devs := []*device{c.device(terminal.ModeFlat, "bus"), c.device(terminal.ModeFlat, "bus"), c.device(terminal.ModePOS, "shop")}
 	var cards []*card.Card
 	for n := uint32(0); n < 30; n++ {
@@ -728,10 +698,7 @@ func TestSubmitRacesClose(t *testing.T) {
 // TestPoisonBatchFailsAlone: a batch whose commit always fails is split
 // from its group, so the other batches of the group commit.
 func TestPoisonBatchFailsAlone(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModeFlat, "bus")
 	var jobs []*job
 	for i, id := range []string{"good1", "poison", "good2"} {
@@ -761,10 +728,7 @@ func TestPoisonBatchFailsAlone(t *testing.T) {
 // terminal) is uploaded before the grey one; the grey record then books
 // at once, since the card's counter had already moved past it.
 func TestGreyArrivingLateIsConfirmed(t *testing.T) {
-	c := newCity(t)
-	j := NewMemJournal()
-	a := c.open(j)
-	defer a.Close()
+	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModePOS, "bus")
 	metro := c.device(terminal.ModePOS, "metro")
 	cd := c.card(80)

@@ -229,6 +229,17 @@ func (c *city) open(j Journal) *Acquirer {
 	return a
 }
 
+// newBackOffice returns a city, an empty journal and an acquirer over it,
+// closed when the test ends.
+func newBackOffice(t *testing.T) (*city, *MemJournal, *Acquirer) {
+	t.Helper()
+	c := newCity(t)
+	j := NewMemJournal()
+	a := c.open(j)
+	t.Cleanup(func() { a.Close() })
+	return c, j, a
+}
+
 func submit(t *testing.T, a *Acquirer, b Batch) Answer {
 	t.Helper()
 	ans, err := a.Submit(context.Background(), b)
