@@ -63,15 +63,10 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		return FlatFare{}.Price(q)
 	}
 	t := e.Table
-	net, ok := t.NetworkID(q.Network)
-	if !ok {
-		return Charge{}, citycard.E(op, citycard.Invalid, "network code %d is not in fare table %s (fare_codes.txt)", q.Network, t.Version())
+	net, cat, media, err := e.ids(op, q.Network, q.RiderCategory, q.CardType)
+	if err != nil {
+		return Charge{}, err
 	}
-	cat, ok := t.RiderCategoryID(q.RiderCategory)
-	if !ok {
-		return Charge{}, citycard.E(op, citycard.Invalid, "rider category code %d is not in fare table %s (fare_codes.txt)", q.RiderCategory, t.Version())
-	}
-	media, _ := t.FareMediaID(q.CardType)
 	route, _ := t.RouteID(q.Network, q.Line)
 	stop, _ := t.StopID(q.Network, q.Station) // "" when unmapped: the leg has no known stop
 	at := q.At.In(citycard.ChinaTime)
@@ -374,6 +369,23 @@ type FareCheck struct {
 	Explanation string
 }
 
+// ids maps the codes cards and terminals carry to the fare table's ids:
+// the network and the rider category must be in the table's
+// fare_codes.txt (kind Invalid naming the code); the card type's fare
+// media may be absent (no particular media).
+func (e *FareEngine) ids(op string, network uint16, riderCategory, cardType uint8) (net, cat, media string, err error) {
+	t := e.Table
+	net, ok := t.NetworkID(network)
+	if !ok {
+		return "", "", "", citycard.E(op, citycard.Invalid, "network code %d is not in fare table %s (fare_codes.txt)", network, t.Version())
+	}
+	if cat, ok = t.RiderCategoryID(riderCategory); !ok {
+		return "", "", "", citycard.E(op, citycard.Invalid, "rider category code %d is not in fare table %s (fare_codes.txt)", riderCategory, t.Version())
+	}
+	media, _ = t.FareMediaID(cardType)
+	return net, cat, media, nil
+}
+
 // Recheck re-prices a composite purchase record of a distance or flat
 // fare, as the back office does for revenue assurance: a record with an
 // entry (a tap-off) is the leg from its entry station to its station, any
@@ -390,15 +402,10 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	if err != nil {
 		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	net, ok := t.NetworkID(rec.Network)
-	if !ok {
-		return FareCheck{}, citycard.E(op, citycard.Invalid, "network code %d is not in fare table %s", rec.Network, t.Version())
+	net, cat, media, err := e.ids(op, rec.Network, rec.RiderCategory, rec.CardType)
+	if err != nil {
+		return FareCheck{}, err
 	}
-	cat, ok := t.RiderCategoryID(rec.RiderCategory)
-	if !ok {
-		return FareCheck{}, citycard.E(op, citycard.Invalid, "rider category code %d is not in fare table %s", rec.RiderCategory, t.Version())
-	}
-	media, _ := t.FareMediaID(rec.CardType)
 	stop, _ := t.StopID(rec.Network, rec.Station)
 	j := fare.Journey{Date: dateOf(at), RiderCategory: cat, FareMedia: media}
 	leg := fare.Leg{NetworkID: net, Start: clockOf(at), End: fare.NoTime}
