@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -205,3 +206,27 @@ func parseHexFixed(op, what, s string, dst []byte) error {
 // ChinaTime is China Standard Time (UTC+8, no daylight saving): the zone
 // card dates and times, cut-offs and service days are written in.
 var ChinaTime = time.FixedZone("CST", 8*3600)
+
+// Yuan formats an amount in fen as yuan with two decimals and thousands
+// separators, for people: 123456789 is "1,234,567.89", -5 is "-0.05".
+// Inside the platform money stays integer fen.
+func Yuan(fen int64) string {
+	neg := fen < 0
+	u := uint64(fen)
+	if neg {
+		u = -u
+	}
+	digits := strconv.FormatUint(u/100, 10)
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	fmt.Fprintf(&b, ".%02d", u%100)
+	return b.String()
+}

@@ -127,7 +127,7 @@ func (f SectionFare) Price(q FareQuery) (Charge, error) {
 	return FlatFare{Fen: f.BaseFen}.Price(q)
 }
 
-func yuan(fen uint32) string { return fmt.Sprintf("%d.%02d yuan", fen/100, fen%100) }
+func yuan(fen uint32) string { return citycard.Yuan(int64(fen)) + " yuan" }
 
 // readTransit reads the trip, the spend and the products (slots in order,
 // up to the first empty one) of the card's transit record file.

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/citycard/citycard"
@@ -160,12 +158,12 @@ func ledgerBalances(ctx context.Context, w io.Writer, s ledger.Store, asJSON boo
 	fmt.Fprintf(tw, "%-*s\tDEBITS (CNY)\tCREDITS (CNY)\tBALANCE (CNY)\t\tPOSTINGS\tLAST ENTRY\t\n", width, "ACCOUNT")
 	var debits, credits int64
 	for _, b := range bs {
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", width, b.Account, yuan(b.DebitsFen), yuan(b.CreditsFen),
-			yuan(abs(b.NetFen())), side(b.NetFen()), b.Postings, b.LastSeq)
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", width, b.Account, citycard.Yuan(b.DebitsFen), citycard.Yuan(b.CreditsFen),
+			citycard.Yuan(abs(b.NetFen())), side(b.NetFen()), b.Postings, b.LastSeq)
 		debits += b.DebitsFen
 		credits += b.CreditsFen
 	}
-	fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t\t\t\n", width, "total", yuan(debits), yuan(credits), yuan(abs(debits-credits)), side(debits-credits))
+	fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t\t\t\n", width, "total", citycard.Yuan(debits), citycard.Yuan(credits), citycard.Yuan(abs(debits-credits)), side(debits-credits))
 	return tw.Flush()
 }
 
@@ -186,27 +184,4 @@ func abs(v int64) int64 {
 		return -v
 	}
 	return v
-}
-
-// yuan formats fen as yuan with two decimals and thousands separators:
-// 123456789 is "1,234,567.89".
-func yuan(fen int64) string {
-	neg := fen < 0
-	u := uint64(fen)
-	if neg {
-		u = -u
-	}
-	digits := strconv.FormatUint(u/100, 10)
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range digits {
-		if i > 0 && (len(digits)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	fmt.Fprintf(&b, ".%02d", u%100)
-	return b.String()
 }

@@ -363,4 +363,4 @@ func printRecord(tr *tracer, store keys.Store, r record.Record) error {
 	return nil
 }
 
-func fen(v uint32) string { return fmt.Sprintf("%d.%02d yuan", v/100, v%100) }
+func fen(v uint32) string { return citycard.Yuan(int64(v)) + " yuan" }
