@@ -34,20 +34,28 @@ const (
 	KeyMissing               // no key of that issuer, type or version
 	Conflict                 // state forbids it now (order, blocked, expired)
 	Insufficient             // not enough balance
-	IO                       // storage or transport failure
+	IO                       // storage or transport failure: retry later
+	// Unauthenticated: no credential, or one that names nobody; Permission
+	// is for a caller known but not allowed.
+	Unauthenticated
+	// Unavailable: the service cannot take the request now (overloaded,
+	// closing, or not the store's writer); nothing was done: retry later.
+	Unavailable
 )
 
 var kindNames = [...]string{
-	Other:        "error",
-	Invalid:      "invalid",
-	NotFound:     "not found",
-	Exists:       "already exists",
-	Permission:   "permission denied",
-	Crypto:       "crypto check failed",
-	KeyMissing:   "key missing",
-	Conflict:     "conflict",
-	Insufficient: "insufficient balance",
-	IO:           "I/O error",
+	Other:           "error",
+	Invalid:         "invalid",
+	NotFound:        "not found",
+	Exists:          "already exists",
+	Permission:      "permission denied",
+	Crypto:          "crypto check failed",
+	KeyMissing:      "key missing",
+	Conflict:        "conflict",
+	Insufficient:    "insufficient balance",
+	IO:              "I/O error",
+	Unauthenticated: "unauthenticated",
+	Unavailable:     "unavailable",
 }
 
 func (k Kind) String() string {
@@ -111,6 +119,14 @@ func KindOf(err error) Kind {
 		err = e.Err
 	}
 	return Other
+}
+
+// Transient reports whether err is a fault that may pass (kinds IO and
+// Unavailable): the caller retries, and nothing may be answered as if it
+// were a decision of the domain.
+func Transient(err error) bool {
+	k := KindOf(err)
+	return k == IO || k == Unavailable
 }
 
 // IsKind reports whether err has kind k.

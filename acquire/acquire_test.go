@@ -683,7 +683,7 @@ func TestSubmitRacesClose(t *testing.T) {
 			defer wg.Done()
 			for k := 0; k < 50; k++ {
 				_, err := a.Submit(context.Background(), batchOf(bus.id, fmt.Sprintf("g%d-%d", i, k), recs))
-				if err != nil && !citycard.IsKind(err, citycard.Conflict) {
+				if err != nil && !citycard.IsKind(err, citycard.Unavailable) {
 					t.Errorf("submit: %v", err)
 					return
 				}

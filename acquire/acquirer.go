@@ -230,6 +230,26 @@ func (a *Acquirer) Close() error {
 	return a.closeErr
 }
 
+// Health returns nil while the acquirer takes batches, and otherwise why
+// it refuses them (kind Unavailable): it is closing, or a rebuild of its
+// state after a failed commit failed, so that it cannot decide records.
+// A server's health check answers with it.
+func (a *Acquirer) Health() error {
+	const op = "acquire.Health"
+	a.mu.Lock()
+	broken := a.broken
+	a.mu.Unlock()
+	if broken {
+		return citycard.E(op, citycard.Unavailable, "the state could not be rebuilt from the journal after a failed commit: batches are refused until restart")
+	}
+	a.gate.RLock()
+	defer a.gate.RUnlock()
+	if a.closing {
+		return citycard.E(op, citycard.Unavailable, "acquirer closed")
+	}
+	return nil
+}
+
 // Stats returns the counters.
 func (a *Acquirer) Stats() Stats {
 	a.mu.Lock()
@@ -280,8 +300,9 @@ func (a *Acquirer) Shadow(issuer citycard.IssuerCode, asn citycard.ASN) (Shadow,
 // and returns the answer per record. A batch committed before is answered
 // from the journal (Answer.Repeat). Kind Invalid refuses the batch whole
 // (malformed, header totals wrong: nothing of it is kept); kind Conflict
-// for a batch ID reused with other content or a closed acquirer; other
-// errors (IO) mean nothing was committed and the upload should be retried.
+// for a batch ID reused with other content; kind Unavailable for an
+// acquirer that is closed or cannot decide (see Health); other errors (IO)
+// mean nothing was committed and the upload should be retried.
 func (a *Acquirer) Submit(ctx context.Context, b Batch) (Answer, error) {
 	const op = "acquire.Submit"
 	if err := checkBatch(&b); err != nil {
@@ -292,16 +313,13 @@ func (a *Acquirer) Submit(ctx context.Context, b Batch) (Answer, error) {
 	// its verification, a rare waste, where asking here too would cost
 	// every batch a second read.
 	j := &job{ctx: ctx, b: b, hash: batchHash(&b), items: a.verify(b.Body), reply: make(chan jobResult, 1)}
-	a.mu.Lock()
-	broken := a.broken
-	a.mu.Unlock()
-	if broken {
-		return Answer{}, citycard.E(op, citycard.Conflict, "acquirer closed")
+	if err := a.Health(); err != nil {
+		return Answer{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	a.gate.RLock()
 	if a.closing {
 		a.gate.RUnlock()
-		return Answer{}, citycard.E(op, citycard.Conflict, "acquirer closed")
+		return Answer{}, citycard.E(op, citycard.Unavailable, "acquirer closed")
 	}
 	select {
 	case a.jobs <- j:
