@@ -17,12 +17,21 @@ type cardID struct {
 // span is an inclusive range of missing counters or sequences.
 type span struct{ lo, hi uint32 }
 
-// maxSpans bounds the open gaps kept per card or terminal. Past it the
-// oldest gap is forgotten (its records, if they ever come, count as
-// duplicates and are kept in the journal, flagged for review by the
-// operator's reconciliation): a card or terminal with that many holes is a
-// case for investigation, not for memory.
-const maxSpans = 256
+// maxSpans bounds the open gaps of one track. A track never forgets a
+// gap: forgetting one would answer a genuine record "duplicate" (lost),
+// and guessing the other way would book a true duplicate twice. The bound
+// is therefore one the track cannot reach unnoticed:
+//   - a card's counters are 16 bits wide, so a card's track holds at most
+//     2^15 spans (every other value missing), under maxSpans: a card is
+//     always decided exactly, at a cost of 8 bytes a span (256 KiB in the
+//     worst case, which takes 32,768 genuine records of one card
+//     outstanding out of order; a typical card has no gap at all);
+//   - a terminal's sequence is 32 bits wide, so its track could grow past
+//     any bound; a batch that could take its terminal past maxSpans is
+//     refused whole before it is decided (kind Conflict: staff must look
+//     at a PSAM whose sequence has 65,536 holes), and the terminal keeps
+//     it queued. See Acquirer.classify.
+const maxSpans = 1 << 16
 
 // gaps is a sorted list of disjoint spans.
 type gaps []span
@@ -58,12 +67,7 @@ func (g *gaps) take(v uint32) bool {
 }
 
 // add appends a span above every existing one.
-func (g *gaps) add(lo, hi uint32) {
-	*g = append(*g, span{lo, hi})
-	if len(*g) > maxSpans {
-		*g = slices.Delete(*g, 0, 1)
-	}
-}
+func (g *gaps) add(lo, hi uint32) { *g = append(*g, span{lo, hi}) }
 
 // track remembers which values of a counter (a card's offline or online
 // counter, a terminal's sequence) were seen: every value from floor to
@@ -94,6 +98,15 @@ func (t *track) setSpans(g gaps) {
 		return
 	}
 	t.gaps = &g
+}
+
+// cloneGaps returns a copy of the track's gaps, nil if none.
+func (t *track) cloneGaps() *gaps {
+	if t.gaps == nil {
+		return nil
+	}
+	g := slices.Clone(*t.gaps)
+	return &g
 }
 
 func newTrack() track { return track{floor: -1, last: -1} }
@@ -127,11 +140,7 @@ func (t *track) see(v uint32) seen {
 		return r
 	case x < t.floor:
 		if x+1 < t.floor {
-			g := slices.Insert(t.spans(), 0, span{v + 1, uint32(t.floor - 1)})
-			if len(g) > maxSpans {
-				g = g[:maxSpans]
-			}
-			t.setSpans(g)
+			t.setSpans(slices.Insert(t.spans(), 0, span{v + 1, uint32(t.floor - 1)}))
 		}
 		t.floor = x
 		return seenBelow
@@ -169,6 +178,19 @@ type shadow struct {
 	booked     int64 // balance the back office booked: loads seen - purchases booked
 	reported   int64 // the balance the card's newest record reported (after it)
 	greys      []greyRef
+	// epoch is the undo epoch of the last batch that saved this shadow
+	// (see undo); it costs no memory (the struct stays in its allocation
+	// size class) and is not checkpointed.
+	epoch uint32
+}
+
+// clone returns a deep copy of c: gaps and greys are changed in place.
+func (c *shadow) clone() shadow {
+	d := *c
+	d.offline.gaps = c.offline.cloneGaps()
+	d.online.gaps = c.online.cloneGaps()
+	d.greys = slices.Clone(c.greys)
+	return d
 }
 
 func newShadow() *shadow { return &shadow{offline: newTrack(), online: newTrack()} }
@@ -248,10 +270,12 @@ type decision struct {
 // step decides what a verified record is and applies it to the state. It
 // is the only function that changes the state, and it is deterministic in
 // (state, record, outcome), so replaying the journal rebuilds the state.
-func (s *state) step(r *record.Record, out Outcome) decision {
-	d := s.stepCard(r, out)
+// u, if not nil, saves what step changes before it changes it, so that
+// the batch can be taken back (the sequencer's path; replay passes nil).
+func (s *state) step(r *record.Record, out Outcome, u *undo) decision {
+	d := s.stepCard(r, out, u)
 	if termPart(d.kind) {
-		d.flags |= s.stepTerminal(r)
+		d.flags |= s.stepTerminal(r, u)
 	}
 	return d
 }
@@ -262,13 +286,21 @@ func (s *state) step(r *record.Record, out Outcome) decision {
 func termPart(k Kind) bool { return k == KindBooked || k == KindSuspense }
 
 // stepCard is the card's part of step: the decision and the card's shadow.
-func (s *state) stepCard(r *record.Record, out Outcome) decision {
+func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
 	id := cardID{r.Issuer, r.ASN}
 	sh := s.shardOf(&id)
 	c, ok := sh.cards[id]
-	if !ok {
+	switch {
+	case !ok:
 		c = newShadow()
 		sh.cards[id] = c
+		if u != nil {
+			u.created = append(u.created, id)
+			c.epoch = u.epoch
+		}
+	case u != nil && c.epoch != u.epoch:
+		u.cards = append(u.cards, savedCard{c: c, prev: c.clone()})
+		c.epoch = u.epoch
 	}
 	if r.Type == keys.TxLoad {
 		return s.stepLoad(c, r)
@@ -373,7 +405,10 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 
 // stepTerminal is the terminal's part of step: the sequence of the
 // terminal that sealed a new purchase.
-func (s *state) stepTerminal(r *record.Record) Flags {
+func (s *state) stepTerminal(r *record.Record, u *undo) Flags {
+	if u != nil {
+		u.saveTerminal(s, r.TerminalID)
+	}
 	switch s.terminal(r.TerminalID).see(r.TerminalSeq) {
 	case seenSkip:
 		return FlagSeqGap
@@ -405,4 +440,64 @@ func (s *state) stepLoad(c *shadow, r *record.Record) decision {
 	c.booked += int64(r.Amount)
 	c.reported = int64(r.BalanceBefore) + int64(r.Amount)
 	return decision{kind: KindLoad}
+}
+
+// undo is what the classification of one batch changed in the state,
+// saved as it goes (the first time the batch touches each card and its
+// terminal), so that a batch that cannot commit, or is refused after it
+// was classified, is taken back out of memory exactly. Without it a failed
+// commit had to rebuild the whole state from the journal, under the
+// sequencer's lock, at every retry. Undos of a group are restored newest
+// first; each batch has its own epoch, so a card touched by two batches
+// of a group is saved by each.
+type undo struct {
+	epoch   uint32
+	pos     int64       // the state's position before the batch
+	cards   []savedCard // shadows as they were
+	created []cardID    // shadows the batch created
+	term    struct {
+		saved, existed bool
+		id             citycard.TerminalID
+		prev           track
+	}
+}
+
+type savedCard struct {
+	c    *shadow
+	prev shadow
+}
+
+// saveTerminal saves terminal id's track before the batch first changes
+// it. A batch changes one terminal's track, its own.
+func (u *undo) saveTerminal(s *state, id citycard.TerminalID) {
+	if u.term.saved {
+		if u.term.id != id {
+			panic("acquire: a batch stepped two terminals' sequences")
+		}
+		return
+	}
+	u.term.saved, u.term.id = true, id
+	if t, ok := s.terms[id]; ok {
+		u.term.existed = true
+		u.term.prev = *t
+		u.term.prev.gaps = t.cloneGaps()
+	}
+}
+
+// restore puts the state back as it was before the batch.
+func (u *undo) restore(s *state) {
+	for i := len(u.cards) - 1; i >= 0; i-- {
+		*u.cards[i].c = u.cards[i].prev
+	}
+	for _, id := range u.created {
+		delete(s.shardOf(&id).cards, id)
+	}
+	if u.term.saved {
+		if u.term.existed {
+			*s.terms[u.term.id] = u.term.prev
+		} else {
+			delete(s.terms, u.term.id)
+		}
+	}
+	s.pos = u.pos
 }
