@@ -195,7 +195,7 @@ func TestTerminalChecks(t *testing.T) {
 	if ans := submit(t, a, batchOf(other.id, "o", recs)); ans.Records[0].Reasons[0] != RejectWrongTerminal {
 		t.Fatalf("another terminal's records: %v", verdicts(ans))
 	}
-	info, _ := c.reg.Terminal(bus.id)
+	info, _ := c.reg.Terminal(context.Background(), bus.id)
 	info.Active = false
 	c.reg.set(info)
 	if ans := submit(t, a, batchOf(bus.id, "i", recs)); ans.Records[0].Reasons[0] != RejectInactive {
@@ -703,7 +703,7 @@ func TestPoisonBatchFailsAlone(t *testing.T) {
 	for i, id := range []string{"good1", "poison", "good2"} {
 		c.tap(bus, c.card(uint32(70+i)), 0)
 		b := batchOf(bus.id, id, bus.spool.take())
-		jobs = append(jobs, &job{ctx: context.Background(), b: b, hash: batchHash(&b), items: a.verify(b.Body), reply: make(chan jobResult, 1)})
+		jobs = append(jobs, c.job(a, b))
 	}
 	j.FailBatch = "poison"
 	a.process(jobs) // one group, as the sequencer would make it

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -30,6 +32,11 @@ type Config struct {
 	Now       func() time.Time // nil: time.Now
 	Shards    int              // partitions of card state; 0: 16
 	Workers   int              // verification goroutines per batch; 0: GOMAXPROCS
+	// InFlightRecords bounds the records of batches being verified or
+	// waiting for the sequencer; a batch that would pass it is refused at
+	// once (kind Unavailable: the terminal retries later) rather than held
+	// in memory. 0: MaxInFlightRecords.
+	InFlightRecords int
 	// CheckpointEvery is how many journaled records pass between two
 	// checkpoints of the same part of the state (the parts are saved in
 	// turn, evenly spread); it bounds the replay at start. 0: about 16M.
@@ -49,12 +56,19 @@ type Acquirer struct {
 	gate    sync.RWMutex
 	closing bool
 
-	mu        sync.Mutex // guards st and the counters below
+	inflight atomic.Int64 // records admitted by Submit and not yet answered
+	refusedN atomic.Int64 // batches refused whole (Stats.Refused)
+	// stale: a commit failed and the journal could not tell whether it
+	// had committed, so the state may be behind the journal; the next
+	// group resyncs first, and batches are refused until it can.
+	stale atomic.Bool
+
+	mu        sync.Mutex // guards st and the fields below
 	st        *state
-	sinceCP   int64 // records journaled since the last part's checkpoint
-	nextPart  int   // the part the next checkpoint saves
-	loadedPos int64 // the position the state was loaded at
-	broken    bool  // a rebuild after a failed commit failed: refuse batches
+	epoch     uint32 // the undo epoch of the last batch classified
+	sinceCP   int64  // records journaled since the last part's checkpoint
+	nextPart  int    // the part the next checkpoint saves
+	loadedPos int64  // the position the state was loaded at
 	stats     Stats
 
 	closeOnce sync.Once
@@ -70,6 +84,10 @@ type Stats struct {
 	Duplicates int64
 	Rejected   int64
 	Commits    int64
+	// Refused counts batches refused whole and not answered (busy, a
+	// fault of the registry or the journal, a terminal sequence at its
+	// bound): their terminals keep them queued and retry.
+	Refused int64
 	// Replayed is how many journal entries the start replayed, and
 	// ReplayTime how long loading the checkpoint and replaying took.
 	Replayed   int64
@@ -78,9 +96,9 @@ type Stats struct {
 }
 
 type job struct {
-	ctx   context.Context
 	b     Batch
 	hash  [32]byte
+	info  TerminalInfo // the uploading terminal, as the registry knew it at upload
 	items []item
 	reply chan jobResult
 }
@@ -117,6 +135,9 @@ func Open(ctx context.Context, cfg Config) (*Acquirer, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.InFlightRecords <= 0 {
+		cfg.InFlightRecords = MaxInFlightRecords
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = defaultCkptRecs
@@ -187,12 +208,12 @@ func (a *Acquirer) loadAligned(ctx context.Context) (st *state, n int64, aligned
 			return citycard.E(op, citycard.Invalid, "journal entry %d: %w", e.Pos, err)
 		}
 		if e.Pos > partPos[Shard(rec.Issuer, rec.ASN, len(st.shards))] {
-			if d := st.stepCard(&rec, e.Outcome); d.kind != e.Kind {
+			if d := st.stepCard(&rec, e.Outcome, nil); d.kind != e.Kind {
 				return citycard.E(op, citycard.Invalid, "journal entry %d replays as kind %d, recorded %d: the journal or the state code changed", e.Pos, d.kind, e.Kind)
 			}
 		}
 		if e.Pos > partPos[terms] && termPart(e.Kind) {
-			st.stepTerminal(&rec)
+			st.stepTerminal(&rec, nil)
 		}
 		st.pos = max(st.pos, e.Pos)
 		n++
@@ -236,11 +257,8 @@ func (a *Acquirer) Close() error {
 // A server's health check answers with it.
 func (a *Acquirer) Health() error {
 	const op = "acquire.Health"
-	a.mu.Lock()
-	broken := a.broken
-	a.mu.Unlock()
-	if broken {
-		return citycard.E(op, citycard.Unavailable, "the state could not be rebuilt from the journal after a failed commit: batches are refused until restart")
+	if a.stale.Load() {
+		return citycard.E(op, citycard.Unavailable, "a commit failed and the journal could not be read since: batches are refused until it can")
 	}
 	a.gate.RLock()
 	defer a.gate.RUnlock()
@@ -255,6 +273,7 @@ func (a *Acquirer) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st := a.stats
+	st.Refused = a.refusedN.Load()
 	for i := range a.st.shards {
 		st.Cards += int64(len(a.st.shards[i].cards))
 	}
@@ -296,42 +315,119 @@ func (a *Acquirer) Shadow(issuer citycard.IssuerCode, asn citycard.ASN) (Shadow,
 	return s, true
 }
 
+// MaxInFlightRecords is the default bound of Config.InFlightRecords: about
+// 80 MB of batches being verified or waiting for the sequencer, a few
+// seconds of the sequencer's work.
+const MaxInFlightRecords = 1 << 18
+
+// errCommittedMeanwhile tells submit that the batch was committed by
+// another upload of it after submit looked it up: look it up again.
+var errCommittedMeanwhile = errors.New("acquire: batch committed meanwhile")
+
 // Submit verifies the batch, has the sequencer classify and journal it,
 // and returns the answer per record. A batch committed before is answered
-// from the journal (Answer.Repeat). Kind Invalid refuses the batch whole
-// (malformed, header totals wrong: nothing of it is kept); kind Conflict
-// for a batch ID reused with other content; kind Unavailable for an
-// acquirer that is closed or cannot decide (see Health); other errors (IO)
-// mean nothing was committed and the upload should be retried.
+// from the journal (Answer.Repeat).
+//
+// Every answer is a promise: the terminal deletes each record answered
+// for. So Submit answers only what it decided, and otherwise refuses the
+// batch whole, nothing of it kept, and the terminal keeps it queued:
+//   - kind Invalid: malformed, header totals wrong, a batch ID no terminal
+//     may use (ResubmitPrefix);
+//   - kind Conflict: a batch ID reused with other content, or a batch
+//     that could take its terminal's sequence past its bound (maxSpans);
+//   - kind Unavailable: the acquirer is closing or cannot decide (see
+//     Health), or is busy (Config.InFlightRecords): retry later;
+//   - kind IO: the registry or the journal failed: retry later.
+//
+// An unknown terminal is not a fault: the registry's answer (kind
+// NotFound) is a decision, and its records are rejected and kept.
 func (a *Acquirer) Submit(ctx context.Context, b Batch) (Answer, error) {
 	const op = "acquire.Submit"
 	if err := checkBatch(&b); err != nil {
 		return Answer{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	// Whether the batch was committed before is asked once, by the
-	// sequencer, where the answer cannot change under it; a repeat costs
-	// its verification, a rare waste, where asking here too would cost
-	// every batch a second read.
-	j := &job{ctx: ctx, b: b, hash: batchHash(&b), items: a.verify(b.Body), reply: make(chan jobResult, 1)}
+	return a.submit(ctx, op, b)
+}
+
+// submit is Submit after the batch's own checks.
+func (a *Acquirer) submit(ctx context.Context, op string, b Batch) (Answer, error) {
 	if err := a.Health(); err != nil {
-		return Answer{}, citycard.Wrap(op, citycard.Other, err)
+		return Answer{}, a.refuse(op, citycard.Other, err)
 	}
+	n := int64(b.Count)
+	if in := a.inflight.Add(n); in > int64(a.cfg.InFlightRecords) {
+		a.inflight.Add(-n)
+		return Answer{}, a.refuse(op, citycard.Unavailable, fmt.Errorf("busy: batch %q of %d records would make %d in flight, at most %d", b.ID, n, in, a.cfg.InFlightRecords))
+	}
+	defer a.inflight.Add(-n)
+	hash := batchHash(&b)
+	var j *job
+	// Twice at most: a batch that another upload of it committed between
+	// the look-up and the sequencer is looked up again and answered from
+	// the journal.
+	for attempt := 0; attempt < 2; attempt++ {
+		// Asked here, on the uploading request's goroutine, not in the
+		// sequencer: the sequencer makes no database round trip but its
+		// commit, and the store's uniqueness of batch IDs catches the
+		// race (errCommittedMeanwhile).
+		sb, ok, err := a.cfg.Journal.Batch(ctx, b.Terminal, b.ID)
+		if err != nil {
+			return Answer{}, a.refuse(op, citycard.IO, fmt.Errorf("batch %q: looking it up in the journal: %w", b.ID, err))
+		}
+		if ok {
+			return repeatAnswer(op, &sb, hash)
+		}
+		if j == nil {
+			info, err := a.cfg.Terminals.Terminal(ctx, b.Terminal)
+			known := err == nil
+			if err != nil && !citycard.IsKind(err, citycard.NotFound) {
+				return Answer{}, a.refuse(op, transientKind(err), fmt.Errorf("batch %q: looking terminal %v up: %w", b.ID, b.Terminal, err))
+			}
+			j = &job{b: b, hash: hash, info: info, items: a.verify(b.Terminal, b.Body, info, known)}
+		}
+		j.reply = make(chan jobResult, 1)
+		if err := a.send(ctx, op, j); err != nil {
+			return Answer{}, err
+		}
+		r := <-j.reply
+		if errors.Is(r.err, errCommittedMeanwhile) {
+			continue
+		}
+		return r.ans, r.err
+	}
+	return Answer{}, a.refuse(op, citycard.IO, fmt.Errorf("batch %q was committed meanwhile but the journal does not show it", b.ID))
+}
+
+// transientKind is the kind a fault of a dependency takes when it refuses
+// a batch: Unavailable stays, anything else is IO.
+func transientKind(err error) citycard.Kind {
+	if citycard.IsKind(err, citycard.Unavailable) {
+		return citycard.Unavailable
+	}
+	return citycard.IO
+}
+
+// refuse counts a batch refused whole and returns err under op and kind.
+func (a *Acquirer) refuse(op string, kind citycard.Kind, err error) error {
+	a.refusedN.Add(1)
+	return citycard.Wrap(op, kind, err)
+}
+
+// send hands j to the sequencer. Once sent, the batch is processed
+// whatever happens to ctx: a terminal that gave up re-uploads and gets
+// the stored answer.
+func (a *Acquirer) send(ctx context.Context, op string, j *job) error {
 	a.gate.RLock()
+	defer a.gate.RUnlock()
 	if a.closing {
-		a.gate.RUnlock()
-		return Answer{}, citycard.E(op, citycard.Unavailable, "acquirer closed")
+		return a.refuse(op, citycard.Unavailable, errors.New("acquirer closed"))
 	}
 	select {
 	case a.jobs <- j:
-		a.gate.RUnlock()
+		return nil
 	case <-ctx.Done():
-		a.gate.RUnlock()
-		return Answer{}, citycard.E(op, citycard.IO, "batch %q not submitted: %w", b.ID, ctx.Err())
+		return a.refuse(op, citycard.IO, fmt.Errorf("batch %q not submitted: %w", j.b.ID, ctx.Err()))
 	}
-	// Once submitted the batch is processed whatever happens to ctx: a
-	// terminal that gave up re-uploads and gets the stored answer.
-	r := <-j.reply
-	return r.ans, r.err
 }
 
 func repeatAnswer(op string, sb *StoredBatch, h [32]byte) (Answer, error) {
@@ -368,6 +464,14 @@ func checkBatch(b *Batch) error {
 			return fmt.Errorf("batch ID %q: byte %d is not printable ASCII", b.ID, i)
 		}
 	}
+	if strings.HasPrefix(b.ID, ResubmitPrefix) {
+		return fmt.Errorf("batch ID %q: IDs beginning %q are the back office's own (resubmitted rejections)", b.ID, ResubmitPrefix)
+	}
+	return checkBody(b)
+}
+
+// checkBody refuses a batch whose body does not match its header totals.
+func checkBody(b *Batch) error {
 	if len(b.Body)%record.Size != 0 {
 		return fmt.Errorf("batch %q: body of %d bytes is not a whole number of %d-byte records (truncated upload?)", b.ID, len(b.Body), record.Size)
 	}
@@ -401,8 +505,10 @@ func batchHash(b *Batch) [32]byte {
 	return [32]byte(h.Sum(nil))
 }
 
-// verify decodes and verifies every record, on up to Workers goroutines.
-func (a *Acquirer) verify(body []byte) []item {
+// verify decodes and verifies every record uploaded by terminal, whose
+// registration is info (known false: the registry does not know it), on
+// up to Workers goroutines.
+func (a *Acquirer) verify(terminal citycard.TerminalID, body []byte, info TerminalInfo, known bool) []item {
 	n := len(body) / record.Size
 	items := make([]item, n)
 	const chunk = 128
@@ -416,7 +522,7 @@ func (a *Acquirer) verify(body []byte) []item {
 			defer wg.Done()
 			defer func() { <-sem }()
 			for i := lo; i < hi; i++ {
-				a.verifyOne(&items[i], body[i*record.Size:(i+1)*record.Size])
+				a.verifyOne(&items[i], body[i*record.Size:(i+1)*record.Size], terminal, info, known)
 			}
 		}()
 	}
@@ -424,7 +530,11 @@ func (a *Acquirer) verify(body []byte) []item {
 	return items
 }
 
-func (a *Acquirer) verifyOne(it *item, raw []byte) {
+// verifyOne applies the acquisition rules that need no state to one
+// record: it decodes, was sealed by the uploading terminal's registered
+// PSAM, and its record MAC (under the record key of the terminal's
+// operator) and TAC verify. What fails is the item's rejection.
+func (a *Acquirer) verifyOne(it *item, raw []byte, terminal citycard.TerminalID, info TerminalInfo, known bool) {
 	it.raw = raw
 	rec, err := record.DecodeBinary(raw)
 	if err != nil {
@@ -432,7 +542,20 @@ func (a *Acquirer) verifyOne(it *item, raw []byte) {
 		return
 	}
 	it.rec = rec
-	err = a.cfg.Verifier.Verify(&it.rec)
+	switch {
+	case !known:
+		it.reject, it.detail = RejectUnknownTerminal, "terminal "+terminal.String()+" is not registered"
+	case !info.Active:
+		it.reject, it.detail = RejectInactive, "terminal "+terminal.String()+" is not active"
+	case rec.TerminalID != terminal:
+		it.reject, it.detail = RejectWrongTerminal, "record of terminal "+rec.TerminalID.String()+" uploaded by "+terminal.String()
+	case rec.PSAMID != info.PSAM:
+		it.reject, it.detail = RejectPSAM, "PSAM "+rec.PSAMID.String()+" is not the terminal's ("+info.PSAM.String()+")"
+	}
+	if it.reject != "" {
+		return
+	}
+	err = a.cfg.Verifier.VerifyFor(&it.rec, info.OperatorCode)
 	switch {
 	case err == nil:
 		it.out = OutcomeVerified
@@ -489,11 +612,46 @@ type moveKey struct {
 func (a *Acquirer) process(group []*job) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.processLocked(group)
+	if a.stale.Load() {
+		if err := a.resyncLocked(context.Background()); err != nil {
+			errs := make([]error, len(group))
+			for i := range errs {
+				errs[i] = a.refuse("acquire.process", citycard.Unavailable, err)
+			}
+			a.reply(group, make([]*Answer, len(group)), errs)
+			return
+		}
+	}
+	a.commitGroupLocked(group, true)
 }
 
-// processLocked is process with a.mu held.
-func (a *Acquirer) processLocked(group []*job) {
+// resyncLocked brings the state back in line with the journal after a
+// commit whose outcome could not be told: if the journal moved, the state
+// is rebuilt from it. Kind Unavailable while the journal cannot be read.
+func (a *Acquirer) resyncLocked(ctx context.Context) error {
+	const op = "acquire.resync"
+	last, err := a.cfg.Journal.LastPos(ctx)
+	if err != nil {
+		return citycard.E(op, citycard.Unavailable, "the journal cannot be read: %w", err)
+	}
+	if last != a.st.pos {
+		a.cfg.Logger.Warn("acquire: the journal moved past the state (a commit reported failed went through); rebuilding the state", "state", a.st.pos, "journal", last)
+		st, _, err := a.load(ctx)
+		if err != nil {
+			return citycard.E(op, citycard.Unavailable, "rebuilding the state from the journal: %w", err)
+		}
+		a.st = st
+	}
+	a.stale.Store(false)
+	return nil
+}
+
+// commitGroupLocked classifies group against the state, commits it in
+// one transaction and answers it. When the commit fails, the group's
+// batches are taken back out of the state (their undos) and, if split and
+// the group has more than one batch, committed one by one, so that a batch
+// that cannot commit fails alone. a.mu is held.
+func (a *Acquirer) commitGroupLocked(group []*job, split bool) {
 	const op = "acquire.process"
 	ctx := context.Background()
 	now := a.cfg.Now()
@@ -502,7 +660,8 @@ func (a *Acquirer) processLocked(group []*job) {
 	answers := make([]*Answer, len(group))
 	errs := make([]error, len(group))
 	first := map[string]int{} // batch key -> index in group of its first job
-	pos := a.st.pos
+	startPos := a.st.pos
+	var undos []*undo
 	var stats Stats
 	for gi, j := range group {
 		key := batchKey(j.b.Terminal, j.b.ID)
@@ -515,15 +674,11 @@ func (a *Acquirer) processLocked(group []*job) {
 			continue
 		}
 		first[key] = gi
-		if sb, ok, err := a.cfg.Journal.Batch(ctx, j.b.Terminal, j.b.ID); err != nil {
-			errs[gi] = citycard.Wrap(op, citycard.IO, err)
-			continue
-		} else if ok {
-			ans, err := repeatAnswer(op, &sb, j.hash)
-			answers[gi], errs[gi] = &ans, err
+		u, ans, moves, err := a.classify(j, now, c, &stats)
+		if err != nil {
+			errs[gi] = err
 			continue
 		}
-		ans, moves := a.classify(j, now, &pos, c, &stats)
 		body, err := json.Marshal(ans)
 		if err != nil {
 			panic("acquire: marshal answer: " + err.Error())
@@ -531,35 +686,15 @@ func (a *Acquirer) processLocked(group []*job) {
 		c.Batches = append(c.Batches, StoredBatch{Terminal: j.b.Terminal, ID: j.b.ID, Hash: j.hash, Answer: body, At: now})
 		c.Movements = append(c.Movements, moves)
 		answers[gi] = ans
+		undos = append(undos, u)
+	}
+	if len(c.Batches) == 0 {
+		a.reply(group, answers, errs)
+		return
 	}
 
-	if len(c.Batches) > 0 {
-		if err := a.cfg.Journal.Commit(ctx, c); err != nil {
-			a.cfg.Logger.Error("acquire: commit failed; rebuilding state from the journal", "batches", len(c.Batches), "err", err)
-			if st, _, lerr := a.load(ctx); lerr != nil {
-				a.cfg.Logger.Error("acquire: rebuild failed; the acquirer refuses batches", "err", lerr)
-				a.broken = true
-			} else {
-				a.st = st
-				if len(group) > 1 {
-					// One batch may be what failed: commit each alone, so
-					// that it fails alone and does not take its group with
-					// it at every retry.
-					for _, j := range group {
-						a.processLocked([]*job{j})
-					}
-					return
-				}
-			}
-			for gi := range group {
-				if answers[gi] != nil && !answers[gi].Repeat {
-					answers[gi], errs[gi] = nil, citycard.Wrap(op, citycard.IO, err)
-				}
-			}
-			a.reply(group, answers, errs)
-			return
-		}
-		a.st.pos = pos
+	err := a.cfg.Journal.Commit(ctx, c)
+	if err == nil {
 		a.sinceCP += int64(len(c.Entries))
 		stats.Commits = 1
 		stats.Batches = int64(len(c.Batches))
@@ -567,6 +702,46 @@ func (a *Acquirer) processLocked(group []*job) {
 		if a.sinceCP >= max(1, a.cfg.CheckpointEvery/int64(a.st.parts())) {
 			if err := a.checkpointLocked(ctx); err != nil {
 				a.cfg.Logger.Error("acquire: checkpoint failed", "err", err)
+			}
+		}
+		a.reply(group, answers, errs)
+		return
+	}
+
+	a.cfg.Logger.Error("acquire: commit failed; its batches are taken back out of the state", "batches", len(c.Batches), "err", err)
+	for i := len(undos) - 1; i >= 0; i-- {
+		undos[i].restore(a.st)
+	}
+	// A commit reported failed may have gone through (the connection was
+	// lost after COMMIT): the journal's end tells.
+	batchErr := citycard.Wrap(op, citycard.IO, err)
+	last, lerr := a.cfg.Journal.LastPos(ctx)
+	switch {
+	case lerr == nil && last == startPos:
+		// Nothing was committed.
+		if split && len(c.Batches) > 1 {
+			for _, j := range group {
+				a.commitGroupLocked([]*job{j}, false)
+			}
+			return
+		}
+		if citycard.IsKind(err, citycard.Exists) {
+			// Another upload of the batch committed it: answer from it.
+			batchErr = errCommittedMeanwhile
+		}
+	default:
+		// The journal moved, or cannot be read: the state may be behind
+		// it. Resync now if it can; the batches are looked up again.
+		a.stale.Store(true)
+		if lerr == nil && a.resyncLocked(ctx) == nil {
+			batchErr = errCommittedMeanwhile
+		}
+	}
+	for gi := range group {
+		if answers[gi] != nil {
+			answers[gi], errs[gi] = nil, batchErr
+			if batchErr != errCommittedMeanwhile {
+				a.refusedN.Add(1)
 			}
 		}
 	}
@@ -609,11 +784,40 @@ func (a *Acquirer) addStats(s *Stats) {
 }
 
 // classify decides every record of j against the state, appending the
-// journal entries and rejections to c, and returns the answer and the
-// batch's aggregated movements.
-func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats *Stats) (*Answer, []Movement) {
+// journal entries and rejections to c, and returns the batch's undo, its
+// answer and its aggregated movements. A batch it refuses (kind Conflict:
+// its terminal's sequence would pass its bound; kind IO: the registry
+// failed) leaves c, the state and stats as they were.
+func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*undo, *Answer, []Movement, error) {
+	const op = "acquire.classify"
+	if t, ok := a.st.terms[j.b.Terminal]; ok && len(t.spans())+len(j.items) > maxSpans {
+		a.refusedN.Add(1)
+		return nil, nil, nil, citycard.E(op, citycard.Conflict,
+			"terminal %v: its sequence has %d open gaps and a batch of %d records could take it past %d: refused until staff look at its PSAM",
+			j.b.Terminal, len(t.spans()), len(j.items), maxSpans)
+	}
+	a.epoch++
+	if a.epoch == 0 {
+		// After 2^32 batches: no shadow may keep an epoch a batch will
+		// use again.
+		for i := range a.st.shards {
+			for _, sh := range a.st.shards[i].cards {
+				sh.epoch = 0
+			}
+		}
+		a.epoch = 1
+	}
+	u := &undo{epoch: a.epoch, pos: a.st.pos}
+	nEntries, nRejections := len(c.Entries), len(c.Rejections)
+	var bs Stats
+	fail := func(err error) (*undo, *Answer, []Movement, error) {
+		u.restore(a.st)
+		c.Entries, c.Rejections = c.Entries[:nEntries], c.Rejections[:nRejections]
+		a.refusedN.Add(1)
+		return nil, nil, nil, err
+	}
+
 	ans := &Answer{Terminal: j.b.Terminal.String(), BatchID: j.b.ID, Records: make([]RecordAnswer, len(j.items))}
-	info, known := a.cfg.Terminals.Terminal(j.b.Terminal)
 	moves := map[moveKey]*Movement{}
 	move := func(debit, credit ledger.Account, product uint16, fen uint32) {
 		if fen == 0 {
@@ -628,41 +832,22 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 		m.AmountFen += int64(fen)
 		m.Records++
 	}
-	operatorOf := func(t citycard.TerminalID) string {
-		if t == j.b.Terminal {
-			return info.Operator
-		}
-		ti, _ := a.cfg.Terminals.Terminal(t)
-		return ti.Operator
-	}
 	for i := range j.items {
 		it := &j.items[i]
 		ra := &ans.Records[i]
 		ra.Index = i
-		stats.Records++
-		if it.reject == "" {
-			switch {
-			case !known:
-				it.reject, it.detail = RejectUnknownTerminal, "terminal "+j.b.Terminal.String()+" is not registered"
-			case !info.Active:
-				it.reject, it.detail = RejectInactive, "terminal "+j.b.Terminal.String()+" is not active"
-			case it.rec.TerminalID != j.b.Terminal:
-				it.reject, it.detail = RejectWrongTerminal, "record of terminal "+it.rec.TerminalID.String()+" uploaded by "+j.b.Terminal.String()
-			case it.rec.PSAMID != info.PSAM:
-				it.reject, it.detail = RejectPSAM, "PSAM "+it.rec.PSAMID.String()+" is not the terminal's ("+info.PSAM.String()+")"
-			}
-		}
+		bs.Records++
 		if it.reject != "" {
 			c.Rejections = append(c.Rejections, Rejection{
 				Terminal: j.b.Terminal, BatchID: j.b.ID, Index: i, Reason: it.reject, Detail: it.detail,
 				Raw: append([]byte(nil), it.raw...), At: now,
 			})
 			ra.Verdict, ra.Reasons = Rejected, []string{it.reject, it.detail}
-			stats.Rejected++
+			bs.Rejected++
 			continue
 		}
 		r := &it.rec
-		d := a.st.step(r, it.out)
+		d := a.st.step(r, it.out, u)
 		flags := d.flags
 		if d.kind != KindDuplicate {
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {
@@ -675,15 +860,15 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 				flags |= FlagFare
 			}
 		}
-		*pos++
-		e := Entry{Pos: *pos, Terminal: j.b.Terminal, BatchID: j.b.ID, Outcome: it.out, Kind: d.kind, Flags: flags}
+		a.st.pos++
+		e := Entry{Pos: a.st.pos, Terminal: j.b.Terminal, BatchID: j.b.ID, Outcome: it.out, Kind: d.kind, Flags: flags}
 		copy(e.Raw[:], it.raw)
 		c.Entries = append(c.Entries, e)
 
 		issuer := r.Issuer.String()
 		float := ledger.Account{Kind: ledger.CardFloat, Party: issuer}
 		suspense := ledger.Account{Kind: ledger.Suspense, Party: issuer}
-		payable := ledger.Account{Kind: ledger.OperatorPayable, Party: info.Operator}
+		payable := ledger.Account{Kind: ledger.OperatorPayable, Party: j.info.Operator}
 		switch d.kind {
 		case KindBooked:
 			from := float
@@ -697,7 +882,18 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 			move(suspense, payable, r.Product, r.Amount)
 		}
 		for _, g := range d.confirmed {
-			move(suspense, ledger.Account{Kind: ledger.OperatorPayable, Party: operatorOf(g.terminal)}, g.product, g.amount)
+			operator := j.info.Operator
+			if g.terminal != j.b.Terminal {
+				// A grey record of another terminal, confirmed by this
+				// card's later record: its terminal's operator is paid.
+				// The registry's cache answers from memory almost always.
+				ti, err := a.cfg.Terminals.Terminal(context.Background(), g.terminal)
+				if err != nil {
+					return fail(citycard.E(op, transientKind(err), "batch %q: the operator of terminal %v, whose grey record this batch confirms: %w", j.b.ID, g.terminal, err))
+				}
+				operator = ti.Operator
+			}
+			move(suspense, ledger.Account{Kind: ledger.OperatorPayable, Party: operator}, g.product, g.amount)
 		}
 		for _, g := range d.released {
 			move(suspense, float, g.product, g.amount)
@@ -706,13 +902,13 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 		switch {
 		case d.kind == KindDuplicate:
 			ra.Verdict = Duplicate
-			stats.Duplicates++
+			bs.Duplicates++
 		case flags != 0:
 			ra.Verdict, ra.Reasons = Flagged, flags.Names()
-			stats.Flagged++
+			bs.Flagged++
 		default:
 			ra.Verdict = Accepted
-			stats.Accepted++
+			bs.Accepted++
 		}
 	}
 	for i := range ans.Records {
@@ -742,7 +938,12 @@ func (a *Acquirer) classify(j *job, now time.Time, pos *int64, c *Commit, stats 
 		}
 		return cmp.Compare(x.Product, y.Product)
 	})
-	return ans, out
+	stats.Records += bs.Records
+	stats.Accepted += bs.Accepted
+	stats.Flagged += bs.Flagged
+	stats.Duplicates += bs.Duplicates
+	stats.Rejected += bs.Rejected
+	return u, ans, out, nil
 }
 
 // checkpointLocked saves the next part of the state, in turn, at the
@@ -761,7 +962,7 @@ func (a *Acquirer) checkpointLocked(ctx context.Context) error {
 // checkpointAllLocked saves every part, for a quick start next time. a.mu
 // is held.
 func (a *Acquirer) checkpointAllLocked(ctx context.Context) error {
-	if a.broken || a.st.pos == a.loadedPos {
+	if a.stale.Load() || a.st.pos == a.loadedPos {
 		// A state that could not be rebuilt is not saved; one with nothing
 		// new since it was loaded need not be.
 		return nil

@@ -71,19 +71,18 @@ func (s *spool) take() [][]byte {
 	return out
 }
 
-type registry struct {
+type fakeRegistry struct {
 	mu    sync.Mutex
-	terms map[citycard.TerminalID]TerminalInfo
+	terms TerminalMap
 }
 
-func (r *registry) Terminal(id citycard.TerminalID) (TerminalInfo, bool) {
+func (r *fakeRegistry) Terminal(ctx context.Context, id citycard.TerminalID) (TerminalInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t, ok := r.terms[id]
-	return t, ok
+	return r.terms.Terminal(ctx, id)
 }
 
-func (r *registry) set(t TerminalInfo) {
+func (r *fakeRegistry) set(t TerminalInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.terms[t.ID] = t
@@ -92,14 +91,14 @@ func (r *registry) set(t TerminalInfo) {
 type city struct {
 	t     *testing.T
 	store *keys.MemStore
-	reg   *registry
+	reg   *fakeRegistry
 	now   time.Time
 	n     byte
 }
 
 func newCity(t *testing.T) *city {
 	t.Helper()
-	c := &city{t: t, store: keys.NewMemStore(), reg: &registry{terms: map[citycard.TerminalID]TerminalInfo{}}, now: day0}
+	c := &city{t: t, store: keys.NewMemStore(), reg: &fakeRegistry{terms: TerminalMap{}}, now: day0}
 	put := func(issuer citycard.IssuerCode, typ keys.KeyType) {
 		k := make([]byte, keys.KeyLen)
 		for i := range k {
@@ -152,7 +151,7 @@ func (c *city) device(mode terminal.Mode, operator string) *device {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.reg.set(TerminalInfo{ID: tid, PSAM: psamID, Operator: operator, Active: true})
+	c.reg.set(TerminalInfo{ID: tid, PSAM: psamID, Operator: operator, OperatorCode: ourIssuer, Active: true})
 	return &device{Terminal: term, spool: sp, id: tid, psam: psamID}
 }
 
@@ -215,6 +214,16 @@ func batchOf(tid citycard.TerminalID, id string, recs [][]byte) Batch {
 		b.AmountFen += int64(fen)
 	}
 	return b
+}
+
+// job makes the job Submit would hand the sequencer for b.
+func (c *city) job(a *Acquirer, b Batch) *job {
+	c.t.Helper()
+	info, err := c.reg.Terminal(context.Background(), b.Terminal)
+	if err != nil && !citycard.IsKind(err, citycard.NotFound) {
+		c.t.Fatal(err)
+	}
+	return &job{b: b, hash: batchHash(&b), info: info, items: a.verify(b.Terminal, b.Body, info, err == nil), reply: make(chan jobResult, 1)}
 }
 
 func (c *city) open(j Journal) *Acquirer {

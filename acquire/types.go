@@ -134,14 +134,26 @@ type TerminalInfo struct {
 	ID       citycard.TerminalID
 	PSAM     citycard.PSAMID
 	Operator string // the operator's party ID: whose payable its records credit
-	Active   bool
+	// OperatorCode is the operator's code: the issuer code under which the
+	// record master key of the operator's PSAMs is kept, so that one
+	// operator's PSAMs cannot seal records of another's.
+	OperatorCode citycard.IssuerCode
+	Active       bool
 }
 
-// Terminals looks terminals up in the registry. ok is false for an
-// unknown terminal.
+// Terminals looks terminals up in the registry.
 type Terminals interface {
-	Terminal(id citycard.TerminalID) (info TerminalInfo, ok bool)
+	// Terminal returns terminal id's registration. Kind NotFound when the
+	// registry does not know the terminal: a decision (its records are
+	// rejected, kept, and can be resubmitted once it is registered). Any
+	// other error is a fault of the lookup: the batch is refused whole,
+	// unanswered, and the terminal uploads it again later.
+	Terminal(ctx context.Context, id citycard.TerminalID) (TerminalInfo, error)
 }
+
+// ResubmitPrefix begins the batch IDs of resubmitted rejections (see
+// Acquirer.Resubmit); a terminal may not use it.
+const ResubmitPrefix = "resubmit:"
 
 // Blacklist tells whether a card is blacklisted.
 type Blacklist interface {

@@ -30,13 +30,6 @@ func (ts tokens) AuthenticateTerminal(_ context.Context, id citycard.TerminalID,
 	return nil
 }
 
-type regTerminals map[citycard.TerminalID]acquire.TerminalInfo
-
-func (r regTerminals) Terminal(id citycard.TerminalID) (acquire.TerminalInfo, bool) {
-	t, ok := r[id]
-	return t, ok
-}
-
 type fixture struct {
 	srv   *httptest.Server
 	ups   []sim.Upload
@@ -54,9 +47,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{ups: city.Day(300, nil), toks: tokens{}, j: acquire.NewMemJournal(), bl: blacklist.New(nil, nil), staff: "auditor-token-0123456789"}
-	reg := regTerminals{}
+	reg := acquire.TerminalMap{}
 	for i, tm := range city.Terminals {
-		reg[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Active: true}
+		reg[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, OperatorCode: tm.OperatorCode, Active: true}
 		f.toks[tm.ID] = fmt.Sprintf("token-%d", i)
 	}
 	f.a, err = acquire.Open(context.Background(), acquire.Config{Journal: f.j, Terminals: reg, Verifier: record.NewVerifier(city.Store, sim.Issuer)})

@@ -47,7 +47,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	reg := regTerminals{}
+	reg := acquire.TerminalMap{}
 	toks := tokens{}
 	acq, err := acquire.Open(ctx, acquire.Config{Journal: db.Journal(), Terminals: reg, Verifier: record.NewVerifier(ks, issuer), Now: clock})
 	if err != nil {
@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 		if n == 0 {
 			op = "bus"
 		}
-		reg[tid] = acquire.TerminalInfo{ID: tid, PSAM: psamID, Operator: op, Active: true}
+		reg[tid] = acquire.TerminalInfo{ID: tid, PSAM: psamID, Operator: op, OperatorCode: issuer, Active: true}
 		toks[tid] = "tok-" + tid.String()
 		devs = append(devs, device{term, q, &terminal.Uploader{Terminal: tid, Queue: q, MaxBatch: 7,
 			Sender: &Client{BaseURL: srv.URL, Terminal: tid, Token: toks[tid]}}})

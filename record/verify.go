@@ -38,8 +38,11 @@ const (
 )
 
 // Verifier checks the record MAC and the TAC of records against a key
-// store, for one operator (whose record master keys seal the records of
-// its PSAMs). It is safe for concurrent use. On its hot path it allocates
+// store: the record MAC under the record master key of the operator whose
+// PSAM sealed the record (each operator's PSAMs are personalized from its
+// own record master key, kept under the operator's code, so that one
+// operator's PSAMs cannot seal another's records), the TAC under the card
+// issuer's. It is safe for concurrent use. On its hot path it allocates
 // nothing of its own but the TAC key's schedule (crypto/des and SM4 key
 // setup return a new cipher): it caches each PSAM's record MAC key
 // schedule and derives each card's TAC key into pooled buffers.
@@ -48,8 +51,8 @@ const (
 // store never changes the key under a reference (a rotation adds a
 // version), so the caches never go stale.
 type Verifier struct {
-	store    keys.Store
-	operator citycard.IssuerCode
+	store keys.Store
+	own   citycard.IssuerCode // our issuer: its records' TACs must verify here
 
 	mu    sync.RWMutex
 	psams map[psamRef]*macKey
@@ -61,6 +64,7 @@ type Verifier struct {
 }
 
 type psamRef struct {
+	sealer  citycard.IssuerCode // the record master key's owner: the PSAM's operator
 	id      citycard.PSAMID
 	version uint8
 }
@@ -85,15 +89,17 @@ type scratch struct {
 	chain  [16]byte
 }
 
-// NewVerifier returns a Verifier of operator's records: their record MACs
-// are checked under operator's record master keys in store, their TACs
-// under the TAC master keys of the card's issuer in store.
-func NewVerifier(store keys.Store, operator citycard.IssuerCode) *Verifier {
+// NewVerifier returns a Verifier over store for our issuer own: the TAC
+// of a card of own must verify (a missing key is a rejection, never
+// "pending issuer"), and Verify checks record MACs under own's record key
+// (the issuer's own terminals: kiosks, service points); VerifyFor takes
+// the operator whose record key sealed the record.
+func NewVerifier(store keys.Store, own citycard.IssuerCode) *Verifier {
 	v := &Verifier{
-		store:    store,
-		operator: operator,
-		psams:    map[psamRef]*macKey{},
-		issuers:  map[citycard.IssuerCode]bool{},
+		store:   store,
+		own:     own,
+		psams:   map[psamRef]*macKey{},
+		issuers: map[citycard.IssuerCode]bool{},
 	}
 	v.scratch.New = func() any {
 		s := new(scratch)
@@ -103,8 +109,14 @@ func NewVerifier(store keys.Store, operator citycard.IssuerCode) *Verifier {
 	return v
 }
 
-// Verify checks r: first its record MAC, under the PSAM key of r.PSAMID
-// and r.RecordKeyVersion, then its TAC, under the card's TAC key derived
+// Verify is VerifyFor(r, own): a record of one of our own issuer's
+// terminals.
+func (v *Verifier) Verify(r *Record) error { return v.VerifyFor(r, v.own) }
+
+// VerifyFor checks r, sealed by a PSAM of the operator whose record
+// master keys are kept under code sealer: first its record MAC, under the
+// PSAM key of r.PSAMID and r.RecordKeyVersion derived from sealer's
+// record master key, then its TAC, under the card's TAC key derived
 // from the issuer's TAC master key of version r.KeyVersion and the card's
 // ASN. It returns nil if both verify; otherwise:
 //   - kind Crypto: "record MAC mismatch", "TAC mismatch", or the TAC master
@@ -121,14 +133,14 @@ func NewVerifier(store keys.Store, operator citycard.IssuerCode) *Verifier {
 //
 // Verify checks only what the MACs prove; r's other rules are the
 // decoders' (see Validate).
-func (v *Verifier) Verify(r *Record) error {
+func (v *Verifier) VerifyFor(r *Record, sealer citycard.IssuerCode) error {
 	const op = "record.Verifier.Verify"
 	if !r.Status.Valid() || !validType(r.Type) || !r.Alg.Valid() {
 		return citycard.E(op, citycard.Invalid, "status %d, type %02X, algorithm id %02X: not a record to verify", r.Status, r.Type, byte(r.Alg))
 	}
-	mk, err := v.psamKey(r.PSAMID, r.RecordKeyVersion)
+	mk, err := v.psamKey(sealer, r.PSAMID, r.RecordKeyVersion)
 	if err != nil {
-		return citycard.E(op, citycard.KindOf(err), "record key v%d of PSAM %v: rejected: %w", r.RecordKeyVersion, r.PSAMID, err)
+		return citycard.E(op, citycard.KindOf(err), "record key v%d of operator %v for PSAM %v: rejected: %w", r.RecordKeyVersion, sealer, r.PSAMID, err)
 	}
 	s := v.scratch.Get().(*scratch)
 	defer v.putScratch(s)
@@ -195,8 +207,8 @@ func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
 // verification if the store holds no TAC key of the issuer at all (and it
 // is not the operator itself), a rejection otherwise.
 func (v *Verifier) missingTAC(op string, r *Record, err error) error {
-	if r.Issuer == v.operator {
-		return citycard.E(op, citycard.KeyMissing, "no TAC key v%d of the operator's own issuer %v: rejected: %w", r.KeyVersion, r.Issuer, err)
+	if r.Issuer == v.own {
+		return citycard.E(op, citycard.KeyMissing, "no TAC key v%d of our own issuer %v: rejected: %w", r.KeyVersion, r.Issuer, err)
 	}
 	held, lerr := v.issuerHeld(r.Issuer)
 	if lerr != nil {
@@ -238,15 +250,15 @@ func (v *Verifier) issuerHeld(issuer citycard.IssuerCode) (bool, error) {
 // psamKey returns the prepared record MAC key of a PSAM, from the cache or
 // derived from the store. Kind KeyMissing when the store holds no record
 // master key of that version.
-func (v *Verifier) psamKey(id citycard.PSAMID, version uint8) (*macKey, error) {
-	ref := psamRef{id: id, version: version}
+func (v *Verifier) psamKey(sealer citycard.IssuerCode, id citycard.PSAMID, version uint8) (*macKey, error) {
+	ref := psamRef{sealer: sealer, id: id, version: version}
 	v.mu.RLock()
 	mk := v.psams[ref]
 	v.mu.RUnlock()
 	if mk != nil {
 		return mk, nil
 	}
-	k, alg, err := RecordKey(v.store, v.operator, version, id)
+	k, alg, err := RecordKey(v.store, sealer, version, id)
 	defer clear(k[:])
 	if err != nil {
 		return nil, err

@@ -23,15 +23,24 @@ import (
 // Issuer is the issuer code of the simulated city (ours): city code 3150.
 var Issuer = citycard.IssuerCode{0x31, 0x50, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
 
+// OperatorCode is the code of the simulated city's operator i (of
+// City.Operators): the issuer code its record master key is kept under.
+func OperatorCode(i int) citycard.IssuerCode {
+	return citycard.IssuerCode{0x31, 0x50, 0x09, byte(i >> 8), byte(i), 0xFF, 0xFF, 0xFF}
+}
+
 // Terminal is a simulated terminal with its PSAM.
 type Terminal struct {
 	ID       citycard.TerminalID
 	PSAM     citycard.PSAMID
 	Operator string // party ID of its operator
-	Line     uint32
-	Station  uint32
-	seq      uint32
-	mac      *keys.MACKey // the PSAM's record MAC key, prepared
+	// OperatorCode is its operator's code: the PSAM's record key is
+	// diversified from the record master key kept under it.
+	OperatorCode citycard.IssuerCode
+	Line         uint32
+	Station      uint32
+	seq          uint32
+	mac          *keys.MACKey // the PSAM's record MAC key, prepared
 }
 
 // Card is a simulated card of ours.
@@ -47,9 +56,12 @@ type City struct {
 	Store     keys.Store
 	Alg       keys.Alg
 	Operators []string
-	Terminals []*Terminal
-	Cards     []*Card
-	Start     time.Time // the day's first tap
+	// OperatorCodes are the operators' codes, in the order of Operators
+	// (OperatorCode(i)).
+	OperatorCodes []citycard.IssuerCode
+	Terminals     []*Terminal
+	Cards         []*Card
+	Start         time.Time // the day's first tap
 }
 
 // Config sizes a City.
@@ -63,8 +75,9 @@ type Config struct {
 	// BalanceFen is each card's starting balance; 0: 1,000,000.
 	BalanceFen uint32
 	// Keys, if not nil, is a key store holding our issuer's master keys
-	// (version 1 of the card key types and of the record key): the city
-	// uses them instead of drawing its own.
+	// (version 1 of the card key types) and version 1 of the record key of
+	// each operator (under OperatorCode(i)): the city uses them instead of
+	// drawing its own.
 	Keys keys.Store
 }
 
@@ -90,14 +103,24 @@ func NewCity(cfg Config) (*City, error) {
 	}
 	rng := rand.New(rand.NewChaCha8(seed32(cfg.Seed)))
 	c := &City{Store: cfg.Keys, Alg: cfg.Alg, Operators: cfg.Operators, Start: cfg.Start}
+	for i := range cfg.Operators {
+		c.OperatorCodes = append(c.OperatorCodes, OperatorCode(i))
+	}
 	if c.Store == nil {
 		mem := keys.NewMemStore()
-		for _, t := range append(append([]keys.KeyType(nil), keys.CardKeyTypes...), keys.KeyRecord) {
+		refs := []keys.Ref{}
+		for _, t := range keys.CardKeyTypes {
+			refs = append(refs, keys.Ref{Issuer: Issuer, Type: t, Version: 1})
+		}
+		for _, code := range c.OperatorCodes {
+			refs = append(refs, keys.Ref{Issuer: code, Type: keys.KeyRecord, Version: 1})
+		}
+		for _, ref := range refs {
 			k := make([]byte, keys.KeyLen)
 			for i := range k {
 				k[i] = byte(rng.UintN(256))
 			}
-			if _, err := mem.Put(keys.Ref{Issuer: Issuer, Type: t, Version: 1}, cfg.Alg, k, "simulated", cfg.Start); err != nil {
+			if _, err := mem.Put(ref, cfg.Alg, k, "simulated", cfg.Start); err != nil {
 				return nil, citycard.Wrap(op, citycard.Other, err)
 			}
 		}
@@ -107,13 +130,13 @@ func NewCity(cfg Config) (*City, error) {
 		t := &Terminal{
 			ID:       citycard.TerminalID{0x31, 0x50, 0x01, 0x00, byte(i >> 8), byte(i)},
 			PSAM:     citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0x01, 0x00, byte(i >> 8), byte(i)},
-			Operator: cfg.Operators[i%len(cfg.Operators)],
-			Line:     uint32(1 + i%40), Station: uint32(1 + i%97), seq: 1,
+			Operator: cfg.Operators[i%len(cfg.Operators)], OperatorCode: c.OperatorCodes[i%len(cfg.Operators)],
+			Line: uint32(1 + i%40), Station: uint32(1 + i%97), seq: 1,
 		}
 		var pk [keys.KeyLen]byte
-		alg, err := c.Store.DeriveInto(&pk, keys.Ref{Issuer: Issuer, Type: keys.KeyRecord, Version: 1}, t.PSAM.Div())
+		alg, err := c.Store.DeriveInto(&pk, keys.Ref{Issuer: t.OperatorCode, Type: keys.KeyRecord, Version: 1}, t.PSAM.Div())
 		if err != nil {
-			return nil, citycard.Wrap(op, citycard.Other, err)
+			return nil, citycard.E(op, citycard.KindOf(err), "terminal %v: the record key of its operator %s (%v): %w", t.ID, t.Operator, t.OperatorCode, err)
 		}
 		if t.mac, err = keys.NewMACKey(alg, pk[:]); err != nil {
 			return nil, citycard.Wrap(op, citycard.Other, err)

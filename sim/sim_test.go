@@ -28,8 +28,12 @@ func TestDayRecordsVerify(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := v.Verify(&r); err != nil {
+				if err := v.VerifyFor(&r, u.Terminal.OperatorCode); err != nil {
 					t.Fatalf("%v: record does not verify: %v", alg, err)
+				}
+				// Sealed under its operator's record key, not another's.
+				if err := v.Verify(&r); err == nil {
+					t.Fatalf("%v: a record of operator %v verifies under our issuer's record key", alg, u.Terminal.OperatorCode)
 				}
 				if r.TerminalSeq <= seq {
 					t.Fatalf("terminal sequence %d after %d", r.TerminalSeq, seq)

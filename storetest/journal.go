@@ -48,29 +48,22 @@ func RunJournal(t *testing.T, open func(t *testing.T) JournalStores) {
 	}
 }
 
-type terminals map[citycard.TerminalID]acquire.TerminalInfo
-
-func (ts terminals) Terminal(id citycard.TerminalID) (acquire.TerminalInfo, bool) {
-	t, ok := ts[id]
-	return t, ok
-}
-
 // ingestCity makes a small city and its day.
-func ingestCity(t *testing.T) (*sim.City, []sim.Upload, terminals) {
+func ingestCity(t *testing.T) (*sim.City, []sim.Upload, acquire.TerminalMap) {
 	t.Helper()
 	city, err := sim.NewCity(sim.Config{Seed: 5, Alg: keys.AlgSM4, Terminals: 5, Cards: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ups := city.Day(900, nil)
-	ts := terminals{}
+	ts := acquire.TerminalMap{}
 	for _, tm := range city.Terminals {
-		ts[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Active: true}
+		ts[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, OperatorCode: tm.OperatorCode, Active: true}
 	}
 	return city, ups, ts
 }
 
-func openAcquirer(t *testing.T, s JournalStores, city *sim.City, ts terminals) *acquire.Acquirer {
+func openAcquirer(t *testing.T, s JournalStores, city *sim.City, ts acquire.TerminalMap) *acquire.Acquirer {
 	t.Helper()
 	a, err := acquire.Open(context.Background(), acquire.Config{Journal: s.Journal, Terminals: ts, Verifier: record.NewVerifier(city.Store, sim.Issuer), Shards: 3})
 	if err != nil {

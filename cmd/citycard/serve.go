@@ -94,7 +94,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	acq, err := acquire.Open(ctx, acquire.Config{
-		Journal: st.journal, Terminals: newRegistryTerminals(st.registry, 30*time.Second),
+		Journal: st.journal, Terminals: terminalsOf(st.registry),
 		Verifier: record.NewVerifier(ks, own), Fares: fares, Blacklist: bl, Logger: logger,
 	})
 	if err != nil {

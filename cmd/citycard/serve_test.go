@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/keys"
@@ -113,10 +112,14 @@ func TestKillServeMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var nks []keys.NewKey
-	for _, typ := range append(append([]keys.KeyType(nil), keys.CardKeyTypes...), keys.KeyRecord) {
+	refs := []keys.Ref{{Issuer: sim.OperatorCode(0), Type: keys.KeyRecord}, {Issuer: sim.OperatorCode(1), Type: keys.KeyRecord}}
+	for _, typ := range keys.CardKeyTypes {
+		refs = append(refs, keys.Ref{Issuer: sim.Issuer, Type: typ})
+	}
+	for _, ref := range refs {
 		k := make([]byte, keys.KeyLen)
 		crand.Read(k)
-		nks = append(nks, keys.NewKey{Issuer: sim.Issuer, Type: typ, Alg: keys.Alg3DES, Key: k, Origin: "test", Audit: keys.Audit{By: "test"}})
+		nks = append(nks, keys.NewKey{Issuer: ref.Issuer, Type: ref.Type, Alg: keys.Alg3DES, Key: k, Origin: "test", Audit: keys.Audit{By: "test"}})
 	}
 	if _, err := ks.Add(nks...); err != nil {
 		t.Fatal(err)
@@ -138,7 +141,7 @@ func TestKillServeMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, op := range city.Operators {
-		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Role: registry.RoleOperator, Code: citycard.IssuerCode{9, byte(i)}, Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
+		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Role: registry.RoleOperator, Code: city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -254,7 +257,7 @@ func TestKillServeMidBatch(t *testing.T) {
 		t.Fatalf("journal: %d booked, %d genuine (%v)", booked, genuine, err)
 	}
 	// And the state serve rebuilds from it agrees with a fresh replay.
-	acq, err := acquire.Open(ctx, acquire.Config{Journal: st.journal, Terminals: newRegistryTerminals(st.registry, time.Minute), Verifier: record.NewVerifier(ks, sim.Issuer)})
+	acq, err := acquire.Open(ctx, acquire.Config{Journal: st.journal, Terminals: terminalsOf(st.registry), Verifier: record.NewVerifier(ks, sim.Issuer)})
 	if err != nil {
 		t.Fatalf("reload: %v", err)
 	}

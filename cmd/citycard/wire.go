@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
@@ -49,48 +47,10 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 	return openPostgres(ctx, u)
 }
 
-// registryTerminals serves acquisition's terminal lookups from the
-// registry, through a cache refreshed every ttl: a batch needs its
-// terminal once, and a change of status reaches acquisition within ttl.
-type registryTerminals struct {
-	store registry.Store
-	ttl   time.Duration
-	now   func() time.Time
-
-	mu    sync.Mutex
-	cache map[citycard.TerminalID]cachedTerminal
-}
-
-type cachedTerminal struct {
-	info acquire.TerminalInfo
-	ok   bool
-	at   time.Time
-}
-
-func newRegistryTerminals(store registry.Store, ttl time.Duration) *registryTerminals {
-	return &registryTerminals{store: store, ttl: ttl, now: time.Now, cache: map[citycard.TerminalID]cachedTerminal{}}
-}
-
-// Terminal implements acquire.Terminals. A registry that cannot be read
-// answers "unknown": the batch's records are then rejected and kept, and
-// an engineer re-submits them; nothing is booked on a guess.
-func (r *registryTerminals) Terminal(id citycard.TerminalID) (acquire.TerminalInfo, bool) {
-	now := r.now()
-	r.mu.Lock()
-	c, hit := r.cache[id]
-	r.mu.Unlock()
-	if hit && now.Sub(c.at) < r.ttl {
-		return c.info, c.ok
-	}
-	t, err := r.store.Terminal(context.Background(), id)
-	c = cachedTerminal{at: now, ok: err == nil}
-	if err == nil {
-		c.info = acquire.TerminalInfo{ID: t.ID, PSAM: t.PSAM, Operator: t.Operator, Active: t.Active()}
-	}
-	r.mu.Lock()
-	r.cache[id] = c
-	r.mu.Unlock()
-	return c.info, c.ok
+// terminalsOf serves acquisition's terminal look-ups from the registry's
+// cache (its policy: registry.Cache).
+func terminalsOf(store registry.Store) acquire.Terminals {
+	return acquire.RegistryTerminals{Cache: registry.NewCache(store, 0, 0, nil)}
 }
 
 // terminalAuth adapts the registry to api.TerminalAuth.
