@@ -252,9 +252,10 @@ func (a *Acquirer) Close() error {
 }
 
 // Health returns nil while the acquirer takes batches, and otherwise why
-// it refuses them (kind Unavailable): it is closing, or a rebuild of its
-// state after a failed commit failed, so that it cannot decide records.
-// A server's health check answers with it.
+// it refuses them (kind Unavailable): it is closing, or a commit failed
+// and the journal could not be read since, so that it cannot decide
+// records until the journal answers (each batch tries). A server's
+// health check answers with it.
 func (a *Acquirer) Health() error {
 	const op = "acquire.Health"
 	if a.stale.Load() {
@@ -351,9 +352,8 @@ func (a *Acquirer) Submit(ctx context.Context, b Batch) (Answer, error) {
 
 // submit is Submit after the batch's own checks.
 func (a *Acquirer) submit(ctx context.Context, op string, b Batch) (Answer, error) {
-	if err := a.Health(); err != nil {
-		return Answer{}, a.refuse(op, citycard.Other, err)
-	}
+	// A stale acquirer is not refused here: its sequencer resyncs with
+	// the journal before the next group, or refuses it.
 	n := int64(b.Count)
 	if in := a.inflight.Add(n); in > int64(a.cfg.InFlightRecords) {
 		a.inflight.Add(-n)

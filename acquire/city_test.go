@@ -226,6 +226,10 @@ func (c *city) job(a *Acquirer, b Batch) *job {
 	return &job{b: b, hash: batchHash(&b), info: info, items: a.verify(b.Terminal, b.Body, info, err == nil), reply: make(chan jobResult, 1)}
 }
 
+func (c *city) verifier() *record.Verifier { return record.NewVerifier(c.store, ourIssuer) }
+
+func (c *city) clock() time.Time { return c.now }
+
 func (c *city) open(j Journal) *Acquirer {
 	c.t.Helper()
 	a, err := Open(context.Background(), Config{
