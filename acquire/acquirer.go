@@ -100,6 +100,7 @@ type job struct {
 	hash  [32]byte
 	info  TerminalInfo // the uploading terminal, as the registry knew it at upload
 	items []item
+	resub *Resubmission // a resubmitted rejection: its audit
 	reply chan jobResult
 }
 
@@ -347,11 +348,12 @@ func (a *Acquirer) Submit(ctx context.Context, b Batch) (Answer, error) {
 	if err := checkBatch(&b); err != nil {
 		return Answer{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	return a.submit(ctx, op, b)
+	return a.submitWith(ctx, op, b, nil)
 }
 
-// submit is Submit after the batch's own checks.
-func (a *Acquirer) submit(ctx context.Context, op string, b Batch) (Answer, error) {
+// submitWith is Submit after the batch's own checks; resub, if not nil,
+// says which rejection the batch resubmits, and who asked.
+func (a *Acquirer) submitWith(ctx context.Context, op string, b Batch, resub *Resubmission) (Answer, error) {
 	// A stale acquirer is not refused here: its sequencer resyncs with
 	// the journal before the next group, or refuses it.
 	n := int64(b.Count)
@@ -383,7 +385,7 @@ func (a *Acquirer) submit(ctx context.Context, op string, b Batch) (Answer, erro
 			if err != nil && !citycard.IsKind(err, citycard.NotFound) {
 				return Answer{}, a.refuse(op, transientKind(err), fmt.Errorf("batch %q: looking terminal %v up: %w", b.ID, b.Terminal, err))
 			}
-			j = &job{b: b, hash: hash, info: info, items: a.verify(b.Terminal, b.Body, info, known)}
+			j = &job{b: b, hash: hash, info: info, items: a.verify(b.Terminal, b.Body, info, known), resub: resub}
 		}
 		j.reply = make(chan jobResult, 1)
 		if err := a.send(ctx, op, j); err != nil {
@@ -817,7 +819,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		return nil, nil, nil, err
 	}
 
-	ans := &Answer{Terminal: j.b.Terminal.String(), BatchID: j.b.ID, Records: make([]RecordAnswer, len(j.items))}
+	ans := &Answer{Terminal: j.b.Terminal.String(), BatchID: j.b.ID, Records: make([]RecordAnswer, len(j.items)), Resubmission: j.resub}
 	moves := map[moveKey]*Movement{}
 	move := func(debit, credit ledger.Account, product uint16, fen uint32) {
 		if fen == 0 {

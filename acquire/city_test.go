@@ -124,11 +124,18 @@ type device struct {
 
 func (c *city) device(mode terminal.Mode, operator string) *device {
 	c.t.Helper()
+	return c.deviceOf(mode, operator, ourIssuer)
+}
+
+// deviceOf is a device of an operator whose code is code: its PSAM seals
+// records under code's record key.
+func (c *city) deviceOf(mode terminal.Mode, operator string, code citycard.IssuerCode) *device {
+	c.t.Helper()
 	c.n++
 	psamID := citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x10, c.n}
 	tid := citycard.TerminalID{0x31, 0x50, 0, 0, 0x20, c.n}
 	psam, err := terminal.ProvisionPSAM(c.store, psamID, tid, terminal.PSAMKeys{
-		Operator: ourIssuer, RecordKeyVersion: 1,
+		Operator: code, RecordKeyVersion: 1,
 		Issuers: []keys.Ref{
 			{Issuer: ourIssuer, Type: keys.KeyPurchase, Version: 1},
 			{Issuer: ourIssuer, Type: keys.KeyMaintenance, Version: 1},
@@ -151,7 +158,7 @@ func (c *city) device(mode terminal.Mode, operator string) *device {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.reg.set(TerminalInfo{ID: tid, PSAM: psamID, Operator: operator, OperatorCode: ourIssuer, Active: true})
+	c.reg.set(TerminalInfo{ID: tid, PSAM: psamID, Operator: operator, OperatorCode: code, Active: true})
 	return &device{Terminal: term, spool: sp, id: tid, psam: psamID}
 }
 

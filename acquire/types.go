@@ -127,6 +127,8 @@ type Answer struct {
 	// Repeat is true when the batch had been committed before and this is
 	// the stored answer.
 	Repeat bool `json:"repeat"`
+	// Resubmission is set on the batch that resubmitted a rejection.
+	Resubmission *Resubmission `json:"resubmission,omitempty"`
 }
 
 // TerminalInfo is what acquire needs of the registry about a terminal.
@@ -285,4 +287,7 @@ type Journal interface {
 	// batch) to the records behind it. A batch with no entry left (all its
 	// records rejected) calls fn never.
 	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *Entry) error) error
+	// QueryRejections returns the rejections after position f.After
+	// matching f, oldest first, at most f.Limit, each with its position.
+	QueryRejections(ctx context.Context, f RejectionFilter) ([]PositionedRejection, error)
 }
