@@ -151,24 +151,48 @@ func (m *MemJournal) Movements() [][]Movement {
 	return append([][]Movement(nil), m.movements...)
 }
 
-// RejectionFilter selects rejections: of one terminal (zero: any), after
-// an index in the rejection journal, at most Limit of them.
+// MaxRejectionsPage bounds the rejections one query returns.
+const MaxRejectionsPage = 1000
+
+// RejectionFilter selects rejections: of one terminal (zero: any), of one
+// reason (empty: any), after a position in the rejection journal, at most
+// Limit of them (1 to MaxRejectionsPage).
 type RejectionFilter struct {
 	Terminal citycard.TerminalID
+	Reason   string
 	After    int64
 	Limit    int
+}
+
+// Check refuses a filter out of bounds (kind Invalid): the stores call it
+// so that no query reads an unbounded page.
+func (f *RejectionFilter) Check() error {
+	const op = "acquire.RejectionFilter"
+	if f.Limit < 1 || f.Limit > MaxRejectionsPage {
+		return citycard.E(op, citycard.Invalid, "page of %d rejections: want 1 to %d", f.Limit, MaxRejectionsPage)
+	}
+	if f.After < 0 {
+		return citycard.E(op, citycard.Invalid, "after position %d: want 0 or more", f.After)
+	}
+	if len(f.Reason) > 64 {
+		return citycard.E(op, citycard.Invalid, "reason of %d bytes: at most 64", len(f.Reason))
+	}
+	return nil
 }
 
 // QueryRejections implements the rejection query of the stores: the
 // rejections after f.After (a 1-based position in the rejection journal)
 // matching f, oldest first, each with its position.
 func (m *MemJournal) QueryRejections(_ context.Context, f RejectionFilter) ([]PositionedRejection, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []PositionedRejection
-	for i := int(max(f.After, 0)); i < len(m.rejections) && len(out) < f.Limit; i++ {
+	for i := int(min(f.After, int64(len(m.rejections)))); i < len(m.rejections) && len(out) < f.Limit; i++ {
 		r := m.rejections[i]
-		if f.Terminal != (citycard.TerminalID{}) && r.Terminal != f.Terminal {
+		if f.Terminal != (citycard.TerminalID{}) && r.Terminal != f.Terminal || f.Reason != "" && r.Reason != f.Reason {
 			continue
 		}
 		out = append(out, PositionedRejection{Pos: int64(i + 1), Rejection: r})

@@ -154,13 +154,20 @@ func (j *Journal) LoadCheckpoints(ctx context.Context) ([]acquire.Checkpoint, er
 // first (the api's Rejections).
 func (j *Journal) QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error) {
 	const op = "postgres.Journal.QueryRejections"
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
 	q := `SELECT pos, terminal, batch_id, idx, reason, detail, raw, at_ns FROM acquire_rejections WHERE pos > $1`
 	args := []any{f.After}
 	if f.Terminal != (citycard.TerminalID{}) {
-		q += ` AND terminal = $2`
 		args = append(args, f.Terminal.String())
+		q += ` AND terminal = $` + strconv.Itoa(len(args))
 	}
-	q += ` ORDER BY pos LIMIT ` + strconv.Itoa(max(f.Limit, 0))
+	if f.Reason != "" {
+		args = append(args, f.Reason)
+		q += ` AND reason = $` + strconv.Itoa(len(args))
+	}
+	q += ` ORDER BY pos LIMIT ` + strconv.Itoa(f.Limit)
 	rows, err := j.db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(op, err)

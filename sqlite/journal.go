@@ -157,11 +157,18 @@ func (j *Journal) LoadCheckpoints(ctx context.Context) ([]acquire.Checkpoint, er
 // first (the api's Rejections).
 func (j *Journal) QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error) {
 	const op = "sqlite.Journal.QueryRejections"
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
 	q := `SELECT pos, terminal, batch_id, idx, reason, detail, raw, at_ns FROM acquire_rejections WHERE pos > ?`
 	args := []any{f.After}
 	if f.Terminal != (citycard.TerminalID{}) {
 		q += ` AND terminal = ?`
 		args = append(args, f.Terminal.String())
+	}
+	if f.Reason != "" {
+		q += ` AND reason = ?`
+		args = append(args, f.Reason)
 	}
 	q += ` ORDER BY pos LIMIT ?`
 	args = append(args, f.Limit)

@@ -18,10 +18,7 @@ import (
 // JournalStores is what one acquisition-journal test gets: a journal and
 // the ledger it books into, over one fresh database.
 type JournalStores struct {
-	Journal interface {
-		acquire.Journal
-		QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error)
-	}
+	Journal   acquire.Journal
 	Ledger    ledger.Store
 	Blacklist blacklist.Store
 	// Exec as in Stores.
@@ -39,6 +36,7 @@ func RunJournal(t *testing.T, open func(t *testing.T) JournalStores) {
 		{"JournalAppendOnly", testJournalAppendOnly},
 		{"Checkpoint", testCheckpoint},
 		{"Blacklist", testBlacklist},
+		{"Resubmit", testResubmit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
