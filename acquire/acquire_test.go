@@ -776,3 +776,33 @@ func TestShardIsStable(t *testing.T) {
 		}
 	}
 }
+
+// unpriced is a fare table that can price nothing.
+type unpriced struct{}
+
+func (unpriced) Recheck(*record.Record) (checked, match bool) { return false, false }
+
+// TestFaresUncheckedCounted: a composite purchase the fare rules cannot
+// re-price is not flagged, but counted, never dropped silently.
+func TestFaresUncheckedCounted(t *testing.T) {
+	c := newCity(t)
+	a, err := Open(context.Background(), Config{Journal: NewMemJournal(), Terminals: c.reg, Verifier: c.verifier(), Fares: unpriced{}, Now: c.clock, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	in, out := c.device(terminal.ModeTapOn, "metro"), c.device(terminal.ModeTapOff, "metro")
+	cd := c.card(51)
+	c.tap(in, cd, 0)
+	c.tap(out, cd, 0)
+	c.tap(in, cd, 0)
+	if ans := submit(t, a, batchOf(in.id, "in", in.spool.take())); ans.Accepted+ans.Flagged != 2 {
+		t.Fatalf("tap-ons: %v", verdicts(ans))
+	}
+	if ans := submit(t, a, batchOf(out.id, "out", out.spool.take())); ans.Accepted != 1 {
+		t.Fatalf("tap-off: %v", verdicts(ans))
+	}
+	if n := a.Stats().FaresUnchecked; n != 3 {
+		t.Fatalf("%d records counted unchecked, want 3", n)
+	}
+}

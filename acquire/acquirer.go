@@ -58,6 +58,9 @@ type Acquirer struct {
 
 	inflight atomic.Int64 // records admitted by Submit and not yet answered
 	refusedN atomic.Int64 // batches refused whole (Stats.Refused)
+	// faresUnchecked counts composite purchases the fare rules could not
+	// price (Stats.FaresUnchecked).
+	faresUnchecked atomic.Int64
 	// stale: a commit failed and the journal could not tell whether it
 	// had committed, so the state may be behind the journal; the next
 	// group resyncs first, and batches are refused until it can.
@@ -88,6 +91,10 @@ type Stats struct {
 	// fault of the registry or the journal, a terminal sequence at its
 	// bound): their terminals keep them queued and retry.
 	Refused int64
+	// FaresUnchecked counts composite purchases the fare rules could not
+	// re-price (another network, a code the table lacks): not flagged,
+	// but counted, so that a fare table that prices nothing shows.
+	FaresUnchecked int64
 	// Replayed is how many journal entries the start replayed, and
 	// ReplayTime how long loading the checkpoint and replaying took.
 	Replayed   int64
@@ -276,6 +283,7 @@ func (a *Acquirer) Stats() Stats {
 	defer a.mu.Unlock()
 	st := a.stats
 	st.Refused = a.refusedN.Load()
+	st.FaresUnchecked = a.faresUnchecked.Load()
 	for i := range a.st.shards {
 		st.Cards += int64(len(a.st.shards[i].cards))
 	}
@@ -564,6 +572,9 @@ func (a *Acquirer) verifyOne(it *item, raw []byte, terminal citycard.TerminalID,
 		if a.cfg.Fares != nil && rec.Type == keys.TxCompositePurchase {
 			checked, match := a.cfg.Fares.Recheck(&it.rec)
 			it.fareMismatch = checked && !match
+			if !checked {
+				a.faresUnchecked.Add(1)
+			}
 		}
 	case record.IsPendingIssuer(err):
 		it.out = OutcomePendingIssuer

@@ -9,18 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
-	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/dburl"
-	"github.com/citycard/citycard/fare"
-	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
-	"github.com/citycard/citycard/terminal"
 )
 
 const serveUsage = `usage: citycard serve [--db URL] [--addr HOST:PORT] [--store KEYS] [--kek-file F]
@@ -69,38 +64,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.close()
-	own, err := ownIssuer(ctx, st.registry)
-	if err != nil {
-		return err
-	}
-	var fares acquire.Fares
-	fareVersion := ""
-	if *faresDir != "" {
-		t, err := fare.Load(os.DirFS(*faresDir))
-		if err != nil {
-			return err
-		}
-		fares, fareVersion = fareRecheck{terminal.NewFareEngine(t)}, t.Version()
-		for _, w := range t.Warnings() {
-			logger.Warn("fare table", "warning", w)
-		}
-	}
-	bl, err := blacklist.Load(ctx, st.blacklist, time.Now)
-	if err != nil {
-		return err
-	}
 	staff := &api.StaticStaff{}
 	if err := addStaff(staff, e.getenv("CITYCARD_STAFF")); err != nil {
 		return err
 	}
-	acq, err := acquire.Open(ctx, acquire.Config{
-		Journal: st.journal, Terminals: terminalsOf(st.registry),
-		Verifier: record.NewVerifier(ks, own), Fares: fares, Blacklist: bl, Logger: logger,
-	})
+	bo, err := openAcquisition(ctx, st, ks, *faresDir, logger)
 	if err != nil {
 		return err
 	}
-	defer acq.Close()
+	defer bo.acq.Close()
+	acq, bl, fareVersion := bo.acq, bo.blacklist, bo.fareVersion
 	s := &api.Server{
 		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: staff,
 		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger,
@@ -139,17 +112,6 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return acq.Close()
-}
-
-// fareRecheck adapts the terminal's fare engine to acquisition's re-pricing.
-type fareRecheck struct{ e *terminal.FareEngine }
-
-func (f fareRecheck) Recheck(r *record.Record) (checked, match bool) {
-	c, err := f.e.Recheck(r)
-	if err != nil {
-		return false, false
-	}
-	return true, c.Match
 }
 
 // addStaff parses "name:role:token,...".

@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/fare"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/terminal"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sqlite"
@@ -59,4 +66,63 @@ type terminalAuth struct{ reg *registry.Registry }
 func (a terminalAuth) AuthenticateTerminal(ctx context.Context, id citycard.TerminalID, token string) error {
 	_, err := a.reg.Authenticate(ctx, id, token)
 	return err
+}
+
+// acquisition is what deciding records takes: the acquirer over the
+// stores, with the key store, the blacklist and (if any) the fare table.
+type acquisition struct {
+	acq         *acquire.Acquirer
+	blacklist   *blacklist.List
+	fareVersion string // "" without a fare table
+}
+
+// openAcquisition opens the acquirer of serve and of rejections resubmit:
+// record MACs and TACs verified against ks, composite purchases re-priced
+// against the fare table in faresDir (none if empty).
+func openAcquisition(ctx context.Context, st *stores, ks keys.Store, faresDir string, logger *slog.Logger) (*acquisition, error) {
+	own, err := ownIssuer(ctx, st.registry)
+	if err != nil {
+		return nil, err
+	}
+	bo := &acquisition{}
+	var fares acquire.Fares
+	if faresDir != "" {
+		t, err := fare.Load(os.DirFS(faresDir))
+		if err != nil {
+			return nil, err
+		}
+		fares, bo.fareVersion = fareRecheck{terminal.NewFareEngine(t), logger}, t.Version()
+		for _, w := range t.Warnings() {
+			logger.Warn("fare table", "warning", w)
+		}
+	}
+	if bo.blacklist, err = blacklist.Load(ctx, st.blacklist, time.Now); err != nil {
+		return nil, err
+	}
+	bo.acq, err = acquire.Open(ctx, acquire.Config{
+		Journal: st.journal, Terminals: terminalsOf(st.registry),
+		Verifier: record.NewVerifier(ks, own), Fares: fares, Blacklist: bo.blacklist, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bo, nil
+}
+
+// fareRecheck adapts the terminal's fare engine to acquisition's
+// re-pricing. A record the fare table cannot price is not checked (another
+// network's, or a product the table lacks), and said in the log: a
+// re-check error is never dropped silently.
+type fareRecheck struct {
+	e      *terminal.FareEngine
+	logger *slog.Logger
+}
+
+func (f fareRecheck) Recheck(r *record.Record) (checked, match bool) {
+	c, err := f.e.Recheck(r)
+	if err != nil {
+		f.logger.Debug("fare re-check: record not priced", "terminal", r.TerminalID.String(), "sequence", r.TerminalSeq, "err", err)
+		return false, false
+	}
+	return true, c.Match
 }
