@@ -31,14 +31,15 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"trace":    {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
-		"keys":     {"key management: init, list, rotate, ceremony", runKeys},
-		"fare":     {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
-		"bench":    {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
-		"serve":    {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
-		"ledger":   {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
-		"demo":     {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
-		"registry": {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
+		"trace":      {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
+		"keys":       {"key management: init, list, rotate, ceremony", runKeys},
+		"fare":       {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
+		"bench":      {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
+		"serve":      {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
+		"ledger":     {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
+		"demo":       {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
+		"registry":   {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
+		"rejections": {"the rejection journal: list rejected records, resubmit them once staff fixed the cause", runRejections},
 	}
 }
 
@@ -86,9 +87,9 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "  help     this list")
+	fmt.Fprintln(w, "  help       this list")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'citycard <command> -h' for a command's flags.")
 }
