@@ -54,8 +54,12 @@ type Store interface {
 // DefaultKeep is how many recent changes a List keeps for deltas.
 const DefaultKeep = 100000
 
-// List is the blacklist.
+// List is the blacklist. Acquisition asks Contains for every record, so
+// its lock (mu) is never held across a database write: writers are
+// serialized by writeMu, persist the change with mu released, and take mu
+// only to apply it in memory.
 type List struct {
+	writeMu sync.Mutex // serializes Set and Apply
 	mu      sync.RWMutex
 	version int64
 	cards   map[Card]bool
@@ -109,19 +113,26 @@ func (l *List) Set(ctx context.Context, c Card, added bool, reason, by string) (
 	if reason == "" || by == "" || len(reason) > 200 || len(by) > 64 {
 		return 0, citycard.E("blacklist.List.Set", citycard.Invalid, "a change needs a reason (at most 200 bytes) and who made it (at most 64)")
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.cards[c] == added {
-		return l.version, nil
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	// Only writers change the list, and writeMu is ours: what we read
+	// here stays true until we apply.
+	l.mu.RLock()
+	listed, version := l.cards[c], l.version
+	l.mu.RUnlock()
+	if listed == added {
+		return version, nil
 	}
-	ch := Change{Version: l.version + 1, Card: c, Added: added, Reason: reason, By: by, At: l.now().UTC()}
+	ch := Change{Version: version + 1, Card: c, Added: added, Reason: reason, By: by, At: l.now().UTC()}
 	if l.store != nil {
 		if err := l.store.AppendChange(ctx, ch); err != nil {
-			return l.version, citycard.Wrap("blacklist.List.Set", citycard.IO, err)
+			return version, citycard.Wrap("blacklist.List.Set", citycard.IO, err)
 		}
 	}
+	l.mu.Lock()
 	l.apply(ch)
-	return l.version, nil
+	l.mu.Unlock()
+	return ch.Version, nil
 }
 
 // Contains reports whether the card is listed.
@@ -209,6 +220,8 @@ func ScanChanges(rows Rows, fn func(c Change) error) error {
 // store: Apply does not persist.
 func (l *List) Apply(d Delta) error {
 	const op = "blacklist.List.Apply"
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d.Full {

@@ -63,3 +63,52 @@ func TestDeltas(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 }
+
+// slowStore is a Store whose AppendChange waits until released: a
+// database that is slow to commit.
+type slowStore struct {
+	entered, release chan struct{}
+}
+
+func (s *slowStore) AppendChange(ctx context.Context, c Change) error {
+	s.entered <- struct{}{}
+	<-s.release
+	return nil
+}
+
+func (s *slowStore) Changes(ctx context.Context, fn func(c Change) error) error { return nil }
+
+// TestWriteDoesNotBlockReaders: while a change is being written to the
+// store, Contains and Version (which acquisition asks for every record)
+// answer at once, from the list as it was before the change; the change
+// shows once written.
+func TestWriteDoesNotBlockReaders(t *testing.T) {
+	st := &slowStore{entered: make(chan struct{}), release: make(chan struct{})}
+	l := New(st, nil)
+	c := Card{Issuer: citycard.IssuerCode{1}, ASN: citycard.ASN{2}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Set(context.Background(), c, true, "reported lost", "ann")
+		done <- err
+	}()
+	<-st.entered // the change is in the store's hands
+	answered := make(chan bool, 1)
+	go func() { answered <- l.Contains(c.Issuer, c.ASN) || l.Version() != 0 }()
+	select {
+	case changed := <-answered:
+		if changed {
+			t.Fatal("readers saw a change not yet written")
+		}
+	case err := <-done:
+		t.Fatalf("Set returned before its write was released: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Contains waited for the store's write")
+	}
+	close(st.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !l.Contains(c.Issuer, c.ASN) || l.Version() != 1 {
+		t.Fatal("the written change does not show")
+	}
+}
