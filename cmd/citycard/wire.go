@@ -13,11 +13,11 @@ import (
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
-	"github.com/citycard/citycard/record"
-	"github.com/citycard/citycard/terminal"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sqlite"
+	"github.com/citycard/citycard/terminal"
 )
 
 // journal is what the back office needs of a store's acquisition side.
