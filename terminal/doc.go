@@ -39,7 +39,17 @@
 // happened, GET TRANSACTION PROOF gives its TAC; within the retry window
 // that completes the interrupted tap (nothing more is charged), later the
 // new tap is charged as well. A load whose CREDIT answer was lost is
-// recovered the same way before the card's next load. The Queue is an
+// recovered the same way before the card's next load.
+//
+// Cards and PSAMs are untrusted input: every answer is measured before it
+// is read (each command returns a fixed length of data, or none). A
+// malformed answer before DEBIT is sent ends the tap with an error of kind
+// Invalid and no record. Once DEBIT (or a load's CREDIT) is sent, only a
+// status word refusing it means nothing happened on the card; a lost or
+// malformed answer, or a complete record that cannot be sealed or spooled,
+// is handled as a tear: the grey record stays, awaiting GET TRANSACTION
+// PROOF at the card's next tap. A load's record is spooled before the host
+// hears its TAC, so that a host out of reach loses nothing. The Queue is an
 // fsynced append-only log with CRC-framed writes, torn tails cut at
 // open; the Uploader drops a record only when the back office has
 // answered for it, under batch IDs that make a retry the same batch.

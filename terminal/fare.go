@@ -255,7 +255,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 			return citycard.Wrap(op, citycard.Invalid, err)
 		}
 		cmd := apdu.Command{CLA: 0x80, INS: 0xDC, P1: r.RecordID(), P2: card.SFITransit << 3, Data: b, Le: -1}
-		if _, _, err := c.send(op, fmt.Sprintf("UPDATE CAPP DATA CACHE %02X", r.RecordID()), cmd); err != nil {
+		if _, err := c.sendLen(op, fmt.Sprintf("UPDATE CAPP DATA CACHE %02X", r.RecordID()), cmd, 0); err != nil {
 			return err
 		}
 	}
