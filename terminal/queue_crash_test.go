@@ -89,7 +89,7 @@ func TestQueueCompactionCrash(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "queue")
 		q, m := queueFixture(t, path)
 		mustClose(t, q)
-		f, _, err := writeQueueFile(path+".other", m.next, nil, func(compactStep) bool { return true })
+		f, _, err := writeQueueFile(path+".other", m.next, 7, nil, func(compactStep) bool { return true })
 		if !errors.Is(err, errSimulatedCrash) || f != nil {
 			t.Fatalf("writeQueueFile: %v", err)
 		}
