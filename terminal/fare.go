@@ -117,11 +117,13 @@ func (f SectionFare) Price(q FareQuery) (Charge, error) {
 		}
 		from := q.Transit.Trip.Station
 		n := max(from, q.Station) - min(from, q.Station)
-		fen := f.BaseFen
+		// In 64 bits, so that many steps of a large StepFen cannot wrap
+		// below MaxFen.
+		fen64 := uint64(f.BaseFen)
 		if n > f.BaseStations && f.StepStations > 0 {
-			fen += (n - f.BaseStations + f.StepStations - 1) / f.StepStations * f.StepFen
+			fen64 += (uint64(n-f.BaseStations) + uint64(f.StepStations) - 1) / uint64(f.StepStations) * uint64(f.StepFen)
 		}
-		fen = min(fen, f.MaxFen)
+		fen := uint32(min(fen64, uint64(f.MaxFen)))
 		return Charge{AmountFen: fen, FullFen: fen, Explanation: fmt.Sprintf("%d stations from %d to %d: %s", n, from, q.Station, yuan(fen))}, nil
 	}
 	return FlatFare{Fen: f.BaseFen}.Price(q)
