@@ -79,6 +79,41 @@ func (d device) send(op, what string, c apdu.Command, okAlso ...apdu.SW) ([]byte
 	return nil, r.SW, &citycard.Error{Op: op, Kind: kindOfSW(r.SW), Err: &swError{dev: d.name, cmd: what, sw: r.SW}}
 }
 
+// sendLen is send for a command whose answer has a fixed length: n bytes
+// of data with 9000 (n 0: no data). An answer of any other length is kind
+// Invalid, an *answerError: the device answered, but not with what the
+// command returns. Cards and PSAMs are untrusted input; a terminal never
+// slices an answer it has not measured.
+func (d device) sendLen(op, what string, c apdu.Command, n int) ([]byte, error) {
+	b, _, err := d.send(op, what, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != n {
+		return nil, &citycard.Error{Op: op, Kind: citycard.Invalid, Err: &answerError{dev: d.name, cmd: what, got: len(b), want: n}}
+	}
+	return b, nil
+}
+
+// answerError is an answer with status 9000 whose data has the wrong
+// length.
+type answerError struct {
+	dev       string
+	cmd       string
+	got, want int
+}
+
+func (e *answerError) Error() string {
+	return fmt.Sprintf("%s answered %s with %d bytes of data, want %d", e.dev, e.cmd, e.got, e.want)
+}
+
+// refused reports whether err is the device's refusal of a command: an
+// answer that parsed, with a status word other than 9000. A refused DEBIT
+// or CREDIT did nothing on the card; any other failure of one (no answer,
+// an answer that does not parse, data of the wrong length) may follow a
+// committed transaction.
+func refused(err error) bool { return SWOf(err) != 0 }
+
 // SWOf returns the status word of a card or PSAM refusal in err's chain, or
 // 0 if err is not one.
 func SWOf(err error) apdu.SW {

@@ -39,8 +39,46 @@
 // happened, GET TRANSACTION PROOF gives its TAC; within the retry window
 // that completes the interrupted tap (nothing more is charged), later the
 // new tap is charged as well. A load whose CREDIT answer was lost is
-// recovered the same way before the card's next load. The Queue is an
+// recovered the same way before the card's next load.
+//
+// Cards and PSAMs are untrusted input: every answer is measured before it
+// is read (each command returns a fixed length of data, or none). A
+// malformed answer before DEBIT is sent ends the tap with an error of kind
+// Invalid and no record. Once DEBIT (or a load's CREDIT) is sent, only a
+// status word refusing it means nothing happened on the card; a lost or
+// malformed answer, or a complete record that cannot be sealed or spooled,
+// is handled as a tear: the grey record stays, awaiting GET TRANSACTION
+// PROOF at the card's next tap. A load's record is spooled before the host
+// hears its TAC, so that a host out of reach loses nothing. The Queue is an
 // fsynced append-only log with CRC-framed writes, torn tails cut at
 // open; the Uploader drops a record only when the back office has
 // answered for it, under batch IDs that make a retry the same batch.
+//
+// # Batch IDs
+//
+// The back office answers a repeated batch ID with its first answer, and
+// refuses (409, kind Conflict) an ID it holds for other records. So an
+// ID must name one set of records for the terminal's whole life. A batch
+// is the records its queue had not acked between a first and a last seq,
+// and acks only ever remove records, so within one queue file (first seq,
+// last seq, count) names one set: a retry, after a crash too, is the same
+// batch. But seqs start again at 1 in a new queue file (the old one
+// deleted, the terminal re-imaged), and a new file's batches would reuse
+// the old one's IDs: the back office would refuse them, for ever. Hence
+// the queue epoch: 64 random bits drawn when a queue file is created,
+// kept in its header, and the batch ID
+//
+//	<epoch, 16 hex digits>-<first seq>-<last seq>-<count>
+//
+// at most 64 printable bytes (acquire.MaxBatchIDLen). Random rather than a
+// clock or a counter because a re-imaged terminal keeps neither: its clock
+// may be reset and its disk is new; two files of one terminal share an
+// epoch with a chance of about n*n/2^65 for n files. A file written
+// before epochs is given one when opened and keeps it from its next
+// compaction on; the batches a reopen renames before that reach the back
+// office again under new IDs, and their records are answered as
+// duplicates, never booked twice. The IDs before epochs began with "q"
+// and new ones never do. A conflict stops the uploader at once with
+// ErrBatchConflict, the batch left queued: sending it again would get the
+// same answer.
 package terminal

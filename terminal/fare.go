@@ -117,11 +117,13 @@ func (f SectionFare) Price(q FareQuery) (Charge, error) {
 		}
 		from := q.Transit.Trip.Station
 		n := max(from, q.Station) - min(from, q.Station)
-		fen := f.BaseFen
+		// In 64 bits, so that many steps of a large StepFen cannot wrap
+		// below MaxFen.
+		fen64 := uint64(f.BaseFen)
 		if n > f.BaseStations && f.StepStations > 0 {
-			fen += (n - f.BaseStations + f.StepStations - 1) / f.StepStations * f.StepFen
+			fen64 += (uint64(n-f.BaseStations) + uint64(f.StepStations) - 1) / uint64(f.StepStations) * uint64(f.StepFen)
 		}
-		fen = min(fen, f.MaxFen)
+		fen := uint32(min(fen64, uint64(f.MaxFen)))
 		return Charge{AmountFen: fen, FullFen: fen, Explanation: fmt.Sprintf("%d stations from %d to %d: %s", n, from, q.Station, yuan(fen))}, nil
 	}
 	return FlatFare{Fen: f.BaseFen}.Price(q)
@@ -255,7 +257,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 			return citycard.Wrap(op, citycard.Invalid, err)
 		}
 		cmd := apdu.Command{CLA: 0x80, INS: 0xDC, P1: r.RecordID(), P2: card.SFITransit << 3, Data: b, Le: -1}
-		if _, _, err := c.send(op, fmt.Sprintf("UPDATE CAPP DATA CACHE %02X", r.RecordID()), cmd); err != nil {
+		if _, err := c.sendLen(op, fmt.Sprintf("UPDATE CAPP DATA CACHE %02X", r.RecordID()), cmd, 0); err != nil {
 			return err
 		}
 	}

@@ -51,12 +51,30 @@ type FareEngine struct {
 // NewFareEngine returns a FareEngine pricing with t.
 func NewFareEngine(t *fare.Table) *FareEngine { return &FareEngine{Table: t} }
 
+// FareFenMax bounds the fare a FareEngine charges for one tap, and the
+// full fare it states: 1,000 yuan, the default maximum balance of a card
+// (card.BalanceMaxFenDefault) and far above any transit or parking fare.
+// A record's amount is a uint32 of fen; a fare table that prices a tap
+// beyond the bound (or below zero) is an error, never an amount cut to
+// 32 bits.
+const FareFenMax = 100_000
+
+// fareFen checks that a fare the table computed fits a record: 0 to
+// FareFenMax fen. Kind Invalid naming what and the amount.
+func fareFen(op, what string, fen int64) (uint32, error) {
+	if fen < 0 || fen > FareFenMax {
+		return 0, citycard.E(op, citycard.Invalid, "%s of %d fen: a tap's fare is 0 to %d fen (FareFenMax)", what, fen, FareFenMax)
+	}
+	return uint32(fen), nil
+}
+
 // journeyGap bounds how far back the card's last trip may be to take
 // part in pricing this tap: beyond it no transfer or pass day is shared.
 const journeyGap = 24 * time.Hour
 
 // Price implements Fare. Kind Invalid for a network, line, station or
-// rider category code the table does not map, or a leg no rule prices.
+// rider category code the table does not map, a leg no rule prices, or a
+// fare (or full fare) above FareFenMax or below zero.
 func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	const op = "terminal.FareEngine.Price"
 	if q.Tap == TapAmount {
@@ -184,6 +202,20 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 
 	var ch Charge
 	var why []string
+	// The amounts in fen, summed in int64 and bounded before they become
+	// the uint32 a record carries.
+	var amountFen, fullFen int64
+	charge := func() (Charge, error) {
+		var err error
+		if ch.AmountFen, err = fareFen(op, "fare", amountFen); err != nil {
+			return Charge{}, err
+		}
+		if ch.FullFen, err = fareFen(op, "full fare", fullFen); err != nil {
+			return Charge{}, err
+		}
+		ch.Explanation = strings.Join(why, "; ")
+		return ch, nil
+	}
 	if penalty != nil {
 		pj := j
 		pj.Legs = []fare.Leg{*penalty}
@@ -192,8 +224,8 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			return Charge{}, citycard.Wrap(op, citycard.Invalid, err)
 		}
 		fen := max(pq.TotalFen-int64(trip.ProvisionalFen), 0)
-		ch.AmountFen += uint32(fen)
-		ch.FullFen += uint32(fen)
+		amountFen += fen
+		fullFen += fen
 		why = append(why, fmt.Sprintf("leg from station %d was never tapped off: %s", trip.Station, pq.Explanation(0)))
 	}
 	var legs [2]fare.Leg
@@ -209,8 +241,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			}
 		}
 		why = append(why, fmt.Sprintf("tap-on at station %d", q.Station))
-		ch.Explanation = strings.Join(why, "; ")
-		return ch, nil
+		return charge()
 	}
 
 	// A boarding or a tap-off is priced with the previous leg before it,
@@ -276,8 +307,8 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		// What the tap-on took already (a provisional maximum fare) counts.
 		fen = max(fen-int64(trip.ProvisionalFen), 0)
 	}
-	ch.AmountFen += uint32(fen)
-	ch.FullFen += uint32(full)
+	amountFen += fen
+	fullFen += full
 	why = append(why, fq.Explanation(expl))
 	if o, ok := fq.Chosen(i); ok && o.Kind == fare.OfferHeld {
 		code, _ := t.FareProductCode(o.FareProductID)
@@ -297,8 +328,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			ch.ProductUpdate = &u
 		}
 	}
-	ch.Explanation = strings.Join(why, "; ")
-	return ch, nil
+	return charge()
 }
 
 // heldOf turns the card's product records into the journey's held
@@ -391,7 +421,8 @@ func (e *FareEngine) ids(op string, network uint16, riderCategory, cardType uint
 // entry (a tap-off) is the leg from its entry station to its station, any
 // other the boarding at its station. The record's rider category and
 // card type map through the table. Kind Invalid for a record that is not
-// a composite purchase or that the table cannot price.
+// a composite purchase or that the table cannot price, or prices above
+// FareFenMax.
 func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	const op = "terminal.FareEngine.Recheck"
 	if rec.Type != keys.TxCompositePurchase {
@@ -429,7 +460,10 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	if err := t.Price(&j, &q); err != nil {
 		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	full := uint32(q.Legs[0].FullFen)
+	full, err := fareFen(op, "full fare", q.Legs[0].FullFen)
+	if err != nil {
+		return FareCheck{}, err
+	}
 	c := FareCheck{FullFen: full, RecordFullFen: rec.FareFull, AmountFen: rec.Amount, Explanation: q.Explanation(0)}
 	c.Match = full == rec.FareFull && rec.Amount <= full
 	return c, nil

@@ -1,9 +1,11 @@
 package terminal
 
 import (
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -313,5 +315,101 @@ func TestFareEngineTransferThroughTheCard(t *testing.T) {
 	tap(off, 10, 50, 400, 400)
 	if s := c.State(); s.BalanceFen != 5000-200-300-100-400 {
 		t.Errorf("balance %d, want %d", s.BalanceFen, 5000-200-300-100-400)
+	}
+}
+
+// ningboWithBusFare returns the Ningbo fare table with the bus single fare
+// set to amount (yuan, as the feed writes it) and no caps, so that a bus
+// boarding is charged exactly that.
+func ningboWithBusFare(t *testing.T, amount string) *FareEngine {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	src := os.DirFS("../fare/testdata/ningbo")
+	names, err := fs.Glob(src, "*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		b, err := fs.ReadFile(src, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch n {
+		case "fare_products.txt":
+			old := "bus_single,公交单程 bus single,adult,,2.00,CNY"
+			if !strings.Contains(string(b), old) {
+				t.Fatal("the Ningbo feed has no bus single fare of 2.00")
+			}
+			b = []byte(strings.Replace(string(b), old, "bus_single,公交单程 bus single,adult,,"+amount+",CNY", 1))
+		case "fare_caps.txt":
+			b = []byte("rider_category_id,period,amount\n")
+		}
+		fsys[n] = &fstest.MapFile{Data: b}
+	}
+	tab, err := fare.Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewFareEngine(tab)
+}
+
+// TestFareEngineFareBound: a fare up to FareFenMax is charged; above it
+// (up to amounts that do not fit the record's 32 bits) it is an error,
+// never a wrapped amount.
+func TestFareEngineFareBound(t *testing.T) {
+	if FareFenMax != 100_000 {
+		t.Fatalf("FareFenMax %d: the cases below are written for 1000.00 yuan", FareFenMax)
+	}
+	d, tm := bcd(at(8, 0))
+	rec := record.Record{Type: keys.TxCompositePurchase, Date: d, Time: tm, Network: netBus, Line: lineBus1, Station: stBusGulou}
+	for _, tc := range []struct {
+		amount string
+		fen    uint32 // 0: refused
+	}{
+		{"999.99", 99_999},
+		{"1000.00", FareFenMax},
+		{"1000.01", 0},
+		{"42949672.96", 0}, // 2^32 fen: 0 when cut to 32 bits
+		{"50000000.00", 0}, // 5e9 fen: 705,032,704 when cut to 32 bits
+	} {
+		e := ningboWithBusFare(t, tc.amount)
+		ch, err := e.Price(FareQuery{At: at(8, 0), Tap: TapFlat, Network: netBus, Line: lineBus1, Station: stBusGulou})
+		c, rerr := e.Recheck(&rec)
+		if tc.fen == 0 {
+			if !citycard.IsKind(err, citycard.Invalid) || !strings.Contains(err.Error(), "FareFenMax") {
+				t.Errorf("bus fare %s: charge %d, %v; want kind Invalid naming FareFenMax", tc.amount, ch.AmountFen, err)
+			}
+			if !citycard.IsKind(rerr, citycard.Invalid) {
+				t.Errorf("Recheck at bus fare %s: full fare %d, %v; want kind Invalid", tc.amount, c.FullFen, rerr)
+			}
+			continue
+		}
+		if err != nil || ch.AmountFen != tc.fen || ch.FullFen != tc.fen {
+			t.Errorf("bus fare %s: charge %d (full %d), %v; want %d", tc.amount, ch.AmountFen, ch.FullFen, err, tc.fen)
+		}
+		if rerr != nil || c.FullFen != tc.fen {
+			t.Errorf("Recheck at bus fare %s: full fare %d, %v; want %d", tc.amount, c.FullFen, rerr, tc.fen)
+		}
+	}
+}
+
+// TestSectionFareNoWrap: many steps of a large step fare reach the
+// maximum fare; they do not wrap around 32 bits to a small one.
+func TestSectionFareNoWrap(t *testing.T) {
+	f := SectionFare{Network: 1, BaseFen: 200, BaseStations: 6, StepFen: 1 << 31, StepStations: 1, MaxFen: 700}
+	for _, tc := range []struct {
+		from, to uint32
+		want     uint32
+	}{
+		{10, 14, 200},       // within the base stations
+		{10, 17, 700},       // one step: 200 + 2^31, capped
+		{10, 30, 700},       // 14 steps: 14 * 2^31 wraps 32 bits to 0
+		{0, 1<<32 - 1, 700}, // the most stations apart
+	} {
+		q := FareQuery{Tap: TapOff, Network: 1, Station: tc.to, Transit: Transit{HasTrip: true, Trip: card.Trip{Status: card.TripOpen, Network: 1, Station: tc.from}}}
+		ch, err := f.Price(q)
+		if err != nil || ch.AmountFen != tc.want {
+			t.Errorf("%d to %d: %d fen, %v; want %d", tc.from, tc.to, ch.AmountFen, err, tc.want)
+		}
 	}
 }

@@ -43,10 +43,15 @@ type LoadResult struct {
 	Recovered *record.Record
 }
 
-// Load loads amountFen onto the card, online through host. A load whose
-// CREDIT answer was lost (the card tore) is kept and recovered with GET
-// TRANSACTION PROOF (type 02) before the card's next load here. Errors as
-// Tap, plus the host's.
+// Load loads amountFen onto the card, online through host. Once CREDIT FOR
+// LOAD is sent, only a status word refusing it means nothing happened: a
+// load whose CREDIT answer was lost (the card tore) or malformed, or whose
+// record could not be sealed and spooled, is kept and recovered with GET
+// TRANSACTION PROOF (type 02) before the card's next load here. The load
+// record is spooled before the host is told the TAC, so a host that cannot
+// be reached, or that refuses the TAC, still leaves the record (the back
+// office verifies it); Load then returns the result with the host's error.
+// Errors as Tap, plus the host's.
 func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (LoadResult, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -61,23 +66,22 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 	res.Card = pub
 	k := cardKey{pub.Issuer, pub.ASN}
 	if tl, ok := t.tornLoads[k]; ok {
-		rec, err := t.recoverLoad(op, c, tl, host)
+		rec, recovered, err := t.recoverLoad(op, c, tl, host)
+		if recovered {
+			res.Recovered = &rec
+		}
 		if err != nil {
 			return res, err
 		}
-		res.Recovered = rec
 	}
 
 	data := make([]byte, 0, 11)
 	data = append(data, t.cfg.KeyVersions[0])
 	data = binary.BigEndian.AppendUint32(data, amountFen)
 	data = append(data, t.tid[:]...)
-	b, _, err := c.send(op, "INITIALIZE FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x50, P1: 0x00, P2: 0x02, Data: data, Le: 16})
+	b, err := c.sendLen(op, "INITIALIZE FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x50, P1: 0x00, P2: 0x02, Data: data, Le: 16}, 16)
 	if err != nil {
 		return res, err
-	}
-	if len(b) != 16 {
-		return res, citycard.E(op, citycard.Invalid, "INITIALIZE FOR LOAD answered %d bytes, want 16", len(b))
 	}
 	date, tm := keys.DateTime(now)
 	req := LoadRequest{Issuer: pub.Issuer, ASN: pub.ASN, KeyVersion: b[6], Alg: keys.Alg(b[7])}
@@ -96,62 +100,71 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 	credit = append(credit, date[:]...)
 	credit = append(credit, tm[:]...)
 	credit = append(credit, mac2[:]...)
-	tb, _, err := c.send(op, "CREDIT FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x52, Data: credit, Le: 4})
-	if citycard.IsKind(err, citycard.IO) {
+	tb, err := c.sendLen(op, "CREDIT FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x52, Data: credit, Le: 4}, 4)
+	if err != nil && refused(err) {
+		return res, err // the card refused: nothing was credited
+	}
+	if err != nil {
+		// The card tore, or its answer is not a CREDIT's (the TAC): it may
+		// have credited. GET TRANSACTION PROOF tells, before its next load.
 		t.tornLoads[k] = tornLoad{req: req}
 		return res, err
 	}
+	rec, err := t.spoolLoad(op, req, [4]byte(tb), record.StatusComplete)
 	if err != nil {
-		return res, err
-	}
-	rec, err := t.finishLoad(op, req, [4]byte(tb), record.StatusComplete, host)
-	if err != nil {
+		// The card credited, and the terminal holds no record of it.
+		t.tornLoads[k] = tornLoad{req: req}
 		return res, err
 	}
 	res.Record, res.BalanceAfter = rec, req.Load.BalanceBefore+amountFen
+	if err := host.ConfirmLoad(req, rec.TAC); err != nil {
+		return res, citycard.Wrap(op, citycard.Other, err)
+	}
 	return res, nil
 }
 
 // recoverLoad confirms a load whose CREDIT answer was lost: if the card's
 // last transaction is that load, GET TRANSACTION PROOF (type 02) gives its
-// TAC; if not, the card never credited and the host, which booked the load
-// as unconfirmed, settles it from the card's later records.
-func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) (*record.Record, error) {
+// TAC, the recovered record is spooled (recovered is true) and the host is
+// told the TAC; if not, the card never credited and the host, which booked
+// the load as unconfirmed, settles it from the card's later records. On an
+// error before the record is spooled the load stays awaiting the card's
+// next load.
+func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) (rec record.Record, recovered bool, err error) {
 	k := cardKey{tl.req.Issuer, tl.req.ASN}
 	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(card.SFILog, 1, false, card.LogEntryLen))
 	if err != nil && SWOf(err) != apdu.SWRecordNotFound {
-		return nil, err
+		return rec, false, err
 	}
 	if err != nil {
 		delete(t.tornLoads, k)
-		return nil, nil
+		return rec, false, nil
 	}
 	last, err := card.ParseLogEntry(b)
 	if err != nil {
-		return nil, citycard.Wrap(op, citycard.Invalid, err)
+		return rec, false, citycard.Wrap(op, citycard.Invalid, err)
 	}
 	if last.Type != keys.TxLoad || last.Counter != tl.req.Load.OnlineCounter || last.AmountFen != tl.req.Load.Amount || last.Terminal != t.tid {
 		delete(t.tornLoads, k)
-		return nil, nil
+		return rec, false, nil
 	}
 	data := binary.BigEndian.AppendUint16(nil, tl.req.Load.OnlineCounter)
-	proof, _, err := c.send(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: keys.TxLoad, Data: data, Le: 8})
+	proof, err := c.sendLen(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: keys.TxLoad, Data: data, Le: 8}, 8)
 	if err != nil {
-		return nil, err
+		return rec, false, err
 	}
-	rec, err := t.finishLoad(op, tl.req, [4]byte(proof[4:8]), record.StatusRecovered, host)
-	if err != nil {
-		return nil, err
+	if rec, err = t.spoolLoad(op, tl.req, [4]byte(proof[4:8]), record.StatusRecovered); err != nil {
+		return record.Record{}, false, err
 	}
 	delete(t.tornLoads, k)
-	return &rec, nil
+	if err := host.ConfirmLoad(tl.req, rec.TAC); err != nil {
+		return rec, true, citycard.Wrap(op, citycard.Other, err)
+	}
+	return rec, true, nil
 }
 
-// finishLoad hands the TAC to the host and spools the sealed load record.
-func (t *Terminal) finishLoad(op string, req LoadRequest, tac [4]byte, status record.Status, host LoadHost) (record.Record, error) {
-	if err := host.ConfirmLoad(req, tac); err != nil {
-		return record.Record{}, citycard.Wrap(op, citycard.Other, err)
-	}
+// spoolLoad seals and spools the load record of req with the card's TAC.
+func (t *Terminal) spoolLoad(op string, req LoadRequest, tac [4]byte, status record.Status) (record.Record, error) {
 	l := req.Load
 	rec := record.Record{
 		Status: status, Type: keys.TxLoad,

@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,7 +39,9 @@ import (
 //	                bit 6 (0x40): last frame of a write
 //	payload length bytes
 //
-//	header  payload "CCQUEUE1" || next seq uint64; always the file's first frame
+//	header  payload "CCQUEUE2" || next seq uint64 || epoch uint64; always
+//	        the file's first frame (a file written before epochs has
+//	        "CCQUEUE1" || next seq uint64, see Epoch)
 //	record  payload seq uint64 || record bytes (1 to 64 KiB)
 //	ack     payload one or more ranges lo uint64 || hi uint64 (lo <= hi):
 //	        every record before the ack whose seq is in [lo, hi] is acked
@@ -49,6 +52,11 @@ import (
 // are assigned by the queue: 1, 2, 3, ..., strictly increasing through the
 // file, surviving restarts and compaction (the header keeps the counter when
 // no record does).
+//
+// Epoch. A queue file is given a random 64-bit epoch (never 0) when it is
+// created, kept in its header through every compaction. Seqs start again
+// at 1 in a new file (the old one deleted, the terminal re-imaged), so the
+// uploader names its batches by epoch and seqs together: see Epoch.
 //
 // Recovery. Because each write is synced before the next one begins, at most
 // the last write can be torn by a power failure, and within it the kernel may
@@ -97,8 +105,11 @@ const (
 	frameKindRecord   = 1
 	frameKindAck      = 2
 	frameKindHeader   = 3
-	headerPayloadSize = 16
-	queueMagic        = "CCQUEUE1"
+	headerPayloadSize = 24
+	queueMagic        = "CCQUEUE2"
+	// A header written before epochs: magic and next seq.
+	headerPayloadSizeV1 = 16
+	queueMagicV1        = "CCQUEUE1"
 )
 
 // Defaults: a bus does some 2,000 taps a day; 65,536 records of 130 bytes
@@ -181,8 +192,9 @@ func QueueLogger(l *slog.Logger) QueueOption {
 // reached the disk is unknown, see fsync(2)); Close it and OpenQueue again,
 // which recovers the file.
 type Queue struct {
-	path string
-	cfg  queueConfig
+	path  string
+	cfg   queueConfig
+	epoch uint64 // fixed at open
 
 	mu          sync.Mutex
 	f           *os.File
@@ -322,8 +334,27 @@ func readQueueFile(op, path string) (*os.File, []byte, error) {
 // synced temporary file and a rename, so that a crash never leaves a
 // half-made header at path.
 func createQueueFile(path string) (*os.File, error) {
-	f, _, err := writeQueueFile(path, 1, nil, nil)
+	epoch, err := newEpoch()
+	if err != nil {
+		return nil, err
+	}
+	f, _, err := writeQueueFile(path, 1, epoch, nil, nil)
 	return f, err
+}
+
+// newEpoch draws a queue epoch: 64 random bits, never 0 (0 stands for a
+// file written before epochs). Two files of one terminal draw the same
+// epoch with a chance of about n*n/2^65 for n files in its life.
+func newEpoch() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("queue epoch: %w", err)
+		}
+		if e := binary.LittleEndian.Uint64(b[:]); e != 0 {
+			return e, nil
+		}
+	}
 }
 
 func loadQueue(op, path string, f *os.File, data []byte, cfg queueConfig) (*Queue, error) {
@@ -341,7 +372,19 @@ func loadQueue(op, path string, f *os.File, data []byte, cfg queueConfig) (*Queu
 		cfg.logger.Warn("terminal queue: cut a torn write at the end of the file",
 			"path", path, "offset", scan.goodBytes, "bytes", int64(len(data))-scan.goodBytes)
 	}
-	q := &Queue{path: path, cfg: cfg, f: f, size: scan.goodBytes, state: scan.state}
+	epoch := scan.epoch
+	if epoch == 0 {
+		// A file written before epochs: it gets one now, written into the
+		// header by the next compaction. Until then each open draws anew,
+		// which only renames batches not yet answered (their records come
+		// back as duplicates under the new name, never twice booked).
+		var err error
+		if epoch, err = newEpoch(); err != nil {
+			return nil, citycard.E(op, citycard.IO, "%w", err)
+		}
+		cfg.logger.Info("terminal queue: a file without an epoch; its next compaction writes one", "path", path)
+	}
+	q := &Queue{path: path, cfg: cfg, epoch: epoch, f: f, size: scan.goodBytes, state: scan.state}
 	q.compactAt = cfg.compactBytes
 	q.state.purge()
 	return q, nil
@@ -435,6 +478,14 @@ func (q *Queue) Pending(n int) []Entry {
 	defer q.mu.Unlock()
 	return q.state.pending(n)
 }
+
+// Epoch returns the queue file's epoch: a random number, never 0, drawn
+// when the file was created and kept by every compaction and reopen, so
+// that (epoch, seq) names a record uniquely for the terminal's whole life,
+// across files deleted and made again. A file written before epochs is
+// given one at open, kept from its next compaction on (until then a
+// reopen may draw another).
+func (q *Queue) Epoch() uint64 { return q.epoch }
 
 // Len returns the number of records not yet acked.
 func (q *Queue) Len() int {
@@ -576,7 +627,7 @@ func (q *Queue) compactLocked() error {
 	s := &q.state
 	s.purge()
 	live := s.entries[s.head:]
-	f, size, err := writeQueueFile(q.path, s.nextSeq, live, q.crashAtStep)
+	f, size, err := writeQueueFile(q.path, s.nextSeq, q.epoch, live, q.crashAtStep)
 	if err != nil {
 		if errors.Is(err, errRenamedUnsynced) || errors.Is(err, errSimulatedCrash) {
 			// Appends must go to a file whose name is durable: if the
@@ -599,12 +650,12 @@ func (q *Queue) compactLocked() error {
 
 var errRenamedUnsynced = errors.New("compaction renamed the file but could not sync the directory")
 
-// writeQueueFile writes a complete queue file (header with nextSeq, then
+// writeQueueFile writes a complete queue file (header with nextSeq and epoch, then
 // one single-frame write per entry) to path+".compact", syncs it, renames it
 // over path and syncs the directory. It returns the new file, open for
 // writing, and its size. crash, if not nil, is asked at each step whether to
 // stop there as if the power had failed.
-func writeQueueFile(path string, nextSeq uint64, entries []queueEntry, crash func(compactStep) bool) (f *os.File, size int64, err error) {
+func writeQueueFile(path string, nextSeq, epoch uint64, entries []queueEntry, crash func(compactStep) bool) (f *os.File, size int64, err error) {
 	tmp := path + ".compact"
 	f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -622,7 +673,7 @@ func writeQueueFile(path string, nextSeq uint64, entries []queueEntry, crash fun
 	}()
 
 	w := bufio.NewWriterSize(f, 64<<10)
-	frame := appendHeaderFrame(nil, nextSeq)
+	frame := appendHeaderFrame(nil, nextSeq, epoch)
 	size = int64(len(frame))
 	if _, err = w.Write(frame); err != nil {
 		return nil, 0, err
@@ -685,11 +736,28 @@ func sealFrame(buf []byte, start int) []byte {
 	return buf
 }
 
-func appendHeaderFrame(buf []byte, nextSeq uint64) []byte {
+func appendHeaderFrame(buf []byte, nextSeq, epoch uint64) []byte {
 	buf, start := appendFrame(buf, frameKindHeader|frameFirst|frameLast, headerPayloadSize)
 	buf = append(buf, queueMagic...)
 	buf = binary.LittleEndian.AppendUint64(buf, nextSeq)
+	buf = binary.LittleEndian.AppendUint64(buf, epoch)
 	return sealFrame(buf, start)
+}
+
+// parseHeader decodes a header frame: version 2 with an epoch, version 1
+// (written before epochs) without, version 0 for any other frame.
+func parseHeader(h frame) (nextSeq, epoch uint64, version int) {
+	if h.kind != frameKindHeader|frameFirst|frameLast {
+		return 0, 0, 0
+	}
+	p := h.payload
+	switch {
+	case len(p) == headerPayloadSize && string(p[:8]) == queueMagic:
+		return binary.LittleEndian.Uint64(p[8:]), binary.LittleEndian.Uint64(p[16:]), 2
+	case len(p) == headerPayloadSizeV1 && string(p[:8]) == queueMagicV1:
+		return binary.LittleEndian.Uint64(p[8:]), 0, 1
+	}
+	return 0, 0, 0
 }
 
 func appendRecordFrame(buf []byte, flags byte, seq uint64, rec []byte) []byte {
@@ -752,7 +820,8 @@ func findWriteStart(data []byte, off int64) (int64, bool) {
 // scanResult is what a queue file holds.
 type scanResult struct {
 	state     queueState
-	goodBytes int64 // end of the last complete write; the rest is a torn write
+	epoch     uint64 // 0: a file written before epochs
+	goodBytes int64  // end of the last complete write; the rest is a torn write
 }
 
 // scanQueue reads a queue file. It returns kind Invalid if data does not
@@ -761,8 +830,8 @@ func scanQueue(data []byte) (scanResult, error) {
 	const op = "terminal.scanQueue"
 	var r scanResult
 	h, ok := parseFrame(data, 0)
-	if !ok || h.kind != frameKindHeader|frameFirst|frameLast || len(h.payload) != headerPayloadSize ||
-		string(h.payload[:8]) != queueMagic {
+	nextSeq, epoch, version := parseHeader(h)
+	if !ok || version == 0 {
 		// Queue files are made whole by a rename, so a bad header is never
 		// a torn write: either the header was damaged or this is not a
 		// queue file at all.
@@ -771,10 +840,14 @@ func scanQueue(data []byte) (scanResult, error) {
 		}
 		return r, citycard.E(op, citycard.Invalid, "not a queue file: no queue header at offset 0")
 	}
-	r.state.nextSeq = binary.LittleEndian.Uint64(h.payload[8:])
+	r.state.nextSeq = nextSeq
 	if r.state.nextSeq == 0 || r.state.nextSeq > queueSeqMax {
 		return r, citycard.E(op, citycard.IO, "corrupt queue: header's next seq %d out of range", r.state.nextSeq)
 	}
+	if version == 2 && epoch == 0 {
+		return r, citycard.E(op, citycard.IO, "corrupt queue: header's epoch is 0")
+	}
+	r.epoch = epoch
 	corrupt := func(off int64, format string, args ...any) error {
 		return citycard.E(op, citycard.IO, "corrupt queue at byte offset %d: %s", off, fmt.Sprintf(format, args...))
 	}

@@ -89,7 +89,7 @@ func TestQueueCompactionCrash(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "queue")
 		q, m := queueFixture(t, path)
 		mustClose(t, q)
-		f, _, err := writeQueueFile(path+".other", m.next, nil, func(compactStep) bool { return true })
+		f, _, err := writeQueueFile(path+".other", m.next, 7, nil, func(compactStep) bool { return true })
 		if !errors.Is(err, errSimulatedCrash) || f != nil {
 			t.Fatalf("writeQueueFile: %v", err)
 		}
@@ -112,9 +112,28 @@ func TestQueueCompactionCrash(t *testing.T) {
 // appends and acks in a loop, printing each seq after Append or Ack
 // returns; the parent kills it with SIGKILL at a random moment, reopens the
 // queue and checks that every printed append is there exactly once, in
-// order, and that every printed ack holds.
+// order, and that every printed ack holds. The moments come from a seeded
+// source whose seed the test logs: CITYCARD_QUEUE_KILL_SEED=<seed> runs
+// the same moments again.
 
-const killChildEnv = "CITYCARD_QUEUE_KILL_CHILD"
+const (
+	killChildEnv = "CITYCARD_QUEUE_KILL_CHILD"
+	killSeedEnv  = "CITYCARD_QUEUE_KILL_SEED"
+)
+
+// killSeed returns the seed of the kill moments: the one in
+// CITYCARD_QUEUE_KILL_SEED, or a new one from the clock.
+func killSeed(t *testing.T) uint64 {
+	t.Helper()
+	if s := os.Getenv(killSeedEnv); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", killSeedEnv, s, err)
+		}
+		return seed
+	}
+	return uint64(time.Now().UnixNano())
+}
 
 func TestQueueKill9(t *testing.T) {
 	if path := os.Getenv(killChildEnv); path != "" {
@@ -125,14 +144,17 @@ func TestQueueKill9(t *testing.T) {
 		t.Skip("runs a child process")
 	}
 	path := filepath.Join(t.TempDir(), "queue")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	seed := killSeed(t)
+	t.Logf("kill moments from seed %d: %s=%d replays them", seed, killSeedEnv, seed)
+	rng := rand.New(rand.NewPCG(seed, 9))
 
 	// known holds the records that must be in the queue: printed appends,
 	// minus printed acks, plus what earlier rounds found.
 	known := map[uint64][]byte{}
 	acked := map[uint64]bool{}
 	for round := range 5 {
-		lines := runKillChild(t, path, round, time.Duration(rng.IntN(150))*time.Millisecond)
+		wait := time.Duration(rng.IntN(150)) * time.Millisecond
+		lines := runKillChild(t, path, round, wait)
 		maxPrinted := uint64(0)
 		compactions := 0
 		acking := map[uint64]bool{} // Ack called, not known to have returned
@@ -205,7 +227,7 @@ func TestQueueKill9(t *testing.T) {
 				t.Fatalf("round %d: seq %d was appended and not acked, and is lost", round, seq)
 			}
 		}
-		t.Logf("round %d: %d lines, %d compactions, %d records pending", round, len(lines), compactions, len(got))
+		t.Logf("round %d: killed %v after the first line: %d lines, %d compactions, %d records pending", round, wait, len(lines), compactions, len(got))
 	}
 }
 

@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -28,6 +29,17 @@ func recData(id int) []byte {
 		b[i] = byte(id*31 + i*7)
 	}
 	return b
+}
+
+// testEpoch is the epoch of the queue files tests build by hand.
+const testEpoch = 0x5EED_0000_0000_0001
+
+// appendHeaderFrameV1 appends a header frame as written before epochs.
+func appendHeaderFrameV1(buf []byte, nextSeq uint64) []byte {
+	buf, start := appendFrame(buf, frameKindHeader|frameFirst|frameLast, headerPayloadSizeV1)
+	buf = append(buf, queueMagicV1...)
+	buf = binary.LittleEndian.AppendUint64(buf, nextSeq)
+	return sealFrame(buf, start)
 }
 
 func openTestQueue(t testing.TB, path string, opts ...QueueOption) *Queue {
@@ -278,7 +290,7 @@ func TestQueueNotAQueue(t *testing.T) {
 	for name, content := range map[string][]byte{
 		"text":        []byte("terminal_id = 000000000001\npsam = slot 1\nthis is a config file, not a queue\n"),
 		"short":       []byte("CCQ"),
-		"wrong magic": appendHeaderFrame(nil, 1)[:9], // the frame header alone
+		"wrong magic": appendHeaderFrame(nil, 1, testEpoch)[:9], // the frame header alone
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "queue")
@@ -542,19 +554,20 @@ func TestQueueCorruption(t *testing.T) {
 	}
 
 	// Frames whose CRC is right but whose content is impossible.
-	header := appendHeaderFrame(nil, 1)
+	header := appendHeaderFrame(nil, 1, testEpoch)
 	rec := func(flags byte, seq uint64) []byte { return appendRecordFrame(nil, flags, seq, []byte("x")) }
 	one := byte(frameFirst | frameLast)
 	for name, file := range map[string][]byte{
 		"seq backwards":     slices.Concat(header, rec(one, 5), rec(one, 5)),
 		"seq zero":          slices.Concat(header, rec(one, 0)),
 		"seq too big":       slices.Concat(header, rec(one, queueSeqMax)),
-		"second header":     slices.Concat(header, rec(one, 1), appendHeaderFrame(nil, 9)),
+		"second header":     slices.Concat(header, rec(one, 1), appendHeaderFrame(nil, 9, testEpoch)),
 		"unfinished write":  slices.Concat(header, rec(frameFirst, 1), rec(one, 2)),
 		"orphan frame":      slices.Concat(header, rec(frameLast, 1)),
 		"bad ack range":     slices.Concat(header, rec(one, 1), appendAckFrame(nil, one, [][2]uint64{{3, 2}})),
 		"empty record":      slices.Concat(header, appendRecordFrame(nil, one, 1, nil)),
-		"header next seq 0": appendHeaderFrame(nil, 0),
+		"header next seq 0": appendHeaderFrame(nil, 0, testEpoch),
+		"header epoch 0":    appendHeaderFrame(nil, 1, 0),
 	} {
 		if _, err := scanQueue(file); !citycard.IsKind(err, citycard.IO) {
 			t.Errorf("%s: %v, want kind IO", name, err)
@@ -753,7 +766,7 @@ func TestQueueWriteFailure(t *testing.T) {
 // tail, and then work as a queue. Each run fsyncs, so fuzzing on a tmpfs is
 // some ten times faster: TMPDIR=/dev/shm go test -fuzz=FuzzOpenQueue.
 func FuzzOpenQueue(f *testing.F) {
-	header := appendHeaderFrame(nil, 1)
+	header := appendHeaderFrame(nil, 1, testEpoch)
 	one := byte(frameFirst | frameLast)
 	valid := slices.Concat(header,
 		appendRecordFrame(nil, one, 1, []byte("first record")),
@@ -766,10 +779,12 @@ func FuzzOpenQueue(f *testing.F) {
 	f.Add(header)
 	f.Add(valid)
 	f.Add(valid[:len(valid)-5])
-	f.Add(appendHeaderFrame(nil, 1<<40))
+	f.Add(appendHeaderFrame(nil, 1<<40, testEpoch))
 	bad := slices.Clone(valid)
 	bad[40] ^= 1
 	f.Add(bad)
+	// A file written before epochs.
+	f.Add(slices.Concat(appendHeaderFrameV1(nil, 1), valid[len(header):]))
 
 	dir := f.TempDir()
 	path := filepath.Join(dir, "queue")
@@ -807,6 +822,10 @@ func FuzzOpenQueue(f *testing.F) {
 		q.mu.Lock()
 		m.next = q.state.nextSeq
 		q.mu.Unlock()
+		epoch := q.Epoch()
+		if epoch == 0 {
+			t.Fatal("queue epoch 0")
+		}
 		if len(p) > 0 {
 			mustAck(t, q, p[0].Seq)
 			m.ack(p[0].Seq)
@@ -824,8 +843,92 @@ func FuzzOpenQueue(f *testing.F) {
 			t.Fatalf("reopen: %v", err)
 		}
 		checkQueue(t, q, m)
+		// The epoch is the file's, unless it was written before epochs
+		// and never compacted since.
+		after, _ := os.ReadFile(path)
+		if len(after) >= 17 && string(after[9:17]) == queueMagic && q.Epoch() != epoch {
+			t.Fatalf("epoch %x after reopen, was %x", q.Epoch(), epoch)
+		}
 		mustClose(t, q)
 	})
+}
+
+// TestQueueEpoch: a queue file keeps its epoch through reopens and
+// compactions; a new file at the same path draws a new one; a file
+// written before epochs opens, and its first compaction writes the epoch
+// it was given.
+func TestQueueEpoch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "queue")
+	q := openTestQueue(t, path)
+	e := q.Epoch()
+	if e == 0 {
+		t.Fatal("epoch 0")
+	}
+	mustAck(t, q, mustAppend(t, q, recData(1)))
+	mustAppend(t, q, recData(2))
+	if err := q.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if q.Epoch() != e {
+		t.Fatalf("epoch %x after compaction, was %x", q.Epoch(), e)
+	}
+	mustClose(t, q)
+	q = openTestQueue(t, path)
+	if q.Epoch() != e {
+		t.Fatalf("epoch %x after reopen, was %x", q.Epoch(), e)
+	}
+	mustClose(t, q)
+
+	// The file is deleted (or the terminal re-imaged): a new file, seqs
+	// from 1 again, under a new epoch.
+	seen := map[uint64]bool{e: true}
+	for range 20 {
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		q = openTestQueue(t, path)
+		if seen[q.Epoch()] {
+			t.Fatalf("a new queue file drew epoch %x again", q.Epoch())
+		}
+		seen[q.Epoch()] = true
+		if seq := mustAppend(t, q, recData(3)); seq != 1 {
+			t.Fatalf("first seq of a new file %d, want 1", seq)
+		}
+		mustClose(t, q)
+	}
+
+	// A file written before epochs: it opens with its records, and keeps
+	// the epoch it was given from its first compaction on.
+	one := byte(frameFirst | frameLast)
+	old := slices.Concat(appendHeaderFrameV1(nil, 1),
+		appendRecordFrame(nil, one, 1, recData(1)),
+		appendRecordFrame(nil, one, 2, recData(2)))
+	oldPath := filepath.Join(dir, "old")
+	if err := os.WriteFile(oldPath, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q = openTestQueue(t, oldPath)
+	m := newModel()
+	m.add(1, recData(1))
+	m.add(2, recData(2))
+	checkQueue(t, q, m)
+	e = q.Epoch()
+	if e == 0 {
+		t.Fatal("epoch 0 for a file written before epochs")
+	}
+	if after, _ := os.ReadFile(oldPath); !bytes.Equal(after, old) {
+		t.Fatal("OpenQueue rewrote a file written before epochs")
+	}
+	if err := q.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, q)
+	q = openTestQueue(t, oldPath)
+	if q.Epoch() != e {
+		t.Fatalf("epoch %x after compaction and reopen, was given %x", q.Epoch(), e)
+	}
+	checkQueue(t, q, m)
 }
 
 func BenchmarkAppend(b *testing.B) {

@@ -135,7 +135,7 @@ func New(cfg Config) (*Terminal, error) {
 		greys:     map[cardKey]grey{},
 		tornLoads: map[cardKey]tornLoad{},
 	}
-	b, _, err := t.psam.send(op, "READ BINARY 0016", readBinaryCmd(psamTerminalFileSFI, 0, 6))
+	b, err := t.psam.sendLen(op, "READ BINARY 0016", readBinaryCmd(psamTerminalFileSFI, 0, byte(len(t.tid))), len(t.tid))
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +172,14 @@ var (
 // Tap runs one tap of the card on the terminal. amountFen is the amount of
 // a POS purchase and ignored in other modes. Refusals are errors: kind
 // Conflict (ErrExpired, ErrBlacklisted, ErrBlocked), Insufficient (the
-// balance does not cover the fare), IO (the card left the field; if it had
-// been asked to debit, the Result's Grey record is spooled).
+// balance does not cover the fare), IO (the card left the field), Invalid
+// (the card or the PSAM answered what the command does not return, such
+// as data of the wrong length). Before DEBIT is sent such an error ends
+// the tap with no record. Once it is sent, only a status word refusing the
+// debit means nothing happened: if the card tore, answered something that
+// is not a DEBIT's answer, or the complete record could not be sealed and
+// spooled, the Result has Grey set and its Record is the grey record, left
+// spooled and recovered with GET TRANSACTION PROOF at the card's next tap.
 func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -189,13 +195,15 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 	res.Card = pub
 	k := cardKey{pub.Issuer, pub.ASN}
 	if g, ok := t.greys[k]; ok {
-		rec, balance, err := t.recoverPurchase(op, c, pub, g)
+		rec, recovered, balance, err := t.recoverPurchase(op, c, pub, g)
+		if recovered {
+			res.Recovered = &rec
+		}
 		if err != nil {
 			return res, err
 		}
-		res.Recovered = rec
-		if rec != nil && now.Sub(g.at) <= t.cfg.RetryWindow {
-			res.Record, res.BalanceAfter = *rec, balance
+		if recovered && now.Sub(g.at) <= t.cfg.RetryWindow {
+			res.Record, res.BalanceAfter = rec, balance
 			res.Explanation = "the torn tap is complete: its debit is recovered, nothing more to pay"
 			return res, nil
 		}
@@ -248,6 +256,8 @@ func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, err
 	if sw == apdu.SWWarnFileInvalidated {
 		return pub, citycard.Wrap(op, citycard.Conflict, ErrBlocked)
 	}
+	// ParseBasicData checks the length of the answer, as the parsers of
+	// the transit and log records do.
 	b, _, err := c.send(op, "READ BINARY 15", readBinaryCmd(card.SFIBasicData, 0, card.BasicDataLen))
 	if err != nil {
 		return pub, err
@@ -271,7 +281,7 @@ func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, err
 // block blocks the card's application: GET CHALLENGE, the PSAM's
 // maintenance MAC, APPLICATION BLOCK.
 func (t *Terminal) block(op string, c device, pub card.BasicData) error {
-	ch, _, err := c.send(op, "GET CHALLENGE", apdu.Command{CLA: 0x00, INS: 0x84, Le: 4})
+	ch, err := c.sendLen(op, "GET CHALLENGE", apdu.Command{CLA: 0x00, INS: 0x84, Le: 4}, 4)
 	if err != nil {
 		return err
 	}
@@ -282,11 +292,11 @@ func (t *Terminal) block(op string, c device, pub card.BasicData) error {
 	data = append(data, t.cfg.MaintenanceKeyVersion)
 	data = append(data, ch...)
 	data = append(data, header...)
-	mac, _, err := t.psam.send(op, "GENERATE MAC 06", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1MaintenanceMAC, Data: data, Le: 4})
+	mac, err := t.psam.sendLen(op, "GENERATE MAC 06", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1MaintenanceMAC, Data: data, Le: 4}, 4)
 	if err != nil {
 		return err
 	}
-	_, _, err = c.send(op, "APPLICATION BLOCK", apdu.Command{CLA: 0x84, INS: 0x1E, P1: 0x00, P2: 0x00, Data: mac, Le: -1})
+	_, err = c.sendLen(op, "APPLICATION BLOCK", apdu.Command{CLA: 0x84, INS: 0x1E, P1: 0x00, P2: 0x00, Data: mac, Le: -1}, 0)
 	return err
 }
 
@@ -301,15 +311,12 @@ func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (in
 		data = binary.BigEndian.AppendUint32(data, amount)
 		data = append(data, t.tid[:]...)
 		var b []byte
-		b, _, err = c.send(op, "INITIALIZE FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x50, P1: p1, P2: 0x02, Data: data, Le: 15})
+		b, err = c.sendLen(op, "INITIALIZE FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x50, P1: p1, P2: 0x02, Data: data, Le: 15}, 15)
 		if SWOf(err) == apdu.SWKeyIndexUnsupported {
 			continue
 		}
 		if err != nil {
 			return r, err
-		}
-		if len(b) != 15 {
-			return r, citycard.E(op, citycard.Invalid, "INITIALIZE FOR PURCHASE answered %d bytes, want 15", len(b))
 		}
 		r.Balance = binary.BigEndian.Uint32(b[0:4])
 		r.Counter = binary.BigEndian.Uint16(b[4:6])
@@ -325,7 +332,8 @@ func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (in
 // the PSAM's MAC2 check and the sealing. It spools a grey record before
 // DEBIT, so that a crash or a tear loses nothing, and acks it once the
 // complete record is spooled. isGrey reports that rec is a grey record
-// left by a tear.
+// left for recovery: the card may have debited, and the terminal has no
+// complete record of it.
 func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Time, q FareQuery, ch Charge) (rec record.Record, balanceAfter uint32, isGrey bool, err error) {
 	typ, p1 := keys.TxPurchase, byte(0x01)
 	if t.cfg.Mode != ModePOS {
@@ -346,7 +354,7 @@ func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Ti
 	samData = append(samData, in.KeyVersion, byte(in.Alg))
 	samData = append(samData, pub.ASN.Div()...)
 	samData = append(samData, pub.Issuer[:]...)
-	b, _, err := t.psam.send(op, "INIT SAM FOR PURCHASE", apdu.Command{CLA: 0x80, INS: insInitSAMPurchase, Data: samData, Le: 8})
+	b, err := t.psam.sendLen(op, "INIT SAM FOR PURCHASE", apdu.Command{CLA: 0x80, INS: insInitSAMPurchase, Data: samData, Le: 8}, 8)
 	if err != nil {
 		return rec, 0, false, err
 	}
@@ -379,28 +387,35 @@ func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Ti
 	debit = append(debit, date[:]...)
 	debit = append(debit, tm[:]...)
 	debit = append(debit, mac1...)
-	resp, _, err := c.send(op, "DEBIT FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x54, P1: 0x01, P2: 0x00, Data: debit, Le: 8})
-	if citycard.IsKind(err, citycard.IO) {
-		// The card tore: it may or may not have debited. The grey record
-		// stays spooled; the card's next tap here recovers it.
-		t.greys[cardKey{pub.Issuer, pub.ASN}] = grey{rec: rec, spoolSeq: greySeq, at: now}
-		return rec, 0, true, err
+	// From here on the card may have debited: every way out either spools
+	// the complete record or leaves the grey one for recovery.
+	greyRec := rec
+	keepGrey := func(err error) (record.Record, uint32, bool, error) {
+		t.greys[cardKey{pub.Issuer, pub.ASN}] = grey{rec: greyRec, spoolSeq: greySeq, at: now}
+		return greyRec, 0, true, err
 	}
-	if err != nil {
+	resp, err := c.sendLen(op, "DEBIT FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x54, P1: 0x01, P2: 0x00, Data: debit, Le: 8}, 8)
+	if err != nil && refused(err) {
 		// The card refused the debit: nothing happened on the card.
 		if aerr := t.cfg.Spool.Ack(greySeq); aerr != nil {
 			return rec, 0, false, citycard.Wrap(op, citycard.IO, aerr)
 		}
 		return rec, 0, false, err
 	}
+	if err != nil {
+		// The card tore, or its answer is not a DEBIT's (MAC2 and TAC):
+		// it may or may not have debited. The grey record stays spooled;
+		// the card's next tap here recovers it.
+		return keepGrey(err)
+	}
 	copy(rec.TAC[:], resp[0:4])
-	_, _, macErr := t.psam.send(op, "CREDIT SAM FOR PURCHASE", apdu.Command{CLA: 0x80, INS: insCreditSAM, Data: resp[4:8], Le: -1})
+	_, macErr := t.psam.sendLen(op, "CREDIT SAM FOR PURCHASE", apdu.Command{CLA: 0x80, INS: insCreditSAM, Data: resp[4:8], Le: -1}, 0)
 	rec.Status = record.StatusComplete
 	if err := t.seal(op, &rec); err != nil {
-		return rec, 0, false, err
+		return keepGrey(err)
 	}
 	if _, err := t.spool(op, &rec); err != nil {
-		return rec, 0, false, err
+		return keepGrey(err)
 	}
 	if err := t.cfg.Spool.Ack(greySeq); err != nil {
 		return rec, 0, false, citycard.Wrap(op, citycard.IO, err)
@@ -416,7 +431,7 @@ func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Ti
 
 // seal asks the PSAM for the record MAC over everything else in rec.
 func (t *Terminal) seal(op string, rec *record.Record) error {
-	m, _, err := t.psam.send(op, "GENERATE MAC 05", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1RecordMAC, Data: rec.MACData(), Le: 4})
+	m, err := t.psam.sendLen(op, "GENERATE MAC 05", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1RecordMAC, Data: rec.MACData(), Le: 4}, len(rec.RecordMAC))
 	if err != nil {
 		return err
 	}
@@ -440,27 +455,25 @@ func (t *Terminal) spool(op string, rec *record.Record) (uint64, error) {
 // re-reads the balance and the last transaction of the card's log; if the
 // debit happened (same counter, type, amount and terminal), GET
 // TRANSACTION PROOF yields its TAC and the recovered record is spooled in
-// place of the grey one. If the debit never happened the grey record stays
-// spooled: the back office releases it when the card's next record shows
-// the same counter again.
-func (t *Terminal) recoverPurchase(op string, c device, pub card.BasicData, g grey) (*record.Record, uint32, error) {
+// place of the grey one (recovered is true). If the debit never happened
+// the grey record stays spooled: the back office releases it when the
+// card's next record shows the same counter again. On an error the grey
+// record stays awaiting the card's next tap.
+func (t *Terminal) recoverPurchase(op string, c device, pub card.BasicData, g grey) (rec record.Record, recovered bool, balance uint32, err error) {
 	k := cardKey{pub.Issuer, pub.ASN}
-	bal, _, err := c.send(op, "GET BALANCE", apdu.Command{CLA: 0x80, INS: 0x5C, P1: 0x00, P2: 0x02, Le: 4})
+	bal, err := c.sendLen(op, "GET BALANCE", apdu.Command{CLA: 0x80, INS: 0x5C, P1: 0x00, P2: 0x02, Le: 4}, 4)
 	if err != nil {
-		return nil, 0, err
+		return rec, false, 0, err
 	}
-	if len(bal) != 4 {
-		return nil, 0, citycard.E(op, citycard.Invalid, "GET BALANCE answered %d bytes, want 4", len(bal))
-	}
-	balance := binary.BigEndian.Uint32(bal)
+	balance = binary.BigEndian.Uint32(bal)
 	b, _, err := c.send(op, "READ RECORD 18/1", readRecordCmd(card.SFILog, 1, false, card.LogEntryLen))
 	if err != nil && SWOf(err) != apdu.SWRecordNotFound {
-		return nil, 0, err
+		return rec, false, 0, err
 	}
 	var last card.LogEntry
 	if err == nil {
 		if last, err = card.ParseLogEntry(b); err != nil {
-			return nil, 0, citycard.Wrap(op, citycard.Invalid, err)
+			return rec, false, 0, citycard.Wrap(op, citycard.Invalid, err)
 		}
 	}
 	g.rec.Status = record.StatusGrey
@@ -468,27 +481,29 @@ func (t *Terminal) recoverPurchase(op string, c device, pub card.BasicData, g gr
 		last.AmountFen == g.rec.Amount && last.Terminal == g.rec.TerminalID
 	if !happened {
 		delete(t.greys, k)
-		return nil, balance, nil
+		return rec, false, balance, nil
 	}
 	data := binary.BigEndian.AppendUint16(nil, g.rec.Counter)
-	proof, _, err := c.send(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: g.rec.Type, Data: data, Le: 8})
+	proof, err := c.sendLen(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: g.rec.Type, Data: data, Le: 8}, 8)
 	if err != nil {
-		return nil, 0, err
+		return rec, false, 0, err
 	}
-	rec := g.rec
+	rec = g.rec
 	rec.Status = record.StatusRecovered
 	copy(rec.TAC[:], proof[4:8])
 	if err := t.seal(op, &rec); err != nil {
-		return nil, 0, err
+		return record.Record{}, false, 0, err
 	}
 	if _, err := t.spool(op, &rec); err != nil {
-		return nil, 0, err
+		return record.Record{}, false, 0, err
 	}
-	if err := t.cfg.Spool.Ack(g.spoolSeq); err != nil {
-		return nil, 0, citycard.Wrap(op, citycard.IO, err)
-	}
+	// The recovered record is spooled: the grey one is no longer needed,
+	// nor awaited, whatever the ack does.
 	delete(t.greys, k)
-	return &rec, balance, nil
+	if err := t.cfg.Spool.Ack(g.spoolSeq); err != nil {
+		return rec, true, balance, citycard.Wrap(op, citycard.IO, err)
+	}
+	return rec, true, balance, nil
 }
 
 // Greys returns the number of torn purchases awaiting recovery.

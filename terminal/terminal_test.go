@@ -53,7 +53,7 @@ func (s *memSpool) Ack(seqs ...uint64) error {
 }
 
 // pending returns the records not acked, oldest first.
-func (s *memSpool) pending(t *testing.T) []record.Record {
+func (s *memSpool) pending(t testing.TB) []record.Record {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -77,13 +77,13 @@ func (s *memSpool) pending(t *testing.T) []record.Record {
 
 // world is a key store, its cards, and terminals, as a city has them.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	store *keys.MemStore
 	now   time.Time
 	n     byte
 }
 
-func newWorld(t *testing.T, alg keys.Alg, versions ...uint8) *world {
+func newWorld(t testing.TB, alg keys.Alg, versions ...uint8) *world {
 	t.Helper()
 	w := &world{t: t, store: keys.NewMemStore(), now: day0}
 	if len(versions) == 0 {

@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,7 +12,8 @@ import (
 )
 
 // UploadBatch is what an uploader sends: records in the binary layout, in
-// queue order, under an ID that names exactly these records.
+// queue order, under an ID that names exactly these records for the
+// terminal's whole life (see the package doc).
 type UploadBatch struct {
 	Terminal  citycard.TerminalID
 	ID        string
@@ -23,16 +25,43 @@ type UploadBatch struct {
 // order, whether the back office answered for it (accepted, duplicate,
 // flagged or rejected: each lets the terminal drop it). The api package
 // implements it over HTTP. An error means no answer: nothing is dropped.
-// Kind Invalid means the back office refused the batch whole.
+// Kind Invalid means the back office refused the batch whole; kind
+// Conflict that it holds other records under the batch's ID (HTTP 409).
 type Sender interface {
 	SendBatch(ctx context.Context, b UploadBatch) (answered []bool, err error)
 }
 
-// Pending is the part of the queue the uploader needs (Queue implements it).
+// Pending is the part of the queue the uploader needs (Queue implements
+// it). Epoch must differ between any two queues a terminal ever has, and
+// stay the same for one queue (see Queue.Epoch): batch IDs are made of it.
 type Pending interface {
 	Pending(n int) []Entry
 	Ack(seqs ...uint64) error
+	Epoch() uint64
 }
+
+// UploadBatchMax is the most records an Uploader sends in one batch: the
+// back office's limit (acquire.MaxBatchRecords), which would refuse a
+// larger batch whole.
+const UploadBatchMax = 10000
+
+// batchIDLenMax is the longest batch ID the back office takes
+// (acquire.MaxBatchIDLen).
+const batchIDLenMax = 64
+
+// batchID names the batch of entries es (in queue order, not empty) of a
+// queue of the given epoch: "<epoch in 16 hex digits>-<first seq>-<last
+// seq>-<count>". The package doc says why. Even for seqs of 20 digits and
+// UploadBatchMax records it has 16+1+20+1+20+1+5 = 64 printable bytes, the
+// most the back office takes.
+func batchID(epoch uint64, es []Entry) string {
+	return fmt.Sprintf("%016x-%d-%d-%d", epoch, es[0].Seq, es[len(es)-1].Seq, len(es))
+}
+
+// ErrBatchConflict is in the chain of the error (kind Conflict) Flush
+// returns when the back office holds other records under a batch's ID.
+// Sending the batch again cannot help: it stays queued for an engineer.
+var ErrBatchConflict = errors.New("the back office holds other records under this batch ID")
 
 // Uploader sends a terminal's queue to the back office and removes a
 // record only once the back office has answered for it, so that killing
@@ -43,7 +72,8 @@ type Uploader struct {
 	Terminal citycard.TerminalID
 	Queue    Pending
 	Sender   Sender
-	// MaxBatch is the number of records per batch; 0: 1000.
+	// MaxBatch is the number of records per batch, at most
+	// UploadBatchMax; 0: 1000.
 	MaxBatch int
 	// BackoffMin and BackoffMax bound the wait between failed attempts
 	// (doubling from min to max); 0: 100 ms and 30 s.
@@ -59,18 +89,27 @@ type UploadStats struct {
 	Records  int // records answered and dropped from the queue
 	Failures int // attempts that got no answer
 	Refused  int // batches refused whole: they stay queued
+	// Conflicts are batches whose ID the back office holds for other
+	// records: they stay queued.
+	Conflicts int
 }
 
 // Flush uploads until the queue is empty, ctx is done, or maxFailures
 // attempts in a row got no answer (0: retry until ctx is done). A batch
-// refused whole is reported (kind Invalid) and stops the flush: it stays
-// queued for an engineer to look at.
+// refused whole (kind Invalid), or whose ID the back office holds for
+// other records (kind Conflict, ErrBatchConflict), is reported and stops
+// the flush at once, since sending it again would get the same answer: it
+// stays queued for an engineer to look at. Kind Invalid also for a
+// MaxBatch above UploadBatchMax.
 func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, error) {
 	const op = "terminal.Uploader.Flush"
 	var st UploadStats
 	maxBatch := u.MaxBatch
 	if maxBatch <= 0 {
 		maxBatch = 1000
+	}
+	if maxBatch > UploadBatchMax {
+		return st, citycard.E(op, citycard.Invalid, "MaxBatch %d: at most %d records in a batch", maxBatch, UploadBatchMax)
 	}
 	minBackoff, maxBackoff := u.BackoffMin, u.BackoffMax
 	if minBackoff <= 0 {
@@ -99,10 +138,8 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 		}
 		b := UploadBatch{
 			Terminal: u.Terminal,
-			// The ID names the queue positions: a retry of the same records
-			// is the same batch, which the back office answers once.
-			ID:      fmt.Sprintf("q%d-%d-%d", pending[0].Seq, pending[len(pending)-1].Seq, len(pending)),
-			Records: make([][]byte, len(pending)),
+			ID:       batchID(u.Queue.Epoch(), pending),
+			Records:  make([][]byte, len(pending)),
 		}
 		for i, e := range pending {
 			b.Records[i] = e.Data
@@ -114,6 +151,12 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 			st.Refused++
 			logger.Error("upload: batch refused whole; it stays queued", "batch", b.ID, "err", err)
 			return st, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		if citycard.IsKind(err, citycard.Conflict) {
+			st.Conflicts++
+			logger.Error("upload: the back office holds other records under the batch's ID; it stays queued", "batch", b.ID, "err", err)
+			return st, citycard.E(op, citycard.Conflict, "batch %s (%d records, seqs %d to %d): %w: %w",
+				b.ID, len(pending), pending[0].Seq, pending[len(pending)-1].Seq, ErrBatchConflict, err)
 		}
 		if err == nil && len(answered) != len(pending) {
 			err = citycard.E(op, citycard.IO, "batch %s: %d answers for %d records", b.ID, len(answered), len(pending))

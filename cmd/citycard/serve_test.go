@@ -281,6 +281,10 @@ func (p *queuePending) Pending(n int) []terminal.Entry {
 	return out
 }
 
+// Epoch implements terminal.Pending: each terminal has one queue for the
+// test's whole life.
+func (p *queuePending) Epoch() uint64 { return 1 }
+
 func (p *queuePending) Ack(seqs ...uint64) error {
 	p.q.Lock()
 	defer p.q.Unlock()
