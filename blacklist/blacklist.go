@@ -33,15 +33,27 @@ type Change struct {
 	At      time.Time
 }
 
-// Delta is what a terminal downloads.
+// Delta is what a terminal downloads: one page of at most MaxDeltaItems
+// cards or changes.
 type Delta struct {
 	Version int64 // the list's version after applying the delta
-	// Full is true when Cards is the whole list (the terminal's version was
-	// too old, or zero); otherwise Changes are the changes after its version.
-	Full    bool
-	Cards   []Card   `json:",omitempty"`
-	Changes []Change `json:",omitempty"`
+	// Full is true when Cards is the whole list, or a page of it (the
+	// terminal's version was too old, or zero); otherwise Changes are the
+	// changes after its version.
+	Full bool
+	// After, on a page of the whole list, is the card the page follows
+	// (nil: the first page). Cards are in card order (compareCards).
+	After   *Card
+	Cards   []Card
+	Changes []Change
+	// More says the answer is one page: ask again (Cursor says how).
+	More bool
 }
+
+// MaxDeltaItems bounds the cards or changes of one Delta: a city's list
+// of lost cards holds hundreds of thousands, which no terminal downloads
+// in one answer.
+const MaxDeltaItems = 10000
 
 // Store persists changes.
 type Store interface {
@@ -63,10 +75,17 @@ type List struct {
 	mu      sync.RWMutex
 	version int64
 	cards   map[Card]bool
+	sorted  []Card   // the cards in card order, for pages of the whole list
 	recent  []Change // the last keep changes
 	keep    int
 	store   Store
 	now     func() time.Time
+	loading bool // Load: sorted is built once at the end
+	// A terminal's copy downloading the whole list in pages: the cards so
+	// far, the version of the first page, and the last card received.
+	building     map[Card]bool
+	buildVersion int64
+	buildLast    Card
 }
 
 // New returns an empty list persisting to store (nil: memory only).
@@ -80,6 +99,7 @@ func New(store Store, now func() time.Time) *List {
 // Load rebuilds a list from store's changes.
 func Load(ctx context.Context, store Store, now func() time.Time) (*List, error) {
 	l := New(store, now)
+	l.loading = true
 	err := store.Changes(ctx, func(c Change) error {
 		if c.Version != l.version+1 {
 			return citycard.E("blacklist.Load", citycard.Invalid, "change version %d follows %d", c.Version, l.version)
@@ -90,15 +110,42 @@ func Load(ctx context.Context, store Store, now func() time.Time) (*List, error)
 	if err != nil {
 		return nil, err
 	}
+	l.sortCards()
 	return l, nil
+}
+
+// sortCards rebuilds sorted from cards.
+func (l *List) sortCards() {
+	l.sorted = make([]Card, 0, len(l.cards))
+	for c := range l.cards {
+		l.sorted = append(l.sorted, c)
+	}
+	slices.SortFunc(l.sorted, compareCards)
+	l.loading = false
+}
+
+// compareCards orders cards by issuer code, then ASN: the order of the
+// pages of the whole list.
+func compareCards(a, b Card) int {
+	if c := slices.Compare(a.Issuer[:], b.Issuer[:]); c != 0 {
+		return c
+	}
+	return slices.Compare(a.ASN[:], b.ASN[:])
 }
 
 func (l *List) apply(c Change) {
 	l.version = c.Version
+	i, found := slices.BinarySearchFunc(l.sorted, c.Card, compareCards)
 	if c.Added {
 		l.cards[c.Card] = true
+		if !l.loading && !found {
+			l.sorted = slices.Insert(l.sorted, i, c.Card)
+		}
 	} else {
 		delete(l.cards, c.Card)
+		if !l.loading && found {
+			l.sorted = slices.Delete(l.sorted, i, i+1)
+		}
 	}
 	l.recent = append(l.recent, c)
 	if len(l.recent) > l.keep {
@@ -149,32 +196,54 @@ func (l *List) Version() int64 {
 	return l.version
 }
 
-// Since returns what a terminal at version v needs: the changes after v,
-// or the whole list if v is zero or older than the changes kept. Kind
-// Invalid for a version ahead of the list's.
-func (l *List) Since(v int64) (Delta, error) {
+// Since returns the first page of what a terminal at version v needs:
+// Page(v, nil, MaxDeltaItems).
+func (l *List) Since(v int64) (Delta, error) { return l.Page(v, nil, MaxDeltaItems) }
+
+// Page returns one page of what a terminal at version v needs, at most
+// limit items (1 to MaxDeltaItems): the changes after v, or, if v is zero
+// or older than the changes kept, the whole list in card order, from the
+// card after (nil: from the first). A terminal's copy says what to ask
+// next (Cursor). Kind Invalid for a version ahead of the list's or a
+// limit out of bounds.
+func (l *List) Page(v int64, after *Card, limit int) (Delta, error) {
+	const op = "blacklist.List.Page"
+	if limit < 1 || limit > MaxDeltaItems {
+		return Delta{}, citycard.E(op, citycard.Invalid, "page of %d: want 1 to %d", limit, MaxDeltaItems)
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if v > l.version || v < 0 {
-		return Delta{}, citycard.E("blacklist.List.Since", citycard.Invalid, "version %d: the list is at %d", v, l.version)
+		return Delta{}, citycard.E(op, citycard.Invalid, "version %d: the list is at %d", v, l.version)
 	}
 	d := Delta{Version: l.version}
 	oldest := l.version - int64(len(l.recent)) // changes after oldest are kept
-	if v == 0 || v < oldest {
+	if after != nil || v == 0 || v < oldest {
 		d.Full = true
-		d.Cards = make([]Card, 0, len(l.cards))
-		for c := range l.cards {
-			d.Cards = append(d.Cards, c)
-		}
-		slices.SortFunc(d.Cards, func(a, b Card) int {
-			if c := slices.Compare(a.Issuer[:], b.Issuer[:]); c != 0 {
-				return c
+		i := 0
+		if after != nil {
+			a := *after
+			d.After = &a
+			var found bool
+			i, found = slices.BinarySearchFunc(l.sorted, a, compareCards)
+			if found {
+				i++
 			}
-			return slices.Compare(a.ASN[:], b.ASN[:])
-		})
+		}
+		end := min(i+limit, len(l.sorted))
+		d.Cards = slices.Clone(l.sorted[i:end])
+		d.More = end < len(l.sorted)
 		return d, nil
 	}
-	d.Changes = append([]Change(nil), l.recent[len(l.recent)-int(l.version-v):]...)
+	n := min(int(l.version-v), limit)
+	first := len(l.recent) - int(l.version-v)
+	d.Changes = slices.Clone(l.recent[first : first+n])
+	if n > 0 {
+		d.Version = d.Changes[n-1].Version
+	} else {
+		d.Version = v
+	}
+	d.More = d.Version < l.version
 	return d, nil
 }
 
@@ -213,11 +282,16 @@ func ScanChanges(rows Rows, fn func(c Change) error) error {
 	return rows.Err()
 }
 
-// Apply brings a terminal's copy of the list up to d: the whole list when
-// d.Full, else d's changes, which must follow the copy's version without a
-// hole. Kind Conflict when they do not (the terminal asks for the full
-// list again); the copy is unchanged then. A terminal's copy keeps no
-// store: Apply does not persist.
+// Apply brings a terminal's copy of the list up to d. The whole list
+// comes in pages: the first (After nil) starts a new copy, each next one
+// must follow the last card received, and the copy replaces the list once
+// the last page is in, at the version of the first page; the changes made
+// while the pages came are then asked for from that version (Cursor), and
+// applying them again where a page already showed them changes nothing.
+// Changes must follow the copy's version without a hole. Kind Conflict
+// when a delta does not follow (the terminal asks for the whole list
+// again); the copy is unchanged then. A terminal's copy keeps no store:
+// Apply does not persist.
 func (l *List) Apply(d Delta) error {
 	const op = "blacklist.List.Apply"
 	l.writeMu.Lock()
@@ -225,11 +299,26 @@ func (l *List) Apply(d Delta) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d.Full {
-		l.cards = make(map[Card]bool, len(d.Cards))
-		for _, c := range d.Cards {
-			l.cards[c] = true
+		switch {
+		case d.After == nil:
+			l.building, l.buildVersion = make(map[Card]bool, len(d.Cards)), d.Version
+		case l.building == nil || *d.After != l.buildLast:
+			l.building = nil
+			return citycard.E(op, citycard.Conflict, "a page of the whole list that does not follow the last card received: ask for the whole list again")
 		}
-		l.version, l.recent = d.Version, nil
+		for _, c := range d.Cards {
+			if len(l.building) > 0 && compareCards(c, l.buildLast) <= 0 {
+				l.building = nil
+				return citycard.E(op, citycard.Conflict, "a page of the whole list out of card order: ask for the whole list again")
+			}
+			l.building[c], l.buildLast = true, c
+		}
+		if d.More {
+			return nil
+		}
+		l.cards, l.version, l.recent = l.building, l.buildVersion, nil
+		l.building = nil
+		l.sortCards()
 		return nil
 	}
 	v := l.version
@@ -246,4 +335,17 @@ func (l *List) Apply(d Delta) error {
 		l.apply(c)
 	}
 	return nil
+}
+
+// Cursor says what a terminal's copy asks for next: the changes after
+// version since, or, while it receives the whole list in pages, the page
+// after card after (since is then the first page's version).
+func (l *List) Cursor() (since int64, after *Card) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.building != nil {
+		a := l.buildLast
+		return l.buildVersion, &a
+	}
+	return l.version, nil
 }

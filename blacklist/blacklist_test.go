@@ -112,3 +112,99 @@ func TestWriteDoesNotBlockReaders(t *testing.T) {
 		t.Fatal("the written change does not show")
 	}
 }
+
+// sync brings a terminal's copy up to the list through pages of limit,
+// as a terminal's download loop does, and returns how many pages it took.
+func syncCopy(t *testing.T, l, local *List, limit int, between func(page int)) int {
+	t.Helper()
+	for page := 1; page < 1000; page++ {
+		since, after := local.Cursor()
+		d, err := l.Page(since, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(d.Cards) + len(d.Changes); n > limit {
+			t.Fatalf("page of %d items, limit %d", n, limit)
+		}
+		if err := local.Apply(d); err != nil {
+			t.Fatal(err)
+		}
+		if between != nil {
+			between(page)
+		}
+		if s, a := local.Cursor(); a == nil && s == l.Version() {
+			return page
+		}
+	}
+	t.Fatal("no end of pages")
+	return 0
+}
+
+func sameCards(t *testing.T, l, local *List) {
+	t.Helper()
+	if local.Version() != l.Version() || len(local.cards) != len(l.cards) {
+		t.Fatalf("copy at version %d with %d cards, list at %d with %d", local.Version(), len(local.cards), l.Version(), len(l.cards))
+	}
+	for c := range l.cards {
+		if !local.Contains(c.Issuer, c.ASN) {
+			t.Fatalf("copy lacks %v", c)
+		}
+	}
+}
+
+// TestPagedSync: a terminal downloads a whole list larger than a page in
+// pages, while staff change the list, then the changes made meanwhile:
+// its copy ends as the list, whatever changed between pages.
+func TestPagedSync(t *testing.T) {
+	ctx := context.Background()
+	l := New(&memStore{}, nil)
+	for n := byte(1); n <= 25; n++ {
+		l.Set(ctx, card(n), true, "lost", "ann")
+	}
+	local := New(nil, nil)
+	pages := syncCopy(t, l, local, 10, func(page int) {
+		if page == 1 {
+			l.Set(ctx, card(3), false, "found", "ann")  // in a page received
+			l.Set(ctx, card(24), false, "found", "ann") // in a page to come
+			l.Set(ctx, card(40), true, "stolen", "ann") // after every page
+			l.Set(ctx, card(0), true, "stolen", "ann")  // before every page
+		}
+	})
+	if pages != 4 { // three pages of the whole list, one of changes
+		t.Fatalf("%d pages, want 4", pages)
+	}
+	sameCards(t, l, local)
+
+	// Many changes: pages of changes, each following the last.
+	for n := byte(50); n < 80; n++ {
+		l.Set(ctx, card(n), true, "lost", "ann")
+	}
+	if pages := syncCopy(t, l, local, 10, nil); pages != 3 {
+		t.Fatalf("30 changes in %d pages, want 3", pages)
+	}
+	sameCards(t, l, local)
+}
+
+// TestPageBounds: a page holds 1 to MaxDeltaItems items, and a page of
+// the whole list that does not follow the copy's last card is refused.
+func TestPageBounds(t *testing.T) {
+	ctx := context.Background()
+	l := New(&memStore{}, nil)
+	l.Set(ctx, card(1), true, "lost", "ann")
+	for _, n := range []int{0, MaxDeltaItems + 1} {
+		if _, err := l.Page(0, nil, n); !citycard.IsKind(err, citycard.Invalid) {
+			t.Fatalf("page of %d: %v, want Invalid", n, err)
+		}
+	}
+	if d, err := l.Page(0, nil, MaxDeltaItems); err != nil || len(d.Cards) != 1 || d.More {
+		t.Fatalf("page of MaxDeltaItems: %+v %v", d, err)
+	}
+	local := New(nil, nil)
+	c2 := card(2)
+	if err := local.Apply(Delta{Full: true, After: &c2, Cards: []Card{card(3)}}); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("a page following nothing received: %v, want Conflict", err)
+	}
+	if err := local.Apply(Delta{Version: 4, Full: true, Cards: []Card{card(3), card(2)}, More: true}); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("a page out of order: %v, want Conflict", err)
+	}
+}
