@@ -16,6 +16,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
@@ -243,5 +244,29 @@ func TestRejectionsUsage(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error()+errs, c.says) {
 			t.Errorf("%v: %v %q, want it to say %q", c.args, err, errs, c.says)
 		}
+	}
+}
+
+// TestStaffSpecErrorsKeepTokens: a mistyped CITYCARD_STAFF entry is
+// refused without repeating the token it may hold, wherever it stands.
+func TestStaffSpecErrorsKeepTokens(t *testing.T) {
+	const secret = "s3cret-token-0123456789"
+	for _, spec := range []string{
+		secret,                            // the token alone
+		"ann:" + secret,                   // no role
+		"ann:" + secret + ":operator",     // token and role swapped
+		"ann:operator:short, " + secret,   // the second entry
+		"ann:operator:" + secret + ",bob", // a name alone
+	} {
+		err := addStaff(&api.StaticStaff{}, spec)
+		if err == nil {
+			t.Fatalf("%q accepted", spec)
+		}
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("the error repeats the token: %v", err)
+		}
+	}
+	if err := addStaff(&api.StaticStaff{}, "ann:operator:"+secret); err != nil {
+		t.Fatal(err)
 	}
 }

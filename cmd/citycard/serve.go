@@ -115,15 +115,18 @@ func runServe(ctx context.Context, e env, args []string) error {
 }
 
 // addStaff parses "name:role:token,...".
+//
+// Its errors never repeat what an entry holds past its name: a mistyped
+// entry may hold a token in any of its fields.
 func addStaff(st *api.StaticStaff, spec string) error {
-	for _, item := range strings.Split(spec, ",") {
+	for n, item := range strings.Split(spec, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
 		parts := strings.SplitN(item, ":", 3)
 		if len(parts) != 3 || parts[0] == "" || len(parts[2]) < 16 {
-			return fmt.Errorf("CITYCARD_STAFF: %q: want name:role:token with a token of 16 or more characters", parts[0])
+			return fmt.Errorf("CITYCARD_STAFF: entry %d: want name:role:token with a token of 16 or more characters", n+1)
 		}
 		var role api.Role
 		switch parts[1] {
@@ -134,7 +137,7 @@ func addStaff(st *api.StaticStaff, spec string) error {
 		case "admin":
 			role = api.RoleAdmin
 		default:
-			return fmt.Errorf("CITYCARD_STAFF: %s: role %q: want auditor, operator or admin", parts[0], parts[1])
+			return fmt.Errorf("CITYCARD_STAFF: entry %d (%s): the role must be auditor, operator or admin", n+1, parts[0])
 		}
 		st.Add(parts[2], api.Staff{Name: parts[0], Role: role})
 	}
