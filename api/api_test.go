@@ -37,6 +37,7 @@ type fixture struct {
 	j     *acquire.MemJournal
 	bl    *blacklist.List
 	a     *acquire.Acquirer
+	s     *Server
 	staff string
 }
 
@@ -60,11 +61,24 @@ func newFixture(t *testing.T) *fixture {
 	staff := &StaticStaff{}
 	staff.Add(f.staff, Staff{Name: "ann", Role: RoleAuditor})
 	staff.Add(f.staff+"-operator", Staff{Name: "bob", Role: RoleOperator})
-	s := &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
+	f.s = &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
 		Params: func() Parameters { return Parameters{FareTableVersion: "v7", KeyVersions: []uint8{2, 1}} }}
-	f.srv = httptest.NewServer(s.Handler())
+	f.srv = httptest.NewServer(f.s.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// with returns the fixture served by a copy of its server that mod
+// changed.
+func (f *fixture) with(t *testing.T, mod func(s *Server)) *fixture {
+	t.Helper()
+	g := *f
+	s := *f.s
+	mod(&s)
+	g.s = &s
+	g.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(g.srv.Close)
+	return &g
 }
 
 func (f *fixture) client(i int) *Client {
@@ -166,7 +180,7 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/nope", f.staff, "", nil, nil); code != http.StatusNotFound {
 		t.Fatalf("unknown batch: %d", code)
 	}
-	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.toks[u.Terminal.ID], "", nil, nil); code != http.StatusForbidden {
+	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.toks[u.Terminal.ID], "", nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("a terminal drilling down: %d", code)
 	}
 	// The counters show what happened, for the operator's monitoring.
@@ -205,17 +219,25 @@ func TestAuthentication(t *testing.T) {
 	u0, u1 := f.ups[0], f.ups[1]
 	path := "/v1/terminals/" + u0.Terminal.ID.String() + "/batches"
 	hdr := map[string]string{HeaderBatchID: "x", HeaderCount: "1", HeaderAmount: strconv.Itoa(int(amountOf(u0.Records[0])))}
-	for name, tok := range map[string]string{"none": "", "wrong": "nope", "another terminal's": f.toks[u1.Terminal.ID], "staff": f.staff} {
-		code, _ := f.do(t, "POST", path, tok, "application/octet-stream", u0.Records[0], hdr)
-		if code != http.StatusForbidden {
-			t.Fatalf("%s token: %d, want 403", name, code)
+	for name, c := range map[string]struct {
+		tok  string
+		want int
+	}{
+		"no":                 {"", http.StatusUnauthorized},
+		"a wrong":            {"nope", http.StatusForbidden},
+		"another terminal's": {f.toks[u1.Terminal.ID], http.StatusForbidden},
+		"a staff":            {f.staff, http.StatusForbidden},
+	} {
+		code, _ := f.do(t, "POST", path, c.tok, "application/octet-stream", u0.Records[0], hdr)
+		if code != c.want {
+			t.Fatalf("%s token: %d, want %d", name, code, c.want)
 		}
 	}
 	if n := len(f.j.Entries()); n != 0 {
 		t.Fatalf("unauthenticated uploads journaled %d records", n)
 	}
-	// Staff routes refuse terminals.
-	if code, _ := f.do(t, "GET", "/v1/rejections", f.toks[u0.Terminal.ID], "", nil, nil); code != http.StatusForbidden {
+	// Staff routes refuse terminals: their tokens name no member of staff.
+	if code, _ := f.do(t, "GET", "/v1/rejections", f.toks[u0.Terminal.ID], "", nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("terminal reading rejections: %d", code)
 	}
 }

@@ -37,8 +37,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 
 // Upload sends a batch in the binary form and returns the back office's
 // answer. Errors keep the kind the server answered with (Invalid: refused
-// whole; Conflict: the batch ID was used for other records); a failure to
-// reach it is kind IO.
+// whole; Conflict: the batch ID was used for other records; IO or
+// Unavailable: nothing was decided, retry, after RetryAfter(err) when the
+// server says); a failure to reach it is kind IO.
 func (c *Client) Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error) {
 	const op = "api.Client.Upload"
 	var ans acquire.Answer

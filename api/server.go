@@ -5,9 +5,39 @@
 // Terminals authenticate with their API token (Authorization: Bearer),
 // checked against the hash the registry keeps; a terminal may only act on
 // its own ID. Staff authenticate with their own tokens and a role that
-// limits what they may read. Errors map from the platform's error kinds to
-// status codes in one table (statusOf); the detail of an internal error is
-// logged, not sent.
+// limits what they may read.
+//
+// # Errors
+//
+// Every error answer is {"error": message, "kind": the kind's name}, with
+// the status of its kind from one table (kindStatus, errors.go):
+//
+//	kind              status  why
+//	Invalid           422     the request breaks a rule: malformed JSON, a field, an
+//	                          identifier, a header total; one status for every "fix the
+//	                          request", so that a terminal has one rule: a batch answered
+//	                          422 stays queued for a person, it is never resent as is
+//	Crypto            422     a MAC or TAC that does not verify is a fact about what was sent
+//	KeyMissing        422     a key version the back office does not hold is a fact about
+//	                          the request, not a fault that passes with a retry
+//	NotFound          404
+//	Exists, Conflict  409
+//	Insufficient      409     the card's state (its balance) forbids it now, not the
+//	                          request's form
+//	Unauthenticated   401     no token, or one that names nobody; with WWW-Authenticate
+//	Permission        403     a caller known but not allowed: another terminal's ID, a role
+//	                          too low
+//	IO                503     a fault that passes (database busy, timeout); Retry-After: 1
+//	Unavailable       503     the server refuses work now (closing, or its state could not
+//	                          be rebuilt); Retry-After: 5
+//	Other             500
+//
+// Every answer to a terminal is a promise (the terminal deletes what was
+// answered), so a fault is never turned into a domain answer: a store that
+// fails while a terminal authenticates is a 503, not a 403, and a 503
+// refuses the batch whole. The detail of a 5xx is logged, not sent. The
+// client (errorFromResponse) maps every status back to its kind, and keeps
+// the Retry-After (RetryAfter).
 //
 // Client is the terminal's side: it implements terminal.Sender over HTTP.
 package api
@@ -17,7 +47,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,9 +68,10 @@ const (
 	maxPageLimit = 1000
 )
 
-// TerminalAuth authenticates a terminal's token (registry.Registry
-// implements it). Kind Permission for a wrong token or a terminal that may
-// not upload.
+// TerminalAuth authenticates a terminal's token (the registry implements
+// it). Kind Permission (or Unauthenticated) for a wrong token or a
+// terminal that may not upload; IO or Unavailable when it cannot tell
+// (its store failed): the API answers 503, never a refusal.
 type TerminalAuth interface {
 	AuthenticateTerminal(ctx context.Context, id citycard.TerminalID, token string) error
 }
@@ -62,7 +92,8 @@ type Staff struct {
 	Role Role
 }
 
-// StaffAuth authenticates staff tokens. Kind Permission for an unknown one.
+// StaffAuth authenticates staff tokens. Kind Unauthenticated for a token
+// that names nobody; IO or Unavailable when it cannot tell.
 type StaffAuth interface {
 	AuthenticateStaff(ctx context.Context, token string) (Staff, error)
 }
@@ -83,7 +114,8 @@ func (st *StaticStaff) Add(token string, s Staff) {
 	st.staff[sha256.Sum256([]byte(token))] = s
 }
 
-// AuthenticateStaff implements StaffAuth.
+// AuthenticateStaff implements StaffAuth: kind Unauthenticated for an
+// unknown token.
 func (st *StaticStaff) AuthenticateStaff(_ context.Context, token string) (Staff, error) {
 	h := sha256.Sum256([]byte(token))
 	st.mu.RLock()
@@ -93,7 +125,7 @@ func (st *StaticStaff) AuthenticateStaff(_ context.Context, token string) (Staff
 			return s, nil
 		}
 	}
-	return Staff{}, citycard.E("api.StaticStaff", citycard.Permission, "unknown staff token")
+	return Staff{}, citycard.E("api.StaticStaff", citycard.Unauthenticated, "unknown staff token")
 }
 
 // Rejections queries the rejection journal.
@@ -138,79 +170,63 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// statusOf maps an error kind to an HTTP status: the one table.
-func statusOf(err error) int {
-	switch citycard.KindOf(err) {
-	case citycard.Invalid:
-		return http.StatusUnprocessableEntity
-	case citycard.NotFound:
-		return http.StatusNotFound
-	case citycard.Exists, citycard.Conflict:
-		return http.StatusConflict
-	case citycard.Permission:
-		return http.StatusForbidden
-	case citycard.IO:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-	Kind  string `json:"kind"`
-}
-
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := statusOf(err)
-	msg := err.Error()
-	if code >= 500 {
-		s.Logger.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = http.StatusText(code)
-	}
-	writeJSON(w, code, errorBody{Error: msg, Kind: citycard.KindOf(err).String()})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v) // the client went away: nothing to do
-}
-
+// bearer returns the request's bearer token, or "". The scheme is
+// case-insensitive (RFC 9110, section 11.1).
 func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
-		return strings.TrimSpace(t)
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
 	}
-	return ""
+	return strings.TrimSpace(tok)
 }
 
-// terminal authenticates the request as the terminal of its {id}.
+// authKind is the kind an authenticator's error keeps at the boundary: a
+// fault stays a fault (IO, Unavailable: 503, retry), a refusal stays a
+// refusal; NotFound, from an authenticator that says a terminal or token
+// is unknown, becomes who, so that the API never tells which IDs exist.
+func authKind(err error, who citycard.Kind) citycard.Kind {
+	if k := citycard.KindOf(err); k != citycard.NotFound {
+		return k
+	}
+	return who
+}
+
+// terminal authenticates the request as the terminal of its {terminal}:
+// kind Unauthenticated without a token, NotFound for a malformed ID, and
+// the kind of TerminalAuth's error otherwise (see authKind).
 func (s *Server) terminal(r *http.Request) (citycard.TerminalID, error) {
 	const op = "api.terminal"
-	id, err := citycard.ParseTerminalID(r.PathValue("id"))
+	var id citycard.TerminalID
+	tok := bearer(r)
+	if tok == "" {
+		return id, citycard.E(op, citycard.Unauthenticated, "no terminal token (Authorization: Bearer)")
+	}
+	id, err := citycard.ParseTerminalID(r.PathValue("terminal"))
 	if err != nil {
 		return id, citycard.Wrap(op, citycard.NotFound, err)
 	}
-	tok := bearer(r)
-	if tok == "" {
-		return id, citycard.E(op, citycard.Permission, "no terminal token")
-	}
 	if err := s.Terminals.AuthenticateTerminal(r.Context(), id, tok); err != nil {
-		return id, citycard.Wrap(op, citycard.Permission, err)
+		return id, citycard.Wrap(op, authKind(err, citycard.Permission), err)
 	}
 	return id, nil
 }
 
-// staff authenticates the request as staff with at least role.
+// staff authenticates the request as staff with at least role: kind
+// Unauthenticated without a token or for one that names nobody, Permission
+// for a role too low, and the kind of StaffAuth's error otherwise (see
+// authKind).
 func (s *Server) staff(r *http.Request, role Role) (Staff, error) {
 	const op = "api.staff"
-	if s.Staff == nil {
-		return Staff{}, citycard.E(op, citycard.Permission, "no staff access configured")
+	tok := bearer(r)
+	if tok == "" {
+		return Staff{}, citycard.E(op, citycard.Unauthenticated, "no staff token (Authorization: Bearer)")
 	}
-	st, err := s.Staff.AuthenticateStaff(r.Context(), bearer(r))
+	if s.Staff == nil {
+		return Staff{}, citycard.E(op, citycard.Unauthenticated, "no staff access configured")
+	}
+	st, err := s.Staff.AuthenticateStaff(r.Context(), tok)
 	if err != nil {
-		return st, citycard.Wrap(op, citycard.Permission, err)
+		return st, citycard.Wrap(op, authKind(err, citycard.Unauthenticated), err)
 	}
 	if st.Role < role {
 		return st, citycard.E(op, citycard.Permission, "%s may not do this", st.Name)
@@ -294,7 +310,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ans, err := s.Acquirer.Submit(r.Context(), b)
 	if err != nil {
-		s.Logger.Warn("batch refused", "terminal", id.String(), "batch", b.ID, "err", err)
+		if statusOf(citycard.KindOf(err)).code < 500 { // fail logs the others
+			s.Logger.Warn("batch refused", "terminal", id.String(), "batch", b.ID, "err", err)
+		}
 		s.fail(w, r, err)
 		return
 	}
@@ -307,7 +325,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	s.Logger.Log(r.Context(), level, "batch", "terminal", id.String(), "batch", b.ID, "records", len(ans.Records),
 		"accepted", ans.Accepted, "flagged", ans.Flagged, "duplicates", ans.Duplicates, "rejected", ans.Rejected,
 		"repeat", ans.Repeat, "ms", time.Since(start).Milliseconds())
-	writeJSON(w, http.StatusOK, ans)
+	s.reply(w, r, http.StatusOK, ans)
 }
 
 // handleMetrics serves the acquisition counters in the Prometheus text
@@ -352,7 +370,7 @@ func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	s.reply(w, r, http.StatusOK, d)
 }
 
 func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request) {
@@ -362,7 +380,7 @@ func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.Params()
 	p.BlacklistVersion = s.Blacklist.Version()
-	writeJSON(w, http.StatusOK, p)
+	s.reply(w, r, http.StatusOK, p)
 }
 
 // rejectionJSON is a rejection as the API shows it.
@@ -413,7 +431,7 @@ func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
 	}
 	rs, err := s.Rejections.QueryRejections(r.Context(), f)
 	if err != nil {
-		s.fail(w, r, citycard.Wrap(op, citycard.IO, err))
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
 		return
 	}
 	out := make([]rejectionJSON, len(rs))
@@ -421,7 +439,7 @@ func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
 		out[i] = rejectionJSON{Pos: x.Pos, Terminal: x.Terminal.String(), BatchID: x.BatchID, Index: x.Index,
 			Reason: x.Reason, Detail: x.Detail, Raw: fmt.Sprintf("%X", x.Raw), At: x.At.UTC().Format("2006-01-02T15:04:05Z")}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.reply(w, r, http.StatusOK, out)
 }
 
 // batchEntryJSON is one journaled record of a batch, as staff see it.
@@ -446,7 +464,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	id := r.PathValue("id")
+	id := r.PathValue("batch")
 	var out []batchEntryJSON
 	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Entry) error {
 		rec, err := record.DecodeBinary(e.Raw[:])
@@ -465,7 +483,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, citycard.E(op, citycard.NotFound, "no journaled record of batch %q of terminal %v", id, tid))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.reply(w, r, http.StatusOK, out)
 }
 
 func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
@@ -489,7 +507,7 @@ func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, citycard.E(op, citycard.NotFound, "no record of card %v/%v", issuer, asn))
 		return
 	}
-	writeJSON(w, http.StatusOK, sh)
+	s.reply(w, r, http.StatusOK, sh)
 }
 
 // blacklistChange is a staff request to list or delist a card.
@@ -530,7 +548,7 @@ func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("blacklist changed", "by", st.Name, "issuer", issuer.String(), "asn", asn.String(), "listed", c.Listed, "version", v)
-	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+	s.reply(w, r, http.StatusOK, map[string]int64{"version": v})
 }
 
 func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request) {
@@ -543,31 +561,9 @@ func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	s.reply(w, r, http.StatusOK, d)
 }
 
-func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// errorFromResponse turns an API error answer back into a citycard error
-// of the same kind.
-func errorFromResponse(op string, resp *http.Response) error {
-	var eb errorBody
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(body, &eb) != nil || eb.Error == "" {
-		eb.Error = strings.TrimSpace(string(body))
-	}
-	kind := citycard.IO
-	switch resp.StatusCode {
-	case http.StatusUnprocessableEntity, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		kind = citycard.Invalid
-	case http.StatusConflict:
-		kind = citycard.Conflict
-	case http.StatusForbidden, http.StatusUnauthorized:
-		kind = citycard.Permission
-	case http.StatusNotFound:
-		kind = citycard.NotFound
-	}
-	return citycard.E(op, kind, "%s: %w", resp.Status, errors.New(eb.Error))
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	s.reply(w, r, http.StatusOK, map[string]string{"status": "ok"})
 }
