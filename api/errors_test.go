@@ -203,3 +203,26 @@ func TestTransientIsNoAnswer(t *testing.T) {
 		t.Fatalf("closed acquirer: Retry-After %v %v", d, ok)
 	}
 }
+
+// TestHealth: /healthz says ok only while the acquirer takes batches.
+func TestHealth(t *testing.T) {
+	f := newFixture(t)
+	code, out := f.do(t, "GET", "/healthz", "", "", nil, nil)
+	if code != http.StatusOK || strings.TrimSpace(string(out)) != `{"status":"ok"}` {
+		t.Fatalf("healthy: %d %s", code, out)
+	}
+	f.a.Close()
+	resp, err := http.Get(f.srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h map[string]string
+	derr := json.NewDecoder(resp.Body).Decode(&h)
+	if resp.StatusCode != http.StatusServiceUnavailable || derr != nil || h["status"] != "unavailable" || !strings.Contains(h["reason"], "closed") {
+		t.Fatalf("closed acquirer: %d %v (%v)", resp.StatusCode, h, derr)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+}

@@ -564,6 +564,28 @@ func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, d)
 }
 
+// healthJSON is the answer of /healthz.
+type healthJSON struct {
+	Status string `json:"status"`           // "ok" or "unavailable"
+	Reason string `json:"reason,omitempty"` // why not ok
+}
+
+// handleHealth answers 200 {"status":"ok"} only while the acquirer takes
+// batches, so that a load balancer sends terminals elsewhere when it does
+// not; otherwise the status of the acquirer's error (503 for Unavailable,
+// with Retry-After) and its reason. The reason is sent, unlike the detail
+// of other 5xx: it is the server's own state, the operator needs it, and
+// it holds no card, terminal or key data.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	s.reply(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	err := s.Acquirer.Health()
+	if err == nil {
+		s.reply(w, r, http.StatusOK, healthJSON{Status: "ok"})
+		return
+	}
+	a := statusOf(citycard.KindOf(err))
+	if a.retryAfterS > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(a.retryAfterS))
+	}
+	s.Logger.Warn("api: unhealthy", "err", err)
+	s.reply(w, r, a.code, healthJSON{Status: "unavailable", Reason: err.Error()})
 }
