@@ -166,7 +166,9 @@ func (s *Server) Handler() http.Handler {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	s.routes(mux)
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.pattern, rt.handler)
+	}
 	return mux
 }
 
@@ -249,13 +251,9 @@ const (
 	HeaderAmount  = "X-Amount-Fen"
 )
 
-func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycard.TerminalID) {
 	const op = "api.upload"
-	id, err := s.terminal(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	var err error
 	b := acquire.Batch{Terminal: id}
 	ct := r.Header.Get("Content-Type")
 	switch {
@@ -351,11 +349,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	metric("citycard_blacklist_version", "gauge", "Version of the blacklist.", s.Blacklist.Version())
 }
 
-func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.terminal(r); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	var since int64
 	if q := r.URL.Query().Get("since"); q != "" {
 		v, err := strconv.ParseInt(q, 10, 64)
@@ -373,11 +367,7 @@ func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, d)
 }
 
-func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.terminal(r); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	p := s.Params()
 	p.BlacklistVersion = s.Blacklist.Version()
 	s.reply(w, r, http.StatusOK, p)
@@ -395,12 +385,8 @@ type rejectionJSON struct {
 	At       string `json:"at"`
 }
 
-func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.rejections"
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	f := acquire.RejectionFilter{Limit: 100}
 	if t := q.Get("terminal"); t != "" {
@@ -453,12 +439,8 @@ type batchEntryJSON struct {
 
 // handleBatch is the drill-down from a ledger entry (its source names the
 // batch) to the records behind it.
-func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.batch"
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	tid, err := citycard.ParseTerminalID(r.PathValue("terminal"))
 	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
@@ -486,12 +468,8 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, out)
 }
 
-func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.shadow"
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	issuer, err := citycard.ParseIssuerCode(r.PathValue("issuer"))
 	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
@@ -518,13 +496,8 @@ type blacklistChange struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request, st Staff) {
 	const op = "api.blacklistSet"
-	st, err := s.staff(r, RoleOperator)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var c blacklistChange
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
@@ -551,11 +524,7 @@ func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, map[string]int64{"version": v})
 }
 
-func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request, _ Staff) {
 	d, err := s.Blacklist.Since(0)
 	if err != nil {
 		s.fail(w, r, err)
