@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -264,8 +265,8 @@ func TestBlacklistParametersRejectionsShadow(t *testing.T) {
 		t.Fatalf("version ahead: %v", err)
 	}
 	code, out := f.do(t, "GET", "/v1/terminals/"+u.Terminal.ID.String()+"/parameters", f.toks[u.Terminal.ID], "", nil, nil)
-	var p Parameters
-	if json.Unmarshal(out, &p); code != 200 || p.FareTableVersion != "v7" || p.BlacklistVersion != 3 {
+	var p parametersJSON
+	if json.Unmarshal(out, &p); code != 200 || p.FareTableVersion != "v7" || p.BlacklistVersion != 3 || !slices.Equal(p.KeyVersions, []int{2, 1}) {
 		t.Fatalf("parameters: %d %s", code, out)
 	}
 
@@ -286,8 +287,9 @@ func TestBlacklistParametersRejectionsShadow(t *testing.T) {
 	}
 	r0, _ := record.DecodeBinary(u.Records[0])
 	code, out = f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/"+r0.ASN.String()+"/shadow", f.staff, "", nil, nil)
-	var sh acquire.Shadow
-	if json.Unmarshal(out, &sh); code != 200 || sh.LastCounter != int32(r0.Counter) {
+	var sh shadowJSON
+	if json.Unmarshal(out, &sh); code != 200 || sh.LastOfflineCounter == nil || *sh.LastOfflineCounter != int32(r0.Counter) ||
+		sh.Issuer != r0.Issuer.String() || sh.ASN != r0.ASN.String() {
 		t.Fatalf("shadow: %d %s", code, out)
 	}
 	if code, _ := f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/FFFFFFFFFFFFFFFF/shadow", f.staff, "", nil, nil); code != http.StatusNotFound {
@@ -311,7 +313,7 @@ func TestStaffBlacklist(t *testing.T) {
 		t.Fatalf("list %+v", d)
 	}
 	code, out = f.do(t, "GET", "/v1/blacklist", f.staff, "", nil, nil)
-	if code != 200 || !strings.Contains(string(out), `"Full":true`) {
+	if code != 200 || !strings.Contains(string(out), `"full":true,"cards":[{"issuer":"31500001FFFFFFFF","asn":"3150000012345678"}]`) {
 		t.Fatalf("auditor reading: %d %s", code, out)
 	}
 	bad := []byte(`{"issuer":"3150","asn":"3150000012345678","listed":true,"reason":"x"}`)

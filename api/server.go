@@ -139,13 +139,14 @@ type Batches interface {
 	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Entry) error) error
 }
 
-// Parameters are what a terminal downloads besides the blacklist.
+// Parameters are what a terminal downloads besides the blacklist
+// (answered as parametersJSON).
 type Parameters struct {
-	FareTableVersion string  `json:"fare_table_version"`
-	KeyVersions      []uint8 `json:"key_versions"` // card key versions accepted, newest first
-	RecordKeyVersion uint8   `json:"record_key_version"`
-	BlacklistVersion int64   `json:"blacklist_version"`
-	UploadBatchMax   int     `json:"upload_batch_max"`
+	FareTableVersion string
+	KeyVersions      []uint8 // card key versions accepted, newest first
+	RecordKeyVersion uint8
+	BlacklistVersion int64 // set by the server from the blacklist
+	UploadBatchMax   int   // records in one batch
 }
 
 // Server serves the API.
@@ -323,7 +324,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycar
 	s.Logger.Log(r.Context(), level, "batch", "terminal", id.String(), "batch", b.ID, "records", len(ans.Records),
 		"accepted", ans.Accepted, "flagged", ans.Flagged, "duplicates", ans.Duplicates, "rejected", ans.Rejected,
 		"repeat", ans.Repeat, "ms", time.Since(start).Milliseconds())
-	s.reply(w, r, http.StatusOK, ans)
+	s.reply(w, r, http.StatusOK, newAnswerJSON(ans))
 }
 
 // handleMetrics serves the acquisition counters in the Prometheus text
@@ -364,25 +365,13 @@ func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request, _ cityc
 		s.fail(w, r, err)
 		return
 	}
-	s.reply(w, r, http.StatusOK, d)
+	s.reply(w, r, http.StatusOK, newDeltaJSON(d, false))
 }
 
 func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	p := s.Params()
 	p.BlacklistVersion = s.Blacklist.Version()
-	s.reply(w, r, http.StatusOK, p)
-}
-
-// rejectionJSON is a rejection as the API shows it.
-type rejectionJSON struct {
-	Pos      int64  `json:"pos"`
-	Terminal string `json:"terminal"`
-	BatchID  string `json:"batch_id"`
-	Index    int    `json:"index"`
-	Reason   string `json:"reason"`
-	Detail   string `json:"detail"`
-	Raw      string `json:"raw"`
-	At       string `json:"at"`
+	s.reply(w, r, http.StatusOK, newParametersJSON(p))
 }
 
 func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staff) {
@@ -422,19 +411,9 @@ func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staf
 	}
 	out := make([]rejectionJSON, len(rs))
 	for i, x := range rs {
-		out[i] = rejectionJSON{Pos: x.Pos, Terminal: x.Terminal.String(), BatchID: x.BatchID, Index: x.Index,
-			Reason: x.Reason, Detail: x.Detail, Raw: fmt.Sprintf("%X", x.Raw), At: x.At.UTC().Format("2006-01-02T15:04:05Z")}
+		out[i] = newRejectionJSON(x)
 	}
 	s.reply(w, r, http.StatusOK, out)
-}
-
-// batchEntryJSON is one journaled record of a batch, as staff see it.
-type batchEntryJSON struct {
-	Pos     int64         `json:"pos"`
-	Kind    string        `json:"kind"`
-	Flags   []string      `json:"flags,omitempty"`
-	Record  record.Record `json:"record"`
-	Pending bool          `json:"pending_issuer,omitempty"`
 }
 
 // handleBatch is the drill-down from a ledger entry (its source names the
@@ -451,10 +430,14 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, _ Staff) {
 	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Entry) error {
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
-			return citycard.E(op, citycard.IO, "journal entry %d: %w", e.Pos, err)
+			return citycard.E(op, citycard.Other, "journal entry %d: %w", e.Pos, err) // the journal holds only decoded records
 		}
-		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: e.Kind.String(), Flags: e.Flags.Names(), Record: rec,
-			Pending: e.Outcome == acquire.OutcomePendingIssuer})
+		flags := e.Flags.Names()
+		if flags == nil {
+			flags = []string{}
+		}
+		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: e.Kind.String(), Flags: flags, Record: rec,
+			PendingIssuer: e.Outcome == acquire.OutcomePendingIssuer})
 		return nil
 	})
 	if err != nil {
@@ -485,7 +468,7 @@ func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request, _ Staff) {
 		s.fail(w, r, citycard.E(op, citycard.NotFound, "no record of card %v/%v", issuer, asn))
 		return
 	}
-	s.reply(w, r, http.StatusOK, sh)
+	s.reply(w, r, http.StatusOK, newShadowJSON(issuer, asn, sh))
 }
 
 // blacklistChange is a staff request to list or delist a card.
@@ -521,7 +504,7 @@ func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request, st S
 		return
 	}
 	s.Logger.Info("blacklist changed", "by", st.Name, "issuer", issuer.String(), "asn", asn.String(), "listed", c.Listed, "version", v)
-	s.reply(w, r, http.StatusOK, map[string]int64{"version": v})
+	s.reply(w, r, http.StatusOK, versionJSON{Version: v})
 }
 
 func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request, _ Staff) {
@@ -530,7 +513,7 @@ func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request, _ S
 		s.fail(w, r, err)
 		return
 	}
-	s.reply(w, r, http.StatusOK, d)
+	s.reply(w, r, http.StatusOK, newDeltaJSON(d, true))
 }
 
 // healthJSON is the answer of /healthz.
