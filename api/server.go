@@ -64,8 +64,9 @@ import (
 
 // Limits on requests.
 const (
-	maxJSONBody  = acquire.MaxBatchRecords * 1024 // a JSON batch: about 700 bytes a record
-	maxPageLimit = 1000
+	maxJSONBody   = acquire.MaxBatchRecords * 1024 // a JSON batch: about 700 bytes a record
+	maxChangeBody = 4096                           // a blacklist change
+	maxPageLimit  = 1000
 )
 
 // TerminalAuth authenticates a terminal's token (the registry implements
@@ -237,14 +238,6 @@ func (s *Server) staff(r *http.Request, role Role) (Staff, error) {
 	return st, nil
 }
 
-// uploadJSON is the JSON form of a batch.
-type uploadJSON struct {
-	BatchID   string            `json:"batch_id"`
-	Count     int               `json:"count"`
-	AmountFen int64             `json:"amount_fen"`
-	Records   []json.RawMessage `json:"records"`
-}
-
 // Headers of a binary upload.
 const (
 	HeaderBatchID = "X-Batch-Id"
@@ -254,11 +247,14 @@ const (
 
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycard.TerminalID) {
 	const op = "api.upload"
-	var err error
 	b := acquire.Batch{Terminal: id}
-	ct := r.Header.Get("Content-Type")
-	switch {
-	case strings.HasPrefix(ct, "application/octet-stream"):
+	mt, err := mediaType(r, mediaBinary, mediaJSON)
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	switch mt {
+	case mediaBinary:
 		b.ID = r.Header.Get(HeaderBatchID)
 		if b.Count, err = strconv.Atoi(r.Header.Get(HeaderCount)); err != nil {
 			s.fail(w, r, citycard.E(op, citycard.Invalid, "header %s: %v", HeaderCount, err))
@@ -280,16 +276,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycar
 			return
 		}
 		b.Body = body
-	case strings.HasPrefix(ct, "application/json"):
-		var u uploadJSON
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&u); err != nil {
-			s.fail(w, r, citycard.E(op, citycard.Invalid, "batch JSON: %v", err))
-			return
-		}
-		if len(u.Records) > acquire.MaxBatchRecords {
-			s.fail(w, r, citycard.E(op, citycard.Invalid, "%d records, at most %d", len(u.Records), acquire.MaxBatchRecords))
+	case mediaJSON:
+		u, err := decodeBatchJSON(http.MaxBytesReader(w, r.Body, maxJSONBody))
+		if err != nil {
+			s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 			return
 		}
 		b.ID, b.Count, b.AmountFen = u.BatchID, u.Count, u.AmountFen
@@ -302,9 +292,6 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycar
 			}
 			b.Body = rec.AppendBinary(b.Body)
 		}
-	default:
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "Content-Type %q: want application/octet-stream or application/json", ct))
-		return
 	}
 	start := time.Now()
 	ans, err := s.Acquirer.Submit(r.Context(), b)
@@ -471,21 +458,33 @@ func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request, _ Staff) {
 	s.reply(w, r, http.StatusOK, newShadowJSON(issuer, asn, sh))
 }
 
-// blacklistChange is a staff request to list or delist a card.
+// blacklistChange is a staff request to list or delist a card:
+// {"issuer", "asn", "listed", "reason"}, all required, read strictly (see
+// readObject).
 type blacklistChange struct {
-	Issuer string `json:"issuer"`
-	ASN    string `json:"asn"`
-	Listed bool   `json:"listed"`
-	Reason string `json:"reason"`
+	Issuer string
+	ASN    string
+	Listed bool
+	Reason string
 }
 
 func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request, st Staff) {
 	const op = "api.blacklistSet"
+	if _, err := mediaType(r, mediaJSON); err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
 	var c blacklistChange
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "blacklist change: %v", err))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChangeBody))
+	dec.UseNumber()
+	err := readObject(dec, []field{
+		{"issuer", readString(&c.Issuer)},
+		{"asn", readString(&c.ASN)},
+		{"listed", readBool(&c.Listed)},
+		{"reason", readString(&c.Reason)},
+	})
+	if err != nil {
+		s.fail(w, r, citycard.E(op, citycard.Invalid, "blacklist change: %w", err))
 		return
 	}
 	issuer, err := citycard.ParseIssuerCode(c.Issuer)
