@@ -515,12 +515,6 @@ func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request, _ S
 	s.reply(w, r, http.StatusOK, newDeltaJSON(d, true))
 }
 
-// healthJSON is the answer of /healthz.
-type healthJSON struct {
-	Status string `json:"status"`           // "ok" or "unavailable"
-	Reason string `json:"reason,omitempty"` // why not ok
-}
-
 // handleHealth answers 200 {"status":"ok"} only while the acquirer takes
 // batches, so that a load balancer sends terminals elsewhere when it does
 // not; otherwise the status of the acquirer's error (503 for Unavailable,

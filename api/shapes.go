@@ -20,6 +20,12 @@ import (
 // formatTime is the API's form of a time.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
+// healthJSON is the answer of /healthz.
+type healthJSON struct {
+	Status string `json:"status"`           // "ok" or "unavailable"
+	Reason string `json:"reason,omitempty"` // why not ok
+}
+
 // answerJSON is the answer to an upload.
 type answerJSON struct {
 	Terminal   string             `json:"terminal"`
