@@ -126,9 +126,14 @@ type retryAfterError struct {
 func (e *retryAfterError) Error() string { return e.err.Error() }
 func (e *retryAfterError) Unwrap() error { return e.err }
 
+// RetryAfter is the wait the server asked for. The method lets a package
+// that cannot import api (terminal, whose Sender the client implements)
+// ask for it with errors.As and an interface of its own.
+func (e *retryAfterError) RetryAfter() time.Duration { return e.after }
+
 // RetryAfter reports how long the back office asked the caller to wait
-// before it tries again (the Retry-After of a 503 or 429 answer, at most
-// an hour), and whether it asked.
+// before it tries again (the Retry-After of an answer, at most an hour),
+// and whether it asked.
 func RetryAfter(err error) (time.Duration, bool) {
 	var e *retryAfterError
 	if errors.As(err, &e) {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -124,6 +125,11 @@ func TestClientKinds(t *testing.T) {
 		}
 		if d, ok := RetryAfter(err); !ok || d != 7*time.Second {
 			t.Fatalf("status %d: RetryAfter %v %v", code, d, ok)
+		}
+		// As a package that cannot import api asks for it.
+		var ra interface{ RetryAfter() time.Duration }
+		if !errors.As(err, &ra) || ra.RetryAfter() != 7*time.Second {
+			t.Fatalf("status %d: no RetryAfter method in %v", code, err)
 		}
 	}
 }
