@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ type fixture struct {
 	j     *acquire.MemJournal
 	bl    *blacklist.List
 	a     *acquire.Acquirer
+	s     *Server
 	staff string
 }
 
@@ -60,11 +62,24 @@ func newFixture(t *testing.T) *fixture {
 	staff := &StaticStaff{}
 	staff.Add(f.staff, Staff{Name: "ann", Role: RoleAuditor})
 	staff.Add(f.staff+"-operator", Staff{Name: "bob", Role: RoleOperator})
-	s := &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
+	f.s = &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
 		Params: func() Parameters { return Parameters{FareTableVersion: "v7", KeyVersions: []uint8{2, 1}} }}
-	f.srv = httptest.NewServer(s.Handler())
+	f.srv = httptest.NewServer(f.s.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// with returns the fixture served by a copy of its server that mod
+// changed.
+func (f *fixture) with(t *testing.T, mod func(s *Server)) *fixture {
+	t.Helper()
+	g := *f
+	s := *f.s
+	mod(&s)
+	g.s = &s
+	g.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(g.srv.Close)
+	return &g
 }
 
 func (f *fixture) client(i int) *Client {
@@ -166,7 +181,7 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/nope", f.staff, "", nil, nil); code != http.StatusNotFound {
 		t.Fatalf("unknown batch: %d", code)
 	}
-	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.toks[u.Terminal.ID], "", nil, nil); code != http.StatusForbidden {
+	if code, _ := f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.toks[u.Terminal.ID], "", nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("a terminal drilling down: %d", code)
 	}
 	// The counters show what happened, for the operator's monitoring.
@@ -205,17 +220,25 @@ func TestAuthentication(t *testing.T) {
 	u0, u1 := f.ups[0], f.ups[1]
 	path := "/v1/terminals/" + u0.Terminal.ID.String() + "/batches"
 	hdr := map[string]string{HeaderBatchID: "x", HeaderCount: "1", HeaderAmount: strconv.Itoa(int(amountOf(u0.Records[0])))}
-	for name, tok := range map[string]string{"none": "", "wrong": "nope", "another terminal's": f.toks[u1.Terminal.ID], "staff": f.staff} {
-		code, _ := f.do(t, "POST", path, tok, "application/octet-stream", u0.Records[0], hdr)
-		if code != http.StatusForbidden {
-			t.Fatalf("%s token: %d, want 403", name, code)
+	for name, c := range map[string]struct {
+		tok  string
+		want int
+	}{
+		"no":                 {"", http.StatusUnauthorized},
+		"a wrong":            {"nope", http.StatusForbidden},
+		"another terminal's": {f.toks[u1.Terminal.ID], http.StatusForbidden},
+		"a staff":            {f.staff, http.StatusForbidden},
+	} {
+		code, _ := f.do(t, "POST", path, c.tok, "application/octet-stream", u0.Records[0], hdr)
+		if code != c.want {
+			t.Fatalf("%s token: %d, want %d", name, code, c.want)
 		}
 	}
 	if n := len(f.j.Entries()); n != 0 {
 		t.Fatalf("unauthenticated uploads journaled %d records", n)
 	}
-	// Staff routes refuse terminals.
-	if code, _ := f.do(t, "GET", "/v1/rejections", f.toks[u0.Terminal.ID], "", nil, nil); code != http.StatusForbidden {
+	// Staff routes refuse terminals: their tokens name no member of staff.
+	if code, _ := f.do(t, "GET", "/v1/rejections", f.toks[u0.Terminal.ID], "", nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("terminal reading rejections: %d", code)
 	}
 }
@@ -242,8 +265,8 @@ func TestBlacklistParametersRejectionsShadow(t *testing.T) {
 		t.Fatalf("version ahead: %v", err)
 	}
 	code, out := f.do(t, "GET", "/v1/terminals/"+u.Terminal.ID.String()+"/parameters", f.toks[u.Terminal.ID], "", nil, nil)
-	var p Parameters
-	if json.Unmarshal(out, &p); code != 200 || p.FareTableVersion != "v7" || p.BlacklistVersion != 3 {
+	var p parametersJSON
+	if json.Unmarshal(out, &p); code != 200 || p.FareTableVersion != "v7" || p.BlacklistVersion != 3 || !slices.Equal(p.KeyVersions, []int{2, 1}) {
 		t.Fatalf("parameters: %d %s", code, out)
 	}
 
@@ -264,8 +287,9 @@ func TestBlacklistParametersRejectionsShadow(t *testing.T) {
 	}
 	r0, _ := record.DecodeBinary(u.Records[0])
 	code, out = f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/"+r0.ASN.String()+"/shadow", f.staff, "", nil, nil)
-	var sh acquire.Shadow
-	if json.Unmarshal(out, &sh); code != 200 || sh.LastCounter != int32(r0.Counter) {
+	var sh shadowJSON
+	if json.Unmarshal(out, &sh); code != 200 || sh.LastOfflineCounter == nil || *sh.LastOfflineCounter != int32(r0.Counter) ||
+		sh.Issuer != r0.Issuer.String() || sh.ASN != r0.ASN.String() {
 		t.Fatalf("shadow: %d %s", code, out)
 	}
 	if code, _ := f.do(t, "GET", "/v1/cards/"+r0.Issuer.String()+"/FFFFFFFFFFFFFFFF/shadow", f.staff, "", nil, nil); code != http.StatusNotFound {
@@ -289,7 +313,7 @@ func TestStaffBlacklist(t *testing.T) {
 		t.Fatalf("list %+v", d)
 	}
 	code, out = f.do(t, "GET", "/v1/blacklist", f.staff, "", nil, nil)
-	if code != 200 || !strings.Contains(string(out), `"Full":true`) {
+	if code != 200 || !strings.Contains(string(out), `"full":true,"cards":[{"issuer":"31500001FFFFFFFF","asn":"3150000012345678"}]`) {
 		t.Fatalf("auditor reading: %d %s", code, out)
 	}
 	bad := []byte(`{"issuer":"3150","asn":"3150000012345678","listed":true,"reason":"x"}`)

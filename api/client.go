@@ -37,8 +37,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 
 // Upload sends a batch in the binary form and returns the back office's
 // answer. Errors keep the kind the server answered with (Invalid: refused
-// whole; Conflict: the batch ID was used for other records); a failure to
-// reach it is kind IO.
+// whole; Conflict: the batch ID was used for other records; IO or
+// Unavailable: nothing was decided, retry, after RetryAfter(err) when the
+// server says); a failure to reach it is kind IO.
 func (c *Client) Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error) {
 	const op = "api.Client.Upload"
 	var ans acquire.Answer
@@ -63,10 +64,11 @@ func (c *Client) Upload(ctx context.Context, b terminal.UploadBatch) (acquire.An
 	if resp.StatusCode != http.StatusOK {
 		return ans, errorFromResponse(op, resp)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ans); err != nil {
+	var j answerJSON
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&j); err != nil {
 		return ans, citycard.E(op, citycard.IO, "answer: %w", err)
 	}
-	return ans, nil
+	return j.answer(), nil
 }
 
 // SendBatch implements terminal.Sender.
@@ -88,7 +90,10 @@ func (c *Client) SendBatch(ctx context.Context, b terminal.UploadBatch) ([]bool,
 	return out, nil
 }
 
-// Blacklist downloads the blacklist changes since version since.
+// Blacklist downloads the blacklist changes since version since. Errors
+// keep the kind the server answered with (Invalid: since is ahead of the
+// list); an answer that does not parse, or a failure to reach the server,
+// is kind IO, and the terminal keeps its copy.
 func (c *Client) Blacklist(ctx context.Context, since int64) (blacklist.Delta, error) {
 	const op = "api.Client.Blacklist"
 	var d blacklist.Delta
@@ -105,8 +110,12 @@ func (c *Client) Blacklist(ctx context.Context, since int64) (blacklist.Delta, e
 	if resp.StatusCode != http.StatusOK {
 		return d, errorFromResponse(op, resp)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&d); err != nil {
-		return d, citycard.E(op, citycard.IO, "%w", err)
+	var j deltaJSON
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&j); err != nil {
+		return d, citycard.E(op, citycard.IO, "answer: %w", err)
+	}
+	if d, err = j.delta(); err != nil {
+		return d, citycard.E(op, citycard.IO, "answer: %w", err) // the server's fault: ask again later
 	}
 	return d, nil
 }

@@ -5,9 +5,39 @@
 // Terminals authenticate with their API token (Authorization: Bearer),
 // checked against the hash the registry keeps; a terminal may only act on
 // its own ID. Staff authenticate with their own tokens and a role that
-// limits what they may read. Errors map from the platform's error kinds to
-// status codes in one table (statusOf); the detail of an internal error is
-// logged, not sent.
+// limits what they may read.
+//
+// # Errors
+//
+// Every error answer is {"error": message, "kind": the kind's name}, with
+// the status of its kind from one table (kindStatus, errors.go):
+//
+//	kind              status  why
+//	Invalid           422     the request breaks a rule: malformed JSON, a field, an
+//	                          identifier, a header total; one status for every "fix the
+//	                          request", so that a terminal has one rule: a batch answered
+//	                          422 stays queued for a person, it is never resent as is
+//	Crypto            422     a MAC or TAC that does not verify is a fact about what was sent
+//	KeyMissing        422     a key version the back office does not hold is a fact about
+//	                          the request, not a fault that passes with a retry
+//	NotFound          404
+//	Exists, Conflict  409
+//	Insufficient      409     the card's state (its balance) forbids it now, not the
+//	                          request's form
+//	Unauthenticated   401     no token, or one that names nobody; with WWW-Authenticate
+//	Permission        403     a caller known but not allowed: another terminal's ID, a role
+//	                          too low
+//	IO                503     a fault that passes (database busy, timeout); Retry-After: 1
+//	Unavailable       503     the server refuses work now (closing, or its state could not
+//	                          be rebuilt); Retry-After: 5
+//	Other             500
+//
+// Every answer to a terminal is a promise (the terminal deletes what was
+// answered), so a fault is never turned into a domain answer: a store that
+// fails while a terminal authenticates is a 503, not a 403, and a 503
+// refuses the batch whole. The detail of a 5xx is logged, not sent. The
+// client (errorFromResponse) maps every status back to its kind, and keeps
+// the Retry-After (RetryAfter).
 //
 // Client is the terminal's side: it implements terminal.Sender over HTTP.
 package api
@@ -17,7 +47,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,13 +64,15 @@ import (
 
 // Limits on requests.
 const (
-	maxJSONBody  = acquire.MaxBatchRecords * 1024 // a JSON batch: about 700 bytes a record
-	maxPageLimit = 1000
+	maxJSONBody   = acquire.MaxBatchRecords * 1024 // a JSON batch: about 700 bytes a record
+	maxChangeBody = 4096                           // a blacklist change
+	maxPageLimit  = 1000
 )
 
-// TerminalAuth authenticates a terminal's token (registry.Registry
-// implements it). Kind Permission for a wrong token or a terminal that may
-// not upload.
+// TerminalAuth authenticates a terminal's token (the registry implements
+// it). Kind Permission (or Unauthenticated) for a wrong token or a
+// terminal that may not upload; IO or Unavailable when it cannot tell
+// (its store failed): the API answers 503, never a refusal.
 type TerminalAuth interface {
 	AuthenticateTerminal(ctx context.Context, id citycard.TerminalID, token string) error
 }
@@ -62,7 +93,8 @@ type Staff struct {
 	Role Role
 }
 
-// StaffAuth authenticates staff tokens. Kind Permission for an unknown one.
+// StaffAuth authenticates staff tokens. Kind Unauthenticated for a token
+// that names nobody; IO or Unavailable when it cannot tell.
 type StaffAuth interface {
 	AuthenticateStaff(ctx context.Context, token string) (Staff, error)
 }
@@ -83,7 +115,8 @@ func (st *StaticStaff) Add(token string, s Staff) {
 	st.staff[sha256.Sum256([]byte(token))] = s
 }
 
-// AuthenticateStaff implements StaffAuth.
+// AuthenticateStaff implements StaffAuth: kind Unauthenticated for an
+// unknown token.
 func (st *StaticStaff) AuthenticateStaff(_ context.Context, token string) (Staff, error) {
 	h := sha256.Sum256([]byte(token))
 	st.mu.RLock()
@@ -93,7 +126,7 @@ func (st *StaticStaff) AuthenticateStaff(_ context.Context, token string) (Staff
 			return s, nil
 		}
 	}
-	return Staff{}, citycard.E("api.StaticStaff", citycard.Permission, "unknown staff token")
+	return Staff{}, citycard.E("api.StaticStaff", citycard.Unauthenticated, "unknown staff token")
 }
 
 // Rejections queries the rejection journal.
@@ -107,13 +140,14 @@ type Batches interface {
 	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Entry) error) error
 }
 
-// Parameters are what a terminal downloads besides the blacklist.
+// Parameters are what a terminal downloads besides the blacklist
+// (answered as parametersJSON).
 type Parameters struct {
-	FareTableVersion string  `json:"fare_table_version"`
-	KeyVersions      []uint8 `json:"key_versions"` // card key versions accepted, newest first
-	RecordKeyVersion uint8   `json:"record_key_version"`
-	BlacklistVersion int64   `json:"blacklist_version"`
-	UploadBatchMax   int     `json:"upload_batch_max"`
+	FareTableVersion string
+	KeyVersions      []uint8 // card key versions accepted, newest first
+	RecordKeyVersion uint8
+	BlacklistVersion int64 // set by the server from the blacklist
+	UploadBatchMax   int   // records in one batch
 }
 
 // Server serves the API.
@@ -134,96 +168,74 @@ func (s *Server) Handler() http.Handler {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	s.routes(mux)
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.pattern, rt.handler)
+	}
 	return mux
 }
 
-// statusOf maps an error kind to an HTTP status: the one table.
-func statusOf(err error) int {
-	switch citycard.KindOf(err) {
-	case citycard.Invalid:
-		return http.StatusUnprocessableEntity
-	case citycard.NotFound:
-		return http.StatusNotFound
-	case citycard.Exists, citycard.Conflict:
-		return http.StatusConflict
-	case citycard.Permission:
-		return http.StatusForbidden
-	case citycard.IO:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-	Kind  string `json:"kind"`
-}
-
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := statusOf(err)
-	msg := err.Error()
-	if code >= 500 {
-		s.Logger.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = http.StatusText(code)
-	}
-	writeJSON(w, code, errorBody{Error: msg, Kind: citycard.KindOf(err).String()})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v) // the client went away: nothing to do
-}
-
+// bearer returns the request's bearer token, or "". The scheme is
+// case-insensitive (RFC 9110, section 11.1).
 func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
-		return strings.TrimSpace(t)
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
 	}
-	return ""
+	return strings.TrimSpace(tok)
 }
 
-// terminal authenticates the request as the terminal of its {id}.
+// authKind is the kind an authenticator's error keeps at the boundary: a
+// fault stays a fault (IO, Unavailable: 503, retry), a refusal stays a
+// refusal; NotFound, from an authenticator that says a terminal or token
+// is unknown, becomes who, so that the API never tells which IDs exist.
+func authKind(err error, who citycard.Kind) citycard.Kind {
+	if k := citycard.KindOf(err); k != citycard.NotFound {
+		return k
+	}
+	return who
+}
+
+// terminal authenticates the request as the terminal of its {terminal}:
+// kind Unauthenticated without a token, NotFound for a malformed ID, and
+// the kind of TerminalAuth's error otherwise (see authKind).
 func (s *Server) terminal(r *http.Request) (citycard.TerminalID, error) {
 	const op = "api.terminal"
-	id, err := citycard.ParseTerminalID(r.PathValue("id"))
+	var id citycard.TerminalID
+	tok := bearer(r)
+	if tok == "" {
+		return id, citycard.E(op, citycard.Unauthenticated, "no terminal token (Authorization: Bearer)")
+	}
+	id, err := citycard.ParseTerminalID(r.PathValue("terminal"))
 	if err != nil {
 		return id, citycard.Wrap(op, citycard.NotFound, err)
 	}
-	tok := bearer(r)
-	if tok == "" {
-		return id, citycard.E(op, citycard.Permission, "no terminal token")
-	}
 	if err := s.Terminals.AuthenticateTerminal(r.Context(), id, tok); err != nil {
-		return id, citycard.Wrap(op, citycard.Permission, err)
+		return id, citycard.Wrap(op, authKind(err, citycard.Permission), err)
 	}
 	return id, nil
 }
 
-// staff authenticates the request as staff with at least role.
+// staff authenticates the request as staff with at least role: kind
+// Unauthenticated without a token or for one that names nobody, Permission
+// for a role too low, and the kind of StaffAuth's error otherwise (see
+// authKind).
 func (s *Server) staff(r *http.Request, role Role) (Staff, error) {
 	const op = "api.staff"
-	if s.Staff == nil {
-		return Staff{}, citycard.E(op, citycard.Permission, "no staff access configured")
+	tok := bearer(r)
+	if tok == "" {
+		return Staff{}, citycard.E(op, citycard.Unauthenticated, "no staff token (Authorization: Bearer)")
 	}
-	st, err := s.Staff.AuthenticateStaff(r.Context(), bearer(r))
+	if s.Staff == nil {
+		return Staff{}, citycard.E(op, citycard.Unauthenticated, "no staff access configured")
+	}
+	st, err := s.Staff.AuthenticateStaff(r.Context(), tok)
 	if err != nil {
-		return st, citycard.Wrap(op, citycard.Permission, err)
+		return st, citycard.Wrap(op, authKind(err, citycard.Unauthenticated), err)
 	}
 	if st.Role < role {
 		return st, citycard.E(op, citycard.Permission, "%s may not do this", st.Name)
 	}
 	return st, nil
-}
-
-// uploadJSON is the JSON form of a batch.
-type uploadJSON struct {
-	BatchID   string            `json:"batch_id"`
-	Count     int               `json:"count"`
-	AmountFen int64             `json:"amount_fen"`
-	Records   []json.RawMessage `json:"records"`
 }
 
 // Headers of a binary upload.
@@ -233,17 +245,16 @@ const (
 	HeaderAmount  = "X-Amount-Fen"
 )
 
-func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycard.TerminalID) {
 	const op = "api.upload"
-	id, err := s.terminal(r)
+	b := acquire.Batch{Terminal: id}
+	mt, err := mediaType(r, mediaBinary, mediaJSON)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	b := acquire.Batch{Terminal: id}
-	ct := r.Header.Get("Content-Type")
-	switch {
-	case strings.HasPrefix(ct, "application/octet-stream"):
+	switch mt {
+	case mediaBinary:
 		b.ID = r.Header.Get(HeaderBatchID)
 		if b.Count, err = strconv.Atoi(r.Header.Get(HeaderCount)); err != nil {
 			s.fail(w, r, citycard.E(op, citycard.Invalid, "header %s: %v", HeaderCount, err))
@@ -265,16 +276,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		b.Body = body
-	case strings.HasPrefix(ct, "application/json"):
-		var u uploadJSON
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&u); err != nil {
-			s.fail(w, r, citycard.E(op, citycard.Invalid, "batch JSON: %v", err))
-			return
-		}
-		if len(u.Records) > acquire.MaxBatchRecords {
-			s.fail(w, r, citycard.E(op, citycard.Invalid, "%d records, at most %d", len(u.Records), acquire.MaxBatchRecords))
+	case mediaJSON:
+		u, err := decodeBatchJSON(http.MaxBytesReader(w, r.Body, maxJSONBody))
+		if err != nil {
+			s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 			return
 		}
 		b.ID, b.Count, b.AmountFen = u.BatchID, u.Count, u.AmountFen
@@ -287,14 +292,13 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			}
 			b.Body = rec.AppendBinary(b.Body)
 		}
-	default:
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "Content-Type %q: want application/octet-stream or application/json", ct))
-		return
 	}
 	start := time.Now()
 	ans, err := s.Acquirer.Submit(r.Context(), b)
 	if err != nil {
-		s.Logger.Warn("batch refused", "terminal", id.String(), "batch", b.ID, "err", err)
+		if statusOf(citycard.KindOf(err)).code < 500 { // fail logs the others
+			s.Logger.Warn("batch refused", "terminal", id.String(), "batch", b.ID, "err", err)
+		}
 		s.fail(w, r, err)
 		return
 	}
@@ -307,7 +311,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	s.Logger.Log(r.Context(), level, "batch", "terminal", id.String(), "batch", b.ID, "records", len(ans.Records),
 		"accepted", ans.Accepted, "flagged", ans.Flagged, "duplicates", ans.Duplicates, "rejected", ans.Rejected,
 		"repeat", ans.Repeat, "ms", time.Since(start).Milliseconds())
-	writeJSON(w, http.StatusOK, ans)
+	s.reply(w, r, http.StatusOK, newAnswerJSON(ans))
 }
 
 // handleMetrics serves the acquisition counters in the Prometheus text
@@ -333,11 +337,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	metric("citycard_blacklist_version", "gauge", "Version of the blacklist.", s.Blacklist.Version())
 }
 
-func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.terminal(r); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	var since int64
 	if q := r.URL.Query().Get("since"); q != "" {
 		v, err := strconv.ParseInt(q, 10, 64)
@@ -352,37 +352,17 @@ func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	s.reply(w, r, http.StatusOK, newDeltaJSON(d, false))
 }
 
-func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.terminal(r); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	p := s.Params()
 	p.BlacklistVersion = s.Blacklist.Version()
-	writeJSON(w, http.StatusOK, p)
+	s.reply(w, r, http.StatusOK, newParametersJSON(p))
 }
 
-// rejectionJSON is a rejection as the API shows it.
-type rejectionJSON struct {
-	Pos      int64  `json:"pos"`
-	Terminal string `json:"terminal"`
-	BatchID  string `json:"batch_id"`
-	Index    int    `json:"index"`
-	Reason   string `json:"reason"`
-	Detail   string `json:"detail"`
-	Raw      string `json:"raw"`
-	At       string `json:"at"`
-}
-
-func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.rejections"
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	f := acquire.RejectionFilter{Limit: 100}
 	if t := q.Get("terminal"); t != "" {
@@ -413,48 +393,38 @@ func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request) {
 	}
 	rs, err := s.Rejections.QueryRejections(r.Context(), f)
 	if err != nil {
-		s.fail(w, r, citycard.Wrap(op, citycard.IO, err))
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
 		return
 	}
 	out := make([]rejectionJSON, len(rs))
 	for i, x := range rs {
-		out[i] = rejectionJSON{Pos: x.Pos, Terminal: x.Terminal.String(), BatchID: x.BatchID, Index: x.Index,
-			Reason: x.Reason, Detail: x.Detail, Raw: fmt.Sprintf("%X", x.Raw), At: x.At.UTC().Format("2006-01-02T15:04:05Z")}
+		out[i] = newRejectionJSON(x)
 	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// batchEntryJSON is one journaled record of a batch, as staff see it.
-type batchEntryJSON struct {
-	Pos     int64         `json:"pos"`
-	Kind    string        `json:"kind"`
-	Flags   []string      `json:"flags,omitempty"`
-	Record  record.Record `json:"record"`
-	Pending bool          `json:"pending_issuer,omitempty"`
+	s.reply(w, r, http.StatusOK, out)
 }
 
 // handleBatch is the drill-down from a ledger entry (its source names the
 // batch) to the records behind it.
-func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.batch"
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	tid, err := citycard.ParseTerminalID(r.PathValue("terminal"))
 	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	id := r.PathValue("id")
+	id := r.PathValue("batch")
 	var out []batchEntryJSON
 	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Entry) error {
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
-			return citycard.E(op, citycard.IO, "journal entry %d: %w", e.Pos, err)
+			return citycard.E(op, citycard.Other, "journal entry %d: %w", e.Pos, err) // the journal holds only decoded records
 		}
-		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: e.Kind.String(), Flags: e.Flags.Names(), Record: rec,
-			Pending: e.Outcome == acquire.OutcomePendingIssuer})
+		flags := e.Flags.Names()
+		if flags == nil {
+			flags = []string{}
+		}
+		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: e.Kind.String(), Flags: flags, Record: rec,
+			PendingIssuer: e.Outcome == acquire.OutcomePendingIssuer})
 		return nil
 	})
 	if err != nil {
@@ -465,15 +435,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, citycard.E(op, citycard.NotFound, "no journaled record of batch %q of terminal %v", id, tid))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.reply(w, r, http.StatusOK, out)
 }
 
-func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.shadow"
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	issuer, err := citycard.ParseIssuerCode(r.PathValue("issuer"))
 	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
@@ -489,29 +455,36 @@ func (s *Server) handleShadow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, citycard.E(op, citycard.NotFound, "no record of card %v/%v", issuer, asn))
 		return
 	}
-	writeJSON(w, http.StatusOK, sh)
+	s.reply(w, r, http.StatusOK, newShadowJSON(issuer, asn, sh))
 }
 
-// blacklistChange is a staff request to list or delist a card.
+// blacklistChange is a staff request to list or delist a card:
+// {"issuer", "asn", "listed", "reason"}, all required, read strictly (see
+// readObject).
 type blacklistChange struct {
-	Issuer string `json:"issuer"`
-	ASN    string `json:"asn"`
-	Listed bool   `json:"listed"`
-	Reason string `json:"reason"`
+	Issuer string
+	ASN    string
+	Listed bool
+	Reason string
 }
 
-func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request, st Staff) {
 	const op = "api.blacklistSet"
-	st, err := s.staff(r, RoleOperator)
-	if err != nil {
-		s.fail(w, r, err)
+	if _, err := mediaType(r, mediaJSON); err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
 	var c blacklistChange
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "blacklist change: %v", err))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChangeBody))
+	dec.UseNumber()
+	err := readObject(dec, []field{
+		{"issuer", readString(&c.Issuer)},
+		{"asn", readString(&c.ASN)},
+		{"listed", readBool(&c.Listed)},
+		{"reason", readString(&c.Reason)},
+	})
+	if err != nil {
+		s.fail(w, r, citycard.E(op, citycard.Invalid, "blacklist change: %w", err))
 		return
 	}
 	issuer, err := citycard.ParseIssuerCode(c.Issuer)
@@ -530,44 +503,34 @@ func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("blacklist changed", "by", st.Name, "issuer", issuer.String(), "asn", asn.String(), "listed", c.Listed, "version", v)
-	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+	s.reply(w, r, http.StatusOK, versionJSON{Version: v})
 }
 
-func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.staff(r, RoleAuditor); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request, _ Staff) {
 	d, err := s.Blacklist.Since(0)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	s.reply(w, r, http.StatusOK, newDeltaJSON(d, true))
 }
 
-func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// errorFromResponse turns an API error answer back into a citycard error
-// of the same kind.
-func errorFromResponse(op string, resp *http.Response) error {
-	var eb errorBody
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(body, &eb) != nil || eb.Error == "" {
-		eb.Error = strings.TrimSpace(string(body))
+// handleHealth answers 200 {"status":"ok"} only while the acquirer takes
+// batches, so that a load balancer sends terminals elsewhere when it does
+// not; otherwise the status of the acquirer's error (503 for Unavailable,
+// with Retry-After) and its reason. The reason is sent, unlike the detail
+// of other 5xx: it is the server's own state, the operator needs it, and
+// it holds no card, terminal or key data.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	err := s.Acquirer.Health()
+	if err == nil {
+		s.reply(w, r, http.StatusOK, healthJSON{Status: "ok"})
+		return
 	}
-	kind := citycard.IO
-	switch resp.StatusCode {
-	case http.StatusUnprocessableEntity, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		kind = citycard.Invalid
-	case http.StatusConflict:
-		kind = citycard.Conflict
-	case http.StatusForbidden, http.StatusUnauthorized:
-		kind = citycard.Permission
-	case http.StatusNotFound:
-		kind = citycard.NotFound
+	a := statusOf(citycard.KindOf(err))
+	if a.retryAfterS > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(a.retryAfterS))
 	}
-	return citycard.E(op, kind, "%s: %w", resp.Status, errors.New(eb.Error))
+	s.Logger.Warn("api: unhealthy", "err", err)
+	s.reply(w, r, a.code, healthJSON{Status: "unavailable", Reason: err.Error()})
 }
