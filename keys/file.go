@@ -166,9 +166,11 @@ type NewKey struct {
 // keep backups of the store where a rollback would be noticed.
 //
 // Every save writes a temporary file, syncs it, renames it over the store
-// and syncs the directory. A lock file (the store's path + ".lock") keeps
-// two writers apart, and a writer that finds the file changed since it read
-// it stops with kind Conflict instead of losing the other's keys.
+// and syncs the directory. A lock on the file beside it (the store's path
+// + ".lock", an flock(2) where the system has it, which the kernel drops
+// when the process dies) keeps two writers apart, and a writer that finds
+// the file changed since it read it stops with kind Conflict instead of
+// losing the other's keys.
 //
 // The methods of Store and Active read the in-memory copy and are safe for
 // concurrent use; Add is serialized.
@@ -460,14 +462,14 @@ func (s *FileStore) Events() []Event {
 // all at once: either every key is stored or none. Old versions stay and
 // keep verifying; the newest is active. The keys share one event time.
 //
-// Kind Invalid for a bad key (see CombineComponents), algorithm, key type
-// or name; Conflict if a type has no version left or the file changed
+// Kind Invalid when nks is empty, for a bad key (see CombineComponents),
+// algorithm, key type or name; Conflict if a type has no version left or the file changed
 // since it was opened or is locked by another writer; IO if it cannot be
 // written.
 func (s *FileStore) Add(nks ...NewKey) ([]Info, error) {
 	const op = "keys.FileStore.Add"
 	if len(nks) == 0 {
-		return nil, nil
+		return nil, citycard.E(op, citycard.Invalid, "key store %s: no key to add", s.path)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -659,21 +661,14 @@ func (s *FileStore) save(doc storeDoc, create bool) error {
 	}
 
 	lock := s.path + ".lock"
-	lf, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return citycard.E(op, citycard.Conflict, "key store %s is locked by another writer (remove %s if no citycard is running)", s.path, lock)
-	}
-	if err != nil {
-		return citycard.E(op, citycard.IO, "key store lock: %w", err)
-	}
-	defer os.Remove(lock)
-	_, err = fmt.Fprintf(lf, "pid %d\n", os.Getpid())
-	if cerr := lf.Close(); err == nil {
-		err = cerr
+	unlock, err := lockStore(lock)
+	if errors.Is(err, errStoreLocked) {
+		return citycard.E(op, citycard.Conflict, "key store %s: %v (lock %s)", s.path, err, lock)
 	}
 	if err != nil {
 		return citycard.E(op, citycard.IO, "key store lock %s: %w", lock, err)
 	}
+	defer unlock()
 
 	cur, err := os.ReadFile(s.path)
 	switch {

@@ -314,8 +314,8 @@ func TestFileStoreAddRefused(t *testing.T) {
 	if l, _ := s.List(); len(l) != 0 {
 		t.Errorf("refused batches left %d keys in memory", len(l))
 	}
-	if infos, err := s.Add(); err != nil || infos != nil {
-		t.Errorf("Add() = %v, %v", infos, err)
+	if infos, err := s.Add(); !citycard.IsKind(err, citycard.Invalid) || infos != nil {
+		t.Errorf("Add() = %v, %v; want kind Invalid", infos, err)
 	}
 }
 
@@ -355,14 +355,15 @@ func TestFileStoreTwoWriters(t *testing.T) {
 		t.Errorf("stale writer: err = %v, want kind Conflict", err)
 	}
 	// A writer holding the lock keeps others out.
-	if err := os.WriteFile(path+".lock", []byte("pid 1\n"), 0o600); err != nil {
+	unlock, err := keys.LockStoreFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s1.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB))
 	if !citycard.IsKind(err, citycard.Conflict) || !strings.Contains(err.Error(), ".lock") {
 		t.Errorf("locked store: err = %v, want kind Conflict naming the lock", err)
 	}
-	os.Remove(path + ".lock")
+	unlock()
 	if _, err := s1.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB)); err != nil {
 		t.Fatal(err)
 	}
@@ -505,4 +506,100 @@ func FuzzParseRef(f *testing.F) {
 			t.Fatalf("ParseRef(%q) = %v, which does not round-trip: %v, %v", s, ref, back, err)
 		}
 	})
+}
+
+// TestFileStoreStaleLock: a writer that dies while it saves (kill -9, a
+// power cut, a panic in another goroutine) leaves its lock file behind;
+// the lock must die with it, so that the next writer is not locked out
+// until someone removes the file by hand.
+func TestFileStoreStaleLock(t *testing.T) {
+	s, path, _ := newTestStore(t)
+	// What the dead writer left: the lock file, with its pid, and no one
+	// holding it.
+	writeFile(t, path+".lock", []byte("pid 999999\n"))
+	if _, err := s.Add(newKey(t, keys.KeyPurchase, keys.Alg3DES, keyA)); err != nil {
+		t.Fatalf("Add after a writer died holding the lock: %v", err)
+	}
+	if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
+		t.Errorf("lock file after the save: %v, want none", err)
+	}
+	s2, err := keys.OpenFileStore(path, testKEK, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB)); err != nil {
+		t.Errorf("a second store's Add: %v", err)
+	}
+}
+
+// TestFileStoreFailedSaveUnlocks: a save that fails, on each of its error
+// paths, leaves no lock (nor lock file) behind: a second store opens and
+// writes.
+func TestFileStoreFailedSaveUnlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(t *testing.T, s *keys.FileStore, path string) error
+		kind citycard.Kind
+	}{
+		{"create over an existing store", func(t *testing.T, s *keys.FileStore, path string) error {
+			_, err := keys.CreateFileStore(path, testKEK, nil)
+			return err
+		}, citycard.Exists},
+		{"the file changed since it was opened", func(t *testing.T, s *keys.FileStore, path string) error {
+			other, err := keys.OpenFileStore(path, testKEK, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.Add(newKey(t, keys.KeyTAC, keys.Alg3DES, keyC)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB))
+			return err
+		}, citycard.Conflict},
+		{"the file was removed", func(t *testing.T, s *keys.FileStore, path string) error {
+			raw := readFile(t, path)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB))
+			writeFile(t, path, raw)
+			return err
+		}, citycard.Conflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, path, _ := newTestStore(t)
+			if _, err := s.Add(newKey(t, keys.KeyPurchase, keys.Alg3DES, keyA)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.fail(t, s, path); !citycard.IsKind(err, tc.kind) {
+				t.Fatalf("err = %v, want kind %v", err, tc.kind)
+			}
+			if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
+				t.Errorf("lock file after the failed save: %v, want none", err)
+			}
+			s2, err := keys.OpenFileStore(path, testKEK, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s2.Add(newKey(t, keys.KeyMaintenance, keys.Alg3DES, keyB)); err != nil {
+				t.Errorf("a second store's Add after the failed save: %v", err)
+			}
+		})
+	}
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t testing.TB, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
