@@ -89,17 +89,18 @@ func (r *fakeRegistry) set(t TerminalInfo) {
 }
 
 type city struct {
-	t     *testing.T
-	store *keys.MemStore
-	reg   *fakeRegistry
-	now   time.Time
-	n     byte
+	t      *testing.T
+	store  *keys.MemStore
+	vendor *terminal.PSAMVendor // the PSAMs' vendor, holding its copy of the transport master key
+	reg    *fakeRegistry
+	now    time.Time
+	n      byte
 }
 
 func newCity(t *testing.T) *city {
 	t.Helper()
 	c := &city{t: t, store: keys.NewMemStore(), reg: &fakeRegistry{terms: TerminalMap{}}, now: day0}
-	put := func(issuer citycard.IssuerCode, typ keys.KeyType) {
+	put := func(issuer citycard.IssuerCode, typ keys.KeyType) []byte {
 		k := make([]byte, keys.KeyLen)
 		for i := range k {
 			k[i] = byte(rand.IntN(256))
@@ -107,11 +108,17 @@ func newCity(t *testing.T) *city {
 		if _, err := c.store.Put(keys.Ref{Issuer: issuer, Type: typ, Version: 1}, keys.Alg3DES, k, "test", day0); err != nil {
 			t.Fatal(err)
 		}
+		return k
 	}
 	for _, typ := range append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord) {
 		put(ourIssuer, typ)
 	}
 	put(nationalIssuer, keys.KeyPurchase)
+	var err error
+	c.vendor, err = terminal.NewPSAMVendor(keys.Ref{Issuer: ourIssuer, Type: keys.KeyTransport, Version: 1}, keys.Alg3DES, put(ourIssuer, keys.KeyTransport))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -134,15 +141,15 @@ func (c *city) deviceOf(mode terminal.Mode, operator string, code citycard.Issue
 	c.n++
 	psamID := citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x10, c.n}
 	tid := citycard.TerminalID{0x31, 0x50, 0, 0, 0x20, c.n}
-	psam, err := terminal.ProvisionPSAM(c.store, psamID, tid, terminal.PSAMKeys{
+	psam := c.vendor.NewPSAM(psamID)
+	if err := terminal.ProvisionPSAM(c.store, psam, tid, terminal.PSAMKeys{
 		Operator: code, RecordKeyVersion: 1,
 		Issuers: []keys.Ref{
 			{Issuer: ourIssuer, Type: keys.KeyPurchase, Version: 1},
 			{Issuer: ourIssuer, Type: keys.KeyMaintenance, Version: 1},
 		},
 		National: []keys.Ref{{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: 1}},
-	}, 1)
-	if err != nil {
+	}, 1); err != nil {
 		c.t.Fatal(err)
 	}
 	sp := &spool{}

@@ -35,11 +35,19 @@ func TestEndToEnd(t *testing.T) {
 	clock := func() time.Time { return now }
 
 	ks := keys.NewMemStore()
-	for _, typ := range append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord) {
+	var vendor *terminal.PSAMVendor // the PSAMs' vendor, holding its copy of the transport master key
+	for _, typ := range append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord, keys.KeyTransport) {
 		k := make([]byte, keys.KeyLen)
 		rand.Read(k)
-		if _, err := ks.Put(keys.Ref{Issuer: issuer, Type: typ, Version: 1}, keys.AlgSM4, k, "test", now); err != nil {
+		ref := keys.Ref{Issuer: issuer, Type: typ, Version: 1}
+		if _, err := ks.Put(ref, keys.AlgSM4, k, "test", now); err != nil {
 			t.Fatal(err)
+		}
+		if typ == keys.KeyTransport {
+			var err error
+			if vendor, err = terminal.NewPSAMVendor(ref, keys.AlgSM4, k); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	db, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(dir, "bo.db"))
@@ -68,9 +76,9 @@ func TestEndToEnd(t *testing.T) {
 	for n, mode := range []terminal.Mode{terminal.ModeFlat, terminal.ModeTapOn, terminal.ModeTapOff, terminal.ModePOS} {
 		psamID := citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x10, byte(n)}
 		tid := citycard.TerminalID{0x31, 0x50, 0, 0, 0x20, byte(n)}
-		psam, err := terminal.ProvisionPSAM(ks, psamID, tid, terminal.PSAMKeys{Operator: issuer, RecordKeyVersion: 1,
-			Issuers: []keys.Ref{{Issuer: issuer, Type: keys.KeyPurchase, Version: 1}, {Issuer: issuer, Type: keys.KeyMaintenance, Version: 1}}}, 1)
-		if err != nil {
+		psam := vendor.NewPSAM(psamID)
+		if err := terminal.ProvisionPSAM(ks, psam, tid, terminal.PSAMKeys{Operator: issuer, RecordKeyVersion: 1,
+			Issuers: []keys.Ref{{Issuer: issuer, Type: keys.KeyPurchase, Version: 1}, {Issuer: issuer, Type: keys.KeyMaintenance, Version: 1}}}, 1); err != nil {
 			t.Fatal(err)
 		}
 		q, err := terminal.OpenQueue(filepath.Join(dir, tid.String()+".queue"))

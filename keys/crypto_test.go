@@ -48,6 +48,21 @@ type cryptoVectors struct {
 		Key        string   `json:"key"`
 		KCV        string   `json:"kcv"`
 	} `json:"components"`
+	Wrap []wrapVector `json:"wrap"`
+}
+
+// wrapVector is a master key wrapped for a PSAM (Store.Wrap, UnwrapKey).
+type wrapVector struct {
+	Alg             string `json:"alg"` // the transport master key's
+	TransportMaster string `json:"transport_master"`
+	PSAMID          string `json:"psam_id"`
+	TransportKey    string `json:"transport_key"` // the master diversified by the PSAM ID
+	KWK             string `json:"kwk"`           // checked by the package's own test
+	Ref             string `json:"ref"`
+	KeyAlg          string `json:"key_alg"`
+	Key             string `json:"key"`
+	Nonce           string `json:"nonce"`
+	Wrapped         string `json:"wrapped"`
 }
 
 func readCryptoVectors(t testing.TB) cryptoVectors {
@@ -62,7 +77,7 @@ func readCryptoVectors(t testing.TB) cryptoVectors {
 	if err := dec.Decode(&cv); err != nil {
 		t.Fatalf("crypto.json: %v", err)
 	}
-	if len(cv.KCV) == 0 || len(cv.MAC) == 0 || len(cv.Diversify) == 0 || len(cv.TwoLevel) == 0 || len(cv.Components) == 0 {
+	if len(cv.KCV) == 0 || len(cv.MAC) == 0 || len(cv.Diversify) == 0 || len(cv.TwoLevel) == 0 || len(cv.Components) == 0 || len(cv.Wrap) == 0 {
 		t.Fatal("crypto.json: a section is empty")
 	}
 	return cv

@@ -29,10 +29,15 @@ const KEKLen = 32
 
 // The limits of a key store file.
 const (
-	storeFormat     = "citycard-keys/1"
-	storeBytesMax   = 16 << 20 // a store of thousands of keys is well under 1 MiB
-	nameLenMax      = 64       // an operator's or custodian's name
-	kekFileBytesMax = 256      // 64 hex digits, a newline and some slack
+	storeFormat   = "citycard-keys/1"
+	storeBytesMax = 16 << 20 // a store of thousands of keys is well under 1 MiB
+	// keyReserveBytes is the part of storeBytesMax that the log of exports
+	// (EventWrapped, some 400 bytes each) may not take, so that a store
+	// whose log is full of exports still takes new keys and rotations:
+	// room for some 6,000 of them.
+	keyReserveBytes = 4 << 20
+	nameLenMax      = 64  // an operator's or custodian's name
+	kekFileBytesMax = 256 // 64 hex digits, a newline and some slack
 	headAD          = storeFormat + " head"
 	timeLayout      = time.RFC3339Nano
 )
@@ -126,20 +131,27 @@ type Audit struct {
 const (
 	EventCreated = "created" // version 1 of an issuer's key type
 	EventRotated = "rotated" // a later version of an issuer's key type
+	EventWrapped = "wrapped" // a key exported, wrapped for a PSAM (Wrap)
 )
 
 // Event is one entry of a FileStore's append-only event log. It says what
-// key came to be, when, how and by whom; it never holds key material.
+// key came to be or was exported, when, how and by whom; it never holds
+// key material.
 type Event struct {
 	Seq        int // 1, 2, 3... in the order of the log
 	Time       time.Time
-	Kind       string // EventCreated or EventRotated
-	Ref        Ref
+	Kind       string // EventCreated, EventRotated or EventWrapped
+	Ref        Ref    // the key created, rotated in or exported
 	Alg        Alg
 	KCV        [3]byte
 	Origin     string
 	By         string
 	Custodians []string
+	// Transport and Path say, for EventWrapped, under which key the key
+	// was exported: the child of the transport master key Transport along
+	// Path (the PSAM's ID). Both are empty for the other kinds.
+	Transport Ref
+	Path      [][]byte
 }
 
 // NewKey is a master key to add to a FileStore as the next version of its
@@ -154,24 +166,37 @@ type NewKey struct {
 }
 
 // FileStore is a Store persisted to one JSON file. Each key's material is
-// sealed (Seal, AES-256-GCM) under a 32-byte key-encryption key with the
-// key's Ref string as additional data, so that a sealed key cannot be
-// passed off as another; its metadata (ref, algorithm, KCV, creation time,
-// origin) is in clear. An append-only log of events records each key's
-// creation or rotation with the names of those who did it. The events are
-// hash-chained and the chain's head is sealed under the KEK, so that
-// editing, reordering or dropping events or keys without the KEK is
-// detected when the store is opened; a wrong KEK is detected even in an
-// empty store. Replacing the whole file by an older copy is not detected:
-// keep backups of the store where a rollback would be noticed.
+// sealed (AES-256-GCM) under a 32-byte key-encryption key with the key's
+// Ref string as additional data, so that a sealed key cannot be passed off
+// as another; its metadata (ref, algorithm, KCV, creation time, origin) is
+// in clear. An append-only log of events records each key's creation or
+// rotation with the names of those who did it, and each export (Wrap) with
+// the name of the operator (SetOperator), the transport key and the PSAM
+// it was for. The events are hash-chained and the chain's head is sealed
+// under the KEK, so that editing, reordering or dropping events or keys
+// without the KEK is detected when the store is opened; a wrong KEK is
+// detected even in an empty store. Replacing the whole file by an older
+// copy is not detected: keep backups of the store where a rollback would
+// be noticed.
 //
 // Every save writes a temporary file, syncs it, renames it over the store
-// and syncs the directory. A lock file (the store's path + ".lock") keeps
-// two writers apart, and a writer that finds the file changed since it read
-// it stops with kind Conflict instead of losing the other's keys.
+// and syncs the directory. A lock on the file beside it (the store's path
+// + ".lock", an flock(2) where the system has it, which the kernel drops
+// when the process dies) keeps two writers apart, and a writer that finds
+// the file changed since it read it stops with kind Conflict instead of
+// losing the other's keys.
+//
+// An export is saved to the log before the wrapped key is returned, so
+// every export is on record, at the cost of one save (the whole file
+// rewritten and synced) per key exported: fine at a key injection
+// station's pace. Exports may fill the file up to storeBytesMax less
+// keyReserveBytes, some 30,000 exports (10,000 PSAMs of three keys); past
+// that Wrap fails with kind Conflict while keys can still be added. A
+// city that provisions more PSAMs keeps its keys in an HSM, whose audit
+// log is its own.
 //
 // The methods of Store and Active read the in-memory copy and are safe for
-// concurrent use; Add is serialized.
+// concurrent use; Add and Wrap are serialized.
 type FileStore struct {
 	path string
 	kek  []byte
@@ -182,6 +207,10 @@ type FileStore struct {
 	doc    storeDoc   // the file as last read or written (keys sealed)
 	sum    [32]byte   // SHA-256 of the file's bytes as last read or written
 	events []Event
+	by     string // who exports keys (SetOperator); "" refuses exports
+	// exportBytesMax bounds the file that Wrap may write: storeBytesMax
+	// less keyReserveBytes (tests lower it).
+	exportBytesMax int
 }
 
 var _ Store = (*FileStore)(nil)
@@ -189,7 +218,7 @@ var _ Store = (*FileStore)(nil)
 // storeDoc is the JSON form of the store file.
 type storeDoc struct {
 	Format string      `json:"format"`
-	Head   string      `json:"head"` // base64 of Seal(KEK, chain head, headAD)
+	Head   string      `json:"head"` // base64 of sealGCM(KEK, chain head, headAD)
 	Keys   []storeKey  `json:"keys"`
 	Events []fileEvent `json:"events"`
 }
@@ -200,7 +229,7 @@ type storeKey struct {
 	KCV     string `json:"kcv"`
 	Created string `json:"created"`
 	Origin  string `json:"origin"`
-	Sealed  string `json:"sealed"` // base64 of Seal(KEK, material, ref)
+	Sealed  string `json:"sealed"` // base64 of sealGCM(KEK, material, ref)
 }
 
 type fileEvent struct {
@@ -213,7 +242,9 @@ type fileEvent struct {
 	Origin     string   `json:"origin"`
 	By         string   `json:"by"`
 	Custodians []string `json:"custodians,omitempty"`
-	Hash       string   `json:"hash,omitempty"` // SHA-256(previous hash || this event without hash), hex
+	Transport  string   `json:"transport,omitempty"` // EventWrapped: the transport master key's ref
+	Path       []string `json:"path,omitempty"`      // EventWrapped: its diversification path, hex ids
+	Hash       string   `json:"hash,omitempty"`      // SHA-256(previous hash || this event without hash), hex
 }
 
 // chainHash returns the hash that links e to the event before it.
@@ -243,12 +274,16 @@ func CreateFileStore(path string, kek []byte, now func() time.Time) (*FileStore,
 	if now == nil {
 		now = time.Now
 	}
-	s := &FileStore{path: path, kek: slices.Clone(kek), now: now, mem: NewMemStore()}
+	s := newFileStore(path, kek, now)
 	doc := storeDoc{Format: storeFormat, Keys: []storeKey{}, Events: []fileEvent{}}
 	if err := s.sealHead(&doc, [32]byte{}); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	if err := s.save(doc, true); err != nil {
+	data, err := s.encode(doc)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if err := s.save(doc, data, true); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	return s, nil
@@ -273,11 +308,16 @@ func OpenFileStore(path string, kek []byte, now func() time.Time) (*FileStore, e
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	s := &FileStore{path: path, kek: slices.Clone(kek), now: now, mem: NewMemStore(), sum: sha256.Sum256(raw)}
+	s := newFileStore(path, kek, now)
+	s.sum = sha256.Sum256(raw)
 	if err := s.load(raw); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	return s, nil
+}
+
+func newFileStore(path string, kek []byte, now func() time.Time) *FileStore {
+	return &FileStore{path: path, kek: slices.Clone(kek), now: now, mem: NewMemStore(), exportBytesMax: storeBytesMax - keyReserveBytes}
 }
 
 func readStoreFile(path string) ([]byte, error) {
@@ -318,7 +358,7 @@ func (s *FileStore) load(raw []byte) error {
 	if err != nil {
 		return citycard.E(op, citycard.Invalid, "key store %s: head: %v", s.path, err)
 	}
-	head, err := Open(s.kek, sealedHead, []byte(headAD))
+	head, err := openGCM(s.kek, sealedHead, []byte(headAD))
 	if err != nil || len(head) != sha256.Size {
 		return citycard.E(op, citycard.Crypto, "the KEK does not open this store %s (wrong KEK, or the file was altered)", s.path)
 	}
@@ -326,7 +366,7 @@ func (s *FileStore) load(raw []byte) error {
 	// The event log: its chain must end at the sealed head.
 	var prev [32]byte
 	events := make([]Event, 0, len(doc.Events))
-	byRef := make(map[Ref]int, len(doc.Events)) // index in events
+	byRef := make(map[Ref]int, len(doc.Events)) // the index in events of each key's creation
 	for i, fe := range doc.Events {
 		h, err := chainHash(prev, fe)
 		if err != nil {
@@ -340,6 +380,13 @@ func (s *FileStore) load(raw []byte) error {
 		if err != nil {
 			return citycard.E(op, citycard.Invalid, "key store %s: event %d: %w", s.path, i+1, err)
 		}
+		if ev.Kind == EventWrapped {
+			if err := checkWrapEvent(ev, events, byRef); err != nil {
+				return citycard.E(op, citycard.Invalid, "key store %s: event %d: %w", s.path, i+1, err)
+			}
+			events = append(events, ev)
+			continue
+		}
 		if _, dup := byRef[ev.Ref]; dup {
 			return citycard.E(op, citycard.Invalid, "key store %s: event %d: key %v created twice", s.path, i+1, ev.Ref)
 		}
@@ -350,9 +397,10 @@ func (s *FileStore) load(raw []byte) error {
 		return citycard.E(op, citycard.Crypto, "key store %s: the event log was altered (it does not end at the sealed head)", s.path)
 	}
 
-	// The keys: one per event, matching it, each opening under its ref.
-	if len(doc.Keys) != len(events) {
-		return citycard.E(op, citycard.Crypto, "key store %s: %d keys for %d events: keys were added or removed", s.path, len(doc.Keys), len(events))
+	// The keys: one per creation or rotation, matching it, each opening
+	// under its ref.
+	if len(doc.Keys) != len(byRef) {
+		return citycard.E(op, citycard.Crypto, "key store %s: %d keys for %d key events: keys were added or removed", s.path, len(doc.Keys), len(byRef))
 	}
 	for _, k := range doc.Keys {
 		ref, err := ParseRef(k.Ref)
@@ -371,7 +419,7 @@ func (s *FileStore) load(raw []byte) error {
 		if err != nil {
 			return citycard.E(op, citycard.Invalid, "key store %s: key %v: %v", s.path, ref, err)
 		}
-		material, err := Open(s.kek, sealed, []byte(ref.String()))
+		material, err := openGCM(s.kek, sealed, []byte(ref.String()))
 		if err != nil {
 			return citycard.E(op, citycard.Crypto, "key store %s: key %v: sealed material does not open: it was altered", s.path, ref)
 		}
@@ -388,25 +436,62 @@ func (s *FileStore) load(raw []byte) error {
 	return nil
 }
 
+// checkWrapEvent checks an export against the events before it: the key
+// and the transport key were created earlier, the export obeys Wrap's
+// rules, and its algorithm and KCV are the key's.
+func checkWrapEvent(ev Event, events []Event, byRef map[Ref]int) error {
+	if err := checkWrap(ev.Ref, ev.Transport, ev.Path); err != nil {
+		return err
+	}
+	i, ok := byRef[ev.Ref]
+	if !ok {
+		return fmt.Errorf("export of key %v, which was not created before", ev.Ref)
+	}
+	if _, ok := byRef[ev.Transport]; !ok {
+		return fmt.Errorf("export under transport key %v, which was not created before", ev.Transport)
+	}
+	if k := events[i]; k.Alg != ev.Alg || k.KCV != ev.KCV {
+		return fmt.Errorf("export of key %v as %v KCV %X, created as %v KCV %X", ev.Ref, ev.Alg, ev.KCV, k.Alg, k.KCV)
+	}
+	return nil
+}
+
 // parseEvent decodes an event of the file, which must be in the canonical
-// form Add writes.
+// form Add and Wrap write.
 func parseEvent(fe fileEvent) (Event, error) {
 	ev := Event{Seq: fe.Seq, Kind: fe.Event, Origin: fe.Origin, By: fe.By, Custodians: fe.Custodians}
 	var err error
 	if ev.Time, err = time.Parse(timeLayout, fe.Time); err != nil {
 		return ev, err
 	}
-	if ev.Ref, err = ParseRef(fe.Ref); err != nil {
+	if ev.Ref, err = parseCanonicalRef(fe.Ref); err != nil {
 		return ev, err
-	}
-	if ev.Ref.String() != fe.Ref {
-		return ev, fmt.Errorf("key id %q is not written as %q", fe.Ref, ev.Ref.String())
 	}
 	switch {
 	case fe.Event == EventCreated && ev.Ref.Version == 1:
 	case fe.Event == EventRotated && ev.Ref.Version > 1:
+	case fe.Event == EventWrapped:
+		if fe.Origin != "" || len(fe.Custodians) > 0 {
+			return ev, fmt.Errorf("export of key %v with an origin or custodians", ev.Ref)
+		}
+		if ev.Transport, err = parseCanonicalRef(fe.Transport); err != nil {
+			return ev, fmt.Errorf("export of key %v: transport key: %w", ev.Ref, err)
+		}
+		if len(fe.Path) == 0 || len(fe.Path) > 2 {
+			return ev, fmt.Errorf("export of key %v: path of %d ids", ev.Ref, len(fe.Path))
+		}
+		for _, h := range fe.Path {
+			id, err := hex.DecodeString(h)
+			if err != nil || hex.EncodeToString(id) != h {
+				return ev, fmt.Errorf("export of key %v: path id %q: want lowercase hex digits", ev.Ref, h)
+			}
+			ev.Path = append(ev.Path, id)
+		}
 	default:
 		return ev, fmt.Errorf("event %q for key %v", fe.Event, ev.Ref)
+	}
+	if fe.Event != EventWrapped && (fe.Transport != "" || fe.Path != nil) {
+		return ev, fmt.Errorf("event %q for key %v with a transport key or path", fe.Event, ev.Ref)
 	}
 	if ev.Alg, err = ParseAlg(fe.Alg); err != nil {
 		return ev, err
@@ -417,6 +502,19 @@ func parseEvent(fe fileEvent) (Event, error) {
 	}
 	copy(ev.KCV[:], kcv)
 	return ev, nil
+}
+
+// parseCanonicalRef parses a key id that must be written as Ref.String
+// writes it.
+func parseCanonicalRef(s string) (Ref, error) {
+	ref, err := ParseRef(s)
+	if err != nil {
+		return ref, err
+	}
+	if ref.String() != s {
+		return ref, fmt.Errorf("key id %q is not written as %q", s, ref.String())
+	}
+	return ref, nil
 }
 
 // Path returns the store file's path.
@@ -433,9 +531,70 @@ func (s *FileStore) DeriveInto(dst *[KeyLen]byte, ref Ref, path ...[]byte) (Alg,
 	return s.mem.DeriveInto(dst, ref, path...)
 }
 
-// Wrap implements Store.
-func (s *FileStore) Wrap(ref Ref, transport []byte) ([]byte, error) {
-	return s.mem.Wrap(ref, transport)
+// Wrap implements Store. It first saves the export to the event log (kind
+// EventWrapped: the key, the transport key and path, the operator named
+// by SetOperator) and returns the wrapped key only once the log is on
+// disk. Besides the kinds of Store.Wrap: Permission when no operator was
+// named; Conflict when the exports have filled the file (see FileStore)
+// or the file changed since it was opened or is locked by another writer;
+// IO if it cannot be written.
+func (s *FileStore) Wrap(ref Ref, transport Ref, path ...[]byte) ([]byte, error) {
+	const op = "keys.FileStore.Wrap"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.by == "" {
+		return nil, citycard.E(op, citycard.Permission, "key store %s: no operator named (SetOperator): every export says who made it", s.path)
+	}
+	w, err := s.mem.Wrap(ref, transport, path...)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	info, err := s.mem.Info(ref)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	ev := Event{
+		Seq: len(s.doc.Events) + 1, Time: s.now().UTC(), Kind: EventWrapped, Ref: ref, Alg: info.Alg, KCV: info.KCV,
+		By: s.by, Transport: transport, Path: make([][]byte, len(path)),
+	}
+	for i, id := range path {
+		ev.Path[i] = slices.Clone(id)
+	}
+	doc := storeDoc{Format: storeFormat, Keys: slices.Clone(s.doc.Keys), Events: slices.Clone(s.doc.Events)}
+	prev, err := s.appendEvent(&doc, ev)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if err := s.sealHead(&doc, prev); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	data, err := s.encode(doc)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if len(data) > s.exportBytesMax {
+		return nil, citycard.E(op, citycard.Conflict, "key store %s: the log of exports is full (the file would be %d bytes, exports may fill %d): keys can still be added, exports cannot", s.path, len(data), s.exportBytesMax)
+	}
+	if err := s.save(doc, data, false); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	s.events = append(s.events, ev)
+	return w, nil
+}
+
+// SetOperator names who exports keys through s from now on: Wrap logs
+// each export under this name, as a PKCS#11 store names the user logged
+// in to its session. Until it is called, Wrap refuses. Kind Invalid for a
+// name the log refuses: empty, longer than 64 bytes, with control
+// characters, or what looks like key material.
+func (s *FileStore) SetOperator(by string) error {
+	if err := checkName("operator name", by, true); err != nil {
+		return citycard.Wrap("keys.FileStore.SetOperator", citycard.Invalid, err)
+	}
+	s.mu.Lock()
+	s.by = by
+	s.mu.Unlock()
+	return nil
 }
 
 // Active returns the active (newest) version of (issuer, t). Kind
@@ -451,8 +610,43 @@ func (s *FileStore) Events() []Event {
 	out := slices.Clone(s.events)
 	for i := range out {
 		out[i].Custodians = slices.Clone(out[i].Custodians)
+		out[i].Path = slices.Clone(out[i].Path)
+		for j := range out[i].Path {
+			out[i].Path[j] = slices.Clone(out[i].Path[j])
+		}
 	}
 	return out
+}
+
+// appendEvent appends ev to doc's events, chained to the last of them,
+// and returns the new chain head.
+func (s *FileStore) appendEvent(doc *storeDoc, ev Event) ([32]byte, error) {
+	const op = "keys.FileStore.appendEvent"
+	var prev [32]byte
+	if n := len(doc.Events); n > 0 {
+		h, err := hex.DecodeString(doc.Events[n-1].Hash)
+		if err != nil || len(h) != 32 {
+			return prev, citycard.E(op, citycard.Invalid, "key store %s: last event's hash %q", s.path, doc.Events[n-1].Hash)
+		}
+		copy(prev[:], h)
+	}
+	fe := fileEvent{
+		Seq: ev.Seq, Time: ev.Time.Format(timeLayout), Event: ev.Kind, Ref: ev.Ref.String(), Alg: ev.Alg.String(),
+		KCV: strings.ToUpper(hex.EncodeToString(ev.KCV[:])), Origin: ev.Origin, By: ev.By, Custodians: ev.Custodians,
+	}
+	if ev.Kind == EventWrapped {
+		fe.Transport = ev.Transport.String()
+		for _, id := range ev.Path {
+			fe.Path = append(fe.Path, hex.EncodeToString(id))
+		}
+	}
+	h, err := chainHash(prev, fe)
+	if err != nil {
+		return prev, citycard.E(op, citycard.Invalid, "event for %v: %v", ev.Ref, err)
+	}
+	fe.Hash = hex.EncodeToString(h[:])
+	doc.Events = append(doc.Events, fe)
+	return h, nil
 }
 
 // Add adds each key as the next version of its issuer's key type (version
@@ -460,14 +654,14 @@ func (s *FileStore) Events() []Event {
 // all at once: either every key is stored or none. Old versions stay and
 // keep verifying; the newest is active. The keys share one event time.
 //
-// Kind Invalid for a bad key (see CombineComponents), algorithm, key type
-// or name; Conflict if a type has no version left or the file changed
-// since it was opened or is locked by another writer; IO if it cannot be
-// written.
+// Kind Invalid when nks is empty, for a bad key (see CombineComponents),
+// algorithm, key type or name, or when the file would outgrow 16 MiB;
+// Conflict if a type has no version left or the file changed since it was
+// opened or is locked by another writer; IO if it cannot be written.
 func (s *FileStore) Add(nks ...NewKey) ([]Info, error) {
 	const op = "keys.FileStore.Add"
 	if len(nks) == 0 {
-		return nil, nil
+		return nil, citycard.E(op, citycard.Invalid, "key store %s: no key to add", s.path)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -477,14 +671,6 @@ func (s *FileStore) Add(nks ...NewKey) ([]Info, error) {
 		Format: storeFormat,
 		Keys:   slices.Clone(s.doc.Keys),
 		Events: slices.Clone(s.doc.Events),
-	}
-	var prev [32]byte
-	if n := len(doc.Events); n > 0 {
-		h, err := hex.DecodeString(doc.Events[n-1].Hash)
-		if err != nil || len(h) != 32 {
-			return nil, citycard.E(op, citycard.Invalid, "key store %s: last event's hash %q", s.path, doc.Events[n-1].Hash)
-		}
-		copy(prev[:], h)
 	}
 	// The next version of each (issuer, type): one more than the highest in
 	// the store or earlier in this batch.
@@ -508,6 +694,7 @@ func (s *FileStore) Add(nks ...NewKey) ([]Info, error) {
 		ev  Event
 	}
 	var todo []pending
+	var head [32]byte
 	for i, nk := range nks {
 		if err := checkNewKey(nk); err != nil {
 			return nil, citycard.E(op, citycard.Invalid, "key %d of %d (%v/%v): %w", i+1, len(nks), nk.Issuer, nk.Type, err)
@@ -530,32 +717,33 @@ func (s *FileStore) Add(nks ...NewKey) ([]Info, error) {
 			Seq: len(doc.Events) + 1, Time: at, Kind: kind, Ref: ref, Alg: nk.Alg, KCV: kcv,
 			Origin: nk.Origin, By: nk.Audit.By, Custodians: slices.Clone(nk.Audit.Custodians),
 		}
-		fe := fileEvent{
-			Seq: ev.Seq, Time: at.Format(timeLayout), Event: kind, Ref: ref.String(), Alg: nk.Alg.String(),
-			KCV: strings.ToUpper(hex.EncodeToString(kcv[:])), Origin: nk.Origin, By: nk.Audit.By, Custodians: ev.Custodians,
+		if head, err = s.appendEvent(&doc, ev); err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
-		h, err := chainHash(prev, fe)
-		if err != nil {
-			return nil, citycard.E(op, citycard.Invalid, "event for %v: %v", ref, err)
-		}
-		fe.Hash, prev = hex.EncodeToString(h[:]), h
-		sealed, err := Seal(s.kek, nk.Key, []byte(ref.String()))
+		sealed, err := sealGCM(s.kek, nk.Key, []byte(ref.String()))
 		if err != nil {
 			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
-		doc.Events = append(doc.Events, fe)
+		fe := doc.Events[len(doc.Events)-1]
 		doc.Keys = append(doc.Keys, storeKey{
 			Ref: fe.Ref, Alg: fe.Alg, KCV: fe.KCV, Created: fe.Time, Origin: nk.Origin,
 			Sealed: base64.StdEncoding.EncodeToString(sealed),
 		})
 		todo = append(todo, pending{ref: ref, nk: nk, ev: ev})
 	}
-	if err := s.sealHead(&doc, prev); err != nil {
+	if err := s.sealHead(&doc, head); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	data, err := s.encode(doc)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if len(data) > storeBytesMax {
+		return nil, citycard.E(op, citycard.Invalid, "key store %s would be larger than %d bytes", s.path, storeBytesMax)
 	}
 	// Persist first, then commit to memory: a failed save leaves the store
 	// as it was, in the file and in memory.
-	if err := s.save(doc, false); err != nil {
+	if err := s.save(doc, data, false); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	infos := make([]Info, 0, len(todo))
@@ -636,7 +824,7 @@ func checkName(what, s string, required bool) error {
 
 // sealHead seals the chain head into doc.
 func (s *FileStore) sealHead(doc *storeDoc, head [32]byte) error {
-	sealed, err := Seal(s.kek, head[:], []byte(headAD))
+	sealed, err := sealGCM(s.kek, head[:], []byte(headAD))
 	if err != nil {
 		return err
 	}
@@ -644,36 +832,30 @@ func (s *FileStore) sealHead(doc *storeDoc, head [32]byte) error {
 	return nil
 }
 
-// save writes doc to the store file atomically. create says the file must
-// not exist yet; otherwise it must be unchanged since s read or wrote it.
-// The caller holds s.mu (or owns s alone).
-func (s *FileStore) save(doc storeDoc, create bool) error {
-	const op = "keys.FileStore.save"
+// encode returns the file's bytes for doc.
+func (s *FileStore) encode(doc storeDoc) ([]byte, error) {
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return citycard.E(op, citycard.Invalid, "key store %s: %v", s.path, err)
+		return nil, citycard.E("keys.FileStore.encode", citycard.Invalid, "key store %s: %v", s.path, err)
 	}
-	data = append(data, '\n')
-	if len(data) > storeBytesMax {
-		return citycard.E(op, citycard.Invalid, "key store %s would be larger than %d bytes", s.path, storeBytesMax)
-	}
+	return append(data, '\n'), nil
+}
 
+// save writes data, doc's encoding, to the store file atomically, under
+// the store's lock. create says the file must not exist yet; otherwise it
+// must be unchanged since s read or wrote it. The caller holds s.mu (or
+// owns s alone).
+func (s *FileStore) save(doc storeDoc, data []byte, create bool) error {
+	const op = "keys.FileStore.save"
 	lock := s.path + ".lock"
-	lf, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return citycard.E(op, citycard.Conflict, "key store %s is locked by another writer (remove %s if no citycard is running)", s.path, lock)
-	}
-	if err != nil {
-		return citycard.E(op, citycard.IO, "key store lock: %w", err)
-	}
-	defer os.Remove(lock)
-	_, err = fmt.Fprintf(lf, "pid %d\n", os.Getpid())
-	if cerr := lf.Close(); err == nil {
-		err = cerr
+	unlock, err := lockStore(lock)
+	if errors.Is(err, errStoreLocked) {
+		return citycard.E(op, citycard.Conflict, "key store %s: %v (lock %s)", s.path, err, lock)
 	}
 	if err != nil {
 		return citycard.E(op, citycard.IO, "key store lock %s: %w", lock, err)
 	}
+	defer unlock()
 
 	cur, err := os.ReadFile(s.path)
 	switch {

@@ -55,20 +55,23 @@ func newKey(t testing.TB, typ keys.KeyType, alg keys.Alg, hexKey string) keys.Ne
 	}
 }
 
-// material reads a key back through the store: wrapped under a transport
-// key, then opened.
-func material(t testing.TB, s keys.Store, ref keys.Ref) []byte {
+// sameKey checks that the store holds want as ref's material, through
+// what the store gives out: the child keys it derives, compared with those
+// of want.
+func sameKey(t testing.TB, s keys.Store, ref keys.Ref, alg keys.Alg, want []byte) {
 	t.Helper()
-	transport := bytes.Repeat([]byte{0x77}, 32)
-	w, err := s.Wrap(ref, transport)
+	id := []byte{0x31, 0x01, 0, 0, 0x12, 0x34, 0x56, 0x78}
+	var got [keys.KeyLen]byte
+	if _, err := s.DeriveInto(&got, ref, id); err != nil {
+		t.Fatal(err)
+	}
+	child, err := keys.Diversify(alg, want, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := keys.Open(transport, w, []byte(ref.String()))
-	if err != nil {
-		t.Fatal(err)
+	if !bytes.Equal(got[:], child) {
+		t.Errorf("%v derives %X, the key %X derives %X", ref, got, want, child)
 	}
-	return k
 }
 
 const (
@@ -148,9 +151,7 @@ func TestFileStoreRoundTrip(t *testing.T) {
 	if _, err := s2.DeriveInto(&after, ref1, asn); err != nil || after != before {
 		t.Errorf("v1 after rotation derives %X, %v; before %X", after, err, before)
 	}
-	if got := material(t, s2, ref1); !bytes.Equal(got, unhex(t, keyA)) {
-		t.Errorf("v1 material = %X, want %s", got, keyA)
-	}
+	sameKey(t, s2, ref1, keys.Alg3DES, unhex(t, keyA))
 	if s2.Path() != path {
 		t.Errorf("Path = %q", s2.Path())
 	}
@@ -314,8 +315,8 @@ func TestFileStoreAddRefused(t *testing.T) {
 	if l, _ := s.List(); len(l) != 0 {
 		t.Errorf("refused batches left %d keys in memory", len(l))
 	}
-	if infos, err := s.Add(); err != nil || infos != nil {
-		t.Errorf("Add() = %v, %v", infos, err)
+	if infos, err := s.Add(); !citycard.IsKind(err, citycard.Invalid) || infos != nil {
+		t.Errorf("Add() = %v, %v; want kind Invalid", infos, err)
 	}
 }
 
@@ -355,14 +356,15 @@ func TestFileStoreTwoWriters(t *testing.T) {
 		t.Errorf("stale writer: err = %v, want kind Conflict", err)
 	}
 	// A writer holding the lock keeps others out.
-	if err := os.WriteFile(path+".lock", []byte("pid 1\n"), 0o600); err != nil {
+	unlock, err := keys.LockStoreFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s1.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB))
 	if !citycard.IsKind(err, citycard.Conflict) || !strings.Contains(err.Error(), ".lock") {
 		t.Errorf("locked store: err = %v, want kind Conflict naming the lock", err)
 	}
-	os.Remove(path + ".lock")
+	unlock()
 	if _, err := s1.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB)); err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +457,16 @@ func FuzzOpenFileStore(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := s.Add(newKey(f, keys.KeyPurchase, keys.Alg3DES, keyA), newKey(f, keys.KeyTAC, keys.AlgSM4, keyB)); err != nil {
+	if _, err := s.Add(newKey(f, keys.KeyPurchase, keys.Alg3DES, keyA), newKey(f, keys.KeyTAC, keys.AlgSM4, keyB),
+		newKey(f, keys.KeyTransport, keys.Alg3DES, keyC)); err != nil {
+		f.Fatal(err)
+	}
+	// An export, so that the seed holds every kind of event.
+	if err := s.SetOperator("ann"); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := s.Wrap(keys.Ref{Issuer: testIssuer, Type: keys.KeyPurchase, Version: 1},
+		keys.Ref{Issuer: testIssuer, Type: keys.KeyTransport, Version: 1}, []byte{0x31, 0x50, 0, 0, 0, 0, 1, 0, 0, 1}); err != nil {
 		f.Fatal(err)
 	}
 	seed, err := os.ReadFile(path)
@@ -482,8 +493,8 @@ func FuzzOpenFileStore(f *testing.F) {
 		// It opened: then it is the seed, bar JSON white space and the
 		// like, and holds exactly the seed's keys.
 		list, _ := s.List()
-		if len(list) != 2 || list[0].KCV != kcv3(t, "08d7b4") {
-			t.Fatalf("opened a store with keys %+v", list)
+		if len(list) != 3 || list[0].KCV != kcv3(t, "08d7b4") || len(s.Events()) != 4 {
+			t.Fatalf("opened a store with keys %+v and %d events", list, len(s.Events()))
 		}
 	})
 }
@@ -505,4 +516,96 @@ func FuzzParseRef(f *testing.F) {
 			t.Fatalf("ParseRef(%q) = %v, which does not round-trip: %v, %v", s, ref, back, err)
 		}
 	})
+}
+
+// TestFileStoreStaleLock: a writer that dies while it saves (kill -9, a
+// power cut, a panic in another goroutine) leaves its lock file behind;
+// the lock must die with it, so that the next writer is not locked out
+// until someone removes the file by hand.
+func TestFileStoreStaleLock(t *testing.T) {
+	s, path, _ := newTestStore(t)
+	// What the dead writer left: the lock file, with its pid, and no one
+	// holding it.
+	writeFile(t, path+".lock", []byte("pid 999999\n"))
+	if _, err := s.Add(newKey(t, keys.KeyPurchase, keys.Alg3DES, keyA)); err != nil {
+		t.Fatalf("Add after a writer died holding the lock: %v", err)
+	}
+	if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
+		t.Errorf("lock file after the save: %v, want none", err)
+	}
+	s2, err := keys.OpenFileStore(path, testKEK, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB)); err != nil {
+		t.Errorf("a second store's Add: %v", err)
+	}
+}
+
+// TestFileStoreFailedSaveUnlocks: a save that fails, on each of its error
+// paths, leaves no lock (nor lock file) behind: a second store opens and
+// writes.
+func TestFileStoreFailedSaveUnlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(t *testing.T, s *keys.FileStore, path string) error
+		kind citycard.Kind
+	}{
+		{"create over an existing store", func(t *testing.T, s *keys.FileStore, path string) error {
+			_, err := keys.CreateFileStore(path, testKEK, nil)
+			return err
+		}, citycard.Exists},
+		{"the file changed since it was opened", func(t *testing.T, s *keys.FileStore, path string) error {
+			other, err := keys.OpenFileStore(path, testKEK, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.Add(newKey(t, keys.KeyTAC, keys.Alg3DES, keyC)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB))
+			return err
+		}, citycard.Conflict},
+		{"the file was removed", func(t *testing.T, s *keys.FileStore, path string) error {
+			raw := readFile(t, path)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Add(newKey(t, keys.KeyLoad, keys.Alg3DES, keyB))
+			writeFile(t, path, raw)
+			return err
+		}, citycard.Conflict},
+		{"an export the log has no room for", func(t *testing.T, s *keys.FileStore, path string) error {
+			if _, err := s.Add(newKey(t, keys.KeyTransport, keys.Alg3DES, keyC)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetOperator("ann"); err != nil {
+				t.Fatal(err)
+			}
+			keys.SetExportBytesMax(s, len(readFile(t, path)))
+			_, err := s.Wrap(keys.Ref{Issuer: testIssuer, Type: keys.KeyPurchase, Version: 1},
+				keys.Ref{Issuer: testIssuer, Type: keys.KeyTransport, Version: 1}, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+			return err
+		}, citycard.Conflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, path, _ := newTestStore(t)
+			if _, err := s.Add(newKey(t, keys.KeyPurchase, keys.Alg3DES, keyA)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.fail(t, s, path); !citycard.IsKind(err, tc.kind) {
+				t.Fatalf("err = %v, want kind %v", err, tc.kind)
+			}
+			if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
+				t.Errorf("lock file after the failed save: %v, want none", err)
+			}
+			s2, err := keys.OpenFileStore(path, testKEK, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s2.Add(newKey(t, keys.KeyMaintenance, keys.Alg3DES, keyB)); err != nil {
+				t.Errorf("a second store's Add after the failed save: %v", err)
+			}
+		})
+	}
 }

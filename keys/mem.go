@@ -2,9 +2,6 @@ package keys
 
 import (
 	"cmp"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"slices"
 	"sync"
 	"time"
@@ -136,16 +133,27 @@ func (s *MemStore) Active(issuer citycard.IssuerCode, t KeyType) (Info, error) {
 // DeriveInto implements Store.
 func (s *MemStore) DeriveInto(dst *[KeyLen]byte, ref Ref, path ...[]byte) (Alg, error) {
 	const op = "keys.MemStore.DeriveInto"
+	if ref.Type == KeyTransport {
+		return 0, citycard.E(op, citycard.Permission, "%v is a transport key: its children decrypt master keys and stay in the store (use Wrap)", ref)
+	}
 	s.mu.RLock()
 	e, ok := s.keys[ref]
 	s.mu.RUnlock()
 	if !ok {
 		return 0, citycard.E(op, citycard.KeyMissing, "no key %v", ref)
 	}
+	if err := s.derive(dst, ref, e, path); err != nil {
+		return 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	return e.info.Alg, nil
+}
+
+// derive writes the child of e's key (ref's) along path into dst.
+func (s *MemStore) derive(dst *[KeyLen]byte, ref Ref, e *entry, path [][]byte) error {
 	switch len(path) {
 	case 1:
 		e.div.DeriveInto(dst, path[0])
-		return e.info.Alg, nil
+		return nil
 	case 2:
 		sk := subKey{ref: ref, id: divInput(path[0])}
 		s.mu.RLock()
@@ -155,80 +163,46 @@ func (s *MemStore) DeriveInto(dst *[KeyLen]byte, ref Ref, path ...[]byte) (Alg, 
 			var mid [KeyLen]byte
 			e.div.DeriveInto(&mid, path[0])
 			var err error
-			if d, err = NewDiversifier(e.info.Alg, mid[:]); err != nil {
-				return 0, err
+			d, err = NewDiversifier(e.info.Alg, mid[:])
+			clear(mid[:])
+			if err != nil {
+				return err
 			}
 			s.mu.Lock()
 			s.sub[sk] = d
 			s.mu.Unlock()
 		}
 		d.DeriveInto(dst, path[1])
-		return e.info.Alg, nil
+		return nil
 	}
-	return 0, citycard.E(op, citycard.Invalid, "diversification path of %d levels, want 1 or 2", len(path))
+	return citycard.E("keys.MemStore.derive", citycard.Invalid, "diversification path of %d levels, want 1 or 2", len(path))
 }
 
-// Wrap implements Store.
-func (s *MemStore) Wrap(ref Ref, transport []byte) ([]byte, error) {
+// Wrap implements Store. The PSAM's transport key is derived into a local
+// array, used, and cleared before Wrap returns.
+func (s *MemStore) Wrap(ref Ref, transport Ref, path ...[]byte) ([]byte, error) {
+	const op = "keys.MemStore.Wrap"
+	if err := checkWrap(ref, transport, path); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
 	s.mu.RLock()
 	e, ok := s.keys[ref]
+	t, tok := s.keys[transport]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, citycard.E("keys.MemStore.Wrap", citycard.KeyMissing, "no key %v", ref)
+		return nil, citycard.E(op, citycard.KeyMissing, "no key %v", ref)
 	}
-	return Seal(transport, e.key, []byte(ref.String()))
-}
-
-// material returns ref's key in clear, for the file store's persistence.
-func (s *MemStore) material(ref Ref) ([]byte, Info, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e, ok := s.keys[ref]
-	if !ok {
-		return nil, Info{}, false
+	if !tok {
+		return nil, citycard.E(op, citycard.KeyMissing, "no transport key %v", transport)
 	}
-	return e.key, e.info, true
-}
-
-// Seal encrypts plain under a 32-byte key with AES-256-GCM, binding ad;
-// the result is nonce(12) || ciphertext || tag(16). It wraps keys for
-// transport and protects the key store file at rest.
-func Seal(key, plain, ad []byte) ([]byte, error) {
-	g, err := newGCM(key)
+	var kt [KeyLen]byte
+	defer clear(kt[:])
+	if err := s.derive(&kt, transport, t, path); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	w, err := wrapKey(kt[:], ref, e.info.Alg, e.key)
 	if err != nil {
-		return nil, err
+		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(plain)+g.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, citycard.E("keys.Seal", citycard.IO, "random nonce: %w", err)
-	}
-	return g.Seal(nonce, nonce, plain, ad), nil
-}
-
-// Open reverses Seal. Kind Crypto if the key or ad is wrong or the data was
-// altered.
-func Open(key, sealed, ad []byte) ([]byte, error) {
-	g, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < g.NonceSize()+g.Overhead() {
-		return nil, citycard.E("keys.Open", citycard.Invalid, "sealed data of %d bytes is too short", len(sealed))
-	}
-	plain, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], ad)
-	if err != nil {
-		return nil, citycard.E("keys.Open", citycard.Crypto, "wrong key or altered data")
-	}
-	return plain, nil
-}
-
-func newGCM(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, citycard.E("keys.newGCM", citycard.Invalid, "key-encryption key of %d bytes, want 32", len(key))
-	}
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
+	return w, nil
 }

@@ -19,7 +19,7 @@
 // upper-case hex digits; for an operator, a short name of its own
 // (letters, digits, '-', '_', '.'). Every party also has a Code, an
 // 8-byte issuer code: an issuer's own code, or the code under which the
-// key store keeps an operator's record master key (terminal.PSAMConfig's
+// key store keeps an operator's record master key (terminal.PSAMKeys's
 // Operator), so that acquisition can find the key that sealed a record.
 //
 // Terminal credentials: the API authenticates a terminal by a bearer token

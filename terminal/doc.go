@@ -12,10 +12,13 @@
 // over a record's bytes, under the PSAM's record key: the back office's
 // record master key diversified by the PSAM ID) or P1 06 (the maintenance
 // MAC of APPLICATION BLOCK, under the card's DAMK). Every 8070 consumes a
-// terminal sequence, as a real PSAM's does. Master keys reach a PSAM
-// wrapped under a transport key of its own (ProvisionPSAM), never in
-// clear; purchase keys of our issuers are used one level deep (by ASN),
-// the interconnection key two levels (by issuer code, then ASN).
+// terminal sequence, as a real PSAM's does. A PSAM comes from its vendor
+// blank, holding only its transport key (PSAMVendor), and the operator's
+// key injection station personalizes it once (ProvisionPSAM): the master
+// keys reach it wrapped by the key store under that transport key, which
+// the host never sees, and never in clear (see provision.go); purchase
+// keys of our issuers are used one level deep (by ASN), the
+// interconnection key two levels (by issuer code, then ASN).
 //
 // # Taps
 //

@@ -31,24 +31,6 @@ const lenInitSAM = 36
 // ASN(8) key version(1) challenge(4) command header(5).
 const lenMaintenanceMAC = 26
 
-// PSAMConfig personalizes a PSAM.
-type PSAMConfig struct {
-	ID         citycard.PSAMID
-	TerminalID citycard.TerminalID
-	// Transport is the 32-byte transport key the PSAM unwraps injected
-	// master keys with (keys.Store.Wrap).
-	Transport []byte
-	// Operator is the issuer code under which the back office keeps the
-	// record master key; RecordKey is that key diversified by ID, and
-	// RecordKeyVersion its version.
-	Operator         citycard.IssuerCode
-	RecordKey        [keys.KeyLen]byte
-	RecordAlg        keys.Alg
-	RecordKeyVersion uint8
-	// Seq is the terminal transaction sequence to start from.
-	Seq uint32
-}
-
 // purchaseSlot is one purchase (or maintenance) master key the PSAM holds.
 type purchaseSlot struct {
 	div *keys.Diversifier
@@ -69,13 +51,28 @@ type slotKey struct {
 // keeps the terminal transaction sequence, and seals each record with the
 // record MAC. It speaks APDUs (apdu.Transport) like a real PSAM in the
 // terminal's SAM slot.
+//
+// Its life has the two stages of a real PSAM's (see ProvisionPSAM): its
+// vendor delivers it blank, holding only its serial number and its
+// transport key (PSAMVendor.NewPSAM); the operator's key injection station
+// then personalizes it once with the terminal number, the record key, the
+// sequence and the master keys, which arrive wrapped under the transport
+// key. A blank PSAM answers every command with 6985.
 type PSAM struct {
-	mu        sync.Mutex
-	cfg       PSAMConfig
-	slots     map[slotKey]purchaseSlot
-	national  map[uint8]purchaseSlot // interconnection master keys by version
-	recordMAC func(data []byte) [4]byte
-	seq       uint32
+	mu sync.Mutex
+	id citycard.PSAMID
+	// transportRef names the transport master key the vendor diversified
+	// transport from; transport never leaves the PSAM.
+	transportRef keys.Ref
+	transport    [keys.KeyLen]byte
+
+	personalized     bool
+	terminalID       citycard.TerminalID
+	recordKeyVersion uint8
+	slots            map[slotKey]purchaseSlot
+	national         map[uint8]purchaseSlot // interconnection master keys by version
+	recordMAC        *keys.MACKey
+	seq              uint32
 	// session is the purchase session key of the last 8070, which 8072
 	// checks MAC2 with; nil outside a purchase.
 	session    []byte
@@ -83,70 +80,110 @@ type PSAM struct {
 	sessionAmt uint32
 }
 
-// NewPSAM returns a PSAM personalized with cfg. Kind Invalid for a bad
-// record key or transport key.
-func NewPSAM(cfg PSAMConfig) (*PSAM, error) {
-	const op = "terminal.NewPSAM"
-	if len(cfg.Transport) != 32 {
-		return nil, citycard.E(op, citycard.Invalid, "transport key of %d bytes, want 32", len(cfg.Transport))
-	}
-	rk := cfg.RecordKey
-	alg := cfg.RecordAlg
-	if _, err := keys.NewBlock(alg, rk[:]); err != nil {
-		return nil, citycard.Wrap(op, citycard.Invalid, err)
-	}
-	cfg.Transport = append([]byte(nil), cfg.Transport...)
-	p := &PSAM{
-		cfg:      cfg,
-		slots:    map[slotKey]purchaseSlot{},
-		national: map[uint8]purchaseSlot{},
-		seq:      cfg.Seq,
-	}
-	p.recordMAC = func(data []byte) [4]byte {
-		m, err := keys.MAC(alg, rk[:], data)
-		if err != nil {
-			panic("terminal: record key checked in NewPSAM fails: " + err.Error())
-		}
-		return m
-	}
-	return p, nil
-}
-
 // InjectKey loads a master key wrapped under the PSAM's transport key (as
-// keys.Store.Wrap makes it for ref). Purchase and maintenance keys of an
-// issuer are used one level deep (by card ASN). national marks the
+// keys.Store.Wrap makes it for ref and this PSAM), as a personalized PSAM
+// takes a new key version after a rotation. Purchase and maintenance keys
+// of an issuer are used one level deep (by card ASN). national marks the
 // interconnection purchase master key, used two levels deep (by issuer
 // code, then by ASN) for every issuer without a key of its own in the PSAM.
-// Kind Crypto if the wrapping does not open, Invalid for an unusable key.
-func (p *PSAM) InjectKey(ref keys.Ref, alg keys.Alg, wrapped []byte, national bool) error {
-	const op = "terminal.PSAM.InjectKey"
-	mk, err := keys.Open(p.cfg.Transport, wrapped, []byte(ref.String()))
+// The key's algorithm travels inside the wrapping. Kind Crypto if the
+// wrapping does not open under the PSAM's transport key, Invalid for a key
+// the PSAM does not hold (a type other than purchase and maintenance, a
+// national key that is not a purchase key) or a malformed wrapping.
+func (p *PSAM) InjectKey(ref keys.Ref, wrapped []byte, national bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	slot, err := p.openKey(ref, wrapped, national)
 	if err != nil {
-		return citycard.Wrap(op, citycard.Other, err)
+		return citycard.Wrap("terminal.PSAM.InjectKey", citycard.Other, err)
+	}
+	p.install(ref, slot, national)
+	return nil
+}
+
+// openKey unwraps one injected key into the slot it will take. The caller
+// holds p.mu.
+func (p *PSAM) openKey(ref keys.Ref, wrapped []byte, national bool) (purchaseSlot, error) {
+	const op = "terminal.PSAM.openKey"
+	if ref.Type != keys.KeyPurchase && ref.Type != keys.KeyMaintenance {
+		return purchaseSlot{}, citycard.E(op, citycard.Invalid, "a PSAM holds purchase and maintenance keys, not %v", ref.Type)
+	}
+	if national && ref.Type != keys.KeyPurchase {
+		return purchaseSlot{}, citycard.E(op, citycard.Invalid, "the national key is a purchase key, not %v", ref.Type)
+	}
+	alg, mk, err := keys.UnwrapKey(p.transport[:], ref, wrapped)
+	if err != nil {
+		return purchaseSlot{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	div, err := keys.NewDiversifier(alg, mk)
 	clear(mk)
 	if err != nil {
-		return citycard.Wrap(op, citycard.Invalid, err)
+		return purchaseSlot{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	if ref.Type != keys.KeyPurchase && ref.Type != keys.KeyMaintenance {
-		return citycard.E(op, citycard.Invalid, "a PSAM holds purchase and maintenance keys, not %v", ref.Type)
+	return purchaseSlot{div: div, twoLevel: national}, nil
+}
+
+// install puts an opened key in its slot. The caller holds p.mu.
+func (p *PSAM) install(ref keys.Ref, s purchaseSlot, national bool) {
+	if national {
+		p.national[ref.Version] = s
+		return
 	}
+	p.slots[slotKey{ref.Issuer, ref.Type, ref.Version}] = s
+}
+
+// wrappedKey is a master key on its way into a PSAM.
+type wrappedKey struct {
+	ref      keys.Ref
+	wrapped  []byte
+	national bool
+}
+
+// personalize writes the operator's part into a blank PSAM, all or
+// nothing: every wrapped key is opened before anything is kept, and a PSAM
+// whose personalization failed stays blank. Kind Conflict if the PSAM is
+// personalized already; Invalid for a bad record key; InjectKey's kinds
+// for a key.
+func (p *PSAM) personalize(tid citycard.TerminalID, recordAlg keys.Alg, recordKey *[keys.KeyLen]byte, recordKeyVersion uint8, seq uint32, ks []wrappedKey) error {
+	const op = "terminal.PSAM.personalize"
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if national {
-		if ref.Type != keys.KeyPurchase {
-			return citycard.E(op, citycard.Invalid, "the national key is a purchase key, not %v", ref.Type)
-		}
-		p.national[ref.Version] = purchaseSlot{div: div, twoLevel: true}
-		return nil
+	if p.personalized {
+		return citycard.E(op, citycard.Conflict, "PSAM %v is personalized already", p.id)
 	}
-	p.slots[slotKey{ref.Issuer, ref.Type, ref.Version}] = purchaseSlot{div: div}
+	mac, err := keys.NewMACKey(recordAlg, recordKey[:])
+	if err != nil {
+		return citycard.Wrap(op, citycard.Invalid, err)
+	}
+	opened := make([]purchaseSlot, len(ks))
+	for i, k := range ks {
+		if opened[i], err = p.openKey(k.ref, k.wrapped, k.national); err != nil {
+			return citycard.E(op, citycard.KindOf(err), "PSAM %v: key %v: %w", p.id, k.ref, err)
+		}
+	}
+	for i, k := range ks {
+		p.install(k.ref, opened[i], k.national)
+	}
+	p.terminalID, p.recordKeyVersion, p.recordMAC, p.seq = tid, recordKeyVersion, mac, seq
+	p.personalized = true
 	return nil
 }
 
+// blank reports whether the PSAM awaits its personalization.
+func (p *PSAM) blank() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.personalized
+}
+
 // ID returns the PSAM's serial number.
-func (p *PSAM) ID() citycard.PSAMID { return p.cfg.ID }
+func (p *PSAM) ID() citycard.PSAMID { return p.id }
+
+// Transport returns the ref of the transport master key the PSAM's
+// transport key was diversified from (by the PSAM's ID): the key the
+// injection station asks the store to wrap under. It names the key; the
+// transport key itself never leaves the PSAM.
+func (p *PSAM) Transport() keys.Ref { return p.transportRef }
 
 // Seq returns the next terminal transaction sequence the PSAM will give.
 func (p *PSAM) Seq() uint32 {
@@ -155,8 +192,13 @@ func (p *PSAM) Seq() uint32 {
 	return p.seq
 }
 
-// RecordKeyVersion returns the version of the record key the PSAM seals with.
-func (p *PSAM) RecordKeyVersion() uint8 { return p.cfg.RecordKeyVersion }
+// RecordKeyVersion returns the version of the record key the PSAM seals
+// with (0 while it is blank).
+func (p *PSAM) RecordKeyVersion() uint8 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.recordKeyVersion
+}
 
 // Transmit implements apdu.Transport.
 func (p *PSAM) Transmit(b []byte) ([]byte, error) {
@@ -170,15 +212,18 @@ func (p *PSAM) Transmit(b []byte) ([]byte, error) {
 }
 
 func (p *PSAM) handle(c apdu.Command) apdu.Response {
+	if !p.personalized {
+		return apdu.Response{SW: apdu.SWConditionsNotMet}
+	}
 	switch {
 	case c.CLA == 0x00 && c.INS == 0xB0:
 		if c.P1 != 0x80|psamTerminalFileSFI || c.P2 != 0 {
 			return apdu.Response{SW: apdu.SWFileNotFound}
 		}
-		if c.Le != len(p.cfg.TerminalID) || len(c.Data) != 0 {
+		if c.Le != len(p.terminalID) || len(c.Data) != 0 {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
-		return apdu.Response{Data: append([]byte(nil), p.cfg.TerminalID[:]...), SW: apdu.SWOK}
+		return apdu.Response{Data: append([]byte(nil), p.terminalID[:]...), SW: apdu.SWOK}
 	case c.CLA != 0x80:
 		return apdu.Response{SW: apdu.SWCLANotSupported}
 	case c.INS == insInitSAMPurchase:
@@ -246,7 +291,7 @@ func (p *PSAM) initPurchase(c apdu.Command) apdu.Response {
 	if kalg != alg {
 		return apdu.Response{SW: apdu.SWWrongData}
 	}
-	pur.TerminalID = p.cfg.TerminalID
+	pur.TerminalID = p.terminalID
 	pur.TerminalSeq = p.seq
 	sk, err := keys.SessionKey(alg, dpk[:], keys.PurchaseSessionInput(pur.Random, pur.OfflineCounter, pur.TerminalSeq))
 	if err != nil {
@@ -294,7 +339,7 @@ func (p *PSAM) generateMAC(c apdu.Command) apdu.Response {
 		if len(c.Data) == 0 {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
-		m := p.recordMAC(c.Data)
+		m := p.recordMAC.Sum(c.Data)
 		return apdu.Response{Data: m[:], SW: apdu.SWOK}
 	case p1MaintenanceMAC:
 		if len(c.Data) != lenMaintenanceMAC {

@@ -75,13 +75,18 @@ func (s *memSpool) pending(t testing.TB) []record.Record {
 	return out
 }
 
-// world is a key store, its cards, and terminals, as a city has them.
+// world is a key store, its cards, and terminals, as a city has them,
+// and the vendor its PSAMs come from.
 type world struct {
-	t     testing.TB
-	store *keys.MemStore
-	now   time.Time
-	n     byte
+	t      testing.TB
+	store  *keys.MemStore
+	vendor *PSAMVendor
+	now    time.Time
+	n      byte
 }
+
+// transportRef is the PSAM transport master key of the tests' operator.
+var transportRef = keys.Ref{Issuer: ourIssuer, Type: keys.KeyTransport, Version: 1}
 
 func newWorld(t testing.TB, alg keys.Alg, versions ...uint8) *world {
 	t.Helper()
@@ -93,17 +98,38 @@ func newWorld(t testing.TB, alg keys.Alg, versions ...uint8) *world {
 		w.putKeys(ourIssuer, alg, v, append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord)...)
 	}
 	w.putKeys(nationalIssuer, alg, 1, keys.KeyPurchase)
+	w.vendor = w.newVendor(transportRef, alg)
 	return w
+}
+
+// newVendor makes a transport master key, puts it in the store, and
+// gives the vendor its copy, as the key ceremony does.
+func (w *world) newVendor(ref keys.Ref, alg keys.Alg) *PSAMVendor {
+	w.t.Helper()
+	tmk := randomKey()
+	defer clear(tmk)
+	if _, err := w.store.Put(ref, alg, tmk, "test", w.now); err != nil {
+		w.t.Fatal(err)
+	}
+	v, err := NewPSAMVendor(ref, alg, tmk)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return v
+}
+
+func randomKey() []byte {
+	k := make([]byte, keys.KeyLen)
+	for i := range k {
+		k[i] = byte(rand.IntN(256))
+	}
+	return k
 }
 
 func (w *world) putKeys(issuer citycard.IssuerCode, alg keys.Alg, v uint8, types ...keys.KeyType) {
 	w.t.Helper()
 	for _, typ := range types {
-		k := make([]byte, keys.KeyLen)
-		for i := range k {
-			k[i] = byte(rand.IntN(256))
-		}
-		if _, err := w.store.Put(keys.Ref{Issuer: issuer, Type: typ, Version: v}, alg, k, "test", w.now); err != nil {
+		if _, err := w.store.Put(keys.Ref{Issuer: issuer, Type: typ, Version: v}, alg, randomKey(), "test", w.now); err != nil {
 			w.t.Fatal(err)
 		}
 	}
@@ -161,8 +187,8 @@ func (w *world) terminal(mode Mode, station uint32, fare Fare, bl Blacklist, ver
 			keys.Ref{Issuer: ourIssuer, Type: keys.KeyPurchase, Version: v},
 			keys.Ref{Issuer: ourIssuer, Type: keys.KeyMaintenance, Version: v})
 	}
-	psam, err := ProvisionPSAM(w.store, psamID, tid, pk, 1)
-	if err != nil {
+	psam := w.vendor.NewPSAM(psamID)
+	if err := ProvisionPSAM(w.store, psam, tid, pk, 1); err != nil {
 		w.t.Fatal(err)
 	}
 	sp := newMemSpool()

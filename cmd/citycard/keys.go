@@ -53,7 +53,7 @@ func (o *keysOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.newKEK, "new-kek", "", "init: write a fresh random key-encryption key to `file` (mode 0600) and use it")
 	fs.BoolVar(&o.printComponents, "print-components", false, "init, rotate: print the components themselves (a ceremony on an offline machine only)")
 	fs.BoolVar(&o.json, "json", false, "list: print JSON")
-	fs.StringVar(&o.typ, "type", "", "key `type`: purchase, load, tac, maintenance or record")
+	fs.StringVar(&o.typ, "type", "", "key `type`: purchase, load, tac, maintenance, record or transport")
 	fs.BoolVar(&o.all, "all", false, "rotate: every key type of the issuer")
 	fs.IntVar(&o.components, "components", generatedComponents, "ceremony: number of components, one per custodian")
 	fs.StringVar(&o.kcv, "kcv", "", "ceremony: the KCV the combined key must have, 6 hex digits (optional)")
@@ -307,7 +307,11 @@ func keysInit(ctx context.Context, e env, o *keysOptions) error {
 			return citycard.E(op, citycard.Exists, "issuer %v already has keys in %s; use citycard keys rotate or ceremony", issuer, o.store)
 		}
 	}
-	types := append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord)
+	// Every type the platform uses: the card keys, the record key that
+	// seals PSAM records, and the transport key under which master keys
+	// travel to PSAMs; its components go to the custodians who load it
+	// into the PSAM vendor's store.
+	types := append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord, keys.KeyTransport)
 	return generate(e, o, s, op, issuer, types, func(keys.KeyType) keys.Alg { return alg })
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -69,26 +71,48 @@ func (c *keysCLI) open() *keys.FileStore {
 	return s
 }
 
-// materials reads every key of the store back through it (wrapped under a
-// transport key, then opened) and returns them in upper and lower case hex.
-func materials(t *testing.T, s *keys.FileStore) map[keys.Ref][]byte {
+// materials reads every key of the store back from its file, each opened
+// with the KEK as the store opens it (AES-256-GCM, nonce first, the key's
+// id as additional data): no method of the store hands a master key out,
+// and the test holds the KEK.
+func materials(t *testing.T, c *keysCLI) map[keys.Ref][]byte {
 	t.Helper()
-	transport := bytes.Repeat([]byte{0x5E}, 32)
-	list, err := s.List()
+	kek, err := keys.ReadKEKFile(c.kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Keys []struct {
+			Ref    string `json:"ref"`
+			Sealed []byte `json:"sealed"` // base64 in JSON
+		} `json:"keys"`
+	}
+	raw, err := os.ReadFile(c.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	b, err := aes.NewCipher(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := cipher.NewGCM(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[keys.Ref][]byte{}
-	for _, info := range list {
-		w, err := s.Wrap(info.Ref, transport)
+	for _, k := range doc.Keys {
+		ref, err := keys.ParseRef(k.Ref)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := keys.Open(transport, w, []byte(info.Ref.String()))
+		m, err := g.Open(nil, k.Sealed[:12], k.Sealed[12:], []byte(k.Ref))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("key %v does not open under the KEK: %v", ref, err)
 		}
-		out[info.Ref] = k
+		out[ref] = m
 	}
 	return out
 }
@@ -128,7 +152,7 @@ func findItem(items []listItem, id string) (listItem, bool) {
 func TestKeysEndToEnd(t *testing.T) {
 	c := newKeysCLI(t)
 
-	// init: a new KEK file, five keys, each with its components' KCVs.
+	// init: a new KEK file, six keys, each with its components' KCVs.
 	out, errOut, err := c.run("init", "--store", c.store, "--issuer", issuerA, "--new-kek", c.kek)
 	if err != nil {
 		t.Fatalf("init: %v\n%s", err, errOut)
@@ -137,19 +161,19 @@ func TestKeysEndToEnd(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("KEK file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
-	for _, typ := range []string{"purchase", "load", "tac", "maintenance", "record"} {
+	for _, typ := range []string{"purchase", "load", "tac", "maintenance", "record", "transport"} {
 		if !regexp.MustCompile(issuerA + "/" + typ + `/v1  3DES  KCV [0-9A-F]{6}  active`).MatchString(out) {
 			t.Errorf("init output lacks %s/v1:\n%s", typ, out)
 		}
 	}
-	if n := len(regexp.MustCompile(`(?m)^  component [12]  KCV [0-9A-F]{6}$`).FindAllString(out, -1)); n != 10 {
-		t.Errorf("init printed %d component KCVs, want 10 (and no component):\n%s", n, out)
+	if n := len(regexp.MustCompile(`(?m)^  component [12]  KCV [0-9A-F]{6}$`).FindAllString(out, -1)); n != 12 {
+		t.Errorf("init printed %d component KCVs, want 12 (and no component):\n%s", n, out)
 	}
 
 	s := c.open()
-	mats := materials(t, s)
-	if len(mats) != 5 {
-		t.Fatalf("store holds %d keys, want 5", len(mats))
+	mats := materials(t, c)
+	if len(mats) != 6 {
+		t.Fatalf("store holds %d keys, want 6", len(mats))
 	}
 	assertNoMaterial(t, "init output", out+errOut, mats)
 	raw, _ := os.ReadFile(c.store)
@@ -167,8 +191,8 @@ func TestKeysEndToEnd(t *testing.T) {
 	}
 	assertNoMaterial(t, "list", table, mats)
 	items := listJSON(t, c)
-	if len(items) != 5 {
-		t.Fatalf("list --json: %d keys, want 5", len(items))
+	if len(items) != 6 {
+		t.Fatalf("list --json: %d keys, want 6", len(items))
 	}
 	js, _ := json.Marshal(items)
 	assertNoMaterial(t, "list --json", string(js), mats)
@@ -206,19 +230,19 @@ func TestKeysEndToEnd(t *testing.T) {
 	// rotate --all: every type of the issuer moves on by one.
 	c.must("rotate", "--all", "--issuer", issuerA, "--store", c.store, "--kek-file", c.kek)
 	items = listJSON(t, c)
-	for _, id := range []string{"purchase/v3", "load/v2", "tac/v2", "maintenance/v2", "record/v2"} {
+	for _, id := range []string{"purchase/v3", "load/v2", "tac/v2", "maintenance/v2", "record/v2", "transport/v2"} {
 		if i, ok := findItem(items, issuerA+"/"+id); !ok || !i.Active {
 			t.Errorf("after rotate --all, %s: present=%v active=%v", id, ok, i.Active)
 		}
 	}
 	s = c.open()
-	mats = materials(t, s)
+	mats = materials(t, c)
 	assertNoMaterial(t, "list after rotation", c.must("list", "--store", c.store, "--kek-file", c.kek), mats)
 
 	// Every operation is in the event log, by name.
 	evs := s.Events()
-	if len(evs) != 11 || evs[0].By != "tester" || evs[5].Kind != keys.EventRotated {
-		t.Errorf("events: %d, first by %q, sixth %q", len(evs), evs[0].By, evs[5].Kind)
+	if len(evs) != 13 || evs[0].By != "tester" || evs[5].Kind != keys.EventCreated || evs[6].Kind != keys.EventRotated {
+		t.Errorf("events: %d, first by %q, sixth %q, seventh %q", len(evs), evs[0].By, evs[5].Kind, evs[6].Kind)
 	}
 }
 
@@ -273,7 +297,7 @@ func TestKeysCeremony(t *testing.T) {
 		t.Errorf("ceremony output %q lacks %q", out, want)
 	}
 	s := c.open()
-	mats := materials(t, s)
+	mats := materials(t, c)
 	loadV2 := keys.Ref{Issuer: mustIssuer(t, issuerA), Type: keys.KeyLoad, Version: 2}
 	if got := hex.EncodeToString(mats[loadV2]); got != cer3DESKey {
 		t.Errorf("stored key %s, want the XOR of the components %s", got, cer3DESKey)
@@ -299,7 +323,7 @@ func TestKeysCeremony(t *testing.T) {
 		t.Errorf("SM4 ceremony output %q lacks %q", out, want)
 	}
 	recV2 := keys.Ref{Issuer: mustIssuer(t, issuerA), Type: keys.KeyRecord, Version: 2}
-	if got := hex.EncodeToString(materials(t, c.open())[recV2]); got != cerSM4Key {
+	if got := hex.EncodeToString(materials(t, c)[recV2]); got != cerSM4Key {
 		t.Errorf("stored SM4 key %s, want %s", got, cerSM4Key)
 	}
 
@@ -395,13 +419,13 @@ func TestKeysPrintComponents(t *testing.T) {
 	if !strings.Contains(errOut, "WARNING") {
 		t.Errorf("no warning on stderr for printed components: %q", errOut)
 	}
-	mats := materials(t, c.open())
+	mats := materials(t, c)
 	// Each key's two printed components XOR to the stored key, and each
 	// printed KCV is its component's.
 	re := regexp.MustCompile(`(?m)^(\S+)  SM4  KCV [0-9A-F]{6}.*\n  component 1  KCV ([0-9A-F]{6})  ([0-9A-F]{32})\n  component 2  KCV ([0-9A-F]{6})  ([0-9A-F]{32})$`)
 	ms := re.FindAllStringSubmatch(out, -1)
-	if len(ms) != 5 {
-		t.Fatalf("found %d keys with components, want 5:\n%s", len(ms), out)
+	if len(ms) != 6 {
+		t.Fatalf("found %d keys with components, want 6:\n%s", len(ms), out)
 	}
 	for _, m := range ms {
 		ref, err := keys.ParseRef(m[1])

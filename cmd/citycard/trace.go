@@ -142,16 +142,17 @@ func (tr *tracer) section(format string, args ...any) {
 
 // traceWorld is the platform in miniature a trace runs in.
 type traceWorld struct {
-	store *keys.MemStore
-	card  *card.Card
-	cardT apdu.Transport
-	now   time.Time
+	store  *keys.MemStore
+	vendor *terminal.PSAMVendor // the PSAMs' vendor, with its copy of the transport master key
+	card   *card.Card
+	cardT  apdu.Transport
+	now    time.Time
 }
 
 func newTraceWorld(tr *tracer, alg keys.Alg, profile card.Profile) (*traceWorld, error) {
 	w := &traceWorld{store: keys.NewMemStore(), now: time.Date(2026, 11, 24, 8, 30, 15, 0, citycard.ChinaTime)}
 	tr.section("key store: issuer %v, master keys v1, %v (generated for this trace)", traceIssuer, alg)
-	for _, t := range append(append([]keys.KeyType(nil), keys.CardKeyTypes...), keys.KeyRecord) {
+	for _, t := range append(append([]keys.KeyType(nil), keys.CardKeyTypes...), keys.KeyRecord, keys.KeyTransport) {
 		k := make([]byte, keys.KeyLen)
 		if _, err := rand.Read(k); err != nil {
 			return nil, err
@@ -161,6 +162,16 @@ func newTraceWorld(tr *tracer, alg keys.Alg, profile card.Profile) (*traceWorld,
 			return nil, err
 		}
 		fmt.Fprintf(tr.w, "   %-38v %v KCV %X\n", info.Ref, info.Alg, info.KCV)
+		if t == keys.KeyTransport {
+			// The vendor's copy, as the key ceremony gives it one.
+			w.vendor, err = terminal.NewPSAMVendor(info.Ref, alg, k)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(tr.w, "   the PSAM vendor holds %v too: each PSAM ships with it diversified by the PSAM ID,\n", info.Ref)
+			fmt.Fprintf(tr.w, "   and master keys reach a PSAM only wrapped under that key, by the store\n")
+		}
+		clear(k)
 	}
 
 	asn := citycard.ASN{0, 0, 0x31, 0x50, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78}
@@ -189,14 +200,14 @@ func newTraceWorld(tr *tracer, alg keys.Alg, profile card.Profile) (*traceWorld,
 func (w *traceWorld) terminalAt(tr *tracer, dir, name string, n byte, mode terminal.Mode, station uint32, fare terminal.Fare, at *time.Time) (*terminal.Terminal, *terminal.Queue, error) {
 	psamID := citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x10, n}
 	tid := citycard.TerminalID{0x31, 0x50, 0, 0, 0x20, n}
-	psam, err := terminal.ProvisionPSAM(w.store, psamID, tid, terminal.PSAMKeys{
+	psam := w.vendor.NewPSAM(psamID)
+	if err := terminal.ProvisionPSAM(w.store, psam, tid, terminal.PSAMKeys{
 		Operator: traceIssuer, RecordKeyVersion: 1,
 		Issuers: []keys.Ref{
 			{Issuer: traceIssuer, Type: keys.KeyPurchase, Version: 1},
 			{Issuer: traceIssuer, Type: keys.KeyMaintenance, Version: 1},
 		},
-	}, 1)
-	if err != nil {
+	}, 1); err != nil {
 		return nil, nil, err
 	}
 	q, err := terminal.OpenQueue(filepath.Join(dir, name+".queue"))

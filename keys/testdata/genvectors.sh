@@ -4,11 +4,14 @@
 #
 #   vectors.json  card keys, session keys, MAC1, MAC2 and TAC of purchases
 #                 and loads (read by TestVectors);
-#   crypto.json   KCVs, MAC padding edge cases, the retail MAC and the
-#                 diversification corner cases (read by the crypto tests).
+#   crypto.json   KCVs, MAC padding edge cases, the retail MAC, the
+#                 diversification corner cases and the key wrap (read by
+#                 the crypto and wrap tests).
 #
-# Every block cipher operation is one openssl call; bash and xxd only move
-# hex around (concatenate, NOT, XOR, pad). The rules are those of
+# Every block cipher operation is one openssl call, and so is HKDF; bash
+# and xxd only move hex around (concatenate, NOT, XOR, pad) and do the
+# GF(2^128) multiplication of GCM's GHASH, which openssl's command line
+# does not offer (its enc refuses AEAD ciphers). The rules are those of
 # ../doc.go and docs DESIGN.md "Crypto":
 #
 #   card key   3DES: 3DES_MK(F) || 3DES_MK(NOT F)   SM4: SM4_MK(F || NOT F)
@@ -19,6 +22,11 @@
 #   MAC        CBC-MAC, IV zero, pad 80 then 00 to the block size (a whole
 #              block of data gets a whole padding block), left 4 bytes
 #   TAC key    3DES: DTK left XOR DTK right (single DES); SM4: DTK itself
+#   key wrap   transport key = the card key rule above, by PSAM ID;
+#              KWK = HKDF-SHA256(transport key, no salt, info
+#              "citycard-keys/1 wrap AES-256-GCM"), 32 bytes;
+#              wrapped = nonce || AES-256-GCM_KWK(alg id || key, AD = ref)
+#              || tag
 #
 # Usage: keys/testdata/genvectors.sh   (needs OpenSSL 3 with the legacy
 # provider for single DES). The output is deterministic: rerunning it must
@@ -69,6 +77,7 @@ ecb() {
 	3des/32) printf %s "$data" | tobin | openssl enc -des-ede -nopad -K "$key" | tohex ;;
 	des/16) printf %s "$data" | tobin | openssl enc -des-cbc -nopad -iv "$(zeros 8)" -K "$key" -provider legacy -provider default | tohex ;;
 	sm4/32) printf %s "$data" | tobin | openssl enc -sm4-ecb -nopad -K "$key" | tohex ;;
+	aes256/64) printf %s "$data" | tobin | openssl enc -aes-256-ecb -nopad -K "$key" | tohex ;;
 	*) echo "ecb: $alg key of ${#key} hex digits" >&2; exit 1 ;;
 	esac
 }
@@ -157,6 +166,61 @@ kcv() {
 	printf %s "${out:0:6}"
 }
 
+# hkdf IKM INFO_HEX: HKDF-SHA256 (RFC 5869) with no salt, 32 bytes.
+hkdf() {
+	local info=()
+	[[ -n "$2" ]] && info=(-kdfopt "hexinfo:$2")
+	openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "hexkey:$1" "${info[@]}" HKDF | tr -d ':\n' | tr 'A-F' 'a-f'
+}
+
+# gfmul X Y: the product of two 16-byte blocks in GCM's GF(2^128) (NIST SP
+# 800-38D, algorithm 1: bits numbered from the left, R = E1 || 0^120), in
+# four 32-bit words so that bash's signed 64-bit arithmetic never
+# overflows. Arithmetic only: no cipher.
+gfmul() {
+	local x=$1 y=$2 i w bit lsb
+	local z0=0 z1=0 z2=0 z3=0
+	local v0=$((16#${y:0:8})) v1=$((16#${y:8:8})) v2=$((16#${y:16:8})) v3=$((16#${y:24:8}))
+	for ((i = 0; i < 128; i++)); do
+		w=$((16#${x:$((i / 32 * 8)):8}))
+		bit=$(((w >> (31 - i % 32)) & 1))
+		if ((bit)); then
+			z0=$((z0 ^ v0)) z1=$((z1 ^ v1)) z2=$((z2 ^ v2)) z3=$((z3 ^ v3))
+		fi
+		lsb=$((v3 & 1))
+		v3=$(((v3 >> 1) | ((v2 & 1) << 31)))
+		v2=$(((v2 >> 1) | ((v1 & 1) << 31)))
+		v1=$(((v1 >> 1) | ((v0 & 1) << 31)))
+		v0=$((v0 >> 1))
+		if ((lsb)); then v0=$((v0 ^ 0xe1000000)); fi
+	done
+	printf '%08x%08x%08x%08x' "$z0" "$z1" "$z2" "$z3"
+}
+
+# blocks16 H: H zero-padded to whole 16-byte blocks, one block a word.
+blocks16() {
+	local h=$1 i
+	while ((${#h} % 32 != 0)); do h+=0; done
+	for ((i = 0; i < ${#h}; i += 32)); do printf '%s ' "${h:i:32}"; done
+}
+
+# gcm KEY IV12 PLAIN AAD: AES-256-GCM ciphertext || tag (NIST SP 800-38D
+# with a 96-bit IV): CTR from inc32(J0), J0 = IV || 00000001; the tag is
+# GHASH_H(A, C, lengths) XOR AES_K(J0), H = AES_K(0^128).
+gcm() {
+	local key=$1 iv=$2 p=$3 a=$4 h c x blk
+	h=$(ecb aes256 "$key" "$(zeros 16)")
+	c=""
+	if [[ -n "$p" ]]; then
+		c=$(printf %s "$p" | tobin | openssl enc -aes-256-ctr -K "$key" -iv "${iv}00000002" | tohex)
+	fi
+	x=$(zeros 16)
+	for blk in $(blocks16 "$a") $(blocks16 "$c") "$(printf %016x%016x $((${#a} * 4)) $((${#c} * 4)))"; do
+		x=$(gfmul "$(hxor "$x" "$blk")" "$h")
+	done
+	printf %s "$c$(hxor "$x" "$(ecb aes256 "$key" "${iv}00000001")")"
+}
+
 # --- self-checks of the openssl calls ---------------------------------------
 
 check() {
@@ -173,6 +237,13 @@ check des-ede "$(ecb 3des $k 1122334455667788)" \
 	"$(printf %s 1122334455667788 | tobin | openssl enc -des-ede3 -nopad -K "${k}${k:0:16}" | tohex)"
 # A 3DES key with K1 = K2 is single DES.
 check des-ede-k1k1 "$(ecb 3des 0123456789abcdef0123456789abcdef 1122334455667788)" "$(ecb des 0123456789abcdef 1122334455667788)"
+# RFC 5869 test case 3 (no salt, no info), its first 32 bytes.
+check hkdf "$(hkdf 0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b "")" 8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d
+# The GCM specification's test case 16 (AES-256, 60 bytes, 20 bytes of AAD).
+check gcm "$(gcm feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308 cafebabefacedbaddecaf888 \
+	d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39 \
+	feedfacedeadbeeffeedfacedeadbeefabaddad2)" \
+	522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f66276fc6ece0f4e1768cddf8853bb2d551b
 
 # --- vectors.json -------------------------------------------------------------
 
@@ -294,9 +365,29 @@ $(components 3des 1f2e3d4c5b6a79881f2e3d4c5b6a7988 0123456789abcdeffedcba9876543
 $(components 3des 0a0b0c0d0e0f10111213141516171819 a0b1c2d3e4f5061728394a5b6c7d8e9f 5566778899aabbccddeeff0011223344),
 $(components sm4 0123456789abcdeffedcba9876543210 00112233445566778899aabbccddeeff),
 $(components sm4 c0ffee00c0ffee00c0ffee00c0ffee00 deadbeefdeadbeefdeadbeefdeadbeef 0f0f0f0f0f0f0f0ff0f0f0f0f0f0f0f0)
+  ],
+  "wrap": [
+$(wrapvec 3des 2b7e151628aed2a6abf7158809cf4f3c 31500000000001000001 3150000100000000/purchase/v1 3des 0123456789abcdeffedcba9876543210 000102030405060708090a0b),
+$(wrapvec 3des 2b7e151628aed2a6abf7158809cf4f3c 31500000000001000002 3150000100000000/maintenance/v3 sm4 00112233445566778899aabbccddeeff f0f1f2f3f4f5f6f7f8f9fafb),
+$(wrapvec sm4 000102030405060708090a0b0c0d0e0f 3150000000000100ffff 3101000000000001/purchase/v2 3des f0e1d2c3b4a5968778695a4b3c2d1e0f cafebabefacedbaddecaf888)
   ]
 }
 EOF
+}
+
+# wrapvec ALG TMK PSAM_ID REF KEY_ALG KEY NONCE: a master key wrapped for
+# a PSAM: the PSAM's transport key (TMK diversified by the PSAM ID), the
+# wrapping key and the wrapped key, with a fixed nonce.
+wrapvec() {
+	local alg=$1 tmk=$2 id=$3 ref=$4 kalg=$5 key=$6 nonce=$7 tk kwk algid
+	tk=$(divers "$alg" "$tmk" "$id")
+	kwk=$(hkdf "$tk" "$(printf %s "citycard-keys/1 wrap AES-256-GCM" | tohex)")
+	case $kalg in
+	3des) algid=00 ;;
+	sm4) algid=04 ;;
+	esac
+	printf '    {"alg": "%s", "transport_master": "%s", "psam_id": "%s", "transport_key": "%s", "kwk": "%s", "ref": "%s", "key_alg": "%s", "key": "%s", "nonce": "%s", "wrapped": "%s"}' \
+		"$alg" "$tmk" "$id" "$tk" "$kwk" "$ref" "$kalg" "$key" "$nonce" "$nonce$(gcm "$kwk" "$nonce" "$algid$key" "$(printf %s "$ref" | tohex)")"
 }
 
 # components ALG C...: the components a ceremony combines, each with its
