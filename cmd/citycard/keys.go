@@ -71,8 +71,8 @@ type keysSubcommand struct {
 func keysSubcommands() map[string]keysSubcommand {
 	return map[string]keysSubcommand{
 		"init": {
-			"create the store if need be, with version 1 of every key of an issuer",
-			[]string{"store", "issuer", "alg", "kek-file", "new-kek", "print-components", "by"},
+			"create the store if need be, with version 1 of every key of an issuer (or of --type T,...: an operator's --type record)",
+			[]string{"store", "issuer", "type", "alg", "kek-file", "new-kek", "print-components", "by"},
 			keysInit,
 		},
 		"list": {
@@ -311,7 +311,22 @@ func keysInit(ctx context.Context, e env, o *keysOptions) error {
 	// seals PSAM records, and the transport key under which master keys
 	// travel to PSAMs; its components go to the custodians who load it
 	// into the PSAM vendor's store.
+	// An operator holds only its record key (--type record): its PSAMs
+	// seal records under it, so one operator's PSAMs cannot seal
+	// another's.
 	types := append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord, keys.KeyTransport)
+	if o.typ != "" {
+		types = nil
+		for _, name := range strings.Split(o.typ, ",") {
+			t, err := keys.ParseKeyType(strings.TrimSpace(name))
+			if err != nil {
+				return citycard.Wrap(op, citycard.Invalid, err)
+			}
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	}
 	return generate(e, o, s, op, issuer, types, func(keys.KeyType) keys.Alg { return alg })
 }
 

@@ -539,3 +539,29 @@ func TestKeysUsage(t *testing.T) {
 		t.Errorf("keys -- list --json: err = %v, want errUsage", err)
 	}
 }
+
+// TestKeysInitOperator: an operator's store entry is its record key only
+// (--type record), beside the issuer's keys; a type the store does not
+// know is refused.
+func TestKeysInitOperator(t *testing.T) {
+	c := newKeysCLI(t)
+	c.must("init", "--store", c.store, "--issuer", issuerA, "--new-kek", c.kek)
+	const operator = "3150090000000001"
+	out := c.must("init", "--store", c.store, "--kek-file", c.kek, "--issuer", operator, "--type", "record")
+	if !strings.Contains(out, operator+"/record/v1") || strings.Contains(out, operator+"/purchase") {
+		t.Fatalf("operator init:\n%s", out)
+	}
+	infos, _ := c.open().List()
+	var mine []string
+	for _, info := range infos {
+		if info.Issuer.String() == operator {
+			mine = append(mine, info.Ref.String())
+		}
+	}
+	if len(mine) != 1 || mine[0] != operator+"/record/v1" {
+		t.Fatalf("the operator holds %v, want its record key only", mine)
+	}
+	if _, errOut, err := c.run("init", "--store", c.store, "--kek-file", c.kek, "--issuer", "3150090000000002", "--type", "bogus"); err == nil || !strings.Contains(err.Error()+errOut, "bogus") {
+		t.Fatalf("unknown type: %v %s", err, errOut)
+	}
+}
