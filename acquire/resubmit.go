@@ -85,3 +85,8 @@ func ResubmissionOf(ctx context.Context, j Journal, r *PositionedRejection) (ans
 	ans.Repeat = false
 	return ans, err == nil, err
 }
+
+// Resubmission is ResubmissionOf over the acquirer's journal.
+func (a *Acquirer) Resubmission(ctx context.Context, r *PositionedRejection) (Answer, bool, error) {
+	return ResubmissionOf(ctx, a.cfg.Journal, r)
+}

@@ -95,9 +95,61 @@ func (c *Client) SendBatch(ctx context.Context, b terminal.UploadBatch) ([]bool,
 // list); an answer that does not parse, or a failure to reach the server,
 // is kind IO, and the terminal keeps its copy.
 func (c *Client) Blacklist(ctx context.Context, since int64) (blacklist.Delta, error) {
+	return c.BlacklistPage(ctx, since, nil, blacklist.MaxDeltaItems)
+}
+
+// MaxSyncPages bounds the pages SyncBlacklist asks for in one call: 200
+// pages of 10,000 cards, a list of two million.
+const MaxSyncPages = 200
+
+// SyncBlacklist brings a terminal's copy of the blacklist up to the back
+// office's, page by page (the whole list if the copy is too old, then the
+// changes made meanwhile), and returns how many pages it took. It stops
+// after MaxSyncPages (kind Unavailable: call again); a page the copy
+// refuses (kind Conflict) starts the whole list again once.
+func (c *Client) SyncBlacklist(ctx context.Context, local *blacklist.List) (pages int, err error) {
+	const op = "api.Client.SyncBlacklist"
+	restarted, whole := false, false
+	for pages < MaxSyncPages {
+		since, after := local.Cursor()
+		if whole {
+			since, after, whole = 0, nil, false
+		}
+		d, err := c.BlacklistPage(ctx, since, after, blacklist.MaxDeltaItems)
+		if err != nil {
+			return pages, err
+		}
+		pages++
+		if err := local.Apply(d); err != nil {
+			if !citycard.IsKind(err, citycard.Conflict) || restarted {
+				return pages, citycard.Wrap(op, citycard.Other, err)
+			}
+			restarted, whole = true, true
+			continue
+		}
+		if d.More {
+			continue
+		}
+		// The last page of the whole list leaves the copy at the first
+		// page's version: current unless the list changed meanwhile.
+		if v, a := local.Cursor(); a == nil && (!d.Full || v == d.Version) {
+			return pages, nil
+		}
+	}
+	return pages, citycard.E(op, citycard.Unavailable, "the blacklist took more than %d pages: sync again", MaxSyncPages)
+}
+
+// BlacklistPage downloads one page, of at most limit cards or changes,
+// of what a copy of the blacklist at version since needs: the changes
+// after since, or a page of the whole list (after the card after, nil:
+// the first page).
+func (c *Client) BlacklistPage(ctx context.Context, since int64, after *blacklist.Card, limit int) (blacklist.Delta, error) {
 	const op = "api.Client.Blacklist"
 	var d blacklist.Delta
-	url := fmt.Sprintf("%s/v1/terminals/%v/blacklist?since=%d", c.BaseURL, c.Terminal, since)
+	url := fmt.Sprintf("%s/v1/terminals/%v/blacklist?since=%d&limit=%d", c.BaseURL, c.Terminal, since, limit)
+	if after != nil {
+		url += fmt.Sprintf("&after_issuer=%v&after_asn=%v", after.Issuer, after.ASN)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return d, citycard.E(op, citycard.Invalid, "%w", err)

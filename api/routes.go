@@ -22,6 +22,7 @@ func (s *Server) routes() []route {
 
 		// Staff (Authorization: Bearer <staff token>), with the least role.
 		s.staffRoute("GET /v1/rejections", RoleAuditor, s.handleRejections),
+		s.staffRoute("POST /v1/rejections/{pos}/resubmit", RoleOperator, s.handleResubmit),
 		s.staffRoute("GET /v1/cards/{issuer}/{asn}/shadow", RoleAuditor, s.handleShadow),
 		s.staffRoute("GET /v1/batches/{terminal}/{batch}", RoleAuditor, s.handleBatch), // a ledger entry's records
 		s.staffRoute("GET /v1/blacklist", RoleAuditor, s.handleBlacklistList),

@@ -200,6 +200,7 @@ func routePath(t *testing.T, pattern string, term citycard.TerminalID) (method, 
 		"batch":    "b1",
 		"issuer":   sim.Issuer.String(),
 		"asn":      citycard.ASN{9: 1}.String(),
+		"pos":      "1",
 	}
 	for _, m := range regexp.MustCompile(`\{([a-z_]+)\}`).FindAllStringSubmatch(path, -1) {
 		v, ok := values[m[1]]

@@ -160,13 +160,27 @@ type Server struct {
 	Batches    Batches
 	Params     func() Parameters
 	Logger     *slog.Logger
+	// MaxUploads bounds the uploads read and decided at once; one more is
+	// refused before its body is read (503, Retry-After), so a burst of
+	// terminals costs bounded memory. 0: DefaultMaxUploads.
+	MaxUploads int
+
+	uploads chan struct{} // a slot per upload in progress
 }
+
+// DefaultMaxUploads is the default of Server.MaxUploads: 64 batches of at
+// most 10,000 records, about 64 MiB of bodies and their verification.
+const DefaultMaxUploads = 64
 
 // Handler returns the server's handler.
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	if s.MaxUploads <= 0 {
+		s.MaxUploads = DefaultMaxUploads
+	}
+	s.uploads = make(chan struct{}, s.MaxUploads)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.pattern, rt.handler)
@@ -247,6 +261,13 @@ const (
 
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycard.TerminalID) {
 	const op = "api.upload"
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		s.fail(w, r, citycard.E(op, citycard.Unavailable, "busy: %d uploads in progress, try again later", s.MaxUploads))
+		return
+	}
 	b := acquire.Batch{Terminal: id}
 	mt, err := mediaType(r, mediaBinary, mediaJSON)
 	if err != nil {
@@ -338,21 +359,46 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) handleBlacklist(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
-	var since int64
-	if q := r.URL.Query().Get("since"); q != "" {
-		v, err := strconv.ParseInt(q, 10, 64)
-		if err != nil {
-			s.fail(w, r, citycard.E("api.blacklist", citycard.Invalid, "since=%q: %v", q, err))
-			return
-		}
-		since = v
-	}
-	d, err := s.Blacklist.Since(since)
+	d, err := s.blacklistPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.reply(w, r, http.StatusOK, newDeltaJSON(d, false))
+}
+
+// blacklistPage reads a page of the blacklist as the query asks: since
+// (a version, 0: the whole list), after_issuer and after_asn (the card a
+// page of the whole list follows), limit (1 to blacklist.MaxDeltaItems,
+// the default). Kind Invalid for a query that does not parse.
+func (s *Server) blacklistPage(r *http.Request) (blacklist.Delta, error) {
+	const op = "api.blacklist"
+	q := r.URL.Query()
+	var since int64
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return blacklist.Delta{}, citycard.E(op, citycard.Invalid, "since=%q: %v", v, err)
+		}
+		since = n
+	}
+	limit := blacklist.MaxDeltaItems
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return blacklist.Delta{}, citycard.E(op, citycard.Invalid, "limit=%q: %v", v, err)
+		}
+		limit = n
+	}
+	var after *blacklist.Card
+	if ai, aa := q.Get("after_issuer"), q.Get("after_asn"); ai != "" || aa != "" {
+		c, err := parseCard(ai, aa)
+		if err != nil {
+			return blacklist.Delta{}, citycard.E(op, citycard.Invalid, "after_issuer=%q, after_asn=%q: %v", ai, aa, err)
+		}
+		after = &c
+	}
+	return s.Blacklist.Page(since, after, limit)
 }
 
 func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
@@ -364,7 +410,7 @@ func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ city
 func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.rejections"
 	q := r.URL.Query()
-	f := acquire.RejectionFilter{Limit: 100}
+	f := acquire.RejectionFilter{Limit: 100, Reason: q.Get("reason")}
 	if t := q.Get("terminal"); t != "" {
 		id, err := citycard.ParseTerminalID(t)
 		if err != nil {
@@ -397,10 +443,42 @@ func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staf
 		return
 	}
 	out := make([]rejectionJSON, len(rs))
-	for i, x := range rs {
-		out[i] = newRejectionJSON(x)
+	for i := range rs {
+		out[i] = newRejectionJSON(rs[i])
+		ans, ok, err := s.Acquirer.Resubmission(r.Context(), &rs[i])
+		if err != nil {
+			s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+			return
+		}
+		if ok {
+			out[i].Resubmission = newResubmissionJSON(ans)
+		}
 	}
 	s.reply(w, r, http.StatusOK, out)
+}
+
+// handleResubmit runs the acquisition rules again on one kept rejection,
+// once (acquire.Acquirer.Resubmit): the answer is the resubmission's
+// batch, which keeps who asked; asking again answers the first.
+func (s *Server) handleResubmit(w http.ResponseWriter, r *http.Request, st Staff) {
+	const op = "api.resubmit"
+	pos, err := strconv.ParseInt(r.PathValue("pos"), 10, 64)
+	if err != nil {
+		s.fail(w, r, citycard.E(op, citycard.NotFound, "no rejection %q", r.PathValue("pos")))
+		return
+	}
+	rej, err := s.Acquirer.Rejection(r.Context(), pos)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ans, err := s.Acquirer.Resubmit(r.Context(), rej, st.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Logger.Info("rejection resubmitted", "by", st.Name, "rejection", pos, "status", ans.Records[0].Status, "repeat", ans.Repeat)
+	s.reply(w, r, http.StatusOK, newResubmittedJSON(ans))
 }
 
 // handleBatch is the drill-down from a ledger entry (its source names the
@@ -507,7 +585,7 @@ func (s *Server) handleBlacklistSet(w http.ResponseWriter, r *http.Request, st S
 }
 
 func (s *Server) handleBlacklistList(w http.ResponseWriter, r *http.Request, _ Staff) {
-	d, err := s.Blacklist.Since(0)
+	d, err := s.blacklistPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

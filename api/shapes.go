@@ -96,14 +96,21 @@ type changeJSON struct {
 type deltaJSON struct {
 	Version int64         `json:"version"`
 	Full    bool          `json:"full"`
+	After   *cardJSON     `json:"after,omitempty"` // a page of the whole list: the card it follows
 	Cards   *[]cardJSON   `json:"cards,omitempty"`
 	Changes *[]changeJSON `json:"changes,omitempty"`
+	// More: this is one page; ask again (after the last card, or since
+	// version).
+	More bool `json:"more"`
 }
 
 // newDeltaJSON gives d's JSON form; withBy says whether to show who
 // decided each change.
 func newDeltaJSON(d blacklist.Delta, withBy bool) deltaJSON {
-	out := deltaJSON{Version: d.Version, Full: d.Full}
+	out := deltaJSON{Version: d.Version, Full: d.Full, More: d.More}
+	if d.After != nil {
+		out.After = &cardJSON{Issuer: d.After.Issuer.String(), ASN: d.After.ASN.String()}
+	}
 	if d.Full {
 		cards := make([]cardJSON, len(d.Cards))
 		for i, c := range d.Cards {
@@ -130,7 +137,14 @@ func newDeltaJSON(d blacklist.Delta, withBy bool) deltaJSON {
 // empty the terminal's list).
 func (j *deltaJSON) delta() (blacklist.Delta, error) {
 	const op = "api.deltaJSON"
-	d := blacklist.Delta{Version: j.Version, Full: j.Full}
+	d := blacklist.Delta{Version: j.Version, Full: j.Full, More: j.More}
+	if j.After != nil {
+		c, err := parseCard(j.After.Issuer, j.After.ASN)
+		if err != nil {
+			return d, citycard.E(op, citycard.Invalid, "after: %w", err)
+		}
+		d.After = &c
+	}
 	switch {
 	case j.Full && j.Cards == nil:
 		return d, citycard.E(op, citycard.Invalid, "a full list without cards")
@@ -206,6 +220,47 @@ type rejectionJSON struct {
 	Detail   string `json:"detail"`
 	Raw      string `json:"raw"` // the record as received, in hex
 	At       string `json:"at"`
+	// Resubmission is what resubmitting it answered; null if it never was.
+	Resubmission *resubmissionJSON `json:"resubmission"`
+}
+
+// resubmissionJSON says who resubmitted a rejection and what its record
+// is now.
+type resubmissionJSON struct {
+	By      string   `json:"by"`
+	BatchID string   `json:"batch_id"` // the resubmission's batch: GET /v1/batches/{terminal}/{batch}
+	Status  string   `json:"status"`   // the record's verdict: accepted, flagged, duplicate, rejected
+	Reasons []string `json:"reasons"`
+}
+
+func newResubmissionJSON(a acquire.Answer) *resubmissionJSON {
+	out := &resubmissionJSON{BatchID: a.BatchID, Reasons: []string{}}
+	if a.Resubmission != nil {
+		out.By = a.Resubmission.By
+	}
+	if len(a.Records) == 1 {
+		out.Status = a.Records[0].Status
+		if a.Records[0].Reasons != nil {
+			out.Reasons = a.Records[0].Reasons
+		}
+	}
+	return out
+}
+
+// resubmittedJSON answers a resubmission: the rejection, who resubmitted
+// it first, the answer of its batch.
+type resubmittedJSON struct {
+	Rejection int64      `json:"rejection_pos"`
+	By        string     `json:"by"`
+	Answer    answerJSON `json:"answer"`
+}
+
+func newResubmittedJSON(a acquire.Answer) resubmittedJSON {
+	out := resubmittedJSON{Answer: newAnswerJSON(a)}
+	if a.Resubmission != nil {
+		out.Rejection, out.By = a.Resubmission.Rejection, a.Resubmission.By
+	}
+	return out
 }
 
 func newRejectionJSON(x acquire.PositionedRejection) rejectionJSON {

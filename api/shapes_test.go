@@ -147,7 +147,13 @@ func TestResponseShapes(t *testing.T) {
 				t.Errorf("key_versions %#v, want [2,1]", kv)
 			}
 		}}},
-		"GET /v1/rejections":                  {{token: f.staff}},
+		"GET /v1/rejections": {{token: f.staff}},
+		"POST /v1/rejections/{pos}/resubmit": {{path: "/v1/rejections/1/resubmit", token: op, verify: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			if m["by"] == "" || m["rejection_pos"] != 1.0 || m["answer"].(map[string]any)["rejected"] != 1.0 {
+				t.Errorf("resubmission of a forgery: %v", m)
+			}
+		}}},
 		"GET /v1/cards/{issuer}/{asn}/shadow": {{path: "/v1/cards/" + r0.Issuer.String() + "/" + r0.ASN.String() + "/shadow", token: f.staff}},
 		"GET /v1/batches/{terminal}/{batch}": {{path: "/v1/batches/" + tid + "/b1", token: f.staff, verify: func(t *testing.T, v any) {
 			// The record inside is the record's own JSON form.
