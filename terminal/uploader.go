@@ -164,11 +164,18 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 		if err != nil {
 			st.Failures++
 			failures++
-			logger.Warn("upload: no answer; will retry", "batch", b.ID, "err", err, "backoff", backoff)
+			wait := backoff
+			// A back office that says when to come back (503 Retry-After)
+			// is heard, within the uploader's own bound.
+			var ra interface{ RetryAfter() time.Duration }
+			if errors.As(err, &ra) {
+				wait = min(max(wait, ra.RetryAfter()), maxBackoff)
+			}
+			logger.Warn("upload: no answer; will retry", "batch", b.ID, "err", err, "wait", wait)
 			if maxFailures > 0 && failures >= maxFailures {
 				return st, citycard.Wrap(op, citycard.IO, err)
 			}
-			if err := sleep(ctx, backoff); err != nil {
+			if err := sleep(ctx, wait); err != nil {
 				return st, citycard.E(op, citycard.IO, "%w", err)
 			}
 			backoff = min(2*backoff, maxBackoff)

@@ -266,3 +266,45 @@ func TestUploaderBatchLimits(t *testing.T) {
 		t.Fatalf("MaxBatch %d: %v, stats %+v", u.MaxBatch, err, st)
 	}
 }
+
+// retryLater is a back office that is unavailable and says when to come
+// back, as a 503 with Retry-After does.
+type retryLater struct{ after time.Duration }
+
+func (r retryLater) Error() string             { return "503 Service Unavailable" }
+func (r retryLater) RetryAfter() time.Duration { return r.after }
+func (r retryLater) SendBatch(context.Context, UploadBatch) ([]bool, error) {
+	return nil, citycard.E("test", citycard.Unavailable, "busy: %w", r)
+}
+
+// TestUploaderHearsRetryAfter: the uploader waits what the back office
+// asks (within its own bound) instead of hammering it with its backoff.
+func TestUploaderHearsRetryAfter(t *testing.T) {
+	q, err := OpenQueue(filepath.Join(t.TempDir(), "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	rec := make([]byte, 104)
+	if _, err := q.Append(rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ after, want time.Duration }{
+		{5 * time.Second, 5 * time.Second},   // heard
+		{10 * time.Millisecond, time.Second}, // the backoff is longer
+		{time.Hour, 30 * time.Second},        // the uploader's bound
+	} {
+		var slept []time.Duration
+		u := &Uploader{Queue: q, Sender: retryLater{c.after}, BackoffMin: time.Second, BackoffMax: 30 * time.Second,
+			Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+		if _, err := u.Flush(context.Background(), 2); !citycard.Transient(err) {
+			t.Fatalf("flush: %v", err)
+		}
+		if len(slept) != 1 || slept[0] != c.want {
+			t.Fatalf("Retry-After %v: slept %v, want [%v]", c.after, slept, c.want)
+		}
+		if q.Len() != 1 {
+			t.Fatal("the record left the queue unanswered")
+		}
+	}
+}
