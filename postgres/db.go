@@ -28,7 +28,11 @@
 //
 // Errors: pgx.ErrNoRows is NotFound, unique violation (23505) Exists,
 // foreign-key violation (23503) NotFound, check violations and the
-// triggers' refusals (23514, P0001) Invalid, anything else IO.
+// triggers' refusals (23514, P0001) Invalid, anything else IO: a lost
+// connection, a closed pool and a cancelled or timed-out request are IO,
+// never an answer of the domain. The registry's NotFound and Exists speak
+// its words (registry.NoTerminal, registry.PartyClash): the rule broken is
+// read from the constraint's name (parties_own, terminals_psam_key).
 package postgres
 
 import (

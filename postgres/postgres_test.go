@@ -84,6 +84,7 @@ func TestStore(t *testing.T) {
 				}
 				return nil
 			},
+			Close: db.Close,
 		}
 	})
 }

@@ -38,7 +38,11 @@
 //
 // Errors: sql.ErrNoRows is NotFound, a unique or primary-key violation is
 // Exists, a foreign-key violation NotFound (the thing referred to), a
-// trigger's refusal Invalid, anything else IO.
+// trigger's refusal Invalid, anything else IO: a busy, locked or closed
+// database and a cancelled or timed-out request are IO, never an answer
+// of the domain. The registry's NotFound and Exists speak its words
+// (registry.NoTerminal, registry.PartyClash): the rule broken is read
+// from the column SQLite names ("UNIQUE constraint failed: parties.own").
 package sqlite
 
 import (
