@@ -80,14 +80,15 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Result, error) {
 
 // PostBatch books entries in one transaction, all or none, stamped with
 // one time, and returns one Result per entry, in order (see Store.Append
-// for idempotency). An unbalanced entry is a programmer error: PostBatch
-// panics. Kinds: Invalid (an entry breaks a rule of Entry.Validate, or
+// for idempotency). No entries book nothing: an empty, non-nil slice,
+// without a call to the store. An unbalanced entry is a programmer error:
+// PostBatch panics. Kinds: Invalid (an entry breaks a rule of Entry.Validate, or
 // more than BatchMax entries), Conflict (a key booked with other content,
 // an entry reversed twice), NotFound (a reversal of no entry), IO.
 func (l *Ledger) PostBatch(ctx context.Context, entries []Entry) ([]Result, error) {
 	const op = "ledger.PostBatch"
 	if len(entries) == 0 {
-		return nil, nil
+		return []Result{}, nil
 	}
 	if len(entries) > BatchMax {
 		return nil, citycard.E(op, citycard.Invalid, "%d entries: at most %d in one batch", len(entries), BatchMax)

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -227,5 +228,16 @@ func TestTotals(t *testing.T) {
 	}
 	if got[1].NetFen() != -97 {
 		t.Errorf("NetFen = %d, want -97", got[1].NetFen())
+	}
+}
+
+// TestPostBatchEmpty: no entries give no results, as an empty slice and
+// not (nil, nil), and never reach the store (there is none here).
+func TestPostBatchEmpty(t *testing.T) {
+	for _, entries := range [][]Entry{nil, {}} {
+		r, err := New(nil, time.Now).PostBatch(context.Background(), entries)
+		if err != nil || r == nil || len(r) != 0 {
+			t.Errorf("PostBatch(%#v) = %#v, %v; want an empty slice and no error", entries, r, err)
+		}
 	}
 }

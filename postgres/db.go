@@ -26,9 +26,29 @@
 // not sum to zero, postings added to a booked entry, and any update, delete
 // or truncate of entries and postings.
 //
+// Writer lock: one process writes a store's journal (the acquirer
+// decides every batch from its state in memory; two would decide against
+// each other). LockWriter makes that a rule: a session advisory lock,
+// pg_try_advisory_lock(hash of the schema, scope), on a connection taken
+// out of the pool and held for the writer's life. A session lock dies
+// with its session, so kill -9 of the server frees it at once (its socket
+// closes, its backend ends); the session's TCP keepalives are shortened
+// so a server whose machine vanished frees it within about a minute. The
+// key is derived from the schema, so two schemas of one database (tests,
+// tenants) are two stores. The scope is the whole store today, as one
+// process writes every shard; per-shard writers would lock (key, shard)
+// exclusive and (key, store) shared, so that a whole-store writer still
+// excludes them all. A lock whose session ends while held (the server
+// restarted, an administrator ended it) says so (WriterLock.Lost), and
+// its holder must stop writing.
+//
 // Errors: pgx.ErrNoRows is NotFound, unique violation (23505) Exists,
 // foreign-key violation (23503) NotFound, check violations and the
-// triggers' refusals (23514, P0001) Invalid, anything else IO.
+// triggers' refusals (23514, P0001) Invalid, anything else IO: a lost
+// connection, a closed pool and a cancelled or timed-out request are IO,
+// never an answer of the domain. The registry's NotFound and Exists speak
+// its words (registry.NoTerminal, registry.PartyClash): the rule broken is
+// read from the constraint's name (parties_own, terminals_psam_key).
 package postgres
 
 import (

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -84,6 +87,7 @@ func TestStore(t *testing.T) {
 				}
 				return nil
 			},
+			Close: db.Close,
 		}
 	})
 }
@@ -111,5 +115,86 @@ func TestOpen(t *testing.T) {
 		if _, err := Open(ctx, bad); !citycard.IsKind(err, citycard.Invalid) {
 			t.Errorf("Open(%q) = %v, want kind Invalid", bad, err)
 		}
+	}
+}
+
+// TestWriterLock: one writer per store. A second lock of the same schema
+// is refused at once, naming the holder; another schema is another store;
+// a released lock, or one whose session ended, is free at once, and the
+// holder of a lock whose session ended learns it.
+func TestWriterLock(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	l, err := db.LockWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.LockWriter(ctx)
+	if !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("a second lock: %v, want kind Conflict", err)
+	}
+	t.Logf("refused: %v", err)
+	pid := "citycard writer pid " + strconv.Itoa(os.Getpid())
+	backend := "backend pid " + strconv.Itoa(int(l.conn.PgConn().PID()))
+	for _, want := range []string{"another session holds the writer lock", backend, pid, "one writer per store"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	other := openTemp(t)
+	lo, err := other.LockWriter(ctx)
+	if err != nil {
+		t.Fatalf("another schema's lock: %v", err)
+	}
+	if err := lo.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Released, it is free at once; releasing again does nothing.
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatalf("a second Release: %v", err)
+	}
+	select {
+	case <-l.Lost():
+		t.Fatal("a released lock says it was lost")
+	default:
+	}
+	l, err = db.LockWriter(ctx)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+
+	// Its session ended (as by a server restart, or kill -9 of its
+	// process): the holder is told, and the lock is free.
+	var ended bool
+	if err := db.pool.QueryRow(ctx, `SELECT pg_terminate_backend($1, 10000)`, l.conn.PgConn().PID()).Scan(&ended); err != nil || !ended {
+		t.Fatalf("terminate the lock's session: %v %v", ended, err)
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(30 * time.Second): // a bound on a failure, not a wait for time
+		t.Fatal("the lock's session ended, and Lost did not say so")
+	}
+	if err := l.Err(); !citycard.IsKind(err, citycard.Unavailable) {
+		t.Errorf("Err after the session ended: %v, want kind Unavailable", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Errorf("Release of a lost lock: %v", err)
+	}
+	l, err = db.LockWriter(ctx)
+	if err != nil {
+		t.Fatalf("lock after the holder's session ended: %v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := db.LockWriter(cancelled); !citycard.IsKind(err, citycard.IO) {
+		t.Errorf("LockWriter(cancelled) = %v, want kind IO", err)
 	}
 }

@@ -28,6 +28,13 @@
 // gives no one a terminal's credential. A token is shown once, when it is
 // issued; losing it means issuing a new one, which revokes the old.
 //
+// Errors: the stores answer in the registry's words ("no terminal
+// 315001000001", "our own issuer is already registered: ..."), built by
+// the functions of errors.go from the rule a write broke, so that both
+// engines say the same sentence and no driver's text reaches a user. A
+// read that fails for the database's sake is kind IO, never NotFound: a
+// caller must not take "the database is down" for "no such terminal".
+//
 // Status: a terminal is active, suspended or retired. Active and suspended
 // go both ways; retired is final (a retired terminal ID is never reused, so
 // that its records stay attributable).

@@ -292,7 +292,9 @@ func HashCredential(token string) [32]byte { return sha256.Sum256([]byte(token))
 
 // Store is the persistence the registry needs; sqlite and postgres
 // implement it. Implementations check nothing but uniqueness and
-// references: Registry validates before it writes.
+// references: Registry validates before it writes. Their NotFound and
+// Exists errors are the ones errors.go builds (PartyClash, TerminalClash,
+// NoParty, NoTerminal), in the registry's words.
 type Store interface {
 	// CreateParty stores a new party. Kind Exists if its ID or Code is
 	// taken, or if p.Own and another party is already ours.
@@ -301,9 +303,10 @@ type Store interface {
 	// ID and Created). Kind NotFound if there is none, Exists if p.Code
 	// or p.Own collides with another party's.
 	UpdateParty(ctx context.Context, p *Party) error
-	// Party returns the party of that ID. Kind NotFound.
+	// Party returns the party of that ID. Kind NotFound (NoParty) only
+	// when there is none; IO when the store cannot tell.
 	Party(ctx context.Context, id string) (Party, error)
-	// Parties returns every party, ordered by ID.
+	// Parties returns every party, ordered by ID. Kind IO.
 	Parties(ctx context.Context) ([]Party, error)
 
 	// CreateTerminal stores a new terminal. Kind Exists if its ID or PSAM
@@ -313,12 +316,15 @@ type Store interface {
 	// but ID and Created). Kind NotFound if there is none (or its
 	// operator is not a party), Exists if t.PSAM is another terminal's.
 	UpdateTerminal(ctx context.Context, t *Terminal) error
-	// Terminal returns the terminal of that ID. Kind NotFound.
+	// Terminal returns the terminal of that ID. Kind NotFound
+	// (NoTerminal) only when there is none; IO when the store cannot
+	// tell (busy, locked, closed, timed out).
 	Terminal(ctx context.Context, id citycard.TerminalID) (Terminal, error)
-	// TerminalByPSAM returns the terminal holding that PSAM. Kind NotFound.
+	// TerminalByPSAM returns the terminal holding that PSAM. Kinds as
+	// Terminal's (NoTerminalWithPSAM).
 	TerminalByPSAM(ctx context.Context, psam citycard.PSAMID) (Terminal, error)
 	// Terminals returns the terminals of operator (every terminal if
-	// operator is empty), ordered by ID.
+	// operator is empty), ordered by ID. Kind IO.
 	Terminals(ctx context.Context, operator string) ([]Terminal, error)
 }
 

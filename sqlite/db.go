@@ -36,9 +36,26 @@
 // postings cannot be added to a booked entry, and entries and postings
 // cannot be updated or deleted.
 //
+// Writer lock: one process writes a store's journal (the acquirer
+// decides every batch from its state in memory; two would decide against
+// each other, and the second finds the journal moved under it). LockWriter
+// makes that a rule: an exclusive flock(2) on PATH-writer.lock, taken
+// without waiting by whatever writes the journal (citycard serve, bench).
+// An OS lock dies with its process, kill -9 included, so a crashed server
+// restarts at once; the holder writes its PID and host in the file, for
+// the message of whoever finds it taken. The file is never removed. One
+// lock per store is the right grain while one process writes every shard;
+// per-shard writers would each take this lock shared (LOCK_SH) and their
+// shard's exclusive (PATH-writer-N.lock), so that a whole-store writer
+// still excludes them all.
+//
 // Errors: sql.ErrNoRows is NotFound, a unique or primary-key violation is
 // Exists, a foreign-key violation NotFound (the thing referred to), a
-// trigger's refusal Invalid, anything else IO.
+// trigger's refusal Invalid, anything else IO: a busy, locked or closed
+// database and a cancelled or timed-out request are IO, never an answer
+// of the domain. The registry's NotFound and Exists speak its words
+// (registry.NoTerminal, registry.PartyClash): the rule broken is read
+// from the column SQLite names ("UNIQUE constraint failed: parties.own").
 package sqlite
 
 import (

@@ -3,7 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/registry"
@@ -13,38 +18,99 @@ import (
 type registryStore struct{ db *DB }
 
 func (s *registryStore) CreateParty(ctx context.Context, p *registry.Party) error {
+	const op = "sqlite.Registry.CreateParty"
 	_, err := s.db.w.ExecContext(ctx, `INSERT INTO parties (`+registry.PartyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount,
 		p.Created.UnixNano(), p.Updated.UnixNano())
-	return mapErr("sqlite.Registry.CreateParty", err)
+	return s.partyErr(ctx, op, p, err)
 }
 
 func (s *registryStore) UpdateParty(ctx context.Context, p *registry.Party) error {
 	const op = "sqlite.Registry.UpdateParty"
 	res, err := s.db.w.ExecContext(ctx, `UPDATE parties SET role = ?, code = ?, sector = ?, name = ?, own = ?, settlement_account = ?, updated_ns = ? WHERE id = ?`,
 		p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount, p.Updated.UnixNano(), p.ID)
-	return updated(op, res, err, "party "+p.ID)
-}
-
-// updated maps the outcome of an UPDATE of one row: NotFound if it
-// touched none.
-func updated(op string, res sql.Result, err error, what string) error {
 	if err != nil {
-		return mapErr(op, err)
+		return s.partyErr(ctx, op, p, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
 		return mapErr(op, err)
 	}
 	if n == 0 {
-		return citycard.E(op, citycard.NotFound, "%s: not found", what)
+		return registry.NoParty(op, p.ID)
 	}
 	return nil
+}
+
+// partyErr maps the error of a write of p: a clash with the registry's
+// rules in the registry's words, naming the party that holds what p
+// wanted; anything else as mapErr does.
+func (s *registryStore) partyErr(ctx context.Context, op string, p *registry.Party, err error) error {
+	c := clash(err)
+	var q string
+	var args []any
+	switch c {
+	case registry.ClashNone:
+		return mapErr(op, err)
+	case registry.ClashPartyCode:
+		q, args = `SELECT id FROM parties WHERE code = ?`, []any{p.Code.String()}
+	case registry.ClashOwn:
+		q = `SELECT id FROM parties WHERE own = 1`
+	}
+	return registry.PartyClash(op, p, c, s.holder(ctx, q, args...))
+}
+
+// holder returns the ID that query q finds, for an error message: empty
+// when q is empty or fails (the message then names no one; the write has
+// failed anyway, and says why).
+func (s *registryStore) holder(ctx context.Context, q string, args ...any) string {
+	if q == "" {
+		return ""
+	}
+	var id string
+	if err := s.db.r.QueryRowContext(ctx, q, args...).Scan(&id); err != nil {
+		return ""
+	}
+	return id
+}
+
+// clash reads which rule of the registry's schema err broke: the column
+// of a UNIQUE or PRIMARY KEY failure (SQLite names it in the message:
+// "UNIQUE constraint failed: parties.code"), or the one reference of its
+// tables, a terminal's operator.
+func clash(err error) registry.Clash {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return registry.ClashNone
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		for _, c := range []struct {
+			column string
+			clash  registry.Clash
+		}{
+			{"parties.id", registry.ClashPartyID},
+			{"parties.code", registry.ClashPartyCode},
+			{"parties.own", registry.ClashOwn},
+			{"terminals.id", registry.ClashTerminal},
+			{"terminals.psam", registry.ClashPSAM},
+		} {
+			if msg := se.Error(); strings.Contains(msg, "failed: "+c.column+" ") || strings.HasSuffix(msg, "failed: "+c.column) {
+				return c.clash
+			}
+		}
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return registry.ClashOperator
+	}
+	return registry.ClashNone
 }
 
 func (s *registryStore) Party(ctx context.Context, id string) (registry.Party, error) {
 	const op = "sqlite.Registry.Party"
 	p, err := registry.ScanParty(s.db.r.QueryRowContext(ctx, `SELECT `+registry.PartyColumns+` FROM parties WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Party{}, registry.NoParty(op, id)
+	}
 	if err != nil {
 		return registry.Party{}, mapErr(op, fmt.Errorf("party %q: %w", id, err))
 	}
@@ -69,13 +135,12 @@ func (s *registryStore) Parties(ctx context.Context) ([]registry.Party, error) {
 	return out, mapErr(op, rows.Err())
 }
 
-// scanner is a *sql.Row or *sql.Rows.
-
 func (s *registryStore) CreateTerminal(ctx context.Context, t *registry.Terminal) error {
+	const op = "sqlite.Registry.CreateTerminal"
 	_, err := s.db.w.ExecContext(ctx, `INSERT INTO terminals (`+registry.TerminalColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID.String(), t.PSAM.String(), t.Operator, t.Kind.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
 		registry.CredentialText(t.Credential), t.Created.UnixNano(), t.Updated.UnixNano())
-	return mapErr("sqlite.Registry.CreateTerminal", err)
+	return s.terminalErr(ctx, op, t, err)
 }
 
 func (s *registryStore) UpdateTerminal(ctx context.Context, t *registry.Terminal) error {
@@ -83,12 +148,39 @@ func (s *registryStore) UpdateTerminal(ctx context.Context, t *registry.Terminal
 	res, err := s.db.w.ExecContext(ctx, `UPDATE terminals SET psam = ?, operator = ?, kind = ?, line = ?, station = ?, vehicle = ?, status = ?, credential = ?, updated_ns = ? WHERE id = ?`,
 		t.PSAM.String(), t.Operator, t.Kind.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
 		registry.CredentialText(t.Credential), t.Updated.UnixNano(), t.ID.String())
-	return updated(op, res, err, "terminal "+t.ID.String())
+	if err != nil {
+		return s.terminalErr(ctx, op, t, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if n == 0 {
+		return registry.NoTerminal(op, t.ID)
+	}
+	return nil
+}
+
+// terminalErr maps the error of a write of t as partyErr does.
+func (s *registryStore) terminalErr(ctx context.Context, op string, t *registry.Terminal, err error) error {
+	c := clash(err)
+	var q string
+	var args []any
+	switch c {
+	case registry.ClashNone:
+		return mapErr(op, err)
+	case registry.ClashPSAM:
+		q, args = `SELECT id FROM terminals WHERE psam = ?`, []any{t.PSAM.String()}
+	}
+	return registry.TerminalClash(op, t, c, s.holder(ctx, q, args...))
 }
 
 func (s *registryStore) Terminal(ctx context.Context, id citycard.TerminalID) (registry.Terminal, error) {
 	const op = "sqlite.Registry.Terminal"
 	t, err := registry.ScanTerminal(s.db.r.QueryRowContext(ctx, `SELECT `+registry.TerminalColumns+` FROM terminals WHERE id = ?`, id.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Terminal{}, registry.NoTerminal(op, id)
+	}
 	if err != nil {
 		return registry.Terminal{}, mapErr(op, fmt.Errorf("terminal %v: %w", id, err))
 	}
@@ -98,6 +190,9 @@ func (s *registryStore) Terminal(ctx context.Context, id citycard.TerminalID) (r
 func (s *registryStore) TerminalByPSAM(ctx context.Context, psam citycard.PSAMID) (registry.Terminal, error) {
 	const op = "sqlite.Registry.TerminalByPSAM"
 	t, err := registry.ScanTerminal(s.db.r.QueryRowContext(ctx, `SELECT `+registry.TerminalColumns+` FROM terminals WHERE psam = ?`, psam.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Terminal{}, registry.NoTerminalWithPSAM(op, psam)
+	}
 	if err != nil {
 		return registry.Terminal{}, mapErr(op, fmt.Errorf("PSAM %v: %w", psam, err))
 	}

@@ -3,7 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/citycard/citycard"
@@ -49,6 +53,7 @@ func TestStore(t *testing.T) {
 				}
 				return nil
 			},
+			Close: db.Close,
 		}
 	})
 }
@@ -101,5 +106,63 @@ func TestOpen(t *testing.T) {
 		if _, err := Open(ctx, bad); !citycard.IsKind(err, citycard.Invalid) {
 			t.Errorf("Open(%q) = %v, want kind Invalid", bad, err)
 		}
+	}
+}
+
+// TestWriterLock: one writer per store. A second lock of the same file
+// (by another open of it, as another process would) is refused at once,
+// naming the holder's process; another file is another store; a released
+// lock is free at once.
+func TestWriterLock(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("no flock(2): the lock is taken in name only")
+	}
+	ctx := context.Background()
+	db := openTemp(t)
+	l, err := db.LockWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, "sqlite:"+db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	_, err = again.LockWriter(ctx)
+	if !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("a second lock: %v, want kind Conflict", err)
+	}
+	t.Logf("refused: %v", err)
+	for _, want := range []string{db.Path(), "another process holds the writer lock", "pid " + strconv.Itoa(os.Getpid()), "since ", "one writer per store"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	other := openTemp(t)
+	lo, err := other.LockWriter(ctx)
+	if err != nil {
+		t.Fatalf("another file's lock: %v", err)
+	}
+	if err := lo.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatalf("a second Release: %v", err)
+	}
+	l, err = again.LockWriter(ctx)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	select {
+	case <-l.Lost():
+		t.Fatal("an OS file lock says it was lost")
+	default:
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
 	}
 }

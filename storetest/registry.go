@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/registry"
@@ -283,4 +285,144 @@ func testCredentials(t *testing.T, s Stores) {
 	}
 	_, err = r.IssueCredential(ctx, id)
 	wantKind(t, "IssueCredential(retired)", err, citycard.Conflict)
+}
+
+// wantErr checks err's kind and that its message says phrase, in the
+// registry's words: no driver's text reaches the user.
+func wantErr(t *testing.T, what string, err error, k citycard.Kind, phrase string) {
+	t.Helper()
+	wantKind(t, what, err, k)
+	msg := err.Error()
+	if !strings.Contains(msg, phrase) {
+		t.Errorf("%s: %q does not say %q", what, msg, phrase)
+	}
+	for _, driver := range []string{"sql:", "no rows", "constraint", "SQLSTATE", "duplicate key", "violates"} {
+		if strings.Contains(msg, driver) {
+			t.Errorf("%s: %q speaks the driver's words (%q)", what, msg, driver)
+		}
+	}
+}
+
+// testRegistryWords: what the stores refuse, they refuse in the
+// registry's words, naming the thing and, for a clash, who holds it.
+func testRegistryWords(t *testing.T, s Stores) {
+	ctx := context.Background()
+	r := registry.New(s.Registry, clock())
+	own, _, bus := seedParties(t, r)
+	tid, _ := citycard.ParseTerminalID("315001000001")
+	ps, _ := citycard.ParsePSAMID("31500000000001000001")
+	term, err := r.AddTerminal(ctx, registry.Terminal{ID: tid, PSAM: ps, Operator: bus.ID, Kind: registry.KindBusValidator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, _ := citycard.ParseTerminalID("315001000099")
+	unknownPSAM, _ := citycard.ParsePSAMID("31500000000001000099")
+
+	_, err = s.Registry.Party(ctx, "nobody")
+	wantErr(t, "Party(nobody)", err, citycard.NotFound, `no party "nobody"`)
+	_, err = s.Registry.Terminal(ctx, unknown)
+	wantErr(t, "Terminal(unknown)", err, citycard.NotFound, "no terminal 315001000099")
+	_, err = s.Registry.TerminalByPSAM(ctx, unknownPSAM)
+	wantErr(t, "TerminalByPSAM(unknown)", err, citycard.NotFound, "no terminal holds PSAM 31500000000001000099")
+	_, err = r.SetStatus(ctx, unknown, registry.StatusSuspended)
+	wantErr(t, "SetStatus(unknown)", err, citycard.NotFound, "no terminal 315001000099")
+	_, err = r.IssueCredential(ctx, unknown)
+	wantErr(t, "IssueCredential(unknown)", err, citycard.NotFound, "no terminal 315001000099")
+	_, err = r.SetSettlementAccount(ctx, "nobody", "x")
+	wantErr(t, "SetSettlementAccount(nobody)", err, citycard.NotFound, `no party "nobody"`)
+	ghost := bus
+	ghost.ID = "ghost"
+	wantErr(t, "UpdateParty(ghost)", s.Registry.UpdateParty(ctx, &ghost), citycard.NotFound, `no party "ghost"`)
+	ghostTerm := term
+	ghostTerm.ID = unknown
+	ghostTerm.PSAM = unknownPSAM
+	wantErr(t, "UpdateTerminal(ghost)", s.Registry.UpdateTerminal(ctx, &ghostTerm), citycard.NotFound, "no terminal 315001000099")
+
+	dupID := bus
+	dupID.Code = mustCode(t, "3150FF0000000011")
+	_, err = r.AddParty(ctx, dupID)
+	wantErr(t, "AddParty same ID", err, citycard.Exists, "operator nb-bus is already registered")
+	dupCode := bus
+	dupCode.ID = "nb-bus-2"
+	_, err = r.AddParty(ctx, dupCode)
+	wantErr(t, "AddParty same code", err, citycard.Exists, "operator nb-bus-2: issuer code 3150FF0000000010 is already party nb-bus's")
+	secondOwn := registry.Party{ID: "31500001FFFFFFFF", Role: registry.RoleIssuer, Code: mustCode(t, "31500001FFFFFFFF"),
+		Name: "Another", Own: true, SettlementAccount: "x"}
+	_, err = r.AddParty(ctx, secondOwn)
+	wantErr(t, "AddParty a second own issuer", err, citycard.Exists, "our own issuer is already registered: "+own.ID)
+	// The same party again clashes on every rule it has (ID, code, own);
+	// whichever the engine checks first, it is "already registered".
+	_, err = r.AddParty(ctx, own)
+	wantErr(t, "AddParty our issuer again", err, citycard.Exists, "issuer "+own.ID+" is already registered")
+	// An update collides as a create does.
+	recoded := bus
+	recoded.Code = own.Code
+	wantErr(t, "UpdateParty to another's code", s.Registry.UpdateParty(ctx, &recoded), citycard.Exists, "issuer code "+own.Code.String()+" is already party "+own.ID+"'s")
+
+	sameID := registry.Terminal{ID: tid, PSAM: unknownPSAM, Operator: bus.ID, Kind: registry.KindPOS}
+	_, err = r.AddTerminal(ctx, sameID)
+	wantErr(t, "AddTerminal same ID", err, citycard.Exists, "terminal 315001000001 is already registered")
+	_, err = r.AddTerminal(ctx, term)
+	wantErr(t, "AddTerminal the same again", err, citycard.Exists, "terminal 315001000001 is already registered")
+	samePSAM := registry.Terminal{ID: unknown, PSAM: ps, Operator: bus.ID, Kind: registry.KindPOS}
+	_, err = r.AddTerminal(ctx, samePSAM)
+	wantErr(t, "AddTerminal same PSAM", err, citycard.Exists, "terminal 315001000099: PSAM 31500000000001000001 is already in terminal 315001000001")
+	_, err = r.AddTerminal(ctx, registry.Terminal{ID: unknown, PSAM: unknownPSAM, Operator: "nobody", Kind: registry.KindPOS})
+	wantErr(t, "AddTerminal of no operator", err, citycard.NotFound, `no party "nobody"`)
+	orphan := registry.Terminal{ID: unknown, PSAM: unknownPSAM, Operator: "nobody", Kind: registry.KindPOS, Status: registry.StatusActive}
+	wantErr(t, "CreateTerminal orphan", s.Registry.CreateTerminal(ctx, &orphan), citycard.NotFound, `terminal 315001000099: its operator "nobody" is no registered party`)
+	moved := term
+	moved.Operator = "nobody"
+	wantErr(t, "UpdateTerminal to no operator", s.Registry.UpdateTerminal(ctx, &moved), citycard.NotFound, `its operator "nobody" is no registered party`)
+}
+
+// testRegistryTransient: a lookup that fails for the database's sake
+// (a cancelled or timed-out request, a closed database) is kind IO, never
+// NotFound or Permission: the back office must refuse the batch for now
+// (503), not reject its records as from an unknown terminal, and the API
+// must not answer 401 to a terminal whose token it could not check.
+func testRegistryTransient(t *testing.T, s Stores) {
+	r := registry.New(s.Registry, clock())
+	_, _, bus := seedParties(t, r)
+	tid, _ := citycard.ParseTerminalID("315001000001")
+	ps, _ := citycard.ParsePSAMID("31500000000001000001")
+	if _, err := r.AddTerminal(context.Background(), registry.Terminal{ID: tid, PSAM: ps, Operator: bus.ID, Kind: registry.KindBusValidator}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := r.IssueCredential(context.Background(), tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, _ := citycard.ParseTerminalID("315001000099")
+
+	reads := func(ctx context.Context) map[string]error {
+		errs := map[string]error{}
+		_, errs["Terminal(known)"] = s.Registry.Terminal(ctx, tid)
+		_, errs["Terminal(unknown)"] = s.Registry.Terminal(ctx, unknown)
+		_, errs["TerminalByPSAM"] = s.Registry.TerminalByPSAM(ctx, ps)
+		_, errs["Party(known)"] = s.Registry.Party(ctx, bus.ID)
+		_, errs["Party(unknown)"] = s.Registry.Party(ctx, "nobody")
+		_, errs["Parties"] = s.Registry.Parties(ctx)
+		_, errs["Terminals"] = s.Registry.Terminals(ctx, "")
+		_, errs["Authenticate"] = r.Authenticate(ctx, tid, tok)
+		_, errs["Authenticate(unknown)"] = r.Authenticate(ctx, unknown, tok)
+		_, errs["IssueCredential"] = r.IssueCredential(ctx, tid)
+		return errs
+	}
+	check := func(how string, errs map[string]error) {
+		t.Helper()
+		for what, err := range errs {
+			wantKind(t, how+": "+what, err, citycard.IO)
+		}
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	check("cancelled", reads(cancelled))
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	check("timed out", reads(expired))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("closed", reads(context.Background()))
 }

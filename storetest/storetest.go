@@ -6,7 +6,8 @@
 // for one test (a new SQLite file in t.TempDir, a new PostgreSQL schema
 // dropped at cleanup), so tests run in parallel and repeatedly. The suite
 // reaches under the stores only through Stores.Exec and Stores.Unguard,
-// to play someone who edits the database behind the platform's back.
+// to play someone who edits the database behind the platform's back, and
+// Stores.Close, to play a database that has gone away.
 package storetest
 
 import (
@@ -29,6 +30,9 @@ type Stores struct {
 	// Unguard drops the triggers that keep entries and postings
 	// append-only, as someone with write access to the database could.
 	Unguard func(ctx context.Context) error
+	// Close closes the database under the stores, as a store that has
+	// gone away; the test's cleanup must tolerate it.
+	Close func() error
 }
 
 // Run runs the suite, each test in parallel on the Stores open returns.
@@ -41,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Parties", testParties},
 		{"Terminals", testTerminals},
 		{"Credentials", testCredentials},
+		{"RegistryWords", testRegistryWords},
+		{"RegistryTransient", testRegistryTransient},
 		{"PostAndRead", testPostAndRead},
 		{"Idempotency", testIdempotency},
 		{"BatchAtomic", testBatchAtomic},

@@ -203,6 +203,11 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 		return nil, err
 	}
 	defer st.close()
+	lock, err := lockWriter(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer releaseWriter(lock, e.stderr)
 	res := &benchResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String()}
 
 	nTerm := o.terminals

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -26,7 +27,10 @@ type command struct {
 	run     func(ctx context.Context, e env, args []string) error
 }
 
-// errUsage asks run to print the usage and exit with status 2.
+// errUsage marks a usage error: main exits with status 2. A bare errUsage
+// says the message is printed already (the flag package prints its own);
+// an error that wraps it carries the message, which run prints, so that
+// no usage error leaves the user without a word.
 var errUsage = errors.New("usage")
 
 func commands() map[string]command {
@@ -49,7 +53,7 @@ func main() {
 	stop()
 	if err != nil {
 		if errors.Is(err, errUsage) {
-			os.Exit(2)
+			os.Exit(2) // run printed the message
 		}
 		fmt.Fprintln(os.Stderr, "citycard:", err)
 		os.Exit(1)
@@ -74,7 +78,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		usage(stderr, cmds)
 		return errUsage
 	}
-	return c.run(ctx, e, args[1:])
+	err := c.run(ctx, e, args[1:])
+	if errors.Is(err, errUsage) && err != errUsage {
+		msg := strings.TrimSuffix(err.Error(), ": "+errUsage.Error())
+		fmt.Fprintf(stderr, "citycard: %s\nRun 'citycard %s -h' for its flags.\n", msg, args[0])
+	}
+	return err
 }
 
 func usage(w io.Writer, cmds map[string]command) {

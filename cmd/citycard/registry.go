@@ -17,16 +17,19 @@ const registryUsage = `usage: citycard registry <command> [--db URL] [flags]
 
 The parties and terminals the back office knows.
 
-  add-issuer    --code HEX16 --name NAME [--own] [--account TEXT]
+  add-issuer    --code HEX16 --name NAME --account TEXT [--own]
                 a card issuer, by its issuer code (ours with --own)
   add-operator  --id ID --code HEX16 --sector S --name NAME --account TEXT
                 an operator (sector bus, metro, bike, parking, merchant, taxi, ferry, other);
                 --code is the key store's code of its record master key
   add-terminal  --id HEX12 --psam HEX20 --operator ID --kind K [--line N] [--station N] [--vehicle V]
                 a terminal (kind bus_validator, gate, pos, kiosk, parking_meter)
-  credential    --terminal HEX12    issue the terminal's API token (printed once; the old one stops working)
+  credential    --terminal HEX12    issue the terminal's API token (printed once; the old one stops working);
+                the token is alone on the last line of the output
   status        --terminal HEX12 --to active|suspended|retired
   list          [--json]
+
+Every party settles to a bank account: --account is required for both.
 
 flags:
 `
@@ -54,6 +57,18 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 	cmd, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	need := map[string][]string{
+		"add-issuer":   {"code", "name", "account"},
+		"add-operator": {"id", "code", "sector", "name", "account"},
+		"add-terminal": {"id", "psam", "operator", "kind"},
+		"credential":   {"terminal"},
+		"status":       {"terminal", "to"},
+	}
+	for _, name := range need[cmd] {
+		if fs.Lookup(name).Value.String() == "" {
+			return fmt.Errorf("registry %s: --%s is required (%s): %w", cmd, name, fs.Lookup(name).Usage, errUsage)
+		}
 	}
 	st, err := openStores(ctx, *db)
 	if err != nil {
@@ -113,7 +128,8 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", tok)
+		// The token alone on the last line, for scripts (| tail -n 1).
+		fmt.Fprintf(e.stdout, "terminal %v: its new API token, shown this once (the previous one no longer works):\n%s\n", tid, tok)
 	case "status":
 		tid, err := citycard.ParseTerminalID(*term)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,9 +31,11 @@ func TestRegistryCommands(t *testing.T) {
 			t.Fatalf("%v: %v (%s)", s, err, out)
 		}
 	}
-	tok, err := cli("credential", "--terminal", "315001000001")
-	if err != nil || len(strings.TrimSpace(tok)) < 32 {
-		t.Fatalf("credential: %q %v", tok, err)
+	out, err := cli("credential", "--terminal", "315001000001")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	tok := lines[len(lines)-1]
+	if err != nil || len(tok) != 2*registry.CredentialBytes || strings.TrimSpace(tok) != tok {
+		t.Fatalf("credential: the last line of %q is not the token alone (%v)", out, err)
 	}
 	// The token authenticates the terminal, and only it.
 	st, err := openStores(context.Background(), db)
@@ -41,14 +44,14 @@ func TestRegistryCommands(t *testing.T) {
 	}
 	reg := registry.New(st.registry, time.Now)
 	tid, _ := citycard.ParseTerminalID("315001000001")
-	if _, err := reg.Authenticate(context.Background(), tid, strings.TrimSpace(tok)); err != nil {
+	if _, err := reg.Authenticate(context.Background(), tid, tok); err != nil {
 		t.Fatalf("the issued token does not authenticate: %v", err)
 	}
 	st.close()
 	if out, err := cli("status", "--terminal", "315001000001", "--to", "suspended"); err != nil || !strings.Contains(out, "suspended") {
 		t.Fatalf("status: %q %v", out, err)
 	}
-	out, err := cli("list", "--json")
+	out, err = cli("list", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func TestRegistryCommands(t *testing.T) {
 		l.Terminals[0].Status != "suspended" || !l.Terminals[0].HasToken || l.Terminals[0].Line != 17 {
 		t.Fatalf("list: %s %v", out, err)
 	}
-	if out, err := cli("list"); err != nil || strings.Contains(out, strings.TrimSpace(tok)) || !strings.Contains(out, "nb-bus") {
+	if out, err := cli("list"); err != nil || strings.Contains(out, tok) || !strings.Contains(out, "nb-bus") {
 		t.Fatalf("list table: %v\n%s", err, out)
 	}
 	// Bad input names what is wrong.
@@ -73,5 +76,56 @@ func TestRegistryCommands(t *testing.T) {
 	}
 	if _, err := cli("add-operator", "--id", "x", "--code", "3150090000000002", "--sector", "rocket", "--name", "x", "--account", "x"); !citycard.IsKind(err, citycard.Invalid) {
 		t.Fatalf("bad sector: %v", err)
+	}
+	// What the store refuses, it refuses in the registry's words.
+	for _, c := range []struct {
+		args []string
+		kind citycard.Kind
+		says string
+	}{
+		{[]string{"add-issuer", "--code", "31500001FFFFFFFF", "--name", "again", "--account", "x"}, citycard.Exists, "issuer 31500001FFFFFFFF is already registered"},
+		{[]string{"add-issuer", "--code", "3150000200000000", "--name", "a second own", "--own", "--account", "x"}, citycard.Exists, "our own issuer is already registered: 31500001FFFFFFFF"},
+		{[]string{"add-terminal", "--id", "315001000002", "--psam", "31500000000001000001", "--operator", "nb-bus", "--kind", "gate"}, citycard.Exists, "PSAM 31500000000001000001 is already in terminal 315001000001"},
+		{[]string{"credential", "--terminal", "315001000002"}, citycard.NotFound, "no terminal 315001000002"},
+		{[]string{"status", "--terminal", "315001000002", "--to", "retired"}, citycard.NotFound, "no terminal 315001000002"},
+	} {
+		_, err := cli(c.args...)
+		if !citycard.IsKind(err, c.kind) || !strings.Contains(err.Error(), c.says) || strings.Contains(err.Error(), "constraint") || strings.Contains(err.Error(), "no rows") {
+			t.Errorf("%v: %v; want kind %v saying %q", c.args, err, c.kind, c.says)
+		}
+	}
+}
+
+// TestRegistryRequiredFlags: a missing required flag is a usage error
+// that names it, before anything is written; --account is required of
+// issuers and operators alike, as the usage shows.
+func TestRegistryRequiredFlags(t *testing.T) {
+	if !strings.Contains(registryUsage, "add-issuer    --code HEX16 --name NAME --account TEXT") {
+		t.Error("the usage does not show --account as required for add-issuer")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "r.db")
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"add-issuer", "--code", "31500001FFFFFFFF", "--name", "Ningbo Citizen Card", "--own"}, "--account"},
+		{[]string{"add-operator", "--id", "nb-bus", "--code", "3150090000000001", "--sector", "bus", "--account", "x"}, "--name"},
+		{[]string{"add-terminal", "--id", "315001000001", "--operator", "nb-bus", "--kind", "gate"}, "--psam"},
+		{[]string{"credential"}, "--terminal"},
+		{[]string{"status", "--terminal", "315001000001"}, "--to"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"registry", "--db", db}, c.args...), func(string) string { return "" }, &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(errOut.String(), c.flag+" is required") {
+			t.Errorf("%v: %v, stderr %q; want a usage error naming %s", c.args, err, errOut.String(), c.flag)
+		}
+	}
+	st, err := openStores(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	if ps, err := st.registry.Parties(context.Background()); err != nil || len(ps) != 0 {
+		t.Errorf("after refused commands: parties %v, %v; want none", ps, err)
 	}
 }

@@ -34,7 +34,8 @@ fixed since (a terminal registered late, a PSAM swapped, a key loaded
 late) are booked. Each rejection is resubmitted exactly once: asking
 again shows the first resubmission's answer. --by names who asks; it is
 kept with the answer in the journal. It opens the store as serve does, so
-it runs while no server writes the store.
+it runs while no server writes the store: it takes the store's writer
+lock, and refuses to run while another process holds it.
 
 flags:
 `
@@ -231,6 +232,11 @@ func (o *rejectionsOptions) resubmit(ctx context.Context, e env, f acquire.Rejec
 		return err
 	}
 	defer st.close()
+	lock, err := lockWriter(ctx, st)
+	if err != nil {
+		return fmt.Errorf("rejections resubmit: not while another process writes the store: %w", err)
+	}
+	defer releaseWriter(lock, e.stderr)
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	bo, err := openAcquisition(ctx, st, ks, o.faresDir, logger)
 	if err != nil {

@@ -29,6 +29,11 @@ Staff tokens come from $CITYCARD_STAFF, "name:role:token" separated by
 commas (role auditor, operator or admin). It stops cleanly on SIGINT or
 SIGTERM, checkpointing its state; a kill -9 loses nothing committed.
 
+One server per store: serve takes the store's writer lock and refuses to
+start while another process holds it. The lock dies with its holder, so
+a server killed with kill -9 restarts at once; a server that loses its
+lock (a PostgreSQL session ended under it) stops.
+
 flags:
 `
 
@@ -64,6 +69,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.close()
+	lock, err := lockWriter(ctx, st)
+	if err != nil {
+		return fmt.Errorf("serve: not starting: %w", err)
+	}
+	defer releaseWriter(lock, e.stderr)
 	staff := &api.StaticStaff{}
 	if err := addStaff(staff, e.getenv("CITYCARD_STAFF")); err != nil {
 		return err
@@ -100,18 +110,22 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		errc <- srv.Serve(ln)
 	}()
+	var lost error
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case <-lock.Lost():
+		lost = fmt.Errorf("serve: stopping, having lost the writer lock (another server may hold it now): %w", lock.Err())
+		logger.Error("lost the writer lock", "err", lock.Err())
 	}
 	logger.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return errors.Join(lost, err)
 	}
-	return acq.Close()
+	return errors.Join(lost, acq.Close())
 }
 
 // addStaff parses "name:role:token,...".

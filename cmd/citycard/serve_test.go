@@ -11,6 +11,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
+	"flag"
 	"math/big"
 	"math/rand/v2"
 	"net"
@@ -18,8 +20,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +32,7 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/postgres"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sim"
@@ -46,8 +51,28 @@ func TestMain(m *testing.M) {
 
 // backOffice is a citycard serve child process.
 type backOffice struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	stderr *syncBuffer
+}
+
+// syncBuffer is a strings.Builder that a child's stderr writes to while a
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startServe(t *testing.T, env []string, args ...string) *backOffice {
@@ -58,8 +83,8 @@ func startServe(t *testing.T, env []string, args ...string) *backOffice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +98,7 @@ func startServe(t *testing.T, env []string, args ...string) *backOffice {
 	if !ok {
 		t.Fatalf("serve said %q", line)
 	}
-	return &backOffice{cmd: cmd, addr: addr}
+	return &backOffice{cmd: cmd, addr: addr, stderr: stderr}
 }
 
 func (b *backOffice) kill(t *testing.T) {
@@ -90,17 +115,75 @@ func (b *backOffice) stop(t *testing.T) {
 	}
 }
 
+var killSeed = flag.Uint64("kill-seed", 0, "TestKillServeMidBatch: the seed of its kill moments (0: a fresh one, logged)")
+
 // TestKillServeMidBatch kills citycard serve (kill -9) while terminals
-// upload, again and again, restarts it, and lets the terminals upload
-// what they were not answered for: the books must be exactly as if
-// nothing had happened.
+// upload, again and again, at moments drawn from a seeded random source
+// (the seed is logged: -kill-seed replays it), restarts it at once on the
+// same store (the writer lock died with the killed server: nothing to
+// wait out), and lets the terminals upload what they were not answered
+// for: the books must be exactly as if nothing had happened. On SQLite,
+// and on PostgreSQL when CITYCARD_TEST_POSTGRES is set.
 func TestKillServeMidBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}
+	seed := *killSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -kill-seed=%d)", seed, seed)
+	t.Run("sqlite", func(t *testing.T) {
+		killServeMidBatch(t, "sqlite:"+filepath.Join(t.TempDir(), "bo.db"), seed)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		killServeMidBatch(t, testPostgres(t, "citycard_kill_"), seed)
+	})
+}
+
+// testPostgres returns the URL of a fresh schema on the server of
+// CITYCARD_TEST_POSTGRES, dropped when the test ends; it skips the test
+// without that variable.
+func testPostgres(t *testing.T, prefix string) string {
+	t.Helper()
+	base := os.Getenv("CITYCARD_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("CITYCARD_TEST_POSTGRES is not set")
+	}
+	url, drop, err := postgres.FreshSchema(context.Background(), base, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return url
+}
+
+// killAfter is a terminal.Sender that calls kill once, when the whole
+// fleet's n-th answer comes back: a moment in the middle of uploads,
+// with other batches in flight.
+type killAfter struct {
+	terminal.Sender
+	answers *atomic.Int64
+	n       int64
+	kill    func()
+}
+
+func (k killAfter) SendBatch(ctx context.Context, b terminal.UploadBatch) ([]bool, error) {
+	answered, err := k.Sender.SendBatch(ctx, b)
+	if err == nil && k.answers.Add(1) == k.n {
+		k.kill()
+	}
+	return answered, err
+}
+
+func killServeMidBatch(t *testing.T, db string, seed uint64) {
 	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
 	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "bo.db")
 	kekHex := make([]byte, 32)
 	crand.Read(kekHex)
 	kek := hex.EncodeToString(kekHex)
@@ -174,18 +257,26 @@ func TestKillServeMidBatch(t *testing.T) {
 	}
 	pendingOf := func(q *queue) terminal.Pending { return &queuePending{q: &q.mu, recs: &q.recs, seqs: &q.seqs} }
 
-	upload := func(addr string, budget time.Duration) (left int) {
+	// upload flushes every terminal's queue to addr until it is empty or
+	// an attempt fails; with kill, it calls kill once when the fleet's
+	// killAt-th answer is in.
+	upload := func(addr string, budget time.Duration, killAt int64, kill func()) (left int) {
 		ctx, cancel := context.WithTimeout(ctx, budget)
 		defer cancel()
+		var answers atomic.Int64
+		var once sync.Once
 		var wg sync.WaitGroup
 		for i := range ups {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var send terminal.Sender = &api.Client{BaseURL: "http://" + addr, Terminal: ups[i].Terminal.ID, Token: tokens[i]}
+				if kill != nil {
+					send = killAfter{Sender: send, answers: &answers, n: killAt, kill: func() { once.Do(kill) }}
+				}
 				u := &terminal.Uploader{
-					Terminal: ups[i].Terminal.ID, Queue: pendingOf(queues[i]), MaxBatch: 300,
-					Sender: &api.Client{BaseURL: "http://" + addr, Terminal: ups[i].Terminal.ID, Token: tokens[i]},
-					Sleep:  func(ctx context.Context, d time.Duration) error { return nil },
+					Terminal: ups[i].Terminal.ID, Queue: pendingOf(queues[i]), MaxBatch: 300, Sender: send,
+					Sleep: func(ctx context.Context, d time.Duration) error { return nil },
 				}
 				if _, err := u.Flush(ctx, 1); err != nil && i == 0 {
 					t.Logf("terminal 0: %v", err)
@@ -193,6 +284,9 @@ func TestKillServeMidBatch(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		if kill != nil {
+			once.Do(kill) // every batch was answered before the moment came
+		}
 		for _, q := range queues {
 			q.mu.Lock()
 			left += len(q.recs)
@@ -202,17 +296,15 @@ func TestKillServeMidBatch(t *testing.T) {
 	}
 
 	for round := 0; round < 5; round++ {
+		// Started at once after the last kill: the lock died with it.
 		bo := startServe(t, env, "--db", db, "--store", filepath.Join(dir, "keys.json"), "--addr", "127.0.0.1:0")
-		done := make(chan int)
-		go func() { done <- upload(bo.addr, 20*time.Second) }()
-		time.Sleep(time.Duration(50+rand.IntN(300)) * time.Millisecond)
-		bo.kill(t)
-		left := <-done
-		t.Logf("round %d: killed with %d records unanswered", round, left)
+		killAt := 1 + rng.Int64N(25) // of about 200 batches in all
+		left := upload(bo.addr, 20*time.Second, killAt, func() { bo.kill(t) })
+		t.Logf("round %d: killed after answer %d, %d records unanswered", round, killAt, left)
 	}
 	// The last start also loads the sample fare table, as a city would.
 	bo := startServe(t, env, "--db", db, "--store", filepath.Join(dir, "keys.json"), "--addr", "127.0.0.1:0", "--fares", "../../fare/testdata/ningbo")
-	if left := upload(bo.addr, 60*time.Second); left != 0 {
+	if left := upload(bo.addr, 60*time.Second, 0, nil); left != 0 {
 		bo.kill(t)
 		t.Fatalf("%d records never answered", left)
 	}
@@ -302,6 +394,136 @@ func (p *queuePending) Ack(seqs ...uint64) error {
 	}
 	*p.recs, *p.seqs = recs, ss
 	return nil
+}
+
+// TestServeOneWriter: while a server runs, a second one on the same store
+// refuses to start, at once, with a message that names the holder of the
+// writer lock; the first keeps serving; once it stops, a new one starts.
+// On SQLite, and on PostgreSQL when CITYCARD_TEST_POSTGRES is set.
+func TestServeOneWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Run("sqlite", func(t *testing.T) { serveOneWriter(t, "sqlite:"+filepath.Join(t.TempDir(), "bo.db")) })
+	t.Run("postgres", func(t *testing.T) { serveOneWriter(t, testPostgres(t, "citycard_writer_")) })
+}
+
+func serveOneWriter(t *testing.T, db string) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	kek := make([]byte, 32)
+	crand.Read(kek)
+	store := filepath.Join(dir, "keys.json")
+	if _, err := keys.CreateFileStore(store, kek, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStores(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	env := []string{envKEK + "=" + hex.EncodeToString(kek)}
+	args := []string{"--db", db, "--store", store, "--addr", "127.0.0.1:0"}
+
+	first := startServe(t, env, args...)
+	defer first.kill(t) // if the test fails before it stops it
+	cmd := exec.Command(os.Args[0], append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), append(env, "CITYCARD_TEST_MAIN=1")...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("the second server: %v, want exit status 1\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second): // a bound on a failure, not a wait for time
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("the second server did not refuse at once\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	}
+	msg := stderr.String()
+	t.Logf("the second server said: %s", msg)
+	for _, want := range []string{"serve: not starting", "holds the writer lock", "pid " + strconv.Itoa(first.cmd.Process.Pid), "one writer per store"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the second server's message does not say %q", want)
+		}
+	}
+	if strings.Contains(stdout.String(), "listening") {
+		t.Errorf("the second server listened: %s", stdout.String())
+	}
+	resp, err := http.Get("http://" + first.addr + "/healthz")
+	if err != nil {
+		t.Fatalf("the first server, after the second's attempt: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the first server's health after the second's attempt: %s", resp.Status)
+	}
+	first.stop(t)
+	next := startServe(t, env, args...)
+	next.stop(t)
+}
+
+// TestServeLosesWriterLock: a server whose lock session ends under it
+// (a PostgreSQL restart, an administrator) stops, non-zero, saying why:
+// another server may hold the lock by then.
+func TestServeLosesWriterLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	ctx := context.Background()
+	db := testPostgres(t, "citycard_lost_")
+	dir := t.TempDir()
+	kek := make([]byte, 32)
+	crand.Read(kek)
+	store := filepath.Join(dir, "keys.json")
+	if _, err := keys.CreateFileStore(store, kek, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStores(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	bo := startServe(t, []string{envKEK + "=" + hex.EncodeToString(kek)}, "--db", db, "--store", store, "--addr", "127.0.0.1:0")
+	defer bo.kill(t)
+	admin, err := postgres.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	app := "citycard writer pid " + strconv.Itoa(bo.cmd.Process.Pid) + "%"
+	if err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name LIKE $1`, app); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- bo.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("serve after losing its lock: %v, want exit status 1", err)
+		}
+	case <-time.After(30 * time.Second): // a bound on a failure, not a wait for time
+		t.Fatal("serve kept running without its writer lock")
+	}
+	msg := bo.stderr.String()
+	t.Logf("serve said: %s", msg)
+	if !strings.Contains(msg, "lost the writer lock") || !strings.Contains(msg, "session ended") {
+		t.Errorf("serve's last words do not say it lost its lock:\n%s", msg)
+	}
 }
 
 // TestServeTLS: with a certificate, serve speaks HTTPS only.

@@ -34,6 +34,8 @@ type stores struct {
 	journal   journal
 	blacklist blacklist.Store
 	close     func() error
+	// lockWriter takes the store's writer lock (see writer.go).
+	lockWriter func(context.Context) (writerLock, error)
 }
 
 // openStores opens the database of the --db flag and applies its
@@ -49,7 +51,14 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close}, nil
+		lock := func(ctx context.Context) (writerLock, error) {
+			l, err := d.LockWriter(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return l, nil
+		}
+		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }

@@ -13,5 +13,12 @@ func openPostgres(ctx context.Context, u dburl.URL) (*stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close}, nil
+	lock := func(ctx context.Context) (writerLock, error) {
+		l, err := d.LockWriter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close, lockWriter: lock}, nil
 }
