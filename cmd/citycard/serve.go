@@ -37,6 +37,11 @@ lock (a PostgreSQL session ended under it) stops.
 flags:
 `
 
+// maxConns bounds the connections serve holds open: terminals upload in
+// bursts after their depot's Wi-Fi comes up, and each idle keep-alive
+// connection costs a goroutine and its buffers.
+const maxConns = 4096
+
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -95,8 +100,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Bounded everywhere: a terminal on a slow link has a minute to send a
-	// batch (at most 10,000 records, about 1 MiB) and to read the answer.
+	// Bounded everywhere: at most maxConns connections open (more wait in
+	// the kernel's backlog) and api.DefaultMaxUploads uploads in progress
+	// (more are answered 503 with Retry-After); a terminal on a slow link
+	// has a minute to send a batch (at most 10,000 records, about 1 MiB)
+	// and to read the answer.
+	ln = api.LimitListener(ln, maxConns)
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", st.url.Engine.String(), "replayed", acq.Stats().Replayed, "load", acq.Stats().ReplayTime)
