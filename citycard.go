@@ -1,6 +1,8 @@
 // Package citycard holds the domain vocabulary shared by every part of the
-// platform: the error type with its closed list of kinds, and the identifiers
-// that cross package boundaries (issuer codes, ASNs, terminal and PSAM IDs).
+// platform: the error type with its closed list of kinds, the identifiers
+// that cross package boundaries (issuer codes, ASNs, terminal and PSAM IDs),
+// and the dates, times and transaction types that cards and records write
+// (datetime.go).
 //
 // The glossary of domain words lives in docs/glossary.md; one word, one
 // meaning, in code, docs, API and console alike.

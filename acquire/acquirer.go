@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
 )
@@ -569,7 +568,7 @@ func (a *Acquirer) verifyOne(it *item, raw []byte, terminal citycard.TerminalID,
 	switch {
 	case err == nil:
 		it.out = OutcomeVerified
-		if a.cfg.Fares != nil && rec.Type == keys.TxCompositePurchase {
+		if a.cfg.Fares != nil && rec.Type == citycard.TxCompositePurchase {
 			checked, match := a.cfg.Fares.Recheck(&it.rec)
 			it.fareMismatch = checked && !match
 			if !checked {
@@ -866,7 +865,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {
 				flags |= FlagBlacklisted
 			}
-			if t, err := keys.Time(r.Date, r.Time, citycard.ChinaTime); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
+			if t, err := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
 				flags |= FlagClock
 			}
 			if it.fareMismatch {

@@ -181,8 +181,8 @@ func (c *city) card(n uint32) *card.Card {
 
 func (c *city) cardWith(issuer citycard.IssuerCode, asn citycard.ASN, ks card.KeySet, balance uint32) *card.Card {
 	c.t.Helper()
-	start, _ := keys.DateTime(day0.AddDate(-1, 0, 0))
-	expiry, _ := keys.DateTime(day0.AddDate(3, 0, 0))
+	start, _ := citycard.DateTime(day0.AddDate(-1, 0, 0))
+	expiry, _ := citycard.DateTime(day0.AddDate(3, 0, 0))
 	profile := card.ProfileMOHURD
 	if !asn.Short() {
 		profile = card.ProfileMoT

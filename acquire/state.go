@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 )
 
@@ -302,7 +301,7 @@ func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
 		u.cards = append(u.cards, savedCard{c: c, prev: c.clone()})
 		c.epoch = u.epoch
 	}
-	if r.Type == keys.TxLoad {
+	if r.Type == citycard.TxLoad {
 		return s.stepLoad(c, r)
 	}
 	return s.stepPurchase(c, r, out)

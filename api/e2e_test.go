@@ -105,8 +105,8 @@ func TestEndToEnd(t *testing.T) {
 			Sender: &Client{BaseURL: srv.URL, Terminal: tid, Token: toks[tid]}}})
 	}
 
-	start, _ := keys.DateTime(now.AddDate(-1, 0, 0))
-	expiry, _ := keys.DateTime(now.AddDate(4, 0, 0))
+	start, _ := citycard.DateTime(now.AddDate(-1, 0, 0))
+	expiry, _ := citycard.DateTime(now.AddDate(4, 0, 0))
 	var cards []*card.Card
 	for i := 0; i < 12; i++ {
 		asn := citycard.ASN{0, 0, 0x31, 0x50, 0, 0, 0, 0, 0, byte(i)}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
-	"github.com/citycard/citycard/keys"
 )
 
 // SWCounterLimit (9402) answers an INITIALIZE whose counter (online for a
@@ -38,7 +37,7 @@ type Config struct {
 	ASN           citycard.ASN // 8 or 10 bytes as the profile says (8 right-aligned)
 	CardType      uint8
 	RiderCategory uint8
-	Start, Expiry keys.BCDDate // validity; the card has no clock, terminals check it
+	Start, Expiry citycard.BCDDate // validity; the card has no clock, terminals check it
 	// KeySets holds one key set per key version, at least one; the
 	// newest (highest version) also keys APPLICATION BLOCK and UNBLOCK.
 	KeySets []KeySet
@@ -87,7 +86,7 @@ func (s TearStep) String() string {
 // TransactionProof is what GET TRANSACTION PROOF answers for the card's
 // last committed transaction.
 type TransactionProof struct {
-	Type    byte   // keys.TxLoad, keys.TxPurchase or keys.TxCompositePurchase
+	Type    byte   // citycard.TxLoad, citycard.TxPurchase or citycard.TxCompositePurchase
 	Counter uint16 // the counter the transaction carried
 	MAC2    [4]byte
 	TAC     [4]byte
@@ -154,7 +153,7 @@ type Card struct {
 
 // transaction is what an INITIALIZE opened.
 type transaction struct {
-	typ      byte // keys.TxLoad, TxPurchase or TxCompositePurchase
+	typ      byte // citycard.TxLoad, TxPurchase or TxCompositePurchase
 	keys     *KeySet
 	amount   uint32
 	terminal citycard.TerminalID
@@ -195,12 +194,12 @@ func New(cfg Config) (*Card, error) {
 	}
 	for _, f := range []struct {
 		name string
-		d    keys.BCDDate
+		d    citycard.BCDDate
 	}{{"start date", cfg.Start}, {"expiry date", cfg.Expiry}} {
-		if f.d == (keys.BCDDate{}) {
+		if f.d == (citycard.BCDDate{}) {
 			return nil, bad("card %v: %s missing", cfg.ASN, f.name)
 		}
-		if err := checkDateTime(op, "basic data", f.name, f.d, keys.BCDTime{}); err != nil {
+		if err := checkDateTime(op, "basic data", f.name, f.d, citycard.BCDTime{}); err != nil {
 			return nil, err
 		}
 	}

@@ -130,8 +130,8 @@ func TestNewValidates(t *testing.T) {
 		{"no key set", func(c *card.Config) { c.KeySets = nil }},
 		{"duplicate version", func(c *card.Config) { c.KeySets = []card.KeySet{ks, ks} }},
 		{"unknown alg", func(c *card.Config) { k := ks; k.Alg = 0x07; c.KeySets = []card.KeySet{k} }},
-		{"no start date", func(c *card.Config) { c.Start = keys.BCDDate{} }},
-		{"bad expiry date", func(c *card.Config) { c.Expiry = keys.BCDDate{0x20, 0x25, 0x13, 0x01} }},
+		{"no start date", func(c *card.Config) { c.Start = citycard.BCDDate{} }},
+		{"bad expiry date", func(c *card.Config) { c.Expiry = citycard.BCDDate{0x20, 0x25, 0x13, 0x01} }},
 		{"expiry before start", func(c *card.Config) { c.Start, c.Expiry = c.Expiry, c.Start }},
 		{"maximum over 2^31", func(c *card.Config) { c.BalanceMaxFen = 1 << 31 }},
 		{"overdraw over 3 bytes", func(c *card.Config) { c.OverdrawLimitFen = 1 << 24 }},
@@ -212,7 +212,7 @@ func TestPurchase(t *testing.T) {
 		f := newFixture(t, p, []keys.Alg{alg}, withBalance(5000))
 		f.selectEPurse()
 		for i, amount := range []uint32{200, 0, 4800} {
-			got := f.purchase(keys.TxPurchase, 1, amount)
+			got := f.purchase(citycard.TxPurchase, 1, amount)
 			if got.init.counter != uint16(i) {
 				t.Errorf("purchase %d: INITIALIZE counter %d, want %d", i, got.init.counter, i)
 			}
@@ -220,13 +220,13 @@ func TestPurchase(t *testing.T) {
 				t.Errorf("purchase %d: INITIALIZE key v%d alg %v overdraw %d", i, got.init.version, got.init.alg, got.init.overdraw)
 			}
 			// The proof of the last transaction is the debit's MAC2 and TAC.
-			d := f.must(cmdProof(keys.TxPurchase, got.init.counter), apdu.SWOK)
+			d := f.must(cmdProof(citycard.TxPurchase, got.init.counter), apdu.SWOK)
 			if !bytes.Equal(d, append(got.mac2[:], got.tac[:]...)) {
 				t.Errorf("GET TRANSACTION PROOF = %X, want MAC2 %X TAC %X", d, got.mac2, got.tac)
 			}
 			// The log's newest record is this purchase.
 			e, err := card.ParseLogEntry(f.must(cmdReadLog(1), apdu.SWOK))
-			want := card.LogEntry{Counter: uint16(i), AmountFen: amount, Type: keys.TxPurchase, Terminal: testTerminal, Date: testDate, Time: testTime}
+			want := card.LogEntry{Counter: uint16(i), AmountFen: amount, Type: citycard.TxPurchase, Terminal: testTerminal, Date: testDate, Time: testTime}
 			if err != nil || e != want {
 				t.Errorf("log record 1 = %+v, %v; want %+v", e, err, want)
 			}
@@ -247,7 +247,7 @@ func TestLoad(t *testing.T) {
 		if got.init.counter != 0 || got.init.balance != 100 || got.init.version != 1 || got.init.alg != alg {
 			t.Errorf("INITIALIZE FOR LOAD: %+v", got.init)
 		}
-		d := f.must(cmdProof(keys.TxLoad, 0), apdu.SWOK)
+		d := f.must(cmdProof(citycard.TxLoad, 0), apdu.SWOK)
 		if !bytes.Equal(d, append(got.mac2[:], got.tac[:]...)) {
 			t.Errorf("GET TRANSACTION PROOF = %X, want host MAC2 %X TAC %X", d, got.mac2, got.tac)
 		}
@@ -257,7 +257,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("balance %d online %d offline %d, want 2400 2 0", s.BalanceFen, s.OnlineCounter, s.OfflineCounter)
 		}
 		e, err := card.ParseLogEntry(f.must(cmdReadLog(2), apdu.SWOK))
-		want := card.LogEntry{Counter: 0, AmountFen: 2000, Type: keys.TxLoad, Terminal: testTerminal, Date: testDate, Time: testTime}
+		want := card.LogEntry{Counter: 0, AmountFen: 2000, Type: citycard.TxLoad, Terminal: testTerminal, Date: testDate, Time: testTime}
 		if err != nil || e != want {
 			t.Errorf("log record 2 = %+v, %v; want %+v", e, err, want)
 		}
@@ -279,7 +279,7 @@ func TestCompositePurchase(t *testing.T) {
 		tb, sb := mustMarshal(t, trip), mustMarshal(t, spend)
 
 		// Tap-on: the cache is not visible before the debit commits.
-		in, pur := f.startPurchase(keys.TxCompositePurchase, 1, 300)
+		in, pur := f.startPurchase(citycard.TxCompositePurchase, 1, 300)
 		f.must(cmdUpdateCAPP(tb), apdu.SWOK)
 		f.must(cmdUpdateCAPP(sb), apdu.SWOK)
 		f.must(cmdReadTransit(card.RecordTrip), apdu.SWRecordNotFound) // reads keep the transaction open
@@ -295,13 +295,13 @@ func TestCompositePurchase(t *testing.T) {
 		if got := f.must(cmdReadTransit(card.RecordSpend), apdu.SWOK); !bytes.Equal(got, sb) {
 			t.Errorf("spend record %X, want %X", got, sb)
 		}
-		f.must(cmdProof(keys.TxCompositePurchase, in.counter), apdu.SWOK)
-		f.must(cmdProof(keys.TxPurchase, in.counter), apdu.SWMACNotAvailable)
+		f.must(cmdProof(citycard.TxCompositePurchase, in.counter), apdu.SWOK)
+		f.must(cmdProof(citycard.TxPurchase, in.counter), apdu.SWMACNotAvailable)
 
 		// Tap-off with a wrong MAC1: the cached trip is dropped.
 		closed := trip
 		closed.Status = card.TripClosed
-		_, pur = f.startPurchase(keys.TxCompositePurchase, 1, 200)
+		_, pur = f.startPurchase(citycard.TxCompositePurchase, 1, 200)
 		f.must(cmdUpdateCAPP(mustMarshal(t, closed)), apdu.SWOK)
 		pr = f.purchaseProof(1, pur)
 		pr.MAC1[0] ^= 1
@@ -311,7 +311,7 @@ func TestCompositePurchase(t *testing.T) {
 		}
 		// Tap-off for real.
 		cb := mustMarshal(t, closed)
-		f.purchase(keys.TxCompositePurchase, 1, 200, cb)
+		f.purchase(citycard.TxCompositePurchase, 1, 200, cb)
 		s := f.card.State()
 		if s.Trip == nil || *s.Trip != closed || s.Spend == nil || *s.Spend != spend {
 			t.Errorf("State transit: trip %+v spend %+v", s.Trip, s.Spend)
@@ -331,7 +331,7 @@ func TestCompositePurchase(t *testing.T) {
 		}
 		used := prod
 		used.RidesLeft, used.RidesToday, used.RidesTodayDate = 9, 1, testDate
-		f.purchase(keys.TxCompositePurchase, 1, 0, mustMarshal(t, used))
+		f.purchase(citycard.TxCompositePurchase, 1, 0, mustMarshal(t, used))
 		if s := f.card.State(); len(s.Products) != 1 || s.Products[0] != used {
 			t.Errorf("products %+v, want %+v", s.Products, used)
 		}
@@ -356,8 +356,8 @@ func TestKeyVersions(t *testing.T) {
 	// v1 3DES and v2 SM4 on one card: each INITIALIZE uses the set it names.
 	f := newFixture(t, card.ProfileMoT, []keys.Alg{keys.Alg3DES, keys.AlgSM4}, withBalance(1000))
 	f.selectEPurse()
-	a := f.purchase(keys.TxPurchase, 1, 10)
-	b := f.purchase(keys.TxPurchase, 2, 10)
+	a := f.purchase(citycard.TxPurchase, 1, 10)
+	b := f.purchase(citycard.TxPurchase, 2, 10)
 	if a.init.alg != keys.Alg3DES || b.init.alg != keys.AlgSM4 || b.init.version != 2 {
 		t.Errorf("v1 alg %v, v2 alg %v version %d", a.init.alg, b.init.alg, b.init.version)
 	}
@@ -416,14 +416,14 @@ func TestBlock(t *testing.T) {
 		f.must(cmdBlock(0x18, blockMAC(0x1E)), apdu.SWSecurityStatus)
 		f.must(cmdBlock(0x18, blockMAC(0x18)), apdu.SWOK)
 		f.must(cmdSelect(p.AID()), apdu.SWOK)
-		f.purchase(keys.TxPurchase, 1, 10)
+		f.purchase(citycard.TxPurchase, 1, 10)
 	})
 }
 
 func TestCounterLimit(t *testing.T) {
 	f := newFixture(t, card.ProfileMOHURD, []keys.Alg{keys.Alg3DES}, withBalance(1000), withCounters(0xFFFE, 0xFFFE))
 	f.selectEPurse()
-	got := f.purchase(keys.TxPurchase, 1, 1)
+	got := f.purchase(citycard.TxPurchase, 1, 1)
 	if got.init.counter != 0xFFFE {
 		t.Errorf("counter %04X, want FFFE", got.init.counter)
 	}
@@ -442,7 +442,7 @@ func TestOverdraw(t *testing.T) {
 		f := newFixture(t, p, []keys.Alg{alg}, withBalance(100), withOverdraw(500))
 		f.selectEPurse()
 		f.must(cmdInit(0x01, 1, 601, testTerminal), apdu.SWInsufficientFunds)
-		got := f.purchase(keys.TxPurchase, 1, 250)
+		got := f.purchase(citycard.TxPurchase, 1, 250)
 		if got.init.overdraw != 500 {
 			t.Errorf("INITIALIZE overdraw %d, want 500", got.init.overdraw)
 		}
@@ -451,7 +451,7 @@ func TestOverdraw(t *testing.T) {
 			t.Errorf("GET BALANCE = %X, want FFFFFF6A", d)
 		}
 		f.must(cmdInit(0x01, 1, 351, testTerminal), apdu.SWInsufficientFunds)
-		f.purchase(keys.TxPurchase, 1, 350)
+		f.purchase(citycard.TxPurchase, 1, 350)
 		// A load from a negative balance: MAC1 and TAC cover the wire balance.
 		l := f.load(1, 1000)
 		if l.init.balance != -500 {
@@ -486,7 +486,7 @@ func TestLogKeepsTen(t *testing.T) {
 	f := newFixture(t, card.ProfileMOHURD, []keys.Alg{keys.Alg3DES}, withBalance(10000))
 	f.selectEPurse()
 	for i := range 12 {
-		f.purchase(keys.TxPurchase, 1, uint32(i+1))
+		f.purchase(citycard.TxPurchase, 1, uint32(i+1))
 	}
 	for n := byte(1); n <= card.LogLen; n++ {
 		e, err := card.ParseLogEntry(f.must(cmdReadLog(n), apdu.SWOK))
@@ -510,7 +510,7 @@ func TestTransactionClosedByOtherCommands(t *testing.T) {
 	}{
 		"SELECT":            {cmdSelect(card.ProfileMOHURD.AID()), apdu.SWConditionsNotMet},
 		"GET CHALLENGE":     {cmdGetChallenge(), apdu.SWConditionsNotMet},
-		"GET PROOF":         {cmdProof(keys.TxPurchase, 0), apdu.SWConditionsNotMet},
+		"GET PROOF":         {cmdProof(citycard.TxPurchase, 0), apdu.SWConditionsNotMet},
 		"INITIALIZE":        {cmdInit(0x01, 1, 10, testTerminal), apdu.SWMACInvalid},
 		"refused INIT":      {cmdInit(0x01, 9, 10, testTerminal), apdu.SWConditionsNotMet},
 		"CREDIT":            {cmdCredit(testDate, testTime, [4]byte{}), apdu.SWConditionsNotMet},
@@ -525,7 +525,7 @@ func TestTransactionClosedByOtherCommands(t *testing.T) {
 	for name, closer := range closers {
 		f := newFixture(t, card.ProfileMOHURD, []keys.Alg{keys.Alg3DES}, withBalance(1000))
 		f.selectEPurse()
-		_, p := f.startPurchase(keys.TxPurchase, 1, 100)
+		_, p := f.startPurchase(citycard.TxPurchase, 1, 100)
 		pr := f.purchaseProof(1, p)
 		before := f.money()
 		if _, err := f.card.Transmit(closer.cmd); err != nil {
@@ -541,7 +541,7 @@ func TestTransactionClosedByOtherCommands(t *testing.T) {
 	// Reads and GET BALANCE keep it open.
 	f := newFixture(t, card.ProfileMOHURD, []keys.Alg{keys.Alg3DES}, withBalance(1000))
 	f.selectEPurse()
-	_, p := f.startPurchase(keys.TxPurchase, 1, 100)
+	_, p := f.startPurchase(citycard.TxPurchase, 1, 100)
 	f.must(cmdGetBalance(), apdu.SWOK)
 	f.must([]byte{0x00, 0xB0, 0x95, 0x00, 0x20}, apdu.SWOK)
 	f.must(cmdReadLog(1), apdu.SWRecordNotFound)
@@ -580,7 +580,7 @@ func TestRandomSourceFailure(t *testing.T) {
 func TestStateIsACopy(t *testing.T) {
 	f := newFixture(t, card.ProfileMOHURD, []keys.Alg{keys.Alg3DES}, withBalance(1000))
 	f.selectEPurse()
-	f.purchase(keys.TxPurchase, 1, 5)
+	f.purchase(citycard.TxPurchase, 1, 5)
 	s := f.card.State()
 	s.Log[0].AmountFen = 999
 	s.Last.TAC[0] ^= 0xFF

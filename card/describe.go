@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/keys"
 )
@@ -226,11 +227,11 @@ func recordName(id byte) string {
 
 func txName(t byte) string {
 	switch t {
-	case keys.TxLoad:
+	case citycard.TxLoad:
 		return "load"
-	case keys.TxPurchase:
+	case citycard.TxPurchase:
 		return "purchase"
-	case keys.TxCompositePurchase:
+	case citycard.TxCompositePurchase:
 		return "composite purchase"
 	}
 	return fmt.Sprintf("type %02X", t)

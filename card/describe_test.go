@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
@@ -27,17 +28,17 @@ func TestDescribeGolden(t *testing.T) {
 	f.must(cmdReadTransit(card.RecordTrip), apdu.SWRecordNotFound)
 	trip := card.Trip{Status: card.TripOpen, Network: 1, Line: 3, Station: 12, EntryDate: testDate, EntryTime: testTime,
 		Terminal: testTerminal, ProvisionalFen: 400, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 400}
-	on := f.purchase(keys.TxCompositePurchase, 1, 400, mustMarshal(t, trip))
+	on := f.purchase(citycard.TxCompositePurchase, 1, 400, mustMarshal(t, trip))
 	f.must(cmdReadTransit(card.RecordTrip), apdu.SWOK)
 	f.must(cmdReadLog(1), apdu.SWOK)
 	trip.Status = card.TripClosed
-	f.purchase(keys.TxCompositePurchase, 1, 0, mustMarshal(t, trip),
+	f.purchase(citycard.TxCompositePurchase, 1, 0, mustMarshal(t, trip),
 		mustMarshal(t, card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 1, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 400, MonthRides: 1}))
-	f.must(cmdProof(keys.TxCompositePurchase, on.init.counter), apdu.SWMACNotAvailable)
+	f.must(cmdProof(citycard.TxCompositePurchase, on.init.counter), apdu.SWMACNotAvailable)
 	f.load(1, 2000)
 	f.must(cmdInit(0x01, 1, 99999, testTerminal), apdu.SWInsufficientFunds)
 	f.must(cmdInit(0x01, 2, 1, testTerminal), apdu.SWKeyIndexUnsupported)
-	_, p := f.startPurchase(keys.TxPurchase, 1, 150)
+	_, p := f.startPurchase(citycard.TxPurchase, 1, 150)
 	pr := f.purchaseProof(1, p)
 	f.card.Tear(card.TearAfterCommit)
 	resp, err := f.card.Transmit(cmdDebit(p.TerminalSeq, p.Date, p.Time, pr.MAC1))
@@ -46,7 +47,7 @@ func TestDescribeGolden(t *testing.T) {
 	}
 	f.trace = append(f.trace, card.Describe(cmdDebit(p.TerminalSeq, p.Date, p.Time, pr.MAC1), resp))
 	f.selectEPurse()
-	f.must(cmdProof(keys.TxPurchase, p.OfflineCounter), apdu.SWOK)
+	f.must(cmdProof(citycard.TxPurchase, p.OfflineCounter), apdu.SWOK)
 	ch := f.challenge()
 	mac, err := card.BlockMAC(keys.Alg3DES, f.keys[1].damk, ch, 0x84, 0x1E)
 	if err != nil {
@@ -103,9 +104,9 @@ func TestDescribeLines(t *testing.T) {
 }
 
 func TestDescribeTripPreviousLeg(t *testing.T) {
-	tr := card.Trip{Status: card.TripOpen, Network: 2, Line: 1, Station: 7, EntryDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, EntryTime: keys.BCDTime{0x08, 0x10, 0x00},
-		JourneyDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, JourneyTime: keys.BCDTime{0x07, 0x55, 0x00}, JourneyLegs: 2, JourneySpendFen: 200,
-		PrevNetwork: 1, PrevLine: 17, PrevFromStation: 3, PrevToStation: 3, PrevStartDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevStartTime: keys.BCDTime{0x07, 0x55, 0x00}, PrevEndDate: keys.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevEndTime: keys.BCDTime{0x07, 0x55, 0x00}, PrevFen: 200}
+	tr := card.Trip{Status: card.TripOpen, Network: 2, Line: 1, Station: 7, EntryDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, EntryTime: citycard.BCDTime{0x08, 0x10, 0x00},
+		JourneyDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, JourneyTime: citycard.BCDTime{0x07, 0x55, 0x00}, JourneyLegs: 2, JourneySpendFen: 200,
+		PrevNetwork: 1, PrevLine: 17, PrevFromStation: 3, PrevToStation: 3, PrevStartDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevStartTime: citycard.BCDTime{0x07, 0x55, 0x00}, PrevEndDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevEndTime: citycard.BCDTime{0x07, 0x55, 0x00}, PrevFen: 200}
 	describe := func(tr card.Trip) string {
 		b, err := tr.MarshalBinary()
 		if err != nil {
@@ -119,8 +120,8 @@ func TestDescribeTripPreviousLeg(t *testing.T) {
 		t.Fatalf("%q\nwant it to end %q", got, want)
 	}
 	tr.PrevNetwork, tr.PrevLine, tr.PrevFromStation, tr.PrevToStation, tr.PrevFen = 0, 0, 0, 0, 0
-	tr.PrevEndDate, tr.PrevEndTime = keys.BCDDate{}, keys.BCDTime{}
-	tr.PrevStartDate, tr.PrevStartTime = keys.BCDDate{}, keys.BCDTime{}
+	tr.PrevEndDate, tr.PrevEndTime = citycard.BCDDate{}, citycard.BCDTime{}
+	tr.PrevStartDate, tr.PrevStartTime = citycard.BCDDate{}, citycard.BCDTime{}
 	if got := describe(tr); strings.Contains(got, "previous") || !strings.Contains(got, "trip open") {
 		t.Fatalf("a trip with no previous leg: %q", got)
 	}

@@ -147,11 +147,11 @@ func (c *Card) doInitialize(cmd apdu.Command) ([]byte, error) {
 	var respLen int
 	switch cmd.P1 {
 	case 0x00:
-		typ, respLen = keys.TxLoad, 16
+		typ, respLen = citycard.TxLoad, 16
 	case 0x01:
-		typ, respLen = keys.TxPurchase, 15
+		typ, respLen = citycard.TxPurchase, 15
 	case 0x03:
-		typ, respLen = keys.TxCompositePurchase, 15
+		typ, respLen = citycard.TxCompositePurchase, 15
 	default:
 		return sw(apdu.SWWrongP1P2), nil
 	}
@@ -176,13 +176,13 @@ func (c *Card) doInitialize(cmd apdu.Command) ([]byte, error) {
 	}
 	copy(tx.terminal[:], cmd.Data[5:11])
 	tx.counter = c.offline
-	if typ == keys.TxLoad {
+	if typ == citycard.TxLoad {
 		tx.counter = c.online
 	}
 	if tx.counter == counterMax {
 		return sw(SWCounterLimit), nil
 	}
-	if typ == keys.TxLoad {
+	if typ == citycard.TxLoad {
 		if tx.amount == 0 || c.balance+int64(tx.amount) > c.balanceMax {
 			return sw(apdu.SWWrongData), nil
 		}
@@ -197,8 +197,8 @@ func (c *Card) doInitialize(cmd apdu.Command) ([]byte, error) {
 
 	resp := binary.BigEndian.AppendUint32(make([]byte, 0, respLen), wire(c.balance))
 	resp = binary.BigEndian.AppendUint16(resp, tx.counter)
-	if typ == keys.TxLoad {
-		pr, err := keys.LoadProof(ks.Alg, ks.Load[:], ks.TAC[:], tx.load(keys.BCDDate{}, keys.BCDTime{}))
+	if typ == citycard.TxLoad {
+		pr, err := keys.LoadProof(ks.Alg, ks.Load[:], ks.TAC[:], tx.load(citycard.BCDDate{}, citycard.BCDTime{}))
 		if err != nil {
 			panic("card: load MAC1 with personalized keys: " + err.Error())
 		}
@@ -218,7 +218,7 @@ func (c *Card) doInitialize(cmd apdu.Command) ([]byte, error) {
 }
 
 // load is what the load MACs and TAC of tx cover.
-func (tx *transaction) load(d keys.BCDDate, t keys.BCDTime) *keys.Load {
+func (tx *transaction) load(d citycard.BCDDate, t citycard.BCDTime) *keys.Load {
 	return &keys.Load{
 		Random:        tx.random,
 		OnlineCounter: tx.counter,
@@ -246,7 +246,7 @@ func (c *Card) doUpdateCAPP(cmd apdu.Command) []byte {
 		return sw(apdu.SWWrongP1P2)
 	case cmd.P2>>3 != SFITransit:
 		return sw(apdu.SWFileNotFound)
-	case tx == nil || tx.typ != keys.TxCompositePurchase:
+	case tx == nil || tx.typ != citycard.TxCompositePurchase:
 		return sw(apdu.SWConditionsNotMet)
 	}
 	n, known := RecordLen(cmd.P1)
@@ -283,7 +283,7 @@ func (c *Card) doDebit(cmd apdu.Command) []byte {
 	if !lengthOK(cmd, 15, 8) {
 		return sw(apdu.SWWrongLength)
 	}
-	if tx == nil || tx.typ == keys.TxLoad {
+	if tx == nil || tx.typ == citycard.TxLoad {
 		return sw(apdu.SWConditionsNotMet)
 	}
 	p := &keys.Purchase{
@@ -322,11 +322,11 @@ func (c *Card) doCredit(cmd apdu.Command) []byte {
 	if !lengthOK(cmd, 11, 4) {
 		return sw(apdu.SWWrongLength)
 	}
-	if tx == nil || tx.typ != keys.TxLoad {
+	if tx == nil || tx.typ != citycard.TxLoad {
 		return sw(apdu.SWConditionsNotMet)
 	}
-	var d keys.BCDDate
-	var t keys.BCDTime
+	var d citycard.BCDDate
+	var t citycard.BCDTime
 	var mac2 [4]byte
 	copy(d[:], cmd.Data[0:4])
 	copy(t[:], cmd.Data[4:7])
@@ -345,12 +345,12 @@ func (c *Card) doCredit(cmd apdu.Command) []byte {
 // commit writes a transaction: the balance, the counter, the log, the
 // transit records and the proof GET TRANSACTION PROOF answers with. It
 // cannot fail: INITIALIZE checked every limit.
-func (c *Card) commit(tx *transaction, d keys.BCDDate, t keys.BCDTime, mac2, tac [4]byte) {
+func (c *Card) commit(tx *transaction, d citycard.BCDDate, t citycard.BCDTime, mac2, tac [4]byte) {
 	if tx.balance != c.balance {
 		panic("card: balance moved inside a transaction")
 	}
 	switch tx.typ {
-	case keys.TxLoad:
+	case citycard.TxLoad:
 		c.balance += int64(tx.amount)
 		c.online = tx.counter + 1
 	default:
@@ -387,7 +387,7 @@ func (c *Card) doGetProof(cmd apdu.Command) []byte {
 		return sw(apdu.SWWrongP1P2)
 	}
 	switch cmd.P2 {
-	case keys.TxLoad, keys.TxPurchase, keys.TxCompositePurchase:
+	case citycard.TxLoad, citycard.TxPurchase, citycard.TxCompositePurchase:
 	default:
 		return sw(apdu.SWWrongP1P2)
 	}

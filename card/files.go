@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/keys"
 )
 
 // Sizes of the e-purse application's files.
@@ -40,8 +39,8 @@ type BasicData struct {
 	AppType       byte
 	AppVersion    byte
 	ASN           citycard.ASN
-	Start         keys.BCDDate
-	Expiry        keys.BCDDate
+	Start         citycard.BCDDate
+	Expiry        citycard.BCDDate
 	CardType      uint8
 	RiderCategory uint8
 	Profile       Profile
@@ -87,10 +86,10 @@ func ParseBasicData(b []byte) (BasicData, error) {
 	if (d.Profile.ASNLen() == 8) != d.ASN.Short() {
 		return BasicData{}, fieldErr(op, "basic data", "ASN", "%v does not have the %d bytes of a %v card", d.ASN, d.Profile.ASNLen(), d.Profile)
 	}
-	if err := checkDateTime(op, "basic data", "start date", d.Start, keys.BCDTime{}); err != nil {
+	if err := checkDateTime(op, "basic data", "start date", d.Start, citycard.BCDTime{}); err != nil {
 		return BasicData{}, err
 	}
-	if err := checkDateTime(op, "basic data", "expiry date", d.Expiry, keys.BCDTime{}); err != nil {
+	if err := checkDateTime(op, "basic data", "expiry date", d.Expiry, citycard.BCDTime{}); err != nil {
 		return BasicData{}, err
 	}
 	return d, nil
@@ -107,10 +106,10 @@ type LogEntry struct {
 	Counter     uint16
 	OverdrawFen uint32 // the card's overdraw limit then, at most FFFFFFh
 	AmountFen   uint32
-	Type        byte // keys.TxLoad, keys.TxPurchase or keys.TxCompositePurchase
+	Type        byte // citycard.TxLoad, citycard.TxPurchase or citycard.TxCompositePurchase
 	Terminal    citycard.TerminalID
-	Date        keys.BCDDate
-	Time        keys.BCDTime
+	Date        citycard.BCDDate
+	Time        citycard.BCDTime
 }
 
 // MarshalBinary returns the 23-byte log record. Kind Invalid when the
@@ -149,7 +148,7 @@ func ParseLogEntry(b []byte) (LogEntry, error) {
 	r.copy(e.Date[:])
 	r.copy(e.Time[:])
 	switch e.Type {
-	case keys.TxLoad, keys.TxPurchase, keys.TxCompositePurchase:
+	case citycard.TxLoad, citycard.TxPurchase, citycard.TxCompositePurchase:
 	default:
 		return LogEntry{}, fieldErr(op, "log", "type", "%02X is not 02, 06 or 09", e.Type)
 	}

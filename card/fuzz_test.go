@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
@@ -56,8 +57,8 @@ func FuzzTransmit(f *testing.F) {
 		cmdUpdateCAPP(mustMarshal(f, card.Spend{Day: testDate, DaySpendFen: 1})),
 		cmdDebit(2, testDate, testTime, [4]byte{1, 2, 3, 4}),
 		cmdCredit(testDate, testTime, [4]byte{1, 2, 3, 4}),
-		cmdProof(keys.TxPurchase, 0),
-		cmdProof(keys.TxCompositePurchase, 1),
+		cmdProof(citycard.TxPurchase, 0),
+		cmdProof(citycard.TxCompositePurchase, 1),
 		cmdBlock(0x1E, [4]byte{}),
 		cmdBlock(0x18, [4]byte{}),
 		{0x80, 0xCA, 0x9F, 0x36, 0x00},
@@ -77,15 +78,15 @@ func FuzzTransmit(f *testing.F) {
 			var pendingL *keys.Load
 			if st != fuzzNothingSelected {
 				fx.selectEPurse()
-				fx.purchase(keys.TxCompositePurchase, 1, 10, tb)
+				fx.purchase(citycard.TxCompositePurchase, 1, 10, tb)
 			}
 			switch st {
 			case fuzzInPurchase:
-				_, pendingP = fx.startPurchase(keys.TxCompositePurchase, 1, 300)
+				_, pendingP = fx.startPurchase(citycard.TxCompositePurchase, 1, 300)
 			case fuzzInLoad:
 				in := parseInitLoad(t, fx.must(cmdInit(0x00, 2, 700, testTerminal), apdu.SWOK))
 				pendingL = &keys.Load{Random: in.random, OnlineCounter: in.counter, BalanceBefore: uint32(in.balance),
-					Amount: 700, Type: keys.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
+					Amount: 700, Type: citycard.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
 			}
 
 			before, lastBefore := fx.money(), fx.card.State().Last

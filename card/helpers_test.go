@@ -22,10 +22,10 @@ import (
 var (
 	testIssuer   = citycard.IssuerCode{0x33, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01}
 	testTerminal = citycard.TerminalID{0x00, 0x00, 0x00, 0x00, 0x00, 0x01}
-	testDate     = keys.BCDDate{0x20, 0x25, 0x06, 0x01}
-	testTime     = keys.BCDTime{0x08, 0x30, 0x00}
-	testStart    = keys.BCDDate{0x20, 0x25, 0x01, 0x01}
-	testExpiry   = keys.BCDDate{0x20, 0x34, 0x12, 0x31}
+	testDate     = citycard.BCDDate{0x20, 0x25, 0x06, 0x01}
+	testTime     = citycard.BCDTime{0x08, 0x30, 0x00}
+	testStart    = citycard.BCDDate{0x20, 0x25, 0x01, 0x01}
+	testExpiry   = citycard.BCDDate{0x20, 0x34, 0x12, 0x31}
 )
 
 // testASN returns a card ASN of the profile's length.
@@ -222,7 +222,7 @@ func cmdInit(p1, version byte, amount uint32, tid citycard.TerminalID) []byte {
 	return append(b, le)
 }
 
-func cmdDebit(seq uint32, d keys.BCDDate, tm keys.BCDTime, mac1 [4]byte) []byte {
+func cmdDebit(seq uint32, d citycard.BCDDate, tm citycard.BCDTime, mac1 [4]byte) []byte {
 	b := []byte{0x80, 0x54, 0x01, 0x00, 0x0F}
 	b = binary.BigEndian.AppendUint32(b, seq)
 	b = append(b, d[:]...)
@@ -231,7 +231,7 @@ func cmdDebit(seq uint32, d keys.BCDDate, tm keys.BCDTime, mac1 [4]byte) []byte 
 	return append(b, 0x08)
 }
 
-func cmdCredit(d keys.BCDDate, tm keys.BCDTime, mac2 [4]byte) []byte {
+func cmdCredit(d citycard.BCDDate, tm citycard.BCDTime, mac2 [4]byte) []byte {
 	b := []byte{0x80, 0x52, 0x00, 0x00, 0x0B}
 	b = append(b, d[:]...)
 	b = append(b, tm[:]...)
@@ -320,7 +320,7 @@ type purchased struct {
 func (f *fixture) startPurchase(typ byte, version uint8, amount uint32) (initPurchase, *keys.Purchase) {
 	f.t.Helper()
 	p1 := byte(0x01)
-	if typ == keys.TxCompositePurchase {
+	if typ == citycard.TxCompositePurchase {
 		p1 = 0x03
 	}
 	in := parseInitPurchase(f.t, f.must(cmdInit(p1, version, amount, testTerminal), apdu.SWOK))
@@ -404,7 +404,7 @@ func (f *fixture) load(version uint8, amount uint32) loaded {
 		OnlineCounter: in.counter,
 		BalanceBefore: uint32(in.balance),
 		Amount:        amount,
-		Type:          keys.TxLoad,
+		Type:          citycard.TxLoad,
 		TerminalID:    testTerminal,
 		Date:          testDate,
 		Time:          testTime,

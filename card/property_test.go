@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
@@ -56,14 +57,14 @@ func TestPropertyConservation(t *testing.T) {
 					t.Fatalf("step %d: INITIALIZE FOR LOAD balance %d counter %d, want %d %d", step, got.init.balance, got.init.counter, balance, online)
 				}
 				loads += int64(amount)
-				last = &card.TransactionProof{Type: keys.TxLoad, Counter: online, MAC2: got.mac2, TAC: got.tac}
+				last = &card.TransactionProof{Type: citycard.TxLoad, Counter: online, MAC2: got.mac2, TAC: got.tac}
 				online++
 				commits++
 			case op < 7: // purchase or composite purchase, sometimes over the balance
 				amount := uint32(rng.IntN(3000))
-				typ, p1 := keys.TxPurchase, byte(0x01)
+				typ, p1 := citycard.TxPurchase, byte(0x01)
 				if op >= 5 {
-					typ, p1 = keys.TxCompositePurchase, 0x03
+					typ, p1 = citycard.TxCompositePurchase, 0x03
 				}
 				if int64(amount) > balance+overdrawFen {
 					f.must(cmdInit(p1, version, amount, testTerminal), apdu.SWInsufficientFunds)
@@ -71,7 +72,7 @@ func TestPropertyConservation(t *testing.T) {
 					break
 				}
 				var recs [][]byte
-				if typ == keys.TxCompositePurchase {
+				if typ == citycard.TxCompositePurchase {
 					tr := card.Trip{Status: card.TripStatus(rng.IntN(2)), Network: uint16(rng.Uint32()), Line: rng.Uint32(),
 						Station: rng.Uint32(), EntryDate: testDate, EntryTime: testTime, ProvisionalFen: amount}
 					recs = append(recs, mustMarshal(t, tr))
@@ -96,7 +97,7 @@ func TestPropertyConservation(t *testing.T) {
 				if balance+overdrawFen < 1 {
 					break
 				}
-				_, pur := f.startPurchase(keys.TxPurchase, version, 1)
+				_, pur := f.startPurchase(citycard.TxPurchase, version, 1)
 				pr := f.purchaseProof(version, pur)
 				pr.MAC1[rng.IntN(4)] ^= byte(1 + rng.IntN(255))
 				f.must(cmdDebit(pur.TerminalSeq, pur.Date, pur.Time, pr.MAC1), apdu.SWMACInvalid)
@@ -106,13 +107,13 @@ func TestPropertyConservation(t *testing.T) {
 				}
 				in := parseInitLoad(t, f.must(cmdInit(0x00, version, 1, testTerminal), apdu.SWOK))
 				l := keys.Load{Random: in.random, OnlineCounter: in.counter, BalanceBefore: uint32(in.balance), Amount: 1,
-					Type: keys.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
+					Type: citycard.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
 				pr := f.loadProof(version, &l)
 				pr.MAC2[rng.IntN(4)] ^= byte(1 + rng.IntN(255))
 				f.must(cmdCredit(l.Date, l.Time, pr.MAC2), apdu.SWMACInvalid)
 			default: // recover the last proof
 				if last == nil {
-					f.must(cmdProof(keys.TxPurchase, 0), apdu.SWMACNotAvailable)
+					f.must(cmdProof(citycard.TxPurchase, 0), apdu.SWMACNotAvailable)
 					break
 				}
 				d := f.must(cmdProof(last.Type, last.Counter), apdu.SWOK)

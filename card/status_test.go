@@ -3,6 +3,7 @@ package card_test
 import (
 	"testing"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
@@ -32,7 +33,7 @@ func TestStatusWords(t *testing.T) {
 	// otherAmount opens a purchase of 100 fen and MACs it as 1 fen.
 	otherAmount := func(f *fixture) []byte {
 		f.selectEPurse()
-		_, p := f.startPurchase(keys.TxPurchase, 1, 100)
+		_, p := f.startPurchase(citycard.TxPurchase, 1, 100)
 		q := *p
 		q.Amount = 1
 		return debit(p, f.purchaseProof(1, &q).MAC1)
@@ -42,14 +43,14 @@ func TestStatusWords(t *testing.T) {
 			f.selectEPurse()
 			in := parseInitLoad(f.t, f.must(cmdInit(0x00, 1, 100, testTerminal), apdu.SWOK))
 			l := &keys.Load{Random: in.random, OnlineCounter: in.counter, BalanceBefore: uint32(in.balance),
-				Amount: 100, Type: keys.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
+				Amount: 100, Type: citycard.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
 			return mk(l, f.loadProof(1, l).MAC2)
 		}
 	}
 	afterPurchase := func(mk func(counter uint16) []byte) setup {
 		return func(f *fixture) []byte {
 			f.selectEPurse()
-			got := f.purchase(keys.TxPurchase, 1, 10)
+			got := f.purchase(citycard.TxPurchase, 1, 10)
 			return mk(got.init.counter)
 		}
 	}
@@ -98,10 +99,10 @@ func TestStatusWords(t *testing.T) {
 			return sel(c)
 		}, apdu.SWWrongLength},
 		{"DEBIT Le 04", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte { c := debit(p, m); c[len(c)-1] = 4; return c })
+			return inPurchase(citycard.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte { c := debit(p, m); c[len(c)-1] = 4; return c })
 		}, apdu.SWWrongLength},
 		{"DEBIT Lc 0E", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte {
+			return inPurchase(citycard.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte {
 				c := debit(p, m)
 				return append([]byte{0x80, 0x54, 0x01, 0x00, 0x0E}, c[5:19]...)
 			})
@@ -114,10 +115,10 @@ func TestStatusWords(t *testing.T) {
 		}, apdu.SWWrongLength},
 		{"READ BINARY past the end", 0, func(*testing.T) setup { return sel([]byte{0x00, 0xB0, 0x95, 0x10, 0x11}) }, apdu.SWWrongLength},
 		{"UPDATE CAPP trip of 40 bytes", 0, func(t *testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte { return cmdUpdateCAPP(tripBytes(t)[:40]) })
+			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte { return cmdUpdateCAPP(tripBytes(t)[:40]) })
 		}, apdu.SWWrongLength},
 		{"UPDATE CAPP spend of trip length", 0, func(t *testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
+			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
 				c := cmdUpdateCAPP(tripBytes(t))
 				c[2] = card.RecordSpend
 				return c
@@ -135,7 +136,7 @@ func TestStatusWords(t *testing.T) {
 			return sel(cmdCredit(testDate, testTime, [4]byte{}))
 		}, apdu.SWConditionsNotMet},
 		{"CREDIT after INITIALIZE FOR PURCHASE", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxPurchase, func(*keys.Purchase, [4]byte) []byte { return cmdCredit(testDate, testTime, [4]byte{}) })
+			return inPurchase(citycard.TxPurchase, func(*keys.Purchase, [4]byte) []byte { return cmdCredit(testDate, testTime, [4]byte{}) })
 		}, apdu.SWConditionsNotMet},
 		{"DEBIT after INITIALIZE FOR LOAD", 0, func(*testing.T) setup {
 			return inLoad(func(*keys.Load, [4]byte) []byte { return cmdDebit(1, testDate, testTime, [4]byte{}) })
@@ -143,12 +144,12 @@ func TestStatusWords(t *testing.T) {
 		{"second DEBIT", 0, func(*testing.T) setup {
 			return func(f *fixture) []byte {
 				f.selectEPurse()
-				got := f.purchase(keys.TxPurchase, 1, 10)
+				got := f.purchase(citycard.TxPurchase, 1, 10)
 				return cmdDebit(got.p.TerminalSeq, got.p.Date, got.p.Time, f.purchaseProof(1, &got.p).MAC1)
 			}
 		}, apdu.SWConditionsNotMet},
 		{"UPDATE CAPP after INITIALIZE FOR PURCHASE", 0, func(t *testing.T) setup {
-			return inPurchase(keys.TxPurchase, func(*keys.Purchase, [4]byte) []byte { return cmdUpdateCAPP(tripBytes(t)) })
+			return inPurchase(citycard.TxPurchase, func(*keys.Purchase, [4]byte) []byte { return cmdUpdateCAPP(tripBytes(t)) })
 		}, apdu.SWConditionsNotMet},
 		{"UPDATE CAPP outside a transaction", 0, func(t *testing.T) setup { return sel(cmdUpdateCAPP(tripBytes(t))) }, apdu.SWConditionsNotMet},
 		{"GET BALANCE with nothing selected", 0, func(*testing.T) setup { return none(cmdGetBalance()) }, apdu.SWConditionsNotMet},
@@ -164,7 +165,7 @@ func TestStatusWords(t *testing.T) {
 		{"READ BINARY SFI 16h", 0, func(*testing.T) setup { return sel([]byte{0x00, 0xB0, 0x96, 0x00, 0x20}) }, apdu.SWFileNotFound},
 		{"READ RECORD SFI 19h", 0, func(*testing.T) setup { return sel([]byte{0x00, 0xB2, 0x01, 0xCC, 0x00}) }, apdu.SWFileNotFound},
 		{"UPDATE CAPP to SFI 18h", 0, func(t *testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
+			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
 				c := cmdUpdateCAPP(tripBytes(t))
 				c[3] = 0xC0
 				return c
@@ -177,7 +178,7 @@ func TestStatusWords(t *testing.T) {
 		{"READ RECORD transit 01 never written", 0, func(*testing.T) setup { return sel(cmdReadTransit(card.RecordTrip)) }, apdu.SWRecordNotFound},
 		{"READ RECORD transit 05", 0, func(*testing.T) setup { return sel(cmdReadTransit(0x05)) }, apdu.SWRecordNotFound},
 		{"UPDATE CAPP record 05", 0, func(t *testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
+			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
 				c := cmdUpdateCAPP(tripBytes(t))
 				c[2] = 0x05
 				return c
@@ -202,7 +203,7 @@ func TestStatusWords(t *testing.T) {
 			return sel(c)
 		}, apdu.SWWrongP1P2},
 		{"DEBIT P1 00", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte { c := debit(p, m); c[2] = 0; return c })
+			return inPurchase(citycard.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte { c := debit(p, m); c[2] = 0; return c })
 		}, apdu.SWWrongP1P2},
 		{"READ BINARY without SFI", 0, func(*testing.T) setup { return sel([]byte{0x00, 0xB0, 0x15, 0x00, 0x20}) }, apdu.SWWrongP1P2},
 		{"READ RECORD log by identifier", 0, func(*testing.T) setup { return sel([]byte{0x00, 0xB2, 0x01, 0xC0, 0x17}) }, apdu.SWWrongP1P2},
@@ -238,10 +239,10 @@ func TestStatusWords(t *testing.T) {
 
 		// 9302 MAC wrong.
 		{"DEBIT with a wrong MAC1", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte { return debit(p, flip(m)) })
+			return inPurchase(citycard.TxPurchase, func(p *keys.Purchase, m [4]byte) []byte { return debit(p, flip(m)) })
 		}, apdu.SWMACInvalid},
 		{"composite DEBIT with a wrong MAC1", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(p *keys.Purchase, m [4]byte) []byte { return debit(p, flip(m)) })
+			return inPurchase(citycard.TxCompositePurchase, func(p *keys.Purchase, m [4]byte) []byte { return debit(p, flip(m)) })
 		}, apdu.SWMACInvalid},
 		{"DEBIT whose MAC1 covers another amount", 0, func(*testing.T) setup { return otherAmount }, apdu.SWMACInvalid},
 		{"CREDIT with a wrong MAC2", 0, func(*testing.T) setup {
@@ -249,7 +250,7 @@ func TestStatusWords(t *testing.T) {
 		}, apdu.SWMACInvalid},
 		{"CREDIT with another date than MAC2 covers", 0, func(*testing.T) setup {
 			return inLoad(func(l *keys.Load, m [4]byte) []byte {
-				return cmdCredit(keys.BCDDate{0x20, 0x25, 0x06, 0x02}, l.Time, m)
+				return cmdCredit(citycard.BCDDate{0x20, 0x25, 0x06, 0x02}, l.Time, m)
 			})
 		}, apdu.SWMACInvalid},
 
@@ -262,12 +263,12 @@ func TestStatusWords(t *testing.T) {
 		{"load key v0", 0, func(*testing.T) setup { return sel(cmdInit(0x00, 0, 10, testTerminal)) }, apdu.SWKeyIndexUnsupported},
 
 		// 9406 no proof for that transaction.
-		{"GET PROOF on a new card", 0, func(*testing.T) setup { return sel(cmdProof(keys.TxPurchase, 0)) }, apdu.SWMACNotAvailable},
+		{"GET PROOF on a new card", 0, func(*testing.T) setup { return sel(cmdProof(citycard.TxPurchase, 0)) }, apdu.SWMACNotAvailable},
 		{"GET PROOF wrong counter", 0, func(*testing.T) setup {
-			return afterPurchase(func(n uint16) []byte { return cmdProof(keys.TxPurchase, n+1) })
+			return afterPurchase(func(n uint16) []byte { return cmdProof(citycard.TxPurchase, n+1) })
 		}, apdu.SWMACNotAvailable},
 		{"GET PROOF wrong type", 0, func(*testing.T) setup {
-			return afterPurchase(func(n uint16) []byte { return cmdProof(keys.TxLoad, n) })
+			return afterPurchase(func(n uint16) []byte { return cmdProof(citycard.TxLoad, n) })
 		}, apdu.SWMACNotAvailable},
 
 		// 6A81 purchase or load on a blocked application.
@@ -298,14 +299,14 @@ func TestStatusWords(t *testing.T) {
 		{"load over the maximum balance", 0, func(*testing.T) setup { return sel(cmdInit(0x00, 1, 99001, testTerminal)) }, apdu.SWWrongData},
 		{"load of 0 fen", 0, func(*testing.T) setup { return sel(cmdInit(0x00, 1, 0, testTerminal)) }, apdu.SWWrongData},
 		{"UPDATE CAPP identifier not P1", 0, func(*testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
+			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
 				b := make([]byte, card.SpendLen)
 				b[0] = card.RecordTrip
 				return append([]byte{0x80, 0xDC, card.RecordSpend, 0xB8, byte(len(b))}, b...)
 			})
 		}, apdu.SWWrongData},
 		{"UPDATE CAPP trip with a bad date", 0, func(t *testing.T) setup {
-			return inPurchase(keys.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
+			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
 				b := tripBytes(t)
 				b[12+3] = 0x32 // entry day 32
 				return cmdUpdateCAPP(b)

@@ -31,15 +31,15 @@ func tornSend(t *testing.T, f *fixture, cmd []byte) {
 
 func TestTearPurchase(t *testing.T) {
 	each(t, func(t *testing.T, p card.Profile, alg keys.Alg) {
-		for _, typ := range []byte{keys.TxPurchase, keys.TxCompositePurchase} {
+		for _, typ := range []byte{citycard.TxPurchase, citycard.TxCompositePurchase} {
 			f := newFixture(t, p, []keys.Alg{alg}, withBalance(1000))
 			f.selectEPurse()
-			f.purchase(keys.TxPurchase, 1, 10) // a committed transaction before: counter 0
+			f.purchase(citycard.TxPurchase, 1, 10) // a committed transaction before: counter 0
 
 			// Before commit: nothing happens; the terminal learns it from 9406.
 			in, pur := f.startPurchase(typ, 1, 100)
 			var recs [][]byte
-			if typ == keys.TxCompositePurchase {
+			if typ == citycard.TxCompositePurchase {
 				recs = append(recs, mustMarshal(t, card.Trip{Status: card.TripOpen, Station: 9, EntryDate: testDate, EntryTime: testTime}))
 				f.must(cmdUpdateCAPP(recs[0]), apdu.SWOK)
 			}
@@ -72,7 +72,7 @@ func TestTearPurchase(t *testing.T) {
 			if s.BalanceFen != 890 || s.OfflineCounter != in.counter+1 {
 				t.Fatalf("tear after commit: balance %d offline %d, want 890 %d", s.BalanceFen, s.OfflineCounter, in.counter+1)
 			}
-			if typ == keys.TxCompositePurchase && (s.Trip == nil || s.Trip.Station != 9) {
+			if typ == citycard.TxCompositePurchase && (s.Trip == nil || s.Trip.Station != 9) {
 				t.Fatalf("tear after commit lost the cached trip: %+v", s.Trip)
 			}
 			f.selectEPurse()
@@ -80,16 +80,16 @@ func TestTearPurchase(t *testing.T) {
 			if !bytes.Equal(d, append(pr.MAC2[:], pr.TAC[:]...)) {
 				t.Fatalf("recovered proof %X, want MAC2 %X TAC %X", d, pr.MAC2, pr.TAC)
 			}
-			other := keys.TxPurchase
-			if typ == keys.TxPurchase {
-				other = keys.TxCompositePurchase
+			other := citycard.TxPurchase
+			if typ == citycard.TxPurchase {
+				other = citycard.TxCompositePurchase
 			}
 			f.must(cmdProof(typ, in.counter+1), apdu.SWMACNotAvailable)
 			f.must(cmdProof(typ, in.counter-1), apdu.SWMACNotAvailable)
 			f.must(cmdProof(other, in.counter), apdu.SWMACNotAvailable)
-			f.must(cmdProof(keys.TxLoad, in.counter), apdu.SWMACNotAvailable)
+			f.must(cmdProof(citycard.TxLoad, in.counter), apdu.SWMACNotAvailable)
 			// The tear was for one command only.
-			f.purchase(keys.TxPurchase, 1, 1)
+			f.purchase(citycard.TxPurchase, 1, 1)
 		}
 	})
 }
@@ -101,7 +101,7 @@ func TestTearLoad(t *testing.T) {
 		start := func() (initLoad, keys.Load, keys.Proof) {
 			in := parseInitLoad(t, f.must(cmdInit(0x00, 1, 500, testTerminal), apdu.SWOK))
 			l := keys.Load{Random: in.random, OnlineCounter: in.counter, BalanceBefore: uint32(in.balance), Amount: 500,
-				Type: keys.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
+				Type: citycard.TxLoad, TerminalID: testTerminal, Date: testDate, Time: testTime}
 			return in, l, f.loadProof(1, &l)
 		}
 
@@ -113,7 +113,7 @@ func TestTearLoad(t *testing.T) {
 			t.Fatalf("tear before commit changed the card: %+v -> %+v", before, after)
 		}
 		f.selectEPurse()
-		f.must(cmdProof(keys.TxLoad, in.counter), apdu.SWMACNotAvailable)
+		f.must(cmdProof(citycard.TxLoad, in.counter), apdu.SWMACNotAvailable)
 
 		in, l, pr = start()
 		f.card.Tear(card.TearAfterCommit)
@@ -123,12 +123,12 @@ func TestTearLoad(t *testing.T) {
 		}
 		f.selectEPurse()
 		// For a load the MAC2 half is the host's MAC2 the card accepted.
-		d := f.must(cmdProof(keys.TxLoad, in.counter), apdu.SWOK)
+		d := f.must(cmdProof(citycard.TxLoad, in.counter), apdu.SWOK)
 		if !bytes.Equal(d, append(pr.MAC2[:], pr.TAC[:]...)) {
 			t.Fatalf("recovered proof %X, want MAC2 %X TAC %X", d, pr.MAC2, pr.TAC)
 		}
-		f.must(cmdProof(keys.TxPurchase, in.counter), apdu.SWMACNotAvailable)
-		f.must(cmdProof(keys.TxLoad, in.counter+1), apdu.SWMACNotAvailable)
+		f.must(cmdProof(citycard.TxPurchase, in.counter), apdu.SWMACNotAvailable)
+		f.must(cmdProof(citycard.TxLoad, in.counter+1), apdu.SWMACNotAvailable)
 	})
 }
 
@@ -136,7 +136,7 @@ func TestTearAfterCommitOfABadCommand(t *testing.T) {
 	// The command runs before the power goes: a wrong MAC1 commits nothing.
 	f := newFixture(t, card.ProfileMoT, []keys.Alg{keys.AlgSM4}, withBalance(1000))
 	f.selectEPurse()
-	in, pur := f.startPurchase(keys.TxPurchase, 1, 100)
+	in, pur := f.startPurchase(citycard.TxPurchase, 1, 100)
 	pr := f.purchaseProof(1, pur)
 	pr.MAC1[0] ^= 0x80
 	before := f.money()
@@ -146,12 +146,12 @@ func TestTearAfterCommitOfABadCommand(t *testing.T) {
 		t.Fatalf("torn bad DEBIT changed the card: %+v -> %+v", before, after)
 	}
 	f.selectEPurse()
-	f.must(cmdProof(keys.TxPurchase, in.counter), apdu.SWMACNotAvailable)
+	f.must(cmdProof(citycard.TxPurchase, in.counter), apdu.SWMACNotAvailable)
 
 	// Tear(TearNone) disarms.
 	f.card.Tear(card.TearBeforeCommit)
 	f.card.Tear(card.TearNone)
-	f.purchase(keys.TxPurchase, 1, 1)
+	f.purchase(citycard.TxPurchase, 1, 1)
 
 	// Other commands do not trip the tear; the next DEBIT does.
 	f.card.Tear(card.TearBeforeCommit)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/keys"
 )
 
 // The transit record file (SFI 17h) holds records addressed by their
@@ -138,30 +137,30 @@ type Trip struct {
 	Network         uint16 // the operator network of the entry
 	Line            uint32
 	Station         uint32
-	EntryDate       keys.BCDDate
-	EntryTime       keys.BCDTime
+	EntryDate       citycard.BCDDate
+	EntryTime       citycard.BCDTime
 	Terminal        citycard.TerminalID // the terminal of the tap-on
 	ProvisionalFen  uint32              // debited at tap-on (0 or the maximum fare)
-	JourneyDate     keys.BCDDate        // when the journey's first leg began
-	JourneyTime     keys.BCDTime
+	JourneyDate     citycard.BCDDate    // when the journey's first leg began
+	JourneyTime     citycard.BCDTime
 	JourneyLegs     uint8  // legs in the journey so far, this one included
 	JourneySpendFen uint32 // paid for the journey so far
 
-	PrevNetwork     uint16       // the previous leg's network
-	PrevLine        uint32       // its line (route)
-	PrevFromStation uint32       // where it began: its tap-on, or a boarding's stop
-	PrevToStation   uint32       // where it ended: its tap-off, or a boarding's stop
-	PrevProduct     uint16       // the fare product it used; 0 = stored value
-	PrevStartDate   keys.BCDDate // when it began (its tap-on; a boarding: its tap); zero = unknown
-	PrevStartTime   keys.BCDTime
-	PrevEndDate     keys.BCDDate // when it ended (a boarding: its tap); zero = no previous leg
-	PrevEndTime     keys.BCDTime
+	PrevNetwork     uint16           // the previous leg's network
+	PrevLine        uint32           // its line (route)
+	PrevFromStation uint32           // where it began: its tap-on, or a boarding's stop
+	PrevToStation   uint32           // where it ended: its tap-off, or a boarding's stop
+	PrevProduct     uint16           // the fare product it used; 0 = stored value
+	PrevStartDate   citycard.BCDDate // when it began (its tap-on; a boarding: its tap); zero = unknown
+	PrevStartTime   citycard.BCDTime
+	PrevEndDate     citycard.BCDDate // when it ended (a boarding: its tap); zero = no previous leg
+	PrevEndTime     citycard.BCDTime
 	PrevFen         uint32 // what it paid in all (a tap-on's provisional amount included)
 }
 
 // HasPrev reports whether the trip records a previous leg.
 func (t Trip) HasPrev() bool {
-	return t.PrevEndDate != (keys.BCDDate{}) || t.PrevEndTime != (keys.BCDTime{})
+	return t.PrevEndDate != (citycard.BCDDate{}) || t.PrevEndTime != (citycard.BCDTime{})
 }
 
 // RecordID returns RecordTrip.
@@ -178,7 +177,7 @@ func (t Trip) Validate() error {
 	if err := checkDateTime(op, "trip", "entry date/time", t.EntryDate, t.EntryTime); err != nil {
 		return err
 	}
-	if t.Status == TripOpen && t.EntryDate == (keys.BCDDate{}) {
+	if t.Status == TripOpen && t.EntryDate == (citycard.BCDDate{}) {
 		return fieldErr(op, "trip", "entry date", "an open trip needs its entry date")
 	}
 	if err := checkDateTime(op, "trip", "journey date/time", t.JourneyDate, t.JourneyTime); err != nil {
@@ -190,7 +189,7 @@ func (t Trip) Validate() error {
 	if err := checkDateTime(op, "trip", "previous start date/time", t.PrevStartDate, t.PrevStartTime); err != nil {
 		return err
 	}
-	if start := t.PrevStartDate.String() + t.PrevStartTime.String(); t.HasPrev() && t.PrevStartDate != (keys.BCDDate{}) && start > t.PrevEndDate.String()+t.PrevEndTime.String() {
+	if start := t.PrevStartDate.String() + t.PrevStartTime.String(); t.HasPrev() && t.PrevStartDate != (citycard.BCDDate{}) && start > t.PrevEndDate.String()+t.PrevEndTime.String() {
 		return fieldErr(op, "trip", "previous start date/time", "%s is after the previous leg's end", start)
 	}
 	if !t.HasPrev() {
@@ -203,7 +202,7 @@ func (t Trip) Validate() error {
 			{"previous from station", t.PrevFromStation != 0},
 			{"previous to station", t.PrevToStation != 0},
 			{"previous product", t.PrevProduct != 0},
-			{"previous start date", t.PrevStartDate != (keys.BCDDate{}) || t.PrevStartTime != (keys.BCDTime{})},
+			{"previous start date", t.PrevStartDate != (citycard.BCDDate{}) || t.PrevStartTime != (citycard.BCDTime{})},
 			{"previous paid", t.PrevFen != 0},
 		} {
 			if f.set {
@@ -298,7 +297,7 @@ func (m BCDMonth) String() string { return fmt.Sprintf("%X", m[:]) }
 //	id 02 (1) | day (4, BCD) | day spend (4) | day rides (2) |
 //	month (3, BCD YYYYMM) | month spend (4) | month rides (2)
 type Spend struct {
-	Day           keys.BCDDate // the day DaySpendFen counts; zero = none yet
+	Day           citycard.BCDDate // the day DaySpendFen counts; zero = none yet
 	DaySpendFen   uint32
 	DayRides      uint16
 	Month         BCDMonth // the month MonthSpendFen counts; zero = none yet
@@ -313,14 +312,14 @@ func (Spend) RecordID() byte { return RecordSpend }
 // Invalid naming the field.
 func (s Spend) Validate() error {
 	const op = "card.Spend.Validate"
-	if err := checkDateTime(op, "spend", "day", s.Day, keys.BCDTime{}); err != nil {
+	if err := checkDateTime(op, "spend", "day", s.Day, citycard.BCDTime{}); err != nil {
 		return err
 	}
 	if s.Month == (BCDMonth{}) {
 		return nil
 	}
-	d := keys.BCDDate{s.Month[0], s.Month[1], s.Month[2], 0x01}
-	if _, err := keys.Time(d, keys.BCDTime{}, time.UTC); err != nil {
+	d := citycard.BCDDate{s.Month[0], s.Month[1], s.Month[2], 0x01}
+	if _, err := citycard.TimeOf(d, citycard.BCDTime{}, time.UTC); err != nil {
 		return fieldErr(op, "spend", "month", "%v is not a month YYYYMM", s.Month)
 	}
 	return nil
@@ -396,13 +395,13 @@ type Product struct {
 	Record         byte // the record identifier, RecordProductFirst..RecordProductLast: the slot
 	ProductID      uint16
 	Kind           ProductKind
-	Network        uint16       // the network the product is valid on
-	ValidFrom      keys.BCDDate // first day of validity
-	ValidTo        keys.BCDDate // last day of validity, not before ValidFrom
-	RidesLeft      uint16       // count tickets: rides still held
-	DailyLimit     uint8        // rides allowed per day; 0 = no limit
-	RidesToday     uint8        // rides taken on RidesTodayDate, at most DailyLimit when there is one
-	RidesTodayDate keys.BCDDate // the day RidesToday counts; zero = none yet
+	Network        uint16           // the network the product is valid on
+	ValidFrom      citycard.BCDDate // first day of validity
+	ValidTo        citycard.BCDDate // last day of validity, not before ValidFrom
+	RidesLeft      uint16           // count tickets: rides still held
+	DailyLimit     uint8            // rides allowed per day; 0 = no limit
+	RidesToday     uint8            // rides taken on RidesTodayDate, at most DailyLimit when there is one
+	RidesTodayDate citycard.BCDDate // the day RidesToday counts; zero = none yet
 }
 
 // RecordID returns p.Record.
@@ -418,16 +417,16 @@ func (p Product) Validate() error {
 	if p.Kind != ProductPass && p.Kind != ProductCountTicket {
 		return fieldErr(op, "product", "kind", "%d is not 1 (pass) or 2 (count ticket)", p.Kind)
 	}
-	if p.ValidFrom == (keys.BCDDate{}) {
+	if p.ValidFrom == (citycard.BCDDate{}) {
 		return fieldErr(op, "product", "valid from", "missing")
 	}
-	if err := checkDateTime(op, "product", "valid from", p.ValidFrom, keys.BCDTime{}); err != nil {
+	if err := checkDateTime(op, "product", "valid from", p.ValidFrom, citycard.BCDTime{}); err != nil {
 		return err
 	}
-	if p.ValidTo == (keys.BCDDate{}) {
+	if p.ValidTo == (citycard.BCDDate{}) {
 		return fieldErr(op, "product", "valid to", "missing")
 	}
-	if err := checkDateTime(op, "product", "valid to", p.ValidTo, keys.BCDTime{}); err != nil {
+	if err := checkDateTime(op, "product", "valid to", p.ValidTo, citycard.BCDTime{}); err != nil {
 		return err
 	}
 	if bytes.Compare(p.ValidTo[:], p.ValidFrom[:]) < 0 {
@@ -436,7 +435,7 @@ func (p Product) Validate() error {
 	if p.DailyLimit > 0 && p.RidesToday > p.DailyLimit {
 		return fieldErr(op, "product", "rides today", "%d is over the daily limit %d", p.RidesToday, p.DailyLimit)
 	}
-	return checkDateTime(op, "product", "rides-today date", p.RidesTodayDate, keys.BCDTime{})
+	return checkDateTime(op, "product", "rides-today date", p.RidesTodayDate, citycard.BCDTime{})
 }
 
 // MarshalBinary returns the 22-byte record. Kind Invalid as Validate.
@@ -529,11 +528,11 @@ func checkHeader(op, record string, b []byte, id byte, n int) error {
 
 // checkDateTime accepts a date and time that are both zero (none) or that
 // name a real moment.
-func checkDateTime(op, record, field string, d keys.BCDDate, t keys.BCDTime) error {
-	if d == (keys.BCDDate{}) && t == (keys.BCDTime{}) {
+func checkDateTime(op, record, field string, d citycard.BCDDate, t citycard.BCDTime) error {
+	if d == (citycard.BCDDate{}) && t == (citycard.BCDTime{}) {
 		return nil
 	}
-	if _, err := keys.Time(d, t, time.UTC); err != nil {
+	if _, err := citycard.TimeOf(d, t, time.UTC); err != nil {
 		return fieldErr(op, record, field, "%v %v is not a real date and time (or all zero)", d, t)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
-	"github.com/citycard/citycard/keys"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -25,18 +24,18 @@ func TestTransitLayouts(t *testing.T) {
 	trip := card.Trip{
 		Status: card.TripOpen, Network: 0x0102, Line: 0x03040506, Station: 0x0708090A,
 		EntryDate: testDate, EntryTime: testTime, Terminal: testTerminal, ProvisionalFen: 0x0B0C0D0E,
-		JourneyDate: keys.BCDDate{0x20, 0x25, 0x06, 0x01}, JourneyTime: keys.BCDTime{0x08, 0x00, 0x00},
+		JourneyDate: citycard.BCDDate{0x20, 0x25, 0x06, 0x01}, JourneyTime: citycard.BCDTime{0x08, 0x00, 0x00},
 		JourneyLegs: 2, JourneySpendFen: 0x0F101112,
 		PrevNetwork: 0x1314, PrevLine: 0x15161718, PrevFromStation: 0x191A1B1C, PrevToStation: 0x1D1E1F20,
-		PrevProduct: 0x2122, PrevStartDate: keys.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevStartTime: keys.BCDTime{0x23, 0x40, 0x01},
-		PrevEndDate: keys.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevEndTime: keys.BCDTime{0x23, 0x59, 0x58},
+		PrevProduct: 0x2122, PrevStartDate: citycard.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevStartTime: citycard.BCDTime{0x23, 0x40, 0x01},
+		PrevEndDate: citycard.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevEndTime: citycard.BCDTime{0x23, 0x59, 0x58},
 		PrevFen: 0x23242526,
 	}
 	noPrev := card.Trip{Status: card.TripClosed, Network: 1, Line: 1, Station: 101, EntryDate: testDate, EntryTime: testTime,
 		Terminal: testTerminal, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 200}
 	spend := card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 2, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 9000, MonthRides: 45}
 	prod := card.Product{Record: 0x13, ProductID: 0x0102, Kind: card.ProductPass, Network: 0x0304,
-		ValidFrom: keys.BCDDate{0x20, 0x25, 0x06, 0x01}, ValidTo: keys.BCDDate{0x20, 0x25, 0x06, 0x30},
+		ValidFrom: citycard.BCDDate{0x20, 0x25, 0x06, 0x01}, ValidTo: citycard.BCDDate{0x20, 0x25, 0x06, 0x30},
 		RidesLeft: 0, DailyLimit: 4, RidesToday: 3, RidesTodayDate: testDate}
 	tests := []struct {
 		rec  card.TransitRecord
@@ -166,7 +165,7 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 }
 
 func TestLogEntryAndBasicData(t *testing.T) {
-	e := card.LogEntry{Counter: 0x0102, OverdrawFen: 0x030405, AmountFen: 0x06070809, Type: keys.TxCompositePurchase,
+	e := card.LogEntry{Counter: 0x0102, OverdrawFen: 0x030405, AmountFen: 0x06070809, Type: citycard.TxCompositePurchase,
 		Terminal: testTerminal, Date: testDate, Time: testTime}
 	b, err := e.MarshalBinary()
 	if err != nil {

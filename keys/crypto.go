@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/citycard/citycard"
 	"github.com/emmansun/gmsm/sm4"
+
+	"github.com/citycard/citycard"
 )
 
 // Alg is the algorithm identifier a card returns in INITIALIZE and every

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/keys"
@@ -311,31 +310,5 @@ func TestParseAlg(t *testing.T) {
 func TestEqual4(t *testing.T) {
 	if !keys.Equal4([4]byte{1, 2, 3, 4}, [4]byte{1, 2, 3, 4}) || keys.Equal4([4]byte{1, 2, 3, 4}, [4]byte{1, 2, 3, 5}) {
 		t.Error("Equal4")
-	}
-}
-
-func TestBCDDateTime(t *testing.T) {
-	loc := time.FixedZone("CST", 8*3600)
-	at := time.Date(2026, 11, 24, 8, 30, 15, 0, loc)
-	d, tm := keys.DateTime(at)
-	if d.String() != "20261124" || tm.String() != "083015" {
-		t.Fatalf("DateTime = %v %v", d, tm)
-	}
-	back, err := keys.Time(d, tm, loc)
-	if err != nil || !back.Equal(at) {
-		t.Errorf("Time = %v, %v; want %v", back, err, at)
-	}
-	for _, tc := range []struct{ d, t string }{
-		{"2026022a", "000000"}, // not BCD
-		{"20260229", "000000"}, // 2026 is not a leap year
-		{"20261124", "240000"}, // no hour 24
-	} {
-		var bd keys.BCDDate
-		var bt keys.BCDTime
-		copy(bd[:], unhex(t, tc.d))
-		copy(bt[:], unhex(t, tc.t))
-		if _, err := keys.Time(bd, bt, loc); !citycard.IsKind(err, citycard.Invalid) {
-			t.Errorf("Time(%s %s): err = %v, want kind Invalid", tc.d, tc.t, err)
-		}
 	}
 }

@@ -2,65 +2,9 @@ package keys
 
 import (
 	"encoding/binary"
-	"fmt"
-	"time"
 
 	"github.com/citycard/citycard"
 )
-
-// Transaction types as the card, the PSAM and records write them.
-const (
-	TxLoad              byte = 0x02 // load (圈存) into the e-purse
-	TxPurchase          byte = 0x06 // purchase from the e-purse
-	TxCompositePurchase byte = 0x09 // composite purchase (复合消费), tap-on/tap-off
-)
-
-// BCDDate is a date as YYYYMMDD in 4 BCD bytes.
-type BCDDate [4]byte
-
-// BCDTime is a time of day as HHMMSS in 3 BCD bytes.
-type BCDTime [3]byte
-
-// DateTime splits t into its BCD date and time, in t's location.
-func DateTime(t time.Time) (BCDDate, BCDTime) {
-	var d BCDDate
-	var tm BCDTime
-	y := t.Year()
-	d[0], d[1] = bcd(y/100), bcd(y%100)
-	d[2], d[3] = bcd(int(t.Month())), bcd(t.Day())
-	tm[0], tm[1], tm[2] = bcd(t.Hour()), bcd(t.Minute()), bcd(t.Second())
-	return d, tm
-}
-
-func bcd(v int) byte { return byte(v/10<<4 | v%10) }
-
-func unbcd(b byte) (int, bool) {
-	hi, lo := int(b>>4), int(b&0x0F)
-	return hi*10 + lo, hi < 10 && lo < 10
-}
-
-// Time joins a BCD date and time into a time in loc. Kind Invalid when a
-// digit is not BCD or the date or time does not exist.
-func Time(d BCDDate, tm BCDTime, loc *time.Location) (time.Time, error) {
-	var v [7]int
-	raw := [7]byte{d[0], d[1], d[2], d[3], tm[0], tm[1], tm[2]}
-	for i, b := range raw {
-		n, ok := unbcd(b)
-		if !ok {
-			return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X: byte %d (%02X) is not BCD", raw, i, b)
-		}
-		v[i] = n
-	}
-	y, mo, dd, h, mi, s := v[0]*100+v[1], v[2], v[3], v[4], v[5], v[6]
-	t := time.Date(y, time.Month(mo), dd, h, mi, s, 0, loc)
-	if t.Year() != y || int(t.Month()) != mo || t.Day() != dd || t.Hour() != h || t.Minute() != mi || t.Second() != s {
-		return time.Time{}, citycard.E("keys.Time", citycard.Invalid, "date/time %X does not exist", raw)
-	}
-	return t, nil
-}
-
-func (d BCDDate) String() string { return fmt.Sprintf("%X", d[:]) }
-func (t BCDTime) String() string { return fmt.Sprintf("%X", t[:]) }
 
 // Purchase is what the purchase MACs and TAC are computed over.
 type Purchase struct {
@@ -68,10 +12,10 @@ type Purchase struct {
 	OfflineCounter uint16  // the counter the card returned in INITIALIZE
 	TerminalSeq    uint32  // the PSAM's terminal transaction sequence
 	Amount         uint32  // fen
-	Type           byte    // TxPurchase or TxCompositePurchase
+	Type           byte    // citycard.TxPurchase or citycard.TxCompositePurchase
 	TerminalID     citycard.TerminalID
-	Date           BCDDate
-	Time           BCDTime
+	Date           citycard.BCDDate
+	Time           citycard.BCDTime
 }
 
 // PurchaseMAC1Data is amount(4) || type(1) || terminal ID(6) || date(4) || time(3).
@@ -98,7 +42,7 @@ func PurchaseTACData(p *Purchase) []byte {
 
 // AppendPurchaseTACData appends the purchase TAC input to b; the verifier
 // uses it with a stack buffer.
-func AppendPurchaseTACData(b []byte, amount uint32, typ byte, tid citycard.TerminalID, seq uint32, d BCDDate, t BCDTime) []byte {
+func AppendPurchaseTACData(b []byte, amount uint32, typ byte, tid citycard.TerminalID, seq uint32, d citycard.BCDDate, t citycard.BCDTime) []byte {
 	b = binary.BigEndian.AppendUint32(b, amount)
 	b = append(b, typ)
 	b = append(b, tid[:]...)
@@ -113,10 +57,10 @@ type Load struct {
 	OnlineCounter uint16  // the counter the card returned in INITIALIZE
 	BalanceBefore uint32  // fen
 	Amount        uint32  // fen
-	Type          byte    // TxLoad
+	Type          byte    // citycard.TxLoad
 	TerminalID    citycard.TerminalID
-	Date          BCDDate
-	Time          BCDTime
+	Date          citycard.BCDDate
+	Time          citycard.BCDTime
 }
 
 // LoadMAC1Data is old balance(4) || amount(4) || type(1) || terminal ID(6).

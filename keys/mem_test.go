@@ -228,12 +228,12 @@ func BenchmarkPurchaseTAC(b *testing.B) {
 			b.ReportAllocs()
 			var dtk [keys.KeyLen]byte
 			var buf [32]byte
-			d, tm := keys.DateTime(testNow)
+			d, tm := citycard.DateTime(testNow)
 			for b.Loop() {
 				if _, err := s.DeriveInto(&dtk, ref, asn); err != nil {
 					b.Fatal(err)
 				}
-				data := keys.AppendPurchaseTACData(buf[:0], 200, keys.TxPurchase, tid, 12345, d, tm)
+				data := keys.AppendPurchaseTACData(buf[:0], 200, citycard.TxPurchase, tid, 12345, d, tm)
 				if _, err := keys.MAC(alg, keys.TACKey(alg, dtk[:]), data); err != nil {
 					b.Fatal(err)
 				}

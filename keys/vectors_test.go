@@ -259,7 +259,7 @@ func checkVector(t *testing.T, v vector) {
 
 // fill decodes the fixed-length fields a purchase and a load share.
 func (c vectorChecker) fill(prefix, random, typ, tid, date, tm string,
-	dRandom *[4]byte, dType *byte, dTID *citycard.TerminalID, dDate *keys.BCDDate, dTime *keys.BCDTime) bool {
+	dRandom *[4]byte, dType *byte, dTID *citycard.TerminalID, dDate *citycard.BCDDate, dTime *citycard.BCDTime) bool {
 	c.t.Helper()
 	fields := []struct {
 		name string

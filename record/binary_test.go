@@ -46,7 +46,7 @@ func TestLayoutTable(t *testing.T) {
 func golden() Record {
 	return Record{
 		Status:        StatusComplete,
-		Type:          keys.TxCompositePurchase,
+		Type:          citycard.TxCompositePurchase,
 		Issuer:        citycard.IssuerCode{0x31, 0x50, 0, 0, 0, 0, 0, 0x01},
 		ASN:           citycard.ASN{0, 0, 0x31, 0x50, 0, 0, 0x12, 0x34, 0x56, 0x78},
 		CardType:      1,
@@ -58,15 +58,15 @@ func golden() Record {
 		TerminalID:    citycard.TerminalID{0x31, 0x50, 0, 0, 0x01, 0x01},
 		PSAMID:        citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x01, 0x01},
 		TerminalSeq:   4711,
-		Date:          keys.BCDDate{0x20, 0x26, 0x03, 0x12},
-		Time:          keys.BCDTime{0x08, 0x15, 0x00},
+		Date:          citycard.BCDDate{0x20, 0x26, 0x03, 0x12},
+		Time:          citycard.BCDTime{0x08, 0x15, 0x00},
 		Network:       1,
 		Line:          2,
 		Station:       14,
 		EntryLine:     2,
 		EntryStation:  3,
-		EntryDate:     keys.BCDDate{0x20, 0x26, 0x03, 0x12},
-		EntryTime:     keys.BCDTime{0x07, 0x58, 0x41},
+		EntryDate:     citycard.BCDDate{0x20, 0x26, 0x03, 0x12},
+		EntryTime:     citycard.BCDTime{0x07, 0x58, 0x41},
 		FareFull:      300,
 
 		TAC:              [4]byte{0x1A, 0x2B, 0x3C, 0x4D},
@@ -166,8 +166,8 @@ func fieldOf(t *testing.T, err error) *FieldError {
 func TestDecodeBinaryErrors(t *testing.T) {
 	base := golden()
 	load := golden()
-	load.Type = keys.TxLoad
-	load.EntryLine, load.EntryStation, load.EntryDate, load.EntryTime = 0, 0, keys.BCDDate{}, keys.BCDTime{}
+	load.Type = citycard.TxLoad
+	load.EntryLine, load.EntryStation, load.EntryDate, load.EntryTime = 0, 0, citycard.BCDDate{}, citycard.BCDTime{}
 	grey := golden()
 	grey.Status, grey.TAC = StatusGrey, [4]byte{}
 
@@ -272,21 +272,21 @@ func TestDecodeBinaryEdges(t *testing.T) {
 		name   string
 		mutate func(r *Record)
 	}{
-		{"29 Feb of a leap year", func(r *Record) { r.Date = keys.BCDDate{0x20, 0x28, 0x02, 0x29} }},
-		{"29 Feb 2000", func(r *Record) { r.Date = keys.BCDDate{0x20, 0x00, 0x02, 0x29} }},
-		{"last second of the day", func(r *Record) { r.Time = keys.BCDTime{0x23, 0x59, 0x59} }},
-		{"midnight", func(r *Record) { r.Time = keys.BCDTime{} }},
-		{"entry at midnight", func(r *Record) { r.EntryTime = keys.BCDTime{} }},
-		{"no entry", func(r *Record) { r.EntryDate, r.EntryTime = keys.BCDDate{}, keys.BCDTime{} }},
+		{"29 Feb of a leap year", func(r *Record) { r.Date = citycard.BCDDate{0x20, 0x28, 0x02, 0x29} }},
+		{"29 Feb 2000", func(r *Record) { r.Date = citycard.BCDDate{0x20, 0x00, 0x02, 0x29} }},
+		{"last second of the day", func(r *Record) { r.Time = citycard.BCDTime{0x23, 0x59, 0x59} }},
+		{"midnight", func(r *Record) { r.Time = citycard.BCDTime{} }},
+		{"entry at midnight", func(r *Record) { r.EntryTime = citycard.BCDTime{} }},
+		{"no entry", func(r *Record) { r.EntryDate, r.EntryTime = citycard.BCDDate{}, citycard.BCDTime{} }},
 		{"zero TAC on a complete record", func(r *Record) { r.TAC = [4]byte{} }},
 		{"grey", func(r *Record) { r.Status, r.TAC = StatusGrey, [4]byte{} }},
 		{"grey load", func(r *Record) {
-			r.Status, r.TAC, r.Type = StatusGrey, [4]byte{}, keys.TxLoad
-			r.EntryLine, r.EntryStation, r.EntryDate, r.EntryTime = 0, 0, keys.BCDDate{}, keys.BCDTime{}
+			r.Status, r.TAC, r.Type = StatusGrey, [4]byte{}, citycard.TxLoad
+			r.EntryLine, r.EntryStation, r.EntryDate, r.EntryTime = 0, 0, citycard.BCDDate{}, citycard.BCDTime{}
 		}},
 		{"load to the brim", func(r *Record) {
-			r.Type, r.BalanceBefore, r.Amount = keys.TxLoad, 0xFFFFFF00, 0xFF
-			r.EntryLine, r.EntryStation, r.EntryDate, r.EntryTime = 0, 0, keys.BCDDate{}, keys.BCDTime{}
+			r.Type, r.BalanceBefore, r.Amount = citycard.TxLoad, 0xFFFFFF00, 0xFF
+			r.EntryLine, r.EntryStation, r.EntryDate, r.EntryTime = 0, 0, citycard.BCDDate{}, citycard.BCDTime{}
 		}},
 		{"purchase above the balance", func(r *Record) { r.Amount, r.BalanceBefore = 500, 100 }},
 		{"10-byte ASN", func(r *Record) { r.ASN[0], r.ASN[1] = 0x31, 0x50 }},

@@ -90,7 +90,7 @@ func (f *fixture) sealTAC(t testing.TB, r *Record) {
 	dtk := f.cardKey(t, r.Issuer, keys.KeyTAC, r.KeyVersion, r.ASN)
 	var pr keys.Proof
 	var err error
-	if r.Type == keys.TxLoad {
+	if r.Type == citycard.TxLoad {
 		dlk := f.cardKey(t, r.Issuer, keys.KeyLoad, r.KeyVersion, r.ASN)
 		pr, err = keys.LoadProof(r.Alg, dlk, dtk, &keys.Load{
 			Random: random, OnlineCounter: r.Counter, BalanceBefore: r.BalanceBefore,
@@ -177,13 +177,13 @@ type kind struct {
 // kinds covers both algorithms, the three types, both verifiable statuses
 // and both record key algorithms.
 var kinds = []kind{
-	{operator, keys.TxPurchase, StatusComplete, recordV3DES},
-	{operator, keys.TxCompositePurchase, StatusComplete, recordV3DES},
-	{operator, keys.TxLoad, StatusComplete, recordV3DES},
-	{operator, keys.TxPurchase, StatusRecovered, recordVSM4},
-	{sm4Issuer, keys.TxPurchase, StatusComplete, recordVSM4},
-	{sm4Issuer, keys.TxCompositePurchase, StatusRecovered, recordV3DES},
-	{sm4Issuer, keys.TxLoad, StatusComplete, recordVSM4},
+	{operator, citycard.TxPurchase, StatusComplete, recordV3DES},
+	{operator, citycard.TxCompositePurchase, StatusComplete, recordV3DES},
+	{operator, citycard.TxLoad, StatusComplete, recordV3DES},
+	{operator, citycard.TxPurchase, StatusRecovered, recordVSM4},
+	{sm4Issuer, citycard.TxPurchase, StatusComplete, recordVSM4},
+	{sm4Issuer, citycard.TxCompositePurchase, StatusRecovered, recordV3DES},
+	{sm4Issuer, citycard.TxLoad, StatusComplete, recordVSM4},
 }
 
 // sample returns an unsealed record of kind k whose other fields rnd
@@ -226,10 +226,10 @@ func sample(rnd *mrand.Rand, k kind) Record {
 	}
 	r.PSAMID[9] |= 1
 	when := created.Add(time.Duration(rnd.Int64N(int64(3 * 365 * 24 * time.Hour))))
-	r.Date, r.Time = keys.DateTime(when)
-	if k.typ == keys.TxCompositePurchase {
+	r.Date, r.Time = citycard.DateTime(when)
+	if k.typ == citycard.TxCompositePurchase {
 		r.EntryLine, r.EntryStation = r.Line, rnd.Uint32N(60)
-		r.EntryDate, r.EntryTime = keys.DateTime(when.Add(-time.Duration(rnd.IntN(3600)) * time.Second))
+		r.EntryDate, r.EntryTime = citycard.DateTime(when.Add(-time.Duration(rnd.IntN(3600)) * time.Second))
 	}
 	return r
 }

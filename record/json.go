@@ -52,9 +52,9 @@ type jsonRecord struct {
 
 // typeNames are the JSON names of the transaction types.
 var typeNames = map[byte]string{
-	keys.TxLoad:              "load",
-	keys.TxPurchase:          "purchase",
-	keys.TxCompositePurchase: "composite",
+	citycard.TxLoad:              "load",
+	citycard.TxPurchase:          "purchase",
+	citycard.TxCompositePurchase: "composite",
 }
 
 // TypeName gives the JSON name of a transaction type: "load", "purchase"
@@ -105,7 +105,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	}
 	// The entry time may be 00:00:00, so the entry date alone says
 	// whether there is an entry (validate keeps a zero date's time zero).
-	if r.EntryDate != (keys.BCDDate{}) {
+	if r.EntryDate != (citycard.BCDDate{}) {
 		j.EntryDate = formatDate(r.EntryDate)
 		j.EntryTime = formatTime(r.EntryTime)
 	}
@@ -408,12 +408,12 @@ func upperHex(s string) bool {
 }
 
 // dateInto parses "YYYY-MM-DD" into a BCD date.
-func dateInto(dst *keys.BCDDate, v any) string {
+func dateInto(dst *citycard.BCDDate, v any) string {
 	s, why := str(v)
 	if why != "" {
 		return why
 	}
-	var d keys.BCDDate
+	var d citycard.BCDDate
 	if !digitsBCD(d[:2], s, 0, 4) || !sep(s, 4, '-') || !digitsBCD(d[2:3], s, 5, 2) ||
 		!sep(s, 7, '-') || !digitsBCD(d[3:], s, 8, 2) || len(s) != 10 || !validDate(d) {
 		return fmt.Sprintf("%q is not a date YYYY-MM-DD", s)
@@ -423,12 +423,12 @@ func dateInto(dst *keys.BCDDate, v any) string {
 }
 
 // timeInto parses "HH:MM:SS" into a BCD time.
-func timeInto(dst *keys.BCDTime, v any) string {
+func timeInto(dst *citycard.BCDTime, v any) string {
 	s, why := str(v)
 	if why != "" {
 		return why
 	}
-	var t keys.BCDTime
+	var t citycard.BCDTime
 	if !digitsBCD(t[:1], s, 0, 2) || !sep(s, 2, ':') || !digitsBCD(t[1:2], s, 3, 2) ||
 		!sep(s, 5, ':') || !digitsBCD(t[2:], s, 6, 2) || len(s) != 8 || !validTime(t) {
 		return fmt.Sprintf("%q is not a time HH:MM:SS", s)
@@ -460,13 +460,13 @@ func sep(s string, i int, c byte) bool { return i < len(s) && s[i] == c }
 
 // formatDate writes a BCD date as "YYYY-MM-DD". The date is valid, so each
 // nibble is a digit.
-func formatDate(d keys.BCDDate) string {
+func formatDate(d citycard.BCDDate) string {
 	h := fmt.Sprintf("%X", d[:])
 	return h[:4] + "-" + h[4:6] + "-" + h[6:]
 }
 
 // formatTime writes a BCD time as "HH:MM:SS".
-func formatTime(t keys.BCDTime) string {
+func formatTime(t citycard.BCDTime) string {
 	h := fmt.Sprintf("%X", t[:])
 	return h[:2] + ":" + h[2:4] + ":" + h[4:]
 }

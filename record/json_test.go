@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/keys"
 )
 
 // goldenJSON is golden() in its JSON form, as the package doc shows it.
@@ -56,9 +55,9 @@ func TestJSONRoundTrip(t *testing.T) {
 	f := newFixture(t)
 	recs := sealedSamples(t, f, 10)
 	noEntry := golden()
-	noEntry.EntryLine, noEntry.EntryStation, noEntry.EntryDate, noEntry.EntryTime = 0, 0, keys.BCDDate{}, keys.BCDTime{}
+	noEntry.EntryLine, noEntry.EntryStation, noEntry.EntryDate, noEntry.EntryTime = 0, 0, citycard.BCDDate{}, citycard.BCDTime{}
 	midnight := golden()
-	midnight.EntryTime = keys.BCDTime{}
+	midnight.EntryTime = citycard.BCDTime{}
 	grey := golden()
 	grey.Status, grey.TAC = StatusGrey, [4]byte{}
 	recs = append(recs, noEntry, midnight, grey)
@@ -106,7 +105,7 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestMarshalJSONRefusesInvalid(t *testing.T) {
 	r := golden()
-	r.Date = keys.BCDDate{0x20, 0x26, 0x13, 0x01}
+	r.Date = citycard.BCDDate{0x20, 0x26, 0x13, 0x01}
 	_, err := r.MarshalJSON()
 	if fe := fieldOf(t, err); fe.Field != "date" || fe.Offset != -1 {
 		t.Errorf("%v", err)
@@ -269,7 +268,7 @@ func TestDecodeJSONMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.EntryDate != (keys.BCDDate{}) || r.EntryTime != (keys.BCDTime{}) || r.EntryLine != 2 {
+	if r.EntryDate != (citycard.BCDDate{}) || r.EntryTime != (citycard.BCDTime{}) || r.EntryLine != 2 {
 		t.Errorf("%+v", r)
 	}
 }
@@ -296,9 +295,9 @@ func TestDecodeJSONSpellings(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
-		{TypeName(keys.TxLoad), "load"},
-		{TypeName(keys.TxPurchase), "purchase"},
-		{TypeName(keys.TxCompositePurchase), "composite"},
+		{TypeName(citycard.TxLoad), "load"},
+		{TypeName(citycard.TxPurchase), "purchase"},
+		{TypeName(citycard.TxCompositePurchase), "composite"},
 		{TypeName(0x07), "type(07)"},
 		{StatusComplete.String(), "complete"},
 		{StatusRecovered.String(), "recovered"},

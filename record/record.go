@@ -22,7 +22,7 @@ const (
 // every other field, so that nothing can be altered unnoticed.
 type Record struct {
 	Status Status
-	Type   byte // keys.TxPurchase, keys.TxCompositePurchase or keys.TxLoad
+	Type   byte // citycard.TxPurchase, citycard.TxCompositePurchase or citycard.TxLoad
 
 	// The card.
 	Issuer        citycard.IssuerCode
@@ -39,8 +39,8 @@ type Record struct {
 	TerminalID  citycard.TerminalID
 	PSAMID      citycard.PSAMID
 	TerminalSeq uint32 // the PSAM's terminal transaction sequence
-	Date        keys.BCDDate
-	Time        keys.BCDTime
+	Date        citycard.BCDDate
+	Time        citycard.BCDTime
 
 	// Transit: where the tap happened and, for a tap-off, where the leg
 	// began. Zero where the terminal has none (a POS).
@@ -49,8 +49,8 @@ type Record struct {
 	Station      uint32
 	EntryLine    uint32
 	EntryStation uint32
-	EntryDate    keys.BCDDate
-	EntryTime    keys.BCDTime
+	EntryDate    citycard.BCDDate
+	EntryTime    citycard.BCDTime
 	Product      uint16 // fare product used; 0 = stored value
 	FareFull     uint32 // the fare before discounts and transfers, fen
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/keys"
 )
 
 // Valid reports whether s is one of the three statuses.
@@ -56,7 +55,7 @@ func (r *Record) validate() *FieldError {
 	if !r.Alg.Valid() {
 		return fieldErr(fAlg, "%02X is not 00 (3DES) or 04 (SM4)", byte(r.Alg))
 	}
-	if r.Type == keys.TxLoad && uint64(r.BalanceBefore)+uint64(r.Amount) > math.MaxUint32 {
+	if r.Type == citycard.TxLoad && uint64(r.BalanceBefore)+uint64(r.Amount) > math.MaxUint32 {
 		return fieldErr(fAmount, "load of %d onto a balance of %d overflows the card's 4-byte balance", r.Amount, r.BalanceBefore)
 	}
 	if r.TerminalID == (citycard.TerminalID{}) {
@@ -71,21 +70,21 @@ func (r *Record) validate() *FieldError {
 		}
 		return fieldErr(fTime, "%v is not a time", r.Time)
 	}
-	if r.Type == keys.TxLoad {
+	if r.Type == citycard.TxLoad {
 		// A load happens at a kiosk or a counter: there is no leg to begin.
 		switch {
 		case r.EntryLine != 0:
 			return fieldErr(fEntryLine, "%d on a load, want 0", r.EntryLine)
 		case r.EntryStation != 0:
 			return fieldErr(fEntryStation, "%d on a load, want 0", r.EntryStation)
-		case r.EntryDate != (keys.BCDDate{}):
+		case r.EntryDate != (citycard.BCDDate{}):
 			return fieldErr(fEntryDate, "%v on a load, want 00000000", r.EntryDate)
-		case r.EntryTime != (keys.BCDTime{}):
+		case r.EntryTime != (citycard.BCDTime{}):
 			return fieldErr(fEntryTime, "%v on a load, want 000000", r.EntryTime)
 		}
 	}
 	// The entry date and time are both zero (no entry) or a real moment.
-	zeroDate, zeroTime := r.EntryDate == (keys.BCDDate{}), r.EntryTime == (keys.BCDTime{})
+	zeroDate, zeroTime := r.EntryDate == (citycard.BCDDate{}), r.EntryTime == (citycard.BCDTime{})
 	switch {
 	case zeroDate && !zeroTime:
 		return fieldErr(fEntryDate, "zero while entry_time is %v", r.EntryTime)
@@ -106,26 +105,26 @@ func (r *Record) validate() *FieldError {
 }
 
 func validType(t byte) bool {
-	return t == keys.TxLoad || t == keys.TxPurchase || t == keys.TxCompositePurchase
+	return t == citycard.TxLoad || t == citycard.TxPurchase || t == citycard.TxCompositePurchase
 }
 
 // validMoment reports whether d and t are a real date and time, as
 // keys.Time decides; one call checks both on the path of valid records.
-func validMoment(d keys.BCDDate, t keys.BCDTime) bool {
-	_, err := keys.Time(d, t, time.UTC)
+func validMoment(d citycard.BCDDate, t citycard.BCDTime) bool {
+	_, err := citycard.TimeOf(d, t, time.UTC)
 	return err == nil
 }
 
 // validDate reports whether d is a real day: BCD digits and a calendar
 // date, as keys.Time decides.
-func validDate(d keys.BCDDate) bool {
-	_, err := keys.Time(d, keys.BCDTime{}, time.UTC)
+func validDate(d citycard.BCDDate) bool {
+	_, err := citycard.TimeOf(d, citycard.BCDTime{}, time.UTC)
 	return err == nil
 }
 
 // validTime reports whether t is a real time of day (00:00:00 to
 // 23:59:59), as keys.Time decides.
-func validTime(t keys.BCDTime) bool {
-	_, err := keys.Time(keys.BCDDate{0x20, 0x00, 0x01, 0x01}, t, time.UTC)
+func validTime(t citycard.BCDTime) bool {
+	_, err := citycard.TimeOf(citycard.BCDDate{0x20, 0x00, 0x01, 0x01}, t, time.UTC)
 	return err == nil
 }

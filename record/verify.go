@@ -183,7 +183,7 @@ func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
 		return citycard.Wrap(op, citycard.Other, err)
 	}
 	var n int
-	if r.Type == keys.TxLoad {
+	if r.Type == citycard.TxLoad {
 		n = copy(s.data[:], keys.LoadTACData(&keys.Load{
 			OnlineCounter: r.Counter,
 			BalanceBefore: r.BalanceBefore,

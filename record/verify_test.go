@@ -94,10 +94,10 @@ func TestVerifyAlteredFields(t *testing.T) {
 		{"balance", func(r *Record) { r.BalanceBefore += 100 }, false, true, true},
 		{"amount", func(r *Record) { r.Amount-- }, true, true, true},
 		{"type", func(r *Record) {
-			if r.Type == keys.TxPurchase {
-				r.Type = keys.TxCompositePurchase
-			} else if r.Type == keys.TxCompositePurchase {
-				r.Type = keys.TxPurchase
+			if r.Type == citycard.TxPurchase {
+				r.Type = citycard.TxCompositePurchase
+			} else if r.Type == citycard.TxCompositePurchase {
+				r.Type = citycard.TxPurchase
 			}
 		}, true, false, true},
 		{"terminal ID", func(r *Record) { r.TerminalID[5] ^= 1 }, true, true, true},
@@ -110,7 +110,7 @@ func TestVerifyAlteredFields(t *testing.T) {
 		{"line", func(r *Record) { r.Line++ }, false, false, true},
 		{"station", func(r *Record) { r.Station++ }, false, false, true},
 		{"entry station", func(r *Record) {
-			if r.Type != keys.TxLoad {
+			if r.Type != citycard.TxLoad {
 				r.EntryStation++
 			}
 		}, false, false, true},
@@ -142,7 +142,7 @@ func TestVerifyAlteredFields(t *testing.T) {
 				f.sealMAC(t, &r)
 				err := v.Verify(&r)
 				covered := tt.tac
-				if r.Type == keys.TxLoad {
+				if r.Type == citycard.TxLoad {
 					covered = tt.tacLd
 				}
 				if covered {
@@ -184,7 +184,7 @@ func TestVerifyGrey(t *testing.T) {
 		}
 	}
 	// A grey record of another city's card is still grey.
-	r := sample(rnd, kind{foreign, keys.TxPurchase, StatusGrey, recordV3DES})
+	r := sample(rnd, kind{foreign, citycard.TxPurchase, StatusGrey, recordV3DES})
 	r.Alg = keys.Alg3DES
 	f.sealMAC(t, &r)
 	if err := v.Verify(&r); !citycard.IsKind(err, citycard.Invalid) || IsPendingIssuer(err) {
@@ -228,7 +228,7 @@ func TestVerifyMissingKeys(t *testing.T) {
 	rnd := mrand.New(mrand.NewPCG(7, 8))
 
 	// Another city's card, from one of our terminals: pending issuer.
-	r := sample(rnd, kind{foreign, keys.TxPurchase, StatusComplete, recordV3DES})
+	r := sample(rnd, kind{foreign, citycard.TxPurchase, StatusComplete, recordV3DES})
 	r.Alg = keys.Alg3DES
 	rand.Read(r.TAC[:])
 	f.sealMAC(t, &r)
@@ -267,7 +267,7 @@ func TestVerifyMissingKeys(t *testing.T) {
 	}
 
 	// A foreign card under a missing record key: the record key decides.
-	r = sample(rnd, kind{foreign, keys.TxPurchase, StatusComplete, 9})
+	r = sample(rnd, kind{foreign, citycard.TxPurchase, StatusComplete, 9})
 	r.Alg = keys.Alg3DES
 	if err := v.Verify(&r); IsPendingIssuer(err) || !strings.Contains(err.Error(), "record key v9") {
 		t.Errorf("foreign card, unknown record key: %v", err)
@@ -302,7 +302,7 @@ func TestVerifyAlgMismatch(t *testing.T) {
 
 func TestVerifyRefusesNonRecords(t *testing.T) {
 	v := NewVerifier(keys.NewMemStore(), operator)
-	for _, r := range []Record{{Status: 3, Type: keys.TxPurchase}, {Type: 0x07}, {Type: keys.TxLoad, Alg: 1}} {
+	for _, r := range []Record{{Status: 3, Type: citycard.TxPurchase}, {Type: 0x07}, {Type: citycard.TxLoad, Alg: 1}} {
 		if err := v.Verify(&r); !citycard.IsKind(err, citycard.Invalid) {
 			t.Errorf("%+v: %v", r, err)
 		}
@@ -432,7 +432,7 @@ func TestVerifyAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if r.Type == keys.TxLoad {
+		if r.Type == citycard.TxLoad {
 			got-- // keys.LoadTACData returns a fresh slice
 		}
 		if got > derive+block {
@@ -442,11 +442,11 @@ func TestVerifyAllocs(t *testing.T) {
 }
 
 // nextDay returns the day after d.
-func nextDay(d keys.BCDDate) keys.BCDDate {
-	t, err := keys.Time(d, keys.BCDTime{}, time.UTC)
+func nextDay(d citycard.BCDDate) citycard.BCDDate {
+	t, err := citycard.TimeOf(d, citycard.BCDTime{}, time.UTC)
 	if err != nil {
 		panic(err)
 	}
-	n, _ := keys.DateTime(t.AddDate(0, 0, 1))
+	n, _ := citycard.DateTime(t.AddDate(0, 0, 1))
 	return n
 }

@@ -237,14 +237,14 @@ func (c *City) Day(n int, progress func(done int)) []Upload {
 		for i := lo; i < hi; i++ {
 			tp := &taps[i]
 			cd, t := c.Cards[tp.card], c.Terminals[tp.term]
-			date, tm := keys.DateTime(c.Start.Add(tp.at))
+			date, tm := citycard.DateTime(c.Start.Add(tp.at))
 			r := record.Record{
-				Type: keys.TxPurchase, Issuer: Issuer, ASN: cd.ASN, CardType: 1,
+				Type: citycard.TxPurchase, Issuer: Issuer, ASN: cd.ASN, CardType: 1,
 				Alg: c.Alg, KeyVersion: 1, Counter: tp.counter, BalanceBefore: tp.before, Amount: tp.amount,
 				TerminalID: t.ID, PSAMID: t.PSAM, TerminalSeq: tp.seq, Date: date, Time: tm,
 				Network: 1, Line: t.Line, Station: t.Station, FareFull: tp.amount, RecordKeyVersion: 1,
 			}
-			p := keys.Purchase{Amount: tp.amount, Type: keys.TxPurchase, TerminalID: t.ID, TerminalSeq: tp.seq, Date: date, Time: tm}
+			p := keys.Purchase{Amount: tp.amount, Type: citycard.TxPurchase, TerminalID: t.ID, TerminalSeq: tp.seq, Date: date, Time: tm}
 			tac, err := keys.MAC(c.Alg, keys.TACKey(c.Alg, cd.dtk[:]), keys.PurchaseTACData(&p))
 			if err != nil {
 				panic("sim: TAC: " + err.Error())

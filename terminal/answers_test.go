@@ -524,7 +524,7 @@ func FuzzValidatorCard(f *testing.F) {
 			}
 			found := false
 			for _, rec := range pending {
-				found = found || rec.TerminalSeq == seq && rec.Type != keys.TxLoad
+				found = found || rec.TerminalSeq == seq && rec.Type != citycard.TxLoad
 			}
 			if !found {
 				t.Fatalf("DEBIT of terminal sequence %d sent (%v), answered % X (%v), and no record of it is spooled (tap: %v)", seq, flow, d.resp, d.err, err)

@@ -7,7 +7,6 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/card"
-	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 )
 
@@ -182,7 +181,7 @@ func (t *Terminal) readTransit(op string, c device) (Transit, error) {
 // commits them with the debit. It also fills rec's entry fields from the
 // leg the tap-off closes.
 func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec *record.Record, now time.Time) error {
-	date, tm := keys.DateTime(now)
+	date, tm := citycard.DateTime(now)
 	prev := q.Transit.Trip
 	trip := card.Trip{
 		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
@@ -273,10 +272,10 @@ type pastLeg struct {
 	product  uint16 // the fare product it used; 0 = stored value
 	// When it began and ended; the start is zero when unknown (a tap-off
 	// without its tap-on), and then the end stands for it.
-	startDate keys.BCDDate
-	startTime keys.BCDTime
-	endDate   keys.BCDDate
-	endTime   keys.BCDTime
+	startDate citycard.BCDDate
+	startTime citycard.BCDTime
+	endDate   citycard.BCDDate
+	endTime   citycard.BCDTime
 	fen       uint32 // what it paid in all
 }
 
@@ -298,7 +297,7 @@ func pastLegOf(tr Transit) (pastLeg, bool) {
 			product: t.PrevProduct, startDate: t.PrevStartDate, startTime: t.PrevStartTime,
 			endDate: t.PrevEndDate, endTime: t.PrevEndTime, fen: t.PrevFen}, true
 	}
-	if t.Status != card.TripClosed || t.EntryDate == (keys.BCDDate{}) {
+	if t.Status != card.TripClosed || t.EntryDate == (citycard.BCDDate{}) {
 		return pastLeg{}, false
 	}
 	return pastLeg{network: t.Network, line: t.Line, from: t.Station, startDate: t.EntryDate, startTime: t.EntryTime,

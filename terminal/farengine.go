@@ -8,7 +8,6 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/fare"
-	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 )
 
@@ -95,8 +94,8 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	trip := tr.Trip
 	var entry time.Time
 	hasEntry := false
-	if tr.HasTrip && trip.EntryDate != (keys.BCDDate{}) {
-		if t0, err := keys.Time(trip.EntryDate, trip.EntryTime, citycard.ChinaTime); err == nil && !t0.After(at) && at.Sub(t0) <= journeyGap {
+	if tr.HasTrip && trip.EntryDate != (citycard.BCDDate{}) {
+		if t0, err := citycard.TimeOf(trip.EntryDate, trip.EntryTime, citycard.ChinaTime); err == nil && !t0.After(at) && at.Sub(t0) <= journeyGap {
 			entry, hasEntry = t0, true
 		}
 	}
@@ -114,13 +113,13 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	var pastStart, pastEnd time.Time
 	if hasPast {
 		usable := closing || (q.Tap != TapOff && trip.Status == card.TripClosed)
-		t1, err := keys.Time(past.endDate, past.endTime, citycard.ChinaTime)
+		t1, err := citycard.TimeOf(past.endDate, past.endTime, citycard.ChinaTime)
 		hasPast = usable && err == nil && past.product == 0 && !t1.After(at) && at.Sub(t1) <= journeyGap
 		if hasPast && hasEntry && open && t1.After(entry) {
 			hasPast = false // a previous leg ending after the entry it precedes: not ours to trust
 		}
 		pastEnd, pastStart = t1, t1
-		if t0, err := keys.Time(past.startDate, past.startTime, citycard.ChinaTime); err == nil && !t0.After(t1) {
+		if t0, err := citycard.TimeOf(past.startDate, past.startTime, citycard.ChinaTime); err == nil && !t0.After(t1) {
 			pastStart = t0
 		}
 	}
@@ -343,13 +342,13 @@ func heldOf(t *fare.Table, ps []card.Product, today fare.Date) []fare.Held {
 		if _, ok := t.HeldKindOf(id); !ok {
 			continue
 		}
-		from, err1 := keys.Time(p.ValidFrom, keys.BCDTime{}, citycard.ChinaTime)
-		to, err2 := keys.Time(p.ValidTo, keys.BCDTime{}, citycard.ChinaTime)
+		from, err1 := citycard.TimeOf(p.ValidFrom, citycard.BCDTime{}, citycard.ChinaTime)
+		to, err2 := citycard.TimeOf(p.ValidTo, citycard.BCDTime{}, citycard.ChinaTime)
 		if err1 != nil || err2 != nil {
 			continue
 		}
 		h := fare.Held{FareProductID: id, ValidFrom: dateOf(from), ValidTo: dateOf(to), RidesLeft: int(p.RidesLeft), DailyLimit: int(p.DailyLimit)}
-		if d, err := keys.Time(p.RidesTodayDate, keys.BCDTime{}, citycard.ChinaTime); err == nil && dateOf(d) == today {
+		if d, err := citycard.TimeOf(p.RidesTodayDate, citycard.BCDTime{}, citycard.ChinaTime); err == nil && dateOf(d) == today {
 			h.RidesToday = int(p.RidesToday)
 		}
 		out = append(out, h)
@@ -366,8 +365,8 @@ func heldSlot(ps []card.Product, code uint16, today fare.Date) *card.Product {
 		if ps[i].ProductID != code {
 			continue
 		}
-		from, err1 := keys.Time(ps[i].ValidFrom, keys.BCDTime{}, citycard.ChinaTime)
-		to, err2 := keys.Time(ps[i].ValidTo, keys.BCDTime{}, citycard.ChinaTime)
+		from, err1 := citycard.TimeOf(ps[i].ValidFrom, citycard.BCDTime{}, citycard.ChinaTime)
+		to, err2 := citycard.TimeOf(ps[i].ValidTo, citycard.BCDTime{}, citycard.ChinaTime)
 		if err1 == nil && err2 == nil && dateOf(from) <= today && today <= dateOf(to) {
 			return &ps[i]
 		}
@@ -381,8 +380,8 @@ func clockOf(t time.Time) fare.Clock {
 	return fare.Clock(t.Hour()*3600 + t.Minute()*60 + t.Second())
 }
 
-func bcdDate(t time.Time) keys.BCDDate {
-	d, _ := keys.DateTime(t)
+func bcdDate(t time.Time) citycard.BCDDate {
+	d, _ := citycard.DateTime(t)
 	return d
 }
 
@@ -425,11 +424,11 @@ func (e *FareEngine) ids(op string, network uint16, riderCategory, cardType uint
 // FareFenMax.
 func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	const op = "terminal.FareEngine.Recheck"
-	if rec.Type != keys.TxCompositePurchase {
+	if rec.Type != citycard.TxCompositePurchase {
 		return FareCheck{}, citycard.E(op, citycard.Invalid, "record type %02X is not a composite purchase", rec.Type)
 	}
 	t := e.Table
-	at, err := keys.Time(rec.Date, rec.Time, citycard.ChinaTime)
+	at, err := citycard.TimeOf(rec.Date, rec.Time, citycard.ChinaTime)
 	if err != nil {
 		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
@@ -440,8 +439,8 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	stop, _ := t.StopID(rec.Network, rec.Station)
 	j := fare.Journey{Date: dateOf(at), RiderCategory: cat, FareMedia: media}
 	leg := fare.Leg{NetworkID: net, Start: clockOf(at), End: fare.NoTime}
-	if rec.EntryDate != (keys.BCDDate{}) {
-		entry, err := keys.Time(rec.EntryDate, rec.EntryTime, citycard.ChinaTime)
+	if rec.EntryDate != (citycard.BCDDate{}) {
+		entry, err := citycard.TimeOf(rec.EntryDate, rec.EntryTime, citycard.ChinaTime)
 		if err != nil {
 			return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
 		}

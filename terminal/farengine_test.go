@@ -37,7 +37,7 @@ func ningboEngine(t *testing.T) *FareEngine {
 
 func at(hh, mm int) time.Time { return time.Date(2025, 6, 10, hh, mm, 0, 0, citycard.ChinaTime) }
 
-func bcd(tm time.Time) (keys.BCDDate, keys.BCDTime) { return keys.DateTime(tm) }
+func bcd(tm time.Time) (citycard.BCDDate, citycard.BCDTime) { return citycard.DateTime(tm) }
 
 func trip(status card.TripStatus, network uint16, line, station uint32, entry time.Time) Transit {
 	d, tm := bcd(entry)
@@ -86,7 +86,7 @@ func TestFareEnginePrice(t *testing.T) {
 		{"count ticket", FareQuery{At: at(8, 0), Tap: TapFlat, Network: netBus, Line: lineBus1,
 			Transit: withProducts(Transit{}, product(prodTen, card.ProductCountTicket, 5))}, 0, 200, prodTen, false, "count_ticket"},
 		{"daily cap", FareQuery{At: at(8, 0), Tap: TapFlat, Network: netBus, Line: lineBus1,
-			Transit: Transit{Spend: card.Spend{Day: keys.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}}}, 100, 200, 0, false, "cap"},
+			Transit: Transit{Spend: card.Spend{Day: citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}}}, 100, 200, 0, false, "cap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch, err := e.Price(tc.q)
@@ -112,7 +112,7 @@ func TestFareEngineProductUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := ch.ProductUpdate
-	if u == nil || u.RidesLeft != 4 || u.RidesToday != 1 || u.RidesTodayDate != (keys.BCDDate{0x20, 0x25, 0x06, 0x10}) {
+	if u == nil || u.RidesLeft != 4 || u.RidesToday != 1 || u.RidesTodayDate != (citycard.BCDDate{0x20, 0x25, 0x06, 0x10}) {
 		t.Fatalf("product update %+v, want 4 rides left, 1 today on 20250610", u)
 	}
 	if err := u.Validate(); err != nil {
@@ -120,7 +120,7 @@ func TestFareEngineProductUpdate(t *testing.T) {
 	}
 	// A monthly pass at its daily limit (4): the ride is paid.
 	p := product(prodMonthly, card.ProductPass, 0)
-	p.DailyLimit, p.RidesToday, p.RidesTodayDate = 4, 4, keys.BCDDate{0x20, 0x25, 0x06, 0x10}
+	p.DailyLimit, p.RidesToday, p.RidesTodayDate = 4, 4, citycard.BCDDate{0x20, 0x25, 0x06, 0x10}
 	ch, err = e.Price(FareQuery{At: at(18, 0), Tap: TapFlat, Network: netBus, Line: lineBus1, Transit: Transit{Products: []card.Product{p}}})
 	if err != nil || ch.AmountFen != 200 || ch.ProductUpdate != nil {
 		t.Errorf("pass at its daily limit: %d fen, update %v, %v; want 200, none", ch.AmountFen, ch.ProductUpdate, err)
@@ -143,7 +143,7 @@ func TestFareEngineRecheck(t *testing.T) {
 	e := ningboEngine(t)
 	d, tm := bcd(at(8, 40))
 	ed, et := bcd(at(8, 0))
-	rec := record.Record{Type: keys.TxCompositePurchase, Date: d, Time: tm, Network: netMetro, Line: lineMetro1, Station: stFuming,
+	rec := record.Record{Type: citycard.TxCompositePurchase, Date: d, Time: tm, Network: netMetro, Line: lineMetro1, Station: stFuming,
 		EntryLine: lineMetro1, EntryStation: stGaoqiao, EntryDate: ed, EntryTime: et, Amount: 400, FareFull: 400}
 	c, err := e.Recheck(&rec)
 	if err != nil || !c.Match || c.FullFen != 400 {
@@ -153,7 +153,7 @@ func TestFareEngineRecheck(t *testing.T) {
 	if c, err = e.Recheck(&rec); err != nil || c.Match {
 		t.Errorf("Recheck of a 3.00 record for a 4.00 leg = %+v, %v; want a mismatch", c, err)
 	}
-	rec.Type = keys.TxPurchase
+	rec.Type = citycard.TxPurchase
 	if _, err := e.Recheck(&rec); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("Recheck of a simple purchase: %v, want kind Invalid", err)
 	}
@@ -197,16 +197,16 @@ func TestFareEngineTransferAtTapOff(t *testing.T) {
 	metroThenBus := trip(card.TripClosed, netMetro, lineMetro1, stFuming, at(8, 40))
 	metroThenBus.Trip.PrevNetwork, metroThenBus.Trip.PrevLine = netMetro, lineMetro1
 	metroThenBus.Trip.PrevFromStation, metroThenBus.Trip.PrevToStation = stGaoqiao, stFuming
-	metroThenBus.Trip.PrevEndDate, metroThenBus.Trip.PrevEndTime, metroThenBus.Trip.PrevFen = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x08, 0x40}, 400
+	metroThenBus.Trip.PrevEndDate, metroThenBus.Trip.PrevEndTime, metroThenBus.Trip.PrevFen = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x08, 0x40}, 400
 	// The same metro leg, with when it began: from 07:20 (100 min before
 	// the 09:00 bus) or 07:40 (80 min). The rule's duration_limit_type 1
 	// counts from the previous leg's departure: the first is out of the
 	// 90-minute window, the second in it.
 	metroLong, metroShort := metroThenBus, metroThenBus
-	metroLong.Trip.PrevStartDate, metroLong.Trip.PrevStartTime = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x07, 0x20}
-	metroShort.Trip.PrevStartDate, metroShort.Trip.PrevStartTime = keys.BCDDate{0x20, 0x25, 0x06, 0x10}, keys.BCDTime{0x07, 0x40}
+	metroLong.Trip.PrevStartDate, metroLong.Trip.PrevStartTime = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x07, 0x20}
+	metroShort.Trip.PrevStartDate, metroShort.Trip.PrevStartTime = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x07, 0x40}
 	capped := openAfter(at(8, 0), 200, at(8, 20))
-	capped.Spend = card.Spend{Day: keys.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}
+	capped.Spend = card.Spend{Day: citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}
 	for _, tc := range []struct {
 		name          string
 		q             FareQuery
@@ -296,7 +296,7 @@ func TestFareEngineTransferThroughTheCard(t *testing.T) {
 	tap(on, 8, 20, 0, 0)
 	tr := c.State().Trip
 	if tr == nil || tr.Status != card.TripOpen || tr.PrevNetwork != netBus || tr.PrevLine != lineBus1 || tr.PrevFromStation != stBusGulou ||
-		tr.PrevEndTime != (keys.BCDTime{0x08, 0x00, 0x00}) || tr.PrevFen != 200 || tr.PrevProduct != 0 || tr.JourneyLegs != 2 {
+		tr.PrevEndTime != (citycard.BCDTime{0x08, 0x00, 0x00}) || tr.PrevFen != 200 || tr.PrevProduct != 0 || tr.JourneyLegs != 2 {
 		t.Fatalf("trip after the metro tap-on %+v, want the bus leg as its previous leg", tr)
 	}
 	r := tap(off, 8, 40, 300, 400)
@@ -361,7 +361,7 @@ func TestFareEngineFareBound(t *testing.T) {
 		t.Fatalf("FareFenMax %d: the cases below are written for 1000.00 yuan", FareFenMax)
 	}
 	d, tm := bcd(at(8, 0))
-	rec := record.Record{Type: keys.TxCompositePurchase, Date: d, Time: tm, Network: netBus, Line: lineBus1, Station: stBusGulou}
+	rec := record.Record{Type: citycard.TxCompositePurchase, Date: d, Time: tm, Network: netBus, Line: lineBus1, Station: stBusGulou}
 	for _, tc := range []struct {
 		amount string
 		fen    uint32 // 0: refused

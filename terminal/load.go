@@ -83,12 +83,12 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 	if err != nil {
 		return res, err
 	}
-	date, tm := keys.DateTime(now)
+	date, tm := citycard.DateTime(now)
 	req := LoadRequest{Issuer: pub.Issuer, ASN: pub.ASN, KeyVersion: b[6], Alg: keys.Alg(b[7])}
 	req.Load = keys.Load{
 		OnlineCounter: binary.BigEndian.Uint16(b[4:6]),
 		BalanceBefore: binary.BigEndian.Uint32(b[0:4]),
-		Amount:        amountFen, Type: keys.TxLoad, TerminalID: t.tid, Date: date, Time: tm,
+		Amount:        amountFen, Type: citycard.TxLoad, TerminalID: t.tid, Date: date, Time: tm,
 	}
 	copy(req.Load.Random[:], b[8:12])
 	copy(req.MAC1[:], b[12:16])
@@ -144,12 +144,12 @@ func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) 
 	if err != nil {
 		return rec, false, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	if last.Type != keys.TxLoad || last.Counter != tl.req.Load.OnlineCounter || last.AmountFen != tl.req.Load.Amount || last.Terminal != t.tid {
+	if last.Type != citycard.TxLoad || last.Counter != tl.req.Load.OnlineCounter || last.AmountFen != tl.req.Load.Amount || last.Terminal != t.tid {
 		delete(t.tornLoads, k)
 		return rec, false, nil
 	}
 	data := binary.BigEndian.AppendUint16(nil, tl.req.Load.OnlineCounter)
-	proof, err := c.sendLen(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: keys.TxLoad, Data: data, Le: 8}, 8)
+	proof, err := c.sendLen(op, "GET TRANSACTION PROOF", apdu.Command{CLA: 0x80, INS: 0x5A, P1: 0x00, P2: citycard.TxLoad, Data: data, Le: 8}, 8)
 	if err != nil {
 		return rec, false, err
 	}
@@ -167,7 +167,7 @@ func (t *Terminal) recoverLoad(op string, c device, tl tornLoad, host LoadHost) 
 func (t *Terminal) spoolLoad(op string, req LoadRequest, tac [4]byte, status record.Status) (record.Record, error) {
 	l := req.Load
 	rec := record.Record{
-		Status: status, Type: keys.TxLoad,
+		Status: status, Type: citycard.TxLoad,
 		Issuer: req.Issuer, ASN: req.ASN, Alg: req.Alg, KeyVersion: req.KeyVersion,
 		Counter: l.OnlineCounter, BalanceBefore: l.BalanceBefore, Amount: l.Amount,
 		TerminalID: t.tid, PSAMID: t.cfg.PSAMID, Date: l.Date, Time: l.Time,

@@ -280,7 +280,7 @@ func (p *PSAM) initPurchase(c apdu.Command) apdu.Response {
 	asn := d[20:28]
 	var issuer citycard.IssuerCode
 	copy(issuer[:], d[28:36])
-	if pur.Type != keys.TxPurchase && pur.Type != keys.TxCompositePurchase {
+	if pur.Type != citycard.TxPurchase && pur.Type != citycard.TxCompositePurchase {
 		return apdu.Response{SW: apdu.SWWrongData}
 	}
 	var dpk [keys.KeyLen]byte

@@ -265,7 +265,7 @@ func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, err
 	if pub, err = card.ParseBasicData(b); err != nil {
 		return pub, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	today, _ := keys.DateTime(now)
+	today, _ := citycard.DateTime(now)
 	if string(today[:]) < string(pub.Start[:]) || string(today[:]) > string(pub.Expiry[:]) {
 		return pub, citycard.E(op, citycard.Conflict, "card %v valid %v to %v, today is %v: %w", pub.ASN, pub.Start, pub.Expiry, today, ErrExpired)
 	}
@@ -335,15 +335,15 @@ func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (in
 // left for recovery: the card may have debited, and the terminal has no
 // complete record of it.
 func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Time, q FareQuery, ch Charge) (rec record.Record, balanceAfter uint32, isGrey bool, err error) {
-	typ, p1 := keys.TxPurchase, byte(0x01)
+	typ, p1 := citycard.TxPurchase, byte(0x01)
 	if t.cfg.Mode != ModePOS {
-		typ, p1 = keys.TxCompositePurchase, 0x03
+		typ, p1 = citycard.TxCompositePurchase, 0x03
 	}
 	in, err := t.initPurchase(op, c, p1, ch.AmountFen)
 	if err != nil {
 		return rec, 0, false, err
 	}
-	date, tm := keys.DateTime(now)
+	date, tm := citycard.DateTime(now)
 	samData := make([]byte, 0, lenInitSAM)
 	samData = append(samData, in.Random[:]...)
 	samData = binary.BigEndian.AppendUint16(samData, in.Counter)
@@ -369,7 +369,7 @@ func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Ti
 		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
 		Product: ch.Product, FareFull: ch.FullFen, RecordKeyVersion: t.cfg.RecordKeyVersion,
 	}
-	if typ == keys.TxCompositePurchase {
+	if typ == citycard.TxCompositePurchase {
 		if err := t.writeTransit(op, c, q, ch, &rec, now); err != nil {
 			return rec, 0, false, err
 		}

@@ -155,8 +155,8 @@ func (w *world) newCard(profile card.Profile, asnLow uint32, versions ...uint8) 
 
 func (w *world) cardWith(profile card.Profile, issuer citycard.IssuerCode, asn citycard.ASN, sets []card.KeySet) *card.Card {
 	w.t.Helper()
-	start, _ := keys.DateTime(day0.AddDate(-1, 0, 0))
-	expiry, _ := keys.DateTime(day0.AddDate(2, 0, 0))
+	start, _ := citycard.DateTime(day0.AddDate(-1, 0, 0))
+	expiry, _ := citycard.DateTime(day0.AddDate(2, 0, 0))
 	c, err := card.New(card.Config{
 		Profile: profile, Issuer: issuer, ASN: asn, CardType: 1, RiderCategory: 0,
 		Start: start, Expiry: expiry, KeySets: sets,
@@ -239,7 +239,7 @@ func TestPurchaseFlows(t *testing.T) {
 				if r.BalanceAfter != 5000-321 || c.State().BalanceFen != 5000-321 {
 					t.Fatalf("after purchase: terminal says %d, card holds %d, want %d", r.BalanceAfter, c.State().BalanceFen, 5000-321)
 				}
-				if r.Record.Type != keys.TxPurchase || r.Record.Amount != 321 || r.Record.BalanceBefore != 5000 || r.Record.Alg != alg {
+				if r.Record.Type != citycard.TxPurchase || r.Record.Amount != 321 || r.Record.BalanceBefore != 5000 || r.Record.Alg != alg {
 					t.Fatalf("record %+v", r.Record)
 				}
 				if err := w.verifier().Verify(&r.Record); err != nil {
@@ -264,7 +264,7 @@ func TestPurchaseFlows(t *testing.T) {
 				if on.Record.Amount != 0 || off.Record.Amount != 400 {
 					t.Fatalf("tap-on charged %d, tap-off %d; want 0 and 400", on.Record.Amount, off.Record.Amount)
 				}
-				if off.Record.EntryStation != 3 || off.Record.Station != 14 || off.Record.Type != keys.TxCompositePurchase {
+				if off.Record.EntryStation != 3 || off.Record.Station != 14 || off.Record.Type != citycard.TxCompositePurchase {
 					t.Fatalf("tap-off record: entry %d, station %d, type %02X", off.Record.EntryStation, off.Record.Station, off.Record.Type)
 				}
 				for _, rec := range []record.Record{on.Record, off.Record} {
@@ -550,7 +550,7 @@ func TestInterconnectedCard(t *testing.T) {
 		t.Fatalf("foreign card record: %v, want pending issuer verification", err)
 	}
 	// The TAC is genuine: its issuer, holding the DTK, verifies it.
-	pur := keys.Purchase{Amount: 250, Type: keys.TxPurchase, TerminalID: r.Record.TerminalID, TerminalSeq: r.Record.TerminalSeq, Date: r.Record.Date, Time: r.Record.Time}
+	pur := keys.Purchase{Amount: 250, Type: citycard.TxPurchase, TerminalID: r.Record.TerminalID, TerminalSeq: r.Record.TerminalSeq, Date: r.Record.Date, Time: r.Record.Time}
 	want, _ := keys.MAC(keys.Alg3DES, keys.TACKey(keys.Alg3DES, ks.TAC[:]), keys.PurchaseTACData(&pur))
 	if want != r.Record.TAC {
 		t.Fatalf("TAC %X, the issuer computes %X", r.Record.TAC, want)
@@ -566,9 +566,9 @@ func loadFromHome(t *testing.T, dev device, ks card.KeySet, fen uint32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, tm := keys.DateTime(day0)
+	d, tm := citycard.DateTime(day0)
 	l := keys.Load{OnlineCounter: uint16(b[4])<<8 | uint16(b[5]), BalanceBefore: uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]),
-		Amount: fen, Type: keys.TxLoad, TerminalID: tid, Date: d, Time: tm}
+		Amount: fen, Type: citycard.TxLoad, TerminalID: tid, Date: d, Time: tm}
 	copy(l.Random[:], b[8:12])
 	pr, err := keys.LoadProof(ks.Alg, ks.Load[:], ks.TAC[:], &l)
 	if err != nil {

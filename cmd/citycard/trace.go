@@ -182,8 +182,8 @@ func newTraceWorld(tr *tracer, alg keys.Alg, profile card.Profile) (*traceWorld,
 	if err != nil {
 		return nil, err
 	}
-	start, _ := keys.DateTime(w.now.AddDate(-1, 0, 0))
-	expiry, _ := keys.DateTime(w.now.AddDate(5, 0, 0))
+	start, _ := citycard.DateTime(w.now.AddDate(-1, 0, 0))
+	expiry, _ := citycard.DateTime(w.now.AddDate(5, 0, 0))
 	w.card, err = card.New(card.Config{
 		Profile: profile, Issuer: traceIssuer, ASN: asn, CardType: 0x01, RiderCategory: 0x00,
 		Start: start, Expiry: expiry, KeySets: []card.KeySet{ks},
