@@ -106,9 +106,9 @@ type State struct {
 	Selected       []byte // AID of the selected application; nil if none
 	InTransaction  bool   // an INITIALIZE is waiting for its DEBIT or CREDIT
 	Log            []LogEntry
-	Trip           *Trip     // record 01 of the transit file, nil if never written
-	Spend          *Spend    // record 02, nil if never written
-	Products       []Product // records 10h-17h present, by identifier
+	JourneyRecord  *JourneyRecord // record 01 of the transit file, nil if never written
+	Spend          *Spend         // record 02, nil if never written
+	Products       []Product      // records 10h-17h present, by identifier
 	Last           *TransactionProof
 }
 
@@ -308,7 +308,7 @@ func (c *Card) State() State {
 		l := *c.last
 		s.Last = &l
 	}
-	for id := RecordTrip; id <= RecordProductLast; id++ {
+	for id := RecordJourney; id <= RecordProductLast; id++ {
 		b, ok := c.transit[id]
 		if !ok {
 			continue
@@ -318,8 +318,8 @@ func (c *Card) State() State {
 			panic("card: own transit record unreadable: " + err.Error())
 		}
 		switch v := r.(type) {
-		case Trip:
-			s.Trip = &v
+		case JourneyRecord:
+			s.JourneyRecord = &v
 		case Spend:
 			s.Spend = &v
 		case Product:

@@ -271,9 +271,9 @@ func TestCompositePurchase(t *testing.T) {
 	each(t, func(t *testing.T, p card.Profile, alg keys.Alg) {
 		f := newFixture(t, p, []keys.Alg{alg}, withBalance(1000))
 		f.selectEPurse()
-		f.must(cmdReadTransit(card.RecordTrip), apdu.SWRecordNotFound)
+		f.must(cmdReadTransit(card.RecordJourney), apdu.SWRecordNotFound)
 
-		trip := card.Trip{Status: card.TripOpen, Network: 1, Line: 2, Station: 17, EntryDate: testDate, EntryTime: testTime,
+		trip := card.JourneyRecord{Status: card.LegOpen, Network: 1, Line: 2, Station: 17, EntryDate: testDate, EntryTime: testTime,
 			Terminal: testTerminal, ProvisionalFen: 300, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 300}
 		spend := card.Spend{Day: testDate, DaySpendFen: 300, DayRides: 1, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 300, MonthRides: 1}
 		tb, sb := mustMarshal(t, trip), mustMarshal(t, spend)
@@ -282,15 +282,15 @@ func TestCompositePurchase(t *testing.T) {
 		in, pur := f.startPurchase(citycard.TxCompositePurchase, 1, 300)
 		f.must(cmdUpdateCAPP(tb), apdu.SWOK)
 		f.must(cmdUpdateCAPP(sb), apdu.SWOK)
-		f.must(cmdReadTransit(card.RecordTrip), apdu.SWRecordNotFound) // reads keep the transaction open
+		f.must(cmdReadTransit(card.RecordJourney), apdu.SWRecordNotFound) // reads keep the transaction open
 		f.must(cmdGetBalance(), apdu.SWOK)
 		pr := f.purchaseProof(1, pur)
 		d := f.must(cmdDebit(pur.TerminalSeq, pur.Date, pur.Time, pr.MAC1), apdu.SWOK)
 		if !bytes.Equal(d, append(pr.TAC[:], pr.MAC2[:]...)) {
 			t.Fatalf("DEBIT = %X, want TAC %X MAC2 %X", d, pr.TAC, pr.MAC2)
 		}
-		if got := f.must(cmdReadTransit(card.RecordTrip), apdu.SWOK); !bytes.Equal(got, tb) {
-			t.Errorf("trip record %X, want %X", got, tb)
+		if got := f.must(cmdReadTransit(card.RecordJourney), apdu.SWOK); !bytes.Equal(got, tb) {
+			t.Errorf("journey record %X, want %X", got, tb)
 		}
 		if got := f.must(cmdReadTransit(card.RecordSpend), apdu.SWOK); !bytes.Equal(got, sb) {
 			t.Errorf("spend record %X, want %X", got, sb)
@@ -300,21 +300,21 @@ func TestCompositePurchase(t *testing.T) {
 
 		// Tap-off with a wrong MAC1: the cached trip is dropped.
 		closed := trip
-		closed.Status = card.TripClosed
+		closed.Status = card.LegClosed
 		_, pur = f.startPurchase(citycard.TxCompositePurchase, 1, 200)
 		f.must(cmdUpdateCAPP(mustMarshal(t, closed)), apdu.SWOK)
 		pr = f.purchaseProof(1, pur)
 		pr.MAC1[0] ^= 1
 		f.must(cmdDebit(pur.TerminalSeq, pur.Date, pur.Time, pr.MAC1), apdu.SWMACInvalid)
-		if got := f.must(cmdReadTransit(card.RecordTrip), apdu.SWOK); !bytes.Equal(got, tb) {
-			t.Errorf("after a failed debit the trip record is %X, want %X", got, tb)
+		if got := f.must(cmdReadTransit(card.RecordJourney), apdu.SWOK); !bytes.Equal(got, tb) {
+			t.Errorf("after a failed debit the journey record is %X, want %X", got, tb)
 		}
 		// Tap-off for real.
 		cb := mustMarshal(t, closed)
 		f.purchase(citycard.TxCompositePurchase, 1, 200, cb)
 		s := f.card.State()
-		if s.Trip == nil || *s.Trip != closed || s.Spend == nil || *s.Spend != spend {
-			t.Errorf("State transit: trip %+v spend %+v", s.Trip, s.Spend)
+		if s.JourneyRecord == nil || *s.JourneyRecord != closed || s.Spend == nil || *s.Spend != spend {
+			t.Errorf("State transit: trip %+v spend %+v", s.JourneyRecord, s.Spend)
 		}
 		if s.BalanceFen != 500 || s.OfflineCounter != 2 {
 			t.Errorf("balance %d offline %d, want 500 2", s.BalanceFen, s.OfflineCounter)
@@ -514,7 +514,7 @@ func TestTransactionClosedByOtherCommands(t *testing.T) {
 		"INITIALIZE":        {cmdInit(0x01, 1, 10, testTerminal), apdu.SWMACInvalid},
 		"refused INIT":      {cmdInit(0x01, 9, 10, testTerminal), apdu.SWConditionsNotMet},
 		"CREDIT":            {cmdCredit(testDate, testTime, [4]byte{}), apdu.SWConditionsNotMet},
-		"UPDATE CAPP":       {cmdUpdateCAPP(make([]byte, card.TripLen)), apdu.SWConditionsNotMet},
+		"UPDATE CAPP":       {cmdUpdateCAPP(make([]byte, card.JourneyRecordLen)), apdu.SWConditionsNotMet},
 		"bad DEBIT":         {[]byte{0x80, 0x54, 0x01, 0x00, 0x01, 0x00}, apdu.SWConditionsNotMet},
 		"unknown INS":       {[]byte{0x80, 0xCA, 0x00, 0x00, 0x00}, apdu.SWConditionsNotMet},
 		"unknown CLA":       {[]byte{0x90, 0x54, 0x01, 0x00}, apdu.SWConditionsNotMet},

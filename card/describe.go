@@ -181,8 +181,8 @@ func describeData(o op, parsed bool, raw, d []byte) string {
 // describeTransit reads a transit record.
 func describeTransit(r TransitRecord) string {
 	switch v := r.(type) {
-	case Trip:
-		s := fmt.Sprintf("trip %v: network %d line %d station %d, entry %v %v at terminal %v, provisional %d fen; journey from %v %v, legs %d, spent %d fen",
+	case JourneyRecord:
+		s := fmt.Sprintf("journey, last leg %v: network %d line %d station %d, entry %v %v at terminal %v, provisional %d fen; journey from %v %v, legs %d, spent %d fen",
 			v.Status, v.Network, v.Line, v.Station, v.EntryDate, v.EntryTime, v.Terminal, v.ProvisionalFen,
 			v.JourneyDate, v.JourneyTime, v.JourneyLegs, v.JourneySpendFen)
 		if v.HasPrev() {
@@ -215,8 +215,8 @@ func aidName(aid []byte) string {
 
 func recordName(id byte) string {
 	switch {
-	case id == RecordTrip:
-		return "trip"
+	case id == RecordJourney:
+		return "journey"
 	case id == RecordSpend:
 		return "spend"
 	case id >= RecordProductFirst && id <= RecordProductLast:

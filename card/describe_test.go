@@ -25,13 +25,13 @@ func TestDescribeGolden(t *testing.T) {
 	f.must(cmdGetBalance(), apdu.SWINSNotSupported)
 	f.selectEPurse()
 	f.must([]byte{0x00, 0xB0, 0x95, 0x00, 0x20}, apdu.SWOK)
-	f.must(cmdReadTransit(card.RecordTrip), apdu.SWRecordNotFound)
-	trip := card.Trip{Status: card.TripOpen, Network: 1, Line: 3, Station: 12, EntryDate: testDate, EntryTime: testTime,
+	f.must(cmdReadTransit(card.RecordJourney), apdu.SWRecordNotFound)
+	trip := card.JourneyRecord{Status: card.LegOpen, Network: 1, Line: 3, Station: 12, EntryDate: testDate, EntryTime: testTime,
 		Terminal: testTerminal, ProvisionalFen: 400, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 400}
 	on := f.purchase(citycard.TxCompositePurchase, 1, 400, mustMarshal(t, trip))
-	f.must(cmdReadTransit(card.RecordTrip), apdu.SWOK)
+	f.must(cmdReadTransit(card.RecordJourney), apdu.SWOK)
 	f.must(cmdReadLog(1), apdu.SWOK)
-	trip.Status = card.TripClosed
+	trip.Status = card.LegClosed
 	f.purchase(citycard.TxCompositePurchase, 1, 0, mustMarshal(t, trip),
 		mustMarshal(t, card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 1, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 400, MonthRides: 1}))
 	f.must(cmdProof(citycard.TxCompositePurchase, on.init.counter), apdu.SWMACNotAvailable)
@@ -104,15 +104,15 @@ func TestDescribeLines(t *testing.T) {
 }
 
 func TestDescribeTripPreviousLeg(t *testing.T) {
-	tr := card.Trip{Status: card.TripOpen, Network: 2, Line: 1, Station: 7, EntryDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, EntryTime: citycard.BCDTime{0x08, 0x10, 0x00},
+	tr := card.JourneyRecord{Status: card.LegOpen, Network: 2, Line: 1, Station: 7, EntryDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, EntryTime: citycard.BCDTime{0x08, 0x10, 0x00},
 		JourneyDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, JourneyTime: citycard.BCDTime{0x07, 0x55, 0x00}, JourneyLegs: 2, JourneySpendFen: 200,
 		PrevNetwork: 1, PrevLine: 17, PrevFromStation: 3, PrevToStation: 3, PrevStartDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevStartTime: citycard.BCDTime{0x07, 0x55, 0x00}, PrevEndDate: citycard.BCDDate{0x20, 0x26, 0x11, 0x24}, PrevEndTime: citycard.BCDTime{0x07, 0x55, 0x00}, PrevFen: 200}
-	describe := func(tr card.Trip) string {
+	describe := func(tr card.JourneyRecord) string {
 		b, err := tr.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := apdu.Command{CLA: 0x00, INS: 0xB2, P1: card.RecordTrip, P2: card.SFITransit << 3, Le: card.TripLen}
+		cmd := apdu.Command{CLA: 0x00, INS: 0xB2, P1: card.RecordJourney, P2: card.SFITransit << 3, Le: card.JourneyRecordLen}
 		return card.Describe(cmd.Encode(), apdu.Response{Data: b, SW: apdu.SWOK}.Encode())
 	}
 	want := "; previous leg network 1 line 17 station 3 to 3, product 0, 20261124 075500 to 20261124 075500, paid 200 fen"
@@ -122,7 +122,7 @@ func TestDescribeTripPreviousLeg(t *testing.T) {
 	tr.PrevNetwork, tr.PrevLine, tr.PrevFromStation, tr.PrevToStation, tr.PrevFen = 0, 0, 0, 0, 0
 	tr.PrevEndDate, tr.PrevEndTime = citycard.BCDDate{}, citycard.BCDTime{}
 	tr.PrevStartDate, tr.PrevStartTime = citycard.BCDDate{}, citycard.BCDTime{}
-	if got := describe(tr); strings.Contains(got, "previous") || !strings.Contains(got, "trip open") {
+	if got := describe(tr); strings.Contains(got, "previous") || !strings.Contains(got, "last leg open") {
 		t.Fatalf("a trip with no previous leg: %q", got)
 	}
 }

@@ -32,7 +32,7 @@ const (
 // computed independently, or be refused with nothing changed.
 func FuzzTransmit(f *testing.F) {
 	base := newFixture(f, card.ProfileCitizen, []keys.Alg{keys.Alg3DES, keys.AlgSM4}, withBalance(5000), withOverdraw(100))
-	trip := card.Trip{Status: card.TripOpen, Network: 1, Line: 2, Station: 3, EntryDate: testDate, EntryTime: testTime}
+	trip := card.JourneyRecord{Status: card.LegOpen, Network: 1, Line: 2, Station: 3, EntryDate: testDate, EntryTime: testTime}
 	product := card.Product{Record: 0x11, ProductID: 5, Kind: card.ProductCountTicket, ValidFrom: testStart, ValidTo: testExpiry, RidesLeft: 3}
 	tb, pb := mustMarshal(f, trip), mustMarshal(f, product)
 
@@ -45,7 +45,7 @@ func FuzzTransmit(f *testing.F) {
 		{0x00, 0xB0, 0x95, 0x00, 0x20},
 		{0x00, 0xB0, 0x95, 0x1F, 0x00},
 		cmdReadLog(1),
-		cmdReadTransit(card.RecordTrip),
+		cmdReadTransit(card.RecordJourney),
 		cmdReadTransit(0x11),
 		cmdGetChallenge(),
 		cmdGetBalance(),

@@ -73,7 +73,7 @@ func TestPropertyConservation(t *testing.T) {
 				}
 				var recs [][]byte
 				if typ == citycard.TxCompositePurchase {
-					tr := card.Trip{Status: card.TripStatus(rng.IntN(2)), Network: uint16(rng.Uint32()), Line: rng.Uint32(),
+					tr := card.JourneyRecord{Status: card.LegStatus(rng.IntN(2)), Network: uint16(rng.Uint32()), Line: rng.Uint32(),
 						Station: rng.Uint32(), EntryDate: testDate, EntryTime: testTime, ProvisionalFen: amount}
 					recs = append(recs, mustMarshal(t, tr))
 				}
@@ -89,8 +89,8 @@ func TestPropertyConservation(t *testing.T) {
 				offline++
 				commits++
 				if len(recs) > 0 {
-					if rec := f.must(cmdReadTransit(card.RecordTrip), apdu.SWOK); !bytes.Equal(rec, recs[0]) {
-						t.Fatalf("step %d: trip record %X, want %X", step, rec, recs[0])
+					if rec := f.must(cmdReadTransit(card.RecordJourney), apdu.SWOK); !bytes.Equal(rec, recs[0]) {
+						t.Fatalf("step %d: journey record %X, want %X", step, rec, recs[0])
 					}
 				}
 			case op == 7: // purchase with a wrong MAC1

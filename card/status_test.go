@@ -66,8 +66,8 @@ func TestStatusWords(t *testing.T) {
 			return cmd
 		}
 	}
-	validTrip := card.Trip{Status: card.TripOpen, EntryDate: testDate, EntryTime: testTime}
-	tripBytes := func(t *testing.T) []byte { return mustMarshal(t, validTrip) }
+	validJourney := card.JourneyRecord{Status: card.LegOpen, EntryDate: testDate, EntryTime: testTime}
+	tripBytes := func(t *testing.T) []byte { return mustMarshal(t, validJourney) }
 	flip := func(m [4]byte) [4]byte { m[3] ^= 0x01; return m }
 	readBasic := []byte{0x00, 0xB0, 0x95, 0x00, 0x20}
 
@@ -175,7 +175,7 @@ func TestStatusWords(t *testing.T) {
 		// 6A83 no such record.
 		{"READ RECORD log on a new card", 0, func(*testing.T) setup { return sel(cmdReadLog(1)) }, apdu.SWRecordNotFound},
 		{"READ RECORD log 11", 0, func(*testing.T) setup { return sel(cmdReadLog(11)) }, apdu.SWRecordNotFound},
-		{"READ RECORD transit 01 never written", 0, func(*testing.T) setup { return sel(cmdReadTransit(card.RecordTrip)) }, apdu.SWRecordNotFound},
+		{"READ RECORD transit 01 never written", 0, func(*testing.T) setup { return sel(cmdReadTransit(card.RecordJourney)) }, apdu.SWRecordNotFound},
 		{"READ RECORD transit 05", 0, func(*testing.T) setup { return sel(cmdReadTransit(0x05)) }, apdu.SWRecordNotFound},
 		{"UPDATE CAPP record 05", 0, func(t *testing.T) setup {
 			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
@@ -301,7 +301,7 @@ func TestStatusWords(t *testing.T) {
 		{"UPDATE CAPP identifier not P1", 0, func(*testing.T) setup {
 			return inPurchase(citycard.TxCompositePurchase, func(*keys.Purchase, [4]byte) []byte {
 				b := make([]byte, card.SpendLen)
-				b[0] = card.RecordTrip
+				b[0] = card.RecordJourney
 				return append([]byte{0x80, 0xDC, card.RecordSpend, 0xB8, byte(len(b))}, b...)
 			})
 		}, apdu.SWWrongData},

@@ -40,7 +40,7 @@ func TestTearPurchase(t *testing.T) {
 			in, pur := f.startPurchase(typ, 1, 100)
 			var recs [][]byte
 			if typ == citycard.TxCompositePurchase {
-				recs = append(recs, mustMarshal(t, card.Trip{Status: card.TripOpen, Station: 9, EntryDate: testDate, EntryTime: testTime}))
+				recs = append(recs, mustMarshal(t, card.JourneyRecord{Status: card.LegOpen, Station: 9, EntryDate: testDate, EntryTime: testTime}))
 				f.must(cmdUpdateCAPP(recs[0]), apdu.SWOK)
 			}
 			pr := f.purchaseProof(1, pur)
@@ -50,7 +50,7 @@ func TestTearPurchase(t *testing.T) {
 			if after := f.money(); after != before {
 				t.Fatalf("tear before commit changed the card: %+v -> %+v", before, after)
 			}
-			if f.card.State().Trip != nil {
+			if f.card.State().JourneyRecord != nil {
 				t.Fatalf("tear before commit wrote the cached trip")
 			}
 			f.selectEPurse()
@@ -72,8 +72,8 @@ func TestTearPurchase(t *testing.T) {
 			if s.BalanceFen != 890 || s.OfflineCounter != in.counter+1 {
 				t.Fatalf("tear after commit: balance %d offline %d, want 890 %d", s.BalanceFen, s.OfflineCounter, in.counter+1)
 			}
-			if typ == citycard.TxCompositePurchase && (s.Trip == nil || s.Trip.Station != 9) {
-				t.Fatalf("tear after commit lost the cached trip: %+v", s.Trip)
+			if typ == citycard.TxCompositePurchase && (s.JourneyRecord == nil || s.JourneyRecord.Station != 9) {
+				t.Fatalf("tear after commit lost the cached trip: %+v", s.JourneyRecord)
 			}
 			f.selectEPurse()
 			d := f.must(cmdProof(typ, in.counter), apdu.SWOK)

@@ -18,22 +18,22 @@ import (
 // months BCD YYYYMM. A date (with its time) of all zeros means "none";
 // any other value must be a real date and time.
 const (
-	RecordTrip         byte = 0x01 // the trip: the last entry, for tap-off and transfers
+	RecordJourney      byte = 0x01 // the trip: the last entry, for tap-off and transfers
 	RecordSpend        byte = 0x02 // the spend: day and month totals, for caps
 	RecordProductFirst byte = 0x10 // the first product slot
 	RecordProductLast  byte = 0x17 // the last product slot (8 products)
 
-	TripLen    = 75 // length of record 01 in bytes
-	SpendLen   = 20 // length of record 02 in bytes
-	ProductLen = 22 // length of records 10h-17h in bytes
+	JourneyRecordLen = 75 // length of record 01 in bytes
+	SpendLen         = 20 // length of record 02 in bytes
+	ProductLen       = 22 // length of records 10h-17h in bytes
 )
 
 // RecordLen returns the fixed length of the transit record with
 // identifier id, and false for an identifier the file does not hold.
 func RecordLen(id byte) (int, bool) {
 	switch {
-	case id == RecordTrip:
-		return TripLen, true
+	case id == RecordJourney:
+		return JourneyRecordLen, true
 	case id == RecordSpend:
 		return SpendLen, true
 	case id >= RecordProductFirst && id <= RecordProductLast:
@@ -42,7 +42,7 @@ func RecordLen(id byte) (int, bool) {
 	return 0, false
 }
 
-// TransitRecord is one record of the transit record file: a Trip, a Spend
+// TransitRecord is one record of the transit record file: a JourneyRecord, a Spend
 // or a Product. MarshalBinary gives its fixed-length bytes, identifier
 // first, or kind Invalid naming the field that cannot be written.
 type TransitRecord interface {
@@ -59,8 +59,8 @@ func ParseTransitRecord(b []byte) (TransitRecord, error) {
 		return nil, citycard.E("card.ParseTransitRecord", citycard.Invalid, "transit record: empty")
 	}
 	switch id := b[0]; {
-	case id == RecordTrip:
-		var t Trip
+	case id == RecordJourney:
+		var t JourneyRecord
 		err := t.UnmarshalBinary(b)
 		return t, err
 	case id == RecordSpend:
@@ -76,28 +76,28 @@ func ParseTransitRecord(b []byte) (TransitRecord, error) {
 	}
 }
 
-// TripStatus says whether a trip's last leg is still open (tapped on, not
+// LegStatus says whether a trip's last leg is still open (tapped on, not
 // yet off).
-type TripStatus uint8
+type LegStatus uint8
 
 // The trip statuses.
 const (
-	TripClosed TripStatus = 0 // the last leg was tapped off (or there was none)
-	TripOpen   TripStatus = 1 // tapped on, waiting for the tap-off
+	LegClosed LegStatus = 0 // the last leg was tapped off (or there was none)
+	LegOpen   LegStatus = 1 // tapped on, waiting for the tap-off
 )
 
 // String gives "closed" or "open".
-func (s TripStatus) String() string {
+func (s LegStatus) String() string {
 	switch s {
-	case TripClosed:
+	case LegClosed:
 		return "closed"
-	case TripOpen:
+	case LegOpen:
 		return "open"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
-// Trip is record 01 of the transit record file: where and when the last
+// JourneyRecord is record 01 of the transit record file: where and when the last
 // leg began, what was provisionally charged for it, the journey it
 // belongs to, and the previous leg, so that a tap-off can price the leg
 // (with a transfer from the leg before it) and a tap-on or a boarding can
@@ -132,8 +132,8 @@ func (s TripStatus) String() string {
 // end date and time of all zeros means no previous leg, and then every
 // previous-leg field is zero. For a flat boarding the end is the tap,
 // and both stations are its stop.
-type Trip struct {
-	Status          TripStatus
+type JourneyRecord struct {
+	Status          LegStatus
 	Network         uint16 // the operator network of the entry
 	Line            uint32
 	Station         uint32
@@ -158,39 +158,39 @@ type Trip struct {
 	PrevFen         uint32 // what it paid in all (a tap-on's provisional amount included)
 }
 
-// HasPrev reports whether the trip records a previous leg.
-func (t Trip) HasPrev() bool {
+// HasPrev reports whether the journey record holds a previous leg.
+func (t JourneyRecord) HasPrev() bool {
 	return t.PrevEndDate != (citycard.BCDDate{}) || t.PrevEndTime != (citycard.BCDTime{})
 }
 
-// RecordID returns RecordTrip.
-func (Trip) RecordID() byte { return RecordTrip }
+// RecordID returns RecordJourney.
+func (JourneyRecord) RecordID() byte { return RecordJourney }
 
 // Validate checks every field: a known status, dates and times real or all
 // zero, an entry date on an open trip, and no previous-leg field set
 // without the previous leg's end. Kind Invalid naming the field.
-func (t Trip) Validate() error {
-	const op = "card.Trip.Validate"
-	if t.Status != TripClosed && t.Status != TripOpen {
-		return fieldErr(op, "trip", "status", "%d is not 0 (closed) or 1 (open)", t.Status)
+func (t JourneyRecord) Validate() error {
+	const op = "card.JourneyRecord.Validate"
+	if t.Status != LegClosed && t.Status != LegOpen {
+		return fieldErr(op, "journey", "status", "%d is not 0 (closed) or 1 (open)", t.Status)
 	}
-	if err := checkDateTime(op, "trip", "entry date/time", t.EntryDate, t.EntryTime); err != nil {
+	if err := checkDateTime(op, "journey", "entry date/time", t.EntryDate, t.EntryTime); err != nil {
 		return err
 	}
-	if t.Status == TripOpen && t.EntryDate == (citycard.BCDDate{}) {
-		return fieldErr(op, "trip", "entry date", "an open trip needs its entry date")
+	if t.Status == LegOpen && t.EntryDate == (citycard.BCDDate{}) {
+		return fieldErr(op, "journey", "entry date", "an open trip needs its entry date")
 	}
-	if err := checkDateTime(op, "trip", "journey date/time", t.JourneyDate, t.JourneyTime); err != nil {
+	if err := checkDateTime(op, "journey", "journey date/time", t.JourneyDate, t.JourneyTime); err != nil {
 		return err
 	}
-	if err := checkDateTime(op, "trip", "previous end date/time", t.PrevEndDate, t.PrevEndTime); err != nil {
+	if err := checkDateTime(op, "journey", "previous end date/time", t.PrevEndDate, t.PrevEndTime); err != nil {
 		return err
 	}
-	if err := checkDateTime(op, "trip", "previous start date/time", t.PrevStartDate, t.PrevStartTime); err != nil {
+	if err := checkDateTime(op, "journey", "previous start date/time", t.PrevStartDate, t.PrevStartTime); err != nil {
 		return err
 	}
 	if start := t.PrevStartDate.String() + t.PrevStartTime.String(); t.HasPrev() && t.PrevStartDate != (citycard.BCDDate{}) && start > t.PrevEndDate.String()+t.PrevEndTime.String() {
-		return fieldErr(op, "trip", "previous start date/time", "%s is after the previous leg's end", start)
+		return fieldErr(op, "journey", "previous start date/time", "%s is after the previous leg's end", start)
 	}
 	if !t.HasPrev() {
 		for _, f := range []struct {
@@ -206,7 +206,7 @@ func (t Trip) Validate() error {
 			{"previous paid", t.PrevFen != 0},
 		} {
 			if f.set {
-				return fieldErr(op, "trip", f.name, "set on a trip with no previous leg (end date/time zero)")
+				return fieldErr(op, "journey", f.name, "set on a trip with no previous leg (end date/time zero)")
 			}
 		}
 	}
@@ -214,12 +214,12 @@ func (t Trip) Validate() error {
 }
 
 // MarshalBinary returns the 68-byte record. Kind Invalid as Validate.
-func (t Trip) MarshalBinary() ([]byte, error) {
+func (t JourneyRecord) MarshalBinary() ([]byte, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, TripLen)
-	b = append(b, RecordTrip, byte(t.Status))
+	b := make([]byte, 0, JourneyRecordLen)
+	b = append(b, RecordJourney, byte(t.Status))
 	b = binary.BigEndian.AppendUint16(b, t.Network)
 	b = binary.BigEndian.AppendUint32(b, t.Line)
 	b = binary.BigEndian.AppendUint32(b, t.Station)
@@ -241,21 +241,21 @@ func (t Trip) MarshalBinary() ([]byte, error) {
 	b = append(b, t.PrevEndDate[:]...)
 	b = append(b, t.PrevEndTime[:]...)
 	b = binary.BigEndian.AppendUint32(b, t.PrevFen)
-	assertLen(b, TripLen)
+	assertLen(b, JourneyRecordLen)
 	return b, nil
 }
 
 // UnmarshalBinary decodes a 68-byte record 01. Kind Invalid, naming the
 // field, for a wrong identifier or length or any field Validate refuses;
 // t is unchanged on error.
-func (t *Trip) UnmarshalBinary(b []byte) error {
-	const op = "card.Trip.UnmarshalBinary"
-	if err := checkHeader(op, "trip", b, RecordTrip, TripLen); err != nil {
+func (t *JourneyRecord) UnmarshalBinary(b []byte) error {
+	const op = "card.JourneyRecord.UnmarshalBinary"
+	if err := checkHeader(op, "journey", b, RecordJourney, JourneyRecordLen); err != nil {
 		return err
 	}
 	r := fields{b: b[1:]}
-	var v Trip
-	v.Status = TripStatus(r.u8())
+	var v JourneyRecord
+	v.Status = LegStatus(r.u8())
 	v.Network = r.u16()
 	v.Line = r.u32()
 	v.Station = r.u32()

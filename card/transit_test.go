@@ -21,8 +21,8 @@ func unhex(t testing.TB, s string) []byte {
 // The layouts, byte for byte: a change here is a change of the card file
 // every terminal reads.
 func TestTransitLayouts(t *testing.T) {
-	trip := card.Trip{
-		Status: card.TripOpen, Network: 0x0102, Line: 0x03040506, Station: 0x0708090A,
+	trip := card.JourneyRecord{
+		Status: card.LegOpen, Network: 0x0102, Line: 0x03040506, Station: 0x0708090A,
 		EntryDate: testDate, EntryTime: testTime, Terminal: testTerminal, ProvisionalFen: 0x0B0C0D0E,
 		JourneyDate: citycard.BCDDate{0x20, 0x25, 0x06, 0x01}, JourneyTime: citycard.BCDTime{0x08, 0x00, 0x00},
 		JourneyLegs: 2, JourneySpendFen: 0x0F101112,
@@ -31,7 +31,7 @@ func TestTransitLayouts(t *testing.T) {
 		PrevEndDate: citycard.BCDDate{0x20, 0x25, 0x05, 0x31}, PrevEndTime: citycard.BCDTime{0x23, 0x59, 0x58},
 		PrevFen: 0x23242526,
 	}
-	noPrev := card.Trip{Status: card.TripClosed, Network: 1, Line: 1, Station: 101, EntryDate: testDate, EntryTime: testTime,
+	noPrev := card.JourneyRecord{Status: card.LegClosed, Network: 1, Line: 1, Station: 101, EntryDate: testDate, EntryTime: testTime,
 		Terminal: testTerminal, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 200}
 	spend := card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 2, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 9000, MonthRides: 45}
 	prod := card.Product{Record: 0x13, ProductID: 0x0102, Kind: card.ProductPass, Network: 0x0304,
@@ -70,9 +70,9 @@ func TestTransitLayouts(t *testing.T) {
 // Unmarshal is strict and names the field it refuses.
 func TestTransitUnmarshalStrict(t *testing.T) {
 	good := map[string][]byte{
-		"trip": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
+		"journey": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
 			" 0000 00000000 00000000 00000000 0000 00000000 000000 00000000 000000 00000000"),
-		"trip with previous leg": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
+		"journey with previous leg": unhex(t, "01 01 0102 03040506 0708090A 20250601 083000 000000000001 00000000 00000000 000000 00 00000000"+
 			" 0001 00000001 000003E9 000003E9 0000 20250601 080000 20250601 081500 000000C8"),
 		"spend":   unhex(t, "02 00000000 00000000 0000 000000 00000000 0000"),
 		"product": unhex(t, "10 0001 02 0001 20250101 20251231 000A 00 00 00000000"),
@@ -87,28 +87,28 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 		b         []byte
 		field     string
 	}{
-		{"trip short", "trip", good["trip"][:card.TripLen-1], "length"},
-		{"trip of the old 41 bytes", "trip", good["trip"][:41], "length"},
-		{"trip long", "trip", append(append([]byte(nil), good["trip"]...), 0), "length"},
-		{"trip wrong id", "trip", set(good["trip"], 0, 0x02), "identifier"},
-		{"trip status 2", "trip", set(good["trip"], 1, 0x02), "status"},
-		{"trip entry month 13", "trip", set(good["trip"], 14, 0x13), "entry date/time"},
-		{"trip entry hour 24", "trip", set(good["trip"], 16, 0x24), "entry date/time"},
-		{"trip entry not BCD", "trip", set(good["trip"], 15, 0x0A), "entry date/time"},
-		{"open trip without entry", "trip", set(good["trip"], 12, 0, 0, 0, 0, 0, 0, 0), "entry date"},
-		{"trip journey time without date", "trip", set(good["trip"], 33, 0x08), "journey date/time"},
-		{"trip previous end day 32", "trip", set(good["trip with previous leg"], 64, 0x20, 0x25, 0x06, 0x32), "previous end date/time"},
-		{"trip previous end minute 60", "trip", set(good["trip with previous leg"], 69, 0x60), "previous end date/time"},
-		{"trip previous end time without date", "trip", set(good["trip"], 68, 0x08), "previous end date/time"},
-		{"trip previous start month 13", "trip", set(good["trip with previous leg"], 59, 0x13), "previous start date/time"},
-		{"trip previous start after its end", "trip", set(good["trip with previous leg"], 61, 0x09), "previous start date/time"},
-		{"trip previous start without end", "trip", set(good["trip"], 57, 0x20, 0x25, 0x06, 0x01), "previous start date"},
-		{"trip previous network without end", "trip", set(good["trip"], 41, 0x00, 0x02), "previous network"},
-		{"trip previous line without end", "trip", set(good["trip"], 46, 0x01), "previous line"},
-		{"trip previous from station without end", "trip", set(good["trip"], 50, 0x01), "previous from station"},
-		{"trip previous to station without end", "trip", set(good["trip"], 54, 0x01), "previous to station"},
-		{"trip previous product without end", "trip", set(good["trip"], 56, 0x65), "previous product"},
-		{"trip previous paid without end", "trip", set(good["trip"], 74, 0x01), "previous paid"},
+		{"journey short", "journey", good["journey"][:card.JourneyRecordLen-1], "length"},
+		{"journey of the old 41 bytes", "journey", good["journey"][:41], "length"},
+		{"journey long", "journey", append(append([]byte(nil), good["journey"]...), 0), "length"},
+		{"journey wrong id", "journey", set(good["journey"], 0, 0x02), "identifier"},
+		{"journey status 2", "journey", set(good["journey"], 1, 0x02), "status"},
+		{"journey entry month 13", "journey", set(good["journey"], 14, 0x13), "entry date/time"},
+		{"journey entry hour 24", "journey", set(good["journey"], 16, 0x24), "entry date/time"},
+		{"journey entry not BCD", "journey", set(good["journey"], 15, 0x0A), "entry date/time"},
+		{"open journey without entry", "journey", set(good["journey"], 12, 0, 0, 0, 0, 0, 0, 0), "entry date"},
+		{"journey journey time without date", "journey", set(good["journey"], 33, 0x08), "journey date/time"},
+		{"journey previous end day 32", "journey", set(good["journey with previous leg"], 64, 0x20, 0x25, 0x06, 0x32), "previous end date/time"},
+		{"journey previous end minute 60", "journey", set(good["journey with previous leg"], 69, 0x60), "previous end date/time"},
+		{"journey previous end time without date", "journey", set(good["journey"], 68, 0x08), "previous end date/time"},
+		{"journey previous start month 13", "journey", set(good["journey with previous leg"], 59, 0x13), "previous start date/time"},
+		{"journey previous start after its end", "journey", set(good["journey with previous leg"], 61, 0x09), "previous start date/time"},
+		{"journey previous start without end", "journey", set(good["journey"], 57, 0x20, 0x25, 0x06, 0x01), "previous start date"},
+		{"journey previous network without end", "journey", set(good["journey"], 41, 0x00, 0x02), "previous network"},
+		{"journey previous line without end", "journey", set(good["journey"], 46, 0x01), "previous line"},
+		{"journey previous from station without end", "journey", set(good["journey"], 50, 0x01), "previous from station"},
+		{"journey previous to station without end", "journey", set(good["journey"], 54, 0x01), "previous to station"},
+		{"journey previous product without end", "journey", set(good["journey"], 56, 0x65), "previous product"},
+		{"journey previous paid without end", "journey", set(good["journey"], 74, 0x01), "previous paid"},
 		{"spend short", "spend", good["spend"][:19], "length"},
 		{"spend wrong id", "spend", set(good["spend"], 0, 0x01), "identifier"},
 		{"spend day 20250230", "spend", set(good["spend"], 1, 0x20, 0x25, 0x02, 0x30), "day"},
@@ -124,8 +124,8 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 	for _, tt := range tests {
 		var err error
 		switch tt.rec {
-		case "trip":
-			v := card.Trip{Line: 77}
+		case "journey":
+			v := card.JourneyRecord{Line: 77}
 			err = v.UnmarshalBinary(tt.b)
 			if v.Line != 77 {
 				t.Errorf("%s: a failed UnmarshalBinary changed the trip", tt.name)
@@ -153,13 +153,13 @@ func TestTransitUnmarshalStrict(t *testing.T) {
 		t.Errorf("ParseTransitRecord(05): %v", err)
 	}
 	// Marshal refuses what Unmarshal would.
-	if _, err := (card.Trip{Status: 5}).MarshalBinary(); !citycard.IsKind(err, citycard.Invalid) {
+	if _, err := (card.JourneyRecord{Status: 5}).MarshalBinary(); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("Marshal of a trip with status 5: %v", err)
 	}
-	if _, err := (card.Trip{PrevFen: 200}).MarshalBinary(); err == nil || !strings.Contains(err.Error(), "field previous paid:") {
+	if _, err := (card.JourneyRecord{PrevFen: 200}).MarshalBinary(); err == nil || !strings.Contains(err.Error(), "field previous paid:") {
 		t.Errorf("Marshal of a trip paying for a previous leg it does not have: %v", err)
 	}
-	if !(card.Trip{PrevEndDate: testDate}).HasPrev() || (card.Trip{PrevNetwork: 1}).HasPrev() {
+	if !(card.JourneyRecord{PrevEndDate: testDate}).HasPrev() || (card.JourneyRecord{PrevNetwork: 1}).HasPrev() {
 		t.Errorf("HasPrev does not follow the previous leg's end date")
 	}
 }

@@ -355,7 +355,7 @@ func TestAnswerMalformedBeforeDebit(t *testing.T) {
 		blocked bool // the card is on the blacklist
 	}{
 		{name: "READ BINARY 15", mode: ModePOS, card: onNth(insReadBinary, -1, 1, short)},
-		{name: "READ RECORD trip", mode: ModeFlat, card: onNth(insReadRecord, -1, 1, answer(card.RecordTrip, 0, 0x90, 0x00))},
+		{name: "READ RECORD trip", mode: ModeFlat, card: onNth(insReadRecord, -1, 1, answer(card.RecordJourney, 0, 0x90, 0x00))},
 		{name: "INITIALIZE FOR PURCHASE", mode: ModePOS, card: onNth(insInitialize, -1, 1, short)},
 		{name: "UPDATE CAPP DATA CACHE", mode: ModeFlat, card: onNth(insUpdateCAPP, -1, 1, short)},
 		{name: "INIT SAM FOR PURCHASE", mode: ModePOS, psam: onNth(insInitSAMPurchase, -1, 1, answer(0, 0, 0x90, 0x00))},

@@ -35,10 +35,10 @@ func tapKind(m Mode) TapKind {
 
 // Transit is what the card's transit record file holds between taps.
 type Transit struct {
-	HasTrip  bool
-	Trip     card.Trip // the last entry (or tap), for tap-off and transfers
-	Spend    card.Spend
-	Products []card.Product
+	HasJourney    bool
+	JourneyRecord card.JourneyRecord // the last entry (or tap), for tap-off and transfers
+	Spend         card.Spend
+	Products      []card.Product
 }
 
 // FareQuery is everything a fare may look at to price a tap. It holds no
@@ -103,18 +103,18 @@ type SectionFare struct {
 
 // Price implements Fare.
 func (f SectionFare) Price(q FareQuery) (Charge, error) {
-	open := q.Transit.HasTrip && q.Transit.Trip.Status == card.TripOpen && q.Transit.Trip.Network == f.Network
+	open := q.Transit.HasJourney && q.Transit.JourneyRecord.Status == card.LegOpen && q.Transit.JourneyRecord.Network == f.Network
 	switch q.Tap {
 	case TapOn:
 		if open {
-			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.Trip.Station, yuan(f.MaxFen))}, nil
+			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.JourneyRecord.Station, yuan(f.MaxFen))}, nil
 		}
 		return Charge{Explanation: fmt.Sprintf("tap-on at station %d", q.Station)}, nil
 	case TapOff:
 		if !open {
 			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("no tap-on: maximum fare %s", yuan(f.MaxFen))}, nil
 		}
-		from := q.Transit.Trip.Station
+		from := q.Transit.JourneyRecord.Station
 		n := max(from, q.Station) - min(from, q.Station)
 		// In 64 bits, so that many steps of a large StepFen cannot wrap
 		// below MaxFen.
@@ -141,15 +141,15 @@ func (t *Terminal) readTransit(op string, c device) (Transit, error) {
 		}
 		return b, err == nil, err
 	}
-	b, ok, err := read(card.RecordTrip, card.TripLen)
+	b, ok, err := read(card.RecordJourney, card.JourneyRecordLen)
 	if err != nil {
 		return tr, err
 	}
 	if ok {
-		if err := tr.Trip.UnmarshalBinary(b); err != nil {
+		if err := tr.JourneyRecord.UnmarshalBinary(b); err != nil {
 			return tr, citycard.Wrap(op, citycard.Invalid, err)
 		}
-		tr.HasTrip = true
+		tr.HasJourney = true
 	}
 	if b, ok, err = read(card.RecordSpend, card.SpendLen); err != nil {
 		return tr, err
@@ -182,13 +182,13 @@ func (t *Terminal) readTransit(op string, c device) (Transit, error) {
 // leg the tap-off closes.
 func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec *record.Record, now time.Time) error {
 	date, tm := citycard.DateTime(now)
-	prev := q.Transit.Trip
-	trip := card.Trip{
+	prev := q.Transit.JourneyRecord
+	trip := card.JourneyRecord{
 		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
 		EntryDate: date, EntryTime: tm, Terminal: t.tid,
 		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ch.AmountFen,
 	}
-	if ch.Transfer && q.Transit.HasTrip {
+	if ch.Transfer && q.Transit.HasJourney {
 		trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
 		trip.JourneyLegs = prev.JourneyLegs + 1
 		trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
@@ -200,16 +200,16 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		pastLeg{network: t.cfg.Network, line: t.cfg.Line, from: t.cfg.Station, to: t.cfg.Station,
 			product: ch.Product, startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ch.AmountFen}.setPrev(&trip)
 	case ModeTapOn:
-		trip.Status, trip.ProvisionalFen = card.TripOpen, ch.AmountFen
+		trip.Status, trip.ProvisionalFen = card.LegOpen, ch.AmountFen
 		// The leg just finished stays on the card as the previous leg, so
 		// that the tap-off gate can price this leg as a transfer from it.
 		// A leg left open (its tap-off missing, now paid at its maximum)
 		// ends the journey: nothing carries over.
-		if l, ok := pastLegOf(q.Transit); ok && prev.Status == card.TripClosed {
+		if l, ok := pastLegOf(q.Transit); ok && prev.Status == card.LegClosed {
 			l.setPrev(&trip)
 		}
 	case ModeTapOff:
-		if q.Transit.HasTrip && prev.Status == card.TripOpen {
+		if q.Transit.HasJourney && prev.Status == card.LegOpen {
 			rec.EntryLine, rec.EntryStation = prev.Line, prev.Station
 			rec.EntryDate, rec.EntryTime = prev.EntryDate, prev.EntryTime
 			// The leg continues the journey the tap-on began.
@@ -223,12 +223,12 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		// later tap cannot price it but at its maximum fare.
 		l := pastLeg{network: t.cfg.Network, line: t.cfg.Line, to: t.cfg.Station,
 			product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}
-		if q.Transit.HasTrip && prev.Status == card.TripOpen && prev.Network == t.cfg.Network {
+		if q.Transit.HasJourney && prev.Status == card.LegOpen && prev.Network == t.cfg.Network {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
 			l.startDate, l.startTime = prev.EntryDate, prev.EntryTime
 		}
 		l.setPrev(&trip)
-		trip.Status = card.TripClosed
+		trip.Status = card.LegClosed
 	}
 
 	sp := q.Transit.Spend
@@ -264,7 +264,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 }
 
 // pastLeg is a leg of the journey that is over: ended and paid. It is
-// what card.Trip keeps as its previous leg.
+// what card.JourneyRecord keeps as its previous leg.
 type pastLeg struct {
 	network  uint16
 	line     uint32
@@ -279,25 +279,25 @@ type pastLeg struct {
 	fen       uint32 // what it paid in all
 }
 
-// pastLegOf returns the previous leg the card's trip records: on a
+// pastLegOf returns the previous leg the card's journey record holds: on a
 // closed trip its last leg, on an open trip the leg before the one in
-// progress. A closed trip written before the trip record kept a previous
+// progress. A closed trip written before the journey record kept a previous
 // leg gives its last tap taken as a boarding (its stop as where the leg
 // began, where it ended and what it paid unknown). False when there is
 // none. A tap-on or a boarding uses it only after a closed trip (a
 // missing tap-off ends the journey), a tap-off only on the open trip it
 // closes.
 func pastLegOf(tr Transit) (pastLeg, bool) {
-	if !tr.HasTrip {
+	if !tr.HasJourney {
 		return pastLeg{}, false
 	}
-	t := tr.Trip
+	t := tr.JourneyRecord
 	if t.HasPrev() {
 		return pastLeg{network: t.PrevNetwork, line: t.PrevLine, from: t.PrevFromStation, to: t.PrevToStation,
 			product: t.PrevProduct, startDate: t.PrevStartDate, startTime: t.PrevStartTime,
 			endDate: t.PrevEndDate, endTime: t.PrevEndTime, fen: t.PrevFen}, true
 	}
-	if t.Status != card.TripClosed || t.EntryDate == (citycard.BCDDate{}) {
+	if t.Status != card.LegClosed || t.EntryDate == (citycard.BCDDate{}) {
 		return pastLeg{}, false
 	}
 	return pastLeg{network: t.Network, line: t.Line, from: t.Station, startDate: t.EntryDate, startTime: t.EntryTime,
@@ -305,7 +305,7 @@ func pastLegOf(tr Transit) (pastLeg, bool) {
 }
 
 // setPrev writes l into t's previous-leg fields.
-func (l pastLeg) setPrev(t *card.Trip) {
+func (l pastLeg) setPrev(t *card.JourneyRecord) {
 	t.PrevNetwork, t.PrevLine = l.network, l.line
 	t.PrevFromStation, t.PrevToStation = l.from, l.to
 	t.PrevProduct, t.PrevFen = l.product, l.fen

@@ -17,7 +17,7 @@ import (
 // table's fare_codes.txt, turns the tap and the card's transit record
 // file into a journey, and returns the fare of the tap's leg.
 //
-// What the card's trip record allows, and so what a terminal prices:
+// What the card's journey record allows, and so what a terminal prices:
 //   - a flat boarding (TapFlat) after a closed trip: the trip's previous
 //     leg (its last one) and the boarding, so that a transfer rule from
 //     the earlier leg applies;
@@ -91,15 +91,15 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	today := dateOf(at)
 
 	tr := q.Transit
-	trip := tr.Trip
+	trip := tr.JourneyRecord
 	var entry time.Time
 	hasEntry := false
-	if tr.HasTrip && trip.EntryDate != (citycard.BCDDate{}) {
+	if tr.HasJourney && trip.EntryDate != (citycard.BCDDate{}) {
 		if t0, err := citycard.TimeOf(trip.EntryDate, trip.EntryTime, citycard.ChinaTime); err == nil && !t0.After(at) && at.Sub(t0) <= journeyGap {
 			entry, hasEntry = t0, true
 		}
 	}
-	open := hasEntry && trip.Status == card.TripOpen
+	open := hasEntry && trip.Status == card.LegOpen
 	// closing: the tap-off ends the leg the trip's tap-on began.
 	closing := q.Tap == TapOff && open && trip.Network == q.Network
 
@@ -112,7 +112,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	past, hasPast := pastLegOf(tr)
 	var pastStart, pastEnd time.Time
 	if hasPast {
-		usable := closing || (q.Tap != TapOff && trip.Status == card.TripClosed)
+		usable := closing || (q.Tap != TapOff && trip.Status == card.LegClosed)
 		t1, err := citycard.TimeOf(past.endDate, past.endTime, citycard.ChinaTime)
 		hasPast = usable && err == nil && past.product == 0 && !t1.After(at) && at.Sub(t1) <= journeyGap
 		if hasPast && hasEntry && open && t1.After(entry) {

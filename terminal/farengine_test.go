@@ -39,9 +39,9 @@ func at(hh, mm int) time.Time { return time.Date(2025, 6, 10, hh, mm, 0, 0, city
 
 func bcd(tm time.Time) (citycard.BCDDate, citycard.BCDTime) { return citycard.DateTime(tm) }
 
-func trip(status card.TripStatus, network uint16, line, station uint32, entry time.Time) Transit {
+func trip(status card.LegStatus, network uint16, line, station uint32, entry time.Time) Transit {
 	d, tm := bcd(entry)
-	return Transit{HasTrip: true, Trip: card.Trip{Status: status, Network: network, Line: line, Station: station, EntryDate: d, EntryTime: tm, JourneyDate: d, JourneyTime: tm, JourneyLegs: 1}}
+	return Transit{HasJourney: true, JourneyRecord: card.JourneyRecord{Status: status, Network: network, Line: line, Station: station, EntryDate: d, EntryTime: tm, JourneyDate: d, JourneyTime: tm, JourneyLegs: 1}}
 }
 
 func product(id uint16, kind card.ProductKind, rides uint16) card.Product {
@@ -66,21 +66,21 @@ func TestFareEnginePrice(t *testing.T) {
 		{"night bus", FareQuery{At: at(23, 0), Tap: TapFlat, Network: netBus, Line: lineBus1, Station: stBusGulou}, 300, 300, 0, false, "bus_night"},
 		{"student bus", FareQuery{At: at(8, 0), Tap: TapFlat, RiderCategory: catStudent, Network: netBus, Line: lineBus1}, 100, 100, 0, false, "50%"},
 		{"bus to bus in 30 min", FareQuery{At: at(8, 30), Tap: TapFlat, CardType: cardCityCard, Network: netBus, Line: 2, Station: stBusGulou,
-			Transit: trip(card.TripClosed, netBus, lineBus1, 1002, at(8, 0))}, 100, 200, 0, true, "transfer"},
+			Transit: trip(card.LegClosed, netBus, lineBus1, 1002, at(8, 0))}, 100, 200, 0, true, "transfer"},
 		{"bus to bus after 2 h", FareQuery{At: at(10, 1), Tap: TapFlat, CardType: cardCityCard, Network: netBus, Line: 2, Station: stBusGulou,
-			Transit: trip(card.TripClosed, netBus, lineBus1, 1002, at(8, 0))}, 200, 200, 0, false, "bus_single"},
+			Transit: trip(card.LegClosed, netBus, lineBus1, 1002, at(8, 0))}, 200, 200, 0, false, "bus_single"},
 		{"metro tap-on", FareQuery{At: at(8, 0), Tap: TapOn, Network: netMetro, Line: lineMetro1, Station: stGaoqiao}, 0, 0, 0, false, "tap-on"},
 		{"metro tap-on after a bus", FareQuery{At: at(8, 20), Tap: TapOn, CardType: cardCityCard, Network: netMetro, Line: lineMetro1, Station: stGaoqiao,
-			Transit: trip(card.TripClosed, netBus, lineBus1, 1002, at(8, 0))}, 0, 0, 0, true, "tap-on"},
+			Transit: trip(card.LegClosed, netBus, lineBus1, 1002, at(8, 0))}, 0, 0, 0, true, "tap-on"},
 		{"metro tap-off 15.5 km", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
-			Transit: trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 400, 400, 0, false, "metro_4"},
+			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 400, 400, 0, false, "metro_4"},
 		{"student metro tap-off", FareQuery{At: at(8, 40), Tap: TapOff, RiderCategory: catStudent, Network: netMetro, Line: lineMetro1, Station: stFuming,
-			Transit: trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 200, 200, 0, false, "metro_4"},
+			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 200, 200, 0, false, "metro_4"},
 		{"tap-off across midnight", FareQuery{At: time.Date(2025, 6, 11, 0, 20, 0, 0, citycard.ChinaTime), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
-			Transit: trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, at(23, 50))}, 400, 400, 0, false, "metro_4"},
+			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(23, 50))}, 400, 400, 0, false, "metro_4"},
 		{"tap-off without tap-on", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming}, 800, 800, 0, false, "maximum fare"},
 		{"tap-on after a missing tap-off", FareQuery{At: at(18, 0), Tap: TapOn, Network: netMetro, Line: lineMetro1, Station: stFuming,
-			Transit: trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 800, 800, 0, false, "never tapped off"},
+			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 800, 800, 0, false, "never tapped off"},
 		{"monthly pass", FareQuery{At: at(8, 0), Tap: TapFlat, Network: netBus, Line: lineBus1,
 			Transit: withProducts(Transit{}, product(prodMonthly, card.ProductPass, 0))}, 0, 200, prodMonthly, false, "pass"},
 		{"count ticket", FareQuery{At: at(8, 0), Tap: TapFlat, Network: netBus, Line: lineBus1,
@@ -168,11 +168,11 @@ func TestFareEngineIsFare(t *testing.T) {
 // leg (kept by the tap-on) is a boarding of bus line 1 at b_train at
 // boarded, paid fen.
 func openAfter(boarded time.Time, fen uint32, entry time.Time) Transit {
-	tr := trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, entry)
+	tr := trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, entry)
 	d, tm := bcd(boarded)
-	tr.Trip.PrevNetwork, tr.Trip.PrevLine, tr.Trip.PrevFromStation, tr.Trip.PrevToStation = netBus, lineBus1, 1002, 1002
-	tr.Trip.PrevEndDate, tr.Trip.PrevEndTime, tr.Trip.PrevFen = d, tm, fen
-	tr.Trip.JourneyDate, tr.Trip.JourneyTime, tr.Trip.JourneyLegs = d, tm, 2
+	tr.JourneyRecord.PrevNetwork, tr.JourneyRecord.PrevLine, tr.JourneyRecord.PrevFromStation, tr.JourneyRecord.PrevToStation = netBus, lineBus1, 1002, 1002
+	tr.JourneyRecord.PrevEndDate, tr.JourneyRecord.PrevEndTime, tr.JourneyRecord.PrevFen = d, tm, fen
+	tr.JourneyRecord.JourneyDate, tr.JourneyRecord.JourneyTime, tr.JourneyRecord.JourneyLegs = d, tm, 2
 	return tr
 }
 
@@ -193,18 +193,18 @@ func TestFareEngineTransferAtTapOff(t *testing.T) {
 	e := ningboEngine(t)
 	next := func(hh, mm int) time.Time { return time.Date(2025, 6, 11, hh, mm, 0, 0, citycard.ChinaTime) }
 	passRide := openAfter(at(8, 0), 0, at(8, 20))
-	passRide.Trip.PrevProduct = prodMonthly
-	metroThenBus := trip(card.TripClosed, netMetro, lineMetro1, stFuming, at(8, 40))
-	metroThenBus.Trip.PrevNetwork, metroThenBus.Trip.PrevLine = netMetro, lineMetro1
-	metroThenBus.Trip.PrevFromStation, metroThenBus.Trip.PrevToStation = stGaoqiao, stFuming
-	metroThenBus.Trip.PrevEndDate, metroThenBus.Trip.PrevEndTime, metroThenBus.Trip.PrevFen = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x08, 0x40}, 400
+	passRide.JourneyRecord.PrevProduct = prodMonthly
+	metroThenBus := trip(card.LegClosed, netMetro, lineMetro1, stFuming, at(8, 40))
+	metroThenBus.JourneyRecord.PrevNetwork, metroThenBus.JourneyRecord.PrevLine = netMetro, lineMetro1
+	metroThenBus.JourneyRecord.PrevFromStation, metroThenBus.JourneyRecord.PrevToStation = stGaoqiao, stFuming
+	metroThenBus.JourneyRecord.PrevEndDate, metroThenBus.JourneyRecord.PrevEndTime, metroThenBus.JourneyRecord.PrevFen = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x08, 0x40}, 400
 	// The same metro leg, with when it began: from 07:20 (100 min before
 	// the 09:00 bus) or 07:40 (80 min). The rule's duration_limit_type 1
 	// counts from the previous leg's departure: the first is out of the
 	// 90-minute window, the second in it.
 	metroLong, metroShort := metroThenBus, metroThenBus
-	metroLong.Trip.PrevStartDate, metroLong.Trip.PrevStartTime = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x07, 0x20}
-	metroShort.Trip.PrevStartDate, metroShort.Trip.PrevStartTime = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x07, 0x40}
+	metroLong.JourneyRecord.PrevStartDate, metroLong.JourneyRecord.PrevStartTime = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x07, 0x20}
+	metroShort.JourneyRecord.PrevStartDate, metroShort.JourneyRecord.PrevStartTime = citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, citycard.BCDTime{0x07, 0x40}
 	capped := openAfter(at(8, 0), 200, at(8, 20))
 	capped.Spend = card.Spend{Day: citycard.BCDDate{0x20, 0x25, 0x06, 0x10}, DaySpendFen: 900}
 	for _, tc := range []struct {
@@ -236,7 +236,7 @@ func TestFareEngineTransferAtTapOff(t *testing.T) {
 			Transit: capped}, 100, 400, true, "cap"},
 		// A tap-on without a previous leg (an old card): no transfer.
 		{"metro alone", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
-			Transit: trip(card.TripOpen, netMetro, lineMetro1, stGaoqiao, at(8, 20))}, 400, 400, false, "metro_4"},
+			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 20))}, 400, 400, false, "metro_4"},
 		// metro then bus: the closed trip's previous leg is the metro leg
 		// gq -> fm (metro_4); "metro,bus,,5400,1,1,xfer_discount" gives
 		// the bus 2.00 - 1.00.
@@ -265,7 +265,7 @@ func TestFareEngineTransferAtTapOff(t *testing.T) {
 
 // TestFareEngineTransferThroughTheCard rides bus line 1, then the metro
 // from gq to fm, with the real card and terminals: the metro tap-on
-// writes the bus leg into the trip record (UPDATE CAPP DATA CACHE), the
+// writes the bus leg into the journey record (UPDATE CAPP DATA CACHE), the
 // tap-off gate reads it back (READ RECORD) and charges 3.00 instead of
 // 4.00 (worked out in TestFareEngineTransferAtTapOff). A second ride
 // after the window pays the full 4.00.
@@ -294,8 +294,8 @@ func TestFareEngineTransferThroughTheCard(t *testing.T) {
 	}
 	tap(bus, 8, 0, 200, 200)
 	tap(on, 8, 20, 0, 0)
-	tr := c.State().Trip
-	if tr == nil || tr.Status != card.TripOpen || tr.PrevNetwork != netBus || tr.PrevLine != lineBus1 || tr.PrevFromStation != stBusGulou ||
+	tr := c.State().JourneyRecord
+	if tr == nil || tr.Status != card.LegOpen || tr.PrevNetwork != netBus || tr.PrevLine != lineBus1 || tr.PrevFromStation != stBusGulou ||
 		tr.PrevEndTime != (citycard.BCDTime{0x08, 0x00, 0x00}) || tr.PrevFen != 200 || tr.PrevProduct != 0 || tr.JourneyLegs != 2 {
 		t.Fatalf("trip after the metro tap-on %+v, want the bus leg as its previous leg", tr)
 	}
@@ -303,8 +303,8 @@ func TestFareEngineTransferThroughTheCard(t *testing.T) {
 	if r.Record.EntryStation != stGaoqiao || r.Record.Network != netMetro {
 		t.Errorf("tap-off record entry %d on network %d, want %d on %d", r.Record.EntryStation, r.Record.Network, stGaoqiao, netMetro)
 	}
-	tr = c.State().Trip
-	if tr.Status != card.TripClosed || tr.PrevNetwork != netMetro || tr.PrevFromStation != stGaoqiao || tr.PrevToStation != stFuming ||
+	tr = c.State().JourneyRecord
+	if tr.Status != card.LegClosed || tr.PrevNetwork != netMetro || tr.PrevFromStation != stGaoqiao || tr.PrevToStation != stFuming ||
 		tr.PrevFen != 300 || tr.JourneyLegs != 2 || tr.JourneySpendFen != 500 {
 		t.Errorf("trip after the tap-off %+v, want the metro leg gq-fm as its previous leg, 2 legs, 5.00", tr)
 	}
@@ -406,7 +406,7 @@ func TestSectionFareNoWrap(t *testing.T) {
 		{10, 30, 700},       // 14 steps: 14 * 2^31 wraps 32 bits to 0
 		{0, 1<<32 - 1, 700}, // the most stations apart
 	} {
-		q := FareQuery{Tap: TapOff, Network: 1, Station: tc.to, Transit: Transit{HasTrip: true, Trip: card.Trip{Status: card.TripOpen, Network: 1, Station: tc.from}}}
+		q := FareQuery{Tap: TapOff, Network: 1, Station: tc.to, Transit: Transit{HasJourney: true, JourneyRecord: card.JourneyRecord{Status: card.LegOpen, Network: 1, Station: tc.from}}}
 		ch, err := f.Price(q)
 		if err != nil || ch.AmountFen != tc.want {
 			t.Errorf("%d to %d: %d fen, %v; want %d", tc.from, tc.to, ch.AmountFen, err, tc.want)

@@ -23,7 +23,7 @@ const (
 	// purchase (8050 01): merchants, canteens, sports venues.
 	ModePOS Mode = iota
 	// ModeFlat charges the fare's flat amount with a composite purchase
-	// that also writes the trip record, so that the next leg can give a
+	// that also writes the journey record, so that the next leg can give a
 	// transfer discount: buses with one fare.
 	ModeFlat
 	// ModeTapOn opens a leg: a composite purchase of the fare's entry

@@ -293,7 +293,7 @@ func tracePurchase(tr *tracer, w *traceWorld, flow string, tear card.TearStep, a
 	} else {
 		fare := terminal.SectionFare{Network: 1, BaseFen: 200, BaseStations: 6, StepFen: 100, StepStations: 4, MaxFen: 700}
 		*at = at.Add(10 * time.Minute)
-		tr.section("metro gate at station 3: tap-on (composite purchase, trip record written)")
+		tr.section("metro gate at station 3: tap-on (composite purchase, journey record written)")
 		on, onq, err := w.terminalAt(tr, dir, "gate-in", 3, terminal.ModeTapOn, 3, fare, at)
 		if err != nil {
 			return record.Record{}, err
