@@ -464,7 +464,7 @@ func TestExactlyOnceProperty(t *testing.T) {
 	}
 	var booked int
 	for _, e := range j.Entries() {
-		if e.Kind == KindBooked {
+		if e.Class == ClassBooked {
 			booked++
 		}
 	}

@@ -205,7 +205,7 @@ func (a *Acquirer) loadAligned(ctx context.Context) (st *state, n int64, aligned
 	st.pos = slices.Max(partPos)
 	terms := st.termsPart()
 	prev := from
-	err = a.cfg.Journal.Replay(ctx, from, func(e *Entry) error {
+	err = a.cfg.Journal.Replay(ctx, from, func(e *Journaled) error {
 		if e.Pos != prev+1 {
 			return citycard.E(op, citycard.Invalid, "journal position %d follows %d", e.Pos, prev)
 		}
@@ -215,11 +215,11 @@ func (a *Acquirer) loadAligned(ctx context.Context) (st *state, n int64, aligned
 			return citycard.E(op, citycard.Invalid, "journal entry %d: %w", e.Pos, err)
 		}
 		if e.Pos > partPos[Shard(rec.Issuer, rec.ASN, len(st.shards))] {
-			if d := st.stepCard(&rec, e.Outcome, nil); d.kind != e.Kind {
-				return citycard.E(op, citycard.Invalid, "journal entry %d replays as kind %d, recorded %d: the journal or the state code changed", e.Pos, d.kind, e.Kind)
+			if d := st.stepCard(&rec, e.Outcome, nil); d.class != e.Class {
+				return citycard.E(op, citycard.Invalid, "journal entry %d replays as class %d, recorded %d: the journal or the state code changed", e.Pos, d.class, e.Class)
 			}
 		}
-		if e.Pos > partPos[terms] && termPart(e.Kind) {
+		if e.Pos > partPos[terms] && termPart(e.Class) {
 			st.stepTerminal(&rec, nil)
 		}
 		st.pos = max(st.pos, e.Pos)
@@ -861,7 +861,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		r := &it.rec
 		d := a.st.step(r, it.out, u)
 		flags := d.flags
-		if d.kind != KindDuplicate {
+		if d.class != ClassDuplicate {
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {
 				flags |= FlagBlacklisted
 			}
@@ -873,7 +873,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			}
 		}
 		a.st.pos++
-		e := Entry{Pos: a.st.pos, Terminal: j.b.Terminal, BatchID: j.b.ID, Outcome: it.out, Kind: d.kind, Flags: flags}
+		e := Journaled{Pos: a.st.pos, Terminal: j.b.Terminal, BatchID: j.b.ID, Outcome: it.out, Class: d.class, Flags: flags}
 		copy(e.Raw[:], it.raw)
 		c.Entries = append(c.Entries, e)
 
@@ -881,16 +881,16 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		float := ledger.Account{Kind: ledger.CardFloat, Party: issuer}
 		suspense := ledger.Account{Kind: ledger.Suspense, Party: issuer}
 		payable := ledger.Account{Kind: ledger.OperatorPayable, Party: j.info.Operator}
-		switch d.kind {
-		case KindBooked:
+		switch d.class {
+		case ClassBooked:
 			from := float
 			if it.out == OutcomePendingIssuer {
 				from = ledger.Account{Kind: ledger.InterconnectReceivable, Party: issuer}
 			}
 			move(from, payable, r.Product, r.Amount)
-		case KindSuspense:
+		case ClassSuspense:
 			move(float, suspense, r.Product, r.Amount)
-		case KindRecovered:
+		case ClassRecovered:
 			move(suspense, payable, r.Product, r.Amount)
 		}
 		for _, g := range d.confirmed {
@@ -912,7 +912,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		}
 
 		switch {
-		case d.kind == KindDuplicate:
+		case d.class == ClassDuplicate:
 			ra.Verdict = Duplicate
 			bs.Duplicates++
 		case flags != 0:

@@ -11,16 +11,16 @@ import (
 )
 
 // ChunkEntrySize is the size of one entry in a journal chunk: outcome(1)
-// kind(1) flags(2, big-endian) record(104).
+// class(1) flags(2, big-endian) record(104).
 const ChunkEntrySize = 4 + record.Size
 
 // EncodeChunk lays a batch's entries back to back, as the stores keep
 // them: one row per batch, not per record.
-func EncodeChunk(entries []Entry) []byte {
+func EncodeChunk(entries []Journaled) []byte {
 	b := make([]byte, 0, len(entries)*ChunkEntrySize)
 	for i := range entries {
 		e := &entries[i]
-		b = append(b, byte(e.Outcome), byte(e.Kind))
+		b = append(b, byte(e.Outcome), byte(e.Class))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.Flags))
 		b = append(b, e.Raw[:]...)
 	}
@@ -29,14 +29,14 @@ func EncodeChunk(entries []Entry) []byte {
 
 // DecodeChunk calls fn for each entry of a chunk whose first entry is at
 // position first. Kind Invalid for a chunk that is not whole entries.
-func DecodeChunk(first int64, terminal citycard.TerminalID, batchID string, data []byte, fn func(e *Entry) error) error {
+func DecodeChunk(first int64, terminal citycard.TerminalID, batchID string, data []byte, fn func(e *Journaled) error) error {
 	if len(data)%ChunkEntrySize != 0 {
 		return citycard.E("acquire.DecodeChunk", citycard.Invalid, "chunk at %d: %d bytes is not whole entries", first, len(data))
 	}
-	e := Entry{Terminal: terminal, BatchID: batchID}
+	e := Journaled{Terminal: terminal, BatchID: batchID}
 	for i := 0; i < len(data); i += ChunkEntrySize {
 		e.Pos = first + int64(i/ChunkEntrySize)
-		e.Outcome, e.Kind = Outcome(data[i]), Kind(data[i+1])
+		e.Outcome, e.Class = Outcome(data[i]), Class(data[i+1])
 		e.Flags = Flags(binary.BigEndian.Uint16(data[i+2:]))
 		copy(e.Raw[:], data[i+4:i+ChunkEntrySize])
 		if err := fn(&e); err != nil {
@@ -48,8 +48,8 @@ func DecodeChunk(first int64, terminal citycard.TerminalID, batchID string, data
 
 // Chunks splits a commit's entries by batch, in order: entries of one
 // batch are contiguous.
-func (c *Commit) Chunks() [][]Entry {
-	var out [][]Entry
+func (c *Commit) Chunks() [][]Journaled {
+	var out [][]Journaled
 	for i := 0; i < len(c.Entries); {
 		j := i + 1
 		for j < len(c.Entries) && c.Entries[j].Terminal == c.Entries[i].Terminal && c.Entries[j].BatchID == c.Entries[i].BatchID {

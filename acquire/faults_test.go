@@ -74,7 +74,7 @@ func (f *faultJournal) LastPos(ctx context.Context) (int64, error) {
 	return f.MemJournal.LastPos(ctx)
 }
 
-func (f *faultJournal) Replay(ctx context.Context, from int64, fn func(e *Entry) error) error {
+func (f *faultJournal) Replay(ctx context.Context, from int64, fn func(e *Journaled) error) error {
 	f.mu.Lock()
 	f.replays++
 	f.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 type MemJournal struct {
 	mu          sync.Mutex
 	batches     map[string]StoredBatch
-	entries     []Entry
+	entries     []Journaled
 	rejections  []Rejection
 	movements   [][]Movement
 	checkpoints map[int]Checkpoint
@@ -68,7 +68,7 @@ func (m *MemJournal) Commit(_ context.Context, c *Commit) error {
 }
 
 // Replay implements Journal.
-func (m *MemJournal) Replay(_ context.Context, from int64, fn func(e *Entry) error) error {
+func (m *MemJournal) Replay(_ context.Context, from int64, fn func(e *Journaled) error) error {
 	m.mu.Lock()
 	entries := m.entries[min(int(from), len(m.entries)):]
 	m.mu.Unlock()
@@ -113,9 +113,9 @@ func (m *MemJournal) LoadCheckpoints(context.Context) ([]Checkpoint, error) {
 }
 
 // BatchEntries implements Journal.
-func (m *MemJournal) BatchEntries(_ context.Context, t citycard.TerminalID, id string, fn func(e *Entry) error) error {
+func (m *MemJournal) BatchEntries(_ context.Context, t citycard.TerminalID, id string, fn func(e *Journaled) error) error {
 	m.mu.Lock()
-	var out []Entry
+	var out []Journaled
 	for _, e := range m.entries {
 		if e.Terminal == t && e.BatchID == id {
 			out = append(out, e)
@@ -131,10 +131,10 @@ func (m *MemJournal) BatchEntries(_ context.Context, t citycard.TerminalID, id s
 }
 
 // Entries returns a copy of the journal.
-func (m *MemJournal) Entries() []Entry {
+func (m *MemJournal) Entries() []Journaled {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Entry(nil), m.entries...)
+	return append([]Journaled(nil), m.entries...)
 }
 
 // Rejections returns a copy of the rejection journal.

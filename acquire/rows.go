@@ -17,7 +17,7 @@ type Rows interface {
 
 // ReplayRows calls fn for every entry after position from in chunk rows
 // of columns first_pos, terminal, batch_id, data (see Journal.Replay).
-func ReplayRows(rows Rows, from int64, fn func(e *Entry) error) error {
+func ReplayRows(rows Rows, from int64, fn func(e *Journaled) error) error {
 	for rows.Next() {
 		var first int64
 		var term, batch string
@@ -29,7 +29,7 @@ func ReplayRows(rows Rows, from int64, fn func(e *Entry) error) error {
 		if err != nil {
 			return citycard.E("acquire.ReplayRows", citycard.IO, "journal chunk %d: %w", first, err)
 		}
-		err = DecodeChunk(first, tid, batch, data, func(e *Entry) error {
+		err = DecodeChunk(first, tid, batch, data, func(e *Journaled) error {
 			if e.Pos <= from {
 				return nil
 			}

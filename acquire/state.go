@@ -258,7 +258,7 @@ func (s *state) terminal(id citycard.TerminalID) *track {
 
 // decision is what step made of one record.
 type decision struct {
-	kind  Kind
+	class Class
 	flags Flags
 	// Money the record moves, besides its own booking: a grey record it
 	// confirmed or released.
@@ -273,16 +273,16 @@ type decision struct {
 // the batch can be taken back (the sequencer's path; replay passes nil).
 func (s *state) step(r *record.Record, out Outcome, u *undo) decision {
 	d := s.stepCard(r, out, u)
-	if termPart(d.kind) {
+	if termPart(d.class) {
 		d.flags |= s.stepTerminal(r, u)
 	}
 	return d
 }
 
-// termPart reports whether a record of this kind moves its terminal's
+// termPart reports whether a record of this class moves its terminal's
 // sequence: a new purchase does; a duplicate, a recovered record (its
 // grey one took the sequence) and a load (no sequence) do not.
-func termPart(k Kind) bool { return k == KindBooked || k == KindSuspense }
+func termPart(k Class) bool { return k == ClassBooked || k == ClassSuspense }
 
 // stepCard is the card's part of step: the decision and the card's shadow.
 func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
@@ -319,13 +319,13 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 		sameTap := g.terminal == r.TerminalID && g.seq == r.TerminalSeq
 		switch {
 		case sameTap && out == OutcomeGrey:
-			d.kind = KindDuplicate
+			d.class = ClassDuplicate
 			return d
 		case sameTap:
 			// The recovered record of the grey one: book it from suspense.
 			c.greys = slices.Delete(c.greys, gi, gi+1)
 			c.booked -= int64(r.Amount)
-			d.kind = KindRecovered
+			d.class = ClassRecovered
 			d.flags |= s.flagsOf(out)
 			return d
 		}
@@ -347,7 +347,7 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 	}
 	switch seenAs {
 	case seenRepeat:
-		d.kind = KindDuplicate
+		d.class = ClassDuplicate
 		return d
 	case seenSkip:
 		d.flags |= FlagCounterGap
@@ -394,10 +394,10 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 
 	d.flags |= s.flagsOf(out)
 	if out == OutcomeGrey {
-		d.kind = KindSuspense
+		d.class = ClassSuspense
 		return d
 	}
-	d.kind = KindBooked
+	d.class = ClassBooked
 	c.booked -= int64(r.Amount)
 	return d
 }
@@ -433,12 +433,12 @@ func (s *state) flagsOf(out Outcome) Flags {
 // stepLoad applies a load record: deduplicated by the online counter.
 func (s *state) stepLoad(c *shadow, r *record.Record) decision {
 	if c.online.see(uint32(r.Counter)) == seenRepeat {
-		return decision{kind: KindDuplicate}
+		return decision{class: ClassDuplicate}
 	}
 	c.loadsSince += int64(r.Amount)
 	c.booked += int64(r.Amount)
 	c.reported = int64(r.BalanceBefore) + int64(r.Amount)
-	return decision{kind: KindLoad}
+	return decision{class: ClassLoad}
 }
 
 // undo is what the classification of one batch changed in the state,

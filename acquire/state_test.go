@@ -127,7 +127,7 @@ func TestManyOpenGapsBookedOnce(t *testing.T) {
 	}
 	var bookedN int
 	for _, e := range j.Entries() {
-		if e.Kind == KindBooked {
+		if e.Class == ClassBooked {
 			bookedN++
 		}
 	}

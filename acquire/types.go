@@ -182,38 +182,39 @@ const (
 	OutcomeGrey          Outcome = 3 // record MAC verified; a grey record has no TAC
 )
 
-// Kind is what the sequencer made of a journaled record.
-type Kind uint8
+// Class is what the sequencer classified a journaled record as (Kind, in
+// the platform, is an error's kind).
+type Class uint8
 
-// The kinds of journal entry.
+// The classes of journaled record.
 const (
-	KindBooked    Kind = 1 // a purchase booked: card float (or interconnection receivable) to the operator
-	KindSuspense  Kind = 2 // a grey record: card float to suspense
-	KindRecovered Kind = 3 // the recovered record of a grey one: suspense to the operator
-	KindDuplicate Kind = 4 // a copy: not booked
-	KindLoad      Kind = 5 // a load record: kept for the shadow; loads post through the host
+	ClassBooked    Class = 1 // a purchase booked: card float (or interconnection receivable) to the operator
+	ClassSuspense  Class = 2 // a grey record: card float to suspense
+	ClassRecovered Class = 3 // the recovered record of a grey one: suspense to the operator
+	ClassDuplicate Class = 4 // a copy: not booked
+	ClassLoad      Class = 5 // a load record: kept for the shadow; loads post through the host
 )
 
-var kindNames = [...]string{
-	KindBooked: "booked", KindSuspense: "suspense", KindRecovered: "recovered",
-	KindDuplicate: "duplicate", KindLoad: "load",
+var classNames = [...]string{
+	ClassBooked: "booked", ClassSuspense: "suspense", ClassRecovered: "recovered",
+	ClassDuplicate: "duplicate", ClassLoad: "load",
 }
 
-// String gives the kind's name: booked, suspense, recovered, duplicate, load.
-func (k Kind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
+// String gives the class's name: booked, suspense, recovered, duplicate, load.
+func (k Class) String() string {
+	if int(k) < len(classNames) && classNames[k] != "" {
+		return classNames[k]
 	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
+	return fmt.Sprintf("class(%d)", uint8(k))
 }
 
-// Entry is one journaled record: append-only, in sequencer order.
-type Entry struct {
+// Journaled is one journaled record: append-only, in sequencer order.
+type Journaled struct {
 	Pos      int64 // dense position in the journal, from 1
 	Terminal citycard.TerminalID
 	BatchID  string
 	Outcome  Outcome
-	Kind     Kind
+	Class    Class
 	Flags    Flags
 	Raw      [record.Size]byte
 }
@@ -251,7 +252,7 @@ type StoredBatch struct {
 // Commit is what the sequencer writes in one transaction.
 type Commit struct {
 	Batches    []StoredBatch
-	Entries    []Entry // positions dense, following the journal's last
+	Entries    []Journaled // positions dense, following the journal's last
 	Rejections []Rejection
 	// Movements per batch, in the order of Batches; each batch's
 	// movements form one ledger entry, referenced by the batch.
@@ -275,7 +276,7 @@ type Journal interface {
 	// batch of c was committed before (a race the caller lost).
 	Commit(ctx context.Context, c *Commit) error
 	// Replay calls fn for every entry after position from, in order.
-	Replay(ctx context.Context, from int64, fn func(e *Entry) error) error
+	Replay(ctx context.Context, from int64, fn func(e *Journaled) error) error
 	// LastPos returns the position of the last entry, 0 if none.
 	LastPos(ctx context.Context) (int64, error)
 	// SaveCheckpoint stores cp, replacing the older one of its part.
@@ -286,7 +287,7 @@ type Journal interface {
 	// in order: the drill-down from a ledger entry (whose source names the
 	// batch) to the records behind it. A batch with no entry left (all its
 	// records rejected) calls fn never.
-	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *Entry) error) error
+	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *Journaled) error) error
 	// QueryRejections returns the rejections after position f.After
 	// matching f, oldest first, at most f.Limit, each with its position.
 	QueryRejections(ctx context.Context, f RejectionFilter) ([]PositionedRejection, error)

@@ -172,7 +172,7 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 	// records.
 	code, out = f.do(t, "GET", "/v1/batches/"+u.Terminal.ID.String()+"/bin", f.staff, "", nil, nil)
 	var drill []batchEntryJSON
-	if err := json.Unmarshal(out, &drill); code != 200 || err != nil || len(drill) != half || drill[0].Kind != "booked" {
+	if err := json.Unmarshal(out, &drill); code != 200 || err != nil || len(drill) != half || drill[0].Class != "booked" {
 		t.Fatalf("drill-down: %d %s", code, out)
 	}
 	if want, _ := record.DecodeBinary(u.Records[0]); drill[0].Record != want {

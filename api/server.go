@@ -137,7 +137,7 @@ type Rejections interface {
 // Batches reads a committed batch's journaled records (acquire.Journal
 // has it).
 type Batches interface {
-	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Entry) error) error
+	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error
 }
 
 // Parameters are what a terminal downloads besides the blacklist
@@ -492,7 +492,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, _ Staff) {
 	}
 	id := r.PathValue("batch")
 	var out []batchEntryJSON
-	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Entry) error {
+	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Journaled) error {
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
 			return citycard.E(op, citycard.Other, "journal entry %d: %w", e.Pos, err) // the journal holds only decoded records
@@ -501,7 +501,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, _ Staff) {
 		if flags == nil {
 			flags = []string{}
 		}
-		out = append(out, batchEntryJSON{Pos: e.Pos, Kind: e.Kind.String(), Flags: flags, Record: rec,
+		out = append(out, batchEntryJSON{Pos: e.Pos, Class: e.Class.String(), Flags: flags, Record: rec,
 			PendingIssuer: e.Outcome == acquire.OutcomePendingIssuer})
 		return nil
 	})

@@ -270,8 +270,8 @@ func newRejectionJSON(x acquire.PositionedRejection) rejectionJSON {
 
 // batchEntryJSON is one journaled record of a batch, as staff see it.
 type batchEntryJSON struct {
-	Pos           int64         `json:"pos"` // its position in the journal
-	Kind          string        `json:"kind"`
+	Pos           int64         `json:"pos"`   // its position in the journal
+	Class         string        `json:"class"` // booked, suspense, recovered, duplicate, load
 	Flags         []string      `json:"flags"`
 	PendingIssuer bool          `json:"pending_issuer"` // another city's card: its issuer verifies the TAC
 	Record        record.Record `json:"record"`

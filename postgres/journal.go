@@ -93,7 +93,7 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 }
 
 // Replay implements acquire.Journal.
-func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Entry) error) error {
+func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Journaled) error) error {
 	const op = "postgres.Journal.Replay"
 	rows, err := j.db.pool.Query(ctx, `SELECT first_pos, terminal, batch_id, data FROM acquire_journal
 		WHERE first_pos >= coalesce((SELECT first_pos FROM acquire_journal WHERE first_pos <= $1 ORDER BY first_pos DESC LIMIT 1), 0)
@@ -107,7 +107,7 @@ func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Ent
 
 // BatchEntries implements acquire.Journal: the batch row names its
 // chunk's first position, the chunk's primary key.
-func (j *Journal) BatchEntries(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Entry) error) error {
+func (j *Journal) BatchEntries(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error {
 	const op = "postgres.Journal.BatchEntries"
 	rows, err := j.db.pool.Query(ctx, `SELECT j.first_pos, j.terminal, j.batch_id, j.data FROM acquire_batches b JOIN acquire_journal j ON j.first_pos = b.first_pos WHERE b.terminal = $1 AND b.batch_id = $2 AND b.n > 0`, t.String(), id)
 	if err != nil {

@@ -92,7 +92,7 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 }
 
 // Replay implements acquire.Journal.
-func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Entry) error) error {
+func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Journaled) error) error {
 	const op = "sqlite.Journal.Replay"
 	// From the chunk holding position from+1 on; positions are dense.
 	rows, err := j.db.r.QueryContext(ctx, `SELECT first_pos, terminal, batch_id, data FROM acquire_journal
@@ -107,7 +107,7 @@ func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Ent
 
 // BatchEntries implements acquire.Journal: the batch row names its
 // chunk's first position, the chunk's primary key.
-func (j *Journal) BatchEntries(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Entry) error) error {
+func (j *Journal) BatchEntries(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error {
 	const op = "sqlite.Journal.BatchEntries"
 	rows, err := j.db.r.QueryContext(ctx, `SELECT j.first_pos, j.terminal, j.batch_id, j.data FROM acquire_batches b JOIN acquire_journal j ON j.first_pos = b.first_pos WHERE b.terminal = ? AND b.batch_id = ? AND b.n > 0`, t.String(), id)
 	if err != nil {

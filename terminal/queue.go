@@ -136,7 +136,7 @@ var ErrQueueClosed = errors.New("queue closed")
 
 // Entry is one pending record: its seq, assigned by Queue.Append, and its
 // bytes.
-type Entry struct {
+type Queued struct {
 	Seq  uint64
 	Data []byte
 }
@@ -473,7 +473,7 @@ func (q *Queue) appendRecords(op string, recs [][]byte) ([]uint64, error) {
 // first; n <= 0 returns none. The Data slices are copies the caller may
 // keep. Only durable records are returned: Append adds a record to the
 // queue after its fsync.
-func (q *Queue) Pending(n int) []Entry {
+func (q *Queue) Pending(n int) []Queued {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.state.pending(n)
@@ -1052,17 +1052,17 @@ func (s *queueState) purge() {
 	s.entries, s.head, s.acked = live, 0, 0
 }
 
-func (s *queueState) pending(n int) []Entry {
+func (s *queueState) pending(n int) []Queued {
 	if n <= 0 {
 		return nil
 	}
-	out := make([]Entry, 0, min(n, s.live))
+	out := make([]Queued, 0, min(n, s.live))
 	for _, e := range s.entries[s.head:] {
 		if len(out) == n {
 			break
 		}
 		if !e.acked {
-			out = append(out, Entry{Seq: e.seq, Data: slices.Clone(e.data)})
+			out = append(out, Queued{Seq: e.seq, Data: slices.Clone(e.data)})
 		}
 	}
 	return out

@@ -81,7 +81,7 @@ func mustAck(t testing.TB, q *Queue, seqs ...uint64) {
 
 // model is what a queue should hold: entries in seq order and the next seq.
 type model struct {
-	entries []Entry
+	entries []Queued
 	next    uint64
 }
 
@@ -92,12 +92,12 @@ func (m model) clone() model {
 }
 
 func (m *model) add(seq uint64, data []byte) {
-	m.entries = append(m.entries, Entry{Seq: seq, Data: slices.Clone(data)})
+	m.entries = append(m.entries, Queued{Seq: seq, Data: slices.Clone(data)})
 	m.next = seq + 1
 }
 
 func (m *model) ack(seqs ...uint64) {
-	m.entries = slices.DeleteFunc(m.entries, func(e Entry) bool { return slices.Contains(seqs, e.Seq) })
+	m.entries = slices.DeleteFunc(m.entries, func(e Queued) bool { return slices.Contains(seqs, e.Seq) })
 }
 
 func checkQueue(t testing.TB, q *Queue, want model) {
@@ -119,7 +119,7 @@ func checkQueue(t testing.TB, q *Queue, want model) {
 	}
 }
 
-func seqsOf(es []Entry) []uint64 {
+func seqsOf(es []Queued) []uint64 {
 	s := make([]uint64, len(es))
 	for i, e := range es {
 		s[i] = e.Seq
@@ -705,7 +705,7 @@ func TestQueueConcurrent(t *testing.T) {
 			}
 		}
 	})
-	var delivered []Entry
+	var delivered []Queued
 	wg.Go(func() {
 		for len(delivered) < n {
 			p := q.Pending(7)

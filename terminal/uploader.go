@@ -35,7 +35,7 @@ type Sender interface {
 // it). Epoch must differ between any two queues a terminal ever has, and
 // stay the same for one queue (see Queue.Epoch): batch IDs are made of it.
 type Pending interface {
-	Pending(n int) []Entry
+	Pending(n int) []Queued
 	Ack(seqs ...uint64) error
 	Epoch() uint64
 }
@@ -54,7 +54,7 @@ const batchIDLenMax = 64
 // seq>-<count>". The package doc says why. Even for seqs of 20 digits and
 // UploadBatchMax records it has 16+1+20+1+20+1+5 = 64 printable bytes, the
 // most the back office takes.
-func batchID(epoch uint64, es []Entry) string {
+func batchID(epoch uint64, es []Queued) string {
 	return fmt.Sprintf("%016x-%d-%d-%d", epoch, es[0].Seq, es[len(es)-1].Seq, len(es))
 }
 

@@ -221,18 +221,18 @@ func (f senderFunc) SendBatch(ctx context.Context, b UploadBatch) ([]bool, error
 // TestUploaderBatchLimits: batch IDs fit the back office's 64 printable
 // bytes at the extremes, and MaxBatch is bounded by UploadBatchMax.
 func TestUploaderBatchLimits(t *testing.T) {
-	es := make([]Entry, UploadBatchMax)
+	es := make([]Queued, UploadBatchMax)
 	for i := range es {
 		es[i].Seq = math.MaxUint64 - uint64(len(es)-1-i)
 	}
 	for _, tc := range []struct {
 		epoch uint64
-		es    []Entry
+		es    []Queued
 		want  string
 	}{
 		{math.MaxUint64, es, "ffffffffffffffff-18446744073709541616-18446744073709551615-10000"},
-		{1, []Entry{{Seq: 1}}, "0000000000000001-1-1-1"},
-		{0xabc, []Entry{{Seq: 7}, {Seq: 9}}, "0000000000000abc-7-9-2"},
+		{1, []Queued{{Seq: 1}}, "0000000000000001-1-1-1"},
+		{0xabc, []Queued{{Seq: 7}, {Seq: 9}}, "0000000000000abc-7-9-2"},
 	} {
 		id := batchID(tc.epoch, tc.es)
 		if id != tc.want {

@@ -339,8 +339,8 @@ func killServeMidBatch(t *testing.T, db string, seed uint64) {
 		}
 	}
 	booked := 0
-	err = st.journal.Replay(ctx, 0, func(e *acquire.Entry) error {
-		if e.Kind == acquire.KindBooked {
+	err = st.journal.Replay(ctx, 0, func(e *acquire.Journaled) error {
+		if e.Class == acquire.ClassBooked {
 			booked++
 		}
 		return nil
@@ -363,12 +363,12 @@ type queuePending struct {
 	seqs *[]uint64
 }
 
-func (p *queuePending) Pending(n int) []terminal.Entry {
+func (p *queuePending) Pending(n int) []terminal.Queued {
 	p.q.Lock()
 	defer p.q.Unlock()
-	out := make([]terminal.Entry, 0, min(n, len(*p.recs)))
+	out := make([]terminal.Queued, 0, min(n, len(*p.recs)))
 	for i := 0; i < len(*p.recs) && i < n; i++ {
-		out = append(out, terminal.Entry{Seq: (*p.seqs)[i], Data: (*p.recs)[i]})
+		out = append(out, terminal.Queued{Seq: (*p.seqs)[i], Data: (*p.recs)[i]})
 	}
 	return out
 }
