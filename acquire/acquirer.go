@@ -878,14 +878,14 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		c.Entries = append(c.Entries, e)
 
 		issuer := r.Issuer.String()
-		float := ledger.Account{Kind: ledger.CardFloat, Party: issuer}
-		suspense := ledger.Account{Kind: ledger.Suspense, Party: issuer}
-		payable := ledger.Account{Kind: ledger.OperatorPayable, Party: j.info.Operator}
+		float := ledger.Account{Type: ledger.CardFloat, Party: issuer}
+		suspense := ledger.Account{Type: ledger.Suspense, Party: issuer}
+		payable := ledger.Account{Type: ledger.OperatorPayable, Party: j.info.Operator}
 		switch d.class {
 		case ClassBooked:
 			from := float
 			if it.out == OutcomePendingIssuer {
-				from = ledger.Account{Kind: ledger.InterconnectReceivable, Party: issuer}
+				from = ledger.Account{Type: ledger.InterconnectReceivable, Party: issuer}
 			}
 			move(from, payable, r.Product, r.Amount)
 		case ClassSuspense:
@@ -905,7 +905,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 				}
 				operator = ti.Operator
 			}
-			move(suspense, ledger.Account{Kind: ledger.OperatorPayable, Party: operator}, g.product, g.amount)
+			move(suspense, ledger.Account{Type: ledger.OperatorPayable, Party: operator}, g.product, g.amount)
 		}
 		for _, g := range d.released {
 			move(suspense, float, g.product, g.amount)

@@ -67,22 +67,22 @@ func (c *Commit) Chunks() [][]Journaled {
 // general ledger takes a few entries per batch, not one per record.
 func LedgerEntries(b *StoredBatch, moves []Movement) []ledger.Entry {
 	type group struct {
-		kind    ledger.EntryKind
+		kind    ledger.EntryType
 		product uint16
 	}
 	byGroup := map[group]*ledger.Entry{}
 	var order []group
 	source := fmt.Sprintf("batch:%v/%s", b.Terminal, b.ID)
 	for _, m := range moves {
-		g := group{ledger.KindPurchase, m.Product}
-		if m.Debit.Kind == ledger.Suspense || m.Credit.Kind == ledger.Suspense {
-			g.kind = ledger.KindSuspense
+		g := group{ledger.EntryPurchase, m.Product}
+		if m.Debit.Type == ledger.Suspense || m.Credit.Type == ledger.Suspense {
+			g.kind = ledger.EntrySuspense
 		}
 		e := byGroup[g]
 		if e == nil {
 			e = &ledger.Entry{
 				Key:  fmt.Sprintf("acquire:%v/%s/%s/%d", b.Terminal, b.ID, g.kind, g.product),
-				Kind: g.kind, Source: source, Product: g.product,
+				Type: g.kind, Source: source, Product: g.product,
 			}
 			byGroup[g] = e
 			order = append(order, g)
@@ -95,8 +95,8 @@ func LedgerEntries(b *StoredBatch, moves []Movement) []ledger.Entry {
 		out = append(out, *byGroup[g])
 	}
 	slices.SortStableFunc(out, func(x, y ledger.Entry) int {
-		if x.Kind != y.Kind {
-			if x.Kind < y.Kind {
+		if x.Type != y.Type {
+			if x.Type < y.Type {
 				return -1
 			}
 			return 1

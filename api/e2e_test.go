@@ -155,11 +155,11 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("a queue still holds %d records", d.q.Len())
 		}
 	}
-	bal, err := db.Ledger().Balance(ctx, ledger.Account{Kind: ledger.CardFloat, Party: issuer.String()})
+	bal, err := db.Ledger().Balance(ctx, ledger.Account{Type: ledger.CardFloat, Party: issuer.String()})
 	if err != nil || bal.NetFen() != spent {
 		t.Fatalf("the float moved %d, the cards spent %d (%v)", bal.NetFen(), spent, err)
 	}
-	sus, _ := db.Ledger().Balance(ctx, ledger.Account{Kind: ledger.Suspense, Party: issuer.String()})
+	sus, _ := db.Ledger().Balance(ctx, ledger.Account{Type: ledger.Suspense, Party: issuer.String()})
 	if sus.NetFen() != 0 {
 		t.Fatalf("suspense holds %d", sus.NetFen())
 	}

@@ -5,7 +5,7 @@
 //
 // # Accounts
 //
-// An account is a kind and, for most kinds, the party it belongs to (the
+// An account is a type and, for most types, the party it belongs to (the
 // party's registry ID): card_float:ISSUER is the stored value outstanding
 // on an issuer's cards (a liability), operator_payable:OPERATOR what is
 // owed to an operator pending clearing, suspense:ISSUER money held apart

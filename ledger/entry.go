@@ -14,7 +14,7 @@ import (
 // Limits on entries: every batch, string and amount has a bound.
 const (
 	KeyLenMax      = 128            // bytes of an idempotency key
-	KindLenMax     = 32             // bytes of an entry kind
+	TypeLenMax     = 32             // bytes of an entry type
 	SourceLenMax   = 128            // bytes of a source reference
 	MemoLenMax     = 256            // bytes of a memo
 	PostingsMax    = 256            // postings in one entry
@@ -46,17 +46,17 @@ func Transfer(debit, credit Account, fen int64) []Posting {
 // EntryKind says what an entry records. Kinds are lower-case words with
 // underscores; the constants name the ones the platform books, and other
 // packages may add their own.
-type EntryKind string
+type EntryType string
 
-// The entry kinds the platform books.
+// The entry types the platform books.
 const (
-	KindPurchase   EntryKind = "purchase"   // card float to operator payable
-	KindLoad       EntryKind = "load"       // money in: settlement to card float
-	KindSuspense   EntryKind = "suspense"   // a grey record: card float to suspense, or back
-	KindFee        EntryKind = "fee"        // operator payable to fee income
-	KindSettlement EntryKind = "settlement" // a position paid or received
-	KindReversal   EntryKind = "reversal"   // undoes an earlier entry (Entry.ReversalOf)
-	KindAdjustment EntryKind = "adjustment" // a correction decided by staff
+	EntryPurchase   EntryType = "purchase"   // card float to operator payable
+	EntryLoad       EntryType = "load"       // money in: settlement to card float
+	EntrySuspense   EntryType = "suspense"   // a grey record: card float to suspense, or back
+	EntryFee        EntryType = "fee"        // operator payable to fee income
+	EntrySettlement EntryType = "settlement" // a position paid or received
+	EntryReversal   EntryType = "reversal"   // undoes an earlier entry (Entry.ReversalOf)
+	EntryAdjustment EntryType = "adjustment" // a correction decided by staff
 )
 
 // Entry is one ledger entry as its poster states it: everything here is
@@ -65,7 +65,7 @@ type Entry struct {
 	// Key is the idempotency key: posting the same key again answers the
 	// first booking; with different content it is a Conflict.
 	Key  string
-	Kind EntryKind
+	Type EntryType
 	// Source is the drill-down reference: the upload batch, cycle or
 	// request whose records the entry aggregates.
 	Source  string
@@ -81,8 +81,8 @@ type Entry struct {
 // reference source and postings. Unbalanced postings are a programmer
 // error: NewEntry panics. The other rules are checked by Validate, when
 // the entry is posted.
-func NewEntry(key string, kind EntryKind, source string, postings ...Posting) Entry {
-	e := Entry{Key: key, Kind: kind, Source: source, Postings: postings}
+func NewEntry(key string, kind EntryType, source string, postings ...Posting) Entry {
+	e := Entry{Key: key, Type: kind, Source: source, Postings: postings}
 	e.mustBalance("ledger.NewEntry")
 	return e
 }
@@ -107,7 +107,7 @@ func (e *Entry) mustBalance(op string) {
 	}
 }
 
-// Validate checks every rule of an entry: a key, a kind, bounded text,
+// Validate checks every rule of an entry: a key, a type, bounded text,
 // between 2 and PostingsMax postings on valid accounts, amounts within
 // AmountFenMax, and balance. Kind Invalid.
 func (e *Entry) Validate() error {
@@ -115,7 +115,7 @@ func (e *Entry) Validate() error {
 	if e.Key == "" || len(e.Key) > KeyLenMax || !utf8.ValidString(e.Key) {
 		return citycard.E(op, citycard.Invalid, "key %q: want 1 to %d bytes of UTF-8", e.Key, KeyLenMax)
 	}
-	if err := checkKind(e.Kind); err != nil {
+	if err := checkKind(e.Type); err != nil {
 		return citycard.E(op, citycard.Invalid, "entry %q: %w", e.Key, err)
 	}
 	if len(e.Source) > SourceLenMax || !utf8.ValidString(e.Source) {
@@ -130,8 +130,8 @@ func (e *Entry) Validate() error {
 	if e.ReversalOf < 0 {
 		return citycard.E(op, citycard.Invalid, "entry %q: reversal of %d", e.Key, e.ReversalOf)
 	}
-	if (e.ReversalOf != 0) != (e.Kind == KindReversal) {
-		return citycard.E(op, citycard.Invalid, "entry %q: kind %q with reversal of %d: a reversal, and only a reversal, names the entry it reverses", e.Key, e.Kind, e.ReversalOf)
+	if (e.ReversalOf != 0) != (e.Type == EntryReversal) {
+		return citycard.E(op, citycard.Invalid, "entry %q: kind %q with reversal of %d: a reversal, and only a reversal, names the entry it reverses", e.Key, e.Type, e.ReversalOf)
 	}
 	if n := len(e.Postings); n < postingsMinLen || n > PostingsMax {
 		return citycard.E(op, citycard.Invalid, "entry %q: %d postings: want %d to %d", e.Key, n, postingsMinLen, PostingsMax)
@@ -150,13 +150,13 @@ func (e *Entry) Validate() error {
 	return nil
 }
 
-func checkKind(k EntryKind) error {
-	if k == "" || len(k) > KindLenMax {
-		return fmt.Errorf("kind %q: want 1 to %d bytes", k, KindLenMax)
+func checkKind(k EntryType) error {
+	if k == "" || len(k) > TypeLenMax {
+		return fmt.Errorf("type %q: want 1 to %d bytes", k, TypeLenMax)
 	}
 	for i := 0; i < len(k); i++ {
 		if c := k[i]; !('a' <= c && c <= 'z' || c == '_') {
-			return fmt.Errorf("kind %q: byte %q: want a-z or '_'", k, c)
+			return fmt.Errorf("type %q: byte %q: want a-z or '_'", k, c)
 		}
 	}
 	return nil
@@ -171,7 +171,7 @@ func (e *Entry) InputHash() [32]byte {
 	b := make([]byte, 0, 128+len(e.Key)+len(e.Source)+len(e.Memo)+48*len(e.Postings))
 	b = append(b, "citycard.ledger.entry.v1\x00"...)
 	b = appendString(b, e.Key)
-	b = appendString(b, string(e.Kind))
+	b = appendString(b, string(e.Type))
 	b = appendString(b, e.Source)
 	b = binary.BigEndian.AppendUint16(b, e.Product)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Count))
@@ -179,7 +179,7 @@ func (e *Entry) InputHash() [32]byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(e.ReversalOf))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Postings)))
 	for _, p := range e.Postings {
-		b = append(b, byte(p.Account.Kind))
+		b = append(b, byte(p.Account.Type))
 		b = appendString(b, p.Account.Party)
 		b = binary.BigEndian.AppendUint64(b, uint64(p.AmountFen))
 	}

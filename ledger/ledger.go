@@ -117,11 +117,11 @@ func (l *Ledger) Reverse(ctx context.Context, seq int64, key, memo string) (Resu
 	if err != nil {
 		return Result{}, citycard.Wrap(op, citycard.Other, err)
 	}
-	if orig.Kind == KindReversal {
+	if orig.Type == EntryReversal {
 		return Result{}, citycard.E(op, citycard.Conflict, "entry %d is a reversal: post a new entry instead", seq)
 	}
 	r := Entry{
-		Key: key, Kind: KindReversal, Source: orig.Source, Product: orig.Product,
+		Key: key, Type: EntryReversal, Source: orig.Source, Product: orig.Product,
 		Count: orig.Count, Memo: memo, ReversalOf: seq,
 		Postings: make([]Posting, len(orig.Postings)),
 	}

@@ -53,7 +53,7 @@ func TestAccount(t *testing.T) {
 			t.Errorf("%+v.String() = %q, want %q", got, s, tt.name)
 		}
 	}
-	if err := (Account{Kind: 99, Party: "x"}).Validate(); !citycard.IsKind(err, citycard.Invalid) {
+	if err := (Account{Type: 99, Party: "x"}).Validate(); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("Validate(kind 99) = %v", err)
 	}
 	if !Settlement.DebitNormal() || CardFloat.DebitNormal() {
@@ -62,12 +62,12 @@ func TestAccount(t *testing.T) {
 }
 
 var (
-	float = Account{Kind: CardFloat, Party: "3150000000000001"}
-	bus   = Account{Kind: OperatorPayable, Party: "nb-bus"}
+	float = Account{Type: CardFloat, Party: "3150000000000001"}
+	bus   = Account{Type: OperatorPayable, Party: "nb-bus"}
 )
 
 func TestEntryValidate(t *testing.T) {
-	ok := func() Entry { return NewEntry("k", KindPurchase, "upload:1", Transfer(float, bus, 100)...) }
+	ok := func() Entry { return NewEntry("k", EntryPurchase, "upload:1", Transfer(float, bus, 100)...) }
 	tests := []struct {
 		name   string
 		change func(e *Entry)
@@ -75,20 +75,20 @@ func TestEntryValidate(t *testing.T) {
 	}{
 		{"valid", func(e *Entry) {}, true},
 		{"three postings", func(e *Entry) {
-			e.Postings = []Posting{Debit(float, 100), Credit(bus, 90), Credit(Account{Kind: FeeIncome}, 10)}
+			e.Postings = []Posting{Debit(float, 100), Credit(bus, 90), Credit(Account{Type: FeeIncome}, 10)}
 		}, true},
 		{"zero amounts", func(e *Entry) { e.Postings = Transfer(float, bus, 0) }, true},
 		{"no key", func(e *Entry) { e.Key = "" }, false},
 		{"long key", func(e *Entry) { e.Key = strings.Repeat("k", KeyLenMax+1) }, false},
 		{"bad UTF-8 key", func(e *Entry) { e.Key = "\xff" }, false},
-		{"no kind", func(e *Entry) { e.Kind = "" }, false},
-		{"upper-case kind", func(e *Entry) { e.Kind = "Purchase" }, false},
+		{"no kind", func(e *Entry) { e.Type = "" }, false},
+		{"upper-case kind", func(e *Entry) { e.Type = "Purchase" }, false},
 		{"long source", func(e *Entry) { e.Source = strings.Repeat("s", SourceLenMax+1) }, false},
 		{"long memo", func(e *Entry) { e.Memo = strings.Repeat("m", MemoLenMax+1) }, false},
 		{"negative count", func(e *Entry) { e.Count = -1 }, false},
-		{"reversal without target", func(e *Entry) { e.Kind = KindReversal }, false},
+		{"reversal without target", func(e *Entry) { e.Type = EntryReversal }, false},
 		{"target without reversal", func(e *Entry) { e.ReversalOf = 3 }, false},
-		{"reversal", func(e *Entry) { e.Kind, e.ReversalOf = KindReversal, 3 }, true},
+		{"reversal", func(e *Entry) { e.Type, e.ReversalOf = EntryReversal, 3 }, true},
 		{"one posting", func(e *Entry) { e.Postings = e.Postings[:1] }, false},
 		{"too many postings", func(e *Entry) {
 			e.Postings = nil
@@ -96,7 +96,7 @@ func TestEntryValidate(t *testing.T) {
 				e.Postings = append(e.Postings, Transfer(float, bus, 1)...)
 			}
 		}, false},
-		{"bad account", func(e *Entry) { e.Postings = Transfer(Account{Kind: CardFloat}, bus, 1) }, false},
+		{"bad account", func(e *Entry) { e.Postings = Transfer(Account{Type: CardFloat}, bus, 1) }, false},
 		{"amount too large", func(e *Entry) { e.Postings = Transfer(float, bus, AmountFenMax+1) }, false},
 		{"unbalanced", func(e *Entry) { e.Postings[0].AmountFen++ }, false},
 	}
@@ -136,30 +136,30 @@ func TestBalanced(t *testing.T) {
 			t.Error("NewEntry of unbalanced postings did not panic")
 		}
 	}()
-	NewEntry("k", KindAdjustment, "", Debit(float, 1))
+	NewEntry("k", EntryAdjustment, "", Debit(float, 1))
 }
 
 // TestInputHashCoversEveryField changes one field at a time: each must
 // change the input hash, or a tampered field would go unnoticed.
 func TestInputHashCoversEveryField(t *testing.T) {
-	base := NewEntry("k", KindPurchase, "upload:1", Transfer(float, bus, 100)...)
+	base := NewEntry("k", EntryPurchase, "upload:1", Transfer(float, bus, 100)...)
 	base.Product, base.Count, base.Memo = 3, 10, "m"
 	changes := map[string]func(e *Entry){
 		"key":         func(e *Entry) { e.Key = "k2" },
-		"kind":        func(e *Entry) { e.Kind = KindFee },
+		"kind":        func(e *Entry) { e.Type = EntryFee },
 		"source":      func(e *Entry) { e.Source = "upload:2" },
 		"product":     func(e *Entry) { e.Product = 4 },
 		"count":       func(e *Entry) { e.Count = 11 },
 		"memo":        func(e *Entry) { e.Memo = "n" },
 		"reversal of": func(e *Entry) { e.ReversalOf = 1 },
 		"amount":      func(e *Entry) { e.Postings = Transfer(float, bus, 101) },
-		"account":     func(e *Entry) { e.Postings = Transfer(float, Account{Kind: OperatorPayable, Party: "nb-bu"}, 100) },
+		"account":     func(e *Entry) { e.Postings = Transfer(float, Account{Type: OperatorPayable, Party: "nb-bu"}, 100) },
 		"kind of account": func(e *Entry) {
-			e.Postings = Transfer(float, Account{Kind: Settlement, Party: "nb-bus"}, 100)
+			e.Postings = Transfer(float, Account{Type: Settlement, Party: "nb-bus"}, 100)
 		},
 		"order": func(e *Entry) { e.Postings = []Posting{e.Postings[1], e.Postings[0]} },
 		// Length prefixes: moving a byte between fields changes the hash.
-		"boundary": func(e *Entry) { e.Key, e.Kind = "kp", "urchase" },
+		"boundary": func(e *Entry) { e.Key, e.Type = "kp", "urchase" },
 	}
 	h := base.InputHash()
 	for name, change := range changes {
@@ -178,10 +178,10 @@ func TestInputHashCoversEveryField(t *testing.T) {
 func TestChainGolden(t *testing.T) {
 	at := time.Date(2025, 3, 1, 8, 30, 0, 123456789, time.UTC)
 	entries := []Entry{
-		NewEntry("load-1", KindLoad, "host:1", Transfer(Account{Kind: Settlement, Party: "3150000000000001"}, float, 100000)...),
-		{Key: "upload:0000000000A1:42:3150000000000001:nb-bus:1", Kind: KindPurchase, Source: "upload:0000000000A1:42",
+		NewEntry("load-1", EntryLoad, "host:1", Transfer(Account{Type: Settlement, Party: "3150000000000001"}, float, 100000)...),
+		{Key: "upload:0000000000A1:42:3150000000000001:nb-bus:1", Type: EntryPurchase, Source: "upload:0000000000A1:42",
 			Product: 1, Count: 997, Memo: "圈存", Postings: Transfer(float, bus, 199400)},
-		{Key: "rev", Kind: KindReversal, Source: "upload:0000000000A1:42", Product: 1, Count: 997, ReversalOf: 2,
+		{Key: "rev", Type: EntryReversal, Source: "upload:0000000000A1:42", Product: 1, Count: 997, ReversalOf: 2,
 			Postings: []Posting{Credit(float, 199400), Debit(bus, 199400)}},
 	}
 	var b strings.Builder
@@ -208,14 +208,14 @@ func TestChainGolden(t *testing.T) {
 
 func TestTotals(t *testing.T) {
 	var tot Totals
-	e1 := NewEntry("a", KindPurchase, "", Transfer(float, bus, 100)...)
-	e2 := NewEntry("b", KindFee, "", Transfer(bus, Account{Kind: FeeIncome}, 3)...)
+	e1 := NewEntry("a", EntryPurchase, "", Transfer(float, bus, 100)...)
+	e2 := NewEntry("b", EntryFee, "", Transfer(bus, Account{Type: FeeIncome}, 3)...)
 	tot.Add(1, &e1)
 	tot.Add(2, &e2)
 	want := []Balance{
 		{Account: float, DebitsFen: 100, Postings: 1, LastSeq: 1},
 		{Account: bus, DebitsFen: 3, CreditsFen: 100, Postings: 2, LastSeq: 2},
-		{Account: Account{Kind: FeeIncome}, CreditsFen: 3, Postings: 1, LastSeq: 2},
+		{Account: Account{Type: FeeIncome}, CreditsFen: 3, Postings: 1, LastSeq: 2},
 	}
 	got := tot.List()
 	if len(got) != len(want) {

@@ -45,7 +45,7 @@ func ScanEntries(rows Rows) ([]Posted, error) {
 		if product < 0 || product > 0xFFFF {
 			return nil, corrupt(fmt.Errorf("entry %d: product %d", p.Seq, product))
 		}
-		p.Kind, p.Product = EntryKind(kind), uint16(product)
+		p.Type, p.Product = EntryType(kind), uint16(product)
 		p.Time = time.Unix(0, atNs).UTC()
 		if err := DecodeHash(&p.InputHash, inHex); err != nil {
 			return nil, corrupt(err)

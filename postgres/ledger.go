@@ -138,7 +138,7 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 		}
 		batch.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.Seq, e.Key, string(e.Kind), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, atNs,
+			r.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, atNs,
 			hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
 		owner = append(owner, i)
 	}

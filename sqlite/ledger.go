@@ -157,7 +157,7 @@ func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entr
 		if e.ReversalOf != 0 {
 			reversalOf = e.ReversalOf
 		}
-		_, err := insEntry.ExecContext(ctx, r.Seq, e.Key, string(e.Kind), e.Source, e.Product, e.Count, e.Memo,
+		_, err := insEntry.ExecContext(ctx, r.Seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
 			reversalOf, atNs, hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
 		if err != nil {
 			err = mapErr("sqlite.Ledger.Append", err)

@@ -20,8 +20,8 @@ func BenchPostBatch(b *testing.B, open func(b *testing.B) ledger.Store) {
 			start := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 			tick := 0
 			l := ledger.New(open(b), func() time.Time { tick++; return start.Add(time.Duration(tick) * time.Microsecond) })
-			issuers := []ledger.Account{{Kind: ledger.CardFloat, Party: "3150000000000001"}, {Kind: ledger.CardFloat, Party: "2900000000000002"}}
-			operators := []ledger.Account{{Kind: ledger.OperatorPayable, Party: "nb-bus"}, {Kind: ledger.OperatorPayable, Party: "nb-metro"}, {Kind: ledger.OperatorPayable, Party: "nb-bike"}}
+			issuers := []ledger.Account{{Type: ledger.CardFloat, Party: "3150000000000001"}, {Type: ledger.CardFloat, Party: "2900000000000002"}}
+			operators := []ledger.Account{{Type: ledger.OperatorPayable, Party: "nb-bus"}, {Type: ledger.OperatorPayable, Party: "nb-metro"}, {Type: ledger.OperatorPayable, Party: "nb-bike"}}
 			batch := make([]ledger.Entry, n)
 			ctx := context.Background()
 			postings := 0
@@ -29,7 +29,7 @@ func BenchPostBatch(b *testing.B, open func(b *testing.B) ledger.Store) {
 			for i := 0; b.Loop(); i++ {
 				for j := range batch {
 					key := "b" + strconv.Itoa(i) + "-" + strconv.Itoa(j)
-					e := ledger.NewEntry(key, ledger.KindPurchase, "upload:"+strconv.Itoa(i),
+					e := ledger.NewEntry(key, ledger.EntryPurchase, "upload:"+strconv.Itoa(i),
 						ledger.Transfer(issuers[j%len(issuers)], operators[j%len(operators)], int64(200+j))...)
 					e.Product = uint16(j % 5)
 					e.Count = 1000 / int64(n)

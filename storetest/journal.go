@@ -111,7 +111,7 @@ func testIngestExactlyOnce(t *testing.T, s JournalStores) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	bal, err := s.Ledger.Balance(ctx, ledger.Account{Kind: ledger.CardFloat, Party: sim.Issuer.String()})
+	bal, err := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.CardFloat, Party: sim.Issuer.String()})
 	if err != nil || bal.NetFen() != genuineFen {
 		t.Fatalf("float moved %d, genuine %d (%v)", bal.NetFen(), genuineFen, err)
 	}
@@ -180,10 +180,10 @@ func testCommitAtomic(t *testing.T, s JournalStores) {
 	u := &ups[0]
 	// Someone booked the key this batch's ledger entry will take, with
 	// other content: the commit must fail whole.
-	src := fmt.Sprintf("acquire:%v/%s/%s/%d", u.Terminal.ID, "x", ledger.KindPurchase, 0)
+	src := fmt.Sprintf("acquire:%v/%s/%s/%d", u.Terminal.ID, "x", ledger.EntryPurchase, 0)
 	l := ledger.New(s.Ledger, time.Now)
-	if _, err := l.Post(ctx, ledger.NewEntry(src, ledger.KindAdjustment, "test",
-		ledger.Transfer(ledger.Account{Kind: ledger.CardFloat, Party: "X"}, ledger.Account{Kind: ledger.OperatorPayable, Party: "Y"}, 1)...)); err != nil {
+	if _, err := l.Post(ctx, ledger.NewEntry(src, ledger.EntryAdjustment, "test",
+		ledger.Transfer(ledger.Account{Type: ledger.CardFloat, Party: "X"}, ledger.Account{Type: ledger.OperatorPayable, Party: "Y"}, 1)...)); err != nil {
 		t.Fatal(err)
 	}
 	a := openAcquirer(t, s, city, ts)

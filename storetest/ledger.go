@@ -14,18 +14,18 @@ import (
 )
 
 var (
-	floatOwn   = ledger.Account{Kind: ledger.CardFloat, Party: "3150000000000001"}
-	floatOther = ledger.Account{Kind: ledger.CardFloat, Party: "2900000000000002"}
-	payBus     = ledger.Account{Kind: ledger.OperatorPayable, Party: "nb-bus"}
-	payMetro   = ledger.Account{Kind: ledger.OperatorPayable, Party: "nb-metro"}
-	fees       = ledger.Account{Kind: ledger.FeeIncome}
-	settleBank = ledger.Account{Kind: ledger.Settlement, Party: "3150000000000001"}
+	floatOwn   = ledger.Account{Type: ledger.CardFloat, Party: "3150000000000001"}
+	floatOther = ledger.Account{Type: ledger.CardFloat, Party: "2900000000000002"}
+	payBus     = ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
+	payMetro   = ledger.Account{Type: ledger.OperatorPayable, Party: "nb-metro"}
+	fees       = ledger.Account{Type: ledger.FeeIncome}
+	settleBank = ledger.Account{Type: ledger.Settlement, Party: "3150000000000001"}
 )
 
 // purchase is the entry of an upload batch's purchases of one issuer's
 // cards on one operator's terminals for one product.
 func purchase(key string, issuer, operator ledger.Account, fen int64, records int64) ledger.Entry {
-	e := ledger.NewEntry(key, ledger.KindPurchase, "batch:"+key, ledger.Transfer(issuer, operator, fen)...)
+	e := ledger.NewEntry(key, ledger.EntryPurchase, "batch:"+key, ledger.Transfer(issuer, operator, fen)...)
 	e.Product = 1
 	e.Count = records
 	return e
@@ -39,13 +39,13 @@ func testPostAndRead(t *testing.T, s Stores) {
 	if h, err := s.Ledger.Head(ctx); err != nil || h != (ledger.Link{}) {
 		t.Fatalf("Head of an empty ledger = %+v, %v", h, err)
 	}
-	load := ledger.NewEntry("load-1", ledger.KindLoad, "host:load-1", ledger.Transfer(settleBank, floatOwn, 100000)...)
+	load := ledger.NewEntry("load-1", ledger.EntryLoad, "host:load-1", ledger.Transfer(settleBank, floatOwn, 100000)...)
 	load.Memo = "counter top-ups, 圈存"
 	entries := []ledger.Entry{
 		load,
 		purchase("b1-own-bus", floatOwn, payBus, 12345, 61),
 		purchase("b1-other-bus", floatOther, payBus, 400, 2),
-		{Key: "b1-fee", Kind: ledger.KindFee, Source: "batch:b1", Postings: []ledger.Posting{
+		{Key: "b1-fee", Type: ledger.EntryFee, Source: "batch:b1", Postings: []ledger.Posting{
 			ledger.Debit(payBus, 127), ledger.Credit(fees, 120), ledger.Credit(payMetro, 7)}},
 	}
 	res, err := l.PostBatch(ctx, entries)
@@ -121,7 +121,7 @@ func testPostAndRead(t *testing.T, s Stores) {
 	if b, err := s.Ledger.Balance(ctx, payBus); err != nil || b != want[payBus] {
 		t.Errorf("Balance(%v) = %+v, %v", payBus, b, err)
 	}
-	never := ledger.Account{Kind: ledger.Suspense, Party: "3150000000000001"}
+	never := ledger.Account{Type: ledger.Suspense, Party: "3150000000000001"}
 	if b, err := s.Ledger.Balance(ctx, never); err != nil || b != (ledger.Balance{Account: never}) {
 		t.Errorf("Balance(never posted) = %+v, %v", b, err)
 	}
@@ -142,13 +142,13 @@ func testPostAndRead(t *testing.T, s Stores) {
 
 	// Invalid entries are refused before anything is written.
 	for _, bad := range []ledger.Entry{
-		{Key: "", Kind: ledger.KindAdjustment, Postings: ledger.Transfer(floatOwn, payBus, 1)},
-		{Key: "k", Kind: "Bad Kind", Postings: ledger.Transfer(floatOwn, payBus, 1)},
-		{Key: "k", Kind: ledger.KindAdjustment, Postings: ledger.Transfer(ledger.Account{Kind: ledger.CardFloat}, payBus, 1)},
-		{Key: "k", Kind: ledger.KindAdjustment, Postings: ledger.Transfer(floatOwn, payBus, ledger.AmountFenMax+1)},
-		{Key: "k", Kind: ledger.KindAdjustment, Postings: []ledger.Posting{ledger.Debit(floatOwn, 0)}},
-		{Key: "k", Kind: ledger.KindAdjustment, ReversalOf: 1, Postings: ledger.Transfer(floatOwn, payBus, 1)},
-		{Key: strings.Repeat("k", ledger.KeyLenMax+1), Kind: ledger.KindAdjustment, Postings: ledger.Transfer(floatOwn, payBus, 1)},
+		{Key: "", Type: ledger.EntryAdjustment, Postings: ledger.Transfer(floatOwn, payBus, 1)},
+		{Key: "k", Type: "Bad Kind", Postings: ledger.Transfer(floatOwn, payBus, 1)},
+		{Key: "k", Type: ledger.EntryAdjustment, Postings: ledger.Transfer(ledger.Account{Type: ledger.CardFloat}, payBus, 1)},
+		{Key: "k", Type: ledger.EntryAdjustment, Postings: ledger.Transfer(floatOwn, payBus, ledger.AmountFenMax+1)},
+		{Key: "k", Type: ledger.EntryAdjustment, Postings: []ledger.Posting{ledger.Debit(floatOwn, 0)}},
+		{Key: "k", Type: ledger.EntryAdjustment, ReversalOf: 1, Postings: ledger.Transfer(floatOwn, payBus, 1)},
+		{Key: strings.Repeat("k", ledger.KeyLenMax+1), Type: ledger.EntryAdjustment, Postings: ledger.Transfer(floatOwn, payBus, 1)},
 	} {
 		_, err := l.Post(ctx, bad)
 		wantKind(t, fmt.Sprintf("Post(%+v)", bad), err, citycard.Invalid)
@@ -238,7 +238,7 @@ func testBatchAtomic(t *testing.T, s Stores) {
 	}
 	// A reversal of nothing fails the batch too.
 	rev := purchase("a5", floatOwn, payBus, 1, 1)
-	rev.Kind, rev.ReversalOf = ledger.KindReversal, 42
+	rev.Type, rev.ReversalOf = ledger.EntryReversal, 42
 	_, err = l.PostBatch(ctx, []ledger.Entry{purchase("a4", floatOwn, payBus, 1, 1), rev})
 	wantKind(t, "reversal of no entry", err, citycard.NotFound)
 	if h, _ := s.Ledger.Head(ctx); h != head {
@@ -268,7 +268,7 @@ func testReverse(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Kind != ledger.KindReversal || p.ReversalOf != orig.Seq || p.Source != "batch:p1" || p.Count != 4 ||
+	if p.Type != ledger.EntryReversal || p.ReversalOf != orig.Seq || p.Source != "batch:p1" || p.Count != 4 ||
 		!reflect.DeepEqual(p.Postings, []ledger.Posting{ledger.Credit(floatOwn, 700), ledger.Debit(payBus, 700)}) {
 		t.Errorf("reversal = %+v", p)
 	}
@@ -306,11 +306,11 @@ func testUnbalanced(t *testing.T, s Stores) {
 		fn()
 	}
 	wantPanic("NewEntry", func() {
-		ledger.NewEntry("u1", ledger.KindAdjustment, "", ledger.Debit(floatOwn, 100), ledger.Credit(payBus, 99))
+		ledger.NewEntry("u1", ledger.EntryAdjustment, "", ledger.Debit(floatOwn, 100), ledger.Credit(payBus, 99))
 	})
-	unbalanced := ledger.Entry{Key: "u2", Kind: ledger.KindAdjustment, Postings: []ledger.Posting{ledger.Debit(floatOwn, 100), ledger.Credit(payBus, 99)}}
+	unbalanced := ledger.Entry{Key: "u2", Type: ledger.EntryAdjustment, Postings: []ledger.Posting{ledger.Debit(floatOwn, 100), ledger.Credit(payBus, 99)}}
 	wantPanic("PostBatch", func() { l.PostBatch(ctx, []ledger.Entry{unbalanced}) })
-	overflow := ledger.Entry{Key: "u3", Kind: ledger.KindAdjustment, Postings: []ledger.Posting{
+	overflow := ledger.Entry{Key: "u3", Type: ledger.EntryAdjustment, Postings: []ledger.Posting{
 		ledger.Debit(floatOwn, 1<<62), ledger.Debit(floatOwn, 1<<62), ledger.Credit(payBus, 1<<62), ledger.Credit(payBus, 1<<62)}}
 	wantPanic("PostBatch overflow", func() { l.PostBatch(ctx, []ledger.Entry{overflow}) })
 

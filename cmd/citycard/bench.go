@@ -370,7 +370,7 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	if err != nil {
 		return nil, err
 	}
-	bal, err := st.ledger.Balance(ctx, ledger.Account{Kind: ledger.CardFloat, Party: sim.Issuer.String()})
+	bal, err := st.ledger.Balance(ctx, ledger.Account{Type: ledger.CardFloat, Party: sim.Issuer.String()})
 	if err != nil {
 		return nil, err
 	}

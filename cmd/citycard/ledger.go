@@ -122,7 +122,7 @@ func ledgerVerify(ctx context.Context, w io.Writer, s ledger.Store, asJSON bool)
 
 type jsonBalance struct {
 	Account    string `json:"account"`
-	Kind       string `json:"kind"`
+	Type       string `json:"type"` // the account's type: card_float, operator_payable, ...
 	Party      string `json:"party,omitempty"`
 	DebitsFen  int64  `json:"debits_fen"`
 	CreditsFen int64  `json:"credits_fen"`
@@ -141,7 +141,7 @@ func ledgerBalances(ctx context.Context, w io.Writer, s ledger.Store, asJSON boo
 	if asJSON {
 		out := make([]jsonBalance, len(bs))
 		for i, b := range bs {
-			out[i] = jsonBalance{Account: b.Account.String(), Kind: b.Account.Kind.String(), Party: b.Account.Party,
+			out[i] = jsonBalance{Account: b.Account.String(), Type: b.Account.Type.String(), Party: b.Account.Party,
 				DebitsFen: b.DebitsFen, CreditsFen: b.CreditsFen, NetFen: b.NetFen(), Postings: b.Postings, LastSeq: b.LastSeq}
 		}
 		enc := json.NewEncoder(w)

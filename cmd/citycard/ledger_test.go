@@ -29,21 +29,21 @@ func ledgerDB(t *testing.T) (path string, db *sqlite.DB) {
 	t.Cleanup(func() { db.Close() })
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	l := ledger.New(db.Ledger(), func() time.Time { at = at.Add(time.Second); return at })
-	float := ledger.Account{Kind: ledger.CardFloat, Party: "3150000000000001"}
-	bus := ledger.Account{Kind: ledger.OperatorPayable, Party: "nb-bus"}
-	bank := ledger.Account{Kind: ledger.Settlement, Party: "3150000000000001"}
-	fees := ledger.Account{Kind: ledger.FeeIncome}
+	float := ledger.Account{Type: ledger.CardFloat, Party: "3150000000000001"}
+	bus := ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
+	bank := ledger.Account{Type: ledger.Settlement, Party: "3150000000000001"}
+	fees := ledger.Account{Type: ledger.FeeIncome}
 	_, err = l.PostBatch(ctx, []ledger.Entry{
-		ledger.NewEntry("load-1", ledger.KindLoad, "host:1", ledger.Transfer(bank, float, 123456789)...),
-		ledger.NewEntry("batch-1", ledger.KindPurchase, "upload:1", ledger.Transfer(float, bus, 2000)...),
+		ledger.NewEntry("load-1", ledger.EntryLoad, "host:1", ledger.Transfer(bank, float, 123456789)...),
+		ledger.NewEntry("batch-1", ledger.EntryPurchase, "upload:1", ledger.Transfer(float, bus, 2000)...),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Post(ctx, ledger.NewEntry("batch-2", ledger.KindPurchase, "upload:2", ledger.Transfer(float, bus, 300)...)); err != nil {
+	if _, err := l.Post(ctx, ledger.NewEntry("batch-2", ledger.EntryPurchase, "upload:2", ledger.Transfer(float, bus, 300)...)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Post(ctx, ledger.NewEntry("fee-1", ledger.KindFee, "cycle:1", ledger.Transfer(bus, fees, 23)...)); err != nil {
+	if _, err := l.Post(ctx, ledger.NewEntry("fee-1", ledger.EntryFee, "cycle:1", ledger.Transfer(bus, fees, 23)...)); err != nil {
 		t.Fatal(err)
 	}
 	return path, db
@@ -111,7 +111,7 @@ func TestLedgerBalances(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &bs) != nil || len(bs) != 4 {
 		t.Fatalf("balances --json: %v\n%s", err, out)
 	}
-	want := jsonBalance{Account: "operator_payable:nb-bus", Kind: "operator_payable", Party: "nb-bus",
+	want := jsonBalance{Account: "operator_payable:nb-bus", Type: "operator_payable", Party: "nb-bus",
 		DebitsFen: 23, CreditsFen: 2300, NetFen: -2277, Postings: 3, LastSeq: 4}
 	if bs[2] != want {
 		t.Errorf("balances --json [2] = %+v, want %+v", bs[2], want)

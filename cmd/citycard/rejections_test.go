@@ -218,7 +218,7 @@ func TestRejectionsResubmit(t *testing.T) {
 	for _, u := range w.ups {
 		genuineFen += u.GenuineFen
 	}
-	bal, err := st.ledger.Balance(ctx, ledger.Account{Kind: ledger.CardFloat, Party: sim.Issuer.String()})
+	bal, err := st.ledger.Balance(ctx, ledger.Account{Type: ledger.CardFloat, Party: sim.Issuer.String()})
 	if err != nil || bal.NetFen() != genuineFen {
 		t.Fatalf("float moved %d, the cards spent %d (%v)", bal.NetFen(), genuineFen, err)
 	}

@@ -328,12 +328,12 @@ func killServeMidBatch(t *testing.T, db string, seed uint64) {
 	if err != nil || rep.Broken != nil {
 		t.Fatalf("ledger verify: %v %v", err, rep.Broken)
 	}
-	bal, _ := st.ledger.Balance(ctx, ledger.Account{Kind: ledger.CardFloat, Party: sim.Issuer.String()})
+	bal, _ := st.ledger.Balance(ctx, ledger.Account{Type: ledger.CardFloat, Party: sim.Issuer.String()})
 	if bal.NetFen() != genuineFen {
 		t.Fatalf("card float moved %d, genuine records spent %d", bal.NetFen(), genuineFen)
 	}
 	for op, want := range payable {
-		b, _ := st.ledger.Balance(ctx, ledger.Account{Kind: ledger.OperatorPayable, Party: op})
+		b, _ := st.ledger.Balance(ctx, ledger.Account{Type: ledger.OperatorPayable, Party: op})
 		if -b.NetFen() != want {
 			t.Fatalf("%s is owed %d, want %d", op, -b.NetFen(), want)
 		}
