@@ -321,7 +321,7 @@ func TestCompositePurchase(t *testing.T) {
 		}
 
 		// Products: SetProduct, then a composite purchase updating one.
-		prod := card.Product{Record: 0x10, ProductID: 7, Kind: card.ProductCountTicket, Network: 1,
+		prod := card.Product{Record: 0x10, ProductID: 7, Type: card.ProductCountTicket, Network: 1,
 			ValidFrom: testStart, ValidTo: testExpiry, RidesLeft: 10, DailyLimit: 4}
 		if err := f.card.SetProduct(prod); err != nil {
 			t.Fatal(err)

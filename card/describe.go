@@ -196,7 +196,7 @@ func describeTransit(r TransitRecord) string {
 			v.Day, v.DaySpendFen, v.DayRides, v.Month, v.MonthSpendFen, v.MonthRides)
 	case Product:
 		return fmt.Sprintf("product %02X: product %d, %v, network %d, valid %v to %v, rides left %d, daily limit %d, rides %d on %v",
-			v.Record, v.ProductID, v.Kind, v.Network, v.ValidFrom, v.ValidTo, v.RidesLeft, v.DailyLimit, v.RidesToday, v.RidesTodayDate)
+			v.Record, v.ProductID, v.Type, v.Network, v.ValidFrom, v.ValidTo, v.RidesLeft, v.DailyLimit, v.RidesToday, v.RidesTodayDate)
 	}
 	return fmt.Sprintf("record %02X", r.RecordID())
 }

@@ -33,7 +33,7 @@ const (
 func FuzzTransmit(f *testing.F) {
 	base := newFixture(f, card.ProfileCitizen, []keys.Alg{keys.Alg3DES, keys.AlgSM4}, withBalance(5000), withOverdraw(100))
 	trip := card.JourneyRecord{Status: card.LegOpen, Network: 1, Line: 2, Station: 3, EntryDate: testDate, EntryTime: testTime}
-	product := card.Product{Record: 0x11, ProductID: 5, Kind: card.ProductCountTicket, ValidFrom: testStart, ValidTo: testExpiry, RidesLeft: 3}
+	product := card.Product{Record: 0x11, ProductID: 5, Type: card.ProductCountTicket, ValidFrom: testStart, ValidTo: testExpiry, RidesLeft: 3}
 	tb, pb := mustMarshal(f, trip), mustMarshal(f, product)
 
 	seeds := [][]byte{

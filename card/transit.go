@@ -366,16 +366,16 @@ func (s *Spend) UnmarshalBinary(b []byte) error {
 }
 
 // ProductKind says how a product is used up.
-type ProductKind uint8
+type ProductType uint8
 
 // The product kinds.
 const (
-	ProductPass        ProductKind = 1 // valid for a period (月票, 年票)
-	ProductCountTicket ProductKind = 2 // holds a number of rides (次卡)
+	ProductPass        ProductType = 1 // valid for a period (月票, 年票)
+	ProductCountTicket ProductType = 2 // holds a number of rides (次卡)
 )
 
 // String gives "pass" or "count ticket".
-func (k ProductKind) String() string {
+func (k ProductType) String() string {
 	switch k {
 	case ProductPass:
 		return "pass"
@@ -394,7 +394,7 @@ func (k ProductKind) String() string {
 type Product struct {
 	Record         byte // the record identifier, RecordProductFirst..RecordProductLast: the slot
 	ProductID      uint16
-	Kind           ProductKind
+	Type           ProductType
 	Network        uint16           // the network the product is valid on
 	ValidFrom      citycard.BCDDate // first day of validity
 	ValidTo        citycard.BCDDate // last day of validity, not before ValidFrom
@@ -414,8 +414,8 @@ func (p Product) Validate() error {
 	if p.Record < RecordProductFirst || p.Record > RecordProductLast {
 		return fieldErr(op, "product", "record", "%02X is not 10-17", p.Record)
 	}
-	if p.Kind != ProductPass && p.Kind != ProductCountTicket {
-		return fieldErr(op, "product", "kind", "%d is not 1 (pass) or 2 (count ticket)", p.Kind)
+	if p.Type != ProductPass && p.Type != ProductCountTicket {
+		return fieldErr(op, "product", "kind", "%d is not 1 (pass) or 2 (count ticket)", p.Type)
 	}
 	if p.ValidFrom == (citycard.BCDDate{}) {
 		return fieldErr(op, "product", "valid from", "missing")
@@ -446,7 +446,7 @@ func (p Product) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, ProductLen)
 	b = append(b, p.Record)
 	b = binary.BigEndian.AppendUint16(b, p.ProductID)
-	b = append(b, byte(p.Kind))
+	b = append(b, byte(p.Type))
 	b = binary.BigEndian.AppendUint16(b, p.Network)
 	b = append(b, p.ValidFrom[:]...)
 	b = append(b, p.ValidTo[:]...)
@@ -471,7 +471,7 @@ func (p *Product) UnmarshalBinary(b []byte) error {
 	r := fields{b: b[1:]}
 	v := Product{Record: b[0]}
 	v.ProductID = r.u16()
-	v.Kind = ProductKind(r.u8())
+	v.Type = ProductType(r.u8())
 	v.Network = r.u16()
 	r.copy(v.ValidFrom[:])
 	r.copy(v.ValidTo[:])

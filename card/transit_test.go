@@ -34,7 +34,7 @@ func TestTransitLayouts(t *testing.T) {
 	noPrev := card.JourneyRecord{Status: card.LegClosed, Network: 1, Line: 1, Station: 101, EntryDate: testDate, EntryTime: testTime,
 		Terminal: testTerminal, JourneyDate: testDate, JourneyTime: testTime, JourneyLegs: 1, JourneySpendFen: 200}
 	spend := card.Spend{Day: testDate, DaySpendFen: 400, DayRides: 2, Month: card.BCDMonth{0x20, 0x25, 0x06}, MonthSpendFen: 9000, MonthRides: 45}
-	prod := card.Product{Record: 0x13, ProductID: 0x0102, Kind: card.ProductPass, Network: 0x0304,
+	prod := card.Product{Record: 0x13, ProductID: 0x0102, Type: card.ProductPass, Network: 0x0304,
 		ValidFrom: citycard.BCDDate{0x20, 0x25, 0x06, 0x01}, ValidTo: citycard.BCDDate{0x20, 0x25, 0x06, 0x30},
 		RidesLeft: 0, DailyLimit: 4, RidesToday: 3, RidesTodayDate: testDate}
 	tests := []struct {

@@ -167,19 +167,19 @@ type OfferJSON struct {
 	FareProductID string `json:"fare_product_id"`
 	FareMediaID   string `json:"fare_media_id,omitempty"`
 	Amount        string `json:"amount"`
-	Kind          string `json:"kind"`
+	Origin        string `json:"origin"` // leg, held, transfer, max_fare, joined: the rule that offers it
 	Requires      string `json:"requires,omitempty"`
 	RequiresLeg   *int   `json:"requires_leg,omitempty"`
 }
 
-var offerKindNames = [...]string{"leg", "held", "transfer", "max_fare", "joined"}
+var offerOriginNames = [...]string{"leg", "held", "transfer", "max_fare", "joined"}
 
 // String gives the kind's name as the JSON output writes it.
-func (k OfferKind) String() string {
-	if int(k) < len(offerKindNames) {
-		return offerKindNames[k]
+func (k OfferOrigin) String() string {
+	if int(k) < len(offerOriginNames) {
+		return offerOriginNames[k]
 	}
-	return fmt.Sprintf("offer_kind(%d)", k)
+	return fmt.Sprintf("offer_origin(%d)", k)
 }
 
 // JSON returns the quote's JSON form, with explanations. Legs are
@@ -208,7 +208,7 @@ func (q *Quote) JSON() QuoteJSON {
 			lj.JoinedTo = &k
 		}
 		for _, o := range lq.Offers {
-			oj := OfferJSON{FareProductID: o.FareProductID, FareMediaID: o.FareMediaID, Amount: t.FormatAmount(o.AmountFen), Kind: o.Kind.String(), Requires: o.RequiresProductID}
+			oj := OfferJSON{FareProductID: o.FareProductID, FareMediaID: o.FareMediaID, Amount: t.FormatAmount(o.AmountFen), Origin: o.Origin.String(), Requires: o.RequiresProductID}
 			if o.RequiresLeg >= 0 {
 				k := o.RequiresLeg
 				oj.RequiresLeg = &k
@@ -238,7 +238,7 @@ func (q *Quote) Explanation(i int) string {
 		name = o.FareProductID
 	}
 	amt := t.FormatAmount
-	switch o.Kind {
+	switch o.Origin {
 	case OfferLeg:
 		r := &t.rules[o.rule]
 		fmt.Fprintf(&b, "%s (%s), fare_leg_rules.txt line %d", name, o.FareProductID, r.line)
@@ -268,7 +268,7 @@ func (q *Quote) Explanation(i int) string {
 		if hp.kind == CountTicket {
 			used := 0
 			for k := 0; k <= i; k++ {
-				if c := q.Legs[k].Chosen; c >= 0 && q.Legs[k].Offers[c].Kind == OfferHeld && q.Legs[k].Offers[c].held == o.held {
+				if c := q.Legs[k].Chosen; c >= 0 && q.Legs[k].Offers[c].Origin == OfferHeld && q.Legs[k].Offers[c].held == o.held {
 					used++
 				}
 			}

@@ -58,15 +58,15 @@ type Spend struct {
 }
 
 // OfferKind says where an offer comes from.
-type OfferKind uint8
+type OfferOrigin uint8
 
 // The kinds of offer.
 const (
-	OfferLeg      OfferKind = iota // a product of a matching fare_leg_rules.txt row
-	OfferHeld                      // a pass or count ticket the card holds
-	OfferTransfer                  // a product of a fare_transfer_rules.txt row
-	OfferMaxFare                   // the network's maximum fare: the tap-off is missing
-	OfferJoined                    // the leg is joined to an earlier one (fare_leg_join_rules.txt)
+	OfferLeg      OfferOrigin = iota // a product of a matching fare_leg_rules.txt row
+	OfferHeld                        // a pass or count ticket the card holds
+	OfferTransfer                    // a product of a fare_transfer_rules.txt row
+	OfferMaxFare                     // the network's maximum fare: the tap-off is missing
+	OfferJoined                      // the leg is joined to an earlier one (fare_leg_join_rules.txt)
 )
 
 // Offer is one way the rules allow paying for a leg.
@@ -74,7 +74,7 @@ type Offer struct {
 	FareProductID string
 	FareMediaID   string
 	AmountFen     int64 // what this offer charges on the leg
-	Kind          OfferKind
+	Origin        OfferOrigin
 	// RequiresLeg and RequiresProductID name the earlier leg and the
 	// product it must be paid with for a transfer offer; -1 and "" else.
 	RequiresLeg       int
@@ -271,7 +271,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		sortOffers(lq.Offers)
 		lq.FullFen = -1
 		for _, o := range lq.Offers {
-			if (o.Kind == OfferLeg || o.Kind == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
+			if (o.Origin == OfferLeg || o.Origin == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
 				lq.FullFen = o.AmountFen
 			}
 		}
@@ -452,13 +452,13 @@ func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
 				continue
 			}
 			prio = r.priority
-			base := Offer{Kind: OfferLeg, rule: ri, group: r.group, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
+			base := Offer{Origin: OfferLeg, rule: ri, group: r.group, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
 			lq.Offers = t.appendProduct(lq.Offers, r.product, cat, media, base, lq.durS)
 		}
 	}
 	if !hasKind(lq.Offers, OfferLeg) && e.net >= 0 {
 		if p := t.networkMax[e.net]; p >= 0 && (e.missing || e.to < 0 && e.distM < 0 || e.end < 0) {
-			base := Offer{Kind: OfferMaxFare, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
+			base := Offer{Origin: OfferMaxFare, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
 			lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, -1)
 		}
 	}
@@ -477,15 +477,15 @@ func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
 			continue
 		}
 		lq.Offers = append(lq.Offers, Offer{
-			FareProductID: t.products[p].id, Kind: OfferHeld, product: p, rule: -1, xfer: -1,
+			FareProductID: t.products[p].id, Origin: OfferHeld, product: p, rule: -1, xfer: -1,
 			group: -1, fromGroup: -1, held: int32(hi), RequiresLeg: -1, pct: 100,
 		})
 	}
 }
 
-func hasKind(os []Offer, k OfferKind) bool {
+func hasKind(os []Offer, k OfferOrigin) bool {
 	for i := range os {
-		if os[i].Kind == k {
+		if os[i].Origin == k {
 			return true
 		}
 	}
@@ -550,7 +550,7 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS
 			o.timeFee, o.minutes = fee, (durS+59)/60
 			o.AmountFen += fee
 		}
-		if base.Kind == OfferLeg || base.Kind == OfferMaxFare {
+		if base.Origin == OfferLeg || base.Origin == OfferMaxFare {
 			o.AmountFen = max(o.AmountFen, 0)
 		}
 		dst = append(dst, o)
@@ -637,16 +637,16 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 		}
 		for i := 0; i < na; i++ {
 			ao := &aq.Offers[i]
-			if ao.Kind != OfferLeg || !groupMatch(x.from, ao.group, t.fromGrpListed) {
+			if ao.Origin != OfferLeg || !groupMatch(x.from, ao.group, t.fromGrpListed) {
 				continue
 			}
 			for k := 0; k < nb; k++ {
 				bo := bq.Offers[k]
-				if bo.Kind != OfferLeg || !groupMatch(x.to, bo.group, t.toGrpListed) {
+				if bo.Origin != OfferLeg || !groupMatch(x.to, bo.group, t.toGrpListed) {
 					continue
 				}
 				base := Offer{
-					Kind: OfferTransfer, rule: bo.rule, xfer: int32(xi), group: bo.group, fromGroup: ao.group,
+					Origin: OfferTransfer, rule: bo.rule, xfer: int32(xi), group: bo.group, fromGroup: ao.group,
 					held: -1, RequiresLeg: a.first, RequiresProductID: ao.FareProductID, toFen: bo.AmountFen, pct: 100,
 				}
 				start := len(bq.Offers)
@@ -685,7 +685,7 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 func dupOffer(os []Offer, o *Offer) bool {
 	for i := range os {
 		p := &os[i]
-		if p.Kind == o.Kind && p.product == o.product && p.FareMediaID == o.FareMediaID && p.AmountFen == o.AmountFen &&
+		if p.Origin == o.Origin && p.product == o.product && p.FareMediaID == o.FareMediaID && p.AmountFen == o.AmountFen &&
 			p.RequiresProductID == o.RequiresProductID && p.fromGroup == o.fromGroup && p.group == o.group && p.xfer == o.xfer {
 			return true
 		}
@@ -749,7 +749,7 @@ func less(a, b *Offer) bool {
 	if a.AmountFen != b.AmountFen {
 		return a.AmountFen < b.AmountFen
 	}
-	return a.Kind < b.Kind
+	return a.Origin < b.Origin
 }
 
 func (t *Table) netName(n int32) string {

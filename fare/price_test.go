@@ -71,7 +71,7 @@ func dump(q *Quote) string {
 		b.WriteString(q.Explanation(i))
 		b.WriteByte('\n')
 		for _, o := range q.Legs[i].Offers {
-			b.WriteString("    offer " + o.FareProductID + " " + q.t.FormatAmount(o.AmountFen) + " " + o.Kind.String() + " " + o.RequiresProductID + "\n")
+			b.WriteString("    offer " + o.FareProductID + " " + q.t.FormatAmount(o.AmountFen) + " " + o.Origin.String() + " " + o.RequiresProductID + "\n")
 		}
 	}
 	return b.String()
@@ -315,7 +315,7 @@ func hasOffer(l LegQuote, product, requires string) bool {
 func usedHeld(q *Quote) int {
 	n := 0
 	for _, l := range q.Legs {
-		if l.Chosen >= 0 && l.Offers[l.Chosen].Kind == OfferHeld {
+		if l.Chosen >= 0 && l.Offers[l.Chosen].Origin == OfferHeld {
 			n++
 		}
 	}

@@ -33,7 +33,7 @@ func (s *search) run() {
 		for i := range s.legs[e].Offers {
 			o := &s.legs[e].Offers[i]
 			a := max(o.AmountFen, 0)
-			if o.Kind == OfferTransfer {
+			if o.Origin == OfferTransfer {
 				a = max(min(o.AmountFen, o.chainFen), 0)
 			}
 			if m < 0 || a < m {
@@ -51,7 +51,7 @@ func (s *search) run() {
 		for e := 0; e < s.n; e++ {
 			s.best[e], s.bestCost[e] = -1, 0
 			for i, o := range s.legs[e].Offers {
-				if o.Kind == OfferLeg || o.Kind == OfferMaxFare {
+				if o.Origin == OfferLeg || o.Origin == OfferMaxFare {
 					s.best[e], s.bestCost[e] = i, max(o.AmountFen, 0)
 					break
 				}
@@ -67,7 +67,7 @@ func (s *search) run() {
 		o := &lq.Offers[lq.Chosen]
 		lq.FareProductID = o.FareProductID
 		lq.AmountFen = s.bestCost[e]
-		lq.Transfer = o.Kind == OfferTransfer
+		lq.Transfer = o.Origin == OfferTransfer
 	}
 }
 
@@ -99,7 +99,7 @@ func (s *search) dfs(e int, total int64) {
 func (s *search) amount(e, i int) (int64, bool) {
 	o := &s.legs[e].Offers[i]
 	s.chain[e] = e
-	switch o.Kind {
+	switch o.Origin {
 	case OfferTransfer:
 		if e == 0 {
 			return 0, false
@@ -109,15 +109,15 @@ func (s *search) amount(e, i int) (int64, bool) {
 		if po.group < 0 || po.group != o.fromGroup {
 			return 0, false
 		}
-		if po.Kind == OfferLeg && po.FareProductID != o.RequiresProductID {
+		if po.Origin == OfferLeg && po.FareProductID != o.RequiresProductID {
 			return 0, false
 		}
-		if po.Kind != OfferLeg && po.Kind != OfferTransfer {
+		if po.Origin != OfferLeg && po.Origin != OfferTransfer {
 			return 0, false
 		}
 		x := &s.t.transfers[o.xfer]
 		start := pe
-		if x.from >= 0 && x.from == x.to && po.Kind == OfferTransfer {
+		if x.from >= 0 && x.from == x.to && po.Origin == OfferTransfer {
 			if px := &s.t.transfers[po.xfer]; px.from == x.from && px.to == x.to {
 				start = s.chain[pe]
 			}
@@ -134,7 +134,7 @@ func (s *search) amount(e, i int) (int64, bool) {
 			return 0, false
 		}
 		s.chain[e] = start
-		if x.typ == AB && po.Kind == OfferLeg {
+		if x.typ == AB && po.Origin == OfferLeg {
 			return max(o.chainFen-s.cost[pe], 0), true
 		}
 		return max(o.chainFen, 0), true
@@ -144,7 +144,7 @@ func (s *search) amount(e, i int) (int64, bool) {
 		d := s.date(e)
 		uses, usesDay := 0, 0
 		for k := 0; k < e; k++ {
-			if ko := &s.legs[k].Offers[s.cur[k]]; ko.Kind == OfferHeld && ko.held == o.held {
+			if ko := &s.legs[k].Offers[s.cur[k]]; ko.Origin == OfferHeld && ko.held == o.held {
 				uses++
 				if s.date(k) == d {
 					usesDay++

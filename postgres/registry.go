@@ -18,7 +18,7 @@ type registryStore struct{ db *DB }
 func (s *registryStore) CreateParty(ctx context.Context, p *registry.Party) error {
 	const op = "postgres.Registry.CreateParty"
 	_, err := s.db.pool.Exec(ctx, `INSERT INTO parties (`+registry.PartyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		p.ID, p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount,
+		p.ID, p.Type.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount,
 		p.Created.UnixNano(), p.Updated.UnixNano())
 	return s.partyErr(ctx, op, p, err)
 }
@@ -26,7 +26,7 @@ func (s *registryStore) CreateParty(ctx context.Context, p *registry.Party) erro
 func (s *registryStore) UpdateParty(ctx context.Context, p *registry.Party) error {
 	const op = "postgres.Registry.UpdateParty"
 	tag, err := s.db.pool.Exec(ctx, `UPDATE parties SET role = $1, code = $2, sector = $3, name = $4, own = $5, settlement_account = $6, updated_ns = $7 WHERE id = $8`,
-		p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount, p.Updated.UnixNano(), p.ID)
+		p.Type.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount, p.Updated.UnixNano(), p.ID)
 	if err != nil {
 		return s.partyErr(ctx, op, p, err)
 	}
@@ -123,7 +123,7 @@ func (s *registryStore) Parties(ctx context.Context) ([]registry.Party, error) {
 func (s *registryStore) CreateTerminal(ctx context.Context, t *registry.Terminal) error {
 	const op = "postgres.Registry.CreateTerminal"
 	_, err := s.db.pool.Exec(ctx, `INSERT INTO terminals (`+registry.TerminalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		t.ID.String(), t.PSAM.String(), t.Operator, t.Kind.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
+		t.ID.String(), t.PSAM.String(), t.Operator, t.Type.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
 		registry.CredentialText(t.Credential), t.Created.UnixNano(), t.Updated.UnixNano())
 	return s.terminalErr(ctx, op, t, err)
 }
@@ -131,7 +131,7 @@ func (s *registryStore) CreateTerminal(ctx context.Context, t *registry.Terminal
 func (s *registryStore) UpdateTerminal(ctx context.Context, t *registry.Terminal) error {
 	const op = "postgres.Registry.UpdateTerminal"
 	tag, err := s.db.pool.Exec(ctx, `UPDATE terminals SET psam = $1, operator = $2, kind = $3, line = $4, station = $5, vehicle = $6, status = $7, credential = $8, updated_ns = $9 WHERE id = $10`,
-		t.PSAM.String(), t.Operator, t.Kind.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
+		t.PSAM.String(), t.Operator, t.Type.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
 		registry.CredentialText(t.Credential), t.Updated.UnixNano(), t.ID.String())
 	if err != nil {
 		return s.terminalErr(ctx, op, t, err)

@@ -58,12 +58,12 @@ func PartyClash(op string, p *Party, c Clash, holder string) error {
 	}
 	switch c {
 	case ClashPartyID:
-		return citycard.E(op, citycard.Exists, "%v %s is already registered", p.Role, p.ID)
+		return citycard.E(op, citycard.Exists, "%v %s is already registered", p.Type, p.ID)
 	case ClashPartyCode:
 		if holder == "" {
-			return citycard.E(op, citycard.Exists, "%v %s: issuer code %v is already another party's", p.Role, p.ID, p.Code)
+			return citycard.E(op, citycard.Exists, "%v %s: issuer code %v is already another party's", p.Type, p.ID, p.Code)
 		}
-		return citycard.E(op, citycard.Exists, "%v %s: issuer code %v is already party %s's", p.Role, p.ID, p.Code, holder)
+		return citycard.E(op, citycard.Exists, "%v %s: issuer code %v is already party %s's", p.Type, p.ID, p.Code, holder)
 	case ClashOwn:
 		if holder == "" {
 			return citycard.E(op, citycard.Exists, "our own issuer is already registered; %s cannot be ours too", p.ID)

@@ -23,24 +23,26 @@ const (
 	CredentialBytes = 32  // random bytes of a terminal credential
 )
 
-// Role is what a party is in the scheme.
-type Role uint8
+// PartyType is what a party is in the scheme (a member of staff has a
+// role; a party has a type).
+type PartyType uint8
 
-// The roles. The list only grows at the end.
+// The party types. The list only grows at the end.
 const (
-	RoleIssuer   Role = 1 // a card issuer: owes the float of its cards
-	RoleOperator Role = 2 // runs terminals and is paid for the rides and sales on them
+	PartyIssuer   PartyType = 1 // a card issuer: owes the float of its cards
+	PartyOperator PartyType = 2 // runs terminals and is paid for the rides and sales on them
 )
 
-var roleNames = [...]string{RoleIssuer: "issuer", RoleOperator: "operator"}
+var partyTypeNames = [...]string{PartyIssuer: "issuer", PartyOperator: "operator"}
 
-// String returns the role's name, as stored and shown.
-func (r Role) String() string { return enumName(roleNames[:], uint8(r)) }
+// String returns the type's name, as stored and shown.
+func (r PartyType) String() string { return enumName(partyTypeNames[:], uint8(r)) }
 
-// ParseRole parses a role's name. Kind Invalid for an unknown name.
-func ParseRole(s string) (Role, error) {
-	v, err := parseEnum("registry.ParseRole", "role", roleNames[:], s)
-	return Role(v), err
+// ParsePartyType parses a party type's name. Kind Invalid for an unknown
+// name.
+func ParsePartyType(s string) (PartyType, error) {
+	v, err := parseEnum("registry.ParsePartyType", "party type", partyTypeNames[:], s)
+	return PartyType(v), err
 }
 
 // Sector is the line of business of an operator.
@@ -79,7 +81,7 @@ type Party struct {
 	// ID names the party here and in ledger account names: an issuer's
 	// code in upper-case hex, or an operator's short name.
 	ID   string
-	Role Role
+	Type PartyType
 	// Code is the issuer code: an issuer's own; for an operator, the code
 	// under which the key store keeps its record master key.
 	Code   citycard.IssuerCode
@@ -101,15 +103,15 @@ func (p *Party) Validate() error {
 	if err := checkPartyID(op, p.ID); err != nil {
 		return err
 	}
-	switch p.Role {
-	case RoleIssuer:
+	switch p.Type {
+	case PartyIssuer:
 		if p.ID != p.Code.String() {
 			return citycard.E(op, citycard.Invalid, "issuer %q: its ID must be its issuer code %v", p.ID, p.Code)
 		}
 		if p.Sector != SectorNone {
 			return citycard.E(op, citycard.Invalid, "issuer %q: an issuer has no sector", p.ID)
 		}
-	case RoleOperator:
+	case PartyOperator:
 		if p.Own {
 			return citycard.E(op, citycard.Invalid, "operator %q: only an issuer is ours", p.ID)
 		}
@@ -117,7 +119,7 @@ func (p *Party) Validate() error {
 			return citycard.E(op, citycard.Invalid, "operator %q: sector %d", p.ID, p.Sector)
 		}
 	default:
-		return citycard.E(op, citycard.Invalid, "party %q: role %d", p.ID, p.Role)
+		return citycard.E(op, citycard.Invalid, "party %q: role %d", p.ID, p.Type)
 	}
 	if p.Code == (citycard.IssuerCode{}) {
 		return citycard.E(op, citycard.Invalid, "party %q: zero code", p.ID)
@@ -162,29 +164,29 @@ func checkText(op, what, s string, max int, empty bool) error {
 }
 
 // TerminalKind is what a terminal is.
-type TerminalKind uint8
+type TerminalType uint8
 
-// The kinds of terminal. The list only grows at the end.
+// The types of terminal. The list only grows at the end.
 const (
-	KindBusValidator TerminalKind = 1
-	KindGate         TerminalKind = 2
-	KindPOS          TerminalKind = 3
-	KindKiosk        TerminalKind = 4
-	KindParkingMeter TerminalKind = 5
+	TerminalBusValidator TerminalType = 1
+	TerminalGate         TerminalType = 2
+	TerminalPOS          TerminalType = 3
+	TerminalKiosk        TerminalType = 4
+	TerminalParkingMeter TerminalType = 5
 )
 
-var kindNames = [...]string{
-	KindBusValidator: "bus_validator", KindGate: "gate", KindPOS: "pos",
-	KindKiosk: "kiosk", KindParkingMeter: "parking_meter",
+var terminalTypeNames = [...]string{
+	TerminalBusValidator: "bus_validator", TerminalGate: "gate", TerminalPOS: "pos",
+	TerminalKiosk: "kiosk", TerminalParkingMeter: "parking_meter",
 }
 
-// String returns the kind's name, as stored and shown.
-func (k TerminalKind) String() string { return enumName(kindNames[:], uint8(k)) }
+// String returns the type's name, as stored and shown.
+func (k TerminalType) String() string { return enumName(terminalTypeNames[:], uint8(k)) }
 
 // ParseTerminalKind parses a kind's name. Kind Invalid for an unknown name.
-func ParseTerminalKind(s string) (TerminalKind, error) {
-	v, err := parseEnum("registry.ParseTerminalKind", "terminal kind", kindNames[:], s)
-	return TerminalKind(v), err
+func ParseTerminalType(s string) (TerminalType, error) {
+	v, err := parseEnum("registry.ParseTerminalType", "terminal type", terminalTypeNames[:], s)
+	return TerminalType(v), err
 }
 
 // Status is a terminal's standing: only an active terminal's records are
@@ -227,7 +229,7 @@ type Terminal struct {
 	ID       citycard.TerminalID
 	PSAM     citycard.PSAMID
 	Operator string // the operator's party ID
-	Kind     TerminalKind
+	Type     TerminalType
 	// Where it stands: the line and station (as records carry them) or
 	// the vehicle; zero or empty where they do not apply.
 	Line    uint32
@@ -253,8 +255,8 @@ func (t *Terminal) Validate() error {
 	if err := checkPartyID(op, t.Operator); err != nil {
 		return err
 	}
-	if t.Kind == 0 || int(t.Kind) >= len(kindNames) {
-		return citycard.E(op, citycard.Invalid, "terminal %v: kind %d", t.ID, t.Kind)
+	if t.Type == 0 || int(t.Type) >= len(terminalTypeNames) {
+		return citycard.E(op, citycard.Invalid, "terminal %v: kind %d", t.ID, t.Type)
 	}
 	if t.Status == 0 || int(t.Status) >= len(statusNames) {
 		return citycard.E(op, citycard.Invalid, "terminal %v: status %d", t.ID, t.Status)
@@ -380,7 +382,7 @@ func (r *Registry) SetSettlementAccount(ctx context.Context, id, account string)
 }
 
 // AddTerminal validates t (an active terminal if t.Status is zero),
-// checks that its operator is a party of role operator, stamps it and
+// checks that its operator is a party of type operator, stamps it and
 // stores it. Kinds Invalid, NotFound (no such operator), Exists (see
 // Store.CreateTerminal).
 func (r *Registry) AddTerminal(ctx context.Context, t Terminal) (Terminal, error) {
@@ -395,8 +397,8 @@ func (r *Registry) AddTerminal(ctx context.Context, t Terminal) (Terminal, error
 	if err != nil {
 		return Terminal{}, citycard.Wrap(op, citycard.Other, err)
 	}
-	if p.Role != RoleOperator {
-		return Terminal{}, citycard.E(op, citycard.Invalid, "terminal %v: party %q is an %v, not an operator", t.ID, p.ID, p.Role)
+	if p.Type != PartyOperator {
+		return Terminal{}, citycard.E(op, citycard.Invalid, "terminal %v: party %q is an %v, not an operator", t.ID, p.ID, p.Type)
 	}
 	now := r.now().UTC()
 	t.Created, t.Updated = now, now

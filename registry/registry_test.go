@@ -27,9 +27,9 @@ func TestStatusCanBecome(t *testing.T) {
 }
 
 func TestEnums(t *testing.T) {
-	for r := RoleIssuer; r <= RoleOperator; r++ {
-		if got, err := ParseRole(r.String()); err != nil || got != r {
-			t.Errorf("ParseRole(%q) = %v, %v", r, got, err)
+	for r := PartyIssuer; r <= PartyOperator; r++ {
+		if got, err := ParsePartyType(r.String()); err != nil || got != r {
+			t.Errorf("ParsePartyType(%q) = %v, %v", r, got, err)
 		}
 	}
 	for s := SectorNone; s <= SectorOther; s++ {
@@ -37,9 +37,9 @@ func TestEnums(t *testing.T) {
 			t.Errorf("ParseSector(%q) = %v, %v", s, got, err)
 		}
 	}
-	for k := KindBusValidator; k <= KindParkingMeter; k++ {
-		if got, err := ParseTerminalKind(k.String()); err != nil || got != k {
-			t.Errorf("ParseTerminalKind(%q) = %v, %v", k, got, err)
+	for k := TerminalBusValidator; k <= TerminalParkingMeter; k++ {
+		if got, err := ParseTerminalType(k.String()); err != nil || got != k {
+			t.Errorf("ParseTerminalType(%q) = %v, %v", k, got, err)
 		}
 	}
 	for s := StatusActive; s <= StatusRetired; s++ {
@@ -50,8 +50,8 @@ func TestEnums(t *testing.T) {
 	if _, err := ParseStatus("broken"); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("ParseStatus(broken) = %v, want kind Invalid", err)
 	}
-	if _, err := ParseRole(""); !citycard.IsKind(err, citycard.Invalid) {
-		t.Errorf("ParseRole(\"\") = %v, want kind Invalid", err)
+	if _, err := ParsePartyType(""); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("ParsePartyType(\"\") = %v, want kind Invalid", err)
 	}
 	if s := Status(9).String(); s != "unknown(9)" {
 		t.Errorf("Status(9) = %q", s)
@@ -69,10 +69,10 @@ func code(t *testing.T, s string) citycard.IssuerCode {
 
 func TestPartyValidate(t *testing.T) {
 	issuer := func() Party {
-		return Party{ID: "3150000000000001", Role: RoleIssuer, Code: code(t, "3150000000000001"), Name: "NB", Own: true, SettlementAccount: "ICBC 1"}
+		return Party{ID: "3150000000000001", Type: PartyIssuer, Code: code(t, "3150000000000001"), Name: "NB", Own: true, SettlementAccount: "ICBC 1"}
 	}
 	operator := func() Party {
-		return Party{ID: "nb-bus", Role: RoleOperator, Code: code(t, "3150FF0000000010"), Sector: SectorBus, Name: "Bus", SettlementAccount: "ABC 2"}
+		return Party{ID: "nb-bus", Type: PartyOperator, Code: code(t, "3150FF0000000010"), Sector: SectorBus, Name: "Bus", SettlementAccount: "ABC 2"}
 	}
 	tests := []struct {
 		name string
@@ -87,7 +87,7 @@ func TestPartyValidate(t *testing.T) {
 		{"operator that is ours", operator, func(p *Party) { p.Own = true }, false},
 		{"operator without sector", operator, func(p *Party) { p.Sector = SectorNone }, false},
 		{"unknown sector", operator, func(p *Party) { p.Sector = 99 }, false},
-		{"no role", operator, func(p *Party) { p.Role = 0 }, false},
+		{"no role", operator, func(p *Party) { p.Type = 0 }, false},
 		{"zero code", operator, func(p *Party) { p.Code = citycard.IssuerCode{} }, false},
 		{"empty ID", operator, func(p *Party) { p.ID = "" }, false},
 		{"ID with a colon", operator, func(p *Party) { p.ID = "nb:bus" }, false},
@@ -114,7 +114,7 @@ func TestPartyValidate(t *testing.T) {
 func TestTerminalValidate(t *testing.T) {
 	id, _ := citycard.ParseTerminalID("0000000000A1")
 	psam, _ := citycard.ParsePSAMID("11111111111111110001")
-	ok := Terminal{ID: id, PSAM: psam, Operator: "nb-bus", Kind: KindGate, Status: StatusActive, Vehicle: "浙B-12345"}
+	ok := Terminal{ID: id, PSAM: psam, Operator: "nb-bus", Type: TerminalGate, Status: StatusActive, Vehicle: "浙B-12345"}
 	tests := []struct {
 		name string
 		edit func(t *Terminal)
@@ -124,8 +124,8 @@ func TestTerminalValidate(t *testing.T) {
 		{"zero ID", func(t *Terminal) { t.ID = citycard.TerminalID{} }, false},
 		{"zero PSAM", func(t *Terminal) { t.PSAM = citycard.PSAMID{} }, false},
 		{"no operator", func(t *Terminal) { t.Operator = "" }, false},
-		{"no kind", func(t *Terminal) { t.Kind = 0 }, false},
-		{"unknown kind", func(t *Terminal) { t.Kind = 77 }, false},
+		{"no kind", func(t *Terminal) { t.Type = 0 }, false},
+		{"unknown kind", func(t *Terminal) { t.Type = 77 }, false},
 		{"no status", func(t *Terminal) { t.Status = 0 }, false},
 		{"long vehicle", func(t *Terminal) { t.Vehicle = strings.Repeat("v", VehicleLenMax+1) }, false},
 	}

@@ -37,7 +37,7 @@ func ScanParty(sc Scanner) (Party, error) {
 		return p, err
 	}
 	var err error
-	if p.Role, err = ParseRole(role); err != nil {
+	if p.Type, err = ParsePartyType(role); err != nil {
 		return p, corrupt(err)
 	}
 	if p.Code, err = citycard.ParseIssuerCode(code); err != nil {
@@ -69,7 +69,7 @@ func ScanTerminal(sc Scanner) (Terminal, error) {
 	if t.PSAM, err = citycard.ParsePSAMID(psam); err != nil {
 		return t, corrupt(err)
 	}
-	if t.Kind, err = ParseTerminalKind(kind); err != nil {
+	if t.Type, err = ParseTerminalType(kind); err != nil {
 		return t, corrupt(err)
 	}
 	if t.Status, err = ParseStatus(status); err != nil {

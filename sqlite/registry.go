@@ -20,7 +20,7 @@ type registryStore struct{ db *DB }
 func (s *registryStore) CreateParty(ctx context.Context, p *registry.Party) error {
 	const op = "sqlite.Registry.CreateParty"
 	_, err := s.db.w.ExecContext(ctx, `INSERT INTO parties (`+registry.PartyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount,
+		p.ID, p.Type.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount,
 		p.Created.UnixNano(), p.Updated.UnixNano())
 	return s.partyErr(ctx, op, p, err)
 }
@@ -28,7 +28,7 @@ func (s *registryStore) CreateParty(ctx context.Context, p *registry.Party) erro
 func (s *registryStore) UpdateParty(ctx context.Context, p *registry.Party) error {
 	const op = "sqlite.Registry.UpdateParty"
 	res, err := s.db.w.ExecContext(ctx, `UPDATE parties SET role = ?, code = ?, sector = ?, name = ?, own = ?, settlement_account = ?, updated_ns = ? WHERE id = ?`,
-		p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount, p.Updated.UnixNano(), p.ID)
+		p.Type.String(), p.Code.String(), p.Sector.String(), p.Name, p.Own, p.SettlementAccount, p.Updated.UnixNano(), p.ID)
 	if err != nil {
 		return s.partyErr(ctx, op, p, err)
 	}
@@ -138,7 +138,7 @@ func (s *registryStore) Parties(ctx context.Context) ([]registry.Party, error) {
 func (s *registryStore) CreateTerminal(ctx context.Context, t *registry.Terminal) error {
 	const op = "sqlite.Registry.CreateTerminal"
 	_, err := s.db.w.ExecContext(ctx, `INSERT INTO terminals (`+registry.TerminalColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID.String(), t.PSAM.String(), t.Operator, t.Kind.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
+		t.ID.String(), t.PSAM.String(), t.Operator, t.Type.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
 		registry.CredentialText(t.Credential), t.Created.UnixNano(), t.Updated.UnixNano())
 	return s.terminalErr(ctx, op, t, err)
 }
@@ -146,7 +146,7 @@ func (s *registryStore) CreateTerminal(ctx context.Context, t *registry.Terminal
 func (s *registryStore) UpdateTerminal(ctx context.Context, t *registry.Terminal) error {
 	const op = "sqlite.Registry.UpdateTerminal"
 	res, err := s.db.w.ExecContext(ctx, `UPDATE terminals SET psam = ?, operator = ?, kind = ?, line = ?, station = ?, vehicle = ?, status = ?, credential = ?, updated_ns = ? WHERE id = ?`,
-		t.PSAM.String(), t.Operator, t.Kind.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
+		t.PSAM.String(), t.Operator, t.Type.String(), t.Line, t.Station, t.Vehicle, t.Status.String(),
 		registry.CredentialText(t.Credential), t.Updated.UnixNano(), t.ID.String())
 	if err != nil {
 		return s.terminalErr(ctx, op, t, err)

@@ -32,17 +32,17 @@ func seedParties(t *testing.T, r *registry.Registry) (own, other, bus registry.P
 	t.Helper()
 	ctx := context.Background()
 	var err error
-	own, err = r.AddParty(ctx, registry.Party{ID: "3150000000000001", Role: registry.RoleIssuer, Code: mustCode(t, "3150000000000001"),
+	own, err = r.AddParty(ctx, registry.Party{ID: "3150000000000001", Type: registry.PartyIssuer, Code: mustCode(t, "3150000000000001"),
 		Name: "Ningbo Citizen Card Co.", Own: true, SettlementAccount: "ICBC Ningbo 3901 0000 0000 0001"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err = r.AddParty(ctx, registry.Party{ID: "2900000000000002", Role: registry.RoleIssuer, Code: mustCode(t, "2900000000000002"),
+	other, err = r.AddParty(ctx, registry.Party{ID: "2900000000000002", Type: registry.PartyIssuer, Code: mustCode(t, "2900000000000002"),
 		Name: "Shanghai Public Transportation Card", SettlementAccount: "BOC Shanghai 4500 0000 0002"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err = r.AddParty(ctx, registry.Party{ID: "nb-bus", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000010"),
+	bus, err = r.AddParty(ctx, registry.Party{ID: "nb-bus", Type: registry.PartyOperator, Code: mustCode(t, "3150FF0000000010"),
 		Sector: registry.SectorBus, Name: "Ningbo Bus Group", SettlementAccount: "ABC Ningbo 1100 2200"})
 	if err != nil {
 		t.Fatal(err)
@@ -81,17 +81,17 @@ func testParties(t *testing.T, s Stores) {
 	dupCode.ID = "nb-bus-2"
 	_, err = r.AddParty(ctx, dupCode)
 	wantKind(t, "AddParty same code", err, citycard.Exists)
-	secondOwn := registry.Party{ID: "3150000000000009", Role: registry.RoleIssuer, Code: mustCode(t, "3150000000000009"),
+	secondOwn := registry.Party{ID: "3150000000000009", Type: registry.PartyIssuer, Code: mustCode(t, "3150000000000009"),
 		Name: "Another", Own: true, SettlementAccount: "x"}
 	_, err = r.AddParty(ctx, secondOwn)
 	wantKind(t, "AddParty a second own issuer", err, citycard.Exists)
 
 	for _, bad := range []registry.Party{
-		{ID: "nb metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M", SettlementAccount: "x"},
-		{ID: "nb-metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
-		{ID: "nb-metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M"},
-		{ID: "3150000000000003", Role: registry.RoleIssuer, Code: mustCode(t, "3150000000000004"), Name: "I", SettlementAccount: "x"},
-		{ID: "nb-metro", Role: 9, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
+		{ID: "nb metro", Type: registry.PartyOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M", SettlementAccount: "x"},
+		{ID: "nb-metro", Type: registry.PartyOperator, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
+		{ID: "nb-metro", Type: registry.PartyOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M"},
+		{ID: "3150000000000003", Type: registry.PartyIssuer, Code: mustCode(t, "3150000000000004"), Name: "I", SettlementAccount: "x"},
+		{ID: "nb-metro", Type: 9, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
 	} {
 		_, err := r.AddParty(ctx, bad)
 		wantKind(t, "AddParty invalid", err, citycard.Invalid)
@@ -115,7 +115,7 @@ func testTerminals(t *testing.T, s Stores) {
 	ctx := context.Background()
 	r := registry.New(s.Registry, clock())
 	own, _, bus := seedParties(t, r)
-	metro, err := r.AddParty(ctx, registry.Party{ID: "nb-metro", Role: registry.RoleOperator, Code: mustCode(t, "3150FF0000000020"),
+	metro, err := r.AddParty(ctx, registry.Party{ID: "nb-metro", Type: registry.PartyOperator, Code: mustCode(t, "3150FF0000000020"),
 		Sector: registry.SectorMetro, Name: "Ningbo Rail Transit", SettlementAccount: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func testTerminals(t *testing.T, s Stores) {
 		return id
 	}
 	v, err := r.AddTerminal(ctx, registry.Terminal{ID: tid("0000000000A1"), PSAM: psam("11111111111111110001"), Operator: bus.ID,
-		Kind: registry.KindBusValidator, Line: 501, Vehicle: "浙B-12345"})
+		Type: registry.TerminalBusValidator, Line: 501, Vehicle: "浙B-12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func testTerminals(t *testing.T, s Stores) {
 		t.Errorf("new terminal status %v, want active", v.Status)
 	}
 	g, err := r.AddTerminal(ctx, registry.Terminal{ID: tid("0000000000B1"), PSAM: psam("11111111111111110002"), Operator: metro.ID,
-		Kind: registry.KindGate, Line: 1, Station: 12})
+		Type: registry.TerminalGate, Line: 1, Station: 12})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,18 +154,18 @@ func testTerminals(t *testing.T, s Stores) {
 		t    registry.Terminal
 		kind citycard.Kind
 	}{
-		{"same ID", registry.Terminal{ID: v.ID, PSAM: psam("11111111111111110003"), Operator: bus.ID, Kind: registry.KindPOS}, citycard.Exists},
-		{"same PSAM", registry.Terminal{ID: tid("0000000000A2"), PSAM: v.PSAM, Operator: bus.ID, Kind: registry.KindPOS}, citycard.Exists},
-		{"no such operator", registry.Terminal{ID: tid("0000000000A3"), PSAM: psam("11111111111111110004"), Operator: "nobody", Kind: registry.KindPOS}, citycard.NotFound},
-		{"an issuer as operator", registry.Terminal{ID: tid("0000000000A4"), PSAM: psam("11111111111111110005"), Operator: own.ID, Kind: registry.KindPOS}, citycard.Invalid},
+		{"same ID", registry.Terminal{ID: v.ID, PSAM: psam("11111111111111110003"), Operator: bus.ID, Type: registry.TerminalPOS}, citycard.Exists},
+		{"same PSAM", registry.Terminal{ID: tid("0000000000A2"), PSAM: v.PSAM, Operator: bus.ID, Type: registry.TerminalPOS}, citycard.Exists},
+		{"no such operator", registry.Terminal{ID: tid("0000000000A3"), PSAM: psam("11111111111111110004"), Operator: "nobody", Type: registry.TerminalPOS}, citycard.NotFound},
+		{"an issuer as operator", registry.Terminal{ID: tid("0000000000A4"), PSAM: psam("11111111111111110005"), Operator: own.ID, Type: registry.TerminalPOS}, citycard.Invalid},
 		{"no kind", registry.Terminal{ID: tid("0000000000A5"), PSAM: psam("11111111111111110006"), Operator: bus.ID}, citycard.Invalid},
-		{"zero PSAM", registry.Terminal{ID: tid("0000000000A6"), Operator: bus.ID, Kind: registry.KindPOS}, citycard.Invalid},
+		{"zero PSAM", registry.Terminal{ID: tid("0000000000A6"), Operator: bus.ID, Type: registry.TerminalPOS}, citycard.Invalid},
 	} {
 		_, err := r.AddTerminal(ctx, c.t)
 		wantKind(t, "AddTerminal "+c.what, err, c.kind)
 	}
 	// The store itself refuses a terminal of an unknown operator.
-	orphan := registry.Terminal{ID: tid("0000000000A7"), PSAM: psam("11111111111111110007"), Operator: "nobody", Kind: registry.KindPOS, Status: registry.StatusActive}
+	orphan := registry.Terminal{ID: tid("0000000000A7"), PSAM: psam("11111111111111110007"), Operator: "nobody", Type: registry.TerminalPOS, Status: registry.StatusActive}
 	wantKind(t, "CreateTerminal orphan", s.Registry.CreateTerminal(ctx, &orphan), citycard.NotFound)
 
 	got, err := s.Registry.Terminal(ctx, v.ID)
@@ -227,7 +227,7 @@ func testCredentials(t *testing.T, s Stores) {
 	_, _, bus := seedParties(t, r)
 	id, _ := citycard.ParseTerminalID("0000000000C1")
 	ps, _ := citycard.ParsePSAMID("22222222222222220001")
-	term, err := r.AddTerminal(ctx, registry.Terminal{ID: id, PSAM: ps, Operator: bus.ID, Kind: registry.KindPOS})
+	term, err := r.AddTerminal(ctx, registry.Terminal{ID: id, PSAM: ps, Operator: bus.ID, Type: registry.TerminalPOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func testRegistryWords(t *testing.T, s Stores) {
 	own, _, bus := seedParties(t, r)
 	tid, _ := citycard.ParseTerminalID("315001000001")
 	ps, _ := citycard.ParsePSAMID("31500000000001000001")
-	term, err := r.AddTerminal(ctx, registry.Terminal{ID: tid, PSAM: ps, Operator: bus.ID, Kind: registry.KindBusValidator})
+	term, err := r.AddTerminal(ctx, registry.Terminal{ID: tid, PSAM: ps, Operator: bus.ID, Type: registry.TerminalBusValidator})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func testRegistryWords(t *testing.T, s Stores) {
 	dupCode.ID = "nb-bus-2"
 	_, err = r.AddParty(ctx, dupCode)
 	wantErr(t, "AddParty same code", err, citycard.Exists, "operator nb-bus-2: issuer code 3150FF0000000010 is already party nb-bus's")
-	secondOwn := registry.Party{ID: "31500001FFFFFFFF", Role: registry.RoleIssuer, Code: mustCode(t, "31500001FFFFFFFF"),
+	secondOwn := registry.Party{ID: "31500001FFFFFFFF", Type: registry.PartyIssuer, Code: mustCode(t, "31500001FFFFFFFF"),
 		Name: "Another", Own: true, SettlementAccount: "x"}
 	_, err = r.AddParty(ctx, secondOwn)
 	wantErr(t, "AddParty a second own issuer", err, citycard.Exists, "our own issuer is already registered: "+own.ID)
@@ -359,17 +359,17 @@ func testRegistryWords(t *testing.T, s Stores) {
 	recoded.Code = own.Code
 	wantErr(t, "UpdateParty to another's code", s.Registry.UpdateParty(ctx, &recoded), citycard.Exists, "issuer code "+own.Code.String()+" is already party "+own.ID+"'s")
 
-	sameID := registry.Terminal{ID: tid, PSAM: unknownPSAM, Operator: bus.ID, Kind: registry.KindPOS}
+	sameID := registry.Terminal{ID: tid, PSAM: unknownPSAM, Operator: bus.ID, Type: registry.TerminalPOS}
 	_, err = r.AddTerminal(ctx, sameID)
 	wantErr(t, "AddTerminal same ID", err, citycard.Exists, "terminal 315001000001 is already registered")
 	_, err = r.AddTerminal(ctx, term)
 	wantErr(t, "AddTerminal the same again", err, citycard.Exists, "terminal 315001000001 is already registered")
-	samePSAM := registry.Terminal{ID: unknown, PSAM: ps, Operator: bus.ID, Kind: registry.KindPOS}
+	samePSAM := registry.Terminal{ID: unknown, PSAM: ps, Operator: bus.ID, Type: registry.TerminalPOS}
 	_, err = r.AddTerminal(ctx, samePSAM)
 	wantErr(t, "AddTerminal same PSAM", err, citycard.Exists, "terminal 315001000099: PSAM 31500000000001000001 is already in terminal 315001000001")
-	_, err = r.AddTerminal(ctx, registry.Terminal{ID: unknown, PSAM: unknownPSAM, Operator: "nobody", Kind: registry.KindPOS})
+	_, err = r.AddTerminal(ctx, registry.Terminal{ID: unknown, PSAM: unknownPSAM, Operator: "nobody", Type: registry.TerminalPOS})
 	wantErr(t, "AddTerminal of no operator", err, citycard.NotFound, `no party "nobody"`)
-	orphan := registry.Terminal{ID: unknown, PSAM: unknownPSAM, Operator: "nobody", Kind: registry.KindPOS, Status: registry.StatusActive}
+	orphan := registry.Terminal{ID: unknown, PSAM: unknownPSAM, Operator: "nobody", Type: registry.TerminalPOS, Status: registry.StatusActive}
 	wantErr(t, "CreateTerminal orphan", s.Registry.CreateTerminal(ctx, &orphan), citycard.NotFound, `terminal 315001000099: its operator "nobody" is no registered party`)
 	moved := term
 	moved.Operator = "nobody"
@@ -386,7 +386,7 @@ func testRegistryTransient(t *testing.T, s Stores) {
 	_, _, bus := seedParties(t, r)
 	tid, _ := citycard.ParseTerminalID("315001000001")
 	ps, _ := citycard.ParsePSAMID("31500000000001000001")
-	if _, err := r.AddTerminal(context.Background(), registry.Terminal{ID: tid, PSAM: ps, Operator: bus.ID, Kind: registry.KindBusValidator}); err != nil {
+	if _, err := r.AddTerminal(context.Background(), registry.Terminal{ID: tid, PSAM: ps, Operator: bus.ID, Type: registry.TerminalBusValidator}); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := r.IssueCredential(context.Background(), tid)

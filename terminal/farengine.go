@@ -236,7 +236,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			var qq fare.Quote
 			if err := t.Price(&j, &qq); err == nil {
 				o, _ := qq.Chosen(1)
-				ch.Transfer = o.Kind == fare.OfferTransfer
+				ch.Transfer = o.Origin == fare.OfferTransfer
 			}
 		}
 		why = append(why, fmt.Sprintf("tap-on at station %d", q.Station))
@@ -253,7 +253,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		pj := j
 		pj.Legs = legs[:2]
 		err := t.Price(&pj, &fq)
-		if o, ok := fq.Chosen(0); err == nil && ok && o.Kind != fare.OfferHeld && o.AmountFen > 0 {
+		if o, ok := fq.Chosen(0); err == nil && ok && o.Origin != fare.OfferHeld && o.AmountFen > 0 {
 			// The card's spend already counts the previous leg, which is
 			// priced again here: take its price out of the spend before,
 			// so that the spend the caps see before this leg is the
@@ -272,7 +272,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 				err = t.Price(&pj, &fq)
 			}
 		}
-		if o, ok := fq.Chosen(0); err != nil || ok && o.Kind == fare.OfferHeld {
+		if o, ok := fq.Chosen(0); err != nil || ok && o.Origin == fare.OfferHeld {
 			// The previous leg paid stored value, or cannot be priced
 			// again: this leg is priced on its own.
 			withPrev = false
@@ -309,12 +309,12 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	amountFen += fen
 	fullFen += full
 	why = append(why, fq.Explanation(expl))
-	if o, ok := fq.Chosen(i); ok && o.Kind == fare.OfferHeld {
+	if o, ok := fq.Chosen(i); ok && o.Origin == fare.OfferHeld {
 		code, _ := t.FareProductCode(o.FareProductID)
 		ch.Product = code
 		if p := heldSlot(tr.Products, code, today); p != nil {
 			u := *p
-			if u.Kind == card.ProductCountTicket && u.RidesLeft > 0 {
+			if u.Type == card.ProductCountTicket && u.RidesLeft > 0 {
 				u.RidesLeft--
 			}
 			d := bcdDate(at)

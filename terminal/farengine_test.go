@@ -44,10 +44,10 @@ func trip(status card.LegStatus, network uint16, line, station uint32, entry tim
 	return Transit{HasJourney: true, JourneyRecord: card.JourneyRecord{Status: status, Network: network, Line: line, Station: station, EntryDate: d, EntryTime: tm, JourneyDate: d, JourneyTime: tm, JourneyLegs: 1}}
 }
 
-func product(id uint16, kind card.ProductKind, rides uint16) card.Product {
+func product(id uint16, kind card.ProductType, rides uint16) card.Product {
 	from, _ := bcd(time.Date(2025, 6, 1, 0, 0, 0, 0, citycard.ChinaTime))
 	to, _ := bcd(time.Date(2025, 6, 30, 0, 0, 0, 0, citycard.ChinaTime))
-	return card.Product{Record: card.RecordProductFirst, ProductID: id, Kind: kind, Network: netBus, ValidFrom: from, ValidTo: to, RidesLeft: rides}
+	return card.Product{Record: card.RecordProductFirst, ProductID: id, Type: kind, Network: netBus, ValidFrom: from, ValidTo: to, RidesLeft: rides}
 }
 
 func TestFareEnginePrice(t *testing.T) {

@@ -239,17 +239,17 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 
 	// The registry: our issuer, the operators, every terminal with a token.
 	reg := registry.New(st.registry, time.Now)
-	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "Simulated city card", Own: true, SettlementAccount: "bank 0001 account 1"}); err != nil {
+	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "Simulated city card", Own: true, SettlementAccount: "bank 0001 account 1"}); err != nil {
 		return nil, err
 	}
 	for i, op := range city.Operators {
-		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Role: registry.RoleOperator, Code: city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "bank 0001 account " + op}); err != nil {
+		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Type: registry.PartyOperator, Code: city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "bank 0001 account " + op}); err != nil {
 			return nil, err
 		}
 	}
 	tokens := make([]string, len(city.Terminals))
 	for i, t := range city.Terminals {
-		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: t.ID, PSAM: t.PSAM, Operator: t.Operator, Kind: registry.TerminalKind(1), Line: t.Line, Station: t.Station}); err != nil {
+		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: t.ID, PSAM: t.PSAM, Operator: t.Operator, Type: registry.TerminalType(1), Line: t.Line, Station: t.Station}); err != nil {
 			return nil, err
 		}
 		if tokens[i], err = reg.IssueCredential(ctx, t.ID); err != nil {

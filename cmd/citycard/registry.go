@@ -22,8 +22,8 @@ The parties and terminals the back office knows.
   add-operator  --id ID --code HEX16 --sector S --name NAME --account TEXT
                 an operator (sector bus, metro, bike, parking, merchant, taxi, ferry, other);
                 --code is the key store's code of its record master key
-  add-terminal  --id HEX12 --psam HEX20 --operator ID --kind K [--line N] [--station N] [--vehicle V]
-                a terminal (kind bus_validator, gate, pos, kiosk, parking_meter)
+  add-terminal  --id HEX12 --psam HEX20 --operator ID --type T [--line N] [--station N] [--vehicle V]
+                a terminal (type bus_validator, gate, pos, kiosk, parking_meter)
   credential    --terminal HEX12    issue the terminal's API token (printed once; the old one stops working);
                 the token is alone on the last line of the output
   status        --terminal HEX12 --to active|suspended|retired
@@ -47,7 +47,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 	sector := fs.String("sector", "", "operator's sector")
 	psam := fs.String("psam", "", "PSAM ID, 20 hex digits")
 	operator := fs.String("operator", "", "the terminal's operator's party ID")
-	kind := fs.String("kind", "", "terminal kind")
+	typ := fs.String("type", "", "terminal type: bus_validator, gate, pos, kiosk, parking_meter")
 	line := fs.Uint("line", 0, "line the terminal serves")
 	station := fs.Uint("station", 0, "station the terminal stands at")
 	vehicle := fs.String("vehicle", "", "vehicle the terminal is in")
@@ -61,7 +61,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 	need := map[string][]string{
 		"add-issuer":   {"code", "name", "account"},
 		"add-operator": {"id", "code", "sector", "name", "account"},
-		"add-terminal": {"id", "psam", "operator", "kind"},
+		"add-terminal": {"id", "psam", "operator", "type"},
 		"credential":   {"terminal"},
 		"status":       {"terminal", "to"},
 	}
@@ -82,7 +82,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		p, err := reg.AddParty(ctx, registry.Party{ID: c.String(), Role: registry.RoleIssuer, Code: c, Name: *name, Own: *own, SettlementAccount: *account})
+		p, err := reg.AddParty(ctx, registry.Party{ID: c.String(), Type: registry.PartyIssuer, Code: c, Name: *name, Own: *own, SettlementAccount: *account})
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Role: registry.RoleOperator, Code: c, Sector: sec, Name: *name, SettlementAccount: *account})
+		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: registry.PartyOperator, Code: c, Sector: sec, Name: *name, SettlementAccount: *account})
 		if err != nil {
 			return err
 		}
@@ -110,15 +110,15 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		k, err := registry.ParseTerminalKind(*kind)
+		k, err := registry.ParseTerminalType(*typ)
 		if err != nil {
 			return err
 		}
-		t, err := reg.AddTerminal(ctx, registry.Terminal{ID: tid, PSAM: pid, Operator: *operator, Kind: k, Line: uint32(*line), Station: uint32(*station), Vehicle: *vehicle})
+		t, err := reg.AddTerminal(ctx, registry.Terminal{ID: tid, PSAM: pid, Operator: *operator, Type: k, Line: uint32(*line), Station: uint32(*station), Vehicle: *vehicle})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "added terminal %v (PSAM %v, %v of %s), %v; issue its token with: citycard registry credential --terminal %v\n", t.ID, t.PSAM, t.Kind, t.Operator, t.Status, t.ID)
+		fmt.Fprintf(e.stdout, "added terminal %v (PSAM %v, %v of %s), %v; issue its token with: citycard registry credential --terminal %v\n", t.ID, t.PSAM, t.Type, t.Operator, t.Status, t.ID)
 	case "credential":
 		tid, err := citycard.ParseTerminalID(*term)
 		if err != nil {
@@ -164,39 +164,50 @@ func listRegistry(ctx context.Context, e env, rs registry.Store, asJSON bool) er
 	}
 	if asJSON {
 		type party struct {
-			ID, Role, Code, Sector, Name, Account string
-			Own                                   bool
+			ID      string `json:"id"`
+			Type    string `json:"type"`
+			Code    string `json:"code"`
+			Sector  string `json:"sector"`
+			Name    string `json:"name"`
+			Account string `json:"settlement_account"`
+			Own     bool   `json:"own"`
 		}
 		type term struct {
-			ID, PSAM, Operator, Kind, Status, Vehicle string
-			Line, Station                             uint32
-			HasToken                                  bool
+			ID       string `json:"id"`
+			PSAM     string `json:"psam"`
+			Operator string `json:"operator"`
+			Type     string `json:"type"`
+			Status   string `json:"status"`
+			Vehicle  string `json:"vehicle"`
+			Line     uint32 `json:"line"`
+			Station  uint32 `json:"station"`
+			HasToken bool   `json:"has_token"`
 		}
 		out := struct {
-			Parties   []party
-			Terminals []term
-		}{}
+			Parties   []party `json:"parties"`
+			Terminals []term  `json:"terminals"`
+		}{Parties: []party{}, Terminals: []term{}}
 		for _, p := range ps {
-			out.Parties = append(out.Parties, party{p.ID, p.Role.String(), p.Code.String(), p.Sector.String(), p.Name, p.SettlementAccount, p.Own})
+			out.Parties = append(out.Parties, party{p.ID, p.Type.String(), p.Code.String(), p.Sector.String(), p.Name, p.SettlementAccount, p.Own})
 		}
 		for _, t := range ts {
-			out.Terminals = append(out.Terminals, term{t.ID.String(), t.PSAM.String(), t.Operator, t.Kind.String(), t.Status.String(), t.Vehicle, t.Line, t.Station, t.Credential != [32]byte{}})
+			out.Terminals = append(out.Terminals, term{t.ID.String(), t.PSAM.String(), t.Operator, t.Type.String(), t.Status.String(), t.Vehicle, t.Line, t.Station, t.Credential != [32]byte{}})
 		}
 		return json.NewEncoder(e.stdout).Encode(out)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "PARTY\tROLE\tCODE\tSECTOR\tNAME\tOWN")
+	fmt.Fprintln(w, "PARTY\tTYPE\tCODE\tSECTOR\tNAME\tOWN")
 	for _, p := range ps {
-		fmt.Fprintf(w, "%s\t%v\t%v\t%v\t%s\t%v\n", p.ID, p.Role, p.Code, p.Sector, p.Name, p.Own)
+		fmt.Fprintf(w, "%s\t%v\t%v\t%v\t%s\t%v\n", p.ID, p.Type, p.Code, p.Sector, p.Name, p.Own)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "TERMINAL\tPSAM\tOPERATOR\tKIND\tLINE\tSTATION\tSTATUS\tTOKEN")
+	fmt.Fprintln(w, "TERMINAL\tPSAM\tOPERATOR\tTYPE\tLINE\tSTATION\tSTATUS\tTOKEN")
 	for _, t := range ts {
 		tok := "no"
 		if t.Credential != [32]byte{} {
 			tok = "yes"
 		}
-		fmt.Fprintf(w, "%v\t%v\t%s\t%v\t%d\t%d\t%v\t%s\n", t.ID, t.PSAM, t.Operator, t.Kind, t.Line, t.Station, t.Status, tok)
+		fmt.Fprintf(w, "%v\t%v\t%s\t%v\t%d\t%d\t%v\t%s\n", t.ID, t.PSAM, t.Operator, t.Type, t.Line, t.Station, t.Status, tok)
 	}
 	return w.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestRegistryCommands(t *testing.T) {
 	steps := [][]string{
 		{"add-issuer", "--code", "31500001FFFFFFFF", "--name", "Ningbo Citizen Card", "--own", "--account", "ICBC Ningbo 3901"},
 		{"add-operator", "--id", "nb-bus", "--code", "3150090000000001", "--sector", "bus", "--name", "Ningbo Bus", "--account", "BOC 1"},
-		{"add-terminal", "--id", "315001000001", "--psam", "31500000000001000001", "--operator", "nb-bus", "--kind", "bus_validator", "--line", "17"},
+		{"add-terminal", "--id", "315001000001", "--psam", "31500000000001000001", "--operator", "nb-bus", "--type", "bus_validator", "--line", "17"},
 	}
 	for _, s := range steps {
 		if out, err := cli(s...); err != nil {
@@ -56,22 +57,32 @@ func TestRegistryCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	var l struct {
-		Parties   []struct{ ID, Role string }
+		Parties []struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		} `json:"parties"`
 		Terminals []struct {
-			ID, Status string
-			Line       uint32
-			HasToken   bool
-		}
+			ID       string `json:"id"`
+			Type     string `json:"type"`
+			Status   string `json:"status"`
+			Line     uint32 `json:"line"`
+			HasToken bool   `json:"has_token"`
+		} `json:"terminals"`
 	}
 	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Parties) != 2 || len(l.Terminals) != 1 ||
-		l.Terminals[0].Status != "suspended" || !l.Terminals[0].HasToken || l.Terminals[0].Line != 17 {
+		l.Terminals[0].Status != "suspended" || !l.Terminals[0].HasToken || l.Terminals[0].Line != 17 ||
+		l.Terminals[0].Type != "bus_validator" || l.Parties[0].Type == "" {
 		t.Fatalf("list: %s %v", out, err)
+	}
+	// The JSON speaks snake_case, never Go's field names.
+	if strings.ContainsAny(strings.Join(regexp.MustCompile(`"([A-Za-z_]+)":`).FindAllString(out, -1), ""), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		t.Fatalf("list --json has Go field names: %s", out)
 	}
 	if out, err := cli("list"); err != nil || strings.Contains(out, tok) || !strings.Contains(out, "nb-bus") {
 		t.Fatalf("list table: %v\n%s", err, out)
 	}
 	// Bad input names what is wrong.
-	if _, err := cli("add-terminal", "--id", "31500100", "--psam", "31500000000001000001", "--operator", "nb-bus", "--kind", "gate"); err == nil || !strings.Contains(err.Error(), "terminal ID") {
+	if _, err := cli("add-terminal", "--id", "31500100", "--psam", "31500000000001000001", "--operator", "nb-bus", "--type", "gate"); err == nil || !strings.Contains(err.Error(), "terminal ID") {
 		t.Fatalf("short terminal ID: %v", err)
 	}
 	if _, err := cli("add-operator", "--id", "x", "--code", "3150090000000002", "--sector", "rocket", "--name", "x", "--account", "x"); !citycard.IsKind(err, citycard.Invalid) {
@@ -85,7 +96,7 @@ func TestRegistryCommands(t *testing.T) {
 	}{
 		{[]string{"add-issuer", "--code", "31500001FFFFFFFF", "--name", "again", "--account", "x"}, citycard.Exists, "issuer 31500001FFFFFFFF is already registered"},
 		{[]string{"add-issuer", "--code", "3150000200000000", "--name", "a second own", "--own", "--account", "x"}, citycard.Exists, "our own issuer is already registered: 31500001FFFFFFFF"},
-		{[]string{"add-terminal", "--id", "315001000002", "--psam", "31500000000001000001", "--operator", "nb-bus", "--kind", "gate"}, citycard.Exists, "PSAM 31500000000001000001 is already in terminal 315001000001"},
+		{[]string{"add-terminal", "--id", "315001000002", "--psam", "31500000000001000001", "--operator", "nb-bus", "--type", "gate"}, citycard.Exists, "PSAM 31500000000001000001 is already in terminal 315001000001"},
 		{[]string{"credential", "--terminal", "315001000002"}, citycard.NotFound, "no terminal 315001000002"},
 		{[]string{"status", "--terminal", "315001000002", "--to", "retired"}, citycard.NotFound, "no terminal 315001000002"},
 	} {
@@ -110,7 +121,7 @@ func TestRegistryRequiredFlags(t *testing.T) {
 	}{
 		{[]string{"add-issuer", "--code", "31500001FFFFFFFF", "--name", "Ningbo Citizen Card", "--own"}, "--account"},
 		{[]string{"add-operator", "--id", "nb-bus", "--code", "3150090000000001", "--sector", "bus", "--account", "x"}, "--name"},
-		{[]string{"add-terminal", "--id", "315001000001", "--operator", "nb-bus", "--kind", "gate"}, "--psam"},
+		{[]string{"add-terminal", "--id", "315001000001", "--operator", "nb-bus", "--type", "gate"}, "--psam"},
 		{[]string{"credential"}, "--terminal"},
 		{[]string{"status", "--terminal", "315001000001"}, "--to"},
 	} {

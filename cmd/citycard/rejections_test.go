@@ -74,11 +74,11 @@ func newWorld(t *testing.T, terminals, records int) *world {
 	}
 	defer st.close()
 	reg := registry.New(st.registry, time.Now)
-	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	for i, op := range w.city.Operators {
-		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Role: registry.RoleOperator, Code: w.city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
+		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Type: registry.PartyOperator, Code: w.city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func (w *world) register(t *testing.T, tms ...*sim.Terminal) {
 	defer st.close()
 	reg := registry.New(st.registry, time.Now)
 	for _, tm := range tms {
-		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Kind: registry.TerminalKind(1)}); err != nil {
+		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Type: registry.TerminalType(1)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -220,17 +220,17 @@ func killServeMidBatch(t *testing.T, db string, seed uint64) {
 		t.Fatal(err)
 	}
 	reg := registry.New(st.registry, time.Now)
-	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	for i, op := range city.Operators {
-		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Role: registry.RoleOperator, Code: city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
+		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Type: registry.PartyOperator, Code: city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	tokens := make([]string, len(city.Terminals))
 	for i, tm := range city.Terminals {
-		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Kind: registry.TerminalKind(1)}); err != nil {
+		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: tm.ID, PSAM: tm.PSAM, Operator: tm.Operator, Type: registry.TerminalType(1)}); err != nil {
 			t.Fatal(err)
 		}
 		if tokens[i], err = reg.IssueCredential(ctx, tm.ID); err != nil {
@@ -421,7 +421,7 @@ func serveOneWriter(t *testing.T, db string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	st.close()
@@ -494,7 +494,7 @@ func TestServeLosesWriterLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close()
-	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	bo := startServe(t, []string{envKEK + "=" + hex.EncodeToString(kek)}, "--db", db, "--store", store, "--addr", "127.0.0.1:0")
@@ -543,7 +543,7 @@ func TestServeTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Role: registry.RoleIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
+	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	st.close()
