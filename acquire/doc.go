@@ -23,15 +23,37 @@
 //     duplicate otherwise. Per terminal the same holds for the terminal
 //     sequence. So duplicate detection costs memory per card and per open
 //     gap, not per record, and no index lookup.
+//   - The decision is exact: a track never forgets a gap. Forgetting one
+//     would answer a genuine record "duplicate" (lost), and guessing the
+//     other way would book a true duplicate twice. The memory a track may
+//     take is bounded by what it counts: a card's counters are 16 bits, so
+//     a card has at most 2^15 open spans (8 bytes each; a typical card has
+//     none), which no card can pass; a terminal's sequence is 32 bits, so a
+//     batch that could take its terminal past maxSpans (65,536 open gaps,
+//     a PSAM that needs a person) is refused whole before it is decided,
+//     kind Conflict, and stays on the terminal. Nothing is spilled to the
+//     store and nothing is looked up in the journal: the bound makes both
+//     unnecessary.
 //   - One sequencer goroutine takes verified batches in arrival order,
 //     classifies their records against the in-memory state, and commits
 //     one or more batches (group commit) to the Journal in one transaction:
 //     the journaled records (append-only, no index but the position), the
 //     batch answers, the rejections and the aggregated ledger postings.
-//     Classifying changes the in-memory state as it goes; if the commit
-//     fails, the state is rebuilt from the journal and the group's batches
-//     are committed one by one, so that a batch that cannot commit fails
-//     alone.
+//     The sequencer makes no database round trip but that commit (and a
+//     checkpoint in turn): the batch's look-up in the journal (was it
+//     committed?) and its terminal's in the registry run on the uploading
+//     request's goroutine, before verification, and the store's uniqueness
+//     of batch IDs catches the rare race of two uploads of one batch.
+//   - Classifying changes the in-memory state as it goes, and saves what it
+//     changes first (an undo per batch: the first time a batch touches a
+//     card or its terminal, a copy). If the commit fails, the group's
+//     batches are taken back out of memory, exactly, and committed one by
+//     one, so that a batch that cannot commit fails alone without a
+//     rebuild of the state. A commit reported failed may have gone through
+//     (the connection dropped after COMMIT): the journal's end tells; if
+//     it moved, the state is rebuilt from the journal and the batch is
+//     answered from it; if the journal cannot be read, the acquirer
+//     refuses batches (Health says why) until it can.
 //   - The state is a deterministic function of the journal: at start it is
 //     loaded from its checkpoints and the journal replayed after them. It
 //     is checkpointed in parts (each card shard, and the terminals), one
@@ -47,12 +69,33 @@
 //     day, as DESIGN.md asks, so that a city that outgrows one machine
 //     routes each card's uploads to one sequencer per shard group.
 //
+// # Every answer is a promise
+//
+// The terminal deletes each record the back office answered for
+// (accepted, flagged, duplicate or rejected). So a record is answered only
+// when it was decided: a fault of the registry or the journal (busy, a
+// timeout, a lost connection) refuses the batch whole with a transient
+// kind (IO, Unavailable: the API's 503 with Retry-After) and the terminal
+// keeps it; an unknown terminal is the registry's answer (kind NotFound),
+// a decision, and its records are rejected and kept. Memory is bounded on
+// the way in: Config.InFlightRecords bounds the records being verified or
+// waiting for the sequencer, and a batch past it is refused at once
+// (Unavailable) rather than held.
+//
+// A rejected record stays in the rejection journal. When staff fix its
+// cause (a terminal registered late, a PSAM swapped in the registry, a key
+// loaded late) Resubmit runs the rules again on it, as a batch of its own
+// named after the rejection (ResubmitBatchID), so that each rejection is
+// resubmitted exactly once, however often staff ask; the batch's stored
+// answer keeps which rejection and who asked.
+//
 // # Rules
 //
 // A record is rejected (kept in the rejection journal with its reason) if
 // it does not decode, was not sealed by the uploading terminal's
 // registered PSAM, comes from an unknown or inactive terminal, or fails its
-// record MAC or TAC. A record of another city's card (no TAC key of its
+// record MAC (under the record master key of the terminal's operator:
+// TerminalInfo.OperatorCode) or its TAC. A record of another city's card (no TAC key of its
 // issuer here) is accepted pending issuer verification. Accepted records
 // are flagged for review, and still booked, for a counter gap, a terminal
 // sequence gap, a balance that does not follow from the card's previous
