@@ -72,6 +72,9 @@ type Acquirer struct {
 	nextPart  int    // the part the next checkpoint saves
 	loadedPos int64  // the position the state was loaded at
 	stats     Stats
+	// undoFree holds undos for reuse: saving a thousand shadows a batch
+	// would otherwise allocate as much at every batch, for the collector.
+	undoFree []*undo
 
 	closeOnce sync.Once
 	closeErr  error
@@ -674,6 +677,7 @@ func (a *Acquirer) commitGroupLocked(group []*job, split bool) {
 	first := map[string]int{} // batch key -> index in group of its first job
 	startPos := a.st.pos
 	var undos []*undo
+	defer func() { a.freeUndos(undos...) }()
 	var stats Stats
 	for gi, j := range group {
 		key := batchKey(j.b.Terminal, j.b.ID)
@@ -808,22 +812,12 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			"terminal %v: its sequence has %d open gaps and a batch of %d records could take it past %d: refused until staff look at its PSAM",
 			j.b.Terminal, len(t.spans()), len(j.items), maxSpans)
 	}
-	a.epoch++
-	if a.epoch == 0 {
-		// After 2^32 batches: no shadow may keep an epoch a batch will
-		// use again.
-		for i := range a.st.shards {
-			for _, sh := range a.st.shards[i].cards {
-				sh.epoch = 0
-			}
-		}
-		a.epoch = 1
-	}
-	u := &undo{epoch: a.epoch, pos: a.st.pos}
+	u := a.newUndo(len(j.items))
 	nEntries, nRejections := len(c.Entries), len(c.Rejections)
 	var bs Stats
 	fail := func(err error) (*undo, *Answer, []Movement, error) {
 		u.restore(a.st)
+		a.freeUndos(u)
 		c.Entries, c.Rejections = c.Entries[:nEntries], c.Rejections[:nRejections]
 		a.refusedN.Add(1)
 		return nil, nil, nil, err
@@ -956,6 +950,43 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 	stats.Duplicates += bs.Duplicates
 	stats.Rejected += bs.Rejected
 	return u, ans, out, nil
+}
+
+// newUndo returns an empty undo for a batch of n records, of the next
+// epoch, from the free list if it can.
+func (a *Acquirer) newUndo(n int) *undo {
+	a.epoch++
+	if a.epoch == 0 {
+		// After 2^32 batches: no shadow may keep an epoch a batch will
+		// use again.
+		for i := range a.st.shards {
+			for _, sh := range a.st.shards[i].cards {
+				sh.epoch = 0
+			}
+		}
+		a.epoch = 1
+	}
+	var u *undo
+	if k := len(a.undoFree); k > 0 {
+		u, a.undoFree = a.undoFree[k-1], a.undoFree[:k-1]
+	} else {
+		u = &undo{cards: make([]savedCard, 0, n)}
+	}
+	u.epoch, u.pos = a.epoch, a.st.pos
+	return u
+}
+
+// freeUndos keeps the undos of batches that are over for reuse, holding
+// no shadow nor a copy of one.
+func (a *Acquirer) freeUndos(us ...*undo) {
+	for _, u := range us {
+		clear(u.cards)
+		u.cards, u.created = u.cards[:0], u.created[:0]
+		u.term.saved, u.term.existed, u.term.prev = false, false, track{}
+		if len(a.undoFree) < maxGroupBatches {
+			a.undoFree = append(a.undoFree, u)
+		}
+	}
 }
 
 // checkpointLocked saves the next part of the state, in turn, at the

@@ -3,6 +3,7 @@ package acquire
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -218,6 +219,12 @@ func TestResubmitKeepsTheRules(t *testing.T) {
 	}
 	if _, err := a.Resubmit(ctx, ri, " "); !citycard.IsKind(err, citycard.Invalid) {
 		t.Fatalf("nobody resubmits: %v, want Invalid", err)
+	}
+	if _, err := a.Resubmit(ctx, ri, strings.Repeat("a", MaxResubmitterLen+1)); !citycard.IsKind(err, citycard.Invalid) {
+		t.Fatalf("a name past MaxResubmitterLen: %v, want Invalid", err)
+	}
+	if _, err := a.Resubmit(ctx, ri, strings.Repeat("a", MaxResubmitterLen)); err != nil {
+		t.Fatalf("a name of MaxResubmitterLen: %v", err)
 	}
 	if _, err := a.Submit(ctx, batchOf(bus.id, ResubmitBatchID(1), recs[:1])); !citycard.IsKind(err, citycard.Invalid) {
 		t.Fatalf("a terminal using a resubmission batch ID: %v, want Invalid", err)

@@ -22,6 +22,9 @@ type Client struct {
 	Terminal citycard.TerminalID
 	Token    string
 	HTTP     *http.Client // nil: http.DefaultClient
+	// SyncPagesMax bounds the pages one SyncBlacklist asks for; 0:
+	// MaxSyncPages.
+	SyncPagesMax int
 }
 
 var _ terminal.Sender = (*Client)(nil)
@@ -98,19 +101,23 @@ func (c *Client) Blacklist(ctx context.Context, since int64) (blacklist.Delta, e
 	return c.BlacklistPage(ctx, since, nil, blacklist.MaxDeltaItems)
 }
 
-// MaxSyncPages bounds the pages SyncBlacklist asks for in one call: 200
-// pages of 10,000 cards, a list of two million.
+// MaxSyncPages is the default bound of Client.SyncPagesMax: 200 pages of
+// 10,000 cards, a list of two million.
 const MaxSyncPages = 200
 
 // SyncBlacklist brings a terminal's copy of the blacklist up to the back
 // office's, page by page (the whole list if the copy is too old, then the
 // changes made meanwhile), and returns how many pages it took. It stops
-// after MaxSyncPages (kind Unavailable: call again); a page the copy
+// after SyncPagesMax pages (kind Unavailable: call again); a page the copy
 // refuses (kind Conflict) starts the whole list again once.
 func (c *Client) SyncBlacklist(ctx context.Context, local *blacklist.List) (pages int, err error) {
 	const op = "api.Client.SyncBlacklist"
 	restarted, whole := false, false
-	for pages < MaxSyncPages {
+	limit := c.SyncPagesMax
+	if limit <= 0 {
+		limit = MaxSyncPages
+	}
+	for pages < limit {
 		since, after := local.Cursor()
 		if whole {
 			since, after, whole = 0, nil, false
@@ -136,7 +143,7 @@ func (c *Client) SyncBlacklist(ctx context.Context, local *blacklist.List) (page
 			return pages, nil
 		}
 	}
-	return pages, citycard.E(op, citycard.Unavailable, "the blacklist took more than %d pages: sync again", MaxSyncPages)
+	return pages, citycard.E(op, citycard.Unavailable, "the blacklist took more than %d pages: sync again", limit)
 }
 
 // BlacklistPage downloads one page, of at most limit cards or changes,

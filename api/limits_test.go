@@ -160,6 +160,18 @@ func TestSyncBlacklistPaged(t *testing.T) {
 	if pages, err := c.SyncBlacklist(ctx, local); err != nil || pages != 1 {
 		t.Fatalf("sync when current: %d pages (%v)", pages, err)
 	}
+	// The bound of one sync: a copy that needs three pages, allowed two,
+	// stops with a transient kind and finishes at the next sync.
+	fresh := blacklist.New(nil, nil)
+	c2 := f.client(1)
+	c2.SyncPagesMax = 2
+	if pages, err := c2.SyncBlacklist(ctx, fresh); !citycard.IsKind(err, citycard.Unavailable) || pages != 2 {
+		t.Fatalf("sync past its bound: %d pages (%v), want 2 and Unavailable", pages, err)
+	}
+	c2.SyncPagesMax = 3
+	if pages, err := c2.SyncBlacklist(ctx, fresh); err != nil || pages != 1 || fresh.Version() != f.bl.Version() {
+		t.Fatalf("sync after the bound: %d pages (%v), version %d of %d", pages, err, fresh.Version(), f.bl.Version())
+	}
 	// Limits of a page.
 	for _, q := range []string{"limit=0", "limit=10001", "after_issuer=XX&after_asn=1"} {
 		if code, _ := f.do(t, "GET", "/v1/terminals/"+f.ups[0].Terminal.ID.String()+"/blacklist?since=0&"+q, f.toks[f.ups[0].Terminal.ID], "", nil, nil); code != http.StatusUnprocessableEntity {

@@ -238,6 +238,9 @@ func TestRejectionsUsage(t *testing.T) {
 		{[]string{"rejections", "list", "--terminal", "XYZ"}, "--terminal"},
 		{[]string{"rejections", "resubmit", "--by", "ann"}, "say which"},
 		{[]string{"rejections", "resubmit", "--by", "ann", "--pos", "0"}, "--pos"},
+		{[]string{"rejections", "resubmit", "--by", "ann", "--pos", strings.Repeat("1,", maxResubmitPositions) + "1"}, "at most 1000 at once"},
+		{[]string{"rejections", "resubmit", "--by", "ann", "--db", w.db, "--store", w.store, "--kek-file", w.kekFile,
+			"--pos", strings.Repeat("1,", maxResubmitPositions-1) + "1"}, "no rejection 1"}, // at the bound: taken, and looked up
 		{[]string{"rejections", "list", "--db", "sqlite:" + filepath.Join(w.dir, "nope.db")}, "no database"},
 	} {
 		_, errs, err := w.run(t, c.args...)
