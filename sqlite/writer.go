@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/filelock"
 )
 
 // writerLockSuffix names the lock file beside the database: PATH plus
@@ -53,8 +54,8 @@ func (db *DB) LockWriter(ctx context.Context) (*WriterLock, error) {
 		return nil, citycard.E(op, citycard.IO, "%s: %w", db.path, err)
 	}
 	path := db.path + writerLockSuffix
-	f, err := lockFile(path)
-	if errors.Is(err, errLocked) {
+	f, err := filelock.Lock(path)
+	if errors.Is(err, filelock.ErrLocked) {
 		return nil, citycard.E(op, citycard.Conflict, "%s: another process holds the writer lock (%s): one writer per store", db.path, holderNote(path))
 	}
 	if err != nil {

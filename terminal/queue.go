@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/filelock"
 )
 
 // The offline queue.
@@ -245,9 +246,11 @@ func OpenQueue(path string, opts ...QueueOption) (*Queue, error) {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 
-	lock, err := lockQueueFile(path + ".lock")
-	if errors.Is(err, errQueueLocked) {
-		return nil, citycard.E(op, citycard.Conflict, "%s: %w", path, err)
+	// A lock file of its own: compaction replaces the queue file, and a
+	// lock on the old inode would not cover the new one.
+	lock, err := filelock.Lock(path + ".lock")
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, citycard.E(op, citycard.Conflict, "%s: the queue is open elsewhere: %w", path, err)
 	}
 	if err != nil {
 		return nil, citycard.E(op, citycard.IO, "lock %s: %w", path, err)
