@@ -36,16 +36,9 @@ type world struct {
 
 func newWorld(t *testing.T, terminals, records int) *world {
 	t.Helper()
-	w := &world{dir: t.TempDir()}
-	w.db = "sqlite:" + filepath.Join(w.dir, "bo.db")
-	w.store, w.kekFile = filepath.Join(w.dir, "keys.json"), filepath.Join(w.dir, "kek.hex")
-	kek := make([]byte, 32)
-	crand.Read(kek)
-	if err := os.WriteFile(w.kekFile, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keys.CreateFileStore(w.store, kek, time.Now)
-	if err != nil {
+	b := newBackOfficeFiles(t, "")
+	w := &world{dir: b.dir, db: b.db, store: b.store, kekFile: filepath.Join(b.dir, "kek.hex"), ks: b.ks}
+	if err := os.WriteFile(w.kekFile, []byte(hex.EncodeToString(b.kek)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var nks []keys.NewKey
@@ -59,11 +52,11 @@ func newWorld(t *testing.T, terminals, records int) *world {
 	}
 	add(sim.OperatorCode(0), keys.KeyRecord)
 	add(sim.OperatorCode(1), keys.KeyRecord)
-	if _, err := ks.Add(nks...); err != nil {
+	if _, err := w.ks.Add(nks...); err != nil {
 		t.Fatal(err)
 	}
-	w.ks = ks
-	if w.city, err = sim.NewCity(sim.Config{Seed: 4, Alg: keys.Alg3DES, Terminals: terminals, Cards: 50, Keys: ks}); err != nil {
+	var err error
+	if w.city, err = sim.NewCity(sim.Config{Seed: 4, Alg: keys.Alg3DES, Terminals: terminals, Cards: 50, Keys: w.ks}); err != nil {
 		t.Fatal(err)
 	}
 	w.ups = w.city.Day(records, nil)
@@ -74,9 +67,6 @@ func newWorld(t *testing.T, terminals, records int) *world {
 	}
 	defer st.close()
 	reg := registry.New(st.registry, time.Now)
-	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
-		t.Fatal(err)
-	}
 	for i, op := range w.city.Operators {
 		if _, err := reg.AddParty(ctx, registry.Party{ID: op, Type: registry.PartyOperator, Code: w.city.OperatorCodes[i], Sector: registry.Sector(1), Name: op, SettlementAccount: "x"}); err != nil {
 			t.Fatal(err)

@@ -409,24 +409,9 @@ func TestServeOneWriter(t *testing.T) {
 }
 
 func serveOneWriter(t *testing.T, db string) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	kek := make([]byte, 32)
-	crand.Read(kek)
-	store := filepath.Join(dir, "keys.json")
-	if _, err := keys.CreateFileStore(store, kek, time.Now); err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStores(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	st.close()
-	env := []string{envKEK + "=" + hex.EncodeToString(kek)}
-	args := []string{"--db", db, "--store", store, "--addr", "127.0.0.1:0"}
+	b := newBackOfficeFiles(t, db)
+	env := b.env()
+	args := []string{"--db", db, "--store", b.store, "--addr", "127.0.0.1:0"}
 
 	first := startServe(t, env, args...)
 	defer first.kill(t) // if the test fails before it stops it
@@ -482,22 +467,8 @@ func TestServeLosesWriterLock(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := testPostgres(t, "citycard_lost_")
-	dir := t.TempDir()
-	kek := make([]byte, 32)
-	crand.Read(kek)
-	store := filepath.Join(dir, "keys.json")
-	if _, err := keys.CreateFileStore(store, kek, time.Now); err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStores(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
-	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	bo := startServe(t, []string{envKEK + "=" + hex.EncodeToString(kek)}, "--db", db, "--store", store, "--addr", "127.0.0.1:0")
+	b := newBackOfficeFiles(t, db)
+	bo := startServe(t, b.env(), "--db", db, "--store", b.store, "--addr", "127.0.0.1:0")
 	defer bo.kill(t)
 	admin, err := postgres.Open(ctx, db)
 	if err != nil {
@@ -531,22 +502,8 @@ func TestServeTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
 	}
-	ctx := context.Background()
-	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "bo.db")
-	kek := make([]byte, 32)
-	crand.Read(kek)
-	if _, err := keys.CreateFileStore(filepath.Join(dir, "keys.json"), kek, time.Now); err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStores(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := registry.New(st.registry, time.Now).AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "ours", Own: true, SettlementAccount: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	st.close()
+	b := newBackOfficeFiles(t, "")
+	dir := b.dir
 
 	// A self-signed certificate for 127.0.0.1.
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
@@ -567,7 +524,7 @@ func TestServeTLS(t *testing.T) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 
-	bo := startServe(t, []string{envKEK + "=" + hex.EncodeToString(kek)}, "--db", db, "--store", filepath.Join(dir, "keys.json"),
+	bo := startServe(t, b.env(), "--db", b.db, "--store", b.store,
 		"--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
 	defer bo.stop(t)
 	cert, _ := x509.ParseCertificate(der)
