@@ -356,10 +356,10 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 		// In order, the balance must be what the previous record left plus
 		// the loads seen since: lower means money vanished, higher a load
 		// the back office never saw.
-		if prevLast >= 0 && int64(counter) == prevLast+1 && int64(r.BalanceBefore) != c.lastAfter+c.loadsSince {
+		if prevLast >= 0 && int64(counter) == prevLast+1 && r.BalanceBeforeFen() != c.lastAfter+c.loadsSince {
 			d.flags |= FlagBalance
 		}
-		c.lastAfter = int64(r.BalanceBefore) - int64(r.Amount)
+		c.lastAfter = r.BalanceBeforeFen() - int64(r.Amount)
 		c.loadsSince = 0
 		c.reported = c.lastAfter
 	}
@@ -437,7 +437,7 @@ func (s *state) stepLoad(c *shadow, r *record.Record) decision {
 	}
 	c.loadsSince += int64(r.Amount)
 	c.booked += int64(r.Amount)
-	c.reported = int64(r.BalanceBefore) + int64(r.Amount)
+	c.reported = r.BalanceBeforeFen() + int64(r.Amount)
 	return decision{class: ClassLoad}
 }
 

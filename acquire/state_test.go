@@ -148,3 +148,40 @@ func TestManyOpenGapsBookedOnce(t *testing.T) {
 		t.Fatalf("shadow after all: %+v", sh)
 	}
 }
+
+// TestOverdrawnBalanceFollows: a purchase may take a card below zero, into
+// its overdraw limit, and the card writes that balance in two's
+// complement; the back office reads it as the negative balance it is: the
+// next record's balance follows (no balance flag) and the shadow reports
+// the card's real balance, not four billion fen.
+func TestOverdrawnBalanceFollows(t *testing.T) {
+	c, _, a := newBackOffice(t)
+	bus := c.device(terminal.ModeFlat, "bus")
+	asn := citycard.ASN{0, 0, 0x31, 0x50, 0, 0, 0, 0, 0, 78}
+	ks, err := card.DeriveKeySet(c.store, ourIssuer, asn, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, _ := citycard.DateTime(day0.AddDate(-1, 0, 0))
+	expiry, _ := citycard.DateTime(day0.AddDate(3, 0, 0))
+	cd, err := card.New(card.Config{Profile: card.ProfileMOHURD, Issuer: ourIssuer, ASN: asn, CardType: 1, Start: start, Expiry: expiry,
+		KeySets: []card.KeySet{ks}, InitialBalanceFen: 300, BalanceMaxFen: 200000, OverdrawLimitFen: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []terminal.Result
+	for i := 0; i < 3; i++ { // 300 -> 100 -> -100 -> -300
+		results = append(results, c.tap(bus, cd, 0))
+	}
+	if got := results[2].BalanceAfter; got != -300 || cd.State().BalanceFen != -300 {
+		t.Fatalf("the terminal says %d after the third tap, the card holds %d; want -300", got, cd.State().BalanceFen)
+	}
+	ans := submit(t, a, batchOf(bus.id, "od", bus.spool.take()))
+	if ans.Accepted != 3 {
+		t.Fatalf("overdrawn purchases: %v, want 3 accepted (no balance flag)", verdicts(ans))
+	}
+	sh, _ := a.Shadow(ourIssuer, asn)
+	if sh.ReportedFen != -300 || sh.BookedFen != -600 {
+		t.Fatalf("shadow reports %d fen (booked %d), want -300 (-600)", sh.ReportedFen, sh.BookedFen)
+	}
+}

@@ -199,7 +199,7 @@ func TestDecodeBinaryErrors(t *testing.T) {
 		{"asn zero diversification input", base, put(fASN, "31500000000000000000"), fASN, "are zero"},
 		{"alg 01", base, put(fAlg, "01"), fAlg, "01 is not 00 (3DES) or 04 (SM4)"},
 		{"alg 02", base, put(fAlg, "02"), fAlg, "02 is not"},
-		{"load overflow", load, func(b []byte) { put(fBalanceBefore, "FFFFFF00")(b); put(fAmount, "00000100")(b) }, fAmount, "overflows"},
+		{"load overflow", load, func(b []byte) { put(fBalanceBefore, "7FFFFF00")(b); put(fAmount, "00000100")(b) }, fAmount, "overflows"},
 		{"terminal zero", base, put(fTerminalID, "000000000000"), fTerminalID, "terminal ID is zero"},
 		{"psam zero", base, put(fPSAMID, "00000000000000000000"), fPSAMID, "PSAM ID is zero"},
 		{"date month 13", base, put(fDate, "20261332"), fDate, "20261332 is not a date"},

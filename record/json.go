@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 
 	"github.com/citycard/citycard"
@@ -29,7 +30,7 @@ type jsonRecord struct {
 	Alg              string `json:"alg"`
 	KeyVersion       uint8  `json:"key_version"`
 	Counter          uint16 `json:"counter"`
-	BalanceBefore    uint32 `json:"balance_before"`
+	BalanceBefore    int64  `json:"balance_before"` // signed: below zero in the overdraw limit
 	Amount           uint32 `json:"amount"`
 	TerminalID       string `json:"terminal_id"`
 	PSAMID           string `json:"psam_id"`
@@ -85,7 +86,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		Alg:              r.Alg.String(),
 		KeyVersion:       r.KeyVersion,
 		Counter:          r.Counter,
-		BalanceBefore:    r.BalanceBefore,
+		BalanceBefore:    r.BalanceBeforeFen(),
 		Amount:           r.Amount,
 		TerminalID:       r.TerminalID.String(),
 		PSAMID:           r.PSAMID.String(),
@@ -280,7 +281,7 @@ var jsonFields = [...]jsonField{
 	}},
 	{name: fKeyVersion.name, set: func(r *Record, v any) string { return uintInto(&r.KeyVersion, v) }},
 	{name: fCounter.name, set: func(r *Record, v any) string { return uintInto(&r.Counter, v) }},
-	{name: fBalanceBefore.name, set: func(r *Record, v any) string { return uintInto(&r.BalanceBefore, v) }},
+	{name: fBalanceBefore.name, set: func(r *Record, v any) string { return balanceInto(&r.BalanceBefore, v) }},
 	{name: fAmount.name, set: func(r *Record, v any) string { return uintInto(&r.Amount, v) }},
 	{name: fTerminalID.name, set: func(r *Record, v any) string { return hexInto(r.TerminalID[:], v) }},
 	{name: fPSAMID.name, set: func(r *Record, v any) string { return hexInto(r.PSAMID[:], v) }},
@@ -354,6 +355,21 @@ func uintInto[T uint8 | uint16 | uint32](dst *T, v any) string {
 		return fmt.Sprintf("%s is not an integer from 0 to %d", n, maxValue)
 	}
 	*dst = T(u)
+	return ""
+}
+
+// balanceInto parses a balance in fen, signed (see
+// Record.BalanceBeforeFen), into its 4-byte two's complement form.
+func balanceInto(dst *uint32, v any) string {
+	n, ok := v.(json.Number)
+	if !ok {
+		return "want a number, have " + describe(v)
+	}
+	i, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil || i < math.MinInt32 || i > math.MaxInt32 {
+		return fmt.Sprintf("%s is not an integer from %d to %d", n, math.MinInt32, math.MaxInt32)
+	}
+	*dst = uint32(int32(i))
 	return ""
 }
 

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 
@@ -176,7 +177,8 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"card type string", edit("card_type", `"1"`), "card_type", "want a number, have a string"},
 		{"key version negative", edit("key_version", `-1`), "key_version", "-1 is not an integer"},
 		{"counter 65536", edit("counter", `65536`), "counter", "from 0 to 65535"},
-		{"balance 2^32", edit("balance_before", `4294967296`), "balance_before", "from 0 to 4294967295"},
+		{"balance 2^31", edit("balance_before", `2147483648`), "balance_before", "from -2147483648 to 2147483647"},
+		{"balance below -2^31", edit("balance_before", `-2147483649`), "balance_before", "from -2147483648 to 2147483647"},
 		{"amount fraction", edit("amount", `300.0`), "amount", "300.0 is not an integer"},
 		{"amount exponent", edit("amount", `3e2`), "amount", "3e2 is not an integer"},
 		{"amount huge", edit("amount", `123456789012345678901234567890`), "amount", "is not an integer"},
@@ -208,7 +210,8 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"record mac long", edit("record_mac", `"5E6F7A8B00"`), "record_mac", "is not 8 upper-case"},
 		{"grey with a TAC", edit("status", `"grey"`), "tac", "1A2B3C4D on a grey record"},
 		{"load with an entry", edit("type", `"load"`), "entry_line", "2 on a load"},
-		{"load overflow", strings.Replace(edit("type", `"load"`), `"balance_before":5000`, `"balance_before":4294967000`, 1), "amount", "overflows"},
+		{"load overflow", strings.Replace(edit("type", `"load"`), `"balance_before":5000`, `"balance_before":2147483600`, 1), "amount", "overflows"},
+		{"balance past 32 bits", strings.Replace(edit("type", `"load"`), `"balance_before":5000`, `"balance_before":4294967000`, 1), "balance_before", "from -2147483648 to 2147483647"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,5 +310,32 @@ func TestNames(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%q, want %q", c.got, c.want)
 		}
+	}
+}
+
+// TestOverdrawnBalance: a balance below zero (a purchase into the card's
+// overdraw limit) is four bytes of two's complement in the binary layout
+// and a negative number in the JSON form, both ways; a load onto it is
+// not an overflow.
+func TestOverdrawnBalance(t *testing.T) {
+	r := sample(mrand.New(mrand.NewPCG(3, 4)), kinds[0])
+	r.BalanceBefore = uint32(0xFFFFFED4) // -300
+	if got := r.BalanceBeforeFen(); got != -300 {
+		t.Fatalf("BalanceBeforeFen = %d, want -300", got)
+	}
+	js, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"balance_before":-300`) {
+		t.Fatalf("JSON form: %s", js)
+	}
+	back, err := DecodeJSON(js)
+	if err != nil || back.BalanceBefore != r.BalanceBefore {
+		t.Fatalf("JSON back: %v %v", back.BalanceBefore, err)
+	}
+	bin, err := DecodeBinary(r.AppendBinary(nil))
+	if err != nil || bin.BalanceBeforeFen() != -300 {
+		t.Fatalf("binary back: %d %v", bin.BalanceBeforeFen(), err)
 	}
 }

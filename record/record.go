@@ -32,7 +32,7 @@ type Record struct {
 	Alg           keys.Alg // the card's algorithm id (00 3DES, 04 SM4)
 	KeyVersion    uint8    // the card key version the transaction used
 	Counter       uint16   // offline counter (purchases) or online counter (loads), as INITIALIZE returned it
-	BalanceBefore uint32   // fen
+	BalanceBefore uint32   // fen, as the card writes it: read it with BalanceBeforeFen
 	Amount        uint32   // fen debited (or credited, for a load)
 
 	// The terminal.
@@ -58,3 +58,9 @@ type Record struct {
 	RecordKeyVersion uint8 // version of the record master key that sealed it
 	RecordMAC        [4]byte
 }
+
+// BalanceBeforeFen is the balance before the transaction, in fen. A
+// purchase may take a card below zero, into its overdraw limit, and the
+// card then writes its balance in two's complement: the 4 bytes are a
+// signed number (no card holds 2^31 fen, 21 million yuan).
+func (r *Record) BalanceBeforeFen() int64 { return int64(int32(r.BalanceBefore)) }

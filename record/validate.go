@@ -55,7 +55,7 @@ func (r *Record) validate() *FieldError {
 	if !r.Alg.Valid() {
 		return fieldErr(fAlg, "%02X is not 00 (3DES) or 04 (SM4)", byte(r.Alg))
 	}
-	if r.Type == citycard.TxLoad && uint64(r.BalanceBefore)+uint64(r.Amount) > math.MaxUint32 {
+	if r.Type == citycard.TxLoad && r.BalanceBeforeFen()+int64(r.Amount) > math.MaxInt32 {
 		return fieldErr(fAmount, "load of %d onto a balance of %d overflows the card's 4-byte balance", r.Amount, r.BalanceBefore)
 	}
 	if r.TerminalID == (citycard.TerminalID{}) {

@@ -37,7 +37,7 @@ type LoadHost interface {
 type LoadResult struct {
 	Card         card.BasicData
 	Record       record.Record
-	BalanceAfter uint32
+	BalanceAfter int64 // fen
 	// Recovered is an earlier load whose CREDIT answer was lost, confirmed
 	// with GET TRANSACTION PROOF before this one.
 	Recovered *record.Record
@@ -116,7 +116,7 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 		t.tornLoads[k] = tornLoad{req: req}
 		return res, err
 	}
-	res.Record, res.BalanceAfter = rec, req.Load.BalanceBefore+amountFen
+	res.Record, res.BalanceAfter = rec, rec.BalanceBeforeFen()+int64(amountFen)
 	if err := host.ConfirmLoad(req, rec.TAC); err != nil {
 		return res, citycard.Wrap(op, citycard.Other, err)
 	}

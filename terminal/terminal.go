@@ -150,7 +150,7 @@ func (t *Terminal) ID() citycard.TerminalID { return t.tid }
 type Result struct {
 	Card         card.BasicData
 	Record       record.Record // the record of this tap, sealed and spooled
-	BalanceAfter uint32
+	BalanceAfter int64 // fen; below zero when the purchase used the card's overdraw limit
 	Explanation  string // the fare's explanation
 	// Recovered is the record of an earlier torn purchase that this tap
 	// recovered with GET TRANSACTION PROOF, if any. Within the retry
@@ -203,7 +203,7 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 			return res, err
 		}
 		if recovered && now.Sub(g.at) <= t.cfg.RetryWindow {
-			res.Record, res.BalanceAfter = rec, balance
+			res.Record, res.BalanceAfter = rec, signedFen(balance)
 			res.Explanation = "the torn tap is complete: its debit is recovered, nothing more to pay"
 			return res, nil
 		}
@@ -234,9 +234,14 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Record, res.BalanceAfter = rec, balanceAfter
+	res.Record, res.BalanceAfter = rec, signedFen(balanceAfter)
 	return res, nil
 }
+
+// signedFen reads a balance as the card writes it: 4 bytes, in two's
+// complement below zero (a purchase into the overdraw limit); its uint32
+// arithmetic wraps as the card's does (see record.Record.BalanceBeforeFen).
+func signedFen(b uint32) int64 { return int64(int32(b)) }
 
 // open selects the e-purse application, reads the public data, checks the
 // dates and the blacklist (blocking a blacklisted card).

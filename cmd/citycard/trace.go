@@ -374,4 +374,4 @@ func printRecord(tr *tracer, store keys.Store, r record.Record) error {
 	return nil
 }
 
-func fen(v uint32) string { return citycard.Yuan(int64(v)) + " yuan" }
+func fen[T uint32 | int64](v T) string { return citycard.Yuan(int64(v)) + " yuan" }
