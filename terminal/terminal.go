@@ -150,8 +150,8 @@ func (t *Terminal) ID() citycard.TerminalID { return t.tid }
 type Result struct {
 	Card         card.BasicData
 	Record       record.Record // the record of this tap, sealed and spooled
-	BalanceAfter int64 // fen; below zero when the purchase used the card's overdraw limit
-	Explanation  string // the fare's explanation
+	BalanceAfter int64         // fen; below zero when the purchase used the card's overdraw limit
+	Explanation  string        // the fare's explanation
 	// Recovered is the record of an earlier torn purchase that this tap
 	// recovered with GET TRANSACTION PROOF, if any. Within the retry
 	// window it is also Record: the tap completed the torn one.
