@@ -99,8 +99,10 @@ type UploadStats struct {
 // refused whole (kind Invalid), or whose ID the back office holds for
 // other records (kind Conflict, ErrBatchConflict), is reported and stops
 // the flush at once, since sending it again would get the same answer: it
-// stays queued for an engineer to look at. Kind Invalid also for a
-// MaxBatch above UploadBatchMax.
+// stays queued for an engineer to look at; so does a terminal the back
+// office does not let in (kinds Unauthenticated, Permission, NotFound: a
+// token revoked or wrong). Kind Invalid also for a MaxBatch above
+// UploadBatchMax.
 func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, error) {
 	const op = "terminal.Uploader.Flush"
 	var st UploadStats
@@ -158,6 +160,13 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 			return st, citycard.E(op, citycard.Conflict, "batch %s (%d records, seqs %d to %d): %w: %w",
 				b.ID, len(pending), pending[0].Seq, pending[len(pending)-1].Seq, ErrBatchConflict, err)
 		}
+		if refusedForGood(err) {
+			// A token revoked or wrong, a terminal the back office does
+			// not let upload: retrying cannot help; a person must.
+			st.Refused++
+			logger.Error("upload: the back office refuses this terminal; the batch stays queued", "batch", b.ID, "err", err)
+			return st, citycard.Wrap(op, citycard.Other, err)
+		}
 		if err == nil && len(answered) != len(pending) {
 			err = citycard.E(op, citycard.IO, "batch %s: %d answers for %d records", b.ID, len(answered), len(pending))
 		}
@@ -202,6 +211,18 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 			}
 		}
 	}
+}
+
+// refusedForGood reports whether err is an answer of the back office that
+// no retry changes: the terminal is not let in (kinds Unauthenticated,
+// Permission, NotFound). Only faults that may pass (IO, Unavailable, and
+// errors of no kind: the network's) are retried.
+func refusedForGood(err error) bool {
+	switch citycard.KindOf(err) {
+	case citycard.Unauthenticated, citycard.Permission, citycard.NotFound:
+		return true
+	}
+	return false
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -308,3 +308,42 @@ func TestUploaderHearsRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// refusing is a back office that does not let the terminal in.
+type refusing struct {
+	kind citycard.Kind
+	n    *int
+}
+
+func (r refusing) SendBatch(context.Context, UploadBatch) ([]bool, error) {
+	*r.n++
+	return nil, citycard.E("test", r.kind, "refused")
+}
+
+// TestUploaderStopsWhenLockedOut: a token revoked or wrong (401, 403) or
+// a terminal the back office does not know (404) stops the flush after one
+// attempt, the records kept; a fault that may pass is retried.
+func TestUploaderStopsWhenLockedOut(t *testing.T) {
+	q, err := OpenQueue(filepath.Join(t.TempDir(), "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := q.Append(make([]byte, 104)); err != nil {
+		t.Fatal(err)
+	}
+	noSleep := func(context.Context, time.Duration) error { return nil }
+	for _, kind := range []citycard.Kind{citycard.Unauthenticated, citycard.Permission, citycard.NotFound} {
+		n := 0
+		u := &Uploader{Queue: q, Sender: refusing{kind, &n}, Sleep: noSleep}
+		st, err := u.Flush(context.Background(), 0) // 0: no bound on retries
+		if !citycard.IsKind(err, kind) || n != 1 || st.Refused != 1 || q.Len() != 1 {
+			t.Fatalf("%v: %v after %d attempts (%+v), %d queued; want one attempt, the record kept", kind, err, n, st, q.Len())
+		}
+	}
+	n := 0
+	u := &Uploader{Queue: q, Sender: refusing{citycard.IO, &n}, Sleep: noSleep}
+	if _, err := u.Flush(context.Background(), 3); !citycard.Transient(err) || n != 3 {
+		t.Fatalf("a fault: %v after %d attempts, want 3 retries", err, n)
+	}
+}
