@@ -171,6 +171,14 @@ func TestBatchRefusedWhole(t *testing.T) {
 		"amount":    func() Batch { b := batchOf(bus.id, "x", recs); b.AmountFen++; return b }(),
 		"truncated": func() Batch { b := batchOf(bus.id, "x", recs); b.Body = b.Body[:len(b.Body)-7]; return b }(),
 		"no id":     batchOf(bus.id, "", recs),
+		"empty":     batchOf(bus.id, "e", nil),
+		"too many": func() Batch {
+			var many [][]byte
+			for len(many) <= MaxBatchRecords {
+				many = append(many, recs[0])
+			}
+			return batchOf(bus.id, "m", many)
+		}(),
 	} {
 		if _, err := a.Submit(context.Background(), b); !citycard.IsKind(err, citycard.Invalid) {
 			t.Fatalf("%s: %v, want Invalid", name, err)

@@ -488,8 +488,8 @@ func checkBody(b *Batch) error {
 		return fmt.Errorf("batch %q: body of %d bytes is not a whole number of %d-byte records (truncated upload?)", b.ID, len(b.Body), record.Size)
 	}
 	n := len(b.Body) / record.Size
-	if n > MaxBatchRecords {
-		return fmt.Errorf("batch %q: %d records, at most %d", b.ID, n, MaxBatchRecords)
+	if n < 1 || n > MaxBatchRecords {
+		return fmt.Errorf("batch %q: %d records, want 1 to %d", b.ID, n, MaxBatchRecords)
 	}
 	if b.Count != n {
 		return fmt.Errorf("batch %q: header says %d records, body holds %d", b.ID, b.Count, n)
