@@ -77,60 +77,73 @@ func (t *table) has(col string) bool {
 	return ok
 }
 
-// get returns the trimmed value of col in row i, "" when the column is absent
-// or the row short.
+// get returns the trimmed value of col in row i, "" when the column is
+// absent. Every row has the header's width (parseCSV checks it).
 func (t *table) get(i int, col string) string {
 	c, ok := t.cols[col]
-	if !ok || c >= len(t.rows[i]) {
+	if !ok {
 		return ""
 	}
 	return strings.TrimSpace(t.rows[i][c])
 }
 
 // parseCSV reads one GTFS CSV file: a header, then rows. It is lenient
-// where real feeds are: a UTF-8 byte order mark, rows of differing length,
-// blank lines, spaces around values. Unknown columns are kept but never
-// looked at.
-func parseCSV(name string, data []byte) (*table, *FieldError) {
+// where real feeds are and nothing is lost by it: a UTF-8 byte order mark,
+// blank lines, spaces around values. It is strict where leniency would
+// lose data unseen: a row with more or fewer fields than the header is an
+// error naming its line (the GTFS reference: every line has the header's
+// number of fields), collected up to errorsMax so that a feed author sees
+// them all at once. Unknown columns are kept but never looked at.
+func parseCSV(name string, data []byte) (*table, []*FieldError) {
 	t := &table{name: name, cols: map[string]int{}}
 	if len(data) > fileBytesMax {
-		return nil, &FieldError{File: name, Msg: fmt.Sprintf("%d bytes, more than the %d this loader reads", len(data), fileBytesMax)}
+		return nil, []*FieldError{{File: name, Msg: fmt.Sprintf("%d bytes, more than the %d this loader reads", len(data), fileBytesMax)}}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
+	r.FieldsPerRecord = -1 // checked here, to name the line and go on
 	r.ReuseRecord = false
 	header, err := r.Read()
 	if err == io.EOF {
 		return t, nil
 	}
 	if err != nil {
-		return nil, csvErr(name, err)
+		return nil, []*FieldError{csvErr(name, err)}
 	}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
 		if _, dup := t.cols[h]; dup && h != "" {
-			return nil, &FieldError{File: name, Line: 1, Field: h, Msg: "column appears twice"}
+			return nil, []*FieldError{{File: name, Line: 1, Field: h, Msg: "column appears twice"}}
 		}
 		t.cols[h] = i
 	}
+	var errs []*FieldError
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvErr(name, err)
+			return nil, append(errs, csvErr(name, err))
 		}
 		if len(t.rows) == fileRowsMax {
-			return nil, &FieldError{File: name, Msg: fmt.Sprintf("more than %d rows", fileRowsMax)}
+			return nil, append(errs, &FieldError{File: name, Msg: fmt.Sprintf("more than %d rows", fileRowsMax)})
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
 		line, _ := r.FieldPos(0)
+		if len(rec) != len(header) {
+			if len(errs) < errorsMax {
+				errs = append(errs, &FieldError{File: name, Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(rec), len(header))})
+			}
+			continue
+		}
 		t.rows = append(t.rows, rec)
 		t.lines = append(t.lines, line)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return t, nil
 }

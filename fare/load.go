@@ -161,9 +161,9 @@ func Load(fsys fs.FS) (*Table, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
 		h.Write(data)
-		f, ferr := parseCSV(name, data)
-		if ferr != nil {
-			l.errs = append(l.errs, ferr)
+		f, ferrs := parseCSV(name, data)
+		if ferrs != nil {
+			l.errs = append(l.errs, ferrs...)
 			continue
 		}
 		l.files[name] = f

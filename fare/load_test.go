@@ -56,6 +56,12 @@ func TestLoadErrorsNameFileLineField(t *testing.T) {
 			`fare_products.txt:2:`},
 		{"no products", map[string]string{"fare_leg_rules.txt": "fare_product_id\np\n"},
 			`fare_products.txt: missing`},
+		// GTFS: "each line must have the same number of fields as the
+		// header"; a longer row used to lose its extra fields unseen.
+		{"row longer than its header", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\np,2.00,CNY\nq,1.00,CNY,extra\n"},
+			`fare_products.txt:3: 4 fields, but the header has 3`},
+		{"row shorter than its header", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "network_id,fare_product_id,rule_priority\nbus,p\n"},
+			`fare_leg_rules.txt:2: 2 fields, but the header has 3`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(mapFeed(tc.files))
