@@ -771,8 +771,12 @@ func (l *loader) loadExtensions() {
 		}
 	}
 
+	// stop_distances.txt: a row gives both directions unless the reverse
+	// has its own row, which then stands for that direction. Only a pair
+	// given twice in the same direction is an error.
 	f = l.file("stop_distances.txt")
 	t.distances = map[[2]int32]int64{}
+	given := map[[2]int32]bool{}
 	for i := range f.rows {
 		_, ok1 := l.required(f, i, "from_stop_id")
 		_, ok2 := l.required(f, i, "to_stop_id")
@@ -783,19 +787,14 @@ func (l *loader) loadExtensions() {
 		a := l.ref(f, i, "from_stop_id", &t.stops, "stop", false)
 		b := l.ref(f, i, "to_stop_id", &t.stops, "stop", false)
 		d := l.intField(f, i, "distance_m", 0, 0, 1e8)
-		if _, dup := t.distances[[2]int32{a, b}]; dup {
+		if given[[2]int32{a, b}] {
 			l.errf(f, i, "to_stop_id", "distance given twice")
+			continue
 		}
+		given[[2]int32{a, b}] = true
 		t.distances[[2]int32{a, b}] = d
-		if _, ok := t.distances[[2]int32{b, a}]; !ok {
+		if !given[[2]int32{b, a}] {
 			t.distances[[2]int32{b, a}] = d
-		}
-	}
-	// The reverse of a pair given both ways is what its own row says.
-	for i := range f.rows {
-		a, b := t.stops.get(f.get(i, "from_stop_id")), t.stops.get(f.get(i, "to_stop_id"))
-		if a >= 0 && b >= 0 {
-			t.distances[[2]int32{a, b}] = l.intField(f, i, "distance_m", 0, 0, 1e8)
 		}
 	}
 

@@ -204,3 +204,34 @@ func TestSampleFeedHasNoWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStopDistancesBothWays follows README.md: "A row gives both
+// directions unless the reverse has its own row". A reverse row beside
+// its pair used to fail the whole feed as a distance given twice.
+func TestStopDistancesBothWays(t *testing.T) {
+	files := map[string]string{
+		"fare_products.txt": "fare_product_id,amount,currency\nshort,2.00,CNY\nlong,3.00,CNY\n",
+		"fare_leg_rules.txt": "network_id,fare_product_id,min_distance_m,max_distance_m\n" +
+			"metro,short,,1100\nmetro,long,1100,\n",
+		"stops.txt":          "stop_id\na\nb\nc\n",
+		"stop_distances.txt": "from_stop_id,to_stop_id,distance_m\na,b,1000\nb,a,1200\na,c,900\n",
+	}
+	tab := mustLoad(t, files)
+	for _, tc := range []struct {
+		from, to string
+		distM    int64
+	}{{"a", "b", 1000}, {"b", "a", 1200}, {"a", "c", 900}, {"c", "a", 900}} {
+		j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{NetworkID: "metro", FromStopID: tc.from, ToStopID: tc.to, Start: 3600, End: 4000}}}
+		var q Quote
+		if err := tab.Price(j, &q); err != nil {
+			t.Fatalf("%s to %s: %v", tc.from, tc.to, err)
+		}
+		if q.Legs[0].DistanceM != tc.distM {
+			t.Errorf("%s to %s: %d m, want %d", tc.from, tc.to, q.Legs[0].DistanceM, tc.distM)
+		}
+	}
+	files["stop_distances.txt"] = "from_stop_id,to_stop_id,distance_m\na,b,1000\nb,a,1200\na,b,1000\n"
+	if _, err := Load(mapFeed(files)); err == nil || !strings.Contains(err.Error(), "stop_distances.txt:4: to_stop_id: distance given twice") {
+		t.Errorf("a pair given twice in one direction: %v, want an error naming line 4", err)
+	}
+}
