@@ -16,9 +16,12 @@
 // a stop carries the areas of its parent station; amounts are int64 minor
 // units (fen) of the feed's one currency. Problems name their file, line
 // and field (FieldError); those pricing cannot live with fail Load (an
-// ErrorList of kind Invalid), the others (a dangling reference to a
-// network, area or leg group, a timeframe with no calendar) are the
-// Table's Warnings. Unknown files and columns are ignored.
+// ErrorList of kind Invalid: a malformed value, a row wider or narrower
+// than its header, a duplicate), the others are the Table's Warnings: a
+// timeframe with no calendar, and every dangling reference (an id the
+// file defining its kind lacks), whose rule or row then never applies
+// (legRule.never, transferRule.never, or the row left out). Unknown files
+// and columns are ignored.
 //
 // The GTFS reference gives an empty fare_leg_rules field two meanings,
 // and both are kept: without a rule_priority column, an empty network_id

@@ -81,10 +81,11 @@ func (l *loader) required(f *table, i int, col string) (string, bool) {
 	return v, true
 }
 
-// ref resolves a reference to an id of kind in x. An id x does not hold is
-// added; it is a warning (or an error when pricing needs it, need) when a
-// file of the feed defines that kind.
-func (l *loader) ref(f *table, i int, col string, x *ids, kind string, need bool) int32 {
+// ref resolves a reference to a network, route, stop or area in x. An id
+// x does not hold is added, with a warning when a file of the feed
+// defines that kind (a dangling reference): a rule naming it then matches
+// only what names that id too (no stop is in an undefined area).
+func (l *loader) ref(f *table, i int, col string, x *ids, kind string) int32 {
 	v := f.get(i, col)
 	if v == "" {
 		return -1
@@ -93,13 +94,29 @@ func (l *loader) ref(f *table, i int, col string, x *ids, kind string, need bool
 		return j
 	}
 	if l.defined[kind] {
-		if need {
-			l.errf(f, i, col, "%s %q is not defined", kind, v)
-		} else {
-			l.warnf(f, i, col, "%s %q is not defined", kind, v)
-		}
+		l.warnf(f, i, col, "%s %q is not defined", kind, v)
 	}
 	return x.add(v)
+}
+
+// defRef resolves a reference to a rider category or fare media: -1 and
+// true when empty. A dangling reference (a file of the feed defines the
+// kind, not this id) is a warning and false: the row naming it never
+// applies, as the reference tolerates and published feeds need. Where no
+// file defines the kind (a partial feed) the id is taken as given.
+func (l *loader) defRef(f *table, i int, col string, x *ids, kind, effect string) (int32, bool) {
+	v := f.get(i, col)
+	if v == "" {
+		return -1, true
+	}
+	if j := x.get(v); j >= 0 {
+		return j, true
+	}
+	if l.defined[kind] {
+		l.warnf(f, i, col, "%s %q is not defined: %s", kind, v, effect)
+		return -1, false
+	}
+	return x.add(v), true
 }
 
 // intField parses an optional integer field; def when empty.
@@ -295,7 +312,7 @@ func (l *loader) load() {
 		if !ok1 || !ok2 {
 			continue
 		}
-		n := l.ref(f, i, "network_id", &t.networks, "network", false)
+		n := l.ref(f, i, "network_id", &t.networks, "network")
 		r := t.routes.get(rid)
 		if r < 0 {
 			if l.defined["route"] {
@@ -347,8 +364,8 @@ func (l *loader) load() {
 		if !ok1 || !ok2 {
 			continue
 		}
-		a := l.ref(f, i, "area_id", &t.areas, "area", false)
-		s := l.ref(f, i, "stop_id", &t.stops, "stop", false)
+		a := l.ref(f, i, "area_id", &t.areas, "area")
+		s := l.ref(f, i, "stop_id", &t.stops, "stop")
 		l.growStops()
 		if !slices.Contains(t.stopAreas[s], a) {
 			t.stopAreas[s] = append(t.stopAreas[s], a)
@@ -505,13 +522,17 @@ func (l *loader) loadProducts() {
 		}
 		v := variant{line: f.lines[i]}
 		v.amount = l.amountField(f, i, "amount", true)
-		v.cat = l.ref(f, i, "rider_category_id", &t.catIDs, "rider category", true)
-		v.media = l.ref(f, i, "fare_media_id", &t.media, "fare media", true)
+		var okCat, okMedia bool
+		v.cat, okCat = l.defRef(f, i, "rider_category_id", &t.catIDs, "rider category", "the row never applies")
+		v.media, okMedia = l.defRef(f, i, "fare_media_id", &t.media, "fare media", "the row never applies")
 		p := t.productIDs.get(id)
 		if p < 0 {
 			p = t.productIDs.add(id)
 			t.products = append(t.products, product{id: id, name: f.get(i, "fare_product_name")})
 			seen[p] = map[key]int{}
+		}
+		if !okCat || !okMedia {
+			continue // the product is defined; this row of it applies to no one
 		}
 		k := key{v.cat, v.media}
 		if line, dup := seen[p][k]; dup {
@@ -534,20 +555,23 @@ func (l *loader) growCats() {
 	}
 }
 
-// productRef resolves a fare_product_id, which must be defined.
-func (l *loader) productRef(f *table, i int, col string, required bool) int32 {
+// productRef resolves a fare_product_id: -1 and true when empty (an
+// error when required). A product fare_products.txt lacks is a dangling
+// reference: a warning saying its effect, and false.
+func (l *loader) productRef(f *table, i int, col string, required bool, effect string) (int32, bool) {
 	v := f.get(i, col)
 	if v == "" {
 		if required {
 			l.errf(f, i, col, "required, empty")
 		}
-		return -1
+		return -1, !required
 	}
 	p := l.t.productIDs.get(v)
 	if p < 0 {
-		l.errf(f, i, col, "fare product %q is not in fare_products.txt", v)
+		l.warnf(f, i, col, "fare product %q is not in fare_products.txt: %s", v, effect)
+		return -1, false
 	}
-	return p
+	return p, true
 }
 
 func (l *loader) loadLegRules() {
@@ -559,12 +583,17 @@ func (l *loader) loadLegRules() {
 		if g := f.get(i, "leg_group_id"); g != "" {
 			r.group = t.groups.add(g)
 		}
-		r.network = l.ref(f, i, "network_id", &t.networks, "network", false)
-		r.fromArea = l.ref(f, i, "from_area_id", &t.areas, "area", false)
-		r.toArea = l.ref(f, i, "to_area_id", &t.areas, "area", false)
-		r.fromTF = l.tfRef(f, i, "from_timeframe_group_id")
-		r.toTF = l.tfRef(f, i, "to_timeframe_group_id")
-		r.product = l.productRef(f, i, "fare_product_id", true)
+		r.network = l.ref(f, i, "network_id", &t.networks, "network")
+		r.fromArea = l.ref(f, i, "from_area_id", &t.areas, "area")
+		r.toArea = l.ref(f, i, "to_area_id", &t.areas, "area")
+		var ok1, ok2, ok3 bool
+		r.fromTF, ok1 = l.tfRef(f, i, "from_timeframe_group_id")
+		r.toTF, ok2 = l.tfRef(f, i, "to_timeframe_group_id")
+		r.product, ok3 = l.productRef(f, i, "fare_product_id", true, "the rule never matches")
+		// A rule naming what the feed does not define stays (its leg
+		// group and what it names still count for the others) but never
+		// matches a leg.
+		r.never = !ok1 || !ok2 || !ok3
 		r.priority = int(l.intField(f, i, "rule_priority", 0, 0, math.MaxInt32))
 		r.minDistM = l.intField(f, i, "min_distance_m", -1, 0, 1e8)
 		r.maxDistM = l.intField(f, i, "max_distance_m", -1, 0, 1e8)
@@ -575,16 +604,19 @@ func (l *loader) loadLegRules() {
 	}
 }
 
-func (l *loader) tfRef(f *table, i int, col string) int32 {
+// tfRef resolves a timeframe group: -1 and true when empty; a group
+// timeframes.txt lacks is a dangling reference (a warning, and false).
+func (l *loader) tfRef(f *table, i int, col string) (int32, bool) {
 	v := f.get(i, col)
 	if v == "" {
-		return -1
+		return -1, true
 	}
 	g := l.t.tfIDs.get(v)
 	if g < 0 {
-		l.errf(f, i, col, "timeframe group %q is not in timeframes.txt", v)
+		l.warnf(f, i, col, "timeframe group %q is not in timeframes.txt: the rule never matches", v)
+		return -1, false
 	}
-	return g
+	return g, true
 }
 
 func (l *loader) loadJoinRules() {
@@ -597,10 +629,10 @@ func (l *loader) loadJoinRules() {
 			continue
 		}
 		j := joinRule{
-			fromNet:  l.ref(f, i, "from_network_id", &t.networks, "network", false),
-			toNet:    l.ref(f, i, "to_network_id", &t.networks, "network", false),
-			fromStop: l.ref(f, i, "from_stop_id", &t.stops, "stop", false),
-			toStop:   l.ref(f, i, "to_stop_id", &t.stops, "stop", false),
+			fromNet:  l.ref(f, i, "from_network_id", &t.networks, "network"),
+			toNet:    l.ref(f, i, "to_network_id", &t.networks, "network"),
+			fromStop: l.ref(f, i, "from_stop_id", &t.stops, "stop"),
+			toStop:   l.ref(f, i, "to_stop_id", &t.stops, "stop"),
 		}
 		if (j.fromStop < 0) != (j.toStop < 0) {
 			l.errf(f, i, "to_stop_id", "from_stop_id and to_stop_id go together")
@@ -653,7 +685,11 @@ func (l *loader) loadTransferRules() {
 			l.errf(f, i, "fare_transfer_type", "required, empty")
 		}
 		r.typ = TransferType(l.intField(f, i, "fare_transfer_type", 0, 0, 2))
-		r.product = l.productRef(f, i, "fare_product_id", false)
+		// A transfer product the feed lacks is not a free transfer: the
+		// rule never applies.
+		var ok bool
+		r.product, ok = l.productRef(f, i, "fare_product_id", false, "the rule never applies")
+		r.never = !ok
 		t.transfers = append(t.transfers, r)
 	}
 }
@@ -718,31 +754,37 @@ func (l *loader) loadExtensions() {
 		dup := false
 		switch kind {
 		case "network":
-			n := l.ref(f, i, "id", &t.networks, "network", false)
+			n := l.ref(f, i, "id", &t.networks, "network")
 			_, dup = t.netByCode[uint16(code)]
 			t.netByCode[uint16(code)] = n
 			netCode[n] = uint16(code)
 		case "route":
-			r := l.ref(f, i, "id", &t.routes, "route", false)
+			r := l.ref(f, i, "id", &t.routes, "route")
 			_, dup = t.routeByCode[scope]
 			t.routeByCode[scope] = r
 		case "stop":
-			s := l.ref(f, i, "id", &t.stops, "stop", false)
+			s := l.ref(f, i, "id", &t.stops, "stop")
 			_, dup = t.stopByCode[scope]
 			t.stopByCode[scope] = s
 		case "rider_category":
-			c := l.ref(f, i, "id", &t.catIDs, "rider category", true)
+			c, ok := l.defRef(f, i, "id", &t.catIDs, "rider category", "the code maps nothing")
 			_, dup = t.catByCode[uint8(code)]
-			t.catByCode[uint8(code)] = c
+			if ok {
+				t.catByCode[uint8(code)] = c
+			}
 		case "fare_product":
-			p := l.productRef(f, i, "id", true)
+			p, ok := l.productRef(f, i, "id", true, "the code maps nothing")
 			_, dup = t.prodByCode[uint16(code)]
-			t.prodByCode[uint16(code)] = p
-			prodCode[p] = uint16(code)
+			if ok {
+				t.prodByCode[uint16(code)] = p
+				prodCode[p] = uint16(code)
+			}
 		case "fare_media":
-			m := l.ref(f, i, "id", &t.media, "fare media", true)
+			m, ok := l.defRef(f, i, "id", &t.media, "fare media", "the code maps nothing")
 			_, dup = t.mediaByCode[uint8(code)]
-			t.mediaByCode[uint8(code)] = m
+			if ok {
+				t.mediaByCode[uint8(code)] = m
+			}
 		}
 		if dup {
 			l.errf(f, i, "code", "%s code %d is given twice in one network", kind, code)
@@ -757,11 +799,11 @@ func (l *loader) loadExtensions() {
 		if _, ok := l.required(f, i, "network_id"); !ok {
 			continue
 		}
-		n := l.ref(f, i, "network_id", &t.networks, "network", false)
+		n := l.ref(f, i, "network_id", &t.networks, "network")
 		if _, dup := max[n]; dup {
 			l.errf(f, i, "network_id", "network given twice")
 		}
-		max[n] = l.productRef(f, i, "max_fare_product_id", false)
+		max[n], _ = l.productRef(f, i, "max_fare_product_id", false, "the network has no maximum fare")
 		switch v := f.get(i, "capped"); v {
 		case "", "1":
 		case "0":
@@ -784,8 +826,8 @@ func (l *loader) loadExtensions() {
 		if !ok1 || !ok2 || !ok3 {
 			continue
 		}
-		a := l.ref(f, i, "from_stop_id", &t.stops, "stop", false)
-		b := l.ref(f, i, "to_stop_id", &t.stops, "stop", false)
+		a := l.ref(f, i, "from_stop_id", &t.stops, "stop")
+		b := l.ref(f, i, "to_stop_id", &t.stops, "stop")
 		d := l.intField(f, i, "distance_m", 0, 0, 1e8)
 		if given[[2]int32{a, b}] {
 			l.errf(f, i, "to_stop_id", "distance given twice")
@@ -807,8 +849,8 @@ func (l *loader) loadExtensions() {
 		if !ok1 || !ok2 || !ok3 {
 			continue
 		}
-		r := l.ref(f, i, "route_id", &t.routes, "route", false)
-		s := l.ref(f, i, "stop_id", &t.stops, "stop", false)
+		r := l.ref(f, i, "route_id", &t.routes, "route")
+		s := l.ref(f, i, "stop_id", &t.stops, "stop")
 		if _, dup := t.posts[[2]int32{r, s}]; dup {
 			l.errf(f, i, "stop_id", "stop %q has a post on this route already", f.get(i, "stop_id"))
 		}
@@ -817,11 +859,14 @@ func (l *loader) loadExtensions() {
 
 	f = l.file("fare_time_rules.txt")
 	for i := range f.rows {
-		p := l.productRef(f, i, "fare_product_id", true)
-		if p < 0 {
+		p, ok := l.productRef(f, i, "fare_product_id", true, "the row is ignored")
+		if p < 0 || !ok {
 			continue
 		}
-		r := timeRule{cat: l.ref(f, i, "rider_category_id", &t.catIDs, "rider category", true)}
+		var r timeRule
+		if r.cat, ok = l.defRef(f, i, "rider_category_id", &t.catIDs, "rider category", "the row is ignored"); !ok {
+			continue
+		}
 		r.freeS = 60 * l.intField(f, i, "free_minutes", 0, 0, 366*24*60)
 		switch v := f.get(i, "charge_free_minutes"); v {
 		case "", "0":
@@ -851,8 +896,8 @@ func (l *loader) loadExtensions() {
 
 	f = l.file("fare_held_products.txt")
 	for i := range f.rows {
-		p := l.productRef(f, i, "fare_product_id", true)
-		if p < 0 {
+		p, ok := l.productRef(f, i, "fare_product_id", true, "the row is ignored")
+		if p < 0 || !ok {
 			continue
 		}
 		var kind HeldKind
@@ -873,7 +918,7 @@ func (l *loader) loadExtensions() {
 			l.errf(f, i, "kind", "product %q is a %v in an earlier row", t.products[p].id, h.kind)
 		}
 		if f.get(i, "network_id") != "" {
-			h.networks = append(h.networks, l.ref(f, i, "network_id", &t.networks, "network", false))
+			h.networks = append(h.networks, l.ref(f, i, "network_id", &t.networks, "network"))
 		}
 		h.dailyLimit = int(l.intField(f, i, "daily_ride_limit", int64(h.dailyLimit), 0, 255))
 		h.rides = int(l.intField(f, i, "rides", int64(h.rides), 0, 65535))
@@ -885,7 +930,11 @@ func (l *loader) loadExtensions() {
 
 	f = l.file("fare_caps.txt")
 	for i := range f.rows {
-		c := capRule{cat: l.ref(f, i, "rider_category_id", &t.catIDs, "rider category", true)}
+		var c capRule
+		var ok bool
+		if c.cat, ok = l.defRef(f, i, "rider_category_id", &t.catIDs, "rider category", "the cap is ignored"); !ok {
+			continue
+		}
 		switch v := f.get(i, "period"); v {
 		case "day":
 			c.period = CapDay
@@ -973,6 +1022,8 @@ func (l *loader) compile() {
 		var list []int32
 		for ri, r := range t.rules {
 			switch {
+			case r.never:
+				continue
 			case r.network == int32(n) && n >= 0:
 			case r.network < 0 && (t.priorityMode || n < 0 || !netListed[n]):
 			default:

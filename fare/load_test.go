@@ -29,10 +29,6 @@ func TestLoadErrorsNameFileLineField(t *testing.T) {
 			`fare_products.txt:2: currency: required, empty`},
 		{"two currencies", map[string]string{"fare_products.txt": "fare_product_id,amount,currency\np,2.00,CNY\nq,1.00,USD\n"},
 			`fare_products.txt:3: currency: USD, but the feed's amounts are in CNY`},
-		{"dangling product", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "network_id,fare_product_id\nbus,nope\n"},
-			`fare_leg_rules.txt:2: fare_product_id: fare product "nope" is not in fare_products.txt`},
-		{"dangling timeframe", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "from_timeframe_group_id,fare_product_id\npeak,p\n"},
-			`fare_leg_rules.txt:2: from_timeframe_group_id: timeframe group "peak" is not in timeframes.txt`},
 		{"transfer count", map[string]string{"fare_products.txt": minimalProducts, "fare_leg_rules.txt": "leg_group_id,fare_product_id\ng,p\n",
 			"fare_transfer_rules.txt": "from_leg_group_id,to_leg_group_id,fare_transfer_type\ng,g,0\n"},
 			`fare_transfer_rules.txt:2: transfer_count: required when from_leg_group_id equals to_leg_group_id`},
@@ -233,5 +229,82 @@ func TestStopDistancesBothWays(t *testing.T) {
 	files["stop_distances.txt"] = "from_stop_id,to_stop_id,distance_m\na,b,1000\nb,a,1200\na,b,1000\n"
 	if _, err := Load(mapFeed(files)); err == nil || !strings.Contains(err.Error(), "stop_distances.txt:4: to_stop_id: distance given twice") {
 		t.Errorf("a pair given twice in one direction: %v, want an error naming line 4", err)
+	}
+}
+
+// TestDanglingReferencesAreWarnings: a reference to a timeframe group,
+// area, product, rider category or fare media the feed does not define
+// is a warning (the first fare issue; published feeds carry them, e.g. a
+// timeframe group timeframes.txt lacks), and the rule or row naming it
+// never applies. A transfer rule naming a missing product is not a free
+// transfer.
+func TestDanglingReferencesAreWarnings(t *testing.T) {
+	tab := mustLoad(t, map[string]string{
+		"rider_categories.txt": "rider_category_id,is_default_fare_category\nadult,1\n",
+		"fare_media.txt":       "fare_media_id,fare_media_type\ncard,2\n",
+		"areas.txt":            "area_id\ncity\n",
+		"timeframes.txt":       "timeframe_group_id,start_time,end_time,service_id\nnight,22:00:00,24:00:00,daily\n",
+		"fare_products.txt": `
+fare_product_id,rider_category_id,fare_media_id,amount,currency
+single,,,2.00,CNY
+single,youth,,1.00,CNY
+single,,phone,1.50,CNY
+peak,,,0.50,CNY
+`,
+		"fare_leg_rules.txt": `
+leg_group_id,network_id,from_area_id,from_timeframe_group_id,fare_product_id,rule_priority
+g,bus,,,single,0
+g,bus,,peak_hours,peak,5
+g,bus,,,nope,9
+g,bus,zone_x,,peak,7
+`,
+		"fare_transfer_rules.txt": `
+from_leg_group_id,to_leg_group_id,transfer_count,fare_transfer_type,fare_product_id
+g,g,1,0,ghost
+`,
+		"fare_networks.txt":   "network_id,max_fare_product_id\nbus,bus_max\n",
+		"fare_codes.txt":      "kind,id,code\nrider_category,youth,1\nfare_product,nope,5\nfare_media,phone,3\n",
+		"fare_time_rules.txt": "fare_product_id,period_minutes,period_amount\nnope,60,1.00\n",
+		"fare_caps.txt":       "rider_category_id,period,amount\nyouth,day,5.00\n",
+	})
+	var got []string
+	for _, w := range tab.Warnings() {
+		got = append(got, w.Error())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		`fare_products.txt:3: rider_category_id: rider category "youth" is not defined: the row never applies`,
+		`fare_products.txt:4: fare_media_id: fare media "phone" is not defined: the row never applies`,
+		`fare_leg_rules.txt:3: from_timeframe_group_id: timeframe group "peak_hours" is not in timeframes.txt: the rule never matches`,
+		`fare_leg_rules.txt:4: fare_product_id: fare product "nope" is not in fare_products.txt: the rule never matches`,
+		`fare_leg_rules.txt:5: from_area_id: area "zone_x" is not defined`,
+		`fare_transfer_rules.txt:2: fare_product_id: fare product "ghost" is not in fare_products.txt: the rule never applies`,
+		`fare_networks.txt:2: max_fare_product_id: fare product "bus_max" is not in fare_products.txt: the network has no maximum fare`,
+		`fare_codes.txt:2: id: rider category "youth" is not defined: the code maps nothing`,
+		`fare_codes.txt:3: id: fare product "nope" is not in fare_products.txt: the code maps nothing`,
+		`fare_time_rules.txt:2: fare_product_id: fare product "nope" is not in fare_products.txt: the row is ignored`,
+		`fare_caps.txt:2: rider_category_id: rider category "youth" is not defined: the cap is ignored`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings:\n%s\nwant one containing %q", all, want)
+		}
+	}
+	// The rules naming what is missing never match, whatever their
+	// priority: both legs pay single 2.00 of the card (not the phone's
+	// 1.50), and the transfer rule naming a missing product does not make
+	// the second leg free.
+	q := check(t, tab, `{"date":"2025-06-10","fare_media":"card","legs":[{"network_id":"bus","start_time":"08:00:00"},{"network_id":"bus","start_time":"08:10:00"}]}`,
+		want{"4.00", []string{"single 2.00", "single 2.00"}})
+	for i, l := range q.Legs {
+		if len(l.Offers) != 1 {
+			t.Errorf("leg %d: %d offers, want single alone\n%s", i, len(l.Offers), dump(q))
+		}
+	}
+	if _, ok := tab.RiderCategoryID(1); ok {
+		t.Error("rider category code 1 maps an undefined category")
+	}
+	j := &Journey{Date: DateOf(2025, 6, 10), RiderCategory: "youth", Legs: []Leg{{NetworkID: "bus", Start: 0, End: NoTime}}}
+	if err := tab.Price(j, &Quote{}); err == nil || !strings.Contains(err.Error(), `rider category "youth"`) {
+		t.Errorf("a rider of an undefined category: %v, want an error naming it", err)
 	}
 }

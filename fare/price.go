@@ -632,7 +632,7 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 	nb := len(bq.Offers)
 	for xi := range t.transfers {
 		x := &t.transfers[xi]
-		if !t.durationOK(x, a, b) {
+		if x.never || !t.durationOK(x, a, b) {
 			continue
 		}
 		for i := 0; i < na; i++ {

@@ -267,7 +267,7 @@ func (t *Table) preferredOther(xi int32, k int) bool {
 	x := &t.transfers[xi]
 	for i := range t.transfers {
 		o := &t.transfers[i]
-		if int32(i) == xi || o.from != x.from || o.to != x.to || o.count < k {
+		if int32(i) == xi || o.never || o.from != x.from || o.to != x.to || o.count < k {
 			continue
 		}
 		if x.count < 0 || o.count < x.count {

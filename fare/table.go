@@ -183,6 +183,7 @@ type legRule struct {
 	priority int
 	minDistM int64 // -1: none
 	maxDistM int64 // -1: none
+	never    bool  // names a timeframe group or product the feed lacks: matches no leg
 }
 
 type timeframe struct {
@@ -228,6 +229,7 @@ type transferRule struct {
 	limitType DurationType
 	typ       TransferType
 	product   int32 // -1: free
+	never     bool  // names a product the feed lacks: applies to no transfer
 }
 
 type joinRule struct {
