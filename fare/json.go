@@ -142,14 +142,18 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 // QuoteJSON is the JSON form of a Quote, as `citycard fare price` writes
 // it. Every amount is a decimal string in the feed's currency units.
 type QuoteJSON struct {
-	Version  string         `json:"version"`
-	Total    string         `json:"total"`
-	Currency string         `json:"currency"`
+	Version  string `json:"version"`
+	Total    string `json:"total"` // the sum of the priced legs, always a decimal string
+	Currency string `json:"currency"`
+	// Complete is false when a leg is not priced (its Priced false, its
+	// offers empty).
+	Complete bool           `json:"complete"`
 	Legs     []LegQuoteJSON `json:"legs"`
 }
 
 // LegQuoteJSON is the JSON form of a LegQuote.
 type LegQuoteJSON struct {
+	Priced        bool        `json:"priced"`
 	FareProductID string      `json:"fare_product_id"`
 	Amount        string      `json:"amount"`
 	Full          string      `json:"full"`
@@ -186,11 +190,11 @@ func (k OfferOrigin) String() string {
 // numbered from 0 in it, as in the journey's legs array.
 func (q *Quote) JSON() QuoteJSON {
 	t := q.t
-	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency, Legs: []LegQuoteJSON{}}
+	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency, Complete: q.Complete, Legs: []LegQuoteJSON{}}
 	for i := range q.Legs {
 		lq := &q.Legs[i]
 		lj := LegQuoteJSON{
-			FareProductID: lq.FareProductID, Amount: t.FormatAmount(lq.AmountFen), Full: t.FormatAmount(lq.FullFen),
+			Priced: lq.Priced, FareProductID: lq.FareProductID, Amount: t.FormatAmount(lq.AmountFen), Full: t.FormatAmount(lq.FullFen),
 			Transfer: lq.Transfer, Explanation: q.Explanation(i), Offers: []OfferJSON{},
 		}
 		if lq.CapFen > 0 {
@@ -229,7 +233,20 @@ func (q *Quote) Explanation(i int) string {
 		return fmt.Sprintf("joined to leg %d by fare_leg_join_rules.txt: priced with it as one leg", lq.JoinedTo)
 	}
 	if lq.Chosen < 0 {
-		return "not priced"
+		stop := func(s int32) string {
+			if s < 0 {
+				return "?"
+			}
+			return t.stops.list[s]
+		}
+		net := "no known network"
+		if lq.net >= 0 {
+			net = "network " + t.networks.list[lq.net]
+		}
+		if len(lq.Offers) == 0 {
+			return fmt.Sprintf("not priced: no fare rule prices this leg (%s, from %s to %s)", net, stop(lq.from), stop(lq.to))
+		}
+		return fmt.Sprintf("not priced: no offer for this leg (%s, from %s to %s) can be used on this journey", net, stop(lq.from), stop(lq.to))
 	}
 	o := &lq.Offers[lq.Chosen]
 	var b strings.Builder

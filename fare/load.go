@@ -305,6 +305,10 @@ func (l *loader) load() {
 			l.setRouteNet(r, t.networks.add(n))
 		}
 	}
+	t.routesDefined = -1
+	if !f.absent {
+		t.routesDefined = int32(t.routes.n())
+	}
 	f = l.file("route_networks.txt")
 	for i := range f.rows {
 		_, ok1 := l.required(f, i, "network_id")
@@ -339,6 +343,10 @@ func (l *loader) load() {
 		if p := f.get(i, "parent_station"); p != "" {
 			parents[s] = p
 		}
+	}
+	t.stopsDefined = -1
+	if !f.absent {
+		t.stopsDefined = int32(t.stops.n())
 	}
 	for s, p := range parents {
 		ps := t.stops.get(p)

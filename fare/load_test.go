@@ -186,9 +186,19 @@ func TestParseJourneyErrors(t *testing.T) {
 			t.Errorf("ParseJourney(%s) = %v, want an error containing %q", tc.doc, err, tc.want)
 		}
 	}
-	j := &Journey{Date: 0, Legs: []Leg{{NetworkID: "nowhere", Start: 0, End: NoTime}}}
-	if err := tab.Price(j, &Quote{}); err == nil || !strings.Contains(err.Error(), "no fare rule") {
-		t.Errorf("unpriceable leg: %v", err)
+	// Bad input to Price: a route or stop the feed's routes.txt or
+	// stops.txt lacks.
+	for _, tc := range []struct {
+		leg  Leg
+		want string
+	}{
+		{Leg{RouteID: "b99", Start: 0, End: NoTime}, `leg 1: route "b99" is not in the feed's routes.txt`},
+		{Leg{RouteID: "m1", FromStopID: "gq", ToStopID: "atlantis", Start: 0, End: 600}, `leg 1: stop "atlantis" is not in the feed's stops.txt`},
+	} {
+		j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{tc.leg}}
+		if err := tab.Price(j, &Quote{}); !citycard.IsKind(err, citycard.Invalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Price(%+v) = %v, want kind Invalid containing %q", tc.leg, err, tc.want)
+		}
 	}
 }
 

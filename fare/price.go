@@ -1,6 +1,8 @@
 package fare
 
 import (
+	"fmt"
+
 	"github.com/citycard/citycard"
 )
 
@@ -95,6 +97,11 @@ type Offer struct {
 
 // LegQuote is the price of one leg.
 type LegQuote struct {
+	// Priced says an offer pays for the leg. A leg no rule prices (no
+	// offer, or none the journey can use) is not an error of the journey:
+	// it has no chosen offer, AmountFen and FullFen 0, and the quote is
+	// not Complete. A joined leg is priced with the leg it is joined to.
+	Priced        bool
 	FareProductID string
 	AmountFen     int64 // charged for the leg, after transfers, held products and caps
 	FullFen       int64 // the leg's cheapest fare on its own: no transfer, no held product
@@ -109,6 +116,8 @@ type LegQuote struct {
 	first, last int // input legs of the effective leg
 	durS        int64
 	capPeriod   CapPeriod
+	net         int32 // the effective leg's network, stops: for the explanation
+	from, to    int32
 }
 
 // Quote is the price of a journey. A Quote may be reused across calls to
@@ -116,7 +125,10 @@ type LegQuote struct {
 type Quote struct {
 	Version  string
 	Currency string
-	TotalFen int64
+	TotalFen int64 // the sum of the priced legs' AmountFen
+	// Complete says every leg is priced; a quote that is not prices the
+	// legs it can and says which it cannot (LegQuote.Priced).
+	Complete bool
 	Legs     []LegQuote
 
 	t     *Table
@@ -138,9 +150,13 @@ type eleg struct {
 	last       int
 }
 
-// Price prices j into q. Errors are of kind Invalid: a journey with no
-// legs or too many, an unknown rider category or fare media, a held
-// product the feed does not know, a leg no rule prices.
+// Price prices j into q. A leg no rule prices is not an error: the quote
+// shows it unpriced, prices every other leg and is not Complete (as
+// OpenTripPlanner and the reference do: a leg without offers). Errors are
+// of kind Invalid, for bad input only: a journey with no legs or too
+// many, an unknown rider category or fare media, a held product the feed
+// does not know, a route or stop the feed's routes.txt or stops.txt lacks
+// (where it has that file; a route in no network is simply in none).
 func (t *Table) Price(j *Journey, q *Quote) error {
 	const op = "fare.Price"
 	n := len(j.Legs)
@@ -168,7 +184,12 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			return citycard.E(op, citycard.Invalid, "held product %q is not a pass or count ticket of the feed", j.Products[i].FareProductID)
 		}
 	}
-	q.Version, q.Currency, q.TotalFen = t.version, t.currency, 0
+	for i := range j.Legs {
+		if err := t.checkLeg(&j.Legs[i]); err != nil {
+			return citycard.E(op, citycard.Invalid, "leg %d: %w", i+1, err)
+		}
+	}
+	q.Version, q.Currency, q.TotalFen, q.Complete = t.version, t.currency, 0, true
 	q.t, q.cat, q.media, q.held, q.date = t, cat, media, j.Products, j.Date
 	if cap(q.Legs) < n {
 		q.Legs = make([]LegQuote, n)
@@ -257,16 +278,14 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			ev.distM = t.distance(ev)
 		}
 		lq := &q.Legs[ev.first]
-		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1}
+		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
+			net: ev.net, from: ev.from, to: ev.to}
 		if ev.start >= 0 && ev.end >= 0 {
 			lq.durS = int64(ev.end - ev.start)
 		}
 		t.legOffers(ev, cat, media, j, lq)
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
-		}
-		if len(lq.Offers) == 0 {
-			return citycard.E(op, citycard.Invalid, "leg %d: no fare rule prices it (network %q, from %q to %q)", ev.first+1, t.netName(ev.net), j.Legs[ev.first].FromStopID, j.Legs[ev.last].ToStopID)
 		}
 		sortOffers(lq.Offers)
 		lq.FullFen = -1
@@ -294,10 +313,38 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 	t.applyCaps(q, &s, j)
 	for e := 0; e < ne; e++ {
 		lq := s.legs[e]
+		if !lq.Priced {
+			q.Complete = false
+			continue
+		}
 		if c := effs[e].charged; c > 0 && c > lq.AmountFen {
 			lq.RefundFen = c - lq.AmountFen
 		}
 		q.TotalFen += lq.AmountFen
+	}
+	for i := range q.Legs {
+		if k := q.Legs[i].JoinedTo; k >= 0 {
+			q.Legs[i].Priced = q.Legs[k].Priced
+		}
+	}
+	return nil
+}
+
+// checkLeg refuses a leg naming a route or stop the feed's routes.txt or
+// stops.txt lacks: the journey is wrong, not the fare table.
+func (t *Table) checkLeg(l *Leg) error {
+	if l.RouteID != "" && t.routesDefined >= 0 {
+		if r := t.routes.get(l.RouteID); r < 0 || r >= t.routesDefined {
+			return fmt.Errorf("route %q is not in the feed's routes.txt", l.RouteID)
+		}
+	}
+	for _, s := range [2]string{l.FromStopID, l.ToStopID} {
+		if s == "" || t.stopsDefined < 0 {
+			continue
+		}
+		if st := t.stops.get(s); st < 0 || st >= t.stopsDefined {
+			return fmt.Errorf("stop %q is not in the feed's stops.txt", s)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package fare
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"sync"
@@ -537,4 +538,47 @@ g,g,-1,0,then_one
 	// the unlimited one (1.00).
 	check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"n","start_time":"08:00:00"},{"network_id":"n","start_time":"08:10:00"},{"network_id":"n","start_time":"08:20:00"}]}`,
 		want{"3.00", []string{"p 2.00", "first_free 0.00", "then_one 1.00"}})
+}
+
+// TestUnpricedLeg: a leg no rule prices is not an error of the journey.
+// As OpenTripPlanner reports it, the leg has no offers; every other leg
+// is priced, the total is theirs and the quote is not complete.
+func TestUnpricedLeg(t *testing.T) {
+	tab := ningbo(t)
+	// The suburban bus's rules all name areas (rule_priority is set, so
+	// an empty area would match any): from the metro stop gq, in no
+	// area, no rule prices s9, and the suburban network has no maximum
+	// fare.
+	doc := `{"date":"2025-06-10","fare_media":"citycard","legs":[
+		{"route_id":"b1","start_time":"08:00:00"},
+		{"route_id":"s9","from_stop_id":"gq","to_stop_id":"b_train","start_time":"08:30:00","end_time":"09:00:00"},
+		{"route_id":"b2","start_time":"09:10:00"}]}`
+	q := check(t, tab, doc, want{"4.00", []string{"bus_single 2.00", " 0.00", "bus_single 2.00"}})
+	if q.Complete {
+		t.Error("a quote with an unpriced leg says it is complete")
+	}
+	for i, priced := range []bool{true, false, true} {
+		if q.Legs[i].Priced != priced {
+			t.Errorf("leg %d: priced %v, want %v", i, q.Legs[i].Priced, priced)
+		}
+	}
+	if n := len(q.Legs[1].Offers); n != 0 || q.Legs[1].Chosen != -1 {
+		t.Errorf("unpriced leg: %d offers, chosen %d; want none", n, q.Legs[1].Chosen)
+	}
+	if e := q.Explanation(1); !strings.Contains(e, "no fare rule prices this leg (network suburban, from gq to b_train)") {
+		t.Errorf("explanation %q", e)
+	}
+	out, err := json.Marshal(q.JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"total":"4.00"`, `"complete":false`, `{"priced":false,"fare_product_id":"","amount":"0.00"`, `"offers":[]}`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("JSON %s\nwant %s", out, want)
+		}
+	}
+	// A complete quote says so.
+	if q := quote(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}]}`); !q.Complete || !q.Legs[0].Priced {
+		t.Errorf("one bus leg: complete %v, priced %v; want both", q.Complete, q.Legs[0].Priced)
+	}
 }

@@ -64,6 +64,7 @@ func (s *search) run() {
 		if lq.Chosen < 0 {
 			continue
 		}
+		lq.Priced = true
 		o := &lq.Offers[lq.Chosen]
 		lq.FareProductID = o.FareProductID
 		lq.AmountFen = s.bestCost[e]
@@ -72,6 +73,13 @@ func (s *search) run() {
 }
 
 func (s *search) dfs(e int, total int64) {
+	if e < s.n && len(s.legs[e].Offers) == 0 {
+		// A leg no rule prices: it pays nothing, and no transfer starts
+		// from it (it has no leg offer a transfer rule could follow).
+		s.cur[e], s.cost[e], s.chain[e] = -1, 0, e
+		s.dfs(e+1, total)
+		return
+	}
 	if e == s.n {
 		if !s.found || total < s.bestTotal {
 			s.found, s.bestTotal = true, total
@@ -105,6 +113,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 			return 0, false
 		}
 		pe := e - 1
+		if s.cur[pe] < 0 {
+			return 0, false
+		}
 		po := &s.legs[pe].Offers[s.cur[pe]]
 		if po.group < 0 || po.group != o.fromGroup {
 			return 0, false
@@ -144,6 +155,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 		d := s.date(e)
 		uses, usesDay := 0, 0
 		for k := 0; k < e; k++ {
+			if s.cur[k] < 0 {
+				continue
+			}
 			if ko := &s.legs[k].Offers[s.cur[k]]; ko.Origin == OfferHeld && ko.held == o.held {
 				uses++
 				if s.date(k) == d {

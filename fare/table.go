@@ -17,6 +17,11 @@ type Table struct {
 
 	routes   ids
 	routeNet []int32
+	// routesDefined and stopsDefined count the routes of routes.txt and
+	// the stops of stops.txt, interned first; -1 when the feed has no such
+	// file. A journey naming another is bad input.
+	routesDefined int32
+	stopsDefined  int32
 
 	stops      ids
 	stopParent []int32

@@ -33,7 +33,10 @@ import (
 //   - passes and count tickets of the card, with the product record to
 //     write back;
 //   - caps from the card's day and month spend (the card keeps no week
-//     spend: the day's spend stands in for it, a lower bound).
+//     spend: the day's spend stands in for it, a lower bound);
+//   - a leg the table's rules do not price (its quote has the leg
+//     unpriced): the network's maximum fare, as at a missing tap-off; a
+//     network without one cannot take the tap (kind Invalid).
 //
 // Only this tap's leg is charged: the previous leg was paid at its own
 // taps, and its price is taken out of the card's spend before it is
@@ -72,8 +75,9 @@ func fareFen(op, what string, fen int64) (uint32, error) {
 const journeyGap = 24 * time.Hour
 
 // Price implements Fare. Kind Invalid for a network, line, station or
-// rider category code the table does not map, a leg no rule prices, or a
-// fare (or full fare) above FareFenMax or below zero.
+// rider category code the table does not map, a leg no rule prices on a
+// network without a maximum fare, or a fare (or full fare) above
+// FareFenMax or below zero.
 func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	const op = "terminal.FareEngine.Price"
 	if q.Tap == TapAmount {
@@ -222,6 +226,9 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		if err := t.Price(&pj, &pq); err != nil {
 			return Charge{}, citycard.Wrap(op, citycard.Invalid, err)
 		}
+		if !pq.Complete {
+			return Charge{}, citycard.E(op, citycard.Invalid, "the leg from station %d was never tapped off, and network %q has no maximum fare in fare table %s", trip.Station, penalty.NetworkID, t.Version())
+		}
 		fen := max(pq.TotalFen-int64(trip.ProvisionalFen), 0)
 		amountFen += fen
 		fullFen += fen
@@ -288,6 +295,20 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		}
 	}
 	i := len(j.Legs) - 1
+	if head := fq.Legs[i].JoinedTo; !fq.Legs[i].Priced || head >= 0 && !fq.Legs[head].Priced {
+		// No rule prices the leg: the network's maximum fare, as for a
+		// leg whose tap-off is missing.
+		mj := j
+		mj.Legs = []fare.Leg{{RouteID: cur.RouteID, NetworkID: cur.NetworkID, FromStopID: cur.FromStopID, Start: cur.Start, End: fare.NoTime, TapOffMissing: true}}
+		i = 0
+		if err := t.Price(&mj, &fq); err != nil {
+			return Charge{}, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		if !fq.Complete {
+			return Charge{}, citycard.E(op, citycard.Invalid, "no fare rule of fare table %s prices the leg on network %q, and the network has no maximum fare", t.Version(), cur.NetworkID)
+		}
+		why = append(why, "no fare rule prices the leg")
+	}
 	lq := fq.Legs[i]
 	fen, full := lq.AmountFen, lq.FullFen
 	ch.Transfer = lq.Transfer
@@ -458,6 +479,9 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	var q fare.Quote
 	if err := t.Price(&j, &q); err != nil {
 		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if !q.Complete {
+		return FareCheck{}, citycard.E(op, citycard.Invalid, "no fare rule of fare table %s prices the record's leg: %s", t.Version(), q.Explanation(0))
 	}
 	full, err := fareFen(op, "full fare", q.Legs[0].FullFen)
 	if err != nil {

@@ -78,6 +78,11 @@ func TestFareEnginePrice(t *testing.T) {
 			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 200, 200, 0, false, "metro_4"},
 		{"tap-off across midnight", FareQuery{At: time.Date(2025, 6, 11, 0, 20, 0, 0, citycard.ChinaTime), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
 			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(23, 50))}, 400, 400, 0, false, "metro_4"},
+		// The entry station's code is in no fare_codes.txt row: the leg's
+		// distance is unknown, no rule prices it, and the network's
+		// maximum fare is charged (it was an error).
+		{"tap-off from an unmapped station", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming,
+			Transit: trip(card.LegOpen, netMetro, lineMetro1, 999, at(8, 0))}, 800, 800, 0, false, "no fare rule prices the leg"},
 		{"tap-off without tap-on", FareQuery{At: at(8, 40), Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: stFuming}, 800, 800, 0, false, "maximum fare"},
 		{"tap-on after a missing tap-off", FareQuery{At: at(18, 0), Tap: TapOn, Network: netMetro, Line: lineMetro1, Station: stFuming,
 			Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))}, 800, 800, 0, false, "never tapped off"},

@@ -22,7 +22,9 @@ const fareUsage = `usage: citycard fare check --feed DIR [--json]
          its file, line and field
   price  price a journey (JSON, see fare/README.md) and print the quote
          as JSON: total, currency, and per leg the product chosen, the
-         amount, an explanation and every offer the rules allow
+         amount, an explanation and every offer the rules allow; a leg
+         no rule prices is shown with no offers (priced false, the quote
+         complete false) and does not fail the command
 
 flags:
 `
@@ -130,6 +132,13 @@ func farePrice(e env, dir, journeyFile string) error {
 	var q fare.Quote
 	if err := t.Price(j, &q); err != nil {
 		return fmt.Errorf("fare price: %w", citycard.Wrap("fare.price", citycard.Other, err))
+	}
+	// A leg no rule prices is not a failure of the command: the quote
+	// says so (complete false, the leg's offers empty), and so does this.
+	for i := range q.Legs {
+		if !q.Legs[i].Priced && q.Legs[i].JoinedTo < 0 {
+			fmt.Fprintf(e.stderr, "warning: leg %d: %s\n", i, q.Explanation(i))
+		}
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

@@ -120,3 +120,37 @@ func TestFareUsage(t *testing.T) {
 		t.Error("fare price of a missing journey file: no error")
 	}
 }
+
+// TestFarePriceUnpricedLeg: a leg no rule prices does not fail the
+// command (it exits 0): the quote shows it with no offers, prices the
+// other legs, and says it is not complete.
+func TestFarePriceUnpricedLeg(t *testing.T) {
+	journey := filepath.Join(t.TempDir(), "journey.json")
+	doc := `{"date":"2025-06-10","legs":[
+		{"route_id":"b1","start_time":"08:00:00"},
+		{"route_id":"s9","from_stop_id":"gq","to_stop_id":"b_train","start_time":"08:30:00","end_time":"09:00:00"}]}`
+	if err := os.WriteFile(journey, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runFareCmd(t, "price", "--feed", sampleFeed, "--journey", journey)
+	if err != nil {
+		t.Fatalf("fare price: %v\n%s", err, errOut)
+	}
+	var q struct {
+		Total    string `json:"total"`
+		Complete bool   `json:"complete"`
+		Legs     []struct {
+			Priced bool              `json:"priced"`
+			Offers []json.RawMessage `json:"offers"`
+		} `json:"legs"`
+	}
+	if err := json.Unmarshal([]byte(out), &q); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if q.Total != "2.00" || q.Complete || len(q.Legs) != 2 || !q.Legs[0].Priced || q.Legs[1].Priced || q.Legs[1].Offers == nil || len(q.Legs[1].Offers) != 0 {
+		t.Errorf("quote %+v, want total 2.00, incomplete, leg 1 unpriced with offers []\n%s", q, out)
+	}
+	if !strings.Contains(errOut, "warning: leg 1: not priced: no fare rule prices this leg") {
+		t.Errorf("stderr %q does not say leg 1 is not priced", errOut)
+	}
+}
