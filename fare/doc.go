@@ -55,6 +55,10 @@
 //     Requires naming the earlier leg and product. Type 0 (A+AB) charges
 //     AB on the later leg, type 1 (A+AB+B) AB plus the leg's own product,
 //     type 2 (AB) AB less what the earlier leg paid, never below zero.
+//     A row without a product costs 0 (the reference): of types 0 and 2
+//     the earlier leg's product covers the later leg (Offer.Covered, as
+//     OpenTripPlanner reports a free transfer), of type 1 the later leg
+//     pays its own product.
 //
 // The total is the cheapest combination that pays for every leg: a
 // depth-first search over the legs, offers cheapest first, pruned by a

@@ -174,6 +174,9 @@ type OfferJSON struct {
 	Origin        string `json:"origin"` // leg, held, transfer, max_fare, joined: the rule that offers it
 	Requires      string `json:"requires,omitempty"`
 	RequiresLeg   *int   `json:"requires_leg,omitempty"`
+	// Covered: a free transfer; the product requires_leg was paid with
+	// covers this leg, amount being that product's own price, paid once.
+	Covered bool `json:"covered,omitempty"`
 }
 
 var offerOriginNames = [...]string{"leg", "held", "transfer", "max_fare", "joined"}
@@ -212,7 +215,7 @@ func (q *Quote) JSON() QuoteJSON {
 			lj.JoinedTo = &k
 		}
 		for _, o := range lq.Offers {
-			oj := OfferJSON{FareProductID: o.FareProductID, FareMediaID: o.FareMediaID, Amount: t.FormatAmount(o.AmountFen), Origin: o.Origin.String(), Requires: o.RequiresProductID}
+			oj := OfferJSON{FareProductID: o.FareProductID, FareMediaID: o.FareMediaID, Amount: t.FormatAmount(o.AmountFen), Origin: o.Origin.String(), Requires: o.RequiresProductID, Covered: o.Covered}
 			if o.RequiresLeg >= 0 {
 				k := o.RequiresLeg
 				oj.RequiresLeg = &k
@@ -297,6 +300,10 @@ func (q *Quote) Explanation(i int) string {
 		fmt.Fprintf(&b, "transfer from leg %d (%s), fare_transfer_rules.txt line %d", o.RequiresLeg, o.RequiresProductID, x.line)
 		if x.limitS >= 0 {
 			fmt.Fprintf(&b, " within %d min", x.limitS/60)
+		}
+		if o.Covered {
+			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen))
+			break
 		}
 		tp := "no transfer product"
 		if x.product >= 0 {

@@ -81,6 +81,12 @@ type Offer struct {
 	// product it must be paid with for a transfer offer; -1 and "" else.
 	RequiresLeg       int
 	RequiresProductID string
+	// Covered marks a free transfer (a fare_transfer_rules.txt row
+	// without a product) of type 0 or 2: the product RequiresLeg was paid
+	// with covers this leg too, as OpenTripPlanner reports it. The offer
+	// names that product at its own price (AmountFen), paid once, on that
+	// leg: this leg pays nothing for it.
+	Covered bool
 
 	product   int32
 	rule      int32 // fare_leg_rules row (the to-leg's for a transfer)
@@ -697,27 +703,29 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 					held: -1, RequiresLeg: a.first, RequiresProductID: ao.FareProductID, toFen: bo.AmountFen, pct: 100,
 				}
 				start := len(bq.Offers)
-				if x.product >= 0 {
-					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, media, base, -1)
+				if x.product < 0 {
+					bq.Offers = append(bq.Offers, freeTransfer(x.typ, base, ao, &bo))
 				} else {
-					bq.Offers = append(bq.Offers, base)
+					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, media, base, -1)
 				}
 				for o := start; o < len(bq.Offers); o++ {
 					of := &bq.Offers[o]
-					tfen := of.AmountFen
-					switch x.typ {
-					case APlusAB:
-						of.AmountFen = tfen
-					case APlusABPlusB:
-						of.AmountFen = tfen + bo.AmountFen
-					case AB:
-						of.AmountFen = tfen - ao.AmountFen
-					}
-					of.chainFen = tfen
-					of.AmountFen = max(of.AmountFen, 0)
-					if x.typ == APlusAB || x.typ == APlusABPlusB {
-						// A discount never exceeds the fare it discounts.
-						of.chainFen = of.AmountFen
+					if x.product >= 0 {
+						tfen := of.AmountFen
+						switch x.typ {
+						case APlusAB:
+							of.AmountFen = tfen
+						case APlusABPlusB:
+							of.AmountFen = tfen + bo.AmountFen
+						case AB:
+							of.AmountFen = tfen - ao.AmountFen
+						}
+						of.chainFen = tfen
+						of.AmountFen = max(of.AmountFen, 0)
+						if x.typ == APlusAB || x.typ == APlusABPlusB {
+							// A discount never exceeds the fare it discounts.
+							of.chainFen = of.AmountFen
+						}
 					}
 					if dupOffer(bq.Offers[:o], of) {
 						bq.Offers = append(bq.Offers[:o], bq.Offers[o+1:]...)
@@ -729,11 +737,30 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 	}
 }
 
+// freeTransfer is the offer of a fare_transfer_rules.txt row without a
+// product, whose cost the reference makes 0. Of type 0 (A + 0) and 2 (0,
+// less what A paid, never below zero) the earlier leg's product covers
+// the later leg: the offer names it at its own price, Covered, and the
+// later leg pays nothing (the quote counts the product once, on the
+// earlier leg). Of type 1 (A + 0 + B) the later leg pays its own product,
+// as a transfer (so that a chain of transfers may go on from it).
+func freeTransfer(typ TransferType, base Offer, a, b *Offer) Offer {
+	o := base
+	if typ == APlusABPlusB {
+		o.product, o.FareProductID, o.FareMediaID, o.pct = b.product, b.FareProductID, b.FareMediaID, b.pct
+		o.AmountFen, o.chainFen = b.AmountFen, b.AmountFen
+		return o
+	}
+	o.product, o.FareProductID, o.FareMediaID, o.pct = a.product, a.FareProductID, a.FareMediaID, a.pct
+	o.AmountFen, o.chainFen, o.Covered = a.AmountFen, 0, true
+	return o
+}
+
 func dupOffer(os []Offer, o *Offer) bool {
 	for i := range os {
 		p := &os[i]
 		if p.Origin == o.Origin && p.product == o.product && p.FareMediaID == o.FareMediaID && p.AmountFen == o.AmountFen &&
-			p.RequiresProductID == o.RequiresProductID && p.fromGroup == o.fromGroup && p.group == o.group && p.xfer == o.xfer {
+			p.RequiresProductID == o.RequiresProductID && p.fromGroup == o.fromGroup && p.group == o.group && p.xfer == o.xfer && p.Covered == o.Covered {
 			return true
 		}
 	}
@@ -793,10 +820,20 @@ func sortOffers(os []Offer) {
 }
 
 func less(a, b *Offer) bool {
-	if a.AmountFen != b.AmountFen {
-		return a.AmountFen < b.AmountFen
+	if ca, cb := a.charge(), b.charge(); ca != cb {
+		return ca < cb
 	}
 	return a.Origin < b.Origin
+}
+
+// charge is what the offer charges on its leg before the search looks at
+// the legs before it: nothing for a covered leg (its AmountFen is the
+// covering product's own price).
+func (o *Offer) charge() int64 {
+	if o.Covered {
+		return 0
+	}
+	return o.AmountFen
 }
 
 func (t *Table) netName(n int32) string {

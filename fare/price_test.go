@@ -582,3 +582,64 @@ func TestUnpricedLeg(t *testing.T) {
 		t.Errorf("one bus leg: complete %v, priced %v; want both", q.Complete, q.Legs[0].Priced)
 	}
 }
+
+// TestFreeTransfer: a fare_transfer_rules.txt row without a product
+// costs nothing (the reference: "If empty, the cost of the transfer rule
+// is 0"). As OpenTripPlanner reports it, the earlier leg's product covers
+// the later leg: the later leg's offers include that product at its own
+// price, requiring that leg, and the total counts it once. It used to be
+// an offer with an empty fare_product_id.
+func TestFreeTransfer(t *testing.T) {
+	tab := mustLoad(t, map[string]string{
+		"fare_products.txt":  "fare_product_id,fare_product_name,amount,currency\nsingle,Single,2.50,CNY\n",
+		"fare_leg_rules.txt": "leg_group_id,network_id,fare_product_id\ncore,local,single\n",
+		"fare_transfer_rules.txt": `
+from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id
+core,core,-1,5400,1,0,
+`,
+	})
+	q := check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"local","start_time":"10:00:00"},{"network_id":"local","start_time":"10:30:00"},{"network_id":"local","start_time":"11:30:00"}]}`,
+		want{"2.50", []string{"single 2.50", "single 0.00", "single 0.00"}})
+	for i := 1; i < 3; i++ {
+		l := q.Legs[i]
+		o := l.Offers[l.Chosen]
+		if !l.Transfer || o.FareProductID != "single" || o.AmountFen != 250 || !o.Covered || o.RequiresLeg != i-1 || o.RequiresProductID != "single" {
+			t.Errorf("leg %d: chosen offer %+v, want single at 2.50, covered, requiring leg %d", i, o, i-1)
+		}
+		for _, o := range l.Offers {
+			if o.FareProductID == "" {
+				t.Errorf("leg %d: an offer without a product: %+v", i, o)
+			}
+		}
+	}
+	if e := q.Explanation(1); !strings.Contains(e, "free transfer: the Single (single, 2.50) of leg 0 covers this leg, counted once: 0.00") {
+		t.Errorf("explanation %q", e)
+	}
+	out, _ := json.Marshal(q.JSON())
+	if !strings.Contains(string(out), `{"fare_product_id":"single","amount":"2.50","origin":"transfer","requires":"single","requires_leg":0,"covered":true}`) {
+		t.Errorf("JSON %s\nwant leg 1's covered offer", out)
+	}
+	// Beyond the 90 minutes from the first leg, a new fare.
+	check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"local","start_time":"10:00:00"},{"network_id":"local","start_time":"10:30:00"},{"network_id":"local","start_time":"11:31:00"}]}`,
+		want{"5.00", []string{"single 2.50", "single 0.00", "single 2.50"}})
+
+	// Types 1 and 2 without a product: A + 0 + B pays B on the later leg;
+	// AB = 0, less what A paid, leaves A covering B.
+	for _, tc := range []struct {
+		typ  string
+		want want
+	}{
+		{"1", want{"5.00", []string{"pa 2.00", "pb 3.00"}}},
+		{"2", want{"2.00", []string{"pa 2.00", "pa 0.00"}}},
+	} {
+		tab := mustLoad(t, map[string]string{
+			"fare_products.txt":       "fare_product_id,amount,currency\npa,2.00,CNY\npb,3.00,CNY\n",
+			"fare_leg_rules.txt":      "leg_group_id,network_id,fare_product_id\nga,A,pa\ngb,B,pb\n",
+			"fare_transfer_rules.txt": "from_leg_group_id,to_leg_group_id,fare_transfer_type,fare_product_id\nga,gb," + tc.typ + ",\n",
+		})
+		q := check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"A","start_time":"08:00:00"},{"network_id":"B","start_time":"08:10:00"}]}`, tc.want)
+		if !hasOffer(q.Legs[1], tc.want.legs[1][:2], "pa") {
+			t.Errorf("type %s: leg 1 has no transfer offer of %s requiring pa\n%s", tc.typ, tc.want.legs[1][:2], dump(q))
+		}
+	}
+}

@@ -120,7 +120,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 		if po.group < 0 || po.group != o.fromGroup {
 			return 0, false
 		}
-		if po.Origin == OfferLeg && po.FareProductID != o.RequiresProductID {
+		if (po.Origin == OfferLeg || o.Covered) && po.FareProductID != o.RequiresProductID {
+			// A covered leg rides on the earlier leg's product: that leg
+			// must hold it, whether it bought it or was covered itself.
 			return 0, false
 		}
 		if po.Origin != OfferLeg && po.Origin != OfferTransfer {
@@ -145,6 +147,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 			return 0, false
 		}
 		s.chain[e] = start
+		if o.Covered {
+			return 0, true
+		}
 		if x.typ == AB && po.Origin == OfferLeg {
 			return max(o.chainFen-s.cost[pe], 0), true
 		}
