@@ -48,7 +48,10 @@
 //   - its network's maximum fare when it cannot be priced for want of a
 //     tap-off (or says so);
 //   - each held product (pass, count ticket) valid on the leg's day and
-//     network;
+//     network, with rides left and its daily limit not reached by the
+//     legs before; the leg uses the first of them in heldBefore's order
+//     (the search gives it no other choice), as a terminal meets the
+//     legs in time order, before stored value;
 //   - on a later leg, the product of each fare_transfer_rules row whose
 //     from-leg group matched the leg before and whose to-leg group
 //     matches this one within its duration_limit (inclusive), with
@@ -65,8 +68,8 @@
 // lower bound, checking what only a whole combination knows: that the leg
 // before a transfer was paid in the rule's from-group with the product
 // it requires (or was itself a transfer), that a same-group chain keeps
-// within transfer_count and within the duration from its first leg, that
-// a count ticket has rides left and a pass its daily rides. Journeys are
+// within transfer_count and within the duration from its first leg.
+// Journeys are
 // at most MaxLegs legs and the search has a node budget. Fare caps then
 // lower the chosen amounts, leg by leg, so that the spend of each capped
 // period never passes the rider category's cap. No amount is ever

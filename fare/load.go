@@ -929,6 +929,7 @@ func (l *loader) loadExtensions() {
 			h.networks = append(h.networks, l.ref(f, i, "network_id", &t.networks, "network"))
 		}
 		h.dailyLimit = int(l.intField(f, i, "daily_ride_limit", int64(h.dailyLimit), 0, 255))
+		h.priority = int(l.intField(f, i, "priority", int64(h.priority), 0, 255))
 		h.rides = int(l.intField(f, i, "rides", int64(h.rides), 0, 65535))
 		h.days = int(l.intField(f, i, "validity_days", int64(h.days), 0, 3660))
 		if kind == CountTicket && h.rides == 0 && f.get(i, "rides") == "" {

@@ -124,6 +124,7 @@ type LegQuote struct {
 	capPeriod   CapPeriod
 	net         int32 // the effective leg's network, stops: for the explanation
 	from, to    int32
+	held        int32 // the held product (index in Journey.Products) the leg uses, or -1
 }
 
 // Quote is the price of a journey. A Quote may be reused across calls to
@@ -278,6 +279,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		ne++
 	}
 
+	var hu heldUse
 	for e := 0; e < ne; e++ {
 		ev := &effs[e]
 		if ev.distM < 0 {
@@ -285,11 +287,12 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		}
 		lq := &q.Legs[ev.first]
 		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
-			net: ev.net, from: ev.from, to: ev.to}
+			net: ev.net, from: ev.from, to: ev.to, held: -1}
 		if ev.start >= 0 && ev.end >= 0 {
 			lq.durS = int64(ev.end - ev.start)
 		}
 		t.legOffers(ev, cat, media, j, lq)
+		lq.held = t.heldOffers(ev, j, &hu, lq)
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
 		}
@@ -305,7 +308,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		}
 		for k := ev.first + 1; k <= ev.last; k++ {
 			jq := &q.Legs[k]
-			*jq = LegQuote{Offers: jq.Offers[:0], JoinedTo: ev.first, Chosen: -1, DistanceM: -1, first: k, last: k}
+			*jq = LegQuote{Offers: jq.Offers[:0], JoinedTo: ev.first, Chosen: -1, DistanceM: -1, first: k, last: k, held: -1}
 		}
 	}
 
@@ -490,8 +493,8 @@ func (t *Table) matchRule(r *legRule, e *eleg, d Date) bool {
 }
 
 // legOffers appends the leg's own offers: the products of the matching
-// fare leg rules of the highest matching priority, the held products, and
-// the maximum fare when the leg cannot be priced for want of its tap-off.
+// fare leg rules of the highest matching priority, and the maximum fare
+// when the leg cannot be priced for want of its tap-off.
 func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
 	if !e.missing {
 		list := t.rulesFor[e.net+1]
@@ -514,25 +517,6 @@ func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
 			base := Offer{Origin: OfferMaxFare, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
 			lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, -1)
 		}
-	}
-	d, _ := dateTime(j.Date, max(e.start, 0))
-	for hi := range j.Products {
-		h := &j.Products[hi]
-		p := t.productIDs.get(h.FareProductID)
-		hp := t.products[p].held
-		if d < h.ValidFrom || d > h.ValidTo {
-			continue
-		}
-		if hp.kind == CountTicket && h.RidesLeft <= 0 {
-			continue
-		}
-		if len(hp.networks) > 0 && !containsI32(hp.networks, e.net) {
-			continue
-		}
-		lq.Offers = append(lq.Offers, Offer{
-			FareProductID: t.products[p].id, Origin: OfferHeld, product: p, rule: -1, xfer: -1,
-			group: -1, fromGroup: -1, held: int32(hi), RequiresLeg: -1, pct: 100,
-		})
 	}
 }
 
@@ -841,4 +825,91 @@ func (t *Table) netName(n int32) string {
 		return ""
 	}
 	return t.networks.list[n]
+}
+
+// heldUse is what the journey's legs so far took of each held product.
+type heldUse struct {
+	rides [MaxHeld]int  // rides taken in this journey
+	day   [MaxHeld]int  // of them, on the operating day last
+	last  [MaxHeld]Date // that day
+}
+
+// heldOffers appends an offer for each held product the card may use on
+// effective leg e, after the legs before it took theirs, and returns the
+// one the leg uses (or -1), recording its ride. A held product is used as
+// a terminal meets the legs, in time order: the first leg it is valid on
+// takes it (a count ticket's last ride goes to the first such leg, not
+// the dearest), and of several valid on a leg, heldBefore decides; a
+// valid held product is always used before stored value.
+func (t *Table) heldOffers(e *eleg, j *Journey, u *heldUse, lq *LegQuote) int32 {
+	if len(j.Products) == 0 {
+		return -1
+	}
+	d, _ := dateTime(j.Date, max(e.start, 0))
+	first, _ := dateTime(j.Date, 0)
+	best := int32(-1)
+	for hi := range j.Products {
+		h := &j.Products[hi]
+		p := t.productIDs.get(h.FareProductID)
+		hp := t.products[p].held
+		if d < h.ValidFrom || d > h.ValidTo {
+			continue
+		}
+		if len(hp.networks) > 0 && !containsI32(hp.networks, e.net) {
+			continue
+		}
+		if hp.kind == CountTicket && h.RidesLeft-u.rides[hi] < 1 {
+			continue
+		}
+		if limit := t.dailyLimit(h, hp); limit > 0 {
+			today := 0
+			if u.last[hi] == d {
+				today = u.day[hi]
+			}
+			if d == first {
+				today += h.RidesToday
+			}
+			if today+1 > limit {
+				continue
+			}
+		}
+		lq.Offers = append(lq.Offers, Offer{
+			FareProductID: t.products[p].id, Origin: OfferHeld, product: p, rule: -1, xfer: -1,
+			group: -1, fromGroup: -1, held: int32(hi), RequiresLeg: -1, pct: 100,
+		})
+		if best < 0 || t.heldBefore(j, int32(hi), best) {
+			best = int32(hi)
+		}
+	}
+	if best >= 0 {
+		u.rides[best]++
+		if u.last[best] != d {
+			u.last[best], u.day[best] = d, 0
+		}
+		u.day[best]++
+	}
+	return best
+}
+
+// heldBefore reports whether held product a is used before b when both
+// are valid on a leg: the higher fare_held_products.txt priority, then a
+// pass before a count ticket, then the card's order.
+func (t *Table) heldBefore(j *Journey, a, b int32) bool {
+	pa := t.products[t.productIDs.get(j.Products[a].FareProductID)].held
+	pb := t.products[t.productIDs.get(j.Products[b].FareProductID)].held
+	if pa.priority != pb.priority {
+		return pa.priority > pb.priority
+	}
+	if pa.kind != pb.kind {
+		return pa.kind == Pass
+	}
+	return a < b
+}
+
+// dailyLimit is the rides a day a held product allows, 0 for no limit.
+func (t *Table) dailyLimit(h *Held, hp *heldProduct) int {
+	if h.DailyLimit > 0 {
+		return h.DailyLimit
+	}
+	return hp.dailyLimit
 }

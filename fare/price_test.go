@@ -2,6 +2,7 @@ package fare
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -642,4 +643,50 @@ core,core,-1,5400,1,0,
 			t.Errorf("type %s: leg 1 has no transfer offer of %s requiring pa\n%s", tc.typ, tc.want.legs[1][:2], dump(q))
 		}
 	}
+}
+
+// TestHeldProductOrder follows README.md's decision "held products are
+// used as a terminal meets the legs, in time order": the first leg a
+// product is valid on takes it, not the dearest; of several valid, the
+// higher priority, then a pass before a count ticket, then the card's
+// order; a valid held product before stored value (the e-purse).
+func TestHeldProductOrder(t *testing.T) {
+	tab := ningbo(t)
+	ten := func(rides int) string {
+		return fmt.Sprintf(`{"fare_product_id":"bus_10_rides","valid_from":"2025-01-01","valid_to":"2025-12-31","rides_left":%d}`, rides)
+	}
+	monthly := `{"fare_product_id":"bus_monthly","valid_from":"2025-06-01","valid_to":"2025-06-30"}`
+	// The count ticket's last ride goes to the 08:00 bus (2.00), not the
+	// dearer night bus (3.00) the cheapest combination would give it.
+	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"},{"route_id":"n1","start_time":"23:00:00"}],"products":[`+ten(1)+`]}`,
+		want{"3.00", []string{"bus_10_rides 0.00", "bus_night 3.00"}})
+	// A pass before a count ticket, whatever the card's order: the
+	// count ticket keeps its rides.
+	q := check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[`+ten(5)+`,`+monthly+`]}`,
+		want{"0.00", []string{"bus_monthly 0.00"}})
+	if len(q.Legs[0].Offers) != 3 {
+		t.Errorf("offers: %d, want bus_single and both held products\n%s", len(q.Legs[0].Offers), dump(q))
+	}
+	// A held product before the e-purse, even where the leg costs
+	// nothing from it: a senior (fare_percent 0) rides on the count
+	// ticket the card holds.
+	q = check(t, tab, `{"date":"2025-06-10","rider_category":"senior","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[`+ten(5)+`]}`,
+		want{"0.00", []string{"bus_10_rides 0.00"}})
+	if e := q.Explanation(0); !strings.Contains(e, "4 rides left after this one") {
+		t.Errorf("explanation %q", e)
+	}
+
+	// The table's priority orders them: here the count ticket first.
+	feed := func(passPriority, ticketPriority string) *Table {
+		return mustLoad(t, map[string]string{
+			"fare_products.txt":      "fare_product_id,amount,currency\nsingle,2.00,CNY\npass,60.00,CNY\nticket,18.00,CNY\n",
+			"fare_leg_rules.txt":     "network_id,fare_product_id\nbus,single\n",
+			"fare_held_products.txt": "fare_product_id,kind,network_id,rides,priority\npass,pass,bus,," + passPriority + "\nticket,count_ticket,bus,10," + ticketPriority + "\n",
+		})
+	}
+	held := `"products":[{"fare_product_id":"pass","valid_from":"2025-06-01","valid_to":"2025-06-30"},{"fare_product_id":"ticket","valid_from":"2025-06-01","valid_to":"2025-06-30","rides_left":3}]`
+	doc := `{"date":"2025-06-10","legs":[{"network_id":"bus","start_time":"08:00:00"}],` + held + `}`
+	check(t, feed("", ""), doc, want{"0.00", []string{"pass 0.00"}})
+	check(t, feed("1", "5"), doc, want{"0.00", []string{"ticket 0.00"}})
+	check(t, feed("5", "1"), doc, want{"0.00", []string{"pass 0.00"}})
 }

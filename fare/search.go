@@ -6,8 +6,8 @@ package fare
 // a lower bound of the legs still to price. A transfer offer is valid
 // only when the leg before it was paid in the rule's from-leg group (and,
 // for a same-group rule, within the rule's transfer count and duration
-// from the first leg of the sub-journey); a held product only while it
-// has rides left and its daily limit allows.
+// from the first leg of the sub-journey). A leg that uses a held product
+// (heldOffers chose it, in time order) pays with it and nothing else.
 type search struct {
 	t    *Table
 	q    *Quote
@@ -44,10 +44,11 @@ func (s *search) run() {
 	}
 	s.dfs(0, 0)
 	if !s.found {
-		// No combination satisfies every constraint (a transfer offer
-		// whose from-leg cannot be paid as it requires is never alone on
-		// a leg, so this means held products ran out): take each leg's
-		// cheapest offer that is not a transfer or held product.
+		// No combination satisfies every constraint. It cannot happen (a
+		// transfer offer is never alone on a leg: it follows one of the
+		// leg's own offers, and a held product heldOffers chose is always
+		// valid), but if it did: each leg's cheapest offer that is not a
+		// transfer or held product.
 		for e := 0; e < s.n; e++ {
 			s.best[e], s.bestCost[e] = -1, 0
 			for i, o := range s.legs[e].Offers {
@@ -105,8 +106,12 @@ func (s *search) dfs(e int, total int64) {
 // amount is what offer i charges on leg e given the choices before it, and
 // whether those choices allow it.
 func (s *search) amount(e, i int) (int64, bool) {
-	o := &s.legs[e].Offers[i]
+	lq := s.legs[e]
+	o := &lq.Offers[i]
 	s.chain[e] = e
+	if lq.held >= 0 && o.Origin != OfferHeld {
+		return 0, false // the leg uses its held product
+	}
 	switch o.Origin {
 	case OfferTransfer:
 		if e == 0 {
@@ -155,38 +160,8 @@ func (s *search) amount(e, i int) (int64, bool) {
 		}
 		return max(o.chainFen, 0), true
 	case OfferHeld:
-		h := &s.q.held[o.held]
-		hp := s.t.products[o.product].held
-		d := s.date(e)
-		uses, usesDay := 0, 0
-		for k := 0; k < e; k++ {
-			if s.cur[k] < 0 {
-				continue
-			}
-			if ko := &s.legs[k].Offers[s.cur[k]]; ko.Origin == OfferHeld && ko.held == o.held {
-				uses++
-				if s.date(k) == d {
-					usesDay++
-				}
-			}
-		}
-		if hp.kind == CountTicket && h.RidesLeft-uses < 1 {
-			return 0, false
-		}
-		limit := h.DailyLimit
-		if limit == 0 {
-			limit = hp.dailyLimit
-		}
-		if limit > 0 {
-			today := usesDay
-			if d == s.q.date {
-				today += h.RidesToday
-			}
-			if today+1 > limit {
-				return 0, false
-			}
-		}
-		return 0, true
+		// heldOffers chose the leg's held product, in time order.
+		return 0, o.held == s.legs[e].held
 	}
 	return max(o.AmountFen, 0), true
 }

@@ -170,6 +170,7 @@ func (k HeldKind) String() string {
 
 type heldProduct struct {
 	kind       HeldKind
+	priority   int     // fare_held_products.txt priority: the higher is used first
 	networks   []int32 // empty: every network
 	dailyLimit int
 	rides      int
