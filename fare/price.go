@@ -48,7 +48,7 @@ type Held struct {
 	ValidFrom     Date
 	ValidTo       Date // the last day of validity
 	RidesLeft     int  // count tickets: rides still held
-	DailyLimit    int  // rides a day; 0 for the feed's daily_ride_limit
+	DailyLimit    int  // rides a day the card allows; 0: none. The lower of it and the feed's daily_ride_limit applies
 	RidesToday    int  // rides already taken on the journey's date
 }
 
@@ -906,10 +906,16 @@ func (t *Table) heldBefore(j *Journey, a, b int32) bool {
 	return a < b
 }
 
-// dailyLimit is the rides a day a held product allows, 0 for no limit.
+// dailyLimit is the rides a day a held product allows, 0 for no limit:
+// the lower of the card's and the table's daily_ride_limit. A card's limit
+// can lower the table's (a product sold with fewer rides a day), never
+// raise it: the table is the operator's rule, the card's byte is data.
 func (t *Table) dailyLimit(h *Held, hp *heldProduct) int {
-	if h.DailyLimit > 0 {
+	switch {
+	case h.DailyLimit <= 0:
+		return hp.dailyLimit
+	case hp.dailyLimit <= 0:
 		return h.DailyLimit
 	}
-	return hp.dailyLimit
+	return min(h.DailyLimit, hp.dailyLimit)
 }

@@ -690,3 +690,26 @@ func TestHeldProductOrder(t *testing.T) {
 	check(t, feed("1", "5"), doc, want{"0.00", []string{"ticket 0.00"}})
 	check(t, feed("5", "1"), doc, want{"0.00", []string{"pass 0.00"}})
 }
+
+// TestHeldDailyLimit follows README.md's decision "a card's daily limit
+// cannot raise the table's daily_ride_limit: the lower applies".
+// bus_monthly has daily_ride_limit 4.
+func TestHeldDailyLimit(t *testing.T) {
+	tab := ningbo(t)
+	for _, tc := range []struct {
+		name              string
+		limit, ridesToday int
+		want              string
+	}{
+		{"the table's 4, 3 taken", 0, 3, "bus_monthly 0.00"},
+		{"the table's 4, 4 taken", 0, 4, "bus_single 2.00"},
+		{"the card's 10 does not raise the table's 4", 10, 4, "bus_single 2.00"},
+		{"the card's 2 lowers the table's 4", 2, 2, "bus_single 2.00"},
+		{"the card's 2, 1 taken", 2, 1, "bus_monthly 0.00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := fmt.Sprintf(`{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[{"fare_product_id":"bus_monthly","valid_from":"2025-06-01","valid_to":"2025-06-30","daily_limit":%d,"rides_today":%d}]}`, tc.limit, tc.ridesToday)
+			check(t, tab, doc, want{strings.Fields(tc.want)[1], []string{tc.want}})
+		})
+	}
+}
