@@ -39,8 +39,8 @@ type LegJSON struct {
 // HeldJSON is the JSON form of a Held product.
 type HeldJSON struct {
 	FareProductID string `json:"fare_product_id"`
-	ValidFrom     string `json:"valid_from"`
-	ValidTo       string `json:"valid_to"`
+	ValidFrom     string `json:"valid_from,omitempty"` // absent: valid since always
+	ValidTo       string `json:"valid_to,omitempty"`   // absent: never expires; inclusive
 	RidesLeft     int    `json:"rides_left,omitempty"`
 	DailyLimit    int    `json:"daily_limit,omitempty"`
 	RidesToday    int    `json:"rides_today,omitempty"`
@@ -110,12 +110,20 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 	}
 	for i, hj := range jj.Products {
 		f := func(name string) string { return fmt.Sprintf("products[%d].%s", i, name) }
-		h := Held{FareProductID: hj.FareProductID, RidesLeft: hj.RidesLeft, DailyLimit: hj.DailyLimit, RidesToday: hj.RidesToday}
-		if h.ValidFrom, err = ParseDate(hj.ValidFrom); err != nil {
-			return nil, bad(f("valid_from"), err)
+		h := Held{FareProductID: hj.FareProductID, RidesLeft: hj.RidesLeft, DailyLimit: hj.DailyLimit, RidesToday: hj.RidesToday,
+			ValidFrom: NoStart, ValidTo: Forever}
+		if hj.ValidFrom != "" {
+			if h.ValidFrom, err = ParseDate(hj.ValidFrom); err != nil {
+				return nil, bad(f("valid_from"), err)
+			}
 		}
-		if h.ValidTo, err = ParseDate(hj.ValidTo); err != nil {
-			return nil, bad(f("valid_to"), err)
+		if hj.ValidTo != "" {
+			if h.ValidTo, err = ParseDate(hj.ValidTo); err != nil {
+				return nil, bad(f("valid_to"), err)
+			}
+		}
+		if h.ValidTo < h.ValidFrom {
+			return nil, bad(f("valid_to"), fmt.Errorf("%s is before valid_from %s", hj.ValidTo, hj.ValidFrom))
 		}
 		if h.RidesLeft < 0 || h.DailyLimit < 0 || h.RidesToday < 0 {
 			return nil, bad(f("rides_left"), fmt.Errorf("counts are not negative"))
@@ -284,7 +292,7 @@ func (q *Quote) Explanation(i int) string {
 	case OfferHeld:
 		h := &q.held[o.held]
 		hp := t.products[o.product].held
-		fmt.Fprintf(&b, "%s %s (%s) valid %s to %s", hp.kind, name, o.FareProductID, h.ValidFrom, h.ValidTo)
+		fmt.Fprintf(&b, "%s %s (%s) %s", hp.kind, name, o.FareProductID, validity(h))
 		if hp.kind == CountTicket {
 			used := 0
 			for k := 0; k <= i; k++ {
@@ -351,4 +359,18 @@ func kmOrEmpty(m int64) string {
 		return ""
 	}
 	return km(m)
+}
+
+// validity says a held product's days: "valid 2025-06-01 to 2025-06-30",
+// or without one or both ends.
+func validity(h *Held) string {
+	switch {
+	case h.ValidFrom == NoStart && h.ValidTo == Forever:
+		return "valid without dates"
+	case h.ValidTo == Forever:
+		return fmt.Sprintf("valid from %s, without end", h.ValidFrom)
+	case h.ValidFrom == NoStart:
+		return fmt.Sprintf("valid to %s", h.ValidTo)
+	}
+	return fmt.Sprintf("valid %s to %s", h.ValidFrom, h.ValidTo)
 }

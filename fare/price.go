@@ -45,11 +45,15 @@ type Leg struct {
 // Held is a product the card holds.
 type Held struct {
 	FareProductID string
-	ValidFrom     Date
-	ValidTo       Date // the last day of validity
-	RidesLeft     int  // count tickets: rides still held
-	DailyLimit    int  // rides a day the card allows; 0: none. The lower of it and the feed's daily_ride_limit applies
-	RidesToday    int  // rides already taken on the journey's date
+	// ValidFrom and ValidTo are the first and the last day of validity,
+	// both inclusive. A product without dates never expires: ValidFrom
+	// NoStart and ValidTo Forever (what the JSON form gives when they are
+	// absent).
+	ValidFrom  Date
+	ValidTo    Date
+	RidesLeft  int // count tickets: rides still held
+	DailyLimit int // rides a day the card allows; 0: none. The lower of it and the feed's daily_ride_limit applies
+	RidesToday int // rides already taken on the journey's date
 }
 
 // Spend is what the rider paid in the periods fare caps count, before the

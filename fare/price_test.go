@@ -713,3 +713,27 @@ func TestHeldDailyLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldValidity follows README.md's decisions "a product without dates
+// never expires" and "valid_to is inclusive".
+func TestHeldValidity(t *testing.T) {
+	tab := ningbo(t)
+	bus := func(date, product string) string {
+		return `{"date":"` + date + `","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[` + product + `]}`
+	}
+	undated := `{"fare_product_id":"bus_monthly"}`
+	for _, date := range []string{"2000-01-01", "2025-06-10", "2099-12-31"} {
+		q := check(t, tab, bus(date, undated), want{"0.00", []string{"bus_monthly 0.00"}})
+		if e := q.Explanation(0); !strings.Contains(e, "valid without dates") {
+			t.Errorf("%s: explanation %q", date, e)
+		}
+	}
+	check(t, tab, bus("2099-12-31", `{"fare_product_id":"bus_monthly","valid_from":"2025-06-01"}`), want{"0.00", []string{"bus_monthly 0.00"}})
+	check(t, tab, bus("2025-05-31", `{"fare_product_id":"bus_monthly","valid_from":"2025-06-01"}`), want{"2.00", []string{"bus_single 2.00"}})
+	// The last day counts; the day after does not.
+	check(t, tab, bus("2025-06-30", `{"fare_product_id":"bus_monthly","valid_to":"2025-06-30"}`), want{"0.00", []string{"bus_monthly 0.00"}})
+	check(t, tab, bus("2025-07-01", `{"fare_product_id":"bus_monthly","valid_to":"2025-06-30"}`), want{"2.00", []string{"bus_single 2.00"}})
+	if _, err := tab.ParseJourney([]byte(bus("2025-06-10", `{"fare_product_id":"bus_monthly","valid_from":"2025-06-30","valid_to":"2025-06-01"}`))); err == nil || !strings.Contains(err.Error(), "products[0].valid_to") {
+		t.Errorf("valid_to before valid_from: %v, want an error naming products[0].valid_to", err)
+	}
+}

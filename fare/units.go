@@ -2,6 +2,7 @@ package fare
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -9,6 +10,13 @@ import (
 // Date is a civil date as days since 1970-01-01. It needs no time zone:
 // fares are set in local days.
 type Date int32
+
+// The open ends of a held product's validity: a product without dates
+// never expires.
+const (
+	NoStart Date = math.MinInt32 // a ValidFrom without a first day
+	Forever Date = math.MaxInt32 // a ValidTo without a last day
+)
 
 // DateOf returns the date of year, month (1-12) and day (1-31), without
 // checking that the day exists.
