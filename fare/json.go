@@ -157,6 +157,7 @@ type QuoteJSON struct {
 	// offers empty).
 	Complete bool           `json:"complete"`
 	Legs     []LegQuoteJSON `json:"legs"`
+	Warnings []string       `json:"warnings,omitempty"` // what pricing ignored (Quote.Warnings)
 }
 
 // LegQuoteJSON is the JSON form of a LegQuote.
@@ -201,7 +202,7 @@ func (k OfferOrigin) String() string {
 // numbered from 0 in it, as in the journey's legs array.
 func (q *Quote) JSON() QuoteJSON {
 	t := q.t
-	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency, Complete: q.Complete, Legs: []LegQuoteJSON{}}
+	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency, Complete: q.Complete, Legs: []LegQuoteJSON{}, Warnings: q.Warnings()}
 	for i := range q.Legs {
 		lq := &q.Legs[i]
 		lj := LegQuoteJSON{

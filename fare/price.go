@@ -142,11 +142,22 @@ type Quote struct {
 	Complete bool
 	Legs     []LegQuote
 
-	t     *Table
-	cat   int32
-	media int32
-	held  []Held
-	date  Date
+	t           *Table
+	cat         int32
+	media       int32
+	held        []Held
+	date        Date
+	unknownHeld []int32 // Journey.Products the table does not know: ignored
+}
+
+// Warnings are what pricing ignored, one a line: a held product the table
+// does not know as a pass or count ticket. They are built on demand.
+func (q *Quote) Warnings() []string {
+	var w []string
+	for _, i := range q.unknownHeld {
+		w = append(w, fmt.Sprintf("held product %q (products[%d]) is not a pass or count ticket of fare table %s: ignored", q.held[i].FareProductID, i, q.Version))
+	}
+	return w
 }
 
 // eleg is an effective fare leg, resolved to indices.
@@ -165,8 +176,8 @@ type eleg struct {
 // shows it unpriced, prices every other leg and is not Complete (as
 // OpenTripPlanner and the reference do: a leg without offers). Errors are
 // of kind Invalid, for bad input only: a journey with no legs or too
-// many, an unknown rider category or fare media, a held product the feed
-// does not know, a route or stop the feed's routes.txt or stops.txt lacks
+// many, an unknown rider category or fare media, a route or stop the
+// feed's routes.txt or stops.txt lacks
 // (where it has that file; a route in no network is simply in none).
 func (t *Table) Price(j *Journey, q *Quote) error {
 	const op = "fare.Price"
@@ -189,10 +200,13 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			return citycard.E(op, citycard.Invalid, "fare media %q is not in the feed", j.FareMedia)
 		}
 	}
+	// A product the table does not know (or knows, but not as a pass or
+	// count ticket) is ignored, with a warning in the quote: the card
+	// may hold products of other schemes, and its rides are still priced.
+	q.unknownHeld = q.unknownHeld[:0]
 	for i := range j.Products {
-		p := t.productIDs.get(j.Products[i].FareProductID)
-		if p < 0 || t.products[p].held == nil {
-			return citycard.E(op, citycard.Invalid, "held product %q is not a pass or count ticket of the feed", j.Products[i].FareProductID)
+		if t.heldProduct(&j.Products[i]) == nil {
+			q.unknownHeld = append(q.unknownHeld, int32(i))
 		}
 	}
 	for i := range j.Legs {
@@ -854,8 +868,11 @@ func (t *Table) heldOffers(e *eleg, j *Journey, u *heldUse, lq *LegQuote) int32 
 	best := int32(-1)
 	for hi := range j.Products {
 		h := &j.Products[hi]
+		hp := t.heldProduct(h)
+		if hp == nil {
+			continue // a warning of the quote
+		}
 		p := t.productIDs.get(h.FareProductID)
-		hp := t.products[p].held
 		if d < h.ValidFrom || d > h.ValidTo {
 			continue
 		}
@@ -895,12 +912,21 @@ func (t *Table) heldOffers(e *eleg, j *Journey, u *heldUse, lq *LegQuote) int32 
 	return best
 }
 
+// heldProduct is the table's pass or count ticket a card's product is,
+// or nil for a product the table does not know as one.
+func (t *Table) heldProduct(h *Held) *heldProduct {
+	p := t.productIDs.get(h.FareProductID)
+	if p < 0 {
+		return nil
+	}
+	return t.products[p].held
+}
+
 // heldBefore reports whether held product a is used before b when both
 // are valid on a leg: the higher fare_held_products.txt priority, then a
 // pass before a count ticket, then the card's order.
 func (t *Table) heldBefore(j *Journey, a, b int32) bool {
-	pa := t.products[t.productIDs.get(j.Products[a].FareProductID)].held
-	pb := t.products[t.productIDs.get(j.Products[b].FareProductID)].held
+	pa, pb := t.heldProduct(&j.Products[a]), t.heldProduct(&j.Products[b])
 	if pa.priority != pb.priority {
 		return pa.priority > pb.priority
 	}

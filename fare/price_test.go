@@ -737,3 +737,25 @@ func TestHeldValidity(t *testing.T) {
 		t.Errorf("valid_to before valid_from: %v, want an error naming products[0].valid_to", err)
 	}
 }
+
+// TestUnknownHeldProduct follows README.md's decision "a product the table
+// does not know is ignored with a warning in the quote, not an error".
+func TestUnknownHeldProduct(t *testing.T) {
+	tab := ningbo(t)
+	q := check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}],"products":[
+		{"fare_product_id":"museum_pass"},{"fare_product_id":"bus_single"},{"fare_product_id":"bus_10_rides","rides_left":2}]}`,
+		want{"0.00", []string{"bus_10_rides 0.00"}})
+	w := strings.Join(q.Warnings(), "\n")
+	for _, want := range []string{`held product "museum_pass" (products[0]) is not a pass or count ticket of fare table 2025.06-1: ignored`,
+		`held product "bus_single" (products[1])`} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings %q, want one containing %q", w, want)
+		}
+	}
+	if out, _ := json.Marshal(q.JSON()); !strings.Contains(string(out), `"warnings":["held product \"museum_pass\"`) {
+		t.Errorf("JSON %s: no warnings", out)
+	}
+	if q := quote(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}]}`); len(q.Warnings()) != 0 {
+		t.Errorf("warnings %q, want none", q.Warnings())
+	}
+}
