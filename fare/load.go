@@ -225,6 +225,15 @@ func (l *loader) load() {
 		if v := f.get(0, "feed_version"); v != "" {
 			t.version = v
 		}
+		// The operating day (运营日) ends at operating_day_end_time,
+		// midnight without it; at noon at the latest.
+		if v := f.get(0, "operating_day_end_time"); v != "" {
+			c, err := ParseClock(v)
+			if err != nil || c > day/2 {
+				l.errf(f, 0, "operating_day_end_time", "%q is not a time 00:00:00-12:00:00", v)
+			}
+			t.dayEnd = max(c, 0)
+		}
 	}
 
 	// The currency first: every amount of the feed is parsed with it.

@@ -53,12 +53,12 @@ type Held struct {
 	ValidTo    Date
 	RidesLeft  int // count tickets: rides still held
 	DailyLimit int // rides a day the card allows; 0: none. The lower of it and the feed's daily_ride_limit applies
-	RidesToday int // rides already taken on the journey's date
+	RidesToday int // rides already taken on the operating day of the journey's first leg
 }
 
 // Spend is what the rider paid in the periods fare caps count, before the
-// journey: the day and month of the journey's date and its week (Monday to
-// Sunday).
+// journey: the operating day of its first leg (Table.OperatingDay), and
+// the week (Monday to Sunday) and month of that day.
 type Spend struct {
 	DayFen, WeekFen, MonthFen int64
 }
@@ -297,7 +297,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		ne++
 	}
 
-	var hu heldUse
+	hu := heldUse{first: t.OperatingDay(j.Date, effs[0].start)}
 	for e := 0; e < ne; e++ {
 		ev := &effs[e]
 		if ev.distM < 0 {
@@ -847,6 +847,7 @@ func (t *Table) netName(n int32) string {
 
 // heldUse is what the journey's legs so far took of each held product.
 type heldUse struct {
+	first Date          // the operating day of the journey's first leg
 	rides [MaxHeld]int  // rides taken in this journey
 	day   [MaxHeld]int  // of them, on the operating day last
 	last  [MaxHeld]Date // that day
@@ -863,8 +864,7 @@ func (t *Table) heldOffers(e *eleg, j *Journey, u *heldUse, lq *LegQuote) int32 
 	if len(j.Products) == 0 {
 		return -1
 	}
-	d, _ := dateTime(j.Date, max(e.start, 0))
-	first, _ := dateTime(j.Date, 0)
+	d, first := t.OperatingDay(j.Date, e.start), u.first
 	best := int32(-1)
 	for hi := range j.Products {
 		h := &j.Products[hi]

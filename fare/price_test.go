@@ -759,3 +759,79 @@ func TestUnknownHeldProduct(t *testing.T) {
 		t.Errorf("warnings %q, want none", q.Warnings())
 	}
 }
+
+// TestOperatingDay follows README.md's decision on the operating day
+// (运营日): feed_info.txt's operating_day_end_time sets when a table's day
+// ends (without it, at midnight); a leg belongs to the operating day in
+// which it starts, and day caps, daily ride limits, validity dates,
+// spend.day (and the week and month of caps) follow it.
+func TestOperatingDay(t *testing.T) {
+	feed := func(dayEnd string) *Table {
+		files := map[string]string{
+			"fare_products.txt":      "fare_product_id,amount,currency\nsingle,2.00,CNY\npass,60.00,CNY\n",
+			"fare_leg_rules.txt":     "network_id,fare_product_id\nbus,single\n",
+			"fare_held_products.txt": "fare_product_id,kind,network_id,daily_ride_limit\npass,pass,bus,1\n",
+			"fare_caps.txt":          "period,amount\nday,4.00\nmonth,100.00\n",
+		}
+		if dayEnd != "" {
+			files["feed_info.txt"] = "feed_publisher_name,feed_version,operating_day_end_time\nx,1," + dayEnd + "\n"
+		}
+		return mustLoad(t, files)
+	}
+	four, midnight := feed("04:00:00"), feed("")
+	if d := four.OperatingDay(DateOf(2025, 6, 11), 3*3600+59*60+59); d != DateOf(2025, 6, 10) {
+		t.Errorf("03:59:59 on 06-11 is in operating day %s, want 2025-06-10", d)
+	}
+	if d := four.OperatingDay(DateOf(2025, 6, 10), 28*3600); d != DateOf(2025, 6, 11) {
+		t.Errorf("28:00:00 of 06-10 is in operating day %s, want 2025-06-11", d)
+	}
+	// Two bus legs; spend is of the first one's operating day.
+	legs := func(date, at1, at2, extra string) string {
+		return `{"date":"` + date + `","legs":[{"network_id":"bus","start_time":"` + at1 + `"},{"network_id":"bus","start_time":"` + at2 + `"}]` + extra + `}`
+	}
+	spent := `,"spend":{"day":"1.00"}`
+	pass := func(extra string) string { return `,"products":[{"fare_product_id":"pass"` + extra + `}]` }
+	for _, tc := range []struct {
+		name string
+		tab  *Table
+		doc  string
+		want want
+	}{
+		// 1.00 spent on operating day 06-10, day cap 4.00: the 23:00 bus
+		// pays 2.00, a bus the same operating day 1.00, the next 2.00.
+		{"day cap at 01:00, day ending 04:00", four, legs("2025-06-10", "23:00:00", "25:00:00", spent), want{"3.00", []string{"single 2.00", "single 1.00"}}},
+		{"day cap at 01:00, day ending at midnight", midnight, legs("2025-06-10", "23:00:00", "25:00:00", spent), want{"4.00", []string{"single 2.00", "single 2.00"}}},
+		{"day cap at 03:59:59", four, legs("2025-06-10", "23:00:00", "27:59:59", spent), want{"3.00", []string{"single 2.00", "single 1.00"}}},
+		{"day cap at 04:00, a new day", four, legs("2025-06-10", "23:00:00", "28:00:00", spent), want{"4.00", []string{"single 2.00", "single 2.00"}}},
+		// Dated 06-11: 02:00 is in 06-10, whose spend spend.day is; 05:00
+		// in 06-11. With the day ending at midnight, both in 06-11.
+		{"journey dated the calendar day", four, legs("2025-06-11", "02:00:00", "05:00:00", `,"spend":{"day":"3.00"}`), want{"3.00", []string{"single 1.00", "single 2.00"}}},
+		{"journey dated the calendar day, day ending at midnight", midnight, legs("2025-06-11", "02:00:00", "05:00:00", `,"spend":{"day":"3.00"}`), want{"1.00", []string{"single 1.00", "single 0.00"}}},
+		// A pass whose last day is 06-10 holds at 01:00 on 06-11, not at 05:00.
+		{"validity", four, legs("2025-06-11", "01:00:00", "05:00:00", pass(`,"valid_to":"2025-06-10"`)), want{"2.00", []string{"pass 0.00", "single 2.00"}}},
+		{"validity, day ending at midnight", midnight, legs("2025-06-11", "01:00:00", "05:00:00", pass(`,"valid_to":"2025-06-10"`)), want{"4.00", []string{"single 2.00", "single 2.00"}}},
+		// One ride a day: rides_today is of the first leg's operating day
+		// (06-10, its ride taken); 05:00 is a new day.
+		{"rides today", four, legs("2025-06-11", "02:00:00", "05:00:00", pass(`,"rides_today":1`)), want{"2.00", []string{"single 2.00", "pass 0.00"}}},
+		{"rides today, day ending at midnight", midnight, legs("2025-06-11", "02:00:00", "05:00:00", pass(`,"rides_today":1`)), want{"4.00", []string{"single 2.00", "single 2.00"}}},
+		// 23:00 and 02:00 are one operating day: the pass's one ride goes
+		// to the first, the second pays.
+		{"daily ride limit", four, legs("2025-06-10", "23:00:00", "26:00:00", pass("")), want{"2.00", []string{"pass 0.00", "single 2.00"}}},
+		{"daily ride limit, day ending at midnight", midnight, legs("2025-06-10", "23:00:00", "26:00:00", pass("")), want{"0.00", []string{"pass 0.00", "pass 0.00"}}},
+		// 97.00 spent in June, month cap 100.00: 01:00 on 1 July is in
+		// June's last operating day.
+		{"month cap", four, legs("2025-06-30", "23:00:00", "25:00:00", `,"spend":{"month":"97.00"}`), want{"3.00", []string{"single 2.00", "single 1.00"}}},
+		{"month cap, day ending at midnight", midnight, legs("2025-06-30", "23:00:00", "25:00:00", `,"spend":{"month":"97.00"}`), want{"4.00", []string{"single 2.00", "single 2.00"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, tc.tab, tc.doc, tc.want)
+		})
+	}
+
+	for _, v := range []string{"12:00:01", "4h", "-01:00:00"} {
+		_, err := Load(mapFeed(map[string]string{"fare_products.txt": minimalProducts, "feed_info.txt": "feed_version,operating_day_end_time\n1," + v + "\n"}))
+		if err == nil || !strings.Contains(err.Error(), "feed_info.txt:2: operating_day_end_time") {
+			t.Errorf("operating_day_end_time %s: %v, want an error naming it", v, err)
+		}
+	}
+}

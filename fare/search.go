@@ -166,9 +166,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 	return max(o.AmountFen, 0), true
 }
 
+// date is the operating day of effective leg e.
 func (s *search) date(e int) Date {
-	d, _ := dateTime(s.q.date, max(s.eff[e].start, 0))
-	return d
+	return s.t.OperatingDay(s.q.date, s.eff[e].start)
 }
 
 // applyCaps lowers the chosen amounts, leg by leg in order, so that the
@@ -180,6 +180,7 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 		return
 	}
 	var spent [MaxLegs]int64
+	first := s.date(0) // the day of j.Spend
 	for e := 0; e < s.n; e++ {
 		lq := s.legs[e]
 		if n := s.eff[e].net; n >= 0 && t.uncapped[n] {
@@ -193,7 +194,7 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 				continue
 			}
 			var before int64
-			if samePeriod(period, d, j.Date) {
+			if samePeriod(period, d, first) {
 				switch period {
 				case CapDay:
 					before = j.Spend.DayFen

@@ -7,6 +7,7 @@ package fare
 type Table struct {
 	version  string
 	currency string
+	dayEnd   Clock // when the operating day ends: 0 at midnight, 4*3600 at 04:00
 	decimals int
 	warnings []*FieldError
 	files    []string // the files the feed had, for the summary
@@ -263,6 +264,24 @@ type capRule struct {
 // of the feed's files when it has none. Terminals get it with their
 // parameters and records name it.
 func (t *Table) Version() string { return t.version }
+
+// OperatingDay returns the operating day (运营日) that clock c of date d
+// falls in: the day ends at feed_info.txt's operating_day_end_time (at
+// midnight without it), so that with a 04:00 end, 02:00 on 11 June is in
+// the day of 10 June. A leg belongs to the operating day in which it
+// starts; day caps, daily ride limits, validity dates and Spend follow
+// it. An unknown time (NoTime) is in day d.
+func (t *Table) OperatingDay(d Date, c Clock) Date {
+	if c < 0 {
+		return d
+	}
+	c -= t.dayEnd
+	days := c / day
+	if c%day < 0 {
+		days--
+	}
+	return d + Date(days)
+}
 
 // Currency is the ISO 4217 code of every amount in the table.
 func (t *Table) Currency() string { return t.currency }
