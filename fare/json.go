@@ -31,7 +31,7 @@ type LegJSON struct {
 	ToStopID      string `json:"to_stop_id,omitempty"`
 	StartTime     string `json:"start_time,omitempty"`
 	EndTime       string `json:"end_time,omitempty"`
-	DistanceM     int64  `json:"distance_m,omitempty"`
+	DistanceM     *int64 `json:"distance_m,omitempty"` // absent: unknown; 0 is the same station
 	TapOffMissing bool   `json:"tap_off_missing,omitempty"`
 	Charged       string `json:"charged,omitempty"`
 }
@@ -83,7 +83,10 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 	}
 	for i, lj := range jj.Legs {
 		l := Leg{RouteID: lj.RouteID, NetworkID: lj.NetworkID, FromStopID: lj.FromStopID, ToStopID: lj.ToStopID,
-			Start: NoTime, End: NoTime, DistanceM: lj.DistanceM, TapOffMissing: lj.TapOffMissing}
+			Start: NoTime, End: NoTime, TapOffMissing: lj.TapOffMissing}
+		if lj.DistanceM != nil {
+			l.DistanceM, l.DistanceKnown = *lj.DistanceM, true
+		}
 		f := func(name string) string { return fmt.Sprintf("legs[%d].%s", i, name) }
 		if lj.StartTime != "" {
 			if l.Start, err = ParseClock(lj.StartTime); err != nil {
@@ -95,8 +98,8 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 				return nil, bad(f("end_time"), err)
 			}
 		}
-		if l.DistanceM < 0 || l.DistanceM > 1e8 {
-			return nil, bad(f("distance_m"), fmt.Errorf("%d is not 0 to 100000000", l.DistanceM))
+		if l.DistanceM < 0 || l.DistanceM > distanceMMax {
+			return nil, bad(f("distance_m"), fmt.Errorf("%d is not 0 to %d", l.DistanceM, distanceMMax))
 		}
 		if lj.Charged != "" {
 			if l.ChargedFen, err = parseAmount(lj.Charged, t.decimals); err != nil || l.ChargedFen < 0 {

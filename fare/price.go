@@ -9,8 +9,9 @@ import (
 // Limits of a journey: a journey is a few legs of one trip, and a card
 // holds at most a few products.
 const (
-	MaxLegs      = 16 // legs of one journey
-	MaxHeld      = 16 // products held
+	MaxLegs      = 16                 // legs of one journey
+	MaxHeld      = 16                 // products held
+	distanceMMax = int64(100_000_000) // 100,000 km: the most a leg's distance may be
 	searchBudget = 1 << 14
 )
 
@@ -32,7 +33,12 @@ type Leg struct {
 	FromStopID string // where the leg began (tap-on)
 	ToStopID   string // where it ended (tap-off); "" when there was none
 	Start, End Clock  // tap-on and tap-off times; NoTime when unknown
-	DistanceM  int64  // the leg's distance in metres; 0 when unknown (the feed's tables are used)
+	// DistanceM is the leg's distance in metres, known when above 0 or
+	// when DistanceKnown is set: 0 m is a real distance (the same
+	// station). An unknown distance (the zero Leg's) is taken from the
+	// feed's tables.
+	DistanceM     int64
+	DistanceKnown bool
 	// TapOffMissing says the leg's tap-off never came: the network's
 	// maximum fare applies.
 	TapOffMissing bool
@@ -259,13 +265,13 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			prev = max(prev, r.end)
 		}
 		r.distM = -1
-		if l.DistanceM > 0 {
+		if l.DistanceM > 0 || l.DistanceKnown {
 			r.distM = l.DistanceM
 		}
 		r.missing = l.TapOffMissing
 		r.charged = l.ChargedFen
 		r.first, r.last = i, i
-		if r.end < 0 && r.start >= 0 && (r.to >= 0 || r.distM > 0) {
+		if r.end < 0 && r.start >= 0 && (r.to >= 0 || r.distM >= 0) {
 			r.end = r.start
 		}
 	}
@@ -360,6 +366,9 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 // checkLeg refuses a leg naming a route or stop the feed's routes.txt or
 // stops.txt lacks: the journey is wrong, not the fare table.
 func (t *Table) checkLeg(l *Leg) error {
+	if l.DistanceM < 0 || l.DistanceM > distanceMMax {
+		return fmt.Errorf("distance %d m is not 0 to %d", l.DistanceM, distanceMMax)
+	}
 	if l.RouteID != "" && t.routesDefined >= 0 {
 		if r := t.routes.get(l.RouteID); r < 0 || r >= t.routesDefined {
 			return fmt.Errorf("route %q is not in the feed's routes.txt", l.RouteID)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	"github.com/citycard/citycard"
 )
 
 var (
@@ -833,5 +835,43 @@ func TestOperatingDay(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "feed_info.txt:2: operating_day_end_time") {
 			t.Errorf("operating_day_end_time %s: %v, want an error naming it", v, err)
 		}
+	}
+}
+
+// TestZeroDistance follows README.md's decision "distance_m: 0 is a real
+// distance (the same station); an absent one is unknown". It used to be
+// taken for unknown.
+func TestZeroDistance(t *testing.T) {
+	tab := ningbo(t)
+	for _, tc := range []struct{ name, leg, want string }{
+		// gq to xp is 52 km by the kilometre posts; a given 0 m is in the
+		// first band (an empty min_distance_m includes 0).
+		{"0 m given", `"route_id":"m1","from_stop_id":"gq","to_stop_id":"xp","distance_m":0`, "metro_2 2.00"},
+		{"absent: the posts", `"route_id":"m1","from_stop_id":"gq","to_stop_id":"xp"`, "metro_8 8.00"},
+		// No stops: 0 m given prices the leg; unknown, the maximum fare.
+		{"0 m, no stops", `"network_id":"metro","distance_m":0`, "metro_2 2.00"},
+		{"unknown, no stops", `"network_id":"metro"`, "metro_max 8.00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := check(t, tab, `{"date":"2025-06-10","legs":[{`+tc.leg+`,"start_time":"08:00:00"}]}`, want{strings.Fields(tc.want)[1], []string{tc.want}})
+			if strings.Contains(tc.leg, `"distance_m":0`) && q.Legs[0].DistanceM != 0 {
+				t.Errorf("distance %d m, want 0", q.Legs[0].DistanceM)
+			}
+		})
+	}
+	// In Go, the zero Leg's distance is unknown unless DistanceKnown.
+	for _, tc := range []struct {
+		known bool
+		want  int64
+	}{{false, 800}, {true, 200}} {
+		j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{RouteID: "m1", FromStopID: "gq", ToStopID: "xp", Start: 8 * 3600, End: 9 * 3600, DistanceKnown: tc.known}}}
+		var q Quote
+		if err := tab.Price(j, &q); err != nil || q.TotalFen != tc.want {
+			t.Errorf("DistanceKnown %v: %d fen, %v; want %d", tc.known, q.TotalFen, err, tc.want)
+		}
+	}
+	j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{NetworkID: "metro", Start: 0, End: NoTime, DistanceM: -5, DistanceKnown: true}}}
+	if err := tab.Price(j, &Quote{}); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a negative distance: %v, want kind Invalid", err)
 	}
 }

@@ -31,7 +31,7 @@ func randomJourney(r *rand.Rand) *Journey {
 			l.End = at + Clock(r.IntN(3*3600))
 		}
 		if r.IntN(4) == 0 {
-			l.DistanceM = int64(r.IntN(60000))
+			l.DistanceM, l.DistanceKnown = int64(r.IntN(60000)), true
 		}
 		l.TapOffMissing = r.IntN(10) == 0
 		if r.IntN(5) == 0 {
