@@ -285,6 +285,8 @@ func (q *Quote) Explanation(i int) string {
 		}
 		if o.pct != 100 {
 			fmt.Fprintf(&b, ", rider category %s pays %d%%", t.cats[q.cat].id, o.pct)
+		} else if o.fromDefault {
+			fmt.Fprintf(&b, ", rider category %s pays the default category's price", t.cats[q.cat].id)
 		}
 		fmt.Fprintf(&b, ": %s", amt(o.AmountFen))
 	case OfferMaxFare:

@@ -271,7 +271,7 @@ func (l *loader) load() {
 			l.errf(f, i, "rider_category_id", "%q defined twice", id)
 			continue
 		}
-		c := category{id: id, name: f.get(i, "rider_category_name"), percent: 100}
+		c := category{id: id, name: f.get(i, "rider_category_name"), percent: 100, line: f.lines[i]}
 		switch v := f.get(i, "is_default_fare_category"); v {
 		case "", "0":
 		case "1":
@@ -1062,7 +1062,37 @@ func (l *loader) compile() {
 			t.toGrpListed[r.to] = true
 		}
 	}
+	l.warnDefaultPrice()
 	l.t.stopNames, l.t.otherNames = l.splitNames()
+}
+
+// warnDefaultPrice warns of each rider category without a fare_percent
+// that a product prices from the default category's row for want of one
+// of its own: the category pays the default category's price, which may
+// be what the feed means, or a fare_percent forgotten.
+func (l *loader) warnDefaultPrice() {
+	t := l.t
+	if t.defaultCat < 0 {
+		return
+	}
+	for c := range t.cats {
+		cat := &t.cats[c]
+		if int32(c) == t.defaultCat || cat.hasPercent {
+			continue
+		}
+		for p := range t.products {
+			own, dflt := false, false
+			for _, v := range t.products[p].variants {
+				own = own || v.cat == int32(c)
+				dflt = dflt || v.cat == t.defaultCat
+			}
+			if dflt && !own {
+				l.warns = append(l.warns, &FieldError{File: "rider_categories.txt", Line: cat.line, Field: "fare_percent",
+					Msg: fmt.Sprintf("rider category %q has no fare_percent and product %q no row for it: it pays the default category's price", cat.id, t.products[p].id)})
+				break
+			}
+		}
+	}
 }
 
 func (l *loader) splitNames() (map[string]string, map[string]string) {

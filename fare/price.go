@@ -107,8 +107,11 @@ type Offer struct {
 	toFen     int64 // transfer: the to-leg product's own amount
 	held      int32
 	pct       int64 // rider category percent applied, 100 when none
-	timeFee   int64 // a time-based product: the part of AmountFen for the time
-	minutes   int64
+	// fromDefault: priced from the default category's row, the category
+	// having none of its own
+	fromDefault bool
+	timeFee     int64 // a time-based product: the part of AmountFen for the time
+	minutes     int64
 }
 
 // LegQuote is the price of one leg.
@@ -567,8 +570,12 @@ func containsI32(s []int32, v int32) bool {
 
 // appendProduct appends an offer of product p for each of its rows that
 // the rider category and fare media may use. A category pays the rows
-// that name it; failing those, the rows for every category or the default
-// category, at its fare_percent.
+// that name it; failing those, the rows for every category (unscaled) and
+// the default category's rows, at the category's fare_percent (100
+// without one: the default category's price, with a load warning).
+// Priced from the default category's row, fare_percent scales the whole
+// leg fare, time charges too, unless the category has its own time rule
+// (which is its price, unscaled).
 func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS int64) []Offer {
 	pr := &t.products[p]
 	exact := false
@@ -578,19 +585,18 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS
 			break
 		}
 	}
-	// A category with a fare_percent pays it of the default category's
-	// rows when the product has none of its own.
-	scaled := !exact && cat >= 0 && cat != t.defaultCat && t.cats[cat].hasPercent && t.defaultCat >= 0
+	scaled := !exact && cat >= 0 && cat != t.defaultCat && t.defaultCat >= 0
 	for i := range pr.variants {
 		v := &pr.variants[i]
 		pct := int64(100)
+		fromDefault := false
 		switch {
 		case exact && v.cat != cat:
 			continue
 		case exact:
 		case v.cat < 0:
 		case scaled && v.cat == t.defaultCat:
-			pct = t.cats[cat].percent
+			pct, fromDefault = t.cats[cat].percent, true
 		default:
 			continue
 		}
@@ -598,7 +604,7 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS
 			continue
 		}
 		o := base
-		o.product, o.FareProductID, o.pct = p, pr.id, pct
+		o.product, o.FareProductID, o.pct, o.fromDefault = p, pr.id, pct, fromDefault
 		if v.media >= 0 {
 			o.FareMediaID = t.media.list[v.media]
 		}
@@ -607,12 +613,17 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS
 			if durS < 0 {
 				continue
 			}
-			fee, ok := t.timeFee(pr, cat, durS)
-			if !ok {
+			r, own := t.timeRuleFor(pr, cat, fromDefault)
+			if r == nil {
 				continue
 			}
+			fee := r.fee(durS)
 			o.timeFee, o.minutes = fee, (durS+59)/60
-			o.AmountFen += fee
+			if fromDefault && !own {
+				o.AmountFen = percentOf(v.amount+fee, pct)
+			} else {
+				o.AmountFen += fee
+			}
 		}
 		if base.Origin == OfferLeg || base.Origin == OfferMaxFare {
 			o.AmountFen = max(o.AmountFen, 0)
@@ -622,28 +633,26 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, durS
 	return dst
 }
 
-// timeFee prices durS seconds with the product's time rule for the rider
-// category, or else its rule for every category.
-func (t *Table) timeFee(pr *product, cat int32, durS int64) (int64, bool) {
-	var r *timeRule
+// timeRuleFor picks product pr's time rule for rider category cat: the
+// category's own (own true), else, for a fare from the default category's
+// row, the default category's, else the rule for every category; nil for
+// none.
+func (t *Table) timeRuleFor(pr *product, cat int32, fromDefault bool) (r *timeRule, own bool) {
+	var dflt, all *timeRule
 	for i := range pr.time {
-		if pr.time[i].cat == cat && cat >= 0 {
-			r = &pr.time[i]
-			break
+		switch c := pr.time[i].cat; {
+		case c == cat && cat >= 0:
+			return &pr.time[i], true
+		case c < 0:
+			all = &pr.time[i]
+		case fromDefault && c == t.defaultCat:
+			dflt = &pr.time[i]
 		}
 	}
-	if r == nil {
-		for i := range pr.time {
-			if pr.time[i].cat < 0 {
-				r = &pr.time[i]
-				break
-			}
-		}
+	if dflt != nil {
+		return dflt, false
 	}
-	if r == nil {
-		return 0, false
-	}
-	return r.fee(durS), true
+	return all, false
 }
 
 // fee is the time fare of a stay of durS seconds: nothing within the free

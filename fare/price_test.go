@@ -875,3 +875,64 @@ func TestZeroDistance(t *testing.T) {
 		t.Errorf("a negative distance: %v, want kind Invalid", err)
 	}
 }
+
+// TestCategoryFallback follows README.md's decisions on fare_percent: a
+// category without fare_percent and without its own row pays the default
+// category's price (with a load warning); priced from the default
+// category's row, fare_percent scales the whole leg fare, time charges
+// too, unless the category has its own time rule; rows for everyone stay
+// unscaled.
+func TestCategoryFallback(t *testing.T) {
+	tab := mustLoad(t, map[string]string{
+		"rider_categories.txt": `
+rider_category_id,is_default_fare_category,fare_percent
+adult,1,
+student,0,50
+child,0,50
+staff,0,
+`,
+		"fare_products.txt": `
+fare_product_id,rider_category_id,amount,currency
+bus,adult,2.00,CNY
+bike,adult,1.00,CNY
+park,,0.00,CNY
+`,
+		"fare_leg_rules.txt": "network_id,fare_product_id\nbus,bus\nbike,bike\npark,park\n",
+		"fare_time_rules.txt": `
+fare_product_id,rider_category_id,period_minutes,period_amount
+bike,,60,1.00
+bike,child,60,0.50
+park,,60,3.00
+`,
+	})
+	if w := tab.Warnings(); len(w) != 1 || !strings.Contains(w[0].Error(), `rider_categories.txt:5: fare_percent: rider category "staff" has no fare_percent and product "bus" no row for it: it pays the default category's price`) {
+		t.Errorf("warnings %v, want one for staff", w)
+	}
+	leg := func(cat, net string) string {
+		return `{"date":"2025-06-10","rider_category":"` + cat + `","legs":[{"network_id":"` + net + `","start_time":"08:00:00","end_time":"10:00:00"}]}`
+	}
+	for _, tc := range []struct{ cat, net, want string }{
+		// The default category's row, 50%: 1.00.
+		{"student", "bus", "bus 1.00"},
+		// No fare_percent, no row: the default category's 2.00 (it was
+		// left unpriced).
+		{"staff", "bus", "bus 2.00"},
+		// Two hours of bike: 1.00 base + 2.00 time; the student pays 50%
+		// of the whole, 1.50 (the time was unscaled, 2.50).
+		{"adult", "bike", "bike 3.00"},
+		{"student", "bike", "bike 1.50"},
+		{"staff", "bike", "bike 3.00"},
+		// The child's own time rule is its price: 50% of the base, 0.50,
+		// plus its own 1.00.
+		{"child", "bike", "bike 1.50"},
+		// A row for everyone: unscaled, 6.00 for everyone.
+		{"student", "park", "park 6.00"},
+	} {
+		t.Run(tc.cat+" "+tc.net, func(t *testing.T) {
+			q := check(t, tab, leg(tc.cat, tc.net), want{strings.Fields(tc.want)[1], []string{tc.want}})
+			if tc.cat == "staff" && !strings.Contains(q.Explanation(0), "rider category staff pays the default category's price") {
+				t.Errorf("explanation %q", q.Explanation(0))
+			}
+		})
+	}
+}

@@ -119,8 +119,9 @@ const anyNetwork = 1 << 16
 type category struct {
 	id, name   string
 	isDefault  bool
-	percent    int64 // fare_percent: pays this percent of the default category's fare; -1 unset
+	percent    int64 // fare_percent: pays this percent of the default category's fare; 100 unset
 	hasPercent bool
+	line       int // in rider_categories.txt, for warnings
 }
 
 type variant struct {
