@@ -936,3 +936,22 @@ park,,60,3.00
 		})
 	}
 }
+
+// TestMaxFareAndCaps follows README.md's decision "a max fare does not
+// count towards caps until its tap-off is known (as London's capping
+// does)": it is neither lowered by a cap nor counted in the spend.
+func TestMaxFareAndCaps(t *testing.T) {
+	tab := ningbo(t)
+	// 9.00 spent today, the adult day cap 10.00: the metro leg with no
+	// tap-off pays its 8.00 maximum fare in full (it was capped to 1.00),
+	// and the bus after it still has 1.00 of the cap to pay (it paid 0).
+	check(t, tab, `{"date":"2025-06-10","spend":{"day":"9.00"},"legs":[
+		{"route_id":"m1","from_stop_id":"gq","start_time":"08:00:00","tap_off_missing":true},
+		{"route_id":"b1","start_time":"12:00:00"}]}`,
+		want{"9.00", []string{"metro_max 8.00", "bus_single 1.00"}})
+	// Its tap-off known, the leg (gq to fm, 4.00) counts and is capped.
+	check(t, tab, `{"date":"2025-06-10","spend":{"day":"9.00"},"legs":[
+		{"route_id":"m1","from_stop_id":"gq","to_stop_id":"fm","start_time":"08:00:00","end_time":"08:30:00","charged":"8.00"},
+		{"route_id":"b1","start_time":"12:00:00"}]}`,
+		want{"1.00", []string{"metro_4 1.00", "bus_single 0.00"}})
+}

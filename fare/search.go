@@ -174,7 +174,9 @@ func (s *search) date(e int) Date {
 // applyCaps lowers the chosen amounts, leg by leg in order, so that the
 // rider's spend in each capped period never passes the cap of their
 // rider category (the category's own cap, else the cap for every
-// category).
+// category). A maximum fare charged for want of a tap-off neither counts
+// towards the caps nor is lowered by them until the tap-off is known (as
+// London's capping does): it is a charge pending, not the journey's fare.
 func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 	if len(t.caps) == 0 {
 		return
@@ -184,6 +186,9 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 	for e := 0; e < s.n; e++ {
 		lq := s.legs[e]
 		if n := s.eff[e].net; n >= 0 && t.uncapped[n] {
+			continue
+		}
+		if lq.Chosen >= 0 && lq.Offers[lq.Chosen].Origin == OfferMaxFare {
 			continue
 		}
 		d := s.date(e)
