@@ -153,9 +153,13 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 // QuoteJSON is the JSON form of a Quote, as `citycard fare price` writes
 // it. Every amount is a decimal string in the feed's currency units.
 type QuoteJSON struct {
-	Version  string `json:"version"`
-	Total    string `json:"total"` // the sum of the priced legs, always a decimal string
-	Currency string `json:"currency"`
+	Version string `json:"version"`
+	Total   string `json:"total"` // the sum of the priced legs, always a decimal string
+	// Refund and Supplement are the journey's: what goes back of what
+	// the legs were charged, and what is due beyond it.
+	Refund     string `json:"refund"`
+	Supplement string `json:"supplement"`
+	Currency   string `json:"currency"`
 	// Complete is false when a leg is not priced (its Priced false, its
 	// offers empty).
 	Complete bool           `json:"complete"`
@@ -172,6 +176,7 @@ type LegQuoteJSON struct {
 	Transfer      bool        `json:"transfer,omitempty"`
 	Cap           string      `json:"cap,omitempty"`
 	Refund        string      `json:"refund,omitempty"`
+	Supplement    string      `json:"supplement,omitempty"`
 	DistanceM     *int64      `json:"distance_m,omitempty"`
 	JoinedTo      *int        `json:"joined_to_leg,omitempty"`
 	Explanation   string      `json:"explanation"`
@@ -205,7 +210,8 @@ func (k OfferOrigin) String() string {
 // numbered from 0 in it, as in the journey's legs array.
 func (q *Quote) JSON() QuoteJSON {
 	t := q.t
-	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency, Complete: q.Complete, Legs: []LegQuoteJSON{}, Warnings: q.Warnings()}
+	out := QuoteJSON{Version: q.Version, Total: t.FormatAmount(q.TotalFen), Currency: q.Currency,
+		Refund: t.FormatAmount(q.RefundFen), Supplement: t.FormatAmount(q.SupplementFen), Complete: q.Complete, Legs: []LegQuoteJSON{}, Warnings: q.Warnings()}
 	for i := range q.Legs {
 		lq := &q.Legs[i]
 		lj := LegQuoteJSON{
@@ -217,6 +223,9 @@ func (q *Quote) JSON() QuoteJSON {
 		}
 		if lq.RefundFen > 0 {
 			lj.Refund = t.FormatAmount(lq.RefundFen)
+		}
+		if lq.SupplementFen > 0 {
+			lj.Supplement = t.FormatAmount(lq.SupplementFen)
 		}
 		if lq.DistanceM >= 0 && lq.JoinedTo < 0 {
 			d := lq.DistanceM
@@ -342,6 +351,9 @@ func (q *Quote) Explanation(i int) string {
 	}
 	if lq.RefundFen > 0 {
 		fmt.Fprintf(&b, "; %s was charged for the missing tap-off: %s refunded", amt(lq.AmountFen+lq.RefundFen), amt(lq.RefundFen))
+	}
+	if lq.SupplementFen > 0 {
+		fmt.Fprintf(&b, "; %s was charged for the missing tap-off: %s more due", amt(lq.AmountFen-lq.SupplementFen), amt(lq.SupplementFen))
 	}
 	return b.String()
 }

@@ -44,7 +44,8 @@ type Leg struct {
 	TapOffMissing bool
 	// ChargedFen is what was already charged for the leg (the maximum fare
 	// at a missing tap-off); when the tap-off turns up later, the leg is
-	// priced and the difference refunded.
+	// priced and the difference refunded, or, where the fare is above
+	// what was charged, the supplement due stated.
 	ChargedFen int64
 }
 
@@ -126,6 +127,7 @@ type LegQuote struct {
 	FullFen       int64 // the leg's cheapest fare on its own: no transfer, no held product
 	CapFen        int64 // taken off by fare caps
 	RefundFen     int64 // to refund of ChargedFen, once the tap-off turned up
+	SupplementFen int64 // due beyond ChargedFen, the fare being above it
 	DistanceM     int64 // -1 when unknown
 	Transfer      bool  // a transfer offer was used
 	JoinedTo      int   // the first leg of the effective leg this leg is joined to, or -1
@@ -146,6 +148,9 @@ type Quote struct {
 	Version  string
 	Currency string
 	TotalFen int64 // the sum of the priced legs' AmountFen
+	// RefundFen and SupplementFen sum the legs': what goes back of what
+	// was charged (Leg.ChargedFen), and what is due beyond it.
+	RefundFen, SupplementFen int64
 	// Complete says every leg is priced; a quote that is not prices the
 	// legs it can and says which it cannot (LegQuote.Priced).
 	Complete bool
@@ -224,6 +229,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		}
 	}
 	q.Version, q.Currency, q.TotalFen, q.Complete = t.version, t.currency, 0, true
+	q.RefundFen, q.SupplementFen = 0, 0
 	q.t, q.cat, q.media, q.held, q.date = t, cat, media, j.Products, j.Date
 	if cap(q.Legs) < n {
 		q.Legs = make([]LegQuote, n)
@@ -353,10 +359,10 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			q.Complete = false
 			continue
 		}
-		if c := effs[e].charged; c > 0 && c > lq.AmountFen {
-			lq.RefundFen = c - lq.AmountFen
-		}
+		lq.RefundFen, lq.SupplementFen = settle(effs[e].charged, lq.AmountFen)
 		q.TotalFen += lq.AmountFen
+		q.RefundFen += lq.RefundFen
+		q.SupplementFen += lq.SupplementFen
 	}
 	for i := range q.Legs {
 		if k := q.Legs[i].JoinedTo; k >= 0 {
@@ -364,6 +370,20 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		}
 	}
 	return nil
+}
+
+// settle compares what was charged for a leg (0: nothing yet) with its
+// fare: the refund of what was charged above the fare, or the supplement
+// due of the fare above it (a late tap-off whose fare passes the maximum
+// fare charged: a long parking stay).
+func settle(chargedFen, fareFen int64) (refundFen, supplementFen int64) {
+	switch {
+	case chargedFen <= 0:
+		return 0, 0
+	case chargedFen > fareFen:
+		return chargedFen - fareFen, 0
+	}
+	return 0, fareFen - chargedFen
 }
 
 // checkLeg refuses a leg naming a route or stop the feed's routes.txt or

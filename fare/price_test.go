@@ -955,3 +955,40 @@ func TestMaxFareAndCaps(t *testing.T) {
 		{"route_id":"b1","start_time":"12:00:00"}]}`,
 		want{"1.00", []string{"metro_4 1.00", "bus_single 0.00"}})
 }
+
+// TestLateTapOff follows README.md's decision "a late tap-off whose fare
+// is above what was charged reports the supplement due, and the quote
+// states total, refund and supplement at journey level too".
+func TestLateTapOff(t *testing.T) {
+	tab := ningbo(t)
+	// Parking closed 50 hours after it began, 40.00 (its maximum) charged:
+	// 40.00 a day for two days and 9.00 for the last two hours, 89.00;
+	// 49.00 more is due. The metro leg charged 8.00 costs 4.00.
+	q := check(t, tab, `{"date":"2025-06-10","legs":[
+		{"network_id":"parking","start_time":"08:00:00","end_time":"58:00:00","charged":"40.00"},
+		{"route_id":"m1","from_stop_id":"gq","to_stop_id":"fm","start_time":"60:00:00","end_time":"60:30:00","charged":"8.00"}]}`,
+		want{"93.00", []string{"parking_time 89.00", "metro_4 4.00"}})
+	if l := q.Legs[0]; l.SupplementFen != 4900 || l.RefundFen != 0 {
+		t.Errorf("parking: supplement %d, refund %d; want 4900, 0", l.SupplementFen, l.RefundFen)
+	}
+	if l := q.Legs[1]; l.SupplementFen != 0 || l.RefundFen != 400 {
+		t.Errorf("metro: supplement %d, refund %d; want 0, 400", l.SupplementFen, l.RefundFen)
+	}
+	if q.RefundFen != 400 || q.SupplementFen != 4900 {
+		t.Errorf("journey: refund %d, supplement %d; want 400, 4900", q.RefundFen, q.SupplementFen)
+	}
+	if e := q.Explanation(0); !strings.Contains(e, "40.00 was charged for the missing tap-off: 49.00 more due") {
+		t.Errorf("explanation %q", e)
+	}
+	out, _ := json.Marshal(q.JSON())
+	for _, want := range []string{`"total":"93.00","refund":"4.00","supplement":"49.00"`, `"full":"89.00","supplement":"49.00"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("JSON %s\nwant %s", out, want)
+		}
+	}
+	// Nothing charged before: no refund, no supplement, both stated.
+	out, _ = json.Marshal(quote(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}]}`).JSON())
+	if !strings.Contains(string(out), `"total":"2.00","refund":"0.00","supplement":"0.00"`) {
+		t.Errorf("JSON %s: want refund and supplement 0.00", out)
+	}
+}
