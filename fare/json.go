@@ -98,6 +98,9 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 				return nil, bad(f("end_time"), err)
 			}
 		}
+		if l.TapOffMissing && l.ToStopID != "" {
+			return nil, bad(f("tap_off_missing"), fmt.Errorf("true, yet to_stop_id %q: a leg with a known exit has its tap-off", l.ToStopID))
+		}
 		if l.DistanceM < 0 || l.DistanceM > distanceMMax {
 			return nil, bad(f("distance_m"), fmt.Errorf("%d is not 0 to %d", l.DistanceM, distanceMMax))
 		}

@@ -190,8 +190,9 @@ type eleg struct {
 // shows it unpriced, prices every other leg and is not Complete (as
 // OpenTripPlanner and the reference do: a leg without offers). Errors are
 // of kind Invalid, for bad input only: a journey with no legs or too
-// many, an unknown rider category or fare media, a route or stop the
-// feed's routes.txt or stops.txt lacks
+// many, an unknown rider category or fare media, a leg whose tap-off is
+// missing yet has an exit stop, a route or stop the feed's routes.txt or
+// stops.txt lacks
 // (where it has that file; a route in no network is simply in none).
 func (t *Table) Price(j *Journey, q *Quote) error {
 	const op = "fare.Price"
@@ -387,8 +388,13 @@ func settle(chargedFen, fareFen int64) (refundFen, supplementFen int64) {
 }
 
 // checkLeg refuses a leg naming a route or stop the feed's routes.txt or
-// stops.txt lacks: the journey is wrong, not the fare table.
+// stops.txt lacks, a distance out of range, and contradictory input (a
+// missing tap-off with an exit stop): the journey is wrong, not the fare
+// table.
 func (t *Table) checkLeg(l *Leg) error {
+	if l.TapOffMissing && l.ToStopID != "" {
+		return fmt.Errorf("tap_off_missing, yet an exit stop %q: a leg with a known exit has its tap-off", l.ToStopID)
+	}
 	if l.DistanceM < 0 || l.DistanceM > distanceMMax {
 		return fmt.Errorf("distance %d m is not 0 to %d", l.DistanceM, distanceMMax)
 	}

@@ -259,8 +259,17 @@ func TestMissingTapOff(t *testing.T) {
 	if e := q.Explanation(0); !strings.Contains(e, "no tap-off") {
 		t.Errorf("explanation %q does not say the tap-off is missing", e)
 	}
-	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"wc","tap_off_missing":true,"start_time":"08:00:00"}]}`,
+	check(t, tab, `{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","tap_off_missing":true,"start_time":"08:00:00"}]}`,
 		want{"8.00", []string{"metro_max 8.00"}})
+	// README.md: contradictory input (tap_off_missing with an exit stop)
+	// is an error. It was priced at the maximum fare, the exit ignored.
+	if _, err := tab.ParseJourney([]byte(`{"date":"2025-06-10","legs":[{"route_id":"m1","from_stop_id":"gq","to_stop_id":"wc","tap_off_missing":true,"start_time":"08:00:00"}]}`)); err == nil || !strings.Contains(err.Error(), `legs[0].tap_off_missing: true, yet to_stop_id "wc"`) {
+		t.Errorf("tap_off_missing with an exit stop: %v, want an error naming legs[0].tap_off_missing", err)
+	}
+	j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{RouteID: "m1", FromStopID: "gq", ToStopID: "wc", TapOffMissing: true, Start: 8 * 3600, End: NoTime}}}
+	if err := tab.Price(j, &Quote{}); !citycard.IsKind(err, citycard.Invalid) || !strings.Contains(err.Error(), "leg 1: tap_off_missing") {
+		t.Errorf("Price of a missing tap-off with an exit stop: %v, want kind Invalid naming leg 1", err)
+	}
 	check(t, tab, `{"date":"2025-06-10","rider_category":"student","legs":[{"route_id":"m1","from_stop_id":"gq","start_time":"08:00:00"}]}`,
 		want{"4.00", []string{"metro_max 4.00"}})
 	// The tap-off turns up later: gq to fm is 15.5 km, 4.00; 4.00 of the

@@ -33,7 +33,9 @@ func randomJourney(r *rand.Rand) *Journey {
 		if r.IntN(4) == 0 {
 			l.DistanceM, l.DistanceKnown = int64(r.IntN(60000)), true
 		}
-		l.TapOffMissing = r.IntN(10) == 0
+		if r.IntN(10) == 0 {
+			l.TapOffMissing, l.ToStopID, l.End = true, "", NoTime
+		}
 		if r.IntN(5) == 0 {
 			l.ChargedFen = 800
 		}

@@ -191,7 +191,11 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			if open {
 				penalty = &fare.Leg{RouteID: prevRoute, NetworkID: prevNet, FromStopID: prevStop, Start: entryClock, End: fare.NoTime, TapOffMissing: true}
 			}
-			cur.TapOffMissing = true
+			// A tap-off with no tap-on on the network: the leg's start is
+			// what is missing, and the maximum fare applies, as for a
+			// missing tap-off (fare.Price refuses a missing tap-off with
+			// an exit stop as contradictory).
+			cur.ToStopID, cur.End, cur.TapOffMissing = "", fare.NoTime, true
 		}
 	}
 
