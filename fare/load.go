@@ -81,10 +81,10 @@ func (l *loader) required(f *table, i int, col string) (string, bool) {
 	return v, true
 }
 
-// ref resolves a reference to a network, route, stop or area in x. An id
-// x does not hold is added, with a warning when a file of the feed
-// defines that kind (a dangling reference): a rule naming it then matches
-// only what names that id too (no stop is in an undefined area).
+// ref resolves a reference to a network, route or stop in x. An id x
+// does not hold is added, with a warning when a file of the feed defines
+// that kind (a dangling reference): a rule naming it then matches only
+// legs naming that id too.
 func (l *loader) ref(f *table, i int, col string, x *ids, kind string) int32 {
 	v := f.get(i, col)
 	if v == "" {
@@ -99,8 +99,8 @@ func (l *loader) ref(f *table, i int, col string, x *ids, kind string) int32 {
 	return x.add(v)
 }
 
-// defRef resolves a reference to a rider category or fare media: -1 and
-// true when empty. A dangling reference (a file of the feed defines the
+// defRef resolves a reference to an area, rider category or fare media:
+// -1 and true when empty. A dangling reference (a file of the feed defines the
 // kind, not this id) is a warning and false: the row naming it never
 // applies, as the reference tolerates and published feeds need. Where no
 // file defines the kind (a partial feed) the id is taken as given.
@@ -381,7 +381,10 @@ func (l *loader) load() {
 		if !ok1 || !ok2 {
 			continue
 		}
-		a := l.ref(f, i, "area_id", &t.areas, "area")
+		a, ok := l.defRef(f, i, "area_id", &t.areas, "area", "the row is ignored")
+		if !ok {
+			continue
+		}
 		s := l.ref(f, i, "stop_id", &t.stops, "stop")
 		l.growStops()
 		if !slices.Contains(t.stopAreas[s], a) {
@@ -601,8 +604,9 @@ func (l *loader) loadLegRules() {
 			r.group = t.groups.add(g)
 		}
 		r.network = l.ref(f, i, "network_id", &t.networks, "network")
-		r.fromArea = l.ref(f, i, "from_area_id", &t.areas, "area")
-		r.toArea = l.ref(f, i, "to_area_id", &t.areas, "area")
+		var okFrom, okTo bool
+		r.fromArea, okFrom = l.defRef(f, i, "from_area_id", &t.areas, "area", "the rule never matches")
+		r.toArea, okTo = l.defRef(f, i, "to_area_id", &t.areas, "area", "the rule never matches")
 		var ok1, ok2, ok3 bool
 		r.fromTF, ok1 = l.tfRef(f, i, "from_timeframe_group_id")
 		r.toTF, ok2 = l.tfRef(f, i, "to_timeframe_group_id")
@@ -610,7 +614,7 @@ func (l *loader) loadLegRules() {
 		// A rule naming what the feed does not define stays (its leg
 		// group and what it names still count for the others) but never
 		// matches a leg.
-		r.never = !ok1 || !ok2 || !ok3
+		r.never = !ok1 || !ok2 || !ok3 || !okFrom || !okTo
 		r.priority = int(l.intField(f, i, "rule_priority", 0, 0, math.MaxInt32))
 		r.minDistM = l.intField(f, i, "min_distance_m", -1, 0, 1e8)
 		r.maxDistM = l.intField(f, i, "max_distance_m", -1, 0, 1e8)

@@ -253,6 +253,8 @@ func TestDanglingReferencesAreWarnings(t *testing.T) {
 		"rider_categories.txt": "rider_category_id,is_default_fare_category\nadult,1\n",
 		"fare_media.txt":       "fare_media_id,fare_media_type\ncard,2\n",
 		"areas.txt":            "area_id\ncity\n",
+		"stops.txt":            "stop_id\ns1\n",
+		"stop_areas.txt":       "area_id,stop_id\nzone_x,s1\n",
 		"timeframes.txt":       "timeframe_group_id,start_time,end_time,service_id\nnight,22:00:00,24:00:00,daily\n",
 		"fare_products.txt": `
 fare_product_id,rider_category_id,fare_media_id,amount,currency
@@ -287,7 +289,8 @@ g,g,1,0,ghost
 		`fare_products.txt:4: fare_media_id: fare media "phone" is not defined: the row never applies`,
 		`fare_leg_rules.txt:3: from_timeframe_group_id: timeframe group "peak_hours" is not in timeframes.txt: the rule never matches`,
 		`fare_leg_rules.txt:4: fare_product_id: fare product "nope" is not in fare_products.txt: the rule never matches`,
-		`fare_leg_rules.txt:5: from_area_id: area "zone_x" is not defined`,
+		`fare_leg_rules.txt:5: from_area_id: area "zone_x" is not defined: the rule never matches`,
+		`stop_areas.txt:2: area_id: area "zone_x" is not defined: the row is ignored`,
 		`fare_transfer_rules.txt:2: fare_product_id: fare product "ghost" is not in fare_products.txt: the rule never applies`,
 		`fare_networks.txt:2: max_fare_product_id: fare product "bus_max" is not in fare_products.txt: the network has no maximum fare`,
 		`fare_codes.txt:2: id: rider category "youth" is not defined: the code maps nothing`,
@@ -310,6 +313,10 @@ g,g,1,0,ghost
 			t.Errorf("leg %d: %d offers, want single alone\n%s", i, len(l.Offers), dump(q))
 		}
 	}
+	// The rule naming the undefined area never matches, though
+	// stop_areas.txt puts s1 in it (as undefined there).
+	check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"bus","from_stop_id":"s1","start_time":"08:00:00"}]}`,
+		want{"2.00", []string{"single 2.00"}})
 	if _, ok := tab.RiderCategoryID(1); ok {
 		t.Error("rider category code 1 maps an undefined category")
 	}
