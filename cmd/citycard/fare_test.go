@@ -154,3 +154,30 @@ func TestFarePriceUnpricedLeg(t *testing.T) {
 		t.Errorf("stderr %q does not say leg 1 is not priced", errOut)
 	}
 }
+
+// TestFareRivertonFeed runs check and price on fare/testdata/riverton, a
+// feed built as published agency feeds are, with their defects: it loads
+// with warnings (exit 0), and a journey with a leg no rule prices is
+// priced but for that leg (exit 0).
+func TestFareRivertonFeed(t *testing.T) {
+	const feed = "../../fare/testdata/riverton"
+	out, errOut, err := runFareCmd(t, "check", "--feed", feed)
+	if err != nil || !strings.Contains(out, "ok, version riverton-2025-06, currency USD") || !strings.Contains(out, "warnings          7") ||
+		!strings.Contains(errOut, `warning: fare_leg_rules.txt:5: from_timeframe_group_id: timeframe group "weekend" is not in timeframes.txt: the rule never matches`) {
+		t.Errorf("fare check: %v\n%s\n%s", err, out, errOut)
+	}
+	journey := filepath.Join(t.TempDir(), "saturday.json")
+	doc := `{"date":"2025-06-14","fare_media":"river_card","legs":[{"route_id":"10","start_time":"10:00:00"},{"route_id":"X1","start_time":"10:30:00"}]}`
+	if err := os.WriteFile(journey, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = runFareCmd(t, "price", "--feed", feed, "--journey", journey)
+	if err != nil {
+		t.Fatalf("fare price: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{`"total": "2.00"`, `"complete": false`, `"priced": false`, `"offers": []`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("fare price output lacks %s:\n%s", want, out)
+		}
+	}
+}
