@@ -3,7 +3,9 @@ package fare
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/citycard/citycard"
@@ -54,7 +56,8 @@ type SpendJSON struct {
 }
 
 // ParseJourney decodes a journey document (JourneyJSON), strictly:
-// unknown fields, bad dates, times and amounts are errors of kind Invalid
+// unknown fields, a field given twice in one object, data after the
+// document, bad dates, times and amounts are errors of kind Invalid
 // naming the field.
 func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 	const op = "fare.ParseJourney"
@@ -65,6 +68,14 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&jj); err != nil {
+		return nil, citycard.E(op, citycard.Invalid, "journey: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, citycard.E(op, citycard.Invalid, "journey: data after the document at byte %d", dec.InputOffset())
+	}
+	// encoding/json keeps the last of two values of one field: which the
+	// writer meant is unknowable, so the document is refused.
+	if err := duplicateField(data); err != nil {
 		return nil, citycard.E(op, citycard.Invalid, "journey: %w", err)
 	}
 	bad := func(field string, err error) error {
@@ -151,6 +162,68 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 		}
 	}
 	return j, nil
+}
+
+// duplicateField reports the first object of a JSON document (valid:
+// Decode took it) that names a field twice, with the field's path
+// ("legs[1].start_time").
+func duplicateField(data []byte) error {
+	type frame struct {
+		seg    string // this value's path segment in its parent: ".legs", "[1]"
+		object bool
+		keys   map[string]bool
+		key    string // object: the field whose value comes next
+		atKey  bool   // object: the next token is a field name
+		next   int    // array: the next element's index
+	}
+	var stack []*frame
+	// child returns the path segment of the next value in the innermost
+	// object or array, and steps past it.
+	child := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			f.atKey = true
+			return "." + f.key
+		}
+		f.next++
+		return fmt.Sprintf("[%d]", f.next-1)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				stack = append(stack, &frame{seg: child(), object: d == '{', keys: map[string]bool{}, atKey: d == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].atKey {
+			f := stack[n-1]
+			k := tok.(string)
+			if f.keys[k] {
+				var b strings.Builder
+				for _, g := range stack {
+					b.WriteString(g.seg)
+				}
+				return errors.New(strings.TrimPrefix(b.String()+"."+k, ".") + ": given twice")
+			}
+			f.keys[k], f.key, f.atKey = true, k, false
+			continue
+		}
+		child()
+	}
 }
 
 // QuoteJSON is the JSON form of a Quote, as `citycard fare price` writes

@@ -179,6 +179,13 @@ func TestParseJourneyErrors(t *testing.T) {
 		{`{"date":"2025-06-10","legs":[{"start_time":"8h"}]}`, "legs[0].start_time"},
 		{`{"date":"2025-06-10","legs":[{"charged":"x"}]}`, "legs[0].charged"},
 		{`{"date":"2025-06-10","legs":[{}],"surprise":1}`, "unknown field"},
+		// Strict where encoding/json is lenient: data after the document
+		// was ignored, and of a field given twice the last value kept.
+		{`{"date":"2025-06-10","legs":[{}]} {"date":"2025-06-11"}`, "data after the document"},
+		{`{"date":"2025-06-10","legs":[{}]}]`, "data after the document"},
+		{`{"date":"2025-06-10","legs":[{"route_id":"b1"},{"start_time":"08:00:00","start_time":"09:00:00"}]}`, "legs[1].start_time: given twice"},
+		{`{"date":"2025-06-10","date":"2025-06-11","legs":[{}]}`, "journey: date: given twice"},
+		{`{"date":"2025-06-10","legs":[{}],"spend":{"day":"1.00","day":"2.00"}}`, "spend.day: given twice"},
 		{`{"date":"2025-06-10","legs":[{}],"products":[{"fare_product_id":"bus_monthly","valid_from":"x","valid_to":"2025-06-30"}]}`, "products[0].valid_from"},
 	} {
 		_, err := tab.ParseJourney([]byte(tc.doc))
