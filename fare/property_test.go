@@ -1,6 +1,7 @@
 package fare
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"testing"
 	"testing/fstest"
@@ -72,6 +73,7 @@ func TestPropertyNeverNegativeDiscountBounded(t *testing.T) {
 		if q.Complete {
 			priced++
 		}
+		checkQuote(t, &q)
 		var sum int64
 		complete := true
 		for i, l := range q.Legs {
@@ -151,6 +153,73 @@ func TestPropertyLongerNeverCheaper(t *testing.T) {
 	}
 }
 
+// TestPropertyHeldTimeOrder: held products are used in time order (the
+// README's decision), so what the legs of a journey take of them never
+// depends on the legs after: pricing the journey's first legs alone uses
+// the same held product on each.
+func TestPropertyHeldTimeOrder(t *testing.T) {
+	tab := ningbo(t)
+	r := rand.New(rand.NewPCG(13, 17))
+	var whole, prefix Quote
+	held := func(q *Quote, i int) string {
+		if o, ok := q.Chosen(i); ok && o.Origin == OfferHeld {
+			return o.FareProductID
+		}
+		return ""
+	}
+	tried := 0
+	for range 5000 {
+		j := randomJourney(r)
+		if len(j.Products) == 0 || len(j.Legs) < 2 {
+			continue
+		}
+		tried++
+		if err := tab.Price(j, &whole); err != nil {
+			t.Fatal(err)
+		}
+		p := *j
+		p.Legs = j.Legs[:1+r.IntN(len(j.Legs)-1)]
+		if err := tab.Price(&p, &prefix); err != nil {
+			t.Fatal(err)
+		}
+		for i := range p.Legs {
+			if whole.Legs[i].JoinedTo >= 0 || i+1 < len(j.Legs) && whole.Legs[i+1].JoinedTo >= 0 {
+				break // a leg joined to the next is priced with it
+			}
+			if a, b := held(&whole, i), held(&prefix, i); a != b {
+				t.Fatalf("leg %d uses %q in the journey, %q in its first %d legs\n%+v\n%s\n%s", i, a, b, len(p.Legs), j, dump(&whole), dump(&prefix))
+			}
+		}
+	}
+	if tried < 1000 {
+		t.Errorf("only %d journeys with held products", tried)
+	}
+}
+
+// TestPropertyQuoteReuse: a Quote reused across calls (as terminals and
+// the benchmarks do) prices exactly as a fresh one: nothing of the
+// journey before stays in it.
+func TestPropertyQuoteReuse(t *testing.T) {
+	tab := ningbo(t)
+	r := rand.New(rand.NewPCG(19, 23))
+	var warm Quote
+	for range 5000 {
+		if err := tab.Price(randomJourney(r), &warm); err != nil {
+			t.Fatal(err)
+		}
+		j := randomJourney(r)
+		var fresh Quote
+		if err1, err2 := tab.Price(j, &warm), tab.Price(j, &fresh); err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		a, _ := json.Marshal(warm.JSON())
+		b, _ := json.Marshal(fresh.JSON())
+		if string(a) != string(b) {
+			t.Fatalf("a reused quote differs from a fresh one:\n%s\n%s", a, b)
+		}
+	}
+}
+
 // FuzzLoad feeds the loader arbitrary leg rules, products and transfer
 // rules: it must never panic, and a table it accepts must price (or
 // refuse) a journey without panicking.
@@ -177,12 +246,7 @@ func FuzzLoad(f *testing.F) {
 				{NetworkID: n, Start: 5000, End: NoTime},
 			}}
 			if err := tab.Price(j, &q); err == nil {
-				_ = q.JSON()
-				for _, l := range q.Legs {
-					if l.AmountFen < 0 {
-						t.Fatalf("negative fare %d", l.AmountFen)
-					}
-				}
+				checkQuote(t, &q)
 			}
 		}
 	})
