@@ -43,8 +43,10 @@
 // the rules allow:
 //   - the products of its matching fare_leg_rules rows, for the rider
 //     category and fare media (rows naming the category; else rows for
-//     every category; else, for a category with a fare_percent, the
-//     default category's rows at that percent);
+//     every category, unscaled, and the default category's rows at the
+//     category's fare_percent, of the whole leg fare with its time
+//     charge unless the category has its own time rule; a category
+//     without fare_percent pays the default category's price);
 //   - its network's maximum fare when it cannot be priced for want of a
 //     tap-off (or says so);
 //   - each held product (pass, count ticket) valid on the leg's day and
@@ -69,13 +71,24 @@
 // before a transfer was paid in the rule's from-group with the product
 // it requires (or was itself a transfer), that a same-group chain keeps
 // within transfer_count and within the duration from its first leg.
-// Journeys are
-// at most MaxLegs legs and the search has a node budget. Fare caps then
-// lower the chosen amounts, leg by leg, so that the spend of each capped
-// period never passes the rider category's cap. No amount is ever
+// Journeys are at most MaxLegs legs and the search has a node budget. A
+// leg with no offer is not an error: the search passes it, the quote
+// shows it unpriced (LegQuote.Priced false, no offers) and not Complete;
+// only bad input (Table.checkLeg) fails Price. Fare caps then lower the
+// chosen amounts, leg by leg, so that the spend of each capped period
+// never passes the rider category's cap; a maximum fare is left out of
+// the caps until its tap-off is known. Periods are operating days
+// (Table.OperatingDay: feed_info.txt's operating_day_end_time, midnight
+// without it) and their weeks and months; so are held products' dates
+// and daily limits. What a leg was charged before (Leg.ChargedFen) is
+// settled against its fare: a refund or a supplement. No amount is ever
 // negative. Explanations are built on demand from what pricing recorded,
 // so that pricing itself formats no text: a warm Quote is reused without
 // allocating.
+//
+// README.md's table "Semantics and decisions" names, for each rule of the
+// reference and each decision citycard makes where the reference is
+// silent, the one function that makes it.
 //
 // # Extension files
 //
@@ -89,8 +102,8 @@
 //     first_period_amount, period_minutes, period_amount,
 //     day_cap_amount): time fares (分时计费) of parking and bikes;
 //   - fare_held_products.txt (fare_product_id, kind pass|count_ticket,
-//     network_id, rides, validity_days, daily_ride_limit): products a card
-//     holds (月票, 年票, 次卡);
+//     network_id, rides, validity_days, daily_ride_limit, priority):
+//     products a card holds (月票, 年票, 次卡);
 //   - fare_caps.txt (rider_category_id, period day|week|month, amount):
 //     fare caps (封顶);
 //   - fare_networks.txt (network_id, max_fare_product_id, capped): the
@@ -101,5 +114,6 @@
 //     networks, routes (lines), stops (stations), rider categories, card
 //     types (fare media) and products that cards and terminals carry;
 //   - feed_info.txt feed_version (GTFS) is the table's version; without
-//     it, a hash of the files.
+//     it, a hash of the files; operating_day_end_time, when the operating
+//     day (运营日) ends.
 package fare
