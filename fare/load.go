@@ -1066,6 +1066,12 @@ func (l *loader) compile() {
 			t.toGrpListed[r.to] = true
 		}
 	}
+	t.capsByCat = make([][3]int64, len(t.cats)+1)
+	for c := range t.capsByCat {
+		for p := CapDay; p <= CapMonth; p++ {
+			t.capsByCat[c][p-1] = t.capFor(int32(c)-1, p)
+		}
+	}
 	l.warnDefaultPrice()
 	l.t.stopNames, l.t.otherNames = l.splitNames()
 }

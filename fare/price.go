@@ -162,6 +162,7 @@ type Quote struct {
 	held        []Held
 	date        Date
 	unknownHeld []int32 // Journey.Products the table does not know: ignored
+	hu          heldUse // what the legs took of Journey.Products, while pricing
 }
 
 // Warnings are what pricing ignored, one a line: a held product the table
@@ -224,19 +225,6 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			q.unknownHeld = append(q.unknownHeld, int32(i))
 		}
 	}
-	for i := range j.Legs {
-		if err := t.checkLeg(&j.Legs[i]); err != nil {
-			return citycard.E(op, citycard.Invalid, "leg %d: %w", i+1, err)
-		}
-	}
-	q.Version, q.Currency, q.TotalFen, q.Complete = t.version, t.currency, 0, true
-	q.RefundFen, q.SupplementFen = 0, 0
-	q.t, q.cat, q.media, q.held, q.date = t, cat, media, j.Products, j.Date
-	if cap(q.Legs) < n {
-		q.Legs = make([]LegQuote, n)
-	}
-	q.Legs = q.Legs[:n]
-
 	// Resolve the legs, moving times past midnight where a leg starts
 	// before the one it follows (23:50 then 00:10).
 	var raw [MaxLegs]eleg
@@ -245,19 +233,23 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 	for i := range j.Legs {
 		l := &j.Legs[i]
 		r := &raw[i]
-		r.route = t.routes.get(l.RouteID)
-		r.net = -1
+		r.route, r.from, r.to, r.net = -1, -1, -1, -1
+		if l.RouteID != "" {
+			r.route = t.routes.get(l.RouteID)
+		}
+		if l.FromStopID != "" {
+			r.from = t.stops.get(l.FromStopID)
+		}
+		if l.ToStopID != "" {
+			r.to = t.stops.get(l.ToStopID)
+		}
+		if err := t.checkLeg(l, r); err != nil {
+			return citycard.E(op, citycard.Invalid, "leg %d: %w", i+1, err)
+		}
 		if l.NetworkID != "" {
 			r.net = t.networks.get(l.NetworkID)
 		} else if r.route >= 0 {
 			r.net = t.routeNet[r.route]
-		}
-		r.from, r.to = t.stops.get(l.FromStopID), t.stops.get(l.ToStopID)
-		if l.FromStopID == "" {
-			r.from = -1
-		}
-		if l.ToStopID == "" {
-			r.to = -1
 		}
 		r.start, r.end = l.Start, l.End
 		if r.start >= 0 {
@@ -286,8 +278,17 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		}
 	}
 
+	q.Version, q.Currency, q.TotalFen, q.Complete = t.version, t.currency, 0, true
+	q.RefundFen, q.SupplementFen = 0, 0
+	q.t, q.cat, q.media, q.held, q.date = t, cat, media, j.Products, j.Date
+	if cap(q.Legs) < n {
+		q.Legs = make([]LegQuote, n)
+	}
+	q.Legs = q.Legs[:n]
+
 	// Join legs as fare_leg_join_rules.txt says, into effective legs.
-	var effs [MaxLegs]eleg
+	// In place: effective leg ne is built in raw[ne], ne <= i.
+	effs := &raw
 	ne := 0
 	for i := 0; i < n; i++ {
 		if ne > 0 && t.joined(&effs[ne-1], &raw[i], &j.Legs[i-1], &j.Legs[i]) {
@@ -309,11 +310,16 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			e.charged += r.charged
 			continue
 		}
-		effs[ne] = raw[i]
+		if ne != i {
+			effs[ne] = raw[i]
+		}
 		ne++
 	}
 
-	hu := heldUse{first: t.OperatingDay(j.Date, effs[0].start)}
+	hu := &q.hu
+	if len(j.Products) > 0 {
+		*hu = heldUse{first: t.OperatingDay(j.Date, effs[0].start)}
+	}
 	for e := 0; e < ne; e++ {
 		ev := &effs[e]
 		if ev.distM < 0 {
@@ -326,7 +332,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 			lq.durS = int64(ev.end - ev.start)
 		}
 		t.legOffers(ev, cat, media, j, lq)
-		lq.held = t.heldOffers(ev, j, &hu, lq)
+		lq.held = t.heldOffers(ev, j, hu, lq)
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
 		}
@@ -387,28 +393,26 @@ func settle(chargedFen, fareFen int64) (refundFen, supplementFen int64) {
 	return 0, fareFen - chargedFen
 }
 
-// checkLeg refuses a leg naming a route or stop the feed's routes.txt or
-// stops.txt lacks, a distance out of range, and contradictory input (a
-// missing tap-off with an exit stop): the journey is wrong, not the fare
-// table.
-func (t *Table) checkLeg(l *Leg) error {
+// checkLeg refuses a leg (l, resolved to r) naming a route or stop the
+// feed's routes.txt or stops.txt lacks, a distance out of range, and
+// contradictory input (a missing tap-off with an exit stop): the journey
+// is wrong, not the fare table.
+func (t *Table) checkLeg(l *Leg, r *eleg) error {
 	if l.TapOffMissing && l.ToStopID != "" {
 		return fmt.Errorf("tap_off_missing, yet an exit stop %q: a leg with a known exit has its tap-off", l.ToStopID)
 	}
 	if l.DistanceM < 0 || l.DistanceM > distanceMMax {
 		return fmt.Errorf("distance %d m is not 0 to %d", l.DistanceM, distanceMMax)
 	}
-	if l.RouteID != "" && t.routesDefined >= 0 {
-		if r := t.routes.get(l.RouteID); r < 0 || r >= t.routesDefined {
-			return fmt.Errorf("route %q is not in the feed's routes.txt", l.RouteID)
-		}
+	if l.RouteID != "" && t.routesDefined >= 0 && (r.route < 0 || r.route >= t.routesDefined) {
+		return fmt.Errorf("route %q is not in the feed's routes.txt", l.RouteID)
 	}
-	for _, s := range [2]string{l.FromStopID, l.ToStopID} {
-		if s == "" || t.stopsDefined < 0 {
-			continue
+	if t.stopsDefined >= 0 {
+		if l.FromStopID != "" && (r.from < 0 || r.from >= t.stopsDefined) {
+			return fmt.Errorf("stop %q is not in the feed's stops.txt", l.FromStopID)
 		}
-		if st := t.stops.get(s); st < 0 || st >= t.stopsDefined {
-			return fmt.Errorf("stop %q is not in the feed's stops.txt", s)
+		if l.ToStopID != "" && (r.to < 0 || r.to >= t.stopsDefined) {
+			return fmt.Errorf("stop %q is not in the feed's stops.txt", l.ToStopID)
 		}
 	}
 	return nil
@@ -891,10 +895,10 @@ func (t *Table) netName(n int32) string {
 
 // heldUse is what the journey's legs so far took of each held product.
 type heldUse struct {
-	first Date          // the operating day of the journey's first leg
-	rides [MaxHeld]int  // rides taken in this journey
-	day   [MaxHeld]int  // of them, on the operating day last
-	last  [MaxHeld]Date // that day
+	first Date           // the operating day of the journey's first leg
+	rides [MaxHeld]int32 // rides taken in this journey
+	day   [MaxHeld]int32 // of them, on the operating day last
+	last  [MaxHeld]Date  // that day
 }
 
 // heldOffers appends an offer for each held product the card may use on
@@ -923,13 +927,13 @@ func (t *Table) heldOffers(e *eleg, j *Journey, u *heldUse, lq *LegQuote) int32 
 		if len(hp.networks) > 0 && !containsI32(hp.networks, e.net) {
 			continue
 		}
-		if hp.kind == CountTicket && h.RidesLeft-u.rides[hi] < 1 {
+		if hp.kind == CountTicket && h.RidesLeft-int(u.rides[hi]) < 1 {
 			continue
 		}
 		if limit := t.dailyLimit(h, hp); limit > 0 {
 			today := 0
 			if u.last[hi] == d {
-				today = u.day[hi]
+				today = int(u.day[hi])
 			}
 			if d == first {
 				today += h.RidesToday

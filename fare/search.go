@@ -182,7 +182,13 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 		return
 	}
 	var spent [MaxLegs]int64
-	first := s.date(0) // the day of j.Spend
+	// Each leg's day, week and month, computed once: comparing months
+	// takes a civil date.
+	var keys [MaxLegs]periodKeys
+	for e := 0; e < s.n; e++ {
+		keys[e] = periodKeysOf(s.date(e))
+	}
+	first := keys[0] // the periods of j.Spend: the first leg's
 	for e := 0; e < s.n; e++ {
 		lq := s.legs[e]
 		if n := s.eff[e].net; n >= 0 && t.uncapped[n] {
@@ -191,15 +197,15 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 		if lq.Chosen >= 0 && lq.Offers[lq.Chosen].Origin == OfferMaxFare {
 			continue
 		}
-		d := s.date(e)
+		d := &keys[e]
 		allowed, binding := int64(-1), CapPeriod(0)
 		for period := CapDay; period <= CapMonth; period++ {
-			c := t.capFor(q.cat, period)
+			c := t.capsByCat[q.cat+1][period-1]
 			if c < 0 {
 				continue
 			}
 			var before int64
-			if samePeriod(period, d, first) {
+			if d[period-1] == first[period-1] {
 				switch period {
 				case CapDay:
 					before = j.Spend.DayFen
@@ -210,7 +216,7 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 				}
 			}
 			for k := 0; k < e; k++ {
-				if samePeriod(period, s.date(k), d) {
+				if keys[k][period-1] == d[period-1] {
 					before += spent[k]
 				}
 			}
@@ -228,7 +234,9 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 	}
 }
 
-// capFor returns the cap amount for a rider category and period, or -1.
+// capFor returns the cap amount for a rider category (-1: none) and
+// period, or -1: the category's own cap, else the cap for every category.
+// compile tabulates it (Table.capsByCat).
 func (t *Table) capFor(cat int32, p CapPeriod) int64 {
 	all := int64(-1)
 	for _, c := range t.caps {
@@ -245,18 +253,14 @@ func (t *Table) capFor(cat int32, p CapPeriod) int64 {
 	return all
 }
 
-func samePeriod(p CapPeriod, a, b Date) bool {
-	switch p {
-	case CapDay:
-		return a == b
-	case CapWeek:
-		return a-Date(a.Weekday()) == b-Date(b.Weekday())
-	case CapMonth:
-		ya, ma, _ := a.Civil()
-		yb, mb, _ := b.Civil()
-		return ya == yb && ma == mb
-	}
-	return false
+// periodKeys name the cap periods (CapDay, CapWeek, CapMonth, at index
+// period-1) a day is in: two days are in the same period when their keys
+// for it are equal.
+type periodKeys [3]int32
+
+func periodKeysOf(d Date) periodKeys {
+	y, m, _ := d.Civil()
+	return periodKeys{int32(d), int32(d) - int32(d.Weekday()), int32(y*12 + m)}
 }
 
 // preferredOther reports whether another same-group rule with the same

@@ -61,7 +61,8 @@ type Table struct {
 	distances map[[2]int32]int64 // (from stop, to stop) -> metres
 	posts     map[[2]int32]int64 // (route, stop) -> kilometre post in metres
 
-	caps []capRule
+	caps      []capRule
+	capsByCat [][3]int64 // by rider category + 1, by period - 1: capFor's answer
 
 	stopNames  map[string]string // stop_id -> stop_name
 	otherNames map[string]string // "network:id", "area:id", "media:id" -> name
