@@ -163,6 +163,10 @@ type Quote struct {
 	date        Date
 	unknownHeld []int32 // Journey.Products the table does not know: ignored
 	hu          heldUse // what the legs took of Journey.Products, while pricing
+	scratch     struct {
+		legs   [MaxLegs]eleg // the journey's legs resolved, then joined into effective legs
+		search search
+	}
 }
 
 // Warnings are what pricing ignored, one a line: a held product the table
@@ -227,7 +231,9 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 	}
 	// Resolve the legs, moving times past midnight where a leg starts
 	// before the one it follows (23:50 then 00:10).
-	var raw [MaxLegs]eleg
+	// The legs and the search live in the Quote, so that a warm Quote
+	// prices without zeroing them: every field read is written first.
+	raw := &q.scratch.legs
 	var offset Clock
 	prev := NoTime
 	for i := range j.Legs {
@@ -288,7 +294,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 
 	// Join legs as fare_leg_join_rules.txt says, into effective legs.
 	// In place: effective leg ne is built in raw[ne], ne <= i.
-	effs := &raw
+	effs := raw
 	ne := 0
 	for i := 0; i < n; i++ {
 		if ne > 0 && t.joined(&effs[ne-1], &raw[i], &j.Legs[i-1], &j.Legs[i]) {
@@ -352,14 +358,15 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		}
 	}
 
-	var s search
+	s := &q.scratch.search
 	s.t, s.q, s.n = t, q, ne
+	s.found, s.nodes, s.bestTotal, s.lb[ne] = false, 0, 0, 0
 	for e := 0; e < ne; e++ {
 		s.legs[e] = &q.Legs[effs[e].first]
 		s.eff[e] = &effs[e]
 	}
 	s.run()
-	t.applyCaps(q, &s, j)
+	t.applyCaps(q, s, j)
 	for e := 0; e < ne; e++ {
 		lq := s.legs[e]
 		if !lq.Priced {
@@ -744,10 +751,10 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 				continue
 			}
 			for k := 0; k < nb; k++ {
-				bo := bq.Offers[k]
-				if bo.Origin != OfferLeg || !groupMatch(x.to, bo.group, t.toGrpListed) {
+				if o := &bq.Offers[k]; o.Origin != OfferLeg || !groupMatch(x.to, o.group, t.toGrpListed) {
 					continue
 				}
+				bo := bq.Offers[k] // a copy: appending may move bq.Offers
 				base := Offer{
 					Origin: OfferTransfer, rule: bo.rule, xfer: int32(xi), group: bo.group, fromGroup: ao.group,
 					held: -1, RequiresLeg: a.first, RequiresProductID: ao.FareProductID, toFen: bo.AmountFen, pct: 100,
