@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"demo":       {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
 		"registry":   {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
 		"rejections": {"the rejection journal: list rejected records, resubmit them once staff fixed the cause", runRejections},
+		"sim":        {"simulate a city from a seed, end to end over HTTP, and check every invariant", runSim},
 	}
 }
 

@@ -1,0 +1,472 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/postgres"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/registry"
+	"github.com/citycard/citycard/sim/city"
+	"github.com/citycard/citycard/terminal"
+)
+
+const simUsage = `usage: citycard sim [--seed S | --seeds A..B] [--cards N] [--days D] [--faults LIST] [--db URL] [--json]
+
+Simulates a city, deterministically from its seed: cards of our issuer
+(citizen, MOHURD and MoT profiles, every rider category, some with
+passes) and visiting cities' cards; metro lines priced by distance, bus
+lines, coach lines by zone, bikes, parking, taxis, merchants, kiosks and
+service points; trips drawn from daily patterns (morning and evening
+peaks, home-work chains, weekends). Every tap runs the real APDU flow
+between a virtual card, a PSAM and a terminal; terminals queue their
+records on disk and upload them over HTTP to a back office started here
+(acquisition and the API on SQLite, or --db). At the end it checks every
+invariant it can and prints them with their figures; a violation exits
+non-zero naming the first offending card or record and the seed.
+
+Faults (--faults all, or some of them separated by commas):
+  offline    terminals offline for days, then uploading at once
+  duplicate  batches sent again, under their ID and under another
+  reorder    a shuffled copy of a batch sent before it
+  tear       taps torn at DEBIT (grey records; some never recovered)
+  forge      forged records in terminals' queues (PSAM-sealed, no card)
+  alter      altered copies of records (changed after sealing)
+  lost       cards reported lost (blacklisted) and still used
+  skew       terminals whose clock is wrong
+  db         a database that fails now and then, transiently
+  crash      the back office killed mid-upload and restarted
+Not simulated yet: a crash mid-clearing, a counterpart city rejecting
+records (clearing and interconnection files are not built yet).
+
+The same seed and commit give the same report, byte for byte (--json:
+all but its "timing" object). sim makes its own keys: it needs no key
+store or KEK. --seeds A..B runs seeds A to B and reports seeds per
+minute.
+
+flags:
+`
+
+// simOptions are sim's flags.
+type simOptions struct {
+	seed         uint64
+	seeds        string
+	cards, days  int
+	faults, db   string
+	alg, dir     string
+	cpuProfile   string
+	json, quiet  bool
+	explain      bool
+	parsedFaults []city.Fault
+	// wrap, if not nil, wraps the back office (tests break it on purpose).
+	wrap func(city.BackOffice) city.BackOffice
+}
+
+func runSim(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, simUsage); fs.PrintDefaults() }
+	o := &simOptions{}
+	fs.Uint64Var(&o.seed, "seed", 1, "the city's seed")
+	fs.StringVar(&o.seeds, "seeds", "", "run seeds `A..B` (inclusive) instead of one")
+	fs.IntVar(&o.cards, "cards", 1000, "cards in the city")
+	fs.IntVar(&o.days, "days", 1, "days to simulate")
+	fs.StringVar(&o.faults, "faults", "", "faults to inject: all, or a `list` separated by commas")
+	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory; a postgres:// URL gets a fresh schema, dropped at the end)")
+	fs.StringVar(&o.alg, "alg", "3des", "card algorithm: 3des or sm4")
+	fs.StringVar(&o.dir, "dir", "", "directory for the terminals' queues (default: a temporary one, in /dev/shm when there is one)")
+	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object on the last line")
+	fs.BoolVar(&o.explain, "explain", false, "on a violation, print the history of the first card it names (stderr)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this `file`")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("sim: unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	var err error
+	if o.parsedFaults, err = city.ParseFaults(o.faults); err != nil {
+		return fmt.Errorf("sim: --faults: %v: %w", err, errUsage)
+	}
+	if o.cards < 1 || o.cards > city.CardsMax || o.days < 1 || o.days > city.DaysMax {
+		return fmt.Errorf("sim: --cards 1 to %d and --days 1 to %d: %w", city.CardsMax, city.DaysMax, errUsage)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if o.seeds != "" {
+		return runSeeds(ctx, e, o)
+	}
+	fmt.Fprintf(e.stdout, "replay: citycard sim --seed %d --cards %d --days %d --faults %s --alg %s\n", o.seed, o.cards, o.days, faultList(o.parsedFaults), o.alg)
+	rep, err := simOnce(ctx, e, o, o.seed)
+	if err != nil {
+		return err
+	}
+	rep.Print(e.stdout)
+	if o.json {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	}
+	if !rep.OK() {
+		return fmt.Errorf("sim: %d invariants violated, first: %s", len(rep.Violations), rep.Violations[0])
+	}
+	return nil
+}
+
+func faultList(fs []city.Fault) string {
+	if len(fs) == 0 {
+		return "none"
+	}
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ",")
+}
+
+// seedsMax bounds one --seeds range.
+const seedsMax = 100000
+
+// runSeeds runs every seed of o.seeds, one line each, and reports seeds
+// per minute; it fails if any seed violated an invariant, naming them.
+func runSeeds(ctx context.Context, e env, o *simOptions) error {
+	a, b, ok := strings.Cut(o.seeds, "..")
+	from, err1 := strconv.ParseUint(a, 10, 64)
+	to, err2 := strconv.ParseUint(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || to < from || to-from >= seedsMax {
+		return fmt.Errorf("sim: --seeds %q: want A..B, A <= B, at most %d seeds: %w", o.seeds, seedsMax, errUsage)
+	}
+	type result struct {
+		Seed          uint64 `json:"seed"`
+		OK            bool   `json:"ok"`
+		Taps          int64  `json:"taps"`
+		RecordsBooked int64  `json:"records_booked"`
+		Violation     string `json:"first_violation,omitempty"`
+	}
+	var out struct {
+		From           uint64   `json:"from"`
+		To             uint64   `json:"to"`
+		Cards          int      `json:"cards"`
+		Days           int      `json:"days"`
+		Faults         string   `json:"faults"`
+		Failed         []uint64 `json:"failed"`
+		Results        []result `json:"results"`
+		Seconds        float64  `json:"seconds"`
+		SeedsPerMinute float64  `json:"seeds_per_minute"`
+	}
+	out.From, out.To, out.Cards, out.Days, out.Faults, out.Failed = from, to, o.cards, o.days, faultList(o.parsedFaults), []uint64{}
+	start := time.Now()
+	for s := from; ; s++ {
+		rep, err := simOnce(ctx, e, o, s)
+		if err != nil {
+			return fmt.Errorf("sim: seed %d: %w", s, err)
+		}
+		r := result{Seed: s, OK: rep.OK(), Taps: rep.Taps, RecordsBooked: rep.RecordsBooked}
+		verdict := "ok"
+		if !r.OK {
+			r.Violation = rep.Violations[0]
+			out.Failed = append(out.Failed, s)
+			verdict = "VIOLATED: " + r.Violation
+		}
+		out.Results = append(out.Results, r)
+		fmt.Fprintf(e.stdout, "seed %-8d %8d taps %8d booked  %s\n", s, r.Taps, r.RecordsBooked, verdict)
+		if s == to {
+			break
+		}
+	}
+	out.Seconds = time.Since(start).Seconds()
+	out.SeedsPerMinute = float64(to-from+1) / out.Seconds * 60
+	fmt.Fprintf(e.stdout, "%d seeds in %.1f s: %.1f seeds per minute; %d failed\n", to-from+1, out.Seconds, out.SeedsPerMinute, len(out.Failed))
+	if o.json {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	}
+	if len(out.Failed) > 0 {
+		return fmt.Errorf("sim: %d of %d seeds violated an invariant: %v", len(out.Failed), to-from+1, out.Failed)
+	}
+	return nil
+}
+
+// simOnce runs one seed on a fresh store and fresh queues.
+func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Report, error) {
+	alg, err := keys.ParseAlg(o.alg)
+	if err != nil {
+		return nil, fmt.Errorf("sim: --alg: %v: %w", err, errUsage)
+	}
+	base := o.dir
+	if base == "" {
+		base = os.TempDir()
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+			// The terminals' queues fsync every record three times a
+			// tap; on tmpfs that costs microseconds, on a disk a
+			// millisecond: the back office's store stays on disk.
+			base = "/dev/shm"
+		}
+	}
+	dir, err := os.MkdirTemp(base, "citycard-sim-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	db := o.db
+	if db == "" {
+		dbDir, err := os.MkdirTemp("", "citycard-sim-db-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dbDir)
+		db = "sqlite:" + filepath.Join(dbDir, "sim.db")
+	}
+	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
+		fresh, drop, err := postgres.FreshSchema(ctx, db, "citycard_sim_")
+		if err != nil {
+			return nil, err
+		}
+		defer drop(context.Background())
+		db = fresh
+	}
+	bo := newSimBackOffice(db)
+	defer bo.close(e.stderr)
+	var cbo city.BackOffice = bo
+	if o.wrap != nil {
+		cbo = o.wrap(bo)
+	}
+	var progress io.Writer = e.stderr
+	if o.quiet {
+		progress = nil
+	}
+	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now}
+	if o.explain {
+		cfg.Explain = e.stderr
+	}
+	return city.Run(ctx, cfg, cbo)
+}
+
+// simBackOffice is the back office sim runs against: serve's stores,
+// acquisition and API, wired as serve wires them, in process on a
+// loopback port, with the city's clock, keys and fare table.
+type simBackOffice struct {
+	db     string
+	st     *stores
+	lock   writerLock
+	acq    *acquire.Acquirer
+	srv    *http.Server
+	url    string
+	client *http.Client
+	staff  string // the staff token the city reports losses with
+	logger *slog.Logger
+}
+
+func newSimBackOffice(db string) *simBackOffice {
+	tok := make([]byte, 16)
+	crand.Read(tok)
+	return &simBackOffice{db: db, staff: hex.EncodeToString(tok), logger: slog.New(slog.DiscardHandler)}
+}
+
+func (b *simBackOffice) open(ctx context.Context) error {
+	if b.st != nil {
+		return nil
+	}
+	st, err := openStores(ctx, b.db)
+	if err != nil {
+		return err
+	}
+	lock, err := lockWriter(ctx, st)
+	if err != nil {
+		st.close()
+		return fmt.Errorf("sim: %w", err)
+	}
+	b.st, b.lock = st, lock
+	return nil
+}
+
+// Open implements city.BackOffice.
+func (b *simBackOffice) Open(ctx context.Context) (*registry.Registry, error) {
+	if err := b.open(ctx); err != nil {
+		return nil, err
+	}
+	return registry.New(b.st.registry, time.Now), nil
+}
+
+// Start implements city.BackOffice: as openAcquisition and serve do, but
+// on the city's clock.
+func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
+	if err := b.open(ctx); err != nil {
+		return err
+	}
+	own, err := ownIssuer(ctx, b.st.registry)
+	if err != nil {
+		return err
+	}
+	bl, err := blacklist.Load(ctx, b.st.blacklist, s.Now)
+	if err != nil {
+		return err
+	}
+	var j acquire.Journal = b.st.journal
+	if s.Journal != nil {
+		j = s.Journal(j)
+	}
+	var fares acquire.Fares
+	if s.Fares != nil {
+		fares = fareRecheck{terminal.NewFareEngine(s.Fares), b.logger}
+	}
+	acq, err := acquire.Open(ctx, acquire.Config{
+		Journal: j, Terminals: terminalsOf(b.st.registry), Verifier: record.NewVerifier(s.Keys, own),
+		Fares: fares, Blacklist: bl, Now: s.Now, CheckpointEvery: s.CheckpointEvery, Logger: b.logger,
+	})
+	if err != nil {
+		return err
+	}
+	staff := &api.StaticStaff{}
+	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleOperator})
+	version := ""
+	if s.Fares != nil {
+		version = s.Fares.Version()
+	}
+	server := &api.Server{
+		Acquirer: acq, Terminals: terminalAuth{registry.New(b.st.registry, time.Now)}, Staff: staff,
+		Blacklist: bl, Rejections: b.st.journal, Batches: b.st.journal, Logger: b.logger,
+		Params: func() api.Parameters {
+			return api.Parameters{FareTableVersion: version, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		acq.Close()
+		return err
+	}
+	b.acq = acq
+	b.srv = &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go b.srv.Serve(ln)
+	b.url = "http://" + ln.Addr().String()
+	b.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
+	return nil
+}
+
+// Stop implements city.BackOffice. After a crash acquisition's final
+// checkpoint fails (its journal is dead), as a killed process writes
+// none: that error is the crash's, not Stop's.
+func (b *simBackOffice) Stop(crash bool) error {
+	var errs []error
+	if b.srv != nil {
+		errs = append(errs, b.srv.Close())
+		b.client.CloseIdleConnections()
+		b.srv = nil
+	}
+	if b.acq != nil {
+		if err := b.acq.Close(); err != nil && !crash {
+			errs = append(errs, err)
+		}
+		b.acq = nil
+	}
+	if b.st != nil {
+		if err := b.lock.Release(); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, b.st.close())
+		b.st = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (b *simBackOffice) close(stderr io.Writer) {
+	if err := b.Stop(false); err != nil {
+		fmt.Fprintf(stderr, "sim: stopping the back office: %v\n", err)
+	}
+}
+
+// Link implements city.BackOffice: the terminal's api.Client on the
+// running server, whichever it is when called.
+func (b *simBackOffice) Link(id citycard.TerminalID, token string) city.Link {
+	return simLink{b: b, id: id, token: token}
+}
+
+type simLink struct {
+	b     *simBackOffice
+	id    citycard.TerminalID
+	token string
+}
+
+func (l simLink) client() *api.Client {
+	return &api.Client{BaseURL: l.b.url, Terminal: l.id, Token: l.token, HTTP: l.b.client}
+}
+
+func (l simLink) Upload(ctx context.Context, batch terminal.UploadBatch) (acquire.Answer, error) {
+	return l.client().Upload(ctx, batch)
+}
+
+func (l simLink) SyncBlacklist(ctx context.Context, local *blacklist.List) (int, error) {
+	return l.client().SyncBlacklist(ctx, local)
+}
+
+// SetBlacklist implements city.BackOffice: POST /v1/blacklist, as staff
+// at a service point.
+func (b *simBackOffice) SetBlacklist(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, reason string) error {
+	body, err := json.Marshal(map[string]any{"issuer": issuer.String(), "asn": asn.String(), "listed": true, "reason": reason})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url+"/v1/blacklist", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.staff)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /v1/blacklist: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// Acquirer implements city.BackOffice.
+func (b *simBackOffice) Acquirer() *acquire.Acquirer { return b.acq }
+
+// Journal implements city.BackOffice.
+func (b *simBackOffice) Journal() acquire.Journal { return b.st.journal }
+
+// Ledger implements city.BackOffice.
+func (b *simBackOffice) Ledger() ledger.Store { return b.st.ledger }

@@ -1,0 +1,216 @@
+package city
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/fare"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/registry"
+	"github.com/citycard/citycard/terminal"
+)
+
+// Limits of a run.
+const (
+	CardsMax = 200_000 // cards of one city: about 7 KiB of memory each, the back office's included
+	DaysMax  = 366     // days of one run
+)
+
+// Fault is a kind of fault the simulator injects.
+type Fault string
+
+// The faults simulated now. Each is switched on by name (Config.Faults).
+const (
+	// FaultOffline takes terminals offline for one to three days; they
+	// upload everything at once when they come back.
+	FaultOffline Fault = "offline"
+	// FaultDuplicate sends batches again after their answer: under the
+	// same batch ID (the stored answer must come back) or a new one
+	// (every record must be answered duplicate, or rejected again).
+	FaultDuplicate Fault = "duplicate"
+	// FaultReorder sends a shuffled copy of a batch, under another ID,
+	// before the batch itself: the back office sees a terminal's records
+	// out of order.
+	FaultReorder Fault = "reorder"
+	// FaultTear tears taps: the card loses power at DEBIT, before or
+	// after committing; the rider retries at once (recovered by GET
+	// TRANSACTION PROOF) or walks away (the grey record stays, to be
+	// settled from the card's later records, or never).
+	FaultTear Fault = "tear"
+	// FaultForge puts forged records in terminals' queues: sealed by the
+	// terminal's PSAM but not made by a card (the TAC is wrong).
+	FaultForge Fault = "forge"
+	// FaultAlter puts altered copies of genuine records in terminals'
+	// queues (an amount changed after sealing: the record MAC is wrong).
+	FaultAlter Fault = "alter"
+	// FaultLost reports cards lost (staff blacklist them over the API);
+	// whoever holds the card keeps using it.
+	FaultLost Fault = "lost"
+	// FaultSkew sets terminals' clocks wrong: minutes, hours or weeks.
+	FaultSkew Fault = "skew"
+	// FaultDB makes the database fail now and then, transiently: a
+	// commit refused, or committed with its answer lost.
+	FaultDB Fault = "db"
+	// FaultCrash kills the back office mid-upload, as kill -9 does, and
+	// restarts it over the store as the crash left it.
+	FaultCrash Fault = "crash"
+)
+
+// Faults lists the faults simulated now, in the order reports show them.
+var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash}
+
+// FaultsNotYet are the faults of the simulator's plan that need parts of
+// the platform not built yet, with what they wait for.
+var FaultsNotYet = map[Fault]string{
+	"crash-clearing": "a crash of the back office mid-clearing: clearing and settlement are not built yet",
+	"counterpart":    "a counterpart city rejecting records of the interconnection file: interconnection files are not built yet",
+}
+
+// ParseFaults parses a list of faults: "all", "" (none), or names
+// separated by commas. Kind Invalid for an unknown name, or one not
+// simulated yet (the error says what it waits for).
+func ParseFaults(s string) ([]Fault, error) {
+	const op = "city.ParseFaults"
+	s = strings.TrimSpace(s)
+	switch s {
+	case "", "none":
+		return nil, nil
+	case "all":
+		return slices.Clone(Faults), nil
+	}
+	var out []Fault
+	for _, name := range strings.Split(s, ",") {
+		f := Fault(strings.TrimSpace(name))
+		if why, ok := FaultsNotYet[f]; ok {
+			return nil, citycard.E(op, citycard.Invalid, "fault %q is not simulated yet: %s", f, why)
+		}
+		if !slices.Contains(Faults, f) {
+			return nil, citycard.E(op, citycard.Invalid, "unknown fault %q (want all, or some of %s)", f, faultNames(Faults))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func faultNames(fs []Fault) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ",")
+}
+
+// Config sets a run up.
+type Config struct {
+	Seed   uint64
+	Cards  int // 1 to CardsMax
+	Days   int // 1 to DaysMax
+	Faults []Fault
+	// Alg is the algorithm of every issuer's keys (3DES by default: zero).
+	Alg keys.Alg
+	// Dir is where terminals keep their queues (one file each); the
+	// caller removes it.
+	Dir string
+	// Start is the first day's midnight (China time); zero: Monday 1 June
+	// 2026.
+	Start time.Time
+	// Progress, if not nil, receives a line now and then (stderr).
+	Progress io.Writer
+	// Explain, if not nil, receives the history of the first card each
+	// violated invariant names: its records, their answers, what the
+	// stores hold of them, the card's log.
+	Explain io.Writer
+	// Timings, if not nil, is read for the run's timing figures (wall
+	// clock: kept out of the compared part of the report); nil: none.
+	Timings func() time.Time
+}
+
+func (c *Config) check() error {
+	const op = "city.Config"
+	if c.Cards < 1 || c.Cards > CardsMax {
+		return citycard.E(op, citycard.Invalid, "cards: %d, want 1 to %d", c.Cards, CardsMax)
+	}
+	if c.Days < 1 || c.Days > DaysMax {
+		return citycard.E(op, citycard.Invalid, "days: %d, want 1 to %d", c.Days, DaysMax)
+	}
+	if c.Dir == "" {
+		return citycard.E(op, citycard.Invalid, "no directory for the terminals' queues")
+	}
+	if c.Alg == 0 {
+		c.Alg = keys.Alg3DES
+	}
+	if c.Start.IsZero() {
+		c.Start = time.Date(2026, 6, 1, 0, 0, 0, 0, citycard.ChinaTime)
+	}
+	return nil
+}
+
+func (c *Config) has(f Fault) bool { return slices.Contains(c.Faults, f) }
+
+// BackOffice is the back office a city runs against, wired by the caller
+// as the platform wires it (cmd/citycard wires serve's: the stores,
+// acquisition and the HTTP API on a loopback port). The city calls it
+// from one goroutine.
+type BackOffice interface {
+	// Open opens the store (empty at the first Open, migrations applied)
+	// and returns its registry, for the city to register its parties and
+	// terminals before Start.
+	Open(ctx context.Context) (*registry.Registry, error)
+	// Start starts acquisition and the API over the store as the last
+	// Stop left it, with s's keys, clock, fare table and journal wrapper.
+	Start(ctx context.Context, s Setup) error
+	// Stop stops the API and acquisition and closes the store. With crash
+	// it is a kill -9: acquisition writes nothing more (the journal
+	// wrapper is dead by then), connections drop, and the next Start
+	// finds the store as the crash left it.
+	Stop(crash bool) error
+	// Link returns terminal id's connection to the API, with its token.
+	// It follows restarts.
+	Link(id citycard.TerminalID, token string) Link
+	// SetBlacklist lists a card, as staff do over the API (a loss
+	// reported at a service point).
+	SetBlacklist(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, reason string) error
+	// Acquirer, Journal and Ledger are the running back office's, read by
+	// the checks (the journal unwrapped).
+	Acquirer() *acquire.Acquirer
+	Journal() acquire.Journal
+	Ledger() ledger.Store
+}
+
+// Setup is what the city gives its back office at Start.
+type Setup struct {
+	Keys keys.Store
+	// Now is the back office's clock: the simulated city's.
+	Now   func() time.Time
+	Fares *fare.Table
+	// Journal wraps the store's journal before acquisition opens over it
+	// (the database faults); nil: none.
+	Journal func(acquire.Journal) acquire.Journal
+	// CheckpointEvery is acquisition's checkpoint interval (records), so
+	// that a restart loads a checkpoint and replays the journal after it.
+	CheckpointEvery int64
+}
+
+// Link is a terminal's connection to the back office (api.Client
+// implements it).
+type Link interface {
+	Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error)
+	SyncBlacklist(ctx context.Context, local *blacklist.List) (pages int, err error)
+}
+
+// progressf writes a progress line.
+func (c *Config) progressf(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, "sim: "+format+"\n", args...)
+	}
+}

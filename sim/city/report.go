@@ -1,0 +1,278 @@
+package city
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/citycard/citycard"
+)
+
+// counts is a tally by name; JSON writes its keys sorted.
+type counts map[string]int64
+
+func (m counts) total() int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// Figures are what happened in the city: the tallies the report prints.
+// Every field is a function of the seed and the configuration.
+type Figures struct {
+	Taps            int64  `json:"taps"` // taps and loads: every card presented to a terminal
+	RecordsSealed   int64  `json:"records_sealed"`
+	Loads           int64  `json:"loads"`
+	LoadsFen        int64  `json:"loads_fen"`
+	LoadedAtGate    int64  `json:"loaded_at_gate"` // refused at a gate for the balance, loaded at the kiosk, let through
+	Greys           int64  `json:"grey_records"`
+	GreysCommitted  int64  `json:"grey_records_committed"` // the card did debit
+	GreysRecovered  int64  `json:"grey_records_recovered_at_tap"`
+	TearsRetried    int64  `json:"tears_retried"`
+	TearsWalkedAway int64  `json:"tears_walked_away"`
+	LostRefused     int64  `json:"lost_card_taps_refused"`
+	Refusals        counts `json:"refusals"`
+	Verdicts        counts `json:"verdicts"` // answers to the terminals' own uploads
+	Flags           counts `json:"flags"`
+	Rejections      counts `json:"rejections"`
+	// FareMismatch counts the fare_mismatch flags by the kind of
+	// terminal whose record was flagged: every fare here was charged by
+	// the real fare engine, so each is a false alarm of the re-check.
+	FareMismatch counts `json:"fare_mismatch_by_terminal"`
+	Copies       struct {
+		Batches  int64  `json:"batches"` // the simulator's duplicate and reordered copies answered
+		Repeats  int64  `json:"repeats"` // batches sent again under their ID
+		Verdicts counts `json:"verdicts"`
+	} `json:"copies"`
+	Batches         int64 `json:"batches"`
+	UploadsDeferred int64 `json:"uploads_deferred"` // upload slots that left records queued, to retry later
+	SyncFailures    int64 `json:"blacklist_sync_failures"`
+	StartRetries    int64 `json:"back_office_start_retries"` // starts failed by the database, tried again
+}
+
+func (f *Figures) init() {
+	f.Refusals, f.Verdicts, f.Flags, f.Rejections, f.FareMismatch, f.Copies.Verdicts = counts{}, counts{}, counts{}, counts{}, counts{}, counts{}
+}
+
+// Check is one invariant's verdict and its figures (or its first
+// offender).
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Finding is something the run found that breaks no invariant but is
+// worth a look: how often, and the first instance or the explanation.
+type Finding struct {
+	Name   string `json:"name"`
+	Count  int64  `json:"count"`
+	Detail string `json:"detail"`
+}
+
+// Timing is the run's wall-clock figures: the one part of the report
+// that differs between two runs of a seed.
+type Timing struct {
+	BuildS       float64 `json:"build_s"`
+	DaysS        float64 `json:"days_s"`
+	FinalUploadS float64 `json:"final_upload_s"`
+	CheckS       float64 `json:"check_s"`
+	TotalS       float64 `json:"total_s"`
+	TapsPerS     float64 `json:"taps_per_s"`
+}
+
+// CityFigures say what the city is made of.
+type CityFigures struct {
+	MetroLines   int            `json:"metro_lines"`
+	Stations     int            `json:"metro_stations"`
+	Interchanges int            `json:"interchanges"`
+	BusLines     int            `json:"bus_lines"`
+	CoachLines   int            `json:"coach_lines"`
+	BikeDocks    int            `json:"bike_docks"`
+	ParkingZones int            `json:"parking_zones"`
+	Terminals    map[string]int `json:"terminals"` // by kind
+	Operators    int            `json:"operators"`
+	Issuers      int            `json:"issuers"`
+	Personas     map[string]int `json:"cards_by_persona"`
+	Profiles     map[string]int `json:"cards_by_profile"`
+	Categories   map[string]int `json:"cards_by_rider_category"`
+	Products     int            `json:"cards_with_products"`
+	FareTable    string         `json:"fare_table"`
+}
+
+// Report is a run's outcome. Its JSON is the contract of `citycard sim
+// --json`: the fields below, Timing apart, are the same byte for byte for
+// the same seed, configuration and commit.
+type Report struct {
+	Seed           uint64          `json:"seed"`
+	Cards          int             `json:"cards"`
+	Days           int             `json:"days"`
+	Start          string          `json:"start"`
+	Alg            string          `json:"alg"`
+	Faults         []string        `json:"faults"`
+	City           CityFigures     `json:"city"`
+	Taps           int64           `json:"taps"`
+	RecordsBooked  int64           `json:"records_booked"` // journaled as booked, suspense, recovered or load
+	SpentFen       int64           `json:"spent_fen"`      // what the cards spent, by their balances
+	Figures        Figures         `json:"figures"`
+	FaultsInjected counts          `json:"faults_injected"`
+	FaultsNotYet   []string        `json:"faults_not_yet"`
+	Checks         []Check         `json:"checks"`
+	Invariants     map[string]bool `json:"invariants"`
+	InvariantsNot  []string        `json:"invariants_not_yet"`
+	Violations     []string        `json:"violations"`
+	// Findings are what the run found wrong that breaks no invariant:
+	// false alarms, taps the fare table could not price.
+	Findings []Finding `json:"findings"`
+	Timing   Timing    `json:"timing"`
+}
+
+// OK reports whether every invariant held.
+func (r *Report) OK() bool { return len(r.Violations) == 0 }
+
+var categoryNames = map[uint8]string{catAdult: "adult", catStudent: "student", catSenior: "senior", catSenior60: "senior60", catDisabled: "disabled"}
+
+func (c *City) report(booked int64) *Report {
+	n := c.net
+	cf := CityFigures{
+		MetroLines: len(n.metro), Stations: len(n.stations), BusLines: len(n.busLines), CoachLines: len(n.coach),
+		BikeDocks: n.docks, ParkingZones: n.zones, Terminals: map[string]int{}, Operators: len(c.operators), Issuers: len(c.issuers),
+		Personas: map[string]int{}, Profiles: map[string]int{}, Categories: map[string]int{}, FareTable: c.table.Version(),
+	}
+	for _, s := range n.stations {
+		if len(s.platforms) > 1 {
+			cf.Interchanges++
+		}
+	}
+	for _, d := range c.devs {
+		cf.Terminals[d.kind.String()]++
+	}
+	var spent int64
+	for _, r := range c.riders {
+		cf.Personas[personaNames[r.persona]]++
+		cf.Profiles[r.profile.String()]++
+		cf.Categories[categoryNames[r.category]]++
+		st := r.card.State()
+		if len(st.Products) > 0 {
+			cf.Products++
+		}
+		spent += r.startFen + r.loadsFen - st.BalanceFen
+	}
+	rep := &Report{
+		Seed: c.cfg.Seed, Cards: c.cfg.Cards, Days: c.cfg.Days, Start: c.cfg.Start.Format("2006-01-02"), Alg: c.cfg.Alg.String(),
+		Faults: []string{}, Findings: []Finding{}, City: cf, Taps: c.fig.Taps, RecordsBooked: booked, SpentFen: spent, Figures: c.fig,
+		FaultsInjected: c.faults, Invariants: map[string]bool{}, Violations: []string{},
+	}
+	for i := range c.recs {
+		if c.recs[i].kind == recGenuine && !c.recs[i].ackedLocal {
+			rep.Figures.RecordsSealed++
+		}
+	}
+	if n := c.fig.FareMismatch.total(); n > 0 {
+		rep.Findings = append(rep.Findings, Finding{Name: "fare_recheck_false_alarms", Count: n,
+			Detail: "records flagged fare_mismatch, though the real fare engine charged every fare here (by terminal kind: " + joinCounts64(c.fig.FareMismatch) +
+				"): the back office's re-check prices a tap-on as a leg never tapped off, and a boarding that also paid a missed tap-off's maximum fare as the boarding alone"})
+	}
+	ops := make([]string, 0, len(c.tapErrors))
+	for op := range c.tapErrors {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		rep.Findings = append(rep.Findings, Finding{Name: "taps_refused_by_terminal_error:" + op, Count: c.tapErrors[op],
+			Detail: "taps a terminal refused before any debit, with an error of its own (no record, no money moved); first: " + c.tapErrorFirst[op]})
+	}
+	for _, f := range c.cfg.Faults {
+		rep.Faults = append(rep.Faults, string(f))
+	}
+	for f := range FaultsNotYet {
+		rep.FaultsNotYet = append(rep.FaultsNotYet, string(f))
+	}
+	sort.Strings(rep.FaultsNotYet)
+	for name := range InvariantsNotYet {
+		rep.InvariantsNot = append(rep.InvariantsNot, name)
+	}
+	sort.Strings(rep.InvariantsNot)
+	return rep
+}
+
+// Print writes the report as tables.
+func (r *Report) Print(w io.Writer) {
+	c := r.City
+	fmt.Fprintf(w, "city (seed %d): %d cards over %d days from %s, %s keys, fare table %s\n", r.Seed, r.Cards, r.Days, r.Start, r.Alg, c.FareTable)
+	fmt.Fprintf(w, "  %-30s %d lines, %d stations (%d interchanges)\n", "metro", c.MetroLines, c.Stations, c.Interchanges)
+	fmt.Fprintf(w, "  %-30s %d bus lines, %d coach lines, %d bike docks, %d parking zones\n", "network", c.BusLines, c.CoachLines, c.BikeDocks, c.ParkingZones)
+	fmt.Fprintf(w, "  %-30s %s\n", "terminals", joinCounts(c.Terminals))
+	fmt.Fprintf(w, "  %-30s %s\n", "cards by persona", joinCounts(c.Personas))
+	fmt.Fprintf(w, "  %-30s %s; %d with a pass or count ticket\n", "cards by profile", joinCounts(c.Profiles), c.Products)
+	fmt.Fprintf(w, "  %-30s %s\n", "cards by rider category", joinCounts(c.Categories))
+	fmt.Fprintf(w, "  %-30s %d operators, %d issuers (ours and %d visiting cities)\n", "parties", c.Operators, c.Issuers, c.Issuers-1)
+	f := r.Figures
+	fmt.Fprintln(w, "what happened")
+	fmt.Fprintf(w, "  %-30s %d (%d records sealed)\n", "taps and loads", r.Taps, f.RecordsSealed)
+	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
+	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))
+	fmt.Fprintf(w, "  %-30s %s\n", "refusals", orNone(joinCounts64(f.Refusals)))
+	fmt.Fprintf(w, "  %-30s %d (%d debited by the card; %d retried at once, %d walked away; %d recovered at a tap)\n", "torn taps (grey records)", f.Greys, f.GreysCommitted, f.TearsRetried, f.TearsWalkedAway, f.GreysRecovered)
+	fmt.Fprintf(w, "  %-30s %d in %d batches (%d slots deferred)\n", "records answered", f.Verdicts.total(), f.Batches, f.UploadsDeferred)
+	fmt.Fprintf(w, "  %-30s %s\n", "answers", joinCounts64(f.Verdicts))
+	fmt.Fprintf(w, "  %-30s %s\n", "flags", orNone(joinCounts64(f.Flags)))
+	fmt.Fprintf(w, "  %-30s %s\n", "fare mismatch flagged, by kind", orNone(joinCounts64(f.FareMismatch)))
+	fmt.Fprintf(w, "  %-30s %s\n", "rejections", orNone(joinCounts64(f.Rejections)))
+	fmt.Fprintf(w, "  %-30s %d copies answered %s; %d batches repeated\n", "duplicate and reordered sends", f.Copies.Batches, orNone(joinCounts64(f.Copies.Verdicts)), f.Copies.Repeats)
+	fmt.Fprintf(w, "  %-30s %d\n", "records booked", r.RecordsBooked)
+	if len(r.Findings) > 0 {
+		fmt.Fprintln(w, "findings (no invariant broken; worth a look)")
+		for _, fd := range r.Findings {
+			fmt.Fprintf(w, "  %-30s %d: %s\n", fd.Name, fd.Count, fd.Detail)
+		}
+	}
+	fmt.Fprintln(w, "faults")
+	fmt.Fprintf(w, "  %-30s %s\n", "injected", orNone(joinCounts64(r.FaultsInjected)))
+	fmt.Fprintf(w, "  %-30s %s\n", "not simulated yet", strings.Join(r.FaultsNotYet, ", "))
+	fmt.Fprintln(w, "invariants")
+	for _, ck := range r.Checks {
+		verdict := "ok"
+		if !ck.OK {
+			verdict = "VIOLATED"
+		}
+		fmt.Fprintf(w, "  %-30s %-8s %s\n", ck.Name, verdict, ck.Detail)
+	}
+	for _, name := range r.InvariantsNot {
+		fmt.Fprintf(w, "  %-30s %-8s %s\n", name, "not yet", InvariantsNotYet[name])
+	}
+	t := r.Timing
+	fmt.Fprintf(w, "time: %.1f s (build %.1f, days %.1f, final uploads %.1f, checks %.1f): %.0f taps/s\n", t.TotalS, t.BuildS, t.DaysS, t.FinalUploadS, t.CheckS, t.TapsPerS)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func joinCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinCounts64(m counts) string {
+	mm := make(map[string]int, len(m))
+	for k, v := range m {
+		mm[k] = int(v)
+	}
+	return joinCounts(mm)
+}

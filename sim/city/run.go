@@ -1,0 +1,515 @@
+package city
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/fare"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/terminal"
+)
+
+// City is a simulated city running against a back office.
+type City struct {
+	cfg   Config
+	bo    BackOffice
+	clock atomic.Int64 // the city's time: Unix nanoseconds
+
+	store    *keys.MemStore
+	vendor   *terminal.PSAMVendor
+	host     terminal.StoreHost
+	setup    Setup
+	fj       *faultyJournal
+	net      *network
+	table    *fare.Table
+	engine   *terminal.FareEngine
+	cardRand *rand.ChaCha8 // the cards' randoms, one stream in tap order
+
+	issuers   []issuer
+	operators []operator
+	devs      []*device
+	perKind   [devKinds]int
+	riders    []*rider
+
+	busVehicles          [][]int // per bus line (index)
+	gatesIn, gatesOut    [][]int // per station
+	kiosks               []int   // per station
+	coachIn, coachOut    map[uint32]int
+	bikeRent, bikeReturn []int // per dock
+	parkIn, parkOut      []int // per zone
+	taxis, counters      []int
+	pos                  map[int][]int // merchant POS by operator
+	rng, frng            *rand.Rand    // behaviour at run time; device-side faults
+	recs                 []simRec
+	byHash               map[uint64]int32
+	greyQ                map[uint64]int32 // grey records in queues: device<<40 | queue seq
+	cur                  int32            // the rider tapping now; -1 none
+	copies               int
+	restarts             int
+	faults               map[string]int64
+	fig                  Figures
+	violations           []string
+	violationsDropped    int
+	lastFlushErr         error
+	// tapErrors count the taps terminals refused with an error of their
+	// own, by the innermost operation that failed; tapErrorFirst keeps
+	// the first of each.
+	pendingGrey   *pendingGrey // the grey record of the tap in progress
+	tapErrors     counts
+	tapErrorFirst map[string]string
+}
+
+// innermostOp returns the operation of the innermost *citycard.Error of
+// err's chain: where it failed.
+func innermostOp(err error) string {
+	op := ""
+	for ; err != nil; err = errors.Unwrap(err) {
+		if e, ok := err.(*citycard.Error); ok {
+			op = e.Op
+		}
+	}
+	return op
+}
+
+// Run simulates the city of cfg over bo and returns its report: a
+// Report whose Violations list what broke (empty when every invariant
+// held). The error is for a run that could not be made (the back office
+// would not start, a queue could not be created): nothing was checked.
+func Run(ctx context.Context, cfg Config, bo BackOffice) (*Report, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	c := &City{
+		cfg: cfg, bo: bo, pos: map[int][]int{}, byHash: map[uint64]int32{}, greyQ: map[uint64]int32{}, cur: -1,
+		faults: map[string]int64{}, tapErrors: counts{}, tapErrorFirst: map[string]string{},
+		rng:      rngFor(cfg.Seed, "behaviour"),
+		frng:     rngFor(cfg.Seed, "faults-devices"),
+		cardRand: rand.NewChaCha8(seedOf(cfg.Seed, "cards")),
+	}
+	c.fig.init()
+	c.fj = &faultyJournal{rng: rngFor(cfg.Seed, "faults-db")}
+	c.setNow(cfg.Start.Add(5 * time.Hour))
+	t0 := c.wall()
+	c.setup = Setup{Now: c.now, Journal: c.fj.wrap, CheckpointEvery: checkpointEvery}
+	defer c.closeQueues()
+	cfg.progressf("seed %d: a city of %d cards over %d days, faults: %s", cfg.Seed, cfg.Cards, cfg.Days, faultNames(cfg.Faults))
+	if err := c.build(ctx); err != nil {
+		return nil, err
+	}
+	built := c.wall()
+	cfg.progressf("built: %s", c.describe())
+	for day := 0; day < cfg.Days; day++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d0, taps0 := c.wall(), c.fig.Taps
+		c.runDay(ctx, day)
+		cfg.progressf("day %d (%s): %d taps, %d records answered, %d restarts, in %.1f s",
+			day+1, c.cfg.Start.AddDate(0, 0, day).Format("Mon 2006-01-02"), c.fig.Taps-taps0, c.fig.Verdicts.total(), c.restarts, c.wall().Sub(d0).Seconds())
+	}
+	ran := c.wall()
+	c.finalUploads(ctx)
+	flushed := c.wall()
+	rep := c.check(ctx)
+	rep.Timing = Timing{
+		BuildS: built.Sub(t0).Seconds(), DaysS: ran.Sub(built).Seconds(), FinalUploadS: flushed.Sub(ran).Seconds(),
+		CheckS: c.wall().Sub(flushed).Seconds(), TotalS: c.wall().Sub(t0).Seconds(),
+	}
+	if s := rep.Timing.DaysS + rep.Timing.FinalUploadS; s > 0 {
+		rep.Timing.TapsPerS = float64(c.fig.Taps) / s
+	}
+	cfg.progressf("checked: %d violations, in %.1f s", len(rep.Violations), rep.Timing.TotalS)
+	return rep, nil
+}
+
+// checkpointEvery makes acquisition checkpoint often enough that a
+// restart loads checkpoints and replays the journal after them.
+const checkpointEvery = 20000
+
+func seedOf(seed uint64, label string) [32]byte {
+	var s [32]byte
+	copy(s[:], fmt.Sprintf("%016x/%s", seed, label))
+	return s
+}
+
+func (c *City) now() time.Time { return time.Unix(0, c.clock.Load()).In(citycard.ChinaTime) }
+
+// setNow moves the city's clock to t; it never goes back.
+func (c *City) setNow(t time.Time) {
+	if n := t.UnixNano(); n > c.clock.Load() {
+		c.clock.Store(n)
+	}
+}
+
+func (c *City) wall() time.Time {
+	if c.cfg.Timings == nil {
+		return time.Time{}
+	}
+	return c.cfg.Timings()
+}
+
+func (c *City) closeQueues() {
+	for _, d := range c.devs {
+		d.queue.Close()
+	}
+}
+
+// violate records a broken invariant or a failure the city did not
+// expect, naming the card or record and the seed. Past maxViolations
+// only the count grows.
+func (c *City) violate(format string, args ...any) {
+	if len(c.violations) >= maxViolations {
+		c.violationsDropped++
+		return
+	}
+	c.violations = append(c.violations, fmt.Sprintf(format, args...)+fmt.Sprintf(" (seed %d)", c.cfg.Seed))
+}
+
+// maxViolations bounds the violations a report lists.
+const maxViolations = 100
+
+func (c *City) describe() string {
+	n := c.net
+	return fmt.Sprintf("%d metro lines, %d stations, %d bus lines, %d coach lines, %d bike docks, %d parking zones; %d terminals of %d operators; %d cards of %d issuers",
+		len(n.metro), len(n.stations), len(n.busLines), len(n.coach), n.docks, n.zones, len(c.devs), len(c.operators), len(c.riders), len(c.issuers))
+}
+
+// runDay plays one day: its events in time order.
+func (c *City) runDay(ctx context.Context, day int) {
+	p := c.planDay(day)
+	midnight := c.cfg.Start.AddDate(0, 0, day)
+	aborted := make([]bool, p.trips)
+	for i := range p.evs {
+		ev := &p.evs[i]
+		c.setNow(midnight.Add(time.Duration(ev.at) * time.Second))
+		switch ev.kind {
+		case evTap:
+			if ev.trip >= 0 && aborted[ev.trip] {
+				continue
+			}
+			if !c.step(ev) && ev.trip >= 0 {
+				aborted[ev.trip] = true
+			}
+		case evUpload:
+			c.upload(ctx, c.devs[ev.a])
+		case evOffline:
+			d := c.devs[ev.a]
+			if d.offlineUntil.IsZero() && d.kind != devCounter {
+				d.offlineUntil = c.now().Add(time.Duration(ev.fen) * time.Hour)
+				c.fault(FaultOffline)
+			}
+		case evReportLost:
+			c.reportLost(ctx, ev.rider, day)
+		case evArmCrash:
+			c.fj.arm(int(ev.a), ev.fen == 1)
+		}
+	}
+}
+
+// step plays one step of a trip; false ends the trip (the rider was
+// refused, paid cash, or went home).
+func (c *City) step(ev *event) bool {
+	r := c.riders[ev.rider]
+	var d *device
+	switch ev.step {
+	case stepBus:
+		vs := c.busVehicles[ev.a]
+		d = c.devs[vs[int(ev.at/1800+int64(ev.rider))%len(vs)]]
+	case stepMetroIn, stepMetroOut:
+		gs := c.gatesIn[ev.a]
+		if ev.step == stepMetroOut {
+			gs = c.gatesOut[ev.a]
+		}
+		d = c.devs[gs[int(ev.rider)%len(gs)]]
+	case stepCoachIn:
+		d = c.devs[c.coachIn[uint32(ev.a)]]
+	case stepCoachOut:
+		d = c.devs[c.coachOut[uint32(ev.a)]]
+	case stepBikeRent:
+		d = c.devs[c.bikeRent[ev.a]]
+	case stepBikeReturn:
+		d = c.devs[c.bikeReturn[ev.a]]
+	case stepParkIn:
+		d = c.devs[c.parkIn[ev.a]]
+	case stepParkOut:
+		d = c.devs[c.parkOut[ev.a]]
+	case stepTaxi:
+		d = c.devs[c.taxis[(int(ev.rider)+int(ev.at/600))%len(c.taxis)]]
+	case stepPOS:
+		d = c.devs[ev.a]
+	case stepLoad:
+		c.load(ev.rider, c.devs[ev.a], false)
+		return true
+	}
+	switch c.tap(ev.rider, d, ev.fen) {
+	case tapDone:
+		return true
+	case tapInsufficient:
+		if r.issuer != 0 || (ev.step != stepMetroIn && ev.step != stepMetroOut) {
+			// Cash on the bus; the shop's purchase is paid otherwise.
+			return ev.step == stepPOS || ev.step == stepTaxi
+		}
+		// At a gate: the station's kiosk, then the gate again.
+		c.fig.LoadedAtGate++
+		if !c.load(ev.rider, c.devs[c.kiosks[ev.a]], true) {
+			return false
+		}
+		return c.tap(ev.rider, d, ev.fen) == tapDone
+	}
+	return false
+}
+
+type tapOutcome uint8
+
+const (
+	tapDone         tapOutcome = iota
+	tapInsufficient            // the balance does not cover it
+	tapRefused                 // blacklisted, blocked, expired
+	tapFailed                  // an error the city did not expect: a violation
+)
+
+// tap taps rider ri's card on d, through the real APDU flow, with the
+// tear fault now and then.
+func (c *City) tap(ri int32, d *device, fen uint32) tapOutcome {
+	r := c.riders[ri]
+	c.fig.Taps++
+	c.cur = ri
+	defer func() { c.cur = -1 }()
+	torn := c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM
+	if torn {
+		r.card.Tear([]card.TearStep{card.TearBeforeCommit, card.TearAfterCommit}[c.frng.IntN(2)])
+	}
+	res, err := d.term.Tap(r.card, fen)
+	c.keepGrey()
+	r.card.Tear(card.TearNone) // a tear armed for a tap refused before DEBIT goes with it
+	if res.Recovered != nil {
+		c.fig.GreysRecovered++
+	}
+	if res.Grey {
+		if !torn {
+			c.violate("card %v at terminal %v: a grey record without a tear: %v", r.asn, d.id, err)
+		}
+		c.fault(FaultTear)
+		c.noteGrey(r, &res.Record)
+		if c.frng.IntN(100) >= tearRetryPct {
+			c.fig.TearsWalkedAway++
+			return tapDone
+		}
+		// The rider taps again at once: within the retry window the
+		// terminal recovers the torn debit (nothing more to pay) or, if
+		// the card never debited, charges this tap.
+		c.fig.TearsRetried++
+		c.setNow(c.now().Add(20 * time.Second))
+		res, err = d.term.Tap(r.card, fen)
+		c.keepGrey()
+		if res.Recovered != nil {
+			c.fig.GreysRecovered++
+		}
+	}
+	if err != nil {
+		return c.refusal(r, d, err)
+	}
+	r.balance = int64(res.BalanceAfter)
+	c.injectAfterTap(d, &res.Record)
+	return tapDone
+}
+
+// refusal sorts a tap's or load's error: a refusal the city expects, or a
+// violation.
+func (c *City) refusal(r *rider, d *device, err error) tapOutcome {
+	switch {
+	case citycard.IsKind(err, citycard.Insufficient):
+		c.fig.Refusals["insufficient_balance"]++
+		return tapInsufficient
+	case errors.Is(err, terminal.ErrBlacklisted):
+		c.fig.Refusals["blacklisted"]++
+		if r.lostOn >= 0 {
+			c.fig.LostRefused++
+		}
+		return tapRefused
+	case errors.Is(err, terminal.ErrBlocked):
+		c.fig.Refusals["blocked"]++
+		if r.lostOn >= 0 {
+			c.fig.LostRefused++
+		}
+		return tapRefused
+	case errors.Is(err, terminal.ErrExpired):
+		c.fig.Refusals["expired"]++
+		return tapRefused
+	}
+	if citycard.IsKind(err, citycard.Invalid) {
+		// The terminal refused the tap before any debit, for a reason
+		// of its own: its fare table cannot price it, or what it would
+		// write on the card does not hold together (a clock behind the
+		// card's entry). No money moved and nothing was recorded: a
+		// finding about the platform, not a broken invariant. The report
+		// lists them by the operation that failed.
+		op := innermostOp(err)
+		c.fig.Refusals["terminal_error"]++
+		c.tapErrors[op]++
+		if _, ok := c.tapErrorFirst[op]; !ok {
+			c.tapErrorFirst[op] = fmt.Sprintf("card %v at terminal %v (%v), %s: %v", r.asn, d.id, d.kind, c.now().Format("2006-01-02 15:04"), err)
+		}
+		return tapRefused
+	}
+	c.violate("card %v at terminal %v (%v): %v", r.asn, d.id, d.kind, err)
+	return tapFailed
+}
+
+// load loads rider ri's card at d (a kiosk or a counter) if its balance
+// runs low, or if force; a visiting city's card loads at home. It
+// reports whether the card was loaded.
+func (c *City) load(ri int32, d *device, force bool) bool {
+	r := c.riders[ri]
+	if r.issuer != 0 || (!force && r.balance >= loadBelowFen) {
+		return false
+	}
+	fen := []int64{5000, 10000, 10000, 20000}[c.rng.IntN(4)]
+	fen = min(fen, (card.BalanceMaxFenDefault-r.balance)/1000*1000)
+	if fen <= 0 {
+		return false
+	}
+	c.fig.Taps++
+	c.cur = ri
+	defer func() { c.cur = -1 }()
+	res, err := d.term.Load(r.card, uint32(fen), c.host)
+	c.keepGrey()
+	if err != nil {
+		c.refusal(r, d, err)
+		return false
+	}
+	r.balance = int64(res.BalanceAfter)
+	r.loadsFen += fen
+	r.loads++
+	c.fig.Loads++
+	c.fig.LoadsFen += fen
+	return true
+}
+
+// reportLost blacklists rider ri's card, as staff do at a service point
+// when its holder reports it lost. Whoever holds it now keeps tapping:
+// terminals that downloaded the blacklist block it, the others book its
+// records, flagged.
+func (c *City) reportLost(ctx context.Context, ri int32, day int) {
+	r := c.riders[ri]
+	if r.lostOn >= 0 {
+		return
+	}
+	if err := c.bo.SetBlacklist(ctx, c.issuers[r.issuer].code, r.asn, "reported lost at a service point"); err != nil {
+		c.violate("card %v: reporting it lost: %v", r.asn, err)
+		return
+	}
+	r.lostOn = day
+	c.fault(FaultLost)
+}
+
+// upload is a device's upload slot: if it is online, it downloads the
+// blacklist and uploads its queue.
+func (c *City) upload(ctx context.Context, d *device) {
+	if !d.offlineUntil.IsZero() {
+		if c.now().Before(d.offlineUntil) {
+			return
+		}
+		d.offlineUntil = time.Time{}
+	}
+	if _, err := d.link.SyncBlacklist(ctx, d.bl); err != nil {
+		c.fig.SyncFailures++
+	}
+	c.flush(ctx, d)
+}
+
+// flush uploads d's queue, restarting the back office when it crashed;
+// what a few attempts could not upload stays queued for the next slot.
+func (c *City) flush(ctx context.Context, d *device) {
+	for attempt := 0; attempt < 5 && d.queue.Len() > 0; attempt++ {
+		st, err := d.up.Flush(ctx, 3)
+		c.fig.Batches += int64(st.Batches)
+		if c.fj.isDead() {
+			c.restart(ctx)
+			continue
+		}
+		if err == nil {
+			return
+		}
+		if citycard.IsKind(err, citycard.Invalid) || citycard.IsKind(err, citycard.Conflict) {
+			c.violate("terminal %v: upload refused: %v", d.id, err)
+			return
+		}
+		c.lastFlushErr = err
+		c.fig.UploadsDeferred++
+	}
+}
+
+// restart restarts the back office after its crash, over the store as
+// the crash left it.
+func (c *City) restart(ctx context.Context) {
+	c.restarts++
+	c.fault(FaultCrash)
+	if err := c.bo.Stop(true); err != nil {
+		c.violate("stopping the crashed back office: %v", err)
+	}
+	c.start(ctx, "restarting the back office after its crash")
+}
+
+// start starts the back office as its supervisor would: again after a
+// transient failure (the database busy at start), a few times.
+func (c *City) start(ctx context.Context, what string) {
+	var err error
+	for attempt := 0; attempt < startAttempts; attempt++ {
+		if err = c.bo.Start(ctx, c.setup); err == nil || !citycard.Transient(err) {
+			break
+		}
+		c.fig.StartRetries++
+	}
+	if err != nil {
+		c.violate("%s: %v", what, err)
+	}
+}
+
+// startAttempts bounds the starts of the back office in a row.
+const startAttempts = 10
+
+// finalUploads ends the run: terminals offline come back and upload
+// everything at once (mid-upload, one more crash if crashes are on),
+// every queue is emptied, then the faults stop so that the checks see
+// the back office at rest.
+func (c *City) finalUploads(ctx context.Context) {
+	end := c.cfg.Start.AddDate(0, 0, c.cfg.Days)
+	c.setNow(end)
+	for _, d := range c.devs {
+		if d.offlineUntil.After(c.now()) {
+			c.setNow(d.offlineUntil)
+		}
+	}
+	if c.cfg.has(FaultCrash) {
+		c.fj.arm(1+c.frng.IntN(5), c.frng.IntN(2) == 0)
+	}
+	for round := 0; round < 20; round++ {
+		if round == 10 {
+			c.fj.setTransient(0)
+			c.fj.arm(0, false)
+		}
+		left := 0
+		for _, d := range c.devs {
+			d.offlineUntil = time.Time{}
+			if d.queue.Len() > 0 {
+				c.upload(ctx, d)
+			}
+			left += d.queue.Len()
+		}
+		if left == 0 {
+			break
+		}
+	}
+	c.fj.setTransient(0)
+	c.fj.arm(0, false)
+	if c.fj.isDead() {
+		c.restart(ctx)
+	}
+}
