@@ -162,14 +162,23 @@ func faultList(fs []city.Fault) string {
 // seedsMax bounds one --seeds range.
 const seedsMax = 100000
 
-// runSeeds runs every seed of o.seeds, one line each, and reports seeds
-// per minute; it fails if any seed violated an invariant, naming them.
-func runSeeds(ctx context.Context, e env, o *simOptions) error {
-	a, b, ok := strings.Cut(o.seeds, "..")
+// parseSeeds parses "A..B": seeds A to B, at most seedsMax of them.
+func parseSeeds(s string) (from, to uint64, err error) {
+	a, b, ok := strings.Cut(s, "..")
 	from, err1 := strconv.ParseUint(a, 10, 64)
 	to, err2 := strconv.ParseUint(b, 10, 64)
 	if !ok || err1 != nil || err2 != nil || to < from || to-from >= seedsMax {
-		return fmt.Errorf("sim: --seeds %q: want A..B, A <= B, at most %d seeds: %w", o.seeds, seedsMax, errUsage)
+		return 0, 0, fmt.Errorf("sim: --seeds %q: want A..B, A <= B, at most %d seeds: %w", s, seedsMax, errUsage)
+	}
+	return from, to, nil
+}
+
+// runSeeds runs every seed of o.seeds, one line each, and reports seeds
+// per minute; it fails if any seed violated an invariant, naming them.
+func runSeeds(ctx context.Context, e env, o *simOptions) error {
+	from, to, err := parseSeeds(o.seeds)
+	if err != nil {
+		return err
 	}
 	type result struct {
 		Seed          uint64 `json:"seed"`

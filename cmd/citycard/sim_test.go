@@ -159,6 +159,31 @@ func TestSimUsage(t *testing.T) {
 	}
 }
 
+func TestParseSeeds(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		from, to uint64
+		ok       bool
+	}{
+		{"1..3", 1, 3, true},
+		{"5..5", 5, 5, true},
+		{"0..99999", 0, 99999, true}, // seedsMax seeds
+		{"0..100000", 0, 0, false},   // one more
+		{"18446744073709551615..18446744073709551615", 1<<64 - 1, 1<<64 - 1, true},
+		{"3..1", 0, 0, false},
+		{"3", 0, 0, false},
+		{"a..b", 0, 0, false},
+	} {
+		from, to, err := parseSeeds(tc.in)
+		if tc.ok != (err == nil) || from != tc.from || to != tc.to {
+			t.Errorf("%q: %d..%d %v", tc.in, from, to, err)
+		}
+		if err != nil && !errors.Is(err, errUsage) {
+			t.Errorf("%q: %v is no usage error", tc.in, err)
+		}
+	}
+}
+
 func TestSimPostgres(t *testing.T) {
 	url := os.Getenv("CITYCARD_TEST_POSTGRES")
 	if url == "" {
@@ -171,4 +196,47 @@ func TestSimPostgres(t *testing.T) {
 	if j := lastLine(t, out); !strings.Contains(j, `"violations":[]`) {
 		t.Fatalf("report: %s", j)
 	}
+}
+
+// A terminal that can never reach the back office keeps its records,
+// and the run ends anyway, bounded: the report says which terminal still
+// holds how many.
+func TestSimUnreachableTerminalKeepsItsRecords(t *testing.T) {
+	var deaf citycard.TerminalID
+	o := &simOptions{cards: 200, days: 1, alg: "3des", quiet: true,
+		wrap: func(bo city.BackOffice) city.BackOffice { return deafBackOffice{bo, &deaf} }}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.Join(rep.Violations, "\n")
+	if rep.Invariants[city.InvNothingLost] || !strings.Contains(v, "terminal "+deaf.String()+" still holds") {
+		t.Fatalf("violations: %s", v)
+	}
+}
+
+// deafBackOffice never answers the first terminal that uploads a batch.
+type deafBackOffice struct {
+	city.BackOffice
+	deaf *citycard.TerminalID
+}
+
+func (d deafBackOffice) Link(id citycard.TerminalID, token string) city.Link {
+	return deafLink{d.BackOffice.Link(id, token), id, d.deaf}
+}
+
+type deafLink struct {
+	city.Link
+	id   citycard.TerminalID
+	deaf *citycard.TerminalID
+}
+
+func (l deafLink) Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error) {
+	if *l.deaf == (citycard.TerminalID{}) {
+		*l.deaf = l.id
+	}
+	if l.id == *l.deaf {
+		return acquire.Answer{}, citycard.E("test.Upload", citycard.IO, "no route to the back office")
+	}
+	return l.Link.Upload(ctx, b)
 }

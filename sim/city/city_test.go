@@ -279,3 +279,71 @@ func TestPlanDeterministic(t *testing.T) {
 		t.Fatalf("Monday: %d taps 7-9, %d 13-15, %d all day; Saturday %d", peak, midday, taps(a, 0, 24), taps(sat, 0, 24))
 	}
 }
+
+func TestConfigLimits(t *testing.T) {
+	for _, tc := range []struct {
+		cards, days int
+		ok          bool
+	}{
+		{1, 1, true}, {CardsMax, DaysMax, true},
+		{0, 1, false}, {CardsMax + 1, 1, false}, {1, 0, false}, {1, DaysMax + 1, false},
+	} {
+		cfg := Config{Cards: tc.cards, Days: tc.days, Dir: "x"}
+		if err := cfg.check(); tc.ok != (err == nil) || (err != nil && !citycard.IsKind(err, citycard.Invalid)) {
+			t.Errorf("%d cards, %d days: %v", tc.cards, tc.days, err)
+		}
+	}
+	if err := (&Config{Cards: 1, Days: 1}).check(); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("no queue directory: %v", err)
+	}
+}
+
+// A report lists maxViolations violations, and counts the rest.
+func TestViolationsBounded(t *testing.T) {
+	c := &City{cfg: Config{Seed: 9}}
+	for i := 0; i < maxViolations+5; i++ {
+		c.violate("card %d broke", i)
+	}
+	if len(c.violations) != maxViolations || c.violationsDropped != 5 || c.violations[0] != "card 0 broke (seed 9)" {
+		t.Fatalf("%d listed, %d dropped, first %q", len(c.violations), c.violationsDropped, c.violations[0])
+	}
+}
+
+// flakyStart is a back office whose Start fails transiently n times.
+type flakyStart struct {
+	BackOffice
+	n, starts int
+	kind      citycard.Kind
+}
+
+func (f *flakyStart) Start(context.Context, Setup) error {
+	f.starts++
+	if f.starts <= f.n {
+		return citycard.E("test.Start", f.kind, "the database is busy")
+	}
+	return nil
+}
+
+// The back office is started again after a transient failure, as its
+// supervisor would, startAttempts times at most; any other failure at
+// once is a violation.
+func TestStartRetries(t *testing.T) {
+	for _, tc := range []struct {
+		fails  int
+		kind   citycard.Kind
+		starts int
+		ok     bool
+	}{
+		{0, citycard.IO, 1, true},
+		{startAttempts - 1, citycard.IO, startAttempts, true},
+		{startAttempts, citycard.IO, startAttempts, false},
+		{1, citycard.Invalid, 1, false},
+	} {
+		f := &flakyStart{n: tc.fails, kind: tc.kind}
+		c := &City{bo: f}
+		c.start(context.Background(), "starting")
+		if f.starts != tc.starts || tc.ok != (len(c.violations) == 0) {
+			t.Errorf("%d failures of kind %v: %d starts, violations %v", tc.fails, tc.kind, f.starts, c.violations)
+		}
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing/fstest"
-
-	"github.com/citycard/citycard/fare"
 )
 
 // The fare codes of the network files: the networks are Ningbo's
@@ -487,8 +485,4 @@ func (n *network) coachStops() []uint32 {
 		}
 	}
 	return out
-}
-
-func loadFeed(n *network, first, last string) (*fare.Table, error) {
-	return fare.Load(n.feed("x", first, last))
 }

@@ -57,10 +57,10 @@ type City struct {
 	violations           []string
 	violationsDropped    int
 	lastFlushErr         error
+	pendingGrey          *pendingGrey // the grey record of the tap in progress
 	// tapErrors count the taps terminals refused with an error of their
 	// own, by the innermost operation that failed; tapErrorFirst keeps
 	// the first of each.
-	pendingGrey   *pendingGrey // the grey record of the tap in progress
 	tapErrors     counts
 	tapErrorFirst map[string]string
 }
@@ -79,8 +79,11 @@ func innermostOp(err error) string {
 
 // Run simulates the city of cfg over bo and returns its report: a
 // Report whose Violations list what broke (empty when every invariant
-// held). The error is for a run that could not be made (the back office
-// would not start, a queue could not be created): nothing was checked.
+// held). The error is for a run that could not be made, and then nothing
+// was checked: kind Invalid for a Config out of bounds; the back office's
+// errors (it would not open or start) and the devices' (a queue that
+// could not be created, a PSAM that would not personalize) as they come;
+// ctx's error if it was cancelled between days.
 func Run(ctx context.Context, cfg Config, bo BackOffice) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err

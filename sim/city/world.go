@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -669,15 +668,4 @@ func (c *City) build(ctx context.Context) error {
 	c.host = terminal.StoreHost{Store: c.store}
 	c.setup.Keys, c.setup.Fares = c.store, c.table
 	return c.bo.Start(ctx, c.setup)
-}
-
-// sortedDevices returns the devices of kinds, in index order.
-func (c *City) devicesOf(kinds ...devKind) []*device {
-	var out []*device
-	for _, d := range c.devs {
-		if slices.Contains(kinds, d.kind) {
-			out = append(out, d)
-		}
-	}
-	return out
 }
