@@ -217,6 +217,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))
 	fmt.Fprintf(w, "  %-30s %s\n", "refusals", orNone(joinCounts64(f.Refusals)))
+	fmt.Fprintf(w, "  %-30s %d reported; %d taps refused after (blacklisted or blocked), %d records booked flagged blacklisted\n", "lost cards", r.FaultsInjected[string(FaultLost)], f.LostRefused, f.Flags["blacklisted"])
 	fmt.Fprintf(w, "  %-30s %d (%d debited by the card; %d retried at once, %d walked away; %d recovered at a tap)\n", "torn taps (grey records)", f.Greys, f.GreysCommitted, f.TearsRetried, f.TearsWalkedAway, f.GreysRecovered)
 	fmt.Fprintf(w, "  %-30s %d in %d batches (%d slots deferred)\n", "records answered", f.Verdicts.total(), f.Batches, f.UploadsDeferred)
 	fmt.Fprintf(w, "  %-30s %s\n", "answers", joinCounts64(f.Verdicts))

@@ -213,6 +213,11 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		}
 	}
+	// The cut-off: the day's cycle closes here. Clearing and settlement
+	// (positions, settlement files re-run byte for byte, a crash
+	// mid-clearing) and the interconnection file with the counterpart's
+	// answer will run at this point once they are built, and their
+	// checks join check's (InvariantsNotYet, FaultsNotYet).
 }
 
 // step plays one step of a trip; false ends the trip (the rider was
