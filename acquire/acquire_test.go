@@ -621,10 +621,10 @@ func FuzzCheckpointDecode(f *testing.F) {
 	for i := 0; i < 5; i++ {
 		id := cardID{asn: citycard.ASN{9: byte(i)}}
 		c := newShadow()
-		c.offline.see(uint32(i * 3))
-		c.offline.see(uint32(i*3 + 2)) // a gap, when i > 0
+		c.offline.see(uint32(i*3), int64(i))
+		c.offline.see(uint32(i*3+2), int64(i)) // a gap, when i > 0
 		s.shardOf(&id).cards[id] = c
-		s.terminal(citycard.TerminalID{5: byte(i)}).see(uint32(i))
+		s.terminal(citycard.TerminalID{5: byte(i)}).see(uint32(i), noBalance)
 	}
 	for p := 0; p < s.parts(); p++ {
 		f.Add(s.encodePart(p))

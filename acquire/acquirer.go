@@ -315,14 +315,17 @@ func (a *Acquirer) Shadow(issuer citycard.IssuerCode, asn citycard.ASN) (Shadow,
 	}
 	s := Shadow{
 		LastCounter: int32(c.offline.last), LastOnline: int32(c.online.last), ReportedFen: c.reported,
-		BookedFen: c.booked, GreysPending: len(c.greys), LoadsSinceFen: c.loadsSince,
+		BookedFen: c.booked, LoadsSinceFen: c.loadsSince,
 	}
 	for _, g := range c.offline.spans() {
 		s.OpenGaps += int(g.hi - g.lo + 1)
 		s.GapSpans = append(s.GapSpans, [2]uint32{g.lo, g.hi})
 	}
-	for _, g := range c.greys {
-		s.SuspenseFen += int64(g.amount)
+	for _, g := range c.greyList() {
+		if !g.confirmed { // a confirmed one is booked, kept only to be contradicted
+			s.GreysPending++
+			s.SuspenseFen += int64(g.amount)
+		}
 	}
 	return s, true
 }
@@ -887,22 +890,41 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		case ClassRecovered:
 			move(suspense, payable, r.Product, r.Amount)
 		}
-		for _, g := range d.confirmed {
+		// A grey record of another terminal, confirmed (or its
+		// confirmation reversed) by this card's record: its terminal's
+		// operator is paid (or repaid). The registry's cache answers from
+		// memory almost always.
+		operatorOf := func(g *greyRef, what string) (ledger.Account, error) {
 			operator := j.info.Operator
 			if g.terminal != j.b.Terminal {
-				// A grey record of another terminal, confirmed by this
-				// card's later record: its terminal's operator is paid.
-				// The registry's cache answers from memory almost always.
 				ti, err := a.cfg.Terminals.Terminal(context.Background(), g.terminal)
 				if err != nil {
-					return fail(citycard.E(op, transientKind(err), "batch %q: the operator of terminal %v, whose grey record this batch confirms: %w", j.b.ID, g.terminal, err))
+					return ledger.Account{}, citycard.E(op, transientKind(err), "batch %q: the operator of terminal %v, whose grey record this batch %s: %w", j.b.ID, g.terminal, what, err)
 				}
 				operator = ti.Operator
 			}
-			move(suspense, ledger.Account{Type: ledger.OperatorPayable, Party: operator}, g.product, g.amount)
+			return ledger.Account{Type: ledger.OperatorPayable, Party: operator}, nil
+		}
+		for i := range d.confirmed {
+			g := &d.confirmed[i]
+			payee, err := operatorOf(g, "confirms")
+			if err != nil {
+				return fail(err)
+			}
+			move(suspense, payee, g.product, g.amount)
 		}
 		for _, g := range d.released {
 			move(suspense, float, g.product, g.amount)
+		}
+		for i := range d.reversed {
+			// A grey debit confirmed on the balance never happened: its
+			// operator gives it back to the card float.
+			g := &d.reversed[i]
+			payee, err := operatorOf(g, "shows never happened")
+			if err != nil {
+				return fail(err)
+			}
+			move(payee, float, g.product, g.amount)
 		}
 
 		switch {

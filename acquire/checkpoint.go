@@ -17,19 +17,22 @@ import (
 // journal replayed from the oldest part's position, each entry applied only
 // to the parts that do not include it yet.
 //
-// The layout of a part, version 2: every integer an unsigned or signed
+// The layout of a part, version 3: every integer an unsigned or signed
 // varint, ids raw bytes.
 //
 //	magic "CCKP" | version 2 | part | parts | terminals: n, then n × (ID(6) | track)
 //	| cards: n, then n × (issuer(8) | ASN(10) | offline track | online track |
-//	lastAfter | loadsSince | booked | reported |
+//	lastAfter | loadsSince | booked | reported | floorBefore |
 //	greys: n, then n × (counter | terminal(6) | seq | amount | before |
-//	product | prevAfter | prevLoads | prevLast))
+//	product | prevAfter | prevLoads | prevLast | confirmed))
 //
-// A track is floor | last (signed) | n, then n × (lo | hi). A card part
+// A track is floor | last (signed) | n, then n × (lo | hi | after
+// (signed: the balance after the span, noBalance if not known)).
+// Version 3 added after and confirmed; a checkpoint of another version is
+// dropped, and the state replayed from the journal. A card part
 // has no terminal and the terminals' part no card. Cards and terminals are
 // written sorted, so that the same state always encodes to the same bytes.
-const checkpointVersion = 2
+const checkpointVersion = 3
 
 // parts is the number of checkpoint parts of the state.
 func (s *state) parts() int { return len(s.shards) + 1 }
@@ -77,8 +80,9 @@ func (s *state) encodePart(p int) []byte {
 		b = binary.AppendVarint(b, c.loadsSince)
 		b = binary.AppendVarint(b, c.booked)
 		b = binary.AppendVarint(b, c.reported)
-		b = binary.AppendUvarint(b, uint64(len(c.greys)))
-		for _, g := range c.greys {
+		b = binary.AppendVarint(b, c.floorBefore)
+		b = binary.AppendUvarint(b, uint64(len(c.greyList())))
+		for _, g := range c.greyList() {
 			b = binary.AppendUvarint(b, uint64(g.counter))
 			b = append(b, g.terminal[:]...)
 			b = binary.AppendUvarint(b, uint64(g.seq))
@@ -88,6 +92,11 @@ func (s *state) encodePart(p int) []byte {
 			b = binary.AppendVarint(b, g.prevAfter)
 			b = binary.AppendVarint(b, g.prevLoads)
 			b = binary.AppendVarint(b, g.prevLast)
+			confirmed := uint64(0)
+			if g.confirmed {
+				confirmed = 1
+			}
+			b = binary.AppendUvarint(b, confirmed)
 		}
 	}
 	return b
@@ -100,6 +109,7 @@ func appendTrack(b []byte, t *track) []byte {
 	for _, sp := range t.spans() {
 		b = binary.AppendUvarint(b, uint64(sp.lo))
 		b = binary.AppendUvarint(b, uint64(sp.hi))
+		b = binary.AppendVarint(b, sp.after)
 	}
 	return b
 }
@@ -169,7 +179,7 @@ func (r *reader) track(what string) track {
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		lo := r.uvarint(what, 1<<32-1)
 		hi := r.uvarint(what, 1<<32-1)
-		g = append(g, span{uint32(lo), uint32(hi)})
+		g = append(g, span{uint32(lo), uint32(hi), r.varint(what)})
 	}
 	t.setSpans(g)
 	return t
@@ -236,6 +246,7 @@ func (s *state) decode(b []byte) (int, error) {
 		c.loadsSince = r.varint("loads since")
 		c.booked = r.varint("booked")
 		c.reported = r.varint("reported")
+		c.floorBefore = r.varint("floor balance")
 		ng := r.uvarint("grey count", 1<<16)
 		for k := uint64(0); k < ng && r.err == nil; k++ {
 			var g greyRef
@@ -248,7 +259,8 @@ func (s *state) decode(b []byte) (int, error) {
 			g.prevAfter = r.varint("grey previous balance")
 			g.prevLoads = r.varint("grey previous loads")
 			g.prevLast = r.varint("grey previous counter")
-			c.greys = append(c.greys, g)
+			g.confirmed = r.uvarint("grey confirmed", 1) == 1
+			c.setGreys(append(c.greyList(), g))
 		}
 		if r.err == nil {
 			s.shards[part].cards[id] = c

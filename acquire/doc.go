@@ -102,14 +102,28 @@
 // record, a blacklisted card, or a clock far from the upload time.
 //
 // A grey record (the card tore, no TAC) is kept in suspense: its amount
-// moves from the card float to suspense. The recovered record (same
-// terminal and sequence, with the TAC) books it; a later genuine record of
-// the card with the same counter shows the debit never happened and
-// releases it; a later record with a higher counter confirms it (the
-// card's counter moves only when a debit commits). Uploads come in any
-// order: a grey record arriving after a record of a higher counter is
-// confirmed at once, and one arriving after a booked record of its own
-// counter is a duplicate (its debit was recovered, or never happened).
+// moves from the card float to suspense, and only a fact moves it on. The
+// card's counter moving past it proves nothing alone: the card may have
+// torn before it committed, and its next tap, elsewhere, used the same
+// counter. So:
+//   - the recovered record (same terminal and sequence, with the TAC)
+//     books it;
+//   - a genuine record of another tap with the same counter shows the
+//     debit never happened and releases it back to the card float; if the
+//     grey had been confirmed on the balance (that tap charged the same
+//     amount), the confirmation is reversed, the grey's operator repaying
+//     the float, and the record is booked;
+//   - the record just above it (counter + 1) confirms it when its balance
+//     before is the balance the grey debit left (DESIGN.md: "the counter
+//     after it and the lower balance"): in order, with the loads seen
+//     since; late, from the balance the gap below that record kept (span.
+//     after), or the first record's (floorBefore);
+//   - a load whose balance before is that balance confirms it too.
+//
+// Otherwise it waits in suspense, reviewable, never guessed either way.
+// Loads are uploaded by other terminals, early or late: a record whose
+// balance is what the previous record left, with loads seen since, follows
+// (those loads came later, and count towards the next record).
 //
 // Loads reach the ledger through the card-management host, not here: a
 // load record in an upload is verified and deduplicated by its online

@@ -316,7 +316,7 @@ func TestTerminalSequenceBound(t *testing.T) {
 		tr.floor, tr.last = 1<<20, 1<<20
 		g := make(gaps, 0, n)
 		for i := 0; i < n; i++ {
-			g = append(g, span{uint32(1<<20 - 2*n + 2*i), uint32(1<<20 - 2*n + 2*i)})
+			g = append(g, span{uint32(1<<20 - 2*n + 2*i), uint32(1<<20 - 2*n + 2*i), noBalance})
 		}
 		tr.floor = int64(g[0].lo) - 1
 		tr.setSpans(g)

@@ -1,6 +1,7 @@
 package acquire
 
 import (
+	"math"
 	"slices"
 
 	"github.com/citycard/citycard"
@@ -13,8 +14,18 @@ type cardID struct {
 	asn    citycard.ASN
 }
 
-// span is an inclusive range of missing counters or sequences.
-type span struct{ lo, hi uint32 }
+// span is an inclusive range of missing counters or sequences. after is
+// the balance before of the record just above it (at hi+1): the balance
+// the card had after counter hi, which tells whether a grey record at hi
+// really debited; noBalance where it is not known (a terminal's sequence,
+// the loads' counter, a gap opened below the first record seen).
+type span struct {
+	lo, hi uint32
+	after  int64
+}
+
+// noBalance marks a balance not known.
+const noBalance int64 = math.MinInt64
 
 // maxSpans bounds the open gaps of one track. A track never forgets a
 // gap: forgetting one would answer a genuine record "duplicate" (lost),
@@ -35,8 +46,11 @@ const maxSpans = 1 << 16
 // gaps is a sorted list of disjoint spans.
 type gaps []span
 
-// take removes v from the gaps and reports whether it was missing.
-func (g *gaps) take(v uint32) bool {
+// take removes v from the gaps and reports whether it was missing, and the
+// balance known after v (the span's after when v was its top, else
+// noBalance). before is the balance before of v's record, which becomes
+// the after of the span below v.
+func (g *gaps) take(v uint32, before int64) (bool, int64) {
 	s := *g
 	i, found := slices.BinarySearchFunc(s, v, func(sp span, v uint32) int {
 		switch {
@@ -48,9 +62,13 @@ func (g *gaps) take(v uint32) bool {
 		return 0
 	})
 	if !found {
-		return false
+		return false, noBalance
 	}
 	sp := s[i]
+	above := noBalance
+	if v == sp.hi {
+		above = sp.after
+	}
 	switch {
 	case sp.lo == sp.hi:
 		*g = slices.Delete(s, i, i+1)
@@ -58,15 +76,16 @@ func (g *gaps) take(v uint32) bool {
 		s[i].lo++
 	case v == sp.hi:
 		s[i].hi--
+		s[i].after = before
 	default:
-		*g = slices.Insert(s, i+1, span{v + 1, sp.hi})
-		(*g)[i].hi = v - 1
+		*g = slices.Insert(s, i+1, span{v + 1, sp.hi, sp.after})
+		(*g)[i].hi, (*g)[i].after = v-1, before
 	}
-	return true
+	return true, above
 }
 
 // add appends a span above every existing one.
-func (g *gaps) add(lo, hi uint32) { *g = append(*g, span{lo, hi}) }
+func (g *gaps) add(lo, hi uint32, after int64) { *g = append(*g, span{lo, hi, after}) }
 
 // track remembers which values of a counter (a card's offline or online
 // counter, a terminal's sequence) were seen: every value from floor to
@@ -121,36 +140,40 @@ const (
 	seenRepeat             // seen before
 )
 
-func (t *track) see(v uint32) seen {
+// see records v, whose record showed the balance before (noBalance where
+// the track has no balance), and says what v is to the track; above is the
+// balance known just after v (the balance before of the record at v+1)
+// when v filled a gap right below a record seen, else noBalance.
+func (t *track) see(v uint32, before int64) (s seen, above int64) {
 	x := int64(v)
 	switch {
 	case t.last < 0:
 		t.floor, t.last = x, x
-		return seenNew
+		return seenNew, noBalance
 	case x > t.last:
 		r := seenNew
 		if x > t.last+1 {
 			g := t.spans()
-			g.add(uint32(t.last+1), v-1)
+			g.add(uint32(t.last+1), v-1, before)
 			t.setSpans(g)
 			r = seenSkip
 		}
 		t.last = x
-		return r
+		return r, noBalance
 	case x < t.floor:
 		if x+1 < t.floor {
-			t.setSpans(slices.Insert(t.spans(), 0, span{v + 1, uint32(t.floor - 1)}))
+			t.setSpans(slices.Insert(t.spans(), 0, span{v + 1, uint32(t.floor - 1), noBalance}))
 		}
 		t.floor = x
-		return seenBelow
+		return seenBelow, noBalance
 	case t.gaps != nil:
 		g := *t.gaps
-		if g.take(v) {
+		if ok, above := g.take(v, before); ok {
 			t.setSpans(g)
-			return seenFill
+			return seenFill, above
 		}
 	}
-	return seenRepeat
+	return seenRepeat, noBalance
 }
 
 // greyRef is a grey record held in suspense on its card.
@@ -164,7 +187,14 @@ type greyRef struct {
 	prevAfter int64 // the card's balance after, before this grey record
 	prevLoads int64 // loads seen since, before this grey record
 	prevLast  int64 // the card's last offline counter before this grey record
+	// confirmed: a later record's balance showed the debit happened, and
+	// it was booked; kept, so that a record of another tap with the same
+	// counter, which proves it did not, reverses it.
+	confirmed bool
 }
+
+// after is the balance the grey debit left, had it happened.
+func (g *greyRef) after() int64 { return int64(int32(g.before)) - int64(g.amount) }
 
 // shadow is the back office's view of one card.
 type shadow struct {
@@ -176,7 +206,15 @@ type shadow struct {
 	loadsSince int64 // loads seen since the record of offline.last
 	booked     int64 // balance the back office booked: loads seen - purchases booked
 	reported   int64 // the balance the card's newest record reported (after it)
-	greys      []greyRef
+	// floorBefore is the balance before of the record at offline.floor:
+	// the balance the card had after the counter below the first one seen,
+	// which decides a grey record arriving there.
+	floorBefore int64
+	// greys holds the grey records in suspense, and those confirmed on
+	// the balance (kept to be contradicted); nil for almost every card: a
+	// pointer costs 8 bytes where a slice costs 24, which keeps the shadow
+	// in its allocation size class with floorBefore.
+	greys *[]greyRef
 	// epoch is the undo epoch of the last batch that saved this shadow
 	// (see undo); it costs no memory (the struct stays in its allocation
 	// size class) and is not checkpointed.
@@ -188,8 +226,28 @@ func (c *shadow) clone() shadow {
 	d := *c
 	d.offline.gaps = c.offline.cloneGaps()
 	d.online.gaps = c.online.cloneGaps()
-	d.greys = slices.Clone(c.greys)
+	if c.greys != nil {
+		g := slices.Clone(*c.greys)
+		d.greys = &g
+	}
 	return d
+}
+
+// greyList returns the card's grey records (nil if none).
+func (c *shadow) greyList() []greyRef {
+	if c.greys == nil {
+		return nil
+	}
+	return *c.greys
+}
+
+// setGreys sets the card's grey records.
+func (c *shadow) setGreys(g []greyRef) {
+	if len(g) == 0 {
+		c.greys = nil
+		return
+	}
+	c.greys = &g
 }
 
 func newShadow() *shadow { return &shadow{offline: newTrack(), online: newTrack()} }
@@ -264,6 +322,7 @@ type decision struct {
 	// confirmed or released.
 	confirmed []greyRef // book: suspense to the grey's operator
 	released  []greyRef // release: suspense back to the card float
+	reversed  []greyRef // a confirmation undone: the grey's operator back to the card float
 }
 
 // step decides what a verified record is and applies it to the state. It
@@ -308,43 +367,87 @@ func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
 }
 
 // stepPurchase is step for a purchase record, on the card's shadow c.
+//
+// A grey record (the card tore; no TAC) at counter k is in suspense until
+// a fact decides it, and only a fact: the card's counter moving past k
+// proves nothing alone, since another tap may have taken counter k (the
+// card tore before it committed, and its next tap used the same counter).
+//   - its recovered record (the same tap, with the TAC) books it;
+//   - a record of another tap with counter k shows the debit never
+//     happened: it releases the grey, and takes the counter;
+//   - the record at counter k+1 confirms it when its balance before is the
+//     balance the grey debit left (DESIGN.md: "the counter after it and
+//     the lower balance"), in order (loads seen since counted) or late (a
+//     grey arriving after k+1, whose balance the gap below k+1 kept; a
+//     record k+1 arriving after the grey);
+//   - a confirmation the balance allowed (another tap at k charged the same
+//     amount) is reversed when that tap's record, with counter k, arrives.
+//
+// Otherwise the grey waits in suspense: money held apart, never guessed.
 func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision {
 	var d decision
-	var released *greyRef
 	counter := uint32(r.Counter)
+	before := r.BalanceBeforeFen()
+	var taken *greyRef // the grey whose counter this record takes
 
 	// A grey record of this card with the same counter decides first.
-	if gi := slices.IndexFunc(c.greys, func(g greyRef) bool { return g.counter == r.Counter }); gi >= 0 {
-		g := c.greys[gi]
+	if gi := slices.IndexFunc(c.greyList(), func(g greyRef) bool { return g.counter == r.Counter }); gi >= 0 {
+		g := c.greyList()[gi]
 		sameTap := g.terminal == r.TerminalID && g.seq == r.TerminalSeq
 		switch {
-		case sameTap && out == OutcomeGrey:
+		case sameTap && (out == OutcomeGrey || g.confirmed):
+			// The grey again, or the recovered record of a grey already
+			// confirmed (booked).
 			d.class = ClassDuplicate
 			return d
 		case sameTap:
 			// The recovered record of the grey one: book it from suspense.
-			c.greys = slices.Delete(c.greys, gi, gi+1)
+			c.setGreys(slices.Delete(c.greyList(), gi, gi+1))
 			c.booked -= int64(r.Amount)
 			d.class = ClassRecovered
 			d.flags |= s.flagsOf(out)
 			return d
 		}
 		// Another tap used the same counter: the grey debit never
-		// happened. Release it; this record takes the counter the grey
-		// one held, in the balance context from before it.
-		c.greys = slices.Delete(c.greys, gi, gi+1)
-		d.released = append(d.released, g)
-		c.lastAfter, c.loadsSince = g.prevAfter, g.prevLoads
-		released = &g
+		// happened. Release it (or reverse its confirmation); this record
+		// takes the counter the grey one held.
+		c.setGreys(slices.Delete(c.greyList(), gi, gi+1))
+		if g.confirmed {
+			d.reversed = append(d.reversed, g)
+			c.booked += int64(g.amount)
+		} else {
+			d.released = append(d.released, g)
+		}
+		taken = &g
+		if c.offline.last == int64(counter) {
+			// The grey was the card's last record: this one is, in the
+			// balance context from before it.
+			c.lastAfter, c.loadsSince = g.prevAfter, g.prevLoads
+		}
 	}
 
-	prevLast, prevAfter, prevLoads := c.offline.last, c.lastAfter, c.loadsSince
+	prevLast, oldFloor := c.offline.last, c.offline.floor
+	prevAfter, prevLoads := c.lastAfter, c.loadsSince
 	var seenAs seen
-	if released != nil {
-		seenAs, prevLast = seenNew, released.prevLast
-	} else {
-		seenAs = c.offline.see(counter)
+	above := noBalance
+	switch {
+	case taken != nil && prevLast == int64(counter):
+		seenAs, prevLast = seenNew, taken.prevLast
+	case taken != nil:
+		seenAs = seenFill // history: the counter was the grey's, below the last
+	default:
+		seenAs, above = c.offline.see(counter, before)
 	}
+	switch {
+	case prevLast < 0 && seenAs == seenNew, taken != nil && int64(counter) == oldFloor:
+		c.floorBefore = before // the first record seen, or the floor's record now
+	case seenAs == seenBelow:
+		if int64(counter)+1 == oldFloor {
+			above = c.floorBefore // the record just above is the old floor's
+		}
+		c.floorBefore = before
+	}
+	inOrder := false
 	switch seenAs {
 	case seenRepeat:
 		d.class = ClassDuplicate
@@ -356,47 +459,59 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 		// In order, the balance must be what the previous record left plus
 		// the loads seen since: lower means money vanished, higher a load
 		// the back office never saw.
-		if prevLast >= 0 && int64(counter) == prevLast+1 && r.BalanceBeforeFen() != c.lastAfter+c.loadsSince {
+		// Loads are uploaded by other terminals, early or late: a balance
+		// that is just what the previous record left, with loads seen
+		// since, follows too: those loads came after this record, and
+		// count towards the next one.
+		inOrder = prevLast >= 0 && int64(counter) == prevLast+1
+		carry := int64(0)
+		switch {
+		case !inOrder || before == c.lastAfter+c.loadsSince:
+		case c.loadsSince != 0 && before == c.lastAfter:
+			carry = c.loadsSince
+		default:
 			d.flags |= FlagBalance
+			inOrder = false // the balance does not follow: it confirms nothing
 		}
-		c.lastAfter = r.BalanceBeforeFen() - int64(r.Amount)
-		c.loadsSince = 0
+		c.lastAfter = before - int64(r.Amount)
+		c.loadsSince = carry
 		c.reported = c.lastAfter
 	}
 	// seenBelow and seenFill: an older record arriving late; the balance
 	// it shows is history.
+
 	g := greyRef{
 		counter: r.Counter, terminal: r.TerminalID, seq: r.TerminalSeq, amount: r.Amount,
 		before: r.BalanceBefore, product: r.Product, prevAfter: prevAfter, prevLoads: prevLoads, prevLast: prevLast,
 	}
-	switch {
-	case out == OutcomeGrey && c.offline.last > int64(counter):
-		// A grey record arriving after a record of the card with a higher
-		// counter: the card had committed this debit (its counter moved
-		// past it). Into suspense and confirmed at once.
-		d.confirmed = append(d.confirmed, g)
-		c.booked -= int64(r.Amount)
-	case out == OutcomeGrey:
-		c.greys = append(c.greys, g)
-	default:
-		// Any genuine record past a grey one's counter proves the card
-		// committed that debit: confirm it.
-		for i := 0; i < len(c.greys); {
-			if uint32(c.greys[i].counter) < counter {
-				d.confirmed = append(d.confirmed, c.greys[i])
-				c.booked -= int64(c.greys[i].amount)
-				c.greys = slices.Delete(c.greys, i, i+1)
-				continue
-			}
-			i++
-		}
-	}
-
-	d.flags |= s.flagsOf(out)
 	if out == OutcomeGrey {
+		if above != noBalance && above == g.after() {
+			// A grey record arriving after the record just above it,
+			// whose balance shows the card made this debit: confirmed at
+			// once.
+			g.confirmed = true
+			d.confirmed = append(d.confirmed, g)
+			c.booked -= int64(r.Amount)
+		}
+		c.setGreys(append(c.greyList(), g))
+		d.flags |= s.flagsOf(out)
 		d.class = ClassSuspense
 		return d
 	}
+	// A genuine record just above a grey one in suspense confirms it when
+	// its balance shows the grey's debit: in order, the balance check
+	// above (loads seen since included); late, the grey's balance after.
+	if counter > 0 {
+		if gi := slices.IndexFunc(c.greyList(), func(g greyRef) bool { return !g.confirmed && uint32(g.counter) == counter-1 }); gi >= 0 {
+			pg := &c.greyList()[gi]
+			if inOrder || (seenAs == seenFill || seenAs == seenBelow) && before == pg.after() {
+				pg.confirmed = true
+				d.confirmed = append(d.confirmed, *pg)
+				c.booked -= int64(pg.amount)
+			}
+		}
+	}
+	d.flags |= s.flagsOf(out)
 	d.class = ClassBooked
 	c.booked -= int64(r.Amount)
 	return d
@@ -408,7 +523,7 @@ func (s *state) stepTerminal(r *record.Record, u *undo) Flags {
 	if u != nil {
 		u.saveTerminal(s, r.TerminalID)
 	}
-	switch s.terminal(r.TerminalID).see(r.TerminalSeq) {
+	switch sa, _ := s.terminal(r.TerminalID).see(r.TerminalSeq, noBalance); sa {
 	case seenSkip:
 		return FlagSeqGap
 	case seenRepeat:
@@ -430,15 +545,28 @@ func (s *state) flagsOf(out Outcome) Flags {
 	return 0
 }
 
-// stepLoad applies a load record: deduplicated by the online counter.
+// stepLoad applies a load record: deduplicated by the online counter. A
+// load whose balance before is the balance a grey record in suspense would
+// have left shows that the grey debit happened: it confirms it (a record of
+// another tap with the grey's counter would still reverse it).
 func (s *state) stepLoad(c *shadow, r *record.Record) decision {
-	if c.online.see(uint32(r.Counter)) == seenRepeat {
+	if sa, _ := c.online.see(uint32(r.Counter), noBalance); sa == seenRepeat {
 		return decision{class: ClassDuplicate}
+	}
+	d := decision{class: ClassLoad}
+	before := r.BalanceBeforeFen()
+	for i := range c.greyList() {
+		if g := &c.greyList()[i]; !g.confirmed && g.after() == before {
+			g.confirmed = true
+			d.confirmed = append(d.confirmed, *g)
+			c.booked -= int64(g.amount)
+			break
+		}
 	}
 	c.loadsSince += int64(r.Amount)
 	c.booked += int64(r.Amount)
-	c.reported = r.BalanceBeforeFen() + int64(r.Amount)
-	return decision{class: ClassLoad}
+	c.reported = before + int64(r.Amount)
+	return d
 }
 
 // undo is what the classification of one batch changed in the state,

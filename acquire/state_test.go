@@ -20,7 +20,7 @@ func checkTrack(t *testing.T, name string, order []uint32) *track {
 	tr := newTrack()
 	m := model{}
 	for i, v := range order {
-		got := tr.see(v)
+		got, _ := tr.see(v, noBalance)
 		if want := m[v]; (got == seenRepeat) != want {
 			t.Fatalf("%s: value %d (step %d of %d): track says %v, the exact answer is repeat=%v (open spans %d)",
 				name, v, i, len(order), got, want, len(tr.spans()))
@@ -81,7 +81,7 @@ func TestTrackIsExact(t *testing.T) {
 func TestTrackSpansBoundedByTheCounter(t *testing.T) {
 	tr := newTrack()
 	for v := uint32(0); v < 1<<16; v += 2 {
-		tr.see(v)
+		tr.see(v, noBalance)
 	}
 	if n := len(tr.spans()); n != 1<<15-1 || n > maxSpans {
 		t.Fatalf("%d spans open, want %d (within maxSpans %d)", n, 1<<15-1, maxSpans)
