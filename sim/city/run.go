@@ -468,16 +468,22 @@ func (c *City) restart(ctx context.Context) {
 // start starts the back office as its supervisor would: again after a
 // transient failure (the database busy at start), a few times.
 func (c *City) start(ctx context.Context, what string) {
+	if err := c.startRetrying(ctx); err != nil {
+		c.violate("%s: %v", what, err)
+	}
+}
+
+// startRetrying starts the back office, again after a transient failure,
+// at most startAttempts times.
+func (c *City) startRetrying(ctx context.Context) error {
 	var err error
 	for attempt := 0; attempt < startAttempts; attempt++ {
 		if err = c.bo.Start(ctx, c.setup); err == nil || !citycard.Transient(err) {
-			break
+			return err
 		}
 		c.fig.StartRetries++
 	}
-	if err != nil {
-		c.violate("%s: %v", what, err)
-	}
+	return err
 }
 
 // startAttempts bounds the starts of the back office in a row.

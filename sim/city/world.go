@@ -667,5 +667,5 @@ func (c *City) build(ctx context.Context) error {
 	c.setFaultsOfWorld()
 	c.host = terminal.StoreHost{Store: c.store}
 	c.setup.Keys, c.setup.Fares = c.store, c.table
-	return c.bo.Start(ctx, c.setup)
+	return c.startRetrying(ctx) // the database may be busy at the first start too
 }
