@@ -120,7 +120,10 @@
 //     after), or the first record's (floorBefore);
 //   - a load whose balance before is that balance confirms it too.
 //
-// Otherwise it waits in suspense, reviewable, never guessed either way.
+// Otherwise it waits in suspense, reviewable, never guessed either way:
+// for instance a late grey whose gap opened after a load between it and
+// the record above it (the loads then seen are only a sum); staff review
+// of suspense is the cms issue's.
 // Loads are uploaded by other terminals, early or late: a record whose
 // balance is what the previous record left, with loads seen since, follows
 // (those loads came later, and count towards the next record).

@@ -236,3 +236,31 @@ func TestLoadConfirmsAGrey(t *testing.T) {
 		t.Fatalf("after the load: %v, want the grey confirmed", got)
 	}
 }
+
+// TestLateGreyBehindALoad: the record after the load that followed a
+// grey record arrives first (leaving the grey's counter missing), then
+// the load, then the grey: the gap kept the balance after the load, which
+// the load steps back over, so the grey is confirmed. (A load arriving
+// before that record, when no gap is open yet, is only a sum of loads
+// seen: the grey then waits in suspense; see the package doc.)
+func TestLateGreyBehindALoad(t *testing.T) {
+	c, j, a := newBackOffice(t)
+	bus, metro, kiosk := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro"), c.device(terminal.ModePOS, "kiosk")
+	cd := c.card(94)
+	c.tap(bus, cd, 100)
+	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
+	cd.Tear(card.TearAfterCommit)
+	c.now = c.now.Add(time.Minute)
+	if r, _ := bus.Tap(cd, 200); !r.Grey {
+		t.Fatal("no grey record")
+	}
+	grey := bus.spool.take()
+	load := c.loadOnto(t, kiosk, cd, 5000)
+	c.tap(metro, cd, 300)
+	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
+	submit(t, a, batchOf(kiosk.id, "l", [][]byte{load}))
+	submit(t, a, batchOf(bus.id, "g", grey))
+	if got := booked(j); got[suspenseAcct] != 0 || got[busPayable] != 300 {
+		t.Fatalf("booked %v, want the late grey confirmed across the load", got)
+	}
+}

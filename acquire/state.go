@@ -563,6 +563,19 @@ func (s *state) stepLoad(c *shadow, r *record.Record) decision {
 			break
 		}
 	}
+	// A load whose balance after is the balance a gap kept of the record
+	// above it (or the floor's) happened just below that record: the
+	// balance after the gap's top counter is the load's balance before.
+	if after := before + int64(r.Amount); c.offline.gaps != nil {
+		for i := range *c.offline.gaps {
+			if sp := &(*c.offline.gaps)[i]; sp.after == after {
+				sp.after = before
+			}
+		}
+	}
+	if c.floorBefore == before+int64(r.Amount) && c.offline.last >= 0 {
+		c.floorBefore = before
+	}
 	c.loadsSince += int64(r.Amount)
 	c.booked += int64(r.Amount)
 	c.reported = before + int64(r.Amount)
