@@ -1,0 +1,97 @@
+// Package whatif is the fare what-if (票价模拟): it replays the
+// journeys the journal holds under another fare table and reports the
+// revenue as charged against the revenue the new table would have
+// charged, per network, line, rider category and hour of day, with the
+// cards affected and how the change falls on them. It reads the journal
+// (the reading side of acquire.Journal) and writes nothing; it is pure
+// otherwise: no SQL, no HTTP, no clock.
+//
+// # What is replayed
+//
+// The booked purchase records (acquire.ClassBooked, and ClassRecovered:
+// a grey record's recovered copy) dated within the days asked, in China
+// time, a day cut at midnight (the fare package has no operating day
+// yet; when it gains one, the cut follows the table's). Grey records in
+// suspense are counted apart (their debit is not revenue until a later
+// record confirms it), and so are the records of networks the new table
+// does not know (a shop's POS). "Old" revenue is what the records
+// charged, their amounts; "new" is what terminals pricing with the new
+// table (terminal.FareEngine) would have charged for the same taps. With
+// an old table too (Config.Old), the replay prices it the same way: its
+// revenue against what the records charged shows what the replay could
+// not know, and a record it prices otherwise is counted unreproduced
+// (none, for records that terminals of that very table made: the
+// end-to-end test checks it on a city's day).
+//
+// # What a record tells, and what the replay assumes
+//
+// A terminal prices a tap from the tap and the card's transit file: the
+// leg open since its tap-on, the leg before it (for transfers and joined
+// legs), the day's and month's spend (for caps), the products held. The
+// back office sees the record only, so the replay rebuilds the transit
+// file as the terminals would have written it, card by card, from the
+// card's records in the order of its offline counter, under each table
+// (the rebuilt file follows the terminal package's own; a test fails on
+// any difference):
+//   - a composite purchase with an entry is a tap-off: the leg from its
+//     entry to its station, after the card's previous leg;
+//   - a composite purchase without one is a tap-on when the card's next
+//     composite purchase carries its entry; otherwise a boarding, on a
+//     network whose legs the table prices without a tap-off (a flat
+//     bus); on a gate's network (distance or time fares), a tap-on whose
+//     tap-off never came if the card had a leg open or it charged
+//     nothing, else a tap-off without a tap-on (the maximum fare). With
+//     no next record (the end of the journal read) the same rules apply
+//     without the first (Assumed.TapKindGuessed);
+//   - a plain purchase (type 06) of a network the table knows is a
+//     boarding on its own, as a POS terminal prices it: no transit file
+//     read or written;
+//   - a product the record was paid with (a pass, a count ticket) is held
+//     on the record's day with a ride left; other products the card held
+//     are not in any record, and are not known (a pass that a new table
+//     makes valid on the metro is not seen on a metro leg paid with
+//     stored value);
+//   - the spend caps see is what the replay charged the card before, from
+//     the first record it replays: a month cap counts the month from the
+//     replay's first day (start a replay on the 1st for month caps);
+//   - a tap-off whose tap-on was not replayed takes its leg from the
+//     entry it carries, nothing paid at the tap-on
+//     (Assumed.EntryFromRecord).
+//
+// # Order
+//
+// The journal is in the order records arrived, not the order they were
+// made: a bus that uploads at night puts a card's morning boarding after
+// the metro legs that followed it. Each card's records are priced in the
+// order of its offline counter (16 bits, in serial order): a record
+// waits for the card's earlier one for at most Config.ReorderWindow
+// journal entries (each card at most 64 records), then is priced with
+// the gap bridged (Assumed.AfterGapRecords); a record older than what its
+// card's chain has reached is priced on its own, with no journey before
+// it (Assumed.LateRecords). At the end of the read every waiting record
+// is priced. So memory is bounded by the cards met (Config.MaxCards:
+// their rebuilt transit files and sums, a few hundred bytes each) and the
+// reorder window, never by the days.
+//
+// # The journal read
+//
+// Records arrive after they are made, so the replay reads the entries of
+// the batches committed from the day before the first day (whose
+// journeys the first day continues, read for the cards' transit files
+// and not reported) to Config.LagDays (DefaultLagDays) after the day
+// after the last (for late uploads; records dated that day are read too,
+// to tell the last day's tap-ons), found by a binary search over the
+// commit times of the journal's batches; Config.WholeJournal reads it
+// all, for a journal whose records are not dated when they were
+// committed (a simulated day). A replay covers at most MaxDays days.
+//
+// # Speed
+//
+// The cost is the pricing: terminal.FareEngine.Price (a few
+// microseconds, more for a leg after another) for each record under each
+// table. Cards are independent, so Config.Workers splits them by shard
+// (acquire.Shard) among goroutines, each with its cards' states and its
+// own sums, merged at the end; the report does not depend on the number
+// of workers. BenchmarkReplay measures records re-priced per second on
+// one core.
+package whatif
