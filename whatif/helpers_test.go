@@ -207,6 +207,14 @@ func cityScript(cards int, seed uint64) []tap {
 			add(bus(), at(22, 30+rng.IntN(20))) // the night bus
 		}
 	}
+	// Before the day's rides, the taps a random day may miss: a tap-on
+	// never tapped off, then a tap-on that pays its maximum fare and a
+	// leg tapped off; a tap-off without a tap-on; a tap-on never tapped
+	// off, then a bus that pays its maximum fare.
+	out = append(out,
+		tap{card: 0, stop: 3, at: at(5, 0)}, tap{card: 0, stop: 7, at: at(5, 30)}, tap{card: 0, stop: 10, at: at(5, 45)},
+		tap{card: 1, stop: 10, at: at(5, 10)},
+		tap{card: 4, stop: 5, at: at(5, 0)}, tap{card: 4, stop: 0, at: at(5, 40)})
 	// The city's taps in time order, as they happen.
 	slices.SortStableFunc(out, func(a, b tap) int { return a.at.Compare(b.at) })
 	return out
