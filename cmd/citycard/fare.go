@@ -16,6 +16,7 @@ import (
 
 const fareUsage = `usage: citycard fare check --feed DIR [--json]
        citycard fare price --feed DIR --journey FILE|-
+       citycard fare replay --from DATE --to DATE --feed NEW [flags] (see citycard fare replay -h)
 
   check  load a GTFS-Fares v2 feed (with citycard's extension files),
          print its warnings and a summary; fail on any error, each naming
@@ -25,6 +26,8 @@ const fareUsage = `usage: citycard fare check --feed DIR [--json]
          amount, an explanation and every offer the rules allow; a leg
          no rule prices is shown with no offers (priced false, the quote
          complete false) and does not fail the command
+  replay the fare what-if: re-price the journal's journeys under another
+         table and report the revenue change
 
 flags:
 `
@@ -34,6 +37,9 @@ const journeyBytesMax = 1 << 20
 
 // runFare runs `citycard fare check|price`.
 func runFare(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "replay" {
+		return runFareReplay(ctx, e, args[1:])
+	}
 	fs := flag.NewFlagSet("citycard fare", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(e.stderr, fareUsage); fs.PrintDefaults() }
@@ -62,7 +68,7 @@ func runFare(ctx context.Context, e env, args []string) error {
 		return farePrice(e, *feed, *journey)
 	}
 	fs.Usage()
-	return fmt.Errorf("fare: unknown subcommand %q, want check or price: %w", sub, errUsage)
+	return fmt.Errorf("fare: unknown subcommand %q, want check, price or replay: %w", sub, errUsage)
 }
 
 func fareCheck(e env, dir string, asJSON bool) error {
