@@ -27,6 +27,7 @@ func (s *Server) routes() []route {
 		s.staffRoute("GET /v1/batches/{terminal}/{batch}", RoleAuditor, s.handleBatch), // a ledger entry's records
 		s.staffRoute("GET /v1/blacklist", RoleAuditor, s.handleBlacklistList),
 		s.staffRoute("POST /v1/blacklist", RoleOperator, s.handleBlacklistSet),
+		s.staffRoute("GET /v1/fares/replay", RoleAuditor, s.handleFareReplay), // the fare what-if (whatif)
 
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),

@@ -159,6 +159,7 @@ type Server struct {
 	Rejections Rejections
 	Batches    Batches
 	Params     func() Parameters
+	Replays    *Replays // the fare what-if; nil: none
 	Logger     *slog.Logger
 	// MaxUploads bounds the uploads read and decided at once; one more is
 	// refused before its body is read (503, Retry-After), so a burst of

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/sim"
 	"github.com/citycard/citycard/terminal"
@@ -132,6 +134,11 @@ func TestResponseShapes(t *testing.T) {
 	}
 	jsonBatch, _ := json.Marshal(map[string]any{"batch_id": "j1", "count": len(js), "amount_fen": sum(u.Records[2:4]), "records": js})
 
+	sample, err := fare.Load(os.DirFS("../fare/testdata/ningbo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.Replays = &Replays{Journal: f.j, Feeds: feedMap{"sample": sample}}
 	requests := map[string][]shapeRequest{
 		"POST /v1/terminals/{terminal}/batches": {
 			{token: tok, ctype: "application/octet-stream", body: u.Records[4], hdr: map[string]string{
@@ -165,6 +172,11 @@ func TestResponseShapes(t *testing.T) {
 			}
 		}}},
 		"GET /v1/blacklist": {{token: f.staff}},
+		"GET /v1/fares/replay": {{path: "/v1/fares/replay?from=2026-11-24&to=2026-11-24&feed=sample", token: f.staff, verify: func(t *testing.T, v any) {
+			if m := v.(map[string]any); m["from"] != "2026-11-24" || m["new_fare_version"] == "" || len(m["by_hour"].([]any)) != 24 {
+				t.Errorf("fare replay: %v", m)
+			}
+		}}},
 		"POST /v1/blacklist": {{token: op, ctype: "application/json",
 			body: []byte(`{"issuer":"31500001FFFFFFFF","asn":"3150000012345678","listed":true,"reason":"reported lost"}`)}},
 		"GET /healthz": {{}},

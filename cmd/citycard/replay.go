@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/whatif"
@@ -211,4 +212,30 @@ func (b *progressBar) done() {
 	if b.drawn {
 		fmt.Fprintln(b.w)
 	}
+}
+
+// dirFeeds are the candidate fare feeds of serve --fare-feeds: each
+// subdirectory of the directory is a feed, named by its directory and
+// loaded when the API asks for it (a replay runs one at a time, and a
+// feed loads in milliseconds), so that a feed dropped in is served
+// without a restart.
+type dirFeeds string
+
+// FareFeed implements api.FareFeeds: kind NotFound for a name that is no
+// subdirectory (or not a plain name), Invalid for a feed that does not
+// load.
+func (d dirFeeds) FareFeed(name string) (*fare.Table, error) {
+	const op = "citycard.FareFeed"
+	if !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) {
+		return nil, citycard.E(op, citycard.NotFound, "no fare feed %q", name)
+	}
+	dir := filepath.Join(string(d), name)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, citycard.E(op, citycard.NotFound, "no fare feed %q", name)
+	}
+	t, err := fare.Load(os.DirFS(dir))
+	if err != nil {
+		return nil, citycard.E(op, citycard.Invalid, "fare feed %q: %w", name, err)
+	}
+	return t, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -276,5 +277,68 @@ func TestProgressBar(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 11 || !strings.Contains(lines[10], "100% 100000/100000") || !strings.Contains(lines[5], "[###############...............]  50%") {
 		t.Errorf("progress:\n%s", buf.String())
+	}
+}
+
+// TestServeFareReplay: serve --fare-feeds serves the what-if over its
+// store's journal, each subdirectory a feed, for staff.
+func TestServeFareReplay(t *testing.T) {
+	feeds := t.TempDir()
+	dearer := copyFeed(t, "fare_products.txt", "bus_single,公交单程 bus single,adult,,2.00,CNY", "bus_single,公交单程 bus single,adult,,2.50,CNY")
+	if err := os.Rename(dearer, filepath.Join(feeds, "dearer")); err != nil {
+		t.Fatal(err)
+	}
+	old, oldFen := rideDay(t, sampleFeed)
+	_, newFen := rideDay(t, filepath.Join(feeds, "dearer"))
+	var wantNew int64
+	for k := range oldFen {
+		wantNew += int64(newFen[k])
+	}
+	b := newBackOfficeFiles(t, "")
+	ingestDay(t, b.db, old)
+	const token = "an-auditor-token-of-some-length"
+	srv := startServe(t, append(b.env(), "CITYCARD_STAFF=ann:auditor:"+token), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0", "--fare-feeds", feeds)
+	defer srv.stop(t)
+	get := func(query string) (int, whatif.Report) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+srv.addr+"/v1/fares/replay?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rep whatif.Report
+		json.NewDecoder(resp.Body).Decode(&rep)
+		return resp.StatusCode, rep
+	}
+	if code, rep := get("from=2026-11-24&to=2026-11-24&feed=dearer"); code != http.StatusOK || rep.NewFen != wantNew {
+		t.Errorf("replay under dearer: %d, new %d fen, want 200, %d", code, rep.NewFen, wantNew)
+	}
+	if code, _ := get("from=2026-11-24&to=2026-11-24&feed=cheaper"); code != http.StatusNotFound {
+		t.Errorf("an unknown feed: %d, want 404", code)
+	}
+}
+
+// TestDirFeeds: a feed is a subdirectory, by its plain name.
+func TestDirFeeds(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Rename(copyFeed(t, "feed_info.txt", "", ""), filepath.Join(dir, "ningbo")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "broken"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "broken", "fare_products.txt"), []byte("fare_product_id,amount,currency\np,2.0.0,CNY\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o600)
+	d := dirFeeds(dir)
+	if tab, err := d.FareFeed("ningbo"); err != nil || tab.Version() != "2025.06-1" {
+		t.Errorf("ningbo: %v", err)
+	}
+	for name, kind := range map[string]citycard.Kind{"broken": citycard.Invalid, "missing": citycard.NotFound, "file": citycard.NotFound,
+		"..": citycard.NotFound, "../" + filepath.Base(dir) + "/ningbo": citycard.NotFound, "ningbo/": citycard.NotFound, "": citycard.NotFound} {
+		if _, err := d.FareFeed(name); !citycard.IsKind(err, kind) {
+			t.Errorf("%q: %v, want kind %v", name, err, kind)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -51,6 +52,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with --tls-key the API is served over HTTPS, as terminals on public networks need")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	faresDir := fs.String("fares", "", "fare table `dir` (GTFS-Fares v2): composite purchases are re-priced and mismatches flagged; its version goes to terminals")
+	fareFeeds := fs.String("fare-feeds", "", "`dir` of candidate fare feeds, a subdirectory each, that staff may replay the journal under (GET /v1/fares/replay)")
 	ko := &keysOptions{}
 	fs.StringVar(&ko.store, "store", "citycard-keys.json", "the key store `file`")
 	fs.StringVar(&ko.kekFile, "kek-file", "", "`file` holding the key-encryption key (default: $"+envKEK+")")
@@ -95,6 +97,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
+	}
+	if *fareFeeds != "" {
+		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
+			return fmt.Errorf("serve: --fare-feeds %s is not a directory: %w", *fareFeeds, errUsage)
+		}
+		s.Replays = &api.Replays{Journal: st.journal, Feeds: dirFeeds(*fareFeeds)}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
