@@ -36,13 +36,14 @@ const (
 	DefaultLagDays = 7
 	// DefaultReorderWindow is how many journal entries a record waits for
 	// an earlier record of its card (uploaded later by another terminal)
-	// before it is priced without it. At about 140 bytes a waiting
-	// record, 2,000,000 entries is at most 280 MB; at 20M records a day,
-	// 2.4 hours of uploads. A city whose buses upload once a night sets it
-	// to a day of records.
+	// before it is priced without it. A waiting record takes about 150
+	// bytes (and as much again for the collector): 2,000,000 entries, up
+	// to 600 MB; at 20M records a day, 2.4 hours of uploads. A city whose
+	// buses upload once a night sets it to a day of records.
 	DefaultReorderWindow = 2_000_000
-	// DefaultMaxCards bounds the cards a replay keeps (about 400 bytes
-	// each: 4 GB).
+	// DefaultMaxCards bounds the cards a replay keeps: about 260 bytes
+	// each (its transit files rebuilt, its sums; 100 more with an old
+	// table), 2.6 GB, twice that with the collector's room.
 	DefaultMaxCards = 10_000_000
 	// progressEvery is how many journal entries pass between progress
 	// reports and checks of the context.
