@@ -65,7 +65,7 @@
 // the metro legs that followed it. Each card's records are priced in the
 // order of its offline counter (16 bits, in serial order): a record
 // waits for the card's earlier one for at most Config.ReorderWindow
-// journal entries (each card at most 64 records), then is priced with
+// journaled records (each card at most 64 records), then is priced with
 // the gap bridged (Assumed.AfterGapRecords); a record older than what its
 // card's chain has reached is priced on its own, with no journey before
 // it (Assumed.LateRecords). At the end of the read every waiting record
@@ -75,7 +75,7 @@
 //
 // # The journal read
 //
-// Records arrive after they are made, so the replay reads the entries of
+// Records arrive after they are made, so the replay reads the records of
 // the batches committed from the day before the first day (whose
 // journeys the first day continues, read for the cards' transit files
 // and not reported) to Config.LagDays (DefaultLagDays) after the day

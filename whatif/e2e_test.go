@@ -189,8 +189,8 @@ func TestReplayCity(t *testing.T) {
 	if as := rep.Assumed; as.LateRecords != 0 || as.AfterGapRecords != 0 || as.EntryFromRecord != 0 || as.HeldProducts == 0 {
 		t.Errorf("assumed %+v", as)
 	}
-	if rep.EntriesRead != int64(len(old.recs)) || rep.JournalFirstPos != 1 {
-		t.Errorf("read %d entries from %d, want %d from 1", rep.EntriesRead, rep.JournalFirstPos, len(old.recs))
+	if rep.RecordsRead != int64(len(old.recs)) || rep.JournalFirstPos != 1 {
+		t.Errorf("read %d records from %d, want %d from 1", rep.RecordsRead, rep.JournalFirstPos, len(old.recs))
 	}
 	if !reflect.DeepEqual(rep.From, "2026-11-24") || rep.To != rep.From || rep.NewFareVersion != newT.Version() || rep.OldFareVersion != oldT.Version() {
 		t.Errorf("report of %s to %s, versions %s, %s", rep.From, rep.To, rep.NewFareVersion, rep.OldFareVersion)

@@ -47,7 +47,7 @@ func (r *Report) Tables() []Table {
 	add("currency", r.Currency)
 	add("journal_first_pos", r.JournalFirstPos)
 	add("journal_last_pos", r.JournalLastPos)
-	add("entries_read", r.EntriesRead)
+	add("records_read", r.RecordsRead)
 	for i, h := range totalsHeader {
 		add(h, cells(r.Totals)[i])
 	}

@@ -17,9 +17,11 @@ import (
 // Journal is what a replay reads: the reading side of acquire.Journal,
 // which every store implements.
 type Journal interface {
-	// Replay calls fn for every entry after position from, in order.
+	// Replay calls fn for every journaled record after position from,
+	// in order.
 	Replay(ctx context.Context, from int64, fn func(e *acquire.Journaled) error) error
-	// LastPos returns the position of the last entry, 0 if none.
+	// LastPos returns the position of the last journaled record, 0 if
+	// none.
 	LastPos(ctx context.Context) (int64, error)
 	// Batch returns a committed batch: when it was committed.
 	Batch(ctx context.Context, terminal citycard.TerminalID, id string) (b acquire.StoredBatch, ok bool, err error)
@@ -34,10 +36,10 @@ const (
 	// DefaultLagDays is how long after the last day replayed the journal
 	// is read, for the records uploaded late.
 	DefaultLagDays = 7
-	// DefaultReorderWindow is how many journal entries a record waits for
+	// DefaultReorderWindow is how many journaled records a record waits for
 	// an earlier record of its card (uploaded later by another terminal)
 	// before it is priced without it. A waiting record takes about 150
-	// bytes (and as much again for the collector): 2,000,000 entries, up
+	// bytes (and as much again for the collector): 2,000,000 records, up
 	// to 600 MB; at 20M records a day, 2.4 hours of uploads. A city whose
 	// buses upload once a night sets it to a day of records.
 	DefaultReorderWindow = 2_000_000
@@ -45,7 +47,7 @@ const (
 	// each (its transit files rebuilt, its sums; 100 more with an old
 	// table), 2.6 GB, twice that with the collector's room.
 	DefaultMaxCards = 10_000_000
-	// progressEvery is how many journal entries pass between progress
+	// progressEvery is how many journaled records pass between progress
 	// reports and checks of the context.
 	progressEvery = 1 << 16
 )
@@ -64,8 +66,8 @@ type Config struct {
 	Workers int
 	// LagDays: 0 means DefaultLagDays; negative, none.
 	LagDays int
-	// WholeJournal reads the journal from its first entry to its last,
-	// rather than the entries committed from the day before From to
+	// WholeJournal reads the journal from its first position to its
+	// last, rather than the batches committed from the day before From to
 	// LagDays after the day after To: for a journal whose records are not
 	// dated when they were committed (a simulated day, terminals whose
 	// clocks are wrong).
@@ -75,14 +77,14 @@ type Config struct {
 	// MaxCards: 0 means DefaultMaxCards.
 	MaxCards int64
 	// Progress, if not nil, is called from the reading goroutine every
-	// few tens of thousands of entries, and once at the end.
+	// few tens of thousands of journaled records, and once at the end.
 	Progress func(Progress)
 }
 
 // Progress is how far a replay is.
 type Progress struct {
-	Read  int64 // journal entries read
-	Total int64 // journal entries to read
+	Read  int64 // journaled records read
+	Total int64 // journaled records to read
 }
 
 // errStop stops a journal's Replay early; it never leaves Run.
@@ -142,7 +144,7 @@ func Run(ctx context.Context, j Journal, cfg Config) (*Report, error) {
 	}
 	d := days{first: dayOf(from), last: dayOf(to), ctxFirst: dayOf(from.AddDate(0, 0, -1)), ctxLast: dayOf(to.AddDate(0, 0, 1))}
 
-	// The journal entries to read: from the first batch committed on the
+	// The journaled records to read: from the first batch committed on the
 	// day before From (the journeys the first day continues), to the last
 	// committed lag days after the day after To.
 	last, err := j.LastPos(ctx)
@@ -197,7 +199,7 @@ func Run(ctx context.Context, j Journal, cfg Config) (*Report, error) {
 			}
 			r, err := record.DecodeBinary(e.Raw[:])
 			if err != nil {
-				return citycard.E(op, citycard.IO, "journal entry %d does not decode: %v", e.Pos, err)
+				return citycard.E(op, citycard.IO, "journal position %d does not decode: %v", e.Pos, err)
 			}
 			if k := dayKey(r.Date); k < d.ctxFirst || k > d.ctxLast {
 				return nil
@@ -210,12 +212,12 @@ func Run(ctx context.Context, j Journal, cfg Config) (*Report, error) {
 	case errors.Is(err, errStop):
 		err = nil
 	case err != nil && ctx.Err() != nil:
-		err = citycard.E(op, citycard.Unavailable, "stopped after %d of %d journal entries: %w", read, total, ctx.Err())
+		err = citycard.E(op, citycard.Unavailable, "stopped after %d of %d journaled records: %w", read, total, ctx.Err())
 	}
 	if err = errors.Join(err, werr); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	rep.EntriesRead = read
+	rep.RecordsRead = read
 	progress()
 	all := newSums()
 	for _, w := range ws {
@@ -301,7 +303,7 @@ func pipeline(ws []*worker) (feed func(r *record.Record, pos int64, grey bool) e
 	return feed, stop
 }
 
-// firstCommitted returns the position of the first journal entry whose
+// firstCommitted returns the position of the first journaled record whose
 // batch was committed at or after t, last+1 if none: a binary search
 // over positions, as commits are in time order.
 func firstCommitted(ctx context.Context, j Journal, last int64, t time.Time) (int64, error) {
@@ -335,14 +337,14 @@ func committedAt(ctx context.Context, j Journal, pos int64) (time.Time, error) {
 		return time.Time{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	if !found {
-		return time.Time{}, citycard.E(op, citycard.IO, "journal entry %d is missing", pos)
+		return time.Time{}, citycard.E(op, citycard.IO, "journal position %d is missing", pos)
 	}
 	b, ok, err := j.Batch(ctx, term, id)
 	if err != nil {
 		return time.Time{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	if !ok {
-		return time.Time{}, citycard.E(op, citycard.IO, "journal entry %d: its batch %q of %v is not in the journal", pos, id, term)
+		return time.Time{}, citycard.E(op, citycard.IO, "journal position %d: its batch %q of %v is not in the journal", pos, id, term)
 	}
 	return b.At, nil
 }

@@ -19,10 +19,10 @@ type Report struct {
 	OldFareVersion string `json:"old_fare_version,omitempty"` // set when the old table was re-priced too
 	Currency       string `json:"currency"`
 	// The journal positions read (journal_first_pos to journal_last_pos;
-	// both 0 when none) and how many entries that was.
+	// both 0 when none) and how many journaled records that was.
 	JournalFirstPos int64 `json:"journal_first_pos"`
 	JournalLastPos  int64 `json:"journal_last_pos"`
-	EntriesRead     int64 `json:"entries_read"`
+	RecordsRead     int64 `json:"records_read"`
 
 	Totals
 	// Cards with a record re-priced; of them, those with a record priced

@@ -175,8 +175,8 @@ func TestReportByHand(t *testing.T) {
 	if w := (Skipped{GreyRecords: 1, GreyFen: 200, NotInTableRecords: 1, NotInTableFen: 500}); rep.Skipped != w {
 		t.Errorf("skipped %+v, want %+v", rep.Skipped, w)
 	}
-	if rep.EntriesRead != 8 {
-		t.Errorf("%d entries read, want 8", rep.EntriesRead)
+	if rep.RecordsRead != 8 {
+		t.Errorf("%d records read, want 8", rep.RecordsRead)
 	}
 }
 
@@ -227,7 +227,7 @@ func TestMetroOutOfOrder(t *testing.T) {
 	if rep.Assumed != (Assumed{}) {
 		t.Errorf("assumed %+v, want nothing: every record came", rep.Assumed)
 	}
-	// With a window of one entry, the tap-off cannot wait for the rest:
+	// With a window of one journal position, the tap-off cannot wait for the rest:
 	// it is priced first, from the entry it carries, without the
 	// transfer (metro_3, 3.50); the tap-on and the bus, older, come late
 	// and are priced on their own, their kinds told without a next
@@ -374,10 +374,10 @@ func TestJournalWindow(t *testing.T) {
 		j.add(t, acquire.ClassBooked, c, rr)
 	}
 	rep := run(t, j, Config{New: ningbo(t), LagDays: 2})
-	// Committed from day-1 (entry 3) to day+1+2 (entry 7, the last
+	// Committed from day-1 (position 3) to day+1+2 (position 7, the last
 	// before day+4 00:00).
-	if rep.JournalFirstPos != 3 || rep.JournalLastPos != 7 || rep.EntriesRead != 5 || rep.Records != 5 {
-		t.Errorf("read %d to %d (%d entries, %d records), want 3 to 7", rep.JournalFirstPos, rep.JournalLastPos, rep.EntriesRead, rep.Records)
+	if rep.JournalFirstPos != 3 || rep.JournalLastPos != 7 || rep.RecordsRead != 5 || rep.Records != 5 {
+		t.Errorf("read %d to %d (%d read, %d re-priced), want 3 to 7", rep.JournalFirstPos, rep.JournalLastPos, rep.RecordsRead, rep.Records)
 	}
 	rep = run(t, j, Config{New: ningbo(t), WholeJournal: true})
 	if rep.JournalFirstPos != 1 || rep.JournalLastPos != int64(len(commits)) || rep.Records != int64(len(commits)) {
@@ -385,8 +385,8 @@ func TestJournalWindow(t *testing.T) {
 	}
 	// Nothing committed in the window: nothing read.
 	rep = run(t, j, Config{From: day.AddDate(0, 0, 20), To: day.AddDate(0, 0, 20), New: ningbo(t)})
-	if rep.EntriesRead != 0 || rep.JournalFirstPos != 0 {
-		t.Errorf("window past the journal: %d entries read from %d", rep.EntriesRead, rep.JournalFirstPos)
+	if rep.RecordsRead != 0 || rep.JournalFirstPos != 0 {
+		t.Errorf("window past the journal: %d records read from %d", rep.RecordsRead, rep.JournalFirstPos)
 	}
 }
 
@@ -398,7 +398,7 @@ func TestJournalFaults(t *testing.T) {
 	j.add(t, acquire.ClassBooked, at(23, 0), mk(1, 1, pos, netBus, 1, stBusGulou, at(8, 0), 200))
 	j.entries[0].Raw[0] = 'X'
 	_, err := Run(context.Background(), j, Config{From: day, To: day, New: ningbo(t), WholeJournal: true})
-	if !citycard.IsKind(err, citycard.IO) || !strings.Contains(err.Error(), "journal entry 1") {
+	if !citycard.IsKind(err, citycard.IO) || !strings.Contains(err.Error(), "journal position 1") {
 		t.Errorf("undecodable entry: %v, want kind IO naming the entry", err)
 	}
 	_, err = Run(context.Background(), failing{}, Config{From: day, To: day, New: ningbo(t), WholeJournal: true})

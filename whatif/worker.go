@@ -39,7 +39,7 @@ type fifoEntry struct {
 // their records in each card's counter order, and sums.
 type worker struct {
 	days    days
-	window  int64 // a record waits at most this many journal entries for an earlier one of its card
+	window  int64 // a record waits at most this many journal positions for an earlier one of its card
 	eng     *terminal.FareEngine
 	old     *terminal.FareEngine // nil without an old table
 	cards   map[cardKey]*cardState
@@ -308,10 +308,10 @@ func (w *worker) priceWith(cs *cardState, a *arrival, kind terminal.TapKind, tr,
 	}
 	switch {
 	case newErr != nil:
-		w.sums.unpriced(a.pos, p.oldFen, fmt.Sprintf("journal entry %d: new table: %v", a.pos, newErr))
+		w.sums.unpriced(a.pos, p.oldFen, fmt.Sprintf("journal position %d: new table: %v", a.pos, newErr))
 		return
 	case oldErr != nil:
-		w.sums.unpriced(a.pos, p.oldFen, fmt.Sprintf("journal entry %d: old table: %v", a.pos, oldErr))
+		w.sums.unpriced(a.pos, p.oldFen, fmt.Sprintf("journal position %d: old table: %v", a.pos, oldErr))
 		return
 	}
 	cs.inRange = true

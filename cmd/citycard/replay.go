@@ -62,7 +62,7 @@ func runFareReplay(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&o.whole, "whole-journal", false, "read the whole journal, not only what was committed around the days (a simulated journal)")
 	fs.IntVar(&o.workers, "workers", 1, "goroutines pricing (cards are split among them)")
 	fs.IntVar(&o.lagDays, "lag-days", whatif.DefaultLagDays, "read the journal this many `days` past the last day, for late uploads")
-	fs.Int64Var(&o.window, "reorder-window", whatif.DefaultReorderWindow, "journal `entries` a record waits for an earlier record of its card")
+	fs.Int64Var(&o.window, "reorder-window", whatif.DefaultReorderWindow, "journal `positions` a record waits for an earlier record of its card")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -122,8 +122,8 @@ func runFareReplay(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	took := time.Since(start)
-	fmt.Fprintf(e.stderr, "fare replay: %d journal entries read, %d records re-priced in %.1f s: %.0f records/s (%d workers)\n",
-		rep.EntriesRead, rep.Records, took.Seconds(), float64(rep.Records)/max(took.Seconds(), 1e-9), o.workers)
+	fmt.Fprintf(e.stderr, "fare replay: %d journaled records read, %d records re-priced in %.1f s: %.0f records/s (%d workers)\n",
+		rep.RecordsRead, rep.Records, took.Seconds(), float64(rep.Records)/max(took.Seconds(), 1e-9), o.workers)
 	if o.out != "" {
 		if err := writeReplayCSV(o.out, rep); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
@@ -197,7 +197,7 @@ func (b *progressBar) show(p whatif.Progress) {
 	rate := float64(p.Read) / max(b.now().Sub(b.start).Seconds(), 1e-9)
 	const width = 30
 	n := int(pct * width / 100)
-	line := fmt.Sprintf("fare replay [%s%s] %3d%% %d/%d journal entries, %.0f/s", strings.Repeat("#", n), strings.Repeat(".", width-n), pct, p.Read, p.Total, rate)
+	line := fmt.Sprintf("fare replay [%s%s] %3d%% %d/%d journaled records, %.0f/s", strings.Repeat("#", n), strings.Repeat(".", width-n), pct, p.Read, p.Total, rate)
 	switch {
 	case b.tty:
 		fmt.Fprintf(b.w, "\r%s", line)
