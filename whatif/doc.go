@@ -42,7 +42,10 @@
 //     tap-off never came if the card had a leg open or it charged
 //     nothing, else a tap-off without a tap-on (the maximum fare). With
 //     no next record (the end of the journal read) the same rules apply
-//     without the first (Assumed.TapKindGuessed);
+//     without the first (Assumed.TapKindGuessed). Which networks need a
+//     tap-off the old table tells when there is one, else the new: give
+//     the old table when the new one prices a network otherwise (buses
+//     by distance);
 //   - a plain purchase (type 06) of a network the table knows is a
 //     boarding on its own, as a POS terminal prices it: no transit file
 //     read or written;

@@ -193,16 +193,21 @@ type probeKey struct {
 }
 
 // needsTapOff reports whether a leg from r's stop on r's network and
-// line needs a tap-off to be priced: whether the new table prices it
-// without an end other than ending where it began (a distance fare's
-// shortest leg, a time fare's shortest stay), for the table's default
-// rider category.
+// line needs a tap-off to be priced: whether the table prices it without
+// an end other than ending where it began (a distance fare's shortest
+// leg, a time fare's shortest stay), for the table's default rider
+// category. The table is the old one when there is one: how a terminal
+// worked is a fact of the table it priced with, which a new table that
+// prices a network otherwise (buses by distance) does not change.
 func (w *worker) needsTapOff(r *record.Record) bool {
 	k := probeKey{r.Network, r.Line, r.Station}
 	if v, ok := w.probes[k]; ok {
 		return v
 	}
 	t := w.eng.Table
+	if w.old != nil {
+		t = w.old.Table // what the terminals did is the table in service's to tell
+	}
 	net, _ := t.NetworkID(r.Network)
 	route, _ := t.RouteID(r.Network, r.Line)
 	stop, _ := t.StopID(r.Network, r.Station)
