@@ -43,9 +43,10 @@ const (
 	// to 600 MB; at 20M records a day, 2.4 hours of uploads. A city whose
 	// buses upload once a night sets it to a day of records.
 	DefaultReorderWindow = 2_000_000
-	// DefaultMaxCards bounds the cards a replay keeps: about 260 bytes
-	// each (its transit files rebuilt, its sums; 100 more with an old
-	// table), 2.6 GB, twice that with the collector's room.
+	// DefaultMaxCards bounds the cards a replay keeps: about 300 bytes
+	// each (its transit file rebuilt, its sums; 160 more with an old
+	// table), 3 GB, and as much again for the collector (a day of 5M
+	// cards took 4.1 GB resident).
 	DefaultMaxCards = 10_000_000
 	// progressEvery is how many journaled records pass between progress
 	// reports and checks of the context.
