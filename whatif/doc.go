@@ -9,9 +9,11 @@
 // # What is replayed
 //
 // The booked purchase records (acquire.ClassBooked, and ClassRecovered:
-// a grey record's recovered copy) dated within the days asked, in China
-// time, a day cut at midnight (the fare package has no operating day
-// yet; when it gains one, the cut follows the table's). Grey records in
+// a grey record's recovered copy) of the days asked: operating days (运营日)
+// of the table in service (the old table when there is one, else the new;
+// fare.Table.OperatingDay: at midnight, China time, unless its
+// feed_info.txt ends the day later, at 04:00 say), by each record's own
+// date and time; hours of day are the records' clock hours. Grey records in
 // suspense are counted apart (their debit is not revenue until a later
 // record confirms it), and so are the records of networks the new table
 // does not know (a shop's POS). "Old" revenue is what the records

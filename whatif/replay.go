@@ -3,6 +3,7 @@ package whatif
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,8 @@ const (
 // Config is what to replay and how.
 type Config struct {
 	// From and To are the first and last days replayed, China time (the
-	// time of day is ignored). At most MaxDays days.
+	// time of day is ignored): operating days of the table in service (Old
+	// if given, else New). At most MaxDays days.
 	From, To time.Time
 	New      *fare.Table // the table to re-price under; required
 	// Old, if not nil, is re-priced the same way, so that what the replay
@@ -138,12 +140,19 @@ func Run(ctx context.Context, j Journal, cfg Config) (*Report, error) {
 	}
 	workers := max(cfg.Workers, 1)
 
-	rep := &Report{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), DayCut: "00:00 China time (UTC+8)",
+	// The days are the operating days of the table in service: the old
+	// one when there is one.
+	inService := cfg.New
+	if cfg.Old != nil {
+		inService = cfg.Old
+	}
+	d := days{table: inService, first: dateOf(from), last: dateOf(to)}
+	d.ctxFirst, d.ctxLast = d.first-1, d.last+1
+	rep := &Report{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), DayCut: dayCut(inService, d.first),
 		NewFareVersion: cfg.New.Version(), Currency: cfg.New.Currency()}
 	if cfg.Old != nil {
 		rep.OldFareVersion = cfg.Old.Version()
 	}
-	d := days{first: dayOf(from), last: dayOf(to), ctxFirst: dayOf(from.AddDate(0, 0, -1)), ctxLast: dayOf(to.AddDate(0, 0, 1))}
 
 	// The journaled records to read: from the first batch committed on the
 	// day before From (the journeys the first day continues), to the last
@@ -202,7 +211,7 @@ func Run(ctx context.Context, j Journal, cfg Config) (*Report, error) {
 			if err != nil {
 				return citycard.E(op, citycard.IO, "journal position %d does not decode: %v", e.Pos, err)
 			}
-			if k := dayKey(r.Date); k < d.ctxFirst || k > d.ctxLast {
+			if o := d.of(&r); o < d.ctxFirst || o > d.ctxLast {
 				return nil
 			}
 			return feed(&r, e.Pos, e.Class == acquire.ClassSuspense)
@@ -235,7 +244,7 @@ func Run(ctx context.Context, j Journal, cfg Config) (*Report, error) {
 func pipeline(ws []*worker) (feed func(r *record.Record, pos int64, grey bool) error, stop func() error) {
 	add := func(w *worker, r *record.Record, pos int64, grey bool) error {
 		if grey {
-			if d := dayKey(r.Date); d >= w.days.first && d <= w.days.last {
+			if w.days.in(r) {
 				w.sums.skipped.GreyRecords++
 				w.sums.skipped.GreyFen += int64(r.Amount)
 			}
@@ -355,7 +364,18 @@ func midnight(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, citycard.ChinaTime)
 }
 
-func dayOf(t time.Time) uint32 {
-	d, _ := citycard.DateTime(t.In(citycard.ChinaTime))
-	return dayKey(d)
+func dateOf(t time.Time) fare.Date {
+	t = t.In(citycard.ChinaTime)
+	return fare.DateOf(t.Year(), int(t.Month()), t.Day())
+}
+
+// dayCut says when t's operating day ends, China time: the first minute
+// of the morning that OperatingDay puts in day d (at most noon).
+func dayCut(t *fare.Table, d fare.Date) string {
+	for m := 0; m <= 12*60; m++ {
+		if t.OperatingDay(d, fare.Clock(m*60)) == d {
+			return fmt.Sprintf("%02d:%02d China time (UTC+8), the operating day of fare table %s", m/60, m%60, t.Version())
+		}
+	}
+	return "the operating day of fare table " + t.Version()
 }

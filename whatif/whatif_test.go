@@ -14,6 +14,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/sim"
 )
@@ -492,5 +493,31 @@ func TestPlainPurchase(t *testing.T) {
 	// first boarding, through the card's transit file).
 	if rep.NewFen != 250+250+100 || rep.Journeys != 2 {
 		t.Errorf("new %d fen, %d journeys; want 600, 2", rep.NewFen, rep.Journeys)
+	}
+}
+
+// TestOperatingDay: the days replayed are the operating days of the table
+// in service. With its day ending at 04:00, a boarding at 02:00 on the
+// next calendar day is of the day replayed, and one at 02:00 on the day
+// itself of the day before.
+func TestOperatingDay(t *testing.T) {
+	fourAM := [3]string{"feed_info.txt", "feed_lang,feed_version\nNingbo-like sample city (citycard),https://example.org/citycard,zh-CN,2025.06-1",
+		"feed_lang,feed_version,operating_day_end_time\nNingbo-like sample city (citycard),https://example.org/citycard,zh-CN,2025.06-1,04:00:00"}
+	j := &fakeJournal{}
+	j.add(t, acquire.ClassBooked, at(23, 0), mk(1, 1, pos, netBus, 1, stBusGulou, at(2, 0), 300))
+	j.add(t, acquire.ClassBooked, at(23, 0), mk(1, 2, pos, netBus, 1, stBusGulou, at(8, 0), 200))
+	j.add(t, acquire.ClassBooked, at(23, 0), mk(1, 3, pos, netBus, 1, stBusGulou, at(2, 0).AddDate(0, 0, 1), 400))
+	for _, tc := range []struct {
+		table  *fare.Table
+		old    int64
+		dayCut string
+	}{
+		{ningbo(t), 300 + 200, "00:00 China time"},
+		{ningbo(t, fourAM), 200 + 400, "04:00 China time"},
+	} {
+		rep := run(t, j, Config{New: ningbo(t), Old: tc.table})
+		if rep.Records != 2 || rep.OldFen != tc.old || !strings.HasPrefix(rep.DayCut, tc.dayCut) {
+			t.Errorf("cut %s: %d records, %d fen; want 2, %d (%s)", rep.DayCut, rep.Records, rep.OldFen, tc.old, tc.dayCut)
+		}
 	}
 }

@@ -15,17 +15,29 @@ import (
 // one: past it, the earliest is priced, bridging the gap.
 const maxWaitingPerCard = 64
 
-// days are the BCD dates (as big-endian integers, which order as dates
-// do) that bound a replay: records dated in [first, last] are reported,
-// records dated in [ctxFirst, ctxLast] are priced for the cards' journeys
-// and not reported.
+// days bound a replay, in operating days (运营日) of the table in
+// service (fare.Table.OperatingDay: midnight unless its feed_info.txt
+// says otherwise): records of the days first to last are reported, those
+// of ctxFirst to ctxLast priced for the cards' journeys and not
+// reported.
 type days struct {
-	first, last       uint32
-	ctxFirst, ctxLast uint32
+	table             *fare.Table
+	first, last       fare.Date
+	ctxFirst, ctxLast fare.Date
 }
 
-func dayKey(d citycard.BCDDate) uint32 {
-	return uint32(d[0])<<24 | uint32(d[1])<<16 | uint32(d[2])<<8 | uint32(d[3])
+// of is the operating day of r's date and time (decoded records have
+// real BCD dates and times).
+func (d *days) of(r *record.Record) fare.Date {
+	b := func(x byte) int { return int(x>>4)*10 + int(x&0x0F) }
+	day := fare.DateOf(b(r.Date[0])*100+b(r.Date[1]), b(r.Date[2]), b(r.Date[3]))
+	return d.table.OperatingDay(day, fare.Clock(b(r.Time[0])*3600+b(r.Time[1])*60+b(r.Time[2])))
+}
+
+// in reports whether r is of the days reported.
+func (d *days) in(r *record.Record) bool {
+	o := d.of(r)
+	return o >= d.first && o <= d.last
 }
 
 // fifoEntry is a waiting record's place in the reorder window.
@@ -284,8 +296,7 @@ func (w *worker) price(cs *cardState, a *arrival, kind terminal.TapKind, guessed
 
 func (w *worker) priceWith(cs *cardState, a *arrival, kind terminal.TapKind, tr, old *terminal.Transit, late, guessed bool) {
 	r := &a.rec
-	d := dayKey(r.Date)
-	in := d >= w.days.first && d <= w.days.last
+	in := w.days.in(r)
 	if _, ok := w.eng.Table.NetworkID(r.Network); !ok {
 		// Not a fare the table prices (a shop's POS): it leaves the
 		// card's journey as it was.

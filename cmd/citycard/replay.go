@@ -21,8 +21,9 @@ const fareReplayUsage = `usage: citycard fare replay --from DATE --to DATE --fee
                            [--json] [--out DIR] [--workers N] [--lag-days N] [--reorder-window N] [--whole-journal]
 
 The fare what-if (票价模拟): re-prices every booked purchase the journal
-holds, dated DATE to DATE (YYYY-MM-DD, China time, the day cut at
-midnight; at most 31 days), as terminals pricing with the fare table NEW
+holds, of the days DATE to DATE (YYYY-MM-DD, China time: operating days
+of the table in service, at midnight unless its feed_info.txt says
+otherwise; at most 31 days), as terminals pricing with the fare table NEW
 would have charged it, and reports the revenue as charged (old) against
 NEW's (new), per network, line, rider category and hour of day, the cards
 affected and the change per card in bands. With --feed-old, the table in
