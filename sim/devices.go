@@ -17,9 +17,12 @@ import (
 // the APDU flows. Its records are exactly what devices make: composite
 // purchases with their entries, fares priced through the card's transit
 // file (transfers, a missing tap-off's maximum fare, passes), which City's
-// plain purchases are not. It is slow (each tap is the whole exchange, its
-// MACs and the terminal's pricing), for whole-system tests of a few
-// thousand taps; City makes a Beijing-sized day of plain purchases.
+// plain purchases are not. It is a rig of a few devices that a test taps
+// one by one, in process, and whose records it uploads as it likes (each
+// tap is the whole exchange, its MACs and the terminal's pricing: for a
+// few thousand taps); City makes a Beijing-sized day of plain purchases
+// fast, and package sim/city runs a whole city's days, its devices
+// uploading over HTTP to a back office, with faults.
 type DeviceCity struct {
 	Store     *keys.MemStore
 	Terminals []*DeviceTerminal
