@@ -100,8 +100,10 @@
 // own sums, merged at the end; the report does not depend on the number
 // of workers. Measured on 2 shared cores: a Beijing-sized day, the
 // simulator's 20M records of 5M cards (plain purchases: boardings),
-// replayed by citycard fare replay over SQLite in 267 CPU-seconds (75,000
-// records per CPU-second; 5 minutes; 4.1 GB resident); BenchmarkReplay's
-// commuters (bus, metro, transfers both ways) 64,000 records per
-// CPU-second on one core, 36,000 with the old table re-priced too.
+// replayed by citycard fare replay over SQLite in 395 CPU-seconds
+// (51,000 records per CPU-second; 7 minutes; 4.8 GB resident);
+// BenchmarkReplay's commuters (bus, metro, transfers both ways) 68,000
+// records per CPU-second on one core, 33,000 with the old table
+// re-priced too. A FareEngine that reused its fare.Quote (a fresh one
+// is 3.5 KB) and skipped explanations would about double these.
 package whatif
