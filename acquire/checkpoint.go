@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/citycard/citycard"
@@ -17,22 +18,22 @@ import (
 // journal replayed from the oldest part's position, each entry applied only
 // to the parts that do not include it yet.
 //
-// The layout of a part, version 3: every integer an unsigned or signed
+// The layout of a part, version 4: every integer an unsigned or signed
 // varint, ids raw bytes.
 //
-//	magic "CCKP" | version 2 | part | parts | terminals: n, then n × (ID(6) | track)
+//	magic "CCKP" | version 4 | part | parts | terminals: n, then n × (ID(6) | track)
 //	| cards: n, then n × (issuer(8) | ASN(10) | offline track | online track |
-//	lastAfter | loadsSince | booked | reported | floorBefore |
+//	lastAfter | loadsSince | booked | reported | floorBefore | lastLoad |
 //	greys: n, then n × (counter | terminal(6) | seq | amount | before |
 //	product | prevAfter | prevLoads | prevLast | confirmed))
 //
 // A track is floor | last (signed) | n, then n × (lo | hi | after
 // (signed: the balance after the span, noBalance if not known)).
-// Version 3 added after and confirmed; a checkpoint of another version is
+// Version 3 added after and confirmed, version 4 lastLoad; a checkpoint of another version is
 // dropped, and the state replayed from the journal. A card part
 // has no terminal and the terminals' part no card. Cards and terminals are
 // written sorted, so that the same state always encodes to the same bytes.
-const checkpointVersion = 3
+const checkpointVersion = 4
 
 // parts is the number of checkpoint parts of the state.
 func (s *state) parts() int { return len(s.shards) + 1 }
@@ -81,6 +82,7 @@ func (s *state) encodePart(p int) []byte {
 		b = binary.AppendVarint(b, c.booked)
 		b = binary.AppendVarint(b, c.reported)
 		b = binary.AppendVarint(b, c.floorBefore)
+		b = binary.AppendUvarint(b, c.lastLoad)
 		b = binary.AppendUvarint(b, uint64(len(c.greyList())))
 		for _, g := range c.greyList() {
 			b = binary.AppendUvarint(b, uint64(g.counter))
@@ -247,6 +249,7 @@ func (s *state) decode(b []byte) (int, error) {
 		c.booked = r.varint("booked")
 		c.reported = r.varint("reported")
 		c.floorBefore = r.varint("floor balance")
+		c.lastLoad = r.uvarint("last load", math.MaxUint64)
 		ng := r.uvarint("grey count", 1<<16)
 		for k := uint64(0); k < ng && r.err == nil; k++ {
 			var g greyRef

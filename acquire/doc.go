@@ -118,15 +118,25 @@
 //     after it and the lower balance"): in order, with the loads seen
 //     since; late, from the balance the gap below that record kept (span.
 //     after), or the first record's (floorBefore);
-//   - a load whose balance before is that balance confirms it too.
+//   - a load whose balance before is that balance confirms it too,
+//     whichever arrives first.
 //
+// Loads are uploaded by other terminals, early or late (a load is online,
+// so it often arrives before the offline purchases around it), and the
+// shadow keeps the loads seen since its newest record as a sum, and the
+// newest load itself (lastLoad, one word): a record whose balance is what
+// the previous record left, with loads seen since, follows (those loads
+// came later, and count towards the next record); a record whose balance
+// after is the newest load's balance before came just before that load,
+// which then counts towards the next record; a gap (or the floor) opened
+// by a record whose balance before is the newest load's balance after
+// keeps the balance from before the load, as a load arriving after the
+// gap opened steps it back. So a grey is decided the same whatever the
+// order of arrival, with one load between it and its neighbour.
 // Otherwise it waits in suspense, reviewable, never guessed either way:
-// for instance a late grey whose gap opened after a load between it and
-// the record above it (the loads then seen are only a sum); staff review
-// of suspense is the cms issue's.
-// Loads are uploaded by other terminals, early or late: a record whose
-// balance is what the previous record left, with loads seen since, follows
-// (those loads came later, and count towards the next record).
+// for instance a late grey with two loads, uploaded before their
+// neighbours, between it and the record above it (only the newest load is
+// kept); staff review of suspense is the cms issue's.
 //
 // Loads reach the ledger through the card-management host, not here: a
 // load record in an upload is verified and deduplicated by its online

@@ -193,6 +193,16 @@ type greyRef struct {
 	confirmed bool
 }
 
+// load unpacks lastLoad: the newest load's balance before and after;
+// ok false when no load was seen.
+func (c *shadow) load() (before, after int64, ok bool) {
+	if c.lastLoad == 0 {
+		return 0, 0, false
+	}
+	before = int64(int32(uint32(c.lastLoad >> 32)))
+	return before, before + int64(uint32(c.lastLoad)), true
+}
+
 // after is the balance the grey debit left, had it happened.
 func (g *greyRef) after() int64 { return int64(int32(g.before)) - int64(g.amount) }
 
@@ -210,6 +220,15 @@ type shadow struct {
 	// the balance the card had after the counter below the first one seen,
 	// which decides a grey record arriving there.
 	floorBefore int64
+	// lastLoad is the newest load seen (by online counter): its balance
+	// before (the card's 32-bit field) in the high half, its amount in
+	// the low; 0 when none. A purchase whose balance before is that
+	// load's balance after, arriving after the load, shows the load
+	// happened just below it, as stepLoad infers for a load arriving
+	// after the purchase: so a gap (or the floor) opened by that purchase
+	// keeps the balance from before the load. One word, so that the
+	// shadow stays in its allocation size class.
+	lastLoad uint64
 	// greys holds the grey records in suspense, and those confirmed on
 	// the balance (kept to be contradicted); nil for almost every card: a
 	// pointer costs 8 bytes where a slice costs 24, which keeps the shadow
@@ -438,9 +457,17 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 	default:
 		seenAs, above = c.offline.see(counter, before)
 	}
+	// belowLoad is the balance this record's predecessor left when the
+	// newest load, seen before this record, happened just below it.
+	belowLoad := before
+	if lb, la, ok := c.load(); ok && c.loadsSince != 0 && la == before {
+		belowLoad = lb
+	}
 	switch {
-	case prevLast < 0 && seenAs == seenNew, taken != nil && int64(counter) == oldFloor:
-		c.floorBefore = before // the first record seen, or the floor's record now
+	case prevLast < 0 && seenAs == seenNew:
+		c.floorBefore = belowLoad // the first record seen
+	case taken != nil && int64(counter) == oldFloor:
+		c.floorBefore = before // the floor's record now
 	case seenAs == seenBelow:
 		if int64(counter)+1 == oldFloor {
 			above = c.floorBefore // the record just above is the old floor's
@@ -454,6 +481,9 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 		return d
 	case seenSkip:
 		d.flags |= FlagCounterGap
+		if g := c.offline.spans(); len(g) > 0 && g[len(g)-1].hi+1 == counter {
+			g[len(g)-1].after = belowLoad // the gap just opened below this record
+		}
 		fallthrough
 	case seenNew:
 		// In order, the balance must be what the previous record left plus
@@ -473,6 +503,12 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 			d.flags |= FlagBalance
 			inOrder = false // the balance does not follow: it confirms nothing
 		}
+		// The newest load, seen before this record, whose balance before
+		// is the balance this record left came just after it: it counts
+		// towards the next record, not this one.
+		if lb, _, ok := c.load(); ok && carry == 0 && prevLoads != 0 && lb == before-int64(r.Amount) {
+			carry = min(prevLoads, int64(uint32(c.lastLoad)))
+		}
 		c.lastAfter = before - int64(r.Amount)
 		c.loadsSince = carry
 		c.reported = c.lastAfter
@@ -489,6 +525,14 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 			// A grey record arriving after the record just above it,
 			// whose balance shows the card made this debit: confirmed at
 			// once.
+			g.confirmed = true
+			d.confirmed = append(d.confirmed, g)
+			c.booked -= int64(r.Amount)
+		} else if lb, _, ok := c.load(); ok && prevLoads != 0 && (seenAs == seenNew || seenAs == seenSkip) && lb == g.after() {
+			// A load seen before this grey record, since the card's
+			// previous one, whose balance before is the balance the grey
+			// debit left: the debit happened (stepLoad's rule, the load
+			// having arrived first).
 			g.confirmed = true
 			d.confirmed = append(d.confirmed, g)
 			c.booked -= int64(r.Amount)
@@ -575,6 +619,9 @@ func (s *state) stepLoad(c *shadow, r *record.Record) decision {
 	}
 	if c.floorBefore == before+int64(r.Amount) && c.offline.last >= 0 {
 		c.floorBefore = before
+	}
+	if r.Amount != 0 && int64(r.Counter) >= c.online.last {
+		c.lastLoad = uint64(r.BalanceBefore)<<32 | uint64(r.Amount)
 	}
 	c.loadsSince += int64(r.Amount)
 	c.booked += int64(r.Amount)
