@@ -293,9 +293,34 @@ func (c *City) check(ctx context.Context) *Report {
 			f.maxCounter = max(f.maxCounter, int32(sr.counter))
 		}
 	}
+	// A grey debit the card committed, followed on the card by a load,
+	// is confirmed by that load's balance before, whichever reached the
+	// back office first (acquire's stepLoad and stepPurchase).
+	loadConfirmed := make(map[int]bool)
+	lastGrey := make([]int, len(c.riders))
+	for i := range lastGrey {
+		lastGrey[i] = -1
+	}
 	for i := range c.recs {
 		sr := &c.recs[i]
-		if sr.kind != recGenuine || sr.status != record.StatusGrey || sr.suspense == 0 {
+		if sr.kind != recGenuine {
+			continue
+		}
+		switch {
+		case sr.typ == citycard.TxLoad:
+			if g := lastGrey[sr.card]; g >= 0 && c.recs[g].committed && sr.loads > 0 {
+				loadConfirmed[g] = true
+			}
+			lastGrey[sr.card] = -1
+		case sr.status == record.StatusGrey:
+			lastGrey[sr.card] = i
+		default:
+			lastGrey[sr.card] = -1
+		}
+	}
+	for i := range c.recs {
+		sr := &c.recs[i]
+		if sr.kind != recGenuine || sr.status != record.StatusGrey || sr.suspense == 0 || loadConfirmed[i] {
 			continue
 		}
 		if t := taps[tapKey(sr.dev, sr.seq)]; t.recovered > 0 {

@@ -96,6 +96,10 @@
 //     and kept, none journaled, no journal entry the city did not make;
 //   - conservation per card: its balance = start + loads - purchases
 //     booked - torn debits still in suspense that the card did commit;
+//     and the greys its shadow holds in suspense are those the city
+//     expects there: not recovered, no later counter booked, and not
+//     followed on the card by a load (whose balance before confirms a
+//     committed debit, whatever the order of arrival);
 //   - conservation system-wide, per issuer: what its cards spent reached
 //     the operators (card float, or another city's receivable, less
 //     suspense), and suspense in the ledger is what the shadows hold;
