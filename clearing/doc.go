@@ -1,0 +1,30 @@
+// Package clearing computes who owes whom for a cycle's records (清分):
+// cycles per business day, the proof that a cycle took its whole journal
+// range, operators' fees, and the net position of every party.
+//
+// # Cycles
+//
+// A cycle is one business day. Calendar says which day an instant belongs
+// to: day D runs from the cut-off of D-1 to the cut-off of D (default
+// 24:00 Asia/Shanghai, so that D is its civil date; a cut-off of 22:00
+// makes D begin at 22:00 on D-1). A record belongs to the cycle of its
+// acceptance (the time acquisition committed it), not of its tap: a tap
+// uploaded three days late is cleared three days late.
+//
+// A cycle is opened, computed, reviewed, approved and closed; the moves
+// allowed are one table (transitions in cycle.go) and any other is a
+// Conflict naming the cycle, its state and the move. Computing claims a
+// journal range, (From, To]: From is the previous cycle's To, so that the
+// ranges of consecutive cycles are contiguous and no entry falls between
+// two cycles or into two. It may run again (a recompute sends a reviewed
+// cycle back to computed: the review was of another result). Approval
+// needs a second person, not the reviewer. An approved cycle's claim is
+// fixed: a record committed after it (the journal's writer took its
+// timestamp before the cut-off but committed after the claim) goes into
+// the next open cycle (Calendar.Place), never into a fixed one. A
+// rejection sends a cycle back to opened, its claim dropped. A closed
+// cycle is immutable: nothing leaves closed, and a correction of it is an
+// adjustment in a later cycle. The Cycle methods return the moved cycle
+// and leave the receiver as it was, so that a refused move changes
+// nothing.
+package clearing
