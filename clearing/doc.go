@@ -41,4 +41,22 @@
 // is summed. The amount of every entry counts, whatever its class
 // (duplicates and loads included): the claim is of journal entries, and
 // what the cycle clears of them is decided after.
+//
+// # Fees and rounding
+//
+// Every operator or merchant may have a FeeSchedule: rules in order, the
+// first that applies to a record (by product, card type and channel, the
+// type of the terminal that took it) charging it a rate in parts per
+// million of its amount and/or a fixed fee, bounded by a minimum and a
+// cap. A party without a schedule, or a record no rule applies to, pays
+// no fee. The exact fee is in micro-fen (a rate in ppm of an amount in
+// fen is exact in micro-fen); a minimum and a cap are compared with the
+// exact fee, and only a fee between them is rounded, per record, the way
+// Config.Rounding says (down, half up, half even). What rounding took or
+// added is the remainder: summed per party over the cycle, its whole fen
+// are booked to a named account (Config.RoundingAccount), the party
+// paying them to the collector of fees, and the fraction of a fen left is
+// carried into the next cycle, an input of it like an adjustment. So what
+// a party pays (fees plus remainder booked) plus what it carries is
+// exactly what it owes, to the micro-fen, over any number of cycles.
 package clearing
