@@ -59,4 +59,44 @@
 // carried into the next cycle, an input of it like an adjustment. So what
 // a party pays (fees plus remainder booked) plus what it carries is
 // exactly what it owes, to the micro-fen, over any number of cycles.
+//
+// # Positions
+//
+// Clear is a pure function of the cycle's Input (its claim and entries,
+// adjustments, the rounding carried from the previous cycle) under one
+// Config: no clock, no store, no map order reaches its Result, whose
+// every list is sorted, so the same input gives the same result and the
+// same files. Of the entries it took, it clears the booked and recovered
+// records of cards whose TAC we verified; it counts apart the records of
+// other cities' cards (pending their issuer's verification), grey records
+// in suspense, duplicates and loads, and the five add up to the claim.
+// It aggregates the cleared records into Lines (issuer, operator,
+// product, card type, channel, fee rule): the card's issuer pays the
+// fare, the operator receives the fare minus its fee, the collector (our
+// issuer, Config.Collector) the fee. Each cleared record's three legs are
+// summed apart and must sum to zero, and the lines to the cleared totals;
+// then the positions: per party, receivable, payable and net, from the
+// lines, the rounding booked and the adjustments. They net to zero, or
+// Clear panics: a cycle that does not net is a bug, never a result. A
+// party with a net debit cap (Config.DebitCapsFen) whose net is below
+// minus its cap is reported in Result.Breaches, before settlement; a net
+// exactly at the cap is not a breach.
+//
+// A correction of a closed cycle is an Adjustment in a later one: staff
+// name it (Ref, unique), the cycle it corrects (earlier than the one
+// that takes it), the payer, the payee and the amount.
+//
+// # Not yet
+//
+// Later sessions of the clearing issue add: concessions (the discount on
+// student, senior and disabled riders' fares and the transfer discounts,
+// compensated to operators by their funders and split between the legs'
+// operators); interconnection (other cities' cards, cleared from the
+// national centre's answer file, and ours used elsewhere, from its
+// incoming files); the commission of top-up agents and partner banks on
+// loads; the grey records acquisition confirms or releases on a later
+// record's balance (their money moves in that batch's ledger postings,
+// with no journal entry of their own, so clearing does not see them yet);
+// the ledger entries of a cycle; statements, reconciliation, the float
+// report, the CLI, the API and the cycles' storage.
 package clearing

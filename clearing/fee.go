@@ -142,10 +142,16 @@ func (s *FeeSchedule) validate(op string) error {
 	if len(s.Rules) > RulesMax {
 		return citycard.E(op, citycard.Invalid, "fee schedule of %q: %d rules, at most %d", s.Party, len(s.Rules), RulesMax)
 	}
+	names := map[string]bool{}
 	for i := range s.Rules {
-		if err := s.Rules[i].validate(op, "fee schedule of "+s.Party+", rule "+itoa(int64(i))); err != nil {
+		where := "fee schedule of " + s.Party + ", rule " + itoa(int64(i))
+		if err := s.Rules[i].validate(op, where); err != nil {
 			return err
 		}
+		if names[s.Rules[i].Name] {
+			return citycard.E(op, citycard.Invalid, "%s: name %q taken by an earlier rule", where, s.Rules[i].Name)
+		}
+		names[s.Rules[i].Name] = true
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func TestFeeScheduleValidate(t *testing.T) {
 	}
 	many := make([]FeeRule, RulesMax)
 	for i := range many {
-		many[i] = FeeRule{Name: "r"}
+		many[i] = FeeRule{Name: "r" + itoa(int64(i))}
 	}
 	if err := (&FeeSchedule{Party: "p", Rules: many}).validate("t"); err != nil {
 		t.Errorf("%d rules: %v", RulesMax, err)
@@ -124,6 +124,9 @@ func TestFeeScheduleValidate(t *testing.T) {
 	}
 	if err := (&FeeSchedule{Party: "p", Rules: append(many, ok)}).validate("t"); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("%d rules: %v, want Invalid", RulesMax+1, err)
+	}
+	if err := (&FeeSchedule{Party: "p", Rules: []FeeRule{{Name: "a"}, {Name: "a"}}}).validate("t"); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("two rules of one name: %v", err)
 	}
 	if err := (&FeeSchedule{}).validate("t"); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("no party: %v", err)
