@@ -179,20 +179,18 @@ type Result struct {
 	Collector       string
 }
 
+// lineKey is what a line aggregates by; it picks the fee rule too.
 type lineKey struct {
 	issuer, operator string
 	product          uint16
 	cardType         uint8
 	tt               registry.TerminalType
-	rule             int32
 }
 
-// ruleKey is what picks a fee rule.
-type ruleKey struct {
-	operator string
-	product  uint16
-	cardType uint8
-	tt       registry.TerminalType
+// line is a line being summed, with its fee rule (nil for none).
+type line struct {
+	Line
+	rule *FeeRule
 }
 
 // Clear clears a cycle from its input. It checks first that the items
@@ -216,8 +214,9 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 	start, end := cal.Start(in.Day), cal.End(in.Day)
 	res := &Result{Day: in.Day, Claim: in.Claim, RoundingAccount: c.cfg.RoundingAccount, Collector: c.cfg.Collector}
 
-	lines := map[lineKey]*Line{}
-	rules := map[ruleKey]int32{}
+	// The fee rule is a function of the line's key, so one look-up per
+	// record finds both the line and its rule.
+	lines := map[lineKey]*line{}
 	var legs [3]int64 // payer, payee, collector: every cleared record's three legs, summed apart
 	for i := range in.Items {
 		it := &in.Items[i]
@@ -248,25 +247,20 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		if it.AcceptedAt.Before(start) {
 			res.Late.add(it.AmountFen)
 		}
-		rk := ruleKey{it.Operator, it.Product, it.CardType, it.TerminalType}
-		ri, ok := rules[rk]
-		if !ok {
-			ri = c.schedules[it.Operator].rule(it.Product, it.CardType, it.TerminalType)
-			rules[rk] = ri
-		}
-		lk := lineKey{it.Issuer, it.Operator, it.Product, it.CardType, it.TerminalType, ri}
+		lk := lineKey{it.Issuer, it.Operator, it.Product, it.CardType, it.TerminalType}
 		l := lines[lk]
 		if l == nil {
-			name := noRuleName
-			if ri != noRule {
-				name = c.schedules[it.Operator].Rules[ri].Name
+			l = &line{Line: Line{Issuer: it.Issuer, Operator: it.Operator, Product: it.Product, CardType: it.CardType, TerminalType: it.TerminalType, Rule: noRuleName}}
+			s := c.schedules[it.Operator]
+			if ri := s.rule(it.Product, it.CardType, it.TerminalType); ri != noRule {
+				l.rule = &s.Rules[ri]
+				l.Rule = l.rule.Name
 			}
-			l = &Line{Issuer: it.Issuer, Operator: it.Operator, Product: it.Product, CardType: it.CardType, TerminalType: it.TerminalType, Rule: name}
 			lines[lk] = l
 		}
 		var fee, rem int64
-		if ri != noRule {
-			fee, rem = c.schedules[it.Operator].Rules[ri].Fee(it.AmountFen, c.cfg.Rounding)
+		if l.rule != nil {
+			fee, rem = l.rule.Fee(it.AmountFen, c.cfg.Rounding)
 		}
 		l.Records++
 		l.GrossFen += it.AmountFen
@@ -430,16 +424,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func sortedLines(m map[lineKey]*Line) []Line {
+func sortedLines(m map[lineKey]*line) []Line {
 	out := make([]Line, 0, len(m))
 	for _, l := range m {
-		out = append(out, *l)
+		out = append(out, l.Line)
 	}
 	slices.SortFunc(out, func(a, b Line) int {
 		return cmp.Or(
 			strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Operator, b.Operator),
 			cmp.Compare(a.Product, b.Product), cmp.Compare(a.CardType, b.CardType),
-			cmp.Compare(a.TerminalType, b.TerminalType), strings.Compare(a.Rule, b.Rule))
+			cmp.Compare(a.TerminalType, b.TerminalType))
 	})
 	return out
 }
