@@ -3,6 +3,7 @@ package clearing
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -72,6 +73,18 @@ func NewClearer(cfg Config) (*Clearer, error) {
 	if len(cfg.Fees) > SchedulesMax {
 		return nil, citycard.E(op, citycard.Invalid, "config: %d fee schedules, at most %d", len(cfg.Fees), SchedulesMax)
 	}
+	// The Clearer keeps its own copy, so that a caller changing its
+	// Config afterwards cannot change what a cycle clears to.
+	cfg.Fees = slices.Clone(cfg.Fees)
+	for i := range cfg.Fees {
+		s := &cfg.Fees[i]
+		s.Rules = slices.Clone(s.Rules)
+		for j := range s.Rules {
+			r := &s.Rules[j]
+			r.Products, r.CardTypes, r.TerminalTypes = slices.Clone(r.Products), slices.Clone(r.CardTypes), slices.Clone(r.TerminalTypes)
+		}
+	}
+	cfg.DebitCapsFen = maps.Clone(cfg.DebitCapsFen)
 	c := &Clearer{cfg: cfg, schedules: make(map[string]*FeeSchedule, len(cfg.Fees))}
 	for i := range cfg.Fees {
 		s := &cfg.Fees[i]

@@ -169,7 +169,9 @@ func TestClearDebitCap(t *testing.T) {
 // The issue: "Clearing is a pure function of the cycle's inputs": the
 // order adjustments and carries come in changes nothing.
 func TestClearPure(t *testing.T) {
-	c := mustClearer(t, exampleConfig())
+	cfg := exampleConfig()
+	cfg.DebitCapsFen = map[string]int64{our: 1_000_000}
+	c := mustClearer(t, cfg)
 	in := exampleInput()
 	in.Adjustments = append(in.Adjustments,
 		Adjustment{Ref: "ADJ-0", Of: day1 - 1, Payer: our, Payee: "shop", AmountFen: 7},
@@ -181,6 +183,8 @@ func TestClearPure(t *testing.T) {
 	}
 	slices.Reverse(in.Adjustments)
 	slices.Reverse(in.Carry)
+	cfg.Fees[0].Rules[0].RatePPM = 900_000 // the Clearer kept its own copy
+	cfg.DebitCapsFen[our] = 0
 	again, err := c.Clear(in)
 	if err != nil {
 		t.Fatal(err)
