@@ -1,8 +1,8 @@
 // Package exchange writes (and, in later sessions, reads) the files the
 // back office exchanges with banks and the national interconnection
 // centre: for now a cycle's positions CSV and its settlement instructions
-// as ISO 20022 pain.001.001.09 credit transfers. README.md describes the
-// formats.
+// (Settle), as ISO 20022 pain.001.001.09 credit transfers and as CSV.
+// README.md describes the formats.
 //
 // Every file is a function of a cleared cycle (clearing.Result) and of
 // what the registry says of its parties: no wall clock, host name, path

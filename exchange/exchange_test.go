@@ -182,7 +182,7 @@ func fenOf(t *testing.T, yuan string) int64 {
 func TestPain001(t *testing.T) {
 	cy, res := cleared(t)
 	var b bytes.Buffer
-	if err := WritePain001(&b, cy, res, parties); err != nil {
+	if err := WritePain001(&b, settle(t, cy, res)); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "pain001.xml", b.Bytes())
@@ -226,6 +226,45 @@ func TestPain001(t *testing.T) {
 	}
 }
 
+func settle(t *testing.T, cy *clearing.Cycle, res *clearing.Result) *Settlement {
+	t.Helper()
+	s, err := Settle(cy, res, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The issue: settlement instructions "as ISO 20022 pain.001 ... and as
+// CSV": the same payments, the same EndToEndIds.
+func TestInstructionsCSV(t *testing.T) {
+	cy, res := cleared(t)
+	s := settle(t, cy, res)
+	var b bytes.Buffer
+	if err := WriteInstructionsCSV(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "instructions.csv", b.Bytes())
+	rows, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != "end_to_end_id,party,name,account,amount_fen" || len(rows) != 3 {
+		t.Fatalf("rows %v", rows)
+	}
+	var sum int64
+	for i, r := range rows[1:] {
+		fen, _ := strconv.ParseInt(r[4], 10, 64)
+		sum += fen
+		if r[0] != s.Instructions[i].EndToEndID || r[2] != parties[r[1]].Name {
+			t.Errorf("row %v, instruction %+v", r, s.Instructions[i])
+		}
+	}
+	if sum != s.SumFen {
+		t.Errorf("rows sum to %d fen, the settlement to %d", sum, s.SumFen)
+	}
+}
+
 func TestPain001Refuses(t *testing.T) {
 	cy, res := cleared(t)
 	open := *cy
@@ -249,29 +288,33 @@ func TestPain001Refuses(t *testing.T) {
 		{"an account too long", cy, long, citycard.Invalid},
 		{"a party unknown", cy, missing, citycard.NotFound},
 	} {
-		if err := WritePain001(&bytes.Buffer{}, c.cy, res, c.parties); !citycard.IsKind(err, c.kind) {
+		if _, err := Settle(c.cy, res, c.parties); !citycard.IsKind(err, c.kind) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.kind)
 		}
 	}
 	long["nb-metro"] = Party{Name: strings.Repeat("名", NameLenMax), Account: strings.Repeat("9", AccountLenMax)}
-	if err := WritePain001(&bytes.Buffer{}, cy, res, long); err != nil {
+	if _, err := Settle(cy, res, long); err != nil {
 		t.Errorf("a name and an account at their limits: %v", err)
 	}
 }
 
 // The same cycle cleared twice gives byte-identical files.
 func TestFilesRepeat(t *testing.T) {
-	var files [2][2]bytes.Buffer
+	var files [2][3]bytes.Buffer
 	for i := range files {
 		cy, res := cleared(t)
+		s := settle(t, cy, res)
 		if err := WritePositionsCSV(&files[i][0], res); err != nil {
 			t.Fatal(err)
 		}
-		if err := WritePain001(&files[i][1], cy, res, parties); err != nil {
+		if err := WritePain001(&files[i][1], s); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteInstructionsCSV(&files[i][2], s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for j := range 2 {
+	for j := range 3 {
 		if !bytes.Equal(files[0][j].Bytes(), files[1][j].Bytes()) {
 			t.Errorf("file %d differs between two runs", j)
 		}

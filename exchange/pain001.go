@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -45,84 +46,125 @@ func EndToEndID(d clearing.Day, i int) string { return fmt.Sprintf("%s-%05d", Me
 // paymentsMax keeps EndToEndID within its five digits.
 const paymentsMax = 99999
 
-// WritePain001 writes the settlement instructions of cycle c, cleared as
-// res, as one ISO 20022 pain.001.001.09 credit transfer initiation: the
-// collector (our issuer, res.Collector) pays every other party whose net
-// position is positive, one credit transfer each, from its settlement
-// account. Parties whose net is negative pay in to the collector's
-// account, outside this file (the positions CSV lists them). The group
-// header's creation time is the cycle's close time, in the cycle's zone;
-// the requested execution date is the close date; message, payment
-// information and end-to-end IDs derive from the cycle: no wall clock,
-// host or random ID reaches the file. parties names every party paid and
-// the collector. Kind Conflict for a cycle not closed or not res's,
-// NotFound for a party missing from parties, Invalid for a name or
-// account the schema cannot carry, IO for a failed write.
-func WritePain001(w io.Writer, c *clearing.Cycle, res *clearing.Result, parties map[string]Party) error {
-	const op = "exchange.WritePain001"
+// Instruction is one payment of a cycle's settlement: the collector pays
+// AmountFen to the party.
+type Instruction struct {
+	EndToEndID string
+	Party      string // the party's registry ID
+	Name       string
+	Account    string
+	AmountFen  int64 // > 0
+}
+
+// Settlement is a closed cycle's settlement instructions: the collector
+// (our issuer, clearing.Result.Collector) pays every other party whose
+// net position is positive, one instruction each, in the order of the
+// positions. Parties whose net is negative pay in to the collector's
+// account; the positions CSV lists them.
+type Settlement struct {
+	Day       clearing.Day
+	MessageID string
+	// Closed is the cycle's close time in the cycle's zone: the files'
+	// creation time, and its date their requested execution date.
+	Closed       time.Time
+	Collector    string
+	Debtor       Party // the collector's name and account
+	Instructions []Instruction
+	SumFen       int64
+}
+
+// Settle returns the settlement instructions of cycle c, cleared as res.
+// Every ID derives from the cycle (MessageID, EndToEndID): no wall clock,
+// host or random ID. parties names every party paid and the collector.
+// Kind Conflict for a cycle not closed or not res's, NotFound for a party
+// missing from parties, Invalid for a name or account ISO 20022 cannot
+// carry.
+func Settle(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) (*Settlement, error) {
+	const op = "exchange.Settle"
 	if c.State != clearing.Closed || c.Day != res.Day {
-		return citycard.E(op, citycard.Conflict, "cycle %v is %v (result of %v): settlement files are written for a closed cycle, from its result", c.Day, c.State, res.Day)
+		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v (result of %v): settlement files are written for a closed cycle, from its result", c.Day, c.State, res.Day)
 	}
 	debtor, err := party(op, parties, res.Collector)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	closed := c.ClosedAt.In(c.Cutoff.Location())
-	id := MessageID(c.Day)
-	pmt := paymentInformation{
-		ID:        id + "-1",
-		Method:    "TRF",
-		Execution: requestedDate{Date: closed.Format(time.DateOnly)},
-		Debtor:    partyID{Name: debtor.Name},
-		Account:   account(debtor.Account),
-		Agent:     agent(),
-	}
-	var sumFen int64
+	s := &Settlement{Day: c.Day, MessageID: MessageID(c.Day), Closed: c.ClosedAt.In(c.Cutoff.Location()), Collector: res.Collector, Debtor: debtor}
 	for _, p := range res.Positions {
 		if p.NetFen <= 0 || p.Party == res.Collector {
 			continue
 		}
-		if len(pmt.Transfers) == paymentsMax {
-			return citycard.E(op, citycard.Invalid, "cycle %v: more than %d payments", c.Day, paymentsMax)
+		if len(s.Instructions) == paymentsMax {
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: more than %d payments", c.Day, paymentsMax)
 		}
 		cr, err := party(op, parties, p.Party)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		pmt.Transfers = append(pmt.Transfers, creditTransfer{
-			ID:         paymentID{EndToEnd: EndToEndID(c.Day, len(pmt.Transfers)+1)},
-			Amount:     amount{Instructed: instructed{Currency: Currency, Value: Yuan(p.NetFen)}},
-			CdtrAgt:    agent(),
-			Creditor:   partyID{Name: cr.Name},
-			CdtrAcct:   account(cr.Account),
-			Remittance: remittance{Unstructured: "citycard clearing " + c.Day.String() + " " + p.Party},
+		s.Instructions = append(s.Instructions, Instruction{
+			EndToEndID: EndToEndID(c.Day, len(s.Instructions)+1),
+			Party:      p.Party, Name: cr.Name, Account: cr.Account, AmountFen: p.NetFen,
 		})
-		sumFen += p.NetFen
+		s.SumFen += p.NetFen
 	}
-	n := fmt.Sprint(len(pmt.Transfers))
-	pmt.Count, pmt.Sum = n, Yuan(sumFen)
+	return s, nil
+}
+
+// WritePain001 writes s as one ISO 20022 pain.001.001.09 credit transfer
+// initiation (README.md maps every element). Kind IO for a failed write.
+func WritePain001(w io.Writer, s *Settlement) error {
+	const op = "exchange.WritePain001"
+	pmt := paymentInformation{
+		ID:        s.MessageID + "-1",
+		Method:    "TRF",
+		Count:     strconv.Itoa(len(s.Instructions)),
+		Sum:       Yuan(s.SumFen),
+		Execution: requestedDate{Date: s.Closed.Format(time.DateOnly)},
+		Debtor:    partyID{Name: s.Debtor.Name},
+		Account:   account(s.Debtor.Account),
+		Agent:     agent(),
+	}
+	for _, in := range s.Instructions {
+		pmt.Transfers = append(pmt.Transfers, creditTransfer{
+			ID:         paymentID{EndToEnd: in.EndToEndID},
+			Amount:     amount{Instructed: instructed{Currency: Currency, Value: Yuan(in.AmountFen)}},
+			CdtrAgt:    agent(),
+			Creditor:   partyID{Name: in.Name},
+			CdtrAcct:   account(in.Account),
+			Remittance: remittance{Unstructured: "citycard clearing " + s.Day.String() + " " + in.Party},
+		})
+	}
 	doc := document{
 		NS: Pain001Namespace,
 		Initiation: initiation{
 			Header: groupHeader{
-				MessageID: id, Created: closed.Format(time.RFC3339), Count: n, Sum: Yuan(sumFen),
-				Initiator: partyID{Name: debtor.Name},
+				MessageID: s.MessageID, Created: s.Closed.Format(time.RFC3339), Count: pmt.Count, Sum: pmt.Sum,
+				Initiator: partyID{Name: s.Debtor.Name},
 			},
 			Payments: []paymentInformation{pmt},
 		},
 	}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return citycard.E(op, citycard.Invalid, "cycle %v: %w", c.Day, err)
+		return citycard.E(op, citycard.Invalid, "cycle %v: %w", s.Day, err)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return citycard.E(op, citycard.IO, "cycle %v: %w", c.Day, err)
-	}
-	out = append(out, '\n')
+	out = append([]byte(xml.Header), append(out, '\n')...)
 	if _, err := w.Write(out); err != nil {
-		return citycard.E(op, citycard.IO, "cycle %v: %w", c.Day, err)
+		return citycard.E(op, citycard.IO, "cycle %v: %w", s.Day, err)
 	}
 	return nil
+}
+
+// InstructionsHeader is the first row of a settlement instructions CSV.
+var InstructionsHeader = []string{"end_to_end_id", "party", "name", "account", "amount_fen"}
+
+// WriteInstructionsCSV writes s as CSV: InstructionsHeader, then one row
+// per instruction, in the pain.001's order. Kind IO for a failed write.
+func WriteInstructionsCSV(w io.Writer, s *Settlement) error {
+	rows := make([][]string, 0, len(s.Instructions))
+	for _, in := range s.Instructions {
+		rows = append(rows, []string{in.EndToEndID, in.Party, in.Name, in.Account, strconv.FormatInt(in.AmountFen, 10)})
+	}
+	return writeCSV("exchange.WriteInstructionsCSV", w, s.Day, InstructionsHeader, rows)
 }
 
 // party returns id's name and account, checked against the schema.

@@ -16,20 +16,21 @@ var PositionsHeader = []string{"party", "receivable_fen", "payable_fen", "net_fe
 // one row per party in the order of res (by party ID), amounts in fen.
 // Kind IO for a failed write.
 func WritePositionsCSV(w io.Writer, res *clearing.Result) error {
-	const op = "exchange.WritePositionsCSV"
-	cw := csv.NewWriter(w)
-	if err := cw.Write(PositionsHeader); err != nil {
-		return citycard.E(op, citycard.IO, "cycle %v: %w", res.Day, err)
-	}
+	rows := make([][]string, 0, len(res.Positions))
 	for _, p := range res.Positions {
-		row := []string{p.Party, strconv.FormatInt(p.ReceivableFen, 10), strconv.FormatInt(p.PayableFen, 10), strconv.FormatInt(p.NetFen, 10)}
-		if err := cw.Write(row); err != nil {
-			return citycard.E(op, citycard.IO, "cycle %v: party %q: %w", res.Day, p.Party, err)
-		}
+		rows = append(rows, []string{p.Party, strconv.FormatInt(p.ReceivableFen, 10), strconv.FormatInt(p.PayableFen, 10), strconv.FormatInt(p.NetFen, 10)})
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return citycard.E(op, citycard.IO, "cycle %v: %w", res.Day, err)
+	return writeCSV("exchange.WritePositionsCSV", w, res.Day, PositionsHeader, rows)
+}
+
+// writeCSV writes header and rows as RFC 4180 CSV with \n line ends.
+func writeCSV(op string, w io.Writer, d clearing.Day, header []string, rows [][]string) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(header); err != nil {
+		return citycard.E(op, citycard.IO, "cycle %v: %w", d, err)
+	}
+	if err := cw.WriteAll(rows); err != nil {
+		return citycard.E(op, citycard.IO, "cycle %v: %w", d, err)
 	}
 	return nil
 }
