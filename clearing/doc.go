@@ -59,6 +59,10 @@
 // carried into the next cycle, an input of it like an adjustment. So what
 // a party pays (fees plus remainder booked) plus what it carries is
 // exactly what it owes, to the micro-fen, over any number of cycles.
+// The default account is fee_income:rounding (DefaultRoundingAccount):
+// the ledger has no account type of its own for remainders, so the party
+// part names them, and no registry party may take the ID "rounding"
+// while the default stands.
 //
 // # Positions
 //
