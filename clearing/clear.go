@@ -1,0 +1,452 @@
+package clearing
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/registry"
+)
+
+// Limits of a cycle's other inputs.
+const (
+	AdjustmentsMax   = 1 << 16        // adjustments in one cycle
+	AdjustmentFenMax = int64(1) << 40 // one adjustment: about 11 billion yuan
+	RefLenMax        = 64             // bytes of an adjustment's reference
+	ReasonLenMax     = 256            // bytes of an adjustment's reason
+)
+
+// DefaultRoundingAccount is where rounding remainders are booked unless
+// Config names another: the fee income the scheme earns from rounding.
+var DefaultRoundingAccount = ledger.Account{Type: ledger.FeeIncome, Party: "rounding"}
+
+// Config is how a city clears: its calendar, who keeps the fees, the fee
+// schedules, the rounding and the net debit caps.
+type Config struct {
+	Calendar Calendar
+	// Collector is the party that keeps the fees and the rounding
+	// remainders: our issuer, which runs the clearing.
+	Collector string
+	Fees      []FeeSchedule // at most one per party
+	Rounding  Rounding
+	// RoundingAccount is the ledger account the remainders are booked
+	// to; DefaultRoundingAccount when zero.
+	RoundingAccount ledger.Account
+	// DebitCapsFen is the net debit cap of the parties that have one: a
+	// net position below -cap is reported (Result.Breaches).
+	DebitCapsFen map[string]int64
+}
+
+// Clearer clears cycles under one Config. It holds nothing but the
+// configuration: Clear is a pure function of its input.
+type Clearer struct {
+	cfg       Config
+	schedules map[string]*FeeSchedule
+}
+
+// NewClearer checks cfg and returns its Clearer. Kind Invalid, naming the
+// field.
+func NewClearer(cfg Config) (*Clearer, error) {
+	const op = "clearing.NewClearer"
+	if err := cfg.Calendar.Validate(); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if cfg.Collector == "" {
+		return nil, citycard.E(op, citycard.Invalid, "config: no collector of fees")
+	}
+	if cfg.Rounding.String() == "rounding?" {
+		return nil, citycard.E(op, citycard.Invalid, "config: rounding %d", cfg.Rounding)
+	}
+	if cfg.RoundingAccount == (ledger.Account{}) {
+		cfg.RoundingAccount = DefaultRoundingAccount
+	}
+	if err := cfg.RoundingAccount.Validate(); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if len(cfg.Fees) > SchedulesMax {
+		return nil, citycard.E(op, citycard.Invalid, "config: %d fee schedules, at most %d", len(cfg.Fees), SchedulesMax)
+	}
+	// The Clearer keeps its own copy, so that a caller changing its
+	// Config afterwards cannot change what a cycle clears to.
+	cfg.Fees = slices.Clone(cfg.Fees)
+	for i := range cfg.Fees {
+		s := &cfg.Fees[i]
+		s.Rules = slices.Clone(s.Rules)
+		for j := range s.Rules {
+			r := &s.Rules[j]
+			r.Products, r.CardTypes, r.TerminalTypes = slices.Clone(r.Products), slices.Clone(r.CardTypes), slices.Clone(r.TerminalTypes)
+		}
+	}
+	cfg.DebitCapsFen = maps.Clone(cfg.DebitCapsFen)
+	c := &Clearer{cfg: cfg, schedules: make(map[string]*FeeSchedule, len(cfg.Fees))}
+	for i := range cfg.Fees {
+		s := &cfg.Fees[i]
+		if err := s.validate(op); err != nil {
+			return nil, err
+		}
+		if c.schedules[s.Party] != nil {
+			return nil, citycard.E(op, citycard.Invalid, "config: two fee schedules of %q", s.Party)
+		}
+		c.schedules[s.Party] = s
+	}
+	for p, cap := range cfg.DebitCapsFen {
+		if cap < 0 {
+			return nil, citycard.E(op, citycard.Invalid, "config: net debit cap of %q: %d fen, want 0 or more", p, cap)
+		}
+	}
+	return c, nil
+}
+
+// Adjustment is a correction decided by staff: AmountFen moves from
+// Payer to Payee in the cycle that takes it. A closed cycle is never
+// changed; its corrections are adjustments in a later one (Of names the
+// cycle corrected).
+type Adjustment struct {
+	Ref       string // unique: the correction's name, its idempotency key
+	Of        Day    // the earlier cycle it corrects
+	Payer     string
+	Payee     string
+	AmountFen int64
+	Reason    string
+}
+
+// Carry is a party's rounding remainder carried from the previous cycle
+// (its RoundingLine.CarryOutMicro).
+type Carry struct {
+	Party string
+	Micro int64
+}
+
+// Input is everything a cycle is cleared from.
+type Input struct {
+	Day         Day
+	Claim       Claim
+	Items       []Item // the claim's entries, in position order
+	Adjustments []Adjustment
+	Carry       []Carry
+}
+
+// Line is one aggregation of a cycle: the cleared records of one issuer's
+// cards on one operator's terminals, of one product, card type and
+// channel, charged by one fee rule. The issuer pays GrossFen; the
+// operator receives GrossFen - FeeFen; the collector receives FeeFen.
+type Line struct {
+	Issuer         string
+	Operator       string
+	Product        uint16
+	CardType       uint8
+	TerminalType   registry.TerminalType
+	Rule           string // the fee rule's name, "none" for none
+	Records        int64
+	GrossFen       int64
+	FeeFen         int64
+	RemainderMicro int64
+}
+
+// Position is a party's net position in a cycle: what it receives, what
+// it pays, and the difference. A positive net is paid to the party.
+type Position struct {
+	Party         string
+	ReceivableFen int64
+	PayableFen    int64
+	NetFen        int64
+}
+
+// Breach is a party whose net debit passed its cap: reported before
+// settlement.
+type Breach struct {
+	Party  string
+	NetFen int64
+	CapFen int64
+}
+
+// Result is a cleared cycle: pure data, sorted, the same for the same
+// input.
+type Result struct {
+	Day   Day
+	Claim Claim
+	// What the cycle did with each entry it took: cleared (booked and
+	// recovered records of cards whose TAC we verified), pending their
+	// issuer (other cities' cards, cleared by the interconnection answer),
+	// held in suspense (grey records), duplicates and loads (not cleared
+	// here: loads post through the card-management host). They add up to
+	// the claim.
+	Cleared, Pending, Suspense, Duplicates, Loads Totals
+	// Late counts the cleared records accepted before the cycle's day:
+	// committed after their own cycle was fixed.
+	Late        Totals
+	Lines       []Line         // by issuer, operator, product, card type, channel, rule
+	Rounding    []RoundingLine // by party
+	Adjustments []Adjustment   // by Ref
+	Positions   []Position     // by party
+	Breaches    []Breach       // by party
+	// RoundingAccount is where Rounding's booked fen go.
+	RoundingAccount ledger.Account
+	Collector       string
+}
+
+// lineKey is what a line aggregates by; it picks the fee rule too.
+type lineKey struct {
+	issuer, operator string
+	product          uint16
+	cardType         uint8
+	tt               registry.TerminalType
+}
+
+// line is a line being summed, with its fee rule (nil for none).
+type line struct {
+	Line
+	rule *FeeRule
+}
+
+// Clear clears a cycle from its input. It checks first that the items
+// are the claim's whole range (Check, kind Conflict), that none was
+// accepted at or after the cycle's cut-off and that the adjustments and
+// carries are well formed (kind Invalid). Every aggregation is checked to
+// sum to zero and the positions to net to zero: a failure of either is a
+// programmer error and panics.
+func (c *Clearer) Clear(in *Input) (*Result, error) {
+	const op = "clearing.Clearer.Clear"
+	if len(in.Items) > ItemsMax {
+		return nil, citycard.E(op, citycard.Invalid, "cycle %v: %d entries, at most %d", in.Day, len(in.Items), ItemsMax)
+	}
+	if err := Check(in.Day, in.Claim, in.Items); err != nil {
+		return nil, err
+	}
+	if err := c.checkInput(op, in); err != nil {
+		return nil, err
+	}
+	cal := c.cfg.Calendar
+	start, end := cal.Start(in.Day), cal.End(in.Day)
+	res := &Result{Day: in.Day, Claim: in.Claim, RoundingAccount: c.cfg.RoundingAccount, Collector: c.cfg.Collector}
+
+	// The fee rule is a function of the line's key, so one look-up per
+	// record finds both the line and its rule.
+	lines := map[lineKey]*line{}
+	var legs [3]int64 // payer, payee, collector: every cleared record's three legs, summed apart
+	for i := range in.Items {
+		it := &in.Items[i]
+		if !it.AcceptedAt.Before(end) {
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d accepted at %v, at or after the cut-off %v", in.Day, it.Pos, it.AcceptedAt, end)
+		}
+		if it.AmountFen < 0 || it.AmountFen > math.MaxUint32 {
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d of %d fen: want 0 to %d", in.Day, it.Pos, it.AmountFen, uint32(math.MaxUint32))
+		}
+		switch {
+		case it.Class == acquire.ClassBooked && it.Outcome == acquire.OutcomePendingIssuer:
+			res.Pending.add(it.AmountFen)
+			continue
+		case it.Class == acquire.ClassBooked || it.Class == acquire.ClassRecovered:
+		case it.Class == acquire.ClassSuspense:
+			res.Suspense.add(it.AmountFen)
+			continue
+		case it.Class == acquire.ClassDuplicate:
+			res.Duplicates.add(it.AmountFen)
+			continue
+		case it.Class == acquire.ClassLoad:
+			res.Loads.add(it.AmountFen)
+			continue
+		default:
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d of class %v", in.Day, it.Pos, it.Class)
+		}
+		res.Cleared.add(it.AmountFen)
+		if it.AcceptedAt.Before(start) {
+			res.Late.add(it.AmountFen)
+		}
+		lk := lineKey{it.Issuer, it.Operator, it.Product, it.CardType, it.TerminalType}
+		l := lines[lk]
+		if l == nil {
+			l = &line{Line: Line{Issuer: it.Issuer, Operator: it.Operator, Product: it.Product, CardType: it.CardType, TerminalType: it.TerminalType, Rule: noRuleName}}
+			s := c.schedules[it.Operator]
+			if ri := s.rule(it.Product, it.CardType, it.TerminalType); ri != noRule {
+				l.rule = &s.Rules[ri]
+				l.Rule = l.rule.Name
+			}
+			lines[lk] = l
+		}
+		var fee, rem int64
+		if l.rule != nil {
+			fee, rem = l.rule.Fee(it.AmountFen, c.cfg.Rounding)
+		}
+		l.Records++
+		l.GrossFen += it.AmountFen
+		l.FeeFen += fee
+		l.RemainderMicro += rem
+		legs[0] -= it.AmountFen
+		legs[1] += it.AmountFen - fee
+		legs[2] += fee
+	}
+	res.Lines = sortedLines(lines)
+	c.assertAggregations(res, legs)
+
+	pos := positions{}
+	rem := map[string]int64{}
+	for i := range res.Lines {
+		l := &res.Lines[i]
+		pos.move(l.Issuer, l.Operator, l.GrossFen)
+		pos.move(l.Operator, c.cfg.Collector, l.FeeFen)
+		rem[l.Operator] += l.RemainderMicro
+	}
+	carry := map[string]int64{}
+	for _, cr := range in.Carry {
+		carry[cr.Party] = cr.Micro
+		if _, ok := rem[cr.Party]; !ok {
+			rem[cr.Party] = 0
+		}
+	}
+	for _, p := range sortedKeys(rem) {
+		rl := book(p, carry[p], rem[p])
+		res.Rounding = append(res.Rounding, rl)
+		pos.move(p, c.cfg.Collector, rl.BookedFen)
+	}
+	res.Adjustments = slices.Clone(in.Adjustments)
+	slices.SortFunc(res.Adjustments, func(a, b Adjustment) int { return strings.Compare(a.Ref, b.Ref) })
+	for _, a := range res.Adjustments {
+		pos.move(a.Payer, a.Payee, a.AmountFen)
+	}
+	res.Positions = pos.sorted()
+	assertNetZero(res)
+	for _, p := range res.Positions {
+		if cap, ok := c.cfg.DebitCapsFen[p.Party]; ok && p.NetFen < -cap {
+			res.Breaches = append(res.Breaches, Breach{Party: p.Party, NetFen: p.NetFen, CapFen: cap})
+		}
+	}
+	return res, nil
+}
+
+// checkInput checks the adjustments and the carries. Kind Invalid.
+func (c *Clearer) checkInput(op string, in *Input) error {
+	if len(in.Adjustments) > AdjustmentsMax {
+		return citycard.E(op, citycard.Invalid, "cycle %v: %d adjustments, at most %d", in.Day, len(in.Adjustments), AdjustmentsMax)
+	}
+	refs := map[string]bool{}
+	for _, a := range in.Adjustments {
+		where := fmt.Sprintf("cycle %v: adjustment %q", in.Day, a.Ref)
+		switch {
+		case a.Ref == "" || len(a.Ref) > RefLenMax || !utf8.ValidString(a.Ref):
+			return citycard.E(op, citycard.Invalid, "%s: reference: want 1 to %d bytes of UTF-8", where, RefLenMax)
+		case refs[a.Ref]:
+			return citycard.E(op, citycard.Invalid, "%s: twice", where)
+		case a.Of >= in.Day:
+			return citycard.E(op, citycard.Invalid, "%s corrects cycle %v: want an earlier one", where, a.Of)
+		case a.Payer == "" || a.Payee == "" || a.Payer == a.Payee:
+			return citycard.E(op, citycard.Invalid, "%s: payer %q and payee %q: want two parties", where, a.Payer, a.Payee)
+		case a.AmountFen <= 0 || a.AmountFen > AdjustmentFenMax:
+			return citycard.E(op, citycard.Invalid, "%s: %d fen: want 1 to %d", where, a.AmountFen, AdjustmentFenMax)
+		case len(a.Reason) > ReasonLenMax || !utf8.ValidString(a.Reason):
+			return citycard.E(op, citycard.Invalid, "%s: reason: at most %d bytes of UTF-8", where, ReasonLenMax)
+		}
+		refs[a.Ref] = true
+	}
+	seen := map[string]bool{}
+	for _, cr := range in.Carry {
+		if cr.Party == "" || seen[cr.Party] || cr.Micro <= -MicroPerFen || cr.Micro >= MicroPerFen {
+			return citycard.E(op, citycard.Invalid, "cycle %v: carry of %q, %d micro-fen: want one per party, less than a fen", in.Day, cr.Party, cr.Micro)
+		}
+		seen[cr.Party] = true
+	}
+	return nil
+}
+
+// assertAggregations checks that every entry went somewhere, the lines
+// add up to what was cleared, and the legs of the cleared records sum to
+// zero. A failure is a bug of this package: it panics.
+func (c *Clearer) assertAggregations(res *Result, legs [3]int64) {
+	var all Totals
+	for _, t := range []Totals{res.Cleared, res.Pending, res.Suspense, res.Duplicates, res.Loads} {
+		all.Count += t.Count
+		all.AmountFen += t.AmountFen
+	}
+	var lines Totals
+	var fees int64
+	for i := range res.Lines {
+		lines.Count += res.Lines[i].Records
+		lines.AmountFen += res.Lines[i].GrossFen
+		fees += res.Lines[i].FeeFen
+	}
+	if all != res.Claim.Totals || lines != res.Cleared || legs[0]+legs[1]+legs[2] != 0 || -legs[0] != lines.AmountFen || legs[2] != fees {
+		panic(fmt.Sprintf("clearing: cycle %v: aggregations do not sum: claim %+v, taken %+v, cleared %+v, lines %+v, legs %v, fees %d",
+			res.Day, res.Claim.Totals, all, res.Cleared, lines, legs, fees))
+	}
+}
+
+// assertNetZero checks that the positions net to zero: what one party
+// pays another receives. A failure panics.
+func assertNetZero(res *Result) {
+	var net, rec, pay int64
+	for _, p := range res.Positions {
+		net += p.NetFen
+		rec += p.ReceivableFen
+		pay += p.PayableFen
+		if p.NetFen != p.ReceivableFen-p.PayableFen {
+			panic(fmt.Sprintf("clearing: cycle %v: position of %q: net %d, receivable %d, payable %d", res.Day, p.Party, p.NetFen, p.ReceivableFen, p.PayableFen))
+		}
+	}
+	if net != 0 || rec != pay {
+		panic(fmt.Sprintf("clearing: cycle %v: positions net to %d fen (receivable %d, payable %d), want 0", res.Day, net, rec, pay))
+	}
+}
+
+// positions sums what each party receives and pays.
+type positions map[string]*Position
+
+// move makes payer pay payee fen; a negative fen is the other way.
+func (p positions) move(payer, payee string, fen int64) {
+	if fen == 0 {
+		return
+	}
+	if fen < 0 {
+		payer, payee, fen = payee, payer, -fen
+	}
+	p.get(payer).PayableFen += fen
+	p.get(payee).ReceivableFen += fen
+}
+
+func (p positions) get(party string) *Position {
+	x := p[party]
+	if x == nil {
+		x = &Position{Party: party}
+		p[party] = x
+	}
+	return x
+}
+
+func (p positions) sorted() []Position {
+	out := make([]Position, 0, len(p))
+	for _, k := range sortedKeys(p) {
+		x := *p[k]
+		x.NetFen = x.ReceivableFen - x.PayableFen
+		out = append(out, x)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func sortedLines(m map[lineKey]*line) []Line {
+	out := make([]Line, 0, len(m))
+	for _, l := range m {
+		out = append(out, l.Line)
+	}
+	slices.SortFunc(out, func(a, b Line) int {
+		return cmp.Or(
+			strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Operator, b.Operator),
+			cmp.Compare(a.Product, b.Product), cmp.Compare(a.CardType, b.CardType),
+			cmp.Compare(a.TerminalType, b.TerminalType))
+	})
+	return out
+}

@@ -1,0 +1,117 @@
+// Package clearing computes who owes whom for a cycle's records (清分):
+// cycles per business day, the proof that a cycle took its whole journal
+// range, operators' fees, and the net position of every party.
+//
+// # Cycles
+//
+// A cycle is one business day. Calendar says which day an instant belongs
+// to: day D runs from the cut-off of D-1 to the cut-off of D (default
+// 24:00 Asia/Shanghai, so that D is its civil date; a cut-off of 22:00
+// makes D begin at 22:00 on D-1). A record belongs to the cycle of its
+// acceptance (the time acquisition committed it), not of its tap: a tap
+// uploaded three days late is cleared three days late.
+//
+// A cycle is opened, computed, reviewed, approved and closed; the moves
+// allowed are one table (transitions in cycle.go) and any other is a
+// Conflict naming the cycle, its state and the move. Computing claims a
+// journal range, (From, To]: From is the previous cycle's To, so that the
+// ranges of consecutive cycles are contiguous and no entry falls between
+// two cycles or into two. It may run again (a recompute sends a reviewed
+// cycle back to computed: the review was of another result). Approval
+// needs a second person, not the reviewer. An approved cycle's claim is
+// fixed: a record committed after it (the journal's writer took its
+// timestamp before the cut-off but committed after the claim) goes into
+// the next open cycle (Calendar.Place), never into a fixed one. A
+// rejection sends a cycle back to opened, its claim dropped. A closed
+// cycle is immutable: nothing leaves closed, and a correction of it is an
+// adjustment in a later cycle. The Cycle methods return the moved cycle
+// and leave the receiver as it was, so that a refused move changes
+// nothing.
+//
+// # Completeness before computing
+//
+// Gather claims the cycle's range from the Journal (the entries after the
+// previous cycle's To committed before the cut-off) with the journal's
+// own count and sum of their amounts, computed by the store apart from
+// the reading of the entries; then reads the entries and Check proves
+// that the cycle took exactly the range: every position once, in order,
+// and the same count and sum. A read that silently drops a row (Mojaloop
+// lost a dollar at 10 TPS to a join that dropped rows not yet written)
+// fails with Conflict naming the first position missing, before anything
+// is summed. The amount of every entry counts, whatever its class
+// (duplicates and loads included): the claim is of journal entries, and
+// what the cycle clears of them is decided after.
+//
+// # Fees and rounding
+//
+// Every operator or merchant may have a FeeSchedule: rules in order, the
+// first that applies to a record (by product, card type and channel, the
+// type of the terminal that took it) charging it a rate in parts per
+// million of its amount and/or a fixed fee, bounded by a minimum and a
+// cap. A party without a schedule, or a record no rule applies to, pays
+// no fee. The exact fee is in micro-fen (a rate in ppm of an amount in
+// fen is exact in micro-fen); a minimum and a cap are compared with the
+// exact fee, and only a fee between them is rounded, per record, the way
+// Config.Rounding says (down, half up, half even). What rounding took or
+// added is the remainder: summed per party over the cycle, its whole fen
+// are booked to a named account (Config.RoundingAccount), the party
+// paying them to the collector of fees, and the fraction of a fen left is
+// carried into the next cycle, an input of it like an adjustment. So what
+// a party pays (fees plus remainder booked) plus what it carries is
+// exactly what it owes, to the micro-fen, over any number of cycles.
+// The default account is fee_income:rounding (DefaultRoundingAccount):
+// the ledger has no account type of its own for remainders, so the party
+// part names them, and no registry party may take the ID "rounding"
+// while the default stands.
+//
+// # Positions
+//
+// Clear is a pure function of the cycle's Input (its claim and entries,
+// adjustments, the rounding carried from the previous cycle) under one
+// Config: no clock, no store, no map order reaches its Result, whose
+// every list is sorted, so the same input gives the same result and the
+// same files. Of the entries it took, it clears the booked and recovered
+// records of cards whose TAC we verified; it counts apart the records of
+// other cities' cards (pending their issuer's verification), grey records
+// in suspense, duplicates and loads, and the five add up to the claim.
+// It aggregates the cleared records into Lines (issuer, operator,
+// product, card type, channel, fee rule): the card's issuer pays the
+// fare, the operator receives the fare minus its fee, the collector (our
+// issuer, Config.Collector) the fee. Each cleared record's three legs are
+// summed apart and must sum to zero, and the lines to the cleared totals;
+// then the positions: per party, receivable, payable and net, from the
+// lines, the rounding booked and the adjustments. They net to zero, or
+// Clear panics: a cycle that does not net is a bug, never a result. A
+// party with a net debit cap (Config.DebitCapsFen) whose net is below
+// minus its cap is reported in Result.Breaches, before settlement; a net
+// exactly at the cap is not a breach.
+//
+// A correction of a closed cycle is an Adjustment in a later one: staff
+// name it (Ref, unique), the cycle it corrects (earlier than the one
+// that takes it), the payer, the payee and the amount.
+//
+// # Speed
+//
+// Clear makes one map look-up per cleared record (the line, whose key
+// also picks the fee rule) and integer arithmetic; everything else is per
+// line or per party. BenchmarkClear clears a million booked records of
+// four issuers across 50 operators, each with a four-rule schedule: 5.2
+// to 5.6 million records a second on this machine's 2 cores shared with
+// other work (2.7 to 4.1 million under a load of 7): a 20M-record day's
+// core in about 4 s of the issue's 60 s budget, the rest left for reading
+// the journal.
+//
+// # Not yet
+//
+// Later sessions of the clearing issue add: concessions (the discount on
+// student, senior and disabled riders' fares and the transfer discounts,
+// compensated to operators by their funders and split between the legs'
+// operators); interconnection (other cities' cards, cleared from the
+// national centre's answer file, and ours used elsewhere, from its
+// incoming files); the commission of top-up agents and partner banks on
+// loads; the grey records acquisition confirms or releases on a later
+// record's balance (their money moves in that batch's ledger postings,
+// with no journal entry of their own, so clearing does not see them yet);
+// the ledger entries of a cycle; statements, reconciliation, the float
+// report, the CLI, the API and the cycles' storage.
+package clearing
