@@ -94,6 +94,14 @@ type scratch struct {
 // "pending issuer"), and Verify checks record MACs under own's record key
 // (the issuer's own terminals: kiosks, service points); VerifyFor takes
 // the operator whose record key sealed the record.
+//
+// A Verifier needs its store: over a nil store (or as the zero Verifier)
+// it verifies nothing, and every Verify and VerifyFor returns kind
+// KeyMissing saying it has no key store. An error and not a panic: the
+// acquirer turns it into rejections (reason key), kept and resubmittable
+// once the wiring is fixed. Not kind Invalid, which a grey record's
+// verification returns once its record MAC is good: a grey record must
+// never pass for one whose MAC was checked.
 func NewVerifier(store keys.Store, own citycard.IssuerCode) *Verifier {
 	v := &Verifier{
 		store:   store,
@@ -127,6 +135,8 @@ func (v *Verifier) Verify(r *Record) error { return v.VerifyFor(r, v.own) }
 //   - kind KeyMissing without it: no record key of r.RecordKeyVersion, or
 //     no TAC key of r.KeyVersion for an issuer whose other TAC keys the
 //     store holds (ours): a rejection;
+//   - kind KeyMissing, too, from a Verifier without a key store (see
+//     NewVerifier);
 //   - kind Invalid: a grey record (its record MAC is good, but it has no
 //     TAC to verify: it goes to suspense), or a status, type or algorithm
 //     id outside the layout's.
@@ -135,6 +145,9 @@ func (v *Verifier) Verify(r *Record) error { return v.VerifyFor(r, v.own) }
 // decoders' (see Validate).
 func (v *Verifier) VerifyFor(r *Record, sealer citycard.IssuerCode) error {
 	const op = "record.Verifier.Verify"
+	if v.store == nil {
+		return citycard.E(op, citycard.KeyMissing, "no key store: the Verifier was made with a nil store (NewVerifier) or is the zero Verifier")
+	}
 	if !r.Status.Valid() || !validType(r.Type) || !r.Alg.Valid() {
 		return citycard.E(op, citycard.Invalid, "status %d, type %02X, algorithm id %02X: not a record to verify", r.Status, r.Type, byte(r.Alg))
 	}

@@ -450,3 +450,29 @@ func nextDay(d citycard.BCDDate) citycard.BCDDate {
 	n, _ := citycard.DateTime(t.AddDate(0, 0, 1))
 	return n
 }
+
+// TestVerifierWithoutStore: a Verifier over no key store (NewVerifier
+// given nil, or the zero Verifier) refuses every record with an error of
+// kind KeyMissing saying so, a grey one too (kind Invalid would pass a
+// grey record as one whose record MAC verified); it does not panic.
+func TestVerifierWithoutStore(t *testing.T) {
+	f := newFixture(t)
+	r := sealedSamples(t, f, 1)[0]
+	grey := r
+	grey.Status, grey.TAC = StatusGrey, [4]byte{}
+	f.sealMAC(t, &grey)
+	for name, v := range map[string]*Verifier{"NewVerifier(nil)": NewVerifier(nil, operator), "zero Verifier": {}} {
+		t.Run(name, func(t *testing.T) {
+			for what, verify := range map[string]func() error{
+				"Verify":    func() error { return v.Verify(&r) },
+				"VerifyFor": func() error { return v.VerifyFor(&r, operator) },
+				"grey":      func() error { return v.Verify(&grey) },
+			} {
+				err := verify()
+				if !citycard.IsKind(err, citycard.KeyMissing) || IsPendingIssuer(err) || !strings.Contains(err.Error(), "no key store") {
+					t.Errorf("%s = %v, want kind KeyMissing saying there is no key store", what, err)
+				}
+			}
+		})
+	}
+}
