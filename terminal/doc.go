@@ -30,7 +30,8 @@
 // and runs the simple purchase (POS) or the composite purchase, which
 // writes the card's transit records (trip, spend, product) with UPDATE
 // CAPP DATA CACHE before the debit. Key versions are tried newest first
-// until the card knows one (9403), so rotation needs no flag day.
+// until the card knows one (9403), at a purchase and at a load, so
+// rotation needs no flag day.
 //
 // # Nothing lost, nothing doubled
 //

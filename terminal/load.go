@@ -51,7 +51,8 @@ type LoadResult struct {
 // record is spooled before the host is told the TAC, so a host that cannot
 // be reached, or that refuses the TAC, still leaves the record (the back
 // office verifies it); Load then returns the result with the host's error.
-// Errors as Tap, plus the host's.
+// The card is initialized with the newest of Config.KeyVersions it knows,
+// as a purchase is. Errors as Tap, plus the host's.
 func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (LoadResult, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -75,11 +76,9 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 		}
 	}
 
-	data := make([]byte, 0, 11)
-	data = append(data, t.cfg.KeyVersions[0])
-	data = binary.BigEndian.AppendUint32(data, amountFen)
-	data = append(data, t.tid[:]...)
-	b, err := c.sendLen(op, "INITIALIZE FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x50, P1: 0x00, P2: 0x02, Data: data, Le: 16}, 16)
+	// The newest key version the card knows, as for a purchase: the
+	// host checks MAC1 under the version the card names in its answer.
+	b, err := t.initialize(op, "INITIALIZE FOR LOAD", c, 0x00, amountFen, 16)
 	if err != nil {
 		return res, err
 	}

@@ -66,8 +66,10 @@ type Config struct {
 	Fare             Fare
 	Spool            Spool
 	Blacklist        Blacklist // nil: none
-	// KeyVersions are the purchase key versions the PSAM holds,
-	// newest first: the terminal tries each until the card knows one.
+	// KeyVersions are the card key versions the terminal uses, newest
+	// first: the purchase key versions its PSAM holds, and for loads the
+	// versions of the issuer's load keys its host holds. A purchase and a
+	// load alike try each until the card knows one.
 	KeyVersions []uint8
 	// MaintenanceKeyVersion is the version of the application maintenance
 	// key the PSAM blocks blacklisted cards with.
@@ -305,10 +307,12 @@ func (t *Terminal) block(op string, c device, pub card.BasicData) error {
 	return err
 }
 
-// initPurchase sends INITIALIZE FOR (CAPP) PURCHASE with the newest key
-// version the card knows.
-func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (initResult, error) {
-	var r initResult
+// initialize sends INITIALIZE (FOR LOAD, P1 00; FOR PURCHASE, 01; FOR
+// CAPP PURCHASE, 03) with each key version of the config in turn, newest
+// first, until the card knows one (9403 for those it does not), and
+// returns the card's answer of n bytes. The card names the version it
+// took in its answer; the caller reads it from there.
+func (t *Terminal) initialize(op, what string, c device, p1 byte, amount uint32, n int) ([]byte, error) {
 	var err error
 	for _, v := range t.cfg.KeyVersions {
 		data := make([]byte, 0, 11)
@@ -316,21 +320,29 @@ func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (in
 		data = binary.BigEndian.AppendUint32(data, amount)
 		data = append(data, t.tid[:]...)
 		var b []byte
-		b, err = c.sendLen(op, "INITIALIZE FOR PURCHASE", apdu.Command{CLA: 0x80, INS: 0x50, P1: p1, P2: 0x02, Data: data, Le: 15}, 15)
+		b, err = c.sendLen(op, what, apdu.Command{CLA: 0x80, INS: 0x50, P1: p1, P2: 0x02, Data: data, Le: n}, n)
 		if SWOf(err) == apdu.SWKeyIndexUnsupported {
 			continue
 		}
-		if err != nil {
-			return r, err
-		}
-		r.Balance = binary.BigEndian.Uint32(b[0:4])
-		r.Counter = binary.BigEndian.Uint16(b[4:6])
-		r.Overdraw = uint32(b[6])<<16 | uint32(b[7])<<8 | uint32(b[8])
-		r.KeyVersion, r.Alg = b[9], keys.Alg(b[10])
-		copy(r.Random[:], b[11:15])
-		return r, nil
+		return b, err
 	}
-	return r, err
+	return nil, err
+}
+
+// initPurchase sends INITIALIZE FOR (CAPP) PURCHASE with the newest key
+// version the card knows.
+func (t *Terminal) initPurchase(op string, c device, p1 byte, amount uint32) (initResult, error) {
+	var r initResult
+	b, err := t.initialize(op, "INITIALIZE FOR PURCHASE", c, p1, amount, 15)
+	if err != nil {
+		return r, err
+	}
+	r.Balance = binary.BigEndian.Uint32(b[0:4])
+	r.Counter = binary.BigEndian.Uint16(b[4:6])
+	r.Overdraw = uint32(b[6])<<16 | uint32(b[7])<<8 | uint32(b[8])
+	r.KeyVersion, r.Alg = b[9], keys.Alg(b[10])
+	copy(r.Random[:], b[11:15])
+	return r, nil
 }
 
 // purchase runs INITIALIZE, the PSAM's MAC1, the transit updates, DEBIT,

@@ -517,6 +517,42 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// TestLoadKeyRotation: a load terminal holding key versions 2 and 1
+// (newest first, as Config.KeyVersions says) loads a card that knows only
+// version 1 with version 1, and a card that knows both with version 2,
+// as a purchase does (TestKeyRotation): the card names the version in its
+// answer to INITIALIZE FOR LOAD, and the host checks MAC1 and the TAC under
+// that one. A terminal with only version 2 cannot load a version-1 card.
+func TestLoadKeyRotation(t *testing.T) {
+	w := newWorld(t, keys.Alg3DES, 1, 2)
+	old := w.newCard(card.ProfileMOHURD, 11, 1)
+	both := w.newCard(card.ProfileMOHURD, 12, 1, 2)
+	host := StoreHost{Store: w.store}
+	kiosk := w.terminal(ModePOS, 0, FlatFare{}, nil, 2, 1)
+	for _, tc := range []struct {
+		c    *card.Card
+		want uint8
+	}{{old, 1}, {both, 2}} {
+		r, err := kiosk.Load(tc.c, 1000, host)
+		if err != nil {
+			t.Fatalf("load of a card with key v%d: %v", tc.want, err)
+		}
+		if r.Record.KeyVersion != tc.want || tc.c.State().BalanceFen != 1000 {
+			t.Fatalf("load record key version %d, balance %d; want v%d, 1000", r.Record.KeyVersion, tc.c.State().BalanceFen, tc.want)
+		}
+		if err := w.verifier().Verify(&r.Record); err != nil {
+			t.Fatalf("v%d load record: %v", tc.want, err)
+		}
+	}
+	v2 := w.terminal(ModePOS, 0, FlatFare{}, nil, 2)
+	if _, err := v2.Load(old, 1000, host); SWOf(err) != apdu.SWKeyIndexUnsupported {
+		t.Fatalf("load of a v1 card on a v2 terminal: %v, want 9403", err)
+	}
+	if got := old.State().BalanceFen; got != 1000 {
+		t.Fatalf("balance after the refused load %d, want 1000", got)
+	}
+}
+
 func TestInterconnectedCard(t *testing.T) {
 	w := newWorld(t, keys.Alg3DES)
 	// A card of another city: its purchase key comes from the national
