@@ -107,7 +107,9 @@
 //   - fare_caps.txt (rider_category_id, period day|week|month, amount):
 //     fare caps (封顶);
 //   - fare_networks.txt (network_id, max_fare_product_id, capped): the
-//     maximum fare of a missing tap-off, and networks caps leave out;
+//     maximum fare of a missing tap-off, and networks caps leave out; a
+//     network whose rules need the exit (a to_area_id, a distance band)
+//     without a maximum fare is a load warning (warnNoMaxFare);
 //   - rider_categories.txt fare_percent: a category's percent of the
 //     default category's fares (student 50, senior 0);
 //   - fare_codes.txt (kind, id, code, network_id): the numeric codes of

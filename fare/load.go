@@ -1073,7 +1073,46 @@ func (l *loader) compile() {
 		}
 	}
 	l.warnDefaultPrice()
+	l.warnNoMaxFare()
 	l.t.stopNames, l.t.otherNames = l.splitNames()
+}
+
+// warnNoMaxFare warns of each network without a maximum fare whose leg
+// rules need the tap-off: a rule with a to_area_id or a distance band
+// prices a leg only once its exit is known, and
+// the maximum fare is what a leg whose tap-off is missing costs. Without
+// one such a leg cannot be charged. The warning names the network's
+// fare_networks.txt row (or the file, when the network has none) and the
+// first rule that needs the tap-off; a rule that never matches does not
+// count.
+func (l *loader) warnNoMaxFare() {
+	t := l.t
+	f := l.file("fare_networks.txt")
+	warned := make([]bool, t.networks.n())
+	for _, r := range t.rules {
+		if r.never || r.network < 0 || warned[r.network] || t.networkMax[r.network] >= 0 {
+			continue
+		}
+		var why string
+		switch {
+		case r.toArea >= 0:
+			why = "to_area_id"
+		case r.minDistM >= 0 || r.maxDistM >= 0:
+			why = "a distance band"
+		default:
+			continue
+		}
+		warned[r.network] = true
+		id := t.networks.list[r.network]
+		row, field := -1, "network_id"
+		for i := range f.rows {
+			if f.get(i, "network_id") == id {
+				row, field = i, "max_fare_product_id"
+				break
+			}
+		}
+		l.warnf(f, row, field, "network %q has no maximum fare, and its fare rules need the tap-off (fare_leg_rules.txt:%d: %s): a leg whose tap-off is missing cannot be charged", id, r.line, why)
+	}
 }
 
 // warnDefaultPrice warns of each rider category without a fare_percent

@@ -209,6 +209,50 @@ func TestParseJourneyErrors(t *testing.T) {
 	}
 }
 
+// TestNoMaximumFareWarning follows README.md's fare_networks.txt
+// max_fare_product_id: a leg whose tap-off is missing is charged the
+// network's maximum fare, "or that cannot be priced for want of it: no
+// exit stop and no distance". A network whose rules need the exit (a
+// to_area_id, a distance band) and that has no maximum fare cannot
+// charge a missing tap-off: Load warns, naming fare_networks.txt (its row
+// when it has one) and the network. A flat network, one with a maximum
+// fare, and a rule that never matches are no reason to warn.
+func TestNoMaximumFareWarning(t *testing.T) {
+	tab := mustLoad(t, map[string]string{
+		"areas.txt": "area_id\ncity\ntown\n",
+		"fare_products.txt": `
+fare_product_id,amount,currency
+flat,2.00,CNY
+zone,4.00,CNY
+band,3.00,CNY
+max,8.00,CNY
+`,
+		"timeframes.txt": "timeframe_group_id,start_time,end_time,service_id\nday,06:00:00,22:00:00,daily\n",
+		"fare_leg_rules.txt": `
+leg_group_id,network_id,from_area_id,to_area_id,from_timeframe_group_id,fare_product_id,min_distance_m,max_distance_m
+g,bus,,,,flat,,
+g,coach,city,town,,zone,,
+g,metro,,,,band,,6000
+g,rail,,,,band,,6000
+g,tram,,town,nightly,zone,,
+`,
+		"fare_networks.txt": "network_id,max_fare_product_id\nbus,\ncoach,\nrail,max\n",
+	})
+	var got []string
+	for _, w := range tab.Warnings() {
+		if strings.Contains(w.Error(), "maximum fare") {
+			got = append(got, w.Error())
+		}
+	}
+	want := []string{
+		`fare_networks.txt:3: max_fare_product_id: network "coach" has no maximum fare, and its fare rules need the tap-off (fare_leg_rules.txt:3: to_area_id): a leg whose tap-off is missing cannot be charged`,
+		`fare_networks.txt: network_id: network "metro" has no maximum fare, and its fare rules need the tap-off (fare_leg_rules.txt:4: a distance band): a leg whose tap-off is missing cannot be charged`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestSampleFeedHasNoWarnings(t *testing.T) {
 	if w := ningbo(t).Warnings(); len(w) > 0 {
 		t.Errorf("testdata/ningbo warnings: %v", w)

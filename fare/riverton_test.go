@@ -12,9 +12,10 @@ import (
 // transfer, an upgrade by fare media), with the defects published feeds
 // carry: a timeframe group timeframes.txt lacks, an area areas.txt lacks,
 // products and a rider category the feed does not define, a route in no
-// network. The issue's "done when": it loads (each defect a warning
-// naming file and line) and prices; every leg no rule prices shows an
-// empty offer set, the rest are priced.
+// network, and (for a city whose riders tap off) rail zone fares with no
+// maximum fare for a missing tap-off. The issue's "done when": it loads
+// (each defect a warning naming file and line) and prices; every leg no
+// rule prices shows an empty offer set, the rest are priced.
 func TestRivertonFeed(t *testing.T) {
 	tab, err := Load(os.DirFS("testdata/riverton"))
 	if err != nil {
@@ -32,6 +33,7 @@ func TestRivertonFeed(t *testing.T) {
 		`fare_leg_rules.txt:11: fare_product_id: fare product "rail_peak_reduced" is not in fare_products.txt: the rule never matches`,
 		`fare_transfer_rules.txt:5: fare_product_id: fare product "rail_transfer_credit" is not in fare_products.txt: the rule never applies`,
 		`rider_categories.txt:3: fare_percent: rider category "reduced" has no fare_percent and product "express_peak" no row for it: it pays the default category's price`,
+		`fare_networks.txt: network_id: network "rail" has no maximum fare, and its fare rules need the tap-off (fare_leg_rules.txt:6: to_area_id): a leg whose tap-off is missing cannot be charged`,
 	}
 	if strings.Join(got, "\n") != strings.Join(wantWarnings, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantWarnings, "\n"))

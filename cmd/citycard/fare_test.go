@@ -162,8 +162,9 @@ func TestFarePriceUnpricedLeg(t *testing.T) {
 func TestFareRivertonFeed(t *testing.T) {
 	const feed = "../../fare/testdata/riverton"
 	out, errOut, err := runFareCmd(t, "check", "--feed", feed)
-	if err != nil || !strings.Contains(out, "ok, version riverton-2025-06, currency USD") || !strings.Contains(out, "warnings          7") ||
-		!strings.Contains(errOut, `warning: fare_leg_rules.txt:5: from_timeframe_group_id: timeframe group "weekend" is not in timeframes.txt: the rule never matches`) {
+	if err != nil || !strings.Contains(out, "ok, version riverton-2025-06, currency USD") || !strings.Contains(out, "warnings          8") ||
+		!strings.Contains(errOut, `warning: fare_leg_rules.txt:5: from_timeframe_group_id: timeframe group "weekend" is not in timeframes.txt: the rule never matches`) ||
+		!strings.Contains(errOut, `warning: fare_networks.txt: network_id: network "rail" has no maximum fare`) {
 		t.Errorf("fare check: %v\n%s\n%s", err, out, errOut)
 	}
 	journey := filepath.Join(t.TempDir(), "saturday.json")

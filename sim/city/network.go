@@ -96,7 +96,7 @@ qrcode,乘车码 QR code,4
 	"fare_networks.txt": `network_id,max_fare_product_id,capped
 bus,,1
 metro,metro_max,1
-suburban,,1
+suburban,suburban_4,1
 bike,bike_max,0
 parking,parking_max,0
 `,
