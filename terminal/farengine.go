@@ -2,7 +2,9 @@ package terminal
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -48,6 +50,9 @@ import (
 // for a boarding, the length of the ride more generous for a metro leg.
 type FareEngine struct {
 	Table *fare.Table
+
+	netsOnce sync.Once
+	nets     []string // the networks of the table's fare_codes.txt (codedNetworks)
 }
 
 // NewFareEngine returns a FareEngine pricing with t.
@@ -233,9 +238,12 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		if !pq.Complete {
 			return Charge{}, citycard.E(op, citycard.Invalid, "the leg from station %d was never tapped off, and network %q has no maximum fare in fare table %s", trip.Station, penalty.NetworkID, t.Version())
 		}
+		// The full fare states the whole maximum fare, what the tap-on
+		// took already apart: so the back office's re-check finds a
+		// network's maximum fare in it (Recheck).
 		fen := max(pq.TotalFen-int64(trip.ProvisionalFen), 0)
 		amountFen += fen
-		fullFen += fen
+		fullFen += pq.TotalFen
 		why = append(why, fmt.Sprintf("leg from station %d was never tapped off: %s", trip.Station, pq.Explanation(0)))
 	}
 	var legs [2]fare.Leg
@@ -413,12 +421,22 @@ func bcdDate(t time.Time) citycard.BCDDate {
 // FareCheck is the result of re-pricing a record: the fare the rules give
 // against the fare the record states.
 type FareCheck struct {
-	FullFen       uint32 // the leg's full fare by the rules
+	// FullFen is the full fare by the rules of what the record is taken
+	// for (Tap), PenaltyFen included.
+	FullFen       uint32
 	RecordFullFen uint32 // the record's FareFull
 	AmountFen     uint32 // the record's Amount
+	// Tap is what the record is taken for: TapOff (the leg from its
+	// entry; without an entry, a tap-off without its tap-on, charged the
+	// network's maximum fare), TapOn (0, or what it took provisionally),
+	// or TapFlat (a boarding).
+	Tap TapKind
+	// PenaltyFen is the part of FullFen that paid an earlier leg's
+	// missing tap-off: one network's maximum fare; 0 for none.
+	PenaltyFen uint32
 	// Match is false when the full fares differ, or when the record
-	// charged more than the full fare (a transfer, pass or cap only ever
-	// lowers it).
+	// charged more than the full fare (a transfer, pass, cap or
+	// provisional amount only ever lowers it).
 	Match       bool
 	Explanation string
 }
@@ -441,12 +459,22 @@ func (e *FareEngine) ids(op string, network uint16, riderCategory, cardType uint
 }
 
 // Recheck re-prices a composite purchase record of a distance or flat
-// fare, as the back office does for revenue assurance: a record with an
-// entry (a tap-off) is the leg from its entry station to its station, any
-// other the boarding at its station. The record's rider category and
-// card type map through the table. Kind Invalid for a record that is not
-// a composite purchase or that the table cannot price, or prices above
-// FareFenMax.
+// fare, as the back office does for revenue assurance. A record with an
+// entry (a tap-off) is the leg from its entry station to its station.
+// A record without one is what its terminal charged at its station, read
+// from the rules alone (the record does not say which terminal it was):
+// on a network whose rules price a leg only from its exit or its end (a
+// distance band, a zone of arrival, a time fare: the leg from the station
+// alone gets the network's maximum fare, or no price) a tap-on, full
+// fare 0, or a tap-off without its tap-on, the network's maximum fare;
+// on any other, a boarding. Either may also have paid an earlier leg's
+// missing tap-off (FareEngine.Price charges it at the next tap): the
+// maximum fare of one of the table's networks, on top of the full fare
+// (PenaltyFen). Where readings agree with the record, the first of them
+// without a penalty is given, as a tap-on is before a tap-off. The
+// record's rider category and card type map through the table. Kind
+// Invalid for a record that is not a composite purchase or that the
+// table cannot price, or prices above FareFenMax.
 func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	const op = "terminal.FareEngine.Recheck"
 	if rec.Type != citycard.TxCompositePurchase {
@@ -464,7 +492,8 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	stop, _ := t.StopID(rec.Network, rec.Station)
 	j := fare.Journey{Date: dateOf(at), RiderCategory: cat, FareMedia: media}
 	leg := fare.Leg{NetworkID: net, Start: clockOf(at), End: fare.NoTime}
-	if rec.EntryDate != (citycard.BCDDate{}) {
+	entered := rec.EntryDate != (citycard.BCDDate{})
+	if entered {
 		entry, err := citycard.TimeOf(rec.EntryDate, rec.EntryTime, citycard.ChinaTime)
 		if err != nil {
 			return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
@@ -484,14 +513,101 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	if err := t.Price(&j, &q); err != nil {
 		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	if !q.Complete {
-		return FareCheck{}, citycard.E(op, citycard.Invalid, "no fare rule of fare table %s prices the record's leg: %s", t.Version(), q.Explanation(0))
+	// The readings of the record, in the order they are preferred.
+	type reading struct {
+		tap     TapKind
+		fullFen int64
+		why     string
 	}
-	full, err := fareFen(op, "full fare", q.Legs[0].FullFen)
-	if err != nil {
-		return FareCheck{}, err
+	var readings []reading
+	o, chosen := q.Chosen(0)
+	switch {
+	case entered:
+		if !q.Complete {
+			return FareCheck{}, citycard.E(op, citycard.Invalid, "no fare rule of fare table %s prices the record's leg: %s", t.Version(), q.Explanation(0))
+		}
+		readings = []reading{{TapOff, q.Legs[0].FullFen, q.Explanation(0)}}
+	case !q.Complete:
+		// No rule prices a leg from the station alone, and the network
+		// has no maximum fare: a tap-off without its tap-on could not
+		// have been charged.
+		readings = []reading{{TapOn, 0, fmt.Sprintf("tap-on at station %d", rec.Station)}}
+	case chosen && o.Origin == fare.OfferMaxFare:
+		readings = []reading{
+			{TapOn, 0, fmt.Sprintf("tap-on at station %d", rec.Station)},
+			{TapOff, q.Legs[0].FullFen, "tap-off without its tap-on: " + q.Explanation(0)},
+		}
+	default:
+		readings = []reading{{TapFlat, q.Legs[0].FullFen, q.Explanation(0)}}
 	}
-	c := FareCheck{FullFen: full, RecordFullFen: rec.FareFull, AmountFen: rec.Amount, Explanation: q.Explanation(0)}
-	c.Match = full == rec.FareFull && rec.Amount <= full
-	return c, nil
+	c := FareCheck{RecordFullFen: rec.FareFull, AmountFen: rec.Amount}
+	pick := func(r reading, penaltyFen int64, why string) (FareCheck, error) {
+		full, err := fareFen(op, "full fare", r.fullFen+penaltyFen)
+		if err != nil {
+			return FareCheck{}, err
+		}
+		c.FullFen, c.Tap, c.PenaltyFen, c.Explanation = full, r.tap, uint32(penaltyFen), r.why+why
+		c.Match = full == rec.FareFull && rec.Amount <= full
+		return c, nil
+	}
+	for _, r := range readings {
+		if r.fullFen == int64(rec.FareFull) {
+			return pick(r, 0, "")
+		}
+	}
+	if !entered {
+		// A tap-off closes the leg whose entry the record carries: only a
+		// tap without one may have paid an earlier leg's missing tap-off.
+		for _, m := range e.maxFares(j.Date, clockOf(at), cat, media) {
+			for _, r := range readings {
+				if r.fullFen+m.fen == int64(rec.FareFull) {
+					return pick(r, m.fen, fmt.Sprintf("; and an earlier leg's missing tap-off on network %q: %s", m.network, m.why))
+				}
+			}
+		}
+	}
+	return pick(readings[0], 0, "")
+}
+
+// maxFare is a network's maximum fare, as a missing tap-off pays it.
+type maxFare struct {
+	network string
+	fen     int64
+	why     string
+}
+
+// maxFares returns the maximum fare of each network of the table's
+// fare_codes.txt that has one, for the rider category and fare media on
+// day d at clock c: what a tap may have paid for an earlier leg whose
+// tap-off is missing.
+func (e *FareEngine) maxFares(d fare.Date, c fare.Clock, cat, media string) []maxFare {
+	var out []maxFare
+	for _, n := range e.codedNetworks() {
+		j := fare.Journey{Date: d, RiderCategory: cat, FareMedia: media,
+			Legs: []fare.Leg{{NetworkID: n, Start: c, End: fare.NoTime, TapOffMissing: true}}}
+		var q fare.Quote
+		if err := e.Table.Price(&j, &q); err != nil || !q.Complete {
+			continue
+		}
+		if o, ok := q.Chosen(0); ok && o.Origin == fare.OfferMaxFare {
+			out = append(out, maxFare{network: n, fen: q.TotalFen, why: q.Explanation(0)})
+		}
+	}
+	return out
+}
+
+// codedNetworks returns the networks the table's fare_codes.txt gives a
+// code, in code order: those a card's journey record can name. Computed
+// once (65,536 lookups, about a millisecond).
+func (e *FareEngine) codedNetworks() []string {
+	e.netsOnce.Do(func() {
+		seen := map[string]bool{}
+		for code := 0; code <= math.MaxUint16; code++ {
+			if id, ok := e.Table.NetworkID(uint16(code)); ok && !seen[id] {
+				seen[id] = true
+				e.nets = append(e.nets, id)
+			}
+		}
+	})
+	return e.nets
 }

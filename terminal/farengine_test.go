@@ -418,3 +418,118 @@ func TestSectionFareNoWrap(t *testing.T) {
 		}
 	}
 }
+
+// More codes of ../fare/testdata/ningbo/fare_codes.txt.
+const (
+	netBike, netSuburban = 3, 5
+	lineBike, lineCoach  = 1, 919
+	stBikeGulou          = 3001
+	stFenghua            = 5001
+)
+
+// TestFareEngineRecheckTaps re-prices records without an entry as what
+// their terminal charged, by the sample feed's rules (DESIGN.md, the
+// composite purchase: "tap-on writes an entry record ... with a zero or
+// provisional amount ... A missing tap-off is charged the configured
+// maximum fare at the next tap"):
+//   - a leg the rules price only from its exit (the metro's distance
+//     bands, the bikes' time fare, the suburban bus's zones,
+//     fare_leg_rules.txt) is a tap-on: 0 (or a provisional amount, the
+//     record's amount under its full fare), or a tap-off without its
+//     tap-on, the network's maximum fare (fare_networks.txt: metro_max
+//     8.00, bike_max 50.00, suburban_4 4.00);
+//   - a bus is a boarding: bus_single 2.00;
+//   - either may also pay a missed tap-off: the maximum fare of one
+//     network, on top.
+//
+// Anything else is a mismatch.
+func TestFareEngineRecheckTaps(t *testing.T) {
+	e := ningboEngine(t)
+	d, tm := bcd(at(8, 40))
+	rec := func(network uint16, line, station uint32, amount, full uint32) record.Record {
+		return record.Record{Type: citycard.TxCompositePurchase, Date: d, Time: tm, Network: network, Line: line, Station: station, Amount: amount, FareFull: full}
+	}
+	for _, tc := range []struct {
+		name       string
+		rec        record.Record
+		match      bool
+		tap        TapKind
+		penaltyFen uint32
+	}{
+		{"metro tap-on", rec(netMetro, lineMetro1, stGaoqiao, 0, 0), true, TapOn, 0},
+		// A tap-on paying a missed metro tap-off and a tap-off without
+		// its tap-on charge the same: the record cannot tell them apart,
+		// and the reading without a penalty is the one given.
+		{"metro tap-on paying a missed metro tap-off", rec(netMetro, lineMetro1, stGaoqiao, 800, 800), true, TapOff, 0},
+		{"metro tap-on paying a missed bike return", rec(netMetro, lineMetro1, stGaoqiao, 5000, 5000), true, TapOn, 5000},
+		{"metro tap-on, a missed bike return less its provisional 3.00", rec(netMetro, lineMetro1, stGaoqiao, 4700, 5000), true, TapOn, 5000},
+		{"metro tap-off without tap-on", rec(netMetro, lineMetro1, stFuming, 800, 800), true, TapOff, 0},
+		{"metro tap-off without tap-on, and a missed bike return", rec(netMetro, lineMetro1, stFuming, 5800, 5800), true, TapOff, 5000},
+		{"metro tap-on charging 3.00", rec(netMetro, lineMetro1, stGaoqiao, 300, 300), false, TapOn, 0},
+		{"metro tap-on charging more than its full fare", rec(netMetro, lineMetro1, stGaoqiao, 900, 800), false, TapOn, 0},
+		{"bike hire", rec(netBike, lineBike, stBikeGulou, 0, 0), true, TapOn, 0},
+		{"bike hire paying a missed metro tap-off", rec(netBike, lineBike, stBikeGulou, 800, 800), true, TapOn, 800},
+		{"coach tap-on", rec(netSuburban, lineCoach, stFenghua, 0, 0), true, TapOn, 0},
+		{"coach tap-off without tap-on", rec(netSuburban, lineCoach, stFenghua, 400, 400), true, TapOff, 0},
+		{"bus", rec(netBus, lineBus1, stBusGulou, 200, 200), true, TapFlat, 0},
+		{"bus on a transfer", rec(netBus, lineBus1, stBusGulou, 100, 200), true, TapFlat, 0},
+		{"bus paying a missed metro tap-off", rec(netBus, lineBus1, stBusGulou, 1000, 1000), true, TapFlat, 800},
+		{"bus paying a missed coach tap-off", rec(netBus, lineBus1, stBusGulou, 600, 600), true, TapFlat, 400},
+		{"bus charging 5.00", rec(netBus, lineBus1, stBusGulou, 500, 500), false, TapFlat, 0},
+		{"bus charging nothing in full", rec(netBus, lineBus1, stBusGulou, 0, 0), false, TapFlat, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := e.Recheck(&tc.rec)
+			if err != nil {
+				t.Fatalf("Recheck: %v", err)
+			}
+			if c.Match != tc.match || c.Match && (c.Tap != tc.tap || c.PenaltyFen != tc.penaltyFen) {
+				t.Errorf("Recheck = %+v; want match %v as %v, penalty %d", c, tc.match, tc.tap, tc.penaltyFen)
+			}
+		})
+	}
+}
+
+// TestFareEngineRecheckThroughTheCard rides with the real card and
+// terminals, a metro leg never tapped off among them, and re-checks every
+// record as the back office does: each is the fare the terminal charged
+// (the findings of the city simulator were false alarms at every tap-on
+// and at a boarding that paid a missed tap-off).
+func TestFareEngineRecheckThroughTheCard(t *testing.T) {
+	e := ningboEngine(t)
+	w := newWorld(t, keys.Alg3DES)
+	c := w.newCard(card.ProfileMOHURD, 7, 1)
+	w.load(c, 5000)
+	bus := w.terminal(ModeFlat, stBusGulou, e, nil)
+	on := w.terminal(ModeTapOn, stGaoqiao, e, nil)
+	off := w.terminal(ModeTapOff, stFuming, e, nil)
+	for _, m := range []testTerminal{on, off} {
+		m.cfg.Network, m.cfg.Line = netMetro, lineMetro1
+	}
+	// One day each, so that the day cap (10.00, fare_caps.txt) stays out.
+	for _, tap := range []struct {
+		term        testTerminal
+		day, hh, mm int
+		fen         uint32
+	}{
+		{on, 24, 8, 0, 0},      // never tapped off
+		{bus, 24, 9, 0, 1000},  // bus_single 2.00 and metro_max 8.00
+		{on, 25, 10, 0, 0},     // the metro, gq to fm
+		{off, 25, 10, 30, 400}, // metro_4
+		{bus, 25, 11, 0, 100},  // metro to bus in 90 min: 2.00 - 1.00
+		{on, 26, 12, 0, 0},     // never tapped off
+		{on, 26, 18, 0, 800},   // metro_max
+	} {
+		w.now = time.Date(2026, 11, tap.day, tap.hh, tap.mm, 0, 0, citycard.ChinaTime)
+		r, err := tap.term.Tap(c, 0)
+		if err != nil {
+			t.Fatalf("tap at %02d:%02d: %v", tap.hh, tap.mm, err)
+		}
+		if r.Record.Amount != tap.fen {
+			t.Errorf("tap at %02d:%02d charged %d, want %d: %s", tap.hh, tap.mm, r.Record.Amount, tap.fen, r.Explanation)
+		}
+		if ck, err := e.Recheck(&r.Record); err != nil || !ck.Match {
+			t.Errorf("Recheck of the tap at %02d:%02d (%d fen, full %d) = %+v, %v; want a match", tap.hh, tap.mm, r.Record.Amount, r.Record.FareFull, ck, err)
+		}
+	}
+}
