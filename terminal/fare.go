@@ -58,10 +58,14 @@ type FareQuery struct {
 
 // Charge is a fare's answer.
 type Charge struct {
-	AmountFen   uint32 // to debit now
-	FullFen     uint32 // the fare before discounts and transfers
-	Product     uint16 // the fare product used; 0 = stored value
-	Transfer    bool   // the leg continues the card's journey
+	AmountFen uint32 // to debit now
+	FullFen   uint32 // the fare before discounts and transfers
+	Product   uint16 // the fare product used; 0 = stored value
+	Transfer  bool   // the leg continues the card's journey
+	// PenaltyFen is the part of AmountFen that pays an earlier leg whose
+	// tap-off is missing (its maximum fare): it pays that leg, not the
+	// one this tap begins, so it is no provisional amount of it.
+	PenaltyFen  uint32
 	Explanation string
 	// ProductUpdate is the product record to write back (a count ticket's
 	// ride taken, a pass's ride of the day), or nil.
@@ -107,7 +111,7 @@ func (f SectionFare) Price(q FareQuery) (Charge, error) {
 	switch q.Tap {
 	case TapOn:
 		if open {
-			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.JourneyRecord.Station, yuan(f.MaxFen))}, nil
+			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, PenaltyFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.JourneyRecord.Station, yuan(f.MaxFen))}, nil
 		}
 		return Charge{Explanation: fmt.Sprintf("tap-on at station %d", q.Station)}, nil
 	case TapOff:
@@ -183,24 +187,30 @@ func (t *Terminal) readTransit(op string, c device) (Transit, error) {
 func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec *record.Record, now time.Time) error {
 	date, tm := citycard.DateTime(now)
 	prev := q.Transit.JourneyRecord
+	// What this tap pays for its own leg: a missed tap-off's maximum fare
+	// (PenaltyFen) paid the earlier leg, and ended its journey.
+	ownFen := ch.AmountFen - min(ch.PenaltyFen, ch.AmountFen)
 	trip := card.JourneyRecord{
 		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
 		EntryDate: date, EntryTime: tm, Terminal: t.tid,
-		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ch.AmountFen,
+		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ownFen,
 	}
 	if ch.Transfer && q.Transit.HasJourney {
 		trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
 		trip.JourneyLegs = prev.JourneyLegs + 1
-		trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
+		trip.JourneySpendFen = prev.JourneySpendFen + ownFen
 	}
 	switch t.cfg.Mode {
 	case ModeFlat:
 		// A boarding is over once paid: it is the previous leg of the
 		// card's next tap.
 		pastLeg{network: t.cfg.Network, line: t.cfg.Line, from: t.cfg.Station, to: t.cfg.Station,
-			product: ch.Product, startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ch.AmountFen}.setPrev(&trip)
+			product: ch.Product, startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ownFen}.setPrev(&trip)
 	case ModeTapOn:
-		trip.Status, trip.ProvisionalFen = card.LegOpen, ch.AmountFen
+		// The provisional amount is what the tap-on took for the leg it
+		// begins: a missed tap-off's maximum fare is none of it, else
+		// the leg's tap-off would give it back.
+		trip.Status, trip.ProvisionalFen = card.LegOpen, ownFen
 		// The leg just finished stays on the card as the previous leg, so
 		// that the tap-off gate can price this leg as a transfer from it.
 		// A leg left open (its tap-off missing, now paid at its maximum)
@@ -222,7 +232,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		// tap-on on this network its start is unknown (station 0), so a
 		// later tap cannot price it but at its maximum fare.
 		l := pastLeg{network: t.cfg.Network, line: t.cfg.Line, to: t.cfg.Station,
-			product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}
+			product: ch.Product, endDate: date, endTime: tm, fen: ownFen}
 		if q.Transit.HasJourney && prev.Status == card.LegOpen && prev.Network == t.cfg.Network {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
 			l.startDate, l.startTime = prev.EntryDate, prev.EntryTime

@@ -216,12 +216,13 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	var why []string
 	// The amounts in fen, summed in int64 and bounded before they become
 	// the uint32 a record carries.
-	var amountFen, fullFen int64
+	var amountFen, fullFen, penaltyFen int64
 	charge := func() (Charge, error) {
 		var err error
 		if ch.AmountFen, err = fareFen(op, "fare", amountFen); err != nil {
 			return Charge{}, err
 		}
+		ch.PenaltyFen = uint32(penaltyFen) // a part of amountFen, bounded with it
 		if ch.FullFen, err = fareFen(op, "full fare", fullFen); err != nil {
 			return Charge{}, err
 		}
@@ -244,6 +245,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		fen := max(pq.TotalFen-int64(trip.ProvisionalFen), 0)
 		amountFen += fen
 		fullFen += pq.TotalFen
+		penaltyFen = fen
 		why = append(why, fmt.Sprintf("leg from station %d was never tapped off: %s", trip.Station, pq.Explanation(0)))
 	}
 	var legs [2]fare.Leg

@@ -20,6 +20,7 @@ const (
 	netBus, netMetro           = 1, 2
 	catAdult, catStudent       = 0, 1
 	stGaoqiao, stFuming        = 101, 106
+	stWangchun                 = 102
 	stBusGulou                 = 1001
 	prodMonthly, prodTen       = 101, 103
 	lineBus1, lineMetro1       = 1, 1
@@ -490,6 +491,56 @@ func TestFareEngineRecheckTaps(t *testing.T) {
 	}
 }
 
+// rig is a card holding 50.00 and, pricing with the sample feed, a bus
+// validator (b1 at b_gulou), a metro tap-on gate at gq and a metro
+// tap-off gate.
+type rig struct {
+	w            *world
+	c            *card.Card
+	bus, on, off testTerminal
+}
+
+func newRig(t *testing.T, e *FareEngine, exit uint32) rig {
+	t.Helper()
+	w := newWorld(t, keys.Alg3DES)
+	g := rig{w: w, c: w.newCard(card.ProfileMOHURD, 7, 1)}
+	w.load(g.c, 5000)
+	g.bus = w.terminal(ModeFlat, stBusGulou, e, nil)
+	g.on = w.terminal(ModeTapOn, stGaoqiao, e, nil)
+	g.off = w.terminal(ModeTapOff, exit, e, nil)
+	for _, m := range []testTerminal{g.on, g.off} {
+		m.cfg.Network, m.cfg.Line = netMetro, lineMetro1
+	}
+	return g
+}
+
+// rideTap is a tap of a ride: the terminal, the day of November 2026
+// and the time (the city's clock), and the fare the tap must charge.
+type rideTap struct {
+	term        testTerminal
+	day, hh, mm int
+	fen         uint32
+}
+
+// ride taps the rig's card in order and returns the taps' records; a tap
+// that fails, or charges another fare, fails the test.
+func (g rig) ride(t *testing.T, taps ...rideTap) []record.Record {
+	t.Helper()
+	var recs []record.Record
+	for _, tap := range taps {
+		g.w.now = time.Date(2026, 11, tap.day, tap.hh, tap.mm, 0, 0, citycard.ChinaTime)
+		r, err := tap.term.Tap(g.c, 0)
+		if err != nil {
+			t.Fatalf("tap on day %d at %02d:%02d: %v", tap.day, tap.hh, tap.mm, err)
+		}
+		if r.Record.Amount != tap.fen {
+			t.Errorf("tap on day %d at %02d:%02d charged %d, want %d: %s", tap.day, tap.hh, tap.mm, r.Record.Amount, tap.fen, r.Explanation)
+		}
+		recs = append(recs, r.Record)
+	}
+	return recs
+}
+
 // TestFareEngineRecheckThroughTheCard rides with the real card and
 // terminals, a metro leg never tapped off among them, and re-checks every
 // record as the back office does: each is the fare the terminal charged
@@ -497,39 +548,38 @@ func TestFareEngineRecheckTaps(t *testing.T) {
 // and at a boarding that paid a missed tap-off).
 func TestFareEngineRecheckThroughTheCard(t *testing.T) {
 	e := ningboEngine(t)
-	w := newWorld(t, keys.Alg3DES)
-	c := w.newCard(card.ProfileMOHURD, 7, 1)
-	w.load(c, 5000)
-	bus := w.terminal(ModeFlat, stBusGulou, e, nil)
-	on := w.terminal(ModeTapOn, stGaoqiao, e, nil)
-	off := w.terminal(ModeTapOff, stFuming, e, nil)
-	for _, m := range []testTerminal{on, off} {
-		m.cfg.Network, m.cfg.Line = netMetro, lineMetro1
-	}
+	g := newRig(t, e, stFuming)
 	// One day each, so that the day cap (10.00, fare_caps.txt) stays out.
-	for _, tap := range []struct {
-		term        testTerminal
-		day, hh, mm int
-		fen         uint32
-	}{
-		{on, 24, 8, 0, 0},      // never tapped off
-		{bus, 24, 9, 0, 1000},  // bus_single 2.00 and metro_max 8.00
-		{on, 25, 10, 0, 0},     // the metro, gq to fm
-		{off, 25, 10, 30, 400}, // metro_4
-		{bus, 25, 11, 0, 100},  // metro to bus in 90 min: 2.00 - 1.00
-		{on, 26, 12, 0, 0},     // never tapped off
-		{on, 26, 18, 0, 800},   // metro_max
-	} {
-		w.now = time.Date(2026, 11, tap.day, tap.hh, tap.mm, 0, 0, citycard.ChinaTime)
-		r, err := tap.term.Tap(c, 0)
-		if err != nil {
-			t.Fatalf("tap at %02d:%02d: %v", tap.hh, tap.mm, err)
+	recs := g.ride(t,
+		rideTap{g.on, 24, 8, 0, 0},      // never tapped off
+		rideTap{g.bus, 24, 9, 0, 1000},  // bus_single 2.00 and metro_max 8.00
+		rideTap{g.on, 25, 10, 0, 0},     // the metro, gq to fm
+		rideTap{g.off, 25, 10, 30, 400}, // metro_4
+		rideTap{g.bus, 25, 11, 0, 100},  // metro to bus in 90 min: 2.00 - 1.00
+		rideTap{g.on, 26, 12, 0, 0},     // never tapped off
+		rideTap{g.on, 26, 18, 0, 800},   // metro_max
+	)
+	for i, r := range recs {
+		if ck, err := e.Recheck(&r); err != nil || !ck.Match {
+			t.Errorf("Recheck of tap %d (%d fen, full %d) = %+v, %v; want a match", i+1, r.Amount, r.FareFull, ck, err)
 		}
-		if r.Record.Amount != tap.fen {
-			t.Errorf("tap at %02d:%02d charged %d, want %d: %s", tap.hh, tap.mm, r.Record.Amount, tap.fen, r.Explanation)
-		}
-		if ck, err := e.Recheck(&r.Record); err != nil || !ck.Match {
-			t.Errorf("Recheck of the tap at %02d:%02d (%d fen, full %d) = %+v, %v; want a match", tap.hh, tap.mm, r.Record.Amount, r.Record.FareFull, ck, err)
-		}
+	}
+}
+
+// TestFareEngineMissedTapOffIsNotProvisional: the maximum fare a tap-on
+// charges for an earlier leg never tapped off pays that leg; it is not a
+// provisional amount of the leg the tap-on begins (DESIGN.md: "A missing
+// tap-off is charged the configured maximum fare at the next tap"), so
+// the leg's tap-off charges its own fare in full. By the sample feed:
+// metro_max 8.00 at the 18:00 tap-on, then gq to wc, 2.8 km by
+// route_stop_posts.txt, metro_2 2.00 (under the day cap of 10.00).
+func TestFareEngineMissedTapOffIsNotProvisional(t *testing.T) {
+	g := newRig(t, ningboEngine(t), stWangchun)
+	g.ride(t, rideTap{g.on, 24, 12, 0, 0}, rideTap{g.on, 24, 18, 0, 800}, rideTap{g.off, 24, 18, 20, 200})
+	if tr := g.c.State().JourneyRecord; tr.PrevFen != 200 || tr.JourneySpendFen != 200 {
+		t.Errorf("journey record after the tap-off: the leg paid %d, the journey %d; want 200 and 200", tr.PrevFen, tr.JourneySpendFen)
+	}
+	if got := g.c.State().BalanceFen; got != 5000-800-200 {
+		t.Errorf("balance %d, want %d", got, 5000-800-200)
 	}
 }

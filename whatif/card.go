@@ -154,23 +154,25 @@ func (l pastLeg) setPrev(t *card.JourneyRecord) {
 func advance(tr *terminal.Transit, before terminal.Transit, kind terminal.TapKind, r *record.Record, ch terminal.Charge) {
 	date, tm := r.Date, r.Time
 	prev := before.JourneyRecord
+	// A missed tap-off's maximum fare (PenaltyFen) paid the earlier leg.
+	ownFen := ch.AmountFen - min(ch.PenaltyFen, ch.AmountFen)
 	trip := card.JourneyRecord{
 		Network: r.Network, Line: r.Line, Station: r.Station,
 		EntryDate: date, EntryTime: tm, Terminal: r.TerminalID,
-		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ch.AmountFen,
+		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ownFen,
 	}
 	if ch.Transfer && before.HasJourney {
 		trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
 		trip.JourneyLegs = prev.JourneyLegs + 1
-		trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
+		trip.JourneySpendFen = prev.JourneySpendFen + ownFen
 	}
 	open := before.HasJourney && prev.Status == card.LegOpen
 	switch kind {
 	case terminal.TapFlat:
 		pastLeg{network: r.Network, line: r.Line, from: r.Station, to: r.Station, product: ch.Product,
-			startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ch.AmountFen}.setPrev(&trip)
+			startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ownFen}.setPrev(&trip)
 	case terminal.TapOn:
-		trip.Status, trip.ProvisionalFen = card.LegOpen, ch.AmountFen
+		trip.Status, trip.ProvisionalFen = card.LegOpen, ownFen
 		if l, ok := pastLegOf(before); ok && prev.Status == card.LegClosed {
 			l.setPrev(&trip)
 		}
@@ -180,7 +182,7 @@ func advance(tr *terminal.Transit, before terminal.Transit, kind terminal.TapKin
 			trip.JourneyLegs = prev.JourneyLegs
 			trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
 		}
-		l := pastLeg{network: r.Network, line: r.Line, to: r.Station, product: ch.Product, endDate: date, endTime: tm, fen: ch.AmountFen}
+		l := pastLeg{network: r.Network, line: r.Line, to: r.Station, product: ch.Product, endDate: date, endTime: tm, fen: ownFen}
 		if open && prev.Network == r.Network {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
 			l.startDate, l.startTime = prev.EntryDate, prev.EntryTime

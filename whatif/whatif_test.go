@@ -241,10 +241,10 @@ func TestMetroOutOfOrder(t *testing.T) {
 
 // TestMissingTapOff: a tap-on at dmk never tapped off; the card's next
 // tap-on, at gq, paid the metro's maximum fare 8.00 for it; the leg from
-// gq tapped off at gulou_1. The terminal counted the 8.00 as paid
-// towards the new leg (its provisional amount) and charged 0.00 at the
-// tap-off (terminal.FareEngine's behaviour, which the replay follows);
-// then a tap-off at fm with no tap-on: the maximum fare. The replay
+// gq tapped off at gulou_1, charged its own 3.00 (the 8.00 paid the
+// leg from dmk: terminal.FareEngine counts it towards no later leg, and
+// the replay follows); then a tap-off at fm with no tap-on: the maximum
+// fare. The replay
 // tells each tap from its successor: no record carries dmk's entry, so
 // the dmk record, charging nothing at a gate, was a tap-on; the gq
 // record, with a leg open, another; the fm record, no leg open, a
@@ -253,7 +253,7 @@ func TestMissingTapOff(t *testing.T) {
 	dmk := mk(1, 1, flat, netMetro, 1, stDMK, at(10, 0), 0)
 	gq := mk(1, 2, flat, netMetro, 1, stGQ, at(11, 0), 800)
 	off := entry(mk(1, 3, flat, netMetro, 1, stGulou1, at(11, 20), 0), gq)
-	off.FareFull = 300
+	off.Amount, off.FareFull = 300, 300
 	fm := mk(1, 4, flat, netMetro, 1, stFM, at(15, 0), 800)
 	j := &fakeJournal{}
 	for _, r := range []record.Record{dmk, gq, off, fm} {
@@ -262,7 +262,7 @@ func TestMissingTapOff(t *testing.T) {
 	// The adult day cap raised to 100.00, so that it lowers nothing.
 	old := ningbo(t, [3]string{"fare_caps.txt", "adult,day,10.00", "adult,day,100.00"})
 	rep := run(t, j, Config{New: old, Old: old})
-	if want := tot(4, 2, 2, 0, 1600, 1600, p(1600), p(0)); !reflect.DeepEqual(rep.Totals, want) {
+	if want := tot(4, 2, 2, 0, 1900, 1900, p(1900), p(0)); !reflect.DeepEqual(rep.Totals, want) {
 		t.Errorf("totals %+v, want %+v", rep.Totals, want)
 	}
 	if rep.Assumed.TapKindGuessed != 1 {
