@@ -65,7 +65,13 @@ type Charge struct {
 	// PenaltyFen is the part of AmountFen that pays an earlier leg whose
 	// tap-off is missing (its maximum fare): it pays that leg, not the
 	// one this tap begins, so it is no provisional amount of it.
-	PenaltyFen  uint32
+	PenaltyFen uint32
+	// Closes is true for a tap-off that ends the leg open on the card
+	// (its tap-on on the tap-off's network): the record takes that
+	// leg's entry, and the leg continues its journey. A tap-off that
+	// does not close the open leg (another network's, or one the fare
+	// did not take as open) starts a new journey.
+	Closes      bool
 	Explanation string
 	// ProductUpdate is the product record to write back (a count ticket's
 	// ride taken, a pass's ride of the day), or nil.
@@ -127,7 +133,7 @@ func (f SectionFare) Price(q FareQuery) (Charge, error) {
 			fen64 += (uint64(n-f.BaseStations) + uint64(f.StepStations) - 1) / uint64(f.StepStations) * uint64(f.StepFen)
 		}
 		fen := uint32(min(fen64, uint64(f.MaxFen)))
-		return Charge{AmountFen: fen, FullFen: fen, Explanation: fmt.Sprintf("%d stations from %d to %d: %s", n, from, q.Station, yuan(fen))}, nil
+		return Charge{AmountFen: fen, FullFen: fen, Closes: true, Explanation: fmt.Sprintf("%d stations from %d to %d: %s", n, from, q.Station, yuan(fen))}, nil
 	}
 	return FlatFare{Fen: f.BaseFen}.Price(q)
 }
@@ -219,7 +225,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 			l.setPrev(&trip)
 		}
 	case ModeTapOff:
-		if q.Transit.HasJourney && prev.Status == card.LegOpen {
+		if ch.Closes {
 			rec.EntryLine, rec.EntryStation = prev.Line, prev.Station
 			rec.EntryDate, rec.EntryTime = prev.EntryDate, prev.EntryTime
 			// The leg continues the journey the tap-on began.
@@ -233,7 +239,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		// later tap cannot price it but at its maximum fare.
 		l := pastLeg{network: t.cfg.Network, line: t.cfg.Line, to: t.cfg.Station,
 			product: ch.Product, endDate: date, endTime: tm, fen: ownFen}
-		if q.Transit.HasJourney && prev.Status == card.LegOpen && prev.Network == t.cfg.Network {
+		if ch.Closes {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
 			l.startDate, l.startTime = prev.EntryDate, prev.EntryTime
 		}

@@ -31,7 +31,12 @@ import (
 //     previous-leg fields: a transfer rule into the leg (bus, then metro)
 //     applies at the gate, and a leg the fare joins to the previous one
 //     pays the joined fare less what the previous leg paid. A tap-off
-//     with no open entry on the network pays its maximum fare;
+//     with no open entry on the network pays its maximum fare, and for
+//     a leg left open on another network (a coach tap-on, then a metro
+//     gate) that network's maximum fare as a missing tap-off, or nothing
+//     where it has none (a gate never keeps a rider in for want of a
+//     rule); such a tap-off does not close the open leg (Charge.Closes
+//     false): its record has no entry, and a new journey begins;
 //   - passes and count tickets of the card, with the product record to
 //     write back;
 //   - caps from the card's day and month spend (the card keeps no week
@@ -212,7 +217,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		j.Spend.MonthFen = int64(tr.Spend.MonthSpendFen)
 	}
 
-	var ch Charge
+	ch := Charge{Closes: closing}
 	var why []string
 	// The amounts in fen, summed in int64 and bounded before they become
 	// the uint32 a record carries.
@@ -236,17 +241,25 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		if err := t.Price(&pj, &pq); err != nil {
 			return Charge{}, citycard.Wrap(op, citycard.Invalid, err)
 		}
-		if !pq.Complete {
+		switch {
+		case !pq.Complete && q.Tap == TapOff:
+			// The open leg is another network's (a tap-off closing it
+			// has no penalty), and its rules say nothing of a missing
+			// tap-off: nothing is due for it, and the gate lets the
+			// rider out.
+			why = append(why, fmt.Sprintf("leg from station %d on network %q was never tapped off; the network has no maximum fare: nothing due for it", trip.Station, penalty.NetworkID))
+		case !pq.Complete:
 			return Charge{}, citycard.E(op, citycard.Invalid, "the leg from station %d was never tapped off, and network %q has no maximum fare in fare table %s", trip.Station, penalty.NetworkID, t.Version())
+		default:
+			// The full fare states the whole maximum fare, what the
+			// tap-on took already apart: so the back office's re-check
+			// finds a network's maximum fare in it (Recheck).
+			fen := max(pq.TotalFen-int64(trip.ProvisionalFen), 0)
+			amountFen += fen
+			fullFen += pq.TotalFen
+			penaltyFen = fen
+			why = append(why, fmt.Sprintf("leg from station %d was never tapped off: %s", trip.Station, pq.Explanation(0)))
 		}
-		// The full fare states the whole maximum fare, what the tap-on
-		// took already apart: so the back office's re-check finds a
-		// network's maximum fare in it (Recheck).
-		fen := max(pq.TotalFen-int64(trip.ProvisionalFen), 0)
-		amountFen += fen
-		fullFen += pq.TotalFen
-		penaltyFen = fen
-		why = append(why, fmt.Sprintf("leg from station %d was never tapped off: %s", trip.Station, pq.Explanation(0)))
 	}
 	var legs [2]fare.Leg
 	if q.Tap == TapOn && !cur.TapOffMissing {

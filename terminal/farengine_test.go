@@ -329,6 +329,17 @@ func TestFareEngineTransferThroughTheCard(t *testing.T) {
 // boarding is charged exactly that.
 func ningboWithBusFare(t *testing.T, amount string) *FareEngine {
 	t.Helper()
+	return ningboEdited(t, map[string][2]string{
+		"fare_products.txt": {"bus_single,公交单程 bus single,adult,,2.00,CNY", "bus_single,公交单程 bus single,adult,," + amount + ",CNY"},
+		"fare_caps.txt":     {"", ""},
+	})
+}
+
+// ningboEdited returns the Ningbo fare table with a line of some files
+// replaced: edits[file] = {old line, new line}; an old line "" empties
+// the file but for its header.
+func ningboEdited(t *testing.T, edits map[string][2]string) *FareEngine {
+	t.Helper()
 	fsys := fstest.MapFS{}
 	src := os.DirFS("../fare/testdata/ningbo")
 	names, err := fs.Glob(src, "*.txt")
@@ -340,17 +351,18 @@ func ningboWithBusFare(t *testing.T, amount string) *FareEngine {
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch n {
-		case "fare_products.txt":
-			old := "bus_single,公交单程 bus single,adult,,2.00,CNY"
-			if !strings.Contains(string(b), old) {
-				t.Fatal("the Ningbo feed has no bus single fare of 2.00")
-			}
-			b = []byte(strings.Replace(string(b), old, "bus_single,公交单程 bus single,adult,,"+amount+",CNY", 1))
-		case "fare_caps.txt":
-			b = []byte("rider_category_id,period,amount\n")
+		text := string(b)
+		switch ed, ok := edits[n]; {
+		case !ok:
+		case ed[0] == "":
+			head, _, _ := strings.Cut(text, "\n")
+			text = head + "\n"
+		case !strings.Contains(text, ed[0]):
+			t.Fatalf("the Ningbo feed's %s has no line %q", n, ed[0])
+		default:
+			text = strings.Replace(text, ed[0], ed[1], 1)
 		}
-		fsys[n] = &fstest.MapFile{Data: b}
+		fsys[n] = &fstest.MapFile{Data: []byte(text)}
 	}
 	tab, err := fare.Load(fsys)
 	if err != nil {
@@ -581,5 +593,46 @@ func TestFareEngineMissedTapOffIsNotProvisional(t *testing.T) {
 	}
 	if got := g.c.State().BalanceFen; got != 5000-800-200 {
 		t.Errorf("balance %d, want %d", got, 5000-800-200)
+	}
+}
+
+// TestFareEngineTapOffAfterAnotherNetwork: a coach tap-on at fh_center
+// (the suburban bus, network 5), then a tap-off at a metro gate (network
+// 2) with no metro tap-on. The leg open on the card is the coach's, not
+// the metro's: the gate charges the metro's maximum fare for a tap-off
+// without its tap-on (metro_max 8.00) and the coach leg's missing
+// tap-off (suburban_4 4.00, fare_networks.txt), and starts a new
+// journey; the record carries no entry (the coach's station is no metro
+// station), and the back office's re-check finds both. Where the coach's
+// network has no maximum fare, the rules charge nothing for its missing
+// tap-off, and the gate still lets the rider out.
+func TestFareEngineTapOffAfterAnotherNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		e          *FareEngine
+		fen        uint32
+		penaltyFen uint32
+	}{
+		{"coach with a maximum fare", ningboEngine(t), 1200, 400},
+		{"coach without one", ningboEdited(t, map[string][2]string{"fare_networks.txt": {"suburban,suburban_4,1", "suburban,,1"}}), 800, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, tc.e, stFuming)
+			coach := g.w.terminal(ModeTapOn, stFenghua, tc.e, nil)
+			coach.cfg.Network, coach.cfg.Line = netSuburban, lineCoach
+			recs := g.ride(t, rideTap{coach, 24, 7, 0, 0}, rideTap{g.off, 24, 8, 0, tc.fen})
+			off := recs[1]
+			if off.EntryStation != 0 || off.EntryLine != 0 || off.EntryDate != (citycard.BCDDate{}) {
+				t.Errorf("tap-off record with entry station %d, line %d, date %v: want none (the coach leg is not the metro's)", off.EntryStation, off.EntryLine, off.EntryDate)
+			}
+			if ck, err := tc.e.Recheck(&off); err != nil || !ck.Match || ck.Tap != TapOff || ck.PenaltyFen != tc.penaltyFen {
+				t.Errorf("Recheck = %+v, %v; want a match as a tap-off, penalty %d", ck, err, tc.penaltyFen)
+			}
+			tr := g.c.State().JourneyRecord
+			if d, tm := bcd(g.w.now); tr.Status != card.LegClosed || tr.JourneyLegs != 1 || tr.JourneyDate != d || tr.JourneyTime != tm ||
+				tr.PrevNetwork != netMetro || tr.PrevFromStation != 0 || tr.PrevToStation != stFuming || tr.PrevFen != 800 {
+				t.Errorf("journey record %+v: want a closed new journey of one metro leg, from an unknown station to fm, paid 8.00", tr)
+			}
+		})
 	}
 }

@@ -177,7 +177,9 @@ func advance(tr *terminal.Transit, before terminal.Transit, kind terminal.TapKin
 			l.setPrev(&trip)
 		}
 	case terminal.TapOff:
-		if open {
+		// Only the leg open on this network continues its journey: a
+		// tap-off after another network's tap-on starts a new one.
+		if open && prev.Network == r.Network {
 			trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
 			trip.JourneyLegs = prev.JourneyLegs
 			trip.JourneySpendFen = prev.JourneySpendFen + ch.AmountFen
