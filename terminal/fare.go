@@ -242,6 +242,13 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		if ch.Closes {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
 			l.startDate, l.startTime = prev.EntryDate, prev.EntryTime
+			if prev.EntryDate.String()+prev.EntryTime.String() > date.String()+tm.String() {
+				// This terminal's clock is behind the card's entry. The
+				// entry is the card's truth, and a leg cannot end before
+				// it began: on the card it ends at its entry (the record
+				// keeps this terminal's time, for the back office).
+				l.endDate, l.endTime = prev.EntryDate, prev.EntryTime
+			}
 		}
 		l.setPrev(&trip)
 		trip.Status = card.LegClosed

@@ -37,6 +37,12 @@ import (
 //     where it has none (a gate never keeps a rider in for want of a
 //     rule); such a tap-off does not close the open leg (Charge.Closes
 //     false): its record has no entry, and a new journey begins;
+//   - a tap-off whose terminal's clock is behind the card's entry on its
+//     network: the entry is the card's truth and the rider is leaving,
+//     so the leg is priced as ending at its entry and the rider let out;
+//     the card keeps the leg ending there, the record keeps the
+//     terminal's time, before its entry, and Recheck flags it
+//     (FareCheck.ExitBeforeEntry);
 //   - passes and count tickets of the card, with the product record to
 //     write back;
 //   - caps from the card's day and month spend (the card keeps no week
@@ -102,17 +108,30 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	stop, _ := t.StopID(q.Network, q.Station) // "" when unmapped: the leg has no known stop
 	at := q.At.In(citycard.ChinaTime)
 	j := fare.Journey{RiderCategory: cat, FareMedia: media}
-	today := dateOf(at)
 
 	tr := q.Transit
 	trip := tr.JourneyRecord
 	var entry time.Time
 	hasEntry := false
+	var behind string // the terminal's clock behind the card's entry, said in the explanation
 	if tr.HasJourney && trip.EntryDate != (citycard.BCDDate{}) {
-		if t0, err := citycard.TimeOf(trip.EntryDate, trip.EntryTime, citycard.ChinaTime); err == nil && !t0.After(at) && at.Sub(t0) <= journeyGap {
+		t0, err := citycard.TimeOf(trip.EntryDate, trip.EntryTime, citycard.ChinaTime)
+		switch {
+		case err != nil:
+		case !t0.After(at) && at.Sub(t0) <= journeyGap:
 			entry, hasEntry = t0, true
+		case t0.After(at) && q.Tap == TapOff && trip.Status == card.LegOpen && trip.Network == q.Network:
+			// The tap-off terminal's clock is behind the card's entry.
+			// The entry is the card's truth and the rider is leaving
+			// now: the leg ends no earlier than it began, and is priced
+			// as of its entry. The record keeps the terminal's time,
+			// before its entry, for the back office to see.
+			behind = fmt.Sprintf("the terminal's clock (%s) is behind the card's entry (%s): the leg priced as ending at its entry",
+				at.Format("2006-01-02 15:04:05"), t0.Format("2006-01-02 15:04:05"))
+			entry, hasEntry, at = t0, true, t0
 		}
 	}
+	today := dateOf(at)
 	open := hasEntry && trip.Status == card.LegOpen
 	// closing: the tap-off ends the leg the trip's tap-on began.
 	closing := q.Tap == TapOff && open && trip.Network == q.Network
@@ -219,6 +238,9 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 
 	ch := Charge{Closes: closing}
 	var why []string
+	if behind != "" {
+		why = append(why, behind)
+	}
 	// The amounts in fen, summed in int64 and bounded before they become
 	// the uint32 a record carries.
 	var amountFen, fullFen, penaltyFen int64
@@ -441,6 +463,12 @@ type FareCheck struct {
 	FullFen       uint32
 	RecordFullFen uint32 // the record's FareFull
 	AmountFen     uint32 // the record's Amount
+	// ExitBeforeEntry is true for a tap-off whose time is before its
+	// entry: one of the two terminals' clocks was wrong (the tap-off's,
+	// most often, behind). The leg is priced as ending at its entry, and
+	// Match is false, so that the back office flags the record: its
+	// fare cannot be confirmed from its times.
+	ExitBeforeEntry bool
 	// Tap is what the record is taken for: TapOff (the leg from its
 	// entry; without an entry, a tap-off without its tap-on, charged the
 	// network's maximum fare), TapOn (0, or what it took provisionally),
@@ -508,6 +536,7 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	j := fare.Journey{Date: dateOf(at), RiderCategory: cat, FareMedia: media}
 	leg := fare.Leg{NetworkID: net, Start: clockOf(at), End: fare.NoTime}
 	entered := rec.EntryDate != (citycard.BCDDate{})
+	exitBefore := false
 	if entered {
 		entry, err := citycard.TimeOf(rec.EntryDate, rec.EntryTime, citycard.ChinaTime)
 		if err != nil {
@@ -519,6 +548,10 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 		leg.FromStopID, leg.ToStopID = from, stop
 		leg.Start = clockOf(entry)
 		leg.End = clockOf(at) + fare.Clock(int(dateOf(at)-j.Date)*24*3600)
+		if entry.After(at) {
+			// As the terminal priced it: ending at its entry.
+			exitBefore, leg.End = true, leg.Start
+		}
 	} else {
 		leg.RouteID, _ = t.RouteID(rec.Network, rec.Line)
 		leg.FromStopID = stop
@@ -562,7 +595,12 @@ func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 			return FareCheck{}, err
 		}
 		c.FullFen, c.Tap, c.PenaltyFen, c.Explanation = full, r.tap, uint32(penaltyFen), r.why+why
-		c.Match = full == rec.FareFull && rec.Amount <= full
+		c.Match = full == rec.FareFull && rec.Amount <= full && !exitBefore
+		if exitBefore {
+			c.ExitBeforeEntry = true
+			c.Explanation = fmt.Sprintf("the tap-off at %s is before its entry at %s (a terminal's clock is wrong): the fare is not confirmed; priced as ending at its entry: %s",
+				at.Format("2006-01-02 15:04:05"), rec.EntryDate.String()+" "+rec.EntryTime.String(), c.Explanation)
+		}
 		return c, nil
 	}
 	for _, r := range readings {

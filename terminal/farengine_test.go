@@ -636,3 +636,32 @@ func TestFareEngineTapOffAfterAnotherNetwork(t *testing.T) {
 		})
 	}
 }
+
+// TestFareEngineTapOffClockBehind: the exit gate's clock is 30 minutes
+// behind, and the card entered at 08:00 by the entry gate's: at 08:20
+// the exit gate's clock says 07:50, before the card's entry. The card's
+// entry is the truth: the gate lets the rider out and charges the leg gq
+// to fm, metro_4 4.00 (15.5 km, route_stop_posts.txt), priced as ending
+// no earlier than it began; the record keeps both times as the gate and
+// the card gave them, and the back office's re-check flags it (the leg's
+// length in time is unknown). The card's journey record ends the leg at
+// its entry, so it stays valid, and a bus at 09:00 is a transfer from it
+// (metro to bus within 90 minutes, fare_transfer_rules.txt: 1.00).
+func TestFareEngineTapOffClockBehind(t *testing.T) {
+	e := ningboEngine(t)
+	g := newRig(t, e, stFuming)
+	g.off.cfg.Now = func() time.Time { return g.w.now.Add(-30 * time.Minute) }
+	off := g.ride(t, rideTap{g.on, 24, 8, 0, 0}, rideTap{g.off, 24, 8, 20, 400})[1]
+	if off.Time != (citycard.BCDTime{0x07, 0x50}) || off.EntryTime != (citycard.BCDTime{0x08, 0x00}) || off.EntryStation != stGaoqiao {
+		t.Errorf("tap-off record at %v, entry %v at %d: want 075000, its entry 080000 at gq", off.Time, off.EntryTime, off.EntryStation)
+	}
+	ck, err := e.Recheck(&off)
+	if err != nil || ck.Match || !ck.ExitBeforeEntry || ck.FullFen != 400 || !strings.Contains(ck.Explanation, "before its entry") {
+		t.Errorf("Recheck = %+v, %v; want no match, the exit before the entry, full fare 400", ck, err)
+	}
+	if tr := g.c.State().JourneyRecord; tr.PrevNetwork != netMetro || tr.PrevFromStation != stGaoqiao ||
+		tr.PrevStartTime != (citycard.BCDTime{0x08, 0x00}) || tr.PrevEndTime != (citycard.BCDTime{0x08, 0x00}) {
+		t.Errorf("journey record %+v: want the leg from gq, begun and ended at 08:00", tr)
+	}
+	g.ride(t, rideTap{g.bus, 24, 9, 0, 100})
+}

@@ -115,8 +115,10 @@
 // What breaks no invariant but deserves a look is reported as a Finding:
 // composite purchases the back office's fare re-check flags although the
 // fare engine charged them, and taps a terminal refused with an error of
-// its own (a fare the table cannot price, a clock behind the card's
-// entry).
+// its own (a fare the table cannot price). A tap-off at a gate whose
+// clock is behind the card's entry is no such finding: the gate lets the
+// rider out and charges the leg, and the back office flags the record
+// rightly (the report counts them apart).
 //
 // # Not yet
 //

@@ -1,6 +1,7 @@
 package city
 
 import (
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/record"
 )
@@ -194,7 +195,12 @@ func (c *City) noteAnswers(d *device, recs [][]byte, ans *acquire.Answer, copied
 			case acquire.Flagged:
 				for _, f := range ra.Reasons {
 					c.fig.Flags[f]++
-					if f == "fare_mismatch" {
+					if f != "fare_mismatch" {
+						continue
+					}
+					if exitBeforeEntry(raw) {
+						c.fig.FareExitBeforeEntry++
+					} else {
 						c.fig.FareMismatch[d.kind.String()]++
 					}
 				}
@@ -213,6 +219,16 @@ func (c *City) noteAnswers(d *device, recs [][]byte, ans *acquire.Answer, copied
 			c.violate("terminal %v: a %s record (sequence %d) was answered %s", d.id, kindName(sr.kind), sr.seq, ra.Status)
 		}
 	}
+}
+
+// exitBeforeEntry reports whether raw is a tap-off record whose time is
+// before its entry's: a terminal's clock was wrong.
+func exitBeforeEntry(raw []byte) bool {
+	r, err := record.DecodeBinary(raw)
+	if err != nil || r.EntryDate == (citycard.BCDDate{}) {
+		return false
+	}
+	return r.EntryDate.String()+r.EntryTime.String() > r.Date.String()+r.Time.String()
 }
 
 func kindName(k recKind) string {
