@@ -23,6 +23,7 @@ var feedFiles = []string{
 	// The extension files (README.md).
 	"fare_codes.txt", "fare_networks.txt", "stop_distances.txt", "route_stop_posts.txt",
 	"fare_time_rules.txt", "fare_held_products.txt", "fare_caps.txt",
+	"fare_time_periods.txt",
 }
 
 // loader builds a Table from the files of a feed, collecting errors and
@@ -399,6 +400,7 @@ func (l *loader) load() {
 	l.loadJoinRules()
 	l.loadTransferRules()
 	l.loadExtensions()
+	l.loadTimePeriods()
 }
 
 func (l *loader) setRouteNet(r, n int32) {

@@ -136,7 +136,8 @@ type variant struct {
 type product struct {
 	id, name string
 	variants []variant
-	time     []timeRule // by rider category; cat -1 for all
+	time     []timeRule   // by rider category; cat -1 for all
+	periods  []periodFare // fare_time_periods.txt, by rider category; a product has time or periods
 	held     *heldProduct
 }
 
@@ -342,7 +343,7 @@ func (t *Table) Summary() Summary {
 		}
 	}
 	for _, p := range t.products {
-		if len(p.time) > 0 {
+		if p.timed() {
 			s.TimeFares++
 		}
 		if p.held != nil {
