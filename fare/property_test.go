@@ -3,6 +3,7 @@ package fare
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -220,20 +221,114 @@ func TestPropertyQuoteReuse(t *testing.T) {
 	}
 }
 
-// FuzzLoad feeds the loader arbitrary leg rules, products and transfer
-// rules: it must never panic, and a table it accepts must price (or
-// refuse) a journey without panicking.
+// TestPropertyTimePeriodsLongerNeverCheaper: priced by fare_time_periods.txt
+// (random windows, periods, units, free minutes and caps), a longer stay
+// never costs less than a shorter one with the same start, and neither do
+// the published tariffs of the tests, for any rider category.
+func TestPropertyTimePeriodsLongerNeverCheaper(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 41))
+	var q Quote
+	price := func(tab *Table, cat, net string, start Clock, durS int64) int64 {
+		t.Helper()
+		j := &Journey{Date: DateOf(2025, 6, 10), RiderCategory: cat, Legs: []Leg{{NetworkID: net, Start: start, End: start + Clock(durS)}}}
+		if err := tab.Price(j, &q); err != nil {
+			t.Fatal(err)
+		}
+		if !q.Complete {
+			t.Fatalf("a stay of %d s from %s on %s is not priced", durS, start, net)
+		}
+		return q.TotalFen
+	}
+	stays := func() (int64, int64) {
+		a, b := int64(r.IntN(4*day)), int64(r.IntN(4*day))
+		if r.IntN(2) == 0 {
+			a, b = int64(r.IntN(4*3600)), int64(r.IntN(4*3600))
+		}
+		return min(a, b), max(a, b)
+	}
+	for range 200 {
+		tab := periodsTable(t, randomPeriods(r, r.IntN(2) == 0))
+		for range 20 {
+			start := Clock(r.IntN(day))
+			a, b := stays()
+			if fa, fb := price(tab, "", "n", start, a), price(tab, "", "n", start, b); fb < fa {
+				t.Fatalf("from %s: %d s cost %d, %d s cost %d", start, a, fa, b, fb)
+			}
+		}
+	}
+	tab := mustLoad(t, periodsFeed)
+	for range 3000 {
+		cat := []string{"", "student", "child"}[r.IntN(3)]
+		net := []string{"hzbike", "bjpark", "bike"}[r.IntN(3)]
+		start := Clock(r.IntN(day))
+		a, b := stays()
+		if fa, fb := price(tab, cat, net, start, a), price(tab, cat, net, start, b); fb < fa {
+			t.Fatalf("%s, %s, from %s: %d s cost %d, %d s cost %d", net, cat, start, a, fa, b, fb)
+		}
+	}
+}
+
+// TestPropertyTimePeriodsCapNeverDearer: a stay priced with the caps of
+// fare_time_periods.txt (window_cap_amount, day_cap_amount) never costs
+// more than the same stay priced by the same rows without them.
+func TestPropertyTimePeriodsCapNeverDearer(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 47))
+	var q Quote
+	price := func(tab *Table, start Clock, durS int64) int64 {
+		t.Helper()
+		if err := tab.Price(&Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{{NetworkID: "n", Start: start, End: start + Clock(durS)}}}, &q); err != nil {
+			t.Fatal(err)
+		}
+		return q.TotalFen
+	}
+	capsMet := 0
+	for range 300 {
+		capped := randomPeriods(r, true)
+		lines := strings.Split(strings.TrimSuffix(capped, "\n"), "\n")
+		for i := 1; i < len(lines); i++ {
+			f := strings.Split(lines[i], ",")
+			f[8], f[9] = "", "" // window_cap_amount, day_cap_amount
+			lines[i] = strings.Join(f, ",")
+		}
+		withCaps, without := periodsTable(t, capped), periodsTable(t, strings.Join(lines, "\n")+"\n")
+		for range 20 {
+			start, dur := Clock(r.IntN(day)), int64(r.IntN(5*day))
+			c, u := price(withCaps, start, dur), price(without, start, dur)
+			if c > u {
+				t.Fatalf("from %s, %d s: %d with caps, %d without\n%s", start, dur, c, u, capped)
+			}
+			if c < u {
+				capsMet++
+			}
+		}
+	}
+	if capsMet < 1000 {
+		t.Errorf("caps lowered only %d of 6000 stays", capsMet)
+	}
+}
+
+// FuzzLoad feeds the loader arbitrary leg rules, products, transfer
+// rules and time periods (fare_time_periods.txt): it must never panic,
+// and a table it accepts must price (or refuse) a journey without
+// panicking, a stay of days too.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte("fare_product_id,amount,currency,rider_category_id\np,2.00,CNY,\nq,-1.00,CNY,\n"),
 		[]byte("leg_group_id,network_id,fare_product_id,rule_priority,min_distance_m,max_distance_m\ng,n,p,0,,6000\ng,,q,1,6000,\n"),
-		[]byte("from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id\ng,g,-1,5400,1,2,q\n"))
-	f.Add([]byte("fare_product_id,amount,currency\n\"p\",1,CNY\n"), []byte("fare_product_id,from_timeframe_group_id\np,t\n"), []byte(""))
-	f.Add([]byte("\xef\xbb\xbffare_product_id,amount,currency\np,0.5,JPY\n"), []byte("network_id,fare_product_id\n,p\n"), []byte("fare_transfer_type\n1\n"))
-	f.Fuzz(func(t *testing.T, products, legRules, transfers []byte) {
+		[]byte("from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id\ng,g,-1,5400,1,2,q\n"),
+		[]byte(""))
+	f.Add([]byte("fare_product_id,amount,currency\n\"p\",1,CNY\n"), []byte("fare_product_id,from_timeframe_group_id\np,t\n"), []byte(""), []byte(""))
+	f.Add([]byte("\xef\xbb\xbffare_product_id,amount,currency\np,0.5,JPY\n"), []byte("network_id,fare_product_id\n,p\n"), []byte("fare_transfer_type\n1\n"), []byte(""))
+	f.Add([]byte("fare_product_id,amount,currency\np,0.00,CNY\n"), []byte("network_id,fare_product_id\nn,p\n"), []byte(""),
+		[]byte("fare_product_id,start_time,end_time,from_minutes,to_minutes,unit_minutes,unit_amount,free_minutes,window_cap_amount,day_cap_amount\n"+
+			"p,07:00:00,21:00:00,0,60,15,2.50,,,\np,07:00:00,21:00:00,60,,15,3.75,,,\np,21:00:00,07:00:00,0,,120,1.00,,5.00,\n"))
+	f.Add([]byte("fare_product_id,amount,currency\np,1.00,CNY\n"), []byte("network_id,fare_product_id\nn,p\n"), []byte(""),
+		[]byte("fare_product_id,from_minutes,to_minutes,unit_minutes,unit_amount,free_minutes,day_cap_amount\np,0,60,60,0.00,10,20.00\np,60,120,60,1.00,10,20.00\np,120,,1,0.01,10,20.00\n"))
+	f.Fuzz(func(t *testing.T, products, legRules, transfers, timePeriods []byte) {
 		tab, err := Load(fstest.MapFS{
 			"fare_products.txt":       {Data: products},
 			"fare_leg_rules.txt":      {Data: legRules},
 			"fare_transfer_rules.txt": {Data: transfers},
+			"fare_time_periods.txt":   {Data: timePeriods},
 		})
 		if err != nil {
 			return
@@ -241,12 +336,16 @@ func FuzzLoad(f *testing.F) {
 		_ = tab.Summary()
 		var q Quote
 		for _, n := range []string{"n", "", "x"} {
-			j := &Journey{Date: DateOf(2025, 6, 10), Legs: []Leg{
-				{NetworkID: n, Start: 3600, End: 4000, DistanceM: 7000},
-				{NetworkID: n, Start: 5000, End: NoTime},
-			}}
-			if err := tab.Price(j, &q); err == nil {
-				checkQuote(t, &q)
+			for _, j := range []*Journey{
+				{Date: DateOf(2025, 6, 10), Legs: []Leg{
+					{NetworkID: n, Start: 3600, End: 4000, DistanceM: 7000},
+					{NetworkID: n, Start: 5000, End: NoTime},
+				}},
+				{Date: DateOf(2025, 6, 10), Legs: []Leg{{NetworkID: n, Start: 20 * 3600, End: 20*3600 + 9*day}}},
+			} {
+				if err := tab.Price(j, &q); err == nil {
+					checkQuote(t, &q)
+				}
 			}
 		}
 	})
