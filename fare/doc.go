@@ -90,6 +90,27 @@
 // reference and each decision citycard makes where the reference is
 // silent, the one function that makes it.
 //
+// # Time fares by periods
+//
+// A fare_time_periods.txt stay is a sequence of units laid end to end
+// from its start: each unit takes its length and price from the
+// time-of-day window in force when it starts and from the period (a range
+// of minutes from the start of the stay, not from the start of the
+// window) its start falls in, and is paid whole once begun. So a stay
+// crossing 21:00 pays the unit begun at 20:50 at the day rate and the
+// next at the night rate, without cutting a unit at the boundary: the
+// rate in force when a unit starts is the one a meter shows when it
+// starts counting it. Caps (per window occurrence, per 24 hours from the
+// start) take each unit, in time order, down to what they leave, so that
+// a longer stay only adds units and never costs less, and a cap never
+// makes a stay dearer. periodFare.fee counts the units of each run of one
+// window occurrence, one period and one 24 hours at once: its work is the
+// boundaries the stay crosses (periodFare.stepsMax), and stays are priced
+// for at most 366 days (timeStayMaxS). The product's amount is a base;
+// fare_percent and the maximum fare of a stay without an end time work as
+// for fare_time_rules.txt (Table.timeFee picks the rows for the rider
+// category as Table.timeRuleFor does).
+//
 // # Extension files
 //
 // README.md documents them for feed authors; in short:
@@ -101,6 +122,12 @@
 //     free_minutes, charge_free_minutes, first_period_minutes,
 //     first_period_amount, period_minutes, period_amount,
 //     day_cap_amount): time fares (分时计费) of parking and bikes;
+//   - fare_time_periods.txt (fare_product_id, rider_category_id,
+//     start_time, end_time, from_minutes, to_minutes, unit_minutes,
+//     unit_amount, free_minutes, window_cap_amount, day_cap_amount):
+//     time fares of any number of periods, each at its own price, with
+//     rates by the time of day (杭州公共自行车, 北京路侧停车); a product
+//     has these or fare_time_rules.txt rows, never both;
 //   - fare_held_products.txt (fare_product_id, kind pass|count_ticket,
 //     network_id, rides, validity_days, daily_ride_limit, priority):
 //     products a card holds (月票, 年票, 次卡);
