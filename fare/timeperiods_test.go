@@ -2,10 +2,13 @@ package fare
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // periodsFeed is a feed of the two published tariffs fare_time_periods.txt
@@ -442,5 +445,57 @@ func TestTimePeriodsStayBound(t *testing.T) {
 	}
 	if c := price(timeStayMaxS + 3600); c != atMax {
 		t.Errorf("an hour past the bound: %d, want %d, what the bound costs", c, atMax)
+	}
+}
+
+// TestNingboBikeByPeriods: the sample feed's bikes moved from
+// fare_time_rules.txt (free_minutes 60, charge_free_minutes 0,
+// period_minutes 60, period_amount 1.00, day_cap_amount 10.00) to
+// fare_time_periods.txt (a free first hour, then 1.00 an hour, 10.00 for
+// each 24 hours) and cost what they cost before, for every stay and
+// rider category.
+func TestNingboBikeByPeriods(t *testing.T) {
+	src := os.DirFS("testdata/ningbo")
+	old := fstest.MapFS{}
+	names, err := fs.Glob(src, "*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		b, err := fs.ReadFile(src, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch n {
+		case "fare_time_periods.txt":
+			continue
+		case "fare_time_rules.txt":
+			b = append(b, "bike_time,,60,0,,,60,1.00,10.00\n"...)
+		}
+		old[n] = &fstest.MapFile{Data: b}
+	}
+	before, err := Load(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := ningbo(t)
+	if len(now.products[now.productIDs.get("bike_time")].periods) != 1 || len(before.products[before.productIDs.get("bike_time")].time) != 1 {
+		t.Fatal("bike_time is not priced by fare_time_periods.txt now and fare_time_rules.txt before")
+	}
+	r := rand.New(rand.NewPCG(53, 59))
+	var qa, qb Quote
+	for range 5000 {
+		start := Clock(r.IntN(day))
+		dur := Clock(r.IntN(4 * day))
+		if r.IntN(2) == 0 {
+			dur = Clock(r.IntN(4 * 3600))
+		}
+		j := &Journey{Date: DateOf(2025, 6, 10), RiderCategory: propCats[r.IntN(len(propCats))], Legs: []Leg{{RouteID: "bike", Start: start, End: start + dur}}}
+		if err1, err2 := now.Price(j, &qa), before.Price(j, &qb); err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if qa.TotalFen != qb.TotalFen || !qa.Complete {
+			t.Fatalf("%s, %d s from %s: %d by periods, %d by the time rule", j.RiderCategory, dur, start, qa.TotalFen, qb.TotalFen)
+		}
 	}
 }
