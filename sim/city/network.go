@@ -123,8 +123,11 @@ bus_monthly,公交月票 bus monthly pass,adult,,60.00,CNY
 student_monthly,学生月票 student monthly pass,student,,30.00,CNY
 bus_10_rides,公交10次卡 bus 10-ride ticket,adult,,18.00,CNY
 `,
+	"fare_time_periods.txt": `fare_product_id,rider_category_id,start_time,end_time,from_minutes,to_minutes,unit_minutes,unit_amount,free_minutes,window_cap_amount,day_cap_amount
+bike_time,,,,0,60,60,0.00,,,10.00
+bike_time,,,,60,,60,1.00,,,10.00
+`,
 	"fare_time_rules.txt": `fare_product_id,rider_category_id,free_minutes,charge_free_minutes,first_period_minutes,first_period_amount,period_minutes,period_amount,day_cap_amount
-bike_time,,60,0,,,60,1.00,10.00
 parking_time,,15,1,60,5.00,30,2.00,40.00
 `,
 	"fare_transfer_rules.txt": `from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id
