@@ -108,8 +108,9 @@
 // boundaries the stay crosses (periodFare.stepsMax), and stays are priced
 // for at most 366 days (timeStayMaxS). The product's amount is a base;
 // fare_percent and the maximum fare of a stay without an end time work as
-// for fare_time_rules.txt (Table.timeFee picks the rows for the rider
-// category as Table.timeRuleFor does).
+// for fare_time_rules.txt: the rows of a product and category load as
+// one of its time rules (timeRule.byPeriods), which Table.timeRuleFor
+// picks for a rider category as it picks a fare_time_rules.txt row.
 //
 // # Extension files
 //

@@ -365,7 +365,7 @@ func (q *Quote) Explanation(i int) string {
 		if r.minDistM >= 0 || r.maxDistM >= 0 {
 			fmt.Fprintf(&b, ", %s km in band %s-%s km", km(lq.DistanceM), kmOrEmpty(r.minDistM), kmOrEmpty(r.maxDistM))
 		}
-		if o.minutes > 0 || t.products[o.product].timed() {
+		if o.minutes > 0 || len(t.products[o.product].time) > 0 {
 			fmt.Fprintf(&b, ", %d min: %s by time", o.minutes, amt(o.timeFee))
 		}
 		if o.pct != 100 {

@@ -135,7 +135,6 @@ type LegQuote struct {
 	Offers        []Offer
 
 	first, last int // input legs of the effective leg
-	durS        int64
 	capPeriod   CapPeriod
 	net         int32 // the effective leg's network, stops: for the explanation
 	from, to    int32
@@ -334,9 +333,6 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		lq := &q.Legs[ev.first]
 		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
 			net: ev.net, from: ev.from, to: ev.to, held: -1}
-		if ev.start >= 0 && ev.end >= 0 {
-			lq.durS = int64(ev.end - ev.start)
-		}
 		t.legOffers(ev, cat, media, j, lq)
 		lq.held = t.heldOffers(ev, j, hu, lq)
 		if e > 0 {
@@ -553,7 +549,7 @@ func (t *Table) matchRule(r *legRule, e *eleg, d Date) bool {
 			return false
 		}
 	}
-	if t.products[r.product].timed() && (e.start < 0 || e.end < 0) {
+	if len(t.products[r.product].time) > 0 && (e.start < 0 || e.end < 0) {
 		return false
 	}
 	return true
@@ -576,13 +572,13 @@ func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
 			}
 			prio = r.priority
 			base := Offer{Origin: OfferLeg, rule: ri, group: r.group, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
-			lq.Offers = t.appendProduct(lq.Offers, r.product, cat, media, base, e.start, lq.durS)
+			lq.Offers = t.appendProduct(lq.Offers, r.product, cat, media, base, e)
 		}
 	}
 	if !hasKind(lq.Offers, OfferLeg) && e.net >= 0 {
 		if p := t.networkMax[e.net]; p >= 0 && (e.missing || e.to < 0 && e.distM < 0 || e.end < 0) {
 			base := Offer{Origin: OfferMaxFare, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
-			lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, NoTime, -1)
+			lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, nil)
 		}
 	}
 }
@@ -612,8 +608,9 @@ func containsI32(s []int32, v int32) bool {
 // without one: the default category's price, with a load warning).
 // Priced from the default category's row, fare_percent scales the whole
 // leg fare, time charges too, unless the category has its own time rule
-// (which is its price, unscaled).
-func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, start Clock, durS int64) []Offer {
+// (which is its price, unscaled). A time fare prices stay, the leg's
+// times (nil, or a time unknown: no offer of a time fare).
+func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, stay *eleg) []Offer {
 	pr := &t.products[p]
 	exact := false
 	for i := range pr.variants {
@@ -646,14 +643,16 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, star
 			o.FareMediaID = t.media.list[v.media]
 		}
 		o.AmountFen = percentOf(v.amount, pct)
-		if pr.timed() {
-			if durS < 0 {
+		if len(pr.time) > 0 {
+			if stay == nil || stay.start < 0 || stay.end < 0 {
 				continue
 			}
-			fee, own, ok := t.timeFee(pr, cat, fromDefault, start, durS)
-			if !ok {
+			durS := int64(stay.end - stay.start)
+			r, own := t.timeRuleFor(pr, cat, fromDefault)
+			if r == nil {
 				continue
 			}
+			fee := r.charge(stay.start, durS)
 			o.timeFee, o.minutes = fee, (durS+59)/60
 			if fromDefault && !own {
 				o.AmountFen = percentOf(v.amount+fee, pct)
@@ -669,14 +668,26 @@ func (t *Table) appendProduct(dst []Offer, p, cat, media int32, base Offer, star
 	return dst
 }
 
-// timeRuleFor picks product pr's time rule for rider category cat, as
-// forCategory does; nil for none.
+// timeRuleFor picks product pr's time rule for rider category cat: the
+// category's own (own true), else, for a fare from the default category's
+// row, the default category's, else the rule for every category; nil for
+// none.
 func (t *Table) timeRuleFor(pr *product, cat int32, fromDefault bool) (r *timeRule, own bool) {
-	i, own := t.forCategory(len(pr.time), func(i int) int32 { return pr.time[i].cat }, cat, fromDefault)
-	if i < 0 {
-		return nil, false
+	var dflt, all *timeRule
+	for i := range pr.time {
+		switch c := pr.time[i].cat; {
+		case c == cat && cat >= 0:
+			return &pr.time[i], true
+		case c < 0:
+			all = &pr.time[i]
+		case fromDefault && c == t.defaultCat:
+			dflt = &pr.time[i]
+		}
 	}
-	return &pr.time[i], own
+	if dflt != nil {
+		return dflt, false
+	}
+	return all, false
 }
 
 // fee is the time fare of a stay of durS seconds: nothing within the free
@@ -750,7 +761,7 @@ func (t *Table) transferOffers(a, b *eleg, aq, bq *LegQuote, cat, media int32) {
 				if x.product < 0 {
 					bq.Offers = append(bq.Offers, freeTransfer(x.typ, base, ao, &bo))
 				} else {
-					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, media, base, NoTime, -1)
+					bq.Offers = t.appendProduct(bq.Offers, x.product, cat, media, base, nil)
 				}
 				for o := start; o < len(bq.Offers); o++ {
 					of := &bq.Offers[o]

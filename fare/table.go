@@ -136,8 +136,7 @@ type variant struct {
 type product struct {
 	id, name string
 	variants []variant
-	time     []timeRule   // by rider category; cat -1 for all
-	periods  []periodFare // fare_time_periods.txt, by rider category; a product has time or periods
+	time     []timeRule // by rider category; cat -1 for all
 	held     *heldProduct
 }
 
@@ -150,6 +149,10 @@ type timeRule struct {
 	periodS      int64
 	periodAmount int64
 	dayCap       int64 // 0: none
+	// byPeriods, when set, prices the stay instead: the product's
+	// fare_time_periods.txt rows for the category (a product has rows
+	// in one of the two files)
+	byPeriods *periodFare
 }
 
 // HeldKind is how a held product is used up.
@@ -343,7 +346,7 @@ func (t *Table) Summary() Summary {
 		}
 	}
 	for _, p := range t.products {
-		if p.timed() {
+		if len(p.time) > 0 {
 			s.TimeFares++
 		}
 		if p.held != nil {

@@ -53,49 +53,15 @@ type period struct {
 	line       int
 }
 
-// timed reports whether the product is a time fare, by either file.
-func (p *product) timed() bool { return len(p.time) > 0 || len(p.periods) > 0 }
-
-// timeFee is product pr's time charge for rider category cat of a stay of
-// durS seconds starting at start (seconds from the journey's midnight),
-// by its fare_time_rules.txt or fare_time_periods.txt rows; own says the
-// rows are the category's own; ok false when no row is for the category.
-func (t *Table) timeFee(pr *product, cat int32, fromDefault bool, start Clock, durS int64) (fee int64, own, ok bool) {
-	if len(pr.periods) > 0 {
-		i, own := t.forCategory(len(pr.periods), func(i int) int32 { return pr.periods[i].cat }, cat, fromDefault)
-		if i < 0 {
-			return 0, false, false
-		}
-		fee, _ := pr.periods[i].fee(start, durS)
-		return fee, own, true
+// charge is the time charge of a stay of durS seconds starting at start
+// (seconds from the journey's midnight): by the fare_time_periods.txt
+// rows where the rule has them, else by the fare_time_rules.txt row.
+func (r *timeRule) charge(start Clock, durS int64) int64 {
+	if r.byPeriods != nil {
+		fen, _ := r.byPeriods.fee(start, durS)
+		return fen
 	}
-	r, own := t.timeRuleFor(pr, cat, fromDefault)
-	if r == nil {
-		return 0, false, false
-	}
-	return r.fee(durS), own, true
-}
-
-// forCategory picks, of n rows by rider category (catOf), the one for
-// rider category cat: the category's own (own true), else, for a fare
-// from the default category's row, the default category's, else the row
-// for every category; -1 for none.
-func (t *Table) forCategory(n int, catOf func(int) int32, cat int32, fromDefault bool) (i int, own bool) {
-	dflt, all := -1, -1
-	for i := range n {
-		switch c := catOf(i); {
-		case c == cat && cat >= 0:
-			return i, true
-		case c < 0:
-			all = i
-		case fromDefault && c == t.defaultCat:
-			dflt = i
-		}
-	}
-	if dflt >= 0 {
-		return dflt, false
-	}
-	return all, false
+	return r.fee(durS)
 }
 
 // fee prices a stay of durS seconds starting at start. A stay of at most
@@ -255,7 +221,7 @@ func (l *loader) loadTimePeriods() {
 	for _, k := range order {
 		pf := fares[k]
 		if l.checkWindows(f, pf) {
-			t.products[k.p].periods = append(t.products[k.p].periods, *pf)
+			t.products[k.p].time = append(t.products[k.p].time, timeRule{cat: pf.cat, byPeriods: pf})
 		}
 	}
 	l.growCats()

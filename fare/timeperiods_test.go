@@ -391,7 +391,7 @@ func TestTimePeriodsArithmetic(t *testing.T) {
 	r := rand.New(rand.NewPCG(29, 31))
 	for range 300 {
 		tab := periodsTable(t, randomPeriods(r, r.IntN(2) == 0))
-		pf := &tab.products[0].periods[0]
+		pf := tab.products[0].time[0].byPeriods
 		for range 20 {
 			start := Clock(r.IntN(2 * day))
 			dur := int64(r.IntN(5 * day))
@@ -422,7 +422,7 @@ func TestTimePeriodsStayBound(t *testing.T) {
 		fmt.Fprintf(&b, "p,%s,%s,0,1,0.01\n", Clock(k*45*60), Clock((k+1)*45*60))
 	}
 	tab := periodsTable(t, b.String())
-	pf := &tab.products[0].periods[0]
+	pf := tab.products[0].time[0].byPeriods
 	atMax, steps := pf.fee(0, timeStayMaxS)
 	if atMax != timeStayMaxS/60 {
 		t.Errorf("366 days of one-minute units at 0.01: %d fen, want %d", atMax, timeStayMaxS/60)
@@ -479,7 +479,10 @@ func TestNingboBikeByPeriods(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := ningbo(t)
-	if len(now.products[now.productIDs.get("bike_time")].periods) != 1 || len(before.products[before.productIDs.get("bike_time")].time) != 1 {
+	if r := now.products[now.productIDs.get("bike_time")].time; len(r) != 1 || r[0].byPeriods == nil {
+		t.Fatal("bike_time is not priced by fare_time_periods.txt")
+	}
+	if r := before.products[before.productIDs.get("bike_time")].time; len(r) != 1 || r[0].byPeriods != nil {
 		t.Fatal("bike_time is not priced by fare_time_periods.txt now and fare_time_rules.txt before")
 	}
 	r := rand.New(rand.NewPCG(53, 59))
