@@ -163,7 +163,8 @@ func (w *periodWindow) period(s int64) *period {
 	panic("fare: a window's periods end (Load checks the last is open-ended)")
 }
 
-// loadTimePeriods reads fare_time_periods.txt into the products' periods.
+// loadTimePeriods reads fare_time_periods.txt into the products' time
+// rules (timeRule.byPeriods), one for each product and rider category.
 // Rows are for one product and rider category (empty: every category
 // without its own rows); the rows of a window (start_time, end_time; both
 // empty: all day) follow one another in file order from minute 0, the
