@@ -63,60 +63,67 @@ func (s *Server) handleFareReplay(w http.ResponseWriter, r *http.Request, _ Staf
 		return
 	}
 	q := r.URL.Query()
-	var cfg whatif.Config
-	var err error
-	if cfg.From, err = whatif.ParseDay(q.Get("from")); err != nil {
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "from: %v", err))
+	rep, err := rp.Run(r.Context(), q.Get("from"), q.Get("to"), q.Get("feed"), q.Get("old_feed"))
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	if cfg.To, err = whatif.ParseDay(q.Get("to")); err != nil {
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "to: %v", err))
-		return
+	s.reply(w, r, http.StatusOK, rep)
+}
+
+// Run replays the journal from day from to day to (YYYY-MM-DD) under the
+// feed named feed, the old table re-priced too when oldFeed is not
+// empty: the API's GET /v1/fares/replay, and the console's. Kinds as
+// handleFareReplay's.
+func (rp *Replays) Run(parent context.Context, from, to, feed, oldFeed string) (*whatif.Report, error) {
+	const op = "api.Replays.Run"
+	var cfg whatif.Config
+	var err error
+	if cfg.From, err = whatif.ParseDay(from); err != nil {
+		return nil, citycard.E(op, citycard.Invalid, "from: %v", err)
+	}
+	if cfg.To, err = whatif.ParseDay(to); err != nil {
+		return nil, citycard.E(op, citycard.Invalid, "to: %v", err)
 	}
 	maxDays := rp.MaxDays
 	if maxDays <= 0 {
 		maxDays = DefaultReplayDays
 	}
 	if days := int(cfg.To.Sub(cfg.From)/(24*time.Hour)) + 1; days < 1 || days > maxDays {
-		s.fail(w, r, citycard.E(op, citycard.Invalid, "from %s to %s: 1 to %d days through the API (citycard fare replay takes up to %d)",
-			q.Get("from"), q.Get("to"), maxDays, whatif.MaxDays))
-		return
+		return nil, citycard.E(op, citycard.Invalid, "from %s to %s: 1 to %d days through the API (citycard fare replay takes up to %d)",
+			from, to, maxDays, whatif.MaxDays)
 	}
 	for _, f := range []struct {
-		param string
-		dst   **fare.Table
-	}{{"feed", &cfg.New}, {"old_feed", &cfg.Old}} {
-		name := q.Get(f.param)
+		param, name string
+		dst         **fare.Table
+	}{{"feed", feed, &cfg.New}, {"old_feed", oldFeed, &cfg.Old}} {
+		name := f.name
 		if name == "" && f.param == "old_feed" {
 			continue
 		}
 		if !feedName.MatchString(name) {
-			s.fail(w, r, citycard.E(op, citycard.Invalid, "%s=%q: a feed's name, 1 to 64 letters, digits, '.', '_' or '-'", f.param, name))
-			return
+			return nil, citycard.E(op, citycard.Invalid, "%s=%q: a feed's name, 1 to 64 letters, digits, '.', '_' or '-'", f.param, name)
 		}
 		if *f.dst, err = rp.Feeds.FareFeed(name); err != nil {
-			s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
-			return
+			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
 	}
 	if !rp.mu.TryLock() {
-		s.fail(w, r, citycard.E(op, citycard.Unavailable, "a fare replay is running: one at a time"))
-		return
+		return nil, citycard.E(op, citycard.Unavailable, "a fare replay is running: one at a time")
 	}
 	defer rp.mu.Unlock()
 	timeout := rp.Timeout
 	if timeout <= 0 {
 		timeout = DefaultReplayTimeout
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	rep, err := whatif.Run(ctx, rp.Journal, cfg)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
 			err = citycard.E(op, citycard.Invalid, "the replay did not finish within %v: ask for fewer days, or run citycard fare replay", timeout)
 		}
-		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
-		return
+		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	s.reply(w, r, http.StatusOK, rep)
+	return rep, nil
 }
