@@ -24,7 +24,8 @@ const serveUsage = `usage: citycard serve [--db URL] [--addr HOST:PORT] [--store
 Runs the back office's HTTP API: terminals upload their batches of
 records (verified against the key store, journaled and booked once) and
 download the blacklist and their parameters; staff query rejections and
-card shadows. The registry must hold our own issuer and the terminals.
+card shadows. The web console is at / (staff log in with their name and
+token). The registry must hold our own issuer and the terminals.
 
 Staff tokens come from $CITYCARD_STAFF, "name:role:token" separated by
 commas (role auditor, operator or admin). It stops cleanly on SIGINT or
@@ -114,7 +115,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// has a minute to send a batch (at most 10,000 records, about 1 MiB)
 	// and to read the answer.
 	ln = api.LimitListener(ln, maxConns)
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	h, err := withConsole(s.Handler(), s, st.journal, st.registry, bl, *tlsCert != "", logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", st.url.Engine.String(), "replayed", acq.Stats().Replayed, "load", acq.Stats().ReplayTime)
 	fmt.Fprintf(e.stdout, "listening on %s\n", ln.Addr())

@@ -1,0 +1,61 @@
+// Package console is the back office's web console: server-rendered
+// pages (html/template) for staff, with htmx for the few in-place
+// actions and Chart.js for the charts, both embedded (assets/, the
+// minified files as npm publishes them, with their licences), so that
+// go build needs no npm and nothing downloads at run time.
+//
+// # Pages
+//
+// The routes table (Console.routes) lists every page with the least role
+// that sees it: the overview (the operating day's taps, records booked,
+// revenue, cards seen, terminals active, flagged, duplicates,
+// rejections and suspense, each against the day before, and taps by
+// hour); ridership by hour, line and station (a chart and the table of
+// every figure); the rejection journal by reason, with resubmission
+// (operators); the newest flagged records with their reasons; card
+// look-up (the card's shadow and blacklist state, listing and delisting
+// for operators); terminals, the stalest first; a batch's journaled
+// records; and the fare what-if (api.Replays) as charts.
+//
+// Every figure links to what is behind it, down to records: a day's
+// figures to the terminals that made them, a terminal's figures to its
+// batch's records, a rejection reason to its rejections, a flagged
+// record to its batch and card. Hours have no link: no read of the
+// journal by hour exists yet.
+//
+// # Figures: the tally
+//
+// The figures are sums of journaled records, folded by the Tally as it
+// tails the journal (Replay after the last position folded), so that a
+// page costs the records journaled since the last page, and a refresh
+// folds at most about a million records (a page of a 20M-record journal
+// shows "catching up" until it has). An operating day is the date the
+// record carries (local time). A tap is a purchase record booked or held
+// in suspense; a grey record recovered later is booked (its amount in
+// revenue) but not a second tap. Revenue is the amounts of the records
+// booked. The tally keeps MaxDays days (the oldest dropped), counts
+// distinct cards up to MaxCardsCounted a day (past it the figure is a
+// lower bound, shown with a +), keeps the newest MaxFlagged flagged
+// records, and counts rejections by reason and upload day. A terminal's
+// last upload is the commit time of the last batch with a journaled
+// record (a batch whose records were all rejected does not count). The
+// tally decides nothing: the acquirer's decisions are in the journal,
+// and the console only adds them up.
+//
+// # Sessions and roles
+//
+// Staff log in with a name and a secret, checked by StaffAuth (today the
+// API's staff tokens; card management's staff accounts next). A session
+// is a random 256-bit cookie value (HttpOnly, SameSite=Strict, Path=/,
+// Secure when served over TLS), kept by its SHA-256 in a table of at
+// most MaxSessions (a full table drops the expired, then the session
+// nearest its expiry), lasting SessionTTL from login. Every form that
+// changes something carries the session's CSRF token (a hidden field, or
+// the X-CSRF-Token header htmx sends from the body's hx-headers); the
+// login form, before any session, carries a token that must equal a
+// short-lived cookie's (double submit). An unauthenticated GET goes to
+// the login page and comes back after; a role too low is a 403 page,
+// whatever the form. Answers carry a Content-Security-Policy allowing
+// only the console's own scripts and styles: no inline script anywhere
+// (the charts read their data from a data-chart attribute).
+package console
