@@ -502,7 +502,7 @@ func (c *Console) handleBatch(w http.ResponseWriter, r *http.Request, s *session
 		}
 		p.Rows = append(p.Rows, batchRow{Pos: e.Pos, Class: e.Class.String(), Flags: e.Flags.String(), Issuer: rec.Issuer.String(),
 			ASN: rec.ASN.String(), Counter: rec.Counter, AmountFen: int64(rec.Amount), BalanceFen: rec.BalanceBeforeFen(),
-			At: rec.Date.String() + " " + rec.Time.String(), Line: rec.Line, Station: rec.Station})
+			At: recordTime(rec.Date, rec.Time), Line: rec.Line, Station: rec.Station})
 		if e.Class == acquire.ClassBooked || e.Class == acquire.ClassRecovered {
 			p.SumFen += int64(rec.Amount)
 		}

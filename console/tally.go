@@ -339,7 +339,7 @@ func (t *Tally) addFlagged(e *acquire.Journaled, r *record.Record) {
 	}
 	f := Flagged{
 		Pos: e.Pos, Terminal: e.Terminal, BatchID: e.BatchID, Class: e.Class.String(), Flags: e.Flags.Names(),
-		Issuer: r.Issuer, ASN: r.ASN, AmountFen: int64(r.Amount), At: fmt.Sprintf("%s %s", r.Date, r.Time),
+		Issuer: r.Issuer, ASN: r.ASN, AmountFen: int64(r.Amount), At: recordTime(r.Date, r.Time),
 	}
 	if len(t.flagged) < MaxFlagged {
 		t.flagged = append(t.flagged, f)
@@ -417,4 +417,14 @@ func (s *Snapshot) Day(date string) (Day, bool) {
 		}
 	}
 	return Day{}, false
+}
+
+// recordTime writes a record's BCD date and time as 2006-01-02 15:04:05,
+// or as their hex digits when they are not a time.
+func recordTime(d citycard.BCDDate, tm citycard.BCDTime) string {
+	t, err := citycard.TimeOf(d, tm, citycard.ChinaTime)
+	if err != nil {
+		return fmt.Sprintf("%s %s", d, tm)
+	}
+	return t.Format(time.DateTime)
 }

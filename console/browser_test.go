@@ -1,0 +1,259 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/sim"
+)
+
+// chromium finds the browser: $CITYCARD_CHROMIUM, else chromium (the
+// Debian package) or chromium-browser on the PATH; "" when there is none.
+func chromium() string {
+	if p := os.Getenv("CITYCARD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// withAPI serves the API beside the console, as citycard serve does, so
+// that the browser test checks the console's figures against it.
+func (f *fixture) withAPI(t *testing.T) string {
+	t.Helper()
+	const token = "api-auditor-token-0123456789"
+	staff := &api.StaticStaff{}
+	staff.Add(token, api.Staff{Name: "api", Role: api.RoleAuditor})
+	s := &api.Server{Acquirer: f.a, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
+		Params: func() api.Parameters { return api.Parameters{} }}
+	ch, err := f.c.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", s.Handler())
+	mux.Handle("/", ch)
+	f.srv.Close()
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return token
+}
+
+// apiJSON GETs path from the API with the staff token into v.
+func (f *fixture) apiJSON(t *testing.T, token, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("API GET %s: %d", path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("API GET %s: %v", path, err)
+	}
+}
+
+// TestBrowser drives the console in headless Chromium: it logs in, opens
+// every page (the charts drawn under the console's Content-Security-Policy),
+// checks figures against the API, tries an operator's action as an
+// auditor, resubmits a rejection as an operator through htmx, and saves a
+// screenshot of each page in $CITYCARD_SCREENSHOTS (default: a temporary
+// directory, logged). It skips when no Chromium is installed.
+func TestBrowser(t *testing.T) {
+	path := chromium()
+	if path == "" {
+		t.Skip("no Chromium (apt-get install chromium, or set CITYCARD_CHROMIUM): the browser test needs one")
+	}
+	if testing.Short() {
+		t.Skip("-short: the browser test starts Chromium")
+	}
+	f := newFixture(t)
+	token := f.withAPI(t)
+	dir := os.Getenv("CITYCARD_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	actx, cancelA := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	if err := chromedp.Do(bctx); err != nil { // start the browser
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	// Every console message the pages write: a CSP violation or a script
+	// error shows here.
+	var mu sync.Mutex
+	var problems []string
+	go func() {
+		for m, err := range chromedp.Console(bctx) {
+			if err != nil {
+				return
+			}
+			// The auditor's refused action (below) logs its 403: expected.
+			if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && !strings.Contains(m.Text, "status of 403") {
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	eval := func(js string) int {
+		t.Helper()
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return n
+	}
+	login := func(role Role) {
+		t.Helper()
+		do("log in as "+role.String(),
+			chromedp.Navigate(f.srv.URL+"/"),
+			chromedp.WaitVisible(chromedp.ID("name")),
+			chromedp.SendKeys(chromedp.ID("name"), role.String()),
+			chromedp.SendKeys(chromedp.ID("secret"), f.secrets[role]),
+			chromedp.Click(chromedp.ID("login")),
+			chromedp.WaitVisible(chromedp.ID("who")),
+		)
+	}
+
+	// The login page first: / sends there.
+	do("open /", chromedp.Navigate(f.srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("login")))
+	shot("login")
+	login(RoleAuditor)
+	if got := text("#who"); got != "auditor (auditor)" {
+		t.Fatalf("logged in as %q", got)
+	}
+
+	asn := f.city.Cards[7].ASN.String()
+	term := f.city.Terminals[1].ID.String()
+	pages := []struct{ name, path, charts string }{
+		{"overview", "/", "1"},
+		{"ridership", "/ridership", "3"},
+		{"rejections", "/rejections", ""},
+		{"flagged", "/flagged", ""},
+		{"card", "/cards?issuer=" + sim.Issuer.String() + "&asn=" + asn, ""},
+		{"terminals", "/terminals?day=" + f.days[1], ""},
+		{"batch", "/batches/" + term + "/d1-t1", ""},
+		{"fares", "/fares", ""},
+	}
+	for _, p := range pages {
+		do("open "+p.path, chromedp.Navigate(f.srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		if p.charts != "" {
+			// Each chart drawn by Chart.js, from its data-chart attribute.
+			do("charts of "+p.path, chromedp.Poll[chromedp.Void](`document.body.dataset.chartsDrawn === "1"`, chromedp.WithPollingTimeout(10*time.Second)))
+			if n := eval(`Array.from(document.querySelectorAll("canvas")).filter(c => Chart.getChart(c) !== undefined).length`); strconv.Itoa(n) != p.charts {
+				t.Errorf("%s: %d charts drawn, want %s", p.path, n, p.charts)
+			}
+		}
+		shot(p.name)
+	}
+
+	// Figures against the API: the card's balance, a batch's records.
+	var shadow struct {
+		ReportedBalanceFen int64 `json:"reported_balance_fen"`
+	}
+	f.apiJSON(t, token, "/v1/cards/"+sim.Issuer.String()+"/"+asn+"/shadow", &shadow)
+	do("card page", chromedp.Navigate(f.srv.URL+pages[4].path), chromedp.WaitVisible(chromedp.ID("reported")))
+	if got, want := text("#reported"), yuan(shadow.ReportedBalanceFen); got != want {
+		t.Errorf("card page balance %q, the API's %q", got, want)
+	}
+	var records []json.RawMessage
+	f.apiJSON(t, token, "/v1/batches/"+term+"/d1-t1", &records)
+	do("batch page", chromedp.Navigate(f.srv.URL+pages[6].path), chromedp.WaitVisible(chromedp.ID("count")))
+	if got := text("#count"); got != strconv.Itoa(len(records)) {
+		t.Errorf("batch page: %s records, the API's %d", got, len(records))
+	}
+	// The overview's taps link to ridership; the day's figure is the same there.
+	do("overview", chromedp.Navigate(f.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[data-figure="Taps"]`)))
+	taps := text(`a[data-figure="Taps"] .now`)
+	do("follow taps", chromedp.Click(chromedp.CSS(`a[data-figure="Taps"]`)), chromedp.WaitVisible(chromedp.ID("taps")))
+	if got := text("#taps"); got != taps || got != num(f.taps[1]) {
+		t.Errorf("taps: overview %s, ridership %s, uploaded %s", taps, got, num(f.taps[1]))
+	}
+
+	// An auditor sees no resubmit button, and the action is refused even
+	// with the session's CSRF token.
+	do("rejections", chromedp.Navigate(f.srv.URL+"/rejections"), chromedp.WaitVisible(chromedp.ID("rejections")))
+	if n := eval(`document.querySelectorAll("button.resubmit").length`); n != 0 {
+		t.Errorf("the auditor sees %d resubmit buttons", n)
+	}
+	status := eval(`fetch("/rejections/1/resubmit", {method: "POST", headers: {"X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content}}).then(r => r.status)`)
+	if status != http.StatusForbidden {
+		t.Errorf("an auditor's resubmission: %d, want 403", status)
+	}
+
+	// An operator resubmits through htmx: the button becomes its status.
+	do("log out", chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.ID("login")))
+	login(RoleOperator)
+	do("resubmit",
+		chromedp.Navigate(f.srv.URL+"/rejections"),
+		chromedp.WaitVisible(chromedp.CSS("button.resubmit")),
+		chromedp.Click(chromedp.CSS("button.resubmit")),
+		chromedp.WaitVisible(chromedp.CSS("span.status")),
+	)
+	if got := text("span.status"); got != "resubmitted: rejected" {
+		t.Errorf("after resubmitting a forgery: %q, want it rejected again", got)
+	}
+	shot("rejections-operator")
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Errorf("browser console: %s", p)
+	}
+}
