@@ -98,7 +98,7 @@ func group(u uint64) string {
 
 // delta writes the change from was to now in per cent, one decimal,
 // rounded half away from zero in integer arithmetic: "+12.5%", "-3.0%",
-// "0.0%"; "new" when was is 0 and now is not, "" when both are.
+// "0.0%" (no sign: less than 0.05% either way); "new" when was is 0 and now is not, "" when both are.
 func delta(now, was int64) string {
 	switch {
 	case was == 0 && now == 0:
@@ -117,7 +117,10 @@ func delta(now, was int64) string {
 		}
 	}
 	sign := "+"
-	if q < 0 {
+	switch {
+	case q == 0:
+		sign = ""
+	case q < 0:
 		sign, q = "-", -q
 	}
 	return sign + strconv.FormatInt(q/10, 10) + "." + strconv.FormatInt(q%10, 10) + "%"

@@ -404,7 +404,7 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 
 // Day returns the figures of date (YYYY-MM-DD), or of the newest day when
 // date is empty; ok is false when the tally holds no such day.
-func (s *Snapshot) Day(date string) (Day, bool) {
+func (s Snapshot) Day(date string) (Day, bool) {
 	if len(s.Days) == 0 {
 		return Day{}, false
 	}

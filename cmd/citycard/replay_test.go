@@ -283,17 +283,7 @@ func TestProgressBar(t *testing.T) {
 // TestServeFareReplay: serve --fare-feeds serves the what-if over its
 // store's journal, each subdirectory a feed, for staff.
 func TestServeFareReplay(t *testing.T) {
-	feeds := t.TempDir()
-	dearer := copyFeed(t, "fare_products.txt", "bus_single,公交单程 bus single,adult,,2.00,CNY", "bus_single,公交单程 bus single,adult,,2.50,CNY")
-	if err := os.Rename(dearer, filepath.Join(feeds, "dearer")); err != nil {
-		t.Fatal(err)
-	}
-	old, oldFen := rideDay(t, sampleFeed)
-	_, newFen := rideDay(t, filepath.Join(feeds, "dearer"))
-	var wantNew int64
-	for k := range oldFen {
-		wantNew += int64(newFen[k])
-	}
+	feeds, old, wantNew := dearerDay(t)
 	b := newBackOfficeFiles(t, "")
 	ingestDay(t, b.db, old)
 	const token = "an-auditor-token-of-some-length"
@@ -318,6 +308,25 @@ func TestServeFareReplay(t *testing.T) {
 	if code, _ := get("from=2026-11-24&to=2026-11-24&feed=cheaper"); code != http.StatusNotFound {
 		t.Errorf("an unknown feed: %d, want 404", code)
 	}
+}
+
+// dearerDay makes a directory of candidate feeds holding "dearer" (the
+// sample feed with a bus single fare of 2.50 instead of 2.00), and a day
+// ridden under the sample feed; wantNew is what the day costs under
+// dearer.
+func dearerDay(t *testing.T) (feeds string, day *sim.DeviceCity, wantNew int64) {
+	t.Helper()
+	feeds = t.TempDir()
+	dearer := copyFeed(t, "fare_products.txt", "bus_single,公交单程 bus single,adult,,2.00,CNY", "bus_single,公交单程 bus single,adult,,2.50,CNY")
+	if err := os.Rename(dearer, filepath.Join(feeds, "dearer")); err != nil {
+		t.Fatal(err)
+	}
+	day, oldFen := rideDay(t, sampleFeed)
+	_, newFen := rideDay(t, filepath.Join(feeds, "dearer"))
+	for k := range oldFen {
+		wantNew += int64(newFen[k])
+	}
+	return feeds, day, wantNew
 }
 
 // TestDirFeeds: a feed is a subdirectory, by its plain name.
