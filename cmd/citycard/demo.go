@@ -2,24 +2,110 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/sim/city"
 )
 
-// runDemo is the platform's main job until the city demo exists: the
-// richest end-to-end run the code has. A commute traced APDU by APDU
-// (card, PSAM, terminal, the record and its TAC verified), then a
-// simulated day's records uploaded over HTTP, verified, journaled and
-// booked on the embedded SQLite store, with the exactly-once checks.
+const demoUsage = `usage: citycard demo [--cards N] [--days D] [--seed S] [--faults LIST] [--addr HOST:PORT] [--serve=false]
+
+The platform's main job: a commute traced APDU by APDU (card, PSAM,
+terminal, the record and its TAC verified), then a small city simulated
+(citycard sim: every tap through the real APDU flow, terminals uploading
+over HTTP, faults injected, every invariant checked) on the embedded
+store, its last day yesterday; then the web console and the API served
+over what the city made, on --addr, with a demo staff login printed,
+until interrupted. --serve=false exits after the city instead.
+
+flags:
+`
+
 func runDemo(ctx context.Context, e env, args []string) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprintln(e.stderr, "usage: citycard demo [bench ingest flags]\n\nRuns citycard trace commute, then citycard bench ingest (flags pass to it).")
-		return errUsage
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, demoUsage); fs.PrintDefaults() }
+	o := &simOptions{alg: "3des"}
+	fs.IntVar(&o.cards, "cards", 3000, "cards in the city")
+	fs.IntVar(&o.days, "days", 2, "days to simulate, the last one yesterday")
+	fs.Uint64Var(&o.seed, "seed", 1, "the city's seed")
+	fs.StringVar(&o.faults, "faults", "all", "faults to inject (see citycard sim -h)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address the console and the API listen on")
+	serve := fs.Bool("serve", true, "serve the console after the city, until interrupted (false: exit)")
+	if err := o.parse(fs, args, "demo"); err != nil {
+		return err
 	}
+	// The city's days end yesterday, so that the console's "today
+	// against yesterday" is the last simulated day against the one before.
+	now := time.Now().In(citycard.ChinaTime)
+	o.start = time.Date(now.Year(), now.Month(), now.Day()-o.days, 0, 0, 0, 0, citycard.ChinaTime)
+
 	fmt.Fprintln(e.stdout, "### 1. A commute, APDU by APDU (citycard trace commute)")
 	if err := runTrace(ctx, e, []string{"commute"}); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout)
-	fmt.Fprintln(e.stdout, "### 2. A day of records uploaded, verified and booked (citycard bench ingest)")
-	return runBench(ctx, e, append([]string{"ingest", "--records", "200000", "--cards", "50000"}, args...))
+	fmt.Fprintf(e.stdout, "### 2. A city of %d cards for %d days, every tap through the real devices and back office (citycard sim)\n", o.cards, o.days)
+	fmt.Fprintf(e.stdout, "replay: citycard sim --seed %d --cards %d --days %d --faults %s\n", o.seed, o.cards, o.days, faultList(o.parsedFaults))
+	o.then = func(ctx context.Context, rep *city.Report, bo *simBackOffice) error {
+		rep.Print(e.stdout)
+		if !rep.OK() {
+			return fmt.Errorf("demo: %d invariants violated, first: %s", len(rep.Violations), rep.Violations[0])
+		}
+		if !*serve {
+			return nil
+		}
+		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(e.stdout, "### 3. The web console over the city")
+		return serveDemo(ctx, e, bo, *addr)
+	}
+	_, err := simOnce(ctx, e, o, o.seed)
+	return err
+}
+
+// serveDemo serves the console and the API over the city's back office
+// on addr until ctx ends, with a demo administrator whose token is drawn
+// now and printed.
+func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error {
+	b := make([]byte, 12)
+	crand.Read(b)
+	token := hex.EncodeToString(b)
+	staff := &api.StaticStaff{}
+	staff.Add(token, api.Staff{Name: "demo", Role: api.RoleAdmin})
+	s := bo.apiServer(staff)
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s.Logger = logger
+	h, err := withConsole(s.Handler(), s, bo.st.journal, bo.st.registry, bo.bl, false, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("demo: the console: %w (--addr changes the address)", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(e.stdout, "console: http://%s/\nlog in as: demo\ntoken:     %s\n(the API is beside it, e.g. curl -H 'Authorization: Bearer %s' http://%s/v1/rejections; Ctrl-C stops)\n",
+		ln.Addr(), token, token, ln.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ func commands() map[string]command {
 		"bench":      {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
 		"serve":      {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
 		"ledger":     {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
-		"demo":       {"the main job: trace a commute, then ingest a simulated day on SQLite", runDemo},
+		"demo":       {"the main job: trace a commute, simulate a small city, then serve the web console over it", runDemo},
 		"registry":   {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
 		"rejections": {"the rejection journal: list rejected records, resubmit them once staff fixed the cause", runRejections},
 		"sim":        {"simulate a city from a seed, end to end over HTTP, and check every invariant", runSim},

@@ -83,6 +83,11 @@ type simOptions struct {
 	parsedFaults []city.Fault
 	// wrap, if not nil, wraps the back office (tests break it on purpose).
 	wrap func(city.BackOffice) city.BackOffice
+	// start is the first day's midnight; zero: the city's default.
+	start time.Time
+	// then, if not nil, runs after the city, on its back office still
+	// running (demo serves the console over it).
+	then func(ctx context.Context, rep *city.Report, bo *simBackOffice) error
 }
 
 func runSim(ctx context.Context, e env, args []string) error {
@@ -101,19 +106,8 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object on the last line")
 	fs.BoolVar(&o.explain, "explain", false, "on a violation, print the history of the first card it names (stderr)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this `file`")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return fmt.Errorf("sim: unexpected argument %q: %w", fs.Arg(0), errUsage)
-	}
-	var err error
-	if o.parsedFaults, err = city.ParseFaults(o.faults); err != nil {
-		return fmt.Errorf("sim: --faults: %v: %w", err, errUsage)
-	}
-	if o.cards < 1 || o.cards > city.CardsMax || o.days < 1 || o.days > city.DaysMax {
-		return fmt.Errorf("sim: --cards 1 to %d and --days 1 to %d: %w", city.CardsMax, city.DaysMax, errUsage)
+	if err := o.parse(fs, args, "sim"); err != nil {
+		return err
 	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -144,6 +138,27 @@ func runSim(ctx context.Context, e env, args []string) error {
 	}
 	if !rep.OK() {
 		return fmt.Errorf("sim: %d invariants violated, first: %s", len(rep.Violations), rep.Violations[0])
+	}
+	return nil
+}
+
+// parse parses the flags of cmd (sim or demo) into o and checks them:
+// errUsage for a flag that does not parse, an argument, an unknown fault,
+// or cards or days out of bounds.
+func (o *simOptions) parse(fs *flag.FlagSet, args []string, cmd string) error {
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("%s: unexpected argument %q: %w", cmd, fs.Arg(0), errUsage)
+	}
+	var err error
+	if o.parsedFaults, err = city.ParseFaults(o.faults); err != nil {
+		return fmt.Errorf("%s: --faults: %v: %w", cmd, err, errUsage)
+	}
+	if o.cards < 1 || o.cards > city.CardsMax || o.days < 1 || o.days > city.DaysMax {
+		return fmt.Errorf("%s: --cards 1 to %d and --days 1 to %d: %w", cmd, city.CardsMax, city.DaysMax, errUsage)
 	}
 	return nil
 }
@@ -282,11 +297,15 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 	if o.quiet {
 		progress = nil
 	}
-	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now}
+	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start}
 	if o.explain {
 		cfg.Explain = e.stderr
 	}
-	return city.Run(ctx, cfg, cbo)
+	rep, err := city.Run(ctx, cfg, cbo)
+	if err != nil || o.then == nil {
+		return rep, err
+	}
+	return rep, o.then(ctx, rep, bo)
 }
 
 // simBackOffice is the back office sim runs against: serve's stores,
@@ -302,6 +321,8 @@ type simBackOffice struct {
 	client *http.Client
 	staff  string // the staff token the city reports losses with
 	logger *slog.Logger
+	bl     *blacklist.List
+	params api.Parameters
 }
 
 func newSimBackOffice(db string) *simBackOffice {
@@ -366,28 +387,33 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	}
 	staff := &api.StaticStaff{}
 	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleOperator})
-	version := ""
+	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
-		version = s.Fares.Version()
+		b.params.FareTableVersion = s.Fares.Version()
 	}
-	server := &api.Server{
-		Acquirer: acq, Terminals: terminalAuth{registry.New(b.st.registry, time.Now)}, Staff: staff,
-		Blacklist: bl, Rejections: b.st.journal, Batches: b.st.journal, Logger: b.logger,
-		Params: func() api.Parameters {
-			return api.Parameters{FareTableVersion: version, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
-		},
-	}
+	b.acq, b.bl = acq, bl
+	server := b.apiServer(staff)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		acq.Close()
+		b.acq = nil
 		return err
 	}
-	b.acq = acq
 	b.srv = &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go b.srv.Serve(ln)
 	b.url = "http://" + ln.Addr().String()
 	b.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
 	return nil
+}
+
+// apiServer is the API over the running back office, for staff.
+func (b *simBackOffice) apiServer(staff api.StaffAuth) *api.Server {
+	params := b.params
+	return &api.Server{
+		Acquirer: b.acq, Terminals: terminalAuth{registry.New(b.st.registry, time.Now)}, Staff: staff,
+		Blacklist: b.bl, Rejections: b.st.journal, Batches: b.st.journal, Logger: b.logger,
+		Params: func() api.Parameters { return params },
+	}
 }
 
 // Stop implements city.BackOffice. After a crash acquisition's final
