@@ -23,7 +23,7 @@ The platform's main job: a commute traced APDU by APDU (card, PSAM,
 terminal, the record and its TAC verified), then a small city simulated
 (citycard sim: every tap through the real APDU flow, terminals uploading
 over HTTP, faults injected, every invariant checked) on the embedded
-store, its last day yesterday; then the web console and the API served
+store, its last day three days ago (its late uploads come after); then the web console and the API served
 over what the city made, on --addr, with a demo staff login printed,
 until interrupted. --serve=false exits after the city instead.
 
@@ -36,7 +36,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	fs.Usage = func() { fmt.Fprint(e.stderr, demoUsage); fs.PrintDefaults() }
 	o := &simOptions{alg: "3des"}
 	fs.IntVar(&o.cards, "cards", 3000, "cards in the city")
-	fs.IntVar(&o.days, "days", 2, "days to simulate, the last one yesterday")
+	fs.IntVar(&o.days, "days", 2, "days to simulate, the last one three days ago")
 	fs.Uint64Var(&o.seed, "seed", 1, "the city's seed")
 	fs.StringVar(&o.faults, "faults", "all", "faults to inject (see citycard sim -h)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address the console and the API listen on")
@@ -44,10 +44,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err := o.parse(fs, args, "demo"); err != nil {
 		return err
 	}
-	// The city's days end yesterday, so that the console's "today
-	// against yesterday" is the last simulated day against the one before.
+	// The city's days end three days ago: its last uploads (terminals
+	// offline for days, then the final flush) come two days after its
+	// last day, and must not be in the console's future.
 	now := time.Now().In(citycard.ChinaTime)
-	o.start = time.Date(now.Year(), now.Month(), now.Day()-o.days, 0, 0, 0, 0, citycard.ChinaTime)
+	o.start = time.Date(now.Year(), now.Month(), now.Day()-o.days-2, 0, 0, 0, 0, citycard.ChinaTime)
 
 	fmt.Fprintln(e.stdout, "### 1. A commute, APDU by APDU (citycard trace commute)")
 	if err := runTrace(ctx, e, []string{"commute"}); err != nil {
