@@ -304,3 +304,23 @@ func TestPagesAndFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityHeaders: every answer, the login page included, allows no
+// script or style but the console's own, and no framing.
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/login", "/", "/assets/console.js"} {
+		resp, _ := f.get(t, f.client(t), path)
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+			resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: CSP %q, nosniff %q", path, csp, resp.Header.Get("X-Content-Type-Options"))
+		}
+	}
+	if resp, _ := f.get(t, f.client(t), "/assets/LICENSE.htmx"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a licence file served: %d (it is kept in the repository, not served)", resp.StatusCode)
+	}
+	if resp, body := f.get(t, f.client(t), "/assets/htmx.min.js"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "/*! htmx 2.0.11") {
+		t.Errorf("htmx: %d", resp.StatusCode)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/console"
 )
 
 // TestServeConsole: serve answers / with the console (a redirect to its
@@ -61,5 +66,29 @@ func TestServeConsole(t *testing.T) {
 	want := `<strong id="newfen">¥` + strconv.FormatInt(wantNew/100, 10)
 	if code != http.StatusOK || !strings.Contains(page, want) {
 		t.Errorf("the fare what-if page: %d, want %q in it", code, want)
+	}
+}
+
+// TestStaffLogin: the console's login takes the API's staff token with
+// the name it was given to, and keeps its role (console.Role has
+// api.Role's values).
+func TestStaffLogin(t *testing.T) {
+	staff := &api.StaticStaff{}
+	roles := map[string]api.Role{"ann": api.RoleAuditor, "bob": api.RoleOperator, "cy": api.RoleAdmin}
+	for name, role := range roles {
+		staff.Add(name+"-token-0123456789", api.Staff{Name: name, Role: role})
+	}
+	l := staffLogin{staff}
+	want := map[string]console.Role{"ann": console.RoleAuditor, "bob": console.RoleOperator, "cy": console.RoleAdmin}
+	for name := range roles {
+		st, err := l.Login(context.Background(), name, name+"-token-0123456789")
+		if err != nil || st.Name != name || st.Role != want[name] {
+			t.Errorf("%s: %+v, %v; want role %v", name, st, err, want[name])
+		}
+	}
+	for _, tc := range []struct{ name, secret string }{{"bob", "ann-token-0123456789"}, {"ann", "wrong"}, {"", "ann-token-0123456789"}} {
+		if _, err := l.Login(context.Background(), tc.name, tc.secret); !citycard.IsKind(err, citycard.Unauthenticated) {
+			t.Errorf("%q with %q: %v, want kind Unauthenticated", tc.name, tc.secret, err)
+		}
 	}
 }
