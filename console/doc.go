@@ -28,13 +28,16 @@
 // The figures are sums of journaled records, folded by the Tally as it
 // tails the journal (Replay after the last position folded), so that a
 // page costs the records journaled since the last page, and a refresh
-// folds at most about a million records: BenchmarkTallyFold folds 830,000
-// records a second on one core here, so a page waits at most about a
-// second and a half, and a 20M-record journal is caught up after a score
-// of pages, each saying "catching up" until then. An operating day is the date the
-// record carries (local time). A tap is a purchase record booked or held
-// in suspense; a grey record recovered later is booked (its amount in
-// revenue) but not a second tap. Revenue is the amounts of the records
+// folds at most about a million records: BenchmarkTallyFold folds
+// 830,000 records a second on one core here, so a page waits at most
+// about a second and a half, and a 20M-record journal is caught up after
+// a score of pages, each saying "catching up" until then. A day is the
+// date the record carries (local time: the civil date of the tap, not
+// the clearing's business day nor the fare what-if's operating day).
+// Taps are the records of purchase taps booked or held in suspense (a
+// load is a tap too, counted apart as a load); a grey record recovered
+// later is booked (its amount in revenue) but not a second tap. Revenue
+// is the amounts of the records
 // booked. The tally keeps MaxDays days (the oldest dropped), counts
 // distinct cards up to MaxCardsCounted a day (past it the figure is a
 // lower bound, shown with a +), keeps the newest MaxFlagged flagged

@@ -135,6 +135,8 @@ func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, s *sess
 		{Name: "Duplicates dropped", Now: day.Duplicates, Was: was.Duplicates, Link: "/terminals" + q},
 		{Name: "Rejected (uploaded that day)", Now: snap.RejectedByDay[p.Day], Was: snap.RejectedByDay[p.Before], Link: "/rejections"},
 		{Name: "Held in suspense", Now: day.SuspenseFen, Was: was.SuspenseFen, Money: true, Link: "/flagged"},
+		{Name: "Loads", Now: day.Loads, Was: was.Loads, Link: "/terminals" + q},
+		{Name: "Loaded", Now: day.LoadFen, Was: was.LoadFen, Money: true, Link: "/terminals" + q},
 	}
 	p.Hours = hourChart(day, was)
 	c.render(w, r, s, http.StatusOK, "overview", "Overview", p)

@@ -26,6 +26,8 @@ const (
 
 var roleNames = [...]string{RoleAuditor: "auditor", RoleOperator: "operator", RoleAdmin: "admin"}
 
+// String gives the role's name: auditor, operator or admin ("none"
+// otherwise).
 func (r Role) String() string {
 	if int(r) < len(roleNames) && roleNames[r] != "" {
 		return roleNames[r]
