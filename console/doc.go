@@ -37,11 +37,11 @@
 // Taps are the records of purchase taps booked or held in suspense (a
 // load is a tap too, counted apart as a load); a grey record recovered
 // later is booked (its amount in revenue) but not a second tap. Revenue
-// is the amounts of the records
-// booked. The tally keeps MaxDays days (the oldest dropped), counts
-// distinct cards up to MaxCardsCounted a day (past it the figure is a
-// lower bound, shown with a +), keeps the newest MaxFlagged flagged
-// records, and counts rejections by reason and upload day. A terminal's
+// is the amounts of the records booked. The tally keeps MaxDays days
+// (the oldest dropped), counts distinct cards up to MaxCardsCounted a
+// day (past it the figure is a lower bound, shown with a +), keeps the
+// newest MaxFlagged flagged records, and counts rejections by reason and
+// upload day. A terminal's
 // last upload is the commit time of the last batch with a journaled
 // record (a batch whose records were all rejected does not count). The
 // tally decides nothing: the acquirer's decisions are in the journal,
