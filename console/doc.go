@@ -11,7 +11,7 @@
 // revenue, cards seen, terminals active, flagged, duplicates,
 // rejections and suspense, each against the day before, and taps by
 // hour); ridership by hour, line and station (a chart and the table of
-// every figure); the rejection journal by reason, with resubmission
+// every figure) and the busiest stop pairs; the rejection journal by reason, with resubmission
 // (operators); the newest flagged records with their reasons; card
 // look-up (the card's shadow and blacklist state, listing and delisting
 // for operators); terminals, the stalest first; a batch's journaled

@@ -167,6 +167,9 @@ type ridershipPage struct {
 	Hours    []countRow
 	Lines    []countRow
 	Stations []countRow
+	Pairs    []countRow // the busiest stop pairs, at most chartBars
+	PairsN   int        // pairs counted
+	Other    int64      // legs of pairs past MaxPairs
 	HourCh   chart
 	LineCh   chart
 	StatCh   chart
@@ -195,17 +198,27 @@ func (c *Console) handleRidership(w http.ResponseWriter, r *http.Request, s *ses
 	for k, n := range day.Stations {
 		p.Stations = append(p.Stations, countRow{Label: fmt.Sprintf("network %d, station %d", k.Network, k.Station), Link: fmt.Sprintf("%s&station=%d", q, k.Station), N: n})
 	}
+	for k, n := range day.Pairs {
+		p.Pairs = append(p.Pairs, countRow{Label: fmt.Sprintf("network %d, station %d to %d", k.Network, k.Entry, k.Exit),
+			Link: fmt.Sprintf("%s&station=%d", q, k.Exit), N: n})
+	}
+	p.PairsN, p.Other = len(p.Pairs), day.PairsOther
+	slices.SortFunc(p.Pairs, byCount)
 	for _, rows := range []*[]countRow{&p.Lines, &p.Stations} {
-		slices.SortFunc(*rows, func(a, b countRow) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Label, b.Label)) })
+		slices.SortFunc(*rows, byCount)
 		if len(*rows) > maxTableRows {
 			*rows, p.Cut = (*rows)[:maxTableRows], true
 		}
 	}
+	p.Pairs = p.Pairs[:min(len(p.Pairs), chartBars)]
 	p.HourCh = hourChart(day, Day{})
 	p.LineCh = barChart("taps", p.Lines)
 	p.StatCh = barChart("taps", p.Stations)
 	c.render(w, r, s, http.StatusOK, "ridership", "Ridership", p)
 }
+
+// byCount orders rows by count, the largest first, then by label.
+func byCount(a, b countRow) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Label, b.Label)) }
 
 // barChart charts the first chartBars rows.
 func barChart(label string, rows []countRow) chart {
@@ -255,7 +268,7 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, s *se
 	for reason, n := range snap.Rejected {
 		p.Reasons = append(p.Reasons, countRow{Label: reason, Link: "/rejections?reason=" + urlQueryEscape(reason), N: n})
 	}
-	slices.SortFunc(p.Reasons, func(a, b countRow) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Label, b.Label)) })
+	slices.SortFunc(p.Reasons, byCount)
 	rs, err := c.Journal.QueryRejections(r.Context(), f)
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -323,7 +336,7 @@ func (c *Console) handleFlagged(w http.ResponseWriter, r *http.Request, s *sessi
 	for f, n := range snap.Flags {
 		p.Flags = append(p.Flags, countRow{Label: f, N: n})
 	}
-	slices.SortFunc(p.Flags, func(a, b countRow) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Label, b.Label)) })
+	slices.SortFunc(p.Flags, byCount)
 	c.render(w, r, s, http.StatusOK, "flagged", "Flagged records", p)
 }
 

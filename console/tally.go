@@ -32,6 +32,9 @@ const (
 	maxFoldPerRefresh = 1 << 20
 	// maxRejectionPages bounds the pages of rejections one refresh reads.
 	maxRejectionPages = 64
+	// MaxPairs bounds the stop pairs counted per day; the taps of pairs
+	// past it are counted in Day.PairsOther.
+	MaxPairs = 1 << 14
 )
 
 // TallyJournal is what the tally reads of the journal: the journaled
@@ -88,7 +91,12 @@ type Day struct {
 	Hours       [24]int64
 	Lines       map[LineKey]int64
 	Stations    map[StationKey]int64
-	Terminals   map[citycard.TerminalID]*TerminalDay
+	// Pairs counts the legs from entry to exit (tap-off records, which
+	// carry both), at most MaxPairs pairs; PairsOther the legs of the
+	// pairs past the bound.
+	Pairs      map[PairKey]int64
+	PairsOther int64
+	Terminals  map[citycard.TerminalID]*TerminalDay
 
 	cards map[cardKey]struct{}
 }
@@ -103,6 +111,12 @@ type LineKey struct {
 type StationKey struct {
 	Network uint16
 	Station uint32
+}
+
+// PairKey names a stop pair: a leg's network, entry and exit stations.
+type PairKey struct {
+	Network     uint16
+	Entry, Exit uint32
 }
 
 type cardKey struct {
@@ -264,6 +278,14 @@ func (t *Tally) fold(e *acquire.Journaled) {
 	if r.Station != 0 {
 		d.Stations[StationKey{r.Network, r.Station}]++
 	}
+	if r.Type == citycard.TxCompositePurchase && r.EntryStation != 0 && r.Station != 0 {
+		k := PairKey{r.Network, r.EntryStation, r.Station}
+		if _, ok := d.Pairs[k]; ok || len(d.Pairs) < MaxPairs {
+			d.Pairs[k]++
+		} else {
+			d.PairsOther++
+		}
+	}
 	td := d.Terminals[e.Terminal]
 	if td == nil {
 		td = &TerminalDay{Line: r.Line, Station: r.Station}
@@ -305,7 +327,7 @@ func (t *Tally) day(date citycard.BCDDate) *Day {
 		delete(t.days, oldest)
 	}
 	d := &Day{
-		Date: at.Format(time.DateOnly), Lines: map[LineKey]int64{}, Stations: map[StationKey]int64{},
+		Date: at.Format(time.DateOnly), Lines: map[LineKey]int64{}, Stations: map[StationKey]int64{}, Pairs: map[PairKey]int64{},
 		Terminals: map[citycard.TerminalID]*TerminalDay{}, cards: map[cardKey]struct{}{},
 	}
 	t.days[date] = d
@@ -374,7 +396,7 @@ func (t *Tally) Snapshot() Snapshot {
 	for _, d := range t.days {
 		c := *d
 		c.cards = nil
-		c.Lines, c.Stations = cloneMap(d.Lines), cloneMap(d.Stations)
+		c.Lines, c.Stations, c.Pairs = cloneMap(d.Lines), cloneMap(d.Stations), cloneMap(d.Pairs)
 		c.Terminals = make(map[citycard.TerminalID]*TerminalDay, len(d.Terminals))
 		for k, v := range d.Terminals {
 			cv := *v

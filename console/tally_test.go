@@ -41,9 +41,19 @@ func (j *listJournal) QueryRejections(context.Context, acquire.RejectionFilter) 
 // add journals a purchase of card n on day (of November 2026) at hour.
 func (j *listJournal) add(t testing.TB, day, hour int, n uint32, class acquire.Class, flags acquire.Flags) {
 	t.Helper()
+	j.addLeg(t, day, hour, n, class, flags, 0)
+}
+
+// addLeg journals a purchase as add does; with entry not 0, a tap-off
+// (a composite purchase) of a leg from station entry.
+func (j *listJournal) addLeg(t testing.TB, day, hour int, n uint32, class acquire.Class, flags acquire.Flags, entry uint32) {
+	t.Helper()
 	d, tm := citycard.DateTime(time.Date(2026, 11, day, hour, 0, 0, 0, citycard.ChinaTime))
 	r := record.Record{Type: citycard.TxPurchase, Issuer: citycard.IssuerCode{0x31, 0x50, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF}, TerminalID: citycard.TerminalID{0x31, 0x50, 1, 0, 0, 1}, PSAMID: citycard.PSAMID{0x31, 0x50, 9: 1}, ASN: citycard.ASN{2: 0x31, 3: 0x50, 6: byte(n >> 24), 7: byte(n >> 16), 8: byte(n >> 8), 9: byte(n)},
 		Amount: 200, Date: d, Time: tm, Network: 1, Line: 3, Station: 9}
+	if entry != 0 {
+		r.Type, r.EntryStation, r.EntryLine, r.EntryDate, r.EntryTime = citycard.TxCompositePurchase, entry, 3, d, tm
+	}
 	e := acquire.Journaled{Pos: int64(len(j.es) + 1), BatchID: "b", Class: class, Flags: flags}
 	copy(e.Raw[:], r.AppendBinary(nil))
 	j.es = append(j.es, e)
@@ -59,6 +69,8 @@ func TestTallyFigures(t *testing.T) {
 	j.add(t, 24, 9, 2, acquire.ClassRecovered, 0)                    // booked, not a second tap
 	j.add(t, 24, 9, 3, acquire.ClassLoad, 0)                         // a load
 	j.add(t, 24, 23, 4, acquire.ClassBooked, acquire.FlagCounterGap) // flagged
+	j.addLeg(t, 24, 23, 5, acquire.ClassBooked, 0, 7)                // a leg from station 7 to 9
+	j.addLeg(t, 24, 23, 6, acquire.ClassDuplicate, 0, 7)             // its copy: not a leg
 	tl := NewTally(j, time.Now)
 	if err := tl.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -68,22 +80,25 @@ func TestTallyFigures(t *testing.T) {
 	if !ok {
 		t.Fatal("no day 2026-11-24")
 	}
-	if d.Taps != 3 || d.Booked != 3 || d.RevenueFen != 600 || d.SuspenseFen != 200 || d.Duplicates != 1 || d.Loads != 1 || d.Flagged != 2 || d.Cards != 3 {
-		t.Errorf("day %+v: want 3 taps, 3 booked, 600 fen revenue, 200 in suspense, 1 duplicate, 1 load, 2 flagged, 3 cards", d)
+	if d.Taps != 4 || d.Booked != 4 || d.RevenueFen != 800 || d.SuspenseFen != 200 || d.Duplicates != 2 || d.Loads != 1 || d.Flagged != 2 || d.Cards != 4 {
+		t.Errorf("day %+v: want 4 taps, 4 booked, 800 fen revenue, 200 in suspense, 2 duplicates, 1 load, 2 flagged, 4 cards", d)
 	}
-	if d.Hours[7] != 1 || d.Hours[8] != 1 || d.Hours[23] != 1 || d.Hours[9] != 0 {
-		t.Errorf("hours %v: a tap at 7, 8 and 23", d.Hours)
+	if d.Hours[7] != 1 || d.Hours[8] != 1 || d.Hours[23] != 2 || d.Hours[9] != 0 {
+		t.Errorf("hours %v: a tap at 7 and 8, two at 23", d.Hours)
 	}
-	if d.Lines[LineKey{1, 3}] != 3 || d.Stations[StationKey{1, 9}] != 3 {
-		t.Errorf("lines %v, stations %v: 3 taps on line 3 at station 9", d.Lines, d.Stations)
+	if d.Lines[LineKey{1, 3}] != 4 || d.Stations[StationKey{1, 9}] != 4 {
+		t.Errorf("lines %v, stations %v: 4 taps on line 3 at station 9", d.Lines, d.Stations)
+	}
+	if len(d.Pairs) != 1 || d.Pairs[PairKey{1, 7, 9}] != 1 {
+		t.Errorf("pairs %v: one leg from 7 to 9", d.Pairs)
 	}
 	// A second refresh folds only what is new.
 	j.add(t, 24, 10, 5, acquire.ClassBooked, 0)
 	if err := tl.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := tl.Snapshot().Day(""); d.Taps != 4 {
-		t.Errorf("after one more record: %d taps, want 4", d.Taps)
+	if d, _ := tl.Snapshot().Day(""); d.Taps != 5 {
+		t.Errorf("after one more record: %d taps, want 5", d.Taps)
 	}
 }
 
@@ -151,6 +166,27 @@ func TestTallyBounds(t *testing.T) {
 		}
 		if d, _ := tl.Snapshot().Day(""); d.Cards != MaxCardsCounted || !d.CardsCapped || d.Taps != MaxCardsCounted+2 {
 			t.Fatalf("%d cards, capped %v, %d taps; want %d, capped, %d", d.Cards, d.CardsCapped, d.Taps, MaxCardsCounted, MaxCardsCounted+2)
+		}
+	})
+	t.Run("MaxPairs", func(t *testing.T) {
+		j := &listJournal{}
+		for i := range MaxPairs {
+			j.addLeg(t, 24, 8, 1, acquire.ClassBooked, 0, uint32(100+i))
+		}
+		j.addLeg(t, 24, 8, 1, acquire.ClassBooked, 0, 100) // a pair counted already
+		tl := NewTally(j, time.Now)
+		if err := tl.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := tl.Snapshot().Day(""); len(d.Pairs) != MaxPairs || d.PairsOther != 0 || d.Pairs[PairKey{1, 100, 9}] != 2 {
+			t.Fatalf("%d pairs, %d legs past the bound; want %d, 0", len(d.Pairs), d.PairsOther, MaxPairs)
+		}
+		j.addLeg(t, 24, 8, 1, acquire.ClassBooked, 0, 100+MaxPairs) // one pair more
+		if err := tl.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := tl.Snapshot().Day(""); len(d.Pairs) != MaxPairs || d.PairsOther != 1 {
+			t.Fatalf("%d pairs, %d legs past the bound; want %d, 1", len(d.Pairs), d.PairsOther, MaxPairs)
 		}
 	})
 	t.Run("fold bound", func(t *testing.T) {
