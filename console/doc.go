@@ -7,15 +7,15 @@
 // # Pages
 //
 // The routes table (Console.routes) lists every page with the least role
-// that sees it: the overview (the operating day's taps, records booked,
-// revenue, cards seen, terminals active, flagged, duplicates,
-// rejections and suspense, each against the day before, and taps by
-// hour); ridership by hour, line and station (a chart and the table of
-// every figure) and the busiest stop pairs; the rejection journal by reason, with resubmission
-// (operators); the newest flagged records with their reasons; card
-// look-up (the card's shadow and blacklist state, listing and delisting
-// for operators); terminals, the stalest first; a batch's journaled
-// records; and the fare what-if (api.Replays) as charts.
+// that sees it: the overview (the day's taps, records booked, revenue,
+// cards seen, terminals active, flagged, duplicates, rejections,
+// suspense and loads, each against the day before, and taps by hour);
+// ridership by hour, line and station (a chart and the table of every
+// figure) and the busiest stop pairs; the rejection journal by reason,
+// with resubmission (operators); the newest flagged records with their
+// reasons; card look-up (the card's shadow and blacklist state, listing
+// and delisting for operators); terminals, the stalest first; a batch's
+// journaled records; and the fare what-if (api.Replays) as charts.
 //
 // Every figure links to what is behind it, down to records: a day's
 // figures to the terminals that made them, a terminal's figures to its
