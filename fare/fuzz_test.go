@@ -79,7 +79,8 @@ func journeyDoc(t *testing.T, tab *Table, j *Journey) []byte {
 		jj.Products = append(jj.Products, hj)
 	}
 	if j.Spend != (Spend{}) {
-		jj.Spend = &SpendJSON{Day: tab.FormatAmount(j.Spend.DayFen), Week: tab.FormatAmount(j.Spend.WeekFen), Month: tab.FormatAmount(j.Spend.MonthFen)}
+		jj.Spend = &SpendJSON{Day: tab.FormatAmount(j.Spend.DayFen), Week: tab.FormatAmount(j.Spend.WeekFen), Month: tab.FormatAmount(j.Spend.MonthFen),
+			DayRides: j.Spend.DayRides, WeekRides: j.Spend.WeekRides, MonthRides: j.Spend.MonthRides}
 	}
 	b, err := json.Marshal(jj)
 	if err != nil {
@@ -104,6 +105,8 @@ func FuzzParseJourney(f *testing.F) {
 		`{"date":"2025-02-29","legs":[{}]}`,
 		`{"date":"2025-06-10","legs":[{"distance_m":-1}]}`,
 		`{"date":"2025-06-10","legs":[{"charged":"1.001"}],"spend":{"day":"-1"}}`,
+		`{"date":"2025-06-10","legs":[{"route_id":"b1","start_time":"08:00:00"}],"spend":{"month":"120.00","day_rides":2,"week_rides":9,"month_rides":15}}`,
+		`{"date":"2025-06-10","legs":[{}],"spend":{"month_rides":-1}}`,
 		`{"date":"2025-06-10","legs":[{}],"products":[{"fare_product_id":"bus_monthly","valid_from":"2025-06-30","valid_to":"2025-06-01"}]}`,
 		`{"date":"2025-06-10","legs":[{"start_time":"999:59:59"}]}{"trailing":1}`,
 		`[]`,

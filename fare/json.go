@@ -50,9 +50,12 @@ type HeldJSON struct {
 
 // SpendJSON is the JSON form of Spend.
 type SpendJSON struct {
-	Day   string `json:"day,omitempty"`
-	Week  string `json:"week,omitempty"`
-	Month string `json:"month,omitempty"`
+	Day        string `json:"day,omitempty"`
+	Week       string `json:"week,omitempty"`
+	Month      string `json:"month,omitempty"`
+	DayRides   int    `json:"day_rides,omitempty"`
+	WeekRides  int    `json:"week_rides,omitempty"`
+	MonthRides int    `json:"month_rides,omitempty"`
 }
 
 // ParseJourney decodes a journey document (JourneyJSON), strictly:
@@ -160,6 +163,9 @@ func (t *Table) ParseJourney(data []byte) (*Journey, error) {
 				return nil, bad(p.name, fmt.Errorf("%q is not an amount of %s", p.v, t.currency))
 			}
 		}
+		if err := spendRides(s, &j.Spend); err != nil {
+			return nil, citycard.E(op, citycard.Invalid, "journey: %w", err)
+		}
 	}
 	return j, nil
 }
@@ -251,6 +257,8 @@ type LegQuoteJSON struct {
 	Full          string      `json:"full"`
 	Transfer      bool        `json:"transfer,omitempty"`
 	Cap           string      `json:"cap,omitempty"`
+	Tier          string      `json:"tier,omitempty"`    // taken off by the spend tier, before the cap
+	TierID        string      `json:"tier_id,omitempty"` // the spend tier that applied (fare_tiers.txt)
 	Refund        string      `json:"refund,omitempty"`
 	Supplement    string      `json:"supplement,omitempty"`
 	DistanceM     *int64      `json:"distance_m,omitempty"`
@@ -297,6 +305,7 @@ func (q *Quote) JSON() QuoteJSON {
 		if lq.CapFen > 0 {
 			lj.Cap = t.FormatAmount(lq.CapFen)
 		}
+		q.tierJSON(lq, &lj)
 		if lq.RefundFen > 0 {
 			lj.Refund = t.FormatAmount(lq.RefundFen)
 		}
@@ -401,7 +410,7 @@ func (q *Quote) Explanation(i int) string {
 			fmt.Fprintf(&b, " within %d min", x.limitS/60)
 		}
 		if o.Covered {
-			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen))
+			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen+lq.TierFen))
 			break
 		}
 		tp := "no transfer product"
@@ -419,8 +428,9 @@ func (q *Quote) Explanation(i int) string {
 		case AB:
 			fmt.Fprintf(&b, ", AB: %s covers both legs, less what the earlier leg paid", tp)
 		}
-		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen))
+		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen+lq.TierFen))
 	}
+	q.explainTier(&b, lq)
 	if lq.CapFen > 0 {
 		p := map[CapPeriod]string{CapDay: "daily", CapWeek: "weekly", CapMonth: "monthly"}[lq.capPeriod]
 		fmt.Fprintf(&b, "; %s cap reached: %s charged, %s waived", p, amt(lq.AmountFen), amt(lq.CapFen))

@@ -23,7 +23,7 @@ var feedFiles = []string{
 	// The extension files (README.md).
 	"fare_codes.txt", "fare_networks.txt", "stop_distances.txt", "route_stop_posts.txt",
 	"fare_time_rules.txt", "fare_held_products.txt", "fare_caps.txt",
-	"fare_time_periods.txt",
+	"fare_time_periods.txt", "fare_tiers.txt", "fare_tier_networks.txt",
 }
 
 // loader builds a Table from the files of a feed, collecting errors and
@@ -399,6 +399,7 @@ func (l *loader) load() {
 	l.loadLegRules()
 	l.loadJoinRules()
 	l.loadTransferRules()
+	l.loadTiers()
 	l.loadExtensions()
 	l.loadTimePeriods()
 }
@@ -959,15 +960,7 @@ func (l *loader) loadExtensions() {
 		if c.cat, ok = l.defRef(f, i, "rider_category_id", &t.catIDs, "rider category", "the cap is ignored"); !ok {
 			continue
 		}
-		switch v := f.get(i, "period"); v {
-		case "day":
-			c.period = CapDay
-		case "week":
-			c.period = CapWeek
-		case "month":
-			c.period = CapMonth
-		default:
-			l.errf(f, i, "period", "%q is not day, week or month", v)
+		if c.period = CapPeriod(l.choice(f, i, "period", periodNames[:]...)); c.period == 0 {
 			continue
 		}
 		c.amount = l.amountField(f, i, "amount", true)

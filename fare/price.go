@@ -23,7 +23,12 @@ type Journey struct {
 	FareMedia     string // a fare_media_id; "" for no particular media
 	Legs          []Leg
 	Products      []Held // products the card holds: passes and count tickets
-	Spend         Spend  // spent before this journey, for fare caps
+	Spend         Spend  // spent and ridden before this journey, for fare caps and spend tiers
+	// SpentLegs says the first SpentLegs legs are counted in Spend
+	// already: a terminal prices a tap after the leg before it (for its
+	// transfers), which the card's spend counts. Caps and spend tiers
+	// neither count those legs again nor apply to them. 0 for none.
+	SpentLegs int
 }
 
 // Leg is one ride. Fields the feed does not need may be left empty.
@@ -63,11 +68,15 @@ type Held struct {
 	RidesToday int // rides already taken on the operating day of the journey's first leg
 }
 
-// Spend is what the rider paid in the periods fare caps count, before the
-// journey: the operating day of its first leg (Table.OperatingDay), and
-// the week (Monday to Sunday) and month of that day.
+// Spend is what the rider paid, and how many rides they took, in the
+// periods fare caps and spend tiers count, before the journey: the
+// operating day of its first leg (Table.OperatingDay), and the week
+// (Monday to Sunday) and month of that day. A spend tier takes them as
+// the count of the networks it counts (fare_tier_networks.txt): what a
+// card carries.
 type Spend struct {
-	DayFen, WeekFen, MonthFen int64
+	DayFen, WeekFen, MonthFen       int64
+	DayRides, WeekRides, MonthRides int
 }
 
 // OfferKind says where an offer comes from.
@@ -126,6 +135,7 @@ type LegQuote struct {
 	AmountFen     int64 // charged for the leg, after transfers, held products and caps
 	FullFen       int64 // the leg's cheapest fare on its own: no transfer, no held product
 	CapFen        int64 // taken off by fare caps
+	TierFen       int64 // taken off by a spend tier (fare_tiers.txt), before caps
 	RefundFen     int64 // to refund of ChargedFen, once the tap-off turned up
 	SupplementFen int64 // due beyond ChargedFen, the fare being above it
 	DistanceM     int64 // -1 when unknown
@@ -139,6 +149,9 @@ type LegQuote struct {
 	net         int32 // the effective leg's network, stops: for the explanation
 	from, to    int32
 	held        int32 // the held product (index in Journey.Products) the leg uses, or -1
+	tier        int16 // 1 + the spend tier applied (Table.tiers), 0 none
+	tierStep    int16 // its step
+	tierBefore  int64 // what the tier counted before the leg
 }
 
 // Quote is the price of a journey. A Quote may be reused across calls to
@@ -203,6 +216,9 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 	n := len(j.Legs)
 	if n == 0 || n > MaxLegs {
 		return citycard.E(op, citycard.Invalid, "a journey has 1 to %d legs, this one %d", MaxLegs, n)
+	}
+	if j.SpentLegs < 0 || j.SpentLegs > n {
+		return citycard.E(op, citycard.Invalid, "%d legs counted in the spend already, of a journey of %d", j.SpentLegs, n)
 	}
 	if len(j.Products) > MaxHeld {
 		return citycard.E(op, citycard.Invalid, "a card holds at most %d products, this one %d", MaxHeld, len(j.Products))

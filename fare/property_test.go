@@ -1,7 +1,9 @@
 package fare
 
 import (
+	"bytes"
 	"encoding/json"
+	"io/fs"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -308,14 +310,15 @@ func TestPropertyTimePeriodsCapNeverDearer(t *testing.T) {
 }
 
 // FuzzLoad feeds the loader arbitrary leg rules, products, transfer
-// rules and time periods (fare_time_periods.txt): it must never panic,
-// and a table it accepts must price (or refuse) a journey without
-// panicking, a stay of days too.
+// rules and time periods (fare_time_periods.txt) or other extension
+// files (fuzzExtensions): it must never panic, and a table it accepts
+// must price (or refuse) a journey without panicking, a stay of days
+// too.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte("fare_product_id,amount,currency,rider_category_id\np,2.00,CNY,\nq,-1.00,CNY,\n"),
 		[]byte("leg_group_id,network_id,fare_product_id,rule_priority,min_distance_m,max_distance_m\ng,n,p,0,,6000\ng,,q,1,6000,\n"),
 		[]byte("from_leg_group_id,to_leg_group_id,transfer_count,duration_limit,duration_limit_type,fare_transfer_type,fare_product_id\ng,g,-1,5400,1,2,q\n"),
-		[]byte(""))
+		[]byte("#file fare_tiers.txt\ntier_id,period,threshold_kind,threshold,fare_percent\nt,month,spend,100.00,80\nt,month,spend,150.00,50\nr,day,rides,1,60\n#file fare_tier_networks.txt\ntier_id,network_id,counted\nt,n,1\nr,x,0\n"))
 	f.Add([]byte("fare_product_id,amount,currency\n\"p\",1,CNY\n"), []byte("fare_product_id,from_timeframe_group_id\np,t\n"), []byte(""), []byte(""))
 	f.Add([]byte("\xef\xbb\xbffare_product_id,amount,currency\np,0.5,JPY\n"), []byte("network_id,fare_product_id\n,p\n"), []byte("fare_transfer_type\n1\n"), []byte(""))
 	f.Add([]byte("fare_product_id,amount,currency\np,0.00,CNY\n"), []byte("network_id,fare_product_id\nn,p\n"), []byte(""),
@@ -323,13 +326,15 @@ func FuzzLoad(f *testing.F) {
 			"p,07:00:00,21:00:00,0,60,15,2.50,,,\np,07:00:00,21:00:00,60,,15,3.75,,,\np,21:00:00,07:00:00,0,,120,1.00,,5.00,\n"))
 	f.Add([]byte("fare_product_id,amount,currency\np,1.00,CNY\n"), []byte("network_id,fare_product_id\nn,p\n"), []byte(""),
 		[]byte("fare_product_id,from_minutes,to_minutes,unit_minutes,unit_amount,free_minutes,day_cap_amount\np,0,60,60,0.00,10,20.00\np,60,120,60,1.00,10,20.00\np,120,,1,0.01,10,20.00\n"))
-	f.Fuzz(func(t *testing.T, products, legRules, transfers, timePeriods []byte) {
-		tab, err := Load(fstest.MapFS{
+	f.Add([]byte("\xef\xbb\xbffare_product_id,amount,currency\np,0.5,JPY\n"), []byte("network_id,fare_product_id\n,p\n"), []byte("fare_transfer_type\n1\n"), []byte("#file fare_tiers.txt\ntier_id,period,threshold_kind,threshold,fare_percent\nt,week,rides,0,0\n"))
+	f.Fuzz(func(t *testing.T, products, legRules, transfers, extensions []byte) {
+		fsys := fstest.MapFS{
 			"fare_products.txt":       {Data: products},
 			"fare_leg_rules.txt":      {Data: legRules},
 			"fare_transfer_rules.txt": {Data: transfers},
-			"fare_time_periods.txt":   {Data: timePeriods},
-		})
+		}
+		fuzzExtensions(fsys, extensions)
+		tab, err := Load(fsys)
 		if err != nil {
 			return
 		}
@@ -337,7 +342,7 @@ func FuzzLoad(f *testing.F) {
 		var q Quote
 		for _, n := range []string{"n", "", "x"} {
 			for _, j := range []*Journey{
-				{Date: DateOf(2025, 6, 10), Legs: []Leg{
+				{Date: DateOf(2025, 6, 10), Spend: Spend{MonthFen: 12000, MonthRides: 15}, Legs: []Leg{
 					{NetworkID: n, Start: 3600, End: 4000, DistanceM: 7000},
 					{NetworkID: n, Start: 5000, End: NoTime},
 				}},
@@ -349,4 +354,22 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzExtensions adds to a FuzzLoad feed its fourth input: the
+// fare_time_periods.txt, or, where it begins with "#file ", extension
+// files, each after a line "#file NAME" (fare_tiers.txt, ...), so that
+// one input carries any of them and the corpus keeps its shape as
+// extension files are added.
+func fuzzExtensions(fsys fstest.MapFS, b []byte) {
+	if !bytes.HasPrefix(b, []byte("#file ")) {
+		fsys["fare_time_periods.txt"] = &fstest.MapFile{Data: b}
+		return
+	}
+	for _, part := range bytes.Split(b, []byte("#file ")) {
+		name, data, ok := bytes.Cut(part, []byte("\n"))
+		if n := string(name); ok && fsys[n] == nil && fs.ValidPath(n) {
+			fsys[n] = &fstest.MapFile{Data: data}
+		}
+	}
 }

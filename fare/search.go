@@ -171,14 +171,16 @@ func (s *search) date(e int) Date {
 	return s.t.OperatingDay(s.q.date, s.eff[e].start)
 }
 
-// applyCaps lowers the chosen amounts, leg by leg in order, so that the
-// rider's spend in each capped period never passes the cap of their
-// rider category (the category's own cap, else the cap for every
-// category). A maximum fare charged for want of a tap-off neither counts
-// towards the caps nor is lowered by them until the tap-off is known (as
-// London's capping does): it is a charge pending, not the journey's fare.
+// applyCaps lowers the chosen amounts, leg by leg in order, first by the
+// spend tier in force (applyTier), then so that the rider's spend in
+// each capped period never passes the cap of their rider category (the
+// category's own cap, else the cap for every category). A maximum fare
+// charged for want of a tap-off neither counts towards the caps nor is
+// lowered by them until the tap-off is known (as London's capping does):
+// it is a charge pending, not the journey's fare. Legs Spend counts
+// already (Journey.SpentLegs) are neither counted again nor lowered.
 func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
-	if len(t.caps) == 0 {
+	if len(t.caps) == 0 && len(t.tiers) == 0 {
 		return
 	}
 	var spent [MaxLegs]int64
@@ -191,7 +193,10 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 	first := keys[0] // the periods of j.Spend: the first leg's
 	for e := 0; e < s.n; e++ {
 		lq := s.legs[e]
-		if n := s.eff[e].net; n >= 0 && t.uncapped[n] {
+		if len(t.tiers) > 0 {
+			t.applyTier(q, s, j, e, &keys)
+		}
+		if n := s.eff[e].net; n >= 0 && t.uncapped[n] || s.inSpend(j, e) {
 			continue
 		}
 		if lq.Chosen >= 0 && lq.Offers[lq.Chosen].Origin == OfferMaxFare {

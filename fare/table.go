@@ -64,6 +64,8 @@ type Table struct {
 	caps      []capRule
 	capsByCat [][3]int64 // by rider category + 1, by period - 1: capFor's answer
 
+	tiers []tier // spend tiers (fare_tiers.txt; tiers.go)
+
 	stopNames  map[string]string // stop_id -> stop_name
 	otherNames map[string]string // "network:id", "area:id", "media:id" -> name
 
@@ -321,6 +323,7 @@ type Summary struct {
 	TimeFares       int      `json:"time_fare_products"`
 	HeldProducts    int      `json:"held_products"`
 	Caps            int      `json:"fare_caps"`
+	Tiers           int      `json:"fare_tiers"`
 	NetworksWithMax int      `json:"networks_with_max_fare"`
 	NumericCodes    int      `json:"numeric_codes"`
 	DefaultCategory string   `json:"default_rider_category,omitempty"`
@@ -334,7 +337,7 @@ func (t *Table) Summary() Summary {
 		Networks: t.networks.n(), Routes: t.routes.n(), Stops: t.stops.n(), Areas: t.areas.n(),
 		RiderCategories: len(t.cats), FareMedia: t.media.n(), FareProducts: len(t.products),
 		LegRules: len(t.rules), RulePriority: t.priorityMode, JoinRules: len(t.joins), TransferRules: len(t.transfers),
-		TimeframeGroups: t.tfIDs.n(), Caps: len(t.caps), Warnings: len(t.warnings),
+		TimeframeGroups: t.tfIDs.n(), Caps: len(t.caps), Tiers: len(t.tiers), Warnings: len(t.warnings),
 		NumericCodes: len(t.netByCode) + len(t.routeByCode) + len(t.stopByCode) + len(t.catByCode) + len(t.prodByCode) + len(t.mediaByCode),
 	}
 	if t.defaultCat >= 0 {
