@@ -77,7 +77,30 @@
 // only bad input (Table.checkLeg) fails Price. Fare caps then lower the
 // chosen amounts, leg by leg, so that the spend of each capped period
 // never passes the rider category's cap; a maximum fare is left out of
-// the caps until its tap-off is known. Periods are operating days
+// the caps until its tap-off is known.
+//
+// # Spend tiers
+//
+// A spend tier (累计优惠, fare_tiers.txt) lowers a leg to a percent of
+// its fare once the card has spent, or ridden, a threshold in a period
+// (operating day, week, month, as caps count them). Leg by leg, before
+// its caps, a leg gets the step in force for what each tier counted
+// before it: Journey.Spend (its fen and its rides, what the card
+// carries) and the legs before it in the journey on the networks the
+// tier counts, at what they were charged after tiers and caps (what the
+// card was debited); the leg that crosses a threshold pays the step in
+// force at its start. The percent is of what the leg is charged after
+// transfers, held products and rider categories (a student's 50%, then
+// the tier's percent: percents multiply, rounded half away from zero
+// once per step), and caps apply to what it leaves; of several tiers,
+// the lowest percent applies, not their product. A held ride pays
+// nothing and counts as a ride only if the tier says so; a maximum fare
+// waiting for its tap-off is neither discounted nor counted. A tier's
+// percent is 0 to 100: a tier never makes a journey dearer (caps only
+// lower what tiers leave), which a property test checks. Legs the spend
+// counts already (Journey.SpentLegs: a terminal's previous leg) are
+// neither counted again nor lowered, so that a terminal need not undo
+// their price. Periods are operating days
 // (Table.OperatingDay: feed_info.txt's operating_day_end_time, midnight
 // without it) and their weeks and months; so are held products' dates
 // and daily limits. What a leg was charged before (Leg.ChargedFen) is
@@ -134,6 +157,10 @@
 //     products a card holds (月票, 年票, 次卡);
 //   - fare_caps.txt (rider_category_id, period day|week|month, amount):
 //     fare caps (封顶);
+//   - fare_tiers.txt (tier_id, period day|week|month, threshold_kind
+//     spend|rides, threshold, fare_percent, rider_category_id,
+//     fare_media_id, held_rides_count) and fare_tier_networks.txt
+//     (tier_id, network_id, discounted, counted): spend tiers (累计优惠);
 //   - fare_networks.txt (network_id, max_fare_product_id, capped): the
 //     maximum fare of a missing tap-off, and networks caps leave out; a
 //     network whose rules need the exit (a to_area_id, a distance band)
