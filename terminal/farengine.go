@@ -45,15 +45,22 @@ import (
 //     (FareCheck.ExitBeforeEntry);
 //   - passes and count tickets of the card, with the product record to
 //     write back;
-//   - caps from the card's day and month spend (the card keeps no week
-//     spend: the day's spend stands in for it, a lower bound);
+//   - caps and spend tiers from the card's day and month spend and rides
+//     (the card keeps no week: the day's stands in for it, a lower
+//     bound). The card counts every network, and a ride at each boarding
+//     and tap-on: a tap-off takes its own tap-on's ride out, and a spend
+//     tier takes the card's counts as those of its networks, exact where
+//     the card rides only them;
 //   - a leg the table's rules do not price (its quote has the leg
 //     unpriced): the network's maximum fare, as at a missing tap-off; a
 //     network without one cannot take the tap (kind Invalid).
 //
 // Only this tap's leg is charged: the previous leg was paid at its own
-// taps, and its price is taken out of the card's spend before it is
-// priced again, so that caps count it once.
+// taps, which the card's spend and rides count, and the journey says so
+// (fare.Journey.SpentLegs), so that caps and spend tiers count it once. A
+// leg the fare joins to the previous one is one fare leg with it, which
+// began before the previous leg's spend and ride: they are taken out of
+// the card's for it.
 // A previous leg paid with a pass or count ticket is not priced again (no
 // transfer rule starts from one). The card keeps when the previous leg
 // ended, not when it began, so a transfer window the feed counts from its
@@ -229,11 +236,11 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	}
 
 	j.Products = heldOf(t, tr.Products, today)
-	if tr.Spend.Day == bcdDate(at) {
-		j.Spend.DayFen, j.Spend.WeekFen = int64(tr.Spend.DaySpendFen), int64(tr.Spend.DaySpendFen)
-	}
-	if m := bcdDate(at); tr.Spend.Month == (card.BCDMonth{m[0], m[1], m[2]}) {
-		j.Spend.MonthFen = int64(tr.Spend.MonthSpendFen)
+	j.Spend = spendOf(tr.Spend, at)
+	if closing {
+		// The card counts a ride at each boarding and tap-on: this
+		// leg's tap-on counted it, and its tiers count the rides before.
+		unspend(&j.Spend, 0, 1, trip.EntryDate, trip.EntryDate, at)
 	}
 
 	ch := Charge{Closes: closing}
@@ -308,25 +315,17 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		legs[0], legs[1] = *prev, cur
 		pj := j
 		pj.Legs = legs[:2]
+		// The card's spend and rides count the previous leg already (its
+		// taps wrote them): caps and spend tiers count it no more.
+		pj.SpentLegs = 1
 		err := t.Price(&pj, &fq)
-		if o, ok := fq.Chosen(0); err == nil && ok && o.Origin != fare.OfferHeld && o.AmountFen > 0 {
-			// The card's spend already counts the previous leg, which is
-			// priced again here: take its price out of the spend before,
-			// so that the spend the caps see before this leg is the
-			// card's. (Its price again, not what it paid: a leg that was
-			// itself a transfer paid less than it is priced at alone.)
-			// The search does not depend on the spend, only the caps do.
-			fen := o.AmountFen
-			if past.endDate == bcdDate(at) {
-				pj.Spend.DayFen = max(pj.Spend.DayFen-fen, 0)
-				pj.Spend.WeekFen = max(pj.Spend.WeekFen-fen, 0)
-			}
-			if d := bcdDate(at); past.endDate[0] == d[0] && past.endDate[1] == d[1] && past.endDate[2] == d[2] {
-				pj.Spend.MonthFen = max(pj.Spend.MonthFen-fen, 0)
-			}
-			if pj.Spend != j.Spend {
-				err = t.Price(&pj, &fq)
-			}
+		if err == nil && fq.Legs[1].JoinedTo == 0 {
+			// Joined to the previous leg, this leg is one fare leg with
+			// it, which began before the previous leg's spend and ride:
+			// take them out, and the through leg counts them.
+			pj.SpentLegs = 0
+			unspend(&pj.Spend, int64(past.fen), 1, past.endDate, cond(past.startDate != citycard.BCDDate{}, past.startDate, past.endDate), at)
+			err = t.Price(&pj, &fq)
 		}
 		if o, ok := fq.Chosen(0); err != nil || ok && o.Origin == fare.OfferHeld {
 			// The previous leg paid stored value, or cannot be priced
@@ -348,6 +347,7 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		// No rule prices the leg: the network's maximum fare, as for a
 		// leg whose tap-off is missing.
 		mj := j
+		mj.SpentLegs = 0
 		mj.Legs = []fare.Leg{{RouteID: cur.RouteID, NetworkID: cur.NetworkID, FromStopID: cur.FromStopID, Start: cur.Start, End: fare.NoTime, TapOffMissing: true}}
 		i = 0
 		if err := t.Price(&mj, &fq); err != nil {
@@ -398,6 +398,50 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		}
 	}
 	return charge()
+}
+
+// spendOf is what the card's spend record says was spent and ridden
+// before a tap at at: the day's, when it is of at's day, and the
+// month's, when of at's month. The card keeps no week: the day stands
+// in for it, a lower bound. The card counts every network; a spend tier
+// takes it as the count of the networks it counts (fare/README.md).
+func spendOf(sp card.Spend, at time.Time) fare.Spend {
+	var s fare.Spend
+	d := bcdDate(at)
+	if sp.Day == d {
+		s.DayFen, s.WeekFen = int64(sp.DaySpendFen), int64(sp.DaySpendFen)
+		s.DayRides, s.WeekRides = int(sp.DayRides), int(sp.DayRides)
+	}
+	if sp.Month == (card.BCDMonth{d[0], d[1], d[2]}) {
+		s.MonthFen, s.MonthRides = int64(sp.MonthSpendFen), int(sp.MonthRides)
+	}
+	return s
+}
+
+// unspend takes out of s (spendOf's, for a tap at at) fen paid on day
+// paid and rides ridden on day rode, where s counts those days: what the
+// card counted of a leg that pricing counts again.
+func unspend(s *fare.Spend, fen int64, rides int, paid, rode citycard.BCDDate, at time.Time) {
+	d := bcdDate(at)
+	if paid == d {
+		s.DayFen, s.WeekFen = max(s.DayFen-fen, 0), max(s.WeekFen-fen, 0)
+	}
+	if rode == d {
+		s.DayRides, s.WeekRides = max(s.DayRides-rides, 0), max(s.WeekRides-rides, 0)
+	}
+	if paid[0] == d[0] && paid[1] == d[1] && paid[2] == d[2] {
+		s.MonthFen = max(s.MonthFen-fen, 0)
+	}
+	if rode[0] == d[0] && rode[1] == d[1] && rode[2] == d[2] {
+		s.MonthRides = max(s.MonthRides-rides, 0)
+	}
+}
+
+func cond[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
 }
 
 // heldOf turns the card's product records into the journey's held

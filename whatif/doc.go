@@ -56,9 +56,10 @@
 //     are not in any record, and are not known (a pass that a new table
 //     makes valid on the metro is not seen on a metro leg paid with
 //     stored value);
-//   - the spend caps see is what the replay charged the card before, from
-//     the first record it replays: a month cap counts the month from the
-//     replay's first day (start a replay on the 1st for month caps);
+//   - the spend and rides caps and spend tiers see are what the replay
+//     charged and counted on the card before, from the first record it
+//     replays: a month cap or tier counts the month from the replay's
+//     first day (start a replay on the 1st for month caps and tiers);
 //   - a tap-off whose tap-on was not replayed takes its leg from the
 //     entry it carries, nothing paid at the tap-on
 //     (Assumed.EntryFromRecord).
