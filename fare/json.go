@@ -430,7 +430,7 @@ func (q *Quote) Explanation(i int) string {
 		}
 		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen+lq.TierFen))
 	}
-	q.explainTier(&b, lq)
+	q.explainTier(&b, i)
 	if lq.CapFen > 0 {
 		p := map[CapPeriod]string{CapDay: "daily", CapWeek: "weekly", CapMonth: "monthly"}[lq.capPeriod]
 		fmt.Fprintf(&b, "; %s cap reached: %s charged, %s waived", p, amt(lq.AmountFen), amt(lq.CapFen))

@@ -146,12 +146,11 @@ type LegQuote struct {
 
 	first, last int // input legs of the effective leg
 	capPeriod   CapPeriod
+	tier        uint8 // 1 + the spend tier applied (Table.tiers), 0 none; beside capPeriod, in its padding
+	tierStep    uint8 // its step
 	net         int32 // the effective leg's network, stops: for the explanation
 	from, to    int32
 	held        int32 // the held product (index in Journey.Products) the leg uses, or -1
-	tier        int16 // 1 + the spend tier applied (Table.tiers), 0 none
-	tierStep    int16 // its step
-	tierBefore  int64 // what the tier counted before the leg
 }
 
 // Quote is the price of a journey. A Quote may be reused across calls to
@@ -178,6 +177,9 @@ type Quote struct {
 	scratch     struct {
 		legs   [MaxLegs]eleg // the journey's legs resolved, then joined into effective legs
 		search search
+		// tierBefore is what the spend tier of a leg (by its index)
+		// counted before it, for the explanation.
+		tierBefore [MaxLegs]int64
 	}
 }
 

@@ -196,7 +196,7 @@ func (t *Table) applyCaps(q *Quote, s *search, j *Journey) {
 		if len(t.tiers) > 0 {
 			t.applyTier(q, s, j, e, &keys)
 		}
-		if n := s.eff[e].net; n >= 0 && t.uncapped[n] || s.inSpend(j, e) {
+		if n := s.eff[e].net; n >= 0 && t.uncapped[n] || j.SpentLegs > 0 && s.inSpend(j, e) {
 			continue
 		}
 		if lq.Chosen >= 0 && lq.Offers[lq.Chosen].Origin == OfferMaxFare {

@@ -345,7 +345,8 @@ func (t *Table) applyTier(q *Quote, s *search, j *Journey, e int, keys *[MaxLegs
 	}
 	lq.TierFen = lq.AmountFen - percentOf(lq.AmountFen, bestPct)
 	lq.AmountFen -= lq.TierFen
-	lq.tier, lq.tierStep, lq.tierBefore = int16(best+1), int16(bestStep), bestBefore
+	lq.tier, lq.tierStep = uint8(best+1), uint8(bestStep)
+	q.scratch.tierBefore[s.eff[e].first] = bestBefore
 }
 
 // TierID returns the tier_id of the tier that applied to the leg, or "".
@@ -367,18 +368,20 @@ func (q *Quote) tierJSON(lq *LegQuote, lj *LegQuoteJSON) {
 	}
 }
 
-// explainTier writes which tier applied to the leg, and how.
-func (q *Quote) explainTier(b *strings.Builder, lq *LegQuote) {
+// explainTier writes which tier applied to leg i, and how.
+func (q *Quote) explainTier(b *strings.Builder, i int) {
+	lq := &q.Legs[i]
 	if lq.tier <= 0 {
 		return
 	}
 	t := q.t
 	tr := &t.tiers[lq.tier-1]
 	st := &tr.steps[lq.tierStep]
-	before := fmt.Sprintf("%s spent", t.FormatAmount(lq.tierBefore))
+	n := q.scratch.tierBefore[i]
+	before := fmt.Sprintf("%s spent", t.FormatAmount(n))
 	from := t.FormatAmount(st.threshold)
 	if tr.count == TierRides {
-		before, from = fmt.Sprintf("%d rides", lq.tierBefore), fmt.Sprintf("%d rides", st.threshold)
+		before, from = fmt.Sprintf("%d rides", n), fmt.Sprintf("%d rides", st.threshold)
 	}
 	fmt.Fprintf(b, "; %s tier %s (fare_tiers.txt line %d): %s this %s before this leg, ", periodName(tr.period), tr.id, st.line, before, periodName(tr.period))
 	fmt.Fprintf(b, "%d%% from %s: %s less %s = %s", st.pct, from, t.FormatAmount(lq.AmountFen+lq.CapFen+lq.TierFen), t.FormatAmount(lq.TierFen), t.FormatAmount(lq.AmountFen+lq.CapFen))
