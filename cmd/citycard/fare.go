@@ -106,6 +106,7 @@ func fareCheck(e env, dir string, asJSON bool) error {
 	fmt.Fprintf(w, "  transfer rules    %d\n", s.TransferRules)
 	fmt.Fprintf(w, "  timeframe groups  %d\n", s.TimeframeGroups)
 	fmt.Fprintf(w, "  fare caps         %d\n", s.Caps)
+	fmt.Fprintf(w, "  spend tiers       %d\n", s.Tiers)
 	fmt.Fprintf(w, "  numeric codes     %d\n", s.NumericCodes)
 	fmt.Fprintf(w, "  warnings          %d\n", s.Warnings)
 	return nil
