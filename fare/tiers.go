@@ -314,13 +314,13 @@ func (tr *tier) tierBefore(s *search, j *Journey, e int, keys *[MaxLegs]periodKe
 // discounted fare, then the tier's percent of it) and rider categories
 // (a student's 50% fare, then the tier's percent), rounded half away
 // from zero to the fen; fare caps apply after it (applyCaps). A leg paid
-// with a held product (nothing to pay), a maximum fare waiting for its
-// tap-off and an unpriced leg are left alone; so is a leg Spend counts
-// already (Journey.SpentLegs).
+// with a held product or covered by a free transfer (nothing to pay), a
+// maximum fare waiting for its tap-off and an unpriced leg are left
+// alone; so is a leg Spend counts already (Journey.SpentLegs).
 func (t *Table) applyTier(q *Quote, s *search, j *Journey, e int, keys *[MaxLegs]periodKeys) {
 	lq := s.legs[e]
-	if lq.Chosen < 0 || s.inSpend(j, e) {
-		return
+	if lq.Chosen < 0 || lq.AmountFen == 0 || s.inSpend(j, e) {
+		return // nothing to lower (a free transfer too)
 	}
 	if o := lq.Offers[lq.Chosen].Origin; o == OfferMaxFare || o == OfferHeld {
 		return

@@ -288,14 +288,19 @@ func TestTierJSON(t *testing.T) {
 	if want := (Spend{MonthFen: 100, DayRides: 1, WeekRides: 2, MonthRides: 3}); j.Spend != want {
 		t.Errorf("spend %+v, want %+v", j.Spend, want)
 	}
-	for _, doc := range []string{
-		`{"date":"2025-06-10","legs":[{}],"spend":{"month_rides":-1}}`,
-		`{"date":"2025-06-10","legs":[{}],"spend":{"day_rides":1000001}}`,
-		`{"date":"2025-06-10","legs":[{}],"spend":{"week_rides":1.5}}`,
+	for _, tc := range []struct{ doc, want string }{
+		{`{"date":"2025-06-10","legs":[{}],"spend":{"month_rides":-1}}`, "spend.month_rides: -1 is not 0 to 1000000"},
+		{`{"date":"2025-06-10","legs":[{}],"spend":{"day_rides":1000001}}`, "spend.day_rides: 1000001 is not 0 to 1000000"},
+		{`{"date":"2025-06-10","legs":[{}],"spend":{"week_rides":1.5}}`, "week_rides"},
+		{`{"date":"2025-06-10","legs":[{}],"spend":{"month_rides":1,"month_rides":2}}`, "spend.month_rides: given twice"},
+		{`{"date":"2025-06-10","legs":[{}],"spend":{"year_rides":1}}`, "unknown field"},
 	} {
-		if _, err := tab.ParseJourney([]byte(doc)); err == nil {
-			t.Errorf("ParseJourney(%s): no error", doc)
+		if _, err := tab.ParseJourney([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseJourney(%s) = %v, want an error containing %q", tc.doc, err, tc.want)
 		}
+	}
+	if j, err := tab.ParseJourney([]byte(`{"date":"2025-06-10","legs":[{}],"spend":{"day_rides":1000000}}`)); err != nil || j.Spend.DayRides != 1000000 {
+		t.Errorf("1000000 rides, the limit: %v", err)
 	}
 	q := quote(t, tab, bjDoc("", "120.00", bjPgyXd))
 	b, err := json.Marshal(q.JSON())
@@ -350,6 +355,9 @@ func TestTierLoadErrors(t *testing.T) {
 	// 16 tiers of 16 steps: the limits themselves load.
 	if _, err := Load(mapFeed(base(head+manyTiers(16, 16), ""))); err != nil {
 		t.Errorf("16 tiers of 16 steps: %v", err)
+	}
+	if _, err := Load(mapFeed(base(head+"a,month,rides,1000000,0\na,month,rides,0,100\n", ""))); err != nil {
+		t.Errorf("a threshold of 1000000 rides, percents 0 and 100: %v", err)
 	}
 	// A tier for a rider category the feed lacks is a warning, and
 	// applies to no one.
