@@ -452,6 +452,9 @@ func TestPropertyTierNeverDearer(t *testing.T) {
 		for range 400 {
 			j := randomJourney(r)
 			j.Spend.DayRides, j.Spend.WeekRides, j.Spend.MonthRides = r.IntN(6), r.IntN(20), r.IntN(60)
+			if r.IntN(4) == 0 {
+				j.SpentLegs = r.IntN(len(j.Legs) + 1) // a terminal's journey: its first legs in the spend
+			}
 			if err := plain.Price(j, &pq); err != nil {
 				t.Fatal(err)
 			}
