@@ -18,7 +18,7 @@ func checkQuote(t *testing.T, q *Quote) {
 	complete := true
 	for i := range q.Legs {
 		l := &q.Legs[i]
-		if l.AmountFen < 0 || l.FullFen < 0 || l.RefundFen < 0 || l.SupplementFen < 0 || l.CapFen < 0 {
+		if l.AmountFen < 0 || l.FullFen < 0 || l.RefundFen < 0 || l.SupplementFen < 0 || l.CapFen < 0 || l.TierFen < 0 {
 			t.Fatalf("leg %d: a negative amount: %+v", i, l)
 		}
 		if l.RefundFen > 0 && l.SupplementFen > 0 {

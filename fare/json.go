@@ -305,7 +305,7 @@ func (q *Quote) JSON() QuoteJSON {
 		if lq.CapFen > 0 {
 			lj.Cap = t.FormatAmount(lq.CapFen)
 		}
-		q.tierJSON(lq, &lj)
+		q.tierJSON(i, &lj)
 		if lq.RefundFen > 0 {
 			lj.Refund = t.FormatAmount(lq.RefundFen)
 		}

@@ -349,20 +349,19 @@ func (t *Table) applyTier(q *Quote, s *search, j *Journey, e int, keys *[MaxLegs
 	q.scratch.tierBefore[s.eff[e].first] = bestBefore
 }
 
-// TierID returns the tier_id of the tier that applied to the leg, or "".
-func (lq *LegQuote) TierID(t *Table) string {
-	if lq.tier <= 0 {
-		return ""
+// TierID returns the tier_id of the spend tier that applied to leg i
+// (LegQuote.TierFen is what it took off), or "".
+func (q *Quote) TierID(i int) string {
+	if lq := &q.Legs[i]; lq.tier > 0 {
+		return q.t.tiers[lq.tier-1].id
 	}
-	return t.tiers[lq.tier-1].id
+	return ""
 }
 
-// tierJSON fills the tier fields of a leg's JSON form.
-func (q *Quote) tierJSON(lq *LegQuote, lj *LegQuoteJSON) {
-	if lq.tier <= 0 {
-		return
-	}
-	lj.TierID = lq.TierID(q.t)
+// tierJSON fills the tier fields of leg i's JSON form.
+func (q *Quote) tierJSON(i int, lj *LegQuoteJSON) {
+	lq := &q.Legs[i]
+	lj.TierID = q.TierID(i)
 	if lq.TierFen > 0 {
 		lj.Tier = q.t.FormatAmount(lq.TierFen)
 	}

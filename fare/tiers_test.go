@@ -95,7 +95,7 @@ func TestBeijingMetroTier(t *testing.T) {
 			if tc.tier == "" && strings.Contains(e, "tier") || tc.tier != "" && !strings.Contains(e, tc.tier) {
 				t.Errorf("explanation %q, want it to say %q", e, tc.tier)
 			}
-			if id := q.Legs[last].TierID(tab); (id != "") != (tc.tier != "") || id != "" && id != "bj_metro" {
+			if id := q.TierID(last); (id != "") != (tc.tier != "") || id != "" && id != "bj_metro" {
 				t.Errorf("tier %q", id)
 			}
 		})
@@ -230,7 +230,7 @@ func TestTierDecisions(t *testing.T) {
 	// "several tiers: the lowest percent", not their product.
 	two := tierFeed(t, "tier_id,period,threshold_kind,threshold,fare_percent\nspend90,month,spend,0.00,90\nrides80,month,rides,0,80\n", "", "")
 	q = check(t, two, tierDoc(``, tBus), want{"1.60", []string{"bus_2 1.60"}})
-	if id := q.Legs[0].TierID(two); id != "rides80" {
+	if id := q.TierID(0); id != "rides80" {
 		t.Errorf("tier %q, want rides80", id)
 	}
 
