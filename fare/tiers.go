@@ -114,8 +114,10 @@ func (l *loader) loadTiers() {
 			l.errf(f, i, "period", "tier %q has period %s on line %d", id, periodName(tr.period), tr.line)
 		case tr.count != count:
 			l.errf(f, i, "threshold_kind", "tier %q counts %s on line %d", id, tr.count, tr.line)
-		case okCat && tr.cat != cat, okMedia && tr.media != media:
-			l.errf(f, i, "rider_category_id", "tier %q is for another rider category or fare media on line %d", id, tr.line)
+		case okCat && tr.cat != cat:
+			l.errf(f, i, "rider_category_id", "tier %q is for another rider category on line %d", id, tr.line)
+		case okMedia && tr.media != media:
+			l.errf(f, i, "fare_media_id", "tier %q is for another fare media on line %d", id, tr.line)
 		case tr.heldRides != held:
 			l.errf(f, i, "held_rides_count", "tier %q has another held_rides_count on line %d", id, tr.line)
 		}
@@ -152,6 +154,7 @@ func (l *loader) loadTiers() {
 	}
 
 	f = l.file("fare_tier_networks.txt")
+	given := map[[2]int32]bool{} // (tier, network)
 	for i := range f.rows {
 		id, ok1 := l.required(f, i, "tier_id")
 		_, ok2 := l.required(f, i, "network_id")
@@ -165,10 +168,11 @@ func (l *loader) loadTiers() {
 		}
 		tr := &t.tiers[k]
 		n := l.ref(f, i, "network_id", &t.networks, "network")
-		if containsI32(tr.discounted, n) || containsI32(tr.counted, n) {
+		if given[[2]int32{int32(k), n}] {
 			l.errf(f, i, "network_id", "network given twice for tier %q", id)
 			continue
 		}
+		given[[2]int32{int32(k), n}] = true
 		tr.listed = true
 		flag := func(col string) bool {
 			switch v := f.get(i, col); v {

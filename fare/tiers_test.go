@@ -317,7 +317,7 @@ func TestTierJSON(t *testing.T) {
 
 func TestTierLoadErrors(t *testing.T) {
 	base := func(tiers, nets string) map[string]string {
-		m := map[string]string{"fare_products.txt": minimalProducts, "networks.txt": "network_id\nbus\n", "fare_tiers.txt": tiers}
+		m := map[string]string{"fare_products.txt": minimalProducts, "networks.txt": "network_id\nbus\n", "fare_media.txt": "fare_media_id\ncard\n", "fare_tiers.txt": tiers}
 		if nets != "" {
 			m["fare_tier_networks.txt"] = nets
 		}
@@ -339,8 +339,10 @@ func TestTierLoadErrors(t *testing.T) {
 		{"same step twice", head + "a,month,spend,1.00,80\na,month,spend,1.00,50\n", "", `fare_tiers.txt:3: threshold: tier "a" has a step from 1.00 already, line 2`},
 		{"period differs", head + "a,month,spend,1.00,80\na,day,spend,2.00,50\n", "", `fare_tiers.txt:3: period: tier "a" has period month on line 2`},
 		{"kind differs", head + "a,month,spend,1.00,80\na,month,rides,2,50\n", "", `fare_tiers.txt:3: threshold_kind: tier "a" counts spend on line 2`},
+		{"media differs", "tier_id,period,threshold_kind,threshold,fare_percent,fare_media_id\na,month,spend,1.00,80,\na,month,spend,2.00,50,card\n", "",
+			`fare_tiers.txt:3: fare_media_id: tier "a" is for another fare media on line 2`},
 		{"unknown tier", head + "a,month,spend,1.00,80\n", "tier_id,network_id\nb,bus\n", `fare_tier_networks.txt:2: tier_id: tier "b" is not in fare_tiers.txt`},
-		{"network twice", head + "a,month,spend,1.00,80\n", "tier_id,network_id\na,bus\na,bus\n", `fare_tier_networks.txt:3: network_id: network given twice for tier "a"`},
+		{"network twice", head + "a,month,spend,1.00,80\n", "tier_id,network_id,discounted,counted\na,bus,0,0\na,bus,1,1\n", `fare_tier_networks.txt:3: network_id: network given twice for tier "a"`},
 		{"flag", head + "a,month,spend,1.00,80\n", "tier_id,network_id,counted\na,bus,2\n", `fare_tier_networks.txt:2: counted: "2" is not 0 or 1`},
 		{"too many steps", head + manyTiers(1, 17), "", `fare_tiers.txt:18: tier_id: tier "a" has more than 16 steps`},
 		{"too many tiers", head + manyTiers(17, 1), "", `fare_tiers.txt:18: tier_id: more than 16 tiers`},
