@@ -29,12 +29,12 @@
 //
 // A terminal prices a tap from the tap and the card's transit file: the
 // leg open since its tap-on, the leg before it (for transfers and joined
-// legs), the day's and month's spend (for caps), the products held. The
-// back office sees the record only, so the replay rebuilds the transit
-// file as the terminals would have written it, card by card, from the
-// card's records in the order of its offline counter, under each table
-// (the rebuilt file follows the terminal package's own; a test fails on
-// any difference):
+// legs), the day's and month's spend and rides (for caps and spend
+// tiers), the products held. The back office sees the record only, so
+// the replay rebuilds the transit file as the terminals would have
+// written it, card by card, from the card's records in the order of its
+// offline counter, under each table (the rebuilt file follows the
+// terminal package's own; a test fails on any difference):
 //   - a composite purchase with an entry is a tap-off: the leg from its
 //     entry to its station, after the card's previous leg;
 //   - a composite purchase without one is a tap-on when the card's next
