@@ -1,0 +1,61 @@
+// Package cms is card management: the card products a city sells, their
+// cardholders, each card's life from application to closing, and the
+// money rules of that life (deposits, fees, refunds, the balance moved to
+// a replacement, the liability of a lost card). It is the domain core the
+// service points stand on (the counter, a partner bank's branch, a kiosk,
+// the cardholder's phone): pure, no SQL and no HTTP.
+//
+// # Card products
+//
+// Products are data, not code: a products file (ParseProducts; the sample
+// is products.conf, DefaultProducts) says, for each, its card profile
+// (package card), the rider category its cards carry, whether its cards
+// are registered, its partner bank (a citizen card's co-branding bank),
+// the deposit and fees, the balance cap and load limits, validity, the
+// cooling period of a replacement, dormancy, who is eligible and the
+// annual review (年审) of a concession.
+//
+// The format is line-oriented, chosen so that every error names the file,
+// the line and the field (a *FileError): blocks
+//
+//	[rider_category NAME]
+//	code = 0..255          the byte cards carry (the fare feed's fare_codes.txt)
+//
+//	[product ID]
+//	name = ...             for people
+//	profile = citizen | mohurd | mot
+//	card_type = 0..255     the card type byte (default 0)
+//	rider_category = NAME
+//	registration = anonymous | optional | registered
+//	partner_bank = PARTY   a citizen card's bank (required there, refused elsewhere)
+//	deposit_yuan, issue_fee_yuan, replacement_fee_yuan = YUAN
+//	refund_fee_min_yuan, refund_fee_percent = YUAN, PERCENT (optional)
+//	refund_fee_within_days, refund_fee_uses_max = N (optional)
+//	refund_fee_balance_over_yuan = YUAN (optional)
+//	balance_max_yuan, load_max_yuan, daily_load_max_yuan = YUAN
+//	validity_years = 1..50, cooling_days = 0..365, dormant_years = 0..50 (optional)
+//	eligibility = anyone | age | student (default anyone), age_min = 1..150 (with age)
+//	review_months = 0..120, review_grace_days = 0..365, review_lapse_category = NAME
+//
+// A line whose first non-blank character is '#' is a comment; a value runs
+// to the end of its line ('#' included). Amounts are yuan written "10" or
+// "10.00", read exactly into fen; a percent is written the same way
+// ("1.00") and read into hundredths of a percent. A field unknown,
+// repeated or missing, a value out of its range, and a rule broken between
+// fields are errors: a load cap over the balance cap, a daily cap under one
+// load, a partner bank on anything but a citizen card, an eligibility or a
+// review on a card that is not registered, a review lapsing to its own
+// category. Everything is bounded (ProductsFileBytesMax, ProductsMax,
+// CategoriesMax, 256 bytes a value, AmountFenMax; a balance cap at most
+// what the card's purse holds).
+//
+// Eligibility (Product.CheckEligible) is checked at application and at
+// each review: by age from the date of birth (Date.AgeOn: someone born on
+// 29 February comes of age on 1 March in a common year), or as a student
+// with a school and a last day of studies (that day included). A
+// concession card is due for review EveryMonths after its last one; up to
+// GraceDays past that day it keeps its category, from the day after it
+// travels in the lapsed category (the adult fare) until it is reviewed
+// again (Product.CategoryOn); the review rewrites the category on the card
+// at the next terminal or kiosk.
+package cms
