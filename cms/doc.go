@@ -58,4 +58,33 @@
 // travels in the lapsed category (the adult fare) until it is reviewed
 // again (Product.CategoryOn); the review rewrites the category on the card
 // at the next terminal or kiosk.
+//
+// # Cardholders and their personal data
+//
+// A cardholder (Cardholder) is a name, an identity document (type and
+// number), a date of birth, a mobile number and, for a student, a school
+// and the last day of studies. A resident ID number is checked as GB
+// 11643-1999 defines it: 17 digits, of which 7 to 14 are the date of birth
+// (it must be the cardholder's), and a check character, ISO 7064 MOD 11-2
+// (an upper-case X for 10; numbers are normalized to upper case before
+// anything else).
+//
+// Personal data never leaves the package in clear by accident: the types
+// of the name, the document number and the phone (PersonName, DocNumber,
+// Phone) and Cardholder itself print their masked forms for every fmt
+// verb, as slog values and as JSON (3302**********1234, 138****5678,
+// 张**); Plain is the only way to the value. Error messages name the
+// field and the rule, never the value. A test logs cardholders every way
+// the code might and scans the output for the numbers it used.
+//
+// At rest, a store keeps a cardholder as a Protected: the ciphertext of
+// the personal fields (AES-256-GCM, a random 12-byte nonce, the holder's
+// ID as additional data so that one row's ciphertext does not open as
+// another's) and a look-up hash of the document (HMAC-SHA256), by which a
+// counter finds a holder from the document shown without the store ever
+// holding the number in clear; a plain hash would not do, as the resident
+// ID numbers are few enough to try one by one. Both keys are derived from
+// the one data key the package is given (NewProtector; the key store
+// keeps it), each by HMAC over its own label; a Protector prints and logs
+// as its name only.
 package cms
