@@ -87,4 +87,33 @@
 // the one data key the package is given (NewProtector; the key store
 // keeps it), each by HMAC over its own label; a Protector prints and logs
 // as its name only.
+//
+// # The card's life
+//
+// A card's life is a state machine with explicit moves (Next, Card.Apply);
+// every pair of state and move not listed is refused with kind Conflict,
+// naming the card, its state, the move and the states it is allowed from:
+//
+//	move            from                              to
+//	personalize     applied                           personalized
+//	issue           personalized                      issued
+//	activate        issued                            active
+//	report loss     issued, active                    lost (LostAt kept; registered cards only)
+//	cancel loss     lost                              the state the report interrupted
+//	replace         lost, damaged                     replaced (a new card takes over)
+//	move balance    replaced                          closed (not before the cooling period ends)
+//	report damaged  active, expired                   damaged (LostAt kept)
+//	expire          issued, active                    expired (not before the day after the expiry)
+//	renew           active, expired                   active (validity extended)
+//	refund          active, lost, damaged, expired    closed
+//	void            applied, personalized             closed
+//
+// Card.Apply is pure: it takes the card by value and returns the card
+// after the move, with its Version one higher, so that a store writes a
+// move only over the version it read and two moves racing on one card
+// cannot both pass. The loss report's time (LostAt) is the cut of
+// liability: the cardholder bears the use before it, the issuer what the
+// card did after it, offline, before the terminals had the blacklist. A
+// damaged card's report is its cut the same way, as its shadow is all
+// that is left to read.
 package cms
