@@ -116,4 +116,61 @@
 // card did after it, offline, before the terminals had the blacklist. A
 // damaged card's report is its cut the same way, as its shadow is all
 // that is left to read.
+//
+// # Money
+//
+// Every money operation is a value with a Book method (Sale, Load,
+// Refunding, ReplacementFee, BalanceMove, LateLoss) that checks its rules
+// and returns a Booking: the ledger entries it needs and the flows of the
+// cards it moves. Nothing is written: the caller posts the entries and
+// keeps the flows in one transaction. The accounts (package ledger):
+//
+//	sale            settlement:CHANNEL -> card_deposit:ISSUER (deposit), fee_income (issue fee), card_float:ISSUER (first load)
+//	load            settlement:CHANNEL -> card_float:ISSUER
+//	refund          card_float:ISSUER (balance), card_deposit:ISSUER (deposit) -> fee_income (fee, a lost card's deposit), settlement:PAYEE (the rest)
+//	replacement fee settlement:CHANNEL -> fee_income (the deposit stays with the card that replaces)
+//	balance move    card_float:ISSUER -> card_float:ISSUER (old card to new: the float stands still, the cards' subledger moves)
+//	loss            issuer_loss:ISSUER -> card_float:ISSUER (the old card's use after its cut)
+//
+// Limits (CheckLoad): a load is more than 0 and at most the product's
+// per-load limit (else Invalid); the balance after it at most the cap and
+// the day's loads (China time) at most the daily limit (else Conflict).
+// Each limit may be reached, never passed.
+//
+// The refund (QuoteRefund) pays back the balance (as of the cut for a lost
+// or damaged card) and the deposit, the fees paid before kept; the
+// deposit of a card not handed back (a lost one) is kept too. Its fee is
+// Octopus's published rule: the larger of a fixed amount and a percentage
+// of the balance, when the card is returned within so many days of the day
+// of issue (the last of them included), or after so many purchases or
+// fewer, or holding more than an amount; the percentage rounds half up to
+// the fen, the fee never passes what is owed, and fee plus payout is
+// exactly balance plus deposit, so no fen is lost to rounding. An
+// overdrawn card is refunded what its deposit covers; beyond that, kind
+// Insufficient.
+//
+// Liability is cut at the loss (or damage) report (SplitAtCut): the
+// card's uses at or before the report's instant are the cardholder's; the
+// uses after it, offline purchases made before the terminals had the
+// blacklist, are borne by the issuer (issuer_loss), and the cardholder is
+// owed the balance as of the report. After the cooling period (the
+// product's CoolingDays from the report: its last offline records have
+// arrived) that balance moves to the replacement (BalanceMove) or is
+// refunded; uses after the cut that arrive later still are borne by the
+// issuer as they come (LateLoss).
+//
+// Conservation: per card, loads - purchases - refunds - moved out + moved
+// in + loss borne is what card management owes on the card
+// (BookBalances): the balance the card reports while it is in use, 0
+// once it is closed. A property test drives random lifecycles through
+// every operation and checks it for every card after every step, and
+// that their sum is the issuer's float in the ledger.
+//
+// Idempotency: every operation carries a key; its Booking holds the
+// SHA-256 of its input (the request, not the clock: a retry later is the
+// same request), and its entries' keys derive from it
+// ("cms:KEY/PART"). A key booked again with the same input is a replay
+// (the first booking stands, nothing is booked twice); with another input
+// it is a Conflict (Keys, and the same check in the ledger for each
+// entry).
 package cms

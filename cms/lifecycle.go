@@ -162,7 +162,7 @@ func (c Card) Apply(p *Product, m Move, at time.Time) (Card, error) {
 	}
 	to, ok := Next(c.State, m)
 	if !ok {
-		return c, citycard.E(op, citycard.Conflict, "card %v is %v: %v is allowed only from %s", &c, c.State, m, allowedFrom(m))
+		return c, forbidden(op, &c, m)
 	}
 	today := Today(at)
 	switch m {
@@ -211,6 +211,13 @@ func (c Card) Apply(p *Product, m Move, at time.Time) (Card, error) {
 // report.
 func CoolingEnds(p *Product, c *Card) time.Time {
 	return c.LostAt.Add(time.Duration(p.CoolingDays) * 24 * time.Hour)
+}
+
+// forbidden is the error of move m refused from c's state: kind
+// Conflict, naming the card, its state, the move and the states it is
+// allowed from.
+func forbidden(op string, c *Card, m Move) error {
+	return citycard.E(op, citycard.Conflict, "card %v is %v: %v is allowed only from %s", c, c.State, m, allowedFrom(m))
 }
 
 // allowedFrom lists the states m is allowed from, for an error message.
