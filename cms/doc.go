@@ -173,4 +173,29 @@
 // (the first booking stands, nothing is booked twice); with another input
 // it is a Conflict (Keys, and the same check in the ledger for each
 // entry).
+//
+// # Storage and the audit log
+//
+// The package declares the storage it needs (Store) and the rules stay
+// here: Manager validates, encrypts a cardholder before the store sees
+// them, checks eligibility and the state machine, and hands the store
+// each change together with its audit record; sqlite.DB.CMS and
+// postgres.DB.CMS keep what they are given, and the shared suite
+// (storetest) runs on both. A card is written only over the version it
+// was read at (Store.UpdateCard), so of two moves racing on one card the
+// second is a Conflict, to be read again and retried. Cardholder IDs are
+// dense from 1 on both stores (a refused registration takes no number).
+//
+// Every change writes one audit record in its own transaction: who (the
+// Actor), at which service point, when, the subject ("card:ISSUER/ASN",
+// "holder:ID"), the action, and JSON snapshots before and after. A
+// cardholder's snapshot is its ID, look-up hash and the SHA-256 of its
+// ciphertext: the log proves what changed and holds no personal data.
+// The log is append-only (the stores' triggers refuse an update or a
+// delete) and hash-chained (Audit.Chain: SHA-256 over a domain prefix,
+// the previous hash, the sequence number, the time and every text field
+// length-prefixed; testdata/audit.golden pins it); VerifyAudit walks the
+// chain and names the first record that does not follow. The stores
+// serialize card management's writes (SQLite's single writer; a table
+// lock on PostgreSQL), so each record chains after the one before.
 package cms

@@ -1,0 +1,342 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/cms"
+)
+
+// The personal data of the card management tests: resident ID numbers
+// with GB 11643's check characters, a phone and names, searched for in
+// everything the stores keep.
+const (
+	idAnn     = "330203199001011236"
+	idBo      = "330205195612020048"
+	phoneAnn  = "13812345678"
+	nameAnn   = "张三丰"
+	issuerHex = "31500001FFFFFFFF"
+)
+
+var (
+	clerk      = cms.Actor{Who: "ann", ServicePoint: "nb-counter-01"}
+	cmsIssuer  = mustIssuer(issuerHex)
+	seniorBorn = cms.Date{Year: 1956, Month: 12, Day: 2}
+)
+
+func mustIssuer(s string) citycard.IssuerCode {
+	c, err := citycard.ParseIssuerCode(s)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func cmsASN(t *testing.T, s string) citycard.ASN {
+	t.Helper()
+	a, err := citycard.ParseASN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func manager(t *testing.T, s Stores, keyFill byte) *cms.Manager {
+	t.Helper()
+	p, err := cms.NewProtector(bytes.Repeat([]byte{keyFill}, cms.DataKeyLen), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cms.NewManager(s.CMS, cms.DefaultProducts(), p, clock())
+}
+
+func register(t *testing.T, m *cms.Manager) (ann, bo cms.Cardholder) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	ann, err = m.Register(ctx, clerk, cms.Cardholder{Name: nameAnn, DocType: cms.ResidentID, DocNumber: idAnn,
+		DateOfBirth: cms.Date{Year: 1990, Month: 1, Day: 1}, Phone: phoneAnn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bo, err = m.Register(ctx, clerk, cms.Cardholder{Name: "李四", DocType: cms.ResidentID, DocNumber: idBo, DateOfBirth: seniorBorn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ann, bo
+}
+
+// cardThrough registers two cardholders, applies for a citizen card for
+// the first and makes moves on it; it returns the card's ASN.
+func cardThrough(t *testing.T, m *cms.Manager, moves ...cms.Move) citycard.ASN {
+	t.Helper()
+	ctx := context.Background()
+	ann, _ := register(t, m)
+	asn := cmsASN(t, "0123456789ABCDEF")
+	if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "citizen", ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range moves {
+		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, mv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return asn
+}
+
+// auditLog returns the whole audit log.
+func auditLog(t *testing.T, s cms.Store) []cms.Audit {
+	t.Helper()
+	var l []cms.Audit
+	if err := s.AuditLog(context.Background(), 0, func(a *cms.Audit) error { l = append(l, *a); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func testCMSHolders(t *testing.T, s Stores) {
+	ctx := context.Background()
+	m := manager(t, s, 1)
+	ann, bo := register(t, m)
+	if ann.ID != 1 || bo.ID != 2 {
+		t.Fatalf("holder IDs %d and %d, want 1 and 2", ann.ID, bo.ID)
+	}
+	got, err := m.Holder(ctx, ann.ID)
+	if err != nil || got != ann {
+		t.Fatalf("Holder: %v, %v; want %v", got, err, ann)
+	}
+	found, err := m.FindHolder(ctx, cms.ResidentID, " "+strings.ToLower(idAnn)+" ")
+	if err != nil || found != ann {
+		t.Fatalf("FindHolder: %v, %v", found, err)
+	}
+	_, err = m.FindHolder(ctx, cms.ResidentID, "11010519491231002X")
+	wantKind(t, "FindHolder of an unknown document", err, citycard.NotFound)
+	_, err = m.Holder(ctx, 99)
+	wantKind(t, "Holder(99)", err, citycard.NotFound)
+
+	before := len(auditLog(t, s.CMS))
+	_, err = m.Register(ctx, clerk, cms.Cardholder{Name: "王五", DocType: cms.ResidentID, DocNumber: idAnn, DateOfBirth: cms.Date{Year: 1990, Month: 1, Day: 1}})
+	wantKind(t, "Register a document twice", err, citycard.Exists)
+	_, err = m.Register(ctx, clerk, cms.Cardholder{Name: "王五", DocType: cms.ResidentID, DocNumber: "330203199001011237", DateOfBirth: cms.Date{Year: 1990, Month: 1, Day: 1}})
+	wantKind(t, "Register a bad number", err, citycard.Invalid)
+	if n := len(auditLog(t, s.CMS)); n != before {
+		t.Errorf("refused registrations wrote %d audit records", n-before)
+	}
+	if h, err := m.Register(ctx, clerk, cms.Cardholder{Name: "王五", DocType: cms.Passport, DocNumber: "E12345678", DateOfBirth: cms.Date{Year: 1980, Month: 5, Day: 5}}); err != nil || h.ID != 3 {
+		t.Errorf("after the refusals, the next holder: %v %v", h.ID, err)
+	}
+
+	// At rest: the ciphertext and a hash, nothing in clear.
+	p, err := s.CMS.Holder(ctx, ann.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{idAnn, phoneAnn, nameAnn} {
+		if bytes.Contains(p.Ciphertext, []byte(secret)) {
+			t.Errorf("the stored cardholder holds %q in clear", secret)
+		}
+	}
+	// Another data key opens nothing.
+	_, err = manager(t, s, 2).Holder(ctx, ann.ID)
+	wantKind(t, "Holder under another data key", err, citycard.Crypto)
+
+	// An update: a new phone, the old document.
+	ann.Phone = "13900001111"
+	if err := m.UpdateHolder(ctx, clerk, ann); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.Holder(ctx, ann.ID); err != nil || got.Phone != "13900001111" {
+		t.Errorf("after the update: %v %v", got, err)
+	}
+	ann.DocNumber = idBo
+	ann.DateOfBirth = seniorBorn
+	wantKind(t, "UpdateHolder onto another's document", m.UpdateHolder(ctx, clerk, ann), citycard.Exists)
+	ghost := bo
+	ghost.ID = 99
+	wantKind(t, "UpdateHolder(99)", m.UpdateHolder(ctx, clerk, ghost), citycard.NotFound)
+}
+
+func testCMSCards(t *testing.T, s Stores) {
+	ctx := context.Background()
+	m := manager(t, s, 1)
+	ann, bo := register(t, m)
+	asn := cmsASN(t, "0123456789ABCDEF")
+
+	c, err := m.Apply(ctx, clerk, cmsIssuer, asn, "citizen", ann.ID)
+	if err != nil || c.State != cms.Applied || c.Version != 1 {
+		t.Fatalf("Apply: %+v %v", c, err)
+	}
+	for _, mv := range []cms.Move{cms.Personalize, cms.Issue, cms.Activate, cms.ReportLoss} {
+		if c, err = m.Move(ctx, clerk, cmsIssuer, asn, mv); err != nil {
+			t.Fatalf("%v: %v", mv, err)
+		}
+	}
+	got, err := m.Card(ctx, cmsIssuer, asn)
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("Card: %+v, %v; want %+v", got, err, c)
+	}
+	if got.State != cms.Lost || got.LostAt.IsZero() || got.LostAt.Nanosecond() == 0 || got.Version != 5 || got.StateBefore != cms.Active {
+		t.Errorf("after the loss report: %+v", got)
+	}
+
+	// A forbidden move: refused, nothing stored, nothing audited.
+	before := len(auditLog(t, s.CMS))
+	_, err = m.Move(ctx, clerk, cmsIssuer, asn, cms.Activate)
+	wantKind(t, "Activate a lost card", err, citycard.Conflict)
+	if after, _ := m.Card(ctx, cmsIssuer, asn); !reflect.DeepEqual(after, c) || len(auditLog(t, s.CMS)) != before {
+		t.Error("a refused move changed the store")
+	}
+
+	// Two moves from one read: the second finds the version moved.
+	read, _ := s.CMS.Card(ctx, cmsIssuer, asn)
+	p, _ := cms.DefaultProducts().Product("citizen")
+	at := read.LostAt.Add(time.Hour)
+	found, _ := read.Apply(p, cms.CancelLoss, at)
+	replaced, _ := read.Apply(p, cms.Replace, at)
+	if err := s.CMS.UpdateCard(ctx, &found, &cms.Audit{At: at, Actor: "a", ServicePoint: "b", Subject: "card", Action: "cancel loss"}); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, "a second move from the same read", s.CMS.UpdateCard(ctx, &replaced, &cms.Audit{At: at, Actor: "a", ServicePoint: "b"}), citycard.Conflict)
+	ghost := found
+	ghost.ASN = cmsASN(t, "0123456789ABCDEE")
+	wantKind(t, "UpdateCard of no card", s.CMS.UpdateCard(ctx, &ghost, &cms.Audit{At: at}), citycard.NotFound)
+	_, err = m.Move(ctx, clerk, cmsIssuer, ghost.ASN, cms.Issue)
+	wantKind(t, "Move on no card", err, citycard.NotFound)
+
+	// Every field survives the store.
+	full := cms.Card{Issuer: cmsIssuer, ASN: cmsASN(t, "00010203040506070809"), Product: "mot", Holder: ann.ID, State: cms.Replaced, Version: 9,
+		AppliedAt: time.Unix(0, 1_700_000_000_123_456_789).UTC(), IssuedAt: time.Unix(0, 1_700_000_001_000_000_001).UTC(),
+		LostAt: time.Unix(0, 1_700_000_002_000_000_002).UTC(), Expiry: cms.Date{Year: 2036, Month: 3, Day: 1},
+		ReviewDue: cms.Date{Year: 2027, Month: 3, Day: 1}, ReplacedBy: cmsASN(t, "0A010203040506070809"), StateBefore: cms.Issued}
+	if err := s.CMS.CreateCard(ctx, &full, &cms.Audit{At: at, Actor: "a", ServicePoint: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.CMS.Card(ctx, full.Issuer, full.ASN); err != nil || !reflect.DeepEqual(got, full) {
+		t.Errorf("round trip: %+v, %v; want %+v", got, err, full)
+	}
+	wantKind(t, "CreateCard twice", s.CMS.CreateCard(ctx, &full, &cms.Audit{At: at}), citycard.Exists)
+	stray := full
+	stray.ASN, stray.Holder = cmsASN(t, "0B010203040506070809"), 999
+	wantKind(t, "CreateCard of no holder", s.CMS.CreateCard(ctx, &stray, &cms.Audit{At: at}), citycard.NotFound)
+
+	cards, err := s.CMS.CardsOf(ctx, ann.ID)
+	if err != nil || len(cards) != 2 || cards[0].ASN != asn || cards[1].ASN != full.ASN {
+		t.Errorf("CardsOf: %+v, %v", cards, err)
+	}
+	if cards, err := s.CMS.CardsOf(ctx, bo.ID); err != nil || len(cards) != 0 {
+		t.Errorf("CardsOf a holder without cards: %+v, %v", cards, err)
+	}
+
+	// The product's rules: anonymous or registered, eligible or not.
+	if _, err := m.Apply(ctx, clerk, cmsIssuer, cmsASN(t, "0123456789ABCD01"), "transit", 0); err != nil {
+		t.Errorf("an anonymous transit card: %v", err)
+	}
+	_, err = m.Apply(ctx, clerk, cmsIssuer, cmsASN(t, "0123456789ABCD02"), "citizen", 0)
+	wantKind(t, "a citizen card without a holder", err, citycard.Invalid)
+	_, err = m.Apply(ctx, clerk, cmsIssuer, cmsASN(t, "0123456789ABCD03"), "senior", ann.ID)
+	wantKind(t, "a senior card for someone of 35", err, citycard.Permission)
+	_, err = m.Apply(ctx, clerk, cmsIssuer, cmsASN(t, "0123456789ABCD04"), "senior", bo.ID)
+	wantKind(t, "a senior card for someone of 68 (the suite's clock is in 2025)", err, citycard.Permission)
+	_, err = m.Apply(ctx, clerk, cmsIssuer, cmsASN(t, "0123456789ABCD05"), "oyster", ann.ID)
+	wantKind(t, "an unknown product", err, citycard.NotFound)
+	_, err = m.Apply(ctx, cms.Actor{}, cmsIssuer, cmsASN(t, "0123456789ABCD06"), "transit", 0)
+	wantKind(t, "no actor", err, citycard.Invalid)
+}
+
+func testCMSAudit(t *testing.T, s Stores) {
+	ctx := context.Background()
+	m := manager(t, s, 1)
+	asn := cardThrough(t, m, cms.Personalize, cms.Issue, cms.Activate, cms.ReportLoss, cms.CancelLoss)
+	log := auditLog(t, s.CMS)
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 8 || len(log) != 8 {
+		t.Fatalf("VerifyAudit: %d records, %v; the log has %d, want 8 (2 holders, 1 application, 5 moves)", n, err, len(log))
+	}
+	subject := "card:" + issuerHex + "/" + asn.String()
+	for i, a := range log[2:] {
+		if a.Actor != clerk.Who || a.ServicePoint != clerk.ServicePoint || a.Subject != subject || a.After == "" || a.At.IsZero() {
+			t.Errorf("record %d: %+v", a.Seq, a)
+		}
+		if i > 0 && a.Before != log[i+1].After {
+			t.Errorf("record %d: before %s is not the last after %s", a.Seq, a.Before, log[i+1].After)
+		}
+	}
+	if log[2].Action != "apply" || log[6].Action != "report loss" || log[0].Subject != "holder:1" {
+		t.Errorf("actions %q %q, subject %q", log[2].Action, log[6].Action, log[0].Subject)
+	}
+	var all strings.Builder
+	for _, a := range log {
+		all.WriteString(a.Before + a.After + a.Subject + a.Action)
+	}
+	for _, secret := range []string{idAnn, idBo, phoneAnn, nameAnn, "1990-01-01"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("the audit log holds %q", secret)
+		}
+	}
+
+	// Append-only, and a change behind the platform's back is found.
+	if err := s.Exec(ctx, `UPDATE cms_audit SET actor = 'mallory' WHERE seq = 2`); err == nil {
+		t.Fatal("an audit record was updated")
+	}
+	if err := s.Exec(ctx, `DELETE FROM cms_audit WHERE seq = 8`); err == nil {
+		t.Fatal("an audit record was deleted")
+	}
+	if err := s.Unguard(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, `UPDATE cms_audit SET actor = 'mallory' WHERE seq = 4`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cms.VerifyAudit(ctx, s.CMS)
+	wantKind(t, "VerifyAudit after tampering", err, citycard.Crypto)
+	if err == nil || !strings.Contains(err.Error(), "audit record 4") {
+		t.Errorf("%v does not name record 4", err)
+	}
+	if err := s.Exec(ctx, `DELETE FROM cms_audit WHERE seq = 6`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err == nil {
+		t.Error("a deleted record went unnoticed")
+	}
+}
+
+// testCMSConcurrent races moves on one card: each is stored or refused
+// with Conflict, the card's version counts the stored ones, and the audit
+// chain holds.
+func testCMSConcurrent(t *testing.T, s Stores) {
+	ctx := context.Background()
+	m := manager(t, s, 1)
+	asn := cardThrough(t, m, cms.Personalize, cms.Issue, cms.Activate)
+	const racers = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := 0
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Renew)
+			if err != nil && !citycard.IsKind(err, citycard.Conflict) {
+				t.Errorf("a racing move: %v", err)
+			}
+			if err == nil {
+				mu.Lock()
+				stored++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := m.Card(ctx, cmsIssuer, asn)
+	if err != nil || stored == 0 || c.Version != int64(4+stored) {
+		t.Errorf("%d moves stored, the card at version %d (%v)", stored, c.Version, err)
+	}
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != int64(2+4+stored) {
+		t.Errorf("VerifyAudit: %d, %v; want %d", n, err, 2+4+stored)
+	}
+}
