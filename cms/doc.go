@@ -186,6 +186,22 @@
 // second is a Conflict, to be read again and retried. Cardholder IDs are
 // dense from 1 on both stores (a refused registration takes no number).
 //
+// A money operation commits whole (Store.Commit, through Manager's Sell,
+// Load, Replace, MoveBalance and Refund): its key and input hash, the
+// flows of the cards it moves (the per-card terms of conservation, kept
+// in the store so that a card's book balance is a sum away), its ledger
+// entries, the cards it moves and creates, and its audit record, all in
+// one transaction, or none of it. The key is asked first, before the card
+// is read (a retry finds the card already moved: it is answered as
+// replayed, and nothing is booked twice), and again inside the
+// transaction against a race. Every money operation writes its card one
+// version on even when the state stays, so that two loads racing on one
+// card are serialized: the second is a Conflict, to be retried on the
+// shadow's new balance. The balances a money operation needs (the
+// shadow's balance, the uses since issue, the day's loads) are its
+// caller's to give, from acquire's card shadow: card management keeps no
+// copy of the card's purse.
+//
 // Every change writes one audit record in its own transaction: who (the
 // Actor), at which service point, when, the subject ("card:ISSUER/ASN",
 // "holder:ID"), the action, and JSON snapshots before and after. A

@@ -2,6 +2,7 @@ package cms
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -198,4 +199,181 @@ func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode
 		return Card{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	return next, nil
+}
+
+// moneyAudit is a money operation's audit record: the card before, and
+// after it the card, the operation's key and its flows.
+func (m *Manager) moneyAudit(by Actor, at time.Time, action string, before, after *Card, b *Booking) *Audit {
+	type flow struct {
+		Card string `json:"card"`
+		Kind string `json:"kind"`
+		Fen  int64  `json:"fen"`
+	}
+	flows := make([]flow, 0, len(b.Flows))
+	for _, f := range b.Flows {
+		flows = append(flows, flow{f.Card.String(), f.Kind.String(), f.Fen})
+	}
+	j, err := json.Marshal(struct {
+		Card      json.RawMessage `json:"card"`
+		Operation string          `json:"operation"`
+		Flows     []flow          `json:"flows"`
+	}{json.RawMessage(after.Snapshot()), b.Key, flows})
+	if err != nil {
+		panic(err) // strings and integers always encode
+	}
+	return m.audit(by, at, "card:"+before.String(), action, before.Snapshot(), string(j))
+}
+
+// book runs a money operation: the replay check (before anything is
+// moved, as a retry finds the card moved already), then moves, which
+// returns the cards the operation moves and creates (the first moved is
+// the audit's subject), then the commit. Errors are wrapped in op's name.
+func (m *Manager) book(ctx context.Context, name string, by Actor, at time.Time, action string, op MoneyOp, before *Card, moves func() (moved, created []*Card, err error)) (bool, error) {
+	h, err := m.store.OperationHash(ctx, op.OpKey())
+	switch {
+	case err == nil && h == op.InputHash():
+		return true, nil
+	case err == nil:
+		return false, citycard.E(name, citycard.Conflict, "idempotency key %q was used for another operation", op.OpKey())
+	case !citycard.IsKind(err, citycard.NotFound):
+		return false, citycard.Wrap(name, citycard.Other, err)
+	}
+	moved, created, err := moves()
+	if err != nil {
+		return false, citycard.Wrap(name, citycard.Other, err)
+	}
+	b, err := op.Book()
+	if err != nil {
+		return false, citycard.Wrap(name, citycard.Other, err)
+	}
+	replayed, err := m.store.Commit(ctx, &Operation{Booking: &b, At: at, Cards: moved, NewCards: created,
+		Audit: m.moneyAudit(by, at, action, before, moved[0], &b)})
+	return replayed, citycard.Wrap(name, citycard.Other, err)
+}
+
+// cardFor checks the actor and reads a card and its product for a money
+// operation, errors wrapped in op's name.
+func (m *Manager) cardFor(ctx context.Context, name string, by Actor, issuer citycard.IssuerCode, asn citycard.ASN) (Card, *Product, error) {
+	if err := by.check(name); err != nil {
+		return Card{}, nil, err
+	}
+	c, err := m.store.Card(ctx, issuer, asn)
+	if err != nil {
+		return Card{}, nil, citycard.Wrap(name, citycard.Other, err)
+	}
+	p, err := m.products.Product(c.Product)
+	return c, p, citycard.Wrap(name, citycard.Other, err)
+}
+
+// touched returns c one version on: a money operation that moves no state
+// still writes the card, so that two operations racing on one card are
+// serialized (the second finds the version moved: Conflict, retry).
+func touched(c Card) *Card {
+	c.Version++
+	return &c
+}
+
+// moved makes move mv on c at at, for book's moves.
+func moved(c Card, p *Product, mv Move, at time.Time, also ...*Card) func() ([]*Card, []*Card, error) {
+	return func() ([]*Card, []*Card, error) {
+		next, err := c.Apply(p, mv, at)
+		return append([]*Card{&next}, also...), nil, err
+	}
+}
+
+// Sell issues a personalized card against its deposit and issue fee, and
+// loadFen loaded onto it (0 for none), paid through ch: the Issue move
+// and the Sale's booking in one commit. A retry of key answers replayed
+// and books nothing. Kinds of Sale.Book, Card.Apply and Store.Commit.
+func (m *Manager) Sell(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, ch Channel, loadFen int64) (replayed bool, err error) {
+	const op = "cms.Manager.Sell"
+	c, p, err := m.cardFor(ctx, op, by, issuer, asn)
+	if err != nil {
+		return false, err
+	}
+	at := m.now()
+	sale := Sale{Key: key, Card: &c, Product: p, Channel: ch, LoadFen: loadFen}
+	return m.book(ctx, op, by, at, "sell", sale, &c, moved(c, p, Issue, at))
+}
+
+// Load books an online load of amountFen onto a card whose shadow holds
+// balanceFen, loadedTodayFen loaded already today, paid through ch; a
+// card issued and not yet active is activated by it. The card is written
+// one version on, so that loads racing on one card are serialized (the
+// second is a Conflict: read the shadow again and retry). Kinds of
+// CheckLoad, Load.Book and Store.Commit.
+func (m *Manager) Load(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, ch Channel, amountFen, balanceFen, loadedTodayFen int64) (replayed bool, err error) {
+	const op = "cms.Manager.Load"
+	c, p, err := m.cardFor(ctx, op, by, issuer, asn)
+	if err != nil {
+		return false, err
+	}
+	at := m.now()
+	load := Load{Key: key, Card: &c, Product: p, Channel: ch, AmountFen: amountFen, BalanceFen: balanceFen, LoadedTodayFen: loadedTodayFen}
+	moves := func() ([]*Card, []*Card, error) { return []*Card{touched(c)}, nil, nil }
+	if c.State == Issued {
+		moves = moved(c, p, Activate, at)
+	}
+	return m.book(ctx, op, by, at, "load", load, &c, moves)
+}
+
+// Refund refunds and closes a card: the shadow's balance balanceFen after
+// its uses since issue (a lost or damaged card's cut at its report,
+// SplitAtCut, once the cooling period is over), the deposit if the card
+// is handed back, through payee. Kinds of Refunding.Book, Card.Apply and
+// Store.Commit.
+func (m *Manager) Refund(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payee Channel, balanceFen int64, uses []Use) (replayed bool, err error) {
+	const op = "cms.Manager.Refund"
+	c, p, err := m.cardFor(ctx, op, by, issuer, asn)
+	if err != nil {
+		return false, err
+	}
+	at := m.now()
+	r := Refunding{Key: key, Card: &c, Product: p, Payee: payee, Uses: len(uses), BalanceFen: balanceFen, At: at}
+	if !c.LostAt.IsZero() {
+		s := SplitAtCut(c.LostAt, balanceFen, uses)
+		r.BalanceFen, r.LossBorneFen = s.BalanceAtCutFen, s.LossBorneFen
+	}
+	return m.book(ctx, op, by, at, "refund", r, &c, moved(c, p, Refund, at))
+}
+
+// Replace replaces a lost or damaged card with a new one, newASN, of the
+// same product and cardholder (applied for, to be personalized and
+// issued as any), the replacement fee paid through ch. The old card's
+// balance waits for MoveBalance. Kinds of ReplacementFee.Book,
+// Card.Apply and Store.Commit (Exists for a new ASN taken).
+func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN, newASN citycard.ASN, ch Channel) (replayed bool, err error) {
+	const op = "cms.Manager.Replace"
+	c, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
+	if err != nil {
+		return false, err
+	}
+	at := m.now()
+	fee := ReplacementFee{Key: key, Old: &c, Product: p, Channel: ch}
+	return m.book(ctx, op, by, at, "replace", fee, &c, func() ([]*Card, []*Card, error) {
+		next, err := c.Apply(p, Replace, at)
+		next.ReplacedBy = newASN
+		nu := Card{Issuer: issuer, ASN: newASN, Product: p.ID, Holder: c.Holder, State: Applied, Version: 1, AppliedAt: at, Replaces: oldASN}
+		return []*Card{&next}, []*Card{&nu}, err
+	})
+}
+
+// MoveBalance moves a replaced card's balance as of its cut onto its
+// replacement once the cooling period is over: the shadow's balance
+// balanceFen after the old card's uses since issue, split at the cut
+// (SplitAtCut), the use after it borne by the issuer. Kinds of
+// BalanceMove.Book, Card.Apply and Store.Commit.
+func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN citycard.ASN, balanceFen int64, uses []Use) (replayed bool, err error) {
+	const op = "cms.Manager.MoveBalance"
+	old, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
+	if err != nil {
+		return false, err
+	}
+	nu, err := m.store.Card(ctx, issuer, old.ReplacedBy)
+	if err != nil {
+		return false, citycard.Wrap(op, citycard.Other, err)
+	}
+	at := m.now()
+	mv := BalanceMove{Key: key, Old: &old, New: &nu, Product: p, Split: SplitAtCut(old.LostAt, balanceFen, uses), At: at}
+	return m.book(ctx, op, by, at, "move balance", mv, &old, moved(old, p, MoveBalance, at, touched(nu)))
 }

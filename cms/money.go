@@ -77,6 +77,27 @@ const (
 	FlowLossBorne FlowKind = 6 // use after the loss report, borne by the issuer
 )
 
+var flowNames = [...]string{FlowLoad: "load", FlowPurchase: "purchase", FlowRefund: "refund",
+	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne"}
+
+// String gives the name the stores write.
+func (k FlowKind) String() string {
+	if k >= FlowLoad && k <= FlowLossBorne {
+		return flowNames[k]
+	}
+	return fmt.Sprintf("flow(%d)", uint8(k))
+}
+
+// ParseFlowKind parses a flow kind's name. Kind Invalid.
+func ParseFlowKind(s string) (FlowKind, error) {
+	for i, n := range flowNames {
+		if n != "" && n == s {
+			return FlowKind(i), nil
+		}
+	}
+	return 0, citycard.E("cms.ParseFlowKind", citycard.Invalid, "flow kind %q", s)
+}
+
 // Flow is one term of one card's conservation.
 type Flow struct {
 	Card citycard.ASN
@@ -207,7 +228,7 @@ func (s Sale) Book() (Booking, error) {
 			return Booking{}, citycard.Wrap(op, citycard.Other, err)
 		}
 	}
-	b := Booking{Key: s.Key, InputHash: inputHash("sale", s.Card.String(), s.Product.ID, s.Channel.Kind, s.Channel.Party, s.Channel.Reference, s.LoadFen)}
+	b := Booking{Key: s.Key, InputHash: s.InputHash()}
 	in := s.Channel.account()
 	b.add(entry(s.Key, "deposit", ledger.EntryDeposit, s.Card, ledger.Transfer(in, deposit(s.Card), s.Product.DepositFen)...))
 	b.add(entry(s.Key, "fee", ledger.EntryFee, s.Card, ledger.Transfer(in, feeIncome, s.Product.IssueFeeFen)...))
@@ -274,7 +295,7 @@ func (l Load) Book() (Booking, error) {
 	if err := CheckLoad(l.Product, l.BalanceFen, l.LoadedTodayFen, l.AmountFen); err != nil {
 		return Booking{}, citycard.Wrap(op, citycard.Other, err)
 	}
-	b := Booking{Key: l.Key, InputHash: inputHash("load", l.Card.String(), l.Channel.Kind, l.Channel.Party, l.Channel.Reference, l.AmountFen)}
+	b := Booking{Key: l.Key, InputHash: l.InputHash()}
 	b.add(entry(l.Key, "load", ledger.EntryLoad, l.Card, ledger.Transfer(l.Channel.account(), floatAccount(l.Card), l.AmountFen)...))
 	b.Flows = []Flow{{l.Card.ASN, FlowLoad, l.AmountFen}}
 	return b, nil
@@ -385,12 +406,14 @@ type Refunding struct {
 	At           time.Time
 }
 
-// Book returns the refund's entries: loss (issuer loss to card float, if
-// any), refund (card float and card deposit to fee income and the payee's
-// settlement; a lost card's deposit kept goes to fee income), the quote, and the flows: loss borne, refund. Kinds
-// Invalid (key, payee, a loss borne below 0 or on a card never lost),
-// Conflict (a card whose state refuses a refund), Insufficient
-// (QuoteRefund).
+// Book returns the refund's entries (a lost or damaged card's only once
+// its cooling period is over, so that its balance as of the cut is
+// known): loss (issuer loss to card float, if any) and refund (card float
+// and card deposit to fee income and the payee's settlement; a lost
+// card's deposit kept goes to fee income); the quote; and the flows: loss
+// borne, refund. Kinds Invalid (key, payee, a loss borne below 0 or on a
+// card never lost), Conflict (a card whose state refuses a refund, a cut
+// card's cooling period not over), Insufficient (QuoteRefund).
 func (r Refunding) Book() (Booking, error) {
 	const op = "cms.Refunding.Book"
 	if err := (Sale{Key: r.Key, Card: r.Card, Product: r.Product, Channel: r.Payee}).check(op); err != nil {
@@ -402,12 +425,15 @@ func (r Refunding) Book() (Booking, error) {
 	if err := checkLoss(op, r.Card, r.LossBorneFen); err != nil {
 		return Booking{}, err
 	}
+	if ends := CoolingEnds(r.Product, r.Card); !r.Card.LostAt.IsZero() && r.At.Before(ends) {
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v: the cooling period runs until %v", r.Card, ends.UTC().Format(time.RFC3339))
+	}
 	q, err := QuoteRefund(r.Product, r.Card.IssuedAt, r.At, r.Uses, r.BalanceFen, r.Card.State != Lost)
 	if err != nil {
 		return Booking{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	b := Booking{Key: r.Key, Refund: &q,
-		InputHash: inputHash("refund", r.Card.String(), r.Payee.Kind, r.Payee.Party, r.Payee.Reference, r.Uses, r.BalanceFen, r.LossBorneFen)}
+		InputHash: r.InputHash()}
 	b.addLoss(r.Key, r.Card, r.LossBorneFen)
 	b.add(entry(r.Key, "refund", ledger.EntryRefund, r.Card,
 		ledger.Debit(floatAccount(r.Card), q.BalanceFen), ledger.Debit(deposit(r.Card), q.DepositFen+q.DepositKeptFen),
@@ -450,7 +476,7 @@ func (f ReplacementFee) Book() (Booking, error) {
 	if _, ok := Next(f.Old.State, Replace); !ok {
 		return Booking{}, forbidden(op, f.Old, Replace)
 	}
-	b := Booking{Key: f.Key, InputHash: inputHash("replacement_fee", f.Old.String(), f.Channel.Kind, f.Channel.Party, f.Channel.Reference)}
+	b := Booking{Key: f.Key, InputHash: f.InputHash()}
 	b.add(entry(f.Key, "fee", ledger.EntryFee, f.Old, ledger.Transfer(f.Channel.account(), feeIncome, f.Product.ReplacementFeeFen)...))
 	return b, nil
 }
@@ -497,7 +523,7 @@ func (m BalanceMove) Book() (Booking, error) {
 	if err := checkLoss(op, m.Old, m.Split.LossBorneFen); err != nil {
 		return Booking{}, err
 	}
-	b := Booking{Key: m.Key, InputHash: inputHash("balance_move", m.Old.String(), m.New.String(), m.Split.BalanceAtCutFen, m.Split.LossBorneFen)}
+	b := Booking{Key: m.Key, InputHash: m.InputHash()}
 	b.addLoss(m.Key, m.Old, m.Split.LossBorneFen)
 	b.add(entry(m.Key, "move", ledger.EntryMove, m.Old, ledger.Transfer(floatAccount(m.Old), floatAccount(m.New), m.Split.BalanceAtCutFen)...))
 	if m.Split.BalanceAtCutFen != 0 {
@@ -528,10 +554,72 @@ func (l LateLoss) Book() (Booking, error) {
 	if err := checkLoss(op, l.Card, l.AmountFen); err != nil {
 		return Booking{}, err
 	}
-	b := Booking{Key: l.Key, InputHash: inputHash("late_loss", l.Card.String(), l.AmountFen)}
+	b := Booking{Key: l.Key, InputHash: l.InputHash()}
 	b.addLoss(l.Key, l.Card, l.AmountFen)
 	return b, nil
 }
+
+// MoneyOp is a money operation: Sale, Load, Refunding, ReplacementFee,
+// BalanceMove, LateLoss.
+type MoneyOp interface {
+	OpKey() string
+	InputHash() [32]byte
+	Book() (Booking, error)
+}
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (s Sale) InputHash() [32]byte {
+	return inputHash("sale", s.Card.String(), s.Product.ID, s.Channel.Kind, s.Channel.Party, s.Channel.Reference, s.LoadFen)
+}
+
+// OpKey returns the idempotency key.
+func (s Sale) OpKey() string { return s.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (l Load) InputHash() [32]byte {
+	return inputHash("load", l.Card.String(), l.Channel.Kind, l.Channel.Party, l.Channel.Reference, l.AmountFen)
+}
+
+// OpKey returns the idempotency key.
+func (l Load) OpKey() string { return l.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (r Refunding) InputHash() [32]byte {
+	return inputHash("refund", r.Card.String(), r.Payee.Kind, r.Payee.Party, r.Payee.Reference, r.Uses, r.BalanceFen, r.LossBorneFen)
+}
+
+// OpKey returns the idempotency key.
+func (r Refunding) OpKey() string { return r.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (f ReplacementFee) InputHash() [32]byte {
+	return inputHash("replacement_fee", f.Old.String(), f.Channel.Kind, f.Channel.Party, f.Channel.Reference)
+}
+
+// OpKey returns the idempotency key.
+func (f ReplacementFee) OpKey() string { return f.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (m BalanceMove) InputHash() [32]byte {
+	return inputHash("balance_move", m.Old.String(), m.New.String(), m.Split.BalanceAtCutFen, m.Split.LossBorneFen)
+}
+
+// OpKey returns the idempotency key.
+func (m BalanceMove) OpKey() string { return m.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (l LateLoss) InputHash() [32]byte {
+	return inputHash("late_loss", l.Card.String(), l.AmountFen)
+}
+
+// OpKey returns the idempotency key.
+func (l LateLoss) OpKey() string { return l.Key }
 
 // Keys remembers the idempotency keys of the operations booked and the
 // hashes of their inputs, as a store does (in memory here, for a single

@@ -168,6 +168,15 @@ func TestBookings(t *testing.T) {
 	if r.Refund.DepositKeptFen != 1000 || r.Refund.PaidFen != 8000 {
 		t.Errorf("quote %+v", r.Refund)
 	}
+	cooling := lost
+	cooling.LostAt = t0.Add(-7*24*time.Hour + time.Nanosecond)
+	if _, err := (Refunding{Key: "r0", Card: &cooling, Product: p, Payee: counter, At: t0}).Book(); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a refund of a lost card inside its cooling period: %v", err)
+	}
+	cooling.LostAt = t0.Add(-7 * 24 * time.Hour)
+	if _, err := (Refunding{Key: "r0", Card: &cooling, Product: p, Payee: counter, At: t0}).Book(); err != nil {
+		t.Errorf("a refund of a lost card as its cooling period ends: %v", err)
+	}
 	active := cardIn(Active)
 	active.LostAt = time.Time{}
 	if _, err := (Refunding{Key: "r2", Card: &active, Product: p, Payee: counter, LossBorneFen: 1}).Book(); !citycard.IsKind(err, citycard.Invalid) {
@@ -262,7 +271,7 @@ func TestIdempotency(t *testing.T) {
 		}
 	}
 	// Another operation under the same key is another input too.
-	r, _ := Refunding{Key: "k1", Card: &c, Product: p, Payee: counter}.Book()
+	r := Booking{Key: "k1", InputHash: Refunding{Key: "k1", Card: &c, Product: p, Payee: counter}.InputHash()}
 	if _, err := keys.Admit(&r); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("a refund under a load's key: %v", err)
 	}

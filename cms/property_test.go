@@ -181,6 +181,9 @@ func (l *lifecycle) moveBalance(c *simCard) {
 }
 
 func (l *lifecycle) refund(c *simCard) {
+	if !c.LostAt.IsZero() && l.now.Before(CoolingEnds(l.p, &c.Card)) {
+		return // its last records may still come: the counter asks to come back
+	}
 	balance, borne := c.chipFen, int64(0)
 	if !c.LostAt.IsZero() {
 		s := l.split(c)

@@ -44,6 +44,29 @@ type Store interface {
 	// AuditLog calls fn for every audit record after sequence number
 	// after, in order.
 	AuditLog(ctx context.Context, after int64, fn func(a *Audit) error) error
+
+	// Commit books a money operation in one transaction, all or none:
+	// its key and input hash, its flows, its ledger entries (stamped
+	// op.At), the cards it creates and moves (each over the version it
+	// was read at, as UpdateCard) and its audit record. If the key was
+	// committed before with the same input hash it writes nothing and
+	// reports replayed; with another input hash it is kind Conflict.
+	// Kinds of UpdateCard, CreateCard and ledger.Store.Append otherwise.
+	Commit(ctx context.Context, op *Operation) (replayed bool, err error)
+	// OperationHash returns the input hash a key was committed with. Kind
+	// NotFound.
+	OperationHash(ctx context.Context, key string) ([32]byte, error)
+	// Flows returns the flows of a card, in the order they were booked.
+	Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error)
+}
+
+// Operation is a money operation as a store commits it.
+type Operation struct {
+	Booking  *Booking
+	At       time.Time // the booking time, for the ledger
+	NewCards []*Card   // cards the operation creates (a replacement)
+	Cards    []*Card   // cards it moves, each at the version after its move
+	Audit    *Audit
 }
 
 // Audit is one record of the audit log: who changed what, where, when,
@@ -365,6 +388,39 @@ func ScanProtected(row Scanner) (Protected, error) {
 		return Protected{}, citycard.E("cms.ScanProtected", citycard.Invalid, "cardholder %d: look-up: %w", p.HolderID, err)
 	}
 	return p, nil
+}
+
+// FlowColumns, FlowArgs and ScanFlows are the stores' spelling of a
+// booking's flows: the operation's key, the flow's place in it, the card,
+// the kind by name and the amount.
+const FlowColumns = "op_key, n, asn, kind, fen"
+
+// FlowArgs returns the values of flow n of b in FlowColumns' order.
+func FlowArgs(b *Booking, n int) []any {
+	f := b.Flows[n]
+	return []any{b.Key, n, ASNHex(f.Card), f.Kind.String(), f.Fen}
+}
+
+// ScanFlows reads the flows of rows of asn, kind, fen.
+func ScanFlows(rows Rows) ([]Flow, error) {
+	const op = "cms.ScanFlows"
+	var l []Flow
+	for rows.Next() {
+		var f Flow
+		var asn, kind string
+		if err := rows.Scan(&asn, &kind, &f.Fen); err != nil {
+			return nil, err
+		}
+		var err error
+		if f.Card, err = citycard.ParseASN(asn); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		if f.Kind, err = ParseFlowKind(kind); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		l = append(l, f)
+	}
+	return l, rows.Err()
 }
 
 // LookupHex writes a look-up hash as the stores key it.

@@ -129,27 +129,101 @@ func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.Audit) err
 }
 
 func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
-	const op = "postgres.CMS.UpdateCard"
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		args := cms.CardArgs(c)
-		tag, err := tx.Exec(ctx, cardUpdate, append(args, c.Version-1)...)
-		if err != nil {
+		if err := updateCard(ctx, tx, c); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 1 {
-			return appendAudit(ctx, tx, a)
-		}
-		var version int64
-		err = tx.QueryRow(ctx, `SELECT version FROM cms_cards WHERE issuer = $1 AND asn = $2`, args[0], args[1]).Scan(&version)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return citycard.E(op, citycard.NotFound, "no card %v", c)
-		}
-		if err != nil {
-			return err
-		}
-		return citycard.E(op, citycard.Conflict, "card %v is at version %d, not %d: another move came first", c, version, c.Version-1)
+		return appendAudit(ctx, tx, a)
 	})
-	return mapErr(op, err)
+	return mapErr("postgres.CMS.UpdateCard", err)
+}
+
+// updateCard writes c over the stored card at version c.Version-1.
+func updateCard(ctx context.Context, tx pgx.Tx, c *cms.Card) error {
+	const op = "postgres.CMS.UpdateCard"
+	args := cms.CardArgs(c)
+	tag, err := tx.Exec(ctx, cardUpdate, append(args, c.Version-1)...)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err
+	}
+	var version int64
+	err = tx.QueryRow(ctx, `SELECT version FROM cms_cards WHERE issuer = $1 AND asn = $2`, args[0], args[1]).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return citycard.E(op, citycard.NotFound, "no card %v", c)
+	}
+	if err != nil {
+		return err
+	}
+	return citycard.E(op, citycard.Conflict, "card %v is at version %d, not %d: another move came first", c, version, c.Version-1)
+}
+
+func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
+	replayed := false
+	b := op.Booking
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var hash string
+		err := tx.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, b.Key).Scan(&hash)
+		switch {
+		case err == nil:
+			if hash != cms.LookupHex(b.InputHash) {
+				return citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+			}
+			replayed = true
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
+			return err
+		}
+		for i := range b.Flows {
+			if _, err := tx.Exec(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(b, i)...); err != nil {
+				return err
+			}
+		}
+		if len(b.Entries) > 0 {
+			if _, err := s.db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+				return err
+			}
+		}
+		for _, c := range op.NewCards {
+			if _, err := tx.Exec(ctx, cardInsert, cms.CardArgs(c)...); err != nil {
+				return err
+			}
+		}
+		for _, c := range op.Cards {
+			if err := updateCard(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, op.Audit)
+	})
+	return replayed, mapErr("postgres.CMS.Commit", err)
+}
+
+func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {
+	const op = "postgres.CMS.OperationHash"
+	var hash string
+	err := s.db.pool.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, key).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return [32]byte{}, citycard.E(op, citycard.NotFound, "no operation %q", key)
+	}
+	if err != nil {
+		return [32]byte{}, mapErr(op, err)
+	}
+	h, err := cms.ParseHash(hash)
+	return h, mapErr(op, err)
+}
+
+func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
+	const op = "postgres.CMS.Flows"
+	rows, err := s.db.pool.Query(ctx, `SELECT asn, kind, fen FROM cms_flows WHERE asn = $1 ORDER BY seq`, cms.ASNHex(asn))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	flows, err := cms.ScanFlows(rows)
+	return flows, mapErr(op, err)
 }
 
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {

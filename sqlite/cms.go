@@ -98,7 +98,7 @@ func (s cmsStore) HolderByLookup(ctx context.Context, lookup [32]byte) (cms.Prot
 
 func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_cards (`+cms.CardColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.CardArgs(c)...); err != nil {
+		if err := createCard(ctx, tx, c); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, a)
@@ -106,33 +106,112 @@ func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.Audit) err
 	return mapErr("sqlite.CMS.CreateCard", err)
 }
 
+func createCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO cms_cards (`+cms.CardColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.CardArgs(c)...)
+	return err
+}
+
 func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
-	const op = "sqlite.CMS.UpdateCard"
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		args := cms.CardArgs(c)
-		args = append(args[2:], args[0], args[1], c.Version-1)
-		res, err := tx.ExecContext(ctx, cardUpdate, args...)
-		if err != nil {
+		if err := updateCard(ctx, tx, c); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			return appendAudit(ctx, tx, a)
-		}
-		var version int64
-		err = tx.QueryRowContext(ctx, `SELECT version FROM cms_cards WHERE issuer = ? AND asn = ?`, args[len(args)-3], args[len(args)-2]).Scan(&version)
-		if err == sql.ErrNoRows {
-			return citycard.E(op, citycard.NotFound, "no card %v", c)
-		}
-		if err != nil {
-			return err
-		}
-		return citycard.E(op, citycard.Conflict, "card %v is at version %d, not %d: another move came first", c, version, c.Version-1)
+		return appendAudit(ctx, tx, a)
 	})
-	return mapErr(op, err)
+	return mapErr("sqlite.CMS.UpdateCard", err)
+}
+
+// updateCard writes c over the stored card at version c.Version-1.
+func updateCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
+	const op = "sqlite.CMS.UpdateCard"
+	args := cms.CardArgs(c)
+	args = append(args[2:], args[0], args[1], c.Version-1)
+	res, err := tx.ExecContext(ctx, cardUpdate, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 1 {
+		return err
+	}
+	var version int64
+	err = tx.QueryRowContext(ctx, `SELECT version FROM cms_cards WHERE issuer = ? AND asn = ?`, args[len(args)-3], args[len(args)-2]).Scan(&version)
+	if err == sql.ErrNoRows {
+		return citycard.E(op, citycard.NotFound, "no card %v", c)
+	}
+	if err != nil {
+		return err
+	}
+	return citycard.E(op, citycard.Conflict, "card %v is at version %d, not %d: another move came first", c, version, c.Version-1)
+}
+
+func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
+	replayed := false
+	b := op.Booking
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var hash string
+		err := tx.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, b.Key).Scan(&hash)
+		switch {
+		case err == nil:
+			if hash != cms.LookupHex(b.InputHash) {
+				return citycard.E("sqlite.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+			}
+			replayed = true
+			return nil
+		case err != sql.ErrNoRows:
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
+			return err
+		}
+		for i := range b.Flows {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES (?, ?, ?, ?, ?)`, cms.FlowArgs(b, i)...); err != nil {
+				return err
+			}
+		}
+		if len(b.Entries) > 0 {
+			if _, err := s.db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+				return err
+			}
+		}
+		for _, c := range op.NewCards {
+			if err := createCard(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		for _, c := range op.Cards {
+			if err := updateCard(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, op.Audit)
+	})
+	return replayed, mapErr("sqlite.CMS.Commit", err)
+}
+
+func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {
+	const op = "sqlite.CMS.OperationHash"
+	var hash string
+	err := s.db.r.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, key).Scan(&hash)
+	if err == sql.ErrNoRows {
+		return [32]byte{}, citycard.E(op, citycard.NotFound, "no operation %q", key)
+	}
+	if err != nil {
+		return [32]byte{}, mapErr(op, err)
+	}
+	h, err := cms.ParseHash(hash)
+	return h, mapErr(op, err)
+}
+
+func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
+	const op = "sqlite.CMS.Flows"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT asn, kind, fen FROM cms_flows WHERE asn = ? ORDER BY seq`, cms.ASNHex(asn))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	flows, err := cms.ScanFlows(rows)
+	return flows, mapErr(op, err)
 }
 
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {

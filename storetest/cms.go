@@ -11,6 +11,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/ledger"
 )
 
 // The personal data of the card management tests: resident ID numbers
@@ -338,5 +339,202 @@ func testCMSConcurrent(t *testing.T, s Stores) {
 	}
 	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != int64(2+4+stored) {
 		t.Errorf("VerifyAudit: %d, %v; want %d", n, err, 2+4+stored)
+	}
+}
+
+// settable is a clock a test moves by hand, a few nanoseconds a reading
+// so that every stored time is distinct.
+type settable struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *settable) read() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(7)
+	return c.now
+}
+
+func (c *settable) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// bookBalance sums a card's stored flows as cms.BookBalances does.
+func bookBalance(t *testing.T, s cms.Store, asn citycard.ASN) int64 {
+	t.Helper()
+	flows, err := s.Flows(context.Background(), asn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cms.BookBalances(flows)[asn]
+}
+
+func floatFen(t *testing.T, s Stores) int64 {
+	t.Helper()
+	b, err := s.Ledger.Balance(context.Background(), ledger.Account{Type: ledger.CardFloat, Party: issuerHex})
+	if citycard.IsKind(err, citycard.NotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return -b.NetFen()
+}
+
+// testCMSMoney runs a card's money life through the store: sale, loads
+// (a retry replayed, a key reused refused, a limit refused with nothing
+// written), loss, replacement, the balance moved after the cooling
+// period with the use after the report borne by the issuer, and the
+// refund; the flows, the ledger and the audit agree at every step.
+func testCMSMoney(t *testing.T, s Stores) {
+	ctx := context.Background()
+	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
+	p, err := cms.NewProtector(bytes.Repeat([]byte{1}, cms.DataKeyLen), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cms.NewManager(s.CMS, cms.DefaultProducts(), p, clk.read)
+	asn := cardThrough(t, m, cms.Personalize)
+	cash := cms.Channel{Kind: cms.Cash, Party: issuerHex}
+	alipay := cms.Channel{Kind: cms.ThirdParty, Party: "alipay", Reference: "2026030122001"}
+
+	if r, err := m.Sell(ctx, clerk, "sale-1", cmsIssuer, asn, cash, 5000); r || err != nil {
+		t.Fatalf("Sell: %v %v", r, err)
+	}
+	if r, err := m.Sell(ctx, clerk, "sale-1", cmsIssuer, asn, cash, 5000); !r || err != nil {
+		t.Fatalf("Sell retried: replayed %v, %v", r, err)
+	}
+	if r, err := m.Load(ctx, clerk, "load-1", cmsIssuer, asn, alipay, 20000, 5000, 5000); r || err != nil {
+		t.Fatalf("Load: %v %v", r, err)
+	}
+	c, _ := m.Card(ctx, cmsIssuer, asn)
+	if c.State != cms.Active {
+		t.Errorf("a load left an issued card %v", c.State)
+	}
+	if r, err := m.Load(ctx, clerk, "load-1", cmsIssuer, asn, alipay, 20000, 25000, 25000); !r || err != nil {
+		t.Errorf("Load retried with the shadow moved on: replayed %v, %v", r, err)
+	}
+	_, err = m.Load(ctx, clerk, "load-1", cmsIssuer, asn, alipay, 20001, 25000, 25000)
+	wantKind(t, "a key reused for another load", err, citycard.Conflict)
+	before := len(auditLog(t, s.CMS))
+	_, err = m.Load(ctx, clerk, "load-2", cmsIssuer, asn, alipay, 50000, 75001, 25000)
+	wantKind(t, "a load past the cap", err, citycard.Conflict)
+	if _, err := s.CMS.OperationHash(ctx, "load-2"); !citycard.IsKind(err, citycard.NotFound) || len(auditLog(t, s.CMS)) != before {
+		t.Errorf("a refused load left its key (%v) or an audit record", err)
+	}
+	if got, want := bookBalance(t, s.CMS, asn), int64(25000); got != want || floatFen(t, s) != want {
+		t.Fatalf("after the loads: book %d, float %d, want %d", got, floatFen(t, s), want)
+	}
+
+	// Lost at 10:00; replaced; two purchases of 3 yuan before the report
+	// and 4 yuan after it, offline, arrive; the balance moves once the
+	// cooling period (7 days) has passed.
+	if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.ReportLoss); err != nil {
+		t.Fatal(err)
+	}
+	lost, _ := m.Card(ctx, cmsIssuer, asn)
+	nu := cmsASN(t, "0123456789ABCD10")
+	if _, err := m.Replace(ctx, clerk, "replace-1", cmsIssuer, asn, nu, cash); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range []cms.Move{cms.Personalize, cms.Issue, cms.Activate} {
+		if _, err := m.Move(ctx, clerk, cmsIssuer, nu, mv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uses := []cms.Use{{At: lost.LostAt.Add(-time.Hour), AmountFen: 300}, {At: lost.LostAt.Add(time.Hour), AmountFen: 400}}
+	shadow := int64(25000 - 300 - 400)
+	_, err = m.MoveBalance(ctx, clerk, "move-1", cmsIssuer, asn, shadow, uses)
+	wantKind(t, "a move inside the cooling period", err, citycard.Conflict)
+	clk.advance(7 * 24 * time.Hour)
+	if r, err := m.MoveBalance(ctx, clerk, "move-1", cmsIssuer, asn, shadow, uses); r || err != nil {
+		t.Fatalf("MoveBalance: %v %v", r, err)
+	}
+	if r, err := m.MoveBalance(ctx, clerk, "move-1", cmsIssuer, asn, shadow, uses); !r || err != nil {
+		t.Errorf("MoveBalance retried: replayed %v, %v", r, err)
+	}
+	// Acquire books the purchases (card float to the operator); here the
+	// test books them as it would, to check the float.
+	purchases := []ledger.Entry{ledger.NewEntry("purchase-1", ledger.EntryPurchase, "batch:1",
+		ledger.Transfer(ledger.Account{Type: ledger.CardFloat, Party: issuerHex}, ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}, 700)...)}
+	if _, err := s.Ledger.Append(ctx, clk.read(), purchases); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := m.Card(ctx, cmsIssuer, asn)
+	if old.State != cms.Closed {
+		t.Errorf("the old card is %v after its balance moved", old.State)
+	}
+	// The old card: 250 loaded, 7 spent, 4 of it borne, 246 moved out:
+	// its book is 0 once the purchases are counted (the flows hold what
+	// card management booked; the purchases are acquire's).
+	if got := bookBalance(t, s.CMS, asn) - 700; got != 0 {
+		t.Errorf("the old card's book: %d fen, want 0", got)
+	}
+	if got := bookBalance(t, s.CMS, nu); got != 24700 {
+		t.Errorf("the new card's book: %d fen, want 247 yuan (the balance as of the report)", got)
+	}
+	if f := floatFen(t, s); f != 24700 {
+		t.Errorf("the float: %d fen, want the new card's 24700", f)
+	}
+	loss, err := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.IssuerLoss, Party: issuerHex})
+	if err != nil || loss.NetFen() != 400 {
+		t.Errorf("the issuer's loss: %+v %v, want the 4 yuan spent after the report", loss, err)
+	}
+
+	// The new card is refunded; fees kept by Octopus's rule (returned
+	// within 90 days of issue: 1% or 5 yuan).
+	if _, err := m.Refund(ctx, clerk, "refund-1", cmsIssuer, nu, cash, 24700, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := bookBalance(t, s.CMS, nu); got != 0 || floatFen(t, s) != 0 {
+		t.Errorf("after the refund: book %d, float %d", got, floatFen(t, s))
+	}
+	fee, _ := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.FeeIncome})
+	if want := int64(2000 + 500); -fee.NetFen() != want {
+		t.Errorf("fee income %d fen, want the replacement's 20 yuan and the refund's 5", -fee.NetFen())
+	}
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
+		t.Error(err)
+	}
+	if _, err := ledger.Verify(ctx, s.Ledger); err != nil {
+		t.Error(err)
+	}
+}
+
+// testCMSConcurrentLoads races loads on one card: each is booked once or
+// refused with Conflict, and the ledger holds exactly the booked ones.
+func testCMSConcurrentLoads(t *testing.T, s Stores) {
+	ctx := context.Background()
+	m := manager(t, s, 1)
+	asn := cardThrough(t, m, cms.Personalize)
+	cash := cms.Channel{Kind: cms.Cash, Party: issuerHex}
+	if _, err := m.Sell(ctx, clerk, "sale", cmsIssuer, asn, cash, 0); err != nil {
+		t.Fatal(err)
+	}
+	const racers = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	booked := 0
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := m.Load(ctx, clerk, "load-"+string(rune('a'+i)), cmsIssuer, asn, cash, 1000, 0, 0)
+			if err != nil && !citycard.IsKind(err, citycard.Conflict) {
+				t.Errorf("a racing load: %v", err)
+			}
+			if err == nil {
+				mu.Lock()
+				booked++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if booked == 0 || bookBalance(t, s.CMS, asn) != int64(1000*booked) || floatFen(t, s) != int64(1000*booked) {
+		t.Errorf("%d loads booked; book %d, float %d", booked, bookBalance(t, s.CMS, asn), floatFen(t, s))
 	}
 }

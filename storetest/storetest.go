@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSCards", testCMSCards},
 		{"CMSAudit", testCMSAudit},
 		{"CMSConcurrent", testCMSConcurrent},
+		{"CMSMoney", testCMSMoney},
+		{"CMSConcurrentLoads", testCMSConcurrentLoads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

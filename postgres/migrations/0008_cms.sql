@@ -41,3 +41,25 @@ CREATE TRIGGER cms_audit_append_only BEFORE UPDATE OR DELETE ON cms_audit
 	FOR EACH ROW EXECUTE FUNCTION acquire_append_only();
 CREATE TRIGGER cms_audit_no_truncate BEFORE TRUNCATE ON cms_audit
 	FOR EACH STATEMENT EXECUTE FUNCTION acquire_append_only();
+
+CREATE TABLE cms_operations (
+	key        TEXT PRIMARY KEY,
+	input_hash TEXT NOT NULL CHECK (length(input_hash) = 64),
+	at_ns      BIGINT NOT NULL
+);
+
+CREATE TABLE cms_flows (
+	seq    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	op_key TEXT NOT NULL REFERENCES cms_operations (key),
+	n      INTEGER NOT NULL CHECK (n >= 0),
+	asn    TEXT NOT NULL CHECK (length(asn) = 20),
+	kind   TEXT NOT NULL,
+	fen    BIGINT NOT NULL,
+	UNIQUE (op_key, n)
+);
+CREATE INDEX cms_flows_asn ON cms_flows (asn);
+
+CREATE TRIGGER cms_operations_append_only BEFORE UPDATE OR DELETE ON cms_operations
+	FOR EACH ROW EXECUTE FUNCTION acquire_append_only();
+CREATE TRIGGER cms_flows_append_only BEFORE UPDATE OR DELETE ON cms_flows
+	FOR EACH ROW EXECUTE FUNCTION acquire_append_only();

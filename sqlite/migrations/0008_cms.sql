@@ -44,3 +44,32 @@ CREATE TRIGGER cms_audit_no_update BEFORE UPDATE ON cms_audit
 BEGIN SELECT RAISE(ABORT, 'cms: the audit log is append-only'); END;
 CREATE TRIGGER cms_audit_no_delete BEFORE DELETE ON cms_audit
 BEGIN SELECT RAISE(ABORT, 'cms: the audit log is append-only'); END;
+
+-- Money operations: each key once, with the hash of its request; the
+-- flows of the cards it moved (the per-card terms of conservation). The
+-- ledger entries are in the ledger, under keys derived from the key.
+CREATE TABLE cms_operations (
+	key        TEXT PRIMARY KEY,
+	input_hash TEXT NOT NULL CHECK (length(input_hash) = 64),
+	at_ns      INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE cms_flows (
+	seq    INTEGER PRIMARY KEY,
+	op_key TEXT NOT NULL REFERENCES cms_operations (key),
+	n      INTEGER NOT NULL CHECK (n >= 0),
+	asn    TEXT NOT NULL CHECK (length(asn) = 20),
+	kind   TEXT NOT NULL,
+	fen    INTEGER NOT NULL,
+	UNIQUE (op_key, n)
+) STRICT;
+CREATE INDEX cms_flows_asn ON cms_flows (asn);
+
+CREATE TRIGGER cms_operations_no_update BEFORE UPDATE ON cms_operations
+BEGIN SELECT RAISE(ABORT, 'cms: operations are append-only'); END;
+CREATE TRIGGER cms_operations_no_delete BEFORE DELETE ON cms_operations
+BEGIN SELECT RAISE(ABORT, 'cms: operations are append-only'); END;
+CREATE TRIGGER cms_flows_no_update BEFORE UPDATE ON cms_flows
+BEGIN SELECT RAISE(ABORT, 'cms: flows are append-only'); END;
+CREATE TRIGGER cms_flows_no_delete BEFORE DELETE ON cms_flows
+BEGIN SELECT RAISE(ABORT, 'cms: flows are append-only'); END;
