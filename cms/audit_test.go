@@ -20,10 +20,10 @@ var update = flag.Bool("update", false, "rewrite testdata/audit.golden")
 // used.
 type auditLogStore struct {
 	Store
-	log []Audit
+	log []AuditRecord
 }
 
-func (s *auditLogStore) AuditLog(_ context.Context, after int64, fn func(a *Audit) error) error {
+func (s *auditLogStore) AuditLog(_ context.Context, after int64, fn func(a *AuditRecord) error) error {
 	for i := range s.log {
 		if s.log[i].Seq > after {
 			if err := fn(&s.log[i]); err != nil {
@@ -34,14 +34,14 @@ func (s *auditLogStore) AuditLog(_ context.Context, after int64, fn func(a *Audi
 	return nil
 }
 
-func sampleAudit() []Audit {
+func sampleAudit() []AuditRecord {
 	at := time.Date(2026, 3, 1, 1, 30, 0, 123456789, time.UTC)
-	l := []Audit{
+	l := []AuditRecord{
 		{At: at, Actor: "ann", ServicePoint: "nb-counter-01", Subject: "holder:1", Action: "register", After: `{"id":1}`},
 		{At: at.Add(time.Second), Actor: "ann", ServicePoint: "nb-counter-01", Subject: "card:31500001FFFFFFFF/0123456789ABCDEF", Action: "apply", After: `{"state":"applied"}`},
 		{At: at.Add(2 * time.Second), Actor: "app:1", ServicePoint: "app", Subject: "card:31500001FFFFFFFF/0123456789ABCDEF", Action: "report loss", Before: `{"state":"active"}`, After: `{"state":"lost"}`},
 	}
-	var prev Audit
+	var prev AuditRecord
 	for i := range l {
 		l[i].Chain(&prev)
 		prev = l[i]
@@ -80,18 +80,18 @@ func TestVerifyAudit(t *testing.T) {
 	if n, err := VerifyAudit(ctx, s); n != 3 || err != nil {
 		t.Fatalf("VerifyAudit: %d, %v", n, err)
 	}
-	edits := map[string]func(a *Audit){
-		"at":            func(a *Audit) { a.At = a.At.Add(time.Nanosecond) },
-		"actor":         func(a *Audit) { a.Actor = "mallory" },
-		"service point": func(a *Audit) { a.ServicePoint = "x" },
-		"subject":       func(a *Audit) { a.Subject = "holder:2" },
-		"action":        func(a *Audit) { a.Action = "cancel loss" },
-		"before":        func(a *Audit) { a.Before = "" },
-		"after":         func(a *Audit) { a.After = `{"state":"active"}` },
-		"hash":          func(a *Audit) { a.Hash[0] ^= 1 },
+	edits := map[string]func(a *AuditRecord){
+		"at":            func(a *AuditRecord) { a.At = a.At.Add(time.Nanosecond) },
+		"actor":         func(a *AuditRecord) { a.Actor = "mallory" },
+		"service point": func(a *AuditRecord) { a.ServicePoint = "x" },
+		"subject":       func(a *AuditRecord) { a.Subject = "holder:2" },
+		"action":        func(a *AuditRecord) { a.Action = "cancel loss" },
+		"before":        func(a *AuditRecord) { a.Before = "" },
+		"after":         func(a *AuditRecord) { a.After = `{"state":"active"}` },
+		"hash":          func(a *AuditRecord) { a.Hash[0] ^= 1 },
 		// Moving text from one field to the next is a change too: the
 		// fields are length-prefixed.
-		"a shifted boundary": func(a *Audit) { a.Actor, a.ServicePoint = "app:1a", "pp" },
+		"a shifted boundary": func(a *AuditRecord) { a.Actor, a.ServicePoint = "app:1a", "pp" },
 	}
 	for name, edit := range edits {
 		s := &auditLogStore{log: sampleAudit()}

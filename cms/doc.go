@@ -16,36 +16,15 @@
 // annual review (年审) of a concession.
 //
 // The format is line-oriented, chosen so that every error names the file,
-// the line and the field (a *FileError): blocks
-//
-//	[rider_category NAME]
-//	code = 0..255          the byte cards carry (the fare feed's fare_codes.txt)
-//
-//	[product ID]
-//	name = ...             for people
-//	profile = citizen | mohurd | mot
-//	card_type = 0..255     the card type byte (default 0)
-//	rider_category = NAME
-//	registration = anonymous | optional | registered
-//	partner_bank = PARTY   a citizen card's bank (required there, refused elsewhere)
-//	deposit_yuan, issue_fee_yuan, replacement_fee_yuan = YUAN
-//	refund_fee_min_yuan, refund_fee_percent = YUAN, PERCENT (optional)
-//	refund_fee_within_days, refund_fee_uses_max = N (optional)
-//	refund_fee_balance_over_yuan = YUAN (optional)
-//	balance_max_yuan, load_max_yuan, daily_load_max_yuan = YUAN
-//	validity_years = 1..50, cooling_days = 0..365, dormant_years = 0..50 (optional)
-//	eligibility = anyone | age | student (default anyone), age_min = 1..150 (with age)
-//	review_months = 0..120, review_grace_days = 0..365, review_lapse_category = NAME
-//
-// A line whose first non-blank character is '#' is a comment; a value runs
-// to the end of its line ('#' included). Amounts are yuan written "10" or
-// "10.00", read exactly into fen; a percent is written the same way
-// ("1.00") and read into hundredths of a percent. A field unknown,
-// repeated or missing, a value out of its range, and a rule broken between
-// fields are errors: a load cap over the balance cap, a daily cap under one
-// load, a partner bank on anything but a citizen card, an eligibility or a
-// review on a card that is not registered, a review lapsing to its own
-// category. Everything is bounded (ProductsFileBytesMax, ProductsMax,
+// the line and the field (a *FileError); README.md in this directory is
+// its reference. Amounts are yuan written "10" or "10.00", read exactly
+// into fen, never through a float; a percent is written the same way and
+// read into hundredths of a percent. A field unknown, repeated or
+// missing, a value out of its range, and a rule broken between fields are
+// errors: a load cap over the balance cap, a daily cap under one load, a
+// partner bank on anything but a citizen card, an eligibility or a review
+// on a card that is not registered, a review lapsing to its own category.
+// Everything is bounded (ProductsFileBytesMax, ProductsMax,
 // CategoriesMax, 256 bytes a value, AmountFenMax; a balance cap at most
 // what the card's purse holds).
 //
@@ -208,7 +187,7 @@
 // cardholder's snapshot is its ID, look-up hash and the SHA-256 of its
 // ciphertext: the log proves what changed and holds no personal data.
 // The log is append-only (the stores' triggers refuse an update or a
-// delete) and hash-chained (Audit.Chain: SHA-256 over a domain prefix,
+// delete) and hash-chained (AuditRecord.Chain: SHA-256 over a domain prefix,
 // the previous hash, the sequence number, the time and every text field
 // length-prefixed; testdata/audit.golden pins it); VerifyAudit walks the
 // chain and names the first record that does not follow. The stores

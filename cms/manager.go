@@ -45,8 +45,8 @@ func NewManager(store Store, products *Catalog, protector *Protector, now func()
 	return &Manager{store: store, products: products, protector: protector, now: now}
 }
 
-func (m *Manager) audit(by Actor, at time.Time, subject, action, before, after string) *Audit {
-	return &Audit{At: at, Actor: by.Who, ServicePoint: by.ServicePoint, Subject: subject, Action: action, Before: before, After: after}
+func (m *Manager) audit(by Actor, at time.Time, subject, action, before, after string) *AuditRecord {
+	return &AuditRecord{At: at, Actor: by.Who, ServicePoint: by.ServicePoint, Subject: subject, Action: action, Before: before, After: after}
 }
 
 func holderSubject(id int64) string { return "holder:" + strconv.FormatInt(id, 10) }
@@ -64,7 +64,7 @@ func (m *Manager) Register(ctx context.Context, by Actor, h Cardholder) (Cardhol
 		return Cardholder{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	at := m.now()
-	id, err := m.store.CreateHolder(ctx, func(id int64) (Protected, *Audit, error) {
+	id, err := m.store.CreateHolder(ctx, func(id int64) (Protected, *AuditRecord, error) {
 		h.ID = id
 		p, err := m.protector.Protect(&h)
 		if err != nil {
@@ -203,7 +203,7 @@ func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode
 
 // moneyAudit is a money operation's audit record: the card before, and
 // after it the card, the operation's key and its flows.
-func (m *Manager) moneyAudit(by Actor, at time.Time, action string, before, after *Card, b *Booking) *Audit {
+func (m *Manager) moneyAudit(by Actor, at time.Time, action string, before, after *Card, b *Booking) *AuditRecord {
 	type flow struct {
 		Card string `json:"card"`
 		Kind string `json:"kind"`

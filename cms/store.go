@@ -21,10 +21,10 @@ type Store interface {
 	// with it and stores the Protected and the audit record build returns,
 	// in one transaction. Kind Exists for a document already registered
 	// (its look-up hash), with nothing stored.
-	CreateHolder(ctx context.Context, build func(id int64) (Protected, *Audit, error)) (int64, error)
+	CreateHolder(ctx context.Context, build func(id int64) (Protected, *AuditRecord, error)) (int64, error)
 	// UpdateHolder replaces a cardholder's protected form. Kinds NotFound,
 	// Exists (another holder's document).
-	UpdateHolder(ctx context.Context, p Protected, a *Audit) error
+	UpdateHolder(ctx context.Context, p Protected, a *AuditRecord) error
 	// Holder returns a cardholder's protected form. Kind NotFound.
 	Holder(ctx context.Context, id int64) (Protected, error)
 	// HolderByLookup finds a cardholder by the look-up hash of their
@@ -32,18 +32,18 @@ type Store interface {
 	HolderByLookup(ctx context.Context, lookup [32]byte) (Protected, error)
 	// CreateCard stores a new card. Kinds Exists (issuer and ASN taken),
 	// NotFound (no such holder).
-	CreateCard(ctx context.Context, c *Card, a *Audit) error
+	CreateCard(ctx context.Context, c *Card, a *AuditRecord) error
 	// UpdateCard writes c over the stored card if the stored one is at
 	// version c.Version-1 (the version c was read at); kind Conflict if
 	// another move came first, NotFound if there is no such card.
-	UpdateCard(ctx context.Context, c *Card, a *Audit) error
+	UpdateCard(ctx context.Context, c *Card, a *AuditRecord) error
 	// Card returns a card. Kind NotFound.
 	Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (Card, error)
 	// CardsOf returns a cardholder's cards, by issuer and ASN.
 	CardsOf(ctx context.Context, holder int64) ([]Card, error)
 	// AuditLog calls fn for every audit record after sequence number
 	// after, in order.
-	AuditLog(ctx context.Context, after int64, fn func(a *Audit) error) error
+	AuditLog(ctx context.Context, after int64, fn func(a *AuditRecord) error) error
 
 	// Commit books a money operation in one transaction, all or none:
 	// its key and input hash, its flows, its ledger entries (stamped
@@ -66,14 +66,14 @@ type Operation struct {
 	At       time.Time // the booking time, for the ledger
 	NewCards []*Card   // cards the operation creates (a replacement)
 	Cards    []*Card   // cards it moves, each at the version after its move
-	Audit    *Audit
+	Audit    *AuditRecord
 }
 
-// Audit is one record of the audit log: who changed what, where, when,
+// AuditRecord is one record of the audit log: who changed what, where, when,
 // and the thing before and after (snapshots without personal data). The
 // log is append-only and hash-chained: a record's Hash covers the
-// previous record's hash and everything in it (Audit.Chain).
-type Audit struct {
+// previous record's hash and everything in it (AuditRecord.Chain).
+type AuditRecord struct {
 	Seq          int64
 	At           time.Time
 	Actor        string // the member of staff, terminal or cardholder who asked
@@ -85,17 +85,17 @@ type Audit struct {
 	Hash         [32]byte
 }
 
-// Chain sets a's Seq and Hash as the record after prev (the zero Audit
+// Chain sets a's Seq and Hash as the record after prev (the zero AuditRecord
 // for the first): Seq one more, Hash SHA-256 over a domain prefix,
 // prev's hash, the Seq, the time in Unix nanoseconds and each text field
 // length-prefixed. The encoding never changes (a new one needs a new
 // prefix).
-func (a *Audit) Chain(prev *Audit) {
+func (a *AuditRecord) Chain(prev *AuditRecord) {
 	a.Seq = prev.Seq + 1
 	a.Hash = a.hash(prev.Hash)
 }
 
-func (a *Audit) hash(prev [32]byte) [32]byte {
+func (a *AuditRecord) hash(prev [32]byte) [32]byte {
 	b := make([]byte, 0, 128+len(a.Before)+len(a.After))
 	b = append(b, "citycard.cms.audit.v1\x00"...)
 	b = append(b, prev[:]...)
@@ -114,8 +114,8 @@ func (a *Audit) hash(prev [32]byte) [32]byte {
 // not follow; a store's error as it is.
 func VerifyAudit(ctx context.Context, s Store) (int64, error) {
 	const op = "cms.VerifyAudit"
-	var prev Audit
-	err := s.AuditLog(ctx, 0, func(a *Audit) error {
+	var prev AuditRecord
+	err := s.AuditLog(ctx, 0, func(a *AuditRecord) error {
 		if a.Seq != prev.Seq+1 {
 			return citycard.E(op, citycard.Crypto, "audit record %d follows %d", a.Seq, prev.Seq)
 		}
@@ -314,7 +314,7 @@ func ScanCards(rows Rows) ([]Card, error) {
 
 // ScanAuditLog calls fn for every audit record of rows of AuditColumns,
 // stopping at fn's first error.
-func ScanAuditLog(rows Rows, fn func(a *Audit) error) error {
+func ScanAuditLog(rows Rows, fn func(a *AuditRecord) error) error {
 	for rows.Next() {
 		a, err := ScanAudit(rows)
 		if err != nil {
@@ -342,23 +342,23 @@ func parseState(s string) (State, error) {
 const AuditColumns = "seq, at_ns, actor, service_point, subject, action, before, after, hash"
 
 // AuditArgs returns a's values in AuditColumns' order.
-func AuditArgs(a *Audit) []any {
+func AuditArgs(a *AuditRecord) []any {
 	return []any{a.Seq, a.At.UnixNano(), a.Actor, a.ServicePoint, a.Subject, a.Action, a.Before, a.After, hex.EncodeToString(a.Hash[:])}
 }
 
 // ScanAudit reads an audit record from a row of AuditColumns. Kind
 // Invalid for a hash that is not 64 hex digits.
-func ScanAudit(row Scanner) (Audit, error) {
-	var a Audit
+func ScanAudit(row Scanner) (AuditRecord, error) {
+	var a AuditRecord
 	var at int64
 	var h string
 	if err := row.Scan(&a.Seq, &at, &a.Actor, &a.ServicePoint, &a.Subject, &a.Action, &a.Before, &a.After, &h); err != nil {
-		return Audit{}, err
+		return AuditRecord{}, err
 	}
 	a.At = time.Unix(0, at).UTC()
 	var err error
 	if a.Hash, err = ParseHash(h); err != nil {
-		return Audit{}, citycard.E("cms.ScanAudit", citycard.Invalid, "audit record %d: %w", a.Seq, err)
+		return AuditRecord{}, citycard.E("cms.ScanAudit", citycard.Invalid, "audit record %d: %w", a.Seq, err)
 	}
 	return a, nil
 }

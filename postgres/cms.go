@@ -49,8 +49,8 @@ func (s cmsStore) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // appendAudit chains a after the log's last record and inserts it, in the
 // caller's transaction.
-func appendAudit(ctx context.Context, tx pgx.Tx, a *cms.Audit) error {
-	var prev cms.Audit
+func appendAudit(ctx context.Context, tx pgx.Tx, a *cms.AuditRecord) error {
+	var prev cms.AuditRecord
 	var hash string
 	err := tx.QueryRow(ctx, `SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`).Scan(&prev.Seq, &hash)
 	switch {
@@ -67,7 +67,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, a *cms.Audit) error {
 	return err
 }
 
-func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Protected, *cms.Audit, error)) (int64, error) {
+func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Protected, *cms.AuditRecord, error)) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) + 1 FROM cms_holders`).Scan(&id); err != nil {
@@ -88,7 +88,7 @@ func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Pr
 	return id, nil
 }
 
-func (s cmsStore) UpdateHolder(ctx context.Context, p cms.Protected, a *cms.Audit) error {
+func (s cmsStore) UpdateHolder(ctx context.Context, p cms.Protected, a *cms.AuditRecord) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE cms_holders SET lookup = $1, ciphertext = $2 WHERE id = $3`, cms.LookupHex(p.Lookup), p.Ciphertext, p.HolderID)
 		if err != nil {
@@ -118,7 +118,7 @@ func (s cmsStore) HolderByLookup(ctx context.Context, lookup [32]byte) (cms.Prot
 	return p, mapErr("postgres.CMS.HolderByLookup", err)
 }
 
-func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
+func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, cardInsert, cms.CardArgs(c)...); err != nil {
 			return err
@@ -128,7 +128,7 @@ func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.Audit) err
 	return mapErr("postgres.CMS.CreateCard", err)
 }
 
-func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
+func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		if err := updateCard(ctx, tx, c); err != nil {
 			return err
@@ -245,7 +245,7 @@ func (s cmsStore) CardsOf(ctx context.Context, holder int64) ([]cms.Card, error)
 	return cards, mapErr(op, err)
 }
 
-func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.Audit) error) error {
+func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.AuditRecord) error) error {
 	const op = "postgres.CMS.AuditLog"
 	rows, err := s.db.pool.Query(ctx, `SELECT `+cms.AuditColumns+` FROM cms_audit WHERE seq > $1 ORDER BY seq`, after)
 	if err != nil {

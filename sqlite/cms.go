@@ -23,8 +23,8 @@ var cardUpdate = func() string {
 
 // appendAudit chains a after the log's last record and inserts it, in the
 // caller's transaction (the single writer serializes the chain).
-func appendAudit(ctx context.Context, tx *sql.Tx, a *cms.Audit) error {
-	var prev cms.Audit
+func appendAudit(ctx context.Context, tx *sql.Tx, a *cms.AuditRecord) error {
+	var prev cms.AuditRecord
 	var hash string
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`).Scan(&prev.Seq, &hash)
 	switch {
@@ -41,7 +41,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, a *cms.Audit) error {
 	return err
 }
 
-func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Protected, *cms.Audit, error)) (int64, error) {
+func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Protected, *cms.AuditRecord, error)) (int64, error) {
 	var id int64
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM cms_holders`).Scan(&id); err != nil {
@@ -62,7 +62,7 @@ func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Pr
 	return id, nil
 }
 
-func (s cmsStore) UpdateHolder(ctx context.Context, p cms.Protected, a *cms.Audit) error {
+func (s cmsStore) UpdateHolder(ctx context.Context, p cms.Protected, a *cms.AuditRecord) error {
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE cms_holders SET lookup = ?, ciphertext = ? WHERE id = ?`, cms.LookupHex(p.Lookup), p.Ciphertext, p.HolderID)
 		if err != nil {
@@ -96,7 +96,7 @@ func (s cmsStore) HolderByLookup(ctx context.Context, lookup [32]byte) (cms.Prot
 	return p, mapErr("sqlite.CMS.HolderByLookup", err)
 }
 
-func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
+func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		if err := createCard(ctx, tx, c); err != nil {
 			return err
@@ -111,7 +111,7 @@ func createCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
 	return err
 }
 
-func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.Audit) error {
+func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		if err := updateCard(ctx, tx, c); err != nil {
 			return err
@@ -233,7 +233,7 @@ func (s cmsStore) CardsOf(ctx context.Context, holder int64) ([]cms.Card, error)
 	return cards, mapErr(op, err)
 }
 
-func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.Audit) error) error {
+func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.AuditRecord) error) error {
 	const op = "sqlite.CMS.AuditLog"
 	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.AuditColumns+` FROM cms_audit WHERE seq > ? ORDER BY seq`, after)
 	if err != nil {

@@ -92,10 +92,10 @@ func cardThrough(t *testing.T, m *cms.Manager, moves ...cms.Move) citycard.ASN {
 }
 
 // auditLog returns the whole audit log.
-func auditLog(t *testing.T, s cms.Store) []cms.Audit {
+func auditLog(t *testing.T, s cms.Store) []cms.AuditRecord {
 	t.Helper()
-	var l []cms.Audit
-	if err := s.AuditLog(context.Background(), 0, func(a *cms.Audit) error { l = append(l, *a); return nil }); err != nil {
+	var l []cms.AuditRecord
+	if err := s.AuditLog(context.Background(), 0, func(a *cms.AuditRecord) error { l = append(l, *a); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -203,13 +203,13 @@ func testCMSCards(t *testing.T, s Stores) {
 	at := read.LostAt.Add(time.Hour)
 	found, _ := read.Apply(p, cms.CancelLoss, at)
 	replaced, _ := read.Apply(p, cms.Replace, at)
-	if err := s.CMS.UpdateCard(ctx, &found, &cms.Audit{At: at, Actor: "a", ServicePoint: "b", Subject: "card", Action: "cancel loss"}); err != nil {
+	if err := s.CMS.UpdateCard(ctx, &found, &cms.AuditRecord{At: at, Actor: "a", ServicePoint: "b", Subject: "card", Action: "cancel loss"}); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, "a second move from the same read", s.CMS.UpdateCard(ctx, &replaced, &cms.Audit{At: at, Actor: "a", ServicePoint: "b"}), citycard.Conflict)
+	wantKind(t, "a second move from the same read", s.CMS.UpdateCard(ctx, &replaced, &cms.AuditRecord{At: at, Actor: "a", ServicePoint: "b"}), citycard.Conflict)
 	ghost := found
 	ghost.ASN = cmsASN(t, "0123456789ABCDEE")
-	wantKind(t, "UpdateCard of no card", s.CMS.UpdateCard(ctx, &ghost, &cms.Audit{At: at}), citycard.NotFound)
+	wantKind(t, "UpdateCard of no card", s.CMS.UpdateCard(ctx, &ghost, &cms.AuditRecord{At: at}), citycard.NotFound)
 	_, err = m.Move(ctx, clerk, cmsIssuer, ghost.ASN, cms.Issue)
 	wantKind(t, "Move on no card", err, citycard.NotFound)
 
@@ -218,16 +218,16 @@ func testCMSCards(t *testing.T, s Stores) {
 		AppliedAt: time.Unix(0, 1_700_000_000_123_456_789).UTC(), IssuedAt: time.Unix(0, 1_700_000_001_000_000_001).UTC(),
 		LostAt: time.Unix(0, 1_700_000_002_000_000_002).UTC(), Expiry: cms.Date{Year: 2036, Month: 3, Day: 1},
 		ReviewDue: cms.Date{Year: 2027, Month: 3, Day: 1}, ReplacedBy: cmsASN(t, "0A010203040506070809"), StateBefore: cms.Issued}
-	if err := s.CMS.CreateCard(ctx, &full, &cms.Audit{At: at, Actor: "a", ServicePoint: "b"}); err != nil {
+	if err := s.CMS.CreateCard(ctx, &full, &cms.AuditRecord{At: at, Actor: "a", ServicePoint: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.CMS.Card(ctx, full.Issuer, full.ASN); err != nil || !reflect.DeepEqual(got, full) {
 		t.Errorf("round trip: %+v, %v; want %+v", got, err, full)
 	}
-	wantKind(t, "CreateCard twice", s.CMS.CreateCard(ctx, &full, &cms.Audit{At: at}), citycard.Exists)
+	wantKind(t, "CreateCard twice", s.CMS.CreateCard(ctx, &full, &cms.AuditRecord{At: at}), citycard.Exists)
 	stray := full
 	stray.ASN, stray.Holder = cmsASN(t, "0B010203040506070809"), 999
-	wantKind(t, "CreateCard of no holder", s.CMS.CreateCard(ctx, &stray, &cms.Audit{At: at}), citycard.NotFound)
+	wantKind(t, "CreateCard of no holder", s.CMS.CreateCard(ctx, &stray, &cms.AuditRecord{At: at}), citycard.NotFound)
 
 	cards, err := s.CMS.CardsOf(ctx, ann.ID)
 	if err != nil || len(cards) != 2 || cards[0].ASN != asn || cards[1].ASN != full.ASN {
