@@ -36,7 +36,8 @@
 // GraceDays past that day it keeps its category, from the day after it
 // travels in the lapsed category (the adult fare) until it is reviewed
 // again (Product.CategoryOn); the review rewrites the category on the card
-// at the next terminal or kiosk.
+// at the next terminal or kiosk. A registered card unused for
+// DormantYears is reported (Product.Dormant), never drained.
 //
 // # Cardholders and their personal data
 //

@@ -1,6 +1,8 @@
 package cms
 
 import (
+	"time"
+
 	"github.com/citycard/citycard"
 )
 
@@ -58,4 +60,20 @@ func (p *Product) CategoryOn(due, on Date) RiderCategory {
 		return p.Category
 	}
 	return p.Review.LapsedCategory
+}
+
+// Dormant reports whether a registered card of p is to be reported as
+// dormant at now: DormantYears or more since its last use (its issue if
+// it was never used), and still holding its balance (issued or active).
+// A dormant card is reported to staff, never drained: nothing here moves
+// money. A product with DormantYears 0 never reports.
+func (p *Product) Dormant(c *Card, lastUse, now time.Time) bool {
+	if p.DormantYears == 0 || c.Holder == 0 || c.State != Issued && c.State != Active {
+		return false
+	}
+	since := lastUse
+	if since.IsZero() {
+		since = c.IssuedAt
+	}
+	return !now.Before(since.AddDate(p.DormantYears, 0, 0))
 }

@@ -2,6 +2,7 @@ package cms
 
 import (
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard"
 )
@@ -85,5 +86,31 @@ func TestDate(t *testing.T) {
 	}
 	if d.DaysUntil(Date{2024, 3, 1}) != 1 || (Date{}).String() != "" {
 		t.Error("DaysUntil or the zero Date")
+	}
+}
+
+// TestDormant: a registered card unused for dormant_years (3 in
+// products.conf) is reported from that instant, not a nanosecond before;
+// an anonymous, closed or never-dormant card never is.
+func TestDormant(t *testing.T) {
+	c := DefaultProducts()
+	citizen, _ := c.Product("citizen")
+	student, _ := c.Product("student")
+	card := cardIn(Active)
+	card.IssuedAt = t0
+	last := t0.AddDate(1, 0, 0)
+	due := last.AddDate(3, 0, 0)
+	if citizen.Dormant(&card, last, due.Add(-time.Nanosecond)) || !citizen.Dormant(&card, last, due) {
+		t.Error("not reported exactly 3 years after the last use")
+	}
+	if !citizen.Dormant(&card, time.Time{}, t0.AddDate(3, 0, 0)) {
+		t.Error("a card never used is not counted from its issue")
+	}
+	anon := card
+	anon.Holder = 0
+	closed := card
+	closed.State = Closed
+	if citizen.Dormant(&anon, last, due) || citizen.Dormant(&closed, last, due) || student.Dormant(&card, last, due.AddDate(50, 0, 0)) {
+		t.Error("an anonymous, closed or never-dormant card reported")
 	}
 }
