@@ -70,7 +70,7 @@
 //
 // # The card's life
 //
-// A card's life is a state machine with explicit moves (Next, Card.Apply);
+// A card's life is a state machine with explicit moves (Next, Card.Move);
 // every pair of state and move not listed is refused with kind Conflict,
 // naming the card, its state, the move and the states it is allowed from:
 //
@@ -88,7 +88,7 @@
 //	refund          active, lost, damaged, expired    closed
 //	void            applied, personalized             closed
 //
-// Card.Apply is pure: it takes the card by value and returns the card
+// Card.Move is pure: it takes the card by value and returns the card
 // after the move, with its Version one higher, so that a store writes a
 // move only over the version it read and two moves racing on one card
 // cannot both pass. The loss report's time (LostAt) is the cut of

@@ -96,7 +96,7 @@ var transitions = [...]struct {
 
 // Next returns the state move m leads to from state s, and whether m is
 // allowed from s at all. For CancelLoss it returns active; a card lost
-// before it was activated goes back to issued (Card.Apply).
+// before it was activated goes back to issued (Card.Move).
 func Next(s State, m Move) (State, bool) {
 	if m < Personalize || m > Void {
 		return 0, false
@@ -138,7 +138,7 @@ type Card struct {
 // String names the card as its issuer and ASN: "31500001FFFFFFFF/0123456789ABCDEF".
 func (c *Card) String() string { return c.Issuer.String() + "/" + c.ASN.String() }
 
-// Apply makes move m on the card, a card of product p, at time at and
+// Move makes move m on the card, a card of product p, at time at and
 // returns the card after it; c is unchanged. A move not allowed from the
 // card's state is kind Conflict, naming the card, its state, the move and
 // the states it is allowed from. So is a move the product or the clock
@@ -147,7 +147,7 @@ func (c *Card) String() string { return c.Issuer.String() + "/" + c.ASN.String()
 // the cooling period has passed (CoolingEnds). A product that is not the
 // card's is kind Invalid.
 //
-// Apply keeps what the move records: IssuedAt, the expiry (ValidityYears
+// Move keeps what the move records: IssuedAt, the expiry (ValidityYears
 // from the day of issue) and a concession's first review due for Issue;
 // LostAt for ReportLoss and ReportDamaged (cleared by CancelLoss, which
 // returns the card to the state the report interrupted, issued or
@@ -155,8 +155,8 @@ func (c *Card) String() string { return c.Issuer.String() + "/" + c.ASN.String()
 // and the old expiry); ClosedAt for the moves that close. The facts of a
 // move that come from outside (the new card of a Replace) are the
 // caller's to set on the result.
-func (c Card) Apply(p *Product, m Move, at time.Time) (Card, error) {
-	const op = "cms.Card.Apply"
+func (c Card) Move(p *Product, m Move, at time.Time) (Card, error) {
+	const op = "cms.Card.Move"
 	if p.ID != c.Product {
 		return c, citycard.E(op, citycard.Invalid, "card %v is a %s card, not %s", &c, c.Product, p.ID)
 	}

@@ -46,7 +46,7 @@ func TestEveryMove(t *testing.T) {
 	for _, m := range Moves {
 		for _, s := range States {
 			c := cardIn(s)
-			got, err := c.Apply(p, m, t0)
+			got, err := c.Move(p, m, t0)
 			want, ok := allowed[m][s]
 			if ok {
 				n++
@@ -77,12 +77,12 @@ func TestEveryMove(t *testing.T) {
 	if _, ok := Next(Active, Move(0)); ok || Move(99).String() != "move(99)" || State(0).String() != "state(0)" {
 		t.Error("an unknown move or state")
 	}
-	if _, err := cardIn(Active).Apply(p, Move(99), t0); !citycard.IsKind(err, citycard.Conflict) {
+	if _, err := cardIn(Active).Move(p, Move(99), t0); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("an unknown move: %v", err)
 	}
 }
 
-// TestMoveRules checks what Apply records and the rules of product and
+// TestMoveRules checks what Card.Move records and the rules of product and
 // clock beside the state, each at its boundary.
 func TestMoveRules(t *testing.T) {
 	c := DefaultProducts()
@@ -93,36 +93,36 @@ func TestMoveRules(t *testing.T) {
 	// first review a year on.
 	s := cardIn(Personalized)
 	s.Product, s.Expiry, s.LostAt = "student", Date{}, time.Time{}
-	issued, err := s.Apply(student, Issue, t0)
+	issued, err := s.Move(student, Issue, t0)
 	if err != nil || !issued.IssuedAt.Equal(t0) || issued.Expiry != (Date{2032, 3, 1}) || issued.ReviewDue != (Date{2027, 3, 1}) {
 		t.Fatalf("issue: %+v %v", issued, err)
 	}
 	// 23:30 UTC on 28 February is 1 March in China: the day of issue is 1 March.
 	late := time.Date(2026, 2, 28, 23, 30, 0, 0, time.UTC)
-	if got, _ := s.Apply(student, Issue, late); got.Expiry != (Date{2032, 3, 1}) {
+	if got, _ := s.Move(student, Issue, late); got.Expiry != (Date{2032, 3, 1}) {
 		t.Errorf("issued at %v: expiry %v", late, got.Expiry)
 	}
 
 	// Report loss: the time kept, an anonymous card refused; cancel loss
 	// back to where it was.
-	lost, err := cardIn(Active).Apply(citizen, ReportLoss, t0)
+	lost, err := cardIn(Active).Move(citizen, ReportLoss, t0)
 	if err != nil || !lost.LostAt.Equal(t0) {
 		t.Fatalf("report loss: %+v %v", lost, err)
 	}
-	found, err := lost.Apply(citizen, CancelLoss, t0.Add(time.Hour))
+	found, err := lost.Move(citizen, CancelLoss, t0.Add(time.Hour))
 	if err != nil || found.State != Active || !found.LostAt.IsZero() {
 		t.Fatalf("cancel loss: %+v %v", found, err)
 	}
-	lostIssued, _ := cardIn(Issued).Apply(citizen, ReportLoss, t0)
-	if back, _ := lostIssued.Apply(citizen, CancelLoss, t0); back.State != Issued {
+	lostIssued, _ := cardIn(Issued).Move(citizen, ReportLoss, t0)
+	if back, _ := lostIssued.Move(citizen, CancelLoss, t0); back.State != Issued {
 		t.Errorf("a card lost before activation came back %v", back.State)
 	}
 	anon := cardIn(Active)
 	anon.Holder = 0
-	if _, err := anon.Apply(citizen, ReportLoss, t0); !citycard.IsKind(err, citycard.Conflict) || !strings.Contains(err.Error(), "anonymous") {
+	if _, err := anon.Move(citizen, ReportLoss, t0); !citycard.IsKind(err, citycard.Conflict) || !strings.Contains(err.Error(), "anonymous") {
 		t.Errorf("an anonymous card reported lost: %v", err)
 	}
-	damaged, err := anon.Apply(citizen, ReportDamaged, t0)
+	damaged, err := anon.Move(citizen, ReportDamaged, t0)
 	if err != nil || !damaged.LostAt.Equal(t0) {
 		t.Errorf("an anonymous card reported damaged: %+v %v", damaged, err)
 	}
@@ -130,19 +130,19 @@ func TestMoveRules(t *testing.T) {
 	// Expire: not on the last day, from the day after.
 	a := cardIn(Active)
 	a.Expiry = Date{2026, 3, 1}
-	if _, err := a.Apply(citizen, Expire, t0); !citycard.IsKind(err, citycard.Conflict) {
+	if _, err := a.Move(citizen, Expire, t0); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("expired on its last day: %v", err)
 	}
-	if got, err := a.Apply(citizen, Expire, t0.AddDate(0, 0, 1)); err != nil || got.State != Expired {
+	if got, err := a.Move(citizen, Expire, t0.AddDate(0, 0, 1)); err != nil || got.State != Expired {
 		t.Errorf("the day after: %v %v", got.State, err)
 	}
 	// Renew: from the old expiry while it runs, from today once past.
-	if got, _ := a.Apply(citizen, Renew, t0); got.Expiry != (Date{2036, 3, 1}) {
+	if got, _ := a.Move(citizen, Renew, t0); got.Expiry != (Date{2036, 3, 1}) {
 		t.Errorf("renewed on its last day: %v", got.Expiry)
 	}
 	e := cardIn(Expired)
 	e.Expiry = Date{2020, 1, 1}
-	if got, _ := e.Apply(citizen, Renew, t0); got.Expiry != (Date{2036, 3, 1}) || got.State != Active {
+	if got, _ := e.Move(citizen, Renew, t0); got.Expiry != (Date{2036, 3, 1}) || got.State != Active {
 		t.Errorf("renewed when expired: %v %v", got.Expiry, got.State)
 	}
 
@@ -154,16 +154,16 @@ func TestMoveRules(t *testing.T) {
 	if !CoolingEnds(citizen, &r).Equal(ends) {
 		t.Fatalf("cooling ends %v", CoolingEnds(citizen, &r))
 	}
-	if _, err := r.Apply(citizen, MoveBalance, ends.Add(-time.Nanosecond)); !citycard.IsKind(err, citycard.Conflict) {
+	if _, err := r.Move(citizen, MoveBalance, ends.Add(-time.Nanosecond)); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("moved inside the cooling period: %v", err)
 	}
-	closed, err := r.Apply(citizen, MoveBalance, ends)
+	closed, err := r.Move(citizen, MoveBalance, ends)
 	if err != nil || closed.State != Closed || !closed.ClosedAt.Equal(ends) {
 		t.Errorf("moved at its end: %+v %v", closed, err)
 	}
 
 	// Another product's card.
-	if _, err := cardIn(Active).Apply(student, Renew, t0); !citycard.IsKind(err, citycard.Invalid) {
+	if _, err := cardIn(Active).Move(student, Renew, t0); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("a citizen card moved as a student card: %v", err)
 	}
 }

@@ -173,7 +173,7 @@ func (m *Manager) Card(ctx context.Context, issuer citycard.IssuerCode, asn city
 	return c, citycard.Wrap("cms.Manager.Card", citycard.Other, err)
 }
 
-// Move makes move mv on a card (Card.Apply at the clock's time) and
+// Move makes move mv on a card (Card.Move at the clock's time) and
 // stores it with its audit record, before and after. Kinds NotFound,
 // Conflict (the state machine, or another move stored first: read again
 // and retry), Invalid, IO.
@@ -191,7 +191,7 @@ func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode
 		return Card{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	at := m.now()
-	next, err := c.Apply(p, mv, at)
+	next, err := c.Move(p, mv, at)
 	if err != nil {
 		return Card{}, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -273,10 +273,10 @@ func touched(c Card) *Card {
 	return &c
 }
 
-// moved makes move mv on c at at, for book's moves.
-func moved(c Card, p *Product, mv Move, at time.Time, also ...*Card) func() ([]*Card, []*Card, error) {
+// moving makes move mv on c at at, for book's moves.
+func moving(c Card, p *Product, mv Move, at time.Time, also ...*Card) func() ([]*Card, []*Card, error) {
 	return func() ([]*Card, []*Card, error) {
-		next, err := c.Apply(p, mv, at)
+		next, err := c.Move(p, mv, at)
 		return append([]*Card{&next}, also...), nil, err
 	}
 }
@@ -284,7 +284,7 @@ func moved(c Card, p *Product, mv Move, at time.Time, also ...*Card) func() ([]*
 // Sell issues a personalized card against its deposit and issue fee, and
 // loadFen loaded onto it (0 for none), paid through ch: the Issue move
 // and the Sale's booking in one commit. A retry of key answers replayed
-// and books nothing. Kinds of Sale.Book, Card.Apply and Store.Commit.
+// and books nothing. Kinds of Sale.Book, Card.Move and Store.Commit.
 func (m *Manager) Sell(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, ch Channel, loadFen int64) (replayed bool, err error) {
 	const op = "cms.Manager.Sell"
 	c, p, err := m.cardFor(ctx, op, by, issuer, asn)
@@ -293,7 +293,7 @@ func (m *Manager) Sell(ctx context.Context, by Actor, key string, issuer citycar
 	}
 	at := m.now()
 	sale := Sale{Key: key, Card: &c, Product: p, Channel: ch, LoadFen: loadFen}
-	return m.book(ctx, op, by, at, "sell", sale, &c, moved(c, p, Issue, at))
+	return m.book(ctx, op, by, at, "sell", sale, &c, moving(c, p, Issue, at))
 }
 
 // Load books an online load of amountFen onto a card whose shadow holds
@@ -312,7 +312,7 @@ func (m *Manager) Load(ctx context.Context, by Actor, key string, issuer citycar
 	load := Load{Key: key, Card: &c, Product: p, Channel: ch, AmountFen: amountFen, BalanceFen: balanceFen, LoadedTodayFen: loadedTodayFen}
 	moves := func() ([]*Card, []*Card, error) { return []*Card{touched(c)}, nil, nil }
 	if c.State == Issued {
-		moves = moved(c, p, Activate, at)
+		moves = moving(c, p, Activate, at)
 	}
 	return m.book(ctx, op, by, at, "load", load, &c, moves)
 }
@@ -320,7 +320,7 @@ func (m *Manager) Load(ctx context.Context, by Actor, key string, issuer citycar
 // Refund refunds and closes a card: the shadow's balance balanceFen after
 // its uses since issue (a lost or damaged card's cut at its report,
 // SplitAtCut, once the cooling period is over), the deposit if the card
-// is handed back, through payee. Kinds of Refunding.Book, Card.Apply and
+// is handed back, through payee. Kinds of Refunding.Book, Card.Move and
 // Store.Commit.
 func (m *Manager) Refund(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payee Channel, balanceFen int64, uses []Use) (replayed bool, err error) {
 	const op = "cms.Manager.Refund"
@@ -334,14 +334,14 @@ func (m *Manager) Refund(ctx context.Context, by Actor, key string, issuer cityc
 		s := SplitAtCut(c.LostAt, balanceFen, uses)
 		r.BalanceFen, r.LossBorneFen = s.BalanceAtCutFen, s.LossBorneFen
 	}
-	return m.book(ctx, op, by, at, "refund", r, &c, moved(c, p, Refund, at))
+	return m.book(ctx, op, by, at, "refund", r, &c, moving(c, p, Refund, at))
 }
 
 // Replace replaces a lost or damaged card with a new one, newASN, of the
 // same product and cardholder (applied for, to be personalized and
 // issued as any), the replacement fee paid through ch. The old card's
 // balance waits for MoveBalance. Kinds of ReplacementFee.Book,
-// Card.Apply and Store.Commit (Exists for a new ASN taken).
+// Card.Move and Store.Commit (Exists for a new ASN taken).
 func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN, newASN citycard.ASN, ch Channel) (replayed bool, err error) {
 	const op = "cms.Manager.Replace"
 	c, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
@@ -351,7 +351,7 @@ func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer city
 	at := m.now()
 	fee := ReplacementFee{Key: key, Old: &c, Product: p, Channel: ch}
 	return m.book(ctx, op, by, at, "replace", fee, &c, func() ([]*Card, []*Card, error) {
-		next, err := c.Apply(p, Replace, at)
+		next, err := c.Move(p, Replace, at)
 		next.ReplacedBy = newASN
 		nu := Card{Issuer: issuer, ASN: newASN, Product: p.ID, Holder: c.Holder, State: Applied, Version: 1, AppliedAt: at, Replaces: oldASN}
 		return []*Card{&next}, []*Card{&nu}, err
@@ -362,7 +362,7 @@ func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer city
 // replacement once the cooling period is over: the shadow's balance
 // balanceFen after the old card's uses since issue, split at the cut
 // (SplitAtCut), the use after it borne by the issuer. Kinds of
-// BalanceMove.Book, Card.Apply and Store.Commit.
+// BalanceMove.Book, Card.Move and Store.Commit.
 func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN citycard.ASN, balanceFen int64, uses []Use) (replayed bool, err error) {
 	const op = "cms.Manager.MoveBalance"
 	old, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
@@ -375,5 +375,5 @@ func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer 
 	}
 	at := m.now()
 	mv := BalanceMove{Key: key, Old: &old, New: &nu, Product: p, Split: SplitAtCut(old.LostAt, balanceFen, uses), At: at}
-	return m.book(ctx, op, by, at, "move balance", mv, &old, moved(old, p, MoveBalance, at, touched(nu)))
+	return m.book(ctx, op, by, at, "move balance", mv, &old, moving(old, p, MoveBalance, at, touched(nu)))
 }

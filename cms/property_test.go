@@ -76,7 +76,7 @@ func (l *lifecycle) key() string {
 
 func (l *lifecycle) move(c *simCard, m Move) {
 	l.t.Helper()
-	next, err := c.Apply(l.p, m, l.now)
+	next, err := c.Move(l.p, m, l.now)
 	if err != nil {
 		l.t.Fatalf("op %d: %v", l.ops, err)
 	}

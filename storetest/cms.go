@@ -201,8 +201,8 @@ func testCMSCards(t *testing.T, s Stores) {
 	read, _ := s.CMS.Card(ctx, cmsIssuer, asn)
 	p, _ := cms.DefaultProducts().Product("citizen")
 	at := read.LostAt.Add(time.Hour)
-	found, _ := read.Apply(p, cms.CancelLoss, at)
-	replaced, _ := read.Apply(p, cms.Replace, at)
+	found, _ := read.Move(p, cms.CancelLoss, at)
+	replaced, _ := read.Move(p, cms.Replace, at)
 	if err := s.CMS.UpdateCard(ctx, &found, &cms.AuditRecord{At: at, Actor: "a", ServicePoint: "b", Subject: "card", Action: "cancel loss"}); err != nil {
 		t.Fatal(err)
 	}
