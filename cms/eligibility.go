@@ -21,7 +21,7 @@ type Facts struct {
 // Permission naming the product and the rule, never the person.
 func (p *Product) CheckEligible(f Facts, on Date) error {
 	const op = "cms.Product.CheckEligible"
-	switch p.Eligibility.Kind {
+	switch p.Eligibility.Type {
 	case ByAge:
 		if f.DateOfBirth.IsZero() {
 			return citycard.E(op, citycard.Permission, "product %s: needs a date of birth", p.ID)

@@ -33,7 +33,7 @@ func FuzzParseProducts(f *testing.F) {
 			if p.DepositFen < 0 || p.DepositFen > AmountFenMax || p.RefundFee.PercentBp > 10000 || !p.Profile.Valid() || p.ValidityYears < 1 {
 				t.Fatalf("%s: %+v", p.ID, p)
 			}
-			if p.Concession() && p.Review.LapsedCategory == p.Category || p.Registration != Registered && (p.Concession() || p.Eligibility.Kind != Anyone) {
+			if p.Concession() && p.Review.LapsedCategory == p.Category || p.Registration != Registered && (p.Concession() || p.Eligibility.Type != Anyone) {
 				t.Fatalf("%s: review or eligibility rules broken: %+v", p.ID, p)
 			}
 			if _, err := c.Category(p.Category.Name); err != nil {

@@ -206,12 +206,12 @@ func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode
 func (m *Manager) moneyAudit(by Actor, at time.Time, action string, before, after *Card, b *Booking) *AuditRecord {
 	type flow struct {
 		Card string `json:"card"`
-		Kind string `json:"kind"`
+		Type string `json:"type"`
 		Fen  int64  `json:"fen"`
 	}
 	flows := make([]flow, 0, len(b.Flows))
 	for _, f := range b.Flows {
-		flows = append(flows, flow{f.Card.String(), f.Kind.String(), f.Fen})
+		flows = append(flows, flow{f.Card.String(), f.Type.String(), f.Fen})
 	}
 	j, err := json.Marshal(struct {
 		Card      json.RawMessage `json:"card"`

@@ -10,20 +10,20 @@ import (
 	"github.com/citycard/citycard/ledger"
 )
 
-// ChannelKind is how money comes in or goes out at a service point.
-type ChannelKind uint8
+// ChannelType is how money comes in or goes out at a service point.
+type ChannelType uint8
 
 // The channels. The values are stored: keep them.
 const (
-	Cash        ChannelKind = 1 // at our own counter
-	BankCard    ChannelKind = 2 // a bank card at a counter or kiosk
-	ThirdParty  ChannelKind = 3 // a third-party payment (Alipay, WeChat Pay), with its reference
-	PartnerBank ChannelKind = 4 // a partner bank's counter, its own staff
+	Cash        ChannelType = 1 // at our own counter
+	BankCard    ChannelType = 2 // a bank card at a counter or kiosk
+	ThirdParty  ChannelType = 3 // a third-party payment (Alipay, WeChat Pay), with its reference
+	PartnerBank ChannelType = 4 // a partner bank's counter, its own staff
 )
 
 var channelNames = [...]string{Cash: "cash", BankCard: "bank_card", ThirdParty: "third_party", PartnerBank: "partner_bank"}
 
-func (k ChannelKind) String() string {
+func (k ChannelType) String() string {
 	if k >= Cash && k <= PartnerBank {
 		return channelNames[k]
 	}
@@ -38,22 +38,22 @@ const ReferenceLenMax = 64
 // counters, the bank, the payment company), and the payment's reference
 // at the channel (required for a third-party payment).
 type Channel struct {
-	Kind      ChannelKind
+	Type      ChannelType
 	Party     string
 	Reference string
 }
 
 func (ch Channel) check(op string) error {
-	if ch.Kind < Cash || ch.Kind > PartnerBank {
-		return citycard.E(op, citycard.Invalid, "channel kind %d", ch.Kind)
+	if ch.Type < Cash || ch.Type > PartnerBank {
+		return citycard.E(op, citycard.Invalid, "channel type %d", ch.Type)
 	}
 	if err := (ledger.Account{Type: ledger.Settlement, Party: ch.Party}).Validate(); err != nil {
-		return citycard.E(op, citycard.Invalid, "channel %v: party: %w", ch.Kind, err)
+		return citycard.E(op, citycard.Invalid, "channel %v: party: %w", ch.Type, err)
 	}
 	if len(ch.Reference) > ReferenceLenMax || !utf8.ValidString(ch.Reference) {
-		return citycard.E(op, citycard.Invalid, "channel %v: reference of %d bytes, at most %d of UTF-8", ch.Kind, len(ch.Reference), ReferenceLenMax)
+		return citycard.E(op, citycard.Invalid, "channel %v: reference of %d bytes, at most %d of UTF-8", ch.Type, len(ch.Reference), ReferenceLenMax)
 	}
-	if ch.Kind == ThirdParty && ch.Reference == "" {
+	if ch.Type == ThirdParty && ch.Reference == "" {
 		return citycard.E(op, citycard.Invalid, "channel third_party: the payment's reference is missing")
 	}
 	return nil
@@ -63,45 +63,45 @@ func (ch Channel) account() ledger.Account {
 	return ledger.Account{Type: ledger.Settlement, Party: ch.Party}
 }
 
-// FlowKind is one of the terms of a card's conservation.
-type FlowKind uint8
+// FlowType is one of the terms of a card's conservation.
+type FlowType uint8
 
 // The terms: a card's book balance is loads - purchases - refunds - moved
 // out + moved in + loss borne (BookBalances).
 const (
-	FlowLoad      FlowKind = 1 // money onto the card
-	FlowPurchase  FlowKind = 2 // spent at a terminal (acquire books these)
-	FlowRefund    FlowKind = 3 // the balance paid back (the fee kept out of it included)
-	FlowMovedOut  FlowKind = 4 // the balance moved to a replacement
-	FlowMovedIn   FlowKind = 5 // the balance moved in from the card it replaces
-	FlowLossBorne FlowKind = 6 // use after the loss report, borne by the issuer
+	FlowLoad      FlowType = 1 // money onto the card
+	FlowPurchase  FlowType = 2 // spent at a terminal (acquire books these)
+	FlowRefund    FlowType = 3 // the balance paid back (the fee kept out of it included)
+	FlowMovedOut  FlowType = 4 // the balance moved to a replacement
+	FlowMovedIn   FlowType = 5 // the balance moved in from the card it replaces
+	FlowLossBorne FlowType = 6 // use after the loss report, borne by the issuer
 )
 
 var flowNames = [...]string{FlowLoad: "load", FlowPurchase: "purchase", FlowRefund: "refund",
 	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne"}
 
 // String gives the name the stores write.
-func (k FlowKind) String() string {
+func (k FlowType) String() string {
 	if k >= FlowLoad && k <= FlowLossBorne {
 		return flowNames[k]
 	}
 	return fmt.Sprintf("flow(%d)", uint8(k))
 }
 
-// ParseFlowKind parses a flow kind's name. Kind Invalid.
-func ParseFlowKind(s string) (FlowKind, error) {
+// ParseFlowType parses a flow type's name. Kind Invalid.
+func ParseFlowType(s string) (FlowType, error) {
 	for i, n := range flowNames {
 		if n != "" && n == s {
-			return FlowKind(i), nil
+			return FlowType(i), nil
 		}
 	}
-	return 0, citycard.E("cms.ParseFlowKind", citycard.Invalid, "flow kind %q", s)
+	return 0, citycard.E("cms.ParseFlowType", citycard.Invalid, "flow type %q", s)
 }
 
 // Flow is one term of one card's conservation.
 type Flow struct {
 	Card citycard.ASN
-	Kind FlowKind
+	Type FlowType
 	Fen  int64
 }
 
@@ -112,7 +112,7 @@ type Flow struct {
 func BookBalances(flows []Flow) map[citycard.ASN]int64 {
 	m := make(map[citycard.ASN]int64)
 	for _, f := range flows {
-		switch f.Kind {
+		switch f.Type {
 		case FlowLoad, FlowMovedIn, FlowLossBorne:
 			m[f.Card] += f.Fen
 		case FlowPurchase, FlowRefund, FlowMovedOut:
@@ -570,7 +570,7 @@ type MoneyOp interface {
 // InputHash is the hash of the request (Booking.InputHash), whatever the
 // card's state: what a retry is recognized by.
 func (s Sale) InputHash() [32]byte {
-	return inputHash("sale", s.Card.String(), s.Product.ID, s.Channel.Kind, s.Channel.Party, s.Channel.Reference, s.LoadFen)
+	return inputHash("sale", s.Card.String(), s.Product.ID, s.Channel.Type, s.Channel.Party, s.Channel.Reference, s.LoadFen)
 }
 
 // OpKey returns the idempotency key.
@@ -579,7 +579,7 @@ func (s Sale) OpKey() string { return s.Key }
 // InputHash is the hash of the request (Booking.InputHash), whatever the
 // card's state: what a retry is recognized by.
 func (l Load) InputHash() [32]byte {
-	return inputHash("load", l.Card.String(), l.Channel.Kind, l.Channel.Party, l.Channel.Reference, l.AmountFen)
+	return inputHash("load", l.Card.String(), l.Channel.Type, l.Channel.Party, l.Channel.Reference, l.AmountFen)
 }
 
 // OpKey returns the idempotency key.
@@ -588,7 +588,7 @@ func (l Load) OpKey() string { return l.Key }
 // InputHash is the hash of the request (Booking.InputHash), whatever the
 // card's state: what a retry is recognized by.
 func (r Refunding) InputHash() [32]byte {
-	return inputHash("refund", r.Card.String(), r.Payee.Kind, r.Payee.Party, r.Payee.Reference, r.Uses, r.BalanceFen, r.LossBorneFen)
+	return inputHash("refund", r.Card.String(), r.Payee.Type, r.Payee.Party, r.Payee.Reference, r.Uses, r.BalanceFen, r.LossBorneFen)
 }
 
 // OpKey returns the idempotency key.
@@ -597,7 +597,7 @@ func (r Refunding) OpKey() string { return r.Key }
 // InputHash is the hash of the request (Booking.InputHash), whatever the
 // card's state: what a retry is recognized by.
 func (f ReplacementFee) InputHash() [32]byte {
-	return inputHash("replacement_fee", f.Old.String(), f.Channel.Kind, f.Channel.Party, f.Channel.Reference)
+	return inputHash("replacement_fee", f.Old.String(), f.Channel.Type, f.Channel.Party, f.Channel.Reference)
 }
 
 // OpKey returns the idempotency key.

@@ -109,8 +109,8 @@ func TestSplitAtCut(t *testing.T) {
 }
 
 var (
-	counter = Channel{Kind: Cash, Party: "31500001FFFFFFFF"}
-	alipay  = Channel{Kind: ThirdParty, Party: "alipay", Reference: "2026030122001"}
+	counter = Channel{Type: Cash, Party: "31500001FFFFFFFF"}
+	alipay  = Channel{Type: ThirdParty, Party: "alipay", Reference: "2026030122001"}
 )
 
 // postings returns an account's net amount (debits positive) over entries,
@@ -150,7 +150,7 @@ func TestBookings(t *testing.T) {
 	if err != nil || net(t, l, "settlement:alipay") != 10000 || net(t, l, float) != -10000 || l.Flows[0] != (Flow{c.ASN, FlowLoad, 10000}) {
 		t.Fatalf("load: %+v %v", l, err)
 	}
-	if _, err := (Load{Key: "l2", Card: &c, Product: p, Channel: Channel{Kind: ThirdParty, Party: "alipay"}, AmountFen: 100}).Book(); !citycard.IsKind(err, citycard.Invalid) {
+	if _, err := (Load{Key: "l2", Card: &c, Product: p, Channel: Channel{Type: ThirdParty, Party: "alipay"}, AmountFen: 100}).Book(); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("a third-party load without its reference: %v", err)
 	}
 	lost := cardIn(Lost)

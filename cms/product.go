@@ -36,19 +36,19 @@ func (r Registration) String() string {
 	return fmt.Sprintf("registration(%d)", uint8(r))
 }
 
-// EligibilityKind is who may hold a product's card.
-type EligibilityKind uint8
+// EligibilityType is who may hold a product's card.
+type EligibilityType uint8
 
 // The eligibilities.
 const (
-	Anyone  EligibilityKind = 1 // no condition
-	ByAge   EligibilityKind = 2 // at least Eligibility.AgeMin years old, from the date of birth
-	Student EligibilityKind = 3 // a school named and studies not yet ended
+	Anyone  EligibilityType = 1 // no condition
+	ByAge   EligibilityType = 2 // at least Eligibility.AgeMin years old, from the date of birth
+	Student EligibilityType = 3 // a school named and studies not yet ended
 )
 
 var eligibilityNames = [...]string{Anyone: "anyone", ByAge: "age", Student: "student"}
 
-func (k EligibilityKind) String() string {
+func (k EligibilityType) String() string {
 	if k >= Anyone && k <= Student {
 		return eligibilityNames[k]
 	}
@@ -57,7 +57,7 @@ func (k EligibilityKind) String() string {
 
 // Eligibility is a product's condition on its cardholder.
 type Eligibility struct {
-	Kind   EligibilityKind
+	Type   EligibilityType
 	AgeMin int // years, for ByAge
 }
 

@@ -21,7 +21,7 @@ func TestDefaultProducts(t *testing.T) {
 		profile  card.Profile
 		category string
 		reg      Registration
-		elig     EligibilityKind
+		elig     EligibilityType
 		review   bool
 	}{
 		{"citizen", card.ProfileCitizen, "adult", Registered, Anyone, false},
@@ -38,7 +38,7 @@ func TestDefaultProducts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Profile != tt.profile || p.Category.Name != tt.category || p.Registration != tt.reg || p.Eligibility.Kind != tt.elig || p.Concession() != tt.review {
+		if p.Profile != tt.profile || p.Category.Name != tt.category || p.Registration != tt.reg || p.Eligibility.Type != tt.elig || p.Concession() != tt.review {
 			t.Errorf("%s: %+v", tt.id, p)
 		}
 		if p.DepositFen != 1000 || p.BalanceMaxFen != 100000 {

@@ -384,7 +384,7 @@ func (d *decoder) product(c *Catalog) *Product {
 	p.ValidityYears = d.intField("validity_years", true, 0, 50)
 	p.CoolingDays = d.intField("cooling_days", true, 0, 365)
 	p.DormantYears = d.intField("dormant_years", false, 0, 50)
-	p.Eligibility.Kind = EligibilityKind(d.choice("eligibility", false, int(Anyone), eligibilityNames[:]))
+	p.Eligibility.Type = EligibilityType(d.choice("eligibility", false, int(Anyone), eligibilityNames[:]))
 	ageMin, ageLine, hasAge := d.get("age_min", false)
 	p.Review.EveryMonths = d.intField("review_months", false, 0, 120)
 	p.Review.GraceDays = d.intField("review_grace_days", false, 0, 365)
@@ -418,7 +418,7 @@ func (d *decoder) product(c *Catalog) *Product {
 	if p.ValidityYears == 0 {
 		d.fail(d.b.fields["validity_years"].line, "validity_years", "must be at least 1")
 	}
-	if p.Eligibility.Kind == ByAge {
+	if p.Eligibility.Type == ByAge {
 		if !hasAge {
 			d.fail(d.b.line, "age_min", "missing: eligibility age needs it")
 		} else if n, err := strconv.Atoi(ageMin); err != nil || n < 1 || n > 150 || ageMin != strconv.Itoa(n) {
@@ -442,7 +442,7 @@ func (d *decoder) product(c *Catalog) *Product {
 	if hasLapse && p.Review.LapsedCategory == p.Category {
 		d.fail(lapse.line, "review_lapse_category", "%q is the product's own category", p.Category.Name)
 	}
-	if p.Registration != Registered && (p.Eligibility.Kind != Anyone || p.Review.EveryMonths > 0) {
+	if p.Registration != Registered && (p.Eligibility.Type != Anyone || p.Review.EveryMonths > 0) {
 		d.fail(d.b.fields["registration"].line, "registration", "%v: a product with an eligibility or a review needs registered cardholders", p.Registration)
 	}
 	return p

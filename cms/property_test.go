@@ -265,7 +265,7 @@ func (l *lifecycle) check() {
 		sum += book[c.ASN]
 	}
 	for _, f := range l.flows {
-		if f.Kind == FlowLossBorne {
+		if f.Type == FlowLossBorne {
 			borne += f.Fen
 		}
 	}
@@ -289,7 +289,7 @@ func (l *lifecycle) check() {
 func TestConservation(t *testing.T) {
 	p, _ := DefaultProducts().Product("citizen")
 	issuer, _ := citycard.ParseIssuerCode("31500001FFFFFFFF")
-	moves := map[FlowKind]int{}
+	moves := map[FlowType]int{}
 	for seed := range uint64(40) {
 		l := &lifecycle{t: t, rnd: rand.New(rand.NewPCG(seed, 9)), p: p, now: t0, entries: map[string]bool{}, issuer: issuer}
 		for range 600 {
@@ -297,14 +297,14 @@ func TestConservation(t *testing.T) {
 			l.check()
 		}
 		for _, f := range l.flows {
-			moves[f.Kind]++
+			moves[f.Type]++
 		}
 	}
 	// Every term of the sum occurred, or the property proved little.
-	for _, k := range []FlowKind{FlowLoad, FlowPurchase, FlowRefund, FlowMovedOut, FlowMovedIn, FlowLossBorne} {
+	for _, k := range []FlowType{FlowLoad, FlowPurchase, FlowRefund, FlowMovedOut, FlowMovedIn, FlowLossBorne} {
 		if moves[k] == 0 {
-			t.Errorf("no flow of kind %d in the random lifecycles", k)
+			t.Errorf("no flow of type %v in the random lifecycles", k)
 		}
 	}
-	t.Logf("flows by kind: %v", moves)
+	t.Logf("flows by type: %v", moves)
 }

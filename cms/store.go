@@ -392,30 +392,30 @@ func ScanProtected(row Scanner) (Protected, error) {
 
 // FlowColumns, FlowArgs and ScanFlows are the stores' spelling of a
 // booking's flows: the operation's key, the flow's place in it, the card,
-// the kind by name and the amount.
-const FlowColumns = "op_key, n, asn, kind, fen"
+// the flow's type by name and the amount.
+const FlowColumns = "op_key, n, asn, flow_type, fen"
 
 // FlowArgs returns the values of flow n of b in FlowColumns' order.
 func FlowArgs(b *Booking, n int) []any {
 	f := b.Flows[n]
-	return []any{b.Key, n, ASNHex(f.Card), f.Kind.String(), f.Fen}
+	return []any{b.Key, n, ASNHex(f.Card), f.Type.String(), f.Fen}
 }
 
-// ScanFlows reads the flows of rows of asn, kind, fen.
+// ScanFlows reads the flows of rows of asn, flow_type, fen.
 func ScanFlows(rows Rows) ([]Flow, error) {
 	const op = "cms.ScanFlows"
 	var l []Flow
 	for rows.Next() {
 		var f Flow
-		var asn, kind string
-		if err := rows.Scan(&asn, &kind, &f.Fen); err != nil {
+		var asn, typ string
+		if err := rows.Scan(&asn, &typ, &f.Fen); err != nil {
 			return nil, err
 		}
 		var err error
 		if f.Card, err = citycard.ParseASN(asn); err != nil {
 			return nil, citycard.Wrap(op, citycard.Invalid, err)
 		}
-		if f.Kind, err = ParseFlowKind(kind); err != nil {
+		if f.Type, err = ParseFlowType(typ); err != nil {
 			return nil, citycard.Wrap(op, citycard.Invalid, err)
 		}
 		l = append(l, f)

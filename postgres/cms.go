@@ -217,7 +217,7 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 
 func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
 	const op = "postgres.CMS.Flows"
-	rows, err := s.db.pool.Query(ctx, `SELECT asn, kind, fen FROM cms_flows WHERE asn = $1 ORDER BY seq`, cms.ASNHex(asn))
+	rows, err := s.db.pool.Query(ctx, `SELECT asn, flow_type, fen FROM cms_flows WHERE asn = $1 ORDER BY seq`, cms.ASNHex(asn))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

@@ -205,7 +205,7 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 
 func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
 	const op = "sqlite.CMS.Flows"
-	rows, err := s.db.r.QueryContext(ctx, `SELECT asn, kind, fen FROM cms_flows WHERE asn = ? ORDER BY seq`, cms.ASNHex(asn))
+	rows, err := s.db.r.QueryContext(ctx, `SELECT asn, flow_type, fen FROM cms_flows WHERE asn = ? ORDER BY seq`, cms.ASNHex(asn))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

@@ -59,7 +59,7 @@ func BenchCMSLoad(b *testing.B, open func(b *testing.B) cms.Store) {
 	ctx := context.Background()
 	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
 	m := cms.NewManager(open(b), cms.DefaultProducts(), mustProtector(b), clk.read)
-	cash := cms.Channel{Kind: cms.Cash, Party: issuerHex}
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
 	const cards = 64
 	asns := make([]citycard.ASN, cards)
 	for i := range asns {

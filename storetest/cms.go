@@ -401,8 +401,8 @@ func testCMSMoney(t *testing.T, s Stores) {
 	}
 	m := cms.NewManager(s.CMS, cms.DefaultProducts(), p, clk.read)
 	asn := cardThrough(t, m, cms.Personalize)
-	cash := cms.Channel{Kind: cms.Cash, Party: issuerHex}
-	alipay := cms.Channel{Kind: cms.ThirdParty, Party: "alipay", Reference: "2026030122001"}
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	alipay := cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: "2026030122001"}
 
 	if r, err := m.Sell(ctx, clerk, "sale-1", cmsIssuer, asn, cash, 5000); r || err != nil {
 		t.Fatalf("Sell: %v %v", r, err)
@@ -513,7 +513,7 @@ func testCMSConcurrentLoads(t *testing.T, s Stores) {
 	ctx := context.Background()
 	m := manager(t, s, 1)
 	asn := cardThrough(t, m, cms.Personalize)
-	cash := cms.Channel{Kind: cms.Cash, Party: issuerHex}
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
 	if _, err := m.Sell(ctx, clerk, "sale", cmsIssuer, asn, cash, 0); err != nil {
 		t.Fatal(err)
 	}

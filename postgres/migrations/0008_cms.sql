@@ -49,12 +49,12 @@ CREATE TABLE cms_operations (
 );
 
 CREATE TABLE cms_flows (
-	seq    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	op_key TEXT NOT NULL REFERENCES cms_operations (key),
-	n      INTEGER NOT NULL CHECK (n >= 0),
-	asn    TEXT NOT NULL CHECK (length(asn) = 20),
-	kind   TEXT NOT NULL,
-	fen    BIGINT NOT NULL,
+	seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	op_key    TEXT NOT NULL REFERENCES cms_operations (key),
+	n         INTEGER NOT NULL CHECK (n >= 0),
+	asn       TEXT NOT NULL CHECK (length(asn) = 20),
+	flow_type TEXT NOT NULL,
+	fen       BIGINT NOT NULL,
 	UNIQUE (op_key, n)
 );
 CREATE INDEX cms_flows_asn ON cms_flows (asn);

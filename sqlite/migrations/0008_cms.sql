@@ -55,12 +55,12 @@ CREATE TABLE cms_operations (
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE cms_flows (
-	seq    INTEGER PRIMARY KEY,
-	op_key TEXT NOT NULL REFERENCES cms_operations (key),
-	n      INTEGER NOT NULL CHECK (n >= 0),
-	asn    TEXT NOT NULL CHECK (length(asn) = 20),
-	kind   TEXT NOT NULL,
-	fen    INTEGER NOT NULL,
+	seq       INTEGER PRIMARY KEY,
+	op_key    TEXT NOT NULL REFERENCES cms_operations (key),
+	n         INTEGER NOT NULL CHECK (n >= 0),
+	asn       TEXT NOT NULL CHECK (length(asn) = 20),
+	flow_type TEXT NOT NULL,
+	fen       INTEGER NOT NULL,
 	UNIQUE (op_key, n)
 ) STRICT;
 CREATE INDEX cms_flows_asn ON cms_flows (asn);
