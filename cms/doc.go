@@ -130,13 +130,13 @@
 // Insufficient.
 //
 // Liability is cut at the loss (or damage) report (SplitAtCut): the
-// card's uses at or before the report's instant are the cardholder's; the
-// uses after it, offline purchases made before the terminals had the
+// card's purchases at or before the report's instant are the cardholder's; the
+// purchases after it, offline ones made before the terminals had the
 // blacklist, are borne by the issuer (issuer_loss), and the cardholder is
 // owed the balance as of the report. After the cooling period (the
 // product's CoolingDays from the report: its last offline records have
 // arrived) that balance moves to the replacement (BalanceMove) or is
-// refunded; uses after the cut that arrive later still are borne by the
+// refunded; purchases after the cut that arrive later still are borne by the
 // issuer as they come (LateLoss).
 //
 // Conservation: per card, loads - purchases - refunds - moved out + moved
@@ -178,7 +178,7 @@
 // version on even when the state stays, so that two loads racing on one
 // card are serialized: the second is a Conflict, to be retried on the
 // shadow's new balance. The balances a money operation needs (the
-// shadow's balance, the uses since issue, the day's loads) are its
+// shadow's balance, the purchases since issue, the day's loads) are its
 // caller's to give, from acquire's card shadow: card management keeps no
 // copy of the card's purse.
 //

@@ -318,20 +318,20 @@ func (m *Manager) Load(ctx context.Context, by Actor, key string, issuer citycar
 }
 
 // Refund refunds and closes a card: the shadow's balance balanceFen after
-// its uses since issue (a lost or damaged card's cut at its report,
+// its purchases since issue (a lost or damaged card's cut at its report,
 // SplitAtCut, once the cooling period is over), the deposit if the card
 // is handed back, through payee. Kinds of Refunding.Book, Card.Move and
 // Store.Commit.
-func (m *Manager) Refund(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payee Channel, balanceFen int64, uses []Use) (replayed bool, err error) {
+func (m *Manager) Refund(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payee Channel, balanceFen int64, purchases []Purchase) (replayed bool, err error) {
 	const op = "cms.Manager.Refund"
 	c, p, err := m.cardFor(ctx, op, by, issuer, asn)
 	if err != nil {
 		return false, err
 	}
 	at := m.now()
-	r := Refunding{Key: key, Card: &c, Product: p, Payee: payee, Uses: len(uses), BalanceFen: balanceFen, At: at}
+	r := Refunding{Key: key, Card: &c, Product: p, Payee: payee, Purchases: len(purchases), BalanceFen: balanceFen, At: at}
 	if !c.LostAt.IsZero() {
-		s := SplitAtCut(c.LostAt, balanceFen, uses)
+		s := SplitAtCut(c.LostAt, balanceFen, purchases)
 		r.BalanceFen, r.LossBorneFen = s.BalanceAtCutFen, s.LossBorneFen
 	}
 	return m.book(ctx, op, by, at, "refund", r, &c, moving(c, p, Refund, at))
@@ -360,10 +360,10 @@ func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer city
 
 // MoveBalance moves a replaced card's balance as of its cut onto its
 // replacement once the cooling period is over: the shadow's balance
-// balanceFen after the old card's uses since issue, split at the cut
+// balanceFen after the old card's purchases since issue, split at the cut
 // (SplitAtCut), the use after it borne by the issuer. Kinds of
 // BalanceMove.Book, Card.Move and Store.Commit.
-func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN citycard.ASN, balanceFen int64, uses []Use) (replayed bool, err error) {
+func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN citycard.ASN, balanceFen int64, purchases []Purchase) (replayed bool, err error) {
 	const op = "cms.Manager.MoveBalance"
 	old, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
 	if err != nil {
@@ -374,6 +374,6 @@ func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer 
 		return false, citycard.Wrap(op, citycard.Other, err)
 	}
 	at := m.now()
-	mv := BalanceMove{Key: key, Old: &old, New: &nu, Product: p, Split: SplitAtCut(old.LostAt, balanceFen, uses), At: at}
+	mv := BalanceMove{Key: key, Old: &old, New: &nu, Product: p, Split: SplitAtCut(old.LostAt, balanceFen, purchases), At: at}
 	return m.book(ctx, op, by, at, "move balance", mv, &old, moving(old, p, MoveBalance, at, touched(nu)))
 }

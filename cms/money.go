@@ -301,8 +301,8 @@ func (l Load) Book() (Booking, error) {
 	return b, nil
 }
 
-// Use is one purchase of a card as its shadow has it: when, and how much.
-type Use struct {
+// Purchase is one purchase of a card as its shadow has it: when, and how much.
+type Purchase struct {
 	At        time.Time
 	AmountFen int64
 }
@@ -316,14 +316,15 @@ type Split struct {
 }
 
 // SplitAtCut cuts the liability of a card at time cut (its loss or damage
-// report): of uses, those after cut are borne by the issuer; those at or
-// before it are the cardholder's. balanceFen is the balance the shadow
-// holds after all of uses; the balance as of the cut is it plus the uses
-// after the cut. The caller waits for the card's records up to the cut to
-// arrive (the cooling period) before it trusts the split.
-func SplitAtCut(cut time.Time, balanceFen int64, uses []Use) Split {
+// report): of purchases, those after cut are borne by the issuer; those
+// at or before it are the cardholder's. balanceFen is the balance the
+// shadow holds after all of purchases; the balance as of the cut is it
+// plus the purchases after the cut. The caller waits for the card's
+// records up to the cut to arrive (the cooling period) before it trusts
+// the split.
+func SplitAtCut(cut time.Time, balanceFen int64, purchases []Purchase) Split {
 	s := Split{BalanceAtCutFen: balanceFen}
-	for _, u := range uses {
+	for _, u := range purchases {
 		if u.At.After(cut) {
 			s.LossBorneFen += u.AmountFen
 		}
@@ -342,23 +343,23 @@ type RefundQuote struct {
 	FeeFen         int64
 	PaidFen        int64
 	// FeeRule says why the fee was charged ("within 90 days of issue",
-	// "5 uses or fewer", ...) or "" when it was not.
+	// "5 purchases or fewer", ...) or "" when it was not.
 	FeeRule string
 }
 
 // QuoteRefund reckons the refund of a card of p issued at issued,
-// refunded at at after uses purchases, owed balanceFen (the balance as of
+// refunded at at after n purchases, owed balanceFen (the balance as of
 // the cut for a lost or damaged card), handed back or not (returned: the
-// deposit is refunded on return, and kept for a card that is lost): p's
-// RefundFee when any of its
-// conditions holds (days since the day of issue at most WithinDays, uses
-// at most UsesMax, balance over BalanceOverFen; with none set, always),
-// the larger of MinFen and PercentBp of the balance, the percentage
-// rounded half up to the fen; the fee never more than balance and deposit
-// together, so that the payout is never below 0 and no fen is lost to
-// rounding (fee + payout = balance + deposit). Kind Insufficient when an
-// overdrawn balance is more than the deposit.
-func QuoteRefund(p *Product, issued, at time.Time, uses int, balanceFen int64, returned bool) (RefundQuote, error) {
+// deposit is refunded on return, and kept for a card that is lost). The
+// fee is p's RefundFee when any of its conditions holds (days since the
+// day of issue at most WithinDays, n at most PurchasesMax, balance over
+// BalanceOverFen; with none set, always): the larger of MinFen and
+// PercentBp of the balance, the percentage rounded half up to the fen;
+// never more than balance and deposit together, so that the payout is
+// never below 0 and no fen is lost to rounding (fee + payout = balance +
+// deposit). Kind Insufficient when an overdrawn balance is more than the
+// deposit.
+func QuoteRefund(p *Product, issued, at time.Time, n int, balanceFen int64, returned bool) (RefundQuote, error) {
 	const op = "cms.QuoteRefund"
 	q := RefundQuote{BalanceFen: balanceFen, DepositFen: p.DepositFen}
 	if !returned {
@@ -374,11 +375,11 @@ func QuoteRefund(p *Product, issued, at time.Time, uses int, balanceFen int64, r
 	case r.MinFen == 0 && r.PercentBp == 0:
 	case r.WithinDays > 0 && days <= r.WithinDays:
 		q.FeeRule = fmt.Sprintf("returned %d days after issue, within %d", days, r.WithinDays)
-	case r.UsesMax > 0 && uses <= r.UsesMax:
-		q.FeeRule = fmt.Sprintf("%d uses, %d or fewer", uses, r.UsesMax)
+	case r.PurchasesMax > 0 && n <= r.PurchasesMax:
+		q.FeeRule = fmt.Sprintf("%d purchases, %d or fewer", n, r.PurchasesMax)
 	case r.BalanceOverFen > 0 && balanceFen > r.BalanceOverFen:
 		q.FeeRule = fmt.Sprintf("a balance over %s yuan", citycard.Yuan(r.BalanceOverFen))
-	case r.WithinDays == 0 && r.UsesMax == 0 && r.BalanceOverFen == 0:
+	case r.WithinDays == 0 && r.PurchasesMax == 0 && r.BalanceOverFen == 0:
 		q.FeeRule = "always"
 	}
 	if q.FeeRule != "" {
@@ -400,7 +401,7 @@ type Refunding struct {
 	Card         *Card
 	Product      *Product
 	Payee        Channel
-	Uses         int   // the card's purchases since issue, for the fee rule
+	Purchases    int   // the card's purchases since issue, for the fee rule
 	BalanceFen   int64 // what the cardholder is owed of the balance
 	LossBorneFen int64 // 0 unless the card was lost or damaged
 	At           time.Time
@@ -428,7 +429,7 @@ func (r Refunding) Book() (Booking, error) {
 	if ends := CoolingEnds(r.Product, r.Card); !r.Card.LostAt.IsZero() && r.At.Before(ends) {
 		return Booking{}, citycard.E(op, citycard.Conflict, "card %v: the cooling period runs until %v", r.Card, ends.UTC().Format(time.RFC3339))
 	}
-	q, err := QuoteRefund(r.Product, r.Card.IssuedAt, r.At, r.Uses, r.BalanceFen, r.Card.State != Lost)
+	q, err := QuoteRefund(r.Product, r.Card.IssuedAt, r.At, r.Purchases, r.BalanceFen, r.Card.State != Lost)
 	if err != nil {
 		return Booking{}, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -588,7 +589,7 @@ func (l Load) OpKey() string { return l.Key }
 // InputHash is the hash of the request (Booking.InputHash), whatever the
 // card's state: what a retry is recognized by.
 func (r Refunding) InputHash() [32]byte {
-	return inputHash("refund", r.Card.String(), r.Payee.Type, r.Payee.Party, r.Payee.Reference, r.Uses, r.BalanceFen, r.LossBorneFen)
+	return inputHash("refund", r.Card.String(), r.Payee.Type, r.Payee.Party, r.Payee.Reference, r.Purchases, r.BalanceFen, r.LossBorneFen)
 }
 
 // OpKey returns the idempotency key.

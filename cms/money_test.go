@@ -99,7 +99,7 @@ func TestQuoteRefund(t *testing.T) {
 }
 
 func TestSplitAtCut(t *testing.T) {
-	uses := []Use{{t0.Add(-time.Hour), 200}, {t0, 300}, {t0.Add(time.Nanosecond), 400}, {t0.Add(time.Hour), 500}}
+	uses := []Purchase{{t0.Add(-time.Hour), 200}, {t0, 300}, {t0.Add(time.Nanosecond), 400}, {t0.Add(time.Hour), 500}}
 	s := SplitAtCut(t0, 1000, uses)
 	// The use at the report's instant is the cardholder's; from a
 	// nanosecond after, the issuer's.
@@ -161,7 +161,7 @@ func TestBookings(t *testing.T) {
 	// A refund of a lost card: the balance as of the report, the deposit
 	// kept, the use after the report borne by the issuer.
 	lost.IssuedAt = t0.AddDate(-1, 0, 0)
-	r, err := Refunding{Key: "r1", Card: &lost, Product: p, Payee: counter, Uses: 50, BalanceFen: 8000, LossBorneFen: 300, At: t0}.Book()
+	r, err := Refunding{Key: "r1", Card: &lost, Product: p, Payee: counter, Purchases: 50, BalanceFen: 8000, LossBorneFen: 300, At: t0}.Book()
 	if err != nil || net(t, r, loss) != 300 || net(t, r, float) != 8000-300 || net(t, r, dep) != 1000 || net(t, r, fee) != -1000 || net(t, r, cash) != -8000 {
 		t.Fatalf("refund of a lost card: %+v %v", r, err)
 	}
@@ -190,7 +190,7 @@ func TestBookings(t *testing.T) {
 	empty.IssuedAt = t0.AddDate(-1, 0, 0)
 	noDeposit := *p
 	noDeposit.DepositFen = 0
-	if b, err := (Refunding{Key: "r4", Card: &empty, Product: &noDeposit, Payee: counter, Uses: 50, At: t0}).Book(); err != nil || len(b.Entries) != 0 {
+	if b, err := (Refunding{Key: "r4", Card: &empty, Product: &noDeposit, Payee: counter, Purchases: 50, At: t0}).Book(); err != nil || len(b.Entries) != 0 {
 		t.Errorf("an empty card without a deposit: %+v %v", b, err)
 	}
 

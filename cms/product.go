@@ -74,7 +74,7 @@ type Review struct {
 // RefundFee is the fee a refund keeps, after Octopus's published rule: the
 // larger of MinFen and PercentBp (hundredths of a percent) of the balance,
 // charged when any of the conditions holds: the card is returned within
-// WithinDays of its issue, has made UsesMax purchases or fewer, or holds
+// WithinDays of its issue, has made PurchasesMax purchases or fewer, or
 // more than BalanceOverFen. A condition set to 0 is not a condition; with
 // no condition at all the fee is always charged; with MinFen and
 // PercentBp both 0 there is no fee.
@@ -82,7 +82,7 @@ type RefundFee struct {
 	MinFen         int64
 	PercentBp      int64
 	WithinDays     int
-	UsesMax        int
+	PurchasesMax   int
 	BalanceOverFen int64
 }
 

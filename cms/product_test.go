@@ -56,7 +56,7 @@ func TestDefaultProducts(t *testing.T) {
 		t.Errorf("senior: age %d, code %d; want 70 and fare_codes.txt's 2", senior.Eligibility.AgeMin, senior.Category.Code)
 	}
 	citizen, _ := c.Product("citizen")
-	want := RefundFee{MinFen: 500, PercentBp: 100, WithinDays: 90, UsesMax: 5}
+	want := RefundFee{MinFen: 500, PercentBp: 100, WithinDays: 90, PurchasesMax: 5}
 	if citizen.RefundFee != want {
 		t.Errorf("citizen refund fee %+v, want %+v", citizen.RefundFee, want)
 	}

@@ -375,7 +375,7 @@ func (d *decoder) product(c *Catalog) *Product {
 		MinFen:         d.fen("refund_fee_min_yuan", false, AmountFenMax),
 		PercentBp:      d.fen("refund_fee_percent", false, 100_00),
 		WithinDays:     d.intField("refund_fee_within_days", false, 0, 3650),
-		UsesMax:        d.intField("refund_fee_uses_max", false, 0, 1_000_000),
+		PurchasesMax:   d.intField("refund_fee_purchases_max", false, 0, 1_000_000),
 		BalanceOverFen: d.fen("refund_fee_balance_over_yuan", false, BalanceMaxFenMax),
 	}
 	p.BalanceMaxFen = d.fen("balance_max_yuan", true, BalanceMaxFenMax)

@@ -15,7 +15,7 @@ import (
 type simCard struct {
 	Card
 	chipFen int64
-	uses    []Use
+	uses    []Purchase
 	loadDay Date
 	loaded  int64 // today's loads
 	// handedBack: the card came back to a counter (refunded, or replaced
@@ -131,7 +131,7 @@ func (l *lifecycle) purchase(c *simCard) {
 		return
 	}
 	c.chipFen -= amount
-	c.uses = append(c.uses, Use{At: l.now, AmountFen: amount})
+	c.uses = append(c.uses, Purchase{At: l.now, AmountFen: amount})
 	e := ledger.NewEntry(l.key(), ledger.EntryPurchase, "batch", ledger.Transfer(floatAccount(&c.Card), ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}, amount)...)
 	l.entries[e.Key] = true
 	l.totals.Add(int64(len(l.entries)), &e)
@@ -189,7 +189,7 @@ func (l *lifecycle) refund(c *simCard) {
 		s := l.split(c)
 		balance, borne = s.BalanceAtCutFen, s.LossBorneFen
 	}
-	l.book(Refunding{Key: l.key(), Card: &c.Card, Product: l.p, Payee: counter, Uses: len(c.uses), BalanceFen: balance, LossBorneFen: borne, At: l.now}.Book())
+	l.book(Refunding{Key: l.key(), Card: &c.Card, Product: l.p, Payee: counter, Purchases: len(c.uses), BalanceFen: balance, LossBorneFen: borne, At: l.now}.Book())
 	c.handedBack = c.State != Lost
 	l.move(c, Refund)
 }

@@ -448,7 +448,7 @@ func testCMSMoney(t *testing.T, s Stores) {
 			t.Fatal(err)
 		}
 	}
-	uses := []cms.Use{{At: lost.LostAt.Add(-time.Hour), AmountFen: 300}, {At: lost.LostAt.Add(time.Hour), AmountFen: 400}}
+	uses := []cms.Purchase{{At: lost.LostAt.Add(-time.Hour), AmountFen: 300}, {At: lost.LostAt.Add(time.Hour), AmountFen: 400}}
 	shadow := int64(25000 - 300 - 400)
 	_, err = m.MoveBalance(ctx, clerk, "move-1", cmsIssuer, asn, shadow, uses)
 	wantKind(t, "a move inside the cooling period", err, citycard.Conflict)
