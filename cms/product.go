@@ -76,9 +76,8 @@ type Review struct {
 // charged when any of the conditions holds: the card is returned within
 // WithinDays of its issue, has made PurchasesMax purchases or fewer, or
 // holds more than BalanceOverFen. A condition set to 0 is not a
-// condition; with
-// no condition at all the fee is always charged; with MinFen and
-// PercentBp both 0 there is no fee.
+// condition; with no condition at all the fee is always charged; with
+// MinFen and PercentBp both 0 there is no fee.
 type RefundFee struct {
 	MinFen         int64
 	PercentBp      int64
