@@ -35,7 +35,8 @@
 // concession card is due for review EveryMonths after its last one; up to
 // GraceDays past that day it keeps its category, from the day after it
 // travels in the lapsed category (the adult fare) until it is reviewed
-// again (Product.CategoryOn); the review rewrites the category on the card
+// again (Product.CategoryOn; Manager.Review records a review, the
+// eligibility checked again); the review rewrites the category on the card
 // at the next terminal or kiosk. A registered card unused for
 // DormantYears is reported (Product.Dormant), never drained.
 //
@@ -167,7 +168,7 @@
 // dense from 1 on both stores (a refused registration takes no number).
 //
 // A money operation commits whole (Store.Commit, through Manager's Sell,
-// Load, Replace, MoveBalance and Refund): its key and input hash, the
+// Load, Replace, MoveBalance, Refund and LateLoss): its key and input hash, the
 // flows of the cards it moves (the per-card terms of conservation, kept
 // in the store so that a card's book balance is a sum away), its ledger
 // entries, the cards it moves and creates, and its audit record, all in

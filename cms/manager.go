@@ -377,3 +377,54 @@ func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer 
 	mv := BalanceMove{Key: key, Old: &old, New: &nu, Product: p, Split: SplitAtCut(old.LostAt, balanceFen, purchases), At: at}
 	return m.book(ctx, op, by, at, "move balance", mv, &old, moving(old, p, MoveBalance, at, touched(nu)))
 }
+
+// LateLoss books a lost card's purchase after its cut that arrived once
+// its balance had moved or been refunded: the issuer bears it (a loss
+// entry, a loss-borne flow). Kinds of LateLoss.Book and Store.Commit.
+func (m *Manager) LateLoss(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, amountFen int64) (replayed bool, err error) {
+	const op = "cms.Manager.LateLoss"
+	c, _, err := m.cardFor(ctx, op, by, issuer, asn)
+	if err != nil {
+		return false, err
+	}
+	late := LateLoss{Key: key, Card: &c, AmountFen: amountFen}
+	return m.book(ctx, op, by, m.now(), "late loss", late, &c, func() ([]*Card, []*Card, error) {
+		return []*Card{touched(c)}, nil, nil
+	})
+}
+
+// Review records a concession card's annual review (年审) today: the
+// cardholder is checked against the product's eligibility again, and the
+// next review falls due a review period on (Product.ReviewDue); the card
+// travels in its category again from the next terminal or kiosk that
+// rewrites it. Kinds Invalid (a product without a review, an anonymous
+// card), Permission (no longer eligible: the card keeps travelling in the
+// lapsed category), Conflict (a card neither issued nor active, or moved
+// meanwhile), NotFound, IO.
+func (m *Manager) Review(ctx context.Context, by Actor, issuer citycard.IssuerCode, asn citycard.ASN) (Card, error) {
+	const op = "cms.Manager.Review"
+	c, p, err := m.cardFor(ctx, op, by, issuer, asn)
+	if err != nil {
+		return Card{}, err
+	}
+	switch {
+	case !p.Concession() || c.Holder == 0:
+		return Card{}, citycard.E(op, citycard.Invalid, "card %v: product %s has no annual review", &c, p.ID)
+	case c.State != Issued && c.State != Active:
+		return Card{}, citycard.E(op, citycard.Conflict, "card %v is %v: only a card issued or active is reviewed", &c, c.State)
+	}
+	h, err := m.Holder(ctx, c.Holder)
+	if err != nil {
+		return Card{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	at := m.now()
+	if err := p.CheckEligible(h.Facts(), Today(at)); err != nil {
+		return Card{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	next := touched(c)
+	next.ReviewDue = p.ReviewDue(Today(at))
+	if err := m.store.UpdateCard(ctx, next, m.audit(by, at, "card:"+c.String(), "review", c.Snapshot(), next.Snapshot())); err != nil {
+		return Card{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	return *next, nil
+}

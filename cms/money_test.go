@@ -39,7 +39,7 @@ func TestCheckLoad(t *testing.T) {
 // the remaining value, whichever is higher, when returned within 90 days
 // of issue, or after 5 payment transactions or fewer, or holding more than
 // HK$1,000), with products.conf's citizen card: 5 yuan or 1%, within 90
-// days or 5 uses or fewer.
+// days or 5 purchases or fewer.
 func TestQuoteRefund(t *testing.T) {
 	c := DefaultProducts()
 	citizen, _ := c.Product("citizen")
@@ -56,7 +56,7 @@ func TestQuoteRefund(t *testing.T) {
 		name     string
 		p        *Product
 		at       time.Time
-		uses     int
+		n        int
 		balance  int64
 		returned bool
 		fee      int64
@@ -64,8 +64,8 @@ func TestQuoteRefund(t *testing.T) {
 	}{
 		{"day 90 is within", citizen, day(90), 100, 10000, true, 500, 10500},
 		{"day 91 is not", citizen, day(91), 100, 10000, true, 0, 11000},
-		{"5 uses", citizen, day(200), 5, 10000, true, 500, 10500},
-		{"6 uses", citizen, day(200), 6, 10000, true, 0, 11000},
+		{"5 purchases", citizen, day(200), 5, 10000, true, 500, 10500},
+		{"6 purchases", citizen, day(200), 6, 10000, true, 0, 11000},
 		{"1% under the minimum", citizen, day(1), 0, 40000, true, 500, 40500},
 		{"1% over the minimum", citizen, day(1), 0, 60000, true, 600, 60400},
 		{"1% of 550.50 rounds half up", citizen, day(1), 0, 55050, true, 551, 55499},
@@ -81,7 +81,7 @@ func TestQuoteRefund(t *testing.T) {
 		{"no refund fee", student, day(1), 0, 10000, true, 0, 11000},
 	}
 	for _, tt := range tests {
-		q, err := QuoteRefund(tt.p, issued, tt.at, tt.uses, tt.balance, tt.returned)
+		q, err := QuoteRefund(tt.p, issued, tt.at, tt.n, tt.balance, tt.returned)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue

@@ -85,10 +85,12 @@ func BenchCMSLoad(b *testing.B, open func(b *testing.B) cms.Store) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "loads/s")
 }
 
-func mustProtector(b *testing.B) *cms.Protector {
+// mustProtector returns a Protector under an all-zero data key.
+func mustProtector(tb testing.TB) *cms.Protector {
+	tb.Helper()
 	p, err := cms.NewProtector(make([]byte, cms.DataKeyLen), nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return p
 }

@@ -470,10 +470,19 @@ func testCMSMoney(t *testing.T, s Stores) {
 	if old.State != cms.Closed {
 		t.Errorf("the old card is %v after its balance moved", old.State)
 	}
-	// The old card: 250 loaded, 7 spent, 4 of it borne, 246 moved out:
+	// A late record: 1 yuan more spent after the report, arriving now.
+	late := []ledger.Entry{ledger.NewEntry("purchase-2", ledger.EntryPurchase, "batch:2",
+		ledger.Transfer(ledger.Account{Type: ledger.CardFloat, Party: issuerHex}, ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}, 100)...)}
+	if _, err := s.Ledger.Append(ctx, clk.read(), late); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LateLoss(ctx, clerk, "late-1", cmsIssuer, asn, 100); err != nil {
+		t.Fatal(err)
+	}
+	// The old card: 250 loaded, 8 spent, 5 of it borne, 247 moved out:
 	// its book is 0 once the purchases are counted (the flows hold what
 	// card management booked; the purchases are acquire's).
-	if got := bookBalance(t, s.CMS, asn) - 700; got != 0 {
+	if got := bookBalance(t, s.CMS, asn) - 700 - 100; got != 0 {
 		t.Errorf("the old card's book: %d fen, want 0", got)
 	}
 	if got := bookBalance(t, s.CMS, nu); got != 24700 {
@@ -483,8 +492,8 @@ func testCMSMoney(t *testing.T, s Stores) {
 		t.Errorf("the float: %d fen, want the new card's 24700", f)
 	}
 	loss, err := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.IssuerLoss, Party: issuerHex})
-	if err != nil || loss.NetFen() != 400 {
-		t.Errorf("the issuer's loss: %+v %v, want the 4 yuan spent after the report", loss, err)
+	if err != nil || loss.NetFen() != 500 {
+		t.Errorf("the issuer's loss: %+v %v, want the 5 yuan spent after the report", loss, err)
 	}
 
 	// The new card is refunded; fees kept by Octopus's rule (returned
@@ -540,4 +549,52 @@ func testCMSConcurrentLoads(t *testing.T, s Stores) {
 	if booked == 0 || bookBalance(t, s.CMS, asn) != int64(1000*booked) || floatFen(t, s) != int64(1000*booked) {
 		t.Errorf("%d loads booked; book %d, float %d", booked, bookBalance(t, s.CMS, asn), floatFen(t, s))
 	}
+}
+
+// testCMSReview runs a student card's annual review: refused for a card
+// without one, accepted while the holder studies (the due date a year
+// on, the category back), refused once studies have ended.
+func testCMSReview(t *testing.T, s Stores) {
+	ctx := context.Background()
+	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
+	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clk.read)
+	stu, err := m.Register(ctx, clerk, cms.Cardholder{Name: "王小明", DocType: cms.ResidentID, DocNumber: "11010519491231002X",
+		DateOfBirth: cms.Date{Year: 1949, Month: 12, Day: 31}, School: "宁波大学", StudiesEnd: cms.Date{Year: 2027, Month: 6, Day: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asn := cmsASN(t, "0123456789ABCD20")
+	if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "student", stu.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range []cms.Move{cms.Personalize, cms.Issue, cms.Activate} {
+		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, mv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := cms.DefaultProducts().Product("student")
+	c, _ := m.Card(ctx, cmsIssuer, asn)
+	if c.ReviewDue != (cms.Date{Year: 2027, Month: 3, Day: 1}) {
+		t.Fatalf("first review due %v", c.ReviewDue)
+	}
+	clk.advance(400 * 24 * time.Hour) // 2027-04-05: 35 days past due, 5 past the grace
+	if got := p.CategoryOn(c.ReviewDue, cms.Today(clk.read())); got.Name != "adult" {
+		t.Errorf("past the grace: %s", got.Name)
+	}
+	reviewed, err := m.Review(ctx, clerk, cmsIssuer, asn)
+	if err != nil || reviewed.ReviewDue != (cms.Date{Year: 2028, Month: 4, Day: 5}) || p.CategoryOn(reviewed.ReviewDue, cms.Today(clk.read())).Name != "student" {
+		t.Fatalf("Review: %+v %v", reviewed, err)
+	}
+	clk.advance(100 * 24 * time.Hour) // 2027-07-14: studies ended on 30 June
+	_, err = m.Review(ctx, clerk, cmsIssuer, asn)
+	wantKind(t, "a review after the studies ended", err, citycard.Permission)
+	if c, _ := m.Card(ctx, cmsIssuer, asn); c.ReviewDue != reviewed.ReviewDue || c.Version != reviewed.Version {
+		t.Error("a refused review changed the card")
+	}
+	transit := cmsASN(t, "0123456789ABCD21")
+	if _, err := m.Apply(ctx, clerk, cmsIssuer, transit, "transit", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Review(ctx, clerk, cmsIssuer, transit)
+	wantKind(t, "a review of a card without one", err, citycard.Invalid)
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSConcurrent", testCMSConcurrent},
 		{"CMSMoney", testCMSMoney},
 		{"CMSConcurrentLoads", testCMSConcurrentLoads},
+		{"CMSReview", testCMSReview},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
