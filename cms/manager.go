@@ -173,14 +173,36 @@ func (m *Manager) Card(ctx context.Context, issuer citycard.IssuerCode, asn city
 	return c, citycard.Wrap("cms.Manager.Card", citycard.Other, err)
 }
 
+// moneyMove returns the Manager method that makes move mv with the
+// money it moves (a sale's deposit, a replacement's fee, a balance, a
+// refund), or "" for a move that moves none.
+func moneyMove(mv Move) string {
+	switch mv {
+	case Issue:
+		return "Sell"
+	case Replace:
+		return "Replace"
+	case MoveBalance:
+		return "MoveBalance"
+	case Refund:
+		return "Refund"
+	}
+	return ""
+}
+
 // Move makes move mv on a card (Card.Move at the clock's time) and
-// stores it with its audit record, before and after. Kinds NotFound,
-// Conflict (the state machine, or another move stored first: read again
-// and retry), Invalid, IO.
+// stores it with its audit record, before and after. A move that moves
+// money (issue, replace, move balance, refund) is made only by the
+// method that books it: here it is kind Invalid, naming that method.
+// Kinds NotFound, Conflict (the state machine, or another move stored
+// first: read again and retry), Invalid, IO.
 func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode, asn citycard.ASN, mv Move) (Card, error) {
 	const op = "cms.Manager.Move"
 	if err := by.check(op); err != nil {
 		return Card{}, err
+	}
+	if method := moneyMove(mv); method != "" {
+		return Card{}, citycard.E(op, citycard.Invalid, "%v moves money: Manager.%s makes it with its booking", mv, method)
 	}
 	c, err := m.store.Card(ctx, issuer, asn)
 	if err != nil {
