@@ -172,10 +172,11 @@
 // flows of the cards it moves (the per-card terms of conservation, kept
 // in the store so that a card's book balance is a sum away), its ledger
 // entries, the cards it moves and creates, and its audit record, all in
-// one transaction, or none of it. The key is asked first, before the card
-// is read (a retry finds the card already moved: it is answered as
-// replayed, and nothing is booked twice), and again inside the
-// transaction against a race. Every money operation writes its card one
+// one transaction, or none of it; the moves that move money (issue,
+// replace, move balance, refund) are made only this way, as Manager.Move
+// refuses them. The key is asked first, before the card is read (a retry
+// finds the card already moved: it is answered as replayed, and nothing
+// is booked twice), and again inside the transaction against a race. Every money operation writes its card one
 // version on even when the state stays, so that two loads racing on one
 // card are serialized: the second is a Conflict, to be retried on the
 // shadow's new balance. The balances a money operation needs (the
