@@ -182,7 +182,9 @@
 // shadow's new balance. The balances a money operation needs (the
 // shadow's balance, the purchases since issue, the day's loads) are its
 // caller's to give, from acquire's card shadow: card management keeps no
-// copy of the card's purse.
+// copy of the card's purse. Flows name their card by ASN alone: card
+// management keeps the cards of our own issuer, of which the registry
+// knows exactly one.
 //
 // Every change writes one audit record in its own transaction: who (the
 // Actor), at which service point, when, the subject ("card:ISSUER/ASN",

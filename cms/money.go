@@ -212,9 +212,11 @@ type Sale struct {
 
 // Book returns the sale's entries: deposit (settlement to card deposit),
 // fee (settlement to fee income) and load (settlement to card float), each
-// only if not 0. Kinds Invalid (key, channel, a load over the per-load
-// limit or below 0) and Conflict (a card not being issued: it must be
-// personalized or issued, or a load over the cap).
+// only if not 0. A replacement (a card that Replaces another) takes
+// neither deposit nor issue fee: the old card's deposit stays with it,
+// and its fee was the replacement fee. Kinds Invalid (key, channel, a load
+// over the per-load limit or below 0) and Conflict (a card not being
+// issued: it must be personalized or issued, or a load over the cap).
 func (s Sale) Book() (Booking, error) {
 	const op = "cms.Sale.Book"
 	if err := s.check(op); err != nil {
@@ -230,8 +232,12 @@ func (s Sale) Book() (Booking, error) {
 	}
 	b := Booking{Key: s.Key, InputHash: s.InputHash()}
 	in := s.Channel.account()
-	b.add(entry(s.Key, "deposit", ledger.EntryDeposit, s.Card, ledger.Transfer(in, deposit(s.Card), s.Product.DepositFen)...))
-	b.add(entry(s.Key, "fee", ledger.EntryFee, s.Card, ledger.Transfer(in, feeIncome, s.Product.IssueFeeFen)...))
+	depositFen, feeFen := s.Product.DepositFen, s.Product.IssueFeeFen
+	if s.Card.Replaces != (citycard.ASN{}) {
+		depositFen, feeFen = 0, 0
+	}
+	b.add(entry(s.Key, "deposit", ledger.EntryDeposit, s.Card, ledger.Transfer(in, deposit(s.Card), depositFen)...))
+	b.add(entry(s.Key, "fee", ledger.EntryFee, s.Card, ledger.Transfer(in, feeIncome, feeFen)...))
 	b.add(entry(s.Key, "load", ledger.EntryLoad, s.Card, ledger.Transfer(in, floatAccount(s.Card), s.LoadFen)...))
 	if s.LoadFen != 0 {
 		b.Flows = append(b.Flows, Flow{s.Card.ASN, FlowLoad, s.LoadFen})

@@ -146,6 +146,13 @@ func TestBookings(t *testing.T) {
 		t.Fatalf("sale: %+v %v", b, err)
 	}
 
+	// A replacement's sale: the old card's deposit stays with it, no fee.
+	repl := c
+	repl.Replaces = cardIn(Lost).ASN
+	if b, err := (Sale{Key: "s2", Card: &repl, Product: p, Channel: counter, LoadFen: 0}).Book(); err != nil || len(b.Entries) != 0 {
+		t.Fatalf("a replacement's sale: %+v %v", b, err)
+	}
+
 	l, err := Load{Key: "l1", Card: &c, Product: p, Channel: alipay, AmountFen: 10000, BalanceFen: 5000}.Book()
 	if err != nil || net(t, l, "settlement:alipay") != 10000 || net(t, l, float) != -10000 || l.Flows[0] != (Flow{c.ASN, FlowLoad, 10000}) {
 		t.Fatalf("load: %+v %v", l, err)

@@ -536,6 +536,9 @@ func testCMSMoney(t *testing.T, s Stores) {
 	if got := bookBalance(t, s.CMS, nu); got != 0 || floatFen(t, s) != 0 {
 		t.Errorf("after the refund: book %d, float %d", got, floatFen(t, s))
 	}
+	if dep, err := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.CardDeposit, Party: issuerHex}); err != nil || dep.NetFen() != 0 {
+		t.Errorf("deposits held after the one card sold and its replacement are refunded: %+v %v", dep, err)
+	}
 	fee, _ := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.FeeIncome})
 	if want := int64(2000 + 500); -fee.NetFen() != want {
 		t.Errorf("fee income %d fen, want the replacement's 20 yuan and the refund's 5", -fee.NetFen())
