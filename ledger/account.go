@@ -22,6 +22,8 @@ const (
 	InterconnectReceivable AccountType = 4 // owed by another city's issuer for its cards used here (asset)
 	FeeIncome              AccountType = 5 // our fees (income); the party, if any, is whom it was earned from
 	Settlement             AccountType = 6 // money through a party's settlement bank account (asset)
+	CardDeposit            AccountType = 7 // deposits held for an issuer's cards, refunded on return (liability)
+	IssuerLoss             AccountType = 8 // what an issuer bears of lost cards' use after the loss report (expense)
 )
 
 var accountTypeNames = [...]string{
@@ -31,6 +33,8 @@ var accountTypeNames = [...]string{
 	InterconnectReceivable: "interconnect_receivable",
 	FeeIncome:              "fee_income",
 	Settlement:             "settlement",
+	CardDeposit:            "card_deposit",
+	IssuerLoss:             "issuer_loss",
 }
 
 // String returns the type's name, the first part of its accounts' names.
@@ -44,9 +48,12 @@ func (k AccountType) String() string {
 func (k AccountType) valid() bool { return int(k) < len(accountTypeNames) && accountTypeNames[k] != "" }
 
 // DebitNormal reports whether accounts of type k normally carry a debit
-// balance (assets), as opposed to a credit balance (liabilities, income):
-// what reports use to show a balance on its natural side.
-func (k AccountType) DebitNormal() bool { return k == InterconnectReceivable || k == Settlement }
+// balance (assets, expenses), as opposed to a credit balance
+// (liabilities, income): what reports use to show a balance on its
+// natural side.
+func (k AccountType) DebitNormal() bool {
+	return k == InterconnectReceivable || k == Settlement || k == IssuerLoss
+}
 
 // partyOptional reports whether an account of type k may have no party.
 func (k AccountType) partyOptional() bool { return k == FeeIncome || k == Suspense }

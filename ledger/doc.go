@@ -11,8 +11,10 @@
 // owed to an operator pending clearing, suspense:ISSUER money held apart
 // (grey records), interconnect_receivable:ISSUER what another city's
 // issuer owes us for its cards used here, settlement:PARTY the money
-// moving through a party's settlement (bank) account, and fee_income our
-// fees. Accounts open themselves on their first posting; their names are
+// moving through a party's settlement (bank) account, fee_income our
+// fees, card_deposit:ISSUER the deposits held for an issuer's cards, and
+// issuer_loss:ISSUER what the issuer bears of lost cards' use after their
+// loss reports (package cms books the last two). Accounts open themselves on their first posting; their names are
 // the account's String form and never change.
 //
 // # Entries and postings

@@ -50,13 +50,17 @@ type EntryType string
 
 // The entry types the platform books.
 const (
-	EntryPurchase   EntryType = "purchase"   // card float to operator payable
-	EntryLoad       EntryType = "load"       // money in: settlement to card float
-	EntrySuspense   EntryType = "suspense"   // a grey record: card float to suspense, or back
-	EntryFee        EntryType = "fee"        // operator payable to fee income
-	EntrySettlement EntryType = "settlement" // a position paid or received
-	EntryReversal   EntryType = "reversal"   // undoes an earlier entry (Entry.ReversalOf)
-	EntryAdjustment EntryType = "adjustment" // a correction decided by staff
+	EntryPurchase   EntryType = "purchase"     // card float to operator payable
+	EntryLoad       EntryType = "load"         // money in: settlement to card float
+	EntrySuspense   EntryType = "suspense"     // a grey record: card float to suspense, or back
+	EntryFee        EntryType = "fee"          // to fee income: an operator's fee from its payable, a card fee paid in
+	EntrySettlement EntryType = "settlement"   // a position paid or received
+	EntryReversal   EntryType = "reversal"     // undoes an earlier entry (Entry.ReversalOf)
+	EntryAdjustment EntryType = "adjustment"   // a correction decided by staff
+	EntryDeposit    EntryType = "deposit"      // a card's deposit paid in: settlement to card deposit
+	EntryRefund     EntryType = "refund"       // a card returned: its balance and deposit out, the fee kept
+	EntryMove       EntryType = "balance_move" // a lost or damaged card's balance onto its replacement
+	EntryLoss       EntryType = "loss"         // the issuer bears a lost card's use after the report: issuer loss to card float
 )
 
 // Entry is one ledger entry as its poster states it: everything here is

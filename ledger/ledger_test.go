@@ -56,8 +56,18 @@ func TestAccount(t *testing.T) {
 	if err := (Account{Type: 99, Party: "x"}).Validate(); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("Validate(kind 99) = %v", err)
 	}
-	if !Settlement.DebitNormal() || CardFloat.DebitNormal() {
-		t.Error("DebitNormal: settlement is an asset, card float a liability")
+	if !Settlement.DebitNormal() || CardFloat.DebitNormal() || !IssuerLoss.DebitNormal() || CardDeposit.DebitNormal() {
+		t.Error("DebitNormal: settlement is an asset, issuer loss an expense, card float and deposits liabilities")
+	}
+	for _, name := range []string{"card_deposit:31500001FFFFFFFF", "issuer_loss:31500001FFFFFFFF"} {
+		if a, err := ParseAccount(name); err != nil || a.String() != name {
+			t.Errorf("ParseAccount(%q) = %v, %v", name, a, err)
+		}
+	}
+	for _, name := range []string{"card_deposit", "issuer_loss"} {
+		if _, err := ParseAccount(name); err == nil {
+			t.Errorf("%s without a party parsed", name)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"testing"
 
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/storetest"
 )
@@ -10,4 +11,10 @@ import (
 // BenchmarkPostBatch is storetest.BenchPostBatch on the server of CITYCARD_TEST_POSTGRES (skipped without it).
 func BenchmarkPostBatch(b *testing.B) {
 	storetest.BenchPostBatch(b, func(b *testing.B) ledger.Store { return openTemp(b).Ledger() })
+}
+
+// BenchmarkCMSLoad is storetest.BenchCMSLoad: Manager.Load one after
+// another, each its own transaction.
+func BenchmarkCMSLoad(b *testing.B) {
+	storetest.BenchCMSLoad(b, func(b *testing.B) cms.Store { return openTemp(b).CMS() })
 }

@@ -69,6 +69,7 @@ func TestStore(t *testing.T) {
 		return storetest.Stores{
 			Registry: db.Registry(),
 			Ledger:   db.Ledger(),
+			CMS:      db.CMS(),
 			Exec: func(ctx context.Context, stmts ...string) error {
 				return mapErr("test.Exec", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 					for _, s := range stmts {
@@ -80,7 +81,7 @@ func TestStore(t *testing.T) {
 				}))
 			},
 			Unguard: func(ctx context.Context) error {
-				for _, tr := range []string{"entries_append_only ON entries", "postings_append_only ON postings"} {
+				for _, tr := range []string{"entries_append_only ON entries", "postings_append_only ON postings", "cms_audit_append_only ON cms_audit"} {
 					if err := db.Exec(ctx, "DROP TRIGGER "+tr); err != nil {
 						return err
 					}

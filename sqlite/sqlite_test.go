@@ -35,6 +35,7 @@ func TestStore(t *testing.T) {
 		return storetest.Stores{
 			Registry: db.Registry(),
 			Ledger:   db.Ledger(),
+			CMS:      db.CMS(),
 			Exec: func(ctx context.Context, stmts ...string) error {
 				return mapErr("test.Exec", db.write(ctx, func(tx *sql.Tx) error {
 					for _, s := range stmts {
@@ -46,7 +47,7 @@ func TestStore(t *testing.T) {
 				}))
 			},
 			Unguard: func(ctx context.Context) error {
-				for _, tr := range []string{"entries_no_update", "entries_no_delete", "postings_no_update", "postings_no_delete"} {
+				for _, tr := range []string{"entries_no_update", "entries_no_delete", "postings_no_update", "postings_no_delete", "cms_audit_no_update", "cms_audit_no_delete"} {
 					if err := db.Exec(ctx, "DROP TRIGGER "+tr); err != nil {
 						return err
 					}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/registry"
 )
@@ -24,11 +25,13 @@ import (
 type Stores struct {
 	Registry registry.Store
 	Ledger   ledger.Store
+	CMS      cms.Store
 	// Exec runs statements (plain SQL that both engines accept, no
 	// arguments) in one transaction, bypassing the stores.
 	Exec func(ctx context.Context, stmts ...string) error
-	// Unguard drops the triggers that keep entries and postings
-	// append-only, as someone with write access to the database could.
+	// Unguard drops the triggers that keep entries, postings and card
+	// management's audit log append-only, as someone with write access to
+	// the database could.
 	Unguard func(ctx context.Context) error
 	// Close closes the database under the stores, as a store that has
 	// gone away; the test's cleanup must tolerate it.
@@ -56,6 +59,13 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"VerifyTamper", testVerifyTamper},
 		{"Scan", testScan},
 		{"Concurrent", testConcurrent},
+		{"CMSHolders", testCMSHolders},
+		{"CMSCards", testCMSCards},
+		{"CMSAudit", testCMSAudit},
+		{"CMSConcurrent", testCMSConcurrent},
+		{"CMSMoney", testCMSMoney},
+		{"CMSConcurrentLoads", testCMSConcurrentLoads},
+		{"CMSReview", testCMSReview},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

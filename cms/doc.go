@@ -1,0 +1,201 @@
+// Package cms is card management: the card products a city sells, their
+// cardholders, each card's life from application to closing, and the
+// money rules of that life (deposits, fees, refunds, the balance moved to
+// a replacement, the liability of a lost card). It is the domain core the
+// service points stand on (the counter, a partner bank's branch, a kiosk,
+// the cardholder's phone): pure, no SQL and no HTTP.
+//
+// # Card products
+//
+// Products are data, not code: a products file (ParseProducts; the sample
+// is products.conf, DefaultProducts) says, for each, its card profile
+// (package card), the rider category its cards carry, whether its cards
+// are registered, its partner bank (a citizen card's co-branding bank),
+// the deposit and fees, the balance cap and load limits, validity, the
+// cooling period of a replacement, dormancy, who is eligible and the
+// annual review (年审) of a concession.
+//
+// The format is line-oriented, chosen so that every error names the file,
+// the line and the field (a *FileError); README.md in this directory is
+// its reference. Amounts are yuan written "10" or "10.00", read exactly
+// into fen, never through a float; a percent is written the same way and
+// read into hundredths of a percent. A field unknown, repeated or
+// missing, a value out of its range, and a rule broken between fields are
+// errors: a load cap over the balance cap, a daily cap under one load, a
+// partner bank on anything but a citizen card, an eligibility or a review
+// on a card that is not registered, a review lapsing to its own category.
+// Everything is bounded (ProductsFileBytesMax, ProductsMax,
+// CategoriesMax, 256 bytes a value, AmountFenMax; a balance cap at most
+// what the card's purse holds).
+//
+// Eligibility (Product.CheckEligible) is checked at application and at
+// each review: by age from the date of birth (Date.AgeOn: someone born on
+// 29 February comes of age on 1 March in a common year), or as a student
+// with a school and a last day of studies (that day included). A
+// concession card is due for review EveryMonths after its last one; up to
+// GraceDays past that day it keeps its category, from the day after it
+// travels in the lapsed category (the adult fare) until it is reviewed
+// again (Product.CategoryOn; Manager.Review records a review, the
+// eligibility checked again); the review rewrites the category on the card
+// at the next terminal or kiosk. A registered card unused for
+// DormantYears is reported (Product.Dormant), never drained.
+//
+// # Cardholders and their personal data
+//
+// A cardholder (Cardholder) is a name, an identity document (type and
+// number), a date of birth, a mobile number and, for a student, a school
+// and the last day of studies. A resident ID number is checked as GB
+// 11643-1999 defines it: 17 digits, of which 7 to 14 are the date of birth
+// (it must be the cardholder's), and a check character, ISO 7064 MOD 11-2
+// (an upper-case X for 10; numbers are normalized to upper case before
+// anything else).
+//
+// Personal data never leaves the package in clear by accident: the types
+// of the name, the document number and the phone (PersonName, DocNumber,
+// Phone) and Cardholder itself print their masked forms for every fmt
+// verb, as slog values and as JSON (3302**********1234, 138****5678,
+// 张**); Plain is the only way to the value. Error messages name the
+// field and the rule, never the value. A test logs cardholders every way
+// the code might and scans the output for the numbers it used.
+//
+// At rest, a store keeps a cardholder as a Protected: the ciphertext of
+// the personal fields (AES-256-GCM, a random 12-byte nonce, the holder's
+// ID as additional data so that one row's ciphertext does not open as
+// another's) and a look-up hash of the document (HMAC-SHA256), by which a
+// counter finds a holder from the document shown without the store ever
+// holding the number in clear; a plain hash would not do, as the resident
+// ID numbers are few enough to try one by one. Both keys are derived from
+// the one data key the package is given (NewProtector; the key store
+// keeps it), each by HMAC over its own label; a Protector prints and logs
+// as its name only.
+//
+// # The card's life
+//
+// A card's life is a state machine with explicit moves (Next, Card.Move);
+// every pair of state and move not listed is refused with kind Conflict,
+// naming the card, its state, the move and the states it is allowed from:
+//
+//	move            from                              to
+//	personalize     applied                           personalized
+//	issue           personalized                      issued
+//	activate        issued                            active
+//	report loss     issued, active                    lost (LostAt kept; registered cards only)
+//	cancel loss     lost                              the state the report interrupted
+//	replace         lost, damaged                     replaced (a new card takes over)
+//	move balance    replaced                          closed (not before the cooling period ends)
+//	report damaged  active, expired                   damaged (LostAt kept)
+//	expire          issued, active                    expired (not before the day after the expiry)
+//	renew           active, expired                   active (validity extended)
+//	refund          active, lost, damaged, expired    closed
+//	void            applied, personalized             closed
+//
+// Card.Move is pure: it takes the card by value and returns the card
+// after the move, with its Version one higher, so that a store writes a
+// move only over the version it read and two moves racing on one card
+// cannot both pass. The loss report's time (LostAt) is the cut of
+// liability: the cardholder bears the use before it, the issuer what the
+// card did after it, offline, before the terminals had the blacklist. A
+// damaged card's report is its cut the same way, as its shadow is all
+// that is left to read.
+//
+// # Money
+//
+// Every money operation is a value with a Book method (Sale, Load,
+// Refunding, ReplacementFee, BalanceMove, LateLoss) that checks its rules
+// and returns a Booking: the ledger entries it needs and the flows of the
+// cards it moves. Nothing is written: the caller posts the entries and
+// keeps the flows in one transaction. The accounts (package ledger):
+//
+//	sale            settlement:CHANNEL -> card_deposit:ISSUER (deposit), fee_income (issue fee), card_float:ISSUER (first load)
+//	load            settlement:CHANNEL -> card_float:ISSUER
+//	refund          card_float:ISSUER (balance), card_deposit:ISSUER (deposit) -> fee_income (fee, a lost card's deposit), settlement:PAYEE (the rest)
+//	replacement fee settlement:CHANNEL -> fee_income (the deposit stays with the card that replaces)
+//	balance move    card_float:ISSUER -> card_float:ISSUER (old card to new: the float stands still, the cards' subledger moves)
+//	loss            issuer_loss:ISSUER -> card_float:ISSUER (the old card's use after its cut)
+//
+// Limits (CheckLoad): a load is more than 0 and at most the product's
+// per-load limit (else Invalid); the balance after it at most the cap and
+// the day's loads (China time) at most the daily limit (else Conflict).
+// Each limit may be reached, never passed.
+//
+// The refund (QuoteRefund) pays back the balance (as of the cut for a lost
+// or damaged card) and the deposit, the fees paid before kept; the
+// deposit of a card not handed back (a lost one) is kept too. Its fee is
+// Octopus's published rule: the larger of a fixed amount and a percentage
+// of the balance, when the card is returned within so many days of the day
+// of issue (the last of them included), or after so many purchases or
+// fewer, or holding more than an amount; the percentage rounds half up to
+// the fen, the fee never passes what is owed, and fee plus payout is
+// exactly balance plus deposit, so no fen is lost to rounding. An
+// overdrawn card is refunded what its deposit covers; beyond that, kind
+// Insufficient.
+//
+// Liability is cut at the loss (or damage) report (SplitAtCut): the
+// card's purchases at or before the report's instant are the cardholder's; the
+// purchases after it, offline ones made before the terminals had the
+// blacklist, are borne by the issuer (issuer_loss), and the cardholder is
+// owed the balance as of the report. After the cooling period (the
+// product's CoolingDays from the report: its last offline records have
+// arrived) that balance moves to the replacement (BalanceMove) or is
+// refunded; purchases after the cut that arrive later still are borne by the
+// issuer as they come (LateLoss).
+//
+// Conservation: per card, loads - purchases - refunds - moved out + moved
+// in + loss borne is what card management owes on the card
+// (BookBalances): the balance the card reports while it is in use, 0
+// once it is closed. A property test drives random lifecycles through
+// every operation and checks it for every card after every step, and
+// that their sum is the issuer's float in the ledger.
+//
+// Idempotency: every operation carries a key; its Booking holds the
+// SHA-256 of its input (the request, not the clock: a retry later is the
+// same request), and its entries' keys derive from it
+// ("cms:KEY/PART"). A key booked again with the same input is a replay
+// (the first booking stands, nothing is booked twice); with another input
+// it is a Conflict (Keys, and the same check in the ledger for each
+// entry).
+//
+// # Storage and the audit log
+//
+// The package declares the storage it needs (Store) and the rules stay
+// here: Manager validates, encrypts a cardholder before the store sees
+// them, checks eligibility and the state machine, and hands the store
+// each change together with its audit record; sqlite.DB.CMS and
+// postgres.DB.CMS keep what they are given, and the shared suite
+// (storetest) runs on both. A card is written only over the version it
+// was read at (Store.UpdateCard), so of two moves racing on one card the
+// second is a Conflict, to be read again and retried. Cardholder IDs are
+// dense from 1 on both stores (a refused registration takes no number).
+//
+// A money operation commits whole (Store.Commit, through Manager's Sell,
+// Load, Replace, MoveBalance, Refund and LateLoss): its key and input hash, the
+// flows of the cards it moves (the per-card terms of conservation, kept
+// in the store so that a card's book balance is a sum away), its ledger
+// entries, the cards it moves and creates, and its audit record, all in
+// one transaction, or none of it; the moves that move money (issue,
+// replace, move balance, refund) are made only this way, as Manager.Move
+// refuses them. The key is asked first, before the card is read (a retry
+// finds the card already moved: it is answered as replayed, and nothing
+// is booked twice), and again inside the transaction against a race. Every money operation writes its card one
+// version on even when the state stays, so that two loads racing on one
+// card are serialized: the second is a Conflict, to be retried on the
+// shadow's new balance. The balances a money operation needs (the
+// shadow's balance, the purchases since issue, the day's loads) are its
+// caller's to give, from acquire's card shadow: card management keeps no
+// copy of the card's purse. Flows name their card by ASN alone: card
+// management keeps the cards of our own issuer, of which the registry
+// knows exactly one.
+//
+// Every change writes one audit record in its own transaction: who (the
+// Actor), at which service point, when, the subject ("card:ISSUER/ASN",
+// "holder:ID"), the action, and JSON snapshots before and after. A
+// cardholder's snapshot is its ID, look-up hash and the SHA-256 of its
+// ciphertext: the log proves what changed and holds no personal data.
+// The log is append-only (the stores' triggers refuse an update or a
+// delete) and hash-chained (AuditRecord.Chain: SHA-256 over a domain prefix,
+// the previous hash, the sequence number, the time and every text field
+// length-prefixed; testdata/audit.golden pins it); VerifyAudit walks the
+// chain and names the first record that does not follow. The stores
+// serialize card management's writes (SQLite's single writer; a table
+// lock on PostgreSQL), so each record chains after the one before.
+package cms

@@ -1,0 +1,654 @@
+package cms
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/ledger"
+)
+
+// ChannelType is how money comes in or goes out at a service point.
+type ChannelType uint8
+
+// The channels. The values are stored: keep them.
+const (
+	Cash        ChannelType = 1 // at our own counter
+	BankCard    ChannelType = 2 // a bank card at a counter or kiosk
+	ThirdParty  ChannelType = 3 // a third-party payment (Alipay, WeChat Pay), with its reference
+	PartnerBank ChannelType = 4 // a partner bank's counter, its own staff
+)
+
+var channelNames = [...]string{Cash: "cash", BankCard: "bank_card", ThirdParty: "third_party", PartnerBank: "partner_bank"}
+
+func (k ChannelType) String() string {
+	if k >= Cash && k <= PartnerBank {
+		return channelNames[k]
+	}
+	return fmt.Sprintf("channel(%d)", uint8(k))
+}
+
+// ReferenceLenMax bounds a channel's payment reference.
+const ReferenceLenMax = 64
+
+// Channel is where money is paid in or out: the kind, the registry party
+// whose settlement account it passes through (our issuer for our own
+// counters, the bank, the payment company), and the payment's reference
+// at the channel (required for a third-party payment).
+type Channel struct {
+	Type      ChannelType
+	Party     string
+	Reference string
+}
+
+func (ch Channel) check(op string) error {
+	if ch.Type < Cash || ch.Type > PartnerBank {
+		return citycard.E(op, citycard.Invalid, "channel type %d", ch.Type)
+	}
+	if err := (ledger.Account{Type: ledger.Settlement, Party: ch.Party}).Validate(); err != nil {
+		return citycard.E(op, citycard.Invalid, "channel %v: party: %w", ch.Type, err)
+	}
+	if len(ch.Reference) > ReferenceLenMax || !utf8.ValidString(ch.Reference) {
+		return citycard.E(op, citycard.Invalid, "channel %v: reference of %d bytes, at most %d of UTF-8", ch.Type, len(ch.Reference), ReferenceLenMax)
+	}
+	if ch.Type == ThirdParty && ch.Reference == "" {
+		return citycard.E(op, citycard.Invalid, "channel third_party: the payment's reference is missing")
+	}
+	return nil
+}
+
+func (ch Channel) account() ledger.Account {
+	return ledger.Account{Type: ledger.Settlement, Party: ch.Party}
+}
+
+// FlowType is one of the terms of a card's conservation.
+type FlowType uint8
+
+// The terms: a card's book balance is loads - purchases - refunds - moved
+// out + moved in + loss borne (BookBalances).
+const (
+	FlowLoad      FlowType = 1 // money onto the card
+	FlowPurchase  FlowType = 2 // spent at a terminal (acquire books these)
+	FlowRefund    FlowType = 3 // the balance paid back (the fee kept out of it included)
+	FlowMovedOut  FlowType = 4 // the balance moved to a replacement
+	FlowMovedIn   FlowType = 5 // the balance moved in from the card it replaces
+	FlowLossBorne FlowType = 6 // use after the loss report, borne by the issuer
+)
+
+var flowNames = [...]string{FlowLoad: "load", FlowPurchase: "purchase", FlowRefund: "refund",
+	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne"}
+
+// String gives the name the stores write.
+func (k FlowType) String() string {
+	if k >= FlowLoad && k <= FlowLossBorne {
+		return flowNames[k]
+	}
+	return fmt.Sprintf("flow(%d)", uint8(k))
+}
+
+// ParseFlowType parses a flow type's name. Kind Invalid.
+func ParseFlowType(s string) (FlowType, error) {
+	for i, n := range flowNames {
+		if n != "" && n == s {
+			return FlowType(i), nil
+		}
+	}
+	return 0, citycard.E("cms.ParseFlowType", citycard.Invalid, "flow type %q", s)
+}
+
+// Flow is one term of one card's conservation.
+type Flow struct {
+	Card citycard.ASN
+	Type FlowType
+	Fen  int64
+}
+
+// BookBalances sums flows per card into what card management owes on
+// each: loads - purchases - refunds - moved out + moved in + loss borne.
+// For a card in use it is the balance the card reports once all its
+// records are in; for a card closed it is 0.
+func BookBalances(flows []Flow) map[citycard.ASN]int64 {
+	m := make(map[citycard.ASN]int64)
+	for _, f := range flows {
+		switch f.Type {
+		case FlowLoad, FlowMovedIn, FlowLossBorne:
+			m[f.Card] += f.Fen
+		case FlowPurchase, FlowRefund, FlowMovedOut:
+			m[f.Card] -= f.Fen
+		}
+	}
+	return m
+}
+
+// Booking is what a money operation books: its idempotency key, the hash
+// of its input, its ledger entries (their keys derived from the
+// operation's) and the flows of the cards it moves. A Booking with no
+// entries moved nothing (a refund of an empty card without a deposit).
+type Booking struct {
+	Key       string
+	InputHash [32]byte
+	Entries   []ledger.Entry
+	Flows     []Flow
+	Refund    *RefundQuote // for a refund, how it was reckoned
+}
+
+// KeyLenMax bounds an operation's idempotency key, leaving the ledger's
+// bound room for the part each entry's key adds.
+const KeyLenMax = ledger.KeyLenMax - 32
+
+func checkKey(op, key string) error {
+	if key == "" || len(key) > KeyLenMax || !utf8.ValidString(key) {
+		return citycard.E(op, citycard.Invalid, "idempotency key: want 1 to %d bytes of UTF-8", KeyLenMax)
+	}
+	return nil
+}
+
+// inputHash hashes an operation's input: its name and its fields, each
+// printed with %q or %d so that no two inputs print alike. The clock is
+// not an input: a retry later is the same request.
+func inputHash(name string, fields ...any) [32]byte {
+	b := fmt.Appendf(nil, "citycard.cms.%s.v1", name)
+	for _, f := range fields {
+		switch f := f.(type) {
+		case string:
+			b = fmt.Appendf(b, "|%q", f)
+		case fmt.Stringer:
+			b = fmt.Appendf(b, "|%q", f.String())
+		default:
+			b = fmt.Appendf(b, "|%d", f)
+		}
+	}
+	return sha256.Sum256(b)
+}
+
+// entry builds one of a booking's entries: key KEY/part, postings without
+// the zero ones. It returns false when fewer than two postings move money.
+func entry(key, part string, typ ledger.EntryType, c *Card, postings ...ledger.Posting) (ledger.Entry, bool) {
+	var ps []ledger.Posting
+	for _, p := range postings {
+		if p.AmountFen != 0 {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) < 2 {
+		return ledger.Entry{}, false
+	}
+	e := ledger.NewEntry("cms:"+key+"/"+part, typ, "card:"+c.String(), ps...)
+	e.Count = 1
+	return e, true
+}
+
+func (b *Booking) add(e ledger.Entry, ok bool) {
+	if ok {
+		b.Entries = append(b.Entries, e)
+	}
+}
+
+func floatAccount(c *Card) ledger.Account {
+	return ledger.Account{Type: ledger.CardFloat, Party: c.Issuer.String()}
+}
+
+func deposit(c *Card) ledger.Account {
+	return ledger.Account{Type: ledger.CardDeposit, Party: c.Issuer.String()}
+}
+
+func lossAccount(c *Card) ledger.Account {
+	return ledger.Account{Type: ledger.IssuerLoss, Party: c.Issuer.String()}
+}
+
+var feeIncome = ledger.Account{Type: ledger.FeeIncome}
+
+// Sale is the money of a card's issue: its deposit and issue fee, and the
+// first load if any, paid in through Channel.
+type Sale struct {
+	Key     string
+	Card    *Card
+	Product *Product
+	Channel Channel
+	LoadFen int64 // loaded at issue; 0 for none
+}
+
+// Book returns the sale's entries: deposit (settlement to card deposit),
+// fee (settlement to fee income) and load (settlement to card float), each
+// only if not 0. A replacement (a card that Replaces another) takes
+// neither deposit nor issue fee: the old card's deposit stays with it,
+// and its fee was the replacement fee. Kinds Invalid (key, channel, a load
+// over the per-load limit or below 0) and Conflict (a card not being
+// issued: it must be personalized or issued, or a load over the cap).
+func (s Sale) Book() (Booking, error) {
+	const op = "cms.Sale.Book"
+	if err := s.check(op); err != nil {
+		return Booking{}, err
+	}
+	if s.Card.State != Personalized && s.Card.State != Issued {
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: a sale is of a card personalized or issued", s.Card, s.Card.State)
+	}
+	if s.LoadFen != 0 {
+		if err := CheckLoad(s.Product, 0, 0, s.LoadFen); err != nil {
+			return Booking{}, citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	b := Booking{Key: s.Key, InputHash: s.InputHash()}
+	in := s.Channel.account()
+	depositFen, feeFen := s.Product.DepositFen, s.Product.IssueFeeFen
+	if s.Card.Replaces != (citycard.ASN{}) {
+		depositFen, feeFen = 0, 0
+	}
+	b.add(entry(s.Key, "deposit", ledger.EntryDeposit, s.Card, ledger.Transfer(in, deposit(s.Card), depositFen)...))
+	b.add(entry(s.Key, "fee", ledger.EntryFee, s.Card, ledger.Transfer(in, feeIncome, feeFen)...))
+	b.add(entry(s.Key, "load", ledger.EntryLoad, s.Card, ledger.Transfer(in, floatAccount(s.Card), s.LoadFen)...))
+	if s.LoadFen != 0 {
+		b.Flows = append(b.Flows, Flow{s.Card.ASN, FlowLoad, s.LoadFen})
+	}
+	return b, nil
+}
+
+func (s Sale) check(op string) error {
+	if err := checkKey(op, s.Key); err != nil {
+		return err
+	}
+	if s.Card.Product != s.Product.ID {
+		return citycard.E(op, citycard.Invalid, "card %v is a %s card, not %s", s.Card, s.Card.Product, s.Product.ID)
+	}
+	return s.Channel.check(op)
+}
+
+// CheckLoad checks a load of amountFen onto a card of p holding
+// balanceFen, which has had loadedTodayFen loaded already today (China
+// time): more than 0 and at most the per-load limit (else Invalid); the
+// balance after it at most the cap and the day's loads at most the daily
+// limit (else Conflict, naming the limit). Each limit is reached
+// exactly, never passed.
+func CheckLoad(p *Product, balanceFen, loadedTodayFen, amountFen int64) error {
+	const op = "cms.CheckLoad"
+	switch {
+	case amountFen <= 0 || amountFen > p.LoadMaxFen:
+		return citycard.E(op, citycard.Invalid, "product %s: a load of %s yuan: want more than 0 and at most %s", p.ID, citycard.Yuan(amountFen), citycard.Yuan(p.LoadMaxFen))
+	case balanceFen+amountFen > p.BalanceMaxFen:
+		return citycard.E(op, citycard.Conflict, "product %s: a load of %s yuan onto %s would pass the balance cap of %s", p.ID, citycard.Yuan(amountFen), citycard.Yuan(balanceFen), citycard.Yuan(p.BalanceMaxFen))
+	case loadedTodayFen+amountFen > p.DailyLoadMaxFen:
+		return citycard.E(op, citycard.Conflict, "product %s: a load of %s yuan after %s today would pass the daily limit of %s", p.ID, citycard.Yuan(amountFen), citycard.Yuan(loadedTodayFen), citycard.Yuan(p.DailyLoadMaxFen))
+	}
+	return nil
+}
+
+// Load is an online load (圈存) of AmountFen onto a card whose shadow
+// holds BalanceFen, LoadedTodayFen loaded already today, paid in through
+// Channel.
+type Load struct {
+	Key            string
+	Card           *Card
+	Product        *Product
+	Channel        Channel
+	AmountFen      int64
+	BalanceFen     int64
+	LoadedTodayFen int64
+}
+
+// Book returns the load's entry (settlement to card float) and flow.
+// Kinds Invalid and Conflict as CheckLoad, and Conflict for a card that
+// is neither issued nor active (lost, closed, ...).
+func (l Load) Book() (Booking, error) {
+	const op = "cms.Load.Book"
+	if err := (Sale{Key: l.Key, Card: l.Card, Product: l.Product, Channel: l.Channel}).check(op); err != nil {
+		return Booking{}, err
+	}
+	if l.Card.State != Issued && l.Card.State != Active {
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: a load is onto a card issued or active", l.Card, l.Card.State)
+	}
+	if err := CheckLoad(l.Product, l.BalanceFen, l.LoadedTodayFen, l.AmountFen); err != nil {
+		return Booking{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	b := Booking{Key: l.Key, InputHash: l.InputHash()}
+	b.add(entry(l.Key, "load", ledger.EntryLoad, l.Card, ledger.Transfer(l.Channel.account(), floatAccount(l.Card), l.AmountFen)...))
+	b.Flows = []Flow{{l.Card.ASN, FlowLoad, l.AmountFen}}
+	return b, nil
+}
+
+// Purchase is one purchase of a card as its shadow has it: when, and how much.
+type Purchase struct {
+	At        time.Time
+	AmountFen int64
+}
+
+// Split is a lost or damaged card's balance cut at its report: what the
+// cardholder is owed (the balance as of the report) and what the issuer
+// bears (the card's purchases after it).
+type Split struct {
+	BalanceAtCutFen int64
+	LossBorneFen    int64
+}
+
+// SplitAtCut cuts the liability of a card at time cut (its loss or damage
+// report): of purchases, those after cut are borne by the issuer; those
+// at or before it are the cardholder's. balanceFen is the balance the
+// shadow holds after all of purchases; the balance as of the cut is it
+// plus the purchases after the cut. The caller waits for the card's
+// records up to the cut to arrive (the cooling period) before it trusts
+// the split.
+func SplitAtCut(cut time.Time, balanceFen int64, purchases []Purchase) Split {
+	s := Split{BalanceAtCutFen: balanceFen}
+	for _, u := range purchases {
+		if u.At.After(cut) {
+			s.LossBorneFen += u.AmountFen
+		}
+	}
+	s.BalanceAtCutFen += s.LossBorneFen
+	return s
+}
+
+// RefundQuote is how a refund is reckoned: the balance and deposit owed,
+// the fee kept, and what is paid out (balance + deposit - fee). The
+// deposit of a card not handed back (a lost one) is kept, not owed.
+type RefundQuote struct {
+	BalanceFen     int64
+	DepositFen     int64 // the deposit paid back
+	DepositKeptFen int64 // the deposit of a card not handed back, kept as income
+	FeeFen         int64
+	PaidFen        int64
+	// FeeRule says why the fee was charged ("within 90 days of issue",
+	// "5 purchases or fewer", ...) or "" when it was not.
+	FeeRule string
+}
+
+// QuoteRefund reckons the refund of a card of p issued at issued,
+// refunded at at after n purchases, owed balanceFen (the balance as of
+// the cut for a lost or damaged card), handed back or not (returned: the
+// deposit is refunded on return, and kept for a card that is lost). The
+// fee is p's RefundFee when any of its conditions holds (days since the
+// day of issue at most WithinDays, n at most PurchasesMax, balance over
+// BalanceOverFen; with none set, always): the larger of MinFen and
+// PercentBp of the balance, the percentage rounded half up to the fen;
+// never more than balance and deposit together, so that the payout is
+// never below 0 and no fen is lost to rounding (fee + payout = balance +
+// deposit). Kind Insufficient when an overdrawn balance is more than the
+// deposit.
+func QuoteRefund(p *Product, issued, at time.Time, n int, balanceFen int64, returned bool) (RefundQuote, error) {
+	const op = "cms.QuoteRefund"
+	q := RefundQuote{BalanceFen: balanceFen, DepositFen: p.DepositFen}
+	if !returned {
+		q.DepositFen, q.DepositKeptFen = 0, p.DepositFen
+	}
+	owed := balanceFen + q.DepositFen
+	if owed < 0 {
+		return q, citycard.E(op, citycard.Insufficient, "product %s: the card is overdrawn by %s yuan, more than the deposit paid back, %s", p.ID, citycard.Yuan(-balanceFen), citycard.Yuan(q.DepositFen))
+	}
+	r := p.RefundFee
+	days := Today(issued).DaysUntil(Today(at))
+	switch {
+	case r.MinFen == 0 && r.PercentBp == 0:
+	case r.WithinDays > 0 && days <= r.WithinDays:
+		q.FeeRule = fmt.Sprintf("returned %d days after issue, within %d", days, r.WithinDays)
+	case r.PurchasesMax > 0 && n <= r.PurchasesMax:
+		q.FeeRule = fmt.Sprintf("%d purchases, %d or fewer", n, r.PurchasesMax)
+	case r.BalanceOverFen > 0 && balanceFen > r.BalanceOverFen:
+		q.FeeRule = fmt.Sprintf("a balance over %s yuan", citycard.Yuan(r.BalanceOverFen))
+	case r.WithinDays == 0 && r.PurchasesMax == 0 && r.BalanceOverFen == 0:
+		q.FeeRule = "always"
+	}
+	if q.FeeRule != "" {
+		q.FeeFen = r.MinFen
+		if pct := (max(balanceFen, 0)*r.PercentBp + 5000) / 10000; pct > q.FeeFen {
+			q.FeeFen = pct
+		}
+		q.FeeFen = min(q.FeeFen, owed)
+	}
+	q.PaidFen = owed - q.FeeFen
+	return q, nil
+}
+
+// Refunding is the refund of a card: its balance (as of the cut for a
+// lost or damaged card, Split) and deposit back through Payee, the fee
+// kept; the issuer bears LossBorneFen, the card's use after its cut.
+type Refunding struct {
+	Key          string
+	Card         *Card
+	Product      *Product
+	Payee        Channel
+	Purchases    int   // the card's purchases since issue, for the fee rule
+	BalanceFen   int64 // what the cardholder is owed of the balance
+	LossBorneFen int64 // 0 unless the card was lost or damaged
+	At           time.Time
+}
+
+// Book returns the refund's entries (a lost or damaged card's only once
+// its cooling period is over, so that its balance as of the cut is
+// known): loss (issuer loss to card float, if any) and refund (card float
+// and card deposit to fee income and the payee's settlement; a lost
+// card's deposit kept goes to fee income); the quote; and the flows: loss
+// borne, refund. Kinds Invalid (key, payee, a loss borne below 0 or on a
+// card never lost), Conflict (a card whose state refuses a refund, a cut
+// card's cooling period not over), Insufficient (QuoteRefund).
+func (r Refunding) Book() (Booking, error) {
+	const op = "cms.Refunding.Book"
+	if err := (Sale{Key: r.Key, Card: r.Card, Product: r.Product, Channel: r.Payee}).check(op); err != nil {
+		return Booking{}, err
+	}
+	if _, ok := Next(r.Card.State, Refund); !ok {
+		return Booking{}, forbidden(op, r.Card, Refund)
+	}
+	if err := checkLoss(op, r.Card, r.LossBorneFen); err != nil {
+		return Booking{}, err
+	}
+	if ends := CoolingEnds(r.Product, r.Card); !r.Card.LostAt.IsZero() && r.At.Before(ends) {
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v: the cooling period runs until %v", r.Card, ends.UTC().Format(time.RFC3339))
+	}
+	q, err := QuoteRefund(r.Product, r.Card.IssuedAt, r.At, r.Purchases, r.BalanceFen, r.Card.State != Lost)
+	if err != nil {
+		return Booking{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	b := Booking{Key: r.Key, Refund: &q,
+		InputHash: r.InputHash()}
+	b.addLoss(r.Key, r.Card, r.LossBorneFen)
+	b.add(entry(r.Key, "refund", ledger.EntryRefund, r.Card,
+		ledger.Debit(floatAccount(r.Card), q.BalanceFen), ledger.Debit(deposit(r.Card), q.DepositFen+q.DepositKeptFen),
+		ledger.Credit(feeIncome, q.FeeFen+q.DepositKeptFen), ledger.Credit(r.Payee.account(), q.PaidFen)))
+	b.Flows = append(b.Flows, Flow{r.Card.ASN, FlowRefund, q.BalanceFen})
+	return b, nil
+}
+
+func checkLoss(op string, c *Card, lossFen int64) error {
+	if lossFen < 0 || lossFen > 0 && c.LostAt.IsZero() {
+		return citycard.E(op, citycard.Invalid, "card %v: a loss of %d fen borne, on a card lost at %v", c, lossFen, c.LostAt)
+	}
+	return nil
+}
+
+func (b *Booking) addLoss(key string, c *Card, lossFen int64) {
+	b.add(entry(key, "loss", ledger.EntryLoss, c, ledger.Transfer(lossAccount(c), floatAccount(c), lossFen)...))
+	if lossFen != 0 {
+		b.Flows = append(b.Flows, Flow{c.ASN, FlowLossBorne, lossFen})
+	}
+}
+
+// ReplacementFee is the fee of a replacement card, paid in through
+// Channel when the old card is replaced. The old card's deposit stays
+// with the card that replaces it: no deposit moves.
+type ReplacementFee struct {
+	Key     string
+	Old     *Card
+	Product *Product
+	Channel Channel
+}
+
+// Book returns the fee's entry (settlement to fee income). Kinds Invalid
+// (key, channel) and Conflict (a card that cannot be replaced).
+func (f ReplacementFee) Book() (Booking, error) {
+	const op = "cms.ReplacementFee.Book"
+	if err := (Sale{Key: f.Key, Card: f.Old, Product: f.Product, Channel: f.Channel}).check(op); err != nil {
+		return Booking{}, err
+	}
+	if _, ok := Next(f.Old.State, Replace); !ok {
+		return Booking{}, forbidden(op, f.Old, Replace)
+	}
+	b := Booking{Key: f.Key, InputHash: f.InputHash()}
+	b.add(entry(f.Key, "fee", ledger.EntryFee, f.Old, ledger.Transfer(f.Channel.account(), feeIncome, f.Product.ReplacementFeeFen)...))
+	return b, nil
+}
+
+// BalanceMove moves a replaced card's balance as of its cut onto the card
+// that replaces it, once the cooling period has passed; the issuer bears
+// the old card's use after the cut (Split).
+type BalanceMove struct {
+	Key     string
+	Old     *Card // replaced
+	New     *Card // its replacement: issued or active
+	Product *Product
+	Split   Split
+	At      time.Time
+}
+
+// Book returns the move's entries: loss (issuer loss to card float, if
+// any) and the move (card float to card float: the same account, so the
+// general ledger's float stands still while the cards' subledger moves),
+// and the flows: loss borne and moved out on the old card, moved in on the
+// new. Kinds Invalid (key, amounts below 0, a new card not the old's
+// replacement), Conflict (the old card not replaced, the new one neither
+// issued nor active, the cooling period not over).
+func (m BalanceMove) Book() (Booking, error) {
+	const op = "cms.BalanceMove.Book"
+	if err := checkKey(op, m.Key); err != nil {
+		return Booking{}, err
+	}
+	switch {
+	case m.Old.Product != m.Product.ID:
+		return Booking{}, citycard.E(op, citycard.Invalid, "card %v is a %s card, not %s", m.Old, m.Old.Product, m.Product.ID)
+	case m.Old.ReplacedBy != m.New.ASN || m.New.Replaces != m.Old.ASN || m.Old.Issuer != m.New.Issuer:
+		return Booking{}, citycard.E(op, citycard.Invalid, "card %v is not the replacement of %v", m.New, m.Old)
+	case m.Split.BalanceAtCutFen < 0:
+		return Booking{}, citycard.E(op, citycard.Invalid, "card %v: a balance of %d fen at the cut: an overdrawn card is refunded, not moved", m.Old, m.Split.BalanceAtCutFen)
+	case m.Old.State != Replaced:
+		return Booking{}, forbidden(op, m.Old, MoveBalance)
+	case m.New.State != Issued && m.New.State != Active:
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: a balance moves onto a card issued or active", m.New, m.New.State)
+	}
+	if ends := CoolingEnds(m.Product, m.Old); m.At.Before(ends) {
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v: the cooling period runs until %v", m.Old, ends.UTC().Format(time.RFC3339))
+	}
+	if err := checkLoss(op, m.Old, m.Split.LossBorneFen); err != nil {
+		return Booking{}, err
+	}
+	b := Booking{Key: m.Key, InputHash: m.InputHash()}
+	b.addLoss(m.Key, m.Old, m.Split.LossBorneFen)
+	b.add(entry(m.Key, "move", ledger.EntryMove, m.Old, ledger.Transfer(floatAccount(m.Old), floatAccount(m.New), m.Split.BalanceAtCutFen)...))
+	if m.Split.BalanceAtCutFen != 0 {
+		b.Flows = append(b.Flows, Flow{m.Old.ASN, FlowMovedOut, m.Split.BalanceAtCutFen}, Flow{m.New.ASN, FlowMovedIn, m.Split.BalanceAtCutFen})
+	}
+	return b, nil
+}
+
+// LateLoss is the issuer bearing the use of a lost card whose records
+// arrived after its balance moved or was refunded: offline purchases made
+// after the cut that reached the back office late.
+type LateLoss struct {
+	Key       string
+	Card      *Card
+	AmountFen int64
+}
+
+// Book returns the loss entry (issuer loss to card float) and its flow.
+// Kind Invalid (key, an amount not above 0, a card never lost).
+func (l LateLoss) Book() (Booking, error) {
+	const op = "cms.LateLoss.Book"
+	if err := checkKey(op, l.Key); err != nil {
+		return Booking{}, err
+	}
+	if l.AmountFen <= 0 {
+		return Booking{}, citycard.E(op, citycard.Invalid, "card %v: a late loss of %d fen", l.Card, l.AmountFen)
+	}
+	if err := checkLoss(op, l.Card, l.AmountFen); err != nil {
+		return Booking{}, err
+	}
+	b := Booking{Key: l.Key, InputHash: l.InputHash()}
+	b.addLoss(l.Key, l.Card, l.AmountFen)
+	return b, nil
+}
+
+// MoneyOp is a money operation: Sale, Load, Refunding, ReplacementFee,
+// BalanceMove, LateLoss.
+type MoneyOp interface {
+	OpKey() string
+	InputHash() [32]byte
+	Book() (Booking, error)
+}
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (s Sale) InputHash() [32]byte {
+	return inputHash("sale", s.Card.String(), s.Product.ID, s.Channel.Type, s.Channel.Party, s.Channel.Reference, s.LoadFen)
+}
+
+// OpKey returns the idempotency key.
+func (s Sale) OpKey() string { return s.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (l Load) InputHash() [32]byte {
+	return inputHash("load", l.Card.String(), l.Channel.Type, l.Channel.Party, l.Channel.Reference, l.AmountFen)
+}
+
+// OpKey returns the idempotency key.
+func (l Load) OpKey() string { return l.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (r Refunding) InputHash() [32]byte {
+	return inputHash("refund", r.Card.String(), r.Payee.Type, r.Payee.Party, r.Payee.Reference, r.Purchases, r.BalanceFen, r.LossBorneFen)
+}
+
+// OpKey returns the idempotency key.
+func (r Refunding) OpKey() string { return r.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (f ReplacementFee) InputHash() [32]byte {
+	return inputHash("replacement_fee", f.Old.String(), f.Channel.Type, f.Channel.Party, f.Channel.Reference)
+}
+
+// OpKey returns the idempotency key.
+func (f ReplacementFee) OpKey() string { return f.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (m BalanceMove) InputHash() [32]byte {
+	return inputHash("balance_move", m.Old.String(), m.New.String(), m.Split.BalanceAtCutFen, m.Split.LossBorneFen)
+}
+
+// OpKey returns the idempotency key.
+func (m BalanceMove) OpKey() string { return m.Key }
+
+// InputHash is the hash of the request (Booking.InputHash), whatever the
+// card's state: what a retry is recognized by.
+func (l LateLoss) InputHash() [32]byte {
+	return inputHash("late_loss", l.Card.String(), l.AmountFen)
+}
+
+// OpKey returns the idempotency key.
+func (l LateLoss) OpKey() string { return l.Key }
+
+// Keys remembers the idempotency keys of the operations booked and the
+// hashes of their inputs, as a store does (in memory here, for a single
+// process and for tests).
+type Keys struct {
+	seen map[string][32]byte
+}
+
+// Admit records b's key. It reports replayed when the key was booked
+// before with the same input (the caller answers the first booking and
+// books nothing); a key booked before with another input is kind Conflict.
+func (k *Keys) Admit(b *Booking) (replayed bool, err error) {
+	if k.seen == nil {
+		k.seen = make(map[string][32]byte)
+	}
+	h, ok := k.seen[b.Key]
+	if !ok {
+		k.seen[b.Key] = b.InputHash
+		return false, nil
+	}
+	if h != b.InputHash {
+		return false, citycard.E("cms.Keys.Admit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+	}
+	return true, nil
+}

@@ -1,0 +1,427 @@
+package cms
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard"
+)
+
+// Store is the storage card management needs: cardholders (only in their
+// protected form), cards, and the audit log every change writes in the
+// same transaction. sqlite.DB.CMS and postgres.DB.CMS implement it; the
+// rules are Manager's, the stores only keep what they are given.
+type Store interface {
+	// CreateHolder allocates the next cardholder ID (from 1), calls build
+	// with it and stores the Protected and the audit record build returns,
+	// in one transaction. Kind Exists for a document already registered
+	// (its look-up hash), with nothing stored.
+	CreateHolder(ctx context.Context, build func(id int64) (Protected, *AuditRecord, error)) (int64, error)
+	// UpdateHolder replaces a cardholder's protected form. Kinds NotFound,
+	// Exists (another holder's document).
+	UpdateHolder(ctx context.Context, p Protected, a *AuditRecord) error
+	// Holder returns a cardholder's protected form. Kind NotFound.
+	Holder(ctx context.Context, id int64) (Protected, error)
+	// HolderByLookup finds a cardholder by the look-up hash of their
+	// document. Kind NotFound.
+	HolderByLookup(ctx context.Context, lookup [32]byte) (Protected, error)
+	// CreateCard stores a new card. Kinds Exists (issuer and ASN taken),
+	// NotFound (no such holder).
+	CreateCard(ctx context.Context, c *Card, a *AuditRecord) error
+	// UpdateCard writes c over the stored card if the stored one is at
+	// version c.Version-1 (the version c was read at); kind Conflict if
+	// another move came first, NotFound if there is no such card.
+	UpdateCard(ctx context.Context, c *Card, a *AuditRecord) error
+	// Card returns a card. Kind NotFound.
+	Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (Card, error)
+	// CardsOf returns a cardholder's cards, by issuer and ASN.
+	CardsOf(ctx context.Context, holder int64) ([]Card, error)
+	// AuditLog calls fn for every audit record after sequence number
+	// after, in order.
+	AuditLog(ctx context.Context, after int64, fn func(a *AuditRecord) error) error
+
+	// Commit books a money operation in one transaction, all or none:
+	// its key and input hash, its flows, its ledger entries (stamped
+	// op.At), the cards it creates and moves (each over the version it
+	// was read at, as UpdateCard) and its audit record. If the key was
+	// committed before with the same input hash it writes nothing and
+	// reports replayed; with another input hash it is kind Conflict.
+	// Kinds of UpdateCard, CreateCard and ledger.Store.Append otherwise.
+	Commit(ctx context.Context, op *Operation) (replayed bool, err error)
+	// OperationHash returns the input hash a key was committed with. Kind
+	// NotFound.
+	OperationHash(ctx context.Context, key string) ([32]byte, error)
+	// Flows returns the flows of a card, in the order they were booked.
+	Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error)
+}
+
+// Operation is a money operation as a store commits it.
+type Operation struct {
+	Booking  *Booking
+	At       time.Time // the booking time, for the ledger
+	NewCards []*Card   // cards the operation creates (a replacement)
+	Cards    []*Card   // cards it moves, each at the version after its move
+	Audit    *AuditRecord
+}
+
+// AuditRecord is one record of the audit log: who changed what, where, when,
+// and the thing before and after (snapshots without personal data). The
+// log is append-only and hash-chained: a record's Hash covers the
+// previous record's hash and everything in it (AuditRecord.Chain).
+type AuditRecord struct {
+	Seq          int64
+	At           time.Time
+	Actor        string // the member of staff, terminal or cardholder who asked
+	ServicePoint string // where: a counter, a partner bank's branch, a kiosk, "app"
+	Subject      string // "card:ISSUER/ASN", "holder:ID"
+	Action       string // the move or operation
+	Before       string // JSON snapshot; "" for a creation
+	After        string // JSON snapshot
+	Hash         [32]byte
+}
+
+// Chain sets a's Seq and Hash as the record after prev (the zero AuditRecord
+// for the first): Seq one more, Hash SHA-256 over a domain prefix,
+// prev's hash, the Seq, the time in Unix nanoseconds and each text field
+// length-prefixed. The encoding never changes (a new one needs a new
+// prefix).
+func (a *AuditRecord) Chain(prev *AuditRecord) {
+	a.Seq = prev.Seq + 1
+	a.Hash = a.hash(prev.Hash)
+}
+
+func (a *AuditRecord) hash(prev [32]byte) [32]byte {
+	b := make([]byte, 0, 128+len(a.Before)+len(a.After))
+	b = append(b, "citycard.cms.audit.v1\x00"...)
+	b = append(b, prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(a.Seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(a.At.UnixNano()))
+	for _, s := range []string{a.Actor, a.ServicePoint, a.Subject, a.Action, a.Before, a.After} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return sha256.Sum256(b)
+}
+
+// VerifyAudit walks the audit log from its first record and checks the
+// chain: dense sequence numbers from 1, each hash recomputed. It returns
+// the number of records. Kind Crypto naming the first record that does
+// not follow; a store's error as it is.
+func VerifyAudit(ctx context.Context, s Store) (int64, error) {
+	const op = "cms.VerifyAudit"
+	var prev AuditRecord
+	err := s.AuditLog(ctx, 0, func(a *AuditRecord) error {
+		if a.Seq != prev.Seq+1 {
+			return citycard.E(op, citycard.Crypto, "audit record %d follows %d", a.Seq, prev.Seq)
+		}
+		if a.hash(prev.Hash) != a.Hash {
+			return citycard.E(op, citycard.Crypto, "audit record %d: its hash does not follow from its content and record %d", a.Seq, prev.Seq)
+		}
+		prev = *a
+		return nil
+	})
+	return prev.Seq, err
+}
+
+// cardSnapshot is a card as the audit log shows it.
+type cardSnapshot struct {
+	Issuer     string `json:"issuer"`
+	ASN        string `json:"asn"`
+	Product    string `json:"product"`
+	Holder     int64  `json:"holder,omitempty"`
+	State      string `json:"state"`
+	Version    int64  `json:"version"`
+	IssuedAt   string `json:"issued_at,omitempty"`
+	LostAt     string `json:"lost_at,omitempty"`
+	ClosedAt   string `json:"closed_at,omitempty"`
+	Expiry     string `json:"expiry,omitempty"`
+	ReviewDue  string `json:"review_due,omitempty"`
+	ReplacedBy string `json:"replaced_by,omitempty"`
+	Replaces   string `json:"replaces,omitempty"`
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func optASN(a citycard.ASN) string {
+	if a == (citycard.ASN{}) {
+		return ""
+	}
+	return a.String()
+}
+
+// Snapshot returns the card as the audit log shows it, as JSON.
+func (c *Card) Snapshot() string {
+	b, err := json.Marshal(cardSnapshot{
+		Issuer: c.Issuer.String(), ASN: c.ASN.String(), Product: c.Product, Holder: c.Holder, State: c.State.String(), Version: c.Version,
+		IssuedAt: rfc3339(c.IssuedAt), LostAt: rfc3339(c.LostAt), ClosedAt: rfc3339(c.ClosedAt), Expiry: c.Expiry.String(),
+		ReviewDue: c.ReviewDue.String(), ReplacedBy: optASN(c.ReplacedBy), Replaces: optASN(c.Replaces),
+	})
+	if err != nil {
+		panic(err) // a struct of strings and integers always encodes
+	}
+	return string(b)
+}
+
+// Snapshot returns a protected cardholder as the audit log shows it:
+// the ID, the look-up hash and the SHA-256 of the ciphertext, so that the
+// log proves what changed without holding any personal data.
+func (p *Protected) Snapshot() string {
+	sum := sha256.Sum256(p.Ciphertext)
+	b, err := json.Marshal(struct {
+		ID         int64  `json:"id"`
+		Lookup     string `json:"lookup"`
+		Ciphertext string `json:"ciphertext_sha256"`
+	}{p.HolderID, hex.EncodeToString(p.Lookup[:]), hex.EncodeToString(sum[:])})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// The stores' spelling of a card, shared so that both write and read it
+// alike: CardColumns in this order, CardArgs to write them, ScanCard to
+// read them. Times are Unix nanoseconds (0 for none), dates YYYY-MM-DD
+// ("" for none), ASNs 20 hex digits (an 8-byte one with its two leading
+// zero bytes; "" for none), states by name.
+const CardColumns = "issuer, asn, product, holder, state, version, applied_ns, issued_ns, lost_ns, closed_ns, expiry, review_due, replaced_by, replaces, state_before"
+
+// CardArgs returns c's values in CardColumns' order.
+func CardArgs(c *Card) []any {
+	var holder any
+	if c.Holder != 0 {
+		holder = c.Holder
+	}
+	var before string
+	if c.StateBefore != 0 {
+		before = c.StateBefore.String()
+	}
+	return []any{c.Issuer.String(), ASNHex(c.ASN), c.Product, holder, c.State.String(), c.Version,
+		nanos(c.AppliedAt), nanos(c.IssuedAt), nanos(c.LostAt), nanos(c.ClosedAt),
+		c.Expiry.String(), c.ReviewDue.String(), optASNHex(c.ReplacedBy), optASNHex(c.Replaces), before}
+}
+
+// ASNHex writes an ASN as its 20 hex digits, as the stores key cards.
+func ASNHex(a citycard.ASN) string { return strings.ToUpper(hex.EncodeToString(a[:])) }
+
+func optASNHex(a citycard.ASN) string {
+	if a == (citycard.ASN{}) {
+		return ""
+	}
+	return ASNHex(a)
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// Scanner is a row being read (*sql.Row, *sql.Rows, pgx.Row).
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// ScanCard reads a card from a row of CardColumns. Kind Invalid for a
+// value the stores never write; the Scan error as it is.
+func ScanCard(row Scanner) (Card, error) {
+	const op = "cms.ScanCard"
+	var c Card
+	var issuer, asn, state, expiry, review, replacedBy, replaces, before string
+	var holder *int64
+	var applied, issued, lost, closed int64
+	if err := row.Scan(&issuer, &asn, &c.Product, &holder, &state, &c.Version, &applied, &issued, &lost, &closed,
+		&expiry, &review, &replacedBy, &replaces, &before); err != nil {
+		return Card{}, err
+	}
+	var err error
+	if c.Issuer, err = citycard.ParseIssuerCode(issuer); err != nil {
+		return Card{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	for _, f := range []struct {
+		s   string
+		dst *citycard.ASN
+	}{{asn, &c.ASN}, {replacedBy, &c.ReplacedBy}, {replaces, &c.Replaces}} {
+		if f.s == "" && f.dst != &c.ASN {
+			continue
+		}
+		if *f.dst, err = citycard.ParseASN(f.s); err != nil {
+			return Card{}, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	}
+	if holder != nil {
+		c.Holder = *holder
+	}
+	if c.State, err = parseState(state); err != nil {
+		return Card{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if before != "" {
+		if c.StateBefore, err = parseState(before); err != nil {
+			return Card{}, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	}
+	c.AppliedAt, c.IssuedAt, c.LostAt, c.ClosedAt = fromNanos(applied), fromNanos(issued), fromNanos(lost), fromNanos(closed)
+	for _, f := range []struct {
+		s   string
+		dst *Date
+	}{{expiry, &c.Expiry}, {review, &c.ReviewDue}} {
+		if f.s == "" {
+			continue
+		}
+		if *f.dst, err = ParseDate(f.s); err != nil {
+			return Card{}, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	}
+	return c, nil
+}
+
+// Rows is a query's rows being read (*sql.Rows, pgx.Rows).
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// ScanCards reads every card of rows of CardColumns.
+func ScanCards(rows Rows) ([]Card, error) {
+	var cards []Card
+	for rows.Next() {
+		c, err := ScanCard(rows)
+		if err != nil {
+			return nil, err
+		}
+		cards = append(cards, c)
+	}
+	return cards, rows.Err()
+}
+
+// ScanAuditLog calls fn for every audit record of rows of AuditColumns,
+// stopping at fn's first error.
+func ScanAuditLog(rows Rows, fn func(a *AuditRecord) error) error {
+	for rows.Next() {
+		a, err := ScanAudit(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(&a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// parseState parses a state's name. Kind Invalid.
+func parseState(s string) (State, error) {
+	for _, st := range States {
+		if st.String() == s {
+			return st, nil
+		}
+	}
+	return 0, citycard.E("cms.parseState", citycard.Invalid, "card state %q", s)
+}
+
+// AuditColumns, AuditArgs and ScanAudit are the stores' spelling of an
+// audit record, as CardColumns is of a card: the hash in hex.
+const AuditColumns = "seq, at_ns, actor, service_point, subject, action, before, after, hash"
+
+// AuditArgs returns a's values in AuditColumns' order.
+func AuditArgs(a *AuditRecord) []any {
+	return []any{a.Seq, a.At.UnixNano(), a.Actor, a.ServicePoint, a.Subject, a.Action, a.Before, a.After, hex.EncodeToString(a.Hash[:])}
+}
+
+// ScanAudit reads an audit record from a row of AuditColumns. Kind
+// Invalid for a hash that is not 64 hex digits.
+func ScanAudit(row Scanner) (AuditRecord, error) {
+	var a AuditRecord
+	var at int64
+	var h string
+	if err := row.Scan(&a.Seq, &at, &a.Actor, &a.ServicePoint, &a.Subject, &a.Action, &a.Before, &a.After, &h); err != nil {
+		return AuditRecord{}, err
+	}
+	a.At = time.Unix(0, at).UTC()
+	var err error
+	if a.Hash, err = ParseHash(h); err != nil {
+		return AuditRecord{}, citycard.E("cms.ScanAudit", citycard.Invalid, "audit record %d: %w", a.Seq, err)
+	}
+	return a, nil
+}
+
+// ParseHash parses a hash as the stores write it: 64 hex digits. Kind
+// Invalid.
+func ParseHash(s string) ([32]byte, error) {
+	var h [32]byte
+	if b, err := hex.DecodeString(s); err != nil || len(b) != 32 {
+		return h, citycard.E("cms.ParseHash", citycard.Invalid, "hash %q: want 64 hex digits", s)
+	}
+	hex.Decode(h[:], []byte(s))
+	return h, nil
+}
+
+// ScanProtected reads a protected cardholder from a row of id, lookup
+// (hex), ciphertext. Kind Invalid for a look-up that is not 64 hex
+// digits.
+func ScanProtected(row Scanner) (Protected, error) {
+	var p Protected
+	var lookup string
+	if err := row.Scan(&p.HolderID, &lookup, &p.Ciphertext); err != nil {
+		return Protected{}, err
+	}
+	var err error
+	if p.Lookup, err = ParseHash(lookup); err != nil {
+		return Protected{}, citycard.E("cms.ScanProtected", citycard.Invalid, "cardholder %d: look-up: %w", p.HolderID, err)
+	}
+	return p, nil
+}
+
+// FlowColumns, FlowArgs and ScanFlows are the stores' spelling of a
+// booking's flows: the operation's key, the flow's place in it, the card,
+// the flow's type by name and the amount.
+const FlowColumns = "op_key, n, asn, flow_type, fen"
+
+// FlowArgs returns the values of flow n of b in FlowColumns' order.
+func FlowArgs(b *Booking, n int) []any {
+	f := b.Flows[n]
+	return []any{b.Key, n, ASNHex(f.Card), f.Type.String(), f.Fen}
+}
+
+// ScanFlows reads the flows of rows of asn, flow_type, fen.
+func ScanFlows(rows Rows) ([]Flow, error) {
+	const op = "cms.ScanFlows"
+	var l []Flow
+	for rows.Next() {
+		var f Flow
+		var asn, typ string
+		if err := rows.Scan(&asn, &typ, &f.Fen); err != nil {
+			return nil, err
+		}
+		var err error
+		if f.Card, err = citycard.ParseASN(asn); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		if f.Type, err = ParseFlowType(typ); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		l = append(l, f)
+	}
+	return l, rows.Err()
+}
+
+// LookupHex writes a look-up hash as the stores key it.
+func LookupHex(h [32]byte) string { return hex.EncodeToString(h[:]) }

@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/cms"
+)
+
+// CMS returns card management's store (cms.Store).
+func (db *DB) CMS() cms.Store { return cmsStore{db} }
+
+type cmsStore struct{ db *DB }
+
+// cardUpdate sets every column of a card but its key, over the version
+// it was read at.
+var cardUpdate = func() string {
+	cols := strings.Split(cms.CardColumns, ", ")[2:]
+	return "UPDATE cms_cards SET " + strings.Join(cols, " = ?, ") + " = ? WHERE issuer = ? AND asn = ? AND version = ?"
+}()
+
+// appendAudit chains a after the log's last record and inserts it, in the
+// caller's transaction (the single writer serializes the chain).
+func appendAudit(ctx context.Context, tx *sql.Tx, a *cms.AuditRecord) error {
+	var prev cms.AuditRecord
+	var hash string
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`).Scan(&prev.Seq, &hash)
+	switch {
+	case err == sql.ErrNoRows:
+	case err != nil:
+		return err
+	default:
+		if prev.Hash, err = cms.ParseHash(hash); err != nil {
+			return err
+		}
+	}
+	a.Chain(&prev)
+	_, err = tx.ExecContext(ctx, `INSERT INTO cms_audit (`+cms.AuditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.AuditArgs(a)...)
+	return err
+}
+
+func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Protected, *cms.AuditRecord, error)) (int64, error) {
+	var id int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM cms_holders`).Scan(&id); err != nil {
+			return err
+		}
+		p, a, err := build(id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_holders (id, lookup, ciphertext) VALUES (?, ?, ?)`, id, cms.LookupHex(p.Lookup), p.Ciphertext); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, a)
+	})
+	if err != nil {
+		return 0, mapErr("sqlite.CMS.CreateHolder", err)
+	}
+	return id, nil
+}
+
+func (s cmsStore) UpdateHolder(ctx context.Context, p cms.Protected, a *cms.AuditRecord) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE cms_holders SET lookup = ?, ciphertext = ? WHERE id = ?`, cms.LookupHex(p.Lookup), p.Ciphertext, p.HolderID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return citycard.E("sqlite.CMS.UpdateHolder", citycard.NotFound, "no cardholder %d", p.HolderID)
+		}
+		return appendAudit(ctx, tx, a)
+	})
+	return mapErr("sqlite.CMS.UpdateHolder", err)
+}
+
+func (s cmsStore) Holder(ctx context.Context, id int64) (cms.Protected, error) {
+	p, err := cms.ScanProtected(s.db.r.QueryRowContext(ctx, `SELECT id, lookup, ciphertext FROM cms_holders WHERE id = ?`, id))
+	if err == sql.ErrNoRows {
+		return p, citycard.E("sqlite.CMS.Holder", citycard.NotFound, "no cardholder %d", id)
+	}
+	return p, mapErr("sqlite.CMS.Holder", err)
+}
+
+func (s cmsStore) HolderByLookup(ctx context.Context, lookup [32]byte) (cms.Protected, error) {
+	p, err := cms.ScanProtected(s.db.r.QueryRowContext(ctx, `SELECT id, lookup, ciphertext FROM cms_holders WHERE lookup = ?`, cms.LookupHex(lookup)))
+	if err == sql.ErrNoRows {
+		return p, citycard.E("sqlite.CMS.HolderByLookup", citycard.NotFound, "no cardholder of that document")
+	}
+	return p, mapErr("sqlite.CMS.HolderByLookup", err)
+}
+
+func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if err := createCard(ctx, tx, c); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, a)
+	})
+	return mapErr("sqlite.CMS.CreateCard", err)
+}
+
+func createCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO cms_cards (`+cms.CardColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.CardArgs(c)...)
+	return err
+}
+
+func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if err := updateCard(ctx, tx, c); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, a)
+	})
+	return mapErr("sqlite.CMS.UpdateCard", err)
+}
+
+// updateCard writes c over the stored card at version c.Version-1.
+func updateCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
+	const op = "sqlite.CMS.UpdateCard"
+	args := cms.CardArgs(c)
+	args = append(args[2:], args[0], args[1], c.Version-1)
+	res, err := tx.ExecContext(ctx, cardUpdate, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 1 {
+		return err
+	}
+	var version int64
+	err = tx.QueryRowContext(ctx, `SELECT version FROM cms_cards WHERE issuer = ? AND asn = ?`, args[len(args)-3], args[len(args)-2]).Scan(&version)
+	if err == sql.ErrNoRows {
+		return citycard.E(op, citycard.NotFound, "no card %v", c)
+	}
+	if err != nil {
+		return err
+	}
+	return citycard.E(op, citycard.Conflict, "card %v is at version %d, not %d: another move came first", c, version, c.Version-1)
+}
+
+func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
+	replayed := false
+	b := op.Booking
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var hash string
+		err := tx.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, b.Key).Scan(&hash)
+		switch {
+		case err == nil:
+			if hash != cms.LookupHex(b.InputHash) {
+				return citycard.E("sqlite.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+			}
+			replayed = true
+			return nil
+		case err != sql.ErrNoRows:
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
+			return err
+		}
+		for i := range b.Flows {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES (?, ?, ?, ?, ?)`, cms.FlowArgs(b, i)...); err != nil {
+				return err
+			}
+		}
+		if len(b.Entries) > 0 {
+			if _, err := s.db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+				return err
+			}
+		}
+		for _, c := range op.NewCards {
+			if err := createCard(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		for _, c := range op.Cards {
+			if err := updateCard(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, op.Audit)
+	})
+	return replayed, mapErr("sqlite.CMS.Commit", err)
+}
+
+func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {
+	const op = "sqlite.CMS.OperationHash"
+	var hash string
+	err := s.db.r.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, key).Scan(&hash)
+	if err == sql.ErrNoRows {
+		return [32]byte{}, citycard.E(op, citycard.NotFound, "no operation %q", key)
+	}
+	if err != nil {
+		return [32]byte{}, mapErr(op, err)
+	}
+	h, err := cms.ParseHash(hash)
+	return h, mapErr(op, err)
+}
+
+func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
+	const op = "sqlite.CMS.Flows"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT asn, flow_type, fen FROM cms_flows WHERE asn = ? ORDER BY seq`, cms.ASNHex(asn))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	flows, err := cms.ScanFlows(rows)
+	return flows, mapErr(op, err)
+}
+
+func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
+	c, err := cms.ScanCard(s.db.r.QueryRowContext(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = ? AND asn = ?`, issuer.String(), cms.ASNHex(asn)))
+	if err == sql.ErrNoRows {
+		return c, citycard.E("sqlite.CMS.Card", citycard.NotFound, "no card %v/%v", issuer, asn)
+	}
+	return c, mapErr("sqlite.CMS.Card", err)
+}
+
+func (s cmsStore) CardsOf(ctx context.Context, holder int64) ([]cms.Card, error) {
+	const op = "sqlite.CMS.CardsOf"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE holder = ? ORDER BY issuer, asn`, holder)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	cards, err := cms.ScanCards(rows)
+	return cards, mapErr(op, err)
+}
+
+func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.AuditRecord) error) error {
+	const op = "sqlite.CMS.AuditLog"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.AuditColumns+` FROM cms_audit WHERE seq > ? ORDER BY seq`, after)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer rows.Close()
+	return mapErr(op, cms.ScanAuditLog(rows, fn))
+}
