@@ -318,6 +318,12 @@ func TestGreyConfirmedAndReleased(t *testing.T) {
 	if sh.GreysPending != 0 || sh.ReportedFen != int64(cd2.State().BalanceFen) {
 		t.Fatalf("shadow %+v, card holds %d", sh, cd2.State().BalanceFen)
 	}
+	// Each move is in the journal once, at the metro's entry that made it.
+	gs, entries := j.Greys(), j.Entries()
+	if len(gs) != 2 || gs[0].Move != GreyConfirmed || gs[1].Move != GreyReleased ||
+		entries[gs[0].Pos-1].BatchID != "m" || entries[gs[1].Pos-1].BatchID != "m2" || gs[0].AmountFen != 100 || gs[1].Terminal != bus.id {
+		t.Fatalf("grey settlements %+v", gs)
+	}
 }
 
 func TestRestartReplaysToTheSameState(t *testing.T) {

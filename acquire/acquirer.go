@@ -792,6 +792,17 @@ func (a *Acquirer) reply(group []*job, answers []*Answer, errs []error) {
 	}
 }
 
+// nGreysOf counts the settlements before the ones of the entry at pos, at
+// the end of greys (in position order): the Index of the next one at pos
+// is len(greys) minus it.
+func nGreysOf(greys []GreySettlement, pos int64) int {
+	n := len(greys)
+	for n > 0 && greys[n-1].Pos == pos {
+		n--
+	}
+	return n
+}
+
 func (a *Acquirer) addStats(s *Stats) {
 	a.stats.Batches += s.Batches
 	a.stats.Records += s.Records
@@ -816,12 +827,12 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			j.b.Terminal, len(t.spans()), len(j.items), maxSpans)
 	}
 	u := a.newUndo(len(j.items))
-	nEntries, nRejections := len(c.Entries), len(c.Rejections)
+	nEntries, nRejections, nGreys := len(c.Entries), len(c.Rejections), len(c.Greys)
 	var bs Stats
 	fail := func(err error) (*undo, *Answer, []Movement, error) {
 		u.restore(a.st)
 		a.freeUndos(u)
-		c.Entries, c.Rejections = c.Entries[:nEntries], c.Rejections[:nRejections]
+		c.Entries, c.Rejections, c.Greys = c.Entries[:nEntries], c.Rejections[:nRejections], c.Greys[:nGreys]
 		a.refusedN.Add(1)
 		return nil, nil, nil, err
 	}
@@ -905,6 +916,12 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			}
 			return ledger.Account{Type: ledger.OperatorPayable, Party: operator}, nil
 		}
+		settle := func(m GreyMove, g *greyRef) {
+			c.Greys = append(c.Greys, GreySettlement{
+				Pos: e.Pos, Index: len(c.Greys) - nGreysOf(c.Greys, e.Pos), Move: m, Terminal: g.terminal, Seq: g.seq,
+				Issuer: r.Issuer, ASN: r.ASN, Counter: g.counter, CardType: r.CardType, Product: g.product, AmountFen: int64(g.amount),
+			})
+		}
 		for i := range d.confirmed {
 			g := &d.confirmed[i]
 			payee, err := operatorOf(g, "confirms")
@@ -912,9 +929,12 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 				return fail(err)
 			}
 			move(suspense, payee, g.product, g.amount)
+			settle(GreyConfirmed, g)
 		}
-		for _, g := range d.released {
+		for i := range d.released {
+			g := &d.released[i]
 			move(suspense, float, g.product, g.amount)
+			settle(GreyReleased, g)
 		}
 		for i := range d.reversed {
 			// A grey debit confirmed on the balance never happened: its
@@ -925,6 +945,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 				return fail(err)
 			}
 			move(payee, float, g.product, g.amount)
+			settle(GreyReversed, g)
 		}
 
 		switch {

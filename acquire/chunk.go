@@ -122,6 +122,12 @@ type ChunkRow struct {
 	Terminal string
 	BatchID  string
 	Data     []byte // EncodeChunk
+	// AmountFen is the sum of the entries' amounts, and AtNs the commit
+	// time: the chunk's totals, which the stores keep apart from Data so
+	// that clearing can count and sum a range without reading its entries
+	// (and then proves the entries it read add up to them).
+	AmountFen int64
+	AtNs      int64
 }
 
 // BatchRow is one committed batch's row; FirstPos and N locate its chunk
@@ -158,7 +164,13 @@ func (c *Commit) Plan() (Plan, error) {
 	for _, ch := range c.Chunks() {
 		k := batchKey(ch[0].Terminal, ch[0].BatchID)
 		locs[k] = loc{ch[0].Pos, len(ch)}
-		p.Chunks = append(p.Chunks, ChunkRow{FirstPos: ch[0].Pos, N: len(ch), Terminal: ch[0].Terminal.String(), BatchID: ch[0].BatchID, Data: EncodeChunk(ch)})
+		var fen int64
+		for i := range ch {
+			a, _ := record.AmountOf(ch[i].Raw[:])
+			fen += int64(a)
+		}
+		p.Chunks = append(p.Chunks, ChunkRow{FirstPos: ch[0].Pos, N: len(ch), Terminal: ch[0].Terminal.String(), BatchID: ch[0].BatchID,
+			Data: EncodeChunk(ch), AmountFen: fen, AtNs: c.At.UnixNano()})
 	}
 	for _, b := range c.Batches {
 		k := batchKey(b.Terminal, b.ID)

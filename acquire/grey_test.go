@@ -1,6 +1,7 @@
 package acquire
 
 import (
+	"github.com/citycard/citycard"
 	"testing"
 	"time"
 
@@ -91,6 +92,19 @@ func TestGreyConfirmedThenContradicted(t *testing.T) {
 		t.Fatalf("the metro's genuine record: %v, want booked", verdicts(ans))
 	}
 	g.check(t, 50, 120)
+	// The journal keeps both moves of the grey at the entries that made
+	// them: the shop's record confirmed it, the metro's reversed it.
+	gs := g.j.Greys()
+	entries := g.j.Entries()
+	if len(gs) != 2 || gs[0].Move != GreyConfirmed || gs[1].Move != GreyReversed {
+		t.Fatalf("grey settlements %+v, want confirmed then reversed", gs)
+	}
+	for i, want := range []citycard.TerminalID{g.shop.id, g.metro.id} {
+		s := gs[i]
+		if e := entries[s.Pos-1]; e.Terminal != want || s.Terminal != g.bus.id || s.AmountFen != 120 || s.Index != 0 || s.ASN != g.cd.State().ASN {
+			t.Errorf("settlement %d: %+v at the entry of %v, want the bus's grey of 120 fen at %v's", i, s, e.Terminal, want)
+		}
+	}
 }
 
 // TestLateGreyOfATapThatNeverHappened: the grey record arrives after the

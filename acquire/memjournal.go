@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/citycard/citycard"
 )
@@ -15,6 +16,8 @@ type MemJournal struct {
 	mu          sync.Mutex
 	batches     map[string]StoredBatch
 	entries     []Journaled
+	at          []time.Time // each entry's commit time
+	greys       []GreySettlement
 	rejections  []Rejection
 	movements   [][]Movement
 	checkpoints map[int]Checkpoint
@@ -62,6 +65,10 @@ func (m *MemJournal) Commit(_ context.Context, c *Commit) error {
 		m.batches[batchKey(b.Terminal, b.ID)] = b
 	}
 	m.entries = append(m.entries, c.Entries...)
+	for range c.Entries {
+		m.at = append(m.at, c.At)
+	}
+	m.greys = append(m.greys, c.Greys...)
 	m.rejections = append(m.rejections, c.Rejections...)
 	m.movements = append(m.movements, c.Movements...)
 	return nil
@@ -135,6 +142,20 @@ func (m *MemJournal) Entries() []Journaled {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Journaled(nil), m.entries...)
+}
+
+// CommittedAt returns each entry's commit time, in position order.
+func (m *MemJournal) CommittedAt() []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]time.Time(nil), m.at...)
+}
+
+// Greys returns a copy of the grey settlements, in position order.
+func (m *MemJournal) Greys() []GreySettlement {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]GreySettlement(nil), m.greys...)
 }
 
 // Rejections returns a copy of the rejection journal.

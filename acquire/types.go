@@ -249,11 +249,66 @@ type StoredBatch struct {
 	At       time.Time
 }
 
+// GreyMove is what a later fact did to a grey record in suspense: the
+// list only grows at the end; the names are stored.
+type GreyMove uint8
+
+// The moves of a grey record out of suspense.
+const (
+	GreyConfirmed GreyMove = 1 // the debit happened: suspense to the grey's operator
+	GreyReleased  GreyMove = 2 // it never happened: suspense back to the card float
+	GreyReversed  GreyMove = 3 // a confirmation undone: the grey's operator back to the card float
+)
+
+var greyMoveNames = [...]string{GreyConfirmed: "confirmed", GreyReleased: "released", GreyReversed: "reversed"}
+
+// String gives the move's name: confirmed, released, reversed.
+func (m GreyMove) String() string {
+	if int(m) < len(greyMoveNames) && greyMoveNames[m] != "" {
+		return greyMoveNames[m]
+	}
+	return fmt.Sprintf("grey_move(%d)", uint8(m))
+}
+
+// ParseGreyMove is String's inverse. ok is false for a name not listed.
+func ParseGreyMove(s string) (m GreyMove, ok bool) {
+	for i, n := range greyMoveNames {
+		if n != "" && n == s {
+			return GreyMove(i), true
+		}
+	}
+	return 0, false
+}
+
+// GreySettlement is money a journaled record (or load) moved for a grey
+// record in suspense, of the same card, besides its own booking: the
+// grey confirmed, released or its confirmation reversed. The ledger takes
+// it in the deciding batch's aggregated postings; the journal keeps it
+// apart, one row each, at the deciding entry's position, so that
+// clearing sees it exactly once, in the cycle of that entry, without
+// replaying the state.
+type GreySettlement struct {
+	Pos      int64 // the deciding entry's position
+	Index    int   // its rank among the settlements of that entry, from 0
+	Move     GreyMove
+	Terminal citycard.TerminalID // the grey record's terminal: its operator is paid, or repays
+	Seq      uint32              // the grey record's terminal sequence
+	Issuer   citycard.IssuerCode // the card's
+	ASN      citycard.ASN
+	Counter  uint16 // the grey record's offline counter
+	CardType uint8  // the card's, from the deciding record
+	Product  uint16 // the grey record's
+	// AmountFen is the grey record's amount.
+	AmountFen int64
+}
+
 // Commit is what the sequencer writes in one transaction.
 type Commit struct {
 	Batches    []StoredBatch
 	Entries    []Journaled // positions dense, following the journal's last
 	Rejections []Rejection
+	// Greys are the grey settlements the entries made, in position order.
+	Greys []GreySettlement
 	// Movements per batch, in the order of Batches; each batch's
 	// movements form one ledger entry, referenced by the batch.
 	Movements [][]Movement
