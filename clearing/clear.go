@@ -129,6 +129,7 @@ type Input struct {
 	Day         Day
 	Claim       Claim
 	Items       []Item // the claim's entries, in position order
+	Greys       []Grey // the grey settlements they made, in position order
 	Adjustments []Adjustment
 	Carry       []Carry
 }
@@ -137,7 +138,13 @@ type Input struct {
 // cards on one operator's terminals, of one product, card type and
 // channel, charged by one fee rule. The issuer pays GrossFen; the
 // operator receives GrossFen - FeeFen; the collector receives FeeFen.
+// The grey records whose confirmation the cycle's entries made have lines
+// of their own (Grey "confirmed"), cleared as records are; a confirmation
+// reversed is a line of Grey "reversed" whose amounts are negative (the
+// operator repays the fare, the collector the fee), Records counting the
+// reversals.
 type Line struct {
+	Grey           string // "" for records; "confirmed" or "reversed"
 	Issuer         string
 	Operator       string
 	Product        uint16
@@ -179,6 +186,11 @@ type Result struct {
 	// here: loads post through the card-management host). They add up to
 	// the claim.
 	Cleared, Pending, Suspense, Duplicates, Loads Totals
+	// What the entries did to grey records in suspense, of this cycle or
+	// earlier ones: confirmed (cleared: the grey's operator paid),
+	// released (back to the card float: no party moves) and reversed
+	// (cleared back). They add up to the claim's grey settlements.
+	Confirmed, Released, Reversed Totals
 	// Late counts the cleared records accepted before the cycle's day:
 	// committed after their own cycle was fixed.
 	Late        Totals
@@ -194,6 +206,7 @@ type Result struct {
 
 // lineKey is what a line aggregates by; it picks the fee rule too.
 type lineKey struct {
+	grey             acquire.GreyMove
 	issuer, operator string
 	product          uint16
 	cardType         uint8
@@ -218,6 +231,9 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		return nil, citycard.E(op, citycard.Invalid, "cycle %v: %d entries, at most %d", in.Day, len(in.Items), ItemsMax)
 	}
 	if err := Check(in.Day, in.Claim, in.Items); err != nil {
+		return nil, err
+	}
+	if err := CheckGreys(in.Day, in.Claim, in.Greys); err != nil {
 		return nil, err
 	}
 	if err := c.checkInput(op, in); err != nil {
@@ -260,28 +276,26 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		if it.AcceptedAt.Before(start) {
 			res.Late.add(it.AmountFen)
 		}
-		lk := lineKey{it.Issuer, it.Operator, it.Product, it.CardType, it.TerminalType}
-		l := lines[lk]
-		if l == nil {
-			l = &line{Line: Line{Issuer: it.Issuer, Operator: it.Operator, Product: it.Product, CardType: it.CardType, TerminalType: it.TerminalType, Rule: noRuleName}}
-			s := c.schedules[it.Operator]
-			if ri := s.rule(it.Product, it.CardType, it.TerminalType); ri != noRule {
-				l.rule = &s.Rules[ri]
-				l.Rule = l.rule.Name
-			}
-			lines[lk] = l
+		c.clearOne(lines, &legs, lineKey{0, it.Issuer, it.Operator, it.Product, it.CardType, it.TerminalType}, it.AmountFen)
+	}
+	for i := range in.Greys {
+		g := &in.Greys[i]
+		if g.AmountFen < 0 || g.AmountFen > math.MaxUint32 {
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey settlement at %d of %d fen: want 0 to %d", in.Day, g.Pos, g.AmountFen, uint32(math.MaxUint32))
 		}
-		var fee, rem int64
-		if l.rule != nil {
-			fee, rem = l.rule.Fee(it.AmountFen, c.cfg.Rounding)
+		lk := lineKey{g.Move, g.Issuer, g.Operator, g.Product, g.CardType, g.TerminalType}
+		switch g.Move {
+		case acquire.GreyConfirmed:
+			res.Confirmed.add(g.AmountFen)
+			c.clearOne(lines, &legs, lk, g.AmountFen)
+		case acquire.GreyReversed:
+			res.Reversed.add(g.AmountFen)
+			c.clearOne(lines, &legs, lk, -g.AmountFen)
+		case acquire.GreyReleased:
+			res.Released.add(g.AmountFen)
+		default:
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey settlement at %d: move %v", in.Day, g.Pos, g.Move)
 		}
-		l.Records++
-		l.GrossFen += it.AmountFen
-		l.FeeFen += fee
-		l.RemainderMicro += rem
-		legs[0] -= it.AmountFen
-		legs[1] += it.AmountFen - fee
-		legs[2] += fee
 	}
 	res.Lines = sortedLines(lines)
 	c.assertAggregations(res, legs)
@@ -319,6 +333,41 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// clearOne adds a cleared record (or grey confirmation) of fen to its
+// line, charging the line's fee rule; a negative fen (a reversal) takes
+// back exactly the fee the same amount was charged.
+func (c *Clearer) clearOne(lines map[lineKey]*line, legs *[3]int64, lk lineKey, fen int64) {
+	l := lines[lk]
+	if l == nil {
+		l = &line{Line: Line{Issuer: lk.issuer, Operator: lk.operator, Product: lk.product, CardType: lk.cardType, TerminalType: lk.tt, Rule: noRuleName}}
+		if lk.grey != 0 {
+			l.Grey = lk.grey.String()
+		}
+		s := c.schedules[lk.operator]
+		if ri := s.rule(lk.product, lk.cardType, lk.tt); ri != noRule {
+			l.rule = &s.Rules[ri]
+			l.Rule = l.rule.Name
+		}
+		lines[lk] = l
+	}
+	var fee, rem int64
+	if l.rule != nil {
+		if fen < 0 {
+			fee, rem = l.rule.Fee(-fen, c.cfg.Rounding)
+			fee, rem = -fee, -rem
+		} else {
+			fee, rem = l.rule.Fee(fen, c.cfg.Rounding)
+		}
+	}
+	l.Records++
+	l.GrossFen += fen
+	l.FeeFen += fee
+	l.RemainderMicro += rem
+	legs[0] -= fen
+	legs[1] += fen - fee
+	legs[2] += fee
 }
 
 // checkInput checks the adjustments and the carries. Kind Invalid.
@@ -364,16 +413,28 @@ func (c *Clearer) assertAggregations(res *Result, legs [3]int64) {
 		all.Count += t.Count
 		all.AmountFen += t.AmountFen
 	}
-	var lines Totals
-	var fees int64
+	greys := Totals{Count: res.Confirmed.Count + res.Released.Count + res.Reversed.Count, AmountFen: res.Confirmed.AmountFen + res.Released.AmountFen + res.Reversed.AmountFen}
+	var lines, confirmed, reversed Totals
+	var gross, fees int64
 	for i := range res.Lines {
-		lines.Count += res.Lines[i].Records
-		lines.AmountFen += res.Lines[i].GrossFen
-		fees += res.Lines[i].FeeFen
+		l := &res.Lines[i]
+		t := &lines
+		switch l.Grey {
+		case "confirmed":
+			t = &confirmed
+		case "reversed":
+			t = &reversed
+		}
+		t.Count += l.Records
+		t.AmountFen += l.GrossFen
+		gross += l.GrossFen
+		fees += l.FeeFen
 	}
-	if all != res.Claim.Totals || lines != res.Cleared || legs[0]+legs[1]+legs[2] != 0 || -legs[0] != lines.AmountFen || legs[2] != fees {
-		panic(fmt.Sprintf("clearing: cycle %v: aggregations do not sum: claim %+v, taken %+v, cleared %+v, lines %+v, legs %v, fees %d",
-			res.Day, res.Claim.Totals, all, res.Cleared, lines, legs, fees))
+	reversed.AmountFen = -reversed.AmountFen
+	if all != res.Claim.Totals || greys != res.Claim.Greys || lines != res.Cleared || confirmed != res.Confirmed || reversed != res.Reversed ||
+		legs[0]+legs[1]+legs[2] != 0 || -legs[0] != gross || legs[2] != fees {
+		panic(fmt.Sprintf("clearing: cycle %v: aggregations do not sum: claim %+v, taken %+v, greys %+v, cleared %+v, lines %+v, confirmed %+v/%+v, reversed %+v/%+v, legs %v, fees %d",
+			res.Day, res.Claim, all, greys, res.Cleared, lines, res.Confirmed, confirmed, res.Reversed, reversed, legs, fees))
 	}
 }
 
@@ -444,7 +505,7 @@ func sortedLines(m map[lineKey]*line) []Line {
 	}
 	slices.SortFunc(out, func(a, b Line) int {
 		return cmp.Or(
-			strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Operator, b.Operator),
+			strings.Compare(a.Grey, b.Grey), strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Operator, b.Operator),
 			cmp.Compare(a.Product, b.Product), cmp.Compare(a.CardType, b.CardType),
 			cmp.Compare(a.TerminalType, b.TerminalType))
 	})

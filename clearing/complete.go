@@ -33,6 +33,23 @@ type Item struct {
 	AmountFen    int64
 }
 
+// Grey is a grey record's settlement as clearing sees it: a later record
+// (or load) of its card confirmed it, released it, or reversed its
+// confirmation (acquire.GreySettlement), at the position of that record's
+// entry, so that it is cleared in the cycle of the entry that decided it.
+// Issuer, Operator and the channel are the grey record's: its operator
+// is paid (confirmed) or repays (reversed).
+type Grey struct {
+	Pos          int64 // the deciding entry's position
+	Move         acquire.GreyMove
+	Issuer       string
+	Operator     string
+	TerminalType registry.TerminalType
+	Product      uint16
+	CardType     uint8
+	AmountFen    int64
+}
+
 // Totals are a count of journal entries and the sum of their records'
 // amounts (of every entry, whatever its class).
 type Totals struct {
@@ -48,6 +65,9 @@ func (t *Totals) add(fen int64) { t.Count++; t.AmountFen += fen }
 type Claim struct {
 	Range
 	Totals
+	// Greys are the count and sum of the grey settlements of the range's
+	// entries, as the journal counts them.
+	Greys Totals
 }
 
 // Journal is what clearing reads of acquisition's journal; the stores
@@ -61,6 +81,9 @@ type Journal interface {
 	// Entries calls fn for each entry of r, in position order, with the
 	// time it was committed.
 	Entries(ctx context.Context, r Range, fn func(e *acquire.Journaled, at time.Time) error) error
+	// Greys calls fn for each grey settlement made by an entry of r, in
+	// position order.
+	Greys(ctx context.Context, r Range, fn func(g *acquire.GreySettlement) error) error
 }
 
 // TerminalInfo is what clearing needs of the registry about a terminal.
@@ -76,46 +99,124 @@ type Terminals interface {
 	Terminal(ctx context.Context, id citycard.TerminalID) (TerminalInfo, error)
 }
 
+// Gathered is what Gather read of a cycle's journal range.
+type Gathered struct {
+	Claim Claim
+	Items []Item // the claim's entries, in position order
+	Greys []Grey // the grey settlements they made, in position order
+}
+
 // Gather claims the journal range after from committed before the
-// cycle's cut-off, reads its entries and proves that it took them all
-// (Check). A terminal is looked up once per call.
-func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int64) (Claim, []Item, error) {
+// cycle's cut-off, reads its entries and their grey settlements, and
+// proves that it took them all (Check, CheckGreys). A terminal is looked
+// up once per call, an issuer's party ID made once.
+func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int64) (*Gathered, error) {
 	const op = "clearing.Gather"
 	cl, err := j.Claim(ctx, from, c.Cutoff)
 	if err != nil {
-		return Claim{}, nil, citycard.Wrap(op, citycard.Other, err)
+		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	if cl.Len() < 0 || cl.Len() > ItemsMax {
-		return Claim{}, nil, citycard.E(op, citycard.Invalid, "cycle %v: journal range %v: want 0 to %d entries", c.Day, cl.Range, ItemsMax)
+		return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal range %v: want 0 to %d entries", c.Day, cl.Range, ItemsMax)
 	}
-	items := make([]Item, 0, cl.Len())
-	seen := map[citycard.TerminalID]TerminalInfo{}
+	g := &Gathered{Claim: cl, Items: make([]Item, 0, cl.Len())}
+	ls := lookups{ctx: ctx, terms: terms, seen: map[citycard.TerminalID]TerminalInfo{}, issuers: map[citycard.IssuerCode]string{}}
 	err = j.Entries(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
 		r, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
 			return citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d: %w", c.Day, e.Pos, err)
 		}
-		ti, ok := seen[e.Terminal]
-		if !ok {
-			if ti, err = terms.Terminal(ctx, e.Terminal); err != nil {
-				return citycard.Wrap(op, citycard.Other, err)
-			}
-			seen[e.Terminal] = ti
+		ti, err := ls.terminal(e.Terminal)
+		if err != nil {
+			return err
 		}
-		items = append(items, Item{
+		g.Items = append(g.Items, Item{
 			Pos: e.Pos, AcceptedAt: at, Class: e.Class, Outcome: e.Outcome,
-			Issuer: r.Issuer.String(), Operator: ti.Operator, TerminalType: ti.Type,
+			Issuer: ls.issuer(r.Issuer), Operator: ti.Operator, TerminalType: ti.Type,
 			Product: r.Product, CardType: r.CardType, AmountFen: int64(r.Amount),
 		})
 		return nil
 	})
 	if err != nil {
-		return Claim{}, nil, citycard.Wrap(op, citycard.Other, err)
+		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	if err := Check(c.Day, cl, items); err != nil {
-		return Claim{}, nil, err
+	if err := Check(c.Day, cl, g.Items); err != nil {
+		return nil, err
 	}
-	return cl, items, nil
+	err = j.Greys(ctx, cl.Range, func(s *acquire.GreySettlement) error {
+		if len(g.Greys) >= ItemsMax {
+			return citycard.E(op, citycard.Invalid, "cycle %v: more than %d grey settlements", c.Day, ItemsMax)
+		}
+		ti, err := ls.terminal(s.Terminal)
+		if err != nil {
+			return err
+		}
+		g.Greys = append(g.Greys, Grey{
+			Pos: s.Pos, Move: s.Move, Issuer: ls.issuer(s.Issuer), Operator: ti.Operator, TerminalType: ti.Type,
+			Product: s.Product, CardType: s.CardType, AmountFen: s.AmountFen,
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if err := CheckGreys(c.Day, cl, g.Greys); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// lookups remembers the terminals looked up and the issuers' party IDs
+// made while gathering: a few thousand of each in a day of millions of
+// records.
+type lookups struct {
+	ctx     context.Context
+	terms   Terminals
+	seen    map[citycard.TerminalID]TerminalInfo
+	issuers map[citycard.IssuerCode]string
+}
+
+func (l *lookups) terminal(id citycard.TerminalID) (TerminalInfo, error) {
+	ti, ok := l.seen[id]
+	if !ok {
+		var err error
+		if ti, err = l.terms.Terminal(l.ctx, id); err != nil {
+			return TerminalInfo{}, citycard.Wrap("clearing.Gather", citycard.Other, err)
+		}
+		l.seen[id] = ti
+	}
+	return ti, nil
+}
+
+func (l *lookups) issuer(c citycard.IssuerCode) string {
+	s, ok := l.issuers[c]
+	if !ok {
+		s = c.String()
+		l.issuers[c] = s
+	}
+	return s
+}
+
+// CheckGreys proves that greys are the whole of the claim's grey
+// settlements: each made by an entry of the range, in position order, and
+// their count and sum those the journal counts. Kind Conflict.
+func CheckGreys(d Day, claim Claim, greys []Grey) error {
+	const op = "clearing.CheckGreys"
+	var took Totals
+	prev := claim.From
+	for i := range greys {
+		g := &greys[i]
+		if g.Pos <= claim.From || g.Pos > claim.To || g.Pos < prev {
+			return citycard.E(op, citycard.Conflict, "cycle %v: grey settlement %d at position %d: want one in %v, in position order", d, i, g.Pos, claim.Range)
+		}
+		prev = g.Pos
+		took.add(g.AmountFen)
+	}
+	if took != claim.Greys {
+		return citycard.E(op, citycard.Conflict, "cycle %v incomplete: the journal range %v holds %d grey settlements of %d fen, the cycle took %d of %d fen",
+			d, claim.Range, claim.Greys.Count, claim.Greys.AmountFen, took.Count, took.AmountFen)
+	}
+	return nil
 }
 
 // Check proves that items are the whole of claim before anything is

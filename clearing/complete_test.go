@@ -33,10 +33,11 @@ func TestGather(t *testing.T) {
 	cal := DefaultCalendar()
 	c := Open(cal, DayOf(2026, 12, 1), cal.Start(DayOf(2026, 12, 1)))
 	j := dayJournal(10)
-	cl, items, err := Gather(context.Background(), j, twoTerminal, &c, 0)
+	g, err := Gather(context.Background(), j, twoTerminal, &c, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cl, items := g.Claim, g.Items
 	// The two entries committed at and after the cut-off are not claimed.
 	wantSum := int64(0)
 	for i := range 10 {
@@ -53,8 +54,8 @@ func TestGather(t *testing.T) {
 	}
 	// The next cycle takes the range after it.
 	c2 := Open(cal, DayOf(2026, 12, 2), c.Cutoff)
-	if cl, _, err := Gather(context.Background(), j, twoTerminal, &c2, cl.To); err != nil || cl.Range != (Range{From: 10, To: 12}) {
-		t.Errorf("next cycle: %+v %v", cl, err)
+	if g, err := Gather(context.Background(), j, twoTerminal, &c2, cl.To); err != nil || g.Claim.Range != (Range{From: 10, To: 12}) {
+		t.Errorf("next cycle: %+v %v", g, err)
 	}
 }
 
@@ -68,9 +69,9 @@ func TestGatherMissingRowFails(t *testing.T) {
 	for _, drop := range []int64{1, 5, 10} {
 		j := dayJournal(10)
 		j.drop = drop
-		_, items, err := Gather(context.Background(), j, twoTerminal, &c, 0)
-		if !citycard.IsKind(err, citycard.Conflict) || items != nil {
-			t.Fatalf("row %d dropped: %v, %d items; want Conflict and nothing", drop, err, len(items))
+		g, err := Gather(context.Background(), j, twoTerminal, &c, 0)
+		if !citycard.IsKind(err, citycard.Conflict) || g != nil {
+			t.Fatalf("row %d dropped: %v, %+v; want Conflict and nothing", drop, err, g)
 		}
 		want := "position " + itoa(drop) + " missing"
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "holds 10 entries") || !strings.Contains(err.Error(), "took 9") {
@@ -81,7 +82,7 @@ func TestGatherMissingRowFails(t *testing.T) {
 
 func TestGatherUnknownTerminal(t *testing.T) {
 	c := Open(DefaultCalendar(), DayOf(2026, 12, 1), time.Time{})
-	_, _, err := Gather(context.Background(), dayJournal(3), memTerminals{}, &c, 0)
+	_, err := Gather(context.Background(), dayJournal(3), memTerminals{}, &c, 0)
 	if !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("unknown terminal: %v, want NotFound", err)
 	}

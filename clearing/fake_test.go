@@ -19,6 +19,7 @@ type memJournal struct {
 	at      []time.Time
 	amounts []int64
 	drop    int64
+	greys   []acquire.GreySettlement
 }
 
 func (j *memJournal) add(at time.Time, class acquire.Class, out acquire.Outcome, r *record.Record) {
@@ -35,7 +36,23 @@ func (j *memJournal) Claim(_ context.Context, from int64, before time.Time) (Cla
 		c.To = i + 1
 		c.add(j.amounts[i])
 	}
+	for _, g := range j.greys {
+		if g.Pos > c.From && g.Pos <= c.To {
+			c.Greys.add(g.AmountFen)
+		}
+	}
 	return c, nil
+}
+
+func (j *memJournal) Greys(_ context.Context, r Range, fn func(*acquire.GreySettlement) error) error {
+	for i := range j.greys {
+		if g := &j.greys[i]; g.Pos > r.From && g.Pos <= r.To {
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (j *memJournal) Entries(_ context.Context, r Range, fn func(*acquire.Journaled, time.Time) error) error {

@@ -33,10 +33,11 @@ func TestTwoCycles(t *testing.T) {
 
 	// Day 1 is computed at 01:00 the next morning, reviewed and approved.
 	c1 := Open(cal, d1, cal.Start(d1))
-	claim1, items1, err := Gather(ctx, j, twoTerminal, &c1, 0)
+	g1, err := Gather(ctx, j, twoTerminal, &c1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	claim1, items1 := g1.Claim, g1.Items
 	res1, err := clr.Clear(&Input{Day: d1, Claim: claim1, Items: items1})
 	if err != nil {
 		t.Fatal(err)
@@ -69,10 +70,11 @@ func TestTwoCycles(t *testing.T) {
 	book(cst(2026, 12, 2, 9, 0, 0), 10, 400)
 	book(cst(2026, 12, 3, 0, 0, 0), 11, 999) // day 3's
 	c2 := Open(cal, d2, cal.Start(d2))
-	claim2, items2, err := Gather(ctx, j, twoTerminal, &c2, c1.Range.To)
+	g2, err := Gather(ctx, j, twoTerminal, &c2, c1.Range.To)
 	if err != nil {
 		t.Fatal(err)
 	}
+	claim2, items2 := g2.Claim, g2.Items
 	if claim2.Range != (Range{From: 5, To: 7}) || claim2.AmountFen != 700 {
 		t.Fatalf("day 2 claims %+v, want (5, 7] of 700 fen", claim2)
 	}
