@@ -10,6 +10,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/clearing"
 )
 
 // Journal returns the acquisition journal (acquire.Journal), committed in
@@ -70,6 +71,13 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		for _, r := range plan.Chunks {
 			b.Queue(`INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES ($1, $2, $3, $4, $5)`,
 				r.FirstPos, r.N, r.Terminal, r.BatchID, r.Data)
+			b.Queue(`INSERT INTO acquire_chunk_totals (first_pos, n, amount_fen, at_ns) VALUES ($1, $2, $3, $4)`,
+				r.FirstPos, r.N, r.AmountFen, r.AtNs)
+		}
+		for i := range c.Greys {
+			g := clearing.GreyRowOf(&c.Greys[i])
+			b.Queue(`INSERT INTO acquire_greys (pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+				g.Pos, g.Index, g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, g.Counter, g.CardType, g.Product, g.AmountFen)
 		}
 		for _, r := range plan.Batches {
 			b.Queue(`INSERT INTO acquire_batches (terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

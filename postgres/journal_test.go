@@ -1,10 +1,7 @@
 package postgres
 
 import (
-	"context"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/citycard/citycard/storetest"
 )
@@ -16,16 +13,7 @@ func TestJournal(t *testing.T) {
 			Journal:   db.Journal(),
 			Ledger:    db.Ledger(),
 			Blacklist: db.Blacklist(),
-			Exec: func(ctx context.Context, stmts ...string) error {
-				return mapErr("test.Exec", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-					for _, s := range stmts {
-						if _, err := tx.Exec(ctx, s); err != nil {
-							return err
-						}
-					}
-					return nil
-				}))
-			},
+			Exec:      execIn(db),
 		}
 	})
 }

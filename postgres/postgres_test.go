@@ -70,16 +70,7 @@ func TestStore(t *testing.T) {
 			Registry: db.Registry(),
 			Ledger:   db.Ledger(),
 			CMS:      db.CMS(),
-			Exec: func(ctx context.Context, stmts ...string) error {
-				return mapErr("test.Exec", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-					for _, s := range stmts {
-						if _, err := tx.Exec(ctx, s); err != nil {
-							return err
-						}
-					}
-					return nil
-				}))
-			},
+			Exec:     execIn(db),
 			Unguard: func(ctx context.Context) error {
 				for _, tr := range []string{"entries_append_only ON entries", "postings_append_only ON postings", "cms_audit_append_only ON cms_audit"} {
 					if err := db.Exec(ctx, "DROP TRIGGER "+tr); err != nil {
@@ -197,5 +188,31 @@ func TestWriterLock(t *testing.T) {
 	cancel()
 	if _, err := db.LockWriter(cancelled); !citycard.IsKind(err, citycard.IO) {
 		t.Errorf("LockWriter(cancelled) = %v, want kind IO", err)
+	}
+}
+
+func TestClearingStore(t *testing.T) {
+	storetest.RunClearing(t, func(t *testing.T) storetest.ClearingStores {
+		db := openTemp(t)
+		return storetest.ClearingStores{
+			Journal:  db.Journal(),
+			Clearing: db.Clearing(),
+			Exec:     execIn(db),
+		}
+	})
+}
+
+// execIn runs statements in one transaction of db, bypassing the stores:
+// the suite's Exec.
+func execIn(db *DB) func(ctx context.Context, stmts ...string) error {
+	return func(ctx context.Context, stmts ...string) error {
+		return mapErr("test.Exec", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			for _, s := range stmts {
+				if _, err := tx.Exec(ctx, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/clearing"
 )
 
 // Journal returns the acquisition journal (acquire.Journal): committed
@@ -66,6 +67,17 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		for _, r := range plan.Chunks {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES (?, ?, ?, ?, ?)`,
 				r.FirstPos, r.N, r.Terminal, r.BatchID, r.Data); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acquire_chunk_totals (first_pos, n, amount_fen, at_ns) VALUES (?, ?, ?, ?)`,
+				r.FirstPos, r.N, r.AmountFen, r.AtNs); err != nil {
+				return err
+			}
+		}
+		for i := range c.Greys {
+			g := clearing.GreyRowOf(&c.Greys[i])
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acquire_greys (pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				g.Pos, g.Index, g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, g.Counter, g.CardType, g.Product, g.AmountFen); err != nil {
 				return err
 			}
 		}

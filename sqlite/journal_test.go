@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
 	"testing"
 
 	"github.com/citycard/citycard/storetest"
@@ -15,16 +13,7 @@ func TestJournal(t *testing.T) {
 			Journal:   db.Journal(),
 			Ledger:    db.Ledger(),
 			Blacklist: db.Blacklist(),
-			Exec: func(ctx context.Context, stmts ...string) error {
-				return mapErr("test.Exec", db.write(ctx, func(tx *sql.Tx) error {
-					for _, s := range stmts {
-						if _, err := tx.ExecContext(ctx, s); err != nil {
-							return err
-						}
-					}
-					return nil
-				}))
-			},
+			Exec:      execIn(db),
 		}
 	})
 }

@@ -36,16 +36,7 @@ func TestStore(t *testing.T) {
 			Registry: db.Registry(),
 			Ledger:   db.Ledger(),
 			CMS:      db.CMS(),
-			Exec: func(ctx context.Context, stmts ...string) error {
-				return mapErr("test.Exec", db.write(ctx, func(tx *sql.Tx) error {
-					for _, s := range stmts {
-						if _, err := tx.ExecContext(ctx, s); err != nil {
-							return err
-						}
-					}
-					return nil
-				}))
-			},
+			Exec:     execIn(db),
 			Unguard: func(ctx context.Context) error {
 				for _, tr := range []string{"entries_no_update", "entries_no_delete", "postings_no_update", "postings_no_delete", "cms_audit_no_update", "cms_audit_no_delete"} {
 					if err := db.Exec(ctx, "DROP TRIGGER "+tr); err != nil {
@@ -165,5 +156,31 @@ func TestWriterLock(t *testing.T) {
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestClearingStore(t *testing.T) {
+	storetest.RunClearing(t, func(t *testing.T) storetest.ClearingStores {
+		db := openTemp(t)
+		return storetest.ClearingStores{
+			Journal:  db.Journal(),
+			Clearing: db.Clearing(),
+			Exec:     execIn(db),
+		}
+	})
+}
+
+// execIn runs statements in one write transaction of db, bypassing the
+// stores: the suite's Exec.
+func execIn(db *DB) func(ctx context.Context, stmts ...string) error {
+	return func(ctx context.Context, stmts ...string) error {
+		return mapErr("test.Exec", db.write(ctx, func(tx *sql.Tx) error {
+			for _, s := range stmts {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
 	}
 }

@@ -1,0 +1,185 @@
+package clearing
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/citycard/citycard"
+)
+
+// FilesMax bounds the settlement files a cycle keeps the hashes of.
+const FilesMax = 16
+
+// File is one settlement file of a closed cycle, by name, with the
+// SHA-256 of its bytes (lower-case hex) and its size: what a re-run of
+// the cycle's files is checked against.
+type File struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Stored is a cycle as its store keeps it: the cycle, its result once
+// computed, the hashes of its files once closed.
+type Stored struct {
+	Cycle  Cycle
+	Result *Result // nil while opened
+	Files  []File  // set at close, by name
+}
+
+// Store keeps the cycles. A closed cycle is immutable: the stores'
+// triggers refuse any change to it, as they do to the journal.
+type Store interface {
+	// Cycle returns day d's cycle. Kind NotFound if it was never opened.
+	Cycle(ctx context.Context, d Day) (Stored, error)
+	// Before returns the latest cycle of a day before d; ok is false if
+	// there is none.
+	Before(ctx context.Context, d Day) (s Stored, ok bool, err error)
+	// Save writes s. was is the state the caller read it in, 0 for a
+	// cycle it opens: kind Exists if day s.Cycle.Day was opened already,
+	// Conflict if its stored state is not was (someone moved it since),
+	// Invalid if it is closed (the store refuses to change it).
+	Save(ctx context.Context, s *Stored, was State) error
+}
+
+// Cycles runs the cycles of a city over their store and the journal:
+// what the CLI's clear run, approve and close do. Its moves follow the
+// Cycle methods; each one reads the cycle, moves it and saves it in the
+// state it read (Store.Save's was), so that two members of staff racing
+// on one cycle cannot both move it.
+type Cycles struct {
+	Clearer   *Clearer
+	Store     Store
+	Journal   Journal
+	Terminals Terminals
+	Now       func() time.Time
+}
+
+// Run opens day d's cycle if it was not, and computes it (again): it
+// claims the journal range after the previous cycle's, gathers it,
+// proves it complete and clears it, carrying the previous cycle's
+// rounding. The previous cycle (the latest before d) must be closed, so
+// that ranges are contiguous and each is fixed before the next is
+// claimed. Kind Conflict for a previous cycle not closed, a cycle that
+// cannot be computed now (approved, closed, before its cut-off) or an
+// incomplete range; the kinds of Gather and Clear.
+func (cs *Cycles) Run(ctx context.Context, d Day) (*Stored, error) {
+	const op = "clearing.Cycles.Run"
+	now := cs.Now()
+	cur, err := cs.Store.Cycle(ctx, d)
+	var was State
+	switch {
+	case citycard.IsKind(err, citycard.NotFound):
+		cur = Stored{Cycle: Open(cs.Clearer.cfg.Calendar, d, now)}
+	case err != nil:
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	default:
+		was = cur.Cycle.State
+	}
+	prev, ok, err := cs.Store.Before(ctx, d)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	var from int64
+	var carry []Carry
+	if ok {
+		if prev.Cycle.State != Closed {
+			return nil, citycard.E(op, citycard.Conflict, "cycle %v: the cycle before it, %v, is %v: close it first", d, prev.Cycle.Day, prev.Cycle.State)
+		}
+		from = prev.Cycle.Range.To
+		for _, r := range prev.Result.Rounding {
+			if r.CarryOutMicro != 0 {
+				carry = append(carry, Carry{Party: r.Party, Micro: r.CarryOutMicro})
+			}
+		}
+	}
+	// Check the move before reading the journal.
+	if _, err := cur.Cycle.move(op, MoveCompute); err != nil {
+		return nil, err
+	}
+	g, err := Gather(ctx, cs.Journal, cs.Terminals, &cur.Cycle, from)
+	if err != nil {
+		return nil, err
+	}
+	res, err := cs.Clearer.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry})
+	if err != nil {
+		return nil, err
+	}
+	c, err := cur.Cycle.Compute(g.Claim.Range, from, now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stored{Cycle: c, Result: res}
+	if err := cs.Store.Save(ctx, s, was); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return s, nil
+}
+
+// Approve is the two people's sign-off of day d's cycle: by reviews a
+// computed cycle, and approves a reviewed one (a second person: the
+// reviewer cannot). Kind NotFound, Conflict (a cycle neither computed nor
+// reviewed, or moved meanwhile), Permission (the reviewer approving),
+// Invalid (a bad name).
+func (cs *Cycles) Approve(ctx context.Context, d Day, by string) (*Stored, error) {
+	const op = "clearing.Cycles.Approve"
+	cur, err := cs.Store.Cycle(ctx, d)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	was := cur.Cycle.State
+	var c Cycle
+	if was == Computed {
+		c, err = cur.Cycle.Review(by, cs.Now())
+	} else {
+		c, err = cur.Cycle.Approve(by, cs.Now())
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur.Cycle = c
+	if err := cs.Store.Save(ctx, &cur, was); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return &cur, nil
+}
+
+// Close makes day d's approved cycle final now and keeps the hashes of
+// its settlement files, which files makes from the closed cycle and its
+// result (their creation time is the close time). Kind NotFound,
+// Conflict, Invalid (more than FilesMax files), and files' kinds.
+func (cs *Cycles) Close(ctx context.Context, d Day, files func(c *Cycle, res *Result) ([]File, error)) (*Stored, error) {
+	const op = "clearing.Cycles.Close"
+	cur, err := cs.Store.Cycle(ctx, d)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	was := cur.Cycle.State
+	c, err := cur.Cycle.Close(cs.Now())
+	if err != nil {
+		return nil, err
+	}
+	fs, err := files(&c, cur.Result)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if len(fs) > FilesMax {
+		return nil, citycard.E(op, citycard.Invalid, "cycle %v: %d files, at most %d", d, len(fs), FilesMax)
+	}
+	fs = slices.Clone(fs)
+	slices.SortFunc(fs, func(a, b File) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	cur.Cycle, cur.Files = c, fs
+	if err := cs.Store.Save(ctx, &cur, was); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return &cur, nil
+}

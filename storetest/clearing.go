@@ -1,0 +1,327 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/registry"
+	"github.com/citycard/citycard/sim"
+	"github.com/citycard/citycard/terminal"
+)
+
+// ClearingStore is what clearing reads of a store's journal and where it
+// keeps its cycles.
+type ClearingStore interface {
+	clearing.Journal
+	clearing.Store
+}
+
+// ClearingStores is what one clearing test gets, over one fresh database.
+type ClearingStores struct {
+	Journal  acquire.Journal
+	Clearing ClearingStore
+	// Exec as in Stores.
+	Exec func(ctx context.Context, stmts ...string) error
+}
+
+// RunClearing runs the clearing storage suite.
+func RunClearing(t *testing.T, open func(t *testing.T) ClearingStores) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s ClearingStores)
+	}{
+		{"ClaimByCommitTime", testClaimByCommitTime},
+		{"ClaimRefusesMissingTotals", testClaimRefusesMissingTotals},
+		{"Cycles", testCycles},
+		{"GreyConfirmedInALaterCycle", testGreyConfirmedInALaterCycle},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+var (
+	clearIssuer = citycard.IssuerCode{0x31, 0x50, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+	clearTerm   = citycard.TerminalID{0x31, 0x50, 0x01, 0, 0, 1}
+	clearDay    = clearing.DayOf(2026, 12, 1)
+)
+
+// commitAt commits one batch of n purchases of fen each, at at, directly
+// to the journal (no acquirer: the records need not verify here).
+func commitAt(t *testing.T, j acquire.Journal, at time.Time, id string, first int64, n int, fen uint32) {
+	t.Helper()
+	c := &acquire.Commit{At: at, Batches: []acquire.StoredBatch{{Terminal: clearTerm, ID: id, Answer: []byte("{}"), At: at}}, Movements: [][]acquire.Movement{nil}}
+	for i := range n {
+		r := record.Record{Type: citycard.TxPurchase, Issuer: clearIssuer, CardType: 1, Counter: uint16(first) + uint16(i), Amount: fen, BalanceBefore: 100000, TerminalID: clearTerm}
+		r.ASN[9] = byte(i)
+		e := acquire.Journaled{Pos: first + int64(i), Terminal: clearTerm, BatchID: id, Outcome: acquire.OutcomeVerified, Class: acquire.ClassBooked}
+		copy(e.Raw[:], r.AppendBinary(nil))
+		c.Entries = append(c.Entries, e)
+	}
+	if err := j.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testClaimByCommitTime: a cycle claims the entries committed before its
+// cut-off after the previous cycle's range (clearing/doc.go), with the
+// store's own count and sum; the entries come back with their commit
+// times.
+func testClaimByCommitTime(t *testing.T, s ClearingStores) {
+	ctx := context.Background()
+	cal := clearing.DefaultCalendar()
+	end := cal.End(clearDay)
+	commitAt(t, s.Journal, end.Add(-2*time.Hour), "a", 1, 3, 100)
+	commitAt(t, s.Journal, end.Add(-time.Nanosecond), "b", 4, 2, 250)
+	commitAt(t, s.Journal, end, "c", 6, 4, 7) // at the cut-off: the next day's
+
+	cl, err := s.Clearing.Claim(ctx, 0, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := clearing.Claim{Range: clearing.Range{From: 0, To: 5}, Totals: clearing.Totals{Count: 5, AmountFen: 800}}
+	if cl != want {
+		t.Fatalf("claim %+v, want %+v", cl, want)
+	}
+	var pos []int64
+	var ats []time.Time
+	err = s.Clearing.Entries(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
+		pos = append(pos, e.Pos)
+		ats = append(ats, at)
+		return nil
+	})
+	if err != nil || len(pos) != 5 || pos[0] != 1 || pos[4] != 5 || !ats[0].Equal(end.Add(-2*time.Hour)) || !ats[4].Equal(end.Add(-time.Nanosecond)) {
+		t.Fatalf("entries %v at %v (%v)", pos, ats, err)
+	}
+	next, err := s.Clearing.Claim(ctx, 5, cal.End(clearDay+1))
+	if err != nil || next != (clearing.Claim{Range: clearing.Range{From: 5, To: 9}, Totals: clearing.Totals{Count: 4, AmountFen: 28}}) {
+		t.Fatalf("next day's claim %+v (%v)", next, err)
+	}
+	// A claim from inside a chunk is refused: ranges end at chunks.
+	if _, err := s.Clearing.Claim(ctx, 2, end); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("claim from inside a chunk: %v, want Invalid", err)
+	}
+	// The totals are append-only, as the journal is.
+	for _, stmt := range []string{"UPDATE acquire_chunk_totals SET amount_fen = 0", "DELETE FROM acquire_chunk_totals"} {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+}
+
+// testClaimRefusesMissingTotals: a chunk written without its totals (as
+// one committed before they were kept) makes the claim fail, naming the
+// counts, rather than claim a range whose sum it does not know; and a
+// read that drops it fails the cycle's completeness check (the issue's
+// Mojaloop join).
+func testClaimRefusesMissingTotals(t *testing.T, s ClearingStores) {
+	ctx := context.Background()
+	end := clearing.DefaultCalendar().End(clearDay)
+	commitAt(t, s.Journal, end.Add(-time.Hour), "a", 1, 2, 100)
+	// A copy of the chunk at 1, written at 3 behind the platform's back.
+	stmt := "INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) SELECT 3, n, terminal, 'x', data FROM acquire_journal WHERE first_pos = 1"
+	if err := s.Exec(ctx, stmt); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Clearing.Claim(ctx, 0, end)
+	if !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("a chunk without totals: %v, want Conflict", err)
+	}
+}
+
+// testCycles: a cycle is stored and read back as it was, result and
+// files included; a save from a stale state is refused; a closed cycle
+// cannot be changed, through the store or behind its back.
+func testCycles(t *testing.T, s ClearingStores) {
+	ctx := context.Background()
+	cal := clearing.DefaultCalendar()
+	at := cal.End(clearDay).Add(time.Hour + 123)
+	c := clearing.Open(cal, clearDay, cal.Start(clearDay))
+	if err := s.Clearing.Save(ctx, &clearing.Stored{Cycle: c}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Clearing.Save(ctx, &clearing.Stored{Cycle: c}, 0); !citycard.IsKind(err, citycard.Exists) {
+		t.Errorf("opened twice: %v, want Exists", err)
+	}
+	if _, ok, err := s.Clearing.Before(ctx, clearDay); ok || err != nil {
+		t.Errorf("a cycle before the first: %v %v", ok, err)
+	}
+	if _, err := s.Clearing.Cycle(ctx, clearDay+1); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("a day never opened: %v, want NotFound", err)
+	}
+	res := &clearing.Result{Day: clearDay, Claim: clearing.Claim{Range: clearing.Range{To: 3}, Totals: clearing.Totals{Count: 3, AmountFen: 600}},
+		Cleared:   clearing.Totals{Count: 3, AmountFen: 600},
+		Lines:     []clearing.Line{{Issuer: clearIssuer.String(), Operator: "bus", TerminalType: registry.TerminalBusValidator, Rule: "none", Records: 3, GrossFen: 600}},
+		Positions: []clearing.Position{{Party: clearIssuer.String(), PayableFen: 600, NetFen: -600}, {Party: "bus", ReceivableFen: 600, NetFen: 600}},
+		Rounding:  []clearing.RoundingLine{{Party: "bus", RemainderMicro: 7, CarryOutMicro: 7}}, RoundingAccount: clearing.DefaultRoundingAccount, Collector: clearIssuer.String()}
+	steps := []func(clearing.Cycle) (clearing.Cycle, error){
+		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Compute(res.Claim.Range, 0, at) },
+		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Review("ann", at.Add(1)) },
+		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Approve("bob", at.Add(2)) },
+		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Close(at.Add(3)) },
+	}
+	cur := clearing.Stored{Cycle: c}
+	for i, step := range steps {
+		next, err := step(cur.Cycle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := clearing.Stored{Cycle: next, Result: res}
+		if next.State == clearing.Closed {
+			st.Files = []clearing.File{{Name: "positions.csv", SHA256: "ab", Size: 10}}
+		}
+		if i < 2 {
+			if err := s.Clearing.Save(ctx, &st, clearing.Approved); !citycard.IsKind(err, citycard.Conflict) {
+				t.Errorf("step %d saved from a state it was not in: %v, want Conflict", i, err)
+			}
+		}
+		if err := s.Clearing.Save(ctx, &st, cur.Cycle.State); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		got, err := s.Clearing.Cycle(ctx, clearDay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Cycle.Cutoff.Equal(st.Cycle.Cutoff) || !got.Cycle.ComputedAt.Equal(st.Cycle.ComputedAt) || !got.Cycle.ClosedAt.Equal(st.Cycle.ClosedAt) {
+			t.Fatalf("step %d: times %+v, want %+v", i, got.Cycle, st.Cycle)
+		}
+		got.Cycle.Cutoff, got.Cycle.OpenedAt, got.Cycle.ComputedAt, got.Cycle.ReviewedAt, got.Cycle.ApprovedAt, got.Cycle.ClosedAt = st.Cycle.Cutoff, st.Cycle.OpenedAt, st.Cycle.ComputedAt, st.Cycle.ReviewedAt, st.Cycle.ApprovedAt, st.Cycle.ClosedAt
+		if !reflect.DeepEqual(got, st) {
+			t.Fatalf("step %d: read back\n%+v\nwant\n%+v", i, got, st)
+		}
+		cur = st
+	}
+	if prev, ok, err := s.Clearing.Before(ctx, clearDay+5); !ok || err != nil || prev.Cycle.Day != clearDay || prev.Cycle.State != clearing.Closed {
+		t.Errorf("the cycle before day +5: %+v %v %v", prev.Cycle, ok, err)
+	}
+	reopened := cur
+	reopened.Cycle.State = clearing.Opened
+	if err := s.Clearing.Save(ctx, &reopened, clearing.Closed); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a closed cycle changed: %v, want Invalid", err)
+	}
+	for _, stmt := range []string{"UPDATE clearing_cycles SET range_to = 9", "DELETE FROM clearing_cycles"} {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s on a closed cycle: allowed", stmt)
+		}
+	}
+}
+
+// testGreyConfirmedInALaterCycle: the grey record, end to end
+// through the acquirer, the store and the cycles: a tap tears after the
+// card debited (a grey record, in suspense, on the bus on day 1); the
+// card's next tap, in the metro on day 2, confirms it. Day 1 pays the bus
+// nothing; day 2 pays it the grey fare, in the cycle of the confirmation,
+// and the metro its own.
+func testGreyConfirmedInALaterCycle(t *testing.T, s ClearingStores) {
+	ctx := context.Background()
+	cal := clearing.DefaultCalendar()
+	d1, d2 := clearDay, clearDay+1
+	start := cal.Start(d1)
+	city, err := sim.NewDeviceCity(sim.DeviceConfig{Seed: 4, Alg: keys.Alg3DES, Fare: terminal.FlatFare{Fen: 200},
+		Stops: []sim.DeviceStop{{Mode: terminal.ModePOS}, {Mode: terminal.ModePOS}}, Cards: make([]sim.DeviceCard, 1), Start: start.AddDate(0, 0, -1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	operators := []string{"bus", "metro"}
+	ts := acquire.TerminalMap{}
+	clearTerms := clearTerminals{}
+	for i, tm := range city.Terminals {
+		ts[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: operators[i], OperatorCode: tm.OperatorCode, Active: true}
+		clearTerms[tm.ID] = clearing.TerminalInfo{Operator: operators[i], Type: registry.TerminalPOS}
+	}
+	now := start.Add(10 * time.Hour)
+	a, err := acquire.Open(ctx, acquire.Config{Journal: s.Journal, Terminals: ts, Verifier: record.NewVerifier(city.Store, sim.Issuer), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	upload := func(what string) {
+		t.Helper()
+		for i, u := range city.Uploads() {
+			if len(u.Records) == 0 {
+				continue
+			}
+			b := acquire.Batch{Terminal: u.Terminal.ID, ID: fmt.Sprintf("%s-%d", what, i), Count: len(u.Records), AmountFen: u.GenuineFen}
+			for _, r := range u.Records {
+				b.Body = append(b.Body, r...)
+			}
+			if ans, err := a.Submit(ctx, b); err != nil || ans.Rejected != 0 {
+				t.Fatalf("%s: %+v %v", what, ans, err)
+			}
+		}
+	}
+	city.Cards[0].Tear(card.TearAfterCommit)
+	if r, _ := city.Tap(0, 0, now, 150); !r.Grey {
+		t.Fatal("no grey record")
+	}
+	upload("grey")
+
+	clr, err := clearing.NewClearer(clearing.Config{Calendar: cal, Collector: sim.Issuer.String(), Rounding: clearing.RoundDown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Terminals: clearTerms, Now: func() time.Time { return now }}
+	net := func(d clearing.Day) map[string]int64 {
+		t.Helper()
+		now = cal.End(d).Add(time.Hour)
+		st, err := cs.Run(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, by := range []string{"ann", "bob"} {
+			if _, err := cs.Approve(ctx, d, by); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := cs.Close(ctx, d, func(*clearing.Cycle, *clearing.Result) ([]clearing.File, error) { return nil, nil }); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for _, p := range st.Result.Positions {
+			out[p.Party] = p.NetFen
+		}
+		if d == d1 && (st.Result.Suspense != clearing.Totals{Count: 1, AmountFen: 150}) {
+			t.Errorf("day 1 holds %+v in suspense, want the grey", st.Result.Suspense)
+		}
+		if d == d2 && (st.Result.Confirmed != clearing.Totals{Count: 1, AmountFen: 150}) {
+			t.Errorf("day 2 confirmed %+v, want the grey", st.Result.Confirmed)
+		}
+		return out
+	}
+	if got := net(d1); len(got) != 0 {
+		t.Errorf("day 1 positions %v, want none: the grey is in suspense", got)
+	}
+	// Day 2: the card taps the metro, its next counter and the balance the
+	// grey debit left.
+	now = cal.Start(d2).Add(9 * time.Hour)
+	if _, err := city.Tap(0, 1, now, 300); err != nil {
+		t.Fatal(err)
+	}
+	upload("metro")
+	if got := net(d2); got["bus"] != 150 || got["metro"] != 300 || got[sim.Issuer.String()] != -450 {
+		t.Errorf("day 2 positions %v, want the bus paid the grey's 150 and the metro its 300", got)
+	}
+}
+
+// clearTerminals answers clearing's terminal look-ups from a map.
+type clearTerminals map[citycard.TerminalID]clearing.TerminalInfo
+
+func (m clearTerminals) Terminal(_ context.Context, id citycard.TerminalID) (clearing.TerminalInfo, error) {
+	ti, ok := m[id]
+	if !ok {
+		return ti, citycard.E("storetest.clearTerminals", citycard.NotFound, "no terminal %v", id)
+	}
+	return ti, nil
+}
