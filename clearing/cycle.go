@@ -95,6 +95,7 @@ type Cycle struct {
 	Range      Range // claimed by the last compute; zero while opened
 	OpenedAt   time.Time
 	ComputedAt time.Time
+	ComputedBy string // who ran the last compute (Cycles.Run)
 	ReviewedAt time.Time
 	ReviewedBy string
 	ApprovedAt time.Time
@@ -102,6 +103,7 @@ type Cycle struct {
 	// ClosedAt is the close time: the creation time of the cycle's
 	// settlement files.
 	ClosedAt time.Time
+	ClosedBy string // who closed it (Cycles.Close)
 }
 
 // Open returns the opened cycle of day d under calendar cal.

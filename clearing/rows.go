@@ -20,7 +20,7 @@ type CycleRow struct {
 	From, To                                     int64
 	OpenedNs, ComputedNs, ReviewedNs, ApprovedNs int64
 	ClosedNs                                     int64
-	ReviewedBy, ApprovedBy                       string
+	ComputedBy, ReviewedBy, ApprovedBy, ClosedBy string
 	Result, Files                                []byte
 }
 
@@ -34,7 +34,7 @@ func (s *Stored) Row() (CycleRow, error) {
 	r := CycleRow{
 		Day: int64(c.Day), State: c.State.String(), CutoffNs: ns(c.Cutoff), From: c.Range.From, To: c.Range.To,
 		OpenedNs: ns(c.OpenedAt), ComputedNs: ns(c.ComputedAt), ReviewedNs: ns(c.ReviewedAt), ApprovedNs: ns(c.ApprovedAt), ClosedNs: ns(c.ClosedAt),
-		ReviewedBy: c.ReviewedBy, ApprovedBy: c.ApprovedBy,
+		ComputedBy: c.ComputedBy, ReviewedBy: c.ReviewedBy, ApprovedBy: c.ApprovedBy, ClosedBy: c.ClosedBy,
 	}
 	var err error
 	if s.Result != nil {
@@ -61,7 +61,7 @@ func (r *CycleRow) Stored() (Stored, error) {
 	s := Stored{Cycle: Cycle{
 		Day: Day(r.Day), State: st, Cutoff: at(r.CutoffNs), Range: Range{From: r.From, To: r.To},
 		OpenedAt: at(r.OpenedNs), ComputedAt: at(r.ComputedNs), ReviewedAt: at(r.ReviewedNs), ApprovedAt: at(r.ApprovedNs), ClosedAt: at(r.ClosedNs),
-		ReviewedBy: r.ReviewedBy, ApprovedBy: r.ApprovedBy,
+		ComputedBy: r.ComputedBy, ReviewedBy: r.ReviewedBy, ApprovedBy: r.ApprovedBy, ClosedBy: r.ClosedBy,
 	}}
 	if r.Result != nil {
 		s.Result = &Result{}

@@ -56,16 +56,20 @@ type Cycles struct {
 	Now       func() time.Time
 }
 
-// Run opens day d's cycle if it was not, and computes it (again): it
+// Run opens day d's cycle if it was not, and by computes it (again): it
 // claims the journal range after the previous cycle's, gathers it,
 // proves it complete and clears it, carrying the previous cycle's
 // rounding. The previous cycle (the latest before d) must be closed, so
 // that ranges are contiguous and each is fixed before the next is
 // claimed. Kind Conflict for a previous cycle not closed, a cycle that
 // cannot be computed now (approved, closed, before its cut-off) or an
-// incomplete range; the kinds of Gather and Clear.
-func (cs *Cycles) Run(ctx context.Context, d Day) (*Stored, error) {
+// incomplete range; Invalid for a bad name; the kinds of Gather and
+// Clear.
+func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	const op = "clearing.Cycles.Run"
+	if err := checkStaff(op, by); err != nil {
+		return nil, err
+	}
 	now := cs.Now()
 	cur, err := cs.Store.Cycle(ctx, d)
 	var was State
@@ -110,6 +114,7 @@ func (cs *Cycles) Run(ctx context.Context, d Day) (*Stored, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.ComputedBy = by
 	s := &Stored{Cycle: c, Result: res}
 	if err := cs.Store.Save(ctx, s, was); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
@@ -145,12 +150,16 @@ func (cs *Cycles) Approve(ctx context.Context, d Day, by string) (*Stored, error
 	return &cur, nil
 }
 
-// Close makes day d's approved cycle final now and keeps the hashes of
+// Close has by make day d's approved cycle final now and keeps the hashes of
 // its settlement files, which files makes from the closed cycle and its
 // result (their creation time is the close time). Kind NotFound,
-// Conflict, Invalid (more than FilesMax files), and files' kinds.
-func (cs *Cycles) Close(ctx context.Context, d Day, files func(c *Cycle, res *Result) ([]File, error)) (*Stored, error) {
+// Conflict, Invalid (more than FilesMax files, a bad name), and files'
+// kinds.
+func (cs *Cycles) Close(ctx context.Context, d Day, by string, files func(c *Cycle, res *Result) ([]File, error)) (*Stored, error) {
 	const op = "clearing.Cycles.Close"
+	if err := checkStaff(op, by); err != nil {
+		return nil, err
+	}
 	cur, err := cs.Store.Cycle(ctx, d)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
@@ -160,6 +169,7 @@ func (cs *Cycles) Close(ctx context.Context, d Day, files func(c *Cycle, res *Re
 	if err != nil {
 		return nil, err
 	}
+	c.ClosedBy = by
 	fs, err := files(&c, cur.Result)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)

@@ -167,10 +167,18 @@ func testCycles(t *testing.T, s ClearingStores) {
 		Positions: []clearing.Position{{Party: clearIssuer.String(), PayableFen: 600, NetFen: -600}, {Party: "bus", ReceivableFen: 600, NetFen: 600}},
 		Rounding:  []clearing.RoundingLine{{Party: "bus", RemainderMicro: 7, CarryOutMicro: 7}}, RoundingAccount: clearing.DefaultRoundingAccount, Collector: clearIssuer.String()}
 	steps := []func(clearing.Cycle) (clearing.Cycle, error){
-		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Compute(res.Claim.Range, 0, at) },
+		func(c clearing.Cycle) (clearing.Cycle, error) {
+			c, err := c.Compute(res.Claim.Range, 0, at)
+			c.ComputedBy = "carl"
+			return c, err
+		},
 		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Review("ann", at.Add(1)) },
 		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Approve("bob", at.Add(2)) },
-		func(c clearing.Cycle) (clearing.Cycle, error) { return c.Close(at.Add(3)) },
+		func(c clearing.Cycle) (clearing.Cycle, error) {
+			c, err := c.Close(at.Add(3))
+			c.ClosedBy = "dora"
+			return c, err
+		},
 	}
 	cur := clearing.Stored{Cycle: c}
 	for i, step := range steps {
@@ -276,7 +284,7 @@ func testGreyConfirmedInALaterCycle(t *testing.T, s ClearingStores) {
 	net := func(d clearing.Day) map[string]int64 {
 		t.Helper()
 		now = cal.End(d).Add(time.Hour)
-		st, err := cs.Run(ctx, d)
+		st, err := cs.Run(ctx, d, "carl")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +293,7 @@ func testGreyConfirmedInALaterCycle(t *testing.T, s ClearingStores) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := cs.Close(ctx, d, func(*clearing.Cycle, *clearing.Result) ([]clearing.File, error) { return nil, nil }); err != nil {
+		if _, err := cs.Close(ctx, d, "dora", func(*clearing.Cycle, *clearing.Result) ([]clearing.File, error) { return nil, nil }); err != nil {
 			t.Fatal(err)
 		}
 		out := map[string]int64{}

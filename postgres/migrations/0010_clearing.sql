@@ -39,11 +39,13 @@ CREATE TABLE clearing_cycles (
 	range_to    BIGINT NOT NULL CHECK (range_to >= range_from),
 	opened_ns   BIGINT NOT NULL,
 	computed_ns BIGINT NOT NULL,
+	computed_by TEXT NOT NULL,
 	reviewed_ns BIGINT NOT NULL,
 	reviewed_by TEXT NOT NULL,
 	approved_ns BIGINT NOT NULL,
 	approved_by TEXT NOT NULL,
 	closed_ns   BIGINT NOT NULL,
+	closed_by   TEXT NOT NULL,
 	result      BYTEA,
 	files       BYTEA,
 	CHECK (state <> 'closed' OR (closed_ns <> 0 AND result IS NOT NULL AND files IS NOT NULL))

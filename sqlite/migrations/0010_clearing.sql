@@ -50,11 +50,13 @@ CREATE TABLE clearing_cycles (
 	range_to    INTEGER NOT NULL CHECK (range_to >= range_from),
 	opened_ns   INTEGER NOT NULL,
 	computed_ns INTEGER NOT NULL,
+	computed_by TEXT NOT NULL,
 	reviewed_ns INTEGER NOT NULL,
 	reviewed_by TEXT NOT NULL,
 	approved_ns INTEGER NOT NULL,
 	approved_by TEXT NOT NULL,
 	closed_ns   INTEGER NOT NULL,
+	closed_by   TEXT NOT NULL,
 	result      BLOB,
 	files       BLOB,
 	CHECK (state <> 'closed' OR (closed_ns <> 0 AND result IS NOT NULL AND files IS NOT NULL))
