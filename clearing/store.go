@@ -2,6 +2,8 @@ package clearing
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"time"
 
@@ -192,4 +194,10 @@ func (cs *Cycles) Close(ctx context.Context, d Day, by string, files func(c *Cyc
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	return &cur, nil
+}
+
+// FileOf returns the hash of a file of name holding data.
+func FileOf(name string, data []byte) File {
+	sum := sha256.Sum256(data)
+	return File{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
 }

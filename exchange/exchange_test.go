@@ -321,6 +321,33 @@ func TestFilesRepeat(t *testing.T) {
 	}
 }
 
+// Files writes the three files of the golden tests, under the day's
+// names, the same on every call.
+func TestFiles(t *testing.T) {
+	cy, res := cleared(t)
+	fs, err := Files(cy, res, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Files(cy, res, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golds := []string{"positions.csv", "instructions.csv", "pain001.xml"}
+	for i, f := range fs {
+		if f.Name != FileNames(cy.Day)[i] || !strings.HasPrefix(f.Name, "CCLR-"+cy.Day.Compact()+"-") {
+			t.Errorf("file %d named %q", i, f.Name)
+		}
+		want, err := os.ReadFile(filepath.Join("testdata", golds[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(f.Data, want) || !bytes.Equal(again[i].Data, f.Data) {
+			t.Errorf("%s differs from testdata/%s or between calls", f.Name, golds[i])
+		}
+	}
+}
+
 func TestYuan(t *testing.T) {
 	for fen, want := range map[int64]string{0: "0.00", 5: "0.05", 100: "1.00", 12345: "123.45", -5: "-0.05", -12345: "-123.45"} {
 		if got := Yuan(fen); got != want {

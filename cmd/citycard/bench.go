@@ -50,6 +50,9 @@ flags:
 `
 
 func runBench(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "clear" {
+		return runBenchClear(ctx, e, args[1:])
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(e.stderr, benchUsage); fs.PrintDefaults() }
@@ -71,7 +74,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	if what != "ingest" {
 		fs.Usage()
-		return fmt.Errorf("bench: unknown benchmark %q (want ingest): %w", what, errUsage)
+		return fmt.Errorf("bench: unknown benchmark %q (want ingest, or clear first: citycard bench clear -h): %w", what, errUsage)
 	}
 	if o.records <= 0 || o.cards <= 0 || o.batch <= 0 || o.batch > acquire.MaxBatchRecords || o.uploaders <= 0 {
 		return fmt.Errorf("bench: --records, --cards, --uploaders must be positive and --batch 1 to %d: %w", acquire.MaxBatchRecords, errUsage)

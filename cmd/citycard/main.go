@@ -38,13 +38,15 @@ func commands() map[string]command {
 		"trace":      {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
 		"keys":       {"key management: init, list, rotate, ceremony", runKeys},
 		"fare":       {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
-		"bench":      {"benchmarks: ingest (upload, verify, book records end to end)", runBench},
+		"bench":      {"benchmarks: ingest (upload, verify, book records end to end), clear (a booked day's cycle)", runBench},
 		"serve":      {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
 		"ledger":     {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
 		"demo":       {"the main job: trace a commute, simulate a small city, then serve the web console over it", runDemo},
 		"registry":   {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
 		"rejections": {"the rejection journal: list rejected records, resubmit them once staff fixed the cause", runRejections},
 		"sim":        {"simulate a city from a seed, end to end over HTTP, and check every invariant", runSim},
+		"clear":      {"clearing cycles: run, show, approve and close a business day's cycle", runClear},
+		"settle":     {"settlement files of a closed cycle: positions, instructions, pain.001", runSettle},
 	}
 }
 

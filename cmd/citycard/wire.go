@@ -10,6 +10,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
@@ -26,6 +27,13 @@ type journal interface {
 	api.Rejections
 }
 
+// clearingStore is what clearing reads of the journal and where its
+// cycles are kept.
+type clearingStore interface {
+	clearing.Journal
+	clearing.Store
+}
+
 // stores are the back office's storage, whichever engine holds it.
 type stores struct {
 	url       dburl.URL
@@ -33,6 +41,7 @@ type stores struct {
 	ledger    ledger.Store
 	journal   journal
 	blacklist blacklist.Store
+	clearing  clearingStore
 	close     func() error
 	// lockWriter takes the store's writer lock (see writer.go).
 	lockWriter func(context.Context) (writerLock, error)
@@ -58,7 +67,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			}
 			return l, nil
 		}
-		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), close: d.Close, lockWriter: lock}, nil
+		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }

@@ -1,0 +1,450 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/registry"
+)
+
+// clearSubcommands are the subcommands of `citycard clear`.
+var clearSubcommands = []struct{ name, summary string }{
+	{"run", "open the day's cycle if need be, claim its journal range, prove it complete and clear it (again)"},
+	{"show", "show the cycle: its state, range, totals, who did what when, and the positions"},
+	{"approve", "sign the computed result off: the first person reviews it, a second approves it"},
+	{"close", "make the approved cycle final and keep the hashes of its settlement files"},
+}
+
+// clearFlags are the flags of clear and settle.
+type clearFlags struct {
+	fs     *flag.FlagSet
+	date   *string
+	db     *string
+	by     *string
+	asJSON *bool
+	out    *string
+}
+
+func newClearFlags(e env, name string) *clearFlags {
+	f := &clearFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.fs.SetOutput(e.stderr)
+	f.date = f.fs.String("date", "", "the cycle's business day, YYYY-MM-DD (required)")
+	f.db = f.fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
+	f.by = f.fs.String("by", "", "the member of staff who does it (run, approve, close)")
+	f.asJSON = f.fs.Bool("json", false, "print JSON for a program instead of text for a person")
+	return f
+}
+
+// runClear runs `citycard clear run|show|approve|close --date YYYY-MM-DD
+// [--db URL] [--by NAME] [--json]`.
+func runClear(ctx context.Context, e env, args []string) error {
+	f := newClearFlags(e, "citycard clear")
+	f.fs.Usage = func() { clearUsage(e.stderr, f.fs) }
+	pos, err := parseInterleaved(f.fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) != 1 || !isClearSubcommand(pos[0]) {
+		clearUsage(e.stderr, f.fs)
+		return errUsage
+	}
+	day, err := clearing.ParseDay(*f.date)
+	if err != nil {
+		return fmt.Errorf("clear: --date: %v: %w", err, errUsage)
+	}
+	if pos[0] != "show" && *f.by == "" {
+		return fmt.Errorf("clear %s: --by NAME: who does it: %w", pos[0], errUsage)
+	}
+	st, cs, err := openCycles(ctx, *f.db, pos[0] == "show")
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	var s *clearing.Stored
+	switch pos[0] {
+	case "run":
+		s, err = cs.Run(ctx, day, *f.by)
+	case "approve":
+		s, err = cs.Approve(ctx, day, *f.by)
+	case "close":
+		var parties map[string]exchange.Party
+		if parties, err = partiesOf(ctx, st.registry); err != nil {
+			return err
+		}
+		s, err = cs.Close(ctx, day, *f.by, closeFiles(parties))
+	default:
+		var got clearing.Stored
+		got, err = cs.Store.Cycle(ctx, day)
+		s = &got
+	}
+	if err != nil {
+		return err
+	}
+	return showCycle(e.stdout, s, *f.asJSON)
+}
+
+func isClearSubcommand(s string) bool {
+	for _, c := range clearSubcommands {
+		if c.name == s {
+			return true
+		}
+	}
+	return false
+}
+
+func clearUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "usage: citycard clear <subcommand> --date YYYY-MM-DD [--db URL] [--by NAME] [--json]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "subcommands:")
+	for _, s := range clearSubcommands {
+		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "flags:")
+	fs.PrintDefaults()
+}
+
+// openCycles opens the stores and the cycles over them, under the
+// default calendar, our issuer collecting the fees (no fee schedule is
+// configured yet: every fee is 0). Reading must not leave an empty
+// database behind a typo, so a read of a SQLite file that is not there
+// is NotFound.
+func openCycles(ctx context.Context, db string, reading bool) (*stores, *clearing.Cycles, error) {
+	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.SQLite && reading {
+		if _, err := os.Stat(u.Path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, citycard.E("citycard.clear", citycard.NotFound, "no database at %s", u.Path)
+		}
+	}
+	st, err := openStores(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := cyclesOver(ctx, st, time.Now)
+	if err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	return st, cs, nil
+}
+
+// cyclesOver returns the cycles over st's stores, with clock now.
+func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...clearing.FeeSchedule) (*clearing.Cycles, error) {
+	own, err := ownIssuer(ctx, st.registry)
+	if err != nil {
+		return nil, err
+	}
+	clr, err := clearing.NewClearer(clearing.Config{Calendar: clearing.DefaultCalendar(), Collector: own.String(), Rounding: clearing.RoundHalfEven, Fees: fees})
+	if err != nil {
+		return nil, err
+	}
+	return &clearing.Cycles{Clearer: clr, Store: st.clearing, Journal: st.clearing, Terminals: registryTerminals{st.registry}, Now: now}, nil
+}
+
+// registryTerminals answers clearing's look-ups from the registry.
+type registryTerminals struct{ rs registry.Store }
+
+func (r registryTerminals) Terminal(ctx context.Context, id citycard.TerminalID) (clearing.TerminalInfo, error) {
+	t, err := r.rs.Terminal(ctx, id)
+	if err != nil {
+		return clearing.TerminalInfo{}, err
+	}
+	return clearing.TerminalInfo{Operator: t.Operator, Type: t.Type}, nil
+}
+
+// partiesOf returns every registry party's name and settlement account,
+// by ID: what the settlement files say of them.
+func partiesOf(ctx context.Context, rs registry.Store) (map[string]exchange.Party, error) {
+	ps, err := rs.Parties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]exchange.Party, len(ps))
+	for _, p := range ps {
+		out[p.ID] = exchange.Party{Name: p.Name, Account: p.SettlementAccount}
+	}
+	return out, nil
+}
+
+// jsonTotals, jsonPosition, jsonCycle: the JSON of clear's output; the
+// field names are its contract (README.md).
+type jsonTotals struct {
+	Count     int64 `json:"count"`
+	AmountFen int64 `json:"amount_fen"`
+}
+
+type jsonPosition struct {
+	Party         string `json:"party"`
+	ReceivableFen int64  `json:"receivable_fen"`
+	PayableFen    int64  `json:"payable_fen"`
+	NetFen        int64  `json:"net_fen"`
+}
+
+type jsonBreach struct {
+	Party  string `json:"party"`
+	NetFen int64  `json:"net_fen"`
+	CapFen int64  `json:"cap_fen"`
+}
+
+type jsonCycle struct {
+	Day        string                `json:"day"`
+	State      string                `json:"state"`
+	Cutoff     string                `json:"cutoff"`
+	RangeFrom  int64                 `json:"range_from"`
+	RangeTo    int64                 `json:"range_to"`
+	OpenedAt   string                `json:"opened_at"`
+	ComputedAt string                `json:"computed_at,omitempty"`
+	ComputedBy string                `json:"computed_by,omitempty"`
+	ReviewedAt string                `json:"reviewed_at,omitempty"`
+	ReviewedBy string                `json:"reviewed_by,omitempty"`
+	ApprovedAt string                `json:"approved_at,omitempty"`
+	ApprovedBy string                `json:"approved_by,omitempty"`
+	ClosedAt   string                `json:"closed_at,omitempty"`
+	ClosedBy   string                `json:"closed_by,omitempty"`
+	Totals     map[string]jsonTotals `json:"totals,omitempty"`
+	Positions  []jsonPosition        `json:"positions"`
+	Breaches   []jsonBreach          `json:"breaches"`
+	Files      []clearing.File       `json:"files"`
+}
+
+// clearTime formats a cycle's time in its calendar's zone; "" for none.
+func clearTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(clearing.DefaultCalendar().Zone).Format(time.RFC3339)
+}
+
+// totalsOf names what a result did with the entries it took.
+func totalsOf(res *clearing.Result) []struct {
+	name string
+	t    clearing.Totals
+} {
+	return []struct {
+		name string
+		t    clearing.Totals
+	}{
+		{"claimed", res.Claim.Totals}, {"cleared", res.Cleared}, {"late", res.Late}, {"pending_issuer", res.Pending},
+		{"suspense", res.Suspense}, {"duplicates", res.Duplicates}, {"loads", res.Loads},
+		{"grey_settlements", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
+	}
+}
+
+// showCycle prints s: a summary and the positions as a table for a
+// person, or one JSON object for a program.
+func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
+	c := &s.Cycle
+	if asJSON {
+		jc := jsonCycle{Day: c.Day.String(), State: c.State.String(), Cutoff: clearTime(c.Cutoff), RangeFrom: c.Range.From, RangeTo: c.Range.To,
+			OpenedAt: clearTime(c.OpenedAt), ComputedAt: clearTime(c.ComputedAt), ComputedBy: c.ComputedBy, ReviewedAt: clearTime(c.ReviewedAt), ReviewedBy: c.ReviewedBy,
+			ApprovedAt: clearTime(c.ApprovedAt), ApprovedBy: c.ApprovedBy, ClosedAt: clearTime(c.ClosedAt), ClosedBy: c.ClosedBy,
+			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files}
+		if jc.Files == nil {
+			jc.Files = []clearing.File{}
+		}
+		if res := s.Result; res != nil {
+			jc.Totals = map[string]jsonTotals{}
+			for _, t := range totalsOf(res) {
+				jc.Totals[t.name] = jsonTotals{t.t.Count, t.t.AmountFen}
+			}
+			for _, p := range res.Positions {
+				jc.Positions = append(jc.Positions, jsonPosition{p.Party, p.ReceivableFen, p.PayableFen, p.NetFen})
+			}
+			for _, b := range res.Breaches {
+				jc.Breaches = append(jc.Breaches, jsonBreach{b.Party, b.NetFen, b.CapFen})
+			}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(jc)
+	}
+	fmt.Fprintf(w, "cycle %v: %v (cut-off %s)\n", c.Day, c.State, clearTime(c.Cutoff))
+	for _, step := range []struct{ what, at, by string }{
+		{"opened", clearTime(c.OpenedAt), ""}, {"computed", clearTime(c.ComputedAt), c.ComputedBy}, {"reviewed", clearTime(c.ReviewedAt), c.ReviewedBy},
+		{"approved", clearTime(c.ApprovedAt), c.ApprovedBy}, {"closed", clearTime(c.ClosedAt), c.ClosedBy},
+	} {
+		if step.at == "" {
+			continue
+		}
+		fmt.Fprintf(w, "  %-9s %s", step.what, step.at)
+		if step.by != "" {
+			fmt.Fprintf(w, " by %s", step.by)
+		}
+		fmt.Fprintln(w)
+	}
+	res := s.Result
+	if res == nil {
+		fmt.Fprintln(w, "  not computed yet: citycard clear run")
+		return nil
+	}
+	fmt.Fprintf(w, "  journal range %v\n", c.Range)
+	for _, t := range totalsOf(res) {
+		if t.t.Count != 0 || t.name == "claimed" || t.name == "cleared" {
+			fmt.Fprintf(w, "  %-17s %d, %s CNY\n", t.name, t.t.Count, citycard.Yuan(t.t.AmountFen))
+		}
+	}
+	fmt.Fprintln(w)
+	width := len("PARTY")
+	for _, p := range res.Positions {
+		width = max(width, len(p.Party))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\tRECEIVABLE (CNY)\tPAYABLE (CNY)\tNET (CNY)\t\n", width, "PARTY")
+	var rec, pay, net int64
+	for _, p := range res.Positions {
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t\n", width, p.Party, citycard.Yuan(p.ReceivableFen), citycard.Yuan(p.PayableFen), citycard.Yuan(p.NetFen))
+		rec, pay, net = rec+p.ReceivableFen, pay+p.PayableFen, net+p.NetFen
+	}
+	fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t\n", width, "total", citycard.Yuan(rec), citycard.Yuan(pay), citycard.Yuan(net))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, b := range res.Breaches {
+		fmt.Fprintf(w, "BREACH: %s nets %s CNY, past its net debit cap of %s CNY\n", b.Party, citycard.Yuan(b.NetFen), citycard.Yuan(b.CapFen))
+	}
+	for _, f := range s.Files {
+		fmt.Fprintf(w, "  file %s  sha256 %s  %d bytes\n", f.Name, f.SHA256, f.Size)
+	}
+	return nil
+}
+
+// runSettle runs `citycard settle files --date YYYY-MM-DD --out DIR
+// [--db URL] [--json]`: the settlement files of a closed cycle, written
+// again from its stored result and close time, and checked against the
+// hashes kept at close, so that they are the files the cycle closed with,
+// byte for byte.
+func runSettle(ctx context.Context, e env, args []string) error {
+	f := newClearFlags(e, "citycard settle")
+	f.out = f.fs.String("out", "", "the directory to write the files to (required)")
+	f.fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: citycard settle files --date YYYY-MM-DD --out DIR [--db URL] [--json]")
+		fmt.Fprintln(e.stderr)
+		fmt.Fprintln(e.stderr, "Writes a closed cycle's positions CSV, settlement instructions CSV and pain.001.")
+		fmt.Fprintln(e.stderr)
+		fmt.Fprintln(e.stderr, "flags:")
+		f.fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(f.fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) != 1 || pos[0] != "files" {
+		f.fs.Usage()
+		return errUsage
+	}
+	day, err := clearing.ParseDay(*f.date)
+	if err != nil {
+		return fmt.Errorf("settle: --date: %v: %w", err, errUsage)
+	}
+	if *f.out == "" {
+		return fmt.Errorf("settle: --out DIR: where to write the files: %w", errUsage)
+	}
+	st, cs, err := openCycles(ctx, *f.db, true)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	files, err := settleFiles(ctx, st, cs, day, *f.out)
+	if err != nil {
+		return err
+	}
+	if *f.asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(files)
+	}
+	for _, file := range files {
+		fmt.Fprintf(e.stdout, "%s  sha256 %s  %d bytes\n", filepath.Join(*f.out, file.Name), file.SHA256, file.Size)
+	}
+	return nil
+}
+
+// settleFiles writes closed cycle day's files into dir, each checked
+// against the hash kept at close. Kind Conflict for a cycle not closed or
+// a file that differs from the one it closed with (the registry's names
+// or accounts changed since), IO for a failed write.
+func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clearing.Day, dir string) ([]clearing.File, error) {
+	const op = "citycard.settle"
+	s, err := cs.Store.Cycle(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	if s.Cycle.State != clearing.Closed {
+		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v: settlement files are written for a closed cycle", day, s.Cycle.State)
+	}
+	parties, err := partiesOf(ctx, st.registry)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := exchange.Files(&s.Cycle, s.Result, parties)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]clearing.File{}
+	for _, f := range s.Files {
+		kept[f.Name] = f
+	}
+	out := make([]clearing.File, len(fs))
+	for i, f := range fs {
+		out[i] = clearing.FileOf(f.Name, f.Data)
+		if kept[f.Name] != out[i] {
+			return nil, citycard.E(op, citycard.Conflict, "cycle %v: %s is not the file the cycle closed with (sha256 %s, closed with %s): has the registry changed a party's name or account?",
+				day, f.Name, out[i].SHA256, kept[f.Name].SHA256)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, citycard.E(op, citycard.IO, "%w", err)
+	}
+	for _, f := range fs {
+		if err := writeFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+			return nil, citycard.E(op, citycard.IO, "%w", err)
+		}
+	}
+	return out, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file renamed
+// over it, so that a reader never sees half a settlement file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(tmp, bytes.NewReader(data)); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
