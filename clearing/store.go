@@ -58,6 +58,27 @@ type Cycles struct {
 	Now       func() time.Time
 }
 
+// Cycle returns day d's cycle from the store, its times in the
+// calendar's zone (a store keeps instants, not zones): the zone its files
+// are written in. Kind NotFound.
+func (cs *Cycles) Cycle(ctx context.Context, d Day) (Stored, error) {
+	s, err := cs.Store.Cycle(ctx, d)
+	if err != nil {
+		return s, err
+	}
+	s.Cycle.inZone(cs.Clearer.cfg.Calendar.Zone)
+	return s, nil
+}
+
+// inZone puts c's times in zone z.
+func (c *Cycle) inZone(z *time.Location) {
+	for _, t := range []*time.Time{&c.Cutoff, &c.OpenedAt, &c.ComputedAt, &c.ReviewedAt, &c.ApprovedAt, &c.ClosedAt} {
+		if !t.IsZero() {
+			*t = t.In(z)
+		}
+	}
+}
+
 // Run opens day d's cycle if it was not, and by computes it (again): it
 // claims the journal range after the previous cycle's, gathers it,
 // proves it complete and clears it, carrying the previous cycle's
@@ -73,7 +94,7 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 		return nil, err
 	}
 	now := cs.Now()
-	cur, err := cs.Store.Cycle(ctx, d)
+	cur, err := cs.Cycle(ctx, d)
 	var was State
 	switch {
 	case citycard.IsKind(err, citycard.NotFound):
@@ -131,7 +152,7 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 // Invalid (a bad name).
 func (cs *Cycles) Approve(ctx context.Context, d Day, by string) (*Stored, error) {
 	const op = "clearing.Cycles.Approve"
-	cur, err := cs.Store.Cycle(ctx, d)
+	cur, err := cs.Cycle(ctx, d)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -162,7 +183,7 @@ func (cs *Cycles) Close(ctx context.Context, d Day, by string, files func(c *Cyc
 	if err := checkStaff(op, by); err != nil {
 		return nil, err
 	}
-	cur, err := cs.Store.Cycle(ctx, d)
+	cur, err := cs.Cycle(ctx, d)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}

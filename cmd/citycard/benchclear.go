@@ -164,7 +164,7 @@ func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearRes
 	res := &benchClearResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String()}
 
 	t0 := time.Now()
-	bk, err := bookBenchDay(ctx, st, o.seed, o.records, progress)
+	bk, err := bookBenchDay(ctx, st, benchClearDay, o.seed, o.records, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -243,12 +243,12 @@ type benchBooked struct {
 }
 
 // bookBenchDay registers the day's parties and terminals and commits n
-// records of benchClearDay to the journal, drawn from seed: batches of one
+// records of day to the journal, drawn from seed: batches of one
 // terminal each, committed a few at a time with their chunk totals, their
 // commit times spread over the day. The records are not verified (the
 // clearing does not read their MACs), and no ledger entry is made:
 // clearing reads the journal alone.
-func bookBenchDay(ctx context.Context, st *stores, seed uint64, n int, progress func(string, ...any)) (*benchBooked, error) {
+func bookBenchDay(ctx context.Context, st *stores, day clearing.Day, seed uint64, n int, progress func(string, ...any)) (*benchBooked, error) {
 	reg := registry.New(st.registry, time.Now)
 	own := citycard.IssuerCode{0x31, 0x50, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
 	issuers := []citycard.IssuerCode{own,
@@ -295,7 +295,7 @@ func bookBenchDay(ctx context.Context, st *stores, seed uint64, n int, progress 
 
 	rng := rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))
 	cal := clearing.DefaultCalendar()
-	start := cal.Start(benchClearDay)
+	start := cal.Start(day)
 	dayNs := int64(24 * time.Hour)
 	seqs := make([]uint32, terminals)
 	var pos int64

@@ -90,7 +90,7 @@ func runClear(ctx context.Context, e env, args []string) error {
 		s, err = cs.Close(ctx, day, *f.by, closeFiles(parties))
 	default:
 		var got clearing.Stored
-		got, err = cs.Store.Cycle(ctx, day)
+		got, err = cs.Cycle(ctx, day)
 		s = &got
 	}
 	if err != nil {
@@ -383,7 +383,7 @@ func runSettle(ctx context.Context, e env, args []string) error {
 // or accounts changed since), IO for a failed write.
 func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clearing.Day, dir string) ([]clearing.File, error) {
 	const op = "citycard.settle"
-	s, err := cs.Store.Cycle(ctx, day)
+	s, err := cs.Cycle(ctx, day)
 	if err != nil {
 		return nil, err
 	}
