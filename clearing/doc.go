@@ -42,6 +42,38 @@
 // (duplicates and loads included): the claim is of journal entries, and
 // what the cycle clears of them is decided after.
 //
+// The stores implement Journal from what acquisition commits with each
+// chunk of the journal (one committed batch): its count, the sum of its
+// amounts and its commit time, kept in a table of their own
+// (acquire_chunk_totals). Claim counts the range twice, from the chunks
+// and from their totals, and sums it from the totals alone, in one
+// statement (one snapshot); Entries reads the chunks joined to their
+// totals for the commit time. So the claim's count and sum are not those
+// of the rows Entries returns, and a join that drops a chunk (a totals
+// row missing) fails Check, as it should. A chunk committed before its
+// totals were kept (a journal older than migration 0010) makes the claim
+// of its range fail with Conflict: such a journal needs its totals
+// backfilled first.
+//
+// # Grey records decided later
+//
+// A grey record is in suspense until a later record (or load) of its card
+// confirms it, releases it, or reverses its confirmation (acquire/doc.go).
+// Acquisition moves that money in the deciding batch's ledger postings
+// and keeps each move apart in the journal (acquire.GreySettlement, one
+// row each, at the deciding entry's position), in the same commit, so
+// that clearing sees it exactly once, in the cycle of the entry that
+// decided it, with no replay of acquisition's state: a grey record of
+// day 1 confirmed by a tap of day 2 pays its operator in day 2's cycle.
+// The claim counts and sums a range's grey settlements too, and Gather
+// proves it took them all (CheckGreys). Clear clears a confirmation as a
+// record of the grey's operator, issuer, product, card type and channel
+// (its own Line, Grey "confirmed"), fee included; a reversal is the same
+// line negated (Grey "reversed": the operator repays the fare and the
+// collector the fee, exactly what the confirmation charged under the same
+// schedule); a release moves no party (the money goes back to the card
+// float, the issuer's) and is only counted.
+//
 // # Fees and rounding
 //
 // Every operator or merchant may have a FeeSchedule: rules in order, the
@@ -90,6 +122,25 @@
 // name it (Ref, unique), the cycle it corrects (earlier than the one
 // that takes it), the payer, the payee and the amount.
 //
+// # Cycles over their store
+//
+// Cycles runs a city's cycles over their Store and the Journal: Run
+// opens a day's cycle if need be and computes it (again), from the range
+// after the previous cycle's, carrying its rounding; the previous cycle
+// (the latest stored before the day) must be closed, so that each range is
+// fixed before the next is claimed and no two cycles take one entry. Days
+// without a cycle in between are skipped: their records go into the next
+// cycle run, counted Late. Approve is the two people's sign-off (a
+// computed cycle is reviewed, a reviewed one approved by someone else);
+// Close makes it final and keeps the SHA-256 of its settlement files,
+// written at close by the exchange package, so that any later writing of
+// them is checked to be the same bytes. Each move is saved from the state
+// it was read in (Store.Save's was): of two members of staff racing on a
+// cycle, one gets Conflict. The store keeps the whole Result (JSON) and
+// who computed, reviewed, approved and closed the cycle, and when; its
+// triggers refuse any change to a closed cycle and the removal of any.
+// The fee schedules are not stored yet: the CLI clears with none.
+//
 // # Speed
 //
 // Clear makes one map look-up per cleared record (the line, whose key
@@ -109,9 +160,7 @@
 // operators); interconnection (other cities' cards, cleared from the
 // national centre's answer file, and ours used elsewhere, from its
 // incoming files); the commission of top-up agents and partner banks on
-// loads; the grey records acquisition confirms or releases on a later
-// record's balance (their money moves in that batch's ledger postings,
-// with no journal entry of their own, so clearing does not see them yet);
-// the ledger entries of a cycle; statements, reconciliation, the float
-// report, the CLI, the API and the cycles' storage.
+// loads; the fee schedules' and the adjustments' storage (and the CLI to
+// enter them); the ledger entries of a cycle; statements,
+// reconciliation, the float report and the API.
 package clearing
