@@ -322,7 +322,7 @@ func TestGreyConfirmedAndReleased(t *testing.T) {
 	gs, entries := j.Greys(), j.Entries()
 	if len(gs) != 2 || gs[0].Move != GreyConfirmed || gs[1].Move != GreyReleased ||
 		entries[gs[0].Pos-1].BatchID != "m" || entries[gs[1].Pos-1].BatchID != "m2" || gs[0].AmountFen != 100 || gs[1].Terminal != bus.id {
-		t.Fatalf("grey settlements %+v", gs)
+		t.Fatalf("grey decisions %+v", gs)
 	}
 }
 

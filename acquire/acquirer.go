@@ -795,7 +795,7 @@ func (a *Acquirer) reply(group []*job, answers []*Answer, errs []error) {
 // nGreysOf counts the settlements before the ones of the entry at pos, at
 // the end of greys (in position order): the Index of the next one at pos
 // is len(greys) minus it.
-func nGreysOf(greys []GreySettlement, pos int64) int {
+func nGreysOf(greys []GreyDecision, pos int64) int {
 	n := len(greys)
 	for n > 0 && greys[n-1].Pos == pos {
 		n--
@@ -916,8 +916,8 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			}
 			return ledger.Account{Type: ledger.OperatorPayable, Party: operator}, nil
 		}
-		settle := func(m GreyMove, g *greyRef) {
-			c.Greys = append(c.Greys, GreySettlement{
+		decide := func(m GreyMove, g *greyRef) {
+			c.Greys = append(c.Greys, GreyDecision{
 				Pos: e.Pos, Index: len(c.Greys) - nGreysOf(c.Greys, e.Pos), Move: m, Terminal: g.terminal, Seq: g.seq,
 				Issuer: r.Issuer, ASN: r.ASN, Counter: g.counter, CardType: r.CardType, Product: g.product, AmountFen: int64(g.amount),
 			})
@@ -929,12 +929,12 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 				return fail(err)
 			}
 			move(suspense, payee, g.product, g.amount)
-			settle(GreyConfirmed, g)
+			decide(GreyConfirmed, g)
 		}
 		for i := range d.released {
 			g := &d.released[i]
 			move(suspense, float, g.product, g.amount)
-			settle(GreyReleased, g)
+			decide(GreyReleased, g)
 		}
 		for i := range d.reversed {
 			// A grey debit confirmed on the balance never happened: its
@@ -945,7 +945,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 				return fail(err)
 			}
 			move(payee, float, g.product, g.amount)
-			settle(GreyReversed, g)
+			decide(GreyReversed, g)
 		}
 
 		switch {

@@ -121,6 +121,12 @@
 //   - a load whose balance before is that balance confirms it too,
 //     whichever arrives first.
 //
+// Each such decision moves the money in the deciding batch's ledger
+// postings and is kept in the journal too, one GreyDecision at the
+// deciding entry's position, in the same commit: clearing reads them
+// there, so that a grey confirmed on day 2 pays its operator in day 2's
+// cycle, once, without replaying the state.
+//
 // Loads are uploaded by other terminals, early or late (a load is online,
 // so it often arrives before the offline purchases around it), and the
 // shadow keeps the loads seen since its newest record as a sum, and the

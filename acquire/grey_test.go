@@ -97,7 +97,7 @@ func TestGreyConfirmedThenContradicted(t *testing.T) {
 	gs := g.j.Greys()
 	entries := g.j.Entries()
 	if len(gs) != 2 || gs[0].Move != GreyConfirmed || gs[1].Move != GreyReversed {
-		t.Fatalf("grey settlements %+v, want confirmed then reversed", gs)
+		t.Fatalf("grey decisions %+v, want confirmed then reversed", gs)
 	}
 	for i, want := range []citycard.TerminalID{g.shop.id, g.metro.id} {
 		s := gs[i]

@@ -17,7 +17,7 @@ type MemJournal struct {
 	batches     map[string]StoredBatch
 	entries     []Journaled
 	at          []time.Time // each entry's commit time
-	greys       []GreySettlement
+	greys       []GreyDecision
 	rejections  []Rejection
 	movements   [][]Movement
 	checkpoints map[int]Checkpoint
@@ -151,11 +151,11 @@ func (m *MemJournal) CommittedAt() []time.Time {
 	return append([]time.Time(nil), m.at...)
 }
 
-// Greys returns a copy of the grey settlements, in position order.
-func (m *MemJournal) Greys() []GreySettlement {
+// Greys returns a copy of the grey decisions, in position order.
+func (m *MemJournal) Greys() []GreyDecision {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]GreySettlement(nil), m.greys...)
+	return append([]GreyDecision(nil), m.greys...)
 }
 
 // Rejections returns a copy of the rejection journal.

@@ -280,16 +280,16 @@ func ParseGreyMove(s string) (m GreyMove, ok bool) {
 	return 0, false
 }
 
-// GreySettlement is money a journaled record (or load) moved for a grey
+// GreyDecision is money a journaled record (or load) moved for a grey
 // record in suspense, of the same card, besides its own booking: the
 // grey confirmed, released or its confirmation reversed. The ledger takes
 // it in the deciding batch's aggregated postings; the journal keeps it
 // apart, one row each, at the deciding entry's position, so that
 // clearing sees it exactly once, in the cycle of that entry, without
 // replaying the state.
-type GreySettlement struct {
+type GreyDecision struct {
 	Pos      int64 // the deciding entry's position
-	Index    int   // its rank among the settlements of that entry, from 0
+	Index    int   // its rank among the decisions of that entry, from 0
 	Move     GreyMove
 	Terminal citycard.TerminalID // the grey record's terminal: its operator is paid, or repays
 	Seq      uint32              // the grey record's terminal sequence
@@ -307,8 +307,8 @@ type Commit struct {
 	Batches    []StoredBatch
 	Entries    []Journaled // positions dense, following the journal's last
 	Rejections []Rejection
-	// Greys are the grey settlements the entries made, in position order.
-	Greys []GreySettlement
+	// Greys are the grey decisions the entries made, in position order.
+	Greys []GreyDecision
 	// Movements per batch, in the order of Batches; each batch's
 	// movements form one ledger entry, referenced by the batch.
 	Movements [][]Movement

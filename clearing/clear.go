@@ -129,7 +129,7 @@ type Input struct {
 	Day         Day
 	Claim       Claim
 	Items       []Item // the claim's entries, in position order
-	Greys       []Grey // the grey settlements they made, in position order
+	Greys       []Grey // the grey decisions they made, in position order
 	Adjustments []Adjustment
 	Carry       []Carry
 }
@@ -189,7 +189,7 @@ type Result struct {
 	// What the entries did to grey records in suspense, of this cycle or
 	// earlier ones: confirmed (cleared: the grey's operator paid),
 	// released (back to the card float: no party moves) and reversed
-	// (cleared back). They add up to the claim's grey settlements.
+	// (cleared back). They add up to the claim's grey decisions.
 	Confirmed, Released, Reversed Totals
 	// Late counts the cleared records accepted before the cycle's day:
 	// committed after their own cycle was fixed.
@@ -281,7 +281,7 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 	for i := range in.Greys {
 		g := &in.Greys[i]
 		if g.AmountFen < 0 || g.AmountFen > math.MaxUint32 {
-			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey settlement at %d of %d fen: want 0 to %d", in.Day, g.Pos, g.AmountFen, uint32(math.MaxUint32))
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey decision at %d of %d fen: want 0 to %d", in.Day, g.Pos, g.AmountFen, uint32(math.MaxUint32))
 		}
 		lk := lineKey{g.Move, g.Issuer, g.Operator, g.Product, g.CardType, g.TerminalType}
 		switch g.Move {
@@ -294,7 +294,7 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		case acquire.GreyReleased:
 			res.Released.add(g.AmountFen)
 		default:
-			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey settlement at %d: move %v", in.Day, g.Pos, g.Move)
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey decision at %d: move %v", in.Day, g.Pos, g.Move)
 		}
 	}
 	res.Lines = sortedLines(lines)

@@ -33,9 +33,9 @@ type Item struct {
 	AmountFen    int64
 }
 
-// Grey is a grey record's settlement as clearing sees it: a later record
+// Grey is a grey record's decision as clearing sees it: a later record
 // (or load) of its card confirmed it, released it, or reversed its
-// confirmation (acquire.GreySettlement), at the position of that record's
+// confirmation (acquire.GreyDecision), at the position of that record's
 // entry, so that it is cleared in the cycle of the entry that decided it.
 // Issuer, Operator and the channel are the grey record's: its operator
 // is paid (confirmed) or repays (reversed).
@@ -65,7 +65,7 @@ func (t *Totals) add(fen int64) { t.Count++; t.AmountFen += fen }
 type Claim struct {
 	Range
 	Totals
-	// Greys are the count and sum of the grey settlements of the range's
+	// Greys are the count and sum of the grey decisions of the range's
 	// entries, as the journal counts them.
 	Greys Totals
 }
@@ -81,9 +81,9 @@ type Journal interface {
 	// Entries calls fn for each entry of r, in position order, with the
 	// time it was committed.
 	Entries(ctx context.Context, r Range, fn func(e *acquire.Journaled, at time.Time) error) error
-	// Greys calls fn for each grey settlement made by an entry of r, in
+	// Greys calls fn for each grey decision made by an entry of r, in
 	// position order.
-	Greys(ctx context.Context, r Range, fn func(g *acquire.GreySettlement) error) error
+	Greys(ctx context.Context, r Range, fn func(g *acquire.GreyDecision) error) error
 }
 
 // TerminalInfo is what clearing needs of the registry about a terminal.
@@ -103,11 +103,11 @@ type Terminals interface {
 type Gathered struct {
 	Claim Claim
 	Items []Item // the claim's entries, in position order
-	Greys []Grey // the grey settlements they made, in position order
+	Greys []Grey // the grey decisions they made, in position order
 }
 
 // Gather claims the journal range after from committed before the
-// cycle's cut-off, reads its entries and their grey settlements, and
+// cycle's cut-off, reads its entries and their grey decisions, and
 // proves that it took them all (Check, CheckGreys). A terminal is looked
 // up once per call, an issuer's party ID made once.
 func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int64) (*Gathered, error) {
@@ -143,9 +143,9 @@ func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int6
 	if err := Check(c.Day, cl, g.Items); err != nil {
 		return nil, err
 	}
-	err = j.Greys(ctx, cl.Range, func(s *acquire.GreySettlement) error {
+	err = j.Greys(ctx, cl.Range, func(s *acquire.GreyDecision) error {
 		if len(g.Greys) >= ItemsMax {
-			return citycard.E(op, citycard.Invalid, "cycle %v: more than %d grey settlements", c.Day, ItemsMax)
+			return citycard.E(op, citycard.Invalid, "cycle %v: more than %d grey decisions", c.Day, ItemsMax)
 		}
 		ti, err := ls.terminal(s.Terminal)
 		if err != nil {
@@ -198,7 +198,7 @@ func (l *lookups) issuer(c citycard.IssuerCode) string {
 }
 
 // CheckGreys proves that greys are the whole of the claim's grey
-// settlements: each made by an entry of the range, in position order, and
+// decisions: each made by an entry of the range, in position order, and
 // their count and sum those the journal counts. Kind Conflict.
 func CheckGreys(d Day, claim Claim, greys []Grey) error {
 	const op = "clearing.CheckGreys"
@@ -207,13 +207,13 @@ func CheckGreys(d Day, claim Claim, greys []Grey) error {
 	for i := range greys {
 		g := &greys[i]
 		if g.Pos <= claim.From || g.Pos > claim.To || g.Pos < prev {
-			return citycard.E(op, citycard.Conflict, "cycle %v: grey settlement %d at position %d: want one in %v, in position order", d, i, g.Pos, claim.Range)
+			return citycard.E(op, citycard.Conflict, "cycle %v: grey decision %d at position %d: want one in %v, in position order", d, i, g.Pos, claim.Range)
 		}
 		prev = g.Pos
 		took.add(g.AmountFen)
 	}
 	if took != claim.Greys {
-		return citycard.E(op, citycard.Conflict, "cycle %v incomplete: the journal range %v holds %d grey settlements of %d fen, the cycle took %d of %d fen",
+		return citycard.E(op, citycard.Conflict, "cycle %v incomplete: the journal range %v holds %d grey decisions of %d fen, the cycle took %d of %d fen",
 			d, claim.Range, claim.Greys.Count, claim.Greys.AmountFen, took.Count, took.AmountFen)
 	}
 	return nil

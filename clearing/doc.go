@@ -60,12 +60,12 @@
 // A grey record is in suspense until a later record (or load) of its card
 // confirms it, releases it, or reverses its confirmation (acquire/doc.go).
 // Acquisition moves that money in the deciding batch's ledger postings
-// and keeps each move apart in the journal (acquire.GreySettlement, one
+// and keeps each move apart in the journal (acquire.GreyDecision, one
 // row each, at the deciding entry's position), in the same commit, so
 // that clearing sees it exactly once, in the cycle of the entry that
 // decided it, with no replay of acquisition's state: a grey record of
 // day 1 confirmed by a tap of day 2 pays its operator in day 2's cycle.
-// The claim counts and sums a range's grey settlements too, and Gather
+// The claim counts and sums a range's grey decisions too, and Gather
 // proves it took them all (CheckGreys). Clear clears a confirmation as a
 // record of the grey's operator, issuer, product, card type and channel
 // (its own Line, Grey "confirmed"), fee included; a reversal is the same

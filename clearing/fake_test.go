@@ -19,7 +19,7 @@ type memJournal struct {
 	at      []time.Time
 	amounts []int64
 	drop    int64
-	greys   []acquire.GreySettlement
+	greys   []acquire.GreyDecision
 }
 
 func (j *memJournal) add(at time.Time, class acquire.Class, out acquire.Outcome, r *record.Record) {
@@ -44,7 +44,7 @@ func (j *memJournal) Claim(_ context.Context, from int64, before time.Time) (Cla
 	return c, nil
 }
 
-func (j *memJournal) Greys(_ context.Context, r Range, fn func(*acquire.GreySettlement) error) error {
+func (j *memJournal) Greys(_ context.Context, r Range, fn func(*acquire.GreyDecision) error) error {
 	for i := range j.greys {
 		if g := &j.greys[i]; g.Pos > r.From && g.Pos <= r.To {
 			if err := fn(g); err != nil {

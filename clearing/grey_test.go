@@ -8,7 +8,7 @@ import (
 	"github.com/citycard/citycard/registry"
 )
 
-// withGreys adds grey settlements to in, claimed as the journal would.
+// withGreys adds grey decisions to in, claimed as the journal would.
 func withGreys(in *Input, gs ...Grey) *Input {
 	for _, g := range gs {
 		in.Greys = append(in.Greys, g)
@@ -74,7 +74,7 @@ func TestGreyConfirmedPaysItsOperator(t *testing.T) {
 	}
 }
 
-// TestGreysIncomplete: a grey settlement of the range missing from what
+// TestGreysIncomplete: a grey decision of the range missing from what
 // the cycle read, or one outside its range, fails before anything is
 // summed.
 func TestGreysIncomplete(t *testing.T) {
@@ -83,11 +83,11 @@ func TestGreysIncomplete(t *testing.T) {
 	in := withGreys(input(day1, 0, item(our, "nb-bus", registry.TerminalBusValidator, 1, 100)), g)
 	in.Greys = nil
 	if _, err := clr.Clear(in); !citycard.IsKind(err, citycard.Conflict) {
-		t.Errorf("a grey settlement missing: %v, want Conflict", err)
+		t.Errorf("a grey decision missing: %v, want Conflict", err)
 	}
 	in = withGreys(input(day1, 0, item(our, "nb-bus", registry.TerminalBusValidator, 1, 100)), g)
 	in.Greys[0].Pos = 2
 	if _, err := clr.Clear(in); !citycard.IsKind(err, citycard.Conflict) {
-		t.Errorf("a grey settlement past the range: %v, want Conflict", err)
+		t.Errorf("a grey decision past the range: %v, want Conflict", err)
 	}
 }

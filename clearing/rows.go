@@ -131,7 +131,7 @@ func EntryRows(rows acquire.Rows, r Range, fn func(e *acquire.Journaled, at time
 	return rows.Err()
 }
 
-// GreyRow is a grey settlement as the stores write it: identifiers in
+// GreyRow is a grey decision as the stores write it: identifiers in
 // hex, the move by name.
 type GreyRow struct {
 	Pos                         int64
@@ -143,24 +143,24 @@ type GreyRow struct {
 }
 
 // GreyRowOf lays g out as its row.
-func GreyRowOf(g *acquire.GreySettlement) GreyRow {
+func GreyRowOf(g *acquire.GreyDecision) GreyRow {
 	return GreyRow{
 		Pos: g.Pos, Index: g.Index, Move: g.Move.String(), Terminal: g.Terminal.String(), Issuer: g.Issuer.String(),
 		ASN: hex.EncodeToString(g.ASN[:]), Seq: int64(g.Seq), Counter: int(g.Counter), CardType: int(g.CardType), Product: int(g.Product), AmountFen: g.AmountFen,
 	}
 }
 
-// GreyRows calls fn for each grey settlement in rows of columns pos, idx,
+// GreyRows calls fn for each grey decision in rows of columns pos, idx,
 // move, terminal, seq, issuer, asn, counter, card_type, product,
 // amount_fen: the stores' Journal.Greys.
-func GreyRows(rows acquire.Rows, fn func(g *acquire.GreySettlement) error) error {
+func GreyRows(rows acquire.Rows, fn func(g *acquire.GreyDecision) error) error {
 	const op = "clearing.GreyRows"
 	for rows.Next() {
 		var r GreyRow
 		if err := rows.Scan(&r.Pos, &r.Index, &r.Move, &r.Terminal, &r.Seq, &r.Issuer, &r.ASN, &r.Counter, &r.CardType, &r.Product, &r.AmountFen); err != nil {
 			return err
 		}
-		g := acquire.GreySettlement{Pos: r.Pos, Index: r.Index, Seq: uint32(r.Seq), Counter: uint16(r.Counter), CardType: uint8(r.CardType), Product: uint16(r.Product), AmountFen: r.AmountFen}
+		g := acquire.GreyDecision{Pos: r.Pos, Index: r.Index, Seq: uint32(r.Seq), Counter: uint16(r.Counter), CardType: uint8(r.CardType), Product: uint16(r.Product), AmountFen: r.AmountFen}
 		var ok bool
 		var err, err2, err3 error
 		g.Move, ok = acquire.ParseGreyMove(r.Move)
@@ -168,7 +168,7 @@ func GreyRows(rows acquire.Rows, fn func(g *acquire.GreySettlement) error) error
 		g.Issuer, err2 = citycard.ParseIssuerCode(r.Issuer)
 		g.ASN, err3 = citycard.ParseASN(r.ASN)
 		if !ok || err != nil || err2 != nil || err3 != nil || len(r.ASN) != 2*len(g.ASN) {
-			return citycard.E(op, citycard.IO, "grey settlement %d/%d: stored row %+v does not read", r.Pos, r.Index, r)
+			return citycard.E(op, citycard.IO, "grey decision %d/%d: stored row %+v does not read", r.Pos, r.Index, r)
 		}
 		if err := fn(&g); err != nil {
 			return err
@@ -181,7 +181,7 @@ func GreyRows(rows acquire.Rows, fn func(g *acquire.GreySettlement) error) error
 // one statement (one snapshot): whether from ends a chunk, where the
 // range ends, and the range's chunks and entries counted twice, from the
 // journal's chunks and from their totals, with the totals' sum and the
-// range's grey settlements.
+// range's grey decisions.
 type ClaimCounts struct {
 	FromEnds                  bool
 	To                        int64

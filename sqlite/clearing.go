@@ -74,7 +74,7 @@ func (c *Clearing) Entries(ctx context.Context, r clearing.Range, fn func(e *acq
 }
 
 // Greys implements clearing.Journal.
-func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acquire.GreySettlement) error) error {
+func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acquire.GreyDecision) error) error {
 	const op = "sqlite.Clearing.Greys"
 	rows, err := c.db.r.QueryContext(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen
 		FROM acquire_greys WHERE pos > ? AND pos <= ? ORDER BY pos, idx`, r.From, r.To)

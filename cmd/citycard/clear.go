@@ -241,7 +241,7 @@ func totalsOf(res *clearing.Result) []struct {
 	}{
 		{"claimed", res.Claim.Totals}, {"cleared", res.Cleared}, {"late", res.Late}, {"pending_issuer", res.Pending},
 		{"suspense", res.Suspense}, {"duplicates", res.Duplicates}, {"loads", res.Loads},
-		{"grey_settlements", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
+		{"grey_decisions", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
 	}
 }
 

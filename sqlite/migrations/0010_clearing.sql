@@ -14,7 +14,7 @@ CREATE TABLE acquire_chunk_totals (
 
 -- acquire_greys keeps what a journaled record (or load) did to a grey
 -- record in suspense, at the record's position: confirmed, released,
--- reversed (acquire.GreySettlement).
+-- reversed (acquire.GreyDecision).
 CREATE TABLE acquire_greys (
 	pos        INTEGER NOT NULL CHECK (pos > 0),
 	idx        INTEGER NOT NULL CHECK (idx >= 0),
@@ -35,9 +35,9 @@ BEGIN SELECT RAISE(ABORT, 'the journal''s chunk totals are append-only'); END;
 CREATE TRIGGER acquire_chunk_totals_no_delete BEFORE DELETE ON acquire_chunk_totals
 BEGIN SELECT RAISE(ABORT, 'the journal''s chunk totals are append-only'); END;
 CREATE TRIGGER acquire_greys_no_update BEFORE UPDATE ON acquire_greys
-BEGIN SELECT RAISE(ABORT, 'the grey settlements are append-only'); END;
+BEGIN SELECT RAISE(ABORT, 'the grey decisions are append-only'); END;
 CREATE TRIGGER acquire_greys_no_delete BEFORE DELETE ON acquire_greys
-BEGIN SELECT RAISE(ABORT, 'the grey settlements are append-only'); END;
+BEGIN SELECT RAISE(ABORT, 'the grey decisions are append-only'); END;
 
 -- One row per cycle (a business day: days since 1970-01-01). Times are
 -- Unix nanoseconds, 0 for not yet; result is the cleared cycle (JSON),
