@@ -1,5 +1,6 @@
 // Package postgres implements the storage interfaces of the domain
-// packages (registry.Store, ledger.Store, cms.Store, ...) on PostgreSQL through pgx v5:
+// packages (registry.Store, ledger.Store, cms.Store, acquire.Journal,
+// clearing.Journal, clearing.Store, ...) on PostgreSQL through pgx v5:
 // what a city runs when it outgrows one machine. It behaves as package
 // sqlite does, by the same test suite (storetest).
 //
