@@ -43,6 +43,7 @@ func RunClearing(t *testing.T, open func(t *testing.T) ClearingStores) {
 		{"ClaimRefusesMissingTotals", testClaimRefusesMissingTotals},
 		{"Cycles", testCycles},
 		{"GreyConfirmedInALaterCycle", testGreyConfirmedInALaterCycle},
+		{"GreyReversedInALaterCycle", testGreyReversedInALaterCycle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +227,114 @@ func testCycles(t *testing.T, s ClearingStores) {
 	}
 }
 
+// greyRig is a small city of real devices uploading to an acquirer over
+// the store, and the cycles over the same store: one card, a terminal per
+// operator, the clock the test's.
+type greyRig struct {
+	t    *testing.T
+	city *sim.DeviceCity
+	a    *acquire.Acquirer
+	cs   *clearing.Cycles
+	now  time.Time
+	n    int
+}
+
+func newGreyRig(t *testing.T, s ClearingStores, operators ...string) *greyRig {
+	t.Helper()
+	ctx := context.Background()
+	cal := clearing.DefaultCalendar()
+	stops := make([]sim.DeviceStop, len(operators))
+	for i := range stops {
+		stops[i] = sim.DeviceStop{Mode: terminal.ModePOS}
+	}
+	g := &greyRig{t: t, now: cal.Start(clearDay).Add(8 * time.Hour)}
+	var err error
+	g.city, err = sim.NewDeviceCity(sim.DeviceConfig{Seed: 4, Alg: keys.Alg3DES, Fare: terminal.FlatFare{Fen: 200}, Stops: stops,
+		Cards: make([]sim.DeviceCard, 1), Start: cal.Start(clearDay).AddDate(0, 0, -1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := acquire.TerminalMap{}
+	clearTerms := clearTerminals{}
+	for i, tm := range g.city.Terminals {
+		ts[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: operators[i], OperatorCode: tm.OperatorCode, Active: true}
+		clearTerms[tm.ID] = clearing.TerminalInfo{Operator: operators[i], Type: registry.TerminalPOS}
+	}
+	clock := func() time.Time { return g.now }
+	g.a, err = acquire.Open(ctx, acquire.Config{Journal: s.Journal, Terminals: ts, Verifier: record.NewVerifier(g.city.Store, sim.Issuer), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.a.Close() })
+	clr, err := clearing.NewClearer(clearing.Config{Calendar: cal, Collector: sim.Issuer.String(), Rounding: clearing.RoundDown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.cs = &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Terminals: clearTerms, Now: clock}
+	return g
+}
+
+// tap taps the card on stop i at hour h of day d; a torn tap's error is
+// its grey result's.
+func (g *greyRig) tap(d clearing.Day, h, stop int, fen uint32) terminal.Result {
+	g.t.Helper()
+	g.now = clearing.DefaultCalendar().Start(d).Add(time.Duration(h) * time.Hour)
+	r, err := g.city.Tap(0, stop, g.now, fen)
+	if err != nil && !r.Grey {
+		g.t.Fatal(err)
+	}
+	return r
+}
+
+// take returns what stop's terminal spooled since it was last taken.
+func (g *greyRig) take(stop int) sim.Upload {
+	for _, u := range g.city.Uploads() {
+		if u.Terminal.ID == g.city.Terminals[stop].ID {
+			return u
+		}
+	}
+	return sim.Upload{}
+}
+
+// upload uploads u at hour h of day d.
+func (g *greyRig) upload(d clearing.Day, h int, u sim.Upload) {
+	g.t.Helper()
+	g.now = clearing.DefaultCalendar().Start(d).Add(time.Duration(h) * time.Hour)
+	g.n++
+	b := acquire.Batch{Terminal: u.Terminal.ID, ID: fmt.Sprintf("u%d", g.n), Count: len(u.Records), AmountFen: u.GenuineFen}
+	for _, r := range u.Records {
+		b.Body = append(b.Body, r...)
+	}
+	if ans, err := g.a.Submit(context.Background(), b); err != nil || ans.Rejected != 0 {
+		g.t.Fatalf("upload %d: %+v %v", g.n, ans, err)
+	}
+}
+
+// clear runs day d's cycle an hour after its cut-off, approves and closes
+// it, and returns its result and the net position of each party.
+func (g *greyRig) clear(d clearing.Day) (*clearing.Result, map[string]int64) {
+	g.t.Helper()
+	ctx := context.Background()
+	g.now = clearing.DefaultCalendar().End(d).Add(time.Hour)
+	st, err := g.cs.Run(ctx, d, "carl")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for _, by := range []string{"ann", "bob"} {
+		if _, err := g.cs.Approve(ctx, d, by); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+	if _, err := g.cs.Close(ctx, d, "dora", func(*clearing.Cycle, *clearing.Result) ([]clearing.File, error) { return nil, nil }); err != nil {
+		g.t.Fatal(err)
+	}
+	net := map[string]int64{}
+	for _, p := range st.Result.Positions {
+		net[p.Party] = p.NetFen
+	}
+	return st.Result, net
+}
+
 // testGreyConfirmedInALaterCycle: the issue's grey record, end to end
 // through the acquirer, the store and the cycles: a tap tears after the
 // card debited (a grey record, in suspense, on the bus on day 1); the
@@ -233,93 +342,64 @@ func testCycles(t *testing.T, s ClearingStores) {
 // nothing; day 2 pays it the grey fare, in the cycle of the confirmation,
 // and the metro its own.
 func testGreyConfirmedInALaterCycle(t *testing.T, s ClearingStores) {
-	ctx := context.Background()
-	cal := clearing.DefaultCalendar()
+	g := newGreyRig(t, s, "bus", "metro")
 	d1, d2 := clearDay, clearDay+1
-	start := cal.Start(d1)
-	city, err := sim.NewDeviceCity(sim.DeviceConfig{Seed: 4, Alg: keys.Alg3DES, Fare: terminal.FlatFare{Fen: 200},
-		Stops: []sim.DeviceStop{{Mode: terminal.ModePOS}, {Mode: terminal.ModePOS}}, Cards: make([]sim.DeviceCard, 1), Start: start.AddDate(0, 0, -1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	operators := []string{"bus", "metro"}
-	ts := acquire.TerminalMap{}
-	clearTerms := clearTerminals{}
-	for i, tm := range city.Terminals {
-		ts[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: operators[i], OperatorCode: tm.OperatorCode, Active: true}
-		clearTerms[tm.ID] = clearing.TerminalInfo{Operator: operators[i], Type: registry.TerminalPOS}
-	}
-	now := start.Add(10 * time.Hour)
-	a, err := acquire.Open(ctx, acquire.Config{Journal: s.Journal, Terminals: ts, Verifier: record.NewVerifier(city.Store, sim.Issuer), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	upload := func(what string) {
-		t.Helper()
-		for i, u := range city.Uploads() {
-			if len(u.Records) == 0 {
-				continue
-			}
-			b := acquire.Batch{Terminal: u.Terminal.ID, ID: fmt.Sprintf("%s-%d", what, i), Count: len(u.Records), AmountFen: u.GenuineFen}
-			for _, r := range u.Records {
-				b.Body = append(b.Body, r...)
-			}
-			if ans, err := a.Submit(ctx, b); err != nil || ans.Rejected != 0 {
-				t.Fatalf("%s: %+v %v", what, ans, err)
-			}
-		}
-	}
-	city.Cards[0].Tear(card.TearAfterCommit)
-	if r, _ := city.Tap(0, 0, now, 150); !r.Grey {
+	g.city.Cards[0].Tear(card.TearAfterCommit)
+	if r := g.tap(d1, 10, 0, 150); !r.Grey {
 		t.Fatal("no grey record")
 	}
-	upload("grey")
-
-	clr, err := clearing.NewClearer(clearing.Config{Calendar: cal, Collector: sim.Issuer.String(), Rounding: clearing.RoundDown})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Terminals: clearTerms, Now: func() time.Time { return now }}
-	net := func(d clearing.Day) map[string]int64 {
-		t.Helper()
-		now = cal.End(d).Add(time.Hour)
-		st, err := cs.Run(ctx, d, "carl")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, by := range []string{"ann", "bob"} {
-			if _, err := cs.Approve(ctx, d, by); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := cs.Close(ctx, d, "dora", func(*clearing.Cycle, *clearing.Result) ([]clearing.File, error) { return nil, nil }); err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]int64{}
-		for _, p := range st.Result.Positions {
-			out[p.Party] = p.NetFen
-		}
-		if d == d1 && (st.Result.Suspense != clearing.Totals{Count: 1, AmountFen: 150}) {
-			t.Errorf("day 1 holds %+v in suspense, want the grey", st.Result.Suspense)
-		}
-		if d == d2 && (st.Result.Confirmed != clearing.Totals{Count: 1, AmountFen: 150}) {
-			t.Errorf("day 2 confirmed %+v, want the grey", st.Result.Confirmed)
-		}
-		return out
-	}
-	if got := net(d1); len(got) != 0 {
-		t.Errorf("day 1 positions %v, want none: the grey is in suspense", got)
+	g.upload(d1, 11, g.take(0))
+	res, net := g.clear(d1)
+	if len(net) != 0 || res.Suspense != (clearing.Totals{Count: 1, AmountFen: 150}) {
+		t.Errorf("day 1: positions %v, suspense %+v; want none, the grey in suspense", net, res.Suspense)
 	}
 	// Day 2: the card taps the metro, its next counter and the balance the
 	// grey debit left.
-	now = cal.Start(d2).Add(9 * time.Hour)
-	if _, err := city.Tap(0, 1, now, 300); err != nil {
-		t.Fatal(err)
+	g.tap(d2, 9, 1, 300)
+	g.upload(d2, 10, g.take(1))
+	res, net = g.clear(d2)
+	if net["bus"] != 150 || net["metro"] != 300 || net[sim.Issuer.String()] != -450 || res.Confirmed != (clearing.Totals{Count: 1, AmountFen: 150}) {
+		t.Errorf("day 2: positions %v, confirmed %+v; want the bus paid the grey's 150 and the metro its 300", net, res.Confirmed)
 	}
-	upload("metro")
-	if got := net(d2); got["bus"] != 150 || got["metro"] != 300 || got[sim.Issuer.String()] != -450 {
-		t.Errorf("day 2 positions %v, want the bus paid the grey's 150 and the metro its 300", got)
+}
+
+// testGreyReversedInALaterCycle: a confirmation on the balance taken
+// back in a later cycle (acquire/doc.go: "if the grey had been confirmed
+// on the balance (that tap charged the same amount), the confirmation is
+// reversed, the grey's operator repaying the float"). The bus tap tears
+// before the card debited; the metro then charges the same 120 at the
+// same counter, and the shop 200 at the next. The shop's record, uploaded
+// on day 2, shows the balance the grey debit would have left: the grey is
+// confirmed and day 2 pays the bus. The metro's record, uploaded on day
+// 3, shows the debit was the metro's: day 3 takes the 120 back from the
+// bus and pays the metro.
+func testGreyReversedInALaterCycle(t *testing.T, s ClearingStores) {
+	g := newGreyRig(t, s, "bus", "metro", "shop")
+	d1, d2, d3 := clearDay, clearDay+1, clearDay+2
+	g.tap(d1, 8, 0, 50)
+	g.upload(d1, 8, g.take(0))
+	g.city.Cards[0].Tear(card.TearBeforeCommit)
+	if r := g.tap(d1, 9, 0, 120); !r.Grey {
+		t.Fatal("no grey record")
+	}
+	grey := g.take(0)
+	g.tap(d1, 10, 1, 120)
+	metro := g.take(1)
+	g.tap(d1, 11, 2, 200)
+	shop := g.take(2)
+	g.upload(d1, 12, grey)
+	if _, net := g.clear(d1); net["bus"] != 50 || len(net) != 2 {
+		t.Errorf("day 1: %v, want the bus's first fare alone", net)
+	}
+	g.upload(d2, 9, shop)
+	res, net := g.clear(d2)
+	if net["bus"] != 120 || net["shop"] != 200 || res.Confirmed.AmountFen != 120 {
+		t.Errorf("day 2: %v, confirmed %+v; want the bus paid the grey on the shop's balance", net, res.Confirmed)
+	}
+	g.upload(d3, 9, metro)
+	res, net = g.clear(d3)
+	if net["bus"] != -120 || net["metro"] != 120 || net[sim.Issuer.String()] != 0 || res.Reversed != (clearing.Totals{Count: 1, AmountFen: 120}) {
+		t.Errorf("day 3: %v, reversed %+v; want the bus to repay 120 and the metro paid it", net, res.Reversed)
 	}
 }
 
