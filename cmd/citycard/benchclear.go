@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 	"github.com/citycard/citycard/registry"
 )
 
-const benchClearUsage = `usage: citycard bench clear [--records N] [--seed S] [--db URL] [--out DIR] [--json]
+const benchClearUsage = `usage: citycard bench clear [--records N] [--seed S] [--db URL] [--out DIR] [--json] [--cpuprofile F]
 
 Books N records of one business day (2026-12-01) into the journal before
 the clock starts: our cards and two other issuers' of the city, across
@@ -53,10 +54,10 @@ const (
 var benchClearDay = clearing.DayOf(2026, 12, 1)
 
 type benchClearOptions struct {
-	records int
-	seed    uint64
-	db, out string
-	json    bool
+	records             int
+	seed                uint64
+	db, out, cpuProfile string
+	json                bool
 }
 
 // benchClearResult is the outcome; the JSON field names are the contract
@@ -91,6 +92,7 @@ func runBenchClear(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory)")
 	fs.StringVar(&o.out, "out", "", "directory for the settlement files (default: a temporary one, removed)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed part to this file")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -179,6 +181,17 @@ func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearRes
 		return nil, err
 	}
 	runtime.GC()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	progress("clearing %v", benchClearDay)
 	t1 := time.Now()
 	s, err := cs.Run(ctx, benchClearDay, "bench")
