@@ -35,6 +35,7 @@ import (
 )
 
 const benchUsage = `usage: citycard bench ingest [--records N] [--cards M] [--db URL] [--json]
+       citycard bench clear ... (the clearing benchmark: citycard bench clear -h)
 
 Makes N genuine signed records of M virtual cards on simulated terminals
 (plus a small share of duplicates and forgeries) before the clock starts,
