@@ -50,10 +50,11 @@
 // statement (one snapshot); Entries reads the chunks joined to their
 // totals for the commit time. So the claim's count and sum are not those
 // of the rows Entries returns, and a join that drops a chunk (a totals
-// row missing) fails Check, as it should. A chunk committed before its
-// totals were kept (a journal older than migration 0010) makes the claim
-// of its range fail with Conflict: such a journal needs its totals
-// backfilled first.
+// row missing) fails Check, as it should. The chunks committed before
+// their totals were kept (a journal older than migration 0010) get them
+// when the store is next opened, each chunk's commit time its batch's; a
+// chunk without totals after one with them makes the claim of its range
+// fail with Conflict (the tables disagree: someone changed them).
 //
 // # Grey records decided later
 //

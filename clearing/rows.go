@@ -7,6 +7,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/record"
 )
 
 // CycleRow is a stored cycle as the stores write it: times in Unix
@@ -205,4 +206,23 @@ func (c *ClaimCounts) Claim(from int64) (Claim, error) {
 			from, c.To, c.Chunks, c.Entries, c.TotalChunks, c.TotalEntries)
 	}
 	return Claim{Range: Range{From: from, To: c.To}, Totals: Totals{Count: c.Entries, AmountFen: c.AmountFen}, Greys: Totals{Count: c.Greys, AmountFen: c.GreysFen}}, nil
+}
+
+// ChunkAmount returns the sum of the amounts of a journal chunk's
+// entries (acquire.EncodeChunk), the chunk at position first: what the
+// stores backfill the totals of chunks committed before they were kept
+// with. Kind Invalid for a chunk that is not whole entries.
+func ChunkAmount(first int64, data []byte) (int64, error) {
+	var fen int64
+	err := acquire.DecodeChunk(first, citycard.TerminalID{}, "", data, func(e *acquire.Journaled) error {
+		a, _ := record.AmountOf(e.Raw[:])
+		fen += int64(a)
+		return nil
+	})
+	return fen, err
+}
+
+// ChunkTotalsRow is a chunk's totals as the stores write them.
+type ChunkTotalsRow struct {
+	FirstPos, N, AmountFen, AtNs int64
 }

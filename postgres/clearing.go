@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -149,4 +150,58 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 		return err
 	})
 	return mapErr(op, err)
+}
+
+// backfillChunkTotals writes the totals of the chunks committed before
+// migration 0010 kept them: the journal's prefix before its first chunk
+// with totals (all of it if none has), each chunk's commit time its
+// batch's. Where there is nothing to do it costs two index look-ups; it
+// runs at Open under the journal writer's lock, so that a writer
+// committing meanwhile (whose chunks have their totals) waits for it.
+func (db *DB) backfillChunkTotals(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var first *int64
+		if err := tx.QueryRow(ctx, `SELECT min(first_pos) FROM acquire_chunk_totals`).Scan(&first); err != nil {
+			return err
+		}
+		before := int64(math.MaxInt64)
+		if first != nil {
+			before = *first
+		}
+		var some bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM acquire_journal WHERE first_pos < $1)`, before).Scan(&some); err != nil || !some {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('citycard.acquire.' || current_schema()))`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT j.first_pos, j.n, j.data, b.at_ns FROM acquire_journal j
+			JOIN acquire_batches b ON b.terminal = j.terminal AND b.batch_id = j.batch_id WHERE j.first_pos < $1 ORDER BY j.first_pos`, before)
+		if err != nil {
+			return err
+		}
+		var out []clearing.ChunkTotalsRow
+		for rows.Next() {
+			var r clearing.ChunkTotalsRow
+			var data []byte
+			if err := rows.Scan(&r.FirstPos, &r.N, &data, &r.AtNs); err != nil {
+				rows.Close()
+				return err
+			}
+			if r.AmountFen, err = clearing.ChunkAmount(r.FirstPos, data); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var b pgx.Batch
+		for _, r := range out {
+			b.Queue(`INSERT INTO acquire_chunk_totals (first_pos, n, amount_fen, at_ns) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, r.FirstPos, r.N, r.AmountFen, r.AtNs)
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	})
 }

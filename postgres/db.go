@@ -107,6 +107,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	if err := db.backfillChunkTotals(ctx); err != nil {
+		pool.Close()
+		return nil, mapErr(op, err)
+	}
 	db.registry = &registryStore{db: db}
 	db.ledger = &ledgerStore{db: db}
 	return db, nil

@@ -26,6 +26,13 @@ const envTestURL = "CITYCARD_TEST_POSTGRES"
 // when the test ends, so that tests run in parallel and again and again.
 func openTemp(t testing.TB) *DB {
 	t.Helper()
+	db, _ := openTempURL(t)
+	return db
+}
+
+// openTempURL is openTemp, with the URL that opens the database again.
+func openTempURL(t testing.TB) (*DB, string) {
+	t.Helper()
 	base := os.Getenv(envTestURL)
 	if base == "" {
 		t.Skip(envTestURL + " is not set")
@@ -60,7 +67,7 @@ func openTemp(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db
+	return db, u.String()
 }
 
 func TestStore(t *testing.T) {
@@ -193,11 +200,22 @@ func TestWriterLock(t *testing.T) {
 
 func TestClearingStore(t *testing.T) {
 	storetest.RunClearing(t, func(t *testing.T) storetest.ClearingStores {
-		db := openTemp(t)
+		db, url := openTempURL(t)
 		return storetest.ClearingStores{
 			Journal:  db.Journal(),
 			Clearing: db.Clearing(),
 			Exec:     execIn(db),
+			Forget: func(ctx context.Context) error {
+				return execIn(db)(ctx, "DROP TRIGGER acquire_chunk_totals_append_only ON acquire_chunk_totals", "DELETE FROM acquire_chunk_totals")
+			},
+			Reopen: func(t *testing.T) storetest.ClearingStore {
+				again, err := Open(context.Background(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { again.Close() })
+				return again.Clearing()
+			},
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -148,4 +149,59 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 		return err
 	})
 	return mapErr(op, err)
+}
+
+// backfillChunkTotals writes the totals of the chunks committed before
+// migration 0010 kept them: the journal's prefix before its first chunk
+// with totals (all of it if none has), each chunk's commit time its
+// batch's. Where there is nothing to do it costs two look-ups by primary
+// key; it runs at Open, in a write transaction, so that a writer
+// committing meanwhile (whose chunks have their totals) waits for it.
+func (db *DB) backfillChunkTotals(ctx context.Context) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		var first sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(first_pos) FROM acquire_chunk_totals`).Scan(&first); err != nil {
+			return err
+		}
+		before := int64(math.MaxInt64)
+		if first.Valid {
+			before = first.Int64
+		}
+		var n int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM acquire_journal WHERE first_pos < ? LIMIT 1)`, before).Scan(&n); err != nil || n == 0 {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT j.first_pos, j.n, j.data, b.at_ns FROM acquire_journal j
+			JOIN acquire_batches b ON b.terminal = j.terminal AND b.batch_id = j.batch_id WHERE j.first_pos < ? ORDER BY j.first_pos`, before)
+		if err != nil {
+			return err
+		}
+		var out []clearing.ChunkTotalsRow
+		for rows.Next() {
+			var r clearing.ChunkTotalsRow
+			var data []byte
+			if err := rows.Scan(&r.FirstPos, &r.N, &data, &r.AtNs); err != nil {
+				rows.Close()
+				return err
+			}
+			if r.AmountFen, err = clearing.ChunkAmount(r.FirstPos, data); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, r)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range out {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acquire_chunk_totals (first_pos, n, amount_fen, at_ns) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				r.FirstPos, r.N, r.AmountFen, r.AtNs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

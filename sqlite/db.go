@@ -123,6 +123,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		w.Close()
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	if err := db.backfillChunkTotals(ctx); err != nil {
+		w.Close()
+		return nil, mapErr(op, err)
+	}
 	r, err := sql.Open("sqlite", u.Path+"?"+pragmas+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()

@@ -166,6 +166,17 @@ func TestClearingStore(t *testing.T) {
 			Journal:  db.Journal(),
 			Clearing: db.Clearing(),
 			Exec:     execIn(db),
+			Forget: func(ctx context.Context) error {
+				return execIn(db)(ctx, "DROP TRIGGER acquire_chunk_totals_no_delete", "DELETE FROM acquire_chunk_totals")
+			},
+			Reopen: func(t *testing.T) storetest.ClearingStore {
+				again, err := Open(context.Background(), "sqlite:"+db.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { again.Close() })
+				return again.Clearing()
+			},
 		}
 	})
 }

@@ -31,6 +31,11 @@ type ClearingStores struct {
 	Clearing ClearingStore
 	// Exec as in Stores.
 	Exec func(ctx context.Context, stmts ...string) error
+	// Forget deletes every chunk's totals, behind the store's triggers, as
+	// a journal committed before they were kept lacks them.
+	Forget func(ctx context.Context) error
+	// Reopen opens the database again, as a new process does.
+	Reopen func(t *testing.T) ClearingStore
 }
 
 // RunClearing runs the clearing storage suite.
@@ -41,6 +46,7 @@ func RunClearing(t *testing.T, open func(t *testing.T) ClearingStores) {
 	}{
 		{"ClaimByCommitTime", testClaimByCommitTime},
 		{"ClaimRefusesMissingTotals", testClaimRefusesMissingTotals},
+		{"TotalsBackfilled", testTotalsBackfilled},
 		{"Cycles", testCycles},
 		{"GreyConfirmedInALaterCycle", testGreyConfirmedInALaterCycle},
 		{"GreyReversedInALaterCycle", testGreyReversedInALaterCycle},
@@ -139,6 +145,38 @@ func testClaimRefusesMissingTotals(t *testing.T, s ClearingStores) {
 	_, err := s.Clearing.Claim(ctx, 0, end)
 	if !citycard.IsKind(err, citycard.Conflict) {
 		t.Fatalf("a chunk without totals: %v, want Conflict", err)
+	}
+}
+
+// testTotalsBackfilled: a journal whose chunks were committed before
+// their totals were kept cannot be claimed; opened again, the store
+// backfills the totals (each chunk's commit time its batch's) and the
+// claim is the one the totals kept at commit gave.
+func testTotalsBackfilled(t *testing.T, s ClearingStores) {
+	ctx := context.Background()
+	end := clearing.DefaultCalendar().End(clearDay)
+	commitAt(t, s.Journal, end.Add(-2*time.Hour), "a", 1, 3, 100)
+	commitAt(t, s.Journal, end.Add(-time.Nanosecond), "b", 4, 2, 250)
+	commitAt(t, s.Journal, end, "c", 6, 4, 7)
+	want, err := s.Clearing.Claim(ctx, 0, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Clearing.Claim(ctx, 0, end); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("a journal without totals claimed: %v, want Conflict", err)
+	}
+	again := s.Reopen(t)
+	got, err := again.Claim(ctx, 0, end)
+	if err != nil || got != want || want.Count != 5 || want.AmountFen != 800 {
+		t.Fatalf("after the backfill: %+v (%v), want %+v", got, err, want)
+	}
+	var ats []time.Time
+	err = again.Entries(ctx, clearing.Range{From: 5, To: 9}, func(_ *acquire.Journaled, at time.Time) error { ats = append(ats, at); return nil })
+	if err != nil || len(ats) != 4 || !ats[0].Equal(end) {
+		t.Errorf("the backfilled commit times: %v (%v), want 4 at %v", ats, err, end)
 	}
 }
 

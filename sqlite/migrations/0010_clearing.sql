@@ -3,8 +3,11 @@
 -- acquire_chunk_totals keeps each journal chunk's count, sum of amounts
 -- and commit time, written in the commit of the chunk: a cycle claims a
 -- range by these (the count and sum computed apart from the entries) and
--- then proves that the entries it read add up to them. A chunk committed
--- before this migration has no totals: a range holding one is refused.
+-- then proves that the entries it read add up to them. The chunks
+-- committed before this migration get theirs at the next Open (the store
+-- backfills the journal's prefix without totals); a chunk without totals
+-- after one with them is a table changed behind the platform's back, and
+-- a range holding one is refused.
 CREATE TABLE acquire_chunk_totals (
 	first_pos  INTEGER PRIMARY KEY CHECK (first_pos > 0),
 	n          INTEGER NOT NULL CHECK (n > 0),
