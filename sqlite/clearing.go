@@ -155,20 +155,16 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 // migration 0010 kept them: the journal's prefix before its first chunk
 // with totals (all of it if none has), each chunk's commit time its
 // batch's. Where there is nothing to do it costs two look-ups by primary
-// key; it runs at Open, in a write transaction, so that a writer
-// committing meanwhile (whose chunks have their totals) waits for it.
+// key and takes no lock; otherwise it runs in a write transaction, so
+// that a writer committing meanwhile (whose chunks have their totals)
+// waits for it.
 func (db *DB) backfillChunkTotals(ctx context.Context) error {
+	if _, need, err := untotalled(ctx, db.w); err != nil || !need {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		var first sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT min(first_pos) FROM acquire_chunk_totals`).Scan(&first); err != nil {
-			return err
-		}
-		before := int64(math.MaxInt64)
-		if first.Valid {
-			before = first.Int64
-		}
-		var n int64
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM acquire_journal WHERE first_pos < ? LIMIT 1)`, before).Scan(&n); err != nil || n == 0 {
+		before, need, err := untotalled(ctx, tx)
+		if err != nil || !need {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT j.first_pos, j.n, j.data, b.at_ns FROM acquire_journal j
@@ -204,4 +200,22 @@ func (db *DB) backfillChunkTotals(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// untotalled tells whether the journal has chunks before its first chunk
+// with totals (before: that chunk's position, or the largest if none).
+func untotalled(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (before int64, need bool, err error) {
+	var first sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT min(first_pos) FROM acquire_chunk_totals`).Scan(&first); err != nil {
+		return 0, false, err
+	}
+	before = math.MaxInt64
+	if first.Valid {
+		before = first.Int64
+	}
+	var n int64
+	err = q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM acquire_journal WHERE first_pos < ? LIMIT 1)`, before).Scan(&n)
+	return before, n > 0, err
 }
