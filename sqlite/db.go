@@ -1,8 +1,8 @@
 // Package sqlite implements the storage interfaces of the domain packages
 // (registry.Store, ledger.Store, cms.Store, acquire.Journal,
-// clearing.Journal, clearing.Store, ...) on SQLite, the embedded default: one file,
-// no server, a pure-Go driver (modernc.org/sqlite) so the binary needs no
-// cgo.
+// clearing.Journal, clearing.Store, ...) on SQLite, the embedded default:
+// one file, no server, a pure-Go driver (modernc.org/sqlite) so the binary
+// needs no cgo.
 //
 // # Design
 //
