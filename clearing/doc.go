@@ -131,7 +131,8 @@
 // (the latest stored before the day) must be closed, so that each range is
 // fixed before the next is claimed and no two cycles take one entry. Days
 // without a cycle in between are skipped: their records go into the next
-// cycle run, counted Late. Approve is the two people's sign-off (a
+// cycle run, counted Late, and such a day is never opened afterwards
+// (its range is taken). Approve is the two people's sign-off (a
 // computed cycle is reviewed, a reviewed one approved by someone else);
 // Close makes it final and keeps the SHA-256 of its settlement files,
 // written at close by the exchange package, so that any later writing of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"slices"
 	"time"
 
@@ -84,10 +85,11 @@ func (c *Cycle) inZone(z *time.Location) {
 // proves it complete and clears it, carrying the previous cycle's
 // rounding. The previous cycle (the latest before d) must be closed, so
 // that ranges are contiguous and each is fixed before the next is
-// claimed. Kind Conflict for a previous cycle not closed, a cycle that
-// cannot be computed now (approved, closed, before its cut-off) or an
-// incomplete range; Invalid for a bad name; the kinds of Gather and
-// Clear.
+// claimed; and a day before the latest cycle is never opened. Kind
+// Conflict for a previous cycle not closed, a day before the latest
+// cycle, a cycle that cannot be computed now (approved, closed, before
+// its cut-off) or an incomplete range; Invalid for a bad name; the kinds
+// of Gather and Clear.
 func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	const op = "clearing.Cycles.Run"
 	if err := checkStaff(op, by); err != nil {
@@ -98,6 +100,15 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	var was State
 	switch {
 	case citycard.IsKind(err, citycard.NotFound):
+		// A day before the latest cycle is never opened: the range it
+		// would claim was taken by the cycles after it.
+		last, ok, err := cs.Store.Before(ctx, math.MaxInt32)
+		if err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+		if ok && last.Cycle.Day > d {
+			return nil, citycard.E(op, citycard.Conflict, "cycle %v: a later cycle, %v, was opened: a day before it is never opened (its records went into the cycles after it)", d, last.Cycle.Day)
+		}
 		cur = Stored{Cycle: Open(cs.Clearer.cfg.Calendar, d, now)}
 	case err != nil:
 		return nil, citycard.Wrap(op, citycard.Other, err)

@@ -98,6 +98,10 @@ func TestCyclesCarryTheRounding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A day before day 1 would claim day 1's range again: refused.
+	if _, err := cs.Run(ctx, day1-1, "carl"); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a day before the latest cycle: %v, want Conflict", err)
+	}
 	// Day 2: half a fen carried in, half a fen of remainder: one whole fen
 	// booked, nothing carried on.
 	rl := s2.Result.Rounding[0]
