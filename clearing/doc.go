@@ -158,12 +158,13 @@
 // (85% our cards, 10% the city's two other issuers', 5% other cities',
 // pending) and times the whole cycle: claim, read, prove, clear, approve,
 // close and write the files. On this machine's 2 cores, shared with
-// other work (load average about 7): SQLite, 1M records in 1.5 to 1.7 s
-// (about 600,000 records a second), 20M in 38 s (524,000 a second, 3.7
-// GB peak: the items of the whole day are held in memory, the journal's
-// reading and the decoding of records most of the time); PostgreSQL, 1M
-// in 2.5 s (398,000 a second). The two engines write the same files for
-// the same seed.
+// other work (load average 5 to 7): SQLite, 1M records in 0.7 to 1.7 s
+// (600,000 to 1,390,000 records a second), 20M in 28 to 38 s (714,000
+// to 524,000 a second, 3.5 to 3.7 GB peak: the items of the whole day
+// are held in memory; the journal's reading and the decoding of records
+// take most of the time); PostgreSQL, 1M in 1.3 to 2.5 s (786,000 to
+// 398,000 a second). The two engines write the same files for the same
+// seed, and so does every run.
 //
 // # Not yet
 //
