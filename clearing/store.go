@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -212,15 +213,7 @@ func (cs *Cycles) Close(ctx context.Context, d Day, by string, files func(c *Cyc
 		return nil, citycard.E(op, citycard.Invalid, "cycle %v: %d files, at most %d", d, len(fs), FilesMax)
 	}
 	fs = slices.Clone(fs)
-	slices.SortFunc(fs, func(a, b File) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(fs, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	cur.Cycle, cur.Files = c, fs
 	if err := cs.Store.Save(ctx, &cur, was); err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
