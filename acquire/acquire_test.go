@@ -63,7 +63,7 @@ func TestGenuineBatchBookedOnce(t *testing.T) {
 	if got := booked(j); got[busPayable] != 12*200 {
 		t.Fatalf("booked twice: %v", got)
 	}
-	if n := len(j.Entries()); n != 24 {
+	if n := len(j.Records()); n != 24 {
 		t.Fatalf("journal holds %d entries, want 12 booked + 12 duplicates", n)
 	}
 	// The batch ID with other content: refused.
@@ -184,7 +184,7 @@ func TestBatchRefusedWhole(t *testing.T) {
 			t.Fatalf("%s: %v, want Invalid", name, err)
 		}
 	}
-	if n := len(j.Entries()) + len(j.Rejections()); n != 0 {
+	if n := len(j.Records()) + len(j.Rejections()); n != 0 {
 		t.Fatalf("a refused batch left %d journal rows", n)
 	}
 	if ans := submit(t, a, batchOf(bus.id, "x", recs)); ans.Accepted != 2 {
@@ -319,7 +319,7 @@ func TestGreyConfirmedAndReleased(t *testing.T) {
 		t.Fatalf("shadow %+v, card holds %d", sh, cd2.State().BalanceFen)
 	}
 	// Each move is in the journal once, at the metro's entry that made it.
-	gs, entries := j.Greys(), j.Entries()
+	gs, entries := j.Greys(), j.Records()
 	if len(gs) != 2 || gs[0].Move != GreyConfirmed || gs[1].Move != GreyReleased ||
 		entries[gs[0].Pos-1].BatchID != "m" || entries[gs[1].Pos-1].BatchID != "m2" || gs[0].AmountFen != 100 || gs[1].Terminal != bus.id {
 		t.Fatalf("grey decisions %+v", gs)
@@ -477,7 +477,7 @@ func TestExactlyOnceProperty(t *testing.T) {
 		t.Fatalf("operators owed %d, cards spent %d", payable, spent)
 	}
 	var booked int
-	for _, e := range j.Entries() {
+	for _, e := range j.Records() {
 		if e.Class == ClassBooked {
 			booked++
 		}
@@ -728,7 +728,7 @@ func TestPoisonBatchFailsAlone(t *testing.T) {
 			t.Fatalf("batch %s: %+v %v", jobs[i].b.ID, r.ans, r.err)
 		}
 	}
-	if n := len(j.Entries()); n != 2 {
+	if n := len(j.Records()); n != 2 {
 		t.Fatalf("journal holds %d entries, want the 2 good batches' records", n)
 	}
 	// The state is the journal's: the poison batch's card is unknown.

@@ -97,7 +97,7 @@ type Stats struct {
 	// re-price (another network, a code the table lacks): not flagged,
 	// but counted, so that a fare table that prices nothing shows.
 	FaresUnchecked int64
-	// Replayed is how many journal entries the start replayed, and
+	// Replayed is how many journaled records the start replayed, and
 	// ReplayTime how long loading the checkpoint and replaying took.
 	Replayed   int64
 	ReplayTime time.Duration
@@ -215,11 +215,11 @@ func (a *Acquirer) loadAligned(ctx context.Context) (st *state, n int64, aligned
 		prev = e.Pos
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
-			return citycard.E(op, citycard.Invalid, "journal entry %d: %w", e.Pos, err)
+			return citycard.E(op, citycard.Invalid, "journaled record %d: %w", e.Pos, err)
 		}
 		if e.Pos > partPos[Shard(rec.Issuer, rec.ASN, len(st.shards))] {
 			if d := st.stepCard(&rec, e.Outcome, nil); d.class != e.Class {
-				return citycard.E(op, citycard.Invalid, "journal entry %d replays as class %d, recorded %d: the journal or the state code changed", e.Pos, d.class, e.Class)
+				return citycard.E(op, citycard.Invalid, "journaled record %d replays as class %d, recorded %d: the journal or the state code changed", e.Pos, d.class, e.Class)
 			}
 		}
 		if e.Pos > partPos[terms] && termPart(e.Class) {
@@ -814,7 +814,7 @@ func (a *Acquirer) addStats(s *Stats) {
 }
 
 // classify decides every record of j against the state, appending the
-// journal entries and rejections to c, and returns the batch's undo, its
+// journaled records and rejections to c, and returns the batch's undo, its
 // answer and its aggregated movements. A batch it refuses (kind Conflict:
 // its terminal's sequence would pass its bound; kind IO: the registry
 // failed) leaves c, the state and stats as they were.

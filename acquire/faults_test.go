@@ -133,8 +133,8 @@ func TestRegistryFaultRefusesBatchWhole(t *testing.T) {
 		if !citycard.Transient(err) {
 			t.Fatalf("registry fault %v: Submit answered %v, want a transient refusal", fault, err)
 		}
-		if len(j.Entries())+len(j.Rejections()) != 0 {
-			t.Fatalf("registry fault %v: %d entries and %d rejections journaled", fault, len(j.Entries()), len(j.Rejections()))
+		if len(j.Records())+len(j.Rejections()) != 0 {
+			t.Fatalf("registry fault %v: %d entries and %d rejections journaled", fault, len(j.Records()), len(j.Rejections()))
 		}
 	}
 	reg.mu.Lock()
@@ -191,7 +191,7 @@ func TestJournalFaultsRefuseBatchWhole(t *testing.T) {
 		if !citycard.Transient(err) {
 			t.Fatalf("%s: Submit answered %v, want a transient refusal", ft.name, err)
 		}
-		if n := len(j.Entries()); n != 0 {
+		if n := len(j.Records()); n != 0 {
 			t.Fatalf("%s: %d entries journaled", ft.name, n)
 		}
 		if _, ok := a.Shadow(ourIssuer, cd.State().ASN); ok {
@@ -326,7 +326,7 @@ func TestTerminalSequenceBound(t *testing.T) {
 	if _, err := a.Submit(context.Background(), batchOf(bus.id, "over", recs)); !citycard.IsKind(err, citycard.Conflict) {
 		t.Fatalf("a batch of 3 with %d gaps open: %v, want Conflict", maxSpans-2, err)
 	}
-	if len(j.Entries())+len(j.Rejections()) != 0 {
+	if len(j.Records())+len(j.Rejections()) != 0 {
 		t.Fatal("the refused batch was journaled")
 	}
 	open(maxSpans - 3)

@@ -95,7 +95,7 @@ func TestGreyConfirmedThenContradicted(t *testing.T) {
 	// The journal keeps both moves of the grey at the entries that made
 	// them: the shop's record confirmed it, the metro's reversed it.
 	gs := g.j.Greys()
-	entries := g.j.Entries()
+	entries := g.j.Records()
 	if len(gs) != 2 || gs[0].Move != GreyConfirmed || gs[1].Move != GreyReversed {
 		t.Fatalf("grey decisions %+v, want confirmed then reversed", gs)
 	}

@@ -119,8 +119,8 @@ func (m *MemJournal) LoadCheckpoints(context.Context) ([]Checkpoint, error) {
 	return out, nil
 }
 
-// BatchEntries implements Journal.
-func (m *MemJournal) BatchEntries(_ context.Context, t citycard.TerminalID, id string, fn func(e *Journaled) error) error {
+// BatchRecords implements Journal.
+func (m *MemJournal) BatchRecords(_ context.Context, t citycard.TerminalID, id string, fn func(e *Journaled) error) error {
 	m.mu.Lock()
 	var out []Journaled
 	for _, e := range m.entries {
@@ -138,7 +138,7 @@ func (m *MemJournal) BatchEntries(_ context.Context, t citycard.TerminalID, id s
 }
 
 // Entries returns a copy of the journal.
-func (m *MemJournal) Entries() []Journaled {
+func (m *MemJournal) Records() []Journaled {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Journaled(nil), m.entries...)

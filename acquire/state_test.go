@@ -126,7 +126,7 @@ func TestManyOpenGapsBookedOnce(t *testing.T) {
 		t.Fatalf("bus 0: %d genuine records answered duplicate", ans.Duplicates)
 	}
 	var bookedN int
-	for _, e := range j.Entries() {
+	for _, e := range j.Records() {
 		if e.Class == ClassBooked {
 			bookedN++
 		}

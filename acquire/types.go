@@ -338,11 +338,11 @@ type Journal interface {
 	SaveCheckpoint(ctx context.Context, cp Checkpoint) error
 	// LoadCheckpoints returns the newest checkpoint of every part saved.
 	LoadCheckpoints(ctx context.Context) ([]Checkpoint, error)
-	// BatchEntries calls fn for each journaled entry of a committed batch,
+	// BatchRecords calls fn for each journaled entry of a committed batch,
 	// in order: the drill-down from a ledger entry (whose source names the
 	// batch) to the records behind it. A batch with no entry left (all its
 	// records rejected) calls fn never.
-	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *Journaled) error) error
+	BatchRecords(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *Journaled) error) error
 	// QueryRejections returns the rejections after position f.After
 	// matching f, oldest first, at most f.Limit, each with its position.
 	QueryRejections(ctx context.Context, f RejectionFilter) ([]PositionedRejection, error)

@@ -234,7 +234,7 @@ func TestAuthentication(t *testing.T) {
 			t.Fatalf("%s token: %d, want %d", name, code, c.want)
 		}
 	}
-	if n := len(f.j.Entries()); n != 0 {
+	if n := len(f.j.Records()); n != 0 {
 		t.Fatalf("unauthenticated uploads journaled %d records", n)
 	}
 	// Staff routes refuse terminals: their tokens name no member of staff.

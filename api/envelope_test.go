@@ -116,7 +116,7 @@ func TestBatchEnvelopeStrict(t *testing.T) {
 			t.Fatalf("%s: %d %s, want an error with %q", c.name, code, out, c.want)
 		}
 	}
-	if n := len(f.j.Entries()); n != 0 {
+	if n := len(f.j.Records()); n != 0 {
 		t.Fatalf("refused batches journaled %d records", n)
 	}
 	// Whitespace after the object is no data.

@@ -195,7 +195,7 @@ func TestTransientIsNoAnswer(t *testing.T) {
 			t.Fatalf("staff store %v: %d %s", k, code, out)
 		}
 	}
-	if n := len(f.j.Entries()); n != 0 {
+	if n := len(f.j.Records()); n != 0 {
 		t.Fatalf("%d records journaled", n)
 	}
 	// An acquirer that refuses batches (closing): 503, and the terminal's

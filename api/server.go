@@ -137,7 +137,7 @@ type Rejections interface {
 // Batches reads a committed batch's journaled records (acquire.Journal
 // has it).
 type Batches interface {
-	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error
+	BatchRecords(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error
 }
 
 // Parameters are what a terminal downloads besides the blacklist
@@ -354,7 +354,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "citycard_acquire_records_total{verdict=%q} %d\n", v.verdict, v.n)
 	}
 	metric("citycard_acquire_cards", "gauge", "Cards with a shadow.", st.Cards)
-	metric("citycard_acquire_replayed_entries", "gauge", "Journal entries replayed at start.", st.Replayed)
+	metric("citycard_acquire_replayed_records", "gauge", "Journaled records replayed at start.", st.Replayed)
 	metric("citycard_acquire_replay_seconds", "gauge", "Time to load the state at start.", st.ReplayTime.Seconds())
 	metric("citycard_blacklist_version", "gauge", "Version of the blacklist.", s.Blacklist.Version())
 }
@@ -493,10 +493,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, _ Staff) {
 	}
 	id := r.PathValue("batch")
 	var out []batchEntryJSON
-	err = s.Batches.BatchEntries(r.Context(), tid, id, func(e *acquire.Journaled) error {
+	err = s.Batches.BatchRecords(r.Context(), tid, id, func(e *acquire.Journaled) error {
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
-			return citycard.E(op, citycard.Other, "journal entry %d: %w", e.Pos, err) // the journal holds only decoded records
+			return citycard.E(op, citycard.Other, "journaled record %d: %w", e.Pos, err) // the journal holds only decoded records
 		}
 		flags := e.Flags.Names()
 		if flags == nil {

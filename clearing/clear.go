@@ -128,7 +128,7 @@ type Carry struct {
 type Input struct {
 	Day         Day
 	Claim       Claim
-	Items       []Item // the claim's entries, in position order
+	Items       []Item // the claim's records, in position order
 	Greys       []Grey // the grey decisions they made, in position order
 	Adjustments []Adjustment
 	Carry       []Carry
@@ -138,7 +138,7 @@ type Input struct {
 // cards on one operator's terminals, of one product, card type and
 // channel, charged by one fee rule. The issuer pays GrossFen; the
 // operator receives GrossFen - FeeFen; the collector receives FeeFen.
-// The grey records whose confirmation the cycle's entries made have lines
+// The grey records whose confirmation the cycle's records made have lines
 // of their own (Grey "confirmed"), cleared as records are; a confirmation
 // reversed is a line of Grey "reversed" whose amounts are negative (the
 // operator repays the fare, the collector the fee), Records counting the
@@ -186,7 +186,7 @@ type Result struct {
 	// here: loads post through the card-management host). They add up to
 	// the claim.
 	Cleared, Pending, Suspense, Duplicates, Loads Totals
-	// What the entries did to grey records in suspense, of this cycle or
+	// What the records did to grey records in suspense, of this cycle or
 	// earlier ones: confirmed (cleared: the grey's operator paid),
 	// released (back to the card float: no party moves) and reversed
 	// (cleared back). They add up to the claim's grey decisions.
@@ -228,7 +228,7 @@ type line struct {
 func (c *Clearer) Clear(in *Input) (*Result, error) {
 	const op = "clearing.Clearer.Clear"
 	if len(in.Items) > ItemsMax {
-		return nil, citycard.E(op, citycard.Invalid, "cycle %v: %d entries, at most %d", in.Day, len(in.Items), ItemsMax)
+		return nil, citycard.E(op, citycard.Invalid, "cycle %v: %d records, at most %d", in.Day, len(in.Items), ItemsMax)
 	}
 	if err := Check(in.Day, in.Claim, in.Items); err != nil {
 		return nil, err
@@ -250,10 +250,10 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 	for i := range in.Items {
 		it := &in.Items[i]
 		if !it.AcceptedAt.Before(end) {
-			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d accepted at %v, at or after the cut-off %v", in.Day, it.Pos, it.AcceptedAt, end)
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d accepted at %v, at or after the cut-off %v", in.Day, it.Pos, it.AcceptedAt, end)
 		}
 		if it.AmountFen < 0 || it.AmountFen > math.MaxUint32 {
-			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d of %d fen: want 0 to %d", in.Day, it.Pos, it.AmountFen, uint32(math.MaxUint32))
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d of %d fen: want 0 to %d", in.Day, it.Pos, it.AmountFen, uint32(math.MaxUint32))
 		}
 		switch {
 		case it.Class == acquire.ClassBooked && it.Outcome == acquire.OutcomePendingIssuer:
@@ -270,7 +270,7 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 			res.Loads.add(it.AmountFen)
 			continue
 		default:
-			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d of class %v", in.Day, it.Pos, it.Class)
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d of class %v", in.Day, it.Pos, it.Class)
 		}
 		res.Cleared.add(it.AmountFen)
 		if it.AcceptedAt.Before(start) {

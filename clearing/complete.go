@@ -10,12 +10,12 @@ import (
 	"github.com/citycard/citycard/registry"
 )
 
-// ItemsMax bounds the journal entries one cycle takes: 2^30, fifty
+// ItemsMax bounds the journaled records one cycle takes: 2^30, fifty
 // Beijing days. With amounts below 2^32 fen, every sum of a cycle stays
 // below 2^62 and cannot overflow.
 const ItemsMax = 1 << 30
 
-// Item is one journaled record as clearing sees it: the journal entry,
+// Item is one journaled record as clearing sees it: the journaled record,
 // the record's fields that clearing reads, and what the registry says of
 // its terminal.
 type Item struct {
@@ -50,7 +50,7 @@ type Grey struct {
 	AmountFen    int64
 }
 
-// Totals are a count of journal entries and the sum of their records'
+// Totals are a count of journaled records and the sum of their records'
 // amounts (of every entry, whatever its class).
 type Totals struct {
 	Count     int64
@@ -61,26 +61,26 @@ func (t *Totals) add(fen int64) { t.Count++; t.AmountFen += fen }
 
 // Claim is a journal range and its totals as the journal itself counts
 // them (a count and a sum computed by the store, apart from the reading
-// of the entries): what the cycle proves it took.
+// of the records): what the cycle proves it took.
 type Claim struct {
 	Range
 	Totals
 	// Greys are the count and sum of the grey decisions of the range's
-	// entries, as the journal counts them.
+	// records, as the journal counts them.
 	Greys Totals
 }
 
 // Journal is what clearing reads of acquisition's journal; the stores
 // implement it.
 type Journal interface {
-	// Claim returns the range of entries after position from whose
+	// Claim returns the range of records after position from whose
 	// commit was before before, with the journal's own count and sum of
 	// their amounts. Entries are committed in position order, so the
-	// range is the prefix after from of entries committed before before.
+	// range is the prefix after from of records committed before before.
 	Claim(ctx context.Context, from int64, before time.Time) (Claim, error)
-	// Entries calls fn for each entry of r, in position order, with the
+	// Records calls fn for each entry of r, in position order, with the
 	// time it was committed.
-	Entries(ctx context.Context, r Range, fn func(e *acquire.Journaled, at time.Time) error) error
+	Records(ctx context.Context, r Range, fn func(e *acquire.Journaled, at time.Time) error) error
 	// Greys calls fn for each grey decision made by an entry of r, in
 	// position order.
 	Greys(ctx context.Context, r Range, fn func(g *acquire.GreyDecision) error) error
@@ -102,12 +102,12 @@ type Terminals interface {
 // Gathered is what Gather read of a cycle's journal range.
 type Gathered struct {
 	Claim Claim
-	Items []Item // the claim's entries, in position order
+	Items []Item // the claim's records, in position order
 	Greys []Grey // the grey decisions they made, in position order
 }
 
 // Gather claims the journal range after from committed before the
-// cycle's cut-off, reads its entries and their grey decisions, and
+// cycle's cut-off, reads its records and their grey decisions, and
 // proves that it took them all (Check, CheckGreys). A terminal is looked
 // up once per call, an issuer's party ID made once.
 func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int64) (*Gathered, error) {
@@ -117,14 +117,14 @@ func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int6
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	if cl.Len() < 0 || cl.Len() > ItemsMax {
-		return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal range %v: want 0 to %d entries", c.Day, cl.Range, ItemsMax)
+		return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal range %v: want 0 to %d records", c.Day, cl.Range, ItemsMax)
 	}
 	g := &Gathered{Claim: cl, Items: make([]Item, 0, cl.Len())}
 	ls := lookups{ctx: ctx, terms: terms, seen: map[citycard.TerminalID]TerminalInfo{}, issuers: map[citycard.IssuerCode]string{}}
-	err = j.Entries(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
+	err = j.Records(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
 		r, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
-			return citycard.E(op, citycard.Invalid, "cycle %v: journal entry %d: %w", c.Day, e.Pos, err)
+			return citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d: %w", c.Day, e.Pos, err)
 		}
 		ti, err := ls.terminal(e.Terminal)
 		if err != nil {
@@ -228,7 +228,7 @@ func CheckGreys(d Day, claim Claim, greys []Grey) error {
 func Check(d Day, claim Claim, items []Item) error {
 	const op = "clearing.Check"
 	if claim.Count != claim.Len() {
-		return citycard.E(op, citycard.Conflict, "cycle %v: the journal counts %d entries in range %v of %d positions", d, claim.Count, claim.Range, claim.Len())
+		return citycard.E(op, citycard.Conflict, "cycle %v: the journal counts %d records in range %v of %d positions", d, claim.Count, claim.Range, claim.Len())
 	}
 	var took Totals
 	var gap string
@@ -255,7 +255,7 @@ func Check(d Day, claim Claim, items []Item) error {
 		if gap == "" {
 			gap = "the amounts differ"
 		}
-		return citycard.E(op, citycard.Conflict, "cycle %v incomplete: the journal range %v holds %d entries of %d fen, the cycle took %d of %d fen: %s",
+		return citycard.E(op, citycard.Conflict, "cycle %v incomplete: the journal range %v holds %d records of %d fen, the cycle took %d of %d fen: %s",
 			d, claim.Range, claim.Count, claim.AmountFen, took.Count, took.AmountFen, gap)
 	}
 	return nil

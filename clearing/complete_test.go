@@ -38,13 +38,13 @@ func TestGather(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl, items := g.Claim, g.Items
-	// The two entries committed at and after the cut-off are not claimed.
+	// The two records committed at and after the cut-off are not claimed.
 	wantSum := int64(0)
 	for i := range 10 {
 		wantSum += int64(100 + i)
 	}
 	if cl.Range != (Range{From: 0, To: 10}) || cl.Count != 10 || cl.AmountFen != wantSum || len(items) != 10 {
-		t.Fatalf("claim %+v, %d items; want (0, 10], 10 entries of %d fen", cl, len(items), wantSum)
+		t.Fatalf("claim %+v, %d items; want (0, 10], 10 records of %d fen", cl, len(items), wantSum)
 	}
 	if it := items[0]; it.Operator != "nb-metro" || it.Issuer != ourIssuer.String() || it.AmountFen != 100 || it.Pos != 1 {
 		t.Errorf("item 0: %+v", it)
@@ -60,7 +60,7 @@ func TestGather(t *testing.T) {
 }
 
 // The issue: "Before computing, the cycle proves it is complete: the count
-// and sum of the journal entries it takes equal those of the journal range
+// and sum of the journaled records it takes equal those of the journal range
 // it claims (Mojaloop lost a dollar at 10 TPS to a join that silently
 // dropped rows not yet written)".
 func TestGatherMissingRowFails(t *testing.T) {
@@ -74,7 +74,7 @@ func TestGatherMissingRowFails(t *testing.T) {
 			t.Fatalf("row %d dropped: %v, %+v; want Conflict and nothing", drop, err, g)
 		}
 		want := "position " + itoa(drop) + " missing"
-		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "holds 10 entries") || !strings.Contains(err.Error(), "took 9") {
+		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "holds 10 records") || !strings.Contains(err.Error(), "took 9") {
 			t.Errorf("row %d dropped: %q does not say %q and the counts", drop, err, want)
 		}
 	}
@@ -111,7 +111,7 @@ func TestCheck(t *testing.T) {
 		{"repeated", claim, items(5, 6, 6, 7), "position 6 out of order or repeated"},
 		{"one past", claim, items(5, 6, 7, 8, 9), "position 9 past the range"},
 		{"amount differs", Claim{Range: claim.Range, Totals: Totals{Count: 4, AmountFen: 259}}, items(5, 6, 7, 8), "the amounts differ"},
-		{"journal miscounts", Claim{Range: claim.Range, Totals: Totals{Count: 3, AmountFen: 260}}, items(5, 6, 7, 8), "counts 3 entries in range (4, 8] of 4 positions"},
+		{"journal miscounts", Claim{Range: claim.Range, Totals: Totals{Count: 3, AmountFen: 260}}, items(5, 6, 7, 8), "counts 3 records in range (4, 8] of 4 positions"},
 	} {
 		err := Check(DayOf(2026, 12, 1), c.claim, c.items)
 		if c.want == "" {

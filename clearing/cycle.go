@@ -71,7 +71,7 @@ var transitions = map[Move]map[State]State{
 }
 
 // Range is a contiguous range of journal positions, (From, To]: the
-// entries after From up to and including To. A cycle claims the range
+// records after From up to and including To. A cycle claims the range
 // that follows its previous cycle's.
 type Range struct {
 	From int64

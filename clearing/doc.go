@@ -30,16 +30,16 @@
 //
 // # Completeness before computing
 //
-// Gather claims the cycle's range from the Journal (the entries after the
+// Gather claims the cycle's range from the Journal (the records after the
 // previous cycle's To committed before the cut-off) with the journal's
 // own count and sum of their amounts, computed by the store apart from
-// the reading of the entries; then reads the entries and Check proves
+// the reading of the records; then reads the records and Check proves
 // that the cycle took exactly the range: every position once, in order,
 // and the same count and sum. A read that silently drops a row (Mojaloop
 // lost a dollar at 10 TPS to a join that dropped rows not yet written)
 // fails with Conflict naming the first position missing, before anything
 // is summed. The amount of every entry counts, whatever its class
-// (duplicates and loads included): the claim is of journal entries, and
+// (duplicates and loads included): the claim is of journaled records, and
 // what the cycle clears of them is decided after.
 //
 // The stores implement Journal from what acquisition commits with each
@@ -99,11 +99,11 @@
 //
 // # Positions
 //
-// Clear is a pure function of the cycle's Input (its claim and entries,
+// Clear is a pure function of the cycle's Input (its claim and records,
 // adjustments, the rounding carried from the previous cycle) under one
 // Config: no clock, no store, no map order reaches its Result, whose
 // every list is sorted, so the same input gives the same result and the
-// same files. Of the entries it took, it clears the booked and recovered
+// same files. Of the records it took, it clears the booked and recovered
 // records of cards whose TAC we verified; it counts apart the records of
 // other cities' cards (pending their issuer's verification), grey records
 // in suspense, duplicates and loads, and the five add up to the claim.

@@ -10,7 +10,7 @@ import (
 	"github.com/citycard/citycard/registry"
 )
 
-// memJournal is an in-memory Journal: entries in position order, each
+// memJournal is an in-memory Journal: journaled records in position order, each
 // with its commit time. drop names a position its Entries skips, as a
 // read that missed a row not yet written would; its Claim still counts
 // the row, as the store's own count does.
@@ -55,7 +55,7 @@ func (j *memJournal) Greys(_ context.Context, r Range, fn func(*acquire.GreyDeci
 	return nil
 }
 
-func (j *memJournal) Entries(_ context.Context, r Range, fn func(*acquire.Journaled, time.Time) error) error {
+func (j *memJournal) Records(_ context.Context, r Range, fn func(*acquire.Journaled, time.Time) error) error {
 	for p := r.From + 1; p <= r.To; p++ {
 		if p == j.drop {
 			continue

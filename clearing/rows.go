@@ -180,7 +180,7 @@ func GreyRows(rows acquire.Rows, fn func(g *acquire.GreyDecision) error) error {
 
 // ClaimCounts are what a store counts of a journal range to claim it, in
 // one statement (one snapshot): whether from ends a chunk, where the
-// range ends, and the range's chunks and entries counted twice, from the
+// range ends, and the range's chunks and records counted twice, from the
 // journal's chunks and from their totals, with the totals' sum and the
 // range's grey decisions.
 type ClaimCounts struct {
@@ -202,16 +202,16 @@ func (c *ClaimCounts) Claim(from int64) (Claim, error) {
 	case !c.FromEnds || c.To < from:
 		return Claim{}, citycard.E(op, citycard.Invalid, "journal position %d: want the end of a chunk, at most the journal's end", from)
 	case c.Chunks != c.TotalChunks || c.Entries != c.TotalEntries:
-		return Claim{}, citycard.E(op, citycard.Conflict, "journal range (%d, %d]: %d chunks of %d entries, but totals of %d chunks of %d entries: chunks committed before their totals were kept, or tables changed",
+		return Claim{}, citycard.E(op, citycard.Conflict, "journal range (%d, %d]: %d chunks of %d records, but totals of %d chunks of %d records: chunks committed before their totals were kept, or tables changed",
 			from, c.To, c.Chunks, c.Entries, c.TotalChunks, c.TotalEntries)
 	}
 	return Claim{Range: Range{From: from, To: c.To}, Totals: Totals{Count: c.Entries, AmountFen: c.AmountFen}, Greys: Totals{Count: c.Greys, AmountFen: c.GreysFen}}, nil
 }
 
 // ChunkAmount returns the sum of the amounts of a journal chunk's
-// entries (acquire.EncodeChunk), the chunk at position first: what the
+// records (acquire.EncodeChunk), the chunk at position first: what the
 // stores backfill the totals of chunks committed before they were kept
-// with. Kind Invalid for a chunk that is not whole entries.
+// with. Kind Invalid for a chunk that is not whole records.
 func ChunkAmount(first int64, data []byte) (int64, error) {
 	var fen int64
 	err := acquire.DecodeChunk(first, citycard.TerminalID{}, "", data, func(e *acquire.Journaled) error {

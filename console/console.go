@@ -34,7 +34,7 @@ type Acquirer interface {
 // folds, and a batch's records (the drill-down). acquire.Journal has it.
 type Journal interface {
 	TallyJournal
-	BatchEntries(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error
+	BatchRecords(ctx context.Context, terminal citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error
 }
 
 // Terminals lists the registry's terminals (registry.Store has it).

@@ -510,10 +510,10 @@ func (c *Console) handleBatch(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	p := batchPage{Terminal: tid.String(), Batch: r.PathValue("batch")}
-	err = c.Journal.BatchEntries(r.Context(), tid, p.Batch, func(e *acquire.Journaled) error {
+	err = c.Journal.BatchRecords(r.Context(), tid, p.Batch, func(e *acquire.Journaled) error {
 		rec, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
-			return citycard.E(op, citycard.Other, "journal entry %d: %w", e.Pos, err)
+			return citycard.E(op, citycard.Other, "journaled record %d: %w", e.Pos, err)
 		}
 		p.Rows = append(p.Rows, batchRow{Pos: e.Pos, Class: e.Class.String(), Flags: e.Flags.String(), Issuer: rec.Issuer.String(),
 			ASN: rec.ASN.String(), Counter: rec.Counter, AmountFen: int64(rec.Amount), BalanceFen: rec.BalanceBeforeFen(),

@@ -63,7 +63,7 @@ const claimQuery = `WITH b AS (SELECT coalesce(
 
 // Entries implements clearing.Journal: the chunks of r with their commit
 // times.
-func (c *Clearing) Entries(ctx context.Context, r clearing.Range, fn func(e *acquire.Journaled, at time.Time) error) error {
+func (c *Clearing) Records(ctx context.Context, r clearing.Range, fn func(e *acquire.Journaled, at time.Time) error) error {
 	const op = "postgres.Clearing.Entries"
 	rows, err := c.db.pool.Query(ctx, `SELECT j.first_pos, j.terminal, j.batch_id, j.data, t.at_ns
 		FROM acquire_journal j JOIN acquire_chunk_totals t ON t.first_pos = j.first_pos

@@ -117,10 +117,10 @@ func (j *Journal) Replay(ctx context.Context, from int64, fn func(e *acquire.Jou
 	return mapErr(op, acquire.ReplayRows(rows, from, fn))
 }
 
-// BatchEntries implements acquire.Journal: the batch row names its
+// BatchRecords implements acquire.Journal: the batch row names its
 // chunk's first position, the chunk's primary key.
-func (j *Journal) BatchEntries(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error {
-	const op = "sqlite.Journal.BatchEntries"
+func (j *Journal) BatchRecords(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error {
+	const op = "sqlite.Journal.BatchRecords"
 	rows, err := j.db.r.QueryContext(ctx, `SELECT j.first_pos, j.terminal, j.batch_id, j.data FROM acquire_batches b JOIN acquire_journal j ON j.first_pos = b.first_pos WHERE b.terminal = ? AND b.batch_id = ? AND b.n > 0`, t.String(), id)
 	if err != nil {
 		return mapErr(op, err)

@@ -104,7 +104,7 @@ func testClaimByCommitTime(t *testing.T, s ClearingStores) {
 	}
 	var pos []int64
 	var ats []time.Time
-	err = s.Clearing.Entries(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
+	err = s.Clearing.Records(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
 		pos = append(pos, e.Pos)
 		ats = append(ats, at)
 		return nil
@@ -174,7 +174,7 @@ func testTotalsBackfilled(t *testing.T, s ClearingStores) {
 		t.Fatalf("after the backfill: %+v (%v), want %+v", got, err, want)
 	}
 	var ats []time.Time
-	err = again.Entries(ctx, clearing.Range{From: 5, To: 9}, func(_ *acquire.Journaled, at time.Time) error { ats = append(ats, at); return nil })
+	err = again.Records(ctx, clearing.Range{From: 5, To: 9}, func(_ *acquire.Journaled, at time.Time) error { ats = append(ats, at); return nil })
 	if err != nil || len(ats) != 4 || !ats[0].Equal(end) {
 		t.Errorf("the backfilled commit times: %v (%v), want 4 at %v", ats, err, end)
 	}

@@ -136,7 +136,7 @@ func testIngestExactlyOnce(t *testing.T, s JournalStores) {
 	u0 := &ups[0]
 	half0 := len(u0.Records) / 2
 	var got [][]byte
-	err = s.Journal.BatchEntries(ctx, u0.Terminal.ID, "b0", func(e *acquire.Journaled) error {
+	err = s.Journal.BatchRecords(ctx, u0.Terminal.ID, "b0", func(e *acquire.Journaled) error {
 		got = append(got, append([]byte(nil), e.Raw[:]...))
 		return nil
 	})
@@ -158,7 +158,7 @@ func testIngestExactlyOnce(t *testing.T, s JournalStores) {
 		t.Fatalf("batch b0: %d of %d entries match the upload in order, %d genuine of %d", k, len(got), genuineSeen, u0.Genuine-half0)
 	}
 	n := 0
-	if err := s.Journal.BatchEntries(ctx, u0.Terminal.ID, "no such batch", func(*acquire.Journaled) error { n++; return nil }); err != nil || n != 0 {
+	if err := s.Journal.BatchRecords(ctx, u0.Terminal.ID, "no such batch", func(*acquire.Journaled) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("unknown batch: %d entries (%v)", n, err)
 	}
 	// The state rebuilt from the journal alone decides as before: every

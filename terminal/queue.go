@@ -91,7 +91,7 @@ import (
 // Limits of the file format. Options may lower, not raise, them.
 const (
 	queueRecordBytesCap = 64 << 10  // largest record the format holds
-	queueEntriesCap     = 1 << 22   // largest QueueEntriesMax
+	queueRecordsCap     = 1 << 22   // largest QueueRecordsMax
 	queueBytesCap       = 256 << 20 // largest QueueBytesMax and QueueCompactBytes
 	queueFileBytesMax   = 1 << 30   // OpenQueue refuses larger files
 	queueBatchMax       = 1024      // records in one AppendBatch
@@ -118,7 +118,7 @@ const (
 // (147-byte frames).
 const (
 	defaultRecordBytesMax = 4 << 10
-	defaultEntriesMax     = 1 << 16
+	defaultRecordsMax     = 1 << 16
 	defaultBytesMax       = 32 << 20
 	defaultCompactBytes   = 1 << 20
 )
@@ -147,7 +147,7 @@ type QueueOption func(*queueConfig)
 
 type queueConfig struct {
 	recordBytesMax int
-	entriesMax     int
+	recordsMax     int
 	bytesMax       int64
 	compactBytes   int64
 	logger         *slog.Logger
@@ -159,10 +159,10 @@ func QueueRecordBytesMax(n int) QueueOption {
 	return func(c *queueConfig) { c.recordBytesMax = n }
 }
 
-// QueueEntriesMax sets how many unacked records the queue holds before
+// QueueRecordsMax sets how many unacked records the queue holds before
 // Append fails with ErrQueueFull (default 65,536, at most 4,194,304).
-func QueueEntriesMax(n int) QueueOption {
-	return func(c *queueConfig) { c.entriesMax = n }
+func QueueRecordsMax(n int) QueueOption {
+	return func(c *queueConfig) { c.recordsMax = n }
 }
 
 // QueueBytesMax sets how many bytes of unacked records the queue holds before
@@ -232,7 +232,7 @@ func OpenQueue(path string, opts ...QueueOption) (*Queue, error) {
 	const op = "terminal.OpenQueue"
 	cfg := queueConfig{
 		recordBytesMax: defaultRecordBytesMax,
-		entriesMax:     defaultEntriesMax,
+		recordsMax:     defaultRecordsMax,
 		bytesMax:       defaultBytesMax,
 		compactBytes:   defaultCompactBytes,
 	}
@@ -268,8 +268,8 @@ func (c *queueConfig) check(op string) error {
 	switch {
 	case c.recordBytesMax < 1 || c.recordBytesMax > queueRecordBytesCap:
 		return citycard.E(op, citycard.Invalid, "record size limit %d: want 1 to %d", c.recordBytesMax, queueRecordBytesCap)
-	case c.entriesMax < 1 || c.entriesMax > queueEntriesCap:
-		return citycard.E(op, citycard.Invalid, "entry limit %d: want 1 to %d", c.entriesMax, queueEntriesCap)
+	case c.recordsMax < 1 || c.recordsMax > queueRecordsCap:
+		return citycard.E(op, citycard.Invalid, "record limit %d: want 1 to %d", c.recordsMax, queueRecordsCap)
 	case c.bytesMax < 1 || c.bytesMax > queueBytesCap:
 		return citycard.E(op, citycard.Invalid, "byte limit %d: want 1 to %d", c.bytesMax, queueBytesCap)
 	case c.compactBytes < 4<<10 || c.compactBytes > queueBytesCap:
@@ -436,8 +436,8 @@ func (q *Queue) appendRecords(op string, recs [][]byte) ([]uint64, error) {
 		return []uint64{}, nil
 	}
 	s := &q.state
-	if s.live+len(recs) > q.cfg.entriesMax {
-		return nil, citycard.E(op, citycard.Conflict, "%d records pending, limit %d: %w", s.live, q.cfg.entriesMax, ErrQueueFull)
+	if s.live+len(recs) > q.cfg.recordsMax {
+		return nil, citycard.E(op, citycard.Conflict, "%d records pending, limit %d: %w", s.live, q.cfg.recordsMax, ErrQueueFull)
 	}
 	if s.liveDataBytes+bytes > q.cfg.bytesMax {
 		return nil, citycard.E(op, citycard.Conflict, "%d bytes pending, limit %d: %w", s.liveDataBytes, q.cfg.bytesMax, ErrQueueFull)

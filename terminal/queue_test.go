@@ -200,7 +200,7 @@ func TestQueueRoundTrip(t *testing.T) {
 
 func TestQueueLimits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queue")
-	q := openTestQueue(t, path, QueueRecordBytesMax(200), QueueEntriesMax(5), QueueBytesMax(200+3*130+10))
+	q := openTestQueue(t, path, QueueRecordBytesMax(200), QueueRecordsMax(5), QueueBytesMax(200+3*130+10))
 
 	for _, tc := range []struct {
 		name string
@@ -228,7 +228,7 @@ func TestQueueLimits(t *testing.T) {
 		mustAppend(t, q, recData(i))
 	}
 	// 4 entries, 590 bytes: the byte limit (600) refuses the next record
-	// although the entry limit (5) would take it.
+	// although the record limit (5) would take it.
 	_, err := q.Append(recData(9))
 	if !citycard.IsKind(err, citycard.Conflict) || !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("Append beyond the byte limit: %v", err)
@@ -237,11 +237,11 @@ func TestQueueLimits(t *testing.T) {
 	mustAppend(t, q, recData(4))
 	// A batch that does not fit is refused whole.
 	if _, err := q.AppendBatch([][]byte{{1}, {2}}); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("AppendBatch beyond the entry limit: %v", err)
+		t.Fatalf("AppendBatch beyond the record limit: %v", err)
 	}
 	mustAppend(t, q, []byte{1})
 	if _, err := q.Append([]byte{2}); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("Append beyond the entry limit: %v", err)
+		t.Fatalf("Append beyond the record limit: %v", err)
 	}
 	if q.Len() != 5 {
 		t.Fatalf("Len %d, want 5", q.Len())
@@ -249,7 +249,7 @@ func TestQueueLimits(t *testing.T) {
 
 	for _, opt := range []QueueOption{
 		QueueRecordBytesMax(0), QueueRecordBytesMax(queueRecordBytesCap + 1),
-		QueueEntriesMax(0), QueueBytesMax(0), QueueCompactBytes(100), QueueCompactBytes(queueBytesCap + 1),
+		QueueRecordsMax(0), QueueBytesMax(0), QueueCompactBytes(100), QueueCompactBytes(queueBytesCap + 1),
 	} {
 		if _, err := OpenQueue(filepath.Join(t.TempDir(), "q"), opt); !citycard.IsKind(err, citycard.Invalid) {
 			t.Errorf("OpenQueue with a bad option: %v", err)
@@ -578,7 +578,7 @@ func TestQueueCorruption(t *testing.T) {
 // TestQueueModel runs random operations, with reopens, against a model.
 func TestQueueModel(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queue")
-	opts := []QueueOption{QueueCompactBytes(4 << 10), QueueEntriesMax(300)}
+	opts := []QueueOption{QueueCompactBytes(4 << 10), QueueRecordsMax(300)}
 	q := openTestQueue(t, path, opts...)
 	m := newModel()
 	rng := rand.New(rand.NewPCG(7, 11))

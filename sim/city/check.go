@@ -265,7 +265,7 @@ func (c *City) check(ctx context.Context) *Report {
 			alteredN++
 		}
 	}
-	forged.detail = fmt.Sprintf("%d forged and %d altered records queued, all rejected and kept, none journaled; %d journal entries unknown to the city", forgedN, alteredN, unknown)
+	forged.detail = fmt.Sprintf("%d forged and %d altered records queued, all rejected and kept, none journaled; %d journaled records unknown to the city", forgedN, alteredN, unknown)
 
 	// Conservation per card: its balance is its start, plus the loads
 	// the back office saw, less the purchases it booked, less the torn

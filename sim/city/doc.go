@@ -93,7 +93,7 @@
 //     (booked, or into suspense and then recovered or confirmed), a torn
 //     tap the card never committed was never booked, each load once;
 //   - nothing forged is booked: every forged or altered record rejected
-//     and kept, none journaled, no journal entry the city did not make;
+//     and kept, none journaled, no journaled record the city did not make;
 //   - conservation per card: its balance = start + loads - purchases
 //     booked - torn debits still in suspense that the card did commit;
 //     and the greys its shadow holds in suspense are those the city

@@ -193,12 +193,12 @@ func (j *faultyJournal) LoadCheckpoints(ctx context.Context) ([]acquire.Checkpoi
 	return in.LoadCheckpoints(ctx)
 }
 
-func (j *faultyJournal) BatchEntries(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error {
+func (j *faultyJournal) BatchRecords(ctx context.Context, t citycard.TerminalID, id string, fn func(e *acquire.Journaled) error) error {
 	in, err := j.alive()
 	if err != nil {
 		return err
 	}
-	return in.BatchEntries(ctx, t, id, fn)
+	return in.BatchRecords(ctx, t, id, fn)
 }
 
 func (j *faultyJournal) QueryRejections(ctx context.Context, f acquire.RejectionFilter) ([]acquire.PositionedRejection, error) {
