@@ -261,6 +261,7 @@ type LegQuoteJSON struct {
 	TierID        string      `json:"tier_id,omitempty"` // the spend tier that applied (fare_tiers.txt)
 	Refund        string      `json:"refund,omitempty"`
 	Supplement    string      `json:"supplement,omitempty"`
+	Overtime      string      `json:"overtime,omitempty"` // an overtime surcharge, in amount and full
 	DistanceM     *int64      `json:"distance_m,omitempty"`
 	JoinedTo      *int        `json:"joined_to_leg,omitempty"`
 	Explanation   string      `json:"explanation"`
@@ -311,6 +312,9 @@ func (q *Quote) JSON() QuoteJSON {
 		}
 		if lq.SupplementFen > 0 {
 			lj.Supplement = t.FormatAmount(lq.SupplementFen)
+		}
+		if lq.OvertimeFen > 0 {
+			lj.Overtime = t.FormatAmount(lq.OvertimeFen)
 		}
 		if lq.DistanceM >= 0 && lq.JoinedTo < 0 {
 			d := lq.DistanceM
@@ -364,7 +368,7 @@ func (q *Quote) Explanation(i int) string {
 		name = o.FareProductID
 	}
 	amt := t.FormatAmount
-	switch o.Origin {
+	switch q.explainExit(&b, lq, o) {
 	case OfferLeg:
 		r := &t.rules[o.rule]
 		fmt.Fprintf(&b, "%s (%s), fare_leg_rules.txt line %d", name, o.FareProductID, r.line)
@@ -410,7 +414,7 @@ func (q *Quote) Explanation(i int) string {
 			fmt.Fprintf(&b, " within %d min", x.limitS/60)
 		}
 		if o.Covered {
-			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen+lq.TierFen))
+			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen+lq.TierFen-lq.OvertimeFen))
 			break
 		}
 		tp := "no transfer product"
@@ -428,8 +432,9 @@ func (q *Quote) Explanation(i int) string {
 		case AB:
 			fmt.Fprintf(&b, ", AB: %s covers both legs, less what the earlier leg paid", tp)
 		}
-		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen+lq.TierFen))
+		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen+lq.TierFen-lq.OvertimeFen))
 	}
+	q.explainMetro(&b, lq, o)
 	q.explainTier(&b, i)
 	if lq.CapFen > 0 {
 		p := map[CapPeriod]string{CapDay: "daily", CapWeek: "weekly", CapMonth: "monthly"}[lq.capPeriod]

@@ -714,6 +714,7 @@ func (l *loader) loadTransferRules() {
 		var ok bool
 		r.product, ok = l.productRef(f, i, "fare_product_id", false, "the rule never applies")
 		r.never = !ok
+		r.cond = l.loadDiscountRule(f, i)
 		t.transfers = append(t.transfers, r)
 	}
 }
@@ -835,6 +836,7 @@ func (l *loader) loadExtensions() {
 		default:
 			l.errf(f, i, "capped", "%q is not 0 or 1", v)
 		}
+		l.loadNetworkRule(f, i, n)
 	}
 
 	// stop_distances.txt: a row gives both directions unless the reverse

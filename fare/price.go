@@ -122,6 +122,7 @@ type Offer struct {
 	fromDefault bool
 	timeFee     int64 // a time-based product: the part of AmountFen for the time
 	minutes     int64
+	exit        exitKind // a metro rule changed the offer (metro.go)
 }
 
 // LegQuote is the price of one leg.
@@ -138,6 +139,7 @@ type LegQuote struct {
 	TierFen       int64 // taken off by a spend tier (fare_tiers.txt), before caps
 	RefundFen     int64 // to refund of ChargedFen, once the tap-off turned up
 	SupplementFen int64 // due beyond ChargedFen, the fare being above it
+	OvertimeFen   int64 // an overtime surcharge (fare_networks.txt overtime_product_id), in AmountFen and FullFen
 	DistanceM     int64 // -1 when unknown
 	Transfer      bool  // a transfer offer was used
 	JoinedTo      int   // the first leg of the effective leg this leg is joined to, or -1
@@ -352,11 +354,13 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
 			net: ev.net, from: ev.from, to: ev.to, held: -1}
 		t.legOffers(ev, cat, media, j, lq)
+		t.stationOffers(ev, j, cat, media, lq)
 		lq.held = t.heldOffers(ev, j, hu, lq)
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
 		}
 		sortOffers(lq.Offers)
+		t.waiveExit(ev, j, lq)
 		lq.FullFen = -1
 		for _, o := range lq.Offers {
 			if (o.Origin == OfferLeg || o.Origin == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
@@ -381,6 +385,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 	}
 	s.run()
 	t.applyCaps(q, s, j)
+	t.chargeOvertime(q, s, j)
 	for e := 0; e < ne; e++ {
 		lq := s.legs[e]
 		if !lq.Priced {

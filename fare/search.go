@@ -151,6 +151,9 @@ func (s *search) amount(e, i int) (int64, bool) {
 		if x.from >= 0 && x.from == x.to && s.t.preferredOther(o.xfer, e-start) {
 			return 0, false
 		}
+		if !s.discountOK(e, pe, x) {
+			return 0, false
+		}
 		s.chain[e] = start
 		if o.Covered {
 			return 0, true

@@ -15,6 +15,8 @@ type Table struct {
 	networks   ids
 	networkMax []int32 // the maximum fare product when a tap-off is missing, -1 none
 	uncapped   []bool  // fare_networks.txt capped=0: caps neither count nor limit the network's legs
+	// overtime, same-station exits, minimum balance, discount groups (metro.go)
+	metro metroRules
 
 	routes   ids
 	routeNet []int32
@@ -245,6 +247,8 @@ type transferRule struct {
 	typ       TransferType
 	product   int32 // -1: free
 	never     bool  // names a product the feed lacks: applies to no transfer
+	// min_from_leg_amount, discount_group_id, discount_window (metro.go)
+	cond discountRule
 }
 
 type joinRule struct {
