@@ -134,12 +134,14 @@ func timed(j *Journey, e *eleg) bool {
 	return !e.missing && j.Legs[e.first].Start >= 0 && j.Legs[e.last].End >= 0
 }
 
-// sameStation reports whether leg e ends at the station it began: the
-// same stop, or stops of one station (parent_station).
-func (t *Table) sameStation(e *eleg) bool {
+// sameStation reports whether leg e of journey j ends at the station it
+// began: the same stop, or stops of one station (parent_station). A stop
+// the feed lacks is taken as given (a partial feed): the same id.
+func (t *Table) sameStation(e *eleg, j *Journey) bool {
 	a, b := e.from, e.to
 	if a < 0 || b < 0 {
-		return false
+		from, to := j.Legs[e.first].FromStopID, j.Legs[e.last].ToStopID
+		return from != "" && from == to
 	}
 	pa, pb := t.stopParent[a], t.stopParent[b]
 	return a == b || pa >= 0 && (pa == pb || pa == b) || pb == a
@@ -157,7 +159,7 @@ func (t *Table) stationOffers(e *eleg, j *Journey, cat, media int32, lq *LegQuot
 	if r == nil || e.missing {
 		return
 	}
-	if r.sameProd >= 0 && t.sameStation(e) {
+	if r.sameProd >= 0 && t.sameStation(e, j) {
 		t.replaceLegFare(lq, r.sameProd, cat, media, exitSameStation)
 	}
 	if r.overtimeS >= 0 && r.overtimeProd < 0 && timed(j, e) && lq.durS > r.overtimeS {
@@ -170,7 +172,9 @@ func (t *Table) stationOffers(e *eleg, j *Journey, cat, media int32, lq *LegQuot
 // replaceLegFare gives the leg's own offers (OfferLeg) product p's price
 // for the rider: every one for a same-station fare, those below it for
 // overtime (the fare is at least p's). A leg without its own offer gets
-// p's. A product with no price for the rider changes nothing.
+// p's as its same-station fare; without one, an overtime leg is priced
+// as before (a leg no rule prices has the maximum fare already, or none).
+// A product with no price for the rider changes nothing.
 func (t *Table) replaceLegFare(lq *LegQuote, p, cat, media int32, kind exitKind) {
 	n := len(lq.Offers)
 	base := Offer{Origin: OfferLeg, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1, exit: kind}
@@ -198,7 +202,7 @@ func (t *Table) replaceLegFare(lq *LegQuote, p, cat, media int32, kind exitKind)
 		o.pct, o.fromDefault, o.timeFee, o.minutes, o.exit = v.pct, v.fromDefault, v.timeFee, v.minutes, kind
 	}
 	lq.Offers = lq.Offers[:n]
-	if !own {
+	if !own && kind == exitSameStation {
 		lq.Offers = append(lq.Offers, v)
 	}
 }
@@ -212,7 +216,7 @@ func (t *Table) replaceLegFare(lq *LegQuote, p, cat, media int32, kind exitKind)
 // it pays any leg.
 func (t *Table) waiveExit(e *eleg, j *Journey, lq *LegQuote) {
 	r := t.metro.of(e.net)
-	if r == nil || r.sameFreeS < 0 || !timed(j, e) || lq.durS > r.sameFreeS || !t.sameStation(e) {
+	if r == nil || r.sameFreeS < 0 || !timed(j, e) || lq.durS > r.sameFreeS || !t.sameStation(e, j) {
 		return
 	}
 	for i := range lq.Offers {

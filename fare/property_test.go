@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -371,5 +372,151 @@ func fuzzExtensions(fsys fstest.MapFS, b []byte) {
 		if n := string(name); ok && fsys[n] == nil && fs.ValidPath(n) {
 			fsys[n] = &fstest.MapFile{Data: data}
 		}
+	}
+}
+
+// ningboWith loads the sample feed with some of its files replaced: edit
+// gets each file's text and returns the text to load.
+func ningboWith(t *testing.T, edit func(name, text string) string) *Table {
+	t.Helper()
+	feed := fstest.MapFS{}
+	entries, err := os.ReadDir("testdata/ningbo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile("testdata/ningbo/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed[e.Name()] = &fstest.MapFile{Data: []byte(edit(e.Name(), string(b)))}
+	}
+	tab, err := Load(feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// totals prices each random journey with each table and calls check with
+// the totals, in the tables' order.
+func totals(t *testing.T, seed uint64, n int, tabs []*Table, tweak func(r *rand.Rand, j *Journey), check func(j *Journey, q []*Quote)) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	qs := make([]*Quote, len(tabs))
+	for i := range qs {
+		qs[i] = &Quote{}
+	}
+	for range n {
+		j := randomJourney(r)
+		if tweak != nil {
+			tweak(r, j)
+		}
+		for i, tab := range tabs {
+			if err := tab.Price(j, qs[i]); err != nil {
+				t.Fatalf("Price(%+v): %v", j, err)
+			}
+			checkQuote(t, qs[i])
+		}
+		check(j, qs)
+	}
+}
+
+// TestPropertyTransferDiscountNeverDearer: a transfer discount never
+// makes a journey dearer than without its rule, and its conditions
+// (README fare_transfer_rules.txt: min_from_leg_amount,
+// discount_group_id, discount_window) never make it cheaper than without
+// them: the sample without its bus-metro discounts, with them on
+// conditions, and as they are.
+func TestPropertyTransferDiscountNeverDearer(t *testing.T) {
+	rules := func(cond string) func(name, text string) string {
+		return func(name, text string) string {
+			if name != "fare_transfer_rules.txt" {
+				return text
+			}
+			lines := strings.Split(strings.TrimSpace(text), "\n")
+			out := []string{lines[0] + ",min_from_leg_amount,discount_group_id,discount_window"}
+			for _, l := range lines[1:] {
+				if strings.HasSuffix(l, ",xfer_discount") {
+					if cond == "none" {
+						continue
+					}
+					out = append(out, l+cond)
+					continue
+				}
+				out = append(out, l+",,,")
+			}
+			return strings.Join(out, "\n") + "\n"
+		}
+	}
+	without := ningboWith(t, rules("none"))
+	conditional := ningboWith(t, rules(",2.00,bus_metro,3600"))
+	plain := ningbo(t)
+	cheaper, plainCheaper := 0, 0
+	// Half the journeys bus and metro in turn, by an adult's city card
+	// (which the discounts are for) that has met no cap.
+	line1 := []string{"gq", "wc", "zm", "gulou_1", "dmk", "fm", "xp"}
+	card := func(r *rand.Rand, j *Journey) {
+		if r.IntN(2) == 0 {
+			return
+		}
+		j.FareMedia, j.RiderCategory, j.Spend = "citycard", "", Spend{}
+		for i := range j.Legs {
+			l := &j.Legs[i]
+			if l.TapOffMissing || l.NetworkID != "" {
+				continue
+			}
+			l.RouteID, l.FromStopID, l.ToStopID, l.DistanceKnown, l.DistanceM = "b1", "", "", false, 0
+			if i%2 == 1 {
+				l.RouteID, l.FromStopID, l.ToStopID = "m1", line1[r.IntN(len(line1))], line1[r.IntN(len(line1))]
+				l.End = l.Start + Clock(r.IntN(3600))
+			}
+		}
+	}
+	totals(t, 29, 20000, []*Table{without, conditional, plain}, card, func(j *Journey, q []*Quote) {
+		if q[1].TotalFen > q[0].TotalFen || q[2].TotalFen > q[1].TotalFen {
+			t.Fatalf("without the discount %d, with it on conditions %d, as it is %d\n%+v\n%s\n%s\n%s",
+				q[0].TotalFen, q[1].TotalFen, q[2].TotalFen, j, dump(q[0]), dump(q[1]), dump(q[2]))
+		}
+		if q[1].TotalFen < q[0].TotalFen {
+			cheaper++
+		}
+		if q[2].TotalFen < q[0].TotalFen {
+			plainCheaper++
+		}
+	})
+	if cheaper < 500 || plainCheaper <= cheaper {
+		t.Errorf("%d journeys took a conditional discount, %d an unconditional one", cheaper, plainCheaper)
+	}
+}
+
+// TestPropertyOvertimeNeverCheaper: an overtime rule never makes a
+// journey cheaper (README fare_networks.txt: overtime_minutes): the sample
+// without overtime, with its surcharge, and with the maximum fare as the
+// overtime leg's fare.
+func TestPropertyOvertimeNeverCheaper(t *testing.T) {
+	networks := func(row string) func(name, text string) string {
+		return func(name, text string) string {
+			if name != "fare_networks.txt" {
+				return text
+			}
+			return strings.Replace(text, "metro,metro_max,1,120,metro_max,", row, 1)
+		}
+	}
+	without := ningboWith(t, networks("metro,metro_max,1,,,"))
+	maxFare := ningboWith(t, networks("metro,metro_max,1,120,,"))
+	dearer := [2]int{}
+	totals(t, 31, 20000, []*Table{without, ningbo(t), maxFare}, nil, func(j *Journey, q []*Quote) {
+		for i, w := range q[1:] {
+			if w.TotalFen < q[0].TotalFen {
+				t.Fatalf("overtime rule %d: %d, without it %d\n%+v\n%s\n%s", i, w.TotalFen, q[0].TotalFen, j, dump(w), dump(q[0]))
+			}
+			if w.TotalFen > q[0].TotalFen {
+				dearer[i]++
+			}
+		}
+	})
+	if dearer[0] < 100 || dearer[1] < 100 {
+		t.Errorf("overtime made only %v journeys dearer", dearer)
 	}
 }
