@@ -78,7 +78,7 @@ func (l *loader) loadNetworkRule(f *table, i int, n int32) {
 	m := &l.t.metro
 	r := networkRule{line: f.lines[i], overtimeS: -1, overtimeProd: -1, sameProd: -1, sameFreeS: -1, minBalanceFen: -1}
 	if f.get(i, "overtime_minutes") != "" {
-		r.overtimeS = 60 * l.intField(f, i, "overtime_minutes", 0, 1, 7*24*60)
+		r.overtimeS = max(60*l.intField(f, i, "overtime_minutes", -1, 1, 7*24*60), -1)
 		if f.get(i, "overtime_product_id") == "" && f.get(i, "max_fare_product_id") == "" {
 			l.errf(f, i, "overtime_minutes", "needs max_fare_product_id (the fare of an overtime leg) or overtime_product_id (a surcharge on top)")
 		}
@@ -91,7 +91,7 @@ func (l *loader) loadNetworkRule(f *table, i int, n int32) {
 	}
 	r.sameProd, _ = l.productRef(f, i, "same_station_product_id", false, "the rules price an exit at the entry station")
 	if f.get(i, "same_station_free_minutes") != "" {
-		r.sameFreeS = 60 * l.intField(f, i, "same_station_free_minutes", 0, 1, 24*60)
+		r.sameFreeS = max(60*l.intField(f, i, "same_station_free_minutes", -1, 1, 24*60), -1)
 		if r.overtimeS >= 0 && r.sameFreeS >= r.overtimeS {
 			l.errf(f, i, "same_station_free_minutes", "%d min is not less than overtime_minutes %d", r.sameFreeS/60, r.overtimeS/60)
 		}

@@ -346,6 +346,7 @@ func FuzzLoad(f *testing.F) {
 				{Date: DateOf(2025, 6, 10), Spend: Spend{MonthFen: 12000, MonthRides: 15}, Legs: []Leg{
 					{NetworkID: n, Start: 3600, End: 4000, DistanceM: 7000},
 					{NetworkID: n, Start: 5000, End: NoTime},
+					{NetworkID: n, FromStopID: "s", ToStopID: "s", Start: 6000, End: 6000 + 5*3600},
 				}},
 				{Date: DateOf(2025, 6, 10), Legs: []Leg{{NetworkID: n, Start: 20 * 3600, End: 20*3600 + 9*day}}},
 			} {
