@@ -54,6 +54,11 @@ type FareQuery struct {
 	Station       uint32
 	AmountFen     uint32 // the keyed-in amount of a POS purchase
 	Transit       Transit
+	// BalanceFen is the card's balance before the tap, when BalanceKnown:
+	// a terminal reads it (GET BALANCE) for a fare that needs it, the
+	// fare engine at a tap-on where the network has a minimum balance.
+	BalanceFen   int64
+	BalanceKnown bool
 }
 
 // Charge is a fare's answer.

@@ -1,6 +1,8 @@
 package terminal
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apdu"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/record"
@@ -53,7 +56,12 @@ import (
 //     the card rides only them;
 //   - a leg the table's rules do not price (its quote has the leg
 //     unpriced): the network's maximum fare, as at a missing tap-off; a
-//     network without one cannot take the tap (kind Invalid).
+//     network without one cannot take the tap (kind Invalid);
+//   - a tap-on at a network with a minimum balance
+//     (fare_networks.txt min_balance_amount) is refused (kind
+//     Insufficient, ErrBelowMinBalance) when the card's balance, less
+//     what the tap-on charges, is below it; the terminal reads the
+//     balance for it (FareQuery.BalanceFen).
 //
 // Only this tap's leg is charged: the previous leg was paid at its own
 // taps, which the card's spend and rides count, and the journey says so
@@ -293,6 +301,9 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	var legs [2]fare.Leg
 	if q.Tap == TapOn && !cur.TapOffMissing {
 		// Nothing is due at a tap-on but a missing tap-off's penalty.
+		if err := e.checkMinBalance(op, q, net, amountFen); err != nil {
+			return Charge{}, err
+		}
 		if prev != nil {
 			legs[0], legs[1] = *prev, cur
 			j.Legs = legs[:2]
@@ -707,4 +718,64 @@ func (e *FareEngine) codedNetworks() []string {
 		}
 	})
 	return e.nets
+}
+
+// ErrBelowMinBalance refuses a tap-on (kind Insufficient): the card's
+// balance, less what the tap-on charges, is below the minimum balance
+// the network requires to enter (fare_networks.txt min_balance_amount).
+// Check with errors.Is.
+var ErrBelowMinBalance = errors.New("balance below the network's minimum to tap on")
+
+// balanceFare is a Fare that needs the card's balance to price a tap:
+// the terminal reads it (GET BALANCE) before pricing only where
+// needsBalance says so, so that other taps send no command more.
+type balanceFare interface {
+	needsBalance(q FareQuery) bool
+}
+
+// needsBalance: a tap-on at a network with a minimum balance.
+func (e *FareEngine) needsBalance(q FareQuery) bool {
+	net, ok := e.Table.NetworkID(q.Network)
+	if !ok || q.Tap != TapOn {
+		return false
+	}
+	_, ok = e.Table.MinBalanceFen(net)
+	return ok
+}
+
+// checkMinBalance refuses a tap-on at network net when the card's
+// balance, less dueFen (what the tap-on charges: a missing tap-off's
+// maximum fare), is below the network's minimum balance: kind
+// Insufficient wrapping ErrBelowMinBalance. A query without the balance
+// (a record replayed) is not checked.
+func (e *FareEngine) checkMinBalance(op string, q FareQuery, net string, dueFen int64) error {
+	minFen, ok := e.Table.MinBalanceFen(net)
+	if !ok || !q.BalanceKnown || q.BalanceFen-dueFen >= minFen {
+		return nil
+	}
+	due := ""
+	if dueFen > 0 {
+		due = fmt.Sprintf(", less %s yuan due at this tap-on,", citycard.Yuan(dueFen))
+	}
+	return citycard.E(op, citycard.Insufficient, "the card's balance of %s yuan%s is below the %s yuan network %q requires to tap on (min_balance_amount, fare table %s): %w",
+		citycard.Yuan(q.BalanceFen), due, citycard.Yuan(minFen), net, e.Table.Version(), ErrBelowMinBalance)
+}
+
+// fareErrKind is the kind of a tap refused by its fare: Insufficient for
+// a balance below the minimum, Invalid for any other.
+func fareErrKind(err error) citycard.Kind {
+	if citycard.IsKind(err, citycard.Insufficient) {
+		return citycard.Insufficient
+	}
+	return citycard.Invalid
+}
+
+// readBalance reads the card's balance (GET BALANCE), below zero when it
+// used its overdraw limit.
+func readBalance(op string, c device) (int64, error) {
+	b, err := c.sendLen(op, "GET BALANCE", apdu.Command{CLA: 0x80, INS: 0x5C, P1: 0x00, P2: 0x02, Le: 4}, 4)
+	if err != nil {
+		return 0, err
+	}
+	return signedFen(binary.BigEndian.Uint32(b)), nil
 }

@@ -174,7 +174,8 @@ var (
 // Tap runs one tap of the card on the terminal. amountFen is the amount of
 // a POS purchase and ignored in other modes. Refusals are errors: kind
 // Conflict (ErrExpired, ErrBlacklisted, ErrBlocked), Insufficient (the
-// balance does not cover the fare), IO (the card left the field), Invalid
+// balance does not cover the fare, or is below the network's minimum to
+// tap on: ErrBelowMinBalance), IO (the card left the field), Invalid
 // (the card or the PSAM answered what the command does not return, such
 // as data of the wrong length). Before DEBIT is sent such an error ends
 // the tap with no record. Once it is sent, only a status word refusing the
@@ -222,9 +223,15 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 			return res, err
 		}
 	}
+	if bf, ok := t.cfg.Fare.(balanceFare); ok && composite && bf.needsBalance(q) {
+		if q.BalanceFen, err = readBalance(op, c); err != nil {
+			return res, err
+		}
+		q.BalanceKnown = true
+	}
 	charge, err := t.cfg.Fare.Price(q)
 	if err != nil {
-		return res, citycard.Wrap(op, citycard.Invalid, err)
+		return res, citycard.Wrap(op, fareErrKind(err), err)
 	}
 	res.Explanation = charge.Explanation
 
