@@ -77,7 +77,8 @@
 // only bad input (Table.checkLeg) fails Price. Fare caps then lower the
 // chosen amounts, leg by leg, so that the spend of each capped period
 // never passes the rider category's cap; a maximum fare is left out of
-// the caps until its tap-off is known.
+// the caps until its tap-off is known; so is an overtime surcharge,
+// added after them and after spend tiers.
 //
 // # Spend tiers
 //
@@ -165,6 +166,23 @@
 //     maximum fare of a missing tap-off, and networks caps leave out; a
 //     network whose rules need the exit (a to_area_id, a distance band)
 //     without a maximum fare is a load warning (warnNoMaxFare);
+//     and the metro rules (metro.go): overtime_minutes with
+//     overtime_product_id (a stay in the paid area past the limit pays
+//     the network's maximum fare as its fare, or the product on top of
+//     its fare, uncapped), same_station_product_id and
+//     same_station_free_minutes (an exit at the entry station pays that
+//     fare, or nothing within the minutes: every offer of the leg charges
+//     nothing, in the order of what it would, so that a transfer stays a
+//     transfer), min_balance_amount (the balance a card needs to tap on,
+//     which terminal.FareEngine checks: pricing has no balance). The
+//     overtime and free exit rules need the leg's start and end times
+//     from the journey, the same-station rules its two stops;
+//   - fare_transfer_rules.txt min_from_leg_amount (what the earlier leg
+//     paid, at least), discount_group_id and discount_window (one
+//     transfer of the group per window, or per journey): conditions the
+//     search checks on whole combinations (search.discountOK), so that
+//     the cheapest combination still wins; a negative transfer product
+//     never takes a leg below zero;
 //   - rider_categories.txt fare_percent: a category's percent of the
 //     default category's fares (student 50, senior 0);
 //   - fare_codes.txt (kind, id, code, network_id): the numeric codes of

@@ -26,7 +26,10 @@
 // one), reads the public data, refuses a card outside its validity dates
 // or blocked, blocks a blacklisted one (GET CHALLENGE, the PSAM's MAC,
 // APPLICATION BLOCK), prices the tap through the Fare interface (the fare
-// engine implements it; FlatFare and SectionFare are the simple fares),
+// engine implements it; FlatFare and SectionFare are the simple fares;
+// a fare that needs the card's balance, the fare engine at a tap-on
+// where the network has a minimum balance, gets it by GET BALANCE and
+// may refuse the tap with ErrBelowMinBalance),
 // and runs the simple purchase (POS) or the composite purchase, which
 // writes the card's transit records (trip, spend, product) with UPDATE
 // CAPP DATA CACHE before the debit. Key versions are tried newest first
