@@ -15,13 +15,14 @@ import (
 // metroRules are the table's metro rules.
 type metroRules struct {
 	nets   []networkRule // by network index; shorter when the last networks have none
-	priced bool          // some network has an overtime or same-station rule: pricing looks
+	priced bool          // some network has an overtime or same-station rule
 	groups ids           // fare_transfer_rules.txt discount_group_id
 }
 
 // networkRule is a network's metro columns of fare_networks.txt.
 type networkRule struct {
-	line int // in fare_networks.txt, for explanations
+	line    int  // in fare_networks.txt, for explanations
+	pricing bool // an overtime or same-station rule: pricing looks at the network's legs
 	// overtimeS: a stay in the paid area longer than this is overtime;
 	// -1 none. overtimeProd: -1, the network's maximum fare is the fare
 	// of an overtime leg; else a surcharge charged on top of the fare.
@@ -53,9 +54,11 @@ const (
 	exitFree                 // an exit at the entry station within the free minutes
 )
 
-// of returns network n's rule, or nil when it has none that pricing uses.
+// of returns network n's rule, or nil when it has none that pricing
+// uses. It is small enough to inline: most legs are on networks without
+// one, and pay only for it.
 func (m *metroRules) of(n int32) *networkRule {
-	if !m.priced || n < 0 || int(n) >= len(m.nets) {
+	if n < 0 || int(n) >= len(m.nets) || !m.nets[n].pricing {
 		return nil
 	}
 	return &m.nets[n]
@@ -104,8 +107,9 @@ func (l *loader) loadNetworkRule(f *table, i int, n int32) {
 	for len(m.nets) <= int(n) {
 		m.nets = append(m.nets, networkRule{overtimeS: -1, overtimeProd: -1, sameProd: -1, sameFreeS: -1, minBalanceFen: -1})
 	}
+	r.pricing = r.overtimeS >= 0 || r.sameProd >= 0 || r.sameFreeS >= 0
 	m.nets[n] = r
-	m.priced = m.priced || r.overtimeS >= 0 || r.sameProd >= 0 || r.sameFreeS >= 0
+	m.priced = m.priced || r.pricing
 }
 
 // loadDiscountRule reads the condition columns of row i of
@@ -154,9 +158,9 @@ func (t *Table) sameStation(e *eleg, j *Journey) bool {
 // overtime_minutes, without overtime_product_id) pays at least the
 // network's maximum fare. The offers keep their rule and leg group, so
 // that transfers, held products and caps treat the fare as any other.
-func (t *Table) stationOffers(e *eleg, j *Journey, cat, media int32, lq *LegQuote) {
-	r := t.metro.of(e.net)
-	if r == nil || e.missing {
+// Price calls it for a leg whose network has a rule (metroRules.of, r).
+func (t *Table) stationOffers(r *networkRule, e *eleg, j *Journey, cat, media int32, lq *LegQuote) {
+	if e.missing {
 		return
 	}
 	if r.sameProd >= 0 && t.sameStation(e, j) {
@@ -214,9 +218,9 @@ func (t *Table) replaceLegFare(lq *LegQuote, p, cat, media int32, kind exitKind)
 // was the cheaper, and the quote says the leg continues the journey). A
 // held product valid on the leg still pays it (and takes its ride), as
 // it pays any leg.
-func (t *Table) waiveExit(e *eleg, j *Journey, lq *LegQuote) {
-	r := t.metro.of(e.net)
-	if r == nil || r.sameFreeS < 0 || !timed(j, e) || lq.durS > r.sameFreeS || !t.sameStation(e, j) {
+// Price calls it for a leg whose network has a rule (metroRules.of, r).
+func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
+	if r.sameFreeS < 0 || !timed(j, e) || lq.durS > r.sameFreeS || !t.sameStation(e, j) {
 		return
 	}
 	for i := range lq.Offers {
@@ -238,9 +242,12 @@ func (t *Table) waiveExit(e *eleg, j *Journey, lq *LegQuote) {
 // (as a maximum fare for a missing tap-off). It is in the leg's AmountFen
 // and FullFen, and stated apart in OvertimeFen.
 func (t *Table) chargeOvertime(q *Quote, s *search, j *Journey) {
-	if !t.metro.priced {
-		return
+	if t.metro.priced {
+		t.chargeOvertimeOf(q, s, j)
 	}
+}
+
+func (t *Table) chargeOvertimeOf(q *Quote, s *search, j *Journey) {
 	for e := 0; e < s.n; e++ {
 		ev, lq := s.eff[e], s.legs[e]
 		r := t.metro.of(ev.net)
@@ -272,6 +279,10 @@ func (t *Table) chargeOvertime(q *Quote, s *search, j *Journey) {
 // at all, without a window). A leg whose exit was free does not count.
 func (s *search) discountOK(e, pe int, x *transferRule) bool {
 	c := &x.cond
+	return c.minFromFen <= 0 && c.group == 0 || s.discountOKOf(e, pe, c)
+}
+
+func (s *search) discountOKOf(e, pe int, c *discountRule) bool {
 	if c.minFromFen > 0 && s.cost[pe] < c.minFromFen {
 		return false
 	}

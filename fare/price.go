@@ -120,9 +120,9 @@ type Offer struct {
 	// fromDefault: priced from the default category's row, the category
 	// having none of its own
 	fromDefault bool
-	timeFee     int64 // a time-based product: the part of AmountFen for the time
-	minutes     int64
 	exit        exitKind // a metro rule changed the offer (metro.go)
+	timeFee     int64    // a time-based product: the part of AmountFen for the time
+	minutes     int64
 }
 
 // LegQuote is the price of one leg.
@@ -354,13 +354,18 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
 			net: ev.net, from: ev.from, to: ev.to, held: -1}
 		t.legOffers(ev, cat, media, j, lq)
-		t.stationOffers(ev, j, cat, media, lq)
+		metro := t.metro.of(ev.net) // overtime and same-station rules (metro.go)
+		if metro != nil {
+			t.stationOffers(metro, ev, j, cat, media, lq)
+		}
 		lq.held = t.heldOffers(ev, j, hu, lq)
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
 		}
 		sortOffers(lq.Offers)
-		t.waiveExit(ev, j, lq)
+		if metro != nil {
+			t.waiveExit(metro, ev, j, lq)
+		}
 		lq.FullFen = -1
 		for _, o := range lq.Offers {
 			if (o.Origin == OfferLeg || o.Origin == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
