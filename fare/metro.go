@@ -242,12 +242,9 @@ func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
 // (as a maximum fare for a missing tap-off). It is in the leg's AmountFen
 // and FullFen, and stated apart in OvertimeFen.
 func (t *Table) chargeOvertime(q *Quote, s *search, j *Journey) {
-	if t.metro.priced {
-		t.chargeOvertimeOf(q, s, j)
+	if !t.metro.priced {
+		return
 	}
-}
-
-func (t *Table) chargeOvertimeOf(q *Quote, s *search, j *Journey) {
 	for e := 0; e < s.n; e++ {
 		ev, lq := s.eff[e], s.legs[e]
 		r := t.metro.of(ev.net)
