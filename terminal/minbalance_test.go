@@ -117,3 +117,36 @@ func TestMinBalanceNeedsTheBalance(t *testing.T) {
 		t.Error("a bus network without a minimum asks for the balance")
 	}
 }
+
+// TestFareEngineMetroRules prices the sample metro's overtime and
+// same-station exits at the tap-off gate, which has the leg's entry (time
+// and station, from the card) and exit (README "fare_networks.txt"):
+// more than 120 minutes pays the highest fare, 8.00, on top; an exit at
+// the entry station within 10 minutes pays nothing, later the minimum
+// fare.
+func TestFareEngineMetroRules(t *testing.T) {
+	e := ningboEngine(t)
+	for _, tc := range []struct {
+		name      string
+		exit      time.Time
+		station   uint32
+		fen, full uint32
+		why       string
+	}{
+		{"120 min", at(10, 0), stFuming, 400, 400, "metro_4"},
+		{"121 min", at(10, 1), stFuming, 1200, 1200, "over the 120 min limit of fare_networks.txt line 3: overtime surcharge"},
+		{"same station in 10 min", at(8, 10), stGaoqiao, 0, 0, "within the 10 free minutes"},
+		{"same station in 11 min", at(8, 11), stGaoqiao, 200, 200, "the same-station fare"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := e.Price(FareQuery{At: tc.exit, Tap: TapOff, Network: netMetro, Line: lineMetro1, Station: tc.station,
+				Transit: trip(card.LegOpen, netMetro, lineMetro1, stGaoqiao, at(8, 0))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.AmountFen != tc.fen || ch.FullFen != tc.full || !strings.Contains(ch.Explanation, tc.why) {
+				t.Errorf("charged %d (full %d), want %d (full %d), explanation mentioning %q:\n%s", ch.AmountFen, ch.FullFen, tc.fen, tc.full, tc.why, ch.Explanation)
+			}
+		})
+	}
+}

@@ -93,12 +93,12 @@ cash,现金 cash,0
 citycard,市民卡/交通卡 city card,2
 qrcode,乘车码 QR code,4
 `,
-	"fare_networks.txt": `network_id,max_fare_product_id,capped
-bus,,1
-metro,metro_max,1
-suburban,suburban_4,1
-bike,bike_max,0
-parking,parking_max,0
+	"fare_networks.txt": `network_id,max_fare_product_id,capped,overtime_minutes,overtime_product_id,same_station_product_id,same_station_free_minutes,min_balance_amount
+bus,,1,,,,,
+metro,metro_max,1,120,metro_max,metro_2,10,2.00
+suburban,suburban_4,1,,,,,
+bike,bike_max,0,,,,,
+parking,parking_max,0,,,,,
 `,
 	"fare_products.txt": `fare_product_id,fare_product_name,rider_category_id,fare_media_id,amount,currency
 bus_single,公交单程 bus single,adult,,2.00,CNY
