@@ -138,6 +138,21 @@ func timed(j *Journey, e *eleg) bool {
 	return !e.missing && j.Legs[e.first].Start >= 0 && j.Legs[e.last].End >= 0
 }
 
+// stayS is the stay in seconds of a leg whose times are known.
+func stayS(e *eleg) int64 { return int64(e.end - e.start) }
+
+// stayOf is the stay of leg lq, from the legs Price resolved (kept in the
+// quote), for the explanations: 0 when its times are unknown.
+func (q *Quote) stayOf(lq *LegQuote) time.Duration {
+	s := &q.scratch.search
+	for e := 0; e < s.n; e++ {
+		if ev := s.eff[e]; s.legs[e] == lq && ev.start >= 0 && ev.end >= 0 {
+			return time.Duration(stayS(ev)) * time.Second
+		}
+	}
+	return 0
+}
+
 // sameStation reports whether leg e of journey j ends at the station it
 // began: the same stop, or stops of one station (parent_station). A stop
 // the feed lacks is taken as given (a partial feed): the same id.
@@ -164,11 +179,11 @@ func (t *Table) stationOffers(r *networkRule, e *eleg, j *Journey, cat, media in
 		return
 	}
 	if r.sameProd >= 0 && t.sameStation(e, j) {
-		t.replaceLegFare(lq, r.sameProd, cat, media, exitSameStation)
+		t.replaceLegFare(e, lq, r.sameProd, cat, media, exitSameStation)
 	}
-	if r.overtimeS >= 0 && r.overtimeProd < 0 && timed(j, e) && lq.durS > r.overtimeS {
+	if r.overtimeS >= 0 && r.overtimeProd < 0 && timed(j, e) && stayS(e) > r.overtimeS {
 		if p := t.networkMax[e.net]; p >= 0 {
-			t.replaceLegFare(lq, p, cat, media, exitOvertime)
+			t.replaceLegFare(e, lq, p, cat, media, exitOvertime)
 		}
 	}
 }
@@ -179,10 +194,10 @@ func (t *Table) stationOffers(r *networkRule, e *eleg, j *Journey, cat, media in
 // p's as its same-station fare; without one, an overtime leg is priced
 // as before (a leg no rule prices has the maximum fare already, or none).
 // A product with no price for the rider changes nothing.
-func (t *Table) replaceLegFare(lq *LegQuote, p, cat, media int32, kind exitKind) {
+func (t *Table) replaceLegFare(e *eleg, lq *LegQuote, p, cat, media int32, kind exitKind) {
 	n := len(lq.Offers)
 	base := Offer{Origin: OfferLeg, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1, exit: kind}
-	lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, lq.durS)
+	lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, e)
 	if len(lq.Offers) == n {
 		return
 	}
@@ -220,7 +235,7 @@ func (t *Table) replaceLegFare(lq *LegQuote, p, cat, media int32, kind exitKind)
 // it pays any leg.
 // Price calls it for a leg whose network has a rule (metroRules.of, r).
 func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
-	if r.sameFreeS < 0 || !timed(j, e) || lq.durS > r.sameFreeS || !t.sameStation(e, j) {
+	if r.sameFreeS < 0 || !timed(j, e) || stayS(e) > r.sameFreeS || !t.sameStation(e, j) {
 		return
 	}
 	for i := range lq.Offers {
@@ -248,12 +263,12 @@ func (t *Table) chargeOvertime(q *Quote, s *search, j *Journey) {
 	for e := 0; e < s.n; e++ {
 		ev, lq := s.eff[e], s.legs[e]
 		r := t.metro.of(ev.net)
-		if r == nil || r.overtimeS < 0 || r.overtimeProd < 0 || !lq.Priced || !timed(j, ev) || lq.durS <= r.overtimeS {
+		if r == nil || r.overtimeS < 0 || r.overtimeProd < 0 || !lq.Priced || !timed(j, ev) || stayS(ev) <= r.overtimeS {
 			continue
 		}
 		n := len(lq.Offers)
 		base := Offer{Origin: OfferLeg, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
-		lq.Offers = t.appendProduct(lq.Offers, r.overtimeProd, q.cat, q.media, base, lq.durS)
+		lq.Offers = t.appendProduct(lq.Offers, r.overtimeProd, q.cat, q.media, base, ev)
 		fen := int64(-1)
 		for _, o := range lq.Offers[n:] {
 			if fen < 0 || o.AmountFen < fen {
@@ -319,7 +334,7 @@ func (q *Quote) explainExit(b *strings.Builder, lq *LegQuote, o *Offer) OfferOri
 	if name == "" {
 		name = o.FareProductID
 	}
-	stay := time.Duration(lq.durS) * time.Second
+	stay := q.stayOf(lq)
 	switch o.exit {
 	case exitFree:
 		fmt.Fprintf(b, "exit at the entry station %s after %v, within the %d free minutes of fare_networks.txt line %d: nothing to pay",
@@ -371,7 +386,7 @@ func (q *Quote) explainMetro(b *strings.Builder, lq *LegQuote, o *Offer) {
 			name = p.id
 		}
 		fmt.Fprintf(b, "; %v in the paid area, over the %d min limit of fare_networks.txt line %d: overtime surcharge %s (%s) %s on top, not capped",
-			time.Duration(lq.durS)*time.Second, r.overtimeS/60, r.line, name, p.id, t.FormatAmount(lq.OvertimeFen))
+			q.stayOf(lq), r.overtimeS/60, r.line, name, p.id, t.FormatAmount(lq.OvertimeFen))
 	}
 }
 
