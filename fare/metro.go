@@ -253,8 +253,8 @@ func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
 // chargeOvertime adds the overtime surcharge (overtime_product_id) to
 // each priced leg that stayed in the paid area longer than its network's
 // overtime_minutes: on top of its fare, whatever paid that (a transfer, a
-// held product), and after the caps, which neither count nor lower it
-// (as a maximum fare for a missing tap-off). It is in the leg's AmountFen
+// held product), and after the spend tiers and caps, which neither count
+// nor lower it (as a maximum fare for a missing tap-off). It is in the leg's AmountFen
 // and FullFen, and stated apart in OvertimeFen.
 func (t *Table) chargeOvertime(q *Quote, s *search, j *Journey) {
 	if !t.metro.priced {
