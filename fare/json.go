@@ -313,8 +313,8 @@ func (q *Quote) JSON() QuoteJSON {
 		if lq.SupplementFen > 0 {
 			lj.Supplement = t.FormatAmount(lq.SupplementFen)
 		}
-		if lq.OvertimeFen > 0 {
-			lj.Overtime = t.FormatAmount(lq.OvertimeFen)
+		if lq.OvertimeFen() > 0 {
+			lj.Overtime = t.FormatAmount(lq.OvertimeFen())
 		}
 		if lq.DistanceM >= 0 && lq.JoinedTo < 0 {
 			d := lq.DistanceM
@@ -414,7 +414,7 @@ func (q *Quote) Explanation(i int) string {
 			fmt.Fprintf(&b, " within %d min", x.limitS/60)
 		}
 		if o.Covered {
-			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen+lq.TierFen-lq.OvertimeFen))
+			fmt.Fprintf(&b, ", free transfer: the %s (%s, %s) of leg %d covers this leg, counted once: %s", name, o.FareProductID, amt(o.AmountFen), o.RequiresLeg, amt(lq.AmountFen+lq.CapFen+lq.TierFen-lq.OvertimeFen()))
 			break
 		}
 		tp := "no transfer product"
@@ -432,7 +432,7 @@ func (q *Quote) Explanation(i int) string {
 		case AB:
 			fmt.Fprintf(&b, ", AB: %s covers both legs, less what the earlier leg paid", tp)
 		}
-		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen+lq.TierFen-lq.OvertimeFen))
+		fmt.Fprintf(&b, ": %s", amt(lq.AmountFen+lq.CapFen+lq.TierFen-lq.OvertimeFen()))
 	}
 	q.explainMetro(&b, lq, o)
 	q.explainTier(&b, i)

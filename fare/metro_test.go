@@ -23,13 +23,13 @@ func TestOvertimeSurcharge(t *testing.T) {
 	tab := ningbo(t)
 	// gq to fm: 15.5 km, metro_4 4.00.
 	q := check(t, tab, metroLeg("gq", "fm", "08:00:00", "10:00:00", ""), want{"4.00", []string{"metro_4 4.00"}})
-	if q.Legs[0].OvertimeFen != 0 {
-		t.Errorf("120 min: overtime %d fen, want none", q.Legs[0].OvertimeFen)
+	if q.Legs[0].OvertimeFen() != 0 {
+		t.Errorf("120 min: overtime %d fen, want none", q.Legs[0].OvertimeFen())
 	}
 	q = check(t, tab, metroLeg("gq", "fm", "08:00:00", "10:00:01", ""), want{"12.00", []string{"metro_4 12.00"}})
 	l := q.Legs[0]
-	if l.OvertimeFen != 800 || l.FullFen != 1200 {
-		t.Errorf("120 min 1 s: overtime %d fen, full %d, want 800 and 1200", l.OvertimeFen, l.FullFen)
+	if l.OvertimeFen() != 800 || l.FullFen != 1200 {
+		t.Errorf("120 min 1 s: overtime %d fen, full %d, want 800 and 1200", l.OvertimeFen(), l.FullFen)
 	}
 	if e := q.Explanation(0); !strings.Contains(e, "2h0m1s in the paid area, over the 120 min limit of fare_networks.txt line 3: overtime surcharge") ||
 		!strings.Contains(e, "metro_4), fare_leg_rules.txt line 6") || !strings.Contains(e, ": 4.00;") {
@@ -266,7 +266,7 @@ func TestTransferDiscountConditions(t *testing.T) {
 // TestLoadMetroColumns: the metro columns' errors and warnings name file,
 // line and field (README "fare_networks.txt", "fare_transfer_rules.txt").
 func TestLoadMetroColumns(t *testing.T) {
-	products := "fare_product_id,amount,currency\np,2.00,CNY\n"
+	products := "fare_product_id,amount,currency\np,2.00,CNY\nd,-1.00,CNY\n"
 	for _, tc := range []struct {
 		name, networks, transfers, want string
 	}{
@@ -278,6 +278,8 @@ func TestLoadMetroColumns(t *testing.T) {
 			"fare_networks.txt:2: overtime_product_id: forbidden without overtime_minutes"},
 		{"free minutes", "network_id,overtime_product_id,overtime_minutes,same_station_free_minutes\nm,p,10,10\n", "",
 			"fare_networks.txt:2: same_station_free_minutes: 10 min is not less than overtime_minutes 10"},
+		{"negative surcharge", "network_id,overtime_minutes,overtime_product_id\nm,60,d\n", "",
+			`fare_networks.txt:2: overtime_product_id: product "d" costs -1.00: a surcharge is 0 to 1000000.00`},
 		{"minimum balance", "network_id,min_balance_amount\nm,-1.00\n", "",
 			"fare_networks.txt:2: min_balance_amount: a minimum balance is not negative"},
 		{"minimum fare", "", "fare_transfer_type,min_from_leg_amount\n1,-0.01\n",

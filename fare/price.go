@@ -132,6 +132,7 @@ type LegQuote struct {
 	// it has no chosen offer, AmountFen and FullFen 0, and the quote is
 	// not Complete. A joined leg is priced with the leg it is joined to.
 	Priced        bool
+	overtimeFen   int32 // the overtime surcharge (OvertimeFen), in Priced's padding: a larger LegQuote prices slower
 	FareProductID string
 	AmountFen     int64 // charged for the leg, after transfers, held products and caps
 	FullFen       int64 // the leg's cheapest fare on its own: no transfer, no held product
@@ -139,7 +140,6 @@ type LegQuote struct {
 	TierFen       int64 // taken off by a spend tier (fare_tiers.txt), before caps
 	RefundFen     int64 // to refund of ChargedFen, once the tap-off turned up
 	SupplementFen int64 // due beyond ChargedFen, the fare being above it
-	OvertimeFen   int64 // an overtime surcharge (fare_networks.txt overtime_product_id), in AmountFen and FullFen
 	DistanceM     int64 // -1 when unknown
 	Transfer      bool  // a transfer offer was used
 	JoinedTo      int   // the first leg of the effective leg this leg is joined to, or -1
@@ -354,18 +354,11 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
 			net: ev.net, from: ev.from, to: ev.to, held: -1}
 		t.legOffers(ev, cat, media, j, lq)
-		metro := t.metro.of(ev.net) // overtime and same-station rules (metro.go)
-		if metro != nil {
-			t.stationOffers(metro, ev, j, cat, media, lq)
-		}
 		lq.held = t.heldOffers(ev, j, hu, lq)
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
 		}
-		sortOffers(lq.Offers)
-		if metro != nil {
-			t.waiveExit(metro, ev, j, lq)
-		}
+		t.sortLegOffers(ev, j, lq)
 		lq.FullFen = -1
 		for _, o := range lq.Offers {
 			if (o.Origin == OfferLeg || o.Origin == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
@@ -389,8 +382,7 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		s.eff[e] = &effs[e]
 	}
 	s.run()
-	t.applyCaps(q, s, j)
-	t.chargeOvertime(q, s, j)
+	t.capsThenOvertime(q, s, j)
 	for e := 0; e < ne; e++ {
 		lq := s.legs[e]
 		if !lq.Priced {
@@ -608,6 +600,9 @@ func (t *Table) legOffers(e *eleg, cat, media int32, j *Journey, lq *LegQuote) {
 			base := Offer{Origin: OfferMaxFare, rule: -1, group: -1, xfer: -1, held: -1, RequiresLeg: -1, fromGroup: -1}
 			lq.Offers = t.appendProduct(lq.Offers, p, cat, media, base, nil)
 		}
+	}
+	if r := t.metro.of(e.net); r != nil {
+		t.stationOffers(r, e, j, cat, media, lq) // overtime and same-station rules (metro.go)
 	}
 }
 
