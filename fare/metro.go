@@ -253,7 +253,7 @@ func (t *Table) replaceLegFare(e *eleg, lq *LegQuote, p, cat, media int32, kind 
 // sortLegOffers calls it for a leg whose network has a rule
 // (metroRules.of, r).
 func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
-	if r.sameFreeS < 0 || !timed(j, e) || stayS(e) > r.sameFreeS || !t.sameStation(e, j) {
+	if r.sameFreeS < 0 || e.start < 0 || e.end < 0 || stayS(e) > r.sameFreeS || !timed(j, e) || !t.sameStation(e, j) {
 		return
 	}
 	for i := range lq.Offers {
@@ -284,7 +284,9 @@ func (t *Table) sortLegOffers(e *eleg, j *Journey, lq *LegQuote) {
 // overtime surcharges, which they leave alone.
 func (t *Table) capsThenOvertime(q *Quote, s *search, j *Journey) {
 	t.applyCaps(q, s, j)
-	t.chargeOvertime(q, s, j)
+	if t.metro.priced {
+		t.chargeOvertime(q, s, j)
+	}
 }
 
 // chargeOvertime adds the overtime surcharge (overtime_product_id) to
@@ -295,13 +297,10 @@ func (t *Table) capsThenOvertime(q *Quote, s *search, j *Journey) {
 // leg's AmountFen and FullFen, and stated apart (LegQuote.OvertimeFen);
 // at most overtimeFenMax.
 func (t *Table) chargeOvertime(q *Quote, s *search, j *Journey) {
-	if !t.metro.priced {
-		return
-	}
 	for e := 0; e < s.n; e++ {
 		ev, lq := s.eff[e], s.legs[e]
 		r := t.metro.of(ev.net)
-		if r == nil || r.overtimeS < 0 || r.overtimeProd < 0 || !lq.Priced || !timed(j, ev) || stayS(ev) <= r.overtimeS {
+		if r == nil || r.overtimeS < 0 || r.overtimeProd < 0 || ev.start < 0 || ev.end < 0 || stayS(ev) <= r.overtimeS || !lq.Priced || !timed(j, ev) {
 			continue
 		}
 		n := len(lq.Offers)
