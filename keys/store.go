@@ -34,10 +34,12 @@ const (
 )
 
 // PSAMKeyTypes are the types of master key a PSAM holds, and so the only
-// types Store.Wrap exports: a PSAM computes MAC1 (purchase) and the
-// maintenance MAC of APPLICATION BLOCK. Load and TAC master keys never
-// leave the store: whoever holds them can credit cards and forge TACs.
-var PSAMKeyTypes = []KeyType{KeyPurchase, KeyMaintenance}
+// types Store.Wrap exports: a PSAM computes MAC1 (purchase), the
+// maintenance MAC of APPLICATION BLOCK and, in an application gate, the
+// MACs of the entitlement file (application). Load and TAC master keys
+// never leave the store: whoever holds them can credit cards and forge
+// TACs.
+var PSAMKeyTypes = []KeyType{KeyPurchase, KeyMaintenance, KeyApplication}
 
 // CardKeyTypes are the types of key a card of ours is personalized with.
 var CardKeyTypes = []KeyType{KeyPurchase, KeyLoad, KeyTAC, KeyMaintenance}
