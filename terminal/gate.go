@@ -19,7 +19,8 @@ import (
 // parking barrier. It decides a tap from the card's entitlement file
 // alone (package apps has the rules), writes the entry on the card, and
 // has its PSAM seal a non-financial record (record type A0) into its
-// spool, uploaded as every record is. One tap, nine APDUs:
+// spool, uploaded as every record is. One tap, nine APDUs (ten for a
+// CJ/T 166 card, which answers the JT/T 978 AID first with 6A82):
 //
 //	card  SELECT e-purse; READ BINARY 15 (basic data); READ BINARY 1A (the file)
 //	PSAM  ENTRY SAM 01 (the card's application key); 02 (the grant MAC)
