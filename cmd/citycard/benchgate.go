@@ -266,7 +266,6 @@ type zeroRand struct{}
 
 func (zeroRand) Read(b []byte) (int, error) { clear(b); return len(b), nil }
 
-
 func (r *gateBenchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "gate %s, %d taps on one core (%s CPU time)\n", r.App, r.Taps, r.CPUSource)
 	fmt.Fprintf(w, "  %-24s %d of %d\n", "allowed", r.Allowed, r.Taps)
