@@ -1,6 +1,8 @@
 package acquire
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -203,11 +205,11 @@ func TestApplicationRecordsForged(t *testing.T) {
 		return b
 	}
 	forgedMAC := reseal(recs[0], func(r *record.Record) { r.TAC[3] ^= 1 })
-	moreLoans := reseal(recs[1], func(r *record.Record) { r.Counter += 100 })
+	otherCounter := reseal(recs[1], func(r *record.Record) { r.Counter += 100 })
 	altered := slices.Clone(recs[2])
 	altered[70+3] ^= 1 // the station, without resealing
 	noKey := reseal(recs[2], func(r *record.Record) { r.KeyVersion = 2 })
-	ans := submit(t, a, batchOf(in.id, "x", [][]byte{forgedMAC, moreLoans, altered, noKey}))
+	ans := submit(t, a, batchOf(in.id, "x", [][]byte{forgedMAC, otherCounter, altered, noKey}))
 	want := []string{RejectTAC, RejectTAC, RejectRecordMAC, RejectKey}
 	for i, w := range want {
 		if ans.Records[i].Verdict != Rejected || ans.Records[i].Reasons[0] != w {
@@ -253,5 +255,21 @@ func TestApplicationRestart(t *testing.T) {
 	ans := submit(t, a3, batchOf(in.id, "2", recs))
 	if ans.Duplicates != 3 || ans.Accepted+ans.Flagged != 7 {
 		t.Fatalf("after restart: %v", verdicts(ans))
+	}
+}
+
+// TestApplicationCommitFailure: a batch of check-ins whose commit fails
+// is taken back out of memory, application counters included, so its
+// retry is accepted, not answered duplicate.
+func TestApplicationCommitFailure(t *testing.T) {
+	c, j, a := appCity(t)
+	in, recs := c.checkIns(3)
+	submit(t, a, batchOf(in.id, "first", recs[:1]))
+	j.FailNext = errors.New("disk full")
+	if _, err := a.Submit(context.Background(), batchOf(in.id, "x", recs[1:])); !citycard.IsKind(err, citycard.IO) {
+		t.Fatalf("failed commit: %v, want IO", err)
+	}
+	if ans := submit(t, a, batchOf(in.id, "x", recs[1:])); ans.Accepted != 2 || ans.Repeat {
+		t.Fatalf("retry: %v", verdicts(ans))
 	}
 }
