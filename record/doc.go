@@ -73,7 +73,7 @@
 // *FieldError, kind Invalid: "field date at offset 57: 20261332 is not a
 // date"):
 //   - magic "CR" and version 1 (binary only), and exactly Size bytes;
-//   - status 0, 1 or 2; type 02, 06 or 09; alg 00 or 04;
+//   - status 0, 1 or 2; type 02, 06, 09 or A0; alg 00 or 04;
 //   - issuer, terminal_id and psam_id not all zero, nor the ASN's
 //     rightmost 8 bytes (the card's diversification input);
 //   - on a load, balance_before + amount fits in 4 bytes (the card's new

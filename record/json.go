@@ -259,7 +259,7 @@ var jsonFields = [...]jsonField{
 				return ""
 			}
 		}
-		return fmt.Sprintf("%q is not load, purchase or composite", s)
+		return fmt.Sprintf("%q is not load, purchase, composite or application", s)
 	}},
 	{name: fIssuer.name, set: func(r *Record, v any) string { return hexInto(r.Issuer[:], v) }},
 	{name: fASN.name, set: setASN},
