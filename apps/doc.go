@@ -73,7 +73,8 @@
 // too) measured 32,000 to 40,000 taps a second, p50 0.02-0.03 ms and
 // p99 0.06-0.13 ms of CPU time per tap across campus, venue, library,
 // site and parking: under a tenth of the 1 ms target (the slowest tap of
-// 100,000, 2.5-6 ms, is one that met a garbage collection). Ten APDUs a
+// 100,000 took 2.5-6 ms, an outlier not yet looked into: a garbage
+// collection or a preemption, most likely). Ten APDUs a
 // tap (nine on a JT/T 978 card); a real card's transmission time, not
 // the gate's CPU, is what a rider waits for.
 //
