@@ -4,7 +4,7 @@ import (
 	"github.com/citycard/citycard/record"
 )
 
-// Application records (citycard.TxApplication: a check-in, an entry, a
+// Application records (citycard.TxApplication: a check-in, an admission, a
 // loan) move no e-purse counter and no money. Their card part is the
 // application counter of the card's entitlement file: each card has its
 // own track of it, kept apart from the shadows (apps in the shard), so
@@ -14,8 +14,8 @@ import (
 // stepApp is step's card part for an application record: new (or late)
 // on its card's application counter is ClassApplication, flagged when the
 // counter skipped; a counter seen before is a copy of that record
-// (ClassDuplicate), since the card moves its counter at every entry it
-// writes and MACs it with the entry.
+// (ClassDuplicate), since the card moves its counter at every stamp it
+// writes and MACs it with the stamp.
 func (s *state) stepApp(id cardID, r *record.Record, out Outcome, u *undo) decision {
 	sh := s.shardOf(&id)
 	t, ok := sh.apps[id]

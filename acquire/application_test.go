@@ -69,7 +69,7 @@ func (c *city) pupil(n uint32) *card.Card {
 	from, _ := citycard.DateTime(day0.AddDate(0, -1, 0))
 	to, _ := citycard.DateTime(day0.AddDate(1, 0, 0))
 	f := card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{{App: card.AppCampus, Scope: 1001, ValidFrom: from, ValidTo: to, Class: 305}}}
-	k, err := apps.SealGrants(c.store, ourIssuer, asn, &f)
+	k, err := apps.SignGrants(c.store, ourIssuer, asn, &f)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -135,13 +135,13 @@ func TestApplicationRecordsKeptNeverBooked(t *testing.T) {
 		t.Fatalf("booked %v, want only the bus fare", got)
 	}
 	var apps int
-	for _, e := range j.Entries() {
+	for _, e := range j.Records() {
 		if e.Class == ClassApplication {
 			apps++
 		}
 	}
 	if apps != 12 {
-		t.Fatalf("%d application entries in the journal, want 12", apps)
+		t.Fatalf("%d application records in the journal, want 12", apps)
 	}
 	// The same records again under another batch ID: copies.
 	dup := submit(t, a, batchOf(in.id, "in-2", recs[:6]))
@@ -164,7 +164,7 @@ func (c *city) checkIns(n int) (*gateDevice, [][]byte) {
 	return in, in.spool.take()
 }
 
-// TestApplicationCounterGap: an entry missing from the upload flags the
+// TestApplicationCounterGap: a record missing from the upload flags the
 // next one; the missing one, arriving late, fills the gap and is
 // accepted, not a duplicate.
 func TestApplicationCounterGap(t *testing.T) {
@@ -172,15 +172,15 @@ func TestApplicationCounterGap(t *testing.T) {
 	in, recs := c.checkIns(3)
 	first := submit(t, a, batchOf(in.id, "a", [][]byte{recs[0], recs[2]}))
 	if first.Accepted != 1 || first.Flagged != 1 || !slices.Contains(first.Records[1].Reasons, "application_counter_gap") {
-		t.Fatalf("with entry 1 missing: %v", verdicts(first))
+		t.Fatalf("with record 1 missing: %v", verdicts(first))
 	}
 	late := submit(t, a, batchOf(in.id, "b", recs[1:2]))
 	if late.Accepted != 1 {
-		t.Fatalf("the late entry: %v", verdicts(late))
+		t.Fatalf("the late record: %v", verdicts(late))
 	}
 }
 
-// TestApplicationRecordsForged: an entry MAC the card never made (the
+// TestApplicationRecordsForged: a stamp MAC the card never made (the
 // record resealed by a PSAM key) is rejected tac; an altered record
 // without its record MAC, record_mac; an application key version the
 // store lacks, key_unknown.

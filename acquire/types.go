@@ -74,7 +74,7 @@ const (
 	FlagGrey                            // a grey record (no TAC): held in suspense
 	FlagSeqReused                       // the terminal sequence was used by another card's record
 	FlagFare                            // the fare charged does not match the fare rules
-	FlagAppCounterGap                   // the card's application counter skipped: entries are missing
+	FlagAppCounterGap                   // the card's application counter skipped: stamps are missing
 )
 
 var flagNames = []string{
@@ -194,7 +194,7 @@ const (
 	ClassRecovered Class = 3 // the recovered record of a grey one: suspense to the operator
 	ClassDuplicate Class = 4 // a copy: not booked
 	ClassLoad      Class = 5 // a load record: kept for the shadow; loads post through the host
-	// ClassApplication is a non-financial record (a check-in, an entry, a
+	// ClassApplication is a non-financial record (a check-in, an admission, a
 	// loan): kept in the journal, never booked.
 	ClassApplication Class = 6
 )

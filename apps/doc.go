@@ -20,15 +20,15 @@
 // own counter:
 //
 //   - the grant (application, scope, validity, class, limit) is written at
-//     a service point or kiosk and sealed by the grant MAC; a file that
+//     a service point or kiosk and proved by the grant MAC; a file that
 //     did not come from the issuer fails it at the gate (refused forged);
 //   - the file version goes up at each change of the grants; the back
 //     office tells gates, with their parameters, the version each changed
 //     card must have at least (Versions), so a card whose entitlement was
 //     revoked or changed is refused stale until its next online contact
 //     (a kiosk, a service point, a load) rewrites the file;
-//   - every entry a gate writes moves the application counter and comes
-//     back with the card's entry MAC over it (keys.EntryMAC): the gate
+//   - every stamp a gate writes moves the application counter and comes
+//     back with the card's stamp MAC over it (keys.StampMAC): the gate
 //     checks it at once (refused forged otherwise) and the PSAM seals it
 //     in a non-financial record (record: type A0), which the back office
 //     accepts by the application counter, keeps in the journal and never
@@ -48,22 +48,23 @@
 //     comes back, the pupil goes home, the car leaves;
 //   - limit: campus has none; library, a loan when the loans out have
 //     reached the loan limit (the limit-th loan is allowed, the next is
-//     not); venue, an entry when the month's entries have reached the
-//     pass's entries per month (the count starts again on the first day
-//     of the next month: the month of the last entry is not this one);
-//     site, an entry at a site the pass already entered today (each site
-//     once a day; another site the same day is allowed, the same site the
-//     next day too); parking, a check-in while the permit's vehicle is
-//     inside (one vehicle per permit).
+//     not); venue, an admission when the month's admissions have
+//     reached the pass's limit (the count starts again on the first day
+//     of the next month: the month of the last stamp is not this one);
+//     site, an admission at a site the pass already entered today (each
+//     site once a day; another site the same day is allowed, the same
+//     site the next day too); parking, a check-in while the permit's
+//     vehicle is inside (one vehicle per permit).
 //
 // and otherwise allows the tap with the slot's new use: campus, inside
 // after a check-in, outside after a check-out; library, loans out up by
-// one (a return: down by one, not below zero); venue, the month's entries
-// up by one; site, the site's bit set for today; parking, inside or not.
+// one (a return: down by one, not below zero); venue, the month's
+// admissions up by one; site, the site's bit set for today; parking,
+// inside or not.
 // The gate (terminal.Gate) checks before Decide what needs keys or
 // parameters: blacklisted (the card is on the blacklist, or its e-purse
 // application is blocked), forged (a file that does not parse, a grant
-// MAC that does not verify, an entry MAC that does not) and stale.
+// MAC that does not verify, a stamp MAC that does not) and stale.
 //
 // # Numbers
 //
@@ -83,6 +84,6 @@
 // A check-in moves no money and no e-purse counter. Deduplicating it by
 // the offline counter, as purchases are, would answer a pupil's second
 // check-in of the day a duplicate of the first; the application counter,
-// which the card moves and MACs with each entry, makes every entry
+// which the card moves and MACs with each stamp, makes every stamp
 // unique, and a copy of one a duplicate.
 package apps

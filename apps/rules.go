@@ -10,7 +10,7 @@ import (
 )
 
 // Action is what a tap does in its application. The values are the
-// action byte of the entry MAC and the product field of application
+// action byte of the stamp MAC and the product field of application
 // records: keep them.
 type Action uint8
 
@@ -18,14 +18,15 @@ type Action uint8
 const (
 	CheckIn  Action = 1 // campus, parking: in through the gate
 	CheckOut Action = 2 // campus, parking: out
-	Entry    Action = 3 // venue, site: one entry
+	Admit    Action = 3 // venue, site: one admission
 	Loan     Action = 4 // library: a book borrowed
 	Return   Action = 5 // library: a book returned
 )
 
-var actionNames = [...]string{CheckIn: "check-in", CheckOut: "check-out", Entry: "entry", Loan: "loan", Return: "return"}
+var actionNames = [...]string{CheckIn: "check-in", CheckOut: "check-out", Admit: "admission", Loan: "loan", Return: "return"}
 
-// String gives the action's name: check-in, check-out, entry, loan, return.
+// String gives the action's name: check-in, check-out, admission, loan,
+// return.
 func (a Action) String() string {
 	if a >= CheckIn && a <= Return {
 		return actionNames[a]
@@ -41,7 +42,7 @@ func Actions(app card.Application) []Action {
 	case card.AppLibrary:
 		return []Action{Loan, Return}
 	case card.AppVenue, card.AppSite:
-		return []Action{Entry}
+		return []Action{Admit}
 	}
 	return nil
 }
@@ -65,10 +66,10 @@ const (
 	Allowed          Reason = iota
 	WrongApplication        // no entitlement of this application and scope
 	Expired                 // outside the entitlement's (or the card's) validity
-	Limit                   // the loan limit, the month's entries, today's visit, the vehicle inside
+	Limit                   // the loan limit, the month's admissions, today's visit, the vehicle inside
 	Stale                   // the file is older than the version the back office requires
 	Blacklisted             // the card is on the blacklist or blocked
-	Forged                  // the file or the entry did not verify, or does not parse
+	Forged                  // the file or the stamp did not verify, or does not parse
 )
 
 var reasonNames = [...]string{
@@ -110,7 +111,7 @@ type Tap struct {
 type Decision struct {
 	Reason Reason
 	Slot   int              // the entitlement's slot; -1 when there is none
-	After  card.Entitlement // the slot as the entry leaves it (when allowed)
+	After  card.Entitlement // the slot as the stamp leaves it (when allowed)
 }
 
 // Decide applies the rules of the package doc to the entitlement file f

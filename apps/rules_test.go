@@ -67,19 +67,19 @@ func TestDecide(t *testing.T) {
 		{"a return after the last day: never refused", library(3), tap(card.AppLibrary, 7, 1, apps.Return, jul16), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 2 }},
 		{"a loan after the last day", library(3), tap(card.AppLibrary, 7, 1, apps.Loan, jul16), apps.Expired, nil},
 		{"a card never enabled for this library", library(0), tap(card.AppLibrary, 8, 1, apps.Loan, sep1), apps.WrongApplication, nil},
-		// Venue: entries per month.
-		{"the 8th entry of 8 this month", venue(7, sep1), tap(card.AppVenue, 3, 1, apps.Entry, sep30), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 8 && e.LastDate == sep30 }},
-		{"the 9th entry of 8 this month", venue(8, sep1), tap(card.AppVenue, 3, 1, apps.Entry, sep30), apps.Limit, nil},
-		{"the first entry of the next month", venue(8, sep30), tap(card.AppVenue, 3, 1, apps.Entry, oct1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1 }},
-		{"the same month of another year counts afresh", venue(8, citycard.BCDDate{0x20, 0x25, 0x09, 0x30}), tap(card.AppVenue, 3, 1, apps.Entry, sep30), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1 }},
+		// Venue: admissions a month.
+		{"the 8th admission of 8 this month", venue(7, sep1), tap(card.AppVenue, 3, 1, apps.Admit, sep30), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 8 && e.LastDate == sep30 }},
+		{"the 9th admission of 8 this month", venue(8, sep1), tap(card.AppVenue, 3, 1, apps.Admit, sep30), apps.Limit, nil},
+		{"the first admission of the next month", venue(8, sep30), tap(card.AppVenue, 3, 1, apps.Admit, oct1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1 }},
+		{"the same month of another year counts afresh", venue(8, citycard.BCDDate{0x20, 0x25, 0x09, 0x30}), tap(card.AppVenue, 3, 1, apps.Admit, sep30), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1 }},
 		// Site: the annual pass, each site once a day.
-		{"site 64 the first time today", site(1, sep1), tap(card.AppSite, 1, 64, apps.Entry, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Sites == 1|1<<63 }},
-		{"site 1 again today", site(1, sep1), tap(card.AppSite, 1, 1, apps.Entry, sep1), apps.Limit, nil},
-		{"site 1 again the next day", site(1, sep1), tap(card.AppSite, 1, 1, apps.Entry, citycard.BCDDate{0x20, 0x26, 0x09, 0x02}), apps.Allowed, func(e card.Entitlement) bool { return e.Sites == 1 }},
-		{"site 65: no such site", site(0, sep1), tap(card.AppSite, 1, 65, apps.Entry, sep1), apps.WrongApplication, nil},
-		{"site 0: no such site", site(0, sep1), tap(card.AppSite, 1, 0, apps.Entry, sep1), apps.WrongApplication, nil},
-		{"the pass's last day", site(0, aug31), tap(card.AppSite, 1, 5, apps.Entry, jul15), apps.Allowed, nil},
-		{"the day after the pass's year", site(0, aug31), tap(card.AppSite, 1, 5, apps.Entry, jul16), apps.Expired, nil},
+		{"site 64 the first time today", site(1, sep1), tap(card.AppSite, 1, 64, apps.Admit, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Sites == 1|1<<63 }},
+		{"site 1 again today", site(1, sep1), tap(card.AppSite, 1, 1, apps.Admit, sep1), apps.Limit, nil},
+		{"site 1 again the next day", site(1, sep1), tap(card.AppSite, 1, 1, apps.Admit, citycard.BCDDate{0x20, 0x26, 0x09, 0x02}), apps.Allowed, func(e card.Entitlement) bool { return e.Sites == 1 }},
+		{"site 65: no such site", site(0, sep1), tap(card.AppSite, 1, 65, apps.Admit, sep1), apps.WrongApplication, nil},
+		{"site 0: no such site", site(0, sep1), tap(card.AppSite, 1, 0, apps.Admit, sep1), apps.WrongApplication, nil},
+		{"the pass's last day", site(0, aug31), tap(card.AppSite, 1, 5, apps.Admit, jul15), apps.Allowed, nil},
+		{"the day after the pass's year", site(0, aug31), tap(card.AppSite, 1, 5, apps.Admit, jul16), apps.Expired, nil},
 		// Parking: one vehicle per permit.
 		{"parking check-in while outside", parking(false), tap(card.AppParking, 12, 1, apps.CheckIn, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Inside }},
 		{"parking check-in while inside", parking(true), tap(card.AppParking, 12, 1, apps.CheckIn, sep1), apps.Limit, nil},
@@ -96,7 +96,7 @@ func TestDecide(t *testing.T) {
 			continue
 		}
 		if d.After.LastDate != c.tap.Date || d.After.LastTime != c.tap.Time {
-			t.Errorf("%s: last entry %v %v, want the tap's", c.name, d.After.LastDate, d.After.LastTime)
+			t.Errorf("%s: last stamp %v %v, want the tap's", c.name, d.After.LastDate, d.After.LastTime)
 		}
 		if err := d.After.Validate(); err != nil {
 			t.Errorf("%s: the use after the tap does not validate: %v", c.name, err)
@@ -112,7 +112,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideAllocatesNothing(t *testing.T) {
 	f := file(card.Entitlement{App: card.AppVenue, Scope: 3, Limit: 8})
-	tap := apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Entry, Date: sep1, Time: at}
+	tap := apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Date: sep1, Time: at}
 	if n := testing.AllocsPerRun(100, func() { apps.Decide(f, tap) }); n != 0 {
 		t.Fatalf("%v allocations a decision", n)
 	}

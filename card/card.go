@@ -390,7 +390,7 @@ const (
 	opGetProof
 	opBlock
 	opUnblock
-	opWriteEntry
+	opStamp
 )
 
 var opNames = [...]string{
@@ -407,7 +407,7 @@ var opNames = [...]string{
 	opGetProof:     "GET TRANSACTION PROOF",
 	opBlock:        "APPLICATION BLOCK",
 	opUnblock:      "APPLICATION UNBLOCK",
-	opWriteEntry:   "WRITE ENTRY",
+	opStamp:        "STAMP",
 }
 
 func (o op) String() string { return opNames[o] }
@@ -447,7 +447,7 @@ func lookup(cla, ins byte) (op, apdu.SW) {
 	case 0x18:
 		o, want = opUnblock, 0x84
 	case 0xDE:
-		o, want = opWriteEntry, 0x80
+		o, want = opStamp, 0x80
 	default:
 		return opNone, apdu.SWINSNotSupported
 	}
@@ -547,8 +547,8 @@ func (c *Card) run(o op, raw []byte, challenge *[4]byte) ([]byte, error) {
 		return c.doGetProof(cmd), nil
 	case opBlock, opUnblock:
 		return c.doBlock(o, cmd, challenge), nil
-	case opWriteEntry:
-		return c.doWriteEntry(cmd), nil
+	case opStamp:
+		return c.doStamp(cmd), nil
 	}
 	panic(fmt.Sprintf("card: no handler for %v", o))
 }

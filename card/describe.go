@@ -92,11 +92,11 @@ func describeCommand(raw []byte) (s string, o op, ok bool) {
 		return fmt.Sprintf("GET TRANSACTION PROOF %s counter %d", txName(cmd.P2), binary.BigEndian.Uint16(d)), o, true
 	case opBlock, opUnblock:
 		return fmt.Sprintf("%v MAC %X", o, d), o, true
-	case opWriteEntry:
-		if len(d) != WriteEntryLen {
-			return fmt.Sprintf("WRITE ENTRY slot %d [%s]", cmd.P1, apdu.Hex(d)), o, true
+	case opStamp:
+		if len(d) != StampWriteLen {
+			return fmt.Sprintf("STAMP slot %d [%s]", cmd.P1, apdu.Hex(d)), o, true
 		}
-		return fmt.Sprintf("WRITE ENTRY slot %d action %d terminal %X sequence %d, %X %X, uses %d inside %d sites %X, write MAC %X",
+		return fmt.Sprintf("STAMP slot %d action %d terminal %X sequence %d, %X %X, uses %d inside %d sites %X, write MAC %X",
 			cmd.P1, d[0], d[1:7], binary.BigEndian.Uint32(d[7:11]), d[11:15], d[15:18], binary.BigEndian.Uint16(d[18:20]), d[20], d[21:29], d[29:33]), o, true
 	}
 	return o.String(), o, true
@@ -189,9 +189,9 @@ func describeData(o op, parsed bool, raw, d []byte) string {
 		if len(d) == 0 {
 			return "done"
 		}
-	case opWriteEntry:
+	case opStamp:
 		if len(d) == 4 {
-			return fmt.Sprintf("entry MAC %X", d)
+			return fmt.Sprintf("stamp MAC %X", d)
 		}
 	}
 	return dataHex(d)

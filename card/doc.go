@@ -72,28 +72,28 @@
 // version | count | each slot's grant (17 bytes): a file that did not come
 // from the issuer fails it at the gate. Fields an application does not
 // use are zero (class: campus; limit and uses: library loans out of the
-// limit, venue entries in the month of the last entry; inside: campus and
-// parking; sites: site, bit n-1 for site n visited on the last entry's
+// limit, venue admissions in the month of the last stamp; inside: campus and
+// parking; sites: site, bit n-1 for site n visited on the last stamp's
 // day), uses never pass the limit, and at most one slot per application
 // and scope: ParseEntitlements refuses anything else, naming the field.
 //
-// WRITE ENTRY (80 DE slot 00 21 data MAC 04) is how a gate writes one
-// entry: data is action (1) | terminal ID (6) | terminal sequence (4) |
+// STAMP (80 DE slot 00 21 data MAC 04) is how a gate writes one
+// stamp: data is action (1) | terminal ID (6) | terminal sequence (4) |
 // date (4) | time (3) | the slot's new uses (2), inside (1) and sites (8),
 // and MAC is the gate's write MAC, keys.MAC under the application key
 // over counter (2) | slot (1) | data: the gate's SAM derives the key from
 // the application master key, and the counter makes each write MAC good
-// once. The card writes the slot's use and last entry (the command's date
-// and time), answers the entry MAC (keys.EntryMAC: keys.MAC over counter
+// once. The card writes the slot's use and last stamp (the command's date
+// and time), answers the stamp MAC (keys.StampMAC: keys.MAC over counter
 // | application | scope | action | terminal ID | terminal sequence | date
-// | time | uses, see keys.AppendEntryMACData) and moves the counter up by
-// one: the entry carries the counter from before. The card decides no
+// | time | uses, see keys.AppendStampMACData) and moves the counter up by
+// one: the stamp carries the counter from before. The card decides no
 // rule: the gate does (package apps), and the back office proves the
-// card's part from the entry MAC in the non-financial record. For 3DES
+// card's part from the stamp MAC in the non-financial record. For 3DES
 // every one of these MACs is the retail MAC under the 16-byte key, for
-// SM4 the CBC-MAC; testdata/genentry.sh computes them with openssl.
+// SM4 the CBC-MAC; testdata/genstamp.sh computes them with openssl.
 //
-// WRITE ENTRY checks, in this order: P2 (6A86), lengths (6700), a file on
+// STAMP checks, in this order: P2 (6A86), lengths (6700), a file on
 // the card (6A82), a blocked application (6A81), the slot (6A83), the
 // counter (9402 at FFFFh), the write MAC (9302), then the new use and the
 // date and time (6A80). It opens no transaction and closes any open one.
@@ -115,7 +115,7 @@
 //	DEBIT FOR PURCHASE       80 54 01 00 0F seq(4) date(4) time(3) MAC1(4) 08 -> TAC(4) MAC2(4)
 //	CREDIT FOR LOAD          80 52 00 00 0B date(4) time(3) MAC2(4) 04       -> TAC(4)
 //	GET TRANSACTION PROOF    80 5A 00 type 02 counter(2) 08                  -> MAC2(4) TAC(4)
-//	WRITE ENTRY              80 DE slot 00 21 data(29) MAC(4) 04             -> entry MAC(4)
+//	STAMP              80 DE slot 00 21 data(29) MAC(4) 04             -> stamp MAC(4)
 //	APPLICATION BLOCK        84 1E 00 00 04 MAC(4)   (after GET CHALLENGE)
 //	APPLICATION UNBLOCK      84 18 00 00 04 MAC(4)   (after GET CHALLENGE)
 //

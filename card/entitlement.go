@@ -25,9 +25,9 @@ const (
 	// EntitlementsMaxLen is the longest file: one READ BINARY reads it.
 	EntitlementsMaxLen = EntitlementsHeaderLen + EntitlementsMax*EntitlementLen
 
-	// WriteEntryLen is the data of WRITE ENTRY: action(1) terminal(6)
+	// StampWriteLen is the data of STAMP: action(1) terminal(6)
 	// seq(4) date(4) time(3) uses(2) inside(1) sites(8) write MAC(4).
-	WriteEntryLen = 33
+	StampWriteLen = 33
 	// SitesMax is the highest site number a tourist annual pass counts
 	// (bit n-1 of the sites field is site n).
 	SitesMax = 64
@@ -41,9 +41,9 @@ type Application uint8
 const (
 	AppCampus  Application = 1 // school gates: student status, check-in and check-out
 	AppLibrary Application = 2 // library borrowing with a loan limit
-	AppVenue   Application = 3 // sports venue pass: entries per month
+	AppVenue   Application = 3 // sports venue pass: admissions a month
 	AppSite    Application = 4 // tourist annual pass (年卡): each site once a day
-	AppParking Application = 5 // parking permit: entry and exit
+	AppParking Application = 5 // parking permit: check-in and check-out
 )
 
 var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking"}
@@ -73,7 +73,7 @@ func ParseApplication(name string) (Application, error) {
 
 // Entitlement is one slot of the entitlement file: what the card may do
 // in one application at one scope, and what it has used. The grant
-// (application to limit) is written at a counter or kiosk and sealed by
+// (application to limit) is written at a counter or kiosk and proved by
 // the file's grant MAC; the use (uses to sites) is written by gates.
 // Fields an application does not use are zero.
 type Entitlement struct {
@@ -82,9 +82,9 @@ type Entitlement struct {
 	ValidFrom citycard.BCDDate // first day
 	ValidTo   citycard.BCDDate // last day, not before ValidFrom
 	Class     uint16           // campus: the pupil's class
-	Limit     uint16           // library: loans at once; venue: entries a month
-	Uses      uint16           // library: loans out; venue: entries in the month of LastDate
-	LastDate  citycard.BCDDate // the last entry written; zero = none
+	Limit     uint16           // library: loans at once; venue: admissions a month
+	Uses      uint16           // library: loans out; venue: admissions in the month of LastDate
+	LastDate  citycard.BCDDate // the last stamp written; zero = none
 	LastTime  citycard.BCDTime
 	Inside    bool   // campus, parking: checked in and not yet out
 	Sites     uint64 // site: bit n-1 set for site n visited on LastDate
@@ -92,7 +92,7 @@ type Entitlement struct {
 
 // Validate checks the slot: a known application, a real validity period,
 // the fields of other applications zero, uses within the limit, the last
-// entry zero or real. Kind Invalid naming the field.
+// stamp zero or real. Kind Invalid naming the field.
 func (e Entitlement) Validate() error {
 	const op = "card.Entitlement.Validate"
 	if !e.App.Valid() {
@@ -158,9 +158,9 @@ func (e *Entitlement) appendGrant(b []byte) []byte {
 
 // Entitlements is the entitlement file (SFI 1Ah).
 type Entitlements struct {
-	KeyVersion uint8  // the application key version that sealed the grants and MACs the entries
+	KeyVersion uint8  // the application key version that MACs the grants and the stamps
 	Version    uint32 // the file version: the back office's, raised at every change of the grants
-	Counter    uint16 // the application counter: the next entry carries it, then it goes up by one
+	Counter    uint16 // the application counter: the next stamp carries it, then it goes up by one
 	Slots      []Entitlement
 	GrantMAC   [4]byte // the issuer's MAC over the grants (GrantMACData)
 }
@@ -273,8 +273,8 @@ func ParseEntitlements(b []byte) (Entitlements, error) {
 // GrantMACData is what the grant MAC covers: format(1) | key version(1) |
 // file version(4) | count(1) | each slot's grant (17: application, scope,
 // valid from, valid to, class, limit). The counter and the use fields are
-// the gates' to change, so they are left out; each entry a gate writes is
-// proved by its own entry MAC.
+// the gates' to change, so they are left out; each stamp a gate writes is
+// proved by its own stamp MAC.
 func (f *Entitlements) GrantMACData() []byte {
 	b := make([]byte, 0, 7+len(f.Slots)*17)
 	b = append(b, EntitlementsFormat, f.KeyVersion)
@@ -318,9 +318,9 @@ func DeriveAppKey(store keys.Store, issuer citycard.IssuerCode, asn citycard.ASN
 	return k, nil
 }
 
-// EntryWrite is what a gate asks WRITE ENTRY to write in one slot: the
-// slot's new use and the entry's identity, which the entry MAC covers.
-type EntryWrite struct {
+// StampWrite is what a gate asks STAMP to write in one slot: the
+// slot's new use and the stamp's identity, which the stamp MAC covers.
+type StampWrite struct {
 	Slot        uint8
 	Action      uint8
 	TerminalID  citycard.TerminalID
@@ -332,10 +332,10 @@ type EntryWrite struct {
 	Sites       uint64
 }
 
-// AppendData appends the command data of WRITE ENTRY without its MAC (29
+// AppendData appends the command data of STAMP without its MAC (29
 // bytes): action(1) | terminal ID(6) | terminal sequence(4) | date(4) |
 // time(3) | uses(2) | inside(1) | sites(8).
-func (w *EntryWrite) AppendData(b []byte) []byte {
+func (w *StampWrite) AppendData(b []byte) []byte {
 	b = append(b, w.Action)
 	b = append(b, w.TerminalID[:]...)
 	b = binary.BigEndian.AppendUint32(b, w.TerminalSeq)
@@ -350,11 +350,11 @@ func (w *EntryWrite) AppendData(b []byte) []byte {
 	return binary.BigEndian.AppendUint64(b, w.Sites)
 }
 
-// WriteMAC is the gate's MAC that authorizes WRITE ENTRY: keys.MAC under
+// WriteMAC is the gate's MAC that authorizes STAMP: keys.MAC under
 // the card's application key over counter(2) | slot(1) | the command data
 // without its MAC (29 bytes). The counter (the file's, which the write
 // moves) makes each write MAC good once. Kind Invalid for a bad key.
-func WriteMAC(alg keys.Alg, appKey []byte, counter uint16, w *EntryWrite) ([4]byte, error) {
+func WriteMAC(alg keys.Alg, appKey []byte, counter uint16, w *StampWrite) ([4]byte, error) {
 	var buf [32]byte
 	b := binary.BigEndian.AppendUint16(buf[:0], counter)
 	b = append(b, w.Slot)
@@ -386,19 +386,19 @@ func (c *Card) SetEntitlements(f Entitlements) error {
 	return nil
 }
 
-// doWriteEntry answers WRITE ENTRY (80 DE slot 00 21 data MAC 04): it
-// writes one entry in the entitlement file and answers the card's entry
+// doStamp answers STAMP (80 DE slot 00 21 data MAC 04): it
+// writes one stamp in the entitlement file and answers the card's stamp
 // MAC. The checks run in this order: P2 (6A86), lengths (6700), a file on
 // the card (6A82), a blocked application (6A81), the slot (6A83), the
 // counter (9402 at FFFFh), the write MAC (9302), then the new use and the
 // date and time (6A80: a use the slot's application does not have, or
-// uses over the limit). Then it commits: the slot's use and last entry,
+// uses over the limit). Then it commits: the slot's use and last stamp,
 // the counter up by one.
-func (c *Card) doWriteEntry(cmd apdu.Command) []byte {
+func (c *Card) doStamp(cmd apdu.Command) []byte {
 	if cmd.P2 != 0x00 {
 		return sw(apdu.SWWrongP1P2)
 	}
-	if !lengthOK(cmd, WriteEntryLen, 4) {
+	if !lengthOK(cmd, StampWriteLen, 4) {
 		return sw(apdu.SWWrongLength)
 	}
 	if c.entitlements == nil {
@@ -418,7 +418,7 @@ func (c *Card) doWriteEntry(cmd apdu.Command) []byte {
 		return sw(SWCounterLimit)
 	}
 	d := cmd.Data
-	w := EntryWrite{Slot: cmd.P1, Action: d[0], TerminalSeq: binary.BigEndian.Uint32(d[7:11]),
+	w := StampWrite{Slot: cmd.P1, Action: d[0], TerminalSeq: binary.BigEndian.Uint32(d[7:11]),
 		Uses: binary.BigEndian.Uint16(d[18:20]), Inside: d[20] == 1, Sites: binary.BigEndian.Uint64(d[21:29])}
 	copy(w.TerminalID[:], d[1:7])
 	copy(w.Date[:], d[11:15])
@@ -435,12 +435,12 @@ func (c *Card) doWriteEntry(cmd apdu.Command) []byte {
 	if d[20] > 1 || e.Validate() != nil || w.Date == (citycard.BCDDate{}) {
 		return sw(apdu.SWWrongData)
 	}
-	mac, err := keys.EntryMAC(c.appKey.Alg, c.appKey.Key[:], &keys.Entry{
+	mac, err := keys.StampMAC(c.appKey.Alg, c.appKey.Key[:], &keys.Stamp{
 		Counter: f.Counter, App: uint8(e.App), Scope: e.Scope, Action: w.Action,
 		TerminalID: w.TerminalID, TerminalSeq: w.TerminalSeq, Date: w.Date, Time: w.Time, Uses: w.Uses,
 	})
 	if err != nil {
-		panic("card: entry MAC with personalized key: " + err.Error())
+		panic("card: stamp MAC with personalized key: " + err.Error())
 	}
 	f.Slots[w.Slot] = e
 	f.Counter++

@@ -16,14 +16,14 @@ import (
 	"github.com/citycard/citycard/keys"
 )
 
-// entryVectors are testdata/entry.json, computed with openssl by
-// testdata/genentry.sh.
-type entryVectors struct {
+// stampVectors are testdata/stamp.json, computed with openssl by
+// testdata/genstamp.sh.
+type stampVectors struct {
 	Master    string `json:"master"`
 	ASN       string `json:"asn"`
 	AppKey    string `json:"app_key"`
-	EntryData string `json:"entry_data"`
-	EntryMAC  string `json:"entry_mac"`
+	StampData string `json:"stamp_data"`
+	StampMAC  string `json:"stamp_mac"`
 	WriteData string `json:"write_data"`
 	WriteMAC  string `json:"write_mac"`
 	GrantData string `json:"grant_data"`
@@ -38,15 +38,15 @@ var (
 		ValidTo: citycard.BCDDate{0x20, 0x27, 0x07, 0x15}, Class: 0x0305}
 )
 
-// TestEntitlementVectors holds the application key, the entry MAC, the
+// TestEntitlementVectors holds the application key, the stamp MAC, the
 // write MAC and the grant MAC (the package doc's "Entitlement file") to
 // the values openssl computed.
 func TestEntitlementVectors(t *testing.T) {
-	raw, err := os.ReadFile("testdata/entry.json")
+	raw, err := os.ReadFile("testdata/stamp.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v entryVectors
+	var v stampVectors
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}
@@ -58,16 +58,16 @@ func TestEntitlementVectors(t *testing.T) {
 		t.Fatalf("application key %s, openssl %s", got, v.AppKey)
 	}
 
-	e := keys.Entry{Counter: 7, App: uint8(card.AppCampus), Scope: 0x457, Action: 1, TerminalID: vecTerminal, TerminalSeq: 42, Date: vecDate, Time: vecTime}
-	if got := keys.AppendEntryMACData(nil, &e); !bytes.Equal(got, unhex(t, v.EntryData)) {
-		t.Errorf("entry MAC data %X, want %s", got, v.EntryData)
+	e := keys.Stamp{Counter: 7, App: uint8(card.AppCampus), Scope: 0x457, Action: 1, TerminalID: vecTerminal, TerminalSeq: 42, Date: vecDate, Time: vecTime}
+	if got := keys.AppendStampMACData(nil, &e); !bytes.Equal(got, unhex(t, v.StampData)) {
+		t.Errorf("stamp MAC data %X, want %s", got, v.StampData)
 	}
-	mac, err := keys.EntryMAC(keys.Alg3DES, appKey, &e)
-	if err != nil || hex.EncodeToString(mac[:]) != v.EntryMAC {
-		t.Errorf("entry MAC %X (%v), openssl %s", mac, err, v.EntryMAC)
+	mac, err := keys.StampMAC(keys.Alg3DES, appKey, &e)
+	if err != nil || hex.EncodeToString(mac[:]) != v.StampMAC {
+		t.Errorf("stamp MAC %X (%v), openssl %s", mac, err, v.StampMAC)
 	}
 
-	w := card.EntryWrite{Slot: 0, Action: 1, TerminalID: vecTerminal, TerminalSeq: 42, Date: vecDate, Time: vecTime, Inside: true}
+	w := card.StampWrite{Slot: 0, Action: 1, TerminalID: vecTerminal, TerminalSeq: 42, Date: vecDate, Time: vecTime, Inside: true}
 	if got := w.AppendData(unhex(t, "000700")); !bytes.Equal(got, unhex(t, v.WriteData)) {
 		t.Errorf("write MAC data %X, want %s", got, v.WriteData)
 	}
@@ -188,35 +188,35 @@ func newAppFixture(t *testing.T, f card.Entitlements) *appFixture {
 	return &appFixture{fixture: base.fresh(t), key: k}
 }
 
-func cmdWriteEntry(t *testing.T, k card.AppKey, counter uint16, w card.EntryWrite) []byte {
+func cmdStamp(t *testing.T, k card.AppKey, counter uint16, w card.StampWrite) []byte {
 	t.Helper()
 	mac, err := card.WriteMAC(k.Alg, k.Key[:], counter, &w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := []byte{0x80, 0xDE, w.Slot, 0x00, card.WriteEntryLen}
+	c := []byte{0x80, 0xDE, w.Slot, 0x00, card.StampWriteLen}
 	c = w.AppendData(c)
 	c = append(c, mac[:]...)
 	return append(c, 0x04)
 }
 
-// TestWriteEntry runs WRITE ENTRY through Transmit: a good write commits
-// the use and the last entry, moves the counter and answers the entry MAC
+// TestStamp runs STAMP through Transmit: a good write commits
+// the use and the last stamp, moves the counter and answers the stamp MAC
 // the back office recomputes; every refusal of the package doc's order
 // changes nothing.
-func TestWriteEntry(t *testing.T) {
+func TestStamp(t *testing.T) {
 	f := newAppFixture(t, sampleEntitlements())
 	f.selectEPurse()
 	read := f.must([]byte{0x00, 0xB0, 0x80 | card.SFIEntitlements, 0x00, 0x00}, apdu.SWOK)
 	if want, _ := f.card.State().Entitlements.MarshalBinary(); !bytes.Equal(read, want) {
 		t.Fatalf("READ BINARY of SFI 1Ah: %X, want %X", read, want)
 	}
-	w := card.EntryWrite{Slot: 1, Action: 4, TerminalID: vecTerminal, TerminalSeq: 9, Date: vecDate, Time: vecTime, Uses: 9}
+	w := card.StampWrite{Slot: 1, Action: 4, TerminalID: vecTerminal, TerminalSeq: 9, Date: vecDate, Time: vecTime, Uses: 9}
 	before := f.card.State().Entitlements
 
-	bad := cmdWriteEntry(t, f.key, 4, w)
+	bad := cmdStamp(t, f.key, 4, w)
 	bad[len(bad)-2] ^= 1
-	wrongCounter := cmdWriteEntry(t, f.key, 3, w)
+	wrongCounter := cmdStamp(t, f.key, 3, w)
 	noSlot := w
 	noSlot.Slot = 6
 	insideLibrary := w
@@ -228,13 +228,13 @@ func TestWriteEntry(t *testing.T) {
 		cmd  []byte
 		want apdu.SW
 	}{
-		{"P2 01", func() []byte { c := cmdWriteEntry(t, f.key, 4, w); c[3] = 1; return c }(), apdu.SWWrongP1P2},
-		{"Lc 32", func() []byte { c := cmdWriteEntry(t, f.key, 4, w); c[4] = 32; return append(c[:5+32], 4) }(), apdu.SWWrongLength},
-		{"slot 6 of 6", cmdWriteEntry(t, f.key, 4, noSlot), apdu.SWRecordNotFound},
+		{"P2 01", func() []byte { c := cmdStamp(t, f.key, 4, w); c[3] = 1; return c }(), apdu.SWWrongP1P2},
+		{"Lc 32", func() []byte { c := cmdStamp(t, f.key, 4, w); c[4] = 32; return append(c[:5+32], 4) }(), apdu.SWWrongLength},
+		{"slot 6 of 6", cmdStamp(t, f.key, 4, noSlot), apdu.SWRecordNotFound},
 		{"write MAC altered", bad, apdu.SWMACInvalid},
 		{"write MAC of the last counter (a replay)", wrongCounter, apdu.SWMACInvalid},
-		{"inside on a library slot", cmdWriteEntry(t, f.key, 4, insideLibrary), apdu.SWWrongData},
-		{"uses 11 over the limit 10", cmdWriteEntry(t, f.key, 4, overLimit), apdu.SWWrongData},
+		{"inside on a library slot", cmdStamp(t, f.key, 4, insideLibrary), apdu.SWWrongData},
+		{"uses 11 over the limit 10", cmdStamp(t, f.key, 4, overLimit), apdu.SWWrongData},
 	} {
 		if _, sw := f.send(c.cmd); sw != c.want {
 			t.Errorf("%s: %v, want %v", c.name, sw, c.want)
@@ -244,28 +244,28 @@ func TestWriteEntry(t *testing.T) {
 		}
 	}
 
-	mac := f.must(cmdWriteEntry(t, f.key, 4, w), apdu.SWOK)
-	want, _ := keys.EntryMAC(f.key.Alg, f.key.Key[:], &keys.Entry{Counter: 4, App: uint8(card.AppLibrary), Scope: 7, Action: 4, TerminalID: vecTerminal, TerminalSeq: 9, Date: vecDate, Time: vecTime, Uses: 9})
+	mac := f.must(cmdStamp(t, f.key, 4, w), apdu.SWOK)
+	want, _ := keys.StampMAC(f.key.Alg, f.key.Key[:], &keys.Stamp{Counter: 4, App: uint8(card.AppLibrary), Scope: 7, Action: 4, TerminalID: vecTerminal, TerminalSeq: 9, Date: vecDate, Time: vecTime, Uses: 9})
 	if !bytes.Equal(mac, want[:]) {
-		t.Fatalf("entry MAC %X, want %X", mac, want)
+		t.Fatalf("stamp MAC %X, want %X", mac, want)
 	}
 	after := f.card.State().Entitlements
 	if after.Counter != 5 || after.Slots[1].Uses != 9 || after.Slots[1].LastDate != vecDate || after.Slots[1].LastTime != vecTime {
 		t.Fatalf("after the write: counter %d, slot %+v", after.Counter, after.Slots[1])
 	}
-	if _, sw := f.send(cmdWriteEntry(t, f.key, 4, w)); sw != apdu.SWMACInvalid {
+	if _, sw := f.send(cmdStamp(t, f.key, 4, w)); sw != apdu.SWMACInvalid {
 		t.Fatalf("the same write again: %v, want 9302 (its counter is spent)", sw)
 	}
 }
 
-// TestWriteEntryRefusals: no file, a blocked application, the counter at
+// TestStampRefusals: no file, a blocked application, the counter at
 // its limit.
-func TestWriteEntryRefusals(t *testing.T) {
-	w := card.EntryWrite{Slot: 0, Action: 1, TerminalID: vecTerminal, TerminalSeq: 1, Date: vecDate, Time: vecTime}
+func TestStampRefusals(t *testing.T) {
+	w := card.StampWrite{Slot: 0, Action: 1, TerminalID: vecTerminal, TerminalSeq: 1, Date: vecDate, Time: vecTime}
 
 	plain := newFixture(t, card.ProfileMOHURD, []keys.Alg{keys.Alg3DES})
 	plain.selectEPurse()
-	if _, sw := plain.send(cmdWriteEntry(t, card.AppKey{Alg: keys.Alg3DES}, 0, w)); sw != apdu.SWFileNotFound {
+	if _, sw := plain.send(cmdStamp(t, card.AppKey{Alg: keys.Alg3DES}, 0, w)); sw != apdu.SWFileNotFound {
 		t.Errorf("a card without a file: %v, want 6A82", sw)
 	}
 	if _, sw := plain.send([]byte{0x00, 0xB0, 0x80 | card.SFIEntitlements, 0x00, 0x00}); sw != apdu.SWFileNotFound {
@@ -276,14 +276,14 @@ func TestWriteEntryRefusals(t *testing.T) {
 	full.Counter = 0xFFFF
 	f := newAppFixture(t, full)
 	f.selectEPurse()
-	if _, sw := f.send(cmdWriteEntry(t, f.key, 0xFFFF, w)); sw != card.SWCounterLimit {
+	if _, sw := f.send(cmdStamp(t, f.key, 0xFFFF, w)); sw != card.SWCounterLimit {
 		t.Errorf("counter FFFF: %v, want 9402", sw)
 	}
 	almost := sampleEntitlements()
 	almost.Counter = 0xFFFE
 	f = newAppFixture(t, almost)
 	f.selectEPurse()
-	f.must(cmdWriteEntry(t, f.key, 0xFFFE, w), apdu.SWOK)
+	f.must(cmdStamp(t, f.key, 0xFFFE, w), apdu.SWOK)
 	if got := f.card.State().Entitlements.Counter; got != 0xFFFF {
 		t.Fatalf("counter after the write at FFFE: %04X", got)
 	}
@@ -293,7 +293,7 @@ func TestWriteEntryRefusals(t *testing.T) {
 	ch := f.must(cmdGetChallenge(), apdu.SWOK)
 	mac, _ := card.BlockMAC(f.keys[1].alg, f.keys[1].damk, [4]byte(ch), 0x84, 0x1E)
 	f.must(cmdBlock(0x1E, mac), apdu.SWOK)
-	if _, sw := f.send(cmdWriteEntry(t, f.key, 4, w)); sw != apdu.SWFuncNotSupported {
+	if _, sw := f.send(cmdStamp(t, f.key, 4, w)); sw != apdu.SWFuncNotSupported {
 		t.Errorf("blocked: %v, want 6A81", sw)
 	}
 }

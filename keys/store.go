@@ -27,8 +27,8 @@ const (
 	KeyTransport   KeyType = 6 // PSAM transport master (传输主密钥): wraps keys, never derived out
 	// KeyApplication is the application master key (应用主密钥) of the
 	// card's entitlement file (see package card): diversified by the card
-	// ASN into the card's application key, which seals the file's grants
-	// and MACs every entry a gate writes; an application gate's SAM
+	// ASN into the card's application key, which MACs the file's grants
+	// and MACs every stamp a gate writes; an application gate's SAM
 	// derives it too, to check what it reads and authorize what it writes.
 	KeyApplication KeyType = 7
 )

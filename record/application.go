@@ -6,20 +6,20 @@ import (
 )
 
 // An application record (type A0, citycard.TxApplication) is a
-// non-financial record: an entry an application gate wrote in the card's
+// non-financial record: a stamp an application gate wrote in the card's
 // entitlement file. It fills layout v1 as follows (the package doc's
 // "Application records"):
 //
-//	counter        the application counter the entry carried (not the e-purse's)
+//	counter        the application counter the stamp carried (not the e-purse's)
 //	key_version    the application key version (the card's entitlement file key)
 //	alg            the application key's algorithm
 //	network        the application: 1 campus, 2 library, 3 venue, 4 site, 5 parking
 //	line           the entitlement's scope: school, library, venue, site group, zone
 //	station        the gate's place: a gate number, a site number
 //	entry_line     the entitlement file version the gate read
-//	entry_station  the uses the entry left (loans out, entries this month)
-//	product        the action: 1 check-in, 2 check-out, 3 entry, 4 loan, 5 return, 6 exit
-//	tac            the card's entry MAC (keys.EntryMAC)
+//	entry_station  the uses the stamp left (loans out, admissions this month)
+//	product        the action: 1 check-in, 2 check-out, 3 admission, 4 loan, 5 return
+//	tac            the card's stamp MAC (keys.StampMAC)
 //
 // and balance_before, amount, fare_full, entry_date and entry_time are 0.
 
@@ -28,7 +28,7 @@ import (
 func (r *Record) validateApplication() *FieldError {
 	switch {
 	case r.Status != StatusComplete:
-		return fieldErr(fStatus, "%v on an application record, want complete: an entry has no grey state", r.Status)
+		return fieldErr(fStatus, "%v on an application record, want complete: a stamp has no grey state", r.Status)
 	case r.BalanceBefore != 0:
 		return fieldErr(fBalanceBefore, "%d on an application record, want 0", r.BalanceBefore)
 	case r.Amount != 0:
@@ -47,22 +47,22 @@ func (r *Record) validateApplication() *FieldError {
 	return nil
 }
 
-// Entry returns the entry an application record says the card MACed, as
-// keys.EntryMAC takes it.
-func (r *Record) Entry() keys.Entry {
-	return keys.Entry{
+// Stamp returns the stamp an application record says the card MACed, as
+// keys.StampMAC takes it.
+func (r *Record) Stamp() keys.Stamp {
+	return keys.Stamp{
 		Counter: r.Counter, App: uint8(r.Network), Scope: r.Line, Action: uint8(r.Product),
 		TerminalID: r.TerminalID, TerminalSeq: r.TerminalSeq, Date: r.Date, Time: r.Time,
 		Uses: uint16(r.EntryStation),
 	}
 }
 
-// verifyEntry checks an application record's entry MAC (in the TAC field)
+// verifyStamp checks an application record's stamp MAC (in the TAC field)
 // under the card's application key, derived from the issuer's
 // application master key of version r.KeyVersion and the ASN. Only our
 // own applications write entitlement files, so a missing key is a
 // rejection (kind KeyMissing), never pending another issuer.
-func (v *Verifier) verifyEntry(op string, r *Record, s *scratch) error {
+func (v *Verifier) verifyStamp(op string, r *Record, s *scratch) error {
 	copy(s.asn[:], r.ASN[2:])
 	ref := keys.Ref{Issuer: r.Issuer, Type: keys.KeyApplication, Version: r.KeyVersion}
 	alg, err := v.store.DeriveInto(&s.dtk, ref, s.path[:]...)
@@ -72,13 +72,13 @@ func (v *Verifier) verifyEntry(op string, r *Record, s *scratch) error {
 	if alg != r.Alg {
 		return citycard.E(op, citycard.Crypto, "application key %v is %v but the record says the card used %v", ref, alg, r.Alg)
 	}
-	e := r.Entry()
-	mac, err := keys.EntryMAC(alg, s.dtk[:], &e)
+	e := r.Stamp()
+	mac, err := keys.StampMAC(alg, s.dtk[:], &e)
 	if err != nil {
 		return citycard.Wrap(op, citycard.Other, err)
 	}
 	if !keys.Equal4(mac, r.TAC) {
-		return citycard.E(op, citycard.Crypto, "%w: entry MAC (card %v/%v, application counter %d)", ErrTAC, r.Issuer, r.ASN, r.Counter)
+		return citycard.E(op, citycard.Crypto, "%w: stamp MAC (card %v/%v, application counter %d)", ErrTAC, r.Issuer, r.ASN, r.Counter)
 	}
 	return nil
 }

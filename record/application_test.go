@@ -9,8 +9,8 @@ import (
 	"github.com/citycard/citycard/keys"
 )
 
-// appRecord is a campus check-in as a gate seals it, its entry MAC
-// computed by hand over the layout of keys.AppendEntryMACData (the test's
+// appRecord is a campus check-in as a gate seals it, its stamp MAC
+// computed by hand over the layout of keys.AppendStampMACData (the test's
 // own bytes, not the function).
 func appRecord(t *testing.T, f *fixture) Record {
 	t.Helper()
@@ -45,9 +45,9 @@ func appRecord(t *testing.T, f *fixture) Record {
 	return r
 }
 
-// TestVerifyApplication: an application record's card part is its entry
+// TestVerifyApplication: an application record's card part is its stamp
 // MAC under the application key (package doc, "Application records"); an
-// altered entry or MAC fails it, and a missing application key is a
+// altered stamp or MAC fails it, and a missing application key is a
 // rejection, not pending another issuer.
 func TestVerifyApplication(t *testing.T) {
 	f := newFixture(t)
@@ -74,11 +74,11 @@ func TestVerifyApplication(t *testing.T) {
 	forged := r
 	forged.TAC[0] ^= 1
 	f.sealMAC(t, &forged) // a PSAM sealed it, but the card never MACed it
-	wantCrypto(t, v.Verify(&forged), "entry MAC")
+	wantCrypto(t, v.Verify(&forged), "stamp MAC")
 	moved := r
 	moved.EntryStation = 1 // the uses the card MACed were 0
 	f.sealMAC(t, &moved)
-	wantCrypto(t, v.Verify(&moved), "entry MAC")
+	wantCrypto(t, v.Verify(&moved), "stamp MAC")
 
 	noKey := r
 	noKey.KeyVersion = 2
@@ -109,7 +109,7 @@ func TestApplicationRules(t *testing.T) {
 		{"application 256", func(r *Record) { r.Network = 256 }, "network"},
 		{"uses 65535", func(r *Record) { r.EntryStation = 65535 }, ""},
 		{"uses 65536", func(r *Record) { r.EntryStation = 65536 }, "entry_station"},
-		{"an entry date", func(r *Record) { r.EntryDate, r.EntryTime = r.Date, r.Time }, "entry_date"},
+		{"a stamp date", func(r *Record) { r.EntryDate, r.EntryTime = r.Date, r.Time }, "entry_date"},
 		{"action 0", func(r *Record) { r.Product = 0 }, "product"},
 		{"action 255", func(r *Record) { r.Product = 255 }, ""},
 		{"action 256", func(r *Record) { r.Product = 256 }, "product"},

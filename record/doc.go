@@ -93,17 +93,18 @@
 // # Application records
 //
 // A non-financial record (type A0: a campus check-in or check-out, a
-// venue or site entry, a library loan or return, a parking entry or exit)
+// venue or site admission, a library loan or return, a parking check-in
+// or check-out)
 // uses the same layout, sealed by the same record MAC; application.go
 // says what each field carries. It moves no e-purse counter and no
 // money: its counter is the application counter of the card's
-// entitlement file, its tac the card's entry MAC (keys.EntryMAC under
+// entitlement file, its tac the card's stamp MAC (keys.StampMAC under
 // the card's application key, over counter, application, scope, action,
 // terminal ID, terminal sequence, date, time and uses), and
-// balance_before, amount, fare_full and the entry date and time are
+// balance_before, amount, fare_full, entry_date and entry_time are
 // zero. Its status is complete, network (the application) and product
 // (the action) are 1 to 255 and entry_station (the uses) at most 65535,
-// so that every field the entry MAC covers has one encoding; these rules
+// so that every field the stamp MAC covers has one encoding; these rules
 // are checked after the common ones.
 //
 // # JSON form
@@ -145,7 +146,7 @@
 // another city's: Verify says so with ErrPendingIssuer (kind KeyMissing),
 // and the record is accepted as pending issuer verification. A missing
 // record key, or a missing version of a TAC key whose issuer we hold, is
-// a rejection. An application record's entry MAC is checked in place of
+// a rejection. An application record's stamp MAC is checked in place of
 // the TAC, under the application key of version key_version; a missing
 // one is a rejection (only our own applications write entitlement
 // files). Duplicates, counter gaps, balances and the registration of

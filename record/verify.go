@@ -165,7 +165,7 @@ func (v *Verifier) VerifyFor(r *Record, sealer citycard.IssuerCode) error {
 		return citycard.E(op, citycard.Invalid, "grey record (PSAM %v, terminal sequence %d): no TAC to verify", r.PSAMID, r.TerminalSeq)
 	}
 	if r.Type == citycard.TxApplication {
-		return v.verifyEntry(op, r, s)
+		return v.verifyStamp(op, r, s)
 	}
 	return v.verifyTAC(op, r, s)
 }

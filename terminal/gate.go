@@ -17,26 +17,26 @@ import (
 // A Gate is an application system's offline terminal: a school gate, a
 // library self-check kiosk, a venue turnstile, a tourist site gate, a
 // parking barrier. It decides a tap from the card's entitlement file
-// alone (package apps has the rules), writes the entry on the card, and
+// alone (package apps has the rules), writes the stamp on the card, and
 // has its PSAM seal a non-financial record (record type A0) into its
 // spool, uploaded as every record is. One tap, nine APDUs (ten for a
 // CJ/T 166 card, which answers the JT/T 978 AID first with 6A82):
 //
 //	card  SELECT e-purse; READ BINARY 15 (basic data); READ BINARY 1A (the file)
-//	PSAM  ENTRY SAM 01 (the card's application key); 02 (the grant MAC)
+//	PSAM  STAMP SAM 01 (the card's application key); 02 (the grant MAC)
 //	      ... the rules (apps.Decide) ...
-//	PSAM  ENTRY SAM 03 (terminal sequence and write MAC)
-//	card  WRITE ENTRY (the entry MAC)
-//	PSAM  ENTRY SAM 04 (the entry MAC); GENERATE MAC 05 (the record MAC)
+//	PSAM  STAMP SAM 03 (terminal sequence and write MAC)
+//	card  STAMP (the stamp MAC)
+//	PSAM  STAMP SAM 04 (the stamp MAC); GENERATE MAC 05 (the record MAC)
 //
 // The refusals before anything is written are the card's validity
 // (expired), the blacklist or a blocked e-purse (blacklisted; a gate
 // refuses but does not block: blocking is the e-purse's terminals'), no
 // file or no slot of the gate's (wrong_application), a file that does not
 // parse or whose grant MAC fails (forged), a file older than the version
-// Versions requires (stale), then the rules. A card whose entry MAC fails
-// after it wrote the entry is refused forged, and no record is kept: the
-// card is not genuine. A card that loses power during WRITE ENTRY may have
+// Versions requires (stale), then the rules. A card whose stamp MAC fails
+// after it wrote the stamp is refused forged, and no record is kept: the
+// card is not genuine. A card that loses power during STAMP may have
 // written it: the tap ends with an error of kind IO and no record, and
 // the back office sees the application counter skip (flagged
 // application_counter_gap).
@@ -63,7 +63,7 @@ type GateConfig struct {
 	App              card.Application
 	Scope            uint32      // the gate's school, library, venue, site group or zone
 	Place            uint32      // the gate's number; at a site, the site number
-	Action           apps.Action // the lane: check-in or check-out, entry, loan or return
+	Action           apps.Action // the lane: check-in or check-out, admission, loan or return
 	Spool            Spool
 	Blacklist        Blacklist        // nil: none
 	Versions         Versions         // nil: no card is stale
@@ -74,7 +74,7 @@ type GateConfig struct {
 type GateResult struct {
 	Reason apps.Reason      // apps.Allowed or why not
 	ASN    citycard.ASN     // the card, once read
-	After  card.Entitlement // the slot as the entry left it (allowed)
+	After  card.Entitlement // the slot as the stamp left it (allowed)
 	Record record.Record    // the sealed record (allowed)
 	Detail string           // what the refusal saw, for the gate's log
 }
@@ -156,17 +156,17 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 		return refuse(apps.Forged, err.Error())
 	}
 
-	open := make([]byte, 0, lenEntryOpen)
+	open := make([]byte, 0, lenStampOpen)
 	open = append(open, pub.Issuer[:]...)
 	open = append(open, pub.ASN.Div()...)
 	open = append(open, f.KeyVersion)
-	a, err := g.psam.sendLen(op, "ENTRY SAM 01", apdu.Command{CLA: 0x80, INS: insEntrySAM, P1: p1EntryOpen, Data: open, Le: 1}, 1)
+	a, err := g.psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
 	if err != nil {
 		return res, err
 	}
 	alg := keys.Alg(a[0])
 	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
-	if _, _, err := g.psam.send(op, "ENTRY SAM 02", apdu.Command{CLA: 0x80, INS: insEntrySAM, P1: p1EntryGrants, Data: grants, Le: -1}); err != nil {
+	if _, _, err := g.psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
 		if SWOf(err) == apdu.SWMACInvalid {
 			return refuse(apps.Forged, "the grant MAC does not verify")
 		}
@@ -182,23 +182,23 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 		return refuse(d.Reason, "")
 	}
 
-	w := card.EntryWrite{Slot: uint8(d.Slot), Action: uint8(g.cfg.Action), TerminalID: g.tid, Date: date, Time: tm,
+	w := card.StampWrite{Slot: uint8(d.Slot), Action: uint8(g.cfg.Action), TerminalID: g.tid, Date: date, Time: tm,
 		Uses: d.After.Uses, Inside: d.After.Inside, Sites: d.After.Sites}
-	wd := binary.BigEndian.AppendUint16(make([]byte, 0, lenEntryWrite), f.Counter)
+	wd := binary.BigEndian.AppendUint16(make([]byte, 0, lenStampWrite), f.Counter)
 	wd = append(wd, w.Slot, w.Action)
 	wd = append(wd, date[:]...)
 	wd = append(wd, tm[:]...)
 	wd = binary.BigEndian.AppendUint16(wd, w.Uses)
 	wd = append(wd, boolByte(w.Inside))
 	wd = binary.BigEndian.AppendUint64(wd, w.Sites)
-	sm, err := g.psam.sendLen(op, "ENTRY SAM 03", apdu.Command{CLA: 0x80, INS: insEntrySAM, P1: p1EntryWrite, Data: wd, Le: 8}, 8)
+	sm, err := g.psam.sendLen(op, "STAMP SAM 03", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampWrite, Data: wd, Le: 8}, 8)
 	if err != nil {
 		return res, err
 	}
 	w.TerminalSeq = binary.BigEndian.Uint32(sm[0:4])
-	cmd := w.AppendData(make([]byte, 0, card.WriteEntryLen))
+	cmd := w.AppendData(make([]byte, 0, card.StampWriteLen))
 	cmd = append(cmd, sm[4:8]...)
-	mac, err := c.sendLen(op, "WRITE ENTRY", apdu.Command{CLA: 0x80, INS: 0xDE, P1: w.Slot, P2: 0x00, Data: cmd, Le: 4}, 4)
+	mac, err := c.sendLen(op, "STAMP", apdu.Command{CLA: 0x80, INS: 0xDE, P1: w.Slot, P2: 0x00, Data: cmd, Le: 4}, 4)
 	if SWOf(err) == apdu.SWMACInvalid {
 		// The file is the issuer's (its grant MAC verified) but the card's
 		// key is not: a copy of a genuine file on another chip.
@@ -207,12 +207,12 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 	if err != nil {
 		return res, err
 	}
-	e := keys.Entry{Counter: f.Counter, App: uint8(g.cfg.App), Scope: g.cfg.Scope, Action: w.Action,
+	e := keys.Stamp{Counter: f.Counter, App: uint8(g.cfg.App), Scope: g.cfg.Scope, Action: w.Action,
 		TerminalID: g.tid, TerminalSeq: w.TerminalSeq, Date: date, Time: tm, Uses: w.Uses}
-	check := append(keys.AppendEntryMACData(make([]byte, 0, lenEntryCheck), &e), mac...)
-	if _, _, err := g.psam.send(op, "ENTRY SAM 04", apdu.Command{CLA: 0x80, INS: insEntrySAM, P1: p1EntryCheck, Data: check, Le: -1}); err != nil {
+	check := append(keys.AppendStampMACData(make([]byte, 0, lenStampCheck), &e), mac...)
+	if _, _, err := g.psam.send(op, "STAMP SAM 04", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampCheck, Data: check, Le: -1}); err != nil {
 		if SWOf(err) == apdu.SWMACInvalid {
-			return refuse(apps.Forged, "the entry MAC does not verify")
+			return refuse(apps.Forged, "the stamp MAC does not verify")
 		}
 		return res, err
 	}

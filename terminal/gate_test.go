@@ -52,7 +52,7 @@ func (w *world) appCard(asnLow uint32, version uint32, slots ...card.Entitlement
 	c := w.newCard(card.ProfileCitizen, asnLow, 1)
 	f := card.Entitlements{KeyVersion: 1, Version: version, Slots: slots}
 	st := c.State()
-	k, err := apps.SealGrants(w.store, st.Issuer, st.ASN, &f)
+	k, err := apps.SignGrants(w.store, st.Issuer, st.ASN, &f)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func grant(app card.Application, scope uint32, limit uint16) card.Entitlement {
 
 // TestGateEachApplication runs an allowed tap of each application end to
 // end: the card's file moves, the record is a sealed application record
-// whose record MAC and entry MAC the back office's Verifier accepts.
+// whose record MAC and stamp MAC the back office's Verifier accepts.
 func TestGateEachApplication(t *testing.T) {
 	w := appWorld(t)
 	v := w.verifier()
@@ -99,8 +99,8 @@ func TestGateEachApplication(t *testing.T) {
 	}{
 		{card.AppCampus, apps.CheckIn, 0, 1, func(e card.Entitlement) bool { return e.Inside }},
 		{card.AppLibrary, apps.Loan, 5, 1, func(e card.Entitlement) bool { return e.Uses == 1 }},
-		{card.AppVenue, apps.Entry, 8, 2, func(e card.Entitlement) bool { return e.Uses == 1 }},
-		{card.AppSite, apps.Entry, 0, 17, func(e card.Entitlement) bool { return e.Sites == 1<<16 }},
+		{card.AppVenue, apps.Admit, 8, 2, func(e card.Entitlement) bool { return e.Uses == 1 }},
+		{card.AppSite, apps.Admit, 0, 17, func(e card.Entitlement) bool { return e.Sites == 1<<16 }},
 		{card.AppParking, apps.CheckIn, 0, 1, func(e card.Entitlement) bool { return e.Inside }},
 	} {
 		cd := w.appCard(uint32(100+i), 3, grant(c.app, 77, c.limit))
@@ -231,10 +231,10 @@ func TestGateLimits(t *testing.T) {
 	loan := w.gate(card.AppLibrary, 7, 1, apps.Loan, nil, nil)
 	ret := w.gate(card.AppLibrary, 7, 1, apps.Return, nil, nil)
 	venue := w.appCard(2, 1, grant(card.AppVenue, 3, 2))
-	turnstile := w.gate(card.AppVenue, 3, 1, apps.Entry, nil, nil)
+	turnstile := w.gate(card.AppVenue, 3, 1, apps.Admit, nil, nil)
 	pass := w.appCard(3, 1, grant(card.AppSite, 1, 0))
-	site5 := w.gate(card.AppSite, 1, 5, apps.Entry, nil, nil)
-	site6 := w.gate(card.AppSite, 1, 6, apps.Entry, nil, nil)
+	site5 := w.gate(card.AppSite, 1, 5, apps.Admit, nil, nil)
+	site6 := w.gate(card.AppSite, 1, 6, apps.Admit, nil, nil)
 	permit := w.appCard(4, 1, grant(card.AppParking, 12, 0))
 	in := w.gate(card.AppParking, 12, 1, apps.CheckIn, nil, nil)
 	out := w.gate(card.AppParking, 12, 2, apps.CheckOut, nil, nil)
@@ -254,9 +254,9 @@ func TestGateLimits(t *testing.T) {
 		{"loan 3 of 2", loan, lib, apps.Limit, 0},
 		{"a return", ret, lib, apps.Allowed, 0},
 		{"loan 2 of 2 again", loan, lib, apps.Allowed, 0},
-		{"venue entry 1 of 2", turnstile, venue, apps.Allowed, 0},
-		{"venue entry 2 of 2", turnstile, venue, apps.Allowed, 0},
-		{"venue entry 3 of 2", turnstile, venue, apps.Limit, 0},
+		{"venue admission 1 of 2", turnstile, venue, apps.Allowed, 0},
+		{"venue admission 2 of 2", turnstile, venue, apps.Allowed, 0},
+		{"venue admission 3 of 2", turnstile, venue, apps.Limit, 0},
 		{"site 5", site5, pass, apps.Allowed, 0},
 		{"site 6 the same day", site6, pass, apps.Allowed, 0},
 		{"site 5 again the same day", site5, pass, apps.Limit, 24 * time.Hour},
@@ -277,7 +277,7 @@ func TestGateLimits(t *testing.T) {
 		w.now = w.now.Add(s.next)
 	}
 	if f := lib.State().Entitlements; f.Counter != 4 || f.Slots[0].Uses != 2 {
-		t.Fatalf("library card: counter %d, loans out %d; want 4 entries, 2 out", f.Counter, f.Slots[0].Uses)
+		t.Fatalf("library card: counter %d, loans out %d; want 4 stamps, 2 out", f.Counter, f.Slots[0].Uses)
 	}
 	if f := pupil.State().Entitlements; f.Counter != 3 || f.Slots[0].Inside {
 		t.Fatalf("pupil: counter %d, inside %v", f.Counter, f.Slots[0].Inside)
@@ -317,8 +317,8 @@ func (l lostAnswer) Transmit(b []byte) ([]byte, error) {
 	return resp, err
 }
 
-// TestGateLostWrite: a card whose answer to WRITE ENTRY is lost wrote the
-// entry: the tap ends with an error of kind IO and no record, and the
+// TestGateLostWrite: a card whose answer to STAMP is lost wrote the
+// stamp: the tap ends with an error of kind IO and no record, and the
 // next tap carries the counter after it (the back office sees the gap),
 // never the same one again.
 func TestGateLostWrite(t *testing.T) {
@@ -329,7 +329,7 @@ func TestGateLostWrite(t *testing.T) {
 		t.Fatalf("lost answer: %v, want kind IO", err)
 	}
 	if n := len(g.spool.pending(t)); n != 0 {
-		t.Fatalf("%d records spooled for a tap that got no entry MAC", n)
+		t.Fatalf("%d records spooled for a tap that got no stamp MAC", n)
 	}
 	res, err := g.Tap(pupil)
 	if err != nil || res.Reason != apps.Allowed || res.Record.Counter != 1 {

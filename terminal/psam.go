@@ -78,9 +78,9 @@ type PSAM struct {
 	session    []byte
 	sessionAlg keys.Alg
 	sessionAmt uint32
-	// entry is the card's application key of the last ENTRY SAM 01 (see
-	// psamentry.go); nil outside a gate's tap.
-	entry *entrySession
+	// stamp is the card's application key of the last STAMP SAM 01 (see
+	// psamstamp.go); nil outside a gate's tap.
+	stamp *stampSession
 }
 
 // InjectKey loads a master key wrapped under the PSAM's transport key (as
@@ -235,8 +235,8 @@ func (p *PSAM) handle(c apdu.Command) apdu.Response {
 		return p.creditSAM(c)
 	case c.INS == insGenerateMAC:
 		return p.generateMAC(c)
-	case c.INS == insEntrySAM:
-		return p.entrySAM(c)
+	case c.INS == insStampSAM:
+		return p.stampSAM(c)
 	}
 	return apdu.Response{SW: apdu.SWINSNotSupported}
 }

@@ -24,8 +24,8 @@ const benchGateUsage = `usage: citycard bench gate --app campus|venue|library|si
 Taps N virtual cards, each with an entitlement of the application, on one
 offline application gate, on one core: per tap the gate reads the card's
 entitlement file over APDUs, has its PSAM check the grant MAC, decides by
-the application's rules, writes the entry on the card, checks the card's
-entry MAC and seals the non-financial record. The cards are made before
+the application's rules, writes the stamp on the card, checks the card's
+stamp MAC and seals the non-financial record. The cards are made before
 each tap is timed. It prints taps per second and the decision latency in
 host CPU time per tap (p50, p99, max; target p99 under 1 ms), then checks
 that every tap was allowed and every record verifies in the back office's
@@ -145,7 +145,7 @@ func benchGate(ctx context.Context, app card.Application, n int) (*gateBenchResu
 		Issuers: []keys.Ref{{Issuer: issuer, Type: keys.KeyApplication, Version: 1}}}, 1); err != nil {
 		return nil, err
 	}
-	action, scope, place, limit := apps.Entry, uint32(3), uint32(1), uint16(0)
+	action, scope, place, limit := apps.Admit, uint32(3), uint32(1), uint16(0)
 	switch app {
 	case card.AppCampus, card.AppParking:
 		action = apps.CheckIn
@@ -175,7 +175,7 @@ func benchGate(ctx context.Context, app card.Application, n int) (*gateBenchResu
 			return nil, err
 		}
 		f := card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{{App: app, Scope: scope, ValidFrom: from, ValidTo: to, Limit: limit}}}
-		k, err := apps.SealGrants(store, issuer, asn, &f)
+		k, err := apps.SignGrants(store, issuer, asn, &f)
 		if err != nil {
 			return nil, err
 		}

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# genentry.sh computes the test vectors of the entitlement file's MACs with
-# openssl, independently of the Go code, and writes entry.json next to
+# genstamp.sh computes the test vectors of the entitlement file's MACs with
+# openssl, independently of the Go code, and writes stamp.json next to
 # itself (read by TestEntitlementVectors). The rules are card's package
 # doc, "Entitlement file":
 #
 #   application key  3DES_MK(F) || 3DES_MK(NOT F), F = the ASN's rightmost 8 bytes
-#   entry MAC        retail MAC (ISO 9797-1 algorithm 3, padding method 2)
+#   stamp MAC        retail MAC (ISO 9797-1 algorithm 3, padding method 2)
 #                    under the application key over counter(2) app(1)
 #                    scope(4) action(1) terminal(6) seq(4) date(4) time(3) uses(2)
 #   write MAC        the same MAC over counter(2) slot(1) and the 29 bytes
-#                    of WRITE ENTRY's data before its MAC
+#                    of STAMP's data before its MAC
 #   grant MAC        the same MAC over format(1) key version(1) file
 #                    version(4) count(1) and each slot's grant (17 bytes)
 #
 # Every block cipher operation is one openssl call; bash and xxd only move
-# hex around. Usage: card/testdata/genentry.sh (OpenSSL 3 with the legacy
+# hex around. Usage: card/testdata/genstamp.sh (OpenSSL 3 with the legacy
 # provider, for single DES). Rerunning it must leave git clean.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -58,17 +58,17 @@ asn=3150000012345678
 f=${asn: -16}
 appkey=$(ede "$mk" "$f")$(ede "$mk" "$(hnot "$f")")
 
-# The entry: counter 0007, campus (01), scope 00000457, check-in (01),
+# The stamp: counter 0007, campus (01), scope 00000457, check-in (01),
 # terminal 315000000201, sequence 0000002a, 2026-09-01 07:45:30, uses 0000.
-entry=0007 # counter
-entry+=01 # application: campus
-entry+=00000457 # scope
-entry+=01 # action: check-in
-entry+=315000000201 # terminal
-entry+=0000002a # terminal sequence
-entry+=20260901074530 # date, time
-entry+=0000 # uses
-entrymac=$(retailmac "$appkey" "$entry")
+stamp=0007 # counter
+stamp+=01 # application: campus
+stamp+=00000457 # scope
+stamp+=01 # action: check-in
+stamp+=315000000201 # terminal
+stamp+=0000002a # terminal sequence
+stamp+=20260901074530 # date, time
+stamp+=0000 # uses
+stampmac=$(retailmac "$appkey" "$stamp")
 
 # The write: counter 0007, slot 00, then action 01, terminal, sequence,
 # date, time, uses 0000, inside 01, sites 0.
@@ -83,13 +83,13 @@ writemac=$(retailmac "$appkey" "$write")
 grant=010100000003010100000457202609012027071503050000
 grantmac=$(retailmac "$appkey" "$grant")
 
-cat >entry.json <<JSON
+cat >stamp.json <<JSON
 {
   "master": "$mk",
   "asn": "$asn",
   "app_key": "$appkey",
-  "entry_data": "$entry",
-  "entry_mac": "$entrymac",
+  "stamp_data": "$stamp",
+  "stamp_mac": "$stampmac",
   "write_data": "$write",
   "write_mac": "$writemac",
   "grant_data": "$grant",

@@ -9,7 +9,7 @@ import (
 	"github.com/citycard/citycard/keys"
 )
 
-// ENTRY SAM (80 7A P1 00) is the PSAM's part of an application gate's tap
+// STAMP SAM (80 7A P1 00) is the PSAM's part of an application gate's tap
 // (see gate.go): the PSAM holds the application master keys
 // (keys.KeyApplication, provisioned as purchase keys are) and derives the
 // card's application key inside, so that the gate's host never sees it.
@@ -18,38 +18,38 @@ import (
 //	P1 02 check grants  grant MAC data(7..109) grant MAC(4)     -> 9302 when it does not verify
 //	P1 03 write MAC     counter(2) slot(1) action(1) date(4)    -> terminal sequence(4) write MAC(4)
 //	                    time(3) uses(2) inside(1) sites(8)
-//	P1 04 check entry   entry MAC data(27) entry MAC(4)         -> 9302 when it does not verify
+//	P1 04 check stamp   stamp MAC data(27) stamp MAC(4)         -> 9302 when it does not verify
 //
 // P1 03 fills in the PSAM's terminal ID and consumes a terminal sequence,
-// as INIT SAM FOR PURCHASE does: the card may write the entry with it even
+// as INIT SAM FOR PURCHASE does: the card may write the stamp with it even
 // if the gate never hears back. 02 to 04 answer 6985 without an open
 // session; 04 ends it.
 const (
-	insEntrySAM = 0x7A
+	insStampSAM = 0x7A
 
-	p1EntryOpen   = 0x01
-	p1EntryGrants = 0x02
-	p1EntryWrite  = 0x03
-	p1EntryCheck  = 0x04
+	p1StampOpen   = 0x01
+	p1StampGrants = 0x02
+	p1StampWrite  = 0x03
+	p1StampCheck  = 0x04
 
-	lenEntryOpen  = 17
-	lenEntryWrite = 22
-	lenEntryCheck = keys.EntryMACDataLen + 4
+	lenStampOpen  = 17
+	lenStampWrite = 22
+	lenStampCheck = keys.StampMACDataLen + 4
 )
 
-// entrySession is the application key of the card of an open ENTRY SAM.
-type entrySession struct {
+// stampSession is the application key of the card of an open STAMP SAM.
+type stampSession struct {
 	mac *keys.MACKey
 }
 
-func (p *PSAM) entrySAM(c apdu.Command) apdu.Response {
+func (p *PSAM) stampSAM(c apdu.Command) apdu.Response {
 	if c.P2 != 0 {
 		return apdu.Response{SW: apdu.SWWrongP1P2}
 	}
 	d := c.Data
-	if c.P1 == p1EntryOpen {
-		p.entry = nil
-		if len(d) != lenEntryOpen {
+	if c.P1 == p1StampOpen {
+		p.stamp = nil
+		if len(d) != lenStampOpen {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
 		var issuer citycard.IssuerCode
@@ -64,15 +64,15 @@ func (p *PSAM) entrySAM(c apdu.Command) apdu.Response {
 		if err != nil {
 			return apdu.Response{SW: apdu.SWWrongData}
 		}
-		p.entry = &entrySession{mac: mk}
+		p.stamp = &stampSession{mac: mk}
 		return apdu.Response{Data: []byte{byte(alg)}, SW: apdu.SWOK}
 	}
-	s := p.entry
+	s := p.stamp
 	if s == nil {
 		return apdu.Response{SW: apdu.SWConditionsNotMet}
 	}
 	switch c.P1 {
-	case p1EntryGrants:
+	case p1StampGrants:
 		if len(d) < 7+4 || len(d) > 7+card.EntitlementsMax*17+4 {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
@@ -80,11 +80,11 @@ func (p *PSAM) entrySAM(c apdu.Command) apdu.Response {
 			return apdu.Response{SW: apdu.SWMACInvalid}
 		}
 		return apdu.Response{SW: apdu.SWOK}
-	case p1EntryWrite:
-		if len(d) != lenEntryWrite {
+	case p1StampWrite:
+		if len(d) != lenStampWrite {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
-		w := card.EntryWrite{Slot: d[2], Action: d[3], TerminalID: p.terminalID, TerminalSeq: p.seq,
+		w := card.StampWrite{Slot: d[2], Action: d[3], TerminalID: p.terminalID, TerminalSeq: p.seq,
 			Uses: binary.BigEndian.Uint16(d[11:13]), Inside: d[13] == 1, Sites: binary.BigEndian.Uint64(d[14:22])}
 		copy(w.Date[:], d[4:8])
 		copy(w.Time[:], d[8:11])
@@ -94,12 +94,12 @@ func (p *PSAM) entrySAM(c apdu.Command) apdu.Response {
 		p.seq++
 		out := binary.BigEndian.AppendUint32(make([]byte, 0, 8), w.TerminalSeq)
 		return apdu.Response{Data: append(out, m[:]...), SW: apdu.SWOK}
-	case p1EntryCheck:
-		p.entry = nil
-		if len(d) != lenEntryCheck {
+	case p1StampCheck:
+		p.stamp = nil
+		if len(d) != lenStampCheck {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
-		if !keys.Equal4(s.mac.Sum(d[:keys.EntryMACDataLen]), [4]byte(d[keys.EntryMACDataLen:])) {
+		if !keys.Equal4(s.mac.Sum(d[:keys.StampMACDataLen]), [4]byte(d[keys.StampMACDataLen:])) {
 			return apdu.Response{SW: apdu.SWMACInvalid}
 		}
 		return apdu.Response{SW: apdu.SWOK}
