@@ -13,50 +13,19 @@
 #   grant MAC        the same MAC over format(1) key version(1) file
 #                    version(4) count(1) and each slot's grant (17 bytes)
 #
-# Every block cipher operation is one openssl call; bash and xxd only move
-# hex around. Usage: card/testdata/genstamp.sh (OpenSSL 3 with the legacy
+# Every block cipher operation is one openssl call (keys/testdata/openssl.sh);
+# bash and xxd only move hex around. Usage: card/testdata/genstamp.sh (OpenSSL 3 with the legacy
 # provider, for single DES). Rerunning it must leave git clean.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LC_ALL=C
 
-tobin() { xxd -r -p; }
-tohex() { xxd -p -c 4096 | tr -d '\n'; }
-zeros() { local s="" i; for ((i = 0; i < $1; i++)); do s+=00; done; printf %s "$s"; }
-hnot() {
-	local h=$1 out="" i
-	for ((i = 0; i < ${#h}; i += 2)); do out+=$(printf %02x $((0xff ^ 0x${h:i:2}))); done
-	printf %s "$out"
-}
-hxor() {
-	local a=$1 b=$2 out="" i
-	for ((i = 0; i < ${#a}; i += 2)); do out+=$(printf %02x $((0x${a:i:2} ^ 0x${b:i:2}))); done
-	printf %s "$out"
-}
-pad() {
-	local h="${1}80"
-	while (((${#h} / 2) % $2 != 0)); do h+=00; done
-	printf %s "$h"
-}
-ede() { printf %s "$2" | tobin | openssl enc -des-ede -nopad -K "$1" | tohex; }
-retailmac() {
-	local key=$1 p chain="" last
-	p=$(pad "$2" 8)
-	if ((${#p} > 16)); then
-		chain=$(printf %s "${p:0:${#p}-16}" | tobin |
-			openssl enc -des-cbc -nopad -iv "$(zeros 8)" -K "${key:0:16}" -provider legacy -provider default | tohex)
-		chain=${chain: -16}
-	else
-		chain=$(zeros 8)
-	fi
-	last=$(ede "$key" "$(hxor "$chain" "${p: -16}")")
-	printf %s "${last:0:8}"
-}
+# The hex glue and the block cipher operations, shared with package keys.
+. ../../keys/testdata/openssl.sh
 
 mk=0123456789abcdeffedcba9876543210
 asn=3150000012345678
-f=${asn: -16}
-appkey=$(ede "$mk" "$f")$(ede "$mk" "$(hnot "$f")")
+appkey=$(divers 3des "$mk" "$asn")
 
 # The stamp: counter 0007, campus (01), scope 00000457, check-in (01),
 # terminal 315000000201, sequence 0000002a, 2026-09-01 07:45:30, uses 0000.
