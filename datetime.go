@@ -14,6 +14,11 @@ const (
 	TxLoad              byte = 0x02 // load (圈存) into the e-purse
 	TxPurchase          byte = 0x06 // purchase from the e-purse
 	TxCompositePurchase byte = 0x09 // composite purchase (复合消费), tap-on/tap-off
+	// TxApplication is a non-financial record (非金融记录): the stamp an
+	// application gate wrote in the card's entitlement file (a check-in,
+	// an admission, a loan). It moves no e-purse counter and no money; our
+	// own choice of value, outside the e-purse's types.
+	TxApplication byte = 0xA0
 )
 
 // BCDDate is a date as YYYYMMDD in 4 BCD bytes.

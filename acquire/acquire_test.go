@@ -630,6 +630,10 @@ func FuzzCheckpointDecode(f *testing.F) {
 		c.offline.see(uint32(i*3), int64(i))
 		c.offline.see(uint32(i*3+2), int64(i)) // a gap, when i > 0
 		s.shardOf(&id).cards[id] = c
+		a := newTrack() // its application counter, with a gap when i > 1
+		a.see(0, noBalance)
+		a.see(uint32(i), noBalance)
+		s.shardOf(&id).apps[id] = &a
 		s.terminal(citycard.TerminalID{5: byte(i)}).see(uint32(i), noBalance)
 	}
 	for p := 0; p < s.parts(); p++ {

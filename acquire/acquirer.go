@@ -1025,6 +1025,7 @@ func (a *Acquirer) freeUndos(us ...*undo) {
 	for _, u := range us {
 		clear(u.cards)
 		u.cards, u.created = u.cards[:0], u.created[:0]
+		u.apps.reset()
 		u.term.saved, u.term.existed, u.term.prev = false, false, track{}
 		if len(a.undoFree) < maxGroupBatches {
 			a.undoFree = append(a.undoFree, u)

@@ -26,14 +26,16 @@ import (
 //	lastAfter | loadsSince | booked | reported | floorBefore | lastLoad |
 //	greys: n, then n × (counter | terminal(6) | seq | amount | before |
 //	product | prevAfter | prevLoads | prevLast | confirmed))
+//	| application counters: n, then n × (issuer(8) | ASN(10) | track)
 //
 // A track is floor | last (signed) | n, then n × (lo | hi | after
 // (signed: the balance after the span, noBalance if not known)).
-// Version 3 added after and confirmed, version 4 lastLoad; a checkpoint of another version is
+// Version 3 added after and confirmed, version 4 lastLoad, version 5 the
+// application counters; a checkpoint of another version is
 // dropped, and the state replayed from the journal. A card part
 // has no terminal and the terminals' part no card. Cards and terminals are
 // written sorted, so that the same state always encodes to the same bytes.
-const checkpointVersion = 4
+const checkpointVersion = 5
 
 // parts is the number of checkpoint parts of the state.
 func (s *state) parts() int { return len(s.shards) + 1 }
@@ -100,6 +102,19 @@ func (s *state) encodePart(p int) []byte {
 			}
 			b = binary.AppendUvarint(b, confirmed)
 		}
+	}
+	var apps []cardID
+	if p < len(s.shards) {
+		for id := range s.shards[p].apps {
+			apps = append(apps, id)
+		}
+	}
+	slices.SortFunc(apps, compareCards)
+	b = binary.AppendUvarint(b, uint64(len(apps)))
+	for _, id := range apps {
+		b = append(b, id.issuer[:]...)
+		b = append(b, id.asn[:]...)
+		b = appendTrack(b, s.shards[p].apps[id])
 	}
 	return b
 }
@@ -267,6 +282,26 @@ func (s *state) decode(b []byte) (int, error) {
 		}
 		if r.err == nil {
 			s.shards[part].cards[id] = c
+		}
+	}
+	na := r.uvarint("application count", uint64(len(b)))
+	if na > 0 && part == s.termsPart() {
+		r.fail("application count", fmt.Errorf("%d application counters in the terminals' part", na))
+	}
+	for i := uint64(0); i < na && r.err == nil; i++ {
+		var id cardID
+		r.bytes("issuer", id.issuer[:])
+		r.bytes("ASN", id.asn[:])
+		if i > 0 && compareCards(id, prevC) <= 0 {
+			r.fail("application card", fmt.Errorf("%v/%v after %v/%v: not sorted", id.issuer, id.asn, prevC.issuer, prevC.asn))
+		}
+		if r.err == nil && Shard(id.issuer, id.asn, len(s.shards)) != part {
+			r.fail("application card", fmt.Errorf("%v/%v is not of shard %d", id.issuer, id.asn, part))
+		}
+		prevC = id
+		t := r.track("application counter")
+		if r.err == nil {
+			s.shards[part].apps[id] = &t
 		}
 	}
 	if r.err == nil && r.off != len(b) {

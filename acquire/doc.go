@@ -148,4 +148,43 @@
 // load record in an upload is verified and deduplicated by its online
 // counter and kept in the shadow, so that balances stay continuous, but
 // not posted.
+//
+// # Non-financial records
+//
+// The acceptance rules of DESIGN.md's "Records and verification" for an
+// application record (type A0, citycard.TxApplication: a campus check-in
+// or check-out, a venue or site admission, a library loan or return,
+// a parking check-in or check-out; see package apps). It moves no e-purse counter
+// and no money, so it is told apart by other counters. The back office
+// accepts it only if:
+//   - its record MAC verifies (the PSAM sealed it: the whole record), and
+//     its stamp MAC, in the TAC field, verifies under the card's
+//     application key (the application master key of key_version
+//     diversified by the ASN, never stored per card): the card wrote this
+//     stamp, with this application counter, at this terminal and
+//     sequence, at this time, leaving these uses. A missing application
+//     key is a rejection (key_unknown), never pending another issuer:
+//     only our own applications write entitlement files;
+//   - the terminal and its PSAM are registered and active, as for every
+//     record;
+//   - (issuer, ASN, application counter) was not accepted before: a
+//     second copy is a duplicate, journaled and not kept twice. The card
+//     moves its application counter at every stamp it writes and MACs it
+//     with the stamp, so two genuine stamps never share one: no
+//     check-in is ever answered as a duplicate of another check-in, nor
+//     of a purchase (the e-purse counters are not looked at);
+//   - (terminal ID, terminal sequence) is checked as for purchases, on
+//     the same track (a gate that also sells tickets has one PSAM
+//     sequence): a skip is flagged terminal_sequence_gap, a reuse by a
+//     record the card counter says is new terminal_sequence_reused.
+//
+// It is accepted and flagged for review for a skip of the application
+// counter (application_counter_gap: stamps are missing), a blacklisted
+// card (the gate refuses those, so it is a gate without the list) and a
+// clock far from the upload time. An accepted application record is
+// journaled with class application and posts nothing: no ledger
+// movement, no card float, no operator payable. It is in the journal, so
+// replay and checkpoints (which keep each card's application counter
+// apart from its shadow) rebuild it exactly. Paid admissions (tickets, venue
+// fees, meals, parking, bikes) are purchases, booked as any other.
 package acquire

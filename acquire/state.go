@@ -276,6 +276,7 @@ func newShadow() *shadow { return &shadow{offline: newTrack(), online: newTrack(
 // more than the pointers do (measured).
 type shard struct {
 	cards map[cardID]*shadow
+	apps  map[cardID]*track // application counters of cards that tapped an application gate
 }
 
 // state is everything acquisition decides with: card shadows by shard and
@@ -291,6 +292,7 @@ func newState(shards int) *state {
 	s := &state{shards: make([]shard, shards), terms: map[citycard.TerminalID]*track{}}
 	for i := range s.shards {
 		s.shards[i].cards = map[cardID]*shadow{}
+		s.shards[i].apps = map[cardID]*track{}
 	}
 	return s
 }
@@ -358,13 +360,17 @@ func (s *state) step(r *record.Record, out Outcome, u *undo) decision {
 }
 
 // termPart reports whether a record of this class moves its terminal's
-// sequence: a new purchase does; a duplicate, a recovered record (its
-// grey one took the sequence) and a load (no sequence) do not.
-func termPart(k Class) bool { return k == ClassBooked || k == ClassSuspense }
+// sequence: a new purchase or application record does; a duplicate, a
+// recovered record (its grey one took the sequence) and a load (no
+// sequence) do not.
+func termPart(k Class) bool { return k == ClassBooked || k == ClassSuspense || k == ClassApplication }
 
 // stepCard is the card's part of step: the decision and the card's shadow.
 func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
 	id := cardID{r.Issuer, r.ASN}
+	if r.Type == citycard.TxApplication {
+		return s.stepApp(id, r, out, u)
+	}
 	sh := s.shardOf(&id)
 	c, ok := sh.cards[id]
 	switch {
@@ -642,6 +648,7 @@ type undo struct {
 	pos     int64       // the state's position before the batch
 	cards   []savedCard // shadows as they were
 	created []cardID    // shadows the batch created
+	apps    appUndo     // application counters
 	term    struct {
 		saved, existed bool
 		id             citycard.TerminalID
@@ -679,6 +686,7 @@ func (u *undo) restore(s *state) {
 	for _, id := range u.created {
 		delete(s.shardOf(&id).cards, id)
 	}
+	u.apps.restore(s)
 	if u.term.saved {
 		if u.term.existed {
 			*s.terms[u.term.id] = u.term.prev

@@ -74,12 +74,13 @@ const (
 	FlagGrey                            // a grey record (no TAC): held in suspense
 	FlagSeqReused                       // the terminal sequence was used by another card's record
 	FlagFare                            // the fare charged does not match the fare rules
+	FlagAppCounterGap                   // the card's application counter skipped: stamps are missing
 )
 
 var flagNames = []string{
 	"counter_gap", "terminal_sequence_gap", "balance_discontinuity", "blacklisted",
 	"clock", "pending_issuer_verification", "grey_in_suspense", "terminal_sequence_reused",
-	"fare_mismatch",
+	"fare_mismatch", "application_counter_gap",
 }
 
 // Names returns the flags' names, in a fixed order.
@@ -193,14 +194,18 @@ const (
 	ClassRecovered Class = 3 // the recovered record of a grey one: suspense to the operator
 	ClassDuplicate Class = 4 // a copy: not booked
 	ClassLoad      Class = 5 // a load record: kept for the shadow; loads post through the host
+	// ClassApplication is a non-financial record (a check-in, an admission, a
+	// loan): kept in the journal, never booked.
+	ClassApplication Class = 6
 )
 
 var classNames = [...]string{
 	ClassBooked: "booked", ClassSuspense: "suspense", ClassRecovered: "recovered",
-	ClassDuplicate: "duplicate", ClassLoad: "load",
+	ClassDuplicate: "duplicate", ClassLoad: "load", ClassApplication: "application",
 }
 
-// String gives the class's name: booked, suspense, recovered, duplicate, load.
+// String gives the class's name: booked, suspense, recovered, duplicate,
+// load, application.
 func (k Class) String() string {
 	if int(k) < len(classNames) && classNames[k] != "" {
 		return classNames[k]

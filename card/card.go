@@ -57,6 +57,11 @@ type Config struct {
 	// and the first purchase carry (personalization writes 0; tests of
 	// the counter limit start near FFFFh).
 	OnlineCounter, OfflineCounter uint16
+	// AppKey, when set, gives the card an entitlement file (SFI 1Ah) for
+	// the application systems, keyed by it; Entitlements is the file it is
+	// issued with (none: an empty file of key version AppKey.Version).
+	AppKey       *AppKey
+	Entitlements *Entitlements
 }
 
 // TearStep is where a card loses power during its next DEBIT FOR
@@ -110,6 +115,7 @@ type State struct {
 	Spend          *Spend         // record 02, nil if never written
 	Products       []Product      // records 10h-17h present, by identifier
 	Last           *TransactionProof
+	Entitlements   *Entitlements // the entitlement file, nil on a card without one
 }
 
 // application is what SELECT chose.
@@ -135,6 +141,7 @@ type Card struct {
 	balanceMax  int64
 	overdraw    int64
 	rand        io.Reader
+	appKey      *AppKey // keys the entitlement file; nil: the card has none
 
 	// Committed: survives power loss.
 	balance         int64
@@ -143,6 +150,7 @@ type Card struct {
 	log             []LogEntry        // newest first, at most LogLen
 	transit         map[byte][]byte   // transit records by identifier, validated
 	last            *TransactionProof // the last committed transaction
+	entitlements    []byte            // SFI 1Ah, validated; nil without an application key
 
 	// Volatile: lost with power.
 	selected  application
@@ -233,22 +241,44 @@ func New(cfg Config) (*Card, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Invalid, err)
 	}
+	var ents []byte
+	if cfg.AppKey != nil {
+		if !cfg.AppKey.Alg.Valid() {
+			return nil, bad("card %v: application key v%d: unknown algorithm id %02X", cfg.ASN, cfg.AppKey.Version, byte(cfg.AppKey.Alg))
+		}
+		f := Entitlements{KeyVersion: cfg.AppKey.Version}
+		if cfg.Entitlements != nil {
+			f = *cfg.Entitlements
+		}
+		if ents, err = f.MarshalBinary(); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	} else if cfg.Entitlements != nil {
+		return nil, bad("card %v: an entitlement file without an application key", cfg.ASN)
+	}
 	r := cfg.Rand
 	if r == nil {
 		r = rand.Reader
 	}
+	var appKey *AppKey
+	if cfg.AppKey != nil {
+		k := *cfg.AppKey
+		appKey = &k
+	}
 	return &Card{
-		profile:     cfg.Profile,
-		basic:       basic,
-		keySets:     ks,
-		maintenance: &ks[len(ks)-1],
-		balanceMax:  balanceMax,
-		overdraw:    int64(cfg.OverdrawLimitFen),
-		rand:        r,
-		balance:     int64(cfg.InitialBalanceFen),
-		online:      cfg.OnlineCounter,
-		offline:     cfg.OfflineCounter,
-		transit:     map[byte][]byte{},
+		appKey:       appKey,
+		entitlements: ents,
+		profile:      cfg.Profile,
+		basic:        basic,
+		keySets:      ks,
+		maintenance:  &ks[len(ks)-1],
+		balanceMax:   balanceMax,
+		overdraw:     int64(cfg.OverdrawLimitFen),
+		rand:         r,
+		balance:      int64(cfg.InitialBalanceFen),
+		online:       cfg.OnlineCounter,
+		offline:      cfg.OfflineCounter,
+		transit:      map[byte][]byte{},
 	}, nil
 }
 
@@ -308,6 +338,13 @@ func (c *Card) State() State {
 		l := *c.last
 		s.Last = &l
 	}
+	if c.entitlements != nil {
+		f, err := ParseEntitlements(c.entitlements)
+		if err != nil {
+			panic("card: own entitlement file unreadable: " + err.Error())
+		}
+		s.Entitlements = &f
+	}
 	for id := RecordJourney; id <= RecordProductLast; id++ {
 		b, ok := c.transit[id]
 		if !ok {
@@ -353,6 +390,7 @@ const (
 	opGetProof
 	opBlock
 	opUnblock
+	opStamp
 )
 
 var opNames = [...]string{
@@ -369,6 +407,7 @@ var opNames = [...]string{
 	opGetProof:     "GET TRANSACTION PROOF",
 	opBlock:        "APPLICATION BLOCK",
 	opUnblock:      "APPLICATION UNBLOCK",
+	opStamp:        "STAMP",
 }
 
 func (o op) String() string { return opNames[o] }
@@ -407,6 +446,8 @@ func lookup(cla, ins byte) (op, apdu.SW) {
 		o, want = opBlock, 0x84
 	case 0x18:
 		o, want = opUnblock, 0x84
+	case 0xDE:
+		o, want = opStamp, 0x80
 	default:
 		return opNone, apdu.SWINSNotSupported
 	}
@@ -506,6 +547,8 @@ func (c *Card) run(o op, raw []byte, challenge *[4]byte) ([]byte, error) {
 		return c.doGetProof(cmd), nil
 	case opBlock, opUnblock:
 		return c.doBlock(o, cmd, challenge), nil
+	case opStamp:
+		return c.doStamp(cmd), nil
 	}
 	panic(fmt.Sprintf("card: no handler for %v", o))
 }

@@ -92,6 +92,12 @@ func describeCommand(raw []byte) (s string, o op, ok bool) {
 		return fmt.Sprintf("GET TRANSACTION PROOF %s counter %d", txName(cmd.P2), binary.BigEndian.Uint16(d)), o, true
 	case opBlock, opUnblock:
 		return fmt.Sprintf("%v MAC %X", o, d), o, true
+	case opStamp:
+		if len(d) != StampWriteLen {
+			return fmt.Sprintf("STAMP slot %d [%s]", cmd.P1, apdu.Hex(d)), o, true
+		}
+		return fmt.Sprintf("STAMP slot %d action %d terminal %X sequence %d, %X %X, uses %d inside %d sites %X, write MAC %X",
+			cmd.P1, d[0], d[1:7], binary.BigEndian.Uint32(d[7:11]), d[11:15], d[15:18], binary.BigEndian.Uint16(d[18:20]), d[20], d[21:29], d[29:33]), o, true
 	}
 	return o.String(), o, true
 }
@@ -135,6 +141,15 @@ func describeData(o op, parsed bool, raw, d []byte) string {
 					bd.Issuer, bd.ASN, bd.Profile, bd.CardType, bd.RiderCategory, bd.Start, bd.Expiry)
 			}
 		}
+		if cmd.P1&0x1F == SFIEntitlements && cmd.P2 == 0 {
+			if f, err := ParseEntitlements(d); err == nil {
+				s := fmt.Sprintf("entitlements v%d, key v%d, counter %d, grant MAC %X", f.Version, f.KeyVersion, f.Counter, f.GrantMAC)
+				for _, e := range f.Slots {
+					s += fmt.Sprintf("; %v %d valid %v to %v, uses %d of %d", e.App, e.Scope, e.ValidFrom, e.ValidTo, e.Uses, e.Limit)
+				}
+				return s
+			}
+		}
 	case opReadRecord:
 		if cmd.P2>>3 == SFILog {
 			if e, err := ParseLogEntry(d); err == nil {
@@ -173,6 +188,10 @@ func describeData(o op, parsed bool, raw, d []byte) string {
 	case opUpdateCAPP, opBlock, opUnblock:
 		if len(d) == 0 {
 			return "done"
+		}
+	case opStamp:
+		if len(d) == 4 {
+			return fmt.Sprintf("stamp MAC %X", d)
 		}
 	}
 	return dataHex(d)

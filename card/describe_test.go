@@ -91,6 +91,10 @@ func TestDescribeLines(t *testing.T) {
 		{"00A4", "6700", "malformed APDU [00 A4] -> 6700 wrong length"},
 		{"80CA9F36 00", "6D00", "unknown command 80 CA 9F 36 -> 6D00 instruction not supported"},
 		{"80", "6F", "malformed APDU [80] -> malformed response [6F]"},
+		{"80DE0100 21 04 315000000201 00000009 20260901 074530 0009 00 0000000000000000 84E27B2A 04", "9B0B2D5D 9000",
+			"STAMP slot 1 action 4 terminal 315000000201 sequence 9, 20260901 074530, uses 9 inside 0 sites 0000000000000000, write MAC 84E27B2A -> stamp MAC 9B0B2D5D"},
+		{"00B09A00 00", "01 01 00000003 0007 01 CFF6A611 02 00000007 20260901 20270715 0000 000A 0002 00000000 000000 00 0000000000000000 9000",
+			"READ BINARY SFI 1Ah offset 0, to the end -> entitlements v3, key v1, counter 7, grant MAC CFF6A611; library 7 valid 20260901 to 20270715, uses 2 of 10"},
 	}
 	for _, tt := range tests {
 		var resp []byte

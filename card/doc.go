@@ -48,10 +48,60 @@
 //     committed, never the cache of an open transaction; an identifier
 //     with no record answers 6A83.
 //
+// # Entitlement file
+//
+// A card personalized with an application key (Config.AppKey: the
+// application master key, keys.KeyApplication, diversified by the ASN as
+// the e-purse keys are) holds SFI 1Ah in the e-purse application, the
+// entitlement file (应用数据文件) of the application systems whose gates
+// decide offline. READ BINARY 00 B0 9A 00 00 reads it whole (at most
+// EntitlementsMaxLen, 223 bytes):
+//
+//	format 01 (1) | key version (1) | file version (4) | application
+//	counter (2) | count (1, at most 6) | grant MAC (4) | count × slot (35)
+//
+//	slot: application (1: 1 campus, 2 library, 3 venue, 4 site, 5 parking) |
+//	scope (4) | valid from (4) | valid to (4) | class (2) | limit (2) |
+//	uses (2) | last date (4) | last time (3) | inside (1) | sites (8)
+//
+// A slot's grant (application to limit) is written at a service point or
+// kiosk; the file version goes up with every change of the grants, so a
+// gate that was told a card's newer version refuses the stale file until
+// the card's next online contact rewrites it. The grant MAC is keys.MAC
+// under the card's application key over format | key version | file
+// version | count | each slot's grant (17 bytes): a file that did not come
+// from the issuer fails it at the gate. Fields an application does not
+// use are zero (class: campus; limit and uses: library loans out of the
+// limit, venue admissions in the month of the last stamp; inside: campus and
+// parking; sites: site, bit n-1 for site n visited on the last stamp's
+// day), uses never pass the limit, and at most one slot per application
+// and scope: ParseEntitlements refuses anything else, naming the field.
+//
+// STAMP (80 DE slot 00 21 data MAC 04) is how a gate writes one
+// stamp: data is action (1) | terminal ID (6) | terminal sequence (4) |
+// date (4) | time (3) | the slot's new uses (2), inside (1) and sites (8),
+// and MAC is the gate's write MAC, keys.MAC under the application key
+// over counter (2) | slot (1) | data: the gate's SAM derives the key from
+// the application master key, and the counter makes each write MAC good
+// once. The card writes the slot's use and last stamp (the command's date
+// and time), answers the stamp MAC (keys.StampMAC: keys.MAC over counter
+// | application | scope | action | terminal ID | terminal sequence | date
+// | time | uses, see keys.AppendStampMACData) and moves the counter up by
+// one: the stamp carries the counter from before. The card decides no
+// rule: the gate does (package apps), and the back office proves the
+// card's part from the stamp MAC in the non-financial record. For 3DES
+// every one of these MACs is the retail MAC under the 16-byte key, for
+// SM4 the CBC-MAC; testdata/genstamp.sh computes them with openssl.
+//
+// STAMP checks, in this order: P2 (6A86), lengths (6700), a file on
+// the card (6A82), a blocked application (6A81), the slot (6A83), the
+// counter (9402 at FFFFh), the write MAC (9302), then the new use and the
+// date and time (6A80). It opens no transaction and closes any open one.
+//
 // # Commands (CLA 00 for ISO, 80 proprietary, 84 with a MAC)
 //
 //	SELECT                   00 A4 04 00 Lc AID           -> FCI; 6283 if blocked, 6A82 unknown
-//	READ BINARY              00 B0 (80|SFI) off Le        -> data
+//	READ BINARY              00 B0 (80|SFI) off Le        -> data (SFI 15h basic data, 1Ah entitlements)
 //	READ RECORD              00 B2 rec (SFI<<3|4) Le      -> record number rec (1 = newest)
 //	                         00 B2 id  (SFI<<3|0) Le      -> record with identifier id
 //	GET CHALLENGE            00 84 00 00 04               -> random(4)
@@ -65,6 +115,7 @@
 //	DEBIT FOR PURCHASE       80 54 01 00 0F seq(4) date(4) time(3) MAC1(4) 08 -> TAC(4) MAC2(4)
 //	CREDIT FOR LOAD          80 52 00 00 0B date(4) time(3) MAC2(4) 04       -> TAC(4)
 //	GET TRANSACTION PROOF    80 5A 00 type 02 counter(2) 08                  -> MAC2(4) TAC(4)
+//	STAMP              80 DE slot 00 21 data(29) MAC(4) 04             -> stamp MAC(4)
 //	APPLICATION BLOCK        84 1E 00 00 04 MAC(4)   (after GET CHALLENGE)
 //	APPLICATION UNBLOCK      84 18 00 00 04 MAC(4)   (after GET CHALLENGE)
 //

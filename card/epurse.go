@@ -41,30 +41,38 @@ func (c *Card) doSelect(cmd apdu.Command) []byte {
 	return ok(resp)
 }
 
-// doReadBinary answers READ BINARY of the basic data file by SFI
-// (00 B0 95 off Le). Le 00 or absent reads to the end of the file.
+// doReadBinary answers READ BINARY of the basic data file (00 B0 95 off
+// Le) or the entitlement file (00 B0 9A off Le) by SFI. Le 00 or absent
+// reads to the end of the file.
 func (c *Card) doReadBinary(cmd apdu.Command) []byte {
 	if cmd.P1&0x80 == 0 || cmd.P1&0x60 != 0 {
 		return sw(apdu.SWWrongP1P2)
 	}
-	if cmd.P1&0x1F != SFIBasicData {
+	var file []byte
+	switch cmd.P1 & 0x1F {
+	case SFIBasicData:
+		file = c.basic
+	case SFIEntitlements:
+		file = c.entitlements
+	}
+	if file == nil {
 		return sw(apdu.SWFileNotFound)
 	}
 	if len(cmd.Data) != 0 {
 		return sw(apdu.SWWrongLength)
 	}
 	off := int(cmd.P2)
-	if off >= len(c.basic) {
+	if off >= len(file) {
 		return sw(apdu.SWWrongOffset)
 	}
-	n := len(c.basic) - off
+	n := len(file) - off
 	if cmd.Le != -1 && cmd.Le != 256 {
 		if cmd.Le > n {
 			return sw(apdu.SWWrongLength)
 		}
 		n = cmd.Le
 	}
-	return ok(c.basic[off : off+n])
+	return ok(bytes.Clone(file[off : off+n]))
 }
 
 // doReadRecord answers READ RECORD: the log by record number

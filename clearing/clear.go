@@ -183,9 +183,10 @@ type Result struct {
 	// recovered records of cards whose TAC we verified), pending their
 	// issuer (other cities' cards, cleared by the interconnection answer),
 	// held in suspense (grey records), duplicates and loads (not cleared
-	// here: loads post through the card-management host). They add up to
-	// the claim.
-	Cleared, Pending, Suspense, Duplicates, Loads Totals
+	// here: loads post through the card-management host), and the
+	// non-financial records of the application systems (check-ins,
+	// admissions, loans: they move no money). They add up to the claim.
+	Cleared, Pending, Suspense, Duplicates, Loads, Applications Totals
 	// What the records did to grey records in suspense, of this cycle or
 	// earlier ones: confirmed (cleared: the grey's operator paid),
 	// released (back to the card float: no party moves) and reversed
@@ -268,6 +269,9 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 			continue
 		case it.Class == acquire.ClassLoad:
 			res.Loads.add(it.AmountFen)
+			continue
+		case it.Class == acquire.ClassApplication:
+			res.Applications.add(it.AmountFen)
 			continue
 		default:
 			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d of class %v", in.Day, it.Pos, it.Class)
@@ -409,7 +413,7 @@ func (c *Clearer) checkInput(op string, in *Input) error {
 // zero. A failure is a bug of this package: it panics.
 func (c *Clearer) assertAggregations(res *Result, legs [3]int64) {
 	var all Totals
-	for _, t := range []Totals{res.Cleared, res.Pending, res.Suspense, res.Duplicates, res.Loads} {
+	for _, t := range []Totals{res.Cleared, res.Pending, res.Suspense, res.Duplicates, res.Loads, res.Applications} {
 		all.Count += t.Count
 		all.AmountFen += t.AmountFen
 	}

@@ -73,7 +73,8 @@
 // A key leaves the store in one of two ways only. Child keys (a card's
 // keys for its personalization, a PSAM's record key, the keys the back
 // office verifies TACs and record MACs with) come out of DeriveInto. The
-// master keys a PSAM holds (PSAMKeyTypes: purchase and maintenance) come
+// master keys a PSAM holds (PSAMKeyTypes: purchase, maintenance and
+// application) come
 // out of Wrap, encrypted under that PSAM's transport key; load and TAC
 // master keys, which would let their holder credit cards and forge TACs,
 // and record master keys never leave at all.

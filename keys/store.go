@@ -25,13 +25,21 @@ const (
 	KeyMaintenance KeyType = 4 // DAMK: application maintenance, APPLICATION BLOCK (应用维护密钥)
 	KeyRecord      KeyType = 5 // PSAM record MAC master (记录MAC主密钥)
 	KeyTransport   KeyType = 6 // PSAM transport master (传输主密钥): wraps keys, never derived out
+	// KeyApplication is the application master key (应用主密钥) of the
+	// card's entitlement file (see package card): diversified by the card
+	// ASN into the card's application key, which MACs the file's grants
+	// and MACs every stamp a gate writes; an application gate's SAM
+	// derives it too, to check what it reads and authorize what it writes.
+	KeyApplication KeyType = 7
 )
 
 // PSAMKeyTypes are the types of master key a PSAM holds, and so the only
-// types Store.Wrap exports: a PSAM computes MAC1 (purchase) and the
-// maintenance MAC of APPLICATION BLOCK. Load and TAC master keys never
-// leave the store: whoever holds them can credit cards and forge TACs.
-var PSAMKeyTypes = []KeyType{KeyPurchase, KeyMaintenance}
+// types Store.Wrap exports: a PSAM computes MAC1 (purchase), the
+// maintenance MAC of APPLICATION BLOCK and, in an application gate, the
+// MACs of the entitlement file (application). Load and TAC master keys
+// never leave the store: whoever holds them can credit cards and forge
+// TACs.
+var PSAMKeyTypes = []KeyType{KeyPurchase, KeyMaintenance, KeyApplication}
 
 // CardKeyTypes are the types of key a card of ours is personalized with.
 var CardKeyTypes = []KeyType{KeyPurchase, KeyLoad, KeyTAC, KeyMaintenance}
@@ -43,10 +51,11 @@ var keyTypeNames = map[KeyType]string{
 	KeyMaintenance: "maintenance",
 	KeyRecord:      "record",
 	KeyTransport:   "transport",
+	KeyApplication: "application",
 }
 
 // String gives the type's name: purchase, load, tac, maintenance, record,
-// transport.
+// transport, application.
 func (t KeyType) String() string {
 	if s, ok := keyTypeNames[t]; ok {
 		return s
@@ -71,7 +80,7 @@ func ParseKeyType(s string) (KeyType, error) {
 			return t, nil
 		}
 	}
-	return 0, citycard.E("keys.ParseKeyType", citycard.Invalid, "key type %q: want purchase, load, tac, maintenance, record or transport", s)
+	return 0, citycard.E("keys.ParseKeyType", citycard.Invalid, "key type %q: want purchase, load, tac, maintenance, record, transport or application", s)
 }
 
 // Ref names one master key: its issuer, its type and its version. Cards and

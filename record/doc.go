@@ -33,7 +33,7 @@
 //	     0    2 magic              "CR" (43 52)
 //	     2    1 version            01
 //	     3    1 status             00 complete, 01 recovered, 02 grey
-//	     4    1 type               02 load, 06 purchase, 09 composite purchase
+//	     4    1 type               02 load, 06 purchase, 09 composite purchase, A0 application
 //	     5    8 issuer             issuer code
 //	    13   10 asn                ASN; an 8-byte ASN right-aligned after 00 00
 //	    23    1 card_type          uint8
@@ -73,7 +73,7 @@
 // *FieldError, kind Invalid: "field date at offset 57: 20261332 is not a
 // date"):
 //   - magic "CR" and version 1 (binary only), and exactly Size bytes;
-//   - status 0, 1 or 2; type 02, 06 or 09; alg 00 or 04;
+//   - status 0, 1 or 2; type 02, 06, 09 or A0; alg 00 or 04;
 //   - issuer, terminal_id and psam_id not all zero, nor the ASN's
 //     rightmost 8 bytes (the card's diversification input);
 //   - on a load, balance_before + amount fits in 4 bytes (the card's new
@@ -90,6 +90,23 @@
 // and stations are the fare rules' and the acquirer's to judge, and so is
 // an amount above the balance (a card may allow an overdraw).
 //
+// # Application records
+//
+// A non-financial record (type A0: a campus check-in or check-out, a
+// venue or site admission, a library loan or return, a parking check-in
+// or check-out)
+// uses the same layout, sealed by the same record MAC; application.go
+// says what each field carries. It moves no e-purse counter and no
+// money: its counter is the application counter of the card's
+// entitlement file, its tac the card's stamp MAC (keys.StampMAC under
+// the card's application key, over counter, application, scope, action,
+// terminal ID, terminal sequence, date, time and uses), and
+// balance_before, amount, fare_full, entry_date and entry_time are
+// zero. Its status is complete, network (the application) and product
+// (the action) are 1 to 255 and entry_station (the uses) at most 65535,
+// so that every field the stamp MAC covers has one encoding; these rules
+// are checked after the common ones.
+//
 // # JSON form
 //
 // One object, the fields named as in the layout, in layout order, without
@@ -105,7 +122,8 @@
 //	 "fare_full":300,"tac":"1A2B3C4D","record_key_version":1,
 //	 "record_mac":"5E6F7A8B"}
 //
-// status is complete, recovered or grey; type load, purchase or composite;
+// status is complete, recovered or grey; type load, purchase, composite
+// or application;
 // alg 3DES or SM4; ids and MACs upper-case hex of their exact length (an
 // 8-byte ASN as 16 digits, as citycard.ASN prints it); amounts, counters
 // and other integers JSON numbers; date "YYYY-MM-DD" and time "HH:MM:SS".
@@ -128,6 +146,9 @@
 // another city's: Verify says so with ErrPendingIssuer (kind KeyMissing),
 // and the record is accepted as pending issuer verification. A missing
 // record key, or a missing version of a TAC key whose issuer we hold, is
-// a rejection. Duplicates, counter gaps, balances and the registration of
+// a rejection. An application record's stamp MAC is checked in place of
+// the TAC, under the application key of version key_version; a missing
+// one is a rejection (only our own applications write entitlement
+// files). Duplicates, counter gaps, balances and the registration of
 // terminals are the acquirer's checks, not this package's.
 package record

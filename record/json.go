@@ -56,10 +56,11 @@ var typeNames = map[byte]string{
 	citycard.TxLoad:              "load",
 	citycard.TxPurchase:          "purchase",
 	citycard.TxCompositePurchase: "composite",
+	citycard.TxApplication:       "application",
 }
 
-// TypeName gives the JSON name of a transaction type: "load", "purchase"
-// or "composite"; an unknown type prints as its hex id.
+// TypeName gives the JSON name of a transaction type: "load", "purchase",
+// "composite" or "application"; an unknown type prints as its hex id.
 func TypeName(t byte) string {
 	if s, ok := typeNames[t]; ok {
 		return s
@@ -258,7 +259,7 @@ var jsonFields = [...]jsonField{
 				return ""
 			}
 		}
-		return fmt.Sprintf("%q is not load, purchase or composite", s)
+		return fmt.Sprintf("%q is not load, purchase, composite or application", s)
 	}},
 	{name: fIssuer.name, set: func(r *Record, v any) string { return hexInto(r.Issuer[:], v) }},
 	{name: fASN.name, set: setASN},

@@ -162,7 +162,7 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"status unknown", edit("status", `"done"`), "status", `"done" is not complete, recovered or grey`},
 		{"status number", edit("status", `0`), "status", "want a string, have a number"},
 		{"status upper case", edit("status", `"COMPLETE"`), "status", "is not complete"},
-		{"type unknown", edit("type", `"refund"`), "type", `"refund" is not load, purchase or composite`},
+		{"type unknown", edit("type", `"refund"`), "type", `"refund" is not load, purchase, composite or application`},
 		{"type hex", edit("type", `"09"`), "type", "is not load"},
 		{"alg lower case", edit("alg", `"3des"`), "alg", `"3des" is not 3DES or SM4`},
 		{"alg id", edit("alg", `"00"`), "alg", "is not 3DES or SM4"},

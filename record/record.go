@@ -22,7 +22,7 @@ const (
 // every other field, so that nothing can be altered unnoticed.
 type Record struct {
 	Status Status
-	Type   byte // citycard.TxPurchase, citycard.TxCompositePurchase or citycard.TxLoad
+	Type   byte // citycard.TxPurchase, TxCompositePurchase, TxLoad or TxApplication (see application.go)
 
 	// The card.
 	Issuer        citycard.IssuerCode

@@ -44,7 +44,7 @@ func (r *Record) validate() *FieldError {
 		return fieldErr(fStatus, "%d is not 0 (complete), 1 (recovered) or 2 (grey)", r.Status)
 	}
 	if !validType(r.Type) {
-		return fieldErr(fType, "%02X is not 02 (load), 06 (purchase) or 09 (composite purchase)", r.Type)
+		return fieldErr(fType, "%02X is not 02 (load), 06 (purchase), 09 (composite purchase) or A0 (application)", r.Type)
 	}
 	if r.Issuer == (citycard.IssuerCode{}) {
 		return fieldErr(fIssuer, "issuer code is zero")
@@ -101,11 +101,14 @@ func (r *Record) validate() *FieldError {
 	if r.Status == StatusGrey && r.TAC != ([4]byte{}) {
 		return fieldErr(fTAC, "%X on a grey record, want 00000000", r.TAC[:])
 	}
+	if r.Type == citycard.TxApplication {
+		return r.validateApplication()
+	}
 	return nil
 }
 
 func validType(t byte) bool {
-	return t == citycard.TxLoad || t == citycard.TxPurchase || t == citycard.TxCompositePurchase
+	return t == citycard.TxLoad || t == citycard.TxPurchase || t == citycard.TxCompositePurchase || t == citycard.TxApplication
 }
 
 // validMoment reports whether d and t are a real date and time, as

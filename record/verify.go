@@ -164,6 +164,9 @@ func (v *Verifier) VerifyFor(r *Record, sealer citycard.IssuerCode) error {
 	if r.Status == StatusGrey {
 		return citycard.E(op, citycard.Invalid, "grey record (PSAM %v, terminal sequence %d): no TAC to verify", r.PSAMID, r.TerminalSeq)
 	}
+	if r.Type == citycard.TxApplication {
+		return v.verifyStamp(op, r, s)
+	}
 	return v.verifyTAC(op, r, s)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
 )
 
@@ -141,3 +142,29 @@ func readRecordCmd(sfi, rec byte, byID bool, n int) apdu.Command {
 }
 
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+// terminalID reads the terminal number from a PSAM (file 0016).
+func (d device) terminalID(op string) (citycard.TerminalID, error) {
+	var tid citycard.TerminalID
+	b, err := d.sendLen(op, "READ BINARY 0016", readBinaryCmd(psamTerminalFileSFI, 0, byte(len(tid))), len(tid))
+	if err != nil {
+		return tid, err
+	}
+	copy(tid[:], b)
+	return tid, nil
+}
+
+// selectEPurse selects the card's e-purse (the JT/T 978 AID, then the
+// CJ/T 166 one) and returns the status word: 9000, or 6283 for a blocked
+// application.
+func selectEPurse(op string, c device) (apdu.SW, error) {
+	var sw apdu.SW
+	var err error
+	for _, aid := range [][]byte{card.ProfileMoT.AID(), card.ProfileMOHURD.AID()} {
+		_, sw, err = c.send(op, "SELECT", selectCmd(aid), apdu.SWWarnFileInvalidated)
+		if err == nil || SWOf(err) != apdu.SWFileNotFound {
+			break
+		}
+	}
+	return sw, err
+}

@@ -36,6 +36,19 @@
 // until the card knows one (9403), at a purchase and at a load, so
 // rotation needs no flag day.
 //
+// # Application gates
+//
+// A Gate (gate.go) is an application system's offline terminal: a school
+// gate, a library kiosk, a venue turnstile, a tourist site gate, a
+// parking barrier. It reads the card's entitlement file (package card,
+// SFI 1Ah), has its PSAM check the grant MAC under the card's application
+// key (STAMP SAM, 807A, psamstamp.go: the PSAM holds the application
+// master key, provisioned like a purchase key, and derives the card's key
+// inside), decides by the rules of package apps, writes the stamp with
+// STAMP under the PSAM's write MAC, checks the card's stamp MAC and
+// spools the non-financial record the PSAM seals. A refusal is a result
+// with its reason (apps.Reason), not an error.
+//
 // # Nothing lost, nothing doubled
 //
 // Before every DEBIT the terminal spools the record as grey (sealed, no

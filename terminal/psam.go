@@ -78,6 +78,9 @@ type PSAM struct {
 	session    []byte
 	sessionAlg keys.Alg
 	sessionAmt uint32
+	// stamp is the card's application key of the last STAMP SAM 01 (see
+	// psamstamp.go); nil outside a gate's tap.
+	stamp *stampSession
 }
 
 // InjectKey loads a master key wrapped under the PSAM's transport key (as
@@ -105,8 +108,8 @@ func (p *PSAM) InjectKey(ref keys.Ref, wrapped []byte, national bool) error {
 // holds p.mu.
 func (p *PSAM) openKey(ref keys.Ref, wrapped []byte, national bool) (purchaseSlot, error) {
 	const op = "terminal.PSAM.openKey"
-	if ref.Type != keys.KeyPurchase && ref.Type != keys.KeyMaintenance {
-		return purchaseSlot{}, citycard.E(op, citycard.Invalid, "a PSAM holds purchase and maintenance keys, not %v", ref.Type)
+	if ref.Type != keys.KeyPurchase && ref.Type != keys.KeyMaintenance && ref.Type != keys.KeyApplication {
+		return purchaseSlot{}, citycard.E(op, citycard.Invalid, "a PSAM holds purchase, maintenance and application keys, not %v", ref.Type)
 	}
 	if national && ref.Type != keys.KeyPurchase {
 		return purchaseSlot{}, citycard.E(op, citycard.Invalid, "the national key is a purchase key, not %v", ref.Type)
@@ -232,6 +235,8 @@ func (p *PSAM) handle(c apdu.Command) apdu.Response {
 		return p.creditSAM(c)
 	case c.INS == insGenerateMAC:
 		return p.generateMAC(c)
+	case c.INS == insStampSAM:
+		return p.stampSAM(c)
 	}
 	return apdu.Response{SW: apdu.SWINSNotSupported}
 }

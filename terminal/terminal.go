@@ -137,11 +137,10 @@ func New(cfg Config) (*Terminal, error) {
 		greys:     map[cardKey]grey{},
 		tornLoads: map[cardKey]tornLoad{},
 	}
-	b, err := t.psam.sendLen(op, "READ BINARY 0016", readBinaryCmd(psamTerminalFileSFI, 0, byte(len(t.tid))), len(t.tid))
-	if err != nil {
+	var err error
+	if t.tid, err = t.psam.terminalID(op); err != nil {
 		return nil, err
 	}
-	copy(t.tid[:], b)
 	return t, nil
 }
 
@@ -256,14 +255,7 @@ func signedFen(b uint32) int64 { return int64(int32(b)) }
 // dates and the blacklist (blocking a blacklisted card).
 func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, error) {
 	var pub card.BasicData
-	var sw apdu.SW
-	var err error
-	for _, aid := range [][]byte{card.ProfileMoT.AID(), card.ProfileMOHURD.AID()} {
-		_, sw, err = c.send(op, "SELECT", selectCmd(aid), apdu.SWWarnFileInvalidated)
-		if err == nil || SWOf(err) != apdu.SWFileNotFound {
-			break
-		}
-	}
+	sw, err := selectEPurse(op, c)
 	if err != nil {
 		return pub, err
 	}
@@ -454,8 +446,12 @@ func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Ti
 }
 
 // seal asks the PSAM for the record MAC over everything else in rec.
-func (t *Terminal) seal(op string, rec *record.Record) error {
-	m, err := t.psam.sendLen(op, "GENERATE MAC 05", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1RecordMAC, Data: rec.MACData(), Le: 4}, len(rec.RecordMAC))
+func (t *Terminal) seal(op string, rec *record.Record) error { return sealRecord(t.psam, op, rec) }
+
+// sealRecord asks psam for the record MAC over everything else in rec:
+// the terminal's and the gate's.
+func sealRecord(psam device, op string, rec *record.Record) error {
+	m, err := psam.sendLen(op, "GENERATE MAC 05", apdu.Command{CLA: 0x80, INS: insGenerateMAC, P1: p1RecordMAC, Data: rec.MACData(), Le: 4}, len(rec.RecordMAC))
 	if err != nil {
 		return err
 	}

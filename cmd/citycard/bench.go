@@ -36,6 +36,7 @@ import (
 
 const benchUsage = `usage: citycard bench ingest [--records N] [--cards M] [--db URL] [--json]
        citycard bench clear ... (the clearing benchmark: citycard bench clear -h)
+       citycard bench gate --app campus|venue|library|site --taps N [--json]   (bench gate -h)
 
 Makes N genuine signed records of M virtual cards on simulated terminals
 (plus a small share of duplicates and forgeries) before the clock starts,
@@ -53,6 +54,9 @@ flags:
 func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "clear" {
 		return runBenchClear(ctx, e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "gate" {
+		return runBenchGate(ctx, e, args[1:])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)

@@ -308,13 +308,14 @@ func keysInit(ctx context.Context, e env, o *keysOptions) error {
 		}
 	}
 	// Every type the platform uses: the card keys, the record key that
-	// seals PSAM records, and the transport key under which master keys
-	// travel to PSAMs; its components go to the custodians who load it
-	// into the PSAM vendor's store.
+	// seals PSAM records, the transport key under which master keys
+	// travel to PSAMs (its components go to the custodians who load it
+	// into the PSAM vendor's store), and the application master key of the
+	// cards' entitlement files.
 	// An operator holds only its record key (--type record): its PSAMs
 	// seal records under it, so one operator's PSAMs cannot seal
 	// another's.
-	types := append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord, keys.KeyTransport)
+	types := append(slices.Clone(keys.CardKeyTypes), keys.KeyRecord, keys.KeyTransport, keys.KeyApplication)
 	if o.typ != "" {
 		types = nil
 		for _, name := range strings.Split(o.typ, ",") {

@@ -152,7 +152,7 @@ func findItem(items []listItem, id string) (listItem, bool) {
 func TestKeysEndToEnd(t *testing.T) {
 	c := newKeysCLI(t)
 
-	// init: a new KEK file, six keys, each with its components' KCVs.
+	// init: a new KEK file, seven keys, each with its components' KCVs.
 	out, errOut, err := c.run("init", "--store", c.store, "--issuer", issuerA, "--new-kek", c.kek)
 	if err != nil {
 		t.Fatalf("init: %v\n%s", err, errOut)
@@ -161,19 +161,19 @@ func TestKeysEndToEnd(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("KEK file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
-	for _, typ := range []string{"purchase", "load", "tac", "maintenance", "record", "transport"} {
+	for _, typ := range []string{"purchase", "load", "tac", "maintenance", "record", "transport", "application"} {
 		if !regexp.MustCompile(issuerA + "/" + typ + `/v1  3DES  KCV [0-9A-F]{6}  active`).MatchString(out) {
 			t.Errorf("init output lacks %s/v1:\n%s", typ, out)
 		}
 	}
-	if n := len(regexp.MustCompile(`(?m)^  component [12]  KCV [0-9A-F]{6}$`).FindAllString(out, -1)); n != 12 {
-		t.Errorf("init printed %d component KCVs, want 12 (and no component):\n%s", n, out)
+	if n := len(regexp.MustCompile(`(?m)^  component [12]  KCV [0-9A-F]{6}$`).FindAllString(out, -1)); n != 14 {
+		t.Errorf("init printed %d component KCVs, want 14 (and no component):\n%s", n, out)
 	}
 
 	s := c.open()
 	mats := materials(t, c)
-	if len(mats) != 6 {
-		t.Fatalf("store holds %d keys, want 6", len(mats))
+	if len(mats) != 7 {
+		t.Fatalf("store holds %d keys, want 7", len(mats))
 	}
 	assertNoMaterial(t, "init output", out+errOut, mats)
 	raw, _ := os.ReadFile(c.store)
@@ -191,8 +191,8 @@ func TestKeysEndToEnd(t *testing.T) {
 	}
 	assertNoMaterial(t, "list", table, mats)
 	items := listJSON(t, c)
-	if len(items) != 6 {
-		t.Fatalf("list --json: %d keys, want 6", len(items))
+	if len(items) != 7 {
+		t.Fatalf("list --json: %d keys, want 7", len(items))
 	}
 	js, _ := json.Marshal(items)
 	assertNoMaterial(t, "list --json", string(js), mats)
@@ -230,7 +230,7 @@ func TestKeysEndToEnd(t *testing.T) {
 	// rotate --all: every type of the issuer moves on by one.
 	c.must("rotate", "--all", "--issuer", issuerA, "--store", c.store, "--kek-file", c.kek)
 	items = listJSON(t, c)
-	for _, id := range []string{"purchase/v3", "load/v2", "tac/v2", "maintenance/v2", "record/v2", "transport/v2"} {
+	for _, id := range []string{"purchase/v3", "load/v2", "tac/v2", "maintenance/v2", "record/v2", "transport/v2", "application/v2"} {
 		if i, ok := findItem(items, issuerA+"/"+id); !ok || !i.Active {
 			t.Errorf("after rotate --all, %s: present=%v active=%v", id, ok, i.Active)
 		}
@@ -241,8 +241,8 @@ func TestKeysEndToEnd(t *testing.T) {
 
 	// Every operation is in the event log, by name.
 	evs := s.Events()
-	if len(evs) != 13 || evs[0].By != "tester" || evs[5].Kind != keys.EventCreated || evs[6].Kind != keys.EventRotated {
-		t.Errorf("events: %d, first by %q, sixth %q, seventh %q", len(evs), evs[0].By, evs[5].Kind, evs[6].Kind)
+	if len(evs) != 15 || evs[0].By != "tester" || evs[6].Kind != keys.EventCreated || evs[7].Kind != keys.EventRotated {
+		t.Errorf("events: %d, first by %q, seventh %q, eighth %q", len(evs), evs[0].By, evs[6].Kind, evs[7].Kind)
 	}
 }
 
@@ -424,8 +424,8 @@ func TestKeysPrintComponents(t *testing.T) {
 	// printed KCV is its component's.
 	re := regexp.MustCompile(`(?m)^(\S+)  SM4  KCV [0-9A-F]{6}.*\n  component 1  KCV ([0-9A-F]{6})  ([0-9A-F]{32})\n  component 2  KCV ([0-9A-F]{6})  ([0-9A-F]{32})$`)
 	ms := re.FindAllStringSubmatch(out, -1)
-	if len(ms) != 6 {
-		t.Fatalf("found %d keys with components, want 6:\n%s", len(ms), out)
+	if len(ms) != 7 {
+		t.Fatalf("found %d keys with components, want 7:\n%s", len(ms), out)
 	}
 	for _, m := range ms {
 		ref, err := keys.ParseRef(m[1])

@@ -1,0 +1,119 @@
+package apps_test
+
+import (
+	"testing"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/card"
+)
+
+var (
+	sep1  = citycard.BCDDate{0x20, 0x26, 0x09, 0x01}
+	sep30 = citycard.BCDDate{0x20, 0x26, 0x09, 0x30}
+	oct1  = citycard.BCDDate{0x20, 0x26, 0x10, 0x01}
+	aug31 = citycard.BCDDate{0x20, 0x26, 0x08, 0x31}
+	jul15 = citycard.BCDDate{0x20, 0x27, 0x07, 0x15}
+	jul16 = citycard.BCDDate{0x20, 0x27, 0x07, 0x16}
+	at    = citycard.BCDTime{0x08, 0x00, 0x00}
+)
+
+func file(e card.Entitlement) *card.Entitlements {
+	if e.ValidFrom == (citycard.BCDDate{}) {
+		e.ValidFrom, e.ValidTo = sep1, jul15
+	}
+	return &card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{e}}
+}
+
+// TestDecide follows the package doc's "Rules", one application after
+// another, each limit at its boundary.
+func TestDecide(t *testing.T) {
+	campus := card.Entitlement{App: card.AppCampus, Scope: 1001, Class: 305}
+	library := func(uses uint16) card.Entitlement {
+		return card.Entitlement{App: card.AppLibrary, Scope: 7, Limit: 10, Uses: uses}
+	}
+	venue := func(uses uint16, last citycard.BCDDate) card.Entitlement {
+		return card.Entitlement{App: card.AppVenue, Scope: 3, Limit: 8, Uses: uses, LastDate: last, LastTime: at}
+	}
+	site := func(sites uint64, last citycard.BCDDate) card.Entitlement {
+		return card.Entitlement{App: card.AppSite, Scope: 1, Sites: sites, LastDate: last, LastTime: at}
+	}
+	parking := func(inside bool) card.Entitlement {
+		return card.Entitlement{App: card.AppParking, Scope: 12, Inside: inside}
+	}
+	tap := func(app card.Application, scope, place uint32, a apps.Action, d citycard.BCDDate) apps.Tap {
+		return apps.Tap{App: app, Scope: scope, Place: place, Action: a, Date: d, Time: at}
+	}
+	cases := []struct {
+		name  string
+		e     card.Entitlement
+		tap   apps.Tap
+		want  apps.Reason
+		check func(e card.Entitlement) bool // the use after an allowed tap
+	}{
+		// Campus: the pupil's status from valid from to valid to, both days included.
+		{"campus check-in on the first day", campus, tap(card.AppCampus, 1001, 1, apps.CheckIn, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Inside }},
+		{"campus check-in the day before", campus, tap(card.AppCampus, 1001, 1, apps.CheckIn, aug31), apps.Expired, nil},
+		{"campus check-in on the last day", campus, tap(card.AppCampus, 1001, 1, apps.CheckIn, jul15), apps.Allowed, nil},
+		{"campus check-in the day after", campus, tap(card.AppCampus, 1001, 1, apps.CheckIn, jul16), apps.Expired, nil},
+		{"campus check-out the day after: never refused", func() card.Entitlement { c := campus; c.Inside = true; return c }(), tap(card.AppCampus, 1001, 1, apps.CheckOut, jul16), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
+		{"another school's gate", campus, tap(card.AppCampus, 1002, 1, apps.CheckIn, sep1), apps.WrongApplication, nil},
+		{"a loan at a campus gate", campus, tap(card.AppCampus, 1001, 1, apps.Loan, sep1), apps.WrongApplication, nil},
+		// Library: the loan limit.
+		{"the 10th loan of 10", library(9), tap(card.AppLibrary, 7, 1, apps.Loan, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 10 }},
+		{"the 11th loan of 10", library(10), tap(card.AppLibrary, 7, 1, apps.Loan, sep1), apps.Limit, nil},
+		{"a return at the limit", library(10), tap(card.AppLibrary, 7, 1, apps.Return, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 9 }},
+		{"a return with no loan: not below zero", library(0), tap(card.AppLibrary, 7, 1, apps.Return, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 0 }},
+		{"a return after the last day: never refused", library(3), tap(card.AppLibrary, 7, 1, apps.Return, jul16), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 2 }},
+		{"a loan after the last day", library(3), tap(card.AppLibrary, 7, 1, apps.Loan, jul16), apps.Expired, nil},
+		{"a card never enabled for this library", library(0), tap(card.AppLibrary, 8, 1, apps.Loan, sep1), apps.WrongApplication, nil},
+		// Venue: admissions a month.
+		{"the 8th admission of 8 this month", venue(7, sep1), tap(card.AppVenue, 3, 1, apps.Admit, sep30), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 8 && e.LastDate == sep30 }},
+		{"the 9th admission of 8 this month", venue(8, sep1), tap(card.AppVenue, 3, 1, apps.Admit, sep30), apps.Limit, nil},
+		{"the first admission of the next month", venue(8, sep30), tap(card.AppVenue, 3, 1, apps.Admit, oct1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1 }},
+		{"the same month of another year counts afresh", venue(8, citycard.BCDDate{0x20, 0x25, 0x09, 0x30}), tap(card.AppVenue, 3, 1, apps.Admit, sep30), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1 }},
+		// Site: the annual pass, each site once a day.
+		{"site 64 the first time today", site(1, sep1), tap(card.AppSite, 1, 64, apps.Admit, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Sites == 1|1<<63 }},
+		{"site 1 again today", site(1, sep1), tap(card.AppSite, 1, 1, apps.Admit, sep1), apps.Limit, nil},
+		{"site 1 again the next day", site(1, sep1), tap(card.AppSite, 1, 1, apps.Admit, citycard.BCDDate{0x20, 0x26, 0x09, 0x02}), apps.Allowed, func(e card.Entitlement) bool { return e.Sites == 1 }},
+		{"site 65: no such site", site(0, sep1), tap(card.AppSite, 1, 65, apps.Admit, sep1), apps.WrongApplication, nil},
+		{"site 0: no such site", site(0, sep1), tap(card.AppSite, 1, 0, apps.Admit, sep1), apps.WrongApplication, nil},
+		{"the pass's last day", site(0, aug31), tap(card.AppSite, 1, 5, apps.Admit, jul15), apps.Allowed, nil},
+		{"the day after the pass's year", site(0, aug31), tap(card.AppSite, 1, 5, apps.Admit, jul16), apps.Expired, nil},
+		// Parking: one vehicle per permit.
+		{"parking check-in while outside", parking(false), tap(card.AppParking, 12, 1, apps.CheckIn, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Inside }},
+		{"parking check-in while inside", parking(true), tap(card.AppParking, 12, 1, apps.CheckIn, sep1), apps.Limit, nil},
+		{"parking check-out after the permit's end", parking(true), tap(card.AppParking, 12, 1, apps.CheckOut, jul16), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
+	}
+	for _, c := range cases {
+		f := file(c.e)
+		d := apps.Decide(f, c.tap)
+		if d.Reason != c.want {
+			t.Errorf("%s: %v, want %v", c.name, d.Reason, c.want)
+			continue
+		}
+		if d.Reason != apps.Allowed {
+			continue
+		}
+		if d.After.LastDate != c.tap.Date || d.After.LastTime != c.tap.Time {
+			t.Errorf("%s: last stamp %v %v, want the tap's", c.name, d.After.LastDate, d.After.LastTime)
+		}
+		if err := d.After.Validate(); err != nil {
+			t.Errorf("%s: the use after the tap does not validate: %v", c.name, err)
+		}
+		if c.check != nil && !c.check(d.After) {
+			t.Errorf("%s: after %+v", c.name, d.After)
+		}
+		if f.Slots[0] != file(c.e).Slots[0] {
+			t.Errorf("%s: Decide changed the file it read", c.name)
+		}
+	}
+}
+
+func TestDecideAllocatesNothing(t *testing.T) {
+	f := file(card.Entitlement{App: card.AppVenue, Scope: 3, Limit: 8})
+	tap := apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Date: sep1, Time: at}
+	if n := testing.AllocsPerRun(100, func() { apps.Decide(f, tap) }); n != 0 {
+		t.Fatalf("%v allocations a decision", n)
+	}
+}
