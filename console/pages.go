@@ -137,6 +137,7 @@ func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, s *sess
 		{Name: "Held in suspense", Now: day.SuspenseFen, Was: was.SuspenseFen, Money: true, Link: "/flagged"},
 		{Name: "Loads", Now: day.Loads, Was: was.Loads, Link: "/terminals" + q},
 		{Name: "Loaded", Now: day.LoadFen, Was: was.LoadFen, Money: true, Link: "/terminals" + q},
+		{Name: "Application stamps", Now: day.Stamps, Was: was.Stamps, Link: "/terminals" + q},
 	}
 	p.Hours = hourChart(day, was)
 	c.render(w, r, s, http.StatusOK, "overview", "Overview", p)

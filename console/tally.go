@@ -85,6 +85,7 @@ type Day struct {
 	Loads       int64
 	LoadFen     int64
 	Duplicates  int64
+	Stamps      int64 // application records (check-ins, admissions, loans): no money, not taps
 	Flagged     int64
 	Cards       int64 // distinct cards with a tap, at most MaxCardsCounted
 	CardsCapped bool  // more cards than MaxCardsCounted tapped: Cards is a lower bound
@@ -259,6 +260,9 @@ func (t *Tally) fold(e *acquire.Journaled) {
 		d.Loads++
 		d.LoadFen += int64(r.Amount)
 		return
+	case acquire.ClassApplication:
+		d.Stamps++ // its line and station fields carry the application's scope, not a route
+		return
 	case acquire.ClassBooked, acquire.ClassRecovered:
 		d.Booked++
 		d.RevenueFen += int64(r.Amount)
@@ -323,7 +327,7 @@ func (t *Tally) day(date citycard.BCDDate) *Day {
 			t.older++
 			return nil
 		}
-		t.older += t.days[oldest].Taps + t.days[oldest].Duplicates + t.days[oldest].Loads
+		t.older += t.days[oldest].Taps + t.days[oldest].Duplicates + t.days[oldest].Loads + t.days[oldest].Stamps
 		delete(t.days, oldest)
 	}
 	d := &Day{

@@ -71,6 +71,7 @@ func TestTallyFigures(t *testing.T) {
 	j.add(t, 24, 23, 4, acquire.ClassBooked, acquire.FlagCounterGap) // flagged
 	j.addLeg(t, 24, 23, 5, acquire.ClassBooked, 0, 7)                // a leg from station 7 to 9
 	j.addLeg(t, 24, 23, 6, acquire.ClassDuplicate, 0, 7)             // its copy: not a leg
+	j.add(t, 24, 12, 7, acquire.ClassApplication, 0)                 // a campus check-in: not a tap
 	tl := NewTally(j, time.Now)
 	if err := tl.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -80,10 +81,10 @@ func TestTallyFigures(t *testing.T) {
 	if !ok {
 		t.Fatal("no day 2026-11-24")
 	}
-	if d.Taps != 4 || d.Booked != 4 || d.RevenueFen != 800 || d.SuspenseFen != 200 || d.Duplicates != 2 || d.Loads != 1 || d.Flagged != 2 || d.Cards != 4 {
-		t.Errorf("day %+v: want 4 taps, 4 booked, 800 fen revenue, 200 in suspense, 2 duplicates, 1 load, 2 flagged, 4 cards", d)
+	if d.Taps != 4 || d.Booked != 4 || d.RevenueFen != 800 || d.SuspenseFen != 200 || d.Duplicates != 2 || d.Loads != 1 || d.Stamps != 1 || d.Flagged != 2 || d.Cards != 4 {
+		t.Errorf("day %+v: want 4 taps, 4 booked, 800 fen revenue, 200 in suspense, 2 duplicates, 1 load, 1 stamp, 2 flagged, 4 cards", d)
 	}
-	if d.Hours[7] != 1 || d.Hours[8] != 1 || d.Hours[23] != 2 || d.Hours[9] != 0 {
+	if d.Hours[7] != 1 || d.Hours[8] != 1 || d.Hours[23] != 2 || d.Hours[9] != 0 || d.Hours[12] != 0 {
 		t.Errorf("hours %v: a tap at 7 and 8, two at 23", d.Hours)
 	}
 	if d.Lines[LineKey{1, 3}] != 4 || d.Stations[StationKey{1, 9}] != 4 {
