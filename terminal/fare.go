@@ -71,6 +71,11 @@ type Charge struct {
 	// tap-off is missing (its maximum fare): it pays that leg, not the
 	// one this tap begins, so it is no provisional amount of it.
 	PenaltyFen uint32
+	// MaxFareFen is the part of AmountFen that is a maximum fare: the
+	// penalty, and this leg's own when its start is missing (a tap-off
+	// without its tap-on) or no rule prices it. The card's spend leaves
+	// it out, as fare caps and spend tiers do (TransitAfter).
+	MaxFareFen uint32
 	// Closes is true for a tap-off that ends the leg open on the card
 	// (its tap-on on the tap-off's network): the record takes that
 	// leg's entry, and the leg continues its journey. A tap-off that
@@ -122,12 +127,12 @@ func (f SectionFare) Price(q FareQuery) (Charge, error) {
 	switch q.Tap {
 	case TapOn:
 		if open {
-			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, PenaltyFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.JourneyRecord.Station, yuan(f.MaxFen))}, nil
+			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, PenaltyFen: f.MaxFen, MaxFareFen: f.MaxFen, Explanation: fmt.Sprintf("previous leg from station %d was never tapped off: maximum fare %s", q.Transit.JourneyRecord.Station, yuan(f.MaxFen))}, nil
 		}
 		return Charge{Explanation: fmt.Sprintf("tap-on at station %d", q.Station)}, nil
 	case TapOff:
 		if !open {
-			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, Explanation: fmt.Sprintf("no tap-on: maximum fare %s", yuan(f.MaxFen))}, nil
+			return Charge{AmountFen: f.MaxFen, FullFen: f.MaxFen, MaxFareFen: f.MaxFen, Explanation: fmt.Sprintf("no tap-on: maximum fare %s", yuan(f.MaxFen))}, nil
 		}
 		from := q.Transit.JourneyRecord.Station
 		n := max(from, q.Station) - min(from, q.Station)
@@ -191,33 +196,45 @@ func (t *Terminal) readTransit(op string, c device) (Transit, error) {
 	return tr, nil
 }
 
-// writeTransit sends the transit records of this tap with UPDATE CAPP DATA
-// CACHE: the new trip, the spend, and the product the fare used; the card
-// commits them with the debit. It also fills rec's entry fields from the
-// leg the tap-off closes.
-func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec *record.Record, now time.Time) error {
-	date, tm := citycard.DateTime(now)
-	prev := q.Transit.JourneyRecord
+// Place is where a terminal stands, as its records carry it.
+type Place struct {
+	Network uint16
+	Line    uint32
+	Station uint32
+}
+
+// TransitAfter is the card's transit file after a tap of kind tap at pl,
+// by terminal tid at date and tm, that charged ch, the card having held
+// before: the journey record and the spend a terminal writes with UPDATE
+// CAPP DATA CACHE (the card commits them with the debit). The fare
+// what-if (package whatif) replays the card's transit file with it from
+// the records, so that it prices each tap on what the terminal read.
+// A maximum fare (Charge.MaxFareFen: a missed tap-off's, a tap-off
+// without its tap-on) is left out of the spend, as fare caps and spend
+// tiers leave it out (fare/README.md). The products are not its part:
+// the fare's Charge.ProductUpdate is.
+func TransitAfter(before Transit, tap TapKind, pl Place, tid citycard.TerminalID, date citycard.BCDDate, tm citycard.BCDTime, ch Charge) Transit {
+	prev := before.JourneyRecord
 	// What this tap pays for its own leg: a missed tap-off's maximum fare
 	// (PenaltyFen) paid the earlier leg, and ended its journey.
 	ownFen := ch.AmountFen - min(ch.PenaltyFen, ch.AmountFen)
 	trip := card.JourneyRecord{
-		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
-		EntryDate: date, EntryTime: tm, Terminal: t.tid,
+		Network: pl.Network, Line: pl.Line, Station: pl.Station,
+		EntryDate: date, EntryTime: tm, Terminal: tid,
 		JourneyDate: date, JourneyTime: tm, JourneyLegs: 1, JourneySpendFen: ownFen,
 	}
-	if ch.Transfer && q.Transit.HasJourney {
+	if ch.Transfer && before.HasJourney {
 		trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
 		trip.JourneyLegs = prev.JourneyLegs + 1
 		trip.JourneySpendFen = prev.JourneySpendFen + ownFen
 	}
-	switch t.cfg.Mode {
-	case ModeFlat:
+	switch tap {
+	case TapFlat:
 		// A boarding is over once paid: it is the previous leg of the
 		// card's next tap.
-		pastLeg{network: t.cfg.Network, line: t.cfg.Line, from: t.cfg.Station, to: t.cfg.Station,
+		pastLeg{network: pl.Network, line: pl.Line, from: pl.Station, to: pl.Station,
 			product: ch.Product, startDate: date, startTime: tm, endDate: date, endTime: tm, fen: ownFen}.setPrev(&trip)
-	case ModeTapOn:
+	case TapOn:
 		// The provisional amount is what the tap-on took for the leg it
 		// begins: a missed tap-off's maximum fare is none of it, else
 		// the leg's tap-off would give it back.
@@ -226,13 +243,11 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		// that the tap-off gate can price this leg as a transfer from it.
 		// A leg left open (its tap-off missing, now paid at its maximum)
 		// ends the journey: nothing carries over.
-		if l, ok := pastLegOf(q.Transit); ok && prev.Status == card.LegClosed {
+		if l, ok := pastLegOf(before); ok && prev.Status == card.LegClosed {
 			l.setPrev(&trip)
 		}
-	case ModeTapOff:
+	case TapOff:
 		if ch.Closes {
-			rec.EntryLine, rec.EntryStation = prev.Line, prev.Station
-			rec.EntryDate, rec.EntryTime = prev.EntryDate, prev.EntryTime
 			// The leg continues the journey the tap-on began.
 			trip.JourneyDate, trip.JourneyTime = prev.JourneyDate, prev.JourneyTime
 			trip.JourneyLegs = prev.JourneyLegs
@@ -242,7 +257,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		// tap: from its tap-on to here, paid at tap-on and now. Without a
 		// tap-on on this network its start is unknown (station 0), so a
 		// later tap cannot price it but at its maximum fare.
-		l := pastLeg{network: t.cfg.Network, line: t.cfg.Line, to: t.cfg.Station,
+		l := pastLeg{network: pl.Network, line: pl.Line, to: pl.Station,
 			product: ch.Product, endDate: date, endTime: tm, fen: ownFen}
 		if ch.Closes {
 			l.line, l.from, l.fen = prev.Line, prev.Station, prev.ProvisionalFen+ch.AmountFen
@@ -259,7 +274,7 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 		trip.Status = card.LegClosed
 	}
 
-	sp := q.Transit.Spend
+	sp := before.Spend
 	if sp.Day != date {
 		sp.Day, sp.DaySpendFen, sp.DayRides = date, 0, 0
 	}
@@ -267,13 +282,28 @@ func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec
 	if sp.Month != month {
 		sp.Month, sp.MonthSpendFen, sp.MonthRides = month, 0, 0
 	}
-	sp.DaySpendFen += ch.AmountFen
-	sp.MonthSpendFen += ch.AmountFen
-	if t.cfg.Mode != ModeTapOff {
+	spentFen := ch.AmountFen - min(ch.MaxFareFen, ch.AmountFen)
+	sp.DaySpendFen += spentFen
+	sp.MonthSpendFen += spentFen
+	if tap != TapOff {
 		sp.DayRides++
 		sp.MonthRides++
 	}
+	return Transit{HasJourney: true, JourneyRecord: trip, Spend: sp}
+}
 
+// writeTransit sends the transit records of this tap with UPDATE CAPP DATA
+// CACHE: the new trip, the spend (TransitAfter), and the product the fare
+// used; the card commits them with the debit. It also fills rec's entry
+// fields from the leg the tap-off closes.
+func (t *Terminal) writeTransit(op string, c device, q FareQuery, ch Charge, rec *record.Record, now time.Time) error {
+	date, tm := citycard.DateTime(now)
+	if prev := q.Transit.JourneyRecord; t.cfg.Mode == ModeTapOff && ch.Closes {
+		rec.EntryLine, rec.EntryStation = prev.Line, prev.Station
+		rec.EntryDate, rec.EntryTime = prev.EntryDate, prev.EntryTime
+	}
+	after := TransitAfter(q.Transit, tapKind(t.cfg.Mode), Place{t.cfg.Network, t.cfg.Line, t.cfg.Station}, t.tid, date, tm, ch)
+	trip, sp := after.JourneyRecord, after.Spend
 	recs := []card.TransitRecord{trip, sp}
 	if ch.ProductUpdate != nil {
 		recs = append(recs, *ch.ProductUpdate)

@@ -258,13 +258,14 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	}
 	// The amounts in fen, summed in int64 and bounded before they become
 	// the uint32 a record carries.
-	var amountFen, fullFen, penaltyFen int64
+	var amountFen, fullFen, penaltyFen, maxLegFen int64
 	charge := func() (Charge, error) {
 		var err error
 		if ch.AmountFen, err = fareFen(op, "fare", amountFen); err != nil {
 			return Charge{}, err
 		}
 		ch.PenaltyFen = uint32(penaltyFen) // a part of amountFen, bounded with it
+		ch.MaxFareFen = uint32(penaltyFen + maxLegFen)
 		if ch.FullFen, err = fareFen(op, "full fare", fullFen); err != nil {
 			return Charge{}, err
 		}
@@ -389,6 +390,9 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	}
 	amountFen += fen
 	fullFen += full
+	if o, ok := fq.Chosen(i); ok && o.Origin == fare.OfferMaxFare {
+		maxLegFen = fen // a tap-off without its tap-on, or a leg no rule prices
+	}
 	why = append(why, fq.Explanation(expl))
 	if o, ok := fq.Chosen(i); ok && o.Origin == fare.OfferHeld {
 		code, _ := t.FareProductCode(o.FareProductID)

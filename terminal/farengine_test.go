@@ -665,3 +665,26 @@ func TestFareEngineTapOffClockBehind(t *testing.T) {
 	}
 	g.ride(t, rideTap{g.bus, 24, 9, 0, 100})
 }
+
+// TestMaxFaresLeftOutOfTheCardsSpend: a maximum fare is left out of fare
+// caps (fare/README.md: "A max fare does not count towards caps until its
+// tap-off is known"), so the card's spend, which the next taps' caps
+// read, leaves it out too. An adult (day cap 10.00) leaves a metro leg
+// open at noon and pays its maximum fare (8.00) at the evening tap-on,
+// then 2.00 for the evening leg: the card's day spend is 2.00, not
+// 10.00, and the bus after it (past the transfer window) charges its
+// 2.00, not nothing. A tap-off
+// without its tap-on (8.00) is left out the same way.
+func TestMaxFaresLeftOutOfTheCardsSpend(t *testing.T) {
+	g := newRig(t, ningboEngine(t), stWangchun)
+	bus := g.bus
+	bus.cfg.Network, bus.cfg.Line = netBus, lineBus1
+	g.ride(t, rideTap{g.on, 24, 12, 0, 0}, rideTap{g.on, 24, 18, 0, 800}, rideTap{g.off, 24, 18, 20, 200})
+	if sp := g.c.State().Spend; sp.DaySpendFen != 200 || sp.MonthSpendFen != 200 || sp.DayRides != 2 {
+		t.Errorf("spend after a missed tap-off paid: day %d, month %d fen, %d rides; want 200, 200, 2", sp.DaySpendFen, sp.MonthSpendFen, sp.DayRides)
+	}
+	g.ride(t, rideTap{bus, 24, 20, 0, 200}, rideTap{g.off, 24, 21, 0, 800})
+	if sp := g.c.State().Spend; sp.DaySpendFen != 400 {
+		t.Errorf("day spend after a bus ride and a tap-off without its tap-on: %d fen, want 400", sp.DaySpendFen)
+	}
+}

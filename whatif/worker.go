@@ -388,7 +388,11 @@ func (w *worker) charge(e *terminal.FareEngine, tr *terminal.Transit, kind termi
 	ch, err = e.Price(q)
 	moved := ch
 	if err != nil {
-		moved = terminal.Charge{AmountFen: r.Amount, FullFen: r.FareFull, Product: r.Product}
+		// Refused: the card moves on by what r charged; a tap-off closed
+		// the leg open on its network.
+		prev := &before.JourneyRecord
+		moved = terminal.Charge{AmountFen: r.Amount, FullFen: r.FareFull, Product: r.Product,
+			Closes: kind == terminal.TapOff && before.HasJourney && prev.Status == card.LegOpen && prev.Network == r.Network}
 	}
 	advance(tr, before, kind, r, moved)
 	return ch, fromRecord, err
