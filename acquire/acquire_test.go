@@ -658,10 +658,19 @@ func FuzzCheckpointDecode(f *testing.F) {
 	})
 }
 
-// fares says every composite purchase of more than 3.00 is mispriced.
+// fares says every composite purchase of more than 3.00 is mispriced,
+// and one of exactly 2.00 has a time that cannot be right.
 type fares struct{}
 
-func (fares) Recheck(r *record.Record) (checked, match bool) { return true, r.Amount <= 300 }
+func (fares) Recheck(r *record.Record) FareVerdict {
+	switch {
+	case r.Amount > 300:
+		return FareMismatch
+	case r.Amount == 200:
+		return FareClockWrong
+	}
+	return FareMatch
+}
 
 func TestFareMismatchFlagged(t *testing.T) {
 	c := newCity(t)
@@ -683,8 +692,8 @@ func TestFareMismatchFlagged(t *testing.T) {
 	if ans.Records[0].Status != "accepted" || !slices.Equal(ans.Records[1].Reasons, []string{"fare_mismatch"}) {
 		t.Fatalf("tap-ons: %v", verdicts(ans))
 	}
-	if ans := submit(t, a, batchOf(out.id, "out", out.spool.take())); ans.Accepted != 1 {
-		t.Fatalf("tap-off: %v", verdicts(ans))
+	if ans := submit(t, a, batchOf(out.id, "out", out.spool.take())); !slices.Equal(ans.Records[0].Reasons, []string{"clock"}) {
+		t.Fatalf("tap-off whose times cannot be right: %v, want flagged clock, not fare_mismatch", verdicts(ans))
 	}
 }
 
@@ -798,7 +807,7 @@ func TestShardIsStable(t *testing.T) {
 // unpriced is a fare table that can price nothing.
 type unpriced struct{}
 
-func (unpriced) Recheck(*record.Record) (checked, match bool) { return false, false }
+func (unpriced) Recheck(*record.Record) FareVerdict { return FareUnchecked }
 
 // TestFaresUncheckedCounted: a composite purchase the fare rules cannot
 // re-price is not flagged, but counted, never dropped silently.

@@ -125,8 +125,8 @@ type item struct {
 	out    Outcome
 	reject string
 	detail string
-	// fareMismatch: the fare rules price the record otherwise.
-	fareMismatch bool
+	// fare is what re-pricing the record found.
+	fare FareVerdict
 }
 
 // Open loads the state (checkpoint, then the journal after it) and starts
@@ -575,9 +575,8 @@ func (a *Acquirer) verifyOne(it *item, raw []byte, terminal citycard.TerminalID,
 	case err == nil:
 		it.out = OutcomeVerified
 		if a.cfg.Fares != nil && rec.Type == citycard.TxCompositePurchase {
-			checked, match := a.cfg.Fares.Recheck(&it.rec)
-			it.fareMismatch = checked && !match
-			if !checked {
+			it.fare = a.cfg.Fares.Recheck(&it.rec)
+			if it.fare == FareUnchecked {
 				a.faresUnchecked.Add(1)
 			}
 		}
@@ -876,8 +875,11 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			if t, err := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
 				flags |= FlagClock
 			}
-			if it.fareMismatch {
+			switch it.fare {
+			case FareMismatch:
 				flags |= FlagFare
+			case FareClockWrong:
+				flags |= FlagClock
 			}
 		}
 		a.st.pos++

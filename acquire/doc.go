@@ -99,7 +99,8 @@
 // issuer here) is accepted pending issuer verification. Accepted records
 // are flagged for review, and still booked, for a counter gap, a terminal
 // sequence gap, a balance that does not follow from the card's previous
-// record, a blacklisted card, or a clock far from the upload time.
+// record, a blacklisted card, or a clock far from the upload time (or a
+// tap-off before its entry, which re-pricing finds: FareClockWrong).
 //
 // A grey record (the card tore, no TAC) is kept in suspense: its amount
 // moves from the card float to suspense, and only a fact moves it on. The

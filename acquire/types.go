@@ -69,7 +69,7 @@ const (
 	FlagSeqGap                          // the terminal's sequence skipped: records it never sent
 	FlagBalance                         // the balance does not follow from the card's previous record
 	FlagBlacklisted                     // the card is on the blacklist
-	FlagClock                           // the record's time is far from the upload time
+	FlagClock                           // the record's time is far from the upload time, or before its entry
 	FlagPendingIssuer                   // another city's card: its issuer verifies the TAC
 	FlagGrey                            // a grey record (no TAC): held in suspense
 	FlagSeqReused                       // the terminal sequence was used by another card's record
@@ -165,11 +165,24 @@ type Blacklist interface {
 
 // Fares re-prices records for revenue assurance: the back office checks
 // the fare of every composite purchase (distance and transfer fares)
-// against the fare rules. checked is false for a record the rules cannot
-// price (another network); match is false when the record's fare differs.
+// against the fare rules.
 type Fares interface {
-	Recheck(r *record.Record) (checked, match bool)
+	Recheck(r *record.Record) FareVerdict
 }
+
+// FareVerdict is what re-pricing a record found.
+type FareVerdict uint8
+
+// The verdicts of re-pricing.
+const (
+	FareUnchecked FareVerdict = iota // the rules cannot price the record (another network's, a product the table lacks)
+	FareMatch                        // the record charged what the rules say
+	FareMismatch                     // the record's fare differs from the rules': flagged fare_mismatch
+	// FareClockWrong: the record's times cannot be right (a tap-off
+	// before its entry: a terminal's clock was wrong), so its fare
+	// cannot be confirmed from them: flagged clock, not fare_mismatch.
+	FareClockWrong
+)
 
 // Outcome is what verification established about a record that was not
 // rejected; it is the input the journal keeps so that replay decides the

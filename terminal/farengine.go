@@ -525,8 +525,8 @@ type FareCheck struct {
 	// ExitBeforeEntry is true for a tap-off whose time is before its
 	// entry: one of the two terminals' clocks was wrong (the tap-off's,
 	// most often, behind). The leg is priced as ending at its entry, and
-	// Match is false, so that the back office flags the record: its
-	// fare cannot be confirmed from its times.
+	// Match is false: the back office flags the record's clock (its
+	// fare cannot be confirmed from its times).
 	ExitBeforeEntry bool
 	// Tap is what the record is taken for: TapOff (the leg from its
 	// entry; without an entry, a tap-off without its tap-on, charged the

@@ -136,11 +136,16 @@ type fareRecheck struct {
 	logger *slog.Logger
 }
 
-func (f fareRecheck) Recheck(r *record.Record) (checked, match bool) {
+func (f fareRecheck) Recheck(r *record.Record) acquire.FareVerdict {
 	c, err := f.e.Recheck(r)
-	if err != nil {
+	switch {
+	case err != nil:
 		f.logger.Debug("fare re-check: record not priced", "terminal", r.TerminalID.String(), "sequence", r.TerminalSeq, "err", err)
-		return false, false
+		return acquire.FareUnchecked
+	case c.ExitBeforeEntry:
+		return acquire.FareClockWrong
+	case !c.Match:
+		return acquire.FareMismatch
 	}
-	return true, c.Match
+	return acquire.FareMatch
 }

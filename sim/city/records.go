@@ -195,12 +195,10 @@ func (c *City) noteAnswers(d *device, recs [][]byte, ans *acquire.Answer, copied
 			case acquire.Flagged:
 				for _, f := range ra.Reasons {
 					c.fig.Flags[f]++
-					if f != "fare_mismatch" {
-						continue
-					}
-					if exitBeforeEntry(raw) {
-						c.fig.FareExitBeforeEntry++
-					} else {
+					switch {
+					case f == "clock" && exitBeforeEntry(raw):
+						c.fig.ClockExitBeforeEntry++
+					case f == "fare_mismatch":
 						c.fig.FareMismatch[d.kind.String()]++
 					}
 				}

@@ -43,13 +43,13 @@ type Figures struct {
 	// terminal whose record was flagged: every fare here was charged by
 	// the real fare engine, so each is a false alarm of the re-check.
 	FareMismatch counts `json:"fare_mismatch_by_terminal"`
-	// FareExitBeforeEntry counts the fare_mismatch flags of tap-offs
-	// whose time is before their entry (a skewed gate's clock behind the
+	// ClockExitBeforeEntry counts the clock flags of tap-offs whose
+	// time is before their entry (a skewed gate's clock behind the
 	// card's): the gate let the rider out and charged the leg, and the
-	// back office flags it rightly, its fare unconfirmed by its times.
-	// They are not in FareMismatch.
-	FareExitBeforeEntry int64 `json:"fare_mismatch_exit_before_entry"`
-	Copies              struct {
+	// back office flags its clock rightly, its fare unconfirmed by its
+	// times.
+	ClockExitBeforeEntry int64 `json:"clock_exit_before_entry"`
+	Copies               struct {
 		Batches  int64  `json:"batches"` // the simulator's duplicate and reordered copies answered
 		Repeats  int64  `json:"repeats"` // batches sent again under their ID
 		Verdicts counts `json:"verdicts"`
@@ -229,7 +229,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %s\n", "answers", joinCounts64(f.Verdicts))
 	fmt.Fprintf(w, "  %-30s %s\n", "flags", orNone(joinCounts64(f.Flags)))
 	fmt.Fprintf(w, "  %-30s %s\n", "fare mismatch flagged, by kind", orNone(joinCounts64(f.FareMismatch)))
-	fmt.Fprintf(w, "  %-30s %d (a gate's clock behind the card's entry: let out, charged, flagged rightly)\n", "exit before entry, flagged", f.FareExitBeforeEntry)
+	fmt.Fprintf(w, "  %-30s %d (a gate's clock behind the card's entry: let out, charged, flagged clock rightly)\n", "exit before entry, flagged", f.ClockExitBeforeEntry)
 	fmt.Fprintf(w, "  %-30s %s\n", "rejections", orNone(joinCounts64(f.Rejections)))
 	fmt.Fprintf(w, "  %-30s %d copies answered %s; %d batches repeated\n", "duplicate and reordered sends", f.Copies.Batches, orNone(joinCounts64(f.Copies.Verdicts)), f.Copies.Repeats)
 	fmt.Fprintf(w, "  %-30s %d\n", "records booked", r.RecordsBooked)
