@@ -521,3 +521,40 @@ func TestPropertyOvertimeNeverCheaper(t *testing.T) {
 		t.Errorf("overtime made only %v journeys dearer", dearer)
 	}
 }
+
+// TestPropertyCapNeverDearer: a fare cap never makes a journey dearer
+// than without it (README.md, fare_caps.txt: "the most a rider pays in
+// the period"; caps only lower the chosen amounts): the sample feed's
+// caps against the same feed without fare_caps.txt, over random
+// journeys and spends before them.
+func TestPropertyCapNeverDearer(t *testing.T) {
+	capped := ningbo(t)
+	uncapped := ningboWith(t, func(name, text string) string {
+		if name == "fare_caps.txt" {
+			return "rider_category_id,period,amount\n"
+		}
+		return text
+	})
+	r := rand.New(rand.NewPCG(41, 43))
+	var cq, uq Quote
+	lowered := 0
+	for range 20000 {
+		j := randomJourney(r)
+		if err := capped.Price(j, &cq); err != nil {
+			t.Fatal(err)
+		}
+		if err := uncapped.Price(j, &uq); err != nil {
+			t.Fatal(err)
+		}
+		checkQuote(t, &cq)
+		if cq.TotalFen > uq.TotalFen {
+			t.Fatalf("with caps %d, without %d\n%+v\n%s\n%s", cq.TotalFen, uq.TotalFen, j, dump(&cq), dump(&uq))
+		}
+		if cq.TotalFen < uq.TotalFen {
+			lowered++
+		}
+	}
+	if lowered < 500 {
+		t.Errorf("only %d of 20000 journeys lowered by a cap: the property is not exercised", lowered)
+	}
+}
