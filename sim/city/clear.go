@@ -11,6 +11,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/record"
 )
 
 // The staff who clear each day: one runs the cycle, one reviews it, a
@@ -131,7 +132,7 @@ func (t *clearTap) Records(ctx context.Context, r clearing.Range, fn func(e *acq
 			return t.die()
 		}
 		n++
-		if c.cfg.DropClearedRecord && !c.dropped && e.Class == acquire.ClassBooked && e.Outcome != acquire.OutcomePendingIssuer {
+		if c.cfg.DropClearedRecord && !c.dropped && e.Class == acquire.ClassBooked && e.Outcome != acquire.OutcomePendingIssuer && paysFen(e) > 0 {
 			// The broken-invariant hook: clearing is handed this booked
 			// record as a duplicate, so that no cycle pays its operator.
 			c.dropped = true
@@ -149,6 +150,12 @@ func (t *clearTap) Greys(ctx context.Context, r clearing.Range, fn func(g *acqui
 		return errClearCrashed
 	}
 	return t.j.Greys(ctx, r, fn)
+}
+
+// paysFen is the amount of e's record.
+func paysFen(e *acquire.Journaled) uint32 {
+	fen, _ := record.AmountOf(e.Raw[:])
+	return fen
 }
 
 // take notes that cycle ci was given journal entry e, committed at at;
