@@ -323,3 +323,40 @@ func TestSimCatchesAClearingThatDropsARecord(t *testing.T) {
 		t.Fatalf("violations: %s", v)
 	}
 }
+
+// A crash mid-clearing at every point it is armed at (gathering the
+// records, before and after each of the four saves: computed, reviewed,
+// approved, closed) is survived: the restarted back office resumes the
+// cycle or computes it again, and every invariant holds.
+func TestSimCrashMidClearingAtEveryPoint(t *testing.T) {
+	want := []string{"gathering its records"}
+	for _, st := range []string{"computed", "reviewed", "approved", "closed"} {
+		want = append(want, "before saving it "+st, "after saving it "+st)
+	}
+	seen := map[string]bool{}
+	// Nine cycles in a row crash at the nine points (eight days and the
+	// last uploads').
+	for seed := uint64(1); seed <= 1; seed++ {
+		o := &simOptions{cards: 40, days: 8, alg: "3des", quiet: true}
+		o.parsedFaults = []city.Fault{city.FaultCrashClearing}
+		rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() {
+			t.Fatalf("seed %d: %v", seed, rep.Violations)
+		}
+		for _, cy := range rep.Cycles {
+			if cy.Crashes == 0 {
+				continue
+			}
+			at, _, _ := strings.Cut(cy.CrashAt, " (")
+			seen[at] = true
+		}
+	}
+	for _, w := range want {
+		if !seen[w] {
+			t.Errorf("no run crashed %s (seen %v)", w, seen)
+		}
+	}
+}

@@ -40,8 +40,9 @@ type CycleFigures struct {
 	Pending    int64           `json:"pending_issuer"`
 	Late       int64           `json:"tapped_earlier"` // records whose tap (by the terminal's clock) was on an earlier day
 	Positions  int             `json:"positions"`
-	PaidFen    int64           `json:"paid_fen"` // the sum of the positive nets: what settlement pays out
-	Crashes    int             `json:"crashes"`  // crashes mid-clearing it went through
+	PaidFen    int64           `json:"paid_fen"`              // the sum of the positive nets: what settlement pays out
+	Crashes    int             `json:"crashes"`               // crashes mid-clearing it went through
+	CrashAt    string          `json:"crash_armed,omitempty"` // where the crash mid-clearing was armed
 	Files      []clearing.File `json:"files"`
 }
 
@@ -82,7 +83,7 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 	for i := range stored {
 		s := &stored[i]
 		f := CycleFigures{Day: s.Cycle.Day.String(), State: s.Cycle.State.String(), RangeFrom: s.Cycle.Range.From, RangeTo: s.Cycle.Range.To,
-			Crashes: c.cycles[i].crashes, Files: s.Files}
+			Crashes: c.cycles[i].crashes, CrashAt: c.cycles[i].crashAt, Files: s.Files}
 		if f.Files == nil {
 			f.Files = []clearing.File{}
 		}

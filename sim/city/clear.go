@@ -30,7 +30,8 @@ const settleSteps = 20
 // cycleRun is what the city keeps of a cycle it cleared.
 type cycleRun struct {
 	day     clearing.Day
-	crashes int // crashes mid-clearing it went through
+	crashes int    // crashes mid-clearing it went through
+	crashAt string // where the crash was armed, "" for none
 }
 
 // taken is what the cycles took of one journal position (index pos-1):
@@ -168,6 +169,22 @@ func (c *City) take(e *acquire.Journaled, at time.Time, ci int32) {
 	c.taken[i] = taken{ok: true, class: e.Class, outcome: e.Outcome, cycle: ci, acceptedAt: at.UnixNano()}
 }
 
+// String names where the crash is armed.
+func (cr clearCrash) String() string {
+	switch {
+	case !cr.armed:
+		return ""
+	case cr.inGather:
+		return fmt.Sprintf("gathering its records (%.0f%% in)", 100*cr.gatherFrac)
+	case cr.after:
+		return "after saving it " + savedStates[cr.saveIn-1]
+	}
+	return "before saving it " + savedStates[cr.saveIn-1]
+}
+
+// savedStates are the states a cycle's saves leave it in, in order.
+var savedStates = [...]string{"computed", "reviewed", "approved", "closed"}
+
 // armClearCrash draws the crash mid-clearing of cycle n (the n-th the
 // city clears), if the fault is on.
 func (c *City) armClearCrash(n int) {
@@ -175,15 +192,22 @@ func (c *City) armClearCrash(n int) {
 	if !c.cfg.has(FaultCrashClearing) {
 		return
 	}
+	defer func() { c.cycles[n-1].crashAt = c.crash.String() }()
+	// The points rotate from one drawn from the seed, so that any nine
+	// cycles in a row crash at all nine.
 	rng := rngFor(c.cfg.Seed, "faults-clearing", uint64(n))
-	switch k := rng.IntN(5); k {
-	case 0:
+	point := (rngFor(c.cfg.Seed, "faults-clearing").IntN(clearCrashPoints) + n) % clearCrashPoints
+	if point == 0 {
 		c.crash = clearCrash{armed: true, inGather: true, gatherFrac: rng.Float64()}
-	default:
-		// The saves of a cycle: computed, reviewed, approved, closed.
-		c.crash = clearCrash{armed: true, saveIn: k, after: rng.IntN(2) == 0}
+		return
 	}
+	// The saves of a cycle: computed, reviewed, approved, closed.
+	c.crash = clearCrash{armed: true, saveIn: (point + 1) / 2, after: point%2 == 0}
 }
+
+// clearCrashPoints are the points a crash mid-clearing is armed at:
+// gathering, and before and after each of a cycle's four saves.
+const clearCrashPoints = 1 + 2*len(savedStates)
 
 // clearDay clears and settles business day d at its cut-off: the cycle
 // run, reviewed by one person, approved by another and closed, its

@@ -246,8 +246,11 @@ func (r *Report) Print(w io.Writer) {
 	if len(r.Cycles) > 0 {
 		fmt.Fprintln(w, "clearing and settlement")
 		for _, cy := range r.Cycles {
-			fmt.Fprintf(w, "  %-30s %s, range (%d, %d]: %d records claimed, %d cleared (%s yuan), %d pending their issuer, %d tapped earlier; %d positions, %s yuan paid out; %d crashes\n",
-				"cycle "+cy.Day, cy.State, cy.RangeFrom, cy.RangeTo, cy.Claimed, cy.Cleared, citycard.Yuan(cy.ClearedFen), cy.Pending, cy.Late, cy.Positions, citycard.Yuan(cy.PaidFen), cy.Crashes)
+			fmt.Fprintf(w, "  %-30s %s, range (%d, %d]: %d records claimed, %d cleared (%s yuan), %d pending their issuer, %d tapped earlier; %d positions, %s yuan paid out\n",
+				"cycle "+cy.Day, cy.State, cy.RangeFrom, cy.RangeTo, cy.Claimed, cy.Cleared, citycard.Yuan(cy.ClearedFen), cy.Pending, cy.Late, cy.Positions, citycard.Yuan(cy.PaidFen))
+			if cy.CrashAt != "" {
+				fmt.Fprintf(w, "  %-30s crash armed %s: crashes %d, resumed from the state its store kept\n", "", cy.CrashAt, cy.Crashes)
+			}
 			for _, f := range cy.Files {
 				fmt.Fprintf(w, "  %-30s %s  sha256 %s  %d bytes\n", "", f.Name, f.SHA256, f.Size)
 			}
