@@ -318,6 +318,7 @@ func TestSimCatchesAClearingThatDropsARecord(t *testing.T) {
 		t.Errorf("an invariant the hook does not break failed: %v", rep.Violations)
 	}
 	v := strings.Join(rep.Violations, "\n")
+	t.Logf("violations:\n%s", v)
 	if !strings.Contains(v, city.InvConservationClearing+": operator ") || !strings.Contains(v, "first record: journal position ") ||
 		!strings.Contains(v, "journaled booked, given to its cycle as duplicate") || !strings.Contains(v, "(seed 3)") {
 		t.Fatalf("violations: %s", v)
