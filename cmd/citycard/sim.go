@@ -24,7 +24,9 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/exchange"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/postgres"
@@ -59,8 +61,15 @@ Faults (--faults all, or some of them separated by commas):
   skew       terminals whose clock is wrong
   db         a database that fails now and then, transiently
   crash      the back office killed mid-upload and restarted
-Not simulated yet: a crash mid-clearing, a counterpart city rejecting
-records (clearing and interconnection files are not built yet).
+  crash-clearing  the back office killed mid-clearing (gathering a
+             cycle's records, or at a save of it) and restarted: the
+             cycle resumes from the state its store kept
+Not simulated yet: a counterpart city rejecting records
+(interconnection files are not built yet).
+
+Each day is cleared at its cut-off (run, reviewed, approved by a second
+person, closed) and its settlement files written (--out DIR keeps them;
+default: the run's temporary directory).
 
 The same seed and commit give the same report, byte for byte (--json:
 all but its "timing" object). sim makes its own keys: it needs no key
@@ -77,10 +86,14 @@ type simOptions struct {
 	cards, days  int
 	faults, db   string
 	alg, dir     string
+	out          string // where the cycles' settlement files are kept; "": the run's temporary directory
 	cpuProfile   string
 	json, quiet  bool
 	explain      bool
 	parsedFaults []city.Fault
+	// dropClearedRecord breaks conservation across clearing on purpose
+	// (city.Config.DropClearedRecord): tests only.
+	dropClearedRecord bool
 	// wrap, if not nil, wraps the back office (tests break it on purpose).
 	wrap func(city.BackOffice) city.BackOffice
 	// start is the first day's midnight; zero: the city's default.
@@ -105,6 +118,7 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&o.dir, "dir", "", "directory for the terminals' queues (default: a temporary one, in /dev/shm when there is one)")
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object on the last line")
 	fs.BoolVar(&o.explain, "explain", false, "on a violation, print the history of the first card it names (stderr)")
+	fs.StringVar(&o.out, "out", "", "keep the cycles' settlement files in `DIR` (with --seeds, DIR/seed-N)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this `file`")
 	if err := o.parse(fs, args, "sim"); err != nil {
 		return err
@@ -297,7 +311,11 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 	if o.quiet {
 		progress = nil
 	}
-	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start}
+	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start,
+		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord}
+	if o.out != "" && o.seeds != "" {
+		cfg.SettleDir = filepath.Join(o.out, fmt.Sprintf("seed-%d", seed))
+	}
 	if o.explain {
 		cfg.Explain = e.stderr
 	}
@@ -323,6 +341,7 @@ type simBackOffice struct {
 	logger *slog.Logger
 	bl     *blacklist.List
 	params api.Parameters
+	now    func() time.Time // the city's clock, from Start
 }
 
 func newSimBackOffice(db string) *simBackOffice {
@@ -391,7 +410,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	if s.Fares != nil {
 		b.params.FareTableVersion = s.Fares.Version()
 	}
-	b.acq, b.bl = acq, bl
+	b.acq, b.bl, b.now = acq, bl, s.Now
 	server := b.apiServer(staff)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -505,3 +524,21 @@ func (b *simBackOffice) Journal() acquire.Journal { return b.st.journal }
 
 // Ledger implements city.BackOffice.
 func (b *simBackOffice) Ledger() ledger.Store { return b.st.ledger }
+
+// Clearing implements city.BackOffice: the cycles as citycard clear
+// runs them (cyclesOver), on the city's clock, and the registry's
+// parties as citycard settle writes them.
+func (b *simBackOffice) Clearing(ctx context.Context) (*clearing.Cycles, map[string]exchange.Party, error) {
+	if b.st == nil || b.now == nil {
+		return nil, nil, citycard.E("citycard.sim", citycard.Unavailable, "the back office is not running")
+	}
+	cs, err := cyclesOver(ctx, b.st, b.now)
+	if err != nil {
+		return nil, nil, err
+	}
+	parties, err := partiesOf(ctx, b.st.registry)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, parties, nil
+}

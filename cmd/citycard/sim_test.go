@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/sim/city"
 	"github.com/citycard/citycard/terminal"
 )
@@ -238,4 +240,121 @@ func (l deafLink) Upload(ctx context.Context, b terminal.UploadBatch) (acquire.A
 		return acquire.Answer{}, citycard.E("test.Upload", citycard.IO, "no route to the back office")
 	}
 	return l.Link.Upload(ctx, b)
+}
+
+// Each day is cleared and settled through the real cycles, crashed
+// mid-clearing (crash-clearing): every cycle closed, by a reviewer and a
+// second approver, its files written where --out says and equal to the
+// hashes it closed with; the late uploads in a later cycle; and the
+// clearing invariants hold (issue 12: positions sum to zero, clearing
+// reproducible).
+func TestSimClearsEachDay(t *testing.T) {
+	out := t.TempDir()
+	o := &simOptions{cards: 200, days: 2, alg: "3des", quiet: true, out: out}
+	var err error
+	if o.parsedFaults, err = city.ParseFaults("offline,crash-clearing"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("violations: %v", rep.Violations)
+	}
+	for _, inv := range []string{city.InvPositionsZero, city.InvReproducible, city.InvConservationClearing, city.InvOpenCycles} {
+		if !rep.Invariants[inv] {
+			t.Errorf("%s not checked or not holding: %v", inv, rep.Invariants)
+		}
+	}
+	// Two days and the day of the last uploads, which came after the
+	// second day's cut-off (a terminal offline for days comes back later:
+	// the days between have no cycle).
+	if len(rep.Cycles) != 3 || rep.Cycles[0].Day != "2026-06-01" || rep.Cycles[1].Day != "2026-06-02" || rep.Cycles[2].Day <= "2026-06-02" {
+		t.Fatalf("cycles: %+v", rep.Cycles)
+	}
+	if rep.FaultsInjected[string(city.FaultCrashClearing)] != 3 {
+		t.Errorf("crashes mid-clearing: %v, want one a cycle", rep.FaultsInjected)
+	}
+	var late int64
+	for i, cy := range rep.Cycles {
+		if cy.State != "closed" || len(cy.Files) != 3 || cy.Crashes != 1 {
+			t.Errorf("cycle %s: %s, %d files, %d crashes", cy.Day, cy.State, len(cy.Files), cy.Crashes)
+		}
+		if i > 0 && cy.RangeFrom != rep.Cycles[i-1].RangeTo {
+			t.Errorf("cycle %s starts at %d, the one before ends at %d", cy.Day, cy.RangeFrom, rep.Cycles[i-1].RangeTo)
+		}
+		late += cy.Late
+		for _, f := range cy.Files {
+			data, err := os.ReadFile(filepath.Join(out, f.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if clearing.FileOf(f.Name, data) != f {
+				t.Errorf("%s on disk is not the file cycle %s closed with", f.Name, cy.Day)
+			}
+		}
+	}
+	if late == 0 || rep.Cycles[2].Late != rep.Cycles[2].Claimed {
+		t.Errorf("records tapped on an earlier day: %d in all, %d of the last cycle's %d", late, rep.Cycles[2].Late, rep.Cycles[2].Claimed)
+	}
+}
+
+// The clearing checks bite: a cycle handed one booked record as a
+// duplicate (the broken-invariant hook) pays its operator less than the
+// ledger moved, and the run fails naming the invariant, the operator
+// and the record; cleared again from its true inputs, the cycle is not
+// what it closed with.
+func TestSimCatchesAClearingThatDropsARecord(t *testing.T) {
+	o := &simOptions{cards: 200, days: 1, alg: "3des", quiet: true, dropClearedRecord: true}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Invariants[city.InvConservationClearing] || rep.Invariants[city.InvReproducible] {
+		t.Fatalf("invariants %v; violations %v", rep.Invariants, rep.Violations)
+	}
+	if !rep.Invariants[city.InvPositionsZero] || !rep.Invariants[city.InvOpenCycles] {
+		t.Errorf("an invariant the hook does not break failed: %v", rep.Violations)
+	}
+	v := strings.Join(rep.Violations, "\n")
+	t.Logf("violations:\n%s", v)
+	if !strings.Contains(v, city.InvConservationClearing+": operator ") || !strings.Contains(v, "first record: journal position ") ||
+		!strings.Contains(v, "journaled booked, given to its cycle as duplicate") || !strings.Contains(v, "(seed 3)") {
+		t.Fatalf("violations: %s", v)
+	}
+}
+
+// A crash mid-clearing at every point it is armed at (gathering the
+// records, before and after each of the four saves: computed, reviewed,
+// approved, closed) is survived: the restarted back office resumes the
+// cycle or computes it again, and every invariant holds.
+func TestSimCrashMidClearingAtEveryPoint(t *testing.T) {
+	want := []string{"gathering its records"}
+	for _, st := range []string{"computed", "reviewed", "approved", "closed"} {
+		want = append(want, "before saving it "+st, "after saving it "+st)
+	}
+	seen := map[string]bool{}
+	// Nine cycles in a row crash at the nine points (eight days and the
+	// last uploads').
+	o := &simOptions{cards: 40, days: 8, alg: "3des", quiet: true, parsedFaults: []city.Fault{city.FaultCrashClearing}}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("violations: %v", rep.Violations)
+	}
+	for _, cy := range rep.Cycles {
+		if cy.Crashes != 1 {
+			t.Errorf("cycle %s crashed %d times, armed %s", cy.Day, cy.Crashes, cy.CrashAt)
+		}
+		at, _, _ := strings.Cut(cy.CrashAt, " (")
+		seen[at] = true
+	}
+	for _, w := range want {
+		if !seen[w] {
+			t.Errorf("no run crashed %s (seen %v)", w, seen)
+		}
+	}
 }

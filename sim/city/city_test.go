@@ -139,6 +139,7 @@ func TestParseFaults(t *testing.T) {
 		{"tear, db,tear", []Fault{FaultTear, FaultDB}, ""},
 		{"tear,flood", nil, `unknown fault "flood"`},
 		{"counterpart", nil, "not simulated yet"},
+		{"crash-clearing,crash", []Fault{FaultCrashClearing, FaultCrash}, ""},
 	} {
 		got, err := ParseFaults(tc.in)
 		if tc.err != "" {

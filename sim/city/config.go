@@ -11,6 +11,8 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/exchange"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
@@ -62,16 +64,21 @@ const (
 	// FaultCrash kills the back office mid-upload, as kill -9 does, and
 	// restarts it over the store as the crash left it.
 	FaultCrash Fault = "crash"
+	// FaultCrashClearing kills the back office in the middle of a
+	// cycle's clearing: while it gathers the cycle's records, or at one
+	// of the cycle's saves (computed, reviewed, approved, closed), before
+	// or after the save goes through. The restarted back office resumes
+	// the cycle from the state its store kept.
+	FaultCrashClearing Fault = "crash-clearing"
 )
 
 // Faults lists the faults simulated now, in the order reports show them.
-var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash}
+var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing}
 
 // FaultsNotYet are the faults of the simulator's plan that need parts of
 // the platform not built yet, with what they wait for.
 var FaultsNotYet = map[Fault]string{
-	"crash-clearing": "a crash of the back office mid-clearing: clearing and settlement are not built yet",
-	"counterpart":    "a counterpart city rejecting records of the interconnection file: interconnection files are not built yet",
+	"counterpart": "a counterpart city rejecting records of the interconnection file: interconnection files are not built yet",
 }
 
 // ParseFaults parses a list of faults: "all", "" (none), or names
@@ -133,6 +140,13 @@ type Config struct {
 	// Timings, if not nil, is read for the run's timing figures (wall
 	// clock: kept out of the compared part of the report); nil: none.
 	Timings func() time.Time
+	// SettleDir is where the cycles' settlement files are written;
+	// empty: Dir/settlement.
+	SettleDir string
+	// DropClearedRecord is a test hook that breaks an invariant on
+	// purpose: the first cycle is handed one booked record as a
+	// duplicate, so that no cycle pays its operator for it.
+	DropClearedRecord bool
 }
 
 func (c *Config) check() error {
@@ -185,6 +199,12 @@ type BackOffice interface {
 	Acquirer() *acquire.Acquirer
 	Journal() acquire.Journal
 	Ledger() ledger.Store
+	// Clearing returns the clearing cycles over the running back
+	// office's store and journal, on the city's clock, and what the
+	// registry says of every party (its name and settlement account):
+	// what the settlement files are made of. The city wraps the cycles'
+	// Store and Journal (the crash mid-clearing).
+	Clearing(ctx context.Context) (*clearing.Cycles, map[string]exchange.Party, error)
 }
 
 // Setup is what the city gives its back office at Start.

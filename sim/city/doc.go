@@ -58,6 +58,29 @@
 // checks account for loads exactly: each load a card committed must be
 // journaled once, and conservation counts them on both sides.
 //
+// # Clearing and settlement
+//
+// At each day's cut-off (24:00, clearing.DefaultCalendar) the city
+// clears the day through the back office's clearing.Cycles, as citycard
+// clear does (BackOffice.Clearing wires them over the store acquisition
+// wrote, on the city's clock): staff run the cycle, one reviews it, a
+// second approves it, and it is closed with the hashes of its settlement
+// files, which the city then writes (positions CSV, instructions CSV,
+// pain.001: the exchange package) into Config.SettleDir, made again from
+// the stored result and checked against those hashes, as citycard
+// settle files does. Each move is made from the state the store holds,
+// so that after a crash the next move resumes the cycle where the store
+// left it: a cycle whose computation was lost is computed again, one
+// saved computed goes on to its review. After the last day the records
+// of the last uploads, committed after the last cut-off, go into the
+// cycle of the day they came on (the days between, with no cycle, are
+// skipped, as clearing skips them).
+//
+// The city sits in front of the cycles' Store and Journal (clearTap): it
+// keeps what each cycle was given of every journal position, for the
+// checks, and there it crashes the back office mid-clearing and the
+// test hook drops a record (Config.DropClearedRecord).
+//
 // # Faults
 //
 // Each is switched on by name (see Faults). Device-side faults (tears,
@@ -76,8 +99,17 @@
 // process would crash at an instant the scheduler picks, and the run
 // would no longer replay from its seed.
 //
+// The crash mid-clearing (crash-clearing) is drawn the same way, one per
+// cycle, at one of nine points in turn from one drawn from the seed, so
+// that any nine cycles in a row go through all of them: while the cycle
+// gathers its records (at a record drawn from the claim's length), and
+// before or after each of its four saves (computed, reviewed, approved,
+// closed). The acquisition journal dies with it (no final checkpoint);
+// the back office is stopped and started again, and the cycle resumed.
+//
 // After the last day every terminal comes back online and uploads,
-// through one more crash, then the faults stop and the checks run.
+// through one more crash, then the faults stop, the last cycle is
+// cleared and the checks run.
 //
 // # Invariants
 //
@@ -109,6 +141,26 @@
 //     zero;
 //   - the state rebuilt on restart: every card shadow equal after a
 //     clean restart (checkpoint and journal);
+//   - positions sum to zero: every cycle's net positions sum to 0 fen
+//     (and receivables to payables);
+//   - clearing reproducible: every closed cycle, cleared again from its
+//     inputs (its journal range gathered again, the rounding carried
+//     from the cycle before), gives the same result, and its files made
+//     again are byte for byte those it closed with (their hashes) and
+//     those written; the report prints every file's hash, so that the
+//     same seed gives the same files;
+//   - conservation across clearing: per operator, what the cycles paid
+//     it (its net positions, plus the fees and rounding it paid: gross)
+//     plus what they took of its records pending their issuer (other
+//     cities' cards, settled by interconnection) equals what the ledger
+//     moved to its payable; on a difference, the first journal record
+//     of its terminals the cycles were given otherwise than journaled
+//     is named;
+//   - records in open cycles: the cycles' ranges are contiguous from the
+//     journal's start to its end, and every journal position was taken
+//     by one cycle, of its commit's day or later, not closed when it was
+//     committed; the records tapped on an earlier day (offline
+//     terminals, the last uploads) are counted;
 //   - and the city ran as expected: no tap failed in a way it did not
 //     expect.
 //
@@ -124,10 +176,11 @@
 //
 // The parts of the platform not built yet are not simulated: card
 // management (loads booked by the host, replacement, refund, remote
-// top-up, the sale of passes), clearing and settlement (positions,
-// reproducible settlement files, a crash mid-clearing), interconnection
-// files (our cards travelling, the counterpart city answering or
-// rejecting), the applications (campus, venues, library, tourist sites:
-// only their canteens' POS are here). FaultsNotYet and InvariantsNotYet
-// name them; the report lists them.
+// top-up, the sale of passes), interconnection files (our cards
+// travelling, the counterpart city answering or rejecting: other
+// cities' records stay pending their issuer in the cycles), fee
+// schedules (clearing stores none yet: every fee is 0), the
+// applications (campus, venues, library, tourist sites: only their
+// canteens' POS are here). FaultsNotYet and InvariantsNotYet name them;
+// the report lists them.
 package city

@@ -114,23 +114,26 @@ type CityFigures struct {
 // --json`: the fields below, Timing apart, are the same byte for byte for
 // the same seed, configuration and commit.
 type Report struct {
-	Seed           uint64          `json:"seed"`
-	Cards          int             `json:"cards"`
-	Days           int             `json:"days"`
-	Start          string          `json:"start"`
-	Alg            string          `json:"alg"`
-	Faults         []string        `json:"faults"`
-	City           CityFigures     `json:"city"`
-	Taps           int64           `json:"taps"`
-	RecordsBooked  int64           `json:"records_booked"` // journaled as booked, suspense, recovered or load
-	SpentFen       int64           `json:"spent_fen"`      // what the cards spent, by their balances
-	Figures        Figures         `json:"figures"`
-	FaultsInjected counts          `json:"faults_injected"`
-	FaultsNotYet   []string        `json:"faults_not_yet"`
-	Checks         []Check         `json:"checks"`
-	Invariants     map[string]bool `json:"invariants"`
-	InvariantsNot  []string        `json:"invariants_not_yet"`
-	Violations     []string        `json:"violations"`
+	Seed           uint64      `json:"seed"`
+	Cards          int         `json:"cards"`
+	Days           int         `json:"days"`
+	Start          string      `json:"start"`
+	Alg            string      `json:"alg"`
+	Faults         []string    `json:"faults"`
+	City           CityFigures `json:"city"`
+	Taps           int64       `json:"taps"`
+	RecordsBooked  int64       `json:"records_booked"` // journaled as booked, suspense, recovered or load
+	SpentFen       int64       `json:"spent_fen"`      // what the cards spent, by their balances
+	Figures        Figures     `json:"figures"`
+	FaultsInjected counts      `json:"faults_injected"`
+	FaultsNotYet   []string    `json:"faults_not_yet"`
+	// Cycles are the clearing cycles the city cleared and settled, one
+	// a day and one for the last uploads.
+	Cycles        []CycleFigures  `json:"cycles"`
+	Checks        []Check         `json:"checks"`
+	Invariants    map[string]bool `json:"invariants"`
+	InvariantsNot []string        `json:"invariants_not_yet"`
+	Violations    []string        `json:"violations"`
 	// Findings are what the run found wrong that breaks no invariant:
 	// false alarms, taps the fare table could not price.
 	Findings []Finding `json:"findings"`
@@ -172,6 +175,7 @@ func (c *City) report(booked int64) *Report {
 		Seed: c.cfg.Seed, Cards: c.cfg.Cards, Days: c.cfg.Days, Start: c.cfg.Start.Format("2006-01-02"), Alg: c.cfg.Alg.String(),
 		Faults: []string{}, Findings: []Finding{}, City: cf, Taps: c.fig.Taps, RecordsBooked: booked, SpentFen: spent, Figures: c.fig,
 		FaultsInjected: c.faults, Invariants: map[string]bool{}, Violations: []string{},
+		InvariantsNot: []string{}, Cycles: []CycleFigures{},
 	}
 	for i := range c.recs {
 		if c.recs[i].kind == recGenuine && !c.recs[i].ackedLocal {
@@ -237,6 +241,19 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintln(w, "findings (no invariant broken; worth a look)")
 		for _, fd := range r.Findings {
 			fmt.Fprintf(w, "  %-30s %d: %s\n", fd.Name, fd.Count, fd.Detail)
+		}
+	}
+	if len(r.Cycles) > 0 {
+		fmt.Fprintln(w, "clearing and settlement")
+		for _, cy := range r.Cycles {
+			fmt.Fprintf(w, "  %-30s %s, range (%d, %d]: %d records claimed, %d cleared (%s yuan), %d pending their issuer, %d tapped earlier; %d positions, %s yuan paid out\n",
+				"cycle "+cy.Day, cy.State, cy.RangeFrom, cy.RangeTo, cy.Claimed, cy.Cleared, citycard.Yuan(cy.ClearedFen), cy.Pending, cy.Late, cy.Positions, citycard.Yuan(cy.PaidFen))
+			if cy.CrashAt != "" {
+				fmt.Fprintf(w, "  %-30s crash armed %s: crashes %d, resumed from the state its store kept\n", "", cy.CrashAt, cy.Crashes)
+			}
+			for _, f := range cy.Files {
+				fmt.Fprintf(w, "  %-30s %s  sha256 %s  %d bytes\n", "", f.Name, f.SHA256, f.Size)
+			}
 		}
 	}
 	fmt.Fprintln(w, "faults")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/terminal"
@@ -63,6 +64,13 @@ type City struct {
 	// the first of each.
 	tapErrors     counts
 	tapErrorFirst map[string]string
+	// The clearing: the cycles the city cleared, in order; what they took
+	// of each journal position; the crash mid-clearing armed; whether the
+	// test hook dropped its record.
+	cycles  []cycleRun
+	taken   []taken
+	crash   clearCrash
+	dropped bool
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -213,11 +221,10 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		}
 	}
-	// The cut-off: the day's cycle closes here. Clearing and settlement
-	// (positions, settlement files re-run byte for byte, a crash
-	// mid-clearing) and the interconnection file with the counterpart's
-	// answer will run at this point once they are built, and their
-	// checks join check's (InvariantsNotYet, FaultsNotYet).
+	// The cut-off: the day's cycle is cleared and settled. The
+	// interconnection file with the counterpart's answer will run here
+	// once it is built (FaultsNotYet).
+	c.clearDay(ctx, clearing.DayOf(midnight.Date()))
 }
 
 // step plays one step of a trip; false ends the trip (the rider was
@@ -454,11 +461,14 @@ func (c *City) flush(ctx context.Context, d *device) {
 	}
 }
 
-// restart restarts the back office after its crash, over the store as
-// the crash left it.
-func (c *City) restart(ctx context.Context) {
+// restart restarts the back office after its crash mid-upload, over the
+// store as the crash left it.
+func (c *City) restart(ctx context.Context) { c.restartAfter(ctx, FaultCrash) }
+
+// restartAfter restarts the back office after crash f.
+func (c *City) restartAfter(ctx context.Context, f Fault) {
 	c.restarts++
-	c.fault(FaultCrash)
+	c.fault(f)
 	if err := c.bo.Stop(true); err != nil {
 		c.violate("stopping the crashed back office: %v", err)
 	}
@@ -526,4 +536,8 @@ func (c *City) finalUploads(ctx context.Context) {
 	if c.fj.isDead() {
 		c.restart(ctx)
 	}
+	// The last uploads came after the last day's cut-off: their cycle,
+	// that of the day they came on, takes them (the days between, if
+	// any, have no cycle and are skipped).
+	c.clearDay(ctx, clearing.DefaultCalendar().Day(c.now()))
 }

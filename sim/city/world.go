@@ -227,11 +227,16 @@ func (c *City) buildKeys() error {
 	return nil
 }
 
+// settlementAccount is the settlement bank account of the i-th issuer
+// (kind 0) or operator (kind 1): an account number short enough for
+// ISO 20022 (at most 34 characters), as a bank gives it.
+func settlementAccount(kind, i int) string { return fmt.Sprintf("6217%04d%08d", kind, i+1) }
+
 // register puts the parties in the back office's registry.
 func (c *City) register(ctx context.Context, reg *registry.Registry) error {
 	for i, is := range c.issuers {
 		p := registry.Party{ID: is.code.String(), Type: registry.PartyIssuer, Code: is.code, Name: is.name, Own: i == 0,
-			SettlementAccount: fmt.Sprintf("settlement bank, account of issuer %v", is.code)}
+			SettlementAccount: settlementAccount(0, i)}
 		if _, err := reg.AddParty(ctx, p); err != nil {
 			return err
 		}
@@ -239,7 +244,7 @@ func (c *City) register(ctx context.Context, reg *registry.Registry) error {
 	for i, d := range operatorDefs {
 		c.operators = append(c.operators, operator{id: d.id, code: operatorCode(i), sector: d.sector, name: d.name})
 		p := registry.Party{ID: d.id, Type: registry.PartyOperator, Code: operatorCode(i), Sector: d.sector, Name: d.name,
-			SettlementAccount: "settlement bank, account of " + d.id}
+			SettlementAccount: settlementAccount(1, i)}
 		if _, err := reg.AddParty(ctx, p); err != nil {
 			return err
 		}
