@@ -118,7 +118,9 @@
 //     before is the balance the grey debit left (DESIGN.md: "the counter
 //     after it and the lower balance"): in order, with the loads seen
 //     since; late, from the balance the gap below that record kept (span.
-//     after), or the first record's (floorBefore);
+//     after: a gap opened above a record, or below the first record seen,
+//     keeps the balance before that record), or the first record's
+//     (floorBefore);
 //   - a load whose balance before is that balance confirms it too,
 //     whichever arrives first.
 //

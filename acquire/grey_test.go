@@ -378,3 +378,28 @@ func TestGreyAfterALoadUploadedFirst(t *testing.T) {
 		t.Fatalf("shadow %+v, card holds %d", sh, cd.State().BalanceFen)
 	}
 }
+
+// TestLateGreyInAGapBelowTheFirstRecordSeen: the card's third record
+// arrives first, then its first, opening a gap between them below the
+// first record seen; the grey record of the second tap arrives last.
+// The gap keeps the balance before the third record, so the grey is
+// confirmed by it. (Found by citycard sim, seed 1 at 20,000 cards.)
+func TestLateGreyInAGapBelowTheFirstRecordSeen(t *testing.T) {
+	c, j, a := newBackOffice(t)
+	bus, metro, shop := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro"), c.device(terminal.ModePOS, "shop")
+	cd := c.card(98)
+	c.tap(shop, cd, 400) // counter 0
+	cd.Tear(card.TearAfterCommit)
+	c.now = c.now.Add(time.Minute)
+	if r, _ := bus.Tap(cd, 200); !r.Grey { // counter 1
+		t.Fatal("no grey record")
+	}
+	grey := bus.spool.take()
+	c.tap(metro, cd, 300) // counter 2
+	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
+	submit(t, a, batchOf(shop.id, "s", shop.spool.take()))
+	submit(t, a, batchOf(bus.id, "g", grey))
+	if got := booked(j); got[suspenseAcct] != 0 || got[busPayable] != 200 {
+		t.Fatalf("booked %v, want the grey in the gap below the first record seen confirmed", got)
+	}
+}

@@ -477,6 +477,11 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 	case seenAs == seenBelow:
 		if int64(counter)+1 == oldFloor {
 			above = c.floorBefore // the record just above is the old floor's
+		} else if g := c.offline.spans(); len(g) > 0 && int64(g[0].hi)+1 == oldFloor {
+			// The gap just opened between this record and the old floor's
+			// keeps the balance before the old floor's record, as a gap
+			// opened above keeps the balance before the record above it.
+			g[0].after = c.floorBefore
 		}
 		c.floorBefore = before
 	}
