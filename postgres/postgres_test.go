@@ -77,6 +77,7 @@ func TestStore(t *testing.T) {
 			Registry: db.Registry(),
 			Ledger:   db.Ledger(),
 			CMS:      db.CMS(),
+			Staff:    db.Staff(),
 			Exec:     execIn(db),
 			Unguard: func(ctx context.Context) error {
 				for _, tr := range []string{"entries_append_only ON entries", "postings_append_only ON postings", "cms_audit_append_only ON cms_audit"} {

@@ -36,6 +36,7 @@ func TestStore(t *testing.T) {
 			Registry: db.Registry(),
 			Ledger:   db.Ledger(),
 			CMS:      db.CMS(),
+			Staff:    db.Staff(),
 			Exec:     execIn(db),
 			Unguard: func(ctx context.Context) error {
 				for _, tr := range []string{"entries_no_update", "entries_no_delete", "postings_no_update", "postings_no_delete", "cms_audit_no_update", "cms_audit_no_delete"} {

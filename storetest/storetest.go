@@ -26,6 +26,7 @@ type Stores struct {
 	Registry registry.Store
 	Ledger   ledger.Store
 	CMS      cms.Store
+	Staff    cms.StaffStore
 	// Exec runs statements (plain SQL that both engines accept, no
 	// arguments) in one transaction, bypassing the stores.
 	Exec func(ctx context.Context, stmts ...string) error
@@ -66,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSMoney", testCMSMoney},
 		{"CMSConcurrentLoads", testCMSConcurrentLoads},
 		{"CMSReview", testCMSReview},
+		{"Staff", testStaff},
+		{"StaffApprovals", testStaffApprovals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,170 @@
+package cms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/citycard/citycard"
+)
+
+// ApprovalState is where an approval request stands. The values are
+// stored: keep them.
+type ApprovalState uint8
+
+// The states of an approval request.
+const (
+	ApprovalPending  ApprovalState = 1
+	ApprovalApproved ApprovalState = 2
+	ApprovalRejected ApprovalState = 3
+)
+
+var approvalNames = [...]string{ApprovalPending: "pending", ApprovalApproved: "approved", ApprovalRejected: "rejected"}
+
+func (s ApprovalState) String() string {
+	if s >= ApprovalPending && s <= ApprovalRejected {
+		return approvalNames[s]
+	}
+	return fmt.Sprintf("approval(%d)", uint8(s))
+}
+
+// ParseApprovalState reads a state's name. Kind Invalid.
+func ParseApprovalState(s string) (ApprovalState, error) {
+	for a := ApprovalPending; a <= ApprovalRejected; a++ {
+		if approvalNames[a] == s {
+			return a, nil
+		}
+	}
+	return 0, citycard.E("cms.ParseApprovalState", citycard.Invalid, "approval state %q", s)
+}
+
+// Limits of an approval request.
+const (
+	ApprovalActionLenMax  = 32
+	ApprovalRequestLenMax = 4096 // the request, as JSON
+)
+
+// Approval is a request that needs a second person (a refund over the
+// limit, a manual adjustment): what is asked (Action on Subject, the
+// Request in full, its amount), who asked, and the decision of a
+// supervisor who is not the requester. The request is made only once
+// approved, by its requester presenting the same request again with the
+// approval's ID.
+type Approval struct {
+	ID          int64
+	Action      string // "refund"
+	Subject     string // "card:ISSUER/ASN"
+	Request     string // the request as JSON, compared byte for byte when it is made
+	AmountFen   int64
+	RequestedBy string
+	RequestedAt time.Time
+	State       ApprovalState
+	DecidedBy   string
+	DecidedAt   time.Time
+}
+
+func approvalSubject(id int64) string { return "approval:" + strconv.FormatInt(id, 10) }
+
+// Snapshot returns the approval as the audit log shows it.
+func (a *Approval) Snapshot() string {
+	b, err := json.Marshal(struct {
+		ID          int64  `json:"id"`
+		Action      string `json:"action"`
+		Subject     string `json:"subject"`
+		AmountFen   int64  `json:"amount_fen"`
+		RequestedBy string `json:"requested_by"`
+		State       string `json:"state"`
+		DecidedBy   string `json:"decided_by,omitempty"`
+	}{a.ID, a.Action, a.Subject, a.AmountFen, a.RequestedBy, a.State.String(), a.DecidedBy})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// Decide returns a with the decision of approver at at: approved or
+// rejected. Kind Permission for an approver below supervisor or who is
+// the requester (a second person, never the one who asked), Conflict for
+// a request decided already.
+func (a Approval) Decide(approver *StaffMember, approve bool, at time.Time) (Approval, error) {
+	const op = "cms.Approval.Decide"
+	switch {
+	case approver.Role < RoleSupervisor:
+		return a, citycard.E(op, citycard.Permission, "approval %d: %s is a %v: only a supervisor decides", a.ID, approver.Name, approver.Role)
+	case approver.Name == a.RequestedBy:
+		return a, citycard.E(op, citycard.Permission, "approval %d: %s asked for it: a second person decides", a.ID, approver.Name)
+	case a.State != ApprovalPending:
+		return a, citycard.E(op, citycard.Conflict, "approval %d is %v already", a.ID, a.State)
+	}
+	a.State, a.DecidedBy, a.DecidedAt = ApprovalRejected, approver.Name, at
+	if approve {
+		a.State = ApprovalApproved
+	}
+	return a, nil
+}
+
+// Grants reports whether a approves exactly this request by requester:
+// approved, of the same action, subject and request, asked by them. Kind
+// Permission naming what differs.
+func (a *Approval) Grants(requester, action, subject, request string) error {
+	const op = "cms.Approval.Grants"
+	switch {
+	case a.State != ApprovalApproved:
+		return citycard.E(op, citycard.Permission, "approval %d is %v, not approved", a.ID, a.State)
+	case a.RequestedBy != requester:
+		return citycard.E(op, citycard.Permission, "approval %d was asked for by %s, not %s", a.ID, a.RequestedBy, requester)
+	case a.Action != action || a.Subject != subject:
+		return citycard.E(op, citycard.Permission, "approval %d is for %s on %s, not %s on %s", a.ID, a.Action, a.Subject, action, subject)
+	case a.Request != request:
+		return citycard.E(op, citycard.Permission, "approval %d was given for another request (same card, other fields)", a.ID)
+	}
+	return nil
+}
+
+// RequestApproval stores a request for approval by a second person.
+// Kinds Invalid (the action, the request's length), IO.
+func (s *Staffing) RequestApproval(ctx context.Context, by *StaffMember, action, subject, request string, amountFen int64) (Approval, error) {
+	const op = "cms.Staffing.RequestApproval"
+	if action == "" || len(action) > ApprovalActionLenMax || subject == "" || len(subject) > 64 || len(request) > ApprovalRequestLenMax {
+		return Approval{}, citycard.E(op, citycard.Invalid, "approval of %q on %q: action 1 to %d bytes, subject 1 to 64, request at most %d", action, subject, ApprovalActionLenMax, ApprovalRequestLenMax)
+	}
+	at := s.now()
+	a := Approval{Action: action, Subject: subject, Request: request, AmountFen: amountFen, RequestedBy: by.Name, RequestedAt: at, State: ApprovalPending}
+	_, err := s.store.CreateApproval(ctx, func(id int64) (*Approval, *AuditRecord) {
+		a.ID = id
+		return &a, &AuditRecord{At: at, Actor: by.Name, ServicePoint: by.ServicePoint, Subject: approvalSubject(id), Action: "request " + action, After: a.Snapshot()}
+	})
+	if err != nil {
+		return Approval{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	return a, nil
+}
+
+// Approval returns an approval request. Kinds NotFound, IO.
+func (s *Staffing) Approval(ctx context.Context, id int64) (Approval, error) {
+	a, err := s.store.Approval(ctx, id)
+	return a, citycard.Wrap("cms.Staffing.Approval", citycard.Other, err)
+}
+
+// Decide approves or rejects approval id as by (Approval.Decide). Kinds
+// Permission, Conflict, NotFound, IO.
+func (s *Staffing) Decide(ctx context.Context, by *StaffMember, id int64, approve bool) (Approval, error) {
+	const op = "cms.Staffing.Decide"
+	a, err := s.store.Approval(ctx, id)
+	if err != nil {
+		return Approval{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	at := s.now()
+	next, err := a.Decide(by, approve, at)
+	if err != nil {
+		return Approval{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	audit := &AuditRecord{At: at, Actor: by.Name, ServicePoint: by.ServicePoint, Subject: approvalSubject(id),
+		Action: next.State.String(), Before: a.Snapshot(), After: next.Snapshot()}
+	if err := s.store.DecideApproval(ctx, &next, audit); err != nil {
+		return Approval{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	return next, nil
+}
