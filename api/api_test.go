@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { f.a.Close() })
 	staff := &StaticStaff{}
 	staff.Add(f.staff, Staff{Name: "ann", Role: RoleAuditor})
-	staff.Add(f.staff+"-operator", Staff{Name: "bob", Role: RoleOperator})
+	staff.Add(f.staff+"-operator", Staff{Name: "bob", Role: RoleClerk})
 	f.s = &Server{Acquirer: f.a, Terminals: f.toks, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
 		Params: func() Parameters { return Parameters{FareTableVersion: "v7", KeyVersions: []uint8{2, 1}} }}
 	f.srv = httptest.NewServer(f.s.Handler())

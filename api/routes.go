@@ -22,23 +22,52 @@ func (s *Server) routes() []route {
 
 		// Staff (Authorization: Bearer <staff token>), with the least role.
 		s.staffRoute("GET /v1/rejections", RoleAuditor, s.handleRejections),
-		s.staffRoute("POST /v1/rejections/{pos}/resubmit", RoleOperator, s.handleResubmit),
+		s.staffRoute("POST /v1/rejections/{pos}/resubmit", RoleClerk, s.handleResubmit),
 		s.staffRoute("GET /v1/cards/{issuer}/{asn}/shadow", RoleAuditor, s.handleShadow),
 		s.staffRoute("GET /v1/batches/{terminal}/{batch}", RoleAuditor, s.handleBatch), // a ledger entry's records
 		s.staffRoute("GET /v1/blacklist", RoleAuditor, s.handleBlacklistList),
-		s.staffRoute("POST /v1/blacklist", RoleOperator, s.handleBlacklistSet),
+		s.staffRoute("POST /v1/blacklist", RoleClerk, s.handleBlacklistSet),
 		s.staffRoute("GET /v1/fares/replay", RoleAuditor, s.handleFareReplay), // the fare what-if (whatif)
+
+		// Staff accounts (stored: cms.Staffing). Login hands out the
+		// session token the other staff routes take.
+		s.publicRoute("POST /v1/staff/login", s.handleLogin),
+		s.staffRoute("POST /v1/staff/logout", RoleAuditor, s.handleLogout),
+		s.staffRoute("GET /v1/staff", RoleAdmin, s.handleStaffList),
+		s.staffRoute("POST /v1/staff", RoleAdmin, s.handleStaffAdd),
+		s.staffRoute("POST /v1/staff/{name}/disable", RoleAdmin, s.handleStaffDisable),
+		s.staffRoute("POST /v1/staff/{name}/enable", RoleAdmin, s.handleStaffEnable),
+		s.staffRoute("GET /v1/approvals/{id}", RoleAuditor, s.handleApproval),
+		s.staffRoute("POST /v1/approvals/{id}/approve", RoleSupervisor, s.handleApprove), // never the requester's own
+		s.staffRoute("POST /v1/approvals/{id}/reject", RoleSupervisor, s.handleReject),
+
+		// Card management (cms.Manager).
+		s.staffRoute("POST /v1/cardholders", RoleClerk, s.handleHolderCreate),
+		s.staffRoute("GET /v1/cardholders/{id}", RoleAuditor, s.handleHolderShow), // masked
+		s.staffRoute("POST /v1/cards", RoleClerk, s.handleCardApply),
+		s.staffRoute("GET /v1/cards/{issuer}/{asn}", RoleAuditor, s.handleCardShow),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/issue", RoleClerk, s.handleCardIssue),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/activate", RoleClerk, s.handleCardActivate),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/loss", RoleClerk, s.handleCardLoss),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/unloss", RoleClerk, s.handleCardUnloss),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/replace", RoleClerk, s.handleCardReplace),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/refund", RoleClerk, s.handleCardRefund), // over the limit: a supervisor's approval
 
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),
 		s.publicRoute("GET /metrics", s.handleMetrics),
+		s.publicRoute("GET /v1/openapi.json", s.handleOpenAPI), // this API's description (openapi.go)
 	}
 }
 
-// route is a pattern of http.ServeMux and its guarded handler.
+// route is a pattern of http.ServeMux and its guarded handler, with its
+// guard for the OpenAPI document: a terminal's, or staff of at least role
+// (neither: public).
 type route struct {
-	pattern string
-	handler http.HandlerFunc
+	pattern  string
+	handler  http.HandlerFunc
+	terminal bool
+	role     Role
 }
 
 // terminalRoute guards h with the terminal's authentication (see
@@ -52,7 +81,7 @@ func (s *Server) terminalRoute(pattern string, h func(w http.ResponseWriter, r *
 			return
 		}
 		h(w, r, id)
-	}}
+	}, true, 0}
 }
 
 // staffRoute guards h with staff authentication (see Server.staff): h
@@ -65,11 +94,11 @@ func (s *Server) staffRoute(pattern string, role Role, h func(w http.ResponseWri
 			return
 		}
 		h(w, r, st)
-	}}
+	}, false, role}
 }
 
 // publicRoute serves h to anyone; the routes test lists the public routes
 // by name, so that a route cannot become public unnoticed.
 func (s *Server) publicRoute(pattern string, h http.HandlerFunc) route {
-	return route{pattern, h}
+	return route{pattern: pattern, handler: h}
 }

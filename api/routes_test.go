@@ -18,7 +18,7 @@ import (
 
 // publicRoutes are the routes anyone may call: they show no card, terminal
 // or key data. Any other route must have a guard.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true, "GET /v1/openapi.json": true, "POST /v1/staff/login": true}
 
 // declaredRoute is a route as routes.go declares it.
 type declaredRoute struct {
@@ -38,7 +38,7 @@ func declaredRoutes(t *testing.T) []declaredRoute {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles := map[string]Role{"RoleAuditor": RoleAuditor, "RoleOperator": RoleOperator, "RoleAdmin": RoleAdmin}
+	roles := map[string]Role{"RoleAuditor": RoleAuditor, "RoleClerk": RoleClerk, "RoleSupervisor": RoleSupervisor, "RoleAdmin": RoleAdmin}
 	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "staffRoute": "staff"}
 	var out []declaredRoute
 	ast.Inspect(f, func(n ast.Node) bool {
@@ -201,6 +201,8 @@ func routePath(t *testing.T, pattern string, term citycard.TerminalID) (method, 
 		"issuer":   sim.Issuer.String(),
 		"asn":      citycard.ASN{9: 1}.String(),
 		"pos":      "1",
+		"name":     "ann",
+		"id":       "1",
 	}
 	for _, m := range regexp.MustCompile(`\{([a-z_]+)\}`).FindAllStringSubmatch(path, -1) {
 		v, ok := values[m[1]]

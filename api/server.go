@@ -59,6 +59,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/record"
 )
 
@@ -77,20 +78,32 @@ type TerminalAuth interface {
 	AuthenticateTerminal(ctx context.Context, id citycard.TerminalID, token string) error
 }
 
-// Role is what a member of staff may do.
-type Role uint8
+// Role is what a member of staff may do: card management's roles
+// (cms.Role), each including the ones before it.
+type Role = cms.Role
 
-// The roles. Each includes the ones before it.
+// The roles.
 const (
-	RoleAuditor  Role = 1 // read rejections, shadows, ledger
-	RoleOperator Role = 2 // also change blacklists and terminals
-	RoleAdmin    Role = 3 // everything
+	RoleAuditor    = cms.RoleAuditor    // read everything, change nothing
+	RoleClerk      = cms.RoleClerk      // also serve cardholders, resubmit rejections, change the blacklist
+	RoleSupervisor = cms.RoleSupervisor // also approve what needs a second person
+	RoleAdmin      = cms.RoleAdmin      // also manage staff
 )
 
-// Staff is an authenticated member of staff.
+// Staff is an authenticated member of staff and their service point.
 type Staff struct {
-	Name string
-	Role Role
+	Name         string
+	Role         Role
+	ServicePoint string
+}
+
+// actor is st as card management's audit log names them; a member of
+// staff without a service point (StaticStaff's) is at "api".
+func (st Staff) actor() cms.Actor {
+	if st.ServicePoint == "" {
+		return cms.Actor{Who: st.Name, ServicePoint: "api"}
+	}
+	return cms.Actor{Who: st.Name, ServicePoint: st.ServicePoint}
 }
 
 // StaffAuth authenticates staff tokens. Kind Unauthenticated for a token
@@ -99,7 +112,9 @@ type StaffAuth interface {
 	AuthenticateStaff(ctx context.Context, token string) (Staff, error)
 }
 
-// StaticStaff is a StaffAuth over a fixed set of tokens, kept hashed.
+// StaticStaff is a StaffAuth over a fixed set of tokens, kept hashed: for
+// the simulator and tests, where no staff accounts are stored
+// (StoredStaff serves those).
 type StaticStaff struct {
 	mu    sync.RWMutex
 	staff map[[32]byte]Staff
@@ -160,7 +175,19 @@ type Server struct {
 	Batches    Batches
 	Params     func() Parameters
 	Replays    *Replays // the fare what-if; nil: none
-	Logger     *slog.Logger
+	// Cards is card management (the card and cardholder routes); nil:
+	// those routes answer 503.
+	Cards *cms.Manager
+	// Staffing is the stored staff accounts (login, the staff routes,
+	// approvals); nil: those routes answer 503.
+	Staffing *cms.Staffing
+	// Balances gives a card's balance for a refund; nil: ShadowBalances
+	// over the Acquirer and Cards.
+	Balances Balances
+	// RefundApprovalFen is the refund payout over which a supervisor's
+	// approval is needed; 0: DefaultRefundApprovalFen.
+	RefundApprovalFen int64
+	Logger            *slog.Logger
 	// MaxUploads bounds the uploads read and decided at once; one more is
 	// refused before its body is read (503, Retry-After), so a burst of
 	// terminals costs bounded memory. 0: DefaultMaxUploads.

@@ -239,7 +239,7 @@ func TestBrowser(t *testing.T) {
 
 	// An operator resubmits through htmx: the button becomes its status.
 	do("log out", chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.ID("login")))
-	login(RoleOperator)
+	login(RoleClerk)
 	do("resubmit",
 		chromedp.Navigate(f.srv.URL+"/rejections"),
 		chromedp.WaitVisible(chromedp.CSS("button.resubmit")),

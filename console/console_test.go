@@ -104,7 +104,7 @@ func TestLoginSessionCookie(t *testing.T) {
 func TestCSRFAndRoles(t *testing.T) {
 	f := newFixture(t)
 	aud, op := f.client(t), f.client(t)
-	audTok, opTok := f.login(t, aud, RoleAuditor), f.login(t, op, RoleOperator)
+	audTok, opTok := f.login(t, aud, RoleAuditor), f.login(t, op, RoleClerk)
 	rs, err := f.j.QueryRejections(context.Background(), acquire.RejectionFilter{Limit: 1})
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("the fixture has no rejection: %v", err)

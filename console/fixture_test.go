@@ -117,7 +117,7 @@ func newFixture(t *testing.T) *fixture {
 		city.Start = city.Start.Add(24 * time.Hour)
 	}
 	f.staff = staffTable{}
-	for _, r := range []Role{RoleAuditor, RoleOperator} {
+	for _, r := range []Role{RoleAuditor, RoleClerk} {
 		name := r.String()
 		f.secrets[r] = "secret-of-" + name
 		f.staff[name] = struct {

@@ -249,7 +249,7 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, s *se
 	const op = "console.rejections"
 	snap, _ := c.refreshed(r.Context())
 	f := acquire.RejectionFilter{Limit: rejectionsPerPage, Reason: r.FormValue("reason")}
-	p := rejectionsPage{Reason: f.Reason, Terminal: r.FormValue("terminal"), CanResubmit: s.staff.Role >= RoleOperator}
+	p := rejectionsPage{Reason: f.Reason, Terminal: r.FormValue("terminal"), CanResubmit: s.staff.Role >= RoleClerk}
 	if p.Terminal != "" {
 		id, err := citycard.ParseTerminalID(p.Terminal)
 		if err != nil {
@@ -360,7 +360,7 @@ func (c *Console) handleCard(w http.ResponseWriter, r *http.Request, s *session)
 func (c *Console) card(w http.ResponseWriter, r *http.Request, s *session, code int, msg string) {
 	const op = "console.card"
 	p := cardPage{Issuer: strings.TrimSpace(r.FormValue("issuer")), ASN: strings.TrimSpace(r.FormValue("asn")),
-		CanChange: s.staff.Role >= RoleOperator, Version: c.Blacklist.Version(), Message: msg, CSRF: s.csrf}
+		CanChange: s.staff.Role >= RoleClerk, Version: c.Blacklist.Version(), Message: msg, CSRF: s.csrf}
 	if p.Issuer != "" || p.ASN != "" {
 		issuer, asn, err := parseCard(p.Issuer, p.ASN)
 		if err != nil {

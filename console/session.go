@@ -19,15 +19,16 @@ type Role uint8
 
 // The roles.
 const (
-	RoleAuditor  Role = 1 // read every page
-	RoleOperator Role = 2 // also resubmit rejections and change the blacklist
-	RoleAdmin    Role = 3 // everything
+	RoleAuditor    Role = 1 // read every page
+	RoleClerk      Role = 2 // also resubmit rejections and change the blacklist
+	RoleSupervisor Role = 3 // also approve what needs a second person
+	RoleAdmin      Role = 4 // everything
 )
 
-var roleNames = [...]string{RoleAuditor: "auditor", RoleOperator: "operator", RoleAdmin: "admin"}
+var roleNames = [...]string{RoleAuditor: "auditor", RoleClerk: "clerk", RoleSupervisor: "supervisor", RoleAdmin: "admin"}
 
-// String gives the role's name: auditor, operator or admin ("none"
-// otherwise).
+// String gives the role's name: auditor, clerk, supervisor or admin
+// ("none" otherwise).
 func (r Role) String() string {
 	if int(r) < len(roleNames) && roleNames[r] != "" {
 		return roleNames[r]
@@ -44,8 +45,8 @@ type Staff struct {
 // StaffAuth checks a member of staff's name and secret at login. Kind
 // Unauthenticated for a name and secret that do not match; IO or
 // Unavailable when it cannot tell (the login page then says to retry).
-// Today the API's staff tokens implement it (the secret is the token);
-// card management's stored staff accounts will.
+// Card management's stored staff accounts implement it (the secret is
+// the password; cmd/citycard adapts cms.Staffing).
 type StaffAuth interface {
 	Login(ctx context.Context, name, secret string) (Staff, error)
 }

@@ -74,12 +74,12 @@ func TestServeConsole(t *testing.T) {
 // api.Role's values).
 func TestStaffLogin(t *testing.T) {
 	staff := &api.StaticStaff{}
-	roles := map[string]api.Role{"ann": api.RoleAuditor, "bob": api.RoleOperator, "cy": api.RoleAdmin}
+	roles := map[string]api.Role{"ann": api.RoleAuditor, "bob": api.RoleClerk, "cy": api.RoleAdmin}
 	for name, role := range roles {
 		staff.Add(name+"-token-0123456789", api.Staff{Name: name, Role: role})
 	}
 	l := staffLogin{staff}
-	want := map[string]console.Role{"ann": console.RoleAuditor, "bob": console.RoleOperator, "cy": console.RoleAdmin}
+	want := map[string]console.Role{"ann": console.RoleAuditor, "bob": console.RoleClerk, "cy": console.RoleAdmin}
 	for name := range roles {
 		st, err := l.Login(context.Background(), name, name+"-token-0123456789")
 		if err != nil || st.Name != name || st.Role != want[name] {

@@ -168,12 +168,12 @@ func addStaff(st *api.StaticStaff, spec string) error {
 		switch parts[1] {
 		case "auditor":
 			role = api.RoleAuditor
-		case "operator":
-			role = api.RoleOperator
+		case "clerk":
+			role = api.RoleClerk
 		case "admin":
 			role = api.RoleAdmin
 		default:
-			return fmt.Errorf("CITYCARD_STAFF: entry %d (%s): the role must be auditor, operator or admin", n+1, parts[0])
+			return fmt.Errorf("CITYCARD_STAFF: entry %d (%s): the role must be auditor, clerk or admin", n+1, parts[0])
 		}
 		st.Add(parts[2], api.Staff{Name: parts[0], Role: role})
 	}

@@ -405,7 +405,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 		return err
 	}
 	staff := &api.StaticStaff{}
-	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleOperator})
+	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleClerk})
 	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
 		b.params.FareTableVersion = s.Fares.Version()

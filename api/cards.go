@@ -1,0 +1,540 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/cms"
+)
+
+// Limits of card management's requests.
+const (
+	maxCardBody = 4096
+	// DefaultRefundApprovalFen is Server.RefundApprovalFen's default: a
+	// refund paying out more than 500 yuan needs a supervisor.
+	DefaultRefundApprovalFen = 50000
+	keyLenMax                = 128 // an idempotency key
+)
+
+// Balances gives what a refund needs of a card's purse: its balance and
+// its purchases since issue (for the fee rule and a lost card's cut).
+type Balances interface {
+	Balance(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (balanceFen int64, purchases []cms.Purchase, err error)
+}
+
+// ShadowBalances gives a card's balance from acquire's card shadow (the
+// balance its newest record reported) and, for a card no record of which
+// came in, from card management's book (its loads). It knows no list of
+// purchases: the fee rule sees none, and a lost card's balance is the
+// shadow's whole (what came in before the refund). Kind IO.
+type ShadowBalances struct {
+	Acquirer *acquire.Acquirer
+	Cards    *cms.Manager
+}
+
+// Balance implements Balances.
+func (b ShadowBalances) Balance(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (int64, []cms.Purchase, error) {
+	if b.Acquirer != nil {
+		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
+			return sh.ReportedFen, nil, nil
+		}
+	}
+	n, err := b.Cards.BookBalance(ctx, asn)
+	return n, nil, err
+}
+
+func (s *Server) cards(op string) (*cms.Manager, error) {
+	if s.Cards == nil {
+		return nil, citycard.E(op, citycard.Unavailable, "no card management on this server")
+	}
+	return s.Cards, nil
+}
+
+// cardPath reads the path's {issuer} and {asn}: kind Invalid naming the
+// one that does not parse.
+func cardPath(r *http.Request, op string) (citycard.IssuerCode, citycard.ASN, error) {
+	issuer, err := citycard.ParseIssuerCode(r.PathValue("issuer"))
+	if err != nil {
+		return issuer, citycard.ASN{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	asn, err := citycard.ParseASN(r.PathValue("asn"))
+	return issuer, asn, citycard.Wrap(op, citycard.Invalid, err)
+}
+
+// cardsAndPath is cards and cardPath together, for the routes on one card.
+func (s *Server) cardsAndPath(r *http.Request, op string) (*cms.Manager, citycard.IssuerCode, citycard.ASN, error) {
+	m, err := s.cards(op)
+	if err != nil {
+		return nil, citycard.IssuerCode{}, citycard.ASN{}, err
+	}
+	issuer, asn, err := cardPath(r, op)
+	return m, issuer, asn, err
+}
+
+// cardAnswerJSON is a card as the API shows it. Times are RFC 3339 in
+// UTC, dates YYYY-MM-DD; what the card does not have is left out.
+type cardAnswerJSON struct {
+	Issuer     string `json:"issuer"`
+	ASN        string `json:"asn"`
+	Product    string `json:"product"`
+	HolderID   int64  `json:"holder_id,omitempty"`
+	State      string `json:"state"`
+	Version    int64  `json:"version"`
+	AppliedAt  string `json:"applied_at,omitempty"`
+	IssuedAt   string `json:"issued_at,omitempty"`
+	LostAt     string `json:"lost_at,omitempty"`
+	ClosedAt   string `json:"closed_at,omitempty"`
+	Expiry     string `json:"expiry,omitempty"`
+	ReviewDue  string `json:"review_due,omitempty"`
+	ReplacedBy string `json:"replaced_by,omitempty"`
+	Replaces   string `json:"replaces,omitempty"`
+	// BookBalanceFen is what card management owes on the card by its
+	// flows (GET only).
+	BookBalanceFen *int64 `json:"book_balance_fen,omitempty"`
+}
+
+// optTime formats t, or "" for none.
+func optTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatTime(t)
+}
+
+func newCardAnswerJSON(c *cms.Card) cardAnswerJSON {
+	j := cardAnswerJSON{Issuer: c.Issuer.String(), ASN: c.ASN.String(), Product: c.Product, HolderID: c.Holder, State: c.State.String(), Version: c.Version,
+		AppliedAt: optTime(c.AppliedAt),
+		IssuedAt:  optTime(c.IssuedAt),
+		LostAt:    optTime(c.LostAt),
+		ClosedAt:  optTime(c.ClosedAt),
+		Expiry:    c.Expiry.String(), ReviewDue: c.ReviewDue.String(),
+	}
+	if c.ReplacedBy != (citycard.ASN{}) {
+		j.ReplacedBy = c.ReplacedBy.String()
+	}
+	if c.Replaces != (citycard.ASN{}) {
+		j.Replaces = c.Replaces.String()
+	}
+	return j
+}
+
+// moneyAnswerJSON answers a money operation: the card after it, and
+// whether the key had been booked before (nothing was booked again).
+type moneyAnswerJSON struct {
+	Card     cardAnswerJSON  `json:"card"`
+	NewCard  *cardAnswerJSON `json:"new_card,omitempty"`
+	Replayed bool            `json:"replayed"`
+}
+
+// handleHolderCreate registers a cardholder: {"name", "doc_type",
+// "doc_number", "date_of_birth", "phone", "school", "studies_end"}, all
+// required ("" for no phone, school or end of studies). The answer is
+// the cardholder masked.
+func (s *Server) handleHolderCreate(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.holderCreate"
+	m, err := s.cards(op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var name, docType, doc, born, phone, school, end string
+	err = readBody(w, r, op, "cardholder", maxCardBody, []field{
+		{"name", readString(&name)}, {"doc_type", readString(&docType)}, {"doc_number", readString(&doc)},
+		{"date_of_birth", readString(&born)}, {"phone", readString(&phone)}, {"school", readString(&school)}, {"studies_end", readString(&end)},
+	})
+	h := cms.Cardholder{Name: cms.PersonName(name), DocNumber: cms.DocNumber(doc), Phone: cms.Phone(phone), School: school}
+	if err == nil {
+		h.DocType, err = cms.ParseDocType(docType)
+	}
+	if err == nil {
+		h.DateOfBirth, err = cms.ParseDate(born)
+	}
+	if err == nil && end != "" {
+		h.StudiesEnd, err = cms.ParseDate(end)
+	}
+	if err == nil {
+		h, err = m.Register(r.Context(), by.actor(), h)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	s.Logger.Info("cardholder registered", "by", by.Name, "holder", h)
+	s.reply(w, r, http.StatusCreated, h)
+}
+
+func (s *Server) handleHolderShow(w http.ResponseWriter, r *http.Request, _ Staff) {
+	const op = "api.holderShow"
+	m, err := s.cards(op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		s.fail(w, r, citycard.E(op, citycard.Invalid, "cardholder ID %q: want a number from 1", r.PathValue("id")))
+		return
+	}
+	h, err := m.Holder(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, h)
+}
+
+// handleCardApply applies for a card: {"issuer", "asn", "product",
+// "holder_id"} (0 for an anonymous card).
+func (s *Server) handleCardApply(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.cardApply"
+	m, err := s.cards(op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var issuerS, asnS, product string
+	var holder int64
+	err = readBody(w, r, op, "application", maxCardBody, []field{
+		{"issuer", readString(&issuerS)}, {"asn", readString(&asnS)}, {"product", readString(&product)}, {"holder_id", readInt(&holder, 0, 1<<53)},
+	})
+	var issuer citycard.IssuerCode
+	var asn citycard.ASN
+	if err == nil {
+		issuer, err = citycard.ParseIssuerCode(issuerS)
+	}
+	if err == nil {
+		asn, err = citycard.ParseASN(asnS)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	if _, err := m.Product(product); err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err)) // a product of the request, not a resource
+		return
+	}
+	c, err := m.Apply(r.Context(), by.actor(), issuer, asn, product, holder)
+	if citycard.IsKind(err, citycard.NotFound) {
+		err = citycard.Wrap(op, citycard.Invalid, err) // the holder named in the body
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Logger.Info("card applied for", "by", by.Name, "card", c.String(), "product", product)
+	s.reply(w, r, http.StatusCreated, newCardAnswerJSON(&c))
+}
+
+func (s *Server) handleCardShow(w http.ResponseWriter, r *http.Request, _ Staff) {
+	const op = "api.cardShow"
+	m, issuer, asn, err := s.cardsAndPath(r, op)
+	var c cms.Card
+	if err == nil {
+		c, err = m.Card(r.Context(), issuer, asn)
+	}
+	var bal int64
+	if err == nil {
+		bal, err = m.BookBalance(r.Context(), asn)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	j := newCardAnswerJSON(&c)
+	j.BookBalanceFen = &bal
+	s.reply(w, r, http.StatusOK, j)
+}
+
+// parseChannel reads a channel's three fields. Kind Invalid.
+func parseChannel(typ, party, ref string) (cms.Channel, error) {
+	for t := cms.Cash; t <= cms.PartnerBank; t++ {
+		if t.String() == typ {
+			return cms.Channel{Type: t, Party: party, Reference: ref}, nil
+		}
+	}
+	return cms.Channel{}, citycard.E("api.parseChannel", citycard.Invalid, "channel %q: want cash, bank_card, third_party or partner_bank", typ)
+}
+
+// channelFields are the three fields of a channel in a body, under
+// prefix ("channel" or "payee").
+func channelFields(prefix string, typ, party, ref *string) []field {
+	return []field{{prefix, readString(typ)}, {prefix + "_party", readString(party)}, {prefix + "_reference", readString(ref)}}
+}
+
+func checkKey(op, key string) error {
+	if key == "" || len(key) > keyLenMax {
+		return citycard.E(op, citycard.Invalid, "key: want an idempotency key of 1 to %d bytes", keyLenMax)
+	}
+	return nil
+}
+
+// handleCardIssue sells a card: {"key", "channel", "channel_party",
+// "channel_reference", "load_fen"}. A card still applied for is
+// personalized first (its keys are the key store's business; here the
+// move is recorded).
+func (s *Server) handleCardIssue(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.cardIssue"
+	m, issuer, asn, err := s.cardsAndPath(r, op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var key, typ, party, ref string
+	var loadFen int64
+	err = readBody(w, r, op, "issue", maxCardBody, append([]field{{"key", readString(&key)}, {"load_fen", readInt(&loadFen, 0, cms.AmountFenMax)}},
+		channelFields("channel", &typ, &party, &ref)...))
+	if err == nil {
+		err = checkKey(op, key)
+	}
+	var ch cms.Channel
+	if err == nil {
+		ch, err = parseChannel(typ, party, ref)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	c, err := m.Card(r.Context(), issuer, asn)
+	if err == nil && c.State == cms.Applied {
+		_, err = m.Move(r.Context(), by.actor(), issuer, asn, cms.Personalize)
+	}
+	var replayed bool
+	if err == nil {
+		replayed, err = m.Sell(r.Context(), by.actor(), key, issuer, asn, ch, loadFen)
+	}
+	s.answerMoney(w, r, op, by, "card issued", m, issuer, asn, nil, replayed, err)
+}
+
+// answerMoney answers a money operation with the card after it (and the
+// new card of a replacement), or its error.
+func (s *Server) answerMoney(w http.ResponseWriter, r *http.Request, op string, by Staff, what string, m *cms.Manager, issuer citycard.IssuerCode, asn citycard.ASN, nu *citycard.ASN, replayed bool, err error) {
+	var c cms.Card
+	if err == nil {
+		c, err = m.Card(r.Context(), issuer, asn)
+	}
+	ans := moneyAnswerJSON{Replayed: replayed}
+	if err == nil && nu != nil {
+		var n cms.Card
+		if n, err = m.Card(r.Context(), issuer, *nu); err == nil {
+			j := newCardAnswerJSON(&n)
+			ans.NewCard = &j
+		}
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	ans.Card = newCardAnswerJSON(&c)
+	s.Logger.Info(what, "by", by.Name, "card", c.String(), "replayed", replayed)
+	s.reply(w, r, http.StatusOK, ans)
+}
+
+// handleCardLoss reports a card lost: the loss report's time is its cut
+// of liability, and the card goes on the blacklist terminals download.
+func (s *Server) handleCardLoss(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.lossMove(w, r, by, cms.ReportLoss, true)
+}
+
+// handleCardUnloss cancels a loss report (the card found again before a
+// replacement) and takes the card off the blacklist.
+func (s *Server) handleCardUnloss(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.lossMove(w, r, by, cms.CancelLoss, false)
+}
+
+// handleCardActivate activates an issued card at the counter (its first
+// load activates it otherwise).
+func (s *Server) handleCardActivate(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.cardMove(w, r, by, cms.Activate, nil)
+}
+
+func (s *Server) lossMove(w http.ResponseWriter, r *http.Request, by Staff, mv cms.Move, listed bool) {
+	s.cardMove(w, r, by, mv, &listed)
+}
+
+// cardMove makes a move that moves no money, and lists or delists the
+// card on the blacklist if listed is not nil.
+func (s *Server) cardMove(w http.ResponseWriter, r *http.Request, by Staff, mv cms.Move, listed *bool) {
+	const op = "api.cardMove"
+	m, issuer, asn, err := s.cardsAndPath(r, op)
+	var c cms.Card
+	if err == nil {
+		c, err = m.Move(r.Context(), by.actor(), issuer, asn, mv)
+	}
+	if err == nil && listed != nil && s.Blacklist != nil {
+		reason := "lost"
+		if !*listed {
+			reason = "found"
+		}
+		_, err = s.Blacklist.Set(r.Context(), blacklist.Card{Issuer: issuer, ASN: asn}, *listed, reason, by.Name)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Logger.Info("card "+mv.String(), "by", by.Name, "card", c.String())
+	s.reply(w, r, http.StatusOK, newCardAnswerJSON(&c))
+}
+
+// handleCardReplace replaces a lost or damaged card: {"key", "new_asn",
+// "channel", "channel_party", "channel_reference"} (the replacement fee's
+// payment).
+func (s *Server) handleCardReplace(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.cardReplace"
+	m, issuer, asn, err := s.cardsAndPath(r, op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var key, newS, typ, party, ref string
+	err = readBody(w, r, op, "replacement", maxCardBody, append([]field{{"key", readString(&key)}, {"new_asn", readString(&newS)}},
+		channelFields("channel", &typ, &party, &ref)...))
+	if err == nil {
+		err = checkKey(op, key)
+	}
+	var nu citycard.ASN
+	if err == nil {
+		nu, err = citycard.ParseASN(newS)
+	}
+	var ch cms.Channel
+	if err == nil {
+		ch, err = parseChannel(typ, party, ref)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	replayed, err := m.Replace(r.Context(), by.actor(), key, issuer, asn, nu, ch)
+	s.answerMoney(w, r, op, by, "card replaced", m, issuer, asn, &nu, replayed, err)
+}
+
+// refundRequest is a refund's body less its approval_id: what an
+// approval is given for, compared byte for byte as JSON.
+type refundRequest struct {
+	Key            string `json:"key"`
+	Payee          string `json:"payee"`
+	PayeeParty     string `json:"payee_party"`
+	PayeeReference string `json:"payee_reference"`
+}
+
+// refundAnswerJSON answers a refund: done (the card after it) or waiting
+// for a supervisor (the approval asked for).
+type refundAnswerJSON struct {
+	moneyAnswerJSON
+	Quote    refundQuoteJSON `json:"quote"`
+	Approval *approvalJSON   `json:"approval,omitempty"`
+}
+
+type refundQuoteJSON struct {
+	BalanceFen     int64  `json:"balance_fen"`
+	DepositFen     int64  `json:"deposit_fen"`
+	DepositKeptFen int64  `json:"deposit_kept_fen"`
+	FeeFen         int64  `json:"fee_fen"`
+	PaidFen        int64  `json:"paid_fen"`
+	FeeRule        string `json:"fee_rule,omitempty"`
+}
+
+// handleCardRefund refunds and closes a card: {"key", "payee",
+// "payee_party", "payee_reference", "approval_id"}. A refund paying out
+// more than RefundApprovalFen needs a supervisor's approval: asked with
+// approval_id 0, it is answered 202 with an approval request and nothing
+// moved; a supervisor other than the requester approves it (POST
+// /v1/approvals/{id}/approve); the requester then sends the same request
+// with the approval's ID.
+func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.cardRefund"
+	m, issuer, asn, err := s.cardsAndPath(r, op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var q refundRequest
+	var approvalID int64
+	err = readBody(w, r, op, "refund", maxCardBody, append([]field{{"key", readString(&q.Key)}, {"approval_id", readInt(&approvalID, 0, 1<<53)}},
+		channelFields("payee", &q.Payee, &q.PayeeParty, &q.PayeeReference)...))
+	if err == nil {
+		err = checkKey(op, q.Key)
+	}
+	var payee cms.Channel
+	if err == nil {
+		payee, err = parseChannel(q.Payee, q.PayeeParty, q.PayeeReference)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	c, err := m.Card(r.Context(), issuer, asn)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	bals := s.Balances
+	if bals == nil {
+		bals = ShadowBalances{Acquirer: s.Acquirer, Cards: m}
+	}
+	bal, purchases, err := bals.Balance(r.Context(), issuer, asn)
+	var quote cms.RefundQuote
+	if err == nil {
+		quote, err = m.QuoteRefund(&c, bal, purchases)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ans := refundAnswerJSON{Quote: refundQuoteJSON{BalanceFen: quote.BalanceFen, DepositFen: quote.DepositFen, DepositKeptFen: quote.DepositKeptFen,
+		FeeFen: quote.FeeFen, PaidFen: quote.PaidFen, FeeRule: quote.FeeRule}}
+	limit := s.RefundApprovalFen
+	if limit <= 0 {
+		limit = DefaultRefundApprovalFen
+	}
+	if quote.PaidFen > limit || approvalID != 0 {
+		st, err := s.staffing(op)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		req, _ := json.Marshal(q) // four strings: it cannot fail
+		subject := "card:" + c.String()
+		if approvalID == 0 {
+			a, err := st.RequestApproval(r.Context(), &cms.StaffMember{Name: by.Name, Role: by.Role, ServicePoint: by.actor().ServicePoint}, "refund", subject, string(req), quote.PaidFen)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			j := newApprovalJSON(&a)
+			ans.Approval, ans.Card = &j, newCardAnswerJSON(&c)
+			s.Logger.Info("refund waits for approval", "by", by.Name, "card", c.String(), "approval", a.ID, "paid_fen", quote.PaidFen)
+			s.reply(w, r, http.StatusAccepted, ans)
+			return
+		}
+		// An approval named is checked even under the limit: a request
+		// that names one means to be made on it.
+		a, err := st.Approval(r.Context(), approvalID)
+		if citycard.IsKind(err, citycard.NotFound) {
+			err = citycard.Wrap(op, citycard.Invalid, err) // the approval named in the body
+		}
+		if err == nil {
+			err = a.Grants(by.Name, "refund", subject, string(req))
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	replayed, err := m.Refund(r.Context(), by.actor(), q.Key, issuer, asn, payee, bal, purchases)
+	if err == nil {
+		c, err = m.Card(r.Context(), issuer, asn)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	ans.Card, ans.Replayed = newCardAnswerJSON(&c), replayed
+	s.Logger.Info("card refunded", "by", by.Name, "card", c.String(), "paid_fen", quote.PaidFen, "approval", approvalID, "replayed", replayed)
+	s.reply(w, r, http.StatusOK, ans)
+}

@@ -1,0 +1,220 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// The OpenAPI 3.1 document of this API, served at GET /v1/openapi.json.
+// It is built from routes() (the method, path, guard and role of each
+// route) and from operations below (what each does, its request body and
+// its answer); TestOpenAPICoversRoutes walks routes.go and fails on a
+// route without its operation or an operation without its route, so the
+// two stay in step.
+
+// operation describes one route for the document.
+type operation struct {
+	summary  string
+	request  string // the request body's schema name in components ("" for none)
+	response string // the answer's schema name
+	status   string // the success status; "" for 200
+}
+
+// operations holds every route of routes(), keyed by its pattern.
+var operations = map[string]operation{
+	"POST /v1/terminals/{terminal}/batches":   {summary: "Upload a batch of records (application/octet-stream with X-Batch-Id, X-Record-Count, X-Amount-Fen; or application/json)", request: "Batch", response: "BatchAnswer"},
+	"GET /v1/terminals/{terminal}/blacklist":  {summary: "Download the blacklist since a version, in pages (since, after_issuer, after_asn, limit)", response: "BlacklistDelta"},
+	"GET /v1/terminals/{terminal}/parameters": {summary: "Download the terminal's parameters", response: "Parameters"},
+	"GET /v1/rejections":                      {summary: "Query the rejection journal (terminal, reason, after, limit)", response: "Array"},
+	"POST /v1/rejections/{pos}/resubmit":      {summary: "Resubmit a kept rejection once", response: "Object"},
+	"GET /v1/cards/{issuer}/{asn}/shadow":     {summary: "A card's shadow: counters, balances, gaps", response: "Object"},
+	"GET /v1/batches/{terminal}/{batch}":      {summary: "The journaled records of a batch (a ledger entry's source)", response: "Array"},
+	"GET /v1/blacklist":                       {summary: "The blacklist, with who changed each entry", response: "BlacklistDelta"},
+	"POST /v1/blacklist":                      {summary: "List or delist a card", request: "BlacklistChange", response: "Object"},
+	"GET /v1/fares/replay":                    {summary: "The fare what-if: replay the journal under a candidate feed", response: "Object"},
+	"POST /v1/staff/login":                    {summary: "Log in: a session token of bounded lifetime; failed logins are limited per name (403 while refused)", request: "Login", response: "Session"},
+	"POST /v1/staff/logout":                   {summary: "End the caller's session", response: "Object"},
+	"GET /v1/staff":                           {summary: "List the staff accounts", response: "StaffList"},
+	"POST /v1/staff":                          {summary: "Add a staff account", request: "StaffNew", response: "Staff", status: "201"},
+	"POST /v1/staff/{name}/disable":           {summary: "Disable an account: its sessions end at once", response: "Object"},
+	"POST /v1/staff/{name}/enable":            {summary: "Enable an account again", response: "Object"},
+	"GET /v1/approvals/{id}":                  {summary: "An approval request", response: "Approval"},
+	"POST /v1/approvals/{id}/approve":         {summary: "Approve a request: a supervisor, never the requester", response: "Approval"},
+	"POST /v1/approvals/{id}/reject":          {summary: "Reject a request: a supervisor, never the requester", response: "Approval"},
+	"POST /v1/cardholders":                    {summary: "Register a cardholder; the answer is masked", request: "CardholderNew", response: "Cardholder", status: "201"},
+	"GET /v1/cardholders/{id}":                {summary: "A cardholder, masked", response: "Cardholder"},
+	"POST /v1/cards":                          {summary: "Apply for a card", request: "CardApply", response: "Card", status: "201"},
+	"GET /v1/cards/{issuer}/{asn}":            {summary: "A card and its book balance", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/issue":     {summary: "Issue (sell) a card: deposit, issue fee and a first load; personalized first if still applied for", request: "CardIssue", response: "MoneyAnswer"},
+	"POST /v1/cards/{issuer}/{asn}/activate":  {summary: "Activate an issued card at the counter (a first load activates it otherwise)", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/loss":      {summary: "Report a card lost: the report's time cuts liability, the card goes on the blacklist", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/unloss":    {summary: "Cancel a loss report: the card comes off the blacklist", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/replace":   {summary: "Replace a lost or damaged card with a new one", request: "CardReplace", response: "MoneyAnswer"},
+	"POST /v1/cards/{issuer}/{asn}/refund":    {summary: "Refund and close a card; over the approval limit answered 202 with an approval request, then made with its approval_id", request: "CardRefund", response: "RefundAnswer"},
+	"GET /healthz":                            {summary: "200 while the back office takes batches, else 503 with the reason", response: "Object"},
+	"GET /metrics":                            {summary: "Acquisition counters, Prometheus text format", response: "Text"},
+	"GET /v1/openapi.json":                    {summary: "This document", response: "Object"},
+}
+
+func str() map[string]any             { return map[string]any{"type": "string"} }
+func strDesc(d string) map[string]any { return map[string]any{"type": "string", "description": d} }
+func integer(d string) map[string]any {
+	return map[string]any{"type": "integer", "format": "int64", "description": d}
+}
+func boolean() map[string]any            { return map[string]any{"type": "boolean"} }
+func ref(name string) map[string]any     { return map[string]any{"$ref": "#/components/schemas/" + name} }
+func arrayOf(name string) map[string]any { return map[string]any{"type": "array", "items": ref(name)} }
+
+// object is a strict object schema: every property required unless
+// named in optional, nothing else allowed (as readObject reads bodies).
+func object(props map[string]any, optional ...string) map[string]any {
+	req := []string{}
+	for k := range props {
+		if !slices.Contains(optional, k) {
+			req = append(req, k)
+		}
+	}
+	slices.Sort(req)
+	return map[string]any{"type": "object", "properties": props, "required": req, "additionalProperties": false}
+}
+
+func channel(prefix string) map[string]any {
+	return map[string]any{
+		prefix:                strDesc("cash, bank_card, third_party or partner_bank"),
+		prefix + "_party":     strDesc("the registry party whose settlement account the money passes through"),
+		prefix + "_reference": strDesc("the payment's reference, at most 64 bytes; \"\" for none"),
+	}
+}
+
+func merge(ms ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var cardProps = map[string]any{
+	"issuer": strDesc("issuer code, 16 hex digits"), "asn": strDesc("ASN, 16 or 20 hex digits"), "product": str(),
+	"holder_id": integer("the cardholder; absent for an anonymous card"), "state": str(), "version": integer("moves made"),
+	"applied_at": str(), "issued_at": str(), "lost_at": str(), "closed_at": str(), "expiry": str(), "review_due": str(),
+	"replaced_by": str(), "replaces": str(), "book_balance_fen": integer("what card management owes on the card, fen (GET only)"),
+}
+
+func schemas() map[string]any {
+	approval := map[string]any{"id": integer(""), "action": str(), "subject": str(), "amount_fen": integer("fen"), "requested_by": str(),
+		"requested_at": str(), "state": strDesc("pending, approved or rejected"), "decided_by": str(), "decided_at": str()}
+	staff := map[string]any{"name": str(), "role": strDesc("auditor, clerk, supervisor or admin"), "service_point": str(),
+		"point_type": strDesc("own_counter, agent, mobile or bank_branch"), "disabled": boolean(), "created_at": str()}
+	money := map[string]any{"card": ref("Card"), "new_card": ref("Card"), "replayed": boolean()}
+	quote := map[string]any{"balance_fen": integer(""), "deposit_fen": integer(""), "deposit_kept_fen": integer(""), "fee_fen": integer(""), "paid_fen": integer(""), "fee_rule": str()}
+	return map[string]any{
+		"Error":           object(map[string]any{"error": str(), "kind": strDesc("the error's kind; its status follows one table")}),
+		"Object":          map[string]any{"type": "object"},
+		"Array":           map[string]any{"type": "array"},
+		"Text":            map[string]any{"type": "string"},
+		"Batch":           object(map[string]any{"batch_id": str(), "count": integer("records"), "amount_fen": integer("the records' sum, fen"), "records": map[string]any{"type": "array"}}),
+		"BatchAnswer":     map[string]any{"type": "object"},
+		"BlacklistDelta":  map[string]any{"type": "object"},
+		"BlacklistChange": object(map[string]any{"issuer": str(), "asn": str(), "listed": boolean(), "reason": str()}),
+		"Parameters":      map[string]any{"type": "object"},
+		"Login":           object(map[string]any{"name": str(), "password": strDesc("12 to 72 bytes")}),
+		"Session":         object(map[string]any{"token": strDesc("the bearer token of the staff routes; shown once"), "name": str(), "role": str(), "service_point": str(), "expires_at": str()}),
+		"Staff":           object(staff),
+		"StaffList":       arrayOf("Staff"),
+		"StaffNew":        object(map[string]any{"name": strDesc("1 to 32 of a-z 0-9 . _ -"), "role": str(), "service_point": str(), "point_type": str(), "password": strDesc("12 to 72 bytes")}),
+		"Approval":        object(approval, "decided_by", "decided_at"),
+		"CardholderNew": object(map[string]any{"name": str(), "doc_type": strDesc("resident_id, passport, hk_macau_permit, taiwan_permit or foreign_permanent_card"),
+			"doc_number": str(), "date_of_birth": strDesc("YYYY-MM-DD"), "phone": strDesc("11 digits or \"\""), "school": str(), "studies_end": strDesc("YYYY-MM-DD or \"\"")}),
+		"Cardholder":   object(map[string]any{"id": integer(""), "name": strDesc("masked"), "doc_type": str(), "doc_number": strDesc("masked: 3302**********1234"), "phone": strDesc("masked")}, "phone"),
+		"CardApply":    object(map[string]any{"issuer": str(), "asn": str(), "product": strDesc("a product of the products file"), "holder_id": integer("0 for an anonymous card")}),
+		"Card":         object(cardProps, "holder_id", "applied_at", "issued_at", "lost_at", "closed_at", "expiry", "review_due", "replaced_by", "replaces", "book_balance_fen"),
+		"CardIssue":    object(merge(map[string]any{"key": strDesc("idempotency key"), "load_fen": integer("a first load, fen; 0 for none")}, channel("channel"))),
+		"CardReplace":  object(merge(map[string]any{"key": strDesc("idempotency key"), "new_asn": str()}, channel("channel"))),
+		"CardRefund":   object(merge(map[string]any{"key": strDesc("idempotency key"), "approval_id": integer("0, or the approval of this same request")}, channel("payee"))),
+		"MoneyAnswer":  object(money, "new_card"),
+		"RefundAnswer": object(merge(money, map[string]any{"quote": object(quote, "fee_rule"), "approval": ref("Approval")}), "new_card", "approval"),
+	}
+}
+
+var wildcardRe = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// openAPI builds the document from the routes and their operations.
+func (s *Server) openAPI() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range s.routes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		op, ok := operations[rt.pattern]
+		if !ok {
+			op = operation{summary: "(undocumented)", response: "Object"}
+		}
+		status := op.status
+		if status == "" {
+			status = "200"
+		}
+		content := "application/json"
+		if op.response == "Text" {
+			content = "text/plain"
+		}
+		o := map[string]any{
+			"summary":     op.summary,
+			"operationId": strings.ToLower(method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_").Replace(path),
+			"responses": map[string]any{
+				status:    map[string]any{"description": "done", "content": map[string]any{content: map[string]any{"schema": ref(op.response)}}},
+				"default": map[string]any{"description": "an error: 4xx fix the request, 503 retry after Retry-After", "content": map[string]any{"application/json": map[string]any{"schema": ref("Error")}}},
+			},
+		}
+		if op.request != "" {
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(op.request)}}}
+		}
+		var params []any
+		for _, m := range wildcardRe.FindAllStringSubmatch(path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": str()})
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		switch {
+		case rt.terminal:
+			o["security"] = []any{map[string]any{"terminal": []any{}}}
+		case rt.role != 0:
+			o["security"] = []any{map[string]any{"staff": []any{}}}
+			o["x-citycard-role"] = rt.role.String()
+		default:
+			o["security"] = []any{}
+		}
+		item, _ := paths[path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[path] = item
+		}
+		item[strings.ToLower(method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "citycard back office", "version": "1",
+			"description": "Answers are JSON with snake_case fields, identifiers as hex strings, amounts in fen (fields ending _fen). Bodies are strict: every field required, spelled exactly, once."},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": schemas(),
+			"securitySchemes": map[string]any{
+				"terminal": map[string]any{"type": "http", "scheme": "bearer", "description": "a terminal's API token (citycard registry credential); only for its own {terminal}"},
+				"staff":    map[string]any{"type": "http", "scheme": "bearer", "description": "a staff session token from POST /v1/staff/login; x-citycard-role is the least role"},
+			},
+		},
+	}
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	b, err := json.MarshalIndent(s.openAPI(), "", "  ")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeBody(w, http.StatusOK, b)
+}
