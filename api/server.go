@@ -4,8 +4,13 @@
 //
 // Terminals authenticate with their API token (Authorization: Bearer),
 // checked against the hash the registry keeps; a terminal may only act on
-// its own ID. Staff authenticate with their own tokens and a role that
-// limits what they may read.
+// its own ID. Staff log in with their stored account (POST
+// /v1/staff/login, cms.Staffing) and present the session token; their
+// role (auditor, clerk, supervisor, admin: each including the ones
+// before it) is the least each route asks (routes.go). A refund over
+// RefundApprovalFen waits for a supervisor's approval, never the
+// requester's own (cms.Approval). The OpenAPI 3.1 document of every route
+// is served at /v1/openapi.json (openapi.go).
 //
 // # Errors
 //

@@ -197,5 +197,47 @@
 // length-prefixed; testdata/audit.golden pins it); VerifyAudit walks the
 // chain and names the first record that does not follow. The stores
 // serialize card management's writes (SQLite's single writer; a table
-// lock on PostgreSQL), so each record chains after the one before.
+// lock on PostgreSQL), so each record chains after the one before;
+// citycard audit verify walks it.
+//
+// # Staff, sessions and approvals
+//
+// A member of staff (StaffMember) is a login name, a role and the
+// service point they work at (its ID and kind: own counter, agent,
+// mobile point, partner bank's branch). The roles each include the ones
+// before them: auditor (reads everything, changes nothing), clerk
+// (serves cardholders), supervisor (also approves what needs a second
+// person), admin (also manages staff, parties, terminals, products).
+// Terminals and kiosks are not staff: they keep their own credentials in
+// the registry and reach only their own routes.
+//
+// Staffing keeps the accounts over a StaffStore (sqlite.DB.Staff,
+// postgres.DB.Staff; the shared suite runs on both). Passwords (12 to 72
+// bytes: bcrypt reads no more) are kept only as bcrypt hashes
+// (golang.org/x/crypto/bcrypt, cost DefaultBcryptCost): the library
+// draws the salt, encodes the cost and compares in constant time, so no
+// hashing code of ours stands between a password and its check. A login
+// (Login) checks the password and opens a session: a random 256-bit
+// token, handed out once and stored only as its SHA-256 (a token has all
+// the entropy a hash needs; a password has not, hence bcrypt), lasting
+// DefaultSessionTTL (at most SessionTTLMax); each request reads the
+// session and the account, so a disabled account's sessions end at once.
+// An unknown name costs a bcrypt comparison too, so that the answer's
+// time does not tell which names exist. Failed logins are limited per
+// name: after LoginFailureMax within LoginWindow the name is refused
+// (kind Permission, even with the right password) until its first
+// failure is LoginWindow old; the counts are kept in memory (a restart
+// forgets them, at most 10,000 names, the oldest dropped first).
+//
+// An Approval is a request that needs a second person: a refund paying
+// out more than the service point's limit (package api's
+// RefundApprovalFen), and the manual adjustments to come. Its requester
+// cannot decide it, nor can anyone below supervisor (Approval.Decide);
+// it is decided once (a second decision is a Conflict); and it grants
+// only the request it was asked for, byte for byte, to its requester
+// (Approval.Grants), who makes it by sending that request again with the
+// approval's ID. Adding, disabling and enabling an account, asking for an
+// approval and deciding it each write an audit record ("staff:NAME",
+// "approval:ID") in the same transaction, into the same chain as cards
+// and cardholders; a login is not a change and writes none.
 package cms

@@ -49,8 +49,9 @@
 //
 // # Sessions and roles
 //
-// Staff log in with a name and a secret, checked by StaffAuth (today the
-// API's staff tokens; card management's staff accounts next). A session
+// Staff log in with a name and a secret, checked by StaffAuth (card
+// management's stored staff accounts and their passwords, cms.Staffing,
+// failed logins limited per name as at the API's login). A session
 // is a random 256-bit cookie value (HttpOnly, SameSite=Strict, Path=/,
 // Secure when served over TLS), kept by its SHA-256 in a table of at
 // most MaxSessions (a full table drops the expired, then the session

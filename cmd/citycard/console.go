@@ -2,39 +2,34 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/console"
 )
 
-// staffLogin adapts the API's staff tokens to the console's login: the
-// name and the token must both match (console.StaffAuth). Card
-// management's stored staff accounts will replace it.
-type staffLogin struct{ staff api.StaffAuth }
+// staffLogin adapts the stored staff accounts to the console's login
+// (console.StaffAuth): the name and password, rate-limited as the API's
+// login (cms.Staffing.Check). console.Role has cms.Role's values.
+type staffLogin struct{ staff *cms.Staffing }
 
 func (l staffLogin) Login(ctx context.Context, name, secret string) (console.Staff, error) {
-	const op = "citycard.staffLogin"
-	st, err := l.staff.AuthenticateStaff(ctx, secret)
+	m, err := l.staff.Check(ctx, name, secret)
 	if err != nil {
 		return console.Staff{}, err
 	}
-	if subtle.ConstantTimeCompare([]byte(st.Name), []byte(name)) != 1 {
-		return console.Staff{}, citycard.E(op, citycard.Unauthenticated, "name and token do not match")
-	}
-	return console.Staff{Name: st.Name, Role: console.Role(st.Role)}, nil
+	return console.Staff{Name: m.Name, Role: console.Role(m.Role)}, nil
 }
 
 // withConsole serves the console at / beside the API (its /v1/ routes,
 // /healthz and /metrics), over the acquirer and stores the API uses.
-func withConsole(apiH http.Handler, s *api.Server, j console.Journal, ts console.Terminals, bl *blacklist.List, secure bool, logger *slog.Logger) (http.Handler, error) {
+func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j console.Journal, ts console.Terminals, bl *blacklist.List, secure bool, logger *slog.Logger) (http.Handler, error) {
 	c := &console.Console{
-		Staff: staffLogin{s.Staff}, Acquirer: s.Acquirer, Journal: j, Terminals: ts, Blacklist: bl,
+		Staff: login, Acquirer: s.Acquirer, Journal: j, Terminals: ts, Blacklist: bl,
 		Now: time.Now, Logger: logger, Secure: secure,
 	}
 	if s.Replays != nil {

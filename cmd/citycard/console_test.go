@@ -10,15 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/console"
 )
 
 // TestServeConsole: serve answers / with the console (a redirect to its
 // login page), keeps the API beside it, lets staff log in with their
-// name and token, and charts the fare what-if over the store's journal.
+// name and password, and charts the fare what-if over the store's journal.
 func TestServeConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
@@ -26,8 +27,9 @@ func TestServeConsole(t *testing.T) {
 	feeds, old, wantNew := dearerDay(t)
 	b := newBackOfficeFiles(t, "")
 	ingestDay(t, b.db, old)
-	const token = "an-auditor-token-of-some-length"
-	srv := startServe(t, append(b.env(), "CITYCARD_STAFF=ann:auditor:"+token), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0", "--fare-feeds", feeds)
+	b.addStaff(t, "ann", "auditor")
+	const token = testPassword
+	srv := startServe(t, b.env(), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0", "--fare-feeds", feeds)
 	defer srv.stop(t)
 	base := "http://" + srv.addr
 	jar, _ := cookiejar.New(nil)
@@ -55,7 +57,7 @@ func TestServeConsole(t *testing.T) {
 		t.Fatalf("login page without its CSRF field: %s", page)
 	}
 	if code, _ := read(cl.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "name": {"bob"}, "secret": {token}})); code != http.StatusUnauthorized {
-		t.Errorf("ann's token under another name: %d, want 401", code)
+		t.Errorf("ann's password under another name: %d, want 401", code)
 	}
 	_, page = read(cl.Get(base + "/login"))
 	m = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
@@ -69,24 +71,32 @@ func TestServeConsole(t *testing.T) {
 	}
 }
 
-// TestStaffLogin: the console's login takes the API's staff token with
-// the name it was given to, and keeps its role (console.Role has
-// api.Role's values).
+// TestStaffLogin: the console's login takes a stored account's name and
+// password, keeps its role (console.Role has cms.Role's values), and
+// refuses another's password, a wrong one and a disabled account.
 func TestStaffLogin(t *testing.T) {
-	staff := &api.StaticStaff{}
-	roles := map[string]api.Role{"ann": api.RoleAuditor, "bob": api.RoleClerk, "cy": api.RoleAdmin}
+	b := newBackOfficeFiles(t, "")
+	roles := map[string]console.Role{"ann": console.RoleAuditor, "bob": console.RoleClerk, "cy": console.RoleSupervisor, "dee": console.RoleAdmin}
 	for name, role := range roles {
-		staff.Add(name+"-token-0123456789", api.Staff{Name: name, Role: role})
+		b.addStaff(t, name, role.String())
 	}
-	l := staffLogin{staff}
-	want := map[string]console.Role{"ann": console.RoleAuditor, "bob": console.RoleClerk, "cy": console.RoleAdmin}
-	for name := range roles {
-		st, err := l.Login(context.Background(), name, name+"-token-0123456789")
-		if err != nil || st.Name != name || st.Role != want[name] {
-			t.Errorf("%s: %+v, %v; want role %v", name, st, err, want[name])
+	st, err := openStores(context.Background(), b.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	staffing := cms.NewStaffing(st.staff, time.Now, cms.StaffOptions{})
+	l := staffLogin{staffing}
+	for name, want := range roles {
+		got, err := l.Login(context.Background(), name, testPassword)
+		if err != nil || got.Name != name || got.Role != want {
+			t.Errorf("%s: %+v, %v; want role %v", name, got, err, want)
 		}
 	}
-	for _, tc := range []struct{ name, secret string }{{"bob", "ann-token-0123456789"}, {"ann", "wrong"}, {"", "ann-token-0123456789"}} {
+	if err := staffing.SetDisabled(context.Background(), cms.Actor{Who: "dee", ServicePoint: "x"}, "cy", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, secret string }{{"bob", "wrong password here"}, {"nobody", testPassword}, {"", testPassword}, {"cy", testPassword}} {
 		if _, err := l.Login(context.Background(), tc.name, tc.secret); !citycard.IsKind(err, citycard.Unauthenticated) {
 			t.Errorf("%q with %q: %v, want kind Unauthenticated", tc.name, tc.secret, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/sim/city"
 )
 
@@ -74,18 +75,32 @@ func runDemo(ctx context.Context, e env, args []string) error {
 }
 
 // serveDemo serves the console and the API over the city's back office
-// on addr until ctx ends, with a demo administrator whose token is drawn
-// now and printed.
+// on addr until ctx ends, with card management and a demo administrator
+// stored as any (the bootstrap of citycard staff add), whose password is
+// drawn now and printed with a session token for the API.
 func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error {
 	b := make([]byte, 12)
 	crand.Read(b)
-	token := hex.EncodeToString(b)
-	staff := &api.StaticStaff{}
-	staff.Add(token, api.Staff{Name: "demo", Role: api.RoleAdmin})
-	s := bo.apiServer(staff)
+	password := hex.EncodeToString(b)
+	dataKey := make([]byte, 32)
+	crand.Read(dataKey)
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s.Logger = logger
-	h, err := withConsole(s.Handler(), s, bo.st.journal, bo.st.registry, bo.bl, false, logger)
+	cards, staffing, err := cardManagement(bo.st, dataKey, "", logger)
+	if err != nil {
+		return err
+	}
+	if _, err := staffing.Add(ctx, cms.Actor{Who: "bootstrap", ServicePoint: "cli"},
+		cms.StaffMember{Name: "demo", Role: cms.RoleAdmin, ServicePoint: "demo-counter", PointType: cms.OwnCounter}, password); err != nil {
+		return fmt.Errorf("demo: the demo login: %w", err)
+	}
+	sess, err := staffing.Login(ctx, "demo", password)
+	if err != nil {
+		return fmt.Errorf("demo: the demo login: %w", err)
+	}
+	token := sess.Token
+	s := bo.apiServer(api.StoredStaff{Staffing: staffing})
+	s.Cards, s.Staffing, s.Logger = cards, staffing, logger
+	h, err := withConsole(s.Handler(), s, staffLogin{staffing}, bo.st.journal, bo.st.registry, bo.bl, false, logger)
 	if err != nil {
 		return err
 	}
@@ -96,8 +111,8 @@ func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(e.stdout, "console: http://%s/\nlog in as: demo\ntoken:     %s\n(the API is beside it, e.g. curl -H 'Authorization: Bearer %s' http://%s/v1/rejections; Ctrl-C stops)\n",
-		ln.Addr(), token, token, ln.Addr())
+	fmt.Fprintf(e.stdout, "console: http://%s/\nlog in as: demo\npassword:  %s\ntoken:     %s\n(the API is beside it, e.g. curl -H 'Authorization: Bearer %s' http://%s/v1/rejections,\nor CITYCARD_SERVER=http://%s CITYCARD_TOKEN=%s citycard card show ...; Ctrl-C stops)\n",
+		ln.Addr(), password, token, token, ln.Addr(), ln.Addr(), token)
 	select {
 	case err := <-errc:
 		return err

@@ -42,7 +42,7 @@ func TestDemoServesConsole(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &lineWriter{want: regexp.MustCompile(`console: (http://\S+/)\nlog in as: demo\ntoken: +(\S+)\n`), hit: make(chan []string, 1)}
+	out := &lineWriter{want: regexp.MustCompile(`console: (http://\S+/)\nlog in as: demo\npassword: +\S+\ntoken: +(\S+)\n`), hit: make(chan []string, 1)}
 	done := make(chan error, 1)
 	go func() {
 		done <- runDemo(ctx, env{getenv: os.Getenv, stdout: out, stderr: io.Discard}, []string{"--cards", "150", "--days", "2", "--addr", "127.0.0.1:0"})

@@ -47,6 +47,9 @@ func commands() map[string]command {
 		"sim":        {"simulate a city from a seed, end to end over HTTP, and check every invariant", runSim},
 		"clear":      {"clearing cycles: run, show, approve and close a business day's cycle", runClear},
 		"settle":     {"settlement files of a closed cycle: positions, instructions, pain.001", runSettle},
+		"card":       {"card management at a service point, through the API: apply, issue, show, loss, replace, refund", runCard},
+		"staff":      {"staff accounts: add (--db: the bootstrap), list, disable, login", runStaff},
+		"audit":      {"card management's audit log: verify its hash chain", runAudit},
 	}
 }
 

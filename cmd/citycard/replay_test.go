@@ -286,9 +286,10 @@ func TestServeFareReplay(t *testing.T) {
 	feeds, old, wantNew := dearerDay(t)
 	b := newBackOfficeFiles(t, "")
 	ingestDay(t, b.db, old)
-	const token = "an-auditor-token-of-some-length"
-	srv := startServe(t, append(b.env(), "CITYCARD_STAFF=ann:auditor:"+token), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0", "--fare-feeds", feeds)
+	b.addStaff(t, "ann", "auditor")
+	srv := startServe(t, b.env(), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0", "--fare-feeds", feeds)
 	defer srv.stop(t)
+	token := staffLoginCLI(t, srv.addr, "ann")
 	get := func(query string) (int, whatif.Report) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", "http://"+srv.addr+"/v1/fares/replay?"+query, nil)

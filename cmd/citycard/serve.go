@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/citycard/citycard/acquire"
@@ -19,17 +18,21 @@ import (
 	"github.com/citycard/citycard/registry"
 )
 
-const serveUsage = `usage: citycard serve [--db URL] [--addr HOST:PORT] [--store KEYS] [--kek-file F]
+const serveUsage = `usage: citycard serve [--db URL] [--addr HOST:PORT] [--store KEYS] [--kek-file F] [--products F]
 
 Runs the back office's HTTP API: terminals upload their batches of
 records (verified against the key store, journaled and booked once) and
 download the blacklist and their parameters; staff query rejections and
-card shadows. The web console is at / (staff log in with their name and
-token). The registry must hold our own issuer and the terminals.
+card shadows, and manage cards and cardholders (the OpenAPI document is
+at /v1/openapi.json). The web console is at / (staff log in with their
+name and password). The registry must hold our own issuer and the
+terminals.
 
-Staff tokens come from $CITYCARD_STAFF, "name:role:token" separated by
-commas (role auditor, operator or admin). It stops cleanly on SIGINT or
-SIGTERM, checkpointing its state; a kill -9 loses nothing committed.
+Staff accounts are stored: add the first admin with citycard staff add
+--db URL --role admin (the others through the API); staff log in with
+POST /v1/staff/login or citycard staff login. Cardholders' personal data
+is encrypted under a key derived from the KEK. It stops cleanly on SIGINT
+or SIGTERM, checkpointing its state; a kill -9 loses nothing committed.
 
 One server per store: serve takes the store's writer lock and refuses to
 start while another process holds it. The lock dies with its holder, so
@@ -53,6 +56,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with --tls-key the API is served over HTTPS, as terminals on public networks need")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	faresDir := fs.String("fares", "", "fare table `dir` (GTFS-Fares v2): composite purchases are re-priced and mismatches flagged; its version goes to terminals")
+	productsFile := fs.String("products", "", "the products `file` of card management (default: the sample, cms/products.conf)")
 	fareFeeds := fs.String("fare-feeds", "", "`dir` of candidate fare feeds, a subdirectory each, that staff may replay the journal under (GET /v1/fares/replay)")
 	ko := &keysOptions{}
 	fs.StringVar(&ko.store, "store", "citycard-keys.json", "the key store `file`")
@@ -82,8 +86,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("serve: not starting: %w", err)
 	}
 	defer releaseWriter(lock, e.stderr)
-	staff := &api.StaticStaff{}
-	if err := addStaff(staff, e.getenv("CITYCARD_STAFF")); err != nil {
+	if e.getenv("CITYCARD_STAFF") != "" {
+		return fmt.Errorf("serve: CITYCARD_STAFF is no longer read: staff accounts are stored (citycard staff add --db %s --role admin ...), unset it: %w", *db, errUsage)
+	}
+	kek, err := ko.kek("citycard.serve", e)
+	if err != nil {
+		return err
+	}
+	cards, staffing, err := cardManagement(st, cmsDataKey(kek), *productsFile, logger)
+	clear(kek)
+	if err != nil {
 		return err
 	}
 	bo, err := openAcquisition(ctx, st, ks, *faresDir, logger)
@@ -93,7 +105,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer bo.acq.Close()
 	acq, bl, fareVersion := bo.acq, bo.blacklist, bo.fareVersion
 	s := &api.Server{
-		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: staff,
+		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: api.StoredStaff{Staffing: staffing},
+		Cards: cards, Staffing: staffing,
 		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger,
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
@@ -115,7 +128,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// has a minute to send a batch (at most 10,000 records, about 1 MiB)
 	// and to read the answer.
 	ln = api.LimitListener(ln, maxConns)
-	h, err := withConsole(s.Handler(), s, st.journal, st.registry, bl, *tlsCert != "", logger)
+	h, err := withConsole(s.Handler(), s, staffLogin{staffing}, st.journal, st.registry, bl, *tlsCert != "", logger)
 	if err != nil {
 		return err
 	}
@@ -148,34 +161,4 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return errors.Join(lost, err)
 	}
 	return errors.Join(lost, acq.Close())
-}
-
-// addStaff parses "name:role:token,...".
-//
-// Its errors never repeat what an entry holds past its name: a mistyped
-// entry may hold a token in any of its fields.
-func addStaff(st *api.StaticStaff, spec string) error {
-	for n, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		parts := strings.SplitN(item, ":", 3)
-		if len(parts) != 3 || parts[0] == "" || len(parts[2]) < 16 {
-			return fmt.Errorf("CITYCARD_STAFF: entry %d: want name:role:token with a token of 16 or more characters", n+1)
-		}
-		var role api.Role
-		switch parts[1] {
-		case "auditor":
-			role = api.RoleAuditor
-		case "clerk":
-			role = api.RoleClerk
-		case "admin":
-			role = api.RoleAdmin
-		default:
-			return fmt.Errorf("CITYCARD_STAFF: entry %d (%s): the role must be auditor, clerk or admin", n+1, parts[0])
-		}
-		st.Add(parts[2], api.Staff{Name: parts[0], Role: role})
-	}
-	return nil
 }

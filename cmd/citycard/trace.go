@@ -90,22 +90,31 @@ func runTrace(ctx context.Context, e env, args []string) error {
 // parseInterspersed parses flags that may come before or after the one
 // positional argument, which it returns.
 func parseInterspersed(fs *flag.FlagSet, args []string) (string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parsePositional(fs, args)
+	if err != nil {
+		return "", err
 	}
 	if len(pos) != 1 {
 		fs.Usage()
 		return "", fmt.Errorf("want one argument, have %d (%s): %w", len(pos), strings.Join(pos, " "), errUsage)
 	}
 	return pos[0], nil
+}
+
+// parsePositional parses flags anywhere among args and returns the
+// arguments that are not flags, in order.
+func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // tracer prints the APDUs that pass through the transports it wraps.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"log/slog"
 	"os"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
@@ -42,6 +45,8 @@ type stores struct {
 	journal   journal
 	blacklist blacklist.Store
 	clearing  clearingStore
+	cms       cms.Store
+	staff     cms.StaffStore
 	close     func() error
 	// lockWriter takes the store's writer lock (see writer.go).
 	lockWriter func(context.Context) (writerLock, error)
@@ -67,7 +72,8 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			}
 			return l, nil
 		}
-		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(), close: d.Close, lockWriter: lock}, nil
+		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
+			cms: d.CMS(), staff: d.Staff(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }
@@ -148,4 +154,37 @@ func (f fareRecheck) Recheck(r *record.Record) acquire.FareVerdict {
 		return acquire.FareMismatch
 	}
 	return acquire.FareMatch
+}
+
+// cmsDataKey derives card management's data key (cardholders' personal
+// data, cms.Protector) from the key-encryption key, so that serve needs
+// no second secret: HMAC-SHA256 of the KEK over a label of its own. A
+// new KEK is a new data key: the cardholders stored under the old one
+// must be re-encrypted first (kind Crypto otherwise, never a wrong read).
+func cmsDataKey(kek []byte) []byte {
+	m := hmac.New(sha256.New, kek)
+	m.Write([]byte("citycard.cms.data-key.v1"))
+	return m.Sum(nil)
+}
+
+// cardManagement opens card management and the stored staff over the
+// stores: the products of productsFile (the sample, cms.DefaultProducts,
+// if ""), personal data under dataKey.
+func cardManagement(st *stores, dataKey []byte, productsFile string, logger *slog.Logger) (*cms.Manager, *cms.Staffing, error) {
+	products := cms.DefaultProducts()
+	if productsFile != "" {
+		b, err := os.ReadFile(productsFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		if products, err = cms.ParseProducts(productsFile, b); err != nil {
+			return nil, nil, err
+		}
+	}
+	p, err := cms.NewProtector(dataKey, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Info("card management", "products", len(products.Products()))
+	return cms.NewManager(st.cms, products, p, time.Now), cms.NewStaffing(st.staff, time.Now, cms.StaffOptions{}), nil
 }

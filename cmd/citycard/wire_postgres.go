@@ -20,5 +20,6 @@ func openPostgres(ctx context.Context, u dburl.URL) (*stores, error) {
 		}
 		return l, nil
 	}
-	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(), close: d.Close, lockWriter: lock}, nil
+	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
+		cms: d.CMS(), staff: d.Staff(), close: d.Close, lockWriter: lock}, nil
 }

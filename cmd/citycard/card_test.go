@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/citycard/citycard/sqlite"
+)
+
+// TestCardCLI runs a service point's day through the CLI against a real
+// serve: the first admin added on the store, staff added, listed and
+// disabled through the API, logins, a cardholder and a card's life
+// (apply, issue, show, loss, unloss, replace), a refund over the
+// approval limit approved by a supervisor who is not its requester, and
+// the audit log verified, then tampered with and caught.
+func TestCardCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	b := newBackOfficeFiles(t, "")
+	b.addStaff(t, "root", "admin")
+	srv := startServe(t, b.env(), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0")
+	server := "http://" + srv.addr
+	admin := staffLoginCLI(t, srv.addr, "root")
+	as := func(token string) []string {
+		return []string{envServer + "=" + server, envToken + "=" + token, envPassword + "=" + testPassword}
+	}
+	for name, role := range map[string]string{"ann": "clerk", "sue": "supervisor", "tom": "supervisor", "aud": "auditor"} {
+		out := mustCLI(t, as(admin), "staff", "add", "--name", name, "--role", role, "--point", "nb-counter-02", "--point-type", "agent")
+		if !strings.Contains(out, `"role": "`+role+`"`) {
+			t.Fatalf("staff add %s: %s", name, out)
+		}
+	}
+	if out := mustCLI(t, as(admin), "staff", "list"); strings.Count(out, `"name"`) != 5 {
+		t.Fatalf("staff list: %s", out)
+	}
+	ann, sue, aud := staffLoginCLI(t, srv.addr, "ann"), staffLoginCLI(t, srv.addr, "sue"), staffLoginCLI(t, srv.addr, "aud")
+	tom := staffLoginCLI(t, srv.addr, "tom")
+
+	out := mustCLI(t, as(ann), "card", "register", "--name", "张三丰", "--doc-number", "330203199001011236", "--born", "1990-01-01", "--phone", "13812345678")
+	if !strings.Contains(out, "3302**********1236") || strings.Contains(out, "330203199001011236") {
+		t.Fatalf("register: %s", out)
+	}
+	card := "31500001FFFFFFFF/31500000000000000001"
+	mustCLI(t, as(ann), "card", "apply", card, "--product", "citizen", "--holder", "1")
+	issue := []string{"card", "issue", card, "--key", "sell-1", "--party", "nb-card", "--load-fen", "50000"}
+	mustCLI(t, as(ann), issue...)
+	if out := mustCLI(t, as(ann), issue...); !strings.Contains(out, `"replayed": true`) {
+		t.Fatalf("issue again with the same key: %s", out)
+	}
+	if out := mustCLI(t, as(aud), "card", "show", card); !strings.Contains(out, `"book_balance_fen": 50000`) || !strings.Contains(out, `"state": "issued"`) {
+		t.Fatalf("show: %s", out)
+	}
+	if _, _, err := tryCLI(as(aud), "card", "loss", card); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("an auditor reports a loss: %v", err)
+	}
+	mustCLI(t, as(ann), "card", "loss", card)
+	mustCLI(t, as(ann), "card", "unloss", card)
+	mustCLI(t, as(ann), "card", "activate", card)
+
+	// A refund of 500 yuan and the 10-yuan deposit, less a 5-yuan fee:
+	// over the 500-yuan limit.
+	refund := []string{"card", "refund", card, "--key", "refund-1", "--party", "nb-card"}
+	out, errOut, err := tryCLI(as(ann), refund...)
+	if err != nil || !strings.Contains(errOut, "approval") {
+		t.Fatalf("refund over the limit: %v\n%s%s", err, out, errOut)
+	}
+	var ans struct {
+		Approval struct{ ID int64 }
+	}
+	if err := json.Unmarshal([]byte(out), &ans); err != nil || ans.Approval.ID == 0 {
+		t.Fatalf("refund's answer: %v\n%s", err, out)
+	}
+	id := jsonNumber(ans.Approval.ID)
+	if _, _, err := tryCLI(as(ann), "card", "approve", id); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a clerk approves: %v", err)
+	}
+	mustCLI(t, as(sue), "card", "approve", id)
+	if out := mustCLI(t, as(ann), append(refund, "--approval", id)...); !strings.Contains(out, `"state": "closed"`) {
+		t.Fatalf("the approved refund: %s", out)
+	}
+
+	// A supervisor's own refund request: not theirs to approve.
+	other := "31500001FFFFFFFF/31500000000000000002"
+	mustCLI(t, as(ann), "card", "apply", other, "--product", "citizen", "--holder", "1")
+	mustCLI(t, as(ann), "card", "issue", other, "--key", "sell-2", "--party", "nb-card", "--load-fen", "50000")
+	mustCLI(t, as(ann), "card", "activate", other)
+	out, _, _ = tryCLI(as(sue), "card", "refund", other, "--key", "refund-2", "--party", "nb-card")
+	json.Unmarshal([]byte(out), &ans)
+	if _, _, err := tryCLI(as(sue), "card", "approve", jsonNumber(ans.Approval.ID)); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a supervisor approves their own request: %v", err)
+	}
+	mustCLI(t, as(tom), "card", "reject", jsonNumber(ans.Approval.ID))
+
+	// Replacement of a lost card.
+	mustCLI(t, as(ann), "card", "loss", other)
+	if out := mustCLI(t, as(ann), "card", "replace", other, "--new-asn", "31500000000000000003", "--key", "replace-1", "--party", "nb-card"); !strings.Contains(out, `"replaces": "31500000000000000002"`) {
+		t.Fatalf("replace: %s", out)
+	}
+
+	// A disabled account's session ends.
+	mustCLI(t, as(admin), "staff", "disable", "ann")
+	if _, _, err := tryCLI(as(ann), "card", "show", card); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("a disabled clerk's session: %v", err)
+	}
+	if _, _, err := tryCLI(as(""), "card", "show", card); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("no token: %v", err)
+	}
+	srv.stop(t)
+
+	out = mustCLI(t, nil, "audit", "verify", "--db", b.db)
+	m := regexp.MustCompile(`audit log: (\d+) records, the hash chain intact`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("audit verify: %s", out)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 20 { // 5 accounts, a cardholder, 3 cards' lives, 2 approvals and their decisions
+		t.Fatalf("audit verify: %d records, want 20 or more", n)
+	}
+	// Someone with write access edits a record: verify names it.
+	db, err := sqlite.Open(context.Background(), b.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TRIGGER cms_audit_no_update", "UPDATE cms_audit SET actor = 'eve' WHERE seq = 3"} {
+		if err := db.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if _, _, err := tryCLI(nil, "audit", "verify", "--db", b.db); err == nil || !strings.Contains(err.Error(), "audit record 3") {
+		t.Fatalf("audit verify of a tampered log: %v", err)
+	}
+}
+
+func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestStaffCLIUsage: the staff and card commands refuse what they cannot
+// read with a usage error, before any request.
+func TestStaffCLIUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"staff"}, {"staff", "fire", "ann"}, {"staff", "disable"}, {"staff", "add", "--db", "sqlite:x.db", "--role", "boss"},
+		{"card"}, {"card", "show"}, {"card", "show", "31500001FFFFFFFF"}, {"card", "show", "XX/YY"}, {"card", "holder", "one"},
+		{"card", "approve", "x"}, {"card", "frobnicate", "31500001FFFFFFFF/31500000000000000001"}, {"audit", "check"},
+	} {
+		_, _, err := tryCLI([]string{envPassword + "=" + testPassword, envServer + "=http://127.0.0.1:1"}, args...)
+		if err == nil || !strings.Contains(err.Error(), "usage") {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+}
