@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,25 @@ type cmsFix struct {
 	tokens map[string]string // staff name -> session token
 	mu     sync.Mutex
 	at     time.Time
+	log    lockedBuffer // the server's log
+}
+
+// lockedBuffer is a bytes.Buffer the server's goroutines write safely.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // firstAuth tries each StaffAuth in turn, the next on Unauthenticated.
@@ -91,6 +111,7 @@ func withCMS(t *testing.T, f *fixture) *cmsFix {
 		x.tokens[name] = s.Token
 	}
 	f.s.Cards, f.s.Staffing = x.m, x.st
+	f.s.Logger = slog.New(slog.NewTextHandler(&x.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.s.Staff = firstAuth{StoredStaff{x.st}, f.s.Staff}
 	return x
 }
@@ -271,6 +292,16 @@ func TestCardLifecycle(t *testing.T) {
 	}
 	if _, err := cms.VerifyAudit(context.Background(), x.db.CMS()); err != nil {
 		t.Fatal(err)
+	}
+	// The log says what was done, never to whom in clear.
+	log := x.log.String()
+	if !strings.Contains(log, "cardholder registered") {
+		t.Fatalf("the log lacks the registration:\n%s", log)
+	}
+	for _, pii := range []string{testIDNumber, "13812345678", "张三丰", staffPass} {
+		if strings.Contains(log, pii) {
+			t.Errorf("the log holds %q", pii)
+		}
 	}
 }
 

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/citycard/citycard/cms"
+)
+
+// TestLoginLimited: POST /v1/staff/login answers a session of the
+// configured lifetime; a wrong password is 401 with no hint of which
+// part was wrong; after cms.LoginFailureMax failures of a name the right
+// password is refused too (403) while another name logs in; a session
+// token works on a staff route, and a disabled account's does not.
+func TestLoginLimited(t *testing.T) {
+	x := withCMS(t, newFixture(t))
+	login := func(name, pw string) (int, map[string]any) {
+		t.Helper()
+		return x.call(t, "POST", "/v1/staff/login", "", `{"name":"`+name+`","password":"`+pw+`"}`)
+	}
+	code, s := login("clerk", staffPass)
+	if code != http.StatusOK || s["token"] == "" || s["role"] != "clerk" || s["service_point"] != "nb-counter-01" || s["expires_at"] == nil {
+		t.Fatalf("login: %d %v", code, s)
+	}
+	x.tokens["fresh"] = s["token"].(string)
+	if code, _ := x.call(t, "GET", "/v1/cards/"+testIssuer.String()+"/31500000000000000999", "fresh", ""); code != http.StatusNotFound {
+		t.Errorf("the fresh session on a staff route: %d, want 404 (past the guard)", code)
+	}
+	for i := range cms.LoginFailureMax {
+		code, v := login("clerk", "wrong password!!")
+		if code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %v", i+1, code, v)
+		}
+	}
+	if code, v := login("nobody", "wrong password!!"); code != http.StatusUnauthorized || v["error"] == "" {
+		t.Errorf("an unknown name: %d %v, want 401 as for a wrong password", code, v)
+	}
+	if code, v := login("clerk", staffPass); code != http.StatusForbidden {
+		t.Errorf("after %d failures, the right password: %d %v, want 403", cms.LoginFailureMax, code, v)
+	}
+	if code, _ := login("clerk2", staffPass); code != http.StatusOK {
+		t.Errorf("another name: %d, want 200", code)
+	}
+	if code, _ := x.call(t, "POST", "/v1/staff/clerk2/disable", "admin", ""); code != http.StatusOK {
+		t.Fatalf("disable clerk2: %d", code)
+	}
+	if code, _ := x.call(t, "GET", "/v1/cards/"+testIssuer.String()+"/31500000000000000999", "clerk2", ""); code != http.StatusUnauthorized {
+		t.Errorf("a disabled account's session: %d, want 401", code)
+	}
+	if code, _ := x.call(t, "POST", "/v1/staff/logout", "fresh", ""); code != http.StatusOK {
+		t.Errorf("logout: %d", code)
+	}
+	if code, _ := x.call(t, "GET", "/v1/cards/"+testIssuer.String()+"/31500000000000000999", "fresh", ""); code != http.StatusUnauthorized {
+		t.Errorf("after logout: %d, want 401", code)
+	}
+}
