@@ -37,6 +37,7 @@ type cmsFix struct {
 	db     *sqlite.DB
 	m      *cms.Manager
 	st     *cms.Staffing
+	self   *cms.SelfService
 	tokens map[string]string // staff name -> session token
 	mu     sync.Mutex
 	at     time.Time
@@ -110,7 +111,8 @@ func withCMS(t *testing.T, f *fixture) *cmsFix {
 		}
 		x.tokens[name] = s.Token
 	}
-	f.s.Cards, f.s.Staffing = x.m, x.st
+	x.self = cms.NewSelfService(x.m, db.HolderAccounts(), now, cms.StaffOptions{BcryptCost: bcrypt.MinCost})
+	f.s.Cards, f.s.Staffing, f.s.SelfService = x.m, x.st, x.self
 	f.s.Logger = slog.New(slog.NewTextHandler(&x.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.s.Staff = firstAuth{StoredStaff{x.st}, f.s.Staff}
 	return x
@@ -393,6 +395,21 @@ func TestAuditorCannotWrite(t *testing.T) {
 	}
 }
 
+// selfToken registers the test cardholder for self service with card
+// and logs them in, returning the session token.
+func (x *cmsFix) selfToken(t *testing.T, card citycard.ASN) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := x.self.Register(ctx, testIssuer, card, cms.ResidentID, testIDNumber, staffPass); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _, err := x.self.Login(ctx, cms.ResidentID, testIDNumber, staffPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // cmsShapeRequests makes the state and the requests TestResponseShapes
 // sends to card management's and staff's routes, in routes.go's order.
 func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
@@ -415,6 +432,18 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 	applied := asnOf(t, "31500000000000000401")
 	lost := x.lost(t, "31500000000000000402")
 	refund := x.issued(t, "31500000000000000404", 500)
+	own := x.issued(t, "31500000000000000405", 500)
+	selfTok := x.selfToken(t, own)
+	// A second cardholder with a card, to register over the API.
+	born, _ := cms.ParseDate("1980-03-05")
+	other, err := x.m.Register(ctx, cms.Actor{Who: "clerk", ServicePoint: "p"}, cms.Cardholder{Name: "王五", DocType: cms.ResidentID, DocNumber: "330205198003050026", DateOfBirth: born})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCard := asnOf(t, "31500000000000000406")
+	if _, err := x.m.Apply(ctx, cms.Actor{Who: "clerk", ServicePoint: "p"}, testIssuer, otherCard, "citizen", other.ID); err != nil {
+		t.Fatal(err)
+	}
 	j := func(s string) []byte { return []byte(s) }
 	const ct = "application/json"
 	return map[string][]shapeRequest{
@@ -439,7 +468,12 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/cards/{issuer}/{asn}/unloss":   {{path: cardURL(applied, "unloss"), token: x.tokens["clerk"]}},
 		"POST /v1/cards/{issuer}/{asn}/replace": {{path: cardURL(lost, "replace"), token: x.tokens["clerk"], ctype: ct,
 			body: j(`{` + cash("shape-replace") + `,"new_asn":"31500000000000000403"}`)}},
-		"POST /v1/cards/{issuer}/{asn}/refund": {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},
-		"GET /v1/openapi.json":                 {{}},
+		"POST /v1/cards/{issuer}/{asn}/refund":    {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},
+		"GET /v1/openapi.json":                    {{}},
+		"POST /v1/self/register":                  {{ctype: ct, body: j(`{"issuer":"` + testIssuer.String() + `","asn":"` + otherCard.String() + `","doc_type":"resident_id","doc_number":"330205198003050026","password":"` + staffPass + `"}`)}},
+		"POST /v1/self/login":                     {{ctype: ct, body: j(`{"doc_type":"resident_id","doc_number":"` + testIDNumber + `","password":"` + staffPass + `"}`)}},
+		"GET /v1/self/cards":                      {{token: selfTok}},
+		"GET /v1/self/cards/{issuer}/{asn}":       {{path: "/v1/self" + cardURL(own, "")[3:], token: selfTok}},
+		"POST /v1/self/cards/{issuer}/{asn}/loss": {{path: "/v1/self" + cardURL(own, "loss")[3:], token: selfTok}},
 	}
 }

@@ -54,6 +54,11 @@ var operations = map[string]operation{
 	"POST /v1/cards/{issuer}/{asn}/unloss":    {summary: "Cancel a loss report: the card comes off the blacklist", response: "Card"},
 	"POST /v1/cards/{issuer}/{asn}/replace":   {summary: "Replace a lost or damaged card with a new one", request: "CardReplace", response: "MoneyAnswer"},
 	"POST /v1/cards/{issuer}/{asn}/refund":    {summary: "Refund and close a card; over the approval limit answered 202 with an approval request, then made with its approval_id", request: "CardRefund", response: "RefundAnswer"},
+	"POST /v1/self/register":                  {summary: "A cardholder's self-service account: the card and the document it was issued against, and a password (403 if card and document do not go together)", request: "SelfRegister", response: "Object", status: "201"},
+	"POST /v1/self/login":                     {summary: "A cardholder's session: document and password; failed logins limited per document", request: "SelfLogin", response: "Object"},
+	"GET /v1/self/cards":                      {summary: "The cardholder's own cards", response: "CardList"},
+	"GET /v1/self/cards/{issuer}/{asn}":       {summary: "The cardholder's own card: its balance and last transactions (another's card: 404)", response: "SelfCard"},
+	"POST /v1/self/cards/{issuer}/{asn}/loss": {summary: "Report the cardholder's own card lost: onto the blacklist", response: "Card"},
 	"GET /healthz":                            {summary: "200 while the back office takes batches, else 503 with the reason", response: "Object"},
 	"GET /metrics":                            {summary: "Acquisition counters, Prometheus text format", response: "Text"},
 	"GET /v1/openapi.json":                    {summary: "This document", response: "Object"},
@@ -138,6 +143,11 @@ func schemas() map[string]any {
 		"CardReplace":  object(merge(map[string]any{"key": strDesc("idempotency key"), "new_asn": str()}, channel("channel"))),
 		"CardRefund":   object(merge(map[string]any{"key": strDesc("idempotency key"), "approval_id": integer("0, or the approval of this same request")}, channel("payee"))),
 		"MoneyAnswer":  object(money, "new_card"),
+		"CardList":     arrayOf("Card"),
+		"SelfRegister": object(map[string]any{"issuer": str(), "asn": str(), "doc_type": str(), "doc_number": str(), "password": strDesc("12 to 72 bytes")}),
+		"SelfLogin":    object(map[string]any{"doc_type": str(), "doc_number": str(), "password": str()}),
+		"SelfCard": object(map[string]any{"card": ref("Card"), "balance_fen": integer("fen"),
+			"transactions": map[string]any{"type": "array", "items": object(map[string]any{"type": strDesc("load, purchase, refund, moved_out, moved_in, loss_borne"), "fen": integer("fen")})}}),
 		"RefundAnswer": object(merge(money, map[string]any{"quote": object(quote, "fee_rule"), "approval": ref("Approval")}), "new_card", "approval"),
 	}
 }
@@ -182,6 +192,8 @@ func (s *Server) openAPI() map[string]any {
 		switch {
 		case rt.terminal:
 			o["security"] = []any{map[string]any{"terminal": []any{}}}
+		case rt.holder:
+			o["security"] = []any{map[string]any{"cardholder": []any{}}}
 		case rt.role != 0:
 			o["security"] = []any{map[string]any{"staff": []any{}}}
 			o["x-citycard-role"] = rt.role.String()
@@ -203,8 +215,9 @@ func (s *Server) openAPI() map[string]any {
 		"components": map[string]any{
 			"schemas": schemas(),
 			"securitySchemes": map[string]any{
-				"terminal": map[string]any{"type": "http", "scheme": "bearer", "description": "a terminal's API token (citycard registry credential); only for its own {terminal}"},
-				"staff":    map[string]any{"type": "http", "scheme": "bearer", "description": "a staff session token from POST /v1/staff/login; x-citycard-role is the least role"},
+				"terminal":   map[string]any{"type": "http", "scheme": "bearer", "description": "a terminal's API token (citycard registry credential); only for its own {terminal}"},
+				"cardholder": map[string]any{"type": "http", "scheme": "bearer", "description": "a cardholder's session token from POST /v1/self/login; their own cards only"},
+				"staff":      map[string]any{"type": "http", "scheme": "bearer", "description": "a staff session token from POST /v1/staff/login; x-citycard-role is the least role"},
 			},
 		},
 	}

@@ -53,6 +53,14 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/replace", RoleClerk, s.handleCardReplace),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/refund", RoleClerk, s.handleCardRefund), // over the limit: a supervisor's approval
 
+		// Cardholders' self service (Authorization: Bearer <cardholder
+		// token>): their own cards only.
+		s.publicRoute("POST /v1/self/register", s.handleSelfRegister), // with the card and the document
+		s.publicRoute("POST /v1/self/login", s.handleSelfLogin),
+		s.holderRoute("GET /v1/self/cards", s.handleSelfCards),
+		s.holderRoute("GET /v1/self/cards/{issuer}/{asn}", s.handleSelfCard),
+		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/loss", s.handleSelfLoss),
+
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),
 		s.publicRoute("GET /metrics", s.handleMetrics),
@@ -61,12 +69,13 @@ func (s *Server) routes() []route {
 }
 
 // route is a pattern of http.ServeMux and its guarded handler, with its
-// guard for the OpenAPI document: a terminal's, or staff of at least role
-// (neither: public).
+// guard for the OpenAPI document: a terminal's, a cardholder's, or staff
+// of at least role (none: public).
 type route struct {
 	pattern  string
 	handler  http.HandlerFunc
 	terminal bool
+	holder   bool
 	role     Role
 }
 
@@ -81,7 +90,21 @@ func (s *Server) terminalRoute(pattern string, h func(w http.ResponseWriter, r *
 			return
 		}
 		h(w, r, id)
-	}, true, 0}
+	}, true, false, 0}
+}
+
+// holderRoute guards h with a cardholder's self-service session (see
+// Server.holder): h is given the cardholder's ID, and shows only their
+// own cards.
+func (s *Server) holderRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, holder int64)) route {
+	return route{pattern: pattern, holder: true, handler: func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.holder(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r, id)
+	}}
 }
 
 // staffRoute guards h with staff authentication (see Server.staff): h
@@ -94,7 +117,7 @@ func (s *Server) staffRoute(pattern string, role Role, h func(w http.ResponseWri
 			return
 		}
 		h(w, r, st)
-	}, false, role}
+	}, false, false, role}
 }
 
 // publicRoute serves h to anyone; the routes test lists the public routes

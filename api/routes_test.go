@@ -18,12 +18,13 @@ import (
 
 // publicRoutes are the routes anyone may call: they show no card, terminal
 // or key data. Any other route must have a guard.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true, "GET /v1/openapi.json": true, "POST /v1/staff/login": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true, "GET /v1/openapi.json": true, "POST /v1/staff/login": true,
+	"POST /v1/self/register": true, "POST /v1/self/login": true}
 
 // declaredRoute is a route as routes.go declares it.
 type declaredRoute struct {
 	pattern string
-	guard   string // "public", "terminal", "staff"
+	guard   string // "public", "terminal", "staff", "holder"
 	role    Role   // for staff
 }
 
@@ -39,7 +40,7 @@ func declaredRoutes(t *testing.T) []declaredRoute {
 		t.Fatal(err)
 	}
 	roles := map[string]Role{"RoleAuditor": RoleAuditor, "RoleClerk": RoleClerk, "RoleSupervisor": RoleSupervisor, "RoleAdmin": RoleAdmin}
-	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "staffRoute": "staff"}
+	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "staffRoute": "staff", "holderRoute": "holder"}
 	var out []declaredRoute
 	ast.Inspect(f, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
@@ -118,10 +119,13 @@ func TestRoutesRegisteredOnce(t *testing.T) {
 // TestEveryRouteGuarded walks routes.go and checks each route's guard over
 // HTTP: without a token 401; a terminal route with another terminal's
 // token 403; a staff route with a terminal's token 401 and with a role too
-// low 403; the right caller passes the guard.
+// low 403; a cardholder route with a staff's or a terminal's token 401;
+// the right caller passes the guard.
 func TestEveryRouteGuarded(t *testing.T) {
 	f := newFixture(t)
-	staff := f.s.Staff.(*StaticStaff)
+	x := withCMS(t, f)
+	holderTok := x.selfToken(t, x.issued(t, "31500000000000000701", 100))
+	staff := f.s.Staff.(firstAuth)[1].(*StaticStaff)
 	roleTokens := map[Role]string{}
 	for role := Role(0); role <= RoleAdmin; role++ {
 		roleTokens[role] = "staff-token-role-" + strconv.Itoa(int(role))
@@ -182,6 +186,12 @@ func TestEveryRouteGuarded(t *testing.T) {
 			check("a role too low", roleTokens[rt.role-1], http.StatusForbidden)
 			check("the role", roleTokens[rt.role])
 			check("the highest role", roleTokens[RoleAdmin])
+			check("a cardholder's token", holderTok, http.StatusUnauthorized)
+		case "holder":
+			check("no token", "", http.StatusUnauthorized)
+			check("a terminal's token", f.toks[own], http.StatusUnauthorized)
+			check("a staff token", roleTokens[RoleAdmin], http.StatusUnauthorized)
+			check("a cardholder's token", holderTok)
 		}
 	}
 	for p := range publicRoutes {

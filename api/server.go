@@ -9,7 +9,9 @@
 // role (auditor, clerk, supervisor, admin: each including the ones
 // before it) is the least each route asks (routes.go). A refund over
 // RefundApprovalFen waits for a supervisor's approval, never the
-// requester's own (cms.Approval). The OpenAPI 3.1 document of every route
+// requester's own (cms.Approval). Cardholders log in to self service
+// (/v1/self, cms.SelfService) with their document and password, and reach
+// only their own cards. The OpenAPI 3.1 document of every route
 // is served at /v1/openapi.json (openapi.go).
 //
 // # Errors
@@ -186,6 +188,9 @@ type Server struct {
 	// Staffing is the stored staff accounts (login, the staff routes,
 	// approvals); nil: those routes answer 503.
 	Staffing *cms.Staffing
+	// SelfService is the cardholders' own access (the /v1/self routes);
+	// nil: those routes refuse every token.
+	SelfService *cms.SelfService
 	// Balances gives a card's balance for a refund; nil: ShadowBalances
 	// over the Acquirer and Cards.
 	Balances Balances

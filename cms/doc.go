@@ -240,4 +240,20 @@
 // approval and deciding it each write an audit record ("staff:NAME",
 // "approval:ID") in the same transaction, into the same chain as cards
 // and cardholders; a login is not a change and writes none.
+//
+// # Self service
+//
+// A cardholder reaches their own cards from the app or the website
+// (SelfService, over a HolderAccountStore beside the staff's): they
+// register with a card and the identity document it was issued against
+// (the card's cardholder must be the one the document's look-up hash
+// finds; any mismatch is one Permission that does not say which half was
+// wrong), choose a password (bcrypt, as staff's), and log in with the
+// document and the password, limited per document as staff logins are
+// per name (the limiter keeps the look-up hash, never the number). A
+// session token is kept by its SHA-256 as staff's. Every card the holder
+// asks for passes OwnCard: another's card and a card that does not exist
+// are the same NotFound, so that a holder learns nothing of others'
+// cards. They see their cards, a card's flows (its last transactions)
+// and report a loss (the audit log names "holder:ID" at "self").
 package cms

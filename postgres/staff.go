@@ -138,3 +138,46 @@ func (s staffStore) DecideApproval(ctx context.Context, a *cms.Approval, audit *
 		return appendAudit(ctx, tx, audit)
 	}))
 }
+
+// HolderAccounts returns the cardholders' self-service credentials
+// (cms.HolderAccountStore).
+func (db *DB) HolderAccounts() cms.HolderAccountStore { return staffStore{cmsStore{db}} }
+
+func (s staffStore) CreateHolderAccount(ctx context.Context, holder int64, hash []byte, a *cms.AuditRecord) error {
+	return mapErr("postgres.Staff.CreateHolderAccount", s.cms.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO cms_holder_accounts (holder, password_hash, created_ns) VALUES ($1, $2, $3)`, holder, string(hash), a.At.UnixNano()); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, a)
+	}))
+}
+
+func (s staffStore) HolderPassword(ctx context.Context, holder int64) ([]byte, error) {
+	const op = "postgres.Staff.HolderPassword"
+	var h string
+	err := s.cms.db.pool.QueryRow(ctx, `SELECT password_hash FROM cms_holder_accounts WHERE holder = $1`, holder).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, citycard.E(op, citycard.NotFound, "no self-service account of cardholder %d", holder)
+	}
+	return []byte(h), mapErr(op, err)
+}
+
+func (s staffStore) CreateHolderSession(ctx context.Context, tokenHash [32]byte, holder int64, expires, now time.Time) error {
+	return mapErr("postgres.Staff.CreateHolderSession", pgx.BeginFunc(ctx, s.cms.db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM cms_holder_sessions WHERE expires_ns <= $1`, now.UnixNano()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO cms_holder_sessions (token_hash, holder, expires_ns) VALUES ($1, $2, $3)`, cms.LookupHex(tokenHash), holder, expires.UnixNano())
+		return err
+	}))
+}
+
+func (s staffStore) HolderSession(ctx context.Context, tokenHash [32]byte) (int64, time.Time, error) {
+	const op = "postgres.Staff.HolderSession"
+	var holder, exp int64
+	err := s.cms.db.pool.QueryRow(ctx, `SELECT holder, expires_ns FROM cms_holder_sessions WHERE token_hash = $1`, cms.LookupHex(tokenHash)).Scan(&holder, &exp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, time.Time{}, citycard.E(op, citycard.NotFound, "no such session")
+	}
+	return holder, time.Unix(0, exp).UTC(), mapErr(op, err)
+}

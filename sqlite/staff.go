@@ -144,3 +144,46 @@ func (s staffStore) DecideApproval(ctx context.Context, a *cms.Approval, audit *
 		return appendAudit(ctx, tx, audit)
 	}))
 }
+
+// HolderAccounts returns the cardholders' self-service credentials
+// (cms.HolderAccountStore).
+func (db *DB) HolderAccounts() cms.HolderAccountStore { return staffStore{db} }
+
+func (s staffStore) CreateHolderAccount(ctx context.Context, holder int64, hash []byte, a *cms.AuditRecord) error {
+	return mapErr("sqlite.Staff.CreateHolderAccount", s.db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_holder_accounts (holder, password_hash, created_ns) VALUES (?, ?, ?)`, holder, string(hash), a.At.UnixNano()); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, a)
+	}))
+}
+
+func (s staffStore) HolderPassword(ctx context.Context, holder int64) ([]byte, error) {
+	const op = "sqlite.Staff.HolderPassword"
+	var h string
+	err := s.db.r.QueryRowContext(ctx, `SELECT password_hash FROM cms_holder_accounts WHERE holder = ?`, holder).Scan(&h)
+	if err == sql.ErrNoRows {
+		return nil, citycard.E(op, citycard.NotFound, "no self-service account of cardholder %d", holder)
+	}
+	return []byte(h), mapErr(op, err)
+}
+
+func (s staffStore) CreateHolderSession(ctx context.Context, tokenHash [32]byte, holder int64, expires, now time.Time) error {
+	return mapErr("sqlite.Staff.CreateHolderSession", s.db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM cms_holder_sessions WHERE expires_ns <= ?`, now.UnixNano()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO cms_holder_sessions (token_hash, holder, expires_ns) VALUES (?, ?, ?)`, cms.LookupHex(tokenHash), holder, expires.UnixNano())
+		return err
+	}))
+}
+
+func (s staffStore) HolderSession(ctx context.Context, tokenHash [32]byte) (int64, time.Time, error) {
+	const op = "sqlite.Staff.HolderSession"
+	var holder, exp int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT holder, expires_ns FROM cms_holder_sessions WHERE token_hash = ?`, cms.LookupHex(tokenHash)).Scan(&holder, &exp)
+	if err == sql.ErrNoRows {
+		return 0, time.Time{}, citycard.E(op, citycard.NotFound, "no such session")
+	}
+	return holder, time.Unix(0, exp).UTC(), mapErr(op, err)
+}

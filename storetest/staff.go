@@ -171,3 +171,56 @@ func testStaffApprovals(t *testing.T, s Stores) {
 		t.Error(err)
 	}
 }
+
+// testSelfService: a cardholder's self-service account on the store: it
+// needs their card and their document, opens sessions, shows only their
+// own cards; the hash is bcrypt's, never the password.
+func testSelfService(t *testing.T, s Stores) {
+	ctx := context.Background()
+	ha, ok := s.Staff.(cms.HolderAccountStore)
+	if !ok {
+		t.Fatalf("%T keeps no cardholder accounts", s.Staff)
+	}
+	m := manager(t, s, 1)
+	ann, bo := register(t, m)
+	mine, theirs := cmsASN(t, "0123456789ABCDEF"), cmsASN(t, "0123456789ABCDEE")
+	if _, err := m.Apply(ctx, clerk, cmsIssuer, mine, "citizen", ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Apply(ctx, clerk, cmsIssuer, theirs, "citizen", bo.ID); err != nil {
+		t.Fatal(err)
+	}
+	ss := cms.NewSelfService(m, ha, clock(), cms.StaffOptions{BcryptCost: bcrypt.MinCost})
+	if _, err := ss.Register(ctx, cmsIssuer, theirs, cms.ResidentID, idAnn, staffPassword); !citycard.IsKind(err, citycard.Permission) {
+		t.Errorf("register with another's card: %v, want Permission", err)
+	}
+	id, err := ss.Register(ctx, cmsIssuer, mine, cms.ResidentID, idAnn, staffPassword)
+	if err != nil || id != ann.ID {
+		t.Fatalf("register: %d, %v", id, err)
+	}
+	if _, err := ss.Register(ctx, cmsIssuer, mine, cms.ResidentID, idAnn, staffPassword); !citycard.IsKind(err, citycard.Exists) {
+		t.Errorf("register twice: %v, want Exists", err)
+	}
+	if h, err := ha.HolderPassword(ctx, ann.ID); err != nil || bcrypt.CompareHashAndPassword(h, []byte(staffPassword)) != nil {
+		t.Errorf("the stored hash: %v", err)
+	}
+	if _, _, _, err := ss.Login(ctx, cms.ResidentID, idAnn, "not the password"); !citycard.IsKind(err, citycard.Unauthenticated) {
+		t.Errorf("a wrong password: %v", err)
+	}
+	tok, holder, _, err := ss.Login(ctx, cms.ResidentID, idAnn, staffPassword)
+	if err != nil || holder != ann.ID {
+		t.Fatalf("login: %v", err)
+	}
+	if got, err := ss.Authenticate(ctx, tok); err != nil || got != ann.ID {
+		t.Fatalf("authenticate: %d, %v", got, err)
+	}
+	if _, err := ss.OwnCard(ctx, ann.ID, cmsIssuer, theirs); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("another's card: %v, want NotFound", err)
+	}
+	if cards, err := ss.Cards(ctx, ann.ID); err != nil || len(cards) != 1 || cards[0].ASN != mine {
+		t.Errorf("own cards: %v, %v", cards, err)
+	}
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
+		t.Error(err)
+	}
+}

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSReview", testCMSReview},
 		{"Staff", testStaff},
 		{"StaffApprovals", testStaffApprovals},
+		{"SelfService", testSelfService},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

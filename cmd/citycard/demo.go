@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/sim/city"
 )
@@ -85,10 +84,12 @@ func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error
 	dataKey := make([]byte, 32)
 	crand.Read(dataKey)
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cards, staffing, err := cardManagement(bo.st, dataKey, "", logger)
-	if err != nil {
+	s := bo.apiServer(nil)
+	s.Logger = logger
+	if err := cardManagement(s, bo.st, dataKey, "", logger); err != nil {
 		return err
 	}
+	staffing := s.Staffing
 	if _, err := staffing.Add(ctx, cms.Actor{Who: "bootstrap", ServicePoint: "cli"},
 		cms.StaffMember{Name: "demo", Role: cms.RoleAdmin, ServicePoint: "demo-counter", PointType: cms.OwnCounter}, password); err != nil {
 		return fmt.Errorf("demo: the demo login: %w", err)
@@ -98,8 +99,6 @@ func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error
 		return fmt.Errorf("demo: the demo login: %w", err)
 	}
 	token := sess.Token
-	s := bo.apiServer(api.StoredStaff{Staffing: staffing})
-	s.Cards, s.Staffing, s.Logger = cards, staffing, logger
 	h, err := withConsole(s.Handler(), s, staffLogin{staffing}, bo.st.journal, bo.st.registry, bo.bl, false, logger)
 	if err != nil {
 		return err

@@ -93,11 +93,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cards, staffing, err := cardManagement(st, cmsDataKey(kek), *productsFile, logger)
+	dataKey := cmsDataKey(kek)
 	clear(kek)
-	if err != nil {
-		return err
-	}
 	bo, err := openAcquisition(ctx, st, ks, *faresDir, logger)
 	if err != nil {
 		return err
@@ -105,12 +102,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer bo.acq.Close()
 	acq, bl, fareVersion := bo.acq, bo.blacklist, bo.fareVersion
 	s := &api.Server{
-		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)}, Staff: api.StoredStaff{Staffing: staffing},
-		Cards: cards, Staffing: staffing,
+		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)},
 		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger,
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
+	}
+	if err := cardManagement(s, st, dataKey, *productsFile, logger); err != nil {
+		return err
 	}
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
@@ -128,7 +127,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// has a minute to send a batch (at most 10,000 records, about 1 MiB)
 	// and to read the answer.
 	ln = api.LimitListener(ln, maxConns)
-	h, err := withConsole(s.Handler(), s, staffLogin{staffing}, st.journal, st.registry, bl, *tlsCert != "", logger)
+	h, err := withConsole(s.Handler(), s, staffLogin{s.Staffing}, st.journal, st.registry, bl, *tlsCert != "", logger)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,7 @@ type stores struct {
 	clearing  clearingStore
 	cms       cms.Store
 	staff     cms.StaffStore
+	holders   cms.HolderAccountStore
 	close     func() error
 	// lockWriter takes the store's writer lock (see writer.go).
 	lockWriter func(context.Context) (writerLock, error)
@@ -73,7 +74,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			return l, nil
 		}
 		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
-			cms: d.CMS(), staff: d.Staff(), close: d.Close, lockWriter: lock}, nil
+			cms: d.CMS(), staff: d.Staff(), holders: d.HolderAccounts(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }
@@ -167,24 +168,29 @@ func cmsDataKey(kek []byte) []byte {
 	return m.Sum(nil)
 }
 
-// cardManagement opens card management and the stored staff over the
-// stores: the products of productsFile (the sample, cms.DefaultProducts,
-// if ""), personal data under dataKey.
-func cardManagement(st *stores, dataKey []byte, productsFile string, logger *slog.Logger) (*cms.Manager, *cms.Staffing, error) {
+// cardManagement opens card management, the stored staff and the
+// cardholders' self service over the stores, onto s: the products of
+// productsFile (the sample, cms.DefaultProducts, if ""), personal data
+// under dataKey.
+func cardManagement(s *api.Server, st *stores, dataKey []byte, productsFile string, logger *slog.Logger) error {
 	products := cms.DefaultProducts()
 	if productsFile != "" {
 		b, err := os.ReadFile(productsFile)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if products, err = cms.ParseProducts(productsFile, b); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	p, err := cms.NewProtector(dataKey, nil)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	logger.Info("card management", "products", len(products.Products()))
-	return cms.NewManager(st.cms, products, p, time.Now), cms.NewStaffing(st.staff, time.Now, cms.StaffOptions{}), nil
+	s.Cards = cms.NewManager(st.cms, products, p, time.Now)
+	s.Staffing = cms.NewStaffing(st.staff, time.Now, cms.StaffOptions{})
+	s.SelfService = cms.NewSelfService(s.Cards, st.holders, time.Now, cms.StaffOptions{})
+	s.Staff = api.StoredStaff{Staffing: s.Staffing}
+	return nil
 }

@@ -28,3 +28,16 @@ CREATE TABLE cms_approvals (
 	decided_by   TEXT NOT NULL,
 	decided_ns   BIGINT NOT NULL
 );
+
+CREATE TABLE cms_holder_accounts (
+	holder        BIGINT PRIMARY KEY REFERENCES cms_holders (id),
+	password_hash TEXT NOT NULL,
+	created_ns    BIGINT NOT NULL
+);
+
+CREATE TABLE cms_holder_sessions (
+	token_hash TEXT PRIMARY KEY CHECK (length(token_hash) = 64),
+	holder     BIGINT NOT NULL REFERENCES cms_holder_accounts (holder),
+	expires_ns BIGINT NOT NULL
+);
+CREATE INDEX cms_holder_sessions_expires ON cms_holder_sessions (expires_ns);

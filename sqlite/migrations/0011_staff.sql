@@ -31,3 +31,18 @@ CREATE TABLE cms_approvals (
 	decided_by   TEXT NOT NULL,
 	decided_ns   INTEGER NOT NULL
 ) STRICT;
+
+-- Cardholders' own credentials for self service (the app, the website):
+-- the bcrypt hash of each one's password, and their sessions.
+CREATE TABLE cms_holder_accounts (
+	holder        INTEGER PRIMARY KEY REFERENCES cms_holders (id),
+	password_hash TEXT NOT NULL,
+	created_ns    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE cms_holder_sessions (
+	token_hash TEXT PRIMARY KEY CHECK (length(token_hash) = 64),
+	holder     INTEGER NOT NULL REFERENCES cms_holder_accounts (holder),
+	expires_ns INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX cms_holder_sessions_expires ON cms_holder_sessions (expires_ns);
