@@ -42,6 +42,7 @@ type SelfService struct {
 	random io.Reader
 	limit  loginLimiter
 	dummy  []byte
+	slots  chan struct{} // as Staffing's: LoginsAtOnce password checks at once
 }
 
 // NewSelfService returns self service over m's cardholders and store's
@@ -49,7 +50,7 @@ type SelfService struct {
 func NewSelfService(m *Manager, store HolderAccountStore, now func() time.Time, o StaffOptions) *SelfService {
 	st := NewStaffing(nil, now, o)
 	return &SelfService{m: m, store: store, now: now, cost: st.cost, ttl: st.ttl, random: st.random, dummy: st.dummy,
-		limit: loginLimiter{failures: map[string][]time.Time{}}}
+		limit: loginLimiter{failures: map[string][]time.Time{}}, slots: make(chan struct{}, LoginsAtOnce)}
 }
 
 // Register gives the holder of a card a password: the card must be a
@@ -92,7 +93,8 @@ func (s *SelfService) Register(ctx context.Context, issuer citycard.IssuerCode, 
 // limited per document as staff logins are per name (the limiter keeps
 // the document's look-up hash, never the number). Kinds Unauthenticated
 // (no such document, no account, a wrong password: the message does not
-// say which), Permission (too many failures), IO.
+// say which), Permission (too many failures), Unavailable (LoginsAtOnce
+// checks running), IO.
 func (s *SelfService) Login(ctx context.Context, t DocType, number, password string) (string, int64, time.Time, error) {
 	const op = "cms.SelfService.Login"
 	lh := s.m.protector.LookupHash(t, NormalizeDocNumber(number))
@@ -100,6 +102,12 @@ func (s *SelfService) Login(ctx context.Context, t DocType, number, password str
 	now := s.now()
 	if wait := s.limit.blocked(key, now); wait > 0 {
 		return "", 0, time.Time{}, citycard.E(op, citycard.Permission, "too many failed logins with that document: try again in %d s", int(wait.Seconds()+1))
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		return "", 0, time.Time{}, citycard.E(op, citycard.Unavailable, "busy: %d logins are being checked, try again", LoginsAtOnce)
 	}
 	wrong := citycard.E(op, citycard.Unauthenticated, "wrong document or password, or no self-service account")
 	h, err := s.m.FindHolder(ctx, t, number)

@@ -89,8 +89,13 @@ const (
 	LoginFailureMax   = 5                // failed logins of one name in LoginWindow before it is refused
 	LoginWindow       = 15 * time.Minute // the window of LoginFailureMax
 	loginNamesMax     = 10000            // names the limiter remembers
-	DefaultBcryptCost = 12               // about a quarter second a login on one core
+	DefaultBcryptCost = 12               // 0.25 to 0.75 s a login on this 2-core machine, under load
 	DefaultSessionTTL = 8 * time.Hour
+	// LoginsAtOnce bounds the password checks running at once: each
+	// takes a core for a quarter second or more, so a flood of logins
+	// (of names that exist or not) is answered 503 beyond it rather than
+	// starving everything else.
+	LoginsAtOnce = 2
 )
 
 // StaffMember is a stored staff account: a login name, a role, the
@@ -191,7 +196,8 @@ type Staffing struct {
 	ttl    time.Duration
 	random io.Reader
 	limit  loginLimiter
-	dummy  []byte // a hash to compare against for an unknown name, so that its answer takes as long
+	dummy  []byte        // a hash to compare against for an unknown name, so that its answer takes as long
+	slots  chan struct{} // a slot per password check running (LoginsAtOnce)
 }
 
 // NewStaffing returns a Staffing over store, reading time from now.
@@ -208,6 +214,7 @@ func NewStaffing(store StaffStore, now func() time.Time, o StaffOptions) *Staffi
 		s.random = rand.Reader
 	}
 	s.limit.failures = map[string][]time.Time{}
+	s.slots = make(chan struct{}, LoginsAtOnce)
 	h, err := bcrypt.GenerateFromPassword([]byte("citycard: no such member of staff"), s.cost)
 	if err != nil {
 		panic(err) // only a cost out of range fails: a programming error
@@ -291,12 +298,18 @@ func (s *Staffing) List(ctx context.Context) ([]StaffMember, error) {
 // refused (kind Permission, even with the right password) until the
 // window of its first failure has passed. Kind Unauthenticated for a
 // wrong name or password or a disabled account (the message does not
-// tell which), IO.
+// tell which), Unavailable while LoginsAtOnce checks run, IO.
 func (s *Staffing) Check(ctx context.Context, name, password string) (StaffMember, error) {
 	const op = "cms.Staffing.Check"
 	now := s.now()
 	if wait := s.limit.blocked(name, now); wait > 0 {
 		return StaffMember{}, citycard.E(op, citycard.Permission, "too many failed logins for %q: try again in %d s", name, int(wait.Seconds()+1))
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		return StaffMember{}, citycard.E(op, citycard.Unavailable, "busy: %d logins are being checked, try again", LoginsAtOnce)
 	}
 	m, err := s.store.StaffMember(ctx, name)
 	switch {

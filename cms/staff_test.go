@@ -146,3 +146,19 @@ func TestApprovalGrants(t *testing.T) {
 		t.Errorf("pending: %v", err)
 	}
 }
+
+// TestLoginsAtOnce: with LoginsAtOnce checks running, one more is
+// refused at once (kind Unavailable) and counts as no failure; a slot
+// freed takes the next.
+func TestLoginsAtOnce(t *testing.T) {
+	s := &Staffing{slots: make(chan struct{}, LoginsAtOnce), now: time.Now, limit: loginLimiter{failures: map[string][]time.Time{}}}
+	for range LoginsAtOnce {
+		s.slots <- struct{}{}
+	}
+	if _, err := s.Check(t.Context(), "ann", "whatever password"); !citycard.IsKind(err, citycard.Unavailable) {
+		t.Fatalf("with %d checks running: %v, want Unavailable", LoginsAtOnce, err)
+	}
+	if len(s.limit.failures) != 0 {
+		t.Error("a refused check counted as a failure")
+	}
+}
