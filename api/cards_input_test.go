@@ -132,6 +132,19 @@ func TestBadInput(t *testing.T) {
 		"long key":         with(refund, "key", `"`+strings.Repeat("k", 129)+`"`),
 	}})
 
+	selfReg := []kv{{"issuer", issuer}, {"asn", `"` + active.String() + `"`}, {"doc_type", `"resident_id"`}, {"doc_number", `"` + testIDNumber + `"`}, {"password", `"` + staffPass + `"`}}
+	routes = append(routes, route{"/v1/self/register", "", selfReg, map[string]string{
+		"another's document": with(selfReg, "doc_number", `"330205195612020048"`),
+		"no such card":       with(selfReg, "asn", `"31500000000000000598"`),
+		"bad asn":            with(selfReg, "asn", `"xyz"`),
+		"bad doc type":       with(selfReg, "doc_type", `"library_card"`),
+		"short password":     with(selfReg, "password", `"short"`),
+	}})
+	selfLogin := []kv{{"doc_type", `"resident_id"`}, {"doc_number", `"` + testIDNumber + `"`}, {"password", `"` + staffPass + `"`}}
+	routes = append(routes, route{"/v1/self/login", "", selfLogin, map[string]string{
+		"no account":   body(selfLogin),
+		"bad doc type": with(selfLogin, "doc_type", `"x"`),
+	}})
 	cards := map[string]int64{active.String(): x.card(t, active).Version, lost.String(): x.card(t, lost).Version}
 	n := x.auditLen(t)
 	check := func(where string, code int, v map[string]any) {
