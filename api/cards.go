@@ -302,7 +302,18 @@ func (s *Server) handleCardIssue(w http.ResponseWriter, r *http.Request, by Staf
 	}
 	c, err := m.Card(r.Context(), issuer, asn)
 	if err == nil && c.State == cms.Applied {
-		_, err = m.Move(r.Context(), by.actor(), issuer, asn, cms.Personalize)
+		// The sale is tried on the card as personalized before the
+		// personalization is recorded, so that a sale refused (a load
+		// over the limit, a channel the ledger refuses) changes nothing.
+		var p *cms.Product
+		if p, err = m.Product(c.Product); err == nil {
+			pc := c
+			pc.State = cms.Personalized
+			_, err = cms.Sale{Key: key, Card: &pc, Product: p, Channel: ch, LoadFen: loadFen}.Book()
+		}
+		if err == nil {
+			_, err = m.Move(r.Context(), by.actor(), issuer, asn, cms.Personalize)
+		}
 	}
 	var replayed bool
 	if err == nil {

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/citycard/citycard/cms"
 	"strings"
 	"testing"
 )
@@ -118,6 +120,15 @@ func TestBadInput(t *testing.T) {
 		"fractional load": with(issue, "load_fen", "1.5"),
 		"exponent load":   with(issue, "load_fen", "1e3"),
 	}})
+	applied := asnOf(t, "31500000000000000510")
+	if _, err := x.m.Apply(t.Context(), cms.Actor{Who: "clerk", ServicePoint: "p"}, testIssuer, applied, "citizen", 1); err != nil {
+		t.Fatal(err)
+	}
+	routes = append(routes, route{cardURL(applied, "issue"), "clerk", issue, map[string]string{
+		"load over the limit": with(issue, "load_fen", "50001"),
+		"bad party":           with(issue, "channel_party", `"nb card"`),
+		"long reference":      with(issue, "channel_reference", `"`+strings.Repeat("r", 65)+`"`),
+	}})
 	replace := append([]kv{{"key", `"bad-replace"`}, {"new_asn", `"31500000000000000599"`}}, ch...)
 	routes = append(routes, route{cardURL(lost, "replace"), "clerk", replace, map[string]string{
 		"bad new asn":    with(replace, "new_asn", `"12"`),
@@ -145,7 +156,7 @@ func TestBadInput(t *testing.T) {
 		"no account":   body(selfLogin),
 		"bad doc type": with(selfLogin, "doc_type", `"x"`),
 	}})
-	cards := map[string]int64{active.String(): x.card(t, active).Version, lost.String(): x.card(t, lost).Version}
+	cards := map[string]int64{active.String(): x.card(t, active).Version, lost.String(): x.card(t, lost).Version, applied.String(): 1}
 	n := x.auditLen(t)
 	check := func(where string, code int, v map[string]any) {
 		t.Helper()
