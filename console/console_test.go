@@ -77,6 +77,11 @@ func TestLoginSessionCookie(t *testing.T) {
 	if resp, _ := f.post(t, cl, "/login", url.Values{"csrf": {tok}, "name": {"auditor"}, "secret": {"wrong"}}); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong secret: %d, want 401", resp.StatusCode)
 	}
+	_, page = f.get(t, cl, "/login")
+	tok = csrfField.FindStringSubmatch(page)[1]
+	if resp, page := f.post(t, cl, "/login", url.Values{"csrf": {tok}, "name": {"limited"}, "secret": {"any"}}); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Too many failed logins") {
+		t.Fatalf("a name refused after failed logins: %d, want 403 saying so", resp.StatusCode)
+	}
 	if resp, _ := f.post(t, cl, "/login", url.Values{"csrf": {"forged"}, "name": {"auditor"}, "secret": {f.secrets[RoleAuditor]}}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("login CSRF token not the cookie's: %d, want 403", resp.StatusCode)
 	}

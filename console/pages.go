@@ -62,11 +62,16 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	st, err := c.Staff.Login(r.Context(), name, r.PostFormValue("secret"))
 	if err != nil {
 		code := kindStatus(citycard.KindOf(err))
-		msg := "That name and token do not match."
-		if code >= 500 {
+		msg := "That name and password do not match."
+		switch {
+		case code >= 500:
 			c.Logger.Warn("console: login", "name", name, "err", err)
 			msg = "Staff accounts cannot be checked now: retry in a moment."
-		} else {
+		case citycard.IsKind(err, citycard.Permission): // failed logins limited per name
+			code = http.StatusForbidden
+			msg = "Too many failed logins for that name: try again in a quarter of an hour."
+			c.Logger.Warn("console: login refused, too many failures", "name", name)
+		default:
 			code = http.StatusUnauthorized
 			c.Logger.Info("console: login refused", "name", name)
 		}
