@@ -42,7 +42,7 @@ type fixture struct {
 	staff string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	city, err := sim.NewCity(sim.Config{Seed: 11, Alg: keys.Alg3DES, Terminals: 3, Cards: 20})
 	if err != nil {
@@ -87,7 +87,7 @@ func (f *fixture) client(i int) *Client {
 	return &Client{BaseURL: f.srv.URL, Terminal: id, Token: f.toks[id]}
 }
 
-func (f *fixture) do(t *testing.T, method, path, token, ctype string, body []byte, hdr map[string]string) (int, []byte) {
+func (f *fixture) do(t testing.TB, method, path, token, ctype string, body []byte, hdr map[string]string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
 	if err != nil {

@@ -79,7 +79,7 @@ func (fa firstAuth) AuthenticateStaff(ctx context.Context, tok string) (Staff, e
 // withCMS attaches card management and the staff clerk, clerk2, super,
 // super2, auditor and admin (each logged in) to f's server; f's static
 // tokens keep working.
-func withCMS(t *testing.T, f *fixture) *cmsFix {
+func withCMS(t testing.TB, f *fixture) *cmsFix {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "citycard.db"))
@@ -120,7 +120,7 @@ func withCMS(t *testing.T, f *fixture) *cmsFix {
 
 var testIssuer = sim.Issuer
 
-func asnOf(t *testing.T, s string) citycard.ASN {
+func asnOf(t testing.TB, s string) citycard.ASN {
 	t.Helper()
 	a, err := citycard.ParseASN(s)
 	if err != nil {
@@ -130,7 +130,7 @@ func asnOf(t *testing.T, s string) citycard.ASN {
 }
 
 // holder registers the test cardholder (once) and returns its ID.
-func (x *cmsFix) holder(t *testing.T) int64 {
+func (x *cmsFix) holder(t testing.TB) int64 {
 	t.Helper()
 	ctx := context.Background()
 	if h, err := x.m.FindHolder(ctx, cms.ResidentID, testIDNumber); err == nil {
@@ -146,7 +146,7 @@ func (x *cmsFix) holder(t *testing.T) int64 {
 
 // issued applies for, personalizes and sells a citizen card with
 // loadFen on it.
-func (x *cmsFix) issued(t *testing.T, asn string, loadFen int64) citycard.ASN {
+func (x *cmsFix) issued(t testing.TB, asn string, loadFen int64) citycard.ASN {
 	t.Helper()
 	ctx := context.Background()
 	by := cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}
@@ -167,7 +167,7 @@ func (x *cmsFix) issued(t *testing.T, asn string, loadFen int64) citycard.ASN {
 }
 
 // lost is issued, then reported lost.
-func (x *cmsFix) lost(t *testing.T, asn string) citycard.ASN {
+func (x *cmsFix) lost(t testing.TB, asn string) citycard.ASN {
 	t.Helper()
 	a := x.issued(t, asn, 1000)
 	if _, err := x.m.Move(context.Background(), cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}, testIssuer, a, cms.ReportLoss); err != nil {
@@ -178,7 +178,7 @@ func (x *cmsFix) lost(t *testing.T, asn string) citycard.ASN {
 
 // auditLen is the number of audit records: what a refused request must
 // leave as it was.
-func (x *cmsFix) auditLen(t *testing.T) int64 {
+func (x *cmsFix) auditLen(t testing.TB) int64 {
 	t.Helper()
 	n, err := cms.VerifyAudit(context.Background(), x.db.CMS())
 	if err != nil {
@@ -187,7 +187,7 @@ func (x *cmsFix) auditLen(t *testing.T) int64 {
 	return n
 }
 
-func (x *cmsFix) card(t *testing.T, a citycard.ASN) cms.Card {
+func (x *cmsFix) card(t testing.TB, a citycard.ASN) cms.Card {
 	t.Helper()
 	c, err := x.m.Card(context.Background(), testIssuer, a)
 	if err != nil {
@@ -197,7 +197,7 @@ func (x *cmsFix) card(t *testing.T, a citycard.ASN) cms.Card {
 }
 
 // call sends a JSON body as name and decodes the answer.
-func (x *cmsFix) call(t *testing.T, method, path, name, body string) (int, map[string]any) {
+func (x *cmsFix) call(t testing.TB, method, path, name, body string) (int, map[string]any) {
 	t.Helper()
 	ctype := ""
 	if body != "" {
