@@ -204,6 +204,13 @@ func TestBadInput(t *testing.T) {
 		code, v = x.call(t, "POST", p+"/approve", "super", "")
 		check(p+"/approve", code, v)
 	}
+	for _, p := range []string{"/v1/staff?limit=0", "/v1/staff?limit=1001", "/v1/staff?limit=x"} {
+		code, v := x.call(t, "GET", p, "admin", "")
+		check(p, code, v)
+	}
+	if code, b := x.do(t, "GET", "/v1/staff?limit=2&after=auditor", x.tokens["admin"], "", nil, nil); code != http.StatusOK || !strings.Contains(string(b), `"name":"clerk"`) || strings.Contains(string(b), `"name":"admin"`) || strings.Count(string(b), `"name"`) != 2 {
+		t.Errorf("a page of two after auditor: %d %s", code, b)
+	}
 	for _, p := range []string{"/v1/staff/nobody/disable", "/v1/staff/admin/disable", "/v1/staff/nobody/enable"} {
 		code, v := x.call(t, "POST", p, "admin", "")
 		check(p, code, v)
@@ -221,7 +228,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("card %s at version %d, was %d", asn, got, v)
 		}
 	}
-	if l, _ := x.st.List(t.Context()); len(l) != 6 {
+	if l, _ := x.st.List(t.Context(), "", cms.StaffPageMax); len(l) != 6 {
 		t.Errorf("%d staff accounts, want the 6 of the fixture", len(l))
 	}
 }

@@ -121,7 +121,17 @@ func (s *Server) handleStaffList(w http.ResponseWriter, r *http.Request, _ Staff
 		s.fail(w, r, err)
 		return
 	}
-	l, err := st.List(r.Context())
+	q := r.URL.Query()
+	limit := cms.StaffPageMax
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > cms.StaffPageMax {
+			s.fail(w, r, citycard.E(op, citycard.Invalid, "limit=%q: want 1 to %d", v, cms.StaffPageMax))
+			return
+		}
+		limit = n
+	}
+	l, err := st.List(r.Context(), q.Get("after"), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -156,8 +156,9 @@ type StaffStore interface {
 	UpdateStaff(ctx context.Context, m *StaffMember, a *AuditRecord) error
 	// StaffMember returns an account. Kind NotFound.
 	StaffMember(ctx context.Context, name string) (StaffMember, error)
-	// ListStaff returns every account, by name.
-	ListStaff(ctx context.Context) ([]StaffMember, error)
+	// ListStaff returns at most limit accounts by name, those after the
+	// name after ("" from the first).
+	ListStaff(ctx context.Context, after string, limit int) ([]StaffMember, error)
 	// CreateSession stores a session (the SHA-256 of its token) of a
 	// member until expires, and drops the sessions expired at now. Kind
 	// NotFound for no such member.
@@ -287,10 +288,19 @@ func (s *Staffing) SetDisabled(ctx context.Context, by Actor, name string, disab
 	return citycard.Wrap(op, citycard.Other, s.store.UpdateStaff(ctx, &m, a))
 }
 
-// List returns every account, by name. Kind IO.
-func (s *Staffing) List(ctx context.Context) ([]StaffMember, error) {
-	l, err := s.store.ListStaff(ctx)
-	return l, citycard.Wrap("cms.Staffing.List", citycard.Other, err)
+// StaffPageMax bounds a page of List.
+const StaffPageMax = 1000
+
+// List returns a page of accounts by name: at most limit (1 to
+// StaffPageMax), after the name after ("" from the first). Kinds Invalid
+// (the limit), IO.
+func (s *Staffing) List(ctx context.Context, after string, limit int) ([]StaffMember, error) {
+	const op = "cms.Staffing.List"
+	if limit < 1 || limit > StaffPageMax {
+		return nil, citycard.E(op, citycard.Invalid, "limit %d: want 1 to %d", limit, StaffPageMax)
+	}
+	l, err := s.store.ListStaff(ctx, after, limit)
+	return l, citycard.Wrap(op, citycard.Other, err)
 }
 
 // Check checks a member's name and password, rate-limited: after

@@ -53,9 +53,9 @@ func (s staffStore) StaffMember(ctx context.Context, name string) (cms.StaffMemb
 	return m, mapErr(op, err)
 }
 
-func (s staffStore) ListStaff(ctx context.Context) ([]cms.StaffMember, error) {
+func (s staffStore) ListStaff(ctx context.Context, after string, limit int) ([]cms.StaffMember, error) {
 	const op = "postgres.Staff.ListStaff"
-	rows, err := s.cms.db.pool.Query(ctx, `SELECT `+cms.StaffColumns+` FROM cms_staff ORDER BY name`)
+	rows, err := s.cms.db.pool.Query(ctx, `SELECT `+cms.StaffColumns+` FROM cms_staff WHERE name > $1 ORDER BY name LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

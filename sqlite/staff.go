@@ -57,9 +57,9 @@ func (s staffStore) StaffMember(ctx context.Context, name string) (cms.StaffMemb
 	return m, mapErr(op, err)
 }
 
-func (s staffStore) ListStaff(ctx context.Context) ([]cms.StaffMember, error) {
+func (s staffStore) ListStaff(ctx context.Context, after string, limit int) ([]cms.StaffMember, error) {
 	const op = "sqlite.Staff.ListStaff"
-	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.StaffColumns+` FROM cms_staff ORDER BY name`)
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.StaffColumns+` FROM cms_staff WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,9 +52,32 @@ func testStaff(t *testing.T, s Stores) {
 	if string(got.PasswordHash) == staffPassword || bcrypt.CompareHashAndPassword(got.PasswordHash, []byte(staffPassword)) != nil {
 		t.Errorf("stored hash %q does not verify the password (or is it)", got.PasswordHash)
 	}
-	l, err := st.List(ctx)
-	if err != nil || len(l) != 2 || l[0].Name != "ann" || l[1].Name != "bo" {
+	addStaff(t, st, "ann.b", cms.RoleAuditor)
+	addStaff(t, st, "ann_c", cms.RoleAuditor)
+	l, err := st.List(ctx, "", cms.StaffPageMax)
+	if err != nil || len(l) != 4 || l[0].Name != "ann" || l[1].Name != "ann.b" || l[2].Name != "ann_c" || l[3].Name != "bo" {
 		t.Fatalf("list: %v, %v", l, err)
+	}
+	// Pages by name, bytewise ('.' before '_'), on both stores.
+	var names []string
+	for after := ""; ; {
+		page, err := st.List(ctx, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		names = append(names, page[0].Name)
+		after = page[0].Name
+	}
+	if strings.Join(names, " ") != "ann ann.b ann_c bo" {
+		t.Errorf("pages of one: %q", names)
+	}
+	for _, n := range []int{0, cms.StaffPageMax + 1} {
+		if _, err := st.List(ctx, "", n); !citycard.IsKind(err, citycard.Invalid) {
+			t.Errorf("limit %d: %v, want Invalid", n, err)
+		}
 	}
 	if _, err := s.Staff.StaffMember(ctx, "cy"); !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("cy: %v, want NotFound", err)
@@ -115,7 +139,7 @@ func testStaff(t *testing.T, s Stores) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"staff:ann add", "staff:bo add", "staff:ann disable", "staff:ann enable"}
+	want := []string{"staff:ann add", "staff:bo add", "staff:ann.b add", "staff:ann_c add", "staff:ann disable", "staff:ann enable"}
 	if len(actions) != len(want) {
 		t.Fatalf("audit %q, want %q", actions, want)
 	}
@@ -124,7 +148,7 @@ func testStaff(t *testing.T, s Stores) {
 			t.Errorf("audit %d: %q, want %q", i, actions[i], want[i])
 		}
 	}
-	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 4 {
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 6 {
 		t.Errorf("verify: %d, %v", n, err)
 	}
 }

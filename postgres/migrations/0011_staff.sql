@@ -1,6 +1,6 @@
 -- 0011: staff accounts, sessions and approvals (package cms); see the SQLite store's 0011.
 CREATE TABLE cms_staff (
-	name          TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
+	name          TEXT COLLATE "C" PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32), -- paged by name, bytewise as on SQLite
 	role          TEXT NOT NULL,
 	service_point TEXT NOT NULL,
 	point_type    TEXT NOT NULL,
