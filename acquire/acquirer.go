@@ -330,6 +330,19 @@ func (a *Acquirer) Shadow(issuer citycard.IssuerCode, asn citycard.ASN) (Shadow,
 	return s, true
 }
 
+// OnlineCounter returns the highest online counter seen in the card's
+// load records; ok is false for a card without one. It is what card
+// management's load host settles unconfirmed loads from (cms.CardRecords).
+func (a *Acquirer) OnlineCounter(issuer citycard.IssuerCode, asn citycard.ASN) (uint16, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.st.card(cardID{issuer, asn})
+	if !ok || c.online.last < 0 {
+		return 0, false
+	}
+	return uint16(c.online.last), true
+}
+
 // MaxInFlightRecords is the default bound of Config.InFlightRecords: about
 // 80 MB of batches being verified or waiting for the sequencer, a few
 // seconds of the sequencer's work.

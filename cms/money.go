@@ -75,14 +75,17 @@ const (
 	FlowMovedOut  FlowType = 4 // the balance moved to a replacement
 	FlowMovedIn   FlowType = 5 // the balance moved in from the card it replaces
 	FlowLossBorne FlowType = 6 // use after the loss report, borne by the issuer
+	// FlowLoadReversed is an online load the card never credited, taken
+	// back (LoadReversal): a load's negative.
+	FlowLoadReversed FlowType = 7
 )
 
 var flowNames = [...]string{FlowLoad: "load", FlowPurchase: "purchase", FlowRefund: "refund",
-	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne"}
+	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne", FlowLoadReversed: "load_reversed"}
 
 // String gives the name the stores write.
 func (k FlowType) String() string {
-	if k >= FlowLoad && k <= FlowLossBorne {
+	if k >= FlowLoad && k <= FlowLoadReversed {
 		return flowNames[k]
 	}
 	return fmt.Sprintf("flow(%d)", uint8(k))
@@ -106,7 +109,8 @@ type Flow struct {
 }
 
 // BookBalances sums flows per card into what card management owes on
-// each: loads - purchases - refunds - moved out + moved in + loss borne.
+// each: loads - loads reversed - purchases - refunds - moved out + moved
+// in + loss borne.
 // For a card in use it is the balance the card reports once all its
 // records are in; for a card closed it is 0.
 func BookBalances(flows []Flow) map[citycard.ASN]int64 {
@@ -115,7 +119,7 @@ func BookBalances(flows []Flow) map[citycard.ASN]int64 {
 		switch f.Type {
 		case FlowLoad, FlowMovedIn, FlowLossBorne:
 			m[f.Card] += f.Fen
-		case FlowPurchase, FlowRefund, FlowMovedOut:
+		case FlowPurchase, FlowRefund, FlowMovedOut, FlowLoadReversed:
 			m[f.Card] -= f.Fen
 		}
 	}

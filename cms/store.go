@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/keys"
 )
 
 // Store is the storage card management needs: cardholders (only in their
@@ -58,6 +59,32 @@ type Store interface {
 	OperationHash(ctx context.Context, key string) ([32]byte, error)
 	// Flows returns the flows of a card, in the order they were booked.
 	Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error)
+
+	// CommitBatch commits ops in one transaction, each as Commit would
+	// alone (its own key, replay check, cards and audit record): an op
+	// refused for its own reason (kinds Conflict, Exists, NotFound,
+	// Invalid) is rolled back alone and its error is in its result, the
+	// others still commit. A fault of the transaction (kind IO, or a
+	// failed commit) is the error, and nothing of any op is kept.
+	CommitBatch(ctx context.Context, ops []*Operation) ([]CommitResult, error)
+	// OnlineLoad returns an online load by its key. Kind NotFound.
+	OnlineLoad(ctx context.Context, key string) (OnlineLoad, error)
+	// OpenLoad returns a card's unconfirmed online load (there is at most
+	// one: the host settles the last before it books the next). Kind
+	// NotFound.
+	OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (OnlineLoad, error)
+	// LoadedFen sums a card's online loads authorized in [from, to), the
+	// reversed ones left out.
+	LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error)
+	// UnconfirmedLoads returns up to limit unconfirmed online loads with
+	// keys after after, by key.
+	UnconfirmedLoads(ctx context.Context, after string, limit int) ([]OnlineLoad, error)
+}
+
+// CommitResult is one operation's outcome in a CommitBatch.
+type CommitResult struct {
+	Replayed bool
+	Err      error
 }
 
 // Operation is a money operation as a store commits it.
@@ -66,7 +93,11 @@ type Operation struct {
 	At       time.Time // the booking time, for the ledger
 	NewCards []*Card   // cards the operation creates (a replacement)
 	Cards    []*Card   // cards it moves, each at the version after its move
-	Audit    *AuditRecord
+	// Loads are the online loads it books (status unconfirmed: a new row)
+	// or settles (another status: written over the unconfirmed row, kind
+	// Conflict if it is settled already).
+	Loads []*OnlineLoad
+	Audit *AuditRecord
 }
 
 // AuditRecord is one record of the audit log: who changed what, where, when,
@@ -425,3 +456,71 @@ func ScanFlows(rows Rows) ([]Flow, error) {
 
 // LookupHex writes a look-up hash as the stores key it.
 func LookupHex(h [32]byte) string { return hex.EncodeToString(h[:]) }
+
+// LoadColumns, LoadArgs and ScanLoad are the stores' spelling of an online
+// load, as CardColumns is of a card: times in Unix nanoseconds (0 for
+// none), the terminal in hex, the status by name.
+const LoadColumns = "key, issuer, asn, counter, amount_fen, balance_before_fen, terminal, key_version, alg, channel_type, channel_party, channel_ref, authorized_ns, status, settled_ns, settlement"
+
+// LoadArgs returns l's values in LoadColumns' order.
+func LoadArgs(l *OnlineLoad) []any {
+	return []any{l.Key, l.Issuer.String(), ASNHex(l.ASN), int64(l.Counter), l.AmountFen, l.BalanceBeforeFen, l.Terminal.String(),
+		int64(l.KeyVersion), int64(l.Alg), int64(l.Channel.Type), l.Channel.Party, l.Channel.Reference,
+		nanos(l.AuthorizedAt), l.Status.String(), nanos(l.SettledAt), l.Settlement}
+}
+
+// ScanLoad reads an online load from a row of LoadColumns. Kind Invalid
+// for a value the stores never write.
+func ScanLoad(row Scanner) (OnlineLoad, error) {
+	const op = "cms.ScanLoad"
+	var l OnlineLoad
+	var issuer, asn, term, status string
+	var counter, version, alg, chType, authorized, settled int64
+	if err := row.Scan(&l.Key, &issuer, &asn, &counter, &l.AmountFen, &l.BalanceBeforeFen, &term, &version, &alg,
+		&chType, &l.Channel.Party, &l.Channel.Reference, &authorized, &status, &settled, &l.Settlement); err != nil {
+		return OnlineLoad{}, err
+	}
+	var err error
+	if l.Issuer, err = citycard.ParseIssuerCode(issuer); err != nil {
+		return OnlineLoad{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if l.ASN, err = citycard.ParseASN(asn); err != nil {
+		return OnlineLoad{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if l.Terminal, err = citycard.ParseTerminalID(term); err != nil {
+		return OnlineLoad{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if l.Status, err = ParseLoadStatus(status); err != nil {
+		return OnlineLoad{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if counter < 0 || counter > 0xFFFF || version < 0 || version > 0xFF || alg < 0 || alg > 0xFF || chType < 0 || chType > 0xFF {
+		return OnlineLoad{}, citycard.E(op, citycard.Invalid, "load %s: counter %d, key version %d, algorithm %d, channel %d", l.Key, counter, version, alg, chType)
+	}
+	l.Counter, l.KeyVersion, l.Alg, l.Channel.Type = uint16(counter), uint8(version), keys.Alg(alg), ChannelType(chType)
+	l.AuthorizedAt, l.SettledAt = fromNanos(authorized), fromNanos(settled)
+	return l, nil
+}
+
+// ScanLoads reads every online load of rows of LoadColumns.
+func ScanLoads(rows Rows) ([]OnlineLoad, error) {
+	var out []OnlineLoad
+	for rows.Next() {
+		l, err := ScanLoad(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// IsRefusal reports whether err is an operation's own refusal, which a
+// CommitBatch rolls back alone (kinds Conflict, Exists, NotFound,
+// Invalid), rather than a fault of the whole transaction.
+func IsRefusal(err error) bool {
+	switch citycard.KindOf(err) {
+	case citycard.Conflict, citycard.Exists, citycard.NotFound, citycard.Invalid:
+		return true
+	}
+	return false
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -158,47 +159,152 @@ func updateCard(ctx context.Context, tx pgx.Tx, c *cms.Card) error {
 }
 
 func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
-	replayed := false
-	b := op.Booking
+	var replayed bool
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		var hash string
-		err := tx.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, b.Key).Scan(&hash)
-		switch {
-		case err == nil:
-			if hash != cms.LookupHex(b.InputHash) {
-				return citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
-			}
-			replayed = true
-			return nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
-			return err
-		}
-		for i := range b.Flows {
-			if _, err := tx.Exec(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(b, i)...); err != nil {
-				return err
-			}
-		}
-		if len(b.Entries) > 0 {
-			if _, err := s.db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
-				return err
-			}
-		}
-		for _, c := range op.NewCards {
-			if _, err := tx.Exec(ctx, cardInsert, cms.CardArgs(c)...); err != nil {
-				return err
-			}
-		}
-		for _, c := range op.Cards {
-			if err := updateCard(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		return appendAudit(ctx, tx, op.Audit)
+		var err error
+		replayed, err = commitOp(ctx, s.db, tx, op)
+		return err
 	})
 	return replayed, mapErr("postgres.CMS.Commit", err)
+}
+
+// CommitBatch commits ops in one transaction, each under its own
+// savepoint, so that an op refused for its own reason rolls back alone.
+func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
+	const op = "postgres.CMS.CommitBatch"
+	results := make([]cms.CommitResult, len(ops))
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		for i, o := range ops {
+			if _, err := tx.Exec(ctx, `SAVEPOINT cms_op`); err != nil {
+				return err
+			}
+			replayed, err := commitOp(ctx, s.db, tx, o)
+			if err != nil {
+				err = mapErr(op, err)
+				if !cms.IsRefusal(err) {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT cms_op`); err != nil {
+					return err
+				}
+				results[i].Err = err
+			}
+			results[i].Replayed = replayed
+			if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT cms_op`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return results, nil
+}
+
+// commitOp writes one money operation in tx (Store.Commit's contract).
+func commitOp(ctx context.Context, db *DB, tx pgx.Tx, op *cms.Operation) (bool, error) {
+	b := op.Booking
+	var hash string
+	err := tx.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, b.Key).Scan(&hash)
+	switch {
+	case err == nil:
+		if hash != cms.LookupHex(b.InputHash) {
+			return false, citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+		}
+		return true, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
+		return false, err
+	}
+	for i := range b.Flows {
+		if _, err := tx.Exec(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(b, i)...); err != nil {
+			return false, err
+		}
+	}
+	if len(b.Entries) > 0 {
+		if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+			return false, err
+		}
+	}
+	for _, c := range op.NewCards {
+		if _, err := tx.Exec(ctx, cardInsert, cms.CardArgs(c)...); err != nil {
+			return false, err
+		}
+	}
+	for _, c := range op.Cards {
+		if err := updateCard(ctx, tx, c); err != nil {
+			return false, err
+		}
+	}
+	for _, l := range op.Loads {
+		if err := writeLoad(ctx, tx, l); err != nil {
+			return false, err
+		}
+	}
+	return false, appendAudit(ctx, tx, op.Audit)
+}
+
+// loadInsert writes every column of an online load.
+var loadInsert = func() string {
+	n := len(strings.Split(cms.LoadColumns, ", "))
+	vals := make([]string, n)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return "INSERT INTO cms_loads (" + cms.LoadColumns + ") VALUES (" + strings.Join(vals, ", ") + ")"
+}()
+
+// writeLoad inserts a new (unconfirmed) online load, or settles one over
+// its unconfirmed row.
+func writeLoad(ctx context.Context, tx pgx.Tx, l *cms.OnlineLoad) error {
+	if l.Status == cms.LoadUnconfirmed {
+		_, err := tx.Exec(ctx, loadInsert, cms.LoadArgs(l)...)
+		return err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE cms_loads SET status = $1, settled_ns = $2, settlement = $3 WHERE key = $4 AND (status = 'unconfirmed' OR (status = 'reversed' AND $1 = 'confirmed'))`,
+		l.Status.String(), l.SettledAt.UnixNano(), l.Settlement, l.Key)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err
+	}
+	return citycard.E("postgres.CMS.Commit", citycard.Conflict, "load %s is settled already (only a reversed one is confirmed by a late TAC), or was never authorized", l.Key)
+}
+
+func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, error) {
+	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE key = $1`, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, citycard.E("postgres.CMS.OnlineLoad", citycard.NotFound, "no online load %q", key)
+	}
+	return l, mapErr("postgres.CMS.OnlineLoad", err)
+}
+
+func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.OnlineLoad, error) {
+	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`,
+		issuer.String(), cms.ASNHex(asn)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, citycard.E("postgres.CMS.OpenLoad", citycard.NotFound, "card %v/%v has no unconfirmed load", issuer, asn)
+	}
+	return l, mapErr("postgres.CMS.OpenLoad", err)
+}
+
+func (s cmsStore) LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error) {
+	var fen int64
+	err := s.db.pool.QueryRow(ctx, `SELECT coalesce(sum(amount_fen), 0)::BIGINT FROM cms_loads WHERE issuer = $1 AND asn = $2 AND authorized_ns >= $3 AND authorized_ns < $4 AND status <> 'reversed'`,
+		issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
+	return fen, mapErr("postgres.CMS.LoadedFen", err)
+}
+
+func (s cmsStore) UnconfirmedLoads(ctx context.Context, after string, limit int) ([]cms.OnlineLoad, error) {
+	const op = "postgres.CMS.UnconfirmedLoads"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE status = 'unconfirmed' AND key > $1 ORDER BY key COLLATE "C" LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	l, err := cms.ScanLoads(rows)
+	return l, mapErr(op, err)
 }
 
 func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
@@ -146,47 +147,146 @@ func updateCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
 }
 
 func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
-	replayed := false
-	b := op.Booking
+	var replayed bool
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		var hash string
-		err := tx.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, b.Key).Scan(&hash)
-		switch {
-		case err == nil:
-			if hash != cms.LookupHex(b.InputHash) {
-				return citycard.E("sqlite.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
-			}
-			replayed = true
-			return nil
-		case err != sql.ErrNoRows:
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
-			return err
-		}
-		for i := range b.Flows {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES (?, ?, ?, ?, ?)`, cms.FlowArgs(b, i)...); err != nil {
-				return err
-			}
-		}
-		if len(b.Entries) > 0 {
-			if _, err := s.db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
-				return err
-			}
-		}
-		for _, c := range op.NewCards {
-			if err := createCard(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		for _, c := range op.Cards {
-			if err := updateCard(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		return appendAudit(ctx, tx, op.Audit)
+		var err error
+		replayed, err = commitOp(ctx, s.db, tx, op)
+		return err
 	})
 	return replayed, mapErr("sqlite.CMS.Commit", err)
+}
+
+// CommitBatch commits ops in one transaction, each under its own
+// savepoint, so that an op refused for its own reason rolls back alone.
+func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
+	const op = "sqlite.CMS.CommitBatch"
+	results := make([]cms.CommitResult, len(ops))
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		for i, o := range ops {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT cms_op`); err != nil {
+				return err
+			}
+			replayed, err := commitOp(ctx, s.db, tx, o)
+			if err != nil {
+				err = mapErr(op, err)
+				if !cms.IsRefusal(err) {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO cms_op`); err != nil {
+					return err
+				}
+				results[i].Err = err
+			}
+			results[i].Replayed = replayed
+			if _, err := tx.ExecContext(ctx, `RELEASE cms_op`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return results, nil
+}
+
+// commitOp writes one money operation in tx (Store.Commit's contract).
+func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation) (bool, error) {
+	b := op.Booking
+	var hash string
+	err := tx.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, b.Key).Scan(&hash)
+	switch {
+	case err == nil:
+		if hash != cms.LookupHex(b.InputHash) {
+			return false, citycard.E("sqlite.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+		}
+		return true, nil
+	case err != sql.ErrNoRows:
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
+		return false, err
+	}
+	for i := range b.Flows {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES (?, ?, ?, ?, ?)`, cms.FlowArgs(b, i)...); err != nil {
+			return false, err
+		}
+	}
+	if len(b.Entries) > 0 {
+		if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+			return false, err
+		}
+	}
+	for _, c := range op.NewCards {
+		if err := createCard(ctx, tx, c); err != nil {
+			return false, err
+		}
+	}
+	for _, c := range op.Cards {
+		if err := updateCard(ctx, tx, c); err != nil {
+			return false, err
+		}
+	}
+	for _, l := range op.Loads {
+		if err := writeLoad(ctx, tx, l); err != nil {
+			return false, err
+		}
+	}
+	return false, appendAudit(ctx, tx, op.Audit)
+}
+
+// writeLoad inserts a new (unconfirmed) online load, or settles one over
+// its unconfirmed row.
+func writeLoad(ctx context.Context, tx *sql.Tx, l *cms.OnlineLoad) error {
+	if l.Status == cms.LoadUnconfirmed {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cms_loads (`+cms.LoadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.LoadArgs(l)...)
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`,
+		l.Status.String(), l.SettledAt.UnixNano(), l.Settlement, l.Key, l.Status.String())
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 1 {
+		return err
+	}
+	return citycard.E("sqlite.CMS.Commit", citycard.Conflict, "load %s is settled already (only a reversed one is confirmed by a late TAC), or was never authorized", l.Key)
+}
+
+func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, error) {
+	l, err := cms.ScanLoad(s.db.r.QueryRowContext(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE key = ?`, key))
+	if err == sql.ErrNoRows {
+		return l, citycard.E("sqlite.CMS.OnlineLoad", citycard.NotFound, "no online load %q", key)
+	}
+	return l, mapErr("sqlite.CMS.OnlineLoad", err)
+}
+
+func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.OnlineLoad, error) {
+	l, err := cms.ScanLoad(s.db.r.QueryRowContext(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE issuer = ? AND asn = ? AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`,
+		issuer.String(), cms.ASNHex(asn)))
+	if err == sql.ErrNoRows {
+		return l, citycard.E("sqlite.CMS.OpenLoad", citycard.NotFound, "card %v/%v has no unconfirmed load", issuer, asn)
+	}
+	return l, mapErr("sqlite.CMS.OpenLoad", err)
+}
+
+func (s cmsStore) LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error) {
+	var fen int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT coalesce(sum(amount_fen), 0) FROM cms_loads WHERE issuer = ? AND asn = ? AND authorized_ns >= ? AND authorized_ns < ? AND status <> 'reversed'`,
+		issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
+	return fen, mapErr("sqlite.CMS.LoadedFen", err)
+}
+
+func (s cmsStore) UnconfirmedLoads(ctx context.Context, after string, limit int) ([]cms.OnlineLoad, error) {
+	const op = "sqlite.CMS.UnconfirmedLoads"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE status = 'unconfirmed' AND key > ? ORDER BY key LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	l, err := cms.ScanLoads(rows)
+	return l, mapErr(op, err)
 }
 
 func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {

@@ -1,0 +1,90 @@
+package cms
+
+import (
+	"context"
+	"sync"
+)
+
+// GroupCommitMax bounds the operations one group commit takes: at about
+// 0.1 ms of statements each, a full group is a transaction of a few tens
+// of milliseconds, and the ones queued behind it wait for the next.
+const GroupCommitMax = 256
+
+// GroupCommit is a Store whose Commit batches the operations committed at
+// the same time into one transaction (Store.CommitBatch): on SQLite a
+// commit is an fsync, and one fsync for many loads is what lets the load
+// host take a thousand a second. Each operation is still its own:
+// its own key, replay check, cards and audit record, and its own error
+// (one refused does not refuse the others).
+//
+// There is no goroutine to stop: the first caller to find no commit in
+// progress leads, taking the queue (at most GroupCommitMax) into one
+// transaction; callers arriving meanwhile queue, and when the leader is
+// done it hands the lead to the first of them, so no caller commits
+// others' operations for longer than one transaction. The transaction
+// runs under the leader's context without its cancellation, as it
+// carries operations of callers whose contexts are still live.
+type GroupCommit struct {
+	Store
+	mu    sync.Mutex
+	queue []*pending
+	busy  bool
+}
+
+type pending struct {
+	op     *Operation
+	res    CommitResult
+	wake   chan struct{} // one signal: either the result is in, or lead
+	leader bool
+}
+
+// NewGroupCommit returns s with its commits grouped.
+func NewGroupCommit(s Store) *GroupCommit { return &GroupCommit{Store: s} }
+
+// Commit implements Store: it waits for op's group to commit.
+func (g *GroupCommit) Commit(ctx context.Context, op *Operation) (bool, error) {
+	p := &pending{op: op, wake: make(chan struct{}, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, p)
+	if g.busy {
+		g.mu.Unlock()
+		<-p.wake
+		if !p.leader {
+			return p.res.Replayed, p.res.Err
+		}
+		g.mu.Lock()
+	}
+	g.busy = true
+	n := min(len(g.queue), GroupCommitMax)
+	group := make([]*pending, n)
+	copy(group, g.queue)
+	g.queue = append(g.queue[:0], g.queue[n:]...)
+	g.mu.Unlock()
+
+	ops := make([]*Operation, len(group))
+	for i, q := range group {
+		ops[i] = q.op
+	}
+	results, err := g.Store.CommitBatch(context.WithoutCancel(ctx), ops)
+	for i, q := range group {
+		if err != nil {
+			q.res = CommitResult{Err: err}
+		} else {
+			q.res = results[i]
+		}
+		if q != p {
+			q.wake <- struct{}{}
+		}
+	}
+
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		next := g.queue[0]
+		next.leader = true
+		next.wake <- struct{}{}
+	} else {
+		g.busy = false
+	}
+	g.mu.Unlock()
+	return p.res.Replayed, p.res.Err
+}

@@ -1,0 +1,386 @@
+package cms
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
+)
+
+// CardKeys is what the load host needs of the key store: a card's keys,
+// derived from the issuer master key of a type and version by the card's
+// ASN (keys.Store has it).
+type CardKeys interface {
+	DeriveInto(dst *[keys.KeyLen]byte, ref keys.Ref, path ...[]byte) (keys.Alg, error)
+}
+
+// CardRecords is what the load host needs of acquisition's card shadows:
+// the highest online counter seen in a card's uploaded records (ok false
+// for a card with none). acquire.Acquirer implements it.
+type CardRecords interface {
+	OnlineCounter(issuer citycard.IssuerCode, asn citycard.ASN) (counter uint16, ok bool)
+}
+
+// cardLocks is the number of locks the load host serializes cards on (by
+// acquire's shard function, so that a card's lock is a fact of the card).
+const cardLocks = 256
+
+// LoadHost is the issuer's online load host (圈存, DESIGN.md's flow 1):
+// it checks a card's MAC1, books the load through the Manager's store and
+// answers MAC2; the card's TAC, forwarded by the terminal, confirms it
+// (see the package doc, "Online loads").
+type LoadHost struct {
+	m       *Manager
+	keys    CardKeys
+	records CardRecords
+	locks   [cardLocks]sync.Mutex
+}
+
+// NewLoadHost returns the load host over m, checking MACs under the card
+// keys ks derives, settling unconfirmed loads from records (nil: only
+// from the card's next load).
+func NewLoadHost(m *Manager, ks CardKeys, records CardRecords) *LoadHost {
+	return &LoadHost{m: m, keys: ks, records: records}
+}
+
+// lock returns the lock of a card.
+func (h *LoadHost) lock(issuer citycard.IssuerCode, asn citycard.ASN) *sync.Mutex {
+	const offset, prime = 14695981039346656037, 1099511628211
+	x := uint64(offset)
+	for _, b := range issuer {
+		x = (x ^ uint64(b)) * prime
+	}
+	for _, b := range asn {
+		x = (x ^ uint64(b)) * prime
+	}
+	return &h.locks[x%cardLocks]
+}
+
+// proof computes the session's MAC1, MAC2 and TAC under the card's load
+// and TAC keys of the session's key version. Kinds KeyMissing (no such
+// key version), Invalid (the card's algorithm is not the key's).
+func (h *LoadHost) proof(op string, s *LoadSession) (keys.Proof, error) {
+	var dlk, dtk [keys.KeyLen]byte
+	div := s.ASN.Div()
+	for _, k := range []struct {
+		typ keys.KeyType
+		dst *[keys.KeyLen]byte
+	}{{keys.KeyLoad, &dlk}, {keys.KeyTAC, &dtk}} {
+		ref := keys.Ref{Issuer: s.Issuer, Type: k.typ, Version: s.KeyVersion}
+		alg, err := h.keys.DeriveInto(k.dst, ref, div)
+		if err != nil {
+			return keys.Proof{}, citycard.Wrap(op, citycard.Other, err)
+		}
+		if alg != s.Alg {
+			return keys.Proof{}, citycard.E(op, citycard.Invalid, "card %v/%v says algorithm %v, key %v is %v", s.Issuer, s.ASN, s.Alg, ref, alg)
+		}
+	}
+	pr, err := keys.LoadProof(s.Alg, dlk[:], dtk[:], &s.Load)
+	return pr, citycard.Wrap(op, citycard.Other, err)
+}
+
+// Authorize is the host's answer to a card's INITIALIZE FOR LOAD: it
+// checks MAC1 under the card's load key of the session's key version,
+// settles the card's unconfirmed load if it has one (from this session's
+// online counter), books the load paid through ch (a retry of the session
+// answers the first booking, booking nothing) and returns MAC2. The
+// balance cap is checked against the balance the card reported under
+// MAC1, the daily limit against the day's online loads (China time).
+// Loads of one card are serialized.
+//
+// Kinds Invalid (the actor, the channel, a transaction type not a load,
+// the algorithm, the per-load limit), Crypto (MAC1 does not verify),
+// KeyMissing (no key of that version), NotFound (no such card), Conflict
+// (the card is lost, closed or otherwise not issued or active; the cap or
+// the daily limit; the session's key used for another request; a session
+// older than the card's unconfirmed load; a retry of a load since
+// reversed), IO.
+func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadSession, mac1 [4]byte) ([4]byte, error) {
+	const op = "cms.LoadHost.Authorize"
+	if err := by.check(op); err != nil {
+		return [4]byte{}, err
+	}
+	if err := ch.check(op); err != nil {
+		return [4]byte{}, err
+	}
+	if s.Load.Type != citycard.TxLoad {
+		return [4]byte{}, citycard.E(op, citycard.Invalid, "card %v/%v: transaction type %02X is not a load", s.Issuer, s.ASN, s.Load.Type)
+	}
+	pr, err := h.proof(op, s)
+	if err != nil {
+		return [4]byte{}, err
+	}
+	if !keys.Equal4(pr.MAC1, mac1) {
+		return [4]byte{}, citycard.E(op, citycard.Crypto, "card %v/%v: MAC1 of the load does not verify under key version %d", s.Issuer, s.ASN, s.KeyVersion)
+	}
+	mu := h.lock(s.Issuer, s.ASN)
+	mu.Lock()
+	defer mu.Unlock()
+	st := h.m.store
+	key, in := LoadKey(s), loadInputHash(s, ch)
+	prev, err := st.OnlineLoad(ctx, key)
+	switch {
+	case err == nil:
+		return pr.MAC2, h.replay(ctx, op, &prev, in)
+	case !citycard.IsKind(err, citycard.NotFound):
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	c, p, err := h.m.cardFor(ctx, op, by, s.Issuer, s.ASN)
+	if err != nil {
+		return [4]byte{}, err
+	}
+	open, err := st.OpenLoad(ctx, s.Issuer, s.ASN)
+	switch {
+	case err == nil:
+		if c, err = h.settleBySession(ctx, op, by, c, &open, s.Load.OnlineCounter); err != nil {
+			return [4]byte{}, err
+		}
+	case !citycard.IsKind(err, citycard.NotFound):
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	at := h.m.now()
+	day := at.In(citycard.ChinaTime)
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, citycard.ChinaTime)
+	loaded, err := st.LoadedFen(ctx, s.Issuer, s.ASN, from, from.AddDate(0, 0, 1))
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	l := Load{Key: key, Card: &c, Product: p, Channel: ch, AmountFen: int64(s.Load.Amount), BalanceFen: int64(s.Load.BalanceBefore), LoadedTodayFen: loaded}
+	b, err := l.Book()
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	b.InputHash = in
+	moved := touched(c)
+	if c.State == Issued {
+		next, err := c.Move(p, Activate, at)
+		if err != nil {
+			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		}
+		moved = &next
+	}
+	ol := &OnlineLoad{Key: key, Issuer: s.Issuer, ASN: s.ASN, Counter: s.Load.OnlineCounter, AmountFen: l.AmountFen,
+		BalanceBeforeFen: l.BalanceFen, Terminal: s.Load.TerminalID, KeyVersion: s.KeyVersion, Alg: s.Alg, Channel: ch,
+		AuthorizedAt: at, Status: LoadUnconfirmed}
+	if _, err := st.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{ol},
+		Audit: h.m.moneyAudit(by, at, "online load", &c, moved, &b)}); err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	return pr.MAC2, nil
+}
+
+// replay answers a retry of a session booked before: the same request
+// (its input hash) is answered again unless the load has been reversed
+// since.
+func (h *LoadHost) replay(ctx context.Context, op string, prev *OnlineLoad, in [32]byte) error {
+	hash, err := h.m.store.OperationHash(ctx, prev.Key)
+	switch {
+	case err != nil:
+		return citycard.Wrap(op, citycard.Other, err)
+	case hash != in:
+		return citycard.E(op, citycard.Conflict, "idempotency key %q was used for another request", prev.Key)
+	case prev.Status == LoadReversed:
+		return citycard.E(op, citycard.Conflict, "load %s of card %s was reversed: the card began another load at online counter %d", prev.Key, prev.Card(), prev.Counter)
+	}
+	return nil
+}
+
+// settleBySession settles a card's unconfirmed load from the online
+// counter of the card's next session: a counter past the load's shows the
+// card credited it (its counter moves only on a credit); the same counter
+// shows it never did, and as the card's new INITIALIZE FOR LOAD replaced
+// the old session's key, it never will: the load is reversed. A counter
+// below the load's is a session older than the load's (kind Conflict).
+// It returns the card as the settlement left it.
+func (h *LoadHost) settleBySession(ctx context.Context, op string, by Actor, c Card, open *OnlineLoad, counter uint16) (Card, error) {
+	switch {
+	case counter > open.Counter:
+		return c, h.confirm(ctx, op, by, open, SettledByNextLoad)
+	case counter < open.Counter:
+		return c, citycard.E(op, citycard.Conflict, "card %v answered online counter %d, below its unconfirmed load's %d: an old session", &c, counter, open.Counter)
+	}
+	at := h.m.now()
+	r := LoadReversal{Card: &c, Load: open}
+	b, err := r.Book()
+	if err != nil {
+		return c, citycard.Wrap(op, citycard.Other, err)
+	}
+	settled := *open
+	settled.Status, settled.SettledAt, settled.Settlement = LoadReversed, at, SettledByNewSession
+	moved := touched(c)
+	if _, err := h.m.store.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{&settled},
+		Audit: h.m.moneyAudit(by, at, "reverse load", &c, moved, &b)}); err != nil {
+		return c, citycard.Wrap(op, citycard.Other, err)
+	}
+	return *moved, nil
+}
+
+// confirm records an unconfirmed load as confirmed, how: no money moves
+// (it was booked at Authorize), the load's row and an audit record.
+func (h *LoadHost) confirm(ctx context.Context, op string, by Actor, l *OnlineLoad, how string) error {
+	at := h.m.now()
+	settled := *l
+	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, how
+	b := loadConfirmation(l, how)
+	a := h.m.audit(by, at, "card:"+l.Card(), "confirm load", l.snapshot(), settled.snapshot())
+	_, err := h.m.store.Commit(ctx, &Operation{Booking: &b, At: at, Loads: []*OnlineLoad{&settled}, Audit: a})
+	return citycard.Wrap(op, citycard.Other, err)
+}
+
+// Confirm takes the card's TAC of a load the host authorized, forwarded by
+// the terminal: it checks it under the card's TAC key and records the load
+// as confirmed. A TAC of a load confirmed already is answered again.
+// Kinds Crypto (the TAC does not verify), KeyMissing, NotFound (no load of
+// that session was authorized here), Conflict (the session's amount or
+// balance is not the load's), Invalid, IO. The TAC of a load reversed
+// meanwhile reinstates it (see reinstate).
+func (h *LoadHost) Confirm(ctx context.Context, by Actor, s *LoadSession, tac [4]byte) error {
+	const op = "cms.LoadHost.Confirm"
+	if err := by.check(op); err != nil {
+		return err
+	}
+	pr, err := h.proof(op, s)
+	if err != nil {
+		return err
+	}
+	if !keys.Equal4(pr.TAC, tac) {
+		return citycard.E(op, citycard.Crypto, "card %v/%v: TAC of the load does not verify", s.Issuer, s.ASN)
+	}
+	mu := h.lock(s.Issuer, s.ASN)
+	mu.Lock()
+	defer mu.Unlock()
+	key := LoadKey(s)
+	l, err := h.m.store.OnlineLoad(ctx, key)
+	switch {
+	case citycard.IsKind(err, citycard.NotFound):
+		return citycard.E(op, citycard.NotFound, "card %v/%v: no load %s was authorized here", s.Issuer, s.ASN, key)
+	case err != nil:
+		return citycard.Wrap(op, citycard.Other, err)
+	case l.AmountFen != int64(s.Load.Amount) || l.BalanceBeforeFen != int64(s.Load.BalanceBefore):
+		return citycard.E(op, citycard.Conflict, "load %s: the TAC is of %d fen onto %d, the load authorized %d onto %d", key, s.Load.Amount, s.Load.BalanceBefore, l.AmountFen, l.BalanceBeforeFen)
+	case l.Status == LoadConfirmed:
+		return nil
+	case l.Status == LoadReversed:
+		return h.reinstate(ctx, op, by, &l)
+	}
+	return h.confirm(ctx, op, by, &l, SettledByTAC)
+}
+
+// reinstate books again a reversed load whose TAC came after all: the TAC
+// proves the card credited it, so the session that reversed it had
+// reached the host first while the card ran it second (two readers on one
+// card). That later session's load, unconfirmed at the same counter, can
+// no longer credit (the card's counter has moved past it): it is reversed
+// first. The reinstatement books the load's money again whatever the
+// card's state or limits: it is on the card.
+func (h *LoadHost) reinstate(ctx context.Context, op string, by Actor, l *OnlineLoad) error {
+	c, err := h.m.store.Card(ctx, l.Issuer, l.ASN)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	open, err := h.m.store.OpenLoad(ctx, l.Issuer, l.ASN)
+	switch {
+	case err == nil && open.Counter == l.Counter:
+		if c, err = h.settleBySession(ctx, op, by, c, &open, l.Counter); err != nil {
+			return err
+		}
+	case err != nil && !citycard.IsKind(err, citycard.NotFound):
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	at := h.m.now()
+	key := "reinstate:" + l.Key
+	b := Booking{Key: key, InputHash: inputHash("load_reinstatement", l.Key, l.AmountFen)}
+	b.add(entry(key, "load", ledger.EntryLoad, &c, ledger.Transfer(l.Channel.account(), floatAccount(&c), l.AmountFen)...))
+	b.Flows = []Flow{{c.ASN, FlowLoad, l.AmountFen}}
+	settled := *l
+	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, SettledByLateTAC
+	moved := touched(c)
+	_, err = h.m.store.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{&settled},
+		Audit: h.m.moneyAudit(by, at, "reinstate load", &c, moved, &b)})
+	return citycard.Wrap(op, citycard.Other, err)
+}
+
+// SettlePage bounds the unconfirmed loads Settle reads at once.
+const SettlePage = 512
+
+// Settle confirms the unconfirmed loads whose card's uploaded records
+// show its online counter at or past the load's (the card credited it:
+// the counter moves only on a credit, and a card's other load at the same
+// counter would have settled this one at Authorize). It returns how many
+// it confirmed. A load the records do not settle yet stays unconfirmed,
+// to be settled by the card's next load or its next records. Kinds of the
+// store.
+func (h *LoadHost) Settle(ctx context.Context, by Actor) (int, error) {
+	const op = "cms.LoadHost.Settle"
+	if err := by.check(op); err != nil {
+		return 0, err
+	}
+	if h.records == nil {
+		return 0, nil
+	}
+	n := 0
+	for after := ""; ; {
+		page, err := h.m.store.UnconfirmedLoads(ctx, after, SettlePage)
+		if err != nil {
+			return n, citycard.Wrap(op, citycard.Other, err)
+		}
+		for i := range page {
+			l := &page[i]
+			after = l.Key
+			if seen, ok := h.records.OnlineCounter(l.Issuer, l.ASN); !ok || seen < l.Counter {
+				continue
+			}
+			done, err := h.settleFromRecords(ctx, op, by, l.Key)
+			if err != nil {
+				return n, err
+			}
+			if done {
+				n++
+			}
+		}
+		if len(page) < SettlePage {
+			return n, nil
+		}
+	}
+}
+
+// settleFromRecords confirms load key under its card's lock, if it is
+// still unconfirmed.
+func (h *LoadHost) settleFromRecords(ctx context.Context, op string, by Actor, key string) (bool, error) {
+	l, err := h.m.store.OnlineLoad(ctx, key)
+	if err != nil {
+		return false, citycard.Wrap(op, citycard.Other, err)
+	}
+	mu := h.lock(l.Issuer, l.ASN)
+	mu.Lock()
+	defer mu.Unlock()
+	if l, err = h.m.store.OnlineLoad(ctx, key); err != nil {
+		return false, citycard.Wrap(op, citycard.Other, err)
+	}
+	if l.Status != LoadUnconfirmed {
+		return false, nil
+	}
+	return true, h.confirm(ctx, op, by, &l, SettledByRecords)
+}
+
+// snapshot is a load as the audit log shows it.
+func (l *OnlineLoad) snapshot() string {
+	b, err := json.Marshal(struct {
+		Key        string `json:"key"`
+		Card       string `json:"card"`
+		Counter    uint16 `json:"online_counter"`
+		AmountFen  int64  `json:"amount_fen"`
+		BeforeFen  int64  `json:"balance_before_fen"`
+		Terminal   string `json:"terminal"`
+		Status     string `json:"status"`
+		Settlement string `json:"settlement,omitempty"`
+	}{l.Key, l.Card(), l.Counter, l.AmountFen, l.BalanceBeforeFen, l.Terminal.String(), l.Status.String(), l.Settlement})
+	if err != nil {
+		panic(err) // strings and integers always encode
+	}
+	return string(b)
+}
