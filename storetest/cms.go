@@ -631,3 +631,123 @@ func testCMSReview(t *testing.T, s Stores) {
 	_, err = m.Review(ctx, clerk, cmsIssuer, transit)
 	wantKind(t, "a review of a card without one", err, citycard.Invalid)
 }
+
+// testCMSLoads keeps online loads through the store: a batch whose one
+// operation is refused commits the others, a load settles once (a
+// reversed one confirmed by a late TAC), and the queries see what the
+// rows say.
+func testCMSLoads(t *testing.T, s Stores) {
+	ctx := context.Background()
+	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
+	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clk.read)
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	var cards [3]cms.Card
+	for i := range cards {
+		asn := cmsASN(t, "0123456789ABCD3"+string(rune('0'+i)))
+		if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "transit", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Personalize); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Sell(ctx, clerk, "sale-"+asn.String(), cmsIssuer, asn, cash, 0); err != nil {
+			t.Fatal(err)
+		}
+		cards[i], _ = s.CMS.Card(ctx, cmsIssuer, asn)
+	}
+	at := clk.read()
+	op := func(c cms.Card, key string, fen int64, st cms.LoadStatus) *cms.Operation {
+		l := &cms.OnlineLoad{Key: key, Issuer: c.Issuer, ASN: c.ASN, Counter: 7, AmountFen: fen, BalanceBeforeFen: 100,
+			Terminal: citycard.TerminalID{0x31, 0x50, 0, 0, 0x20, 1}, KeyVersion: 1, Alg: 0, Channel: cash, AuthorizedAt: at, Status: st}
+		if st != cms.LoadUnconfirmed {
+			l.SettledAt, l.Settlement = at, "test"
+		}
+		next := c
+		next.Version++
+		b := cms.Booking{Key: key, InputHash: [32]byte{byte(fen)}, Flows: []cms.Flow{{Card: c.ASN, Type: cms.FlowLoad, Fen: fen}}}
+		return &cms.Operation{Booking: &b, At: at, Cards: []*cms.Card{&next}, Loads: []*cms.OnlineLoad{l},
+			Audit: &cms.AuditRecord{At: at, Actor: "kiosk", ServicePoint: "k1", Subject: "card:" + c.String(), Action: "online load"}}
+	}
+	// Card 1 is moved twice from one read: its second operation is refused
+	// alone.
+	res, err := s.CMS.CommitBatch(ctx, []*cms.Operation{op(cards[0], "l0", 100, cms.LoadUnconfirmed), op(cards[1], "l1", 200, cms.LoadUnconfirmed),
+		op(cards[1], "l1b", 300, cms.LoadUnconfirmed), op(cards[2], "l2", 400, cms.LoadUnconfirmed)})
+	if err != nil || len(res) != 4 {
+		t.Fatalf("CommitBatch: %v %v", res, err)
+	}
+	for i, r := range res {
+		if (r.Err != nil) != (i == 2) || r.Replayed {
+			t.Errorf("operation %d: %+v", i, r)
+		}
+	}
+	wantKind(t, "the second move of card 1", res[2].Err, citycard.Conflict)
+	if _, err := s.CMS.OnlineLoad(ctx, "l1b"); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("the refused operation's load: %v", err)
+	}
+	if _, err := s.CMS.OperationHash(ctx, "l1b"); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("the refused operation's key: %v", err)
+	}
+	if got := bookBalance(t, s.CMS, cards[1].ASN); got != 200 {
+		t.Errorf("card 1's book: %d", got)
+	}
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 3*3+3 {
+		t.Errorf("VerifyAudit: %d %v", n, err)
+	}
+	// The same batch again: replayed, nothing written twice.
+	res, err = s.CMS.CommitBatch(ctx, []*cms.Operation{op(cards[0], "l0", 100, cms.LoadUnconfirmed)})
+	if err != nil || !res[0].Replayed {
+		t.Errorf("a batch replayed: %+v %v", res, err)
+	}
+
+	l, err := s.CMS.OnlineLoad(ctx, "l2")
+	want := *op(cards[2], "l2", 400, cms.LoadUnconfirmed).Loads[0]
+	if err != nil || !reflect.DeepEqual(l, want) {
+		t.Errorf("OnlineLoad: %+v %v; want %+v", l, err, want)
+	}
+	if open, err := s.CMS.OpenLoad(ctx, cmsIssuer, cards[2].ASN); err != nil || open.Key != "l2" {
+		t.Errorf("OpenLoad: %+v %v", open, err)
+	}
+	if got, err := s.CMS.LoadedFen(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Nanosecond)); err != nil || got != 400 {
+		t.Errorf("LoadedFen over [at, at+1ns): %d %v", got, err)
+	}
+	if got, _ := s.CMS.LoadedFen(ctx, cmsIssuer, cards[2].ASN, at.Add(time.Nanosecond), at.Add(time.Hour)); got != 0 {
+		t.Errorf("LoadedFen from just after: %d", got)
+	}
+	page, err := s.CMS.UnconfirmedLoads(ctx, "l0", 1)
+	if err != nil || len(page) != 1 || page[0].Key != "l1" {
+		t.Errorf("UnconfirmedLoads after l0: %+v %v", page, err)
+	}
+
+	// Settled once: reversed, then confirmed by a late TAC, then never again.
+	c2, _ := s.CMS.Card(ctx, cmsIssuer, cards[2].ASN)
+	for i, st := range []cms.LoadStatus{cms.LoadReversed, cms.LoadConfirmed} {
+		o := op(c2, "settle-"+st.String(), 1, st)
+		o.Loads[0].Key = "l2"
+		res, err := s.CMS.CommitBatch(ctx, []*cms.Operation{o})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("settle %d: %+v %v", i, res, err)
+		}
+		c2.Version++
+		if st == cms.LoadReversed {
+			if got, _ := s.CMS.LoadedFen(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Hour)); got != 0 {
+				t.Errorf("LoadedFen counts a reversed load: %d", got)
+			}
+		}
+	}
+	o := op(c2, "settle-again", 1, cms.LoadReversed)
+	o.Loads[0].Key = "l2"
+	res, err = s.CMS.CommitBatch(ctx, []*cms.Operation{o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, "a confirmed load settled again", res[0].Err, citycard.Conflict)
+	if _, err := s.CMS.OpenLoad(ctx, cmsIssuer, cards[2].ASN); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("OpenLoad of a settled card: %v", err)
+	}
+	if err := s.Exec(ctx, `UPDATE cms_loads SET amount_fen = 1 WHERE key = 'l2'`); err == nil {
+		t.Error("a settled load was changed")
+	}
+	if err := s.Exec(ctx, `DELETE FROM cms_loads WHERE key = 'l0'`); err == nil {
+		t.Error("a load was deleted")
+	}
+}

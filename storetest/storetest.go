@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Staff", testStaff},
 		{"StaffApprovals", testStaffApprovals},
 		{"SelfService", testSelfService},
+		{"CMSLoads", testCMSLoads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
