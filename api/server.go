@@ -197,7 +197,10 @@ type Server struct {
 	// RefundApprovalFen is the refund payout over which a supervisor's
 	// approval is needed; 0: DefaultRefundApprovalFen.
 	RefundApprovalFen int64
-	Logger            *slog.Logger
+	// Loads is the online load host (the terminals' load routes); nil:
+	// those routes answer 503.
+	Loads  *cms.LoadHost
+	Logger *slog.Logger
 	// MaxUploads bounds the uploads read and decided at once; one more is
 	// refused before its body is read (503, Retry-After), so a burst of
 	// terminals costs bounded memory. 0: DefaultMaxUploads.

@@ -9,6 +9,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/terminal"
 )
 
 // CardKeys is what the load host needs of the key store: a card's keys,
@@ -383,4 +384,30 @@ func (l *OnlineLoad) snapshot() string {
 		panic(err) // strings and integers always encode
 	}
 	return string(b)
+}
+
+// TerminalHost is a LoadHost in the terminal's process, as terminal.Load
+// takes it (terminal.LoadHost): every load by Actor, paid through
+// Channel. Traces and tests use it; counters and kiosks reach the host
+// over HTTP (api.LoadClient).
+type TerminalHost struct {
+	Host    *LoadHost
+	Actor   Actor
+	Channel Channel
+}
+
+var _ terminal.LoadHost = TerminalHost{}
+
+func session(req terminal.LoadRequest) *LoadSession {
+	return &LoadSession{Issuer: req.Issuer, ASN: req.ASN, KeyVersion: req.KeyVersion, Alg: req.Alg, Load: req.Load}
+}
+
+// AuthorizeLoad implements terminal.LoadHost (LoadHost.Authorize).
+func (t TerminalHost) AuthorizeLoad(req terminal.LoadRequest) ([4]byte, error) {
+	return t.Host.Authorize(context.Background(), t.Actor, t.Channel, session(req), req.MAC1)
+}
+
+// ConfirmLoad implements terminal.LoadHost (LoadHost.Confirm).
+func (t TerminalHost) ConfirmLoad(req terminal.LoadRequest, tac [4]byte) error {
+	return t.Host.Confirm(context.Background(), t.Actor, session(req), tac)
 }

@@ -37,6 +37,7 @@ import (
 const benchUsage = `usage: citycard bench ingest [--records N] [--cards M] [--db URL] [--json]
        citycard bench clear ... (the clearing benchmark: citycard bench clear -h)
        citycard bench gate --app campus|venue|library|site --taps N [--json]   (bench gate -h)
+       citycard bench load [--cards N] [--rate R] [--seconds S] [--db URL] [--json] (bench load -h)
 
 Makes N genuine signed records of M virtual cards on simulated terminals
 (plus a small share of duplicates and forgeries) before the clock starts,
@@ -57,6 +58,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	if len(args) > 0 && args[0] == "gate" {
 		return runBenchGate(ctx, e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "load" {
+		return runBenchLoad(ctx, e, args[1:])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -79,7 +83,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	if what != "ingest" {
 		fs.Usage()
-		return fmt.Errorf("bench: unknown benchmark %q (want ingest, or clear first: citycard bench clear -h): %w", what, errUsage)
+		return fmt.Errorf("bench: unknown benchmark %q (want ingest, or clear, gate or load first: citycard bench load -h): %w", what, errUsage)
 	}
 	if o.records <= 0 || o.cards <= 0 || o.batch <= 0 || o.batch > acquire.MaxBatchRecords || o.uploaders <= 0 {
 		return fmt.Errorf("bench: --records, --cards, --uploaders must be positive and --batch 1 to %d: %w", acquire.MaxBatchRecords, errUsage)

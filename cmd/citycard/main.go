@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"trace":      {"run an e-purse flow between a virtual card, PSAM and terminal and print every APDU", runTrace},
 		"keys":       {"key management: init, list, rotate, ceremony", runKeys},
 		"fare":       {"fare tables: check a GTFS-Fares v2 feed, price a journey", runFare},
-		"bench":      {"benchmarks: ingest (upload, verify, book records end to end), clear (a booked day's cycle), gate (an application gate's offline taps)", runBench},
+		"bench":      {"benchmarks: ingest (upload, verify, book records end to end), clear (a booked day's cycle), gate (an application gate's offline taps), load (online loads over HTTP)", runBench},
 		"serve":      {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
 		"ledger":     {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
 		"demo":       {"the main job: trace a commute, simulate a small city, then serve the web console over it", runDemo},

@@ -1,0 +1,237 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/terminal"
+)
+
+// maxLoadBody bounds a load request: a dozen short fields.
+const maxLoadBody = 2048
+
+// loadRequest is a load session as a terminal sends it, decoded.
+type loadRequest struct {
+	session cms.LoadSession
+	mac     [4]byte // MAC1 to authorize, the TAC to confirm
+	channel cms.Channel
+}
+
+// readLoadRequest reads a load request strictly: the card (issuer, asn),
+// its INITIALIZE FOR LOAD answer (key_version, alg, online_counter,
+// balance_before_fen, random, mac1), the load (amount_fen, date, time) and,
+// to authorize, the payment (channel, channel_party, channel_reference);
+// to confirm, the card's tac instead of mac1 and the payment. The
+// terminal is the caller. Kind Invalid.
+func readLoadRequest(w http.ResponseWriter, r *http.Request, tid citycard.TerminalID, confirm bool) (loadRequest, error) {
+	const op = "api.loadRequest"
+	var q loadRequest
+	if _, err := mediaType(r, mediaJSON); err != nil {
+		return q, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	var issuer, asn, alg, random, date, tm, mac, channel, party, ref string
+	var version, counter, before, amount int64
+	fields := []field{
+		{"issuer", readString(&issuer)}, {"asn", readString(&asn)},
+		{"key_version", readInt(&version, 0, math.MaxUint8)}, {"alg", readString(&alg)},
+		{"online_counter", readInt(&counter, 0, math.MaxUint16)},
+		{"balance_before_fen", readInt(&before, 0, math.MaxUint32)}, {"amount_fen", readInt(&amount, 0, math.MaxUint32)},
+		{"random", readString(&random)}, {"date", readString(&date)}, {"time", readString(&tm)},
+	}
+	if confirm {
+		fields = append(fields, field{"tac", readString(&mac)})
+	} else {
+		fields = append(append(fields, field{"mac1", readString(&mac)}), channelFields("channel", &channel, &party, &ref)...)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoadBody))
+	dec.UseNumber()
+	if err := readObject(dec, fields); err != nil {
+		return q, citycard.E(op, citycard.Invalid, "load: %w", err)
+	}
+	s := &q.session
+	var err error
+	if s.Issuer, err = citycard.ParseIssuerCode(issuer); err != nil {
+		return q, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if s.ASN, err = citycard.ParseASN(asn); err != nil {
+		return q, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if s.Alg, err = keys.ParseAlg(alg); err != nil {
+		return q, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	s.KeyVersion = uint8(version)
+	s.Load = keys.Load{OnlineCounter: uint16(counter), BalanceBefore: uint32(before), Amount: uint32(amount), Type: citycard.TxLoad, TerminalID: tid}
+	macName := "mac1"
+	if confirm {
+		macName = "tac"
+	}
+	for _, f := range []struct {
+		name, s string
+		dst     []byte
+	}{{"random", random, s.Load.Random[:]}, {"date", date, s.Load.Date[:]}, {"time", tm, s.Load.Time[:]}, {macName, mac, q.mac[:]}} {
+		if len(f.s) != 2*len(f.dst) {
+			return q, citycard.E(op, citycard.Invalid, "load: field %q: want %d hex digits", f.name, 2*len(f.dst))
+		}
+		if _, err := hex.Decode(f.dst, []byte(f.s)); err != nil {
+			return q, citycard.E(op, citycard.Invalid, "load: field %q: want %d hex digits", f.name, 2*len(f.dst))
+		}
+	}
+	if !confirm {
+		if q.channel, err = parseChannel(channel, party, ref); err != nil {
+			return q, citycard.Wrap(op, citycard.Invalid, err)
+		}
+	}
+	return q, nil
+}
+
+// terminalActor is a terminal as the audit log names it.
+func terminalActor(tid citycard.TerminalID) cms.Actor {
+	return cms.Actor{Who: tid.String(), ServicePoint: "terminal:" + tid.String()}
+}
+
+// handleLoadAuthorize is the load host's answer to a card's INITIALIZE
+// FOR LOAD (cms.LoadHost.Authorize): MAC1 checked, the load booked,
+// MAC2 returned. A retry of the session answers the same MAC2.
+func (s *Server) handleLoadAuthorize(w http.ResponseWriter, r *http.Request, tid citycard.TerminalID) {
+	const op = "api.loadAuthorize"
+	if s.Loads == nil {
+		s.fail(w, r, citycard.E(op, citycard.Unavailable, "this server takes no loads"))
+		return
+	}
+	q, err := readLoadRequest(w, r, tid, false)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	mac2, err := s.Loads.Authorize(r.Context(), terminalActor(tid), q.channel, &q.session, q.mac)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), MAC2: hex.EncodeToString(mac2[:])})
+}
+
+// handleLoadConfirm takes the card's TAC of a load (cms.LoadHost.Confirm).
+func (s *Server) handleLoadConfirm(w http.ResponseWriter, r *http.Request, tid citycard.TerminalID) {
+	const op = "api.loadConfirm"
+	if s.Loads == nil {
+		s.fail(w, r, citycard.E(op, citycard.Unavailable, "this server takes no loads"))
+		return
+	}
+	q, err := readLoadRequest(w, r, tid, true)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Loads.Confirm(r.Context(), terminalActor(tid), &q.session, q.mac); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), Status: cms.LoadConfirmed.String()})
+}
+
+// loadAnswerJSON is the answer to a load request: the load's key and,
+// to an authorization, MAC2; to a confirmation, the load's status.
+type loadAnswerJSON struct {
+	Key    string `json:"key"`
+	MAC2   string `json:"mac2,omitempty"`
+	Status string `json:"status,omitempty"`
+}
+
+// LoadClient is a load terminal's (a kiosk's, a counter reader's)
+// connection to the load host: it implements terminal.LoadHost over
+// HTTP, each load paid through Channel.
+type LoadClient struct {
+	BaseURL  string
+	Terminal citycard.TerminalID
+	Token    string
+	HTTP     *http.Client // nil: http.DefaultClient
+	Channel  cms.Channel
+	// Timeout bounds each request (terminal.LoadHost takes no context);
+	// 0: 10 seconds.
+	Timeout time.Duration
+}
+
+var _ terminal.LoadHost = (*LoadClient)(nil)
+
+// AuthorizeLoad implements terminal.LoadHost: kinds as the server
+// answered (Crypto: MAC1; Conflict: the card's state or a limit; IO or
+// Unavailable: nothing decided, retry the same session).
+func (c *LoadClient) AuthorizeLoad(req terminal.LoadRequest) ([4]byte, error) {
+	var a loadAnswerJSON
+	if err := c.post("api.LoadClient.AuthorizeLoad", "loads", c.body(req, "mac1", req.MAC1, true), &a); err != nil {
+		return [4]byte{}, err
+	}
+	var mac2 [4]byte
+	if b, err := hex.DecodeString(a.MAC2); err != nil || len(b) != 4 {
+		return mac2, citycard.E("api.LoadClient.AuthorizeLoad", citycard.IO, "answer: mac2 %q", a.MAC2)
+	}
+	hex.Decode(mac2[:], []byte(a.MAC2))
+	return mac2, nil
+}
+
+// ConfirmLoad implements terminal.LoadHost.
+func (c *LoadClient) ConfirmLoad(req terminal.LoadRequest, tac [4]byte) error {
+	var a loadAnswerJSON
+	return c.post("api.LoadClient.ConfirmLoad", "loads/confirm", c.body(req, "tac", tac, false), &a)
+}
+
+func (c *LoadClient) body(req terminal.LoadRequest, macName string, mac [4]byte, payment bool) map[string]any {
+	l := &req.Load
+	m := map[string]any{
+		"issuer": req.Issuer.String(), "asn": req.ASN.String(), "key_version": req.KeyVersion, "alg": req.Alg.String(),
+		"online_counter": l.OnlineCounter, "balance_before_fen": l.BalanceBefore, "amount_fen": l.Amount,
+		"random": hex.EncodeToString(l.Random[:]), "date": hex.EncodeToString(l.Date[:]), "time": hex.EncodeToString(l.Time[:]),
+		macName: hex.EncodeToString(mac[:]),
+	}
+	if payment {
+		m["channel"], m["channel_party"], m["channel_reference"] = c.Channel.Type.String(), c.Channel.Party, c.Channel.Reference
+	}
+	return m
+}
+
+func (c *LoadClient) post(op, path string, body map[string]any, out *loadAnswerJSON) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	url := fmt.Sprintf("%s/v1/terminals/%v/%s", c.BaseURL, c.Terminal, path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	h := c.HTTP
+	if h == nil {
+		h = http.DefaultClient
+	}
+	resp, err := h.Do(req)
+	if err != nil {
+		return citycard.E(op, citycard.IO, "%w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errorFromResponse(op, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(out); err != nil {
+		return citycard.E(op, citycard.IO, "answer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/postgres"
+	"github.com/citycard/citycard/registry"
+	"github.com/citycard/citycard/sim"
+	"github.com/citycard/citycard/terminal"
+)
+
+const benchLoadUsage = `usage: citycard bench load [--cards N] [--rate R] [--seconds S] [--kiosks K] [--db URL] [--json]
+
+Makes its own keys (no key store or KEK), N virtual cards and K kiosks,
+sells the cards in card management, then runs online loads (INITIALIZE
+FOR LOAD, the host's MAC2, CREDIT FOR LOAD, the TAC confirmed) over
+loopback HTTP against the load host, at R loads a second for S seconds,
+held open-loop: a load that cannot start on time is late, not skipped,
+and its latency counts from its scheduled start. It prints p50/p99/max
+latency and errors, progress on stderr, and checks that every load was
+booked once and confirmed, and the ledger's float is what the cards
+hold; it exits non-zero if a check fails. Without --db it uses a fresh
+SQLite file in a temporary directory; a postgres:// URL without
+search_path gets a fresh schema, dropped at the end.
+
+flags:
+`
+
+// benchLoadAmountFen is each load's amount: 1 yuan, so that a card takes
+// a thousand loads in a day under the transit product's daily limit.
+const benchLoadAmountFen = 100
+
+type benchLoadOptions struct {
+	cards, rate, seconds, kiosks int
+	db                           string
+	json                         bool
+}
+
+// benchLoadResult is the outcome; the JSON field names are the contract
+// of --json.
+type benchLoadResult struct {
+	Loads     int64   `json:"loads"`  // loads scheduled
+	Errors    int64   `json:"errors"` // loads that failed
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	Late      int64   `json:"late"` // loads that started more than 1 ms after their schedule
+	RatePerS  float64 `json:"rate_per_s"`
+	Achieved  float64 `json:"achieved_per_s"`
+	Seconds   float64 `json:"seconds"`
+	Cards     int     `json:"cards"`
+	Kiosks    int     `json:"kiosks"`
+	Cores     int     `json:"cores"`
+	DB        string  `json:"db"`
+	BookedFen int64   `json:"booked_fen"` // the issuer's card float in the ledger
+	CardsFen  int64   `json:"cards_fen"`  // what the cards hold, loaded during the bench
+	Open      int64   `json:"unconfirmed"`
+	FirstErr  string  `json:"first_error,omitempty"`
+	OK        bool    `json:"ok"`
+}
+
+func runBenchLoad(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, benchLoadUsage); fs.PrintDefaults() }
+	o := benchLoadOptions{}
+	fs.IntVar(&o.cards, "cards", 2000, "virtual cards")
+	fs.IntVar(&o.rate, "rate", 1000, "loads a second, scheduled open-loop")
+	fs.IntVar(&o.seconds, "seconds", 10, "how long")
+	fs.IntVar(&o.kiosks, "kiosks", 64, "kiosks loading at once")
+	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory)")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("bench load: unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	if o.cards <= 0 || o.cards > 1<<20 || o.rate <= 0 || o.rate > 100000 || o.seconds <= 0 || o.seconds > 3600 || o.kiosks <= 0 || o.kiosks > 4096 {
+		return fmt.Errorf("bench load: --cards 1 to 2^20, --rate 1 to 100000, --seconds 1 to 3600, --kiosks 1 to 4096: %w", errUsage)
+	}
+	// Each card must stay under its product's daily limit.
+	if perCard := (o.rate*o.seconds + o.cards - 1) / o.cards; int64(perCard)*benchLoadAmountFen > 100000 {
+		return fmt.Errorf("bench load: %d loads of 1 yuan a card pass the daily limit of 1,000: more --cards: %w", perCard, errUsage)
+	}
+	res, err := benchLoad(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	res.print(e.stdout)
+	if o.json {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	}
+	if !res.OK {
+		return fmt.Errorf("bench load: a check failed (see above)")
+	}
+	return nil
+}
+
+func (r *benchLoadResult) print(w io.Writer) {
+	fmt.Fprintf(w, "online loads on %s, %d cores: %d cards, %d kiosks\n", r.DB, r.Cores, r.Cards, r.Kiosks)
+	fmt.Fprintf(w, "  %-24s %d at %.0f/s over %.1f s (%.0f/s achieved)\n", "loads", r.Loads, r.RatePerS, r.Seconds, r.Achieved)
+	fmt.Fprintf(w, "  %-24s p50 %.2f ms, p99 %.2f ms, max %.2f ms (from the scheduled start)\n", "latency", r.P50Ms, r.P99Ms, r.MaxMs)
+	fmt.Fprintf(w, "  %-24s %d\n", "late starts (> 1 ms)", r.Late)
+	fmt.Fprintf(w, "  %-24s %d %s\n", "errors", r.Errors, r.FirstErr)
+	fmt.Fprintf(w, "  %-24s %d fen booked, the cards hold %d more; %d unconfirmed\n", "float", r.BookedFen, r.CardsFen, r.Open)
+	verdict := "ok"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "  %-24s %s\n", "checks", verdict)
+}
+
+// benchKiosk is a kiosk of the bench: its terminal and its connection.
+type benchKiosk struct {
+	t    *sim.DeviceTerminal
+	host *api.LoadClient
+}
+
+func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult, error) {
+	progress := func(format string, args ...any) { fmt.Fprintf(e.stderr, "bench: "+format+"\n", args...) }
+	db := o.db
+	if db == "" {
+		dir, err := os.MkdirTemp("", "citycard-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	}
+	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
+		fresh, drop, err := postgres.FreshSchema(ctx, db, "citycard_bench_")
+		if err != nil {
+			return nil, err
+		}
+		defer drop(context.Background())
+		db = fresh
+	}
+	st, err := openStores(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	lock, err := lockWriter(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer releaseWriter(lock, e.stderr)
+	res := &benchLoadResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String(), Cards: o.cards, Kiosks: o.kiosks, RatePerS: float64(o.rate)}
+
+	progress("making %d cards and %d kiosks with their own keys", o.cards, o.kiosks)
+	stops := make([]sim.DeviceStop, o.kiosks)
+	for i := range stops {
+		stops[i] = sim.DeviceStop{Mode: terminal.ModePOS}
+	}
+	devCards := make([]sim.DeviceCard, o.cards)
+	for i := range devCards {
+		devCards[i].BalanceFen = 1
+	}
+	city, err := sim.NewDeviceCity(sim.DeviceConfig{Seed: 1, Alg: keys.Alg3DES, Fare: terminal.FlatFare{}, Stops: stops, Cards: devCards})
+	if err != nil {
+		return nil, err
+	}
+
+	// The registry: our issuer, an operator, the kiosks with their tokens.
+	reg := registry.New(st.registry, time.Now)
+	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "Simulated city card", Own: true, SettlementAccount: "bank 0001 account 1"}); err != nil {
+		return nil, err
+	}
+	if _, err := reg.AddParty(ctx, registry.Party{ID: "transit", Type: registry.PartyOperator, Code: sim.OperatorCode(0), Sector: registry.Sector(1), Name: "transit", SettlementAccount: "bank 0001 account 2"}); err != nil {
+		return nil, err
+	}
+	kiosks := make([]benchKiosk, o.kiosks)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.kiosks, DisableCompression: true}}
+	cash := cms.Channel{Type: cms.Cash, Party: sim.Issuer.String()}
+	for i, t := range city.Terminals {
+		if _, err := reg.AddTerminal(ctx, registry.Terminal{ID: t.ID, PSAM: t.PSAM, Operator: t.Operator, Type: registry.TerminalKiosk}); err != nil {
+			return nil, err
+		}
+		tok, err := reg.IssueCredential(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		kiosks[i] = benchKiosk{t: t, host: &api.LoadClient{Terminal: t.ID, Token: tok, HTTP: client, Channel: cash}}
+	}
+
+	// Card management: every card issued (a transit card, anonymous).
+	t0 := time.Now()
+	at := time.Now()
+	for i, cd := range city.Cards {
+		c := cms.Card{Issuer: sim.Issuer, ASN: cd.State().ASN, Product: "transit", State: cms.Issued, Version: 1, AppliedAt: at, IssuedAt: at,
+			Expiry: cms.Today(at.AddDate(3, 0, 0))}
+		a := &cms.AuditRecord{At: at, Actor: "bench", ServicePoint: "bench", Subject: "card:" + c.String(), Action: "issue", After: c.Snapshot()}
+		if err := st.cms.CreateCard(ctx, &c, a); err != nil {
+			return nil, err
+		}
+		if (i+1)%10000 == 0 {
+			progress("  %d cards issued", i+1)
+		}
+	}
+	progress("issued %d cards in %.1f s", o.cards, time.Since(t0).Seconds())
+
+	m := cms.NewManager(cms.NewGroupCommit(st.cms), cms.DefaultProducts(), nil, time.Now)
+	host := cms.NewLoadHost(m, city.Store, nil)
+	s := &api.Server{Terminals: terminalAuth{reg}, Blacklist: blacklist.New(nil, nil), Loads: host, Logger: slog.New(slog.DiscardHandler)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for i := range kiosks {
+		kiosks[i].host.BaseURL = "http://" + ln.Addr().String()
+	}
+
+	// Open loop: load i is due at start + i/rate, on card i mod N; a
+	// kiosk takes the next due load when it is free.
+	total := o.rate * o.seconds
+	res.Loads = int64(total)
+	type job struct {
+		card int
+		due  time.Time
+	}
+	jobs := make(chan job, total)
+	lat := make([]time.Duration, total)
+	var done, errs, late atomic.Int64
+	var firstErr atomic.Pointer[string]
+	cardMu := make([]sync.Mutex, o.cards)
+	progress("loading over %s: %d loads at %d/s with %d kiosks", ln.Addr(), total, o.rate, o.kiosks)
+	start := time.Now().Add(10 * time.Millisecond)
+	go func() {
+		for i := range total {
+			due := start.Add(time.Duration(i) * time.Second / time.Duration(o.rate))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+			jobs <- job{card: i % o.cards, due: due}
+		}
+		close(jobs)
+	}()
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				progress("  %d of %d loads done, %d errors", done.Load(), total, errs.Load())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var idx atomic.Int64
+	for k := range kiosks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kiosk := &kiosks[k]
+			for j := range jobs {
+				if time.Since(j.due) > time.Millisecond {
+					late.Add(1)
+				}
+				cardMu[j.card].Lock()
+				_, err := kiosk.t.Load(city.Cards[j.card], benchLoadAmountFen, kiosk.host)
+				cardMu[j.card].Unlock()
+				lat[idx.Add(1)-1] = time.Since(j.due)
+				done.Add(1)
+				if err != nil {
+					errs.Add(1)
+					msg := err.Error()
+					firstErr.CompareAndSwap(nil, &msg)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	res.Seconds, res.Achieved = elapsed.Seconds(), float64(total)/elapsed.Seconds()
+	res.Errors, res.Late = errs.Load(), late.Load()
+	if p := firstErr.Load(); p != nil {
+		res.FirstErr = *p
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.P50Ms, res.P99Ms, res.MaxMs = ms(lat[total/2]), ms(lat[min(total-1, total*99/100)]), ms(lat[total-1])
+
+	// The checks: the float booked is what the cards were loaded, every
+	// load confirmed.
+	b, err := st.ledger.Balance(ctx, ledger.Account{Type: ledger.CardFloat, Party: sim.Issuer.String()})
+	if err != nil && !citycard.IsKind(err, citycard.NotFound) {
+		return nil, err
+	}
+	res.BookedFen = -b.NetFen()
+	for _, cd := range city.Cards {
+		res.CardsFen += cd.State().BalanceFen - 1
+	}
+	open, err := st.cms.UnconfirmedLoads(ctx, "", 1000)
+	if err != nil {
+		return nil, err
+	}
+	res.Open = int64(len(open))
+	res.OK = res.Errors == 0 && res.BookedFen == res.CardsFen && res.BookedFen == (res.Loads-res.Errors)*benchLoadAmountFen && res.Open == 0
+	return res, nil
+}
