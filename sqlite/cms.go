@@ -22,12 +22,29 @@ var cardUpdate = func() string {
 	return "UPDATE cms_cards SET " + strings.Join(cols, " = ?, ") + " = ? WHERE issuer = ? AND asn = ? AND version = ?"
 }()
 
+// The writer's statements of a money operation, prepared at Open
+// (DB.prepareWriter).
+const (
+	qAuditHead   = `SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`
+	qAuditInsert = `INSERT INTO cms_audit (` + cms.AuditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qOpHash      = `SELECT input_hash FROM cms_operations WHERE key = ?`
+	qOpInsert    = `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`
+	qFlowInsert  = `INSERT INTO cms_flows (` + cms.FlowColumns + `) VALUES (?, ?, ?, ?, ?)`
+	qLoadInsert  = `INSERT INTO cms_loads (` + cms.LoadColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qLoadSettle  = `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`
+	qSavepoint   = `SAVEPOINT cms_op`
+	qRollbackTo  = `ROLLBACK TO cms_op`
+	qRelease     = `RELEASE cms_op`
+)
+
+var cmsWriterQueries = []string{qAuditHead, qAuditInsert, qOpHash, qOpInsert, qFlowInsert, qLoadInsert, qLoadSettle, qSavepoint, qRollbackTo, qRelease, cardUpdate}
+
 // appendAudit chains a after the log's last record and inserts it, in the
 // caller's transaction (the single writer serializes the chain).
-func appendAudit(ctx context.Context, tx *sql.Tx, a *cms.AuditRecord) error {
+func appendAudit(ctx context.Context, db *DB, tx *sql.Tx, a *cms.AuditRecord) error {
 	var prev cms.AuditRecord
 	var hash string
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`).Scan(&prev.Seq, &hash)
+	err := db.txRow(ctx, tx, qAuditHead, func(r *sql.Row) error { return r.Scan(&prev.Seq, &hash) })
 	switch {
 	case err == sql.ErrNoRows:
 	case err != nil:
@@ -38,7 +55,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, a *cms.AuditRecord) error {
 		}
 	}
 	a.Chain(&prev)
-	_, err = tx.ExecContext(ctx, `INSERT INTO cms_audit (`+cms.AuditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.AuditArgs(a)...)
+	_, err = db.txExec(ctx, tx, qAuditInsert, cms.AuditArgs(a)...)
 	return err
 }
 
@@ -55,7 +72,7 @@ func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Pr
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_holders (id, lookup, ciphertext) VALUES (?, ?, ?)`, id, cms.LookupHex(p.Lookup), p.Ciphertext); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	})
 	if err != nil {
 		return 0, mapErr("sqlite.CMS.CreateHolder", err)
@@ -76,7 +93,7 @@ func (s cmsStore) UpdateHolder(ctx context.Context, p cms.Protected, a *cms.Audi
 		if n == 0 {
 			return citycard.E("sqlite.CMS.UpdateHolder", citycard.NotFound, "no cardholder %d", p.HolderID)
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	})
 	return mapErr("sqlite.CMS.UpdateHolder", err)
 }
@@ -102,7 +119,7 @@ func (s cmsStore) CreateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecor
 		if err := createCard(ctx, tx, c); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	})
 	return mapErr("sqlite.CMS.CreateCard", err)
 }
@@ -114,20 +131,20 @@ func createCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
 
 func (s cmsStore) UpdateCard(ctx context.Context, c *cms.Card, a *cms.AuditRecord) error {
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		if err := updateCard(ctx, tx, c); err != nil {
+		if err := updateCard(ctx, s.db, tx, c); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	})
 	return mapErr("sqlite.CMS.UpdateCard", err)
 }
 
 // updateCard writes c over the stored card at version c.Version-1.
-func updateCard(ctx context.Context, tx *sql.Tx, c *cms.Card) error {
+func updateCard(ctx context.Context, db *DB, tx *sql.Tx, c *cms.Card) error {
 	const op = "sqlite.CMS.UpdateCard"
 	args := cms.CardArgs(c)
 	args = append(args[2:], args[0], args[1], c.Version-1)
-	res, err := tx.ExecContext(ctx, cardUpdate, args...)
+	res, err := db.txExec(ctx, tx, cardUpdate, args...)
 	if err != nil {
 		return err
 	}
@@ -163,7 +180,7 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 	results := make([]cms.CommitResult, len(ops))
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		for i, o := range ops {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT cms_op`); err != nil {
+			if _, err := s.db.txExec(ctx, tx, qSavepoint); err != nil {
 				return err
 			}
 			replayed, err := commitOp(ctx, s.db, tx, o)
@@ -172,13 +189,13 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 				if !cms.IsRefusal(err) {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO cms_op`); err != nil {
+				if _, err := s.db.txExec(ctx, tx, qRollbackTo); err != nil {
 					return err
 				}
 				results[i].Err = err
 			}
 			results[i].Replayed = replayed
-			if _, err := tx.ExecContext(ctx, `RELEASE cms_op`); err != nil {
+			if _, err := s.db.txExec(ctx, tx, qRelease); err != nil {
 				return err
 			}
 		}
@@ -194,7 +211,7 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation) (bool, error) {
 	b := op.Booking
 	var hash string
-	err := tx.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, b.Key).Scan(&hash)
+	err := db.txRow(ctx, tx, qOpHash, func(r *sql.Row) error { return r.Scan(&hash) }, b.Key)
 	switch {
 	case err == nil:
 		if hash != cms.LookupHex(b.InputHash) {
@@ -204,11 +221,11 @@ func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation) (bool,
 	case err != sql.ErrNoRows:
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
+	if _, err := db.txExec(ctx, tx, qOpInsert, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
 		return false, err
 	}
 	for i := range b.Flows {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES (?, ?, ?, ?, ?)`, cms.FlowArgs(b, i)...); err != nil {
+		if _, err := db.txExec(ctx, tx, qFlowInsert, cms.FlowArgs(b, i)...); err != nil {
 			return false, err
 		}
 	}
@@ -223,26 +240,26 @@ func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation) (bool,
 		}
 	}
 	for _, c := range op.Cards {
-		if err := updateCard(ctx, tx, c); err != nil {
+		if err := updateCard(ctx, db, tx, c); err != nil {
 			return false, err
 		}
 	}
 	for _, l := range op.Loads {
-		if err := writeLoad(ctx, tx, l); err != nil {
+		if err := writeLoad(ctx, db, tx, l); err != nil {
 			return false, err
 		}
 	}
-	return false, appendAudit(ctx, tx, op.Audit)
+	return false, appendAudit(ctx, db, tx, op.Audit)
 }
 
 // writeLoad inserts a new (unconfirmed) online load, or settles one over
 // its unconfirmed row.
-func writeLoad(ctx context.Context, tx *sql.Tx, l *cms.OnlineLoad) error {
+func writeLoad(ctx context.Context, db *DB, tx *sql.Tx, l *cms.OnlineLoad) error {
 	if l.Status == cms.LoadUnconfirmed {
-		_, err := tx.ExecContext(ctx, `INSERT INTO cms_loads (`+cms.LoadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.LoadArgs(l)...)
+		_, err := db.txExec(ctx, tx, qLoadInsert, cms.LoadArgs(l)...)
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`,
+	res, err := db.txExec(ctx, tx, qLoadSettle,
 		l.Status.String(), l.SettledAt.UnixNano(), l.Settlement, l.Key, l.Status.String())
 	if err != nil {
 		return err
@@ -255,7 +272,8 @@ func writeLoad(ctx context.Context, tx *sql.Tx, l *cms.OnlineLoad) error {
 }
 
 func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, error) {
-	l, err := cms.ScanLoad(s.db.r.QueryRowContext(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE key = ?`, key))
+	var l cms.OnlineLoad
+	err := s.db.readRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE key = ?`, func(r *sql.Row) (err error) { l, err = cms.ScanLoad(r); return err }, key)
 	if err == sql.ErrNoRows {
 		return l, citycard.E("sqlite.CMS.OnlineLoad", citycard.NotFound, "no online load %q", key)
 	}
@@ -263,8 +281,9 @@ func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, e
 }
 
 func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.OnlineLoad, error) {
-	l, err := cms.ScanLoad(s.db.r.QueryRowContext(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE issuer = ? AND asn = ? AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`,
-		issuer.String(), cms.ASNHex(asn)))
+	var l cms.OnlineLoad
+	err := s.db.readRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE issuer = ? AND asn = ? AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`,
+		func(r *sql.Row) (err error) { l, err = cms.ScanLoad(r); return err }, issuer.String(), cms.ASNHex(asn))
 	if err == sql.ErrNoRows {
 		return l, citycard.E("sqlite.CMS.OpenLoad", citycard.NotFound, "card %v/%v has no unconfirmed load", issuer, asn)
 	}
@@ -273,8 +292,8 @@ func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn 
 
 func (s cmsStore) LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error) {
 	var fen int64
-	err := s.db.r.QueryRowContext(ctx, `SELECT coalesce(sum(amount_fen), 0) FROM cms_loads WHERE issuer = ? AND asn = ? AND authorized_ns >= ? AND authorized_ns < ? AND status <> 'reversed'`,
-		issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
+	err := s.db.readRow(ctx, `SELECT coalesce(sum(amount_fen), 0) FROM cms_loads WHERE issuer = ? AND asn = ? AND authorized_ns >= ? AND authorized_ns < ? AND status <> 'reversed'`,
+		func(r *sql.Row) error { return r.Scan(&fen) }, issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano())
 	return fen, mapErr("sqlite.CMS.LoadedFen", err)
 }
 
@@ -292,7 +311,7 @@ func (s cmsStore) UnconfirmedLoads(ctx context.Context, after string, limit int)
 func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {
 	const op = "sqlite.CMS.OperationHash"
 	var hash string
-	err := s.db.r.QueryRowContext(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, key).Scan(&hash)
+	err := s.db.readRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = ?`, func(r *sql.Row) error { return r.Scan(&hash) }, key)
 	if err == sql.ErrNoRows {
 		return [32]byte{}, citycard.E(op, citycard.NotFound, "no operation %q", key)
 	}
@@ -315,7 +334,9 @@ func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, erro
 }
 
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
-	c, err := cms.ScanCard(s.db.r.QueryRowContext(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = ? AND asn = ?`, issuer.String(), cms.ASNHex(asn)))
+	var c cms.Card
+	err := s.db.readRow(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = ? AND asn = ?`, func(r *sql.Row) (err error) { c, err = cms.ScanCard(r); return err },
+		issuer.String(), cms.ASNHex(asn))
 	if err == sql.ErrNoRows {
 		return c, citycard.E("sqlite.CMS.Card", citycard.NotFound, "no card %v/%v", issuer, asn)
 	}

@@ -68,6 +68,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -95,6 +96,7 @@ type DB struct {
 
 	registry *registryStore
 	ledger   *ledgerStore
+	stmts    sync.Map // stmtKey to *sql.Stmt (prepared)
 }
 
 // Open opens (creating it if need be) the database of url, "sqlite:PATH",
@@ -142,6 +144,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	if err := db.prepareWriter(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -151,6 +157,7 @@ func (db *DB) Close() error {
 	if db.ledger != nil {
 		errs = append(errs, db.ledger.close())
 	}
+	errs = append(errs, db.closeStmts())
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}
@@ -277,4 +284,77 @@ func mapErr(op string, err error) error {
 		}
 	}
 	return citycard.E(op, citycard.IO, "%w", err)
+}
+
+// prepared returns query prepared on pool (the readers, or the writer
+// while no transaction holds it), once: card management's statements run thousands of times a second on
+// the load host's path, and parsing each again cost more than running
+// it (measured: a fifth of the load host's CPU).
+func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	key := stmtKey{pool, query}
+	if st, ok := db.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// txExec runs a statement in tx, prepared if Open prepared it: the
+// writer's one connection is tx's, so a statement cannot be prepared on
+// it now (prepareWriter does it at Open).
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st, ok := db.stmts.Load(stmtKey{db.w, query}); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// txRow runs a query in tx as txExec does; scan reads its row.
+func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, scan func(*sql.Row) error, args ...any) error {
+	if st, ok := db.stmts.Load(stmtKey{db.w, query}); ok {
+		return scan(tx.StmtContext(ctx, st.(*sql.Stmt)).QueryRowContext(ctx, args...))
+	}
+	return scan(tx.QueryRowContext(ctx, query, args...))
+}
+
+// prepareWriter prepares the writer's statements of the hot paths
+// (cmsWriterQueries), before any transaction holds its connection.
+func (db *DB) prepareWriter(ctx context.Context) error {
+	for _, q := range cmsWriterQueries {
+		if _, err := db.prepared(ctx, db.w, q); err != nil {
+			return mapErr("sqlite.Open", err)
+		}
+	}
+	return nil
+}
+
+// readRow runs a prepared query on the readers; scan reads its row.
+func (db *DB) readRow(ctx context.Context, query string, scan func(*sql.Row) error, args ...any) error {
+	st, err := db.prepared(ctx, db.r, query)
+	if err != nil {
+		return err
+	}
+	return scan(st.QueryRowContext(ctx, args...))
+}
+
+// closeStmts closes the prepared statements.
+func (db *DB) closeStmts() error {
+	var errs []error
+	db.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(errs...)
 }

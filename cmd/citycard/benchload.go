@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -54,7 +55,7 @@ const benchLoadAmountFen = 100
 
 type benchLoadOptions struct {
 	cards, rate, seconds, kiosks int
-	db                           string
+	db, cpuProfile               string
 	json                         bool
 }
 
@@ -77,8 +78,12 @@ type benchLoadResult struct {
 	BookedFen int64   `json:"booked_fen"` // the issuer's card float in the ledger
 	CardsFen  int64   `json:"cards_fen"`  // what the cards hold, loaded during the bench
 	Open      int64   `json:"unconfirmed"`
-	FirstErr  string  `json:"first_error,omitempty"`
-	OK        bool    `json:"ok"`
+	// Transactions and Operations count the group commits and the
+	// operations they took (an authorization and a confirmation a load).
+	Transactions int64  `json:"transactions"`
+	Operations   int64  `json:"operations"`
+	FirstErr     string `json:"first_error,omitempty"`
+	OK           bool   `json:"ok"`
 }
 
 func runBenchLoad(ctx context.Context, e env, args []string) error {
@@ -92,6 +97,7 @@ func runBenchLoad(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.kiosks, "kiosks", 64, "kiosks loading at once")
 	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the loading phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -129,6 +135,7 @@ func (r *benchLoadResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  %-24s %d at %.0f/s over %.1f s (%.0f/s achieved)\n", "loads", r.Loads, r.RatePerS, r.Seconds, r.Achieved)
 	fmt.Fprintf(w, "  %-24s p50 %.2f ms, p99 %.2f ms, max %.2f ms (from the scheduled start)\n", "latency", r.P50Ms, r.P99Ms, r.MaxMs)
 	fmt.Fprintf(w, "  %-24s %d\n", "late starts (> 1 ms)", r.Late)
+	fmt.Fprintf(w, "  %-24s %d operations in %d transactions\n", "group commits", r.Operations, r.Transactions)
 	fmt.Fprintf(w, "  %-24s %d %s\n", "errors", r.Errors, r.FirstErr)
 	fmt.Fprintf(w, "  %-24s %d fen booked, the cards hold %d more; %d unconfirmed\n", "float", r.BookedFen, r.CardsFen, r.Open)
 	verdict := "ok"
@@ -227,7 +234,8 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	}
 	progress("issued %d cards in %.1f s", o.cards, time.Since(t0).Seconds())
 
-	m := cms.NewManager(cms.NewGroupCommit(st.cms), cms.DefaultProducts(), nil, time.Now)
+	counted := &countedCommits{Store: st.cms}
+	m := cms.NewManager(cms.NewGroupCommit(counted), cms.DefaultProducts(), nil, time.Now)
 	host := cms.NewLoadHost(m, city.Store, nil)
 	s := &api.Server{Terminals: terminalAuth{reg}, Blacklist: blacklist.New(nil, nil), Loads: host, Logger: slog.New(slog.DiscardHandler)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -255,6 +263,17 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	var firstErr atomic.Pointer[string]
 	cardMu := make([]sync.Mutex, o.cards)
 	progress("loading over %s: %d loads at %d/s with %d kiosks", ln.Addr(), total, o.rate, o.kiosks)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now().Add(10 * time.Millisecond)
 	go func() {
 		for i := range total {
@@ -307,6 +326,7 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	elapsed := time.Since(start)
 	close(stop)
 	res.Seconds, res.Achieved = elapsed.Seconds(), float64(total)/elapsed.Seconds()
+	res.Transactions, res.Operations = counted.batches.Load(), counted.ops.Load()
 	res.Errors, res.Late = errs.Load(), late.Load()
 	if p := firstErr.Load(); p != nil {
 		res.FirstErr = *p
@@ -332,4 +352,16 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	res.Open = int64(len(open))
 	res.OK = res.Errors == 0 && res.BookedFen == res.CardsFen && res.BookedFen == (res.Loads-res.Errors)*benchLoadAmountFen && res.Open == 0
 	return res, nil
+}
+
+// countedCommits counts the group commits under the load host.
+type countedCommits struct {
+	cms.Store
+	batches, ops atomic.Int64
+}
+
+func (c *countedCommits) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
+	c.batches.Add(1)
+	c.ops.Add(int64(len(ops)))
+	return c.Store.CommitBatch(ctx, ops)
 }
