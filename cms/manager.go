@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/blacklist"
 )
 
 // ActorLenMax bounds an actor's name and service point.
@@ -37,6 +38,20 @@ type Manager struct {
 	products  *Catalog
 	protector *Protector
 	now       func() time.Time
+	blacklist Blacklist // nil: none (tests of card management alone)
+}
+
+// Blacklist is the blacklist terminals download (*blacklist.List has
+// it): a card reported lost is listed, a cancelled loss delists it.
+type Blacklist interface {
+	Set(ctx context.Context, c blacklist.Card, added bool, reason, by string) (int64, error)
+}
+
+// WithBlacklist makes m list the cards reported lost on b (and delist
+// them when the loss is cancelled), and returns m.
+func (m *Manager) WithBlacklist(b Blacklist) *Manager {
+	m.blacklist = b
+	return m
 }
 
 // NewManager returns a Manager over store, selling products, protecting
@@ -191,11 +206,14 @@ func moneyMove(mv Move) string {
 }
 
 // Move makes move mv on a card (Card.Move at the clock's time) and
-// stores it with its audit record, before and after. A move that moves
+// stores it with its audit record, before and after. A loss report puts
+// the card on the blacklist (WithBlacklist), its reason holding the
+// report's time; a cancelled loss takes it off. A move that moves
 // money (issue, replace, move balance, refund) is made only by the
 // method that books it: here it is kind Invalid, naming that method.
 // Kinds NotFound, Conflict (the state machine, or another move stored
-// first: read again and retry), Invalid, IO.
+// first: read again and retry), Invalid, IO (also: the card moved, the
+// blacklist did not take it; the card is returned).
 func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode, asn citycard.ASN, mv Move) (Card, error) {
 	const op = "cms.Manager.Move"
 	if err := by.check(op); err != nil {
@@ -220,7 +238,48 @@ func (m *Manager) Move(ctx context.Context, by Actor, issuer citycard.IssuerCode
 	if err := m.store.UpdateCard(ctx, &next, m.audit(by, at, "card:"+c.String(), mv.String(), c.Snapshot(), next.Snapshot())); err != nil {
 		return Card{}, citycard.Wrap(op, citycard.Other, err)
 	}
+	if mv == ReportLoss || mv == CancelLoss {
+		if err := m.list(ctx, by, &next); err != nil {
+			return next, citycard.Wrap(op, citycard.Other, err)
+		}
+	}
 	return next, nil
+}
+
+// list puts a lost card on the blacklist, with the report's time in the
+// reason, or takes a card that is no longer lost off it. Kind IO when the
+// blacklist cannot store the change: the card has moved, and ListLost
+// lists it again.
+func (m *Manager) list(ctx context.Context, by Actor, c *Card) error {
+	if m.blacklist == nil {
+		return nil
+	}
+	lost := c.State == Lost
+	reason := "loss cancelled"
+	if lost {
+		reason = "reported lost at " + c.LostAt.UTC().Format(time.RFC3339Nano)
+	}
+	_, err := m.blacklist.Set(ctx, blacklist.Card{Issuer: c.Issuer, ASN: c.ASN}, lost, reason, by.Who)
+	if err != nil {
+		return citycard.E("cms.Manager.list", citycard.IO, "card %v is %v in card management, the blacklist did not take it (Manager.ListLost again): %w", c, c.State, err)
+	}
+	return nil
+}
+
+// ListLost brings a card's blacklist entry in line with its state (listed
+// while lost, delisted otherwise), for a Move whose blacklist change
+// failed; a change already made is not made again. Kinds NotFound,
+// Invalid (the actor), IO.
+func (m *Manager) ListLost(ctx context.Context, by Actor, issuer citycard.IssuerCode, asn citycard.ASN) error {
+	const op = "cms.Manager.ListLost"
+	if err := by.check(op); err != nil {
+		return err
+	}
+	c, err := m.store.Card(ctx, issuer, asn)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	return citycard.Wrap(op, citycard.Other, m.list(ctx, by, &c))
 }
 
 // moneyAudit is a money operation's audit record: the card before, and

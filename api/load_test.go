@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/sim"
+	"github.com/citycard/citycard/sqlite"
+	"github.com/citycard/citycard/terminal"
+)
+
+// loadRig is a load host served over HTTP to the kiosks of a device city,
+// whose cards card management has sold.
+type loadRig struct {
+	city *sim.DeviceCity
+	srv  *httptest.Server
+	m    *cms.Manager
+	bl   *blacklist.List
+	toks tokens
+	db   *sqlite.DB
+}
+
+func newLoadRig(t *testing.T) *loadRig {
+	t.Helper()
+	ctx := context.Background()
+	city, err := sim.NewDeviceCity(sim.DeviceConfig{Seed: 3, Alg: keys.Alg3DES, Fare: terminal.FlatFare{},
+		Stops: []sim.DeviceStop{{Mode: terminal.ModePOS}, {Mode: terminal.ModeFlat}}, Cards: []sim.DeviceCard{{BalanceFen: 1}, {BalanceFen: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "cms.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r := &loadRig{city: city, db: db, bl: blacklist.New(db.Blacklist(), time.Now), toks: tokens{}}
+	p, err := cms.NewProtector(make([]byte, cms.DataKeyLen), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.m = cms.NewManager(cms.NewGroupCommit(db.CMS()), cms.DefaultProducts(), p, time.Now).WithBlacklist(r.bl)
+	clerk := cms.Actor{Who: "ann", ServicePoint: "nb-counter-01"}
+	holder, err := r.m.Register(ctx, clerk, cms.Cardholder{Name: "张三丰", DocType: cms.ResidentID, DocNumber: "330203199001011236",
+		DateOfBirth: cms.Date{Year: 1990, Month: 1, Day: 1}, Phone: "13812345678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cd := range city.Cards {
+		asn := cd.State().ASN
+		if _, err := r.m.Apply(ctx, clerk, sim.Issuer, asn, "citizen", holder.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.m.Move(ctx, clerk, sim.Issuer, asn, cms.Personalize); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.m.Sell(ctx, clerk, "sale-"+asn.String(), sim.Issuer, asn, cms.Channel{Type: cms.Cash, Party: sim.Issuer.String()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tm := range city.Terminals {
+		r.toks[tm.ID] = "token-" + string(rune('a'+i))
+	}
+	s := &Server{Terminals: r.toks, Blacklist: r.bl, Loads: cms.NewLoadHost(r.m, city.Store, nil)}
+	r.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *loadRig) client(i int) *LoadClient {
+	id := r.city.Terminals[i].ID
+	return &LoadClient{BaseURL: r.srv.URL, Terminal: id, Token: r.toks[id], Channel: cms.Channel{Type: cms.BankCard, Party: "icbc"}}
+}
+
+// TestLoadOverHTTP runs DESIGN.md's flow 1 whole: the kiosk's terminal
+// talks to the virtual card, the host answers over HTTP, the card's TAC
+// comes back, and card management has booked what the card holds.
+func TestLoadOverHTTP(t *testing.T) {
+	ctx := context.Background()
+	r := newLoadRig(t)
+	cd, kiosk := r.city.Cards[0], r.city.Terminals[0]
+	for _, fen := range []uint32{5000, 2500} {
+		res, err := kiosk.Load(cd, fen, r.client(0))
+		if err != nil {
+			t.Fatalf("load of %d: %v", fen, err)
+		}
+		if res.Record.Type != citycard.TxLoad {
+			t.Errorf("the load record: %+v", res.Record)
+		}
+	}
+	asn := cd.State().ASN
+	flows, err := r.db.CMS().Flows(ctx, asn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cms.BookBalances(flows)[asn]; got != 7500 || cd.State().BalanceFen != 7501 {
+		t.Errorf("book %d fen, the card holds %d (1 fen at issue)", got, cd.State().BalanceFen)
+	}
+	open, err := r.db.CMS().UnconfirmedLoads(ctx, "", 10)
+	if err != nil || len(open) != 0 {
+		t.Errorf("unconfirmed after the TACs: %+v %v", open, err)
+	}
+
+	// The card tears during CREDIT (after crediting): the load stays
+	// unconfirmed; at its next load the kiosk recovers its TAC with GET
+	// TRANSACTION PROOF, and the host confirms it.
+	cd.Tear(card.TearAfterCommit)
+	if _, err := kiosk.Load(cd, 1000, r.client(0)); err == nil {
+		t.Fatal("a torn load went through")
+	}
+	if open, _ := r.db.CMS().UnconfirmedLoads(ctx, "", 10); len(open) != 1 {
+		t.Fatalf("after the tear: %d unconfirmed", len(open))
+	}
+	res, err := kiosk.Load(cd, 1000, r.client(0))
+	if err != nil || res.Recovered == nil {
+		t.Fatalf("the next load: %v, recovered %v", err, res.Recovered)
+	}
+	flows, _ = r.db.CMS().Flows(ctx, asn)
+	if got := cms.BookBalances(flows)[asn]; got != cd.State().BalanceFen-1 {
+		t.Errorf("book %d fen, the card holds %d", got, cd.State().BalanceFen-1)
+	}
+
+	// Another terminal's ID is refused; so is a bad body, and a token.
+	c := r.client(0)
+	c.Terminal = r.city.Terminals[1].ID
+	if _, err := kiosk.Load(cd, 100, c); !citycard.IsKind(err, citycard.Permission) {
+		t.Errorf("a kiosk with another's ID: %v", err)
+	}
+	for _, body := range []string{`{}`, `[]`, `{"issuer": 1}`, strings.Repeat(" ", 4096)} {
+		req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+kiosk.ID.String()+"/loads", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+r.toks[kiosk.ID])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e errorBody
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity || e.Error == "" {
+			t.Errorf("body %.20q: %d %+v", body, resp.StatusCode, e)
+		}
+	}
+}
+
+// TestLossToBlacklist measures the delay from a loss report to the card
+// in the blacklist endpoint terminals download: the report lists the card
+// before it returns, so the terminals' next download has it (the delay a
+// card is usable after its report is then the terminals' download
+// interval, which this does not include).
+func TestLossToBlacklist(t *testing.T) {
+	ctx := context.Background()
+	r := newLoadRig(t)
+	asn := r.city.Cards[1].State().ASN
+	kiosk := r.city.Terminals[1].ID
+	// A change before, so that the terminal's copy is at a version and
+	// downloads the changes since.
+	if _, err := r.bl.Set(ctx, blacklist.Card{Issuer: sim.Issuer, ASN: citycard.ASN{9}}, true, "fraud", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	v0 := r.bl.Version()
+	start := time.Now()
+	c, err := r.m.Move(ctx, cms.Actor{Who: "ann", ServicePoint: "app"}, sim.Issuer, asn, cms.ReportLoss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := (&Client{BaseURL: r.srv.URL, Terminal: kiosk, Token: r.toks[kiosk]}).Blacklist(ctx, v0)
+	delay := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Changes) != 1 || !d.Changes[0].Added || d.Changes[0].Card.ASN != asn {
+		t.Fatalf("the terminal's first download after the report: %+v", d)
+	}
+	if want := "reported lost at " + c.LostAt.UTC().Format(time.RFC3339Nano); d.Changes[0].Reason != want {
+		t.Errorf("the reason %q, want %q (the report's time)", d.Changes[0].Reason, want)
+	}
+	t.Logf("loss report to the terminal blacklist endpoint: %v (report stored, listed, downloaded)", delay)
+	if delay > 2*time.Second {
+		t.Errorf("%v from report to blacklist", delay)
+	}
+	// A lost card's load is refused; the loss cancelled, it is delisted.
+	if _, err := r.city.Terminals[0].Load(r.city.Cards[1], 100, r.client(0)); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a load onto the lost card: %v", err)
+	}
+	if _, err := r.m.Move(ctx, cms.Actor{Who: "ann", ServicePoint: "app"}, sim.Issuer, asn, cms.CancelLoss); err != nil {
+		t.Fatal(err)
+	}
+	if r.bl.Contains(sim.Issuer, asn) {
+		t.Error("a cancelled loss left the card listed")
+	}
+}
