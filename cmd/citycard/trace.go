@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/sqlite"
 	"io"
 	"os"
 	"path/filepath"
@@ -242,7 +244,11 @@ func traceFlow(tr *tracer, flow string, alg keys.Alg, profile card.Profile, tear
 		return err
 	}
 	at := w.now
-	host := terminal.StoreHost{Store: w.store}
+	host, closeHost, err := traceLoadHost(tr, w, dir, &at)
+	if err != nil {
+		return err
+	}
+	defer closeHost()
 
 	tr.section("service point %s: load %s", "SP01", fen(loadFen))
 	sp, spq, err := w.terminalAt(tr, dir, "sp", 1, terminal.ModePOS, 0, terminal.FlatFare{}, &at)
@@ -267,7 +273,7 @@ func traceFlow(tr *tracer, flow string, alg keys.Alg, profile card.Profile, tear
 		if lr.Recovered != nil {
 			fmt.Fprintf(tr.w, "\nrecovered load record (status %v): TAC %X\n", lr.Recovered.Status, lr.Recovered.TAC)
 		} else {
-			fmt.Fprintln(tr.w, "\nthe card had not credited: nothing to recover; the host releases the unconfirmed load")
+			fmt.Fprintln(tr.w, "\nthe card had not credited: nothing to recover; the host, seeing the card's new session at the same online counter, reversed the unconfirmed load")
 		}
 		final = lr.Record
 	case err != nil:
@@ -384,3 +390,32 @@ func printRecord(tr *tracer, store keys.Store, r record.Record) error {
 }
 
 func fen[T uint32 | int64](v T) string { return citycard.Yuan(int64(v)) + " yuan" }
+
+// traceLoadHost is the issuer's load host of a trace: card management
+// (package cms) on a SQLite file in dir, the trace's card sold in it as a
+// transit card, the host checking MACs under the trace's key store. Its
+// clock is the trace's.
+func traceLoadHost(tr *tracer, w *traceWorld, dir string, at *time.Time) (terminal.LoadHost, func() error, error) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(dir, "cms.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	now := func() time.Time { return *at }
+	m := cms.NewManager(cms.NewGroupCommit(db.CMS()), cms.DefaultProducts(), nil, now)
+	clerk := cms.Actor{Who: "trace", ServicePoint: "SP01"}
+	asn := w.card.State().ASN
+	cash := cms.Channel{Type: cms.Cash, Party: traceIssuer.String()}
+	if _, err := m.Apply(ctx, clerk, traceIssuer, asn, "transit", 0); err == nil {
+		if _, err = m.Move(ctx, clerk, traceIssuer, asn, cms.Personalize); err == nil {
+			_, err = m.Sell(ctx, clerk, "trace-sale", traceIssuer, asn, cash, 0)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	tr.section("card management: the card sold as a transit card; the load host books loads there and checks MAC1 and the TAC under keys v1")
+	host := cms.TerminalHost{Host: cms.NewLoadHost(m, w.store, nil), Actor: clerk, Channel: cash}
+	return host, db.Close, nil
+}
