@@ -108,6 +108,7 @@
 //
 //	sale            settlement:CHANNEL -> card_deposit:ISSUER (deposit), fee_income (issue fee), card_float:ISSUER (first load)
 //	load            settlement:CHANNEL -> card_float:ISSUER
+//	load reversed   card_float:ISSUER -> settlement:CHANNEL (an online load the card never credited)
 //	refund          card_float:ISSUER (balance), card_deposit:ISSUER (deposit) -> fee_income (fee, a lost card's deposit), settlement:PAYEE (the rest)
 //	replacement fee settlement:CHANNEL -> fee_income (the deposit stays with the card that replaces)
 //	balance move    card_float:ISSUER -> card_float:ISSUER (old card to new: the float stands still, the cards' subledger moves)
@@ -140,8 +141,8 @@
 // refunded; purchases after the cut that arrive later still are borne by the
 // issuer as they come (LateLoss).
 //
-// Conservation: per card, loads - purchases - refunds - moved out + moved
-// in + loss borne is what card management owes on the card
+// Conservation: per card, loads - loads reversed - purchases - refunds -
+// moved out + moved in + loss borne is what card management owes on the card
 // (BookBalances): the balance the card reports while it is in use, 0
 // once it is closed. A property test drives random lifecycles through
 // every operation and checks it for every card after every step, and
@@ -154,6 +155,59 @@
 // (the first booking stands, nothing is booked twice); with another input
 // it is a Conflict (Keys, and the same check in the ledger for each
 // entry).
+//
+// # Online loads
+//
+// LoadHost is the issuer's online load host (圈存), DESIGN.md's flow 1.
+// The card answers INITIALIZE FOR LOAD with its balance, online counter,
+// key version, algorithm, a random and MAC1; the terminal forwards the
+// answer with its ID, date and time (a LoadSession). Authorize derives the
+// card's load and TAC keys of that key version from the key store by the
+// card's ASN (CardKeys), checks MAC1 (kind Crypto; KeyMissing for a
+// version the store does not hold), books the load and returns MAC2; the
+// card credits and returns its TAC, which the terminal forwards to
+// Confirm, checked under the TAC key. TerminalHost adapts the host to
+// terminal.LoadHost in process; package api serves it to counters and
+// kiosks over HTTP.
+//
+// The booking is a Load (CheckLoad's limits: the cap against the balance
+// the card reported under MAC1, the daily limit against the day's online
+// loads in China time, the per-load limit; a card lost, closed or
+// otherwise neither issued nor active is refused with Conflict), with an
+// OnlineLoad row, unconfirmed, committed with it in one transaction. Its
+// idempotency key is the session's (LoadKey: card, online counter, the
+// card's random, terminal): a retry of the session answers the same MAC2
+// and books nothing; the key sent again with another amount, balance,
+// date or channel is a Conflict. The loads of one card are serialized (a
+// lock per card, by the card's hash), so two loads racing on one card
+// are decided one after the other.
+//
+// A load whose TAC never comes back stays unconfirmed, and is settled by
+// what the card does next. The card's online counter moves only when it
+// credits, and a new INITIALIZE FOR LOAD draws a new random, so the old
+// session's MAC2 can no longer credit. So at the card's next Authorize:
+// its counter past the load's confirms it (the card credited); the same
+// counter reverses it (LoadReversal: the money back to the channel, a
+// load_reversed flow), as it never credited and never will. Settle does
+// the same from acquisition's card shadows (CardRecords, acquire's
+// online counter): a counter seen at or past the load's confirms it. A
+// reversed load whose TAC comes after all (two readers on one card, the
+// sessions reaching the host in the other order) is booked again: the
+// TAC proves the credit, and the load that reversed it, unconfirmed at
+// the same counter, is reversed in its turn. A load's row is settled once
+// (the stores' triggers refuse any other change; reversed to confirmed by
+// a late TAC is the one second move).
+//
+// Group commit: on SQLite a commit is an fsync of the WAL (3 ms on this
+// machine's disk), so one transaction per load caps the host near 300
+// loads a second whatever the CPU. GroupCommit batches the operations
+// committed at the same time into one transaction (Store.CommitBatch),
+// each under its own savepoint: its own key and replay check, its own
+// card version, its own audit record, and its own refusal (a Conflict
+// rolls back that operation alone). The first caller leads, later ones
+// queue and the lead passes to the first of them, at most GroupCommitMax
+// operations a transaction. Every Manager operation committed through it
+// is grouped, not only loads.
 //
 // # Storage and the audit log
 //
@@ -185,6 +239,12 @@
 // copy of the card's purse. Flows name their card by ASN alone: card
 // management keeps the cards of our own issuer, of which the registry
 // knows exactly one.
+//
+// A loss report lists the card on the blacklist terminals download (the
+// Manager's Blacklist, WithBlacklist), its reason holding the report's
+// time; a cancelled loss delists it. The move is stored first: a
+// blacklist that fails then is kind IO with the card moved, and ListLost
+// lists it again.
 //
 // Every change writes one audit record in its own transaction: who (the
 // Actor), at which service point, when, the subject ("card:ISSUER/ASN",

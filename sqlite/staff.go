@@ -20,7 +20,7 @@ func (s staffStore) CreateStaff(ctx context.Context, m *cms.StaffMember, a *cms.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_staff (`+cms.StaffColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, cms.StaffArgs(m)...); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	}))
 }
 
@@ -36,7 +36,7 @@ func (s staffStore) UpdateStaff(ctx context.Context, m *cms.StaffMember, a *cms.
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return notFound(op, err, "no member of staff %q", m.Name)
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	}))
 }
 
@@ -106,7 +106,7 @@ func (s staffStore) CreateApproval(ctx context.Context, build func(id int64) (*c
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_approvals (`+cms.ApprovalColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.ApprovalArgs(a)...); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return appendAudit(ctx, s.db, tx, audit)
 	})
 	if err != nil {
 		return 0, mapErr("sqlite.Staff.CreateApproval", err)
@@ -141,7 +141,7 @@ func (s staffStore) DecideApproval(ctx context.Context, a *cms.Approval, audit *
 			a.State.String(), a.DecidedBy, a.DecidedAt.UnixNano(), a.ID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return appendAudit(ctx, s.db, tx, audit)
 	}))
 }
 
@@ -154,7 +154,7 @@ func (s staffStore) CreateHolderAccount(ctx context.Context, holder int64, hash 
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cms_holder_accounts (holder, password_hash, created_ns) VALUES (?, ?, ?)`, holder, string(hash), a.At.UnixNano()); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, a)
+		return appendAudit(ctx, s.db, tx, a)
 	}))
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/registry"
 )
@@ -111,6 +112,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := cardManagement(s, st, dataKey, *productsFile, logger); err != nil {
 		return err
 	}
+	// The online load host (圈存): card management books the loads, MAC1
+	// and the TAC checked under the key store's card keys, unconfirmed
+	// loads settled from acquisition's card shadows once a minute.
+	loads := cms.NewLoadHost(s.Cards, ks, acq)
+	s.Loads = loads
+	go settleLoads(ctx, loads, logger)
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
 			return fmt.Errorf("serve: --fare-feeds %s is not a directory: %w", *fareFeeds, errUsage)
@@ -160,4 +167,26 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return errors.Join(lost, err)
 	}
 	return errors.Join(lost, acq.Close())
+}
+
+// settleLoads settles the unconfirmed loads from the card shadows every
+// minute until ctx ends (cms.LoadHost.Settle); a fault is logged and
+// tried again the next minute.
+func settleLoads(ctx context.Context, h *cms.LoadHost, logger *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			n, err := h.Settle(ctx, cms.Actor{Who: "load host", ServicePoint: "back office"})
+			if err != nil {
+				logger.Warn("settling unconfirmed loads", "err", err)
+			}
+			if n > 0 {
+				logger.Info("unconfirmed loads settled from the card shadows", "loads", n)
+			}
+		}
+	}
 }

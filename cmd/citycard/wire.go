@@ -188,7 +188,9 @@ func cardManagement(s *api.Server, st *stores, dataKey []byte, productsFile stri
 		return err
 	}
 	logger.Info("card management", "products", len(products.Products()))
-	s.Cards = cms.NewManager(st.cms, products, p, time.Now)
+	// Every money operation group-committed (the load host's thousand a
+	// second); a loss report lists the card on the terminals' blacklist.
+	s.Cards = cms.NewManager(cms.NewGroupCommit(st.cms), products, p, time.Now).WithBlacklist(s.Blacklist)
 	s.Staffing = cms.NewStaffing(st.staff, time.Now, cms.StaffOptions{})
 	s.SelfService = cms.NewSelfService(s.Cards, st.holders, time.Now, cms.StaffOptions{})
 	s.Staff = api.StoredStaff{Staffing: s.Staffing}
