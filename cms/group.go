@@ -2,6 +2,7 @@ package cms
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -87,4 +88,36 @@ func (g *GroupCommit) Commit(ctx context.Context, op *Operation) (bool, error) {
 	}
 	g.mu.Unlock()
 	return p.res.Replayed, p.res.Err
+}
+
+// RetryBatch is how a store's CommitBatch commits operations with no
+// savepoint each (two statements an operation saved): try runs one
+// transaction over the operations at the positions live, setting
+// replayed for each; if an operation is refused for its own reason
+// (IsRefusal), try rolls the transaction back and returns its position
+// and error, and RetryBatch records the refusal and tries again without
+// it. Refusals are rare (a move racing another), so the repeated work is
+// too. Any other error of try is the batch's.
+func RetryBatch(n int, try func(live []int, replayed []bool) (refused int, err error)) ([]CommitResult, error) {
+	results := make([]CommitResult, n)
+	live := make([]int, n)
+	for i := range live {
+		live[i] = i
+	}
+	for len(live) > 0 {
+		replayed := make([]bool, n)
+		refused, err := try(live, replayed)
+		if err == nil {
+			for _, i := range live {
+				results[i].Replayed = replayed[i]
+			}
+			return results, nil
+		}
+		if refused < 0 || !IsRefusal(err) {
+			return nil, err
+		}
+		results[refused].Err = err
+		live = slices.DeleteFunc(live, func(i int) bool { return i == refused })
+	}
+	return results, nil
 }

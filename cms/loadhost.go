@@ -221,14 +221,15 @@ func (h *LoadHost) settleBySession(ctx context.Context, op string, by Actor, c C
 }
 
 // confirm records an unconfirmed load as confirmed, how: no money moves
-// (it was booked at Authorize), the load's row and an audit record.
+// (it was booked at Authorize), so no operation key: the load's row,
+// settled once (the store refuses a second settlement), and an audit
+// record.
 func (h *LoadHost) confirm(ctx context.Context, op string, by Actor, l *OnlineLoad, how string) error {
 	at := h.m.now()
 	settled := *l
 	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, how
-	b := loadConfirmation(l, how)
 	a := h.m.audit(by, at, "card:"+l.Card(), "confirm load", l.snapshot(), settled.snapshot())
-	_, err := h.m.store.Commit(ctx, &Operation{Booking: &b, At: at, Loads: []*OnlineLoad{&settled}, Audit: a})
+	_, err := h.m.store.Commit(ctx, &Operation{At: at, Loads: []*OnlineLoad{&settled}, Audit: a})
 	return citycard.Wrap(op, citycard.Other, err)
 }
 

@@ -143,10 +143,3 @@ func (r LoadReversal) Book() (Booking, error) {
 	b.Flows = []Flow{{r.Card.ASN, FlowLoadReversed, r.Load.AmountFen}}
 	return b, nil
 }
-
-// loadConfirmation is the booking of a confirmation: no money, its own key
-// so that a confirmation is recorded once.
-func loadConfirmation(l *OnlineLoad, how string) Booking {
-	key := "confirm:" + l.Key
-	return Booking{Key: key, InputHash: inputHash("load_confirmation", l.Key, how)}
-}

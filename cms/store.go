@@ -47,6 +47,8 @@ type Store interface {
 	AuditLog(ctx context.Context, after int64, fn func(a *AuditRecord) error) error
 
 	// Commit books a money operation in one transaction, all or none:
+	// (an Operation without a Booking moves no money: a load's
+	// confirmation; only its cards, loads and audit record are written)
 	// its key and input hash, its flows, its ledger entries (stamped
 	// op.At), the cards it creates and moves (each over the version it
 	// was read at, as UpdateCard) and its audit record. If the key was
@@ -63,8 +65,8 @@ type Store interface {
 	// CommitBatch commits ops in one transaction, each as Commit would
 	// alone (its own key, replay check, cards and audit record): an op
 	// refused for its own reason (kinds Conflict, Exists, NotFound,
-	// Invalid) is rolled back alone and its error is in its result, the
-	// others still commit. A fault of the transaction (kind IO, or a
+	// Invalid) is left out, its error in its result, and the others still
+	// commit (cms.RetryBatch). A fault of the transaction (kind IO, or a
 	// failed commit) is the error, and nothing of any op is kept.
 	CommitBatch(ctx context.Context, ops []*Operation) ([]CommitResult, error)
 	// OnlineLoad returns an online load by its key. Kind NotFound.
@@ -89,7 +91,7 @@ type CommitResult struct {
 
 // Operation is a money operation as a store commits it.
 type Operation struct {
-	Booking  *Booking
+	Booking  *Booking  // nil: the operation moves no money
 	At       time.Time // the booking time, for the ledger
 	NewCards []*Card   // cards the operation creates (a replacement)
 	Cards    []*Card   // cards it moves, each at the version after its move

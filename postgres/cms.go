@@ -168,65 +168,55 @@ func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
 	return replayed, mapErr("postgres.CMS.Commit", err)
 }
 
-// CommitBatch commits ops in one transaction, each under its own
-// savepoint, so that an op refused for its own reason rolls back alone.
+// CommitBatch commits ops in one transaction (cms.RetryBatch: an op
+// refused for its own reason is left out and the rest tried again).
 func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
 	const op = "postgres.CMS.CommitBatch"
-	results := make([]cms.CommitResult, len(ops))
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		for i, o := range ops {
-			if _, err := tx.Exec(ctx, `SAVEPOINT cms_op`); err != nil {
-				return err
-			}
-			replayed, err := commitOp(ctx, s.db, tx, o)
-			if err != nil {
-				err = mapErr(op, err)
-				if !cms.IsRefusal(err) {
+	return cms.RetryBatch(len(ops), func(live []int, replayed []bool) (int, error) {
+		refused := -1
+		err := s.write(ctx, func(tx pgx.Tx) error {
+			for _, i := range live {
+				r, err := commitOp(ctx, s.db, tx, ops[i])
+				if err != nil {
+					if err = mapErr(op, err); cms.IsRefusal(err) {
+						refused = i
+					}
 					return err
 				}
-				if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT cms_op`); err != nil {
-					return err
-				}
-				results[i].Err = err
+				replayed[i] = r
 			}
-			results[i].Replayed = replayed
-			if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT cms_op`); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
+		return refused, mapErr(op, err)
 	})
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	return results, nil
 }
 
-// commitOp writes one money operation in tx (Store.Commit's contract).
+// commitOp writes one operation in tx (Store.Commit's contract).
 func commitOp(ctx context.Context, db *DB, tx pgx.Tx, op *cms.Operation) (bool, error) {
-	b := op.Booking
-	var hash string
-	err := tx.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, b.Key).Scan(&hash)
-	switch {
-	case err == nil:
-		if hash != cms.LookupHex(b.InputHash) {
-			return false, citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
-		}
-		return true, nil
-	case !errors.Is(err, pgx.ErrNoRows):
-		return false, err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
-		return false, err
-	}
-	for i := range b.Flows {
-		if _, err := tx.Exec(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(b, i)...); err != nil {
+	if b := op.Booking; b != nil {
+		var hash string
+		err := tx.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, b.Key).Scan(&hash)
+		switch {
+		case err == nil:
+			if hash != cms.LookupHex(b.InputHash) {
+				return false, citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+			}
+			return true, nil
+		case !errors.Is(err, pgx.ErrNoRows):
 			return false, err
 		}
-	}
-	if len(b.Entries) > 0 {
-		if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
 			return false, err
+		}
+		for i := range b.Flows {
+			if _, err := tx.Exec(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(b, i)...); err != nil {
+				return false, err
+			}
+		}
+		if len(b.Entries) > 0 {
+			if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+				return false, err
+			}
 		}
 	}
 	for _, c := range op.NewCards {

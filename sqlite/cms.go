@@ -32,31 +32,41 @@ const (
 	qFlowInsert  = `INSERT INTO cms_flows (` + cms.FlowColumns + `) VALUES (?, ?, ?, ?, ?)`
 	qLoadInsert  = `INSERT INTO cms_loads (` + cms.LoadColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qLoadSettle  = `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`
-	qSavepoint   = `SAVEPOINT cms_op`
-	qRollbackTo  = `ROLLBACK TO cms_op`
-	qRelease     = `RELEASE cms_op`
 )
 
-var cmsWriterQueries = []string{qAuditHead, qAuditInsert, qOpHash, qOpInsert, qFlowInsert, qLoadInsert, qLoadSettle, qSavepoint, qRollbackTo, qRelease, cardUpdate}
+var cmsWriterQueries = []string{qAuditHead, qAuditInsert, qOpHash, qOpInsert, qFlowInsert, qLoadInsert, qLoadSettle, cardUpdate}
 
 // appendAudit chains a after the log's last record and inserts it, in the
 // caller's transaction (the single writer serializes the chain).
 func appendAudit(ctx context.Context, db *DB, tx *sql.Tx, a *cms.AuditRecord) error {
-	var prev cms.AuditRecord
-	var hash string
-	err := db.txRow(ctx, tx, qAuditHead, func(r *sql.Row) error { return r.Scan(&prev.Seq, &hash) })
-	switch {
-	case err == sql.ErrNoRows:
-	case err != nil:
-		return err
-	default:
-		if prev.Hash, err = cms.ParseHash(hash); err != nil {
+	var head *cms.AuditRecord
+	return chainAudit(ctx, db, tx, a, &head)
+}
+
+// chainAudit is appendAudit with the chain's head kept in *head, read
+// from the log the first time (nil), so that a batch reads it once.
+func chainAudit(ctx context.Context, db *DB, tx *sql.Tx, a *cms.AuditRecord, head **cms.AuditRecord) error {
+	if *head == nil {
+		prev := &cms.AuditRecord{}
+		var hash string
+		err := db.txRow(ctx, tx, qAuditHead, func(r *sql.Row) error { return r.Scan(&prev.Seq, &hash) })
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
 			return err
+		default:
+			if prev.Hash, err = cms.ParseHash(hash); err != nil {
+				return err
+			}
 		}
+		*head = prev
 	}
-	a.Chain(&prev)
-	_, err = db.txExec(ctx, tx, qAuditInsert, cms.AuditArgs(a)...)
-	return err
+	a.Chain(*head)
+	if _, err := db.txExec(ctx, tx, qAuditInsert, cms.AuditArgs(a)...); err != nil {
+		return err
+	}
+	*head = a
+	return nil
 }
 
 func (s cmsStore) CreateHolder(ctx context.Context, build func(id int64) (cms.Protected, *cms.AuditRecord, error)) (int64, error) {
@@ -167,71 +177,67 @@ func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
 	var replayed bool
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		replayed, err = commitOp(ctx, s.db, tx, op)
+		var head *cms.AuditRecord
+		replayed, err = commitOp(ctx, s.db, tx, op, &head)
 		return err
 	})
 	return replayed, mapErr("sqlite.CMS.Commit", err)
 }
 
-// CommitBatch commits ops in one transaction, each under its own
-// savepoint, so that an op refused for its own reason rolls back alone.
+// CommitBatch commits ops in one transaction (cms.RetryBatch: an op
+// refused for its own reason is left out and the rest tried again). The
+// audit chain's head is read once and kept in the transaction.
 func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
 	const op = "sqlite.CMS.CommitBatch"
-	results := make([]cms.CommitResult, len(ops))
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		for i, o := range ops {
-			if _, err := s.db.txExec(ctx, tx, qSavepoint); err != nil {
-				return err
-			}
-			replayed, err := commitOp(ctx, s.db, tx, o)
-			if err != nil {
-				err = mapErr(op, err)
-				if !cms.IsRefusal(err) {
+	return cms.RetryBatch(len(ops), func(live []int, replayed []bool) (int, error) {
+		refused := -1
+		err := s.db.write(ctx, func(tx *sql.Tx) error {
+			var head *cms.AuditRecord
+			for _, i := range live {
+				r, err := commitOp(ctx, s.db, tx, ops[i], &head)
+				if err != nil {
+					if err = mapErr(op, err); cms.IsRefusal(err) {
+						refused = i
+					}
 					return err
 				}
-				if _, err := s.db.txExec(ctx, tx, qRollbackTo); err != nil {
-					return err
-				}
-				results[i].Err = err
+				replayed[i] = r
 			}
-			results[i].Replayed = replayed
-			if _, err := s.db.txExec(ctx, tx, qRelease); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
+		return refused, mapErr(op, err)
 	})
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	return results, nil
 }
 
-// commitOp writes one money operation in tx (Store.Commit's contract).
-func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation) (bool, error) {
-	b := op.Booking
-	var hash string
-	err := db.txRow(ctx, tx, qOpHash, func(r *sql.Row) error { return r.Scan(&hash) }, b.Key)
-	switch {
-	case err == nil:
-		if hash != cms.LookupHex(b.InputHash) {
-			return false, citycard.E("sqlite.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+// commitOp writes one operation in tx (Store.Commit's contract). head is
+// the audit chain's last record in tx, nil until read.
+func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation, head **cms.AuditRecord) (bool, error) {
+	if b := op.Booking; b != nil {
+		// The key first: a replay or a reused key is found by the insert
+		// that fails, as keys are almost always new.
+		_, err := db.txExec(ctx, tx, qOpInsert, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano())
+		if err != nil {
+			if !citycard.IsKind(mapErr("", err), citycard.Exists) {
+				return false, err
+			}
+			var hash string
+			if err := db.txRow(ctx, tx, qOpHash, func(r *sql.Row) error { return r.Scan(&hash) }, b.Key); err != nil {
+				return false, err
+			}
+			if hash != cms.LookupHex(b.InputHash) {
+				return false, citycard.E("sqlite.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
+			}
+			return true, nil
 		}
-		return true, nil
-	case err != sql.ErrNoRows:
-		return false, err
-	}
-	if _, err := db.txExec(ctx, tx, qOpInsert, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
-		return false, err
-	}
-	for i := range b.Flows {
-		if _, err := db.txExec(ctx, tx, qFlowInsert, cms.FlowArgs(b, i)...); err != nil {
-			return false, err
+		for i := range b.Flows {
+			if _, err := db.txExec(ctx, tx, qFlowInsert, cms.FlowArgs(b, i)...); err != nil {
+				return false, err
+			}
 		}
-	}
-	if len(b.Entries) > 0 {
-		if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
-			return false, err
+		if len(b.Entries) > 0 {
+			if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+				return false, err
+			}
 		}
 	}
 	for _, c := range op.NewCards {
@@ -249,7 +255,7 @@ func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation) (bool,
 			return false, err
 		}
 	}
-	return false, appendAudit(ctx, db, tx, op.Audit)
+	return false, chainAudit(ctx, db, tx, op.Audit, head)
 }
 
 // writeLoad inserts a new (unconfirmed) online load, or settles one over
