@@ -186,21 +186,44 @@ func (c *LoadClient) ConfirmLoad(req terminal.LoadRequest, tac [4]byte) error {
 	return c.post("api.LoadClient.ConfirmLoad", "loads/confirm", c.body(req, "tac", tac, false), &a)
 }
 
-func (c *LoadClient) body(req terminal.LoadRequest, macName string, mac [4]byte, payment bool) map[string]any {
-	l := &req.Load
-	m := map[string]any{
-		"issuer": req.Issuer.String(), "asn": req.ASN.String(), "key_version": req.KeyVersion, "alg": req.Alg.String(),
-		"online_counter": l.OnlineCounter, "balance_before_fen": l.BalanceBefore, "amount_fen": l.Amount,
-		"random": hex.EncodeToString(l.Random[:]), "date": hex.EncodeToString(l.Date[:]), "time": hex.EncodeToString(l.Time[:]),
-		macName: hex.EncodeToString(mac[:]),
-	}
-	if payment {
-		m["channel"], m["channel_party"], m["channel_reference"] = c.Channel.Type.String(), c.Channel.Party, c.Channel.Reference
-	}
-	return m
+// loadRequestJSON is a load request as the client writes it (the
+// server reads it strictly, readLoadRequest).
+type loadRequestJSON struct {
+	Issuer     string  `json:"issuer"`
+	ASN        string  `json:"asn"`
+	KeyVersion uint8   `json:"key_version"`
+	Alg        string  `json:"alg"`
+	Counter    uint16  `json:"online_counter"`
+	BeforeFen  uint32  `json:"balance_before_fen"`
+	AmountFen  uint32  `json:"amount_fen"`
+	Random     string  `json:"random"`
+	Date       string  `json:"date"`
+	Time       string  `json:"time"`
+	MAC1       string  `json:"mac1,omitempty"`
+	TAC        string  `json:"tac,omitempty"`
+	Channel    *string `json:"channel,omitempty"`
+	Party      *string `json:"channel_party,omitempty"`
+	Reference  *string `json:"channel_reference,omitempty"`
 }
 
-func (c *LoadClient) post(op, path string, body map[string]any, out *loadAnswerJSON) error {
+func (c *LoadClient) body(req terminal.LoadRequest, macName string, mac [4]byte, payment bool) loadRequestJSON {
+	l := &req.Load
+	j := loadRequestJSON{Issuer: req.Issuer.String(), ASN: req.ASN.String(), KeyVersion: req.KeyVersion, Alg: req.Alg.String(),
+		Counter: l.OnlineCounter, BeforeFen: l.BalanceBefore, AmountFen: l.Amount,
+		Random: hex.EncodeToString(l.Random[:]), Date: hex.EncodeToString(l.Date[:]), Time: hex.EncodeToString(l.Time[:])}
+	if macName == "tac" {
+		j.TAC = hex.EncodeToString(mac[:])
+	} else {
+		j.MAC1 = hex.EncodeToString(mac[:])
+	}
+	if payment {
+		ch := c.Channel.Type.String()
+		j.Channel, j.Party, j.Reference = &ch, &c.Channel.Party, &c.Channel.Reference
+	}
+	return j
+}
+
+func (c *LoadClient) post(op, path string, body loadRequestJSON, out *loadAnswerJSON) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return citycard.E(op, citycard.Invalid, "%w", err)

@@ -123,20 +123,27 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 	defer mu.Unlock()
 	st := h.m.store
 	key, in := LoadKey(s), loadInputHash(s, ch)
-	prev, err := st.OnlineLoad(ctx, key)
-	switch {
-	case err == nil:
-		return pr.MAC2, h.replay(ctx, op, &prev, in)
-	case !citycard.IsKind(err, citycard.NotFound):
-		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
-	}
 	c, p, err := h.m.cardFor(ctx, op, by, s.Issuer, s.ASN)
 	if err != nil {
 		return [4]byte{}, err
 	}
+	// The card's unconfirmed load: this session's own (a retry, answered
+	// again), or an earlier one, settled by this session's counter. A
+	// retry of a load settled already is found by the commit (its key).
 	open, err := st.OpenLoad(ctx, s.Issuer, s.ASN)
 	switch {
+	case err == nil && open.Key == key:
+		return pr.MAC2, h.replay(ctx, op, &open, in)
 	case err == nil:
+		// A retry of an older session, settled since, must not settle
+		// the card's newer one.
+		prev, err := st.OnlineLoad(ctx, key)
+		switch {
+		case err == nil:
+			return pr.MAC2, h.replay(ctx, op, &prev, in)
+		case !citycard.IsKind(err, citycard.NotFound):
+			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		}
 		if c, err = h.settleBySession(ctx, op, by, c, &open, s.Load.OnlineCounter); err != nil {
 			return [4]byte{}, err
 		}
@@ -167,9 +174,17 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 	ol := &OnlineLoad{Key: key, Issuer: s.Issuer, ASN: s.ASN, Counter: s.Load.OnlineCounter, AmountFen: l.AmountFen,
 		BalanceBeforeFen: l.BalanceFen, Terminal: s.Load.TerminalID, KeyVersion: s.KeyVersion, Alg: s.Alg, Channel: ch,
 		AuthorizedAt: at, Status: LoadUnconfirmed}
-	if _, err := st.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{ol},
-		Audit: h.m.moneyAudit(by, at, "online load", &c, moved, &b)}); err != nil {
+	replayed, err := st.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{ol},
+		Audit: h.m.moneyAudit(by, at, "online load", &c, moved, &b)})
+	if err != nil {
 		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	if replayed { // a retry of a load settled since: confirmed, or reversed
+		prev, err := st.OnlineLoad(ctx, key)
+		if err != nil {
+			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		}
+		return pr.MAC2, h.replay(ctx, op, &prev, in)
 	}
 	return pr.MAC2, nil
 }

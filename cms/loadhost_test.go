@@ -426,6 +426,26 @@ func TestLoadHostUnconfirmed(t *testing.T) {
 	}
 	_, err = r.host.Authorize(ctx, kiosk, cash, s, mac1)
 	wantKind(t, "a retry of a reversed load", err, citycard.Conflict)
+	// Once more, the card's newer session open: the old one's retry is
+	// refused and leaves the newer one alone.
+	s1, m1 := b.initialize(t, 500, r.clk.read())
+	if _, err := r.host.Authorize(ctx, kiosk, cash, s1, m1); err != nil {
+		t.Fatal(err)
+	}
+	s2, m2 := b.initialize(t, 600, r.clk.read())
+	mac2, err = r.host.Authorize(ctx, kiosk, cash, s2, m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.host.Authorize(ctx, kiosk, cash, s1, m1)
+	wantKind(t, "a retry of a session reversed by a newer one still open", err, citycard.Conflict)
+	if l, _ := r.db.CMS().OnlineLoad(ctx, cms.LoadKey(s2)); l.Status != cms.LoadUnconfirmed {
+		t.Errorf("the newer session's load: %v", l.Status)
+	}
+	tac, _ := b.credit(t, s2, mac2)
+	if err := r.host.Confirm(ctx, kiosk, s2, tac); err != nil {
+		t.Fatal(err)
+	}
 
 	// Credited, the TAC lost, the card never loads again here: its
 	// record reaches acquisition, whose shadow settles it.

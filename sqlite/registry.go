@@ -177,7 +177,11 @@ func (s *registryStore) terminalErr(ctx context.Context, op string, t *registry.
 
 func (s *registryStore) Terminal(ctx context.Context, id citycard.TerminalID) (registry.Terminal, error) {
 	const op = "sqlite.Registry.Terminal"
-	t, err := registry.ScanTerminal(s.db.r.QueryRowContext(ctx, `SELECT `+registry.TerminalColumns+` FROM terminals WHERE id = ?`, id.String()))
+	// Prepared: every terminal request authenticates through it (twice a
+	// load at the load host).
+	var t registry.Terminal
+	err := s.db.readRow(ctx, `SELECT `+registry.TerminalColumns+` FROM terminals WHERE id = ?`,
+		func(r *sql.Row) (err error) { t, err = registry.ScanTerminal(r); return err }, id.String())
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Terminal{}, registry.NoTerminal(op, id)
 	}
