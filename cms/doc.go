@@ -207,7 +207,17 @@
 // rolls back that operation alone). The first caller leads, later ones
 // queue and the lead passes to the first of them, at most GroupCommitMax
 // operations a transaction. Every Manager operation committed through it
-// is grouped, not only loads.
+// is grouped, not only loads. A load waits for the disk once: its
+// authorization (MAC2 is a promise of money) is committed before the
+// answer; its confirmation, with LoadHost.ConfirmLater set, joins the
+// next group commit without being waited for (GroupCommit.CommitLater),
+// as a confirmation lost to a crash leaves the load unconfirmed, to be
+// settled like one whose TAC never came. A confirmation books no
+// operation key: it moves no money, and a load's row is settled once. A
+// batch has no savepoint an operation: an operation refused for its own
+// reason rolls the transaction back and the batch is committed again
+// without it (RetryBatch), as refusals are rare; the audit chain's head
+// is read once a batch.
 //
 // # Storage and the audit log
 //

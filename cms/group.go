@@ -37,6 +37,7 @@ type pending struct {
 	res    CommitResult
 	wake   chan struct{} // one signal: either the result is in, or lead
 	leader bool
+	later  func(CommitResult) // for CommitLater: nobody waits, this is told
 }
 
 // NewGroupCommit returns s with its commits grouped.
@@ -53,41 +54,88 @@ func (g *GroupCommit) Commit(ctx context.Context, op *Operation) (bool, error) {
 		if !p.leader {
 			return p.res.Replayed, p.res.Err
 		}
-		g.mu.Lock()
+	} else {
+		g.busy = true
+		g.mu.Unlock()
+	}
+	g.lead(context.WithoutCancel(ctx), p)
+	return p.res.Replayed, p.res.Err
+}
+
+// CommitLater queues op for the next group commit and returns at once;
+// done, if not nil, is told the outcome (from the goroutine that
+// commits). For writes whose loss in a crash the design tolerates (a
+// load's confirmation: the load stays unconfirmed and is settled like
+// one whose TAC never came).
+func (g *GroupCommit) CommitLater(ctx context.Context, op *Operation, done func(CommitResult)) {
+	if done == nil {
+		done = func(CommitResult) {}
+	}
+	p := &pending{op: op, later: done}
+	g.mu.Lock()
+	g.queue = append(g.queue, p)
+	if g.busy {
+		g.mu.Unlock()
+		return
 	}
 	g.busy = true
-	n := min(len(g.queue), GroupCommitMax)
-	group := make([]*pending, n)
-	copy(group, g.queue)
-	g.queue = append(g.queue[:0], g.queue[n:]...)
 	g.mu.Unlock()
+	go g.lead(context.WithoutCancel(ctx), nil)
+}
 
-	ops := make([]*Operation, len(group))
-	for i, q := range group {
-		ops[i] = q.op
-	}
-	results, err := g.Store.CommitBatch(context.WithoutCancel(ctx), ops)
-	for i, q := range group {
-		if err != nil {
-			q.res = CommitResult{Err: err}
-		} else {
-			q.res = results[i]
-		}
-		if q != p {
-			q.wake <- struct{}{}
-		}
-	}
+// lead commits groups from the queue, its caller holding the lead
+// (busy): until self's group has committed (self nil: while only
+// operations committed later are queued), then it hands the lead to the
+// first caller waiting in the queue, or gives it up when the queue is
+// empty.
+func (g *GroupCommit) lead(ctx context.Context, self *pending) {
+	for {
+		g.mu.Lock()
+		n := min(len(g.queue), GroupCommitMax)
+		group := make([]*pending, n)
+		copy(group, g.queue)
+		g.queue = append(g.queue[:0], g.queue[n:]...)
+		g.mu.Unlock()
 
-	g.mu.Lock()
-	if len(g.queue) > 0 {
-		next := g.queue[0]
-		next.leader = true
-		next.wake <- struct{}{}
-	} else {
-		g.busy = false
+		ops := make([]*Operation, len(group))
+		for i, q := range group {
+			ops[i] = q.op
+		}
+		results, err := g.Store.CommitBatch(ctx, ops)
+		for i, q := range group {
+			if err != nil {
+				q.res = CommitResult{Err: err}
+			} else {
+				q.res = results[i]
+			}
+			switch {
+			case q == self:
+				self = nil
+			case q.later != nil:
+				q.later(q.res)
+			default:
+				q.wake <- struct{}{}
+			}
+		}
+
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.busy = false
+			g.mu.Unlock()
+			return
+		}
+		if self == nil {
+			for _, q := range g.queue {
+				if q.later == nil {
+					q.leader = true
+					q.wake <- struct{}{}
+					g.mu.Unlock()
+					return
+				}
+			}
+		}
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
-	return p.res.Replayed, p.res.Err
 }
 
 // RetryBatch is how a store's CommitBatch commits operations with no

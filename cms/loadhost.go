@@ -39,6 +39,19 @@ type LoadHost struct {
 	keys    CardKeys
 	records CardRecords
 	locks   [cardLocks]sync.Mutex
+	// ConfirmLater, when set and the Manager's store is a GroupCommit,
+	// makes Confirm answer once the TAC verifies, its write joining the
+	// next group commit (GroupCommit.CommitLater) instead of waiting for
+	// it: a load's one wait for the disk is then its authorization. A
+	// confirmation lost to a crash leaves the load unconfirmed, settled as
+	// one whose TAC never came (the card's next session or records);
+	// ConfirmLater is told the error of a confirmation whose write failed.
+	ConfirmLater func(error)
+}
+
+// laterCommitter is the store of a host that confirms later (GroupCommit).
+type laterCommitter interface {
+	CommitLater(ctx context.Context, op *Operation, done func(CommitResult))
 }
 
 // NewLoadHost returns the load host over m, checking MACs under the card
@@ -244,7 +257,16 @@ func (h *LoadHost) confirm(ctx context.Context, op string, by Actor, l *OnlineLo
 	settled := *l
 	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, how
 	a := h.m.audit(by, at, "card:"+l.Card(), "confirm load", l.snapshot(), settled.snapshot())
-	_, err := h.m.store.Commit(ctx, &Operation{At: at, Loads: []*OnlineLoad{&settled}, Audit: a})
+	o := &Operation{At: at, Loads: []*OnlineLoad{&settled}, Audit: a}
+	if lc, ok := h.m.store.(laterCommitter); ok && h.ConfirmLater != nil && how == SettledByTAC {
+		lc.CommitLater(ctx, o, func(r CommitResult) {
+			if r.Err != nil {
+				h.ConfirmLater(citycard.Wrap(op, citycard.Other, r.Err))
+			}
+		})
+		return nil
+	}
+	_, err := h.m.store.Commit(ctx, o)
 	return citycard.Wrap(op, citycard.Other, err)
 }
 

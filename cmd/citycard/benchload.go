@@ -237,6 +237,8 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	counted := &countedCommits{Store: st.cms}
 	m := cms.NewManager(cms.NewGroupCommit(counted), cms.DefaultProducts(), nil, time.Now)
 	host := cms.NewLoadHost(m, city.Store, nil)
+	var lostConfirmations atomic.Int64
+	host.ConfirmLater = func(error) { lostConfirmations.Add(1) }
 	s := &api.Server{Terminals: terminalAuth{reg}, Blacklist: blacklist.New(nil, nil), Loads: host, Logger: slog.New(slog.DiscardHandler)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -334,6 +336,20 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	slices.Sort(lat)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	res.P50Ms, res.P99Ms, res.MaxMs = ms(lat[total/2]), ms(lat[min(total-1, total*99/100)]), ms(lat[total-1])
+
+	// The confirmations still queued join the next group commit: wait
+	// (a second at most) until none is left.
+	for wait := 0; wait < 100; wait++ {
+		open, err := st.cms.UnconfirmedLoads(ctx, "", 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(open) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res.Errors += lostConfirmations.Load()
 
 	// The checks: the float booked is what the cards were loaded, every
 	// load confirmed.

@@ -116,6 +116,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// and the TAC checked under the key store's card keys, unconfirmed
 	// loads settled from acquisition's card shadows once a minute.
 	loads := cms.NewLoadHost(s.Cards, ks, acq)
+	loads.ConfirmLater = func(err error) {
+		logger.Warn("a load's confirmation was not stored: the load stays unconfirmed, settled from the card's next session or records", "err", err)
+	}
 	s.Loads = loads
 	go settleLoads(ctx, loads, logger)
 	if *fareFeeds != "" {
