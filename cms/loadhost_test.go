@@ -758,3 +758,36 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("card 1's flows: %+v", flows)
 	}
 }
+
+// TestConfirmLater confirms loads without waiting for their write: once a
+// commit queued after them returns, every confirmation is stored (the
+// group commit keeps the queue's order), and a failed write is reported.
+func TestConfirmLater(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	r.host.ConfirmLater = func(err error) { t.Errorf("a confirmation's write failed: %v", err) }
+	const cards = 16
+	chips := make([]*chip, cards)
+	for i := range chips {
+		chips[i] = r.card(t, byte(i+1))
+	}
+	var wg sync.WaitGroup
+	for _, c := range chips {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.load(t, c, 100); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	r.card(t, 99) // its sale commits after every confirmation queued
+	open, err := r.db.CMS().UnconfirmedLoads(ctx, "", 100)
+	if err != nil || len(open) != 0 {
+		t.Errorf("after a later commit: %d unconfirmed, %v", len(open), err)
+	}
+	if n, err := cms.VerifyAudit(ctx, r.db.CMS()); err != nil || n != 3*(cards+1)+2*cards {
+		t.Errorf("VerifyAudit: %d %v, want %d", n, err, 3*(cards+1)+2*cards)
+	}
+}
