@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -118,7 +119,7 @@ func (s *Server) handleLoadAuthorize(w http.ResponseWriter, r *http.Request, tid
 		s.fail(w, r, err)
 		return
 	}
-	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), MAC2: hex.EncodeToString(mac2[:])})
+	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), MAC2: hexUpper(mac2[:])})
 }
 
 // handleLoadConfirm takes the card's TAC of a load (cms.LoadHost.Confirm).
@@ -139,6 +140,9 @@ func (s *Server) handleLoadConfirm(w http.ResponseWriter, r *http.Request, tid c
 	}
 	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), Status: cms.LoadConfirmed.String()})
 }
+
+// hexUpper writes bytes as upper-case hex, as records write MACs.
+func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 // loadAnswerJSON is the answer to a load request: the load's key and,
 // to an authorization, MAC2; to a confirmation, the load's status.
@@ -210,11 +214,11 @@ func (c *LoadClient) body(req terminal.LoadRequest, macName string, mac [4]byte,
 	l := &req.Load
 	j := loadRequestJSON{Issuer: req.Issuer.String(), ASN: req.ASN.String(), KeyVersion: req.KeyVersion, Alg: req.Alg.String(),
 		Counter: l.OnlineCounter, BeforeFen: l.BalanceBefore, AmountFen: l.Amount,
-		Random: hex.EncodeToString(l.Random[:]), Date: hex.EncodeToString(l.Date[:]), Time: hex.EncodeToString(l.Time[:])}
+		Random: hexUpper(l.Random[:]), Date: hexUpper(l.Date[:]), Time: hexUpper(l.Time[:])}
 	if macName == "tac" {
-		j.TAC = hex.EncodeToString(mac[:])
+		j.TAC = hexUpper(mac[:])
 	} else {
-		j.MAC1 = hex.EncodeToString(mac[:])
+		j.MAC1 = hexUpper(mac[:])
 	}
 	if payment {
 		ch := c.Channel.Type.String()

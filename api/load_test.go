@@ -200,3 +200,51 @@ func TestLossToBlacklist(t *testing.T) {
 		t.Error("a cancelled loss left the card listed")
 	}
 }
+
+// shapeLoads gives the fixture's server a load host over its own keys and
+// store, with one card sold, and returns the bodies of a load's
+// authorization and of its confirmation from terminal tid.
+func shapeLoads(t *testing.T, f *fixture, tid citycard.TerminalID) (authorize, confirm []byte) {
+	t.Helper()
+	ctx := context.Background()
+	ks := keys.NewMemStore()
+	for i, typ := range []keys.KeyType{keys.KeyLoad, keys.KeyTAC} {
+		k := make([]byte, keys.KeyLen)
+		k[0] = byte(i + 1)
+		if _, err := ks.Put(keys.Ref{Issuer: sim.Issuer, Type: typ, Version: 1}, keys.Alg3DES, k, "test", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "cms.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m := cms.NewManager(db.CMS(), cms.DefaultProducts(), nil, time.Now)
+	clerk := cms.Actor{Who: "ann", ServicePoint: "nb-counter-01"}
+	asn := citycard.ASN{0, 0, 0x31, 0x50, 0, 0, 0, 0, 0, 7}
+	if _, err := m.Apply(ctx, clerk, sim.Issuer, asn, "transit", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Move(ctx, clerk, sim.Issuer, asn, cms.Personalize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Sell(ctx, clerk, "sale", sim.Issuer, asn, cms.Channel{Type: cms.Cash, Party: sim.Issuer.String()}, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.s.Loads = cms.NewLoadHost(m, ks, nil)
+	var dlk, dtk [keys.KeyLen]byte
+	ks.DeriveInto(&dlk, keys.Ref{Issuer: sim.Issuer, Type: keys.KeyLoad, Version: 1}, asn.Div())
+	ks.DeriveInto(&dtk, keys.Ref{Issuer: sim.Issuer, Type: keys.KeyTAC, Version: 1}, asn.Div())
+	d, tm := citycard.DateTime(time.Date(2026, 11, 24, 9, 0, 0, 0, citycard.ChinaTime))
+	l := keys.Load{Random: [4]byte{1, 2, 3, 4}, OnlineCounter: 0, BalanceBefore: 0, Amount: 1000, Type: citycard.TxLoad, TerminalID: tid, Date: d, Time: tm}
+	pr, err := keys.LoadProof(keys.Alg3DES, dlk[:], dtk[:], &l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &LoadClient{Channel: cms.Channel{Type: cms.Cash, Party: sim.Issuer.String()}}
+	req := terminal.LoadRequest{Issuer: sim.Issuer, ASN: asn, KeyVersion: 1, Alg: keys.Alg3DES, Load: l, MAC1: pr.MAC1}
+	authorize, _ = json.Marshal(c.body(req, "mac1", pr.MAC1, true))
+	confirm, _ = json.Marshal(c.body(req, "tac", pr.TAC, false))
+	return authorize, confirm
+}

@@ -140,7 +140,10 @@ func TestResponseShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.s.Replays = &Replays{Journal: f.j, Feeds: feedMap{"sample": sample}}
+	loadBody, confirmBody := shapeLoads(t, f, u.Terminal.ID)
 	requests := map[string][]shapeRequest{
+		"POST /v1/terminals/{terminal}/loads":         {{token: tok, ctype: "application/json", body: loadBody}},
+		"POST /v1/terminals/{terminal}/loads/confirm": {{token: tok, ctype: "application/json", body: confirmBody}},
 		"POST /v1/terminals/{terminal}/batches": {
 			{token: tok, ctype: "application/octet-stream", body: u.Records[4], hdr: map[string]string{
 				HeaderBatchID: "b2", HeaderCount: "1", HeaderAmount: strconv.Itoa(int(amountOf(u.Records[4])))}},
