@@ -328,7 +328,6 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	elapsed := time.Since(start)
 	close(stop)
 	res.Seconds, res.Achieved = elapsed.Seconds(), float64(total)/elapsed.Seconds()
-	res.Transactions, res.Operations = counted.batches.Load(), counted.ops.Load()
 	res.Errors, res.Late = errs.Load(), late.Load()
 	if p := firstErr.Load(); p != nil {
 		res.FirstErr = *p
@@ -350,6 +349,7 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 		time.Sleep(10 * time.Millisecond)
 	}
 	res.Errors += lostConfirmations.Load()
+	res.Transactions, res.Operations = counted.batches.Load(), counted.ops.Load()
 
 	// The checks: the float booked is what the cards were loaded, every
 	// load confirmed.
