@@ -9,7 +9,6 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
-	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/cms"
 )
 
@@ -349,40 +348,31 @@ func (s *Server) answerMoney(w http.ResponseWriter, r *http.Request, op string, 
 // handleCardLoss reports a card lost: the loss report's time is its cut
 // of liability, and the card goes on the blacklist terminals download.
 func (s *Server) handleCardLoss(w http.ResponseWriter, r *http.Request, by Staff) {
-	s.lossMove(w, r, by, cms.ReportLoss, true)
+	s.cardMove(w, r, by, cms.ReportLoss)
 }
 
 // handleCardUnloss cancels a loss report (the card found again before a
 // replacement) and takes the card off the blacklist.
 func (s *Server) handleCardUnloss(w http.ResponseWriter, r *http.Request, by Staff) {
-	s.lossMove(w, r, by, cms.CancelLoss, false)
+	s.cardMove(w, r, by, cms.CancelLoss)
 }
 
 // handleCardActivate activates an issued card at the counter (its first
 // load activates it otherwise).
 func (s *Server) handleCardActivate(w http.ResponseWriter, r *http.Request, by Staff) {
-	s.cardMove(w, r, by, cms.Activate, nil)
+	s.cardMove(w, r, by, cms.Activate)
 }
 
-func (s *Server) lossMove(w http.ResponseWriter, r *http.Request, by Staff, mv cms.Move, listed bool) {
-	s.cardMove(w, r, by, mv, &listed)
-}
-
-// cardMove makes a move that moves no money, and lists or delists the
-// card on the blacklist if listed is not nil.
-func (s *Server) cardMove(w http.ResponseWriter, r *http.Request, by Staff, mv cms.Move, listed *bool) {
+// cardMove makes a move that moves no money. A loss report (and its
+// cancelling) lists (delists) the card on the blacklist terminals
+// download: card management does that itself (cms.Manager.WithBlacklist),
+// so that every channel of the move does it once.
+func (s *Server) cardMove(w http.ResponseWriter, r *http.Request, by Staff, mv cms.Move) {
 	const op = "api.cardMove"
 	m, issuer, asn, err := s.cardsAndPath(r, op)
 	var c cms.Card
 	if err == nil {
 		c, err = m.Move(r.Context(), by.actor(), issuer, asn, mv)
-	}
-	if err == nil && listed != nil && s.Blacklist != nil {
-		reason := "lost"
-		if !*listed {
-			reason = "found"
-		}
-		_, err = s.Blacklist.Set(r.Context(), blacklist.Card{Issuer: issuer, ASN: asn}, *listed, reason, by.Name)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -98,7 +98,7 @@ func withCMS(t testing.TB, f *fixture) *cmsFix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x.m = cms.NewManager(db.CMS(), cms.DefaultProducts(), p, now)
+	x.m = cms.NewManager(db.CMS(), cms.DefaultProducts(), p, now).WithBlacklist(f.s.Blacklist)
 	x.st = cms.NewStaffing(db.Staff(), now, cms.StaffOptions{BcryptCost: bcrypt.MinCost})
 	for name, role := range map[string]cms.Role{"clerk": cms.RoleClerk, "clerk2": cms.RoleClerk, "super": cms.RoleSupervisor,
 		"super2": cms.RoleSupervisor, "auditor": cms.RoleAuditor, "admin": cms.RoleAdmin} {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/citycard/citycard"
-	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/cms"
 )
 
@@ -185,9 +184,6 @@ func (s *Server) handleSelfLoss(w http.ResponseWriter, r *http.Request, holder i
 	var c cms.Card
 	if err == nil {
 		c, err = ss.ReportLoss(r.Context(), holder, issuer, asn)
-	}
-	if err == nil && s.Blacklist != nil {
-		_, err = s.Blacklist.Set(r.Context(), blacklist.Card{Issuer: issuer, ASN: asn}, true, "lost", "holder:self")
 	}
 	if err != nil {
 		s.fail(w, r, err)
