@@ -63,7 +63,10 @@ type Console struct {
 	Journal   Journal
 	Terminals Terminals
 	Blacklist Blacklist
-	Replays   FareReplays // nil: the fare what-if page says there is none
+	Replays   FareReplays     // nil: the fare what-if page says there is none
+	Cycles    Cycles          // nil: the clearing page says there are none
+	Files     SettlementFiles // nil: no settlement file is sent
+	Keys      Keys            // nil: the keys page says there is no key store
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Secure marks the cookies Secure: set it when the console is served
@@ -121,6 +124,13 @@ func (c *Console) routes() []route {
 		c.page("GET /terminals", RoleAuditor, c.handleTerminals),
 		c.page("GET /batches/{terminal}/{batch}", RoleAuditor, c.handleBatch),
 		c.page("GET /fares", RoleAuditor, c.handleFares),
+		c.page("GET /clearing", RoleAuditor, c.handleCycles),
+		c.page("GET /clearing/{day}", RoleAuditor, c.handleCycle),
+		c.page("POST /clearing/{day}/sign", RoleOperator, c.handleSign),
+		c.page("GET /clearing/{day}/parties/{party}", RoleAuditor, c.handlePartyPosition),
+		c.page("GET /clearing/{day}/files/{name}", RoleAuditor, c.handleFile),
+		c.page("GET /keys", RoleAuditor, c.handleKeys),
+		c.page("GET /apps", RoleAuditor, c.handleApps),
 	}
 }
 

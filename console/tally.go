@@ -85,7 +85,8 @@ type Day struct {
 	Loads       int64
 	LoadFen     int64
 	Duplicates  int64
-	Stamps      int64 // application records (check-ins, admissions, loans): no money, not taps
+	Stamps      int64            // application records (check-ins, admissions, loans): no money, not taps
+	Apps        map[AppKey]int64 // the stamps by application and action (at most 255 x 255)
 	Flagged     int64
 	Cards       int64 // distinct cards with a tap, at most MaxCardsCounted
 	CardsCapped bool  // more cards than MaxCardsCounted tapped: Cards is a lower bound
@@ -112,6 +113,13 @@ type LineKey struct {
 type StationKey struct {
 	Network uint16
 	Station uint32
+}
+
+// AppKey names what an application record counts under: the
+// application (the record's network field) and the action (its product
+// field), as record/application.go lays them out.
+type AppKey struct {
+	App, Action uint8
 }
 
 // PairKey names a stop pair: a leg's network, entry and exit stations.
@@ -261,7 +269,8 @@ func (t *Tally) fold(e *acquire.Journaled) {
 		d.LoadFen += int64(r.Amount)
 		return
 	case acquire.ClassApplication:
-		d.Stamps++ // its line and station fields carry the application's scope, not a route
+		d.Stamps++                                           // its line and station fields carry the application's scope, not a route
+		d.Apps[AppKey{uint8(r.Network), uint8(r.Product)}]++ // record validates both to 1-255
 		return
 	case acquire.ClassBooked, acquire.ClassRecovered:
 		d.Booked++
@@ -331,7 +340,7 @@ func (t *Tally) day(date citycard.BCDDate) *Day {
 		delete(t.days, oldest)
 	}
 	d := &Day{
-		Date: at.Format(time.DateOnly), Lines: map[LineKey]int64{}, Stations: map[StationKey]int64{}, Pairs: map[PairKey]int64{},
+		Date: at.Format(time.DateOnly), Lines: map[LineKey]int64{}, Stations: map[StationKey]int64{}, Pairs: map[PairKey]int64{}, Apps: map[AppKey]int64{},
 		Terminals: map[citycard.TerminalID]*TerminalDay{}, cards: map[cardKey]struct{}{},
 	}
 	t.days[date] = d
@@ -401,6 +410,7 @@ func (t *Tally) Snapshot() Snapshot {
 		c := *d
 		c.cards = nil
 		c.Lines, c.Stations, c.Pairs = cloneMap(d.Lines), cloneMap(d.Stations), cloneMap(d.Pairs)
+		c.Apps = cloneMap(d.Apps)
 		c.Terminals = make(map[citycard.TerminalID]*TerminalDay, len(d.Terminals))
 		for k, v := range d.Terminals {
 			cv := *v
