@@ -126,7 +126,7 @@ func (c *Console) routes() []route {
 		c.page("GET /fares", RoleAuditor, c.handleFares),
 		c.page("GET /clearing", RoleAuditor, c.handleCycles),
 		c.page("GET /clearing/{day}", RoleAuditor, c.handleCycle),
-		c.page("POST /clearing/{day}/sign", RoleOperator, c.handleSign),
+		c.page("POST /clearing/{day}/sign", RoleSupervisor, c.handleSign),
 		c.page("GET /clearing/{day}/parties/{party}", RoleAuditor, c.handlePartyPosition),
 		c.page("GET /clearing/{day}/files/{name}", RoleAuditor, c.handleFile),
 		c.page("GET /keys", RoleAuditor, c.handleKeys),

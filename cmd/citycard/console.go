@@ -27,7 +27,7 @@ func (l staffLogin) Login(ctx context.Context, name, secret string) (console.Sta
 
 // withConsole serves the console at / beside the API (its /v1/ routes,
 // /healthz and /metrics), over the acquirer and stores the API uses.
-func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j console.Journal, ts console.Terminals, bl *blacklist.List, secure bool, logger *slog.Logger) (http.Handler, error) {
+func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j console.Journal, ts console.Terminals, bl *blacklist.List, more consoleMore, secure bool, logger *slog.Logger) (http.Handler, error) {
 	c := &console.Console{
 		Staff: login, Acquirer: s.Acquirer, Journal: j, Terminals: ts, Blacklist: bl,
 		Now: time.Now, Logger: logger, Secure: secure,
@@ -35,6 +35,7 @@ func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j co
 	if s.Replays != nil {
 		c.Replays = s.Replays
 	}
+	more.set(c)
 	ch, err := c.Handler()
 	if err != nil {
 		return nil, err

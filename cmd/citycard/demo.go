@@ -99,7 +99,13 @@ func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error
 		return fmt.Errorf("demo: the demo login: %w", err)
 	}
 	token := sess.Token
-	h, err := withConsole(s.Handler(), s, staffLogin{staffing}, bo.st.journal, bo.st.registry, bo.bl, false, logger)
+	// The city's cycles, cleared by the run; its key store is the
+	// simulator's own, not served.
+	more, err := consoleStores(ctx, bo.st, nil)
+	if err != nil {
+		return err
+	}
+	h, err := withConsole(s.Handler(), s, staffLogin{staffing}, bo.st.journal, bo.st.registry, bo.bl, more, false, logger)
 	if err != nil {
 		return err
 	}

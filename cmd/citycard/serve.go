@@ -137,7 +137,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// has a minute to send a batch (at most 10,000 records, about 1 MiB)
 	// and to read the answer.
 	ln = api.LimitListener(ln, maxConns)
-	h, err := withConsole(s.Handler(), s, staffLogin{s.Staffing}, st.journal, st.registry, bl, *tlsCert != "", logger)
+	more, err := consoleStores(ctx, st, ks)
+	if err != nil {
+		return err
+	}
+	h, err := withConsole(s.Handler(), s, staffLogin{s.Staffing}, st.journal, st.registry, bl, more, *tlsCert != "", logger)
 	if err != nil {
 		return err
 	}
