@@ -134,6 +134,7 @@ type cyclePage struct {
 	Computed bool
 	Totals   []totalsRow
 	Rows     []positionRow
+	RowsCut  bool // more parties than maxTableRows: the total is of them all
 	Sum      clearing.Position
 	Chart    chart
 	Breaches []clearing.Breach
@@ -211,7 +212,7 @@ func (c *Console) renderCycle(w http.ResponseWriter, r *http.Request, s *session
 			p.Chart.Datasets[2].Data = append(p.Chart.Datasets[2].Data, pos.NetFen)
 		}
 		if len(p.Rows) > maxTableRows {
-			p.Rows = p.Rows[:maxTableRows]
+			p.Rows, p.RowsCut = p.Rows[:maxTableRows], true
 		}
 	}
 	c.render(w, r, s, code, "cycle", "Cycle "+p.Day, p)
@@ -323,6 +324,7 @@ type partyPage struct {
 	BatchesCut bool
 	Scanned    int64
 	ScanCut    bool // the range is longer than partyScanMax: batches of its start only
+	ScanMax    int64
 	Terminals  int
 }
 
@@ -350,7 +352,7 @@ func (c *Console) handlePartyPosition(w http.ResponseWriter, r *http.Request, s 
 		c.fail(w, r, s, citycard.E(op, citycard.NotFound, "cycle %v has no position of party %q", d, party))
 		return
 	}
-	p := partyPage{Day: d.String(), Party: party, Position: res.Positions[i]}
+	p := partyPage{Day: d.String(), Party: party, Position: res.Positions[i], ScanMax: c.scanMax()}
 	for _, l := range res.Lines {
 		if l.Issuer == party || l.Operator == party || (res.Collector == party && l.FeeFen != 0) {
 			if len(p.Lines) == maxTableRows {
@@ -381,6 +383,14 @@ func (c *Console) handlePartyPosition(w http.ResponseWriter, r *http.Request, s 
 	c.render(w, r, s, http.StatusOK, "party", "Party "+party+" in cycle "+p.Day, p)
 }
 
+// scanMax is partyScanMax, or the bound a test set.
+func (c *Console) scanMax() int64 {
+	if c.partyScan > 0 {
+		return c.partyScan
+	}
+	return partyScanMax
+}
+
 var errScanDone = errors.New("console: the scan is done")
 
 // partyBatches reads the cycle's range, at most partyScanMax entries, for
@@ -396,7 +406,7 @@ func (c *Console) partyBatches(ctx context.Context, rg clearing.Range, mine map[
 		if e.Pos > rg.To {
 			return errScanDone
 		}
-		if p.Scanned == partyScanMax {
+		if p.Scanned == c.scanMax() {
 			p.ScanCut = true
 			return errScanDone
 		}

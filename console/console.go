@@ -76,9 +76,10 @@ type Console struct {
 	MaxSessions int
 	SessionTTL  time.Duration
 
-	tally    *Tally
-	sessions *sessions
-	pages    map[string]*template.Template
+	tally     *Tally
+	partyScan int64 // partyScanMax when 0; tests lower it
+	sessions  *sessions
+	pages     map[string]*template.Template
 }
 
 // maxFormBytes bounds a form's body: every console form is a few fields.
