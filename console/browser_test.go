@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/sim"
 )
 
@@ -88,7 +89,8 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the browser test starts Chromium")
 	}
-	f := newFixture(t)
+	f := newClearingFixture(t)
+	f.c.Keys = f.city.Store
 	token := f.withAPI(t)
 	dir := os.Getenv("CITYCARD_SCREENSHOTS")
 	if dir == "" {
@@ -190,6 +192,11 @@ func TestBrowser(t *testing.T) {
 		{"terminals", "/terminals?day=" + f.days[1], ""},
 		{"batch", "/batches/" + term + "/d1-t1", ""},
 		{"fares", "/fares", ""},
+		{"clearing", "/clearing", ""},
+		{"cycle", "/clearing/" + f.day1.String(), "1"},
+		{"party", "/clearing/" + f.day1.String() + "/parties/" + f.city.Terminals[1].Operator, ""},
+		{"keys", "/keys", ""},
+		{"apps", "/apps", ""},
 	}
 	for _, p := range pages {
 		do("open "+p.path, chromedp.Navigate(f.srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
@@ -226,13 +233,51 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("taps: overview %s, ridership %s, uploaded %s", taps, got, num(f.taps[1]))
 	}
 
+	// A cycle's positions against the store, party by party, in yuan;
+	// and the keys page lists the store's keys by KCV.
+	cyc, err := f.cycles.Cycle(context.Background(), f.day1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("cycle page", chromedp.Navigate(f.srv.URL+"/clearing/"+f.day1.String()), chromedp.WaitVisible(chromedp.ID("positions")))
+	type shownRow struct{ Party, Net, Rec, Pay string }
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[[]shownRow](`Array.from(document.querySelectorAll("#positions tr[data-party]")).map(r => ({Party: r.dataset.party, Net: r.querySelector(".net").textContent, Rec: r.querySelector(".rec").textContent, Pay: r.querySelector(".pay").textContent}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shown) != len(cyc.Result.Positions) {
+		t.Errorf("cycle page: %d positions, the store's %d", len(shown), len(cyc.Result.Positions))
+	}
+	for i, p := range cyc.Result.Positions[:min(len(shown), len(cyc.Result.Positions))] {
+		if got := shown[i]; got.Party != p.Party || got.Net != yuan(p.NetFen) || got.Rec != yuan(p.ReceivableFen) || got.Pay != yuan(p.PayableFen) {
+			t.Errorf("cycle page row %d: %+v, the store's %+v", i, got, p)
+		}
+	}
+	do("cycle page", chromedp.Navigate(f.srv.URL+"/keys"), chromedp.WaitVisible(chromedp.ID("keys")))
+	infos, _ := f.city.Store.List()
+	if n := eval(`document.querySelectorAll("#keys td.kcv").length`); n != len(infos) || n == 0 {
+		t.Errorf("keys page: %d keys, the store's %d", n, len(infos))
+	}
+
+	// An auditor is offered no sign-off, and the review is refused even
+	// with the session's CSRF token.
+	day2 := "/clearing/" + f.day2.String()
+	do("computed cycle", chromedp.Navigate(f.srv.URL+day2), chromedp.WaitVisible(chromedp.ID("nosign")))
+	if n := eval(`document.querySelectorAll("#sign").length`); n != 0 {
+		t.Errorf("the auditor sees %d sign-off buttons", n)
+	}
+	status := eval(`fetch("` + day2 + `/sign", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "move=review&csrf=" + encodeURIComponent(document.querySelector('meta[name="csrf-token"]').content)}).then(r => r.status)`)
+	if status != http.StatusForbidden {
+		t.Errorf("an auditor's review: %d, want 403", status)
+	}
+
 	// An auditor sees no resubmit button, and the action is refused even
 	// with the session's CSRF token.
 	do("rejections", chromedp.Navigate(f.srv.URL+"/rejections"), chromedp.WaitVisible(chromedp.ID("rejections")))
 	if n := eval(`document.querySelectorAll("button.resubmit").length`); n != 0 {
 		t.Errorf("the auditor sees %d resubmit buttons", n)
 	}
-	status := eval(`fetch("/rejections/1/resubmit", {method: "POST", headers: {"X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content}}).then(r => r.status)`)
+	status = eval(`fetch("/rejections/1/resubmit", {method: "POST", headers: {"X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content}}).then(r => r.status)`)
 	if status != http.StatusForbidden {
 		t.Errorf("an auditor's resubmission: %d, want 403", status)
 	}
@@ -250,6 +295,26 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after resubmitting a forgery: %q, want it rejected again", got)
 	}
 	shot("rejections-operator")
+
+	// The operator reviews the computed cycle; approving it too is
+	// refused (a second person approves).
+	do("review",
+		chromedp.Navigate(f.srv.URL+day2),
+		chromedp.WaitVisible(chromedp.ID("sign")),
+		chromedp.Click(chromedp.ID("sign")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+	)
+	if got := text("#state"); got != "reviewed" {
+		t.Errorf("after the review the cycle is %q", got)
+	}
+	do("approve as the reviewer", chromedp.Click(chromedp.ID("sign")), chromedp.WaitVisible(chromedp.ID("error")))
+	if got := eval(`Number(document.getElementById("error").dataset.status)`); got != http.StatusForbidden {
+		t.Errorf("the reviewer approving: status %d, want 403", got)
+	}
+	shot("approve-refused")
+	if st, _ := f.store.Cycle(context.Background(), f.day2); st.Cycle.State != clearing.Reviewed || st.Cycle.ReviewedBy != "operator" {
+		t.Errorf("after the refused approval: %v, reviewed by %q", st.Cycle.State, st.Cycle.ReviewedBy)
+	}
 
 	mu.Lock()
 	defer mu.Unlock()

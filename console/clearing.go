@@ -146,6 +146,7 @@ type cyclePage struct {
 	Reviewer  string
 	Message   string
 	Collector string
+	CSRF      string // the session's, for the sign-off form
 }
 
 type totalsRow struct {
@@ -183,7 +184,7 @@ func (c *Console) handleCycle(w http.ResponseWriter, r *http.Request, s *session
 func (c *Console) renderCycle(w http.ResponseWriter, r *http.Request, s *session, code int, st *clearing.Stored, msg string) {
 	cy := &st.Cycle
 	p := cyclePage{Day: cy.Day.String(), State: cy.State.String(), Steps: steps(cy), Cutoff: cy.Cutoff.In(citycard.ChinaTime).Format("2006-01-02 15:04"),
-		Files: st.Files, Closed: cy.State == clearing.Closed, CanSign: s.staff.Role >= RoleSupervisor, Reviewer: cy.ReviewedBy, Message: msg}
+		Files: st.Files, Closed: cy.State == clearing.Closed, CanSign: s.staff.Role >= RoleSupervisor, Reviewer: cy.ReviewedBy, Message: msg, CSRF: s.csrf}
 	switch cy.State {
 	case clearing.Computed:
 		p.Action = "review"

@@ -327,6 +327,9 @@ func TestCycleSignOff(t *testing.T) {
 		t.Errorf("an auditor's review: %d, want 403", code)
 	}
 	op1, tok1 := cf.loginAs(t, "operator", cf.secrets[RoleOperator])
+	if _, page := get(t, op1, u); !strings.Contains(page, `<input type="hidden" name="csrf" value="`+tok1+`">`) || !strings.Contains(page, `<button type="submit" id="sign">Review the cycle</button>`) {
+		t.Errorf("the operator is not offered the review with the session's CSRF token: %s", page)
+	}
 	if code, _ := post(t, op1, u+"/sign", url.Values{"move": {"review"}}); code != http.StatusForbidden {
 		t.Errorf("a review without the CSRF token: %d, want 403", code)
 	}
