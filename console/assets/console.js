@@ -4,7 +4,8 @@
   "use strict";
   var colours = ["#1f6feb", "#bf8700", "#1a7f37", "#cf222e"];
   function yuan(fen) {
-    return "\u00a5" + (fen / 100).toLocaleString("en", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+    // The sign before the symbol, as the tables write it: -¥0.50.
+    return (fen < 0 ? "-" : "") + "\u00a5" + (Math.abs(fen) / 100).toLocaleString("en", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   }
   function draw(root) {
     if (typeof Chart === "undefined") { return; }
