@@ -69,6 +69,14 @@ func TestServeConsole(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(page, want) {
 		t.Errorf("the fare what-if page: %d, want %q in it", code, want)
 	}
+	// The clearing and keys pages over serve's stores: no cycle yet, and
+	// the key store's list (empty here), not "no key store".
+	if code, page := read(cl.Get(base + "/clearing")); code != http.StatusOK || !strings.Contains(page, "no cycle yet") {
+		t.Errorf("the clearing page: %d: %s", code, page)
+	}
+	if code, page := read(cl.Get(base + "/keys")); code != http.StatusOK || !strings.Contains(page, "no key: citycard keys ceremony") {
+		t.Errorf("the keys page: %d, not over serve's key store: %s", code, page)
+	}
 }
 
 // TestStaffLogin: the console's login takes a stored account's name and
