@@ -15,13 +15,51 @@
 // with resubmission (operators); the newest flagged records with their
 // reasons; card look-up (the card's shadow and blacklist state, listing
 // and delisting for operators); terminals, the stalest first; a batch's
-// journaled records; and the fare what-if (api.Replays) as charts.
+// journaled records; the fare what-if (api.Replays) as charts; the
+// clearing cycles, a cycle's positions and its sign-off, what is behind
+// a party's position; the key versions; and the application stamps.
 //
 // Every figure links to what is behind it, down to records: a day's
 // figures to the terminals that made them, a terminal's figures to its
 // batch's records, a rejection reason to its rejections, a flagged
-// record to its batch and card. Hours have no link: no read of the
-// journal by hour exists yet.
+// record to its batch and card, a party's position in a cycle to its
+// lines and its terminals' batches in the cycle's range. Hours have no
+// link: no read of the journal by hour exists yet; nor have the
+// application stamps: no page lists a day's stamps by application.
+//
+// # Clearing, keys and applications
+//
+// The clearing pages read the cycles through Cycles (clearing.Cycles
+// and its store, adapted by cmd/citycard), not through the API. The
+// store keeps no list of cycles, so the list walks it back from a day
+// (Store.Before), cyclesPerPage (31) cycles a page and one more read to
+// know whether an older page exists. A cycle's page shows its positions
+// in yuan from the stored Result (a chart of the chartBars largest nets,
+// the table of every party up to maxTableRows, the total of them all),
+// the breaches of net debit caps, the entries taken by class and the
+// settlement files' names and SHA-256. A file is sent only for a closed
+// cycle: SettlementFiles writes it again (exchange.Files, from the
+// registry now) and the console sends it only if its SHA-256 is the one
+// the cycle closed with, otherwise Conflict (the registry changed). The
+// sign-off is one form, for operators: it reviews a computed cycle and
+// approves a reviewed one through clearing.Cycles.Approve, which refuses
+// the reviewer approving (Permission, a 403 page) and a cycle moved
+// meanwhile (Conflict); the form names the move its page offered, so a
+// page left open over someone else's move signs nothing it did not show.
+// A party's page reads the cycle's journal range for the batches of the
+// party's terminals, at most partyScanMax (1,000,000) entries (a
+// 20M-record day would make a page wait; past the bound it says which
+// part it read) and maxTableRows batches.
+//
+// The keys page asks the key store only for List: metadata (issuer,
+// type, version, algorithm, KCV, origin, creation, active), so no key
+// material can reach a page; the store records of a ceremony only the
+// origin ("components 2 of 2", "generated"), which the page shows. The
+// applications page counts the stamps (acquire.ClassApplication records)
+// by day, application (the record's network field) and action (its
+// product field), folded by the tally (Day.Apps, at most 255 x 255 keys
+// a day, as the record's rules bound both to 1-255), newest day first,
+// the table cut at maxTableRows.
 //
 // # Figures: the tally
 //
