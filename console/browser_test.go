@@ -78,7 +78,9 @@ func (f *fixture) apiJSON(t *testing.T, token, path string, v any) {
 // TestBrowser drives the console in headless Chromium: it logs in, opens
 // every page (the charts drawn under the console's Content-Security-Policy),
 // checks figures against the API, tries an operator's action as an
-// auditor, resubmits a rejection as an operator through htmx, and saves a
+// auditor, resubmits a rejection as an operator through htmx, checks a
+// clearing cycle's positions against the store, tries its review as an
+// auditor (403) and its approval by its reviewer (403), and saves a
 // screenshot of each page in $CITYCARD_SCREENSHOTS (default: a temporary
 // directory, logged). It skips when no Chromium is installed.
 func TestBrowser(t *testing.T) {
@@ -296,8 +298,10 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("rejections-operator")
 
-	// The operator reviews the computed cycle; approving it too is
+	// A supervisor reviews the computed cycle; approving it too is
 	// refused (a second person approves).
+	do("log out", chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.ID("login")))
+	login(RoleSupervisor)
 	do("review",
 		chromedp.Navigate(f.srv.URL+day2),
 		chromedp.WaitVisible(chromedp.ID("sign")),
@@ -312,7 +316,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the reviewer approving: status %d, want 403", got)
 	}
 	shot("approve-refused")
-	if st, _ := f.store.Cycle(context.Background(), f.day2); st.Cycle.State != clearing.Reviewed || st.Cycle.ReviewedBy != "operator" {
+	if st, _ := f.store.Cycle(context.Background(), f.day2); st.Cycle.State != clearing.Reviewed || st.Cycle.ReviewedBy != "supervisor" {
 		t.Errorf("after the refused approval: %v, reviewed by %q", st.Cycle.State, st.Cycle.ReviewedBy)
 	}
 

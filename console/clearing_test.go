@@ -163,12 +163,12 @@ func newClearingFixture(t *testing.T) *clearingFixture {
 	if _, err := cf.cycles.Run(ctx, d1, "operator"); err != nil {
 		t.Fatal(err)
 	}
-	for _, by := range []string{"operator", "operator2"} {
+	for _, by := range []string{"supervisor", "supervisor2"} {
 		if _, err := cf.cycles.Approve(ctx, d1, by); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := cf.cycles.Close(ctx, d1, "operator2", func(c *clearing.Cycle, _ *clearing.Result) ([]clearing.File, error) {
+	if _, err := cf.cycles.Close(ctx, d1, "supervisor2", func(c *clearing.Cycle, _ *clearing.Result) ([]clearing.File, error) {
 		name, data := fileOf(&clearing.Stored{Cycle: *c})
 		return []clearing.File{clearing.FileOf(name, data)}, nil
 	}); err != nil {
@@ -180,10 +180,13 @@ func newClearingFixture(t *testing.T) *clearingFixture {
 	if _, err := cf.cycles.Run(ctx, cf.day2, "operator"); err != nil {
 		t.Fatal(err)
 	}
-	f.staff["operator2"] = struct {
-		secret string
-		role   Role
-	}{"secret-of-operator2", RoleOperator}
+	f.secrets[RoleSupervisor] = "secret-of-supervisor"
+	for name, secret := range map[string]string{"supervisor": f.secrets[RoleSupervisor], "supervisor2": "secret-of-supervisor2"} {
+		f.staff[name] = struct {
+			secret string
+			role   Role
+		}{secret, RoleSupervisor}
+	}
 	f.c.Cycles, f.c.Files = walkCycles{cf.cycles}, cf.files
 	h, err := f.c.Handler()
 	if err != nil {
@@ -313,44 +316,47 @@ func TestCyclesList(t *testing.T) {
 	}
 }
 
-// TestCycleSignOff: an operator reviews, the same operator cannot
-// approve (clearing: a second person approves), another operator does;
-// an auditor sees no button and is refused with the session's token.
+// TestCycleSignOff: a supervisor reviews, the same supervisor cannot
+// approve (clearing: a second person approves), another supervisor does;
+// an auditor and a clerk see no button and are refused with their
+// session's token.
 func TestCycleSignOff(t *testing.T) {
 	cf := newClearingFixture(t)
 	u := cf.srv.URL + "/clearing/" + cf.day2.String()
-	aud, audTok := cf.loginAs(t, "auditor", cf.secrets[RoleAuditor])
-	if _, page := get(t, aud, u); strings.Contains(page, `id="sign"`) || !strings.Contains(page, `id="nosign"`) {
-		t.Error("the auditor is offered the sign-off")
+	for _, role := range []Role{RoleAuditor, RoleClerk} {
+		cl, tok := cf.loginAs(t, role.String(), cf.secrets[role])
+		if _, page := get(t, cl, u); strings.Contains(page, `id="sign"`) || !strings.Contains(page, `id="nosign"`) {
+			t.Errorf("the %v is offered the sign-off", role)
+		}
+		if code, _ := post(t, cl, u+"/sign", url.Values{"csrf": {tok}, "move": {"review"}}); code != http.StatusForbidden {
+			t.Errorf("a review by the %v: %d, want 403", role, code)
+		}
 	}
-	if code, _ := post(t, aud, u+"/sign", url.Values{"csrf": {audTok}, "move": {"review"}}); code != http.StatusForbidden {
-		t.Errorf("an auditor's review: %d, want 403", code)
+	sup1, tok1 := cf.loginAs(t, "supervisor", cf.secrets[RoleSupervisor])
+	if _, page := get(t, sup1, u); !strings.Contains(page, `<input type="hidden" name="csrf" value="`+tok1+`">`) || !strings.Contains(page, `<button type="submit" id="sign">Review the cycle</button>`) {
+		t.Errorf("the supervisor is not offered the review with the session's CSRF token: %s", page)
 	}
-	op1, tok1 := cf.loginAs(t, "operator", cf.secrets[RoleOperator])
-	if _, page := get(t, op1, u); !strings.Contains(page, `<input type="hidden" name="csrf" value="`+tok1+`">`) || !strings.Contains(page, `<button type="submit" id="sign">Review the cycle</button>`) {
-		t.Errorf("the operator is not offered the review with the session's CSRF token: %s", page)
-	}
-	if code, _ := post(t, op1, u+"/sign", url.Values{"move": {"review"}}); code != http.StatusForbidden {
+	if code, _ := post(t, sup1, u+"/sign", url.Values{"move": {"review"}}); code != http.StatusForbidden {
 		t.Errorf("a review without the CSRF token: %d, want 403", code)
 	}
-	if code, page := post(t, op1, u+"/sign", url.Values{"csrf": {tok1}, "move": {"approve"}}); code != http.StatusConflict {
+	if code, page := post(t, sup1, u+"/sign", url.Values{"csrf": {tok1}, "move": {"approve"}}); code != http.StatusConflict {
 		t.Errorf("approving a cycle not reviewed: %d, want 409: %s", code, page)
 	}
-	if code, page := post(t, op1, u+"/sign", url.Values{"csrf": {tok1}, "move": {"review"}}); code != http.StatusOK || !strings.Contains(page, `id="state">reviewed<`) {
+	if code, page := post(t, sup1, u+"/sign", url.Values{"csrf": {tok1}, "move": {"review"}}); code != http.StatusOK || !strings.Contains(page, `id="state">reviewed<`) {
 		t.Fatalf("the review: %d", code)
 	}
-	if code, _ := post(t, op1, u+"/sign", url.Values{"csrf": {tok1}, "move": {"approve"}}); code != http.StatusForbidden {
+	if code, _ := post(t, sup1, u+"/sign", url.Values{"csrf": {tok1}, "move": {"approve"}}); code != http.StatusForbidden {
 		t.Errorf("the reviewer approving: %d, want 403", code)
 	}
 	if st, _ := cf.store.Cycle(context.Background(), cf.day2); st.Cycle.State != clearing.Reviewed {
 		t.Fatalf("after the reviewer's refused approval the cycle is %v", st.Cycle.State)
 	}
-	op2, tok2 := cf.loginAs(t, "operator2", "secret-of-operator2")
-	if code, page := post(t, op2, u+"/sign", url.Values{"csrf": {tok2}, "move": {"approve"}}); code != http.StatusOK || !strings.Contains(page, `id="state">approved<`) {
-		t.Errorf("a second operator's approval: %d", code)
+	sup2, tok2 := cf.loginAs(t, "supervisor2", "secret-of-supervisor2")
+	if code, page := post(t, sup2, u+"/sign", url.Values{"csrf": {tok2}, "move": {"approve"}}); code != http.StatusOK || !strings.Contains(page, `id="state">approved<`) {
+		t.Errorf("a second supervisor's approval: %d", code)
 	}
 	st, _ := cf.store.Cycle(context.Background(), cf.day2)
-	if st.Cycle.ReviewedBy != "operator" || st.Cycle.ApprovedBy != "operator2" {
+	if st.Cycle.ReviewedBy != "supervisor" || st.Cycle.ApprovedBy != "supervisor2" {
 		t.Errorf("reviewed by %q, approved by %q", st.Cycle.ReviewedBy, st.Cycle.ApprovedBy)
 	}
 }

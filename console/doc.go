@@ -41,7 +41,7 @@
 // cycle: SettlementFiles writes it again (exchange.Files, from the
 // registry now) and the console sends it only if its SHA-256 is the one
 // the cycle closed with, otherwise Conflict (the registry changed). The
-// sign-off is one form, for operators: it reviews a computed cycle and
+// sign-off is one form, for supervisors (RoleSupervisor): it reviews a computed cycle and
 // approves a reviewed one through clearing.Cycles.Approve, which refuses
 // the reviewer approving (Permission, a 403 page) and a cycle moved
 // meanwhile (Conflict); the form names the move its page offered, so a
