@@ -255,7 +255,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("cycle page row %d: %+v, the store's %+v", i, got, p)
 		}
 	}
-	do("cycle page", chromedp.Navigate(f.srv.URL+"/keys"), chromedp.WaitVisible(chromedp.ID("keys")))
+	do("keys page", chromedp.Navigate(f.srv.URL+"/keys"), chromedp.WaitVisible(chromedp.ID("keys")))
 	infos, _ := f.city.Store.List()
 	if n := eval(`document.querySelectorAll("#keys td.kcv").length`); n != len(infos) || n == 0 {
 		t.Errorf("keys page: %d keys, the store's %d", n, len(infos))
