@@ -198,7 +198,6 @@ func TestBrowser(t *testing.T) {
 		{"cycle", "/clearing/" + f.day1.String(), "1"},
 		{"party", "/clearing/" + f.day1.String() + "/parties/" + f.city.Terminals[1].Operator, ""},
 		{"keys", "/keys", ""},
-		{"apps", "/apps", ""},
 	}
 	for _, p := range pages {
 		do("open "+p.path, chromedp.Navigate(f.srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
@@ -319,6 +318,30 @@ func TestBrowser(t *testing.T) {
 	if st, _ := f.store.Cycle(context.Background(), f.day2); st.Cycle.State != clearing.Reviewed || st.Cycle.ReviewedBy != "supervisor" {
 		t.Errorf("after the refused approval: %v, reviewed by %q", st.Cycle.State, st.Cycle.ReviewedBy)
 	}
+
+	// The applications page over a journal with stamps (the city's
+	// fixture has none): its chart drawn, its table the journal's.
+	stamps := &listJournal{}
+	for i, st := range [][2]uint8{{1, 1}, {1, 2}, {2, 4}, {2, 5}, {3, 3}, {4, 3}, {5, 1}} { // record/application.go's pairs
+		stamps.addStamp(24+i%2, st[0], st[1])
+	}
+	srv2, _ := bareConsole(t, batchJournal{stamps}, nil)
+	do("applications",
+		chromedp.Navigate(srv2.URL+"/apps"),
+		chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "auditor"),
+		chromedp.SendKeys(chromedp.ID("secret"), "s"),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("apps")),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.chartsDrawn === "1"`, chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if n := eval(`Array.from(document.querySelectorAll("canvas")).filter(c => Chart.getChart(c) !== undefined).length`); n != 1 {
+		t.Errorf("applications page: %d charts drawn, want 1", n)
+	}
+	if got := text("#total"); got != "7" {
+		t.Errorf("applications page: %s stamps, the journal's 7", got)
+	}
+	shot("apps")
 
 	mu.Lock()
 	defer mu.Unlock()

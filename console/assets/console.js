@@ -2,7 +2,7 @@
 // The figures are also in a table beside each chart; this only draws.
 (function () {
   "use strict";
-  var colours = ["#1f6feb", "#bf8700", "#1a7f37", "#cf222e"];
+  var colours = ["#1f6feb", "#bf8700", "#1a7f37", "#cf222e", "#8250df"]; // five: one per application
   function yuan(fen) {
     // The sign before the symbol, as the tables write it: -¥0.50.
     return (fen < 0 ? "-" : "") + "\u00a5" + (Math.abs(fen) / 100).toLocaleString("en", {minimumFractionDigits: 2, maximumFractionDigits: 2});
@@ -23,7 +23,7 @@
         },
         options: {
           animation: false, responsive: true, maintainAspectRatio: false,
-          scales: {y: {beginAtZero: true, ticks: money ? {callback: function (v) { return yuan(v); }} : {}}},
+          scales: {y: {beginAtZero: true, ticks: money ? {callback: function (v) { return yuan(v); }} : {precision: 0}}},
           plugins: {tooltip: money ? {callbacks: {label: function (ctx) { return ctx.dataset.label + ": " + yuan(ctx.parsed.y); }}} : {}}
         }
       });
