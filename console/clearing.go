@@ -40,7 +40,7 @@ type SettlementFiles interface {
 // Bounds of the clearing pages.
 const (
 	cyclesPerPage  = 31        // cycles listed on one page, the newest first
-	partyScanMax   = 1_000_000 // journal entries a party's page reads for its batches
+	partyScanMax   = 1_000_000 // journaled records a party's page reads for its batches
 	partyBatchRows = maxTableRows
 )
 
@@ -394,7 +394,7 @@ func (c *Console) scanMax() int64 {
 
 var errScanDone = errors.New("console: the scan is done")
 
-// partyBatches reads the cycle's range, at most partyScanMax entries, for
+// partyBatches reads the cycle's range, at most partyScanMax records, for
 // the batches of the party's terminals: their records cleared (booked or
 // recovered) and the sum of those.
 func (c *Console) partyBatches(ctx context.Context, rg clearing.Range, mine map[citycard.TerminalID]bool, p *partyPage) error {

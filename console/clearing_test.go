@@ -437,7 +437,7 @@ func parseYuan(t *testing.T, s string) int64 {
 	return v
 }
 
-// TestPartyScanBound: a party's page reads at most partyScanMax entries
+// TestPartyScanBound: a party's page reads at most partyScanMax records
 // of the cycle's range: a range of exactly the bound is read whole, one
 // entry more is cut and says so.
 func TestPartyScanBound(t *testing.T) {
@@ -452,9 +452,9 @@ func TestPartyScanBound(t *testing.T) {
 		cf.c.partyScan = tc.bound
 		_, page := get(t, cl, u)
 		if got := strings.Contains(page, `id="scancut"`); got != tc.cut {
-			t.Errorf("range of %d entries, bound %d: cut %v, want %v", st.Cycle.Range.Len(), tc.bound, got, tc.cut)
+			t.Errorf("range of %d records, bound %d: cut %v, want %v", st.Cycle.Range.Len(), tc.bound, got, tc.cut)
 		}
-		if want := num(tc.bound) + " entries read"; !strings.Contains(page, want) {
+		if want := num(tc.bound) + " records read"; !strings.Contains(page, want) {
 			t.Errorf("bound %d: the page does not say %q", tc.bound, want)
 		}
 	}

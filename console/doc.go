@@ -36,7 +36,7 @@
 // know whether an older page exists. A cycle's page shows its positions
 // in yuan from the stored Result (a chart of the chartBars largest nets,
 // the table of every party up to maxTableRows, the total of them all),
-// the breaches of net debit caps, the entries taken by class and the
+// the breaches of net debit caps, the records taken by class and the
 // settlement files' names and SHA-256. A file is sent only for a closed
 // cycle: SettlementFiles writes it again (exchange.Files, from the
 // registry now) and the console sends it only if its SHA-256 is the one
@@ -47,7 +47,7 @@
 // meanwhile (Conflict); the form names the move its page offered, so a
 // page left open over someone else's move signs nothing it did not show.
 // A party's page reads the cycle's journal range for the batches of the
-// party's terminals, at most partyScanMax (1,000,000) entries (a
+// party's terminals, at most partyScanMax (1,000,000) records (a
 // 20M-record day would make a page wait; past the bound it says which
 // part it read) and maxTableRows batches.
 //
