@@ -255,3 +255,53 @@ func plain(s string) bool {
 	}
 	return true
 }
+
+// InForce returns the schedules of versions in force on day d: per
+// party, the version of the latest effective day on or before d; a party
+// whose versions all begin after d has none. Sorted by party.
+func InForce(versions []FeeVersion, d Day) []FeeSchedule {
+	best := map[string]int{}
+	for i, v := range versions {
+		if v.Effective > d {
+			continue
+		}
+		if j, ok := best[v.Schedule.Party]; !ok || versions[j].Effective < v.Effective {
+			best[v.Schedule.Party] = i
+		}
+	}
+	out := make([]FeeSchedule, 0, len(best))
+	for _, i := range best {
+		out = append(out, versions[i].Schedule)
+	}
+	slices.SortFunc(out, func(a, b FeeSchedule) int { return strings.Compare(a.Party, b.Party) })
+	return out
+}
+
+// EncodeFeeVersion returns v in the file format: what a store keeps of
+// a version, so that a stored version reads back through DecodeFees.
+func EncodeFeeVersion(v FeeVersion) string {
+	var b strings.Builder
+	_ = EncodeFees(&b, []FeeVersion{v}) // a strings.Builder never fails
+	return b.String()
+}
+
+// DecodeFeeVersion reads back what EncodeFeeVersion wrote; where names
+// the store's row in an error. Kind Invalid.
+func DecodeFeeVersion(where, text string) (FeeVersion, error) {
+	vs, err := DecodeFees(where, strings.NewReader(text))
+	if err != nil {
+		return FeeVersion{}, err
+	}
+	if len(vs) != 1 {
+		return FeeVersion{}, citycard.E("clearing.DecodeFeeVersion", citycard.Invalid, "%s: %d versions, want 1", where, len(vs))
+	}
+	return vs[0], nil
+}
+
+// WithFees returns a Clearer of c's configuration clearing under fees
+// instead of its own. Kind Invalid as NewClearer.
+func (c *Clearer) WithFees(fees []FeeSchedule) (*Clearer, error) {
+	cfg := c.cfg
+	cfg.Fees = fees
+	return NewClearer(cfg)
+}

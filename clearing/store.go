@@ -57,7 +57,10 @@ type Cycles struct {
 	Store     Store
 	Journal   Journal
 	Terminals Terminals
-	Now       func() time.Time
+	// Fees keeps the fee schedules: Run clears a day under the versions
+	// in force on it. Nil clears under the Clearer's own.
+	Fees FeeStore
+	Now  func() time.Time
 }
 
 // Cycle returns day d's cycle from the store, its times in the
@@ -141,7 +144,11 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := cs.Clearer.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry})
+	clr, err := cs.clearerFor(ctx, d)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry})
 	if err != nil {
 		return nil, err
 	}

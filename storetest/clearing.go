@@ -23,6 +23,7 @@ import (
 type ClearingStore interface {
 	clearing.Journal
 	clearing.Store
+	clearing.FeeStore
 }
 
 // ClearingStores is what one clearing test gets, over one fresh database.
@@ -50,6 +51,8 @@ func RunClearing(t *testing.T, open func(t *testing.T) ClearingStores) {
 		{"Cycles", testCycles},
 		{"GreyConfirmedInALaterCycle", testGreyConfirmedInALaterCycle},
 		{"GreyReversedInALaterCycle", testGreyReversedInALaterCycle},
+		{"FeeVersions", testFeeVersions},
+		{"CycleUnderStoredFees", testCycleUnderStoredFees},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,8 +74,10 @@ func commitAt(t *testing.T, j acquire.Journal, at time.Time, id string, first in
 	t.Helper()
 	c := &acquire.Commit{At: at, Batches: []acquire.StoredBatch{{Terminal: clearTerm, ID: id, Answer: []byte("{}"), At: at}}, Movements: [][]acquire.Movement{nil}}
 	for i := range n {
-		r := record.Record{Type: citycard.TxPurchase, Issuer: clearIssuer, CardType: 1, Counter: uint16(first) + uint16(i), Amount: fen, BalanceBefore: 100000, TerminalID: clearTerm}
-		r.ASN[9] = byte(i)
+		r := record.Record{Type: citycard.TxPurchase, Issuer: clearIssuer, CardType: 1, Counter: uint16(first) + uint16(i), Amount: fen, BalanceBefore: 100000, TerminalID: clearTerm,
+			PSAMID: citycard.PSAMID{1, 2, 3, 4, 5, 6}, TerminalSeq: uint32(first) + uint32(i)}
+		r.Date, r.Time = citycard.DateTime(at.In(citycard.ChinaTime))
+		r.ASN[9] = byte(i) + 1 // never zero: a record decodes only with a diversification input
 		e := acquire.Journaled{Pos: first + int64(i), Terminal: clearTerm, BatchID: id, Outcome: acquire.OutcomeVerified, Class: acquire.ClassBooked}
 		copy(e.Raw[:], r.AppendBinary(nil))
 		c.Entries = append(c.Entries, e)

@@ -1,0 +1,86 @@
+package clearing
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/citycard/citycard"
+)
+
+// FeeStore keeps the versions of the fee schedules. A stored version is
+// never changed or removed.
+type FeeStore interface {
+	// AddFees stores versions, all or none, set by by at at. A version
+	// (party, effective day) stored already with the same rules is left
+	// as it is (setting a file again changes nothing); with other rules
+	// it is kind Exists, and nothing of vs is stored.
+	AddFees(ctx context.Context, vs []FeeVersion, by string, at time.Time) error
+	// FeeVersions returns every stored version, by party, then
+	// effective day.
+	FeeVersions(ctx context.Context) ([]FeeVersion, error)
+}
+
+// SetFees has by store fee schedule versions (from DecodeFees). A version
+// effective on or before the latest closed cycle's day would change what
+// a closed cycle cleared (were it run again): it is refused, kind
+// Conflict, and nothing is stored. Kind Invalid (a bad name, a bad
+// schedule), Exists (a version stored with other rules), Other (no fee
+// store).
+func (cs *Cycles) SetFees(ctx context.Context, vs []FeeVersion, by string) error {
+	const op = "clearing.Cycles.SetFees"
+	if err := checkStaff(op, by); err != nil {
+		return err
+	}
+	if cs.Fees == nil {
+		return citycard.E(op, citycard.Other, "no fee store")
+	}
+	for i := range vs {
+		if err := vs[i].Schedule.validate(op); err != nil {
+			return err
+		}
+	}
+	closed, err := cs.lastClosed(ctx)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	for _, v := range vs {
+		if closed != noDay && v.Effective <= closed {
+			return citycard.E(op, citycard.Conflict, "fee schedule of %s from %v: cycle %v is closed: a schedule takes effect after the latest closed cycle", v.Schedule.Party, v.Effective, closed)
+		}
+	}
+	if err := cs.Fees.AddFees(ctx, vs, by, cs.Now()); err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	return nil
+}
+
+const noDay = Day(math.MinInt32)
+
+// lastClosed returns the day of the latest closed cycle, or noDay.
+func (cs *Cycles) lastClosed(ctx context.Context) (Day, error) {
+	d := Day(math.MaxInt32)
+	for {
+		s, ok, err := cs.Store.Before(ctx, d)
+		if err != nil || !ok {
+			return noDay, err
+		}
+		if s.Cycle.State == Closed {
+			return s.Cycle.Day, nil
+		}
+		d = s.Cycle.Day
+	}
+}
+
+// clearerFor returns the Clearer of day d: cs.Clearer under the fee
+// schedules in force on d, when cs has a fee store.
+func (cs *Cycles) clearerFor(ctx context.Context, d Day) (*Clearer, error) {
+	if cs.Fees == nil {
+		return cs.Clearer, nil
+	}
+	vs, err := cs.Fees.FeeVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cs.Clearer.WithFees(InForce(vs, d))
+}
