@@ -260,6 +260,17 @@ func plain(s string) bool {
 // party, the version of the latest effective day on or before d; a party
 // whose versions all begin after d has none. Sorted by party.
 func InForce(versions []FeeVersion, d Day) []FeeSchedule {
+	vs := VersionsInForce(versions, d)
+	out := make([]FeeSchedule, len(vs))
+	for i := range vs {
+		out[i] = vs[i].Schedule
+	}
+	return out
+}
+
+// VersionsInForce returns the versions InForce takes the schedules of,
+// sorted by party.
+func VersionsInForce(versions []FeeVersion, d Day) []FeeVersion {
 	best := map[string]int{}
 	for i, v := range versions {
 		if v.Effective > d {
@@ -269,11 +280,11 @@ func InForce(versions []FeeVersion, d Day) []FeeSchedule {
 			best[v.Schedule.Party] = i
 		}
 	}
-	out := make([]FeeSchedule, 0, len(best))
+	out := make([]FeeVersion, 0, len(best))
 	for _, i := range best {
-		out = append(out, versions[i].Schedule)
+		out = append(out, versions[i])
 	}
-	slices.SortFunc(out, func(a, b FeeSchedule) int { return strings.Compare(a.Party, b.Party) })
+	slices.SortFunc(out, func(a, b FeeVersion) int { return strings.Compare(a.Schedule.Party, b.Schedule.Party) })
 	return out
 }
 

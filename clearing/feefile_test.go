@@ -148,3 +148,27 @@ func FuzzDecodeFees(f *testing.F) {
 		}
 	})
 }
+
+// TestInForce: per party, the version of the latest effective day on or
+// before the day (clearing/doc.go, "Fee schedule versions").
+func TestInForce(t *testing.T) {
+	vs, err := DecodeFees("f.csv", strings.NewReader(FeeHeader+"\nb,2026-12-02,r,,,,2,0,0,0\nb,2026-12-01,r,,,,1,0,0,0\na,2026-12-03,r,,,,3,0,0,0\nc,2026-11-01,r,,,,4,0,0,0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DayOf(2026, 12, 1)
+	for _, tt := range []struct {
+		day  Day
+		want string // party:rate of each schedule
+	}{
+		{d - 31, ""}, {d - 30, "c:4"}, {d, "b:1 c:4"}, {d + 1, "b:2 c:4"}, {d + 2, "a:3 b:2 c:4"},
+	} {
+		var got []string
+		for _, s := range InForce(vs, tt.day) {
+			got = append(got, fmt.Sprintf("%s:%d", s.Party, s.Rules[0].RatePPM))
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("%v: %v, want %q", tt.day, got, tt.want)
+		}
+	}
+}

@@ -26,6 +26,7 @@ var clearSubcommands = []struct{ name, summary string }{
 	{"show", "show the cycle: its state, range, totals, who did what when, and the positions"},
 	{"approve", "sign the computed result off: the first person reviews it, a second approves it"},
 	{"close", "make the approved cycle final and keep the hashes of its settlement files"},
+	{"fees", "fee schedules: fees set FILE stores new versions, fees show prints them (citycard clear fees -h)"},
 }
 
 // clearFlags are the flags of clear and settle.
@@ -51,6 +52,9 @@ func newClearFlags(e env, name string) *clearFlags {
 // runClear runs `citycard clear run|show|approve|close --date YYYY-MM-DD
 // [--db URL] [--by NAME] [--json]`.
 func runClear(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "fees" {
+		return runClearFees(ctx, e, args[1:])
+	}
 	f := newClearFlags(e, "citycard clear")
 	f.fs.Usage = func() { clearUsage(e.stderr, f.fs) }
 	pos, err := parseInterleaved(f.fs, args)
@@ -60,7 +64,7 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) != 1 || !isClearSubcommand(pos[0]) {
+	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" {
 		clearUsage(e.stderr, f.fs)
 		return errUsage
 	}
@@ -121,8 +125,8 @@ func clearUsage(w io.Writer, fs *flag.FlagSet) {
 }
 
 // openCycles opens the stores and the cycles over them, under the
-// default calendar, our issuer collecting the fees (no fee schedule is
-// configured yet: every fee is 0). Reading must not leave an empty
+// default calendar, our issuer collecting the fees, each day cleared
+// under the fee schedules stored in force on it (clear fees set). Reading must not leave an empty
 // database behind a typo, so a read of a SQLite file that is not there
 // is NotFound.
 func openCycles(ctx context.Context, db string, reading bool) (*stores, *clearing.Cycles, error) {
@@ -140,6 +144,7 @@ func openCycles(ctx context.Context, db string, reading bool) (*stores, *clearin
 		st.close()
 		return nil, nil, err
 	}
+	cs.Fees = st.clearing
 	return st, cs, nil
 }
 

@@ -35,6 +35,7 @@ type journal interface {
 type clearingStore interface {
 	clearing.Journal
 	clearing.Store
+	clearing.FeeStore
 }
 
 // stores are the back office's storage, whichever engine holds it.

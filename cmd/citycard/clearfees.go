@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/dburl"
+)
+
+// jsonFeeRule, jsonFeeVersion: the JSON of clear fees show --json; the
+// field names are its contract (README.md).
+type jsonFeeRule struct {
+	Name      string   `json:"name"`
+	Products  []uint16 `json:"products"`
+	CardTypes []int    `json:"card_types"`
+	Channels  []string `json:"channels"`
+	RatePPM   int64    `json:"rate_ppm"`
+	FixedFen  int64    `json:"fixed_fen"`
+	MinFen    int64    `json:"min_fen"`
+	MaxFen    int64    `json:"max_fen"`
+}
+
+type jsonFeeVersion struct {
+	Party     string        `json:"party"`
+	Effective string        `json:"effective"`
+	Rules     []jsonFeeRule `json:"rules"`
+}
+
+func feeVersionsJSON(vs []clearing.FeeVersion) []jsonFeeVersion {
+	out := make([]jsonFeeVersion, 0, len(vs))
+	for _, v := range vs {
+		jv := jsonFeeVersion{Party: v.Schedule.Party, Effective: v.Effective.String(), Rules: []jsonFeeRule{}}
+		for _, r := range v.Schedule.Rules {
+			jr := jsonFeeRule{Name: r.Name, Products: append([]uint16{}, r.Products...), CardTypes: []int{}, Channels: []string{},
+				RatePPM: r.RatePPM, FixedFen: r.FixedFen, MinFen: r.MinFen, MaxFen: r.MaxFen}
+			for _, c := range r.CardTypes {
+				jr.CardTypes = append(jr.CardTypes, int(c))
+			}
+			for _, c := range r.TerminalTypes {
+				jr.Channels = append(jr.Channels, c.String())
+			}
+			jv.Rules = append(jv.Rules, jr)
+		}
+		out = append(out, jv)
+	}
+	return out
+}
+
+// runClearFees runs `citycard clear fees set FILE --by NAME [--db URL]`
+// and `citycard clear fees show [--date YYYY-MM-DD] [--db URL] [--json]`.
+func runClearFees(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("citycard clear fees", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
+	by := fs.String("by", "", "the member of staff who sets the schedules (set)")
+	date := fs.String("date", "", "show only the schedules in force on this day, YYYY-MM-DD (show)")
+	asJSON := fs.Bool("json", false, "print JSON for a program instead of the file format (show)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: citycard clear fees set FILE --by NAME [--db URL]")
+		fmt.Fprintln(e.stderr, "       citycard clear fees show [--date YYYY-MM-DD] [--db URL] [--json]")
+		fmt.Fprintln(e.stderr)
+		fmt.Fprintln(e.stderr, "set stores the fee schedule versions of FILE (README.md, \"Fee schedule files\"), all or none;")
+		fmt.Fprintln(e.stderr, "show prints the stored versions in the same format, so that they can be set again.")
+		fmt.Fprintln(e.stderr)
+		fmt.Fprintln(e.stderr, "flags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	switch {
+	case len(pos) == 2 && pos[0] == "set":
+		if *by == "" {
+			return fmt.Errorf("clear fees set: --by NAME: who sets them: %w", errUsage)
+		}
+		f, err := os.Open(pos[1])
+		if err != nil {
+			return citycard.E("citycard.clear.fees", citycard.IO, "%w", err)
+		}
+		vs, err := clearing.DecodeFees(pos[1], f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		st, cs, err := openCycles(ctx, *db, false)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		if err := cs.SetFees(ctx, vs, *by); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%d fee schedule versions set from %s\n", len(vs), pos[1])
+		return nil
+	case len(pos) == 1 && pos[0] == "show":
+		st, err := openReading(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		vs, err := st.clearing.FeeVersions(ctx)
+		if err != nil {
+			return err
+		}
+		if *date != "" {
+			d, err := clearing.ParseDay(*date)
+			if err != nil {
+				return fmt.Errorf("clear fees show: --date: %v: %w", err, errUsage)
+			}
+			vs = clearing.VersionsInForce(vs, d)
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(feeVersionsJSON(vs))
+		}
+		return clearing.EncodeFees(e.stdout, vs)
+	}
+	fs.Usage()
+	return errUsage
+}
+
+// openReading opens the stores of db to read them: a SQLite file that is
+// not there is NotFound, rather than an empty database left behind a
+// typo.
+func openReading(ctx context.Context, db string) (*stores, error) {
+	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.SQLite {
+		if _, err := os.Stat(u.Path); errors.Is(err, os.ErrNotExist) {
+			return nil, citycard.E("citycard.clear", citycard.NotFound, "no database at %s", u.Path)
+		}
+	}
+	return openStores(ctx, db)
+}
