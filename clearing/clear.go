@@ -374,27 +374,37 @@ func (c *Clearer) clearOne(lines map[lineKey]*line, legs *[3]int64, lk lineKey, 
 	legs[2] += fee
 }
 
+// check checks a's fields, a taken by day's cycle. Kind Invalid.
+func (a *Adjustment) check(op string, day Day) error {
+	where := fmt.Sprintf("cycle %v: adjustment %q", day, a.Ref)
+	switch {
+	case a.Ref == "" || len(a.Ref) > RefLenMax || !utf8.ValidString(a.Ref):
+		return citycard.E(op, citycard.Invalid, "%s: reference: want 1 to %d bytes of UTF-8", where, RefLenMax)
+	case a.Of >= day:
+		return citycard.E(op, citycard.Invalid, "%s corrects cycle %v: want an earlier one", where, a.Of)
+	case a.Payer == "" || a.Payee == "" || a.Payer == a.Payee:
+		return citycard.E(op, citycard.Invalid, "%s: payer %q and payee %q: want two parties", where, a.Payer, a.Payee)
+	case a.AmountFen <= 0 || a.AmountFen > AdjustmentFenMax:
+		return citycard.E(op, citycard.Invalid, "%s: %d fen: want 1 to %d", where, a.AmountFen, AdjustmentFenMax)
+	case len(a.Reason) > ReasonLenMax || !utf8.ValidString(a.Reason):
+		return citycard.E(op, citycard.Invalid, "%s: reason: at most %d bytes of UTF-8", where, ReasonLenMax)
+	}
+	return nil
+}
+
 // checkInput checks the adjustments and the carries. Kind Invalid.
 func (c *Clearer) checkInput(op string, in *Input) error {
 	if len(in.Adjustments) > AdjustmentsMax {
 		return citycard.E(op, citycard.Invalid, "cycle %v: %d adjustments, at most %d", in.Day, len(in.Adjustments), AdjustmentsMax)
 	}
 	refs := map[string]bool{}
-	for _, a := range in.Adjustments {
-		where := fmt.Sprintf("cycle %v: adjustment %q", in.Day, a.Ref)
-		switch {
-		case a.Ref == "" || len(a.Ref) > RefLenMax || !utf8.ValidString(a.Ref):
-			return citycard.E(op, citycard.Invalid, "%s: reference: want 1 to %d bytes of UTF-8", where, RefLenMax)
-		case refs[a.Ref]:
-			return citycard.E(op, citycard.Invalid, "%s: twice", where)
-		case a.Of >= in.Day:
-			return citycard.E(op, citycard.Invalid, "%s corrects cycle %v: want an earlier one", where, a.Of)
-		case a.Payer == "" || a.Payee == "" || a.Payer == a.Payee:
-			return citycard.E(op, citycard.Invalid, "%s: payer %q and payee %q: want two parties", where, a.Payer, a.Payee)
-		case a.AmountFen <= 0 || a.AmountFen > AdjustmentFenMax:
-			return citycard.E(op, citycard.Invalid, "%s: %d fen: want 1 to %d", where, a.AmountFen, AdjustmentFenMax)
-		case len(a.Reason) > ReasonLenMax || !utf8.ValidString(a.Reason):
-			return citycard.E(op, citycard.Invalid, "%s: reason: at most %d bytes of UTF-8", where, ReasonLenMax)
+	for i := range in.Adjustments {
+		a := &in.Adjustments[i]
+		if err := a.check(op, in.Day); err != nil {
+			return err
+		}
+		if refs[a.Ref] {
+			return citycard.E(op, citycard.Invalid, "cycle %v: adjustment %q: twice", in.Day, a.Ref)
 		}
 		refs[a.Ref] = true
 	}

@@ -60,7 +60,10 @@ type Cycles struct {
 	// Fees keeps the fee schedules: Run clears a day under the versions
 	// in force on it. Nil clears under the Clearer's own.
 	Fees FeeStore
-	Now  func() time.Time
+	// Adjustments keeps the adjustments: Run takes the approved ones no
+	// closed cycle took. Nil takes none.
+	Adjustments AdjustmentStore
+	Now         func() time.Time
 }
 
 // Cycle returns day d's cycle from the store, its times in the
@@ -148,7 +151,11 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry})
+	adj, err := cs.adjustmentsFor(ctx, d)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Adjustments: adj, Carry: carry})
 	if err != nil {
 		return nil, err
 	}

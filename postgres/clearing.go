@@ -147,7 +147,10 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 		_, err := tx.Exec(ctx, `UPDATE clearing_cycles SET state = $1, cutoff_ns = $2, range_from = $3, range_to = $4, opened_ns = $5, computed_ns = $6, computed_by = $7,
 			reviewed_ns = $8, reviewed_by = $9, approved_ns = $10, approved_by = $11, closed_ns = $12, closed_by = $13, result = $14, files = $15 WHERE day = $16`,
 			r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.Day)
-		return err
+		if err != nil {
+			return err
+		}
+		return takeAdjustments(ctx, tx, s)
 	})
 	return mapErr(op, err)
 }

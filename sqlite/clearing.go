@@ -146,7 +146,10 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 		_, err := tx.ExecContext(ctx, `UPDATE clearing_cycles SET state = ?, cutoff_ns = ?, range_from = ?, range_to = ?, opened_ns = ?, computed_ns = ?, computed_by = ?,
 			reviewed_ns = ?, reviewed_by = ?, approved_ns = ?, approved_by = ?, closed_ns = ?, closed_by = ?, result = ?, files = ? WHERE day = ?`,
 			r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.Day)
-		return err
+		if err != nil {
+			return err
+		}
+		return takeAdjustments(ctx, tx, s)
 	})
 	return mapErr(op, err)
 }

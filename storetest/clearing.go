@@ -24,6 +24,7 @@ type ClearingStore interface {
 	clearing.Journal
 	clearing.Store
 	clearing.FeeStore
+	clearing.AdjustmentStore
 }
 
 // ClearingStores is what one clearing test gets, over one fresh database.
@@ -53,6 +54,7 @@ func RunClearing(t *testing.T, open func(t *testing.T) ClearingStores) {
 		{"GreyReversedInALaterCycle", testGreyReversedInALaterCycle},
 		{"FeeVersions", testFeeVersions},
 		{"CycleUnderStoredFees", testCycleUnderStoredFees},
+		{"Adjustments", testAdjustments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -144,7 +144,7 @@ func openCycles(ctx context.Context, db string, reading bool) (*stores, *clearin
 		st.close()
 		return nil, nil, err
 	}
-	cs.Fees = st.clearing
+	cs.Fees, cs.Adjustments = st.clearing, st.clearing
 	return st, cs, nil
 }
 

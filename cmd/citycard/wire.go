@@ -36,6 +36,7 @@ type clearingStore interface {
 	clearing.Journal
 	clearing.Store
 	clearing.FeeStore
+	clearing.AdjustmentStore
 }
 
 // stores are the back office's storage, whichever engine holds it.
