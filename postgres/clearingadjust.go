@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/jackc/pgx/v5"
 	"errors"
+	"github.com/jackc/pgx/v5"
 	"time"
 
 	"github.com/citycard/citycard"
