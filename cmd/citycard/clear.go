@@ -27,6 +27,7 @@ var clearSubcommands = []struct{ name, summary string }{
 	{"approve", "sign the computed result off: the first person reviews it, a second approves it"},
 	{"close", "make the approved cycle final and keep the hashes of its settlement files"},
 	{"fees", "fee schedules: fees set FILE stores new versions, fees show prints them (citycard clear fees -h)"},
+	{"adjust", "correct a closed cycle in a later one; adjust approve, a second person; adjust list (citycard clear adjust -h)"},
 }
 
 // clearFlags are the flags of clear and settle.
@@ -55,6 +56,9 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "fees" {
 		return runClearFees(ctx, e, args[1:])
 	}
+	if len(args) > 0 && args[0] == "adjust" {
+		return runClearAdjust(ctx, e, args[1:])
+	}
 	f := newClearFlags(e, "citycard clear")
 	f.fs.Usage = func() { clearUsage(e.stderr, f.fs) }
 	pos, err := parseInterleaved(f.fs, args)
@@ -64,7 +68,7 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" {
+	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" || pos[0] == "adjust" {
 		clearUsage(e.stderr, f.fs)
 		return errUsage
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/citycard/citycard"
@@ -61,16 +62,13 @@ func runClearFees(ctx context.Context, e env, args []string) error {
 	by := fs.String("by", "", "the member of staff who sets the schedules (set)")
 	date := fs.String("date", "", "show only the schedules in force on this day, YYYY-MM-DD (show)")
 	asJSON := fs.Bool("json", false, "print JSON for a program instead of the file format (show)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: citycard clear fees set FILE --by NAME [--db URL]")
-		fmt.Fprintln(e.stderr, "       citycard clear fees show [--date YYYY-MM-DD] [--db URL] [--json]")
-		fmt.Fprintln(e.stderr)
-		fmt.Fprintln(e.stderr, "set stores the fee schedule versions of FILE (README.md, \"Fee schedule files\"), all or none;")
-		fmt.Fprintln(e.stderr, "show prints the stored versions in the same format, so that they can be set again.")
-		fmt.Fprintln(e.stderr)
-		fmt.Fprintln(e.stderr, "flags:")
-		fs.PrintDefaults()
-	}
+	fs.Usage = flagUsage(e.stderr, fs,
+		"usage: citycard clear fees set FILE --by NAME [--db URL]",
+		"       citycard clear fees show [--date YYYY-MM-DD] [--db URL] [--json]",
+		"",
+		"set stores the fee schedule versions of FILE (README.md, \"Fee schedule files\"), all or none;",
+		"show prints the stored versions in the same format, so that they can be set again.",
+	)
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -140,4 +138,16 @@ func openReading(ctx context.Context, db string) (*stores, error) {
 		}
 	}
 	return openStores(ctx, db)
+}
+
+// flagUsage returns a flag set's Usage: lines, a blank line, its flags.
+func flagUsage(w io.Writer, fs *flag.FlagSet, lines ...string) func() {
+	return func() {
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "flags:")
+		fs.PrintDefaults()
+	}
 }
