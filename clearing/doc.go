@@ -123,6 +123,32 @@
 // name it (Ref, unique), the cycle it corrects (earlier than the one
 // that takes it), the payer, the payee and the amount.
 //
+// # Fee schedule versions and adjustments, stored
+//
+// A party's fee schedule is versioned by the day it takes effect
+// (FeeVersion): the version in force on day D is the party's latest
+// effective on or before D (InForce), and Cycles.Run clears D under the
+// versions in force on it, read from the FeeStore; so a re-run of a day
+// clears under the same schedules whatever was set for later days. A
+// version is never changed: a new schedule is a new version, and one
+// effective on or before the latest closed cycle is refused (it would
+// change what a closed cycle cleared, were it run again). Versions come
+// from a file (DecodeFees, strict: the file, line and field in every
+// error; the format in README.md), and the store keeps each version in
+// that format, so that what it reads back goes through the same decoder.
+//
+// Staff enter an adjustment (Cycles.Adjust) as a correction of a closed
+// cycle between one party and the collector, under a reference that is
+// its idempotency key: the same reference with the same correction by
+// the same person is the stored one (a retry), with anything else
+// Exists. It counts in no cycle until a second person, not who entered
+// it, approves it; then the next cycle run after the one it corrects
+// takes it (every approved adjustment no closed cycle took), and the
+// store's Save of the cycle closing with it marks it taken, in the same
+// transaction, so that no other cycle takes it again. Before that close,
+// a recompute of the cycle takes it again, as it takes any adjustment
+// approved meanwhile.
+//
 // # Cycles over their store
 //
 // Cycles runs a city's cycles over their Store and the Journal: Run
@@ -141,7 +167,6 @@
 // cycle, one gets Conflict. The store keeps the whole Result (JSON) and
 // who computed, reviewed, approved and closed the cycle, and when; its
 // triggers refuse any change to a closed cycle and the removal of any.
-// The fee schedules are not stored yet: the CLI clears with none.
 //
 // # Speed
 //
@@ -174,7 +199,6 @@
 // operators); interconnection (other cities' cards, cleared from the
 // national centre's answer file, and ours used elsewhere, from its
 // incoming files); the commission of top-up agents and partner banks on
-// loads; the fee schedules' and the adjustments' storage (and the CLI to
-// enter them); the ledger entries of a cycle; statements,
+// loads; the ledger entries of a cycle; statements,
 // reconciliation, the float report and the API.
 package clearing
