@@ -343,7 +343,7 @@ func runSettle(ctx context.Context, e env, args []string) error {
 	f.fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: citycard settle files --date YYYY-MM-DD --out DIR [--db URL] [--json]")
 		fmt.Fprintln(e.stderr)
-		fmt.Fprintln(e.stderr, "Writes a closed cycle's positions CSV, settlement instructions CSV and pain.001.")
+		fmt.Fprintln(e.stderr, "Writes a closed cycle's positions CSV, settlement instructions CSV and pain.001, and each operator's statement (CSV and report).")
 		fmt.Fprintln(e.stderr)
 		fmt.Fprintln(e.stderr, "flags:")
 		f.fs.PrintDefaults()
@@ -422,7 +422,21 @@ func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clear
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, citycard.E(op, citycard.IO, "%w", err)
 	}
-	for _, f := range fs {
+	// The operators' statements, beside the files: read again from the
+	// journal and checked against the cycle's result (not hashed at
+	// close: they are written from the same inputs, so as identical).
+	sts, err := cs.Statements(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	sfs, err := exchange.StatementFiles(sts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range sfs {
+		out = append(out, clearing.FileOf(f.Name, f.Data))
+	}
+	for _, f := range append(fs, sfs...) {
 		if err := writeFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
 			return nil, citycard.E(op, citycard.IO, "%w", err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,5 +69,57 @@ func TestClearFees(t *testing.T) {
 	after := net()
 	if fee := before - after; fee <= 0 || fee > before/10+600 || fee < before/10-600 {
 		t.Fatalf("op-012 nets %d fen under a 10%% fee, %d without", after, before)
+	}
+	statementFiles(t, db, after)
+}
+
+// statementFiles closes clearTestDay's computed cycle, writes its files
+// twice and checks op-012's statement (the brief: "per-party statements
+// ... every figure drillable to the records behind it ... byte-identical
+// on re-runs"): its total nets what its position does, and its record
+// rows, each with a TAC, add up to its records' net (the rounding booked,
+// less than a fen a record, apart).
+func statementFiles(t *testing.T, db string, netFen int64) {
+	t.Helper()
+	day := clearTestDay.String()
+	for _, step := range [][]string{{"approve", "ann"}, {"approve", "bob"}, {"close", "dora"}} {
+		if _, _, err := runCLI(t, "clear", step[0], "--date", day, "--db", db, "--by", step[1]); err != nil {
+			t.Fatalf("%s: %v", step[0], err)
+		}
+	}
+	dirs := [2]string{t.TempDir(), t.TempDir()}
+	for _, dir := range dirs {
+		if _, _, err := runCLI(t, "settle", "files", "--date", day, "--db", db, "--out", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := "CCLR-20250115-statement-op-012.csv"
+	a, err := os.ReadFile(filepath.Join(dirs[0], name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dirs[1], name)); err != nil || string(a) != string(b) {
+		t.Fatalf("a second run wrote other bytes (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dirs[0], "CCLR-20250115-statement-op-012.txt")); err != nil {
+		t.Fatal(err)
+	}
+	var total, sum, n int64
+	for _, line := range strings.Split(strings.TrimSpace(string(a)), "\n")[1:] {
+		f := strings.Split(line, ",")
+		net, _ := strconv.ParseInt(f[5], 10, 64)
+		switch f[0] {
+		case "position":
+			total = net
+		case "record":
+			if len(f[15]) != 8 {
+				t.Fatalf("a record without its TAC: %s", line)
+			}
+			sum += net
+			n++
+		}
+	}
+	if total != netFen || sum < total || sum-total > 600 || n == 0 {
+		t.Fatalf("statement nets %d, its %d records %d; the position %d", total, n, sum, netFen)
 	}
 }
