@@ -168,6 +168,19 @@
 // who computed, reviewed, approved and closed the cycle, and when; its
 // triggers refuse any change to a closed cycle and the removal of any.
 //
+// # Statements
+//
+// Cycles.Statements reads a closed cycle's journal range again (the range
+// it claimed, not a new claim: a record committed after the claim is the
+// next cycle's) and gives each operator its records with their TACs,
+// summed by transit line, terminal and tap day, each record's fee
+// computed under the schedules in force on the day, as Clear charged it;
+// then the rounding booked and the adjustments to the party's position.
+// Each statement is checked against the cycle's result (the operator's
+// record lines, its position) and a disagreement is Conflict: a
+// statement says what the cycle cleared or nothing. Grey decisions are
+// on the cycle's lines, not yet in statements.
+//
 // # Speed
 //
 // Clear makes one map look-up per cleared record (the line, whose key
@@ -199,6 +212,6 @@
 // operators); interconnection (other cities' cards, cleared from the
 // national centre's answer file, and ours used elsewhere, from its
 // incoming files); the commission of top-up agents and partner banks on
-// loads; the ledger entries of a cycle; statements,
+// loads; the ledger entries of a cycle; grey decisions in statements;
 // reconciliation, the float report and the API.
 package clearing
