@@ -30,6 +30,14 @@ func (s *Server) routes() []route {
 		s.staffRoute("GET /v1/blacklist", RoleAuditor, s.handleBlacklistList),
 		s.staffRoute("POST /v1/blacklist", RoleClerk, s.handleBlacklistSet),
 		s.staffRoute("GET /v1/fares/replay", RoleAuditor, s.handleFareReplay), // the fare what-if (whatif)
+		s.staffRoute("GET /v1/clearing/cycles", RoleAuditor, s.handleClearingCycles),
+		s.staffRoute("GET /v1/clearing/cycles/{day}", RoleAuditor, s.handleClearingCycle),
+		s.staffRoute("POST /v1/clearing/cycles/{day}/run", RoleClerk, s.clearingMove("run", func(c Clearing) clearingMoveFunc { return c.Run })),
+		s.staffRoute("POST /v1/clearing/cycles/{day}/review", RoleSupervisor, s.clearingMove("review", func(c Clearing) clearingMoveFunc { return c.Review })),
+		s.staffRoute("POST /v1/clearing/cycles/{day}/approve", RoleSupervisor, s.clearingMove("approve", func(c Clearing) clearingMoveFunc { return c.ApproveReviewed })),
+		s.staffRoute("POST /v1/clearing/cycles/{day}/close", RoleSupervisor, s.clearingMove("close", func(c Clearing) clearingMoveFunc { return c.Close })),
+		s.staffRoute("GET /v1/clearing/cycles/{day}/files/{file}", RoleAuditor, s.handleClearingFile),
+		s.staffRoute("GET /v1/clearing/cycles/{day}/statements/{party}", RoleAuditor, s.handleClearingStatement),
 
 		// Staff accounts (stored: cms.Staffing). Login hands out the
 		// session token the other staff routes take.

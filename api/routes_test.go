@@ -213,6 +213,9 @@ func routePath(t *testing.T, pattern string, term citycard.TerminalID) (method, 
 		"pos":      "1",
 		"name":     "ann",
 		"id":       "1",
+		"day":      "2026-12-01",
+		"file":     "CCLR-20261201-positions.csv",
+		"party":    "nb-bus",
 	}
 	for _, m := range regexp.MustCompile(`\{([a-z_]+)\}`).FindAllStringSubmatch(path, -1) {
 		v, ok := values[m[1]]

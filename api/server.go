@@ -199,8 +199,11 @@ type Server struct {
 	RefundApprovalFen int64
 	// Loads is the online load host (the terminals' load routes); nil:
 	// those routes answer 503.
-	Loads  *cms.LoadHost
-	Logger *slog.Logger
+	Loads *cms.LoadHost
+	// Clearing is the clearing cycles (the /v1/clearing routes); nil:
+	// those routes answer 503.
+	Clearing Clearing
+	Logger   *slog.Logger
 	// MaxUploads bounds the uploads read and decided at once; one more is
 	// refused before its body is read (503, Retry-After), so a burst of
 	// terminals costs bounded memory. 0: DefaultMaxUploads.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/sim"
@@ -140,10 +141,35 @@ func TestResponseShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.s.Replays = &Replays{Journal: f.j, Feeds: feedMap{"sample": sample}}
+	// The clearing routes: a closed cycle of 2026-12-01 (the routes'
+	// test day), and 2026-12-02 moved by the POSTs, reviewed by one
+	// supervisor and approved by another.
+	fc := newFakeClearing()
+	f.s.Clearing = fc
+	d1 := clearing.DayOf(2026, 12, 1)
+	for _, step := range []func(context.Context, clearing.Day, string) (*clearing.Stored, error){fc.Run, fc.Review} {
+		if _, err := step(ctx, d1, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []func(context.Context, clearing.Day, string) (*clearing.Stored, error){fc.ApproveReviewed, fc.Close} {
+		if _, err := step(ctx, d1, "carl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const d2 = "/v1/clearing/cycles/2026-12-02"
 	loadBody, confirmBody := shapeLoads(t, f, u.Terminal.ID)
 	requests := map[string][]shapeRequest{
-		"POST /v1/terminals/{terminal}/loads":         {{token: tok, ctype: "application/json", body: loadBody}},
-		"POST /v1/terminals/{terminal}/loads/confirm": {{token: tok, ctype: "application/json", body: confirmBody}},
+		"POST /v1/terminals/{terminal}/loads":              {{token: tok, ctype: "application/json", body: loadBody}},
+		"POST /v1/terminals/{terminal}/loads/confirm":      {{token: tok, ctype: "application/json", body: confirmBody}},
+		"GET /v1/clearing/cycles":                          {{token: f.staff}},
+		"GET /v1/clearing/cycles/{day}":                    {{token: f.staff}},
+		"POST /v1/clearing/cycles/{day}/run":               {{path: d2 + "/run", token: x.tokens["super"]}},
+		"POST /v1/clearing/cycles/{day}/review":            {{path: d2 + "/review", token: x.tokens["super"]}},
+		"POST /v1/clearing/cycles/{day}/approve":           {{path: d2 + "/approve", token: x.tokens["super2"]}},
+		"POST /v1/clearing/cycles/{day}/close":             {{path: d2 + "/close", token: x.tokens["super"]}},
+		"GET /v1/clearing/cycles/{day}/files/{file}":       {{token: f.staff}},
+		"GET /v1/clearing/cycles/{day}/statements/{party}": {{token: f.staff}},
 		"POST /v1/terminals/{terminal}/batches": {
 			{token: tok, ctype: "application/octet-stream", body: u.Records[4], hdr: map[string]string{
 				HeaderBatchID: "b2", HeaderCount: "1", HeaderAmount: strconv.Itoa(int(amountOf(u.Records[4])))}},

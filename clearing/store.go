@@ -177,12 +177,33 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 // reviewed, or moved meanwhile), Permission (the reviewer approving),
 // Invalid (a bad name).
 func (cs *Cycles) Approve(ctx context.Context, d Day, by string) (*Stored, error) {
-	const op = "clearing.Cycles.Approve"
+	return cs.sign(ctx, "clearing.Cycles.Approve", d, by, 0)
+}
+
+// Review is Approve of a computed cycle only: kind Conflict for a cycle
+// in another state. The API's review, so that a click meant as a review
+// never approves.
+func (cs *Cycles) Review(ctx context.Context, d Day, by string) (*Stored, error) {
+	return cs.sign(ctx, "clearing.Cycles.Review", d, by, Computed)
+}
+
+// ApproveReviewed is Approve of a reviewed cycle only: kind Conflict for
+// a cycle in another state.
+func (cs *Cycles) ApproveReviewed(ctx context.Context, d Day, by string) (*Stored, error) {
+	return cs.sign(ctx, "clearing.Cycles.ApproveReviewed", d, by, Reviewed)
+}
+
+// sign reviews or approves d's cycle as Approve does; only, if not 0, is
+// the state the cycle must be in.
+func (cs *Cycles) sign(ctx context.Context, op string, d Day, by string, only State) (*Stored, error) {
 	cur, err := cs.Cycle(ctx, d)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	was := cur.Cycle.State
+	if only != 0 && was != only {
+		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v, not %v", d, was, only)
+	}
 	var c Cycle
 	if was == Computed {
 		c, err = cur.Cycle.Review(by, cs.Now())

@@ -213,7 +213,7 @@ func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearRes
 	if _, err := cs.Close(ctx, benchClearDay, "bench", closeFiles(parties)); err != nil {
 		return nil, err
 	}
-	if res.Files, err = settleFiles(ctx, st, cs, benchClearDay, out); err != nil {
+	if res.Files, err = settleFiles(ctx, st, cs, benchClearDay, out, false); err != nil {
 		return nil, err
 	}
 	res.FilesSeconds = time.Since(t2).Seconds()

@@ -148,11 +148,12 @@ func openCycles(ctx context.Context, db string, reading bool) (*stores, *clearin
 		st.close()
 		return nil, nil, err
 	}
-	cs.Fees, cs.Adjustments = st.clearing, st.clearing
 	return st, cs, nil
 }
 
-// cyclesOver returns the cycles over st's stores, with clock now.
+// cyclesOver returns the cycles over st's stores, with clock now, taking
+// the stored adjustments, under fees if given, else under the stored
+// fee schedules.
 func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...clearing.FeeSchedule) (*clearing.Cycles, error) {
 	own, err := ownIssuer(ctx, st.registry)
 	if err != nil {
@@ -162,7 +163,11 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 	if err != nil {
 		return nil, err
 	}
-	return &clearing.Cycles{Clearer: clr, Store: st.clearing, Journal: st.clearing, Terminals: registryTerminals{st.registry}, Now: now}, nil
+	cs := &clearing.Cycles{Clearer: clr, Store: st.clearing, Journal: st.clearing, Adjustments: st.clearing, Terminals: registryTerminals{st.registry}, Now: now}
+	if len(fees) == 0 {
+		cs.Fees = st.clearing // the stored schedules, unless the caller (the bench) gives its own
+	}
+	return cs, nil
 }
 
 // registryTerminals answers clearing's look-ups from the registry.
@@ -371,7 +376,7 @@ func runSettle(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.close()
-	files, err := settleFiles(ctx, st, cs, day, *f.out)
+	files, err := settleFiles(ctx, st, cs, day, *f.out, true)
 	if err != nil {
 		return err
 	}
@@ -386,11 +391,37 @@ func runSettle(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// settleFiles writes closed cycle day's files into dir, each checked
-// against the hash kept at close. Kind Conflict for a cycle not closed or
-// a file that differs from the one it closed with (the registry's names
-// or accounts changed since), IO for a failed write.
-func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clearing.Day, dir string) ([]clearing.File, error) {
+// settleFiles writes closed cycle day's files into dir (cycleFiles),
+// with its statements unless the caller (the bench, which times the
+// cycle's files) leaves them out. Kinds of cycleFiles, IO for a failed
+// write.
+func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clearing.Day, dir string, statements bool) ([]clearing.File, error) {
+	const op = "citycard.settle"
+	fs, err := cycleFiles(ctx, st, cs, day, statements)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, citycard.E(op, citycard.IO, "%w", err)
+	}
+	out := make([]clearing.File, len(fs))
+	for i, f := range fs {
+		if err := writeFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+			return nil, citycard.E(op, citycard.IO, "%w", err)
+		}
+		out[i] = clearing.FileOf(f.Name, f.Data)
+	}
+	return out, nil
+}
+
+// cycleFiles returns closed cycle day's settlement files, each checked
+// against the hash kept at close, then its operators' statements (read
+// again from the journal and checked against the cycle's result; not
+// hashed at close: they are written from the same inputs, so as
+// identical). Kind Conflict for a cycle not closed or a file that
+// differs from the one it closed with (the registry's names or accounts
+// changed since), and the kinds of Statements.
+func cycleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clearing.Day, statements bool) ([]exchange.SettlementFile, error) {
 	const op = "citycard.settle"
 	s, err := cs.Cycle(ctx, day)
 	if err != nil {
@@ -411,20 +442,15 @@ func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clear
 	for _, f := range s.Files {
 		kept[f.Name] = f
 	}
-	out := make([]clearing.File, len(fs))
-	for i, f := range fs {
-		out[i] = clearing.FileOf(f.Name, f.Data)
-		if kept[f.Name] != out[i] {
+	for _, f := range fs {
+		if got := clearing.FileOf(f.Name, f.Data); kept[f.Name] != got {
 			return nil, citycard.E(op, citycard.Conflict, "cycle %v: %s is not the file the cycle closed with (sha256 %s, closed with %s): has the registry changed a party's name or account?",
-				day, f.Name, out[i].SHA256, kept[f.Name].SHA256)
+				day, f.Name, got.SHA256, kept[f.Name].SHA256)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, citycard.E(op, citycard.IO, "%w", err)
+	if !statements {
+		return fs, nil
 	}
-	// The operators' statements, beside the files: read again from the
-	// journal and checked against the cycle's result (not hashed at
-	// close: they are written from the same inputs, so as identical).
 	sts, err := cs.Statements(ctx, day)
 	if err != nil {
 		return nil, err
@@ -433,15 +459,34 @@ func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clear
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range sfs {
-		out = append(out, clearing.FileOf(f.Name, f.Data))
+	return append(fs, sfs...), nil
+}
+
+// clearingAPI is the API's clearing (api.Clearing): the cycles over the
+// stores, closed with their settlement files.
+type clearingAPI struct {
+	*clearing.Cycles
+	st *stores
+}
+
+// Close closes day d's approved cycle, its files written from the
+// registry's parties.
+func (c clearingAPI) Close(ctx context.Context, d clearing.Day, by string) (*clearing.Stored, error) {
+	parties, err := partiesOf(ctx, c.st.registry)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range append(fs, sfs...) {
-		if err := writeFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
-			return nil, citycard.E(op, citycard.IO, "%w", err)
-		}
-	}
-	return out, nil
+	return c.Cycles.Close(ctx, d, by, closeFiles(parties))
+}
+
+// Files returns closed cycle d's files (cycleFiles).
+func (c clearingAPI) Files(ctx context.Context, d clearing.Day) ([]exchange.SettlementFile, error) {
+	return cycleFiles(ctx, c.st, c.Cycles, d, true)
+}
+
+// Before returns the latest cycle before d, in the calendar's zone.
+func (c clearingAPI) Before(ctx context.Context, d clearing.Day) (clearing.Stored, bool, error) {
+	return c.Cycles.Store.Before(ctx, d)
 }
 
 // writeFileAtomic writes data to path through a temporary file renamed

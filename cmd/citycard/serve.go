@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/cms"
@@ -102,9 +103,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer bo.acq.Close()
 	acq, bl, fareVersion := bo.acq, bo.blacklist, bo.fareVersion
+	clr, err := serveClearing(ctx, st)
+	if err != nil {
+		return err
+	}
 	s := &api.Server{
 		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)},
-		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger,
+		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger, Clearing: clr,
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
@@ -196,4 +201,19 @@ func settleLoads(ctx context.Context, h *cms.LoadHost, logger *slog.Logger) {
 			}
 		}
 	}
+}
+
+// serveClearing returns the clearing the API serves: the cycles over st,
+// under the stored fee schedules and adjustments, as the CLI's clear; nil
+// (the routes answer 503) while the registry has no own issuer, the
+// collector of fees: add it and restart.
+func serveClearing(ctx context.Context, st *stores) (api.Clearing, error) {
+	cs, err := cyclesOver(ctx, st, time.Now)
+	if citycard.IsKind(err, citycard.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return clearingAPI{cs, st}, nil
 }
