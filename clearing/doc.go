@@ -213,5 +213,6 @@
 // national centre's answer file, and ours used elsewhere, from its
 // incoming files); the commission of top-up agents and partner banks on
 // loads; the ledger entries of a cycle; grey decisions in statements;
-// reconciliation, the float report and the API.
+// reconciliation and the float report (沉淀资金). The API is api's
+// /v1/clearing (cycles, their moves, files and statements).
 package clearing
