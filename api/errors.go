@@ -49,6 +49,10 @@ func statusOf(k citycard.Kind) answer {
 	return kindStatus[citycard.Other]
 }
 
+// HTTPStatus is the HTTP status an error of kind k answers, from the
+// one table (kindStatus): the console's pages answer the API's statuses.
+func HTTPStatus(k citycard.Kind) int { return statusOf(k).code }
+
 // errorBody is the body of every error answer: what went wrong (for a 5xx,
 // only the status text: the detail is logged) and the kind's name.
 type errorBody struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/whatif"
@@ -206,29 +207,10 @@ func (c *Console) handleAsset(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b) // the client went away: nothing to do
 }
 
-// kindStatus is the status of each error kind on a page.
-func kindStatus(k citycard.Kind) int {
-	switch k {
-	case citycard.Invalid, citycard.Crypto, citycard.KeyMissing:
-		return http.StatusUnprocessableEntity
-	case citycard.NotFound:
-		return http.StatusNotFound
-	case citycard.Exists, citycard.Conflict, citycard.Insufficient:
-		return http.StatusConflict
-	case citycard.Unauthenticated:
-		return http.StatusUnauthorized
-	case citycard.Permission:
-		return http.StatusForbidden
-	case citycard.IO, citycard.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // fail renders err as an error page with its kind's status; the detail of
 // a 5xx is logged, not shown.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	code := kindStatus(citycard.KindOf(err))
+	code := api.HTTPStatus(citycard.KindOf(err)) // the API's one table
 	msg := err.Error()
 	if code >= 500 {
 		c.Logger.Error("console: request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)

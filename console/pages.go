@@ -12,6 +12,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/whatif"
@@ -61,7 +62,7 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	st, err := c.Staff.Login(r.Context(), name, r.PostFormValue("secret"))
 	if err != nil {
-		code := kindStatus(citycard.KindOf(err))
+		code := api.HTTPStatus(citycard.KindOf(err))
 		msg := "That name and password do not match."
 		switch {
 		case code >= 500:
