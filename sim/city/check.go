@@ -335,7 +335,7 @@ func (c *City) check(ctx context.Context) *Report {
 			f.pending[sr.counter] = int32(i)
 		}
 	}
-	type issuerFig struct{ spent, pending, shadows, suspense int64 }
+	type issuerFig struct{ spent, pending, shadows, suspense, booked int64 }
 	byIssuer := make([]issuerFig, len(c.issuers))
 	shadows := make([]acquire.Shadow, len(c.riders))
 	var sumCards, sumShadows int64
@@ -363,6 +363,17 @@ func (c *City) check(ctx context.Context) *Report {
 		}
 		spent := r.startFen + r.loadsFen - bal - f.committedPending
 		is := &byIssuer[r.issuer]
+		if r.issuer == 0 {
+			// Card management's book of the card: its sale's first load
+			// and the loads its host booked, less those it reversed.
+			book, err := c.cardBook(ctx, r.asn)
+			if err != nil {
+				perCard.failCard(int32(ri), "card %v: its flows in card management: %v", r.asn, err)
+			} else if book != r.startFen+r.loadsFen {
+				perCard.failCard(int32(ri), "card %v: card management's book holds %d fen of loads (sale and online loads, less reversed), the card was given %d + loaded %d", r.asn, book, r.startFen, r.loadsFen)
+			}
+			is.booked += book
+		}
 		is.spent += spent
 		is.pending += f.committedPending
 		is.shadows += f.loadsSeen - sh.BookedFen
@@ -370,7 +381,7 @@ func (c *City) check(ctx context.Context) *Report {
 		sumCards += spent
 		sumShadows += f.loadsSeen - sh.BookedFen
 	}
-	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense", len(c.riders))
+	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense; card management's book of each of ours = its sale's load + its loads, less loads reversed", len(c.riders))
 
 	// System-wide, per issuer: what its cards spent reached the
 	// operators (the card float, or another city's receivable, less
@@ -386,8 +397,10 @@ func (c *City) check(ctx context.Context) *Report {
 			return b.NetFen()
 		}
 		float, recv, susp := bal(ledger.CardFloat), bal(ledger.InterconnectReceivable), bal(ledger.Suspense)
-		paid := float + recv + susp
 		f := byIssuer[ii]
+		// What card management credited to the float (sales and loads)
+		// is not the operators'.
+		paid := float + recv + susp + f.booked
 		sumLedger += paid
 		spentAll += f.spent
 		if paid != f.spent {

@@ -12,6 +12,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/exchange"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
@@ -191,9 +192,15 @@ type BackOffice interface {
 	// Link returns terminal id's connection to the API, with its token.
 	// It follows restarts.
 	Link(id citycard.TerminalID, token string) Link
-	// SetBlacklist lists a card, as staff do over the API (a loss
-	// reported at a service point).
-	SetBlacklist(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, reason string) error
+	// Cards returns the running back office's card management (its
+	// Manager on the city's clock, listing a lost card on the blacklist
+	// terminals download) and its online load host (MAC1 and the TAC
+	// checked under Setup's keys, unconfirmed loads settled from
+	// acquisition's card shadows). It follows restarts.
+	Cards() (*cms.Manager, *cms.LoadHost)
+	// CardFlows returns the flows card management booked for a card of
+	// our issuer (cms.Store.Flows), read by the checks.
+	CardFlows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error)
 	// Acquirer, Journal and Ledger are the running back office's, read by
 	// the checks (the journal unwrapped).
 	Acquirer() *acquire.Acquirer

@@ -240,7 +240,7 @@ func (c *City) planFaults(p *planner) {
 	if c.cfg.has(FaultLost) {
 		for k := 0; k < max(1, c.cfg.Cards/2000); k++ {
 			ri := rng.IntN(len(c.riders))
-			if c.riders[ri].issuer == 0 {
+			if c.riders[ri].registered { // only a registered card is reported lost
 				p.add(int64(480+rng.IntN(600))*60, evReportLost, 0, int32(ri), -1, 0, 0)
 			}
 		}

@@ -28,7 +28,12 @@ type Figures struct {
 	RecordsSealed   int64  `json:"records_sealed"`
 	Loads           int64  `json:"loads"`
 	LoadsFen        int64  `json:"loads_fen"`
-	LoadedAtGate    int64  `json:"loaded_at_gate"` // refused at a gate for the balance, loaded at the kiosk, let through
+	LoadedAtGate    int64  `json:"loaded_at_gate"`  // refused at a gate for the balance, loaded at the kiosk, let through
+	LoadsTorn       int64  `json:"loads_torn"`      // loads cut by a tear at CREDIT (the rider asks again at once)
+	LoadsRecovered  int64  `json:"loads_recovered"` // torn loads the card did credit, recovered by the next load's GET TRANSACTION PROOF
+	LoadsSettled    int64  `json:"loads_settled"`   // unconfirmed loads card management settled from the card shadows
+	CardsSold       int64  `json:"cards_sold"`      // our issuer's cards sold through card management
+	CardsRegistered int64  `json:"cards_registered"`
 	Greys           int64  `json:"grey_records"`
 	GreysCommitted  int64  `json:"grey_records_committed"` // the card did debit
 	GreysRecovered  int64  `json:"grey_records_recovered_at_tap"`
@@ -224,7 +229,9 @@ func (r *Report) Print(w io.Writer) {
 	f := r.Figures
 	fmt.Fprintln(w, "what happened")
 	fmt.Fprintf(w, "  %-30s %d (%d records sealed)\n", "taps and loads", r.Taps, f.RecordsSealed)
+	fmt.Fprintf(w, "  %-30s %d, %d registered to a cardholder\n", "cards sold by card management", f.CardsSold, f.CardsRegistered)
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
+	fmt.Fprintf(w, "  %-30s %d torn at CREDIT (%d credited and recovered at the next load); %d settled from the card shadows\n", "loads torn", f.LoadsTorn, f.LoadsRecovered, f.LoadsSettled)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))
 	fmt.Fprintf(w, "  %-30s %s\n", "refusals", orNone(joinCounts64(f.Refusals)))
 	fmt.Fprintf(w, "  %-30s %d reported; %d taps refused after (blacklisted or blocked), %d records booked flagged blacklisted\n", "lost cards", r.FaultsInjected[string(FaultLost)], f.LostRefused, f.Flags["blacklisted"])

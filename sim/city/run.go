@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/terminal"
@@ -24,7 +26,7 @@ type City struct {
 
 	store    *keys.MemStore
 	vendor   *terminal.PSAMVendor
-	host     terminal.StoreHost
+	products map[string]*cms.Product // the catalog card management sells from
 	setup    Setup
 	fj       *faultyJournal
 	net      *network
@@ -221,6 +223,9 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		}
 	}
+	// Loads whose TAC never came are settled from the card shadows, as
+	// the back office's settler does now and then.
+	c.settleLoads(ctx)
 	// The cut-off: the day's cycle is cleared and settled. The
 	// interconnection file with the counterpart's answer will run here
 	// once it is built (FaultsNotYet).
@@ -379,7 +384,16 @@ func (c *City) refusal(r *rider, d *device, err error) tapOutcome {
 
 // load loads rider ri's card at d (a kiosk or a counter) if its balance
 // runs low, or if force; a visiting city's card loads at home. It
-// reports whether the card was loaded.
+// reports whether the card was loaded. The load goes to card
+// management's online load host, which books it under the product's
+// limits: now and then a rider asks for more than one load may be
+// (loadTooMuchPM), is refused and asks again for the usual amount; a
+// lost card's finder is refused (the card is lost in card management).
+// Any refusal the city does not expect is a violation. With the tear
+// fault the card loses power at CREDIT now and then, and the rider asks
+// again at once: the terminal recovers the torn load first (GET
+// TRANSACTION PROOF) and the host confirms it, or settles it from the
+// new session (the card never credited: reversed).
 func (c *City) load(ri int32, d *device, force bool) bool {
 	r := c.riders[ri]
 	if r.issuer != 0 || (!force && r.balance >= loadBelowFen) {
@@ -390,33 +404,104 @@ func (c *City) load(ri int32, d *device, force bool) bool {
 	if fen <= 0 {
 		return false
 	}
+	if c.rng.IntN(1000) < loadTooMuchPM {
+		c.loadOnce(ri, d, loadLimitFen+10000)
+	}
+	ok := c.loadOnce(ri, d, fen)
+	for tries := 0; !ok && r.loadTorn && tries < 3; tries++ {
+		ok = c.loadOnce(ri, d, fen) // asked again at once after a tear
+	}
+	return ok
+}
+
+// loadLimitFen is the per-load limit of every product of the sample
+// catalog (cms.DefaultProducts: 500 yuan); loadTooMuchPM loads in a
+// thousand ask for more first.
+const (
+	loadLimitFen  = 50000
+	loadTooMuchPM = 20
+)
+
+// loadOnce makes one load of fen onto rider ri's card at d, counting it or its
+// refusal. r.loadTorn says whether a tear cut it.
+func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
+	r := c.riders[ri]
 	c.fig.Taps++
 	c.cur = ri
 	defer func() { c.cur = -1 }()
-	res, err := d.term.Load(r.card, uint32(fen), c.host)
+	day := c.now().YearDay()
+	if r.loadDay != day {
+		r.loadDay, r.loadedToday = day, 0
+	}
+	p := c.products[r.product]
+	expect := ""
+	switch {
+	case r.lostOn >= 0:
+		expect = "load_refused_lost"
+	case fen > p.LoadMaxFen:
+		expect = "load_refused_per_load_limit"
+	case r.balance+fen > p.BalanceMaxFen:
+		expect = "load_refused_balance_cap"
+	case r.loadedToday+fen > p.DailyLoadMaxFen:
+		expect = "load_refused_daily_limit"
+	}
+	r.loadTorn = false
+	if expect == "" && c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM {
+		r.card.Tear([]card.TearStep{card.TearBeforeCommit, card.TearAfterCommit}[c.frng.IntN(2)])
+		r.loadTorn = true
+	}
+	res, err := d.term.Load(r.card, uint32(fen), c.loadHost(d))
+	r.card.Tear(card.TearNone)
 	c.keepGrey()
+	if res.Recovered != nil {
+		// A torn load the card did credit, recovered before this one.
+		c.fig.LoadsRecovered++
+		r.loadsFen += int64(res.Recovered.Amount)
+		r.loadedToday += int64(res.Recovered.Amount)
+		r.balance = res.Recovered.BalanceBeforeFen() + int64(res.Recovered.Amount)
+		r.loads++
+		c.fig.Loads++
+		c.fig.LoadsFen += int64(res.Recovered.Amount)
+	}
 	if err != nil {
+		switch {
+		case r.loadTorn && citycard.IsKind(err, citycard.IO):
+			c.fault(FaultTear)
+			c.fig.LoadsTorn++
+			return false
+		case expect != "" && strings.HasPrefix(innermostOp(err), "cms."):
+			c.fig.Refusals[expect]++
+			return false
+		}
+		r.loadTorn = false
 		c.refusal(r, d, err)
 		return false
 	}
+	if expect != "" {
+		c.violate("card %v at terminal %v: a load of %d fen card management should have refused (%s)", r.asn, d.id, fen, expect)
+	}
+	r.loadTorn = false
 	r.balance = int64(res.BalanceAfter)
 	r.loadsFen += fen
+	r.loadedToday += fen
 	r.loads++
 	c.fig.Loads++
 	c.fig.LoadsFen += fen
 	return true
 }
 
-// reportLost blacklists rider ri's card, as staff do at a service point
-// when its holder reports it lost. Whoever holds it now keeps tapping:
-// terminals that downloaded the blacklist block it, the others book its
-// records, flagged.
+// reportLost reports rider ri's card lost to card management, as staff
+// do at a service point when its registered holder reports it: the card
+// moves to lost and card management lists it on the blacklist. Whoever
+// holds it now keeps tapping: terminals that downloaded the blacklist
+// block it, the others book its records, flagged.
 func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 {
+	if r.lostOn >= 0 || !r.registered {
 		return
 	}
-	if err := c.bo.SetBlacklist(ctx, c.issuers[r.issuer].code, r.asn, "reported lost at a service point"); err != nil {
+	m, _ := c.bo.Cards()
+	if _, err := m.Move(ctx, counterStaff, Issuer, r.asn, cms.ReportLoss); err != nil {
 		c.violate("card %v: reporting it lost: %v", r.asn, err)
 		return
 	}
@@ -536,6 +621,7 @@ func (c *City) finalUploads(ctx context.Context) {
 	if c.fj.isDead() {
 		c.restart(ctx)
 	}
+	c.settleLoads(ctx)
 	// The last uploads came after the last day's cut-off: their cycle,
 	// that of the day they came on, takes them (the days between, if
 	// any, have no cycle and are skipped).

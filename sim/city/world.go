@@ -12,6 +12,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/registry"
@@ -483,6 +484,15 @@ type rider struct {
 	visitFrom        int // visitors: first and last day of the visit
 	visitTo          int
 	lostOn           int // the day the card is reported lost; -1: never
+	// Card management: the product the card was sold as, whether it is
+	// registered to a cardholder; the day of its last load (the day of
+	// the year) and what was loaded that day; whether a tear cut its
+	// last load.
+	product     string
+	registered  bool
+	loadDay     int
+	loadedToday int64
+	loadTorn    bool
 }
 
 // buildRiders issues the cards: our issuer's of the three profiles and
@@ -670,7 +680,13 @@ func (c *City) build(ctx context.Context) error {
 		return err
 	}
 	c.setFaultsOfWorld()
-	c.host = terminal.StoreHost{Store: c.store}
 	c.setup.Keys, c.setup.Fares = c.store, c.table
-	return c.startRetrying(ctx) // the database may be busy at the first start too
+	c.products = map[string]*cms.Product{}
+	for _, p := range cms.DefaultProducts().Products() {
+		c.products[p.ID] = p
+	}
+	if err := c.startRetrying(ctx); err != nil { // the database may be busy at the first start too
+		return err
+	}
+	return c.sellCards(ctx)
 }
