@@ -57,7 +57,7 @@ Faults (--faults all, or some of them separated by commas):
   tear       taps torn at DEBIT (grey records; some never recovered)
   forge      forged records in terminals' queues (PSAM-sealed, no card)
   alter      altered copies of records (changed after sealing)
-  lost       cards reported lost (blacklisted) and still used
+  lost       cards reported lost to card management (blacklisted) and still used
   skew       terminals whose clock is wrong
   db         a database that fails now and then, transiently
   crash      the back office killed mid-upload and restarted
@@ -344,7 +344,7 @@ type simBackOffice struct {
 	srv    *http.Server
 	url    string
 	client *http.Client
-	staff  string // the staff token the city reports losses with
+	staff  string // the API's staff token (a service point's clerk)
 	logger *slog.Logger
 	bl     *blacklist.List
 	params api.Parameters

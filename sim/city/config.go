@@ -54,8 +54,8 @@ const (
 	// FaultAlter puts altered copies of genuine records in terminals'
 	// queues (an amount changed after sealing: the record MAC is wrong).
 	FaultAlter Fault = "alter"
-	// FaultLost reports cards lost (staff blacklist them over the API);
-	// whoever holds the card keeps using it.
+	// FaultLost reports registered cards lost to card management, which
+	// blacklists them; whoever holds the card keeps using it.
 	FaultLost Fault = "lost"
 	// FaultSkew sets terminals' clocks wrong: minutes, hours or weeks.
 	FaultSkew Fault = "skew"

@@ -48,15 +48,51 @@
 // terminal.Uploader, over HTTP, to the back office the caller wires
 // (BackOffice: cmd/citycard wires serve's stores, acquisition and API on
 // a loopback port, on SQLite or PostgreSQL). The back office runs on the
-// city's clock. Staff report lost cards over the API; terminals download
-// the blacklist when they upload.
+// city's clock. Staff report lost cards to card management; terminals
+// download the blacklist when they upload.
 //
-// Loads run through the terminal's load flow against terminal.StoreHost
-// (MAC1 checked, MAC2 given, TAC checked) and their records are uploaded
-// like any other; the back office keeps them in the card shadows but
-// posts nothing to the ledger (the card management host will). So the
-// checks account for loads exactly: each load a card committed must be
-// journaled once, and conservation counts them on both sides.
+// # Card management
+//
+// Our issuer's cards are sold through the back office's card management
+// (BackOffice.Cards: the cms.Manager serve wires, group-committed, on
+// the city's clock, listing lost cards on the blacklist), at a counter,
+// paid in cash, before the first day: each is applied for as the
+// product of its profile and category (productOf: the citizen card, the
+// MoT card, and on the MOHURD profile the student card, the senior card
+// for 70 and over, the city transit card for the rest), personalized and
+// sold with its deposit and its starting balance as the first load. The
+// registered products' cards and a third of the others are registered to
+// a cardholder first (holderFor): a synthetic name, resident ID number
+// (Ningbo's region code, a date of birth that makes the holder eligible,
+// the GB 11643 check character), mobile number and, for a student, a
+// school, all drawn from the seed; the report prints none of it. The
+// sales run on 32 goroutines so that card management's group commit
+// batches them: which holder number a cardholder gets and the audit
+// log's order follow the scheduler, and nothing the report shows
+// depends on them.
+//
+// Loads at counters and kiosks go through the terminal's load flow to
+// card management's online load host, in process (cms.TerminalHost over
+// BackOffice.Cards' LoadHost: MAC1 checked, the load booked under the
+// product's limits, MAC2, the TAC confirmed). Two in a hundred loads ask
+// first for more than one load may be (loadTooMuchPM): the host refuses
+// them, a refusal the city expects and counts (load_refused_...), and
+// the rider asks again for the usual amount; the city predicts every
+// limit (per load, balance cap, daily, China time) and a lost card's
+// load, so that a refusal it did not predict, or a load it predicted
+// refused that went through, is a violation. With the tear fault a load
+// tears at CREDIT now and then and the rider asks again at once: the
+// terminal first recovers the torn load with GET TRANSACTION PROOF (the
+// card credited: the record is spooled and the host confirms it by its
+// TAC) or finds it was never credited, and the host reverses it at the
+// new session (same online counter). At each day's end, and after the
+// last uploads, the host settles what is still unconfirmed from
+// acquisition's card shadows (cms.LoadHost.Settle), as serve's settler
+// does. Load records are uploaded like any other; the back office keeps
+// them in the card shadows and acquisition posts nothing to the ledger
+// for them (card management did). A loss is reported to card
+// management (a registered card only, moved to lost), which lists the
+// card on the blacklist terminals download.
 //
 // # Clearing and settlement
 //
@@ -128,13 +164,18 @@
 //     and kept, none journaled, no journaled record the city did not make;
 //   - conservation per card: its balance = start + loads - purchases
 //     booked - torn debits still in suspense that the card did commit;
+//     card management's book of each of our cards (cms.BookBalances
+//     over its flows: the sale's first load and the loads, less the
+//     loads reversed) is its start plus its loads;
 //     and the greys its shadow holds in suspense are those the city
 //     expects there: not recovered, no later counter booked, and not
 //     followed on the card by a load (whose balance before confirms a
 //     committed debit, whatever the order of arrival);
 //   - conservation system-wide, per issuer: what its cards spent reached
 //     the operators (card float, or another city's receivable, less
-//     suspense), and suspense in the ledger is what the shadows hold;
+//     suspense; for ours, the float less what card management credited
+//     to it: sales' first loads and loads), and suspense in the ledger
+//     is what the shadows hold;
 //   - the float reconciled three ways: the purchases by the cards, by the
 //     card shadows and by the ledger;
 //   - the ledger balanced: its hash chain intact, its balances summing to
@@ -174,9 +215,13 @@
 //
 // # Not yet
 //
-// The parts of the platform not built yet are not simulated: card
-// management (loads booked by the host, replacement, refund, remote
-// top-up, the sale of passes), interconnection files (our cards
+// The parts of the platform not built yet, or not simulated yet, are
+// left out: of card management, replacement, refund and the loss
+// account (the cooling period of the sample products is 7 days; the
+// conservation per card will then count the balance moved out and in,
+// refunds and issuer_loss), remote top-up and the sale of passes; the
+// load routes over HTTP (the city calls the host in process);
+// interconnection files (our cards
 // travelling, the counterpart city answering or rejecting: other
 // cities' records stay pending their issuer in the cycles), fee
 // schedules (clearing stores none yet: every fee is 0), the
