@@ -43,9 +43,9 @@ func productOf(r *rider) string {
 
 // holderFor draws rider ri's cardholder from rng: a synthetic name, a
 // resident ID number (Ningbo's region code, a date of birth that fits the
-// product, a sequence and the GB 11643 check character), a mobile number,
-// and for a student a school and the end of studies. Deterministic from
-// the seed; it is never printed.
+// product, a sequence and the GB 11643 check character), a mobile number
+// (1390574 and four digits), and for a student a school and the end of
+// studies. Deterministic from the seed; it is never printed.
 func (c *City) holderFor(rng *rand.Rand, ri int, product string) cms.Cardholder {
 	start := cms.Today(c.cfg.Start)
 	age := 20 + rng.IntN(40)
@@ -65,7 +65,7 @@ func (c *City) holderFor(rng *rand.Rand, ri int, product string) cms.Cardholder 
 		DocType:     cms.ResidentID,
 		DocNumber:   cms.DocNumber(id + string(residentIDCheck(id))),
 		DateOfBirth: dob,
-		Phone:       cms.Phone(fmt.Sprintf("13%09d", rng.IntN(1_000_000_000))),
+		Phone:       cms.Phone(fmt.Sprintf("1390574%04d", rng.IntN(10_000))), // a prefix of its own, so that a test finds them
 	}
 	if product == "student" {
 		h.School = "宁波市第" + fmt.Sprint(1+rng.IntN(40)) + "中学"

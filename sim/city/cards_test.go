@@ -1,6 +1,7 @@
 package city
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/citycard/citycard/card"
@@ -33,6 +34,10 @@ func TestHoldersValidEligibleUnique(t *testing.T) {
 		}
 		if err := p.CheckEligible(h.Facts(), cms.Today(cfg.Start)); err != nil {
 			t.Fatalf("rider %d (%s): %v", ri, id, err)
+		}
+		// The shapes cmd/citycard's test scans the report for.
+		if !strings.HasPrefix(h.DocNumber.Plain(), "330203") || !strings.HasPrefix(h.Phone.Plain(), "1390574") || len(h.Phone.Plain()) != 11 {
+			t.Fatalf("rider %d: a number not of the city's shape", ri)
 		}
 		if prev, ok := seen[h.DocNumber]; ok {
 			t.Fatalf("riders %d and %d share a document number", prev, ri)
