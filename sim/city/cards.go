@@ -207,3 +207,48 @@ func (c *City) cardBook(ctx context.Context, asn citycard.ASN) (int64, error) {
 	}
 	return cms.BookBalances(flows)[asn], nil
 }
+
+// planRefunds draws the day's refunds: now and then a rider of ours hands
+// the card back at a counter in the evening (about one card in 4,000 a
+// day, at least one).
+func (c *City) planRefunds(p *planner) {
+	rng := rngFor(c.cfg.Seed, "refunds", uint64(p.day))
+	for k := 0; k < max(1, c.cfg.Cards/4000); k++ {
+		ri := rng.IntN(len(c.riders))
+		if c.riders[ri].issuer == 0 {
+			p.add(int64(1020+rng.IntN(120))*60, evRefund, 0, int32(ri), -1, 0, 0)
+		}
+	}
+}
+
+// refund refunds rider ri's card at a counter, as its holder hands it
+// back: the balance the counter reads on the chip (the card is there)
+// and the deposit, less the product's refund fee (the sample's: the card
+// was sold at the run's start, within its 90 days), paid in cash; card
+// management closes the card, and it taps no more. A lost card is not
+// refunded here (its balance waits for the cooling period).
+func (c *City) refund(ctx context.Context, ri int32, day int) {
+	r := c.riders[ri]
+	if r.lostOn >= 0 || r.refundedOn >= 0 {
+		return
+	}
+	m, _ := c.bo.Cards()
+	// Card management activates a card at its first load; one that has
+	// only travelled since its sale is still issued there, and is
+	// activated first (a refund is from active).
+	if cd, err := m.Card(ctx, Issuer, r.asn); err == nil && cd.State == cms.Issued {
+		if _, err := m.Move(ctx, counterStaff, Issuer, r.asn, cms.Activate); err != nil {
+			c.violate("card %v: activating it: %v", r.asn, err)
+			return
+		}
+	}
+	bal := int64(r.card.State().BalanceFen)
+	cash := cms.Channel{Type: cms.Cash, Party: Issuer.String()}
+	if _, err := m.Refund(ctx, counterStaff, "sim-refund:"+r.asn.String(), Issuer, r.asn, cash, bal, nil); err != nil {
+		c.violate("card %v: refunding it: %v", r.asn, err)
+		return
+	}
+	r.refundedOn, r.refundedFen = day, bal
+	c.fig.Refunds++
+	c.fig.RefundsFen += bal
+}

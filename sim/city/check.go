@@ -369,8 +369,8 @@ func (c *City) check(ctx context.Context) *Report {
 			book, err := c.cardBook(ctx, r.asn)
 			if err != nil {
 				perCard.failCard(int32(ri), "card %v: its flows in card management: %v", r.asn, err)
-			} else if book != r.startFen+r.loadsFen {
-				perCard.failCard(int32(ri), "card %v: card management's book holds %d fen of loads (sale and online loads, less reversed), the card was given %d + loaded %d", r.asn, book, r.startFen, r.loadsFen)
+			} else if book != r.startFen+r.loadsFen-r.refundedFen {
+				perCard.failCard(int32(ri), "card %v: card management's book holds %d fen (sale and online loads, less reversed, less refunded), the card was given %d + loaded %d - refunded %d", r.asn, book, r.startFen, r.loadsFen, r.refundedFen)
 			}
 			is.booked += book
 		}
@@ -381,7 +381,7 @@ func (c *City) check(ctx context.Context) *Report {
 		sumCards += spent
 		sumShadows += f.loadsSeen - sh.BookedFen
 	}
-	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense; card management's book of each of ours = its sale's load + its loads, less loads reversed", len(c.riders))
+	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense; card management's book of each of ours = its sale's load + its loads, less loads reversed and the balance refunded", len(c.riders))
 
 	// System-wide, per issuer: what its cards spent reached the
 	// operators (the card float, or another city's receivable, less

@@ -92,7 +92,13 @@
 // them in the card shadows and acquisition posts nothing to the ledger
 // for them (card management did). A loss is reported to card
 // management (a registered card only, moved to lost), which lists the
-// card on the blacklist terminals download.
+// card on the blacklist terminals download. Now and then (planRefunds:
+// about one card in 4,000 a day) a rider hands a card back at a counter:
+// card management refunds the balance the counter reads on the chip and
+// the deposit, less the product's fee (the card was sold at the run's
+// start, within the sample's 90 days), in cash, and closes the card,
+// which taps no more (a card only travelled on since its sale is still
+// issued there, and is activated first).
 //
 // # Clearing and settlement
 //
@@ -166,15 +172,17 @@
 //     booked - torn debits still in suspense that the card did commit;
 //     card management's book of each of our cards (cms.BookBalances
 //     over its flows: the sale's first load and the loads, less the
-//     loads reversed) is its start plus its loads;
+//     loads reversed and the balance refunded) is its start plus its
+//     loads less what was refunded;
 //     and the greys its shadow holds in suspense are those the city
 //     expects there: not recovered, no later counter booked, and not
 //     followed on the card by a load (whose balance before confirms a
 //     committed debit, whatever the order of arrival);
 //   - conservation system-wide, per issuer: what its cards spent reached
 //     the operators (card float, or another city's receivable, less
-//     suspense; for ours, the float less what card management credited
-//     to it: sales' first loads and loads), and suspense in the ledger
+//     suspense; for ours, the float less what card management booked
+//     on the cards: sales' first loads and loads, less refunds), and
+//     suspense in the ledger
 //     is what the shadows hold;
 //   - the float reconciled three ways: the purchases by the cards, by the
 //     card shadows and by the ledger;
@@ -216,10 +224,10 @@
 // # Not yet
 //
 // The parts of the platform not built yet, or not simulated yet, are
-// left out: of card management, replacement, refund and the loss
-// account (the cooling period of the sample products is 7 days; the
-// conservation per card will then count the balance moved out and in,
-// refunds and issuer_loss), remote top-up and the sale of passes; the
+// left out: of card management, replacement, the refund of a lost card
+// and the loss account (the cooling period of the sample products is 7
+// days; the conservation per card will then count the balance moved
+// out and in and issuer_loss), remote top-up and the sale of passes; the
 // load routes over HTTP (the city calls the host in process);
 // interconnection files (our cards
 // travelling, the counterpart city answering or rejecting: other

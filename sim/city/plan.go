@@ -34,6 +34,7 @@ const (
 	evReportLost               // rider reports their card lost
 	evOffline                  // device a goes offline for fen hours
 	evArmCrash                 // the back office will crash at its a-th commit from now
+	evRefund                   // rider hands their card back at a counter for a refund
 )
 
 // event is one thing that happens in the city at a time of the day.
@@ -380,6 +381,7 @@ func (c *City) planDay(day int) *planner {
 		}
 	}
 	c.planFaults(p)
+	c.planRefunds(p)
 	slices.SortStableFunc(p.evs, func(x, y event) int {
 		if x.at != y.at {
 			if x.at < y.at {

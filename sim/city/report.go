@@ -34,6 +34,8 @@ type Figures struct {
 	LoadsSettled    int64  `json:"loads_settled"`   // unconfirmed loads card management settled from the card shadows
 	CardsSold       int64  `json:"cards_sold"`      // our issuer's cards sold through card management
 	CardsRegistered int64  `json:"cards_registered"`
+	Refunds         int64  `json:"refunds"`     // cards handed back at a counter, refunded and closed
+	RefundsFen      int64  `json:"refunds_fen"` // the balances refunded (the deposit and the fee apart)
 	Greys           int64  `json:"grey_records"`
 	GreysCommitted  int64  `json:"grey_records_committed"` // the card did debit
 	GreysRecovered  int64  `json:"grey_records_recovered_at_tap"`
@@ -230,6 +232,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintln(w, "what happened")
 	fmt.Fprintf(w, "  %-30s %d (%d records sealed)\n", "taps and loads", r.Taps, f.RecordsSealed)
 	fmt.Fprintf(w, "  %-30s %d, %d registered to a cardholder\n", "cards sold by card management", f.CardsSold, f.CardsRegistered)
+	fmt.Fprintf(w, "  %-30s %d, %s yuan of balance\n", "cards refunded", f.Refunds, citycard.Yuan(f.RefundsFen))
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
 	fmt.Fprintf(w, "  %-30s %d torn at CREDIT (%d credited and recovered at the next load); %d settled from the card shadows\n", "loads torn", f.LoadsTorn, f.LoadsRecovered, f.LoadsSettled)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))

@@ -203,8 +203,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 		c.setNow(midnight.Add(time.Duration(ev.at) * time.Second))
 		switch ev.kind {
 		case evTap:
-			if ev.trip >= 0 && aborted[ev.trip] {
-				continue
+			if ev.trip >= 0 && aborted[ev.trip] || c.riders[ev.rider].refundedOn >= 0 {
+				continue // a card handed back taps no more
 			}
 			if !c.step(ev) && ev.trip >= 0 {
 				aborted[ev.trip] = true
@@ -219,6 +219,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 			}
 		case evReportLost:
 			c.reportLost(ctx, ev.rider, day)
+		case evRefund:
+			c.refund(ctx, ev.rider, day)
 		case evArmCrash:
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		}
@@ -497,7 +499,7 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 // block it, the others book its records, flagged.
 func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || !r.registered {
+	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 {
 		return
 	}
 	m, _ := c.bo.Cards()

@@ -493,6 +493,10 @@ type rider struct {
 	loadDay     int
 	loadedToday int64
 	loadTorn    bool
+	// The day the card was handed back for a refund (-1: never), and
+	// the balance card management refunded.
+	refundedOn  int
+	refundedFen int64
 }
 
 // buildRiders issues the cards: our issuer's of the three profiles and
@@ -507,7 +511,7 @@ func (c *City) buildRiders() error {
 		nVisitors = max(1, c.cfg.Cards/50)
 	}
 	for i := 0; i < c.cfg.Cards; i++ {
-		r := &rider{lostOn: -1}
+		r := &rider{lostOn: -1, refundedOn: -1}
 		visitor := i >= c.cfg.Cards-nVisitors
 		switch x := rng.IntN(100); {
 		case visitor:
