@@ -122,7 +122,11 @@
 //     keeps the balance before that record), or the first record's
 //     (floorBefore);
 //   - a load whose balance before is that balance confirms it too,
-//     whichever arrives first.
+//     whichever arrives first;
+//   - a grey record of nothing (a tap-on whose TAC was never read) holds
+//     no money and no balance can decide it: it is confirmed on arrival
+//     (and reversed, of nothing, by another tap's record with its
+//     counter).
 //
 // Each such decision moves the money in the deciding batch's ledger
 // postings and is kept in the journal too, one GreyDecision at the
@@ -140,7 +144,9 @@
 // which then counts towards the next record; a gap (or the floor) opened
 // by a record whose balance before is the newest load's balance after
 // keeps the balance from before the load, as a load arriving after the
-// gap opened steps it back. So a grey is decided the same whatever the
+// gap opened steps it back; a record arriving below the floor whose
+// balance before is the newest load's balance after came just after that
+// load. So a grey is decided the same whatever the
 // order of arrival, with one load between it and its neighbour.
 // Otherwise it waits in suspense, reviewable, never guessed either way:
 // for instance a late grey with two loads, uploaded before their

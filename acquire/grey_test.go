@@ -403,3 +403,48 @@ func TestLateGreyInAGapBelowTheFirstRecordSeen(t *testing.T) {
 		t.Fatalf("booked %v, want the grey in the gap below the first record seen confirmed", got)
 	}
 }
+
+// TestLoadJustBelowALateRecordBelowTheFloor: a grey record (counter 0),
+// a load, the metro (counter 1), the shop (counter 2); the shop's record
+// arrives first, then the load, then the metro's below it, then the grey:
+// the newest load's balance after is the metro's balance before, so the
+// balance below the metro is the load's balance before, which the grey
+// debit left: confirmed. (Found by citycard sim, seed 20.)
+func TestLoadJustBelowALateRecordBelowTheFloor(t *testing.T) {
+	c, j, a := newBackOffice(t)
+	bus, metro, shop := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro"), c.device(terminal.ModePOS, "shop")
+	kiosk := c.device(terminal.ModePOS, "kiosk")
+	cd := c.card(99)
+	cd.Tear(card.TearAfterCommit)
+	if r, _ := bus.Tap(cd, 200); !r.Grey { // counter 0
+		t.Fatal("no grey record")
+	}
+	grey := bus.spool.take()
+	load := c.loadOnto(t, kiosk, cd, 5000)
+	c.tap(metro, cd, 300) // counter 1
+	c.tap(shop, cd, 400)  // counter 2
+	submit(t, a, batchOf(shop.id, "s", shop.spool.take()))
+	submit(t, a, batchOf(kiosk.id, "l", [][]byte{load}))
+	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
+	submit(t, a, batchOf(bus.id, "g", grey))
+	if got := booked(j); got[suspenseAcct] != 0 || got[busPayable] != 200 {
+		t.Fatalf("booked %v, want the grey below the load confirmed", got)
+	}
+}
+
+// TestGreyOfNothingConfirmedAtOnce: a grey record of 0 fen (a tap-on
+// whose TAC was never read) holds nothing in suspense and no balance can
+// tell whether it happened: it is confirmed on arrival, and a record of
+// another tap with its counter reverses it (of nothing).
+func TestGreyOfNothingConfirmedAtOnce(t *testing.T) {
+	g := newGreyCity(t, 0, 300, card.TearBeforeCommit)
+	submit(t, g.a, batchOf(g.bus.id, "grey", g.grey))
+	if sh, _ := g.a.Shadow(ourIssuer, g.cd.State().ASN); sh.GreysPending != 0 || sh.SuspenseFen != 0 {
+		t.Fatalf("shadow %+v: want the grey of nothing confirmed at once", sh)
+	}
+	if ans := submit(t, g.a, batchOf(g.metro.id, "m", g.m)); ans.Accepted+ans.Flagged != 1 {
+		t.Fatalf("the metro, with the grey's counter: %v, want booked", verdicts(ans))
+	}
+	submit(t, g.a, batchOf(g.shop.id, "s", g.s))
+	g.check(t, 50, 300)
+}

@@ -484,6 +484,12 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 			g[0].after = c.floorBefore
 		}
 		c.floorBefore = before
+		if lb, la, ok := c.load(); ok && la == before {
+			// The newest load came just below this record, the lowest
+			// now: the balance after the counter below it is the load's
+			// balance before.
+			c.floorBefore = lb
+		}
 	}
 	inOrder := false
 	switch seenAs {
@@ -532,7 +538,14 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 		before: r.BalanceBefore, product: r.Product, prevAfter: prevAfter, prevLoads: prevLoads, prevLast: prevLast,
 	}
 	if out == OutcomeGrey {
-		if above != noBalance && above == g.after() {
+		if r.Amount == 0 {
+			// A grey record of nothing (a tap-on) holds no money in
+			// suspense, and no balance can tell whether it happened:
+			// confirmed at once, and, as any confirmed grey, reversed
+			// (of nothing) by a record of another tap with its counter.
+			g.confirmed = true
+			d.confirmed = append(d.confirmed, g)
+		} else if above != noBalance && above == g.after() {
 			// A grey record arriving after the record just above it,
 			// whose balance shows the card made this debit: confirmed at
 			// once.

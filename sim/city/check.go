@@ -292,7 +292,8 @@ func (c *City) check(ctx context.Context) *Report {
 	}
 	// A grey debit the card committed, followed on the card by a load,
 	// is confirmed by that load's balance before, whichever reached the
-	// back office first (acquire's stepLoad and stepPurchase).
+	// back office first (acquire's stepLoad and stepPurchase); a grey of
+	// nothing (a tap-on) is confirmed on arrival, never pending.
 	loadConfirmed := make(map[int]bool)
 	lastGrey := make([]int, len(c.riders))
 	for i := range lastGrey {
@@ -317,7 +318,7 @@ func (c *City) check(ctx context.Context) *Report {
 	}
 	for i := range c.recs {
 		sr := &c.recs[i]
-		if sr.kind != recGenuine || sr.status != record.StatusGrey || sr.suspense == 0 || loadConfirmed[i] {
+		if sr.kind != recGenuine || sr.status != record.StatusGrey || sr.suspense == 0 || loadConfirmed[i] || sr.amount == 0 {
 			continue
 		}
 		if t := taps[tapKey(sr.dev, sr.seq)]; t.recovered > 0 {
