@@ -192,24 +192,11 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	if err != nil {
 		return nil, err
 	}
-	db := o.db
-	if db == "" {
-		dir, err := os.MkdirTemp("", "citycard-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	db, dropDB, err := benchDB(ctx, o.db, "citycard-bench-")
+	if err != nil {
+		return nil, err
 	}
-	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
-		// A schema of the bench's own, dropped afterwards.
-		fresh, drop, err := postgres.FreshSchema(ctx, db, "citycard_bench_")
-		if err != nil {
-			return nil, err
-		}
-		defer drop(context.Background())
-		db = fresh
-	}
+	defer dropDB()
 	st, err := openStores(ctx, db)
 	if err != nil {
 		return nil, err
@@ -463,4 +450,34 @@ func peakRSSMiB() float64 {
 		return 0
 	}
 	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+// benchDB is the store a benchmark runs on: db, or without it a fresh
+// SQLite file in a temporary directory named after prefix; a postgres://
+// URL without a search_path gets a schema of the bench's own. drop
+// removes what benchDB made.
+func benchDB(ctx context.Context, db, prefix string) (url string, drop func(), err error) {
+	var undo []func()
+	drop = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if db == "" {
+		dir, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return "", drop, err
+		}
+		undo = append(undo, func() { os.RemoveAll(dir) })
+		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	}
+	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
+		fresh, dropSchema, err := postgres.FreshSchema(ctx, db, "citycard_bench_")
+		if err != nil {
+			return "", drop, err
+		}
+		undo = append(undo, func() { dropSchema(context.Background()) })
+		db = fresh
+	}
+	return db, drop, nil
 }

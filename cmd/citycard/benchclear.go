@@ -7,18 +7,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
-	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
-	"github.com/citycard/citycard/postgres"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 )
@@ -132,23 +128,11 @@ func runBenchClear(ctx context.Context, e env, args []string) error {
 
 func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearResult, error) {
 	progress := func(format string, args ...any) { fmt.Fprintf(e.stderr, "bench clear: "+format+"\n", args...) }
-	db := o.db
-	if db == "" {
-		dir, err := os.MkdirTemp("", "citycard-bench-clear-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	db, dropDB, err := benchDB(ctx, o.db, "citycard-bench-clear-")
+	if err != nil {
+		return nil, err
 	}
-	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
-		fresh, drop, err := postgres.FreshSchema(ctx, db, "citycard_bench_")
-		if err != nil {
-			return nil, err
-		}
-		defer drop(context.Background())
-		db = fresh
-	}
+	defer dropDB()
 	out := o.out
 	if out == "" {
 		dir, err := os.MkdirTemp("", "citycard-bench-clear-files-")

@@ -10,11 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,10 +21,8 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/cms"
-	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
-	"github.com/citycard/citycard/postgres"
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sim"
 	"github.com/citycard/citycard/terminal"
@@ -153,23 +149,11 @@ type benchKiosk struct {
 
 func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult, error) {
 	progress := func(format string, args ...any) { fmt.Fprintf(e.stderr, "bench: "+format+"\n", args...) }
-	db := o.db
-	if db == "" {
-		dir, err := os.MkdirTemp("", "citycard-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		db = "sqlite:" + filepath.Join(dir, "bench.db")
+	db, dropDB, err := benchDB(ctx, o.db, "citycard-bench-")
+	if err != nil {
+		return nil, err
 	}
-	if u, err := dburl.Parse(db); err == nil && u.Engine == dburl.Postgres && !strings.Contains(db, "search_path=") {
-		fresh, drop, err := postgres.FreshSchema(ctx, db, "citycard_bench_")
-		if err != nil {
-			return nil, err
-		}
-		defer drop(context.Background())
-		db = fresh
-	}
+	defer dropDB()
 	st, err := openStores(ctx, db)
 	if err != nil {
 		return nil, err
