@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/dburl"
+)
+
+const appUsage = `usage: citycard app <command> [--db URL] [flags]
+
+Application systems (a school, the library, a venue, a site group, a
+parking operator) and their entitlements on cards, on the store itself.
+
+  add --id ID --name NAME --kind K --scope N --party P
+          an application (kind campus, library, venue, site or parking, at
+          scope N: its school, library, venue, site group or zone code),
+          operated by registry party P; its API token is printed once,
+          alone on the last line
+  list [--json]
+          the applications
+  grant --app ID --card ISSUER/ASN --from YYYYMMDD --to YYYYMMDD [--class N] [--limit N]
+          give the card the application's entitlement (or change it); the
+          card's entitlement file version moves
+  revoke --app ID --card ISSUER/ASN
+          end it; the version moves, gates refuse the old file stale
+  show --app ID --card ISSUER/ASN [--json]
+          the application's grant on the card
+
+flags:
+`
+
+// appGrantJSON is a grant as app show --json prints it.
+type appGrantJSON struct {
+	App       string `json:"app"`
+	Card      string `json:"card"`
+	Kind      string `json:"kind"`
+	Scope     uint32 `json:"scope"`
+	ValidFrom string `json:"valid_from"`
+	ValidTo   string `json:"valid_to"`
+	Class     uint16 `json:"class"`
+	Limit     uint16 `json:"limit"`
+	State     string `json:"state"`
+	ChangedAt string `json:"changed_at"`
+}
+
+func grantJSON(g apps.Grant) appGrantJSON {
+	return appGrantJSON{App: g.App, Card: g.Card.String(), Kind: g.Slot.App.String(), Scope: g.Slot.Scope,
+		ValidFrom: g.Slot.ValidFrom.String(), ValidTo: g.Slot.ValidTo.String(), Class: g.Slot.Class, Limit: g.Slot.Limit,
+		State: g.State.String(), ChangedAt: g.ChangedAt.Format(time.RFC3339)}
+}
+
+func runApp(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("app", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, appUsage); fs.PrintDefaults() }
+	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
+	id := fs.String("id", "", "add: the application's ID (a-z, 0-9, -)")
+	name := fs.String("name", "", "add: its name")
+	kind := fs.String("kind", "", "add: campus, library, venue, site or parking")
+	scope := fs.Uint("scope", 0, "add: its scope code")
+	party := fs.String("party", "", "add: the registry party operating its terminals")
+	app := fs.String("app", "", "the application's ID")
+	cardArg := fs.String("card", "", "the card, ISSUER/ASN")
+	from := fs.String("from", "", "grant: first valid day, YYYYMMDD")
+	to := fs.String("to", "", "grant: last valid day, YYYYMMDD")
+	class := fs.Uint("class", 0, "grant: a pupil's class (campus)")
+	limit := fs.Uint("limit", 0, "grant: loans at once (library), admissions a month (venue)")
+	asJSON := fs.Bool("json", false, "list, show: JSON")
+	cmd, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	need := map[string][]string{
+		"add":    {"id", "name", "kind", "party"},
+		"grant":  {"app", "card", "from", "to"},
+		"revoke": {"app", "card"},
+		"show":   {"app", "card"},
+	}
+	if _, ok := need[cmd]; !ok && cmd != "list" {
+		fs.Usage()
+		return fmt.Errorf("app: no command %q: %w", cmd, errUsage)
+	}
+	for _, n := range need[cmd] {
+		if fs.Lookup(n).Value.String() == "" {
+			return fmt.Errorf("app %s: --%s is required (%s): %w", cmd, n, fs.Lookup(n).Usage, errUsage)
+		}
+	}
+	if *scope > 1<<32-1 || *class > 1<<16-1 || *limit > 1<<16-1 {
+		return fmt.Errorf("app %s: --scope at most %d, --class and --limit at most %d: %w", cmd, uint32(1<<32-1), 1<<16-1, errUsage)
+	}
+	var c apps.CardRef
+	if *cardArg != "" {
+		if c, err = apps.ParseCard(*cardArg); err != nil {
+			return err
+		}
+	}
+	st, err := openStores(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	o := apps.NewOffice(st.apps, time.Now, rand.Reader)
+	switch cmd {
+	case "add":
+		k, err := card.ParseApplication(*kind)
+		if err != nil {
+			return err
+		}
+		a, tok, err := o.Add(ctx, apps.App{ID: *id, Name: *name, Kind: k, Scope: uint32(*scope), Party: *party})
+		if err != nil {
+			return err
+		}
+		// The token alone on the last line, for scripts (| tail -n 1).
+		fmt.Fprintf(e.stdout, "added application %s (%s, %v scope %d, party %s); its API token, shown this once:\n%s\n", a.ID, a.Name, a.Kind, a.Scope, a.Party, tok)
+	case "list":
+		list, err := o.Apps(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			type appJSON struct {
+				ID        string `json:"id"`
+				Name      string `json:"name"`
+				Kind      string `json:"kind"`
+				Scope     uint32 `json:"scope"`
+				Party     string `json:"party"`
+				CreatedAt string `json:"created_at"`
+			}
+			out := make([]appJSON, 0, len(list))
+			for _, a := range list {
+				out = append(out, appJSON{a.ID, a.Name, a.Kind.String(), a.Scope, a.Party, a.CreatedAt.Format(time.RFC3339)})
+			}
+			return json.NewEncoder(e.stdout).Encode(out)
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tKIND\tSCOPE\tPARTY\tNAME")
+		for _, a := range list {
+			fmt.Fprintf(w, "%s\t%v\t%d\t%s\t%s\n", a.ID, a.Kind, a.Scope, a.Party, a.Name)
+		}
+		return w.Flush()
+	case "grant":
+		t := apps.Terms{Class: uint16(*class), Limit: uint16(*limit)}
+		if t.ValidFrom, err = apps.ParseDate(*from); err != nil {
+			return err
+		}
+		if t.ValidTo, err = apps.ParseDate(*to); err != nil {
+			return err
+		}
+		g, v, err := o.Grant(ctx, *app, c, t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "granted %s on card %v: %v to %v; the card's entitlement file is now version %d\n", g.App, g.Card, g.Slot.ValidFrom, g.Slot.ValidTo, v)
+	case "revoke":
+		g, v, err := o.Revoke(ctx, *app, c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked %s on card %v; the card's entitlement file is now version %d\n", g.App, g.Card, v)
+	case "show":
+		g, err := o.Entitlement(ctx, *app, c)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(e.stdout).Encode(grantJSON(g))
+		}
+		fmt.Fprintf(e.stdout, "%s on card %v: %v, %v to %v, class %d, limit %d (changed %s)\n", g.App, g.Card, g.State, g.Slot.ValidFrom, g.Slot.ValidTo, g.Slot.Class, g.Slot.Limit, g.ChangedAt.Format(time.RFC3339))
+	}
+	return nil
+}

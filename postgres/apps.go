@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+)
+
+// Apps returns the store of application systems and their grants
+// (apps.Store).
+func (db *DB) Apps() apps.Store { return appsStore{db} }
+
+type appsStore struct{ db *DB }
+
+func (s appsStore) CreateApp(ctx context.Context, a *apps.App) error {
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO apps_apps (`+apps.AppColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`, apps.AppArgs(a)...)
+	return mapErr("postgres.Apps.CreateApp", err)
+}
+
+func (s appsStore) App(ctx context.Context, id string) (apps.App, error) {
+	const op = "postgres.Apps.App"
+	a, err := apps.ScanApp(s.db.pool.QueryRow(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, citycard.E(op, citycard.NotFound, "no application %q", id)
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) AppByCredential(ctx context.Context, h [32]byte) (apps.App, error) {
+	const op = "postgres.Apps.AppByCredential"
+	a, err := apps.ScanApp(s.db.pool.QueryRow(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE credential = $1`, apps.CredentialArg(h)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, citycard.E(op, citycard.NotFound, "no application of that credential")
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
+	const op = "postgres.Apps.Apps"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanApps(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant) (uint32, error) {
+	var v int64
+	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
+			valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+			apps.GrantArgs(g)...); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO apps_files (issuer, asn, version) VALUES ($1, $2, 1)
+			ON CONFLICT (issuer, asn) DO UPDATE SET version = apps_files.version + 1 RETURNING version`, apps.CardArgs(g.Card)...).Scan(&v)
+	})
+	return uint32(v), mapErr("postgres.Apps.PutGrant", err)
+}
+
+func (s appsStore) Grant(ctx context.Context, app string, c apps.CardRef) (apps.Grant, error) {
+	const op = "postgres.Apps.Grant"
+	g, err := apps.ScanGrant(s.db.pool.QueryRow(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE app = $1 AND issuer = $2 AND asn = $3`,
+		append([]any{app}, apps.CardArgs(c)...)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return g, citycard.E(op, citycard.NotFound, "application %s has no grant on card %v", app, c)
+	}
+	return g, mapErr(op, err)
+}
+
+func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant, uint32, error) {
+	const op = "postgres.Apps.CardGrants"
+	var out []apps.Grant
+	var v int64
+	// One repeatable-read transaction: the grants and the version of one
+	// moment.
+	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM apps_files WHERE issuer = $1 AND asn = $2`, apps.CardArgs(c)...).Scan(&v); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE issuer = $1 AND asn = $2 ORDER BY app`, apps.CardArgs(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = apps.ScanGrants(rows)
+		return err
+	})
+	return out, uint32(v), mapErr(op, err)
+}

@@ -1,0 +1,97 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+)
+
+// Apps returns the store of application systems and their grants
+// (apps.Store).
+func (db *DB) Apps() apps.Store { return appsStore{db} }
+
+type appsStore struct{ db *DB }
+
+func (s appsStore) CreateApp(ctx context.Context, a *apps.App) error {
+	return mapErr("sqlite.Apps.CreateApp", s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps_apps (`+apps.AppColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, apps.AppArgs(a)...)
+		return err
+	}))
+}
+
+func (s appsStore) App(ctx context.Context, id string) (apps.App, error) {
+	const op = "sqlite.Apps.App"
+	a, err := apps.ScanApp(s.db.r.QueryRowContext(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE id = ?`, id))
+	if err == sql.ErrNoRows {
+		return a, citycard.E(op, citycard.NotFound, "no application %q", id)
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) AppByCredential(ctx context.Context, h [32]byte) (apps.App, error) {
+	const op = "sqlite.Apps.AppByCredential"
+	a, err := apps.ScanApp(s.db.r.QueryRowContext(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE credential = ?`, apps.CredentialArg(h)))
+	if err == sql.ErrNoRows {
+		return a, citycard.E(op, citycard.NotFound, "no application of that credential")
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
+	const op = "sqlite.Apps.Apps"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanApps(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant) (uint32, error) {
+	var v int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
+			valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+			apps.GrantArgs(g)...); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO apps_files (issuer, asn, version) VALUES (?, ?, 1)
+			ON CONFLICT (issuer, asn) DO UPDATE SET version = apps_files.version + 1 RETURNING version`, apps.CardArgs(g.Card)...).Scan(&v)
+	})
+	return uint32(v), mapErr("sqlite.Apps.PutGrant", err)
+}
+
+func (s appsStore) Grant(ctx context.Context, app string, c apps.CardRef) (apps.Grant, error) {
+	const op = "sqlite.Apps.Grant"
+	g, err := apps.ScanGrant(s.db.r.QueryRowContext(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE app = ? AND issuer = ? AND asn = ?`,
+		append([]any{app}, apps.CardArgs(c)...)...))
+	if err == sql.ErrNoRows {
+		return g, citycard.E(op, citycard.NotFound, "application %s has no grant on card %v", app, c)
+	}
+	return g, mapErr(op, err)
+}
+
+func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant, uint32, error) {
+	const op = "sqlite.Apps.CardGrants"
+	// One read transaction: the grants and the version of one moment.
+	tx, err := s.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	defer tx.Rollback()
+	var v int64
+	if err := tx.QueryRowContext(ctx, `SELECT version FROM apps_files WHERE issuer = ? AND asn = ?`, apps.CardArgs(c)...).Scan(&v); err != nil && err != sql.ErrNoRows {
+		return nil, 0, mapErr(op, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE issuer = ? AND asn = ? ORDER BY app`, apps.CardArgs(c)...)
+	if err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanGrants(rows)
+	return out, uint32(v), mapErr(op, err)
+}

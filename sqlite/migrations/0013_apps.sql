@@ -1,0 +1,37 @@
+-- 0013: application systems (package apps): each application with the
+-- SHA-256 of its API token, one a kind and scope; each application's
+-- grant on a card, whatever its state; each card's entitlement file
+-- version, raised in the transaction of every change of its grants.
+CREATE TABLE apps_apps (
+	id         TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 32),
+	name       TEXT NOT NULL,
+	kind       TEXT NOT NULL,
+	scope      INTEGER NOT NULL CHECK (scope BETWEEN 0 AND 4294967295),
+	party      TEXT NOT NULL,
+	credential TEXT NOT NULL UNIQUE CHECK (length(credential) = 64),
+	created_ns INTEGER NOT NULL,
+	UNIQUE (kind, scope)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE apps_grants (
+	app        TEXT NOT NULL REFERENCES apps_apps (id),
+	issuer     TEXT NOT NULL CHECK (length(issuer) = 16),
+	asn        TEXT NOT NULL CHECK (length(asn) = 20),
+	kind       TEXT NOT NULL,
+	scope      INTEGER NOT NULL,
+	valid_from TEXT NOT NULL CHECK (length(valid_from) = 8),
+	valid_to   TEXT NOT NULL CHECK (length(valid_to) = 8),
+	class      INTEGER NOT NULL,
+	limit_n    INTEGER NOT NULL,
+	state      TEXT NOT NULL CHECK (state IN ('active', 'revoked', 'blocked')),
+	changed_ns INTEGER NOT NULL,
+	PRIMARY KEY (app, issuer, asn)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX apps_grants_card ON apps_grants (issuer, asn);
+
+CREATE TABLE apps_files (
+	issuer  TEXT NOT NULL,
+	asn     TEXT NOT NULL,
+	version INTEGER NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
+	PRIMARY KEY (issuer, asn)
+) STRICT, WITHOUT ROWID;
