@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/dburl"
@@ -36,26 +37,6 @@ parking operator) and their entitlements on cards, on the store itself.
 
 flags:
 `
-
-// appGrantJSON is a grant as app show --json prints it.
-type appGrantJSON struct {
-	App       string `json:"app"`
-	Card      string `json:"card"`
-	Kind      string `json:"kind"`
-	Scope     uint32 `json:"scope"`
-	ValidFrom string `json:"valid_from"`
-	ValidTo   string `json:"valid_to"`
-	Class     uint16 `json:"class"`
-	Limit     uint16 `json:"limit"`
-	State     string `json:"state"`
-	ChangedAt string `json:"changed_at"`
-}
-
-func grantJSON(g apps.Grant) appGrantJSON {
-	return appGrantJSON{App: g.App, Card: g.Card.String(), Kind: g.Slot.App.String(), Scope: g.Slot.Scope,
-		ValidFrom: g.Slot.ValidFrom.String(), ValidTo: g.Slot.ValidTo.String(), Class: g.Slot.Class, Limit: g.Slot.Limit,
-		State: g.State.String(), ChangedAt: g.ChangedAt.Format(time.RFC3339)}
-}
 
 func runApp(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
@@ -171,7 +152,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if *asJSON {
-			return json.NewEncoder(e.stdout).Encode(grantJSON(g))
+			return json.NewEncoder(e.stdout).Encode(api.NewEntitlementJSON(&g, 0))
 		}
 		fmt.Fprintf(e.stdout, "%s on card %v: %v, %v to %v, class %d, limit %d (changed %s)\n", g.App, g.Card, g.State, g.Slot.ValidFrom, g.Slot.ValidTo, g.Slot.Class, g.Slot.Limit, g.ChangedAt.Format(time.RFC3339))
 	}

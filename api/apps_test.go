@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/card"
+)
+
+type appsFix struct {
+	*cmsFix
+	o      *apps.Office
+	tokens map[string]string
+}
+
+// withApps adds the application systems over x's store: the library
+// (scope 1) and a school (scope 7), each with its token.
+func withApps(t testing.TB, x *cmsFix) *appsFix {
+	t.Helper()
+	ap := &appsFix{cmsFix: x, o: apps.NewOffice(x.db.Apps(), func() time.Time { return time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC) }, rand.Reader), tokens: map[string]string{}}
+	for _, a := range []apps.App{
+		{ID: "nb-library", Name: "Ningbo Library", Kind: card.AppLibrary, Scope: 1, Party: "nb-library"},
+		{ID: "nb-school-7", Name: "No. 7 Middle School", Kind: card.AppCampus, Scope: 7, Party: "nb-edu"},
+	} {
+		_, tok, err := ap.o.Add(context.Background(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap.tokens[a.ID] = tok
+	}
+	x.fixture.s.Apps = ap.o
+	return ap
+}
+
+func (ap *appsFix) call(t *testing.T, method, app, path, body string) (int, map[string]any) {
+	t.Helper()
+	ctype := ""
+	if body != "" {
+		ctype = "application/json"
+	}
+	code, b := ap.do(t, method, "/v1/apps/"+app+"/cards/"+testIssuer.String()+"/"+path, ap.tokens[app], ctype, []byte(body), nil)
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s %s: %d %s: %v", method, path, code, b, err)
+	}
+	return code, v
+}
+
+const testAppASN = "31500000000000000801"
+
+// TestAppGrantCheckRevoke: the library grants a card borrowing, asks
+// whether it may borrow (within the validity: allowed; after it:
+// expired; a return after it: allowed, apps doc "Rules"), revokes it
+// (wrong_application since); each change moves the card's file version;
+// the school, which has no grant on the card, gets 404 for it on every
+// route and changes nothing.
+func TestAppGrantCheckRevoke(t *testing.T) {
+	f := newFixture(t)
+	ap := withApps(t, withCMS(t, f))
+	code, g := ap.call(t, "POST", "nb-library", testAppASN+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`)
+	if code != http.StatusOK || g["file_version"] != 1.0 || g["state"] != "active" || g["kind"] != "library" || g["limit"] != 10.0 || g["valid_to"] != "20260228" {
+		t.Fatalf("grant: %d %v", code, g)
+	}
+	for _, c := range []struct {
+		query, reason string
+	}{
+		{"action=loan&date=20250301", "allowed"},   // the first day, included
+		{"action=loan&date=20260228", "allowed"},   // the last day, included
+		{"action=loan&date=20260301", "expired"},   // the day after
+		{"action=return&date=20260301", "allowed"}, // a return never refused
+		{"action=check-in&date=20250301", "wrong_application"},
+	} {
+		code, v := ap.call(t, "GET", "nb-library", testAppASN+"/check?"+c.query, "")
+		if code != http.StatusOK || v["reason"] != c.reason || v["allowed"] != (c.reason == "allowed") {
+			t.Errorf("check %s: %d %v, want %s", c.query, code, v, c.reason)
+		}
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", testAppASN + "/entitlement", ""},
+		{"GET", testAppASN + "/check?action=check-in&date=20250301", ""},
+		{"POST", testAppASN + "/revoke", ""},
+	} {
+		if code, v := ap.call(t, c.method, "nb-school-7", c.path, c.body); code != http.StatusNotFound {
+			t.Errorf("the school, %s %s: %d %v, want 404", c.method, c.path, code, v)
+		}
+	}
+	code, g = ap.call(t, "POST", "nb-library", testAppASN+"/revoke", "")
+	if code != http.StatusOK || g["file_version"] != 2.0 || g["state"] != "revoked" {
+		t.Fatalf("revoke: %d %v", code, g)
+	}
+	if code, v := ap.call(t, "GET", "nb-library", testAppASN+"/check?action=loan&date=20250301", ""); code != http.StatusOK || v["reason"] != "wrong_application" {
+		t.Errorf("check after the revocation: %d %v", code, v)
+	}
+	if code, v := ap.call(t, "POST", "nb-library", testAppASN+"/revoke", ""); code != http.StatusConflict {
+		t.Errorf("a second revocation: %d %v, want 409", code, v)
+	}
+	f2, err := ap.o.File(context.Background(), apps.CardRef{Issuer: testIssuer, ASN: asnOf(t, testAppASN)}, 1)
+	if err != nil || f2.Version != 2 || len(f2.Slots) != 0 {
+		t.Fatalf("the card's file: %+v, %v; want version 2, no slot", f2, err)
+	}
+}
+
+// TestAppBadInput: each route's bad input is a 4xx naming the fault (422
+// for a malformed one, errors.go), and
+// changes nothing (the file version stays at the one grant's 1).
+func TestAppBadInput(t *testing.T) {
+	f := newFixture(t)
+	ap := withApps(t, withCMS(t, f))
+	if code, _ := ap.call(t, "POST", "nb-library", testAppASN+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	long := `{"valid_from":"` + strings.Repeat("2", maxAppBody) + `","valid_to":"20260228","class":0,"limit":10}`
+	for _, c := range []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"a bad ASN", "GET", "12/entitlement", "", 422},
+		{"no action", "GET", testAppASN + "/check?date=20250301", "", 422},
+		{"an unknown action", "GET", testAppASN + "/check?action=dance&date=20250301", "", 422},
+		{"a date not YYYYMMDD", "GET", testAppASN + "/check?action=loan&date=2025-03-01", "", 422},
+		{"no body", "POST", testAppASN + "/grant", "", 422},
+		{"a field missing", "POST", testAppASN + "/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0}`, 422},
+		{"an unknown field", "POST", testAppASN + "/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10,"extra":1}`, 422},
+		{"a limit over 65535", "POST", testAppASN + "/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":65536}`, 422},
+		{"a class on a library grant", "POST", testAppASN + "/grant", `{"valid_from":"20250301","valid_to":"20260228","class":3,"limit":10}`, 422},
+		{"valid to before valid from", "POST", testAppASN + "/grant", `{"valid_from":"20250301","valid_to":"20250228","class":0,"limit":10}`, 422},
+		{"a body over the bound", "POST", testAppASN + "/grant", long, 422},
+		{"a revocation of no grant", "POST", "31500000000000000802/revoke", "", 404},
+	} {
+		if code, v := ap.call(t, c.method, "nb-library", c.path, c.body); code != c.want || v["error"] == nil ||
+			c.body == long && !strings.Contains(v["error"].(string), "too large") {
+			t.Errorf("%s: %d %v, want %d with an error", c.name, code, v, c.want)
+		}
+	}
+	// A body of maxAppBody bytes exactly (padded with spaces) is read.
+	exact := `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`
+	exact += strings.Repeat(" ", maxAppBody-len(exact))
+	if code, v := ap.call(t, "POST", "nb-library", testAppASN+"/grant", exact); code != http.StatusOK || v["file_version"] != 2.0 {
+		t.Fatalf("a body of %d bytes: %d %v, want 200 at version 2 (the refused ones changed nothing)", len(exact), code, v)
+	}
+	// The limit at its bound, 65535, is taken: the version moves to 3.
+	if code, v := ap.call(t, "POST", "nb-library", testAppASN+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":65535}`); code != http.StatusOK || v["file_version"] != 3.0 || v["limit"] != 65535.0 {
+		t.Fatalf("the limit at 65535: %d %v, want 200 at version 3", code, v)
+	}
+}
