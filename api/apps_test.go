@@ -11,6 +11,7 @@ import (
 
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/cms"
 )
 
 type appsFix struct {
@@ -147,5 +148,45 @@ func TestAppBadInput(t *testing.T) {
 	// The limit at its bound, 65535, is taken: the version moves to 3.
 	if code, v := ap.call(t, "POST", "nb-library", testAppASN+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":65535}`); code != http.StatusOK || v["file_version"] != 3.0 || v["limit"] != 65535.0 {
 		t.Fatalf("the limit at 65535: %d %v, want 200 at version 3", code, v)
+	}
+}
+
+// TestAppLifecycleFromCMS: card management's own audit log carried to the
+// applications (issue 11: "the lost card's entitlements are blocked, the
+// new card inherits them"): the library's grant on a card reported lost
+// at the counter is blocked (a loan: blacklisted); after the replacement
+// it is on the new card, active, and the old card's is revoked.
+func TestAppLifecycleFromCMS(t *testing.T) {
+	f := newFixture(t)
+	x := withCMS(t, f)
+	ap := withApps(t, x)
+	ctx := context.Background()
+	old := x.issued(t, "31500000000000000901", 1000)
+	oldRef := apps.CardRef{Issuer: testIssuer, ASN: old}
+	if code, v := ap.call(t, "POST", "nb-library", old.String()+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`); code != http.StatusOK {
+		t.Fatalf("grant: %d %v", code, v)
+	}
+	log := CMSLifecycle{Store: x.db.CMS()}
+	if _, err := x.m.Move(ctx, cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}, testIssuer, old, cms.ReportLoss); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ap.o.Follow(ctx, log); err != nil {
+		t.Fatal(err)
+	}
+	if code, v := ap.call(t, "GET", "nb-library", old.String()+"/check?action=loan&date=20250302", ""); code != http.StatusOK || v["reason"] != "blacklisted" {
+		t.Fatalf("a loan on the lost card: %d %v, want blacklisted", code, v)
+	}
+	nu := asnOf(t, "31500000000000000902")
+	if code, v := x.call(t, "POST", cardURL(old, "replace"), "clerk", `{`+cash("replace-apps")+`,"new_asn":"`+nu.String()+`"}`); code != http.StatusOK {
+		t.Fatalf("replace: %d %v", code, v)
+	}
+	if _, err := ap.o.Follow(ctx, log); err != nil {
+		t.Fatal(err)
+	}
+	if code, v := ap.call(t, "GET", "nb-library", nu.String()+"/entitlement", ""); code != http.StatusOK || v["state"] != "active" || v["limit"] != 10.0 {
+		t.Fatalf("the new card's entitlement: %d %v, want active, limit 10", code, v)
+	}
+	if g, err := ap.o.Entitlement(ctx, "nb-library", oldRef); err != nil || g.State != apps.Revoked {
+		t.Fatalf("the old card's grant: %+v, %v; want revoked", g, err)
 	}
 }

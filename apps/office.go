@@ -34,7 +34,12 @@ type App struct {
 	// Credential is the SHA-256 of its API token; the token itself is
 	// shown once, at Add, and kept nowhere.
 	Credential [32]byte
-	CreatedAt  time.Time
+	// WebhookURL receives the lifecycle events of the application's cards
+	// (Deliver); "" for none. WebhookSecret signs them (Signature): made
+	// at Add, kept as is, since signing needs it.
+	WebhookURL    string
+	WebhookSecret string
+	CreatedAt     time.Time
 }
 
 // Validate checks a's fields. Kind Invalid naming the field.
@@ -48,6 +53,9 @@ func (a *App) Validate() error {
 	}
 	if !a.Kind.Valid() {
 		return citycard.E(op, citycard.Invalid, "application %s: kind %v: want campus, library, venue, site or parking", a.ID, a.Kind)
+	}
+	if a.WebhookURL != "" && !strings.HasPrefix(a.WebhookURL, "https://") && !strings.HasPrefix(a.WebhookURL, "http://") {
+		return citycard.E(op, citycard.Invalid, "application %s: webhook %q: want an http or https URL", a.ID, a.WebhookURL)
 	}
 	if a.Party == "" {
 		return citycard.E(op, citycard.Invalid, "application %s: party missing", a.ID)
@@ -135,6 +143,21 @@ type Store interface {
 	// CardGrants returns every grant on c, ordered by application ID,
 	// and the card's file version (0: never changed).
 	CardGrants(ctx context.Context, c CardRef) ([]Grant, uint32, error)
+
+	// Cursor returns the last audit record ApplyLifecycle applied (0:
+	// none).
+	Cursor(ctx context.Context) (int64, error)
+	// ApplyLifecycle stores grants (as PutGrant, each card's file version
+	// raised once), queues events in the outbox and moves the cursor to
+	// seq, in one transaction. Kind Conflict if seq is not after the
+	// cursor (applied already).
+	ApplyLifecycle(ctx context.Context, seq int64, grants []Grant, events []Event) error
+	// DueEvents returns up to limit events neither delivered nor failed
+	// whose next attempt is at or before now, by ID.
+	DueEvents(ctx context.Context, now time.Time, limit int) ([]Event, error)
+	// UpdateEvent stores e's attempts, next attempt, delivery and
+	// failure. Kind NotFound.
+	UpdateEvent(ctx context.Context, e *Event) error
 }
 
 // Office is the back office's side of the applications: it adds them,
@@ -161,12 +184,12 @@ func (o *Office) Add(ctx context.Context, a App) (App, string, error) {
 	if err := a.Validate(); err != nil {
 		return App{}, "", citycard.Wrap(op, citycard.Invalid, err)
 	}
-	var b [CredentialBytes]byte
+	var b [2 * CredentialBytes]byte
 	if _, err := io.ReadFull(o.rnd, b[:]); err != nil {
 		return App{}, "", citycard.E(op, citycard.IO, "random: %w", err)
 	}
-	token := hex.EncodeToString(b[:])
-	a.Credential = HashToken(token)
+	token := hex.EncodeToString(b[:CredentialBytes])
+	a.Credential, a.WebhookSecret = HashToken(token), hex.EncodeToString(b[CredentialBytes:])
 	a.CreatedAt = o.now().UTC()
 	if err := o.store.CreateApp(ctx, &a); err != nil {
 		return App{}, "", citycard.Wrap(op, citycard.Other, err)

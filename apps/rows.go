@@ -13,7 +13,8 @@ import (
 // both write and read them alike: times as Unix nanoseconds, kinds and
 // states by name, hashes, issuers, ASNs and dates as upper-case hex.
 const (
-	AppColumns   = "id, name, kind, scope, party, credential, created_ns"
+	AppColumns   = "id, name, kind, scope, party, credential, webhook_url, webhook_secret, created_ns"
+	EventColumns = "id, app, key, type, body, attempts, next_ns, delivered_ns, failed"
 	GrantColumns = "app, issuer, asn, kind, scope, valid_from, valid_to, class, limit_n, state, changed_ns"
 )
 
@@ -24,7 +25,7 @@ func hexOf(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 // AppArgs returns a's values in AppColumns' order.
 func AppArgs(a *App) []any {
-	return []any{a.ID, a.Name, a.Kind.String(), int64(a.Scope), a.Party, CredentialArg(a.Credential), a.CreatedAt.UnixNano()}
+	return []any{a.ID, a.Name, a.Kind.String(), int64(a.Scope), a.Party, CredentialArg(a.Credential), a.WebhookURL, a.WebhookSecret, a.CreatedAt.UnixNano()}
 }
 
 // ScanApp reads an application from a row of AppColumns. Kind Invalid
@@ -34,7 +35,7 @@ func ScanApp(row Scanner) (App, error) {
 	var a App
 	var kind, cred string
 	var scope, created int64
-	if err := row.Scan(&a.ID, &a.Name, &kind, &scope, &a.Party, &cred, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &kind, &scope, &a.Party, &cred, &a.WebhookURL, &a.WebhookSecret, &created); err != nil {
 		return a, err
 	}
 	k, err := card.ParseApplication(kind)
@@ -152,4 +153,52 @@ func scanAll[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// EventArgs returns e's values in EventColumns' order, the ID left out
+// (the store numbers events).
+func EventArgs(e *Event) []any {
+	failed, delivered := 0, int64(0)
+	if e.Failed {
+		failed = 1
+	}
+	if !e.DeliveredAt.IsZero() {
+		delivered = e.DeliveredAt.UnixNano()
+	}
+	return []any{e.App, e.Key, e.Type, e.Body, int64(e.Attempts), e.NextAt.UnixNano(), delivered, failed}
+}
+
+// ScanEvent reads an event from a row of EventColumns.
+func ScanEvent(row Scanner) (Event, error) {
+	var e Event
+	var attempts, next, delivered, failed int64
+	if err := row.Scan(&e.ID, &e.App, &e.Key, &e.Type, &e.Body, &attempts, &next, &delivered, &failed); err != nil {
+		return e, err
+	}
+	e.Attempts, e.NextAt, e.Failed = int(attempts), time.Unix(0, next).UTC(), failed != 0
+	if delivered != 0 {
+		e.DeliveredAt = time.Unix(0, delivered).UTC()
+	}
+	return e, nil
+}
+
+// ScanEvents reads every row of EventColumns.
+func ScanEvents(rows Rows) ([]Event, error) { return scanAll(rows, ScanEvent) }
+
+// PutGrants is a store's ApplyLifecycle part on grants: put each grant,
+// and bump each card they name once, in order.
+func PutGrants(grants []Grant, put func(*Grant) error, bump func(CardRef) error) error {
+	bumped := map[CardRef]bool{}
+	for i := range grants {
+		if err := put(&grants[i]); err != nil {
+			return err
+		}
+		if c := grants[i].Card; !bumped[c] {
+			bumped[c] = true
+			if err := bump(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,7 +18,7 @@ func (db *DB) Apps() apps.Store { return appsStore{db} }
 type appsStore struct{ db *DB }
 
 func (s appsStore) CreateApp(ctx context.Context, a *apps.App) error {
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO apps_apps (`+apps.AppColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`, apps.AppArgs(a)...)
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO apps_apps (`+apps.AppColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, apps.AppArgs(a)...)
 	return mapErr("postgres.Apps.CreateApp", err)
 }
 
@@ -53,16 +54,90 @@ func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
 func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant) (uint32, error) {
 	var v int64
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
-			valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
-			apps.GrantArgs(g)...); err != nil {
+		if err := upsertGrant(ctx, tx, g); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `INSERT INTO apps_files (issuer, asn, version) VALUES ($1, $2, 1)
-			ON CONFLICT (issuer, asn) DO UPDATE SET version = apps_files.version + 1 RETURNING version`, apps.CardArgs(g.Card)...).Scan(&v)
+		var err error
+		v, err = bumpFile(ctx, tx, g.Card)
+		return err
 	})
 	return uint32(v), mapErr("postgres.Apps.PutGrant", err)
+}
+
+func upsertGrant(ctx context.Context, tx pgx.Tx, g *apps.Grant) error {
+	_, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+		apps.GrantArgs(g)...)
+	return err
+}
+
+// bumpFile raises the card's entitlement file version by one.
+func bumpFile(ctx context.Context, tx pgx.Tx, c apps.CardRef) (int64, error) {
+	var v int64
+	err := tx.QueryRow(ctx, `INSERT INTO apps_files (issuer, asn, version) VALUES ($1, $2, 1)
+		ON CONFLICT (issuer, asn) DO UPDATE SET version = apps_files.version + 1 RETURNING version`, apps.CardArgs(c)...).Scan(&v)
+	return v, err
+}
+
+func (s appsStore) Cursor(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.db.pool.QueryRow(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return seq, mapErr("postgres.Apps.Cursor", err)
+}
+
+func (s appsStore) ApplyLifecycle(ctx context.Context, seq int64, grants []apps.Grant, events []apps.Event) error {
+	const op = "postgres.Apps.ApplyLifecycle"
+	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		// The cursor's row locked (or the table, before its first row):
+		// two followers apply a record once.
+		if _, err := tx.Exec(ctx, `LOCK TABLE apps_cursor IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var cur int64
+		if err := tx.QueryRow(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&cur); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if seq <= cur {
+			return citycard.E(op, citycard.Conflict, "audit record %d: applied already (cursor %d)", seq, cur)
+		}
+		if err := apps.PutGrants(grants, func(g *apps.Grant) error { return upsertGrant(ctx, tx, g) },
+			func(c apps.CardRef) error { _, err := bumpFile(ctx, tx, c); return err }); err != nil {
+			return err
+		}
+		for i := range events {
+			if _, err := tx.Exec(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				apps.EventArgs(&events[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO apps_cursor (one, audit_seq) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET audit_seq = excluded.audit_seq`, seq)
+		return err
+	}))
+}
+
+func (s appsStore) DueEvents(ctx context.Context, now time.Time, limit int) ([]apps.Event, error) {
+	const op = "postgres.Apps.DueEvents"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.EventColumns+` FROM apps_outbox WHERE delivered_ns = 0 AND failed = 0 AND next_ns <= $1 ORDER BY id LIMIT $2`, now.UnixNano(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanEvents(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) UpdateEvent(ctx context.Context, e *apps.Event) error {
+	const op = "postgres.Apps.UpdateEvent"
+	a := apps.EventArgs(e)
+	tag, err := s.db.pool.Exec(ctx, `UPDATE apps_outbox SET attempts = $1, next_ns = $2, delivered_ns = $3, failed = $4 WHERE id = $5`, a[4], a[5], a[6], a[7], e.ID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return citycard.E(op, citycard.NotFound, "no event %d", e.ID)
+	}
+	return mapErr(op, err)
 }
 
 func (s appsStore) Grant(ctx context.Context, app string, c apps.CardRef) (apps.Grant, error) {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 	}{
 		{"Apps", testApps},
 		{"Grants", testGrants},
+		{"Lifecycle", testLifecycle},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -45,7 +47,7 @@ type readerFunc func([]byte) (int, error)
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 var (
-	library = apps.App{ID: "nb-library", Name: "Ningbo Library", Kind: card.AppLibrary, Scope: 1, Party: "nb-library"}
+	library = apps.App{ID: "nb-library", Name: "Ningbo Library", Kind: card.AppLibrary, Scope: 1, Party: "nb-library", WebhookURL: "https://library.example/citycard"}
 	campus  = apps.App{ID: "nb-school-7", Name: "No. 7 Middle School", Kind: card.AppCampus, Scope: 7, Party: "nb-edu"}
 )
 
@@ -170,5 +172,147 @@ func testGrants(t *testing.T, s apps.Store) {
 	c2.ASN[9] = 2
 	if f, err := o.File(ctx, c2, 1); err != nil || f.Version != 0 || len(f.Slots) != 0 {
 		t.Fatalf("File of a card without grants = %+v, %v", f, err)
+	}
+}
+
+// lifecycleLog is card management's audit log as Follow reads it.
+type lifecycleLog []apps.AuditEntry
+
+func (l lifecycleLog) AuditLog(ctx context.Context, after int64, fn func(a apps.AuditEntry) error) error {
+	for _, a := range l {
+		if a.Seq > after {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// receiver is an idempotent webhook handler that fails its first fails
+// calls: it handles each idempotency key once.
+type receiver struct {
+	secret  string
+	fails   int
+	calls   int
+	handled map[string]string // key: body
+	now     func() time.Time
+}
+
+func (r *receiver) Send(ctx context.Context, url string, h map[string]string, body []byte) error {
+	r.calls++
+	if !apps.VerifySignature(r.secret, h[apps.HeaderSignature], body, r.now(), 5*time.Minute) {
+		return citycard.E("receiver", citycard.Crypto, "signature %q does not verify", h[apps.HeaderSignature])
+	}
+	if r.calls <= r.fails {
+		return citycard.E("receiver", citycard.Unavailable, "503")
+	}
+	if _, ok := r.handled[h[apps.HeaderIdempotencyKey]]; !ok {
+		r.handled[h[apps.HeaderIdempotencyKey]] = string(body)
+	}
+	return nil
+}
+
+// testLifecycle (issue 11: "A card's loss or replacement carries to
+// every application"): a loss blocks the card's grants (its file empty,
+// a grant refused), a replacement moves them to the new card, active;
+// each queues a signed webhook in the outbox with the grants and the
+// cursor, so that following the log again changes nothing; a receiver
+// that fails at first gets each event after the back-off (1 s, then
+// 2 s), once per idempotency key; the school, without a webhook, is told
+// nothing and its grant moves all the same.
+func testLifecycle(t *testing.T, s apps.Store) {
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	o := appsOffice(s, &at)
+	lib, _, err := o.Add(ctx, library)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := o.Add(ctx, campus); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := apps.ParseCard("3301000000000000/33010000000000000001")
+	nu, _ := apps.ParseCard("3301000000000000/33010000000000000009")
+	if _, _, err := o.Grant(ctx, library.ID, old, apps.Terms{ValidFrom: date(t, "20250301"), ValidTo: date(t, "20260228"), Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := o.Grant(ctx, campus.ID, old, apps.Terms{ValidFrom: date(t, "20240901"), ValidTo: date(t, "20250731"), Class: 3}); err != nil {
+		t.Fatal(err)
+	}
+	log := lifecycleLog{
+		{Seq: 1, At: at, Subject: "card:" + old.String(), Action: "activate", After: `{"state":"active"}`},
+		{Seq: 2, At: at.Add(time.Minute), Subject: "card:" + old.String(), Action: "report loss", After: `{"state":"lost"}`},
+	}
+	if cur, err := o.Follow(ctx, log); err != nil || cur != 2 {
+		t.Fatalf("Follow = %d, %v; want 2", cur, err)
+	}
+	f, err := o.File(ctx, old, 1)
+	if err != nil || len(f.Slots) != 0 || f.Version != 3 {
+		t.Fatalf("the lost card's file: %+v, %v; want no slot, version 3 (two grants, one loss)", f, err)
+	}
+	if r, _, err := o.Check(ctx, library.ID, old, apps.Loan, date(t, "20250302")); err != nil || r != apps.Blacklisted {
+		t.Errorf("a loan on the lost card: %v, %v; want blacklisted", r, err)
+	}
+	if _, _, err := o.Grant(ctx, library.ID, old, apps.Terms{ValidFrom: date(t, "20250301"), ValidTo: date(t, "20260228")}); citycard.KindOf(err) != citycard.Conflict {
+		t.Errorf("a grant on the lost card: %v, want conflict", err)
+	}
+	log = append(log, apps.AuditEntry{Seq: 3, At: at.Add(time.Hour), Subject: "card:" + old.String(), Action: "replace", After: `{"state":"replaced","replaced_by":"` + nu.ASN.String() + `"}`})
+	if cur, err := o.Follow(ctx, log); err != nil || cur != 3 {
+		t.Fatalf("Follow = %d, %v; want 3", cur, err)
+	}
+	if cur, err := o.Follow(ctx, log); err != nil || cur != 3 {
+		t.Fatalf("Follow again = %d, %v; want 3, nothing new", cur, err)
+	}
+	f, err = o.File(ctx, nu, 1)
+	if err != nil || len(f.Slots) != 2 || f.Version != 1 || f.Slots[0].Limit != 10 || f.Slots[1].Class != 3 {
+		t.Fatalf("the new card's file: %+v, %v; want both grants, version 1", f, err)
+	}
+	if g, err := o.Entitlement(ctx, library.ID, old); err != nil || g.State != apps.Revoked {
+		t.Errorf("the old card's grant: %+v, %v; want revoked", g, err)
+	}
+	// The outbox: the library's two events (the school has no webhook).
+	// Round 0 fails both (the next attempts in 1 s); at +1 s the first
+	// fails again (next in 2 s), the second is delivered; at +2 s the
+	// first is not due; at +3 s it is delivered.
+	rcv := &receiver{secret: lib.WebhookSecret, fails: 3, handled: map[string]string{}, now: func() time.Time { return at }}
+	for i, want := range []struct {
+		after     time.Duration
+		delivered int
+	}{{0, 0}, {time.Second, 1}, {time.Second, 0}, {time.Second, 1}, {time.Hour, 0}} {
+		at = at.Add(want.after)
+		d, failed, err := o.Deliver(ctx, rcv, 100)
+		if err != nil || d != want.delivered || failed != 0 {
+			t.Fatalf("round %d (+%v): delivered %d, failed %d, %v; want %d", i, want.after, d, failed, err, want.delivered)
+		}
+	}
+	if len(rcv.handled) != 2 {
+		t.Fatalf("handled %d events, want 2: %v", len(rcv.handled), rcv.handled)
+	}
+	lost := rcv.handled["cms-audit-2-nb-library"]
+	replaced := rcv.handled["cms-audit-3-nb-library"]
+	if !strings.Contains(lost, `"type":"card.lost"`) || !strings.Contains(lost, `"state":"blocked"`) ||
+		!strings.Contains(replaced, `"type":"card.replaced"`) || !strings.Contains(replaced, `"new_asn":"`+nu.ASN.String()+`"`) {
+		t.Errorf("bodies: %s, %s", lost, replaced)
+	}
+	if err := s.ApplyLifecycle(ctx, 3, nil, nil); citycard.KindOf(err) != citycard.Conflict {
+		t.Errorf("an audit record applied twice: %v, want conflict", err)
+	}
+	// A receiver that never answers: the event fails at its
+	// DeliveryAttemptsMax-th attempt, kept, and is tried no more.
+	log = append(log, apps.AuditEntry{Seq: 4, At: at, Subject: "card:" + nu.String(), Action: "report loss", After: `{"state":"lost"}`})
+	if _, err := o.Follow(ctx, log); err != nil {
+		t.Fatal(err)
+	}
+	down := &receiver{secret: lib.WebhookSecret, fails: 1 << 30, handled: map[string]string{}, now: func() time.Time { return at }}
+	for i := 1; i <= apps.DeliveryAttemptsMax; i++ {
+		_, failed, err := o.Deliver(ctx, down, 100)
+		if err != nil || failed != map[bool]int{true: 1}[i == apps.DeliveryAttemptsMax] || down.calls != i {
+			t.Fatalf("attempt %d: failed %d, calls %d, %v", i, failed, down.calls, err)
+		}
+		at = at.Add(apps.DeliveryBackoffMax)
+	}
+	if due, err := s.DueEvents(ctx, at.Add(24*time.Hour), 100); err != nil || len(due) != 0 {
+		t.Errorf("due after the last attempt: %v, %v; want none", due, err)
 	}
 }

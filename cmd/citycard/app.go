@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 )
 
@@ -20,11 +22,12 @@ const appUsage = `usage: citycard app <command> [--db URL] [flags]
 Application systems (a school, the library, a venue, a site group, a
 parking operator) and their entitlements on cards, on the store itself.
 
-  add --id ID --name NAME --kind K --scope N --party P
+  add --id ID --name NAME --kind K --scope N --party P [--webhook URL]
           an application (kind campus, library, venue, site or parking, at
           scope N: its school, library, venue, site group or zone code),
-          operated by registry party P; its API token is printed once,
-          alone on the last line
+          operated by registry party P, told of its cards' loss and
+          replacement at URL; its webhook secret and API token are printed
+          once, the token alone on the last line
   list [--json]
           the applications
   grant --app ID --card ISSUER/ASN --from YYYYMMDD --to YYYYMMDD [--class N] [--limit N]
@@ -48,6 +51,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 	kind := fs.String("kind", "", "add: campus, library, venue, site or parking")
 	scope := fs.Uint("scope", 0, "add: its scope code")
 	party := fs.String("party", "", "add: the registry party operating its terminals")
+	webhook := fs.String("webhook", "", "add: the `URL` its lifecycle webhooks are posted to")
 	app := fs.String("app", "", "the application's ID")
 	cardArg := fs.String("card", "", "the card, ISSUER/ASN")
 	from := fs.String("from", "", "grant: first valid day, YYYYMMDD")
@@ -95,12 +99,13 @@ func runApp(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		a, tok, err := o.Add(ctx, apps.App{ID: *id, Name: *name, Kind: k, Scope: uint32(*scope), Party: *party})
+		a, tok, err := o.Add(ctx, apps.App{ID: *id, Name: *name, Kind: k, Scope: uint32(*scope), Party: *party, WebhookURL: *webhook})
 		if err != nil {
 			return err
 		}
 		// The token alone on the last line, for scripts (| tail -n 1).
-		fmt.Fprintf(e.stdout, "added application %s (%s, %v scope %d, party %s); its API token, shown this once:\n%s\n", a.ID, a.Name, a.Kind, a.Scope, a.Party, tok)
+		fmt.Fprintf(e.stdout, "added application %s (%s, %v scope %d, party %s)\nits webhook secret (X-Citycard-Signature), shown this once: %s\nits API token, shown this once:\n%s\n",
+			a.ID, a.Name, a.Kind, a.Scope, a.Party, a.WebhookSecret, tok)
 	case "list":
 		list, err := o.Apps(ctx)
 		if err != nil {
@@ -157,4 +162,34 @@ func runApp(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s on card %v: %v, %v to %v, class %d, limit %d (changed %s)\n", g.App, g.Card, g.State, g.Slot.ValidFrom, g.Slot.ValidTo, g.Slot.Class, g.Slot.Limit, g.ChangedAt.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// Every followInterval, serve carries card management's lifecycle to the
+// applications and delivers the outbox's due webhooks, webhookBatch at a
+// time.
+const (
+	followInterval = 2 * time.Second
+	webhookBatch   = 100
+)
+
+// followLifecycle runs until ctx ends; a round's error is logged and the
+// next round tries again (the cursor and the outbox are in the store).
+func followLifecycle(ctx context.Context, o *apps.Office, st cms.Store, logger *slog.Logger) {
+	t := time.NewTicker(followInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := o.Follow(ctx, api.CMSLifecycle{Store: st}); err != nil {
+			logger.Warn("applications: following card management's audit log", "err", err)
+		}
+		if d, f, err := o.Deliver(ctx, api.WebhookSender{}, webhookBatch); err != nil {
+			logger.Warn("applications: delivering webhooks", "err", err)
+		} else if f > 0 {
+			logger.Warn("applications: webhooks failed for good", "failed", f, "delivered", d)
+		}
+	}
 }

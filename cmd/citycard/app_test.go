@@ -20,7 +20,7 @@ func TestAppCommands(t *testing.T) {
 		err := run(context.Background(), append([]string{"app", "--db", db}, args...), func(string) string { return "" }, &out, &errOut)
 		return out.String(), err
 	}
-	out, err := cli("add", "--id", "nb-library", "--name", "Ningbo Library", "--kind", "library", "--scope", "1", "--party", "nb-library")
+	out, err := cli("add", "--id", "nb-library", "--name", "Ningbo Library", "--kind", "library", "--scope", "1", "--party", "nb-library", "--webhook", "https://library.example/citycard")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if err != nil || len(lines[len(lines)-1]) != 64 {
 		t.Fatalf("add: the last line of %q is not the token (%v)", out, err)

@@ -7,6 +7,8 @@ CREATE TABLE apps_apps (
 	scope      BIGINT NOT NULL CHECK (scope BETWEEN 0 AND 4294967295),
 	party      TEXT NOT NULL,
 	credential TEXT NOT NULL UNIQUE CHECK (length(credential) = 64),
+	webhook_url    TEXT NOT NULL,
+	webhook_secret TEXT NOT NULL,
 	created_ns BIGINT NOT NULL,
 	UNIQUE (kind, scope)
 );
@@ -32,4 +34,25 @@ CREATE TABLE apps_files (
 	asn     TEXT NOT NULL,
 	version BIGINT NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
 	PRIMARY KEY (issuer, asn)
+);
+
+-- The webhook outbox: each lifecycle event for each application, queued
+-- in the transaction that changed the grants and moved the cursor over
+-- card management's audit log (apps_cursor, one row).
+CREATE TABLE apps_outbox (
+	id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	app          TEXT NOT NULL REFERENCES apps_apps (id),
+	key          TEXT NOT NULL UNIQUE,
+	type         TEXT NOT NULL,
+	body         TEXT NOT NULL,
+	attempts     BIGINT NOT NULL,
+	next_ns      BIGINT NOT NULL,
+	delivered_ns BIGINT NOT NULL,
+	failed       BIGINT NOT NULL CHECK (failed IN (0, 1))
+);
+CREATE INDEX apps_outbox_due ON apps_outbox (next_ns) WHERE delivered_ns = 0 AND failed = 0;
+
+CREATE TABLE apps_cursor (
+	one      BIGINT PRIMARY KEY CHECK (one = 1),
+	audit_seq BIGINT NOT NULL
 );

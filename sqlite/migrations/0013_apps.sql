@@ -9,6 +9,8 @@ CREATE TABLE apps_apps (
 	scope      INTEGER NOT NULL CHECK (scope BETWEEN 0 AND 4294967295),
 	party      TEXT NOT NULL,
 	credential TEXT NOT NULL UNIQUE CHECK (length(credential) = 64),
+	webhook_url    TEXT NOT NULL,
+	webhook_secret TEXT NOT NULL,
 	created_ns INTEGER NOT NULL,
 	UNIQUE (kind, scope)
 ) STRICT, WITHOUT ROWID;
@@ -35,3 +37,24 @@ CREATE TABLE apps_files (
 	version INTEGER NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
 	PRIMARY KEY (issuer, asn)
 ) STRICT, WITHOUT ROWID;
+
+-- The webhook outbox: each lifecycle event for each application, queued
+-- in the transaction that changed the grants and moved the cursor over
+-- card management's audit log (apps_cursor, one row).
+CREATE TABLE apps_outbox (
+	id           INTEGER PRIMARY KEY,
+	app          TEXT NOT NULL REFERENCES apps_apps (id),
+	key          TEXT NOT NULL UNIQUE,
+	type         TEXT NOT NULL,
+	body         TEXT NOT NULL,
+	attempts     INTEGER NOT NULL,
+	next_ns      INTEGER NOT NULL,
+	delivered_ns INTEGER NOT NULL,
+	failed       INTEGER NOT NULL CHECK (failed IN (0, 1))
+) STRICT;
+CREATE INDEX apps_outbox_due ON apps_outbox (next_ns) WHERE delivered_ns = 0 AND failed = 0;
+
+CREATE TABLE apps_cursor (
+	one      INTEGER PRIMARY KEY CHECK (one = 1),
+	audit_seq INTEGER NOT NULL
+) STRICT;

@@ -1,0 +1,61 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/cms"
+)
+
+// WebhookTimeout bounds one webhook's delivery; a receiver slower than
+// this is a failure, retried after the back-off.
+const WebhookTimeout = 10 * time.Second
+
+// WebhookSender posts the outbox's webhooks over HTTP (apps.Sender): a
+// 2xx answer is a delivery, anything else (another status, no answer, a
+// timeout) a failure. Client nil: an http.Client with WebhookTimeout.
+type WebhookSender struct {
+	Client *http.Client
+}
+
+// Send implements apps.Sender.
+func (s WebhookSender) Send(ctx context.Context, url string, headers map[string]string, body []byte) error {
+	c := s.Client
+	if c == nil {
+		c = &http.Client{Timeout: WebhookTimeout}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w", url, err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w", url, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // the connection reused
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// CMSLifecycle is card management's audit log as apps.Office.Follow
+// reads it (package apps cannot import cms: cms imports the gates, which
+// import apps).
+type CMSLifecycle struct{ Store cms.Store }
+
+// AuditLog implements apps.Lifecycle.
+func (l CMSLifecycle) AuditLog(ctx context.Context, after int64, fn func(a apps.AuditEntry) error) error {
+	return l.Store.AuditLog(ctx, after, func(a *cms.AuditRecord) error {
+		return fn(apps.AuditEntry{Seq: a.Seq, At: a.At, Subject: a.Subject, Action: a.Action, After: a.After})
+	})
+}
