@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/cms"
@@ -188,5 +189,25 @@ func TestAppLifecycleFromCMS(t *testing.T) {
 	}
 	if g, err := ap.o.Entitlement(ctx, "nb-library", oldRef); err != nil || g.State != apps.Revoked {
 		t.Fatalf("the old card's grant: %+v, %v; want revoked", g, err)
+	}
+}
+
+// appShapeRequests are the application routes' requests for
+// TestResponseShapes, on the card routePath fills in, which the library
+// has a grant on.
+func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
+	ap := withApps(t, x)
+	c := apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: 1}}
+	if _, _, err := ap.o.Grant(context.Background(), "nb-library", c, apps.Terms{ValidFrom: [4]byte{0x20, 0x25, 0x03, 0x01}, ValidTo: [4]byte{0x20, 0x26, 0x02, 0x28}, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	tok := ap.tokens["nb-library"]
+	base := "/v1/apps/nb-library/cards/" + c.Issuer.String() + "/" + c.ASN.String()
+	return map[string][]shapeRequest{
+		"GET /v1/apps/{app}/cards/{issuer}/{asn}/entitlement": {{token: tok}},
+		"GET /v1/apps/{app}/cards/{issuer}/{asn}/check":       {{path: base + "/check?action=loan&date=20250301", token: tok}},
+		"POST /v1/apps/{app}/cards/{issuer}/{asn}/grant": {{token: tok, ctype: "application/json",
+			body: []byte(`{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`)}},
+		"POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke": {{token: tok}},
 	}
 }
