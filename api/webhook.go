@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/cms"
 )
@@ -57,5 +58,16 @@ type CMSLifecycle struct{ Store cms.Store }
 func (l CMSLifecycle) AuditLog(ctx context.Context, after int64, fn func(a apps.AuditEntry) error) error {
 	return l.Store.AuditLog(ctx, after, func(a *cms.AuditRecord) error {
 		return fn(apps.AuditEntry{Seq: a.Seq, At: a.At, Subject: a.Subject, Action: a.Action, After: a.After})
+	})
+}
+
+// AcquireJournal is the acquisition journal as apps.Office.IndexRecords
+// reads it (package acquire's tests import apps).
+type AcquireJournal struct{ Journal acquire.Journal }
+
+// Replay implements apps.Journal.
+func (j AcquireJournal) Replay(ctx context.Context, from int64, fn func(e apps.JournalEntry) error) error {
+	return j.Journal.Replay(ctx, from, func(e *acquire.Journaled) error {
+		return fn(apps.JournalEntry{Pos: e.Pos, Application: e.Class == acquire.ClassApplication, Raw: e.Raw[:]})
 	})
 }

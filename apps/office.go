@@ -158,6 +158,18 @@ type Store interface {
 	// UpdateEvent stores e's attempts, next attempt, delivery and
 	// failure. Kind NotFound.
 	UpdateEvent(ctx context.Context, e *Event) error
+
+	// RecordsCursor returns the last journal position ApplyRecords
+	// reached (0: none).
+	RecordsCursor(ctx context.Context) (int64, error)
+	// ApplyRecords stores recs and moves the records cursor to pos, in one
+	// transaction. Kind Conflict if pos is not after the cursor.
+	ApplyRecords(ctx context.Context, pos int64, recs []AppRecord) error
+	// Records returns up to limit of app's records after position after,
+	// by position.
+	Records(ctx context.Context, app string, after int64, limit int) ([]AppRecord, error)
+	// DayCounts returns app's taps and distinct cards on day, by action.
+	DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]ActionCount, error)
 }
 
 // Office is the back office's side of the applications: it adds them,

@@ -202,3 +202,50 @@ func PutGrants(grants []Grant, put func(*Grant) error, bump func(CardRef) error)
 	}
 	return nil
 }
+
+// RecordColumns is the stores' spelling of an application record.
+const RecordColumns = "pos, app, issuer, asn, terminal, terminal_seq, action, date, time, place, uses, counter"
+
+// RecordArgs returns r's values in RecordColumns' order.
+func RecordArgs(r *AppRecord) []any {
+	return []any{r.Pos, r.App, hexOf(r.Card.Issuer[:]), hexOf(r.Card.ASN[:]), hexOf(r.Terminal[:]), int64(r.TerminalSeq), int64(r.Action),
+		hexOf(r.Date[:]), hexOf(r.Time[:]), int64(r.Place), int64(r.Uses), int64(r.Counter)}
+}
+
+// DateArg returns a day as the stores keep it.
+func DateArg(d citycard.BCDDate) string { return hexOf(d[:]) }
+
+// ScanRecord reads a record from a row of RecordColumns.
+func ScanRecord(row Scanner) (AppRecord, error) {
+	const op = "apps.ScanRecord"
+	var r AppRecord
+	var issuer, asn, term, date, tm string
+	var seq, action, place, uses, counter int64
+	if err := row.Scan(&r.Pos, &r.App, &issuer, &asn, &term, &seq, &action, &date, &tm, &place, &uses, &counter); err != nil {
+		return r, err
+	}
+	for _, f := range []struct {
+		name, s string
+		b       []byte
+	}{{"issuer", issuer, r.Card.Issuer[:]}, {"asn", asn, r.Card.ASN[:]}, {"terminal", term, r.Terminal[:]}, {"date", date, r.Date[:]}, {"time", tm, r.Time[:]}} {
+		if err := unhex(op, f.name, f.s, f.b); err != nil {
+			return r, err
+		}
+	}
+	r.TerminalSeq, r.Action, r.Place, r.Uses, r.Counter = uint32(seq), Action(action), uint32(place), uint32(uses), uint16(counter)
+	return r, nil
+}
+
+// ScanRecords reads every row of RecordColumns.
+func ScanRecords(rows Rows) ([]AppRecord, error) { return scanAll(rows, ScanRecord) }
+
+// ScanCounts reads rows of action, taps, cards.
+func ScanCounts(rows Rows) ([]ActionCount, error) {
+	return scanAll(rows, func(row Scanner) (ActionCount, error) {
+		var c ActionCount
+		var a int64
+		err := row.Scan(&a, &c.Taps, &c.Cards)
+		c.Action = Action(a)
+		return c, err
+	})
+}

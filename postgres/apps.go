@@ -170,3 +170,57 @@ func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant
 	})
 	return out, uint32(v), mapErr(op, err)
 }
+
+func (s appsStore) RecordsCursor(ctx context.Context) (int64, error) {
+	var pos int64
+	err := s.db.pool.QueryRow(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return pos, mapErr("postgres.Apps.RecordsCursor", err)
+}
+
+func (s appsStore) ApplyRecords(ctx context.Context, pos int64, recs []apps.AppRecord) error {
+	const op = "postgres.Apps.ApplyRecords"
+	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE apps_records_cursor IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var cur int64
+		if err := tx.QueryRow(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&cur); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if pos <= cur {
+			return citycard.E(op, citycard.Conflict, "journal position %d: filed already (cursor %d)", pos, cur)
+		}
+		for i := range recs {
+			if _, err := tx.Exec(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, apps.RecordArgs(&recs[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO apps_records_cursor (one, pos) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET pos = excluded.pos`, pos)
+		return err
+	}))
+}
+
+func (s appsStore) Records(ctx context.Context, app string, after int64, limit int) ([]apps.AppRecord, error) {
+	const op = "postgres.Apps.Records"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.RecordColumns+` FROM apps_records WHERE app = $1 AND pos > $2 ORDER BY pos LIMIT $3`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanRecords(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]apps.ActionCount, error) {
+	const op = "postgres.Apps.DayCounts"
+	rows, err := s.db.pool.Query(ctx, `SELECT action, count(*), count(DISTINCT issuer || asn) FROM apps_records WHERE app = $1 AND date = $2 GROUP BY action ORDER BY action`, app, apps.DateArg(day))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanCounts(rows)
+	return out, mapErr(op, err)
+}

@@ -170,3 +170,54 @@ func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant
 	out, err := apps.ScanGrants(rows)
 	return out, uint32(v), mapErr(op, err)
 }
+
+func (s appsStore) RecordsCursor(ctx context.Context) (int64, error) {
+	var pos int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&pos)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return pos, mapErr("sqlite.Apps.RecordsCursor", err)
+}
+
+func (s appsStore) ApplyRecords(ctx context.Context, pos int64, recs []apps.AppRecord) error {
+	const op = "sqlite.Apps.ApplyRecords"
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&cur); err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if pos <= cur {
+			return citycard.E(op, citycard.Conflict, "journal position %d: filed already (cursor %d)", pos, cur)
+		}
+		for i := range recs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, apps.RecordArgs(&recs[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps_records_cursor (one, pos) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET pos = excluded.pos`, pos)
+		return err
+	}))
+}
+
+func (s appsStore) Records(ctx context.Context, app string, after int64, limit int) ([]apps.AppRecord, error) {
+	const op = "sqlite.Apps.Records"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.RecordColumns+` FROM apps_records WHERE app = ? AND pos > ? ORDER BY pos LIMIT ?`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanRecords(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]apps.ActionCount, error) {
+	const op = "sqlite.Apps.DayCounts"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT action, count(*), count(DISTINCT issuer || asn) FROM apps_records WHERE app = ? AND date = ? GROUP BY action ORDER BY action`, app, apps.DateArg(day))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanCounts(rows)
+	return out, mapErr(op, err)
+}

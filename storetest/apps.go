@@ -10,6 +10,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/record"
 )
 
 // RunApps runs the suite of apps.Store, each test in parallel on the
@@ -22,6 +23,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"Apps", testApps},
 		{"Grants", testGrants},
 		{"Lifecycle", testLifecycle},
+		{"Records", testRecords},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -314,5 +316,88 @@ func testLifecycle(t *testing.T, s apps.Store) {
 	}
 	if due, err := s.DueEvents(ctx, at.Add(24*time.Hour), 100); err != nil || len(due) != 0 {
 		t.Errorf("due after the last attempt: %v, %v; want none", due, err)
+	}
+}
+
+// journal is an acquisition journal as IndexRecords reads it.
+type journal []apps.JournalEntry
+
+func (j journal) Replay(ctx context.Context, from int64, fn func(e apps.JournalEntry) error) error {
+	for i := range j {
+		if j[i].Pos > from {
+			if err := fn(j[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appEntry is a journaled application record of kind at scope: action by
+// card asn on day.
+func appEntry(t *testing.T, pos int64, kind card.Application, scope uint32, asn byte, action apps.Action, day string, accepted bool) apps.JournalEntry {
+	t.Helper()
+	r := record.Record{Type: citycard.TxApplication, Issuer: citycard.IssuerCode{0x33, 0x01}, ASN: citycard.ASN{9: asn}, Counter: uint16(pos),
+		TerminalID: citycard.TerminalID{5: 1}, PSAMID: citycard.PSAMID{9: 1}, KeyVersion: 1, Status: record.StatusComplete, TerminalSeq: uint32(pos), Date: date(t, day), Time: citycard.BCDTime{0x08}, Network: uint16(kind), Line: scope,
+		Station: 3, EntryStation: 1, Product: uint16(action)}
+	return apps.JournalEntry{Pos: pos, Application: accepted, Raw: r.AppendBinary(nil)}
+}
+
+// testRecords: the journal's accepted application records filed under
+// their application by kind and scope (another school's, a duplicate, a
+// purchase passed over), in pages by position, the cursor moved with them
+// so that indexing again files nothing twice; the daily report counts an
+// application's taps and distinct cards by action, its own only.
+func testRecords(t *testing.T, s apps.Store) {
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	o := appsOffice(s, &at)
+	for _, a := range []apps.App{library, campus} {
+		if _, _, err := o.Add(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := journal{
+		appEntry(t, 1, card.AppLibrary, 1, 1, apps.Loan, "20250301", true),
+		appEntry(t, 2, card.AppLibrary, 1, 1, apps.Loan, "20250301", true),
+		appEntry(t, 3, card.AppLibrary, 1, 2, apps.Loan, "20250301", true),
+		appEntry(t, 4, card.AppLibrary, 1, 2, apps.Return, "20250301", true),
+		appEntry(t, 5, card.AppLibrary, 1, 2, apps.Loan, "20250301", false),  // a copy: not filed
+		appEntry(t, 6, card.AppCampus, 8, 3, apps.CheckIn, "20250301", true), // school 8: no application here
+		appEntry(t, 7, card.AppCampus, 7, 3, apps.CheckIn, "20250301", true),
+		appEntry(t, 8, card.AppLibrary, 1, 1, apps.Return, "20250302", true),
+	}
+	if cur, err := o.IndexRecords(ctx, j[:5]); err != nil || cur != 5 {
+		t.Fatalf("IndexRecords = %d, %v; want 5", cur, err)
+	}
+	if cur, err := o.IndexRecords(ctx, j); err != nil || cur != 8 {
+		t.Fatalf("IndexRecords again = %d, %v; want 8", cur, err)
+	}
+	if cur, err := o.IndexRecords(ctx, j); err != nil || cur != 8 {
+		t.Fatalf("IndexRecords a third time = %d, %v; want 8, nothing new", cur, err)
+	}
+	page, err := o.Records(ctx, library.ID, 0, 3)
+	if err != nil || len(page) != 3 || page[0].Pos != 1 || page[2].Pos != 3 || page[0].Action != apps.Loan || page[0].Counter != 1 || page[0].Uses != 1 || page[0].Place != 3 {
+		t.Fatalf("the library's first page: %+v, %v", page, err)
+	}
+	page, err = o.Records(ctx, library.ID, 3, apps.RecordsPageMax)
+	if err != nil || len(page) != 2 || page[0].Pos != 4 || page[1].Pos != 8 {
+		t.Fatalf("the library's second page: %+v, %v; want positions 4 and 8", page, err)
+	}
+	if school, err := o.Records(ctx, campus.ID, 0, 10); err != nil || len(school) != 1 || school[0].Pos != 7 || school[0].Action != apps.CheckIn {
+		t.Fatalf("the school's records: %+v, %v; want position 7 alone", school, err)
+	}
+	for _, n := range []int{0, apps.RecordsPageMax + 1} {
+		if _, err := o.Records(ctx, library.ID, 0, n); citycard.KindOf(err) != citycard.Invalid {
+			t.Errorf("a page of %d: %v, want invalid", n, err)
+		}
+	}
+	rep, err := o.Report(ctx, library.ID, date(t, "20250301"))
+	want := []apps.ActionCount{{Action: apps.Loan, Taps: 3, Cards: 2}, {Action: apps.Return, Taps: 1, Cards: 1}}
+	if err != nil || len(rep) != 2 || rep[0] != want[0] || rep[1] != want[1] {
+		t.Fatalf("the library's report of 1 March: %+v, %v; want %+v", rep, err, want)
+	}
+	if err := s.ApplyRecords(ctx, 8, nil); citycard.KindOf(err) != citycard.Conflict {
+		t.Errorf("a position filed twice: %v, want conflict", err)
 	}
 }

@@ -56,3 +56,28 @@ CREATE TABLE apps_cursor (
 	one      BIGINT PRIMARY KEY CHECK (one = 1),
 	audit_seq BIGINT NOT NULL
 );
+
+-- Each application's accepted records (check-ins, admissions, loans),
+-- filed from the acquisition journal by their kind and scope up to a
+-- cursor (apps_records_cursor, one row) moved in the same transaction.
+CREATE TABLE apps_records (
+	pos          BIGINT PRIMARY KEY,
+	app          TEXT NOT NULL REFERENCES apps_apps (id),
+	issuer       TEXT NOT NULL,
+	asn          TEXT NOT NULL,
+	terminal     TEXT NOT NULL,
+	terminal_seq BIGINT NOT NULL,
+	action       BIGINT NOT NULL,
+	date         TEXT NOT NULL,
+	time         TEXT NOT NULL,
+	place        BIGINT NOT NULL,
+	uses         BIGINT NOT NULL,
+	counter      BIGINT NOT NULL
+);
+CREATE INDEX apps_records_app ON apps_records (app, pos);
+CREATE INDEX apps_records_day ON apps_records (app, date);
+
+CREATE TABLE apps_records_cursor (
+	one BIGINT PRIMARY KEY CHECK (one = 1),
+	pos BIGINT NOT NULL
+);

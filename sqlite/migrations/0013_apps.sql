@@ -58,3 +58,28 @@ CREATE TABLE apps_cursor (
 	one      INTEGER PRIMARY KEY CHECK (one = 1),
 	audit_seq INTEGER NOT NULL
 ) STRICT;
+
+-- Each application's accepted records (check-ins, admissions, loans),
+-- filed from the acquisition journal by their kind and scope up to a
+-- cursor (apps_records_cursor, one row) moved in the same transaction.
+CREATE TABLE apps_records (
+	pos          INTEGER PRIMARY KEY,
+	app          TEXT NOT NULL REFERENCES apps_apps (id),
+	issuer       TEXT NOT NULL,
+	asn          TEXT NOT NULL,
+	terminal     TEXT NOT NULL,
+	terminal_seq INTEGER NOT NULL,
+	action       INTEGER NOT NULL,
+	date         TEXT NOT NULL,
+	time         TEXT NOT NULL,
+	place        INTEGER NOT NULL,
+	uses         INTEGER NOT NULL,
+	counter      INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX apps_records_app ON apps_records (app, pos);
+CREATE INDEX apps_records_day ON apps_records (app, date);
+
+CREATE TABLE apps_records_cursor (
+	one INTEGER PRIMARY KEY CHECK (one = 1),
+	pos INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
