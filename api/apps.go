@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
@@ -193,4 +195,103 @@ func (s *Server) handleAppRevoke(w http.ResponseWriter, r *http.Request, a apps.
 	}
 	s.Logger.Info("entitlement revoked", "app", a.ID, "card", c.String(), "file_version", v)
 	s.reply(w, r, http.StatusOK, NewEntitlementJSON(&g, v))
+}
+
+// appRecordJSON is one of an application's records.
+type appRecordJSON struct {
+	Pos         int64  `json:"pos"`
+	Issuer      string `json:"issuer"`
+	ASN         string `json:"asn"`
+	Terminal    string `json:"terminal"`
+	TerminalSeq uint32 `json:"terminal_seq"`
+	Action      string `json:"action"`
+	Date        string `json:"date"` // YYYYMMDD
+	Time        string `json:"time"` // HHMMSS
+	Place       uint32 `json:"place"`
+	Uses        uint32 `json:"uses"`
+	Counter     uint16 `json:"counter"`
+}
+
+type appRecordsJSON struct {
+	Records []appRecordJSON `json:"records"`
+	// Next is the after of the next page; absent on the last.
+	Next int64 `json:"next,omitempty"`
+}
+
+// handleAppRecords answers the application's records after journal
+// position after (default 0), limit of them (1 to apps.RecordsPageMax,
+// default the most), by position.
+func (s *Server) handleAppRecords(w http.ResponseWriter, r *http.Request, a apps.App) {
+	const op = "api.appRecords"
+	q := r.URL.Query()
+	after, limit := int64(0), apps.RecordsPageMax
+	var err error
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			err = citycard.E(op, citycard.Invalid, "after=%q: want a journal position, 0 or more", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" && err == nil {
+		if n, perr := strconv.Atoi(v); perr != nil || n < 1 || n > apps.RecordsPageMax {
+			err = citycard.E(op, citycard.Invalid, "limit=%q: want 1 to %d", v, apps.RecordsPageMax)
+		} else {
+			limit = n
+		}
+	}
+	var recs []apps.AppRecord
+	if err == nil {
+		recs, err = s.Apps.Records(r.Context(), a.ID, after, limit)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	out := appRecordsJSON{Records: make([]appRecordJSON, 0, len(recs))}
+	for _, x := range recs {
+		out.Records = append(out.Records, appRecordJSON{Pos: x.Pos, Issuer: x.Card.Issuer.String(), ASN: x.Card.ASN.String(), Terminal: x.Terminal.String(),
+			TerminalSeq: x.TerminalSeq, Action: x.Action.String(), Date: x.Date.String(), Time: fmt.Sprintf("%X", x.Time[:]), Place: x.Place, Uses: x.Uses, Counter: x.Counter})
+	}
+	if len(recs) == limit {
+		out.Next = recs[len(recs)-1].Pos
+	}
+	s.reply(w, r, http.StatusOK, out)
+}
+
+// AppReportJSON is an application's daily report, as the API and
+// citycard app report --json show it.
+type AppReportJSON struct {
+	App     string              `json:"app"`
+	Date    string              `json:"date"` // YYYYMMDD
+	Actions []AppReportLineJSON `json:"actions"`
+}
+
+// AppReportLineJSON is one action's line of a daily report.
+type AppReportLineJSON struct {
+	Action string `json:"action"`
+	Taps   int64  `json:"taps"`
+	Cards  int64  `json:"cards"` // distinct cards
+}
+
+// NewAppReportJSON returns the report's answer.
+func NewAppReportJSON(app string, day citycard.BCDDate, counts []apps.ActionCount) AppReportJSON {
+	out := AppReportJSON{App: app, Date: day.String(), Actions: make([]AppReportLineJSON, 0, len(counts))}
+	for _, c := range counts {
+		out.Actions = append(out.Actions, AppReportLineJSON{Action: c.Action.String(), Taps: c.Taps, Cards: c.Cards})
+	}
+	return out
+}
+
+// handleAppReport answers the application's report of {day} (YYYYMMDD).
+func (s *Server) handleAppReport(w http.ResponseWriter, r *http.Request, a apps.App) {
+	const op = "api.appReport"
+	day, err := apps.ParseDate(r.PathValue("day"))
+	var counts []apps.ActionCount
+	if err == nil {
+		counts, err = s.Apps.Report(r.Context(), a.ID, day)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	s.reply(w, r, http.StatusOK, NewAppReportJSON(a.ID, day, counts))
 }

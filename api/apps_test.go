@@ -209,5 +209,61 @@ func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/apps/{app}/cards/{issuer}/{asn}/grant": {{token: tok, ctype: "application/json",
 			body: []byte(`{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`)}},
 		"POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke": {{token: tok}},
+		"GET /v1/apps/{app}/records":                      {{token: tok}},
+		"GET /v1/apps/{app}/reports/{day}":                {{path: "/v1/apps/nb-library/reports/20250301", token: tok}},
+	}
+}
+
+// TestAppRecordsAndReport: the records route pages an application's own
+// records (limit 1 to 1000, both bounds taken, 0 and 1001 refused;
+// next the after of the next page), the school sees none of the
+// library's; the report counts taps and distinct cards by action.
+func TestAppRecordsAndReport(t *testing.T) {
+	f := newFixture(t)
+	ap := withApps(t, withCMS(t, f))
+	day, _ := apps.ParseDate("20250301")
+	var recs []apps.AppRecord
+	for i := int64(1); i <= 3; i++ {
+		recs = append(recs, apps.AppRecord{Pos: i, App: "nb-library", Card: apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: byte(i % 2)}},
+			Terminal: citycard.TerminalID{5: 1}, TerminalSeq: uint32(i), Action: apps.Loan, Date: day, Place: 3, Uses: 1, Counter: uint16(i)})
+	}
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, recs); err != nil {
+		t.Fatal(err)
+	}
+	get := func(app, path string) (int, map[string]any) {
+		t.Helper()
+		code, b := ap.do(t, "GET", "/v1/apps/"+app+path, ap.tokens[app], "", nil, nil)
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %d %s", path, code, b)
+		}
+		return code, v
+	}
+	code, v := get("nb-library", "/records?limit=2")
+	if rs, _ := v["records"].([]any); code != http.StatusOK || len(rs) != 2 || v["next"] != 2.0 || rs[0].(map[string]any)["action"] != "loan" || rs[0].(map[string]any)["date"] != "20250301" {
+		t.Fatalf("the first page: %d %v", code, v)
+	}
+	code, v = get("nb-library", "/records?after=2&limit=1000")
+	if rs, _ := v["records"].([]any); code != http.StatusOK || len(rs) != 1 || v["next"] != nil {
+		t.Fatalf("the last page: %d %v", code, v)
+	}
+	if code, v := get("nb-library", "/records?limit=1"); code != http.StatusOK || v["next"] != 1.0 {
+		t.Errorf("limit=1: %d %v", code, v)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "after=-1", "after=x"} {
+		if code, v := get("nb-library", "/records?"+q); code != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d %v, want 422", q, code, v)
+		}
+	}
+	if code, v := get("nb-school-7", "/records"); code != http.StatusOK || len(v["records"].([]any)) != 0 {
+		t.Errorf("the school's records: %d %v, want none", code, v)
+	}
+	code, v = get("nb-library", "/reports/20250301")
+	lines, _ := v["actions"].([]any)
+	if code != http.StatusOK || len(lines) != 1 || lines[0].(map[string]any)["taps"] != 3.0 || lines[0].(map[string]any)["cards"] != 2.0 {
+		t.Fatalf("the report: %d %v; want 3 loans by 2 cards", code, v)
+	}
+	if code, v := get("nb-library", "/reports/2025-03-01"); code != http.StatusUnprocessableEntity {
+		t.Errorf("a day not YYYYMMDD: %d %v, want 422", code, v)
 	}
 }

@@ -77,6 +77,8 @@ func (s *Server) routes() []route {
 		s.appRoute("GET /v1/apps/{app}/cards/{issuer}/{asn}/check", s.handleAppCheck), // ?action=loan&date=YYYYMMDD
 		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/grant", s.handleAppGrant),
 		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke", s.handleAppRevoke),
+		s.appRoute("GET /v1/apps/{app}/records", s.handleAppRecords),      // ?after=POS&limit=N
+		s.appRoute("GET /v1/apps/{app}/reports/{day}", s.handleAppReport), // {day} YYYYMMDD
 
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
@@ -37,6 +38,9 @@ parking operator) and their entitlements on cards, on the store itself.
           end it; the version moves, gates refuse the old file stale
   show --app ID --card ISSUER/ASN [--json]
           the application's grant on the card
+  report --app ID --date YYYYMMDD [--json]
+          the application's day: taps and distinct cards by action, from
+          its records (serve files them from the journal every 2 s)
 
 flags:
 `
@@ -58,7 +62,8 @@ func runApp(ctx context.Context, e env, args []string) error {
 	to := fs.String("to", "", "grant: last valid day, YYYYMMDD")
 	class := fs.Uint("class", 0, "grant: a pupil's class (campus)")
 	limit := fs.Uint("limit", 0, "grant: loans at once (library), admissions a month (venue)")
-	asJSON := fs.Bool("json", false, "list, show: JSON")
+	day := fs.String("date", "", "report: the day, YYYYMMDD")
+	asJSON := fs.Bool("json", false, "list, show, report: JSON")
 	cmd, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -68,6 +73,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 		"grant":  {"app", "card", "from", "to"},
 		"revoke": {"app", "card"},
 		"show":   {"app", "card"},
+		"report": {"app", "date"},
 	}
 	if _, ok := need[cmd]; !ok && cmd != "list" {
 		fs.Usage()
@@ -151,6 +157,25 @@ func runApp(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "revoked %s on card %v; the card's entitlement file is now version %d\n", g.App, g.Card, v)
+	case "report":
+		d, err := apps.ParseDate(*day)
+		if err != nil {
+			return err
+		}
+		counts, err := o.Report(ctx, *app, d)
+		if err != nil {
+			return err
+		}
+		rep := api.NewAppReportJSON(*app, d, counts)
+		if *asJSON {
+			return json.NewEncoder(e.stdout).Encode(rep)
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "%s on %s\nACTION\tTAPS\tCARDS\n", rep.App, rep.Date)
+		for _, l := range rep.Actions {
+			fmt.Fprintf(w, "%s\t%d\t%d\n", l.Action, l.Taps, l.Cards)
+		}
+		return w.Flush()
 	case "show":
 		g, err := o.Entitlement(ctx, *app, c)
 		if err != nil {
@@ -164,8 +189,8 @@ func runApp(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// Every followInterval, serve carries card management's lifecycle to the
-// applications and delivers the outbox's due webhooks, webhookBatch at a
+// Every followInterval, serve files the applications' records from the
+// journal, carries card management's lifecycle to them and delivers the outbox's due webhooks, webhookBatch at a
 // time.
 const (
 	followInterval = 2 * time.Second
@@ -174,7 +199,7 @@ const (
 
 // followLifecycle runs until ctx ends; a round's error is logged and the
 // next round tries again (the cursor and the outbox are in the store).
-func followLifecycle(ctx context.Context, o *apps.Office, st cms.Store, logger *slog.Logger) {
+func followLifecycle(ctx context.Context, o *apps.Office, st cms.Store, j acquire.Journal, logger *slog.Logger) {
 	t := time.NewTicker(followInterval)
 	defer t.Stop()
 	for {
@@ -182,6 +207,9 @@ func followLifecycle(ctx context.Context, o *apps.Office, st cms.Store, logger *
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if _, err := o.IndexRecords(ctx, api.AcquireJournal{Journal: j}); err != nil {
+			logger.Warn("applications: filing their records from the journal", "err", err)
 		}
 		if _, err := o.Follow(ctx, api.CMSLifecycle{Store: st}); err != nil {
 			logger.Warn("applications: following card management's audit log", "err", err)

@@ -40,6 +40,10 @@ func TestAppCommands(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &g) != nil || g["state"] != "revoked" || g["valid_to"] != "20260228" || g["limit"] != 10.0 {
 		t.Fatalf("show --json = %q, %v", out, err)
 	}
+	out, err = cli("report", "--app", "nb-library", "--date", "20250301", "--json")
+	if err != nil || strings.TrimSpace(out) != `{"app":"nb-library","date":"20250301","actions":[]}` {
+		t.Fatalf("report of a day without records: %q, %v", out, err)
+	}
 	out, err = cli("list", "--json")
 	if err != nil || !strings.Contains(out, `"id":"nb-library"`) || !strings.Contains(out, `"kind":"library"`) {
 		t.Fatalf("list --json = %q, %v", out, err)
@@ -53,6 +57,7 @@ func TestAppCommands(t *testing.T) {
 		{[]string{"grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "20260228", "--limit", "65536"}, true},
 		{[]string{"grant", "--app", "nb-library", "--card", "3301/1", "--from", "20250301", "--to", "20260228"}, false},
 		{[]string{"frobnicate"}, true},
+		{[]string{"report", "--app", "nb-library"}, true}, // --date missing
 	} {
 		_, err := cli(c.args...)
 		if err == nil || errors.Is(err, errUsage) != c.usage {

@@ -129,7 +129,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	s.Loads = loads
 	// The application systems' API (citycard app add gives their tokens).
 	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader)
-	go followLifecycle(ctx, s.Apps, st.cms, logger)
+	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
