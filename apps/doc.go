@@ -110,6 +110,18 @@
 // far is on the card): wrong_application, blacklisted (blocked by a
 // loss), expired (a return and a check-out never), or allowed.
 //
+// # Records and reports
+//
+// An application's records are the journal's accepted application
+// records (record type A0) of its kind (the record's network) and scope
+// (its line). IndexRecords files them in the store under their
+// application, from a cursor over the journal moved in the same
+// transaction, IndexBatchMax journal entries at a time: one scan of the
+// journal in all, not one a request, and an application reads its own
+// records only, in pages by journal position (Records, at most
+// RecordsPageMax a page). Report counts a day's taps and distinct cards
+// by action from them (an index on application and day).
+//
 // # Lifecycle and webhooks
 //
 // A card's loss, a cancelled loss and a replacement are card
