@@ -156,12 +156,19 @@ func TestAppBadInput(t *testing.T) {
 // applications (issue 11: "the lost card's entitlements are blocked, the
 // new card inherits them"): the library's grant on a card reported lost
 // at the counter is blocked (a loan: blacklisted); after the replacement
-// it is on the new card, active, and the old card's is revoked.
+// it is on the new card, active, and the old card's is revoked; a card
+// lost before it had any grant is refused one (409).
 func TestAppLifecycleFromCMS(t *testing.T) {
 	f := newFixture(t)
 	x := withCMS(t, f)
 	ap := withApps(t, x)
 	ctx := context.Background()
+	ap.o.WithCards(CMSCards{Store: x.db.CMS()})
+	// A card lost before any grant: card management refuses it (409).
+	lost := x.lost(t, "31500000000000000903")
+	if code, v := ap.call(t, "POST", "nb-library", lost.String()+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`); code != http.StatusConflict {
+		t.Fatalf("a grant on a lost card: %d %v, want 409", code, v)
+	}
 	old := x.issued(t, "31500000000000000901", 1000)
 	oldRef := apps.CardRef{Issuer: testIssuer, ASN: old}
 	if code, v := ap.call(t, "POST", "nb-library", old.String()+"/grant", `{"valid_from":"20250301","valid_to":"20260228","class":0,"limit":10}`); code != http.StatusOK {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/cms"
@@ -70,4 +71,23 @@ func (j AcquireJournal) Replay(ctx context.Context, from int64, fn func(e apps.J
 	return j.Journal.Replay(ctx, from, func(e *acquire.Journaled) error {
 		return fn(apps.JournalEntry{Pos: e.Pos, Application: e.Class == acquire.ClassApplication, Raw: e.Raw[:]})
 	})
+}
+
+// CMSCards is card management's answer to apps.Office.WithCards: a card
+// in use (applied to active) may take a grant; one lost, replaced,
+// damaged, expired or closed may not (Conflict).
+type CMSCards struct{ Store cms.Store }
+
+// Grantable implements apps.Cards.
+func (c CMSCards) Grantable(ctx context.Context, ref apps.CardRef) error {
+	const op = "api.CMSCards.Grantable"
+	card, err := c.Store.Card(ctx, ref.Issuer, ref.ASN)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	switch card.State {
+	case cms.Lost, cms.Replaced, cms.Damaged, cms.Expired, cms.Closed:
+		return citycard.E(op, citycard.Conflict, "card %v is %v: no entitlement granted", ref, card.State)
+	}
+	return nil
 }

@@ -180,6 +180,21 @@ type Office struct {
 	store Store
 	now   func() time.Time
 	rnd   io.Reader
+	cards Cards
+}
+
+// Cards says whether card management lets a card take a grant: kind
+// Conflict for a card lost, replaced, damaged, expired or closed, NotFound
+// for one it does not know (api.CMSCards over cms.Store).
+type Cards interface {
+	Grantable(ctx context.Context, c CardRef) error
+}
+
+// WithCards makes Grant ask cards first, so that a card lost before it
+// had any grant (no grant of it to block) is refused too. It returns o.
+func (o *Office) WithCards(cards Cards) *Office {
+	o.cards = cards
+	return o
 }
 
 // NewOffice returns an Office over store; now gives the time, rnd the
@@ -234,8 +249,9 @@ func (o *Office) Authenticate(ctx context.Context, token string) (App, error) {
 // Grant gives application app the entitlement t on card c, replacing
 // its grant there if it has one; the card's file version moves. It
 // returns the grant and the version. Kinds: Invalid (terms the slot
-// refuses), NotFound (no application app), Conflict (the card's grants
-// are blocked by a loss, or its file has card.EntitlementsMax grants of
+// refuses), NotFound (no application app; a card card management does
+// not know, WithCards), Conflict (the card's grants are blocked by a
+// loss, card management's Cards refuses it, or its file has card.EntitlementsMax grants of
 // other applications already), IO.
 func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Grant, uint32, error) {
 	const op = "apps.Office.Grant"
@@ -246,6 +262,11 @@ func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Gra
 	slot := card.Entitlement{App: a.Kind, Scope: a.Scope, ValidFrom: t.ValidFrom, ValidTo: t.ValidTo, Class: t.Class, Limit: t.Limit}
 	if err := slot.Validate(); err != nil {
 		return Grant{}, 0, citycard.E(op, citycard.Invalid, "application %s, card %v: %w", app, c, err)
+	}
+	if o.cards != nil {
+		if err := o.cards.Grantable(ctx, c); err != nil {
+			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+		}
 	}
 	gs, _, err := o.store.CardGrants(ctx, c)
 	if err != nil {

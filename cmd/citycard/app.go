@@ -98,7 +98,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.close()
-	o := apps.NewOffice(st.apps, time.Now, rand.Reader)
+	o := apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms})
 	switch cmd {
 	case "add":
 		k, err := card.ParseApplication(*kind)

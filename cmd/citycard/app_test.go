@@ -8,6 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/cms"
 )
 
 // TestAppCommands: app add prints the token alone on its last line; grant
@@ -26,6 +31,25 @@ func TestAppCommands(t *testing.T) {
 		t.Fatalf("add: the last line of %q is not the token (%v)", out, err)
 	}
 	const cardArg = "3301000000000000/33010000000000000001"
+	// The card, known to card management (a transit card, sold
+	// anonymous): grant asks it first.
+	st, err := openStores(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cms.NewProtector(bytes.Repeat([]byte{7}, cms.DataKeyLen), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := apps.ParseCard(cardArg)
+	if _, err := cms.NewManager(st.cms, cms.DefaultProducts(), p, time.Now).Apply(context.Background(), cms.Actor{Who: "ann", ServicePoint: "nb-counter-01"}, c.Issuer, c.ASN, "transit", 0); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	unknown := "3301000000000000/33010000000000000002"
+	if _, err := cli("grant", "--app", "nb-library", "--card", unknown, "--from", "20250301", "--to", "20260228"); citycard.KindOf(err) != citycard.NotFound {
+		t.Errorf("a grant on a card card management does not know: %v, want not found", err)
+	}
 	for i, want := range []string{"version 1", "version 2"} {
 		out, err := cli("grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "20260228", "--limit", "10")
 		if err != nil || !strings.Contains(out, want) {
