@@ -45,7 +45,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			continue
 		}
 		sec, _ := json.Marshal(op["security"])
-		wantSec := map[string]string{"public": `[]`, "terminal": `[{"terminal":[]}]`, "staff": `[{"staff":[]}]`, "holder": `[{"cardholder":[]}]`}[rt.guard]
+		wantSec := map[string]string{"public": `[]`, "terminal": `[{"terminal":[]}]`, "staff": `[{"staff":[]}]`, "holder": `[{"cardholder":[]}]`, "app": `[{"application":[]}]`}[rt.guard]
 		if string(sec) != wantSec {
 			t.Errorf("%s: security %s, want %s", rt.pattern, sec, wantSec)
 		}

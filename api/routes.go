@@ -71,6 +71,15 @@ func (s *Server) routes() []route {
 		s.holderRoute("GET /v1/self/cards/{issuer}/{asn}", s.handleSelfCard),
 		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/loss", s.handleSelfLoss),
 
+		// Application systems (Authorization: Bearer <application token>);
+		// {app} is the caller's own ID, its own cards only (apps.go).
+		s.appRoute("GET /v1/apps/{app}/cards/{issuer}/{asn}/entitlement", s.handleAppEntitlement),
+		s.appRoute("GET /v1/apps/{app}/cards/{issuer}/{asn}/check", s.handleAppCheck), // ?action=loan&date=YYYYMMDD
+		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/grant", s.handleAppGrant),
+		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke", s.handleAppRevoke),
+		s.appRoute("GET /v1/apps/{app}/records", s.handleAppRecords),      // ?after=POS&limit=N
+		s.appRoute("GET /v1/apps/{app}/reports/{day}", s.handleAppReport), // {day} YYYYMMDD
+
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),
 		s.publicRoute("GET /metrics", s.handleMetrics),
@@ -87,6 +96,7 @@ type route struct {
 	terminal bool
 	holder   bool
 	role     Role
+	app      bool // an application's (apps.go)
 }
 
 // terminalRoute guards h with the terminal's authentication (see
@@ -100,7 +110,7 @@ func (s *Server) terminalRoute(pattern string, h func(w http.ResponseWriter, r *
 			return
 		}
 		h(w, r, id)
-	}, true, false, 0}
+	}, true, false, 0, false}
 }
 
 // holderRoute guards h with a cardholder's self-service session (see
@@ -127,7 +137,7 @@ func (s *Server) staffRoute(pattern string, role Role, h func(w http.ResponseWri
 			return
 		}
 		h(w, r, st)
-	}, false, false, role}
+	}, false, false, role, false}
 }
 
 // publicRoute serves h to anyone; the routes test lists the public routes

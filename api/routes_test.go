@@ -40,7 +40,7 @@ func declaredRoutes(t *testing.T) []declaredRoute {
 		t.Fatal(err)
 	}
 	roles := map[string]Role{"RoleAuditor": RoleAuditor, "RoleClerk": RoleClerk, "RoleSupervisor": RoleSupervisor, "RoleAdmin": RoleAdmin}
-	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "staffRoute": "staff", "holderRoute": "holder"}
+	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "staffRoute": "staff", "holderRoute": "holder", "appRoute": "app"}
 	var out []declaredRoute
 	ast.Inspect(f, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
@@ -125,6 +125,7 @@ func TestEveryRouteGuarded(t *testing.T) {
 	f := newFixture(t)
 	x := withCMS(t, f)
 	holderTok := x.selfToken(t, x.issued(t, "31500000000000000701", 100))
+	ap := withApps(t, x)
 	staff := f.s.Staff.(firstAuth)[1].(*StaticStaff)
 	roleTokens := map[Role]string{}
 	for role := Role(0); role <= RoleAdmin; role++ {
@@ -187,6 +188,15 @@ func TestEveryRouteGuarded(t *testing.T) {
 			check("the role", roleTokens[rt.role])
 			check("the highest role", roleTokens[RoleAdmin])
 			check("a cardholder's token", holderTok, http.StatusUnauthorized)
+		case "app":
+			if !strings.Contains(rt.pattern, "{app}") {
+				t.Fatalf("application route %s does not name its application", rt.pattern)
+			}
+			check("no token", "", http.StatusUnauthorized)
+			check("a terminal's token", f.toks[own], http.StatusUnauthorized)
+			check("a staff token", roleTokens[RoleAdmin], http.StatusUnauthorized)
+			check("another application's token", ap.tokens["nb-school-7"], http.StatusForbidden)
+			check("its own token", ap.tokens["nb-library"])
 		case "holder":
 			check("no token", "", http.StatusUnauthorized)
 			check("a terminal's token", f.toks[own], http.StatusUnauthorized)
@@ -212,6 +222,7 @@ func routePath(t *testing.T, pattern string, term citycard.TerminalID) (method, 
 		"asn":      citycard.ASN{9: 1}.String(),
 		"pos":      "1",
 		"name":     "ann",
+		"app":      "nb-library",
 		"id":       "1",
 		"day":      "2026-12-01",
 		"file":     "CCLR-20261201-positions.csv",

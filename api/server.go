@@ -65,6 +65,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/record"
@@ -203,7 +204,10 @@ type Server struct {
 	// Clearing is the clearing cycles (the /v1/clearing routes); nil:
 	// those routes answer 503.
 	Clearing Clearing
-	Logger   *slog.Logger
+	// Apps is the application systems (the /v1/apps routes); nil: those
+	// routes refuse every token.
+	Apps   *apps.Office
+	Logger *slog.Logger
 	// MaxUploads bounds the uploads read and decided at once; one more is
 	// refused before its body is read (503, Retry-After), so a burst of
 	// terminals costs bounded memory. 0: DefaultMaxUploads.

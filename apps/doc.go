@@ -79,6 +79,80 @@
 // tap (nine on a JT/T 978 card); a real card's transmission time, not
 // the gate's CPU, is what a rider waits for.
 //
+// # The back office (Office)
+//
+// An application (App) is a row, not code: an ID, a name, its kind (which
+// of the five rule sets its gates decide by), its scope (the school,
+// library, venue, site group or zone code its slots carry), the registry
+// party that operates its terminals, the SHA-256 of its API token and its
+// webhook URL and secret. Adding one is citycard app add; a new kind, at
+// most, a rule set here. One application a kind and scope (the store
+// refuses a second, Exists), so a card's file never holds two slots of
+// one.
+//
+// Credentials: a token is 32 random bytes in hex, shown once; the store
+// keeps its SHA-256 and finds the application by it, one indexed read a
+// request (a password hash such as bcrypt would cost milliseconds on
+// every call, and the token has 256 bits, which no guessing needs slowed).
+// The webhook secret is kept as is: signing needs it.
+//
+// Grants: each application's entitlement on a card (Grant) is one row,
+// active, revoked or blocked, and each card has an entitlement file
+// version that the store raises in the transaction of every change of
+// the card's grants. File builds the file a service point writes from
+// the active grants at that version (SignGrants seals it), so a card
+// whose grant was revoked is refused stale at gates told the new
+// version. An application reads, grants and revokes only on its own
+// grants: Office takes the caller's application ID, and another's card
+// is NotFound, as a card that does not exist (the API answers 404, never
+// saying which cards have grants elsewhere). Check answers an online
+// "may this card borrow or enter today" from the grant alone (the use so
+// far is on the card): wrong_application, blacklisted (blocked by a
+// loss), expired (a return and a check-out never), or allowed.
+//
+// # Records and reports
+//
+// An application's records are the journal's accepted application
+// records (record type A0) of its kind (the record's network) and scope
+// (its line). IndexRecords files them in the store under their
+// application, from a cursor over the journal moved in the same
+// transaction, IndexBatchMax journal entries at a time: one scan of the
+// journal in all, not one a request, and an application reads its own
+// records only, in pages by journal position (Records, at most
+// RecordsPageMax a page). Report counts a day's taps and distinct cards
+// by action from them (an index on application and day).
+//
+// # Lifecycle and webhooks
+//
+// A card's loss, a cancelled loss and a replacement are card
+// management's moves, and its hash-chained audit log records each.
+// Follow reads that log after a cursor the store keeps and, for each such
+// record of a card with grants, blocks its active grants (loss), makes
+// its blocked ones active again (found), or revokes the old card's and
+// grants the same terms to the new card, active (replacement); it writes
+// the changed grants, the webhook events (one an application with a
+// webhook URL) and the new cursor in one transaction. So an event is
+// never lost (a crash before the commit applies the record again; after
+// it, the cursor is past it) and never queued twice (the cursor, and a
+// unique idempotency key "cms-audit-SEQ-APP"). Deriving from the audit
+// log rather than hooking card management keeps package cms unaware of
+// the applications (it cannot import this package: cms imports the
+// gates, which import it) and makes the log the one source of truth.
+// serve follows every 2 s: an application hears of a loss within
+// seconds.
+//
+// Deliver posts due events (Sender; the HTTP one is api.WebhookSender),
+// each with the headers Idempotency-Key, X-Citycard-Event and
+// X-Citycard-Signature "t=UNIX,v1=HEX": HEX the HMAC-SHA256 under the
+// application's secret over "UNIX." and the body, so a receiver checks
+// both the sender and the freshness (VerifySignature, with its
+// tolerance). A 2xx is a delivery; anything else waits Backoff (1 s,
+// doubled each failure, at most 30 min) and the event fails for good,
+// kept in the outbox, after DeliveryAttemptsMax (12) attempts, about 1.5
+// hours of trying. Delivery is at least once: a 2xx lost on the way is
+// sent again, with the same key, so a receiver's idempotent handler sees
+// each event once.
+//
 // # Why an own counter
 //
 // A check-in moves no money and no e-purse counter. Deduplicating it by

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -90,6 +91,10 @@ func TestStore(t *testing.T) {
 			Close: db.Close,
 		}
 	})
+}
+
+func TestAppsStore(t *testing.T) {
+	storetest.RunApps(t, func(t *testing.T) apps.Store { return openTemp(t).Apps() })
 }
 
 func TestOpen(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -49,6 +50,10 @@ func TestStore(t *testing.T) {
 			Close: db.Close,
 		}
 	})
+}
+
+func TestAppsStore(t *testing.T) {
+	storetest.RunApps(t, func(t *testing.T) apps.Store { return openTemp(t).Apps() })
 }
 
 func TestOpen(t *testing.T) {

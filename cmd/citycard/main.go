@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"settle":     {"settlement files of a closed cycle: positions, instructions, pain.001", runSettle},
 		"card":       {"card management at a service point, through the API: apply, issue, show, loss, replace, refund", runCard},
 		"staff":      {"staff accounts: add (--db: the bootstrap), list, disable, login", runStaff},
+		"app":        {"application systems and their entitlements on cards: add, list, grant, revoke, show", runApp},
 		"audit":      {"card management's audit log: verify its hash chain", runAudit},
 	}
 }

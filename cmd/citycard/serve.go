@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/registry"
@@ -125,6 +127,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		logger.Warn("a load's confirmation was not stored: the load stays unconfirmed, settled from the card's next session or records", "err", err)
 	}
 	s.Loads = loads
+	// The application systems' API (citycard app add gives their tokens).
+	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms})
+	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {

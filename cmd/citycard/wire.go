@@ -11,6 +11,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
@@ -50,6 +51,7 @@ type stores struct {
 	cms       cms.Store
 	staff     cms.StaffStore
 	holders   cms.HolderAccountStore
+	apps      apps.Store
 	close     func() error
 	// lockWriter takes the store's writer lock (see writer.go).
 	lockWriter func(context.Context) (writerLock, error)
@@ -76,7 +78,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			return l, nil
 		}
 		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
-			cms: d.CMS(), staff: d.Staff(), holders: d.HolderAccounts(), close: d.Close, lockWriter: lock}, nil
+			cms: d.CMS(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }

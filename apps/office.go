@@ -1,0 +1,370 @@
+package apps
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/card"
+)
+
+// Limits of the back office's applications.
+const (
+	AppIDMax        = 32 // bytes of an application's ID
+	AppNameMax      = 100
+	CredentialBytes = 32 // random bytes of an application's token (64 hex digits)
+)
+
+// App is an application system as data: a party (registry) whose
+// terminals serve one application kind at one scope, and the credential
+// its own system calls the application API with.
+type App struct {
+	ID    string           // lower-case letters, digits and '-', 1..AppIDMax: "nb-library"
+	Name  string           // what people call it: "Ningbo Library"
+	Kind  card.Application // which rules its gates decide by
+	Scope uint32           // its school, library, venue, site group or zone code
+	Party string           // the registry party that operates its terminals
+	// Credential is the SHA-256 of its API token; the token itself is
+	// shown once, at Add, and kept nowhere.
+	Credential [32]byte
+	// WebhookURL receives the lifecycle events of the application's cards
+	// (Deliver); "" for none. WebhookSecret signs them (Signature): made
+	// at Add, kept as is, since signing needs it.
+	WebhookURL    string
+	WebhookSecret string
+	CreatedAt     time.Time
+}
+
+// Validate checks a's fields. Kind Invalid naming the field.
+func (a *App) Validate() error {
+	const op = "apps.App.Validate"
+	if len(a.ID) == 0 || len(a.ID) > AppIDMax || strings.Trim(a.ID, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return citycard.E(op, citycard.Invalid, "application ID %q: want 1 to %d of a-z, 0-9 and -", a.ID, AppIDMax)
+	}
+	if strings.TrimSpace(a.Name) == "" || len(a.Name) > AppNameMax {
+		return citycard.E(op, citycard.Invalid, "application %s: name %q: want 1 to %d bytes", a.ID, a.Name, AppNameMax)
+	}
+	if !a.Kind.Valid() {
+		return citycard.E(op, citycard.Invalid, "application %s: kind %v: want campus, library, venue, site or parking", a.ID, a.Kind)
+	}
+	if a.WebhookURL != "" && !strings.HasPrefix(a.WebhookURL, "https://") && !strings.HasPrefix(a.WebhookURL, "http://") {
+		return citycard.E(op, citycard.Invalid, "application %s: webhook %q: want an http or https URL", a.ID, a.WebhookURL)
+	}
+	if a.Party == "" {
+		return citycard.E(op, citycard.Invalid, "application %s: party missing", a.ID)
+	}
+	return nil
+}
+
+// CardRef names a card: its issuer and ASN.
+type CardRef struct {
+	Issuer citycard.IssuerCode
+	ASN    citycard.ASN
+}
+
+func (c CardRef) String() string { return c.Issuer.String() + "/" + c.ASN.String() }
+
+// GrantState is where a grant stands.
+type GrantState uint8
+
+// The states of a grant. Only an active grant is in the card's file.
+const (
+	Active  GrantState = 1 // in force
+	Revoked GrantState = 2 // ended by the application or a service point
+	Blocked GrantState = 3 // the card was reported lost: kept, not in force
+)
+
+var stateNames = [...]string{Active: "active", Revoked: "revoked", Blocked: "blocked"}
+
+func (s GrantState) String() string {
+	if s >= Active && s <= Blocked {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// ParseGrantState parses active, revoked or blocked. Kind Invalid for
+// another.
+func ParseGrantState(s string) (GrantState, error) {
+	for v := Active; v <= Blocked; v++ {
+		if s == stateNames[v] {
+			return v, nil
+		}
+	}
+	return 0, citycard.E("apps.ParseGrantState", citycard.Invalid, "grant state %q: want active, revoked or blocked", s)
+}
+
+// Grant is one application's entitlement on one card, as the back office
+// keeps it: the grant part of an entitlement slot (application kind and
+// scope from the App, validity, class, limit) and its state.
+type Grant struct {
+	App       string // the App's ID
+	Card      CardRef
+	Slot      card.Entitlement // grant fields only; use is the card's
+	State     GrantState
+	ChangedAt time.Time
+}
+
+// Terms are what a grant gives: validity, both days included, a campus
+// class, a library or venue limit.
+type Terms struct {
+	ValidFrom, ValidTo citycard.BCDDate
+	Class, Limit       uint16
+}
+
+// Store keeps applications and grants; sqlite and postgres implement it
+// (storetest.RunApps). Kinds: NotFound, Exists, IO.
+type Store interface {
+	// CreateApp stores a new application. Kind Exists if its ID, its
+	// credential or its kind and scope are taken (one application a
+	// scope, so that a card's file never holds two slots of one).
+	CreateApp(ctx context.Context, a *App) error
+	// App returns the application of that ID. Kind NotFound.
+	App(ctx context.Context, id string) (App, error)
+	// AppByCredential returns the application whose credential hash is
+	// h. Kind NotFound.
+	AppByCredential(ctx context.Context, h [32]byte) (App, error)
+	// Apps returns every application, ordered by ID.
+	Apps(ctx context.Context) ([]App, error)
+	// PutGrant stores g (new, or replacing g.App's grant on g.Card) and,
+	// in the same transaction, raises the card's entitlement file
+	// version by one; it returns the new version. Kind NotFound if g.App
+	// is no application.
+	PutGrant(ctx context.Context, g *Grant) (version uint32, err error)
+	// Grant returns app's grant on c, whatever its state. Kind NotFound.
+	Grant(ctx context.Context, app string, c CardRef) (Grant, error)
+	// CardGrants returns every grant on c, ordered by application ID,
+	// and the card's file version (0: never changed).
+	CardGrants(ctx context.Context, c CardRef) ([]Grant, uint32, error)
+
+	// Cursor returns the last audit record ApplyLifecycle applied (0:
+	// none).
+	Cursor(ctx context.Context) (int64, error)
+	// ApplyLifecycle stores grants (as PutGrant, each card's file version
+	// raised once), queues events in the outbox and moves the cursor to
+	// seq, in one transaction. Kind Conflict if seq is not after the
+	// cursor (applied already).
+	ApplyLifecycle(ctx context.Context, seq int64, grants []Grant, events []Event) error
+	// DueEvents returns up to limit events neither delivered nor failed
+	// whose next attempt is at or before now, by ID.
+	DueEvents(ctx context.Context, now time.Time, limit int) ([]Event, error)
+	// UpdateEvent stores e's attempts, next attempt, delivery and
+	// failure. Kind NotFound.
+	UpdateEvent(ctx context.Context, e *Event) error
+
+	// RecordsCursor returns the last journal position ApplyRecords
+	// reached (0: none).
+	RecordsCursor(ctx context.Context) (int64, error)
+	// ApplyRecords stores recs and moves the records cursor to pos, in one
+	// transaction. Kind Conflict if pos is not after the cursor.
+	ApplyRecords(ctx context.Context, pos int64, recs []AppRecord) error
+	// Records returns up to limit of app's records after position after,
+	// by position.
+	Records(ctx context.Context, app string, after int64, limit int) ([]AppRecord, error)
+	// DayCounts returns app's taps and distinct cards on day, by action.
+	DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]ActionCount, error)
+}
+
+// Office is the back office's side of the applications: it adds them,
+// grants and revokes their entitlements, and builds the entitlement file
+// a service point writes. It is safe for concurrent use (the store
+// serializes writes).
+type Office struct {
+	store Store
+	now   func() time.Time
+	rnd   io.Reader
+	cards Cards
+}
+
+// Cards says whether card management lets a card take a grant: kind
+// Conflict for a card lost, replaced, damaged, expired or closed, NotFound
+// for one it does not know (api.CMSCards over cms.Store).
+type Cards interface {
+	Grantable(ctx context.Context, c CardRef) error
+}
+
+// WithCards makes Grant ask cards first, so that a card lost before it
+// had any grant (no grant of it to block) is refused too. It returns o.
+func (o *Office) WithCards(cards Cards) *Office {
+	o.cards = cards
+	return o
+}
+
+// NewOffice returns an Office over store; now gives the time, rnd the
+// randomness of credentials (crypto/rand.Reader in production).
+func NewOffice(store Store, now func() time.Time, rnd io.Reader) *Office {
+	return &Office{store: store, now: now, rnd: rnd}
+}
+
+// Add validates a, gives it a fresh credential and stores it. It returns
+// the stored application and its token, shown this once. Kinds Invalid,
+// Exists, IO.
+func (o *Office) Add(ctx context.Context, a App) (App, string, error) {
+	const op = "apps.Office.Add"
+	if err := a.Validate(); err != nil {
+		return App{}, "", citycard.Wrap(op, citycard.Invalid, err)
+	}
+	var b [2 * CredentialBytes]byte
+	if _, err := io.ReadFull(o.rnd, b[:]); err != nil {
+		return App{}, "", citycard.E(op, citycard.IO, "random: %w", err)
+	}
+	token := hex.EncodeToString(b[:CredentialBytes])
+	a.Credential, a.WebhookSecret = HashToken(token), hex.EncodeToString(b[CredentialBytes:])
+	a.CreatedAt = o.now().UTC()
+	if err := o.store.CreateApp(ctx, &a); err != nil {
+		return App{}, "", citycard.Wrap(op, citycard.Other, err)
+	}
+	return a, token, nil
+}
+
+// HashToken is the SHA-256 of an application's token, what the store
+// keeps: one hash a request, no password hash (a bcrypt a check would
+// miss the API's latency).
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// Apps returns every application, ordered by ID. Kind IO.
+func (o *Office) Apps(ctx context.Context) ([]App, error) { return o.store.Apps(ctx) }
+
+// Authenticate returns the application whose token this is. Kind
+// Unauthenticated for a token that names none (an empty one included).
+func (o *Office) Authenticate(ctx context.Context, token string) (App, error) {
+	const op = "apps.Office.Authenticate"
+	if token == "" {
+		return App{}, citycard.E(op, citycard.Unauthenticated, "no application token")
+	}
+	a, err := o.store.AppByCredential(ctx, HashToken(token))
+	if citycard.KindOf(err) == citycard.NotFound {
+		return App{}, citycard.E(op, citycard.Unauthenticated, "no application has this token")
+	}
+	return a, err
+}
+
+// Grant gives application app the entitlement t on card c, replacing
+// its grant there if it has one; the card's file version moves. It
+// returns the grant and the version. Kinds: Invalid (terms the slot
+// refuses), NotFound (no application app; a card card management does
+// not know, WithCards), Conflict (the card's grants are blocked by a
+// loss, card management's Cards refuses it, or its file has card.EntitlementsMax grants of
+// other applications already), IO.
+func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Grant, uint32, error) {
+	const op = "apps.Office.Grant"
+	a, err := o.store.App(ctx, app)
+	if err != nil {
+		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	slot := card.Entitlement{App: a.Kind, Scope: a.Scope, ValidFrom: t.ValidFrom, ValidTo: t.ValidTo, Class: t.Class, Limit: t.Limit}
+	if err := slot.Validate(); err != nil {
+		return Grant{}, 0, citycard.E(op, citycard.Invalid, "application %s, card %v: %w", app, c, err)
+	}
+	if o.cards != nil {
+		if err := o.cards.Grantable(ctx, c); err != nil {
+			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	gs, _, err := o.store.CardGrants(ctx, c)
+	if err != nil {
+		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	others := 0
+	for _, g := range gs {
+		switch {
+		case g.State == Blocked:
+			return Grant{}, 0, citycard.E(op, citycard.Conflict, "card %v: its entitlements are blocked (reported lost)", c)
+		case g.State == Active && g.App != app:
+			others++
+		}
+	}
+	if others >= card.EntitlementsMax {
+		return Grant{}, 0, citycard.E(op, citycard.Conflict, "card %v: %d applications' entitlements already, the file holds %d", c, others, card.EntitlementsMax)
+	}
+	g := Grant{App: app, Card: c, Slot: slot, State: Active, ChangedAt: o.now().UTC()}
+	v, err := o.store.PutGrant(ctx, &g)
+	if err != nil {
+		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	return g, v, nil
+}
+
+// Revoke ends application app's grant on card c; the card's file
+// version moves, so gates refuse the old file stale. Kinds: NotFound (no
+// grant of app on c: another application's card is not found either),
+// Conflict (the grant is not active), IO.
+func (o *Office) Revoke(ctx context.Context, app string, c CardRef) (Grant, uint32, error) {
+	const op = "apps.Office.Revoke"
+	g, err := o.store.Grant(ctx, app, c)
+	if err != nil {
+		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	if g.State != Active {
+		return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: the grant is %v", app, c, g.State)
+	}
+	g.State, g.ChangedAt = Revoked, o.now().UTC()
+	v, err := o.store.PutGrant(ctx, &g)
+	if err != nil {
+		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	return g, v, nil
+}
+
+// Entitlement returns application app's grant on card c, whatever its
+// state. Kind NotFound when app has none there: an application sees its
+// own cards only.
+func (o *Office) Entitlement(ctx context.Context, app string, c CardRef) (Grant, error) {
+	g, err := o.store.Grant(ctx, app, c)
+	if err != nil {
+		return Grant{}, citycard.Wrap("apps.Office.Entitlement", citycard.Other, err)
+	}
+	return g, nil
+}
+
+// Check answers an application's online question "may card c do action
+// today?" from the back office's grant alone (the card's use so far,
+// loans out or admissions, is on the card): WrongApplication if app has
+// no active grant there or the action is not one of app's, Blacklisted
+// if the grant is blocked by a loss, Expired outside its validity (a
+// library return and a check-out never are), else Allowed. Kind NotFound
+// when app has no grant on c at all.
+func (o *Office) Check(ctx context.Context, app string, c CardRef, action Action, today citycard.BCDDate) (Reason, Grant, error) {
+	g, err := o.Entitlement(ctx, app, c)
+	if err != nil {
+		return 0, Grant{}, err
+	}
+	switch {
+	case g.State == Blocked:
+		return Blacklisted, g, nil
+	case g.State != Active || !Of(g.Slot.App, action):
+		return WrongApplication, g, nil
+	case action != Return && action != CheckOut &&
+		(bytes.Compare(today[:], g.Slot.ValidFrom[:]) < 0 || bytes.Compare(today[:], g.Slot.ValidTo[:]) > 0):
+		return Expired, g, nil
+	}
+	return Allowed, g, nil
+}
+
+// File returns the card's entitlement file as the back office has it:
+// the slots of its active grants (by application ID), at the card's file
+// version, under application key version keyVersion, its counter and
+// grant MAC zero. The service point sets the counter it read from the
+// card, copies each slot's use from the card's file and signs it
+// (SignGrants) before it writes. Kind IO.
+func (o *Office) File(ctx context.Context, c CardRef, keyVersion uint8) (card.Entitlements, error) {
+	gs, v, err := o.store.CardGrants(ctx, c)
+	if err != nil {
+		return card.Entitlements{}, citycard.Wrap("apps.Office.File", citycard.Other, err)
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].App < gs[j].App })
+	f := card.Entitlements{KeyVersion: keyVersion, Version: v}
+	for _, g := range gs {
+		if g.State == Active {
+			f.Slots = append(f.Slots, g.Slot)
+		}
+	}
+	return f, nil
+}

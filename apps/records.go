@@ -1,0 +1,132 @@
+package apps
+
+import (
+	"context"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/record"
+)
+
+// Limits of the application records.
+const (
+	RecordsPageMax = 1000 // records in one page of Records
+	IndexBatchMax  = 1000 // records IndexRecords writes in one transaction
+)
+
+// AppRecord is one of an application's journaled records (a check-in, an
+// admission, a loan): what its gate stamped, found by its journal
+// position.
+type AppRecord struct {
+	Pos         int64 // the acquisition journal's position
+	App         string
+	Card        CardRef
+	Terminal    citycard.TerminalID
+	TerminalSeq uint32
+	Action      Action
+	Date        citycard.BCDDate
+	Time        citycard.BCDTime
+	Place       uint32 // the gate's number, a site's
+	Uses        uint32 // the uses the stamp left (loans out, admissions this month)
+	Counter     uint16 // the card's application counter
+}
+
+// ActionCount is one line of a daily report: an action's taps and the
+// cards that made them.
+type ActionCount struct {
+	Action Action
+	Taps   int64
+	Cards  int64
+}
+
+// JournalEntry is an entry of the acquisition journal as IndexRecords
+// reads it (acquire.Journaled: package acquire's tests import this
+// package, so the caller adapts it; api.AcquireJournal does).
+type JournalEntry struct {
+	Pos         int64
+	Application bool   // the record was accepted as an application record (acquire.ClassApplication)
+	Raw         []byte // the record, binary
+}
+
+// Journal is what IndexRecords reads of acquisition: its entries after a
+// position, in order.
+type Journal interface {
+	Replay(ctx context.Context, from int64, fn func(e JournalEntry) error) error
+}
+
+// IndexRecords files the acquisition journal's accepted application
+// records (class application) after the store's records cursor under the
+// application of their kind (the record's network) and scope (its line),
+// IndexBatchMax at a time, each batch with the cursor in one transaction
+// of the store; a record of no application is passed over. It returns the
+// cursor reached. The store's and the journal's kinds pass through.
+func (o *Office) IndexRecords(ctx context.Context, j Journal) (int64, error) {
+	const op = "apps.Office.IndexRecords"
+	cursor, err := o.store.RecordsCursor(ctx)
+	if err != nil {
+		return 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	list, err := o.store.Apps(ctx)
+	if err != nil {
+		return cursor, citycard.Wrap(op, citycard.Other, err)
+	}
+	type key struct {
+		kind  uint16
+		scope uint32
+	}
+	byScope := map[key]string{}
+	for _, a := range list {
+		byScope[key{uint16(a.Kind), a.Scope}] = a.ID
+	}
+	var batch []AppRecord
+	last := cursor
+	flush := func() error {
+		if last == cursor {
+			return nil
+		}
+		if err := o.store.ApplyRecords(ctx, last, batch); err != nil {
+			return err
+		}
+		cursor, batch = last, batch[:0]
+		return nil
+	}
+	err = j.Replay(ctx, cursor, func(e JournalEntry) error {
+		last = e.Pos
+		if e.Application {
+			r, err := record.DecodeBinary(e.Raw)
+			if err != nil {
+				return err
+			}
+			if id, ok := byScope[key{r.Network, r.Line}]; ok {
+				batch = append(batch, AppRecord{Pos: e.Pos, App: id, Card: CardRef{r.Issuer, r.ASN}, Terminal: r.TerminalID, TerminalSeq: r.TerminalSeq,
+					Action: Action(r.Product), Date: r.Date, Time: r.Time, Place: r.Station, Uses: r.EntryStation, Counter: r.Counter})
+			}
+		}
+		if last-cursor >= IndexBatchMax {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return cursor, citycard.Wrap(op, citycard.Other, err)
+	}
+	return cursor, nil
+}
+
+// Records returns up to limit (1..RecordsPageMax) of application app's
+// records after journal position after, in journal order: its own only.
+// Kind Invalid for a limit out of range.
+func (o *Office) Records(ctx context.Context, app string, after int64, limit int) ([]AppRecord, error) {
+	if limit < 1 || limit > RecordsPageMax {
+		return nil, citycard.E("apps.Office.Records", citycard.Invalid, "limit %d: want 1 to %d", limit, RecordsPageMax)
+	}
+	return o.store.Records(ctx, app, after, limit)
+}
+
+// Report returns application app's daily report: for each action taken
+// at its gates on day, the taps and the distinct cards, by action.
+func (o *Office) Report(ctx context.Context, app string, day citycard.BCDDate) ([]ActionCount, error) {
+	return o.store.DayCounts(ctx, app, day)
+}

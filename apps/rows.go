@@ -1,0 +1,251 @@
+package apps
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/card"
+)
+
+// The stores' spelling of an application and of a grant, shared so that
+// both write and read them alike: times as Unix nanoseconds, kinds and
+// states by name, hashes, issuers, ASNs and dates as upper-case hex.
+const (
+	AppColumns   = "id, name, kind, scope, party, credential, webhook_url, webhook_secret, created_ns"
+	EventColumns = "id, app, key, type, body, attempts, next_ns, delivered_ns, failed"
+	GrantColumns = "app, issuer, asn, kind, scope, valid_from, valid_to, class, limit_n, state, changed_ns"
+)
+
+// Scanner is a row: *sql.Row, *sql.Rows, pgx.Row.
+type Scanner interface{ Scan(dest ...any) error }
+
+func hexOf(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
+
+// AppArgs returns a's values in AppColumns' order.
+func AppArgs(a *App) []any {
+	return []any{a.ID, a.Name, a.Kind.String(), int64(a.Scope), a.Party, CredentialArg(a.Credential), a.WebhookURL, a.WebhookSecret, a.CreatedAt.UnixNano()}
+}
+
+// ScanApp reads an application from a row of AppColumns. Kind Invalid
+// for a value that is none.
+func ScanApp(row Scanner) (App, error) {
+	const op = "apps.ScanApp"
+	var a App
+	var kind, cred string
+	var scope, created int64
+	if err := row.Scan(&a.ID, &a.Name, &kind, &scope, &a.Party, &cred, &a.WebhookURL, &a.WebhookSecret, &created); err != nil {
+		return a, err
+	}
+	k, err := card.ParseApplication(kind)
+	if err != nil {
+		return a, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if err := unhex(op, "credential", cred, a.Credential[:]); err != nil {
+		return a, err
+	}
+	a.Kind, a.Scope, a.CreatedAt = k, uint32(scope), time.Unix(0, created).UTC()
+	return a, nil
+}
+
+// CredentialArg returns a credential hash as the stores keep it.
+func CredentialArg(h [32]byte) string { return hexOf(h[:]) }
+
+// CardArgs returns c's issuer and ASN as the stores key them.
+func CardArgs(c CardRef) []any { return []any{hexOf(c.Issuer[:]), hexOf(c.ASN[:])} }
+
+// GrantArgs returns g's values in GrantColumns' order.
+func GrantArgs(g *Grant) []any {
+	return []any{g.App, hexOf(g.Card.Issuer[:]), hexOf(g.Card.ASN[:]), g.Slot.App.String(), int64(g.Slot.Scope),
+		hexOf(g.Slot.ValidFrom[:]), hexOf(g.Slot.ValidTo[:]), int64(g.Slot.Class), int64(g.Slot.Limit), g.State.String(), g.ChangedAt.UnixNano()}
+}
+
+// ScanGrant reads a grant from a row of GrantColumns. Kind Invalid for a
+// value that is none.
+func ScanGrant(row Scanner) (Grant, error) {
+	const op = "apps.ScanGrant"
+	var g Grant
+	var issuer, asn, kind, from, to, state string
+	var scope, class, limit, changed int64
+	if err := row.Scan(&g.App, &issuer, &asn, &kind, &scope, &from, &to, &class, &limit, &state, &changed); err != nil {
+		return g, err
+	}
+	var err error
+	if g.Slot.App, err = card.ParseApplication(kind); err != nil {
+		return g, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if g.State, err = ParseGrantState(state); err != nil {
+		return g, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	for _, f := range []struct {
+		name string
+		s    string
+		b    []byte
+	}{{"issuer", issuer, g.Card.Issuer[:]}, {"asn", asn, g.Card.ASN[:]}, {"valid_from", from, g.Slot.ValidFrom[:]}, {"valid_to", to, g.Slot.ValidTo[:]}} {
+		if err := unhex(op, f.name, f.s, f.b); err != nil {
+			return g, err
+		}
+	}
+	g.Slot.Scope, g.Slot.Class, g.Slot.Limit, g.ChangedAt = uint32(scope), uint16(class), uint16(limit), time.Unix(0, changed).UTC()
+	return g, nil
+}
+
+func unhex(op, field, s string, dst []byte) error {
+	if len(s) != 2*len(dst) {
+		return citycard.E(op, citycard.Invalid, "%s %q: want %d hex digits", field, s, 2*len(dst))
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return citycard.E(op, citycard.Invalid, "%s %q: %w", field, s, err)
+	}
+	return nil
+}
+
+// ParseCard parses ISSUER/ASN (16 hex digits, a slash, 16 or 20 hex
+// digits). Kind Invalid.
+func ParseCard(s string) (CardRef, error) {
+	const op = "apps.ParseCard"
+	i, a, ok := strings.Cut(s, "/")
+	if !ok {
+		return CardRef{}, citycard.E(op, citycard.Invalid, "card %q: want ISSUER/ASN", s)
+	}
+	var c CardRef
+	var err error
+	if c.Issuer, err = citycard.ParseIssuerCode(i); err != nil {
+		return CardRef{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	if c.ASN, err = citycard.ParseASN(a); err != nil {
+		return CardRef{}, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	return c, nil
+}
+
+// ParseDate parses a day as YYYYMMDD into a BCD date. Kind Invalid.
+func ParseDate(s string) (citycard.BCDDate, error) {
+	t, err := time.Parse("20060102", s)
+	if err != nil || len(s) != 8 {
+		return citycard.BCDDate{}, citycard.E("apps.ParseDate", citycard.Invalid, "date %q: want YYYYMMDD", s)
+	}
+	d, _ := citycard.DateTime(t)
+	return d, nil
+}
+
+// Rows is a result set: *sql.Rows, pgx.Rows.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// ScanApps reads every row of AppColumns.
+func ScanApps(rows Rows) ([]App, error) { return scanAll(rows, ScanApp) }
+
+// ScanGrants reads every row of GrantColumns.
+func ScanGrants(rows Rows) ([]Grant, error) { return scanAll(rows, ScanGrant) }
+
+func scanAll[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// EventArgs returns e's values in EventColumns' order, the ID left out
+// (the store numbers events).
+func EventArgs(e *Event) []any {
+	failed, delivered := 0, int64(0)
+	if e.Failed {
+		failed = 1
+	}
+	if !e.DeliveredAt.IsZero() {
+		delivered = e.DeliveredAt.UnixNano()
+	}
+	return []any{e.App, e.Key, e.Type, e.Body, int64(e.Attempts), e.NextAt.UnixNano(), delivered, failed}
+}
+
+// ScanEvent reads an event from a row of EventColumns.
+func ScanEvent(row Scanner) (Event, error) {
+	var e Event
+	var attempts, next, delivered, failed int64
+	if err := row.Scan(&e.ID, &e.App, &e.Key, &e.Type, &e.Body, &attempts, &next, &delivered, &failed); err != nil {
+		return e, err
+	}
+	e.Attempts, e.NextAt, e.Failed = int(attempts), time.Unix(0, next).UTC(), failed != 0
+	if delivered != 0 {
+		e.DeliveredAt = time.Unix(0, delivered).UTC()
+	}
+	return e, nil
+}
+
+// ScanEvents reads every row of EventColumns.
+func ScanEvents(rows Rows) ([]Event, error) { return scanAll(rows, ScanEvent) }
+
+// PutGrants is a store's ApplyLifecycle part on grants: put each grant,
+// and bump each card they name once, in order.
+func PutGrants(grants []Grant, put func(*Grant) error, bump func(CardRef) error) error {
+	bumped := map[CardRef]bool{}
+	for i := range grants {
+		if err := put(&grants[i]); err != nil {
+			return err
+		}
+		if c := grants[i].Card; !bumped[c] {
+			bumped[c] = true
+			if err := bump(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RecordColumns is the stores' spelling of an application record.
+const RecordColumns = "pos, app, issuer, asn, terminal, terminal_seq, action, date, time, place, uses, counter"
+
+// RecordArgs returns r's values in RecordColumns' order.
+func RecordArgs(r *AppRecord) []any {
+	return []any{r.Pos, r.App, hexOf(r.Card.Issuer[:]), hexOf(r.Card.ASN[:]), hexOf(r.Terminal[:]), int64(r.TerminalSeq), int64(r.Action),
+		hexOf(r.Date[:]), hexOf(r.Time[:]), int64(r.Place), int64(r.Uses), int64(r.Counter)}
+}
+
+// DateArg returns a day as the stores keep it.
+func DateArg(d citycard.BCDDate) string { return hexOf(d[:]) }
+
+// ScanRecord reads a record from a row of RecordColumns.
+func ScanRecord(row Scanner) (AppRecord, error) {
+	const op = "apps.ScanRecord"
+	var r AppRecord
+	var issuer, asn, term, date, tm string
+	var seq, action, place, uses, counter int64
+	if err := row.Scan(&r.Pos, &r.App, &issuer, &asn, &term, &seq, &action, &date, &tm, &place, &uses, &counter); err != nil {
+		return r, err
+	}
+	for _, f := range []struct {
+		name, s string
+		b       []byte
+	}{{"issuer", issuer, r.Card.Issuer[:]}, {"asn", asn, r.Card.ASN[:]}, {"terminal", term, r.Terminal[:]}, {"date", date, r.Date[:]}, {"time", tm, r.Time[:]}} {
+		if err := unhex(op, f.name, f.s, f.b); err != nil {
+			return r, err
+		}
+	}
+	r.TerminalSeq, r.Action, r.Place, r.Uses, r.Counter = uint32(seq), Action(action), uint32(place), uint32(uses), uint16(counter)
+	return r, nil
+}
+
+// ScanRecords reads every row of RecordColumns.
+func ScanRecords(rows Rows) ([]AppRecord, error) { return scanAll(rows, ScanRecord) }
+
+// ScanCounts reads rows of action, taps, cards.
+func ScanCounts(rows Rows) ([]ActionCount, error) {
+	return scanAll(rows, func(row Scanner) (ActionCount, error) {
+		var c ActionCount
+		var a int64
+		err := row.Scan(&a, &c.Taps, &c.Cards)
+		c.Action = Action(a)
+		return c, err
+	})
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/cms"
+)
+
+// TestAppCommands: app add prints the token alone on its last line; grant
+// and revoke move the card's file version; show --json speaks snake_case;
+// bad input is a usage error or a named one, and changes nothing.
+func TestAppCommands(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "a.db")
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"app", "--db", db}, args...), func(string) string { return "" }, &out, &errOut)
+		return out.String(), err
+	}
+	out, err := cli("add", "--id", "nb-library", "--name", "Ningbo Library", "--kind", "library", "--scope", "1", "--party", "nb-library", "--webhook", "https://library.example/citycard")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if err != nil || len(lines[len(lines)-1]) != 64 {
+		t.Fatalf("add: the last line of %q is not the token (%v)", out, err)
+	}
+	const cardArg = "3301000000000000/33010000000000000001"
+	// The card, known to card management (a transit card, sold
+	// anonymous): grant asks it first.
+	st, err := openStores(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cms.NewProtector(bytes.Repeat([]byte{7}, cms.DataKeyLen), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := apps.ParseCard(cardArg)
+	if _, err := cms.NewManager(st.cms, cms.DefaultProducts(), p, time.Now).Apply(context.Background(), cms.Actor{Who: "ann", ServicePoint: "nb-counter-01"}, c.Issuer, c.ASN, "transit", 0); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	unknown := "3301000000000000/33010000000000000002"
+	if _, err := cli("grant", "--app", "nb-library", "--card", unknown, "--from", "20250301", "--to", "20260228"); citycard.KindOf(err) != citycard.NotFound {
+		t.Errorf("a grant on a card card management does not know: %v, want not found", err)
+	}
+	for i, want := range []string{"version 1", "version 2"} {
+		out, err := cli("grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "20260228", "--limit", "10")
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("grant %d: %q, %v; want %s", i, out, err, want)
+		}
+	}
+	if out, err := cli("revoke", "--app", "nb-library", "--card", cardArg); err != nil || !strings.Contains(out, "version 3") {
+		t.Fatalf("revoke: %q, %v", out, err)
+	}
+	out, err = cli("show", "--app", "nb-library", "--card", cardArg, "--json")
+	var g map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &g) != nil || g["state"] != "revoked" || g["valid_to"] != "20260228" || g["limit"] != 10.0 {
+		t.Fatalf("show --json = %q, %v", out, err)
+	}
+	out, err = cli("report", "--app", "nb-library", "--date", "20250301", "--json")
+	if err != nil || strings.TrimSpace(out) != `{"app":"nb-library","date":"20250301","actions":[]}` {
+		t.Fatalf("report of a day without records: %q, %v", out, err)
+	}
+	out, err = cli("list", "--json")
+	if err != nil || !strings.Contains(out, `"id":"nb-library"`) || !strings.Contains(out, `"kind":"library"`) {
+		t.Fatalf("list --json = %q, %v", out, err)
+	}
+	for _, c := range []struct {
+		args  []string
+		usage bool
+	}{
+		{[]string{"grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301"}, true},                        // --to missing
+		{[]string{"grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "2026-02-28"}, false}, // not YYYYMMDD
+		{[]string{"grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "20260228", "--limit", "65536"}, true},
+		{[]string{"grant", "--app", "nb-library", "--card", "3301/1", "--from", "20250301", "--to", "20260228"}, false},
+		{[]string{"frobnicate"}, true},
+		{[]string{"report", "--app", "nb-library"}, true}, // --date missing
+	} {
+		_, err := cli(c.args...)
+		if err == nil || errors.Is(err, errUsage) != c.usage {
+			t.Errorf("%v: %v, want an error (usage %v)", c.args, err, c.usage)
+		}
+	}
+	// Nothing changed: still revoked at version 3 (a grant would make it 4).
+	if out, _ := cli("show", "--app", "nb-library", "--card", cardArg); !strings.Contains(out, "revoked") {
+		t.Errorf("after the refused grants: %q, want revoked", out)
+	}
+	if out, err := cli("grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "20260228"); err != nil || !strings.Contains(out, "version 4") {
+		t.Errorf("a grant after the refused ones: %q, %v; want version 4", out, err)
+	}
+}

@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+)
+
+// Apps returns the store of application systems and their grants
+// (apps.Store).
+func (db *DB) Apps() apps.Store { return appsStore{db} }
+
+type appsStore struct{ db *DB }
+
+func (s appsStore) CreateApp(ctx context.Context, a *apps.App) error {
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO apps_apps (`+apps.AppColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, apps.AppArgs(a)...)
+	return mapErr("postgres.Apps.CreateApp", err)
+}
+
+func (s appsStore) App(ctx context.Context, id string) (apps.App, error) {
+	const op = "postgres.Apps.App"
+	a, err := apps.ScanApp(s.db.pool.QueryRow(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, citycard.E(op, citycard.NotFound, "no application %q", id)
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) AppByCredential(ctx context.Context, h [32]byte) (apps.App, error) {
+	const op = "postgres.Apps.AppByCredential"
+	a, err := apps.ScanApp(s.db.pool.QueryRow(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE credential = $1`, apps.CredentialArg(h)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, citycard.E(op, citycard.NotFound, "no application of that credential")
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
+	const op = "postgres.Apps.Apps"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanApps(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant) (uint32, error) {
+	var v int64
+	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		if err := upsertGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		var err error
+		v, err = bumpFile(ctx, tx, g.Card)
+		return err
+	})
+	return uint32(v), mapErr("postgres.Apps.PutGrant", err)
+}
+
+func upsertGrant(ctx context.Context, tx pgx.Tx, g *apps.Grant) error {
+	_, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+		apps.GrantArgs(g)...)
+	return err
+}
+
+// bumpFile raises the card's entitlement file version by one.
+func bumpFile(ctx context.Context, tx pgx.Tx, c apps.CardRef) (int64, error) {
+	var v int64
+	err := tx.QueryRow(ctx, `INSERT INTO apps_files (issuer, asn, version) VALUES ($1, $2, 1)
+		ON CONFLICT (issuer, asn) DO UPDATE SET version = apps_files.version + 1 RETURNING version`, apps.CardArgs(c)...).Scan(&v)
+	return v, err
+}
+
+func (s appsStore) Cursor(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.db.pool.QueryRow(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return seq, mapErr("postgres.Apps.Cursor", err)
+}
+
+func (s appsStore) ApplyLifecycle(ctx context.Context, seq int64, grants []apps.Grant, events []apps.Event) error {
+	const op = "postgres.Apps.ApplyLifecycle"
+	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		// The cursor's row locked (or the table, before its first row):
+		// two followers apply a record once.
+		if _, err := tx.Exec(ctx, `LOCK TABLE apps_cursor IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var cur int64
+		if err := tx.QueryRow(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&cur); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if seq <= cur {
+			return citycard.E(op, citycard.Conflict, "audit record %d: applied already (cursor %d)", seq, cur)
+		}
+		if err := apps.PutGrants(grants, func(g *apps.Grant) error { return upsertGrant(ctx, tx, g) },
+			func(c apps.CardRef) error { _, err := bumpFile(ctx, tx, c); return err }); err != nil {
+			return err
+		}
+		for i := range events {
+			if _, err := tx.Exec(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				apps.EventArgs(&events[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO apps_cursor (one, audit_seq) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET audit_seq = excluded.audit_seq`, seq)
+		return err
+	}))
+}
+
+func (s appsStore) DueEvents(ctx context.Context, now time.Time, limit int) ([]apps.Event, error) {
+	const op = "postgres.Apps.DueEvents"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.EventColumns+` FROM apps_outbox WHERE delivered_ns = 0 AND failed = 0 AND next_ns <= $1 ORDER BY id LIMIT $2`, now.UnixNano(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanEvents(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) UpdateEvent(ctx context.Context, e *apps.Event) error {
+	const op = "postgres.Apps.UpdateEvent"
+	a := apps.EventArgs(e)
+	tag, err := s.db.pool.Exec(ctx, `UPDATE apps_outbox SET attempts = $1, next_ns = $2, delivered_ns = $3, failed = $4 WHERE id = $5`, a[4], a[5], a[6], a[7], e.ID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return citycard.E(op, citycard.NotFound, "no event %d", e.ID)
+	}
+	return mapErr(op, err)
+}
+
+func (s appsStore) Grant(ctx context.Context, app string, c apps.CardRef) (apps.Grant, error) {
+	const op = "postgres.Apps.Grant"
+	g, err := apps.ScanGrant(s.db.pool.QueryRow(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE app = $1 AND issuer = $2 AND asn = $3`,
+		append([]any{app}, apps.CardArgs(c)...)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return g, citycard.E(op, citycard.NotFound, "application %s has no grant on card %v", app, c)
+	}
+	return g, mapErr(op, err)
+}
+
+func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant, uint32, error) {
+	const op = "postgres.Apps.CardGrants"
+	var out []apps.Grant
+	var v int64
+	// One repeatable-read transaction: the grants and the version of one
+	// moment.
+	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM apps_files WHERE issuer = $1 AND asn = $2`, apps.CardArgs(c)...).Scan(&v); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE issuer = $1 AND asn = $2 ORDER BY app`, apps.CardArgs(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = apps.ScanGrants(rows)
+		return err
+	})
+	return out, uint32(v), mapErr(op, err)
+}
+
+func (s appsStore) RecordsCursor(ctx context.Context) (int64, error) {
+	var pos int64
+	err := s.db.pool.QueryRow(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return pos, mapErr("postgres.Apps.RecordsCursor", err)
+}
+
+func (s appsStore) ApplyRecords(ctx context.Context, pos int64, recs []apps.AppRecord) error {
+	const op = "postgres.Apps.ApplyRecords"
+	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE apps_records_cursor IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var cur int64
+		if err := tx.QueryRow(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&cur); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if pos <= cur {
+			return citycard.E(op, citycard.Conflict, "journal position %d: filed already (cursor %d)", pos, cur)
+		}
+		for i := range recs {
+			if _, err := tx.Exec(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, apps.RecordArgs(&recs[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO apps_records_cursor (one, pos) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET pos = excluded.pos`, pos)
+		return err
+	}))
+}
+
+func (s appsStore) Records(ctx context.Context, app string, after int64, limit int) ([]apps.AppRecord, error) {
+	const op = "postgres.Apps.Records"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.RecordColumns+` FROM apps_records WHERE app = $1 AND pos > $2 ORDER BY pos LIMIT $3`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanRecords(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]apps.ActionCount, error) {
+	const op = "postgres.Apps.DayCounts"
+	rows, err := s.db.pool.Query(ctx, `SELECT action, count(*), count(DISTINCT issuer || asn) FROM apps_records WHERE app = $1 AND date = $2 GROUP BY action ORDER BY action`, app, apps.DateArg(day))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanCounts(rows)
+	return out, mapErr(op, err)
+}

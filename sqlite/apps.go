@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/apps"
+)
+
+// Apps returns the store of application systems and their grants
+// (apps.Store).
+func (db *DB) Apps() apps.Store { return appsStore{db} }
+
+type appsStore struct{ db *DB }
+
+func (s appsStore) CreateApp(ctx context.Context, a *apps.App) error {
+	return mapErr("sqlite.Apps.CreateApp", s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps_apps (`+apps.AppColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, apps.AppArgs(a)...)
+		return err
+	}))
+}
+
+func (s appsStore) App(ctx context.Context, id string) (apps.App, error) {
+	const op = "sqlite.Apps.App"
+	a, err := apps.ScanApp(s.db.r.QueryRowContext(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE id = ?`, id))
+	if err == sql.ErrNoRows {
+		return a, citycard.E(op, citycard.NotFound, "no application %q", id)
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) AppByCredential(ctx context.Context, h [32]byte) (apps.App, error) {
+	const op = "sqlite.Apps.AppByCredential"
+	a, err := apps.ScanApp(s.db.r.QueryRowContext(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps WHERE credential = ?`, apps.CredentialArg(h)))
+	if err == sql.ErrNoRows {
+		return a, citycard.E(op, citycard.NotFound, "no application of that credential")
+	}
+	return a, mapErr(op, err)
+}
+
+func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
+	const op = "sqlite.Apps.Apps"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.AppColumns+` FROM apps_apps ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanApps(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant) (uint32, error) {
+	var v int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if err := upsertGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		var err error
+		v, err = bumpFile(ctx, tx, g.Card)
+		return err
+	})
+	return uint32(v), mapErr("sqlite.Apps.PutGrant", err)
+}
+
+func upsertGrant(ctx context.Context, tx *sql.Tx, g *apps.Grant) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+		apps.GrantArgs(g)...)
+	return err
+}
+
+// bumpFile raises the card's entitlement file version by one.
+func bumpFile(ctx context.Context, tx *sql.Tx, c apps.CardRef) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO apps_files (issuer, asn, version) VALUES (?, ?, 1)
+		ON CONFLICT (issuer, asn) DO UPDATE SET version = apps_files.version + 1 RETURNING version`, apps.CardArgs(c)...).Scan(&v)
+	return v, err
+}
+
+func (s appsStore) Cursor(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&seq)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return seq, mapErr("sqlite.Apps.Cursor", err)
+}
+
+func (s appsStore) ApplyLifecycle(ctx context.Context, seq int64, grants []apps.Grant, events []apps.Event) error {
+	const op = "sqlite.Apps.ApplyLifecycle"
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&cur); err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if seq <= cur {
+			return citycard.E(op, citycard.Conflict, "audit record %d: applied already (cursor %d)", seq, cur)
+		}
+		if err := apps.PutGrants(grants, func(g *apps.Grant) error { return upsertGrant(ctx, tx, g) },
+			func(c apps.CardRef) error { _, err := bumpFile(ctx, tx, c); return err }); err != nil {
+			return err
+		}
+		for i := range events {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				apps.EventArgs(&events[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps_cursor (one, audit_seq) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET audit_seq = excluded.audit_seq`, seq)
+		return err
+	}))
+}
+
+func (s appsStore) DueEvents(ctx context.Context, now time.Time, limit int) ([]apps.Event, error) {
+	const op = "sqlite.Apps.DueEvents"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.EventColumns+` FROM apps_outbox WHERE delivered_ns = 0 AND failed = 0 AND next_ns <= ? ORDER BY id LIMIT ?`, now.UnixNano(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanEvents(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) UpdateEvent(ctx context.Context, e *apps.Event) error {
+	const op = "sqlite.Apps.UpdateEvent"
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		a := apps.EventArgs(e)
+		res, err := tx.ExecContext(ctx, `UPDATE apps_outbox SET attempts = ?, next_ns = ?, delivered_ns = ?, failed = ? WHERE id = ?`, a[4], a[5], a[6], a[7], e.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound(op, err, "no event %d", e.ID)
+		}
+		return nil
+	}))
+}
+
+func (s appsStore) Grant(ctx context.Context, app string, c apps.CardRef) (apps.Grant, error) {
+	const op = "sqlite.Apps.Grant"
+	g, err := apps.ScanGrant(s.db.r.QueryRowContext(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE app = ? AND issuer = ? AND asn = ?`,
+		append([]any{app}, apps.CardArgs(c)...)...))
+	if err == sql.ErrNoRows {
+		return g, citycard.E(op, citycard.NotFound, "application %s has no grant on card %v", app, c)
+	}
+	return g, mapErr(op, err)
+}
+
+func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant, uint32, error) {
+	const op = "sqlite.Apps.CardGrants"
+	// One read transaction: the grants and the version of one moment.
+	tx, err := s.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	defer tx.Rollback()
+	var v int64
+	if err := tx.QueryRowContext(ctx, `SELECT version FROM apps_files WHERE issuer = ? AND asn = ?`, apps.CardArgs(c)...).Scan(&v); err != nil && err != sql.ErrNoRows {
+		return nil, 0, mapErr(op, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE issuer = ? AND asn = ? ORDER BY app`, apps.CardArgs(c)...)
+	if err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanGrants(rows)
+	return out, uint32(v), mapErr(op, err)
+}
+
+func (s appsStore) RecordsCursor(ctx context.Context) (int64, error) {
+	var pos int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&pos)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return pos, mapErr("sqlite.Apps.RecordsCursor", err)
+}
+
+func (s appsStore) ApplyRecords(ctx context.Context, pos int64, recs []apps.AppRecord) error {
+	const op = "sqlite.Apps.ApplyRecords"
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&cur); err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if pos <= cur {
+			return citycard.E(op, citycard.Conflict, "journal position %d: filed already (cursor %d)", pos, cur)
+		}
+		for i := range recs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, apps.RecordArgs(&recs[i])...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps_records_cursor (one, pos) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET pos = excluded.pos`, pos)
+		return err
+	}))
+}
+
+func (s appsStore) Records(ctx context.Context, app string, after int64, limit int) ([]apps.AppRecord, error) {
+	const op = "sqlite.Apps.Records"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.RecordColumns+` FROM apps_records WHERE app = ? AND pos > ? ORDER BY pos LIMIT ?`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanRecords(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]apps.ActionCount, error) {
+	const op = "sqlite.Apps.DayCounts"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT action, count(*), count(DISTINCT issuer || asn) FROM apps_records WHERE app = ? AND date = ? GROUP BY action ORDER BY action`, app, apps.DateArg(day))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanCounts(rows)
+	return out, mapErr(op, err)
+}
