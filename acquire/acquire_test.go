@@ -49,6 +49,11 @@ func TestGenuineBatchBookedOnce(t *testing.T) {
 	if !ok || sh.LastCounter != 3 || sh.ReportedFen != 100000-4*200 || sh.OpenGaps != 0 {
 		t.Fatalf("shadow %+v", sh)
 	}
+	// The shadows' float is the ledger's: no load uploaded, 12 purchases
+	// booked (issue 10, "Card float": reconciled three ways).
+	if fl := a.Float(); len(fl) != 1 || fl[0].Issuer != ourIssuer || fl[0].Cards != 3 || fl[0].BookedFen != got[floatAcct] || fl[0].SuspenseFen != 0 {
+		t.Fatalf("float %+v, want 3 cards booking %d", fl, got[floatAcct])
+	}
 
 	// The same batch again: the stored answer, nothing booked twice.
 	again := submit(t, a, batchOf(bus.id, "b1", recs))

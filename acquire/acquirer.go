@@ -1,6 +1,7 @@
 package acquire
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -1076,4 +1077,43 @@ func (a *Acquirer) checkpointAllLocked(ctx context.Context) error {
 	}
 	a.sinceCP = 0
 	return nil
+}
+
+// IssuerFloat is the sum over one issuer's card shadows.
+type IssuerFloat struct {
+	Issuer      citycard.IssuerCode
+	Cards       int64 // cards with a shadow
+	BookedFen   int64 // their booked balances summed: loads seen - purchases booked
+	SuspenseFen int64 // their grey records in suspense, summed (not in BookedFen)
+}
+
+// Float sums the card shadows per issuer, under the state's lock, by
+// issuer code. It is what the float report (citycard float) reconciles
+// against the ledger's card float.
+func (a *Acquirer) Float() []IssuerFloat {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := map[citycard.IssuerCode]*IssuerFloat{}
+	for i := range a.st.shards {
+		for id, c := range a.st.shards[i].cards {
+			f := m[id.issuer]
+			if f == nil {
+				f = &IssuerFloat{Issuer: id.issuer}
+				m[id.issuer] = f
+			}
+			f.Cards++
+			f.BookedFen += c.booked
+			for _, g := range c.greyList() {
+				if !g.confirmed {
+					f.SuspenseFen += int64(g.amount)
+				}
+			}
+		}
+	}
+	out := make([]IssuerFloat, 0, len(m))
+	for _, f := range m {
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(x, y IssuerFloat) int { return bytes.Compare(x.Issuer[:], y.Issuer[:]) })
+	return out
 }

@@ -204,6 +204,47 @@
 // 398,000 a second). The two engines write the same files for the same
 // seed, and so does every run.
 //
+// # Card float
+//
+// The float (沉淀资金) is the stored value outstanding on an issuer's
+// cards: what the issuer owes its cardholders. ReconcileFloat takes three
+// figures of it per issuer, in fen, and names the one that disagrees
+// when the other two agree (a line "all" when none do). Each is defined
+// so that, with no upload and no operation in flight, they are the same
+// sum, and a difference is money moved on one side and not the other:
+//
+//  1. The ledger: card_float:ISSUER's credits minus its debits. Credits
+//     are every load card management's online host booked (sales' first
+//     loads included, the reversed ones debited back), the balance moved
+//     in to a replacement and the loss borne; debits are every purchase
+//     acquisition booked (a grey one from the moment it arrives: its
+//     money is in suspense:ISSUER until decided), the refunds and the
+//     balance moved out.
+//  2. The card shadows: each shadow's booked balance (loads seen minus
+//     purchases booked) less its grey records in suspense, summed over
+//     the issuer's cards (acquire.Acquirer.Float). The suspense is taken
+//     off because the ledger took it out of the float on arrival.
+//  3. Card management's book: its flows summed over our own issuer's
+//     cards (loads - loads reversed - refunds - moved out + moved in +
+//     loss borne; cms.BookBalances), less the purchases booked, which
+//     are the ledger float's debits less card management's own (refunds,
+//     loads reversed, moved out). So (3) differs from (1) exactly when a
+//     card-management operation's flows and its ledger postings disagree.
+//     Card management keeps only our own issuer's cards: another issuer
+//     has no book, and only (1) and (2) are reconciled ("ledger or
+//     shadows" when they differ). Nor does it keep a product on a flow,
+//     so the float is per issuer, not per product.
+//
+// The one timing artefact the figures do not remove: a shadow sees a
+// load only when the load's record is uploaded, while the host books it
+// when it authorizes; the shadows keep no total of the loads seen, so
+// (2) is short of (1) by the loads booked and not yet uploaded, and the
+// report cannot yet tell those from money missing. It is exact for a
+// store whose loads have all been uploaded (as after a day's
+// terminals have all uploaded) and for an issuer whose cards load
+// elsewhere (their loads never reach our ledger nor, if never uploaded
+// here, the shadows).
+//
 // # Not yet
 //
 // Later sessions of the clearing issue add: concessions (the discount on
@@ -213,6 +254,6 @@
 // national centre's answer file, and ours used elsewhere, from its
 // incoming files); the commission of top-up agents and partner banks on
 // loads; the ledger entries of a cycle; grey decisions in statements;
-// reconciliation and the float report (沉淀资金). The API is api's
+// reconciliation. The API is api's
 // /v1/clearing (cycles, their moves, files and statements).
 package clearing
