@@ -126,6 +126,21 @@ func BookBalances(flows []Flow) map[citycard.ASN]int64 {
 	return m
 }
 
+// BookTotal is BookBalances over the sums of every card's flows by type
+// (Store.FlowTotals): what card management owes on all its cards.
+func BookTotal(totals map[FlowType]int64) int64 {
+	var fen int64
+	for t, v := range totals {
+		switch t {
+		case FlowLoad, FlowMovedIn, FlowLossBorne:
+			fen += v
+		case FlowPurchase, FlowRefund, FlowMovedOut, FlowLoadReversed:
+			fen -= v
+		}
+	}
+	return fen
+}
+
 // Booking is what a money operation books: its idempotency key, the hash
 // of its input, its ledger entries (their keys derived from the
 // operation's) and the flows of the cards it moves. A Booking with no

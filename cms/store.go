@@ -61,6 +61,9 @@ type Store interface {
 	OperationHash(ctx context.Context, key string) ([32]byte, error)
 	// Flows returns the flows of a card, in the order they were booked.
 	Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error)
+	// FlowTotals sums every card's flows by type (the float report's
+	// book: card management keeps our own issuer's cards only).
+	FlowTotals(ctx context.Context) (map[FlowType]int64, error)
 
 	// CommitBatch commits ops in one transaction, each as Commit would
 	// alone (its own key, replay check, cards and audit record): an op

@@ -322,6 +322,29 @@ func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, erro
 	return flows, mapErr(op, err)
 }
 
+func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error) {
+	const op = "postgres.CMS.FlowTotals"
+	rows, err := s.db.pool.Query(ctx, `SELECT flow_type, SUM(fen)::bigint FROM cms_flows GROUP BY flow_type`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	m := map[cms.FlowType]int64{}
+	for rows.Next() {
+		var name string
+		var fen int64
+		if err := rows.Scan(&name, &fen); err != nil {
+			return nil, mapErr(op, err)
+		}
+		t, err := cms.ParseFlowType(name)
+		if err != nil {
+			return nil, err
+		}
+		m[t] = fen
+	}
+	return m, mapErr(op, rows.Err())
+}
+
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
 	c, err := cms.ScanCard(s.db.pool.QueryRow(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = $1 AND asn = $2`, issuer.String(), cms.ASNHex(asn)))
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -339,6 +339,29 @@ func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, erro
 	return flows, mapErr(op, err)
 }
 
+func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error) {
+	const op = "sqlite.CMS.FlowTotals"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT flow_type, SUM(fen) FROM cms_flows GROUP BY flow_type`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	m := map[cms.FlowType]int64{}
+	for rows.Next() {
+		var name string
+		var fen int64
+		if err := rows.Scan(&name, &fen); err != nil {
+			return nil, mapErr(op, err)
+		}
+		t, err := cms.ParseFlowType(name)
+		if err != nil {
+			return nil, err
+		}
+		m[t] = fen
+	}
+	return m, mapErr(op, rows.Err())
+}
+
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
 	var c cms.Card
 	err := s.db.readRow(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = ? AND asn = ?`, func(r *sql.Row) (err error) { c, err = cms.ScanCard(r); return err },

@@ -523,6 +523,11 @@ func testCMSMoney(t *testing.T, s Stores) {
 	if f := floatFen(t, s); f != 24700 {
 		t.Errorf("the float: %d fen, want the new card's 24700", f)
 	}
+	// Summed over every card by type: the two cards' books together,
+	// the balance moved out and in the same.
+	if tot, err := s.CMS.FlowTotals(ctx); err != nil || cms.BookTotal(tot) != 800+24700 || tot[cms.FlowMovedOut] != 24700 || tot[cms.FlowMovedIn] != 24700 {
+		t.Errorf("flow totals %v %v: book %d, want 25500 with 24700 moved out and in", tot, err, cms.BookTotal(tot))
+	}
 	loss, err := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.IssuerLoss, Party: issuerHex})
 	if err != nil || loss.NetFen() != 500 {
 		t.Errorf("the issuer's loss: %+v %v, want the 5 yuan spent after the report", loss, err)
