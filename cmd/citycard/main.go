@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"bench":      {"benchmarks: ingest (upload, verify, book records end to end), clear (a booked day's cycle), gate (an application gate's offline taps), load (online loads over HTTP)", runBench},
 		"serve":      {"run the back office's HTTP API: uploads, blacklists, parameters", runServe},
 		"ledger":     {"the double-entry ledger: verify the journal's hash chain, show balances", runLedger},
+		"float":      {"stored value outstanding per issuer, reconciled: the ledger's float, the card shadows, card management's book", runFloat},
 		"demo":       {"the main job: trace a commute, simulate a small city, then serve the web console over it", runDemo},
 		"registry":   {"parties (issuers, operators) and terminals, their tokens and status", runRegistry},
 		"rejections": {"the rejection journal: list rejected records, resubmit them once staff fixed the cause", runRejections},
