@@ -209,41 +209,43 @@
 // The float (沉淀资金) is the stored value outstanding on an issuer's
 // cards: what the issuer owes its cardholders. ReconcileFloat takes three
 // figures of it per issuer, in fen, and names the one that disagrees
-// when the other two agree (a line "all" when none do). Each is defined
-// so that, with no upload and no operation in flight, they are the same
-// sum, and a difference is money moved on one side and not the other:
+// when the other two agree ("all" when none do). Each is defined so that
+// no upload or operation in flight moves one without the others, and a
+// difference is money booked on one side and not the other:
 //
 //  1. The ledger: card_float:ISSUER's credits minus its debits. Credits
-//     are every load card management's online host booked (sales' first
-//     loads included, the reversed ones debited back), the balance moved
-//     in to a replacement and the loss borne; debits are every purchase
-//     acquisition booked (a grey one from the moment it arrives: its
-//     money is in suspense:ISSUER until decided), the refunds and the
-//     balance moved out.
-//  2. The card shadows: each shadow's booked balance (loads seen minus
-//     purchases booked) less its grey records in suspense, summed over
-//     the issuer's cards (acquire.Acquirer.Float). The suspense is taken
-//     off because the ledger took it out of the float on arrival.
-//  3. Card management's book: its flows summed over our own issuer's
-//     cards (loads - loads reversed - refunds - moved out + moved in +
-//     loss borne; cms.BookBalances), less the purchases booked, which
-//     are the ledger float's debits less card management's own (refunds,
-//     loads reversed, moved out). So (3) differs from (1) exactly when a
-//     card-management operation's flows and its ledger postings disagree.
-//     Card management keeps only our own issuer's cards: another issuer
-//     has no book, and only (1) and (2) are reconciled ("ledger or
-//     shadows" when they differ). Nor does it keep a product on a flow,
-//     so the float is per issuer, not per product.
+//     are the loads card management's online host booked (a sale's
+//     first load included), the balance moved in to a replacement, the
+//     loss borne, and acquisition's grey records released or reversed;
+//     debits are the purchases acquisition booked (a grey one from its
+//     arrival: its money waits in suspense:ISSUER), the loads reversed,
+//     the refunds and the balance moved out.
+//  2. The shadows: card management's book (its flows over every card:
+//     loads - loads reversed - refunds - moved out + moved in + loss
+//     borne; cms.BookTotal) less the purchases booked as acquisition
+//     counts them: the load records the journal holds (class load,
+//     each once) less the shadows' booked balances, plus their grey
+//     records in suspense (acquire.Acquirer.Float). A shadow sees a load
+//     only when its record is uploaded (a sale's first load never is),
+//     so its booked balance alone is short of the float by the loads
+//     not uploaded; taking the purchases from it, and the loads from
+//     card management, leaves no such artefact. It differs from (1) when
+//     acquisition's postings and its journal disagree, or card
+//     management's flows and its postings do.
+//  3. The book: card management's book less the purchases booked as the
+//     ledger counts them (the float's debits less card management's own:
+//     refunds, loads reversed, moved out). It differs from (1) when card
+//     management's credits and the ledger's disagree (a load posted and
+//     not kept as a flow, or the reverse), and, as a timing-free but
+//     real caveat, by acquisition's credits to the float (greys released
+//     or reversed), which it does not take off: a store with those shows
+//     them here as a book difference.
 //
-// The one timing artefact the figures do not remove: a shadow sees a
-// load only when the load's record is uploaded, while the host books it
-// when it authorizes; the shadows keep no total of the loads seen, so
-// (2) is short of (1) by the loads booked and not yet uploaded, and the
-// report cannot yet tell those from money missing. It is exact for a
-// store whose loads have all been uploaded (as after a day's
-// terminals have all uploaded) and for an issuer whose cards load
-// elsewhere (their loads never reach our ledger nor, if never uploaded
-// here, the shadows).
+// Card management keeps only our own issuer's cards (flows name a card
+// by ASN alone), so another issuer's (2) is its shadows' booked balances
+// less suspense, it has no (3), and only (1) and (2) are reconciled
+// ("ledger or shadows" when they differ). Nor does a flow or a ledger
+// account carry the card's product, so the float is per issuer only.
 //
 // # Not yet
 //

@@ -103,9 +103,17 @@ func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, err
 			}
 		}
 	}
+	seen, err := loadsSeen(ctx, st.journal)
+	if err != nil {
+		return nil, err
+	}
+	// The shadows' purchases: loads seen less booked, suspense included.
+	shadowPurchases := map[string]int64{}
 	for _, s := range shadows {
+		shadowPurchases[s.Issuer.String()] = seen[s.Issuer] - s.BookedFen + s.SuspenseFen
 		fig(s.Issuer.String()).ShadowFen = s.BookedFen - s.SuspenseFen
 	}
+	fig(own.String()).ShadowFen = cms.BookTotal(totals) - shadowPurchases[own.String()]
 	// The purchases booked are the float's debits less card management's.
 	purchases := ownDebits - totals[cms.FlowRefund] - totals[cms.FlowLoadReversed] - totals[cms.FlowMovedOut]
 	f := fig(own.String())
@@ -115,6 +123,25 @@ func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, err
 		out = append(out, *f)
 	}
 	return out, nil
+}
+
+// loadsSeen sums the amounts of the load records the journal holds
+// (class load: each counted once), per issuer: what the shadows' booked
+// balances took in.
+func loadsSeen(ctx context.Context, j acquire.Journal) (map[citycard.IssuerCode]int64, error) {
+	m := map[citycard.IssuerCode]int64{}
+	err := j.Replay(ctx, 0, func(e *acquire.Journaled) error {
+		if e.Class != acquire.ClassLoad {
+			return nil
+		}
+		r, err := record.DecodeBinary(e.Raw[:])
+		if err != nil {
+			return citycard.Wrap("citycard.float", citycard.Invalid, fmt.Errorf("journal position %d: %w", e.Pos, err))
+		}
+		m[r.Issuer] += int64(r.Amount)
+		return nil
+	})
+	return m, err
 }
 
 type jsonFloatLine struct {
