@@ -7,7 +7,7 @@ import "slices"
 type FloatFigures struct {
 	Issuer    string // the issuer's registry ID (its code)
 	LedgerFen int64  // (1) card_float:ISSUER, credits minus debits
-	ShadowFen int64  // (2) the card shadows' booked balances, summed
+	ShadowFen int64  // (2) the book less the purchases the shadows booked
 	// BookFen is (3), card management's book less the purchases booked;
 	// HasBook is false for an issuer whose cards card management does
 	// not keep (every issuer but our own): then only (1) and (2) are

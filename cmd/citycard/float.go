@@ -190,7 +190,7 @@ func printFloat(w io.Writer, rep clearing.FloatReport, asJSON bool) error {
 	if rep.Sound {
 		fmt.Fprintln(w, "sound: the three figures agree for every issuer (per issuer only: card management keeps no product on a flow)")
 	} else {
-		fmt.Fprintln(w, "NOT SOUND: a figure disagrees (OFF names it; shadows short of the ledger may be loads not yet uploaded)")
+		fmt.Fprintln(w, "NOT SOUND: a figure disagrees (OFF names it)")
 	}
 	return nil
 }
