@@ -20,6 +20,13 @@ func (m *Manager) BookBalance(ctx context.Context, asn citycard.ASN) (int64, err
 	return BookBalances(flows)[asn], nil
 }
 
+// Flows returns a card's flows in the order they were booked: its
+// transactions as card management booked them. Kind IO.
+func (m *Manager) Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error) {
+	f, err := m.store.Flows(ctx, asn)
+	return f, citycard.Wrap("cms.Manager.Flows", citycard.Other, err)
+}
+
 // QuoteRefund quotes what Refund would pay now on card c whose shadow
 // holds balanceFen after purchases (a lost or damaged card's balance cut
 // at its report, as Refund cuts it), so that a service point can tell

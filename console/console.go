@@ -68,6 +68,7 @@ type Console struct {
 	Cycles    Cycles          // nil: the clearing page says there are none
 	Files     SettlementFiles // nil: no settlement file is sent
 	Keys      Keys            // nil: the keys page says there is no key store
+	Cards     Cards           // nil: the card page shows the shadow alone
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Secure marks the cookies Secure: set it when the console is served
@@ -123,6 +124,7 @@ func (c *Console) routes() []route {
 		c.page("GET /flagged", RoleAuditor, c.handleFlagged),
 		c.page("GET /cards", RoleAuditor, c.handleCard),
 		c.page("POST /cards/blacklist", RoleClerk, c.handleBlacklist),
+		c.page("POST /cards/move", RoleClerk, c.handleCardMove),
 		c.page("GET /terminals", RoleAuditor, c.handleTerminals),
 		c.page("GET /batches/{terminal}/{batch}", RoleAuditor, c.handleBatch),
 		c.page("GET /fares", RoleAuditor, c.handleFares),

@@ -357,6 +357,7 @@ type cardPage struct {
 	CanChange   bool
 	Message     string
 	CSRF        string
+	Managed     *managedView // what card management knows; nil before a look-up
 }
 
 func (c *Console) handleCard(w http.ResponseWriter, r *http.Request, s *session) {
@@ -377,6 +378,10 @@ func (c *Console) card(w http.ResponseWriter, r *http.Request, s *session, code 
 		p.Shadow, p.Found = c.Acquirer.Shadow(issuer, asn)
 		p.Listed = c.Blacklist.Contains(issuer, asn)
 		p.Issuer, p.ASN = issuer.String(), asn.String()
+		if p.Managed, err = c.managed(r.Context(), issuer, asn); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
 	}
 	c.render(w, r, s, code, "card", "Card look-up", p)
 }

@@ -40,6 +40,9 @@ func (r Role) String() string {
 type Staff struct {
 	Name string
 	Role Role
+	// ServicePoint is where they work (cms.StaffMember's): the audit
+	// names it with them for every card move they make.
+	ServicePoint string
 }
 
 // StaffAuth checks a member of staff's name and secret at login. Kind

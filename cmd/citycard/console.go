@@ -22,7 +22,7 @@ func (l staffLogin) Login(ctx context.Context, name, secret string) (console.Sta
 	if err != nil {
 		return console.Staff{}, err
 	}
-	return console.Staff{Name: m.Name, Role: console.Role(m.Role)}, nil
+	return console.Staff{Name: m.Name, Role: console.Role(m.Role), ServicePoint: m.ServicePoint}, nil
 }
 
 // withConsole serves the console at / beside the API (its /v1/ routes,
@@ -34,6 +34,9 @@ func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j co
 	}
 	if s.Replays != nil {
 		c.Replays = s.Replays
+	}
+	if s.Cards != nil {
+		c.Cards = console.CMS{Manager: s.Cards}
 	}
 	more.set(c)
 	ch, err := c.Handler()
