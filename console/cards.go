@@ -88,14 +88,14 @@ var cardMoves = map[string]struct {
 // managedView is the card page's part from card management.
 type managedView struct {
 	ManagedCard
-	BookFen   int64      // BookBalances of every flow
-	Shown     []flowView // the newest cardFlowsMax flows, newest first
-	FlowsCut  bool
-	ReportOK  bool // the card's state allows a loss report
-	CancelOK  bool // the card's state allows a cancel
-	FlowsMax  int
-	NotKnown  bool // card management has no such card
-	NoCards   bool // the console has no card management
+	BookFen  int64      // BookBalances of every flow
+	Shown    []flowView // the newest cardFlowsMax flows, newest first
+	FlowsCut bool
+	ReportOK bool // the card's state allows a loss report
+	CancelOK bool // the card's state allows a cancel
+	FlowsMax int
+	NotKnown bool // card management has no such card
+	NoCards  bool // the console has no card management
 }
 
 type flowView struct {
