@@ -31,7 +31,7 @@ type Cards interface {
 type ManagedCard struct {
 	Card    cms.Card
 	Product string     // the product's name for people
-	Holder  string     // masked (cms.Cardholder's String); "" for an anonymous card
+	Holder  string     // masked: name, ID and document, phone (cms's masks); "" for an anonymous card
 	Flows   []cms.Flow // oldest first
 }
 
@@ -54,7 +54,10 @@ func (m CMS) ManagedCard(ctx context.Context, issuer citycard.IssuerCode, asn ci
 		if err != nil {
 			return ManagedCard{}, citycard.Wrap(op, citycard.Other, err)
 		}
-		mc.Holder = h.String()
+		mc.Holder = fmt.Sprintf("%v, %v", h.Name, h)
+		if h.Phone != "" {
+			mc.Holder += fmt.Sprintf(", %v", h.Phone)
+		}
 	}
 	mc.Flows, err = m.Manager.Flows(ctx, asn)
 	return mc, citycard.Wrap(op, citycard.Other, err)

@@ -1,0 +1,210 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/sim"
+	"github.com/citycard/citycard/sqlite"
+)
+
+// cardsFixture is the console's fixture with card management over a
+// SQLite store, its loss reports onto the fixture's blacklist.
+type cardsFixture struct {
+	*fixture
+	m  *cms.Manager
+	db *sqlite.DB
+}
+
+func newCardsFixture(t *testing.T) *cardsFixture {
+	t.Helper()
+	f := newFixture(t)
+	db, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "citycard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p, err := cms.NewProtector(bytes.Repeat([]byte{7}, cms.DataKeyLen), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	now := func() time.Time { at = at.Add(time.Second); return at }
+	cf := &cardsFixture{fixture: f, db: db, m: cms.NewManager(db.CMS(), cms.DefaultProducts(), p, now).WithBlacklist(f.bl)}
+	f.c.Cards = CMS{Manager: cf.m}
+	return cf
+}
+
+var counter = cms.Actor{Who: "setup", ServicePoint: "nb-counter-01"}
+
+// issued applies for, personalizes, sells (loading loadFen) and
+// activates a registered citizen card, then loads 1 fen onto it until it
+// has flows flows.
+func (cf *cardsFixture) issued(t *testing.T, asn string, loadFen int64, flows int) citycard.ASN {
+	t.Helper()
+	ctx := context.Background()
+	a, err := citycard.ParseASN(asn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	born, _ := cms.ParseDate("1990-01-01")
+	h, err := cf.m.FindHolder(ctx, cms.ResidentID, "330203199001011236")
+	if err != nil {
+		h, err = cf.m.Register(ctx, counter, cms.Cardholder{Name: "张三丰", DocType: cms.ResidentID, DocNumber: "330203199001011236", DateOfBirth: born, Phone: "13812345678"})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.m.Apply(ctx, counter, sim.Issuer, a, "citizen", h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.m.Move(ctx, counter, sim.Issuer, a, cms.Personalize); err != nil {
+		t.Fatal(err)
+	}
+	ch := cms.Channel{Type: cms.Cash, Party: "nb-card"}
+	if _, err := cf.m.Sell(ctx, counter, "sell-"+asn, sim.Issuer, a, ch, loadFen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.m.Move(ctx, counter, sim.Issuer, a, cms.Activate); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		fl, err := cf.m.Flows(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fl) >= flows {
+			break
+		}
+		bal := cms.BookBalances(fl)[a]
+		if _, err := cf.m.Load(ctx, counter, fmt.Sprintf("load-%s-%d", asn, i), sim.Issuer, a, ch, 1, bal, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+func cardPath(a citycard.ASN) string {
+	return "/cards?issuer=" + sim.Issuer.String() + "&asn=" + a.String()
+}
+
+// TestCardPageManaged: the card page shows card management's card as
+// cms keeps it: its state, product, holder masked (cms/doc.go: 张**, 3302**********1234,
+// 138****5678, never in clear) and the book balance of its flows, newest first.
+func TestCardPageManaged(t *testing.T) {
+	cf := newCardsFixture(t)
+	a := cf.issued(t, "0000000000000101", 2000, 3)
+	cl := cf.client(t)
+	cf.login(t, cl, RoleAuditor)
+	_, page := cf.get(t, cl, cardPath(a))
+	c, err := cf.m.Card(context.Background(), sim.Issuer, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cf.m.Product(c.Product)
+	book, _ := cf.m.BookBalance(context.Background(), a)
+	for _, want := range []string{`id="state">active<`, `id="product">` + p.Name + `<`, `id="holder">张**, cardholder 1 (resident_id 3302**********1236), 138****5678<`, `id="bookfen">` + yuan(book) + `<`,
+		`<tr data-flow="3"><td class="n">3</td><td>load</td><td class="n">¥0.01</td></tr>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the card page lacks %s", want)
+		}
+	}
+	if book != 2002 {
+		t.Errorf("book balance %d fen, want 2002 (2000 sold, 2 loads of 1)", book)
+	}
+	if strings.Contains(page, "张三丰") || strings.Contains(page, "13812345678") {
+		t.Error("the card page shows the holder's name or phone in clear")
+	}
+	if strings.Index(page, `data-flow="3"`) > strings.Index(page, `data-flow="1"`) {
+		t.Error("the transactions are not newest first")
+	}
+	if strings.Contains(page, `id="reportloss"`) || strings.Contains(page, `action="/cards/move"`) {
+		t.Error("the auditor is offered a lifecycle move")
+	}
+	unknown, _ := citycard.ParseASN("0000000000000999")
+	if _, page := cf.get(t, cl, cardPath(unknown)); !strings.Contains(page, `id="cmsnotfound"`) {
+		t.Error("a card card management does not know is not said so")
+	}
+}
+
+// TestCardPageFlowsBound: the page shows the newest cardFlowsMax
+// transactions and says it cut them one past the bound.
+func TestCardPageFlowsBound(t *testing.T) {
+	cf := newCardsFixture(t)
+	cl := cf.client(t)
+	cf.login(t, cl, RoleAuditor)
+	for i, n := range []int{cardFlowsMax, cardFlowsMax + 1} {
+		a := cf.issued(t, fmt.Sprintf("00000000000002%02d", i), 100, n)
+		_, page := cf.get(t, cl, cardPath(a))
+		rows := strings.Count(page, "<tr data-flow=")
+		cut := strings.Contains(page, `id="flowscut"`)
+		if rows != cardFlowsMax || cut != (n > cardFlowsMax) || !strings.Contains(page, fmt.Sprintf(`data-flow="%d"`, n)) {
+			t.Errorf("%d flows: %d rows, cut %v, or the newest is not shown", n, rows, cut)
+		}
+	}
+}
+
+// TestCardMoves: a clerk reports a loss and cancels it (cms.Manager.Move
+// in the clerk's name: audited, the card on the blacklist and off it); an
+// auditor is refused (403) and offered nothing; a form without the CSRF
+// token is refused; a move the card's state forbids shows cms's Conflict,
+// naming the state and the move (cms/doc.go's table).
+func TestCardMoves(t *testing.T) {
+	cf := newCardsFixture(t)
+	a := cf.issued(t, "0000000000000301", 1000, 1)
+	ctx := context.Background()
+	form := func(tok, move string) url.Values {
+		return url.Values{"csrf": {tok}, "issuer": {sim.Issuer.String()}, "asn": {a.String()}, "move": {move}}
+	}
+	aud := cf.client(t)
+	atok := cf.login(t, aud, RoleAuditor)
+	if resp, _ := cf.post(t, aud, "/cards/move", form(atok, "report-loss")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an auditor's loss report: %d, want 403", resp.StatusCode)
+	}
+	clerk := cf.client(t)
+	tok := cf.login(t, clerk, RoleClerk)
+	if _, page := cf.get(t, clerk, cardPath(a)); !strings.Contains(page, `id="reportloss"`) || strings.Contains(page, `id="cancelloss"`) ||
+		!strings.Contains(page, `<input type="hidden" name="csrf" value="`+tok+`">`) {
+		t.Error("the clerk is not offered the loss report alone, with the session's CSRF token")
+	}
+	if resp, _ := cf.post(t, clerk, "/cards/move", form("", "report-loss")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a loss report without the CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if c, _ := cf.m.Card(ctx, sim.Issuer, a); c.State != cms.Active || cf.bl.Contains(sim.Issuer, a) {
+		t.Fatalf("after the refused reports the card is %v, blacklisted %v", c.State, cf.bl.Contains(sim.Issuer, a))
+	}
+	resp, page := cf.post(t, clerk, "/cards/move", form(tok, "report-loss"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="state">lost<`) || !strings.Contains(page, `id="cancelloss"`) || !strings.Contains(page, `name="listed" value="false"`) {
+		t.Fatalf("the clerk's loss report: %d: %s", resp.StatusCode, page)
+	}
+	if c, _ := cf.m.Card(ctx, sim.Issuer, a); c.State != cms.Lost || !cf.bl.Contains(sim.Issuer, a) {
+		t.Errorf("after the report the card is %v, blacklisted %v", c.State, cf.bl.Contains(sim.Issuer, a))
+	}
+	var last cms.AuditRecord
+	if err := cf.db.CMS().AuditLog(ctx, 0, func(r *cms.AuditRecord) error { last = *r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Actor != "clerk" || last.ServicePoint != consolePoint || last.Action != "report loss" || last.Subject != "card:"+sim.Issuer.String()+"/"+a.String() {
+		t.Errorf("the audit's last record: %+v", last)
+	}
+	resp, page = cf.post(t, clerk, "/cards/move", form(tok, "report-loss"))
+	want := fmt.Sprintf("card %v/%v is lost: report loss is allowed only from issued or active", sim.Issuer, a)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, want) {
+		t.Errorf("a second loss report: %d, want 409 saying %q: %s", resp.StatusCode, want, page)
+	}
+	if resp, page := cf.post(t, clerk, "/cards/move", form(tok, "cancel-loss")); resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="state">active<`) || !strings.Contains(page, `name="listed" value="true"`) {
+		t.Errorf("the clerk's cancel: %d", resp.StatusCode)
+	}
+	if resp, _ := cf.post(t, clerk, "/cards/move", form(tok, "refund")); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a move the page does not offer: %d, want 422 (Invalid)", resp.StatusCode)
+	}
+}
