@@ -14,7 +14,8 @@
 // figure) and the busiest stop pairs; the rejection journal by reason,
 // with resubmission (operators); the newest flagged records with their
 // reasons; card look-up (the card's shadow and blacklist state, listing
-// and delisting for operators); terminals, the stalest first; a batch's
+// and delisting for clerks, and what card management knows of it);
+// terminals, the stalest first; a batch's
 // journaled records; the fare what-if (api.Replays) as charts; the
 // clearing cycles, a cycle's positions and its sign-off, what is behind
 // a party's position; the key versions; and the application stamps.
@@ -60,6 +61,26 @@
 // product field), folded by the tally (Day.Apps, at most 255 x 255 keys
 // a day, as the record's rules bound both to 1-255), newest day first,
 // the table cut at maxTableRows.
+//
+// # Cards
+//
+// The card page reads card management through Cards (CMS adapts a
+// cms.Manager; cmd/citycard wires the API's): the card's state, its
+// product, its holder masked (name, document and phone as cms masks
+// them: no personal data in clear reaches a page), the book balance of
+// all its flows (cms.BookBalances) and its last transactions, the newest
+// cardFlowsMax (50, as many as the cardholder's app shows) first, saying
+// so when it cut them; the store reads every flow of the card to sum
+// them. The lifecycle moves staff make from the page are report loss and
+// cancel loss, for clerks and above (an auditor is offered no button and
+// a post is a 403 page), each one form naming the move, made through
+// cms.Manager.Move with the staff member as the actor (at their service
+// point; "console" for an account that names none), so that the move is
+// audited and a loss goes onto the blacklist (a cancel takes it off).
+// The page offers a move only from a state that allows it; a form
+// posted anyway (a page left open over another move) is cms's Conflict,
+// its message naming the card's state and the move. A move whose
+// blacklist change failed is kept (the card moved) and the page says so.
 //
 // # Figures: the tally
 //
