@@ -18,6 +18,7 @@ import (
 
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/sim"
 )
 
@@ -80,7 +81,9 @@ func (f *fixture) apiJSON(t *testing.T, token, path string, v any) {
 // checks figures against the API, tries an operator's action as an
 // auditor, resubmits a rejection as an operator through htmx, checks a
 // clearing cycle's positions against the store, tries its review as an
-// auditor (403) and its approval by its reviewer (403), and saves a
+// auditor (403) and its approval by its reviewer (403), reports a card
+// lost as a clerk by clicking (card management's state and the
+// blacklist after it), and saves a
 // screenshot of each page in $CITYCARD_SCREENSHOTS (default: a temporary
 // directory, logged). It skips when no Chromium is installed.
 func TestBrowser(t *testing.T) {
@@ -93,6 +96,7 @@ func TestBrowser(t *testing.T) {
 	}
 	f := newClearingFixture(t)
 	f.c.Keys = f.city.Store
+	cards := withCards(t, f.fixture)
 	token := f.withAPI(t)
 	dir := os.Getenv("CITYCARD_SCREENSHOTS")
 	if dir == "" {
@@ -296,6 +300,24 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after resubmitting a forgery: %q, want it rejected again", got)
 	}
 	shot("rejections-operator")
+
+	// A clerk reports a card lost by clicking: card management moves it
+	// (audited) and the blacklist takes it.
+	lost := cards.issued(t, "0000000000000401", 1500, 2)
+	do("report loss",
+		chromedp.Navigate(f.srv.URL+cardPath(lost)),
+		chromedp.WaitVisible(chromedp.ID("reportloss")),
+		chromedp.Click(chromedp.ID("reportloss")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+		chromedp.WaitVisible(chromedp.ID("cancelloss")),
+	)
+	if got := text("#state"); got != "lost" {
+		t.Errorf("after the click the card page says %q", got)
+	}
+	if c, _ := cards.m.Card(context.Background(), sim.Issuer, lost); c.State != cms.Lost || !f.bl.Contains(sim.Issuer, lost) {
+		t.Errorf("after the click the card is %v, blacklisted %v", c.State, f.bl.Contains(sim.Issuer, lost))
+	}
+	shot("card-lost")
 
 	// A supervisor reviews the computed cycle; approving it too is
 	// refused (a second person approves).

@@ -27,7 +27,13 @@ type cardsFixture struct {
 
 func newCardsFixture(t *testing.T) *cardsFixture {
 	t.Helper()
-	f := newFixture(t)
+	return withCards(t, newFixture(t))
+}
+
+// withCards gives f's console card management over a SQLite store, its
+// loss reports onto f's blacklist.
+func withCards(t *testing.T, f *fixture) *cardsFixture {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "citycard.db"))
 	if err != nil {
 		t.Fatal(err)
