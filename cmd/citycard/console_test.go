@@ -77,10 +77,16 @@ func TestServeConsole(t *testing.T) {
 	if code, page := read(cl.Get(base + "/keys")); code != http.StatusOK || !strings.Contains(page, "no key: citycard keys ceremony") {
 		t.Errorf("the keys page: %d, not over serve's key store: %s", code, page)
 	}
+	// The card page asks serve's card management (console.CMS), which has
+	// no such card, rather than saying there is none.
+	if code, page := read(cl.Get(base + "/cards?issuer=31500001FFFFFFFF&asn=0000000000000999")); code != http.StatusOK || !strings.Contains(page, `id="cmsnotfound"`) {
+		t.Errorf("the card page: %d, not over serve's card management: %s", code, page)
+	}
 }
 
 // TestStaffLogin: the console's login takes a stored account's name and
-// password, keeps its role (console.Role has cms.Role's values), and
+// password, keeps its role (console.Role has cms.Role's values) and
+// service point (the actor of the card page's moves), and
 // refuses another's password, a wrong one and a disabled account.
 func TestStaffLogin(t *testing.T) {
 	b := newBackOfficeFiles(t, "")
@@ -97,7 +103,7 @@ func TestStaffLogin(t *testing.T) {
 	l := staffLogin{staffing}
 	for name, want := range roles {
 		got, err := l.Login(context.Background(), name, testPassword)
-		if err != nil || got.Name != name || got.Role != want {
+		if err != nil || got.Name != name || got.Role != want || got.ServicePoint != "nb-counter-01" {
 			t.Errorf("%s: %+v, %v; want role %v", name, got, err, want)
 		}
 	}
