@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/sim"
 	"github.com/citycard/citycard/sqlite"
@@ -212,5 +213,33 @@ func TestCardMoves(t *testing.T) {
 	}
 	if resp, _ := cf.post(t, clerk, "/cards/move", form(tok, "refund")); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("a move the page does not offer: %d, want 422 (Invalid)", resp.StatusCode)
+	}
+}
+
+// failingBlacklist refuses every change, as a blacklist store that is
+// down would.
+type failingBlacklist struct{}
+
+func (failingBlacklist) Set(context.Context, blacklist.Card, bool, string, string) (int64, error) {
+	return 0, citycard.E("test", citycard.IO, "blacklist store down")
+}
+
+// TestCardMoveBlacklistDown: a loss report whose blacklist change fails
+// is kept (cms.Manager.Move: the card moved, kind IO) and the page says
+// the blacklist did not take it, rather than an error page over a move
+// that was made.
+func TestCardMoveBlacklistDown(t *testing.T) {
+	cf := newCardsFixture(t)
+	a := cf.issued(t, "0000000000000501", 1000, 1)
+	f := cf.fixture
+	f.c.Cards = CMS{Manager: cf.m.WithBlacklist(failingBlacklist{})}
+	cl := f.client(t)
+	tok := f.login(t, cl, RoleClerk)
+	resp, page := f.post(t, cl, "/cards/move", url.Values{"csrf": {tok}, "issuer": {sim.Issuer.String()}, "asn": {a.String()}, "move": {"report-loss"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "The blacklist did not take it") || !strings.Contains(page, `id="state">lost<`) {
+		t.Errorf("a loss report with the blacklist down: %d: %s", resp.StatusCode, page)
+	}
+	if c, _ := cf.m.Card(context.Background(), sim.Issuer, a); c.State != cms.Lost {
+		t.Errorf("the card is %v, want lost", c.State)
 	}
 }
