@@ -122,6 +122,7 @@ func (c *Console) managed(ctx context.Context, issuer citycard.IssuerCode, asn c
 	}
 	v := &managedView{ManagedCard: mc, BookFen: cms.BookBalances(mc.Flows)[asn], FlowsMax: cardFlowsMax}
 	_, v.ReportOK = cms.Next(mc.Card.State, cms.ReportLoss)
+	v.ReportOK = v.ReportOK && mc.Card.Holder != 0 // an anonymous card is nobody's to report (Card.Move)
 	_, v.CancelOK = cms.Next(mc.Card.State, cms.CancelLoss)
 	v.FlowsCut = len(mc.Flows) > cardFlowsMax
 	for i := len(mc.Flows) - 1; i >= 0 && len(v.Shown) < cardFlowsMax; i-- {

@@ -58,20 +58,31 @@ var counter = cms.Actor{Who: "setup", ServicePoint: "nb-counter-01"}
 // has flows flows.
 func (cf *cardsFixture) issued(t *testing.T, asn string, loadFen int64, flows int) citycard.ASN {
 	t.Helper()
+	return cf.issue(t, asn, "citizen", true, loadFen, flows)
+}
+
+// issue is issued for a card of product, registered to the test's
+// cardholder or anonymous.
+func (cf *cardsFixture) issue(t *testing.T, asn, product string, registered bool, loadFen int64, flows int) citycard.ASN {
+	t.Helper()
 	ctx := context.Background()
 	a, err := citycard.ParseASN(asn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	born, _ := cms.ParseDate("1990-01-01")
-	h, err := cf.m.FindHolder(ctx, cms.ResidentID, "330203199001011236")
-	if err != nil {
-		h, err = cf.m.Register(ctx, counter, cms.Cardholder{Name: "张三丰", DocType: cms.ResidentID, DocNumber: "330203199001011236", DateOfBirth: born, Phone: "13812345678"})
+	var holder int64
+	if registered {
+		born, _ := cms.ParseDate("1990-01-01")
+		h, err := cf.m.FindHolder(ctx, cms.ResidentID, "330203199001011236")
+		if err != nil {
+			h, err = cf.m.Register(ctx, counter, cms.Cardholder{Name: "张三丰", DocType: cms.ResidentID, DocNumber: "330203199001011236", DateOfBirth: born, Phone: "13812345678"})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		holder = h.ID
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cf.m.Apply(ctx, counter, sim.Issuer, a, "citizen", h.ID); err != nil {
+	if _, err := cf.m.Apply(ctx, counter, sim.Issuer, a, product, holder); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cf.m.Move(ctx, counter, sim.Issuer, a, cms.Personalize); err != nil {
@@ -213,6 +224,12 @@ func TestCardMoves(t *testing.T) {
 	}
 	if resp, _ := cf.post(t, clerk, "/cards/move", form(tok, "refund")); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("a move the page does not offer: %d, want 422 (Invalid)", resp.StatusCode)
+	}
+	// An anonymous card is nobody's to report lost (cms/doc.go's table:
+	// registered cards only): the page offers no report.
+	anon := cf.issue(t, "0000000000000302", "transit", false, 1000, 1)
+	if _, page := cf.get(t, clerk, cardPath(anon)); strings.Contains(page, `id="reportloss"`) || !strings.Contains(page, `id="holder">anonymous<`) {
+		t.Error("an anonymous card is offered the loss report, or not shown anonymous")
 	}
 }
 

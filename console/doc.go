@@ -77,10 +77,12 @@
 // cms.Manager.Move with the staff member as the actor (at their service
 // point; "console" for an account that names none), so that the move is
 // audited and a loss goes onto the blacklist (a cancel takes it off).
-// The page offers a move only from a state that allows it; a form
-// posted anyway (a page left open over another move) is cms's Conflict,
-// its message naming the card's state and the move. A move whose
-// blacklist change failed is kept (the card moved) and the page says so.
+// The page offers a move only from a state that allows it (and a loss
+// report only on a card with a holder: an anonymous card is nobody's to
+// report); a form posted anyway (a page left open over another move) is
+// cms's Conflict, its message naming the card's state and the move. A
+// move whose blacklist change failed is kept (the card moved) and the
+// page says so.
 //
 // # Figures: the tally
 //
