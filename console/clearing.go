@@ -3,8 +3,6 @@ package console
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -296,8 +294,7 @@ func (c *Console) handleFile(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	data, ok := all[name]
-	sum := sha256.Sum256(data)
-	if !ok || hex.EncodeToString(sum[:]) != st.Files[i].SHA256 {
+	if !ok || clearing.FileOf(name, data).SHA256 != st.Files[i].SHA256 {
 		c.fail(w, r, s, citycard.E(op, citycard.Conflict, "cycle %v: file %s written again differs from the one it closed with (sha256 %s): the registry changed since", d, name, st.Files[i].SHA256))
 		return
 	}

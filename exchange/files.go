@@ -45,3 +45,43 @@ func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([
 	n := FileNames(c.Day)
 	return []SettlementFile{{n[0], pos.Bytes()}, {n[1], ins.Bytes()}, {n[2], pain.Bytes()}}, nil
 }
+
+// Kept returns fs as a cycle's close keeps them: named, hashed, sized
+// (clearing.FileOf).
+func Kept(fs []SettlementFile) []clearing.File {
+	out := make([]clearing.File, len(fs))
+	for i, f := range fs {
+		out[i] = clearing.FileOf(f.Name, f.Data)
+	}
+	return out
+}
+
+// CloseFiles is the files argument of clearing.Cycles.Close: the
+// cycle's settlement files (Files), as kept.
+func CloseFiles(parties map[string]Party) func(c *clearing.Cycle, res *clearing.Result) ([]clearing.File, error) {
+	return func(c *clearing.Cycle, res *clearing.Result) ([]clearing.File, error) {
+		fs, err := Files(c, res, parties)
+		if err != nil {
+			return nil, err
+		}
+		return Kept(fs), nil
+	}
+}
+
+// CheckKept checks files made again from closed cycle s against the
+// hashes s kept at close. Kind Conflict naming the first that differs
+// (the registry changed a party's name or account since the close, most
+// likely).
+func CheckKept(s *clearing.Stored, fs []SettlementFile) error {
+	kept := make(map[string]clearing.File, len(s.Files))
+	for _, f := range s.Files {
+		kept[f.Name] = f
+	}
+	for _, f := range fs {
+		if got := clearing.FileOf(f.Name, f.Data); got != kept[f.Name] {
+			return citycard.E("exchange.CheckKept", citycard.Conflict, "cycle %v: %s is not the file the cycle closed with (sha256 %s, closed with %s): has the registry changed a party's name or account?",
+				s.Cycle.Day, f.Name, got.SHA256, kept[f.Name].SHA256)
+		}
+	}
+	return nil
+}

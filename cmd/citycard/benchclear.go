@@ -194,7 +194,7 @@ func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearRes
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cs.Close(ctx, benchClearDay, "bench", closeFiles(parties)); err != nil {
+	if _, err := cs.Close(ctx, benchClearDay, "bench", exchange.CloseFiles(parties)); err != nil {
 		return nil, err
 	}
 	if res.Files, err = settleFiles(ctx, st, cs, benchClearDay, out, false); err != nil {
@@ -215,22 +215,6 @@ func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearRes
 	res.PeakRSSMiB = peakRSSMiB()
 	res.OK = res.PositionsSumFen == 0 && res.Records == int64(o.records) && res.ClaimedFen == bk.fen
 	return res, nil
-}
-
-// closeFiles returns the files function of Cycles.Close: the cycle's
-// settlement files, hashed.
-func closeFiles(parties map[string]exchange.Party) func(c *clearing.Cycle, res *clearing.Result) ([]clearing.File, error) {
-	return func(c *clearing.Cycle, res *clearing.Result) ([]clearing.File, error) {
-		fs, err := exchange.Files(c, res, parties)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]clearing.File, len(fs))
-		for i, f := range fs {
-			out[i] = clearing.FileOf(f.Name, f.Data)
-		}
-		return out, nil
-	}
 }
 
 // benchBooked is what the bench booked.

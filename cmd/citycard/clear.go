@@ -95,7 +95,7 @@ func runClear(ctx context.Context, e env, args []string) error {
 		if parties, err = partiesOf(ctx, st.registry); err != nil {
 			return err
 		}
-		s, err = cs.Close(ctx, day, *f.by, closeFiles(parties))
+		s, err = cs.Close(ctx, day, *f.by, exchange.CloseFiles(parties))
 	default:
 		var got clearing.Stored
 		got, err = cs.Cycle(ctx, day)
@@ -404,14 +404,12 @@ func settleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day clear
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, citycard.E(op, citycard.IO, "%w", err)
 	}
-	out := make([]clearing.File, len(fs))
-	for i, f := range fs {
+	for _, f := range fs {
 		if err := writeFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
 			return nil, citycard.E(op, citycard.IO, "%w", err)
 		}
-		out[i] = clearing.FileOf(f.Name, f.Data)
 	}
-	return out, nil
+	return exchange.Kept(fs), nil
 }
 
 // cycleFiles returns closed cycle day's settlement files, each checked
@@ -438,15 +436,8 @@ func cycleFiles(ctx context.Context, st *stores, cs *clearing.Cycles, day cleari
 	if err != nil {
 		return nil, err
 	}
-	kept := map[string]clearing.File{}
-	for _, f := range s.Files {
-		kept[f.Name] = f
-	}
-	for _, f := range fs {
-		if got := clearing.FileOf(f.Name, f.Data); kept[f.Name] != got {
-			return nil, citycard.E(op, citycard.Conflict, "cycle %v: %s is not the file the cycle closed with (sha256 %s, closed with %s): has the registry changed a party's name or account?",
-				day, f.Name, got.SHA256, kept[f.Name].SHA256)
-		}
+	if err := exchange.CheckKept(&s, fs); err != nil {
+		return nil, err
 	}
 	if !statements {
 		return fs, nil
@@ -476,7 +467,7 @@ func (c clearingAPI) Close(ctx context.Context, d clearing.Day, by string) (*cle
 	if err != nil {
 		return nil, err
 	}
-	return c.Cycles.Close(ctx, d, by, closeFiles(parties))
+	return c.Cycles.Close(ctx, d, by, exchange.CloseFiles(parties))
 }
 
 // Files returns closed cycle d's files (cycleFiles).

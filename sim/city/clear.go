@@ -267,17 +267,7 @@ func (c *City) settleStep(ctx context.Context, d clearing.Day) (*clearTap, bool,
 	case clearing.Reviewed:
 		_, err = w.Approve(ctx, d, staffApprove)
 	case clearing.Approved:
-		_, err = w.Close(ctx, d, staffClose, func(cy *clearing.Cycle, res *clearing.Result) ([]clearing.File, error) {
-			fs, err := exchange.Files(cy, res, parties)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]clearing.File, len(fs))
-			for i, f := range fs {
-				out[i] = clearing.FileOf(f.Name, f.Data)
-			}
-			return out, nil
-		})
+		_, err = w.Close(ctx, d, staffClose, exchange.CloseFiles(parties))
 	case clearing.Closed:
 		return tap, true, c.writeFiles(&s, parties)
 	default:
@@ -319,19 +309,10 @@ func (c *City) writeFiles(s *clearing.Stored, parties map[string]exchange.Party)
 
 // sameFiles checks fs against the hashes s kept at close.
 func sameFiles(s *clearing.Stored, fs []exchange.SettlementFile) error {
-	kept := map[string]clearing.File{}
-	for _, f := range s.Files {
-		kept[f.Name] = f
+	if len(fs) != len(s.Files) {
+		return fmt.Errorf("cycle %v: %d files made, %d kept at close", s.Cycle.Day, len(fs), len(s.Files))
 	}
-	if len(fs) != len(kept) {
-		return fmt.Errorf("cycle %v: %d files made, %d kept at close", s.Cycle.Day, len(fs), len(kept))
-	}
-	for _, f := range fs {
-		if got := clearing.FileOf(f.Name, f.Data); got != kept[f.Name] {
-			return fmt.Errorf("cycle %v: %s made again has sha256 %s, the cycle closed with %s", s.Cycle.Day, f.Name, got.SHA256, kept[f.Name].SHA256)
-		}
-	}
-	return nil
+	return exchange.CheckKept(s, fs)
 }
 
 // kill makes the journal dead, as a crash elsewhere in the back office
