@@ -94,11 +94,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	res.print(e.stdout)
 	if o.json {
-		b, err := json.Marshal(res)
-		if err != nil {
+		if err := jsonLine(e.stdout, res); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	if !res.OK {
 		return fmt.Errorf("bench: a check failed (see above)")
@@ -480,4 +478,15 @@ func benchDB(ctx context.Context, db, prefix string) (url string, drop func(), e
 		db = fresh
 	}
 	return db, drop, nil
+}
+
+// jsonLine writes v as one JSON object on a line of its own: the last
+// line of a command's output with --json, which programs read.
+func jsonLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -114,11 +113,9 @@ func runBenchClear(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  file %s  sha256 %s  %d bytes\n", f.Name, f.SHA256, f.Size)
 	}
 	if o.json {
-		b, err := json.Marshal(res)
-		if err != nil {
+		if err := jsonLine(e.stdout, res); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	if !res.OK {
 		return fmt.Errorf("bench clear: a check failed: positions net to %d fen, %d of %d records claimed", res.PositionsSumFen, res.Records, o.records)

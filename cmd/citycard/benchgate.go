@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -81,11 +80,9 @@ func runBenchGate(ctx context.Context, e env, args []string) error {
 	}
 	res.print(e.stdout)
 	if *asJSON {
-		b, err := json.Marshal(res)
-		if err != nil {
+		if err := jsonLine(e.stdout, res); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	if !res.OK {
 		return fmt.Errorf("bench gate: a check failed (see above)")

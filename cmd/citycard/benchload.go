@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -114,11 +113,9 @@ func runBenchLoad(ctx context.Context, e env, args []string) error {
 	}
 	res.print(e.stdout)
 	if o.json {
-		b, err := json.Marshal(res)
-		if err != nil {
+		if err := jsonLine(e.stdout, res); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	if !res.OK {
 		return fmt.Errorf("bench load: a check failed (see above)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,11 +143,9 @@ func runSim(ctx context.Context, e env, args []string) error {
 	}
 	rep.Print(e.stdout)
 	if o.json {
-		b, err := json.Marshal(rep)
-		if err != nil {
+		if err := jsonLine(e.stdout, rep); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	if !rep.OK() {
 		return fmt.Errorf("sim: %d invariants violated, first: %s", len(rep.Violations), rep.Violations[0])
@@ -251,11 +248,9 @@ func runSeeds(ctx context.Context, e env, o *simOptions) error {
 	out.SeedsPerMinute = float64(to-from+1) / out.Seconds * 60
 	fmt.Fprintf(e.stdout, "%d seeds in %.1f s: %.1f seeds per minute; %d failed\n", to-from+1, out.Seconds, out.SeedsPerMinute, len(out.Failed))
 	if o.json {
-		b, err := json.Marshal(out)
-		if err != nil {
+		if err := jsonLine(e.stdout, out); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	if len(out.Failed) > 0 {
 		return fmt.Errorf("sim: %d of %d seeds violated an invariant: %v", len(out.Failed), to-from+1, out.Failed)
