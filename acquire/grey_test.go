@@ -29,12 +29,7 @@ func newGreyCity(t *testing.T, greyFen, metroFen uint32, tear card.TearStep) *gr
 	g.cd = c.card(90)
 	c.tap(g.bus, g.cd, 50)
 	submit(t, a, batchOf(g.bus.id, "b0", g.bus.spool.take()))
-	g.cd.Tear(tear)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := g.bus.Tap(g.cd, greyFen); !r.Grey {
-		t.Fatal("no grey record")
-	}
-	g.grey = g.bus.spool.take()
+	g.grey = c.tornTap(t, g.bus, g.cd, tear, greyFen)
 	c.tap(g.metro, g.cd, metroFen)
 	g.m = g.metro.spool.take()
 	c.tap(g.shop, g.cd, 200)
@@ -151,11 +146,7 @@ func TestGreyBelowTheFirstRecordSeen(t *testing.T) {
 	c, j, a := newBackOffice(t)
 	bus, metro := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro")
 	cd := c.card(91)
-	cd.Tear(card.TearAfterCommit)
-	if r, _ := bus.Tap(cd, 150); !r.Grey {
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 150)
 	c.tap(metro, cd, 300)
 	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
 	if ans := submit(t, a, batchOf(bus.id, "g", grey)); ans.Flagged != 1 {
@@ -165,6 +156,18 @@ func TestGreyBelowTheFirstRecordSeen(t *testing.T) {
 	if got[busPayable] != 150 || got[suspenseAcct] != 0 || got[floatAcct] != -450 {
 		t.Fatalf("booked %v: the grey below the first record should be confirmed by its balance", got)
 	}
+}
+
+// tornTap taps cd on dev a minute later for fen, the card tearing at
+// step tear, and returns the grey record the terminal queued.
+func (c *city) tornTap(t *testing.T, dev *device, cd *card.Card, tear card.TearStep, fen uint32) [][]byte {
+	t.Helper()
+	cd.Tear(tear)
+	c.now = c.now.Add(time.Minute)
+	if r, _ := dev.Tap(cd, fen); !r.Grey {
+		t.Fatal("no grey record")
+	}
+	return dev.spool.take()
 }
 
 // loadOnto loads fen onto cd at kiosk and returns the load's record.
@@ -193,13 +196,8 @@ func TestLoadUploadedEarly(t *testing.T) {
 	cd := c.card(92)
 	c.tap(bus, cd, 100) // counter 0
 	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
-	cd.Tear(card.TearAfterCommit)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := bus.Tap(cd, 200); !r.Grey { // counter 1, torn after the debit
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
-	c.tap(metro, cd, 300) // counter 2
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200) // counter 1, torn after the debit
+	c.tap(metro, cd, 300)                                    // counter 2
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(shop, cd, 400) // counter 3, after the load
 	submit(t, a, batchOf(bus.id, "g", grey))
@@ -231,12 +229,7 @@ func TestLoadConfirmsAGrey(t *testing.T) {
 	cd := c.card(93)
 	c.tap(bus, cd, 100)
 	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
-	cd.Tear(card.TearAfterCommit)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := bus.Tap(cd, 200); !r.Grey {
-		t.Fatal("no grey record")
-	}
-	submit(t, a, batchOf(bus.id, "g", bus.spool.take()))
+	submit(t, a, batchOf(bus.id, "g", c.tornTap(t, bus, cd, card.TearAfterCommit, 200)))
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(metro, cd, 300)
 	if ans := submit(t, a, batchOf(metro.id, "m", metro.spool.take())); ans.Flagged != 1 || ans.Records[0].Reasons[0] != "balance_discontinuity" {
@@ -263,12 +256,7 @@ func TestLateGreyBehindALoad(t *testing.T) {
 	cd := c.card(94)
 	c.tap(bus, cd, 100)
 	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
-	cd.Tear(card.TearAfterCommit)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := bus.Tap(cd, 200); !r.Grey {
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200)
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(metro, cd, 300)
 	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
@@ -291,12 +279,7 @@ func TestLateGreyBehindALoadUploadedFirst(t *testing.T) {
 	cd := c.card(95)
 	c.tap(bus, cd, 100)
 	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
-	cd.Tear(card.TearAfterCommit)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := bus.Tap(cd, 200); !r.Grey {
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200)
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(metro, cd, 300)
 	submit(t, a, batchOf(kiosk.id, "l", [][]byte{load}))
@@ -322,11 +305,7 @@ func TestLoadBeforeTheFirstRecordSeen(t *testing.T) {
 	c, j, a := newBackOffice(t)
 	bus, metro, kiosk := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro"), c.device(terminal.ModePOS, "kiosk")
 	cd := c.card(96)
-	cd.Tear(card.TearAfterCommit)
-	if r, _ := bus.Tap(cd, 200); !r.Grey {
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200)
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(metro, cd, 300)
 	submit(t, a, batchOf(kiosk.id, "l", [][]byte{load}))
@@ -350,13 +329,8 @@ func TestGreyAfterALoadUploadedFirst(t *testing.T) {
 	cd := c.card(97)
 	c.tap(bus, cd, 100) // counter 0
 	submit(t, a, batchOf(bus.id, "b0", bus.spool.take()))
-	c.tap(metro, cd, 300) // counter 1, uploaded late
-	cd.Tear(card.TearAfterCommit)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := bus.Tap(cd, 200); !r.Grey { // counter 2
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
+	c.tap(metro, cd, 300)                                    // counter 1, uploaded late
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200) // counter 2
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(shop, cd, 400) // counter 3
 	submit(t, a, batchOf(kiosk.id, "l", [][]byte{load}))
@@ -388,14 +362,9 @@ func TestLateGreyInAGapBelowTheFirstRecordSeen(t *testing.T) {
 	c, j, a := newBackOffice(t)
 	bus, metro, shop := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro"), c.device(terminal.ModePOS, "shop")
 	cd := c.card(98)
-	c.tap(shop, cd, 400) // counter 0
-	cd.Tear(card.TearAfterCommit)
-	c.now = c.now.Add(time.Minute)
-	if r, _ := bus.Tap(cd, 200); !r.Grey { // counter 1
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
-	c.tap(metro, cd, 300) // counter 2
+	c.tap(shop, cd, 400)                                     // counter 0
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200) // counter 1
+	c.tap(metro, cd, 300)                                    // counter 2
 	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
 	submit(t, a, batchOf(shop.id, "s", shop.spool.take()))
 	submit(t, a, batchOf(bus.id, "g", grey))
@@ -415,11 +384,7 @@ func TestLoadJustBelowALateRecordBelowTheFloor(t *testing.T) {
 	bus, metro, shop := c.device(terminal.ModePOS, "bus"), c.device(terminal.ModePOS, "metro"), c.device(terminal.ModePOS, "shop")
 	kiosk := c.device(terminal.ModePOS, "kiosk")
 	cd := c.card(99)
-	cd.Tear(card.TearAfterCommit)
-	if r, _ := bus.Tap(cd, 200); !r.Grey { // counter 0
-		t.Fatal("no grey record")
-	}
-	grey := bus.spool.take()
+	grey := c.tornTap(t, bus, cd, card.TearAfterCommit, 200) // counter 0
 	load := c.loadOnto(t, kiosk, cd, 5000)
 	c.tap(metro, cd, 300) // counter 1
 	c.tap(shop, cd, 400)  // counter 2
