@@ -390,11 +390,12 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 	}
 	amountFen += fen
 	fullFen += full
-	if o, ok := fq.Chosen(i); ok && o.Origin == fare.OfferMaxFare {
+	o, chosen := fq.Chosen(i)
+	if chosen && o.Origin == fare.OfferMaxFare {
 		maxLegFen = fen // a tap-off without its tap-on, or a leg no rule prices
 	}
 	why = append(why, fq.Explanation(expl))
-	if o, ok := fq.Chosen(i); ok && o.Origin == fare.OfferHeld {
+	if chosen && o.Origin == fare.OfferHeld {
 		code, _ := t.FareProductCode(o.FareProductID)
 		ch.Product = code
 		if p := heldSlot(tr.Products, code, today); p != nil {
