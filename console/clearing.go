@@ -165,15 +165,25 @@ func (c *Console) cycleDay(w http.ResponseWriter, r *http.Request, s *session, o
 	return d, true
 }
 
-func (c *Console) handleCycle(w http.ResponseWriter, r *http.Request, s *session) {
-	const op = "console.cycle"
+// storedCycle is the cycle of the request's {day}, as stored: false, the
+// failure answered, for a bad day or a store that cannot give it.
+func (c *Console) storedCycle(w http.ResponseWriter, r *http.Request, s *session, op string) (clearing.Day, clearing.Stored, bool) {
 	d, ok := c.cycleDay(w, r, s, op)
 	if !ok {
-		return
+		return 0, clearing.Stored{}, false
 	}
 	st, err := c.Cycles.Cycle(r.Context(), d)
 	if err != nil {
 		c.fail(w, r, s, err)
+		return 0, clearing.Stored{}, false
+	}
+	return d, st, true
+}
+
+func (c *Console) handleCycle(w http.ResponseWriter, r *http.Request, s *session) {
+	const op = "console.cycle"
+	_, st, ok := c.storedCycle(w, r, s, op)
+	if !ok {
 		return
 	}
 	c.renderCycle(w, r, s, http.StatusOK, &st, "")
@@ -240,13 +250,8 @@ func cmpAbs(a, b int64) int {
 // what the staff member did not see.
 func (c *Console) handleSign(w http.ResponseWriter, r *http.Request, s *session) {
 	const op = "console.sign"
-	d, ok := c.cycleDay(w, r, s, op)
+	d, cur, ok := c.storedCycle(w, r, s, op)
 	if !ok {
-		return
-	}
-	cur, err := c.Cycles.Cycle(r.Context(), d)
-	if err != nil {
-		c.fail(w, r, s, err)
 		return
 	}
 	want := map[clearing.State]string{clearing.Computed: "review", clearing.Reviewed: "approve"}[cur.Cycle.State]
@@ -269,13 +274,8 @@ func (c *Console) handleSign(w http.ResponseWriter, r *http.Request, s *session)
 // never sent.
 func (c *Console) handleFile(w http.ResponseWriter, r *http.Request, s *session) {
 	const op = "console.file"
-	d, ok := c.cycleDay(w, r, s, op)
+	d, st, ok := c.storedCycle(w, r, s, op)
 	if !ok {
-		return
-	}
-	st, err := c.Cycles.Cycle(r.Context(), d)
-	if err != nil {
-		c.fail(w, r, s, err)
 		return
 	}
 	name := r.PathValue("name")
@@ -331,13 +331,8 @@ type partyPage struct {
 // the cycle's journal range (each linked to its records).
 func (c *Console) handlePartyPosition(w http.ResponseWriter, r *http.Request, s *session) {
 	const op = "console.party"
-	d, ok := c.cycleDay(w, r, s, op)
+	d, st, ok := c.storedCycle(w, r, s, op)
 	if !ok {
-		return
-	}
-	st, err := c.Cycles.Cycle(r.Context(), d)
-	if err != nil {
-		c.fail(w, r, s, err)
 		return
 	}
 	party := r.PathValue("party")
