@@ -43,6 +43,9 @@ const (
 	// Unavailable: the service cannot take the request now (overloaded,
 	// closing, or not the store's writer); nothing was done: retry later.
 	Unavailable
+	// Throttled: this caller asked too often (failed logins of one name,
+	// say); nothing was done: retry after the error's wait (RetryAfter).
+	Throttled
 )
 
 var kindNames = [...]string{
@@ -58,6 +61,7 @@ var kindNames = [...]string{
 	IO:              "I/O error",
 	Unauthenticated: "unauthenticated",
 	Unavailable:     "unavailable",
+	Throttled:       "too many requests",
 }
 
 func (k Kind) String() string {
@@ -73,6 +77,31 @@ type Error struct {
 	Op   string // the operation, "package.Function" or "package.Type.Method"
 	Kind Kind
 	Err  error
+	// Wait is how long a Throttled caller waits before it asks again;
+	// zero for other kinds.
+	Wait time.Duration
+}
+
+// Later builds a Throttled *Error that asks the caller to wait wait
+// before it asks again (RetryAfter reads it back).
+func Later(op string, wait time.Duration, format string, args ...any) error {
+	return &Error{Op: op, Kind: Throttled, Err: fmt.Errorf(format, args...), Wait: wait}
+}
+
+// RetryAfter returns the wait of the outermost *Error in err's chain that
+// has one, or 0.
+func RetryAfter(err error) time.Duration {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return 0
+		}
+		if e.Wait > 0 {
+			return e.Wait
+		}
+		err = e.Err
+	}
+	return 0
 }
 
 // E builds an *Error. msg may contain format verbs for args; a trailing

@@ -17,7 +17,9 @@ import (
 type answer struct {
 	code int
 	// retryAfterS is the Retry-After the answer carries, in seconds; zero
-	// for none. Only faults that pass (kinds IO and Unavailable) have one.
+	// for none. Only faults that pass (kinds IO and Unavailable) and
+	// Throttled have one; an error's own wait (citycard.RetryAfter)
+	// replaces the table's.
 	retryAfterS int
 }
 
@@ -37,6 +39,7 @@ var kindStatus = [...]answer{
 	citycard.IO:              {code: http.StatusServiceUnavailable, retryAfterS: 1},
 	citycard.Unauthenticated: {code: http.StatusUnauthorized},
 	citycard.Unavailable:     {code: http.StatusServiceUnavailable, retryAfterS: 5},
+	citycard.Throttled:       {code: http.StatusTooManyRequests, retryAfterS: 1},
 }
 
 // statusOf returns the answer to an error of kind k; a kind the table does
@@ -75,6 +78,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if a.code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="citycard"`)
+	}
+	if wait := citycard.RetryAfter(err); wait > 0 {
+		a.retryAfterS = int((wait + time.Second - 1) / time.Second) // the error's own wait, rounded up
 	}
 	if a.retryAfterS > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(a.retryAfterS))

@@ -41,6 +41,12 @@ var wantStatus = map[citycard.Kind]int{
 	citycard.IO:              http.StatusServiceUnavailable,
 	citycard.Unauthenticated: http.StatusUnauthorized,
 	citycard.Unavailable:     http.StatusServiceUnavailable,
+	citycard.Throttled:       http.StatusTooManyRequests,
+}
+
+// waits reports whether an answer of status code says when to come back.
+func waits(code int) bool {
+	return code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests
 }
 
 // failServer answers every request with an error of kind k.
@@ -80,7 +86,7 @@ func TestKindStatusTable(t *testing.T) {
 			t.Fatalf("kind %v: WWW-Authenticate %q", k, got)
 		}
 		ra := resp.Header.Get("Retry-After")
-		if n, err := strconv.Atoi(ra); (want == http.StatusServiceUnavailable) != (err == nil && n > 0) {
+		if n, err := strconv.Atoi(ra); waits(want) != (err == nil && n > 0) {
 			t.Fatalf("kind %v: Retry-After %q", k, ra)
 		}
 	}
@@ -95,7 +101,7 @@ func TestClientKinds(t *testing.T) {
 		if got := citycard.KindOf(err); got != k {
 			t.Fatalf("server kind %v: the client heard %v (%v)", k, got, err)
 		}
-		if d, ok := RetryAfter(err); ok != (wantStatus[k] == http.StatusServiceUnavailable) || (ok && d <= 0) {
+		if d, ok := RetryAfter(err); ok != waits(wantStatus[k]) || (ok && d <= 0) {
 			t.Fatalf("kind %v: RetryAfter %v %v", k, d, ok)
 		}
 	}

@@ -61,8 +61,8 @@ type loginJSON struct {
 
 // handleLogin opens a session: {"name", "password"} answered with the
 // session's token, once. Public, as the token is what it hands out;
-// failed logins are limited per name (cms.Staffing.Check: 403 while a
-// name is refused).
+// failed logins are limited per name (cms.Staffing.Check: 429 with
+// Retry-After while a name is refused).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	const op = "api.login"
 	st, err := s.staffing(op)

@@ -2,7 +2,10 @@ package api
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard/cms"
 )
@@ -10,7 +13,8 @@ import (
 // TestLoginLimited: POST /v1/staff/login answers a session of the
 // configured lifetime; a wrong password is 401 with no hint of which
 // part was wrong; after cms.LoginFailureMax failures of a name the right
-// password is refused too (403) while another name logs in; a session
+// password is refused too (429, with the wait in Retry-After) while
+// another name logs in; a session
 // token works on a staff route, and a disabled account's does not.
 func TestLoginLimited(t *testing.T) {
 	x := withCMS(t, newFixture(t))
@@ -35,8 +39,16 @@ func TestLoginLimited(t *testing.T) {
 	if code, v := login("nobody", "wrong password!!"); code != http.StatusUnauthorized || v["error"] == "" {
 		t.Errorf("an unknown name: %d %v, want 401 as for a wrong password", code, v)
 	}
-	if code, v := login("clerk", staffPass); code != http.StatusForbidden {
-		t.Errorf("after %d failures, the right password: %d %v, want 403", cms.LoginFailureMax, code, v)
+	if code, v := login("clerk", staffPass); code != http.StatusTooManyRequests || v["kind"] != "too many requests" {
+		t.Errorf("after %d failures, the right password: %d %v, want 429", cms.LoginFailureMax, code, v)
+	}
+	resp, err := http.Post(x.srv.URL+"/v1/staff/login", "application/json", strings.NewReader(`{"name":"clerk","password":"`+staffPass+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 60 || ra > int(cms.LoginWindow/time.Second) {
+		t.Errorf("Retry-After %q, want the limiter's wait (up to %v)", resp.Header.Get("Retry-After"), cms.LoginWindow)
 	}
 	if code, _ := login("clerk2", staffPass); code != http.StatusOK {
 		t.Errorf("another name: %d, want 200", code)

@@ -305,7 +305,7 @@ func (s *Staffing) List(ctx context.Context, after string, limit int) ([]StaffMe
 
 // Check checks a member's name and password, rate-limited: after
 // LoginFailureMax failures of a name within LoginWindow, the name is
-// refused (kind Permission, even with the right password) until the
+// refused (kind Throttled, with the wait, even with the right password) until the
 // window of its first failure has passed. Kind Unauthenticated for a
 // wrong name or password or a disabled account (the message does not
 // tell which), Unavailable while LoginsAtOnce checks run, IO.
@@ -313,7 +313,7 @@ func (s *Staffing) Check(ctx context.Context, name, password string) (StaffMembe
 	const op = "cms.Staffing.Check"
 	now := s.now()
 	if wait := s.limit.blocked(name, now); wait > 0 {
-		return StaffMember{}, citycard.E(op, citycard.Permission, "too many failed logins for %q: try again in %d s", name, int(wait.Seconds()+1))
+		return StaffMember{}, citycard.Later(op, wait, "too many failed logins for %q: try again in %d s", name, int(wait.Seconds()+1))
 	}
 	select {
 	case s.slots <- struct{}{}:

@@ -79,7 +79,7 @@ func TestLoginSessionCookie(t *testing.T) {
 	}
 	_, page = f.get(t, cl, "/login")
 	tok = csrfField.FindStringSubmatch(page)[1]
-	if resp, page := f.post(t, cl, "/login", url.Values{"csrf": {tok}, "name": {"limited"}, "secret": {"any"}}); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Too many failed logins") {
+	if resp, page := f.post(t, cl, "/login", url.Values{"csrf": {tok}, "name": {"limited"}, "secret": {"any"}}); resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, "Too many failed logins for that name: try again in 15 minutes") {
 		t.Fatalf("a name refused after failed logins: %d, want 403 saying so", resp.StatusCode)
 	}
 	if resp, _ := f.post(t, cl, "/login", url.Values{"csrf": {"forged"}, "name": {"auditor"}, "secret": {f.secrets[RoleAuditor]}}); resp.StatusCode != http.StatusForbidden {

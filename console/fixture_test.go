@@ -26,7 +26,7 @@ type staffTable map[string]struct {
 
 func (st staffTable) Login(_ context.Context, name, secret string) (Staff, error) {
 	if name == "limited" { // a name refused after too many failed logins, as cms.Staffing refuses it
-		return Staff{}, citycard.E("test", citycard.Permission, "too many failed logins")
+		return Staff{}, citycard.Later("test", 14*time.Minute+time.Second, "too many failed logins")
 	}
 	if s, ok := st[name]; ok && s.secret == secret {
 		return Staff{Name: name, Role: s.role}, nil

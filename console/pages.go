@@ -68,9 +68,8 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		case code >= 500:
 			c.Logger.Warn("console: login", "name", name, "err", err)
 			msg = "Staff accounts cannot be checked now: retry in a moment."
-		case citycard.IsKind(err, citycard.Permission): // failed logins limited per name
-			code = http.StatusForbidden
-			msg = "Too many failed logins for that name: try again in a quarter of an hour."
+		case citycard.IsKind(err, citycard.Throttled): // failed logins limited per name
+			msg = fmt.Sprintf("Too many failed logins for that name: try again in %d minutes.", int((citycard.RetryAfter(err)+time.Minute-1)/time.Minute))
 			c.Logger.Warn("console: login refused, too many failures", "name", name)
 		default:
 			code = http.StatusUnauthorized
