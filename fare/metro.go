@@ -243,24 +243,28 @@ func (t *Table) replaceLegFare(e *eleg, lq *LegQuote, p, cat, media int32, kind 
 	}
 }
 
-// waiveExit makes an exit at the entry station within the network's
-// same_station_free_minutes free: every offer of the leg charges
-// nothing. It runs once the offers are sorted, so that they keep the
+// freeExit reports whether leg e is an exit at its entry station within
+// its network's same_station_free_minutes: nothing to pay.
+func (t *Table) freeExit(e *eleg, j *Journey) bool {
+	r := t.metro.of(e.net)
+	return r != nil && r.sameFreeS >= 0 && e.start >= 0 && e.end >= 0 && stayS(e) <= r.sameFreeS && timed(j, e) && t.sameStation(e, j)
+}
+
+// waiveExit makes a free exit (freeExit) charge nothing: every offer of
+// the leg. It runs once the offers are sorted, so that they keep the
 // order of what they would charge (a transfer still comes first where it
-// was the cheaper, and the quote says the leg continues the journey). A
-// held product valid on the leg still pays it (and takes its ride), as
-// it pays any leg.
+// was the cheaper, and the quote says the leg continues the journey). No
+// held product pays it: Price offers none on a free exit, which needs no
+// pass or count ticket and would take a ride of one (a daily ride limit,
+// a count ticket's rides) for nothing.
 // sortLegOffers calls it for a leg whose network has a rule
-// (metroRules.of, r).
-func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
-	if r.sameFreeS < 0 || e.start < 0 || e.end < 0 || stayS(e) > r.sameFreeS || !timed(j, e) || !t.sameStation(e, j) {
+// (metroRules.of).
+func (t *Table) waiveExit(e *eleg, j *Journey, lq *LegQuote) {
+	if !t.freeExit(e, j) {
 		return
 	}
 	for i := range lq.Offers {
 		o := &lq.Offers[i]
-		if o.Origin == OfferHeld {
-			continue
-		}
 		if !o.Covered {
 			o.AmountFen = 0
 		}
@@ -275,8 +279,8 @@ func (t *Table) waiveExit(r *networkRule, e *eleg, j *Journey, lq *LegQuote) {
 // bus leg by a fifth (CPU time per quote, the least of eight runs).
 func (t *Table) sortLegOffers(e *eleg, j *Journey, lq *LegQuote) {
 	sortOffers(lq.Offers)
-	if r := t.metro.of(e.net); r != nil {
-		t.waiveExit(r, e, j, lq)
+	if t.metro.of(e.net) != nil {
+		t.waiveExit(e, j, lq)
 	}
 }
 

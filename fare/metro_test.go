@@ -316,3 +316,19 @@ func TestLoadMetroColumns(t *testing.T) {
 	check(t, tab, `{"date":"2025-06-10","legs":[{"network_id":"m","from_stop_id":"a","to_stop_id":"b","start_time":"08:00:00","end_time":"12:00:00"}]}`,
 		want{"2.00", []string{"p 2.00"}})
 }
+
+// TestSameStationFreeExitTakesNoRide: a free exit at the entry station
+// costs nothing, so no held product pays it: a pass with a daily ride
+// limit keeps its ride, a count ticket its rides. It used to be paid
+// from the student's monthly pass, which sorted first at 0.00 before the
+// exit was waived.
+func TestSameStationFreeExitTakesNoRide(t *testing.T) {
+	tab := ningbo(t)
+	pass := `,"rider_category":"student","products":[{"fare_product_id":"student_monthly","valid_from":"2025-06-01","valid_to":"2025-06-30"}]`
+	q := check(t, tab, metroLeg("gulou_1", "gulou_2", "08:00:00", "08:10:00", pass), want{"0.00", []string{"metro_2 0.00"}})
+	if l := q.Legs[0]; l.Chosen < 0 || l.Offers[l.Chosen].Origin == OfferHeld {
+		t.Errorf("the free exit was paid by a held product:\n%s", dump(q))
+	}
+	// Past the free minutes the pass pays the same-station fare, as any leg.
+	check(t, tab, metroLeg("gulou_1", "gulou_2", "08:00:00", "08:10:01", pass), want{"0.00", []string{"student_monthly 0.00"}})
+}
