@@ -144,6 +144,14 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 			behind = fmt.Sprintf("the terminal's clock (%s) is behind the card's entry (%s): the leg priced as ending at its entry",
 				at.Format("2006-01-02 15:04:05"), t0.Format("2006-01-02 15:04:05"))
 			entry, hasEntry, at = t0, true, t0
+		case t0.After(at) && q.Tap != TapOff && trip.Status == card.LegOpen && t0.Sub(at) <= journeyGap:
+			// This terminal's clock is behind the card's open entry. The
+			// open leg is the card's truth all the same, and its tap-off
+			// is missing: this tap charges it as any tap would, priced as
+			// of the entry (the record keeps the terminal's time).
+			behind = fmt.Sprintf("the terminal's clock (%s) is behind the card's open entry (%s): its missing tap-off charged, this tap priced as of the entry",
+				at.Format("2006-01-02 15:04:05"), t0.Format("2006-01-02 15:04:05"))
+			entry, hasEntry, at = t0, true, t0
 		}
 	}
 	today := dateOf(at)

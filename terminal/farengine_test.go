@@ -688,3 +688,35 @@ func TestMaxFaresLeftOutOfTheCardsSpend(t *testing.T) {
 		t.Errorf("day spend after a bus ride and a tap-off without its tap-on: %d fen, want 400", sp.DaySpendFen)
 	}
 }
+
+// TestFareEngineTapOnClockBehind: the card entered the metro at 08:00 and
+// never tapped off; at 08:20 it taps on at a gate whose clock is 30
+// minutes behind (07:50, before the card's open entry). The open leg is
+// the card's truth all the same: its tap-off is missing, and the tap-on
+// charges its maximum fare (metro_max 8.00), as it would at a gate with
+// the right time, and the explanation says the clock is behind; the
+// back office's re-check agrees with the fare (the record alone reads as
+// a tap-off without its tap-on too, at the same 8.00). It used to charge
+// nothing, as if the card had no open leg.
+func TestFareEngineTapOnClockBehind(t *testing.T) {
+	e := ningboEngine(t)
+	g := newRig(t, e, stFuming)
+	g.ride(t, rideTap{g.on, 24, 8, 0, 0})
+	g.on.cfg.Now = func() time.Time { return g.w.now.Add(-30 * time.Minute) }
+	g.w.now = time.Date(2026, 11, 24, 8, 20, 0, 0, citycard.ChinaTime)
+	r, err := g.on.Tap(g.c, 0)
+	if err != nil || r.Record.Amount != 800 || !strings.Contains(r.Explanation, "behind the card's open entry") {
+		t.Fatalf("tap-on at a gate behind: %v, %d fen: %s; want 800 and the clock said", err, r.Record.Amount, r.Explanation)
+	}
+	on := r.Record
+	if on.Time != (citycard.BCDTime{0x07, 0x50}) {
+		t.Errorf("tap-on record at %v, want the gate's 075000", on.Time)
+	}
+	ck, err := e.Recheck(&on)
+	if err != nil || !ck.Match || ck.FullFen != 800 {
+		t.Errorf("Recheck = %+v, %v; want a match at 800", ck, err)
+	}
+	// The leg the gate opened is the card's open leg now, from 08:00 by the
+	// card's clock: a tap-off at 08:40 by a right clock closes it.
+	g.ride(t, rideTap{g.off, 24, 8, 40, 400})
+}
