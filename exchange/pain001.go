@@ -43,6 +43,13 @@ func MessageID(d clearing.Day) string { return "CCLR-" + d.Compact() }
 // on it.
 func EndToEndID(d clearing.Day, i int) string { return fmt.Sprintf("%s-%05d", MessageID(d), i) }
 
+// Remittance returns the unstructured remittance information of day d's
+// payment to party: citycard clearing YYYY-MM-DD PARTY. Reconciliation
+// matches a bank's movement that carries it.
+func Remittance(d clearing.Day, party string) string {
+	return "citycard clearing " + d.String() + " " + party
+}
+
 // paymentsMax keeps EndToEndID within its five digits.
 const paymentsMax = 99999
 
@@ -130,7 +137,7 @@ func WritePain001(w io.Writer, s *Settlement) error {
 			CdtrAgt:    agent(),
 			Creditor:   partyID{Name: in.Name},
 			CdtrAcct:   account(in.Account),
-			Remittance: remittance{Unstructured: "citycard clearing " + s.Day.String() + " " + in.Party},
+			Remittance: remittance{Unstructured: Remittance(s.Day, in.Party)},
 		})
 	}
 	doc := document{
