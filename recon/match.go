@@ -198,8 +198,6 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 			add(ByReference, []int{exact}, []int{j})
 		case len(cand) > 1 && sum == mvs[j].AmountFen:
 			add(ByReference, cand, []int{j})
-		case len(cand) == 1:
-			add(ByReference, cand, []int{j}) // the amounts differ: mismatched
 		}
 	}
 	// 2b. Several movements, one instruction.
@@ -237,6 +235,29 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 			add(ByCycle, []int{exact}, []int{j})
 		case len(cand) > 0 && sum == mvs[j].AmountFen:
 			add(ByCycle, cand, []int{j})
+		}
+	}
+	// 4. What still refers to exactly one instruction, and it to
+	// exactly that movement, is that payment with the amount wrong:
+	// mismatched, both amounts kept.
+	for j := range mvs {
+		var cand []int
+		for i := range ins {
+			if refers(i, j) {
+				cand = append(cand, i)
+			}
+		}
+		if len(cand) != 1 {
+			continue
+		}
+		n := 0
+		for k := range mvs {
+			if refers(cand[0], k) {
+				n++
+			}
+		}
+		if n == 1 {
+			add(ByReference, cand, []int{j})
 		}
 	}
 	return out

@@ -130,9 +130,8 @@ type Imported struct {
 // movement, match and resolution.
 type Snapshot struct {
 	Instructions []Instruction // by EndToEndID, each with its Match
-	Movements    []Movement    // by ID, each with its match in Matched
-	Matched      map[int64]int64
-	Matches      []Match // by ID, with their instructions and movements
+	Movements    []Movement    // by ID, each with its Match
+	Matches      []Match       // by ID, with their instructions and movements
 	Resolutions  []Resolution
 }
 
@@ -386,7 +385,7 @@ func findingsOf(s *Snapshot, today clearing.Day) []Finding {
 		}
 	}
 	for _, m := range s.Movements {
-		if s.Matched[m.ID] == 0 {
+		if m.Match == 0 {
 			fen := m.AmountFen
 			if m.Direction == Credit {
 				fen = -fen

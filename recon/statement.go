@@ -118,6 +118,7 @@ type Movement struct {
 	BankRef   string       // AcctSvcrRef (the CSV's entry)
 	Info      string       // AddtlNtryInf
 	Parts     []Part       // NtryDtls/TxDtls, in the file's order
+	Match     int64        // the match that took it; 0 while unmatched
 }
 
 // Part is one transaction detail of a movement (TxDtls): the references
