@@ -1,0 +1,14 @@
+package postgres
+
+import (
+	"testing"
+
+	"github.com/citycard/citycard/storetest"
+)
+
+func TestReconStore(t *testing.T) {
+	storetest.RunRecon(t, func(t *testing.T) storetest.ReconStores {
+		db := openTemp(t)
+		return storetest.ReconStores{Recon: db.Recon(), CMS: db.CMS(), Exec: execIn(db)}
+	})
+}

@@ -1,0 +1,347 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/recon"
+)
+
+// ReconStores is what one reconciliation test gets: the store, card
+// management's (whose audit log resolutions chain into) and Exec, over
+// one fresh database.
+type ReconStores struct {
+	Recon recon.Store
+	CMS   cms.Store
+	Exec  func(ctx context.Context, stmts ...string) error
+}
+
+// RunRecon runs reconciliation's part of the suite.
+func RunRecon(t *testing.T, open func(t *testing.T) ReconStores) {
+	for _, tt := range []struct {
+		name string
+		fn   func(t *testing.T, s ReconStores)
+	}{
+		{"Exact", testReconExact},
+		{"Mismatched", testReconMismatched},
+		{"Refused", testReconRefused},
+		{"AppendOnly", testReconAppendOnly},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// reconDay is the cycle the tests reconcile: 2026-12-01, closed on
+// 2026-12-02 at 09:30 in Shanghai.
+var reconDay = clearing.DayOf(2026, 12, 1)
+
+// reconSettlement is reconDay's settlement: six payments.
+func reconSettlement() *exchange.Settlement {
+	zone := time.FixedZone("CST", 8*3600)
+	s := &exchange.Settlement{Day: reconDay, MessageID: exchange.MessageID(reconDay), Closed: time.Date(2026, 12, 2, 9, 30, 0, 0, zone), Collector: "31500001FFFFFFFF"}
+	for i, p := range []struct {
+		party string
+		fen   int64
+	}{{"nb-bus", 9909}, {"nb-metro", 18031}, {"nb-bike", 5000}, {"nb-taxi", 1200}, {"nb-park", 800}, {"nb-shop", 20000}} {
+		s.Instructions = append(s.Instructions, exchange.Instruction{EndToEndID: exchange.EndToEndID(reconDay, i+1), Party: p.party, Name: p.party, Account: "ACCT " + p.party, AmountFen: p.fen})
+		s.SumFen += p.fen
+	}
+	return s
+}
+
+// oneCycle is the closed cycles of the tests: reconDay's alone.
+type oneCycle struct{ asked *[2]clearing.Day }
+
+func (o oneCycle) Settlements(_ context.Context, from, to clearing.Day) ([]*exchange.Settlement, error) {
+	if o.asked != nil {
+		*o.asked = [2]clearing.Day{from, to}
+	}
+	if from <= reconDay && reconDay <= to {
+		return []*exchange.Settlement{reconSettlement()}, nil
+	}
+	return nil, nil
+}
+
+func newReconciler(t *testing.T, s ReconStores, now time.Time) *recon.Reconciler {
+	t.Helper()
+	r, err := recon.New(recon.Config{Account: "ACCT collector"}, s.Recon, oneCycle{}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// bankCSV is a statement in the CSV form, one row per line of rows:
+// entry, booking day, direction, amount, end-to-end ID, remittance.
+func bankCSV(t *testing.T, id string, rows ...string) *recon.BankStatement {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(strings.Join(recon.CSVHeader, ",") + "\n")
+	for _, r := range rows {
+		f := strings.Split(r, "|")
+		fmt.Fprintf(&b, "%s,ACCT collector,%s,%s,,%s,%s,CNY,%s,%s\n", id, f[0], f[1], f[2], f[3], f[4], f[5])
+	}
+	st, err := recon.ParseCSV(id+".csv", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func openOf(t *testing.T, r *recon.Reconciler) []string {
+	t.Helper()
+	fs, err := r.Findings(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range fs {
+		out = append(out, fmt.Sprintf("%s %v %d/%d %dd", f.ID, f.State, f.InstructedFen, f.BankFen, f.AgeDays))
+	}
+	return out
+}
+
+var reconNow = time.Date(2026, 12, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+func exactStatement(t *testing.T) *recon.BankStatement {
+	var rows []string
+	for _, in := range reconSettlement().Instructions {
+		rows = append(rows, fmt.Sprintf("B-%s|2026-12-02|DBIT|%s|%s|%s", in.Party, exchange.Yuan(in.AmountFen), in.EndToEndID, exchange.Remittance(reconDay, in.Party)))
+	}
+	return bankCSV(t, "STMT-EXACT", rows...)
+}
+
+// testReconExact: a bank file paying every instruction exactly leaves
+// nothing open; the same file again changes nothing.
+func testReconExact(t *testing.T, s ReconStores) {
+	ctx := context.Background()
+	r := newReconciler(t, s, reconNow)
+	st := exactStatement(t)
+	got, err := r.Import(ctx, st, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Replayed || got.Movements != 6 || len(got.Matches) != 6 {
+		t.Fatalf("import: %+v", got)
+	}
+	for _, m := range got.Matches {
+		if m.State != recon.Matched || m.How != recon.ByEndToEnd || m.ID == 0 {
+			t.Errorf("match %+v", m)
+		}
+	}
+	if open := openOf(t, r); open != nil {
+		t.Fatalf("open after an exact file: %q", open)
+	}
+	all, err := r.Findings(ctx, false)
+	if err != nil || len(all) != 6 {
+		t.Fatalf("findings: %d, %v", len(all), err)
+	}
+	n, err := cms.VerifyAudit(ctx, s.CMS)
+	if err != nil || n != 1 {
+		t.Fatalf("audit log: %d records, %v", n, err)
+	}
+	again, err := r.Import(ctx, exactStatement(t), "bob")
+	if err != nil || !again.Replayed || len(again.Matches) != 0 {
+		t.Fatalf("the same file again: %+v, %v", again, err)
+	}
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 1 {
+		t.Fatalf("audit log after the replay: %d records, %v", n, err)
+	}
+	if all2, _ := r.Findings(ctx, false); len(all2) != 6 {
+		t.Fatalf("findings after the replay: %d", len(all2))
+	}
+}
+
+// testReconMismatched: an amount 1 fen short, a payment missing, an
+// extra movement, a batch booking, a payment by reference alone and one
+// in two movements leave exactly three findings open, aged; the missing
+// payment arriving later is matched; each resolution is audited, once.
+func testReconMismatched(t *testing.T, s ReconStores) {
+	ctx := context.Background()
+	var asked [2]clearing.Day
+	r, err := recon.New(recon.Config{Account: "ACCT collector"}, s.Recon, oneCycle{&asked}, func() time.Time { return reconNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const d = "2026-12-03"
+	st := bankCSV(t, "STMT-1203",
+		"B1|"+d+"|DBIT|99.08|CCLR-20261201-00001|",
+		"B2|"+d+"|DBIT|50.00||citycard clearing 2026-12-01 nb-bike",
+		"B3|"+d+"|DBIT|12.00|CCLR-20261201-00004|",
+		"B3|"+d+"|DBIT|8.00|CCLR-20261201-00005|",
+		"B4|"+d+"|DBIT|120.00||citycard clearing 2026-12-01 nb-shop 1/2",
+		"B5|"+d+"|DBIT|80.00||citycard clearing 2026-12-01 nb-shop 2/2",
+		"B6|"+d+"|CRDT|3.00||INTEREST",
+	)
+	if _, err := r.Import(ctx, st, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if want := [2]clearing.Day{clearing.DayOf(2026, 12, 3) - recon.DefaultLookbackDays - recon.DefaultToleranceDays, clearing.DayOf(2026, 12, 3)}; asked != want {
+		t.Errorf("asked the cycles of %v, want %v", asked, want)
+	}
+	want := []string{"CCLR-20261201-00002 unmatched_instruction 18031/0 3d", "match-1 mismatched 9909/9908 3d", "bank-6 unmatched_movement 0/-300 2d"}
+	if got := openOf(t, r); !slices.Equal(got, want) {
+		t.Fatalf("open: %q, want %q", got, want)
+	}
+	all, err := r.Findings(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var matched []string
+	for _, f := range all {
+		if f.State == recon.Matched {
+			matched = append(matched, f.ID+" "+f.How+" "+strings.Join(f.EndToEndIDs, "+"))
+		}
+	}
+	if w := []string{"match-2 end_to_end_id CCLR-20261201-00004+CCLR-20261201-00005", "match-3 reference CCLR-20261201-00003", "match-4 reference CCLR-20261201-00006"}; !slices.Equal(matched, w) {
+		t.Errorf("matched: %q, want %q", matched, w)
+	}
+
+	// The missing payment, booked the next day.
+	late := bankCSV(t, "STMT-1204", "B7|2026-12-04|DBIT|180.31|CCLR-20261201-00002|")
+	got, err := r.Import(ctx, late, "ann")
+	if err != nil || len(got.Matches) != 1 || got.Matches[0].ID != 5 || got.Matches[0].State != recon.Matched {
+		t.Fatalf("late payment: %+v, %v", got, err)
+	}
+	if got := openOf(t, r); !slices.Equal(got, want[1:]) {
+		t.Fatalf("open after the late payment: %q", got)
+	}
+
+	// Resolutions: refused ones change nothing.
+	for _, bad := range []struct {
+		id   string
+		d    recon.Decision
+		kind citycard.Kind
+	}{
+		{"match-2", recon.Accepted, citycard.Conflict},  // matched
+		{"match-1", recon.NotOurs, citycard.Invalid},    // not_ours is a movement's
+		{"match-99", recon.Accepted, citycard.NotFound}, // none
+		{"bank-x", recon.Accepted, citycard.NotFound},   // not an ID: no such finding
+	} {
+		if _, err := r.Resolve(ctx, bad.id, bad.d, "because", "sue", "nb-hq"); citycard.KindOf(err) != bad.kind {
+			t.Errorf("resolve %s %v: %v, want %v", bad.id, bad.d, err, bad.kind)
+		}
+	}
+	if _, err := r.Resolve(ctx, "match-1", recon.Accepted, "", "sue", "nb-hq"); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a resolution without a note: %v", err)
+	}
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 2 {
+		t.Fatalf("audit log before resolutions: %d, %v", n, err)
+	}
+	f, err := r.Resolve(ctx, "match-1", recon.Corrected, "1 fen short: adjustment adj-20261205-1 in the next cycle", "sue", "nb-hq")
+	if err != nil || f.Open() || f.Resolution.By != "sue" || f.Resolution.Point != "nb-hq" {
+		t.Fatalf("resolve match-1: %+v, %v", f, err)
+	}
+	if _, err := r.Resolve(ctx, "bank-6", recon.NotOurs, "interest on the account", "sue", "nb-hq"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Resolve(ctx, "match-1", recon.Accepted, "again", "tom", "nb-hq"); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("resolving twice: %v", err)
+	}
+	if got := openOf(t, r); got != nil {
+		t.Fatalf("open after the resolutions: %q", got)
+	}
+	n, err := cms.VerifyAudit(ctx, s.CMS)
+	if err != nil || n != 4 {
+		t.Fatalf("audit log: %d records, %v", n, err)
+	}
+	var last *cms.AuditRecord
+	if err := s.CMS.AuditLog(ctx, 3, func(a *cms.AuditRecord) error { last = a; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Actor != "sue" || last.ServicePoint != "nb-hq" || last.Subject != "recon:bank-6" || last.Action != "recon.resolve" ||
+		!strings.Contains(last.Before, `"open":true`) || !strings.Contains(last.After, `"decision":"not_ours"`) || !strings.Contains(last.After, `"note":"interest on the account"`) {
+		t.Errorf("audit record %+v", last)
+	}
+	// A resolved movement is not matched by a later statement.
+	if _, err := r.Import(ctx, bankCSV(t, "STMT-1205", "B8|2026-12-05|DBIT|99.09|CCLR-20261201-00001|"), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if got := openOf(t, r); !slices.Equal(got, []string{"bank-8 unmatched_movement 0/9909 0d"}) {
+		t.Errorf("a payment of a resolved instruction: open %q", got)
+	}
+}
+
+// snapshotSize counts what the store keeps.
+func snapshotSize(t *testing.T, s ReconStores) [4]int {
+	t.Helper()
+	snap, err := s.Recon.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [4]int{len(snap.Instructions), len(snap.Movements), len(snap.Matches), len(snap.Resolutions)}
+}
+
+// testReconRefused: a statement of another account, another file of a
+// statement imported, and a match decide cannot make import nothing.
+func testReconRefused(t *testing.T, s ReconStores) {
+	ctx := context.Background()
+	r := newReconciler(t, s, reconNow)
+	if _, err := r.Import(ctx, exactStatement(t), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotSize(t, s)
+	other := bankCSV(t, "STMT-EXACT", "X|2026-12-02|DBIT|1.00||")
+	if _, err := r.Import(ctx, other, "ann"); !citycard.IsKind(err, citycard.Exists) {
+		t.Errorf("another file of statement STMT-EXACT: %v", err)
+	}
+	foreign := bankCSV(t, "STMT-OTHER", "X|2026-12-02|DBIT|1.00||")
+	foreign.Account = "ACCT someone else"
+	if _, err := r.Import(ctx, foreign, "ann"); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a statement of another account: %v", err)
+	}
+	// A match of a movement taken already rolls the whole import back.
+	st := bankCSV(t, "STMT-ROLLBACK", "Y|2026-12-02|DBIT|1.00||")
+	_, err := s.Recon.Import(ctx, &recon.Import{Statement: st, By: "ann", At: reconNow}, func(o *recon.Open) ([]recon.Match, *cms.AuditRecord, error) {
+		return []recon.Match{{State: recon.Matched, How: recon.ByReference, Statement: st.ID, Movements: []int64{1}}}, &cms.AuditRecord{At: reconNow, Actor: "ann", Subject: "recon:statement:x", Action: "recon.import"}, nil
+	})
+	if !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a match of a movement matched already: %v", err)
+	}
+	if after := snapshotSize(t, s); after != before {
+		t.Errorf("refused imports changed the store: %v, was %v", after, before)
+	}
+	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 1 {
+		t.Errorf("audit log: %d, %v", n, err)
+	}
+}
+
+// testReconAppendOnly: the store refuses to change or remove what it
+// keeps, even to someone editing the database.
+func testReconAppendOnly(t *testing.T, s ReconStores) {
+	ctx := context.Background()
+	r := newReconciler(t, s, reconNow)
+	if _, err := r.Import(ctx, exactStatement(t), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`UPDATE recon_matches SET bank_fen = bank_fen + 1`,
+		`DELETE FROM recon_matches`,
+		`UPDATE recon_instructions SET amount_fen = 1`,
+		`UPDATE recon_instructions SET match_id = NULL`,
+		`DELETE FROM recon_instructions`,
+		`UPDATE recon_movements SET amount_fen = 1`,
+		`UPDATE recon_movements SET match_id = NULL`,
+		`DELETE FROM recon_movements`,
+		`UPDATE recon_statements SET account = 'x'`,
+		`DELETE FROM recon_statements`,
+	} {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+	if got := snapshotSize(t, s); got != [4]int{6, 6, 6, 0} {
+		t.Errorf("after the refused edits: %v", got)
+	}
+}
