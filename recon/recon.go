@@ -161,8 +161,9 @@ type Store interface {
 
 // Settlements gives the closed cycles' settlement instructions.
 type Settlements interface {
-	// Settlements returns the settlements of the closed cycles of the
-	// days from through to; days without a closed cycle have none.
+	// Settlements returns the settlements of the cycles closed on the
+	// days from through to (their instructions' due days, in the
+	// calendar's zone), whatever the business day each cleared.
 	Settlements(ctx context.Context, from, to clearing.Day) ([]*exchange.Settlement, error)
 }
 

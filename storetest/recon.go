@@ -67,7 +67,7 @@ func (o oneCycle) Settlements(_ context.Context, from, to clearing.Day) ([]*exch
 	if o.asked != nil {
 		*o.asked = [2]clearing.Day{from, to}
 	}
-	if from <= reconDay && reconDay <= to {
+	if due := reconDay + 1; from <= due && due <= to {
 		return []*exchange.Settlement{reconSettlement()}, nil
 	}
 	return nil, nil
