@@ -113,11 +113,11 @@ func TestReconCLI(t *testing.T) {
 		t.Errorf("a truncated camt.053: %v", err)
 	}
 	for _, args := range [][]string{
-		{"recon", "resolve", "match-1", "--by", "sue", "--decision", "corrected"},                       // no note
-		{"recon", "resolve", "match-1", "--by", "sue", "--decision", "forgiven", "--note", "x"},         // no such decision
-		{"recon", "list", "--format", "xml"},                                                            // no such format
-		{"recon", "import", bank, "--format", "mt940"},                                                  // no such format
-		{"recon", "frobnicate"},                                                                         // no such subcommand
+		{"recon", "resolve", "match-1", "--by", "sue", "--decision", "corrected"},               // no note
+		{"recon", "resolve", "match-1", "--by", "sue", "--decision", "forgiven", "--note", "x"}, // no such decision
+		{"recon", "list", "--format", "xml"},                                                    // no such format
+		{"recon", "import", bank, "--format", "mt940"},                                          // no such format
+		{"recon", "frobnicate"},                                                                 // no such subcommand
 	} {
 		if _, _, err := runCLI(t, append(args, "--db", db)...); err == nil {
 			t.Errorf("%q: accepted", args)
