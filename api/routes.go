@@ -38,6 +38,10 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/clearing/cycles/{day}/close", RoleSupervisor, s.clearingMove("close", func(c Clearing) clearingMoveFunc { return c.Close })),
 		s.staffRoute("GET /v1/clearing/cycles/{day}/files/{file}", RoleAuditor, s.handleClearingFile),
 		s.staffRoute("GET /v1/clearing/cycles/{day}/statements/{party}", RoleAuditor, s.handleClearingStatement),
+		s.staffRoute("POST /v1/clearing/recon/statements", RoleSupervisor, s.handleReconImport), // the bank's statement (recon.go)
+		s.staffRoute("GET /v1/clearing/recon/findings", RoleAuditor, s.handleReconFindings),
+		s.staffRoute("GET /v1/clearing/recon/findings/{id}", RoleAuditor, s.handleReconFinding),
+		s.staffRoute("POST /v1/clearing/recon/findings/{id}/resolve", RoleSupervisor, s.handleReconResolve),
 
 		// Staff accounts (stored: cms.Staffing). Login hands out the
 		// session token the other staff routes take.

@@ -204,6 +204,9 @@ type Server struct {
 	// Clearing is the clearing cycles (the /v1/clearing routes); nil:
 	// those routes answer 503.
 	Clearing Clearing
+	// Recon is the reconciliation of the bank's statements (the
+	// /v1/clearing/recon routes); nil: those routes answer 503.
+	Recon Reconciliation
 	// Apps is the application systems (the /v1/apps routes); nil: those
 	// routes refuse every token.
 	Apps   *apps.Office

@@ -116,6 +116,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
 	}
+	if clr != nil { // reconciliation needs the collector, as clearing does
+		if s.Recon, err = reconcilerOver(ctx, st, time.Now, 0); err != nil {
+			return err
+		}
+	}
 	if err := cardManagement(s, st, dataKey, *productsFile, logger); err != nil {
 		return err
 	}
