@@ -31,20 +31,11 @@ type Reconciliation interface {
 	Resolve(ctx context.Context, id string, d recon.Decision, note, by, point string) (recon.Finding, error)
 }
 
-type (
-	findingsJSON struct {
-		Findings []recon.FindingView `json:"findings"`
-		Next     string              `json:"next_after,omitempty"` // the after of the next page; "" for the last
-	}
-	importedJSON struct {
-		Statement  string `json:"statement"`
-		SHA256     string `json:"sha256"`
-		Replayed   bool   `json:"replayed"`
-		Movements  int    `json:"movements"`
-		Matched    int    `json:"matched"`
-		Mismatched int    `json:"mismatched"`
-	}
-)
+// findingsJSON is a page of findings.
+type findingsJSON struct {
+	Findings []recon.FindingView `json:"findings"`
+	Next     string              `json:"next_after,omitempty"` // the after of the next page; "" for the last
+}
 
 // reconciliation returns the service, or Unavailable.
 func (s *Server) reconciliation(op string) (Reconciliation, error) {
@@ -208,14 +199,7 @@ func (s *Server) handleReconImport(w http.ResponseWriter, r *http.Request, st St
 		s.fail(w, r, err)
 		return
 	}
-	out := importedJSON{Statement: got.Statement, SHA256: got.SHA256, Replayed: got.Replayed, Movements: got.Movements}
-	for _, m := range got.Matches {
-		if m.State == recon.Matched {
-			out.Matched++
-		} else {
-			out.Mismatched++
-		}
-	}
+	out := got.Summary()
 	s.Logger.Info("bank statement imported", "statement", got.Statement, "replayed", got.Replayed, "matched", out.Matched, "mismatched", out.Mismatched, "by", st.Name)
 	code := http.StatusCreated
 	if got.Replayed {

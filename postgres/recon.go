@@ -157,15 +157,8 @@ func (s reconStore) Resolve(ctx context.Context, r *recon.Resolution, a *cms.Aud
 	}
 	err = s.cms.write(ctx, func(tx pgx.Tx) error {
 		var open bool
-		var err error
-		switch {
-		case ref.Match != 0:
-			err = tx.QueryRow(ctx, `SELECT state = 'mismatched' FROM recon_matches WHERE id = $1`, ref.Match).Scan(&open)
-		case ref.Movement != 0:
-			err = tx.QueryRow(ctx, `SELECT match_id IS NULL FROM recon_movements WHERE id = $1`, ref.Movement).Scan(&open)
-		default:
-			err = tx.QueryRow(ctx, `SELECT match_id IS NULL FROM recon_instructions WHERE end_to_end_id = $1`, ref.EndToEndID).Scan(&open)
-		}
+		q, arg := ref.OpenQuery("$1")
+		err := tx.QueryRow(ctx, q, arg).Scan(&open)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return citycard.E(op, citycard.NotFound, "no finding %s", r.Finding)
 		}

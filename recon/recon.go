@@ -251,19 +251,12 @@ func (r *Reconciler) Import(ctx context.Context, st *BankStatement, by string) (
 		for i := range ms {
 			ms[i].Statement = st.ID
 		}
-		var n [3]int
-		for _, m := range ms {
-			n[m.State-1]++
-		}
+		done := Imported{Statement: st.ID, SHA256: st.SHA256, Movements: len(st.Movements), Matches: ms}
 		after, err := json.Marshal(struct {
-			Statement  string `json:"statement"`
-			SHA256     string `json:"sha256"`
-			Format     string `json:"format"`
-			Account    string `json:"account"`
-			Movements  int    `json:"movements"`
-			Matched    int    `json:"matched"`
-			Mismatched int    `json:"mismatched"`
-		}{st.ID, st.SHA256, st.Format.String(), st.Account, len(st.Movements), n[Matched-1], n[Mismatched-1]})
+			ImportSummary
+			Format  string `json:"format"`
+			Account string `json:"account"`
+		}{done.Summary(), st.Format.String(), st.Account})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -273,6 +266,29 @@ func (r *Reconciler) Import(ctx context.Context, st *BankStatement, by string) (
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	return &got, nil
+}
+
+// ImportSummary is what an import did, as the CLI and the API say it.
+type ImportSummary struct {
+	Statement  string `json:"statement"`
+	SHA256     string `json:"sha256"`
+	Replayed   bool   `json:"replayed"`
+	Movements  int    `json:"movements"`
+	Matched    int    `json:"matched"`
+	Mismatched int    `json:"mismatched"`
+}
+
+// Summary returns what im did, its matches counted by state.
+func (im *Imported) Summary() ImportSummary {
+	s := ImportSummary{Statement: im.Statement, SHA256: im.SHA256, Replayed: im.Replayed, Movements: im.Movements}
+	for _, m := range im.Matches {
+		if m.State == Matched {
+			s.Matched++
+		} else {
+			s.Mismatched++
+		}
+	}
+	return s
 }
 
 // Finding is one line of the reconciliation: a match (matched or

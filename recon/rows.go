@@ -166,3 +166,17 @@ func ParseFindingID(id string) (FindingRef, error) {
 	}
 	return FindingRef{}, citycard.E("recon.ParseFindingID", citycard.Invalid, "finding %q: want match-N, bank-N or an EndToEndId", clip(id))
 }
+
+// OpenQuery returns the query that tells whether ref's finding may still
+// be resolved (one row of one boolean: a mismatch, or an instruction or
+// movement no match took; no row: no such finding), and its argument;
+// p is the engine's placeholder ("?" or "$1").
+func (ref FindingRef) OpenQuery(p string) (string, any) {
+	switch {
+	case ref.Match != 0:
+		return "SELECT state = 'mismatched' FROM recon_matches WHERE id = " + p, ref.Match
+	case ref.Movement != 0:
+		return "SELECT match_id IS NULL FROM recon_movements WHERE id = " + p, ref.Movement
+	}
+	return "SELECT match_id IS NULL FROM recon_instructions WHERE end_to_end_id = " + p, ref.EndToEndID
+}

@@ -156,15 +156,8 @@ func (s reconStore) Resolve(ctx context.Context, r *recon.Resolution, a *cms.Aud
 	}
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
 		var open bool
-		var err error
-		switch {
-		case ref.Match != 0:
-			err = tx.QueryRowContext(ctx, `SELECT state = 'mismatched' FROM recon_matches WHERE id = ?`, ref.Match).Scan(&open)
-		case ref.Movement != 0:
-			err = tx.QueryRowContext(ctx, `SELECT match_id IS NULL FROM recon_movements WHERE id = ?`, ref.Movement).Scan(&open)
-		default:
-			err = tx.QueryRowContext(ctx, `SELECT match_id IS NULL FROM recon_instructions WHERE end_to_end_id = ?`, ref.EndToEndID).Scan(&open)
-		}
+		q, arg := ref.OpenQuery("?")
+		err := tx.QueryRowContext(ctx, q, arg).Scan(&open)
 		if errors.Is(err, sql.ErrNoRows) {
 			return citycard.E(op, citycard.NotFound, "no finding %s", r.Finding)
 		}

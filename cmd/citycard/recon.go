@@ -221,26 +221,18 @@ func reconImport(ctx context.Context, e env, db, file string, f recon.Format, by
 	if err != nil {
 		return err
 	}
-	var n [2]int
-	for _, m := range got.Matches {
-		n[m.State-recon.Matched]++
-	}
+	sum := got.Summary()
 	if asJSON {
 		return writeJSON(e, struct {
-			Statement  string `json:"statement"`
-			SHA256     string `json:"sha256"`
-			Replayed   bool   `json:"replayed"`
-			Movements  int    `json:"movements"`
-			Matched    int    `json:"matched"`
-			Mismatched int    `json:"mismatched"`
-			Open       int    `json:"open"`
-		}{got.Statement, got.SHA256, got.Replayed, got.Movements, n[0], n[1], len(open)})
+			recon.ImportSummary
+			Open int `json:"open"`
+		}{sum, len(open)})
 	}
 	if got.Replayed {
 		fmt.Fprintf(e.stdout, "statement %s (sha256 %s) was imported before: nothing changed; %d findings open\n", got.Statement, got.SHA256, len(open))
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "statement %s: %d movements, %d matched, %d mismatched; %d findings open (citycard recon list --open)\n", got.Statement, got.Movements, n[0], n[1], len(open))
+	fmt.Fprintf(e.stdout, "statement %s: %d movements, %d matched, %d mismatched; %d findings open (citycard recon list --open)\n", got.Statement, got.Movements, sum.Matched, sum.Mismatched, len(open))
 	return nil
 }
 
