@@ -255,7 +255,7 @@
 // operators); interconnection (other cities' cards, cleared from the
 // national centre's answer file, and ours used elsewhere, from its
 // incoming files); the commission of top-up agents and partner banks on
-// loads; the ledger entries of a cycle; grey decisions in statements;
-// reconciliation. The API is api's
-// /v1/clearing (cycles, their moves, files and statements).
+// loads; the ledger entries of a cycle; grey decisions in statements.
+// Reconciliation with the bank's statements is package recon's. The API
+// is api's /v1/clearing (cycles, their moves, files and statements).
 package clearing

@@ -1,0 +1,102 @@
+// Package recon reconciles (对账) the bank's statements of the collector's
+// account against the settlement instructions of the closed clearing
+// cycles: it reads the statement, matches its movements to the
+// instructions, and keeps what does not match open, with its age, until
+// staff resolve it, each resolution audited.
+//
+// # Statements
+//
+// A bank statement comes as ISO 20022 camt.053 (BkToCstmrStmt, any
+// version 001.NN: the elements read have the same names in all) or in
+// the CSV form README.md describes; ParseCAMT053 and ParseCSV read them
+// strictly, with encoding/xml's tokenizer and encoding/csv. The XML is
+// read into a tree of elements first, so that every error names the
+// line and the element's path from the root
+// (Document/BkToCstmrStmt/Stmt[1]/Ntry[2]/Amt), and a truncated file the
+// elements it left open; a CSV error names the line and the column. A
+// file is refused whole: past FileBytesMax, MovementsMax, PartsMax or a
+// field's ISO 20022 length, not UTF-8, with a DTD, a currency other
+// than CNY, a booking status other than BOOK, or transaction details
+// whose amounts do not sum to their entry's. Amounts are read from their
+// decimal text into fen with integer arithmetic (ParseYuan), never
+// through a float, and more than two decimals is an error, not a
+// rounding. Elements not read (balances, bank transaction codes,
+// charges) are not checked: banks send many, and a statement is
+// refused only for what reconciliation uses.
+//
+// # Matching
+//
+// An import takes the instructions of the cycles closed in the
+// statement's window (LookbackDays before its first booking day, plus
+// the tolerance) from Settlements, keeps those not kept yet, and matches
+// every instruction and movement still open (the statement's own, and
+// those left over by earlier statements) in four passes, each over what
+// the ones before left:
+//
+//  1. By EndToEndId: a movement's transaction details name the
+//     instructions they pay. The instructions and movements so linked
+//     form groups (a batch booking links one movement to several
+//     instructions; a payment split links several movements to one),
+//     matched when the movements sum to the instructions exactly,
+//     mismatched otherwise (both sums kept). The date does not matter: the
+//     identifier does.
+//  2. By reference: a debit booked within ToleranceDays of an
+//     instruction's due day (the cycle's close date, its requested
+//     execution date), whose texts carry the instruction's EndToEndId or
+//     remittance information, pays it when the amounts are equal; one
+//     movement pays several so referred to when it is their sum, several
+//     movements one when theirs is.
+//  3. By cycle: a debit naming a cycle's message or payment information
+//     ID (CCLR-YYYYMMDD, CCLR-YYYYMMDD-1: the bank booked the pain.001 as
+//     a whole) pays the one instruction of the cycle left of its amount,
+//     or all of those left within the tolerance when it is their sum.
+//  4. What still refers to exactly one instruction, which no other
+//     movement refers to, is that payment with a wrong amount:
+//     mismatched.
+//
+// Amount and date alone, without a reference, match nothing: two parties
+// paid the same amount on one day would be told apart by chance. A
+// credit (money in) pays no instruction: the parties' pay-ins are not
+// yet expected here, and show as movements nothing matched.
+//
+// # Findings
+//
+// A Finding is a match, or an instruction or a movement nothing matched
+// (named match-N, bank-N and by its EndToEndId). Matched ones are
+// closed; the others are open, aged in days from the earliest day of
+// their parts, until a later statement matches them (an instruction paid
+// late) or staff resolve them: a Decision (corrected, accepted, not_ours
+// for a movement, written_off), who, at which service point, and why. A
+// resolved finding is never matched again.
+//
+// # Store and audit
+//
+// The Store writes a statement's import in one transaction: the
+// statement, its movements, the instructions, and the matches decided
+// over what it reads as open inside that transaction, so that a refused
+// statement, or one whose matches could not all be kept, imports
+// nothing. A file is known by its SHA-256: the same file twice is a
+// replay that changes nothing, and another file under a statement ID
+// already imported is refused. Matches, statements and resolutions are
+// never changed and an instruction's or movement's match is set once:
+// the stores' triggers refuse anything else.
+//
+// Resolutions (and imports) are audited in card management's
+// hash-chained audit log (cms.AuditRecord, verified by cms.VerifyAudit
+// and citycard audit verify), in the transaction that writes them:
+// Actor the member of staff, ServicePoint theirs, Subject recon:ID
+// (recon:statement:ID for an import), Action recon.resolve (recon.import),
+// Before and After the finding as FindingView shows it. The log's record
+// already says who did what where and when, with the thing before and
+// after, and one chain to verify is better than two; its subjects do not
+// collide with card management's (card:, holder:, staff:).
+//
+// # Not yet
+//
+// The parties' pay-ins (a negative net position paid in to the
+// collector's account) are not expected, so they show as unmatched
+// movements for staff to resolve; a camt.053 of several statements
+// (accounts) is refused, one file per statement; the listing reads the
+// whole store (SnapshotMax rows of each kind), with no archive of old
+// closed findings.
+package recon
