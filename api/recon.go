@@ -25,7 +25,7 @@ const maxResolveBody = 8 << 10
 // Reconciliation is what the reconciliation routes need
 // (*recon.Reconciler).
 type Reconciliation interface {
-	Import(ctx context.Context, st *recon.BankStatement, by string) (*recon.Imported, error)
+	Import(ctx context.Context, st *recon.BankStatement, by, point string) (*recon.Imported, error)
 	Findings(ctx context.Context, open bool) ([]recon.Finding, error)
 	Finding(ctx context.Context, id string) (recon.Finding, error)
 	Resolve(ctx context.Context, id string, d recon.Decision, note, by, point string) (recon.Finding, error)
@@ -194,7 +194,8 @@ func (s *Server) handleReconImport(w http.ResponseWriter, r *http.Request, st St
 		s.fail(w, r, err)
 		return
 	}
-	got, err := rc.Import(r.Context(), bs, st.Name)
+	a := st.actor()
+	got, err := rc.Import(r.Context(), bs, a.Who, a.ServicePoint)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -217,17 +217,18 @@ func New(cfg Config, store Store, s Settlements, now func() time.Time) (*Reconci
 	return &Reconciler{cfg: cfg, store: store, settlements: s, now: now}, nil
 }
 
-// Import imports statement st, read from a file, by staff member by, and
+// Import imports statement st, read from a file, by staff member by at
+// service point point, and
 // matches its movements (and those left open before) against the closed
 // cycles' instructions left open: all in one transaction, so that a
 // refused statement imports nothing. The same file twice is Replayed.
 // Kind Invalid (a statement of another account, a bad name), Exists
 // (another file of a statement ID imported), Conflict (the store's), and
 // the kinds of Settlements.
-func (r *Reconciler) Import(ctx context.Context, st *BankStatement, by string) (*Imported, error) {
+func (r *Reconciler) Import(ctx context.Context, st *BankStatement, by, point string) (*Imported, error) {
 	const op = "recon.Reconciler.Import"
-	if why := checkText(by, clearing.StaffLenMax, true); why != "" {
-		return nil, citycard.E(op, citycard.Invalid, "staff name %q: %s", clip(by), why)
+	if err := checkWho(op, by, point); err != nil {
+		return nil, err
 	}
 	if r.cfg.Account != "" && st.Account != r.cfg.Account {
 		return nil, citycard.E(op, citycard.Invalid, "statement %s is of account %q: the collector's is %q", st.ID, st.Account, r.cfg.Account)
@@ -260,7 +261,7 @@ func (r *Reconciler) Import(ctx context.Context, st *BankStatement, by string) (
 		if err != nil {
 			return nil, nil, err
 		}
-		return ms, &cms.AuditRecord{At: imp.At, Actor: by, ServicePoint: "recon", Subject: "recon:statement:" + st.ID, Action: "recon.import", After: string(after)}, nil
+		return ms, &cms.AuditRecord{At: imp.At, Actor: by, ServicePoint: point, Subject: "recon:statement:" + st.ID, Action: "recon.import", After: string(after)}, nil
 	})
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
@@ -435,13 +436,11 @@ func findingsOf(s *Snapshot, today clearing.Day) []Finding {
 // resolved already).
 func (r *Reconciler) Resolve(ctx context.Context, id string, d Decision, note, by, point string) (Finding, error) {
 	const op = "recon.Reconciler.Resolve"
-	for _, f := range []struct {
-		what, v string
-		max     int
-	}{{"staff name", by, clearing.StaffLenMax}, {"service point", point, PointLenMax}, {"note", note, NoteLenMax}} {
-		if why := checkText(f.v, f.max, true); why != "" {
-			return Finding{}, citycard.E(op, citycard.Invalid, "%s %q: %s", f.what, clip(f.v), why)
-		}
+	if err := checkWho(op, by, point); err != nil {
+		return Finding{}, err
+	}
+	if why := checkText(note, NoteLenMax, true); why != "" {
+		return Finding{}, citycard.E(op, citycard.Invalid, "note %q: %s", clip(note), why)
 	}
 	if int(d) >= len(decisionNames) || decisionNames[d] == "" {
 		return Finding{}, citycard.E(op, citycard.Invalid, "decision %v: want corrected, accepted, not_ours or written_off", d)
@@ -475,6 +474,18 @@ func (r *Reconciler) Resolve(ctx context.Context, id string, d Decision, note, b
 		return Finding{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	return f, nil
+}
+
+// checkWho checks the names of who does something and where. Kind
+// Invalid.
+func checkWho(op, by, point string) error {
+	if why := checkText(by, clearing.StaffLenMax, true); why != "" {
+		return citycard.E(op, citycard.Invalid, "staff name %q: %s", clip(by), why)
+	}
+	if why := checkText(point, PointLenMax, true); why != "" {
+		return citycard.E(op, citycard.Invalid, "service point %q: %s", clip(point), why)
+	}
+	return nil
 }
 
 // FindingView is a finding as reports, the audit log and the API show

@@ -128,7 +128,7 @@ func testReconExact(t *testing.T, s ReconStores) {
 	ctx := context.Background()
 	r := newReconciler(t, s, reconNow)
 	st := exactStatement(t)
-	got, err := r.Import(ctx, st, "ann")
+	got, err := r.Import(ctx, st, "ann", "nb-hq")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,15 @@ func testReconExact(t *testing.T, s ReconStores) {
 	if err != nil || n != 1 {
 		t.Fatalf("audit log: %d records, %v", n, err)
 	}
-	again, err := r.Import(ctx, exactStatement(t), "bob")
+	var rec *cms.AuditRecord
+	if err := s.CMS.AuditLog(ctx, 0, func(a *cms.AuditRecord) error { rec = a; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Actor != "ann" || rec.ServicePoint != "nb-hq" || rec.Subject != "recon:statement:STMT-EXACT" || rec.Action != "recon.import" ||
+		!strings.Contains(rec.After, `"matched":6`) || !strings.Contains(rec.After, `"sha256":"`+st.SHA256+`"`) {
+		t.Errorf("the import's audit record: %+v", rec)
+	}
+	again, err := r.Import(ctx, exactStatement(t), "bob", "nb-hq")
 	if err != nil || !again.Replayed || len(again.Matches) != 0 {
 		t.Fatalf("the same file again: %+v, %v", again, err)
 	}
@@ -184,7 +192,7 @@ func testReconMismatched(t *testing.T, s ReconStores) {
 		"B5|"+d+"|DBIT|80.00||citycard clearing 2026-12-01 nb-shop 2/2",
 		"B6|"+d+"|CRDT|3.00||INTEREST",
 	)
-	if _, err := r.Import(ctx, st, "ann"); err != nil {
+	if _, err := r.Import(ctx, st, "ann", "nb-hq"); err != nil {
 		t.Fatal(err)
 	}
 	if want := [2]clearing.Day{clearing.DayOf(2026, 12, 3) - recon.DefaultLookbackDays - recon.DefaultToleranceDays, clearing.DayOf(2026, 12, 3)}; asked != want {
@@ -210,7 +218,7 @@ func testReconMismatched(t *testing.T, s ReconStores) {
 
 	// The missing payment, booked the next day.
 	late := bankCSV(t, "STMT-1204", "B7|2026-12-04|DBIT|180.31|CCLR-20261201-00002|")
-	got, err := r.Import(ctx, late, "ann")
+	got, err := r.Import(ctx, late, "ann", "nb-hq")
 	if err != nil || len(got.Matches) != 1 || got.Matches[0].ID != 5 || got.Matches[0].State != recon.Matched {
 		t.Fatalf("late payment: %+v, %v", got, err)
 	}
@@ -265,7 +273,7 @@ func testReconMismatched(t *testing.T, s ReconStores) {
 		t.Errorf("audit record %+v", last)
 	}
 	// A resolved movement is not matched by a later statement.
-	if _, err := r.Import(ctx, bankCSV(t, "STMT-1205", "B8|2026-12-05|DBIT|99.09|CCLR-20261201-00001|"), "ann"); err != nil {
+	if _, err := r.Import(ctx, bankCSV(t, "STMT-1205", "B8|2026-12-05|DBIT|99.09|CCLR-20261201-00001|"), "ann", "nb-hq"); err != nil {
 		t.Fatal(err)
 	}
 	if got := openOf(t, r); !slices.Equal(got, []string{"bank-8 unmatched_movement 0/9909 0d"}) {
@@ -288,17 +296,17 @@ func snapshotSize(t *testing.T, s ReconStores) [4]int {
 func testReconRefused(t *testing.T, s ReconStores) {
 	ctx := context.Background()
 	r := newReconciler(t, s, reconNow)
-	if _, err := r.Import(ctx, exactStatement(t), "ann"); err != nil {
+	if _, err := r.Import(ctx, exactStatement(t), "ann", "nb-hq"); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshotSize(t, s)
 	other := bankCSV(t, "STMT-EXACT", "X|2026-12-02|DBIT|1.00||")
-	if _, err := r.Import(ctx, other, "ann"); !citycard.IsKind(err, citycard.Exists) {
+	if _, err := r.Import(ctx, other, "ann", "nb-hq"); !citycard.IsKind(err, citycard.Exists) {
 		t.Errorf("another file of statement STMT-EXACT: %v", err)
 	}
 	foreign := bankCSV(t, "STMT-OTHER", "X|2026-12-02|DBIT|1.00||")
 	foreign.Account = "ACCT someone else"
-	if _, err := r.Import(ctx, foreign, "ann"); !citycard.IsKind(err, citycard.Invalid) {
+	if _, err := r.Import(ctx, foreign, "ann", "nb-hq"); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("a statement of another account: %v", err)
 	}
 	// A match of a movement taken already rolls the whole import back.
@@ -322,7 +330,7 @@ func testReconRefused(t *testing.T, s ReconStores) {
 func testReconAppendOnly(t *testing.T, s ReconStores) {
 	ctx := context.Background()
 	r := newReconciler(t, s, reconNow)
-	if _, err := r.Import(ctx, exactStatement(t), "ann"); err != nil {
+	if _, err := r.Import(ctx, exactStatement(t), "ann", "nb-hq"); err != nil {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{

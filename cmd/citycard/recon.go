@@ -101,7 +101,7 @@ func runRecon(ctx context.Context, e env, args []string) error {
 	open := fs.Bool("open", false, "list: only the findings still open")
 	note := fs.String("note", "", "resolve: why (required)")
 	decision := fs.String("decision", "", "resolve: corrected, accepted, not_ours (a movement's) or written_off (required)")
-	point := fs.String("point", "back-office", "resolve: the service point it is resolved at")
+	point := fs.String("point", "back-office", "import, resolve: the service point it is done at")
 	tolerance := fs.Int("tolerance-days", recon.DefaultToleranceDays, "import: how many days a movement matched by reference may be booked from its instruction's due day (0 to 31)")
 	asJSON := fs.Bool("json", false, "import, resolve: print JSON for a program instead of text for a person")
 	fs.Usage = flagUsage(e.stderr, fs,
@@ -138,7 +138,7 @@ func runRecon(ctx context.Context, e env, args []string) error {
 		if *by == "" {
 			*by = "cli"
 		}
-		return reconImport(ctx, e, *db, pos[1], f, *by, tol, *asJSON)
+		return reconImport(ctx, e, *db, pos[1], f, *by, *point, tol, *asJSON)
 	case "list":
 		switch *format {
 		case "":
@@ -188,7 +188,7 @@ func openReconciler(ctx context.Context, db string, reading bool, tolerance int)
 }
 
 // reconImport imports the statement in file (format f, or sniffed).
-func reconImport(ctx context.Context, e env, db, file string, f recon.Format, by string, tolerance int, asJSON bool) error {
+func reconImport(ctx context.Context, e env, db, file string, f recon.Format, by, point string, tolerance int, asJSON bool) error {
 	const op = "citycard.recon"
 	info, err := os.Stat(file)
 	if err != nil {
@@ -213,7 +213,7 @@ func reconImport(ctx context.Context, e env, db, file string, f recon.Format, by
 		return err
 	}
 	defer st.close()
-	got, err := r.Import(ctx, bs, by)
+	got, err := r.Import(ctx, bs, by, point)
 	if err != nil {
 		return err
 	}
