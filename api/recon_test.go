@@ -96,7 +96,7 @@ func reconCall(t *testing.T, x *cmsFix, method, path, token, ctype string, body 
 // a refused request must leave as it was.
 func reconState(t *testing.T, x *cmsFix) [5]int {
 	t.Helper()
-	s, err := x.db.Recon().Snapshot(context.Background())
+	s, err := x.db.Recon().Snapshot(context.Background(), recon.SnapshotMax)
 	if err != nil {
 		t.Fatal(err)
 	}

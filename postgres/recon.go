@@ -76,11 +76,11 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 		}
 		var open recon.Open
 		if open.Instructions, err = pgAll(ctx, tx, `SELECT `+recon.InstructionColumns+` FROM recon_instructions WHERE match_id IS NULL
-			AND end_to_end_id NOT IN (SELECT finding FROM recon_resolutions) ORDER BY end_to_end_id LIMIT $1`, recon.OpenMax, "open instructions", recon.ScanInstruction); err != nil {
+			AND end_to_end_id NOT IN (SELECT finding FROM recon_resolutions) ORDER BY end_to_end_id LIMIT $1`, imp.OpenLimit(), "open instructions", recon.ScanInstruction); err != nil {
 			return err
 		}
 		if open.Movements, err = pgAll(ctx, tx, `SELECT `+recon.MovementColumns+` FROM recon_movements WHERE match_id IS NULL
-			AND ('bank-' || id) NOT IN (SELECT finding FROM recon_resolutions) ORDER BY id LIMIT $1`, recon.OpenMax, "open movements", recon.ScanMovement); err != nil {
+			AND ('bank-' || id) NOT IN (SELECT finding FROM recon_resolutions) ORDER BY id LIMIT $1`, imp.OpenLimit(), "open movements", recon.ScanMovement); err != nil {
 			return err
 		}
 		ms, audit, err := decide(&open)
@@ -184,21 +184,21 @@ func (s reconStore) Resolve(ctx context.Context, r *recon.Resolution, a *cms.Aud
 }
 
 // Snapshot implements recon.Store, in one repeatable-read transaction.
-func (s reconStore) Snapshot(ctx context.Context) (*recon.Snapshot, error) {
+func (s reconStore) Snapshot(ctx context.Context, max int) (*recon.Snapshot, error) {
 	const op = "postgres.Recon.Snapshot"
 	var snap recon.Snapshot
 	err := pgx.BeginTxFunc(ctx, s.cms.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		if snap.Instructions, err = pgAll(ctx, tx, `SELECT `+recon.InstructionColumns+` FROM recon_instructions ORDER BY end_to_end_id LIMIT $1`, recon.SnapshotMax, "instructions", recon.ScanInstruction); err != nil {
+		if snap.Instructions, err = pgAll(ctx, tx, `SELECT `+recon.InstructionColumns+` FROM recon_instructions ORDER BY end_to_end_id LIMIT $1`, max, "instructions", recon.ScanInstruction); err != nil {
 			return err
 		}
-		if snap.Movements, err = pgAll(ctx, tx, `SELECT `+recon.MovementColumns+` FROM recon_movements ORDER BY id LIMIT $1`, recon.SnapshotMax, "movements", recon.ScanMovement); err != nil {
+		if snap.Movements, err = pgAll(ctx, tx, `SELECT `+recon.MovementColumns+` FROM recon_movements ORDER BY id LIMIT $1`, max, "movements", recon.ScanMovement); err != nil {
 			return err
 		}
-		if snap.Matches, err = pgAll(ctx, tx, `SELECT `+recon.MatchColumns+` FROM recon_matches ORDER BY id LIMIT $1`, recon.SnapshotMax, "matches", recon.ScanMatch); err != nil {
+		if snap.Matches, err = pgAll(ctx, tx, `SELECT `+recon.MatchColumns+` FROM recon_matches ORDER BY id LIMIT $1`, max, "matches", recon.ScanMatch); err != nil {
 			return err
 		}
-		snap.Resolutions, err = pgAll(ctx, tx, `SELECT `+recon.ResolutionColumns+` FROM recon_resolutions ORDER BY finding LIMIT $1`, recon.SnapshotMax, "resolutions", recon.ScanResolution)
+		snap.Resolutions, err = pgAll(ctx, tx, `SELECT `+recon.ResolutionColumns+` FROM recon_resolutions ORDER BY finding LIMIT $1`, max, "resolutions", recon.ScanResolution)
 		return err
 	})
 	if err != nil {

@@ -107,6 +107,17 @@ type Import struct {
 	// statement's window, kept if not kept already (by EndToEndID: a
 	// closed cycle's never change), before the open ones are read.
 	Instructions []Instruction
+	// OpenMax bounds the open instructions, and the open movements,
+	// the import reads; 0 is the package's OpenMax.
+	OpenMax int
+}
+
+// OpenLimit is imp.OpenMax, or OpenMax if that is 0.
+func (imp *Import) OpenLimit() int {
+	if imp.OpenMax > 0 {
+		return imp.OpenMax
+	}
+	return OpenMax
 }
 
 // Open is what an import matches: the instructions and movements that
@@ -145,7 +156,7 @@ type Store interface {
 	// SHA256 was imported is Replayed and changes nothing; another file
 	// of a statement ID imported is Exists), its movements, the
 	// instructions not kept yet; then it reads what is Open (Conflict past
-	// OpenMax) and writes the matches decide returns, each instruction and
+	// imp.OpenLimit() of either) and writes the matches decide returns, each instruction and
 	// movement taken once (Conflict if one was taken meanwhile), and the
 	// audit record decide returns. An error of decide's rolls everything
 	// back.
@@ -154,9 +165,9 @@ type Store interface {
 	// r.Finding is still open: Conflict if it was resolved, or matched,
 	// meanwhile; NotFound if there is no such finding.
 	Resolve(ctx context.Context, r *Resolution, a *cms.AuditRecord) error
-	// Snapshot returns everything kept, each list at most SnapshotMax
-	// (Conflict past it).
-	Snapshot(ctx context.Context) (*Snapshot, error)
+	// Snapshot returns everything kept, each list at most max (Conflict
+	// past it).
+	Snapshot(ctx context.Context, max int) (*Snapshot, error)
 }
 
 // Settlements gives the closed cycles' settlement instructions.
@@ -325,7 +336,7 @@ func (f *Finding) DifferenceFen() int64 { return f.BankFen - f.InstructedFen }
 // open), oldest first, then by ID, aged as of today. Kinds of the
 // store's Snapshot.
 func (r *Reconciler) Findings(ctx context.Context, open bool) ([]Finding, error) {
-	s, err := r.store.Snapshot(ctx)
+	s, err := r.store.Snapshot(ctx, SnapshotMax)
 	if err != nil {
 		return nil, citycard.Wrap("recon.Reconciler.Findings", citycard.Other, err)
 	}

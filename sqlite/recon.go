@@ -57,7 +57,7 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 				return err
 			}
 		}
-		open, err := s.open(ctx, tx)
+		open, err := s.open(ctx, tx, imp.OpenLimit())
 		if err != nil {
 			return err
 		}
@@ -113,13 +113,13 @@ const (
 		AND ('bank-' || id) NOT IN (SELECT finding FROM recon_resolutions) ORDER BY id LIMIT ?`
 )
 
-func (s reconStore) open(ctx context.Context, tx *sql.Tx) (*recon.Open, error) {
+func (s reconStore) open(ctx context.Context, tx *sql.Tx, max int) (*recon.Open, error) {
 	var o recon.Open
 	var err error
-	if o.Instructions, err = scanAll(ctx, tx, qOpenInstructions, recon.OpenMax, "open instructions", recon.ScanInstruction); err != nil {
+	if o.Instructions, err = scanAll(ctx, tx, qOpenInstructions, max, "open instructions", recon.ScanInstruction); err != nil {
 		return nil, err
 	}
-	if o.Movements, err = scanAll(ctx, tx, qOpenMovements, recon.OpenMax, "open movements", recon.ScanMovement); err != nil {
+	if o.Movements, err = scanAll(ctx, tx, qOpenMovements, max, "open movements", recon.ScanMovement); err != nil {
 		return nil, err
 	}
 	return &o, nil
@@ -184,7 +184,7 @@ func (s reconStore) Resolve(ctx context.Context, r *recon.Resolution, a *cms.Aud
 
 // Snapshot implements recon.Store, in one read transaction (one
 // snapshot).
-func (s reconStore) Snapshot(ctx context.Context) (*recon.Snapshot, error) {
+func (s reconStore) Snapshot(ctx context.Context, max int) (*recon.Snapshot, error) {
 	const op = "sqlite.Recon.Snapshot"
 	tx, err := s.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -192,16 +192,16 @@ func (s reconStore) Snapshot(ctx context.Context) (*recon.Snapshot, error) {
 	}
 	defer tx.Rollback()
 	var snap recon.Snapshot
-	if snap.Instructions, err = scanAll(ctx, tx, `SELECT `+recon.InstructionColumns+` FROM recon_instructions ORDER BY end_to_end_id LIMIT ?`, recon.SnapshotMax, "instructions", recon.ScanInstruction); err != nil {
+	if snap.Instructions, err = scanAll(ctx, tx, `SELECT `+recon.InstructionColumns+` FROM recon_instructions ORDER BY end_to_end_id LIMIT ?`, max, "instructions", recon.ScanInstruction); err != nil {
 		return nil, mapErr(op, err)
 	}
-	if snap.Movements, err = scanAll(ctx, tx, `SELECT `+recon.MovementColumns+` FROM recon_movements ORDER BY id LIMIT ?`, recon.SnapshotMax, "movements", recon.ScanMovement); err != nil {
+	if snap.Movements, err = scanAll(ctx, tx, `SELECT `+recon.MovementColumns+` FROM recon_movements ORDER BY id LIMIT ?`, max, "movements", recon.ScanMovement); err != nil {
 		return nil, mapErr(op, err)
 	}
-	if snap.Matches, err = scanAll(ctx, tx, `SELECT `+recon.MatchColumns+` FROM recon_matches ORDER BY id LIMIT ?`, recon.SnapshotMax, "matches", recon.ScanMatch); err != nil {
+	if snap.Matches, err = scanAll(ctx, tx, `SELECT `+recon.MatchColumns+` FROM recon_matches ORDER BY id LIMIT ?`, max, "matches", recon.ScanMatch); err != nil {
 		return nil, mapErr(op, err)
 	}
-	if snap.Resolutions, err = scanAll(ctx, tx, `SELECT `+recon.ResolutionColumns+` FROM recon_resolutions ORDER BY finding LIMIT ?`, recon.SnapshotMax, "resolutions", recon.ScanResolution); err != nil {
+	if snap.Resolutions, err = scanAll(ctx, tx, `SELECT `+recon.ResolutionColumns+` FROM recon_resolutions ORDER BY finding LIMIT ?`, max, "resolutions", recon.ScanResolution); err != nil {
 		return nil, mapErr(op, err)
 	}
 	snap.Link()

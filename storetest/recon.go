@@ -34,6 +34,7 @@ func RunRecon(t *testing.T, open func(t *testing.T) ReconStores) {
 		{"Mismatched", testReconMismatched},
 		{"Refused", testReconRefused},
 		{"AppendOnly", testReconAppendOnly},
+		{"Limits", testReconLimits},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -284,7 +285,7 @@ func testReconMismatched(t *testing.T, s ReconStores) {
 // snapshotSize counts what the store keeps.
 func snapshotSize(t *testing.T, s ReconStores) [4]int {
 	t.Helper()
-	snap, err := s.Recon.Snapshot(context.Background())
+	snap, err := s.Recon.Snapshot(context.Background(), recon.SnapshotMax)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,5 +352,39 @@ func testReconAppendOnly(t *testing.T, s ReconStores) {
 	}
 	if got := snapshotSize(t, s); got != [4]int{6, 6, 6, 0} {
 		t.Errorf("after the refused edits: %v", got)
+	}
+}
+
+// testReconLimits: an import reads at most its OpenMax open instructions
+// (and movements), a listing at most its max of each: at the bound they
+// are read, one past it is Conflict and the import changes nothing.
+func testReconLimits(t *testing.T, s ReconStores) {
+	ctx := context.Background()
+	ins := recon.InstructionsOf(reconSettlement()) // six
+	audit := &cms.AuditRecord{At: reconNow, Actor: "ann", ServicePoint: "nb-hq", Subject: "recon:statement:x", Action: "recon.import"}
+	var open *recon.Open
+	decide := func(o *recon.Open) ([]recon.Match, *cms.AuditRecord, error) { open = o; return nil, audit, nil }
+	one := bankCSV(t, "STMT-A", "A|2026-12-02|CRDT|1.00||")
+	if _, err := s.Recon.Import(ctx, &recon.Import{Statement: one, By: "ann", At: reconNow, Instructions: ins, OpenMax: 5}, decide); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("six open instructions, at most five: %v", err)
+	}
+	if got := snapshotSize(t, s); got != [4]int{} {
+		t.Fatalf("the refused import kept %v", got)
+	}
+	if _, err := s.Recon.Import(ctx, &recon.Import{Statement: one, By: "ann", At: reconNow, Instructions: ins, OpenMax: 6}, decide); err != nil {
+		t.Fatalf("six open instructions, at most six: %v", err)
+	}
+	if len(open.Instructions) != 6 || len(open.Movements) != 1 || open.Movements[0].ID != 1 {
+		t.Fatalf("open: %d instructions, %d movements", len(open.Instructions), len(open.Movements))
+	}
+	two := bankCSV(t, "STMT-B", "B|2026-12-02|CRDT|1.00||")
+	if _, err := s.Recon.Import(ctx, &recon.Import{Statement: two, By: "ann", At: reconNow, OpenMax: 6}, decide); err != nil || len(open.Movements) != 2 {
+		t.Fatalf("two open movements: %v", err)
+	}
+	if snap, err := s.Recon.Snapshot(ctx, 6); err != nil || len(snap.Instructions) != 6 || len(snap.Movements) != 2 {
+		t.Fatalf("a snapshot of at most 6: %v", err)
+	}
+	if _, err := s.Recon.Snapshot(ctx, 5); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("six instructions, a snapshot of at most 5: %v", err)
 	}
 }
