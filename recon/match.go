@@ -263,14 +263,37 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	return out
 }
 
-// mentions reports whether one of m's texts holds one of refs.
+// mentions reports whether one of m's texts holds one of refs as a
+// whole: not inside a longer identifier (the remittance of party nb-bus
+// is not mentioned by nb-bus-express's).
 func mentions(m *Movement, refs ...string) bool {
 	for _, t := range m.Texts() {
 		for _, r := range refs {
-			if r != "" && t != "" && strings.Contains(t, r) {
+			if r != "" && containsWhole(t, r) {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// containsWhole reports whether ref occurs in t with no identifier
+// character (a letter, digit, '-', '_' or '.') right before or after it.
+func containsWhole(t, ref string) bool {
+	idChar := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	for from := 0; from+len(ref) <= len(t); {
+		i := strings.Index(t[from:], ref)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(ref)
+		if (i == 0 || !idChar(t[i-1])) && (end == len(t) || !idChar(t[end])) {
+			return true
+		}
+		from = i + 1
 	}
 	return false
 }

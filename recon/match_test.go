@@ -154,6 +154,8 @@ func TestMatchRules(t *testing.T) {
 			[]string{"matched cycle [CCLR-20261201-00001 CCLR-20261201-00002 CCLR-20261201-00003 CCLR-20261201-00004 CCLR-20261201-00005 CCLR-20261201-00006]"}},
 		{"one payment named by the cycle alone", []Movement{mv(1, 1200, due, Part{PaymentInfoID: "CCLR-20261201-1"})}, []string{"matched cycle [CCLR-20261201-00004]"}},
 		{"a batch booking by the cycle, a fen short", []Movement{mv(1, 9909+18031+5000+1200+800+20000-1, due, Part{MessageID: "CCLR-20261201"})}, nil},
+		{"another party's remittance, of which this one's is a prefix", []Movement{mv(1, 5000, due, Part{Remittance: ins[2].Remittance + "-express"})}, nil},
+		{"the remittance and more words", []Movement{mv(1, 5000, due, Part{Remittance: "PAYMENT " + ins[2].Remittance + ", THANK YOU"})}, []string{"matched reference [CCLR-20261201-00003]"}},
 		{"a credit naming an instruction", []Movement{{ID: 1, Direction: Credit, AmountFen: 5000, Booked: due, Parts: []Part{{EndToEndID: ins[2].EndToEndID}}}},
 			[]string{"mismatched end_to_end_id [CCLR-20261201-00003]"}},
 	} {
