@@ -59,6 +59,16 @@
 // credit (money in) pays no instruction: the parties' pay-ins are not
 // yet expected here, and show as movements nothing matched.
 //
+// Each movement's references are found once, by its words (runs of the
+// characters of party and settlement IDs), and looked up in maps of the
+// instructions' end-to-end IDs, remittance information and cycles, so
+// that matching is linear in what it matches, not in its pairs.
+// BenchmarkMatching, on this machine's 2 cores under a load average of
+// 24: 1,000 instructions and the movements paying them in 2.1 ms by
+// end-to-end ID, 2.4 ms by reference alone; 10,000 in 0.13 s and 0.11 s
+// (the first version, trying every pair, took 5.2 s and 41 s for
+// 10,000).
+//
 // # Findings
 //
 // A Finding is a match, or an instruction or a movement nothing matched

@@ -172,25 +172,47 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 		}
 	}
 
+	// The references each movement makes, found by its words (runs of
+	// identifier characters): an instruction's EndToEndId is one word,
+	// its remittance information a run of words, a cycle's message or
+	// payment information ID one word; so one reference inside a longer
+	// identifier (nb-bus in nb-bus-express) is none, and the passes below
+	// look each movement's candidates up instead of trying every pair.
+	idx := newRefIndex(ins)
+	refs := make([][]int, len(mvs))      // the instructions each movement mentions, in order
+	cycles := make([][]int, len(mvs))    // the instructions of the cycles it names
+	mentioned := make([][]int, len(ins)) // the movements mentioning each instruction
+	for j := range mvs {
+		refs[j], cycles[j] = idx.of(&mvs[j])
+		for _, i := range refs[j] {
+			mentioned[i] = append(mentioned[i], j)
+		}
+	}
+
 	// 2. By reference: what a movement's texts name, within the date
 	// tolerance, debits only.
 	within := func(i, j int) bool {
 		d := int(mvs[j].Booked) - int(ins[i].Due)
 		return !usedI[i] && !usedM[j] && mvs[j].Direction == Debit && d >= -tol && d <= tol
 	}
-	refers := func(i, j int) bool { return within(i, j) && mentions(&mvs[j], ins[i].EndToEndID, ins[i].Remittance) }
+	insWithin := func(is []int, j int) []int {
+		var out []int
+		for _, i := range is {
+			if within(i, j) {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
 	// 2a. One movement, one instruction or several.
 	for j := range mvs {
-		var cand []int
+		cand := insWithin(refs[j], j)
 		var sum int64
 		exact := -1
-		for i := range ins {
-			if refers(i, j) {
-				cand = append(cand, i)
-				sum += ins[i].AmountFen
-				if exact < 0 && ins[i].AmountFen == mvs[j].AmountFen {
-					exact = i
-				}
+		for _, i := range cand {
+			sum += ins[i].AmountFen
+			if exact < 0 && ins[i].AmountFen == mvs[j].AmountFen {
+				exact = i
 			}
 		}
 		switch {
@@ -204,8 +226,8 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	for i := range ins {
 		var cand []int
 		var sum int64
-		for j := range mvs {
-			if refers(i, j) {
+		for _, j := range mentioned[i] {
+			if within(i, j) {
 				cand = append(cand, j)
 				sum += mvs[j].AmountFen
 			}
@@ -218,16 +240,13 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	// information) ID pays one of its instructions of its amount (the only
 	// one), or all of those left within the tolerance, summing exactly.
 	for j := range mvs {
-		var cand []int
+		cand := insWithin(cycles[j], j)
 		var sum int64
 		exact, exacts := -1, 0
-		for i := range ins {
-			if within(i, j) && namesCycle(&mvs[j], ins[i].MessageID) {
-				cand = append(cand, i)
-				sum += ins[i].AmountFen
-				if ins[i].AmountFen == mvs[j].AmountFen {
-					exact, exacts = i, exacts+1
-				}
+		for _, i := range cand {
+			sum += ins[i].AmountFen
+			if ins[i].AmountFen == mvs[j].AmountFen {
+				exact, exacts = i, exacts+1
 			}
 		}
 		switch {
@@ -241,18 +260,13 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	// exactly that movement, is that payment with the amount wrong:
 	// mismatched, both amounts kept.
 	for j := range mvs {
-		var cand []int
-		for i := range ins {
-			if refers(i, j) {
-				cand = append(cand, i)
-			}
-		}
+		cand := insWithin(refs[j], j)
 		if len(cand) != 1 {
 			continue
 		}
 		n := 0
-		for k := range mvs {
-			if refers(cand[0], k) {
+		for _, k := range mentioned[cand[0]] {
+			if within(cand[0], k) {
 				n++
 			}
 		}
@@ -263,51 +277,64 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	return out
 }
 
-// mentions reports whether one of m's texts holds one of refs as a
-// whole: not inside a longer identifier (the remittance of party nb-bus
-// is not mentioned by nb-bus-express's).
-func mentions(m *Movement, refs ...string) bool {
+// refIndex finds the instructions a movement's texts refer to.
+type refIndex struct {
+	endToEnd   map[string]int
+	remittance map[string][]int // the remittance's words, joined by a space
+	lens       []int            // the remittances' lengths in words
+	cycle      map[string][]int // a message or payment information ID
+}
+
+func newRefIndex(ins []Instruction) *refIndex {
+	x := &refIndex{endToEnd: map[string]int{}, remittance: map[string][]int{}, cycle: map[string][]int{}}
+	for i := range ins {
+		if e := ins[i].EndToEndID; e != "" {
+			x.endToEnd[e] = i
+		}
+		if ws := words(ins[i].Remittance); len(ws) > 0 {
+			k := strings.Join(ws, " ")
+			x.remittance[k] = append(x.remittance[k], i)
+			if !slices.Contains(x.lens, len(ws)) {
+				x.lens = append(x.lens, len(ws))
+			}
+		}
+		if m := ins[i].MessageID; m != "" {
+			x.cycle[m] = append(x.cycle[m], i)
+			x.cycle[m+"-1"] = append(x.cycle[m+"-1"], i)
+		}
+	}
+	return x
+}
+
+// of returns the instructions m refers to (by end-to-end ID or
+// remittance information) and those of the cycles it names, each in
+// the instructions' order, once.
+func (x *refIndex) of(m *Movement) (refs, cycles []int) {
 	for _, t := range m.Texts() {
-		for _, r := range refs {
-			if r != "" && containsWhole(t, r) {
-				return true
+		ws := words(t)
+		for k, w := range ws {
+			if i, ok := x.endToEnd[w]; ok {
+				refs = append(refs, i)
+			}
+			cycles = append(cycles, x.cycle[w]...)
+			for _, n := range x.lens {
+				if k+n <= len(ws) {
+					refs = append(refs, x.remittance[strings.Join(ws[k:k+n], " ")]...)
+				}
 			}
 		}
 	}
-	return false
+	slices.Sort(refs)
+	slices.Sort(cycles)
+	return slices.Compact(refs), slices.Compact(cycles)
 }
 
-// containsWhole reports whether ref occurs in t with no identifier
-// character (a letter, digit, '-', '_' or '.') right before or after it.
-func containsWhole(t, ref string) bool {
-	idChar := func(c byte) bool {
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-	}
-	for from := 0; from+len(ref) <= len(t); {
-		i := strings.Index(t[from:], ref)
-		if i < 0 {
-			return false
-		}
-		i += from
-		end := i + len(ref)
-		if (i == 0 || !idChar(t[i-1])) && (end == len(t) || !idChar(t[end])) {
-			return true
-		}
-		from = i + 1
-	}
-	return false
-}
-
-// namesCycle reports whether one of m's texts names message ID msg (or
-// its payment information, msg-1) as a whole word, not as the prefix of
-// one of its payments' end-to-end IDs.
-func namesCycle(m *Movement, msg string) bool {
-	for _, t := range m.Texts() {
-		if slices.ContainsFunc(strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == ',' || r == ';' || r == '/' }), func(w string) bool {
-			return w == msg || w == msg+"-1"
-		}) {
-			return true
-		}
-	}
-	return false
+// words splits t into runs of identifier characters: ASCII letters and
+// digits, '-', '_' and '.', the characters of registry party IDs and of
+// the settlement files' IDs. Anything else parts words, Chinese text
+// and full-width punctuation among it.
+func words(t string) []string {
+	return strings.FieldsFunc(t, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	})
 }

@@ -156,6 +156,7 @@ func TestMatchRules(t *testing.T) {
 		{"a batch booking by the cycle, a fen short", []Movement{mv(1, 9909+18031+5000+1200+800+20000-1, due, Part{MessageID: "CCLR-20261201"})}, nil},
 		{"another party's remittance, of which this one's is a prefix", []Movement{mv(1, 5000, due, Part{Remittance: ins[2].Remittance + "-express"})}, nil},
 		{"the remittance and more words", []Movement{mv(1, 5000, due, Part{Remittance: "PAYMENT " + ins[2].Remittance + ", THANK YOU"})}, []string{"matched reference [CCLR-20261201-00003]"}},
+		{"the remittance after Chinese text", []Movement{mv(1, 5000, due, Part{Remittance: "转账：" + ins[2].Remittance + "。"})}, []string{"matched reference [CCLR-20261201-00003]"}},
 		{"a credit naming an instruction", []Movement{{ID: 1, Direction: Credit, AmountFen: 5000, Booked: due, Parts: []Part{{EndToEndID: ins[2].EndToEndID}}}},
 			[]string{"mismatched end_to_end_id [CCLR-20261201-00003]"}},
 	} {
