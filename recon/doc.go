@@ -65,7 +65,7 @@
 // that matching is linear in what it matches, not in its pairs.
 // BenchmarkMatching, on this machine's 2 cores under a load average of
 // 24: 1,000 instructions and the movements paying them in 2.1 ms by
-// end-to-end ID, 2.4 ms by reference alone; 10,000 in 0.13 s and 0.11 s
+// end-to-end ID, 2.4 ms by reference alone; 10,000 in 0.04 to 0.13 s
 // (the first version, trying every pair, took 5.2 s and 41 s for
 // 10,000).
 //
