@@ -58,21 +58,21 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) + 1 FROM recon_movements`).Scan(&next); err != nil {
 			return err
 		}
+		var rows pgx.Batch // the statement's rows in one round trip
 		for i := range st.Movements {
 			args, err := recon.MovementArgs(&st.Movements[i])
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO recon_movements (id, `+recon.MovementInsertColumns+`) VALUES (`+placeholders(10)+`)`, append([]any{next}, args...)...); err != nil {
-				return err
-			}
+			rows.Queue(`INSERT INTO recon_movements (id, `+recon.MovementInsertColumns+`) VALUES (`+placeholders(10)+`)`, append([]any{next}, args...)...)
 			next++
 		}
 		for i := range imp.Instructions {
-			if _, err := tx.Exec(ctx, `INSERT INTO recon_instructions (`+recon.InstructionColumns+`) VALUES (`+placeholders(9)+`, NULL)
-				ON CONFLICT (end_to_end_id) DO NOTHING`, recon.InstructionArgs(&imp.Instructions[i])...); err != nil {
-				return err
-			}
+			rows.Queue(`INSERT INTO recon_instructions (`+recon.InstructionColumns+`) VALUES (`+placeholders(9)+`, NULL)
+				ON CONFLICT (end_to_end_id) DO NOTHING`, recon.InstructionArgs(&imp.Instructions[i])...)
+		}
+		if err := sendAll(ctx, tx, &rows, nil); err != nil {
+			return err
 		}
 		var open recon.Open
 		if open.Instructions, err = pgAll(ctx, tx, `SELECT `+recon.InstructionColumns+` FROM recon_instructions WHERE match_id IS NULL
@@ -90,23 +90,25 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) + 1 FROM recon_matches`).Scan(&next); err != nil {
 			return err
 		}
+		var takes pgx.Batch // the matches and their rows' match in one round trip
+		var keys []any      // per query queued, the row a match takes; nil for a match's insert
 		for i := range ms {
 			m := &ms[i]
 			m.ID = next
 			next++
-			if _, err := tx.Exec(ctx, `INSERT INTO recon_matches (id, `+recon.MatchInsertColumns+`) VALUES (`+placeholders(7)+`)`, append([]any{m.ID}, recon.MatchArgs(m, imp.At)...)...); err != nil {
-				return err
-			}
+			takes.Queue(`INSERT INTO recon_matches (id, `+recon.MatchInsertColumns+`) VALUES (`+placeholders(7)+`)`, append([]any{m.ID}, recon.MatchArgs(m, imp.At)...)...)
+			keys = append(keys, nil)
 			for _, e := range m.Instructions {
-				if err := pgTakeOnce(ctx, tx, `UPDATE recon_instructions SET match_id = $1 WHERE end_to_end_id = $2 AND match_id IS NULL`, m.ID, e); err != nil {
-					return err
-				}
+				takes.Queue(`UPDATE recon_instructions SET match_id = $1 WHERE end_to_end_id = $2 AND match_id IS NULL`, m.ID, e)
+				keys = append(keys, e)
 			}
 			for _, id := range m.Movements {
-				if err := pgTakeOnce(ctx, tx, `UPDATE recon_movements SET match_id = $1 WHERE id = $2 AND match_id IS NULL`, m.ID, id); err != nil {
-					return err
-				}
+				takes.Queue(`UPDATE recon_movements SET match_id = $1 WHERE id = $2 AND match_id IS NULL`, m.ID, id)
+				keys = append(keys, id)
 			}
+		}
+		if err := sendAll(ctx, tx, &takes, keys); err != nil {
+			return err
 		}
 		out.Matches = ms
 		return appendAudit(ctx, tx, audit)
@@ -114,16 +116,23 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 	return out, mapErr(op, err)
 }
 
-// pgTakeOnce sets one row's match: Conflict if it was taken meanwhile.
-func pgTakeOnce(ctx context.Context, tx pgx.Tx, query string, match int64, key any) error {
-	tag, err := tx.Exec(ctx, query, match, key)
-	if err != nil {
-		return err
+// sendAll sends batch b and reads every result; where keys names a
+// row (keys[i] not nil), the i-th query must set its match on exactly
+// that one row: Conflict if it was taken meanwhile.
+func sendAll(ctx context.Context, tx pgx.Tx, b *pgx.Batch, keys []any) error {
+	res := tx.SendBatch(ctx, b)
+	for i := 0; i < b.Len(); i++ {
+		tag, err := res.Exec()
+		if err != nil {
+			res.Close()
+			return err
+		}
+		if i < len(keys) && keys[i] != nil && tag.RowsAffected() != 1 {
+			res.Close()
+			return citycard.E("postgres.Recon.Import", citycard.Conflict, "%v: matched meanwhile, or not kept", keys[i])
+		}
 	}
-	if tag.RowsAffected() != 1 {
-		return citycard.E("postgres.Recon.Import", citycard.Conflict, "%v: matched meanwhile, or not kept", key)
-	}
-	return nil
+	return res.Close()
 }
 
 // pgAll reads at most max rows of query (its one argument the limit);

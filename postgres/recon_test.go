@@ -3,6 +3,7 @@ package postgres
 import (
 	"testing"
 
+	"github.com/citycard/citycard/recon"
 	"github.com/citycard/citycard/storetest"
 )
 
@@ -11,4 +12,9 @@ func TestReconStore(t *testing.T) {
 		db := openTemp(t)
 		return storetest.ReconStores{Recon: db.Recon(), CMS: db.CMS(), Exec: execIn(db)}
 	})
+}
+
+// BenchmarkReconImport is storetest.BenchReconImport.
+func BenchmarkReconImport(b *testing.B) {
+	storetest.BenchReconImport(b, func(b *testing.B) recon.Store { return openTemp(b).Recon() })
 }

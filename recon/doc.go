@@ -91,6 +91,12 @@
 // never changed and an instruction's or movement's match is set once:
 // the stores' triggers refuse anything else.
 //
+// BenchReconImport (storetest) imports a statement of 10,000 payments of
+// as many instructions, matched by reference, and lists the findings:
+// 1.1 to 1.2 s on SQLite, 1.7 to 2.1 s on PostgreSQL (its rows sent in
+// two batches: one query at a time took 8.4 s), on this machine's 2
+// cores under a load average below 1.
+//
 // Resolutions (and imports) are audited in card management's
 // hash-chained audit log (cms.AuditRecord, verified by cms.VerifyAudit
 // and citycard audit verify), in the transaction that writes them:

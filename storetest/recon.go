@@ -388,3 +388,48 @@ func testReconLimits(t *testing.T, s ReconStores) {
 		t.Errorf("six instructions, a snapshot of at most 5: %v", err)
 	}
 }
+
+// bigCycle is a cycle of n payments, closed on 2026-12-02.
+type bigCycle struct{ n int }
+
+func (c bigCycle) Settlements(_ context.Context, from, to clearing.Day) ([]*exchange.Settlement, error) {
+	s := reconSettlement()
+	s.Instructions, s.SumFen = nil, 0
+	for i := 0; i < c.n; i++ {
+		s.Instructions = append(s.Instructions, exchange.Instruction{EndToEndID: exchange.EndToEndID(reconDay, i+1), Party: fmt.Sprintf("op-%05d", i), Name: "x", Account: "a", AmountFen: int64(1000 + i)})
+	}
+	return []*exchange.Settlement{s}, nil
+}
+
+// BenchReconImport imports a statement of 10,000 payments of as many
+// instructions, matched by reference alone, and lists the findings, on
+// the store open returns (fresh for each run). Each store's
+// BenchmarkReconImport calls it.
+func BenchReconImport(b *testing.B, open func(b *testing.B) recon.Store) {
+	const n = 10000
+	var sb strings.Builder
+	sb.WriteString(strings.Join(recon.CSVHeader, ",") + "\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&sb, "S,ACCT,E%d,2026-12-02,,DBIT,%s,CNY,,%s\n", i, exchange.Yuan(int64(1000+i)), exchange.Remittance(reconDay, fmt.Sprintf("op-%05d", i)))
+	}
+	data := []byte(sb.String())
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		r, err := recon.New(recon.Config{}, open(b), bigCycle{n}, func() time.Time { return reconNow })
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		st, err := recon.ParseCSV("s.csv", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got, err := r.Import(ctx, st, "ann", "nb-hq"); err != nil || len(got.Matches) != n {
+			b.Fatalf("import: %v", err)
+		}
+		if fs, err := r.Findings(ctx, false); err != nil || len(fs) != n {
+			b.Fatalf("findings: %v", err)
+		}
+	}
+}
