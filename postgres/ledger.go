@@ -41,63 +41,125 @@ func (s *ledgerStore) Append(ctx context.Context, at time.Time, entries []ledger
 // append books entries in tx; see ledger.Store.Append. It is the whole
 // write path, so that a caller holding a transaction (the acquisition
 // journal committing a batch with its postings) can book entries
-// atomically with its own rows.
+// atomically with its own rows: two round trips, the lookups
+// (ledgerTx.lookup) and the writes (ledgerTx.queue).
 func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entries []ledger.Entry) ([]ledger.Result, error) {
-	const op = "postgres.Ledger.Append"
-	// One chain, one head: appends wait for each other here, until commit.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('citycard.ledger.' || current_schema()))`); err != nil {
-		return nil, err
-	}
-	var head ledger.Link
-	var hashHex string
-	switch err := tx.QueryRow(ctx, `SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Scan(&head.Seq, &hashHex); {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
-		return nil, err
-	default:
-		if err := ledger.DecodeHash(&head.Hash, hashHex); err != nil {
-			return nil, corrupt(err)
-		}
-	}
-
-	type booked struct {
-		seq            int64
-		inHex, hashHex string
-	}
+	var lt ledgerTx
 	keys := make([]string, len(entries))
 	for i := range entries {
 		keys[i] = entries[i].Key
 	}
-	prior := make(map[string]booked)
-	rows, _ := tx.Query(ctx, `SELECT key, seq, input_hash, hash FROM entries WHERE key = ANY($1)`, keys)
-	var b booked
-	var key string
-	_, err := pgx.ForEachRow(rows, []any{&key, &b.seq, &b.inHex, &b.hashHex}, func() error {
-		prior[key] = b
-		return nil
-	})
+	var lookup pgx.Batch
+	lt.lookup(&lookup, keys)
+	if err := tx.SendBatch(ctx, &lookup).Close(); err != nil {
+		return nil, err
+	}
+	results, err := lt.link(at, entries, 0)
 	if err != nil {
 		return nil, err
 	}
+	if len(lt.fresh) == 0 {
+		return results, nil
+	}
+	var batch pgx.Batch
+	owner := lt.queue(&batch)
+	br := tx.SendBatch(ctx, &batch)
+	for _, o := range owner {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, lt.statementErr(o, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
 
+// ledgerTx is the ledger's part of a transaction that appends to it, in
+// two round trips whatever the entries (each shared with the caller's
+// own statements): lookup queues the chain's lock and the reads of its
+// head and of the keys booked before; link chains entries in memory
+// after the head (any number of calls, each with its own time); queue
+// queues the balance upserts, postings and entries of every entry link
+// made fresh.
+type ledgerTx struct {
+	head   ledger.Link
+	prior  map[string]ledgerBooked // keys booked before the transaction
+	seen   map[string]ledgerSeen   // keys linked in it
+	fresh  []ledgerFresh
+	totals ledger.Totals
+}
+
+type ledgerBooked struct {
+	seq            int64
+	inHex, hashHex string
+}
+
+type ledgerSeen struct {
+	in     [32]byte
+	result ledger.Result
+}
+
+// ledgerFresh is an entry to write: its link, its time and its owner's
+// tag (link's caller's, to say whose statement failed).
+type ledgerFresh struct {
+	e        *ledger.Entry
+	seq      int64
+	in, hash [32]byte
+	atNs     int64
+	tag      int
+}
+
+// lookup queues on b the chain's lock (appends wait for each other
+// there, until commit: one chain, one head), its head and the keys of
+// keys booked before.
+func (l *ledgerTx) lookup(b *pgx.Batch, keys []string) {
+	l.prior = make(map[string]ledgerBooked, len(keys))
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtext('citycard.ledger.' || current_schema()))`)
+	b.Queue(`SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Query(func(rows pgx.Rows) error {
+		var hashHex string
+		_, err := pgx.ForEachRow(rows, []any{&l.head.Seq, &hashHex}, func() error {
+			if err := ledger.DecodeHash(&l.head.Hash, hashHex); err != nil {
+				return corrupt(err)
+			}
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT key, seq, input_hash, hash FROM entries WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		var key string
+		var p ledgerBooked
+		_, err := pgx.ForEachRow(rows, []any{&key, &p.seq, &p.inHex, &p.hashHex}, func() error {
+			l.prior[key] = p
+			return nil
+		})
+		return err
+	})
+}
+
+// link chains entries at at after the ones linked before, each key
+// booked once: a key booked before (or linked earlier in the
+// transaction) with the same input is a replay, answered with its first
+// result; with another input kind Conflict. tag is the entries' owner,
+// for statementErr.
+func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger.Result, error) {
+	if l.seen == nil {
+		l.seen = make(map[string]ledgerSeen, len(entries))
+	}
 	results := make([]ledger.Result, len(entries))
-	inputs := make([][32]byte, len(entries))
-	fresh := make([]int, 0, len(entries))
-	seen := make(map[string]int, len(entries))
-	var totals ledger.Totals
+	atNs := at.UnixNano()
 	for i := range entries {
 		e := &entries[i]
 		in := e.InputHash()
-		inputs[i] = in
-		if j, ok := seen[e.Key]; ok {
-			if inputs[j] != in {
+		if s, ok := l.seen[e.Key]; ok {
+			if s.in != in {
 				return nil, conflict(e.Key)
 			}
-			results[i] = ledger.Result{Seq: results[j].Seq, Hash: results[j].Hash, Replayed: true}
+			results[i] = ledger.Result{Seq: s.result.Seq, Hash: s.result.Hash, Replayed: true}
 			continue
 		}
-		seen[e.Key] = i
-		if p, ok := prior[e.Key]; ok {
+		if p, ok := l.prior[e.Key]; ok {
 			if p.inHex != hex.EncodeToString(in[:]) {
 				return nil, conflict(e.Key)
 			}
@@ -105,64 +167,73 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 			if err := ledger.DecodeHash(&results[i].Hash, p.hashHex); err != nil {
 				return nil, corrupt(err)
 			}
+			l.seen[e.Key] = ledgerSeen{in, results[i]}
 			continue
 		}
-		head = head.Next(at, in)
-		results[i] = ledger.Result{Seq: head.Seq, Hash: head.Hash}
-		fresh = append(fresh, i)
-		totals.Add(head.Seq, e)
-	}
-	if len(fresh) == 0 {
-		return results, nil
-	}
-
-	var batch pgx.Batch
-	owner := make([]int, 0, totals.Len()+3*len(fresh)) // per statement: the entry it inserts, or -1
-	for _, b := range totals.List() {
-		batch.Queue(`INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
-			credits_fen = accounts.credits_fen + excluded.credits_fen, postings = accounts.postings + excluded.postings,
-			last_seq = excluded.last_seq`, b.Account.String(), b.DebitsFen, b.CreditsFen, b.Postings, b.LastSeq)
-		owner = append(owner, -1)
-	}
-	atNs := at.UnixNano()
-	for _, i := range fresh {
-		e, r := &entries[i], results[i]
-		for k, p := range e.Postings {
-			batch.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, r.Seq, k, p.Account.String(), p.AmountFen)
-			owner = append(owner, -1)
-		}
-		var reversalOf *int64
-		if e.ReversalOf != 0 {
-			reversalOf = &e.ReversalOf
-		}
-		batch.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, atNs,
-			hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
-		owner = append(owner, i)
-	}
-	br := tx.SendBatch(ctx, &batch)
-	for _, i := range owner {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			if i < 0 || entries[i].ReversalOf == 0 {
-				return nil, err
-			}
-			e := &entries[i]
-			switch err = mapErr(op, err); {
-			case citycard.IsKind(err, citycard.Exists):
-				return nil, citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
-			case citycard.IsKind(err, citycard.NotFound):
-				return nil, citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
-			}
-			return nil, err
-		}
-	}
-	if err := br.Close(); err != nil {
-		return nil, err
+		l.head = l.head.Next(at, in)
+		results[i] = ledger.Result{Seq: l.head.Seq, Hash: l.head.Hash}
+		l.seen[e.Key] = ledgerSeen{in, results[i]}
+		l.fresh = append(l.fresh, ledgerFresh{e: e, seq: l.head.Seq, in: in, hash: l.head.Hash, atNs: atNs, tag: tag})
+		l.totals.Add(l.head.Seq, e)
 	}
 	return results, nil
+}
+
+// ledgerStatement is a statement queue queued: the fresh entry it
+// writes (-1 for a balance), and whether it is the entry's own row.
+type ledgerStatement struct {
+	fresh int
+	entry bool
+}
+
+// queue queues on b the writes of the entries linked fresh: the
+// accounts' balances once each, then each entry's postings and its row
+// (written after its postings, which its trigger checks). It returns
+// what each statement writes, in order.
+func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
+	list := l.totals.List()
+	owner := make([]ledgerStatement, 0, len(list)+3*len(l.fresh))
+	for _, t := range list {
+		b.Queue(`INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
+			credits_fen = accounts.credits_fen + excluded.credits_fen, postings = accounts.postings + excluded.postings,
+			last_seq = excluded.last_seq`, t.Account.String(), t.DebitsFen, t.CreditsFen, t.Postings, t.LastSeq)
+		owner = append(owner, ledgerStatement{fresh: -1})
+	}
+	for i := range l.fresh {
+		f := &l.fresh[i]
+		for k, p := range f.e.Postings {
+			b.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, f.seq, k, p.Account.String(), p.AmountFen)
+			owner = append(owner, ledgerStatement{fresh: i})
+		}
+		var reversalOf *int64
+		if f.e.ReversalOf != 0 {
+			reversalOf = &f.e.ReversalOf
+		}
+		b.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			f.seq, f.e.Key, string(f.e.Type), f.e.Source, int32(f.e.Product), f.e.Count, f.e.Memo, reversalOf, f.atNs,
+			hex.EncodeToString(f.in[:]), hex.EncodeToString(f.hash[:]))
+		owner = append(owner, ledgerStatement{fresh: i, entry: true})
+	}
+	return owner
+}
+
+// statementErr is the error of a statement queue queued: a reversal's
+// row refused says which rule (reversed already, or nothing to reverse).
+func (l *ledgerTx) statementErr(s ledgerStatement, err error) error {
+	const op = "postgres.Ledger.Append"
+	if !s.entry || l.fresh[s.fresh].e.ReversalOf == 0 {
+		return err
+	}
+	e := l.fresh[s.fresh].e
+	switch err = mapErr(op, err); {
+	case citycard.IsKind(err, citycard.Exists):
+		return citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
+	case citycard.IsKind(err, citycard.NotFound):
+		return citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
+	}
+	return err
 }
 
 func conflict(key string) error {
