@@ -400,9 +400,15 @@ func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, e
 	return l, mapErr("postgres.CMS.OnlineLoad", err)
 }
 
+// openLoadQuery and loadedFenQuery are OpenLoad's and LoadedFen's, for
+// CardLoads to send with the card's in one batch.
+const (
+	openLoadQuery  = `SELECT ` + cms.LoadColumns + ` FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`
+	loadedFenQuery = `SELECT coalesce(sum(amount_fen), 0)::BIGINT FROM cms_loads WHERE issuer = $1 AND asn = $2 AND authorized_ns >= $3 AND authorized_ns < $4 AND status <> 'reversed'`
+)
+
 func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.OnlineLoad, error) {
-	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`,
-		issuer.String(), cms.ASNHex(asn)))
+	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, openLoadQuery, issuer.String(), cms.ASNHex(asn)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, citycard.E("postgres.CMS.OpenLoad", citycard.NotFound, "card %v/%v has no unconfirmed load", issuer, asn)
 	}
@@ -411,9 +417,36 @@ func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn 
 
 func (s cmsStore) LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error) {
 	var fen int64
-	err := s.db.pool.QueryRow(ctx, `SELECT coalesce(sum(amount_fen), 0)::BIGINT FROM cms_loads WHERE issuer = $1 AND asn = $2 AND authorized_ns >= $3 AND authorized_ns < $4 AND status <> 'reversed'`,
-		issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
+	err := s.db.pool.QueryRow(ctx, loadedFenQuery, issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
 	return fen, mapErr("postgres.CMS.LoadedFen", err)
+}
+
+// CardLoads sends the card's, OpenLoad's and LoadedFen's queries in one
+// batch: one round trip.
+func (s cmsStore) CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (cms.CardLoads, error) {
+	const op = "postgres.CMS.CardLoads"
+	var cl cms.CardLoads
+	i, a := issuer.String(), cms.ASNHex(asn)
+	var b pgx.Batch
+	b.Queue(cardQuery, i, a).QueryRow(func(row pgx.Row) (err error) {
+		cl.Card, err = cms.ScanCard(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return citycard.E(op, citycard.NotFound, "no card %v/%v", issuer, asn)
+		}
+		return err
+	})
+	b.Queue(openLoadQuery, i, a).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			l, err := cms.ScanLoad(rows)
+			if err != nil {
+				return err
+			}
+			cl.Open = &l
+		}
+		return rows.Err()
+	})
+	b.Queue(loadedFenQuery, i, a, from.UnixNano(), to.UnixNano()).QueryRow(func(row pgx.Row) error { return row.Scan(&cl.LoadedFen) })
+	return cl, mapErr(op, s.db.pool.SendBatch(ctx, &b).Close())
 }
 
 func (s cmsStore) UnconfirmedLoads(ctx context.Context, after string, limit int) ([]cms.OnlineLoad, error) {
@@ -475,8 +508,11 @@ func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error
 	return m, mapErr(op, rows.Err())
 }
 
+// cardQuery reads a card.
+const cardQuery = `SELECT ` + cms.CardColumns + ` FROM cms_cards WHERE issuer = $1 AND asn = $2`
+
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
-	c, err := cms.ScanCard(s.db.pool.QueryRow(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = $1 AND asn = $2`, issuer.String(), cms.ASNHex(asn)))
+	c, err := cms.ScanCard(s.db.pool.QueryRow(ctx, cardQuery, issuer.String(), cms.ASNHex(asn)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, citycard.E("postgres.CMS.Card", citycard.NotFound, "no card %v/%v", issuer, asn)
 	}

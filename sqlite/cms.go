@@ -392,3 +392,22 @@ func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.Audi
 	defer rows.Close()
 	return mapErr(op, cms.ScanAuditLog(rows, fn))
 }
+
+// CardLoads reads the card, its open load and the window's loads one
+// after the other: on SQLite a read is no round trip.
+func (s cmsStore) CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (cms.CardLoads, error) {
+	const op = "sqlite.CMS.CardLoads"
+	var cl cms.CardLoads
+	var err error
+	if cl.Card, err = s.Card(ctx, issuer, asn); err != nil {
+		return cl, citycard.Wrap(op, citycard.Other, err)
+	}
+	switch open, err := s.OpenLoad(ctx, issuer, asn); {
+	case err == nil:
+		cl.Open = &open
+	case !citycard.IsKind(err, citycard.NotFound):
+		return cl, citycard.Wrap(op, citycard.Other, err)
+	}
+	cl.LoadedFen, err = s.LoadedFen(ctx, issuer, asn, from, to)
+	return cl, citycard.Wrap(op, citycard.Other, err)
+}

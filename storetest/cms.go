@@ -718,6 +718,17 @@ func testCMSLoads(t *testing.T, s Stores) {
 	if got, _ := s.CMS.LoadedFen(ctx, cmsIssuer, cards[2].ASN, at.Add(time.Nanosecond), at.Add(time.Hour)); got != 0 {
 		t.Errorf("LoadedFen from just after: %d", got)
 	}
+	// CardLoads is Card, OpenLoad and LoadedFen at once.
+	cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Nanosecond))
+	if c2, _ := s.CMS.Card(ctx, cmsIssuer, cards[2].ASN); err != nil || !reflect.DeepEqual(cl.Card, c2) || cl.Open == nil || !reflect.DeepEqual(*cl.Open, want) || cl.LoadedFen != 400 {
+		t.Errorf("CardLoads: %+v %v", cl, err)
+	}
+	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at.Add(time.Nanosecond), at.Add(time.Hour)); err != nil || cl.LoadedFen != 0 {
+		t.Errorf("CardLoads from just after: %+v %v", cl, err)
+	}
+	if _, err := s.CMS.CardLoads(ctx, cmsIssuer, cmsASN(t, "0123456789ABCDFF"), at, at.Add(time.Hour)); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("CardLoads of no card: %v", err)
+	}
 	page, err := s.CMS.UnconfirmedLoads(ctx, "l0", 1)
 	if err != nil || len(page) != 1 || page[0].Key != "l1" {
 		t.Errorf("UnconfirmedLoads after l0: %+v %v", page, err)
@@ -748,6 +759,9 @@ func testCMSLoads(t *testing.T, s Stores) {
 	wantKind(t, "a confirmed load settled again", res[0].Err, citycard.Conflict)
 	if _, err := s.CMS.OpenLoad(ctx, cmsIssuer, cards[2].ASN); !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("OpenLoad of a settled card: %v", err)
+	}
+	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Hour)); err != nil || cl.Open != nil || cl.LoadedFen != 400 {
+		t.Errorf("CardLoads of a settled card: %+v %v", cl, err)
 	}
 	if err := s.Exec(ctx, `UPDATE cms_loads SET amount_fen = 1 WHERE key = 'l2'`); err == nil {
 		t.Error("a settled load was changed")
