@@ -81,41 +81,88 @@ func (s *ledgerStore) Append(ctx context.Context, at time.Time, entries []ledger
 // acquisition journal committing a batch with its postings) can book
 // entries atomically with its own rows.
 func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entries []ledger.Entry) ([]ledger.Result, error) {
-	var head ledger.Link
-	var hashHex string
-	switch err := tx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&head.Seq, &hashHex); {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	lt := s.begin(ctx, tx)
+	results, err := lt.link(at, entries, 0)
+	if err != nil {
 		return nil, err
-	default:
-		if err := ledger.DecodeHash(&head.Hash, hashHex); err != nil {
-			return nil, corrupt(err)
-		}
 	}
+	_, err = lt.write()
+	return results, err
+}
 
+// ledgerTx is the ledger's part of a writer's transaction: link chains
+// entries after the head (read once, at the first link) as many times
+// as the caller has entries to book, each with its own time; write
+// books the accounts' balances once each, then every entry linked fresh.
+// A group commit of card management books its operations' entries so:
+// one head and one balance update per account a batch, not per
+// operation.
+type ledgerTx struct {
+	s      *ledgerStore
+	ctx    context.Context
+	tx     *sql.Tx
+	read   bool // the head
+	head   ledger.Link
+	seen   map[string]ledgerSeen
+	fresh  []ledgerFresh
+	totals ledger.Totals
+}
+
+type ledgerSeen struct {
+	in     [32]byte
+	result ledger.Result
+}
+
+// ledgerFresh is an entry to write: its link, its time, and the tag its
+// linker gave (to say whose entry a refusal is).
+type ledgerFresh struct {
+	e        *ledger.Entry
+	seq      int64
+	in, hash [32]byte
+	atNs     int64
+	tag      int
+}
+
+func (s *ledgerStore) begin(ctx context.Context, tx *sql.Tx) *ledgerTx {
+	return &ledgerTx{s: s, ctx: ctx, tx: tx, seen: make(map[string]ledgerSeen)}
+}
+
+// link chains entries at at after the ones linked before, each key
+// booked once: a key booked before (or linked before in the
+// transaction) with the same input is a replay, answered with its first
+// result; with another input kind Conflict.
+func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger.Result, error) {
+	if !l.read {
+		var hashHex string
+		switch err := l.tx.StmtContext(l.ctx, l.s.head).QueryRowContext(l.ctx).Scan(&l.head.Seq, &hashHex); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, err
+		default:
+			if err := ledger.DecodeHash(&l.head.Hash, hashHex); err != nil {
+				return nil, corrupt(err)
+			}
+		}
+		l.read = true
+	}
 	results := make([]ledger.Result, len(entries))
-	inputs := make([][32]byte, len(entries))
-	fresh := make([]int, 0, len(entries))
-	seen := make(map[string]int, len(entries))
-	var totals ledger.Totals
-	byKey := tx.StmtContext(ctx, s.byKey)
+	byKey := l.tx.StmtContext(l.ctx, l.s.byKey)
+	atNs := at.UnixNano()
 	for i := range entries {
 		e := &entries[i]
 		in := e.InputHash()
-		inputs[i] = in
-		if j, ok := seen[e.Key]; ok {
-			if inputs[j] != in {
+		if s, ok := l.seen[e.Key]; ok {
+			if s.in != in {
 				return nil, conflict(e.Key)
 			}
-			results[i] = ledger.Result{Seq: results[j].Seq, Hash: results[j].Hash, Replayed: true}
+			results[i] = ledger.Result{Seq: s.result.Seq, Hash: s.result.Hash, Replayed: true}
 			continue
 		}
-		seen[e.Key] = i
 		var (
 			seq            int64
 			inHex, hashHex string
 		)
-		switch err := byKey.QueryRowContext(ctx, e.Key).Scan(&seq, &inHex, &hashHex); {
+		switch err := byKey.QueryRowContext(l.ctx, e.Key).Scan(&seq, &inHex, &hashHex); {
 		case err == nil:
 			if inHex != hex.EncodeToString(in[:]) {
 				return nil, conflict(e.Key)
@@ -124,53 +171,62 @@ func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entr
 			if err := ledger.DecodeHash(&results[i].Hash, hashHex); err != nil {
 				return nil, corrupt(err)
 			}
+			l.seen[e.Key] = ledgerSeen{in, results[i]}
 			continue
 		case !errors.Is(err, sql.ErrNoRows):
 			return nil, err
 		}
-		head = head.Next(at, in)
-		results[i] = ledger.Result{Seq: head.Seq, Hash: head.Hash}
-		fresh = append(fresh, i)
-		totals.Add(head.Seq, e)
+		l.head = l.head.Next(at, in)
+		results[i] = ledger.Result{Seq: l.head.Seq, Hash: l.head.Hash}
+		l.seen[e.Key] = ledgerSeen{in, results[i]}
+		l.fresh = append(l.fresh, ledgerFresh{e: e, seq: l.head.Seq, in: in, hash: l.head.Hash, atNs: atNs, tag: tag})
+		l.totals.Add(l.head.Seq, e)
 	}
-	if len(fresh) == 0 {
-		return results, nil
-	}
+	return results, nil
+}
 
-	upsert := tx.StmtContext(ctx, s.upsertAccount)
-	for _, b := range totals.List() {
+// write books the entries linked fresh: the accounts' balances, then
+// each entry's postings and its row. On an error it returns the tag of
+// the entry refused (-1 if none: a balance's).
+func (l *ledgerTx) write() (tag int, err error) {
+	const op = "sqlite.Ledger.Append"
+	if len(l.fresh) == 0 {
+		return -1, nil
+	}
+	ctx := l.ctx
+	upsert := l.tx.StmtContext(ctx, l.s.upsertAccount)
+	for _, b := range l.totals.List() {
 		if _, err := upsert.ExecContext(ctx, b.Account.String(), b.DebitsFen, b.CreditsFen, b.Postings, b.LastSeq); err != nil {
-			return nil, err
+			return -1, err
 		}
 	}
-	insPosting := tx.StmtContext(ctx, s.insertPosting)
-	insEntry := tx.StmtContext(ctx, s.insertEntry)
-	atNs := at.UnixNano()
-	for _, i := range fresh {
-		e, r := &entries[i], results[i]
+	insPosting := l.tx.StmtContext(ctx, l.s.insertPosting)
+	insEntry := l.tx.StmtContext(ctx, l.s.insertEntry)
+	for _, f := range l.fresh {
+		e := f.e
 		for k, p := range e.Postings {
-			if _, err := insPosting.ExecContext(ctx, r.Seq, k, p.Account.String(), p.AmountFen); err != nil {
-				return nil, err
+			if _, err := insPosting.ExecContext(ctx, f.seq, k, p.Account.String(), p.AmountFen); err != nil {
+				return f.tag, err
 			}
 		}
 		var reversalOf any
 		if e.ReversalOf != 0 {
 			reversalOf = e.ReversalOf
 		}
-		_, err := insEntry.ExecContext(ctx, r.Seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
-			reversalOf, atNs, hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
+		_, err := insEntry.ExecContext(ctx, f.seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
+			reversalOf, f.atNs, hex.EncodeToString(f.in[:]), hex.EncodeToString(f.hash[:]))
 		if err != nil {
-			err = mapErr("sqlite.Ledger.Append", err)
+			err = mapErr(op, err)
 			switch {
 			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.Exists):
-				return nil, citycard.E("sqlite.Ledger.Append", citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
+				return f.tag, citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
 			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.NotFound):
-				return nil, citycard.E("sqlite.Ledger.Append", citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
+				return f.tag, citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
 			}
-			return nil, err
+			return f.tag, err
 		}
 	}
-	return results, nil
+	return -1, nil
 }
 
 func conflict(key string) error {
