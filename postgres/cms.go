@@ -295,7 +295,7 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 	for _, w := range lt.queue(&b) {
 		s := statement{op: -1, ledger: &w}
 		if w.fresh >= 0 {
-			s.op = lt.fresh[w.fresh].tag
+			s.op = lt.Fresh[w.fresh].Tag
 		}
 		owner = append(owner, s)
 	}

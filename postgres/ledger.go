@@ -58,7 +58,7 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 	if err != nil {
 		return nil, err
 	}
-	if len(lt.fresh) == 0 {
+	if len(lt.Fresh) == 0 {
 		return results, nil
 	}
 	var batch pgx.Batch
@@ -80,35 +80,17 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 // two round trips whatever the entries (each shared with the caller's
 // own statements): lookup queues the chain's lock and the reads of its
 // head and of the keys booked before; link chains entries in memory
-// after the head (any number of calls, each with its own time); queue
-// queues the balance upserts, postings and entries of every entry link
-// made fresh.
+// after the head (ledger.Linker: any number of calls, each with its own
+// time); queue queues the balance upserts, postings and entries of
+// every entry linked fresh.
 type ledgerTx struct {
-	head   ledger.Link
-	prior  map[string]ledgerBooked // keys booked before the transaction
-	seen   map[string]ledgerSeen   // keys linked in it
-	fresh  []ledgerFresh
-	totals ledger.Totals
+	ledger.Linker
+	prior map[string]ledgerBooked // keys booked before the transaction
 }
 
 type ledgerBooked struct {
 	seq            int64
 	inHex, hashHex string
-}
-
-type ledgerSeen struct {
-	in     [32]byte
-	result ledger.Result
-}
-
-// ledgerFresh is an entry to write: its link, its time and its owner's
-// tag (link's caller's, to say whose statement failed).
-type ledgerFresh struct {
-	e        *ledger.Entry
-	seq      int64
-	in, hash [32]byte
-	atNs     int64
-	tag      int
 }
 
 // lookup queues on b the chain's lock (appends wait for each other
@@ -119,8 +101,8 @@ func (l *ledgerTx) lookup(b *pgx.Batch, keys []string) {
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtext('citycard.ledger.' || current_schema()))`)
 	b.Queue(`SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Query(func(rows pgx.Rows) error {
 		var hashHex string
-		_, err := pgx.ForEachRow(rows, []any{&l.head.Seq, &hashHex}, func() error {
-			if err := ledger.DecodeHash(&l.head.Hash, hashHex); err != nil {
+		_, err := pgx.ForEachRow(rows, []any{&l.Head.Seq, &hashHex}, func() error {
+			if err := ledger.DecodeHash(&l.Head.Hash, hashHex); err != nil {
 				return corrupt(err)
 			}
 			return nil
@@ -138,45 +120,23 @@ func (l *ledgerTx) lookup(b *pgx.Batch, keys []string) {
 	})
 }
 
-// link chains entries at at after the ones linked before, each key
-// booked once: a key booked before (or linked earlier in the
-// transaction) with the same input is a replay, answered with its first
-// result; with another input kind Conflict. tag is the entries' owner,
-// for statementErr.
+// link chains entries at at (ledger.Linker.Link), the keys booked
+// before as lookup read them.
 func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger.Result, error) {
-	if l.seen == nil {
-		l.seen = make(map[string]ledgerSeen, len(entries))
-	}
-	results := make([]ledger.Result, len(entries))
-	atNs := at.UnixNano()
-	for i := range entries {
-		e := &entries[i]
-		in := e.InputHash()
-		if s, ok := l.seen[e.Key]; ok {
-			if s.in != in {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: s.result.Seq, Hash: s.result.Hash, Replayed: true}
-			continue
+	return l.Link(at, entries, tag, func(key string) (r ledger.Result, in [32]byte, ok bool, err error) {
+		p, ok := l.prior[key]
+		if !ok {
+			return r, in, false, nil
 		}
-		if p, ok := l.prior[e.Key]; ok {
-			if p.inHex != hex.EncodeToString(in[:]) {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: p.seq, Replayed: true}
-			if err := ledger.DecodeHash(&results[i].Hash, p.hashHex); err != nil {
-				return nil, corrupt(err)
-			}
-			l.seen[e.Key] = ledgerSeen{in, results[i]}
-			continue
+		r = ledger.Result{Seq: p.seq, Replayed: true}
+		if err := ledger.DecodeHash(&r.Hash, p.hashHex); err != nil {
+			return r, in, false, corrupt(err)
 		}
-		l.head = l.head.Next(at, in)
-		results[i] = ledger.Result{Seq: l.head.Seq, Hash: l.head.Hash}
-		l.seen[e.Key] = ledgerSeen{in, results[i]}
-		l.fresh = append(l.fresh, ledgerFresh{e: e, seq: l.head.Seq, in: in, hash: l.head.Hash, atNs: atNs, tag: tag})
-		l.totals.Add(l.head.Seq, e)
-	}
-	return results, nil
+		if err := ledger.DecodeHash(&in, p.inHex); err != nil {
+			return r, in, false, corrupt(err)
+		}
+		return r, in, true, nil
+	})
 }
 
 // ledgerStatement is a statement queue queued: the fresh entry it
@@ -191,8 +151,8 @@ type ledgerStatement struct {
 // (written after its postings, which its trigger checks). It returns
 // what each statement writes, in order.
 func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
-	list := l.totals.List()
-	owner := make([]ledgerStatement, 0, len(list)+3*len(l.fresh))
+	list := l.Totals.List()
+	owner := make([]ledgerStatement, 0, len(list)+3*len(l.Fresh))
 	for _, t := range list {
 		b.Queue(`INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
@@ -200,20 +160,21 @@ func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
 			last_seq = excluded.last_seq`, t.Account.String(), t.DebitsFen, t.CreditsFen, t.Postings, t.LastSeq)
 		owner = append(owner, ledgerStatement{fresh: -1})
 	}
-	for i := range l.fresh {
-		f := &l.fresh[i]
-		for k, p := range f.e.Postings {
-			b.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, f.seq, k, p.Account.String(), p.AmountFen)
+	for i := range l.Fresh {
+		f := &l.Fresh[i]
+		e := f.Entry
+		for k, p := range e.Postings {
+			b.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, f.Seq, k, p.Account.String(), p.AmountFen)
 			owner = append(owner, ledgerStatement{fresh: i})
 		}
 		var reversalOf *int64
-		if f.e.ReversalOf != 0 {
-			reversalOf = &f.e.ReversalOf
+		if e.ReversalOf != 0 {
+			reversalOf = &e.ReversalOf
 		}
 		b.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			f.seq, f.e.Key, string(f.e.Type), f.e.Source, int32(f.e.Product), f.e.Count, f.e.Memo, reversalOf, f.atNs,
-			hex.EncodeToString(f.in[:]), hex.EncodeToString(f.hash[:]))
+			f.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, f.At.UnixNano(),
+			hex.EncodeToString(f.Input[:]), hex.EncodeToString(f.Hash[:]))
 		owner = append(owner, ledgerStatement{fresh: i, entry: true})
 	}
 	return owner
@@ -223,10 +184,10 @@ func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
 // row refused says which rule (reversed already, or nothing to reverse).
 func (l *ledgerTx) statementErr(s ledgerStatement, err error) error {
 	const op = "postgres.Ledger.Append"
-	if !s.entry || l.fresh[s.fresh].e.ReversalOf == 0 {
+	if !s.entry || l.Fresh[s.fresh].Entry.ReversalOf == 0 {
 		return err
 	}
-	e := l.fresh[s.fresh].e
+	e := l.Fresh[s.fresh].Entry
 	switch err = mapErr(op, err); {
 	case citycard.IsKind(err, citycard.Exists):
 		return citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
@@ -234,10 +195,6 @@ func (l *ledgerTx) statementErr(s ledgerStatement, err error) error {
 		return citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
 	}
 	return err
-}
-
-func conflict(key string) error {
-	return citycard.E("postgres.Ledger.Append", citycard.Conflict, "idempotency key %q was booked with other content", key)
 }
 
 // querier is a *pgxpool.Pool or a pgx.Tx.

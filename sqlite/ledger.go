@@ -91,98 +91,58 @@ func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entr
 }
 
 // ledgerTx is the ledger's part of a writer's transaction: link chains
-// entries after the head (read once, at the first link) as many times
-// as the caller has entries to book, each with its own time; write
-// books the accounts' balances once each, then every entry linked fresh.
-// A group commit of card management books its operations' entries so:
-// one head and one balance update per account a batch, not per
-// operation.
+// entries after the head (read once, at the first link; ledger.Linker)
+// as many times as the caller has entries to book, each with its own
+// time; write books the accounts' balances once each, then every entry
+// linked fresh. A group commit of card management books its operations'
+// entries so: one head and one balance update per account a batch, not
+// per operation.
 type ledgerTx struct {
-	s      *ledgerStore
-	ctx    context.Context
-	tx     *sql.Tx
-	read   bool // the head
-	head   ledger.Link
-	seen   map[string]ledgerSeen
-	fresh  []ledgerFresh
-	totals ledger.Totals
-}
-
-type ledgerSeen struct {
-	in     [32]byte
-	result ledger.Result
-}
-
-// ledgerFresh is an entry to write: its link, its time, and the tag its
-// linker gave (to say whose entry a refusal is).
-type ledgerFresh struct {
-	e        *ledger.Entry
-	seq      int64
-	in, hash [32]byte
-	atNs     int64
-	tag      int
+	ledger.Linker
+	s    *ledgerStore
+	ctx  context.Context
+	tx   *sql.Tx
+	read bool // the head
 }
 
 func (s *ledgerStore) begin(ctx context.Context, tx *sql.Tx) *ledgerTx {
-	return &ledgerTx{s: s, ctx: ctx, tx: tx, seen: make(map[string]ledgerSeen)}
+	return &ledgerTx{s: s, ctx: ctx, tx: tx}
 }
 
-// link chains entries at at after the ones linked before, each key
-// booked once: a key booked before (or linked before in the
-// transaction) with the same input is a replay, answered with its first
-// result; with another input kind Conflict.
+// link chains entries at at (ledger.Linker.Link), asking the store for
+// each key not linked before.
 func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger.Result, error) {
 	if !l.read {
 		var hashHex string
-		switch err := l.tx.StmtContext(l.ctx, l.s.head).QueryRowContext(l.ctx).Scan(&l.head.Seq, &hashHex); {
+		switch err := l.tx.StmtContext(l.ctx, l.s.head).QueryRowContext(l.ctx).Scan(&l.Head.Seq, &hashHex); {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return nil, err
 		default:
-			if err := ledger.DecodeHash(&l.head.Hash, hashHex); err != nil {
+			if err := ledger.DecodeHash(&l.Head.Hash, hashHex); err != nil {
 				return nil, corrupt(err)
 			}
 		}
 		l.read = true
 	}
-	results := make([]ledger.Result, len(entries))
 	byKey := l.tx.StmtContext(l.ctx, l.s.byKey)
-	atNs := at.UnixNano()
-	for i := range entries {
-		e := &entries[i]
-		in := e.InputHash()
-		if s, ok := l.seen[e.Key]; ok {
-			if s.in != in {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: s.result.Seq, Hash: s.result.Hash, Replayed: true}
-			continue
+	return l.Link(at, entries, tag, func(key string) (r ledger.Result, in [32]byte, ok bool, err error) {
+		var inHex, hashHex string
+		switch err := byKey.QueryRowContext(l.ctx, key).Scan(&r.Seq, &inHex, &hashHex); {
+		case errors.Is(err, sql.ErrNoRows):
+			return r, in, false, nil
+		case err != nil:
+			return r, in, false, err
 		}
-		var (
-			seq            int64
-			inHex, hashHex string
-		)
-		switch err := byKey.QueryRowContext(l.ctx, e.Key).Scan(&seq, &inHex, &hashHex); {
-		case err == nil:
-			if inHex != hex.EncodeToString(in[:]) {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: seq, Replayed: true}
-			if err := ledger.DecodeHash(&results[i].Hash, hashHex); err != nil {
-				return nil, corrupt(err)
-			}
-			l.seen[e.Key] = ledgerSeen{in, results[i]}
-			continue
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, err
+		r.Replayed = true
+		if err := ledger.DecodeHash(&r.Hash, hashHex); err != nil {
+			return r, in, false, corrupt(err)
 		}
-		l.head = l.head.Next(at, in)
-		results[i] = ledger.Result{Seq: l.head.Seq, Hash: l.head.Hash}
-		l.seen[e.Key] = ledgerSeen{in, results[i]}
-		l.fresh = append(l.fresh, ledgerFresh{e: e, seq: l.head.Seq, in: in, hash: l.head.Hash, atNs: atNs, tag: tag})
-		l.totals.Add(l.head.Seq, e)
-	}
-	return results, nil
+		if err := ledger.DecodeHash(&in, inHex); err != nil {
+			return r, in, false, corrupt(err)
+		}
+		return r, in, true, nil
+	})
 }
 
 // write books the entries linked fresh: the accounts' balances, then
@@ -190,47 +150,43 @@ func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger
 // the entry refused (-1 if none: a balance's).
 func (l *ledgerTx) write() (tag int, err error) {
 	const op = "sqlite.Ledger.Append"
-	if len(l.fresh) == 0 {
+	if len(l.Fresh) == 0 {
 		return -1, nil
 	}
 	ctx := l.ctx
 	upsert := l.tx.StmtContext(ctx, l.s.upsertAccount)
-	for _, b := range l.totals.List() {
+	for _, b := range l.Totals.List() {
 		if _, err := upsert.ExecContext(ctx, b.Account.String(), b.DebitsFen, b.CreditsFen, b.Postings, b.LastSeq); err != nil {
 			return -1, err
 		}
 	}
 	insPosting := l.tx.StmtContext(ctx, l.s.insertPosting)
 	insEntry := l.tx.StmtContext(ctx, l.s.insertEntry)
-	for _, f := range l.fresh {
-		e := f.e
+	for _, f := range l.Fresh {
+		e := f.Entry
 		for k, p := range e.Postings {
-			if _, err := insPosting.ExecContext(ctx, f.seq, k, p.Account.String(), p.AmountFen); err != nil {
-				return f.tag, err
+			if _, err := insPosting.ExecContext(ctx, f.Seq, k, p.Account.String(), p.AmountFen); err != nil {
+				return f.Tag, err
 			}
 		}
 		var reversalOf any
 		if e.ReversalOf != 0 {
 			reversalOf = e.ReversalOf
 		}
-		_, err := insEntry.ExecContext(ctx, f.seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
-			reversalOf, f.atNs, hex.EncodeToString(f.in[:]), hex.EncodeToString(f.hash[:]))
+		_, err := insEntry.ExecContext(ctx, f.Seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
+			reversalOf, f.At.UnixNano(), hex.EncodeToString(f.Input[:]), hex.EncodeToString(f.Hash[:]))
 		if err != nil {
 			err = mapErr(op, err)
 			switch {
 			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.Exists):
-				return f.tag, citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
+				return f.Tag, citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
 			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.NotFound):
-				return f.tag, citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
+				return f.Tag, citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
 			}
-			return f.tag, err
+			return f.Tag, err
 		}
 	}
 	return -1, nil
-}
-
-func conflict(key string) error {
-	return citycard.E("sqlite.Ledger.Append", citycard.Conflict, "idempotency key %q was booked with other content", key)
 }
 
 // querier is a *sql.DB or a *sql.Tx.

@@ -643,23 +643,8 @@ func testCMSReview(t *testing.T, s Stores) {
 // rows say.
 func testCMSLoads(t *testing.T, s Stores) {
 	ctx := context.Background()
-	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
-	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clk.read)
+	clk, cards := soldCards(t, s.CMS, "0123456789ABCD3", 3)
 	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
-	var cards [3]cms.Card
-	for i := range cards {
-		asn := cmsASN(t, "0123456789ABCD3"+string(rune('0'+i)))
-		if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "transit", 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Personalize); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Sell(ctx, clerk, "sale-"+asn.String(), cmsIssuer, asn, cash, 0); err != nil {
-			t.Fatal(err)
-		}
-		cards[i], _ = s.CMS.Card(ctx, cmsIssuer, asn)
-	}
 	at := clk.read()
 	op := func(c cms.Card, key string, fen int64, st cms.LoadStatus) *cms.Operation {
 		l := &cms.OnlineLoad{Key: key, Issuer: c.Issuer, ASN: c.ASN, Counter: 7, AmountFen: fen, BalanceBeforeFen: 100,
@@ -779,23 +764,7 @@ func testCMSLoads(t *testing.T, s Stores) {
 // are sound after.
 func testCMSBatchLedger(t *testing.T, s Stores) {
 	ctx := context.Background()
-	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
-	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clk.read)
-	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
-	var cards [6]cms.Card
-	for i := range cards {
-		asn := cmsASN(t, "0123456789ABCD5"+string(rune('0'+i)))
-		if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "transit", 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Personalize); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Sell(ctx, clerk, "sale-"+asn.String(), cmsIssuer, asn, cash, 0); err != nil {
-			t.Fatal(err)
-		}
-		cards[i], _ = s.CMS.Card(ctx, cmsIssuer, asn)
-	}
+	clk, cards := soldCards(t, s.CMS, "0123456789ABCD5", 6)
 	float := ledger.Account{Type: ledger.CardFloat, Party: issuerHex}
 	settlement := ledger.Account{Type: ledger.Settlement, Party: issuerHex}
 	before, err := s.Ledger.Balance(ctx, float)
@@ -861,4 +830,33 @@ func testCMSBatchLedger(t *testing.T, s Stores) {
 			t.Errorf("card %d: book %d, want %d", i, got, want)
 		}
 	}
+}
+
+// soldCards applies for, personalizes and sells n transit cards (ASN
+// prefix followed by the card's digit) on the clock it returns, and
+// returns them as stored.
+func soldCards(t *testing.T, st cms.Store, prefix string, n int) (*settable, []cms.Card) {
+	t.Helper()
+	ctx := context.Background()
+	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
+	m := cms.NewManager(st, cms.DefaultProducts(), mustProtector(t), clk.read)
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	cards := make([]cms.Card, n)
+	for i := range cards {
+		asn := cmsASN(t, prefix+string(rune('0'+i)))
+		if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "transit", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Personalize); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Sell(ctx, clerk, "sale-"+asn.String(), cmsIssuer, asn, cash, 0); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if cards[i], err = st.Card(ctx, cmsIssuer, asn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return clk, cards
 }
