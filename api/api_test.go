@@ -18,6 +18,7 @@ import (
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sim"
 	"github.com/citycard/citycard/terminal"
 )
@@ -29,6 +30,12 @@ func (ts tokens) AuthenticateTerminal(_ context.Context, id citycard.TerminalID,
 		return citycard.E("test", citycard.Permission, "no")
 	}
 	return nil
+}
+
+// AuthenticateTerminalType implements TerminalTypeAuth: every terminal
+// of tokens is a kiosk.
+func (ts tokens) AuthenticateTerminalType(ctx context.Context, id citycard.TerminalID, tok string) (registry.TerminalType, error) {
+	return registry.TerminalKiosk, ts.AuthenticateTerminal(ctx, id, tok)
 }
 
 type fixture struct {

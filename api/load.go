@@ -15,6 +15,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/terminal"
 )
 
@@ -98,6 +99,45 @@ func readLoadRequest(w http.ResponseWriter, r *http.Request, tid citycard.Termin
 // terminalActor is a terminal as the audit log names it.
 func terminalActor(tid citycard.TerminalID) cms.Actor {
 	return cms.Actor{Who: tid.String(), ServicePoint: "terminal:" + tid.String()}
+}
+
+// TerminalTypeAuth is a TerminalAuth that also answers the type of the
+// terminal it authenticated (the registry's adapter implements it). The
+// load routes take only the terminals whose type may load
+// (registry.TerminalType.Loads: a kiosk, a counter's reader), and none
+// when the Server's TerminalAuth cannot tell types.
+type TerminalTypeAuth interface {
+	AuthenticateTerminalType(ctx context.Context, id citycard.TerminalID, token string) (registry.TerminalType, error)
+}
+
+// loadRoute guards h as terminalRoute does, and lets through only a
+// terminal whose type may run online loads (Server.loadTerminal).
+func (s *Server) loadRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, id citycard.TerminalID)) route {
+	return s.terminalGuarded(pattern, s.loadTerminal, h)
+}
+
+// loadTerminal authenticates the request as Server.terminal does, by
+// TerminalTypeAuth: kind Permission for a terminal whose type may not
+// run online loads (a bus validator, a gate), Unavailable if the
+// Server's TerminalAuth cannot tell a terminal's type.
+func (s *Server) loadTerminal(r *http.Request) (citycard.TerminalID, error) {
+	const op = "api.loadTerminal"
+	ta, ok := s.Terminals.(TerminalTypeAuth)
+	if !ok {
+		return citycard.TerminalID{}, citycard.E(op, citycard.Unavailable, "this server cannot tell a terminal's type: it takes no loads")
+	}
+	var typ registry.TerminalType
+	id, err := s.authenticateTerminal(r, func(ctx context.Context, id citycard.TerminalID, token string) (err error) {
+		typ, err = ta.AuthenticateTerminalType(ctx, id, token)
+		return err
+	})
+	if err != nil {
+		return id, err
+	}
+	if !typ.Loads() {
+		return id, citycard.E(op, citycard.Permission, "terminal %v is a %v, which may not run online loads (a kiosk or a counter's reader, pos, may)", id, typ)
+	}
+	return id, nil
 }
 
 // handleLoadAuthorize is the load host's answer to a card's INITIALIZE

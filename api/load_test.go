@@ -15,6 +15,7 @@ import (
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sim"
 	"github.com/citycard/citycard/sqlite"
 	"github.com/citycard/citycard/terminal"
@@ -29,6 +30,7 @@ type loadRig struct {
 	bl   *blacklist.List
 	toks tokens
 	db   *sqlite.DB
+	s    *Server
 }
 
 func newLoadRig(t *testing.T) *loadRig {
@@ -71,8 +73,8 @@ func newLoadRig(t *testing.T) *loadRig {
 	for i, tm := range city.Terminals {
 		r.toks[tm.ID] = "token-" + string(rune('a'+i))
 	}
-	s := &Server{Terminals: r.toks, Blacklist: r.bl, Loads: cms.NewLoadHost(r.m, city.Store, nil)}
-	r.srv = httptest.NewServer(s.Handler())
+	r.s = &Server{Terminals: r.toks, Blacklist: r.bl, Loads: cms.NewLoadHost(r.m, city.Store, nil)}
+	r.srv = httptest.NewServer(r.s.Handler())
 	t.Cleanup(r.srv.Close)
 	return r
 }
@@ -247,4 +249,98 @@ func shapeLoads(t *testing.T, f *fixture, tid citycard.TerminalID) (authorize, c
 	authorize, _ = json.Marshal(c.body(req, "mac1", pr.MAC1, true))
 	confirm, _ = json.Marshal(c.body(req, "tac", pr.TAC, false))
 	return authorize, confirm
+}
+
+// typedTokens is tokens with each terminal's type (a kiosk unless said).
+type typedTokens struct {
+	tokens
+	types map[citycard.TerminalID]registry.TerminalType
+}
+
+func (ts typedTokens) AuthenticateTerminalType(ctx context.Context, id citycard.TerminalID, tok string) (registry.TerminalType, error) {
+	typ, ok := ts.types[id]
+	if !ok {
+		typ = registry.TerminalKiosk
+	}
+	return typ, ts.AuthenticateTerminal(ctx, id, tok)
+}
+
+// untypedTokens is a terminal authentication that cannot tell types.
+type untypedTokens struct{ ts tokens }
+
+func (u untypedTokens) AuthenticateTerminal(ctx context.Context, id citycard.TerminalID, tok string) error {
+	return u.ts.AuthenticateTerminal(ctx, id, tok)
+}
+
+// TestLoadTerminalTypes: only a kiosk or a counter's reader (pos) runs
+// online loads. A bus validator, a gate or a parking meter with its own
+// valid token is refused on both load routes (403, the message naming
+// its type) before its request is read, and nothing is booked; a server
+// whose terminal authentication cannot tell types takes no loads (503).
+func TestLoadTerminalTypes(t *testing.T) {
+	ctx := context.Background()
+	r := newLoadRig(t)
+	cd, kiosk := r.city.Cards[0], r.city.Terminals[0]
+	asn := cd.State().ASN
+	types := map[citycard.TerminalID]registry.TerminalType{}
+	r.s.Terminals = typedTokens{r.toks, types}
+	booked := func() int64 {
+		t.Helper()
+		flows, err := r.db.CMS().Flows(ctx, asn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cms.BookBalances(flows)[asn]
+	}
+	post := func(path, body string) (int, errorBody) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+kiosk.ID.String()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+r.toks[kiosk.ID])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e errorBody
+		json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, e
+	}
+	for _, typ := range []registry.TerminalType{registry.TerminalBusValidator, registry.TerminalGate, registry.TerminalParkingMeter} {
+		types[kiosk.ID] = typ
+		before, balance := booked(), cd.State().BalanceFen
+		_, err := kiosk.Load(cd, 100, r.client(0))
+		if !citycard.IsKind(err, citycard.Permission) || !strings.Contains(err.Error(), typ.String()+", which may not run online loads") {
+			t.Errorf("a load through a %v: %v", typ, err)
+		}
+		if got := booked(); got != before || cd.State().BalanceFen != balance {
+			t.Errorf("a load through a %v: booked %d fen, the card holds %d more", typ, got-before, cd.State().BalanceFen-balance)
+		}
+		if open, err := r.db.CMS().UnconfirmedLoads(ctx, "", 10); err != nil || len(open) != 0 {
+			t.Errorf("a load through a %v left %d unconfirmed (%v)", typ, len(open), err)
+		}
+		for _, path := range []string{"/loads", "/loads/confirm"} {
+			if code, e := post(path, `{}`); code != http.StatusForbidden || !strings.Contains(e.Error, typ.String()) {
+				t.Errorf("POST %s by a %v: %d %+v", path, typ, code, e)
+			}
+		}
+	}
+	for _, typ := range []registry.TerminalType{registry.TerminalKiosk, registry.TerminalPOS} {
+		types[kiosk.ID] = typ
+		before := booked()
+		if _, err := kiosk.Load(cd, 100, r.client(0)); err != nil {
+			t.Errorf("a load through a %v: %v", typ, err)
+		}
+		if got := booked(); got != before+100 {
+			t.Errorf("a load through a %v booked %d fen, want 100", typ, got-before)
+		}
+	}
+	r.s.Terminals = untypedTokens{r.toks}
+	before := booked()
+	if code, e := post("/loads", `{}`); code != http.StatusServiceUnavailable {
+		t.Errorf("a load where types are unknown: %d %+v", code, e)
+	}
+	if _, err := kiosk.Load(cd, 100, r.client(0)); err == nil || booked() != before {
+		t.Errorf("a load where types are unknown: %v, booked %d", err, booked()-before)
+	}
 }

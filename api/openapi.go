@@ -28,7 +28,7 @@ var operations = map[string]operation{
 	"POST /v1/terminals/{terminal}/batches":               {summary: "Upload a batch of records (application/octet-stream with X-Batch-Id, X-Record-Count, X-Amount-Fen; or application/json)", request: "Batch", response: "BatchAnswer"},
 	"GET /v1/terminals/{terminal}/blacklist":              {summary: "Download the blacklist since a version, in pages (since, after_issuer, after_asn, limit)", response: "BlacklistDelta"},
 	"GET /v1/terminals/{terminal}/parameters":             {summary: "Download the terminal's parameters", response: "Parameters"},
-	"POST /v1/terminals/{terminal}/loads":                 {summary: "A card's INITIALIZE FOR LOAD answer: MAC1 checked, the load booked, MAC2 (a resent session answers the same)", request: "LoadAuthorize", response: "LoadAnswer"},
+	"POST /v1/terminals/{terminal}/loads":                 {summary: "A card's INITIALIZE FOR LOAD answer: MAC1 checked, the load booked, MAC2 (a resent session answers the same); kiosks and counter readers only (403 for another terminal type)", request: "LoadAuthorize", response: "LoadAnswer"},
 	"POST /v1/terminals/{terminal}/loads/confirm":         {summary: "The card's TAC of a load: the load confirmed", request: "LoadConfirm", response: "LoadAnswer"},
 	"GET /v1/rejections":                                  {summary: "Query the rejection journal (terminal, reason, after, limit)", response: "Array"},
 	"POST /v1/rejections/{pos}/resubmit":                  {summary: "Resubmit a kept rejection once", response: "Object"},

@@ -19,8 +19,8 @@ func (s *Server) routes() []route {
 		s.terminalRoute("POST /v1/terminals/{terminal}/batches", s.handleUpload),
 		s.terminalRoute("GET /v1/terminals/{terminal}/blacklist", s.handleBlacklist),
 		s.terminalRoute("GET /v1/terminals/{terminal}/parameters", s.handleParameters),
-		s.terminalRoute("POST /v1/terminals/{terminal}/loads", s.handleLoadAuthorize),       // a card's INITIALIZE FOR LOAD: MAC2 (load.go)
-		s.terminalRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm), // the card's TAC of the load
+		s.loadRoute("POST /v1/terminals/{terminal}/loads", s.handleLoadAuthorize),       // a card's INITIALIZE FOR LOAD: MAC2 (load.go); kiosks and counter readers only
+		s.loadRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm), // the card's TAC of the load
 
 		// Staff (Authorization: Bearer <staff token>), with the least role.
 		s.staffRoute("GET /v1/rejections", RoleAuditor, s.handleRejections),
@@ -107,8 +107,13 @@ type route struct {
 // Server.terminal): h runs only for the terminal of the path's
 // {terminal}, and is given its ID.
 func (s *Server) terminalRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, id citycard.TerminalID)) route {
+	return s.terminalGuarded(pattern, s.terminal, h)
+}
+
+// terminalGuarded guards h with the terminal authentication auth.
+func (s *Server) terminalGuarded(pattern string, auth func(r *http.Request) (citycard.TerminalID, error), h func(w http.ResponseWriter, r *http.Request, id citycard.TerminalID)) route {
 	return route{pattern, func(w http.ResponseWriter, r *http.Request) {
-		id, err := s.terminal(r)
+		id, err := auth(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return

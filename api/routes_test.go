@@ -40,7 +40,7 @@ func declaredRoutes(t *testing.T) []declaredRoute {
 		t.Fatal(err)
 	}
 	roles := map[string]Role{"RoleAuditor": RoleAuditor, "RoleClerk": RoleClerk, "RoleSupervisor": RoleSupervisor, "RoleAdmin": RoleAdmin}
-	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "staffRoute": "staff", "holderRoute": "holder", "appRoute": "app"}
+	guards := map[string]string{"publicRoute": "public", "terminalRoute": "terminal", "loadRoute": "terminal", "staffRoute": "staff", "holderRoute": "holder", "appRoute": "app"}
 	var out []declaredRoute
 	ast.Inspect(f, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)

@@ -4,7 +4,11 @@
 //
 // Terminals authenticate with their API token (Authorization: Bearer),
 // checked against the hash the registry keeps; a terminal may only act on
-// its own ID. Staff log in with their stored account (POST
+// its own ID, and only as its type may: the online load routes take a
+// kiosk or a counter's reader, never a bus validator, a gate or a parking
+// meter (registry.TerminalType.Loads; 403 before the request is read,
+// and 503 from a TerminalAuth that cannot tell types: TerminalTypeAuth).
+// Staff log in with their stored account (POST
 // /v1/staff/login, cms.Staffing) and present the session token; their
 // role (auditor, clerk, supervisor, admin: each including the ones
 // before it) is the least each route asks (routes.go). A refund over
@@ -264,6 +268,11 @@ func authKind(err error, who citycard.Kind) citycard.Kind {
 // kind Unauthenticated without a token, NotFound for a malformed ID, and
 // the kind of TerminalAuth's error otherwise (see authKind).
 func (s *Server) terminal(r *http.Request) (citycard.TerminalID, error) {
+	return s.authenticateTerminal(r, s.Terminals.AuthenticateTerminal)
+}
+
+// authenticateTerminal is Server.terminal with its authentication auth.
+func (s *Server) authenticateTerminal(r *http.Request, auth func(ctx context.Context, id citycard.TerminalID, token string) error) (citycard.TerminalID, error) {
 	const op = "api.terminal"
 	var id citycard.TerminalID
 	tok := bearer(r)
@@ -274,7 +283,7 @@ func (s *Server) terminal(r *http.Request) (citycard.TerminalID, error) {
 	if err != nil {
 		return id, citycard.Wrap(op, citycard.NotFound, err)
 	}
-	if err := s.Terminals.AuthenticateTerminal(r.Context(), id, tok); err != nil {
+	if err := auth(r.Context(), id, tok); err != nil {
 		return id, citycard.Wrap(op, authKind(err, citycard.Permission), err)
 	}
 	return id, nil

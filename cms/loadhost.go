@@ -28,7 +28,7 @@ type CardRecords interface {
 
 // cardLocks is the number of locks the load host serializes cards on (by
 // acquire's shard function, so that a card's lock is a fact of the card).
-const cardLocks = 256
+const cardLocks = 4096
 
 // LoadHost is the issuer's online load host (圈存, DESIGN.md's flow 1):
 // it checks a card's MAC1, books the load through the Manager's store and
@@ -136,18 +136,27 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 	defer mu.Unlock()
 	st := h.m.store
 	key, in := LoadKey(s), loadInputHash(s, ch)
-	c, p, err := h.m.cardFor(ctx, op, by, s.Issuer, s.ASN)
+	// The card, its open load and the day's loads in one read; the day is
+	// read again if the booking's falls on the next, or a settlement
+	// reversed a load of it.
+	from, to := chinaDay(h.m.now())
+	cl, err := st.CardLoads(ctx, s.Issuer, s.ASN, from, to)
 	if err != nil {
-		return [4]byte{}, err
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	c, loaded := cl.Card, cl.LoadedFen
+	p, err := h.m.products.Product(c.Product)
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	// The card's unconfirmed load: this session's own (a retry, answered
 	// again), or an earlier one, settled by this session's counter. A
 	// retry of a load settled already is found by the commit (its key).
-	open, err := st.OpenLoad(ctx, s.Issuer, s.ASN)
-	switch {
-	case err == nil && open.Key == key:
-		return pr.MAC2, h.replay(ctx, op, &open, in)
-	case err == nil:
+	reread := false
+	if open := cl.Open; open != nil {
+		if open.Key == key {
+			return pr.MAC2, h.replay(ctx, op, open, in)
+		}
 		// A retry of an older session, settled since, must not settle
 		// the card's newer one.
 		prev, err := st.OnlineLoad(ctx, key)
@@ -157,18 +166,17 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		case !citycard.IsKind(err, citycard.NotFound):
 			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
 		}
-		if c, err = h.settleBySession(ctx, op, by, c, &open, s.Load.OnlineCounter); err != nil {
+		reread = s.Load.OnlineCounter == open.Counter // the open load reversed
+		if c, err = h.settleBySession(ctx, op, by, c, open, s.Load.OnlineCounter); err != nil {
 			return [4]byte{}, err
 		}
-	case !citycard.IsKind(err, citycard.NotFound):
-		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	at := h.m.now()
-	day := at.In(citycard.ChinaTime)
-	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, citycard.ChinaTime)
-	loaded, err := st.LoadedFen(ctx, s.Issuer, s.ASN, from, from.AddDate(0, 0, 1))
-	if err != nil {
-		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	if !at.Before(to) || reread {
+		from, to = chinaDay(at)
+		if loaded, err = st.LoadedFen(ctx, s.Issuer, s.ASN, from, to); err != nil {
+			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		}
 	}
 	l := Load{Key: key, Card: &c, Product: p, Channel: ch, AmountFen: int64(s.Load.Amount), BalanceFen: int64(s.Load.BalanceBefore), LoadedTodayFen: loaded}
 	b, err := l.Book()
@@ -200,6 +208,13 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		return pr.MAC2, h.replay(ctx, op, &prev, in)
 	}
 	return pr.MAC2, nil
+}
+
+// chinaDay returns the China day of t, [from, to): the daily limit's.
+func chinaDay(t time.Time) (from, to time.Time) {
+	day := t.In(citycard.ChinaTime)
+	from = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, citycard.ChinaTime)
+	return from, from.AddDate(0, 0, 1)
 }
 
 // replay answers a retry of a session booked before: the same request

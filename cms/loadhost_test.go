@@ -569,6 +569,13 @@ func (f *faulty) LoadedFen(ctx context.Context, i citycard.IssuerCode, a citycar
 	return f.Store.LoadedFen(ctx, i, a, from, to)
 }
 
+func (f *faulty) CardLoads(ctx context.Context, i citycard.IssuerCode, a citycard.ASN, from, to time.Time) (cms.CardLoads, error) {
+	if err := f.fail("CardLoads"); err != nil {
+		return cms.CardLoads{}, err
+	}
+	return f.Store.CardLoads(ctx, i, a, from, to)
+}
+
 func (f *faulty) Card(ctx context.Context, i citycard.IssuerCode, a citycard.ASN) (cms.Card, error) {
 	if err := f.fail("Card"); err != nil {
 		return cms.Card{}, err
@@ -613,7 +620,7 @@ func TestLoadHostFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	tac0, _ := c.credit(t, s0, mac2)
-	for _, name := range []string{"OnlineLoad", "Card", "OpenLoad", "Commit", "LoadedFen"} {
+	for _, name := range []string{"OnlineLoad", "CardLoads", "Commit"} {
 		before := r.book(t, c)
 		s, mac1 := c.initialize(t, 100, r.clk.read())
 		f.armed.Store(&name)

@@ -81,9 +81,23 @@ type Store interface {
 	// LoadedFen sums a card's online loads authorized in [from, to), the
 	// reversed ones left out.
 	LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error)
+	// CardLoads returns what an online load's authorization reads of a
+	// card, in one round trip on PostgreSQL: the card (Card's), its
+	// unconfirmed online load (OpenLoad's; nil for none) and the sum of
+	// its online loads authorized in [from, to) (LoadedFen's). Kind
+	// NotFound for no such card.
+	CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (CardLoads, error)
 	// UnconfirmedLoads returns up to limit unconfirmed online loads with
 	// keys after after, by key.
 	UnconfirmedLoads(ctx context.Context, after string, limit int) ([]OnlineLoad, error)
+}
+
+// CardLoads is a card as an online load's authorization reads it
+// (Store.CardLoads).
+type CardLoads struct {
+	Card      Card
+	Open      *OnlineLoad // the card's unconfirmed load; nil for none
+	LoadedFen int64       // the card's loads authorized in the window asked, the reversed ones left out
 }
 
 // CommitResult is one operation's outcome in a CommitBatch.

@@ -287,3 +287,75 @@ func (t *Totals) List() []Balance { return t.list }
 
 // Len returns the number of accounts t has seen.
 func (t *Totals) Len() int { return len(t.list) }
+
+// Linker chains a store's appends of one transaction: the entries of
+// every Link after the head, each key booked once, and the totals of the
+// ones to write, so that a store can read the head once and write the
+// balances once however many appends share the transaction (a group
+// commit). The zero Linker starts at the empty ledger's head; set Head
+// to the stored one first.
+type Linker struct {
+	Head   Link
+	Fresh  []Fresh // the entries to write, in chain order
+	Totals Totals  // their postings per account
+	seen   map[string]linked
+}
+
+// Fresh is an entry Link chained, to be written: its link, its booking
+// time, its input hash and the tag its caller gave Link.
+type Fresh struct {
+	Entry *Entry
+	Seq   int64
+	Hash  [32]byte
+	Input [32]byte
+	At    time.Time
+	Tag   int
+}
+
+type linked struct {
+	input  [32]byte
+	result Result
+}
+
+// Booked answers for Link whether key was booked before the transaction:
+// its result (Replayed set) and its input hash, ok false if it was not.
+type Booked func(key string) (r Result, input [32]byte, ok bool, err error)
+
+// Link chains entries at at after the entries linked before: a key
+// linked before, or booked before (booked), with the same input is a
+// replay, answered with its first result and not chained; with another
+// input it is kind Conflict. tag is the caller's, kept in each Fresh
+// (to say whose entry a store's refusal is).
+func (l *Linker) Link(at time.Time, entries []Entry, tag int, booked Booked) ([]Result, error) {
+	const op = "ledger.Linker.Link"
+	if l.seen == nil {
+		l.seen = make(map[string]linked, len(entries))
+	}
+	results := make([]Result, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		in := e.InputHash()
+		p, ok := l.seen[e.Key]
+		if !ok {
+			r, input, found, err := booked(e.Key)
+			if err != nil {
+				return nil, err
+			}
+			p, ok = linked{input, r}, found
+		}
+		if ok {
+			if p.input != in {
+				return nil, citycard.E(op, citycard.Conflict, "idempotency key %q was booked with other content", e.Key)
+			}
+			results[i] = Result{Seq: p.result.Seq, Hash: p.result.Hash, Replayed: true}
+			l.seen[e.Key] = p
+			continue
+		}
+		l.Head = l.Head.Next(at, in)
+		results[i] = Result{Seq: l.Head.Seq, Hash: l.Head.Hash}
+		l.seen[e.Key] = linked{in, results[i]}
+		l.Fresh = append(l.Fresh, Fresh{Entry: e, Seq: l.Head.Seq, Hash: l.Head.Hash, Input: in, At: at, Tag: tag})
+		l.Totals.Add(l.Head.Seq, e)
+	}
+	return results, nil
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,53 @@ func TestPostBatchEmpty(t *testing.T) {
 		r, err := New(nil, time.Now).PostBatch(context.Background(), entries)
 		if err != nil || r == nil || len(r) != 0 {
 			t.Errorf("PostBatch(%#v) = %#v, %v; want an empty slice and no error", entries, r, err)
+		}
+	}
+}
+
+// TestLinker chains the entries of several appends of one transaction:
+// fresh ones after the head in order, a key linked before or booked
+// before with the same input replayed (not chained), with another input
+// a Conflict; the totals are the fresh entries' only.
+func TestLinker(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	a := Account{Type: Settlement, Party: "3150000000000001"}
+	f := Account{Type: CardFloat, Party: "3150000000000001"}
+	e1 := NewEntry("k1", EntryLoad, "t", Transfer(a, f, 100)...)
+	e2 := NewEntry("k2", EntryLoad, "t", Transfer(a, f, 200)...)
+	old := NewEntry("old", EntryLoad, "t", Transfer(a, f, 300)...)
+	head := Link{Seq: 7, Hash: [32]byte{7}}
+	booked := func(key string) (Result, [32]byte, bool, error) {
+		if key == "old" {
+			return Result{Seq: 3, Hash: [32]byte{3}, Replayed: true}, old.InputHash(), true, nil
+		}
+		return Result{}, [32]byte{}, false, nil
+	}
+	l := Linker{Head: head}
+	r1, err := l.Link(at, []Entry{e1, old}, 1, booked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := l.Link(at.Add(time.Second), []Entry{e2, e1}, 2, booked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1 := head.Next(at, e1.InputHash())
+	l2 := l1.Next(at.Add(time.Second), e2.InputHash())
+	want1 := []Result{{Seq: 8, Hash: l1.Hash}, {Seq: 3, Hash: [32]byte{3}, Replayed: true}}
+	want2 := []Result{{Seq: 9, Hash: l2.Hash}, {Seq: 8, Hash: l1.Hash, Replayed: true}}
+	if !reflect.DeepEqual(r1, want1) || !reflect.DeepEqual(r2, want2) {
+		t.Errorf("Link: %+v %+v, want %+v %+v", r1, r2, want1, want2)
+	}
+	if len(l.Fresh) != 2 || l.Fresh[0].Tag != 1 || l.Fresh[1].Tag != 2 || l.Fresh[1].Seq != 9 || l.Head != l2 {
+		t.Errorf("fresh %+v, head %+v", l.Fresh, l.Head)
+	}
+	if tot := l.Totals.List(); len(tot) != 2 || tot[0].DebitsFen+tot[1].DebitsFen != 300 {
+		t.Errorf("totals %+v", tot)
+	}
+	for _, e := range []Entry{NewEntry("k1", EntryLoad, "t", Transfer(a, f, 101)...), NewEntry("old", EntryLoad, "t", Transfer(a, f, 301)...)} {
+		if _, err := l.Link(at, []Entry{e}, 3, booked); !citycard.IsKind(err, citycard.Conflict) {
+			t.Errorf("%s with other content: %v", e.Key, err)
 		}
 	}
 }

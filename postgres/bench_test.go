@@ -18,3 +18,9 @@ func BenchmarkPostBatch(b *testing.B) {
 func BenchmarkCMSLoad(b *testing.B) {
 	storetest.BenchCMSLoad(b, func(b *testing.B) cms.Store { return openTemp(b).CMS() })
 }
+
+// BenchmarkCommitBatch is storetest.BenchCommitBatch: the load host's
+// group commits, each one transaction.
+func BenchmarkCommitBatch(b *testing.B) {
+	storetest.BenchCommitBatch(b, func(b *testing.B) cms.Store { return openTemp(b).CMS() })
+}

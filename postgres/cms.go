@@ -159,82 +159,227 @@ func updateCard(ctx context.Context, tx pgx.Tx, c *cms.Card) error {
 }
 
 func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
-	var replayed bool
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		var err error
-		replayed, err = commitOp(ctx, s.db, tx, op)
-		return err
-	})
-	return replayed, mapErr("postgres.CMS.Commit", err)
+	results, err := s.CommitBatch(ctx, []*cms.Operation{op})
+	if err != nil {
+		return false, mapErr("postgres.CMS.Commit", err)
+	}
+	return results[0].Replayed, mapErr("postgres.CMS.Commit", results[0].Err)
 }
 
 // CommitBatch commits ops in one transaction (cms.RetryBatch: an op
-// refused for its own reason is left out and the rest tried again).
+// refused for its own reason is left out and the rest tried again) of
+// three round trips whatever the number of operations (commitBatch).
 func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
 	const op = "postgres.CMS.CommitBatch"
 	return cms.RetryBatch(len(ops), func(live []int, replayed []bool) (int, error) {
-		refused := -1
-		err := s.write(ctx, func(tx pgx.Tx) error {
-			for _, i := range live {
-				r, err := commitOp(ctx, s.db, tx, ops[i])
-				if err != nil {
-					if err = mapErr(op, err); cms.IsRefusal(err) {
-						refused = i
-					}
-					return err
-				}
-				replayed[i] = r
-			}
-			return nil
-		})
+		refused, err := commitBatch(ctx, s.db, ops, live, replayed)
 		return refused, mapErr(op, err)
 	})
 }
 
-// commitOp writes one operation in tx (Store.Commit's contract).
-func commitOp(ctx context.Context, db *DB, tx pgx.Tx, op *cms.Operation) (bool, error) {
-	if b := op.Booking; b != nil {
+// commitBatch commits the operations of ops at the positions live in one
+// transaction (Store.Commit's contract for each, as if committed one
+// after the other), setting replayed for each, in three round trips:
+//
+//  1. the transaction begun, the audit log's lock (card management's
+//     writes are serialized, so that each chains its audit record after
+//     the one before), the ledger's (ledgerTx.lookup), the audit chain's
+//     head and the operation keys committed before;
+//  2. every operation's writes in one pipelined batch, decided in memory
+//     from what the first read: a key committed before, or earlier in
+//     the batch, is a replay (the same input hash) or a Conflict; the
+//     ledger entries and the audit records chained in order; a card
+//     written over the version it was read at and a load settled once,
+//     each statement saying whether it did;
+//  3. the commit.
+//
+// The first operation refused for its own reason (cms.IsRefusal) rolls
+// the transaction back and is returned with its position.
+func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, replayed []bool) (refused int, err error) {
+	refused = -1
+	var keys []string
+	var entries int
+	for _, i := range live {
+		if b := ops[i].Booking; b != nil {
+			keys = append(keys, b.Key)
+			entries += len(b.Entries)
+		}
+	}
+	entryKeys := make([]string, 0, entries)
+	for _, i := range live {
+		if b := ops[i].Booking; b != nil {
+			for k := range b.Entries {
+				entryKeys = append(entryKeys, b.Entries[k].Key)
+			}
+		}
+	}
+
+	var first pgx.Batch
+	first.BeginTx(pgx.TxOptions{})
+	first.Queue(`LOCK TABLE cms_audit IN SHARE ROW EXCLUSIVE MODE`)
+	var lt ledgerTx
+	if entries > 0 {
+		lt.lookup(&first, entryKeys)
+	}
+	var head cms.AuditRecord
+	first.Queue(`SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`).Query(func(rows pgx.Rows) error {
 		var hash string
-		err := tx.QueryRow(ctx, `SELECT input_hash FROM cms_operations WHERE key = $1`, b.Key).Scan(&hash)
+		_, err := pgx.ForEachRow(rows, []any{&head.Seq, &hash}, func() error {
+			var err error
+			head.Hash, err = cms.ParseHash(hash)
+			return err
+		})
+		return err
+	})
+	committed := make(map[string]string, len(keys)) // key: input hash
+	first.Queue(`SELECT key, input_hash FROM cms_operations WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		var key, hash string
+		_, err := pgx.ForEachRow(rows, []any{&key, &hash}, func() error {
+			committed[key] = hash
+			return nil
+		})
+		return err
+	})
+	br := db.pool.SendBatch(ctx, &first)
+	tx := br.Tx()
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := br.Close(); err != nil {
+		return -1, err
+	}
+
+	var b pgx.Batch
+	var owner []statement
+	queue := func(op int, read func(pgx.BatchResults) error, sql string, args ...any) {
+		b.Queue(sql, args...)
+		owner = append(owner, statement{op: op, read: read})
+	}
+	for _, i := range live {
+		o := ops[i]
+		if bk := o.Booking; bk != nil {
+			in := cms.LookupHex(bk.InputHash)
+			if hash, ok := committed[bk.Key]; ok {
+				if hash != in {
+					return i, citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", bk.Key)
+				}
+				replayed[i] = true
+				continue
+			}
+			committed[bk.Key] = in
+			queue(i, nil, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, bk.Key, in, o.At.UnixNano())
+			for k := range bk.Flows {
+				queue(i, nil, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(bk, k)...)
+			}
+			if len(bk.Entries) > 0 {
+				if _, err := lt.link(o.At.UTC(), bk.Entries, i); err != nil {
+					return i, err
+				}
+			}
+		}
+		for _, c := range o.NewCards {
+			queue(i, nil, cardInsert, cms.CardArgs(c)...)
+		}
+		for _, c := range o.Cards {
+			queue(i, readCardUpdate(c), cardUpdateChecked, append(cms.CardArgs(c), c.Version-1)...)
+		}
+		for _, l := range o.Loads {
+			if l.Status == cms.LoadUnconfirmed {
+				queue(i, nil, loadInsert, cms.LoadArgs(l)...)
+				continue
+			}
+			queue(i, readLoadSettle(l), loadSettle, l.Status.String(), l.SettledAt.UnixNano(), l.Settlement, l.Key)
+		}
+		o.Audit.Chain(&head)
+		head = *o.Audit
+		queue(i, nil, `INSERT INTO cms_audit (`+cms.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, cms.AuditArgs(o.Audit)...)
+	}
+	for _, w := range lt.queue(&b) {
+		s := statement{op: -1, ledger: &w}
+		if w.fresh >= 0 {
+			s.op = lt.Fresh[w.fresh].Tag
+		}
+		owner = append(owner, s)
+	}
+	if len(owner) > 0 {
+		res := tx.SendBatch(ctx, &b)
+		for _, s := range owner {
+			var err error
+			switch {
+			case s.read != nil:
+				err = s.read(res)
+			default:
+				if _, err = res.Exec(); err != nil && s.ledger != nil {
+					err = lt.statementErr(*s.ledger, err)
+				}
+			}
+			if err != nil {
+				res.Close()
+				if s.op >= 0 && cms.IsRefusal(mapErr("", err)) {
+					return s.op, err
+				}
+				return -1, err
+			}
+		}
+		if err := res.Close(); err != nil {
+			return -1, err
+		}
+	}
+	return -1, tx.Commit(ctx)
+}
+
+// statement is one of commitBatch's writes: the position of the
+// operation it writes (-1: the batch's, a ledger balance), how its
+// answer is read (nil: an Exec, its error the statement's), and the
+// ledger's statement it is, if one.
+type statement struct {
+	op     int
+	read   func(pgx.BatchResults) error
+	ledger *ledgerStatement
+}
+
+// cardUpdateChecked writes a card over the version it was read at and
+// answers, in the same statement, whether it did and the version the
+// stored card was at before (NULL: no such card).
+var cardUpdateChecked = func() string {
+	n := len(strings.Split(cms.CardColumns, ", "))
+	set := cardUpdate[len("UPDATE cms_cards SET "):strings.Index(cardUpdate, " WHERE ")]
+	return fmt.Sprintf(`WITH u AS (UPDATE cms_cards SET %s WHERE issuer = $1 AND asn = $2 AND version = $%d RETURNING 1)
+		SELECT (SELECT count(*) FROM u), (SELECT version FROM cms_cards WHERE issuer = $1 AND asn = $2)`, set, n+1)
+}()
+
+// readCardUpdate reads the answer of c's cardUpdateChecked: kinds
+// NotFound (no such card), Conflict (another move came first).
+func readCardUpdate(c *cms.Card) func(pgx.BatchResults) error {
+	return func(br pgx.BatchResults) error {
+		const op = "postgres.CMS.UpdateCard"
+		var n int64
+		var version *int64
+		if err := br.QueryRow().Scan(&n, &version); err != nil {
+			return err
+		}
 		switch {
-		case err == nil:
-			if hash != cms.LookupHex(b.InputHash) {
-				return false, citycard.E("postgres.CMS.Commit", citycard.Conflict, "idempotency key %q was used for another operation", b.Key)
-			}
-			return true, nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return false, err
+		case n == 1:
+			return nil
+		case version == nil:
+			return citycard.E(op, citycard.NotFound, "no card %v", c)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano()); err != nil {
-			return false, err
-		}
-		for i := range b.Flows {
-			if _, err := tx.Exec(ctx, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(b, i)...); err != nil {
-				return false, err
-			}
-		}
-		if len(b.Entries) > 0 {
-			if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
-				return false, err
-			}
-		}
+		return citycard.E(op, citycard.Conflict, "card %v is at version %d, not %d: another move came first", c, *version, c.Version-1)
 	}
-	for _, c := range op.NewCards {
-		if _, err := tx.Exec(ctx, cardInsert, cms.CardArgs(c)...); err != nil {
-			return false, err
+}
+
+// loadSettle settles a load over its unconfirmed row (a reversed one
+// is confirmed by a late TAC).
+const loadSettle = `UPDATE cms_loads SET status = $1, settled_ns = $2, settlement = $3 WHERE key = $4 AND (status = 'unconfirmed' OR (status = 'reversed' AND $1 = 'confirmed'))`
+
+// readLoadSettle reads the answer of l's loadSettle: kind Conflict if it
+// settled nothing.
+func readLoadSettle(l *cms.OnlineLoad) func(pgx.BatchResults) error {
+	return func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
 		}
+		return citycard.E("postgres.CMS.Commit", citycard.Conflict, "load %s is settled already (only a reversed one is confirmed by a late TAC), or was never authorized", l.Key)
 	}
-	for _, c := range op.Cards {
-		if err := updateCard(ctx, tx, c); err != nil {
-			return false, err
-		}
-	}
-	for _, l := range op.Loads {
-		if err := writeLoad(ctx, tx, l); err != nil {
-			return false, err
-		}
-	}
-	return false, appendAudit(ctx, tx, op.Audit)
 }
 
 // loadInsert writes every column of an online load.
@@ -247,21 +392,6 @@ var loadInsert = func() string {
 	return "INSERT INTO cms_loads (" + cms.LoadColumns + ") VALUES (" + strings.Join(vals, ", ") + ")"
 }()
 
-// writeLoad inserts a new (unconfirmed) online load, or settles one over
-// its unconfirmed row.
-func writeLoad(ctx context.Context, tx pgx.Tx, l *cms.OnlineLoad) error {
-	if l.Status == cms.LoadUnconfirmed {
-		_, err := tx.Exec(ctx, loadInsert, cms.LoadArgs(l)...)
-		return err
-	}
-	tag, err := tx.Exec(ctx, `UPDATE cms_loads SET status = $1, settled_ns = $2, settlement = $3 WHERE key = $4 AND (status = 'unconfirmed' OR (status = 'reversed' AND $1 = 'confirmed'))`,
-		l.Status.String(), l.SettledAt.UnixNano(), l.Settlement, l.Key)
-	if err != nil || tag.RowsAffected() == 1 {
-		return err
-	}
-	return citycard.E("postgres.CMS.Commit", citycard.Conflict, "load %s is settled already (only a reversed one is confirmed by a late TAC), or was never authorized", l.Key)
-}
-
 func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, error) {
 	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE key = $1`, key))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -270,9 +400,15 @@ func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, e
 	return l, mapErr("postgres.CMS.OnlineLoad", err)
 }
 
+// openLoadQuery and loadedFenQuery are OpenLoad's and LoadedFen's, for
+// CardLoads to send with the card's in one batch.
+const (
+	openLoadQuery  = `SELECT ` + cms.LoadColumns + ` FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`
+	loadedFenQuery = `SELECT coalesce(sum(amount_fen), 0)::BIGINT FROM cms_loads WHERE issuer = $1 AND asn = $2 AND authorized_ns >= $3 AND authorized_ns < $4 AND status <> 'reversed'`
+)
+
 func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.OnlineLoad, error) {
-	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`,
-		issuer.String(), cms.ASNHex(asn)))
+	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, openLoadQuery, issuer.String(), cms.ASNHex(asn)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, citycard.E("postgres.CMS.OpenLoad", citycard.NotFound, "card %v/%v has no unconfirmed load", issuer, asn)
 	}
@@ -281,9 +417,36 @@ func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn 
 
 func (s cmsStore) LoadedFen(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (int64, error) {
 	var fen int64
-	err := s.db.pool.QueryRow(ctx, `SELECT coalesce(sum(amount_fen), 0)::BIGINT FROM cms_loads WHERE issuer = $1 AND asn = $2 AND authorized_ns >= $3 AND authorized_ns < $4 AND status <> 'reversed'`,
-		issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
+	err := s.db.pool.QueryRow(ctx, loadedFenQuery, issuer.String(), cms.ASNHex(asn), from.UnixNano(), to.UnixNano()).Scan(&fen)
 	return fen, mapErr("postgres.CMS.LoadedFen", err)
+}
+
+// CardLoads sends the card's, OpenLoad's and LoadedFen's queries in one
+// batch: one round trip.
+func (s cmsStore) CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (cms.CardLoads, error) {
+	const op = "postgres.CMS.CardLoads"
+	var cl cms.CardLoads
+	i, a := issuer.String(), cms.ASNHex(asn)
+	var b pgx.Batch
+	b.Queue(cardQuery, i, a).QueryRow(func(row pgx.Row) (err error) {
+		cl.Card, err = cms.ScanCard(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return citycard.E(op, citycard.NotFound, "no card %v/%v", issuer, asn)
+		}
+		return err
+	})
+	b.Queue(openLoadQuery, i, a).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			l, err := cms.ScanLoad(rows)
+			if err != nil {
+				return err
+			}
+			cl.Open = &l
+		}
+		return rows.Err()
+	})
+	b.Queue(loadedFenQuery, i, a, from.UnixNano(), to.UnixNano()).QueryRow(func(row pgx.Row) error { return row.Scan(&cl.LoadedFen) })
+	return cl, mapErr(op, s.db.pool.SendBatch(ctx, &b).Close())
 }
 
 func (s cmsStore) UnconfirmedLoads(ctx context.Context, after string, limit int) ([]cms.OnlineLoad, error) {
@@ -345,8 +508,11 @@ func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error
 	return m, mapErr(op, rows.Err())
 }
 
+// cardQuery reads a card.
+const cardQuery = `SELECT ` + cms.CardColumns + ` FROM cms_cards WHERE issuer = $1 AND asn = $2`
+
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
-	c, err := cms.ScanCard(s.db.pool.QueryRow(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = $1 AND asn = $2`, issuer.String(), cms.ASNHex(asn)))
+	c, err := cms.ScanCard(s.db.pool.QueryRow(ctx, cardQuery, issuer.String(), cms.ASNHex(asn)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, citycard.E("postgres.CMS.Card", citycard.NotFound, "no card %v/%v", issuer, asn)
 	}

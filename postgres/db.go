@@ -58,6 +58,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -72,6 +73,12 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
+
+// poolConnsMin is the pool's size unless the URL says (pool_max_conns):
+// pgxpool's default, the CPUs and at least 4, is too few for the load
+// host, whose group commit holds a connection for its three round trips
+// while every load in flight reads its card on another.
+const poolConnsMin = 16
 
 // DB is an open PostgreSQL database.
 type DB struct {
@@ -97,6 +104,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(u.Conn)
 	if err != nil {
 		return nil, citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	if !strings.Contains(u.Conn, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, poolConnsMin)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -41,122 +41,33 @@ func (s *ledgerStore) Append(ctx context.Context, at time.Time, entries []ledger
 // append books entries in tx; see ledger.Store.Append. It is the whole
 // write path, so that a caller holding a transaction (the acquisition
 // journal committing a batch with its postings) can book entries
-// atomically with its own rows.
+// atomically with its own rows: two round trips, the lookups
+// (ledgerTx.lookup) and the writes (ledgerTx.queue).
 func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entries []ledger.Entry) ([]ledger.Result, error) {
-	const op = "postgres.Ledger.Append"
-	// One chain, one head: appends wait for each other here, until commit.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('citycard.ledger.' || current_schema()))`); err != nil {
-		return nil, err
-	}
-	var head ledger.Link
-	var hashHex string
-	switch err := tx.QueryRow(ctx, `SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Scan(&head.Seq, &hashHex); {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
-		return nil, err
-	default:
-		if err := ledger.DecodeHash(&head.Hash, hashHex); err != nil {
-			return nil, corrupt(err)
-		}
-	}
-
-	type booked struct {
-		seq            int64
-		inHex, hashHex string
-	}
+	var lt ledgerTx
 	keys := make([]string, len(entries))
 	for i := range entries {
 		keys[i] = entries[i].Key
 	}
-	prior := make(map[string]booked)
-	rows, _ := tx.Query(ctx, `SELECT key, seq, input_hash, hash FROM entries WHERE key = ANY($1)`, keys)
-	var b booked
-	var key string
-	_, err := pgx.ForEachRow(rows, []any{&key, &b.seq, &b.inHex, &b.hashHex}, func() error {
-		prior[key] = b
-		return nil
-	})
+	var lookup pgx.Batch
+	lt.lookup(&lookup, keys)
+	if err := tx.SendBatch(ctx, &lookup).Close(); err != nil {
+		return nil, err
+	}
+	results, err := lt.link(at, entries, 0)
 	if err != nil {
 		return nil, err
 	}
-
-	results := make([]ledger.Result, len(entries))
-	inputs := make([][32]byte, len(entries))
-	fresh := make([]int, 0, len(entries))
-	seen := make(map[string]int, len(entries))
-	var totals ledger.Totals
-	for i := range entries {
-		e := &entries[i]
-		in := e.InputHash()
-		inputs[i] = in
-		if j, ok := seen[e.Key]; ok {
-			if inputs[j] != in {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: results[j].Seq, Hash: results[j].Hash, Replayed: true}
-			continue
-		}
-		seen[e.Key] = i
-		if p, ok := prior[e.Key]; ok {
-			if p.inHex != hex.EncodeToString(in[:]) {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: p.seq, Replayed: true}
-			if err := ledger.DecodeHash(&results[i].Hash, p.hashHex); err != nil {
-				return nil, corrupt(err)
-			}
-			continue
-		}
-		head = head.Next(at, in)
-		results[i] = ledger.Result{Seq: head.Seq, Hash: head.Hash}
-		fresh = append(fresh, i)
-		totals.Add(head.Seq, e)
-	}
-	if len(fresh) == 0 {
+	if len(lt.Fresh) == 0 {
 		return results, nil
 	}
-
 	var batch pgx.Batch
-	owner := make([]int, 0, totals.Len()+3*len(fresh)) // per statement: the entry it inserts, or -1
-	for _, b := range totals.List() {
-		batch.Queue(`INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
-			credits_fen = accounts.credits_fen + excluded.credits_fen, postings = accounts.postings + excluded.postings,
-			last_seq = excluded.last_seq`, b.Account.String(), b.DebitsFen, b.CreditsFen, b.Postings, b.LastSeq)
-		owner = append(owner, -1)
-	}
-	atNs := at.UnixNano()
-	for _, i := range fresh {
-		e, r := &entries[i], results[i]
-		for k, p := range e.Postings {
-			batch.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, r.Seq, k, p.Account.String(), p.AmountFen)
-			owner = append(owner, -1)
-		}
-		var reversalOf *int64
-		if e.ReversalOf != 0 {
-			reversalOf = &e.ReversalOf
-		}
-		batch.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, atNs,
-			hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
-		owner = append(owner, i)
-	}
+	owner := lt.queue(&batch)
 	br := tx.SendBatch(ctx, &batch)
-	for _, i := range owner {
+	for _, o := range owner {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			if i < 0 || entries[i].ReversalOf == 0 {
-				return nil, err
-			}
-			e := &entries[i]
-			switch err = mapErr(op, err); {
-			case citycard.IsKind(err, citycard.Exists):
-				return nil, citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
-			case citycard.IsKind(err, citycard.NotFound):
-				return nil, citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
-			}
-			return nil, err
+			return nil, lt.statementErr(o, err)
 		}
 	}
 	if err := br.Close(); err != nil {
@@ -165,8 +76,125 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 	return results, nil
 }
 
-func conflict(key string) error {
-	return citycard.E("postgres.Ledger.Append", citycard.Conflict, "idempotency key %q was booked with other content", key)
+// ledgerTx is the ledger's part of a transaction that appends to it, in
+// two round trips whatever the entries (each shared with the caller's
+// own statements): lookup queues the chain's lock and the reads of its
+// head and of the keys booked before; link chains entries in memory
+// after the head (ledger.Linker: any number of calls, each with its own
+// time); queue queues the balance upserts, postings and entries of
+// every entry linked fresh.
+type ledgerTx struct {
+	ledger.Linker
+	prior map[string]ledgerBooked // keys booked before the transaction
+}
+
+type ledgerBooked struct {
+	seq            int64
+	inHex, hashHex string
+}
+
+// lookup queues on b the chain's lock (appends wait for each other
+// there, until commit: one chain, one head), its head and the keys of
+// keys booked before.
+func (l *ledgerTx) lookup(b *pgx.Batch, keys []string) {
+	l.prior = make(map[string]ledgerBooked, len(keys))
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtext('citycard.ledger.' || current_schema()))`)
+	b.Queue(`SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Query(func(rows pgx.Rows) error {
+		var hashHex string
+		_, err := pgx.ForEachRow(rows, []any{&l.Head.Seq, &hashHex}, func() error {
+			if err := ledger.DecodeHash(&l.Head.Hash, hashHex); err != nil {
+				return corrupt(err)
+			}
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT key, seq, input_hash, hash FROM entries WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		var key string
+		var p ledgerBooked
+		_, err := pgx.ForEachRow(rows, []any{&key, &p.seq, &p.inHex, &p.hashHex}, func() error {
+			l.prior[key] = p
+			return nil
+		})
+		return err
+	})
+}
+
+// link chains entries at at (ledger.Linker.Link), the keys booked
+// before as lookup read them.
+func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger.Result, error) {
+	return l.Link(at, entries, tag, func(key string) (r ledger.Result, in [32]byte, ok bool, err error) {
+		p, ok := l.prior[key]
+		if !ok {
+			return r, in, false, nil
+		}
+		r = ledger.Result{Seq: p.seq, Replayed: true}
+		if err := ledger.DecodeHash(&r.Hash, p.hashHex); err != nil {
+			return r, in, false, corrupt(err)
+		}
+		if err := ledger.DecodeHash(&in, p.inHex); err != nil {
+			return r, in, false, corrupt(err)
+		}
+		return r, in, true, nil
+	})
+}
+
+// ledgerStatement is a statement queue queued: the fresh entry it
+// writes (-1 for a balance), and whether it is the entry's own row.
+type ledgerStatement struct {
+	fresh int
+	entry bool
+}
+
+// queue queues on b the writes of the entries linked fresh: the
+// accounts' balances once each, then each entry's postings and its row
+// (written after its postings, which its trigger checks). It returns
+// what each statement writes, in order.
+func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
+	list := l.Totals.List()
+	owner := make([]ledgerStatement, 0, len(list)+3*len(l.Fresh))
+	for _, t := range list {
+		b.Queue(`INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
+			credits_fen = accounts.credits_fen + excluded.credits_fen, postings = accounts.postings + excluded.postings,
+			last_seq = excluded.last_seq`, t.Account.String(), t.DebitsFen, t.CreditsFen, t.Postings, t.LastSeq)
+		owner = append(owner, ledgerStatement{fresh: -1})
+	}
+	for i := range l.Fresh {
+		f := &l.Fresh[i]
+		e := f.Entry
+		for k, p := range e.Postings {
+			b.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, f.Seq, k, p.Account.String(), p.AmountFen)
+			owner = append(owner, ledgerStatement{fresh: i})
+		}
+		var reversalOf *int64
+		if e.ReversalOf != 0 {
+			reversalOf = &e.ReversalOf
+		}
+		b.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			f.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, f.At.UnixNano(),
+			hex.EncodeToString(f.Input[:]), hex.EncodeToString(f.Hash[:]))
+		owner = append(owner, ledgerStatement{fresh: i, entry: true})
+	}
+	return owner
+}
+
+// statementErr is the error of a statement queue queued: a reversal's
+// row refused says which rule (reversed already, or nothing to reverse).
+func (l *ledgerTx) statementErr(s ledgerStatement, err error) error {
+	const op = "postgres.Ledger.Append"
+	if !s.entry || l.Fresh[s.fresh].Entry.ReversalOf == 0 {
+		return err
+	}
+	e := l.Fresh[s.fresh].Entry
+	switch err = mapErr(op, err); {
+	case citycard.IsKind(err, citycard.Exists):
+		return citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
+	case citycard.IsKind(err, citycard.NotFound):
+		return citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
+	}
+	return err
 }
 
 // querier is a *pgxpool.Pool or a pgx.Tx.

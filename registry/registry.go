@@ -175,6 +175,12 @@ const (
 	TerminalParkingMeter TerminalType = 5
 )
 
+// Loads reports whether a terminal of type k may run a card's online
+// load (圈存) with the load host: a kiosk or a counter's reader (pos) may;
+// a bus validator, a gate or a parking meter only debits cards, and may
+// not.
+func (k TerminalType) Loads() bool { return k == TerminalKiosk || k == TerminalPOS }
+
 var terminalTypeNames = [...]string{
 	TerminalBusValidator: "bus_validator", TerminalGate: "gate", TerminalPOS: "pos",
 	TerminalKiosk: "kiosk", TerminalParkingMeter: "parking_meter",

@@ -176,9 +176,13 @@ func updateCard(ctx context.Context, db *DB, tx *sql.Tx, c *cms.Card) error {
 func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
 	var replayed bool
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		var err error
 		var head *cms.AuditRecord
-		replayed, err = commitOp(ctx, s.db, tx, op, &head)
+		lt := s.db.ledger.begin(ctx, tx)
+		var err error
+		if replayed, err = commitOp(ctx, s.db, tx, lt, op, 0, &head); err != nil {
+			return err
+		}
+		_, err = lt.write()
 		return err
 	})
 	return replayed, mapErr("sqlite.CMS.Commit", err)
@@ -186,15 +190,18 @@ func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
 
 // CommitBatch commits ops in one transaction (cms.RetryBatch: an op
 // refused for its own reason is left out and the rest tried again). The
-// audit chain's head is read once and kept in the transaction.
+// audit chain's head and the ledger's are read once and kept in the
+// transaction, and the ledger's entries are written last, each account's
+// balance once (ledgerTx).
 func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
 	const op = "sqlite.CMS.CommitBatch"
 	return cms.RetryBatch(len(ops), func(live []int, replayed []bool) (int, error) {
 		refused := -1
 		err := s.db.write(ctx, func(tx *sql.Tx) error {
 			var head *cms.AuditRecord
+			lt := s.db.ledger.begin(ctx, tx)
 			for _, i := range live {
-				r, err := commitOp(ctx, s.db, tx, ops[i], &head)
+				r, err := commitOp(ctx, s.db, tx, lt, ops[i], i, &head)
 				if err != nil {
 					if err = mapErr(op, err); cms.IsRefusal(err) {
 						refused = i
@@ -203,15 +210,21 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 				}
 				replayed[i] = r
 			}
-			return nil
+			i, err := lt.write()
+			if err = mapErr(op, err); i >= 0 && cms.IsRefusal(err) {
+				refused = i
+			}
+			return err
 		})
 		return refused, mapErr(op, err)
 	})
 }
 
-// commitOp writes one operation in tx (Store.Commit's contract). head is
-// the audit chain's last record in tx, nil until read.
-func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation, head **cms.AuditRecord) (bool, error) {
+// commitOp writes one operation in tx (Store.Commit's contract), its
+// ledger entries linked in lt (tagged with its position i), for the
+// caller to write. head is the audit chain's last record in tx, nil
+// until read.
+func commitOp(ctx context.Context, db *DB, tx *sql.Tx, lt *ledgerTx, op *cms.Operation, i int, head **cms.AuditRecord) (bool, error) {
 	if b := op.Booking; b != nil {
 		// The key first: a replay or a reused key is found by the insert
 		// that fails, as keys are almost always new.
@@ -229,13 +242,13 @@ func commitOp(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation, head *
 			}
 			return true, nil
 		}
-		for i := range b.Flows {
-			if _, err := db.txExec(ctx, tx, qFlowInsert, cms.FlowArgs(b, i)...); err != nil {
+		for k := range b.Flows {
+			if _, err := db.txExec(ctx, tx, qFlowInsert, cms.FlowArgs(b, k)...); err != nil {
 				return false, err
 			}
 		}
 		if len(b.Entries) > 0 {
-			if _, err := db.ledger.append(ctx, tx, op.At.UTC(), b.Entries); err != nil {
+			if _, err := lt.link(op.At.UTC(), b.Entries, i); err != nil {
 				return false, err
 			}
 		}
@@ -391,4 +404,23 @@ func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.Audi
 	}
 	defer rows.Close()
 	return mapErr(op, cms.ScanAuditLog(rows, fn))
+}
+
+// CardLoads reads the card, its open load and the window's loads one
+// after the other: on SQLite a read is no round trip.
+func (s cmsStore) CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, from, to time.Time) (cms.CardLoads, error) {
+	const op = "sqlite.CMS.CardLoads"
+	var cl cms.CardLoads
+	var err error
+	if cl.Card, err = s.Card(ctx, issuer, asn); err != nil {
+		return cl, citycard.Wrap(op, citycard.Other, err)
+	}
+	switch open, err := s.OpenLoad(ctx, issuer, asn); {
+	case err == nil:
+		cl.Open = &open
+	case !citycard.IsKind(err, citycard.NotFound):
+		return cl, citycard.Wrap(op, citycard.Other, err)
+	}
+	cl.LoadedFen, err = s.LoadedFen(ctx, issuer, asn, from, to)
+	return cl, citycard.Wrap(op, citycard.Other, err)
 }

@@ -81,100 +81,112 @@ func (s *ledgerStore) Append(ctx context.Context, at time.Time, entries []ledger
 // acquisition journal committing a batch with its postings) can book
 // entries atomically with its own rows.
 func (s *ledgerStore) append(ctx context.Context, tx *sql.Tx, at time.Time, entries []ledger.Entry) ([]ledger.Result, error) {
-	var head ledger.Link
-	var hashHex string
-	switch err := tx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&head.Seq, &hashHex); {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	lt := s.begin(ctx, tx)
+	results, err := lt.link(at, entries, 0)
+	if err != nil {
 		return nil, err
-	default:
-		if err := ledger.DecodeHash(&head.Hash, hashHex); err != nil {
-			return nil, corrupt(err)
-		}
 	}
+	_, err = lt.write()
+	return results, err
+}
 
-	results := make([]ledger.Result, len(entries))
-	inputs := make([][32]byte, len(entries))
-	fresh := make([]int, 0, len(entries))
-	seen := make(map[string]int, len(entries))
-	var totals ledger.Totals
-	byKey := tx.StmtContext(ctx, s.byKey)
-	for i := range entries {
-		e := &entries[i]
-		in := e.InputHash()
-		inputs[i] = in
-		if j, ok := seen[e.Key]; ok {
-			if inputs[j] != in {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: results[j].Seq, Hash: results[j].Hash, Replayed: true}
-			continue
-		}
-		seen[e.Key] = i
-		var (
-			seq            int64
-			inHex, hashHex string
-		)
-		switch err := byKey.QueryRowContext(ctx, e.Key).Scan(&seq, &inHex, &hashHex); {
-		case err == nil:
-			if inHex != hex.EncodeToString(in[:]) {
-				return nil, conflict(e.Key)
-			}
-			results[i] = ledger.Result{Seq: seq, Replayed: true}
-			if err := ledger.DecodeHash(&results[i].Hash, hashHex); err != nil {
+// ledgerTx is the ledger's part of a writer's transaction: link chains
+// entries after the head (read once, at the first link; ledger.Linker)
+// as many times as the caller has entries to book, each with its own
+// time; write books the accounts' balances once each, then every entry
+// linked fresh. A group commit of card management books its operations'
+// entries so: one head and one balance update per account a batch, not
+// per operation.
+type ledgerTx struct {
+	ledger.Linker
+	s    *ledgerStore
+	ctx  context.Context
+	tx   *sql.Tx
+	read bool // the head
+}
+
+func (s *ledgerStore) begin(ctx context.Context, tx *sql.Tx) *ledgerTx {
+	return &ledgerTx{s: s, ctx: ctx, tx: tx}
+}
+
+// link chains entries at at (ledger.Linker.Link), asking the store for
+// each key not linked before.
+func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger.Result, error) {
+	if !l.read {
+		var hashHex string
+		switch err := l.tx.StmtContext(l.ctx, l.s.head).QueryRowContext(l.ctx).Scan(&l.Head.Seq, &hashHex); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, err
+		default:
+			if err := ledger.DecodeHash(&l.Head.Hash, hashHex); err != nil {
 				return nil, corrupt(err)
 			}
-			continue
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, err
 		}
-		head = head.Next(at, in)
-		results[i] = ledger.Result{Seq: head.Seq, Hash: head.Hash}
-		fresh = append(fresh, i)
-		totals.Add(head.Seq, e)
+		l.read = true
 	}
-	if len(fresh) == 0 {
-		return results, nil
-	}
+	byKey := l.tx.StmtContext(l.ctx, l.s.byKey)
+	return l.Link(at, entries, tag, func(key string) (r ledger.Result, in [32]byte, ok bool, err error) {
+		var inHex, hashHex string
+		switch err := byKey.QueryRowContext(l.ctx, key).Scan(&r.Seq, &inHex, &hashHex); {
+		case errors.Is(err, sql.ErrNoRows):
+			return r, in, false, nil
+		case err != nil:
+			return r, in, false, err
+		}
+		r.Replayed = true
+		if err := ledger.DecodeHash(&r.Hash, hashHex); err != nil {
+			return r, in, false, corrupt(err)
+		}
+		if err := ledger.DecodeHash(&in, inHex); err != nil {
+			return r, in, false, corrupt(err)
+		}
+		return r, in, true, nil
+	})
+}
 
-	upsert := tx.StmtContext(ctx, s.upsertAccount)
-	for _, b := range totals.List() {
+// write books the entries linked fresh: the accounts' balances, then
+// each entry's postings and its row. On an error it returns the tag of
+// the entry refused (-1 if none: a balance's).
+func (l *ledgerTx) write() (tag int, err error) {
+	const op = "sqlite.Ledger.Append"
+	if len(l.Fresh) == 0 {
+		return -1, nil
+	}
+	ctx := l.ctx
+	upsert := l.tx.StmtContext(ctx, l.s.upsertAccount)
+	for _, b := range l.Totals.List() {
 		if _, err := upsert.ExecContext(ctx, b.Account.String(), b.DebitsFen, b.CreditsFen, b.Postings, b.LastSeq); err != nil {
-			return nil, err
+			return -1, err
 		}
 	}
-	insPosting := tx.StmtContext(ctx, s.insertPosting)
-	insEntry := tx.StmtContext(ctx, s.insertEntry)
-	atNs := at.UnixNano()
-	for _, i := range fresh {
-		e, r := &entries[i], results[i]
+	insPosting := l.tx.StmtContext(ctx, l.s.insertPosting)
+	insEntry := l.tx.StmtContext(ctx, l.s.insertEntry)
+	for _, f := range l.Fresh {
+		e := f.Entry
 		for k, p := range e.Postings {
-			if _, err := insPosting.ExecContext(ctx, r.Seq, k, p.Account.String(), p.AmountFen); err != nil {
-				return nil, err
+			if _, err := insPosting.ExecContext(ctx, f.Seq, k, p.Account.String(), p.AmountFen); err != nil {
+				return f.Tag, err
 			}
 		}
 		var reversalOf any
 		if e.ReversalOf != 0 {
 			reversalOf = e.ReversalOf
 		}
-		_, err := insEntry.ExecContext(ctx, r.Seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
-			reversalOf, atNs, hex.EncodeToString(inputs[i][:]), hex.EncodeToString(r.Hash[:]))
+		_, err := insEntry.ExecContext(ctx, f.Seq, e.Key, string(e.Type), e.Source, e.Product, e.Count, e.Memo,
+			reversalOf, f.At.UnixNano(), hex.EncodeToString(f.Input[:]), hex.EncodeToString(f.Hash[:]))
 		if err != nil {
-			err = mapErr("sqlite.Ledger.Append", err)
+			err = mapErr(op, err)
 			switch {
 			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.Exists):
-				return nil, citycard.E("sqlite.Ledger.Append", citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
+				return f.Tag, citycard.E(op, citycard.Conflict, "entry %q: entry %d is reversed already", e.Key, e.ReversalOf)
 			case e.ReversalOf != 0 && citycard.IsKind(err, citycard.NotFound):
-				return nil, citycard.E("sqlite.Ledger.Append", citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
+				return f.Tag, citycard.E(op, citycard.NotFound, "entry %q: reverses entry %d, which does not exist", e.Key, e.ReversalOf)
 			}
-			return nil, err
+			return f.Tag, err
 		}
 	}
-	return results, nil
-}
-
-func conflict(key string) error {
-	return citycard.E("sqlite.Ledger.Append", citycard.Conflict, "idempotency key %q was booked with other content", key)
+	return -1, nil
 }
 
 // querier is a *sql.DB or a *sql.Tx.

@@ -643,23 +643,8 @@ func testCMSReview(t *testing.T, s Stores) {
 // rows say.
 func testCMSLoads(t *testing.T, s Stores) {
 	ctx := context.Background()
-	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
-	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clk.read)
+	clk, cards := soldCards(t, s.CMS, "0123456789ABCD3", 3)
 	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
-	var cards [3]cms.Card
-	for i := range cards {
-		asn := cmsASN(t, "0123456789ABCD3"+string(rune('0'+i)))
-		if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "transit", 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Personalize); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Sell(ctx, clerk, "sale-"+asn.String(), cmsIssuer, asn, cash, 0); err != nil {
-			t.Fatal(err)
-		}
-		cards[i], _ = s.CMS.Card(ctx, cmsIssuer, asn)
-	}
 	at := clk.read()
 	op := func(c cms.Card, key string, fen int64, st cms.LoadStatus) *cms.Operation {
 		l := &cms.OnlineLoad{Key: key, Issuer: c.Issuer, ASN: c.ASN, Counter: 7, AmountFen: fen, BalanceBeforeFen: 100,
@@ -718,6 +703,17 @@ func testCMSLoads(t *testing.T, s Stores) {
 	if got, _ := s.CMS.LoadedFen(ctx, cmsIssuer, cards[2].ASN, at.Add(time.Nanosecond), at.Add(time.Hour)); got != 0 {
 		t.Errorf("LoadedFen from just after: %d", got)
 	}
+	// CardLoads is Card, OpenLoad and LoadedFen at once.
+	cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Nanosecond))
+	if c2, _ := s.CMS.Card(ctx, cmsIssuer, cards[2].ASN); err != nil || !reflect.DeepEqual(cl.Card, c2) || cl.Open == nil || !reflect.DeepEqual(*cl.Open, want) || cl.LoadedFen != 400 {
+		t.Errorf("CardLoads: %+v %v", cl, err)
+	}
+	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at.Add(time.Nanosecond), at.Add(time.Hour)); err != nil || cl.LoadedFen != 0 {
+		t.Errorf("CardLoads from just after: %+v %v", cl, err)
+	}
+	if _, err := s.CMS.CardLoads(ctx, cmsIssuer, cmsASN(t, "0123456789ABCDFF"), at, at.Add(time.Hour)); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("CardLoads of no card: %v", err)
+	}
 	page, err := s.CMS.UnconfirmedLoads(ctx, "l0", 1)
 	if err != nil || len(page) != 1 || page[0].Key != "l1" {
 		t.Errorf("UnconfirmedLoads after l0: %+v %v", page, err)
@@ -749,10 +745,118 @@ func testCMSLoads(t *testing.T, s Stores) {
 	if _, err := s.CMS.OpenLoad(ctx, cmsIssuer, cards[2].ASN); !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("OpenLoad of a settled card: %v", err)
 	}
+	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Hour)); err != nil || cl.Open != nil || cl.LoadedFen != 400 {
+		t.Errorf("CardLoads of a settled card: %+v %v", cl, err)
+	}
 	if err := s.Exec(ctx, `UPDATE cms_loads SET amount_fen = 1 WHERE key = 'l2'`); err == nil {
 		t.Error("a settled load was changed")
 	}
 	if err := s.Exec(ctx, `DELETE FROM cms_loads WHERE key = 'l0'`); err == nil {
 		t.Error("a load was deleted")
 	}
+}
+
+// testCMSBatchLedger commits a group of operations with ledger entries
+// as one: an operation key twice in the group is a replay, an entry key
+// shared by two operations is booked once (with another input, the
+// second operation is refused), and a refused operation leaves nothing
+// of its entries; the ledger's chain, its balances and the audit chain
+// are sound after.
+func testCMSBatchLedger(t *testing.T, s Stores) {
+	ctx := context.Background()
+	clk, cards := soldCards(t, s.CMS, "0123456789ABCD5", 6)
+	float := ledger.Account{Type: ledger.CardFloat, Party: issuerHex}
+	settlement := ledger.Account{Type: ledger.Settlement, Party: issuerHex}
+	before, err := s.Ledger.Balance(ctx, float)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := clk.read()
+	op := func(c cms.Card, key, entryKey string, fen int64, version int64) *cms.Operation {
+		next := c
+		next.Version = version
+		e := ledger.NewEntry(entryKey, ledger.EntryLoad, "batch", ledger.Transfer(settlement, float, fen)...)
+		b := cms.Booking{Key: key, InputHash: [32]byte{byte(fen)}, Entries: []ledger.Entry{e}, Flows: []cms.Flow{{Card: c.ASN, Type: cms.FlowLoad, Fen: fen}}}
+		return &cms.Operation{Booking: &b, At: at, Cards: []*cms.Card{&next},
+			Audit: &cms.AuditRecord{At: at, Actor: "kiosk", ServicePoint: "k1", Subject: "card:" + c.String(), Action: "online load"}}
+	}
+	v := func(i int) int64 { return cards[i].Version + 1 }
+	ops := []*cms.Operation{
+		op(cards[0], "a", "e-a", 100, v(0)),
+		op(cards[1], "b", "e-shared", 200, v(1)),
+		op(cards[2], "c", "e-c", 300, cards[2].Version+5), // not the version read: refused
+		op(cards[0], "a", "e-a", 100, v(0)),               // a again: replayed
+		op(cards[3], "e", "e-shared", 200, v(3)),          // the shared entry again, same input: booked once
+		op(cards[4], "f", "e-shared", 999, v(4)),          // the shared entry with another input: refused
+		op(cards[5], "g", "e-g", 400, v(5)),
+	}
+	res, err := s.CMS.CommitBatch(ctx, ops)
+	if err != nil || len(res) != len(ops) {
+		t.Fatalf("CommitBatch: %+v %v", res, err)
+	}
+	for i, want := range []struct {
+		replayed bool
+		kind     citycard.Kind
+	}{{}, {}, {kind: citycard.Conflict}, {replayed: true}, {}, {kind: citycard.Conflict}, {}} {
+		if res[i].Replayed != want.replayed || (want.kind == 0) != (res[i].Err == nil) || (want.kind != 0 && !citycard.IsKind(res[i].Err, want.kind)) {
+			t.Errorf("operation %d: %+v, want %+v", i, res[i], want)
+		}
+	}
+	for _, key := range []string{"e-c"} {
+		if _, err := s.Ledger.EntryByKey(ctx, key); !citycard.IsKind(err, citycard.NotFound) {
+			t.Errorf("the refused operation's entry %s: %v", key, err)
+		}
+	}
+	for _, key := range []string{"c", "f"} {
+		if _, err := s.CMS.OperationHash(ctx, key); !citycard.IsKind(err, citycard.NotFound) {
+			t.Errorf("the refused operation %s: %v", key, err)
+		}
+	}
+	after, err := s.Ledger.Balance(ctx, float)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.NetFen() - before.NetFen(); got != -(100 + 200 + 400) {
+		t.Errorf("the float moved %d fen, want -700", got)
+	}
+	if rep, err := ledger.Verify(ctx, s.Ledger); err != nil || rep.Broken != nil {
+		t.Errorf("ledger.Verify: %+v %v", rep, err)
+	}
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
+		t.Errorf("VerifyAudit: %v", err)
+	}
+	for i, want := range []int64{100, 200, 0, 200, 0, 400} { // card 3 took the shared entry
+		if got := bookBalance(t, s.CMS, cards[i].ASN); got != want {
+			t.Errorf("card %d: book %d, want %d", i, got, want)
+		}
+	}
+}
+
+// soldCards applies for, personalizes and sells n transit cards (ASN
+// prefix followed by the card's digit) on the clock it returns, and
+// returns them as stored.
+func soldCards(t *testing.T, st cms.Store, prefix string, n int) (*settable, []cms.Card) {
+	t.Helper()
+	ctx := context.Background()
+	clk := &settable{now: time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)}
+	m := cms.NewManager(st, cms.DefaultProducts(), mustProtector(t), clk.read)
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	cards := make([]cms.Card, n)
+	for i := range cards {
+		asn := cmsASN(t, prefix+string(rune('0'+i)))
+		if _, err := m.Apply(ctx, clerk, cmsIssuer, asn, "transit", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Move(ctx, clerk, cmsIssuer, asn, cms.Personalize); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Sell(ctx, clerk, "sale-"+asn.String(), cmsIssuer, asn, cash, 0); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if cards[i], err = st.Card(ctx, cmsIssuer, asn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return clk, cards
 }

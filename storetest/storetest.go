@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"StaffApprovals", testStaffApprovals},
 		{"SelfService", testSelfService},
 		{"CMSLoads", testCMSLoads},
+		{"CMSBatchLedger", testCMSBatchLedger},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,10 +75,16 @@ type benchLoadResult struct {
 	Open      int64   `json:"unconfirmed"`
 	// Transactions and Operations count the group commits and the
 	// operations they took (an authorization and a confirmation a load).
-	Transactions int64  `json:"transactions"`
-	Operations   int64  `json:"operations"`
-	FirstErr     string `json:"first_error,omitempty"`
-	OK           bool   `json:"ok"`
+	Transactions int64 `json:"transactions"`
+	Operations   int64 `json:"operations"`
+	// The group commits' largest size and their durations (the store's
+	// transaction, without the wait for the one in progress).
+	CommitOpsMax int64   `json:"commit_ops_max"`
+	CommitP50Ms  float64 `json:"commit_p50_ms"`
+	CommitP99Ms  float64 `json:"commit_p99_ms"`
+	CommitMaxMs  float64 `json:"commit_max_ms"`
+	FirstErr     string  `json:"first_error,omitempty"`
+	OK           bool    `json:"ok"`
 }
 
 func runBenchLoad(ctx context.Context, e env, args []string) error {
@@ -128,7 +134,8 @@ func (r *benchLoadResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  %-24s %d at %.0f/s over %.1f s (%.0f/s achieved)\n", "loads", r.Loads, r.RatePerS, r.Seconds, r.Achieved)
 	fmt.Fprintf(w, "  %-24s p50 %.2f ms, p99 %.2f ms, max %.2f ms (from the scheduled start)\n", "latency", r.P50Ms, r.P99Ms, r.MaxMs)
 	fmt.Fprintf(w, "  %-24s %d\n", "late starts (> 1 ms)", r.Late)
-	fmt.Fprintf(w, "  %-24s %d operations in %d transactions\n", "group commits", r.Operations, r.Transactions)
+	fmt.Fprintf(w, "  %-24s %d operations in %d transactions (at most %d), each p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", "group commits",
+		r.Operations, r.Transactions, r.CommitOpsMax, r.CommitP50Ms, r.CommitP99Ms, r.CommitMaxMs)
 	fmt.Fprintf(w, "  %-24s %d %s\n", "errors", r.Errors, r.FirstErr)
 	fmt.Fprintf(w, "  %-24s %d fen booked, the cards hold %d more; %d unconfirmed\n", "float", r.BookedFen, r.CardsFen, r.Open)
 	verdict := "ok"
@@ -330,7 +337,9 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 		time.Sleep(10 * time.Millisecond)
 	}
 	res.Errors += lostConfirmations.Load()
-	res.Transactions, res.Operations = counted.batches.Load(), counted.ops.Load()
+	res.Transactions, res.Operations, res.CommitOpsMax = counted.batches.Load(), counted.ops.Load(), counted.maxOps.Load()
+	c50, c99, cmax := counted.times()
+	res.CommitP50Ms, res.CommitP99Ms, res.CommitMaxMs = ms(c50), ms(c99), ms(cmax)
 
 	// The checks: the float booked is what the cards were loaded, every
 	// load confirmed.
@@ -351,14 +360,41 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	return res, nil
 }
 
-// countedCommits counts the group commits under the load host.
+// countedCommits counts the group commits under the load host, and
+// times them.
 type countedCommits struct {
 	cms.Store
 	batches, ops atomic.Int64
+	maxOps       atomic.Int64
+	mu           sync.Mutex
+	took         []time.Duration // at most 1<<20
 }
 
 func (c *countedCommits) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
 	c.batches.Add(1)
 	c.ops.Add(int64(len(ops)))
-	return c.Store.CommitBatch(ctx, ops)
+	if n := int64(len(ops)); n > c.maxOps.Load() {
+		c.maxOps.Store(n) // one leader commits at a time
+	}
+	t0 := time.Now()
+	res, err := c.Store.CommitBatch(ctx, ops)
+	d := time.Since(t0)
+	c.mu.Lock()
+	if len(c.took) < 1<<20 {
+		c.took = append(c.took, d)
+	}
+	c.mu.Unlock()
+	return res, err
+}
+
+// times returns the commits' p50, p99 and max durations.
+func (c *countedCommits) times() (p50, p99, max time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.took)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(c.took)
+	return c.took[n/2], c.took[min(n-1, n*99/100)], c.took[n-1]
 }

@@ -99,6 +99,12 @@ func (a terminalAuth) AuthenticateTerminal(ctx context.Context, id citycard.Term
 	return err
 }
 
+// AuthenticateTerminalType implements api.TerminalTypeAuth.
+func (a terminalAuth) AuthenticateTerminalType(ctx context.Context, id citycard.TerminalID, token string) (registry.TerminalType, error) {
+	t, err := a.reg.Authenticate(ctx, id, token)
+	return t.Type, err
+}
+
 // acquisition is what deciding records takes: the acquirer over the
 // stores, with the key store, the blacklist and (if any) the fare table.
 type acquisition struct {
