@@ -47,6 +47,10 @@ type LoadHost struct {
 	// one whose TAC never came (the card's next session or records);
 	// ConfirmLater is told the error of a confirmation whose write failed.
 	ConfirmLater func(error)
+	// claims checks a load through channel TopUpClaim (a remote top-up
+	// claimed on the card) before it is booked, under the card's lock;
+	// NewTopUps sets it (see claim, topup.go).
+	claims func(ctx context.Context, c *Card, s *LoadSession, ch Channel) error
 }
 
 // laterCommitter is the store of a host that confirms later (GroupCommit).
@@ -162,6 +166,9 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		}
 	case !citycard.IsKind(err, citycard.NotFound):
 		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	if err := h.claim(ctx, op, &c, s, ch); err != nil {
+		return [4]byte{}, err
 	}
 	at := h.m.now()
 	day := at.In(citycard.ChinaTime)
@@ -335,6 +342,7 @@ func (h *LoadHost) reinstate(ctx context.Context, op string, by Actor, l *Online
 	b := Booking{Key: key, InputHash: inputHash("load_reinstatement", l.Key, l.AmountFen)}
 	b.add(entry(key, "load", ledger.EntryLoad, &c, ledger.Transfer(l.Channel.account(), floatAccount(&c), l.AmountFen)...))
 	b.Flows = []Flow{{c.ASN, FlowLoad, l.AmountFen}}
+	b.through(l.Channel, l.AmountFen, l.AmountFen)
 	settled := *l
 	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, SettledByLateTAC
 	moved := touched(c)

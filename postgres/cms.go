@@ -218,6 +218,9 @@ func commitOp(ctx context.Context, db *DB, tx pgx.Tx, op *cms.Operation) (bool, 
 				return false, err
 			}
 		}
+		if err := writeChannelMove(ctx, tx, op); err != nil {
+			return false, err
+		}
 	}
 	for _, c := range op.NewCards {
 		if _, err := tx.Exec(ctx, cardInsert, cms.CardArgs(c)...); err != nil {

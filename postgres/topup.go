@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/cms"
+)
+
+// TopUps returns card management's remote top-ups (cms.TopUpStore) and
+// its channel moves (cms.ChannelStore), in the database of CMS.
+func (db *DB) TopUps() interface {
+	cms.TopUpStore
+	cms.ChannelStore
+} {
+	return cmsStore{db}
+}
+
+const qTopUpSelect = `SELECT ` + cms.TopUpColumns + `, ` + cms.TopUpClaimColumns + ` FROM cms_topups`
+
+// writeChannelMove inserts the channel move of op, if it has one, in
+// commitOp's transaction.
+func writeChannelMove(ctx context.Context, tx pgx.Tx, op *cms.Operation) error {
+	args := cms.ChannelMoveArgs(op)
+	if args == nil {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO cms_channel_moves (`+cms.ChannelMoveColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, args...)
+	return err
+}
+
+func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.TopUp) (bool, error) {
+	const name = "postgres.CMS.CommitTopUp"
+	var replayed bool
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var err error
+		if replayed, err = commitOp(ctx, s.db, tx, op); err != nil || replayed {
+			return err
+		}
+		if t.State == cms.TopUpPending {
+			_, err := tx.Exec(ctx, `INSERT INTO cms_topups (`+cms.TopUpColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, cms.TopUpArgs(t)...)
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE cms_topups SET state = $1, settled_ns = $2 WHERE id = $3 AND state = 'pending'
+			AND NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`,
+			t.State.String(), t.SettledAt.UnixNano(), t.ID)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		return citycard.E(name, citycard.Conflict, "top-up %s is not pending with no claim: settled or claimed meanwhile", t.ID)
+	})
+	return replayed, mapErr(name, err)
+}
+
+func (s cmsStore) TopUp(ctx context.Context, id string) (cms.TopUp, error) {
+	t, err := cms.ScanTopUp(s.db.pool.QueryRow(ctx, qTopUpSelect+` WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, citycard.E("postgres.CMS.TopUp", citycard.NotFound, "no remote top-up %s", id)
+	}
+	return t, mapErr("postgres.CMS.TopUp", err)
+}
+
+func (s cmsStore) TopUpsOf(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]cms.TopUp, error) {
+	return s.topUps(ctx, "postgres.CMS.TopUpsOf", qTopUpSelect+` WHERE issuer = $1 AND asn = $2 ORDER BY paid_ns DESC, id COLLATE "C" LIMIT $3`, issuer.String(), cms.ASNHex(asn), limit)
+}
+
+func (s cmsStore) DueTopUps(ctx context.Context, at time.Time, after string, limit int) ([]cms.TopUp, error) {
+	return s.topUps(ctx, "postgres.CMS.DueTopUps", qTopUpSelect+` WHERE state = 'pending' AND id COLLATE "C" > $1 AND claim_by_ns <= $2
+		AND NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')
+		ORDER BY id COLLATE "C" LIMIT $3`, after, at.UnixNano(), limit)
+}
+
+func (s cmsStore) topUps(ctx context.Context, op, query string, args ...any) ([]cms.TopUp, error) {
+	rows, err := s.db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	l, err := cms.ScanTopUps(rows)
+	return l, mapErr(op, err)
+}
+
+func (s cmsStore) ChannelMoves(ctx context.Context, from, to time.Time, after string, limit int) ([]cms.ChannelMove, error) {
+	const op = "postgres.CMS.ChannelMoves"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+cms.ChannelMoveColumns+` FROM cms_channel_moves WHERE at_ns >= $1 AND at_ns < $2 AND op_key COLLATE "C" > $3 ORDER BY op_key COLLATE "C" LIMIT $4`,
+		from.UnixNano(), to.UnixNano(), after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	l, err := cms.ScanChannelMoves(rows)
+	return l, mapErr(op, err)
+}
