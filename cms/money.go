@@ -74,9 +74,11 @@ func (ch Channel) check(op string) error {
 	return nil
 }
 
-// account is the ledger account money comes in through (or goes out
+// Account is the ledger account money comes in through (or goes out
 // to): the party's settlement account, or for a claimed remote top-up
 // the issuer's top-up pending account.
+func (ch Channel) Account() ledger.Account { return ch.account() }
+
 func (ch Channel) account() ledger.Account {
 	if ch.Type == TopUpClaim {
 		return ledger.Account{Type: ledger.TopUpPending, Party: ch.Party}

@@ -14,7 +14,7 @@ import (
 
 var (
 	alipay     = cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: "2026030222001"}
-	alipayAcct = ledger.Account{Type: ledger.Settlement, Party: "alipay"}
+	alipayAcct = alipay.Account()
 )
 
 // topUpRig is the load host's rig with remote top-up over its store.

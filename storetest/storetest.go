@@ -71,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"StaffApprovals", testStaffApprovals},
 		{"SelfService", testSelfService},
 		{"CMSLoads", testCMSLoads},
+		{"CMSTopUps", testCMSTopUps},
+		{"CMSTopUpRace", testCMSTopUpRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
