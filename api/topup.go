@@ -21,6 +21,17 @@ func (s *Server) topUps(op string) (*cms.TopUps, error) {
 	return s.TopUps, nil
 }
 
+// topUpsAndPath is topUps and cardPath together, for the routes on one
+// card.
+func (s *Server) topUpsAndPath(r *http.Request, op string) (*cms.TopUps, citycard.IssuerCode, citycard.ASN, error) {
+	tu, err := s.topUps(op)
+	if err != nil {
+		return nil, citycard.IssuerCode{}, citycard.ASN{}, err
+	}
+	issuer, asn, err := cardPath(r, op)
+	return tu, issuer, asn, err
+}
+
 // topUpJSON is a remote top-up as staff and its cardholder see it.
 type topUpJSON struct {
 	ID             string `json:"id"`
@@ -99,12 +110,7 @@ func (s *Server) answerTopUp(w http.ResponseWriter, r *http.Request, what, by st
 // channel (a payment company's notice, a partner bank's counter).
 func (s *Server) handleCardTopUp(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.cardTopUp"
-	tu, err := s.topUps(op)
-	var issuer citycard.IssuerCode
-	var asn citycard.ASN
-	if err == nil {
-		issuer, asn, err = cardPath(r, op)
-	}
+	tu, issuer, asn, err := s.topUpsAndPath(r, op)
 	var key string
 	var fen int64
 	var payer cms.Channel
@@ -122,12 +128,7 @@ func (s *Server) handleCardTopUp(w http.ResponseWriter, r *http.Request, by Staf
 // handleCardTopUps lists a card's top-ups, newest first.
 func (s *Server) handleCardTopUps(w http.ResponseWriter, r *http.Request, _ Staff) {
 	const op = "api.cardTopUps"
-	tu, err := s.topUps(op)
-	var issuer citycard.IssuerCode
-	var asn citycard.ASN
-	if err == nil {
-		issuer, asn, err = cardPath(r, op)
-	}
+	tu, issuer, asn, err := s.topUpsAndPath(r, op)
 	var l []cms.TopUp
 	if err == nil {
 		l, err = tu.Of(r.Context(), issuer, asn)
@@ -242,12 +243,7 @@ func (s *Server) handleSelfTopUps(w http.ResponseWriter, r *http.Request, holder
 // top-ups it may claim on the card now, oldest first.
 func (s *Server) handleKioskTopUps(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	const op = "api.kioskTopUps"
-	tu, err := s.topUps(op)
-	var issuer citycard.IssuerCode
-	var asn citycard.ASN
-	if err == nil {
-		issuer, asn, err = cardPath(r, op)
-	}
+	tu, issuer, asn, err := s.topUpsAndPath(r, op)
 	var l []cms.TopUp
 	if err == nil {
 		l, err = tu.Pending(r.Context(), issuer, asn)

@@ -72,14 +72,4 @@ func ScanChannelMove(row Scanner) (ChannelMove, error) {
 }
 
 // ScanChannelMoves reads every channel move of rows.
-func ScanChannelMoves(rows Rows) ([]ChannelMove, error) {
-	var out []ChannelMove
-	for rows.Next() {
-		m, err := ScanChannelMove(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
+func ScanChannelMoves(rows Rows) ([]ChannelMove, error) { return scanAll(rows, ScanChannelMove) }

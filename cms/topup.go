@@ -663,14 +663,17 @@ func ScanTopUp(row Scanner) (TopUp, error) {
 }
 
 // ScanTopUps reads every top-up of rows as ScanTopUp.
-func ScanTopUps(rows Rows) ([]TopUp, error) {
-	var out []TopUp
+func ScanTopUps(rows Rows) ([]TopUp, error) { return scanAll(rows, ScanTopUp) }
+
+// scanAll reads every row of rows with scan.
+func scanAll[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	var out []T
 	for rows.Next() {
-		t, err := ScanTopUp(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
