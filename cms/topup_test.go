@@ -3,6 +3,8 @@ package cms_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -525,4 +527,240 @@ func TestTopUpStateMachine(t *testing.T) {
 			t.Errorf("ParseTopUpState(%q) = %v %v", st, got, err)
 		}
 	}
+}
+
+// topUpSim is the model of TestTopUpConservation: what each card's chip
+// holds and spent, its load the host holds unconfirmed, and each top-up's
+// state as the package doc's state machine moves it.
+type topUpSim struct {
+	t       *testing.T
+	r       *rig
+	tu      *cms.TopUps
+	chips   []*chip
+	spent   map[citycard.ASN]int64
+	open    map[citycard.ASN]*simLoad
+	state   map[string]cms.TopUpState
+	topups  map[string]cms.TopUp
+	paidFen int64 // through alipay, less what was refunded
+	ops     int
+}
+
+// simLoad is a card's load the host booked and has not seen settled.
+type simLoad struct {
+	topup    string // "" for a load paid at the kiosk
+	fen      int64
+	credited bool
+}
+
+// session is what the host does at a card's new session: it settles the
+// card's unconfirmed load (credited: confirmed; else reversed, its
+// top-up pending again).
+func (m *topUpSim) session(c *chip) {
+	o := m.open[c.asn]
+	if o == nil {
+		return
+	}
+	switch {
+	case o.topup != "" && o.credited:
+		m.state[o.topup] = cms.TopUpClaimed
+	case o.topup != "":
+		m.state[o.topup] = cms.TopUpPending
+	case !o.credited: // a kiosk's load reversed: the money back to the channel
+		m.paidFen -= o.fen
+	}
+	delete(m.open, c.asn)
+}
+
+// run authorizes a session of c for fen, through ch (a claim of top-up
+// id when id is not ""), and then, as how says, the card credits and the
+// TAC comes back (full), the card credits and the TAC is lost (tac
+// lost), or the card tears before it credits (torn).
+func (m *topUpSim) run(c *chip, id string, fen int64, how int) {
+	t, r := m.t, m.r
+	ctx := context.Background()
+	s, mac1 := c.initialize(t, uint32(fen), r.clk.read())
+	m.session(c)
+	var mac2 [4]byte
+	var err error
+	if id != "" {
+		mac2, err = m.tu.Claim(ctx, kiosk, id, s, mac1)
+	} else {
+		mac2, err = r.host.Authorize(ctx, kiosk, alipay, s, mac1)
+	}
+	if err != nil {
+		if !citycard.IsKind(err, citycard.Conflict) && !citycard.IsKind(err, citycard.Invalid) {
+			t.Fatalf("op %d: %v", m.ops, err)
+		}
+		if id != "" && m.state[id] == cms.TopUpPending && r.clk.now.Before(m.topups[id].ClaimBy) && citycard.IsKind(err, citycard.Invalid) {
+			t.Fatalf("op %d: a claim of a pending top-up refused as invalid: %v", m.ops, err)
+		}
+		return
+	}
+	if id != "" {
+		if m.state[id] != cms.TopUpPending || !r.clk.now.Before(m.topups[id].ClaimBy) {
+			t.Fatalf("op %d: top-up %s claimed from %v at %v, claim by %v", m.ops, id, m.state[id], r.clk.now, m.topups[id].ClaimBy)
+		}
+		m.state[id] = cms.TopUpClaiming
+	} else {
+		m.paidFen += fen
+	}
+	o := &simLoad{topup: id, fen: fen}
+	m.open[c.asn] = o
+	if how == 2 { // torn before the credit
+		return
+	}
+	tac, ok := c.credit(t, s, mac2)
+	if !ok {
+		t.Fatalf("op %d: the card refused the host's MAC2", m.ops)
+	}
+	o.credited = true
+	if how == 1 { // the TAC lost
+		return
+	}
+	if err := r.host.Confirm(ctx, kiosk, s, tac); err != nil {
+		t.Fatalf("op %d: %v", m.ops, err)
+	}
+	m.session(c)
+}
+
+// check asserts, for every card, loads (claims among them) - loads
+// reversed - purchases = the chip's balance, but for a load the card
+// never credited that the host has not yet reversed; for every top-up,
+// its state; and in the ledger: the float is the cards' books, the
+// top-up pending account the pending top-ups' amounts, the payer's
+// settlement what was paid in less what was refunded.
+func (m *topUpSim) check() {
+	t, r := m.t, m.r
+	ctx := context.Background()
+	var books int64
+	for _, c := range m.chips {
+		book := r.book(t, c)
+		limbo := int64(0)
+		if o := m.open[c.asn]; o != nil && !o.credited {
+			limbo = o.fen
+		}
+		if book-m.spent[c.asn]-limbo != int64(c.balance) {
+			t.Fatalf("op %d: card %v: book %d - spent %d - not credited %d != chip %d", m.ops, c.asn, book, m.spent[c.asn], limbo, c.balance)
+		}
+		books += book
+	}
+	var pending int64
+	for id, want := range m.state {
+		got, err := m.tu.TopUp(ctx, id)
+		if err != nil || got.State != want {
+			t.Fatalf("op %d: top-up %s: %v %v, want %v", m.ops, id, got.State, err, want)
+		}
+		if want == cms.TopUpPending {
+			pending += got.AmountFen
+		}
+	}
+	if r.float(t) != books || r.pending(t) != pending || r.balance(t, alipayAcct) != m.paidFen {
+		t.Fatalf("op %d: float %d (cards %d), pending %d (top-ups %d), alipay %d (want %d)", m.ops, r.float(t), books, r.pending(t), pending, r.balance(t, alipayAcct), m.paidFen)
+	}
+}
+
+// TestTopUpConservation drives cards through random remote top-ups
+// (paid, sometimes twice under one key; claimed whole, with the TAC lost
+// or torn before the credit; expired by the sweep; refunded), loads at
+// the kiosk and purchases, over the real load host and store, and checks
+// conservation after every step (topUpSim.check).
+func TestTopUpConservation(t *testing.T) {
+	counts := map[string]int{}
+	for seed := range uint64(4) {
+		r, tu := topUpRig(t)
+		m := &topUpSim{t: t, r: r, tu: tu, spent: map[citycard.ASN]int64{}, open: map[citycard.ASN]*simLoad{},
+			state: map[string]cms.TopUpState{}, topups: map[string]cms.TopUp{}}
+		for i := range 3 {
+			m.chips = append(m.chips, r.card(t, byte(i+1)))
+		}
+		rnd := rand.New(rand.NewPCG(seed, 17))
+		ctx := context.Background()
+		for range 150 {
+			m.ops++
+			c := m.chips[rnd.IntN(len(m.chips))]
+			switch n := rnd.IntN(20); {
+			case n < 5: // a payment in the app
+				key := fmt.Sprintf("pay-%d", m.ops)
+				fen := int64(100 * (1 + rnd.IntN(300)))
+				paid, _, err := tu.Pay(ctx, clerk, key, issuer, c.asn, alipay, fen)
+				if citycard.IsKind(err, citycard.Conflict) { // too many waiting
+					continue
+				}
+				if err != nil {
+					t.Fatalf("op %d: %v", m.ops, err)
+				}
+				m.state[paid.ID], m.topups[paid.ID] = cms.TopUpPending, paid
+				m.paidFen += fen
+				if rnd.IntN(3) == 0 {
+					if again, replayed, err := tu.Pay(ctx, clerk, key, issuer, c.asn, alipay, fen); err != nil || !replayed || again.ID != paid.ID {
+						t.Fatalf("op %d: the payment again: %v %v", m.ops, replayed, err)
+					}
+				}
+				counts["paid"]++
+			case n < 11: // the kiosk claims what it is offered
+				l, err := tu.Pending(ctx, issuer, c.asn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(l) == 0 {
+					continue
+				}
+				m.run(c, l[0].ID, l[0].AmountFen, rnd.IntN(3))
+				counts["claim"]++
+			case n < 13: // a load paid at the kiosk
+				m.run(c, "", int64(100*(1+rnd.IntN(100))), rnd.IntN(3))
+			case n < 16: // purchases
+				fen := min(int64(c.balance), int64(1+rnd.IntN(2000)))
+				c.balance -= uint32(fen)
+				m.spent[c.asn] += fen
+			case n < 17: // the payer asks for their money back
+				var ids []string
+				for id := range m.state {
+					ids = append(ids, id)
+				}
+				if len(ids) == 0 {
+					continue
+				}
+				slices.Sort(ids)
+				id := ids[rnd.IntN(len(ids))]
+				_, replayed, err := tu.Refund(ctx, clerk, id)
+				switch st := m.state[id]; {
+				case st == cms.TopUpPending && err == nil && !replayed:
+					m.state[id] = cms.TopUpRefunded
+					m.paidFen -= m.topups[id].AmountFen
+					counts["refund"]++
+				case (st == cms.TopUpRefunded || st == cms.TopUpExpired) && err == nil && replayed:
+				case (st == cms.TopUpClaiming || st == cms.TopUpClaimed) && citycard.IsKind(err, citycard.Conflict):
+				default:
+					t.Fatalf("op %d: refund of a top-up %v: replayed %v, %v", m.ops, st, replayed, err)
+				}
+			default: // days pass; the sweep
+				r.clk.advance(time.Duration(1+rnd.IntN(10*24)) * time.Hour)
+				want := 0
+				for id, st := range m.state {
+					if st == cms.TopUpPending && !r.clk.now.Before(m.topups[id].ClaimBy) {
+						m.state[id] = cms.TopUpExpired
+						m.paidFen -= m.topups[id].AmountFen
+						want++
+					}
+				}
+				n, err := tu.Sweep(ctx, clerk)
+				if err != nil || n != want {
+					t.Fatalf("op %d: Sweep: %d %v, want %d", m.ops, n, err, want)
+				}
+				counts["swept"] += n
+			}
+			m.check()
+		}
+		r.verify(t)
+		for _, st := range m.state {
+			counts[st.String()]++
+		}
+	}
+	for _, k := range []string{"paid", "claim", "claimed", "swept", "expired", "refund", "refunded"} {
+		if counts[k] == 0 {
+			t.Errorf("no %s in the random runs: %v", k, counts)
+		}
+	}
+	t.Logf("%v", counts)
 }
