@@ -195,7 +195,7 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		BalanceBeforeFen: l.BalanceFen, Terminal: s.Load.TerminalID, KeyVersion: s.KeyVersion, Alg: s.Alg, Channel: ch,
 		AuthorizedAt: at, Status: LoadUnconfirmed}
 	replayed, err := st.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{ol},
-		Audit: h.m.moneyAudit(by, at, "online load", &c, moved, &b)})
+		Audit: h.m.moneyAudit(by, at, loadAction(ch), &c, moved, &b)})
 	if err != nil {
 		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
 	}

@@ -356,6 +356,15 @@ func (h *LoadHost) claim(ctx context.Context, op string, c *Card, s *LoadSession
 	return h.claims(ctx, c, s, ch)
 }
 
+// loadAction is the audit log's action of an online load through ch:
+// a claim names its top-up.
+func loadAction(ch Channel) string {
+	if ch.Type == TopUpClaim {
+		return "claim remote top-up " + ch.Reference
+	}
+	return "online load"
+}
+
 // checkClaim is the load host's check of a claim, under the card's lock
 // with the card as read: the top-up is this card's, of the session's
 // amount, pending (or claimed by this very session: a retry, which the

@@ -154,6 +154,14 @@ func TestTopUpPayAndClaim(t *testing.T) {
 	if !payment || !claim {
 		t.Errorf("channel moves %+v: payment %v, claim %v", moves, payment, claim)
 	}
+	// The claim's audit record is the card's, naming the top-up.
+	var claimed bool
+	if err := r.db.CMS().AuditLog(ctx, 0, func(a *cms.AuditRecord) error {
+		claimed = claimed || a.Subject == "card:"+issuerHex+"/"+c.asn.String() && a.Action == "claim remote top-up "+paid.ID && a.ServicePoint == kiosk.ServicePoint
+		return nil
+	}); err != nil || !claimed {
+		t.Errorf("no audit record of the claim: %v", err)
+	}
 	r.verify(t)
 }
 
