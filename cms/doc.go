@@ -284,7 +284,10 @@
 //     refunds each to its payer (pending account to the payer's
 //     settlement); Refund does the same before ClaimBy at the payer's
 //     request. One refund a top-up: its key is "topup-refund:ID"
-//     whoever asks, so a sweep and a clerk racing book it once.
+//     whoever asks, so a sweep and a clerk racing book it once. The
+//     sweep also stores as claimed the top-ups whose claim is confirmed
+//     (an audit record, no money), so that the rows stored pending, which
+//     a kiosk's question and the sweep read, stay the few waiting.
 //
 // The state machine (NextTopUp; a move not listed is a Conflict naming
 // the top-up, its state, the move and the states it is allowed from):
@@ -298,7 +301,8 @@
 //	refund           pending             refunded  (at the payer's request)
 //
 // One fact, one place: the top-up's row keeps the payer's side (pending,
-// expired, refunded); the card's side is its claim's online load, whose
+// expired, refunded; claimed once the sweep has seen the claim
+// confirmed); the card's side is its claim's online load, whose
 // status the load host's own state machine moves (ClaimState:
 // unconfirmed is claiming, confirmed claimed, reversed pending again), so
 // the load host needs no more than its hook and the two can never

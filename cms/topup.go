@@ -17,9 +17,9 @@ import (
 // its claim on the card or its refund.
 type TopUpState uint8
 
-// The states. Their names are stored (pending, expired, refunded) or
-// shown (claiming, claimed: the claim's online load says, see TopUp):
-// keep them.
+// The states. Their names are stored (pending, claimed, expired,
+// refunded) or shown (claiming, and claimed until the sweep stores it:
+// the claim's online load says, see TopUp): keep them.
 const (
 	// TopUpPending: paid, the money in the top-up pending account,
 	// waiting for the card's next kiosk, counter reader or phone.
@@ -167,8 +167,9 @@ type TopUp struct {
 	PaidBy    Actor     // who took the payment, where (a holder at "self", a clerk at a counter)
 	PaidAt    time.Time //
 	ClaimBy   time.Time // it expires at this instant: PaidAt plus the product's TopUpDays
-	// State is the stored state (pending, expired, refunded), or for a
-	// pending one whose claim's load is live, that load's (ClaimState).
+	// State is the stored state (pending, claimed, expired, refunded),
+	// or for a pending one whose claim's load is live, that load's
+	// (ClaimState).
 	State     TopUpState
 	SettledAt time.Time // expired or refunded at; zero otherwise
 	Claim     string    // the live claim's online load key (LoadKey), "" for none
@@ -311,17 +312,22 @@ type TopUpStore interface {
 	// CommitTopUp commits op as Store.Commit does and, in the same
 	// transaction, writes t: a pending one is inserted (kind Exists for
 	// its ID taken by another key); an expired or refunded one is written
-	// over its row while that is pending with no live claim (else kind
-	// Conflict, nothing kept). A replayed op writes nothing.
+	// over its row while that is pending with no live claim, a claimed
+	// one while it is pending with a confirmed claim (else kind Conflict,
+	// nothing kept). A replayed op writes nothing.
 	CommitTopUp(ctx context.Context, op *Operation, t *TopUp) (replayed bool, err error)
 	// TopUp returns a top-up by ID, its State and Claim as TopUp says.
 	// Kind NotFound.
 	TopUp(ctx context.Context, id string) (TopUp, error)
 	// TopUpsOf returns up to limit top-ups of a card, newest first.
 	TopUpsOf(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]TopUp, error)
-	// DueTopUps returns up to limit top-ups stored pending with no live
-	// claim whose ClaimBy is at or before at, with IDs after after, by
-	// ID.
+	// WaitingTopUps returns up to limit top-ups of a card stored
+	// pending (pending, claiming, and claimed ones the sweep has not
+	// stored yet), oldest first.
+	WaitingTopUps(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]TopUp, error)
+	// DueTopUps returns up to limit top-ups stored pending whose ClaimBy
+	// is at or before at or whose claim is confirmed, with IDs after
+	// after, by ID: what the sweep expires or stores as claimed.
 	DueTopUps(ctx context.Context, at time.Time, after string, limit int) ([]TopUp, error)
 }
 
@@ -430,7 +436,7 @@ func (t *TopUps) Pay(ctx context.Context, by Actor, key string, issuer citycard.
 	if err != nil {
 		return TopUp{}, false, citycard.Wrap(op, citycard.Other, err)
 	}
-	l, err := t.store.TopUpsOf(ctx, issuer, asn, TopUpsListMax)
+	l, err := t.store.WaitingTopUps(ctx, issuer, asn, TopUpsListMax)
 	if err != nil {
 		return TopUp{}, false, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -471,13 +477,13 @@ func (t *TopUps) Of(ctx context.Context, issuer citycard.IssuerCode, asn citycar
 // Pending returns the top-ups a kiosk may claim on a card now: pending,
 // not expired, oldest first. Kind IO.
 func (t *TopUps) Pending(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]TopUp, error) {
-	l, err := t.Of(ctx, issuer, asn)
+	l, err := t.store.WaitingTopUps(ctx, issuer, asn, TopUpsListMax)
 	if err != nil {
-		return nil, err
+		return nil, citycard.Wrap("cms.TopUps.Pending", citycard.Other, err)
 	}
 	now := t.m.now()
 	var out []TopUp
-	for i := len(l) - 1; i >= 0; i-- {
+	for i := range l {
 		if l[i].State == TopUpPending && now.Before(l[i].ClaimBy) {
 			out = append(out, l[i])
 		}
@@ -512,8 +518,10 @@ func (t *TopUps) Refund(ctx context.Context, by Actor, id string) (TopUp, bool, 
 
 // Sweep expires the top-ups not claimed by their ClaimBy and refunds
 // them to their payers, in pages of SweepPage, and returns how many it
-// expired. A top-up claimed meanwhile is left alone. Kinds Invalid (the
-// actor), IO.
+// expired. A top-up claiming is left alone (its claim's load settles
+// first); one whose claim is confirmed is stored as claimed (with its
+// audit record), so that the pending rows a card's kiosk and the sweep
+// read stay few. Kinds Invalid (the actor), IO.
 func (t *TopUps) Sweep(ctx context.Context, by Actor) (int, error) {
 	const op = "cms.TopUps.Sweep"
 	if err := by.check(op); err != nil {
@@ -528,6 +536,15 @@ func (t *TopUps) Sweep(ctx context.Context, by Actor) (int, error) {
 		}
 		for i := range page {
 			after = page[i].ID
+			if page[i].State == TopUpClaimed {
+				if err := t.storeClaimed(ctx, op, by, &page[i]); err != nil && !citycard.IsKind(err, citycard.Conflict) {
+					return n, err
+				}
+				continue
+			}
+			if page[i].State != TopUpPending {
+				continue
+			}
 			_, replayed, err := t.settle(ctx, op, by, page[i].ID, ExpireTopUp)
 			switch {
 			case citycard.IsKind(err, citycard.Conflict):
@@ -541,6 +558,20 @@ func (t *TopUps) Sweep(ctx context.Context, by Actor) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// storeClaimed writes a top-up whose claim is confirmed as claimed: no
+// money moves (the claim booked it), so no operation key; an audit
+// record of the change.
+func (t *TopUps) storeClaimed(ctx context.Context, op string, by Actor, tu *TopUp) error {
+	at := t.m.now()
+	before := *tu
+	before.State = TopUpPending
+	stored := *tu
+	stored.SettledAt = at
+	a := t.m.audit(by, at, "topup:"+tu.ID, "remote top-up claimed", before.snapshot(), stored.snapshot())
+	_, err := t.store.CommitTopUp(ctx, &Operation{At: at, Audit: a}, &stored)
+	return citycard.Wrap(op, citycard.Other, err)
 }
 
 // settle refunds top-up id by move mv (ExpireTopUp, RefundTopUp) under

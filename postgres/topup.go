@@ -45,13 +45,16 @@ func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.Top
 			_, err := tx.Exec(ctx, `INSERT INTO cms_topups (`+cms.TopUpColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, cms.TopUpArgs(t)...)
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE cms_topups SET state = $1, settled_ns = $2 WHERE id = $3 AND state = 'pending'
-			AND NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`,
+		claim := `NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`
+		if t.State == cms.TopUpClaimed {
+			claim = `EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status = 'confirmed')`
+		}
+		tag, err := tx.Exec(ctx, `UPDATE cms_topups SET state = $1, settled_ns = $2 WHERE id = $3 AND state = 'pending' AND `+claim,
 			t.State.String(), t.SettledAt.UnixNano(), t.ID)
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
-		return citycard.E(name, citycard.Conflict, "top-up %s is not pending with no claim: settled or claimed meanwhile", t.ID)
+		return citycard.E(name, citycard.Conflict, "top-up %s is not pending with the claim %v needs: settled or claimed meanwhile", t.ID, t.State)
 	})
 	return replayed, mapErr(name, err)
 }
@@ -68,9 +71,13 @@ func (s cmsStore) TopUpsOf(ctx context.Context, issuer citycard.IssuerCode, asn 
 	return s.topUps(ctx, "postgres.CMS.TopUpsOf", qTopUpSelect+` WHERE issuer = $1 AND asn = $2 ORDER BY paid_ns DESC, id COLLATE "C" LIMIT $3`, issuer.String(), cms.ASNHex(asn), limit)
 }
 
+func (s cmsStore) WaitingTopUps(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]cms.TopUp, error) {
+	return s.topUps(ctx, "postgres.CMS.WaitingTopUps", qTopUpSelect+` WHERE state = 'pending' AND issuer = $1 AND asn = $2 ORDER BY paid_ns, id COLLATE "C" LIMIT $3`, issuer.String(), cms.ASNHex(asn), limit)
+}
+
 func (s cmsStore) DueTopUps(ctx context.Context, at time.Time, after string, limit int) ([]cms.TopUp, error) {
-	return s.topUps(ctx, "postgres.CMS.DueTopUps", qTopUpSelect+` WHERE state = 'pending' AND id COLLATE "C" > $1 AND claim_by_ns <= $2
-		AND NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')
+	return s.topUps(ctx, "postgres.CMS.DueTopUps", qTopUpSelect+` WHERE state = 'pending' AND id COLLATE "C" > $1 AND (claim_by_ns <= $2
+		OR EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status = 'confirmed'))
 		ORDER BY id COLLATE "C" LIMIT $3`, after, at.UnixNano(), limit)
 }
 

@@ -47,8 +47,11 @@ func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.Top
 			_, err := tx.ExecContext(ctx, `INSERT INTO cms_topups (`+cms.TopUpColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.TopUpArgs(t)...)
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE cms_topups SET state = ?, settled_ns = ? WHERE id = ? AND state = 'pending'
-			AND NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`,
+		claim := `NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`
+		if t.State == cms.TopUpClaimed {
+			claim = `EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status = 'confirmed')`
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE cms_topups SET state = ?, settled_ns = ? WHERE id = ? AND state = 'pending' AND `+claim,
 			t.State.String(), t.SettledAt.UnixNano(), t.ID)
 		if err != nil {
 			return err
@@ -57,7 +60,7 @@ func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.Top
 		if err != nil || n == 1 {
 			return err
 		}
-		return citycard.E(name, citycard.Conflict, "top-up %s is not pending with no claim: settled or claimed meanwhile", t.ID)
+		return citycard.E(name, citycard.Conflict, "top-up %s is not pending with the claim %v needs: settled or claimed meanwhile", t.ID, t.State)
 	})
 	return replayed, mapErr(name, err)
 }
@@ -75,9 +78,13 @@ func (s cmsStore) TopUpsOf(ctx context.Context, issuer citycard.IssuerCode, asn 
 	return s.topUps(ctx, "sqlite.CMS.TopUpsOf", qTopUpSelect+` WHERE issuer = ? AND asn = ? ORDER BY paid_ns DESC, id LIMIT ?`, issuer.String(), cms.ASNHex(asn), limit)
 }
 
+func (s cmsStore) WaitingTopUps(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]cms.TopUp, error) {
+	return s.topUps(ctx, "sqlite.CMS.WaitingTopUps", qTopUpSelect+` WHERE state = 'pending' AND issuer = ? AND asn = ? ORDER BY paid_ns, id LIMIT ?`, issuer.String(), cms.ASNHex(asn), limit)
+}
+
 func (s cmsStore) DueTopUps(ctx context.Context, at time.Time, after string, limit int) ([]cms.TopUp, error) {
-	return s.topUps(ctx, "sqlite.CMS.DueTopUps", qTopUpSelect+` WHERE state = 'pending' AND id > ? AND claim_by_ns <= ?
-		AND NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')
+	return s.topUps(ctx, "sqlite.CMS.DueTopUps", qTopUpSelect+` WHERE state = 'pending' AND id > ? AND (claim_by_ns <= ?
+		OR EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status = 'confirmed'))
 		ORDER BY id LIMIT ?`, after, at.UnixNano(), limit)
 }
 

@@ -168,10 +168,13 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	if _, err := s.CMS.OperationHash(ctx, b.Key); !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("the refused refund's key: %v", err)
 	}
-	// Past its time with a live claim, the sweep does not see it.
+	// Past its time with a live claim, the sweep leaves it to its claim.
 	h.clk.advance(31 * 24 * time.Hour)
-	if due, err := h.ts.DueTopUps(ctx, h.clk.read(), "", 10); err != nil || len(due) != 0 {
+	if due, err := h.ts.DueTopUps(ctx, h.clk.read(), "", 10); err != nil || len(due) != 1 || due[0].State != cms.TopUpClaiming {
 		t.Errorf("DueTopUps with a live claim: %+v %v", due, err)
+	}
+	if n, err := h.tu.Sweep(ctx, clerk); err != nil || n != 0 || h.state(t, paid.ID).State != cms.TopUpClaiming {
+		t.Errorf("Sweep of a claiming top-up: %d %v, %v", n, err, h.state(t, paid.ID).State)
 	}
 	h.clk.advance(-31 * 24 * time.Hour)
 	// The card's next session at the same counter reverses it; claimed
@@ -191,6 +194,30 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	if h.account(t, pending) != 0 || h.account(t, ledger.Account{Type: ledger.CardFloat, Party: issuerHex}) != -3000 {
 		t.Errorf("after the claim: pending %d, float %d", h.account(t, pending), h.account(t, ledger.Account{Type: ledger.CardFloat, Party: issuerHex}))
 	}
+	// Claimed, it is due to the sweep, which stores it claimed: then no
+	// longer waiting, nor due.
+	if due, err := h.ts.DueTopUps(ctx, h.clk.read(), "", 10); err != nil || len(due) != 1 || due[0].State != cms.TopUpClaimed {
+		t.Errorf("DueTopUps of a claimed top-up: %+v %v", due, err)
+	}
+	if w, err := h.ts.WaitingTopUps(ctx, cmsIssuer, h.asn, 10); err != nil || len(w) != 1 {
+		t.Errorf("WaitingTopUps before the sweep: %+v %v", w, err)
+	}
+	if n, err := h.tu.Sweep(ctx, clerk); err != nil || n != 0 {
+		t.Errorf("Sweep: %d %v", n, err)
+	}
+	if got := h.state(t, paid.ID); got.State != cms.TopUpClaimed || got.Claim != cms.LoadKey(s2) || got.SettledAt.IsZero() {
+		t.Errorf("stored claimed: %+v", got)
+	}
+	if due, err := h.ts.DueTopUps(ctx, h.clk.read(), "", 10); err != nil || len(due) != 0 {
+		t.Errorf("DueTopUps after the sweep: %+v %v", due, err)
+	}
+	if w, err := h.ts.WaitingTopUps(ctx, cmsIssuer, h.asn, 10); err != nil || len(w) != 0 {
+		t.Errorf("WaitingTopUps after the sweep: %+v %v", w, err)
+	}
+	stored := h.state(t, paid.ID)
+	stored.State = cms.TopUpRefunded
+	_, err = h.ts.CommitTopUp(ctx, &cms.Operation{At: h.clk.read(), Audit: &cms.AuditRecord{At: h.clk.read(), Actor: "x", ServicePoint: "y", Subject: "topup:" + paid.ID, Action: "refund"}}, &stored)
+	wantKind(t, "a claimed top-up settled again", err, citycard.Conflict)
 
 	// Three more, newest first in the list; two expire, paged one at a
 	// time by the sweep's query.
@@ -206,6 +233,9 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	l, err := h.ts.TopUpsOf(ctx, cmsIssuer, h.asn, 3)
 	if err != nil || len(l) != 3 || l[0].ID != ids[2] || l[2].ID != ids[0] {
 		t.Errorf("TopUpsOf: %+v %v", l, err)
+	}
+	if w, err := h.ts.WaitingTopUps(ctx, cmsIssuer, h.asn, 2); err != nil || len(w) != 2 || w[0].ID != ids[0] || w[1].ID != ids[1] {
+		t.Errorf("WaitingTopUps, oldest first: %+v %v", w, err)
 	}
 	if _, _, err := h.tu.Refund(ctx, clerk, ids[1]); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ CREATE TABLE cms_topups (
 	paid_at_point TEXT NOT NULL,
 	paid_ns       BIGINT NOT NULL,
 	claim_by_ns   BIGINT NOT NULL,
-	state         TEXT NOT NULL CHECK (state IN ('pending', 'expired', 'refunded')),
+	state         TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'expired', 'refunded')),
 	settled_ns    BIGINT NOT NULL
 );
 CREATE INDEX cms_topups_card ON cms_topups (issuer, asn, paid_ns);

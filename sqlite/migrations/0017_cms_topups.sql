@@ -5,7 +5,8 @@
 -- on its card by an online load through channel topup_claim (type 5,
 -- channel_ref the top-up's ID): the row keeps the payer's side
 -- (pending, expired, refunded); the claim's side is its load's status in
--- cms_loads, so that the two never disagree.
+-- cms_loads, so that the two never disagree. The sweep records a
+-- confirmed claim as claimed, so that the pending rows stay few.
 CREATE TABLE cms_topups (
 	id            TEXT PRIMARY KEY CHECK (length(id) = 16),
 	op_key        TEXT NOT NULL UNIQUE REFERENCES cms_operations (key),
@@ -19,7 +20,7 @@ CREATE TABLE cms_topups (
 	paid_at_point TEXT NOT NULL,
 	paid_ns       INTEGER NOT NULL,
 	claim_by_ns   INTEGER NOT NULL,
-	state         TEXT NOT NULL CHECK (state IN ('pending', 'expired', 'refunded')),
+	state         TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'expired', 'refunded')),
 	settled_ns    INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX cms_topups_card ON cms_topups (issuer, asn, paid_ns);
