@@ -36,6 +36,12 @@ type loadRequest struct {
 // to confirm, the card's tac instead of mac1 and the payment. The
 // terminal is the caller. Kind Invalid.
 func readLoadRequest(w http.ResponseWriter, r *http.Request, tid citycard.TerminalID, confirm bool) (loadRequest, error) {
+	return readSession(w, r, tid, confirm, !confirm)
+}
+
+// readSession is readLoadRequest with the payment's fields read or not
+// (a remote top-up's claim is paid already).
+func readSession(w http.ResponseWriter, r *http.Request, tid citycard.TerminalID, confirm, payment bool) (loadRequest, error) {
 	const op = "api.loadRequest"
 	var q loadRequest
 	if _, err := mediaType(r, mediaJSON); err != nil {
@@ -53,7 +59,10 @@ func readLoadRequest(w http.ResponseWriter, r *http.Request, tid citycard.Termin
 	if confirm {
 		fields = append(fields, field{"tac", readString(&mac)})
 	} else {
-		fields = append(append(fields, field{"mac1", readString(&mac)}), channelFields("channel", &channel, &party, &ref)...)
+		fields = append(fields, field{"mac1", readString(&mac)})
+	}
+	if payment {
+		fields = append(fields, channelFields("channel", &channel, &party, &ref)...)
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoadBody))
 	dec.UseNumber()
@@ -88,7 +97,7 @@ func readLoadRequest(w http.ResponseWriter, r *http.Request, tid citycard.Termin
 			return q, citycard.E(op, citycard.Invalid, "load: field %q: want %d hex digits", f.name, 2*len(f.dst))
 		}
 	}
-	if !confirm {
+	if payment {
 		if q.channel, err = parseChannel(channel, party, ref); err != nil {
 			return q, citycard.Wrap(op, citycard.Invalid, err)
 		}

@@ -19,8 +19,10 @@ func (s *Server) routes() []route {
 		s.terminalRoute("POST /v1/terminals/{terminal}/batches", s.handleUpload),
 		s.terminalRoute("GET /v1/terminals/{terminal}/blacklist", s.handleBlacklist),
 		s.terminalRoute("GET /v1/terminals/{terminal}/parameters", s.handleParameters),
-		s.loadRoute("POST /v1/terminals/{terminal}/loads", s.handleLoadAuthorize),       // a card's INITIALIZE FOR LOAD: MAC2 (load.go); kiosks and counter readers only
-		s.loadRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm), // the card's TAC of the load
+		s.loadRoute("POST /v1/terminals/{terminal}/loads", s.handleLoadAuthorize),                    // a card's INITIALIZE FOR LOAD: MAC2 (load.go); kiosks and counter readers only
+		s.loadRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm),              // the card's TAC of the load
+		s.loadRoute("GET /v1/terminals/{terminal}/cards/{issuer}/{asn}/topups", s.handleKioskTopUps), // remote top-ups to claim (topup.go); kiosks and counter readers only
+		s.loadRoute("POST /v1/terminals/{terminal}/topups/{id}/claim", s.handleTopUpClaim),           // a claim's INITIALIZE FOR LOAD: MAC2
 
 		// Staff (Authorization: Bearer <staff token>), with the least role.
 		s.staffRoute("GET /v1/rejections", RoleAuditor, s.handleRejections),
@@ -66,6 +68,11 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/unloss", RoleClerk, s.handleCardUnloss),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/replace", RoleClerk, s.handleCardReplace),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/refund", RoleClerk, s.handleCardRefund), // over the limit: a supervisor's approval
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/topups", RoleClerk, s.handleCardTopUp),  // a remote top-up paid (topup.go)
+		s.staffRoute("GET /v1/cards/{issuer}/{asn}/topups", RoleAuditor, s.handleCardTopUps),
+		s.staffRoute("GET /v1/topups/{id}", RoleAuditor, s.handleTopUpShow),
+		s.staffRoute("POST /v1/topups/{id}/refund", RoleClerk, s.handleTopUpRefund),
+		s.staffRoute("POST /v1/topups/sweep", RoleSupervisor, s.handleTopUpSweep), // the expired refunded to their payers
 
 		// Cardholders' self service (Authorization: Bearer <cardholder
 		// token>): their own cards only.
@@ -74,6 +81,8 @@ func (s *Server) routes() []route {
 		s.holderRoute("GET /v1/self/cards", s.handleSelfCards),
 		s.holderRoute("GET /v1/self/cards/{issuer}/{asn}", s.handleSelfCard),
 		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/loss", s.handleSelfLoss),
+		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/topups", s.handleSelfTopUp), // a remote top-up of their own card
+		s.holderRoute("GET /v1/self/cards/{issuer}/{asn}/topups", s.handleSelfTopUps),
 
 		// Application systems (Authorization: Bearer <application token>);
 		// {app} is the caller's own ID, its own cards only (apps.go).

@@ -205,6 +205,9 @@ type Server struct {
 	// Loads is the online load host (the terminals' load routes); nil:
 	// those routes answer 503.
 	Loads *cms.LoadHost
+	// TopUps is remote top-up over Loads (the top-up routes); nil: those
+	// routes answer 503.
+	TopUps *cms.TopUps
 	// Clearing is the clearing cycles (the /v1/clearing routes); nil:
 	// those routes answer 503.
 	Clearing Clearing

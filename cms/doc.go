@@ -113,6 +113,9 @@
 //	replacement fee settlement:CHANNEL -> fee_income (the deposit stays with the card that replaces)
 //	balance move    card_float:ISSUER -> card_float:ISSUER (old card to new: the float stands still, the cards' subledger moves)
 //	loss            issuer_loss:ISSUER -> card_float:ISSUER (the old card's use after its cut)
+//	top-up paid     settlement:PAYER -> topup_pending:ISSUER (a remote top-up: received, not on the card)
+//	top-up claimed  topup_pending:ISSUER -> card_float:ISSUER (a load through channel topup_claim)
+//	top-up refunded topup_pending:ISSUER -> settlement:PAYER (expired, or refunded at the payer's request)
 //
 // Limits (CheckLoad): a load is more than 0 and at most the product's
 // per-load limit (else Invalid); the balance after it at most the cap and
@@ -219,6 +222,105 @@
 // without it (RetryBatch), as refusals are rare; the audit chain's head
 // is read once a batch.
 //
+// # Channels
+//
+// Money comes in and goes out through a Channel: cash at our own
+// counter, a bank card at a counter or kiosk, a third-party payment
+// (Alipay, WeChat Pay: its reference required), a partner bank's counter
+// (its own staff and service points); its Party is the registry party
+// whose settlement account the money passes through. A fifth type,
+// topup_claim, is internal: the load of a remote top-up claimed on its
+// card, from the top-up pending account (Party the issuer, Reference the
+// top-up's ID); only TopUps.Claim books through it and the API's
+// channels are the other four.
+//
+// Every money operation through a channel says so on its Booking
+// (Channel, ChannelFen paid in or out, LoadFen of it onto a card), and
+// the store keeps it in the same transaction as a ChannelMove
+// (cms_channel_moves, ChannelStore) with the operation's service point
+// and actor (its audit record's): a counter's ID, a partner bank's
+// branch, "terminal:ID" for a kiosk or counter reader, "self" for the
+// app. Clearing reckons a channel's commission per load from them: a
+// load's move has LoadFen its amount, a reversal minus it, so that the
+// loads of a channel, a service point or a day are sums of its moves.
+// A remote top-up's commission is on its payment's move (the payer's
+// channel); its claim's move names the kiosk that wrote it.
+//
+// # Remote top-up
+//
+// A remote top-up (补登; London's Oyster collects such loads at the
+// gate in the same way) is paid on the web or in the app and written
+// onto the card at its next kiosk, counter reader or phone NFC tap. TopUps
+// takes it over a TopUpStore and the load host:
+//
+//   - Pay (staff, a payment channel's account) and SelfService.TopUp (the
+//     holder's own card only: OwnCard; the key kept as "holder:ID/KEY")
+//     book the money received through the payer's channel (bank card,
+//     third party with its reference, partner bank; never cash) into the
+//     issuer's top-up pending account, a liability apart from the float,
+//     as nothing is on the card yet: no flow of the card moves. The
+//     amount is at most one load (it is claimed in one); the product's
+//     TopUpDays (products file topup_days, 30 when unsaid, 0 for none)
+//     from the payment is its claim time (ClaimBy); a card waits for at
+//     most TopUpsPendingMax. The top-up's ID is 16 hex digits of the
+//     payment's key (TopUpID), so that a retry names the same top-up.
+//   - A kiosk asks for the card's claimable top-ups (Pending) and runs
+//     the normal online load for one of them, its amount: INITIALIZE FOR
+//     LOAD, the card's answer to Claim, which is LoadHost.Authorize
+//     through channel topup_claim. The host checks MAC1, settles the
+//     card's unconfirmed load, then asks the claim check (a hook the host
+//     calls under the card's lock on the card as read: the top-up is this
+//     card's, of the session's amount, pending and not past ClaimBy),
+//     checks the card's limits as for any load (the cap against the
+//     balance under MAC1, the per-load and daily limits), books the load
+//     (pending account to float, a load flow on the card) and answers
+//     MAC2; the TAC goes to Confirm as any load's.
+//   - A claim whose TAC never comes is an unconfirmed load like any
+//     other: the card's next session confirms it (counter past) or
+//     reverses it (same counter: the money back to the pending account,
+//     the top-up claimable again); Settle confirms it from the card's
+//     records; a late TAC reinstates it.
+//   - Sweep expires the top-ups not claimed by their ClaimBy and
+//     refunds each to its payer (pending account to the payer's
+//     settlement); Refund does the same before ClaimBy at the payer's
+//     request. One refund a top-up: its key is "topup-refund:ID"
+//     whoever asks, so a sweep and a clerk racing book it once. The
+//     sweep also stores as claimed the top-ups whose claim is confirmed
+//     (an audit record, no money), so that the rows stored pending, which
+//     a kiosk's question and the sweep read, stay the few waiting.
+//
+// The state machine (NextTopUp; a move not listed is a Conflict naming
+// the top-up, its state, the move and the states it is allowed from):
+//
+//	move             from                to
+//	claim            pending             claiming  (the claim's load authorized)
+//	confirm claim    claiming            claimed   (the load confirmed: TAC, next load, records)
+//	reverse claim    claiming            pending   (the load reversed: a new session at its counter)
+//	reinstate claim  pending, claiming   claimed   (a reversed claim's TAC after all)
+//	expire           pending             expired   (past ClaimBy, refunded by the sweep)
+//	refund           pending             refunded  (at the payer's request)
+//
+// One fact, one place: the top-up's row keeps the payer's side (pending,
+// expired, refunded; claimed once the sweep has seen the claim
+// confirmed); the card's side is its claim's online load, whose
+// status the load host's own state machine moves (ClaimState:
+// unconfirmed is claiming, confirmed claimed, reversed pending again), so
+// the load host needs no more than its hook and the two can never
+// disagree. A refund and a claim racing are serialized by the card's
+// lock in one process and by the card's version across processes (the
+// refund writes the card one version on, as every load does), and the
+// store settles a top-up only over a pending row with no live claim.
+// The one case left to error handling: a claim reversed, the top-up then
+// refunded, and the reversed claim's TAC arriving after that (two readers
+// on one card): the money is on the card, so the reinstatement books it
+// and the pending account shows the shortfall.
+//
+// Conservation with remote top-ups: per card, the loads (claims among
+// them) and the rest of the flows are as before; beside them, per
+// top-up, paid = claimed + refunded + pending, and the sum over the
+// pending top-ups is the top-up pending account's balance in the ledger
+// (the property test checks both after every step).
+//
 // # Storage and the audit log
 //
 // The package declares the storage it needs (Store) and the rules stay
@@ -258,7 +360,7 @@
 //
 // Every change writes one audit record in its own transaction: who (the
 // Actor), at which service point, when, the subject ("card:ISSUER/ASN",
-// "holder:ID"), the action, and JSON snapshots before and after. A
+// "holder:ID", "topup:ID"), the action, and JSON snapshots before and after. A
 // cardholder's snapshot is its ID, look-up hash and the SHA-256 of its
 // ciphertext: the log proves what changed and holds no personal data.
 // The log is append-only (the stores' triggers refuse an update or a

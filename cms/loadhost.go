@@ -47,6 +47,10 @@ type LoadHost struct {
 	// one whose TAC never came (the card's next session or records);
 	// ConfirmLater is told the error of a confirmation whose write failed.
 	ConfirmLater func(error)
+	// claims checks a load through channel TopUpClaim (a remote top-up
+	// claimed on the card) before it is booked, under the card's lock;
+	// NewTopUps sets it (see claim, topup.go).
+	claims func(ctx context.Context, c *Card, s *LoadSession, ch Channel) error
 }
 
 // laterCommitter is the store of a host that confirms later (GroupCommit).
@@ -171,6 +175,9 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 			return [4]byte{}, err
 		}
 	}
+	if err := h.claim(ctx, op, &c, s, ch); err != nil {
+		return [4]byte{}, err
+	}
 	at := h.m.now()
 	if !at.Before(to) || reread {
 		from, to = chinaDay(at)
@@ -196,7 +203,7 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		BalanceBeforeFen: l.BalanceFen, Terminal: s.Load.TerminalID, KeyVersion: s.KeyVersion, Alg: s.Alg, Channel: ch,
 		AuthorizedAt: at, Status: LoadUnconfirmed}
 	replayed, err := st.Commit(ctx, &Operation{Booking: &b, At: at, Cards: []*Card{moved}, Loads: []*OnlineLoad{ol},
-		Audit: h.m.moneyAudit(by, at, "online load", &c, moved, &b)})
+		Audit: h.m.moneyAudit(by, at, loadAction(ch), &c, moved, &b)})
 	if err != nil {
 		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -350,6 +357,7 @@ func (h *LoadHost) reinstate(ctx context.Context, op string, by Actor, l *Online
 	b := Booking{Key: key, InputHash: inputHash("load_reinstatement", l.Key, l.AmountFen)}
 	b.add(entry(key, "load", ledger.EntryLoad, &c, ledger.Transfer(l.Channel.account(), floatAccount(&c), l.AmountFen)...))
 	b.Flows = []Flow{{c.ASN, FlowLoad, l.AmountFen}}
+	b.through(l.Channel, l.AmountFen, l.AmountFen)
 	settled := *l
 	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, SettledByLateTAC
 	moved := touched(c)

@@ -19,12 +19,27 @@ const (
 	BankCard    ChannelType = 2 // a bank card at a counter or kiosk
 	ThirdParty  ChannelType = 3 // a third-party payment (Alipay, WeChat Pay), with its reference
 	PartnerBank ChannelType = 4 // a partner bank's counter, its own staff
+	// TopUpClaim is a remote top-up claimed on its card (TopUps.Claim):
+	// the money comes from the top-up pending account (Party: the
+	// issuer), Reference is the top-up's ID. Only the load host's claim
+	// books through it; the API's channels are the four above.
+	TopUpClaim ChannelType = 5
 )
 
-var channelNames = [...]string{Cash: "cash", BankCard: "bank_card", ThirdParty: "third_party", PartnerBank: "partner_bank"}
+var channelNames = [...]string{Cash: "cash", BankCard: "bank_card", ThirdParty: "third_party", PartnerBank: "partner_bank", TopUpClaim: "topup_claim"}
+
+// ParseChannelType parses a channel type's name. Kind Invalid.
+func ParseChannelType(s string) (ChannelType, error) {
+	for i, n := range channelNames {
+		if n != "" && n == s {
+			return ChannelType(i), nil
+		}
+	}
+	return 0, citycard.E("cms.ParseChannelType", citycard.Invalid, "channel %q: want cash, bank_card, third_party, partner_bank or topup_claim", s)
+}
 
 func (k ChannelType) String() string {
-	if k >= Cash && k <= PartnerBank {
+	if k >= Cash && k <= TopUpClaim {
 		return channelNames[k]
 	}
 	return fmt.Sprintf("channel(%d)", uint8(k))
@@ -44,7 +59,7 @@ type Channel struct {
 }
 
 func (ch Channel) check(op string) error {
-	if ch.Type < Cash || ch.Type > PartnerBank {
+	if ch.Type < Cash || ch.Type > TopUpClaim {
 		return citycard.E(op, citycard.Invalid, "channel type %d", ch.Type)
 	}
 	if err := (ledger.Account{Type: ledger.Settlement, Party: ch.Party}).Validate(); err != nil {
@@ -53,13 +68,21 @@ func (ch Channel) check(op string) error {
 	if len(ch.Reference) > ReferenceLenMax || !utf8.ValidString(ch.Reference) {
 		return citycard.E(op, citycard.Invalid, "channel %v: reference of %d bytes, at most %d of UTF-8", ch.Type, len(ch.Reference), ReferenceLenMax)
 	}
-	if ch.Type == ThirdParty && ch.Reference == "" {
-		return citycard.E(op, citycard.Invalid, "channel third_party: the payment's reference is missing")
+	if (ch.Type == ThirdParty || ch.Type == TopUpClaim) && ch.Reference == "" {
+		return citycard.E(op, citycard.Invalid, "channel %v: the payment's reference is missing", ch.Type)
 	}
 	return nil
 }
 
+// Account is the ledger account money comes in through (or goes out
+// to): the party's settlement account, or for a claimed remote top-up
+// the issuer's top-up pending account.
+func (ch Channel) Account() ledger.Account { return ch.account() }
+
 func (ch Channel) account() ledger.Account {
+	if ch.Type == TopUpClaim {
+		return ledger.Account{Type: ledger.TopUpPending, Party: ch.Party}
+	}
 	return ledger.Account{Type: ledger.Settlement, Party: ch.Party}
 }
 
@@ -151,6 +174,21 @@ type Booking struct {
 	Entries   []ledger.Entry
 	Flows     []Flow
 	Refund    *RefundQuote // for a refund, how it was reckoned
+	// Channel is the channel the operation's money came in or went out
+	// through (Type 0: none, as a balance move), ChannelFen how much (paid
+	// in; below 0 paid out) and LoadFen how much of it went onto a card
+	// (below 0: a load reversed). The store keeps them with the
+	// operation's service point (its audit record's): the channel moves
+	// from which clearing reckons a channel's commission per load
+	// (ChannelMove).
+	Channel    Channel
+	ChannelFen int64
+	LoadFen    int64
+}
+
+// through records on b the channel its money passed through.
+func (b *Booking) through(ch Channel, fen, loadFen int64) {
+	b.Channel, b.ChannelFen, b.LoadFen = ch, fen, loadFen
 }
 
 // KeyLenMax bounds an operation's idempotency key, leaving the ledger's
@@ -261,6 +299,7 @@ func (s Sale) Book() (Booking, error) {
 	if s.LoadFen != 0 {
 		b.Flows = append(b.Flows, Flow{s.Card.ASN, FlowLoad, s.LoadFen})
 	}
+	b.through(s.Channel, depositFen+feeFen+s.LoadFen, s.LoadFen)
 	return b, nil
 }
 
@@ -323,6 +362,7 @@ func (l Load) Book() (Booking, error) {
 	b := Booking{Key: l.Key, InputHash: l.InputHash()}
 	b.add(entry(l.Key, "load", ledger.EntryLoad, l.Card, ledger.Transfer(l.Channel.account(), floatAccount(l.Card), l.AmountFen)...))
 	b.Flows = []Flow{{l.Card.ASN, FlowLoad, l.AmountFen}}
+	b.through(l.Channel, l.AmountFen, l.AmountFen)
 	return b, nil
 }
 
@@ -465,6 +505,7 @@ func (r Refunding) Book() (Booking, error) {
 		ledger.Debit(floatAccount(r.Card), q.BalanceFen), ledger.Debit(deposit(r.Card), q.DepositFen+q.DepositKeptFen),
 		ledger.Credit(feeIncome, q.FeeFen+q.DepositKeptFen), ledger.Credit(r.Payee.account(), q.PaidFen)))
 	b.Flows = append(b.Flows, Flow{r.Card.ASN, FlowRefund, q.BalanceFen})
+	b.through(r.Payee, -q.PaidFen, 0)
 	return b, nil
 }
 
@@ -504,6 +545,7 @@ func (f ReplacementFee) Book() (Booking, error) {
 	}
 	b := Booking{Key: f.Key, InputHash: f.InputHash()}
 	b.add(entry(f.Key, "fee", ledger.EntryFee, f.Old, ledger.Transfer(f.Channel.account(), feeIncome, f.Product.ReplacementFeeFen)...))
+	b.through(f.Channel, f.Product.ReplacementFeeFen, 0)
 	return b, nil
 }
 

@@ -141,5 +141,6 @@ func (r LoadReversal) Book() (Booking, error) {
 	e.Memo = "the card never credited the load: it began another at online counter " + strconv.Itoa(int(r.Load.Counter))
 	b.add(e, ok)
 	b.Flows = []Flow{{r.Card.ASN, FlowLoadReversed, r.Load.AmountFen}}
+	b.through(r.Load.Channel, -r.Load.AmountFen, -r.Load.AmountFen)
 	return b, nil
 }

@@ -117,6 +117,12 @@ type Product struct {
 	// DormantYears is how long a registered card may go unused before it
 	// is reported as dormant (never drained); 0: never reported.
 	DormantYears int
+	// TopUpDays is how long a remote top-up (补登) paid for a card waits to
+	// be claimed on it at a kiosk, counter reader or phone before it
+	// expires and is refunded to its payer (DefaultTopUpDays when the
+	// products file does not say); 0: the product takes no remote
+	// top-ups.
+	TopUpDays int
 
 	Eligibility Eligibility
 	Review      Review

@@ -384,6 +384,7 @@ func (d *decoder) product(c *Catalog) *Product {
 	p.ValidityYears = d.intField("validity_years", true, 0, 50)
 	p.CoolingDays = d.intField("cooling_days", true, 0, 365)
 	p.DormantYears = d.intField("dormant_years", false, 0, 50)
+	p.TopUpDays = d.intField("topup_days", false, DefaultTopUpDays, 365)
 	p.Eligibility.Type = EligibilityType(d.choice("eligibility", false, int(Anyone), eligibilityNames[:]))
 	ageMin, ageLine, hasAge := d.get("age_min", false)
 	p.Review.EveryMonths = d.intField("review_months", false, 0, 120)

@@ -24,6 +24,7 @@ const (
 	Settlement             AccountType = 6 // money through a party's settlement bank account (asset)
 	CardDeposit            AccountType = 7 // deposits held for an issuer's cards, refunded on return (liability)
 	IssuerLoss             AccountType = 8 // what an issuer bears of lost cards' use after the loss report (expense)
+	TopUpPending           AccountType = 9 // remote top-ups paid for an issuer's cards, not yet claimed on them (liability)
 )
 
 var accountTypeNames = [...]string{
@@ -35,6 +36,7 @@ var accountTypeNames = [...]string{
 	Settlement:             "settlement",
 	CardDeposit:            "card_deposit",
 	IssuerLoss:             "issuer_loss",
+	TopUpPending:           "topup_pending",
 }
 
 // String returns the type's name, the first part of its accounts' names.

@@ -12,9 +12,11 @@
 // (grey records), interconnect_receivable:ISSUER what another city's
 // issuer owes us for its cards used here, settlement:PARTY the money
 // moving through a party's settlement (bank) account, fee_income our
-// fees, card_deposit:ISSUER the deposits held for an issuer's cards, and
+// fees, card_deposit:ISSUER the deposits held for an issuer's cards,
 // issuer_loss:ISSUER what the issuer bears of lost cards' use after their
-// loss reports (package cms books the last two). Accounts open themselves on their first posting; their names are
+// loss reports, and topup_pending:ISSUER the remote top-ups (补登) paid
+// for its cards and not yet claimed on them (package cms books the last
+// three). Accounts open themselves on their first posting; their names are
 // the account's String form and never change.
 //
 // # Entries and postings

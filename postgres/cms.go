@@ -172,7 +172,7 @@ func (s cmsStore) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
 func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.CommitResult, error) {
 	const op = "postgres.CMS.CommitBatch"
 	return cms.RetryBatch(len(ops), func(live []int, replayed []bool) (int, error) {
-		refused, err := commitBatch(ctx, s.db, ops, live, replayed)
+		refused, err := commitBatch(ctx, s.db, ops, live, replayed, nil)
 		return refused, mapErr(op, err)
 	})
 }
@@ -195,7 +195,11 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 //
 // The first operation refused for its own reason (cms.IsRefusal) rolls
 // the transaction back and is returned with its position.
-func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, replayed []bool) (refused int, err error) {
+//
+// tail, if not nil, queues writes of its own after the operations' (a
+// remote top-up's row with the operation that books it), unless every
+// operation was a replay.
+func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, replayed []bool, tail func(queue queueFunc)) (refused int, err error) {
 	refused = -1
 	var keys []string
 	var entries int
@@ -253,6 +257,7 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 		b.Queue(sql, args...)
 		owner = append(owner, statement{op: op, read: read})
 	}
+	fresh := 0
 	for _, i := range live {
 		o := ops[i]
 		if bk := o.Booking; bk != nil {
@@ -265,6 +270,7 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 				continue
 			}
 			committed[bk.Key] = in
+			fresh++
 			queue(i, nil, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, bk.Key, in, o.At.UnixNano())
 			for k := range bk.Flows {
 				queue(i, nil, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(bk, k)...)
@@ -274,6 +280,11 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 					return i, err
 				}
 			}
+			if args := cms.ChannelMoveArgs(o); args != nil {
+				queue(i, nil, channelMoveInsert, args...)
+			}
+		} else {
+			fresh++
 		}
 		for _, c := range o.NewCards {
 			queue(i, nil, cardInsert, cms.CardArgs(c)...)
@@ -291,6 +302,9 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 		o.Audit.Chain(&head)
 		head = *o.Audit
 		queue(i, nil, `INSERT INTO cms_audit (`+cms.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, cms.AuditArgs(o.Audit)...)
+	}
+	if tail != nil && fresh > 0 {
+		tail(queue)
 	}
 	for _, w := range lt.queue(&b) {
 		s := statement{op: -1, ledger: &w}
@@ -325,6 +339,11 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 	}
 	return -1, tx.Commit(ctx)
 }
+
+// queueFunc queues a write of commitBatch's second round trip: the
+// position of the operation it writes, how its answer is read (nil: an
+// Exec), the statement and its arguments.
+type queueFunc func(op int, read func(pgx.BatchResults) error, sql string, args ...any)
 
 // statement is one of commitBatch's writes: the position of the
 // operation it writes (-1: the batch's, a ledger balance), how its

@@ -34,7 +34,7 @@ const (
 	qLoadSettle  = `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`
 )
 
-var cmsWriterQueries = []string{qAuditHead, qAuditInsert, qOpHash, qOpInsert, qFlowInsert, qLoadInsert, qLoadSettle, cardUpdate}
+var cmsWriterQueries = []string{qAuditHead, qAuditInsert, qOpHash, qOpInsert, qFlowInsert, qLoadInsert, qLoadSettle, cardUpdate, qChannelMoveInsert}
 
 // appendAudit chains a after the log's last record and inserts it, in the
 // caller's transaction (the single writer serializes the chain).
@@ -251,6 +251,9 @@ func commitOp(ctx context.Context, db *DB, tx *sql.Tx, lt *ledgerTx, op *cms.Ope
 			if _, err := lt.link(op.At.UTC(), b.Entries, i); err != nil {
 				return false, err
 			}
+		}
+		if err := writeChannelMove(ctx, db, tx, op); err != nil {
+			return false, err
 		}
 	}
 	for _, c := range op.NewCards {

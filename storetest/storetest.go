@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"SelfService", testSelfService},
 		{"CMSLoads", testCMSLoads},
 		{"CMSBatchLedger", testCMSBatchLedger},
+		{"CMSTopUps", testCMSTopUps},
+		{"CMSTopUpRace", testCMSTopUpRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

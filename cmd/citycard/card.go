@@ -37,6 +37,15 @@ printed as the API's JSON.
                    supervisor approves it, then the same command again with --approval ID
   approve ID | reject ID
                    decide an approval request (a supervisor, not its requester)
+  topup pay CARD --key K --amount-fen N --channel C --party P [--reference R]
+                   a remote top-up (补登) paid for the card online (bank_card,
+                   third_party with its reference, partner_bank): held until
+                   the card's next kiosk, counter reader or phone claims it
+  topup list CARD  the card's remote top-ups, newest first
+  topup show ID | topup refund ID
+                   a remote top-up (16 hex digits); refund a pending one to its payer
+  topup sweep      expire the top-ups past their claim time, refunded to their
+                   payers (a supervisor)
 
 --key is the operation's idempotency key: the same command again with
 the same key books nothing twice. Channels: cash (the default), bank_card,
@@ -73,18 +82,22 @@ func runCard(ctx context.Context, e env, args []string) error {
 	studiesEnd := fs.String("studies-end", "", "register: a student's last day of studies, YYYY-MM-DD")
 	product := fs.String("product", "", "apply: the product (the products file's ID)")
 	holder := fs.Int64("holder", 0, "apply: the cardholder's ID (0: an anonymous card)")
-	key := fs.String("key", "", "issue, replace, refund: the idempotency key")
-	channel := fs.String("channel", "cash", "issue, replace, refund: cash, bank_card, third_party or partner_bank")
-	party := fs.String("party", "", "issue, replace, refund: the channel's registry party")
-	reference := fs.String("reference", "", "issue, replace, refund: the payment's reference")
+	key := fs.String("key", "", "issue, replace, refund, topup pay: the idempotency key")
+	channel := fs.String("channel", "cash", "issue, replace, refund, topup pay: cash, bank_card, third_party or partner_bank (a top-up: not cash)")
+	party := fs.String("party", "", "issue, replace, refund, topup pay: the channel's registry party")
+	reference := fs.String("reference", "", "issue, replace, refund, topup pay: the payment's reference")
 	loadFen := fs.Int64("load-fen", 0, "issue: a first load, in fen")
 	newASN := fs.String("new-asn", "", "replace: the new card's ASN")
 	approval := fs.Int64("approval", 0, "refund: the approval request's ID, once approved")
+	amountFen := fs.Int64("amount-fen", 0, "topup pay: the amount, in fen")
 	pos, c, err := parseAPICommand(fs, args, e)
 	if err != nil {
 		return err
 	}
 	cmd := pos[0]
+	if cmd == "topup" {
+		return cardTopUp(ctx, e, c, pos[1:], *key, *channel, *party, *reference, *amountFen)
+	}
 	arg := func() (string, error) {
 		if len(pos) != 2 {
 			return "", fmt.Errorf("card %s: want one argument after it, have %d: %w", cmd, len(pos)-1, errUsage)

@@ -145,10 +145,69 @@ func TestStaffCLIUsage(t *testing.T) {
 		{"staff"}, {"staff", "fire", "ann"}, {"staff", "disable"}, {"staff", "add", "--db", "sqlite:x.db", "--role", "boss"},
 		{"card"}, {"card", "show"}, {"card", "show", "31500001FFFFFFFF"}, {"card", "show", "XX/YY"}, {"card", "holder", "one"},
 		{"card", "approve", "x"}, {"card", "frobnicate", "31500001FFFFFFFF/31500000000000000001"}, {"audit", "check"},
+		{"card", "topup"}, {"card", "topup", "pay"}, {"card", "topup", "pay", "XX/YY"}, {"card", "topup", "show", "12"},
+		{"card", "topup", "refund", "not-hex-not-hex!"}, {"card", "topup", "sweep", "now"}, {"card", "topup", "claim", "0000000000000001"},
 	} {
 		_, _, err := tryCLI([]string{envPassword + "=" + testPassword, envServer + "=http://127.0.0.1:1"}, args...)
 		if err == nil || !strings.Contains(err.Error(), "usage") {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}
 	}
+}
+
+// TestCardTopUpCLI pays a remote top-up for a card at a partner bank's
+// counter through the CLI against a real serve, lists and shows it,
+// refunds it, and sweeps (a supervisor's).
+func TestCardTopUpCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	b := newBackOfficeFiles(t, "")
+	b.addStaff(t, "root", "admin")
+	srv := startServe(t, b.env(), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0")
+	server := "http://" + srv.addr
+	admin := staffLoginCLI(t, srv.addr, "root")
+	as := func(token string) []string {
+		return []string{envServer + "=" + server, envToken + "=" + token, envPassword + "=" + testPassword}
+	}
+	mustCLI(t, as(admin), "staff", "add", "--name", "ann", "--role", "clerk", "--point", "icbc-nb-branch-3", "--point-type", "bank_branch")
+	mustCLI(t, as(admin), "staff", "add", "--name", "sue", "--role", "supervisor", "--point", "nb-counter-01", "--point-type", "own_counter")
+	ann, sue := staffLoginCLI(t, srv.addr, "ann"), staffLoginCLI(t, srv.addr, "sue")
+	card := "31500001FFFFFFFF/31500000000000000011"
+	mustCLI(t, as(ann), "card", "apply", card, "--product", "transit")
+	mustCLI(t, as(ann), "card", "issue", card, "--key", "sell-11", "--party", "nb-card")
+	pay := []string{"card", "topup", "pay", card, "--key", "bank-1", "--amount-fen", "5000", "--channel", "partner_bank", "--party", "icbc-ningbo"}
+	out := mustCLI(t, as(ann), pay...)
+	var v struct {
+		TopUp map[string]any `json:"topup"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("topup pay: %v\n%s", err, out)
+	}
+	id, _ := v.TopUp["id"].(string)
+	if v.TopUp["state"] != "pending" || v.TopUp["service_point"] != "icbc-nb-branch-3" || len(id) != 16 {
+		t.Fatalf("topup pay: %s", out)
+	}
+	if out := mustCLI(t, as(ann), pay...); !strings.Contains(out, `"replayed": true`) {
+		t.Fatalf("topup pay again: %s", out)
+	}
+	if _, _, err := tryCLI(as(ann), "card", "topup", "pay", card, "--key", "cash-1", "--amount-fen", "100", "--party", "nb-card"); err == nil || !strings.Contains(err.Error(), "422") {
+		t.Fatalf("a top-up paid in cash: %v, want 422", err)
+	}
+	if out := mustCLI(t, as(ann), "card", "topup", "list", card); strings.Count(out, `"id"`) != 1 {
+		t.Fatalf("topup list: %s", out)
+	}
+	if out := mustCLI(t, as(ann), "card", "topup", "show", id); !strings.Contains(out, `"payer": "partner_bank"`) {
+		t.Fatalf("topup show: %s", out)
+	}
+	if out := mustCLI(t, as(ann), "card", "topup", "refund", id); !strings.Contains(out, `"state": "refunded"`) {
+		t.Fatalf("topup refund: %s", out)
+	}
+	if _, _, err := tryCLI(as(ann), "card", "topup", "sweep"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a clerk's sweep: %v", err)
+	}
+	if out := mustCLI(t, as(sue), "card", "topup", "sweep"); !strings.Contains(out, `"expired": 0`) {
+		t.Fatalf("topup sweep: %s", out)
+	}
+	srv.stop(t)
 }

@@ -132,6 +132,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		logger.Warn("a load's confirmation was not stored: the load stays unconfirmed, settled from the card's next session or records", "err", err)
 	}
 	s.Loads = loads
+	// Remote top-up (补登) claimed through the load host; the expired are
+	// refunded to their payers by the sweep, hourly.
+	s.TopUps = cms.NewTopUps(loads, st.topups)
+	go sweepTopUps(ctx, s.TopUps, logger)
 	// The application systems' API (citycard app add gives their tokens).
 	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms})
 	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
@@ -195,20 +199,42 @@ func runServe(ctx context.Context, e env, args []string) error {
 // minute until ctx ends (cms.LoadHost.Settle); a fault is logged and
 // tried again the next minute.
 func settleLoads(ctx context.Context, h *cms.LoadHost, logger *slog.Logger) {
-	tick := time.NewTicker(time.Minute)
+	every(ctx, time.Minute, func() {
+		n, err := h.Settle(ctx, cms.Actor{Who: "load host", ServicePoint: "back office"})
+		if err != nil {
+			logger.Warn("settling unconfirmed loads", "err", err)
+		}
+		if n > 0 {
+			logger.Info("unconfirmed loads settled from the card shadows", "loads", n)
+		}
+	})
+}
+
+// sweepTopUps expires the remote top-ups past their claim time and
+// refunds them to their payers, once an hour (citycard card topup sweep
+// does it at once).
+func sweepTopUps(ctx context.Context, t *cms.TopUps, logger *slog.Logger) {
+	every(ctx, time.Hour, func() {
+		n, err := t.Sweep(ctx, cms.Actor{Who: "topup sweep", ServicePoint: "back office"})
+		if err != nil {
+			logger.Warn("sweeping remote top-ups", "err", err)
+		}
+		if n > 0 {
+			logger.Info("remote top-ups expired and refunded to their payers", "topups", n)
+		}
+	})
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			n, err := h.Settle(ctx, cms.Actor{Who: "load host", ServicePoint: "back office"})
-			if err != nil {
-				logger.Warn("settling unconfirmed loads", "err", err)
-			}
-			if n > 0 {
-				logger.Info("unconfirmed loads settled from the card shadows", "loads", n)
-			}
+			fn()
 		}
 	}
 }

@@ -50,6 +50,7 @@ type stores struct {
 	blacklist blacklist.Store
 	clearing  clearingStore
 	cms       cms.Store
+	topups    cms.TopUpStore // remote top-ups, beside cms
 	staff     cms.StaffStore
 	holders   cms.HolderAccountStore
 	apps      apps.Store
@@ -80,7 +81,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			return l, nil
 		}
 		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
-			cms: d.CMS(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), recon: d.Recon(), close: d.Close, lockWriter: lock}, nil
+			cms: d.CMS(), topups: d.TopUps(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), recon: d.Recon(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }
