@@ -178,7 +178,7 @@ func TestAppLifecycleFromCMS(t *testing.T) {
 	if _, err := x.m.Move(ctx, cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}, testIssuer, old, cms.ReportLoss); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ap.o.Follow(ctx, log); err != nil {
+	if _, _, err := ap.o.Follow(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	if code, v := ap.call(t, "GET", "nb-library", old.String()+"/check?action=loan&date=20250302", ""); code != http.StatusOK || v["reason"] != "blacklisted" {
@@ -188,7 +188,7 @@ func TestAppLifecycleFromCMS(t *testing.T) {
 	if code, v := x.call(t, "POST", cardURL(old, "replace"), "clerk", `{`+cash("replace-apps")+`,"new_asn":"`+nu.String()+`"}`); code != http.StatusOK {
 		t.Fatalf("replace: %d %v", code, v)
 	}
-	if _, err := ap.o.Follow(ctx, log); err != nil {
+	if _, _, err := ap.o.Follow(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	if code, v := ap.call(t, "GET", "nb-library", nu.String()+"/entitlement", ""); code != http.StatusOK || v["state"] != "active" || v["limit"] != 10.0 {
@@ -234,7 +234,7 @@ func TestAppRecordsAndReport(t *testing.T) {
 		recs = append(recs, apps.AppRecord{Pos: i, App: "nb-library", Card: apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: byte(i % 2)}},
 			Terminal: citycard.TerminalID{5: 1}, TerminalSeq: uint32(i), Action: apps.Loan, Date: day, Place: 3, Uses: 1, Counter: uint16(i)})
 	}
-	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, recs); err != nil {
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, []string{"nb-library"}, recs); err != nil {
 		t.Fatal(err)
 	}
 	get := func(app, path string) (int, map[string]any) {

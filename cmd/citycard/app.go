@@ -211,8 +211,12 @@ func followLifecycle(ctx context.Context, o *apps.Office, st cms.Store, j acquir
 		if _, err := o.IndexRecords(ctx, api.AcquireJournal{Journal: j}); err != nil {
 			logger.Warn("applications: filing their records from the journal", "err", err)
 		}
-		if _, err := o.Follow(ctx, api.CMSLifecycle{Store: st}); err != nil {
+		_, q, err := o.Follow(ctx, api.CMSLifecycle{Store: st})
+		if err != nil {
 			logger.Warn("applications: following card management's audit log", "err", err)
+		}
+		if q > 0 {
+			logger.Warn("applications: audit records quarantined, passed over (citycard app quarantine lists them)", "quarantined", q)
 		}
 		if d, f, err := o.Deliver(ctx, api.WebhookSender{}, webhookBatch); err != nil {
 			logger.Warn("applications: delivering webhooks", "err", err)
