@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
 )
 
@@ -294,4 +295,69 @@ func (s *Server) handleAppReport(w http.ResponseWriter, r *http.Request, a apps.
 		return
 	}
 	s.reply(w, r, http.StatusOK, NewAppReportJSON(a.ID, day, counts))
+}
+
+// gateVersionJSON is one card's version a gate requires.
+type gateVersionJSON struct {
+	Seq     int64  `json:"seq"`
+	Issuer  string `json:"issuer"`
+	ASN     string `json:"asn"`
+	Version uint32 `json:"version"` // the least entitlement file version the gate accepts of the card
+}
+
+type gateVersionsJSON struct {
+	Versions []gateVersionJSON `json:"versions"`
+	// More says the page was full: ask again after the last seq.
+	More bool `json:"more"`
+}
+
+// handleGateVersions answers a gate its application's gate versions
+// (apps.Office.GateVersions): ?kind= (campus, library, venue, site,
+// parking) &scope=N (the gate's application) &after=SEQ (default 0)
+// &limit=N (1 to apps.GateVersionsPageMax, the default). The
+// application must be operated by the terminal's operator (another's:
+// 404). 503 without the application systems or the terminals'
+// registrations (Server.Gates).
+func (s *Server) handleGateVersions(w http.ResponseWriter, r *http.Request, id citycard.TerminalID) {
+	const op = "api.gateVersions"
+	q := r.URL.Query()
+	kind, err := apps.ParseApp(q.Get("kind"))
+	var scope uint64
+	if err == nil {
+		if scope, err = strconv.ParseUint(q.Get("scope"), 10, 32); err != nil {
+			err = citycard.E(op, citycard.Invalid, "scope=%q: want the application's scope code, 0 to %d", q.Get("scope"), uint32(1<<32-1))
+		}
+	}
+	after, limit := int64(0), apps.GateVersionsPageMax
+	if v := q.Get("after"); v != "" && err == nil {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			err = citycard.E(op, citycard.Invalid, "after=%q: want a change's number, 0 or more", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" && err == nil {
+		if n, perr := strconv.Atoi(v); perr != nil || n < 1 || n > apps.GateVersionsPageMax {
+			err = citycard.E(op, citycard.Invalid, "limit=%q: want 1 to %d", v, apps.GateVersionsPageMax)
+		} else {
+			limit = n
+		}
+	}
+	if err == nil && (s.Apps == nil || s.Gates == nil) {
+		err = citycard.E(op, citycard.Unavailable, "no application systems on this server")
+	}
+	var vs []apps.GateVersion
+	if err == nil {
+		var t acquire.TerminalInfo
+		if t, err = s.Gates.Terminal(r.Context(), id); err == nil {
+			vs, err = s.Apps.GateVersions(r.Context(), t.Operator, kind, uint32(scope), after, limit)
+		}
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	out := gateVersionsJSON{Versions: make([]gateVersionJSON, 0, len(vs)), More: len(vs) == limit}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, gateVersionJSON{Seq: v.Seq, Issuer: v.Card.Issuer.String(), ASN: v.Card.ASN.String(), Version: v.Version})
+	}
+	s.reply(w, r, http.StatusOK, out)
 }

@@ -26,6 +26,7 @@ type operation struct {
 // operations holds every route of routes(), keyed by its pattern.
 var operations = map[string]operation{
 	"POST /v1/terminals/{terminal}/batches":               {summary: "Upload a batch of records (application/octet-stream with X-Batch-Id, X-Record-Count, X-Amount-Fen; or application/json)", request: "Batch", response: "BatchAnswer"},
+	"GET /v1/terminals/{terminal}/entitlement-versions":   {summary: "A gate's application's entitlement file versions (query: kind, scope, after, limit 1 to 10000): the least version the gate accepts of each card whose grant changed", response: "GateVersions"},
 	"GET /v1/terminals/{terminal}/blacklist":              {summary: "Download the blacklist since a version, in pages (since, after_issuer, after_asn, limit)", response: "BlacklistDelta"},
 	"GET /v1/terminals/{terminal}/parameters":             {summary: "Download the terminal's parameters", response: "Parameters"},
 	"POST /v1/terminals/{terminal}/loads":                 {summary: "A card's INITIALIZE FOR LOAD answer: MAC1 checked, the load booked, MAC2 (a resent session answers the same)", request: "LoadAuthorize", response: "LoadAnswer"},
@@ -181,7 +182,9 @@ func schemas() map[string]any {
 		"AppRecords": object(map[string]any{"records": map[string]any{"type": "array", "items": object(map[string]any{"pos": integer("the journal position"), "issuer": str(), "asn": str(),
 			"terminal": str(), "terminal_seq": integer(""), "action": str(), "date": strDesc("YYYYMMDD"), "time": strDesc("HHMMSS"), "place": integer("the gate's number, a site's"),
 			"uses": integer("the uses the stamp left"), "counter": integer("the card's application counter")})}, "next": integer("the after of the next page; absent on the last")}, "next"),
-		"AppReport":        object(map[string]any{"app": str(), "date": strDesc("YYYYMMDD"), "actions": map[string]any{"type": "array", "items": object(map[string]any{"action": str(), "taps": integer(""), "cards": integer("distinct cards")})}}),
+		"AppReport": object(map[string]any{"app": str(), "date": strDesc("YYYYMMDD"), "actions": map[string]any{"type": "array", "items": object(map[string]any{"action": str(), "taps": integer(""), "cards": integer("distinct cards")})}}),
+		"GateVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"seq": integer("the change's number: the after of the next page"), "issuer": str(), "asn": str(),
+			"version": integer("the least entitlement file version the gate accepts of the card")})}, "more": boolean()}),
 		"EntitlementGrant": object(map[string]any{"valid_from": strDesc("YYYYMMDD"), "valid_to": strDesc("YYYYMMDD"), "class": integer("0 to 65535"), "limit": integer("0 to 65535")}),
 		"EntitlementCheck": object(map[string]any{"allowed": map[string]any{"type": "boolean"}, "reason": strDesc("allowed, wrong_application, expired or blacklisted"), "action": str(), "date": strDesc("YYYYMMDD")}),
 		"RefundAnswer":     object(merge(money, map[string]any{"quote": object(quote, "fee_rule"), "approval": ref("Approval")}), "new_card", "approval"),

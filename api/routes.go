@@ -19,8 +19,9 @@ func (s *Server) routes() []route {
 		s.terminalRoute("POST /v1/terminals/{terminal}/batches", s.handleUpload),
 		s.terminalRoute("GET /v1/terminals/{terminal}/blacklist", s.handleBlacklist),
 		s.terminalRoute("GET /v1/terminals/{terminal}/parameters", s.handleParameters),
-		s.terminalRoute("POST /v1/terminals/{terminal}/loads", s.handleLoadAuthorize),       // a card's INITIALIZE FOR LOAD: MAC2 (load.go)
-		s.terminalRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm), // the card's TAC of the load
+		s.terminalRoute("GET /v1/terminals/{terminal}/entitlement-versions", s.handleGateVersions), // a gate's: ?kind=&scope=&after=&limit= (apps.go)
+		s.terminalRoute("POST /v1/terminals/{terminal}/loads", s.handleLoadAuthorize),              // a card's INITIALIZE FOR LOAD: MAC2 (load.go)
+		s.terminalRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm),        // the card's TAC of the load
 
 		// Staff (Authorization: Bearer <staff token>), with the least role.
 		s.staffRoute("GET /v1/rejections", RoleAuditor, s.handleRejections),
