@@ -129,6 +129,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	s.Loads = loads
 	// The application systems' API (citycard app add gives their tokens).
 	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms})
+	s.Gates = terminalsOf(st.registry) // whose operator's gate versions a gate downloads
 	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
 	if *fareFeeds != "" {
