@@ -291,7 +291,8 @@ func (s *Server) handleAppReport(w http.ResponseWriter, r *http.Request, a apps.
 		counts, err = s.Apps.Report(r.Context(), a.ID, day)
 	}
 	if err != nil {
-		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		// ParseDate's kind is Invalid; the store's (IO) stays its own.
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
 		return
 	}
 	s.reply(w, r, http.StatusOK, NewAppReportJSON(a.ID, day, counts))
