@@ -48,14 +48,35 @@ func newGateWorld(t testing.TB, issuer citycard.IssuerCode, now time.Time) *gate
 	return w
 }
 
-// gateSpool keeps a gate's records.
-type gateSpool struct{ recs [][]byte }
+// gateSpool keeps a device's records until they are acknowledged (a
+// terminal acknowledges a grey record once the complete one replaces
+// it).
+type gateSpool struct {
+	recs [][]byte // by sequence - 1; nil once acknowledged
+}
 
 func (s *gateSpool) Append(b []byte) (uint64, error) {
 	s.recs = append(s.recs, slices.Clone(b))
 	return uint64(len(s.recs)), nil
 }
-func (s *gateSpool) Ack(...uint64) error { return nil }
+
+func (s *gateSpool) Ack(seqs ...uint64) error {
+	for _, q := range seqs {
+		s.recs[q-1] = nil
+	}
+	return nil
+}
+
+// pending returns the records not acknowledged, in order.
+func (s *gateSpool) pending() [][]byte {
+	var out [][]byte
+	for _, r := range s.recs {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 type worldGate struct {
 	*terminal.Gate
