@@ -234,7 +234,7 @@ func TestAppRecordsAndReport(t *testing.T) {
 		recs = append(recs, apps.AppRecord{Pos: i, App: "nb-library", Card: apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: byte(i % 2)}},
 			Terminal: citycard.TerminalID{5: 1}, TerminalSeq: uint32(i), Action: apps.Loan, Date: day, Place: 3, Uses: 1, Counter: uint16(i)})
 	}
-	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, []string{"nb-library"}, recs); err != nil {
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, []string{"nb-library"}, recs, nil); err != nil {
 		t.Fatal(err)
 	}
 	get := func(app, path string) (int, map[string]any) {
@@ -272,5 +272,26 @@ func TestAppRecordsAndReport(t *testing.T) {
 	}
 	if code, v := get("nb-library", "/reports/2025-03-01"); code != http.StatusUnprocessableEntity {
 		t.Errorf("a day not YYYYMMDD: %d %v, want 422", code, v)
+	}
+	// The outbox a school polls: bad queries 422, another's 403, none
+	// of them changing it; the bounds taken.
+	ev := apps.Event{App: "nb-school-7", Key: "record-9", Type: apps.EventCheckIn, Body: `{"type":"campus.check_in"}`, NextAt: apps.PollOnly}
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 9, []string{"nb-school-7"}, nil, []apps.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "after=-1", "after=x"} {
+		if code, v := get("nb-school-7", "/events?"+q); code != http.StatusUnprocessableEntity {
+			t.Errorf("events %s: %d %v, want 422", q, code, v)
+		}
+	}
+	if code, _ := ap.do(t, "GET", "/v1/apps/nb-library/events", ap.tokens["nb-school-7"], "", nil, nil); code != http.StatusForbidden {
+		t.Errorf("the school polling the library's events: %d, want 403", code)
+	}
+	for _, q := range []string{"limit=1", "limit=1000"} {
+		code, v := get("nb-school-7", "/events?"+q)
+		evs, _ := v["events"].([]any)
+		if code != http.StatusOK || len(evs) != 1 || evs[0].(map[string]any)["body"].(map[string]any)["type"] != "campus.check_in" || evs[0].(map[string]any)["delivered_at"] != "" {
+			t.Errorf("events %s: %d %v, want the one check-in", q, code, v)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -350,6 +351,31 @@ func TestAppsWholeDay(t *testing.T) {
 		if got := d.report(c.app); got != c.want {
 			t.Errorf("%s's report: %s, want %s", c.app, got, c.want)
 		}
+	}
+	// The school (no webhook) polls its outbox: the careless pupil's
+	// loss and replacement as they were followed, then, for the parents,
+	// one event a check-in and a check-out, each naming its card (the
+	// records filed once the gates uploaded).
+	code, b := d.srv.do(t, "GET", "/v1/apps/nb-school-7/events?limit=10", ap.tokens["nb-school-7"], "", nil, nil)
+	var evs struct {
+		Events []struct {
+			Type string `json:"type"`
+			Body struct {
+				ASN    string `json:"asn"`
+				Action string `json:"action"`
+				Time   string `json:"time"`
+			} `json:"body"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(b, &evs); err != nil || code != 200 {
+		t.Fatalf("the school's events: %d %s", code, b)
+	}
+	var told []string
+	for _, e := range evs.Events {
+		told = append(told, e.Type+" "+e.Body.ASN[len(e.Body.ASN)-1:]+" "+e.Body.Time)
+	}
+	if got := fmt.Sprint(told); got != "[card.lost 4  card.replaced 4  campus.check_in 1 073000 campus.check_in 4 073000 campus.check_out 1 160000 campus.check_out 5 160000]" {
+		t.Errorf("the parents were told %s", got)
 	}
 	if f := citizen.State().Entitlements; f.Slots[f.Find(card.AppLibrary, 1)].Uses != 1 {
 		t.Errorf("the citizen's loans out: %+v, want 1", f.Slots[f.Find(card.AppLibrary, 1)])

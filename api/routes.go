@@ -80,6 +80,7 @@ func (s *Server) routes() []route {
 		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke", s.handleAppRevoke),
 		s.appRoute("GET /v1/apps/{app}/records", s.handleAppRecords),      // ?after=POS&limit=N
 		s.appRoute("GET /v1/apps/{app}/reports/{day}", s.handleAppReport), // {day} YYYYMMDD
+		s.appRoute("GET /v1/apps/{app}/events", s.handleAppEvents),        // its outbox, polled: ?after=ID&limit=N
 
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,10 +17,26 @@ import (
 
 // Event types of the webhooks.
 const (
-	EventCardLost     = "card.lost"     // the card was reported lost: the application's grant on it is blocked
-	EventCardFound    = "card.found"    // the loss report was cancelled: the grant is active again
-	EventCardReplaced = "card.replaced" // a new card took over: the grant moved to it
+	EventCardLost     = "card.lost"        // the card was reported lost: the application's grant on it is blocked
+	EventCardFound    = "card.found"       // the loss report was cancelled: the grant is active again
+	EventCardReplaced = "card.replaced"    // a new card took over: the grant moved to it
+	EventCheckIn      = "campus.check_in"  // a pupil's check-in at a school gate: the parents are told
+	EventCheckOut     = "campus.check_out" // a pupil's check-out
 )
+
+// PollOnly is the next attempt of an event for an application without a
+// webhook URL: never due, it waits in the outbox for the application to
+// poll it (Office.Events).
+var PollOnly = time.Unix(0, math.MaxInt64).UTC()
+
+// nextAt is a new event's first attempt: now for an application with a
+// webhook, PollOnly for one without.
+func (o *Office) nextAt(hooked bool) time.Time {
+	if hooked {
+		return o.now().UTC()
+	}
+	return PollOnly
+}
 
 // Limits of the outbox's delivery.
 const (
@@ -83,8 +100,9 @@ var lifecycleEvents = map[string]string{"report loss": EventCardLost, "cancel lo
 // cancelled loss and replacement of a card with grants, changes the grants
 // (a loss blocks them, a cancelled loss makes them active again, a
 // replacement moves them to the new card, active) and queues one event
-// for each application concerned, with the cursor, in one transaction of
-// the store: an event is never lost and never queued twice. A record it
+// for each application concerned (due at once with a webhook URL, for
+// polling only without: PollOnly), with the cursor, in one transaction
+// of the store: an event is never lost and never queued twice. A record it
 // cannot read (a subject or a snapshot that does not parse: kind Invalid)
 // is quarantined: kept with its reason in the store (QuarantinedAudit),
 // the cursor moved past it in the same transaction, and counted in
@@ -235,10 +253,7 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 		if err != nil {
 			return nil, nil, err
 		}
-		if !hooked[g.App] {
-			continue // no one to tell
-		}
-		events = append(events, Event{App: g.App, Key: key, Type: typ, Body: string(body), NextAt: o.now().UTC()})
+		events = append(events, Event{App: g.App, Key: key, Type: typ, Body: string(body), NextAt: o.nextAt(hooked[g.App])})
 	}
 	return grants, events, nil
 }
@@ -347,4 +362,27 @@ func (o *Office) Deliver(ctx context.Context, send Sender, limit int) (delivered
 		}
 	}
 	return delivered, failed, nil
+}
+
+// EventsPageMax bounds a page of Events.
+const EventsPageMax = 1000
+
+// Events returns up to limit (1..EventsPageMax) of application app's
+// events after outbox ID after, by ID, whether its webhook took them or
+// not: what an application without a webhook polls, and one with a
+// webhook catches up with. Kind Invalid for a limit out of range or a
+// negative after.
+func (o *Office) Events(ctx context.Context, app string, after int64, limit int) ([]Event, error) {
+	const op = "apps.Office.Events"
+	if limit < 1 || limit > EventsPageMax {
+		return nil, citycard.E(op, citycard.Invalid, "limit %d: want 1 to %d", limit, EventsPageMax)
+	}
+	if after < 0 {
+		return nil, citycard.E(op, citycard.Invalid, "after %d: want 0 or more", after)
+	}
+	evs, err := o.store.Events(ctx, app, after, limit)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return evs, nil
 }

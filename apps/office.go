@@ -172,15 +172,18 @@ type Store interface {
 	// UpdateEvent stores e's attempts, next attempt, delivery and
 	// failure. Kind NotFound.
 	UpdateEvent(ctx context.Context, e *Event) error
+	// Events returns up to limit of app's events after ID after, by ID,
+	// whatever their delivery.
+	Events(ctx context.Context, app string, after int64, limit int) ([]Event, error)
 
 	// RecordsCursors returns each application's last journal position
 	// ApplyRecords reached; an application missing has none (0).
 	RecordsCursors(ctx context.Context) (map[string]int64, error)
-	// ApplyRecords stores recs and moves the records cursor of each of
-	// apps to pos, in one transaction. Kind Conflict if pos is not after
-	// the cursor of one of them (filed already), NotFound if one is no
-	// application.
-	ApplyRecords(ctx context.Context, pos int64, apps []string, recs []AppRecord) error
+	// ApplyRecords stores recs, queues events in the outbox and moves
+	// the records cursor of each of apps to pos, in one transaction.
+	// Kind Conflict if pos is not after the cursor of one of them (filed
+	// already), NotFound if one is no application.
+	ApplyRecords(ctx context.Context, pos int64, apps []string, recs []AppRecord, events []Event) error
 	// Records returns up to limit of app's records after position after,
 	// by position.
 	Records(ctx context.Context, app string, after int64, limit int) ([]AppRecord, error)

@@ -2,9 +2,13 @@ package apps
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/record"
 )
 
@@ -84,12 +88,15 @@ func (o *Office) IndexRecords(ctx context.Context, j Journal) (int64, error) {
 		scope uint32
 	}
 	byScope := map[key]string{}
+	byID := map[string]*App{}
 	from := int64(math.MaxInt64)
-	for _, a := range list {
+	for i, a := range list {
 		byScope[key{uint16(a.Kind), a.Scope}] = a.ID
+		byID[a.ID] = &list[i]
 		from = min(from, cursors[a.ID])
 	}
 	var batch []AppRecord
+	var events []Event
 	cursor, last := from, from
 	flush := func() error {
 		if last == cursor {
@@ -101,13 +108,13 @@ func (o *Office) IndexRecords(ctx context.Context, j Journal) (int64, error) {
 				moved = append(moved, a.ID)
 			}
 		}
-		if err := o.store.ApplyRecords(ctx, last, moved, batch); err != nil {
+		if err := o.store.ApplyRecords(ctx, last, moved, batch, events); err != nil {
 			return err
 		}
 		for _, id := range moved {
 			cursors[id] = last
 		}
-		cursor, batch = last, batch[:0]
+		cursor, batch, events = last, batch[:0], events[:0]
 		return nil
 	}
 	err = j.Replay(ctx, from, func(e JournalEntry) error {
@@ -118,8 +125,12 @@ func (o *Office) IndexRecords(ctx context.Context, j Journal) (int64, error) {
 				return err
 			}
 			if id, ok := byScope[key{r.Network, r.Line}]; ok && e.Pos > cursors[id] {
-				batch = append(batch, AppRecord{Pos: e.Pos, App: id, Card: CardRef{r.Issuer, r.ASN}, Terminal: r.TerminalID, TerminalSeq: r.TerminalSeq,
-					Action: Action(r.Product), Date: r.Date, Time: r.Time, Place: r.Station, Uses: r.EntryStation, Counter: r.Counter})
+				ar := AppRecord{Pos: e.Pos, App: id, Card: CardRef{r.Issuer, r.ASN}, Terminal: r.TerminalID, TerminalSeq: r.TerminalSeq,
+					Action: Action(r.Product), Date: r.Date, Time: r.Time, Place: r.Station, Uses: r.EntryStation, Counter: r.Counter}
+				batch = append(batch, ar)
+				if ev, ok := o.recordEvent(byID[id], &ar); ok {
+					events = append(events, ev)
+				}
 			}
 		}
 		if last-cursor >= IndexBatchMax {
@@ -134,6 +145,42 @@ func (o *Office) IndexRecords(ctx context.Context, j Journal) (int64, error) {
 		return cursor, citycard.Wrap(op, citycard.Other, err)
 	}
 	return cursor, nil
+}
+
+// recordEventJSON is a campus record's notification body.
+type recordEventJSON struct {
+	Type     string `json:"type"`
+	App      string `json:"app"`
+	Issuer   string `json:"issuer"`
+	ASN      string `json:"asn"`
+	Action   string `json:"action"`
+	Date     string `json:"date"` // YYYYMMDD
+	Time     string `json:"time"` // HHMMSS
+	Place    uint32 `json:"place"`
+	Terminal string `json:"terminal"`
+	Pos      int64  `json:"pos"`
+	EventKey string `json:"idempotency_key"`
+}
+
+// recordEvent is the notification of a campus application's check-in or
+// check-out r (平安校园: the parents are told), keyed "record-POS", and
+// false for a record of another kind.
+func (o *Office) recordEvent(a *App, r *AppRecord) (Event, bool) {
+	var typ string
+	switch {
+	case a.Kind != card.AppCampus:
+		return Event{}, false
+	case r.Action == CheckIn:
+		typ = EventCheckIn
+	case r.Action == CheckOut:
+		typ = EventCheckOut
+	default:
+		return Event{}, false
+	}
+	key := "record-" + strconv.FormatInt(r.Pos, 10)
+	body, _ := json.Marshal(recordEventJSON{Type: typ, App: a.ID, Issuer: r.Card.Issuer.String(), ASN: r.Card.ASN.String(), Action: r.Action.String(),
+		Date: r.Date.String(), Time: fmt.Sprintf("%X", r.Time[:]), Place: r.Place, Terminal: r.Terminal.String(), Pos: r.Pos, EventKey: key})
+	return Event{App: a.ID, Key: key, Type: typ, Body: string(body), NextAt: o.nextAt(a.WebhookURL != "")}, true
 }
 
 // Records returns up to limit (1..RecordsPageMax) of application app's

@@ -167,11 +167,8 @@ func (s appsStore) ApplyLifecycle(ctx context.Context, seq int64, grants []apps.
 			func(g *apps.Grant, v uint32) error { return setGateVersion(ctx, tx, g, int64(v)) }); err != nil {
 			return err
 		}
-		for i := range events {
-			if _, err := tx.Exec(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				apps.EventArgs(&events[i])...); err != nil {
-				return err
-			}
+		if err := insertEvents(ctx, tx, events); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO apps_cursor (one, audit_seq) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET audit_seq = excluded.audit_seq`, seq)
 		return err
@@ -207,6 +204,28 @@ func (s appsStore) QuarantinedAudit(ctx context.Context, after int64, limit int)
 	}
 	defer rows.Close()
 	out, err := apps.ScanQuarantined(rows)
+	return out, mapErr(op, err)
+}
+
+// insertEvents queues events in the outbox.
+func insertEvents(ctx context.Context, tx pgx.Tx, events []apps.Event) error {
+	for i := range events {
+		if _, err := tx.Exec(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			apps.EventArgs(&events[i])...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s appsStore) Events(ctx context.Context, app string, after int64, limit int) ([]apps.Event, error) {
+	const op = "postgres.Apps.Events"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.EventColumns+` FROM apps_outbox WHERE app = $1 AND id > $2 ORDER BY id LIMIT $3`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanEvents(rows)
 	return out, mapErr(op, err)
 }
 
@@ -277,7 +296,7 @@ func (s appsStore) RecordsCursors(ctx context.Context) (map[string]int64, error)
 	return out, mapErr(op, rows.Err())
 }
 
-func (s appsStore) ApplyRecords(ctx context.Context, pos int64, moved []string, recs []apps.AppRecord) error {
+func (s appsStore) ApplyRecords(ctx context.Context, pos int64, moved []string, recs []apps.AppRecord, events []apps.Event) error {
 	const op = "postgres.Apps.ApplyRecords"
 	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		// Two readers of the journal file a position once.
@@ -301,7 +320,7 @@ func (s appsStore) ApplyRecords(ctx context.Context, pos int64, moved []string, 
 				return err
 			}
 		}
-		return nil
+		return insertEvents(ctx, tx, events)
 	}))
 }
 

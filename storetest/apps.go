@@ -28,6 +28,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"GateVersions", testGateVersions},
 		{"Quarantine", testQuarantine},
 		{"RecordsCursors", testRecordsCursors},
+		{"Notifications", testNotifications},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -401,7 +402,7 @@ func testRecords(t *testing.T, s apps.Store) {
 	if err != nil || len(rep) != 2 || rep[0] != want[0] || rep[1] != want[1] {
 		t.Fatalf("the library's report of 1 March: %+v, %v; want %+v", rep, err, want)
 	}
-	if err := s.ApplyRecords(ctx, 8, []string{library.ID}, nil); citycard.KindOf(err) != citycard.Conflict {
+	if err := s.ApplyRecords(ctx, 8, []string{library.ID}, nil, nil); citycard.KindOf(err) != citycard.Conflict {
 		t.Errorf("a position filed twice: %v, want conflict", err)
 	}
 }

@@ -297,7 +297,73 @@ func testRecordsCursors(t *testing.T, s apps.Store) {
 	if got := fmt.Sprint(positions(venue.ID)); got != "[2 4 6]" {
 		t.Errorf("the venue's records at %s, want [2 4 6]: those before it was added too", got)
 	}
-	if err := s.ApplyRecords(ctx, 6, []string{venue.ID}, nil); citycard.KindOf(err) != citycard.Conflict {
+	if err := s.ApplyRecords(ctx, 6, []string{venue.ID}, nil, nil); citycard.KindOf(err) != citycard.Conflict {
 		t.Errorf("the venue's position filed twice: %v, want conflict", err)
+	}
+}
+
+// testNotifications (issue 11: campus "gate check-in and check-out with
+// the parent told in the app within a minute (a notification outbox the
+// app polls or receives by webhook)"): filing a school's check-ins and
+// check-outs queues one event each in the same transaction, due at once
+// for a school with a webhook (delivered signed, once per key), for
+// polling only for one without; filing again queues nothing twice; a
+// library's loans are not notified; the poll pages by outbox ID within
+// its bounds, an application's own events only.
+func testNotifications(t *testing.T, s apps.Store) {
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	o := appsOffice(s, &at)
+	hooked := apps.App{ID: "nb-school-8", Name: "No. 8 School", Kind: card.AppCampus, Scope: 8, Party: "nb-edu", WebhookURL: "https://school8.example/citycard"}
+	school8, _, err := o.Add(ctx, hooked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []apps.App{library, campus} {
+		if _, _, err := o.Add(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := journal{
+		appEntry(t, 1, card.AppCampus, 8, 1, apps.CheckIn, "20250301", true),
+		appEntry(t, 2, card.AppCampus, 7, 2, apps.CheckIn, "20250301", true), // school 7: no webhook
+		appEntry(t, 3, card.AppLibrary, 1, 3, apps.Loan, "20250301", true),
+		appEntry(t, 4, card.AppCampus, 8, 1, apps.CheckOut, "20250301", true),
+	}
+	for range 2 {
+		if _, err := o.IndexRecords(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcv := &receiver{secret: school8.WebhookSecret, handled: map[string]string{}, now: func() time.Time { return at }}
+	if d, f, err := o.Deliver(ctx, rcv, 100); err != nil || d != 2 || f != 0 {
+		t.Fatalf("Deliver = %d, %d, %v; want school 8's two events", d, f, err)
+	}
+	in, out := rcv.handled["record-1"], rcv.handled["record-4"]
+	if !strings.Contains(in, `"type":"campus.check_in"`) || !strings.Contains(in, `"action":"check-in"`) || !strings.Contains(in, `"asn":"0000000000000001"`) ||
+		!strings.Contains(out, `"type":"campus.check_out"`) || len(rcv.handled) != 2 {
+		t.Fatalf("school 8 was told %v", rcv.handled)
+	}
+	polled, err := o.Events(ctx, campus.ID, 0, 10)
+	if err != nil || len(polled) != 1 || polled[0].Key != "record-2" || polled[0].Type != apps.EventCheckIn || !polled[0].DeliveredAt.IsZero() || !polled[0].NextAt.Equal(apps.PollOnly) {
+		t.Fatalf("school 7's events: %+v, %v; want record-2, for polling", polled, err)
+	}
+	if evs, err := o.Events(ctx, library.ID, 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("the library's events: %+v, %v; want none (loans are not notified)", evs, err)
+	}
+	mine, err := o.Events(ctx, school8.ID, 0, 1)
+	if err != nil || len(mine) != 1 || mine[0].Key != "record-1" || mine[0].DeliveredAt.IsZero() {
+		t.Fatalf("school 8's first event: %+v, %v", mine, err)
+	}
+	if next, err := o.Events(ctx, school8.ID, mine[0].ID, apps.EventsPageMax); err != nil || len(next) != 1 || next[0].Key != "record-4" {
+		t.Fatalf("school 8's events after %d: %+v, %v", mine[0].ID, next, err)
+	}
+	for _, c := range []struct {
+		after int64
+		limit int
+	}{{0, 0}, {0, apps.EventsPageMax + 1}, {-1, 10}} {
+		if _, err := o.Events(ctx, school8.ID, c.after, c.limit); citycard.KindOf(err) != citycard.Invalid {
+			t.Errorf("Events(after %d, limit %d): %v, want invalid", c.after, c.limit, err)
+		}
 	}
 }
