@@ -197,7 +197,8 @@ func (d *dayCity) today() citycard.BCDDate {
 // virtual cards and terminals, each terminal uploading its records over
 // HTTP: pupils through the school gates and the canteen, a citizen at
 // the library, the gymnasium, two tourist sites on the annual pass and
-// a parking permit, a tourist paying a site's ticket and hiring bikes
+// a parking permit, tourists paying a site's ticket (students half,
+// seniors free: terminal.Ticket) and hiring bikes
 // (time fare: the fare engine on the sample feed; a bike not returned is
 // charged the network's maximum at the next hire). At 10:00 a pupil's
 // card is reported lost: the lifecycle blocks its grant, the gates told
@@ -221,7 +222,8 @@ func TestAppsWholeDay(t *testing.T) {
 	parkIn := d.gate("zone 12 barrier in", "nb-parking", card.AppParking, 12, 1, apps.CheckIn, nil)
 	parkOut := d.gate("zone 12 barrier out", "nb-parking", card.AppParking, 12, 2, apps.CheckOut, nil)
 	canteen := d.terminal("school canteen", "nb-edu", terminal.ModePOS, 0, 0, 0, terminal.FlatFare{})
-	tickets := d.terminal("site 5 ticket office", "nb-tourism", terminal.ModePOS, 0, 0, 0, terminal.FlatFare{})
+	// Site 5's ticket lane: 50.00, students half, seniors free.
+	tickets := d.terminal("site 5 ticket lane", "nb-tourism", terminal.ModePOS, 0, 0, 0, terminal.Ticket{FullFen: 5000, PayPercent: map[uint8]uint32{1: 50, 2: 0}})
 	tab, err := fare.Load(os.DirFS("../fare/testdata/ningbo"))
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +308,16 @@ func TestAppsWholeDay(t *testing.T) {
 	d.tap(site6, citizen, apps.Allowed)
 	d.tap(site5, citizen, apps.Limit) // each site once a day
 	d.tap(site5, tourist, apps.WrongApplication)
-	d.pay(tickets, tourist, 5000) // the tourist buys the ticket instead
+	d.pay(tickets, tourist, 0) // the tourist buys the ticket instead: 50.00
+	student := w.riderCard(ap.o, 7, 20000, 1)
+	senior := w.riderCard(ap.o, 8, 20000, 2)
+	before[7], before[8] = 20000, 20000
+	if r := d.pay(tickets, student, 0); r.Record.Amount != 2500 || r.Record.FareFull != 5000 {
+		t.Errorf("a student's ticket: %d fen of %d, want 2500 of 5000 (%s)", r.Record.Amount, r.Record.FareFull, r.Explanation)
+	}
+	if r := d.pay(tickets, senior, 0); r.Record.Amount != 0 {
+		t.Errorf("a senior's ticket: %d fen, want free (%s)", r.Record.Amount, r.Explanation)
+	}
 	d.at(14, 40)
 	d.pay(bikeOut, tourist, 0)
 	d.at(15, 10)
@@ -333,7 +344,8 @@ func TestAppsWholeDay(t *testing.T) {
 		spent += before[n] - cd.State().BalanceFen
 	}
 	spent += before[5] - replacement.State().BalanceFen
-	if want := int64(1200 + 900 + 5000 + bike.Record.Amount + unreturned.Record.Amount); paid != want || spent != want {
+	spent += before[7] - student.State().BalanceFen + before[8] - senior.State().BalanceFen
+	if want := int64(1200 + 900 + 5000 + 2500 + bike.Record.Amount + unreturned.Record.Amount); paid != want || spent != want {
 		t.Fatalf("the terminals charged %d fen, the cards paid %d; want %d (the bike %d)", paid, spent, want, bike.Record.Amount)
 	}
 	if _, err := ap.o.IndexRecords(ctx, AcquireJournal{Journal: d.journal}); err != nil {

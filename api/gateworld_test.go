@@ -123,6 +123,13 @@ func (w *gateWorld) asn(n uint32) citycard.ASN {
 // new card).
 func (w *gateWorld) card(o *apps.Office, n uint32, balanceFen int64) *card.Card {
 	w.t.Helper()
+	return w.riderCard(o, n, balanceFen, 0)
+}
+
+// riderCard is card of rider category (the fare feed's: 1 student, 2
+// senior).
+func (w *gateWorld) riderCard(o *apps.Office, n uint32, balanceFen int64, category uint8) *card.Card {
+	w.t.Helper()
 	asn := w.asn(n)
 	f, k, err := o.Rewrite(context.Background(), w.store, apps.CardRef{Issuer: w.issuer, ASN: asn}, nil, 1)
 	if err != nil {
@@ -135,7 +142,7 @@ func (w *gateWorld) card(o *apps.Office, n uint32, balanceFen int64) *card.Card 
 	start, _ := citycard.DateTime(w.now.AddDate(-1, 0, 0))
 	expiry, _ := citycard.DateTime(w.now.AddDate(5, 0, 0))
 	cd, err := card.New(card.Config{Profile: card.ProfileCitizen, Issuer: w.issuer, ASN: asn, CardType: 1, Start: start, Expiry: expiry,
-		KeySets: []card.KeySet{ks}, InitialBalanceFen: uint32(balanceFen), AppKey: &k, Entitlements: &f})
+		KeySets: []card.KeySet{ks}, InitialBalanceFen: uint32(balanceFen), RiderCategory: category, AppKey: &k, Entitlements: &f})
 	if err != nil {
 		w.t.Fatal(err)
 	}
