@@ -167,8 +167,8 @@
 // record of a card with grants, blocks its active grants (loss), makes
 // its blocked ones active again (found), or revokes the old card's and
 // grants the same terms to the new card, active (replacement); it writes
-// the changed grants, the webhook events (one an application with a
-// webhook URL) and the new cursor in one transaction. So an event is
+// the changed grants, the events (one an application concerned) and the
+// new cursor in one transaction. So an event is
 // never lost (a crash before the commit applies the record again; after
 // it, the cursor is past it) and never queued twice (the cursor, and a
 // unique idempotency key "cms-audit-SEQ-APP"). An application without a
