@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/cms"
@@ -210,7 +211,15 @@ func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 	}
 	tok := ap.tokens["nb-library"]
 	base := "/v1/apps/nb-library/cards/" + c.Issuer.String() + "/" + c.ASN.String()
+	// The first upload's terminal, as a library gate.
+	gates := acquire.TerminalMap{}
+	u := x.fixture.ups[0]
+	gates[u.Terminal.ID] = acquire.TerminalInfo{ID: u.Terminal.ID, Operator: "nb-library", Active: true}
+	x.fixture.s.Gates = gates
+	gateTok := x.fixture.toks[u.Terminal.ID]
 	return map[string][]shapeRequest{
+		"GET /v1/terminals/{terminal}/entitlement-versions":   {{path: "/v1/terminals/" + u.Terminal.ID.String() + "/entitlement-versions?kind=library&scope=1", token: gateTok}},
+		"GET /v1/apps/{app}/events":                           {{token: tok}},
 		"GET /v1/apps/{app}/cards/{issuer}/{asn}/entitlement": {{token: tok}},
 		"GET /v1/apps/{app}/cards/{issuer}/{asn}/check":       {{path: base + "/check?action=loan&date=20250301", token: tok}},
 		"POST /v1/apps/{app}/cards/{issuer}/{asn}/grant": {{token: tok, ctype: "application/json",
