@@ -81,6 +81,14 @@
 // tap (nine on a JT/T 978 card); a real card's transmission time, not
 // the gate's CPU, is what a rider waits for.
 //
+// citycard bench api-check (2,000 granted cards, loopback HTTP, the
+// embedded store, 2 cores at load average 1.3-1.6) held 2,000 checks a
+// second for 10 s with no error: p50 0.81 ms, p99 3.6 ms, max 11 ms
+// with 8 clients (the default), 0.24 ms of CPU a check, server and
+// clients together (two indexed reads: the token's hash, the grant).
+// With 32 clients the p99 was 51 ms at the same rate: more requests in
+// flight than cores queue behind one another; at 1,000 a second, 3.8 ms.
+//
 // # The back office (Office)
 //
 // An application (App) is a row, not code: an ID, a name, its kind (which

@@ -78,7 +78,7 @@ func runBenchAppCheck(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.rate, "rate", 2000, "checks a second, scheduled open-loop")
 	fs.IntVar(&o.seconds, "seconds", 10, "how long")
 	fs.IntVar(&o.cards, "cards", 2000, "cards granted the entitlement")
-	fs.IntVar(&o.clients, "clients", 32, "clients asking at once")
+	fs.IntVar(&o.clients, "clients", 8, "clients asking at once")
 	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
 	if err := fs.Parse(args); err != nil {
