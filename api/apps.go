@@ -1,11 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
 )
 
@@ -290,8 +292,134 @@ func (s *Server) handleAppReport(w http.ResponseWriter, r *http.Request, a apps.
 		counts, err = s.Apps.Report(r.Context(), a.ID, day)
 	}
 	if err != nil {
-		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		// ParseDate's kind is Invalid; the store's (IO) stays its own.
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
 		return
 	}
 	s.reply(w, r, http.StatusOK, NewAppReportJSON(a.ID, day, counts))
+}
+
+// gateVersionJSON is one card's version a gate requires.
+type gateVersionJSON struct {
+	Seq     int64  `json:"seq"`
+	Issuer  string `json:"issuer"`
+	ASN     string `json:"asn"`
+	Version uint32 `json:"version"` // the least entitlement file version the gate accepts of the card
+}
+
+type gateVersionsJSON struct {
+	Versions []gateVersionJSON `json:"versions"`
+	// More says the page was full: ask again after the last seq.
+	More bool `json:"more"`
+}
+
+// handleGateVersions answers a gate its application's gate versions
+// (apps.Office.GateVersions): ?kind= (campus, library, venue, site,
+// parking) &scope=N (the gate's application) &after=SEQ (default 0)
+// &limit=N (1 to apps.GateVersionsPageMax, the default). The
+// application must be operated by the terminal's operator (another's:
+// 404). 503 without the application systems or the terminals'
+// registrations (Server.Gates).
+func (s *Server) handleGateVersions(w http.ResponseWriter, r *http.Request, id citycard.TerminalID) {
+	const op = "api.gateVersions"
+	q := r.URL.Query()
+	kind, err := apps.ParseApp(q.Get("kind"))
+	var scope uint64
+	if err == nil {
+		if scope, err = strconv.ParseUint(q.Get("scope"), 10, 32); err != nil {
+			err = citycard.E(op, citycard.Invalid, "scope=%q: want the application's scope code, 0 to %d", q.Get("scope"), uint32(1<<32-1))
+		}
+	}
+	after, limit := int64(0), apps.GateVersionsPageMax
+	if v := q.Get("after"); v != "" && err == nil {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			err = citycard.E(op, citycard.Invalid, "after=%q: want a change's number, 0 or more", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" && err == nil {
+		if n, perr := strconv.Atoi(v); perr != nil || n < 1 || n > apps.GateVersionsPageMax {
+			err = citycard.E(op, citycard.Invalid, "limit=%q: want 1 to %d", v, apps.GateVersionsPageMax)
+		} else {
+			limit = n
+		}
+	}
+	if err == nil && (s.Apps == nil || s.Gates == nil) {
+		err = citycard.E(op, citycard.Unavailable, "no application systems on this server")
+	}
+	var vs []apps.GateVersion
+	if err == nil {
+		var t acquire.TerminalInfo
+		if t, err = s.Gates.Terminal(r.Context(), id); err == nil {
+			vs, err = s.Apps.GateVersions(r.Context(), t.Operator, kind, uint32(scope), after, limit)
+		}
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	out := gateVersionsJSON{Versions: make([]gateVersionJSON, 0, len(vs)), More: len(vs) == limit}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, gateVersionJSON{Seq: v.Seq, Issuer: v.Card.Issuer.String(), ASN: v.Card.ASN.String(), Version: v.Version})
+	}
+	s.reply(w, r, http.StatusOK, out)
+}
+
+// appEventJSON is one event of an application's outbox as it polls it.
+type appEventJSON struct {
+	ID          int64           `json:"id"`
+	Type        string          `json:"type"`
+	Key         string          `json:"idempotency_key"`
+	Body        json.RawMessage `json:"body"`         // what the webhook posts
+	DeliveredAt string          `json:"delivered_at"` // "" until its webhook took it (never, without a webhook URL)
+	Attempts    int             `json:"attempts"`
+	Failed      bool            `json:"failed"`
+}
+
+type appEventsJSON struct {
+	Events []appEventJSON `json:"events"`
+	// Next is the after of the next page; absent on the last.
+	Next int64 `json:"next,omitempty"`
+}
+
+// handleAppEvents answers the application's outbox (lifecycle events,
+// a school's check-ins and check-outs) after outbox ID after (default
+// 0), limit of them (1 to apps.EventsPageMax, the default), by ID: what
+// an application without a webhook polls.
+func (s *Server) handleAppEvents(w http.ResponseWriter, r *http.Request, a apps.App) {
+	const op = "api.appEvents"
+	q := r.URL.Query()
+	after, limit := int64(0), apps.EventsPageMax
+	var err error
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			err = citycard.E(op, citycard.Invalid, "after=%q: want an event ID, 0 or more", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" && err == nil {
+		if n, perr := strconv.Atoi(v); perr != nil || n < 1 || n > apps.EventsPageMax {
+			err = citycard.E(op, citycard.Invalid, "limit=%q: want 1 to %d", v, apps.EventsPageMax)
+		} else {
+			limit = n
+		}
+	}
+	var evs []apps.Event
+	if err == nil {
+		evs, err = s.Apps.Events(r.Context(), a.ID, after, limit)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	out := appEventsJSON{Events: make([]appEventJSON, 0, len(evs))}
+	for _, e := range evs {
+		d := ""
+		if !e.DeliveredAt.IsZero() {
+			d = formatTime(e.DeliveredAt)
+		}
+		out.Events = append(out.Events, appEventJSON{ID: e.ID, Type: e.Type, Key: e.Key, Body: json.RawMessage(e.Body), DeliveredAt: d, Attempts: e.Attempts, Failed: e.Failed})
+	}
+	if len(evs) == limit {
+		out.Next = evs[len(evs)-1].ID
+	}
+	s.reply(w, r, http.StatusOK, out)
 }

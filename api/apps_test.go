@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/cms"
@@ -178,7 +179,7 @@ func TestAppLifecycleFromCMS(t *testing.T) {
 	if _, err := x.m.Move(ctx, cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}, testIssuer, old, cms.ReportLoss); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ap.o.Follow(ctx, log); err != nil {
+	if _, _, err := ap.o.Follow(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	if code, v := ap.call(t, "GET", "nb-library", old.String()+"/check?action=loan&date=20250302", ""); code != http.StatusOK || v["reason"] != "blacklisted" {
@@ -188,7 +189,7 @@ func TestAppLifecycleFromCMS(t *testing.T) {
 	if code, v := x.call(t, "POST", cardURL(old, "replace"), "clerk", `{`+cash("replace-apps")+`,"new_asn":"`+nu.String()+`"}`); code != http.StatusOK {
 		t.Fatalf("replace: %d %v", code, v)
 	}
-	if _, err := ap.o.Follow(ctx, log); err != nil {
+	if _, _, err := ap.o.Follow(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	if code, v := ap.call(t, "GET", "nb-library", nu.String()+"/entitlement", ""); code != http.StatusOK || v["state"] != "active" || v["limit"] != 10.0 {
@@ -210,7 +211,15 @@ func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 	}
 	tok := ap.tokens["nb-library"]
 	base := "/v1/apps/nb-library/cards/" + c.Issuer.String() + "/" + c.ASN.String()
+	// The first upload's terminal, as a library gate.
+	gates := acquire.TerminalMap{}
+	u := x.fixture.ups[0]
+	gates[u.Terminal.ID] = acquire.TerminalInfo{ID: u.Terminal.ID, Operator: "nb-library", Active: true}
+	x.fixture.s.Gates = gates
+	gateTok := x.fixture.toks[u.Terminal.ID]
 	return map[string][]shapeRequest{
+		"GET /v1/terminals/{terminal}/entitlement-versions":   {{path: "/v1/terminals/" + u.Terminal.ID.String() + "/entitlement-versions?kind=library&scope=1", token: gateTok}},
+		"GET /v1/apps/{app}/events":                           {{token: tok}},
 		"GET /v1/apps/{app}/cards/{issuer}/{asn}/entitlement": {{token: tok}},
 		"GET /v1/apps/{app}/cards/{issuer}/{asn}/check":       {{path: base + "/check?action=loan&date=20250301", token: tok}},
 		"POST /v1/apps/{app}/cards/{issuer}/{asn}/grant": {{token: tok, ctype: "application/json",
@@ -234,7 +243,7 @@ func TestAppRecordsAndReport(t *testing.T) {
 		recs = append(recs, apps.AppRecord{Pos: i, App: "nb-library", Card: apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: byte(i % 2)}},
 			Terminal: citycard.TerminalID{5: 1}, TerminalSeq: uint32(i), Action: apps.Loan, Date: day, Place: 3, Uses: 1, Counter: uint16(i)})
 	}
-	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, recs); err != nil {
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 3, []string{"nb-library"}, recs, nil); err != nil {
 		t.Fatal(err)
 	}
 	get := func(app, path string) (int, map[string]any) {
@@ -272,5 +281,26 @@ func TestAppRecordsAndReport(t *testing.T) {
 	}
 	if code, v := get("nb-library", "/reports/2025-03-01"); code != http.StatusUnprocessableEntity {
 		t.Errorf("a day not YYYYMMDD: %d %v, want 422", code, v)
+	}
+	// The outbox a school polls: bad queries 422, another's 403, none
+	// of them changing it; the bounds taken.
+	ev := apps.Event{App: "nb-school-7", Key: "record-9", Type: apps.EventCheckIn, Body: `{"type":"campus.check_in"}`, NextAt: apps.PollOnly}
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 9, []string{"nb-school-7"}, nil, []apps.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "after=-1", "after=x"} {
+		if code, v := get("nb-school-7", "/events?"+q); code != http.StatusUnprocessableEntity {
+			t.Errorf("events %s: %d %v, want 422", q, code, v)
+		}
+	}
+	if code, _ := ap.do(t, "GET", "/v1/apps/nb-library/events", ap.tokens["nb-school-7"], "", nil, nil); code != http.StatusForbidden {
+		t.Errorf("the school polling the library's events: %d, want 403", code)
+	}
+	for _, q := range []string{"limit=1", "limit=1000"} {
+		code, v := get("nb-school-7", "/events?"+q)
+		evs, _ := v["events"].([]any)
+		if code != http.StatusOK || len(evs) != 1 || evs[0].(map[string]any)["body"].(map[string]any)["type"] != "campus.check_in" || evs[0].(map[string]any)["delivered_at"] != "" {
+			t.Errorf("events %s: %d %v, want the one check-in", q, code, v)
+		}
 	}
 }

@@ -91,6 +91,8 @@ var operations = map[string]operation{
 	"POST /v1/topups/sweep":                                    {summary: "Expire the remote top-ups past their claim time and refund them to their payers; no body", response: "Object"},
 	"POST /v1/self/cards/{issuer}/{asn}/topups":                {summary: "Pay a remote top-up for the cardholder's own card (another's card: 404)", request: "TopUpPay", response: "TopUpAnswer"},
 	"GET /v1/self/cards/{issuer}/{asn}/topups":                 {summary: "The remote top-ups of the cardholder's own card, newest first", response: "TopUpList"},
+	"GET /v1/terminals/{terminal}/entitlement-versions":        {summary: "A gate's application's entitlement file versions (query: kind, scope, after, limit 1 to 10000): the least version the gate accepts of each card whose grant changed", response: "GateVersions"},
+	"GET /v1/apps/{app}/events":                                {summary: "The application's outbox, polled (lifecycle events; a school's check-ins and check-outs, for the parents): by ID, in pages (after: an ID; limit: 1 to 1000, the default)", response: "AppEvents"},
 }
 
 func str() map[string]any             { return map[string]any{"type": "string"} }
@@ -197,7 +199,12 @@ func schemas() map[string]any {
 		"AppRecords": object(map[string]any{"records": map[string]any{"type": "array", "items": object(map[string]any{"pos": integer("the journal position"), "issuer": str(), "asn": str(),
 			"terminal": str(), "terminal_seq": integer(""), "action": str(), "date": strDesc("YYYYMMDD"), "time": strDesc("HHMMSS"), "place": integer("the gate's number, a site's"),
 			"uses": integer("the uses the stamp left"), "counter": integer("the card's application counter")})}, "next": integer("the after of the next page; absent on the last")}, "next"),
-		"AppReport":        object(map[string]any{"app": str(), "date": strDesc("YYYYMMDD"), "actions": map[string]any{"type": "array", "items": object(map[string]any{"action": str(), "taps": integer(""), "cards": integer("distinct cards")})}}),
+		"AppReport": object(map[string]any{"app": str(), "date": strDesc("YYYYMMDD"), "actions": map[string]any{"type": "array", "items": object(map[string]any{"action": str(), "taps": integer(""), "cards": integer("distinct cards")})}}),
+		"AppEvents": object(map[string]any{"events": map[string]any{"type": "array", "items": object(map[string]any{"id": integer("the outbox ID: the after of the next page"), "type": strDesc("card.lost, card.found, card.replaced, campus.check_in or campus.check_out"),
+			"idempotency_key": str(), "body": map[string]any{"type": "object", "description": "what the webhook posts"}, "delivered_at": strDesc("empty until the webhook took it"),
+			"attempts": integer("webhook attempts"), "failed": boolean()})}, "next": integer("the after of the next page; absent on the last")}, "next"),
+		"GateVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"seq": integer("the change's number: the after of the next page"), "issuer": str(), "asn": str(),
+			"version": integer("the least entitlement file version the gate accepts of the card")})}, "more": boolean()}),
 		"EntitlementGrant": object(map[string]any{"valid_from": strDesc("YYYYMMDD"), "valid_to": strDesc("YYYYMMDD"), "class": integer("0 to 65535"), "limit": integer("0 to 65535")}),
 		"EntitlementCheck": object(map[string]any{"allowed": map[string]any{"type": "boolean"}, "reason": strDesc("allowed, wrong_application, expired or blacklisted"), "action": str(), "date": strDesc("YYYYMMDD")}),
 		"BankStatement":    map[string]any{"type": "string", "description": "the statement file itself: ISO 20022 camt.053 (application/xml) or the CSV form (text/csv) of recon/README.md"},

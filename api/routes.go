@@ -23,6 +23,7 @@ func (s *Server) routes() []route {
 		s.loadRoute("POST /v1/terminals/{terminal}/loads/confirm", s.handleLoadConfirm),              // the card's TAC of the load
 		s.loadRoute("GET /v1/terminals/{terminal}/cards/{issuer}/{asn}/topups", s.handleKioskTopUps), // remote top-ups to claim (topup.go); kiosks and counter readers only
 		s.loadRoute("POST /v1/terminals/{terminal}/topups/{id}/claim", s.handleTopUpClaim),           // a claim's INITIALIZE FOR LOAD: MAC2
+		s.terminalRoute("GET /v1/terminals/{terminal}/entitlement-versions", s.handleGateVersions),   // a gate's: ?kind=&scope=&after=&limit= (apps.go)
 
 		// Staff (Authorization: Bearer <staff token>), with the least role.
 		s.staffRoute("GET /v1/rejections", RoleAuditor, s.handleRejections),
@@ -92,6 +93,7 @@ func (s *Server) routes() []route {
 		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke", s.handleAppRevoke),
 		s.appRoute("GET /v1/apps/{app}/records", s.handleAppRecords),      // ?after=POS&limit=N
 		s.appRoute("GET /v1/apps/{app}/reports/{day}", s.handleAppReport), // {day} YYYYMMDD
+		s.appRoute("GET /v1/apps/{app}/events", s.handleAppEvents),        // its outbox, polled: ?after=ID&limit=N
 
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),

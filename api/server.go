@@ -216,7 +216,11 @@ type Server struct {
 	Recon Reconciliation
 	// Apps is the application systems (the /v1/apps routes); nil: those
 	// routes refuse every token.
-	Apps   *apps.Office
+	Apps *apps.Office
+	// Gates is the terminals' registrations, whose operator says which
+	// application's gate versions a gate may download (apps.go); nil:
+	// that route answers 503.
+	Gates  acquire.Terminals
 	Logger *slog.Logger
 	// MaxUploads bounds the uploads read and decided at once; one more is
 	// refused before its body is read (503, Retry-After), so a burst of

@@ -23,10 +23,12 @@
 //     a service point or kiosk and proved by the grant MAC; a file that
 //     did not come from the issuer fails it at the gate (refused forged);
 //   - the file version goes up at each change of the grants; the back
-//     office tells gates, with their parameters, the version each changed
-//     card must have at least (Versions), so a card whose entitlement was
-//     revoked or changed is refused stale until its next online contact
-//     (a kiosk, a service point, a load) rewrites the file;
+//     office tells each application's gates, with their parameters, the
+//     version each card whose grant of that application changed must
+//     have at least (GateVersions; terminal.MinVersions is the gate's
+//     copy), so a card whose entitlement was revoked, narrowed or
+//     blocked by a loss is refused stale until its next online contact
+//     (a kiosk, a service point, a load) rewrites the file (Rewrite);
 //   - every stamp a gate writes moves the application counter and comes
 //     back with the card's stamp MAC over it (keys.StampMAC): the gate
 //     checks it at once (refused forged otherwise) and the PSAM seals it
@@ -79,6 +81,14 @@
 // tap (nine on a JT/T 978 card); a real card's transmission time, not
 // the gate's CPU, is what a rider waits for.
 //
+// citycard bench api-check (2,000 granted cards, loopback HTTP, the
+// embedded store, 2 cores at load average 1.3-1.6) held 2,000 checks a
+// second for 10 s with no error: p50 0.81 ms, p99 3.6 ms, max 11 ms
+// with 8 clients (the default), 0.24 ms of CPU a check, server and
+// clients together (two indexed reads: the token's hash, the grant).
+// With 32 clients the p99 was 51 ms at the same rate: more requests in
+// flight than cores queue behind one another; at 1,000 a second, 3.8 ms.
+//
 // # The back office (Office)
 //
 // An application (App) is a row, not code: an ID, a name, its kind (which
@@ -96,13 +106,35 @@
 // every call, and the token has 256 bits, which no guessing needs slowed).
 // The webhook secret is kept as is: signing needs it.
 //
+// Gate versions: every change of application A's grant on a card sets
+// A's gate version of the card to the card's new file version, in the
+// change's transaction, under the next number of one counter, and a
+// gate downloads the changes after the last number it holds (GET
+// /v1/terminals/{terminal}/entitlement-versions, its operator's
+// application only, GateVersionsPageMax a page). Per application, not
+// per card: the library's grant changing moves the card's file version,
+// and a school gate still takes the pupil's older file, whose campus
+// slot is as good as ever. Every writer of grants takes the counter
+// first (PostgreSQL: a row lock; SQLite has one writer), so numbers
+// commit in their order and a gate paging after its last number misses
+// none. A cancelled loss raises the version too: the card found is
+// refused stale at its gates until its file is rewritten, the price of
+// a rule that never lowers a version.
+//
 // Grants: each application's entitlement on a card (Grant) is one row,
 // active, revoked or blocked, and each card has an entitlement file
 // version that the store raises in the transaction of every change of
 // the card's grants. File builds the file a service point writes from
 // the active grants at that version (SignGrants seals it), so a card
 // whose grant was revoked is refused stale at gates told the new
-// version. An application reads, grants and revokes only on its own
+// version. The checks of a grant on what the card holds (no grant
+// blocked by a loss, a slot free in the file: at most
+// card.EntitlementsMax applications) and of a revocation (the grant
+// still active) run inside the store's transaction that writes it, on
+// the card's grants as they stand (Store.PutGrant's check), with every
+// other writer of grants waiting: two grants racing for a card's last
+// slot, one is refused Conflict. An application reads, grants and
+// revokes only on its own
 // grants: Office takes the caller's application ID, and another's card
 // is NotFound, as a card that does not exist (the API answers 404, never
 // saying which cards have grants elsewhere). Check answers an online
@@ -115,12 +147,25 @@
 // An application's records are the journal's accepted application
 // records (record type A0) of its kind (the record's network) and scope
 // (its line). IndexRecords files them in the store under their
-// application, from a cursor over the journal moved in the same
-// transaction, IndexBatchMax journal entries at a time: one scan of the
-// journal in all, not one a request, and an application reads its own
+// application: one reader of the journal for every application, from
+// the lowest of the applications' positions, each position kept in the
+// store and moved with the records it covers in one transaction,
+// IndexBatchMax journal entries at a time. So a restart files nothing
+// twice and misses nothing, and an application added after its gates
+// first uploaded (position 0) gets those records too, while the others
+// are passed over up to their positions: one scan of the journal, not
+// one a request or an application. An application reads its own
 // records only, in pages by journal position (Records, at most
 // RecordsPageMax a page). Report counts a day's taps and distinct cards
 // by action from them (an index on application and day).
+//
+// Parents told (平安校园): filing a school's check-in or check-out queues
+// an event (campus.check_in, campus.check_out, keyed "record-POS") in
+// the outbox in the same transaction, so the school's app, which tells
+// the parents, hears of it by webhook, or polls it (GET
+// /v1/apps/{app}/events). The delay is the gate's upload interval plus
+// serve's round (2 s) and the webhook's: a gate uploading every 30 s
+// tells the parents within a minute.
 //
 // # Lifecycle and webhooks
 //
@@ -130,12 +175,20 @@
 // record of a card with grants, blocks its active grants (loss), makes
 // its blocked ones active again (found), or revokes the old card's and
 // grants the same terms to the new card, active (replacement); it writes
-// the changed grants, the webhook events (one an application with a
-// webhook URL) and the new cursor in one transaction. So an event is
+// the changed grants, the events (one an application concerned) and the
+// new cursor in one transaction. So an event is
 // never lost (a crash before the commit applies the record again; after
 // it, the cursor is past it) and never queued twice (the cursor, and a
-// unique idempotency key "cms-audit-SEQ-APP"). Deriving from the audit
-// log rather than hooking card management keeps package cms unaware of
+// unique idempotency key "cms-audit-SEQ-APP"). An application without a
+// webhook URL gets the same events for polling only (next attempt
+// PollOnly, never due). A record Follow cannot read (a subject or a
+// snapshot that does not parse) would stop the lifecycle of every card
+// for good if it stopped Follow: it is quarantined instead, kept with
+// its reason and the cursor moved past it in one transaction, reported
+// by serve's log and listed by citycard app quarantine; a store's fault
+// still stops the round, and the next one starts again at the record.
+// Deriving from the audit log rather than hooking card management keeps
+// package cms unaware of
 // the applications (it cannot import this package: cms imports the
 // gates, which import it) and makes the log the one source of truth.
 // serve follows every 2 s: an application hears of a loss within

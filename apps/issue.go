@@ -1,6 +1,8 @@
 package apps
 
 import (
+	"context"
+
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/keys"
@@ -25,4 +27,36 @@ func SignGrants(store keys.Store, issuer citycard.IssuerCode, asn citycard.ASN, 
 		return card.AppKey{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	return k, nil
+}
+
+// Rewrite is a service point's or kiosk's part of an online contact with
+// card c: the card's entitlement file as the back office has it now
+// (File) under application key version keyVersion, the application
+// counter and each slot's use (uses within the limit, the last stamp,
+// inside, sites) carried from onCard, the file the card holds (nil for a
+// card without one: a new card, a replacement), signed (SignGrants).
+// What it returns is what the counter writes (card.SetEntitlements),
+// and the key a new card is personalized with; gates told the card's
+// version accept the file from then on. Kinds as File's and SignGrants'.
+func (o *Office) Rewrite(ctx context.Context, store keys.Store, c CardRef, onCard *card.Entitlements, keyVersion uint8) (card.Entitlements, card.AppKey, error) {
+	const op = "apps.Office.Rewrite"
+	f, err := o.File(ctx, c, keyVersion)
+	if err != nil {
+		return card.Entitlements{}, card.AppKey{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	if onCard != nil {
+		f.Counter = onCard.Counter
+		for i := range f.Slots {
+			s := &f.Slots[i]
+			if j := onCard.Find(s.App, s.Scope); j >= 0 {
+				u := onCard.Slots[j]
+				s.Uses, s.LastDate, s.LastTime, s.Inside, s.Sites = min(u.Uses, s.Limit), u.LastDate, u.LastTime, u.Inside, u.Sites
+			}
+		}
+	}
+	k, err := SignGrants(store, c.Issuer, c.ASN, &f)
+	if err != nil {
+		return card.Entitlements{}, card.AppKey{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	return f, k, nil
 }

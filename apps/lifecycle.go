@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,10 +17,26 @@ import (
 
 // Event types of the webhooks.
 const (
-	EventCardLost     = "card.lost"     // the card was reported lost: the application's grant on it is blocked
-	EventCardFound    = "card.found"    // the loss report was cancelled: the grant is active again
-	EventCardReplaced = "card.replaced" // a new card took over: the grant moved to it
+	EventCardLost     = "card.lost"        // the card was reported lost: the application's grant on it is blocked
+	EventCardFound    = "card.found"       // the loss report was cancelled: the grant is active again
+	EventCardReplaced = "card.replaced"    // a new card took over: the grant moved to it
+	EventCheckIn      = "campus.check_in"  // a pupil's check-in at a school gate: the parents are told
+	EventCheckOut     = "campus.check_out" // a pupil's check-out
 )
+
+// PollOnly is the next attempt of an event for an application without a
+// webhook URL: never due, it waits in the outbox for the application to
+// poll it (Office.Events).
+var PollOnly = time.Unix(0, math.MaxInt64).UTC()
+
+// nextAt is a new event's first attempt: now for an application with a
+// webhook, PollOnly for one without.
+func (o *Office) nextAt(hooked bool) time.Time {
+	if hooked {
+		return o.now().UTC()
+	}
+	return PollOnly
+}
 
 // Limits of the outbox's delivery.
 const (
@@ -83,17 +100,34 @@ var lifecycleEvents = map[string]string{"report loss": EventCardLost, "cancel lo
 // cancelled loss and replacement of a card with grants, changes the grants
 // (a loss blocks them, a cancelled loss makes them active again, a
 // replacement moves them to the new card, active) and queues one event
-// for each application concerned, with the cursor, in one transaction of
-// the store: an event is never lost and never queued twice. It returns
-// the cursor reached. The store's kinds pass through.
-func (o *Office) Follow(ctx context.Context, log Lifecycle) (int64, error) {
+// for each application concerned (due at once with a webhook URL, for
+// polling only without: PollOnly), with the cursor, in one transaction
+// of the store: an event is never lost and never queued twice. A record it
+// cannot read (a subject or a snapshot that does not parse: kind Invalid)
+// is quarantined: kept with its reason in the store (QuarantinedAudit),
+// the cursor moved past it in the same transaction, and counted in
+// quarantined, so that one bad record neither stops the lifecycle of
+// every other card for good nor is lost. It returns the cursor reached.
+// The store's kinds pass through, and stop the round: the next one
+// starts again at the record.
+func (o *Office) Follow(ctx context.Context, log Lifecycle) (cursor int64, quarantined int, err error) {
 	const op = "apps.Office.Follow"
-	cursor, err := o.store.Cursor(ctx)
+	cursor, err = o.store.Cursor(ctx)
 	if err != nil {
-		return 0, citycard.Wrap(op, citycard.Other, err)
+		return 0, 0, citycard.Wrap(op, citycard.Other, err)
 	}
 	err = log.AuditLog(ctx, cursor, func(a AuditEntry) error {
-		grants, events, err := o.lifecycle(ctx, &a)
+		typ, c, nu, bad := readAudit(&a)
+		if bad != nil {
+			q := Quarantined{Seq: a.Seq, Subject: a.Subject, Action: a.Action, Reason: bad.Error(), At: o.now().UTC()}
+			if err := o.store.Quarantine(ctx, q); err != nil {
+				return err
+			}
+			quarantined++
+			cursor = a.Seq
+			return nil
+		}
+		grants, events, err := o.lifecycle(ctx, &a, typ, c, nu)
 		if err != nil {
 			return err
 		}
@@ -104,42 +138,77 @@ func (o *Office) Follow(ctx context.Context, log Lifecycle) (int64, error) {
 		return nil
 	})
 	if err != nil {
-		return cursor, citycard.Wrap(op, citycard.Other, err)
+		return cursor, quarantined, citycard.Wrap(op, citycard.Other, err)
 	}
-	return cursor, nil
+	return cursor, quarantined, nil
 }
 
-// lifecycle returns the grant changes and events of audit record a (none
-// for a record that is not a card's loss, cancelled loss or replacement).
-func (o *Office) lifecycle(ctx context.Context, a *AuditEntry) ([]Grant, []Event, error) {
-	typ := lifecycleEvents[a.Action]
+// Quarantined is an audit record Follow could not apply, as the store
+// keeps it: its number, subject and action, and why.
+type Quarantined struct {
+	Seq     int64
+	Subject string
+	Action  string
+	Reason  string
+	At      time.Time // when it was quarantined
+}
+
+// QuarantinePageMax bounds a page of Quarantine.
+const QuarantinePageMax = 1000
+
+// Quarantine returns up to limit (1..QuarantinePageMax) of the audit
+// records Follow quarantined, after audit sequence number after. Kind
+// Invalid for a limit out of range.
+func (o *Office) Quarantine(ctx context.Context, after int64, limit int) ([]Quarantined, error) {
+	if limit < 1 || limit > QuarantinePageMax {
+		return nil, citycard.E("apps.Office.Quarantine", citycard.Invalid, "limit %d: want 1 to %d", limit, QuarantinePageMax)
+	}
+	return o.store.QuarantinedAudit(ctx, after, limit)
+}
+
+// readAudit reads what Follow carries of audit record a: its event type
+// ("" for a record that is not a card's loss, cancelled loss or
+// replacement), its card and, on a replacement, the new card. Kind
+// Invalid for a record that does not parse: Follow quarantines it.
+func readAudit(a *AuditEntry) (typ string, c, nu CardRef, err error) {
+	const op = "apps.readAudit"
+	typ = lifecycleEvents[a.Action]
 	if typ == "" || !strings.HasPrefix(a.Subject, "card:") {
-		return nil, nil, nil
+		return "", c, nu, nil
 	}
-	c, err := ParseCard(strings.TrimPrefix(a.Subject, "card:"))
-	if err != nil {
-		return nil, nil, err
+	if c, err = ParseCard(strings.TrimPrefix(a.Subject, "card:")); err != nil {
+		return "", c, nu, citycard.E(op, citycard.Invalid, "audit record %d: subject: %w", a.Seq, err)
 	}
-	var nu CardRef
-	if typ == EventCardReplaced {
-		// The card's snapshot, alone or, as a money operation's record has
-		// it, under "card".
-		var snap struct {
+	if typ != EventCardReplaced {
+		return typ, c, nu, nil
+	}
+	// The card's snapshot, alone or, as a money operation's record has
+	// it, under "card".
+	var snap struct {
+		ReplacedBy string `json:"replaced_by"`
+		Card       struct {
 			ReplacedBy string `json:"replaced_by"`
-			Card       struct {
-				ReplacedBy string `json:"replaced_by"`
-			} `json:"card"`
-		}
-		if err := json.Unmarshal([]byte(a.After), &snap); err != nil {
-			return nil, nil, citycard.E("apps.lifecycle", citycard.Invalid, "audit record %d: %w", a.Seq, err)
-		}
-		if snap.ReplacedBy == "" {
-			snap.ReplacedBy = snap.Card.ReplacedBy
-		}
-		nu.Issuer = c.Issuer
-		if nu.ASN, err = citycard.ParseASN(snap.ReplacedBy); err != nil {
-			return nil, nil, citycard.E("apps.lifecycle", citycard.Invalid, "audit record %d: replaced_by: %w", a.Seq, err)
-		}
+		} `json:"card"`
+	}
+	if err := json.Unmarshal([]byte(a.After), &snap); err != nil {
+		return "", c, nu, citycard.E(op, citycard.Invalid, "audit record %d: snapshot: %w", a.Seq, err)
+	}
+	if snap.ReplacedBy == "" {
+		snap.ReplacedBy = snap.Card.ReplacedBy
+	}
+	nu.Issuer = c.Issuer
+	if nu.ASN, err = citycard.ParseASN(snap.ReplacedBy); err != nil {
+		return "", c, nu, citycard.E(op, citycard.Invalid, "audit record %d: replaced_by: %w", a.Seq, err)
+	}
+	return typ, c, nu, nil
+}
+
+// lifecycle returns the grant changes and events of audit record a, of
+// type typ on card c (nu: the new card of a replacement). The store's
+// kinds pass through.
+func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu CardRef) ([]Grant, []Event, error) {
+	if typ == "" {
+		return nil, nil, nil
 	}
 	gs, _, err := o.store.CardGrants(ctx, c)
 	if err != nil {
@@ -184,10 +253,7 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry) ([]Grant, []Event
 		if err != nil {
 			return nil, nil, err
 		}
-		if !hooked[g.App] {
-			continue // no one to tell
-		}
-		events = append(events, Event{App: g.App, Key: key, Type: typ, Body: string(body), NextAt: o.now().UTC()})
+		events = append(events, Event{App: g.App, Key: key, Type: typ, Body: string(body), NextAt: o.nextAt(hooked[g.App])})
 	}
 	return grants, events, nil
 }
@@ -296,4 +362,27 @@ func (o *Office) Deliver(ctx context.Context, send Sender, limit int) (delivered
 		}
 	}
 	return delivered, failed, nil
+}
+
+// EventsPageMax bounds a page of Events.
+const EventsPageMax = 1000
+
+// Events returns up to limit (1..EventsPageMax) of application app's
+// events after outbox ID after, by ID, whether its webhook took them or
+// not: what an application without a webhook polls, and one with a
+// webhook catches up with. Kind Invalid for a limit out of range or a
+// negative after.
+func (o *Office) Events(ctx context.Context, app string, after int64, limit int) ([]Event, error) {
+	const op = "apps.Office.Events"
+	if limit < 1 || limit > EventsPageMax {
+		return nil, citycard.E(op, citycard.Invalid, "limit %d: want 1 to %d", limit, EventsPageMax)
+	}
+	if after < 0 {
+		return nil, citycard.E(op, citycard.Invalid, "after %d: want 0 or more", after)
+	}
+	evs, err := o.store.Events(ctx, app, after, limit)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return evs, nil
 }

@@ -135,9 +135,17 @@ type Store interface {
 	Apps(ctx context.Context) ([]App, error)
 	// PutGrant stores g (new, or replacing g.App's grant on g.Card) and,
 	// in the same transaction, raises the card's entitlement file
-	// version by one; it returns the new version. Kind NotFound if g.App
-	// is no application.
-	PutGrant(ctx context.Context, g *Grant) (version uint32, err error)
+	// version by one and sets g.App's gate version of the card to it
+	// (GateVersions); it returns the new version. check, unless nil, runs
+	// first inside that transaction on the card's grants as they stand,
+	// with every other writer of grants waiting: its error is returned
+	// as is, and nothing is written; it may still change g. Kind NotFound if g.App is no
+	// application.
+	PutGrant(ctx context.Context, g *Grant, check func(current []Grant) error) (version uint32, err error)
+	// GateVersions returns up to limit of app's gate versions numbered
+	// after after, by number: the cards whose grant of app changed, each
+	// with the file version its gates require now.
+	GateVersions(ctx context.Context, app string, after int64, limit int) ([]GateVersion, error)
 	// Grant returns app's grant on c, whatever its state. Kind NotFound.
 	Grant(ctx context.Context, app string, c CardRef) (Grant, error)
 	// CardGrants returns every grant on c, ordered by application ID,
@@ -152,19 +160,30 @@ type Store interface {
 	// seq, in one transaction. Kind Conflict if seq is not after the
 	// cursor (applied already).
 	ApplyLifecycle(ctx context.Context, seq int64, grants []Grant, events []Event) error
+	// Quarantine keeps q and moves the cursor to q.Seq, in one
+	// transaction. Kind Conflict if q.Seq is not after the cursor.
+	Quarantine(ctx context.Context, q Quarantined) error
+	// QuarantinedAudit returns up to limit quarantined audit records
+	// after audit sequence number after, by number.
+	QuarantinedAudit(ctx context.Context, after int64, limit int) ([]Quarantined, error)
 	// DueEvents returns up to limit events neither delivered nor failed
 	// whose next attempt is at or before now, by ID.
 	DueEvents(ctx context.Context, now time.Time, limit int) ([]Event, error)
 	// UpdateEvent stores e's attempts, next attempt, delivery and
 	// failure. Kind NotFound.
 	UpdateEvent(ctx context.Context, e *Event) error
+	// Events returns up to limit of app's events after ID after, by ID,
+	// whatever their delivery.
+	Events(ctx context.Context, app string, after int64, limit int) ([]Event, error)
 
-	// RecordsCursor returns the last journal position ApplyRecords
-	// reached (0: none).
-	RecordsCursor(ctx context.Context) (int64, error)
-	// ApplyRecords stores recs and moves the records cursor to pos, in one
-	// transaction. Kind Conflict if pos is not after the cursor.
-	ApplyRecords(ctx context.Context, pos int64, recs []AppRecord) error
+	// RecordsCursors returns each application's last journal position
+	// ApplyRecords reached; an application missing has none (0).
+	RecordsCursors(ctx context.Context) (map[string]int64, error)
+	// ApplyRecords stores recs, queues events in the outbox and moves
+	// the records cursor of each of apps to pos, in one transaction.
+	// Kind Conflict if pos is not after the cursor of one of them (filed
+	// already), NotFound if one is no application.
+	ApplyRecords(ctx context.Context, pos int64, apps []string, recs []AppRecord, events []Event) error
 	// Records returns up to limit of app's records after position after,
 	// by position.
 	Records(ctx context.Context, app string, after int64, limit int) ([]AppRecord, error)
@@ -268,28 +287,33 @@ func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Gra
 			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 		}
 	}
-	gs, _, err := o.store.CardGrants(ctx, c)
+	g := Grant{App: app, Card: c, Slot: slot, State: Active, ChangedAt: o.now().UTC()}
+	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error { return grantable(op, app, c, current) })
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 	}
+	return g, v, nil
+}
+
+// grantable is Grant's check of the card's grants as they stand, run in
+// the store's transaction: Conflict if they are blocked by a loss, or if
+// card.EntitlementsMax applications other than app hold an active grant
+// (the file has no slot left). Two grants racing for the last slot: the
+// second sees the first's.
+func grantable(op, app string, c CardRef, current []Grant) error {
 	others := 0
-	for _, g := range gs {
+	for _, g := range current {
 		switch {
 		case g.State == Blocked:
-			return Grant{}, 0, citycard.E(op, citycard.Conflict, "card %v: its entitlements are blocked (reported lost)", c)
+			return citycard.E(op, citycard.Conflict, "card %v: its entitlements are blocked (reported lost)", c)
 		case g.State == Active && g.App != app:
 			others++
 		}
 	}
 	if others >= card.EntitlementsMax {
-		return Grant{}, 0, citycard.E(op, citycard.Conflict, "card %v: %d applications' entitlements already, the file holds %d", c, others, card.EntitlementsMax)
+		return citycard.E(op, citycard.Conflict, "card %v: %d applications' entitlements already, the file holds %d", c, others, card.EntitlementsMax)
 	}
-	g := Grant{App: app, Card: c, Slot: slot, State: Active, ChangedAt: o.now().UTC()}
-	v, err := o.store.PutGrant(ctx, &g)
-	if err != nil {
-		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
-	}
-	return g, v, nil
+	return nil
 }
 
 // Revoke ends application app's grant on card c; the card's file
@@ -302,11 +326,21 @@ func (o *Office) Revoke(ctx context.Context, app string, c CardRef) (Grant, uint
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 	}
-	if g.State != Active {
-		return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: the grant is %v", app, c, g.State)
-	}
 	g.State, g.ChangedAt = Revoked, o.now().UTC()
-	v, err := o.store.PutGrant(ctx, &g)
+	// Active as it stands in the store's transaction: a loss blocking it
+	// meanwhile is not overwritten.
+	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error {
+		for _, x := range current {
+			if x.App != app {
+				continue
+			}
+			if x.State != Active {
+				return citycard.E(op, citycard.Conflict, "application %s, card %v: the grant is %v", app, c, x.State)
+			}
+			g.Slot = x.Slot // its terms as they stand
+		}
+		return nil
+	})
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -367,4 +401,50 @@ func (o *Office) File(ctx context.Context, c CardRef, keyVersion uint8) (card.En
 		}
 	}
 	return f, nil
+}
+
+// Limits of the gates' versions.
+const GateVersionsPageMax = 10000 // versions in one page of GateVersions
+
+// GateVersion is what an application's gates require of one card's
+// entitlement file: at least the version at which the application's
+// grant on the card last changed (granted, changed, revoked, blocked by
+// a loss, active again, moved to a replacement). Seq numbers the changes
+// of every application in the order they were committed, so that a gate
+// holding the versions up to Seq asks for those after it.
+type GateVersion struct {
+	Seq     int64
+	Card    CardRef
+	Version uint32
+}
+
+// GateVersions returns up to limit (1..GateVersionsPageMax) of the gate
+// versions numbered after after, of the application of kind and scope
+// operated by party (the gate's terminal's operator): those a gate of
+// that application holds in its parameters (terminal.MinVersions), so
+// that it refuses an older file stale. Kinds: Invalid for a limit out of
+// range, NotFound for no application of that kind and scope operated by
+// party (another operator's application is not found either), IO.
+func (o *Office) GateVersions(ctx context.Context, party string, kind card.Application, scope uint32, after int64, limit int) ([]GateVersion, error) {
+	const op = "apps.Office.GateVersions"
+	if limit < 1 || limit > GateVersionsPageMax {
+		return nil, citycard.E(op, citycard.Invalid, "limit %d: want 1 to %d", limit, GateVersionsPageMax)
+	}
+	if after < 0 {
+		return nil, citycard.E(op, citycard.Invalid, "after %d: want 0 or more", after)
+	}
+	list, err := o.store.Apps(ctx)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	for _, a := range list {
+		if a.Kind == kind && a.Scope == scope && a.Party == party {
+			vs, err := o.store.GateVersions(ctx, a.ID, after, limit)
+			if err != nil {
+				return nil, citycard.Wrap(op, citycard.Other, err)
+			}
+			return vs, nil
+		}
+	}
+	return nil, citycard.E(op, citycard.NotFound, "no %v application at scope %d operated by %s", kind, scope, party)
 }

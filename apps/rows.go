@@ -185,22 +185,74 @@ func ScanEvent(row Scanner) (Event, error) {
 // ScanEvents reads every row of EventColumns.
 func ScanEvents(rows Rows) ([]Event, error) { return scanAll(rows, ScanEvent) }
 
-// PutGrants is a store's ApplyLifecycle part on grants: put each grant,
-// and bump each card they name once, in order.
-func PutGrants(grants []Grant, put func(*Grant) error, bump func(CardRef) error) error {
-	bumped := map[CardRef]bool{}
+// PutGrants is a store's ApplyLifecycle part on grants: bump each card
+// they name once, in order, then put each grant and set its
+// application's gate version of its card to the card's new version.
+func PutGrants(grants []Grant, put func(*Grant) error, bump func(CardRef) (uint32, error), gate func(g *Grant, version uint32) error) error {
+	versions := map[CardRef]uint32{}
+	for i := range grants {
+		if c := grants[i].Card; versions[c] == 0 {
+			v, err := bump(c)
+			if err != nil {
+				return err
+			}
+			versions[c] = v
+		}
+	}
 	for i := range grants {
 		if err := put(&grants[i]); err != nil {
 			return err
 		}
-		if c := grants[i].Card; !bumped[c] {
-			bumped[c] = true
-			if err := bump(c); err != nil {
-				return err
-			}
+		if err := gate(&grants[i], versions[grants[i].Card]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// GateVersionColumns is the stores' spelling of a gate version.
+const GateVersionColumns = "seq, issuer, asn, version"
+
+// ScanGateVersion reads a gate version from a row of GateVersionColumns.
+func ScanGateVersion(row Scanner) (GateVersion, error) {
+	const op = "apps.ScanGateVersion"
+	var v GateVersion
+	var issuer, asn string
+	var version int64
+	if err := row.Scan(&v.Seq, &issuer, &asn, &version); err != nil {
+		return v, err
+	}
+	if err := unhex(op, "issuer", issuer, v.Card.Issuer[:]); err != nil {
+		return v, err
+	}
+	if err := unhex(op, "asn", asn, v.Card.ASN[:]); err != nil {
+		return v, err
+	}
+	v.Version = uint32(version)
+	return v, nil
+}
+
+// ScanGateVersions reads every row of GateVersionColumns.
+func ScanGateVersions(rows Rows) ([]GateVersion, error) { return scanAll(rows, ScanGateVersion) }
+
+// QuarantineColumns is the stores' spelling of a quarantined audit
+// record.
+const QuarantineColumns = "audit_seq, subject, action, reason, at_ns"
+
+// QuarantineArgs returns q's values in QuarantineColumns' order.
+func QuarantineArgs(q *Quarantined) []any {
+	return []any{q.Seq, q.Subject, q.Action, q.Reason, q.At.UnixNano()}
+}
+
+// ScanQuarantined reads every row of QuarantineColumns.
+func ScanQuarantined(rows Rows) ([]Quarantined, error) {
+	return scanAll(rows, func(row Scanner) (Quarantined, error) {
+		var q Quarantined
+		var at int64
+		err := row.Scan(&q.Seq, &q.Subject, &q.Action, &q.Reason, &at)
+		q.At = time.Unix(0, at).UTC()
+		return q, err
+	})
 }
 
 // RecordColumns is the stores' spelling of an application record.

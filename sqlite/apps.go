@@ -51,17 +51,63 @@ func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
 	return out, mapErr(op, err)
 }
 
-func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant) (uint32, error) {
+func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error) (uint32, error) {
 	var v int64
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		// The one writer of SQLite serializes grants: the card's grants
+		// read here are the ones this transaction changes.
+		if check != nil {
+			current, err := cardGrants(ctx, tx, g.Card)
+			if err != nil {
+				return err
+			}
+			if err := check(current); err != nil {
+				return err
+			}
+		}
 		if err := upsertGrant(ctx, tx, g); err != nil {
 			return err
 		}
 		var err error
-		v, err = bumpFile(ctx, tx, g.Card)
-		return err
+		if v, err = bumpFile(ctx, tx, g.Card); err != nil {
+			return err
+		}
+		return setGateVersion(ctx, tx, g, v)
 	})
 	return uint32(v), mapErr("sqlite.Apps.PutGrant", err)
+}
+
+func cardGrants(ctx context.Context, tx *sql.Tx, c apps.CardRef) ([]apps.Grant, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE issuer = ? AND asn = ? ORDER BY app`, apps.CardArgs(c)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return apps.ScanGrants(rows)
+}
+
+// setGateVersion sets g.App's gate version of g.Card to v, under the next
+// number of the gates' counter.
+func setGateVersion(ctx context.Context, tx *sql.Tx, g *apps.Grant, v int64) error {
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `UPDATE apps_gate_seq SET seq = seq + 1 WHERE one = 1 RETURNING seq`).Scan(&seq); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO apps_gate_versions (app, issuer, asn, version, seq) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (app, issuer, asn) DO UPDATE SET version = excluded.version, seq = excluded.seq`,
+		g.App, apps.CardArgs(g.Card)[0], apps.CardArgs(g.Card)[1], v, seq)
+	return err
+}
+
+func (s appsStore) GateVersions(ctx context.Context, app string, after int64, limit int) ([]apps.GateVersion, error) {
+	const op = "sqlite.Apps.GateVersions"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.GateVersionColumns+` FROM apps_gate_versions WHERE app = ? AND seq > ? ORDER BY seq LIMIT ?`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanGateVersions(rows)
+	return out, mapErr(op, err)
 }
 
 func upsertGrant(ctx context.Context, tx *sql.Tx, g *apps.Grant) error {
@@ -100,18 +146,67 @@ func (s appsStore) ApplyLifecycle(ctx context.Context, seq int64, grants []apps.
 			return citycard.E(op, citycard.Conflict, "audit record %d: applied already (cursor %d)", seq, cur)
 		}
 		if err := apps.PutGrants(grants, func(g *apps.Grant) error { return upsertGrant(ctx, tx, g) },
-			func(c apps.CardRef) error { _, err := bumpFile(ctx, tx, c); return err }); err != nil {
+			func(c apps.CardRef) (uint32, error) { v, err := bumpFile(ctx, tx, c); return uint32(v), err },
+			func(g *apps.Grant, v uint32) error { return setGateVersion(ctx, tx, g, int64(v)) }); err != nil {
 			return err
 		}
-		for i := range events {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				apps.EventArgs(&events[i])...); err != nil {
-				return err
-			}
+		if err := insertEvents(ctx, tx, events); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO apps_cursor (one, audit_seq) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET audit_seq = excluded.audit_seq`, seq)
 		return err
 	}))
+}
+
+func (s appsStore) Quarantine(ctx context.Context, q apps.Quarantined) error {
+	const op = "sqlite.Apps.Quarantine"
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, `SELECT audit_seq FROM apps_cursor WHERE one = 1`).Scan(&cur); err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if q.Seq <= cur {
+			return citycard.E(op, citycard.Conflict, "audit record %d: passed already (cursor %d)", q.Seq, cur)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps_quarantine (`+apps.QuarantineColumns+`) VALUES (?, ?, ?, ?, ?)`, apps.QuarantineArgs(&q)...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps_cursor (one, audit_seq) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET audit_seq = excluded.audit_seq`, q.Seq)
+		return err
+	}))
+}
+
+func (s appsStore) QuarantinedAudit(ctx context.Context, after int64, limit int) ([]apps.Quarantined, error) {
+	const op = "sqlite.Apps.QuarantinedAudit"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.QuarantineColumns+` FROM apps_quarantine WHERE audit_seq > ? ORDER BY audit_seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanQuarantined(rows)
+	return out, mapErr(op, err)
+}
+
+// insertEvents queues events in the outbox.
+func insertEvents(ctx context.Context, tx *sql.Tx, events []apps.Event) error {
+	for i := range events {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps_outbox (app, key, type, body, attempts, next_ns, delivered_ns, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			apps.EventArgs(&events[i])...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s appsStore) Events(ctx context.Context, app string, after int64, limit int) ([]apps.Event, error) {
+	const op = "sqlite.Apps.Events"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.EventColumns+` FROM apps_outbox WHERE app = ? AND id > ? ORDER BY id LIMIT ?`, app, after, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanEvents(rows)
+	return out, mapErr(op, err)
 }
 
 func (s appsStore) DueEvents(ctx context.Context, now time.Time, limit int) ([]apps.Event, error) {
@@ -162,41 +257,50 @@ func (s appsStore) CardGrants(ctx context.Context, c apps.CardRef) ([]apps.Grant
 	if err := tx.QueryRowContext(ctx, `SELECT version FROM apps_files WHERE issuer = ? AND asn = ?`, apps.CardArgs(c)...).Scan(&v); err != nil && err != sql.ErrNoRows {
 		return nil, 0, mapErr(op, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+apps.GrantColumns+` FROM apps_grants WHERE issuer = ? AND asn = ? ORDER BY app`, apps.CardArgs(c)...)
-	if err != nil {
-		return nil, 0, mapErr(op, err)
-	}
-	defer rows.Close()
-	out, err := apps.ScanGrants(rows)
+	out, err := cardGrants(ctx, tx, c)
 	return out, uint32(v), mapErr(op, err)
 }
 
-func (s appsStore) RecordsCursor(ctx context.Context) (int64, error) {
-	var pos int64
-	err := s.db.r.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&pos)
-	if err == sql.ErrNoRows {
-		return 0, nil
+func (s appsStore) RecordsCursors(ctx context.Context) (map[string]int64, error) {
+	const op = "sqlite.Apps.RecordsCursors"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT app, pos FROM apps_records_cursors`)
+	if err != nil {
+		return nil, mapErr(op, err)
 	}
-	return pos, mapErr("sqlite.Apps.RecordsCursor", err)
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var app string
+		var pos int64
+		if err := rows.Scan(&app, &pos); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out[app] = pos
+	}
+	return out, mapErr(op, rows.Err())
 }
 
-func (s appsStore) ApplyRecords(ctx context.Context, pos int64, recs []apps.AppRecord) error {
+func (s appsStore) ApplyRecords(ctx context.Context, pos int64, moved []string, recs []apps.AppRecord, events []apps.Event) error {
 	const op = "sqlite.Apps.ApplyRecords"
 	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		if err := tx.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursor WHERE one = 1`).Scan(&cur); err != nil && err != sql.ErrNoRows {
-			return err
-		}
-		if pos <= cur {
-			return citycard.E(op, citycard.Conflict, "journal position %d: filed already (cursor %d)", pos, cur)
+		for _, app := range moved {
+			var cur int64
+			if err := tx.QueryRowContext(ctx, `SELECT pos FROM apps_records_cursors WHERE app = ?`, app).Scan(&cur); err != nil && err != sql.ErrNoRows {
+				return err
+			}
+			if pos <= cur {
+				return citycard.E(op, citycard.Conflict, "application %s, journal position %d: filed already (its cursor %d)", app, pos, cur)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_records_cursors (app, pos) VALUES (?, ?) ON CONFLICT (app) DO UPDATE SET pos = excluded.pos`, app, pos); err != nil {
+				return err
+			}
 		}
 		for i := range recs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, apps.RecordArgs(&recs[i])...); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO apps_records_cursor (one, pos) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET pos = excluded.pos`, pos)
-		return err
+		return insertEvents(ctx, tx, events)
 	}))
 }
 

@@ -24,6 +24,11 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"Grants", testGrants},
 		{"Lifecycle", testLifecycle},
 		{"Records", testRecords},
+		{"GrantRace", testGrantRace},
+		{"GateVersions", testGateVersions},
+		{"Quarantine", testQuarantine},
+		{"RecordsCursors", testRecordsCursors},
+		{"Notifications", testNotifications},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -246,7 +251,7 @@ func testLifecycle(t *testing.T, s apps.Store) {
 		{Seq: 1, At: at, Subject: "card:" + old.String(), Action: "activate", After: `{"state":"active"}`},
 		{Seq: 2, At: at.Add(time.Minute), Subject: "card:" + old.String(), Action: "report loss", After: `{"state":"lost"}`},
 	}
-	if cur, err := o.Follow(ctx, log); err != nil || cur != 2 {
+	if cur, _, err := o.Follow(ctx, log); err != nil || cur != 2 {
 		t.Fatalf("Follow = %d, %v; want 2", cur, err)
 	}
 	f, err := o.File(ctx, old, 1)
@@ -260,10 +265,10 @@ func testLifecycle(t *testing.T, s apps.Store) {
 		t.Errorf("a grant on the lost card: %v, want conflict", err)
 	}
 	log = append(log, apps.AuditEntry{Seq: 3, At: at.Add(time.Hour), Subject: "card:" + old.String(), Action: "replace", After: `{"state":"replaced","replaced_by":"` + nu.ASN.String() + `"}`})
-	if cur, err := o.Follow(ctx, log); err != nil || cur != 3 {
+	if cur, _, err := o.Follow(ctx, log); err != nil || cur != 3 {
 		t.Fatalf("Follow = %d, %v; want 3", cur, err)
 	}
-	if cur, err := o.Follow(ctx, log); err != nil || cur != 3 {
+	if cur, _, err := o.Follow(ctx, log); err != nil || cur != 3 {
 		t.Fatalf("Follow again = %d, %v; want 3, nothing new", cur, err)
 	}
 	f, err = o.File(ctx, nu, 1)
@@ -303,7 +308,7 @@ func testLifecycle(t *testing.T, s apps.Store) {
 	// A receiver that never answers: the event fails at its
 	// DeliveryAttemptsMax-th attempt, kept, and is tried no more.
 	log = append(log, apps.AuditEntry{Seq: 4, At: at, Subject: "card:" + nu.String(), Action: "report loss", After: `{"state":"lost"}`})
-	if _, err := o.Follow(ctx, log); err != nil {
+	if _, _, err := o.Follow(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	down := &receiver{secret: lib.WebhookSecret, fails: 1 << 30, handled: map[string]string{}, now: func() time.Time { return at }}
@@ -397,7 +402,7 @@ func testRecords(t *testing.T, s apps.Store) {
 	if err != nil || len(rep) != 2 || rep[0] != want[0] || rep[1] != want[1] {
 		t.Fatalf("the library's report of 1 March: %+v, %v; want %+v", rep, err, want)
 	}
-	if err := s.ApplyRecords(ctx, 8, nil); citycard.KindOf(err) != citycard.Conflict {
+	if err := s.ApplyRecords(ctx, 8, []string{library.ID}, nil, nil); citycard.KindOf(err) != citycard.Conflict {
 		t.Errorf("a position filed twice: %v, want conflict", err)
 	}
 }

@@ -47,7 +47,14 @@
 // inside), decides by the rules of package apps, writes the stamp with
 // STAMP under the PSAM's write MAC, checks the card's stamp MAC and
 // spools the non-financial record the PSAM seals. A refusal is a result
-// with its reason (apps.Reason), not an error.
+// with its reason (apps.Reason), not an error. The versions a gate
+// requires of its cards' files are part of its parameters: MinVersions
+// is its copy of its application's gate versions (apps.GateVersions),
+// synced by page after the last change it holds, so a card whose grant
+// was revoked or blocked is refused stale with the versions in the
+// result's detail. Paid admissions (a site's ticket, a venue's entry
+// without a pass) are e-purse purchases at a POS: Ticket prices them,
+// with concessions by rider category.
 //
 // # Nothing lost, nothing doubled
 //

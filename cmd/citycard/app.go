@@ -38,6 +38,9 @@ parking operator) and their entitlements on cards, on the store itself.
           end it; the version moves, gates refuse the old file stale
   show --app ID --card ISSUER/ASN [--json]
           the application's grant on the card
+  quarantine [--json]
+          card management's audit records the applications' lifecycle
+          could not read (kept, passed over), with why
   report --app ID --date YYYYMMDD [--json]
           the application's day: taps and distinct cards by action, from
           its records (serve files them from the journal every 2 s)
@@ -75,7 +78,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 		"show":   {"app", "card"},
 		"report": {"app", "date"},
 	}
-	if _, ok := need[cmd]; !ok && cmd != "list" {
+	if _, ok := need[cmd]; !ok && cmd != "list" && cmd != "quarantine" {
 		fs.Usage()
 		return fmt.Errorf("app: no command %q: %w", cmd, errUsage)
 	}
@@ -157,6 +160,39 @@ func runApp(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "revoked %s on card %v; the card's entitlement file is now version %d\n", g.App, g.Card, v)
+	case "quarantine":
+		var all []apps.Quarantined
+		for after := int64(0); ; {
+			page, err := o.Quarantine(ctx, after, apps.QuarantinePageMax)
+			if err != nil {
+				return err
+			}
+			all = append(all, page...)
+			if len(page) < apps.QuarantinePageMax {
+				break
+			}
+			after = page[len(page)-1].Seq
+		}
+		if *asJSON {
+			type quarantinedJSON struct {
+				AuditSeq int64  `json:"audit_seq"`
+				Subject  string `json:"subject"`
+				Action   string `json:"action"`
+				Reason   string `json:"reason"`
+				At       string `json:"at"`
+			}
+			out := make([]quarantinedJSON, 0, len(all))
+			for _, q := range all {
+				out = append(out, quarantinedJSON{q.Seq, q.Subject, q.Action, q.Reason, q.At.Format(time.RFC3339)})
+			}
+			return json.NewEncoder(e.stdout).Encode(out)
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "AUDIT SEQ\tACTION\tSUBJECT\tREASON")
+		for _, q := range all {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", q.Seq, q.Action, q.Subject, q.Reason)
+		}
+		return w.Flush()
 	case "report":
 		d, err := apps.ParseDate(*day)
 		if err != nil {
@@ -211,8 +247,12 @@ func followLifecycle(ctx context.Context, o *apps.Office, st cms.Store, j acquir
 		if _, err := o.IndexRecords(ctx, api.AcquireJournal{Journal: j}); err != nil {
 			logger.Warn("applications: filing their records from the journal", "err", err)
 		}
-		if _, err := o.Follow(ctx, api.CMSLifecycle{Store: st}); err != nil {
+		_, q, err := o.Follow(ctx, api.CMSLifecycle{Store: st})
+		if err != nil {
 			logger.Warn("applications: following card management's audit log", "err", err)
+		}
+		if q > 0 {
+			logger.Warn("applications: audit records quarantined, passed over (citycard app quarantine lists them)", "quarantined", q)
 		}
 		if d, f, err := o.Deliver(ctx, api.WebhookSender{}, webhookBatch); err != nil {
 			logger.Warn("applications: delivering webhooks", "err", err)

@@ -95,4 +95,19 @@ func TestAppCommands(t *testing.T) {
 	if out, err := cli("grant", "--app", "nb-library", "--card", cardArg, "--from", "20250301", "--to", "20260228"); err != nil || !strings.Contains(out, "version 4") {
 		t.Errorf("a grant after the refused ones: %q, %v; want version 4", out, err)
 	}
+	// quarantine lists the audit records the lifecycle passed over.
+	if out, err := cli("quarantine", "--json"); err != nil || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("quarantine of none: %q, %v", out, err)
+	}
+	st, err = openStores(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.apps.Quarantine(context.Background(), apps.Quarantined{Seq: 7, Subject: "card:x", Action: "replace", Reason: "audit record 7: subject: bad", At: time.Unix(1740816000, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	if out, err := cli("quarantine"); err != nil || !strings.Contains(out, "7") || !strings.Contains(out, "audit record 7: subject: bad") {
+		t.Fatalf("quarantine: %q, %v", out, err)
+	}
 }

@@ -38,6 +38,7 @@ const benchUsage = `usage: citycard bench ingest [--records N] [--cards M] [--db
        citycard bench clear ... (the clearing benchmark: citycard bench clear -h)
        citycard bench gate --app campus|venue|library|site --taps N [--json]   (bench gate -h)
        citycard bench load [--cards N] [--rate R] [--seconds S] [--db URL] [--json] (bench load -h)
+       citycard bench api-check [--rate R] [--seconds S] [--db URL] [--json]     (bench api-check -h)
 
 Makes N genuine signed records of M virtual cards on simulated terminals
 (plus a small share of duplicates and forgeries) before the clock starts,
@@ -61,6 +62,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	if len(args) > 0 && args[0] == "load" {
 		return runBenchLoad(ctx, e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "api-check" {
+		return runBenchAppCheck(ctx, e, args[1:])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
