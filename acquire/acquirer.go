@@ -905,6 +905,11 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		m.AmountFen += int64(fen)
 		m.Records++
 	}
+	var clock recordClock
+	// The issuer's code as the ledger's accounts name it, for the last
+	// issuer seen: a batch's cards are almost all of one issuer.
+	var lastIssuer citycard.IssuerCode
+	var issuer string
 	for i := range j.items {
 		it := &j.items[i]
 		ra := &ans.Records[i]
@@ -926,7 +931,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {
 				flags |= FlagBlacklisted
 			}
-			if t, err := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
+			if t, err := clock.at(r.Date, r.Time); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
 				flags |= FlagClock
 			}
 			switch it.fare {
@@ -941,7 +946,9 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		copy(e.Raw[:], it.raw)
 		c.Entries = append(c.Entries, e)
 
-		issuer := r.Issuer.String()
+		if issuer == "" || r.Issuer != lastIssuer {
+			lastIssuer, issuer = r.Issuer, r.Issuer.String()
+		}
 		float := ledger.Account{Type: ledger.CardFloat, Party: issuer}
 		suspense := ledger.Account{Type: ledger.Suspense, Party: issuer}
 		payable := ledger.Account{Type: ledger.OperatorPayable, Party: j.info.Operator}
