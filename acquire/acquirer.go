@@ -80,6 +80,8 @@ type Acquirer struct {
 	// next (a Journal keeps none of a Commit's entries): grown by append
 	// at every group, they were a sixth of what bench ingest allocated.
 	entries []Journaled
+	// chunkData is the last commit's Commit.chunkData, reused likewise.
+	chunkData []byte
 
 	// items holds the verified records of batches that are over, for
 	// reuse (*[]item): a batch's items cost more than its body.
@@ -726,8 +728,8 @@ func (a *Acquirer) commitGroupLocked(group []*job, split bool) {
 	ctx := context.Background()
 	now := a.cfg.Now()
 
-	c := &Commit{At: now, Entries: a.entries[:0]}
-	defer func() { a.entries = c.Entries[:0] }()
+	c := &Commit{At: now, Entries: a.entries[:0], chunkData: a.chunkData}
+	defer func() { a.entries, a.chunkData = c.Entries[:0], c.chunkData }()
 	answers := make([]*Answer, len(group))
 	errs := make([]error, len(group))
 	first := map[string]int{} // batch key -> index in group of its first job
