@@ -241,6 +241,27 @@ func TestForeignCardPendingIssuer(t *testing.T) {
 	}
 }
 
+// TestMixedIssuersInOneBatch books each record of a batch mixing our
+// cards and another city's under its own issuer's accounts, whichever
+// came before it in the batch.
+func TestMixedIssuersInOneBatch(t *testing.T) {
+	c, j, a := newBackOffice(t)
+	pos := c.device(terminal.ModePOS, "shop")
+	ours, theirs := c.card(1), c.foreignCard(3)
+	c.tap(pos, ours, 100)
+	c.tap(pos, theirs, 300)
+	c.tap(pos, ours, 100)
+	c.tap(pos, theirs, 300)
+	ans := submit(t, a, batchOf(pos.id, "mixed", pos.spool.take()))
+	if ans.Accepted != 2 || ans.Flagged != 2 {
+		t.Fatalf("mixed batch: %v", verdicts(ans))
+	}
+	got := booked(j)
+	if got[floatAcct] != -200 || got["interconnect_receivable:21000007FFFFFFFF"] != -600 || got["operator_payable:shop"] != 800 || len(got) != 3 {
+		t.Fatalf("booked %v, want 2.00 from our float and 6.00 from the other city's receivable to the shop", got)
+	}
+}
+
 func TestGreyRecovered(t *testing.T) {
 	c, j, a := newBackOffice(t)
 	bus := c.device(terminal.ModePOS, "bus")

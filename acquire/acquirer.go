@@ -76,6 +76,16 @@ type Acquirer struct {
 	// undoFree holds undos for reuse: saving a thousand shadows a batch
 	// would otherwise allocate as much at every batch, for the collector.
 	undoFree []*undo
+	// entries is the array of the last commit's Entries, reused by the
+	// next (a Journal keeps none of a Commit's entries): grown by append
+	// at every group, they were a sixth of what bench ingest allocated.
+	entries []Journaled
+	// chunkData is the last commit's Commit.chunkData, reused likewise.
+	chunkData []byte
+
+	// items holds the verified records of batches that are over, for
+	// reuse (*[]item): a batch's items cost more than its body.
+	items sync.Pool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -391,6 +401,12 @@ func (a *Acquirer) submitWith(ctx context.Context, op string, b Batch, resub *Re
 	defer a.inflight.Add(-n)
 	hash := batchHash(&b)
 	var j *job
+	defer func() {
+		// Once its reply is read the sequencer is done with the job.
+		if j != nil {
+			a.putItems(j.items)
+		}
+	}()
 	// Twice at most: a batch that another upload of it committed between
 	// the look-up and the sequencer is looked up again and answered from
 	// the journal.
@@ -539,7 +555,7 @@ func batchHash(b *Batch) [32]byte {
 // up to Workers goroutines.
 func (a *Acquirer) verify(terminal citycard.TerminalID, body []byte, info TerminalInfo, known bool) []item {
 	n := len(body) / record.Size
-	items := make([]item, n)
+	items := a.getItems(n)
 	const chunk = 128
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, a.cfg.Workers)
@@ -557,6 +573,31 @@ func (a *Acquirer) verify(terminal citycard.TerminalID, body []byte, info Termin
 	}
 	wg.Wait()
 	return items
+}
+
+// getItems returns n zero items, reused if it can (see putItems).
+func (a *Acquirer) getItems(n int) []item {
+	if p, ok := a.items.Get().(*[]item); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]item, n, max(n, itemsKept))
+}
+
+// itemsKept is the capacity of the item slices kept for reuse: a batch
+// of the usual size (terminals upload about a thousand records a batch),
+// not the largest, so that the pool holds little.
+const itemsKept = 1024
+
+// putItems keeps items for reuse, zeroed: they hold the batch's strings
+// and its body, which must not outlive it. A slice larger than itemsKept
+// is dropped.
+func (a *Acquirer) putItems(items []item) {
+	if cap(items) > itemsKept {
+		return
+	}
+	items = items[:cap(items)]
+	clear(items)
+	a.items.Put(&items)
 }
 
 // verifyOne applies the acquisition rules that need no state to one
@@ -687,7 +728,8 @@ func (a *Acquirer) commitGroupLocked(group []*job, split bool) {
 	ctx := context.Background()
 	now := a.cfg.Now()
 
-	c := &Commit{At: now}
+	c := &Commit{At: now, Entries: a.entries[:0], chunkData: a.chunkData}
+	defer func() { a.entries, a.chunkData = c.Entries[:0], c.chunkData }()
 	answers := make([]*Answer, len(group))
 	errs := make([]error, len(group))
 	first := map[string]int{} // batch key -> index in group of its first job
@@ -865,6 +907,11 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		m.AmountFen += int64(fen)
 		m.Records++
 	}
+	var clock recordClock
+	// The issuer's code as the ledger's accounts name it, for the last
+	// issuer seen: a batch's cards are almost all of one issuer.
+	var lastIssuer citycard.IssuerCode
+	var issuer string
 	for i := range j.items {
 		it := &j.items[i]
 		ra := &ans.Records[i]
@@ -886,7 +933,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {
 				flags |= FlagBlacklisted
 			}
-			if t, err := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
+			if t, err := clock.at(r.Date, r.Time); err == nil && (t.Sub(now) > defaultSkew || now.Sub(t) > defaultMaxAge) {
 				flags |= FlagClock
 			}
 			switch it.fare {
@@ -901,7 +948,9 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		copy(e.Raw[:], it.raw)
 		c.Entries = append(c.Entries, e)
 
-		issuer := r.Issuer.String()
+		if issuer == "" || r.Issuer != lastIssuer {
+			lastIssuer, issuer = r.Issuer, r.Issuer.String()
+		}
 		float := ledger.Account{Type: ledger.CardFloat, Party: issuer}
 		suspense := ledger.Account{Type: ledger.Suspense, Party: issuer}
 		payable := ledger.Account{Type: ledger.OperatorPayable, Party: j.info.Operator}

@@ -17,7 +17,11 @@ const ChunkEntrySize = 4 + record.Size
 // EncodeChunk lays a batch's entries back to back, as the stores keep
 // them: one row per batch, not per record.
 func EncodeChunk(entries []Journaled) []byte {
-	b := make([]byte, 0, len(entries)*ChunkEntrySize)
+	return appendChunk(make([]byte, 0, len(entries)*ChunkEntrySize), entries)
+}
+
+// appendChunk appends EncodeChunk(entries) to b.
+func appendChunk(b []byte, entries []Journaled) []byte {
 	for i := range entries {
 		e := &entries[i]
 		b = append(b, byte(e.Outcome), byte(e.Class))
@@ -145,7 +149,8 @@ type BatchRow struct {
 }
 
 // Plan lays c out. Kind Invalid if a ledger entry breaks a rule (a
-// programmer error upstream: nothing is written).
+// programmer error upstream: nothing is written). The chunks' Data share
+// one array, c's, which the next Plan of c overwrites.
 func (c *Commit) Plan() (Plan, error) {
 	var p Plan
 	for i := range c.Batches {
@@ -161,6 +166,10 @@ func (c *Commit) Plan() (Plan, error) {
 		n     int
 	}
 	locs := map[string]loc{}
+	if need := len(c.Entries) * ChunkEntrySize; cap(c.chunkData) < need {
+		c.chunkData = make([]byte, 0, need)
+	}
+	data := c.chunkData[:0]
 	for _, ch := range c.Chunks() {
 		k := batchKey(ch[0].Terminal, ch[0].BatchID)
 		locs[k] = loc{ch[0].Pos, len(ch)}
@@ -169,8 +178,10 @@ func (c *Commit) Plan() (Plan, error) {
 			a, _ := record.AmountOf(ch[i].Raw[:])
 			fen += int64(a)
 		}
+		start := len(data)
+		data = appendChunk(data, ch)
 		p.Chunks = append(p.Chunks, ChunkRow{FirstPos: ch[0].Pos, N: len(ch), Terminal: ch[0].Terminal.String(), BatchID: ch[0].BatchID,
-			Data: EncodeChunk(ch), AmountFen: fen, AtNs: c.At.UnixNano()})
+			Data: data[start:len(data):len(data)], AmountFen: fen, AtNs: c.At.UnixNano()})
 	}
 	for _, b := range c.Batches {
 		k := batchKey(b.Terminal, b.ID)

@@ -331,6 +331,11 @@ type Commit struct {
 	// movements form one ledger entry, referenced by the batch.
 	Movements [][]Movement
 	At        time.Time
+
+	// chunkData is the array Plan encodes the chunks into, kept from
+	// one commit to the next by the acquirer (as Entries' array): the
+	// chunks' bytes were a sixteenth of what bench ingest allocated.
+	chunkData []byte
 }
 
 // Checkpoint is one part of the serialized state at a journal position.
@@ -346,7 +351,9 @@ type Journal interface {
 	// committed a batch of that ID.
 	Batch(ctx context.Context, terminal citycard.TerminalID, id string) (b StoredBatch, ok bool, err error)
 	// Commit writes c atomically: all of it or nothing. Kind Exists if a
-	// batch of c was committed before (a race the caller lost).
+	// batch of c was committed before (a race the caller lost). It keeps
+	// no reference to c.Entries (nor to what Plan returns) once it
+	// returns: the acquirer reuses their arrays for the next commit.
 	Commit(ctx context.Context, c *Commit) error
 	// Replay calls fn for every entry after position from, in order.
 	Replay(ctx context.Context, from int64, fn func(e *Journaled) error) error

@@ -330,9 +330,10 @@ func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, scan func(*sq
 }
 
 // prepareWriter prepares the writer's statements of the hot paths
-// (cmsWriterQueries), before any transaction holds its connection.
+// (cmsWriterQueries, journalWriterQueries), before any transaction holds
+// its connection.
 func (db *DB) prepareWriter(ctx context.Context) error {
-	for _, q := range cmsWriterQueries {
+	for _, q := range slices.Concat(cmsWriterQueries, journalWriterQueries) {
 		if _, err := db.prepared(ctx, db.w, q); err != nil {
 			return mapErr("sqlite.Open", err)
 		}

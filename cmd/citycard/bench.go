@@ -81,6 +81,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.Float64Var(&o.forge, "forge", 0.001, "share of genuine records with a forged copy")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the upload phase to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write allocation profiles at the start (`file`.start) and end (file) of the upload phase: go tool pprof -sample_index=alloc_space -diff_base file.start file")
 	what, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -110,7 +111,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 
 type benchOptions struct {
 	records, cards, terminals, batch, uploaders int
-	db, alg, cpuProfile                         string
+	db, alg, cpuProfile, memProfile             string
 	dup, forge                                  float64
 	json                                        bool
 }
@@ -128,6 +129,11 @@ type benchResult struct {
 	Rejected       int64   `json:"rejected"`
 	Seconds        float64 `json:"seconds"`
 	RecordsPerS    float64 `json:"records_per_s"`
+	// CPUSeconds is the process's CPU time (user and system) over the
+	// upload phase, server and uploaders together: on a shared machine a
+	// truer figure than the wall time.
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	RecordsPerCPUS float64 `json:"records_per_cpu_s"`
 	BatchP50Ms     float64 `json:"batch_p50_ms"`
 	BatchP99Ms     float64 `json:"batch_p99_ms"`
 	PeakRSSMiB     float64 `json:"peak_rss_mib"`
@@ -175,6 +181,7 @@ func (r *benchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  %-28s %d in %d batches\n", "booked", r.Booked, r.Batches)
 	fmt.Fprintf(w, "  %-28s %.2f s\n", "upload and booking", r.Seconds)
 	fmt.Fprintf(w, "  %-28s %.0f\n", "records/s booked", r.RecordsPerS)
+	fmt.Fprintf(w, "  %-28s %.2f s (%.0f records per CPU second)\n", "CPU time (user+system)", r.CPUSeconds, r.RecordsPerCPUS)
 	fmt.Fprintf(w, "  %-28s p50 %.1f ms, p99 %.1f ms\n", "batch latency", r.BatchP50Ms, r.BatchP99Ms)
 	fmt.Fprintf(w, "  %-28s %.0f MiB\n", "peak memory (RSS)", r.PeakRSSMiB)
 	fmt.Fprintf(w, "  %-28s %.2f s\n", "generating the records", r.GenerateS)
@@ -297,7 +304,10 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start := time.Now()
+	if err := writeAllocs(o.memProfile, ".start"); err != nil {
+		return nil, err
+	}
+	start, cpu0 := time.Now(), processCPU()
 	var wg sync.WaitGroup
 	for w := 0; w < o.uploaders; w++ {
 		wg.Add(1)
@@ -341,8 +351,11 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	close(done)
+	if err := writeAllocs(o.memProfile, ""); err != nil {
+		return nil, err
+	}
 	if firstErr != nil {
 		return nil, fmt.Errorf("bench: upload: %w", firstErr)
 	}
@@ -352,6 +365,8 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	res.Rejected = stats.Rejected
 	res.Batches = stats.Batches
 	res.RecordsPerS = float64(res.Booked) / res.Seconds
+	res.CPUSeconds = cpu.Seconds()
+	res.RecordsPerCPUS = float64(res.Booked) / res.CPUSeconds
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		res.BatchP50Ms = float64(lat[len(lat)/2].Microseconds()) / 1000
@@ -444,6 +459,33 @@ func ownIssuer(ctx context.Context, rs registry.Store) (citycard.IssuerCode, err
 		}
 	}
 	return citycard.IssuerCode{}, citycard.E("citycard.ownIssuer", citycard.NotFound, "the registry has no own issuer: add it first")
+}
+
+// processCPU is the process's CPU time so far, user plus system, all
+// threads.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// writeAllocs writes the allocation profile so far to path+suffix, if
+// path is set.
+func writeAllocs(path, suffix string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: allocation profile %s: %w", path+suffix, err)
+	}
+	return f.Close()
 }
 
 func peakRSSMiB() float64 {

@@ -2,20 +2,11 @@
 
 package main
 
-import (
-	"syscall"
-	"time"
-)
+import "time"
 
 const cpuSource = "process"
 
 // cpuNow is the process's CPU time, user plus system: outside Linux there
 // is no per-thread figure here, and the gate bench's taps run on one core
 // anyway (the figure is coarser: getrusage counts in scheduler ticks).
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuNow() time.Duration { return processCPU() }
