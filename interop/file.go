@@ -15,12 +15,12 @@ import (
 
 // Limits of a file: every file, line and field has a bound.
 const (
-	Format      = "CCIC1"  // the layout's name and version, the header's second field
-	RecordsMax  = 1 << 21  // records in one file: 2,097,152
-	LineLenMax  = 512      // bytes of one line, its \n excluded
-	FileLenMax  = 1 << 30  // bytes of one file: RecordsMax lines of LineLenMax fit
-	IDLenMax    = 64       // bytes of a file ID
-	NameLenMax  = 96       // bytes of a city's name
+	Format       = "CCIC1" // the layout's name and version, the header's second field
+	RecordsMax   = 1 << 21 // records in one file: 2,097,152
+	LineLenMax   = 512     // bytes of one line, its \n excluded
+	FileLenMax   = 1 << 30 // bytes of one file: RecordsMax lines of LineLenMax fit
+	IDLenMax     = 64      // bytes of a file ID
+	NameLenMax   = 96      // bytes of a city's name
 	amountAbsMax = 1 << 52 // |sum of a file's amounts|: the header's and trailer's bound
 )
 
@@ -85,12 +85,12 @@ type Day int32
 // kind, in line order (record i is on line i+2 and has Seq i+1).
 type File struct {
 	Header    Header
-	Clearing  []Clearing  // OUT, INC
-	Answers   []Answer    // ANS
+	Clearing  []Clearing   // OUT, INC
+	Answers   []Answer     // ANS
 	Errors    []Correction // ERR
-	Disputes  []Dispute   // DSP
-	Cities    []City      // CTY
-	Blacklist []Listing   // BLK
+	Disputes  []Dispute    // DSP
+	Cities    []City       // CTY
+	Blacklist []Listing    // BLK
 }
 
 // len returns how many records f holds, of its kind.
