@@ -48,7 +48,7 @@ func sampleFiles() map[string]*File {
 		"dsp": {Header: header(KindDispute, "DSP-1"), Disputes: []Dispute{{RefFile: "OUT-1", RefSeq: 1, Stage: StageRaise, AmountFen: 200, Reason: ReasonCardholder, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1}}},
 		"cty": {Header: header(KindCities, "CTY-1"), Cities: []City{{Code: [2]byte{0x20, 0}, Institution: theirs, Action: Add, Announced: day, Effective: day + 30, Name: "上海公共交通卡"},
 			{Code: [2]byte{0x10, 0}, Institution: citycard.IssuerCode{0x10, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF}, Action: Remove, Announced: day, Effective: day + 7, Name: "Beijing"}}},
-		"blk": {Header: header(KindBlacklist, "BLK-1"), Blacklist: []Listing{{Issuer: theirs, ASN: clearingRec(1, 0).ASN, Action: Add, Reason: "01", Effective: day + 1}}},
+		"blk":   {Header: header(KindBlacklist, "BLK-1"), Blacklist: []Listing{{Issuer: theirs, ASN: clearingRec(1, 0).ASN, Action: Add, Reason: "01", Effective: day + 1}}},
 		"empty": {Header: header(KindOutgoing, "OUT-2")},
 	}
 }
