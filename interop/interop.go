@@ -28,6 +28,10 @@ const (
 	EntryCorrection ledger.EntryType = "interop_correction"
 )
 
+// Centre is the national interconnection centre's institution code in
+// our layout: all zeros, no city's.
+var Centre = citycard.IssuerCode{}
+
 // Interop exports and imports one city's interconnection files.
 type Interop struct {
 	Own    citycard.IssuerCode // our institution: the sender of our files, the issuer of our cards

@@ -17,6 +17,7 @@ import (
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -167,6 +168,8 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 	if len(fees) == 0 {
 		cs.Fees = st.clearing // the stored schedules, unless the caller (the bench) gives its own
 	}
+	// The interconnection files imported settle in the next cycle run.
+	cs.Interconnect = &interop.Interop{Own: own, Centre: interop.Centre, Store: st.interop, Cycles: cs, Now: now}
 	return cs, nil
 }
 
