@@ -23,6 +23,28 @@ const (
 // Scanner is a row to scan: *sql.Row, *sql.Rows, pgx's rows.
 type Scanner interface{ Scan(dst ...any) error }
 
+// Rows are rows to scan one after the other: *sql.Rows, pgx.Rows.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// Each calls fn with each row of rows scanned by scan, until fn or scan
+// fails; the stores' reads of many rows.
+func Each[T any](rows Rows, scan func(Scanner) (T, error), fn func(*T) error) error {
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(&v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 func boolInt(b bool) int64 {
 	if b {
 		return 1

@@ -122,59 +122,25 @@ var fileList = strings.Replace(interop.FileColumns, "body", "NULL", 1)
 
 // Files implements interop.Store.
 func (s *Interop) Files(ctx context.Context) ([]interop.Stored, error) {
-	return s.files(ctx, "sqlite.Interop.Files", `SELECT * FROM (SELECT `+fileList+` FROM interop_files ORDER BY at_ns DESC, id DESC LIMIT ?) AS f ORDER BY at_ns, id`, interop.FilesShownMax)
+	return all(ctx, s, "sqlite.Interop.Files", interop.ScanFile,
+		`SELECT * FROM (SELECT `+fileList+` FROM interop_files ORDER BY at_ns DESC, id DESC LIMIT ?) AS f ORDER BY at_ns, id`, interop.FilesShownMax)
 }
 
 // Untaken implements interop.Store.
 func (s *Interop) Untaken(ctx context.Context) ([]interop.Stored, error) {
-	return s.files(ctx, "sqlite.Interop.Untaken", `SELECT `+fileList+` FROM interop_files
+	return all(ctx, s, "sqlite.Interop.Untaken", interop.ScanFile, `SELECT `+fileList+` FROM interop_files
 		WHERE sent = 0 AND kind IN ('ANS', 'INC', 'ERR') AND taken_day IS NULL ORDER BY id LIMIT ?`, clearing.InteropFilesMax)
-}
-
-func (s *Interop) files(ctx context.Context, op, query string, args ...any) ([]interop.Stored, error) {
-	rows, err := s.db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []interop.Stored
-	for rows.Next() {
-		f, err := interop.ScanFile(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, f)
-	}
-	return out, mapErr(op, rows.Err())
 }
 
 // Records implements interop.Store.
 func (s *Interop) Records(ctx context.Context, file string, fn func(r *interop.Rec) error) error {
-	return s.recs(ctx, "sqlite.Interop.Records", fn, `SELECT `+interop.RecColumns+` FROM interop_records WHERE file_id = ? ORDER BY seq`, file)
+	return each(ctx, s, "sqlite.Interop.Records", interop.ScanRec, fn, `SELECT `+interop.RecColumns+` FROM interop_records WHERE file_id = ? ORDER BY seq`, file)
 }
 
 // Answered implements interop.Store.
 func (s *Interop) Answered(ctx context.Context, answer string, fn func(r *interop.Rec) error) error {
-	return s.recs(ctx, "sqlite.Interop.Answered", fn, `SELECT `+interop.RecColumns+` FROM interop_records
+	return each(ctx, s, "sqlite.Interop.Answered", interop.ScanRec, fn, `SELECT `+interop.RecColumns+` FROM interop_records
 		WHERE answered_by = ? AND out = 1 ORDER BY file_id, seq`, answer)
-}
-
-func (s *Interop) recs(ctx context.Context, op string, fn func(r *interop.Rec) error, query string, args ...any) error {
-	rows, err := s.db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := interop.ScanRec(rows)
-		if err != nil {
-			return mapErr(op, err)
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return mapErr(op, rows.Err())
 }
 
 // Seen implements interop.Store.
@@ -188,65 +154,46 @@ func (s *Interop) Seen(ctx context.Context, issuer citycard.IssuerCode, asn city
 // Corrections implements interop.Store.
 func (s *Interop) Corrections(ctx context.Context, file, refFile string, refSeq int) ([]interop.Corr, error) {
 	const op = "sqlite.Interop.Corrections"
-	query, args := `SELECT `+interop.CorrectionColumns+` FROM interop_corrections WHERE file_id = ? ORDER BY seq LIMIT ?`, []any{file, interop.RecordsMax}
 	if file == "" {
-		query, args = `SELECT c.`+strings.ReplaceAll(interop.CorrectionColumns, ", ", ", c.")+` FROM interop_corrections c JOIN interop_files f ON f.id = c.file_id
-			WHERE c.ref_file = ? AND c.ref_seq = ? ORDER BY f.at_ns, f.id, c.seq LIMIT ?`, []any{refFile, int64(refSeq), interop.RecordsMax}
+		return all(ctx, s, op, interop.ScanCorr, `SELECT `+qualified("c", interop.CorrectionColumns)+` FROM interop_corrections c JOIN interop_files f ON f.id = c.file_id
+			WHERE c.ref_file = ? AND c.ref_seq = ? ORDER BY f.at_ns, f.id, c.seq LIMIT ?`, refFile, int64(refSeq), interop.RecordsMax)
 	}
-	rows, err := s.db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []interop.Corr
-	for rows.Next() {
-		c, err := interop.ScanCorr(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, c)
-	}
-	return out, mapErr(op, rows.Err())
+	return all(ctx, s, op, interop.ScanCorr, `SELECT `+interop.CorrectionColumns+` FROM interop_corrections WHERE file_id = ? ORDER BY seq LIMIT ?`, file, interop.RecordsMax)
 }
 
 // Cities implements interop.Store.
 func (s *Interop) Cities(ctx context.Context) ([]interop.City, error) {
-	const op = "sqlite.Interop.Cities"
-	rows, err := s.db.r.QueryContext(ctx, `SELECT c.`+strings.ReplaceAll(interop.CityColumns, ", ", ", c.")+` FROM interop_cities c JOIN interop_files f ON f.id = c.file_id
+	return all(ctx, s, "sqlite.Interop.Cities", interop.ScanCity, `SELECT `+qualified("c", interop.CityColumns)+` FROM interop_cities c JOIN interop_files f ON f.id = c.file_id
 		ORDER BY f.at_ns, f.id, c.seq LIMIT ?`, interop.CitiesMax*4)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []interop.City
-	for rows.Next() {
-		c, err := interop.ScanCity(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, c)
-	}
-	return out, mapErr(op, rows.Err())
 }
 
 // Listings implements interop.Store.
 func (s *Interop) Listings(ctx context.Context) ([]interop.Listing, error) {
-	const op = "sqlite.Interop.Listings"
-	rows, err := s.db.r.QueryContext(ctx, `SELECT l.`+strings.ReplaceAll(interop.ListingColumns, ", ", ", l.")+` FROM interop_listings l JOIN interop_files f ON f.id = l.file_id
+	return all(ctx, s, "sqlite.Interop.Listings", interop.ScanListing, `SELECT `+qualified("l", interop.ListingColumns)+` FROM interop_listings l JOIN interop_files f ON f.id = l.file_id
 		ORDER BY f.at_ns, f.id, l.seq LIMIT ?`, interop.RecordsMax)
+}
+
+// qualified prefixes each of columns with table alias t.
+func qualified(t, columns string) string {
+	return t + "." + strings.ReplaceAll(columns, ", ", ", "+t+".")
+}
+
+// all runs query on the readers and returns every row scanned by scan.
+func all[T any](ctx context.Context, s *Interop, op string, scan func(interop.Scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := each(ctx, s, op, scan, func(v *T) error { out = append(out, *v); return nil }, query, args...)
+	return out, err
+}
+
+// each runs query on the readers and calls fn with each row scanned by
+// scan.
+func each[T any](ctx context.Context, s *Interop, op string, scan func(interop.Scanner) (T, error), fn func(*T) error, query string, args ...any) error {
+	rows, err := s.db.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, mapErr(op, err)
+		return mapErr(op, err)
 	}
 	defer rows.Close()
-	var out []interop.Listing
-	for rows.Next() {
-		l, err := interop.ScanListing(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, l)
-	}
-	return out, mapErr(op, rows.Err())
+	return mapErr(op, interop.Each(rows, scan, fn))
 }
 
 // takeInterop marks the interconnection files of closing cycle s taken

@@ -352,22 +352,30 @@ func testInteropRoundTrip(t *testing.T, s InteropStores) {
 	}
 }
 
+// answered has the counterpart's cards tap ours on clearDay, clears the
+// day, exports its OUT file and has the counterpart answer it: the OUT
+// file and the answer, not yet imported.
+func (g *interopRig) answered() (out, ans []byte) {
+	g.t.Helper()
+	g.visit(clearDay, 200, 300, 400, 500)
+	g.clear(clearDay)
+	out, err := g.x.Export(context.Background(), clearDay)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if ans, err = g.them.Answer(out); err != nil {
+		g.t.Fatal(err)
+	}
+	return out, ans
+}
+
 // testInteropRefusesCorrupt: a truncated or altered file is refused with
 // its line and field, and nothing of it is stored: no file, no answer,
 // no ledger entry.
 func testInteropRefusesCorrupt(t *testing.T, s InteropStores) {
 	ctx := context.Background()
 	g := newInteropRig(t, s)
-	g.visit(clearDay, 200, 300, 400, 500)
-	g.clear(clearDay)
-	out, err := g.x.Export(ctx, clearDay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ans, err := g.them.Answer(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ans := g.answered()
 	lines := strings.SplitAfter(string(ans), "\n")
 	head, err := s.Ledger.Head(ctx)
 	if err != nil {
@@ -447,16 +455,7 @@ func reencoded(t *testing.T, b []byte, edit func(f *interop.File)) []byte {
 func testInteropAnsweredOnce(t *testing.T, s InteropStores) {
 	ctx := context.Background()
 	g := newInteropRig(t, s)
-	g.visit(clearDay, 200, 300, 400, 500)
-	g.clear(clearDay)
-	out, err := g.x.Export(ctx, clearDay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ans, err := g.them.Answer(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ans := g.answered()
 	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
 		t.Fatal(err)
 	}
@@ -481,16 +480,7 @@ func testInteropAnsweredOnce(t *testing.T, s InteropStores) {
 func testInteropErrorsAndDisputes(t *testing.T, s InteropStores) {
 	ctx := context.Background()
 	g := newInteropRig(t, s)
-	g.visit(clearDay, 200, 300, 400, 500)
-	g.clear(clearDay)
-	out, err := g.x.Export(ctx, clearDay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ans, err := g.them.Answer(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, ans := g.answered()
 	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
 		t.Fatal(err)
 	}
@@ -634,15 +624,17 @@ func testInteropCitiesAndBlacklists(t *testing.T, s InteropStores) {
 func testInteropAppendOnly(t *testing.T, s InteropStores) {
 	ctx := context.Background()
 	g := newInteropRig(t, s)
-	g.visit(clearDay, 200, 300, 400, 500)
-	g.clear(clearDay)
-	if _, err := g.x.Export(ctx, clearDay); err != nil {
+	_, ans := g.answered()
+	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
 		"UPDATE interop_files SET body = 'x'",
 		"DELETE FROM interop_files",
+		"UPDATE interop_files SET taken_day = 1 WHERE kind = 'OUT'",
 		"UPDATE interop_records SET amount_fen = 1",
+		"UPDATE interop_records SET state = 'pending', answered_by = ''",
+		"UPDATE interop_records SET state = 'rejected' WHERE state = 'accepted'",
 		"DELETE FROM interop_records",
 	} {
 		if err := s.Exec(ctx, stmt); err == nil {

@@ -160,12 +160,11 @@ func interopUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "The files of the national interconnection centre (docs/interop.md). A received answer, incoming or error file settles")
 	fmt.Fprintln(w, "in the next clearing cycle to close (citycard clear run).")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "subcommands:")
+	fmt.Fprint(w, "subcommands:")
 	for _, s := range interopSubcommands {
-		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+		fmt.Fprintf(w, "\n  %-8s %s", s.name, s.summary)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "flags:")
+	fmt.Fprint(w, "\n\nflags:\n")
 	fs.PrintDefaults()
 }
 
