@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -51,7 +52,7 @@ func runInterop(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) == 0 || !isInteropSubcommand(pos[0]) {
+	if len(pos) == 0 || !slices.ContainsFunc(interopSubcommands, func(c struct{ name, summary string }) bool { return c.name == pos[0] }) {
 		interopUsage(e.stderr, fs)
 		return errUsage
 	}
@@ -143,15 +144,6 @@ func runInterop(ctx context.Context, e env, args []string) error {
 		}
 		return printCities(e.stdout, c.InForce(interop.Day(day)), *asJSON)
 	}
-}
-
-func isInteropSubcommand(s string) bool {
-	for _, c := range interopSubcommands {
-		if c.name == s {
-			return true
-		}
-	}
-	return false
 }
 
 func interopUsage(w io.Writer, fs *flag.FlagSet) {
