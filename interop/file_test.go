@@ -226,3 +226,46 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestLimits: a header counting more than RecordsMax records, and a
+// file past FileLenMax, are refused before anything is read of them.
+func TestLimits(t *testing.T) {
+	b, err := Encode(sampleFiles()["empty"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *FieldError
+	at := strings.Replace(string(b), "||0|0\n", "||2097152|0\n", 1)
+	if _, err := Decode("at", []byte(at)); !errors.As(err, &fe) || fe.Field != "records" || fe.Line != 2 {
+		t.Errorf("a header of RecordsMax records, none there: %v", err)
+	}
+	over := strings.Replace(string(b), "||0|0\n", "||2097153|0\n", 1)
+	if _, err := Decode("over", []byte(over)); !errors.As(err, &fe) || fe.Line != 1 || fe.Field != "records" {
+		t.Errorf("a header of RecordsMax+1 records: %v", err)
+	}
+	if _, err := Decode("big", make([]byte, FileLenMax+1)); !errors.As(err, &fe) || fe.Field != "file" {
+		t.Errorf("a file past FileLenMax: %v", err)
+	}
+}
+
+// BenchmarkDecode decodes an OUT file of 100,000 records.
+func BenchmarkDecode(b *testing.B) {
+	f := &File{Header: header(KindOutgoing, "OUT-B")}
+	for i := range 100000 {
+		c := clearingRec(byte(i%250+1), uint32(i))
+		c.Counter = uint16(i)
+		f.Clearing = append(f.Clearing, c)
+	}
+	data, err := Encode(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Decode("b", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(f.Clearing))/b.Elapsed().Seconds(), "records/s")
+}

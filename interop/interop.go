@@ -42,7 +42,13 @@ type Interop struct {
 	Cycles *clearing.Cycles
 	// Verifier checks our cards' TACs in INC files (VerifyTAC).
 	Verifier *record.Verifier
-	Now      func() time.Time // when a file is stored (never in a file)
+	// Known, if set, checks that a party a file makes pay or be paid is
+	// registered (kind NotFound otherwise): a cycle's settlement files
+	// name every party with a position, so a file naming one the
+	// registry does not know is refused at its import rather than
+	// stopping the close of the cycle that settles it.
+	Known func(ctx context.Context, party string) error
+	Now   func() time.Time // when a file is stored (never in a file)
 }
 
 // OutgoingID returns the ID of our OUT file of cycle d.
@@ -208,6 +214,9 @@ func (x *Interop) Import(ctx context.Context, name string, b []byte) (*Imported,
 	if err != nil {
 		return nil, err
 	}
+	if err := x.known(ctx, name, imp); err != nil {
+		return nil, err
+	}
 	if len(imp.Ledger) > ledger.BatchMax {
 		return nil, citycard.E(op, citycard.Invalid, "file %s: %d ledger entries, at most %d", name, len(imp.Ledger), ledger.BatchMax)
 	}
@@ -218,6 +227,31 @@ func (x *Interop) Import(ctx context.Context, name string, b []byte) (*Imported,
 	out.Already = already
 	out.File.Body = nil
 	return out, nil
+}
+
+// known checks the parties imp makes pay or be paid with Known, each
+// once. Kind NotFound, naming the file and the party.
+func (x *Interop) known(ctx context.Context, name string, imp *Import) error {
+	if x.Known == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	check := func(party string) error {
+		if seen[party] {
+			return nil
+		}
+		seen[party] = true
+		if err := x.Known(ctx, party); err != nil {
+			return citycard.E("interop.Import", citycard.NotFound, "file %s: party %s, which it makes pay or be paid, is not registered (register it first): %w", name, party, err)
+		}
+		return nil
+	}
+	for _, p := range imp.Parties {
+		if err := check(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func fieldErr(op, file string, line int, field, format string, args ...any) error {
@@ -266,6 +300,8 @@ func (x *Interop) answer(ctx context.Context, name string, f *File, imp *Import,
 		switch {
 		case seen[a.RefSeq]:
 			return fieldErr(op, name, line, "ref_seq", "%d answered twice in the file", a.RefSeq)
+		case h.Sender != x.Centre && h.Sender != r.Issuer:
+			return fieldErr(op, name, line, "issuer", "%v: the answer is %v's, which answers its own cards' records only (the centre answers any)", r.Issuer, h.Sender)
 		case a.Issuer != r.Issuer:
 			return fieldErr(op, name, line, "issuer", "%v: record %d of %s is of issuer %v", a.Issuer, a.RefSeq, h.Refers, r.Issuer)
 		case a.ASN != r.ASN:
@@ -282,6 +318,7 @@ func (x *Interop) answer(ctx context.Context, name string, f *File, imp *Import,
 		s := Rejected
 		if a.Accepted {
 			s = Accepted
+			imp.Parties = append(imp.Parties, r.Issuer.String(), r.Acquirer)
 			out.Accepted.add(r.AmountFen)
 		} else {
 			out.Rejected.add(r.AmountFen)
@@ -332,6 +369,7 @@ func (x *Interop) incoming(ctx context.Context, name string, f *File, imp *Impor
 	inFile := map[ckey]bool{}
 	byProduct := map[uint16]*Totals{}
 	acquirer := h.Sender.String()
+	imp.Parties = append(imp.Parties, acquirer)
 	for i := range f.Clearing {
 		c := &f.Clearing[i]
 		reason := ReasonAccepted
@@ -439,6 +477,7 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 		}
 		c := corr(r, i+1, e.RefFile, e.RefSeq)
 		c.AmountFen, c.Reason = e.SignedFen(), e.Reason
+		imp.Parties = append(imp.Parties, c.Issuer, c.Acquirer)
 		imp.Corrections = append(imp.Corrections, c)
 		// The acquirer is owed more (or pays back): what the card's
 		// issuer owes moves with it.

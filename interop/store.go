@@ -131,6 +131,10 @@ type Import struct {
 	Listings    []Listing  // a BLK file's records
 	Ledger      []ledger.Entry
 	At          time.Time
+	// Parties are those the file makes pay or be paid in the cycle that
+	// settles it: checked (Interop.Known) before anything is stored, not
+	// stored.
+	Parties []string
 }
 
 // Store keeps the interconnection's files and records. Stored files and

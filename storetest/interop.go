@@ -393,6 +393,7 @@ func testInteropRefusesCorrupt(t *testing.T, s InteropStores) {
 		{"refers to no file", string(reencoded(t, ans, func(f *interop.File) { f.Header.Refers = "OUT-NONE" })), 1, "refers", "not found"},
 		{"answers another card", string(reencoded(t, ans, func(f *interop.File) { f.Answers[0].ASN[9]++ })), 2, "asn", "invalid"},
 		{"answers past the file", string(reencoded(t, ans, func(f *interop.File) { f.Answers[0].RefSeq = 9 })), 2, "ref_seq", "invalid"},
+		{"answered by another issuer", string(reencoded(t, ans, func(f *interop.File) { f.Header.Sender[1]++ })), 2, "issuer", "invalid"},
 	} {
 		_, err := g.x.Import(ctx, c.name, []byte(c.body))
 		var fe *interop.FieldError
@@ -415,6 +416,17 @@ func testInteropRefusesCorrupt(t *testing.T, s InteropStores) {
 	}); err != nil || pending != 4 {
 		t.Errorf("%d records pending after the refusals (%v), want 4", pending, err)
 	}
+	// A file naming a party the registry does not know is refused too.
+	g.x.Known = func(_ context.Context, party string) error {
+		if party == "nb-bus" {
+			return citycard.E("registry", citycard.NotFound, "no party %s", party)
+		}
+		return nil
+	}
+	if _, err := g.x.Import(ctx, "ans", ans); !citycard.IsKind(err, citycard.NotFound) || !strings.Contains(err.Error(), "nb-bus") {
+		t.Errorf("an answer paying an unregistered operator: %v, want NotFound naming it", err)
+	}
+	g.x.Known = nil
 	// Another file under a stored ID is refused too.
 	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
 		t.Fatal(err)
