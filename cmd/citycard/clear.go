@@ -260,6 +260,8 @@ func totalsOf(res *clearing.Result) []struct {
 		{"claimed", res.Claim.Totals}, {"cleared", res.Cleared}, {"late", res.Late}, {"pending_issuer", res.Pending},
 		{"suspense", res.Suspense}, {"duplicates", res.Duplicates}, {"loads", res.Loads},
 		{"grey_decisions", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
+		{"interop_accepted", res.Interop.Accepted}, {"interop_rejected", res.Interop.Rejected}, {"interop_incoming", res.Interop.Incoming},
+		{"interop_corrected", res.Interop.Corrections},
 	}
 }
 

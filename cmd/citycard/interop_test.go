@@ -102,6 +102,9 @@ func TestInteropCLI(t *testing.T) {
 	next := clearTestDay.Next().String()
 	closeCLI(t, db, next)
 	jc := showJSON(t, db, clearTestDay.Next())
+	if got := jc.Totals["interop_accepted"]; got.Count != imp.Accepted.Count || got.AmountFen != acceptedFen || jc.Totals["interop_rejected"].Count != 1 {
+		t.Errorf("day 2's totals: %+v", jc.Totals)
+	}
 	var sum, issuers int64
 	for _, p := range jc.Positions {
 		sum += p.NetFen
