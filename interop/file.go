@@ -268,6 +268,7 @@ func decode(b []byte) (*File, *FieldError) {
 	line, start := 0, 0
 	var h *Header
 	done := false
+	want := 0 // the fields of a record line of the file's kind
 	for start < len(b) {
 		line++
 		end := bytes.IndexByte(b[start:], '\n')
@@ -300,7 +301,9 @@ func decode(b []byte) (*File, *FieldError) {
 				return nil, bad(line, "record", "record %d past the %d the header counts", n+1, h.Records)
 			}
 			r := f.newRow()
-			want := len(r.fields()) + 2
+			if want == 0 {
+				want = len(r.fields()) + 2
+			}
 			if len(fs) != want {
 				return nil, bad(line, "record", "%d fields, want %d for a %v record", len(fs), want, h.Kind)
 			}
@@ -498,13 +501,29 @@ func parseInt(s string, max int64) (int64, error) {
 
 // parseHex parses exactly len(dst) bytes of upper-case hex.
 func parseHex(s string, dst []byte) error {
-	if len(s) != 2*len(dst) || strings.ToUpper(s) != s {
+	if len(s) != 2*len(dst) {
 		return fmt.Errorf("%q: want %d upper-case hex digits", s, 2*len(dst))
 	}
-	if _, err := hex.Decode(dst, []byte(s)); err != nil {
-		return fmt.Errorf("%q: %v", s, err)
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return fmt.Errorf("%q: want %d upper-case hex digits", s, 2*len(dst))
+		}
+		dst[i] = hi<<4 | lo
 	}
 	return nil
+}
+
+// unhex reads one upper-case hex digit.
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 func parseIssuer(s string) (citycard.IssuerCode, error) {
