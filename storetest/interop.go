@@ -325,13 +325,31 @@ func testInteropRoundTrip(t *testing.T, s InteropStores) {
 	if stored, err := s.Interop.File(ctx, interop.AnswerID(our.Header.Refers)); err != nil || string(stored.Body) != string(imp.Answer) || !stored.Sent {
 		t.Fatalf("our answer stored: %+v %v", stored, err)
 	}
+	if again, err := g.x.Import(ctx, "inc.txt", inc); err != nil || !again.Already {
+		t.Fatalf("the INC file imported again: %+v %v, want a no-op", again, err)
+	}
+	// The same record in another INC file is a duplicate, never paid twice.
+	dup, err := g.them.Incoming(interopOurs, interop.Day(d1)+1, g.now.Truncate(time.Second), incRecs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp, err := g.x.Import(ctx, "dup.txt", dup); err != nil || imp.Accepted.Count != 0 || imp.Rejected.Count != 1 {
+		t.Fatalf("an accepted record in another INC file: %+v %v, want it rejected", imp, err)
+	} else if our, err := interop.Decode("dup answer", imp.Answer); err != nil || our.Answers[0].Reason != interop.ReasonDuplicate {
+		t.Fatalf("our answer to the duplicate: %+v %v", our, err)
+	}
 	float := ledger.Account{Type: ledger.CardFloat, Party: interopOurs.String()}
 	if g.balance(receivable) != 500 || g.balance(float) != 400 {
 		t.Fatalf("after the incoming file: receivable %d, our float's debits %d; want 500 and 400", g.balance(receivable), g.balance(float))
 	}
 
+	// Day 1's cycle, closed, is as it was: the answer and the reversal
+	// are the next cycle's.
+	if c1, err := g.cs.Cycle(ctx, d1); err != nil || c1.Result.Pending != res.Pending || len(c1.Result.Positions) != 0 || len(c1.Result.InteropFiles) != 0 {
+		t.Fatalf("day 1's cycle after the answer: %+v %v", c1.Result, err)
+	}
 	res, net = g.clear(d2)
-	wantFiles := []string{"ANS-" + interopThem.String() + "-" + interop.Day(d1).String(), our.Header.Refers} // by ID
+	wantFiles := []string{"ANS-" + interopThem.String() + "-" + interop.Day(d1).String(), our.Header.Refers, "INC-" + interopThem.String() + "-" + (interop.Day(d1) + 1).String()} // by ID
 	if strings.Join(res.InteropFiles, ",") != strings.Join(wantFiles, ",") {
 		t.Errorf("day 2 took files %v, want %v", res.InteropFiles, wantFiles)
 	}
