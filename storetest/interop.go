@@ -38,6 +38,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"RoundTrip", testInteropRoundTrip},
 		{"RefusesCorrupt", testInteropRefusesCorrupt},
 		{"AnsweredOnce", testInteropAnsweredOnce},
+		{"ImportAtomic", testInteropImportAtomic},
 		{"ErrorsAndDisputes", testInteropErrorsAndDisputes},
 		{"CitiesAndBlacklists", testInteropCitiesAndBlacklists},
 		{"AppendOnly", testInteropAppendOnly},
@@ -501,6 +502,39 @@ func testInteropAnsweredOnce(t *testing.T, s InteropStores) {
 	}
 	if _, err := g.x.Import(ctx, "ans2", again); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("a second answer to an answered record: %v, want Conflict", err)
+	}
+}
+
+// testInteropImportAtomic: an import whose last write fails (its ledger
+// entry's key taken, with other content, by an entry posted before)
+// stores nothing: no file, no answer, the records still pending.
+func testInteropImportAtomic(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	_, ans := g.answered()
+	f, err := interop.Decode("ans", ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := ledger.NewEntry("interop:"+f.Header.ID+":1", ledger.EntryAdjustment, "test",
+		ledger.Transfer(ledger.Account{Type: ledger.Settlement, Party: "x"}, ledger.Account{Type: ledger.Settlement, Party: "y"}, 1)...)
+	if _, err := ledger.New(s.Ledger, func() time.Time { return g.now }).Post(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "ans", ans); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("an import whose ledger entry conflicts: %v, want Conflict", err)
+	}
+	if _, err := s.Interop.File(ctx, f.Header.ID); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("the answer is stored: %v", err)
+	}
+	pending := 0
+	if err := s.Interop.Records(ctx, f.Header.Refers, func(r *interop.Rec) error {
+		if r.State == interop.Pending && r.AnsweredBy == "" {
+			pending++
+		}
+		return nil
+	}); err != nil || pending != 4 {
+		t.Errorf("%d records pending (%v), want 4", pending, err)
 	}
 }
 
