@@ -24,38 +24,38 @@ const (
 	amountAbsMax = 1 << 52 // |sum of a file's amounts|: the header's and trailer's bound
 )
 
-// Kind is what a file carries. The names are the header's third field
-// and are stored.
-type Kind uint8
+// FileType is what a file carries. The names are the header's third
+// field and are stored.
+type FileType uint8
 
-// The kinds of file. The list only grows at the end.
+// The types of file. The list only grows at the end.
 const (
-	KindOutgoing  Kind = 1 // OUT: records of other cities' cards accepted here, sent for their issuers to verify: they owe us
-	KindIncoming  Kind = 2 // INC: records of our cards accepted in other cities, for us to verify: we owe
-	KindAnswer    Kind = 3 // ANS: the issuer's answer to each record of an OUT or INC file, accepted or rejected with a reason
-	KindError     Kind = 4 // ERR: error records (差错): corrections of records settled before
-	KindDispute   Kind = 5 // DSP: dispute records (争议): a settled record challenged, and the challenge's answer
-	KindCities    Kind = 6 // CTY: the interconnected cities, added and removed with their effective dates
-	KindBlacklist Kind = 7 // BLK: cards blacklisted (or no longer) by their issuer, with their effective dates
+	FileOutgoing  FileType = 1 // OUT: records of other cities' cards accepted here, sent for their issuers to verify: they owe us
+	FileIncoming  FileType = 2 // INC: records of our cards accepted in other cities, for us to verify: we owe
+	FileAnswer    FileType = 3 // ANS: the issuer's answer to each record of an OUT or INC file, accepted or rejected with a reason
+	FileError     FileType = 4 // ERR: error records (差错): corrections of records settled before
+	FileDispute   FileType = 5 // DSP: dispute records (争议): a settled record challenged, and the challenge's answer
+	FileCities    FileType = 6 // CTY: the interconnected cities, added and removed with their effective dates
+	FileBlacklist FileType = 7 // BLK: cards blacklisted (or no longer) by their issuer, with their effective dates
 )
 
-var kindNames = [...]string{KindOutgoing: "OUT", KindIncoming: "INC", KindAnswer: "ANS", KindError: "ERR", KindDispute: "DSP", KindCities: "CTY", KindBlacklist: "BLK"}
+var fileTypeNames = [...]string{FileOutgoing: "OUT", FileIncoming: "INC", FileAnswer: "ANS", FileError: "ERR", FileDispute: "DSP", FileCities: "CTY", FileBlacklist: "BLK"}
 
-// String returns the kind's name in files (OUT, INC, ...).
-func (k Kind) String() string {
+// String returns the type's name in files (OUT, INC, ...).
+func (k FileType) String() string {
 	if k.valid() {
-		return kindNames[k]
+		return fileTypeNames[k]
 	}
-	return "kind?"
+	return "file_type?"
 }
 
-func (k Kind) valid() bool { return int(k) < len(kindNames) && kindNames[k] != "" }
+func (k FileType) valid() bool { return int(k) < len(fileTypeNames) && fileTypeNames[k] != "" }
 
-// ParseKind parses a kind's name. ok is false for none.
-func ParseKind(s string) (Kind, bool) {
-	for i, n := range kindNames {
+// ParseFileType parses a type's name. ok is false for none.
+func ParseFileType(s string) (FileType, bool) {
+	for i, n := range fileTypeNames {
 		if n != "" && n == s {
-			return Kind(i), true
+			return FileType(i), true
 		}
 	}
 	return 0, false
@@ -64,14 +64,14 @@ func ParseKind(s string) (Kind, bool) {
 // Header is a file's first line: what it is, who sent it to whom, for
 // which business day, and its totals (which the trailer repeats).
 type Header struct {
-	Kind     Kind
+	Type     FileType
 	ID       string              // unique among all files: A-Z, 0-9 and '-', 1 to IDLenMax bytes
 	Sender   citycard.IssuerCode // the institution (city clearing house) or the centre that wrote it
 	Receiver citycard.IssuerCode
 	Day      Day       // the business day it belongs to
 	Created  time.Time // China time, whole seconds: for an exported file, the cycle's close time
 	// Refers is the file it answers (ANS): an OUT or INC file's ID; ""
-	// for the other kinds.
+	// for the other types.
 	Refers    string
 	Records   int   // how many record lines follow
 	AmountFen int64 // the sum of the records' amount fields (signed for error records)
@@ -82,7 +82,7 @@ type Header struct {
 type Day int32
 
 // File is one interconnection file: its header and the records of its
-// kind, in line order (record i is on line i+2 and has Seq i+1).
+// type, in line order (record i is on line i+2 and has Seq i+1).
 type File struct {
 	Header    Header
 	Clearing  []Clearing   // OUT, INC
@@ -93,20 +93,20 @@ type File struct {
 	Blacklist []Listing    // BLK
 }
 
-// len returns how many records f holds, of its kind.
+// len returns how many records f holds, of its type.
 func (f *File) len() int {
-	switch f.Header.Kind {
-	case KindOutgoing, KindIncoming:
+	switch f.Header.Type {
+	case FileOutgoing, FileIncoming:
 		return len(f.Clearing)
-	case KindAnswer:
+	case FileAnswer:
 		return len(f.Answers)
-	case KindError:
+	case FileError:
 		return len(f.Errors)
-	case KindDispute:
+	case FileDispute:
 		return len(f.Disputes)
-	case KindCities:
+	case FileCities:
 		return len(f.Cities)
-	case KindBlacklist:
+	case FileBlacklist:
 		return len(f.Blacklist)
 	}
 	return 0
@@ -124,28 +124,28 @@ type row interface {
 // rows returns f's records as rows, in order.
 func (f *File) rows() []row {
 	out := make([]row, 0, f.len())
-	switch f.Header.Kind {
-	case KindOutgoing, KindIncoming:
+	switch f.Header.Type {
+	case FileOutgoing, FileIncoming:
 		for i := range f.Clearing {
 			out = append(out, &f.Clearing[i])
 		}
-	case KindAnswer:
+	case FileAnswer:
 		for i := range f.Answers {
 			out = append(out, &f.Answers[i])
 		}
-	case KindError:
+	case FileError:
 		for i := range f.Errors {
 			out = append(out, &f.Errors[i])
 		}
-	case KindDispute:
+	case FileDispute:
 		for i := range f.Disputes {
 			out = append(out, &f.Disputes[i])
 		}
-	case KindCities:
+	case FileCities:
 		for i := range f.Cities {
 			out = append(out, &f.Cities[i])
 		}
-	case KindBlacklist:
+	case FileBlacklist:
 		for i := range f.Blacklist {
 			out = append(out, &f.Blacklist[i])
 		}
@@ -153,22 +153,22 @@ func (f *File) rows() []row {
 	return out
 }
 
-// newRow appends a zero record of f's kind and returns it.
+// newRow appends a zero record of f's type and returns it.
 func (f *File) newRow() row {
-	switch f.Header.Kind {
-	case KindOutgoing, KindIncoming:
+	switch f.Header.Type {
+	case FileOutgoing, FileIncoming:
 		f.Clearing = append(f.Clearing, Clearing{})
 		return &f.Clearing[len(f.Clearing)-1]
-	case KindAnswer:
+	case FileAnswer:
 		f.Answers = append(f.Answers, Answer{})
 		return &f.Answers[len(f.Answers)-1]
-	case KindError:
+	case FileError:
 		f.Errors = append(f.Errors, Correction{})
 		return &f.Errors[len(f.Errors)-1]
-	case KindDispute:
+	case FileDispute:
 		f.Disputes = append(f.Disputes, Dispute{})
 		return &f.Disputes[len(f.Disputes)-1]
-	case KindCities:
+	case FileCities:
 		f.Cities = append(f.Cities, City{})
 		return &f.Cities[len(f.Cities)-1]
 	default:
@@ -178,7 +178,7 @@ func (f *File) newRow() row {
 }
 
 // headerFields names the header's fields, in order.
-var headerFields = []string{"record", "format", "kind", "file_id", "sender", "receiver", "day", "created", "refers", "records", "amount_fen"}
+var headerFields = []string{"record", "format", "type", "file_id", "sender", "receiver", "day", "created", "refers", "records", "amount_fen"}
 
 // trailerFields names the trailer's fields, in order.
 var trailerFields = []string{"record", "records", "amount_fen", "sha256"}
@@ -198,7 +198,7 @@ func Encode(f *File) ([]byte, error) {
 		h.AmountFen += r.amount()
 	}
 	var b bytes.Buffer
-	writeLine(&b, "H", Format, h.Kind.String(), h.ID, h.Sender.String(), h.Receiver.String(), dayString(h.Day),
+	writeLine(&b, "H", Format, h.Type.String(), h.ID, h.Sender.String(), h.Receiver.String(), dayString(h.Day),
 		h.Created.In(citycard.ChinaTime).Format(dateTimeLayout), h.Refers, strconv.Itoa(h.Records), strconv.FormatInt(h.AmountFen, 10))
 	for i, r := range rows {
 		writeLine(&b, append([]string{"R", strconv.Itoa(i + 1)}, r.fields()...)...)
@@ -268,7 +268,7 @@ func decode(b []byte) (*File, *FieldError) {
 	line, start := 0, 0
 	var h *Header
 	done := false
-	want := 0 // the fields of a record line of the file's kind
+	want := 0 // the fields of a record line of the file's type
 	for start < len(b) {
 		line++
 		end := bytes.IndexByte(b[start:], '\n')
@@ -305,7 +305,7 @@ func decode(b []byte) (*File, *FieldError) {
 				want = len(r.fields()) + 2
 			}
 			if len(fs) != want {
-				return nil, bad(line, "record", "%d fields, want %d for a %v record", len(fs), want, h.Kind)
+				return nil, bad(line, "record", "%d fields, want %d for a %v record", len(fs), want, h.Type)
 			}
 			if fs[1] != strconv.Itoa(n+1) {
 				return nil, bad(line, "seq", "%q, want %d: records are numbered from 1 in order", fs[1], n+1)
@@ -358,8 +358,8 @@ func parseHeader(fs []string) (Header, *FieldError) {
 	}
 	var h Header
 	var ok bool
-	if h.Kind, ok = ParseKind(fs[2]); !ok {
-		return bad("kind", "%q: want one of OUT, INC, ANS, ERR, DSP, CTY, BLK", fs[2])
+	if h.Type, ok = ParseFileType(fs[2]); !ok {
+		return bad("type", "%q: want one of OUT, INC, ANS, ERR, DSP, CTY, BLK", fs[2])
 	}
 	if err := checkID(fs[3]); err != nil {
 		return bad("file_id", "%v", err)
@@ -379,7 +379,7 @@ func parseHeader(fs []string) (Header, *FieldError) {
 		return bad("created", "%v", err)
 	}
 	switch {
-	case h.Kind == KindAnswer:
+	case h.Type == FileAnswer:
 		if err := checkID(fs[8]); err != nil {
 			return bad("refers", "an answer names the file it answers: %v", err)
 		}

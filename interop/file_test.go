@@ -22,9 +22,9 @@ var (
 	day    = Day(20423) // 2025-12-01
 )
 
-func header(k Kind, id string) Header {
-	h := Header{Kind: k, ID: id, Sender: ours, Receiver: theirs, Day: day, Created: time.Date(2025, 12, 2, 1, 30, 0, 0, citycard.ChinaTime)}
-	if k == KindAnswer {
+func header(k FileType, id string) Header {
+	h := Header{Type: k, ID: id, Sender: ours, Receiver: theirs, Day: day, Created: time.Date(2025, 12, 2, 1, 30, 0, 0, citycard.ChinaTime)}
+	if k == FileAnswer {
 		h.Refers = "OUT-1"
 	}
 	return h
@@ -36,24 +36,24 @@ func clearingRec(n byte, fen uint32) Clearing {
 		TerminalSeq: 4000000000, At: time.Date(2025, 12, 1, 23, 59, 59, 0, citycard.ChinaTime), KeyVersion: 1, Alg: keys.AlgSM4, TAC: [4]byte{0xDE, 0xAD, 0xBE, 0xEF}, Product: 7}
 }
 
-// sampleFiles are one well-formed file of each kind.
+// sampleFiles are one well-formed file of each type.
 func sampleFiles() map[string]*File {
 	return map[string]*File{
-		"out": {Header: header(KindOutgoing, "OUT-1"), Clearing: []Clearing{clearingRec(1, 200), clearingRec(2, 0)}},
-		"ans": {Header: header(KindAnswer, "ANS-1"), Answers: []Answer{
+		"out": {Header: header(FileOutgoing, "OUT-1"), Clearing: []Clearing{clearingRec(1, 200), clearingRec(2, 0)}},
+		"ans": {Header: header(FileAnswer, "ANS-1"), Answers: []Answer{
 			{RefSeq: 1, Accepted: true, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1, AmountFen: 200},
 			{RefSeq: 2, Reason: ReasonTAC, Issuer: theirs, ASN: clearingRec(2, 0).ASN, Counter: 2, AmountFen: 0}}},
-		"err": {Header: header(KindError, "ERR-1"), Errors: []Correction{{RefFile: "OUT-1", RefSeq: 1, AmountFen: 50, Reason: ReasonAmount, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1},
+		"err": {Header: header(FileError, "ERR-1"), Errors: []Correction{{RefFile: "OUT-1", RefSeq: 1, AmountFen: 50, Reason: ReasonAmount, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1},
 			{RefFile: "OUT-1", RefSeq: 2, Credit: true, AmountFen: 20, Reason: ReasonNotReceived, Issuer: theirs, ASN: clearingRec(2, 0).ASN, Counter: 2}}},
-		"dsp": {Header: header(KindDispute, "DSP-1"), Disputes: []Dispute{{RefFile: "OUT-1", RefSeq: 1, Stage: StageRaise, AmountFen: 200, Reason: ReasonCardholder, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1}}},
-		"cty": {Header: header(KindCities, "CTY-1"), Cities: []City{{Code: [2]byte{0x20, 0}, Institution: theirs, Action: Add, Announced: day, Effective: day + 30, Name: "上海公共交通卡"},
+		"dsp": {Header: header(FileDispute, "DSP-1"), Disputes: []Dispute{{RefFile: "OUT-1", RefSeq: 1, Stage: StageRaise, AmountFen: 200, Reason: ReasonCardholder, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1}}},
+		"cty": {Header: header(FileCities, "CTY-1"), Cities: []City{{Code: [2]byte{0x20, 0}, Institution: theirs, Action: Add, Announced: day, Effective: day + 30, Name: "上海公共交通卡"},
 			{Code: [2]byte{0x10, 0}, Institution: citycard.IssuerCode{0x10, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF}, Action: Remove, Announced: day, Effective: day + 7, Name: "Beijing"}}},
-		"blk":   {Header: header(KindBlacklist, "BLK-1"), Blacklist: []Listing{{Issuer: theirs, ASN: clearingRec(1, 0).ASN, Action: Add, Reason: "01", Effective: day + 1}}},
-		"empty": {Header: header(KindOutgoing, "OUT-2")},
+		"blk":   {Header: header(FileBlacklist, "BLK-1"), Blacklist: []Listing{{Issuer: theirs, ASN: clearingRec(1, 0).ASN, Action: Add, Reason: "01", Effective: day + 1}}},
+		"empty": {Header: header(FileOutgoing, "OUT-2")},
 	}
 }
 
-// TestGolden: every kind encodes to the bytes of its golden file
+// TestGolden: every type encodes to the bytes of its golden file
 // (docs/interop.md's examples), and decodes back to the same file.
 func TestGolden(t *testing.T) {
 	for name, f := range sampleFiles() {
@@ -114,7 +114,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"CRLF", swap(1, "\n", "\r\n"), 2, "record"},
 		{"not UTF-8", swap(2, "|7\n", "|\xff\n"), 3, "file"},
 		{"format", swap(0, "CCIC1", "CCIC2"), 1, "format"},
-		{"kind", swap(0, "|OUT|", "|XXX|"), 1, "kind"},
+		{"type", swap(0, "|OUT|", "|XXX|"), 1, "type"},
 		{"refers on an OUT file", swap(0, "||2|", "|ANS-9|2|"), 1, "refers"},
 		{"lower-case hex", swap(1, "20000001FFFFFFFF", "20000001ffffffff"), 2, "issuer"},
 		{"a zero ASN", swap(1, "00002000000200000001", "00000000000000000000"), 2, "asn"},
@@ -250,7 +250,7 @@ func TestLimits(t *testing.T) {
 
 // BenchmarkDecode decodes an OUT file of 100,000 records.
 func BenchmarkDecode(b *testing.B) {
-	f := &File{Header: header(KindOutgoing, "OUT-B")}
+	f := &File{Header: header(FileOutgoing, "OUT-B")}
 	for i := range 100000 {
 		c := clearingRec(byte(i%250+1), uint32(i))
 		c.Counter = uint16(i)

@@ -75,7 +75,7 @@ func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 	if c.Cycle.State != clearing.Closed {
 		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v: its interconnection file is exported once it is closed (its records are fixed)", d, c.Cycle.State)
 	}
-	f := &File{Header: Header{Kind: KindOutgoing, ID: x.OutgoingID(d), Sender: x.Own, Receiver: x.Centre, Day: Day(d),
+	f := &File{Header: Header{Type: FileOutgoing, ID: x.OutgoingID(d), Sender: x.Own, Receiver: x.Centre, Day: Day(d),
 		Created: c.Cycle.ClosedAt.In(citycard.ChinaTime).Truncate(time.Second)}}
 	var recs []Rec
 	terms := map[citycard.TerminalID]clearing.TerminalInfo{}
@@ -122,7 +122,7 @@ func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 
 func storedOf(f *File, b []byte, sent bool) Stored {
 	h := &f.Header
-	return Stored{ID: h.ID, Kind: h.Kind, Sent: sent, SHA256: Hash(b), Day: h.Day, Sender: h.Sender, Receiver: h.Receiver, Refers: h.Refers,
+	return Stored{ID: h.ID, Type: h.Type, Sent: sent, SHA256: Hash(b), Day: h.Day, Sender: h.Sender, Receiver: h.Receiver, Refers: h.Refers,
 		Records: h.Records, AmountFen: h.AmountFen, Body: b}
 }
 
@@ -150,7 +150,7 @@ func (t *Totals) add(fen int64) { t.Count++; t.AmountFen += fen }
 // changes in one transaction; a file refused changes nothing. A file
 // imported again (the same ID and bytes) changes nothing and says so
 // (Imported.Already); another file under a stored ID is kind Conflict.
-// What each kind does:
+// What each type does:
 //   - ANS: answers records of our OUT file (Refers): each must be
 //     pending and echo its card, counter and amount. The rejected ones'
 //     receivable and operator's payable are reversed in the ledger
@@ -193,23 +193,23 @@ func (x *Interop) Import(ctx context.Context, name string, b []byte) (*Imported,
 	}
 	imp := &Import{File: st, At: x.Now()}
 	out := &Imported{File: st}
-	switch h.Kind {
-	case KindAnswer:
+	switch h.Type {
+	case FileAnswer:
 		err = x.answer(ctx, name, f, imp, out)
-	case KindIncoming:
+	case FileIncoming:
 		err = x.incoming(ctx, name, f, imp, out)
-	case KindError, KindDispute:
+	case FileError, FileDispute:
 		err = x.corrections(ctx, name, f, imp)
-	case KindCities:
+	case FileCities:
 		var cs Cities
 		if err = x.cities(ctx, &cs); err == nil {
 			err = cs.Take(f.Cities)
 		}
 		imp.Cities = f.Cities
-	case KindBlacklist:
+	case FileBlacklist:
 		imp.Listings = f.Blacklist
 	default:
-		err = fieldErr(op, name, 1, "kind", "%v: we send OUT files, never receive one", h.Kind)
+		err = fieldErr(op, name, 1, "type", "%v: we send OUT files, never receive one", h.Type)
 	}
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (x *Interop) answer(ctx context.Context, name string, f *File, imp *Import,
 	const op = "interop.Import"
 	h := &f.Header
 	ref, err := x.Store.File(ctx, h.Refers)
-	if citycard.IsKind(err, citycard.NotFound) || err == nil && (ref.Kind != KindOutgoing || !ref.Sent) {
+	if citycard.IsKind(err, citycard.NotFound) || err == nil && (ref.Type != FileOutgoing || !ref.Sent) {
 		return citycard.Wrap(op, citycard.NotFound, &FieldError{File: name, Line: 1, Field: "refers", Msg: fmt.Sprintf("%s: no OUT file of ours of that ID", h.Refers)})
 	}
 	if err != nil {
@@ -361,7 +361,7 @@ func (x *Interop) incoming(ctx context.Context, name string, f *File, imp *Impor
 	if x.Verifier == nil {
 		return citycard.E(op, citycard.KeyMissing, "file %s: no key store to verify our cards' TACs", name)
 	}
-	ans := &File{Header: Header{Kind: KindAnswer, ID: AnswerID(h.ID), Sender: x.Own, Receiver: h.Sender, Day: h.Day, Created: h.Created, Refers: h.ID}}
+	ans := &File{Header: Header{Type: FileAnswer, ID: AnswerID(h.ID), Sender: x.Own, Receiver: h.Sender, Day: h.Day, Created: h.Created, Refers: h.ID}}
 	type ckey struct {
 		asn     citycard.ASN
 		counter uint16
@@ -441,7 +441,7 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 		recs, ok := files[refFile]
 		if !ok {
 			ref, err := x.Store.File(ctx, refFile)
-			if citycard.IsKind(err, citycard.NotFound) || err == nil && ref.Kind != KindOutgoing && ref.Kind != KindIncoming {
+			if citycard.IsKind(err, citycard.NotFound) || err == nil && ref.Type != FileOutgoing && ref.Type != FileIncoming {
 				return nil, citycard.Wrap(op, citycard.NotFound, &FieldError{File: name, Line: line, Field: "ref_file", Msg: fmt.Sprintf("%s: no OUT or INC file of that ID", refFile)})
 			}
 			if err != nil {
@@ -466,7 +466,7 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 	}
 	corr := func(r *Rec, seq int, refFile string, refSeq int) Corr {
 		issuer := r.Issuer.String()
-		return Corr{File: h.ID, Seq: seq, Kind: h.Kind, RefFile: refFile, RefSeq: refSeq, Issuer: issuer, Acquirer: r.Acquirer, Out: r.Out,
+		return Corr{File: h.ID, Seq: seq, Type: h.Type, RefFile: refFile, RefSeq: refSeq, Issuer: issuer, Acquirer: r.Acquirer, Out: r.Out,
 			Product: r.Product, CardType: r.CardType, TType: r.TerminalType}
 	}
 	for i := range f.Errors {
@@ -514,7 +514,7 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 		}
 		last := Stage(0)
 		for _, c := range before {
-			if c.Kind == KindDispute {
+			if c.Type == FileDispute {
 				last = c.Stage
 			}
 		}
@@ -561,15 +561,15 @@ func (x *Interop) Settling(ctx context.Context) ([]clearing.Settling, error) {
 				Product: r.Product, CardType: r.CardType, AmountFen: r.AmountFen})
 			return nil
 		}
-		switch f.Kind {
-		case KindAnswer:
+		switch f.Type {
+		case FileAnswer:
 			err = x.Store.Answered(ctx, f.ID, func(r *Rec) error {
 				if r.State == Accepted {
 					return add(clearing.InteropAccepted, r)
 				}
 				return add(clearing.InteropRejected, r)
 			})
-		case KindIncoming:
+		case FileIncoming:
 			err = x.Store.Records(ctx, f.ID, func(r *Rec) error {
 				if r.State != Accepted {
 					return nil
@@ -577,7 +577,7 @@ func (x *Interop) Settling(ctx context.Context) ([]clearing.Settling, error) {
 				r.Issuer = x.Own
 				return add(clearing.InteropIncoming, r)
 			})
-		case KindError:
+		case FileError:
 			var cs []Corr
 			cs, err = x.Store.Corrections(ctx, f.ID, "", 0)
 			for _, c := range cs {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -541,6 +540,3 @@ func (p *fieldParser) dateTime() time.Time {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
-
-// names joins field names for the document and errors.
-func names(fs []string) string { return strings.Join(fs, "|") }

@@ -11,11 +11,11 @@ import (
 // The stores' rows (migration 0014): the columns in the order the
 // scanners and the Args methods take them, so that the two stores differ
 // only in their SQL's placeholders. Identifiers are upper-case hex,
-// states and kinds by name, reasons by code, times in Unix nanoseconds.
+// states and file types by name, reasons by code, times in Unix nanoseconds.
 const (
-	FileColumns       = `id, kind, sent, sha256, day, sender, receiver, refers, records, amount_fen, body, at_ns, taken_day`
+	FileColumns       = `id, file_type, sent, sha256, day, sender, receiver, refers, records, amount_fen, body, at_ns, taken_day`
 	RecColumns        = `file_id, seq, out, issuer, asn, counter, amount_fen, acquirer, terminal_type, product, card_type, state, reason, answered_by`
-	CorrectionColumns = `file_id, seq, kind, ref_file, ref_seq, stage, amount_fen, reason, issuer, acquirer, out, product, card_type, terminal_type`
+	CorrectionColumns = `file_id, seq, file_type, ref_file, ref_seq, stage, amount_fen, reason, issuer, acquirer, out, product, card_type, terminal_type`
 	CityColumns       = `file_id, seq, city, institution, added, announced, effective, name`
 	ListingColumns    = `file_id, seq, issuer, asn, added, reason, effective`
 )
@@ -58,7 +58,7 @@ func (s *Stored) Args() []any {
 	if s.TakenBy != 0 {
 		taken = int64(s.TakenBy)
 	}
-	return []any{s.ID, s.Kind.String(), boolInt(s.Sent), s.SHA256, int64(s.Day), s.Sender.String(), s.Receiver.String(), s.Refers,
+	return []any{s.ID, s.Type.String(), boolInt(s.Sent), s.SHA256, int64(s.Day), s.Sender.String(), s.Receiver.String(), s.Refers,
 		int64(s.Records), s.AmountFen, s.Body, s.At.UnixNano(), taken}
 }
 
@@ -66,19 +66,19 @@ func (s *Stored) Args() []any {
 // Kind IO for a row that does not read.
 func ScanFile(row Scanner) (Stored, error) {
 	var s Stored
-	var kind, sender, receiver string
+	var typ, sender, receiver string
 	var sent, day, records, atNs int64
 	var taken *int64 // NULL for none
-	if err := row.Scan(&s.ID, &kind, &sent, &s.SHA256, &day, &sender, &receiver, &s.Refers, &records, &s.AmountFen, &s.Body, &atNs, &taken); err != nil {
+	if err := row.Scan(&s.ID, &typ, &sent, &s.SHA256, &day, &sender, &receiver, &s.Refers, &records, &s.AmountFen, &s.Body, &atNs, &taken); err != nil {
 		return s, err
 	}
 	var ok bool
 	var err, err2 error
-	s.Kind, ok = ParseKind(kind)
+	s.Type, ok = ParseFileType(typ)
 	s.Sender, err = citycard.ParseIssuerCode(sender)
 	s.Receiver, err2 = citycard.ParseIssuerCode(receiver)
 	if !ok || err != nil || err2 != nil {
-		return Stored{}, citycard.E("interop.ScanFile", citycard.IO, "file %s: stored row (kind %q, sender %q, receiver %q) does not read", s.ID, kind, sender, receiver)
+		return Stored{}, citycard.E("interop.ScanFile", citycard.IO, "file %s: stored row (typ %q, sender %q, receiver %q) does not read", s.ID, typ, sender, receiver)
 	}
 	s.Sent, s.Day, s.Records, s.At = sent == 1, Day(day), int(records), time.Unix(0, atNs).UTC()
 	if taken != nil {
@@ -116,7 +116,7 @@ func ScanRec(row Scanner) (Rec, error) {
 
 // Args returns c's columns (CorrectionColumns) as arguments.
 func (c *Corr) Args() []any {
-	return []any{c.File, int64(c.Seq), c.Kind.String(), c.RefFile, int64(c.RefSeq), int64(c.Stage), c.AmountFen, int64(c.Reason), c.Issuer, c.Acquirer,
+	return []any{c.File, int64(c.Seq), c.Type.String(), c.RefFile, int64(c.RefSeq), int64(c.Stage), c.AmountFen, int64(c.Reason), c.Issuer, c.Acquirer,
 		boolInt(c.Out), int64(c.Product), int64(c.CardType), int64(c.TType)}
 }
 
@@ -124,14 +124,14 @@ func (c *Corr) Args() []any {
 // does not read.
 func ScanCorr(row Scanner) (Corr, error) {
 	var c Corr
-	var kind string
+	var typ string
 	var seq, refSeq, stage, reason, out, product, cardType, tt int64
-	if err := row.Scan(&c.File, &seq, &kind, &c.RefFile, &refSeq, &stage, &c.AmountFen, &reason, &c.Issuer, &c.Acquirer, &out, &product, &cardType, &tt); err != nil {
+	if err := row.Scan(&c.File, &seq, &typ, &c.RefFile, &refSeq, &stage, &c.AmountFen, &reason, &c.Issuer, &c.Acquirer, &out, &product, &cardType, &tt); err != nil {
 		return c, err
 	}
 	var ok bool
-	if c.Kind, ok = ParseKind(kind); !ok {
-		return Corr{}, citycard.E("interop.ScanCorr", citycard.IO, "correction %s/%d: stored kind %q", c.File, seq, kind)
+	if c.Type, ok = ParseFileType(typ); !ok {
+		return Corr{}, citycard.E("interop.ScanCorr", citycard.IO, "correction %s/%d: stored typ %q", c.File, seq, typ)
 	}
 	c.Seq, c.RefSeq, c.Stage, c.Reason, c.Out, c.Product, c.CardType, c.TType = int(seq), int(refSeq), Stage(stage), Reason(reason), out == 1, uint16(product), uint8(cardType), registry.TerminalType(tt)
 	return c, nil

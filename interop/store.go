@@ -18,7 +18,7 @@ const FilesShownMax = 1000
 // closed cycle that settled it (received ANS, INC and ERR files only).
 type Stored struct {
 	ID        string
-	Kind      Kind
+	Type      FileType
 	Sent      bool // we wrote it (OUT, our ANS to an INC file); false: we received it
 	SHA256    string
 	Day       Day
@@ -30,12 +30,6 @@ type Stored struct {
 	Body      []byte // nil in lists
 	At        time.Time
 	TakenBy   clearing.Day // 0: no closed cycle took it (yet)
-}
-
-// settles reports whether a file of s's kind and direction settles money
-// in a cycle: a received answer, incoming file or error file.
-func (s *Stored) settles() bool {
-	return !s.Sent && (s.Kind == KindAnswer || s.Kind == KindIncoming || s.Kind == KindError)
 }
 
 // State is where an interconnection record stands.
@@ -95,7 +89,7 @@ type Rec struct {
 type Corr struct {
 	File      string
 	Seq       int
-	Kind      Kind // KindError or KindDispute
+	Type      FileType // FileError or FileDispute
 	RefFile   string
 	RefSeq    int
 	Stage     Stage // disputes; 0 for error records

@@ -110,7 +110,7 @@ func (s *Interop) Files(ctx context.Context) ([]interop.Stored, error) {
 // Untaken implements interop.Store.
 func (s *Interop) Untaken(ctx context.Context) ([]interop.Stored, error) {
 	return all(ctx, s, "postgres.Interop.Untaken", interop.ScanFile, `SELECT `+fileList+` FROM interop_files
-		WHERE sent = 0 AND kind IN ('ANS', 'INC', 'ERR') AND taken_day IS NULL ORDER BY id LIMIT $1`, clearing.InteropFilesMax)
+		WHERE sent = 0 AND file_type IN ('ANS', 'INC', 'ERR') AND taken_day IS NULL ORDER BY id LIMIT $1`, clearing.InteropFilesMax)
 }
 
 // Records implements interop.Store.

@@ -554,7 +554,7 @@ func testInteropErrorsAndDisputes(t *testing.T, s InteropStores) {
 		t.Fatal(err)
 	}
 	r := of.Clearing[1]
-	errFile := &interop.File{Header: interop.Header{Kind: interop.KindError, ID: "ERR-" + interopThem.String() + "-1", Sender: interopThem, Receiver: interopOurs,
+	errFile := &interop.File{Header: interop.Header{Type: interop.FileError, ID: "ERR-" + interopThem.String() + "-1", Sender: interopThem, Receiver: interopOurs,
 		Day: interop.Day(clearDay + 1), Created: g.now.Truncate(time.Second)},
 		Errors: []interop.Correction{{RefFile: of.Header.ID, RefSeq: 2, AmountFen: 100, Reason: interop.ReasonAmount, Issuer: r.Issuer, ASN: r.ASN, Counter: r.Counter}}}
 	b, err := interop.Encode(errFile)
@@ -580,7 +580,7 @@ func testInteropErrorsAndDisputes(t *testing.T, s InteropStores) {
 	}
 
 	dispute := func(id string, st interop.Stage) error {
-		f := &interop.File{Header: interop.Header{Kind: interop.KindDispute, ID: id, Sender: interopThem, Receiver: interopOurs, Day: interop.Day(clearDay + 2),
+		f := &interop.File{Header: interop.Header{Type: interop.FileDispute, ID: id, Sender: interopThem, Receiver: interopOurs, Day: interop.Day(clearDay + 2),
 			Created: g.now.Truncate(time.Second)},
 			Disputes: []interop.Dispute{{RefFile: of.Header.ID, RefSeq: 1, Stage: st, AmountFen: 200, Reason: interop.ReasonCardholder, Issuer: of.Clearing[0].Issuer,
 				ASN: of.Clearing[0].ASN, Counter: of.Clearing[0].Counter}}}
@@ -617,7 +617,7 @@ func testInteropCitiesAndBlacklists(t *testing.T, s InteropStores) {
 	g := newInteropRig(t, s)
 	d := interop.Day(clearDay)
 	sh := interop.City{Code: [2]byte{0x20, 0x00}, Institution: interopThem, Action: interop.Add, Announced: d, Effective: d + 30, Name: "上海公共交通卡"}
-	cty := &interop.File{Header: interop.Header{Kind: interop.KindCities, ID: "CTY-1", Sender: centre, Receiver: interopOurs, Day: d, Created: g.now.Truncate(time.Second)},
+	cty := &interop.File{Header: interop.Header{Type: interop.FileCities, ID: "CTY-1", Sender: centre, Receiver: interopOurs, Day: d, Created: g.now.Truncate(time.Second)},
 		Cities: []interop.City{sh}}
 	b, err := interop.Encode(cty)
 	if err != nil {
@@ -659,7 +659,7 @@ func testInteropCitiesAndBlacklists(t *testing.T, s InteropStores) {
 	}
 
 	asn := citycard.ASN{0, 0, 0x20, 0x00, 0, 0x02, 0, 0, 0, 1}
-	blk := &interop.File{Header: interop.Header{Kind: interop.KindBlacklist, ID: "BLK-1", Sender: interopThem, Receiver: interopOurs, Day: d, Created: g.now.Truncate(time.Second)},
+	blk := &interop.File{Header: interop.Header{Type: interop.FileBlacklist, ID: "BLK-1", Sender: interopThem, Receiver: interopOurs, Day: d, Created: g.now.Truncate(time.Second)},
 		Blacklist: []interop.Listing{{Issuer: interopThem, ASN: asn, Action: interop.Add, Reason: "01", Effective: d + 1}, {Issuer: interopThem, ASN: asn, Action: interop.Remove, Reason: "01", Effective: d + 5}}}
 	if b, err = interop.Encode(blk); err != nil {
 		t.Fatal(err)
@@ -695,7 +695,7 @@ func testInteropAppendOnly(t *testing.T, s InteropStores) {
 	for _, stmt := range []string{
 		"UPDATE interop_files SET body = 'x'",
 		"DELETE FROM interop_files",
-		"UPDATE interop_files SET taken_day = 1 WHERE kind = 'OUT'",
+		"UPDATE interop_files SET taken_day = 1 WHERE file_type = 'OUT'",
 		"UPDATE interop_records SET amount_fen = 1",
 		"UPDATE interop_records SET state = 'pending', answered_by = ''",
 		"UPDATE interop_records SET state = 'rejected' WHERE state = 'accepted'",

@@ -23,7 +23,7 @@ import (
 var interopSubcommands = []struct{ name, summary string }{
 	{"export", "write a closed cycle's OUT file (other cities' cards' records pending their issuer) to --out, and store it"},
 	{"import", "import a file from the national centre (ANS, INC, ERR, DSP, CTY, BLK): all of it or nothing, once"},
-	{"files", "list the stored files: kind, direction, records, amount, the cycle that settled them"},
+	{"files", "list the stored files: type, direction, records, amount, the cycle that settled them"},
 	{"show", "write a stored file's bytes (our answer to an INC file, say) to stdout or --out"},
 	{"records", "list the records of an OUT or INC file with their state and reason"},
 	{"cities", "the interconnected cities terminals accept on --date"},
@@ -102,7 +102,7 @@ func runInterop(ctx context.Context, e env, args []string) error {
 		}
 		return printInteropFile(e.stdout, storedOfHeader(f, b), *asJSON)
 	case "import":
-		if imp, err := peekKind(pos[1], body); err == nil && imp == interop.KindIncoming {
+		if imp, err := peekKind(pos[1], body); err == nil && imp == interop.FileIncoming {
 			ks, err := ko.open("citycard.interop", e)
 			if err != nil {
 				return err
@@ -184,17 +184,17 @@ func readBounded(path string, max int64) ([]byte, error) {
 
 // peekKind reads the kind of a file from its header, before the file is
 // checked whole (by Import): to know whether it needs the key store.
-func peekKind(name string, b []byte) (interop.Kind, error) {
+func peekKind(name string, b []byte) (interop.FileType, error) {
 	f, err := interop.Decode(name, b)
 	if err != nil {
 		return 0, err
 	}
-	return f.Header.Kind, nil
+	return f.Header.Type, nil
 }
 
 func storedOfHeader(f *interop.File, b []byte) interop.Stored {
 	h := &f.Header
-	return interop.Stored{ID: h.ID, Kind: h.Kind, Sent: true, SHA256: interop.Hash(b), Day: h.Day, Sender: h.Sender, Receiver: h.Receiver,
+	return interop.Stored{ID: h.ID, Type: h.Type, Sent: true, SHA256: interop.Hash(b), Day: h.Day, Sender: h.Sender, Receiver: h.Receiver,
 		Refers: h.Refers, Records: h.Records, AmountFen: h.AmountFen}
 }
 
@@ -202,7 +202,7 @@ func storedOfHeader(f *interop.File, b []byte) interop.Stored {
 // are its contract (README.md).
 type jsonInteropFile struct {
 	ID        string `json:"id"`
-	Kind      string `json:"kind"`
+	Type      string `json:"type"`
 	Direction string `json:"direction"`
 	SHA256    string `json:"sha256"`
 	Day       string `json:"day"`
@@ -216,7 +216,7 @@ type jsonInteropFile struct {
 }
 
 func jsonOfFile(f *interop.Stored) jsonInteropFile {
-	j := jsonInteropFile{ID: f.ID, Kind: f.Kind.String(), Direction: "received", SHA256: f.SHA256, Day: clearing.Day(f.Day).String(),
+	j := jsonInteropFile{ID: f.ID, Type: f.Type.String(), Direction: "received", SHA256: f.SHA256, Day: clearing.Day(f.Day).String(),
 		Sender: f.Sender.String(), Receiver: f.Receiver.String(), Refers: f.Refers, Records: f.Records, AmountFen: f.AmountFen}
 	if f.Sent {
 		j.Direction = "sent"
@@ -252,10 +252,10 @@ func printInteropFiles(w io.Writer, fs []interop.Stored, asJSON bool) error {
 		return writeIndentedJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tDIRECTION\tDAY\tRECORDS\tAMOUNT (yuan)\tREFERS\tSETTLED BY")
+	fmt.Fprintln(tw, "ID\tTYPE\tDIRECTION\tDAY\tRECORDS\tAMOUNT (yuan)\tREFERS\tSETTLED BY")
 	for i := range fs {
 		j := jsonOfFile(&fs[i])
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", j.ID, j.Kind, j.Direction, j.Day, j.Records, citycard.Yuan(j.AmountFen), j.Refers, j.TakenBy)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", j.ID, j.Type, j.Direction, j.Day, j.Records, citycard.Yuan(j.AmountFen), j.Refers, j.TakenBy)
 	}
 	return tw.Flush()
 }
@@ -277,10 +277,10 @@ func printImported(w io.Writer, imp *interop.Imported, asJSON bool) error {
 		return writeIndentedJSON(w, j)
 	}
 	if imp.Already {
-		fmt.Fprintf(w, "%s %s: imported before (the same bytes): nothing changed\n", j.File.Kind, j.File.ID)
+		fmt.Fprintf(w, "%s %s: imported before (the same bytes): nothing changed\n", j.File.Type, j.File.ID)
 		return nil
 	}
-	fmt.Fprintf(w, "%s %s: %d records, %s yuan", j.File.Kind, j.File.ID, j.File.Records, citycard.Yuan(j.File.AmountFen))
+	fmt.Fprintf(w, "%s %s: %d records, %s yuan", j.File.Type, j.File.ID, j.File.Records, citycard.Yuan(j.File.AmountFen))
 	if imp.Accepted.Count+imp.Rejected.Count > 0 {
 		fmt.Fprintf(w, "; accepted %d (%s yuan), rejected %d (%s yuan)", imp.Accepted.Count, citycard.Yuan(imp.Accepted.AmountFen), imp.Rejected.Count, citycard.Yuan(imp.Rejected.AmountFen))
 	}

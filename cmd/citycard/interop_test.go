@@ -59,7 +59,7 @@ func TestInteropCLI(t *testing.T) {
 		t.Fatalf("the OUT file: %v, %d records", err, len(out.Clearing))
 	}
 	// The centre's answer: every record accepted but the first.
-	ans := &interop.File{Header: interop.Header{Kind: interop.KindAnswer, ID: "ANS-CENTRE-1", Sender: interop.Centre, Receiver: out.Header.Sender,
+	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: "ANS-CENTRE-1", Sender: interop.Centre, Receiver: out.Header.Sender,
 		Day: out.Header.Day, Created: out.Header.Created.Add(time.Hour), Refers: out.Header.ID}}
 	var acceptedFen int64
 	for i, c := range out.Clearing {

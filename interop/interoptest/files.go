@@ -23,7 +23,7 @@ func (c *City) Answer(out []byte) ([]byte, error) {
 	}
 	h := &f.Header
 	v := record.NewVerifier(c.Store, c.Code)
-	ans := &interop.File{Header: interop.Header{Kind: interop.KindAnswer, ID: "ANS-" + c.Code.String() + "-" + h.Day.String(), Sender: c.Code,
+	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: "ANS-" + c.Code.String() + "-" + h.Day.String(), Sender: c.Code,
 		Receiver: h.Sender, Day: h.Day, Created: h.Created.Add(time.Hour), Refers: h.ID}}
 	for i := range f.Clearing {
 		cl := &f.Clearing[i]
@@ -49,7 +49,7 @@ func (c *City) Answer(out []byte) ([]byte, error) {
 // Invalid for a record that does not decode.
 func (c *City) Incoming(receiver citycard.IssuerCode, d interop.Day, created time.Time, recs [][]byte) ([]byte, error) {
 	const op = "interoptest.City.Incoming"
-	f := &interop.File{Header: interop.Header{Kind: interop.KindIncoming, ID: "INC-" + c.Code.String() + "-" + d.String(), Sender: c.Code,
+	f := &interop.File{Header: interop.Header{Type: interop.FileIncoming, ID: "INC-" + c.Code.String() + "-" + d.String(), Sender: c.Code,
 		Receiver: receiver, Day: d, Created: created}}
 	for _, b := range recs {
 		r, err := record.DecodeBinary(b)

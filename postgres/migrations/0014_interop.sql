@@ -9,7 +9,7 @@
 -- 1970-01-01.
 CREATE TABLE interop_files (
 	id         TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
-	kind       TEXT NOT NULL CHECK (kind IN ('OUT', 'INC', 'ANS', 'ERR', 'DSP', 'CTY', 'BLK')),
+	file_type  TEXT NOT NULL CHECK (file_type IN ('OUT', 'INC', 'ANS', 'ERR', 'DSP', 'CTY', 'BLK')),
 	sent       BIGINT NOT NULL CHECK (sent IN (0, 1)),
 	sha256     TEXT NOT NULL CHECK (length(sha256) = 64),
 	day        BIGINT NOT NULL,
@@ -21,7 +21,7 @@ CREATE TABLE interop_files (
 	body       BYTEA NOT NULL,
 	at_ns      BIGINT NOT NULL,
 	taken_day  BIGINT,
-	CHECK (taken_day IS NULL OR (sent = 0 AND kind IN ('ANS', 'INC', 'ERR')))
+	CHECK (taken_day IS NULL OR (sent = 0 AND file_type IN ('ANS', 'INC', 'ERR')))
 );
 
 -- The records of OUT files (out = 1: other cities' cards on our
@@ -56,7 +56,7 @@ CREATE INDEX interop_records_answered ON interop_records (answered_by, file_id, 
 CREATE TABLE interop_corrections (
 	file_id       TEXT NOT NULL REFERENCES interop_files (id),
 	seq           BIGINT NOT NULL CHECK (seq > 0),
-	kind          TEXT NOT NULL CHECK (kind IN ('ERR', 'DSP')),
+	file_type     TEXT NOT NULL CHECK (file_type IN ('ERR', 'DSP')),
 	ref_file      TEXT NOT NULL REFERENCES interop_files (id),
 	ref_seq       BIGINT NOT NULL,
 	stage         BIGINT NOT NULL,
@@ -101,7 +101,7 @@ CREATE TABLE interop_listings (
 -- record only by its answer, once.
 CREATE FUNCTION interop_files_once() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF TG_OP <> 'UPDATE' OR OLD.taken_day IS NOT NULL OR NEW.taken_day IS NULL OR OLD.id IS DISTINCT FROM NEW.id OR OLD.kind IS DISTINCT FROM NEW.kind
+	IF TG_OP <> 'UPDATE' OR OLD.taken_day IS NOT NULL OR NEW.taken_day IS NULL OR OLD.id IS DISTINCT FROM NEW.id OR OLD.file_type IS DISTINCT FROM NEW.file_type
 		OR OLD.sent IS DISTINCT FROM NEW.sent OR OLD.sha256 IS DISTINCT FROM NEW.sha256 OR OLD.body IS DISTINCT FROM NEW.body
 		OR OLD.records IS DISTINCT FROM NEW.records OR OLD.amount_fen IS DISTINCT FROM NEW.amount_fen OR OLD.day IS DISTINCT FROM NEW.day
 		OR OLD.sender IS DISTINCT FROM NEW.sender OR OLD.receiver IS DISTINCT FROM NEW.receiver OR OLD.refers IS DISTINCT FROM NEW.refers

@@ -9,7 +9,7 @@
 -- 1970-01-01.
 CREATE TABLE interop_files (
 	id         TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
-	kind       TEXT NOT NULL CHECK (kind IN ('OUT', 'INC', 'ANS', 'ERR', 'DSP', 'CTY', 'BLK')),
+	file_type  TEXT NOT NULL CHECK (file_type IN ('OUT', 'INC', 'ANS', 'ERR', 'DSP', 'CTY', 'BLK')),
 	sent       INTEGER NOT NULL CHECK (sent IN (0, 1)),
 	sha256     TEXT NOT NULL CHECK (length(sha256) = 64),
 	day        INTEGER NOT NULL,
@@ -21,7 +21,7 @@ CREATE TABLE interop_files (
 	body       BLOB NOT NULL,
 	at_ns      INTEGER NOT NULL,
 	taken_day  INTEGER,
-	CHECK (taken_day IS NULL OR (sent = 0 AND kind IN ('ANS', 'INC', 'ERR')))
+	CHECK (taken_day IS NULL OR (sent = 0 AND file_type IN ('ANS', 'INC', 'ERR')))
 ) STRICT;
 
 -- The records of OUT files (out = 1: other cities' cards on our
@@ -56,7 +56,7 @@ CREATE INDEX interop_records_answered ON interop_records (answered_by, file_id, 
 CREATE TABLE interop_corrections (
 	file_id       TEXT NOT NULL REFERENCES interop_files (id),
 	seq           INTEGER NOT NULL CHECK (seq > 0),
-	kind          TEXT NOT NULL CHECK (kind IN ('ERR', 'DSP')),
+	file_type     TEXT NOT NULL CHECK (file_type IN ('ERR', 'DSP')),
 	ref_file      TEXT NOT NULL REFERENCES interop_files (id),
 	ref_seq       INTEGER NOT NULL,
 	stage         INTEGER NOT NULL,
@@ -100,7 +100,7 @@ CREATE TABLE interop_listings (
 -- Nothing is removed; a file changes only by the cycle taking it, once; a
 -- record only by its answer, once.
 CREATE TRIGGER interop_files_once BEFORE UPDATE ON interop_files
-WHEN OLD.taken_day IS NOT NULL OR NEW.taken_day IS NULL OR OLD.id IS NOT NEW.id OR OLD.kind IS NOT NEW.kind OR OLD.sent IS NOT NEW.sent
+WHEN OLD.taken_day IS NOT NULL OR NEW.taken_day IS NULL OR OLD.id IS NOT NEW.id OR OLD.file_type IS NOT NEW.file_type OR OLD.sent IS NOT NEW.sent
 	OR OLD.sha256 IS NOT NEW.sha256 OR OLD.body IS NOT NEW.body OR OLD.records IS NOT NEW.records OR OLD.amount_fen IS NOT NEW.amount_fen
 	OR OLD.day IS NOT NEW.day OR OLD.sender IS NOT NEW.sender OR OLD.receiver IS NOT NEW.receiver OR OLD.refers IS NOT NEW.refers OR OLD.at_ns IS NOT NEW.at_ns
 BEGIN SELECT RAISE(ABORT, 'an interconnection file is never changed: only the cycle that settles it is set, once'); END;
