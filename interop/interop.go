@@ -180,7 +180,10 @@ func (x *Interop) Import(ctx context.Context, name string, b []byte) (*Imported,
 	h := &f.Header
 	st := storedOf(f, b, false)
 	if got, err := x.Store.File(ctx, h.ID); err == nil {
-		if got.SHA256 != st.SHA256 || got.Sent {
+		if got.Sent {
+			return nil, citycard.E(op, citycard.Conflict, "file %s: %s is a file we sent, not one to import", name, h.ID)
+		}
+		if got.SHA256 != st.SHA256 {
 			return nil, citycard.E(op, citycard.Conflict, "file %s (%s): a file of ID %s is stored with other bytes (SHA-256 %s): a new file takes a new ID", name, st.SHA256, h.ID, got.SHA256)
 		}
 		got.Body = nil
@@ -458,6 +461,8 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 		case recs[refSeq-1].Issuer != issuer || recs[refSeq-1].ASN != asn || recs[refSeq-1].Counter != counter:
 			r := &recs[refSeq-1]
 			return nil, fieldErr(op, name, line, "asn", "card %v/%s counter %d: record %d of %s is card %v/%s counter %d", issuer, hexOf(asn[:]), counter, refSeq, refFile, r.Issuer, hexOf(r.ASN[:]), r.Counter)
+		case h.Sender != x.Centre && h.Sender != recs[refSeq-1].Issuer && h.Sender.String() != recs[refSeq-1].Acquirer:
+			return nil, fieldErr(op, name, line, "ref_seq", "%d: record %d of %s is neither %v's card nor taken by it: only its issuer, its acquirer or the centre corrects or disputes it", refSeq, refSeq, refFile, h.Sender)
 		case recs[refSeq-1].State != Accepted:
 			return nil, citycard.Wrap(op, citycard.Conflict, &FieldError{File: name, Line: line, Field: "ref_seq",
 				Msg: fmt.Sprintf("%d: record %d of %s is %v: only an accepted record is corrected or disputed", refSeq, refSeq, refFile, recs[refSeq-1].State)})

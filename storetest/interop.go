@@ -568,6 +568,16 @@ func testInteropErrorsAndDisputes(t *testing.T, s InteropStores) {
 	if res.Interop.Corrections != (clearing.Totals{Count: 1, AmountFen: -100}) || net["nb-bus"] != -100 || net[interopThem.String()] != 100 {
 		t.Errorf("the correction's cycle: %+v, positions %v; want our operator to pay 100 back", res.Interop, net)
 	}
+	// A correction from a third city, neither the card's issuer nor its
+	// acquirer, is refused.
+	third := *errFile
+	third.Header.ID += "-3RD"
+	third.Header.Sender = citycard.IssuerCode{0x10, 0x00, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+	if b, err := interop.Encode(&third); err != nil {
+		t.Fatal(err)
+	} else if _, err := g.x.Import(ctx, "third", b); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a correction from a third city: %v, want Invalid", err)
+	}
 	// A correction of the rejected (counterfeit) record is refused.
 	bad := *errFile
 	bad.Header.ID += "-BAD"
