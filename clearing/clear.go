@@ -132,6 +132,9 @@ type Input struct {
 	Greys       []Grey // the grey decisions they made, in position order
 	Adjustments []Adjustment
 	Carry       []Carry
+	// Interop are the interconnection files the cycle settles (see
+	// interop.go), by file ID.
+	Interop []Settling
 }
 
 // Line is one aggregation of a cycle: the cleared records of one issuer's
@@ -144,7 +147,11 @@ type Input struct {
 // operator repays the fare, the collector the fee), Records counting the
 // reversals.
 type Line struct {
-	Grey           string // "" for records; "confirmed" or "reversed"
+	Grey string // "" for records; "confirmed" or "reversed"
+	// Interop is "" for records of the cycle's journal range; the
+	// InteropMove of interconnection records ("accepted", "incoming",
+	// "correction"), whose Operator is their acquirer.
+	Interop        string `json:",omitempty"`
 	Issuer         string
 	Operator       string
 	Product        uint16
@@ -194,12 +201,17 @@ type Result struct {
 	Confirmed, Released, Reversed Totals
 	// Late counts the cleared records accepted before the cycle's day:
 	// committed after their own cycle was fixed.
-	Late        Totals
-	Lines       []Line         // by issuer, operator, product, card type, channel, rule
-	Rounding    []RoundingLine // by party
-	Adjustments []Adjustment   // by Ref
-	Positions   []Position     // by party
-	Breaches    []Breach       // by party
+	Late Totals
+	// Interop is what the cycle settled of the interconnection files it
+	// took (InteropFiles, by ID): records accepted and rejected by their
+	// issuer, our cards' records taken elsewhere, corrections.
+	Interop      InteropTotals
+	InteropFiles []string       `json:",omitempty"`
+	Lines        []Line         // by issuer, operator, product, card type, channel, rule
+	Rounding     []RoundingLine // by party
+	Adjustments  []Adjustment   // by Ref
+	Positions    []Position     // by party
+	Breaches     []Breach       // by party
 	// RoundingAccount is where Rounding's booked fen go.
 	RoundingAccount ledger.Account
 	Collector       string
@@ -208,6 +220,7 @@ type Result struct {
 // lineKey is what a line aggregates by; it picks the fee rule too.
 type lineKey struct {
 	grey             acquire.GreyMove
+	interop          InteropMove
 	issuer, operator string
 	product          uint16
 	cardType         uint8
@@ -238,6 +251,9 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		return nil, err
 	}
 	if err := c.checkInput(op, in); err != nil {
+		return nil, err
+	}
+	if err := checkInterop(op, in); err != nil {
 		return nil, err
 	}
 	cal := c.cfg.Calendar
@@ -280,14 +296,14 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		if it.AcceptedAt.Before(start) {
 			res.Late.add(it.AmountFen)
 		}
-		c.clearOne(lines, &legs, lineKey{0, it.Issuer, it.Operator, it.Product, it.CardType, it.TerminalType}, it.AmountFen)
+		c.clearOne(lines, &legs, lineKey{issuer: it.Issuer, operator: it.Operator, product: it.Product, cardType: it.CardType, tt: it.TerminalType}, it.AmountFen)
 	}
 	for i := range in.Greys {
 		g := &in.Greys[i]
 		if g.AmountFen < 0 || g.AmountFen > math.MaxUint32 {
 			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey decision at %d of %d fen: want 0 to %d", in.Day, g.Pos, g.AmountFen, uint32(math.MaxUint32))
 		}
-		lk := lineKey{g.Move, g.Issuer, g.Operator, g.Product, g.CardType, g.TerminalType}
+		lk := lineKey{grey: g.Move, issuer: g.Issuer, operator: g.Operator, product: g.Product, cardType: g.CardType, tt: g.TerminalType}
 		switch g.Move {
 		case acquire.GreyConfirmed:
 			res.Confirmed.add(g.AmountFen)
@@ -301,6 +317,7 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 			return nil, citycard.E(op, citycard.Invalid, "cycle %v: grey decision at %d: move %v", in.Day, g.Pos, g.Move)
 		}
 	}
+	c.clearInterop(in, res, lines, &legs)
 	res.Lines = sortedLines(lines)
 	c.assertAggregations(res, legs)
 
@@ -348,6 +365,9 @@ func (c *Clearer) clearOne(lines map[lineKey]*line, legs *[3]int64, lk lineKey, 
 		l = &line{Line: Line{Issuer: lk.issuer, Operator: lk.operator, Product: lk.product, CardType: lk.cardType, TerminalType: lk.tt, Rule: noRuleName}}
 		if lk.grey != 0 {
 			l.Grey = lk.grey.String()
+		}
+		if lk.interop != 0 {
+			l.Interop = lk.interop.String()
 		}
 		s := c.schedules[lk.operator]
 		if ri := s.rule(lk.product, lk.cardType, lk.tt); ri != noRule {
@@ -433,6 +453,9 @@ func (c *Clearer) assertAggregations(res *Result, legs [3]int64) {
 	for i := range res.Lines {
 		l := &res.Lines[i]
 		t := &lines
+		if l.Interop != "" {
+			t = new(Totals)
+		}
 		switch l.Grey {
 		case "confirmed":
 			t = &confirmed
@@ -445,6 +468,10 @@ func (c *Clearer) assertAggregations(res *Result, legs [3]int64) {
 		fees += l.FeeFen
 	}
 	reversed.AmountFen = -reversed.AmountFen
+	acc, inc, cor := interopLines(res)
+	if acc != res.Interop.Accepted || inc != res.Interop.Incoming || cor != res.Interop.Corrections {
+		panic(fmt.Sprintf("clearing: cycle %v: interconnection lines %+v %+v %+v, settled %+v", res.Day, acc, inc, cor, res.Interop))
+	}
 	if all != res.Claim.Totals || greys != res.Claim.Greys || lines != res.Cleared || confirmed != res.Confirmed || reversed != res.Reversed ||
 		legs[0]+legs[1]+legs[2] != 0 || -legs[0] != gross || legs[2] != fees {
 		panic(fmt.Sprintf("clearing: cycle %v: aggregations do not sum: claim %+v, taken %+v, greys %+v, cleared %+v, lines %+v, confirmed %+v/%+v, reversed %+v/%+v, legs %v, fees %d",
@@ -519,7 +546,7 @@ func sortedLines(m map[lineKey]*line) []Line {
 	}
 	slices.SortFunc(out, func(a, b Line) int {
 		return cmp.Or(
-			strings.Compare(a.Grey, b.Grey), strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Operator, b.Operator),
+			strings.Compare(a.Grey, b.Grey), strings.Compare(a.Interop, b.Interop), strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Operator, b.Operator),
 			cmp.Compare(a.Product, b.Product), cmp.Compare(a.CardType, b.CardType),
 			cmp.Compare(a.TerminalType, b.TerminalType))
 	})

@@ -204,6 +204,20 @@
 // 398,000 a second). The two engines write the same files for the same
 // seed, and so does every run.
 //
+// # Interconnection
+//
+// Records of other cities' cards are counted pending in the cycle of
+// their acceptance and paid to no one there; package interop exports
+// them, imports their issuers' answers and our cards' records taken
+// elsewhere, and through the Interconnect hook (interop.go) the next
+// cycle run takes each file imported since, whole: the accepted records
+// cleared as records are (Line.Interop "accepted", the issuer paying the
+// operator, the fee charged), our cards' records taken elsewhere paid by
+// our issuer to the acquiring city ("incoming"), error records'
+// corrections ("correction"), the rejected only counted. The cycle names
+// the files it took (Result.InteropFiles) and the store's Save of its
+// close marks them taken, so that no later cycle takes one again.
+//
 // # Card float
 //
 // The float (沉淀资金) is the stored value outstanding on an issuer's

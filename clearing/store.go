@@ -63,7 +63,10 @@ type Cycles struct {
 	// Adjustments keeps the adjustments: Run takes the approved ones no
 	// closed cycle took. Nil takes none.
 	Adjustments AdjustmentStore
-	Now         func() time.Time
+	// Interconnect is the interconnection (package interop): Run takes
+	// the files no closed cycle took. Nil takes none.
+	Interconnect Interconnect
+	Now          func() time.Time
 }
 
 // Cycle returns day d's cycle from the store, its times in the
@@ -155,7 +158,13 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Adjustments: adj, Carry: carry})
+	var settling []Settling
+	if cs.Interconnect != nil {
+		if settling, err = cs.Interconnect.Settling(ctx); err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Adjustments: adj, Carry: carry, Interop: settling})
 	if err != nil {
 		return nil, err
 	}

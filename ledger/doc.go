@@ -10,7 +10,8 @@
 // on an issuer's cards (a liability), operator_payable:OPERATOR what is
 // owed to an operator pending clearing, suspense:ISSUER money held apart
 // (grey records), interconnect_receivable:ISSUER what another city's
-// issuer owes us for its cards used here, settlement:PARTY the money
+// issuer owes us for its cards used here (net of what we owe it for our
+// cards used there: package interop), settlement:PARTY the money
 // moving through a party's settlement (bank) account, fee_income our
 // fees, card_deposit:ISSUER the deposits held for an issuer's cards,
 // issuer_loss:ISSUER what the issuer bears of lost cards' use after their

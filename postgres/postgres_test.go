@@ -240,3 +240,10 @@ func execIn(db *DB) func(ctx context.Context, stmts ...string) error {
 		}))
 	}
 }
+
+func TestInteropStore(t *testing.T) {
+	storetest.RunInterop(t, func(t *testing.T) storetest.InteropStores {
+		db, _ := openTempURL(t)
+		return storetest.InteropStores{Journal: db.Journal(), Clearing: db.Clearing(), Interop: db.Interop(), Ledger: db.Ledger(), Exec: execIn(db)}
+	})
+}

@@ -46,7 +46,7 @@ type DeviceTerminal struct {
 	PSAM         citycard.PSAMID
 	Operator     string              // party ID of its operator: "transit"
 	OperatorCode citycard.IssuerCode // OperatorCode(0): its PSAM seals under that record key
-	spool        *devSpool
+	spool        *Spool
 }
 
 // DeviceCard is a card to issue in a DeviceCity.
@@ -126,7 +126,7 @@ func NewDeviceCity(cfg DeviceConfig) (*DeviceCity, error) {
 		if err != nil {
 			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
-		sp := &devSpool{recs: map[uint64][]byte{}}
+		sp := NewSpool()
 		term, err := terminal.New(terminal.Config{
 			PSAM: psam, PSAMID: psamID, RecordKeyVersion: 1, Mode: s.Mode, Network: s.Network, Line: s.Line, Station: s.Station,
 			Fare: cfg.Fare, Spool: sp, KeyVersions: []uint8{1}, MaintenanceKeyVersion: 1,
@@ -179,7 +179,7 @@ func (c *DeviceCity) Tap(i, s int, at time.Time, amountFen uint32) (terminal.Res
 func (c *DeviceCity) Uploads() []Upload {
 	ups := make([]Upload, 0, len(c.Terminals))
 	for _, t := range c.Terminals {
-		recs := t.spool.take()
+		recs := t.spool.Take()
 		u := Upload{Terminal: &Terminal{ID: t.ID, PSAM: t.PSAM, Operator: t.Operator, OperatorCode: t.OperatorCode, Line: t.Line, Station: t.Station},
 			Records: recs, Genuine: len(recs)}
 		for _, r := range recs {
@@ -192,16 +192,17 @@ func (c *DeviceCity) Uploads() []Upload {
 	return ups
 }
 
-// devSpool is a terminal's spool in memory: what it appended and did not
-// ack, in order.
-type devSpool struct {
+// Spool is a terminal's spool in memory (terminal.Spool): what it
+// appended and did not ack, in order. It is safe for concurrent use.
+type Spool struct {
 	mu    sync.Mutex
 	next  uint64
 	recs  map[uint64][]byte
 	order []uint64
 }
 
-func (s *devSpool) Append(b []byte) (uint64, error) {
+// Append implements terminal.Spool.
+func (s *Spool) Append(b []byte) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next++
@@ -210,7 +211,8 @@ func (s *devSpool) Append(b []byte) (uint64, error) {
 	return s.next, nil
 }
 
-func (s *devSpool) Ack(seqs ...uint64) error {
+// Ack implements terminal.Spool.
+func (s *Spool) Ack(seqs ...uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, q := range seqs {
@@ -219,7 +221,9 @@ func (s *devSpool) Ack(seqs ...uint64) error {
 	return nil
 }
 
-func (s *devSpool) take() [][]byte {
+// Take returns the records appended and not acked since the last Take,
+// in the order appended, and forgets them.
+func (s *Spool) Take() [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out [][]byte
@@ -232,3 +236,6 @@ func (s *devSpool) take() [][]byte {
 	s.order = nil
 	return out
 }
+
+// NewSpool returns an empty Spool.
+func NewSpool() *Spool { return &Spool{recs: map[uint64][]byte{}} }

@@ -149,7 +149,10 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 		if err != nil {
 			return err
 		}
-		return takeAdjustments(ctx, tx, s)
+		if err := takeAdjustments(ctx, tx, s); err != nil {
+			return err
+		}
+		return takeInterop(ctx, tx, s)
 	})
 	return mapErr(op, err)
 }

@@ -201,3 +201,10 @@ func execIn(db *DB) func(ctx context.Context, stmts ...string) error {
 		}))
 	}
 }
+
+func TestInteropStore(t *testing.T) {
+	storetest.RunInterop(t, func(t *testing.T) storetest.InteropStores {
+		db := openTemp(t)
+		return storetest.InteropStores{Journal: db.Journal(), Clearing: db.Clearing(), Interop: db.Interop(), Ledger: db.Ledger(), Exec: execIn(db)}
+	})
+}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -262,15 +261,4 @@ func benchAppCheck(ctx context.Context, e env, o benchAppCheckOptions) (*benchAp
 	res.P50Ms, res.P99Ms, res.MaxMs = ms(lat[total/2]), ms(lat[min(total-1, total*99/100)]), ms(lat[total-1])
 	res.OK = res.Errors == 0
 	return res, nil
-}
-
-// processCPU is the process's CPU time, user plus system, every thread:
-// the server's and the clients' (getrusage, in scheduler ticks: fine
-// over thousands of checks).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

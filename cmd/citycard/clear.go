@@ -17,6 +17,7 @@ import (
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -167,6 +168,9 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 	if len(fees) == 0 {
 		cs.Fees = st.clearing // the stored schedules, unless the caller (the bench) gives its own
 	}
+	// The interconnection files imported settle in the next cycle run.
+	cs.Interconnect = &interop.Interop{Own: own, Centre: interop.Centre, Store: st.interop, Cycles: cs, Now: now,
+		Known: func(ctx context.Context, party string) error { _, err := st.registry.Party(ctx, party); return err }}
 	return cs, nil
 }
 
@@ -256,6 +260,8 @@ func totalsOf(res *clearing.Result) []struct {
 		{"claimed", res.Claim.Totals}, {"cleared", res.Cleared}, {"late", res.Late}, {"pending_issuer", res.Pending},
 		{"suspense", res.Suspense}, {"duplicates", res.Duplicates}, {"loads", res.Loads},
 		{"grey_decisions", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
+		{"interop_accepted", res.Interop.Accepted}, {"interop_rejected", res.Interop.Rejected}, {"interop_incoming", res.Interop.Incoming},
+		{"interop_corrected", res.Interop.Corrections},
 	}
 }
 

@@ -53,6 +53,7 @@ func commands() map[string]command {
 		"staff":      {"staff accounts: add (--db: the bootstrap), list, disable, login", runStaff},
 		"app":        {"application systems and their entitlements on cards: add, list, grant, revoke, show", runApp},
 		"audit":      {"card management's audit log: verify its hash chain", runAudit},
+		"interop":    {"interconnection files of the national centre: export a cycle's OUT file, import answers, incoming, error, dispute, city and blacklist files", runInterop},
 	}
 }
 

@@ -64,7 +64,7 @@ Faults (--faults all, or some of them separated by commas):
              cycle's records, or at a save of it) and restarted: the
              cycle resumes from the state its store kept
 Not simulated yet: a counterpart city rejecting records
-(interconnection files are not built yet).
+(the simulator does not exchange the files of package interop yet).
 
 Each day is cleared at its cut-off (run, reviewed, approved by a second
 person, closed) and its settlement files written (--out DIR keeps them;

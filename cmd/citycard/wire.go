@@ -17,6 +17,7 @@ import (
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/fare"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/recon"
@@ -55,6 +56,7 @@ type stores struct {
 	holders   cms.HolderAccountStore
 	apps      apps.Store
 	recon     recon.Store
+	interop   interop.Store
 	close     func() error
 	// lockWriter takes the store's writer lock (see writer.go).
 	lockWriter func(context.Context) (writerLock, error)
@@ -81,7 +83,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			return l, nil
 		}
 		return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
-			cms: d.CMS(), topups: d.TopUps(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), recon: d.Recon(), close: d.Close, lockWriter: lock}, nil
+			cms: d.CMS(), topups: d.TopUps(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), recon: d.Recon(), interop: d.Interop(), close: d.Close, lockWriter: lock}, nil
 	}
 	return openPostgres(ctx, u)
 }

@@ -21,5 +21,5 @@ func openPostgres(ctx context.Context, u dburl.URL) (*stores, error) {
 		return l, nil
 	}
 	return &stores{url: u, registry: d.Registry(), ledger: d.Ledger(), journal: d.Journal(), blacklist: d.Blacklist(), clearing: d.Clearing(),
-		cms: d.CMS(), topups: d.TopUps(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), recon: d.Recon(), close: d.Close, lockWriter: lock}, nil
+		cms: d.CMS(), topups: d.TopUps(), staff: d.Staff(), holders: d.HolderAccounts(), apps: d.Apps(), recon: d.Recon(), interop: d.Interop(), close: d.Close, lockWriter: lock}, nil
 }

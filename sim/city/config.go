@@ -79,7 +79,7 @@ var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, Faul
 // FaultsNotYet are the faults of the simulator's plan that need parts of
 // the platform not built yet, with what they wait for.
 var FaultsNotYet = map[Fault]string{
-	"counterpart": "a counterpart city rejecting records of the interconnection file: interconnection files are not built yet",
+	"counterpart": "a counterpart city rejecting records of the interconnection file: the simulator does not exchange the files of package interop yet",
 }
 
 // ParseFaults parses a list of faults: "all", "" (none), or names

@@ -229,7 +229,7 @@
 // days; the conservation per card will then count the balance moved
 // out and in and issuer_loss), remote top-up and the sale of passes; the
 // load routes over HTTP (the city calls the host in process);
-// interconnection files (our cards
+// the exchange of interconnection files (package interop; our cards
 // travelling, the counterpart city answering or rejecting: other
 // cities' records stay pending their issuer in the cycles), fee
 // schedules (clearing stores none yet: every fee is 0), the

@@ -1,0 +1,88 @@
+// Package interop is the interconnection (互联互通): the files citycard
+// exchanges with the national interconnection centre, their layout
+// (CCIC1, defined in docs/interop.md, since the centre's own are not
+// public), their export from a clearing cycle and their import, and what
+// each does to the records, the ledger and the next cycle.
+//
+// # The money
+//
+// A record of another city's card accepted on our terminals is booked by
+// acquisition pending its issuer's verification (we hold no TAC key of
+// that issuer): from interconnect_receivable:ISSUER to the operator's
+// payable, and counted by its cycle as pending, paid to no one. The
+// closed cycle's OUT file sends those records for their issuers to
+// verify (Export). An issuer's answer (an ANS file, through the centre)
+// accepts or rejects each; an accepted record settles in the next cycle
+// to close (the issuer pays our operator the fare, the operator its fee,
+// as for any record: clearing's Interconnect hook); a rejected one is
+// reversed in the ledger at the answer's import (the operator's payable
+// back against the receivable: EntryRejected) and paid to no one. The
+// cycle of the record is closed and never changes: the settlement and the
+// reversal are the next cycle's.
+//
+// Our cards' records accepted in other cities arrive in INC files. Each
+// record's TAC is verified under our keys (record.Verifier.VerifyTAC: the
+// record MAC is the other city's PSAM's, under keys only it holds); a
+// forged TAC, a key version we do not hold, another issuer's card or a
+// card and counter accepted before (the store's unique index keeps it
+// so) is rejected with its reason. The accepted are booked from our card
+// float to interconnect_receivable:CITY (EntryIncoming: that account is
+// the net of what the city owes us and what we owe it), and the next
+// cycle to close pays the city for them, from our issuer. Our answer to
+// the INC file (AnswerID) is made from the file alone (its creation time
+// is the INC file's), stored with it, and shown by citycard interop show.
+//
+// Error records (差错, ERR files) correct accepted records of either
+// direction: the card's issuer owes the acquirer more, or is paid back;
+// booked at import (EntryCorrection) and settled in the next cycle.
+// Dispute records (争议, DSP files) are raised once against an accepted
+// record, then accepted or declined once; they move no money (an error
+// record settles an accepted dispute).
+//
+// # Files are imported whole, once
+//
+// Decode is strict: every field of every line as the layout says, the
+// header's and trailer's count and sum those of the records, the
+// trailer's SHA-256 that of the lines before it, nothing after it. A
+// file refused yields nothing, with a *FieldError naming the file, the
+// line and the field. Import then checks the file against the store (an
+// answer to a record of our OUT file, echoing its card, counter and
+// amount, never answered before; a correction of an accepted record) and
+// stores everything it does (the file, its records or answers, our
+// answer, the ledger entries) in one transaction of the store: all or
+// nothing. A file is known by its ID and SHA-256: the same file imported
+// again changes nothing (Imported.Already), another file under a stored
+// ID is a Conflict. Export stores the OUT file too, so that answers have
+// its records to match: its bytes are a function of the closed cycle
+// (day, close time, journal range), so exporting it again is the same
+// file, a no-op.
+//
+// # Settling
+//
+// Interop implements clearing.Interconnect: the received ANS, INC and
+// ERR files no closed cycle took, each taken whole by the next cycle
+// run, as adjustments are (clearing/interop.go). The cycle's result
+// names the files it took, and the clearing store's Save of the cycle
+// closing with them marks them taken in the same transaction (migration
+// 0014's interop_files.taken_day), so that no other cycle takes one
+// again; a file imported after a cycle's last run is the next one's.
+//
+// # Cities and blacklists
+//
+// The centre's CTY files list the interconnected cities with the day
+// each joins or leaves the terminals' lists; the national rules give a
+// joining city 30 days from its announcement and a leaving one 7, which
+// Decode enforces (AddDaysMax, RemoveDaysMax) and Cities.InForce reads
+// as effective days. BLK files carry other issuers' blacklists with
+// their effective days (Blacklisted). Delivering them to terminals (the
+// blacklist package's deltas, a city list parameter) is not done here.
+//
+// # Not yet
+//
+// Our own ERR and DSP files (we receive them only), a limit on how late
+// an answer may come (reason 09 is defined, not applied), our card
+// shadows taking the counters of our cards' records taken elsewhere (a
+// card used in another city shows a counter gap here until then), the
+// float reconciliation counting EntryIncoming, and the simulator's
+// counterpart fault (sim/city) are later work.
+package interop

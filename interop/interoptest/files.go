@@ -1,0 +1,66 @@
+package interoptest
+
+import (
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/interop"
+	"github.com/citycard/citycard/record"
+)
+
+// Answer is the city's answer, as its cards' issuer, to OUT file out
+// (another city's records of its cards): each record of its cards
+// verified by its TAC under the city's own keys, accepted, or rejected
+// with the reason (a forged TAC, a key version it does not hold).
+// Records of other issuers' cards are not its to answer. The answer is
+// addressed to out's sender, an hour after out was made. Kinds of
+// interop.Decode and interop.Encode.
+func (c *City) Answer(out []byte) ([]byte, error) {
+	const op = "interoptest.City.Answer"
+	f, err := interop.Decode("out", out)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	h := &f.Header
+	v := record.NewVerifier(c.Store, c.Code)
+	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: "ANS-" + c.Code.String() + "-" + h.Day.String(), Sender: c.Code,
+		Receiver: h.Sender, Day: h.Day, Created: h.Created.Add(time.Hour), Refers: h.ID}}
+	for i := range f.Clearing {
+		cl := &f.Clearing[i]
+		if cl.Issuer != c.Code {
+			continue
+		}
+		r := cl.Record()
+		reason := interop.ReasonAccepted
+		if err := v.VerifyTAC(&r); citycard.IsKind(err, citycard.KeyMissing) {
+			reason = interop.ReasonKey
+		} else if err != nil {
+			reason = interop.ReasonTAC
+		}
+		ans.Answers = append(ans.Answers, interop.Answer{RefSeq: i + 1, Accepted: reason == interop.ReasonAccepted, Reason: reason,
+			Issuer: cl.Issuer, ASN: cl.ASN, Counter: cl.Counter, AmountFen: cl.AmountFen})
+	}
+	return interop.Encode(ans)
+}
+
+// Incoming writes the INC file of day d for receiver: the records recs
+// its terminals took of receiver's cards (sealed records, as they
+// uploaded them), made at created. Its ID is INC-CODE-YYYYMMDD. Kind
+// Invalid for a record that does not decode.
+func (c *City) Incoming(receiver citycard.IssuerCode, d interop.Day, created time.Time, recs [][]byte) ([]byte, error) {
+	const op = "interoptest.City.Incoming"
+	f := &interop.File{Header: interop.Header{Type: interop.FileIncoming, ID: "INC-" + c.Code.String() + "-" + d.String(), Sender: c.Code,
+		Receiver: receiver, Day: d, Created: created}}
+	for _, b := range recs {
+		r, err := record.DecodeBinary(b)
+		if err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		cl, err := interop.ClearingOf(&r)
+		if err != nil {
+			return nil, err
+		}
+		f.Clearing = append(f.Clearing, cl)
+	}
+	return interop.Encode(f)
+}

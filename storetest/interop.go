@@ -1,0 +1,718 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/interop"
+	"github.com/citycard/citycard/interop/interoptest"
+	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/record"
+	"github.com/citycard/citycard/registry"
+)
+
+// InteropStores is what one interconnection test gets, over one fresh
+// database.
+type InteropStores struct {
+	Journal  acquire.Journal
+	Clearing ClearingStore
+	Interop  interop.Store
+	Ledger   ledger.Store
+	// Exec as in Stores.
+	Exec func(ctx context.Context, stmts ...string) error
+}
+
+// RunInterop runs the interconnection's storage suite.
+func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s InteropStores)
+	}{
+		{"RoundTrip", testInteropRoundTrip},
+		{"RefusesCorrupt", testInteropRefusesCorrupt},
+		{"AnsweredOnce", testInteropAnsweredOnce},
+		{"ImportAtomic", testInteropImportAtomic},
+		{"ErrorsAndDisputes", testInteropErrorsAndDisputes},
+		{"CitiesAndBlacklists", testInteropCitiesAndBlacklists},
+		{"AppendOnly", testInteropAppendOnly},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// The two cities of the interconnection tests: ours (Ningbo's code,
+// the issuer the sim names) and the counterpart (Shanghai's).
+var (
+	interopOurs = citycard.IssuerCode{0x31, 0x50, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+	interopThem = citycard.IssuerCode{0x20, 0x00, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+	centre      = citycard.IssuerCode{0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}
+)
+
+// interopRig is our back office (acquisition, cycles and the
+// interconnection over the stores) and two cities of devices: ours,
+// whose cards travel to the counterpart's terminals, and the
+// counterpart's, whose cards (and one counterfeit) tap ours.
+type interopRig struct {
+	t          *testing.T
+	s          InteropStores
+	ours, them *interoptest.City
+	fake       int // the counterfeit's index in them.Cards
+	a          *acquire.Acquirer
+	cs         *clearing.Cycles
+	x          *interop.Interop
+	now        time.Time
+	n          int
+}
+
+func newInteropRig(t *testing.T, s InteropStores) *interopRig {
+	t.Helper()
+	ctx := context.Background()
+	cal := clearing.DefaultCalendar()
+	g := &interopRig{t: t, s: s, now: cal.Start(clearDay).Add(8 * time.Hour)}
+	national := make([]byte, 16)
+	for i := range national {
+		national[i] = byte(7*i + 1)
+	}
+	start := cal.Start(clearDay).AddDate(0, 0, -1)
+	var err error
+	if g.ours, err = interoptest.NewCity(interoptest.Config{Seed: 1, Code: interopOurs, National: national, Operator: "nb-bus", Terminals: 2, Cards: 3, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	if g.them, err = interoptest.NewCity(interoptest.Config{Seed: 2, Code: interopThem, National: national, Operator: "sh-metro", Terminals: 2, Cards: 3, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	fake, err := g.them.Counterfeit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.them.Cards = append(g.them.Cards, fake)
+	g.fake = len(g.them.Cards) - 1
+	ts := acquire.TerminalMap{}
+	clearTerms := clearTerminals{}
+	for _, tm := range g.ours.Terminals {
+		ts[tm.ID] = acquire.TerminalInfo{ID: tm.ID, PSAM: tm.PSAM, Operator: g.ours.Operator, OperatorCode: g.ours.OperatorCode, Active: true}
+		clearTerms[tm.ID] = clearing.TerminalInfo{Operator: g.ours.Operator, Type: registry.TerminalPOS}
+	}
+	clock := func() time.Time { return g.now }
+	g.a, err = acquire.Open(ctx, acquire.Config{Journal: s.Journal, Terminals: ts, Verifier: record.NewVerifier(g.ours.Store, interopOurs), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.a.Close() })
+	clr, err := clearing.NewClearer(clearing.Config{Calendar: cal, Collector: interopOurs.String(), Rounding: clearing.RoundDown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.cs = &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Terminals: clearTerms, Now: clock}
+	g.x = &interop.Interop{Own: interopOurs, Centre: centre, Store: s.Interop, Cycles: g.cs, Verifier: record.NewVerifier(g.ours.Store, interopOurs), Now: clock}
+	g.cs.Interconnect = g.x
+	return g
+}
+
+// at sets the clock to hour h of day d.
+func (g *interopRig) at(d clearing.Day, h int) time.Time {
+	g.now = clearing.DefaultCalendar().Start(d).Add(time.Duration(h) * time.Hour)
+	return g.now
+}
+
+// visit taps the counterpart's cards on our terminal 0 (the counterfeit
+// on terminal 1) on day d for fens, and uploads what our terminals took.
+func (g *interopRig) visit(d clearing.Day, fens ...uint32) {
+	g.t.Helper()
+	for i, fen := range fens {
+		t := 0
+		if i == g.fake {
+			t = 1
+		}
+		if _, err := g.ours.Tap(g.them.Cards[i], t, g.at(d, 8+i), fen); err != nil {
+			g.t.Fatalf("card %d of the counterpart on our terminal %d: %v", i, t, err)
+		}
+	}
+	g.at(d, 20)
+	for i, recs := range g.ours.Take() {
+		if len(recs) == 0 {
+			continue
+		}
+		g.n++
+		b := acquire.Batch{Terminal: g.ours.Terminals[i].ID, ID: fmt.Sprintf("u%d", g.n), Count: len(recs)}
+		for _, r := range recs {
+			fen, _ := record.AmountOf(r)
+			b.AmountFen += int64(fen)
+			b.Body = append(b.Body, r...)
+		}
+		if ans, err := g.a.Submit(context.Background(), b); err != nil || ans.Rejected != 0 {
+			g.t.Fatalf("upload %d: %+v %v", g.n, ans, err)
+		}
+	}
+}
+
+// travel taps our cards on the counterpart's terminals on day d (card i
+// on terminal i%2) for fens, and returns the records they took.
+func (g *interopRig) travel(d clearing.Day, fens ...uint32) [][]byte {
+	g.t.Helper()
+	for i, fen := range fens {
+		if _, err := g.them.Tap(g.ours.Cards[i], i%2, g.at(d, 9+i), fen); err != nil {
+			g.t.Fatalf("our card %d on the counterpart's terminal: %v", i, err)
+		}
+	}
+	var out [][]byte
+	for _, recs := range g.them.Take() {
+		out = append(out, recs...)
+	}
+	return out
+}
+
+// clear runs day d's cycle an hour after its cut-off, approves and closes
+// it, and returns its result and the net position of each party, which
+// must sum to zero.
+func (g *interopRig) clear(d clearing.Day) (*clearing.Result, map[string]int64) {
+	g.t.Helper()
+	ctx := context.Background()
+	g.now = clearing.DefaultCalendar().End(d).Add(time.Hour)
+	st, err := g.cs.Run(ctx, d, "carl")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for _, by := range []string{"ann", "bob"} {
+		if _, err := g.cs.Approve(ctx, d, by); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+	if _, err := g.cs.Close(ctx, d, "dora", func(*clearing.Cycle, *clearing.Result) ([]clearing.File, error) { return nil, nil }); err != nil {
+		g.t.Fatal(err)
+	}
+	net := map[string]int64{}
+	var sum int64
+	for _, p := range st.Result.Positions {
+		net[p.Party] = p.NetFen
+		sum += p.NetFen
+	}
+	if sum != 0 {
+		g.t.Fatalf("cycle %v: positions sum to %d fen, want 0: %v", d, sum, net)
+	}
+	return st.Result, net
+}
+
+// balance returns the net (debits - credits) of account a.
+func (g *interopRig) balance(a ledger.Account) int64 {
+	g.t.Helper()
+	b, err := g.s.Ledger.Balance(context.Background(), a)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return b.NetFen()
+}
+
+// forgeTAC returns rec with its TAC changed: what a dishonest acquirer
+// would claim.
+func forgeTAC(t *testing.T, rec []byte) []byte {
+	t.Helper()
+	r, err := record.DecodeBinary(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.TAC[0] ^= 0x5A
+	return r.AppendBinary(nil)
+}
+
+// testInteropRoundTrip: the round trip with the simulated
+// counterpart. Day 1: three of its cards and a counterfeit tap our
+// terminals (pending their issuer: no position); our cards tap its
+// terminals. Our OUT file is exported from the closed cycle (the same
+// bytes every time); the counterpart verifies the TACs and answers,
+// rejecting the counterfeit's; it sends the INC file of our cards'
+// records, one with a forged TAC, which we reject. Day 2's cycle settles
+// both files: the counterpart pays our operator for its cards' accepted
+// records, we pay it for ours, the counterfeit's record is reversed in
+// the ledger and paid to no one; positions sum to zero; day 3 takes
+// nothing again.
+func testInteropRoundTrip(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	d1, d2, d3 := clearDay, clearDay+1, clearDay+2
+	g.visit(d1, 200, 300, 400, 500) // the last is the counterfeit's
+	incRecs := g.travel(d1, 150, 250, 350)
+	res, net := g.clear(d1)
+	if res.Pending != (clearing.Totals{Count: 4, AmountFen: 1400}) || len(net) != 0 {
+		t.Fatalf("day 1: pending %+v, positions %v; want 4 records of 1400 fen pending and no position", res.Pending, net)
+	}
+	receivable := ledger.Account{Type: ledger.InterconnectReceivable, Party: interopThem.String()}
+	payable := ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
+	if g.balance(receivable) != 1400 || g.balance(payable) != -1400 {
+		t.Fatalf("after acquisition: receivable %d, payable %d", g.balance(receivable), g.balance(payable))
+	}
+
+	if _, err := g.x.Export(ctx, d2); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("export of a day without a cycle: %v, want NotFound", err)
+	}
+	out, err := g.x.Export(ctx, d1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.now = g.now.Add(5 * time.Hour) // another time of export: the file has none of it
+	if again, err := g.x.Export(ctx, d1); err != nil || string(again) != string(out) {
+		t.Fatalf("export again: %v, or other bytes:\n%s\n%s", err, again, out)
+	}
+	f, err := interop.Decode("out", out)
+	if err != nil || len(f.Clearing) != 4 || f.Header.AmountFen != 1400 || f.Header.ID != g.x.OutgoingID(d1) {
+		t.Fatalf("the OUT file: %+v %v", f, err)
+	}
+
+	ans, err := g.them.Answer(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := g.x.Import(ctx, "ans.txt", ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp.Already || imp.Accepted != (interop.Totals{Count: 3, AmountFen: 900}) || imp.Rejected != (interop.Totals{Count: 1, AmountFen: 500}) {
+		t.Fatalf("answer imported: %+v", imp)
+	}
+	if again, err := g.x.Import(ctx, "ans.txt", ans); err != nil || !again.Already {
+		t.Fatalf("the answer imported again: %+v %v, want a no-op", again, err)
+	}
+	// The counterfeit's record is reversed: the receivable and the
+	// operator's payable both lose its 500.
+	if g.balance(receivable) != 900 || g.balance(payable) != -900 {
+		t.Fatalf("after the answer: receivable %d, payable %d; want 900 and -900", g.balance(receivable), g.balance(payable))
+	}
+	var states []string
+	if err := s.Interop.Records(ctx, f.Header.ID, func(r *interop.Rec) error {
+		states = append(states, r.State.String()+"/"+r.Reason.String())
+		return nil
+	}); err != nil || strings.Join(states, " ") != "accepted/accepted accepted/accepted accepted/accepted rejected/tac" {
+		t.Fatalf("the OUT records answered: %v %v", states, err)
+	}
+
+	for i, r := range incRecs {
+		if fen, _ := record.AmountOf(r); fen == 350 {
+			incRecs[i] = forgeTAC(t, r)
+		}
+	}
+	inc, err := g.them.Incoming(interopOurs, interop.Day(d1), g.now.Truncate(time.Second), incRecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err = g.x.Import(ctx, "inc.txt", inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp.Accepted != (interop.Totals{Count: 2, AmountFen: 400}) || imp.Rejected != (interop.Totals{Count: 1, AmountFen: 350}) {
+		t.Fatalf("incoming imported: %+v", imp)
+	}
+	our, err := interop.Decode("our answer", imp.Answer)
+	var rejected []string
+	for _, a := range our.Answers {
+		if !a.Accepted {
+			rejected = append(rejected, fmt.Sprintf("%d/%v", a.AmountFen, a.Reason))
+		}
+	}
+	if err != nil || len(our.Answers) != 3 || strings.Join(rejected, ",") != "350/tac" ||
+		our.Header.Refers != "INC-"+interopThem.String()+"-"+interop.Day(d1).String() || our.Header.Receiver != interopThem {
+		t.Fatalf("our answer to the INC file: %+v %v", our, err)
+	}
+	if stored, err := s.Interop.File(ctx, interop.AnswerID(our.Header.Refers)); err != nil || string(stored.Body) != string(imp.Answer) || !stored.Sent {
+		t.Fatalf("our answer stored: %+v %v", stored, err)
+	}
+	if again, err := g.x.Import(ctx, "inc.txt", inc); err != nil || !again.Already {
+		t.Fatalf("the INC file imported again: %+v %v, want a no-op", again, err)
+	}
+	// The same record in another INC file is a duplicate, never paid twice.
+	dup, err := g.them.Incoming(interopOurs, interop.Day(d1)+1, g.now.Truncate(time.Second), incRecs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp, err := g.x.Import(ctx, "dup.txt", dup); err != nil || imp.Accepted.Count != 0 || imp.Rejected.Count != 1 {
+		t.Fatalf("an accepted record in another INC file: %+v %v, want it rejected", imp, err)
+	} else if our, err := interop.Decode("dup answer", imp.Answer); err != nil || our.Answers[0].Reason != interop.ReasonDuplicate {
+		t.Fatalf("our answer to the duplicate: %+v %v", our, err)
+	}
+	float := ledger.Account{Type: ledger.CardFloat, Party: interopOurs.String()}
+	if g.balance(receivable) != 500 || g.balance(float) != 400 {
+		t.Fatalf("after the incoming file: receivable %d, our float's debits %d; want 500 and 400", g.balance(receivable), g.balance(float))
+	}
+
+	// Day 1's cycle, closed, is as it was: the answer and the reversal
+	// are the next cycle's.
+	if c1, err := g.cs.Cycle(ctx, d1); err != nil || c1.Result.Pending != res.Pending || len(c1.Result.Positions) != 0 || len(c1.Result.InteropFiles) != 0 {
+		t.Fatalf("day 1's cycle after the answer: %+v %v", c1.Result, err)
+	}
+	res, net = g.clear(d2)
+	wantFiles := []string{"ANS-" + interopThem.String() + "-" + interop.Day(d1).String(), our.Header.Refers, "INC-" + interopThem.String() + "-" + (interop.Day(d1) + 1).String()} // by ID
+	if strings.Join(res.InteropFiles, ",") != strings.Join(wantFiles, ",") {
+		t.Errorf("day 2 took files %v, want %v", res.InteropFiles, wantFiles)
+	}
+	want := clearing.InteropTotals{Accepted: clearing.Totals{Count: 3, AmountFen: 900}, Rejected: clearing.Totals{Count: 1, AmountFen: 500}, Incoming: clearing.Totals{Count: 2, AmountFen: 400}}
+	if res.Interop != want {
+		t.Errorf("day 2 settled %+v, want %+v", res.Interop, want)
+	}
+	if net["nb-bus"] != 900 || net[interopThem.String()] != -500 || net[interopOurs.String()] != -400 || len(net) != 3 {
+		t.Errorf("day 2 positions %v: want our operator paid 900 by the counterpart, which we pay 400, netting to its -500", net)
+	}
+	res, net = g.clear(d3)
+	if len(res.InteropFiles) != 0 || len(net) != 0 {
+		t.Errorf("day 3 took %v again: positions %v", res.InteropFiles, net)
+	}
+	stored, err := s.Interop.File(ctx, wantFiles[0])
+	if err != nil || stored.TakenBy != d2 {
+		t.Errorf("the answer file is taken by %v (%v), want %v", stored.TakenBy, err, d2)
+	}
+}
+
+// answered has the counterpart's cards tap ours on clearDay, clears the
+// day, exports its OUT file and has the counterpart answer it: the OUT
+// file and the answer, not yet imported.
+func (g *interopRig) answered() (out, ans []byte) {
+	g.t.Helper()
+	g.visit(clearDay, 200, 300, 400, 500)
+	g.clear(clearDay)
+	out, err := g.x.Export(context.Background(), clearDay)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if ans, err = g.them.Answer(out); err != nil {
+		g.t.Fatal(err)
+	}
+	return out, ans
+}
+
+// testInteropRefusesCorrupt: a truncated or altered file is refused with
+// its line and field, and nothing of it is stored: no file, no answer,
+// no ledger entry.
+func testInteropRefusesCorrupt(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	_, ans := g.answered()
+	lines := strings.SplitAfter(string(ans), "\n")
+	head, err := s.Ledger.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, body  string
+		line        int
+		field, kind string
+	}{
+		{"truncated", strings.Join(lines[:3], ""), 4, "record", "invalid"},
+		{"cut mid-line", string(ans[:len(ans)-10]), len(lines) - 1, "record", "invalid"},
+		{"an amount changed", strings.Replace(string(ans), "|300\n", "|301\n", 1), 0, "", "invalid"},
+		{"a result changed", strings.Replace(string(ans), "|R|01|", "|A|01|", 1), 0, "reason", "invalid"},
+		{"refers to no file", string(reencoded(t, ans, func(f *interop.File) { f.Header.Refers = "OUT-NONE" })), 1, "refers", "not found"},
+		{"answers another card", string(reencoded(t, ans, func(f *interop.File) { f.Answers[0].ASN[9]++ })), 2, "asn", "invalid"},
+		{"answers past the file", string(reencoded(t, ans, func(f *interop.File) { f.Answers[0].RefSeq = 9 })), 2, "ref_seq", "invalid"},
+		{"answered by another issuer", string(reencoded(t, ans, func(f *interop.File) { f.Header.Sender[1]++ })), 2, "issuer", "invalid"},
+	} {
+		_, err := g.x.Import(ctx, c.name, []byte(c.body))
+		var fe *interop.FieldError
+		if !errors.As(err, &fe) || citycard.KindOf(err).String() != c.kind || c.line != 0 && fe.Line != c.line || c.field != "" && fe.Field != c.field {
+			t.Errorf("%s: %v (kind %v), want line %d field %q, kind %s", c.name, err, citycard.KindOf(err), c.line, c.field, c.kind)
+		}
+	}
+	if _, err := s.Interop.File(ctx, "ANS-"+interopThem.String()+"-"+interop.Day(clearDay).String()); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("a refused answer is stored: %v", err)
+	}
+	if after, err := s.Ledger.Head(ctx); err != nil || after != head {
+		t.Errorf("a refused answer moved the ledger: %+v, was %+v (%v)", after, head, err)
+	}
+	var pending int
+	if err := s.Interop.Records(ctx, g.x.OutgoingID(clearDay), func(r *interop.Rec) error {
+		if r.State == interop.Pending {
+			pending++
+		}
+		return nil
+	}); err != nil || pending != 4 {
+		t.Errorf("%d records pending after the refusals (%v), want 4", pending, err)
+	}
+	// A file naming a party the registry does not know is refused too.
+	g.x.Known = func(_ context.Context, party string) error {
+		if party == "nb-bus" {
+			return citycard.E("registry", citycard.NotFound, "no party %s", party)
+		}
+		return nil
+	}
+	if _, err := g.x.Import(ctx, "ans", ans); !citycard.IsKind(err, citycard.NotFound) || !strings.Contains(err.Error(), "nb-bus") {
+		t.Errorf("an answer paying an unregistered operator: %v, want NotFound naming it", err)
+	}
+	g.x.Known = nil
+	// Another file under a stored ID is refused too.
+	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
+		t.Fatal(err)
+	}
+	other, err := interop.Decode("ans", ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Header.Created = other.Header.Created.Add(time.Second)
+	b, err := interop.Encode(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "other", b); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("another answer under the same ID: %v, want Conflict", err)
+	}
+}
+
+// reencoded returns file b changed by edit and encoded again, as a
+// sender would have written it: a well-formed file that says something
+// else.
+func reencoded(t *testing.T, b []byte, edit func(f *interop.File)) []byte {
+	t.Helper()
+	f, err := interop.Decode("b", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(f)
+	out, err := interop.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// testInteropAnsweredOnce: a record answered by one answer file cannot be
+// answered again by another.
+func testInteropAnsweredOnce(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	_, ans := g.answered()
+	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
+		t.Fatal(err)
+	}
+	f, err := interop.Decode("ans", ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Header.ID += "-2"
+	f.Answers = f.Answers[:1]
+	again, err := interop.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "ans2", again); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a second answer to an answered record: %v, want Conflict", err)
+	}
+}
+
+// testInteropImportAtomic: an import whose last write fails (its ledger
+// entry's key taken, with other content, by an entry posted before)
+// stores nothing: no file, no answer, the records still pending.
+func testInteropImportAtomic(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	_, ans := g.answered()
+	f, err := interop.Decode("ans", ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := ledger.NewEntry("interop:"+f.Header.ID+":1", ledger.EntryAdjustment, "test",
+		ledger.Transfer(ledger.Account{Type: ledger.Settlement, Party: "x"}, ledger.Account{Type: ledger.Settlement, Party: "y"}, 1)...)
+	if _, err := ledger.New(s.Ledger, func() time.Time { return g.now }).Post(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "ans", ans); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("an import whose ledger entry conflicts: %v, want Conflict", err)
+	}
+	if _, err := s.Interop.File(ctx, f.Header.ID); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("the answer is stored: %v", err)
+	}
+	pending := 0
+	if err := s.Interop.Records(ctx, f.Header.Refers, func(r *interop.Rec) error {
+		if r.State == interop.Pending && r.AnsweredBy == "" {
+			pending++
+		}
+		return nil
+	}); err != nil || pending != 4 {
+		t.Errorf("%d records pending (%v), want 4", pending, err)
+	}
+}
+
+// testInteropErrorsAndDisputes: an error record corrects an accepted
+// record in the next cycle (the counterpart pays back a record it says
+// was cleared twice); a dispute is raised once and answered once.
+func testInteropErrorsAndDisputes(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	out, ans := g.answered()
+	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
+		t.Fatal(err)
+	}
+	g.clear(clearDay + 1)
+	of, err := interop.Decode("out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := of.Clearing[1]
+	errFile := &interop.File{Header: interop.Header{Type: interop.FileError, ID: "ERR-" + interopThem.String() + "-1", Sender: interopThem, Receiver: interopOurs,
+		Day: interop.Day(clearDay + 1), Created: g.now.Truncate(time.Second)},
+		Errors: []interop.Correction{{RefFile: of.Header.ID, RefSeq: 2, AmountFen: 100, Reason: interop.ReasonAmount, Issuer: r.Issuer, ASN: r.ASN, Counter: r.Counter}}}
+	b, err := interop.Encode(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "err", b); err != nil {
+		t.Fatal(err)
+	}
+	res, net := g.clear(clearDay + 2)
+	if res.Interop.Corrections != (clearing.Totals{Count: 1, AmountFen: -100}) || net["nb-bus"] != -100 || net[interopThem.String()] != 100 {
+		t.Errorf("the correction's cycle: %+v, positions %v; want our operator to pay 100 back", res.Interop, net)
+	}
+	// A correction from a third city, neither the card's issuer nor its
+	// acquirer, is refused.
+	third := *errFile
+	third.Header.ID += "-3RD"
+	third.Header.Sender = citycard.IssuerCode{0x10, 0x00, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+	if b, err := interop.Encode(&third); err != nil {
+		t.Fatal(err)
+	} else if _, err := g.x.Import(ctx, "third", b); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a correction from a third city: %v, want Invalid", err)
+	}
+	// A correction of the rejected (counterfeit) record is refused.
+	bad := *errFile
+	bad.Header.ID += "-BAD"
+	fk := of.Clearing[3]
+	bad.Errors = []interop.Correction{{RefFile: of.Header.ID, RefSeq: 4, AmountFen: 100, Credit: true, Reason: interop.ReasonAmount, Issuer: fk.Issuer, ASN: fk.ASN, Counter: fk.Counter}}
+	if b, err := interop.Encode(&bad); err != nil {
+		t.Fatal(err)
+	} else if _, err := g.x.Import(ctx, "bad", b); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a correction of a rejected record: %v, want Conflict", err)
+	}
+
+	dispute := func(id string, st interop.Stage) error {
+		f := &interop.File{Header: interop.Header{Type: interop.FileDispute, ID: id, Sender: interopThem, Receiver: interopOurs, Day: interop.Day(clearDay + 2),
+			Created: g.now.Truncate(time.Second)},
+			Disputes: []interop.Dispute{{RefFile: of.Header.ID, RefSeq: 1, Stage: st, AmountFen: 200, Reason: interop.ReasonCardholder, Issuer: of.Clearing[0].Issuer,
+				ASN: of.Clearing[0].ASN, Counter: of.Clearing[0].Counter}}}
+		b, err := interop.Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = g.x.Import(ctx, id, b)
+		return err
+	}
+	if err := dispute("DSP-1", interop.StageAccept); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a dispute accepted before it was raised: %v, want Conflict", err)
+	}
+	if err := dispute("DSP-2", interop.StageRaise); err != nil {
+		t.Fatal(err)
+	}
+	if err := dispute("DSP-3", interop.StageRaise); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a dispute raised twice: %v, want Conflict", err)
+	}
+	if err := dispute("DSP-4", interop.StageDecline); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Interop.Corrections(ctx, "", of.Header.ID, 1)
+	if err != nil || len(cs) != 2 || cs[0].Stage != interop.StageRaise || cs[1].Stage != interop.StageDecline {
+		t.Errorf("the dispute's records: %+v %v", cs, err)
+	}
+}
+
+// testInteropCitiesAndBlacklists: the cities list is stored and read
+// back in force by day (a city added within 30 days, removed within 7),
+// and the other issuers' blacklists with their effective days.
+func testInteropCitiesAndBlacklists(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	d := interop.Day(clearDay)
+	sh := interop.City{Code: [2]byte{0x20, 0x00}, Institution: interopThem, Action: interop.Add, Announced: d, Effective: d + 30, Name: "上海公共交通卡"}
+	cty := &interop.File{Header: interop.Header{Type: interop.FileCities, ID: "CTY-1", Sender: centre, Receiver: interopOurs, Day: d, Created: g.now.Truncate(time.Second)},
+		Cities: []interop.City{sh}}
+	b, err := interop.Encode(cty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "cty", b); err != nil {
+		t.Fatal(err)
+	}
+	del := sh
+	del.Action, del.Announced, del.Effective = interop.Remove, d+40, d+47
+	cty.Header.ID, cty.Cities = "CTY-2", []interop.City{del}
+	if b, err = interop.Encode(cty); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "cty2", b); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := g.x.Cities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		day  interop.Day
+		want bool
+	}{{d + 29, false}, {d + 30, true}, {d + 46, true}, {d + 47, false}} {
+		if got := cs.Accepts(interopThem, c.day); got != c.want {
+			t.Errorf("on %v terminals accept Shanghai's cards: %v, want %v", c.day, got, c.want)
+		}
+	}
+	if got := cs.InForce(d + 31); len(got) != 1 || got[0].Name != sh.Name {
+		t.Errorf("in force: %+v", got)
+	}
+	// A removal announced with more than 7 days' lead is refused.
+	late := del
+	late.Effective = d + 48
+	cty.Header.ID, cty.Cities = "CTY-3", []interop.City{late}
+	if _, err := interop.Encode(cty); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a removal 8 days after its announcement: %v, want Invalid", err)
+	}
+
+	asn := citycard.ASN{0, 0, 0x20, 0x00, 0, 0x02, 0, 0, 0, 1}
+	blk := &interop.File{Header: interop.Header{Type: interop.FileBlacklist, ID: "BLK-1", Sender: interopThem, Receiver: interopOurs, Day: d, Created: g.now.Truncate(time.Second)},
+		Blacklist: []interop.Listing{{Issuer: interopThem, ASN: asn, Action: interop.Add, Reason: "01", Effective: d + 1}, {Issuer: interopThem, ASN: asn, Action: interop.Remove, Reason: "01", Effective: d + 5}}}
+	if b, err = interop.Encode(blk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.x.Import(ctx, "blk", b); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.Interop.Listings(ctx)
+	if err != nil || len(ls) != 2 {
+		t.Fatalf("listings %+v %v", ls, err)
+	}
+	if n := len(interop.Blacklisted(ls, d)); n != 0 {
+		t.Errorf("blacklisted before its day: %d", n)
+	}
+	if got := interop.Blacklisted(ls, d+1); len(got) != 1 || got[0].ASN != asn {
+		t.Errorf("blacklisted on its day: %+v", got)
+	}
+	if n := len(interop.Blacklisted(ls, d+5)); n != 0 {
+		t.Errorf("blacklisted after its removal: %d", n)
+	}
+}
+
+// testInteropAppendOnly: stored files and records are never changed or
+// removed but as the stores change them (an answer once, the cycle that
+// takes a file once).
+func testInteropAppendOnly(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	_, ans := g.answered()
+	if _, err := g.x.Import(ctx, "ans", ans); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"UPDATE interop_files SET body = 'x'",
+		"DELETE FROM interop_files",
+		"UPDATE interop_files SET taken_day = 1 WHERE file_type = 'OUT'",
+		"UPDATE interop_records SET amount_fen = 1",
+		"UPDATE interop_records SET state = 'pending', answered_by = ''",
+		"UPDATE interop_records SET state = 'rejected' WHERE state = 'accepted'",
+		"DELETE FROM interop_records",
+	} {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+}
