@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -63,7 +64,17 @@ type Cycles struct {
 	// Adjustments keeps the adjustments: Run takes the approved ones no
 	// closed cycle took. Nil takes none.
 	Adjustments AdjustmentStore
-	Now         func() time.Time
+	// Params keeps the concession shares, commission schedules and net
+	// debit caps: Run clears a day under the versions in force on it.
+	// Nil clears under the Clearer's own.
+	Params ParamStore
+	// Ledger is where Run reads the cycle's loads (GatherLoads); nil
+	// takes none.
+	Ledger LedgerScanner
+	// Fares prices the category discounts of concessions (GatherPriced);
+	// nil claims none.
+	Fares Fares
+	Now   func() time.Time
 }
 
 // Cycle returns day d's cycle from the store, its times in the
@@ -126,13 +137,18 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	var from int64
+	var from, loadsFrom int64
+	var loadsNotBefore time.Time
 	var carry []Carry
 	if ok {
 		if prev.Cycle.State != Closed {
 			return nil, citycard.E(op, citycard.Conflict, "cycle %v: the cycle before it, %v, is %v: close it first", d, prev.Cycle.Day, prev.Cycle.State)
 		}
 		from = prev.Cycle.Range.To
+		loadsFrom = prev.Result.LoadClaim.To
+		if loadsFrom == 0 {
+			loadsNotBefore = prev.Cycle.Cutoff
+		}
 		for _, r := range prev.Result.Rounding {
 			if r.CarryOutMicro != 0 {
 				carry = append(carry, Carry{Party: r.Party, Micro: r.CarryOutMicro})
@@ -143,9 +159,15 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if _, err := cur.Cycle.move(op, MoveCompute); err != nil {
 		return nil, err
 	}
-	g, err := Gather(ctx, cs.Journal, cs.Terminals, &cur.Cycle, from)
+	g, err := GatherPriced(ctx, cs.Journal, cs.Terminals, &cur.Cycle, from, cs.Fares)
 	if err != nil {
 		return nil, err
+	}
+	in := &Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, FareVersion: g.FareVersion, LoadClaim: LoadClaim{Range: Range{From: loadsFrom, To: loadsFrom}}}
+	if cs.Ledger != nil {
+		if in.LoadClaim, in.Loads, err = GatherLoads(ctx, cs.Ledger, loadsFrom, loadsNotBefore, cur.Cycle.Cutoff); err != nil {
+			return nil, err
+		}
 	}
 	clr, err := cs.clearerFor(ctx, d)
 	if err != nil {
@@ -155,7 +177,8 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Adjustments: adj, Carry: carry})
+	in.Adjustments = adj
+	res, err := clr.Clear(in)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +226,9 @@ func (cs *Cycles) sign(ctx context.Context, op string, d Day, by string, only St
 	was := cur.Cycle.State
 	if only != 0 && was != only {
 		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v, not %v", d, was, only)
+	}
+	if err := breachesBlock(op, cur.Result); err != nil {
+		return nil, err
 	}
 	var c Cycle
 	if was == Computed {
@@ -260,4 +286,22 @@ func (cs *Cycles) Close(ctx context.Context, d Day, by string, files func(c *Cyc
 func FileOf(name string, data []byte) File {
 	sum := sha256.Sum256(data)
 	return File{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+}
+
+// breachesBlock refuses the review and approval of a result with a
+// party past its net debit cap: kind Conflict naming each, so that the
+// breach is dealt with (the party prefunds, an adjustment, a cap set
+// anew and the cycle run again) before settlement.
+func breachesBlock(op string, res *Result) error {
+	if res == nil || len(res.Breaches) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for i, x := range res.Breaches {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s nets %s CNY, past its net debit cap of %s CNY by %s CNY", x.Party, citycard.Yuan(x.NetFen), citycard.Yuan(x.CapFen), citycard.Yuan(-x.NetFen-x.CapFen))
+	}
+	return citycard.E(op, citycard.Conflict, "cycle %v is not signed off with a party past its net debit cap: %s: settle it first (the party prefunds, or an adjustment), then run the cycle again", res.Day, b.String())
 }
