@@ -53,8 +53,8 @@ const AnyCategory = 256
 
 // Limits of concession shares.
 const (
-	SharePPMMax       = 1_000_000 // a funder compensates at most the whole discount
-	ConcessionLinesMax = 1 << 12  // lines of one funder's version
+	SharePPMMax        = 1_000_000 // a funder compensates at most the whole discount
+	ConcessionLinesMax = 1 << 12   // lines of one funder's version
 )
 
 // ConcessionShare is one line of a funder's concessions: the share, in
