@@ -67,10 +67,9 @@ func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, be
 			return citycard.E(op, citycard.Conflict, "ledger after %d: entry %d read where %d was due: the read skipped entries", from, p.Seq, next)
 		}
 		next++
-		if !p.Time.Before(before) {
-			return nil
+		if p.Time.Before(before) {
+			claim.To = p.Seq
 		}
-		claim.To = p.Seq
 		if p.Type != ledger.EntryLoad || p.Time.Before(notBefore) {
 			return nil
 		}

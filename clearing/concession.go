@@ -180,8 +180,8 @@ func DecodeConcessions(name string, r io.Reader) ([]ConcessionVersion, error) {
 			out = append(out, ConcessionVersion{Effective: eff, Funder: funder, Shares: []ConcessionShare{s}})
 			last++
 		}
-		if err := out[last].validate(op); err != nil {
-			return bad(-1, "%v", err)
+		if err := out[last].validate(""); err != nil {
+			return bad(-1, "%s", strings.TrimPrefix(err.Error(), ": "))
 		}
 		return nil
 	})
