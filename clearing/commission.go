@@ -216,10 +216,16 @@ func EncodeCaps(w io.Writer, versions []CapVersion) error {
 	return err
 }
 
+// CapVersionsInForce returns the cap versions in force on day d: per
+// party, its latest effective on or before d; by party.
+func CapVersionsInForce(versions []CapVersion, d Day) []CapVersion {
+	return latestInForce(versions, d, func(v *CapVersion) (string, Day) { return v.Party, v.Effective })
+}
+
 // CapsInForce returns the caps in force on day d, by party.
 func CapsInForce(versions []CapVersion, d Day) map[string]int64 {
 	out := map[string]int64{}
-	for _, v := range latestInForce(versions, d, func(v *CapVersion) (string, Day) { return v.Party, v.Effective }) {
+	for _, v := range CapVersionsInForce(versions, d) {
 		out[v.Party] = v.CapFen
 	}
 	return out

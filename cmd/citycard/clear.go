@@ -17,6 +17,7 @@ import (
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -28,6 +29,9 @@ var clearSubcommands = []struct{ name, summary string }{
 	{"close", "make the approved cycle final and keep the hashes of its settlement files"},
 	{"fees", "fee schedules: fees set FILE stores new versions, fees show prints them (citycard clear fees -h)"},
 	{"adjust", "correct a closed cycle in a later one; adjust approve, a second person; adjust list (citycard clear adjust -h)"},
+	{"concessions", "funders' concession shares: concessions set FILE, concessions show (citycard clear concessions -h)"},
+	{"commissions", "top-up agents' and partner banks' commission schedules on loads: commissions set FILE, commissions show"},
+	{"caps", "net debit caps per party: caps set FILE, caps show"},
 }
 
 // clearFlags are the flags of clear and settle.
@@ -59,7 +63,11 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "adjust" {
 		return runClearAdjust(ctx, e, args[1:])
 	}
+	if len(args) > 0 && clearParamKinds[args[0]] != nil {
+		return runClearParams(ctx, e, args[0], args[1:])
+	}
 	f := newClearFlags(e, "citycard clear")
+	faresDir := f.fs.String("fares", "", "run: the fare table in force (a GTFS-Fares directory): concessions' category discounts are priced with it")
 	f.fs.Usage = func() { clearUsage(e.stderr, f.fs) }
 	pos, err := parseInterleaved(f.fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -68,7 +76,7 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" || pos[0] == "adjust" {
+	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" || pos[0] == "adjust" || clearParamKinds[pos[0]] != nil {
 		clearUsage(e.stderr, f.fs)
 		return errUsage
 	}
@@ -84,6 +92,15 @@ func runClear(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.close()
+	if *faresDir != "" {
+		t, err := fare.Load(os.DirFS(*faresDir))
+		if err != nil {
+			return err
+		}
+		if cs.Fares, err = clearing.NewTableFares(t); err != nil {
+			return err
+		}
+	}
 	var s *clearing.Stored
 	switch pos[0] {
 	case "run":
@@ -165,7 +182,9 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 	}
 	cs := &clearing.Cycles{Clearer: clr, Store: st.clearing, Journal: st.clearing, Adjustments: st.clearing, Terminals: registryTerminals{st.registry}, Now: now}
 	if len(fees) == 0 {
-		cs.Fees = st.clearing // the stored schedules, unless the caller (the bench) gives its own
+		// The stored schedules and parameters, and the loads of the
+		// ledger, unless the caller (the bench) gives its own fees.
+		cs.Fees, cs.Params, cs.Ledger = st.clearing, st.clearing, st.ledger
 	}
 	return cs, nil
 }
