@@ -137,18 +137,13 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	var from, loadsFrom int64
-	var loadsNotBefore time.Time
+	var from int64
 	var carry []Carry
 	if ok {
 		if prev.Cycle.State != Closed {
 			return nil, citycard.E(op, citycard.Conflict, "cycle %v: the cycle before it, %v, is %v: close it first", d, prev.Cycle.Day, prev.Cycle.State)
 		}
 		from = prev.Cycle.Range.To
-		loadsFrom = prev.Result.LoadClaim.To
-		if loadsFrom == 0 {
-			loadsNotBefore = prev.Cycle.Cutoff
-		}
 		for _, r := range prev.Result.Rounding {
 			if r.CarryOutMicro != 0 {
 				carry = append(carry, Carry{Party: r.Party, Micro: r.CarryOutMicro})
@@ -163,11 +158,13 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, FareVersion: g.FareVersion, LoadClaim: LoadClaim{Range: Range{From: loadsFrom, To: loadsFrom}}}
-	if cs.Ledger != nil {
-		if in.LoadClaim, in.Loads, err = GatherLoads(ctx, cs.Ledger, loadsFrom, loadsNotBefore, cur.Cycle.Cutoff); err != nil {
-			return nil, err
-		}
+	in := &Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, FareVersion: g.FareVersion}
+	var pp *Stored
+	if ok {
+		pp = &prev
+	}
+	if in.LoadClaim, in.Loads, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
+		return nil, err
 	}
 	clr, err := cs.clearerFor(ctx, d)
 	if err != nil {
@@ -304,4 +301,25 @@ func breachesBlock(op string, res *Result) error {
 		fmt.Fprintf(&b, "%s nets %s CNY, past its net debit cap of %s CNY by %s CNY", x.Party, citycard.Yuan(x.NetFen), citycard.Yuan(x.CapFen), citycard.Yuan(-x.NetFen-x.CapFen))
 	}
 	return citycard.E(op, citycard.Conflict, "cycle %v is not signed off with a party past its net debit cap: %s: settle it first (the party prefunds, or an adjustment), then run the cycle again", res.Day, b.String())
+}
+
+// GatherLoads returns the loads cycle c takes from cs.Ledger
+// (clearing.GatherLoads): the ledger range after prev's (nil for no
+// cycle before c); after a prev that claimed no ledger range (computed
+// before loads were cleared), only the loads booked after its cut-off.
+// None, and an empty range at prev's end, without a ledger. Kinds of
+// clearing.GatherLoads.
+func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (LoadClaim, []Load, error) {
+	var from int64
+	var notBefore time.Time
+	if prev != nil && prev.Result != nil {
+		from = prev.Result.LoadClaim.To
+		if from == 0 {
+			notBefore = prev.Cycle.Cutoff
+		}
+	}
+	if cs.Ledger == nil {
+		return LoadClaim{Range: Range{From: from, To: from}}, nil, nil
+	}
+	return GatherLoads(ctx, cs.Ledger, from, notBefore, c.Cutoff)
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"text/tabwriter"
 
@@ -114,8 +115,16 @@ func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, err
 		fig(s.Issuer.String()).ShadowFen = s.BookedFen - s.SuspenseFen
 	}
 	fig(own.String()).ShadowFen = cms.BookTotal(totals) - shadowPurchases[own.String()]
-	// The purchases booked are the float's debits less card management's.
-	purchases := ownDebits - totals[cms.FlowRefund] - totals[cms.FlowLoadReversed] - totals[cms.FlowMovedOut]
+	// The purchases booked are the float's debits less card management's,
+	// less acquisition's own credits: the grey records released or
+	// reversed, as the journal's grey decisions count them (without
+	// them, a store with such a decision showed it as a book
+	// difference).
+	greys, err := greyCredits(ctx, st.clearing)
+	if err != nil {
+		return nil, err
+	}
+	purchases := ownDebits - totals[cms.FlowRefund] - totals[cms.FlowLoadReversed] - totals[cms.FlowMovedOut] - greys[own]
 	f := fig(own.String())
 	f.BookFen, f.HasBook = cms.BookTotal(totals)-purchases, true
 	out := make([]clearing.FloatFigures, 0, len(byIssuer))
@@ -123,6 +132,21 @@ func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, err
 		out = append(out, *f)
 	}
 	return out, nil
+}
+
+// greyCredits sums, per issuer, the grey records the journal's grey
+// decisions released (back to the card float) or reversed (a
+// confirmation undone: the operator's money back to the card float):
+// acquisition's credits to the float.
+func greyCredits(ctx context.Context, j clearing.Journal) (map[citycard.IssuerCode]int64, error) {
+	m := map[citycard.IssuerCode]int64{}
+	err := j.Greys(ctx, clearing.Range{From: 0, To: math.MaxInt64}, func(g *acquire.GreyDecision) error {
+		if g.Move == acquire.GreyReleased || g.Move == acquire.GreyReversed {
+			m[g.Issuer] += g.AmountFen
+		}
+		return nil
+	})
+	return m, err
 }
 
 // loadsSeen sums the amounts of the load records the journal holds

@@ -96,3 +96,34 @@ func TestFloat(t *testing.T) {
 		t.Errorf("float of no database: %v, want NotFound", err)
 	}
 }
+
+// TestFloatGreyReleased: a city with torn taps, some of whose grey
+// records were released or reversed (acquisition's credits to the
+// float): the book agrees with the ledger, where it showed them as a
+// book difference before (issue 10's known defect).
+func TestFloatGreyReleased(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "citycard.db")
+	if _, _, err := runCLI(t, "sim", "--seed", "3", "--cards", "60", "--days", "2", "--faults", "tear", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := openStores(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := ownIssuer(ctx, st.registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	greys, err := greyCredits(ctx, st.clearing)
+	st.close()
+	if err != nil || greys[own] == 0 {
+		t.Fatalf("grey records released or reversed: %v %v, want some (the seed's tears)", greys, err)
+	}
+	jf, _ := floatJSON(t, db)
+	for _, l := range jf.Issuer {
+		if l.Issuer == own.String() && (l.BookDiffFen == nil || *l.BookDiffFen != 0 || l.Off != "") {
+			t.Errorf("our issuer's line %+v: want the book as the ledger, %d fen of greys released or reversed taken off its purchases", l, greys[own])
+		}
+	}
+}
