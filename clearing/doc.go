@@ -326,9 +326,22 @@
 //
 // Card management keeps only our own issuer's cards (flows name a card
 // by ASN alone), so another issuer's (2) is its shadows' booked balances
-// less suspense, it has no (3), and only (1) and (2) are reconciled
-// ("ledger or shadows" when they differ). Nor does a flow or a ledger
-// account carry the card's product, so the float is per issuer only.
+// less suspense, plus its purchases pending their issuer (booked on the
+// shadow, taken from interconnect_receivable, never from the float), it
+// has no (3), and only (1) and (2) are reconciled ("ledger or shadows"
+// when they differ).
+//
+// The same three figures are given per card product (FloatSplit): card
+// management's flows and cards by product, the shadows card by card. No
+// ledger account carries a product, so the ledger's figure is split by
+// its entries' drill-down: card management's name their card, and
+// acquisition's their batch, whose records' movements (acquisition's
+// rules: a booked record of a card we verified or a grey one debits the
+// float, a grey released or reversed credits it) put the entry on the
+// products of their cards; what they do not account for is the
+// unexplained product's ("?"), so that the products' ledger figures sum
+// to the account's. A card card management does not hold (another
+// issuer's) is of no product ("-").
 //
 // # Not yet
 //
@@ -336,7 +349,7 @@
 // cities' cards, cleared from the national centre's answer file, and
 // ours used elsewhere, from its incoming files); the ledger entries of a
 // cycle; grey decisions and concessions in statements; the concessions
-// of confirmed grey records; the float per product. Reconciliation with
-// the bank's statements is package recon's. The API is api's
+// of confirmed grey records. Reconciliation with the bank's statements
+// is package recon's. The API is api's
 // /v1/clearing (cycles, their moves, files and statements).
 package clearing
