@@ -234,6 +234,29 @@ type jsonBreach struct {
 	CapFen int64  `json:"cap_fen"`
 }
 
+// jsonConcession, jsonCommission: a cycle's compensation claims and
+// commissions in clear show --json.
+type jsonConcession struct {
+	Funder         string `json:"funder"`
+	Operator       string `json:"operator"`
+	RiderCategory  uint8  `json:"rider_category"`
+	Kind           string `json:"kind"`
+	Records        int64  `json:"records"`
+	DiscountFen    int64  `json:"discount_fen"`
+	ClaimFen       int64  `json:"claim_fen"`
+	RemainderMicro int64  `json:"remainder_micro"`
+}
+
+type jsonCommission struct {
+	Channel        string `json:"channel"`
+	Issuer         string `json:"issuer"`
+	Rule           string `json:"rule"`
+	Loads          int64  `json:"loads"`
+	LoadedFen      int64  `json:"loaded_fen"`
+	CommissionFen  int64  `json:"commission_fen"`
+	RemainderMicro int64  `json:"remainder_micro"`
+}
+
 type jsonCycle struct {
 	Day        string                `json:"day"`
 	State      string                `json:"state"`
@@ -253,6 +276,11 @@ type jsonCycle struct {
 	Positions  []jsonPosition        `json:"positions"`
 	Breaches   []jsonBreach          `json:"breaches"`
 	Files      []clearing.File       `json:"files"`
+	// FareVersion names the fare table the category discounts were
+	// priced under ("" for none).
+	FareVersion string           `json:"fare_version,omitempty"`
+	Concessions []jsonConcession `json:"concessions"`
+	Commissions []jsonCommission `json:"commissions"`
 }
 
 // clearTime formats a cycle's time in its calendar's zone; "" for none.
@@ -275,6 +303,7 @@ func totalsOf(res *clearing.Result) []struct {
 		{"claimed", res.Claim.Totals}, {"cleared", res.Cleared}, {"late", res.Late}, {"pending_issuer", res.Pending},
 		{"suspense", res.Suspense}, {"duplicates", res.Duplicates}, {"loads", res.Loads},
 		{"grey_decisions", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
+		{"unpriced", res.Unpriced}, {"ledger_loads", res.Loaded},
 	}
 }
 
@@ -286,7 +315,7 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 		jc := jsonCycle{Day: c.Day.String(), State: c.State.String(), Cutoff: clearTime(c.Cutoff), RangeFrom: c.Range.From, RangeTo: c.Range.To,
 			OpenedAt: clearTime(c.OpenedAt), ComputedAt: clearTime(c.ComputedAt), ComputedBy: c.ComputedBy, ReviewedAt: clearTime(c.ReviewedAt), ReviewedBy: c.ReviewedBy,
 			ApprovedAt: clearTime(c.ApprovedAt), ApprovedBy: c.ApprovedBy, ClosedAt: clearTime(c.ClosedAt), ClosedBy: c.ClosedBy,
-			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files}
+			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files, Concessions: []jsonConcession{}, Commissions: []jsonCommission{}}
 		if jc.Files == nil {
 			jc.Files = []clearing.File{}
 		}
@@ -300,6 +329,13 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 			}
 			for _, b := range res.Breaches {
 				jc.Breaches = append(jc.Breaches, jsonBreach{b.Party, b.NetFen, b.CapFen})
+			}
+			jc.FareVersion = res.FareVersion
+			for _, l := range res.Concessions {
+				jc.Concessions = append(jc.Concessions, jsonConcession(l))
+			}
+			for _, l := range res.Commissions {
+				jc.Commissions = append(jc.Commissions, jsonCommission(l))
 			}
 		}
 		enc := json.NewEncoder(w)
@@ -348,7 +384,14 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 		return err
 	}
 	for _, b := range res.Breaches {
-		fmt.Fprintf(w, "BREACH: %s nets %s CNY, past its net debit cap of %s CNY\n", b.Party, citycard.Yuan(b.NetFen), citycard.Yuan(b.CapFen))
+		fmt.Fprintf(w, "BREACH: %s nets %s CNY, past its net debit cap of %s CNY: the cycle cannot be reviewed\n", b.Party, citycard.Yuan(b.NetFen), citycard.Yuan(b.CapFen))
+	}
+	for _, l := range res.Concessions {
+		fmt.Fprintf(w, "  concession: %s owes %s %s CNY for %d records of rider category %d (%s discounts of %s CNY)\n",
+			l.Funder, l.Operator, citycard.Yuan(l.ClaimFen), l.Records, l.RiderCategory, l.Kind, citycard.Yuan(l.DiscountFen))
+	}
+	for _, l := range res.Commissions {
+		fmt.Fprintf(w, "  commission: %s earns %s CNY on %d loads of %s CNY onto %s's cards\n", l.Channel, citycard.Yuan(l.CommissionFen), l.Loads, citycard.Yuan(l.LoadedFen), l.Issuer)
 	}
 	for _, f := range s.Files {
 		fmt.Fprintf(w, "  file %s  sha256 %s  %d bytes\n", f.Name, f.SHA256, f.Size)
