@@ -171,3 +171,19 @@ func TestClearConcessionsCommissionsCaps(t *testing.T) {
 		t.Errorf("review past the cap: %v", err)
 	}
 }
+
+// TestSimConcessionsPriced: the simulated city's cycles price the
+// category discounts of its concession riders' records (students,
+// seniors, the disabled) with the city's fare table, as terminals priced
+// them: every one re-prices as it states (none unpriced), and the
+// cycles, cleared again by the simulator's checks, give the same results.
+func TestSimConcessionsPriced(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "citycard.db")
+	if _, _, err := runCLI(t, "sim", "--seed", "5", "--cards", "120", "--days", "1", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	jc := showJSON(t, db, clearing.DayOf(2026, 6, 1))
+	if jc.FareVersion == "" || jc.Totals["unpriced"].Count != 0 || jc.Totals["cleared"].Count == 0 {
+		t.Errorf("fare version %q, totals %+v: want the city's table, no record unpriced", jc.FareVersion, jc.Totals)
+	}
+}

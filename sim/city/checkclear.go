@@ -132,7 +132,7 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 				}
 			}
 		}
-		g, err := clearing.Gather(ctx, cs.Journal, cs.Terminals, &s.Cycle, from)
+		g, err := clearing.GatherPriced(ctx, cs.Journal, cs.Terminals, &s.Cycle, from, cs.Fares)
 		if err != nil {
 			repro.fail("cycle %v: gathering its range again: %v", s.Cycle.Day, err)
 			continue
@@ -146,7 +146,7 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 			repro.fail("cycle %v: gathering its loads again: %v", s.Cycle.Day, err)
 			continue
 		}
-		res, err := cs.Clearer.Clear(&clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads})
+		res, err := cs.Clearer.Clear(&clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, FareVersion: g.FareVersion})
 		if err != nil {
 			repro.fail("cycle %v: clearing it again: %v", s.Cycle.Day, err)
 			continue
