@@ -1128,6 +1128,27 @@ func (a *Acquirer) checkpointAllLocked(ctx context.Context) error {
 	return nil
 }
 
+// Shadows calls fn for each card shadow, under the state's lock, in no
+// order: its booked balance (loads seen - purchases booked) and its grey
+// records in suspense, summed (not in the booked balance). The float
+// report sums them per issuer and card product. fn must not call the
+// Acquirer.
+func (a *Acquirer) Shadows(fn func(issuer citycard.IssuerCode, asn citycard.ASN, bookedFen, suspenseFen int64)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.st.shards {
+		for id, c := range a.st.shards[i].cards {
+			var suspense int64
+			for _, g := range c.greyList() {
+				if !g.confirmed {
+					suspense += int64(g.amount)
+				}
+			}
+			fn(id.issuer, id.asn, c.booked, suspense)
+		}
+	}
+}
+
 // IssuerFloat is the sum over one issuer's card shadows.
 type IssuerFloat struct {
 	Issuer      citycard.IssuerCode
@@ -1140,25 +1161,17 @@ type IssuerFloat struct {
 // issuer code. It is what the float report (citycard float) reconciles
 // against the ledger's card float.
 func (a *Acquirer) Float() []IssuerFloat {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	m := map[citycard.IssuerCode]*IssuerFloat{}
-	for i := range a.st.shards {
-		for id, c := range a.st.shards[i].cards {
-			f := m[id.issuer]
-			if f == nil {
-				f = &IssuerFloat{Issuer: id.issuer}
-				m[id.issuer] = f
-			}
-			f.Cards++
-			f.BookedFen += c.booked
-			for _, g := range c.greyList() {
-				if !g.confirmed {
-					f.SuspenseFen += int64(g.amount)
-				}
-			}
+	a.Shadows(func(issuer citycard.IssuerCode, _ citycard.ASN, bookedFen, suspenseFen int64) {
+		f := m[issuer]
+		if f == nil {
+			f = &IssuerFloat{Issuer: issuer}
+			m[issuer] = f
 		}
-	}
+		f.Cards++
+		f.BookedFen += bookedFen
+		f.SuspenseFen += suspenseFen
+	})
 	out := make([]IssuerFloat, 0, len(m))
 	for _, f := range m {
 		out = append(out, *f)

@@ -65,6 +65,12 @@ func (c *Commit) Chunks() [][]Journaled {
 	return out
 }
 
+// LedgerSource is the Source of the ledger entries of terminal's batch
+// batchID: the drill-down from the ledger to the journal.
+func LedgerSource(terminal citycard.TerminalID, batchID string) string {
+	return fmt.Sprintf("batch:%v/%s", terminal, batchID)
+}
+
 // LedgerEntries turns a batch's movements into ledger entries: one per
 // product and kind (purchases, suspense), each drillable to the batch by
 // its source, with an idempotency key derived from the batch, so that the
@@ -76,7 +82,7 @@ func LedgerEntries(b *StoredBatch, moves []Movement) []ledger.Entry {
 	}
 	byGroup := map[group]*ledger.Entry{}
 	var order []group
-	source := fmt.Sprintf("batch:%v/%s", b.Terminal, b.ID)
+	source := LedgerSource(b.Terminal, b.ID)
 	for _, m := range moves {
 		g := group{ledger.EntryPurchase, m.Product}
 		if m.Debit.Type == ledger.Suspense || m.Credit.Type == ledger.Suspense {

@@ -3,9 +3,14 @@ package clearing
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/fare"
+	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -58,4 +63,59 @@ func BenchmarkClear(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkClearConcessions is BenchmarkClear with a funder's shares of
+// every category and transfer discount, a fifth of the records a
+// student's with both: the cost of concessions per record.
+func BenchmarkClearConcessions(b *testing.B) {
+	const n = 1_000_000
+	cfg, in := synthetic(n, 50)
+	cfg.Concessions = []ConcessionVersion{{Effective: day1, Funder: "bureau", Shares: []ConcessionShare{
+		{Kind: ConcessionCategory, RiderCategory: AnyCategory, SharePPM: 1_000_000},
+		{Kind: ConcessionTransfer, RiderCategory: AnyCategory, SharePPM: 500_000},
+	}}}
+	for i := range in.Items {
+		it := &in.Items[i]
+		it.FareFullFen = it.AmountFen
+		if i%5 == 0 {
+			it.RiderCategory, it.CategoryFen, it.FareFullFen = 1, it.AmountFen, it.AmountFen+50
+		}
+	}
+	c := mustClearer(b, cfg)
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := c.Clear(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Concessions) == 0 {
+			b.Fatal("no claims")
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkCategoryDiscount re-prices a student's metro leg with the
+// sample Ningbo table: the cost per concession record of Gather with a
+// fare table.
+func BenchmarkCategoryDiscount(b *testing.B) {
+	tab, err := fare.Load(os.DirFS("../fare/testdata/ningbo"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := NewTableFares(tab)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 8, 40, 0, 0, citycard.ChinaTime)
+	d, tm := citycard.DateTime(at)
+	ed, et := citycard.DateTime(at.Add(-40 * time.Minute))
+	r := record.Record{Type: citycard.TxCompositePurchase, RiderCategory: 1, Date: d, Time: tm, Network: 2, Line: 1, Station: 106,
+		EntryLine: 1, EntryStation: 101, EntryDate: ed, EntryTime: et, Amount: 200, FareFull: 200}
+	for b.Loop() {
+		if fen, ok := f.CategoryDiscount(&r); fen != 200 || !ok {
+			b.Fatalf("discount %d, %v", fen, ok)
+		}
+	}
 }

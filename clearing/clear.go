@@ -42,13 +42,21 @@ type Config struct {
 	// DebitCapsFen is the net debit cap of the parties that have one: a
 	// net position below -cap is reported (Result.Breaches).
 	DebitCapsFen map[string]int64
+	// Concessions are the funders' concession shares in force: at most
+	// one version per funder.
+	Concessions []ConcessionVersion
+	// Commissions are the commission schedules of the channels loads
+	// come in through (top-up agents, partner banks): at most one per
+	// channel, not the collector's.
+	Commissions []FeeSchedule
 }
 
 // Clearer clears cycles under one Config. It holds nothing but the
 // configuration: Clear is a pure function of its input.
 type Clearer struct {
-	cfg       Config
-	schedules map[string]*FeeSchedule
+	cfg         Config
+	schedules   map[string]*FeeSchedule
+	commissions map[string]*FeeSchedule
 }
 
 // NewClearer checks cfg and returns its Clearer. Kind Invalid, naming the
@@ -85,7 +93,32 @@ func NewClearer(cfg Config) (*Clearer, error) {
 		}
 	}
 	cfg.DebitCapsFen = maps.Clone(cfg.DebitCapsFen)
-	c := &Clearer{cfg: cfg, schedules: make(map[string]*FeeSchedule, len(cfg.Fees))}
+	cfg.Concessions = slices.Clone(cfg.Concessions)
+	funders := map[string]bool{}
+	for i := range cfg.Concessions {
+		v := &cfg.Concessions[i]
+		v.Shares = slices.Clone(v.Shares)
+		if err := v.validate(op); err != nil {
+			return nil, err
+		}
+		if funders[v.Funder] {
+			return nil, citycard.E(op, citycard.Invalid, "config: two concession versions of %q", v.Funder)
+		}
+		funders[v.Funder] = true
+	}
+	cfg.Commissions = slices.Clone(cfg.Commissions)
+	c := &Clearer{cfg: cfg, schedules: make(map[string]*FeeSchedule, len(cfg.Fees)), commissions: make(map[string]*FeeSchedule, len(cfg.Commissions))}
+	for i := range cfg.Commissions {
+		s := &cfg.Commissions[i]
+		s.Rules = slices.Clone(s.Rules)
+		if err := checkCommission(op, s); err != nil {
+			return nil, err
+		}
+		if c.commissions[s.Party] != nil || s.Party == cfg.Collector {
+			return nil, citycard.E(op, citycard.Invalid, "config: commission schedule of %q: two, or of the collector", s.Party)
+		}
+		c.commissions[s.Party] = s
+	}
 	for i := range cfg.Fees {
 		s := &cfg.Fees[i]
 		if err := s.validate(op); err != nil {
@@ -135,6 +168,13 @@ type Input struct {
 	// Interop are the interconnection files the cycle settles (see
 	// interop.go), by file ID.
 	Interop []Settling
+	// LoadClaim is the ledger range the cycle took Loads from
+	// (GatherLoads), in Seq order.
+	LoadClaim LoadClaim
+	Loads     []Load
+	// FareVersion names the fare table Items' category discounts were
+	// priced under (Gathered.FareVersion); "" for none.
+	FareVersion string
 }
 
 // Line is one aggregation of a cycle: the cleared records of one issuer's
@@ -215,6 +255,21 @@ type Result struct {
 	// RoundingAccount is where Rounding's booked fen go.
 	RoundingAccount ledger.Account
 	Collector       string
+	// FareVersion is the fare table the category discounts were priced
+	// under ("" for none: no category discount was claimed).
+	FareVersion string
+	// Concessions are the compensation claims, by funder, operator,
+	// rider category and kind; Unpriced counts the cleared records of a
+	// rider category other than the default that the fare table did not
+	// price as they state (no category discount claimed on them).
+	Concessions []ConcessionLine
+	Unpriced    Totals
+	// LoadClaim is the ledger range the loads were taken from; Loaded
+	// counts them and sums their net amount; Commissions are the
+	// channels' commissions on them, by channel, issuer and rule.
+	LoadClaim   LoadClaim
+	Loaded      Totals
+	Commissions []CommissionLine
 }
 
 // lineKey is what a line aggregates by; it picks the fee rule too.
@@ -258,7 +313,8 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 	}
 	cal := c.cfg.Calendar
 	start, end := cal.Start(in.Day), cal.End(in.Day)
-	res := &Result{Day: in.Day, Claim: in.Claim, RoundingAccount: c.cfg.RoundingAccount, Collector: c.cfg.Collector}
+	res := &Result{Day: in.Day, Claim: in.Claim, RoundingAccount: c.cfg.RoundingAccount, Collector: c.cfg.Collector, FareVersion: in.FareVersion, LoadClaim: in.LoadClaim}
+	conc := concessions{lines: map[concessionKey]*ConcessionLine{}, shares: map[shareKey][]funderShare{}}
 
 	// The fee rule is a function of the line's key, so one look-up per
 	// record finds both the line and its rule.
@@ -296,6 +352,14 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		if it.AcceptedAt.Before(start) {
 			res.Late.add(it.AmountFen)
 		}
+		if it.Unpriced {
+			res.Unpriced.add(it.AmountFen)
+		}
+		if len(c.cfg.Concessions) != 0 {
+			if err := c.concede(&conc, it); err != nil {
+				return nil, err
+			}
+		}
 		c.clearOne(lines, &legs, lineKey{issuer: it.Issuer, operator: it.Operator, product: it.Product, cardType: it.CardType, tt: it.TerminalType}, it.AmountFen)
 	}
 	for i := range in.Greys {
@@ -328,6 +392,22 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		pos.move(l.Issuer, l.Operator, l.GrossFen)
 		pos.move(l.Operator, c.cfg.Collector, l.FeeFen)
 		rem[l.Operator] += l.RemainderMicro
+	}
+	res.Concessions = conc.sorted()
+	for i := range res.Concessions {
+		l := &res.Concessions[i]
+		pos.move(l.Funder, l.Operator, l.ClaimFen)
+		rem[l.Funder] += l.RemainderMicro
+	}
+	var err error
+	if res.Commissions, err = c.commission(op, in, res, pos); err != nil {
+		return nil, err
+	}
+	for i := range res.Commissions {
+		l := &res.Commissions[i]
+		pos.move(c.cfg.Collector, l.Channel, l.CommissionFen)
+		// The channel is owed what rounding left: its remainder negated.
+		rem[l.Channel] -= l.RemainderMicro
 	}
 	carry := map[string]int64{}
 	for _, cr := range in.Carry {

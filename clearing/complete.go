@@ -31,6 +31,17 @@ type Item struct {
 	Product      uint16
 	CardType     uint8
 	AmountFen    int64
+	// What concessions read (the package doc's "Concessions"): the
+	// record's rider category and full fare (its FareFull: the leg's
+	// fare at the rider's category before transfers), and what the rider
+	// category took off the leg's fare at the default category, priced
+	// by Gather under a fare table (0 without one). Unpriced says the
+	// table did not price the record as it states: it carries no
+	// category discount.
+	RiderCategory uint8
+	Unpriced      bool
+	FareFullFen   int64
+	CategoryFen   int64
 }
 
 // Grey is a grey record's decision as clearing sees it: a later record
@@ -104,6 +115,9 @@ type Gathered struct {
 	Claim Claim
 	Items []Item // the claim's records, in position order
 	Greys []Grey // the grey decisions they made, in position order
+	// FareVersion is the fare table GatherPriced priced the category
+	// discounts under; "" for none.
+	FareVersion string
 }
 
 // Gather claims the journal range after from committed before the
@@ -111,6 +125,13 @@ type Gathered struct {
 // proves that it took them all (Check, CheckGreys). A terminal is looked
 // up once per call, an issuer's party ID made once.
 func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int64) (*Gathered, error) {
+	return GatherPriced(ctx, j, terms, c, from, nil)
+}
+
+// GatherPriced is Gather, pricing with fares (nil for none) the category
+// discount of every cleared record of a rider category other than the
+// fare table's default (Fares.CategoryDiscount).
+func GatherPriced(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int64, fares Fares) (*Gathered, error) {
 	const op = "clearing.Gather"
 	cl, err := j.Claim(ctx, from, c.Cutoff)
 	if err != nil {
@@ -120,6 +141,9 @@ func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int6
 		return nil, citycard.E(op, citycard.Invalid, "cycle %v: journal range %v: want 0 to %d records", c.Day, cl.Range, ItemsMax)
 	}
 	g := &Gathered{Claim: cl, Items: make([]Item, 0, cl.Len())}
+	if fares != nil {
+		g.FareVersion = fares.Version()
+	}
 	ls := lookups{ctx: ctx, terms: terms, seen: map[citycard.TerminalID]TerminalInfo{}, issuers: map[citycard.IssuerCode]string{}}
 	err = j.Records(ctx, cl.Range, func(e *acquire.Journaled, at time.Time) error {
 		r, err := record.DecodeBinary(e.Raw[:])
@@ -130,11 +154,17 @@ func Gather(ctx context.Context, j Journal, terms Terminals, c *Cycle, from int6
 		if err != nil {
 			return err
 		}
-		g.Items = append(g.Items, Item{
+		it := Item{
 			Pos: e.Pos, AcceptedAt: at, Class: e.Class, Outcome: e.Outcome,
 			Issuer: ls.issuer(r.Issuer), Operator: ti.Operator, TerminalType: ti.Type,
 			Product: r.Product, CardType: r.CardType, AmountFen: int64(r.Amount),
-		})
+			RiderCategory: r.RiderCategory, FareFullFen: int64(r.FareFull),
+		}
+		if fares != nil && r.Product == 0 && (e.Class == acquire.ClassBooked && e.Outcome != acquire.OutcomePendingIssuer || e.Class == acquire.ClassRecovered) {
+			fen, ok := fares.CategoryDiscount(&r)
+			it.CategoryFen, it.Unpriced = int64(fen), !ok
+		}
+		g.Items = append(g.Items, it)
 		return nil
 	})
 	if err != nil {

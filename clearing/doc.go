@@ -123,6 +123,83 @@
 // name it (Ref, unique), the cycle it corrects (earlier than the one
 // that takes it), the payer, the payee and the amount.
 //
+// # Concessions
+//
+// The discount on a concession rider's fare and the transfer discounts
+// are compensated to operators by their funders (the city's transport
+// bureau, ...), each by a configured share (ConcessionVersion: per
+// funder, the first of its shares that applies to the kind of discount,
+// the record's rider category and the operator; versioned by day as fee
+// schedules are). Each cleared record is one leg on one operator's
+// terminal, and its discounts are that operator's: a journey's
+// compensation is split between the operators of its legs, each paid
+// for the discount on its own leg (a transfer discount falls on the leg
+// that got it, the later one). Two kinds:
+//
+//   - transfer (ConcessionTransfer): the record's full fare (FareFull:
+//     the leg's fare at the rider's category before transfers) less its
+//     amount. Both are in the journal (the PSAM's record MAC seals them),
+//     so no re-pricing is needed. The record does not tell a transfer
+//     from a fare cap or spend tier (all lower the amount below the full
+//     fare), so a transfer share compensates what they took too; a ride
+//     paid with a pass or count ticket (a product) is left out (its full
+//     fare was paid by the product's sale).
+//   - category (ConcessionCategory): the leg's full fare at the fare
+//     table's default category less its full fare at the rider's. The
+//     journal holds only the latter (FareFull is the rider's category's
+//     fare), so clearing re-prices the record with the fare table in
+//     force (Fares; TableFares over terminal.FareEngine: Recheck, then
+//     FullFare at the default category), inside Gather (GatherPriced),
+//     for cleared stored-value records of another category. It is a pure
+//     function of the record and the table, so a cycle cleared again
+//     claims the same, and the result names the table (Result.FareVersion,
+//     and the concessions file). A record the table prices otherwise than
+//     it states is not claimed on (counted in Result.Unpriced); a tap-on
+//     and a maximum fare (a missing tap-on or tap-off: a penalty) carry
+//     no category discount, nor does the penalty a record paid for an
+//     earlier leg. Re-pricing is not journey reconstruction: the leg is
+//     priced alone, as Recheck reads it. Without a fare table (clear run
+//     without --fares) no category discount is claimed. Grey records
+//     confirmed carry no concession (their decision does not carry the
+//     record's fare), nor do other cities' cards.
+//
+// A funder's share of a record's discount is rounded per record the way
+// Config.Rounding says; the remainder is booked with the funder's
+// rounding (RoundingLine: whole fen to the rounding account, the fraction
+// carried), so no fraction is lost. Shares of one discount summing past
+// the whole of it are refused (Invalid). The funder pays each operator
+// its claim (ConcessionLine: per funder, operator, rider category and
+// kind) in the positions, and the claims are written with the cycle's
+// files (exchange: CCLR-YYYYMMDD-concessions.csv).
+//
+// # Loads and commissions
+//
+// Loads come from the ledger (GatherLoads): card management's entries of
+// type load (a sale's first load, a counter's, a kiosk's, a partner
+// bank's, and their reversals) move money from the settlement account of
+// the channel it came in through to the issuer's card float. A cycle
+// claims the ledger range (From, To] after the previous cycle's, To the
+// last entry booked before its cut-off, read densely (a skipped Seq is
+// Conflict), as it claims the journal: an entry stamped before the
+// cut-off but committed after the claim is the next cycle's. In the
+// positions, a channel other than the issuer (a top-up agent, a partner
+// bank, a payment company) owes the issuer what came in through it, and
+// earns its commission: a commission schedule per channel in the fee
+// file format (its rules list no products, card types or channels: a
+// load names only its channel and issuer), percentage and/or fixed per
+// load, minimum and cap, rounded per load, a reversal taking back what
+// its load earned; the remainder is booked with the channel's rounding,
+// negated (the channel is owed it). The collector pays the commission.
+//
+// # Net debit caps
+//
+// A party may have a net debit cap (CapVersion, versioned by day): a
+// net below minus its cap is a Breach in the cycle's result, and the
+// cycle cannot be reviewed or approved while it has one (Conflict naming
+// the party, its net, its cap and by how much): the breach is settled
+// first (the party prefunds, an adjustment, a new cap) and the cycle run
+// again.
+//
 // # Fee schedule versions and adjustments, stored
 //
 // A party's fee schedule is versioned by the day it takes effect
@@ -204,6 +281,15 @@
 // 398,000 a second). The two engines write the same files for the same
 // seed, and so does every run.
 //
+// Concessions cost little in Clear (BenchmarkClearConcessions, a fifth
+// of the records a student's: 3.48 million records a second against
+// 3.52 without, one core, load average 3.8), but their category
+// discounts' re-pricing in Gather does: about 12 microseconds of one
+// core per concession rider's record (BenchmarkCategoryDiscount, the
+// Ningbo sample), 47 CPU-seconds for 4 million of a Beijing day: clear
+// run prices only with --fares, and a cache of legs priced (by network,
+// stations, times and category) is the next step.
+//
 // # Interconnection
 //
 // Records of other cities' cards are counted pending in the cycle of
@@ -255,21 +341,38 @@
 //     or reversed), which it does not take off: a store with those shows
 //     them here as a book difference.
 //
+// The book's purchases are the float's debits less card management's
+// less acquisition's own credits to the float, the grey records
+// released or reversed, as the journal's grey decisions count them (a
+// store with such decisions showed them as a book difference before;
+// now a ledger credit without its journal decision is one).
+//
 // Card management keeps only our own issuer's cards (flows name a card
 // by ASN alone), so another issuer's (2) is its shadows' booked balances
-// less suspense, it has no (3), and only (1) and (2) are reconciled
-// ("ledger or shadows" when they differ). Nor does a flow or a ledger
-// account carry the card's product, so the float is per issuer only.
+// less suspense, plus its purchases pending their issuer (booked on the
+// shadow, taken from interconnect_receivable, never from the float), it
+// has no (3), and only (1) and (2) are reconciled ("ledger or shadows"
+// when they differ).
+//
+// The same three figures are given per card product (FloatSplit): card
+// management's flows and cards by product, the shadows card by card. No
+// ledger account carries a product, so the ledger's figure is split by
+// its entries' drill-down: card management's name their card, and
+// acquisition's their batch, whose records' movements (acquisition's
+// rules: a booked record of a card we verified or a grey one debits the
+// float, a grey released or reversed credits it) put the entry on the
+// products of their cards; what they do not account for is the
+// unexplained product's ("?"), so that the products' ledger figures sum
+// to the account's. A card card management does not hold (another
+// issuer's) is of no product ("-").
 //
 // # Not yet
 //
-// Later sessions of the clearing issue add: concessions (the discount on
-// student, senior and disabled riders' fares and the transfer discounts,
-// compensated to operators by their funders and split between the legs'
-// operators); interconnection (other cities' cards, cleared from the
-// national centre's answer file, and ours used elsewhere, from its
-// incoming files); the commission of top-up agents and partner banks on
-// loads; the ledger entries of a cycle; grey decisions in statements.
-// Reconciliation with the bank's statements is package recon's. The API
-// is api's /v1/clearing (cycles, their moves, files and statements).
+// Later sessions of the clearing issue add: interconnection (other
+// cities' cards, cleared from the national centre's answer file, and
+// ours used elsewhere, from its incoming files); the ledger entries of a
+// cycle; grey decisions and concessions in statements; the concessions
+// of confirmed grey records. Reconciliation with the bank's statements
+// is package recon's. The API is api's
+// /v1/clearing (cycles, their moves, files and statements).
 package clearing

@@ -1,12 +1,10 @@
 package clearing
 
 import (
-	"bytes"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/registry"
@@ -45,76 +43,36 @@ type FeeVersion struct {
 // and the field.
 func DecodeFees(name string, r io.Reader) ([]FeeVersion, error) {
 	const op = "clearing.DecodeFees"
-	data, err := io.ReadAll(io.LimitReader(r, FeeFileBytesMax+1))
-	if err != nil {
-		return nil, citycard.Wrap(op, citycard.IO, err)
-	}
-	if len(data) > FeeFileBytesMax {
-		return nil, citycard.E(op, citycard.Invalid, "%s: more than %d bytes", name, FeeFileBytesMax)
-	}
-	if !utf8.Valid(data) {
-		return nil, citycard.E(op, citycard.Invalid, "%s: not UTF-8", name)
-	}
 	var out []FeeVersion
 	seen := map[string]bool{} // party and effective day of the versions read
-	header := false
-	lines := bytes.Split(data, []byte("\n"))
-	if len(lines) > FeeFileLinesMax+1 {
-		return nil, citycard.E(op, citycard.Invalid, "%s: more than %d lines", name, FeeFileLinesMax)
-	}
-	for i, raw := range lines {
-		n := i + 1
-		line := string(raw)
-		if i == len(lines)-1 && line == "" {
-			break
-		}
-		if strings.HasSuffix(line, "\r") {
-			return nil, citycard.E(op, citycard.Invalid, "%s:%d: a carriage return: lines end with LF alone", name, n)
-		}
-		if len(line) > feeLineBytesMax {
-			return nil, citycard.E(op, citycard.Invalid, "%s:%d: %d bytes, at most %d", name, n, len(line), feeLineBytesMax)
-		}
-		if !header {
-			if line != FeeHeader {
-				return nil, citycard.E(op, citycard.Invalid, "%s:%d: header %q: want %q", name, n, line, FeeHeader)
-			}
-			header = true
-			continue
-		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		fields := strings.Split(line, ",")
+	err := readParamFile(op, name, r, FeeHeader, func(n int, fields []string, bad badField) error {
 		if len(fields) != len(feeColumns) {
-			return nil, citycard.E(op, citycard.Invalid, "%s:%d: %d fields, want %d (%s)", name, n, len(fields), len(feeColumns), FeeHeader)
-		}
-		bad := func(col int, format string, args ...any) error {
-			return citycard.E(op, citycard.Invalid, "%s:%d: field %s: "+format, append([]any{name, n, feeColumns[col]}, args...)...)
+			return bad(-1, "%d fields, want %d (%s)", len(fields), len(feeColumns), FeeHeader)
 		}
 		party := fields[0]
 		if party == "" || len(party) > registry.PartyIDLenMax || !plain(party) {
-			return nil, bad(0, "%q: want a party ID, 1 to %d letters, digits, '_', '-' or '.'", party, registry.PartyIDLenMax)
+			return bad(0, "%q: want a party ID, 1 to %d letters, digits, '_', '-' or '.'", party, registry.PartyIDLenMax)
 		}
 		eff, err := ParseDay(fields[1])
 		if err != nil {
-			return nil, bad(1, "%q: want YYYY-MM-DD", fields[1])
+			return bad(1, "%q: want YYYY-MM-DD", fields[1])
 		}
 		var rule FeeRule
 		rule.Name = fields[2]
 		if rule.Name == "" || len(rule.Name) > RuleNameMax || !plain(rule.Name) {
-			return nil, bad(2, "%q: want 1 to %d letters, digits, '_', '-' or '.'", rule.Name, RuleNameMax)
+			return bad(2, "%q: want 1 to %d letters, digits, '_', '-' or '.'", rule.Name, RuleNameMax)
 		}
 		if rule.Products, err = feeList(fields[3], func(s string) (uint16, error) {
 			v, err := feeInt(s, 0xffff)
 			return uint16(v), err
 		}); err != nil {
-			return nil, bad(3, "%v", err)
+			return bad(3, "%v", err)
 		}
 		if rule.CardTypes, err = feeList(fields[4], func(s string) (uint8, error) {
 			v, err := feeInt(s, 0xff)
 			return uint8(v), err
 		}); err != nil {
-			return nil, bad(4, "%v", err)
+			return bad(4, "%v", err)
 		}
 		if rule.TerminalTypes, err = feeList(fields[5], func(s string) (registry.TerminalType, error) {
 			t, err := registry.ParseTerminalType(s)
@@ -123,7 +81,7 @@ func DecodeFees(name string, r io.Reader) ([]FeeVersion, error) {
 			}
 			return t, nil
 		}); err != nil {
-			return nil, bad(5, "%v", err)
+			return bad(5, "%v", err)
 		}
 		for j, dst := range []*int64{&rule.RatePPM, &rule.FixedFen, &rule.MinFen, &rule.MaxFen} {
 			max := int64(FeeFenMax)
@@ -131,33 +89,34 @@ func DecodeFees(name string, r io.Reader) ([]FeeVersion, error) {
 				max = RatePPMMax
 			}
 			if *dst, err = feeInt(fields[6+j], max); err != nil {
-				return nil, bad(6+j, "%v", err)
+				return bad(6+j, "%v", err)
 			}
 		}
 		if rule.MaxFen != 0 && rule.MaxFen < rule.MinFen {
-			return nil, bad(9, "cap %d below the minimum %d", rule.MaxFen, rule.MinFen)
+			return bad(9, "cap %d below the minimum %d", rule.MaxFen, rule.MinFen)
 		}
 		key := party + "\x00" + fields[1]
 		last := len(out) - 1
 		if last >= 0 && out[last].Schedule.Party == party && out[last].Effective == eff {
 			s := &out[last].Schedule
 			if len(s.Rules) == RulesMax {
-				return nil, bad(2, "more than %d rules in the schedule of %s from %v", RulesMax, party, eff)
+				return bad(2, "more than %d rules in the schedule of %s from %v", RulesMax, party, eff)
 			}
 			if slices.ContainsFunc(s.Rules, func(r FeeRule) bool { return r.Name == rule.Name }) {
-				return nil, bad(2, "%q: taken by an earlier rule of %s from %v", rule.Name, party, eff)
+				return bad(2, "%q: taken by an earlier rule of %s from %v", rule.Name, party, eff)
 			}
 			s.Rules = append(s.Rules, rule)
-			continue
+			return nil
 		}
 		if seen[key] {
-			return nil, bad(1, "the schedule of %s from %v was given earlier: its rules go on consecutive lines", party, eff)
+			return bad(1, "the schedule of %s from %v was given earlier: its rules go on consecutive lines", party, eff)
 		}
 		seen[key] = true
 		out = append(out, FeeVersion{Effective: eff, Schedule: FeeSchedule{Party: party, Rules: []FeeRule{rule}}})
-	}
-	if !header {
-		return nil, citycard.E(op, citycard.Invalid, "%s:1: empty: want the header %q", name, FeeHeader)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, citycard.E(op, citycard.Invalid, "%s: no rules", name)
@@ -271,21 +230,7 @@ func InForce(versions []FeeVersion, d Day) []FeeSchedule {
 // VersionsInForce returns the versions InForce takes the schedules of,
 // sorted by party.
 func VersionsInForce(versions []FeeVersion, d Day) []FeeVersion {
-	best := map[string]int{}
-	for i, v := range versions {
-		if v.Effective > d {
-			continue
-		}
-		if j, ok := best[v.Schedule.Party]; !ok || versions[j].Effective < v.Effective {
-			best[v.Schedule.Party] = i
-		}
-	}
-	out := make([]FeeVersion, 0, len(best))
-	for _, i := range best {
-		out = append(out, versions[i])
-	}
-	slices.SortFunc(out, func(a, b FeeVersion) int { return strings.Compare(a.Schedule.Party, b.Schedule.Party) })
-	return out
+	return latestInForce(versions, d, func(v *FeeVersion) (string, Day) { return v.Schedule.Party, v.Effective })
 }
 
 // EncodeFeeVersion returns v in the file format: what a store keeps of

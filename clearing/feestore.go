@@ -75,12 +75,31 @@ func (cs *Cycles) lastClosed(ctx context.Context) (Day, error) {
 // clearerFor returns the Clearer of day d: cs.Clearer under the fee
 // schedules in force on d, when cs has a fee store.
 func (cs *Cycles) clearerFor(ctx context.Context, d Day) (*Clearer, error) {
-	if cs.Fees == nil {
+	cfg := cs.Clearer.cfg
+	if cs.Fees != nil {
+		vs, err := cs.Fees.FeeVersions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Fees = InForce(vs, d)
+	}
+	if cs.Params != nil {
+		conc, err := cs.Concessions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		comm, err := cs.Commissions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		caps, err := cs.Caps(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Concessions, cfg.Commissions, cfg.DebitCapsFen = ConcessionsInForce(conc, d), InForce(comm, d), CapsInForce(caps, d)
+	}
+	if cs.Fees == nil && cs.Params == nil {
 		return cs.Clearer, nil
 	}
-	vs, err := cs.Fees.FeeVersions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return cs.Clearer.WithFees(InForce(vs, d))
+	return NewClearer(cfg)
 }

@@ -1,11 +1,18 @@
 package clearing
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // FloatFigures are one issuer's three figures of stored value outstanding
-// (沉淀资金), in fen, as the package doc's "Card float" defines them.
+// (沉淀资金), in fen, as the package doc's "Card float" defines them: of
+// all its cards (Product ""), or of the cards of one card product
+// (FloatSplit).
 type FloatFigures struct {
 	Issuer    string // the issuer's registry ID (its code)
+	Product   string // "" for the issuer's whole float; a card product, NoProduct or UnexplainedProduct
 	LedgerFen int64  // (1) card_float:ISSUER, credits minus debits
 	ShadowFen int64  // (2) the book less the purchases the shadows booked
 	// BookFen is (3), card management's book less the purchases booked;
@@ -16,7 +23,7 @@ type FloatFigures struct {
 	HasBook bool
 }
 
-// FloatLine is one issuer's reconciliation: its figures, each
+// FloatLine is one issuer's (or one of its products') reconciliation: its figures, each
 // difference from the ledger's, and which figure is off.
 type FloatLine struct {
 	FloatFigures
@@ -31,12 +38,12 @@ type FloatLine struct {
 
 // FloatReport is the reconciliation of every issuer's float.
 type FloatReport struct {
-	Lines []FloatLine // by issuer
+	Lines []FloatLine // by issuer, then product (the issuer's whole float first)
 	Sound bool        // no line is off
 }
 
-// ReconcileFloat reconciles each issuer's three figures: a pure function,
-// the lines in issuer order.
+// ReconcileFloat reconciles each line's three figures: a pure function,
+// the lines in issuer, then product order.
 func ReconcileFloat(figs []FloatFigures) FloatReport {
 	rep := FloatReport{Sound: true}
 	for _, f := range figs {
@@ -51,13 +58,7 @@ func ReconcileFloat(figs []FloatFigures) FloatReport {
 		rep.Lines = append(rep.Lines, l)
 	}
 	slices.SortFunc(rep.Lines, func(a, b FloatLine) int {
-		switch {
-		case a.Issuer < b.Issuer:
-			return -1
-		case a.Issuer > b.Issuer:
-			return 1
-		}
-		return 0
+		return cmp.Or(strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Product, b.Product))
 	})
 	return rep
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -66,7 +67,17 @@ type Cycles struct {
 	// Interconnect is the interconnection (package interop): Run takes
 	// the files no closed cycle took. Nil takes none.
 	Interconnect Interconnect
-	Now          func() time.Time
+	// Params keeps the concession shares, commission schedules and net
+	// debit caps: Run clears a day under the versions in force on it.
+	// Nil clears under the Clearer's own.
+	Params ParamStore
+	// Ledger is where Run reads the cycle's loads (GatherLoads); nil
+	// takes none.
+	Ledger LedgerScanner
+	// Fares prices the category discounts of concessions (GatherPriced);
+	// nil claims none.
+	Fares Fares
+	Now   func() time.Time
 }
 
 // Cycle returns day d's cycle from the store, its times in the
@@ -146,8 +157,16 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if _, err := cur.Cycle.move(op, MoveCompute); err != nil {
 		return nil, err
 	}
-	g, err := Gather(ctx, cs.Journal, cs.Terminals, &cur.Cycle, from)
+	g, err := GatherPriced(ctx, cs.Journal, cs.Terminals, &cur.Cycle, from, cs.Fares)
 	if err != nil {
+		return nil, err
+	}
+	in := &Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, FareVersion: g.FareVersion}
+	var pp *Stored
+	if ok {
+		pp = &prev
+	}
+	if in.LoadClaim, in.Loads, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
 		return nil, err
 	}
 	clr, err := cs.clearerFor(ctx, d)
@@ -164,7 +183,8 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
 	}
-	res, err := clr.Clear(&Input{Day: d, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Adjustments: adj, Carry: carry, Interop: settling})
+	in.Adjustments, in.Interop = adj, settling
+	res, err := clr.Clear(in)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +232,9 @@ func (cs *Cycles) sign(ctx context.Context, op string, d Day, by string, only St
 	was := cur.Cycle.State
 	if only != 0 && was != only {
 		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v, not %v", d, was, only)
+	}
+	if err := breachesBlock(op, cur.Result); err != nil {
+		return nil, err
 	}
 	var c Cycle
 	if was == Computed {
@@ -269,4 +292,43 @@ func (cs *Cycles) Close(ctx context.Context, d Day, by string, files func(c *Cyc
 func FileOf(name string, data []byte) File {
 	sum := sha256.Sum256(data)
 	return File{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+}
+
+// breachesBlock refuses the review and approval of a result with a
+// party past its net debit cap: kind Conflict naming each, so that the
+// breach is dealt with (the party prefunds, an adjustment, a cap set
+// anew and the cycle run again) before settlement.
+func breachesBlock(op string, res *Result) error {
+	if res == nil || len(res.Breaches) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for i, x := range res.Breaches {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s nets %s CNY, past its net debit cap of %s CNY by %s CNY", x.Party, citycard.Yuan(x.NetFen), citycard.Yuan(x.CapFen), citycard.Yuan(-x.NetFen-x.CapFen))
+	}
+	return citycard.E(op, citycard.Conflict, "cycle %v is not signed off with a party past its net debit cap: %s: settle it first (the party prefunds, or an adjustment), then run the cycle again", res.Day, b.String())
+}
+
+// GatherLoads returns the loads cycle c takes from cs.Ledger
+// (clearing.GatherLoads): the ledger range after prev's (nil for no
+// cycle before c); after a prev that claimed no ledger range (computed
+// before loads were cleared), only the loads booked after its cut-off.
+// None, and an empty range at prev's end, without a ledger. Kinds of
+// clearing.GatherLoads.
+func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (LoadClaim, []Load, error) {
+	var from int64
+	var notBefore time.Time
+	if prev != nil && prev.Result != nil {
+		from = prev.Result.LoadClaim.To
+		if from == 0 {
+			notBefore = prev.Cycle.Cutoff
+		}
+	}
+	if cs.Ledger == nil {
+		return LoadClaim{Range: Range{From: from, To: from}}, nil, nil
+	}
+	return GatherLoads(ctx, cs.Ledger, from, notBefore, c.Cutoff)
 }

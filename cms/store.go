@@ -64,6 +64,13 @@ type Store interface {
 	// FlowTotals sums every card's flows by type (the float report's
 	// book: card management keeps our own issuer's cards only).
 	FlowTotals(ctx context.Context) (map[FlowType]int64, error)
+	// ProductFlowTotals sums every card's flows by the card's product and
+	// the flow's type (the float report's book per product); the flows of
+	// a card the store does not hold are under product "".
+	ProductFlowTotals(ctx context.Context) (map[string]map[FlowType]int64, error)
+	// CardProducts calls fn with every card's ASN and product, in no
+	// order, until fn returns an error, which it returns.
+	CardProducts(ctx context.Context, fn func(asn citycard.ASN, product string) error) error
 
 	// CommitBatch commits ops in one transaction, each as Commit would
 	// alone (its own key, replay check, cards and audit record): an op
@@ -471,6 +478,49 @@ func ScanFlows(rows Rows) ([]Flow, error) {
 		l = append(l, f)
 	}
 	return l, rows.Err()
+}
+
+// ProductFlowTotalsQuery is the stores' query of ProductFlowTotals,
+// read by ScanProductFlowTotals.
+const ProductFlowTotalsQuery = `SELECT COALESCE(c.product, ''), f.flow_type, SUM(f.fen) FROM cms_flows f LEFT JOIN cms_cards c ON c.asn = f.asn GROUP BY 1, 2`
+
+// ScanProductFlowTotals reads rows of product, flow type and sum.
+func ScanProductFlowTotals(rows Rows) (map[string]map[FlowType]int64, error) {
+	m := map[string]map[FlowType]int64{}
+	for rows.Next() {
+		var product, typ string
+		var fen int64
+		if err := rows.Scan(&product, &typ, &fen); err != nil {
+			return nil, err
+		}
+		t, err := ParseFlowType(typ)
+		if err != nil {
+			return nil, citycard.Wrap("cms.ScanProductFlowTotals", citycard.Invalid, err)
+		}
+		if m[product] == nil {
+			m[product] = map[FlowType]int64{}
+		}
+		m[product][t] = fen
+	}
+	return m, rows.Err()
+}
+
+// ScanCardProducts calls fn for rows of ASN (hex) and product.
+func ScanCardProducts(rows Rows, fn func(asn citycard.ASN, product string) error) error {
+	for rows.Next() {
+		var asn, product string
+		if err := rows.Scan(&asn, &product); err != nil {
+			return err
+		}
+		a, err := citycard.ParseASN(asn)
+		if err != nil {
+			return citycard.Wrap("cms.ScanCardProducts", citycard.Invalid, err)
+		}
+		if err := fn(a, product); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // LookupHex writes a look-up hash as the stores key it.

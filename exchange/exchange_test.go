@@ -355,3 +355,38 @@ func TestYuan(t *testing.T) {
 		}
 	}
 }
+
+// TestConcessionsAndCommissionsFiles: a cycle with compensation claims
+// and commissions writes them, after the three files, the same bytes on
+// every call; one without writes the three alone.
+func TestConcessionsAndCommissionsFiles(t *testing.T) {
+	cy, res := cleared(t)
+	res.FareVersion = "ningbo-2026"
+	res.Concessions = []clearing.ConcessionLine{
+		{Funder: "bureau", Operator: "nb-bus", RiderCategory: 1, Kind: "category", Records: 3, DiscountFen: 300, ClaimFen: 300},
+		{Funder: "bureau", Operator: "nb-metro", RiderCategory: 0, Kind: "transfer", Records: 1, DiscountFen: 75, ClaimFen: 37, RemainderMicro: 500000},
+	}
+	res.Commissions = []clearing.CommissionLine{{Channel: "agent-7", Issuer: "31500001FFFFFFFF", Rule: "agent", Loads: 2, LoadedFen: 101000, CommissionFen: 110}}
+	fs, err := Files(cy, res, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Files(cy, res, parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := "CCLR-" + cy.Day.Compact() + "-"
+	want := map[string]string{
+		p + "concessions.csv": "funder,operator,rider_category,kind,records,discount_fen,claim_fen,remainder_micro,fare_version\n" +
+			"bureau,nb-bus,1,category,3,300,300,0,ningbo-2026\nbureau,nb-metro,0,transfer,1,75,37,500000,ningbo-2026\n",
+		p + "commissions.csv": "channel,issuer,rule,loads,loaded_fen,commission_fen,remainder_micro\nagent-7,31500001FFFFFFFF,agent,2,101000,110,0\n",
+	}
+	if len(fs) != 5 {
+		t.Fatalf("%d files, want 5", len(fs))
+	}
+	for i, f := range fs[3:] {
+		if string(f.Data) != want[f.Name] || !bytes.Equal(again[3+i].Data, f.Data) {
+			t.Errorf("%s:\n%s\nwant\n%s", f.Name, f.Data, want[f.Name])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"bytes"
+	"io"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/clearing"
@@ -23,7 +24,10 @@ func FileNames(d clearing.Day) [3]string {
 }
 
 // Files returns closed cycle c's settlement files, cleared as res: the
-// positions CSV, the instructions CSV and the pain.001, a function of c,
+// positions CSV, the instructions CSV and the pain.001, then, when the
+// cycle has any, the concessions CSV (CCLR-YYYYMMDD-concessions.csv:
+// the compensation claims per funder, operator and rider category) and
+// the commissions CSV (CCLR-YYYYMMDD-commissions.csv), a function of c,
 // res and parties alone (see Settle): the same cycle gives the same
 // bytes. Kinds as Settle's.
 func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([]SettlementFile, error) {
@@ -43,7 +47,27 @@ func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	n := FileNames(c.Day)
-	return []SettlementFile{{n[0], pos.Bytes()}, {n[1], ins.Bytes()}, {n[2], pain.Bytes()}}, nil
+	out := []SettlementFile{{n[0], pos.Bytes()}, {n[1], ins.Bytes()}, {n[2], pain.Bytes()}}
+	// The claims and commissions, for a cycle that has any: a cycle
+	// without them writes the three files it always wrote.
+	for _, f := range []struct {
+		name  string
+		lines int
+		write func(io.Writer, *clearing.Result) error
+	}{
+		{"concessions.csv", len(res.Concessions), WriteConcessionsCSV},
+		{"commissions.csv", len(res.Commissions), WriteCommissionsCSV},
+	} {
+		if f.lines == 0 {
+			continue
+		}
+		var b bytes.Buffer
+		if err := f.write(&b, res); err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+		out = append(out, SettlementFile{MessageID(c.Day) + "-" + f.name, b.Bytes()})
+	}
+	return out, nil
 }
 
 // Kept returns fs as a cycle's close keeps them: named, hashed, sized

@@ -34,3 +34,35 @@ func writeCSV(op string, w io.Writer, d clearing.Day, header []string, rows [][]
 	}
 	return nil
 }
+
+// ConcessionsHeader is the first row of a concessions CSV.
+var ConcessionsHeader = []string{"funder", "operator", "rider_category", "kind", "records", "discount_fen", "claim_fen", "remainder_micro", "fare_version"}
+
+// WriteConcessionsCSV writes res's compensation claims as CSV:
+// ConcessionsHeader, then one row per claim in the order of res (by
+// funder, operator, rider category and kind), amounts in fen (the
+// rounding remainder in micro-fen), the fare table the category
+// discounts were priced under in every row. Kind IO for a failed write.
+func WriteConcessionsCSV(w io.Writer, res *clearing.Result) error {
+	rows := make([][]string, 0, len(res.Concessions))
+	for _, l := range res.Concessions {
+		rows = append(rows, []string{l.Funder, l.Operator, strconv.Itoa(int(l.RiderCategory)), l.Kind, strconv.FormatInt(l.Records, 10),
+			strconv.FormatInt(l.DiscountFen, 10), strconv.FormatInt(l.ClaimFen, 10), strconv.FormatInt(l.RemainderMicro, 10), res.FareVersion})
+	}
+	return writeCSV("exchange.WriteConcessionsCSV", w, res.Day, ConcessionsHeader, rows)
+}
+
+// CommissionsHeader is the first row of a commissions CSV.
+var CommissionsHeader = []string{"channel", "issuer", "rule", "loads", "loaded_fen", "commission_fen", "remainder_micro"}
+
+// WriteCommissionsCSV writes res's commissions as CSV: CommissionsHeader,
+// then one row per line in the order of res (by channel and issuer).
+// Kind IO for a failed write.
+func WriteCommissionsCSV(w io.Writer, res *clearing.Result) error {
+	rows := make([][]string, 0, len(res.Commissions))
+	for _, l := range res.Commissions {
+		rows = append(rows, []string{l.Channel, l.Issuer, l.Rule, strconv.FormatInt(l.Loads, 10), strconv.FormatInt(l.LoadedFen, 10),
+			strconv.FormatInt(l.CommissionFen, 10), strconv.FormatInt(l.RemainderMicro, 10)})
+	}
+	return writeCSV("exchange.WriteCommissionsCSV", w, res.Day, CommissionsHeader, rows)
+}

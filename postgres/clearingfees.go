@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/clearing"
@@ -16,29 +13,11 @@ var _ clearing.FeeStore = (*Clearing)(nil)
 
 // AddFees implements clearing.FeeStore, in one transaction.
 func (c *Clearing) AddFees(ctx context.Context, vs []clearing.FeeVersion, by string, at time.Time) error {
-	const op = "postgres.Clearing.AddFees"
-	err := pgx.BeginFunc(ctx, c.db.pool, func(tx pgx.Tx) error {
-		for _, v := range vs {
-			text := clearing.EncodeFeeVersion(v)
-			var stored string
-			err := tx.QueryRow(ctx, `SELECT schedule FROM clearing_fee_versions WHERE party = $1 AND effective_day = $2`,
-				v.Schedule.Party, int64(v.Effective)).Scan(&stored)
-			switch {
-			case err == nil && stored == text:
-				continue
-			case err == nil:
-				return citycard.E(op, citycard.Exists, "fee schedule of %s from %v was set with other rules: set a new version", v.Schedule.Party, v.Effective)
-			case !errors.Is(err, pgx.ErrNoRows):
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO clearing_fee_versions (party, effective_day, schedule, set_by, set_ns) VALUES ($1, $2, $3, $4, $5)`,
-				v.Schedule.Party, int64(v.Effective), text, by, at.UnixNano()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return mapErr(op, err)
+	rows := make([]textVersion, len(vs))
+	for i, v := range vs {
+		rows[i] = textVersion{what: "fee schedule of " + v.Schedule.Party + " from " + v.Effective.String(), keys: []any{v.Schedule.Party, int64(v.Effective)}, text: clearing.EncodeFeeVersion(v)}
+	}
+	return c.addTexts(ctx, "postgres.Clearing.AddFees", "clearing_fee_versions", "schedule", []string{"party", "effective_day"}, rows, by, at)
 }
 
 // FeeVersions implements clearing.FeeStore.

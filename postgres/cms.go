@@ -527,6 +527,29 @@ func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error
 	return m, mapErr(op, rows.Err())
 }
 
+// ProductFlowTotals implements cms.Store.
+func (s cmsStore) ProductFlowTotals(ctx context.Context) (map[string]map[cms.FlowType]int64, error) {
+	const op = "postgres.CMS.ProductFlowTotals"
+	rows, err := s.db.pool.Query(ctx, strings.Replace(cms.ProductFlowTotalsQuery, "SUM(f.fen)", "SUM(f.fen)::bigint", 1))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	m, err := cms.ScanProductFlowTotals(rows)
+	return m, mapErr(op, err)
+}
+
+// CardProducts implements cms.Store.
+func (s cmsStore) CardProducts(ctx context.Context, fn func(asn citycard.ASN, product string) error) error {
+	const op = "postgres.CMS.CardProducts"
+	rows, err := s.db.pool.Query(ctx, `SELECT asn, product FROM cms_cards`)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer rows.Close()
+	return mapErr(op, cms.ScanCardProducts(rows, fn))
+}
+
 // cardQuery reads a card.
 const cardQuery = `SELECT ` + cms.CardColumns + ` FROM cms_cards WHERE issuer = $1 AND asn = $2`
 

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -15,29 +13,11 @@ var _ clearing.FeeStore = (*Clearing)(nil)
 
 // AddFees implements clearing.FeeStore, in one write transaction.
 func (c *Clearing) AddFees(ctx context.Context, vs []clearing.FeeVersion, by string, at time.Time) error {
-	const op = "sqlite.Clearing.AddFees"
-	err := c.db.write(ctx, func(tx *sql.Tx) error {
-		for _, v := range vs {
-			text := clearing.EncodeFeeVersion(v)
-			var stored string
-			err := tx.QueryRowContext(ctx, `SELECT schedule FROM clearing_fee_versions WHERE party = ? AND effective_day = ?`,
-				v.Schedule.Party, int64(v.Effective)).Scan(&stored)
-			switch {
-			case err == nil && stored == text:
-				continue
-			case err == nil:
-				return citycard.E(op, citycard.Exists, "fee schedule of %s from %v was set with other rules: set a new version", v.Schedule.Party, v.Effective)
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO clearing_fee_versions (party, effective_day, schedule, set_by, set_ns) VALUES (?, ?, ?, ?, ?)`,
-				v.Schedule.Party, int64(v.Effective), text, by, at.UnixNano()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return mapErr(op, err)
+	rows := make([]textVersion, len(vs))
+	for i, v := range vs {
+		rows[i] = textVersion{what: "fee schedule of " + v.Schedule.Party + " from " + v.Effective.String(), keys: []any{v.Schedule.Party, int64(v.Effective)}, text: clearing.EncodeFeeVersion(v)}
+	}
+	return c.addTexts(ctx, "sqlite.Clearing.AddFees", "clearing_fee_versions", "schedule", []string{"party", "effective_day"}, rows, by, at)
 }
 
 // FeeVersions implements clearing.FeeStore.

@@ -378,6 +378,29 @@ func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error
 	return m, mapErr(op, rows.Err())
 }
 
+// ProductFlowTotals implements cms.Store.
+func (s cmsStore) ProductFlowTotals(ctx context.Context) (map[string]map[cms.FlowType]int64, error) {
+	const op = "sqlite.CMS.ProductFlowTotals"
+	rows, err := s.db.r.QueryContext(ctx, cms.ProductFlowTotalsQuery)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	m, err := cms.ScanProductFlowTotals(rows)
+	return m, mapErr(op, err)
+}
+
+// CardProducts implements cms.Store.
+func (s cmsStore) CardProducts(ctx context.Context, fn func(asn citycard.ASN, product string) error) error {
+	const op = "sqlite.CMS.CardProducts"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT asn, product FROM cms_cards`)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer rows.Close()
+	return mapErr(op, cms.ScanCardProducts(rows, fn))
+}
+
 func (s cmsStore) Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
 	var c cms.Card
 	err := s.db.readRow(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE issuer = ? AND asn = ?`, func(r *sql.Row) (err error) { c, err = cms.ScanCard(r); return err },

@@ -25,6 +25,7 @@ type ClearingStore interface {
 	clearing.Store
 	clearing.FeeStore
 	clearing.AdjustmentStore
+	clearing.ParamStore
 }
 
 // ClearingStores is what one clearing test gets, over one fresh database.
@@ -55,6 +56,8 @@ func RunClearing(t *testing.T, open func(t *testing.T) ClearingStores) {
 		{"FeeVersions", testFeeVersions},
 		{"CycleUnderStoredFees", testCycleUnderStoredFees},
 		{"Adjustments", testAdjustments},
+		{"ParamVersions", testParamVersions},
+		{"CycleUnderStoredParams", testCycleUnderStoredParams},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,10 +77,17 @@ var (
 // to the journal (no acquirer: the records need not verify here).
 func commitAt(t *testing.T, j acquire.Journal, at time.Time, id string, first int64, n int, fen uint32) {
 	t.Helper()
+	commitFull(t, j, at, id, first, n, fen, 0)
+}
+
+// commitFull is commitAt of records stating a full fare of fullFen.
+func commitFull(t *testing.T, j acquire.Journal, at time.Time, id string, first int64, n int, fen, fullFen uint32) {
+	t.Helper()
 	c := &acquire.Commit{At: at, Batches: []acquire.StoredBatch{{Terminal: clearTerm, ID: id, Answer: []byte("{}"), At: at}}, Movements: [][]acquire.Movement{nil}}
 	for i := range n {
 		r := record.Record{Type: citycard.TxPurchase, Issuer: clearIssuer, CardType: 1, Counter: uint16(first) + uint16(i), Amount: fen, BalanceBefore: 100000, TerminalID: clearTerm,
 			PSAMID: citycard.PSAMID{1, 2, 3, 4, 5, 6}, TerminalSeq: uint32(first) + uint32(i)}
+		r.FareFull = fullFen
 		r.Date, r.Time = citycard.DateTime(at.In(citycard.ChinaTime))
 		r.ASN[9] = byte(i) + 1 // never zero: a record decodes only with a diversification input
 		e := acquire.Journaled{Pos: first + int64(i), Terminal: clearTerm, BatchID: id, Outcome: acquire.OutcomeVerified, Class: acquire.ClassBooked}

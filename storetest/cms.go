@@ -528,6 +528,16 @@ func testCMSMoney(t *testing.T, s Stores) {
 	if tot, err := s.CMS.FlowTotals(ctx); err != nil || cms.BookTotal(tot) != 800+24700 || tot[cms.FlowMovedOut] != 24700 || tot[cms.FlowMovedIn] != 24700 {
 		t.Errorf("flow totals %v %v: book %d, want 25500 with 24700 moved out and in", tot, err, cms.BookTotal(tot))
 	}
+	// By product: both cards are of one product, so the one product's
+	// totals are the totals; every card is listed with its product.
+	byProduct, err := s.CMS.ProductFlowTotals(ctx)
+	if tot, _ := s.CMS.FlowTotals(ctx); err != nil || len(byProduct) != 1 || !reflect.DeepEqual(byProduct[old.Product], tot) {
+		t.Errorf("flow totals by product %v %v, want %q's the totals %v", byProduct, err, old.Product, tot)
+	}
+	products := map[citycard.ASN]string{}
+	if err := s.CMS.CardProducts(ctx, func(a citycard.ASN, p string) error { products[a] = p; return nil }); err != nil || products[asn] != old.Product || products[nu] != old.Product {
+		t.Errorf("card products %v %v, want both cards of %q", products, err, old.Product)
+	}
 	loss, err := s.Ledger.Balance(ctx, ledger.Account{Type: ledger.IssuerLoss, Party: issuerHex})
 	if err != nil || loss.NetFen() != 500 {
 		t.Errorf("the issuer's loss: %+v %v, want the 5 yuan spent after the report", loss, err)

@@ -569,6 +569,89 @@ func (e *FareEngine) ids(op string, network uint16, riderCategory, cardType uint
 	return net, cat, media, nil
 }
 
+// recordLeg is a record's leg as Recheck reads it, priced alone.
+type recordLeg struct {
+	j                   fare.Journey
+	q                   fare.Quote
+	at                  time.Time
+	cat, media          string
+	entered, exitBefore bool
+}
+
+// recordLeg builds and prices the leg of composite purchase rec: from
+// its entry to its station when it has one, else from its station. Kind
+// Invalid (Recheck's).
+func (e *FareEngine) recordLeg(op string, rec *record.Record) (*recordLeg, error) {
+	if rec.Type != citycard.TxCompositePurchase {
+		return nil, citycard.E(op, citycard.Invalid, "record type %02X is not a composite purchase", rec.Type)
+	}
+	t := e.Table
+	at, err := citycard.TimeOf(rec.Date, rec.Time, citycard.ChinaTime)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	net, cat, media, err := e.ids(op, rec.Network, rec.RiderCategory, rec.CardType)
+	if err != nil {
+		return nil, err
+	}
+	stop, _ := t.StopID(rec.Network, rec.Station)
+	l := &recordLeg{at: at, cat: cat, media: media}
+	l.j = fare.Journey{Date: dateOf(at), RiderCategory: cat, FareMedia: media}
+	leg := fare.Leg{NetworkID: net, Start: clockOf(at), End: fare.NoTime}
+	l.entered = rec.EntryDate != (citycard.BCDDate{})
+	if l.entered {
+		entry, err := citycard.TimeOf(rec.EntryDate, rec.EntryTime, citycard.ChinaTime)
+		if err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
+		from, _ := t.StopID(rec.Network, rec.EntryStation)
+		leg.RouteID, _ = t.RouteID(rec.Network, rec.EntryLine)
+		l.j.Date = dateOf(entry)
+		leg.FromStopID, leg.ToStopID = from, stop
+		leg.Start = clockOf(entry)
+		leg.End = clockOf(at) + fare.Clock(int(dateOf(at)-l.j.Date)*24*3600)
+		if entry.After(at) {
+			// As the terminal priced it: ending at its entry.
+			l.exitBefore, leg.End = true, leg.Start
+		}
+	} else {
+		leg.RouteID, _ = t.RouteID(rec.Network, rec.Line)
+		leg.FromStopID = stop
+	}
+	l.j.Legs = []fare.Leg{leg}
+	if err := t.Price(&l.j, &l.q); err != nil {
+		return nil, citycard.Wrap(op, citycard.Invalid, err)
+	}
+	return l, nil
+}
+
+// FullFare returns the full fare of composite purchase rec's leg read as
+// tap (a boarding, or a tap-off closing the leg from its entry), under
+// rec's rider category and card type, alone (no transfer, held product
+// or earlier leg's penalty): what Recheck's reading of that kind gives
+// before a penalty. Clearing prices a concession rider's leg at the
+// default category with it. Kind Invalid for a record Recheck refuses, a
+// tap-off without an entry, a tap-on, a reading the table does not give
+// (a boarding on a network that prices legs only from their exit), or a
+// leg no rule prices.
+func (e *FareEngine) FullFare(rec *record.Record, tap TapKind) (uint32, error) {
+	const op = "terminal.FareEngine.FullFare"
+	l, err := e.recordLeg(op, rec)
+	if err != nil {
+		return 0, err
+	}
+	o, chosen := l.q.Chosen(0)
+	switch {
+	case tap == TapOff && !l.entered, tap == TapFlat && l.entered, tap != TapOff && tap != TapFlat:
+		return 0, citycard.E(op, citycard.Invalid, "tap kind %d of a record with an entry %v: want a boarding without an entry or a tap-off with one", tap, l.entered)
+	case !l.q.Complete:
+		return 0, citycard.E(op, citycard.Invalid, "no fare rule of fare table %s prices the record's leg: %s", e.Table.Version(), l.q.Explanation(0))
+	case tap == TapFlat && chosen && o.Origin == fare.OfferMaxFare:
+		return 0, citycard.E(op, citycard.Invalid, "network %d prices a leg from its station alone at its maximum fare: not a boarding", rec.Network)
+	}
+	return fareFen(op, "full fare", l.q.Legs[0].FullFen)
+}
+
 // Recheck re-prices a composite purchase record of a distance or flat
 // fare, as the back office does for revenue assurance. A record with an
 // entry (a tap-off) is the leg from its entry station to its station.
@@ -588,47 +671,12 @@ func (e *FareEngine) ids(op string, network uint16, riderCategory, cardType uint
 // table cannot price, or prices above FareFenMax.
 func (e *FareEngine) Recheck(rec *record.Record) (FareCheck, error) {
 	const op = "terminal.FareEngine.Recheck"
-	if rec.Type != citycard.TxCompositePurchase {
-		return FareCheck{}, citycard.E(op, citycard.Invalid, "record type %02X is not a composite purchase", rec.Type)
-	}
-	t := e.Table
-	at, err := citycard.TimeOf(rec.Date, rec.Time, citycard.ChinaTime)
-	if err != nil {
-		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
-	}
-	net, cat, media, err := e.ids(op, rec.Network, rec.RiderCategory, rec.CardType)
+	l, err := e.recordLeg(op, rec)
 	if err != nil {
 		return FareCheck{}, err
 	}
-	stop, _ := t.StopID(rec.Network, rec.Station)
-	j := fare.Journey{Date: dateOf(at), RiderCategory: cat, FareMedia: media}
-	leg := fare.Leg{NetworkID: net, Start: clockOf(at), End: fare.NoTime}
-	entered := rec.EntryDate != (citycard.BCDDate{})
-	exitBefore := false
-	if entered {
-		entry, err := citycard.TimeOf(rec.EntryDate, rec.EntryTime, citycard.ChinaTime)
-		if err != nil {
-			return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
-		}
-		from, _ := t.StopID(rec.Network, rec.EntryStation)
-		leg.RouteID, _ = t.RouteID(rec.Network, rec.EntryLine)
-		j.Date = dateOf(entry)
-		leg.FromStopID, leg.ToStopID = from, stop
-		leg.Start = clockOf(entry)
-		leg.End = clockOf(at) + fare.Clock(int(dateOf(at)-j.Date)*24*3600)
-		if entry.After(at) {
-			// As the terminal priced it: ending at its entry.
-			exitBefore, leg.End = true, leg.Start
-		}
-	} else {
-		leg.RouteID, _ = t.RouteID(rec.Network, rec.Line)
-		leg.FromStopID = stop
-	}
-	j.Legs = []fare.Leg{leg}
-	var q fare.Quote
-	if err := t.Price(&j, &q); err != nil {
-		return FareCheck{}, citycard.Wrap(op, citycard.Invalid, err)
-	}
+	t, j, q, at, cat, media := e.Table, l.j, &l.q, l.at, l.cat, l.media
+	entered, exitBefore := l.entered, l.exitBefore
 	// The readings of the record, in the order they are preferred.
 	type reading struct {
 		tap     TapKind

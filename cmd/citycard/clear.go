@@ -17,6 +17,7 @@ import (
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/fare"
 	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/registry"
 )
@@ -29,6 +30,9 @@ var clearSubcommands = []struct{ name, summary string }{
 	{"close", "make the approved cycle final and keep the hashes of its settlement files"},
 	{"fees", "fee schedules: fees set FILE stores new versions, fees show prints them (citycard clear fees -h)"},
 	{"adjust", "correct a closed cycle in a later one; adjust approve, a second person; adjust list (citycard clear adjust -h)"},
+	{"concessions", "funders' concession shares: concessions set FILE, concessions show (citycard clear concessions -h)"},
+	{"commissions", "top-up agents' and partner banks' commission schedules on loads: commissions set FILE, commissions show"},
+	{"caps", "net debit caps per party: caps set FILE, caps show"},
 }
 
 // clearFlags are the flags of clear and settle.
@@ -60,7 +64,11 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "adjust" {
 		return runClearAdjust(ctx, e, args[1:])
 	}
+	if len(args) > 0 && clearParamKinds[args[0]] != nil {
+		return runClearParams(ctx, e, args[0], args[1:])
+	}
 	f := newClearFlags(e, "citycard clear")
+	faresDir := f.fs.String("fares", "", "run: the fare table in force (a GTFS-Fares directory): concessions' category discounts are priced with it")
 	f.fs.Usage = func() { clearUsage(e.stderr, f.fs) }
 	pos, err := parseInterleaved(f.fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -69,7 +77,7 @@ func runClear(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" || pos[0] == "adjust" {
+	if len(pos) != 1 || !isClearSubcommand(pos[0]) || pos[0] == "fees" || pos[0] == "adjust" || clearParamKinds[pos[0]] != nil {
 		clearUsage(e.stderr, f.fs)
 		return errUsage
 	}
@@ -85,6 +93,15 @@ func runClear(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.close()
+	if *faresDir != "" {
+		t, err := fare.Load(os.DirFS(*faresDir))
+		if err != nil {
+			return err
+		}
+		if cs.Fares, err = clearing.NewTableFares(t); err != nil {
+			return err
+		}
+	}
 	var s *clearing.Stored
 	switch pos[0] {
 	case "run":
@@ -166,7 +183,9 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 	}
 	cs := &clearing.Cycles{Clearer: clr, Store: st.clearing, Journal: st.clearing, Adjustments: st.clearing, Terminals: registryTerminals{st.registry}, Now: now}
 	if len(fees) == 0 {
-		cs.Fees = st.clearing // the stored schedules, unless the caller (the bench) gives its own
+		// The stored schedules and parameters, and the loads of the
+		// ledger, unless the caller (the bench) gives its own fees.
+		cs.Fees, cs.Params, cs.Ledger = st.clearing, st.clearing, st.ledger
 	}
 	// The interconnection files imported settle in the next cycle run.
 	cs.Interconnect = &interop.Interop{Own: own, Centre: interop.Centre, Store: st.interop, Cycles: cs, Now: now,
@@ -219,6 +238,29 @@ type jsonBreach struct {
 	CapFen int64  `json:"cap_fen"`
 }
 
+// jsonConcession, jsonCommission: a cycle's compensation claims and
+// commissions in clear show --json.
+type jsonConcession struct {
+	Funder         string `json:"funder"`
+	Operator       string `json:"operator"`
+	RiderCategory  uint8  `json:"rider_category"`
+	Kind           string `json:"kind"`
+	Records        int64  `json:"records"`
+	DiscountFen    int64  `json:"discount_fen"`
+	ClaimFen       int64  `json:"claim_fen"`
+	RemainderMicro int64  `json:"remainder_micro"`
+}
+
+type jsonCommission struct {
+	Channel        string `json:"channel"`
+	Issuer         string `json:"issuer"`
+	Rule           string `json:"rule"`
+	Loads          int64  `json:"loads"`
+	LoadedFen      int64  `json:"loaded_fen"`
+	CommissionFen  int64  `json:"commission_fen"`
+	RemainderMicro int64  `json:"remainder_micro"`
+}
+
 type jsonCycle struct {
 	Day        string                `json:"day"`
 	State      string                `json:"state"`
@@ -238,6 +280,11 @@ type jsonCycle struct {
 	Positions  []jsonPosition        `json:"positions"`
 	Breaches   []jsonBreach          `json:"breaches"`
 	Files      []clearing.File       `json:"files"`
+	// FareVersion names the fare table the category discounts were
+	// priced under ("" for none).
+	FareVersion string           `json:"fare_version,omitempty"`
+	Concessions []jsonConcession `json:"concessions"`
+	Commissions []jsonCommission `json:"commissions"`
 }
 
 // clearTime formats a cycle's time in its calendar's zone; "" for none.
@@ -262,6 +309,7 @@ func totalsOf(res *clearing.Result) []struct {
 		{"grey_decisions", res.Claim.Greys}, {"grey_confirmed", res.Confirmed}, {"grey_released", res.Released}, {"grey_reversed", res.Reversed},
 		{"interop_accepted", res.Interop.Accepted}, {"interop_rejected", res.Interop.Rejected}, {"interop_incoming", res.Interop.Incoming},
 		{"interop_corrected", res.Interop.Corrections},
+		{"unpriced", res.Unpriced}, {"ledger_loads", res.Loaded},
 	}
 }
 
@@ -273,7 +321,7 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 		jc := jsonCycle{Day: c.Day.String(), State: c.State.String(), Cutoff: clearTime(c.Cutoff), RangeFrom: c.Range.From, RangeTo: c.Range.To,
 			OpenedAt: clearTime(c.OpenedAt), ComputedAt: clearTime(c.ComputedAt), ComputedBy: c.ComputedBy, ReviewedAt: clearTime(c.ReviewedAt), ReviewedBy: c.ReviewedBy,
 			ApprovedAt: clearTime(c.ApprovedAt), ApprovedBy: c.ApprovedBy, ClosedAt: clearTime(c.ClosedAt), ClosedBy: c.ClosedBy,
-			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files}
+			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files, Concessions: []jsonConcession{}, Commissions: []jsonCommission{}}
 		if jc.Files == nil {
 			jc.Files = []clearing.File{}
 		}
@@ -287,6 +335,13 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 			}
 			for _, b := range res.Breaches {
 				jc.Breaches = append(jc.Breaches, jsonBreach{b.Party, b.NetFen, b.CapFen})
+			}
+			jc.FareVersion = res.FareVersion
+			for _, l := range res.Concessions {
+				jc.Concessions = append(jc.Concessions, jsonConcession(l))
+			}
+			for _, l := range res.Commissions {
+				jc.Commissions = append(jc.Commissions, jsonCommission(l))
 			}
 		}
 		enc := json.NewEncoder(w)
@@ -335,7 +390,14 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 		return err
 	}
 	for _, b := range res.Breaches {
-		fmt.Fprintf(w, "BREACH: %s nets %s CNY, past its net debit cap of %s CNY\n", b.Party, citycard.Yuan(b.NetFen), citycard.Yuan(b.CapFen))
+		fmt.Fprintf(w, "BREACH: %s nets %s CNY, past its net debit cap of %s CNY: the cycle cannot be reviewed\n", b.Party, citycard.Yuan(b.NetFen), citycard.Yuan(b.CapFen))
+	}
+	for _, l := range res.Concessions {
+		fmt.Fprintf(w, "  concession: %s owes %s %s CNY for %d records of rider category %d (%s discounts of %s CNY)\n",
+			l.Funder, l.Operator, citycard.Yuan(l.ClaimFen), l.Records, l.RiderCategory, l.Kind, citycard.Yuan(l.DiscountFen))
+	}
+	for _, l := range res.Commissions {
+		fmt.Fprintf(w, "  commission: %s earns %s CNY on %d loads of %s CNY onto %s's cards\n", l.Channel, citycard.Yuan(l.CommissionFen), l.Loads, citycard.Yuan(l.LoadedFen), l.Issuer)
 	}
 	for _, f := range s.Files {
 		fmt.Fprintf(w, "  file %s  sha256 %s  %d bytes\n", f.Name, f.SHA256, f.Size)

@@ -2,18 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
-	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
@@ -27,7 +28,8 @@ func runFloat(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("citycard float", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
-	asJSON := fs.Bool("json", false, "print JSON (fen) for a program instead of a table (yuan) for a person")
+	asJSON := fs.Bool("json", false, "print JSON (fen) for a program instead of a table (yuan) for a person (--format json)")
+	format := fs.String("format", floatAsTable, "table (yuan, for a person), json or csv (fen, for a program)")
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -35,6 +37,12 @@ func runFloat(ctx context.Context, e env, args []string) error {
 	if err != nil || len(pos) != 0 {
 		fs.Usage()
 		return errUsage
+	}
+	if *asJSON {
+		*format = floatAsJSON
+	}
+	if *format != floatAsTable && *format != floatAsJSON && *format != floatAsCSV {
+		return fmt.Errorf("float: --format %q: want table, json or csv: %w", *format, errUsage)
 	}
 	if u, err := dburl.Parse(*db); err == nil && u.Engine == dburl.SQLite {
 		if _, err := os.Stat(u.Path); errors.Is(err, os.ErrNotExist) {
@@ -51,7 +59,7 @@ func runFloat(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	rep := clearing.ReconcileFloat(figs)
-	if err := printFloat(e.stdout, rep, *asJSON); err != nil {
+	if err := printFloat(e.stdout, rep, *format); err != nil {
 		return err
 	}
 	if !rep.Sound {
@@ -60,92 +68,71 @@ func runFloat(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// floatFigures gathers each issuer's three figures: the ledger's card
-// float accounts, the card shadows (the journal replayed: no record is
-// verified, so the acquirer needs no keys) and card management's book
-// for our own issuer.
+// floatFigures gathers each issuer's three figures, and those of each of
+// its card products (clearing.FloatSplit): the ledger's card float
+// postings, put on products through their entries' drill-down; the card
+// shadows (the journal replayed: no record is verified, so the acquirer
+// needs no keys) and the journal's records and grey decisions; card
+// management's book, by product, for our own issuer.
 func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, error) {
 	own, err := ownIssuer(ctx, st.registry)
 	if err != nil {
 		return nil, err
 	}
+	products := map[citycard.ASN]string{}
+	if err := st.cms.CardProducts(ctx, func(asn citycard.ASN, p string) error { products[asn] = p; return nil }); err != nil {
+		return nil, err
+	}
+	split := clearing.NewFloatSplit(own.String(), products)
 	acq, err := acquire.Open(ctx, acquire.Config{Journal: st.journal, Terminals: terminalsOf(st.registry), Verifier: record.NewVerifier(nil, own)})
 	if err != nil {
 		return nil, err
 	}
-	shadows := acq.Float()
+	acq.Shadows(split.Shadow)
 	if err := acq.Close(); err != nil {
 		return nil, err
 	}
-	bs, err := st.ledger.Balances(ctx)
-	if err != nil {
-		return nil, err
-	}
-	totals, err := st.cms.FlowTotals(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byIssuer := map[string]*clearing.FloatFigures{}
-	fig := func(issuer string) *clearing.FloatFigures {
-		f := byIssuer[issuer]
-		if f == nil {
-			f = &clearing.FloatFigures{Issuer: issuer}
-			byIssuer[issuer] = f
-		}
-		return f
-	}
-	var ownDebits int64
-	for _, b := range bs {
-		if b.Account.Type == ledger.CardFloat {
-			fig(b.Account.Party).LedgerFen = -b.NetFen()
-			if b.Account.Party == own.String() {
-				ownDebits = b.DebitsFen
+	err = st.ledger.Scan(ctx, 0, func(p *ledger.Posted) error {
+		for _, q := range p.Postings {
+			if q.Account.Type == ledger.CardFloat {
+				split.Posting(q.Account.Party, p.Source, q.AmountFen)
 			}
 		}
-	}
-	seen, err := loadsSeen(ctx, st.journal)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	// The shadows' purchases: loads seen less booked, suspense included.
-	shadowPurchases := map[string]int64{}
-	for _, s := range shadows {
-		shadowPurchases[s.Issuer.String()] = seen[s.Issuer] - s.BookedFen + s.SuspenseFen
-		fig(s.Issuer.String()).ShadowFen = s.BookedFen - s.SuspenseFen
-	}
-	fig(own.String()).ShadowFen = cms.BookTotal(totals) - shadowPurchases[own.String()]
-	// The purchases booked are the float's debits less card management's.
-	purchases := ownDebits - totals[cms.FlowRefund] - totals[cms.FlowLoadReversed] - totals[cms.FlowMovedOut]
-	f := fig(own.String())
-	f.BookFen, f.HasBook = cms.BookTotal(totals)-purchases, true
-	out := make([]clearing.FloatFigures, 0, len(byIssuer))
-	for _, f := range byIssuer {
-		out = append(out, *f)
-	}
-	return out, nil
-}
-
-// loadsSeen sums the amounts of the load records the journal holds
-// (class load: each counted once), per issuer: what the shadows' booked
-// balances took in.
-func loadsSeen(ctx context.Context, j acquire.Journal) (map[citycard.IssuerCode]int64, error) {
-	m := map[citycard.IssuerCode]int64{}
-	err := j.Replay(ctx, 0, func(e *acquire.Journaled) error {
-		if e.Class != acquire.ClassLoad {
-			return nil
-		}
-		r, err := record.DecodeBinary(e.Raw[:])
-		if err != nil {
-			return citycard.Wrap("citycard.float", citycard.Invalid, fmt.Errorf("journal position %d: %w", e.Pos, err))
-		}
-		m[r.Issuer] += int64(r.Amount)
+	// The grey decisions, by the position of the record that made them:
+	// few, so kept in memory to meet their batch in the journal's replay.
+	greys := map[int64][]acquire.GreyDecision{}
+	err = st.clearing.Greys(ctx, clearing.Range{From: 0, To: math.MaxInt64}, func(g *acquire.GreyDecision) error {
+		greys[g.Pos] = append(greys[g.Pos], *g)
 		return nil
 	})
-	return m, err
+	if err != nil {
+		return nil, err
+	}
+	err = st.journal.Replay(ctx, 0, func(e *acquire.Journaled) error {
+		for i := range greys[e.Pos] {
+			split.Grey(acquire.LedgerSource(e.Terminal, e.BatchID), &greys[e.Pos][i])
+		}
+		return split.Record(e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	byProduct, err := st.cms.ProductFlowTotals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	split.Book(byProduct)
+	return split.Figures(), nil
 }
 
 type jsonFloatLine struct {
 	Issuer        string `json:"issuer"`
+	Product       string `json:"product,omitempty"` // absent on the issuer's whole float
 	LedgerFen     int64  `json:"ledger_fen"`
 	ShadowsFen    int64  `json:"shadows_fen"`
 	BookFen       *int64 `json:"book_fen,omitempty"` // absent for an issuer card management does not keep
@@ -155,40 +142,77 @@ type jsonFloatLine struct {
 }
 
 type jsonFloat struct {
-	Sound  bool            `json:"sound"`
-	Issuer []jsonFloatLine `json:"issuers"`
+	Sound    bool            `json:"sound"`
+	Issuer   []jsonFloatLine `json:"issuers"`  // each issuer's whole float
+	Products []jsonFloatLine `json:"products"` // each issuer's per card product
 }
 
-// printFloat prints the report: a table in yuan, or JSON in fen.
-func printFloat(w io.Writer, rep clearing.FloatReport, asJSON bool) error {
-	if asJSON {
-		out := jsonFloat{Sound: rep.Sound, Issuer: []jsonFloatLine{}}
+// The outputs of citycard float.
+const (
+	floatAsTable = "table"
+	floatAsJSON  = "json"
+	floatAsCSV   = "csv"
+)
+
+// floatCSVHeader is the first row of citycard float --format csv: one row
+// a line, the issuer's whole float with an empty product, amounts in fen
+// (book columns empty where card management keeps no book).
+var floatCSVHeader = []string{"issuer", "product", "ledger_fen", "shadows_fen", "book_fen", "shadows_diff_fen", "book_diff_fen", "off"}
+
+// printFloat prints the report: a table in yuan, JSON or CSV in fen.
+func printFloat(w io.Writer, rep clearing.FloatReport, format string) error {
+	switch format {
+	case floatAsJSON:
+		out := jsonFloat{Sound: rep.Sound, Issuer: []jsonFloatLine{}, Products: []jsonFloatLine{}}
 		for _, l := range rep.Lines {
-			jl := jsonFloatLine{Issuer: l.Issuer, LedgerFen: l.LedgerFen, ShadowsFen: l.ShadowFen, ShadowDiffFen: l.ShadowDiffFen, Off: l.Off}
+			jl := jsonFloatLine{Issuer: l.Issuer, Product: l.Product, LedgerFen: l.LedgerFen, ShadowsFen: l.ShadowFen, ShadowDiffFen: l.ShadowDiffFen, Off: l.Off}
 			if l.HasBook {
 				jl.BookFen, jl.BookDiffFen = &l.BookFen, &l.BookDiffFen
 			}
-			out.Issuer = append(out.Issuer, jl)
+			if l.Product == "" {
+				out.Issuer = append(out.Issuer, jl)
+			} else {
+				out.Products = append(out.Products, jl)
+			}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return encodeJSON(w, out)
+	case floatAsCSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(floatCSVHeader); err != nil {
+			return err
+		}
+		for _, l := range rep.Lines {
+			book, bookDiff := "", ""
+			if l.HasBook {
+				book, bookDiff = strconv.FormatInt(l.BookFen, 10), strconv.FormatInt(l.BookDiffFen, 10)
+			}
+			if err := cw.Write([]string{l.Issuer, l.Product, strconv.FormatInt(l.LedgerFen, 10), strconv.FormatInt(l.ShadowFen, 10), book,
+				strconv.FormatInt(l.ShadowDiffFen, 10), bookDiff, l.Off}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-16s\tLEDGER (CNY)\tSHADOWS (CNY)\tBOOK (CNY)\tSHADOWS-LEDGER\tBOOK-LEDGER\t %s\n", "ISSUER", "OFF")
+	fmt.Fprintf(tw, "%-16s\t%-12s\tLEDGER (CNY)\tSHADOWS (CNY)\tBOOK (CNY)\tSHADOWS-LEDGER\tBOOK-LEDGER\t %s\n", "ISSUER", "PRODUCT", "OFF")
 	for _, l := range rep.Lines {
 		book, bookDiff := "-", "-"
 		if l.HasBook {
 			book, bookDiff = citycard.Yuan(l.BookFen), citycard.Yuan(l.BookDiffFen)
 		}
-		fmt.Fprintf(tw, "%-16s\t%s\t%s\t%s\t%s\t%s\t %s\n", l.Issuer, citycard.Yuan(l.LedgerFen), citycard.Yuan(l.ShadowFen), book,
+		product := l.Product
+		if product == "" {
+			product = "all"
+		}
+		fmt.Fprintf(tw, "%-16s\t%-12s\t%s\t%s\t%s\t%s\t%s\t %s\n", l.Issuer, product, citycard.Yuan(l.LedgerFen), citycard.Yuan(l.ShadowFen), book,
 			citycard.Yuan(l.ShadowDiffFen), bookDiff, l.Off)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if rep.Sound {
-		fmt.Fprintln(w, "sound: the three figures agree for every issuer (per issuer only: card management keeps no product on a flow)")
+		fmt.Fprintln(w, "sound: the three figures agree for every issuer and card product")
 	} else {
 		fmt.Fprintln(w, "NOT SOUND: a figure disagrees (OFF names it)")
 	}

@@ -344,8 +344,11 @@ type simBackOffice struct {
 	bl     *blacklist.List
 	params api.Parameters
 	now    func() time.Time // the city's clock, from Start
-	cards  *cms.Manager
-	loads  *cms.LoadHost
+	// fares prices the concessions' category discounts: the city's fare
+	// table, nil without one.
+	fares *clearing.TableFares
+	cards *cms.Manager
+	loads *cms.LoadHost
 	// dataKey is card management's data key (cardholders' personal
 	// data): the sim's own, drawn at random, as it needs no key store.
 	dataKey []byte
@@ -418,6 +421,10 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
 		b.params.FareTableVersion = s.Fares.Version()
+		if b.fares, err = clearing.NewTableFares(s.Fares); err != nil {
+			acq.Close()
+			return err
+		}
 	}
 	p, err := cms.NewProtector(b.dataKey, nil)
 	if err != nil {
@@ -536,6 +543,9 @@ func (b *simBackOffice) Clearing(ctx context.Context) (*clearing.Cycles, map[str
 	cs, err := cyclesOver(ctx, b.st, b.now)
 	if err != nil {
 		return nil, nil, err
+	}
+	if b.fares != nil {
+		cs.Fares = b.fares
 	}
 	parties, err := partiesOf(ctx, b.st.registry)
 	if err != nil {

@@ -40,6 +40,7 @@ type clearingStore interface {
 	clearing.Store
 	clearing.FeeStore
 	clearing.AdjustmentStore
+	clearing.ParamStore
 }
 
 // stores are the back office's storage, whichever engine holds it.

@@ -132,12 +132,21 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 				}
 			}
 		}
-		g, err := clearing.Gather(ctx, cs.Journal, cs.Terminals, &s.Cycle, from)
+		g, err := clearing.GatherPriced(ctx, cs.Journal, cs.Terminals, &s.Cycle, from, cs.Fares)
 		if err != nil {
 			repro.fail("cycle %v: gathering its range again: %v", s.Cycle.Day, err)
 			continue
 		}
-		res, err := cs.Clearer.Clear(&clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry})
+		var prev *clearing.Stored
+		if i > 0 {
+			prev = &stored[i-1]
+		}
+		lc, loads, err := cs.GatherLoads(ctx, prev, &s.Cycle)
+		if err != nil {
+			repro.fail("cycle %v: gathering its loads again: %v", s.Cycle.Day, err)
+			continue
+		}
+		res, err := cs.Clearer.Clear(&clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, FareVersion: g.FareVersion})
 		if err != nil {
 			repro.fail("cycle %v: clearing it again: %v", s.Cycle.Day, err)
 			continue
