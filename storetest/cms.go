@@ -693,6 +693,36 @@ func testCMSLoads(t *testing.T, s Stores) {
 	if n, err := cms.VerifyAudit(ctx, s.CMS); err != nil || n != 3*3+3 {
 		t.Errorf("VerifyAudit: %d %v", n, err)
 	}
+	// A new load whose key another load holds is refused alone (a store
+	// writing the batch's rows at once must find whose they are).
+	c0, _ := s.CMS.Card(ctx, cmsIssuer, cards[0].ASN)
+	dup := op(c0, "l0-dup", 50, cms.LoadUnconfirmed)
+	dup.Loads[0].Key = "l1"
+	c1, _ := s.CMS.Card(ctx, cmsIssuer, cards[1].ASN)
+	fine := op(c1, "zz-fine", 10, cms.LoadUnconfirmed)
+	res, err = s.CMS.CommitBatch(ctx, []*cms.Operation{dup, fine})
+	if err != nil || res[0].Err == nil || res[1].Err != nil {
+		t.Fatalf("a batch with a load key taken: %+v %v", res, err)
+	}
+	wantKind(t, "a load key taken", res[0].Err, citycard.Exists)
+	if _, err := s.CMS.OperationHash(ctx, "l0-dup"); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("the refused operation's key: %v", err)
+	}
+	if got := bookBalance(t, s.CMS, cards[1].ASN); got != 210 {
+		t.Errorf("card 1's book after the batch beside the refused one: %d", got)
+	}
+	// A load settled in the batch that books it, as one after the other.
+	c1, _ = s.CMS.Card(ctx, cmsIssuer, cards[1].ASN)
+	booked := op(c1, "zz-settled", 20, cms.LoadUnconfirmed)
+	settled := *booked.Loads[0]
+	settled.Status, settled.SettledAt, settled.Settlement = cms.LoadConfirmed, at, "test"
+	confirm := &cms.Operation{At: at, Loads: []*cms.OnlineLoad{&settled}, Audit: &cms.AuditRecord{At: at, Actor: "kiosk", ServicePoint: "k1", Subject: "card:" + c1.String(), Action: "confirm load"}}
+	if res, err := s.CMS.CommitBatch(ctx, []*cms.Operation{booked, confirm}); err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("a load booked and settled in one batch: %+v %v", res, err)
+	}
+	if l, err := s.CMS.OnlineLoad(ctx, "zz-settled"); err != nil || l.Status != cms.LoadConfirmed {
+		t.Errorf("the load booked and settled in one batch: %+v %v", l, err)
+	}
 	// The same batch again: replayed, nothing written twice.
 	res, err = s.CMS.CommitBatch(ctx, []*cms.Operation{op(cards[0], "l0", 100, cms.LoadUnconfirmed)})
 	if err != nil || !res[0].Replayed {
