@@ -21,17 +21,24 @@ const (
 	keyLenMax                = 128 // an idempotency key
 )
 
-// Balances gives what a refund needs of a card's purse: its balance and
-// its purchases since issue (for the fee rule and a lost card's cut).
+// Balances gives what a refund or a balance move needs of a card's
+// purse: its balance and its purchases booked (for the fee rule and a
+// lost card's cut).
 type Balances interface {
 	Balance(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (balanceFen int64, purchases []cms.Purchase, err error)
 }
 
-// ShadowBalances gives a card's balance from acquire's card shadow (the
-// balance its newest record reported) and, for a card no record of which
-// came in, from card management's book (its loads). It knows no list of
-// purchases: the fee rule sees none, and a lost card's balance is the
-// shadow's whole (what came in before the refund). Kind IO.
+// ShadowBalances gives a card's purse from acquisition: its purchases
+// booked, read from the journal (acquire.Acquirer.CardPurchases), and its
+// balance. A card in use is not there to be read at a refund made
+// without it, so its balance is the one its newest record reported (the
+// card shadow's), or card management's book for a card no record of
+// which came in. A card with a cut (lost or damaged, replaced) is
+// reckoned from card management's book less its purchases booked
+// (cms.Manager.BookPurse): a late load record cannot make it look
+// fuller, and the purchases still to come are the cooling period's
+// business, or the issuer's (SettleLateLosses). Without an acquirer the
+// purchases are none. Kinds IO, NotFound (the card).
 type ShadowBalances struct {
 	Acquirer *acquire.Acquirer
 	Cards    *cms.Manager
@@ -39,13 +46,91 @@ type ShadowBalances struct {
 
 // Balance implements Balances.
 func (b ShadowBalances) Balance(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (int64, []cms.Purchase, error) {
-	if b.Acquirer != nil {
+	const op = "api.ShadowBalances.Balance"
+	c, err := b.Cards.Card(ctx, issuer, asn)
+	if err != nil {
+		return 0, nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	ps, err := b.Purchases(ctx, []acquire.Card{{Issuer: issuer, ASN: asn}})
+	if err != nil {
+		return 0, nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	purchases := ps[acquire.Card{Issuer: issuer, ASN: asn}]
+	if b.Acquirer != nil && c.LostAt.IsZero() {
 		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
-			return sh.ReportedFen, nil, nil
+			return sh.ReportedFen, purchases, nil
 		}
 	}
-	n, err := b.Cards.BookBalance(ctx, asn)
-	return n, nil, err
+	bal, err := b.Cards.BookPurse(ctx, asn, purchases)
+	return bal, purchases, citycard.Wrap(op, citycard.Other, err)
+}
+
+// Reported is a card's balance as its holder sees it, without the
+// journal read of Balance: the balance its newest record reported, or
+// card management's book for a card no record of which came in. Kind IO.
+func (b ShadowBalances) Reported(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (int64, error) {
+	if b.Acquirer != nil {
+		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
+			return sh.ReportedFen, nil
+		}
+	}
+	return b.Cards.BookBalance(ctx, asn)
+}
+
+// Purchases returns the purchases booked of cards (at most
+// acquire.CardPurchasesMax), read from the journal in one pass; none
+// without an acquirer. Kinds Invalid, IO.
+func (b ShadowBalances) Purchases(ctx context.Context, cards []acquire.Card) (map[acquire.Card][]cms.Purchase, error) {
+	out := make(map[acquire.Card][]cms.Purchase, len(cards))
+	if b.Acquirer == nil {
+		return out, nil
+	}
+	got, err := b.Acquirer.CardPurchases(ctx, cards...)
+	if err != nil {
+		return nil, err
+	}
+	for c, ps := range got {
+		list := make([]cms.Purchase, len(ps))
+		for i, p := range ps {
+			list[i] = cms.Purchase{At: p.At, AmountFen: p.AmountFen}
+		}
+		out[c] = list
+	}
+	return out, nil
+}
+
+// SettleLateLosses has the issuer bear what each of cards (closed cards
+// with a cut: their balance moved or refunded) was used for beyond its
+// book, by the purchases booked now (cms.Manager.SettleLateLoss): the
+// old card's records that came after its balance was reckoned. Cards
+// without a cut or not closed are passed over. It returns the cards that
+// had a loss booked and its sum. Kinds of Purchases and SettleLateLoss.
+func (b ShadowBalances) SettleLateLosses(ctx context.Context, by cms.Actor, cards []cms.Card) (n int, fen int64, err error) {
+	const op = "api.ShadowBalances.SettleLateLosses"
+	var refs []acquire.Card
+	for _, c := range cards {
+		if !c.LostAt.IsZero() && c.State == cms.Closed {
+			refs = append(refs, acquire.Card{Issuer: c.Issuer, ASN: c.ASN})
+		}
+	}
+	for len(refs) > 0 {
+		page := refs[:min(len(refs), acquire.CardPurchasesMax)]
+		refs = refs[len(page):]
+		ps, err := b.Purchases(ctx, page)
+		if err != nil {
+			return n, fen, citycard.Wrap(op, citycard.Other, err)
+		}
+		for _, c := range page {
+			due, err := b.Cards.SettleLateLoss(ctx, by, c.Issuer, c.ASN, ps[c])
+			if err != nil {
+				return n, fen, citycard.Wrap(op, citycard.Other, err)
+			}
+			if due > 0 {
+				n, fen = n+1, fen+due
+			}
+		}
+	}
+	return n, fen, nil
 }
 
 func (s *Server) cards(op string) (*cms.Manager, error) {
@@ -414,6 +499,63 @@ func (s *Server) handleCardReplace(w http.ResponseWriter, r *http.Request, by St
 	s.answerMoney(w, r, op, by, "card replaced", m, issuer, asn, &nu, replayed, err)
 }
 
+// handleCardMoveBalance moves a replaced card's balance as of its cut
+// onto its replacement once the cooling period is over: {"key"}. The
+// balance and the purchases are acquisition's (Balances); the old
+// card's use after the cut is borne by the issuer. A retry of a move made
+// answers replayed: the old card, closed, is not reckoned again.
+func (s *Server) handleCardMoveBalance(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.cardMoveBalance"
+	m, issuer, asn, err := s.cardsAndPath(r, op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var key string
+	err = readBody(w, r, op, "balance move", maxCardBody, []field{{"key", readString(&key)}})
+	if err == nil {
+		err = checkKey(op, key)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
+		return
+	}
+	c, err := m.Card(r.Context(), issuer, asn)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	nu := c.ReplacedBy
+	replayed, err := s.replayedClosed(r.Context(), m, &c, key)
+	if err == nil && !replayed {
+		var bal int64
+		var purchases []cms.Purchase
+		bal, purchases, err = s.balances(m).Balance(r.Context(), issuer, asn)
+		if err == nil {
+			replayed, err = m.MoveBalance(r.Context(), by.actor(), key, issuer, asn, bal, purchases)
+		}
+	}
+	s.answerMoney(w, r, op, by, "balance moved", m, issuer, asn, &nu, replayed, err)
+}
+
+// replayedClosed tells a retry of a money operation that closed card c
+// (its key booked, the card closed): such a card is not reckoned again,
+// as its book has moved since the first try.
+func (s *Server) replayedClosed(ctx context.Context, m *cms.Manager, c *cms.Card, key string) (bool, error) {
+	if c.State != cms.Closed {
+		return false, nil
+	}
+	return m.Booked(ctx, key)
+}
+
+// balances returns the server's Balances, ShadowBalances by default.
+func (s *Server) balances(m *cms.Manager) Balances {
+	if s.Balances != nil {
+		return s.Balances
+	}
+	return ShadowBalances{Acquirer: s.Acquirer, Cards: m}
+}
+
 // refundRequest is a refund's body less its approval_id: what an
 // approval is given for, compared byte for byte as JSON.
 type refundRequest struct {
@@ -474,11 +616,7 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 		s.fail(w, r, err)
 		return
 	}
-	bals := s.Balances
-	if bals == nil {
-		bals = ShadowBalances{Acquirer: s.Acquirer, Cards: m}
-	}
-	bal, purchases, err := bals.Balance(r.Context(), issuer, asn)
+	bal, purchases, err := s.balances(m).Balance(r.Context(), issuer, asn)
 	var quote cms.RefundQuote
 	if err == nil {
 		quote, err = m.QuoteRefund(&c, bal, purchases)

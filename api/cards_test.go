@@ -444,6 +444,7 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 	if _, err := x.m.Apply(ctx, cms.Actor{Who: "clerk", ServicePoint: "p"}, testIssuer, otherCard, "citizen", other.ID); err != nil {
 		t.Fatal(err)
 	}
+	cooled := x.replacedCooled(t, "31500000000000000407", "31500000000000000408")
 	j := func(s string) []byte { return []byte(s) }
 	const ct = "application/json"
 	return map[string][]shapeRequest{
@@ -468,12 +469,39 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/cards/{issuer}/{asn}/unloss":   {{path: cardURL(applied, "unloss"), token: x.tokens["clerk"]}},
 		"POST /v1/cards/{issuer}/{asn}/replace": {{path: cardURL(lost, "replace"), token: x.tokens["clerk"], ctype: ct,
 			body: j(`{` + cash("shape-replace") + `,"new_asn":"31500000000000000403"}`)}},
-		"POST /v1/cards/{issuer}/{asn}/refund":    {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},
-		"GET /v1/openapi.json":                    {{}},
-		"POST /v1/self/register":                  {{ctype: ct, body: j(`{"issuer":"` + testIssuer.String() + `","asn":"` + otherCard.String() + `","doc_type":"resident_id","doc_number":"330205198003050026","password":"` + staffPass + `"}`)}},
-		"POST /v1/self/login":                     {{ctype: ct, body: j(`{"doc_type":"resident_id","doc_number":"` + testIDNumber + `","password":"` + staffPass + `"}`)}},
-		"GET /v1/self/cards":                      {{token: selfTok}},
-		"GET /v1/self/cards/{issuer}/{asn}":       {{path: "/v1/self" + cardURL(own, "")[3:], token: selfTok}},
-		"POST /v1/self/cards/{issuer}/{asn}/loss": {{path: "/v1/self" + cardURL(own, "loss")[3:], token: selfTok}},
+		"POST /v1/cards/{issuer}/{asn}/refund":       {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},
+		"POST /v1/cards/{issuer}/{asn}/move-balance": {{path: cardURL(cooled, "move-balance"), token: x.tokens["clerk"], ctype: ct, body: j(`{"key":"shape-move"}`)}},
+		"GET /v1/openapi.json":                       {{}},
+		"POST /v1/self/register":                     {{ctype: ct, body: j(`{"issuer":"` + testIssuer.String() + `","asn":"` + otherCard.String() + `","doc_type":"resident_id","doc_number":"330205198003050026","password":"` + staffPass + `"}`)}},
+		"POST /v1/self/login":                        {{ctype: ct, body: j(`{"doc_type":"resident_id","doc_number":"` + testIDNumber + `","password":"` + staffPass + `"}`)}},
+		"GET /v1/self/cards":                         {{token: selfTok}},
+		"GET /v1/self/cards/{issuer}/{asn}":          {{path: "/v1/self" + cardURL(own, "")[3:], token: selfTok}},
+		"POST /v1/self/cards/{issuer}/{asn}/loss":    {{path: "/v1/self" + cardURL(own, "loss")[3:], token: selfTok}},
 	}
+}
+
+// replacedCooled is a card lost, replaced by nu (issued) and past its
+// cooling period: its loss report is put back 8 days in the store, as
+// the fixture's clock moves a second a call.
+func (x *cmsFix) replacedCooled(t testing.TB, asn, nu string) citycard.ASN {
+	t.Helper()
+	ctx := context.Background()
+	by := cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}
+	a, n := x.lost(t, asn), asnOf(t, nu)
+	if _, err := x.m.Replace(ctx, by, "replace-"+asn, testIssuer, a, n, cms.Channel{Type: cms.Cash, Party: testParty}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.m.Move(ctx, by, testIssuer, n, cms.Personalize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.m.Sell(ctx, by, "sell-"+nu, testIssuer, n, cms.Channel{Type: cms.Cash, Party: testParty}, 0); err != nil {
+		t.Fatal(err)
+	}
+	c := x.card(t, a)
+	c.LostAt = c.LostAt.Add(-8 * 24 * time.Hour)
+	c.Version++
+	if err := x.db.CMS().UpdateCard(ctx, &c, &cms.AuditRecord{At: time.Now(), Actor: "test", ServicePoint: "test", Subject: "card:" + c.String(), Action: "backdate loss"}); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

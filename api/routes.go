@@ -73,7 +73,8 @@ func (s *Server) routes() []route {
 		s.staffRoute("GET /v1/cards/{issuer}/{asn}/topups", RoleAuditor, s.handleCardTopUps),
 		s.staffRoute("GET /v1/topups/{id}", RoleAuditor, s.handleTopUpShow),
 		s.staffRoute("POST /v1/topups/{id}/refund", RoleClerk, s.handleTopUpRefund),
-		s.staffRoute("POST /v1/topups/sweep", RoleSupervisor, s.handleTopUpSweep), // the expired refunded to their payers
+		s.staffRoute("POST /v1/topups/sweep", RoleSupervisor, s.handleTopUpSweep),                      // the expired refunded to their payers
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/move-balance", RoleClerk, s.handleCardMoveBalance), // after the cooling period
 
 		// Cardholders' self service (Authorization: Bearer <cardholder
 		// token>): their own cards only.

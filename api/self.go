@@ -158,11 +158,11 @@ func (s *Server) handleSelfCard(w http.ResponseWriter, r *http.Request, holder i
 	}
 	var bal int64
 	if err == nil {
-		bals := s.Balances
-		if bals == nil {
-			bals = ShadowBalances{Acquirer: s.Acquirer, Cards: s.Cards}
+		if s.Balances != nil {
+			bal, _, err = s.Balances.Balance(r.Context(), issuer, asn)
+		} else {
+			bal, err = ShadowBalances{Acquirer: s.Acquirer, Cards: s.Cards}.Reported(r.Context(), issuer, asn)
 		}
-		bal, _, err = bals.Balance(r.Context(), issuer, asn)
 	}
 	if err != nil {
 		s.fail(w, r, err)
