@@ -89,6 +89,7 @@ type simOptions struct {
 	cpuProfile   string
 	json, quiet  bool
 	explain      bool
+	coolingDays  int
 	parsedFaults []city.Fault
 	// dropClearedRecord breaks conservation across clearing on purpose
 	// (city.Config.DropClearedRecord): tests only.
@@ -115,6 +116,7 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&o.db, "db", "", "database URL (default: a fresh SQLite file in a temporary directory; a postgres:// URL gets a fresh schema, dropped at the end)")
 	fs.StringVar(&o.alg, "alg", "3des", "card algorithm: 3des or sm4")
 	fs.StringVar(&o.dir, "dir", "", "directory for the terminals' queues (default: a temporary one, in /dev/shm when there is one)")
+	fs.IntVar(&o.coolingDays, "cooling-days", city.DefaultCoolingDays, "the cooling period of a replacement in the city's products, days (1 to 365; the sample products': 7)")
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object on the last line")
 	fs.BoolVar(&o.explain, "explain", false, "on a violation, print the history of the first card it names (stderr)")
 	fs.StringVar(&o.out, "out", "", "keep the cycles' settlement files in `DIR` (with --seeds, DIR/seed-N)")
@@ -170,6 +172,9 @@ func (o *simOptions) parse(fs *flag.FlagSet, args []string, cmd string) error {
 	}
 	if o.cards < 1 || o.cards > city.CardsMax || o.days < 1 || o.days > city.DaysMax {
 		return fmt.Errorf("%s: --cards 1 to %d and --days 1 to %d: %w", cmd, city.CardsMax, city.DaysMax, errUsage)
+	}
+	if o.coolingDays < 1 || o.coolingDays > 365 {
+		return fmt.Errorf("%s: --cooling-days %d: want 1 to 365: %w", cmd, o.coolingDays, errUsage)
 	}
 	return nil
 }
@@ -314,7 +319,7 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 		progress = nil
 	}
 	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start,
-		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord}
+		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays}
 	if o.out != "" && o.seeds != "" {
 		cfg.SettleDir = filepath.Join(o.out, fmt.Sprintf("seed-%d", seed))
 	}
@@ -432,7 +437,11 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 		return err
 	}
 	b.acq, b.bl, b.now = acq, bl, s.Now
-	b.cards = cms.NewManager(cms.NewGroupCommit(b.st.cms), cms.DefaultProducts(), p, s.Now).WithBlacklist(bl)
+	products := s.Products
+	if products == nil {
+		products = cms.DefaultProducts()
+	}
+	b.cards = cms.NewManager(cms.NewGroupCommit(b.st.cms), products, p, s.Now).WithBlacklist(bl)
 	b.loads = cms.NewLoadHost(b.cards, s.Keys, acq)
 	server := b.apiServer(staff)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

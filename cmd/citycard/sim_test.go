@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/sim/city"
 	"github.com/citycard/citycard/terminal"
 )
@@ -368,4 +370,51 @@ func TestSimCrashMidClearingAtEveryPoint(t *testing.T) {
 			t.Errorf("no run crashed %s (seen %v)", w, seen)
 		}
 	}
+}
+
+// Lost cards are replaced: each replacement's cooling period ends (the
+// city's is a day; those reported on the last day end after it, the
+// clock run on for them), the new card is issued holding the balance as
+// of the report, and conservation per card holds across it, the loss
+// account included.
+func TestSimReplacesLostCards(t *testing.T) {
+	o := &simOptions{cards: 300, days: 3, alg: "3des", quiet: true, parsedFaults: []city.Fault{city.FaultLost, city.FaultOffline}}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("violations: %v", rep.Violations)
+	}
+	f := rep.Figures
+	if f.Replacements == 0 || f.BalancesMoved != f.Replacements || f.BalancesMovedFen <= 0 || rep.FaultsInjected[string(city.FaultLost)] != f.Replacements {
+		t.Fatalf("%d lost, %d replaced, %d moved (%d fen)", rep.FaultsInjected[string(city.FaultLost)], f.Replacements, f.BalancesMoved, f.BalancesMovedFen)
+	}
+}
+
+// The check bites: card management's book read without the balances
+// moved out breaks conservation per card, naming the old card, which
+// would still owe its balance.
+func TestSimCatchesABalanceNotMovedOut(t *testing.T) {
+	o := &simOptions{cards: 300, days: 3, alg: "3des", quiet: true, parsedFaults: []city.Fault{city.FaultLost, city.FaultOffline},
+		wrap: func(bo city.BackOffice) city.BackOffice { return movedOutHidden{bo} }}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Invariants[city.InvConservationCard] {
+		t.Fatalf("invariants %v", rep.Invariants)
+	}
+	if v := strings.Join(rep.Violations, "\n"); !strings.Contains(v, "moved out 0") || !strings.Contains(v, "want 0") || !strings.Contains(v, "(seed 3)") {
+		t.Fatalf("violations: %s", v)
+	}
+}
+
+// movedOutHidden reads card management's flows without the balances
+// moved out.
+type movedOutHidden struct{ city.BackOffice }
+
+func (m movedOutHidden) CardFlows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
+	fs, err := m.BackOffice.CardFlows(ctx, asn)
+	return slices.DeleteFunc(fs, func(f cms.Flow) bool { return f.Type == cms.FlowMovedOut }), err
 }

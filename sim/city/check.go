@@ -339,7 +339,11 @@ func (c *City) check(ctx context.Context) *Report {
 	type issuerFig struct{ spent, pending, shadows, suspense, booked int64 }
 	byIssuer := make([]issuerFig, len(c.issuers))
 	shadows := make([]acquire.Shadow, len(c.riders))
-	var sumCards, sumShadows int64
+	var sumCards, sumShadows, lossBorne int64
+	cut, err := c.cutPurchases(ctx)
+	if err != nil {
+		perCard.fail("the replaced cards' purchases from the journal: %v", err)
+	}
 	for ri, r := range c.riders {
 		f := &figs[ri]
 		var pendingFen, pendingN int64
@@ -365,15 +369,9 @@ func (c *City) check(ctx context.Context) *Report {
 		spent := r.startFen + r.loadsFen - bal - f.committedPending
 		is := &byIssuer[r.issuer]
 		if r.issuer == 0 {
-			// Card management's book of the card: its sale's first load
-			// and the loads its host booked, less those it reversed.
-			book, err := c.cardBook(ctx, r.asn)
-			if err != nil {
-				perCard.failCard(int32(ri), "card %v: its flows in card management: %v", r.asn, err)
-			} else if book != r.startFen+r.loadsFen-r.refundedFen {
-				perCard.failCard(int32(ri), "card %v: card management's book holds %d fen (sale and online loads, less reversed, less refunded), the card was given %d + loaded %d - refunded %d", r.asn, book, r.startFen, r.loadsFen, r.refundedFen)
-			}
+			book, borne := c.checkBook(ctx, perCard, int32(ri), f.loadsSeen-sh.BookedFen, int64(bal)+f.committedPending, f.committedPending, cut)
 			is.booked += book
+			lossBorne += borne
 		}
 		is.spent += spent
 		is.pending += f.committedPending
@@ -382,7 +380,7 @@ func (c *City) check(ctx context.Context) *Report {
 		sumCards += spent
 		sumShadows += f.loadsSeen - sh.BookedFen
 	}
-	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense; card management's book of each of ours = its sale's load + its loads, less loads reversed and the balance refunded", len(c.riders))
+	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense; of each of ours, loads - purchases - refunds - moved out + moved in + loss borne = its balance (0 once closed); %d replaced, %d fen moved, %d fen of loss borne", len(c.riders), c.fig.Replacements, c.fig.BalancesMovedFen, lossBorne)
 
 	// System-wide, per issuer: what its cards spent reached the
 	// operators (the card float, or another city's receivable, less
@@ -398,6 +396,13 @@ func (c *City) check(ctx context.Context) *Report {
 			return b.NetFen()
 		}
 		float, recv, susp := bal(ledger.CardFloat), bal(ledger.InterconnectReceivable), bal(ledger.Suspense)
+		if ii == 0 {
+			// What the issuer bore of its lost cards' use is card
+			// management's loss borne, and is in its book (booked).
+			if loss := bal(ledger.IssuerLoss); loss != lossBorne {
+				total.fail("issuer %v: its loss account holds %d fen, card management's flows bore %d", is.code, loss, lossBorne)
+			}
+		}
 		f := byIssuer[ii]
 		// What card management credited to the float (sales and loads)
 		// is not the operators'.
@@ -411,7 +416,7 @@ func (c *City) check(ctx context.Context) *Report {
 			total.fail("issuer %v: suspense holds %d fen in the ledger, %d in the card shadows", is.code, -susp, f.suspense)
 		}
 	}
-	total.detail = fmt.Sprintf("the cards spent %d fen; the ledger moved %d fen from card float and receivables to the operators", spentAll, sumLedger)
+	total.detail = fmt.Sprintf("the cards spent %d fen; the ledger moved %d fen from card float and receivables to the operators; the issuer's loss account bore %d fen, as card management's flows", spentAll, sumLedger, lossBorne)
 	if sumCards != sumShadows || sumShadows != sumLedger {
 		three.fail("purchases: cards %d fen, card shadows %d, ledger %d", sumCards, sumShadows, sumLedger)
 	}

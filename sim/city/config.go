@@ -141,6 +141,9 @@ type Config struct {
 	// Timings, if not nil, is read for the run's timing figures (wall
 	// clock: kept out of the compared part of the report); nil: none.
 	Timings func() time.Time
+	// CoolingDays is the cooling period of a replacement in the city's
+	// products (Products), 0 to 365; 0: DefaultCoolingDays.
+	CoolingDays int
 	// SettleDir is where the cycles' settlement files are written;
 	// empty: Dir/settlement.
 	SettleDir string
@@ -157,6 +160,12 @@ func (c *Config) check() error {
 	}
 	if c.Days < 1 || c.Days > DaysMax {
 		return citycard.E(op, citycard.Invalid, "days: %d, want 1 to %d", c.Days, DaysMax)
+	}
+	if c.CoolingDays < 0 || c.CoolingDays > 365 {
+		return citycard.E(op, citycard.Invalid, "cooling days: %d, want 0 to 365", c.CoolingDays)
+	}
+	if c.CoolingDays == 0 {
+		c.CoolingDays = DefaultCoolingDays
 	}
 	if c.Dir == "" {
 		return citycard.E(op, citycard.Invalid, "no directory for the terminals' queues")
@@ -217,6 +226,8 @@ type BackOffice interface {
 // Setup is what the city gives its back office at Start.
 type Setup struct {
 	Keys keys.Store
+	// Products is the catalog card management sells from (Products).
+	Products *cms.Catalog
 	// Now is the back office's clock: the simulated city's.
 	Now   func() time.Time
 	Fares *fare.Table

@@ -92,7 +92,29 @@
 // them in the card shadows and acquisition posts nothing to the ledger
 // for them (card management did). A loss is reported to card
 // management (a registered card only, moved to lost), which lists the
-// card on the blacklist terminals download. Now and then (planRefunds:
+// card on the blacklist terminals download, and replaced at once at the
+// same counter (the replacement fee in cash; the new card, of the next
+// generation of the ASN, applied for). The city's products are the
+// sample's with a cooling period of a day (Products, Config.CoolingDays,
+// citycard sim --cooling-days; the sample's is 7), so that a run of two
+// or three days sees it end while the old card's records, up to the
+// report and after it, still come late from offline terminals. At the
+// end of each day whose clock has passed a replacement's cooling period
+// (moveBalances) the new card is personalized in card management and
+// issued (a replacement: no deposit, no issue fee), the old card's
+// balance as of the report moves onto it, reckoned as the API's
+// balance move reckons it (api.ShadowBalances: card management's book of
+// the old card less its purchases booked, read from the journal,
+// SplitAtCut; its purchases after the report the issuer's loss), and a
+// virtual card is personalized with its keys from the key store and the
+// balance moved, and given to a rider of its own, the old one's holder,
+// who travels from the next day, while whoever holds the old card goes
+// on tapping it, refused by the terminals that have the blacklist. The
+// old cards' records that come after their balance moved are borne by
+// the issuer as they come (api.ShadowBalances.SettleLateLosses, at each
+// day's end). The replacements whose cooling period ends after the last
+// day are finished after the last uploads, the city's clock run on to
+// the end of each (finalMoves). Now and then (planRefunds:
 // about one card in 4,000 a day) a rider hands a card back at a counter:
 // card management refunds the balance the counter reads on the chip and
 // the deposit, less the product's fee (the card was sold at the run's
@@ -170,10 +192,16 @@
 //     and kept, none journaled, no journaled record the city did not make;
 //   - conservation per card: its balance = start + loads - purchases
 //     booked - torn debits still in suspense that the card did commit;
-//     card management's book of each of our cards (cms.BookBalances
-//     over its flows: the sale's first load and the loads, less the
-//     loads reversed and the balance refunded) is its start plus its
-//     loads less what was refunded;
+//     of each of our cards, by card management's flows and
+//     acquisition's purchases, loads - purchases - refunds - moved out +
+//     moved in + loss borne is what it owes: its balance (with those
+//     torn debits) while in use, 0 once its balance moved to its
+//     replacement (a refunded card: the torn debits alone); its loads are
+//     the city's (the sale's first load and the loads, less those
+//     reversed), its refunds what the city was refunded, a new card's
+//     moved in the balance its chip was personalized with; a replaced
+//     card's purchases read from the journal are its shadow's, and the
+//     issuer bore at least its purchases stamped after the report;
 //     and the greys its shadow holds in suspense are those the city
 //     expects there: not recovered, no later counter booked, and not
 //     followed on the card by a load (whose balance before confirms a
@@ -181,9 +209,10 @@
 //   - conservation system-wide, per issuer: what its cards spent reached
 //     the operators (card float, or another city's receivable, less
 //     suspense; for ours, the float less what card management booked
-//     on the cards: sales' first loads and loads, less refunds), and
-//     suspense in the ledger
-//     is what the shadows hold;
+//     on the cards: sales' first loads and loads, less refunds, moved
+//     out and in, plus the loss borne), suspense in the ledger is what
+//     the shadows hold, and the issuer's loss account (issuer_loss) is
+//     the loss card management's flows bore;
 //   - the float reconciled three ways: the purchases by the cards, by the
 //     card shadows and by the ledger;
 //   - the ledger balanced: its hash chain intact, its balances summing to
@@ -224,10 +253,8 @@
 // # Not yet
 //
 // The parts of the platform not built yet, or not simulated yet, are
-// left out: of card management, replacement, the refund of a lost card
-// and the loss account (the cooling period of the sample products is 7
-// days; the conservation per card will then count the balance moved
-// out and in and issuer_loss), remote top-up and the sale of passes; the
+// left out: of card management, the refund of a lost or damaged card
+// not replaced, remote top-up and the sale of passes; the
 // load routes over HTTP (the city calls the host in process);
 // the exchange of interconnection files (package interop; our cards
 // travelling, the counterpart city answering or rejecting: other

@@ -24,28 +24,33 @@ func (m counts) total() int64 {
 // Figures are what happened in the city: the tallies the report prints.
 // Every field is a function of the seed and the configuration.
 type Figures struct {
-	Taps            int64  `json:"taps"` // taps and loads: every card presented to a terminal
-	RecordsSealed   int64  `json:"records_sealed"`
-	Loads           int64  `json:"loads"`
-	LoadsFen        int64  `json:"loads_fen"`
-	LoadedAtGate    int64  `json:"loaded_at_gate"`  // refused at a gate for the balance, loaded at the kiosk, let through
-	LoadsTorn       int64  `json:"loads_torn"`      // loads cut by a tear at CREDIT (the rider asks again at once)
-	LoadsRecovered  int64  `json:"loads_recovered"` // torn loads the card did credit, recovered by the next load's GET TRANSACTION PROOF
-	LoadsSettled    int64  `json:"loads_settled"`   // unconfirmed loads card management settled from the card shadows
-	CardsSold       int64  `json:"cards_sold"`      // our issuer's cards sold through card management
-	CardsRegistered int64  `json:"cards_registered"`
-	Refunds         int64  `json:"refunds"`     // cards handed back at a counter, refunded and closed
-	RefundsFen      int64  `json:"refunds_fen"` // the balances refunded (the deposit and the fee apart)
-	Greys           int64  `json:"grey_records"`
-	GreysCommitted  int64  `json:"grey_records_committed"` // the card did debit
-	GreysRecovered  int64  `json:"grey_records_recovered_at_tap"`
-	TearsRetried    int64  `json:"tears_retried"`
-	TearsWalkedAway int64  `json:"tears_walked_away"`
-	LostRefused     int64  `json:"lost_card_taps_refused"`
-	Refusals        counts `json:"refusals"`
-	Verdicts        counts `json:"verdicts"` // answers to the terminals' own uploads
-	Flags           counts `json:"flags"`
-	Rejections      counts `json:"rejections"`
+	Taps             int64  `json:"taps"` // taps and loads: every card presented to a terminal
+	RecordsSealed    int64  `json:"records_sealed"`
+	Loads            int64  `json:"loads"`
+	LoadsFen         int64  `json:"loads_fen"`
+	LoadedAtGate     int64  `json:"loaded_at_gate"`  // refused at a gate for the balance, loaded at the kiosk, let through
+	LoadsTorn        int64  `json:"loads_torn"`      // loads cut by a tear at CREDIT (the rider asks again at once)
+	LoadsRecovered   int64  `json:"loads_recovered"` // torn loads the card did credit, recovered by the next load's GET TRANSACTION PROOF
+	LoadsSettled     int64  `json:"loads_settled"`   // unconfirmed loads card management settled from the card shadows
+	CardsSold        int64  `json:"cards_sold"`      // our issuer's cards sold through card management
+	CardsRegistered  int64  `json:"cards_registered"`
+	Replacements     int64  `json:"replacements"`       // lost cards replaced at the counter where the loss was reported
+	BalancesMoved    int64  `json:"balances_moved"`     // replacements whose cooling period ended: the new card issued holding the balance as of the report
+	BalancesMovedFen int64  `json:"balances_moved_fen"` // the balances moved
+	LateLosses       int64  `json:"late_losses"`        // old cards whose records came after their balance moved: the issuer bore them
+	LateLossesFen    int64  `json:"late_losses_fen"`
+	Refunds          int64  `json:"refunds"`     // cards handed back at a counter, refunded and closed
+	RefundsFen       int64  `json:"refunds_fen"` // the balances refunded (the deposit and the fee apart)
+	Greys            int64  `json:"grey_records"`
+	GreysCommitted   int64  `json:"grey_records_committed"` // the card did debit
+	GreysRecovered   int64  `json:"grey_records_recovered_at_tap"`
+	TearsRetried     int64  `json:"tears_retried"`
+	TearsWalkedAway  int64  `json:"tears_walked_away"`
+	LostRefused      int64  `json:"lost_card_taps_refused"`
+	Refusals         counts `json:"refusals"`
+	Verdicts         counts `json:"verdicts"` // answers to the terminals' own uploads
+	Flags            counts `json:"flags"`
+	Rejections       counts `json:"rejections"`
 	// FareMismatch counts the fare_mismatch flags by the kind of
 	// terminal whose record was flagged: every fare here was charged by
 	// the real fare engine, so each is a false alarm of the re-check.
@@ -233,6 +238,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %d (%d records sealed)\n", "taps and loads", r.Taps, f.RecordsSealed)
 	fmt.Fprintf(w, "  %-30s %d, %d registered to a cardholder\n", "cards sold by card management", f.CardsSold, f.CardsRegistered)
 	fmt.Fprintf(w, "  %-30s %d, %s yuan of balance\n", "cards refunded", f.Refunds, citycard.Yuan(f.RefundsFen))
+	fmt.Fprintf(w, "  %-30s %d replaced; %d balances moved after the cooling period, %s yuan; %d late losses borne, %s yuan\n", "lost cards replaced", f.Replacements, f.BalancesMoved, citycard.Yuan(f.BalancesMovedFen), f.LateLosses, citycard.Yuan(f.LateLossesFen))
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
 	fmt.Fprintf(w, "  %-30s %d torn at CREDIT (%d credited and recovered at the next load); %d settled from the card shadows\n", "loads torn", f.LoadsTorn, f.LoadsRecovered, f.LoadsSettled)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))

@@ -39,6 +39,7 @@ type City struct {
 	devs      []*device
 	perKind   [devKinds]int
 	riders    []*rider
+	waiting   []int32 // the riders whose replaced card waits for the cooling period, in order of report
 
 	busVehicles          [][]int // per bus line (index)
 	gatesIn, gatesOut    [][]int // per station
@@ -128,6 +129,7 @@ func Run(ctx context.Context, cfg Config, bo BackOffice) (*Report, error) {
 	}
 	ran := c.wall()
 	c.finalUploads(ctx)
+	c.finalMoves(ctx)
 	flushed := c.wall()
 	rep := c.check(ctx)
 	rep.Timing = Timing{
@@ -228,6 +230,7 @@ func (c *City) runDay(ctx context.Context, day int) {
 	// Loads whose TAC never came are settled from the card shadows, as
 	// the back office's settler does now and then.
 	c.settleLoads(ctx)
+	c.endCooling(ctx)
 	// The cut-off: the day's cycle is cleared and settled. The
 	// interconnection file with the counterpart's answer will run here
 	// once it is built (FaultsNotYet).
@@ -507,8 +510,9 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 		c.violate("card %v: reporting it lost: %v", r.asn, err)
 		return
 	}
-	r.lostOn = day
+	r.lostOn, r.lostAt = day, c.now()
 	c.fault(FaultLost)
+	c.replace(ctx, ri)
 }
 
 // upload is a device's upload slot: if it is online, it downloads the
@@ -624,6 +628,7 @@ func (c *City) finalUploads(ctx context.Context) {
 		c.restart(ctx)
 	}
 	c.settleLoads(ctx)
+	c.endCooling(ctx)
 	// The last uploads came after the last day's cut-off: their cycle,
 	// that of the day they came on, takes them (the days between, if
 	// any, have no cycle and are skipped).

@@ -497,6 +497,16 @@ type rider struct {
 	// the balance card management refunded.
 	refundedOn  int
 	refundedFen int64
+	// Replacement: the card's generation (the ASN's sixth byte: 0 for
+	// the cards of the run's start, one more each replacement); when its
+	// loss was reported; replacedBy is -1 for a card never replaced, -2
+	// for one replaced whose balance waits for the cooling period, else
+	// the rider of the card that replaced it; replaces is the rider of
+	// the card this one replaced, -1 for none.
+	gen        uint8
+	lostAt     time.Time
+	replacedBy int32
+	replaces   int32
 }
 
 // buildRiders issues the cards: our issuer's of the three profiles and
@@ -511,7 +521,7 @@ func (c *City) buildRiders() error {
 		nVisitors = max(1, c.cfg.Cards/50)
 	}
 	for i := 0; i < c.cfg.Cards; i++ {
-		r := &rider{lostOn: -1, refundedOn: -1}
+		r := &rider{lostOn: -1, refundedOn: -1, replacedBy: -1, replaces: -1}
 		visitor := i >= c.cfg.Cards-nVisitors
 		switch x := rng.IntN(100); {
 		case visitor:
@@ -685,8 +695,13 @@ func (c *City) build(ctx context.Context) error {
 	}
 	c.setFaultsOfWorld()
 	c.setup.Keys, c.setup.Fares = c.store, c.table
+	cat, err := Products(c.cfg.CoolingDays)
+	if err != nil {
+		return err
+	}
+	c.setup.Products = cat
 	c.products = map[string]*cms.Product{}
-	for _, p := range cms.DefaultProducts().Products() {
+	for _, p := range cat.Products() {
 		c.products[p.ID] = p
 	}
 	if err := c.startRetrying(ctx); err != nil { // the database may be busy at the first start too
