@@ -77,30 +77,72 @@ func (a *Acquirer) CardPurchases(ctx context.Context, cards ...Card) (map[Card][
 	for c := range want {
 		out[c] = nil
 	}
-	err := a.cfg.Journal.Replay(ctx, 0, func(e *Journaled) error {
-		if e.Pos > upTo {
-			return nil
-		}
-		switch e.Class {
-		case ClassBooked, ClassRecovered, ClassSuspense:
+	err := a.scanCards(ctx, op, upTo, func(e *Journaled, r *record.Record) {
+		c := Card{r.Issuer, r.ASN}
+		confirmed, ok := want[c]
+		switch {
+		case !ok || r.Type == citycard.TxLoad:
+			return
+		case e.Class == ClassBooked || e.Class == ClassRecovered:
+		case e.Class == ClassSuspense && confirmed[tap{r.TerminalID, r.TerminalSeq}]:
 		default:
+			return
+		}
+		at, _ := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime)
+		out[c] = append(out[c], Purchase{At: at, AmountFen: int64(r.Amount), Counter: r.Counter, Pos: e.Pos})
+	})
+	if err != nil {
+		return nil, citycard.E(op, citycard.IO, "reading the journal for %d cards: %w", len(cards), err)
+	}
+	return out, nil
+}
+
+// LastUse returns, of each of cards that has a record in the journal,
+// the newest time stamped on its records (purchases, grey records, loads,
+// application records; not duplicates): when it was last used, as a
+// dormancy report asks (cms.Product.Dormant). It reads the whole journal
+// once, as CardPurchases does. Kinds Invalid (no card, or more than
+// CardPurchasesMax), IO.
+func (a *Acquirer) LastUse(ctx context.Context, cards ...Card) (map[Card]time.Time, error) {
+	const op = "acquire.LastUse"
+	if len(cards) == 0 || len(cards) > CardPurchasesMax {
+		return nil, citycard.E(op, citycard.Invalid, "%d cards: want 1 to %d", len(cards), CardPurchasesMax)
+	}
+	want := make(map[Card]bool, len(cards))
+	for _, c := range cards {
+		want[c] = true
+	}
+	a.mu.Lock()
+	upTo := a.st.pos
+	a.mu.Unlock()
+	out := make(map[Card]time.Time)
+	err := a.scanCards(ctx, op, upTo, func(e *Journaled, r *record.Record) {
+		c := Card{r.Issuer, r.ASN}
+		if !want[c] || e.Class == ClassDuplicate {
+			return
+		}
+		if at, err := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime); err == nil && at.After(out[c]) {
+			out[c] = at
+		}
+	})
+	if err != nil {
+		return nil, citycard.E(op, citycard.IO, "reading the journal for %d cards: %w", len(cards), err)
+	}
+	return out, nil
+}
+
+// scanCards calls fn for every journaled entry up to position upTo with
+// its record decoded.
+func (a *Acquirer) scanCards(ctx context.Context, op string, upTo int64, fn func(e *Journaled, r *record.Record)) error {
+	return a.cfg.Journal.Replay(ctx, 0, func(e *Journaled) error {
+		if e.Pos > upTo {
 			return nil
 		}
 		r, err := record.DecodeBinary(e.Raw[:])
 		if err != nil {
 			return citycard.E(op, citycard.Invalid, "journaled record %d: %w", e.Pos, err)
 		}
-		c := Card{r.Issuer, r.ASN}
-		confirmed, ok := want[c]
-		if !ok || r.Type == citycard.TxLoad || e.Class == ClassSuspense && !confirmed[tap{r.TerminalID, r.TerminalSeq}] {
-			return nil
-		}
-		at, _ := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime)
-		out[c] = append(out[c], Purchase{At: at, AmountFen: int64(r.Amount), Counter: r.Counter, Pos: e.Pos})
+		fn(e, &r)
 		return nil
 	})
-	if err != nil {
-		return nil, citycard.E(op, citycard.IO, "reading the journal for %d cards: %w", len(cards), err)
-	}
-	return out, nil
 }

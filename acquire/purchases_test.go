@@ -3,6 +3,7 @@ package acquire
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
@@ -69,5 +70,30 @@ func TestCardPurchases(t *testing.T) {
 	}
 	if _, err := a.CardPurchases(context.Background(), make([]Card, CardPurchasesMax)...); err != nil {
 		t.Fatalf("%d cards: %v", CardPurchasesMax, err)
+	}
+}
+
+// TestLastUse: the newest time stamped on a card's records, whatever
+// order they came in; a card without records is absent.
+func TestLastUse(t *testing.T) {
+	c, _, a := newBackOffice(t)
+	bus := c.device(terminal.ModePOS, "bus")
+	metro := c.device(terminal.ModePOS, "metro")
+	cd, idle := c.card(31), c.card(32)
+	c.tap(bus, cd, 100)
+	c.tap(metro, cd, 100)
+	last := c.now // the city's clock at the last tap
+	submit(t, a, batchOf(metro.id, "m", metro.spool.take()))
+	submit(t, a, batchOf(bus.id, "b", bus.spool.take()))
+	me, other := Card{ourIssuer, cd.State().ASN}, Card{ourIssuer, idle.State().ASN}
+	got, err := a.LastUse(context.Background(), me, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got[other]; ok || !got[me].Equal(last.Truncate(time.Second)) {
+		t.Fatalf("last use %v, want %v for the card and none for the idle one", got, last)
+	}
+	if _, err := a.LastUse(context.Background()); !citycard.IsKind(err, citycard.Invalid) {
+		t.Fatalf("no card: %v", err)
 	}
 }

@@ -94,6 +94,7 @@ var operations = map[string]operation{
 	"GET /v1/terminals/{terminal}/entitlement-versions":        {summary: "A gate's application's entitlement file versions (query: kind, scope, after, limit 1 to 10000): the least version the gate accepts of each card whose grant changed", response: "GateVersions"},
 	"GET /v1/apps/{app}/events":                                {summary: "The application's outbox, polled (lifecycle events; a school's check-ins and check-outs, for the parents): by ID, in pages (after: an ID; limit: 1 to 1000, the default)", response: "AppEvents"},
 	"POST /v1/cards/{issuer}/{asn}/move-balance":               {summary: "Move a replaced card's balance as of its loss report onto its replacement, after the cooling period (its use after the report borne by the issuer)", request: "CardMoveBalance", response: "MoneyAnswer"},
+	"GET /v1/cards/dormant":                                    {summary: "The registered cards unused for their product's dormant_years, with their balance left on them, by issuer and ASN (after: the next_after of the page before; limit: 1 to 1000, the default)", response: "DormantPage"},
 }
 
 func str() map[string]any             { return map[string]any{"type": "string"} }
@@ -179,10 +180,15 @@ func schemas() map[string]any {
 		"Approval":        object(approval, "decided_by", "decided_at"),
 		"CardholderNew": object(map[string]any{"name": str(), "doc_type": strDesc("resident_id, passport, hk_macau_permit, taiwan_permit or foreign_permanent_card"),
 			"doc_number": str(), "date_of_birth": strDesc("YYYY-MM-DD"), "phone": strDesc("11 digits or \"\""), "school": str(), "studies_end": strDesc("YYYY-MM-DD or \"\"")}),
-		"Cardholder":      object(map[string]any{"id": integer(""), "name": strDesc("masked"), "doc_type": str(), "doc_number": strDesc("masked: 3302**********1234"), "phone": strDesc("masked")}, "phone"),
-		"CardApply":       object(map[string]any{"issuer": str(), "asn": str(), "product": strDesc("a product of the products file"), "holder_id": integer("0 for an anonymous card")}),
-		"Card":            object(cardProps, "holder_id", "applied_at", "issued_at", "lost_at", "closed_at", "expiry", "review_due", "replaced_by", "replaces", "book_balance_fen"),
-		"CardIssue":       object(merge(map[string]any{"key": strDesc("idempotency key"), "load_fen": integer("a first load, fen; 0 for none")}, channel("channel"))),
+		"Cardholder": object(map[string]any{"id": integer(""), "name": strDesc("masked"), "doc_type": str(), "doc_number": strDesc("masked: 3302**********1234"), "phone": strDesc("masked")}, "phone"),
+		"CardApply":  object(map[string]any{"issuer": str(), "asn": str(), "product": strDesc("a product of the products file"), "holder_id": integer("0 for an anonymous card")}),
+		"Card":       object(cardProps, "holder_id", "applied_at", "issued_at", "lost_at", "closed_at", "expiry", "review_due", "replaced_by", "replaces", "book_balance_fen"),
+		"CardIssue":  object(merge(map[string]any{"key": strDesc("idempotency key"), "load_fen": integer("a first load, fen; 0 for none")}, channel("channel"))),
+		"DormantPage": object(map[string]any{"cards": map[string]any{"type": "array", "items": object(map[string]any{
+			"issuer": str(), "asn": str(), "product": str(), "holder_id": integer("the cardholder"), "state": strDesc("issued or active"),
+			"issued_at": str(), "last_use": strDesc("the newest record's time; absent: unused since its issue"), "dormant_since": str(),
+			"book_balance_fen": integer("what card management owes on the card, fen: left there"),
+		}, "last_use")}, "next_after": strDesc("ISSUER/ASN: the after= of the next page; absent on the last")}, "next_after"),
 		"CardMoveBalance": object(map[string]any{"key": strDesc("idempotency key")}),
 		"CardReplace":     object(merge(map[string]any{"key": strDesc("idempotency key"), "new_asn": str()}, channel("channel"))),
 		"CardRefund":      object(merge(map[string]any{"key": strDesc("idempotency key"), "approval_id": integer("0, or the approval of this same request")}, channel("payee"))),

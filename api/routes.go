@@ -63,6 +63,7 @@ func (s *Server) routes() []route {
 		s.staffRoute("GET /v1/cardholders/{id}", RoleAuditor, s.handleHolderShow), // masked
 		s.staffRoute("POST /v1/cards", RoleClerk, s.handleCardApply),
 		s.staffRoute("GET /v1/cards/{issuer}/{asn}", RoleAuditor, s.handleCardShow),
+		s.staffRoute("GET /v1/cards/dormant", RoleAuditor, s.handleCardsDormant), // ?after=ISSUER/ASN&limit=N
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/issue", RoleClerk, s.handleCardIssue),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/activate", RoleClerk, s.handleCardActivate),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/loss", RoleClerk, s.handleCardLoss),

@@ -38,7 +38,12 @@
 // again (Product.CategoryOn; Manager.Review records a review, the
 // eligibility checked again); the review rewrites the category on the card
 // at the next terminal or kiosk. A registered card unused for
-// DormantYears is reported (Product.Dormant), never drained.
+// DormantYears is reported (Product.Dormant), never drained: the report
+// (Manager.Dormant) walks the cards by issuer and ASN (Store.CardsPage,
+// CardsPageMax a page), asks acquisition's last use (LastUses: the
+// newest record of the card) only of those issued that long ago, and
+// pages its findings (DormantPageMax a page, DormantScanMax cards read
+// at most), each with the balance left on it.
 //
 // # Cardholders and their personal data
 //
@@ -143,6 +148,18 @@
 // arrived) that balance moves to the replacement (BalanceMove) or is
 // refunded; purchases after the cut that arrive later still are borne by the
 // issuer as they come (LateLoss).
+//
+// A lost or damaged card is not there to be read, so its balance is
+// reckoned from the book (BookPurse: BookBalance less its purchases
+// booked, acquisition's journal being the list of them: package api's
+// ShadowBalances), which a late load record cannot swell. Once its
+// balance has moved or been refunded (the card closed), any purchase
+// booked beyond what its book covers came late (LateLossDue): its use
+// after the cut and, should one come after the cooling period, a
+// purchase before it that the balance moved had counted as the
+// cardholder's; the issuer bears both (SettleLateLoss, keyed by the
+// number and sum of the purchases it covers, so that a sweep run again
+// books nothing twice), as the balance moved cannot be taken back.
 //
 // Conservation: per card, loads - loads reversed - purchases - refunds -
 // moved out + moved in + loss borne is what card management owes on the card

@@ -42,6 +42,10 @@ type Store interface {
 	Card(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (Card, error)
 	// CardsOf returns a cardholder's cards, by issuer and ASN.
 	CardsOf(ctx context.Context, holder int64) ([]Card, error)
+	// CardsPage returns up to limit cards (1 to CardsPageMax) after
+	// issuer and ASN (both zero: from the first), by issuer and ASN.
+	// Kind Invalid for a limit out of range.
+	CardsPage(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]Card, error)
 	// AuditLog calls fn for every audit record after sequence number
 	// after, in order.
 	AuditLog(ctx context.Context, after int64, fn func(a *AuditRecord) error) error
@@ -592,4 +596,26 @@ func IsRefusal(err error) bool {
 		return true
 	}
 	return false
+}
+
+// CardsPageMax bounds a page of Store.CardsPage.
+const CardsPageMax = 1000
+
+// CheckCardsPage checks a page's limit for a store's CardsPage: kind
+// Invalid out of 1 to CardsPageMax, errors in op's name.
+func CheckCardsPage(op string, limit int) error {
+	if limit < 1 || limit > CardsPageMax {
+		return citycard.E(op, citycard.Invalid, "a page of %d cards: want 1 to %d", limit, CardsPageMax)
+	}
+	return nil
+}
+
+// CardsAfter returns the keys a store pages cards after, as it keeps
+// them (the issuer's code and the ASN in upper-case hex): both empty for
+// the zero card, so that the first page starts before every card.
+func CardsAfter(issuer citycard.IssuerCode, asn citycard.ASN) (string, string) {
+	if issuer == (citycard.IssuerCode{}) && asn == (citycard.ASN{}) {
+		return "", ""
+	}
+	return issuer.String(), ASNHex(asn)
 }

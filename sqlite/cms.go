@@ -422,6 +422,22 @@ func (s cmsStore) CardsOf(ctx context.Context, holder int64) ([]cms.Card, error)
 	return cards, mapErr(op, err)
 }
 
+func (s cmsStore) CardsPage(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]cms.Card, error) {
+	const op = "sqlite.CMS.CardsPage"
+	if err := cms.CheckCardsPage(op, limit); err != nil {
+		return nil, err
+	}
+	afterIssuer, afterASN := cms.CardsAfter(issuer, asn)
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards WHERE (issuer, asn) > (?, ?) ORDER BY issuer, asn LIMIT ?`,
+		afterIssuer, afterASN, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	cards, err := cms.ScanCards(rows)
+	return cards, mapErr(op, err)
+}
+
 func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.AuditRecord) error) error {
 	const op = "sqlite.CMS.AuditLog"
 	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.AuditColumns+` FROM cms_audit WHERE seq > ? ORDER BY seq`, after)

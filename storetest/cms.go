@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -269,6 +270,34 @@ func testCMSCards(t *testing.T, s Stores) {
 	}
 	if cards, err := s.CMS.CardsOf(ctx, bo.ID); err != nil || len(cards) != 0 {
 		t.Errorf("CardsOf a holder without cards: %+v, %v", cards, err)
+	}
+
+	// Every card, a page of one at a time, by issuer and ASN, then none.
+	all, err := s.CMS.CardsPage(ctx, citycard.IssuerCode{}, citycard.ASN{}, cms.CardsPageMax)
+	if err != nil || len(all) < 2 {
+		t.Fatalf("CardsPage: %d cards, %v", len(all), err)
+	}
+	var walked []cms.Card
+	var after cms.Card
+	for {
+		page, err := s.CMS.CardsPage(ctx, after.Issuer, after.ASN, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) != 1 || len(walked) > len(all) {
+			t.Fatalf("a page of 1: %d cards, %d walked", len(page), len(walked))
+		}
+		walked, after = append(walked, page[0]), page[0]
+	}
+	if !reflect.DeepEqual(walked, all) {
+		t.Errorf("walked one by one: %+v; the page of all: %+v", walked, all)
+	}
+	for _, n := range []int{0, -1, cms.CardsPageMax + 1} {
+		_, err := s.CMS.CardsPage(ctx, citycard.IssuerCode{}, citycard.ASN{}, n)
+		wantKind(t, fmt.Sprintf("CardsPage of %d", n), err, citycard.Invalid)
 	}
 
 	// The product's rules: anonymous or registered, eligible or not.

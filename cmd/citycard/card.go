@@ -46,6 +46,12 @@ printed as the API's JSON.
                    a remote top-up (16 hex digits); refund a pending one to its payer
   topup sweep      expire the top-ups past their claim time, refunded to their
                    payers (a supervisor)
+  move-balance CARD --key K
+                   move a replaced card's balance as of its loss report onto its
+                   replacement, once the cooling period is over
+  dormant [--format table|csv|json]
+                   the registered cards unused for their product's dormant_years,
+                   with the balance left on them (reported, never drained)
 
 --key is the operation's idempotency key: the same command again with
 the same key books nothing twice. Channels: cash (the default), bank_card,
@@ -90,6 +96,7 @@ func runCard(ctx context.Context, e env, args []string) error {
 	newASN := fs.String("new-asn", "", "replace: the new card's ASN")
 	approval := fs.Int64("approval", 0, "refund: the approval request's ID, once approved")
 	amountFen := fs.Int64("amount-fen", 0, "topup pay: the amount, in fen")
+	format := fs.String("format", "table", "dormant: table (for a person), csv or json (for a program)")
 	pos, c, err := parseAPICommand(fs, args, e)
 	if err != nil {
 		return err
@@ -103,6 +110,12 @@ func runCard(ctx context.Context, e env, args []string) error {
 			return "", fmt.Errorf("card %s: want one argument after it, have %d: %w", cmd, len(pos)-1, errUsage)
 		}
 		return pos[1], nil
+	}
+	if cmd == "dormant" {
+		if len(pos) != 1 {
+			return fmt.Errorf("card dormant: no argument, only flags: %w", errUsage)
+		}
+		return cardDormant(ctx, e, c, *format)
 	}
 	if cmd == "register" {
 		if len(pos) != 1 {
@@ -146,6 +159,8 @@ func runCard(ctx context.Context, e env, args []string) error {
 	case "replace":
 		ch["new_asn"] = *newASN
 		return c.show(ctx, e.stdout, "POST", path+"/replace", ch)
+	case "move-balance":
+		return c.show(ctx, e.stdout, "POST", path+"/move-balance", map[string]any{"key": *key})
 	case "refund":
 		body := map[string]any{"key": *key, "payee": *channel, "payee_party": *party, "payee_reference": *reference, "approval_id": *approval}
 		code, b, err := c.call(ctx, "POST", path+"/refund", body)

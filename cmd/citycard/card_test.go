@@ -102,6 +102,22 @@ func TestCardCLI(t *testing.T) {
 		t.Fatalf("replace: %s", out)
 	}
 
+	// The replacement is not issued and its cooling period runs: the
+	// balance does not move yet.
+	if _, _, err := tryCLI(as(ann), "card", "move-balance", other, "--key", "move-1"); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("move-balance within the cooling period: %v", err)
+	}
+	// The dormancy report: the cards were all issued today.
+	if out := mustCLI(t, as(aud), "card", "dormant", "--format", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("dormant: %s", out)
+	}
+	if out := mustCLI(t, as(aud), "card", "dormant"); !strings.Contains(out, "0 dormant cards, 0.00 yuan") {
+		t.Fatalf("dormant, a table: %s", out)
+	}
+	if _, _, err := tryCLI(as(aud), "card", "dormant", "--format", "xml"); err == nil || !strings.Contains(err.Error(), "--format") {
+		t.Fatalf("dormant --format xml: %v", err)
+	}
+
 	// A disabled account's session ends.
 	mustCLI(t, as(admin), "staff", "disable", "ann")
 	if _, _, err := tryCLI(as(ann), "card", "show", card); err == nil || !strings.Contains(err.Error(), "401") {
@@ -210,4 +226,26 @@ func TestCardTopUpCLI(t *testing.T) {
 		t.Fatalf("topup sweep: %s", out)
 	}
 	srv.stop(t)
+}
+
+// TestWriteDormant prints the dormancy report's three formats.
+func TestWriteDormant(t *testing.T) {
+	rows := []dormantRow{
+		{Issuer: "31500001FFFFFFFF", ASN: "31500000000000000001", Product: "citizen", HolderID: 7, State: "active", IssuedAt: "2021-03-01T00:00:00Z", DormantSince: "2024-03-01T00:00:00Z", BookBalanceFen: 1250},
+		{Issuer: "31500001FFFFFFFF", ASN: "31500000000000000002", Product: "senior", HolderID: 8, State: "issued", IssuedAt: "2020-01-01T00:00:00Z", LastUse: "2021-05-02T08:00:00Z", DormantSince: "2024-05-02T08:00:00Z", BookBalanceFen: 50},
+	}
+	var b strings.Builder
+	if err := writeDormant(&b, "table", rows); err != nil || !strings.Contains(b.String(), "2 dormant cards, 13.00 yuan") || !strings.Contains(b.String(), "never") ||
+		!strings.Contains(b.String(), "31500001FFFFFFFF/31500000000000000002") {
+		t.Fatalf("table: %v\n%s", err, b.String())
+	}
+	b.Reset()
+	if err := writeDormant(&b, "csv", rows); err != nil || strings.Count(b.String(), "\n") != 3 || !strings.HasPrefix(b.String(), "issuer,asn,product,holder_id,state,issued_at,last_use,dormant_since,book_balance_fen\n") {
+		t.Fatalf("csv: %v\n%s", err, b.String())
+	}
+	b.Reset()
+	var back []dormantRow
+	if err := writeDormant(&b, "json", rows); err != nil || json.Unmarshal([]byte(b.String()), &back) != nil || len(back) != 2 || back[1] != rows[1] {
+		t.Fatalf("json: %v\n%s", err, b.String())
+	}
 }
