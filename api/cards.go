@@ -638,30 +638,16 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 			return
 		}
 		req, _ := json.Marshal(q) // four strings: it cannot fail
-		subject := "card:" + c.String()
-		if approvalID == 0 {
-			a, err := st.RequestApproval(r.Context(), &cms.StaffMember{Name: by.Name, Role: by.Role, ServicePoint: by.actor().ServicePoint}, "refund", subject, string(req), quote.PaidFen)
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			j := newApprovalJSON(&a)
+		a, err := st.GateRefund(r.Context(), &cms.StaffMember{Name: by.Name, Role: by.Role, ServicePoint: by.actor().ServicePoint}, "card:"+c.String(), string(req), quote.PaidFen, limit, approvalID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if a != nil {
+			j := newApprovalJSON(a)
 			ans.Approval, ans.Card = &j, newCardAnswerJSON(&c)
 			s.Logger.Info("refund waits for approval", "by", by.Name, "card", c.String(), "approval", a.ID, "paid_fen", quote.PaidFen)
 			s.reply(w, r, http.StatusAccepted, ans)
-			return
-		}
-		// An approval named is checked even under the limit: a request
-		// that names one means to be made on it.
-		a, err := st.Approval(r.Context(), approvalID)
-		if citycard.IsKind(err, citycard.NotFound) {
-			err = citycard.Wrap(op, citycard.Invalid, err) // the approval named in the body
-		}
-		if err == nil {
-			err = a.Grants(by.Name, "refund", subject, string(req))
-		}
-		if err != nil {
-			s.fail(w, r, err)
 			return
 		}
 	}

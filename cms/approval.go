@@ -168,3 +168,35 @@ func (s *Staffing) Decide(ctx context.Context, by *StaffMember, id int64, approv
 	}
 	return next, nil
 }
+
+// GateRefund decides whether a refund paying out paidFen on subject (a
+// card, "card:ISSUER/ASN") may be made now by by, its request in its
+// canonical form (what an approval is given for, byte for byte): under
+// limitFen and naming no approval it may (nil, nil); over it, naming
+// none, an approval is asked for and returned, and nothing is to be
+// moved; naming approvalID, that approval must grant exactly this
+// request to by (Approval.Grants), even under the limit: a request that
+// names one means to be made on it. Kinds Invalid (an approval that does
+// not exist), Permission (one that does not grant it), those of
+// RequestApproval, IO.
+func (s *Staffing) GateRefund(ctx context.Context, by *StaffMember, subject, request string, paidFen, limitFen, approvalID int64) (*Approval, error) {
+	const op = "cms.Staffing.GateRefund"
+	if paidFen <= limitFen && approvalID == 0 {
+		return nil, nil
+	}
+	if approvalID == 0 {
+		a, err := s.RequestApproval(ctx, by, "refund", subject, request, paidFen)
+		if err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+		return &a, nil
+	}
+	a, err := s.Approval(ctx, approvalID)
+	if citycard.IsKind(err, citycard.NotFound) {
+		return nil, citycard.Wrap(op, citycard.Invalid, err) // the approval named in the request
+	}
+	if err == nil {
+		err = a.Grants(by.Name, "refund", subject, request)
+	}
+	return nil, citycard.Wrap(op, citycard.Other, err)
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -319,6 +320,56 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("card-lost")
 
+	// The clerk replaces it: the new card's ASN typed, the fee shown on
+	// the button.
+	do("replace",
+		chromedp.SendKeys(chromedp.ID("newasn"), "0000000000000402"),
+		chromedp.Click(chromedp.ID("replace")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+	)
+	if got := text("#state"); got != "replaced" {
+		t.Errorf("after the replacement the card page says %q", got)
+	}
+	if c, _ := cards.m.Card(context.Background(), sim.Issuer, lost); c.State != cms.Replaced || c.ReplacedBy.String() != "0000000000000402" {
+		t.Errorf("after the replacement the card is %v, replaced by %v", c.State, c.ReplacedBy)
+	}
+	shot("card-replaced")
+
+	// A refund: the quote first, then the confirmation. Over the limit
+	// it asks a supervisor's approval, which the supervisor gives below.
+	small := cards.issued(t, "0000000000000403", 2000, 1)
+	do("refund's quote",
+		chromedp.Navigate(f.srv.URL+cardPath(small)),
+		chromedp.WaitVisible(chromedp.ID("refundquote")),
+		chromedp.Click(chromedp.ID("refundquote")),
+		chromedp.WaitVisible(chromedp.ID("quote")),
+	)
+	q, _, err := cards.c.Cards.QuoteRefund(context.Background(), sim.Issuer, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text("#qpaid"); got != yuan(q.PaidFen) || text("#qbalance") != yuan(q.BalanceFen) || text("#qdeposit") != yuan(q.DepositFen) {
+		t.Errorf("the quote shows %s paid (balance %s, deposit %s), card management quotes %+v", got, text("#qbalance"), text("#qdeposit"), q)
+	}
+	shot("card-refund-quote")
+	do("refund", chromedp.Click(chromedp.ID("confirmrefund")), chromedp.WaitVisible(chromedp.ID("message")))
+	if got := text("#state"); got != "closed" {
+		t.Errorf("after the refund the card page says %q", got)
+	}
+	shot("card-refunded")
+	big := cards.issued(t, "0000000000000404", 50000, 3)
+	do("a refund over the limit",
+		chromedp.Navigate(f.srv.URL+"/cards/refund?issuer="+sim.Issuer.String()+"&asn="+big.String()),
+		chromedp.WaitVisible(chromedp.ID("qover")),
+		chromedp.Click(chromedp.ID("confirmrefund")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+	)
+	approval := regexp.MustCompile(`approval (\d+) asked`).FindStringSubmatch(text("#message"))
+	if approval == nil {
+		t.Fatalf("the refund over the limit: %q", text("#message"))
+	}
+	shot("card-refund-approval-asked")
+
 	// A supervisor reviews the computed cycle; approving it too is
 	// refused (a second person approves).
 	do("log out", chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.ID("login")))
@@ -337,6 +388,32 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the reviewer approving: status %d, want 403", got)
 	}
 	shot("approve-refused")
+
+	// The supervisor approves the clerk's refund on the card's page; the
+	// clerk confirms it with the approval.
+	do("approve the refund",
+		chromedp.Navigate(f.srv.URL+cardPath(big)),
+		chromedp.WaitVisible(chromedp.ID("approvalid")),
+		chromedp.SendKeys(chromedp.ID("approvalid"), approval[1]),
+		chromedp.Click(chromedp.ID("approve")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+	)
+	if got := text("#message"); !strings.Contains(got, "approved") {
+		t.Errorf("after the approval: %q", got)
+	}
+	shot("card-refund-approved")
+	do("log out", chromedp.Click(chromedp.CSS("form.who button")), chromedp.WaitVisible(chromedp.ID("login")))
+	login(RoleClerk)
+	do("the approved refund",
+		chromedp.Navigate(f.srv.URL+"/cards/refund?issuer="+sim.Issuer.String()+"&asn="+big.String()+"&approval="+approval[1]),
+		chromedp.WaitVisible(chromedp.ID("quote")),
+		chromedp.Click(chromedp.ID("confirmrefund")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+	)
+	if got := text("#state"); got != "closed" {
+		t.Errorf("after the approved refund the card page says %q: %s", got, text("#message"))
+	}
+	shot("card-refund-confirmed")
 	if st, _ := f.store.Cycle(context.Background(), f.day2); st.Cycle.State != clearing.Reviewed || st.Cycle.ReviewedBy != "supervisor" {
 		t.Errorf("after the refused approval: %v, reviewed by %q", st.Cycle.State, st.Cycle.ReviewedBy)
 	}

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/blacklist"
@@ -23,6 +26,7 @@ import (
 type cardsFixture struct {
 	*fixture
 	m  *cms.Manager
+	st *cms.Staffing // the approvals
 	db *sqlite.DB
 }
 
@@ -47,7 +51,24 @@ func withCards(t *testing.T, f *fixture) *cardsFixture {
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	now := func() time.Time { at = at.Add(time.Second); return at }
 	cf := &cardsFixture{fixture: f, db: db, m: cms.NewManager(db.CMS(), cms.DefaultProducts(), p, now).WithBlacklist(f.bl)}
-	f.c.Cards = CMS{Manager: cf.m}
+	cf.st = cms.NewStaffing(db.Staff(), now, cms.StaffOptions{BcryptCost: bcrypt.MinCost})
+	// A supervisor to decide approvals, and the fixture's logins as
+	// stored accounts too: an approval names its requester's and its
+	// decider's.
+	if _, ok := f.secrets[RoleSupervisor]; !ok {
+		f.secrets[RoleSupervisor] = "secret-of-supervisor"
+		f.staff["supervisor"] = struct {
+			secret string
+			role   Role
+		}{f.secrets[RoleSupervisor], RoleSupervisor}
+	}
+	for _, r := range []Role{RoleAuditor, RoleClerk, RoleSupervisor, RoleAdmin} {
+		m := cms.StaffMember{Name: r.String(), Role: cms.Role(r), ServicePoint: consolePoint, PointType: cms.OwnCounter}
+		if _, err := cf.st.Add(context.Background(), counter, m, "a long enough password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.c.Cards = CMS{Manager: cf.m, Staffing: cf.st, CashParty: "nb-card"}
 	return cf
 }
 
@@ -258,5 +279,182 @@ func TestCardMoveBlacklistDown(t *testing.T) {
 	}
 	if c, _ := cf.m.Card(context.Background(), sim.Issuer, a); c.State != cms.Lost {
 		t.Errorf("the card is %v, want lost", c.State)
+	}
+}
+
+// lastAudit is the newest record of card management's audit log.
+func (cf *cardsFixture) lastAudit(t *testing.T) cms.AuditRecord {
+	t.Helper()
+	var last cms.AuditRecord
+	if err := cf.db.CMS().AuditLog(context.Background(), 0, func(r *cms.AuditRecord) error { last = *r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// TestCardReplace: a clerk replaces a lost card from its page (the new
+// ASN, the fee shown), in the clerk's name, audited; bad input changes
+// nothing; an auditor is refused and offered nothing.
+func TestCardReplace(t *testing.T) {
+	cf := newCardsFixture(t)
+	ctx := context.Background()
+	a := cf.issued(t, "0000000000000601", 1000, 1)
+	clerk := cf.client(t)
+	tok := cf.login(t, clerk, RoleClerk)
+	if _, page := cf.get(t, clerk, cardPath(a)); strings.Contains(page, `id="replace"`) {
+		t.Error("an active card is offered a replacement")
+	}
+	if _, err := cf.m.Move(ctx, counter, sim.Issuer, a, cms.ReportLoss); err != nil {
+		t.Fatal(err)
+	}
+	_, page := cf.get(t, clerk, cardPath(a))
+	m := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `id="replace">Replace (fee ¥0.00, cash)<`) && !strings.Contains(page, `id="replace">Replace (fee `) {
+		t.Fatalf("the lost card's page offers no replacement: %s", page)
+	}
+	form := func(tok, key, nu string) url.Values {
+		return url.Values{"csrf": {tok}, "issuer": {sim.Issuer.String()}, "asn": {a.String()}, "key": {key}, "new_asn": {nu}}
+	}
+	aud := cf.client(t)
+	atok := cf.login(t, aud, RoleAuditor)
+	if _, page := cf.get(t, aud, cardPath(a)); strings.Contains(page, `id="replace"`) {
+		t.Error("the auditor is offered the replacement")
+	}
+	for _, tc := range []struct {
+		cl   *http.Client
+		form url.Values
+		code int
+	}{
+		{aud, form(atok, m[1], "0000000000000602"), http.StatusForbidden},
+		{clerk, form("", m[1], "0000000000000602"), http.StatusForbidden},
+		{clerk, form(tok, "", "0000000000000602"), http.StatusUnprocessableEntity},
+		{clerk, form(tok, m[1], "00xx"), http.StatusUnprocessableEntity},
+		{clerk, form(tok, m[1], ""), http.StatusUnprocessableEntity},
+	} {
+		if resp, _ := cf.post(t, tc.cl, "/cards/replace", tc.form); resp.StatusCode != tc.code {
+			t.Errorf("replace %v: %d, want %d", tc.form, resp.StatusCode, tc.code)
+		}
+	}
+	if c, _ := cf.m.Card(ctx, sim.Issuer, a); c.State != cms.Lost {
+		t.Fatalf("after the refused replacements the card is %v", c.State)
+	}
+	resp, page := cf.post(t, clerk, "/cards/replace", form(tok, m[1], "0000000000000602"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="state">replaced<`) || !strings.Contains(page, "replaced by 0000000000000602 (applied)") ||
+		!strings.Contains(page, `id="replacedby"><a href="/cards?issuer=`+sim.Issuer.String()+`&amp;asn=0000000000000602">`) {
+		t.Fatalf("the replacement: %d: %s", resp.StatusCode, page)
+	}
+	nu, err := citycard.ParseASN("0000000000000602")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := cf.m.Card(ctx, sim.Issuer, nu); err != nil || c.Replaces != a || c.State != cms.Applied {
+		t.Fatalf("the new card: %+v %v", c, err)
+	}
+	if last := cf.lastAudit(t); last.Actor != "clerk" || last.Action != "replace" || last.Subject != "card:"+sim.Issuer.String()+"/"+a.String() {
+		t.Errorf("the audit's last record: %+v", last)
+	}
+	// The same form again: the key is booked, nothing twice.
+	if resp, _ := cf.post(t, clerk, "/cards/replace", form(tok, m[1], "0000000000000602")); resp.StatusCode != http.StatusOK {
+		t.Errorf("the replacement sent again: %d", resp.StatusCode)
+	}
+}
+
+// TestCardRefund: the quote first (balance, deposit, fee, payout), then
+// the confirmation; over the limit the confirmation asks a supervisor's
+// approval and moves nothing, a clerk cannot decide it, a supervisor
+// approves, and the same confirmation with the approval refunds; sent
+// again, nothing is paid twice.
+func TestCardRefund(t *testing.T) {
+	cf := newCardsFixture(t)
+	ctx := context.Background()
+	small := cf.issued(t, "0000000000000701", 2000, 1)
+	big := cf.issued(t, "0000000000000702", 50000, 3) // 500.02 and the deposit, less the fee: over 500
+	clerk := cf.client(t)
+	tok := cf.login(t, clerk, RoleClerk)
+	aud := cf.client(t)
+	cf.login(t, aud, RoleAuditor)
+	quote := func(a citycard.ASN) string {
+		return "/cards/refund?issuer=" + sim.Issuer.String() + "&asn=" + a.String()
+	}
+	if resp, _ := cf.get(t, aud, quote(small)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an auditor's quote: %d, want 403", resp.StatusCode)
+	}
+	if _, page := cf.get(t, clerk, cardPath(small)); !strings.Contains(page, `id="refundquote"`) {
+		t.Fatal("the active card's page offers no refund")
+	}
+	q, _, err := cf.c.Cards.QuoteRefund(ctx, sim.Issuer, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, page := cf.get(t, clerk, quote(small))
+	for _, want := range []string{`id="qbalance">` + yuan(q.BalanceFen) + `<`, `id="qdeposit">` + yuan(q.DepositFen) + `<`, `id="qpaid">` + yuan(q.PaidFen) + `<`,
+		`id="qfee">` + yuan(q.FeeFen), `id="confirmrefund">Confirm the refund<`} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, want) {
+			t.Errorf("the quote lacks %s: %d", want, resp.StatusCode)
+		}
+	}
+	if q.BalanceFen != 2000 || q.PaidFen+q.FeeFen != q.BalanceFen+q.DepositFen {
+		t.Fatalf("quote %+v", q)
+	}
+	if c, _ := cf.m.Card(ctx, sim.Issuer, small); c.State != cms.Active {
+		t.Fatalf("the quote moved the card: %v", c.State)
+	}
+	key := regexp.MustCompile(`id="refundform">[\s\S]*?name="key" value="([^"]+)"`).FindStringSubmatch(page)
+	if key == nil {
+		t.Fatalf("no key in the refund's form: %s", page)
+	}
+	form := func(a citycard.ASN, key, approval string) url.Values {
+		return url.Values{"csrf": {tok}, "issuer": {sim.Issuer.String()}, "asn": {a.String()}, "key": {key}, "approval": {approval}}
+	}
+	if resp, _ := cf.post(t, clerk, "/cards/refund", form(small, "", "")); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a refund without a key: %d", resp.StatusCode)
+	}
+	if resp, _ := cf.post(t, clerk, "/cards/refund", form(small, key[1], "x")); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a refund with approval x: %d", resp.StatusCode)
+	}
+	resp, page = cf.post(t, clerk, "/cards/refund", form(small, key[1], ""))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="state">closed<`) || !strings.Contains(page, "refunded: "+yuan(q.PaidFen)[len("¥"):]) {
+		t.Fatalf("the refund: %d: %s", resp.StatusCode, page)
+	}
+	if last := cf.lastAudit(t); last.Actor != "clerk" || last.Action != "refund" {
+		t.Errorf("the audit's last record: %+v", last)
+	}
+	if resp, page := cf.post(t, clerk, "/cards/refund", form(small, key[1], "")); resp.StatusCode != http.StatusOK || !strings.Contains(page, "nothing paid twice") {
+		t.Errorf("the refund sent again: %d: %s", resp.StatusCode, page)
+	}
+
+	// Over the limit.
+	resp, page = cf.get(t, clerk, quote(big))
+	if !strings.Contains(page, `id="qover"`) || !strings.Contains(page, `Ask a supervisor's approval`) {
+		t.Fatalf("the big quote: %d: %s", resp.StatusCode, page)
+	}
+	bigKey := regexp.MustCompile(`id="refundform">[\s\S]*?name="key" value="([^"]+)"`).FindStringSubmatch(page)[1]
+	resp, page = cf.post(t, clerk, "/cards/refund", form(big, bigKey, ""))
+	m := regexp.MustCompile(`approval (\d+) asked`).FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusAccepted || m == nil || !strings.Contains(page, `name="approval" value="`+m[1]+`"`) {
+		t.Fatalf("the big refund: %d: %s", resp.StatusCode, page)
+	}
+	if c, _ := cf.m.Card(ctx, sim.Issuer, big); c.State != cms.Active {
+		t.Fatalf("asking the approval moved the card: %v", c.State)
+	}
+	decide := url.Values{"csrf": {tok}, "issuer": {sim.Issuer.String()}, "asn": {big.String()}, "approval": {m[1]}, "decision": {"approve"}}
+	if resp, _ := cf.post(t, clerk, "/cards/approval", decide); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a clerk approves: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := cf.post(t, clerk, "/cards/refund", form(big, bigKey, m[1])); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the refund before its approval: %d, want 403", resp.StatusCode)
+	}
+	super := cf.client(t)
+	stok := cf.login(t, super, RoleSupervisor)
+	decide.Set("csrf", stok)
+	if resp, page := cf.post(t, super, "/cards/approval", decide); resp.StatusCode != http.StatusOK || !strings.Contains(page, "approved") {
+		t.Fatalf("the supervisor's approval: %d: %s", resp.StatusCode, page)
+	}
+	if resp, page := cf.post(t, clerk, "/cards/refund", form(big, "another key", m[1])); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the approval for another request: %d: %s", resp.StatusCode, page)
+	}
+	resp, page = cf.post(t, clerk, "/cards/refund", form(big, bigKey, m[1]))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="state">closed<`) {
+		t.Fatalf("the approved refund: %d: %s", resp.StatusCode, page)
 	}
 }

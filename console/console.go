@@ -125,6 +125,10 @@ func (c *Console) routes() []route {
 		c.page("GET /cards", RoleAuditor, c.handleCard),
 		c.page("POST /cards/blacklist", RoleClerk, c.handleBlacklist),
 		c.page("POST /cards/move", RoleClerk, c.handleCardMove),
+		c.page("POST /cards/replace", RoleClerk, c.handleReplace),
+		c.page("GET /cards/refund", RoleClerk, c.handleRefundQuote), // the quote, then the confirmation
+		c.page("POST /cards/refund", RoleClerk, c.handleRefund),
+		c.page("POST /cards/approval", RoleSupervisor, c.handleApproval), // never the requester's own
 		c.page("GET /terminals", RoleAuditor, c.handleTerminals),
 		c.page("GET /batches/{terminal}/{batch}", RoleAuditor, c.handleBatch),
 		c.page("GET /fares", RoleAuditor, c.handleFares),

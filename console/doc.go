@@ -84,6 +84,27 @@
 // move whose blacklist change failed is kept (the card moved) and the
 // page says so.
 //
+// A lost or damaged card is replaced from its page by a clerk: the new
+// card's ASN typed, the replacement fee on the button, paid in cash at
+// the counter (CMS.CashParty's settlement account: the card's issuer's
+// by default), through cms.Manager.Replace in the clerk's name; the
+// page then links the old card and the new. A refund shows its quote
+// first (GET /cards/refund: the balance, as of the loss report for a
+// card lost, from acquisition's purchases booked through CMS.Balances,
+// api.ShadowBalances in serve; the deposit paid back or kept; the fee
+// and its rule; the payout), and its form confirms it (POST
+// /cards/refund), paid out in cash, through cms.Manager.Refund. A payout
+// over the limit (CMS.RefundApprovalFen, the API's by default) asks a
+// supervisor's approval instead, through cms.Staffing.GateRefund as the
+// API's refund does, and moves nothing; a supervisor (never the
+// requester) approves or rejects it from the card's page (POST
+// /cards/approval); the clerk then confirms the refund with it, from the
+// page the asking left or from the quote's page naming the approval
+// (?approval=N: the approval's request holds the confirmation's key, so
+// that what was approved is what is confirmed). Each form carries an
+// idempotency key drawn when the page was made: a form sent twice books
+// nothing twice (a refund sent again over a card it closed answers so).
+//
 // # Figures: the tally
 //
 // The figures are sums of journaled records, folded by the Tally as it

@@ -364,6 +364,11 @@ func (c *Console) handleCard(w http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (c *Console) card(w http.ResponseWriter, r *http.Request, s *session, code int, msg string) {
+	c.cardWith(w, r, s, code, msg, nil)
+}
+
+// cardWith is card, with a refund's quote to confirm.
+func (c *Console) cardWith(w http.ResponseWriter, r *http.Request, s *session, code int, msg string, quote *refundQuote) {
 	const op = "console.card"
 	p := cardPage{Issuer: strings.TrimSpace(r.FormValue("issuer")), ASN: strings.TrimSpace(r.FormValue("asn")),
 		CanChange: s.staff.Role >= RoleClerk, Version: c.Blacklist.Version(), Message: msg, CSRF: s.csrf}
@@ -381,6 +386,7 @@ func (c *Console) card(w http.ResponseWriter, r *http.Request, s *session, code 
 			c.fail(w, r, s, err)
 			return
 		}
+		p.Managed.Quote, p.Managed.ApproveOK = quote, s.staff.Role >= RoleSupervisor
 	}
 	c.render(w, r, s, code, "card", "Card look-up", p)
 }
