@@ -224,12 +224,12 @@ func TestBalanceMoveWithLatePurchases(t *testing.T) {
 	// The last record arrives after the move: the issuer bears it, once.
 	r.upload(t)
 	bals := ShadowBalances{Acquirer: r.s.Acquirer, Cards: r.m}
-	oldCard, err := r.m.Card(ctx, sim.Issuer, old)
-	if err != nil {
-		t.Fatal(err)
+	var closed []cms.Card
+	if err := r.m.ClosedCut(ctx, func(cs []cms.Card) error { closed = append(closed, cs...); return nil }); err != nil || len(closed) != 1 || closed[0].ASN != old {
+		t.Fatalf("the cards closed with a cut: %+v %v, want the old card alone", closed, err)
 	}
 	for i, want := range []int64{50, 0} {
-		n, fen, err := bals.SettleLateLosses(ctx, cms.Actor{Who: "settler", ServicePoint: "back office"}, []cms.Card{oldCard})
+		n, fen, err := bals.SettleLateLosses(ctx, cms.Actor{Who: "settler", ServicePoint: "back office"}, closed)
 		if err != nil || fen != want || n != int(min(want, 1)) {
 			t.Fatalf("late losses, sweep %d: %d cards, %d fen, %v; want %d fen", i, n, fen, err, want)
 		}

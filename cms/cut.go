@@ -93,3 +93,35 @@ func (m *Manager) Booked(ctx context.Context, key string) (bool, error) {
 	}
 	return err == nil, citycard.Wrap("cms.Manager.Booked", citycard.Other, err)
 }
+
+// ClosedCut calls fn with each page (at most CardsPageMax) of the cards
+// closed with a cut (lost or damaged, their balance moved or refunded):
+// the cards whose late records the issuer bears (SettleLateLoss). It
+// reads every card (Store.CardsPage), by issuer and ASN: a sweep's cost
+// is the number of cards. Kinds IO, and fn's errors.
+func (m *Manager) ClosedCut(ctx context.Context, fn func(cards []Card) error) error {
+	const op = "cms.Manager.ClosedCut"
+	var issuer citycard.IssuerCode
+	var asn citycard.ASN
+	for {
+		cards, err := m.store.CardsPage(ctx, issuer, asn, CardsPageMax)
+		if err != nil {
+			return citycard.Wrap(op, citycard.Other, err)
+		}
+		var cut []Card
+		for _, c := range cards {
+			if c.State == Closed && !c.LostAt.IsZero() {
+				cut = append(cut, c)
+			}
+		}
+		if len(cut) > 0 {
+			if err := fn(cut); err != nil {
+				return err
+			}
+		}
+		if len(cards) < CardsPageMax {
+			return nil
+		}
+		issuer, asn = cards[len(cards)-1].Issuer, cards[len(cards)-1].ASN
+	}
+}

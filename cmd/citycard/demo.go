@@ -34,7 +34,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(e.stderr, demoUsage); fs.PrintDefaults() }
-	o := &simOptions{alg: "3des"}
+	o := &simOptions{alg: "3des", coolingDays: city.DefaultCoolingDays}
 	fs.IntVar(&o.cards, "cards", 3000, "cards in the city")
 	fs.IntVar(&o.days, "days", 2, "days to simulate, the last one three days ago")
 	fs.Uint64Var(&o.seed, "seed", 1, "the city's seed")

@@ -141,6 +141,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	s.Gates = terminalsOf(st.registry) // whose operator's gate versions a gate downloads
 	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
+	go settleLateLosses(ctx, api.ShadowBalances{Acquirer: acq, Cards: s.Cards}, logger)
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
 			return fmt.Errorf("serve: --fare-feeds %s is not a directory: %w", *fareFeeds, errUsage)

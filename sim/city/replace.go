@@ -145,31 +145,23 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 }
 
 // settleLateLosses has the issuer bear the old cards' records that came
-// after their balance moved (api.ShadowBalances.SettleLateLosses: their
-// use after the report, offline, and any record before it that came after
-// the cooling period), as the back office's settler does.
+// after their balance moved, as serve's settler does: every card closed
+// with a cut (cms.Manager.ClosedCut), its late records borne
+// (api.ShadowBalances.SettleLateLosses: its use after the report,
+// offline, and any record before it that came after the cooling
+// period).
 func (c *City) settleLateLosses(ctx context.Context) {
 	m, _ := c.bo.Cards()
-	var cards []cms.Card
-	for _, r := range c.riders {
-		if r.replacedBy >= 0 {
-			cd, err := m.Card(ctx, Issuer, r.asn)
-			if err != nil {
-				c.violate("card %v: reading it: %v", r.asn, err)
-				continue
-			}
-			cards = append(cards, cd)
-		}
-	}
-	if len(cards) == 0 {
-		return
-	}
-	n, fen, err := c.purse().SettleLateLosses(ctx, counterStaff, cards)
+	p := c.purse()
+	err := m.ClosedCut(ctx, func(cards []cms.Card) error {
+		n, fen, err := p.SettleLateLosses(ctx, counterStaff, cards)
+		c.fig.LateLosses += int64(n)
+		c.fig.LateLossesFen += fen
+		return err
+	})
 	if err != nil {
-		c.violate("settling the late losses of %d replaced cards: %v", len(cards), err)
+		c.violate("settling the late losses of the closed lost cards: %v", err)
 	}
-	c.fig.LateLosses += int64(n)
-	c.fig.LateLossesFen += fen
 }
 
 // endCooling moves the balances whose cooling period is over and
