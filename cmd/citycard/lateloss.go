@@ -22,26 +22,19 @@ const lateLossEvery = time.Hour
 // fault is logged and tried again at the next sweep.
 func settleLateLosses(ctx context.Context, b api.ShadowBalances, logger *slog.Logger) {
 	by := cms.Actor{Who: "late loss settler", ServicePoint: "back office"}
-	tick := time.NewTicker(lateLossEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			var n int
-			var fen int64
-			err := b.Cards.ClosedCut(ctx, func(cards []cms.Card) error {
-				k, f, err := b.SettleLateLosses(ctx, by, cards)
-				n, fen = n+k, fen+f
-				return err
-			})
-			if err != nil {
-				logger.Warn("settling the late losses of closed lost cards", "err", err)
-			}
-			if n > 0 {
-				logger.Info("late losses borne by the issuer", "cards", n, "fen", fen)
-			}
+	every(ctx, lateLossEvery, func() {
+		var n int
+		var fen int64
+		err := b.Cards.ClosedCut(ctx, func(cards []cms.Card) error {
+			k, f, err := b.SettleLateLosses(ctx, by, cards)
+			n, fen = n+k, fen+f
+			return err
+		})
+		if err != nil {
+			logger.Warn("settling the late losses of closed lost cards", "err", err)
 		}
-	}
+		if n > 0 {
+			logger.Info("late losses borne by the issuer", "cards", n, "fen", fen)
+		}
+	})
 }
