@@ -325,7 +325,7 @@ func TestBrowser(t *testing.T) {
 	do("replace",
 		chromedp.SendKeys(chromedp.ID("newasn"), "0000000000000402"),
 		chromedp.Click(chromedp.ID("replace")),
-		chromedp.WaitVisible(chromedp.ID("message")),
+		chromedp.WaitVisible(chromedp.ID("replacedby")), // the loss report's page had a message already
 	)
 	if got := text("#state"); got != "replaced" {
 		t.Errorf("after the replacement the card page says %q", got)
