@@ -81,12 +81,10 @@ func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error
 	b := make([]byte, 12)
 	crand.Read(b)
 	password := hex.EncodeToString(b)
-	dataKey := make([]byte, 32)
-	crand.Read(dataKey)
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := bo.apiServer(nil)
 	s.Logger = logger
-	if err := cardManagement(s, bo.st, dataKey, "", logger); err != nil {
+	if err := cardManagement(s, bo.st, bo.dataKey, "", logger); err != nil {
 		return err
 	}
 	staffing := s.Staffing

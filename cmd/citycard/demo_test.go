@@ -74,6 +74,18 @@ func TestDemoServesConsole(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("the API beside the console with the demo token: %d, want 200", resp.StatusCode)
 	}
+	// The cardholders the city registered open under the data key the
+	// console is served with (it used to draw a key of its own).
+	req, _ = http.NewRequest(http.MethodGet, m[1]+"v1/cardholders/1", nil)
+	req.Header.Set("Authorization", "Bearer "+m[2])
+	resp, err = cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the city's first cardholder through the demo's API: %d, want 200", resp.StatusCode)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo after an interrupt: %v", err)
