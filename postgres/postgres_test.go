@@ -247,3 +247,35 @@ func TestInteropStore(t *testing.T) {
 		return storetest.InteropStores{Journal: db.Journal(), Clearing: db.Clearing(), Interop: db.Interop(), Ledger: db.Ledger(), Exec: execIn(db)}
 	})
 }
+
+// TestFreshSchemaPoolParams: a URL with the pool's own parameters
+// (pool_max_conns) makes a fresh schema too, and the database opens on
+// it with them; the schema goes with drop. It used to hand the URL to a
+// plain connection, which refused pool_max_conns as a server setting.
+func TestFreshSchemaPoolParams(t *testing.T) {
+	base := os.Getenv(envTestURL)
+	if base == "" {
+		t.Skip(envTestURL + " is not set")
+	}
+	ctx := context.Background()
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	u, drop, err := FreshSchema(ctx, base+sep+"pool_max_conns=5", "citycard_test_")
+	if err != nil {
+		t.Fatalf("FreshSchema with pool_max_conns: %v", err)
+	}
+	db, err := Open(ctx, u)
+	if err != nil {
+		drop(ctx)
+		t.Fatalf("Open(%q): %v", u, err)
+	}
+	if got := db.pool.Config().MaxConns; got != 5 {
+		t.Errorf("pool of %d connections, want the URL's 5", got)
+	}
+	db.Close()
+	if err := drop(ctx); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+}

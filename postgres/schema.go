@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citycard/citycard"
 )
@@ -27,7 +28,15 @@ func FreshSchema(ctx context.Context, base, prefix string) (string, func(context
 		return "", nil, citycard.E(op, citycard.IO, "%w", err)
 	}
 	schema := prefix + hex.EncodeToString(rnd[:])
-	conn, err := pgx.Connect(ctx, base)
+	// The URL may carry the pool's own parameters (pool_max_conns, ...),
+	// which a plain connection would send the server as settings: the
+	// pool's parser takes them out.
+	pc, err := pgxpool.ParseConfig(base)
+	if err != nil {
+		return "", nil, citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	connect := func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, pc.ConnConfig.Copy()) }
+	conn, err := connect(ctx)
 	if err != nil {
 		return "", nil, citycard.E(op, citycard.IO, "%w", err)
 	}
@@ -39,7 +48,7 @@ func FreshSchema(ctx context.Context, base, prefix string) (string, func(context
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	drop := func(ctx context.Context) error {
-		c, err := pgx.Connect(ctx, base)
+		c, err := connect(ctx)
 		if err != nil {
 			return citycard.E(op, citycard.IO, "%w", err)
 		}
