@@ -257,12 +257,7 @@ func (t *Table) freeExit(e *eleg, j *Journey) bool {
 // held product pays it: Price offers none on a free exit, which needs no
 // pass or count ticket and would take a ride of one (a daily ride limit,
 // a count ticket's rides) for nothing.
-// sortLegOffers calls it for a leg whose network has a rule
-// (metroRules.of).
-func (t *Table) waiveExit(e *eleg, j *Journey, lq *LegQuote) {
-	if !t.freeExit(e, j) {
-		return
-	}
+func waiveExit(lq *LegQuote) {
 	for i := range lq.Offers {
 		o := &lq.Offers[i]
 		if !o.Covered {
@@ -272,15 +267,16 @@ func (t *Table) waiveExit(e *eleg, j *Journey, lq *LegQuote) {
 	}
 }
 
-// sortLegOffers sorts leg e's offers (sortOffers), then waives a free
-// exit at the entry station. Price calls it, and capsThenOvertime, rather
-// than the steps they take, as Price is large and what it holds changes
-// its code: inlined or called from it, the metro rules slowed a single
-// bus leg by a fifth (CPU time per quote, the least of eight runs).
-func (t *Table) sortLegOffers(e *eleg, j *Journey, lq *LegQuote) {
+// sortLegOffers sorts a leg's offers (sortOffers), then waives a free
+// exit at the entry station (free: Price asked freeExit once, for the
+// held products too). Price calls it rather than the steps it takes, as
+// Price is large and what it holds changes its code: inlined or called
+// from it, the metro rules slowed a single bus leg by a fifth (CPU time
+// per quote, the least of eight runs).
+func sortLegOffers(lq *LegQuote, free bool) {
 	sortOffers(lq.Offers)
-	if t.metro.of(e.net) != nil {
-		t.waiveExit(e, j, lq)
+	if free {
+		waiveExit(lq)
 	}
 }
 

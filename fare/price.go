@@ -354,13 +354,14 @@ func (t *Table) Price(j *Journey, q *Quote) error {
 		*lq = LegQuote{Offers: lq.Offers[:0], JoinedTo: -1, DistanceM: ev.distM, first: ev.first, last: ev.last, Chosen: -1,
 			net: ev.net, from: ev.from, to: ev.to, held: -1}
 		t.legOffers(ev, cat, media, j, lq)
-		if !t.metro.priced || !t.freeExit(ev, j) {
+		free := t.metro.priced && t.freeExit(ev, j)
+		if !free {
 			lq.held = t.heldOffers(ev, j, hu, lq)
 		}
 		if e > 0 {
 			t.transferOffers(&effs[e-1], ev, &q.Legs[effs[e-1].first], lq, cat, media)
 		}
-		t.sortLegOffers(ev, j, lq)
+		sortLegOffers(lq, free)
 		lq.FullFen = -1
 		for _, o := range lq.Offers {
 			if (o.Origin == OfferLeg || o.Origin == OfferMaxFare) && (lq.FullFen < 0 || o.AmountFen < lq.FullFen) {
