@@ -64,27 +64,24 @@ func TestDemoServesConsole(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
 		t.Errorf("GET %s: %d to %q, want 303 to the login page", m[1], resp.StatusCode, resp.Header.Get("Location"))
 	}
-	req, _ := http.NewRequest(http.MethodGet, m[1]+"v1/rejections", nil)
-	req.Header.Set("Authorization", "Bearer "+m[2])
-	resp, err = cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	api := func(path string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, m[1]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+m[2])
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("the API beside the console with the demo token: %d, want 200", resp.StatusCode)
+	if code := api("v1/rejections"); code != http.StatusOK {
+		t.Errorf("the API beside the console with the demo token: %d, want 200", code)
 	}
 	// The cardholders the city registered open under the data key the
 	// console is served with (it used to draw a key of its own).
-	req, _ = http.NewRequest(http.MethodGet, m[1]+"v1/cardholders/1", nil)
-	req.Header.Set("Authorization", "Bearer "+m[2])
-	resp, err = cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("the city's first cardholder through the demo's API: %d, want 200", resp.StatusCode)
+	if code := api("v1/cardholders/1"); code != http.StatusOK {
+		t.Errorf("the city's first cardholder through the demo's API: %d, want 200", code)
 	}
 	cancel()
 	if err := <-done; err != nil {
