@@ -2,7 +2,7 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -127,29 +127,12 @@ func kindOfStatus(code int) citycard.Kind {
 // must not be told to stop uploading for a day by a stray header.
 const maxRetryAfter = time.Hour
 
-// retryAfterError carries how long the server asked the caller to wait.
-type retryAfterError struct {
-	after time.Duration
-	err   error
-}
-
-func (e *retryAfterError) Error() string { return e.err.Error() }
-func (e *retryAfterError) Unwrap() error { return e.err }
-
-// RetryAfter is the wait the server asked for. The method lets a package
-// that cannot import api (terminal, whose Sender the client implements)
-// ask for it with errors.As and an interface of its own.
-func (e *retryAfterError) RetryAfter() time.Duration { return e.after }
-
 // RetryAfter reports how long the back office asked the caller to wait
-// before it tries again (the Retry-After of an answer, at most an hour),
-// and whether it asked.
+// before it tries again (the Retry-After of an answer, at most an hour:
+// the error's citycard.RetryAfter), and whether it asked.
 func RetryAfter(err error) (time.Duration, bool) {
-	var e *retryAfterError
-	if errors.As(err, &e) {
-		return e.after, true
-	}
-	return 0, false
+	d := citycard.RetryAfter(err)
+	return d, d > 0
 }
 
 // parseRetryAfter reads a Retry-After header: delay-seconds, or an
@@ -187,11 +170,8 @@ func errorFromResponse(op string, resp *http.Response) error {
 	} else if k, ok := kindNamed(eb.Kind); ok && statusOf(k).code == resp.StatusCode {
 		kind = k
 	}
-	err := errors.New(eb.Error)
-	if d, ok := parseRetryAfter(resp.Header); ok {
-		err = &retryAfterError{after: d, err: err}
-	}
-	return citycard.E(op, kind, "%s: %w", resp.Status, err)
+	wait, _ := parseRetryAfter(resp.Header)
+	return &citycard.Error{Op: op, Kind: kind, Err: fmt.Errorf("%s: %s", resp.Status, eb.Error), Wait: wait}
 }
 
 // reply answers v as JSON with status code. v is marshalled before

@@ -176,9 +176,8 @@ func (u *Uploader) Flush(ctx context.Context, maxFailures int) (UploadStats, err
 			wait := backoff
 			// A back office that says when to come back (503 Retry-After)
 			// is heard, within the uploader's own bound.
-			var ra interface{ RetryAfter() time.Duration }
-			if errors.As(err, &ra) {
-				wait = min(max(wait, ra.RetryAfter()), maxBackoff)
+			if ra := citycard.RetryAfter(err); ra > 0 {
+				wait = min(max(wait, ra), maxBackoff)
 			}
 			logger.Warn("upload: no answer; will retry", "batch", b.ID, "err", err, "wait", wait)
 			if maxFailures > 0 && failures >= maxFailures {

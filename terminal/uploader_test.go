@@ -271,10 +271,9 @@ func TestUploaderBatchLimits(t *testing.T) {
 // back, as a 503 with Retry-After does.
 type retryLater struct{ after time.Duration }
 
-func (r retryLater) Error() string             { return "503 Service Unavailable" }
-func (r retryLater) RetryAfter() time.Duration { return r.after }
 func (r retryLater) SendBatch(context.Context, UploadBatch) ([]bool, error) {
-	return nil, citycard.E("test", citycard.Unavailable, "busy: %w", r)
+	return nil, citycard.Wrap("test", citycard.Unavailable,
+		&citycard.Error{Op: "api.Client.Upload", Kind: citycard.Unavailable, Err: errors.New("503 Service Unavailable: busy"), Wait: r.after})
 }
 
 // TestUploaderHearsRetryAfter: the uploader waits what the back office
