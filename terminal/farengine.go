@@ -135,22 +135,20 @@ func (e *FareEngine) Price(q FareQuery) (Charge, error) {
 		case err != nil:
 		case !t0.After(at) && at.Sub(t0) <= journeyGap:
 			entry, hasEntry = t0, true
-		case t0.After(at) && q.Tap == TapOff && trip.Status == card.LegOpen && trip.Network == q.Network:
-			// The tap-off terminal's clock is behind the card's entry.
-			// The entry is the card's truth and the rider is leaving
-			// now: the leg ends no earlier than it began, and is priced
-			// as of its entry. The record keeps the terminal's time,
-			// before its entry, for the back office to see.
-			behind = fmt.Sprintf("the terminal's clock (%s) is behind the card's entry (%s): the leg priced as ending at its entry",
-				at.Format("2006-01-02 15:04:05"), t0.Format("2006-01-02 15:04:05"))
-			entry, hasEntry, at = t0, true, t0
-		case t0.After(at) && q.Tap != TapOff && trip.Status == card.LegOpen && t0.Sub(at) <= journeyGap:
+		case t0.After(at) && trip.Status == card.LegOpen && (q.Tap == TapOff && trip.Network == q.Network || q.Tap != TapOff && t0.Sub(at) <= journeyGap):
 			// This terminal's clock is behind the card's open entry. The
-			// open leg is the card's truth all the same, and its tap-off
-			// is missing: this tap charges it as any tap would, priced as
-			// of the entry (the record keeps the terminal's time).
-			behind = fmt.Sprintf("the terminal's clock (%s) is behind the card's open entry (%s): its missing tap-off charged, this tap priced as of the entry",
-				at.Format("2006-01-02 15:04:05"), t0.Format("2006-01-02 15:04:05"))
+			// entry is the card's truth: a tap-off ends the leg no
+			// earlier than it began, priced as of its entry; any other
+			// tap charges the open leg's missing tap-off as it would at
+			// a right clock, priced as of the entry too. The record keeps
+			// the terminal's time, before the entry, for the back office
+			// to see.
+			entered, what := "entry", "the leg priced as ending at its entry"
+			if q.Tap != TapOff {
+				entered, what = "open entry", "its missing tap-off charged, this tap priced as of the entry"
+			}
+			behind = fmt.Sprintf("the terminal's clock (%s) is behind the card's %s (%s): %s",
+				at.Format("2006-01-02 15:04:05"), entered, t0.Format("2006-01-02 15:04:05"), what)
 			entry, hasEntry, at = t0, true, t0
 		}
 	}
