@@ -97,16 +97,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res.print(e.stdout)
-	if o.json {
-		if err := jsonLine(e.stdout, res); err != nil {
-			return err
-		}
-	}
-	if !res.OK {
-		return fmt.Errorf("bench: a check failed (see above)")
-	}
-	return nil
+	return reportBench(e, "bench", res, res.OK, o.json)
 }
 
 type benchOptions struct {
@@ -201,21 +192,11 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	if err != nil {
 		return nil, err
 	}
-	db, dropDB, err := benchDB(ctx, o.db, "citycard-bench-")
+	st, closeStores, err := openBenchStores(ctx, e, o.db)
 	if err != nil {
 		return nil, err
 	}
-	defer dropDB()
-	st, err := openStores(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	defer st.close()
-	lock, err := lockWriter(ctx, st)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	defer releaseWriter(lock, e.stderr)
+	defer closeStores()
 	res := &benchResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String()}
 
 	nTerm := o.terminals
@@ -293,17 +274,11 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 			}
 		}
 	}()
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return nil, err
 	}
+	defer stopProfile()
 	if err := writeAllocs(o.memProfile, ".start"); err != nil {
 		return nil, err
 	}
@@ -368,10 +343,8 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	res.CPUSeconds = cpu.Seconds()
 	res.RecordsPerCPUS = float64(res.Booked) / res.CPUSeconds
 	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.BatchP50Ms = float64(lat[len(lat)/2].Microseconds()) / 1000
-		res.BatchP99Ms = float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds()) / 1000
-	}
+	p50, p99, _ := percentiles(lat)
+	res.BatchP50Ms, res.BatchP99Ms = msOf(p50), msOf(p99)
 	progress("booked %d records in %.1f s: %.0f records/s", res.Booked, res.Seconds, res.RecordsPerS)
 
 	res.ForgedBooked = max(0, res.Forged-res.Rejected)

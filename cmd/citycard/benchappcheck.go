@@ -11,9 +11,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -94,16 +91,7 @@ func runBenchAppCheck(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res.print(e.stdout)
-	if o.json {
-		if err := jsonLine(e.stdout, res); err != nil {
-			return err
-		}
-	}
-	if !res.OK {
-		return fmt.Errorf("bench api-check: a check failed (see above)")
-	}
-	return nil
+	return reportBench(e, "bench api-check", res, res.OK, o.json)
 }
 
 func (r *benchAppCheckResult) print(w io.Writer) {
@@ -125,21 +113,11 @@ var benchAppIssuer = citycard.IssuerCode{0x31, 0x50, 0x00, 0x01, 0xFF, 0xFF, 0xF
 
 func benchAppCheck(ctx context.Context, e env, o benchAppCheckOptions) (*benchAppCheckResult, error) {
 	progress := func(format string, args ...any) { fmt.Fprintf(e.stderr, "bench: "+format+"\n", args...) }
-	db, dropDB, err := benchDB(ctx, o.db, "citycard-bench-")
+	st, closeStores, err := openBenchStores(ctx, e, o.db)
 	if err != nil {
 		return nil, err
 	}
-	defer dropDB()
-	st, err := openStores(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	defer st.close()
-	lock, err := lockWriter(ctx, st)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	defer releaseWriter(lock, e.stderr)
+	defer closeStores()
 	res := &benchAppCheckResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String(), Cards: o.cards, Clients: o.clients, RatePerS: float64(o.rate), P99Target: 5}
 
 	office := apps.NewOffice(st.apps, time.Now, rand.Reader)
@@ -175,19 +153,6 @@ func benchAppCheck(ctx context.Context, e env, o benchAppCheckOptions) (*benchAp
 
 	total := o.rate * o.seconds
 	res.Checks = int64(total)
-	type job struct {
-		card int
-		due  time.Time
-	}
-	jobs := make(chan job, total)
-	lat := make([]time.Duration, total)
-	var errs, late atomic.Int64
-	var firstErr atomic.Pointer[string]
-	fail := func(err error) {
-		errs.Add(1)
-		msg := err.Error()
-		firstErr.CompareAndSwap(nil, &msg)
-	}
 	check := func(i int) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+asns[i].String()+query, nil)
 		if err != nil {
@@ -213,52 +178,14 @@ func benchAppCheck(ctx context.Context, e env, o benchAppCheckOptions) (*benchAp
 	}
 	progress("checking over %s: %d checks at %d/s with %d clients", ln.Addr(), total, o.rate, o.clients)
 	cpu0 := processCPU()
-	start := time.Now().Add(10 * time.Millisecond)
-	go func() {
-		defer close(jobs)
-		for i := range total {
-			due := start.Add(time.Duration(i) * time.Second / time.Duration(o.rate))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-					return
-				}
-			}
-			jobs <- job{card: i % o.cards, due: due}
-		}
-	}()
-	var wg sync.WaitGroup
-	var idx atomic.Int64
-	for range o.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				if time.Since(j.due) > time.Millisecond {
-					late.Add(1)
-				}
-				if err := check(j.card); err != nil {
-					fail(err)
-				}
-				lat[idx.Add(1)-1] = time.Since(j.due)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := ctx.Err(); err != nil {
+	r, err := openLoop{rate: o.rate, total: total, workers: o.clients, do: func(_, i int) error { return check(i % o.cards) }}.run(ctx)
+	if err != nil {
 		return nil, err
 	}
 	res.CPUms = float64((processCPU() - cpu0).Microseconds()) / 1000 / float64(total)
-	res.Seconds, res.Achieved = elapsed.Seconds(), float64(total)/elapsed.Seconds()
-	res.Errors, res.Late = errs.Load(), late.Load()
-	if p := firstErr.Load(); p != nil {
-		res.FirstErr = *p
-	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	res.P50Ms, res.P99Ms, res.MaxMs = ms(lat[total/2]), ms(lat[min(total-1, total*99/100)]), ms(lat[total-1])
+	res.Seconds, res.Achieved = r.elapsed.Seconds(), float64(total)/r.elapsed.Seconds()
+	res.Errors, res.Late, res.FirstErr = r.errs, r.late, r.firstErr
+	res.P50Ms, res.P99Ms, res.MaxMs = msOf(r.p50), msOf(r.p99), msOf(r.max)
 	res.OK = res.Errors == 0
 	return res, nil
 }

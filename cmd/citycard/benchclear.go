@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -162,17 +161,11 @@ func benchClear(ctx context.Context, e env, o benchClearOptions) (*benchClearRes
 		return nil, err
 	}
 	runtime.GC()
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return nil, err
 	}
+	defer stopProfile()
 	progress("clearing %v", benchClearDay)
 	t1 := time.Now()
 	s, err := cs.Run(ctx, benchClearDay, "bench")

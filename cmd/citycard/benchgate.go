@@ -78,16 +78,7 @@ func runBenchGate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res.print(e.stdout)
-	if *asJSON {
-		if err := jsonLine(e.stdout, res); err != nil {
-			return err
-		}
-	}
-	if !res.OK {
-		return fmt.Errorf("bench gate: a check failed (see above)")
-	}
-	return nil
+	return reportBench(e, "bench gate", res, res.OK, *asJSON)
 }
 
 // counting counts the APDUs a card or PSAM answers.

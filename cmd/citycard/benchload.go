@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -117,16 +115,7 @@ func runBenchLoad(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res.print(e.stdout)
-	if o.json {
-		if err := jsonLine(e.stdout, res); err != nil {
-			return err
-		}
-	}
-	if !res.OK {
-		return fmt.Errorf("bench load: a check failed (see above)")
-	}
-	return nil
+	return reportBench(e, "bench load", res, res.OK, o.json)
 }
 
 func (r *benchLoadResult) print(w io.Writer) {
@@ -153,21 +142,11 @@ type benchKiosk struct {
 
 func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult, error) {
 	progress := func(format string, args ...any) { fmt.Fprintf(e.stderr, "bench: "+format+"\n", args...) }
-	db, dropDB, err := benchDB(ctx, o.db, "citycard-bench-")
+	st, closeStores, err := openBenchStores(ctx, e, o.db)
 	if err != nil {
 		return nil, err
 	}
-	defer dropDB()
-	st, err := openStores(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	defer st.close()
-	lock, err := lockWriter(ctx, st)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	defer releaseWriter(lock, e.stderr)
+	defer closeStores()
 	res := &benchLoadResult{Cores: runtime.GOMAXPROCS(0), DB: st.url.Engine.String(), Cards: o.cards, Kiosks: o.kiosks, RatePerS: float64(o.rate)}
 
 	progress("making %d cards and %d kiosks with their own keys", o.cards, o.kiosks)
@@ -243,86 +222,28 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	// kiosk takes the next due load when it is free.
 	total := o.rate * o.seconds
 	res.Loads = int64(total)
-	type job struct {
-		card int
-		due  time.Time
-	}
-	jobs := make(chan job, total)
-	lat := make([]time.Duration, total)
-	var done, errs, late atomic.Int64
-	var firstErr atomic.Pointer[string]
 	cardMu := make([]sync.Mutex, o.cards)
 	progress("loading over %s: %d loads at %d/s with %d kiosks", ln.Addr(), total, o.rate, o.kiosks)
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return nil, err
 	}
-	start := time.Now().Add(10 * time.Millisecond)
-	go func() {
-		for i := range total {
-			due := start.Add(time.Duration(i) * time.Second / time.Duration(o.rate))
-			if d := time.Until(due); d > 0 {
-				time.Sleep(d)
-			}
-			jobs <- job{card: i % o.cards, due: due}
-		}
-		close(jobs)
-	}()
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				progress("  %d of %d loads done, %d errors", done.Load(), total, errs.Load())
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	var idx atomic.Int64
-	for k := range kiosks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kiosk := &kiosks[k]
-			for j := range jobs {
-				if time.Since(j.due) > time.Millisecond {
-					late.Add(1)
-				}
-				cardMu[j.card].Lock()
-				_, err := kiosk.t.Load(city.Cards[j.card], benchLoadAmountFen, kiosk.host)
-				cardMu[j.card].Unlock()
-				lat[idx.Add(1)-1] = time.Since(j.due)
-				done.Add(1)
-				if err != nil {
-					errs.Add(1)
-					msg := err.Error()
-					firstErr.CompareAndSwap(nil, &msg)
-				}
-			}
-		}()
+	defer stopProfile()
+	load := func(k, i int) error {
+		kiosk, card := &kiosks[k], i%o.cards
+		cardMu[card].Lock()
+		defer cardMu[card].Unlock()
+		_, err := kiosk.t.Load(city.Cards[card], benchLoadAmountFen, kiosk.host)
+		return err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(stop)
-	res.Seconds, res.Achieved = elapsed.Seconds(), float64(total)/elapsed.Seconds()
-	res.Errors, res.Late = errs.Load(), late.Load()
-	if p := firstErr.Load(); p != nil {
-		res.FirstErr = *p
+	tick := func(done, errs int64) { progress("  %d of %d loads done, %d errors", done, total, errs) }
+	r, err := openLoop{rate: o.rate, total: total, workers: o.kiosks, do: load, tick: tick}.run(ctx)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	res.P50Ms, res.P99Ms, res.MaxMs = ms(lat[total/2]), ms(lat[min(total-1, total*99/100)]), ms(lat[total-1])
+	res.Seconds, res.Achieved = r.elapsed.Seconds(), float64(total)/r.elapsed.Seconds()
+	res.Errors, res.Late, res.FirstErr = r.errs, r.late, r.firstErr
+	res.P50Ms, res.P99Ms, res.MaxMs = msOf(r.p50), msOf(r.p99), msOf(r.max)
 
 	// The confirmations still queued join the next group commit: wait
 	// (a second at most) until none is left.
@@ -339,7 +260,7 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	res.Errors += lostConfirmations.Load()
 	res.Transactions, res.Operations, res.CommitOpsMax = counted.batches.Load(), counted.ops.Load(), counted.maxOps.Load()
 	c50, c99, cmax := counted.times()
-	res.CommitP50Ms, res.CommitP99Ms, res.CommitMaxMs = ms(c50), ms(c99), ms(cmax)
+	res.CommitP50Ms, res.CommitP99Ms, res.CommitMaxMs = msOf(c50), msOf(c99), msOf(cmax)
 
 	// The checks: the float booked is what the cards were loaded, every
 	// load confirmed.
@@ -391,10 +312,6 @@ func (c *countedCommits) CommitBatch(ctx context.Context, ops []*cms.Operation) 
 func (c *countedCommits) times() (p50, p99, max time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := len(c.took)
-	if n == 0 {
-		return 0, 0, 0
-	}
 	slices.Sort(c.took)
-	return c.took[n/2], c.took[min(n-1, n*99/100)], c.took[n-1]
+	return percentiles(c.took)
 }
