@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/citycard/citycard/cms"
-	"github.com/citycard/citycard/sqlite"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/sqlite"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
