@@ -143,18 +143,7 @@ func pgAll[T any](ctx context.Context, tx pgx.Tx, query string, max int, what st
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		if len(out) == max {
-			return nil, citycard.E("postgres.Recon", citycard.Conflict, "more than %d %s", max, what)
-		}
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return recon.ScanAtMost("postgres.Recon", rows, max, what, scan)
 }
 
 // Resolve implements recon.Store.

@@ -24,6 +24,30 @@ const (
 // Scanner is a row of database/sql or pgx.
 type Scanner interface{ Scan(dest ...any) error }
 
+// Rows are rows to scan one after the other: *sql.Rows, pgx.Rows.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// ScanAtMost reads the rows of a query asked for max+1 rows, each with
+// scan: one more than max is kind Conflict, naming what, under op.
+func ScanAtMost[T any](op string, rows Rows, max int, what string, scan func(Scanner) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		if len(out) == max {
+			return nil, citycard.E(op, citycard.Conflict, "more than %d %s", max, what)
+		}
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // StatementArgs are the values of StatementColumns for imp.
 func StatementArgs(imp *Import) []any {
 	s := imp.Statement

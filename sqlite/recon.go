@@ -133,18 +133,7 @@ func scanAll[T any](ctx context.Context, q querier, query string, max int, what 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		if len(out) == max {
-			return nil, citycard.E("sqlite.Recon", citycard.Conflict, "more than %d %s", max, what)
-		}
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return recon.ScanAtMost("sqlite.Recon", rows, max, what, scan)
 }
 
 // Resolve implements recon.Store.
