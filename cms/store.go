@@ -484,6 +484,28 @@ func ScanFlows(rows Rows) ([]Flow, error) {
 	return l, rows.Err()
 }
 
+// FlowTotalsQuery is the stores' query of FlowTotals, read by
+// ScanFlowTotals.
+const FlowTotalsQuery = `SELECT flow_type, SUM(fen) FROM cms_flows GROUP BY flow_type`
+
+// ScanFlowTotals reads rows of flow type and sum.
+func ScanFlowTotals(rows Rows) (map[FlowType]int64, error) {
+	m := map[FlowType]int64{}
+	for rows.Next() {
+		var name string
+		var fen int64
+		if err := rows.Scan(&name, &fen); err != nil {
+			return nil, err
+		}
+		t, err := ParseFlowType(name)
+		if err != nil {
+			return nil, err
+		}
+		m[t] = fen
+	}
+	return m, rows.Err()
+}
+
 // ProductFlowTotalsQuery is the stores' query of ProductFlowTotals,
 // read by ScanProductFlowTotals.
 const ProductFlowTotalsQuery = `SELECT COALESCE(c.product, ''), f.flow_type, SUM(f.fen) FROM cms_flows f LEFT JOIN cms_cards c ON c.asn = f.asn GROUP BY 1, 2`

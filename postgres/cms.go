@@ -506,25 +506,13 @@ func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, erro
 
 func (s cmsStore) FlowTotals(ctx context.Context) (map[cms.FlowType]int64, error) {
 	const op = "postgres.CMS.FlowTotals"
-	rows, err := s.db.pool.Query(ctx, `SELECT flow_type, SUM(fen)::bigint FROM cms_flows GROUP BY flow_type`)
+	rows, err := s.db.pool.Query(ctx, strings.Replace(cms.FlowTotalsQuery, "SUM(fen)", "SUM(fen)::bigint", 1))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
 	defer rows.Close()
-	m := map[cms.FlowType]int64{}
-	for rows.Next() {
-		var name string
-		var fen int64
-		if err := rows.Scan(&name, &fen); err != nil {
-			return nil, mapErr(op, err)
-		}
-		t, err := cms.ParseFlowType(name)
-		if err != nil {
-			return nil, err
-		}
-		m[t] = fen
-	}
-	return m, mapErr(op, rows.Err())
+	m, err := cms.ScanFlowTotals(rows)
+	return m, mapErr(op, err)
 }
 
 // ProductFlowTotals implements cms.Store.
