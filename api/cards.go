@@ -61,7 +61,7 @@ func (b ShadowBalances) Balance(ctx context.Context, issuer citycard.IssuerCode,
 			return sh.ReportedFen, purchases, nil
 		}
 	}
-	bal, err := b.Cards.BookPurse(ctx, asn, purchases)
+	bal, err := b.Cards.BookPurse(ctx, issuer, asn, purchases)
 	return bal, purchases, citycard.Wrap(op, citycard.Other, err)
 }
 
@@ -74,7 +74,7 @@ func (b ShadowBalances) Reported(ctx context.Context, issuer citycard.IssuerCode
 			return sh.ReportedFen, nil
 		}
 	}
-	return b.Cards.BookBalance(ctx, asn)
+	return b.Cards.BookBalance(ctx, issuer, asn)
 }
 
 // Purchases returns the purchases booked of cards (at most
@@ -324,7 +324,7 @@ func (s *Server) handleCardShow(w http.ResponseWriter, r *http.Request, _ Staff)
 	}
 	var bal int64
 	if err == nil {
-		bal, err = m.BookBalance(r.Context(), asn)
+		bal, err = m.BookBalance(r.Context(), issuer, asn)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -159,7 +159,7 @@ func (r *cutRig) post(t *testing.T, asn citycard.ASN, what, body string) (int, m
 
 func (r *cutRig) flows(t *testing.T, asn citycard.ASN) map[cms.FlowType]int64 {
 	t.Helper()
-	fs, err := r.m.Flows(context.Background(), asn)
+	fs, err := r.m.Flows(context.Background(), sim.Issuer, asn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestBalanceMoveWithLatePurchases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if left, err := r.m.BookPurse(ctx, old, ps[acquire.Card{Issuer: sim.Issuer, ASN: old}]); err != nil || left != 0 {
+	if left, err := r.m.BookPurse(ctx, sim.Issuer, old, ps[acquire.Card{Issuer: sim.Issuer, ASN: old}]); err != nil || left != 0 {
 		t.Fatalf("old card's book less its purchases: %d %v, want 0", left, err)
 	}
 }

@@ -101,7 +101,7 @@ func TestLoadOverHTTP(t *testing.T) {
 		}
 	}
 	asn := cd.State().ASN
-	flows, err := r.db.CMS().Flows(ctx, asn)
+	flows, err := r.db.CMS().Flows(ctx, sim.Issuer, asn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestLoadOverHTTP(t *testing.T) {
 	if err != nil || res.Recovered == nil {
 		t.Fatalf("the next load: %v, recovered %v", err, res.Recovered)
 	}
-	flows, _ = r.db.CMS().Flows(ctx, asn)
+	flows, _ = r.db.CMS().Flows(ctx, sim.Issuer, asn)
 	if got := cms.BookBalances(flows)[asn]; got != cd.State().BalanceFen-1 {
 		t.Errorf("book %d fen, the card holds %d", got, cd.State().BalanceFen-1)
 	}
@@ -286,7 +286,7 @@ func TestLoadTerminalTypes(t *testing.T) {
 	r.s.Terminals = typedTokens{r.toks, types}
 	booked := func() int64 {
 		t.Helper()
-		flows, err := r.db.CMS().Flows(ctx, asn)
+		flows, err := r.db.CMS().Flows(ctx, sim.Issuer, asn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -398,7 +398,7 @@ func TestTopUpConcurrentClaims(t *testing.T) {
 	}
 	// The float holds the claim once: card management's book of the card
 	// is 2,000.
-	if b, err := f.m.BookBalance(t.Context(), card); err != nil || b != 2000 {
+	if b, err := f.m.BookBalance(t.Context(), testIssuer, card); err != nil || b != 2000 {
 		t.Errorf("book balance %d %v, want 2000", b, err)
 	}
 	// The same session: every answer that got through is its one MAC2.

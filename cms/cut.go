@@ -24,8 +24,8 @@ func PurchasesFen(purchases []Purchase) int64 {
 // not arrived yet is not in purchases: the cooling period is there for
 // them to arrive, and one that comes after the balance moved is borne
 // by the issuer (SettleLateLoss). Kind IO.
-func (m *Manager) BookPurse(ctx context.Context, asn citycard.ASN, purchases []Purchase) (int64, error) {
-	book, err := m.BookBalance(ctx, asn)
+func (m *Manager) BookPurse(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, purchases []Purchase) (int64, error) {
+	book, err := m.BookBalance(ctx, issuer, asn)
 	if err != nil {
 		return 0, citycard.Wrap("cms.Manager.BookPurse", citycard.Other, err)
 	}
@@ -49,7 +49,7 @@ func (m *Manager) LateLossDue(ctx context.Context, c *Card, purchases []Purchase
 	if c.LostAt.IsZero() || c.State != Closed {
 		return 0, nil
 	}
-	left, err := m.BookPurse(ctx, c.ASN, purchases)
+	left, err := m.BookPurse(ctx, c.Issuer, c.ASN, purchases)
 	if err != nil {
 		return 0, citycard.Wrap(op, citycard.Other, err)
 	}

@@ -40,7 +40,7 @@ func TestLateLosses(t *testing.T) {
 		t.Fatalf("a lost card not closed: %d %v, want 0", due, err)
 	}
 	r.clk.advance(8 * 24 * time.Hour)
-	bal, err := r.m.BookPurse(ctx, asn, purchases)
+	bal, err := r.m.BookPurse(ctx, issuer, asn, purchases)
 	if err != nil || bal != 4500 {
 		t.Fatalf("book less purchases: %d %v, want 4500", bal, err)
 	}
@@ -48,7 +48,7 @@ func TestLateLosses(t *testing.T) {
 		t.Fatal(err)
 	}
 	terms := func() map[cms.FlowType]int64 {
-		fs, err := r.m.Flows(ctx, asn)
+		fs, err := r.m.Flows(ctx, issuer, asn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,7 +85,7 @@ func (m *Manager) Dormant(ctx context.Context, issuer citycard.IssuerCode, asn c
 				since = c.IssuedAt
 			}
 			d := DormantCard{Card: *c, LastUse: lu, Since: since.AddDate(p.DormantYears, 0, 0)}
-			if d.BookFen, err = m.BookBalance(ctx, c.ASN); err != nil {
+			if d.BookFen, err = m.BookBalance(ctx, c.Issuer, c.ASN); err != nil {
 				return DormantPage{}, citycard.Wrap(op, citycard.Other, err)
 			}
 			out.Cards = append(out.Cards, d)

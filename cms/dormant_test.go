@@ -75,7 +75,7 @@ func TestDormantReport(t *testing.T) {
 	if d := page.Cards[1]; !d.LastUse.Equal(uses[longAgo]) || !d.Since.Equal(uses[longAgo].AddDate(3, 0, 0)) {
 		t.Errorf("the card used long ago: %+v", d)
 	}
-	if bal, err := r.m.BookBalance(ctx, never); err != nil || bal != 3000 {
+	if bal, err := r.m.BookBalance(ctx, issuer, never); err != nil || bal != 3000 {
 		t.Errorf("the report moved money: %d %v", bal, err)
 	}
 	// Pages of one.

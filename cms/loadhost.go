@@ -356,7 +356,7 @@ func (h *LoadHost) reinstate(ctx context.Context, op string, by Actor, l *Online
 	key := "reinstate:" + l.Key
 	b := Booking{Key: key, InputHash: inputHash("load_reinstatement", l.Key, l.AmountFen)}
 	b.add(entry(key, "load", ledger.EntryLoad, &c, ledger.Transfer(l.Channel.account(), floatAccount(&c), l.AmountFen)...))
-	b.Flows = []Flow{{c.ASN, FlowLoad, l.AmountFen}}
+	b.Flows = []Flow{{c.Issuer, c.ASN, FlowLoad, l.AmountFen}}
 	b.through(l.Channel, l.AmountFen, l.AmountFen)
 	settled := *l
 	settled.Status, settled.SettledAt, settled.Settlement = LoadConfirmed, at, SettledByLateTAC

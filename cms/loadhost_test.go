@@ -218,7 +218,7 @@ func (r *rig) load(t *testing.T, c *chip, amount uint32) error {
 // book is what card management owes on the card: its flows summed.
 func (r *rig) book(t *testing.T, c *chip) int64 {
 	t.Helper()
-	flows, err := r.db.CMS().Flows(context.Background(), c.asn)
+	flows, err := r.db.CMS().Flows(context.Background(), issuer, c.asn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,7 +760,7 @@ func TestGroupCommit(t *testing.T) {
 	if n, err := cms.VerifyAudit(ctx, db.CMS()); err != nil || n != 2*cards+cards {
 		t.Errorf("VerifyAudit: %d %v", n, err)
 	}
-	flows, _ := db.CMS().Flows(ctx, asns[1])
+	flows, _ := db.CMS().Flows(ctx, issuer, asns[1])
 	if len(flows) != 1 || flows[0].Fen != 100 {
 		t.Errorf("card 1's flows: %+v", flows)
 	}

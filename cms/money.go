@@ -126,9 +126,10 @@ func ParseFlowType(s string) (FlowType, error) {
 
 // Flow is one term of one card's conservation.
 type Flow struct {
-	Card citycard.ASN
-	Type FlowType
-	Fen  int64
+	Issuer citycard.IssuerCode // the card's issuer: two issuers may number their cards alike
+	Card   citycard.ASN
+	Type   FlowType
+	Fen    int64
 }
 
 // BookBalances sums flows per card into what card management owes on
@@ -297,7 +298,7 @@ func (s Sale) Book() (Booking, error) {
 	b.add(entry(s.Key, "fee", ledger.EntryFee, s.Card, ledger.Transfer(in, feeIncome, feeFen)...))
 	b.add(entry(s.Key, "load", ledger.EntryLoad, s.Card, ledger.Transfer(in, floatAccount(s.Card), s.LoadFen)...))
 	if s.LoadFen != 0 {
-		b.Flows = append(b.Flows, Flow{s.Card.ASN, FlowLoad, s.LoadFen})
+		b.Flows = append(b.Flows, Flow{s.Card.Issuer, s.Card.ASN, FlowLoad, s.LoadFen})
 	}
 	b.through(s.Channel, depositFen+feeFen+s.LoadFen, s.LoadFen)
 	return b, nil
@@ -361,7 +362,7 @@ func (l Load) Book() (Booking, error) {
 	}
 	b := Booking{Key: l.Key, InputHash: l.InputHash()}
 	b.add(entry(l.Key, "load", ledger.EntryLoad, l.Card, ledger.Transfer(l.Channel.account(), floatAccount(l.Card), l.AmountFen)...))
-	b.Flows = []Flow{{l.Card.ASN, FlowLoad, l.AmountFen}}
+	b.Flows = []Flow{{l.Card.Issuer, l.Card.ASN, FlowLoad, l.AmountFen}}
 	b.through(l.Channel, l.AmountFen, l.AmountFen)
 	return b, nil
 }
@@ -504,7 +505,7 @@ func (r Refunding) Book() (Booking, error) {
 	b.add(entry(r.Key, "refund", ledger.EntryRefund, r.Card,
 		ledger.Debit(floatAccount(r.Card), q.BalanceFen), ledger.Debit(deposit(r.Card), q.DepositFen+q.DepositKeptFen),
 		ledger.Credit(feeIncome, q.FeeFen+q.DepositKeptFen), ledger.Credit(r.Payee.account(), q.PaidFen)))
-	b.Flows = append(b.Flows, Flow{r.Card.ASN, FlowRefund, q.BalanceFen})
+	b.Flows = append(b.Flows, Flow{r.Card.Issuer, r.Card.ASN, FlowRefund, q.BalanceFen})
 	b.through(r.Payee, -q.PaidFen, 0)
 	return b, nil
 }
@@ -519,7 +520,7 @@ func checkLoss(op string, c *Card, lossFen int64) error {
 func (b *Booking) addLoss(key string, c *Card, lossFen int64) {
 	b.add(entry(key, "loss", ledger.EntryLoss, c, ledger.Transfer(lossAccount(c), floatAccount(c), lossFen)...))
 	if lossFen != 0 {
-		b.Flows = append(b.Flows, Flow{c.ASN, FlowLossBorne, lossFen})
+		b.Flows = append(b.Flows, Flow{c.Issuer, c.ASN, FlowLossBorne, lossFen})
 	}
 }
 
@@ -595,7 +596,7 @@ func (m BalanceMove) Book() (Booking, error) {
 	b.addLoss(m.Key, m.Old, m.Split.LossBorneFen)
 	b.add(entry(m.Key, "move", ledger.EntryMove, m.Old, ledger.Transfer(floatAccount(m.Old), floatAccount(m.New), m.Split.BalanceAtCutFen)...))
 	if m.Split.BalanceAtCutFen != 0 {
-		b.Flows = append(b.Flows, Flow{m.Old.ASN, FlowMovedOut, m.Split.BalanceAtCutFen}, Flow{m.New.ASN, FlowMovedIn, m.Split.BalanceAtCutFen})
+		b.Flows = append(b.Flows, Flow{m.Old.Issuer, m.Old.ASN, FlowMovedOut, m.Split.BalanceAtCutFen}, Flow{m.New.Issuer, m.New.ASN, FlowMovedIn, m.Split.BalanceAtCutFen})
 	}
 	return b, nil
 }

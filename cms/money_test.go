@@ -154,7 +154,7 @@ func TestBookings(t *testing.T) {
 	}
 
 	l, err := Load{Key: "l1", Card: &c, Product: p, Channel: alipay, AmountFen: 10000, BalanceFen: 5000}.Book()
-	if err != nil || net(t, l, "settlement:alipay") != 10000 || net(t, l, float) != -10000 || l.Flows[0] != (Flow{c.ASN, FlowLoad, 10000}) {
+	if err != nil || net(t, l, "settlement:alipay") != 10000 || net(t, l, float) != -10000 || l.Flows[0] != (Flow{c.Issuer, c.ASN, FlowLoad, 10000}) {
 		t.Fatalf("load: %+v %v", l, err)
 	}
 	if _, err := (Load{Key: "l2", Card: &c, Product: p, Channel: Channel{Type: ThirdParty, Party: "alipay"}, AmountFen: 100}).Book(); !citycard.IsKind(err, citycard.Invalid) {
@@ -234,7 +234,7 @@ func TestBookings(t *testing.T) {
 	}
 
 	ll, err := LateLoss{Key: "x1", Card: &old, AmountFen: 250}.Book()
-	if err != nil || net(t, ll, loss) != 250 || ll.Flows[0] != (Flow{old.ASN, FlowLossBorne, 250}) {
+	if err != nil || net(t, ll, loss) != 250 || ll.Flows[0] != (Flow{old.Issuer, old.ASN, FlowLossBorne, 250}) {
 		t.Fatalf("late loss: %+v %v", ll, err)
 	}
 	if _, err := (LateLoss{Key: "x2", Card: &active, AmountFen: 250}).Book(); !citycard.IsKind(err, citycard.Invalid) {

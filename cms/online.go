@@ -140,7 +140,7 @@ func (r LoadReversal) Book() (Booking, error) {
 	e, ok := entry(key, "reverse", ledger.EntryLoad, r.Card, ledger.Transfer(floatAccount(r.Card), r.Load.Channel.account(), r.Load.AmountFen)...)
 	e.Memo = "the card never credited the load: it began another at online counter " + strconv.Itoa(int(r.Load.Counter))
 	b.add(e, ok)
-	b.Flows = []Flow{{r.Card.ASN, FlowLoadReversed, r.Load.AmountFen}}
+	b.Flows = []Flow{{r.Card.Issuer, r.Card.ASN, FlowLoadReversed, r.Load.AmountFen}}
 	b.through(r.Load.Channel, -r.Load.AmountFen, -r.Load.AmountFen)
 	return b, nil
 }

@@ -135,7 +135,7 @@ func (l *lifecycle) purchase(c *simCard) {
 	e := ledger.NewEntry(l.key(), ledger.EntryPurchase, "batch", ledger.Transfer(floatAccount(&c.Card), ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}, amount)...)
 	l.entries[e.Key] = true
 	l.totals.Add(int64(len(l.entries)), &e)
-	l.flows = append(l.flows, Flow{c.ASN, FlowPurchase, amount})
+	l.flows = append(l.flows, Flow{c.Issuer, c.ASN, FlowPurchase, amount})
 	// A card whose balance has moved or been refunded: the issuer bears it.
 	if c.State == Closed && !c.LostAt.IsZero() {
 		l.book(LateLoss{Key: l.key(), Card: &c.Card, AmountFen: amount}.Book())

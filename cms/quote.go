@@ -12,8 +12,8 @@ func (m *Manager) Product(id string) (*Product, error) { return m.products.Produ
 // BookBalance returns what card management owes on a card by its flows
 // (BookBalances): the balance it should report once all its records are
 // in. Kind IO.
-func (m *Manager) BookBalance(ctx context.Context, asn citycard.ASN) (int64, error) {
-	flows, err := m.store.Flows(ctx, asn)
+func (m *Manager) BookBalance(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (int64, error) {
+	flows, err := m.store.Flows(ctx, issuer, asn)
 	if err != nil {
 		return 0, citycard.Wrap("cms.Manager.BookBalance", citycard.Other, err)
 	}
@@ -22,8 +22,8 @@ func (m *Manager) BookBalance(ctx context.Context, asn citycard.ASN) (int64, err
 
 // Flows returns a card's flows in the order they were booked: its
 // transactions as card management booked them. Kind IO.
-func (m *Manager) Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error) {
-	f, err := m.store.Flows(ctx, asn)
+func (m *Manager) Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]Flow, error) {
+	f, err := m.store.Flows(ctx, issuer, asn)
 	return f, citycard.Wrap("cms.Manager.Flows", citycard.Other, err)
 }
 

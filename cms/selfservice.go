@@ -180,7 +180,7 @@ func (s *SelfService) Flows(ctx context.Context, holder int64, issuer citycard.I
 	if _, err := s.OwnCard(ctx, holder, issuer, asn); err != nil {
 		return nil, err
 	}
-	f, err := s.m.store.Flows(ctx, asn)
+	f, err := s.m.store.Flows(ctx, issuer, asn)
 	return f, citycard.Wrap("cms.SelfService.Flows", citycard.Other, err)
 }
 

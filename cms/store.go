@@ -64,7 +64,7 @@ type Store interface {
 	// NotFound.
 	OperationHash(ctx context.Context, key string) ([32]byte, error)
 	// Flows returns the flows of a card, in the order they were booked.
-	Flows(ctx context.Context, asn citycard.ASN) ([]Flow, error)
+	Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]Flow, error)
 	// FlowTotals sums every card's flows by type (the float report's
 	// book: card management keeps our own issuer's cards only).
 	FlowTotals(ctx context.Context) (map[FlowType]int64, error)
@@ -452,27 +452,30 @@ func ScanProtected(row Scanner) (Protected, error) {
 }
 
 // FlowColumns, FlowArgs and ScanFlows are the stores' spelling of a
-// booking's flows: the operation's key, the flow's place in it, the card,
-// the flow's type by name and the amount.
-const FlowColumns = "op_key, n, asn, flow_type, fen"
+// booking's flows: the operation's key, the flow's place in it, the card
+// (its issuer and ASN), the flow's type by name and the amount.
+const FlowColumns = "op_key, n, issuer, asn, flow_type, fen"
 
 // FlowArgs returns the values of flow n of b in FlowColumns' order.
 func FlowArgs(b *Booking, n int) []any {
 	f := b.Flows[n]
-	return []any{b.Key, n, ASNHex(f.Card), f.Type.String(), f.Fen}
+	return []any{b.Key, n, f.Issuer.String(), ASNHex(f.Card), f.Type.String(), f.Fen}
 }
 
-// ScanFlows reads the flows of rows of asn, flow_type, fen.
+// ScanFlows reads the flows of rows of issuer, asn, flow_type, fen.
 func ScanFlows(rows Rows) ([]Flow, error) {
 	const op = "cms.ScanFlows"
 	var l []Flow
 	for rows.Next() {
 		var f Flow
-		var asn, typ string
-		if err := rows.Scan(&asn, &typ, &f.Fen); err != nil {
+		var issuer, asn, typ string
+		if err := rows.Scan(&issuer, &asn, &typ, &f.Fen); err != nil {
 			return nil, err
 		}
 		var err error
+		if f.Issuer, err = citycard.ParseIssuerCode(issuer); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
 		if f.Card, err = citycard.ParseASN(asn); err != nil {
 			return nil, citycard.Wrap(op, citycard.Invalid, err)
 		}
@@ -508,7 +511,7 @@ func ScanFlowTotals(rows Rows) (map[FlowType]int64, error) {
 
 // ProductFlowTotalsQuery is the stores' query of ProductFlowTotals,
 // read by ScanProductFlowTotals.
-const ProductFlowTotalsQuery = `SELECT COALESCE(c.product, ''), f.flow_type, SUM(f.fen) FROM cms_flows f LEFT JOIN cms_cards c ON c.asn = f.asn GROUP BY 1, 2`
+const ProductFlowTotalsQuery = `SELECT COALESCE(c.product, ''), f.flow_type, SUM(f.fen) FROM cms_flows f LEFT JOIN cms_cards c ON c.issuer = f.issuer AND c.asn = f.asn GROUP BY 1, 2`
 
 // ScanProductFlowTotals reads rows of product, flow type and sum.
 func ScanProductFlowTotals(rows Rows) (map[string]map[FlowType]int64, error) {

@@ -104,7 +104,7 @@ func (m CMS) ManagedCard(ctx context.Context, issuer citycard.IssuerCode, asn ci
 			mc.Holder += fmt.Sprintf(", %v", h.Phone)
 		}
 	}
-	mc.Flows, err = m.Manager.Flows(ctx, asn)
+	mc.Flows, err = m.Manager.Flows(ctx, issuer, asn)
 	return mc, citycard.Wrap(op, citycard.Other, err)
 }
 

@@ -117,7 +117,7 @@ func (cf *cardsFixture) issue(t *testing.T, asn, product string, registered bool
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
-		fl, err := cf.m.Flows(ctx, a)
+		fl, err := cf.m.Flows(ctx, sim.Issuer, a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestCardPageManaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := cf.m.Product(c.Product)
-	book, _ := cf.m.BookBalance(context.Background(), a)
+	book, _ := cf.m.BookBalance(context.Background(), sim.Issuer, a)
 	for _, want := range []string{`id="state">active<`, `id="product">` + p.Name + `<`, `id="holder">张**, cardholder 1 (resident_id 3302**********1236), 138****5678<`, `id="bookfen">` + yuan(book) + `<`,
 		`<tr data-flow="3"><td class="n">3</td><td>load</td><td class="n">¥0.01</td></tr>`} {
 		if !strings.Contains(page, want) {

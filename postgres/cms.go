@@ -273,7 +273,7 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 			fresh++
 			queue(i, nil, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, bk.Key, in, o.At.UnixNano())
 			for k := range bk.Flows {
-				queue(i, nil, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5)`, cms.FlowArgs(bk, k)...)
+				queue(i, nil, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`, cms.FlowArgs(bk, k)...)
 			}
 			if len(bk.Entries) > 0 {
 				if _, err := lt.link(o.At.UTC(), bk.Entries, i); err != nil {
@@ -493,9 +493,9 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 	return h, mapErr(op, err)
 }
 
-func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
+func (s cmsStore) Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]cms.Flow, error) {
 	const op = "postgres.CMS.Flows"
-	rows, err := s.db.pool.Query(ctx, `SELECT asn, flow_type, fen FROM cms_flows WHERE asn = $1 ORDER BY seq`, cms.ASNHex(asn))
+	rows, err := s.db.pool.Query(ctx, `SELECT issuer, asn, flow_type, fen FROM cms_flows WHERE issuer = $1 AND asn = $2 ORDER BY seq`, issuer.String(), cms.ASNHex(asn))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

@@ -29,7 +29,7 @@ const (
 	qAuditInsert = `INSERT INTO cms_audit (` + cms.AuditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qOpHash      = `SELECT input_hash FROM cms_operations WHERE key = ?`
 	qOpInsert    = `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`
-	qFlowInsert  = `INSERT INTO cms_flows (` + cms.FlowColumns + `) VALUES (?, ?, ?, ?, ?)`
+	qFlowInsert  = `INSERT INTO cms_flows (` + cms.FlowColumns + `) VALUES (?, ?, ?, ?, ?, ?)`
 	qLoadInsert  = `INSERT INTO cms_loads (` + cms.LoadColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qLoadSettle  = `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`
 )
@@ -344,9 +344,9 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 	return h, mapErr(op, err)
 }
 
-func (s cmsStore) Flows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
+func (s cmsStore) Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]cms.Flow, error) {
 	const op = "sqlite.CMS.Flows"
-	rows, err := s.db.r.QueryContext(ctx, `SELECT asn, flow_type, fen FROM cms_flows WHERE asn = ? ORDER BY seq`, cms.ASNHex(asn))
+	rows, err := s.db.r.QueryContext(ctx, `SELECT issuer, asn, flow_type, fen FROM cms_flows WHERE issuer = ? AND asn = ? ORDER BY seq`, issuer.String(), cms.ASNHex(asn))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

@@ -163,7 +163,7 @@ func BenchCommitBatch(b *testing.B, open func(b *testing.B) cms.Store) {
 					key := "load-" + strconv.Itoa(i) + "-" + strconv.Itoa(k)
 					e := ledger.NewEntry("cms:"+key+"/load", ledger.EntryLoad, "card:"+c.String(), ledger.Transfer(settlement, float, 100)...)
 					bk := &cms.Booking{Key: key, InputHash: [32]byte{byte(i), byte(k)}, Entries: []ledger.Entry{e},
-						Flows: []cms.Flow{{Card: c.ASN, Type: cms.FlowLoad, Fen: 100}}}
+						Flows: []cms.Flow{{Issuer: c.Issuer, Card: c.ASN, Type: cms.FlowLoad, Fen: 100}}}
 					c.Version++
 					moved := *c
 					l := &cms.OnlineLoad{Key: key, Issuer: c.Issuer, ASN: c.ASN, Counter: uint16(i), AmountFen: 100,

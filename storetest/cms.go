@@ -428,10 +428,11 @@ func (c *settable) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// bookBalance sums a card's stored flows as cms.BookBalances does.
+// bookBalance sums the stored flows of our issuer's card asn as
+// cms.BookBalances does.
 func bookBalance(t *testing.T, s cms.Store, asn citycard.ASN) int64 {
 	t.Helper()
-	flows, err := s.Flows(context.Background(), asn)
+	flows, err := s.Flows(context.Background(), cmsIssuer, asn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -693,7 +694,7 @@ func testCMSLoads(t *testing.T, s Stores) {
 		}
 		next := c
 		next.Version++
-		b := cms.Booking{Key: key, InputHash: [32]byte{byte(fen)}, Flows: []cms.Flow{{Card: c.ASN, Type: cms.FlowLoad, Fen: fen}}}
+		b := cms.Booking{Key: key, InputHash: [32]byte{byte(fen)}, Flows: []cms.Flow{{Issuer: c.Issuer, Card: c.ASN, Type: cms.FlowLoad, Fen: fen}}}
 		return &cms.Operation{Booking: &b, At: at, Cards: []*cms.Card{&next}, Loads: []*cms.OnlineLoad{l},
 			Audit: &cms.AuditRecord{At: at, Actor: "kiosk", ServicePoint: "k1", Subject: "card:" + c.String(), Action: "online load"}}
 	}
@@ -845,7 +846,7 @@ func testCMSBatchLedger(t *testing.T, s Stores) {
 		next := c
 		next.Version = version
 		e := ledger.NewEntry(entryKey, ledger.EntryLoad, "batch", ledger.Transfer(settlement, float, fen)...)
-		b := cms.Booking{Key: key, InputHash: [32]byte{byte(fen)}, Entries: []ledger.Entry{e}, Flows: []cms.Flow{{Card: c.ASN, Type: cms.FlowLoad, Fen: fen}}}
+		b := cms.Booking{Key: key, InputHash: [32]byte{byte(fen)}, Entries: []ledger.Entry{e}, Flows: []cms.Flow{{Issuer: c.Issuer, Card: c.ASN, Type: cms.FlowLoad, Fen: fen}}}
 		return &cms.Operation{Booking: &b, At: at, Cards: []*cms.Card{&next},
 			Audit: &cms.AuditRecord{At: at, Actor: "kiosk", ServicePoint: "k1", Subject: "card:" + c.String(), Action: "online load"}}
 	}
@@ -928,4 +929,44 @@ func soldCards(t *testing.T, st cms.Store, prefix string, n int) (*settable, []c
 		}
 	}
 	return clk, cards
+}
+
+// testCMSFlowIssuers books loads on two issuers' cards of one ASN (two
+// cities may number their cards alike): each card's flows are its own,
+// and the totals by product count each flow once, under its own card's
+// product.
+func testCMSFlowIssuers(t *testing.T, s Stores) {
+	ctx := context.Background()
+	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clock())
+	other := mustIssuer("33100001FFFFFFFF")
+	asn := cmsASN(t, "0123456789ABCDE9")
+	for _, c := range []struct {
+		issuer  citycard.IssuerCode
+		product string
+		loadFen int64
+	}{{cmsIssuer, "transit", 5000}, {other, "mot", 700}} {
+		if _, err := m.Apply(ctx, clerk, c.issuer, asn, c.product, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Move(ctx, clerk, c.issuer, asn, cms.Personalize); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Sell(ctx, clerk, "sale-"+c.issuer.String(), c.issuer, asn, cms.Channel{Type: cms.Cash, Party: c.issuer.String()}, c.loadFen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byProduct, err := s.CMS.ProductFlowTotals(ctx)
+	want := map[string]map[cms.FlowType]int64{"transit": {cms.FlowLoad: 5000}, "mot": {cms.FlowLoad: 700}}
+	if err != nil || !reflect.DeepEqual(byProduct, want) {
+		t.Errorf("flow totals by product %v %v, want %v", byProduct, err, want)
+	}
+	if fl, err := s.CMS.Flows(ctx, other, asn); err != nil || len(fl) != 1 || fl[0] != (cms.Flow{Issuer: other, Card: asn, Type: cms.FlowLoad, Fen: 700}) {
+		t.Errorf("the other issuer's card's flows %+v %v, want its one load of 700 fen", fl, err)
+	}
+	if got := bookBalance(t, s.CMS, asn); got != 5000 {
+		t.Errorf("our card's book: %d fen, want its own 5000", got)
+	}
+	if tot, err := s.CMS.FlowTotals(ctx); err != nil || cms.BookTotal(tot) != 5700 {
+		t.Errorf("flow totals %v %v, want 5700 fen loaded", tot, err)
+	}
 }

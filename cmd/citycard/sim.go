@@ -523,7 +523,7 @@ func (b *simBackOffice) Cards() (*cms.Manager, *cms.LoadHost) { return b.cards, 
 
 // CardFlows implements city.BackOffice.
 func (b *simBackOffice) CardFlows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
-	return b.st.cms.Flows(ctx, asn)
+	return b.st.cms.Flows(ctx, city.Issuer, asn)
 }
 
 // Acquirer implements city.BackOffice.
