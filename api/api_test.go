@@ -166,6 +166,7 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 		sum   int64
 	}{
 		"longer":    {append(append([]byte(nil), rec...), rec...), 1, int64(amountOf(rec))},
+		"byte over": {append(append([]byte(nil), rec...), 0), 1, int64(amountOf(rec))},
 		"truncated": {rec[:50], 1, int64(amountOf(rec))},
 		"sum":       {rec, 1, int64(amountOf(rec)) + 1},
 	} {
@@ -174,6 +175,17 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 		if code != http.StatusUnprocessableEntity {
 			t.Fatalf("%s: %d %s", name, code, out)
 		}
+		if name == "longer" || name == "byte over" {
+			if !strings.Contains(string(out), "body longer than the 1 records") {
+				t.Fatalf("%s: %s, want the body named longer", name, out)
+			}
+		}
+	}
+	// Exactly the records announced: taken (a duplicate by now).
+	code, out = f.do(t, "POST", path, f.toks[u.Terminal.ID], "application/octet-stream", rec,
+		map[string]string{HeaderBatchID: "exact", HeaderCount: "1", HeaderAmount: strconv.FormatInt(int64(amountOf(rec)), 10)})
+	if code != http.StatusOK || !strings.Contains(string(out), `"duplicates":1`) {
+		t.Fatalf("a body of exactly the records announced: %d %s", code, out)
 	}
 	// Staff drill down from the batch (a ledger entry's source) to its
 	// records.
@@ -194,8 +206,8 @@ func TestUploadBinaryAndJSON(t *testing.T) {
 	// The counters show what happened, for the operator's monitoring.
 	code, out = f.do(t, "GET", "/metrics", "", "", nil, nil)
 	for _, want := range []string{
-		fmt.Sprintf("citycard_acquire_records_total{verdict=\"duplicate\"} %d", len(u.Records)),
-		"citycard_acquire_batches_total 3",
+		fmt.Sprintf("citycard_acquire_records_total{verdict=\"duplicate\"} %d", len(u.Records)+1), // and the exact body's
+		"citycard_acquire_batches_total 4",
 		fmt.Sprintf("citycard_acquire_cards %d", 20),
 	} {
 		if code != 200 || !strings.Contains(string(out), want+"\n") {

@@ -356,14 +356,17 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, id citycar
 			s.fail(w, r, citycard.E(op, citycard.Invalid, "header %s: %d records, at most %d", HeaderCount, b.Count, acquire.MaxBatchRecords))
 			return
 		}
-		// Read what the header announces and one byte more, to tell a
-		// longer body.
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(b.Count*record.Size+1)))
-		if err != nil {
+		// Read what the header announces into one buffer of that size
+		// and a byte more, to tell a longer body (a shorter one is the
+		// acquirer's to refuse, naming the record cut).
+		// (The reader stops at the size: ReadFull never fills body.)
+		body := make([]byte, b.Count*record.Size+1)
+		n, err := io.ReadFull(http.MaxBytesReader(w, r.Body, int64(b.Count*record.Size)), body)
+		if err != io.ErrUnexpectedEOF && err != io.EOF {
 			s.fail(w, r, citycard.E(op, citycard.Invalid, "body longer than the %d records the header announces: %v", b.Count, err))
 			return
 		}
-		b.Body = body
+		b.Body = body[:n]
 	case mediaJSON:
 		u, err := decodeBatchJSON(http.MaxBytesReader(w, r.Body, maxJSONBody))
 		if err != nil {

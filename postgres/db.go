@@ -57,6 +57,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"slices"
 	"strings"
 
@@ -79,6 +81,49 @@ var migrationFS embed.FS
 // host, whose group commit holds a connection for its three round trips
 // while every load in flight reads its card on another.
 const poolConnsMin = 16
+
+// sslModeGiven reports whether the connection string conn, or the
+// environment pgx reads (PGSSLMODE), says an sslmode.
+func sslModeGiven(conn string) bool {
+	return strings.Contains(conn, "sslmode") || os.Getenv("PGSSLMODE") != ""
+}
+
+// plainOnLoopback drops TLS from cfg when the URL says no sslmode (given
+// false) and every host it connects to is this machine (localhost, a
+// loopback address, a Unix socket). pgx's default, sslmode=prefer,
+// encrypts without checking the server's certificate: on loopback it
+// protects nothing from anyone who could not read the process's memory
+// anyway, and it costs about a seventh of the load host's CPU. A URL that
+// says an sslmode keeps it, whatever the host; a remote host without one
+// keeps pgx's default.
+func plainOnLoopback(cfg *pgconn.Config, given bool) {
+	if given || !loopback(cfg.Host) {
+		return
+	}
+	for _, f := range cfg.Fallbacks {
+		if !loopback(f.Host) {
+			return
+		}
+	}
+	cfg.TLSConfig = nil
+	fallbacks := cfg.Fallbacks[:0]
+	for _, f := range cfg.Fallbacks {
+		if f.TLSConfig == nil && (f.Host != cfg.Host || f.Port != cfg.Port) {
+			fallbacks = append(fallbacks, f)
+		}
+	}
+	cfg.Fallbacks = fallbacks
+}
+
+// loopback reports whether host is this machine: localhost, a loopback
+// address or a Unix socket's directory.
+func loopback(host string) bool {
+	if host == "localhost" || strings.HasPrefix(host, "/") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // DB is an open PostgreSQL database.
 type DB struct {
@@ -108,6 +153,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if !strings.Contains(u.Conn, "pool_max_conns") {
 		cfg.MaxConns = max(cfg.MaxConns, poolConnsMin)
 	}
+	plainOnLoopback(&cfg.ConnConfig.Config, sslModeGiven(u.Conn))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, citycard.E(op, citycard.IO, "%w", err)

@@ -35,6 +35,10 @@ var (
 const (
 	maxPSAMKeys = 1 << 16
 	maxIssuers  = 1 << 12
+	// maxTACKeys bounds the cards whose TAC key schedule is kept (about
+	// 200 bytes each): the cards of a day's uploads repeat (a tap in and
+	// out, a commute), so a card's key is set up once while it is recent.
+	maxTACKeys = 1 << 16
 )
 
 // Verifier checks the record MAC and the TAC of records against a key
@@ -43,9 +47,10 @@ const (
 // own record master key, kept under the operator's code, so that one
 // operator's PSAMs cannot seal another's records), the TAC under the card
 // issuer's. It is safe for concurrent use. On its hot path it allocates
-// nothing of its own but the TAC key's schedule (crypto/des and SM4 key
-// setup return a new cipher): it caches each PSAM's record MAC key
-// schedule and derives each card's TAC key into pooled buffers.
+// nothing of its own: it caches each PSAM's record MAC key schedule and
+// the TAC key schedule of each card seen lately (key setup is a seventh
+// of an upload's CPU, and crypto/des and SM4 return a new cipher), and
+// derives a card's TAC key the first time into pooled buffers.
 //
 // A Verifier caches what the store derives under a key reference; a key
 // store never changes the key under a reference (a rotation adds a
@@ -59,8 +64,24 @@ type Verifier struct {
 	// issuers holds the issuers known to have a TAC key in the store. Only
 	// the positive answer is cached: keys are added, never removed.
 	issuers map[citycard.IssuerCode]bool
+	// tacs holds the TAC key schedules of the cards seen lately.
+	tacs map[tacRef]tacKey
 
 	scratch sync.Pool // of *scratch
+}
+
+// tacRef names a card's TAC key: its issuer's TAC master key of a
+// version, diversified by the card's ASN.
+type tacRef struct {
+	issuer  citycard.IssuerCode
+	asn     citycard.ASN
+	version uint8
+}
+
+// tacKey is a card's TAC key schedule and the algorithm of its master key.
+type tacKey struct {
+	b   cipher.Block
+	alg keys.Alg
 }
 
 type psamRef struct {
@@ -108,6 +129,7 @@ func NewVerifier(store keys.Store, own citycard.IssuerCode) *Verifier {
 		own:     own,
 		psams:   map[psamRef]*macKey{},
 		issuers: map[citycard.IssuerCode]bool{},
+		tacs:    map[tacRef]tacKey{},
 	}
 	v.scratch.New = func() any {
 		s := new(scratch)
@@ -173,30 +195,13 @@ func (v *Verifier) VerifyFor(r *Record, sealer citycard.IssuerCode) error {
 // verifyTAC checks r's TAC with s's buffers; the record MAC is the
 // caller's.
 func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
-	copy(s.asn[:], r.ASN[2:])
-	ref := keys.Ref{Issuer: r.Issuer, Type: keys.KeyTAC, Version: r.KeyVersion}
-	alg, err := v.store.DeriveInto(&s.dtk, ref, s.path[:]...)
+	k, err := v.tacKey(op, r, s)
 	if err != nil {
-		if citycard.IsKind(err, citycard.KeyMissing) {
-			return v.missingTAC(op, r, err)
-		}
-		return citycard.Wrap(op, citycard.Other, err)
+		return err
 	}
-	if alg != r.Alg {
-		return citycard.E(op, citycard.Crypto, "TAC key %v is %v but the record says the card used %v", ref, alg, r.Alg)
-	}
-	// The TAC key is keys.TACKey's: for 3DES the DTK's halves XORed into
-	// a single-DES key, for SM4 the DTK itself. TestVerifySealed holds the
-	// two to the same answer (its TACs come from keys.PurchaseProof and
-	// keys.LoadProof); this copy writes into the pooled buffer.
-	key := s.dtk[:]
-	if alg == keys.Alg3DES {
-		subtle.XORBytes(s.tacKey[:], s.dtk[:8], s.dtk[8:])
-		key = s.tacKey[:]
-	}
-	b, err := keys.NewBlock(alg, key)
-	if err != nil {
-		return citycard.Wrap(op, citycard.Other, err)
+	if k.alg != r.Alg {
+		return citycard.E(op, citycard.Crypto, "TAC key %v is %v but the record says the card used %v",
+			keys.Ref{Issuer: r.Issuer, Type: keys.KeyTAC, Version: r.KeyVersion}, k.alg, r.Alg)
 	}
 	var n int
 	if r.Type == citycard.TxLoad {
@@ -212,11 +217,52 @@ func (v *Verifier) verifyTAC(op string, r *Record, s *scratch) error {
 	} else {
 		n = len(keys.AppendPurchaseTACData(s.data[:0], r.Amount, r.Type, r.TerminalID, r.TerminalSeq, r.Date, r.Time))
 	}
-	tac := macKey{last: b}.sum(s, n)
+	tac := macKey{last: k.b}.sum(s, n)
 	if !keys.Equal4(tac, r.TAC) {
 		return citycard.E(op, citycard.Crypto, "%w (card %v/%v, counter %d)", ErrTAC, r.Issuer, r.ASN, r.Counter)
 	}
 	return nil
+}
+
+// tacKey returns the TAC key schedule of r's card, from the cache or
+// derived from the store with s's buffers; errors are verifyTAC's.
+func (v *Verifier) tacKey(op string, r *Record, s *scratch) (tacKey, error) {
+	ref := tacRef{issuer: r.Issuer, asn: r.ASN, version: r.KeyVersion}
+	v.mu.RLock()
+	k, ok := v.tacs[ref]
+	v.mu.RUnlock()
+	if ok {
+		return k, nil
+	}
+	copy(s.asn[:], r.ASN[2:])
+	alg, err := v.store.DeriveInto(&s.dtk, keys.Ref{Issuer: r.Issuer, Type: keys.KeyTAC, Version: r.KeyVersion}, s.path[:]...)
+	if err != nil {
+		if citycard.IsKind(err, citycard.KeyMissing) {
+			return k, v.missingTAC(op, r, err)
+		}
+		return k, citycard.Wrap(op, citycard.Other, err)
+	}
+	// The TAC key is keys.TACKey's: for 3DES the DTK's halves XORed into
+	// a single-DES key, for SM4 the DTK itself. TestVerifySealed holds the
+	// two to the same answer (its TACs come from keys.PurchaseProof and
+	// keys.LoadProof); this copy writes into the pooled buffer.
+	key := s.dtk[:]
+	if alg == keys.Alg3DES {
+		subtle.XORBytes(s.tacKey[:], s.dtk[:8], s.dtk[8:])
+		key = s.tacKey[:]
+	}
+	b, err := keys.NewBlock(alg, key)
+	if err != nil {
+		return k, citycard.Wrap(op, citycard.Other, err)
+	}
+	k = tacKey{b: b, alg: alg}
+	v.mu.Lock()
+	if len(v.tacs) >= maxTACKeys {
+		clear(v.tacs)
+	}
+	v.tacs[ref] = k
+	v.mu.Unlock()
+	return k, nil
 }
 
 // missingTAC classifies a TAC key the store does not hold: pending issuer

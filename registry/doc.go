@@ -28,6 +28,15 @@
 // gives no one a terminal's credential. A token is shown once, when it is
 // issued; losing it means issuing a new one, which revokes the old.
 //
+// A server authenticates through NewAuthCaching's Registry: a terminal
+// authenticated is answered from memory for DefaultAuthTTL (a second), for
+// the same token only and while it was active, so that a kiosk's two
+// requests a load, thirty a second at the rush, cost one registry read a
+// second rather than each one. Only successes are kept; a suspension or a
+// new credential through that Registry refuses the terminal's next
+// request, and one made by another process (the registry command) within
+// the TTL.
+//
 // Errors: the stores answer in the registry's words ("no terminal
 // 315001000001", "our own issuer is already registered: ..."), built by
 // the functions of errors.go from the rule a write broke, so that both

@@ -342,12 +342,32 @@ type Registry struct {
 	store Store
 	now   func() time.Time
 	rand  io.Reader
+	auth  *authCache // nil: every Authenticate reads the store
 }
 
 // New returns a Registry over store, stamping changes with now() and
 // drawing credentials from crypto/rand.
 func New(store Store, now func() time.Time) *Registry {
 	return &Registry{store: store, now: now, rand: rand.Reader}
+}
+
+// NewAuthCaching is New with Authenticate answering from memory a
+// terminal it authenticated less than ttl ago (0: DefaultAuthTTL), for
+// the same token, if the terminal was active then: what a server takes
+// its terminals' requests through. IssueCredential and SetStatus through
+// it refuse the old token or the suspended terminal on its next request;
+// a revoke made by another process takes effect within ttl.
+func NewAuthCaching(store Store, now func() time.Time, ttl time.Duration) *Registry {
+	r := New(store, now)
+	r.auth = newAuthCache(ttl)
+	return r
+}
+
+// forget drops terminal id from the authentication cache, if any.
+func (r *Registry) forget(id citycard.TerminalID) {
+	if r.auth != nil {
+		r.auth.forget(id)
+	}
 }
 
 // Store returns the Store the registry writes to, for reads.
@@ -427,7 +447,9 @@ func (r *Registry) SetStatus(ctx context.Context, id citycard.TerminalID, to Sta
 	}
 	t.Status = to
 	t.Updated = r.now().UTC()
-	if err := r.store.UpdateTerminal(ctx, &t); err != nil {
+	err = r.store.UpdateTerminal(ctx, &t)
+	r.forget(id) // even on an error: the write may have landed
+	if err != nil {
 		return Terminal{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	return t, nil
@@ -451,7 +473,9 @@ func (r *Registry) IssueCredential(ctx context.Context, id citycard.TerminalID) 
 	}
 	t.Credential = hash
 	t.Updated = r.now().UTC()
-	if err := r.store.UpdateTerminal(ctx, &t); err != nil {
+	err = r.store.UpdateTerminal(ctx, &t)
+	r.forget(id) // even on an error: the write may have landed
+	if err != nil {
 		return "", citycard.Wrap(op, citycard.Other, err)
 	}
 	return token, nil
@@ -463,6 +487,14 @@ func (r *Registry) IssueCredential(ctx context.Context, id citycard.TerminalID) 
 // nothing about which); other kinds for storage failures.
 func (r *Registry) Authenticate(ctx context.Context, id citycard.TerminalID, token string) (Terminal, error) {
 	const op = "registry.Authenticate"
+	var gen uint64
+	if r.auth != nil {
+		t, g, ok := r.auth.get(id, token, r.now())
+		if ok {
+			return t, nil
+		}
+		gen = g
+	}
 	t, err := r.store.Terminal(ctx, id)
 	if citycard.IsKind(err, citycard.NotFound) {
 		HashCredential(token) // spend the same time as a known terminal
@@ -473,6 +505,9 @@ func (r *Registry) Authenticate(ctx context.Context, id citycard.TerminalID, tok
 	}
 	if !t.CheckCredential(token) || !t.Active() {
 		return Terminal{}, citycard.E(op, citycard.Permission, "terminal %v: not authenticated", id)
+	}
+	if r.auth != nil {
+		r.auth.put(t, gen, r.now())
 	}
 	return t, nil
 }

@@ -227,7 +227,7 @@ func benchIngest(ctx context.Context, e env, o benchOptions) (*benchResult, erro
 	progress("made %d records (%d duplicates, %d forged) in %.1f s", res.Records, dups, forged, res.GenerateS)
 
 	// The registry: our issuer, the operators, every terminal with a token.
-	reg := registry.New(st.registry, time.Now)
+	reg := registry.NewAuthCaching(st.registry, time.Now, 0)
 	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "Simulated city card", Own: true, SettlementAccount: "bank 0001 account 1"}); err != nil {
 		return nil, err
 	}

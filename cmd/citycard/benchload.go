@@ -164,7 +164,7 @@ func benchLoad(ctx context.Context, e env, o benchLoadOptions) (*benchLoadResult
 	}
 
 	// The registry: our issuer, an operator, the kiosks with their tokens.
-	reg := registry.New(st.registry, time.Now)
+	reg := registry.NewAuthCaching(st.registry, time.Now, 0)
 	if _, err := reg.AddParty(ctx, registry.Party{ID: sim.Issuer.String(), Type: registry.PartyIssuer, Code: sim.Issuer, Name: "Simulated city card", Own: true, SettlementAccount: "bank 0001 account 1"}); err != nil {
 		return nil, err
 	}

@@ -86,6 +86,9 @@ func (l openLoop) run(ctx context.Context) (openLoopResult, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if ctx.Err() != nil {
+					return // the loads queued while late are dropped, not run
+				}
 				if time.Since(j.due) > time.Millisecond {
 					late.Add(1)
 				}

@@ -110,7 +110,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	s := &api.Server{
-		Acquirer: acq, Terminals: terminalAuth{registry.New(st.registry, time.Now)},
+		Acquirer: acq, Terminals: terminalAuth{registry.NewAuthCaching(st.registry, time.Now, 0)},
 		Blacklist: bl, Rejections: st.journal, Batches: st.journal, Logger: logger, Clearing: clr,
 		Params: func() api.Parameters {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}

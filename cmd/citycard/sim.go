@@ -454,7 +454,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 func (b *simBackOffice) apiServer(staff api.StaffAuth) *api.Server {
 	params := b.params
 	return &api.Server{
-		Acquirer: b.acq, Terminals: terminalAuth{registry.New(b.st.registry, time.Now)}, Staff: staff,
+		Acquirer: b.acq, Terminals: terminalAuth{registry.NewAuthCaching(b.st.registry, time.Now, 0)}, Staff: staff,
 		Blacklist: b.bl, Rejections: b.st.journal, Batches: b.st.journal, Logger: b.logger,
 		Params: func() api.Parameters { return params },
 	}
