@@ -48,6 +48,12 @@
 //     an annual pass for its year), except a library return and a
 //     check-out (campus or parking), which are never refused: the book
 //     comes back, the pupil goes home, the car leaves;
+//   - school_hours: a venue gate at a school's ground (Tap.Ground, a
+//     venue owned by a school) on a weekday that is not a holiday, from
+//     the school's opening to its closing (07:30 included, 17:00 not,
+//     say), to a card without the school's campus slot valid today: the
+//     ground is open to citizens outside school hours only (weekends and
+//     holidays all day), to its pupils at any time, on its venue pass;
 //   - limit: campus has none; library, a loan when the loans out have
 //     reached the loan limit (the limit-th loan is allowed, the next is
 //     not); venue, an admission when the month's admissions have
