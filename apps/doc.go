@@ -163,7 +163,11 @@
 // one a request or an application. An application reads its own
 // records only, in pages by journal position (Records, at most
 // RecordsPageMax a page). Report counts a day's taps and distinct cards
-// by action from them (an index on application and day).
+// by action from them (an index on application and day). Attendance
+// gives a school one class's day, each pupil present, late or absent
+// from the first check-in against the late time, with the first
+// check-in and the last check-out (attendance.go: who counts as a pupil,
+// the bounds).
 //
 // Parents told (平安校园): filing a school's check-in or check-out queues
 // an event (campus.check_in, campus.check_out, keyed "record-POS") in

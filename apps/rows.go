@@ -301,3 +301,18 @@ func ScanCounts(rows Rows) ([]ActionCount, error) {
 		return c, err
 	})
 }
+
+// ClassGrantsQuery and ClassRecordsQuery are the stores' reads of one
+// class (Store.ClassGrants, Store.ClassRecords), in the $N parameters
+// both engines take, ClassArgs' values.
+const (
+	ClassGrantsQuery = `SELECT ` + GrantColumns + ` FROM apps_grants
+		WHERE app = $1 AND class = $2 AND valid_from <= $3 AND valid_to >= $3 AND state <> 'revoked' ORDER BY issuer, asn LIMIT $4`
+	ClassRecordsQuery = `SELECT ` + RecordColumns + ` FROM apps_records WHERE app = $1 AND date = $3
+		AND (issuer, asn) IN (SELECT issuer, asn FROM apps_grants WHERE app = $1 AND class = $2) ORDER BY pos LIMIT $4`
+)
+
+// ClassArgs returns the values of ClassGrantsQuery and ClassRecordsQuery.
+func ClassArgs(app string, class uint16, day citycard.BCDDate, limit int) []any {
+	return []any{app, int(class), DateArg(day), limit}
+}
