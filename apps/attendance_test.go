@@ -82,3 +82,26 @@ func TestAttendanceCSV(t *testing.T) {
 		t.Fatalf("CSV:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// FuzzParseTime: a time ParseTime takes is a real time of day, and it
+// prints back as it was read.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"080000", "235959", "240000", "0800", "08:00:00", "", "12345a", "075960"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := apps.ParseTime(s)
+		if err != nil {
+			if !citycard.IsKind(err, citycard.Invalid) {
+				t.Fatalf("%q: %v, want Invalid", s, err)
+			}
+			return
+		}
+		if tm.String() != s {
+			t.Fatalf("%q read as %v", s, tm)
+		}
+		if _, err := citycard.TimeOf(citycard.BCDDate{0x20, 0x25, 0x01, 0x01}, tm, time.UTC); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+	})
+}

@@ -130,6 +130,17 @@ func ParseDate(s string) (citycard.BCDDate, error) {
 	return d, nil
 }
 
+// ParseTime parses a time of day as HHMMSS into a BCD time. Kind
+// Invalid.
+func ParseTime(s string) (citycard.BCDTime, error) {
+	t, err := time.Parse("150405", s)
+	if err != nil || len(s) != 6 {
+		return citycard.BCDTime{}, citycard.E("apps.ParseTime", citycard.Invalid, "time %q: want HHMMSS", s)
+	}
+	_, tm := citycard.DateTime(t)
+	return tm, nil
+}
+
 // Rows is a result set: *sql.Rows, pgx.Rows.
 type Rows interface {
 	Scanner
