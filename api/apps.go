@@ -299,6 +299,72 @@ func (s *Server) handleAppReport(w http.ResponseWriter, r *http.Request, a apps.
 	s.reply(w, r, http.StatusOK, NewAppReportJSON(a.ID, day, counts))
 }
 
+// AttendanceJSON is a class's day (apps.Attendance), as the API and
+// citycard app report attendance --json show it.
+type AttendanceJSON struct {
+	App       string                `json:"app"`
+	Class     uint16                `json:"class"`
+	Date      string                `json:"date"`       // YYYYMMDD
+	LateAfter string                `json:"late_after"` // HHMMSS: a first check-in after it is late
+	Present   int                   `json:"present"`
+	Late      int                   `json:"late"`
+	Absent    int                   `json:"absent"`
+	Pupils    []AttendancePupilJSON `json:"pupils"`
+}
+
+// AttendancePupilJSON is one pupil's line of a class's day.
+type AttendancePupilJSON struct {
+	Issuer       string `json:"issuer"`
+	ASN          string `json:"asn"`
+	Presence     string `json:"presence"`       // present, late or absent
+	FirstCheckIn string `json:"first_check_in"` // HHMMSS; empty for none
+	LastCheckOut string `json:"last_check_out"` // HHMMSS; empty for none
+	Taps         int    `json:"taps"`           // the day's check-ins and check-outs
+}
+
+// NewAttendanceJSON returns the attendance report's answer.
+func NewAttendanceJSON(a *apps.Attendance) AttendanceJSON {
+	out := AttendanceJSON{App: a.App, Class: a.Class, Date: a.Date.String(), LateAfter: a.Late.String(), Present: a.Present, Late: a.Lates, Absent: a.Absent,
+		Pupils: make([]AttendancePupilJSON, 0, len(a.Pupils))}
+	for _, r := range a.Rows() {
+		out.Pupils = append(out.Pupils, AttendancePupilJSON{Issuer: r[3], ASN: r[4], Presence: r[5], FirstCheckIn: r[6], LastCheckOut: r[7]})
+	}
+	for i := range a.Pupils {
+		out.Pupils[i].Taps = a.Pupils[i].Taps
+	}
+	return out
+}
+
+// handleAppAttendance answers a school's attendance of one class on one
+// day (apps.Office.Attendance): ?date=YYYYMMDD&class=N (1 to 65535)
+// [&late=HHMMSS, default apps.AttendanceLateDefault]. 422 for a query
+// missing or out of range, an application that is not a school's, or a
+// class over the report's bounds.
+func (s *Server) handleAppAttendance(w http.ResponseWriter, r *http.Request, a apps.App) {
+	const op = "api.appAttendance"
+	q := r.URL.Query()
+	day, err := apps.ParseDate(q.Get("date"))
+	var class uint64
+	if err == nil {
+		if class, err = strconv.ParseUint(q.Get("class"), 10, 16); err != nil || class == 0 {
+			err = citycard.E(op, citycard.Invalid, "class=%q: want 1 to 65535", q.Get("class"))
+		}
+	}
+	var late citycard.BCDTime
+	if v := q.Get("late"); v != "" && err == nil {
+		late, err = apps.ParseTime(v)
+	}
+	var rep apps.Attendance
+	if err == nil {
+		rep, err = s.Apps.Attendance(r.Context(), a.ID, uint16(class), day, late)
+	}
+	if err != nil {
+		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
+		return
+	}
+	s.reply(w, r, http.StatusOK, NewAttendanceJSON(&rep))
+}
+
 // gateVersionJSON is one card's version a gate requires.
 type gateVersionJSON struct {
 	Seq     int64  `json:"seq"`

@@ -227,6 +227,7 @@ func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/apps/{app}/cards/{issuer}/{asn}/revoke": {{token: tok}},
 		"GET /v1/apps/{app}/records":                      {{token: tok}},
 		"GET /v1/apps/{app}/reports/{day}":                {{path: "/v1/apps/nb-library/reports/20250301", token: tok}},
+		"GET /v1/apps/{app}/reports/attendance":           {{path: "/v1/apps/nb-school-7/reports/attendance?date=20250301&class=301", token: ap.tokens["nb-school-7"]}},
 	}
 }
 
@@ -302,5 +303,67 @@ func TestAppRecordsAndReport(t *testing.T) {
 		if code != http.StatusOK || len(evs) != 1 || evs[0].(map[string]any)["body"].(map[string]any)["type"] != "campus.check_in" || evs[0].(map[string]any)["delivered_at"] != "" {
 			t.Errorf("events %s: %d %v, want the one check-in", q, code, v)
 		}
+	}
+}
+
+// TestAppAttendance: the school's attendance route answers a class's
+// day (a check-in at the late time present, a second after late, none
+// absent); class 1 and 65535 taken, 0 and 65536 refused; a date, class
+// or late time missing or malformed 422, as the library's report of a
+// class (not a school); another application's 403.
+func TestAppAttendance(t *testing.T) {
+	ap := withApps(t, withCMS(t, newFixture(t)))
+	ctx := context.Background()
+	day, _ := apps.ParseDate("20250303")
+	terms := apps.Terms{ValidFrom: [4]byte{0x20, 0x24, 0x09, 0x01}, ValidTo: [4]byte{0x20, 0x25, 0x07, 0x15}, Class: 301}
+	var recs []apps.AppRecord
+	for i, tm := range []citycard.BCDTime{{0x08, 0x00, 0x00}, {0x08, 0x00, 0x01}, {}} {
+		c := apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: byte(i + 1)}}
+		if _, _, err := ap.o.Grant(ctx, "nb-school-7", c, terms); err != nil {
+			t.Fatal(err)
+		}
+		if tm != (citycard.BCDTime{}) {
+			recs = append(recs, apps.AppRecord{Pos: int64(i + 1), App: "nb-school-7", Card: c, Terminal: citycard.TerminalID{5: 1}, TerminalSeq: uint32(i + 1), Action: apps.CheckIn, Date: day, Time: tm, Place: 1, Counter: 1})
+		}
+	}
+	if err := ap.db.Apps().ApplyRecords(ctx, 3, []string{"nb-school-7"}, recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	get := func(app, query string) (int, map[string]any) {
+		t.Helper()
+		code, b := ap.do(t, "GET", "/v1/apps/"+app+"/reports/attendance?"+query, ap.tokens[app], "", nil, nil)
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %d %s", query, code, b)
+		}
+		return code, v
+	}
+	code, v := get("nb-school-7", "date=20250303&class=301")
+	pupils, _ := v["pupils"].([]any)
+	if code != http.StatusOK || v["present"] != 1.0 || v["late"] != 1.0 || v["absent"] != 1.0 || v["late_after"] != "080000" || len(pupils) != 3 {
+		t.Fatalf("class 301: %d %v; want 1 present, 1 late, 1 absent", code, v)
+	}
+	if p := pupils[0].(map[string]any); p["presence"] != "present" || p["first_check_in"] != "080000" || p["last_check_out"] != "" || p["taps"] != 1.0 {
+		t.Errorf("the first pupil: %v", p)
+	}
+	if code, v := get("nb-school-7", "date=20250303&class=301&late=080001"); code != http.StatusOK || v["present"] != 2.0 || v["late"] != 0.0 {
+		t.Errorf("late after 08:00:01: %d %v, want 2 present", code, v)
+	}
+	for _, q := range []string{"date=20250303&class=1", "date=20250303&class=65535"} {
+		if code, v := get("nb-school-7", q); code != http.StatusOK || v["absent"] != 0.0 {
+			t.Errorf("%s: %d %v, want 200, no pupils", q, code, v)
+		}
+	}
+	for _, q := range []string{"class=301", "date=2025-03-03&class=301", "date=20250303", "date=20250303&class=0", "date=20250303&class=65536", "date=20250303&class=x",
+		"date=20250303&class=301&late=2500", "date=20250303&class=301&late=250000", "date=20250303&class=301&late=0800"} {
+		if code, v := get("nb-school-7", q); code != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d %v, want 422", q, code, v)
+		}
+	}
+	if code, v := get("nb-library", "date=20250303&class=301"); code != http.StatusUnprocessableEntity {
+		t.Errorf("the library's attendance: %d %v, want 422", code, v)
+	}
+	if code, _ := ap.do(t, "GET", "/v1/apps/nb-school-7/reports/attendance?date=20250303&class=301", ap.tokens["nb-library"], "", nil, nil); code != http.StatusForbidden {
+		t.Errorf("the library asking the school's attendance: %d, want 403", code)
 	}
 }

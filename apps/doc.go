@@ -48,6 +48,12 @@
 //     an annual pass for its year), except a library return and a
 //     check-out (campus or parking), which are never refused: the book
 //     comes back, the pupil goes home, the car leaves;
+//   - school_hours: a venue gate at a school's ground (Tap.Ground, a
+//     venue owned by a school) on a weekday that is not a holiday, from
+//     the school's opening to its closing (07:30 included, 17:00 not,
+//     say), to a card without the school's campus slot valid today: the
+//     ground is open to citizens outside school hours only (weekends and
+//     holidays all day), to its pupils at any time, on its venue pass;
 //   - limit: campus has none; library, a loan when the loans out have
 //     reached the loan limit (the limit-th loan is allowed, the next is
 //     not); venue, an admission when the month's admissions have
@@ -157,7 +163,11 @@
 // one a request or an application. An application reads its own
 // records only, in pages by journal position (Records, at most
 // RecordsPageMax a page). Report counts a day's taps and distinct cards
-// by action from them (an index on application and day).
+// by action from them (an index on application and day). Attendance
+// gives a school one class's day, each pupil present, late or absent
+// from the first check-in against the late time, with the first
+// check-in and the last check-out (attendance.go: who counts as a pupil,
+// the bounds).
 //
 // Parents told (平安校园): filing a school's check-in or check-out queues
 // an event (campus.check_in, campus.check_out, keyed "record-POS") in

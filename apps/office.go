@@ -176,6 +176,14 @@ type Store interface {
 	// whatever their delivery.
 	Events(ctx context.Context, app string, after int64, limit int) ([]Event, error)
 
+	// ClassGrants returns up to limit of app's grants of class whose
+	// validity covers day, active or blocked, by card (issuer, ASN).
+	ClassGrants(ctx context.Context, app string, class uint16, day citycard.BCDDate, limit int) ([]Grant, error)
+	// ClassRecords returns up to limit of app's records dated day of
+	// the cards that hold a grant of app of class (any state), by
+	// journal position.
+	ClassRecords(ctx context.Context, app string, class uint16, day citycard.BCDDate, limit int) ([]AppRecord, error)
+
 	// RecordsCursors returns each application's last journal position
 	// ApplyRecords reached; an application missing has none (0).
 	RecordsCursors(ctx context.Context) (map[string]int64, error)

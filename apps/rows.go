@@ -130,6 +130,17 @@ func ParseDate(s string) (citycard.BCDDate, error) {
 	return d, nil
 }
 
+// ParseTime parses a time of day as HHMMSS into a BCD time. Kind
+// Invalid.
+func ParseTime(s string) (citycard.BCDTime, error) {
+	t, err := time.Parse("150405", s)
+	if err != nil || len(s) != 6 {
+		return citycard.BCDTime{}, citycard.E("apps.ParseTime", citycard.Invalid, "time %q: want HHMMSS", s)
+	}
+	_, tm := citycard.DateTime(t)
+	return tm, nil
+}
+
 // Rows is a result set: *sql.Rows, pgx.Rows.
 type Rows interface {
 	Scanner
@@ -300,4 +311,19 @@ func ScanCounts(rows Rows) ([]ActionCount, error) {
 		c.Action = Action(a)
 		return c, err
 	})
+}
+
+// ClassGrantsQuery and ClassRecordsQuery are the stores' reads of one
+// class (Store.ClassGrants, Store.ClassRecords), in the $N parameters
+// both engines take, ClassArgs' values.
+const (
+	ClassGrantsQuery = `SELECT ` + GrantColumns + ` FROM apps_grants
+		WHERE app = $1 AND class = $2 AND valid_from <= $3 AND valid_to >= $3 AND state <> 'revoked' ORDER BY issuer, asn LIMIT $4`
+	ClassRecordsQuery = `SELECT ` + RecordColumns + ` FROM apps_records WHERE app = $1 AND date = $3
+		AND (issuer, asn) IN (SELECT issuer, asn FROM apps_grants WHERE app = $1 AND class = $2) ORDER BY pos LIMIT $4`
+)
+
+// ClassArgs returns the values of ClassGrantsQuery and ClassRecordsQuery.
+func ClassArgs(app string, class uint16, day citycard.BCDDate, limit int) []any {
+	return []any{app, int(class), DateArg(day), limit}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/card"
@@ -70,15 +71,16 @@ const (
 	Stale                   // the file is older than the version the back office requires
 	Blacklisted             // the card is on the blacklist or blocked
 	Forged                  // the file or the stamp did not verify, or does not parse
+	SchoolHours             // a school's ground in school hours, to a card not of its pupils
 )
 
 var reasonNames = [...]string{
 	Allowed: "allowed", WrongApplication: "wrong_application", Expired: "expired", Limit: "limit",
-	Stale: "stale", Blacklisted: "blacklisted", Forged: "forged",
+	Stale: "stale", Blacklisted: "blacklisted", Forged: "forged", SchoolHours: "school_hours",
 }
 
 // String gives the reason's name: allowed, wrong_application, expired,
-// limit, stale, blacklisted, forged.
+// limit, stale, blacklisted, forged, school_hours.
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -105,6 +107,75 @@ type Tap struct {
 	Action Action
 	Date   citycard.BCDDate
 	Time   citycard.BCDTime
+	Ground *Ground // a venue gate at a school's ground; nil for any other
+}
+
+// Ground is a school's sports ground opened to citizens outside school
+// hours: a venue (its gates' application is the venue's) owned by the
+// school whose campus scope is School. On a weekday (Monday to Friday)
+// that is not one of Holidays, from Open to Close (Open included, Close
+// not), it admits only its pupils: cards whose file holds the school's
+// campus slot, valid today. At any other time, and on weekends and
+// holidays all day, it admits as any venue. A pupil enters on the
+// ground's venue slot, as a citizen does (the school grants its pupils
+// the ground's pass; the campus slot only says who is a pupil), so the
+// admission is counted and stamped the same way.
+type Ground struct {
+	School      uint32
+	Open, Close citycard.BCDTime
+	Holidays    []citycard.BCDDate // weekdays with no school, in any order
+}
+
+// Validate checks the ground: a school, real times, Open before Close,
+// real holidays. Kind Invalid naming the field.
+func (g *Ground) Validate() error {
+	const op = "apps.Ground.Validate"
+	if g.School == 0 {
+		return citycard.E(op, citycard.Invalid, "ground: school missing")
+	}
+	day := citycard.BCDDate{0x20, 0x00, 0x01, 0x01}
+	for _, f := range []struct {
+		name string
+		t    citycard.BCDTime
+	}{{"open", g.Open}, {"close", g.Close}} {
+		if _, err := citycard.TimeOf(day, f.t, time.UTC); err != nil {
+			return citycard.E(op, citycard.Invalid, "ground: %s %X: not a time of day", f.name, f.t[:])
+		}
+	}
+	if bytes.Compare(g.Open[:], g.Close[:]) >= 0 {
+		return citycard.E(op, citycard.Invalid, "ground: open %X is not before close %X", g.Open[:], g.Close[:])
+	}
+	for i, h := range g.Holidays {
+		if _, err := citycard.TimeOf(h, citycard.BCDTime{}, time.UTC); err != nil {
+			return citycard.E(op, citycard.Invalid, "ground: holiday %d (%X): not a date", i, h[:])
+		}
+	}
+	return nil
+}
+
+// SchoolHours reports whether the moment is in the ground's school
+// hours: a weekday not a holiday, Open <= time < Close. A date that does
+// not parse is in them (the gate then admits pupils only, the safe side).
+func (g *Ground) SchoolHours(d citycard.BCDDate, tm citycard.BCDTime) bool {
+	t, err := citycard.TimeOf(d, citycard.BCDTime{}, time.UTC)
+	if err != nil {
+		return true
+	}
+	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return false
+	}
+	for _, h := range g.Holidays {
+		if h == d {
+			return false
+		}
+	}
+	return bytes.Compare(tm[:], g.Open[:]) >= 0 && bytes.Compare(tm[:], g.Close[:]) < 0
+}
+
+// pupil reports whether f holds school's campus slot, valid on d.
+func pupil(f *card.Entitlements, school uint32, d citycard.BCDDate) bool {
+	i := f.Find(card.AppCampus, school)
+	return i >= 0 && bytes.Compare(d[:], f.Slots[i].ValidFrom[:]) >= 0 && bytes.Compare(d[:], f.Slots[i].ValidTo[:]) <= 0
 }
 
 // Decision is what Decide made of a tap.
@@ -150,6 +221,10 @@ func Decide(f *card.Entitlements, tap Tap) Decision {
 			e.Uses++
 		}
 	case card.AppVenue:
+		if g := tap.Ground; g != nil && g.SchoolHours(tap.Date, tap.Time) && !pupil(f, g.School, tap.Date) {
+			d.Reason = SchoolHours
+			return d
+		}
 		if [3]byte(e.LastDate[:3]) != [3]byte(tap.Date[:3]) {
 			e.Uses = 0 // a new month
 		}

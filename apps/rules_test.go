@@ -12,6 +12,7 @@ var (
 	sep1  = citycard.BCDDate{0x20, 0x26, 0x09, 0x01}
 	sep30 = citycard.BCDDate{0x20, 0x26, 0x09, 0x30}
 	oct1  = citycard.BCDDate{0x20, 0x26, 0x10, 0x01}
+	oct2  = citycard.BCDDate{0x20, 0x26, 0x10, 0x02}
 	aug31 = citycard.BCDDate{0x20, 0x26, 0x08, 0x31}
 	jul15 = citycard.BCDDate{0x20, 0x27, 0x07, 0x15}
 	jul16 = citycard.BCDDate{0x20, 0x27, 0x07, 0x16}
@@ -115,5 +116,82 @@ func TestDecideAllocatesNothing(t *testing.T) {
 	tap := apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Date: sep1, Time: at}
 	if n := testing.AllocsPerRun(100, func() { apps.Decide(f, tap) }); n != 0 {
 		t.Fatalf("%v allocations a decision", n)
+	}
+}
+
+// TestSchoolGround: a school's ground admits citizens outside school
+// hours only (weekdays 07:30 to 17:00, Close excluded; weekends and
+// holidays all day), its pupils at any time; each edge at its second.
+func TestSchoolGround(t *testing.T) {
+	ground := &apps.Ground{School: 1001, Open: citycard.BCDTime{0x07, 0x30, 0x00}, Close: citycard.BCDTime{0x17, 0x00, 0x00},
+		Holidays: []citycard.BCDDate{oct1}} // the national day, a Thursday
+	venue := card.Entitlement{App: card.AppVenue, Scope: 3, Limit: 8, ValidFrom: sep1, ValidTo: jul15}
+	campus := func(school uint32, to citycard.BCDDate) card.Entitlement {
+		return card.Entitlement{App: card.AppCampus, Scope: school, Class: 305, ValidFrom: sep1, ValidTo: to}
+	}
+	citizen := &card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{venue}}
+	pupil := &card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{campus(1001, jul15), venue}}
+	otherPupil := &card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{campus(1002, jul15), venue}}
+	formerPupil := &card.Entitlements{KeyVersion: 1, Version: 1, Slots: []card.Entitlement{campus(1001, sep30), venue}}
+	tue, sat := sep1, citycard.BCDDate{0x20, 0x26, 0x09, 0x05}
+	hms := func(h, m, s byte) citycard.BCDTime { return citycard.BCDTime{h, m, s} }
+	cases := []struct {
+		name string
+		f    *card.Entitlements
+		d    citycard.BCDDate
+		tm   citycard.BCDTime
+		want apps.Reason
+	}{
+		{"a citizen a second before school opens", citizen, tue, hms(0x07, 0x29, 0x59), apps.Allowed},
+		{"a citizen as school opens", citizen, tue, hms(0x07, 0x30, 0x00), apps.SchoolHours},
+		{"a citizen a second before school closes", citizen, tue, hms(0x16, 0x59, 0x59), apps.SchoolHours},
+		{"a citizen as school closes", citizen, tue, hms(0x17, 0x00, 0x00), apps.Allowed},
+		{"a citizen on a Saturday at noon", citizen, sat, hms(0x12, 0x00, 0x00), apps.Allowed},
+		{"a citizen on a holiday at noon", citizen, oct1, hms(0x12, 0x00, 0x00), apps.Allowed},
+		{"a pupil in school hours", pupil, tue, hms(0x10, 0x00, 0x00), apps.Allowed},
+		{"another school's pupil in school hours", otherPupil, tue, hms(0x10, 0x00, 0x00), apps.SchoolHours},
+		{"a pupil on the last day of status", formerPupil, sep30, hms(0x10, 0x00, 0x00), apps.Allowed},
+		{"a former pupil the day after", formerPupil, oct2, hms(0x10, 0x00, 0x00), apps.SchoolHours},
+		{"a former pupil after school", formerPupil, oct2, hms(0x17, 0x00, 0x00), apps.Allowed},
+	}
+	for _, c := range cases {
+		d := apps.Decide(c.f, apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Date: c.d, Time: c.tm, Ground: ground})
+		if d.Reason != c.want {
+			t.Errorf("%s: %v, want %v", c.name, d.Reason, c.want)
+		}
+		if d.Reason == apps.Allowed && d.After.Uses != 1 {
+			t.Errorf("%s: uses %d after the admission, want 1 (counted on the venue slot)", c.name, d.After.Uses)
+		}
+	}
+	if got := apps.SchoolHours.String(); got != "school_hours" {
+		t.Errorf("the reason's name %q", got)
+	}
+	// The same card at a venue that is no school's: no hours.
+	if d := apps.Decide(citizen, apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Date: tue, Time: hms(0x10, 0, 0)}); d.Reason != apps.Allowed {
+		t.Errorf("a venue with no ground: %v", d.Reason)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		apps.Decide(citizen, apps.Tap{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Date: tue, Time: hms(0x10, 0, 0), Ground: ground})
+	}); n != 0 {
+		t.Errorf("%v allocations a decision at a school's ground", n)
+	}
+}
+
+func TestGroundValidate(t *testing.T) {
+	ok := apps.Ground{School: 1001, Open: citycard.BCDTime{0x07, 0x30, 0x00}, Close: citycard.BCDTime{0x17, 0x00, 0x00}, Holidays: []citycard.BCDDate{oct1}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range map[string]apps.Ground{
+		"no school":          {Open: ok.Open, Close: ok.Close},
+		"open after close":   {School: 1, Open: ok.Close, Close: ok.Open},
+		"open equals close":  {School: 1, Open: ok.Open, Close: ok.Open},
+		"open 24:00":         {School: 1, Open: citycard.BCDTime{0x24, 0, 0}, Close: ok.Close},
+		"close not BCD":      {School: 1, Open: ok.Open, Close: citycard.BCDTime{0x1A, 0, 0}},
+		"holiday 2026-02-30": {School: 1, Open: ok.Open, Close: ok.Close, Holidays: []citycard.BCDDate{{0x20, 0x26, 0x02, 0x30}}},
+	} {
+		if err := g.Validate(); !citycard.IsKind(err, citycard.Invalid) {
+			t.Errorf("%s: %v, want Invalid", name, err)
+		}
 	}
 }

@@ -325,3 +325,23 @@ func (s appsStore) DayCounts(ctx context.Context, app string, day citycard.BCDDa
 	out, err := apps.ScanCounts(rows)
 	return out, mapErr(op, err)
 }
+
+func (s appsStore) ClassGrants(ctx context.Context, app string, class uint16, day citycard.BCDDate, limit int) ([]apps.Grant, error) {
+	rows, err := s.db.r.QueryContext(ctx, apps.ClassGrantsQuery, apps.ClassArgs(app, class, day, limit)...)
+	if err != nil {
+		return nil, mapErr("sqlite.Apps.ClassGrants", err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanGrants(rows)
+	return out, mapErr("sqlite.Apps.ClassGrants", err)
+}
+
+func (s appsStore) ClassRecords(ctx context.Context, app string, class uint16, day citycard.BCDDate, limit int) ([]apps.AppRecord, error) {
+	rows, err := s.db.r.QueryContext(ctx, apps.ClassRecordsQuery, apps.ClassArgs(app, class, day, limit)...)
+	if err != nil {
+		return nil, mapErr("sqlite.Apps.ClassRecords", err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanRecords(rows)
+	return out, mapErr("sqlite.Apps.ClassRecords", err)
+}

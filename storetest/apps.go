@@ -29,6 +29,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"Quarantine", testQuarantine},
 		{"RecordsCursors", testRecordsCursors},
 		{"Notifications", testNotifications},
+		{"Attendance", testAttendance},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -67,6 +67,7 @@ type GateConfig struct {
 	Spool            Spool
 	Blacklist        Blacklist        // nil: none
 	Versions         Versions         // nil: no card is stale
+	Ground           *apps.Ground     // a venue gate at a school's ground (apps.Ground); nil: none
 	Now              func() time.Time // nil: time.Now
 }
 
@@ -80,8 +81,9 @@ type GateResult struct {
 }
 
 // NewGate returns a gate; it reads the terminal ID from the PSAM. Kind
-// Invalid for an incomplete config or an action that is not the
-// application's.
+// Invalid for an incomplete config, an action that is not the
+// application's, or a ground on a gate that is not a venue's or that
+// does not validate.
 func NewGate(cfg GateConfig) (*Gate, error) {
 	const op = "terminal.NewGate"
 	if cfg.PSAM == nil || cfg.Spool == nil {
@@ -89,6 +91,14 @@ func NewGate(cfg GateConfig) (*Gate, error) {
 	}
 	if !apps.Of(cfg.App, cfg.Action) {
 		return nil, citycard.E(op, citycard.Invalid, "%v is not an action of the %v application", cfg.Action, cfg.App)
+	}
+	if cfg.Ground != nil {
+		if cfg.App != card.AppVenue {
+			return nil, citycard.E(op, citycard.Invalid, "a school's ground on a %v gate: want a venue's", cfg.App)
+		}
+		if err := cfg.Ground.Validate(); err != nil {
+			return nil, citycard.Wrap(op, citycard.Invalid, err)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -177,7 +187,7 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 			return refuse(apps.Stale, "file version "+strconv.FormatUint(uint64(f.Version), 10)+", the back office requires "+strconv.FormatUint(uint64(min), 10))
 		}
 	}
-	d := apps.Decide(&f, apps.Tap{App: g.cfg.App, Scope: g.cfg.Scope, Place: g.cfg.Place, Action: g.cfg.Action, Date: date, Time: tm})
+	d := apps.Decide(&f, apps.Tap{App: g.cfg.App, Scope: g.cfg.Scope, Place: g.cfg.Place, Action: g.cfg.Action, Date: date, Time: tm, Ground: g.cfg.Ground})
 	if d.Reason != apps.Allowed {
 		return refuse(d.Reason, "")
 	}

@@ -27,6 +27,13 @@ type testGate struct {
 // gate of app up around it.
 func (w *world) gate(app card.Application, scope, place uint32, a apps.Action, bl Blacklist, vs Versions) testGate {
 	w.t.Helper()
+	return w.gateWith(GateConfig{App: app, Scope: scope, Place: place, Action: a, Blacklist: bl, Versions: vs})
+}
+
+// gateWith sets up a gate of cfg's application, scope, place, action,
+// blacklist, versions and ground around a fresh PSAM.
+func (w *world) gateWith(cfg GateConfig) testGate {
+	w.t.Helper()
 	w.n++
 	psamID := citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x30, w.n}
 	tid := citycard.TerminalID{0x31, 0x50, 0, 0, 0x40, w.n}
@@ -37,8 +44,8 @@ func (w *world) gate(app card.Application, scope, place uint32, a apps.Action, b
 		w.t.Fatal(err)
 	}
 	sp := newMemSpool()
-	g, err := NewGate(GateConfig{PSAM: psam, PSAMID: psamID, RecordKeyVersion: 1, App: app, Scope: scope, Place: place,
-		Action: a, Spool: sp, Blacklist: bl, Versions: vs, Now: func() time.Time { return w.now }})
+	cfg.PSAM, cfg.PSAMID, cfg.RecordKeyVersion, cfg.Spool, cfg.Now = psam, psamID, 1, sp, func() time.Time { return w.now }
+	g, err := NewGate(cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -334,5 +341,46 @@ func TestGateLostWrite(t *testing.T) {
 	res, err := g.Tap(pupil)
 	if err != nil || res.Reason != apps.Allowed || res.Record.Counter != 1 {
 		t.Fatalf("the next tap: %v %v, counter %d; want allowed with counter 1", res.Reason, err, res.Record.Counter)
+	}
+}
+
+// TestGateSchoolGround: a venue gate at a school's ground refuses a
+// citizen school_hours on a weekday from 07:30, admits the school's
+// pupil then, and the citizen again from 17:00; a ground on another
+// application's gate, or one that does not validate, is refused at set-up.
+func TestGateSchoolGround(t *testing.T) {
+	w := appWorld(t) // day0: Tuesday 2026-11-24, 08:00
+	ground := &apps.Ground{School: 1001, Open: citycard.BCDTime{0x07, 0x30, 0x00}, Close: citycard.BCDTime{0x17, 0x00, 0x00}}
+	turnstile := w.gateWith(GateConfig{App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Ground: ground})
+	citizen := w.appCard(1, 1, grant(card.AppVenue, 3, 8))
+	pupil := w.appCard(2, 1, grant(card.AppCampus, 1001, 0), grant(card.AppVenue, 3, 8))
+	tap := func(name string, cd *card.Card, want apps.Reason) {
+		t.Helper()
+		res, err := turnstile.Tap(cd)
+		if err != nil || res.Reason != want {
+			t.Fatalf("%s: %v %v, want %v", name, res.Reason, err, want)
+		}
+		if want == apps.Allowed && res.After.Uses == 0 {
+			t.Fatalf("%s: the admission was not counted", name)
+		}
+	}
+	tap("a citizen at 08:00 on a Tuesday", citizen, apps.SchoolHours)
+	tap("the school's pupil at 08:00", pupil, apps.Allowed)
+	w.now = time.Date(2026, 11, 24, 16, 59, 59, 0, citycard.ChinaTime)
+	tap("a citizen at 16:59:59", citizen, apps.SchoolHours)
+	w.now = time.Date(2026, 11, 24, 17, 0, 0, 0, citycard.ChinaTime)
+	tap("a citizen at 17:00", citizen, apps.Allowed)
+	if n := len(turnstile.spool.pending(t)); n != 2 {
+		t.Fatalf("%d records spooled, want 2 (the refusals write none)", n)
+	}
+	for name, cfg := range map[string]GateConfig{
+		"a ground on a campus gate": {App: card.AppCampus, Scope: 1001, Place: 1, Action: apps.CheckIn, Ground: ground},
+		"a ground with no school":   {App: card.AppVenue, Scope: 3, Place: 1, Action: apps.Admit, Ground: &apps.Ground{Open: ground.Open, Close: ground.Close}},
+	} {
+		psam := w.vendor.NewPSAM(citycard.PSAMID{0x31, 0x50, 0, 0, 0, 0, 0, 0, 0x39, 0x01})
+		cfg.PSAM, cfg.Spool = psam, newMemSpool()
+		if _, err := NewGate(cfg); !citycard.IsKind(err, citycard.Invalid) {
+			t.Errorf("%s: %v, want Invalid", name, err)
+		}
 	}
 }

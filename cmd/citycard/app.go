@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
@@ -44,6 +46,10 @@ parking operator) and their entitlements on cards, on the store itself.
   report --app ID --date YYYYMMDD [--json]
           the application's day: taps and distinct cards by action, from
           its records (serve files them from the journal every 2 s)
+  report attendance --app ID --date YYYYMMDD --class N [--late HHMMSS] [--csv | --json]
+          a school's class on the day: each pupil present, late (the
+          first check-in after --late, default 080000) or absent, with the
+          first check-in and the last check-out
 
 flags:
 `
@@ -63,20 +69,28 @@ func runApp(ctx context.Context, e env, args []string) error {
 	cardArg := fs.String("card", "", "the card, ISSUER/ASN")
 	from := fs.String("from", "", "grant: first valid day, YYYYMMDD")
 	to := fs.String("to", "", "grant: last valid day, YYYYMMDD")
-	class := fs.Uint("class", 0, "grant: a pupil's class (campus)")
+	class := fs.Uint("class", 0, "grant: a pupil's class (campus); report attendance: the class")
+	late := fs.String("late", "", "report attendance: a first check-in after this time, HHMMSS, is late (default 080000)")
+	asCSV := fs.Bool("csv", false, "report attendance: CSV")
 	limit := fs.Uint("limit", 0, "grant: loans at once (library), admissions a month (venue)")
 	day := fs.String("date", "", "report: the day, YYYYMMDD")
 	asJSON := fs.Bool("json", false, "list, show, report: JSON")
-	cmd, err := parseInterspersed(fs, args)
+	pos, err := parsePositional(fs, args)
 	if err != nil {
 		return err
 	}
+	cmd := strings.Join(pos, " ")
+	if len(pos) == 0 {
+		fs.Usage()
+		return fmt.Errorf("app: no command: %w", errUsage)
+	}
 	need := map[string][]string{
-		"add":    {"id", "name", "kind", "party"},
-		"grant":  {"app", "card", "from", "to"},
-		"revoke": {"app", "card"},
-		"show":   {"app", "card"},
-		"report": {"app", "date"},
+		"add":               {"id", "name", "kind", "party"},
+		"grant":             {"app", "card", "from", "to"},
+		"revoke":            {"app", "card"},
+		"show":              {"app", "card"},
+		"report":            {"app", "date"},
+		"report attendance": {"app", "date", "class"},
 	}
 	if _, ok := need[cmd]; !ok && cmd != "list" && cmd != "quarantine" {
 		fs.Usage()
@@ -210,6 +224,37 @@ func runApp(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(w, "%s on %s\nACTION\tTAPS\tCARDS\n", rep.App, rep.Date)
 		for _, l := range rep.Actions {
 			fmt.Fprintf(w, "%s\t%d\t%d\n", l.Action, l.Taps, l.Cards)
+		}
+		return w.Flush()
+	case "report attendance":
+		d, err := apps.ParseDate(*day)
+		if err != nil {
+			return err
+		}
+		var lateAt citycard.BCDTime
+		if *late != "" {
+			if lateAt, err = apps.ParseTime(*late); err != nil {
+				return err
+			}
+		}
+		if *class == 0 {
+			return fmt.Errorf("app report attendance: --class 1 to %d: %w", 1<<16-1, errUsage)
+		}
+		rep, err := o.Attendance(ctx, *app, uint16(*class), d, lateAt)
+		if err != nil {
+			return err
+		}
+		switch {
+		case *asJSON:
+			return json.NewEncoder(e.stdout).Encode(api.NewAttendanceJSON(&rep))
+		case *asCSV:
+			return rep.WriteCSV(e.stdout)
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "%s class %d on %s (late after %s): %d present, %d late, %d absent\nISSUER\tASN\tPRESENCE\tFIRST IN\tLAST OUT\tTAPS\n",
+			rep.App, rep.Class, rep.Date, rep.Late, rep.Present, rep.Lates, rep.Absent)
+		for _, r := range rep.Rows() {
+			fmt.Fprintf(w, "%s\n", strings.Join(r[3:], "\t"))
 		}
 		return w.Flush()
 	case "show":

@@ -111,3 +111,64 @@ func TestAppCommands(t *testing.T) {
 		t.Fatalf("quarantine: %q, %v", out, err)
 	}
 }
+
+// TestAppReportAttendance: citycard app report attendance prints a
+// class's day as a table, CSV or JSON (one check-in at the late time,
+// present); a class, date or late time missing or malformed is refused,
+// as the library's attendance.
+func TestAppReportAttendance(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "a.db")
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"app", "--db", db}, args...), func(string) string { return "" }, &out, &errOut)
+		return out.String(), err
+	}
+	for _, add := range [][]string{{"--id", "nb-school-7", "--name", "No. 7", "--kind", "campus", "--scope", "7", "--party", "nb-edu"},
+		{"--id", "nb-library", "--name", "Library", "--kind", "library", "--scope", "1", "--party", "nb-library"}} {
+		if _, err := cli(append([]string{"add"}, add...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := openStores(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := apps.ParseCard("3301000000000000/33010000000000000001")
+	o := apps.NewOffice(st.apps, time.Now, strings.NewReader(""))
+	day, _ := apps.ParseDate("20250303")
+	if _, _, err := o.Grant(context.Background(), "nb-school-7", c, apps.Terms{ValidFrom: [4]byte{0x20, 0x24, 0x09, 0x01}, ValidTo: [4]byte{0x20, 0x25, 0x07, 0x15}, Class: 301}); err != nil {
+		t.Fatal(err)
+	}
+	rec := apps.AppRecord{Pos: 1, App: "nb-school-7", Card: c, Terminal: citycard.TerminalID{5: 1}, TerminalSeq: 1, Action: apps.CheckIn, Date: day, Time: citycard.BCDTime{0x08, 0, 0}, Place: 1, Counter: 1}
+	if err := st.apps.ApplyRecords(context.Background(), 1, []string{"nb-school-7"}, []apps.AppRecord{rec}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	args := []string{"report", "attendance", "--app", "nb-school-7", "--date", "20250303", "--class", "301"}
+	if out, err := cli(args...); err != nil || !strings.Contains(out, "1 present, 0 late, 0 absent") || !strings.Contains(strings.Join(strings.Fields(out), " "), "33010000000000000001 present 080000 1") {
+		t.Fatalf("the table: %q, %v", out, err)
+	}
+	if out, err := cli(append(args, "--csv")...); err != nil || !strings.HasPrefix(out, "app,class,date,issuer,asn,presence") || !strings.Contains(out, ",present,080000,,1\n") {
+		t.Fatalf("the CSV: %q, %v", out, err)
+	}
+	var v map[string]any
+	if out, err := cli(append(args, "--json", "--late", "075959")...); err != nil || json.Unmarshal([]byte(out), &v) != nil || v["late"] != 1.0 || v["late_after"] != "075959" {
+		t.Fatalf("the JSON, late after 07:59:59: %q, %v", out, err)
+	}
+	for _, c := range []struct {
+		args  []string
+		usage bool
+	}{
+		{[]string{"report", "attendance", "--app", "nb-school-7", "--date", "20250303"}, true},                      // --class missing
+		{[]string{"report", "attendance", "--app", "nb-school-7", "--date", "20250303", "--class", "65536"}, true},  // over the bound
+		{[]string{"report", "attendance", "--app", "nb-school-7", "--date", "2025-03-03", "--class", "301"}, false}, // not YYYYMMDD
+		{[]string{"report", "attendance", "--app", "nb-school-7", "--date", "20250303", "--class", "301", "--late", "8"}, false},
+		{[]string{"report", "attendance", "--app", "nb-library", "--date", "20250303", "--class", "301"}, false}, // not a school
+		{[]string{"report", "absence", "--app", "nb-school-7", "--date", "20250303", "--class", "301"}, true},    // no such report
+	} {
+		_, err := cli(c.args...)
+		if err == nil || errors.Is(err, errUsage) != c.usage {
+			t.Errorf("%v: %v, want an error (usage %v)", c.args, err, c.usage)
+		}
+	}
+}
