@@ -305,6 +305,18 @@
 //     sweep also stores as claimed the top-ups whose claim is confirmed
 //     (an audit record, no money), so that the rows stored pending, which
 //     a kiosk's question and the sweep read, stay the few waiting.
+//   - A top-up follows its card: when the card is replaced
+//     (Manager.Replace) its pending top-ups move to the new card
+//     (FollowReplacement: the row's card rewritten, pending still, the
+//     claim time the payer's, an audit record each, no money, as the
+//     pending account is the issuer's whichever card a top-up waits for),
+//     claimable there once it is issued. One claiming stays with its
+//     claim's card until that settles; reversed (the old card's next
+//     session), it follows at the balance move (Manager.MoveBalance moves
+//     what still waits) or at a retry of the replacement. The move runs
+//     after the replacement commits, so a crash between them leaves the
+//     top-ups on the old card until that retry. A claim on a replaced
+//     card is refused (Conflict) naming its replacement.
 //
 // The state machine (NextTopUp; a move not listed is a Conflict naming
 // the top-up, its state, the move and the states it is allowed from):
@@ -316,6 +328,7 @@
 //	reinstate claim  pending, claiming   claimed   (a reversed claim's TAC after all)
 //	expire           pending             expired   (past ClaimBy, refunded by the sweep)
 //	refund           pending             refunded  (at the payer's request)
+//	follow replacement pending           pending   (on the card's replacement)
 //
 // One fact, one place: the top-up's row keeps the payer's side (pending,
 // expired, refunded; claimed once the sweep has seen the claim

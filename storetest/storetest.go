@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSBatchLedger", testCMSBatchLedger},
 		{"CMSTopUps", testCMSTopUps},
 		{"CMSTopUpRace", testCMSTopUpRace},
+		{"CMSTopUpsFollow", testCMSTopUpsFollow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

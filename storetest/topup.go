@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type topUpHost struct {
 		cms.ChannelStore
 	}
 	clk  *settable
+	m    *cms.Manager
 	host *cms.LoadHost
 	tu   *cms.TopUps
 	ks   *keys.MemStore
@@ -52,6 +54,7 @@ func newTopUpHost(t *testing.T, s Stores) *topUpHost {
 		}
 	}
 	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), h.clk.read)
+	h.m = m
 	h.host = cms.NewLoadHost(m, h.ks, nil)
 	h.tu = cms.NewTopUps(h.host, ts)
 	h.asn = cmsASN(t, "0123456789ABCD50")
@@ -290,23 +293,13 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	}
 
 	// Settled once, never deleted; channel moves never change.
-	for _, stmt := range []string{
+	refusedAndSound(t, s, []string{
 		"UPDATE cms_topups SET state = 'pending' WHERE id = '" + ids[0] + "'",
 		"UPDATE cms_topups SET amount_fen = 1 WHERE id = '" + ids[2] + "'",
 		"DELETE FROM cms_topups WHERE id = '" + ids[0] + "'",
 		"UPDATE cms_channel_moves SET fen = 0",
 		"DELETE FROM cms_channel_moves",
-	} {
-		if err := s.Exec(ctx, stmt); err == nil {
-			t.Errorf("%s: allowed", stmt)
-		}
-	}
-	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
-		t.Error(err)
-	}
-	if _, err := ledger.Verify(ctx, s.Ledger); err != nil {
-		t.Error(err)
-	}
+	})
 }
 
 // testCMSTopUpRace races claims of one top-up and a refund of it on the
@@ -356,5 +349,143 @@ func testCMSTopUpRace(t *testing.T, s Stores) {
 		}
 	default:
 		t.Errorf("after the race: %+v", got)
+	}
+}
+
+// testCMSTopUpsFollow replaces a card with remote top-ups waiting: the
+// pending ones move to the new card (audited, no money moved), the one
+// claiming stays with its claim until that settles and follows at the
+// replacement's retry; a claim on the old card is refused naming the new
+// one; the new card claims them once issued; the store moves only a
+// pending row of the card named, and its trigger nothing else.
+func testCMSTopUpsFollow(t *testing.T, s Stores) {
+	ctx := context.Background()
+	h := newTopUpHost(t, s)
+	old := h.asn
+	nu := cmsASN(t, "0123456789ABCD51")
+	payer := cms.Channel{Type: cms.BankCard, Party: "icbc"}
+	var ids []string
+	for i, fen := range []int64{1000, 500, 700} {
+		h.clk.advance(time.Minute)
+		tu, _, err := h.tu.Pay(ctx, clerk, "follow-"+string(rune('a'+i)), cmsIssuer, old, payer, fen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tu.ID)
+	}
+	// The third is claiming (its TAC never came) when the card is
+	// reported damaged and replaced.
+	s3, mac1, _ := h.session(t, 700)
+	if _, err := h.tu.Claim(ctx, clerk, ids[2], s3, mac1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.m.Move(ctx, clerk, cmsIssuer, old, cms.ReportDamaged); err != nil {
+		t.Fatal(err)
+	}
+	pending := ledger.Account{Type: ledger.TopUpPending, Party: issuerHex}
+	before, audits := h.account(t, pending), len(auditLog(t, s.CMS))
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	if _, err := h.m.Replace(ctx, clerk, "replace-follow", cmsIssuer, old, nu, cash); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		asn   citycard.ASN
+		state cms.TopUpState
+	}{{nu, cms.TopUpPending}, {nu, cms.TopUpPending}, {old, cms.TopUpClaiming}} {
+		if got := h.state(t, ids[i]); got.ASN != want.asn || got.State != want.state || got.AmountFen == 0 {
+			t.Errorf("top-up %d after the replacement: %v %v, want %v %v", i, got.ASN, got.State, want.asn, want.state)
+		}
+	}
+	if w, err := h.ts.WaitingTopUps(ctx, cmsIssuer, nu, 10); err != nil || len(w) != 2 || w[0].ID != ids[0] || w[1].ID != ids[1] {
+		t.Errorf("the new card's waiting top-ups: %+v %v", w, err)
+	}
+	if h.account(t, pending) != before {
+		t.Errorf("the move moved money: pending %d, was %d", h.account(t, pending), before)
+	}
+	log := auditLog(t, s.CMS)
+	var follows int
+	for _, a := range log[audits:] {
+		if a.Action == "remote top-up follow replacement" {
+			follows++
+			if !strings.Contains(a.Before, old.String()) || !strings.Contains(a.After, nu.String()) {
+				t.Errorf("the move's audit record: %+v", a)
+			}
+		}
+	}
+	if follows != 2 {
+		t.Errorf("%d audit records of the moves, want 2", follows)
+	}
+	// The old card's next session reverses its claim (same counter) and
+	// is refused, naming the new card: nothing booked.
+	s4, mac1, _ := h.session(t, 1000)
+	_, err := h.tu.Claim(ctx, clerk, ids[0], s4, mac1)
+	wantKind(t, "a claim on the replaced card", err, citycard.Conflict)
+	if !strings.Contains(err.Error(), nu.String()) {
+		t.Errorf("the refusal does not name the replacement: %v", err)
+	}
+	if got := h.state(t, ids[2]); got.State != cms.TopUpPending || got.ASN != old {
+		t.Errorf("the reversed claim's top-up: %+v", got)
+	}
+	// The replacement retried moves it too.
+	if r, err := h.m.Replace(ctx, clerk, "replace-follow", cmsIssuer, old, nu, cash); !r || err != nil {
+		t.Fatalf("the replacement retried: %v %v", r, err)
+	}
+	if got := h.state(t, ids[2]); got.State != cms.TopUpPending || got.ASN != nu {
+		t.Errorf("after the retry: %+v", got)
+	}
+	// The new card, issued, claims one.
+	for _, mv := range []cms.Move{cms.Personalize, cms.Issue} {
+		step(t, h.m, nu, mv)
+	}
+	h.asn, h.counter, h.balance = nu, 0, 0
+	s5, mac1, pr := h.session(t, 500)
+	if mac2, err := h.tu.Claim(ctx, clerk, ids[1], s5, mac1); err != nil || mac2 != pr.MAC2 {
+		t.Fatalf("the claim on the new card: %X %v", mac2, err)
+	}
+	h.credit(s5)
+	if err := h.host.Confirm(ctx, clerk, s5, pr.TAC); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.state(t, ids[1]); got.State != cms.TopUpClaimed || got.ASN != nu {
+		t.Errorf("claimed on the new card: %+v", got)
+	}
+	// The store moves only a pending row of the card it is told, with no
+	// live claim; its trigger refuses any other change of the card.
+	tu := h.state(t, ids[0])
+	tu.ASN = cmsASN(t, "0123456789ABCD52")
+	at := h.clk.read()
+	a := &cms.AuditRecord{At: at, Actor: "x", ServicePoint: "y", Subject: "topup:" + tu.ID, Action: "follow"}
+	wantKind(t, "a move from a card it is not on", h.ts.MoveTopUp(ctx, &cms.Operation{At: at, Audit: a}, &tu, old), citycard.Conflict)
+	claimed := h.state(t, ids[1])
+	claimed.ASN = old
+	wantKind(t, "a move of a claimed top-up", h.ts.MoveTopUp(ctx, &cms.Operation{At: at, Audit: a}, &claimed, nu), citycard.Conflict)
+	if got := h.state(t, ids[0]); got.ASN != nu {
+		t.Errorf("a refused move kept: %+v", got)
+	}
+	if _, _, err := h.tu.Refund(ctx, clerk, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	refusedAndSound(t, s, []string{
+		"UPDATE cms_topups SET asn = '" + cms.ASNHex(old) + "' WHERE id = '" + ids[0] + "'",
+		"UPDATE cms_topups SET settled_ns = 1 WHERE id = '" + ids[2] + "'",
+		"UPDATE cms_topups SET issuer = '0000000000000000' WHERE id = '" + ids[2] + "'",
+	})
+}
+
+// refusedAndSound checks that the stores refuse every statement of
+// stmts, and that the audit log and the ledger verify.
+func refusedAndSound(t *testing.T, s Stores, stmts []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, stmt := range stmts {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
+		t.Error(err)
+	}
+	if _, err := ledger.Verify(ctx, s.Ledger); err != nil {
+		t.Error(err)
 	}
 }
