@@ -360,6 +360,7 @@ type TopUps struct {
 func NewTopUps(host *LoadHost, store TopUpStore) *TopUps {
 	t := &TopUps{host: host, m: host.m, store: store}
 	host.claims = t.checkClaim
+	host.reinstated = t.reinstateFrom
 	host.m.replaced = t.follow
 	return t
 }
@@ -457,6 +458,38 @@ func (t *TopUps) follow(ctx context.Context, by Actor, issuer citycard.IssuerCod
 		}
 	}
 	return nil
+}
+
+// reinstateFrom is the account a reversed claim's late TAC books its
+// load from, and the entry's memo, under the card's lock once the card's
+// load at the same counter has been reversed (LoadHost.reinstate): the
+// card credited the claim, so the load is genuine and is booked whatever
+// became of the top-up since. While the top-up waits, pending with no
+// live claim (on this card or, moved, on its replacement), its money is
+// in the top-up pending account: the claim takes it from there, and the
+// top-up is claimed (its claim's load confirmed). Once the money has left
+// that account (the top-up expired or refunded to its payer, or claimed
+// by another load, on the replacement), taking it from there again would
+// drive the account negative: the load is booked from an error
+// receivable instead (error handling, 差错处理), the payer's
+// (error_receivable:PAYER: the refund to be reclaimed from them) or, for
+// a top-up loaded twice, the issuer's (error_receivable:ISSUER: to be
+// recovered from the cardholder); the top-up keeps its state, its claim
+// confirmed beside it. Kinds of the store.
+func (t *TopUps) reinstateFrom(ctx context.Context, l *OnlineLoad) (ledger.Account, string, error) {
+	tu, err := t.store.TopUp(ctx, l.Channel.Reference)
+	if err != nil {
+		return ledger.Account{}, "", citycard.Wrap("cms.TopUps.reinstateFrom", citycard.Other, err)
+	}
+	switch tu.State {
+	case TopUpPending:
+		return pendingAccount(tu.Issuer), "late TAC of remote top-up " + tu.ID, nil
+	case TopUpExpired, TopUpRefunded:
+		return ledger.Account{Type: ledger.ErrorReceivable, Party: tu.Payer.Party},
+			fmt.Sprintf("late TAC of remote top-up %s, %v to its payer: the refund to be reclaimed", tu.ID, tu.State), nil
+	}
+	return ledger.Account{Type: ledger.ErrorReceivable, Party: tu.Issuer.String()},
+		fmt.Sprintf("late TAC of remote top-up %s, %v by another load: loaded twice", tu.ID, tu.State), nil
 }
 
 // Pay books a remote top-up of amountFen for a card, paid through payer

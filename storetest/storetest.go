@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSTopUps", testCMSTopUps},
 		{"CMSTopUpRace", testCMSTopUpRace},
 		{"CMSTopUpsFollow", testCMSTopUpsFollow},
+		{"CMSTopUpLateTAC", testCMSTopUpLateTAC},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -101,6 +101,16 @@ func (h *topUpHost) credit(s *cms.LoadSession) {
 	h.counter++
 }
 
+// pay books a remote top-up of fen for the card, paid by payer under key.
+func (h *topUpHost) pay(t *testing.T, key string, payer cms.Channel, fen int64) cms.TopUp {
+	t.Helper()
+	tu, _, err := h.tu.Pay(context.Background(), clerk, key, cmsIssuer, h.asn, payer, fen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tu
+}
+
 func (h *topUpHost) state(t *testing.T, id string) cms.TopUp {
 	t.Helper()
 	tu, err := h.ts.TopUp(context.Background(), id)
@@ -130,10 +140,7 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	ctx := context.Background()
 	h := newTopUpHost(t, s)
 	payer := cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: "pay-0001"}
-	paid, _, err := h.tu.Pay(ctx, clerk, "web-1", cmsIssuer, h.asn, payer, 3000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	paid := h.pay(t, "web-1", payer, 3000)
 	got := h.state(t, paid.ID)
 	if got != paid || got.PaidBy != clerk || got.Payer != payer || got.State != cms.TopUpPending || got.Claim != "" {
 		t.Errorf("TopUp: %+v, want %+v", got, paid)
@@ -375,7 +382,7 @@ func testCMSTopUpsFollow(t *testing.T, s Stores) {
 	}
 	// The third is claiming (its TAC never came) when the card is
 	// reported damaged and replaced.
-	s3, mac1, _ := h.session(t, 700)
+	s3, mac1, pr3 := h.session(t, 700)
 	if _, err := h.tu.Claim(ctx, clerk, ids[2], s3, mac1); err != nil {
 		t.Fatal(err)
 	}
@@ -449,6 +456,28 @@ func testCMSTopUpsFollow(t *testing.T, s Stores) {
 	if got := h.state(t, ids[1]); got.State != cms.TopUpClaimed || got.ASN != nu {
 		t.Errorf("claimed on the new card: %+v", got)
 	}
+	// The third claimed on the new card too; then the old card's reversed
+	// claim of it turns out credited (its TAC after all): loaded twice,
+	// the second load booked from the issuer's error receivable, never
+	// from the pending account.
+	s6, mac1, pr := h.session(t, 700)
+	if _, err := h.tu.Claim(ctx, clerk, ids[2], s6, mac1); err != nil {
+		t.Fatalf("the third's claim on the new card: %v", err)
+	}
+	h.credit(s6)
+	if err := h.host.Confirm(ctx, clerk, s6, pr.TAC); err != nil {
+		t.Fatal(err)
+	}
+	before = h.account(t, pending)
+	if err := h.host.Confirm(ctx, clerk, s3, pr3.TAC); err != nil {
+		t.Fatalf("the old card's late TAC: %v", err)
+	}
+	if got := h.account(t, pending); got != before {
+		t.Errorf("pending %d after the late TAC, was %d", got, before)
+	}
+	if got := h.account(t, ledger.Account{Type: ledger.ErrorReceivable, Party: issuerHex}); got != 700 {
+		t.Errorf("the issuer's error receivable %d, want a debit of 700", got)
+	}
 	// The store moves only a pending row of the card it is told, with no
 	// live claim; its trigger refuses any other change of the card.
 	tu := h.state(t, ids[0])
@@ -488,4 +517,74 @@ func refusedAndSound(t *testing.T, s Stores, stmts []string) {
 	if _, err := ledger.Verify(ctx, s.Ledger); err != nil {
 		t.Error(err)
 	}
+}
+
+// testCMSTopUpLateTAC runs the error-handling case of remote top-up: a
+// claim whose session reached the host first while the card ran it
+// second (two readers on one card) is reversed by the card's other
+// session at the same counter, the top-up is then refunded to its payer,
+// and the reversed claim's TAC comes after all. The card holds the
+// money: the load is booked again, not from the top-up pending account
+// (it holds the top-up no more, and never goes negative) but from the
+// payer's error receivable, the refund to be reclaimed; the top-up stays
+// refunded, with its claim confirmed. Two books of the money agree: the
+// card's (its flows) and the ledger's.
+func testCMSTopUpLateTAC(t *testing.T, s Stores) {
+	ctx := context.Background()
+	h := newTopUpHost(t, s)
+	payer := cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: "late-0001"}
+	paid := h.pay(t, "late-1", payer, 1000)
+	// The claim's session s1, and a load s2 at the same counter from
+	// another reader, which reaches the host second and reverses s1; the
+	// card runs s1 (its MAC2 given) and credits it.
+	s1, mac1, pr1 := h.session(t, 1000)
+	if _, err := h.tu.Claim(ctx, clerk, paid.ID, s1, mac1); err != nil {
+		t.Fatal(err)
+	}
+	s2, mac1, _ := h.session(t, 100)
+	if _, err := h.host.Authorize(ctx, clerk, cms.Channel{Type: cms.BankCard, Party: "icbc"}, s2, mac1); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.state(t, paid.ID); got.State != cms.TopUpPending {
+		t.Fatalf("after the other session: %v, want pending (the claim reversed)", got.State)
+	}
+	h.credit(s1)
+	// The payer asks for the money back: refunded.
+	if _, _, err := h.tu.Refund(ctx, clerk, paid.ID); err != nil {
+		t.Fatal(err)
+	}
+	pending := ledger.Account{Type: ledger.TopUpPending, Party: issuerHex}
+	float := ledger.Account{Type: ledger.CardFloat, Party: issuerHex}
+	if h.account(t, pending) != 0 || h.account(t, payer.Account()) != 0 {
+		t.Fatalf("after the refund: pending %d, payer %d", h.account(t, pending), h.account(t, payer.Account()))
+	}
+	// The late TAC.
+	if err := h.host.Confirm(ctx, clerk, s1, pr1.TAC); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.account(t, pending); got != 0 {
+		t.Errorf("top-up pending %d after the late TAC, want 0 (never negative)", got)
+	}
+	receivable := ledger.Account{Type: ledger.ErrorReceivable, Party: payer.Party}
+	if got := h.account(t, receivable); got != 1000 {
+		t.Errorf("%v %d, want a debit of 1000: the refund to reclaim", receivable, got)
+	}
+	if got := h.account(t, float); got != -1000 {
+		t.Errorf("float %d, want a credit of 1000: the card holds the claim, s2 reversed", got)
+	}
+	if got := bookBalance(t, s.CMS, h.asn); got != int64(h.balance) {
+		t.Errorf("the card's book %d, the card holds %d", got, h.balance)
+	}
+	got := h.state(t, paid.ID)
+	if got.State != cms.TopUpRefunded || got.Claim != cms.LoadKey(s1) {
+		t.Errorf("the top-up: %v, claim %q, want refunded with its claim %q confirmed", got.State, got.Claim, cms.LoadKey(s1))
+	}
+	// The TAC again answers the same, booking nothing more.
+	if err := h.host.Confirm(ctx, clerk, s1, pr1.TAC); err != nil {
+		t.Fatal(err)
+	}
+	if h.account(t, receivable) != 1000 || h.account(t, float) != -1000 {
+		t.Errorf("the TAC again: receivable %d, float %d", h.account(t, receivable), h.account(t, float))
+	}
+	refusedAndSound(t, s, nil)
 }
