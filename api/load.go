@@ -225,12 +225,7 @@ func (c *LoadClient) AuthorizeLoad(req terminal.LoadRequest) ([4]byte, error) {
 	if err := c.post("api.LoadClient.AuthorizeLoad", "loads", c.body(req, "mac1", req.MAC1, true), &a); err != nil {
 		return [4]byte{}, err
 	}
-	var mac2 [4]byte
-	if b, err := hex.DecodeString(a.MAC2); err != nil || len(b) != 4 {
-		return mac2, citycard.E("api.LoadClient.AuthorizeLoad", citycard.IO, "answer: mac2 %q", a.MAC2)
-	}
-	hex.Decode(mac2[:], []byte(a.MAC2))
-	return mac2, nil
+	return decodeMAC2("api.LoadClient.AuthorizeLoad", a.MAC2)
 }
 
 // ConfirmLoad implements terminal.LoadHost.
@@ -281,18 +276,32 @@ func (c *LoadClient) post(op, path string, body loadRequestJSON, out *loadAnswer
 	if err != nil {
 		return citycard.E(op, citycard.Invalid, "%w", err)
 	}
+	return c.request(context.Background(), op, http.MethodPost, path, b, 4096, out)
+}
+
+// request sends method path (below the terminal's own) with body (nil:
+// none) within ctx and Timeout, and decodes an answer of at most limit
+// bytes into out. Errors keep the kind the server answered with; a
+// failure to reach it, or an answer that does not decode, is kind IO.
+func (c *LoadClient) request(ctx context.Context, op, method, path string, body []byte, limit int64, out any) error {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	url := fmt.Sprintf("%s/v1/terminals/%v/%s", c.BaseURL, c.Terminal, path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return citycard.E(op, citycard.Invalid, "%w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	h := c.HTTP
 	if h == nil {
@@ -306,8 +315,102 @@ func (c *LoadClient) post(op, path string, body loadRequestJSON, out *loadAnswer
 	if resp.StatusCode != http.StatusOK {
 		return errorFromResponse(op, resp)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
 		return citycard.E(op, citycard.IO, "answer: %w", err)
 	}
 	return nil
+}
+
+// KioskTopUp is a remote top-up as a kiosk sees it: what it needs to
+// claim it (cms.TopUps.Pending), nothing of its payer.
+type KioskTopUp struct {
+	ID        string
+	AmountFen int64
+	ClaimBy   time.Time
+}
+
+// kioskTopUpsMax bounds the top-ups a kiosk reads of a card: the most a
+// card may have waiting.
+const kioskTopUpsMax = cms.TopUpsPendingMax
+
+// TopUps asks the host for the remote top-ups (补登) the kiosk may claim
+// on a card now, oldest first: at its tap, before it claims one with
+// Claim (a card with none, or unknown, has an empty list). Kinds as the
+// server answered (Invalid: the card's issuer or ASN; Permission: a
+// terminal that may not load; IO or Unavailable: ask again); an answer
+// that does not decode, or names more top-ups than a card may have
+// waiting, is kind IO.
+func (c *LoadClient) TopUps(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]KioskTopUp, error) {
+	const op = "api.LoadClient.TopUps"
+	var j []kioskTopUpJSON
+	if err := c.request(ctx, op, http.MethodGet, fmt.Sprintf("cards/%v/%v/topups", issuer, asn), nil, 16<<10, &j); err != nil {
+		return nil, err
+	}
+	if len(j) > kioskTopUpsMax {
+		return nil, citycard.E(op, citycard.IO, "answer: %d top-ups, a card has at most %d waiting", len(j), kioskTopUpsMax)
+	}
+	out := make([]KioskTopUp, len(j))
+	for i, t := range j {
+		id, err := cms.ParseTopUpID(t.ID)
+		if err != nil {
+			return nil, citycard.E(op, citycard.IO, "answer: %w", err)
+		}
+		by, err := time.Parse(time.RFC3339, t.ClaimBy)
+		if err != nil {
+			return nil, citycard.E(op, citycard.IO, "answer: top-up %s: claim_by %q", id, t.ClaimBy)
+		}
+		if t.AmountFen <= 0 || t.AmountFen > math.MaxUint32 {
+			return nil, citycard.E(op, citycard.IO, "answer: top-up %s: amount_fen %d", id, t.AmountFen)
+		}
+		out[i] = KioskTopUp{ID: id, AmountFen: t.AmountFen, ClaimBy: by}
+	}
+	return out, nil
+}
+
+// Claim returns the load host through which the kiosk claims top-up id
+// with terminal.Load, for the top-up's amount: its AuthorizeLoad sends
+// the card's INITIALIZE FOR LOAD answer to the claim route (the money
+// from the top-up pending account, paid already: no channel is sent),
+// its ConfirmLoad the card's TAC as any load's. A claim whose TAC never
+// comes back is an unconfirmed load, settled by the card's next session
+// (see cms's package doc, "Remote top-up").
+func (c *LoadClient) Claim(id string) terminal.LoadHost { return claimHost{c, id} }
+
+// claimHost is LoadClient.Claim's load host.
+type claimHost struct {
+	c  *LoadClient
+	id string
+}
+
+// AuthorizeLoad implements terminal.LoadHost: kinds as the server
+// answered (Invalid: the ID, or an amount not the top-up's; NotFound:
+// no such top-up of the card; Conflict: a top-up not pending, expired,
+// claimed on a replaced card, or the card's limits; Crypto: MAC1).
+func (h claimHost) AuthorizeLoad(req terminal.LoadRequest) ([4]byte, error) {
+	const op = "api.LoadClient.Claim"
+	id, err := cms.ParseTopUpID(h.id)
+	if err != nil {
+		return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	var a loadAnswerJSON
+	if err := h.c.post(op, "topups/"+id+"/claim", h.c.body(req, "mac1", req.MAC1, false), &a); err != nil {
+		return [4]byte{}, err
+	}
+	return decodeMAC2(op, a.MAC2)
+}
+
+// ConfirmLoad implements terminal.LoadHost: the claim's TAC goes where
+// any load's does.
+func (h claimHost) ConfirmLoad(req terminal.LoadRequest, tac [4]byte) error {
+	return h.c.ConfirmLoad(req, tac)
+}
+
+// decodeMAC2 reads an answer's MAC2: 8 hex digits, else kind IO.
+func decodeMAC2(op, s string) ([4]byte, error) {
+	var mac2 [4]byte
+	if b, err := hex.DecodeString(s); err != nil || len(b) != 4 {
+		return mac2, citycard.E(op, citycard.IO, "answer: mac2 %q", s)
+	}
+	hex.Decode(mac2[:], []byte(s))
+	return mac2, nil
 }

@@ -121,6 +121,7 @@
 //	top-up paid     settlement:PAYER -> topup_pending:ISSUER (a remote top-up: received, not on the card)
 //	top-up claimed  topup_pending:ISSUER -> card_float:ISSUER (a load through channel topup_claim)
 //	top-up refunded topup_pending:ISSUER -> settlement:PAYER (expired, or refunded at the payer's request)
+//	refund reclaimed error_receivable:PAYER -> card_float:ISSUER (a refunded top-up's claim credited after all: its late TAC)
 //
 // Limits (CheckLoad): a load is more than 0 and at most the product's
 // per-load limit (else Invalid); the balance after it at most the cap and
@@ -305,6 +306,18 @@
 //     sweep also stores as claimed the top-ups whose claim is confirmed
 //     (an audit record, no money), so that the rows stored pending, which
 //     a kiosk's question and the sweep read, stay the few waiting.
+//   - A top-up follows its card: when the card is replaced
+//     (Manager.Replace) its pending top-ups move to the new card
+//     (FollowReplacement: the row's card rewritten, pending still, the
+//     claim time the payer's, an audit record each, no money, as the
+//     pending account is the issuer's whichever card a top-up waits for),
+//     claimable there once it is issued. One claiming stays with its
+//     claim's card until that settles; reversed (the old card's next
+//     session), it follows at the balance move (Manager.MoveBalance moves
+//     what still waits) or at a retry of the replacement. The move runs
+//     after the replacement commits, so a crash between them leaves the
+//     top-ups on the old card until that retry. A claim on a replaced
+//     card is refused (Conflict) naming its replacement.
 //
 // The state machine (NextTopUp; a move not listed is a Conflict naming
 // the top-up, its state, the move and the states it is allowed from):
@@ -316,6 +329,7 @@
 //	reinstate claim  pending, claiming   claimed   (a reversed claim's TAC after all)
 //	expire           pending             expired   (past ClaimBy, refunded by the sweep)
 //	refund           pending             refunded  (at the payer's request)
+//	follow replacement pending           pending   (on the card's replacement)
 //
 // One fact, one place: the top-up's row keeps the payer's side (pending,
 // expired, refunded; claimed once the sweep has seen the claim
@@ -327,14 +341,34 @@
 // lock in one process and by the card's version across processes (the
 // refund writes the card one version on, as every load does), and the
 // store settles a top-up only over a pending row with no live claim.
-// The one case left to error handling: a claim reversed, the top-up then
-// refunded, and the reversed claim's TAC arriving after that (two readers
-// on one card): the money is on the card, so the reinstatement books it
-// and the pending account shows the shortfall.
+//
+// A late TAC after the money has gone (error handling, 差错处理): a claim
+// reversed (the card's other session at the same counter reached the host
+// first, two readers on one card), the top-up then refunded to its payer
+// or expired, and the reversed claim's TAC arriving after that. The TAC
+// proves the card credited the claim: the load is genuine and is booked
+// again (LoadHost.reinstate), the card's book and the float keeping what
+// the card holds. It cannot come from the top-up pending account, which
+// paid the money out with the refund and would go negative; nor is the
+// card debited, as its purse is offline. The payer has been paid twice
+// (the card holds the load, and they hold the refund), so the refund is
+// what was wrong: the load is booked from error_receivable:PAYER, an
+// asset of what the payer owes back, which the refund's reclaim (a
+// clawback through the payer's channel, its settlement into
+// error_receivable) clears; the top-up stays refunded (or expired), its
+// claim confirmed beside it, which is how staff find the case. A top-up
+// loaded twice, its reversed claim on a replaced card credited after it
+// was claimed on the replacement, books the second load from
+// error_receivable:ISSUER in the same way (the issuer recovers it from
+// the cardholder). While the top-up still waits, a late TAC takes its
+// money from the pending account as any claim, and the top-up is claimed
+// (TopUps.reinstateFrom).
 //
 // Conservation with remote top-ups: per card, the loads (claims among
 // them) and the rest of the flows are as before; beside them, per
-// top-up, paid = claimed + refunded + pending, and the sum over the
+// top-up, paid + reclaimable = claimed + refunded + pending (reclaimable:
+// the amount of a refunded top-up whose claim was credited after all,
+// the error receivable's part of it), and the sum over the
 // pending top-ups is the top-up pending account's balance in the ledger
 // (the property test checks both after every step).
 //

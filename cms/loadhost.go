@@ -51,6 +51,10 @@ type LoadHost struct {
 	// claimed on the card) before it is booked, under the card's lock;
 	// NewTopUps sets it (see claim, topup.go).
 	claims func(ctx context.Context, c *Card, s *LoadSession, ch Channel) error
+	// reinstated says which account a reversed claim's late TAC books
+	// the load from, with the entry's memo; NewTopUps sets it (see
+	// TopUps.reinstateFrom). nil: the channel's account.
+	reinstated func(ctx context.Context, l *OnlineLoad) (ledger.Account, string, error)
 }
 
 // laterCommitter is the store of a host that confirms later (GroupCommit).
@@ -337,7 +341,9 @@ func (h *LoadHost) Confirm(ctx context.Context, by Actor, s *LoadSession, tac [4
 // card). That later session's load, unconfirmed at the same counter, can
 // no longer credit (the card's counter has moved past it): it is reversed
 // first. The reinstatement books the load's money again whatever the
-// card's state or limits: it is on the card.
+// card's state or limits: it is on the card. A remote top-up's claim
+// books it from where the top-up's money is now (reinstated: the top-up
+// pending account, or an error receivable once it has left it).
 func (h *LoadHost) reinstate(ctx context.Context, op string, by Actor, l *OnlineLoad) error {
 	c, err := h.m.store.Card(ctx, l.Issuer, l.ASN)
 	if err != nil {
@@ -352,10 +358,18 @@ func (h *LoadHost) reinstate(ctx context.Context, op string, by Actor, l *Online
 	case err != nil && !citycard.IsKind(err, citycard.NotFound):
 		return citycard.Wrap(op, citycard.Other, err)
 	}
+	from, memo := l.Channel.account(), ""
+	if l.Channel.Type == TopUpClaim && h.reinstated != nil {
+		if from, memo, err = h.reinstated(ctx, l); err != nil {
+			return citycard.Wrap(op, citycard.Other, err)
+		}
+	}
 	at := h.m.now()
 	key := "reinstate:" + l.Key
 	b := Booking{Key: key, InputHash: inputHash("load_reinstatement", l.Key, l.AmountFen)}
-	b.add(entry(key, "load", ledger.EntryLoad, &c, ledger.Transfer(l.Channel.account(), floatAccount(&c), l.AmountFen)...))
+	e, ok := entry(key, "load", ledger.EntryLoad, &c, ledger.Transfer(from, floatAccount(&c), l.AmountFen)...)
+	e.Memo = memo
+	b.add(e, ok)
 	b.Flows = []Flow{{c.Issuer, c.ASN, FlowLoad, l.AmountFen}}
 	b.through(l.Channel, l.AmountFen, l.AmountFen)
 	settled := *l

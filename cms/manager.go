@@ -39,6 +39,9 @@ type Manager struct {
 	protector *Protector
 	now       func() time.Time
 	blacklist Blacklist // nil: none (tests of card management alone)
+	// replaced moves a replaced card's waiting remote top-ups to its
+	// replacement; NewTopUps sets it (TopUps.follow). nil: none.
+	replaced func(ctx context.Context, by Actor, issuer citycard.IssuerCode, old citycard.ASN) error
 }
 
 // Blacklist is the blacklist terminals download (*blacklist.List has
@@ -421,8 +424,11 @@ func (m *Manager) Refund(ctx context.Context, by Actor, key string, issuer cityc
 // Replace replaces a lost or damaged card with a new one, newASN, of the
 // same product and cardholder (applied for, to be personalized and
 // issued as any), the replacement fee paid through ch. The old card's
-// balance waits for MoveBalance. Kinds of ReplacementFee.Book,
-// Card.Move and Store.Commit (Exists for a new ASN taken).
+// balance waits for MoveBalance; its remote top-ups waiting to be
+// claimed move to the new card at once (with remote top-up wired:
+// NewTopUps), also when the replacement is a retry. Kinds of
+// ReplacementFee.Book, Card.Move and Store.Commit (Exists for a new ASN
+// taken); of the top-ups' move (the replacement standing).
 func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN, newASN citycard.ASN, ch Channel) (replayed bool, err error) {
 	const op = "cms.Manager.Replace"
 	c, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
@@ -431,19 +437,36 @@ func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer city
 	}
 	at := m.now()
 	fee := ReplacementFee{Key: key, Old: &c, Product: p, Channel: ch}
-	return m.book(ctx, op, by, at, "replace", fee, &c, func() ([]*Card, []*Card, error) {
+	replayed, err = m.book(ctx, op, by, at, "replace", fee, &c, func() ([]*Card, []*Card, error) {
 		next, err := c.Move(p, Replace, at)
 		next.ReplacedBy = newASN
 		nu := Card{Issuer: issuer, ASN: newASN, Product: p.ID, Holder: c.Holder, State: Applied, Version: 1, AppliedAt: at, Replaces: oldASN}
 		return []*Card{&next}, []*Card{&nu}, err
 	})
+	if err != nil {
+		return replayed, err
+	}
+	return replayed, m.followReplacement(ctx, op, by, issuer, oldASN)
+}
+
+// followReplacement moves a replaced card's waiting remote top-ups to
+// its replacement (see TopUps.follow), after the replacement or the
+// balance move has committed: an error leaves the move standing, and a
+// retry of it (replayed) moves them.
+func (m *Manager) followReplacement(ctx context.Context, op string, by Actor, issuer citycard.IssuerCode, old citycard.ASN) error {
+	if m.replaced == nil {
+		return nil
+	}
+	return citycard.Wrap(op, citycard.Other, m.replaced(ctx, by, issuer, old))
 }
 
 // MoveBalance moves a replaced card's balance as of its cut onto its
 // replacement once the cooling period is over: the shadow's balance
 // balanceFen after the old card's purchases since issue, split at the cut
-// (SplitAtCut), the use after it borne by the issuer. Kinds of
-// BalanceMove.Book, Card.Move and Store.Commit.
+// (SplitAtCut), the use after it borne by the issuer. The old card's
+// remote top-ups still waiting move to the new card too (one whose claim
+// was reversed since the replacement). Kinds of BalanceMove.Book,
+// Card.Move and Store.Commit; of the top-ups' move (the balance moved).
 func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, oldASN citycard.ASN, balanceFen int64, purchases []Purchase) (replayed bool, err error) {
 	const op = "cms.Manager.MoveBalance"
 	old, p, err := m.cardFor(ctx, op, by, issuer, oldASN)
@@ -456,7 +479,10 @@ func (m *Manager) MoveBalance(ctx context.Context, by Actor, key string, issuer 
 	}
 	at := m.now()
 	mv := BalanceMove{Key: key, Old: &old, New: &nu, Product: p, Split: SplitAtCut(old.LostAt, balanceFen, purchases), At: at}
-	return m.book(ctx, op, by, at, "move balance", mv, &old, moving(old, p, MoveBalance, at, touched(nu)))
+	if replayed, err = m.book(ctx, op, by, at, "move balance", mv, &old, moving(old, p, MoveBalance, at, touched(nu))); err != nil {
+		return replayed, err
+	}
+	return replayed, m.followReplacement(ctx, op, by, issuer, oldASN)
 }
 
 // LateLoss books a lost card's purchase after its cut that arrived once

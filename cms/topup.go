@@ -67,13 +67,19 @@ const (
 	ReinstateClaim TopUpMove = 4 // a reversed claim's TAC came after all
 	ExpireTopUp    TopUpMove = 5 // its claim time over: refunded to the payer by the sweep
 	RefundTopUp    TopUpMove = 6 // refunded to the payer at their request
+	// FollowReplacement: the card replaced, the top-up moves to its
+	// replacement, pending there (TopUps.follow).
+	FollowReplacement TopUpMove = 7
 )
 
+// lastTopUpMove is the last of the moves: the list only grows at the end.
+const lastTopUpMove = FollowReplacement
+
 var topUpMoveNames = [...]string{ClaimTopUp: "claim", ConfirmClaim: "confirm claim", ReverseClaim: "reverse claim",
-	ReinstateClaim: "reinstate claim", ExpireTopUp: "expire", RefundTopUp: "refund"}
+	ReinstateClaim: "reinstate claim", ExpireTopUp: "expire", RefundTopUp: "refund", FollowReplacement: "follow replacement"}
 
 func (m TopUpMove) String() string {
-	if m >= ClaimTopUp && m <= RefundTopUp {
+	if m >= ClaimTopUp && m <= lastTopUpMove {
 		return topUpMoveNames[m]
 	}
 	return fmt.Sprintf("topup_move(%d)", uint8(m))
@@ -91,12 +97,15 @@ var topUpMoves = [...]struct {
 	ReinstateClaim: {[]TopUpState{TopUpPending, TopUpClaiming}, TopUpClaimed},
 	ExpireTopUp:    {[]TopUpState{TopUpPending}, TopUpExpired},
 	RefundTopUp:    {[]TopUpState{TopUpPending}, TopUpRefunded},
+	// A claiming top-up stays with its claim's card: the claim settles
+	// there first.
+	FollowReplacement: {[]TopUpState{TopUpPending}, TopUpPending},
 }
 
 // NextTopUp returns the state move mv leads to from st, and false for a
 // move not allowed from st.
 func NextTopUp(st TopUpState, mv TopUpMove) (TopUpState, bool) {
-	if mv < ClaimTopUp || mv > RefundTopUp {
+	if mv < ClaimTopUp || mv > lastTopUpMove {
 		return 0, false
 	}
 	for _, f := range topUpMoves[mv].from {
@@ -112,7 +121,7 @@ func NextTopUp(st TopUpState, mv TopUpMove) (TopUpState, bool) {
 // from.
 func forbiddenTopUp(op string, t *TopUp, mv TopUpMove) error {
 	var from []string
-	if mv >= ClaimTopUp && mv <= RefundTopUp {
+	if mv >= ClaimTopUp && mv <= lastTopUpMove {
 		for _, f := range topUpMoves[mv].from {
 			from = append(from, f.String())
 		}
@@ -329,6 +338,11 @@ type TopUpStore interface {
 	// is at or before at or whose claim is confirmed, with IDs after
 	// after, by ID: what the sweep expires or stores as claimed.
 	DueTopUps(ctx context.Context, at time.Time, after string, limit int) ([]TopUp, error)
+	// MoveTopUp commits op as Store.Commit does and, in the same
+	// transaction, writes t's card (its Issuer and ASN) over its row
+	// while that is pending on card from with no live claim (else kind
+	// Conflict, nothing kept): a top-up following its card's replacement.
+	MoveTopUp(ctx context.Context, op *Operation, t *TopUp, from citycard.ASN) error
 }
 
 // TopUps is remote top-up (补登): payments for a card, its kiosks'
@@ -346,6 +360,8 @@ type TopUps struct {
 func NewTopUps(host *LoadHost, store TopUpStore) *TopUps {
 	t := &TopUps{host: host, m: host.m, store: store}
 	host.claims = t.checkClaim
+	host.reinstated = t.reinstateFrom
+	host.m.replaced = t.follow
 	return t
 }
 
@@ -378,6 +394,9 @@ func loadAction(ch Channel) string {
 // Conflict.
 func (t *TopUps) checkClaim(ctx context.Context, c *Card, s *LoadSession, ch Channel) error {
 	const op = "cms.TopUps.Claim"
+	if c.ReplacedBy != (citycard.ASN{}) {
+		return citycard.E(op, citycard.Conflict, "card %v is replaced by card %v/%v: its remote top-ups follow it there, claim top-up %s on the new card", c, c.Issuer, c.ReplacedBy, ch.Reference)
+	}
 	tu, err := t.store.TopUp(ctx, ch.Reference)
 	switch {
 	case citycard.IsKind(err, citycard.NotFound) || err == nil && (tu.Issuer != c.Issuer || tu.ASN != c.ASN):
@@ -396,6 +415,81 @@ func (t *TopUps) checkClaim(ctx context.Context, c *Card, s *LoadSession, ch Cha
 		return citycard.E(op, citycard.Conflict, "top-up %s of card %v expired at %s: it is refunded to its payer, not claimed", tu.ID, c, tu.ClaimBy.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// follow moves the waiting top-ups of a replaced card to its
+// replacement (the move FollowReplacement), each in its own transaction
+// with its audit record, under the old card's lock: no money moves (the
+// top-up pending account is the issuer's, whichever card the top-up
+// waits for), the claim time stays the payer's. A top-up claiming stays
+// with its claim (it settles on the old card first: reversed, it follows
+// at the balance move; confirmed, it is on the old card and moves with
+// its balance). The Manager calls it after a replacement and a balance
+// move, replayed or not, so that a retry of either moves what a crash
+// between the two transactions left behind. Kinds IO, Conflict (a
+// top-up claimed or settled meanwhile: the next call moves the rest).
+func (t *TopUps) follow(ctx context.Context, by Actor, issuer citycard.IssuerCode, old citycard.ASN) error {
+	const op = "cms.TopUps.follow"
+	mu := t.host.lock(issuer, old)
+	mu.Lock()
+	defer mu.Unlock()
+	c, err := t.m.store.Card(ctx, issuer, old)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	if c.ReplacedBy == (citycard.ASN{}) {
+		return nil
+	}
+	l, err := t.store.WaitingTopUps(ctx, issuer, old, TopUpsListMax)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	for i := range l {
+		tu := l[i]
+		if _, ok := NextTopUp(tu.State, FollowReplacement); !ok {
+			continue
+		}
+		moved := tu
+		moved.ASN = c.ReplacedBy
+		at := t.m.now()
+		a := t.m.audit(by, at, "topup:"+tu.ID, "remote top-up "+FollowReplacement.String(), tu.snapshot(), moved.snapshot())
+		if err := t.store.MoveTopUp(ctx, &Operation{At: at, Audit: a}, &moved, old); err != nil {
+			return citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	return nil
+}
+
+// reinstateFrom is the account a reversed claim's late TAC books its
+// load from, and the entry's memo, under the card's lock once the card's
+// load at the same counter has been reversed (LoadHost.reinstate): the
+// card credited the claim, so the load is genuine and is booked whatever
+// became of the top-up since. While the top-up waits, pending with no
+// live claim (on this card or, moved, on its replacement), its money is
+// in the top-up pending account: the claim takes it from there, and the
+// top-up is claimed (its claim's load confirmed). Once the money has left
+// that account (the top-up expired or refunded to its payer, or claimed
+// by another load, on the replacement), taking it from there again would
+// drive the account negative: the load is booked from an error
+// receivable instead (error handling, 差错处理), the payer's
+// (error_receivable:PAYER: the refund to be reclaimed from them) or, for
+// a top-up loaded twice, the issuer's (error_receivable:ISSUER: to be
+// recovered from the cardholder); the top-up keeps its state, its claim
+// confirmed beside it. Kinds of the store.
+func (t *TopUps) reinstateFrom(ctx context.Context, l *OnlineLoad) (ledger.Account, string, error) {
+	tu, err := t.store.TopUp(ctx, l.Channel.Reference)
+	if err != nil {
+		return ledger.Account{}, "", citycard.Wrap("cms.TopUps.reinstateFrom", citycard.Other, err)
+	}
+	switch tu.State {
+	case TopUpPending:
+		return pendingAccount(tu.Issuer), "late TAC of remote top-up " + tu.ID, nil
+	case TopUpExpired, TopUpRefunded:
+		return ledger.Account{Type: ledger.ErrorReceivable, Party: tu.Payer.Party},
+			fmt.Sprintf("late TAC of remote top-up %s, %v to its payer: the refund to be reclaimed", tu.ID, tu.State), nil
+	}
+	return ledger.Account{Type: ledger.ErrorReceivable, Party: tu.Issuer.String()},
+		fmt.Sprintf("late TAC of remote top-up %s, %v by another load: loaded twice", tu.ID, tu.State), nil
 }
 
 // Pay books a remote top-up of amountFen for a card, paid through payer

@@ -508,14 +508,15 @@ func TestTopUpConcurrentClaims(t *testing.T) {
 // TestTopUpStateMachine lists every pair of state and move.
 func TestTopUpStateMachine(t *testing.T) {
 	want := map[cms.TopUpMove]map[cms.TopUpState]cms.TopUpState{
-		cms.ClaimTopUp:     {cms.TopUpPending: cms.TopUpClaiming},
-		cms.ConfirmClaim:   {cms.TopUpClaiming: cms.TopUpClaimed},
-		cms.ReverseClaim:   {cms.TopUpClaiming: cms.TopUpPending},
-		cms.ReinstateClaim: {cms.TopUpPending: cms.TopUpClaimed, cms.TopUpClaiming: cms.TopUpClaimed},
-		cms.ExpireTopUp:    {cms.TopUpPending: cms.TopUpExpired},
-		cms.RefundTopUp:    {cms.TopUpPending: cms.TopUpRefunded},
+		cms.ClaimTopUp:        {cms.TopUpPending: cms.TopUpClaiming},
+		cms.ConfirmClaim:      {cms.TopUpClaiming: cms.TopUpClaimed},
+		cms.ReverseClaim:      {cms.TopUpClaiming: cms.TopUpPending},
+		cms.ReinstateClaim:    {cms.TopUpPending: cms.TopUpClaimed, cms.TopUpClaiming: cms.TopUpClaimed},
+		cms.ExpireTopUp:       {cms.TopUpPending: cms.TopUpExpired},
+		cms.RefundTopUp:       {cms.TopUpPending: cms.TopUpRefunded},
+		cms.FollowReplacement: {cms.TopUpPending: cms.TopUpPending},
 	}
-	for mv := cms.TopUpMove(0); mv <= cms.RefundTopUp+1; mv++ {
+	for mv := cms.TopUpMove(0); mv <= cms.FollowReplacement+1; mv++ {
 		for st := cms.TopUpState(0); st <= cms.TopUpRefunded+1; st++ {
 			to, ok := cms.NextTopUp(st, mv)
 			w, allowed := want[mv][st]

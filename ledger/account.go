@@ -25,6 +25,11 @@ const (
 	CardDeposit            AccountType = 7 // deposits held for an issuer's cards, refunded on return (liability)
 	IssuerLoss             AccountType = 8 // what an issuer bears of lost cards' use after the loss report (expense)
 	TopUpPending           AccountType = 9 // remote top-ups paid for an issuer's cards, not yet claimed on them (liability)
+	// ErrorReceivable is what a party owes back after an error (差错处理):
+	// money paid out to it that proved owed elsewhere, such as a remote
+	// top-up refunded to its payer whose claim's load the card had
+	// credited after all (asset).
+	ErrorReceivable AccountType = 10
 )
 
 var accountTypeNames = [...]string{
@@ -37,6 +42,7 @@ var accountTypeNames = [...]string{
 	CardDeposit:            "card_deposit",
 	IssuerLoss:             "issuer_loss",
 	TopUpPending:           "topup_pending",
+	ErrorReceivable:        "error_receivable",
 }
 
 // String returns the type's name, the first part of its accounts' names.
@@ -54,7 +60,7 @@ func (k AccountType) valid() bool { return int(k) < len(accountTypeNames) && acc
 // (liabilities, income): what reports use to show a balance on its
 // natural side.
 func (k AccountType) DebitNormal() bool {
-	return k == InterconnectReceivable || k == Settlement || k == IssuerLoss
+	return k == InterconnectReceivable || k == Settlement || k == IssuerLoss || k == ErrorReceivable
 }
 
 // partyOptional reports whether an account of type k may have no party.

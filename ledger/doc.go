@@ -16,8 +16,10 @@
 // fees, card_deposit:ISSUER the deposits held for an issuer's cards,
 // issuer_loss:ISSUER what the issuer bears of lost cards' use after their
 // loss reports, and topup_pending:ISSUER the remote top-ups (补登) paid
-// for its cards and not yet claimed on them (package cms books the last
-// three). Accounts open themselves on their first posting; their names are
+// for its cards and not yet claimed on them, and error_receivable:PARTY
+// what a party owes back after an error, such as a remote top-up refunded
+// to its payer and credited on the card after all (package cms books the
+// last four). Accounts open themselves on their first posting; their names are
 // the account's String form and never change.
 //
 // # Entries and postings

@@ -37,17 +37,11 @@ func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.Top
 			queue(0, nil, `INSERT INTO cms_topups (`+cms.TopUpColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, cms.TopUpArgs(t)...)
 			return
 		}
-		claim := `NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`
+		claim := noLiveClaim
 		if t.State == cms.TopUpClaimed {
 			claim = `EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status = 'confirmed')`
 		}
-		queue(0, func(br pgx.BatchResults) error {
-			tag, err := br.Exec()
-			if err != nil || tag.RowsAffected() == 1 {
-				return err
-			}
-			return citycard.E(name, citycard.Conflict, "top-up %s is not pending with the claim %v needs: settled or claimed meanwhile", t.ID, t.State)
-		}, `UPDATE cms_topups SET state = $1, settled_ns = $2 WHERE id = $3 AND state = 'pending' AND `+claim,
+		queue(0, oneRow(name, "top-up %s is not pending with the claim %v needs: settled or claimed meanwhile", t.ID, t.State), `UPDATE cms_topups SET state = $1, settled_ns = $2 WHERE id = $3 AND state = 'pending' AND `+claim,
 			t.State.String(), t.SettledAt.UnixNano(), t.ID)
 	}
 	replayed := []bool{false}
@@ -55,6 +49,35 @@ func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.Top
 		return false, mapErr(name, err)
 	}
 	return replayed[0], nil
+}
+
+func (s cmsStore) MoveTopUp(ctx context.Context, op *cms.Operation, t *cms.TopUp, from citycard.ASN) error {
+	const name = "postgres.CMS.MoveTopUp"
+	tail := func(queue queueFunc) {
+		queue(0, oneRow(name, "top-up %s is not pending on card %v/%v with no live claim: claimed, settled or moved meanwhile", t.ID, t.Issuer, from),
+			`UPDATE cms_topups SET issuer = $1, asn = $2 WHERE id = $3 AND state = 'pending' AND issuer = $1 AND asn = $4 AND `+noLiveClaim,
+			t.Issuer.String(), cms.ASNHex(t.ASN), t.ID, cms.ASNHex(from))
+	}
+	if _, err := commitBatch(ctx, s.db, []*cms.Operation{op}, []int{0}, []bool{false}, tail); err != nil {
+		return mapErr(name, err)
+	}
+	return nil
+}
+
+// noLiveClaim is the condition of a top-up's row with no live claim (an
+// online load through topup_claim not reversed).
+const noLiveClaim = `NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`
+
+// oneRow reads an UPDATE's answer: nil if it changed one row, else kind
+// Conflict saying why.
+func oneRow(name, why string, args ...any) func(pgx.BatchResults) error {
+	return func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		return citycard.E(name, citycard.Conflict, why, args...)
+	}
 }
 
 func (s cmsStore) TopUp(ctx context.Context, id string) (cms.TopUp, error) {

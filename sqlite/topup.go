@@ -35,7 +35,25 @@ func writeChannelMove(ctx context.Context, db *DB, tx *sql.Tx, op *cms.Operation
 }
 
 func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.TopUp) (bool, error) {
-	const name = "sqlite.CMS.CommitTopUp"
+	return s.commitWith(ctx, "sqlite.CMS.CommitTopUp", op, func(tx *sql.Tx) error { return writeTopUp(ctx, tx, t) })
+}
+
+func (s cmsStore) MoveTopUp(ctx context.Context, op *cms.Operation, t *cms.TopUp, from citycard.ASN) error {
+	const name = "sqlite.CMS.MoveTopUp"
+	_, err := s.commitWith(ctx, name, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE cms_topups SET issuer = ?, asn = ? WHERE id = ? AND state = 'pending' AND issuer = ? AND asn = ? AND `+noLiveClaim,
+			t.Issuer.String(), cms.ASNHex(t.ASN), t.ID, t.Issuer.String(), cms.ASNHex(from))
+		if err != nil {
+			return err
+		}
+		return oneRow(name, res, "top-up %s is not pending on card %v/%v with no live claim: claimed, settled or moved meanwhile", t.ID, t.Issuer, from)
+	})
+	return err
+}
+
+// commitWith commits op and, in the same transaction, what write writes,
+// unless op is replayed.
+func (s cmsStore) commitWith(ctx context.Context, name string, op *cms.Operation, write func(tx *sql.Tx) error) (bool, error) {
 	var replayed bool
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		var head *cms.AuditRecord
@@ -44,13 +62,26 @@ func (s cmsStore) CommitTopUp(ctx context.Context, op *cms.Operation, t *cms.Top
 		if replayed, err = commitOp(ctx, s.db, tx, lt, op, 0, &head); err != nil || replayed {
 			return err
 		}
-		if err := writeTopUp(ctx, tx, t); err != nil {
+		if err := write(tx); err != nil {
 			return err
 		}
 		_, err = lt.write()
 		return err
 	})
 	return replayed, mapErr(name, err)
+}
+
+// noLiveClaim is the condition of a top-up's row with no live claim (an
+// online load through topup_claim not reversed).
+const noLiveClaim = `NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`
+
+// oneRow is nil if res changed one row, else kind Conflict saying why.
+func oneRow(name string, res sql.Result, why string, args ...any) error {
+	n, err := res.RowsAffected()
+	if err != nil || n == 1 {
+		return err
+	}
+	return citycard.E(name, citycard.Conflict, why, args...)
 }
 
 // writeTopUp writes top-up t's row in CommitTopUp's transaction: inserted
@@ -63,7 +94,7 @@ func writeTopUp(ctx context.Context, tx *sql.Tx, t *cms.TopUp) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO cms_topups (`+cms.TopUpColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, cms.TopUpArgs(t)...)
 		return err
 	}
-	claim := `NOT EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status <> 'reversed')`
+	claim := noLiveClaim
 	if t.State == cms.TopUpClaimed {
 		claim = `EXISTS (SELECT 1 FROM cms_loads l WHERE l.channel_type = 5 AND l.channel_ref = cms_topups.id AND l.status = 'confirmed')`
 	}
@@ -72,11 +103,7 @@ func writeTopUp(ctx context.Context, tx *sql.Tx, t *cms.TopUp) error {
 	if err != nil {
 		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 1 {
-		return err
-	}
-	return citycard.E(name, citycard.Conflict, "top-up %s is not pending with the claim %v needs: settled or claimed meanwhile", t.ID, t.State)
+	return oneRow(name, res, "top-up %s is not pending with the claim %v needs: settled or claimed meanwhile", t.ID, t.State)
 }
 
 func (s cmsStore) TopUp(ctx context.Context, id string) (cms.TopUp, error) {

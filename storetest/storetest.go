@@ -75,6 +75,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSTopUps", testCMSTopUps},
 		{"CMSTopUpRace", testCMSTopUpRace},
 		{"CMSFlowIssuers", testCMSFlowIssuers},
+		{"CMSTopUpsFollow", testCMSTopUpsFollow},
+		{"CMSTopUpLateTAC", testCMSTopUpLateTAC},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type topUpHost struct {
 		cms.ChannelStore
 	}
 	clk  *settable
+	m    *cms.Manager
 	host *cms.LoadHost
 	tu   *cms.TopUps
 	ks   *keys.MemStore
@@ -52,6 +54,7 @@ func newTopUpHost(t *testing.T, s Stores) *topUpHost {
 		}
 	}
 	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), h.clk.read)
+	h.m = m
 	h.host = cms.NewLoadHost(m, h.ks, nil)
 	h.tu = cms.NewTopUps(h.host, ts)
 	h.asn = cmsASN(t, "0123456789ABCD50")
@@ -98,6 +101,16 @@ func (h *topUpHost) credit(s *cms.LoadSession) {
 	h.counter++
 }
 
+// pay books a remote top-up of fen for the card, paid by payer under key.
+func (h *topUpHost) pay(t *testing.T, key string, payer cms.Channel, fen int64) cms.TopUp {
+	t.Helper()
+	tu, _, err := h.tu.Pay(context.Background(), clerk, key, cmsIssuer, h.asn, payer, fen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tu
+}
+
 func (h *topUpHost) state(t *testing.T, id string) cms.TopUp {
 	t.Helper()
 	tu, err := h.ts.TopUp(context.Background(), id)
@@ -127,10 +140,7 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	ctx := context.Background()
 	h := newTopUpHost(t, s)
 	payer := cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: "pay-0001"}
-	paid, _, err := h.tu.Pay(ctx, clerk, "web-1", cmsIssuer, h.asn, payer, 3000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	paid := h.pay(t, "web-1", payer, 3000)
 	got := h.state(t, paid.ID)
 	if got != paid || got.PaidBy != clerk || got.Payer != payer || got.State != cms.TopUpPending || got.Claim != "" {
 		t.Errorf("TopUp: %+v, want %+v", got, paid)
@@ -290,23 +300,13 @@ func testCMSTopUps(t *testing.T, s Stores) {
 	}
 
 	// Settled once, never deleted; channel moves never change.
-	for _, stmt := range []string{
+	refusedAndSound(t, s, []string{
 		"UPDATE cms_topups SET state = 'pending' WHERE id = '" + ids[0] + "'",
 		"UPDATE cms_topups SET amount_fen = 1 WHERE id = '" + ids[2] + "'",
 		"DELETE FROM cms_topups WHERE id = '" + ids[0] + "'",
 		"UPDATE cms_channel_moves SET fen = 0",
 		"DELETE FROM cms_channel_moves",
-	} {
-		if err := s.Exec(ctx, stmt); err == nil {
-			t.Errorf("%s: allowed", stmt)
-		}
-	}
-	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
-		t.Error(err)
-	}
-	if _, err := ledger.Verify(ctx, s.Ledger); err != nil {
-		t.Error(err)
-	}
+	})
 }
 
 // testCMSTopUpRace races claims of one top-up and a refund of it on the
@@ -357,4 +357,234 @@ func testCMSTopUpRace(t *testing.T, s Stores) {
 	default:
 		t.Errorf("after the race: %+v", got)
 	}
+}
+
+// testCMSTopUpsFollow replaces a card with remote top-ups waiting: the
+// pending ones move to the new card (audited, no money moved), the one
+// claiming stays with its claim until that settles and follows at the
+// replacement's retry; a claim on the old card is refused naming the new
+// one; the new card claims them once issued; the store moves only a
+// pending row of the card named, and its trigger nothing else.
+func testCMSTopUpsFollow(t *testing.T, s Stores) {
+	ctx := context.Background()
+	h := newTopUpHost(t, s)
+	old := h.asn
+	nu := cmsASN(t, "0123456789ABCD51")
+	payer := cms.Channel{Type: cms.BankCard, Party: "icbc"}
+	var ids []string
+	for i, fen := range []int64{1000, 500, 700} {
+		h.clk.advance(time.Minute)
+		tu, _, err := h.tu.Pay(ctx, clerk, "follow-"+string(rune('a'+i)), cmsIssuer, old, payer, fen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tu.ID)
+	}
+	// The third is claiming (its TAC never came) when the card is
+	// reported damaged and replaced.
+	s3, mac1, pr3 := h.session(t, 700)
+	if _, err := h.tu.Claim(ctx, clerk, ids[2], s3, mac1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.m.Move(ctx, clerk, cmsIssuer, old, cms.ReportDamaged); err != nil {
+		t.Fatal(err)
+	}
+	pending := ledger.Account{Type: ledger.TopUpPending, Party: issuerHex}
+	before, audits := h.account(t, pending), len(auditLog(t, s.CMS))
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	if _, err := h.m.Replace(ctx, clerk, "replace-follow", cmsIssuer, old, nu, cash); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		asn   citycard.ASN
+		state cms.TopUpState
+	}{{nu, cms.TopUpPending}, {nu, cms.TopUpPending}, {old, cms.TopUpClaiming}} {
+		if got := h.state(t, ids[i]); got.ASN != want.asn || got.State != want.state || got.AmountFen == 0 {
+			t.Errorf("top-up %d after the replacement: %v %v, want %v %v", i, got.ASN, got.State, want.asn, want.state)
+		}
+	}
+	if w, err := h.ts.WaitingTopUps(ctx, cmsIssuer, nu, 10); err != nil || len(w) != 2 || w[0].ID != ids[0] || w[1].ID != ids[1] {
+		t.Errorf("the new card's waiting top-ups: %+v %v", w, err)
+	}
+	if h.account(t, pending) != before {
+		t.Errorf("the move moved money: pending %d, was %d", h.account(t, pending), before)
+	}
+	log := auditLog(t, s.CMS)
+	var follows int
+	for _, a := range log[audits:] {
+		if a.Action == "remote top-up follow replacement" {
+			follows++
+			if !strings.Contains(a.Before, old.String()) || !strings.Contains(a.After, nu.String()) {
+				t.Errorf("the move's audit record: %+v", a)
+			}
+		}
+	}
+	if follows != 2 {
+		t.Errorf("%d audit records of the moves, want 2", follows)
+	}
+	// The old card's next session reverses its claim (same counter) and
+	// is refused, naming the new card: nothing booked.
+	s4, mac1, _ := h.session(t, 1000)
+	_, err := h.tu.Claim(ctx, clerk, ids[0], s4, mac1)
+	wantKind(t, "a claim on the replaced card", err, citycard.Conflict)
+	if !strings.Contains(err.Error(), nu.String()) {
+		t.Errorf("the refusal does not name the replacement: %v", err)
+	}
+	if got := h.state(t, ids[2]); got.State != cms.TopUpPending || got.ASN != old {
+		t.Errorf("the reversed claim's top-up: %+v", got)
+	}
+	// The replacement retried moves it too.
+	if r, err := h.m.Replace(ctx, clerk, "replace-follow", cmsIssuer, old, nu, cash); !r || err != nil {
+		t.Fatalf("the replacement retried: %v %v", r, err)
+	}
+	if got := h.state(t, ids[2]); got.State != cms.TopUpPending || got.ASN != nu {
+		t.Errorf("after the retry: %+v", got)
+	}
+	// The new card, issued, claims one.
+	for _, mv := range []cms.Move{cms.Personalize, cms.Issue} {
+		step(t, h.m, nu, mv)
+	}
+	h.asn, h.counter, h.balance = nu, 0, 0
+	s5, mac1, pr := h.session(t, 500)
+	if mac2, err := h.tu.Claim(ctx, clerk, ids[1], s5, mac1); err != nil || mac2 != pr.MAC2 {
+		t.Fatalf("the claim on the new card: %X %v", mac2, err)
+	}
+	h.credit(s5)
+	if err := h.host.Confirm(ctx, clerk, s5, pr.TAC); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.state(t, ids[1]); got.State != cms.TopUpClaimed || got.ASN != nu {
+		t.Errorf("claimed on the new card: %+v", got)
+	}
+	// The third claimed on the new card too; then the old card's reversed
+	// claim of it turns out credited (its TAC after all): loaded twice,
+	// the second load booked from the issuer's error receivable, never
+	// from the pending account.
+	s6, mac1, pr := h.session(t, 700)
+	if _, err := h.tu.Claim(ctx, clerk, ids[2], s6, mac1); err != nil {
+		t.Fatalf("the third's claim on the new card: %v", err)
+	}
+	h.credit(s6)
+	if err := h.host.Confirm(ctx, clerk, s6, pr.TAC); err != nil {
+		t.Fatal(err)
+	}
+	before = h.account(t, pending)
+	if err := h.host.Confirm(ctx, clerk, s3, pr3.TAC); err != nil {
+		t.Fatalf("the old card's late TAC: %v", err)
+	}
+	if got := h.account(t, pending); got != before {
+		t.Errorf("pending %d after the late TAC, was %d", got, before)
+	}
+	if got := h.account(t, ledger.Account{Type: ledger.ErrorReceivable, Party: issuerHex}); got != 700 {
+		t.Errorf("the issuer's error receivable %d, want a debit of 700", got)
+	}
+	// The store moves only a pending row of the card it is told, with no
+	// live claim; its trigger refuses any other change of the card.
+	tu := h.state(t, ids[0])
+	tu.ASN = cmsASN(t, "0123456789ABCD52")
+	at := h.clk.read()
+	a := &cms.AuditRecord{At: at, Actor: "x", ServicePoint: "y", Subject: "topup:" + tu.ID, Action: "follow"}
+	wantKind(t, "a move from a card it is not on", h.ts.MoveTopUp(ctx, &cms.Operation{At: at, Audit: a}, &tu, old), citycard.Conflict)
+	claimed := h.state(t, ids[1])
+	claimed.ASN = old
+	wantKind(t, "a move of a claimed top-up", h.ts.MoveTopUp(ctx, &cms.Operation{At: at, Audit: a}, &claimed, nu), citycard.Conflict)
+	if got := h.state(t, ids[0]); got.ASN != nu {
+		t.Errorf("a refused move kept: %+v", got)
+	}
+	if _, _, err := h.tu.Refund(ctx, clerk, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	refusedAndSound(t, s, []string{
+		"UPDATE cms_topups SET asn = '" + cms.ASNHex(old) + "' WHERE id = '" + ids[0] + "'",
+		"UPDATE cms_topups SET settled_ns = 1 WHERE id = '" + ids[2] + "'",
+		"UPDATE cms_topups SET issuer = '0000000000000000' WHERE id = '" + ids[2] + "'",
+	})
+}
+
+// refusedAndSound checks that the stores refuse every statement of
+// stmts, and that the audit log and the ledger verify.
+func refusedAndSound(t *testing.T, s Stores, stmts []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, stmt := range stmts {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
+		t.Error(err)
+	}
+	if _, err := ledger.Verify(ctx, s.Ledger); err != nil {
+		t.Error(err)
+	}
+}
+
+// testCMSTopUpLateTAC runs the error-handling case of remote top-up: a
+// claim whose session reached the host first while the card ran it
+// second (two readers on one card) is reversed by the card's other
+// session at the same counter, the top-up is then refunded to its payer,
+// and the reversed claim's TAC comes after all. The card holds the
+// money: the load is booked again, not from the top-up pending account
+// (it holds the top-up no more, and never goes negative) but from the
+// payer's error receivable, the refund to be reclaimed; the top-up stays
+// refunded, with its claim confirmed. Two books of the money agree: the
+// card's (its flows) and the ledger's.
+func testCMSTopUpLateTAC(t *testing.T, s Stores) {
+	ctx := context.Background()
+	h := newTopUpHost(t, s)
+	payer := cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: "late-0001"}
+	paid := h.pay(t, "late-1", payer, 1000)
+	// The claim's session s1, and a load s2 at the same counter from
+	// another reader, which reaches the host second and reverses s1; the
+	// card runs s1 (its MAC2 given) and credits it.
+	s1, mac1, pr1 := h.session(t, 1000)
+	if _, err := h.tu.Claim(ctx, clerk, paid.ID, s1, mac1); err != nil {
+		t.Fatal(err)
+	}
+	s2, mac1, _ := h.session(t, 100)
+	if _, err := h.host.Authorize(ctx, clerk, cms.Channel{Type: cms.BankCard, Party: "icbc"}, s2, mac1); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.state(t, paid.ID); got.State != cms.TopUpPending {
+		t.Fatalf("after the other session: %v, want pending (the claim reversed)", got.State)
+	}
+	h.credit(s1)
+	// The payer asks for the money back: refunded.
+	if _, _, err := h.tu.Refund(ctx, clerk, paid.ID); err != nil {
+		t.Fatal(err)
+	}
+	pending := ledger.Account{Type: ledger.TopUpPending, Party: issuerHex}
+	float := ledger.Account{Type: ledger.CardFloat, Party: issuerHex}
+	if h.account(t, pending) != 0 || h.account(t, payer.Account()) != 0 {
+		t.Fatalf("after the refund: pending %d, payer %d", h.account(t, pending), h.account(t, payer.Account()))
+	}
+	// The late TAC.
+	if err := h.host.Confirm(ctx, clerk, s1, pr1.TAC); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.account(t, pending); got != 0 {
+		t.Errorf("top-up pending %d after the late TAC, want 0 (never negative)", got)
+	}
+	receivable := ledger.Account{Type: ledger.ErrorReceivable, Party: payer.Party}
+	if got := h.account(t, receivable); got != 1000 {
+		t.Errorf("%v %d, want a debit of 1000: the refund to reclaim", receivable, got)
+	}
+	if got := h.account(t, float); got != -1000 {
+		t.Errorf("float %d, want a credit of 1000: the card holds the claim, s2 reversed", got)
+	}
+	if got := bookBalance(t, s.CMS, h.asn); got != int64(h.balance) {
+		t.Errorf("the card's book %d, the card holds %d", got, h.balance)
+	}
+	got := h.state(t, paid.ID)
+	if got.State != cms.TopUpRefunded || got.Claim != cms.LoadKey(s1) {
+		t.Errorf("the top-up: %v, claim %q, want refunded with its claim %q confirmed", got.State, got.Claim, cms.LoadKey(s1))
+	}
+	// The TAC again answers the same, booking nothing more.
+	if err := h.host.Confirm(ctx, clerk, s1, pr1.TAC); err != nil {
+		t.Fatal(err)
+	}
+	if h.account(t, receivable) != 1000 || h.account(t, float) != -1000 {
+		t.Errorf("the TAC again: receivable %d, float %d", h.account(t, receivable), h.account(t, float))
+	}
+	refusedAndSound(t, s, nil)
 }
