@@ -45,7 +45,7 @@ func (f *fixture) withAPI(t *testing.T) string {
 	staff := &api.StaticStaff{}
 	staff.Add(token, api.Staff{Name: "api", Role: api.RoleAuditor})
 	s := &api.Server{Acquirer: f.a, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
-		Params: func() api.Parameters { return api.Parameters{} }}
+		Params: func() api.Parameters { return api.Parameters{} }, Apps: f.apps}
 	ch, err := f.c.Handler()
 	if err != nil {
 		t.Fatal(err)
