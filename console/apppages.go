@@ -42,7 +42,7 @@ type appReport struct {
 var appReports = []appReport{
 	{nil, actionsSection}, // apps.Office.Report, the API's daily report
 	{nil, hoursSection},
-	{[]card.Application{card.AppVenue, card.AppSite, card.AppParking, card.AppCampus}, placesSection},
+	{nil, placesSection},
 	{[]card.Application{card.AppCampus, card.AppParking}, insideSection},
 	{[]card.Application{card.AppLibrary}, loansSection},
 }
@@ -76,7 +76,7 @@ type appDay struct {
 	App     apps.App
 	Day     string // YYYY-MM-DD
 	Counts  []apps.ActionCount
-	Records []apps.AppRecord // the day's, in journal order
+	Records []apps.AppRecord // the day's, in time order (then journal order)
 	Scanned int64            // records read to find them
 	Cut     bool             // the scan stopped at appScanMax
 }
@@ -185,8 +185,11 @@ func placesSection(d *appDay) appSection {
 	}
 	slices.SortFunc(places, func(a, b uint32) int { return cmp.Or(cmp.Compare(sum(b), sum(a)), cmp.Compare(a, b)) })
 	name := "gate"
-	if d.App.Kind == card.AppSite {
+	switch d.App.Kind {
+	case card.AppSite:
 		name = "site"
+	case card.AppLibrary:
+		name = "desk"
 	}
 	s := appSection{ID: "places", Title: "By " + name, ChartLabel: "taps by " + name, Head: []string{name}}
 	ch := &chart{Type: "bar"}
@@ -210,36 +213,72 @@ func placesSection(d *appDay) appSection {
 	return s
 }
 
-// insideSection: the cards whose last stamp of the day is a check-in
-// (a pupil not seen leaving, a car still parked), and how many were
-// inside hour by hour (check-ins less check-outs so far).
-func insideSection(d *appDay) appSection {
+// runningChart is a line through the day: after each hour, the sum so
+// far of what the records add (up) and take away (down): the books out.
+func runningChart(d *appDay, label string, up, down apps.Action) *chart {
 	var net [24]int64
 	for i := range d.Records {
 		r := &d.Records[i]
-		if h := stampHour(r); h < 24 && r.Action == apps.CheckIn {
+		if h := stampHour(r); h < 24 && r.Action == up {
 			net[h]++
-		} else if h < 24 && r.Action == apps.CheckOut {
+		} else if h < 24 && r.Action == down {
 			net[h]--
 		}
 	}
-	inside := int64(len(insideCards(d.Records)))
-	s := appSection{ID: "inside", Title: "Inside", Note: "cards whose last stamp of the day is a check-in; inside by hour: check-ins less check-outs so far (a card in since the day before counts from its check-out as -1)",
-		Figures:    []appFigure{{ID: "inside", Name: "inside at the day's end", N: inside, Link: d.link("inside", "1")}},
-		ChartLabel: "inside at the end of each hour"}
-	ch := &chart{Type: "line", Datasets: []dataset{{Label: "inside"}}}
 	var run int64
-	for h := range 24 {
-		run += net[h]
-		ch.Labels = append(ch.Labels, pad2(uint64(h)))
-		ch.Datasets[0].Data = append(ch.Datasets[0].Data, run)
-	}
-	s.Chart = ch
-	return s
+	return hourLine(label, func(h int) int64 { run += net[h]; return run })
 }
 
-// loansSection: the library's loans less its returns, and the cards
-// that borrowed more than they returned that day.
+// hourLine is a line chart of the hours 00 to 23, at(h) the value after
+// hour h, asked in order.
+func hourLine(label string, at func(h int) int64) *chart {
+	ch := &chart{Type: "line", Datasets: []dataset{{Label: label}}}
+	for h := range 24 {
+		ch.Labels = append(ch.Labels, pad2(uint64(h)))
+		ch.Datasets[0].Data = append(ch.Datasets[0].Data, at(h))
+	}
+	return ch
+}
+
+// insideChart: the cards inside at the end of each hour, each card's
+// last check-in or check-out so far being a check-in (records in time
+// order).
+func insideChart(d *appDay) *chart {
+	state := map[apps.CardRef]bool{}
+	var inside int64
+	i := 0
+	return hourLine("cards inside", func(h int) int64 {
+		for ; i < len(d.Records) && stampHour(&d.Records[i]) <= h; i++ {
+			r := &d.Records[i]
+			if r.Action != apps.CheckIn && r.Action != apps.CheckOut {
+				continue
+			}
+			if in := r.Action == apps.CheckIn; in != state[r.Card] {
+				state[r.Card] = in
+				if in {
+					inside++
+				} else {
+					inside--
+				}
+			}
+		}
+		return inside
+	})
+}
+
+// insideSection: the cards whose last stamp of the day is a check-in
+// (a pupil not seen leaving, a car still parked), and how many were
+// inside hour by hour.
+func insideSection(d *appDay) appSection {
+	return appSection{ID: "inside", Title: "Inside",
+		Note:       "cards whose last stamp of the day is a check-in (a pupil not seen leaving, a car still parked); the line: those inside at the end of each hour (one in since the day before counts from its check-in again)",
+		Figures:    []appFigure{{ID: "inside", Name: "inside at the day's end", N: int64(len(insideCards(d.Records))), Link: d.link("inside", "1")}},
+		Chart:      insideChart(d),
+		ChartLabel: "inside at the end of each hour"}
+}
+
+// loansSection: the library's loans less its returns, through the day,
+// and the cards that borrowed more than they returned that day.
 func loansSection(d *appDay) appSection {
 	var loans, returns int64
 	for i := range d.Records {
@@ -250,12 +289,14 @@ func loansSection(d *appDay) appSection {
 			returns++
 		}
 	}
-	borrowers := int64(len(borrowerCards(d.Records)))
-	return appSection{ID: "loans", Title: "Loans and returns", Note: "books out the day's taps added (loans less returns), and the cards that took out more than they brought back",
+	return appSection{ID: "loans", Title: "Loans and returns",
+		Note: "books the day's taps took out less those they brought back, and the cards that took out more than they brought back; the line: loans less returns so far that day",
 		Figures: []appFigure{
 			{ID: "netloans", Name: "loans less returns", N: loans - returns, Link: d.link()},
-			{ID: "borrowers", Name: "cards with more out", N: borrowers, Link: d.link("borrowers", "1")},
-		}}
+			{ID: "borrowers", Name: "cards with more out", N: int64(len(borrowerCards(d.Records))), Link: d.link("borrowers", "1")},
+		},
+		Chart:      runningChart(d, "loans less returns", apps.Loan, apps.Return),
+		ChartLabel: "loans less returns at the end of each hour"}
 }
 
 // insideCards are the cards whose last check-in or check-out of recs
@@ -345,6 +386,8 @@ func (c *Console) readDay(ctx context.Context, a apps.App, day string, days map[
 		bcd, _ = citycard.DateTime(c.Now().In(citycard.ChinaTime))
 	}
 	d.Day = dayOf(bcd)
+	// In time order: a gate that uploaded late is journaled late.
+	slices.SortStableFunc(d.Records, func(x, y apps.AppRecord) int { return bytes.Compare(x.Time[:], y.Time[:]) })
 	var err error
 	if d.Counts, err = c.Apps.Report(ctx, a.ID, bcd); err != nil {
 		return nil, err

@@ -40,9 +40,10 @@ var appSpecs = []apps.App{
 }
 
 // withApps gives f's console the application systems, each application
-// with n + 10*day records a day of f's two days: stamps of 7 cards at
-// 3 places over the hours 07 to 18, a check-in or loan first and every
-// third card's second stamp a check-out or return.
+// with n + 10*day records a day of f's two days, at 3 places over the
+// hours 07 to 18: a third as many cards, each stamped in turn, a
+// check-in (loan) then a check-out (return) then in again, so that the
+// cards stamped three times end the day inside.
 func withApps(t *testing.T, f *fixture, n int) *appsFixture {
 	t.Helper()
 	ctx := context.Background()
@@ -70,17 +71,16 @@ func withApps(t *testing.T, f *fixture, n int) *appsFixture {
 		}
 		for _, a := range af.list {
 			acts := apps.Actions(a.Kind)
-			seen := map[int]int{}
-			for i := range n + 10*d {
-				c := i % 7
-				act := acts[0]
-				if len(acts) > 1 && seen[c]%2 == 1 && c%3 == 0 {
-					act = acts[1]
-				}
-				seen[c]++
+			count := n + 10*d
+			cards := count/3 + 1
+			for i := range count {
+				// Card c's k-th stamp of the day: a check-in, then a
+				// check-out, then in again (a loan, a return, a loan).
+				c, k := i%cards, i/cards
+				act := acts[k%len(acts)]
 				pos++
-				h, m := 7+(i*5)%12, i%60
-				r := apps.AppRecord{Pos: pos, App: a.ID, Card: apps.CardRef{Issuer: sim.Issuer, ASN: citycard.ASN{8: byte(a.Kind), 9: byte(c)}},
+				h, m := 7+i*12/count, i%60
+				r := apps.AppRecord{Pos: pos, App: a.ID, Card: apps.CardRef{Issuer: sim.Issuer, ASN: citycard.ASN{7: byte(a.Kind), 8: byte(c >> 8), 9: byte(c)}},
 					Terminal: citycard.TerminalID{0x31, 0x50, 0x09, byte(a.Kind), 0, byte(1 + i%3)}, TerminalSeq: uint32(pos), Action: act,
 					Date: date, Time: citycard.BCDTime{bcdByte(h), bcdByte(m), 0}, Place: uint32(1 + i%3), Uses: 1, Counter: uint16(pos)}
 				all = append(all, r)
