@@ -255,6 +255,10 @@ func TestAppPagesBadInput(t *testing.T) {
 	if resp, _ := f.get(t, cl, "/apps/nb-nothing"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown application: %d, want 404", resp.StatusCode)
 	}
+	f.c.Apps = noApps{}
+	if _, page := f.get(t, cl, "/apps"); !strings.Contains(page, `id="noapps"`) || strings.Contains(page, `id="applist"`) {
+		t.Errorf("no application yet: the applications page does not say so")
+	}
 	f.c.Apps = nil
 	if resp, _ := f.get(t, cl, "/apps/nb-gym"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("no application systems: %d, want 404", resp.StatusCode)
@@ -314,3 +318,8 @@ func (b boundApps) Records(_ context.Context, _ string, after int64, limit int) 
 	}
 	return out, nil
 }
+
+// noApps is the application systems without one application.
+type noApps struct{ boundApps }
+
+func (noApps) Apps(context.Context) ([]apps.App, error) { return nil, nil }

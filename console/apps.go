@@ -21,6 +21,9 @@ type appsPage struct {
 	Chart chart
 	Total int64
 	List  []apps.App // the application systems, each linked to its page
+	// NoneAdded says the console has the application systems, without
+	// one application yet.
+	NoneAdded bool
 }
 
 // handleApps shows the application systems' stamps (acquire's
@@ -36,7 +39,7 @@ func (c *Console) handleApps(w http.ResponseWriter, r *http.Request, s *session)
 			c.fail(w, r, s, err)
 			return
 		}
-		p.List = list
+		p.List, p.NoneAdded = list, len(list) == 0
 	}
 	byApp := map[uint8][]int64{}
 	for i, d := range snap.Days {

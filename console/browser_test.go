@@ -277,8 +277,11 @@ func TestBrowser(t *testing.T) {
 			Cards  int64  `json:"cards"`
 		} `json:"actions"`
 	}
-	for _, a := range af.list {
+	for i, a := range af.list {
 		do("applications", chromedp.Navigate(f.srv.URL+"/apps"), chromedp.WaitVisible(chromedp.ID("applist")))
+		if i == 0 {
+			shot("apps-list")
+		}
 		do("open "+a.ID,
 			chromedp.Click(chromedp.CSS(`a[data-app="`+a.ID+`"]`)),
 			chromedp.WaitVisible(chromedp.ID("report")),
