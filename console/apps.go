@@ -20,6 +20,10 @@ type appsPage struct {
 	Cut   bool
 	Chart chart
 	Total int64
+	List  []apps.App // the application systems, each linked to its page
+	// NoneAdded says the console has the application systems, without
+	// one application yet.
+	NoneAdded bool
 }
 
 // handleApps shows the application systems' stamps (acquire's
@@ -29,6 +33,14 @@ type appsPage struct {
 func (c *Console) handleApps(w http.ResponseWriter, r *http.Request, s *session) {
 	snap, _ := c.refreshed(r.Context())
 	var p appsPage
+	if c.Apps != nil {
+		list, err := c.Apps.Apps(r.Context())
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		p.List, p.NoneAdded = list, len(list) == 0
+	}
 	byApp := map[uint8][]int64{}
 	for i, d := range snap.Days {
 		p.Days = append(p.Days, d.Date)

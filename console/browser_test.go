@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citycard/citycard/api"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/sim"
@@ -45,7 +46,7 @@ func (f *fixture) withAPI(t *testing.T) string {
 	staff := &api.StaticStaff{}
 	staff.Add(token, api.Staff{Name: "api", Role: api.RoleAuditor})
 	s := &api.Server{Acquirer: f.a, Staff: staff, Blacklist: f.bl, Rejections: f.j, Batches: f.j,
-		Params: func() api.Parameters { return api.Parameters{} }}
+		Params: func() api.Parameters { return api.Parameters{} }, Apps: f.apps}
 	ch, err := f.c.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +99,7 @@ func TestBrowser(t *testing.T) {
 	f := newClearingFixture(t)
 	f.c.Keys = f.city.Store
 	cards := withCards(t, f.fixture)
+	af := withApps(t, f.fixture, 120)
 	token := f.withAPI(t)
 	dir := os.Getenv("CITYCARD_SCREENSHOTS")
 	if dir == "" {
@@ -108,7 +110,7 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", dir)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a loaded machine: the pages of five applications too
 	defer cancel()
 	actx, cancelA := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun,
@@ -265,6 +267,84 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("keys page: %d keys, the store's %d", n, len(infos))
 	}
 
+	// Every application's page, reached from the list: its daily
+	// report's figures are the API's (the application's own token), its
+	// charts drawn, a figure's link leads to as many records.
+	type reportJSON struct {
+		Actions []struct {
+			Action string `json:"action"`
+			Taps   int64  `json:"taps"`
+			Cards  int64  `json:"cards"`
+		} `json:"actions"`
+	}
+	for i, a := range af.list {
+		do("applications", chromedp.Navigate(f.srv.URL+"/apps"), chromedp.WaitVisible(chromedp.ID("applist")))
+		if i == 0 {
+			shot("apps-list")
+		}
+		do("open "+a.ID,
+			chromedp.Click(chromedp.CSS(`a[data-app="`+a.ID+`"]`)),
+			chromedp.WaitVisible(chromedp.ID("report")),
+			chromedp.Poll[chromedp.Void](`document.body.dataset.chartsDrawn === "1"`, chromedp.WithPollingTimeout(10*time.Second)),
+		)
+		if got := text("#day"); got != f.days[1] {
+			t.Errorf("%s: day %s, want the newest, %s", a.ID, got, f.days[1])
+		}
+		var rep reportJSON
+		f.apiJSON(t, af.tokens[a.ID], "/v1/apps/"+a.ID+"/reports/"+strings.ReplaceAll(f.days[1], "-", ""), &rep)
+		if len(rep.Actions) == 0 {
+			t.Errorf("%s: the API reports nothing", a.ID)
+		}
+		for _, l := range rep.Actions {
+			if got := text("#fig-taps-" + l.Action + " .now"); got != num(l.Taps) {
+				t.Errorf("%s: %s taps %s, the API's %d", a.ID, l.Action, got, l.Taps)
+			}
+			if got := text("#fig-cards-" + l.Action + " .now"); got != num(l.Cards) {
+				t.Errorf("%s: %s cards %s, the API's %d", a.ID, l.Action, got, l.Cards)
+			}
+		}
+		canvases := eval(`document.querySelectorAll("canvas").length`)
+		if n := eval(`Array.from(document.querySelectorAll("canvas")).filter(c => Chart.getChart(c) !== undefined).length`); n != canvases || n < 2 {
+			t.Errorf("%s: %d of %d charts drawn, want 2 or more", a.ID, n, canvases)
+		}
+		if a.Kind == card.AppCampus || a.Kind == card.AppParking {
+			// The line ends where the figure says: the cards inside.
+			if got, want := eval(`Chart.getChart(document.querySelector("#inside canvas")).data.datasets[0].data[23]`), text("#fig-inside .now"); strconv.Itoa(got) != want || got == 0 {
+				t.Errorf("%s: the inside line ends at %d, the figure %s", a.ID, got, want)
+			}
+		}
+		shot("app-" + a.ID)
+		first := rep.Actions[0]
+		do("follow "+first.Action,
+			chromedp.Click(chromedp.CSS("#fig-taps-"+first.Action)),
+			chromedp.WaitVisible(chromedp.ID("apprecords")),
+		)
+		if got := text("#matched"); got != num(first.Taps) {
+			t.Errorf("%s: %s records behind %d taps", a.ID, got, first.Taps)
+		}
+		if a.Kind == card.AppCampus {
+			shot("app-records-" + a.ID)
+		}
+	}
+	// From an application's record to its card: an auditor sees no
+	// blacklisting there and is refused it even with the session's CSRF
+	// token; the blacklist stays as it was.
+	gym := af.dayRecords("nb-gym", f.days[1])[0].Card
+	do("a gym record's card",
+		chromedp.Navigate(f.srv.URL+"/apps/nb-gym/records?day="+f.days[1]),
+		chromedp.WaitVisible(chromedp.ID("apprecords")),
+		chromedp.Click(chromedp.CSS(`#apprecords a[href*="`+gym.ASN.String()+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("main h1")),
+	)
+	if n := eval(`document.querySelectorAll("form[action='/cards/blacklist']").length`); n != 0 {
+		t.Errorf("the auditor is offered %d blacklist forms", n)
+	}
+	blv := f.bl.Version()
+	status := eval(`fetch("/cards/blacklist", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "issuer=` + gym.Issuer.String() + `&asn=` + gym.ASN.String() + `&listed=true&reason=test&csrf=" + encodeURIComponent(document.querySelector('meta[name="csrf-token"]').content)}).then(r => r.status)`)
+	if status != http.StatusForbidden || f.bl.Contains(gym.Issuer, gym.ASN) || f.bl.Version() != blv {
+		t.Errorf("an auditor blacklisting a gym card: %d, want 403; listed %v", status, f.bl.Contains(gym.Issuer, gym.ASN))
+	}
+
 	// An auditor is offered no sign-off, and the review is refused even
 	// with the session's CSRF token.
 	day2 := "/clearing/" + f.day2.String()
@@ -272,7 +352,7 @@ func TestBrowser(t *testing.T) {
 	if n := eval(`document.querySelectorAll("#sign").length`); n != 0 {
 		t.Errorf("the auditor sees %d sign-off buttons", n)
 	}
-	status := eval(`fetch("` + day2 + `/sign", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "move=review&csrf=" + encodeURIComponent(document.querySelector('meta[name="csrf-token"]').content)}).then(r => r.status)`)
+	status = eval(`fetch("` + day2 + `/sign", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "move=review&csrf=" + encodeURIComponent(document.querySelector('meta[name="csrf-token"]').content)}).then(r => r.status)`)
 	if status != http.StatusForbidden {
 		t.Errorf("an auditor's review: %d, want 403", status)
 	}

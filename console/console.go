@@ -69,6 +69,7 @@ type Console struct {
 	Files     SettlementFiles // nil: no settlement file is sent
 	Keys      Keys            // nil: the keys page says there is no key store
 	Cards     Cards           // nil: the card page shows the shadow alone
+	Apps      Apps            // nil: no application's own page
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Secure marks the cookies Secure: set it when the console is served
@@ -139,6 +140,8 @@ func (c *Console) routes() []route {
 		c.page("GET /clearing/{day}/files/{name}", RoleAuditor, c.handleFile),
 		c.page("GET /keys", RoleAuditor, c.handleKeys),
 		c.page("GET /apps", RoleAuditor, c.handleApps),
+		c.page("GET /apps/{app}", RoleAuditor, c.handleApp),
+		c.page("GET /apps/{app}/records", RoleAuditor, c.handleAppRecords),
 	}
 }
 

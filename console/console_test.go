@@ -225,7 +225,7 @@ func TestEveryPageGuarded(t *testing.T) {
 		if public[rt.pattern] {
 			continue
 		}
-		path = strings.NewReplacer("{$}", "", "{pos}", "1", "{terminal}", "315001000000", "{batch}", "d0-t0").Replace(path)
+		path = strings.NewReplacer("{$}", "", "{pos}", "1", "{terminal}", "315001000000", "{batch}", "d0-t0", "{app}", "nb-gym").Replace(path)
 		req, _ := http.NewRequest(method, f.srv.URL+path, nil)
 		resp, err := cl.Do(req)
 		if err != nil {

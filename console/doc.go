@@ -18,15 +18,18 @@
 // terminals, the stalest first; a batch's
 // journaled records; the fare what-if (api.Replays) as charts; the
 // clearing cycles, a cycle's positions and its sign-off, what is behind
-// a party's position; the key versions; and the application stamps.
+// a party's position; the key versions; the application stamps; and a
+// page per application system with the records behind its figures.
 //
 // Every figure links to what is behind it, down to records: a day's
 // figures to the terminals that made them, a terminal's figures to its
 // batch's records, a rejection reason to its rejections, a flagged
 // record to its batch and card, a party's position in a cycle to its
-// lines and its terminals' batches in the cycle's range. Hours have no
-// link: no read of the journal by hour exists yet; nor have the
-// application stamps: no page lists a day's stamps by application.
+// lines and its terminals' batches in the cycle's range, an
+// application's figures (hours and places too) to its records of the
+// day. The overview's and ridership's hours have no link: no read of
+// the journal by hour exists yet; nor have the journal's application
+// stamps (/apps): an application's own page lists its records.
 //
 // # Clearing, keys and applications
 //
@@ -61,6 +64,22 @@
 // product field), folded by the tally (Day.Apps, at most 255 x 255 keys
 // a day, as the record's rules bound both to 1-255), newest day first,
 // the table cut at maxTableRows.
+//
+// An application's page (Apps: *apps.Office in serve) shows one day of
+// one application: its daily report (apps.Office.Report, the figures the
+// API's report gives: taps and distinct cards by action) and the reports
+// of appReports made for its kind from the day's records: taps by hour
+// and by place (a gate, a site, a desk), the cards inside at the day's
+// end and hour by hour (campus, parking: a card's last check-in or
+// check-out that day being a check-in), loans less returns and the cards
+// with more out (library). A report is one entry of appReports (the
+// kinds it is for and a function of the day); its figures link to the
+// records page, which lists the day's records behind each (a card's
+// linked to its page). The store has no read of an application's
+// records by day, so the page reads them by position from the first
+// (apps.Office.Records), at most appScanMax (100,000), and says so past
+// it: the report's figures still count every record. The day is the
+// date the records carry, the records in time order.
 //
 // # Cards
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
@@ -59,6 +60,7 @@ type fixture struct {
 	now     time.Time
 	staff   staffTable
 	secrets map[Role]string
+	apps    *apps.Office // withApps: the API answers its reports too
 }
 
 const (

@@ -38,6 +38,9 @@ func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j co
 	if s.Cards != nil {
 		c.Cards = console.CMS{Manager: s.Cards, Staffing: s.Staffing, Balances: api.ShadowBalances{Acquirer: s.Acquirer, Cards: s.Cards}, RefundApprovalFen: s.RefundApprovalFen}
 	}
+	if s.Apps != nil {
+		c.Apps = s.Apps
+	}
 	more.set(c)
 	ch, err := c.Handler()
 	if err != nil {

@@ -18,7 +18,7 @@
         data: {
           labels: spec.labels,
           datasets: spec.datasets.map(function (d, i) {
-            return {label: d.label, data: d.data, backgroundColor: colours[i % colours.length]};
+            return {label: d.label, data: d.data, backgroundColor: colours[i % colours.length], borderColor: colours[i % colours.length], maxBarThickness: 56};
           })
         },
         options: {
