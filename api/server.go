@@ -214,6 +214,9 @@ type Server struct {
 	// Recon is the reconciliation of the bank's statements (the
 	// /v1/clearing/recon routes); nil: those routes answer 503.
 	Recon Reconciliation
+	// Interop is the interconnection's files (the /v1/clearing/interop
+	// routes, interop.go); nil: those routes answer 503.
+	Interop Interconnection
 	// Apps is the application systems (the /v1/apps routes); nil: those
 	// routes refuse every token.
 	Apps *apps.Office
@@ -227,7 +230,8 @@ type Server struct {
 	// terminals costs bounded memory. 0: DefaultMaxUploads.
 	MaxUploads int
 
-	uploads chan struct{} // a slot per upload in progress
+	uploads         chan struct{} // a slot per upload in progress
+	interopBytesMax int64         // tests: a smaller InteropImportBytesMax
 }
 
 // DefaultMaxUploads is the default of Server.MaxUploads: 64 batches of at

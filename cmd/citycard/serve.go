@@ -19,6 +19,8 @@ import (
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/interop"
+	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -120,6 +122,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		if s.Recon, err = reconcilerOver(ctx, st, time.Now, 0); err != nil {
 			return err
 		}
+		// The interconnection's files, our cards' TACs in INC files
+		// verified under the key store's keys.
+		x := clr.(clearingAPI).Interconnect.(*interop.Interop)
+		x.Verifier = record.NewVerifier(ks, x.Own)
+		s.Interop = api.InteropOver(x)
 	}
 	if err := cardManagement(s, st, dataKey, *productsFile, logger); err != nil {
 		return err
