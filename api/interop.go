@@ -10,6 +10,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/interop"
+	"github.com/citycard/citycard/terminal"
 )
 
 // Limits of the interconnection routes (/v1/clearing/interop).
@@ -29,6 +30,8 @@ type Interconnection interface {
 	Cities(ctx context.Context) (*interop.Cities, error)
 	Export(ctx context.Context, d clearing.Day) ([]byte, error)
 	Import(ctx context.Context, name string, b []byte) (*interop.Imported, error)
+	FeedBlacklist(ctx context.Context, l interop.Blacklist, d clearing.Day) (int, error)
+	TerminalCities(ctx context.Context) ([2]byte, []terminal.CityChange, error)
 }
 
 // InteropOver is the Interconnection of x over its store. An INC file
@@ -45,6 +48,14 @@ type interopOver struct {
 func (o interopOver) Cities(ctx context.Context) (*interop.Cities, error) { return o.x.Cities(ctx) }
 func (o interopOver) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 	return o.x.Export(ctx, d)
+}
+
+func (o interopOver) FeedBlacklist(ctx context.Context, l interop.Blacklist, d clearing.Day) (int, error) {
+	return o.x.FeedBlacklist(ctx, l, d)
+}
+
+func (o interopOver) TerminalCities(ctx context.Context) ([2]byte, []terminal.CityChange, error) {
+	return o.x.TerminalCities(ctx)
 }
 
 func (o interopOver) Import(ctx context.Context, name string, b []byte) (*interop.Imported, error) {
@@ -384,6 +395,13 @@ func (s *Server) handleInteropImport(w http.ResponseWriter, r *http.Request, st 
 		out.Answer = interop.AnswerID(imp.File.ID)
 	}
 	s.Logger.Info("interconnection file imported", "file", imp.File.ID, "type", imp.File.Type.String(), "already", imp.Already, "by", st.Name)
+	if imp.File.Type == interop.FileBlacklist {
+		// The file is imported whatever the feed does: a fault here is
+		// logged, and the next feed (citycard serve's daily one) makes it.
+		if _, err := s.FeedInterop(r.Context()); err != nil {
+			s.Logger.Warn("feeding the terminals' blacklist", "file", imp.File.ID, "err", err)
+		}
+	}
 	code := http.StatusCreated
 	if imp.Already {
 		code = http.StatusOK
