@@ -21,6 +21,9 @@ type operation struct {
 	request  string // the request body's schema name in components ("" for none)
 	response string // the answer's schema name
 	status   string // the success status; "" for 200
+	// requestMedia is the request body's media type; "" for
+	// application/json.
+	requestMedia string
 }
 
 // operations holds every route of routes(), keyed by its pattern.
@@ -70,6 +73,13 @@ var operations = map[string]operation{
 	"GET /v1/clearing/cycles/{day}/files/{file}":               {summary: "A settlement file or statement of a closed cycle: name, sha256, size_bytes and its text, the bytes it closed with", response: "Object"},
 	"GET /v1/clearing/cycles/{day}/statements/{party}":         {summary: "An operator's statement of a closed cycle: by line, terminal and day, and its records with their TACs in pages (after: a journal position; limit: 1 to 500, the default)", response: "Object"},
 	"POST /v1/clearing/recon/statements":                       {summary: "Import the bank's statement of the collector's account (the body: camt.053 as application/xml, or CSV as text/csv; at most 8 MiB) and match it against the closed cycles' instructions; 201, or 200 for a file imported before (nothing changed)", request: "BankStatement", response: "Imported", status: "201"},
+	"GET /v1/clearing/interop/files":                           {summary: "A page of the interconnection files stored, in the order stored (after: a file's ID; limit: 1 to 100, the default); next_after names the next page", response: "InteropFiles"},
+	"POST /v1/clearing/interop/files":                          {summary: "Import a file from the national centre (the body: the CCIC1 file, text/plain, at most 64 MiB; name: how errors name it): a corrupt or truncated file 422 naming its line and field, nothing imported; 201, or 200 with already true for the same file again (nothing changed)", request: "InteropFile", requestMedia: "text/plain", response: "InteropImported", status: "201"},
+	"GET /v1/clearing/interop/files/{id}":                      {summary: "An interconnection file's header: type, direction, day, parties, records, amount_fen, the cycle that settled it", response: "InteropFileHeader"},
+	"GET /v1/clearing/interop/files/{id}/body":                 {summary: "An interconnection file's bytes as exported or imported (text/plain; X-Sha256 their hash)", response: "Text"},
+	"GET /v1/clearing/interop/files/{id}/records":              {summary: "A page of an OUT or INC file's records by seq, with their state and reason (after: a seq; limit: 1 to 500, the default); next_after names the next page", response: "InteropRecords"},
+	"GET /v1/clearing/interop/cities":                          {summary: "The interconnected cities terminals accept on date (YYYY-MM-DD)", response: "InteropCities"},
+	"POST /v1/clearing/interop/exports/{day}":                  {summary: "Export and store the OUT file of the closed cycle of {day} (again: the same bytes, nothing new); no body; its bytes are GET files/{id}/body", response: "InteropFileHeader"},
 	"GET /v1/clearing/recon/findings":                          {summary: "The reconciliation's findings, oldest first (open=true: only those open; after: a finding's ID; limit: 1 to 500, the default); next_after names the next page", response: "Findings"},
 	"GET /v1/clearing/recon/findings/{id}":                     {summary: "A finding: match-N, bank-N (a movement) or an instruction's EndToEndId", response: "Finding"},
 	"POST /v1/clearing/recon/findings/{id}/resolve":            {summary: "Resolve an open finding: the caller, at their service point, with a decision and why; audited in card management's hash-chained log", request: "Resolution", response: "Finding"},
@@ -217,9 +227,20 @@ func schemas() map[string]any {
 			"attempts": integer("webhook attempts"), "failed": boolean()})}, "next": integer("the after of the next page; absent on the last")}, "next"),
 		"GateVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"seq": integer("the change's number: the after of the next page"), "issuer": str(), "asn": str(),
 			"version": integer("the least entitlement file version the gate accepts of the card")})}, "more": boolean()}),
-		"EntitlementGrant": object(map[string]any{"valid_from": strDesc("YYYYMMDD"), "valid_to": strDesc("YYYYMMDD"), "class": integer("0 to 65535"), "limit": integer("0 to 65535")}),
-		"EntitlementCheck": object(map[string]any{"allowed": map[string]any{"type": "boolean"}, "reason": strDesc("allowed, wrong_application, expired or blacklisted"), "action": str(), "date": strDesc("YYYYMMDD")}),
-		"BankStatement":    map[string]any{"type": "string", "description": "the statement file itself: ISO 20022 camt.053 (application/xml) or the CSV form (text/csv) of recon/README.md"},
+		"EntitlementGrant":  object(map[string]any{"valid_from": strDesc("YYYYMMDD"), "valid_to": strDesc("YYYYMMDD"), "class": integer("0 to 65535"), "limit": integer("0 to 65535")}),
+		"EntitlementCheck":  object(map[string]any{"allowed": map[string]any{"type": "boolean"}, "reason": strDesc("allowed, wrong_application, expired or blacklisted"), "action": str(), "date": strDesc("YYYYMMDD")}),
+		"InteropFile":       map[string]any{"type": "string", "description": "the CCIC1 file itself (docs/interop.md)"},
+		"InteropFileHeader": interopFileSchema,
+		"InteropFiles":      object(map[string]any{"files": map[string]any{"type": "array", "items": interopFileSchema}, "next_after": strDesc("the after of the next page; absent on the last")}, "next_after"),
+		"InteropRecords": object(map[string]any{"file": str(), "records": map[string]any{"type": "array", "items": object(map[string]any{"seq": integer(""), "issuer": str(), "asn": str(),
+			"counter": integer(""), "amount_fen": integer("fen"), "acquirer": strDesc("our operator's party (OUT), the acquiring city's institution (INC)"),
+			"state": strDesc("pending, accepted or rejected"), "reason": str(), "answered_by": strDesc("the answer file that decided it; absent while pending")}, "answered_by")},
+			"next_after": integer("the after of the next page; absent on the last")}, "next_after"),
+		"InteropCities": object(map[string]any{"day": strDesc("YYYY-MM-DD"), "cities": map[string]any{"type": "array", "items": object(map[string]any{"city": strDesc("4 hex digits"),
+			"institution": str(), "name": str(), "announced": strDesc("YYYY-MM-DD"), "effective": strDesc("YYYY-MM-DD: in force from")})}}),
+		"InteropImported": object(map[string]any{"file": interopFileSchema, "already": boolean(), "accepted": totalsSchema, "rejected": totalsSchema,
+			"answer": strDesc("our answer's file ID (an INC file's); \"\" for none")}),
+		"BankStatement": map[string]any{"type": "string", "description": "the statement file itself: ISO 20022 camt.053 (application/xml) or the CSV form (text/csv) of recon/README.md"},
 		"Imported": object(map[string]any{"statement": str(), "sha256": strDesc("the file's SHA-256, hex"), "replayed": boolean(), "movements": integer("the statement's movements"),
 			"matched": integer("matches made"), "mismatched": integer("mismatches made")}),
 		"Finding": object(map[string]any{"id": str(), "state": strDesc("matched, mismatched, unmatched_instruction or unmatched_movement"), "open": boolean(),
@@ -269,7 +290,11 @@ func (s *Server) openAPI() map[string]any {
 			},
 		}
 		if op.request != "" {
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(op.request)}}}
+			media := op.requestMedia
+			if media == "" {
+				media = "application/json"
+			}
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{media: map[string]any{"schema": ref(op.request)}}}
 		}
 		var params []any
 		for _, m := range wildcardRe.FindAllStringSubmatch(path, -1) {
@@ -323,3 +348,12 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	writeBody(w, http.StatusOK, b)
 }
+
+// interopFileSchema is an interconnection file's header (interopFileJSON).
+var interopFileSchema = object(map[string]any{"id": str(), "type": strDesc("OUT, INC, ANS, ERR, DSP, CTY or BLK"), "direction": strDesc("sent or received"),
+	"sha256": str(), "day": strDesc("YYYY-MM-DD"), "sender": str(), "receiver": str(), "refers": strDesc("an ANS file's: the file it answers"),
+	"records": integer(""), "amount_fen": integer("the header's sum, fen"), "stored_at": strDesc("RFC 3339"), "taken_by": strDesc("the closed cycle that settled it; absent for none")},
+	"refers", "stored_at", "taken_by")
+
+// totalsSchema is a count and its amount (interop.Totals).
+var totalsSchema = object(map[string]any{"count": integer(""), "amount_fen": integer("fen")})

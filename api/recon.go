@@ -84,25 +84,14 @@ func (s *Server) handleReconFindings(w http.ResponseWriter, r *http.Request, _ S
 		s.fail(w, r, err)
 		return
 	}
-	start := 0
-	if after := q.Get("after"); after != "" {
-		start = -1
-		for i := range fs {
-			if fs[i].ID == after {
-				start = i + 1
-			}
-		}
-		if start < 0 {
-			s.fail(w, r, citycard.E(op, citycard.NotFound, "after=%q: no such finding in the list", after))
-			return
-		}
+	page, next, ok := pageAfter(fs, func(f *recon.Finding) string { return f.ID }, q.Get("after"), limit)
+	if !ok {
+		s.fail(w, r, citycard.E(op, citycard.NotFound, "after=%q: no such finding in the list", q.Get("after")))
+		return
 	}
-	out := findingsJSON{Findings: []recon.FindingView{}}
-	for i := start; i < len(fs) && len(out.Findings) < limit; i++ {
-		out.Findings = append(out.Findings, fs[i].View())
-	}
-	if n := start + len(out.Findings); n < len(fs) && len(out.Findings) > 0 {
-		out.Next = out.Findings[len(out.Findings)-1].ID
+	out := findingsJSON{Findings: []recon.FindingView{}, Next: next}
+	for i := range page {
+		out.Findings = append(out.Findings, page[i].View())
 	}
 	s.reply(w, r, http.StatusOK, out)
 }

@@ -41,7 +41,14 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/clearing/cycles/{day}/close", RoleSupervisor, s.clearingMove("close", func(c Clearing) clearingMoveFunc { return c.Close })),
 		s.staffRoute("GET /v1/clearing/cycles/{day}/files/{file}", RoleAuditor, s.handleClearingFile),
 		s.staffRoute("GET /v1/clearing/cycles/{day}/statements/{party}", RoleAuditor, s.handleClearingStatement),
-		s.staffRoute("POST /v1/clearing/recon/statements", RoleSupervisor, s.handleReconImport), // the bank's statement (recon.go)
+		s.staffRoute("GET /v1/clearing/interop/files", RoleAuditor, s.handleInteropFiles),      // the interconnection (interop.go): ?after=ID&limit=N
+		s.staffRoute("POST /v1/clearing/interop/files", RoleSupervisor, s.handleInteropImport), // a file from the centre, all or nothing, once
+		s.staffRoute("GET /v1/clearing/interop/files/{id}", RoleAuditor, s.handleInteropFile),
+		s.staffRoute("GET /v1/clearing/interop/files/{id}/body", RoleAuditor, s.handleInteropFileBody),
+		s.staffRoute("GET /v1/clearing/interop/files/{id}/records", RoleAuditor, s.handleInteropRecords),
+		s.staffRoute("GET /v1/clearing/interop/cities", RoleAuditor, s.handleInteropCities),       // ?date=YYYY-MM-DD
+		s.staffRoute("POST /v1/clearing/interop/exports/{day}", RoleClerk, s.handleInteropExport), // a closed cycle's OUT file
+		s.staffRoute("POST /v1/clearing/recon/statements", RoleSupervisor, s.handleReconImport),   // the bank's statement (recon.go)
 		s.staffRoute("GET /v1/clearing/recon/findings", RoleAuditor, s.handleReconFindings),
 		s.staffRoute("GET /v1/clearing/recon/findings/{id}", RoleAuditor, s.handleReconFinding),
 		s.staffRoute("POST /v1/clearing/recon/findings/{id}/resolve", RoleSupervisor, s.handleReconResolve),

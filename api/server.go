@@ -214,6 +214,12 @@ type Server struct {
 	// Recon is the reconciliation of the bank's statements (the
 	// /v1/clearing/recon routes); nil: those routes answer 503.
 	Recon Reconciliation
+	// Interop is the interconnection's files (the /v1/clearing/interop
+	// routes, interop.go); nil: those routes answer 503.
+	Interop Interconnection
+	// Now is the server's clock (the day the interconnection's
+	// listings are in force); nil: time.Now.
+	Now func() time.Time
 	// Apps is the application systems (the /v1/apps routes); nil: those
 	// routes refuse every token.
 	Apps *apps.Office
@@ -227,7 +233,8 @@ type Server struct {
 	// terminals costs bounded memory. 0: DefaultMaxUploads.
 	MaxUploads int
 
-	uploads chan struct{} // a slot per upload in progress
+	uploads         chan struct{} // a slot per upload in progress
+	interopBytesMax int64         // tests: a smaller InteropImportBytesMax
 }
 
 // DefaultMaxUploads is the default of Server.MaxUploads: 64 batches of at
@@ -474,7 +481,16 @@ func (s *Server) blacklistPage(r *http.Request) (blacklist.Delta, error) {
 func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ citycard.TerminalID) {
 	p := s.Params()
 	p.BlacklistVersion = s.Blacklist.Version()
-	s.reply(w, r, http.StatusOK, newParametersJSON(p))
+	j := newParametersJSON(p)
+	if s.Interop != nil {
+		own, cs, err := s.Interop.TerminalCities(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		j.Cities = newCitiesJSON(own, cs)
+	}
+	s.reply(w, r, http.StatusOK, j)
 }
 
 func (s *Server) handleRejections(w http.ResponseWriter, r *http.Request, _ Staff) {

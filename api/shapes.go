@@ -199,6 +199,9 @@ type parametersJSON struct {
 	RecordKeyVersion int    `json:"record_key_version"`
 	BlacklistVersion int64  `json:"blacklist_version"`
 	UploadBatchMax   int    `json:"upload_batch_max"` // records in one batch
+	// Cities are the interconnected cities the terminal accepts
+	// (interopfeed.go); absent where the back office serves none.
+	Cities *citiesJSON `json:"cities,omitempty"`
 }
 
 func newParametersJSON(p Parameters) parametersJSON {

@@ -74,8 +74,11 @@
 // joining city 30 days from its announcement and a leaving one 7, which
 // Decode enforces (AddDaysMax, RemoveDaysMax) and Cities.InForce reads
 // as effective days. BLK files carry other issuers' blacklists with
-// their effective days (Blacklisted). Delivering them to terminals (the
-// blacklist package's deltas, a city list parameter) is not done here.
+// their effective days (Blacklisted). FeedBlacklist brings the
+// terminals' blacklist (the blacklist package's List, whose deltas they
+// download) to the listings in force on a day, other issuers' cards
+// only; TerminalCities gives the terminals every city change with its
+// effective day (terminal.Cities), which they apply by their own clock.
 //
 // # Not yet
 //

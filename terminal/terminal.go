@@ -66,6 +66,10 @@ type Config struct {
 	Fare             Fare
 	Spool            Spool
 	Blacklist        Blacklist // nil: none
+	// Cities are the interconnected cities whose cards it accepts (a
+	// card of another city is refused ErrCityNotAccepted); nil: every
+	// card its PSAM holds a key for.
+	Cities *Cities
 	// KeyVersions are the card key versions the terminal uses, newest
 	// first: the purchase key versions its PSAM holds, and for loads the
 	// versions of the issuer's load keys its host holds. A purchase and a
@@ -280,6 +284,9 @@ func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, err
 			return pub, err
 		}
 		return pub, citycard.E(op, citycard.Conflict, "card %v: %w", pub.ASN, ErrBlacklisted)
+	}
+	if t.cfg.Cities != nil && !t.cfg.Cities.Accepts(pub.Issuer, today) {
+		return pub, citycard.E(op, citycard.Conflict, "card %v of issuer %v on %v: %w", pub.ASN, pub.Issuer, today, ErrCityNotAccepted)
 	}
 	return pub, nil
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"text/tabwriter"
-	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/clearing"
@@ -100,7 +99,7 @@ func runInterop(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printInteropFile(e.stdout, storedOfHeader(f, b), *asJSON)
+		return printInteropFile(e.stdout, interop.StoredOf(f, b, true), *asJSON)
 	case "import":
 		if imp, err := peekKind(pos[1], body); err == nil && imp == interop.FileIncoming {
 			ks, err := ko.open("citycard.interop", e)
@@ -192,44 +191,6 @@ func peekKind(name string, b []byte) (interop.FileType, error) {
 	return f.Header.Type, nil
 }
 
-func storedOfHeader(f *interop.File, b []byte) interop.Stored {
-	h := &f.Header
-	return interop.Stored{ID: h.ID, Type: h.Type, Sent: true, SHA256: interop.Hash(b), Day: h.Day, Sender: h.Sender, Receiver: h.Receiver,
-		Refers: h.Refers, Records: h.Records, AmountFen: h.AmountFen}
-}
-
-// jsonInteropFile is a file in interop's --json output; the field names
-// are its contract (README.md).
-type jsonInteropFile struct {
-	ID        string `json:"id"`
-	Type      string `json:"type"`
-	Direction string `json:"direction"`
-	SHA256    string `json:"sha256"`
-	Day       string `json:"day"`
-	Sender    string `json:"sender"`
-	Receiver  string `json:"receiver"`
-	Refers    string `json:"refers,omitempty"`
-	Records   int    `json:"records"`
-	AmountFen int64  `json:"amount_fen"`
-	StoredAt  string `json:"stored_at,omitempty"`
-	TakenBy   string `json:"taken_by,omitempty"`
-}
-
-func jsonOfFile(f *interop.Stored) jsonInteropFile {
-	j := jsonInteropFile{ID: f.ID, Type: f.Type.String(), Direction: "received", SHA256: f.SHA256, Day: clearing.Day(f.Day).String(),
-		Sender: f.Sender.String(), Receiver: f.Receiver.String(), Refers: f.Refers, Records: f.Records, AmountFen: f.AmountFen}
-	if f.Sent {
-		j.Direction = "sent"
-	}
-	if !f.At.IsZero() {
-		j.StoredAt = f.At.In(citycard.ChinaTime).Format(time.RFC3339)
-	}
-	if f.TakenBy != 0 {
-		j.TakenBy = f.TakenBy.String()
-	}
-	return j
-}
-
 func writeIndentedJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -238,38 +199,38 @@ func writeIndentedJSON(w io.Writer, v any) error {
 
 func printInteropFile(w io.Writer, f interop.Stored, asJSON bool) error {
 	if asJSON {
-		return writeIndentedJSON(w, jsonOfFile(&f))
+		return writeIndentedJSON(w, f.View())
 	}
 	return printInteropFiles(w, []interop.Stored{f}, false)
 }
 
 func printInteropFiles(w io.Writer, fs []interop.Stored, asJSON bool) error {
 	if asJSON {
-		out := make([]jsonInteropFile, 0, len(fs))
+		out := make([]interop.FileView, 0, len(fs))
 		for i := range fs {
-			out = append(out, jsonOfFile(&fs[i]))
+			out = append(out, fs[i].View())
 		}
 		return writeIndentedJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTYPE\tDIRECTION\tDAY\tRECORDS\tAMOUNT (yuan)\tREFERS\tSETTLED BY")
 	for i := range fs {
-		j := jsonOfFile(&fs[i])
+		j := fs[i].View()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", j.ID, j.Type, j.Direction, j.Day, j.Records, citycard.Yuan(j.AmountFen), j.Refers, j.TakenBy)
 	}
 	return tw.Flush()
 }
 
 type jsonImported struct {
-	File     jsonInteropFile `json:"file"`
-	Already  bool            `json:"already"`
-	Accepted interop.Totals  `json:"accepted"`
-	Rejected interop.Totals  `json:"rejected"`
-	Answer   string          `json:"answer,omitempty"` // our answer's ID
+	File     interop.FileView `json:"file"`
+	Already  bool             `json:"already"`
+	Accepted interop.Totals   `json:"accepted"`
+	Rejected interop.Totals   `json:"rejected"`
+	Answer   string           `json:"answer,omitempty"` // our answer's ID
 }
 
 func printImported(w io.Writer, imp *interop.Imported, asJSON bool) error {
-	j := jsonImported{File: jsonOfFile(&imp.File), Already: imp.Already, Accepted: imp.Accepted, Rejected: imp.Rejected}
+	j := jsonImported{File: imp.File.View(), Already: imp.Already, Accepted: imp.Accepted, Rejected: imp.Rejected}
 	if imp.Answer != nil {
 		j.Answer = interop.AnswerID(imp.File.ID)
 	}
@@ -291,23 +252,10 @@ func printImported(w io.Writer, imp *interop.Imported, asJSON bool) error {
 	return nil
 }
 
-type jsonInteropRecord struct {
-	Seq        int    `json:"seq"`
-	Issuer     string `json:"issuer"`
-	ASN        string `json:"asn"`
-	Counter    uint16 `json:"counter"`
-	AmountFen  int64  `json:"amount_fen"`
-	Acquirer   string `json:"acquirer"`
-	State      string `json:"state"`
-	Reason     string `json:"reason"`
-	AnsweredBy string `json:"answered_by,omitempty"`
-}
-
 func printInteropRecords(ctx context.Context, w io.Writer, s interop.Store, id string, asJSON bool) error {
-	var out []jsonInteropRecord
+	var out []interop.RecView
 	err := s.Records(ctx, id, func(r *interop.Rec) error {
-		out = append(out, jsonInteropRecord{Seq: r.Seq, Issuer: r.Issuer.String(), ASN: fmt.Sprintf("%X", r.ASN[:]), Counter: r.Counter, AmountFen: r.AmountFen,
-			Acquirer: r.Acquirer, State: r.State.String(), Reason: r.Reason.String(), AnsweredBy: r.AnsweredBy})
+		out = append(out, r.View())
 		return nil
 	})
 	if err != nil {
@@ -317,7 +265,7 @@ func printInteropRecords(ctx context.Context, w io.Writer, s interop.Store, id s
 		if _, err := s.File(ctx, id); err != nil {
 			return err
 		}
-		out = []jsonInteropRecord{}
+		out = []interop.RecView{}
 	}
 	if asJSON {
 		return writeIndentedJSON(w, out)
@@ -330,19 +278,10 @@ func printInteropRecords(ctx context.Context, w io.Writer, s interop.Store, id s
 	return tw.Flush()
 }
 
-type jsonCity struct {
-	City        string `json:"city"`
-	Institution string `json:"institution"`
-	Name        string `json:"name"`
-	Announced   string `json:"announced"`
-	Effective   string `json:"effective"`
-}
-
 func printCities(w io.Writer, cs []interop.City, asJSON bool) error {
-	out := make([]jsonCity, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, jsonCity{City: fmt.Sprintf("%X", c.Code[:]), Institution: c.Institution.String(), Name: c.Name,
-			Announced: clearing.Day(c.Announced).String(), Effective: clearing.Day(c.Effective).String()})
+	out := make([]interop.CityView, 0, len(cs))
+	for i := range cs {
+		out = append(out, cs[i].View())
 	}
 	if asJSON {
 		return writeIndentedJSON(w, out)

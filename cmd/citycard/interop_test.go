@@ -116,7 +116,7 @@ func TestInteropCLI(t *testing.T) {
 		t.Errorf("day 2's positions sum to %d, the other cities' issuers' to %d; want 0 and -%d", sum, issuers, acceptedFen)
 	}
 	o, _, err = runCLI(t, "interop", "files", "--db", db, "--json")
-	var files []jsonInteropFile
+	var files []interop.FileView
 	if err != nil || json.Unmarshal([]byte(o), &files) != nil || len(files) != 2 || files[1].ID != "ANS-CENTRE-1" || files[1].TakenBy != next || files[0].Direction != "sent" {
 		t.Fatalf("files: %v\n%s", err, o)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/interop"
+	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
 )
 
@@ -120,6 +122,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		if s.Recon, err = reconcilerOver(ctx, st, time.Now, 0); err != nil {
 			return err
 		}
+		// The interconnection's files, our cards' TACs in INC files
+		// verified under the key store's keys.
+		x := clr.(clearingAPI).Interconnect.(*interop.Interop)
+		x.Verifier = record.NewVerifier(ks, x.Own)
+		s.Interop = api.InteropOver(x)
 	}
 	if err := cardManagement(s, st, dataKey, *productsFile, logger); err != nil {
 		return err
@@ -141,6 +148,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	s.Gates = terminalsOf(st.registry) // whose operator's gate versions a gate downloads
 	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
+	if s.Interop != nil {
+		go feedInterop(ctx, s, logger)
+	}
 	go settleLateLosses(ctx, api.ShadowBalances{Acquirer: acq, Cards: s.Cards}, logger)
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
@@ -210,6 +220,19 @@ func settleLoads(ctx context.Context, h *cms.LoadHost, logger *slog.Logger) {
 			logger.Info("unconfirmed loads settled from the card shadows", "loads", n)
 		}
 	})
+}
+
+// feedInterop feeds the other issuers' BLK listings in force to the
+// terminals' blacklist at start and once an hour (a listing takes effect
+// on its day), until ctx ends; a fault is logged and tried again.
+func feedInterop(ctx context.Context, s *api.Server, logger *slog.Logger) {
+	feed := func() {
+		if _, err := s.FeedInterop(ctx); err != nil {
+			logger.Warn("feeding the other issuers' blacklists", "err", err)
+		}
+	}
+	feed()
+	every(ctx, time.Hour, feed)
 }
 
 // sweepTopUps expires the remote top-ups past their claim time and
