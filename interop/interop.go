@@ -80,7 +80,7 @@ func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 	var recs []Rec
 	terms := map[citycard.TerminalID]clearing.TerminalInfo{}
 	err = x.Cycles.Journal.Records(ctx, c.Cycle.Range, func(e *acquire.Journaled, _ time.Time) error {
-		if e.Class != acquire.ClassBooked || e.Outcome != acquire.OutcomePendingIssuer {
+		if !acquire.PendingIssuer(e.Class, e.Outcome) {
 			return nil
 		}
 		if len(f.Clearing) >= RecordsMax {

@@ -216,7 +216,7 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		if pays != givenPays && firstDiffOf[op] == nil {
 			firstDiffOf[op] = &diff{pos: e.Pos, term: e.Terminal, fen: fen, journal: e.Class, given: t.class}
 		}
-		if givenPays && t.class == acquire.ClassBooked && t.outcome == acquire.OutcomePendingIssuer {
+		if acquire.PendingIssuer(t.class, t.outcome) {
 			pending[op] += int64(fen)
 		}
 		s := &stored[t.cycle]
