@@ -138,6 +138,9 @@ type item struct {
 	detail string
 	// fare is what re-pricing the record found.
 	fare FareVerdict
+	// foreign: the card is another city's (record.Verifier.Foreign), its
+	// money taken from the interconnection receivable of its issuer.
+	foreign bool
 }
 
 // Open loads the state (checkpoint, then the journal after it) and starts
@@ -636,10 +639,16 @@ func (a *Acquirer) verifyOne(it *item, raw []byte, terminal citycard.TerminalID,
 			}
 		}
 	case record.IsPendingIssuer(err):
-		it.out = OutcomePendingIssuer
+		it.out, it.foreign = OutcomePendingIssuer, true
 	case rec.Status == record.StatusGrey && citycard.IsKind(err, citycard.Invalid):
-		// The record MAC verified; a grey record has no TAC to check.
-		it.out = OutcomeGrey
+		// The record MAC verified; a grey record has no TAC to check, but
+		// its card may be another city's.
+		foreign, ferr := a.cfg.Verifier.Foreign(rec.Issuer)
+		if ferr != nil {
+			it.reject, it.detail = RejectKey, ferr.Error()
+			return
+		}
+		it.out, it.foreign = OutcomeGrey, foreign
 	case citycard.IsKind(err, citycard.KeyMissing):
 		it.reject, it.detail = RejectKey, err.Error()
 	default:
@@ -929,6 +938,9 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		r := &it.rec
 		d := a.st.step(r, it.out, u)
 		flags := d.flags
+		if d.class == ClassSuspense && it.foreign {
+			flags |= FlagPendingIssuer // the journal's mark of a foreign card's grey
+		}
 		if d.class != ClassDuplicate {
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {
 				flags |= FlagBlacklisted
@@ -951,16 +963,19 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		if issuer == "" || r.Issuer != lastIssuer {
 			lastIssuer, issuer = r.Issuer, r.Issuer.String()
 		}
+		// The card's money: its float, or, for another city's card, the
+		// interconnection receivable of its issuer, which its answer
+		// settles or reverses: a grey record of it goes to suspense from
+		// there, and is released or reversed back there.
 		float := ledger.Account{Type: ledger.CardFloat, Party: issuer}
+		if it.foreign {
+			float.Type = ledger.InterconnectReceivable
+		}
 		suspense := ledger.Account{Type: ledger.Suspense, Party: issuer}
 		payable := ledger.Account{Type: ledger.OperatorPayable, Party: j.info.Operator}
 		switch d.class {
 		case ClassBooked:
-			from := float
-			if it.out == OutcomePendingIssuer {
-				from = ledger.Account{Type: ledger.InterconnectReceivable, Party: issuer}
-			}
-			move(from, payable, r.Product, r.Amount)
+			move(float, payable, r.Product, r.Amount)
 		case ClassSuspense:
 			move(float, suspense, r.Product, r.Amount)
 		case ClassRecovered:

@@ -103,17 +103,20 @@
 // tap-off before its entry, which re-pricing finds: FareClockWrong).
 //
 // A grey record (the card tore, no TAC) is kept in suspense: its amount
-// moves from the card float to suspense, and only a fact moves it on. The
+// moves from the card float to suspense (another city's card's, from
+// the interconnection receivable of its issuer, and its grey record is
+// flagged pending_issuer_verification; recovered, it is pending its issuer as a
+// booked record is: PendingIssuer), and only a fact moves it on. The
 // card's counter moving past it proves nothing alone: the card may have
 // torn before it committed, and its next tap, elsewhere, used the same
 // counter. So:
 //   - the recovered record (same terminal and sequence, with the TAC)
 //     books it;
 //   - a genuine record of another tap with the same counter shows the
-//     debit never happened and releases it back to the card float; if the
-//     grey had been confirmed on the balance (that tap charged the same
-//     amount), the confirmation is reversed, the grey's operator repaying
-//     the float, and the record is booked;
+//     debit never happened and releases it back to the card float (or
+//     receivable); if the grey had been confirmed on the balance (that
+//     tap charged the same amount), the confirmation is reversed, the
+//     grey's operator repaying the float, and the record is booked;
 //   - the record just above it (counter + 1) confirms it when its balance
 //     before is the balance the grey debit left (DESIGN.md: "the counter
 //     after it and the lower balance"): in order, with the loads seen

@@ -203,7 +203,7 @@ type Class uint8
 // The classes of journaled record.
 const (
 	ClassBooked    Class = 1 // a purchase booked: card float (or interconnection receivable) to the operator
-	ClassSuspense  Class = 2 // a grey record: card float to suspense
+	ClassSuspense  Class = 2 // a grey record: card float (or interconnection receivable) to suspense
 	ClassRecovered Class = 3 // the recovered record of a grey one: suspense to the operator
 	ClassDuplicate Class = 4 // a copy: not booked
 	ClassLoad      Class = 5 // a load record: kept for the shadow; loads post through the host
@@ -211,6 +211,17 @@ const (
 	// loan): kept in the journal, never booked.
 	ClassApplication Class = 6
 )
+
+// PendingIssuer reports whether a journaled record of class k and
+// outcome o is a purchase of another city's card, booked or recovered
+// from suspense, and so taken from the interconnection receivable pending
+// its issuer's verification: no cycle clears it, the outgoing
+// interconnection file sends it, and its issuer's answer settles it or
+// reverses it. (A grey record of such a card, in suspense, carries
+// FlagPendingIssuer: it is sent once its TAC is recovered.)
+func PendingIssuer(k Class, o Outcome) bool {
+	return (k == ClassBooked || k == ClassRecovered) && o == OutcomePendingIssuer
+}
 
 var classNames = [...]string{
 	ClassBooked: "booked", ClassSuspense: "suspense", ClassRecovered: "recovered",

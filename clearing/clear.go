@@ -329,7 +329,7 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 			return nil, citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d of %d fen: want 0 to %d", in.Day, it.Pos, it.AmountFen, uint32(math.MaxUint32))
 		}
 		switch {
-		case it.Class == acquire.ClassBooked && it.Outcome == acquire.OutcomePendingIssuer:
+		case acquire.PendingIssuer(it.Class, it.Outcome):
 			res.Pending.add(it.AmountFen)
 			continue
 		case it.Class == acquire.ClassBooked || it.Class == acquire.ClassRecovered:

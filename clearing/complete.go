@@ -160,7 +160,7 @@ func GatherPriced(ctx context.Context, j Journal, terms Terminals, c *Cycle, fro
 			Product: r.Product, CardType: r.CardType, AmountFen: int64(r.Amount),
 			RiderCategory: r.RiderCategory, FareFullFen: int64(r.FareFull),
 		}
-		if fares != nil && r.Product == 0 && (e.Class == acquire.ClassBooked && e.Outcome != acquire.OutcomePendingIssuer || e.Class == acquire.ClassRecovered) {
+		if fares != nil && r.Product == 0 && (e.Class == acquire.ClassBooked || e.Class == acquire.ClassRecovered) && !acquire.PendingIssuer(e.Class, e.Outcome) {
 			fen, ok := fares.CategoryDiscount(&r)
 			it.CategoryFen, it.Unpriced = int64(fen), !ok
 		}

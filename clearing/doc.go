@@ -349,8 +349,9 @@
 //
 // Card management keeps only our own issuer's cards (flows name a card
 // by ASN alone), so another issuer's (2) is its shadows' booked balances
-// less suspense, plus its purchases pending their issuer (booked on the
-// shadow, taken from interconnect_receivable, never from the float), it
+// less suspense, plus its purchases pending their issuer and their grey
+// records, less the greys released or reversed (on the shadow, taken
+// from interconnect_receivable, never from the float), it
 // has no (3), and only (1) and (2) are reconciled ("ledger or shadows"
 // when they differ).
 //

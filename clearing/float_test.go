@@ -123,3 +123,51 @@ func TestFloatSplitPerProduct(t *testing.T) {
 		t.Errorf("offs %v: want the student's ledger off, the senior's sound, the unexplained off", off)
 	}
 }
+
+// TestFloatSplitForeignGreys: another city's card's grey records go to
+// suspense from the interconnection receivable, never from the float: one
+// recovered later (300), one released by another tap (150). The ledger
+// takes nothing off that city's float; the shadows (a booked 300, nothing
+// in suspense) agree once the records pending their issuer (the greys
+// and the release) are added back.
+func TestFloatSplitForeignGreys(t *testing.T) {
+	f := NewFloatSplit(our, nil)
+	term := citycard.TerminalID{1, 2, 3, 4, 5, 6}
+	otherCode, _ := citycard.ParseIssuerCode(foreign)
+	var asn citycard.ASN
+	asn[9] = 7
+	rec := func(fen uint32, k acquire.Class, out acquire.Outcome, flags acquire.Flags) *acquire.Journaled {
+		r := record.Record{Type: citycard.TxPurchase, Issuer: otherCode, ASN: asn, Amount: fen, TerminalID: term, PSAMID: citycard.PSAMID{1}, Date: citycard.BCDDate{0x20, 0x26, 0x12, 0x01}}
+		e := &acquire.Journaled{Terminal: term, BatchID: "b1", Class: k, Outcome: out, Flags: flags}
+		copy(e.Raw[:], r.AppendBinary(nil))
+		return e
+	}
+	greyFlags := acquire.FlagGrey | acquire.FlagPendingIssuer
+	for _, e := range []*acquire.Journaled{
+		rec(300, acquire.ClassSuspense, acquire.OutcomeGrey, greyFlags),
+		rec(150, acquire.ClassSuspense, acquire.OutcomeGrey, greyFlags),
+		rec(300, acquire.ClassRecovered, acquire.OutcomePendingIssuer, acquire.FlagPendingIssuer),
+	} {
+		if err := f.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Grey(acquire.LedgerSource(term, "b2"), &acquire.GreyDecision{Move: acquire.GreyReleased, Issuer: otherCode, ASN: asn, AmountFen: 150})
+	f.Shadow(otherCode, asn, -300, 0)
+	rep := ReconcileFloat(f.Figures())
+	if !rep.Sound || len(rep.Lines) != 2 || rep.Lines[0].LedgerFen != 0 || rep.Lines[0].ShadowFen != 0 {
+		t.Fatalf("report %+v: want the other city's float sound at 0 fen", rep.Lines)
+	}
+	// The same figures without the release: the shadows hold 150 in
+	// suspense, pending its issuer, and still agree.
+	g := NewFloatSplit(our, nil)
+	for _, e := range []*acquire.Journaled{rec(150, acquire.ClassSuspense, acquire.OutcomeGrey, greyFlags)} {
+		if err := g.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.Shadow(otherCode, asn, 0, 150)
+	if rep := ReconcileFloat(g.Figures()); !rep.Sound || rep.Lines[0].ShadowFen != 0 {
+		t.Fatalf("a grey in suspense: report %+v, want sound at 0 fen", rep.Lines)
+	}
+}

@@ -46,6 +46,9 @@ type FloatSplit struct {
 	// source and issuer) and as their records move them (by product too).
 	ledgerBatches map[batchKey]*[2]int64
 	journal       map[batchKey]*[2]int64
+	// foreign are the issuers of other cities' cards the journal's
+	// records showed (pending their issuer).
+	foreign map[string]bool
 }
 
 type floatKey struct{ issuer, product string }
@@ -57,14 +60,14 @@ type floatSums struct {
 	booked, suspense, seen int64 // the shadows', and the load records the journal holds
 	book, cmsDebits        int64 // card management's
 	greys                  int64 // acquisition's credits: greys released or reversed
-	pending                int64 // purchases pending their issuer: booked on the shadow, not on the float
+	pending                int64 // purchases pending their issuer (and their greys): on the shadow, not on the float
 }
 
 // NewFloatSplit returns the split of our issuer own's float, whose cards'
 // products products gives (card management's: cms.Store.CardProducts).
 func NewFloatSplit(own string, products map[citycard.ASN]string) *FloatSplit {
 	return &FloatSplit{own: own, products: products, sums: map[floatKey]*floatSums{},
-		ledgerBatches: map[batchKey]*[2]int64{}, journal: map[batchKey]*[2]int64{}}
+		ledgerBatches: map[batchKey]*[2]int64{}, journal: map[batchKey]*[2]int64{}, foreign: map[string]bool{}}
 }
 
 func (f *FloatSplit) productOf(issuer string, asn citycard.ASN) string {
@@ -142,22 +145,31 @@ func (f *FloatSplit) Record(e *acquire.Journaled) error {
 	switch {
 	case e.Class == acquire.ClassLoad:
 		f.sum(issuer, p).seen += int64(r.Amount)
-	case e.Class == acquire.ClassBooked && e.Outcome == acquire.OutcomePendingIssuer:
+	case e.Class == acquire.ClassBooked && e.Outcome == acquire.OutcomePendingIssuer,
+		e.Class == acquire.ClassSuspense && e.Flags&acquire.FlagPendingIssuer != 0:
+		// Another city's card: taken from the interconnection receivable
+		// (to its operator, or to suspense), never from the float.
+		f.foreign[issuer] = true
 		f.sum(issuer, p).pending += int64(r.Amount)
-	case e.Class == acquire.ClassBooked && e.Outcome != acquire.OutcomePendingIssuer, e.Class == acquire.ClassSuspense:
+	case e.Class == acquire.ClassBooked, e.Class == acquire.ClassSuspense:
 		f.batch(f.journal, batchKey{acquire.LedgerSource(e.Terminal, e.BatchID), issuer, p})[0] += int64(r.Amount)
 	}
 	return nil
 }
 
 // Grey adds a grey decision made by a record of batch source: a release
-// or a reversal credits the float.
+// or a reversal credits the float, or, for another city's card (its grey
+// record, added before, said so), the interconnection receivable.
 func (f *FloatSplit) Grey(source string, g *acquire.GreyDecision) {
 	if g.Move != acquire.GreyReleased && g.Move != acquire.GreyReversed {
 		return
 	}
 	issuer := g.Issuer.String()
 	p := f.productOf(issuer, g.ASN)
+	if f.foreign[issuer] {
+		f.sum(issuer, p).pending -= g.AmountFen
+		return
+	}
 	f.batch(f.journal, batchKey{source, issuer, p})[1] += g.AmountFen
 	f.sum(issuer, p).greys += g.AmountFen
 }

@@ -95,7 +95,7 @@ func (cs *Cycles) Statements(ctx context.Context, d Day) ([]Statement, error) {
 	ls := lookups{ctx: ctx, terms: cs.Terminals, seen: map[citycard.TerminalID]TerminalInfo{}, issuers: map[citycard.IssuerCode]string{}}
 	byParty := map[string]*Statement{}
 	err = cs.Journal.Records(ctx, s.Cycle.Range, func(e *acquire.Journaled, _ time.Time) error {
-		if e.Class != acquire.ClassBooked && e.Class != acquire.ClassRecovered || e.Outcome == acquire.OutcomePendingIssuer {
+		if e.Class != acquire.ClassBooked && e.Class != acquire.ClassRecovered || acquire.PendingIssuer(e.Class, e.Outcome) {
 			return nil // cleared by no line of the cycle (Clear)
 		}
 		r, err := record.DecodeBinary(e.Raw[:])

@@ -9,7 +9,9 @@
 // A record of another city's card accepted on our terminals is booked by
 // acquisition pending its issuer's verification (we hold no TAC key of
 // that issuer): from interconnect_receivable:ISSUER to the operator's
-// payable, and counted by its cycle as pending, paid to no one. The
+// payable (a torn purchase of such a card by suspense, once recovered:
+// acquire.PendingIssuer), and counted by its cycle as pending, paid to
+// no one. The
 // closed cycle's OUT file sends those records for their issuers to
 // verify (Export). An issuer's answer (an ANS file, through the centre)
 // accepts or rejects each; an accepted record settles in the next cycle

@@ -80,7 +80,7 @@ func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 	var recs []Rec
 	terms := map[citycard.TerminalID]clearing.TerminalInfo{}
 	err = x.Cycles.Journal.Records(ctx, c.Cycle.Range, func(e *acquire.Journaled, _ time.Time) error {
-		if e.Class != acquire.ClassBooked || e.Outcome != acquire.OutcomePendingIssuer {
+		if !acquire.PendingIssuer(e.Class, e.Outcome) {
 			return nil
 		}
 		if len(f.Clearing) >= RecordsMax {
@@ -558,8 +558,32 @@ func (x *Interop) Settling(ctx context.Context) ([]clearing.Settling, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	return x.settling(ctx, op, fs)
+}
+
+// SettlingOf returns the interconnection files of IDs ids with their
+// records as a cycle settles them, in the order of ids: given a closed
+// cycle's Result.InteropFiles, what it took, to clear it again. Kind
+// NotFound for an ID not stored, and the store's kinds.
+func (x *Interop) SettlingOf(ctx context.Context, ids []string) ([]clearing.Settling, error) {
+	const op = "interop.Interop.SettlingOf"
+	fs := make([]Stored, 0, len(ids))
+	for _, id := range ids {
+		f, err := x.Store.File(ctx, id)
+		if err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+		f.Body = nil
+		fs = append(fs, f)
+	}
+	return x.settling(ctx, op, fs)
+}
+
+// settling reads the records of files fs as a cycle settles them.
+func (x *Interop) settling(ctx context.Context, op string, fs []Stored) ([]clearing.Settling, error) {
 	out := make([]clearing.Settling, 0, len(fs))
 	for _, f := range fs {
+		var err error
 		s := clearing.Settling{File: f.ID}
 		add := func(m clearing.InteropMove, r *Rec) error {
 			s.Records = append(s.Records, clearing.Settled{Move: m, Issuer: r.Issuer.String(), Acquirer: r.Acquirer, TerminalType: r.TerminalType,

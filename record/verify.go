@@ -282,6 +282,22 @@ func (v *Verifier) missingTAC(op string, r *Record, err error) error {
 	return citycard.E(op, citycard.KeyMissing, "no TAC key v%d of issuer %v, whose other TAC keys are held: rejected: %w", r.KeyVersion, r.Issuer, err)
 }
 
+// Foreign reports whether issuer is another city's: not our own, and the
+// store holds no TAC key of it. A complete record of its card is pending
+// its issuer's verification (ErrPendingIssuer); Foreign tells the same of
+// a grey one, which has no TAC to verify. The store's errors pass
+// through; kind KeyMissing from a Verifier without a store.
+func (v *Verifier) Foreign(issuer citycard.IssuerCode) (bool, error) {
+	if v.store == nil {
+		return false, citycard.E("record.Verifier.Foreign", citycard.KeyMissing, "no key store: the Verifier was made with a nil store (NewVerifier) or is the zero Verifier")
+	}
+	if issuer == v.own {
+		return false, nil
+	}
+	held, err := v.issuerHeld(issuer)
+	return !held, err
+}
+
 // issuerHeld reports whether the store holds a TAC key of issuer, of any
 // version.
 func (v *Verifier) issuerHeld(issuer citycard.IssuerCode) (bool, error) {

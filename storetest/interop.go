@@ -10,6 +10,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/interop/interoptest"
@@ -42,6 +43,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"ErrorsAndDisputes", testInteropErrorsAndDisputes},
 		{"CitiesAndBlacklists", testInteropCitiesAndBlacklists},
 		{"AppendOnly", testInteropAppendOnly},
+		{"RecoveredForeign", testInteropRecoveredForeign},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +142,13 @@ func (g *interopRig) visit(d clearing.Day, fens ...uint32) {
 		}
 	}
 	g.at(d, 20)
+	g.upload()
+}
+
+// upload uploads what our terminals took since the last upload, each
+// terminal's records in one batch, none rejected.
+func (g *interopRig) upload() {
+	g.t.Helper()
 	for i, recs := range g.ours.Take() {
 		if len(recs) == 0 {
 			continue
@@ -269,14 +278,7 @@ func testInteropRoundTrip(t *testing.T, s InteropStores) {
 		t.Fatalf("the OUT file: %+v %v", f, err)
 	}
 
-	ans, err := g.them.Answer(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imp, err := g.x.Import(ctx, "ans.txt", ans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ans, imp := g.answer(out)
 	if imp.Already || imp.Accepted != (interop.Totals{Count: 3, AmountFen: 900}) || imp.Rejected != (interop.Totals{Count: 1, AmountFen: 500}) {
 		t.Fatalf("answer imported: %+v", imp)
 	}
@@ -369,6 +371,94 @@ func testInteropRoundTrip(t *testing.T, s InteropStores) {
 	if err != nil || stored.TakenBy != d2 {
 		t.Errorf("the answer file is taken by %v (%v), want %v", stored.TakenBy, err, d2)
 	}
+}
+
+// testInteropRecoveredForeign: a torn purchase of another city's card,
+// recovered later, is pending its issuer as a booked one is. The
+// counterpart's genuine card tears on our terminal 0 (200 fen) and its
+// counterfeit on terminal 1 (500); each grey record goes to suspense from
+// the counterpart's receivable, never from a float of its we do not hold.
+// Their next taps recover them and pay anew (300 and 600). Day 1's cycle
+// clears none of it (4 records of 1600 pending, no position); the OUT file
+// sends all four; the counterpart's answer rejects the counterfeit's two
+// (their receivable and payable reversed) and accepts the genuine card's
+// two, which day 2's cycle makes the counterpart pay our operator.
+func testInteropRecoveredForeign(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	d1, d2 := clearDay, clearDay+1
+	genuine, fake := g.them.Cards[0], g.them.Cards[g.fake]
+	for i, c := range []struct {
+		cd        *card.Card
+		term      int
+		grey, fen uint32
+	}{{genuine, 0, 200, 300}, {fake, 1, 500, 600}} {
+		c.cd.Tear(card.TearAfterCommit)
+		if r, err := g.ours.Tap(c.cd, c.term, g.at(d1, 8+i), c.grey); err == nil || r.Status != record.StatusGrey {
+			t.Fatalf("torn tap %d: %+v %v, want a grey record", i, r, err)
+		}
+	}
+	g.upload()
+	receivable := ledger.Account{Type: ledger.InterconnectReceivable, Party: interopThem.String()}
+	suspense := ledger.Account{Type: ledger.Suspense, Party: interopThem.String()}
+	float := ledger.Account{Type: ledger.CardFloat, Party: interopThem.String()}
+	payable := ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
+	if g.balance(receivable) != 700 || g.balance(suspense) != -700 || g.balance(float) != 0 {
+		t.Fatalf("the greys: receivable %d, suspense %d, the counterpart's float %d; want 700, -700 and 0",
+			g.balance(receivable), g.balance(suspense), g.balance(float))
+	}
+	for i, c := range []struct {
+		cd   *card.Card
+		term int
+		fen  uint32
+	}{{genuine, 0, 300}, {fake, 1, 600}} {
+		if _, err := g.ours.Tap(c.cd, c.term, g.at(d1, 12+i), c.fen); err != nil {
+			t.Fatalf("the next tap %d: %v", i, err)
+		}
+	}
+	g.upload()
+	if g.balance(receivable) != 1600 || g.balance(suspense) != 0 || g.balance(payable) != -1600 || g.balance(float) != 0 {
+		t.Fatalf("recovered: receivable %d, suspense %d, payable %d, float %d; want 1600, 0, -1600, 0",
+			g.balance(receivable), g.balance(suspense), g.balance(payable), g.balance(float))
+	}
+	res, net := g.clear(d1)
+	if res.Pending != (clearing.Totals{Count: 4, AmountFen: 1600}) || res.Cleared.Count != 0 || len(net) != 0 {
+		t.Fatalf("day 1: pending %+v, cleared %+v, positions %v; want 4 records of 1600 fen pending, none cleared, no position", res.Pending, res.Cleared, net)
+	}
+	out, err := g.x.Export(ctx, d1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := interop.Decode("out", out)
+	if err != nil || len(f.Clearing) != 4 || f.Header.AmountFen != 1600 {
+		t.Fatalf("the OUT file: %+v %v, want the four records of 1600 fen", f, err)
+	}
+	if _, imp := g.answer(out); imp.Accepted != (interop.Totals{Count: 2, AmountFen: 500}) || imp.Rejected != (interop.Totals{Count: 2, AmountFen: 1100}) {
+		t.Fatalf("answer imported: %+v, want the genuine card's 2 of 500 accepted, the counterfeit's 2 of 1100 rejected", imp)
+	}
+	if g.balance(receivable) != 500 || g.balance(payable) != -500 || g.balance(suspense) != 0 {
+		t.Fatalf("after the answer: receivable %d, payable %d, suspense %d; want 500, -500, 0", g.balance(receivable), g.balance(payable), g.balance(suspense))
+	}
+	res, net = g.clear(d2)
+	want := clearing.InteropTotals{Accepted: clearing.Totals{Count: 2, AmountFen: 500}, Rejected: clearing.Totals{Count: 2, AmountFen: 1100}}
+	if res.Interop != want || net["nb-bus"] != 500 || net[interopThem.String()] != -500 || len(net) != 2 {
+		t.Fatalf("day 2 settled %+v, positions %v; want %+v, the counterpart paying our operator 500", res.Interop, net, want)
+	}
+}
+
+// answer has the counterpart answer our OUT file out and imports the
+// answer (as ans.txt): the answer and what its import did.
+func (g *interopRig) answer(out []byte) ([]byte, *interop.Imported) {
+	g.t.Helper()
+	ans, err := g.them.Answer(out)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	imp, err := g.x.Import(context.Background(), "ans.txt", ans)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return ans, imp
 }
 
 // answered has the counterpart's cards tap ours on clearDay, clears the

@@ -62,8 +62,9 @@ Faults (--faults all, or some of them separated by commas):
   crash-clearing  the back office killed mid-clearing (gathering a
              cycle's records, or at a save of it) and restarted: the
              cycle resumes from the state its store kept
-Not simulated yet: a counterpart city rejecting records
-(the simulator does not exchange the files of package interop yet).
+  counterpart  a counterpart city (the visiting cards' issuer, which
+             answers each day's interconnection file) rejecting some
+             records whose TAC verifies
 
 Each day is cleared at its cut-off (run, reviewed, approved by a second
 person, closed) and its settlement files written (--out DIR keeps them;

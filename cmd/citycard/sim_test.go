@@ -63,7 +63,7 @@ func TestSimSameSeedSameReport(t *testing.T) {
 	if ja != jb {
 		t.Fatalf("seed 7 twice, two reports:\n%s\n%s", ja, jb)
 	}
-	for _, field := range []string{`"cards":250`, `"taps":`, `"records_booked":`, `"faults_injected":{`, `"invariants":{`, `"violations":[`, `"tear":`, `"crash":`} {
+	for _, field := range []string{`"cards":250`, `"taps":`, `"records_booked":`, `"faults_injected":{`, `"invariants":{`, `"violations":[`, `"tear":`, `"crash":`, `"counterpart":`, `"interop_answered":true`} {
 		if !strings.Contains(ja, field) {
 			t.Errorf("the report lacks %s", field)
 		}
@@ -159,7 +159,6 @@ func TestSimUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--faults", "flood"}, `unknown fault "flood"`},
-		{[]string{"--faults", "counterpart"}, "not simulated yet"},
 		{[]string{"--cards", "0"}, "--cards 1 to"},
 		{[]string{"--days", "400"}, "--days 1 to"},
 		{[]string{"--seeds", "5..3"}, "want A..B"},

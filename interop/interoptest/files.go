@@ -5,6 +5,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/interop"
+	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 )
 
@@ -21,13 +22,23 @@ func (c *City) Answer(out []byte) ([]byte, error) {
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	return interop.Encode(AnswerOf(f, c.Code, c.Store, nil))
+}
+
+// AnswerOf is issuer's answer to OUT file f, as City.Answer makes it,
+// its TAC keys in store: each record of its cards verified by its TAC,
+// accepted or rejected with the reason. Reject, if not nil, is asked of
+// each record whose TAC verifies (by its index in f.Clearing): a reason
+// other than ReasonAccepted rejects it all the same, as an issuer does
+// for reasons of its own (a record too late, a card it had blacklisted).
+func AnswerOf(f *interop.File, issuer citycard.IssuerCode, store keys.Store, reject func(i int) interop.Reason) *interop.File {
 	h := &f.Header
-	v := record.NewVerifier(c.Store, c.Code)
-	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: "ANS-" + c.Code.String() + "-" + h.Day.String(), Sender: c.Code,
+	v := record.NewVerifier(store, issuer)
+	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: "ANS-" + issuer.String() + "-" + h.Day.String(), Sender: issuer,
 		Receiver: h.Sender, Day: h.Day, Created: h.Created.Add(time.Hour), Refers: h.ID}}
 	for i := range f.Clearing {
 		cl := &f.Clearing[i]
-		if cl.Issuer != c.Code {
+		if cl.Issuer != issuer {
 			continue
 		}
 		r := cl.Record()
@@ -36,11 +47,13 @@ func (c *City) Answer(out []byte) ([]byte, error) {
 			reason = interop.ReasonKey
 		} else if err != nil {
 			reason = interop.ReasonTAC
+		} else if reject != nil {
+			reason = reject(i)
 		}
 		ans.Answers = append(ans.Answers, interop.Answer{RefSeq: i + 1, Accepted: reason == interop.ReasonAccepted, Reason: reason,
 			Issuer: cl.Issuer, ASN: cl.ASN, Counter: cl.Counter, AmountFen: cl.AmountFen})
 	}
-	return interop.Encode(ans)
+	return ans
 }
 
 // Incoming writes the INC file of day d for receiver: the records recs

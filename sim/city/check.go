@@ -82,6 +82,7 @@ func (c *City) check(ctx context.Context) *Report {
 	three := newInv(InvFloatThreeWays)
 	balanced := newInv(InvLedgerBalanced)
 	restart := newInv(InvRestart)
+	interopAnswered := newInv(InvInteropAnswered)
 	c.faults[string(FaultDB)] = c.fj.transients
 	if c.fj.transients == 0 {
 		delete(c.faults, string(FaultDB))
@@ -406,7 +407,9 @@ func (c *City) check(ctx context.Context) *Report {
 		f := byIssuer[ii]
 		// What card management credited to the float (sales and loads)
 		// is not the operators'.
-		paid := float + recv + susp + f.booked
+		// What its issuer's answers rejected was reversed from the
+		// receivable: spent by the card, paid to no operator.
+		paid := float + recv + susp + f.booked + c.counterpart().rejectedIssuer[code]
 		sumLedger += paid
 		spentAll += f.spent
 		if paid != f.spent {
@@ -457,6 +460,7 @@ func (c *City) check(ctx context.Context) *Report {
 	}
 
 	cycles := c.checkClearing(ctx, newInv, c.bo.Journal(), c.bo.Ledger())
+	c.checkInterop(ctx, interopAnswered)
 
 	for _, v := range c.violations {
 		ran.fail("%s", v)

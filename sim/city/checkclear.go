@@ -15,6 +15,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
 )
@@ -146,7 +147,15 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 			repro.fail("cycle %v: gathering its loads again: %v", s.Cycle.Day, err)
 			continue
 		}
-		res, err := cs.Clearer.Clear(&clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, FareVersion: g.FareVersion})
+		in := &clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, FareVersion: g.FareVersion}
+		if x, ok := cs.Interconnect.(*interop.Interop); ok && s.Result != nil {
+			// The interconnection files the cycle took, as it took them.
+			if in.Interop, err = x.SettlingOf(ctx, s.Result.InteropFiles); err != nil {
+				repro.fail("cycle %v: reading its interconnection files again: %v", s.Cycle.Day, err)
+				continue
+			}
+		}
+		res, err := cs.Clearer.Clear(in)
 		if err != nil {
 			repro.fail("cycle %v: clearing it again: %v", s.Cycle.Day, err)
 			continue
@@ -216,7 +225,7 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		if pays != givenPays && firstDiffOf[op] == nil {
 			firstDiffOf[op] = &diff{pos: e.Pos, term: e.Terminal, fen: fen, journal: e.Class, given: t.class}
 		}
-		if givenPays && t.class == acquire.ClassBooked && t.outcome == acquire.OutcomePendingIssuer {
+		if acquire.PendingIssuer(t.class, t.outcome) {
 			pending[op] += int64(fen)
 		}
 		s := &stored[t.cycle]
@@ -271,6 +280,21 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		}
 		for _, r := range res.Rounding {
 			paid[r.Party] += r.BookedFen
+		}
+	}
+	// Of the records pending their issuer, the answers rejected some
+	// (reversed from the payable) and the cycles settled the accepted
+	// (paid, above): what is left is pending still.
+	for op, fen := range c.counterpart().rejectedOp {
+		pending[op] -= fen
+	}
+	for i := range stored {
+		if res := stored[i].Result; res != nil {
+			for _, ln := range res.Lines {
+				if ln.Interop == clearing.InteropAccepted.String() {
+					pending[ln.Operator] -= ln.GrossFen
+				}
+			}
 		}
 	}
 	var sumPaid, sumLedger int64

@@ -138,7 +138,7 @@ func TestParseFaults(t *testing.T) {
 		{"all", Faults, ""},
 		{"tear, db,tear", []Fault{FaultTear, FaultDB}, ""},
 		{"tear,flood", nil, `unknown fault "flood"`},
-		{"counterpart", nil, "not simulated yet"},
+		{"counterpart,tear", []Fault{FaultCounterpart, FaultTear}, ""},
 		{"crash-clearing,crash", []Fault{FaultCrashClearing, FaultCrash}, ""},
 	} {
 		got, err := ParseFaults(tc.in)

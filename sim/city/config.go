@@ -74,13 +74,11 @@ const (
 )
 
 // Faults lists the faults simulated now, in the order reports show them.
-var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing}
+var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing, FaultCounterpart}
 
 // FaultsNotYet are the faults of the simulator's plan that need parts of
 // the platform not built yet, with what they wait for.
-var FaultsNotYet = map[Fault]string{
-	"counterpart": "a counterpart city rejecting records of the interconnection file: the simulator does not exchange the files of package interop yet",
-}
+var FaultsNotYet = map[Fault]string{}
 
 // ParseFaults parses a list of faults: "all", "" (none), or names
 // separated by commas. Kind Invalid for an unknown name, or one not

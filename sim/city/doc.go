@@ -230,10 +230,17 @@
 //   - conservation across clearing: per operator, what the cycles paid
 //     it (its net positions, plus the fees and rounding it paid: gross)
 //     plus what they took of its records pending their issuer (other
-//     cities' cards, settled by interconnection) equals what the ledger
+//     cities' cards, settled by interconnection; less those their
+//     issuer's answer rejected or a cycle settled) equals what the ledger
 //     moved to its payable; on a difference, the first journal record
 //     of its terminals the cycles were given otherwise than journaled
 //     is named;
+//   - interop answered: every record of every OUT file exported (the
+//     records of visiting cards pending their issuer) is answered once
+//     by its issuer as the counterpart city answered it (its TAC
+//     verified under that city's own keys; FaultCounterpart rejects some
+//     genuine ones), the rejected reversed in the ledger (the two
+//     conservations count them), the accepted settled by the next cycle;
 //   - records in open cycles: the cycles' ranges are contiguous from the
 //     journal's start to its end, and every journal position was taken
 //     by one cycle, of its commit's day or later, not closed when it was
@@ -256,9 +263,9 @@
 // left out: of card management, the refund of a lost or damaged card
 // not replaced, remote top-up and the sale of passes; the
 // load routes over HTTP (the city calls the host in process);
-// the exchange of interconnection files (package interop; our cards
-// travelling, the counterpart city answering or rejecting: other
-// cities' records stay pending their issuer in the cycles), fee
+// of the interconnection (counterpart.go: each day's OUT file answered
+// by the visiting cities), our cards travelling to their terminals
+// (the INC file) and forged records of their cards; fee
 // schedules (clearing stores none yet: every fee is 0), the
 // applications (campus, venues, library, tourist sites: only their
 // canteens' POS are here). FaultsNotYet and InvariantsNotYet name them;

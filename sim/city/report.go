@@ -274,7 +274,7 @@ func (r *Report) Print(w io.Writer) {
 	}
 	fmt.Fprintln(w, "faults")
 	fmt.Fprintf(w, "  %-30s %s\n", "injected", orNone(joinCounts64(r.FaultsInjected)))
-	fmt.Fprintf(w, "  %-30s %s\n", "not simulated yet", strings.Join(r.FaultsNotYet, ", "))
+	fmt.Fprintf(w, "  %-30s %s\n", "not simulated yet", orNone(strings.Join(r.FaultsNotYet, ", ")))
 	fmt.Fprintln(w, "invariants")
 	for _, ck := range r.Checks {
 		verdict := "ok"

@@ -74,6 +74,7 @@ type City struct {
 	taken   []taken
 	crash   clearCrash
 	dropped bool
+	cp      *counterpart // the counterpart cities' answers (counterpart.go)
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -231,10 +232,11 @@ func (c *City) runDay(ctx context.Context, day int) {
 	// the back office's settler does now and then.
 	c.settleLoads(ctx)
 	c.endCooling(ctx)
-	// The cut-off: the day's cycle is cleared and settled. The
-	// interconnection file with the counterpart's answer will run here
-	// once it is built (FaultsNotYet).
+	// The cut-off: the day's cycle is cleared and settled; its
+	// interconnection file goes to the counterpart cities, whose answers
+	// come back.
 	c.clearDay(ctx, clearing.DayOf(midnight.Date()))
+	c.exchangeInterop(ctx, clearing.DayOf(midnight.Date()))
 }
 
 // step plays one step of a trip; false ends the trip (the rider was
