@@ -568,8 +568,14 @@ func (t *TopUps) Of(ctx context.Context, issuer citycard.IssuerCode, asn citycar
 	return l, citycard.Wrap("cms.TopUps.Of", citycard.Other, err)
 }
 
-// Pending returns the top-ups a kiosk may claim on a card now: pending,
-// not expired, oldest first. Kind IO.
+// Pending returns the top-ups a kiosk may claim on a card now, oldest
+// first: pending or claiming, not expired. A claiming one is offered
+// again because only the card's next online session settles a torn
+// claim (its counter shows whether the card credited it) and a kiosk
+// holding nothing else to load would never start one: its claim is
+// that session, the host settling the torn claim first (reversed, the
+// top-up is claimed afresh; confirmed, the claim is refused Conflict,
+// the card holds the money already). Kind IO.
 func (t *TopUps) Pending(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]TopUp, error) {
 	l, err := t.store.WaitingTopUps(ctx, issuer, asn, TopUpsListMax)
 	if err != nil {
@@ -578,7 +584,7 @@ func (t *TopUps) Pending(ctx context.Context, issuer citycard.IssuerCode, asn ci
 	now := t.m.now()
 	var out []TopUp
 	for i := range l {
-		if l[i].State == TopUpPending && now.Before(l[i].ClaimBy) {
+		if (l[i].State == TopUpPending || l[i].State == TopUpClaiming) && now.Before(l[i].ClaimBy) {
 			out = append(out, l[i])
 		}
 	}

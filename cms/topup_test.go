@@ -268,8 +268,8 @@ func TestTopUpInterrupted(t *testing.T) {
 	if st := topUpState(t, tu, paid.ID); st != cms.TopUpClaiming || r.pending(t) != 0 || r.float(t) != 3000 {
 		t.Fatalf("torn claim: %v, pending %d, float %d", st, r.pending(t), r.float(t))
 	}
-	if l, _ := tu.Pending(ctx, issuer, c.asn); len(l) != 0 {
-		t.Errorf("a claiming top-up offered again: %+v", l)
+	if l, _ := tu.Pending(ctx, issuer, c.asn); len(l) != 1 || l[0].ID != paid.ID || l[0].State != cms.TopUpClaiming {
+		t.Errorf("a claiming top-up not offered again (its claim is the session that settles it): %+v", l)
 	}
 	_, _, err = tu.Refund(ctx, clerk, paid.ID)
 	wantKind(t, "a refund while claiming", err, citycard.Conflict)
