@@ -113,7 +113,7 @@
 //
 //	sale            settlement:CHANNEL -> card_deposit:ISSUER (deposit), fee_income (issue fee), card_float:ISSUER (first load)
 //	load            settlement:CHANNEL -> card_float:ISSUER
-//	load reversed   card_float:ISSUER -> settlement:CHANNEL (an online load the card never credited)
+//	load reversed   the ledger reversal of the load's entry (an online load the card never credited)
 //	refund          card_float:ISSUER (balance), card_deposit:ISSUER (deposit) -> fee_income (fee, a lost card's deposit), settlement:PAYEE (the rest)
 //	replacement fee settlement:CHANNEL -> fee_income (the deposit stays with the card that replaces)
 //	balance move    card_float:ISSUER -> card_float:ISSUER (old card to new: the float stands still, the cards' subledger moves)
@@ -209,7 +209,13 @@
 // session's MAC2 can no longer credit. So at the card's next Authorize:
 // its counter past the load's confirms it (the card credited); the same
 // counter reverses it (LoadReversal: the money back to the channel, a
-// load_reversed flow), as it never credited and never will. Settle does
+// load_reversed flow), as it never credited and never will. The
+// reversal's entry is a ledger reversal (type reversal) naming the
+// load's entry by its Seq (Store.LedgerEntry of LoadEntryKey, read
+// before the reversal is booked: the load committed before its MAC2 was
+// answered), its postings the load's negated, so that clearing's loads
+// and the channel's commission see the load taken back, and the ledger
+// refuses to reverse one load twice. Settle does
 // the same from acquisition's card shadows (CardRecords, acquire's
 // online counter): a counter seen at or past the load's confirms it. A
 // reversed load whose TAC comes after all (two readers on one card, the

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSFlowIssuers", testCMSFlowIssuers},
 		{"CMSTopUpsFollow", testCMSTopUpsFollow},
 		{"CMSTopUpLateTAC", testCMSTopUpLateTAC},
+		{"CMSLoadReversal", testCMSLoadReversal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
