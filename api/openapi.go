@@ -40,7 +40,7 @@ var operations = map[string]operation{
 	"GET /v1/blacklist":                                        {summary: "The blacklist, with who changed each entry", response: "BlacklistDelta"},
 	"POST /v1/blacklist":                                       {summary: "List or delist a card", request: "BlacklistChange", response: "Object"},
 	"GET /v1/fares/replay":                                     {summary: "The fare what-if: replay the journal under a candidate feed", response: "Object"},
-	"POST /v1/staff/login":                                     {summary: "Log in: a session token of bounded lifetime; failed logins are limited per name (403 while refused)", request: "Login", response: "Session"},
+	"POST /v1/staff/login":                                     {summary: "Log in: a session token of bounded lifetime; failed logins are limited per name, the count stored (429 with Retry-After while refused; 503 while the count cannot be read)", request: "Login", response: "Session"},
 	"POST /v1/staff/logout":                                    {summary: "End the caller's session", response: "Object"},
 	"GET /v1/staff":                                            {summary: "A page of the staff accounts by name (after: the last name of the page before; limit: 1 to 1000, the default)", response: "StaffList"},
 	"POST /v1/staff":                                           {summary: "Add a staff account", request: "StaffNew", response: "Staff", status: "201"},

@@ -453,10 +453,17 @@
 // session and the account, so a disabled account's sessions end at once.
 // An unknown name costs a bcrypt comparison too, so that the answer's
 // time does not tell which names exist. Failed logins are limited per
-// name: after LoginFailureMax within LoginWindow the name is refused
-// (kind Permission, even with the right password) until its first
-// failure is LoginWindow old; the counts are kept in memory (a restart
-// forgets them, at most 10,000 names, the oldest dropped first).
+// name: from the LoginFailureMax-th failure within LoginWindow of the
+// first, the name is refused (kind Throttled with the wait, even with
+// the right password) until that window ends (NextLoginFailure); a good
+// login forgets the failures. The count, the window's first failure and
+// the lock's end are stored (LoginFailureStore, migration 0027), so that
+// a restart or a second process over the same database keeps them; each
+// is written only over what was read (a swap, read again and retried a
+// few times when another login came first), and the failures of names
+// whose window is over are dropped at the next failure written. While
+// the store cannot read or write them a login is kind IO (503), never
+// a wrong password: a guess that cannot be counted is not answered.
 //
 // An Approval is a request that needs a second person: a refund paying
 // out more than the service point's limit (package api's

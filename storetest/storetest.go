@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSTopUpsFollow", testCMSTopUpsFollow},
 		{"CMSTopUpLateTAC", testCMSTopUpLateTAC},
 		{"CMSLoadReversal", testCMSLoadReversal},
+		{"StaffLoginFailures", testStaffLoginFailures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
