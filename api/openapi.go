@@ -187,7 +187,7 @@ func schemas() map[string]any {
 		"Session":         object(map[string]any{"token": strDesc("the bearer token of the staff routes; shown once"), "name": str(), "role": str(), "service_point": str(), "expires_at": str()}),
 		"Staff":           object(staff),
 		"StaffList":       arrayOf("Staff"),
-		"StaffNew":        object(map[string]any{"name": strDesc("1 to 32 of a-z 0-9 . _ -"), "role": str(), "service_point": str(), "point_type": str(), "password": strDesc("12 to 72 bytes")}),
+		"StaffNew":        object(map[string]any{"name": strDesc("1 to 32 of a-z 0-9 . _ -"), "role": str(), "service_point": strDesc("a partner bank's branch: BANK/BRANCH, the bank's registry party"), "point_type": str(), "password": strDesc("12 to 72 bytes")}),
 		"Approval":        object(approval, "decided_by", "decided_at"),
 		"CardholderNew": object(map[string]any{"name": str(), "doc_type": strDesc("resident_id, passport, hk_macau_permit, taiwan_permit or foreign_permanent_card"),
 			"doc_number": str(), "date_of_birth": strDesc("YYYY-MM-DD"), "phone": strDesc("11 digits or \"\""), "school": str(), "studies_end": strDesc("YYYY-MM-DD or \"\"")}),

@@ -438,7 +438,12 @@
 // (serves cardholders), supervisor (also approves what needs a second
 // person), admin (also manages staff, parties, terminals, products).
 // Terminals and kiosks are not staff: they keep their own credentials in
-// the registry and reach only their own routes.
+// the registry and reach only their own routes. A partner bank's branch
+// is named BANK/BRANCH (its bank's registry party first), and its staff
+// act for their bank only (StaffMember.MayServe, MayRead: money through
+// their bank, no other bank's co-branded card, their bank's clearing
+// statement alone), each refusal a Permission naming the member, their
+// role and their service point.
 //
 // Staffing keeps the accounts over a StaffStore (sqlite.DB.Staff,
 // postgres.DB.Staff; the shared suite runs on both). Passwords (12 to 72

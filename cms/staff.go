@@ -252,6 +252,11 @@ func (s *Staffing) Add(ctx context.Context, by Actor, m StaffMember, password st
 	if m.ServicePoint == "" || len(m.ServicePoint) > ActorLenMax {
 		return StaffMember{}, citycard.E(op, citycard.Invalid, "staff %s: service point: want 1 to %d bytes", m.Name, ActorLenMax)
 	}
+	if m.PointType == BankBranch {
+		if err := checkBranchPoint(op, &m); err != nil {
+			return StaffMember{}, err
+		}
+	}
 	if err := checkPassword(op, password); err != nil {
 		return StaffMember{}, err
 	}
