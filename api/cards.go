@@ -299,8 +299,13 @@ func (s *Server) handleCardApply(w http.ResponseWriter, r *http.Request, by Staf
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	if _, err := m.Product(product); err != nil {
+	p, err := m.Product(product)
+	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err)) // a product of the request, not a resource
+		return
+	}
+	if err := by.member().MayServe(p, nil); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	c, err := m.Apply(r.Context(), by.actor(), issuer, asn, product, holder)
@@ -384,7 +389,7 @@ func (s *Server) handleCardIssue(w http.ResponseWriter, r *http.Request, by Staf
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	c, err := m.Card(r.Context(), issuer, asn)
+	c, err := s.mayServe(r.Context(), by, m, issuer, asn, &ch)
 	if err == nil && c.State == cms.Applied {
 		// The sale is tried on the card as personalized before the
 		// personalization is recorded, so that a sale refused (a load
@@ -456,6 +461,9 @@ func (s *Server) cardMove(w http.ResponseWriter, r *http.Request, by Staff, mv c
 	const op = "api.cardMove"
 	m, issuer, asn, err := s.cardsAndPath(r, op)
 	var c cms.Card
+	if err == nil && by.PointType == cms.BankBranch {
+		_, err = s.mayServe(r.Context(), by, m, issuer, asn, nil)
+	}
 	if err == nil {
 		c, err = m.Move(r.Context(), by.actor(), issuer, asn, mv)
 	}
@@ -495,7 +503,13 @@ func (s *Server) handleCardReplace(w http.ResponseWriter, r *http.Request, by St
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	replayed, err := m.Replace(r.Context(), by.actor(), key, issuer, asn, nu, ch)
+	if by.PointType == cms.BankBranch {
+		_, err = s.mayServe(r.Context(), by, m, issuer, asn, &ch)
+	}
+	var replayed bool
+	if err == nil {
+		replayed, err = m.Replace(r.Context(), by.actor(), key, issuer, asn, nu, ch)
+	}
 	s.answerMoney(w, r, op, by, "card replaced", m, issuer, asn, &nu, replayed, err)
 }
 
@@ -520,7 +534,7 @@ func (s *Server) handleCardMoveBalance(w http.ResponseWriter, r *http.Request, b
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	c, err := m.Card(r.Context(), issuer, asn)
+	c, err := s.mayServe(r.Context(), by, m, issuer, asn, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -546,6 +560,21 @@ func (s *Server) replayedClosed(ctx context.Context, m *cms.Manager, c *cms.Card
 		return false, nil
 	}
 	return m.Booked(ctx, key)
+}
+
+// mayServe reads a card and tells whether by may act on it with money
+// through ch (nil: none): cms.StaffMember.MayServe on the card's
+// product. Kinds Permission, NotFound, IO.
+func (s *Server) mayServe(ctx context.Context, by Staff, m *cms.Manager, issuer citycard.IssuerCode, asn citycard.ASN, ch *cms.Channel) (cms.Card, error) {
+	c, err := m.Card(ctx, issuer, asn)
+	if err != nil || by.PointType != cms.BankBranch {
+		return c, err
+	}
+	p, err := m.Product(c.Product)
+	if err != nil {
+		return c, err
+	}
+	return c, by.member().MayServe(p, ch)
 }
 
 // balances returns the server's Balances, ShadowBalances by default.
@@ -611,7 +640,7 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 		s.fail(w, r, citycard.Wrap(op, citycard.Invalid, err))
 		return
 	}
-	c, err := m.Card(r.Context(), issuer, asn)
+	c, err := s.mayServe(r.Context(), by, m, issuer, asn, &payee)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -638,7 +667,7 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 			return
 		}
 		req, _ := json.Marshal(q) // four strings: it cannot fail
-		a, err := st.GateRefund(r.Context(), &cms.StaffMember{Name: by.Name, Role: by.Role, ServicePoint: by.actor().ServicePoint}, "card:"+c.String(), string(req), quote.PaidFen, limit, approvalID)
+		a, err := st.GateRefund(r.Context(), by.member(), "card:"+c.String(), string(req), quote.PaidFen, limit, approvalID)
 		if err != nil {
 			s.fail(w, r, err)
 			return

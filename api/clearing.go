@@ -153,8 +153,12 @@ func (s *Server) clearingDay(r *http.Request) (clearing.Day, error) {
 // handleClearingCycles lists the cycles, newest first, before ?before=
 // (a day, default none: the newest), at most ?limit= (1 to
 // CyclesPageMax, default the most).
-func (s *Server) handleClearingCycles(w http.ResponseWriter, r *http.Request, _ Staff) {
+func (s *Server) handleClearingCycles(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.clearingCycles"
+	if err := by.member().MayRead(""); err != nil { // a partner bank's staff: its own statement only
+		s.fail(w, r, err)
+		return
+	}
 	if s.Clearing == nil {
 		s.fail(w, r, citycard.E(op, citycard.Unavailable, "clearing is not served here"))
 		return
@@ -199,7 +203,11 @@ func (s *Server) handleClearingCycles(w http.ResponseWriter, r *http.Request, _ 
 	s.reply(w, r, http.StatusOK, out)
 }
 
-func (s *Server) handleClearingCycle(w http.ResponseWriter, r *http.Request, _ Staff) {
+func (s *Server) handleClearingCycle(w http.ResponseWriter, r *http.Request, by Staff) {
+	if err := by.member().MayRead(""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	d, err := s.clearingDay(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -242,8 +250,12 @@ func (s *Server) clearingMove(name string, move func(Clearing) clearingMoveFunc)
 
 // handleClearingFile serves one settlement file of a closed cycle, as it
 // closed with it: its name, hash, size and text.
-func (s *Server) handleClearingFile(w http.ResponseWriter, r *http.Request, _ Staff) {
+func (s *Server) handleClearingFile(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.clearingFile"
+	if err := by.member().MayRead(""); err != nil { // a partner bank's staff: its own statement only
+		s.fail(w, r, err)
+		return
+	}
 	d, err := s.clearingDay(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -268,8 +280,12 @@ func (s *Server) handleClearingFile(w http.ResponseWriter, r *http.Request, _ St
 // handleClearingStatement serves {party}'s statement of a closed cycle,
 // its records paged: ?after= (a journal position, default 0) and ?limit=
 // (1 to StatementRowsMax, default the most).
-func (s *Server) handleClearingStatement(w http.ResponseWriter, r *http.Request, _ Staff) {
+func (s *Server) handleClearingStatement(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.clearingStatement"
+	if err := by.member().MayRead(r.PathValue("party")); err != nil { // a partner bank's staff: its own statement only
+		s.fail(w, r, err)
+		return
+	}
 	d, err := s.clearingDay(r)
 	if err != nil {
 		s.fail(w, r, err)

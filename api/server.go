@@ -107,6 +107,13 @@ type Staff struct {
 	Name         string
 	Role         Role
 	ServicePoint string
+	PointType    cms.PointType // 0 for StaticStaff's, at no point
+}
+
+// member is st as card management's rules on staff take them
+// (cms.StaffMember.MayServe, MayRead, Staffing.GateRefund).
+func (st Staff) member() *cms.StaffMember {
+	return &cms.StaffMember{Name: st.Name, Role: st.Role, ServicePoint: st.actor().ServicePoint, PointType: st.PointType}
 }
 
 // actor is st as card management's audit log names them; a member of

@@ -25,7 +25,7 @@ func (s StoredStaff) AuthenticateStaff(ctx context.Context, token string) (Staff
 	if err != nil {
 		return Staff{}, err
 	}
-	return Staff{Name: m.Name, Role: m.Role, ServicePoint: m.ServicePoint}, nil
+	return Staff{Name: m.Name, Role: m.Role, ServicePoint: m.ServicePoint, PointType: m.PointType}, nil
 }
 
 // readBody reads a request's strict JSON object (see readObject) of at

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
 )
 
@@ -64,5 +68,31 @@ func TestLoginLimited(t *testing.T) {
 	}
 	if code, _ := x.call(t, "GET", "/v1/cards/"+testIssuer.String()+"/31500000000000000999", "fresh", ""); code != http.StatusUnauthorized {
 		t.Errorf("after logout: %d, want 401", code)
+	}
+}
+
+// downFailures is a staff store whose failed-login counts cannot be
+// read or written.
+type downFailures struct{ cms.StaffStore }
+
+func (downFailures) LoginFailures(context.Context, string) (cms.LoginFailures, error) {
+	return cms.LoginFailures{}, citycard.E("test", citycard.IO, "the database is down")
+}
+
+// TestLoginStoreDown: while the failed logins cannot be read, a login is
+// 503 with Retry-After whether its password is right or wrong, never
+// 401 (a guess the limiter cannot count is not answered).
+func TestLoginStoreDown(t *testing.T) {
+	x := withCMS(t, newFixture(t))
+	x.s.Staffing = cms.NewStaffing(downFailures{x.db.Staff()}, time.Now, cms.StaffOptions{BcryptCost: bcrypt.MinCost})
+	for _, pw := range []string{staffPass, "wrong password!!"} {
+		resp, err := http.Post(x.srv.URL+"/v1/staff/login", "application/json", strings.NewReader(`{"name":"clerk","password":"`+pw+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("password %q, the store down: %d, Retry-After %q; want 503 with a wait", pw, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/citycard/citycard"
@@ -120,6 +121,9 @@ func (s *Server) handleCardTopUp(w http.ResponseWriter, r *http.Request, by Staf
 	var t cms.TopUp
 	var replayed bool
 	if err == nil {
+		err = s.mayServeTopUp(r.Context(), by, issuer, asn, &payer)
+	}
+	if err == nil {
 		t, replayed, err = tu.Pay(r.Context(), by.actor(), key, issuer, asn, payer, fen)
 	}
 	s.answerTopUp(w, r, "remote top-up paid", by.Name, t, replayed, err)
@@ -175,6 +179,11 @@ func (s *Server) handleTopUpRefund(w http.ResponseWriter, r *http.Request, by St
 	}
 	var t cms.TopUp
 	var replayed bool
+	if err == nil && by.PointType == cms.BankBranch { // the refund goes back to the payer's channel
+		if t, err = tu.TopUp(r.Context(), id); err == nil {
+			err = s.mayServeTopUp(r.Context(), by, t.Issuer, t.ASN, &t.Payer)
+		}
+	}
 	if err == nil {
 		t, replayed, err = tu.Refund(r.Context(), by.actor(), id)
 	}
@@ -282,4 +291,17 @@ func (s *Server) handleTopUpClaim(w http.ResponseWriter, r *http.Request, tid ci
 		return
 	}
 	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), MAC2: hexUpper(mac2[:])})
+}
+
+// mayServeTopUp tells whether by may take or pay back a top-up of a card
+// through payer (Server.mayServe).
+func (s *Server) mayServeTopUp(ctx context.Context, by Staff, issuer citycard.IssuerCode, asn citycard.ASN, payer *cms.Channel) error {
+	if by.PointType != cms.BankBranch {
+		return nil
+	}
+	m, err := s.cards("api.mayServeTopUp")
+	if err == nil {
+		_, err = s.mayServe(ctx, by, m, issuer, asn, payer)
+	}
+	return err
 }

@@ -265,7 +265,7 @@ type Result struct {
 	Concessions []ConcessionLine
 	Unpriced    Totals
 	// LoadClaim is the ledger range the loads were taken from; Loaded
-	// counts them and sums their net amount; Commissions are the
+	// counts them (a reversal taking one back) and sums their net amount; Commissions are the
 	// channels' commissions on them, by channel, issuer and rule.
 	LoadClaim   LoadClaim
 	Loaded      Totals

@@ -20,11 +20,12 @@ const LoadsMax = 1 << 26
 
 // Load is a load booked in the ledger as clearing sees it: one entry of
 // type load (card management's: a sale's first load, a counter's, a
-// kiosk's or a bank's, or its reversal) moving AmountFen from the
-// settlement account of Channel, the party the money came in through
-// (our issuer's own counters, a top-up agent, a partner bank, a payment
-// company), to the card float of Issuer. A reversal (a load the card
-// never credited) is negative.
+// kiosk's or a bank's) moving AmountFen from the settlement account of
+// Channel, the party the money came in through (our issuer's own
+// counters, a top-up agent, a partner bank, a payment company), to the
+// card float of Issuer; or the reversal of one (a load the card never
+// credited: a ledger reversal naming the load's entry, or, as booked
+// before reversals were, a load entry of the other direction), negative.
 type Load struct {
 	Seq       int64 // the ledger entry's
 	Channel   string
@@ -40,27 +41,31 @@ type LoadClaim struct {
 	Entries int64
 }
 
-// LedgerScanner is what clearing reads of the ledger: ledger.Store's Scan.
+// LedgerScanner is what clearing reads of the ledger: ledger.Store's
+// Scan, and Entry to tell the reversal of a load from others.
 type LedgerScanner interface {
 	Scan(ctx context.Context, after int64, fn func(p *ledger.Posted) error) error
+	Entry(ctx context.Context, seq int64) (ledger.Posted, error)
 }
 
 // GatherLoads claims the ledger range after Seq from up to the last
 // entry booked before before (the cycle's cut-off), and returns the
-// loads in it. An entry booked before the cut-off but committed after
-// the claim (the ledger's Seq is the commit order, its time the
-// poster's clock) is in the next cycle's range, never lost nor taken
-// twice, as a journal entry is. The loads booked before notBefore are
-// in the range but not taken (zero for all): a cycle after one that
-// claimed no ledger range (computed before loads were cleared) takes
-// only the loads after that cycle's cut-off. Kind Conflict for a range that is not
-// dense (an entry missing from the read), Invalid for a load entry that
-// is not one settlement account to one card float, or more than LoadsMax
-// loads.
+// loads in it, the reversals of loads among them (a reversal whose
+// entry is a load, in the range or before it). An entry booked before
+// the cut-off but committed after the claim (the ledger's Seq is the
+// commit order, its time the poster's clock) is in the next cycle's
+// range, never lost nor taken twice, as a journal entry is. The loads
+// booked before notBefore are in the range but not taken (zero for
+// all): a cycle after one that claimed no ledger range (computed before
+// loads were cleared) takes only the loads after that cycle's cut-off.
+// Kind Conflict for a range that is not dense (an entry missing from the
+// read), Invalid for a load entry (or a load's reversal) that is not one
+// settlement account to one card float, or more than LoadsMax loads.
 func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, before time.Time) (LoadClaim, []Load, error) {
 	const op = "clearing.GatherLoads"
 	claim := LoadClaim{Range: Range{From: from, To: from}}
 	var loads []Load
+	var reversals []ledger.Posted // of what, asked once the scan is done
 	next := from + 1
 	err := l.Scan(ctx, from, func(p *ledger.Posted) error {
 		if p.Seq != next {
@@ -70,11 +75,17 @@ func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, be
 		if p.Time.Before(before) {
 			claim.To = p.Seq
 		}
-		if p.Type != ledger.EntryLoad || p.Time.Before(notBefore) {
+		if p.Type != ledger.EntryLoad && p.Type != ledger.EntryReversal || p.Time.Before(notBefore) {
 			return nil
 		}
-		if len(loads) == LoadsMax {
+		if len(loads)+len(reversals) == LoadsMax {
 			return citycard.E(op, citycard.Invalid, "ledger after %d: more than %d loads before %v", from, LoadsMax, before)
+		}
+		if p.Type == ledger.EntryReversal {
+			r := *p
+			r.Postings = slices.Clone(p.Postings)
+			reversals = append(reversals, r)
+			return nil
 		}
 		ld, err := loadOf(p)
 		if err != nil {
@@ -86,11 +97,43 @@ func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, be
 	if err != nil {
 		return LoadClaim{}, nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	if loads, err = addReversals(ctx, l, loads, reversals); err != nil {
+		return LoadClaim{}, nil, citycard.Wrap(op, citycard.Other, err)
+	}
 	claim.Entries = claim.To - from
 	for len(loads) > 0 && loads[len(loads)-1].Seq > claim.To {
 		loads = loads[:len(loads)-1]
 	}
 	return claim, loads, nil
+}
+
+// addReversals adds to loads (in Seq order) the reversals that reverse a
+// load: one whose entry is among loads, or else one the ledger says is a
+// load (an entry of an earlier range, or of this range before notBefore).
+func addReversals(ctx context.Context, l LedgerScanner, loads []Load, reversals []ledger.Posted) ([]Load, error) {
+	if len(reversals) == 0 {
+		return loads, nil
+	}
+	n := len(loads)
+	for i := range reversals {
+		r := &reversals[i]
+		if _, seen := slices.BinarySearchFunc(loads[:n], r.ReversalOf, func(ld Load, seq int64) int { return cmp.Compare(ld.Seq, seq) }); !seen {
+			orig, err := l.Entry(ctx, r.ReversalOf)
+			if err != nil {
+				return nil, err
+			}
+			if orig.Type != ledger.EntryLoad {
+				continue
+			}
+		}
+		ld, err := loadOf(r)
+		if err != nil {
+			return nil, citycard.Wrap("clearing.GatherLoads", citycard.Invalid, err)
+		}
+		loads = append(loads, ld)
+	}
+	slices.SortFunc(loads, func(a, b Load) int { return cmp.Compare(a.Seq, b.Seq) })
+	return loads, nil
 }
 
 // loadOf reads a load entry: one posting on a settlement account, one
@@ -234,8 +277,9 @@ func CapsInForce(versions []CapVersion, d Day) map[string]int64 {
 // commission moves the cycle's loads into pos (each channel owes the
 // issuer what came in through it) and returns the channels' commission
 // lines, each load charged by the first rule of its channel's schedule,
-// a reversal taking back exactly what the load was charged. Kind Invalid
-// for a load of 0 fen or beyond 2^32.
+// a reversal taking back exactly what the load was charged (a line whose
+// loads were all reversed in the cycle is left out: it is as if they
+// never were). Kind Invalid for a load of 0 fen or beyond 2^32.
 func (c *Clearer) commission(op string, in *Input, res *Result, pos positions) ([]CommissionLine, error) {
 	type key struct{ channel, issuer string }
 	lines := map[key]*CommissionLine{}
@@ -249,7 +293,11 @@ func (c *Clearer) commission(op string, in *Input, res *Result, pos positions) (
 		if ld.AmountFen == 0 || ld.AmountFen > math.MaxUint32 || ld.AmountFen < -math.MaxUint32 || ld.Channel == "" || ld.Issuer == "" {
 			return nil, citycard.E(op, citycard.Invalid, "cycle %v: load at ledger entry %d of %d fen through %q onto %q's cards", in.Day, ld.Seq, ld.AmountFen, ld.Channel, ld.Issuer)
 		}
-		res.Loaded.Count++
+		if ld.AmountFen < 0 { // a reversal takes its load back
+			res.Loaded.Count--
+		} else {
+			res.Loaded.Count++
+		}
 		res.Loaded.AmountFen += ld.AmountFen
 		if ld.Channel != ld.Issuer {
 			pos.move(ld.Channel, ld.Issuer, ld.AmountFen)
@@ -279,7 +327,9 @@ func (c *Clearer) commission(op string, in *Input, res *Result, pos positions) (
 	}
 	out := make([]CommissionLine, 0, len(lines))
 	for _, l := range lines {
-		out = append(out, *l)
+		if *l != (CommissionLine{Channel: l.Channel, Issuer: l.Issuer, Rule: l.Rule}) { // not every load reversed
+			out = append(out, *l)
+		}
 	}
 	slices.SortFunc(out, func(a, b CommissionLine) int {
 		return cmp.Or(strings.Compare(a.Channel, b.Channel), strings.Compare(a.Issuer, b.Issuer))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,14 +219,17 @@ func TestRoundingOverManySmallRecords(t *testing.T) {
 func TestCommissionAndLoads(t *testing.T) {
 	cfg := exampleConfig()
 	cfg.Fees = nil
-	cfg.Commissions = []FeeSchedule{{Party: agent, Rules: []FeeRule{{Name: "agent", RatePPM: 2000, MinFen: 10, MaxFen: 100}}}}
+	cfg.Commissions = []FeeSchedule{{Party: agent, Rules: []FeeRule{{Name: "agent", RatePPM: 2000, MinFen: 10, MaxFen: 100}}},
+		{Party: "agent-2", Rules: []FeeRule{{Name: "agent-2", RatePPM: 3000, MinFen: 10}}}}
 	in := loadInput(day1,
-		Load{Channel: agent, Issuer: our, AmountFen: 1000},    // 2 fen: the minimum, 10
-		Load{Channel: agent, Issuer: our, AmountFen: 20_000},  // 40 fen
-		Load{Channel: agent, Issuer: our, AmountFen: 100_000}, // 200: the cap, 100
-		Load{Channel: agent, Issuer: our, AmountFen: -20_000}, // the 200-yuan load reversed: -40
-		Load{Channel: "bank", Issuer: our, AmountFen: 5000},   // no schedule: no commission
-		Load{Channel: our, Issuer: our, AmountFen: 7000},      // our own counter
+		Load{Channel: agent, Issuer: our, AmountFen: 1000},     // 2 fen: the minimum, 10
+		Load{Channel: agent, Issuer: our, AmountFen: 20_000},   // 40 fen
+		Load{Channel: agent, Issuer: our, AmountFen: 100_000},  // 200: the cap, 100
+		Load{Channel: agent, Issuer: our, AmountFen: -20_000},  // the 200-yuan load reversed: -40
+		Load{Channel: "bank", Issuer: our, AmountFen: 5000},    // no schedule: no commission
+		Load{Channel: our, Issuer: our, AmountFen: 7000},       // our own counter
+		Load{Channel: "agent-2", Issuer: our, AmountFen: 3000}, // reversed in the cycle: as if it never was
+		Load{Channel: "agent-2", Issuer: our, AmountFen: -3000},
 	)
 	res, err := mustClearer(t, cfg).Clear(in)
 	if err != nil {
@@ -235,7 +239,7 @@ func TestCommissionAndLoads(t *testing.T) {
 	if len(res.Commissions) != 1 || res.Commissions[0] != want {
 		t.Errorf("commissions %+v, want %+v", res.Commissions, want)
 	}
-	if res.Loaded != (Totals{Count: 6, AmountFen: 113_000}) {
+	if res.Loaded != (Totals{Count: 4, AmountFen: 113_000}) {
 		t.Errorf("loaded %+v", res.Loaded)
 	}
 	net := map[string]int64{}
@@ -402,6 +406,24 @@ func (l fakeLedger) Scan(_ context.Context, after int64, fn func(*ledger.Posted)
 	return nil
 }
 
+func (l fakeLedger) Entry(_ context.Context, seq int64) (ledger.Posted, error) {
+	for i := range l {
+		if l[i].Seq == seq {
+			return l[i], nil
+		}
+	}
+	return ledger.Posted{}, citycard.E("fakeLedger.Entry", citycard.NotFound, "entry %d", seq)
+}
+
+// reversalOf is the ledger reversal of e, at seq.
+func reversalOf(seq int64, at time.Time, e ledger.Posted) ledger.Posted {
+	r := ledger.Posted{Seq: seq, Time: at, Entry: ledger.Entry{Key: "r", Type: ledger.EntryReversal, ReversalOf: e.Seq}}
+	for _, p := range e.Postings {
+		r.Postings = append(r.Postings, ledger.Posting{Account: p.Account, AmountFen: -p.AmountFen})
+	}
+	return r
+}
+
 func loadEntry(seq int64, at time.Time, typ ledger.EntryType, channel, issuer string, fen int64) ledger.Posted {
 	return ledger.Posted{Seq: seq, Time: at, Entry: ledger.Entry{Key: "k", Type: typ, Postings: ledger.Transfer(
 		ledger.Account{Type: ledger.Settlement, Party: channel}, ledger.Account{Type: ledger.CardFloat, Party: issuer}, fen)}}
@@ -436,6 +458,23 @@ func TestGatherLoads(t *testing.T) {
 	}
 	if _, _, err := GatherLoads(ctx, append(l[:1:1], l[2:]...), 0, time.Time{}, cut); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("a read skipping entry 2: %v, want Conflict", err)
+	}
+	// Reversals: of a load of this range, of a load of the range before
+	// (its entry read from the ledger), of a refund (not a load), and of
+	// a load after the claim (not taken).
+	refund := loadEntry(2, cut.Add(-time.Minute), ledger.EntryRefund, "bank", our, -300)
+	rl := fakeLedger{
+		loadEntry(1, cut.Add(-2*time.Hour), ledger.EntryLoad, agent, our, 800),
+		refund,
+		loadEntry(3, cut.Add(-time.Hour), ledger.EntryLoad, agent, our, 500),
+	}
+	rl = append(rl, reversalOf(4, cut.Add(-time.Minute), rl[2]), reversalOf(5, cut.Add(-time.Minute), rl[0]),
+		reversalOf(6, cut.Add(-time.Minute), refund), loadEntry(7, cut.Add(time.Minute), ledger.EntryLoad, agent, our, 900))
+	rl = append(rl, reversalOf(8, cut.Add(time.Minute), rl[6]))
+	claim, loads, err = GatherLoads(ctx, rl, 2, time.Time{}, cut)
+	want := []Load{{3, agent, our, 500}, {4, agent, our, -500}, {5, agent, our, -800}}
+	if err != nil || claim != (LoadClaim{Range: Range{2, 6}, Entries: 4}) || !slices.Equal(loads, want) {
+		t.Errorf("reversals: claim %+v, loads %+v, %v; want %+v", claim, loads, err, want)
 	}
 	odd := fakeLedger{{Seq: 1, Time: cut.Add(-time.Hour), Entry: ledger.Entry{Type: ledger.EntryLoad, Postings: ledger.Transfer(
 		ledger.Account{Type: ledger.FeeIncome}, ledger.Account{Type: ledger.CardFloat, Party: our}, 5)}}}

@@ -176,8 +176,11 @@
 //
 // Loads come from the ledger (GatherLoads): card management's entries of
 // type load (a sale's first load, a counter's, a kiosk's, a partner
-// bank's, and their reversals) move money from the settlement account of
-// the channel it came in through to the issuer's card float. A cycle
+// bank's) move money from the settlement account of the channel it came
+// in through to the issuer's card float; a load the card never credited
+// is taken back by a ledger reversal of its entry (type reversal, naming
+// the load's Seq: a negative load, whichever cycle took the load; a
+// reversal of anything else is not a load). A cycle
 // claims the ledger range (From, To] after the previous cycle's, To the
 // last entry booked before its cut-off, read densely (a skipped Seq is
 // Conflict), as it claims the journal: an entry stamped before the

@@ -113,7 +113,7 @@
 //
 //	sale            settlement:CHANNEL -> card_deposit:ISSUER (deposit), fee_income (issue fee), card_float:ISSUER (first load)
 //	load            settlement:CHANNEL -> card_float:ISSUER
-//	load reversed   card_float:ISSUER -> settlement:CHANNEL (an online load the card never credited)
+//	load reversed   the ledger reversal of the load's entry (an online load the card never credited)
 //	refund          card_float:ISSUER (balance), card_deposit:ISSUER (deposit) -> fee_income (fee, a lost card's deposit), settlement:PAYEE (the rest)
 //	replacement fee settlement:CHANNEL -> fee_income (the deposit stays with the card that replaces)
 //	balance move    card_float:ISSUER -> card_float:ISSUER (old card to new: the float stands still, the cards' subledger moves)
@@ -209,7 +209,13 @@
 // session's MAC2 can no longer credit. So at the card's next Authorize:
 // its counter past the load's confirms it (the card credited); the same
 // counter reverses it (LoadReversal: the money back to the channel, a
-// load_reversed flow), as it never credited and never will. Settle does
+// load_reversed flow), as it never credited and never will. The
+// reversal's entry is a ledger reversal (type reversal) naming the
+// load's entry by its Seq (Store.LedgerEntry of LoadEntryKey, read
+// before the reversal is booked: the load committed before its MAC2 was
+// answered), its postings the load's negated, so that clearing's loads
+// and the channel's commission see the load taken back, and the ledger
+// refuses to reverse one load twice. Settle does
 // the same from acquisition's card shadows (CardRecords, acquire's
 // online counter): a counter seen at or past the load's confirms it. A
 // reversed load whose TAC comes after all (two readers on one card, the
@@ -432,7 +438,12 @@
 // (serves cardholders), supervisor (also approves what needs a second
 // person), admin (also manages staff, parties, terminals, products).
 // Terminals and kiosks are not staff: they keep their own credentials in
-// the registry and reach only their own routes.
+// the registry and reach only their own routes. A partner bank's branch
+// is named BANK/BRANCH (its bank's registry party first), and its staff
+// act for their bank only (StaffMember.MayServe, MayRead: money through
+// their bank, no other bank's co-branded card, their bank's clearing
+// statement alone), each refusal a Permission naming the member, their
+// role and their service point.
 //
 // Staffing keeps the accounts over a StaffStore (sqlite.DB.Staff,
 // postgres.DB.Staff; the shared suite runs on both). Passwords (12 to 72
@@ -447,10 +458,17 @@
 // session and the account, so a disabled account's sessions end at once.
 // An unknown name costs a bcrypt comparison too, so that the answer's
 // time does not tell which names exist. Failed logins are limited per
-// name: after LoginFailureMax within LoginWindow the name is refused
-// (kind Permission, even with the right password) until its first
-// failure is LoginWindow old; the counts are kept in memory (a restart
-// forgets them, at most 10,000 names, the oldest dropped first).
+// name: from the LoginFailureMax-th failure within LoginWindow of the
+// first, the name is refused (kind Throttled with the wait, even with
+// the right password) until that window ends (NextLoginFailure); a good
+// login forgets the failures. The count, the window's first failure and
+// the lock's end are stored (LoginFailureStore, migration 0027), so that
+// a restart or a second process over the same database keeps them; each
+// is written only over what was read (a swap, read again and retried a
+// few times when another login came first), and the failures of names
+// whose window is over are dropped at the next failure written. While
+// the store cannot read or write them a login is kind IO (503), never
+// a wrong password: a guess that cannot be counted is not answered.
 //
 // An Approval is a request that needs a second person: a refund paying
 // out more than the service point's limit (package api's

@@ -258,8 +258,12 @@ func (h *LoadHost) settleBySession(ctx context.Context, op string, by Actor, c C
 	case counter < open.Counter:
 		return c, citycard.E(op, citycard.Conflict, "card %v answered online counter %d, below its unconfirmed load's %d: an old session", &c, counter, open.Counter)
 	}
+	e, err := h.m.store.LedgerEntry(ctx, LoadEntryKey(open.Key))
+	if err != nil {
+		return c, citycard.Wrap(op, citycard.Other, err)
+	}
 	at := h.m.now()
-	r := LoadReversal{Card: &c, Load: open}
+	r := LoadReversal{Card: &c, Load: open, Entry: &e}
 	b, err := r.Book()
 	if err != nil {
 		return c, citycard.Wrap(op, citycard.Other, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
@@ -796,5 +797,137 @@ func TestConfirmLater(t *testing.T) {
 	}
 	if n, err := cms.VerifyAudit(ctx, r.db.CMS()); err != nil || n != 3*(cards+1)+2*cards {
 		t.Errorf("VerifyAudit: %d %v, want %d", n, err, 3*(cards+1)+2*cards)
+	}
+}
+
+// lostAnswer commits the reversal of a load, then answers an error once
+// (the answer lost after the commit), keeping the operation.
+type lostAnswer struct {
+	cms.Store
+	armed    atomic.Bool
+	reversal *cms.Operation
+}
+
+func (l *lostAnswer) Commit(ctx context.Context, op *cms.Operation) (bool, error) {
+	replayed, err := l.Store.Commit(ctx, op)
+	if err == nil && op.Audit != nil && op.Audit.Action == "reverse load" && l.armed.CompareAndSwap(true, false) {
+		l.reversal = op
+		return false, errInjected
+	}
+	return replayed, err
+}
+
+// TestLoadReversalInLedger: a load through a partner bank the card never
+// credited, reversed by the card's next session at the same counter, is
+// a ledger reversal of the load's entry; the float, the bank's
+// commission, the cycle's loads and the day's loads are then as if the
+// load never was. The reversal whose answer was lost, retried, is booked
+// once; its operation committed again is a replay; and the ledger
+// refuses to reverse the load's entry a second time under another key.
+func TestLoadReversalInLedger(t *testing.T) {
+	ctx := context.Background()
+	la := &lostAnswer{}
+	r := newRig(t, func(s cms.Store) cms.Store { la.Store = s; return la })
+	c := r.card(t, 1)
+	bank := cms.Channel{Type: cms.PartnerBank, Party: "nb-bank"}
+	s1, mac1 := c.initialize(t, 30000, r.clk.read())
+	if _, err := r.host.Authorize(ctx, clerk, bank, s1, mac1); err != nil {
+		t.Fatal(err)
+	}
+	// The card left the reader before CREDIT; its next session, at the
+	// same online counter, is a cash load at our own counter.
+	s2, mac1 := c.initialize(t, 1000, r.clk.read())
+	la.armed.Store(true)
+	_, err := r.host.Authorize(ctx, kiosk, cash, s2, mac1)
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("the reversal's answer lost: %v", err)
+	}
+	mac2, err := r.host.Authorize(ctx, kiosk, cash, s2, mac1) // the terminal retries
+	if err != nil {
+		t.Fatal(err)
+	}
+	tac, ok := c.credit(t, s2, mac2)
+	if !ok {
+		t.Fatal("the card refused the credit")
+	}
+	if err := r.host.Confirm(ctx, kiosk, s2, tac); err != nil {
+		t.Fatal(err)
+	}
+
+	lg := r.db.Ledger()
+	load, err := lg.EntryByKey(ctx, cms.LoadEntryKey(cms.LoadKey(s1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := lg.EntryByKey(ctx, "cms:reverse:"+cms.LoadKey(s1)+"/reverse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Type != ledger.EntryReversal || rev.ReversalOf != load.Seq || rev.Source != load.Source || len(rev.Postings) != 2 ||
+		rev.Postings[0] != (ledger.Posting{Account: load.Postings[0].Account, AmountFen: -load.Postings[0].AmountFen}) {
+		t.Errorf("the reversal %+v of load %+v", rev.Entry, load.Entry)
+	}
+	// As if the bank's load never was: the float and the card's book are
+	// the cash load, the bank's settlement account is back at 0, and the
+	// day's loads count the cash load alone.
+	if got := r.float(t); got != 1000 || r.book(t, c) != 1000 || c.balance != 1000 {
+		t.Errorf("float %d, book %d, card %d; want 1000 each", got, r.book(t, c), c.balance)
+	}
+	if b, err := lg.Balance(ctx, bank.Account()); err != nil || b.NetFen() != 0 {
+		t.Errorf("the bank's settlement account: %+v %v, want 0", b, err)
+	}
+	from, to := time.Date(2026, 3, 2, 0, 0, 0, 0, citycard.ChinaTime), time.Date(2026, 3, 3, 0, 0, 0, 0, citycard.ChinaTime)
+	if got, err := r.db.CMS().LoadedFen(ctx, issuer, c.asn, from, to); err != nil || got != 1000 {
+		t.Errorf("the day's loads: %d %v, want 1000", got, err)
+	}
+	cal := clearing.DefaultCalendar()
+	day := cal.Day(r.clk.read())
+	claim, loads, err := clearing.GatherLoads(ctx, lg, 0, time.Time{}, cal.End(day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []clearing.Load{{Seq: load.Seq, Channel: "nb-bank", Issuer: issuerHex, AmountFen: 30000},
+		{Seq: rev.Seq, Channel: "nb-bank", Issuer: issuerHex, AmountFen: -30000}}
+	if n := len(loads); n != 3 || loads[0] != want[0] || loads[1] != want[1] || loads[2].AmountFen != 1000 || loads[2].Channel != issuerHex {
+		t.Fatalf("the cycle's loads %+v, want %+v and the cash load", loads, want)
+	}
+	clr, err := clearing.NewClearer(clearing.Config{Calendar: cal, Collector: issuerHex, Rounding: clearing.RoundDown,
+		Commissions: []clearing.FeeSchedule{{Party: "nb-bank", Rules: []clearing.FeeRule{{Name: "bank", RatePPM: 3000, MinFen: 50}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := clr.Clear(&clearing.Input{Day: day, LoadClaim: claim, Loads: loads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Loaded != (clearing.Totals{Count: 1, AmountFen: 1000}) || len(res.Commissions) != 0 {
+		t.Errorf("cleared: loads %+v, commissions %+v; want the cash load alone, no commission", res.Loaded, res.Commissions)
+	}
+	for _, p := range res.Positions {
+		if p.NetFen != 0 {
+			t.Errorf("position %+v: want every party at 0", p)
+		}
+	}
+
+	// The reversal committed again: a replay, nothing booked.
+	head, _ := lg.Head(ctx)
+	if la.reversal == nil {
+		t.Fatal("no reversal committed")
+	}
+	again := *la.reversal
+	again.Cards = nil // the card has moved on since; the key answers first
+	if replayed, err := r.store.Commit(ctx, &again); err != nil || !replayed {
+		t.Errorf("the reversal committed again: replayed %v, %v", replayed, err)
+	}
+	// Under another key, the ledger refuses a second reversal of the load.
+	twice := rev.Entry
+	twice.Key = "cms:reverse-again/reverse"
+	_, err = ledger.New(lg, r.clk.read).Post(ctx, twice)
+	wantKind(t, "the load's entry reversed twice", err, citycard.Conflict)
+	if h, _ := lg.Head(ctx); h != head {
+		t.Errorf("the ledger moved from %+v to %+v", head, h)
+	}
+	if _, err := ledger.Verify(ctx, lg); err != nil {
+		t.Error(err)
 	}
 }

@@ -3,6 +3,7 @@ package cms
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -110,11 +111,19 @@ func loadInputHash(s *LoadSession, ch Channel) [32]byte {
 		hex.EncodeToString(l.Date[:]), hex.EncodeToString(l.Time[:]), ch.Type, ch.Party, ch.Reference)
 }
 
+// LoadEntryKey is the ledger key of the entry that booked online load
+// key (LoadKey): "cms:KEY/load", as every load's (Load.Book).
+func LoadEntryKey(key string) string { return "cms:" + key + "/load" }
+
 // LoadReversal reverses an unconfirmed online load that the card never
-// credited: the money goes back to the channel it came through.
+// credited: the money goes back to the channel it came through, by a
+// ledger reversal of the load's entry.
 type LoadReversal struct {
 	Card *Card
 	Load *OnlineLoad
+	// Entry is the load's ledger entry as it was booked (Store.LedgerEntry
+	// of LoadEntryKey), the one the reversal names.
+	Entry *ledger.Posted
 }
 
 // OpKey returns the idempotency key: the load's, reversed.
@@ -125,21 +134,33 @@ func (r LoadReversal) InputHash() [32]byte {
 	return inputHash("load_reversal", r.Load.Key, r.Load.AmountFen, r.Load.Channel.Type, r.Load.Channel.Party)
 }
 
-// Book returns the reversal's entry (card float back to the channel's
-// settlement account, an entry of type load in the other direction: the
-// ledger's reversal type names an entry by its sequence number, which the
-// host does not hold) and its flow. Kind Conflict for a load that is not
-// unconfirmed.
+// Book returns the reversal's entry and its flow. The entry is a ledger
+// reversal (ledger.EntryReversal) of the load's: ReversalOf its Seq, its
+// source, product and count, every posting negated (the card float back
+// to the channel's account), as ledger.Ledger.Reverse builds one, so
+// that whoever reads the ledger (clearing's loads and the commissions on
+// them) sees the load taken back, and the ledger refuses to reverse it
+// twice. Kind Conflict for a load that is not unconfirmed; Invalid for an
+// entry that is not the load's (its key, type or amount).
 func (r LoadReversal) Book() (Booking, error) {
 	const op = "cms.LoadReversal.Book"
 	if r.Load.Status != LoadUnconfirmed {
 		return Booking{}, citycard.E(op, citycard.Conflict, "load %s of card %s is %v: only an unconfirmed load is reversed", r.Load.Key, r.Load.Card(), r.Load.Status)
 	}
+	orig := r.Entry
+	if orig == nil || orig.Key != LoadEntryKey(r.Load.Key) || orig.Type != ledger.EntryLoad || orig.Seq <= 0 ||
+		!slices.Equal(orig.Postings, ledger.Transfer(r.Load.Channel.account(), floatAccount(r.Card), r.Load.AmountFen)) {
+		return Booking{}, citycard.E(op, citycard.Invalid, "load %s of card %s: the ledger entry given is not the load's", r.Load.Key, r.Load.Card())
+	}
 	key := r.OpKey()
 	b := Booking{Key: key, InputHash: r.InputHash()}
-	e, ok := entry(key, "reverse", ledger.EntryLoad, r.Card, ledger.Transfer(floatAccount(r.Card), r.Load.Channel.account(), r.Load.AmountFen)...)
-	e.Memo = "the card never credited the load: it began another at online counter " + strconv.Itoa(int(r.Load.Counter))
-	b.add(e, ok)
+	e := ledger.Entry{Key: "cms:" + key + "/reverse", Type: ledger.EntryReversal, Source: orig.Source, Product: orig.Product,
+		Count: orig.Count, ReversalOf: orig.Seq, Postings: make([]ledger.Posting, len(orig.Postings)),
+		Memo: "the card never credited the load: it began another at online counter " + strconv.Itoa(int(r.Load.Counter))}
+	for i, p := range orig.Postings {
+		e.Postings[i] = ledger.Posting{Account: p.Account, AmountFen: -p.AmountFen}
+	}
+	b.Entries = []ledger.Entry{e}
 	b.Flows = []Flow{{r.Card.Issuer, r.Card.ASN, FlowLoadReversed, r.Load.AmountFen}}
 	b.through(r.Load.Channel, -r.Load.AmountFen, -r.Load.AmountFen)
 	return b, nil

@@ -17,6 +17,8 @@ import (
 // and their sessions, kept by the SHA-256 of the token.
 // sqlite.DB.Staff and postgres.DB.Staff implement it beside StaffStore.
 type HolderAccountStore interface {
+	// LoginFailureStore keeps the failed logins, per document.
+	LoginFailureStore
 	// CreateHolderAccount stores a cardholder's password hash and its
 	// audit record. Kind Exists for a holder who has an account,
 	// NotFound for no such holder.
@@ -40,7 +42,7 @@ type SelfService struct {
 	cost   int
 	ttl    time.Duration
 	random io.Reader
-	limit  loginLimiter
+	limit  loginGuard
 	dummy  []byte
 	slots  chan struct{} // as Staffing's: LoginsAtOnce password checks at once
 }
@@ -50,7 +52,7 @@ type SelfService struct {
 func NewSelfService(m *Manager, store HolderAccountStore, now func() time.Time, o StaffOptions) *SelfService {
 	st := NewStaffing(nil, now, o)
 	return &SelfService{m: m, store: store, now: now, cost: st.cost, ttl: st.ttl, random: st.random, dummy: st.dummy,
-		limit: loginLimiter{failures: map[string][]time.Time{}}, slots: make(chan struct{}, LoginsAtOnce)}
+		limit: loginGuard{store}, slots: make(chan struct{}, LoginsAtOnce)}
 }
 
 // Register gives the holder of a card a password: the card must be a
@@ -90,24 +92,29 @@ func (s *SelfService) Register(ctx context.Context, issuer citycard.IssuerCode, 
 }
 
 // Login opens a cardholder's session with their document and password,
-// limited per document as staff logins are per name (the limiter keeps
-// the document's look-up hash, never the number). Kinds Unauthenticated
-// (no such document, no account, a wrong password: the message does not
-// say which), Permission (too many failures), Unavailable (LoginsAtOnce
-// checks running), IO.
+// limited per document as staff logins are per name (Staffing.Check; the
+// failures are stored under the document's look-up hash, never the
+// number). Kinds Unauthenticated (no such document, no account, a wrong
+// password: the message does not say which), Permission (too many
+// failures), Unavailable (LoginsAtOnce checks running), IO (the store:
+// never told as a wrong password).
 func (s *SelfService) Login(ctx context.Context, t DocType, number, password string) (string, int64, time.Time, error) {
 	const op = "cms.SelfService.Login"
 	lh := s.m.protector.LookupHash(t, NormalizeDocNumber(number))
-	key := hex.EncodeToString(lh[:])
+	subject := "holder:" + hex.EncodeToString(lh[:])
 	now := s.now()
-	if wait := s.limit.blocked(key, now); wait > 0 {
-		return "", 0, time.Time{}, citycard.E(op, citycard.Permission, "too many failed logins with that document: try again in %d s", int(wait.Seconds()+1))
-	}
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	default:
 		return "", 0, time.Time{}, citycard.E(op, citycard.Unavailable, "busy: %d logins are being checked, try again", LoginsAtOnce)
+	}
+	wait, f, err := s.limit.blocked(ctx, subject, now)
+	switch {
+	case err != nil:
+		return "", 0, time.Time{}, citycard.Wrap(op, citycard.Other, err)
+	case wait > 0:
+		return "", 0, time.Time{}, citycard.E(op, citycard.Permission, "too many failed logins with that document: try again in %d s", int(wait.Seconds()+1))
 	}
 	wrong := citycard.E(op, citycard.Unauthenticated, "wrong document or password, or no self-service account")
 	h, err := s.m.FindHolder(ctx, t, number)
@@ -118,15 +125,21 @@ func (s *SelfService) Login(ctx context.Context, t DocType, number, password str
 	switch {
 	case citycard.IsKind(err, citycard.NotFound):
 		bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
-		s.limit.failed(key, now)
+		if err := s.limit.failed(ctx, op, subject, f, now); err != nil {
+			return "", 0, time.Time{}, err
+		}
 		return "", 0, time.Time{}, wrong
 	case err != nil:
 		return "", 0, time.Time{}, citycard.Wrap(op, citycard.Other, err)
 	case bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil:
-		s.limit.failed(key, now)
+		if err := s.limit.failed(ctx, op, subject, f, now); err != nil {
+			return "", 0, time.Time{}, err
+		}
 		return "", 0, time.Time{}, wrong
 	}
-	s.limit.succeeded(key)
+	if err := s.limit.succeeded(ctx, op, subject, f, now); err != nil {
+		return "", 0, time.Time{}, err
+	}
 	var raw [32]byte
 	if _, err := io.ReadFull(s.random, raw[:]); err != nil {
 		return "", 0, time.Time{}, citycard.E(op, citycard.IO, "drawing a session token: %w", err)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -88,7 +87,6 @@ const (
 	SessionTTLMax     = 12 * time.Hour   // a session lasts at most a long shift
 	LoginFailureMax   = 5                // failed logins of one name in LoginWindow before it is refused
 	LoginWindow       = 15 * time.Minute // the window of LoginFailureMax
-	loginNamesMax     = 10000            // names the limiter remembers
 	DefaultBcryptCost = 12               // 0.25 to 0.75 s a login on this 2-core machine, under load
 	DefaultSessionTTL = 8 * time.Hour
 	// LoginsAtOnce bounds the password checks running at once: each
@@ -148,6 +146,8 @@ func CheckStaffName(name string) error {
 // postgres.DB.Staff implement it; the shared suite (storetest) runs on
 // both.
 type StaffStore interface {
+	// LoginFailureStore keeps the failed logins, per name.
+	LoginFailureStore
 	// CreateStaff stores a new account and its audit record in one
 	// transaction. Kind Exists for a name taken.
 	CreateStaff(ctx context.Context, m *StaffMember, a *AuditRecord) error
@@ -196,7 +196,7 @@ type Staffing struct {
 	cost   int
 	ttl    time.Duration
 	random io.Reader
-	limit  loginLimiter
+	limit  loginGuard
 	dummy  []byte        // a hash to compare against for an unknown name, so that its answer takes as long
 	slots  chan struct{} // a slot per password check running (LoginsAtOnce)
 }
@@ -214,7 +214,7 @@ func NewStaffing(store StaffStore, now func() time.Time, o StaffOptions) *Staffi
 	if s.random == nil {
 		s.random = rand.Reader
 	}
-	s.limit.failures = map[string][]time.Time{}
+	s.limit = loginGuard{store}
 	s.slots = make(chan struct{}, LoginsAtOnce)
 	h, err := bcrypt.GenerateFromPassword([]byte("citycard: no such member of staff"), s.cost)
 	if err != nil {
@@ -251,6 +251,11 @@ func (s *Staffing) Add(ctx context.Context, by Actor, m StaffMember, password st
 	}
 	if m.ServicePoint == "" || len(m.ServicePoint) > ActorLenMax {
 		return StaffMember{}, citycard.E(op, citycard.Invalid, "staff %s: service point: want 1 to %d bytes", m.Name, ActorLenMax)
+	}
+	if m.PointType == BankBranch {
+		if err := checkBranchPoint(op, &m); err != nil {
+			return StaffMember{}, err
+		}
 	}
 	if err := checkPassword(op, password); err != nil {
 		return StaffMember{}, err
@@ -303,23 +308,37 @@ func (s *Staffing) List(ctx context.Context, after string, limit int) ([]StaffMe
 	return l, citycard.Wrap(op, citycard.Other, err)
 }
 
-// Check checks a member's name and password, rate-limited: after
-// LoginFailureMax failures of a name within LoginWindow, the name is
-// refused (kind Throttled, with the wait, even with the right password) until the
-// window of its first failure has passed. Kind Unauthenticated for a
-// wrong name or password or a disabled account (the message does not
-// tell which), Unavailable while LoginsAtOnce checks run, IO.
+// Check checks a member's name and password, rate-limited: from the
+// LoginFailureMax-th failure of a name within LoginWindow of its first,
+// the name is refused (kind Throttled, with the wait, even with the
+// right password) until that window ends; a good login forgets the
+// failures. The failures are stored (LoginFailureStore), so that a
+// restart or another process over the same store keeps the count and
+// the lock. Kind Unauthenticated for a wrong name or password or a
+// disabled account (the message does not tell which), Unavailable while
+// LoginsAtOnce checks run, IO (the store: never told as a wrong
+// password, and the password is then neither told right nor counted).
 func (s *Staffing) Check(ctx context.Context, name, password string) (StaffMember, error) {
 	const op = "cms.Staffing.Check"
+	wrong := citycard.E(op, citycard.Unauthenticated, "wrong name or password, or the account is disabled")
 	now := s.now()
-	if wait := s.limit.blocked(name, now); wait > 0 {
-		return StaffMember{}, citycard.Later(op, wait, "too many failed logins for %q: try again in %d s", name, int(wait.Seconds()+1))
-	}
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	default:
 		return StaffMember{}, citycard.E(op, citycard.Unavailable, "busy: %d logins are being checked, try again", LoginsAtOnce)
+	}
+	if CheckStaffName(name) != nil { // no account has that name, nor can: nothing to count
+		bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
+		return StaffMember{}, wrong
+	}
+	subject := staffSubject(name)
+	wait, f, err := s.limit.blocked(ctx, subject, now)
+	switch {
+	case err != nil:
+		return StaffMember{}, citycard.Wrap(op, citycard.Other, err)
+	case wait > 0:
+		return StaffMember{}, citycard.Later(op, wait, "too many failed logins for %q: try again in %d s", name, int(wait.Seconds()+1))
 	}
 	m, err := s.store.StaffMember(ctx, name)
 	switch {
@@ -328,11 +347,15 @@ func (s *Staffing) Check(ctx context.Context, name, password string) (StaffMembe
 	case err != nil:
 		return StaffMember{}, citycard.Wrap(op, citycard.Other, err)
 	case bcrypt.CompareHashAndPassword(m.PasswordHash, []byte(password)) == nil && !m.Disabled:
-		s.limit.succeeded(name)
+		if err := s.limit.succeeded(ctx, op, subject, f, now); err != nil {
+			return StaffMember{}, err
+		}
 		return m, nil
 	}
-	s.limit.failed(name, now)
-	return StaffMember{}, citycard.E(op, citycard.Unauthenticated, "wrong name or password, or the account is disabled")
+	if err := s.limit.failed(ctx, op, subject, f, now); err != nil {
+		return StaffMember{}, err
+	}
+	return StaffMember{}, wrong
 }
 
 // Session is a login: its token (shown once, stored only as its
@@ -392,59 +415,4 @@ func (s *Staffing) Authenticate(ctx context.Context, token string) (StaffMember,
 // Logout ends a session. Kind IO.
 func (s *Staffing) Logout(ctx context.Context, token string) error {
 	return citycard.Wrap("cms.Staffing.Logout", citycard.Other, s.store.DeleteSession(ctx, sha256.Sum256([]byte(token))))
-}
-
-// loginLimiter counts failed logins per name, in memory: a restart
-// forgets them, which costs an attacker a restart of the back office per
-// LoginFailureMax guesses. It remembers at most loginNamesMax names; a
-// new name beyond that evicts the one whose failures are oldest.
-type loginLimiter struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time // the failures within the window, oldest first
-}
-
-func (l *loginLimiter) recent(name string, now time.Time) []time.Time {
-	f := l.failures[name]
-	for len(f) > 0 && !now.Before(f[0].Add(LoginWindow)) {
-		f = f[1:]
-	}
-	if len(f) == 0 {
-		delete(l.failures, name)
-		return nil
-	}
-	l.failures[name] = f
-	return f
-}
-
-// blocked returns how long name is refused from now: 0 if it is not.
-func (l *loginLimiter) blocked(name string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.recent(name, now)
-	if len(f) < LoginFailureMax {
-		return 0
-	}
-	return f[0].Add(LoginWindow).Sub(now)
-}
-
-func (l *loginLimiter) failed(name string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.recent(name, now)
-	if f == nil && len(l.failures) >= loginNamesMax {
-		var oldest string
-		for n, g := range l.failures {
-			if oldest == "" || g[len(g)-1].Before(l.failures[oldest][len(l.failures[oldest])-1]) {
-				oldest = n
-			}
-		}
-		delete(l.failures, oldest)
-	}
-	l.failures[name] = append(f, now)
-}
-
-func (l *loginLimiter) succeeded(name string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.failures, name)
 }

@@ -1,8 +1,12 @@
 package cms
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/citycard/citycard"
 )
@@ -45,48 +49,119 @@ func TestCheckStaffName(t *testing.T) {
 	}
 }
 
-// TestLoginLimiter: LoginFailureMax failures of a name within
-// LoginWindow refuse it until the window of the first has passed; other
-// names are not affected; a success forgets the failures.
-func TestLoginLimiter(t *testing.T) {
-	l := loginLimiter{failures: map[string][]time.Time{}}
+// TestNextLoginFailure: LoginFailureMax-1 failures of a window refuse
+// nothing; the LoginFailureMax-th refuses the subject until the window
+// of the first has passed (one nanosecond before it still, at it not);
+// a failure at the window's end begins a new one.
+func TestNextLoginFailure(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	var f LoginFailures
 	for i := range LoginFailureMax - 1 {
-		l.failed("ann", t0.Add(time.Duration(i)*time.Second))
+		f = NextLoginFailure(f, t0.Add(time.Duration(i)*time.Second))
 	}
-	if w := l.blocked("ann", t0.Add(time.Minute)); w != 0 {
-		t.Fatalf("after %d failures: blocked %v", LoginFailureMax-1, w)
+	if f.Count != LoginFailureMax-1 || !f.First.Equal(t0) || !f.LockedUntil.IsZero() {
+		t.Fatalf("after %d failures: %+v, want no lock", LoginFailureMax-1, f)
 	}
-	l.failed("ann", t0.Add(time.Minute))
-	if w := l.blocked("ann", t0.Add(time.Minute)); w != LoginWindow-time.Minute {
-		t.Errorf("after %d failures: blocked %v, want %v", LoginFailureMax, w, LoginWindow-time.Minute)
+	f = NextLoginFailure(f, t0.Add(time.Minute))
+	if f.Count != LoginFailureMax || !f.LockedUntil.Equal(t0.Add(LoginWindow)) {
+		t.Errorf("after %d failures: %+v, want locked until %v", LoginFailureMax, f, t0.Add(LoginWindow))
 	}
-	if w := l.blocked("bo", t0.Add(time.Minute)); w != 0 {
-		t.Errorf("bo blocked %v", w)
+	if g := NextLoginFailure(f, t0.Add(LoginWindow-time.Nanosecond)); g.Count != LoginFailureMax+1 || !g.LockedUntil.Equal(f.LockedUntil) {
+		t.Errorf("a failure just before the window ends: %+v, want the same window and lock", g)
 	}
-	// The first failure leaves the window at t0+LoginWindow: one
-	// nanosecond before it the name is still refused, at it not.
-	if w := l.blocked("ann", t0.Add(LoginWindow-time.Nanosecond)); w != time.Nanosecond {
-		t.Errorf("just before the window: %v", w)
-	}
-	if w := l.blocked("ann", t0.Add(LoginWindow)); w != 0 {
-		t.Errorf("at the window's end: %v", w)
-	}
-	l.failed("cy", t0)
-	l.succeeded("cy")
-	if _, ok := l.failures["cy"]; ok {
-		t.Error("a success kept cy's failures")
+	if g := NextLoginFailure(f, t0.Add(LoginWindow)); g != (LoginFailures{Count: 1, First: t0.Add(LoginWindow)}) {
+		t.Errorf("a failure at the window's end: %+v, want a new window", g)
 	}
 }
 
-func TestLoginLimiterBounded(t *testing.T) {
-	l := loginLimiter{failures: map[string][]time.Time{}}
-	t0 := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
-	for i := range loginNamesMax + 10 {
-		l.failed(string(rune('a'+i%26))+time.Duration(i).String(), t0.Add(time.Duration(i)))
+// memFailures is a LoginFailureStore in memory, failing when told.
+type memFailures struct {
+	StaffStore // nil: only what Check calls is here
+	mu         sync.Mutex
+	rows       map[string]LoginFailures
+	members    map[string]StaffMember
+	fail       string // the method to fail, kind IO
+}
+
+var errStore = citycard.E("test", citycard.IO, "the store is down")
+
+func (m *memFailures) LoginFailures(_ context.Context, subject string) (LoginFailures, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail == "LoginFailures" {
+		return LoginFailures{}, errStore
 	}
-	if len(l.failures) != loginNamesMax {
-		t.Errorf("%d names remembered, want %d", len(l.failures), loginNamesMax)
+	return m.rows[subject], nil
+}
+
+func (m *memFailures) SwapLoginFailures(_ context.Context, subject string, old, next LoginFailures, _ time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail == "SwapLoginFailures" {
+		return false, errStore
+	}
+	if m.rows[subject] != old {
+		return false, nil
+	}
+	if next.Count == 0 {
+		delete(m.rows, subject)
+	} else {
+		m.rows[subject] = next
+	}
+	return true, nil
+}
+
+func (m *memFailures) StaffMember(_ context.Context, name string) (StaffMember, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail == "StaffMember" {
+		return StaffMember{}, errStore
+	}
+	if sm, ok := m.members[name]; ok {
+		return sm, nil
+	}
+	return StaffMember{}, citycard.E("test", citycard.NotFound, "no %q", name)
+}
+
+// TestLoginStoreFaults: a store that fails while a login is checked is
+// kind IO (503), never a wrong password, whether the password is right
+// or wrong; nothing is counted; the same login succeeds once the store
+// is back. A name no account can have is wrong without a count.
+func TestLoginStoreFaults(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	st := &memFailures{rows: map[string]LoginFailures{}, members: map[string]StaffMember{}}
+	s := NewStaffing(st, func() time.Time { return now }, StaffOptions{BcryptCost: bcrypt.MinCost})
+	h, err := bcrypt.GenerateFromPassword([]byte("right password!"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.members["ann"] = StaffMember{Name: "ann", Role: RoleClerk, ServicePoint: "p", PointType: OwnCounter, PasswordHash: h}
+	// One failure first, so that a right password has a count to forget.
+	if _, err := s.Check(ctx, "ann", "wrong password!"); !citycard.IsKind(err, citycard.Unauthenticated) {
+		t.Fatalf("a wrong password: %v", err)
+	}
+	for _, fail := range []string{"LoginFailures", "SwapLoginFailures", "StaffMember"} {
+		for _, pw := range []string{"right password!", "wrong password!"} {
+			st.fail = fail
+			_, err := s.Check(ctx, "ann", pw)
+			st.fail = ""
+			if !citycard.IsKind(err, citycard.IO) || citycard.IsKind(err, citycard.Unauthenticated) {
+				t.Errorf("%s failing, %q: %v, want kind IO", fail, pw, err)
+			}
+		}
+	}
+	if f := st.rows["staff:ann"]; f.Count != 1 {
+		t.Errorf("after the faults: %+v, want the one failure", f)
+	}
+	if _, err := s.Check(ctx, "ann", "right password!"); err != nil {
+		t.Fatalf("the store back: %v", err)
+	}
+	if len(st.rows) != 0 {
+		t.Errorf("a good login kept %+v", st.rows)
+	}
+	if _, err := s.Check(ctx, "Not A Name!", "wrong password!"); !citycard.IsKind(err, citycard.Unauthenticated) || len(st.rows) != 0 {
+		t.Errorf("a name no account can have: %v, %+v counted", err, st.rows)
 	}
 }
 
@@ -151,14 +226,15 @@ func TestApprovalGrants(t *testing.T) {
 // refused at once (kind Unavailable) and counts as no failure; a slot
 // freed takes the next.
 func TestLoginsAtOnce(t *testing.T) {
-	s := &Staffing{slots: make(chan struct{}, LoginsAtOnce), now: time.Now, limit: loginLimiter{failures: map[string][]time.Time{}}}
+	st := &memFailures{rows: map[string]LoginFailures{}}
+	s := &Staffing{store: st, slots: make(chan struct{}, LoginsAtOnce), now: time.Now, limit: loginGuard{st}}
 	for range LoginsAtOnce {
 		s.slots <- struct{}{}
 	}
 	if _, err := s.Check(t.Context(), "ann", "whatever password"); !citycard.IsKind(err, citycard.Unavailable) {
 		t.Fatalf("with %d checks running: %v, want Unavailable", LoginsAtOnce, err)
 	}
-	if len(s.limit.failures) != 0 {
+	if len(st.rows) != 0 {
 		t.Error("a refused check counted as a failure")
 	}
 }

@@ -91,3 +91,22 @@ func ScanStaffList(rows Rows) ([]StaffMember, error) {
 	}
 	return l, rows.Err()
 }
+
+// LoginFailureColumns is the stores' spelling of a subject's failed
+// logins (cms_login_failures, beside its subject), as StaffColumns.
+const LoginFailureColumns = "failures, first_ns, locked_until_ns"
+
+// LoginFailureArgs returns f's values in LoginFailureColumns' order.
+func LoginFailureArgs(f LoginFailures) []any {
+	return []any{int64(f.Count), unixNs(f.First), unixNs(f.LockedUntil)}
+}
+
+// ScanLoginFailures reads failed logins from a row of
+// LoginFailureColumns.
+func ScanLoginFailures(row Scanner) (LoginFailures, error) {
+	var n, first, until int64
+	if err := row.Scan(&n, &first, &until); err != nil {
+		return LoginFailures{}, err
+	}
+	return LoginFailures{Count: int(n), First: fromNs(first), LockedUntil: fromNs(until)}, nil
+}

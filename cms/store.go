@@ -11,6 +11,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/ledger"
 )
 
 // Store is the storage card management needs: cardholders (only in their
@@ -101,6 +102,10 @@ type Store interface {
 	// UnconfirmedLoads returns up to limit unconfirmed online loads with
 	// keys after after, by key.
 	UnconfirmedLoads(ctx context.Context, after string, limit int) ([]OnlineLoad, error)
+	// LedgerEntry returns the ledger entry booked under key (the one a
+	// Commit posted: ledger.Store.EntryByKey), so that a reversal names
+	// the entry it reverses. Kind NotFound.
+	LedgerEntry(ctx context.Context, key string) (ledger.Posted, error)
 }
 
 // CardLoads is a card as an online load's authorization reads it

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
@@ -180,4 +181,37 @@ func (s staffStore) HolderSession(ctx context.Context, tokenHash [32]byte) (int6
 		return 0, time.Time{}, citycard.E(op, citycard.NotFound, "no such session")
 	}
 	return holder, time.Unix(0, exp).UTC(), mapErr(op, err)
+}
+
+func (s staffStore) LoginFailures(ctx context.Context, subject string) (cms.LoginFailures, error) {
+	f, err := cms.ScanLoginFailures(s.cms.db.pool.QueryRow(ctx, `SELECT `+cms.LoginFailureColumns+` FROM cms_login_failures WHERE subject = $1`, subject))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cms.LoginFailures{}, nil
+	}
+	return f, mapErr("postgres.Staff.LoginFailures", err)
+}
+
+func (s staffStore) SwapLoginFailures(ctx context.Context, subject string, old, next cms.LoginFailures, forgetBefore time.Time) (bool, error) {
+	var swapped bool
+	err := pgx.BeginFunc(ctx, s.cms.db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM cms_login_failures WHERE first_ns < $1 AND subject <> $2`, forgetBefore.UnixNano(), subject); err != nil {
+			return err
+		}
+		var tag pgconn.CommandTag
+		var err error
+		switch o, n := cms.LoginFailureArgs(old), cms.LoginFailureArgs(next); {
+		case old.Count == 0:
+			tag, err = tx.Exec(ctx, `INSERT INTO cms_login_failures (subject, `+cms.LoginFailureColumns+`) VALUES ($1, $2, $3, $4) ON CONFLICT (subject) DO NOTHING`,
+				append([]any{subject}, n...)...)
+		case next.Count == 0:
+			tag, err = tx.Exec(ctx, `DELETE FROM cms_login_failures WHERE subject = $1 AND failures = $2 AND first_ns = $3 AND locked_until_ns = $4`,
+				append([]any{subject}, o...)...)
+		default:
+			tag, err = tx.Exec(ctx, `UPDATE cms_login_failures SET failures = $1, first_ns = $2, locked_until_ns = $3 WHERE subject = $4 AND failures = $5 AND first_ns = $6 AND locked_until_ns = $7`,
+				append(append(n, subject), o...)...)
+		}
+		swapped = err == nil && tag.RowsAffected() == 1
+		return err
+	})
+	return swapped, mapErr("postgres.Staff.SwapLoginFailures", err)
 }

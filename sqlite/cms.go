@@ -8,6 +8,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/ledger"
 )
 
 // CMS returns card management's store (cms.Store).
@@ -328,6 +329,11 @@ func (s cmsStore) UnconfirmedLoads(ctx context.Context, after string, limit int)
 	defer rows.Close()
 	l, err := cms.ScanLoads(rows)
 	return l, mapErr(op, err)
+}
+
+// LedgerEntry reads the ledger entry of key (cms.Store.LedgerEntry).
+func (s cmsStore) LedgerEntry(ctx context.Context, key string) (ledger.Posted, error) {
+	return s.db.ledger.EntryByKey(ctx, key)
 }
 
 func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, error) {

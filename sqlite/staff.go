@@ -187,3 +187,40 @@ func (s staffStore) HolderSession(ctx context.Context, tokenHash [32]byte) (int6
 	}
 	return holder, time.Unix(0, exp).UTC(), mapErr(op, err)
 }
+
+func (s staffStore) LoginFailures(ctx context.Context, subject string) (cms.LoginFailures, error) {
+	f, err := cms.ScanLoginFailures(s.db.r.QueryRowContext(ctx, `SELECT `+cms.LoginFailureColumns+` FROM cms_login_failures WHERE subject = ?`, subject))
+	if err == sql.ErrNoRows {
+		return cms.LoginFailures{}, nil
+	}
+	return f, mapErr("sqlite.Staff.LoginFailures", err)
+}
+
+func (s staffStore) SwapLoginFailures(ctx context.Context, subject string, old, next cms.LoginFailures, forgetBefore time.Time) (bool, error) {
+	var swapped bool
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM cms_login_failures WHERE first_ns < ? AND subject <> ?`, forgetBefore.UnixNano(), subject); err != nil {
+			return err
+		}
+		var res sql.Result
+		var err error
+		switch o, n := cms.LoginFailureArgs(old), cms.LoginFailureArgs(next); {
+		case old.Count == 0:
+			res, err = tx.ExecContext(ctx, `INSERT INTO cms_login_failures (subject, `+cms.LoginFailureColumns+`) VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
+				append([]any{subject}, n...)...)
+		case next.Count == 0:
+			res, err = tx.ExecContext(ctx, `DELETE FROM cms_login_failures WHERE subject = ? AND failures = ? AND first_ns = ? AND locked_until_ns = ?`,
+				append([]any{subject}, o...)...)
+		default:
+			res, err = tx.ExecContext(ctx, `UPDATE cms_login_failures SET failures = ?, first_ns = ?, locked_until_ns = ? WHERE subject = ? AND failures = ? AND first_ns = ? AND locked_until_ns = ?`,
+				append(append(n, subject), o...)...)
+		}
+		if err != nil {
+			return err
+		}
+		k, err := res.RowsAffected()
+		swapped = k == 1
+		return err
+	})
+	return swapped, mapErr("sqlite.Staff.SwapLoginFailures", err)
+}

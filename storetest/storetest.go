@@ -77,6 +77,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSFlowIssuers", testCMSFlowIssuers},
 		{"CMSTopUpsFollow", testCMSTopUpsFollow},
 		{"CMSTopUpLateTAC", testCMSTopUpLateTAC},
+		{"CMSLoadReversal", testCMSLoadReversal},
+		{"StaffLoginFailures", testStaffLoginFailures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -186,12 +186,12 @@ func TestCardTopUpCLI(t *testing.T) {
 	as := func(token string) []string {
 		return []string{envServer + "=" + server, envToken + "=" + token, envPassword + "=" + testPassword}
 	}
-	mustCLI(t, as(admin), "staff", "add", "--name", "ann", "--role", "clerk", "--point", "icbc-nb-branch-3", "--point-type", "bank_branch")
+	mustCLI(t, as(admin), "staff", "add", "--name", "ann", "--role", "clerk", "--point", "icbc-ningbo/nb-branch-3", "--point-type", "bank_branch")
 	mustCLI(t, as(admin), "staff", "add", "--name", "sue", "--role", "supervisor", "--point", "nb-counter-01", "--point-type", "own_counter")
 	ann, sue := staffLoginCLI(t, srv.addr, "ann"), staffLoginCLI(t, srv.addr, "sue")
 	card := "31500001FFFFFFFF/31500000000000000011"
 	mustCLI(t, as(ann), "card", "apply", card, "--product", "transit")
-	mustCLI(t, as(ann), "card", "issue", card, "--key", "sell-11", "--party", "nb-card")
+	mustCLI(t, as(ann), "card", "issue", card, "--key", "sell-11", "--channel", "partner_bank", "--party", "icbc-ningbo") // a bank clerk: through the bank
 	pay := []string{"card", "topup", "pay", card, "--key", "bank-1", "--amount-fen", "5000", "--channel", "partner_bank", "--party", "icbc-ningbo"}
 	out := mustCLI(t, as(ann), pay...)
 	var v struct {
@@ -201,14 +201,17 @@ func TestCardTopUpCLI(t *testing.T) {
 		t.Fatalf("topup pay: %v\n%s", err, out)
 	}
 	id, _ := v.TopUp["id"].(string)
-	if v.TopUp["state"] != "pending" || v.TopUp["service_point"] != "icbc-nb-branch-3" || len(id) != 16 {
+	if v.TopUp["state"] != "pending" || v.TopUp["service_point"] != "icbc-ningbo/nb-branch-3" || len(id) != 16 {
 		t.Fatalf("topup pay: %s", out)
 	}
 	if out := mustCLI(t, as(ann), pay...); !strings.Contains(out, `"replayed": true`) {
 		t.Fatalf("topup pay again: %s", out)
 	}
-	if _, _, err := tryCLI(as(ann), "card", "topup", "pay", card, "--key", "cash-1", "--amount-fen", "100", "--party", "nb-card"); err == nil || !strings.Contains(err.Error(), "422") {
+	if _, _, err := tryCLI(as(sue), "card", "topup", "pay", card, "--key", "cash-1", "--amount-fen", "100", "--party", "nb-card"); err == nil || !strings.Contains(err.Error(), "422") {
 		t.Fatalf("a top-up paid in cash: %v, want 422", err)
+	}
+	if _, _, err := tryCLI(as(ann), "card", "topup", "pay", card, "--key", "boc-1", "--amount-fen", "100", "--channel", "partner_bank", "--party", "boc-ningbo"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a bank clerk's top-up through another bank: %v, want 403", err)
 	}
 	if out := mustCLI(t, as(ann), "card", "topup", "list", card); strings.Count(out, `"id"`) != 1 {
 		t.Fatalf("topup list: %s", out)

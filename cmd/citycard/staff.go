@@ -30,7 +30,10 @@ const staffUsage = `usage: citycard staff <command> [flags]
 Staff accounts: each a login name, a role (auditor reads; clerk serves
 cardholders; supervisor also approves what needs a second person; admin
 also manages staff) and a service point (--point, its kind --point-type
-own_counter, agent, mobile or bank_branch).
+own_counter, agent, mobile or bank_branch). A partner bank's branch is
+named BANK/BRANCH (the bank's registry party: icbc-ningbo/haishu-03); its
+staff take and pay money only through their bank, serve no other bank's
+co-branded cards and read only their bank's clearing statement.
 
   add --name N --role R --point P [--point-type T]
           add an account: with --db on the store itself (the bootstrap:
