@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
@@ -229,9 +230,14 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			classes[h.class] = append(classes[h.class], h)
 		}
 	}
-	var reports, present, late, absent int64
+	var reports, present, late, absent, schoolDays int64
 	for day := 0; day < c.cfg.Days; day++ {
-		date, _ := citycard.DateTime(c.cfg.Start.AddDate(0, 0, day))
+		t := c.cfg.Start.AddDate(0, 0, day)
+		if t.Weekday() == time.Saturday || t.Weekday() == time.Sunday {
+			continue // no school: every pupil absent, as the city made them
+		}
+		schoolDays++
+		date, _ := citycard.DateTime(t)
 		for class := uint16(1); int(class) <= len(classes); class++ {
 			rep, err := o.Attendance(ctx, appDefs[appSchool].id, class, date, citycard.BCDTime{})
 			if err != nil {
@@ -257,7 +263,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			present, late, absent = present+int64(rep.Present), late+int64(rep.Lates), absent+int64(rep.Absent)
 		}
 	}
-	att.detail = fmt.Sprintf("%d class reports over %d days: %d present, %d late, %d absent, each pupil as the city made it", reports, c.cfg.Days, present, late, absent)
+	att.detail = fmt.Sprintf("%d class reports over %d school days: %d present, %d late (after 08:00), %d absent, each pupil as the city made it", reports, schoolDays, present, late, absent)
 }
 
 func contains(s []citycard.ASN, x citycard.ASN) bool {
@@ -275,6 +281,7 @@ func (c *City) reportApps(rep *Report) {
 		return
 	}
 	rep.AppTaps = c.apps.taps
+	rep.City.Terminals["app-gate"] = len(c.apps.gates)
 	rep.Apps = map[string]AppFigures{}
 	for k, ca := range c.apps.apps {
 		rep.Apps[appDefs[k].id] = ca.fig

@@ -87,13 +87,20 @@ func (c *City) planApps(day int) []appEvent {
 		if h.has[appLibrary] {
 			if rng.IntN(100) < 12 {
 				at := 10*3600 + rng.IntN(9*3600)
-				for n := 1 + rng.IntN(3); n > 0; n-- {
+				n := 1 + rng.IntN(3)
+				if rng.IntN(20) == 0 {
+					n += libraryLimit // more than may be out at once: the last refused
+				}
+				for ; n > 0; n-- {
 					tap(at, hi, gate(appLibrary, apps.Loan, 1))
 					at += 30
 				}
 			}
-			if rng.IntN(100) < 10 {
-				tap(9*3600+rng.IntN(3600), hi, gate(appLibrary, apps.Return, 1))
+			if p := 5 + 10*h.loans; rng.IntN(100) < p {
+				// Books come back, more often the more are out.
+				for n := 1 + rng.IntN(max(1, h.loans)); n > 0; n-- {
+					tap(9*3600+rng.IntN(3600), hi, gate(appLibrary, apps.Return, 1))
+				}
 			}
 		}
 		if h.has[appSites] && rng.IntN(100) < map[bool]int{false: 4, true: 25}[weekend] {
