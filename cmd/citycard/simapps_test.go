@@ -14,8 +14,8 @@ import (
 )
 
 // The application checks bite: a back office that loses one check-in
-// when it files the school's records breaks app_records_kept and the
-// class's attendance, and one that never follows card management's
+// when it files the school's records (its event for the parents kept)
+// breaks app_records_kept, the class's attendance and app_parents_told, and one that never follows card management's
 // audit log leaves a lost pupil's grants on the old card, breaking
 // app_lifecycle_carried; the report names the card and the seed.
 func TestSimCatchesBrokenApps(t *testing.T) {
@@ -29,7 +29,7 @@ func TestSimCatchesBrokenApps(t *testing.T) {
 	if dropped != 1 {
 		t.Fatalf("dropped %d check-ins, want 1", dropped)
 	}
-	for _, inv := range []string{city.InvAppRecordsKept, city.InvAppAttendance, city.InvAppLifecycle} {
+	for _, inv := range []string{city.InvAppRecordsKept, city.InvAppAttendance, city.InvAppLifecycle, city.InvAppParentsTold} {
 		if ok, found := rep.Invariants[inv]; ok || !found {
 			t.Errorf("%s: %v (reported %v)", inv, ok, found)
 		}

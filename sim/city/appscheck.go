@@ -33,6 +33,10 @@ const (
 	// InvAppAttendance: the school's attendance per class and day
 	// (apps.Office.Attendance) is what the city's pupils made.
 	InvAppAttendance = "app_attendance"
+	// InvAppParentsTold: every check-in and check-out filed under the
+	// school queued one event for the parents' app (the outbox the app
+	// polls or its webhook receives), none twice.
+	InvAppParentsTold = "app_parents_told"
 )
 
 // appJournaled counts a journal entry of an application record; false
@@ -79,6 +83,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		return
 	}
 	kept, nodup, life, att := newInv(InvAppRecordsKept), newInv(InvAppNoFalseDuplicates), newInv(InvAppLifecycle), newInv(InvAppAttendance)
+	told := newInv(InvAppParentsTold)
 	o, lc := c.bo.Apps()
 	for last := int64(-1); ; {
 		pos, err := o.IndexRecords(ctx, api.AcquireJournal{Journal: c.bo.Journal()})
@@ -155,6 +160,38 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			kept.fail("%s: %d records filed, its gates allowed %d taps", appDefs[k].id, n, ca.fig.Allowed)
 		}
 	}
+	// The parents told: one event a check-in or check-out filed.
+	var ins, outs int64
+	keys := map[string]bool{}
+	for after := int64(0); ; {
+		evs, err := o.Events(ctx, appDefs[appSchool].id, after, apps.EventsPageMax)
+		if err != nil {
+			told.fail("reading the school's events: %v", err)
+			break
+		}
+		for _, e := range evs {
+			after = e.ID
+			switch e.Type {
+			case apps.EventCheckIn:
+				ins++
+			case apps.EventCheckOut:
+				outs++
+			default:
+				continue
+			}
+			if keys[e.Key] {
+				told.fail("event %s queued twice", e.Key)
+			}
+			keys[e.Key] = true
+		}
+		if len(evs) < apps.EventsPageMax {
+			break
+		}
+	}
+	if ins+outs != a.apps[appSchool].fig.Records {
+		told.fail("%s: %d check-in and %d check-out events queued for %d records filed", appDefs[appSchool].id, ins, outs, a.apps[appSchool].fig.Records)
+	}
+	told.detail = fmt.Sprintf("%d check-ins and %d check-outs, each one event in the outbox for the parents' app", ins, outs)
 	kept.detail = fmt.Sprintf("%d application records queued, each journaled once as an application record, none booked or rejected; %d filed under their applications", len(a.recs), filed)
 	if a.copyBad > 0 {
 		nodup.fail("%d records of a batch sent again answered other than duplicate", a.copyBad)

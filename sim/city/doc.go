@@ -286,7 +286,9 @@
 // duplicates), app_lifecycle_carried (the lost card's grants blocked
 // or revoked, the replacement's the same terms, active, and the lost
 // card refused at a gate), app_attendance (apps.Office.Attendance of
-// each class and school day is what the pupils made).
+// each class and school day is what the pupils made), app_parents_told
+// (every check-in and check-out filed queued one event for the
+// parents' app, none twice).
 //
 // What breaks no invariant but deserves a look is reported as a Finding:
 // composite purchases the back office's fare re-check flags although the
