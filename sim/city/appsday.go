@@ -46,6 +46,10 @@ func (c *City) planApps(day int) []appEvent {
 	rng := rngFor(c.cfg.Seed, "apps-day", uint64(day))
 	date := c.cfg.Start.AddDate(0, 0, day)
 	weekend := date.Weekday() == time.Saturday || date.Weekday() == time.Sunday
+	sitePct, ticketsPer := 4, 400 // site visits in a hundred pass holders, one ticket a day per so many riders
+	if weekend {
+		sitePct, ticketsPer = 25, 100
+	}
 	var evs []appEvent
 	gate := func(app int, action apps.Action, place uint32) int32 {
 		return int32(slices.Index(a.gates, a.apps[app].gates[gateKey{action, place}]))
@@ -103,7 +107,7 @@ func (c *City) planApps(day int) []appEvent {
 				}
 			}
 		}
-		if h.has[appSites] && rng.IntN(100) < map[bool]int{false: 4, true: 25}[weekend] {
+		if h.has[appSites] && rng.IntN(100) < sitePct {
 			site := uint32(1 + rng.IntN(2))
 			at := 9*3600 + rng.IntN(6*3600)
 			tap(at, hi, gate(appSites, apps.Admit, site))
@@ -116,7 +120,7 @@ func (c *City) planApps(day int) []appEvent {
 		}
 	}
 	// Tickets: a few riders a day buy one at a site's gate POS.
-	tickets := max(1, len(c.riders)/map[bool]int{false: 400, true: 100}[weekend])
+	tickets := max(1, len(c.riders)/ticketsPer)
 	for k := 0; k < tickets; k++ {
 		ri := rng.IntN(len(c.riders))
 		evs = append(evs, appEvent{at: int64(9*3600 + rng.IntN(7*3600)), kind: appTicketEv, holder: int32(ri), gate: int32(rng.IntN(2))})
