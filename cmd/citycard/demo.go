@@ -87,6 +87,9 @@ func serveDemo(ctx context.Context, e env, bo *simBackOffice, addr string) error
 	if err := cardManagement(s, bo.st, bo.dataKey, "", logger); err != nil {
 		return err
 	}
+	// The city's application systems (citycard app add would give
+	// their tokens); the run filed their records.
+	s.Apps, _ = bo.Apps()
 	staffing := s.Staffing
 	if _, err := staffing.Add(ctx, cms.Actor{Who: "bootstrap", ServicePoint: "cli"},
 		cms.StaffMember{Name: "demo", Role: cms.RoleAdmin, ServicePoint: "demo-counter", PointType: cms.OwnCounter}, password); err != nil {

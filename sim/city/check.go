@@ -93,6 +93,9 @@ func (c *City) check(ctx context.Context) *Report {
 	err := j.Replay(ctx, 0, func(e *acquire.Journaled) error {
 		entries++
 		i, ok := c.byHash[hashRec(e.Raw[:])]
+		if !ok && c.appJournaled(e) {
+			return nil // an application gate's (appscheck.go)
+		}
 		if !ok {
 			unknown++
 			if e.Class != acquire.ClassDuplicate {
@@ -137,6 +140,9 @@ func (c *City) check(ctx context.Context) *Report {
 			rejections++
 			after = r.Pos
 			i, ok := c.byHash[hashRec(r.Raw)]
+			if !ok && c.appRejected(r.Raw) {
+				continue // an application gate's (appscheck.go)
+			}
 			if !ok {
 				lost.fail("rejection %d (terminal %v, %s): a record no terminal of the city queued", r.Pos, r.Terminal, r.Reason)
 				continue
@@ -461,6 +467,7 @@ func (c *City) check(ctx context.Context) *Report {
 
 	cycles := c.checkClearing(ctx, newInv, c.bo.Journal(), c.bo.Ledger())
 	c.checkInterop(ctx, interopAnswered)
+	c.checkApps(ctx, newInv)
 
 	for _, v := range c.violations {
 		ran.fail("%s", v)
@@ -469,6 +476,7 @@ func (c *City) check(ctx context.Context) *Report {
 	ran.detail = fmt.Sprintf("%d taps and loads, no failure the city did not expect", c.fig.Taps)
 
 	rep := c.report(booked)
+	c.reportApps(rep)
 	rep.Cycles = cycles
 	if rep.Cycles == nil {
 		rep.Cycles = []CycleFigures{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
@@ -219,6 +220,12 @@ type BackOffice interface {
 	// what the settlement files are made of. The city wraps the cycles'
 	// Store and Journal (the crash mid-clearing).
 	Clearing(ctx context.Context) (*clearing.Cycles, map[string]exchange.Party, error)
+	// Apps returns the application systems' back office over the
+	// running store (apps.Office on the city's clock, its grants asking
+	// card management whether a card may have one) and card
+	// management's audit log, which Office.Follow reads. It follows
+	// restarts.
+	Apps() (*apps.Office, apps.Lifecycle)
 }
 
 // Setup is what the city gives its back office at Start.

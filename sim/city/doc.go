@@ -249,6 +249,47 @@
 //   - and the city ran as expected: no tap failed in a way it did not
 //     expect.
 //
+// # Application systems
+//
+// The city has the applications of package apps as data (apps.go): a
+// school (campus, classes of 30), a sports centre, the school's sports
+// ground (a venue open to citizens outside school hours, 07:30 to
+// 17:00 on weekdays, to its pupils at any time), the city library and
+// two tourist sites of one site group, each an apps.App in the back
+// office (BackOffice.Apps) whose party is an operator of the registry,
+// with its gates (terminal.Gate, on PSAMs holding the application
+// master key, spooling to queues on disk, uploading over HTTP as every
+// terminal, downloading the blacklist and their gate versions at their
+// slots). After the sale some of our cards are granted entitlements in
+// the back office (six in ten registered students are pupils of the
+// school, a third of them with the ground's pass; library borrowing,
+// the centre's and the ground's passes, the sites' annual pass), and
+// the file is written on the card at the counter (apps.Office.Rewrite,
+// under the card's own application key, which every card of ours is
+// personalized with). Each day the holders tap the gates through the
+// real APDU path at the hours of their lives (pupils in at 07:00-07:55,
+// some late after 08:00, a few absent, out at 16:50-17:40 on school
+// days; loans and returns; evening admissions; site visits, now and
+// then the same site twice): the city predicts each refusal (a loan
+// over the limit, the month's admissions used, a site entered today,
+// a citizen at the ground in school hours), and any other answer is a
+// violation. Tickets at the sites are e-purse purchases at each site's
+// POS, priced by rider category (students, seniors 60-69 and the
+// disabled half, seniors 70 and over free), booked and cleared as any.
+// A lost holder's card is replaced as any: the back office carries the
+// grants to the new card (apps.Office.Follow over card management's
+// audit log, as serve follows it), whose file is written new at the
+// hand-over. The checks (appscheck.go): app_records_kept (every stamp
+// journaled once as an application record, never booked, rejected or
+// lost, and filed under its application), app_no_false_duplicates (no
+// stamp answered a duplicate of another; copies sent again all
+// duplicates), app_lifecycle_carried (the lost card's grants blocked
+// or revoked, the replacement's the same terms, active, and the lost
+// card refused at a gate), app_attendance (apps.Office.Attendance of
+// each class and school day is what the pupils made), app_parents_told
+// (every check-in and check-out filed queued one event for the
+// parents' app, none twice).
+//
 // What breaks no invariant but deserves a look is reported as a Finding:
 // composite purchases the back office's fare re-check flags although the
 // fare engine charged them, and taps a terminal refused with an error of
@@ -266,8 +307,9 @@
 // of the interconnection (counterpart.go: each day's OUT file answered
 // by the visiting cities), our cards travelling to their terminals
 // (the INC file) and forged records of their cards; fee
-// schedules (clearing stores none yet: every fee is 0), the
-// applications (campus, venues, library, tourist sites: only their
-// canteens' POS are here). FaultsNotYet and InvariantsNotYet name them;
+// schedules (clearing stores none yet: every fee is 0); of the
+// applications, parking permits, bikes' registration, the canteens'
+// daily spend limit and the webhooks (the events are queued, none
+// delivered). FaultsNotYet and InvariantsNotYet name them;
 // the report lists them.
 package city

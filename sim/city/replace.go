@@ -129,7 +129,7 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 	to, _ := citycard.DateTime(c.now().AddDate(6, 0, 0))
 	cd, err := card.New(card.Config{
 		Profile: old.profile, Issuer: Issuer, ASN: nu, CardType: cardTypeOurs, RiderCategory: old.category,
-		Start: from, Expiry: to, KeySets: []card.KeySet{ks}, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen),
+		Start: from, Expiry: to, KeySets: []card.KeySet{ks}, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: c.appKey(nu),
 	})
 	if err != nil {
 		return err
@@ -141,6 +141,7 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 	r.replaces, r.replacedBy, r.lostAt = ri, -1, time.Time{}
 	old.replacedBy = int32(len(c.riders))
 	c.riders = append(c.riders, &r)
+	c.appHandedOver(old.replacedBy)
 	return nil
 }
 

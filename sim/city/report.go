@@ -150,6 +150,10 @@ type Report struct {
 	// false alarms, taps the fare table could not price.
 	Findings []Finding `json:"findings"`
 	Timing   Timing    `json:"timing"`
+	// AppTaps are the taps at the application systems' gates, Apps
+	// their figures by application (appscheck.go).
+	AppTaps int64                 `json:"app_taps"`
+	Apps    map[string]AppFigures `json:"apps"`
 }
 
 // OK reports whether every invariant held.
@@ -253,6 +257,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %s\n", "rejections", orNone(joinCounts64(f.Rejections)))
 	fmt.Fprintf(w, "  %-30s %d copies answered %s; %d batches repeated\n", "duplicate and reordered sends", f.Copies.Batches, orNone(joinCounts64(f.Copies.Verdicts)), f.Copies.Repeats)
 	fmt.Fprintf(w, "  %-30s %d\n", "records booked", r.RecordsBooked)
+	r.printApps(w)
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w, "findings (no invariant broken; worth a look)")
 		for _, fd := range r.Findings {

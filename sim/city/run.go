@@ -75,6 +75,7 @@ type City struct {
 	crash   clearCrash
 	dropped bool
 	cp      *counterpart // the counterpart cities' answers (counterpart.go)
+	apps    *cityApps    // the application systems (apps.go)
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -201,8 +202,10 @@ func (c *City) runDay(ctx context.Context, day int) {
 	p := c.planDay(day)
 	midnight := c.cfg.Start.AddDate(0, 0, day)
 	aborted := make([]bool, p.trips)
+	c.appsDay(day)
 	for i := range p.evs {
 		ev := &p.evs[i]
+		c.appsUntil(ctx, day, ev.at) // the applications' events before it
 		c.setNow(midnight.Add(time.Duration(ev.at) * time.Second))
 		switch ev.kind {
 		case evTap:
@@ -228,6 +231,7 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		}
 	}
+	c.appsUntil(ctx, day, 24*3600)
 	// Loads whose TAC never came are settled from the card shadows, as
 	// the back office's settler does now and then.
 	c.settleLoads(ctx)
@@ -624,6 +628,7 @@ func (c *City) finalUploads(ctx context.Context) {
 			break
 		}
 	}
+	c.appFinalUploads(ctx)
 	c.fj.setTransient(0)
 	c.fj.arm(0, false)
 	if c.fj.isDead() {

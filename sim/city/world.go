@@ -606,9 +606,13 @@ func (c *City) buildRiders() error {
 		}
 		from, _ := citycard.DateTime(issued)
 		to, _ := citycard.DateTime(expiry)
+		var appKey *card.AppKey // ours: an entitlement file may be written at a counter
+		if !visitor {
+			appKey = c.appKey(r.asn)
+		}
 		r.card, err = card.New(card.Config{
 			Profile: r.profile, Issuer: c.issuers[r.issuer].code, ASN: r.asn, CardType: typ, RiderCategory: r.category,
-			Start: from, Expiry: to, KeySets: []card.KeySet{ks}, Rand: c.cardRand, InitialBalanceFen: uint32(fen),
+			Start: from, Expiry: to, KeySets: []card.KeySet{ks}, Rand: c.cardRand, InitialBalanceFen: uint32(fen), AppKey: appKey,
 		})
 		if err != nil {
 			return citycard.Wrap(op, citycard.Other, err)
@@ -690,6 +694,9 @@ func (c *City) build(ctx context.Context) error {
 	if err := c.buildDevices(ctx, reg); err != nil {
 		return err
 	}
+	if err := c.buildApps(ctx, reg); err != nil {
+		return err
+	}
 	if err := c.buildRiders(); err != nil {
 		return err
 	}
@@ -707,5 +714,8 @@ func (c *City) build(ctx context.Context) error {
 	if err := c.startRetrying(ctx); err != nil { // the database may be busy at the first start too
 		return err
 	}
-	return c.sellCards(ctx)
+	if err := c.sellCards(ctx); err != nil {
+		return err
+	}
+	return c.grantApps(ctx)
 }
