@@ -468,6 +468,7 @@ func (c *City) check(ctx context.Context) *Report {
 	ran.bad += c.violationsDropped
 	ran.detail = fmt.Sprintf("%d taps and loads, no failure the city did not expect", c.fig.Taps)
 
+	c.checkTopUps(ctx, newInv(InvTopUps))
 	rep := c.report(booked)
 	rep.Cycles = cycles
 	if rep.Cycles == nil {

@@ -75,6 +75,10 @@ type City struct {
 	crash   clearCrash
 	dropped bool
 	cp      *counterpart // the counterpart cities' answers (counterpart.go)
+	// The remote top-ups paid (topups.go), and the lost cards waiting
+	// for their refund (refunds.go).
+	topUps      []*simTopUp
+	lossRefunds []int32
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -131,6 +135,7 @@ func Run(ctx context.Context, cfg Config, bo BackOffice) (*Report, error) {
 	ran := c.wall()
 	c.finalUploads(ctx)
 	c.finalMoves(ctx)
+	c.finalTopUps(ctx)
 	flushed := c.wall()
 	rep := c.check(ctx)
 	rep.Timing = Timing{
@@ -226,12 +231,15 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.refund(ctx, ev.rider, day)
 		case evArmCrash:
 			c.fj.arm(int(ev.a), ev.fen == 1)
+		case evTopUp:
+			c.topUpEvent(ctx, ev.a, ev.fen == 1)
 		}
 	}
 	// Loads whose TAC never came are settled from the card shadows, as
 	// the back office's settler does now and then.
 	c.settleLoads(ctx)
 	c.endCooling(ctx)
+	c.sweepTopUps(ctx)
 	// The cut-off: the day's cycle is cleared and settled; its
 	// interconnection file goes to the counterpart cities, whose answers
 	// come back.
@@ -514,7 +522,7 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	}
 	r.lostOn, r.lostAt = day, c.now()
 	c.fault(FaultLost)
-	c.replace(ctx, ri)
+	c.replaceOrRefund(ctx, ri)
 }
 
 // upload is a device's upload slot: if it is online, it downloads the
