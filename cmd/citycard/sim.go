@@ -94,6 +94,9 @@ type simOptions struct {
 	// dropClearedRecord breaks conservation across clearing on purpose
 	// (city.Config.DropClearedRecord): tests only.
 	dropClearedRecord bool
+	// forgetClaim breaks the remote top-ups' invariant on purpose
+	// (city.Config.ForgetClaim): tests only.
+	forgetClaim bool
 	// wrap, if not nil, wraps the back office (tests break it on purpose).
 	wrap func(city.BackOffice) city.BackOffice
 	// start is the first day's midnight; zero: the city's default.
@@ -313,7 +316,8 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 		progress = nil
 	}
 	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start,
-		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays}
+		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays,
+		ForgetClaim: o.forgetClaim}
 	if o.out != "" && o.seeds != "" {
 		cfg.SettleDir = filepath.Join(o.out, fmt.Sprintf("seed-%d", seed))
 	}

@@ -150,6 +150,10 @@ type Config struct {
 	// purpose: the first cycle is handed one booked record as a
 	// duplicate, so that no cycle pays its operator for it.
 	DropClearedRecord bool
+	// ForgetClaim is a test hook that breaks an invariant on purpose:
+	// the city forgets the first remote top-up it claimed on a card, so
+	// that the back office holds a claim the city never made.
+	ForgetClaim bool
 }
 
 func (c *Config) check() error {

@@ -25,7 +25,7 @@ import (
 // once refunded (checkBook), its refund flow what the city was paid.
 
 // lossRefundOneIn: one lost card in this many is refunded, not replaced.
-const lossRefundOneIn = 3
+const lossRefundOneIn = 2
 
 // Where a lost card's refund stands (rider.lossRefund).
 const (

@@ -79,6 +79,7 @@ type City struct {
 	// for their refund (refunds.go).
 	topUps      []*simTopUp
 	lossRefunds []int32
+	forgotClaim bool // Config.ForgetClaim's claim forgotten
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of

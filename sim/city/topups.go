@@ -249,8 +249,12 @@ func (c *City) claimed(t *simTopUp, r *rider, fen, balanceFen int64) {
 		c.violate("card %v: remote top-up %s counted claimed twice", r.asn, t.id)
 		return
 	}
-	t.claimed = true
 	r.balance = balanceFen
+	if c.cfg.ForgetClaim && !c.forgotClaim {
+		c.forgotClaim = true
+		return
+	}
+	t.claimed = true
 	r.loadsFen += fen
 	r.loadedToday += fen
 	r.loads++
