@@ -565,7 +565,7 @@ func (s *Server) balances(m *cms.Manager) Balances {
 // interrupted, a damage report none), the product's fee rule at its
 // close with the n purchases booked now (more than at the refund only if
 // a lost card's late records came since). Kinds of Flows and Product.
-func (s *Server) refundedQuote(ctx context.Context, m *cms.Manager, c *cms.Card, n int) (cms.RefundQuote, error) {
+func refundedQuote(ctx context.Context, m *cms.Manager, c *cms.Card, n int) (cms.RefundQuote, error) {
 	flows, err := m.Flows(ctx, c.Issuer, c.ASN)
 	if err != nil {
 		return cms.RefundQuote{}, err
@@ -654,7 +654,7 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 	var quote cms.RefundQuote
 	switch {
 	case err == nil && replayed:
-		quote, err = s.refundedQuote(r.Context(), m, &c, len(purchases))
+		quote, err = refundedQuote(r.Context(), m, &c, len(purchases))
 	case err == nil:
 		quote, err = m.QuoteRefund(&c, bal, purchases)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
@@ -39,5 +40,32 @@ func TestStaffClientTopUps(t *testing.T) {
 	}
 	if _, err := c.TopUp(ctx, "0000000000000001"); !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("an unknown top-up: %v, want NotFound", err)
+	}
+}
+
+// TestStaffClientRefundCard refunds a lost card after its cooling period
+// through the staff client (the deposit kept), retries it (replayed, the
+// same quote), and sees a second refund under another key refused
+// (Conflict: the card is closed).
+func TestStaffClientRefundCard(t *testing.T) {
+	r := newCutRig(t, 1, 1)
+	ctx := context.Background()
+	asn := r.city.Cards[0].State().ASN
+	if code, v := r.post(t, asn, "loss", ""); code != 200 {
+		t.Fatalf("loss: %d %v", code, v)
+	}
+	r.set(r.now().Add(8 * 24 * time.Hour))
+	c := &StaffClient{BaseURL: r.srv.URL, Token: cutClerk}
+	cash := cms.Channel{Type: cms.Cash, Party: "nb-card"}
+	q, replayed, waiting, err := c.RefundCard(ctx, "refund-1", sim.Issuer, asn, cash, 0)
+	if err != nil || replayed || waiting != 0 || q.BalanceFen != 5000 || q.DepositFen != 0 || q.PaidFen != q.BalanceFen-q.FeeFen {
+		t.Fatalf("refund: %+v, replayed %v, approval %d, %v", q, replayed, waiting, err)
+	}
+	again, replayed, _, err := c.RefundCard(ctx, "refund-1", sim.Issuer, asn, cash, 0)
+	if err != nil || !replayed || again != q {
+		t.Fatalf("refund again: %+v, replayed %v, %v; want %+v, replayed", again, replayed, err, q)
+	}
+	if _, _, _, err := c.RefundCard(ctx, "refund-2", sim.Issuer, asn, cash, 0); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a second refund: %v, want Conflict", err)
 	}
 }
