@@ -585,6 +585,33 @@ func (s *Server) balances(m *cms.Manager) Balances {
 	return ShadowBalances{Acquirer: s.Acquirer, Cards: m}
 }
 
+// refundedQuote is the quote of the refund that closed card c, for its
+// retry's answer: a card refunded is not reckoned again (its book has
+// moved since, a lost card's to 0, so the retry would not hash as the
+// refund did and would be refused Conflict), and its quote is made again
+// from what the refund booked: the balance of its refund flow, the
+// deposit back unless the card was lost (a loss report keeps the state it
+// interrupted, a damage report none), the product's fee rule at its
+// close with the n purchases booked now (more than at the refund only if
+// a lost card's late records came since). Kinds of Flows and Product.
+func refundedQuote(ctx context.Context, m *cms.Manager, c *cms.Card, n int) (cms.RefundQuote, error) {
+	flows, err := m.Flows(ctx, c.Issuer, c.ASN)
+	if err != nil {
+		return cms.RefundQuote{}, err
+	}
+	var bal int64
+	for _, f := range flows {
+		if f.Type == cms.FlowRefund {
+			bal += f.Fen
+		}
+	}
+	p, err := m.Product(c.Product)
+	if err != nil {
+		return cms.RefundQuote{}, err
+	}
+	return cms.QuoteRefund(p, c.IssuedAt, c.ClosedAt, n, bal, c.LostAt.IsZero() || c.StateBefore == 0)
+}
+
 // refundRequest is a refund's body less its approval_id: what an
 // approval is given for, compared byte for byte as JSON.
 type refundRequest struct {
@@ -617,7 +644,9 @@ type refundQuoteJSON struct {
 // approval_id 0, it is answered 202 with an approval request and nothing
 // moved; a supervisor other than the requester approves it (POST
 // /v1/approvals/{id}/approve); the requester then sends the same request
-// with the approval's ID.
+// with the approval's ID. A retry of a refund that went through (the card
+// closed, its key booked) answers replayed, the card and the quote as the
+// refund booked them (refundedQuote), as a balance move's retry does.
 func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.cardRefund"
 	m, issuer, asn, err := s.cardsAndPath(r, op)
@@ -645,9 +674,17 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 		s.fail(w, r, err)
 		return
 	}
+	replayed, err := s.replayedClosed(r.Context(), m, &c, q.Key)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	bal, purchases, err := s.balances(m).Balance(r.Context(), issuer, asn)
 	var quote cms.RefundQuote
-	if err == nil {
+	switch {
+	case err == nil && replayed:
+		quote, err = refundedQuote(r.Context(), m, &c, len(purchases))
+	case err == nil:
 		quote, err = m.QuoteRefund(&c, bal, purchases)
 	}
 	if err != nil {
@@ -659,6 +696,12 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 	limit := s.RefundApprovalFen
 	if limit <= 0 {
 		limit = DefaultRefundApprovalFen
+	}
+	if replayed {
+		ans.Card, ans.Replayed = newCardAnswerJSON(&c), true
+		s.Logger.Info("card refunded", "by", by.Name, "card", c.String(), "paid_fen", quote.PaidFen, "approval", approvalID, "replayed", true)
+		s.reply(w, r, http.StatusOK, ans)
+		return
 	}
 	if quote.PaidFen > limit || approvalID != 0 {
 		st, err := s.staffing(op)
@@ -680,7 +723,7 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 			return
 		}
 	}
-	replayed, err := m.Refund(r.Context(), by.actor(), q.Key, issuer, asn, payee, bal, purchases)
+	replayed, err = m.Refund(r.Context(), by.actor(), q.Key, issuer, asn, payee, bal, purchases)
 	if err == nil {
 		c, err = m.Card(r.Context(), issuer, asn)
 	}

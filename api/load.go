@@ -281,44 +281,55 @@ func (c *LoadClient) post(op, path string, body loadRequestJSON, out *loadAnswer
 
 // request sends method path (below the terminal's own) with body (nil:
 // none) within ctx and Timeout, and decodes an answer of at most limit
-// bytes into out. Errors keep the kind the server answered with; a
-// failure to reach it, or an answer that does not decode, is kind IO.
+// bytes into out: sendJSON's kinds, an answer other than 200 an error.
 func (c *LoadClient) request(ctx context.Context, op, method, path string, body []byte, limit int64, out any) error {
-	timeout := c.Timeout
+	url := fmt.Sprintf("%s/v1/terminals/%v/%s", c.BaseURL, c.Terminal, path)
+	status, err := sendJSON(ctx, c.HTTP, c.Timeout, op, method, url, c.Token, body, limit, out)
+	if err == nil && status != http.StatusOK {
+		return citycard.E(op, citycard.IO, "answer: status %d, want 200", status)
+	}
+	return err
+}
+
+// sendJSON is the clients' request (LoadClient's, StaffClient's): method
+// url with body (nil: none) as JSON under the bearer token, within ctx
+// and timeout (0: 10 seconds), through h (nil: http.DefaultClient); an
+// answer of 2xx, of at most limit bytes, is decoded into out and its
+// status returned. Errors keep the kind the server answered with; a
+// failure to reach it, or an answer that does not decode, is kind IO.
+func sendJSON(ctx context.Context, h *http.Client, timeout time.Duration, op, method, url, token string, body []byte, limit int64, out any) (int, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := fmt.Sprintf("%s/v1/terminals/%v/%s", c.BaseURL, c.Terminal, path)
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return citycard.E(op, citycard.Invalid, "%w", err)
+		return 0, citycard.E(op, citycard.Invalid, "%w", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	h := c.HTTP
+	req.Header.Set("Authorization", "Bearer "+token)
 	if h == nil {
 		h = http.DefaultClient
 	}
 	resp, err := h.Do(req)
 	if err != nil {
-		return citycard.E(op, citycard.IO, "%w", err)
+		return 0, citycard.E(op, citycard.IO, "%w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return errorFromResponse(op, resp)
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, errorFromResponse(op, resp)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
-		return citycard.E(op, citycard.IO, "answer: %w", err)
+		return resp.StatusCode, citycard.E(op, citycard.IO, "answer: %w", err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // KioskTopUp is a remote top-up as a kiosk sees it: what it needs to

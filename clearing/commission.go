@@ -136,18 +136,22 @@ func addReversals(ctx context.Context, l LedgerScanner, loads []Load, reversals 
 	return loads, nil
 }
 
-// loadOf reads a load entry: one posting on a settlement account, one
-// on a card float.
+// loadOf reads a load entry: one posting on a settlement account (or,
+// for a remote top-up's claim, on the issuer's top-up pending account or
+// an error receivable: the load's Channel is then the issuer itself,
+// see the package doc, "Loads and commissions"), one on a card float.
 func loadOf(p *ledger.Posted) (Load, error) {
 	ld := Load{Seq: p.Seq}
 	var float int64
+	inHouse := false
 	for _, q := range p.Postings {
 		switch q.Account.Type {
-		case ledger.Settlement:
+		case ledger.Settlement, ledger.TopUpPending, ledger.ErrorReceivable:
 			if ld.Channel != "" {
 				return Load{}, citycard.E("clearing.loadOf", citycard.Invalid, "ledger entry %d (%s): two settlement postings", p.Seq, p.Key)
 			}
 			ld.Channel, ld.AmountFen = q.Account.Party, q.AmountFen
+			inHouse = q.Account.Type != ledger.Settlement
 		case ledger.CardFloat:
 			if ld.Issuer != "" {
 				return Load{}, citycard.E("clearing.loadOf", citycard.Invalid, "ledger entry %d (%s): two card float postings", p.Seq, p.Key)
@@ -159,6 +163,9 @@ func loadOf(p *ledger.Posted) (Load, error) {
 	}
 	if ld.Channel == "" || ld.Issuer == "" || ld.AmountFen != -float || ld.AmountFen == 0 {
 		return Load{}, citycard.E("clearing.loadOf", citycard.Invalid, "ledger entry %d (%s): want one settlement posting and one card float posting of opposite amounts", p.Seq, p.Key)
+	}
+	if inHouse {
+		ld.Channel = ld.Issuer // no channel took cash for a claim: no position, no commission
 	}
 	return ld, nil
 }
@@ -299,9 +306,10 @@ func (c *Clearer) commission(op string, in *Input, res *Result, pos positions) (
 			res.Loaded.Count++
 		}
 		res.Loaded.AmountFen += ld.AmountFen
-		if ld.Channel != ld.Issuer {
-			pos.move(ld.Channel, ld.Issuer, ld.AmountFen)
+		if ld.Channel == ld.Issuer {
+			continue // the issuer's own counter or kiosk, or a claim: no position, and no one to pay a commission
 		}
+		pos.move(ld.Channel, ld.Issuer, ld.AmountFen)
 		s := c.commissions[ld.Channel]
 		ri := s.rule(0, 0, 0)
 		if ri == noRule {

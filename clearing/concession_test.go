@@ -600,3 +600,54 @@ func TestTableFares(t *testing.T) {
 		t.Errorf("version %q, want the table's %q", f.Version(), tab.Version())
 	}
 }
+
+// TestClaimedTopUpLoads: a remote top-up's claim is a load from the
+// issuer's top-up pending account (or an error receivable, for a late
+// TAC after its refund): gathered as a load through the issuer itself,
+// counted, moving no position and earning no commission. Before, GatherLoads
+// refused the entry (Invalid) and the cycle could not be cleared.
+func TestClaimedTopUpLoads(t *testing.T) {
+	ctx := context.Background()
+	cut := DefaultCalendar().End(day1)
+	claim := func(seq int64, from ledger.Account, fen int64) ledger.Posted {
+		return ledger.Posted{Seq: seq, Time: cut.Add(-time.Hour), Entry: ledger.Entry{Key: "k", Type: ledger.EntryLoad, Postings: ledger.Transfer(
+			from, ledger.Account{Type: ledger.CardFloat, Party: our}, fen)}}
+	}
+	l := fakeLedger{
+		loadEntry(1, cut.Add(-2*time.Hour), ledger.EntryLoad, agent, our, 20_000),
+		claim(2, ledger.Account{Type: ledger.TopUpPending, Party: our}, 5000),
+		claim(3, ledger.Account{Type: ledger.TopUpPending, Party: our}, -5000), // the claim reversed: the card never credited it
+		claim(4, ledger.Account{Type: ledger.ErrorReceivable, Party: "alipay"}, 3000),
+	}
+	lc, loads, err := GatherLoads(ctx, l, 0, time.Time{}, cut)
+	if err != nil {
+		t.Fatalf("gathering claims: %v", err)
+	}
+	if len(loads) != 4 || loads[1] != (Load{Seq: 2, Channel: our, Issuer: our, AmountFen: 5000}) || loads[3].Channel != our {
+		t.Fatalf("loads %+v", loads)
+	}
+	cfg := exampleConfig()
+	cfg.Fees = nil
+	rule := FeeRule{Name: "agent", RatePPM: 2000, MinFen: 10, MaxFen: 100}
+	cfg.Commissions = []FeeSchedule{{Party: agent, Rules: []FeeRule{rule}}}
+	in := loadInput(day1)
+	in.LoadClaim, in.Loads = lc, loads
+	res, err := mustClearer(t, cfg).Clear(in)
+	if err != nil {
+		t.Fatalf("clearing claims: %v", err)
+	}
+	want := CommissionLine{Channel: agent, Issuer: our, Rule: "agent", Loads: 1, LoadedFen: 20_000, CommissionFen: 40}
+	if len(res.Commissions) != 1 || res.Commissions[0] != want {
+		t.Errorf("commissions %+v, want the agent's alone, %+v", res.Commissions, want)
+	}
+	if res.Loaded != (Totals{Count: 4, AmountFen: 23_000}) {
+		t.Errorf("loaded %+v", res.Loaded)
+	}
+	net := map[string]int64{}
+	for _, p := range res.Positions {
+		net[p.Party] = p.NetFen
+	}
+	if net[agent] != -20_000+40 || net[our] != 20_000-40 || net["alipay"] != 0 {
+		t.Errorf("positions %+v", res.Positions)
+	}
+}

@@ -194,6 +194,19 @@
 // its load earned; the remainder is booked with the channel's rounding,
 // negated (the channel is owed it). The collector pays the commission.
 //
+// A remote top-up's claim (补登) at a kiosk is a load too, but from the
+// issuer's top-up pending account, where the payment put the money when
+// the cardholder paid online (or, for a claim's late TAC after the
+// top-up was refunded, from an error receivable: error handling's to
+// reclaim). It is taken as a load through the issuer itself: counted in
+// the cycle's loads, moving no position and earning no commission. No
+// agent took cash for it: the money came through the payment channel
+// at the payment, and the kiosk that wrote it onto the card is the
+// issuer's own; paying the kiosk's owner for writing a load already
+// paid would pay twice for one top-up, and an agent's counter that
+// claims one took nothing. (Before this rule GatherLoads refused such
+// an entry, Invalid, and the cycle could not be cleared.)
+//
 // # Net debit caps
 //
 // A party may have a net debit cap (CapVersion, versioned by day): a

@@ -94,6 +94,9 @@ type simOptions struct {
 	// dropClearedRecord breaks conservation across clearing on purpose
 	// (city.Config.DropClearedRecord): tests only.
 	dropClearedRecord bool
+	// forgetClaim breaks the remote top-ups' invariant on purpose
+	// (city.Config.ForgetClaim): tests only.
+	forgetClaim bool
 	// wrap, if not nil, wraps the back office (tests break it on purpose).
 	wrap func(city.BackOffice) city.BackOffice
 	// start is the first day's midnight; zero: the city's default.
@@ -313,7 +316,8 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 		progress = nil
 	}
 	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start,
-		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays}
+		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays,
+		ForgetClaim: o.forgetClaim}
 	if o.out != "" && o.seeds != "" {
 		cfg.SettleDir = filepath.Join(o.out, fmt.Sprintf("seed-%d", seed))
 	}
@@ -339,6 +343,7 @@ type simBackOffice struct {
 	url    string
 	client *http.Client
 	staff  string // the API's staff token (a service point's clerk)
+	super  string // the API's staff token of a supervisor (the top-up sweep)
 	logger *slog.Logger
 	bl     *blacklist.List
 	params api.Parameters
@@ -348,6 +353,8 @@ type simBackOffice struct {
 	fares *clearing.TableFares
 	cards *cms.Manager
 	loads *cms.LoadHost
+	// topUps is remote top-up over loads, for the API's top-up routes.
+	topUps *cms.TopUps
 	// dataKey is card management's data key (cardholders' personal
 	// data): the sim's own, drawn at random, as it needs no key store.
 	dataKey []byte
@@ -358,7 +365,9 @@ func newSimBackOffice(db string) *simBackOffice {
 	crand.Read(tok)
 	dk := make([]byte, cms.DataKeyLen)
 	crand.Read(dk)
-	return &simBackOffice{db: db, staff: hex.EncodeToString(tok), logger: slog.New(slog.DiscardHandler), dataKey: dk}
+	sup := make([]byte, 16)
+	crand.Read(sup)
+	return &simBackOffice{db: db, staff: hex.EncodeToString(tok), super: hex.EncodeToString(sup), logger: slog.New(slog.DiscardHandler), dataKey: dk}
 }
 
 func (b *simBackOffice) open(ctx context.Context) error {
@@ -417,6 +426,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	}
 	staff := &api.StaticStaff{}
 	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleClerk})
+	staff.Add(b.super, api.Staff{Name: "sim-supervisor", Role: api.RoleSupervisor})
 	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
 		b.params.FareTableVersion = s.Fares.Version()
@@ -437,6 +447,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	}
 	b.cards = cms.NewManager(cms.NewGroupCommit(b.st.cms), products, p, s.Now).WithBlacklist(bl)
 	b.loads = cms.NewLoadHost(b.cards, s.Keys, acq)
+	b.topUps = cms.NewTopUps(b.loads, b.st.topups)
 	server := b.apiServer(staff)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -458,6 +469,11 @@ func (b *simBackOffice) apiServer(staff api.StaffAuth) *api.Server {
 		Acquirer: b.acq, Terminals: terminalAuth{registry.NewAuthCaching(b.st.registry, time.Now, 0)}, Staff: staff,
 		Blacklist: b.bl, Rejections: b.st.journal, Batches: b.st.journal, Logger: b.logger,
 		Params: func() api.Parameters { return params },
+		// Card management, the load host and remote top-up, for the
+		// city's remote top-ups and their claims at kiosks, and its
+		// refunds of lost cards, over HTTP. The city's counters have no
+		// supervisor to approve a refund: no refund waits for one.
+		Cards: b.cards, Loads: b.loads, TopUps: b.topUps, RefundApprovalFen: cms.AmountFenMax,
 	}
 }
 
@@ -525,6 +541,18 @@ func (b *simBackOffice) Cards() (*cms.Manager, *cms.LoadHost) { return b.cards, 
 // CardFlows implements city.BackOffice.
 func (b *simBackOffice) CardFlows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error) {
 	return b.st.cms.Flows(ctx, city.Issuer, asn)
+}
+
+// Staff implements city.BackOffice: the API's staff clients, of the
+// service point's clerk and of a supervisor, on the running server.
+func (b *simBackOffice) Staff() (clerk, supervisor *api.StaffClient) {
+	return &api.StaffClient{BaseURL: b.url, Token: b.staff, HTTP: b.client}, &api.StaffClient{BaseURL: b.url, Token: b.super, HTTP: b.client}
+}
+
+// Loads implements city.Link: the terminal's load client on the running
+// server, paying through ch.
+func (l simLink) Loads(ch cms.Channel) *api.LoadClient {
+	return &api.LoadClient{BaseURL: l.b.url, Terminal: l.id, Token: l.token, HTTP: l.b.client, Channel: ch}
 }
 
 // Acquirer implements city.BackOffice.

@@ -371,7 +371,7 @@ func TestSimCrashMidClearingAtEveryPoint(t *testing.T) {
 	}
 }
 
-// Lost cards are replaced: each replacement's cooling period ends (the
+// Lost cards are replaced (or refunded: refunds.go): each replacement's cooling period ends (the
 // city's is a day; those reported on the last day end after it, the
 // clock run on for them), the new card is issued holding the balance as
 // of the report, and conservation per card holds across it, the loss
@@ -386,7 +386,7 @@ func TestSimReplacesLostCards(t *testing.T) {
 		t.Fatalf("violations: %v", rep.Violations)
 	}
 	f := rep.Figures
-	if f.Replacements == 0 || f.BalancesMoved != f.Replacements || f.BalancesMovedFen <= 0 || rep.FaultsInjected[string(city.FaultLost)] != f.Replacements {
+	if f.Replacements == 0 || f.BalancesMoved != f.Replacements || f.BalancesMovedFen <= 0 || rep.FaultsInjected[string(city.FaultLost)] != f.Replacements+f.LossRefunds {
 		t.Fatalf("%d lost, %d replaced, %d moved (%d fen)", rep.FaultsInjected[string(city.FaultLost)], f.Replacements, f.BalancesMoved, f.BalancesMovedFen)
 	}
 }

@@ -475,6 +475,7 @@ func (c *City) check(ctx context.Context) *Report {
 	ran.bad += c.violationsDropped
 	ran.detail = fmt.Sprintf("%d taps and loads, no failure the city did not expect", c.fig.Taps)
 
+	c.checkTopUps(ctx, newInv(InvTopUps))
 	rep := c.report(booked)
 	c.reportApps(rep)
 	rep.Cycles = cycles

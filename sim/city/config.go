@@ -10,6 +10,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/clearing"
@@ -150,6 +151,10 @@ type Config struct {
 	// purpose: the first cycle is handed one booked record as a
 	// duplicate, so that no cycle pays its operator for it.
 	DropClearedRecord bool
+	// ForgetClaim is a test hook that breaks an invariant on purpose:
+	// the city forgets the first remote top-up it claimed on a card, so
+	// that the back office holds a claim the city never made.
+	ForgetClaim bool
 }
 
 func (c *Config) check() error {
@@ -209,6 +214,10 @@ type BackOffice interface {
 	// CardFlows returns the flows card management booked for a card of
 	// our issuer (cms.Store.Flows), read by the checks.
 	CardFlows(ctx context.Context, asn citycard.ASN) ([]cms.Flow, error)
+	// Staff returns the API's staff clients over HTTP, of a service
+	// point's clerk and of a supervisor (remote top-ups, their sweep,
+	// refunds). It follows restarts: call it for each request.
+	Staff() (clerk, supervisor *api.StaffClient)
 	// Acquirer, Journal and Ledger are the running back office's, read by
 	// the checks (the journal unwrapped).
 	Acquirer() *acquire.Acquirer
@@ -249,6 +258,10 @@ type Setup struct {
 type Link interface {
 	Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error)
 	SyncBlacklist(ctx context.Context, local *blacklist.List) (pages int, err error)
+	// Loads returns the terminal's load client over HTTP (a kiosk's:
+	// its remote top-ups to claim, and their claims), paying through
+	// ch. It follows restarts: call it for each load.
+	Loads(ch cms.Channel) *api.LoadClient
 }
 
 // progressf writes a progress line.

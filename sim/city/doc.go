@@ -122,6 +122,25 @@
 // which taps no more (a card only travelled on since its sale is still
 // issued there, and is activated first).
 //
+// Remote top-ups (补登, topups.go) go over HTTP: each day some
+// cardholders' top-ups are paid through the staff API (a payment
+// company's notice, api.StaffClient.PayTopUp; some notices twice,
+// answered replayed), most claimed a few hours later at the kiosk of
+// their home station through the real load host (api.LoadClient.TopUps
+// and Claim: the terminal's load flow with the claim route as its host),
+// torn now and then under the tear fault and claimed again at once (the
+// kiosk recovers the torn claim, or the host reverses it at the new
+// session); the rest expire, the claim time of the city's products being
+// a day (DefaultTopUpDays), and a supervisor's sweep at each day's end,
+// and once more after the city's clock has run on to the last claim
+// time, refunds them to their payer. Of the lost cards, one in
+// lossRefundOneIn is refunded and closed instead of replaced
+// (refunds.go): after its cooling period, through the refund route over
+// HTTP (api.StaffClient.RefundCard: the balance as of the report from
+// the book less the purchases booked, the deposit kept), some sent again
+// and answered replayed with the same quote, while the old card's finder
+// goes on tapping it.
+//
 // # Clearing and settlement
 //
 // At each day's cut-off (24:00, clearing.DefaultCalendar) the city
@@ -246,6 +265,13 @@
 //     by one cycle, of its commit's day or later, not closed when it was
 //     committed; the records tapped on an earlier day (offline
 //     terminals, the last uploads) are counted;
+//   - remote top-ups conserved: every top-up the city paid is, in the
+//     back office, claimed if and only if the city claimed it, else
+//     expired (refunded to its payer) or pending; paid = claimed +
+//     expired + pending in count and fen, the sweeps expired as many; the
+//     top-up pending account holds the pending ones, the payer's account
+//     what it paid less what was refunded, and the card float took
+//     exactly the claimed from top-up pending;
 //   - and the city ran as expected: no tap failed in a way it did not
 //     expect.
 //
@@ -301,9 +327,12 @@
 // # Not yet
 //
 // The parts of the platform not built yet, or not simulated yet, are
-// left out: of card management, the refund of a lost or damaged card
-// not replaced, remote top-up and the sale of passes; the
-// load routes over HTTP (the city calls the host in process);
+// left out: of card management, the refund of a damaged card, a
+// supervisor's approval of a refund over the limit (the city's API has
+// no limit), remote top-ups paid by the cardholder in the app (they are
+// paid through the staff route) and the sale of passes; the load routes
+// over HTTP for loads paid at the kiosk (the city calls the host in
+// process; claims of remote top-ups go over HTTP);
 // of the interconnection (counterpart.go: each day's OUT file answered
 // by the visiting cities), our cards travelling to their terminals
 // (the INC file) and forged records of their cards; fee

@@ -21,12 +21,17 @@ const DefaultCoolingDays = 1
 
 var coolingLine = regexp.MustCompile(`(?m)^cooling_days = [0-9]+$`)
 
+// topUpDaysOf is the products file's claim time of remote top-ups, after
+// each product's cooling period.
+var topUpDaysOf = "\ntopup_days = " + strconv.Itoa(DefaultTopUpDays)
+
 // Products returns the catalog the city's card management sells from:
 // the sample products file (cms.DefaultProductsFile) with every cooling
-// period set to coolingDays, read by cms.ParseProducts as any products
-// file is. Kinds of ParseProducts.
+// period set to coolingDays and the claim time of a remote top-up to
+// DefaultTopUpDays, read by cms.ParseProducts as any products file is.
+// Kinds of ParseProducts.
 func Products(coolingDays int) (*cms.Catalog, error) {
-	text := coolingLine.ReplaceAll(cms.DefaultProductsFile(), []byte("cooling_days = "+strconv.Itoa(coolingDays)))
+	text := coolingLine.ReplaceAll(cms.DefaultProductsFile(), []byte("cooling_days = "+strconv.Itoa(coolingDays)+topUpDaysOf))
 	return cms.ParseProducts("products.conf (the city's cooling period)", text)
 }
 
@@ -173,6 +178,7 @@ func (c *City) endCooling(ctx context.Context) {
 		c.restart(ctx)
 	}
 	c.moveBalances(ctx)
+	c.refundLost(ctx)
 	c.settleLateLosses(ctx)
 }
 
@@ -192,6 +198,9 @@ func (c *City) finalMoves(ctx context.Context) {
 			c.setNow(end)
 		}
 	}
+	if end := c.lossRefundsCoolingEnd(ctx); end.After(c.now()) {
+		c.setNow(end)
+	}
 	c.endCooling(ctx)
 }
 
@@ -200,7 +209,7 @@ func (c *City) finalMoves(ctx context.Context) {
 func (c *City) cutPurchases(ctx context.Context) (map[acquire.Card][]cms.Purchase, error) {
 	var refs []acquire.Card
 	for _, r := range c.riders {
-		if r.replacedBy != -1 {
+		if r.cut() {
 			refs = append(refs, acquire.Card{Issuer: Issuer, ASN: r.asn})
 		}
 	}
@@ -243,8 +252,8 @@ func (c *City) checkBook(ctx context.Context, v *inv, ri int32, purchasesFen, in
 	switch {
 	case r.refundedOn >= 0:
 		owes = refundedFen
-	case r.replacedBy >= 0:
-		owes = 0
+	case r.replacedBy >= 0 || r.lossRefund == lossRefundDone:
+		owes = 0 // its balance as of the report moved out, or was refunded
 	}
 	switch got := book - purchasesFen; {
 	case loads != wantLoads || t[cms.FlowMovedIn] != movedIn || t[cms.FlowRefund] != r.refundedFen:
@@ -252,7 +261,7 @@ func (c *City) checkBook(ctx context.Context, v *inv, ri int32, purchasesFen, in
 	case got != owes:
 		v.failCard(ri, "card %v: loads %d - purchases %d - refunds %d - moved out %d + moved in %d + loss borne %d = %d, want %d", r.asn, loads, purchasesFen, t[cms.FlowRefund], t[cms.FlowMovedOut], t[cms.FlowMovedIn], t[cms.FlowLossBorne], got, owes)
 	}
-	if r.replacedBy == -1 {
+	if !r.cut() {
 		return book, t[cms.FlowLossBorne]
 	}
 	ps := cut[acquire.Card{Issuer: Issuer, ASN: r.asn}]
@@ -265,7 +274,7 @@ func (c *City) checkBook(ctx context.Context, v *inv, ri int32, purchasesFen, in
 	switch {
 	case cms.PurchasesFen(ps) != purchasesFen:
 		v.failCard(ri, "card %v: the journal holds %d purchases of %d fen, its shadow %d fen", r.asn, len(ps), cms.PurchasesFen(ps), purchasesFen)
-	case r.replacedBy >= 0 && t[cms.FlowLossBorne] < after:
+	case (r.replacedBy >= 0 || r.lossRefund == lossRefundDone) && t[cms.FlowLossBorne] < after:
 		v.failCard(ri, "card %v: the issuer bore %d fen of its use, and it spent %d after its loss report", r.asn, t[cms.FlowLossBorne], after)
 	}
 	return book, t[cms.FlowLossBorne]

@@ -70,6 +70,26 @@ type Figures struct {
 	UploadsDeferred int64 `json:"uploads_deferred"` // upload slots that left records queued, to retry later
 	SyncFailures    int64 `json:"blacklist_sync_failures"`
 	StartRetries    int64 `json:"back_office_start_retries"` // starts failed by the database, tried again
+	// Remote top-ups (topups.go): paid through the staff API, claimed at
+	// kiosks, expired (the sweeps refunded them to their payer) and
+	// still pending at the end, by the back office's states.
+	TopUpsPaid           int64 `json:"topups_paid"`
+	TopUpsPaidFen        int64 `json:"topups_paid_fen"`
+	TopUpsClaimed        int64 `json:"topups_claimed"`
+	TopUpsClaimedFen     int64 `json:"topups_claimed_fen"`
+	TopUpsExpired        int64 `json:"topups_expired"`
+	TopUpsExpiredFen     int64 `json:"topups_expired_fen"`
+	TopUpsPending        int64 `json:"topups_pending"`
+	TopUpsPendingFen     int64 `json:"topups_pending_fen"`
+	TopUpsSwept          int64 `json:"topups_swept"`           // expired by the sweeps, by their answers
+	TopUpsReplayed       int64 `json:"topups_replayed"`        // payment notices sent twice, answered replayed
+	TopUpClaimsTorn      int64 `json:"topup_claims_torn"`      // claims torn at CREDIT (claimed again at once)
+	TopUpClaimsRecovered int64 `json:"topup_claims_recovered"` // torn claims the card did credit, recovered by the next claim
+	// Loss refunds (refunds.go): lost cards refunded and closed instead
+	// of replaced, after their cooling period.
+	LossRefunds         int64 `json:"loss_refunds"`
+	LossRefundsFen      int64 `json:"loss_refunds_fen"`      // the balances as of the loss report refunded
+	LossRefundsReplayed int64 `json:"loss_refunds_replayed"` // refunds sent again, answered replayed
 }
 
 func (f *Figures) init() {
@@ -243,6 +263,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %d, %d registered to a cardholder\n", "cards sold by card management", f.CardsSold, f.CardsRegistered)
 	fmt.Fprintf(w, "  %-30s %d, %s yuan of balance\n", "cards refunded", f.Refunds, citycard.Yuan(f.RefundsFen))
 	fmt.Fprintf(w, "  %-30s %d replaced; %d balances moved after the cooling period, %s yuan; %d late losses borne, %s yuan\n", "lost cards replaced", f.Replacements, f.BalancesMoved, citycard.Yuan(f.BalancesMovedFen), f.LateLosses, citycard.Yuan(f.LateLossesFen))
+	fmt.Fprintf(w, "  %-30s %d paid (%s yuan, %d notices twice); %d claimed at kiosks (%s yuan; %d torn, %d recovered); %d expired and refunded (%s yuan); %d pending\n", "remote top-ups",
+		f.TopUpsPaid, citycard.Yuan(f.TopUpsPaidFen), f.TopUpsReplayed, f.TopUpsClaimed, citycard.Yuan(f.TopUpsClaimedFen), f.TopUpClaimsTorn, f.TopUpClaimsRecovered, f.TopUpsExpired, citycard.Yuan(f.TopUpsExpiredFen), f.TopUpsPending)
+	fmt.Fprintf(w, "  %-30s %d refunded and closed after the cooling period, %s yuan of balance (%d sent again, replayed)\n", "lost cards refunded", f.LossRefunds, citycard.Yuan(f.LossRefundsFen), f.LossRefundsReplayed)
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
 	fmt.Fprintf(w, "  %-30s %d torn at CREDIT (%d credited and recovered at the next load); %d settled from the card shadows\n", "loads torn", f.LoadsTorn, f.LoadsRecovered, f.LoadsSettled)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))

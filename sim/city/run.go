@@ -76,6 +76,11 @@ type City struct {
 	dropped bool
 	cp      *counterpart // the counterpart cities' answers (counterpart.go)
 	apps    *cityApps    // the application systems (apps.go)
+	// The remote top-ups paid (topups.go), and the lost cards waiting
+	// for their refund (refunds.go).
+	topUps      []*simTopUp
+	lossRefunds []int32
+	forgotClaim bool // Config.ForgetClaim's claim forgotten
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -132,6 +137,7 @@ func Run(ctx context.Context, cfg Config, bo BackOffice) (*Report, error) {
 	ran := c.wall()
 	c.finalUploads(ctx)
 	c.finalMoves(ctx)
+	c.finalTopUps(ctx)
 	flushed := c.wall()
 	rep := c.check(ctx)
 	rep.Timing = Timing{
@@ -229,6 +235,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.refund(ctx, ev.rider, day)
 		case evArmCrash:
 			c.fj.arm(int(ev.a), ev.fen == 1)
+		case evTopUp:
+			c.topUpEvent(ctx, ev.a, ev.fen == 1)
 		}
 	}
 	c.appsUntil(ctx, day, 24*3600)
@@ -236,6 +244,7 @@ func (c *City) runDay(ctx context.Context, day int) {
 	// the back office's settler does now and then.
 	c.settleLoads(ctx)
 	c.endCooling(ctx)
+	c.sweepTopUps(ctx)
 	// The cut-off: the day's cycle is cleared and settled; its
 	// interconnection file goes to the counterpart cities, whose answers
 	// come back.
@@ -518,7 +527,7 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	}
 	r.lostOn, r.lostAt = day, c.now()
 	c.fault(FaultLost)
-	c.replace(ctx, ri)
+	c.replaceOrRefund(ctx, ri)
 }
 
 // upload is a device's upload slot: if it is online, it downloads the

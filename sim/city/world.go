@@ -507,6 +507,9 @@ type rider struct {
 	lostAt     time.Time
 	replacedBy int32
 	replaces   int32
+	// lossRefund: where the refund of a lost card not replaced stands
+	// (refunds.go); its balance refunded is refundedFen.
+	lossRefund uint8
 }
 
 // buildRiders issues the cards: our issuer's of the three profiles and
