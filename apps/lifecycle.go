@@ -116,6 +116,12 @@ func (o *Office) Follow(ctx context.Context, log Lifecycle) (cursor int64, quara
 	if err != nil {
 		return 0, 0, citycard.Wrap(op, citycard.Other, err)
 	}
+	// idle is the last of a run of records that concern no application
+	// (a sale, a load, a staff change: most of the log), whose cursor is
+	// stored once, with the next record that changes something or at the
+	// end, rather than in a transaction each: a crash before it only
+	// reads them again, to do nothing again.
+	var idle int64
 	err = log.AuditLog(ctx, cursor, func(a AuditEntry) error {
 		typ, c, nu, bad := readAudit(&a)
 		if bad != nil {
@@ -124,19 +130,28 @@ func (o *Office) Follow(ctx context.Context, log Lifecycle) (cursor int64, quara
 				return err
 			}
 			quarantined++
-			cursor = a.Seq
+			cursor, idle = a.Seq, 0
 			return nil
 		}
 		grants, events, err := o.lifecycle(ctx, &a, typ, c, nu)
 		if err != nil {
 			return err
 		}
+		if len(grants) == 0 && len(events) == 0 {
+			cursor, idle = a.Seq, a.Seq
+			return nil
+		}
 		if err := o.store.ApplyLifecycle(ctx, a.Seq, grants, events); err != nil {
 			return err
 		}
-		cursor = a.Seq
+		cursor, idle = a.Seq, 0
 		return nil
 	})
+	if idle != 0 {
+		if serr := o.store.ApplyLifecycle(ctx, idle, nil, nil); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	if err != nil {
 		return cursor, quarantined, citycard.Wrap(op, citycard.Other, err)
 	}
