@@ -210,19 +210,25 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		if r := c.riders[h.cur]; r.replacedBy == -2 {
 			cur[5] = r.gen + 1
 		}
+		// A lost card refunded rather than replaced (refunds.go) has no
+		// successor: every card of the holder stays blocked or revoked.
+		refunded := c.riders[h.cur].lossRefund != lossRefundNone
 		for k := range h.has {
 			if !h.has[k] {
 				continue
 			}
 			id := appDefs[k].id
 			for _, old := range h.cards {
-				if old == cur {
+				if old == cur && !refunded {
 					continue
 				}
 				g, err := o.Entitlement(ctx, id, apps.CardRef{Issuer: Issuer, ASN: old})
 				if err != nil || (g.State != apps.Revoked && g.State != apps.Blocked) {
 					life.fail("card %v, lost: its grant of %s is %v (%v), not blocked or revoked", old, id, g.State, err)
 				}
+			}
+			if refunded {
+				continue
 			}
 			g, err := o.Entitlement(ctx, id, apps.CardRef{Issuer: Issuer, ASN: cur})
 			switch {

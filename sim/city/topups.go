@@ -355,8 +355,8 @@ func (c *City) checkTopUps(ctx context.Context, v *inv) {
 	}
 	var floatFen int64
 	err := l.Scan(ctx, 0, func(p *ledger.Posted) error {
-		if p.Type != ledger.EntryLoad {
-			return nil
+		if p.Type != ledger.EntryLoad && p.Type != ledger.EntryReversal {
+			return nil // a torn claim the card never credited is reversed: a reversal entry, its postings the load's negated
 		}
 		fromPending := false
 		var float int64
