@@ -553,12 +553,12 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	v := q.Get(set[0])
 	switch set[0] {
 	case "action":
-		for a := apps.CheckIn; a <= apps.Return; a++ {
+		for a := apps.CheckIn; a <= apps.Canteen; a++ {
 			if a.String() == v {
 				return func(r *apps.AppRecord) bool { return r.Action == a }, "action " + v, nil
 			}
 		}
-		return nil, "", citycard.E(op, citycard.Invalid, "action=%q: want check-in, check-out, admission, loan or return", v)
+		return nil, "", citycard.E(op, citycard.Invalid, "action=%q: want check-in, check-out, admission, loan, return or canteen", v)
 	case "hour":
 		h, err := strconv.Atoi(v)
 		if err != nil || h < 0 || h > 23 {
