@@ -185,6 +185,10 @@ type Store interface {
 	// ClassGrants returns up to limit of app's grants of class whose
 	// validity covers day, active or blocked, by card (issuer, ASN).
 	ClassGrants(ctx context.Context, app string, class uint16, day citycard.BCDDate, limit int) ([]Grant, error)
+	// Classes returns up to limit of app's classes (1 to 65535) that
+	// hold a grant whose validity covers day, active or blocked, by
+	// class.
+	Classes(ctx context.Context, app string, day citycard.BCDDate, limit int) ([]uint16, error)
 	// ClassRecords returns up to limit of app's records dated day of
 	// the cards that hold a grant of app of class (any state), by
 	// journal position.

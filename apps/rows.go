@@ -323,6 +323,20 @@ const (
 		AND (issuer, asn) IN (SELECT issuer, asn FROM apps_grants WHERE app = $1 AND class = $2) ORDER BY pos LIMIT $4`
 )
 
+// ClassesQuery is the stores' read of a school's classes of a day
+// (Store.Classes): app, day, limit.
+const ClassesQuery = `SELECT DISTINCT class FROM apps_grants
+	WHERE app = $1 AND class > 0 AND valid_from <= $2 AND valid_to >= $2 AND state <> 'revoked' ORDER BY class LIMIT $3`
+
+// ScanClasses reads every row of ClassesQuery.
+func ScanClasses(rows Rows) ([]uint16, error) {
+	return scanAll(rows, func(row Scanner) (uint16, error) {
+		var c int64
+		err := row.Scan(&c)
+		return uint16(c), err
+	})
+}
+
 // ClassArgs returns the values of ClassGrantsQuery and ClassRecordsQuery.
 func ClassArgs(app string, class uint16, day citycard.BCDDate, limit int) []any {
 	return []any{app, int(class), DateArg(day), limit}

@@ -415,3 +415,14 @@ func (s appsStore) PeriodAdmissions(ctx context.Context, app string, day citycar
 	err := s.db.pool.QueryRow(ctx, apps.PeriodAdmissionsQuery, apps.PeriodAdmissionsArgs(app, day, start, end)...).Scan(&n)
 	return n, mapErr("postgres.Apps.PeriodAdmissions", err)
 }
+
+func (s appsStore) Classes(ctx context.Context, app string, day citycard.BCDDate, limit int) ([]uint16, error) {
+	const op = "postgres.Apps.Classes"
+	rows, err := s.db.pool.Query(ctx, apps.ClassesQuery, app, apps.DateArg(day), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanClasses(rows)
+	return out, mapErr(op, err)
+}

@@ -394,3 +394,14 @@ func (s appsStore) PeriodAdmissions(ctx context.Context, app string, day citycar
 	err := s.db.r.QueryRowContext(ctx, apps.PeriodAdmissionsQuery, apps.PeriodAdmissionsArgs(app, day, start, end)...).Scan(&n)
 	return n, mapErr("sqlite.Apps.PeriodAdmissions", err)
 }
+
+func (s appsStore) Classes(ctx context.Context, app string, day citycard.BCDDate, limit int) ([]uint16, error) {
+	const op = "sqlite.Apps.Classes"
+	rows, err := s.db.r.QueryContext(ctx, apps.ClassesQuery, app, apps.DateArg(day), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanClasses(rows)
+	return out, mapErr(op, err)
+}

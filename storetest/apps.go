@@ -32,6 +32,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"Attendance", testAttendance},
 		{"CanteenLimit", testCanteenLimit},
 		{"Periods", testPeriods},
+		{"Classes", testClasses},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

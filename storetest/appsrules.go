@@ -205,3 +205,63 @@ func testPeriods(t *testing.T, s apps.Store) {
 		t.Fatalf("no periods, no time: %v %v, want allowed", r, err)
 	}
 }
+
+// testClasses: a school's classes of a day are those with a pupil whose
+// grant covers it (active or blocked, not revoked), by class, each once;
+// another school's and a library's are not; a library has none to ask.
+func testClasses(t *testing.T, s apps.Store) {
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	o := appsOffice(s, &at)
+	other := apps.App{ID: "nb-school-8", Name: "No. 8 Middle School", Kind: card.AppCampus, Scope: 8, Party: "nb-edu"}
+	for _, a := range []apps.App{library, campus, other} {
+		if _, _, err := o.Add(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	year := func(class uint16) apps.Terms {
+		return apps.Terms{ValidFrom: date(t, "20240901"), ValidTo: date(t, "20250731"), Class: class}
+	}
+	for i, g := range []struct {
+		app   string
+		class uint16
+		terms apps.Terms
+	}{
+		{campus.ID, 302, year(302)}, {campus.ID, 301, year(301)}, {campus.ID, 301, year(301)},
+		{campus.ID, 303, apps.Terms{ValidFrom: date(t, "20250302"), ValidTo: date(t, "20250731"), Class: 303}}, // from tomorrow
+		{campus.ID, 304, year(304)}, // revoked below
+		{other.ID, 305, year(305)},
+	} {
+		if _, _, err := o.Grant(ctx, g.app, ruleCard(byte(10+i)), g.terms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := o.Revoke(ctx, campus.ID, ruleCard(14)); err != nil {
+		t.Fatal(err)
+	}
+	cs, more, err := o.Classes(ctx, campus.ID, date(t, "20250301"))
+	if err != nil || more || len(cs) != 2 || cs[0] != 301 || cs[1] != 302 {
+		t.Fatalf("the school's classes on 1 March: %v %v %v; want 301, 302", cs, more, err)
+	}
+	if cs, _, err := o.Classes(ctx, campus.ID, date(t, "20250302")); err != nil || len(cs) != 3 || cs[2] != 303 {
+		t.Fatalf("the school's classes on 2 March: %v %v; want 301, 302, 303", cs, err)
+	}
+	if _, _, err := o.Classes(ctx, library.ID, date(t, "20250301")); citycard.KindOf(err) != citycard.Invalid {
+		t.Errorf("the library's classes: %v, want invalid", err)
+	}
+	// The bound: apps.AttendanceClassesMax classes listed whole, one more cut.
+	for class := uint16(1); class <= apps.AttendanceClassesMax-1; class++ {
+		c := apps.CardRef{Issuer: citycard.IssuerCode{0x33, 0x01}, ASN: citycard.ASN{7: 1, 8: byte(class >> 8), 9: byte(class)}}
+		if class == apps.AttendanceClassesMax-1 {
+			if cs, more, err := o.Classes(ctx, campus.ID, date(t, "20250301")); err != nil || more || len(cs) != apps.AttendanceClassesMax {
+				t.Fatalf("%d classes: %d listed, more %v, %v", apps.AttendanceClassesMax, len(cs), more, err)
+			}
+		}
+		if _, _, err := o.Grant(ctx, campus.ID, c, year(class)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cs, more, err := o.Classes(ctx, campus.ID, date(t, "20250301")); err != nil || !more || len(cs) != apps.AttendanceClassesMax || cs[0] != 1 {
+		t.Fatalf("%d classes: %d listed, more %v, %v; want the first %d and more", apps.AttendanceClassesMax+1, len(cs), more, err, apps.AttendanceClassesMax)
+	}
+}
