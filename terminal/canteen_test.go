@@ -145,3 +145,33 @@ func TestCanteenNoLimit(t *testing.T) {
 		t.Fatalf("%d stamp records, want none", n)
 	}
 }
+
+// TestCanteenForgedLimit: a card whose limit was raised on the chip (the
+// grant MAC unchanged) is refused forged: nothing counted, nothing paid.
+func TestCanteenForgedLimit(t *testing.T) {
+	w := appWorld(t)
+	k, g, pos := w.canteen()
+	cd := w.pupilCard(50, 1000, 5000)
+	f := *cd.State().Entitlements
+	f.Slots[0].Limit = 60000
+	if err := cd.SetEntitlements(f); err != nil {
+		t.Fatal(err)
+	}
+	before := cd.State()
+	res, err := k.Tap(cd, 2000)
+	if err != nil || res.Reason != apps.Forged || res.Purchase.Record.Amount != 0 {
+		t.Fatalf("a raised limit: %v %v, purchase %d; want forged, nothing paid", res.Reason, err, res.Purchase.Record.Amount)
+	}
+	if after := cd.State(); after.BalanceFen != before.BalanceFen || after.Entitlements.Counter != before.Entitlements.Counter {
+		t.Fatalf("refused forged, yet the card moved")
+	}
+	if n, m := len(g.spool.pending(t)), len(pos.spool.pending(t)); n != 0 || m != 0 {
+		t.Fatalf("%d stamp and %d purchase records spooled, want none", n, m)
+	}
+	if _, err := NewCanteen(g.Gate, w.terminal(ModeTapOn, 1, FlatFare{Fen: 200}, nil).Terminal); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a canteen around a validator: %v, want invalid", err)
+	}
+	if _, err := NewCanteen(w.gate(card.AppCampus, canteenSchool, 1, apps.CheckIn, nil, nil).Gate, pos.Terminal); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a canteen around a check-in gate: %v, want invalid", err)
+	}
+}
