@@ -7,6 +7,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/keys"
 )
 
 const canteenSchool = 1001
@@ -173,5 +174,22 @@ func TestCanteenForgedLimit(t *testing.T) {
 	}
 	if _, err := NewCanteen(w.gate(card.AppCampus, canteenSchool, 1, apps.CheckIn, nil, nil).Gate, pos.Terminal); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("a canteen around a check-in gate: %v, want invalid", err)
+	}
+}
+
+// BenchmarkCanteenTap: one canteen purchase counted on a pupil's limit
+// (read the file, check the grant MAC, stamp, verify the stamp MAC, seal
+// the stamp's record, then the e-purse purchase), virtual card and PSAMs
+// in the process.
+func BenchmarkCanteenTap(b *testing.B) {
+	w := newWorld(b, keys.Alg3DES)
+	w.putKeys(ourIssuer, keys.Alg3DES, 1, keys.KeyApplication)
+	k, _, _ := w.canteen()
+	cd := w.pupilCard(60, apps.CanteenLimitMaxFen, 5000)
+	b.ResetTimer()
+	for range b.N {
+		if res, err := k.Tap(cd, 0); err != nil || !res.Limited {
+			b.Fatalf("%v %v", res.Reason, err)
+		}
 	}
 }
