@@ -107,13 +107,15 @@ func (s *Server) handleAppEntitlement(w http.ResponseWriter, r *http.Request, a 
 // checkJSON is the answer to "may this card do this today?".
 type checkJSON struct {
 	Allowed bool   `json:"allowed"`
-	Reason  string `json:"reason"` // allowed, wrong_application, expired, blacklisted
+	Reason  string `json:"reason"` // allowed, wrong_application, expired, blacklisted, venue_full
 	Action  string `json:"action"`
 	Date    string `json:"date"`
 }
 
 // handleAppCheck answers ?action=loan|return|check-in|check-out|admission
-// &date=YYYYMMDD from the back office's grant (apps.Office.Check).
+// &date=YYYYMMDD[&time=HHMMSS] from the back office's grant and, for an
+// admission at a venue that sells by period, the period's admissions
+// received (apps.Office.CheckAt: the time is then required).
 func (s *Server) handleAppCheck(w http.ResponseWriter, r *http.Request, a apps.App) {
 	const op = "api.appCheck"
 	c, err := appCard(r, op)
@@ -124,9 +126,17 @@ func (s *Server) handleAppCheck(w http.ResponseWriter, r *http.Request, a apps.A
 			err = citycard.Wrap(op, citycard.Invalid, err)
 		}
 	}
+	var at *citycard.BCDTime
+	if err == nil && r.URL.Query().Has("time") {
+		var tm citycard.BCDTime
+		if tm, err = apps.ParseTime(r.URL.Query().Get("time")); err != nil {
+			err = citycard.Wrap(op, citycard.Invalid, err)
+		}
+		at = &tm
+	}
 	var reason apps.Reason
 	if err == nil {
-		reason, _, err = s.Apps.Check(r.Context(), a.ID, c, action, day)
+		reason, _, err = s.Apps.CheckAt(r.Context(), a.ID, c, action, day, at)
 	}
 	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Other, err))
@@ -212,6 +222,7 @@ type appRecordJSON struct {
 	Place       uint32 `json:"place"`
 	Uses        uint32 `json:"uses"`
 	Counter     uint16 `json:"counter"`
+	Flag        string `json:"flag,omitempty"` // what the back office saw on filing it: canteen_limit
 }
 
 type appRecordsJSON struct {
@@ -251,7 +262,7 @@ func (s *Server) handleAppRecords(w http.ResponseWriter, r *http.Request, a apps
 	out := appRecordsJSON{Records: make([]appRecordJSON, 0, len(recs))}
 	for _, x := range recs {
 		out.Records = append(out.Records, appRecordJSON{Pos: x.Pos, Issuer: x.Card.Issuer.String(), ASN: x.Card.ASN.String(), Terminal: x.Terminal.String(),
-			TerminalSeq: x.TerminalSeq, Action: x.Action.String(), Date: x.Date.String(), Time: fmt.Sprintf("%X", x.Time[:]), Place: x.Place, Uses: x.Uses, Counter: x.Counter})
+			TerminalSeq: x.TerminalSeq, Action: x.Action.String(), Date: x.Date.String(), Time: fmt.Sprintf("%X", x.Time[:]), Place: x.Place, Uses: x.Uses, Counter: x.Counter, Flag: x.Flag})
 	}
 	if len(recs) == limit {
 		out.Next = recs[len(recs)-1].Pos

@@ -217,7 +217,8 @@ func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 	gates[u.Terminal.ID] = acquire.TerminalInfo{ID: u.Terminal.ID, Operator: "nb-library", Active: true}
 	x.fixture.s.Gates = gates
 	gateTok := x.fixture.toks[u.Terminal.ID]
-	return map[string][]shapeRequest{
+	reqs := appRulesShapeRequests(t, ap)
+	for k, v := range map[string][]shapeRequest{
 		"GET /v1/terminals/{terminal}/entitlement-versions":   {{path: "/v1/terminals/" + u.Terminal.ID.String() + "/entitlement-versions?kind=library&scope=1", token: gateTok}},
 		"GET /v1/apps/{app}/events":                           {{token: tok}},
 		"GET /v1/apps/{app}/cards/{issuer}/{asn}/entitlement": {{token: tok}},
@@ -228,7 +229,10 @@ func appShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"GET /v1/apps/{app}/records":                      {{token: tok}},
 		"GET /v1/apps/{app}/reports/{day}":                {{path: "/v1/apps/nb-library/reports/20250301", token: tok}},
 		"GET /v1/apps/{app}/reports/attendance":           {{path: "/v1/apps/nb-school-7/reports/attendance?date=20250301&class=301", token: ap.tokens["nb-school-7"]}},
+	} {
+		reqs[k] = v
 	}
+	return reqs
 }
 
 // TestAppRecordsAndReport: the records route pages an application's own

@@ -153,6 +153,33 @@ func (o *Office) Attendance(ctx context.Context, app string, class uint16, day c
 	return rep, nil
 }
 
+// AttendanceClassesMax bounds Classes: the classes of one school's day
+// a page of attendance lists.
+const AttendanceClassesMax = 200
+
+// Classes returns campus application app's classes on day: those with a
+// pupil (a grant active or blocked, whose validity covers day), by
+// class, at most AttendanceClassesMax, and whether there are more. Kinds
+// as Attendance's (Invalid for an application that is not a campus's).
+func (o *Office) Classes(ctx context.Context, app string, day citycard.BCDDate) ([]uint16, bool, error) {
+	const op = "apps.Office.Classes"
+	a, err := o.store.App(ctx, app)
+	if err != nil {
+		return nil, false, citycard.Wrap(op, citycard.Other, err)
+	}
+	if a.Kind != card.AppCampus {
+		return nil, false, citycard.E(op, citycard.Invalid, "application %s is a %v's: classes are a school's (campus)", app, a.Kind)
+	}
+	cs, err := o.store.Classes(ctx, app, day, AttendanceClassesMax+1)
+	if err != nil {
+		return nil, false, citycard.Wrap(op, citycard.Other, err)
+	}
+	if len(cs) > AttendanceClassesMax {
+		return cs[:AttendanceClassesMax], true, nil
+	}
+	return cs, false, nil
+}
+
 // AttendanceHeader is the header of WriteCSV's rows.
 var AttendanceHeader = []string{"app", "class", "date", "issuer", "asn", "presence", "first_check_in", "last_check_out", "taps"}
 

@@ -54,6 +54,15 @@
 //     say), to a card without the school's campus slot valid today: the
 //     ground is open to citizens outside school hours only (weekends and
 //     holidays all day), to its pupils at any time, on its venue pass;
+//   - canteen_limit: a campus canteen purchase (action canteen, at the
+//     school's canteen POS, terminal.Canteen) that would take the day's
+//     canteen spend past the slot's limit, the daily canteen limit in
+//     fen the parents set (0: none, nothing counted); the spend is the
+//     slot's uses, of the day of its last stamp, so it starts again at 0
+//     on the first stamp of a new day (China time: midnight in
+//     Asia/Shanghai), a check-in's too; spend exactly at the limit is
+//     allowed, one fen more is not; never expired, as a check-out: the
+//     limit binds while the slot is on the card;
 //   - limit: campus has none; library, a loan when the loans out have
 //     reached the loan limit (the limit-th loan is allowed, the next is
 //     not); venue, an admission when the month's admissions have
@@ -73,6 +82,38 @@
 // parameters: blacklisted (the card is on the blacklist, or its e-purse
 // application is blocked), forged (a file that does not parse, a grant
 // MAC that does not verify, a stamp MAC that does not) and stale.
+//
+// # The canteen limit and the venue's periods
+//
+// The parents set a pupil's daily canteen limit through the school's
+// own app, with the school application's credentials (POST
+// /v1/apps/{app}/cards/{issuer}/{asn}/canteen-limit, SetCanteenLimit),
+// not the cardholder's self-service: the school knows which parent goes
+// with which pupil and already tells them of the gates (平安校园), and
+// the limit is a term of its grant, in the campus slot's limit field
+// (16 bits of fen: at most 655.35 yuan a day), under the grant MAC. The
+// file version moves, the school's gate version does not: a pupil is
+// never refused stale at the school gate because the parents changed
+// the canteen limit; the card's canteen POS holds it to the limit its
+// file has until the next online contact rewrites it (Rewrite caps the
+// day's spend at the new limit). On filing (IndexRecords) a canteen
+// record whose day's spend passes the limit of the grant as it stands
+// is flagged canteen_limit (AppRecord.Flag), kept and listed, never
+// dropped: a stale card's older, higher limit, or a POS that did not
+// count. The flag judges by the limit when filed, not when paid: a
+// limit lowered in the evening flags that day's later uploads of
+// meals within the earlier limit, for review.
+//
+// A venue sells admissions per period of its day (Period: start
+// included, end not, at most PeriodsMax, each with a capacity; PUT
+// /v1/apps/{app}/periods). CheckAt, the online check's answer to an
+// admission at a given time, refuses venue_full once the admissions the
+// back office has filed in that period of that day have reached its
+// capacity (the capacity-th allowed, the next not): counted from the
+// entries received, one indexed count (application and day), so an
+// admission a gate holds unsent is not in it. A time in no period has
+// no capacity. The offline gate does not count the period: it cannot
+// know the other gates' admissions.
 //
 // # Numbers
 //

@@ -142,6 +142,12 @@ type Store interface {
 	// as is, and nothing is written; it may still change g. Kind NotFound if g.App is no
 	// application.
 	PutGrant(ctx context.Context, g *Grant, check func(current []Grant) error) (version uint32, err error)
+	// PutTerms is PutGrant but for the gate version: the card's file
+	// version moves, g.App's gate version of the card does not, so that
+	// gates do not refuse the card's older file stale (a change of terms
+	// the gates need not enforce at once: SetCanteenLimit). Kind NotFound
+	// as PutGrant.
+	PutTerms(ctx context.Context, g *Grant, check func(current []Grant) error) (version uint32, err error)
 	// GateVersions returns up to limit of app's gate versions numbered
 	// after after, by number: the cards whose grant of app changed, each
 	// with the file version its gates require now.
@@ -179,6 +185,10 @@ type Store interface {
 	// ClassGrants returns up to limit of app's grants of class whose
 	// validity covers day, active or blocked, by card (issuer, ASN).
 	ClassGrants(ctx context.Context, app string, class uint16, day citycard.BCDDate, limit int) ([]Grant, error)
+	// Classes returns up to limit of app's classes (1 to 65535) that
+	// hold a grant whose validity covers day, active or blocked, by
+	// class.
+	Classes(ctx context.Context, app string, day citycard.BCDDate, limit int) ([]uint16, error)
 	// ClassRecords returns up to limit of app's records dated day of
 	// the cards that hold a grant of app of class (any state), by
 	// journal position.
@@ -197,6 +207,15 @@ type Store interface {
 	Records(ctx context.Context, app string, after int64, limit int) ([]AppRecord, error)
 	// DayCounts returns app's taps and distinct cards on day, by action.
 	DayCounts(ctx context.Context, app string, day citycard.BCDDate) ([]ActionCount, error)
+
+	// SetPeriods replaces app's periods with ps (checked). Kind NotFound
+	// if app is no application.
+	SetPeriods(ctx context.Context, app string, ps []Period) error
+	// Periods returns app's periods, by start.
+	Periods(ctx context.Context, app string) ([]Period, error)
+	// PeriodAdmissions counts app's admission records dated day whose
+	// time is from start (included) to end (not).
+	PeriodAdmissions(ctx context.Context, app string, day citycard.BCDDate, start, end citycard.BCDTime) (int64, error)
 }
 
 // Office is the back office's side of the applications: it adds them,
@@ -338,21 +357,33 @@ func (o *Office) Revoke(ctx context.Context, app string, c CardRef) (Grant, uint
 	// Active as it stands in the store's transaction: a loss blocking it
 	// meanwhile is not overwritten.
 	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error {
-		for _, x := range current {
-			if x.App != app {
-				continue
-			}
-			if x.State != Active {
-				return citycard.E(op, citycard.Conflict, "application %s, card %v: the grant is %v", app, c, x.State)
-			}
+		x, err := activeAsItStands(op, app, c, current)
+		if x.App == app {
 			g.Slot = x.Slot // its terms as they stand
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 	}
 	return g, v, nil
+}
+
+// activeAsItStands returns app's grant on c among current, the card's
+// grants as they stand in the store's transaction: Conflict if it is not
+// active (a loss blocked it meanwhile, say), and the zero grant if
+// current holds none of app (the store then finds no grant to replace).
+func activeAsItStands(op, app string, c CardRef, current []Grant) (Grant, error) {
+	for _, x := range current {
+		if x.App != app {
+			continue
+		}
+		if x.State != Active {
+			return Grant{}, citycard.E(op, citycard.Conflict, "application %s, card %v: the grant is %v", app, c, x.State)
+		}
+		return x, nil
+	}
+	return Grant{}, nil
 }
 
 // Entitlement returns application app's grant on card c, whatever its

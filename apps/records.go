@@ -31,8 +31,9 @@ type AppRecord struct {
 	Date        citycard.BCDDate
 	Time        citycard.BCDTime
 	Place       uint32 // the gate's number, a site's
-	Uses        uint32 // the uses the stamp left (loans out, admissions this month)
+	Uses        uint32 // the uses the stamp left (loans out, admissions this month, the day's canteen spend in fen)
 	Counter     uint16 // the card's application counter
+	Flag        string // what the back office saw on filing it (FlagCanteenLimit), "" for nothing
 }
 
 // ActionCount is one line of a daily report: an action's taps and the
@@ -127,6 +128,13 @@ func (o *Office) IndexRecords(ctx context.Context, j Journal) (int64, error) {
 			if id, ok := byScope[key{r.Network, r.Line}]; ok && e.Pos > cursors[id] {
 				ar := AppRecord{Pos: e.Pos, App: id, Card: CardRef{r.Issuer, r.ASN}, Terminal: r.TerminalID, TerminalSeq: r.TerminalSeq,
 					Action: Action(r.Product), Date: r.Date, Time: r.Time, Place: r.Station, Uses: r.EntryStation, Counter: r.Counter}
+				if ar.Action == Canteen {
+					g, err := o.store.Grant(ctx, id, ar.Card)
+					if err != nil && citycard.KindOf(err) != citycard.NotFound {
+						return err
+					}
+					ar.Flag = canteenFlag(&ar, &g)
+				}
 				batch = append(batch, ar)
 				if ev, ok := o.recordEvent(byID[id], &ar); ok {
 					events = append(events, ev)

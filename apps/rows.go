@@ -267,12 +267,12 @@ func ScanQuarantined(rows Rows) ([]Quarantined, error) {
 }
 
 // RecordColumns is the stores' spelling of an application record.
-const RecordColumns = "pos, app, issuer, asn, terminal, terminal_seq, action, date, time, place, uses, counter"
+const RecordColumns = "pos, app, issuer, asn, terminal, terminal_seq, action, date, time, place, uses, counter, flag"
 
 // RecordArgs returns r's values in RecordColumns' order.
 func RecordArgs(r *AppRecord) []any {
 	return []any{r.Pos, r.App, hexOf(r.Card.Issuer[:]), hexOf(r.Card.ASN[:]), hexOf(r.Terminal[:]), int64(r.TerminalSeq), int64(r.Action),
-		hexOf(r.Date[:]), hexOf(r.Time[:]), int64(r.Place), int64(r.Uses), int64(r.Counter)}
+		hexOf(r.Date[:]), hexOf(r.Time[:]), int64(r.Place), int64(r.Uses), int64(r.Counter), r.Flag}
 }
 
 // DateArg returns a day as the stores keep it.
@@ -284,7 +284,7 @@ func ScanRecord(row Scanner) (AppRecord, error) {
 	var r AppRecord
 	var issuer, asn, term, date, tm string
 	var seq, action, place, uses, counter int64
-	if err := row.Scan(&r.Pos, &r.App, &issuer, &asn, &term, &seq, &action, &date, &tm, &place, &uses, &counter); err != nil {
+	if err := row.Scan(&r.Pos, &r.App, &issuer, &asn, &term, &seq, &action, &date, &tm, &place, &uses, &counter, &r.Flag); err != nil {
 		return r, err
 	}
 	for _, f := range []struct {
@@ -323,7 +323,56 @@ const (
 		AND (issuer, asn) IN (SELECT issuer, asn FROM apps_grants WHERE app = $1 AND class = $2) ORDER BY pos LIMIT $4`
 )
 
+// ClassesQuery is the stores' read of a school's classes of a day
+// (Store.Classes): app, day, limit.
+const ClassesQuery = `SELECT DISTINCT class FROM apps_grants
+	WHERE app = $1 AND class > 0 AND valid_from <= $2 AND valid_to >= $2 AND state <> 'revoked' ORDER BY class LIMIT $3`
+
+// ScanClasses reads every row of ClassesQuery.
+func ScanClasses(rows Rows) ([]uint16, error) {
+	return scanAll(rows, func(row Scanner) (uint16, error) {
+		var c int64
+		err := row.Scan(&c)
+		return uint16(c), err
+	})
+}
+
 // ClassArgs returns the values of ClassGrantsQuery and ClassRecordsQuery.
 func ClassArgs(app string, class uint16, day citycard.BCDDate, limit int) []any {
 	return []any{app, int(class), DateArg(day), limit}
+}
+
+// PeriodColumns is the stores' spelling of a venue's period (table
+// apps_periods, with its app): times as upper-case hex of their BCD.
+const PeriodColumns = "start, end_time, capacity"
+
+// PeriodArgs returns p's values in PeriodColumns' order.
+func PeriodArgs(p *Period) []any { return []any{hexOf(p.Start[:]), hexOf(p.End[:]), p.Capacity} }
+
+// TimeArg returns a time of day as the stores keep it.
+func TimeArg(t citycard.BCDTime) string { return hexOf(t[:]) }
+
+// ScanPeriods reads every row of PeriodColumns.
+func ScanPeriods(rows Rows) ([]Period, error) {
+	return scanAll(rows, func(row Scanner) (Period, error) {
+		var p Period
+		var start, end string
+		if err := row.Scan(&start, &end, &p.Capacity); err != nil {
+			return p, err
+		}
+		if err := unhex("apps.ScanPeriods", "start", start, p.Start[:]); err != nil {
+			return p, err
+		}
+		return p, unhex("apps.ScanPeriods", "end", end, p.End[:])
+	})
+}
+
+// PeriodAdmissionsQuery is the stores' count of a period's admissions
+// (Store.PeriodAdmissions), in the $N parameters both engines take:
+// app, action, day, start, end.
+const PeriodAdmissionsQuery = `SELECT COUNT(*) FROM apps_records WHERE app = $1 AND date = $3 AND action = $2 AND time >= $4 AND time < $5`
+
+// PeriodAdmissionsArgs returns the values of PeriodAdmissionsQuery.
+func PeriodAdmissionsArgs(app string, day citycard.BCDDate, start, end citycard.BCDTime) []any {
+	return []any{app, int64(Admit), DateArg(day), TimeArg(start), TimeArg(end)}
 }

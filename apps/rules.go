@@ -22,14 +22,15 @@ const (
 	Admit    Action = 3 // venue, site: one admission
 	Loan     Action = 4 // library: a book borrowed
 	Return   Action = 5 // library: a book returned
+	Canteen  Action = 6 // campus: a canteen purchase counted on the daily canteen limit (the canteen POS)
 )
 
-var actionNames = [...]string{CheckIn: "check-in", CheckOut: "check-out", Admit: "admission", Loan: "loan", Return: "return"}
+var actionNames = [...]string{CheckIn: "check-in", CheckOut: "check-out", Admit: "admission", Loan: "loan", Return: "return", Canteen: "canteen"}
 
 // String gives the action's name: check-in, check-out, admission, loan,
-// return.
+// return, canteen.
 func (a Action) String() string {
-	if a >= CheckIn && a <= Return {
+	if a >= CheckIn && a <= Canteen {
 		return actionNames[a]
 	}
 	return fmt.Sprintf("action(%d)", uint8(a))
@@ -38,7 +39,9 @@ func (a Action) String() string {
 // Actions returns the actions of an application, nil for an unknown one.
 func Actions(app card.Application) []Action {
 	switch app {
-	case card.AppCampus, card.AppParking:
+	case card.AppCampus:
+		return []Action{CheckIn, CheckOut, Canteen}
+	case card.AppParking:
 		return []Action{CheckIn, CheckOut}
 	case card.AppLibrary:
 		return []Action{Loan, Return}
@@ -72,15 +75,19 @@ const (
 	Blacklisted             // the card is on the blacklist or blocked
 	Forged                  // the file or the stamp did not verify, or does not parse
 	SchoolHours             // a school's ground in school hours, to a card not of its pupils
+	CanteenLimit            // a canteen purchase past the day's canteen limit the parents set
+	VenueFull               // a venue's period has had its capacity of admissions
 )
 
 var reasonNames = [...]string{
 	Allowed: "allowed", WrongApplication: "wrong_application", Expired: "expired", Limit: "limit",
 	Stale: "stale", Blacklisted: "blacklisted", Forged: "forged", SchoolHours: "school_hours",
+	CanteenLimit: "canteen_limit", VenueFull: "venue_full",
 }
 
 // String gives the reason's name: allowed, wrong_application, expired,
-// limit, stale, blacklisted, forged, school_hours.
+// limit, stale, blacklisted, forged, school_hours, canteen_limit,
+// venue_full.
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -108,6 +115,9 @@ type Tap struct {
 	Date   citycard.BCDDate
 	Time   citycard.BCDTime
 	Ground *Ground // a venue gate at a school's ground; nil for any other
+	// AmountFen is a canteen purchase's amount (action Canteen); 0 for
+	// any other action.
+	AmountFen uint32
 }
 
 // Ground is a school's sports ground opened to citizens outside school
@@ -195,14 +205,30 @@ func Decide(f *card.Entitlements, tap Tap) Decision {
 	}
 	e := f.Slots[i]
 	d := Decision{Slot: i}
-	never := tap.Action == Return || tap.Action == CheckOut
+	never := tap.Action == Return || tap.Action == CheckOut || tap.Action == Canteen
 	if !never && (bytes.Compare(tap.Date[:], e.ValidFrom[:]) < 0 || bytes.Compare(tap.Date[:], e.ValidTo[:]) > 0) {
 		d.Reason = Expired
 		return d
 	}
 	switch tap.App {
 	case card.AppCampus:
-		e.Inside = tap.Action == CheckIn
+		if e.LastDate != tap.Date {
+			e.Uses = 0 // a new day: no canteen spend yet
+		}
+		if tap.Action != Canteen {
+			e.Inside = tap.Action == CheckIn
+			break
+		}
+		// The limit counts only where there is one: with none (0) the
+		// spend is not kept, and the card's rule uses <= limit holds.
+		if e.Limit == 0 {
+			break
+		}
+		if uint64(e.Uses)+uint64(tap.AmountFen) > uint64(e.Limit) {
+			d.Reason = CanteenLimit
+			return d
+		}
+		e.Uses += uint16(tap.AmountFen)
 	case card.AppParking:
 		if tap.Action == CheckIn && e.Inside {
 			d.Reason = Limit

@@ -45,6 +45,12 @@ func TestDecide(t *testing.T) {
 	tap := func(app card.Application, scope, place uint32, a apps.Action, d citycard.BCDDate) apps.Tap {
 		return apps.Tap{App: app, Scope: scope, Place: place, Action: a, Date: d, Time: at}
 	}
+	pupil := func(limit, spent uint16, last citycard.BCDDate) card.Entitlement {
+		return card.Entitlement{App: card.AppCampus, Scope: 1001, Class: 305, Limit: limit, Uses: spent, LastDate: last, LastTime: at}
+	}
+	meal := func(fen uint32, d citycard.BCDDate) apps.Tap {
+		return apps.Tap{App: card.AppCampus, Scope: 1001, Place: 9, Action: apps.Canteen, Date: d, Time: at, AmountFen: fen}
+	}
 	cases := []struct {
 		name  string
 		e     card.Entitlement
@@ -60,6 +66,17 @@ func TestDecide(t *testing.T) {
 		{"campus check-out the day after: never refused", func() card.Entitlement { c := campus; c.Inside = true; return c }(), tap(card.AppCampus, 1001, 1, apps.CheckOut, jul16), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
 		{"another school's gate", campus, tap(card.AppCampus, 1002, 1, apps.CheckIn, sep1), apps.WrongApplication, nil},
 		{"a loan at a campus gate", campus, tap(card.AppCampus, 1001, 1, apps.Loan, sep1), apps.WrongApplication, nil},
+		// Campus canteen: the day's spend, in fen, within the daily limit.
+		{"a meal to exactly the limit", pupil(1000, 600, sep1), meal(400, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1000 }},
+		{"a meal one fen past the limit", pupil(1000, 600, sep1), meal(401, sep1), apps.CanteenLimit, nil},
+		{"a meal of the whole limit on a new day", pupil(1000, 1000, sep1), meal(1000, citycard.BCDDate{0x20, 0x26, 0x09, 0x02}), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 1000 }},
+		{"a meal past the limit on a new day", pupil(1000, 0, sep1), meal(1001, citycard.BCDDate{0x20, 0x26, 0x09, 0x02}), apps.CanteenLimit, nil},
+		{"a meal of the highest amount past a limit", pupil(65535, 1, sep1), meal(1<<32-1, sep1), apps.CanteenLimit, nil},
+		{"a meal with no limit: not counted", pupil(0, 0, sep1), meal(5000, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 0 }},
+		{"a meal after the status ended: still limited", pupil(1000, 900, jul15), meal(101, jul16), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 101 }},
+		{"a check-in on a new day: no spend yet", pupil(1000, 1000, sep1), tap(card.AppCampus, 1001, 1, apps.CheckIn, citycard.BCDDate{0x20, 0x26, 0x09, 0x02}), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 0 && e.Inside }},
+		{"a check-in the same day keeps the spend", pupil(1000, 700, sep1), tap(card.AppCampus, 1001, 1, apps.CheckIn, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 700 }},
+		{"another school's canteen", pupil(1000, 0, sep1), apps.Tap{App: card.AppCampus, Scope: 1002, Action: apps.Canteen, Date: sep1, Time: at, AmountFen: 1}, apps.WrongApplication, nil},
 		// Library: the loan limit.
 		{"the 10th loan of 10", library(9), tap(card.AppLibrary, 7, 1, apps.Loan, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Uses == 10 }},
 		{"the 11th loan of 10", library(10), tap(card.AppLibrary, 7, 1, apps.Loan, sep1), apps.Limit, nil},

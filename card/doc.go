@@ -72,7 +72,9 @@
 // version | count | each slot's grant (17 bytes): a file that did not come
 // from the issuer fails it at the gate. Fields an application does not
 // use are zero (class: campus; limit and uses: library loans out of the
-// limit, venue admissions in the month of the last stamp; inside: campus and
+// limit, venue admissions in the month of the last stamp, campus canteen
+// spend in fen on the last stamp's day of the daily canteen limit in
+// fen that the parents set; inside: campus and
 // parking; sites: site, bit n-1 for site n visited on the last stamp's
 // day), uses never pass the limit, and at most one slot per application
 // and scope: ParseEntitlements refuses anything else, naming the field.

@@ -82,8 +82,8 @@ type Entitlement struct {
 	ValidFrom citycard.BCDDate // first day
 	ValidTo   citycard.BCDDate // last day, not before ValidFrom
 	Class     uint16           // campus: the pupil's class
-	Limit     uint16           // library: loans at once; venue: admissions a month
-	Uses      uint16           // library: loans out; venue: admissions in the month of LastDate
+	Limit     uint16           // library: loans at once; venue: admissions a month; campus: the daily canteen limit in fen (0: none)
+	Uses      uint16           // library: loans out; venue: admissions in the month of LastDate; campus: canteen spend in fen on LastDate
 	LastDate  citycard.BCDDate // the last stamp written; zero = none
 	LastTime  citycard.BCDTime
 	Inside    bool   // campus, parking: checked in and not yet out
@@ -112,7 +112,9 @@ func (e Entitlement) Validate() error {
 	if bytes.Compare(e.ValidTo[:], e.ValidFrom[:]) < 0 {
 		return fieldErr(op, "entitlement", "valid to", "%v is before valid from %v", e.ValidTo, e.ValidFrom)
 	}
-	counted := e.App == AppLibrary || e.App == AppVenue
+	// A campus slot's limit is the parents' daily canteen limit in fen
+	// and its uses the day's canteen spend (package apps).
+	counted := e.App == AppLibrary || e.App == AppVenue || e.App == AppCampus
 	switch {
 	case e.Class != 0 && e.App != AppCampus:
 		return fieldErr(op, "entitlement", "class", "%d on a %v entitlement, want 0", e.Class, e.App)

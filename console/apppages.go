@@ -513,6 +513,25 @@ func (c *Console) handleAppRecords(w http.ResponseWriter, r *http.Request, s *se
 		cards = insideCards(d.Records)
 	case "borrowers":
 		cards = borrowerCards(d.Records)
+	case "presence":
+		// The pupils of that presence (attendance.go), the day's.
+		dq := url.Values{}
+		for k, v := range q {
+			dq[k] = v
+		}
+		dq.Set("day", d.Day) // the records' day, the newest when ?day= is not given
+		aq, err := c.readAttendanceQuery(dq)
+		if err == nil {
+			cards, err = c.presenceCards(ctx, a.ID, &aq)
+			filter = "the pupils " + aq.presence
+			if aq.class != 0 {
+				filter += " of class " + strconv.Itoa(int(aq.class))
+			}
+		}
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
 	}
 	p := appRecordsPage{App: a, Day: d.Day, Filter: filter, Back: "/apps/" + url.PathEscape(a.ID) + "?day=" + d.Day, Scanned: d.Scanned, ScanCut: d.Cut}
 	for i := range d.Records {
@@ -533,19 +552,26 @@ func (c *Console) handleAppRecords(w http.ResponseWriter, r *http.Request, s *se
 }
 
 // recordFilter reads the records page's narrowing: action=NAME, hour=H
-// (0-23), place=N, inside=1, borrowers=1; at most one. Kind Invalid
-// naming the parameter.
+// (0-23), place=N, inside=1, borrowers=1, card=ISSUER/ASN, presence=
+// (a school's pupils present, late or absent, of class=N if given, late
+// after late=; their check-ins and check-outs: attendance.go); at most
+// one. Kind Invalid naming the parameter.
 func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	const op = "console.appRecords"
 	all := func(*apps.AppRecord) bool { return true }
 	var set []string
-	for _, k := range []string{"action", "hour", "place", "inside", "borrowers"} {
+	for _, k := range []string{"action", "hour", "place", "inside", "borrowers", "card", "presence"} {
 		if q.Has(k) {
 			set = append(set, k)
 		}
 	}
 	if len(set) > 1 {
-		return nil, "", citycard.E(op, citycard.Invalid, "%s and %s: want at most one of action, hour, place, inside, borrowers", set[0], set[1])
+		return nil, "", citycard.E(op, citycard.Invalid, "%s and %s: want at most one of action, hour, place, inside, borrowers, card, presence", set[0], set[1])
+	}
+	for _, k := range []string{"class", "late"} {
+		if q.Has(k) && (len(set) == 0 || set[0] != "presence") {
+			return nil, "", citycard.E(op, citycard.Invalid, "%s=%q: only with presence=", k, q.Get(k))
+		}
 	}
 	if len(set) == 0 {
 		return all, "", nil
@@ -553,12 +579,12 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	v := q.Get(set[0])
 	switch set[0] {
 	case "action":
-		for a := apps.CheckIn; a <= apps.Return; a++ {
+		for a := apps.CheckIn; a <= apps.Canteen; a++ {
 			if a.String() == v {
 				return func(r *apps.AppRecord) bool { return r.Action == a }, "action " + v, nil
 			}
 		}
-		return nil, "", citycard.E(op, citycard.Invalid, "action=%q: want check-in, check-out, admission, loan or return", v)
+		return nil, "", citycard.E(op, citycard.Invalid, "action=%q: want check-in, check-out, admission, loan, return or canteen", v)
 	case "hour":
 		h, err := strconv.Atoi(v)
 		if err != nil || h < 0 || h > 23 {
@@ -571,6 +597,16 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 			return nil, "", citycard.E(op, citycard.Invalid, "place=%q: want a gate's or site's number", v)
 		}
 		return func(r *apps.AppRecord) bool { return r.Place == uint32(n) }, "place " + v, nil
+	case "card":
+		cr, err := apps.ParseCard(v)
+		if err != nil {
+			return nil, "", citycard.E(op, citycard.Invalid, "card=%q: want ISSUER/ASN in hex", v)
+		}
+		return func(r *apps.AppRecord) bool { return r.Card == cr }, "card " + cr.ASN.String(), nil
+	case "presence":
+		// The pupils are found by the caller; their records here are
+		// the gates' (a canteen's stamp is not attendance).
+		return func(r *apps.AppRecord) bool { return r.Action == apps.CheckIn || r.Action == apps.CheckOut }, "presence", nil
 	}
 	if v != "1" {
 		return nil, "", citycard.E(op, citycard.Invalid, "%s=%q: want 1", set[0], v)

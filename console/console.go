@@ -142,6 +142,7 @@ func (c *Console) routes() []route {
 		c.page("GET /apps", RoleAuditor, c.handleApps),
 		c.page("GET /apps/{app}", RoleAuditor, c.handleApp),
 		c.page("GET /apps/{app}/records", RoleAuditor, c.handleAppRecords),
+		c.page("GET /apps/{app}/attendance", RoleAuditor, c.handleAttendance), // a school's (attendance.go)
 	}
 }
 

@@ -81,6 +81,17 @@
 // it: the report's figures still count every record. The day is the
 // date the records carry, the records in time order.
 //
+// A school's page links its attendance page (attendance.go; Apps holding
+// Attendances, as *apps.Office does): for a day, a table a class of the
+// day (apps.Office.Classes: a class with a pupil whose grant covers the
+// day, at most apps.AttendanceClassesMax, saying so past it; ?class=N
+// for one), each pupil present, late or absent by apps.Office.Attendance
+// (the API's report, late after ?late=, 08:00 by default), and a chart
+// of the three by class. The present and late figures link to those
+// pupils' check-ins and check-outs on the records page (?presence=,
+// ?class=), the absent, who have none, to the table of those pupils,
+// and each pupil to its card's records of the day (?card=).
+//
 // # Cards
 //
 // The card page reads card management through Cards (CMS adapts a

@@ -12,7 +12,7 @@ import (
 
 // pageNames are the templates in templates/, one a page, each rendered
 // inside layout.html.
-var pageNames = []string{"login", "error", "overview", "ridership", "rejections", "flagged", "card", "terminals", "batch", "fares", "cycles", "cycle", "party", "keys", "apps", "app", "apprecords"}
+var pageNames = []string{"login", "error", "overview", "ridership", "rejections", "flagged", "card", "terminals", "batch", "fares", "cycles", "cycle", "party", "keys", "apps", "app", "apprecords", "attendance"}
 
 var funcs = template.FuncMap{
 	"yuan":  yuan,

@@ -52,6 +52,18 @@ func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
 }
 
 func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error) (uint32, error) {
+	v, err := s.putGrant(ctx, g, check, true)
+	return v, mapErr("postgres.Apps.PutGrant", err)
+}
+
+func (s appsStore) PutTerms(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error) (uint32, error) {
+	v, err := s.putGrant(ctx, g, check, false)
+	return v, mapErr("postgres.Apps.PutTerms", err)
+}
+
+// putGrant is PutGrant, and PutTerms when gate is false (the gates'
+// counter is locked all the same: it serializes every writer of grants).
+func (s appsStore) putGrant(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error, gate bool) (uint32, error) {
 	var v int64
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		// The gates' counter first: every writer of grants waits here,
@@ -73,12 +85,12 @@ func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant, check func([]app
 			return err
 		}
 		var err error
-		if v, err = bumpFile(ctx, tx, g.Card); err != nil {
+		if v, err = bumpFile(ctx, tx, g.Card); err != nil || !gate {
 			return err
 		}
 		return setGateVersion(ctx, tx, g, v)
 	})
-	return uint32(v), mapErr("postgres.Apps.PutGrant", err)
+	return uint32(v), err
 }
 
 func lockGateSeq(ctx context.Context, tx pgx.Tx) error {
@@ -316,7 +328,7 @@ func (s appsStore) ApplyRecords(ctx context.Context, pos int64, moved []string, 
 			}
 		}
 		for i := range recs {
-			if _, err := tx.Exec(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, apps.RecordArgs(&recs[i])...); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, apps.RecordArgs(&recs[i])...); err != nil {
 				return err
 			}
 		}
@@ -364,4 +376,53 @@ func (s appsStore) ClassRecords(ctx context.Context, app string, class uint16, d
 	defer rows.Close()
 	out, err := apps.ScanRecords(rows)
 	return out, mapErr("postgres.Apps.ClassRecords", err)
+}
+
+func (s appsStore) SetPeriods(ctx context.Context, app string, ps []apps.Period) error {
+	const op = "postgres.Apps.SetPeriods"
+	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM apps_apps WHERE id = $1 FOR UPDATE`, app).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return citycard.E(op, citycard.NotFound, "no application %q", app)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM apps_periods WHERE app = $1`, app); err != nil {
+			return err
+		}
+		for i := range ps {
+			if _, err := tx.Exec(ctx, `INSERT INTO apps_periods (app, `+apps.PeriodColumns+`) VALUES ($1, $2, $3, $4)`, append([]any{app}, apps.PeriodArgs(&ps[i])...)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func (s appsStore) Periods(ctx context.Context, app string) ([]apps.Period, error) {
+	const op = "postgres.Apps.Periods"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.PeriodColumns+` FROM apps_periods WHERE app = $1 ORDER BY start`, app)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanPeriods(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) PeriodAdmissions(ctx context.Context, app string, day citycard.BCDDate, start, end citycard.BCDTime) (int64, error) {
+	var n int64
+	err := s.db.pool.QueryRow(ctx, apps.PeriodAdmissionsQuery, apps.PeriodAdmissionsArgs(app, day, start, end)...).Scan(&n)
+	return n, mapErr("postgres.Apps.PeriodAdmissions", err)
+}
+
+func (s appsStore) Classes(ctx context.Context, app string, day citycard.BCDDate, limit int) ([]uint16, error) {
+	const op = "postgres.Apps.Classes"
+	rows, err := s.db.pool.Query(ctx, apps.ClassesQuery, app, apps.DateArg(day), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanClasses(rows)
+	return out, mapErr(op, err)
 }

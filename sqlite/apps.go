@@ -52,6 +52,17 @@ func (s appsStore) Apps(ctx context.Context) ([]apps.App, error) {
 }
 
 func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error) (uint32, error) {
+	v, err := s.putGrant(ctx, g, check, true)
+	return v, mapErr("sqlite.Apps.PutGrant", err)
+}
+
+func (s appsStore) PutTerms(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error) (uint32, error) {
+	v, err := s.putGrant(ctx, g, check, false)
+	return v, mapErr("sqlite.Apps.PutTerms", err)
+}
+
+// putGrant is PutGrant, and PutTerms when gate is false.
+func (s appsStore) putGrant(ctx context.Context, g *apps.Grant, check func([]apps.Grant) error, gate bool) (uint32, error) {
 	var v int64
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		// The one writer of SQLite serializes grants: the card's grants
@@ -69,12 +80,12 @@ func (s appsStore) PutGrant(ctx context.Context, g *apps.Grant, check func([]app
 			return err
 		}
 		var err error
-		if v, err = bumpFile(ctx, tx, g.Card); err != nil {
+		if v, err = bumpFile(ctx, tx, g.Card); err != nil || !gate {
 			return err
 		}
 		return setGateVersion(ctx, tx, g, v)
 	})
-	return uint32(v), mapErr("sqlite.Apps.PutGrant", err)
+	return uint32(v), err
 }
 
 func cardGrants(ctx context.Context, tx *sql.Tx, c apps.CardRef) ([]apps.Grant, error) {
@@ -296,7 +307,7 @@ func (s appsStore) ApplyRecords(ctx context.Context, pos int64, moved []string, 
 			}
 		}
 		for i := range recs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, apps.RecordArgs(&recs[i])...); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_records (`+apps.RecordColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, apps.RecordArgs(&recs[i])...); err != nil {
 				return err
 			}
 		}
@@ -344,4 +355,53 @@ func (s appsStore) ClassRecords(ctx context.Context, app string, class uint16, d
 	defer rows.Close()
 	out, err := apps.ScanRecords(rows)
 	return out, mapErr("sqlite.Apps.ClassRecords", err)
+}
+
+func (s appsStore) SetPeriods(ctx context.Context, app string, ps []apps.Period) error {
+	const op = "sqlite.Apps.SetPeriods"
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM apps_apps WHERE id = ?`, app).Scan(&one); err == sql.ErrNoRows {
+			return citycard.E(op, citycard.NotFound, "no application %q", app)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM apps_periods WHERE app = ?`, app); err != nil {
+			return err
+		}
+		for i := range ps {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_periods (app, `+apps.PeriodColumns+`) VALUES (?, ?, ?, ?)`, append([]any{app}, apps.PeriodArgs(&ps[i])...)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func (s appsStore) Periods(ctx context.Context, app string) ([]apps.Period, error) {
+	const op = "sqlite.Apps.Periods"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.PeriodColumns+` FROM apps_periods WHERE app = ? ORDER BY start`, app)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanPeriods(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) PeriodAdmissions(ctx context.Context, app string, day citycard.BCDDate, start, end citycard.BCDTime) (int64, error) {
+	var n int64
+	err := s.db.r.QueryRowContext(ctx, apps.PeriodAdmissionsQuery, apps.PeriodAdmissionsArgs(app, day, start, end)...).Scan(&n)
+	return n, mapErr("sqlite.Apps.PeriodAdmissions", err)
+}
+
+func (s appsStore) Classes(ctx context.Context, app string, day citycard.BCDDate, limit int) ([]uint16, error) {
+	const op = "sqlite.Apps.Classes"
+	rows, err := s.db.r.QueryContext(ctx, apps.ClassesQuery, app, apps.DateArg(day), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanClasses(rows)
+	return out, mapErr(op, err)
 }

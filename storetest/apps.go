@@ -30,6 +30,9 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"RecordsCursors", testRecordsCursors},
 		{"Notifications", testNotifications},
 		{"Attendance", testAttendance},
+		{"CanteenLimit", testCanteenLimit},
+		{"Periods", testPeriods},
+		{"Classes", testClasses},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

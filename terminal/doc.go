@@ -56,6 +56,12 @@
 // without a pass) are e-purse purchases at a POS: Ticket prices them,
 // with concessions by rider category.
 //
+// A Canteen (canteen.go) is a school canteen's POS: a campus gate of
+// action canteen and a POS together. It holds a pupil to the daily
+// canteen limit in the campus slot offline (refused canteen_limit),
+// counts the meal on the card with a stamp before the debit, so that no
+// failure lets the day's spend pass the limit, and pays as any POS.
+//
 // # Nothing lost, nothing doubled
 //
 // Before every DEBIT the terminal spools the record as grey (sealed, no

@@ -125,26 +125,54 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c := device{name: "card", t: cd}
+	t, res, err := g.decide(op, c, 0)
+	if err != nil || res.Reason != apps.Allowed {
+		return res, err
+	}
+	return g.stamp(op, c, &t)
+}
+
+// gateTap is what a tap's decision read of the card, for its stamp.
+type gateTap struct {
+	pub      card.BasicData
+	f        card.Entitlements
+	alg      keys.Alg
+	d        apps.Decision
+	date     citycard.BCDDate
+	tm       citycard.BCDTime
+	res      GateResult
+	decision bool // the rules decided (the file was read and checked)
+}
+
+// decide is a tap's first part, up to the rules' decision (nothing
+// written): the card's validity, the blacklist, the file, its grant MAC
+// and version, then apps.Decide for amountFen (a canteen purchase's; 0
+// at a gate). The result's reason is the refusal, Allowed to go on to
+// stamp.
+func (g *Gate) decide(op string, c device, amountFen uint32) (gateTap, GateResult, error) {
+	var t gateTap
 	now := g.cfg.Now()
 	date, tm := citycard.DateTime(now.In(citycard.ChinaTime))
-	var res GateResult
-	refuse := func(r apps.Reason, detail string) (GateResult, error) {
+	t.date, t.tm = date, tm
+	res := &t.res
+	refuse := func(r apps.Reason, detail string) (gateTap, GateResult, error) {
 		res.Reason, res.Detail = r, detail
-		return res, nil
+		return t, *res, nil
 	}
 
 	sw, err := selectEPurse(op, c)
 	if err != nil {
-		return res, err
+		return t, *res, err
 	}
 	b, _, err := c.send(op, "READ BINARY 15", readBinaryCmd(card.SFIBasicData, 0, card.BasicDataLen))
 	if err != nil {
-		return res, err
+		return t, *res, err
 	}
 	pub, err := card.ParseBasicData(b)
 	if err != nil {
-		return res, citycard.Wrap(op, citycard.Invalid, err)
+		return t, *res, citycard.Wrap(op, citycard.Invalid, err)
 	}
+	t.pub = pub
 	res.ASN = pub.ASN
 	switch {
 	case sw == apdu.SWWarnFileInvalidated:
@@ -159,7 +187,7 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 		return refuse(apps.WrongApplication, "the card has no entitlement file")
 	}
 	if err != nil {
-		return res, err
+		return t, *res, err
 	}
 	f, err := card.ParseEntitlements(b)
 	if err != nil {
@@ -172,7 +200,7 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 	open = append(open, f.KeyVersion)
 	a, err := g.psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
 	if err != nil {
-		return res, err
+		return t, *res, err
 	}
 	alg := keys.Alg(a[0])
 	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
@@ -180,17 +208,28 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 		if SWOf(err) == apdu.SWMACInvalid {
 			return refuse(apps.Forged, "the grant MAC does not verify")
 		}
-		return res, err
+		return t, *res, err
 	}
 	if g.cfg.Versions != nil {
 		if min := g.cfg.Versions.MinVersion(pub.Issuer, pub.ASN); f.Version < min {
 			return refuse(apps.Stale, "file version "+strconv.FormatUint(uint64(f.Version), 10)+", the back office requires "+strconv.FormatUint(uint64(min), 10))
 		}
 	}
-	d := apps.Decide(&f, apps.Tap{App: g.cfg.App, Scope: g.cfg.Scope, Place: g.cfg.Place, Action: g.cfg.Action, Date: date, Time: tm, Ground: g.cfg.Ground})
-	if d.Reason != apps.Allowed {
-		return refuse(d.Reason, "")
+	t.f, t.alg, t.decision = f, alg, true
+	t.d = apps.Decide(&f, apps.Tap{App: g.cfg.App, Scope: g.cfg.Scope, Place: g.cfg.Place, Action: g.cfg.Action, Date: date, Time: tm,
+		Ground: g.cfg.Ground, AmountFen: amountFen})
+	return refuse(t.d.Reason, "")
+}
+
+// stamp is a tap's second part, once decide allowed it: the stamp on
+// the card, its MAC checked, the record sealed and spooled.
+func (g *Gate) stamp(op string, c device, t *gateTap) (GateResult, error) {
+	res := t.res
+	refuse := func(r apps.Reason, detail string) (GateResult, error) {
+		res.Reason, res.Detail = r, detail
+		return res, nil
 	}
+	pub, f, alg, d, date, tm := t.pub, &t.f, t.alg, t.d, t.date, t.tm
 
 	w := card.StampWrite{Slot: uint8(d.Slot), Action: uint8(g.cfg.Action), TerminalID: g.tid, Date: date, Time: tm,
 		Uses: d.After.Uses, Inside: d.After.Inside, Sites: d.After.Sites}
