@@ -215,7 +215,13 @@
 // before the reversal is booked: the load committed before its MAC2 was
 // answered), its postings the load's negated, so that clearing's loads
 // and the channel's commission see the load taken back, and the ledger
-// refuses to reverse one load twice. Settle does
+// refuses to reverse one load twice. A session whose counter is not past
+// that of the card's last confirmed load (CardLoads.CreditedCounter) is
+// an old one (the card began it before that load's, two readers on one
+// card, and it reached the host after): it is refused (Conflict), as the
+// card's counter has moved on and its MAC2 can never credit; booked, it
+// would be confirmed by the card's next load. A retry of the confirmed
+// session itself is answered again. Settle does
 // the same from acquisition's card shadows (CardRecords, acquire's
 // online counter): a counter seen at or past the load's confirms it. A
 // reversed load whose TAC comes after all (two readers on one card, the

@@ -178,6 +178,19 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		if c, err = h.settleBySession(ctx, op, by, c, open, s.Load.OnlineCounter); err != nil {
 			return [4]byte{}, err
 		}
+	} else if cl.Credited && s.Load.OnlineCounter <= cl.CreditedCounter {
+		// The card credited a load at this counter or past it, so its
+		// counter has moved on: a session the card began before that
+		// load's, reaching the host after it (two readers on one card), or
+		// a retry of that load's own session, answered again.
+		prev, err := st.OnlineLoad(ctx, key)
+		switch {
+		case err == nil:
+			return pr.MAC2, h.replay(ctx, op, &prev, in)
+		case !citycard.IsKind(err, citycard.NotFound):
+			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		}
+		return [4]byte{}, citycard.E(op, citycard.Conflict, "card %v answered online counter %d, but it credited a load at counter %d: an old session", &c, s.Load.OnlineCounter, cl.CreditedCounter)
 	}
 	if err := h.claim(ctx, op, &c, s, ch); err != nil {
 		return [4]byte{}, err

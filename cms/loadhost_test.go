@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -531,6 +532,46 @@ func TestLoadHostConcurrent(t *testing.T) {
 	}
 	if got := r.book(t, c); got != int64(c.balance)+500 {
 		t.Errorf("after %d copies of one load: book %d, want %d", racers, got, c.balance+500)
+	}
+}
+
+// TestLoadHostOldSession: two readers on one card, the session the card
+// began first reaching the host after the other's was credited and
+// confirmed. Both answered the same online counter; the card's has moved
+// past it, so the old one is refused (Conflict) and books nothing, where
+// before it was booked, unconfirmed, and confirmed by the card's next
+// load: a load the card never credited (TestLoadHostConcurrent found it,
+// once in a hundred runs). A retry of the credited session still replays.
+func TestLoadHostOldSession(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	c := r.card(t, 1)
+	old, oldMAC1 := c.initialize(t, 1000, r.clk.read())
+	cur, curMAC1 := c.initialize(t, 1000, r.clk.read())
+	mac2, err := r.host.Authorize(ctx, kiosk, cash, cur, curMAC1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tac, ok := c.credit(t, cur, mac2)
+	if !ok {
+		t.Fatal("the card refused the credit of its current session")
+	}
+	if err := r.host.Confirm(ctx, kiosk, cur, tac); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.host.Authorize(ctx, kiosk, cash, old, oldMAC1)
+	wantKind(t, "the old session", err, citycard.Conflict)
+	if err == nil || !strings.Contains(err.Error(), "an old session") {
+		t.Errorf("the old session's error: %v", err)
+	}
+	if again, err := r.host.Authorize(ctx, kiosk, cash, cur, curMAC1); err != nil || again != mac2 {
+		t.Errorf("a retry of the credited session: %X %v, want its MAC2 %X", again, err, mac2)
+	}
+	if err := r.load(t, c, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.book(t, c); got != int64(c.balance) || got != 1100 || r.float(t) != got {
+		t.Errorf("book %d, float %d, the card holds %d; want 1100", got, r.float(t), c.balance)
 	}
 }
 

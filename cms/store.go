@@ -114,6 +114,11 @@ type CardLoads struct {
 	Card      Card
 	Open      *OnlineLoad // the card's unconfirmed load; nil for none
 	LoadedFen int64       // the card's loads authorized in the window asked, the reversed ones left out
+	// Credited says the card has a confirmed load; CreditedCounter is the
+	// online counter of its last (by authorization), which a session of
+	// the card's must be past (LoadHost.Authorize refuses an older one).
+	Credited        bool
+	CreditedCounter uint16
 }
 
 // CommitResult is one operation's outcome in a CommitBatch.

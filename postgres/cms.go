@@ -425,6 +425,7 @@ func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, e
 const (
 	openLoadQuery  = `SELECT ` + cms.LoadColumns + ` FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'unconfirmed' ORDER BY authorized_ns DESC LIMIT 1`
 	loadedFenQuery = `SELECT coalesce(sum(amount_fen), 0)::BIGINT FROM cms_loads WHERE issuer = $1 AND asn = $2 AND authorized_ns >= $3 AND authorized_ns < $4 AND status <> 'reversed'`
+	creditedQuery  = `SELECT counter FROM cms_loads WHERE issuer = $1 AND asn = $2 AND status = 'confirmed' ORDER BY authorized_ns DESC LIMIT 1`
 )
 
 func (s cmsStore) OpenLoad(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (cms.OnlineLoad, error) {
@@ -466,6 +467,16 @@ func (s cmsStore) CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn
 		return rows.Err()
 	})
 	b.Queue(loadedFenQuery, i, a, from.UnixNano(), to.UnixNano()).QueryRow(func(row pgx.Row) error { return row.Scan(&cl.LoadedFen) })
+	b.Queue(creditedQuery, i, a).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var counter int64
+			if err := rows.Scan(&counter); err != nil {
+				return err
+			}
+			cl.Credited, cl.CreditedCounter = true, uint16(counter)
+		}
+		return rows.Err()
+	})
 	return cl, mapErr(op, s.db.pool.SendBatch(ctx, &b).Close())
 }
 

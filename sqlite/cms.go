@@ -457,6 +457,18 @@ func (s cmsStore) CardLoads(ctx context.Context, issuer citycard.IssuerCode, asn
 	case !citycard.IsKind(err, citycard.NotFound):
 		return cl, citycard.Wrap(op, citycard.Other, err)
 	}
-	cl.LoadedFen, err = s.LoadedFen(ctx, issuer, asn, from, to)
-	return cl, citycard.Wrap(op, citycard.Other, err)
+	if cl.LoadedFen, err = s.LoadedFen(ctx, issuer, asn, from, to); err != nil {
+		return cl, citycard.Wrap(op, citycard.Other, err)
+	}
+	var counter int64
+	switch err := s.db.readRow(ctx, creditedQuery, func(r *sql.Row) error { return r.Scan(&counter) }, issuer.String(), cms.ASNHex(asn)); {
+	case err == nil:
+		cl.Credited, cl.CreditedCounter = true, uint16(counter)
+	case err != sql.ErrNoRows:
+		return cl, mapErr(op, err)
+	}
+	return cl, nil
 }
+
+// creditedQuery reads the online counter of a card's last confirmed load.
+const creditedQuery = `SELECT counter FROM cms_loads WHERE issuer = ? AND asn = ? AND status = 'confirmed' ORDER BY authorized_ns DESC LIMIT 1`

@@ -775,7 +775,7 @@ func testCMSLoads(t *testing.T, s Stores) {
 	}
 	// CardLoads is Card, OpenLoad and LoadedFen at once.
 	cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Nanosecond))
-	if c2, _ := s.CMS.Card(ctx, cmsIssuer, cards[2].ASN); err != nil || !reflect.DeepEqual(cl.Card, c2) || cl.Open == nil || !reflect.DeepEqual(*cl.Open, want) || cl.LoadedFen != 400 {
+	if c2, _ := s.CMS.Card(ctx, cmsIssuer, cards[2].ASN); err != nil || !reflect.DeepEqual(cl.Card, c2) || cl.Open == nil || !reflect.DeepEqual(*cl.Open, want) || cl.LoadedFen != 400 || cl.Credited {
 		t.Errorf("CardLoads: %+v %v", cl, err)
 	}
 	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at.Add(time.Nanosecond), at.Add(time.Hour)); err != nil || cl.LoadedFen != 0 {
@@ -815,8 +815,10 @@ func testCMSLoads(t *testing.T, s Stores) {
 	if _, err := s.CMS.OpenLoad(ctx, cmsIssuer, cards[2].ASN); !citycard.IsKind(err, citycard.NotFound) {
 		t.Errorf("OpenLoad of a settled card: %v", err)
 	}
-	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Hour)); err != nil || cl.Open != nil || cl.LoadedFen != 400 {
-		t.Errorf("CardLoads of a settled card: %+v %v", cl, err)
+	// l2 confirmed (by a late TAC): the card's last credited counter.
+	if cl, err := s.CMS.CardLoads(ctx, cmsIssuer, cards[2].ASN, at, at.Add(time.Hour)); err != nil || cl.Open != nil || cl.LoadedFen != 400 ||
+		!cl.Credited || cl.CreditedCounter != want.Counter {
+		t.Errorf("CardLoads of a settled card: %+v %v; want credited at counter %d", cl, err, want.Counter)
 	}
 	if err := s.Exec(ctx, `UPDATE cms_loads SET amount_fen = 1 WHERE key = 'l2'`); err == nil {
 		t.Error("a settled load was changed")
