@@ -73,7 +73,15 @@
 // line negated (Grey "reversed": the operator repays the fare and the
 // collector the fee, exactly what the confirmation charged under the same
 // schedule); a release moves no party (the money goes back to the card
-// float, the issuer's) and is only counted.
+// float, the issuer's) and is only counted. A confirmation of another
+// city's card's grey record, and its reversal, is pending its issuer as
+// its recovered record would be (acquire.PendingIssuerDecided, from the
+// deciding entry's flags: Grey.PendingIssuer): no line, no position,
+// counted in Result.GreysPending; the ledger holds it against the
+// issuer's interconnection receivable. It has no TAC for the OUT file
+// to send: the card's next record, which confirmed it, goes in the OUT
+// file, and the grey's amount is claimed from the issuer by an error
+// record (package interop).
 //
 // # Fees and rounding
 //

@@ -10,8 +10,10 @@
 // acquisition pending its issuer's verification (we hold no TAC key of
 // that issuer): from interconnect_receivable:ISSUER to the operator's
 // payable (a torn purchase of such a card by suspense, once recovered:
-// acquire.PendingIssuer), and counted by its cycle as pending, paid to
-// no one. The
+// acquire.PendingIssuer; a grey record of it confirmed on its balance
+// instead is pending too, acquire.PendingIssuerDecided, but has no TAC
+// to send: an error record claims it), and counted by its cycle as
+// pending, paid to no one. The
 // closed cycle's OUT file sends those records for their issuers to
 // verify (Export). An issuer's answer (an ANS file, through the centre)
 // accepts or rejects each; an accepted record settles in the next cycle
