@@ -45,6 +45,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"AppendOnly", testInteropAppendOnly},
 		{"RecoveredForeign", testInteropRecoveredForeign},
 		{"ConfirmedForeign", testInteropConfirmedForeign},
+		{"Cases", testInteropCases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
