@@ -106,6 +106,10 @@ var operations = map[string]operation{
 	"GET /v1/apps/{app}/events":                                {summary: "The application's outbox, polled (lifecycle events; a school's check-ins and check-outs, for the parents): by ID, in pages (after: an ID; limit: 1 to 1000, the default)", response: "AppEvents"},
 	"POST /v1/cards/{issuer}/{asn}/move-balance":               {summary: "Move a replaced card's balance as of its loss report onto its replacement, after the cooling period (its use after the report borne by the issuer)", request: "CardMoveBalance", response: "MoneyAnswer"},
 	"GET /v1/cards/dormant":                                    {summary: "The registered cards unused for their product's dormant_years, with their balance left on them, by issuer and ASN (after: the next_after of the page before; limit: 1 to 1000, the default)", response: "DormantPage"},
+
+	"POST /v1/clearing/interop/cases":                {summary: "Raise an error (ERR) or dispute (DSP) case about an accepted record of an OUT or INC file (a supervisor's; the ref is its idempotency key: the same ref and input again 200 with already true, another input 409; one case of a type per record); it goes out in our ERR or DSP file of the day", request: "InteropCaseRaise", response: "InteropCaseRaised", status: "201"},
+	"GET /v1/clearing/interop/cases":                 {summary: "Our cases of type (ERR or DSP) raised on date (YYYY-MM-DD), in the order raised (their order in the day's file), with their answers", response: "InteropCases"},
+	"POST /v1/clearing/interop/exports/{day}/{type}": {summary: "Export and store our ERR or DSP file ({type}) of {day}, once the day is over (409 before); again: the same bytes, nothing new; no body; its bytes are GET files/{id}/body", response: "InteropFileHeader"},
 }
 
 func str() map[string]any             { return map[string]any{"type": "string"} }
@@ -259,6 +263,16 @@ func schemas() map[string]any {
 		"TopUpAnswer":  object(map[string]any{"topup": ref("TopUp"), "replayed": boolean()}),
 		"TopUpClaim":   object(merge(loadSession, map[string]any{"mac1": strDesc("the card's MAC1, 8 hex digits")})),
 		"KioskTopUps":  map[string]any{"type": "array", "items": object(map[string]any{"id": str(), "amount_fen": integer("fen: the claim's load"), "claim_by": str()})},
+
+		// Our interconnection cases (interopcases.go).
+		"InteropCaseRaise": object(map[string]any{"ref": strDesc("the case's reference and idempotency key: 1 to 64 printable ASCII characters other than |"),
+			"type": strDesc("ERR (error) or DSP (dispute: our card's record of an INC file only)"), "ref_file": strDesc("the OUT or INC file of the record"),
+			"ref_seq": integer("the record's seq in it"), "direction": strDesc("ERR: C (the card's issuer owes the acquirer more) or D (the acquirer pays back); DSP: \"\""),
+			"amount_fen": integer("fen, more than 0 (a dispute: at most the record's)"), "reason": strDesc("a reason's name (docs/interop.md): amount, not_received, cardholder, ..."),
+			"note": strDesc("at most 256 bytes")}),
+		"InteropCase":       interopCaseSchema,
+		"InteropCaseRaised": object(merge(interopCaseProps, map[string]any{"already": boolean()}), "direction", "answer", "answered_by"),
+		"InteropCases":      object(map[string]any{"day": strDesc("YYYY-MM-DD"), "type": str(), "file": strDesc("our file of them"), "cases": arrayOf("InteropCase")}),
 	}
 }
 
@@ -354,6 +368,15 @@ var interopFileSchema = object(map[string]any{"id": str(), "type": strDesc("OUT,
 	"sha256": str(), "day": strDesc("YYYY-MM-DD"), "sender": str(), "receiver": str(), "refers": strDesc("an ANS file's: the file it answers"),
 	"records": integer(""), "amount_fen": integer("the header's sum, fen"), "stored_at": strDesc("RFC 3339"), "taken_by": strDesc("the closed cycle that settled it; absent for none")},
 	"refers", "stored_at", "taken_by")
+
+// interopCaseProps are a case's fields (interop.CaseView).
+var interopCaseProps = map[string]any{"ref": str(), "type": strDesc("ERR or DSP"), "day": strDesc("YYYY-MM-DD: the day raised"), "file": strDesc("our ERR or DSP file that sends it"),
+	"ref_file": str(), "ref_seq": integer(""), "direction": strDesc("ERR: C or D; absent for DSP"), "amount_fen": integer("fen"), "reason": str(), "note": str(),
+	"raised_by": str(), "raised_at": strDesc("RFC 3339"), "state": strDesc("pending, accepted or rejected"), "answer": strDesc("the answer's reason; absent while pending"),
+	"answered_by": strDesc("the answer file that decided it; absent while pending")}
+
+// interopCaseSchema is a case (interop.CaseView).
+var interopCaseSchema = object(interopCaseProps, "direction", "answer", "answered_by")
 
 // totalsSchema is a count and its amount (interop.Totals).
 var totalsSchema = object(map[string]any{"count": integer(""), "amount_fen": integer("fen")})
