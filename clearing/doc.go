@@ -178,7 +178,11 @@
 // the whole of it are refused (Invalid). The funder pays each operator
 // its claim (ConcessionLine: per funder, operator, rider category and
 // kind) in the positions, and the claims are written with the cycle's
-// files (exchange: CCLR-YYYYMMDD-concessions.csv).
+// files (exchange: CCLR-YYYYMMDD-concessions.csv). A funder is a party
+// of the registry's own type (registry.PartyFunder): with
+// Cycles.PartyType set (citycard wires the registry), SetConcessions
+// takes a funder's shares only of a registered funder to registered
+// operators, so that every claim names a real party with its position.
 //
 // # Loads and commissions
 //

@@ -39,3 +39,44 @@ WHEN OLD.state <> 'pending' OR NEW.state = 'pending' OR OLD.ref IS NOT NEW.ref O
 BEGIN SELECT RAISE(ABORT, 'an error or dispute case is never changed: only a pending one is answered, once'); END;
 CREATE TRIGGER interop_cases_no_delete BEFORE DELETE ON interop_cases
 BEGIN SELECT RAISE(ABORT, 'error and dispute cases are never removed'); END;
+
+-- The registry's parties take a third type, funder (registry.PartyFunder:
+-- the transport bureau that funds concessions). SQLite changes a CHECK by
+-- rebuilding the table; terminals refer to parties, so they are rebuilt
+-- with it (a parent dropped under its children's rows fails the foreign
+-- key): both copied as they are, the copies renamed (the rename carries
+-- the terminals' reference over), their indexes made again.
+CREATE TABLE parties_0028 (
+	id                 TEXT PRIMARY KEY,
+	role               TEXT NOT NULL CHECK (role IN ('issuer', 'operator', 'funder')),
+	code               TEXT NOT NULL UNIQUE CHECK (length(code) = 16),
+	sector             TEXT NOT NULL,
+	name               TEXT NOT NULL,
+	own                INTEGER NOT NULL CHECK (own IN (0, 1)),
+	settlement_account TEXT NOT NULL,
+	created_ns         INTEGER NOT NULL,
+	updated_ns         INTEGER NOT NULL
+) STRICT;
+INSERT INTO parties_0028 (id, role, code, sector, name, own, settlement_account, created_ns, updated_ns)
+	SELECT id, role, code, sector, name, own, settlement_account, created_ns, updated_ns FROM parties;
+CREATE TABLE terminals_0028 (
+	id          TEXT PRIMARY KEY CHECK (length(id) = 12),
+	psam        TEXT NOT NULL UNIQUE CHECK (length(psam) = 20),
+	operator    TEXT NOT NULL REFERENCES parties_0028 (id),
+	kind        TEXT NOT NULL,
+	line        INTEGER NOT NULL,
+	station     INTEGER NOT NULL,
+	vehicle     TEXT NOT NULL,
+	status      TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'retired')),
+	credential  TEXT NOT NULL, -- SHA-256 of the API token, hex; '' if none
+	created_ns  INTEGER NOT NULL,
+	updated_ns  INTEGER NOT NULL
+) STRICT;
+INSERT INTO terminals_0028 (id, psam, operator, kind, line, station, vehicle, status, credential, created_ns, updated_ns)
+	SELECT id, psam, operator, kind, line, station, vehicle, status, credential, created_ns, updated_ns FROM terminals;
+DROP TABLE terminals;
+DROP TABLE parties;
+ALTER TABLE parties_0028 RENAME TO parties;
+ALTER TABLE terminals_0028 RENAME TO terminals;
+CREATE UNIQUE INDEX parties_own ON parties (own) WHERE own = 1;
+CREATE INDEX terminals_operator ON terminals (operator, id);

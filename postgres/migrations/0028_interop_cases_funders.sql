@@ -45,3 +45,8 @@ BEGIN
 END $$;
 CREATE TRIGGER interop_cases_once BEFORE UPDATE OR DELETE ON interop_cases FOR EACH ROW EXECUTE FUNCTION interop_cases_once();
 CREATE TRIGGER interop_cases_no_truncate BEFORE TRUNCATE ON interop_cases FOR EACH STATEMENT EXECUTE FUNCTION interop_cases_once();
+
+-- The registry's parties take a third type, funder (registry.PartyFunder:
+-- the transport bureau that funds concessions).
+ALTER TABLE parties DROP CONSTRAINT parties_role_check;
+ALTER TABLE parties ADD CONSTRAINT parties_role_check CHECK (role IN ('issuer', 'operator', 'funder'));
