@@ -110,6 +110,10 @@ var operations = map[string]operation{
 	"POST /v1/clearing/interop/cases":                {summary: "Raise an error (ERR) or dispute (DSP) case about an accepted record of an OUT or INC file (a supervisor's; the ref is its idempotency key: the same ref and input again 200 with already true, another input 409; one case of a type per record); it goes out in our ERR or DSP file of the day", request: "InteropCaseRaise", response: "InteropCaseRaised", status: "201"},
 	"GET /v1/clearing/interop/cases":                 {summary: "Our cases of type (ERR or DSP) raised on date (YYYY-MM-DD), in the order raised (their order in the day's file), with their answers", response: "InteropCases"},
 	"POST /v1/clearing/interop/exports/{day}/{type}": {summary: "Export and store our ERR or DSP file ({type}) of {day}, once the day is over (409 before); again: the same bytes, nothing new; no body; its bytes are GET files/{id}/body", response: "InteropFileHeader"},
+	"GET /v1/clearing/params/fees":                   {summary: "The fee schedule versions stored, by party then effective day (at most the last 1000; more: earlier ones left out)", response: "FeeVersions"},
+	"GET /v1/clearing/params/concessions":            {summary: "The concession share versions stored, by funder then effective day (at most the last 1000; more: earlier ones left out)", response: "ConcessionVersions"},
+	"GET /v1/clearing/params/commissions":            {summary: "The commission schedule versions stored, by channel then effective day (the fee schedule form; at most the last 1000; more: earlier ones left out)", response: "FeeVersions"},
+	"GET /v1/clearing/params/caps":                   {summary: "The net debit cap versions stored, by party then effective day (at most the last 1000; more: earlier ones left out)", response: "CapVersions"},
 }
 
 func str() map[string]any             { return map[string]any{"type": "string"} }
@@ -273,6 +277,19 @@ func schemas() map[string]any {
 		"InteropCase":       interopCaseSchema,
 		"InteropCaseRaised": object(merge(interopCaseProps, map[string]any{"already": boolean()}), "direction", "answer", "answered_by"),
 		"InteropCases":      object(map[string]any{"day": strDesc("YYYY-MM-DD"), "type": str(), "file": strDesc("our file of them"), "cases": arrayOf("InteropCase")}),
+
+		// The clearing parameters (clearingparams.go).
+		"FeeVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"party": str(), "effective": strDesc("YYYY-MM-DD"),
+			"rules": map[string]any{"type": "array", "items": object(map[string]any{"name": str(), "products": map[string]any{"type": "array", "items": integer("")},
+				"card_types": map[string]any{"type": "array", "items": integer("")}, "channels": map[string]any{"type": "array", "items": strDesc("a terminal type")},
+				"rate_ppm": integer("parts per million of the amount"), "fixed_fen": integer("fen a record"), "min_fen": integer("fen"), "max_fen": integer("fen; 0 for no cap")})}})},
+			"more": boolean()}),
+		"ConcessionVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"funder": strDesc("a registered funder party"), "effective": strDesc("YYYY-MM-DD"),
+			"shares": map[string]any{"type": "array", "items": object(map[string]any{"kind": strDesc("the kind of discount"), "rider_category": strDesc("0 to 255, or * for any"),
+				"operator": strDesc("\"\" for every operator"), "share_ppm": integer("parts per million of the discount")})}})},
+			"more": boolean()}),
+		"CapVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"party": str(), "effective": strDesc("YYYY-MM-DD"), "cap_fen": integer("fen")})},
+			"more": boolean()}),
 	}
 }
 

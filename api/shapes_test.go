@@ -227,6 +227,9 @@ func TestResponseShapes(t *testing.T) {
 	for k, v := range caseShapeRequests(t, x) {
 		requests[k] = v
 	}
+	for k, v := range paramsShapeRequests(x) {
+		requests[k] = v
+	}
 	for k, v := range topUpShapeRequests(t, x) {
 		requests[k] = v
 	}
