@@ -79,9 +79,7 @@
 // deciding entry's flags: Grey.PendingIssuer): no line, no position,
 // counted in Result.GreysPending; the ledger holds it against the
 // issuer's interconnection receivable. It has no TAC for the OUT file
-// to send: the card's next record, which confirmed it, goes in the OUT
-// file, and the grey's amount is claimed from the issuer by an error
-// record (package interop).
+// to send, and waits (package interop's "Not yet").
 //
 // # Fees and rounding
 //

@@ -12,7 +12,7 @@
 // payable (a torn purchase of such a card by suspense, once recovered:
 // acquire.PendingIssuer; a grey record of it confirmed on its balance
 // instead is pending too, acquire.PendingIssuerDecided, but has no TAC
-// to send: an error record claims it), and counted by its cycle as
+// to send, and waits: see Not yet), and counted by its cycle as
 // pending, paid to no one. The
 // closed cycle's OUT file sends those records for their issuers to
 // verify (Export). An issuer's answer (an ANS file, through the centre)
@@ -109,7 +109,12 @@
 // applied), our card shadows taking the counters of our cards' records
 // taken elsewhere (a card used in another city shows a counter gap here
 // until then), the float reconciliation counting EntryIncoming, the
-// simulator's counterpart fault (sim/city), and an error case that
-// claims a confirmed grey record of another city's card without staff
-// raising it by hand are later work.
+// simulator's counterpart fault (sim/city), and the settlement of a grey
+// record of another city's card confirmed on its balance are later
+// work. Such a confirmation is pending its issuer (no cycle pays it) and
+// booked already (its receivable to the operator's payable), but has no
+// TAC for the OUT file, and GreyDecision does not name the grey's
+// journal position, so Export cannot send the grey record itself; an
+// error case of ours would book it a second time (an accepted case books
+// its correction). It waits, held against the issuer's receivable.
 package interop
