@@ -95,6 +95,16 @@ func TestInteropCaseRoutes(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d naming %s", name, code, b, c.code, c.want)
 		}
 	}
+	// The body's limit: at it (whitespace pads valid JSON), a case; past
+	// it, refused.
+	pad := func(body string, n int) []byte { return []byte(body + strings.Repeat(" ", n-len(body))) }
+	dsp := `{"ref":"D-1","type":"DSP","ref_file":"INC-T1","ref_seq":1,"direction":"","amount_fen":10,"reason":"cardholder","note":""}`
+	if code, b := f.do(t, "POST", p+"/cases", super, "application/json", pad(dsp, maxCaseBody+1), nil); code != 422 || !strings.Contains(string(b), "too large") {
+		t.Errorf("a body past %d bytes: %d %s, want 422", maxCaseBody, code, b)
+	}
+	if code, b := f.do(t, "POST", p+"/cases", super, "application/json", pad(dsp, maxCaseBody), nil); code != http.StatusCreated {
+		t.Errorf("a body of %d bytes: %d %s, want 201", maxCaseBody, code, b)
+	}
 	code, b = f.do(t, "GET", p+"/cases?type=err&date=2025-12-02", aud, "", nil, nil)
 	var list interopCasesJSON
 	if code != http.StatusOK || json.Unmarshal(b, &list) != nil || len(list.Cases) != 1 || list.Cases[0].Ref != "E-1" {

@@ -214,6 +214,9 @@ func (x *Interop) ExportCases(ctx context.Context, t FileType, d Day) ([]byte, e
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
+	if len(cases) > RecordsMax {
+		return nil, citycard.E(op, citycard.Invalid, "%v file of %v: more than %d cases, more than a file holds", t, clearing.Day(d), RecordsMax)
+	}
 	f := &File{Header: Header{Type: t, ID: x.CaseFileID(t, d), Sender: x.Own, Receiver: x.Centre, Day: d, Created: end}}
 	imp := &Import{At: x.Now()}
 	recs := map[string][]Rec{}

@@ -177,6 +177,7 @@ type Store interface {
 	// the same record (c.RefFile, c.RefSeq).
 	Raise(ctx context.Context, c *Case) (got Case, already bool, err error)
 	// Cases returns the cases of type t raised on day d, in the order
-	// raised (At, then Ref), at most RecordsMax.
+	// raised (At, then Ref), at most RecordsMax + 1 (one more than a
+	// file holds, so that the caller sees there are too many).
 	Cases(ctx context.Context, t FileType, d Day) ([]Case, error)
 }

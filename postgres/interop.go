@@ -240,5 +240,5 @@ func (s *Interop) Raise(ctx context.Context, c *interop.Case) (interop.Case, boo
 // Cases implements interop.Store.
 func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error) {
 	return all(ctx, s, "postgres.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
-		WHERE file_type = $1 AND day = $2 ORDER BY at_ns, ref LIMIT $3`, t.String(), int64(d), interop.RecordsMax)
+		WHERE file_type = $1 AND day = $2 ORDER BY at_ns, ref LIMIT $3`, t.String(), int64(d), interop.RecordsMax+1)
 }

@@ -260,5 +260,5 @@ func (s *Interop) Raise(ctx context.Context, c *interop.Case) (interop.Case, boo
 // Cases implements interop.Store.
 func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error) {
 	return all(ctx, s, "sqlite.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
-		WHERE file_type = ? AND day = ? ORDER BY at_ns, ref LIMIT ?`, t.String(), int64(d), interop.RecordsMax)
+		WHERE file_type = ? AND day = ? ORDER BY at_ns, ref LIMIT ?`, t.String(), int64(d), interop.RecordsMax+1)
 }

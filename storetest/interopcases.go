@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +76,10 @@ func testInteropCases(t *testing.T, s InteropStores) {
 
 	g.at(d2, 10)
 	claim := interop.CaseInput{Ref: "E-1", Type: interop.FileError, RefFile: outID, RefSeq: 1, Credit: true, AmountFen: 50, Reason: interop.ReasonAmount, Note: "fare under-charged", By: "sue"}
-	payback := interop.CaseInput{Ref: "E-2", Type: interop.FileError, RefFile: incID, RefSeq: 2, AmountFen: 30, Reason: interop.ReasonAmount, By: "sue"}
+	// The payback's reference and note are as long as they may be.
+	long := "E-2" + strings.Repeat("X", interop.CaseRefMax-3)
+	payback := interop.CaseInput{Ref: long, Type: interop.FileError, RefFile: incID, RefSeq: 2, AmountFen: 30, Reason: interop.ReasonAmount,
+		Note: strings.Repeat("n", interop.CaseNoteMax), By: "sue"}
 	dispute := interop.CaseInput{Ref: "D-1", Type: interop.FileDispute, RefFile: incID, RefSeq: 1, AmountFen: 100, Reason: interop.ReasonCardholder, Note: "持卡人未乘车", By: "sue"}
 	for _, in := range []interop.CaseInput{claim, payback, dispute} {
 		c, already, err := g.x.Raise(ctx, in)
@@ -101,6 +105,8 @@ func testInteropCases(t *testing.T, s InteropStores) {
 		{"no amount", with(claim, func(in *interop.CaseInput) { in.Ref, in.AmountFen = "E-8", 0 }), citycard.Invalid},
 		{"reason 00", with(claim, func(in *interop.CaseInput) { in.Ref, in.Reason = "E-10", interop.ReasonAccepted }), citycard.Invalid},
 		{"a ref with |", with(claim, func(in *interop.CaseInput) { in.Ref = "E|11" }), citycard.Invalid},
+		{"a ref too long", with(claim, func(in *interop.CaseInput) { in.Ref = long + "X" }), citycard.Invalid},
+		{"a note too long", with(claim, func(in *interop.CaseInput) { in.Ref, in.Note = "E-14", strings.Repeat("n", interop.CaseNoteMax+1) }), citycard.Invalid},
 		{"a note with |", with(claim, func(in *interop.CaseInput) { in.Ref, in.Note = "E-12", "a|b" }), citycard.Invalid},
 		{"a dispute as acquirer", with(dispute, func(in *interop.CaseInput) { in.Ref, in.RefFile = "D-2", outID }), citycard.Invalid},
 		{"a dispute past the record", with(dispute, func(in *interop.CaseInput) { in.Ref, in.RefSeq, in.AmountFen = "D-3", 3, 351 }), citycard.Invalid},
@@ -111,7 +117,7 @@ func testInteropCases(t *testing.T, s InteropStores) {
 			t.Errorf("%s: %v, want kind %v", c.name, err, c.kind)
 		}
 	}
-	if cs, err := s.Interop.Cases(ctx, interop.FileError, interop.Day(d2)); err != nil || len(cs) != 2 || cs[0].Ref != "E-1" || cs[1].Ref != "E-2" {
+	if cs, err := s.Interop.Cases(ctx, interop.FileError, interop.Day(d2)); err != nil || len(cs) != 2 || cs[0].Ref != "E-1" || cs[1].Ref != long {
 		t.Fatalf("the day's error cases: %+v %v, want E-1 and E-2 only", cs, err)
 	}
 	if _, err := g.x.ExportCases(ctx, interop.FileError, interop.Day(d2)); !citycard.IsKind(err, citycard.Conflict) {
