@@ -938,8 +938,12 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		r := &it.rec
 		d := a.st.step(r, it.out, u)
 		flags := d.flags
-		if d.class == ClassSuspense && it.foreign {
-			flags |= FlagPendingIssuer // the journal's mark of a foreign card's grey
+		if d.class != ClassDuplicate && it.foreign {
+			// The journal's mark of another city's card on every entry of
+			// it, its grey records and loads too: the grey decisions an
+			// entry makes are pending their issuer by it
+			// (PendingIssuerDecided).
+			flags |= FlagPendingIssuer
 		}
 		if d.class != ClassDuplicate {
 			if a.cfg.Blacklist != nil && a.cfg.Blacklist.Contains(r.Issuer, r.ASN) {

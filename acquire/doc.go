@@ -105,8 +105,10 @@
 // A grey record (the card tore, no TAC) is kept in suspense: its amount
 // moves from the card float to suspense (another city's card's, from
 // the interconnection receivable of its issuer, and its grey record is
-// flagged pending_issuer_verification; recovered, it is pending its issuer as a
-// booked record is: PendingIssuer), and only a fact moves it on. The
+// flagged pending_issuer_verification, as is every entry of such a card;
+// recovered, it is pending its issuer as a booked record is:
+// PendingIssuer; confirmed on its balance, so is the confirmation:
+// PendingIssuerDecided), and only a fact moves it on. The
 // card's counter moving past it proves nothing alone: the card may have
 // torn before it committed, and its next tap, elsewhere, used the same
 // counter. So:

@@ -223,6 +223,24 @@ func PendingIssuer(k Class, o Outcome) bool {
 	return (k == ClassBooked || k == ClassRecovered) && o == OutcomePendingIssuer
 }
 
+// PendingIssuerDecided reports whether the grey decisions made by a
+// journaled entry of flags f are pending their issuer. A confirmation
+// books the grey record from suspense to its operator as its recovered
+// record would (ClassRecovered), so it is pending exactly when that
+// record would be (PendingIssuer): when the card is another city's, which
+// acquisition marks on every entry of such a card it does not drop as a
+// duplicate (FlagPendingIssuer), the deciding one included, whether it is
+// the card's next record or the grey record itself arriving after it. A
+// reversal of such a confirmation is pending as the confirmation was: no
+// cycle paid it, so none pays it back.
+func PendingIssuerDecided(f Flags) bool {
+	o := OutcomeVerified
+	if f&FlagPendingIssuer != 0 {
+		o = OutcomePendingIssuer
+	}
+	return PendingIssuer(ClassRecovered, o)
+}
+
 var classNames = [...]string{
 	ClassBooked: "booked", ClassSuspense: "suspense", ClassRecovered: "recovered",
 	ClassDuplicate: "duplicate", ClassLoad: "load", ClassApplication: "application",

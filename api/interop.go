@@ -32,6 +32,11 @@ type Interconnection interface {
 	Import(ctx context.Context, name string, b []byte) (*interop.Imported, error)
 	FeedBlacklist(ctx context.Context, l interop.Blacklist, d clearing.Day) (int, error)
 	TerminalCities(ctx context.Context) ([2]byte, []terminal.CityChange, error)
+	// Our error and dispute cases (interopcases.go).
+	RaiseCase(ctx context.Context, in interop.CaseInput) (interop.Case, bool, error)
+	Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error)
+	ExportCases(ctx context.Context, t interop.FileType, d interop.Day) ([]byte, error)
+	CaseFileID(t interop.FileType, d interop.Day) string
 }
 
 // InteropOver is the Interconnection of x over its store. An INC file
@@ -56,6 +61,18 @@ func (o interopOver) FeedBlacklist(ctx context.Context, l interop.Blacklist, d c
 
 func (o interopOver) TerminalCities(ctx context.Context) ([2]byte, []terminal.CityChange, error) {
 	return o.x.TerminalCities(ctx)
+}
+
+func (o interopOver) RaiseCase(ctx context.Context, in interop.CaseInput) (interop.Case, bool, error) {
+	return o.x.Raise(ctx, in)
+}
+
+func (o interopOver) ExportCases(ctx context.Context, t interop.FileType, d interop.Day) ([]byte, error) {
+	return o.x.ExportCases(ctx, t, d)
+}
+
+func (o interopOver) CaseFileID(t interop.FileType, d interop.Day) string {
+	return o.x.CaseFileID(t, d)
 }
 
 func (o interopOver) Import(ctx context.Context, name string, b []byte) (*interop.Imported, error) {
@@ -332,6 +349,12 @@ func (s *Server) handleInteropExport(w http.ResponseWriter, r *http.Request, st 
 		s.fail(w, r, err)
 		return
 	}
+	s.replyExported(w, r, x, op, b, st)
+}
+
+// replyExported answers the header of file b, which we exported and
+// stored, with the time it was stored.
+func (s *Server) replyExported(w http.ResponseWriter, r *http.Request, x Interconnection, op string, b []byte, st Staff) {
 	f, err := interop.Decode("export", b)
 	if err != nil {
 		s.fail(w, r, citycard.Wrap(op, citycard.Other, err)) // what Export writes, Decode reads

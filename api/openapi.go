@@ -109,6 +109,14 @@ var operations = map[string]operation{
 	"GET /v1/apps/{app}/events":                                {summary: "The application's outbox, polled (lifecycle events; a school's check-ins and check-outs, for the parents): by ID, in pages (after: an ID; limit: 1 to 1000, the default)", response: "AppEvents"},
 	"POST /v1/cards/{issuer}/{asn}/move-balance":               {summary: "Move a replaced card's balance as of its loss report onto its replacement, after the cooling period (its use after the report borne by the issuer)", request: "CardMoveBalance", response: "MoneyAnswer"},
 	"GET /v1/cards/dormant":                                    {summary: "The registered cards unused for their product's dormant_years, with their balance left on them, by issuer and ASN (after: the next_after of the page before; limit: 1 to 1000, the default)", response: "DormantPage"},
+
+	"POST /v1/clearing/interop/cases":                {summary: "Raise an error (ERR) or dispute (DSP) case about an accepted record of an OUT or INC file (a supervisor's; the ref is its idempotency key: the same ref and input again 200 with already true, another input 409; one case of a type per record); it goes out in our ERR or DSP file of the day", request: "InteropCaseRaise", response: "InteropCaseRaised", status: "201"},
+	"GET /v1/clearing/interop/cases":                 {summary: "Our cases of type (ERR or DSP) raised on date (YYYY-MM-DD), in the order raised (their order in the day's file), with their answers", response: "InteropCases"},
+	"POST /v1/clearing/interop/exports/{day}/{type}": {summary: "Export and store our ERR or DSP file ({type}) of {day}, once the day is over (409 before); again: the same bytes, nothing new; no body; its bytes are GET files/{id}/body", response: "InteropFileHeader"},
+	"GET /v1/clearing/params/fees":                   {summary: "The fee schedule versions stored, by party then effective day (at most the last 1000; more: earlier ones left out)", response: "FeeVersions"},
+	"GET /v1/clearing/params/concessions":            {summary: "The concession share versions stored, by funder then effective day (at most the last 1000; more: earlier ones left out)", response: "ConcessionVersions"},
+	"GET /v1/clearing/params/commissions":            {summary: "The commission schedule versions stored, by channel then effective day (the fee schedule form; at most the last 1000; more: earlier ones left out)", response: "FeeVersions"},
+	"GET /v1/clearing/params/caps":                   {summary: "The net debit cap versions stored, by party then effective day (at most the last 1000; more: earlier ones left out)", response: "CapVersions"},
 }
 
 func str() map[string]any             { return map[string]any{"type": "string"} }
@@ -266,6 +274,29 @@ func schemas() map[string]any {
 		"TopUpAnswer":  object(map[string]any{"topup": ref("TopUp"), "replayed": boolean()}),
 		"TopUpClaim":   object(merge(loadSession, map[string]any{"mac1": strDesc("the card's MAC1, 8 hex digits")})),
 		"KioskTopUps":  map[string]any{"type": "array", "items": object(map[string]any{"id": str(), "amount_fen": integer("fen: the claim's load"), "claim_by": str()})},
+
+		// Our interconnection cases (interopcases.go).
+		"InteropCaseRaise": object(map[string]any{"ref": strDesc("the case's reference and idempotency key: 1 to 64 printable ASCII characters other than |"),
+			"type": strDesc("ERR (error) or DSP (dispute: our card's record of an INC file only)"), "ref_file": strDesc("the OUT or INC file of the record"),
+			"ref_seq": integer("the record's seq in it"), "direction": strDesc("ERR: C (the card's issuer owes the acquirer more) or D (the acquirer pays back); DSP: \"\""),
+			"amount_fen": integer("fen, more than 0 (a dispute: at most the record's)"), "reason": strDesc("a reason's name (docs/interop.md): amount, not_received, cardholder, ..."),
+			"note": strDesc("at most 256 bytes")}),
+		"InteropCase":       interopCaseSchema,
+		"InteropCaseRaised": object(merge(interopCaseProps, map[string]any{"already": boolean()}), "direction", "answer", "answered_by"),
+		"InteropCases":      object(map[string]any{"day": strDesc("YYYY-MM-DD"), "type": str(), "file": strDesc("our file of them"), "cases": arrayOf("InteropCase")}),
+
+		// The clearing parameters (clearingparams.go).
+		"FeeVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"party": str(), "effective": strDesc("YYYY-MM-DD"),
+			"rules": map[string]any{"type": "array", "items": object(map[string]any{"name": str(), "products": map[string]any{"type": "array", "items": integer("")},
+				"card_types": map[string]any{"type": "array", "items": integer("")}, "channels": map[string]any{"type": "array", "items": strDesc("a terminal type")},
+				"rate_ppm": integer("parts per million of the amount"), "fixed_fen": integer("fen a record"), "min_fen": integer("fen"), "max_fen": integer("fen; 0 for no cap")})}})},
+			"more": boolean()}),
+		"ConcessionVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"funder": strDesc("a registered funder party"), "effective": strDesc("YYYY-MM-DD"),
+			"shares": map[string]any{"type": "array", "items": object(map[string]any{"kind": strDesc("the kind of discount"), "rider_category": strDesc("0 to 255, or * for any"),
+				"operator": strDesc("\"\" for every operator"), "share_ppm": integer("parts per million of the discount")})}})},
+			"more": boolean()}),
+		"CapVersions": object(map[string]any{"versions": map[string]any{"type": "array", "items": object(map[string]any{"party": str(), "effective": strDesc("YYYY-MM-DD"), "cap_fen": integer("fen")})},
+			"more": boolean()}),
 	}
 }
 
@@ -361,6 +392,15 @@ var interopFileSchema = object(map[string]any{"id": str(), "type": strDesc("OUT,
 	"sha256": str(), "day": strDesc("YYYY-MM-DD"), "sender": str(), "receiver": str(), "refers": strDesc("an ANS file's: the file it answers"),
 	"records": integer(""), "amount_fen": integer("the header's sum, fen"), "stored_at": strDesc("RFC 3339"), "taken_by": strDesc("the closed cycle that settled it; absent for none")},
 	"refers", "stored_at", "taken_by")
+
+// interopCaseProps are a case's fields (interop.CaseView).
+var interopCaseProps = map[string]any{"ref": str(), "type": strDesc("ERR or DSP"), "day": strDesc("YYYY-MM-DD: the day raised"), "file": strDesc("our ERR or DSP file that sends it"),
+	"ref_file": str(), "ref_seq": integer(""), "direction": strDesc("ERR: C or D; absent for DSP"), "amount_fen": integer("fen"), "reason": str(), "note": str(),
+	"raised_by": str(), "raised_at": strDesc("RFC 3339"), "state": strDesc("pending, accepted or rejected"), "answer": strDesc("the answer's reason; absent while pending"),
+	"answered_by": strDesc("the answer file that decided it; absent while pending")}
+
+// interopCaseSchema is a case (interop.CaseView).
+var interopCaseSchema = object(interopCaseProps, "direction", "answer", "answered_by")
 
 // totalsSchema is a count and its amount (interop.Totals).
 var totalsSchema = object(map[string]any{"count": integer(""), "amount_fen": integer("fen")})

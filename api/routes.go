@@ -52,6 +52,17 @@ func (s *Server) routes() []route {
 		s.staffRoute("GET /v1/clearing/recon/findings", RoleAuditor, s.handleReconFindings),
 		s.staffRoute("GET /v1/clearing/recon/findings/{id}", RoleAuditor, s.handleReconFinding),
 		s.staffRoute("POST /v1/clearing/recon/findings/{id}/resolve", RoleSupervisor, s.handleReconResolve),
+		// Our interconnection error and dispute cases (interopcases.go):
+		// raised by a supervisor, listed by ?type=ERR|DSP&date=YYYY-MM-DD,
+		// sent in our ERR or DSP file of a day once it is over.
+		s.staffRoute("POST /v1/clearing/interop/cases", RoleSupervisor, s.handleInteropRaise),
+		s.staffRoute("GET /v1/clearing/interop/cases", RoleAuditor, s.handleInteropCases),
+		s.staffRoute("POST /v1/clearing/interop/exports/{day}/{type}", RoleClerk, s.handleInteropExportCases),
+		// The clearing parameters stored, read-only (clearingparams.go).
+		s.staffRoute("GET /v1/clearing/params/fees", RoleAuditor, s.handleParamsFees()),
+		s.staffRoute("GET /v1/clearing/params/concessions", RoleAuditor, s.handleParamsConcessions()),
+		s.staffRoute("GET /v1/clearing/params/commissions", RoleAuditor, s.handleParamsCommissions()),
+		s.staffRoute("GET /v1/clearing/params/caps", RoleAuditor, s.handleParamsCaps()),
 
 		// Staff accounts (stored: cms.Staffing). Login hands out the
 		// session token the other staff routes take.

@@ -227,6 +227,7 @@ func routePath(t *testing.T, pattern string, term citycard.TerminalID) (method, 
 		"day":      "2026-12-01",
 		"file":     "CCLR-20261201-positions.csv",
 		"party":    "nb-bus",
+		"type":     "ERR",
 	}
 	for _, m := range regexp.MustCompile(`\{([a-z_]+)\}`).FindAllStringSubmatch(path, -1) {
 		v, ok := values[m[1]]

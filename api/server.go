@@ -218,6 +218,10 @@ type Server struct {
 	// Clearing is the clearing cycles (the /v1/clearing routes); nil:
 	// those routes answer 503.
 	Clearing Clearing
+	// ClearingParams are the clearing parameters stored (the read-only
+	// /v1/clearing/params routes, clearingparams.go); nil: those routes
+	// answer 503.
+	ClearingParams ClearingParams
 	// Recon is the reconciliation of the bank's statements (the
 	// /v1/clearing/recon routes); nil: those routes answer 503.
 	Recon Reconciliation

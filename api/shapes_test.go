@@ -224,6 +224,12 @@ func TestResponseShapes(t *testing.T) {
 	for k, v := range interopShapeRequests(t, x) {
 		requests[k] = v
 	}
+	for k, v := range caseShapeRequests(t, x) {
+		requests[k] = v
+	}
+	for k, v := range paramsShapeRequests(x) {
+		requests[k] = v
+	}
 	for k, v := range topUpShapeRequests(t, x) {
 		requests[k] = v
 	}

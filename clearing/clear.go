@@ -239,6 +239,10 @@ type Result struct {
 	// released (back to the card float: no party moves) and reversed
 	// (cleared back). They add up to the claim's grey decisions.
 	Confirmed, Released, Reversed Totals
+	// GreysPending are the confirmations (and reversals, negative) of
+	// other cities' cards' grey records among them: pending their issuer
+	// (acquire.PendingIssuerDecided), cleared by no line.
+	GreysPending Totals
 	// Late counts the cleared records accepted before the cycle's day:
 	// committed after their own cycle was fixed.
 	Late Totals
@@ -369,12 +373,29 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		}
 		lk := lineKey{grey: g.Move, issuer: g.Issuer, operator: g.Operator, product: g.Product, cardType: g.CardType, tt: g.TerminalType}
 		switch g.Move {
+		case acquire.GreyConfirmed, acquire.GreyReversed:
+			if g.PendingIssuer {
+				// Another city's card: its issuer has not verified it,
+				// so no line; the ledger holds it against the issuer's
+				// interconnection receivable.
+				fen := g.AmountFen
+				if g.Move == acquire.GreyReversed {
+					fen = -fen
+				}
+				res.GreysPending.add(fen)
+			}
+		}
+		switch g.Move {
 		case acquire.GreyConfirmed:
 			res.Confirmed.add(g.AmountFen)
-			c.clearOne(lines, &legs, lk, g.AmountFen)
+			if !g.PendingIssuer {
+				c.clearOne(lines, &legs, lk, g.AmountFen)
+			}
 		case acquire.GreyReversed:
 			res.Reversed.add(g.AmountFen)
-			c.clearOne(lines, &legs, lk, -g.AmountFen)
+			if !g.PendingIssuer {
+				c.clearOne(lines, &legs, lk, -g.AmountFen)
+			}
 		case acquire.GreyReleased:
 			res.Released.add(g.AmountFen)
 		default:
@@ -548,11 +569,19 @@ func (c *Clearer) assertAggregations(res *Result, legs [3]int64) {
 		fees += l.FeeFen
 	}
 	reversed.AmountFen = -reversed.AmountFen
+	// The confirmations and reversals pending their issuer clear no
+	// line: with them, the lines are the whole of both.
+	pend := res.GreysPending
+	if confirmed.Count+reversed.Count+pend.Count != res.Confirmed.Count+res.Reversed.Count ||
+		confirmed.AmountFen-reversed.AmountFen+pend.AmountFen != res.Confirmed.AmountFen-res.Reversed.AmountFen {
+		panic(fmt.Sprintf("clearing: cycle %v: grey lines confirmed %+v, reversed %+v and %+v pending; decided %+v and %+v",
+			res.Day, confirmed, reversed, pend, res.Confirmed, res.Reversed))
+	}
 	acc, inc, cor := interopLines(res)
 	if acc != res.Interop.Accepted || inc != res.Interop.Incoming || cor != res.Interop.Corrections {
 		panic(fmt.Sprintf("clearing: cycle %v: interconnection lines %+v %+v %+v, settled %+v", res.Day, acc, inc, cor, res.Interop))
 	}
-	if all != res.Claim.Totals || greys != res.Claim.Greys || lines != res.Cleared || confirmed != res.Confirmed || reversed != res.Reversed ||
+	if all != res.Claim.Totals || greys != res.Claim.Greys || lines != res.Cleared ||
 		legs[0]+legs[1]+legs[2] != 0 || -legs[0] != gross || legs[2] != fees {
 		panic(fmt.Sprintf("clearing: cycle %v: aggregations do not sum: claim %+v, taken %+v, greys %+v, cleared %+v, lines %+v, confirmed %+v/%+v, reversed %+v/%+v, legs %v, fees %d",
 			res.Day, res.Claim, all, greys, res.Cleared, lines, res.Confirmed, confirmed, res.Reversed, reversed, legs, fees))

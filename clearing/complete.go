@@ -23,8 +23,11 @@ type Item struct {
 	AcceptedAt time.Time // when acquisition committed it: what places it in a cycle
 	Class      acquire.Class
 	Outcome    acquire.Outcome
-	Issuer     string // the card issuer's party ID (its issuer code in hex)
-	Operator   string // the operator of the terminal that took it
+	// Flags are the entry's: another city's card's are marked, and the
+	// grey decisions of the entry are pending by them (Grey).
+	Flags    acquire.Flags
+	Issuer   string // the card issuer's party ID (its issuer code in hex)
+	Operator string // the operator of the terminal that took it
 	// TerminalType is the channel the record came through (gate, bus
 	// validator, POS, ...): fee rules may depend on it.
 	TerminalType registry.TerminalType
@@ -59,6 +62,10 @@ type Grey struct {
 	Product      uint16
 	CardType     uint8
 	AmountFen    int64
+	// PendingIssuer: the card is another city's, so the decision is
+	// pending its issuer (acquire.PendingIssuerDecided of the deciding
+	// entry's flags) and clears no line.
+	PendingIssuer bool
 }
 
 // Totals are a count of journaled records and the sum of their records'
@@ -158,7 +165,7 @@ func GatherPriced(ctx context.Context, j Journal, terms Terminals, c *Cycle, fro
 			Pos: e.Pos, AcceptedAt: at, Class: e.Class, Outcome: e.Outcome,
 			Issuer: ls.issuer(r.Issuer), Operator: ti.Operator, TerminalType: ti.Type,
 			Product: r.Product, CardType: r.CardType, AmountFen: int64(r.Amount),
-			RiderCategory: r.RiderCategory, FareFullFen: int64(r.FareFull),
+			RiderCategory: r.RiderCategory, FareFullFen: int64(r.FareFull), Flags: e.Flags,
 		}
 		if fares != nil && r.Product == 0 && (e.Class == acquire.ClassBooked || e.Class == acquire.ClassRecovered) && !acquire.PendingIssuer(e.Class, e.Outcome) {
 			fen, ok := fares.CategoryDiscount(&r)
@@ -181,9 +188,15 @@ func GatherPriced(ctx context.Context, j Journal, terms Terminals, c *Cycle, fro
 		if err != nil {
 			return err
 		}
+		// The deciding entry is the claim's (CheckGreys proves it), and
+		// Items holds the claim's every position in order (Check).
+		var flags acquire.Flags
+		if i := s.Pos - cl.From - 1; i >= 0 && i < int64(len(g.Items)) {
+			flags = g.Items[i].Flags
+		}
 		g.Greys = append(g.Greys, Grey{
 			Pos: s.Pos, Move: s.Move, Issuer: ls.issuer(s.Issuer), Operator: ti.Operator, TerminalType: ti.Type,
-			Product: s.Product, CardType: s.CardType, AmountFen: s.AmountFen,
+			Product: s.Product, CardType: s.CardType, AmountFen: s.AmountFen, PendingIssuer: acquire.PendingIssuerDecided(flags),
 		})
 		return nil
 	})

@@ -73,7 +73,13 @@
 // line negated (Grey "reversed": the operator repays the fare and the
 // collector the fee, exactly what the confirmation charged under the same
 // schedule); a release moves no party (the money goes back to the card
-// float, the issuer's) and is only counted.
+// float, the issuer's) and is only counted. A confirmation of another
+// city's card's grey record, and its reversal, is pending its issuer as
+// its recovered record would be (acquire.PendingIssuerDecided, from the
+// deciding entry's flags: Grey.PendingIssuer): no line, no position,
+// counted in Result.GreysPending; the ledger holds it against the
+// issuer's interconnection receivable. It has no TAC for the OUT file
+// to send, and waits (package interop's "Not yet").
 //
 // # Fees and rounding
 //
@@ -170,7 +176,11 @@
 // the whole of it are refused (Invalid). The funder pays each operator
 // its claim (ConcessionLine: per funder, operator, rider category and
 // kind) in the positions, and the claims are written with the cycle's
-// files (exchange: CCLR-YYYYMMDD-concessions.csv).
+// files (exchange: CCLR-YYYYMMDD-concessions.csv). A funder is a party
+// of the registry's own type (registry.PartyFunder): with
+// Cycles.PartyType set (citycard wires the registry), SetConcessions
+// takes a funder's shares only of a registered funder to registered
+// operators, so that every claim names a real party with its position.
 //
 // # Loads and commissions
 //

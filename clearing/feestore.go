@@ -103,3 +103,16 @@ func (cs *Cycles) clearerFor(ctx context.Context, d Day) (*Clearer, error) {
 	}
 	return NewClearer(cfg)
 }
+
+// FeeSchedules returns every stored fee schedule version, by party then
+// effective day (FeeStore.FeeVersions); none without a fee store.
+func (cs *Cycles) FeeSchedules(ctx context.Context) ([]FeeVersion, error) {
+	if cs.Fees == nil {
+		return nil, nil
+	}
+	vs, err := cs.Fees.FeeVersions(ctx)
+	if err != nil {
+		return nil, citycard.Wrap("clearing.Cycles.FeeSchedules", citycard.Other, err)
+	}
+	return vs, nil
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/registry"
 )
 
 // The kinds of stored parameter versions beside the fee schedules.
@@ -49,6 +50,9 @@ func (cs *Cycles) SetConcessions(ctx context.Context, vs []ConcessionVersion, by
 	ps := make([]ParamVersion, len(vs))
 	for i := range vs {
 		if err := vs[i].validate(op); err != nil {
+			return err
+		}
+		if err := cs.checkParties(ctx, op, &vs[i]); err != nil {
 			return err
 		}
 		var b strings.Builder
@@ -164,6 +168,42 @@ func (cs *Cycles) readParams(ctx context.Context, kind string, fn func(where, te
 	for _, p := range ps {
 		if err := fn(fmt.Sprintf("stored %s of %s from %v", p.Kind, p.Party, p.Effective), p.Text); err != nil {
 			return citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	return nil
+}
+
+// checkParties checks that v's funder is a registered funder and each
+// operator it names a registered operator (Cycles.PartyType; nil checks
+// nothing). Kind NotFound for a party not registered, Invalid for one of
+// another type.
+func (cs *Cycles) checkParties(ctx context.Context, op string, v *ConcessionVersion) error {
+	if cs.PartyType == nil {
+		return nil
+	}
+	check := func(id string, want registry.PartyType, what string) error {
+		t, err := cs.PartyType(ctx, id)
+		switch {
+		case citycard.IsKind(err, citycard.NotFound):
+			return citycard.E(op, citycard.NotFound, "concessions of %s from %v: %s %s is not registered (register it as a party of type %v first)", v.Funder, v.Effective, what, id, want)
+		case err != nil:
+			return citycard.Wrap(op, citycard.Other, err)
+		case t != want:
+			return citycard.E(op, citycard.Invalid, "concessions of %s from %v: %s %s is a registered %v, not a party of type %v", v.Funder, v.Effective, what, id, t, want)
+		}
+		return nil
+	}
+	if err := check(v.Funder, registry.PartyFunder, "funder"); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, s := range v.Shares {
+		if s.Operator == "" || seen[s.Operator] {
+			continue
+		}
+		seen[s.Operator] = true
+		if err := check(s.Operator, registry.PartyOperator, "operator"); err != nil {
+			return err
 		}
 	}
 	return nil

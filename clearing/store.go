@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/registry"
 )
 
 // FilesMax bounds the settlement files a cycle keeps the hashes of.
@@ -78,6 +79,11 @@ type Cycles struct {
 	// nil claims none.
 	Fares Fares
 	Now   func() time.Time
+	// PartyType, if set, tells what a registered party is (kind NotFound
+	// for one not registered): SetConcessions takes a funder's shares
+	// only of a registered funder to registered operators, so that every
+	// compensation claim names a real party, with its position.
+	PartyType func(ctx context.Context, id string) (registry.PartyType, error)
 }
 
 // Cycle returns day d's cycle from the store, its times in the

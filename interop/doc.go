@@ -10,8 +10,10 @@
 // acquisition pending its issuer's verification (we hold no TAC key of
 // that issuer): from interconnect_receivable:ISSUER to the operator's
 // payable (a torn purchase of such a card by suspense, once recovered:
-// acquire.PendingIssuer), and counted by its cycle as pending, paid to
-// no one. The
+// acquire.PendingIssuer; a grey record of it confirmed on its balance
+// instead is pending too, acquire.PendingIssuerDecided, but has no TAC
+// to send, and waits: see Not yet), and counted by its cycle as
+// pending, paid to no one. The
 // closed cycle's OUT file sends those records for their issuers to
 // verify (Export). An issuer's answer (an ANS file, through the centre)
 // accepts or rejects each; an accepted record settles in the next cycle
@@ -40,6 +42,25 @@
 // Dispute records (争议, DSP files) are raised once against an accepted
 // record, then accepted or declined once; they move no money (an error
 // record settles an accepted dispute).
+//
+// # Our cases
+//
+// Our own staff raise error and dispute cases (Case, Raise) about an
+// accepted record of our OUT file (we are the acquirer) or of an INC
+// file (we are the card's issuer; a dispute is only the issuer's). A
+// case is known by the reference staff give it, with the hash of its
+// input (the same reference with another input is a Conflict), one case
+// of a type per record. The cases raised on a day go out in our ERR or
+// DSP file of the day (ExportCases), once the day is over so that they
+// are fixed: its bytes are a function of them, created at the day's end.
+// Its records are stored as corrections of the records they name, so
+// that a counterpart's DSP file accepting or declining our dispute
+// follows its stage. The counterparty's answer (an ANS file referring to
+// our file) accepts or rejects each case once (Import.Cases); an
+// accepted one is booked at the answer's import as a received error
+// record is (EntryCorrection; an accepted dispute: the acquirer pays the
+// amount back) and kept as a correction of the answer file, which the
+// next cycle to close takes whole and settles (never a closed one).
 //
 // # Files are imported whole, once
 //
@@ -84,10 +105,16 @@
 //
 // # Not yet
 //
-// Our own ERR and DSP files (we receive them only), a limit on how late
-// an answer may come (reason 09 is defined, not applied), our card
-// shadows taking the counters of our cards' records taken elsewhere (a
-// card used in another city shows a counter gap here until then), the
-// float reconciliation counting EntryIncoming, and the simulator's
-// counterpart fault (sim/city) are later work.
+// A limit on how late an answer may come (reason 09 is defined, not
+// applied), our card shadows taking the counters of our cards' records
+// taken elsewhere (a card used in another city shows a counter gap here
+// until then), the float reconciliation counting EntryIncoming, the
+// simulator's counterpart fault (sim/city), and the settlement of a grey
+// record of another city's card confirmed on its balance are later
+// work. Such a confirmation is pending its issuer (no cycle pays it) and
+// booked already (its receivable to the operator's payable), but has no
+// TAC for the OUT file, and GreyDecision does not name the grey's
+// journal position, so Export cannot send the grey record itself; an
+// error case of ours would book it a second time (an accepted case books
+// its correction). It waits, held against the issuer's receivable.
 package interop

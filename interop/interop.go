@@ -276,8 +276,11 @@ func (x *Interop) answer(ctx context.Context, name string, f *File, imp *Import,
 	const op = "interop.Import"
 	h := &f.Header
 	ref, err := x.Store.File(ctx, h.Refers)
+	if err == nil && ref.Sent && (ref.Type == FileError || ref.Type == FileDispute) {
+		return x.caseAnswer(ctx, name, f, &ref, imp, out)
+	}
 	if citycard.IsKind(err, citycard.NotFound) || err == nil && (ref.Type != FileOutgoing || !ref.Sent) {
-		return citycard.Wrap(op, citycard.NotFound, &FieldError{File: name, Line: 1, Field: "refers", Msg: fmt.Sprintf("%s: no OUT file of ours of that ID", h.Refers)})
+		return citycard.Wrap(op, citycard.NotFound, &FieldError{File: name, Line: 1, Field: "refers", Msg: fmt.Sprintf("%s: no OUT, ERR or DSP file of ours of that ID", h.Refers)})
 	}
 	if err != nil {
 		return citycard.Wrap(op, citycard.Other, err)
@@ -305,14 +308,8 @@ func (x *Interop) answer(ctx context.Context, name string, f *File, imp *Import,
 			return fieldErr(op, name, line, "ref_seq", "%d answered twice in the file", a.RefSeq)
 		case h.Sender != x.Centre && h.Sender != r.Issuer:
 			return fieldErr(op, name, line, "issuer", "%v: the answer is %v's, which answers its own cards' records only (the centre answers any)", r.Issuer, h.Sender)
-		case a.Issuer != r.Issuer:
-			return fieldErr(op, name, line, "issuer", "%v: record %d of %s is of issuer %v", a.Issuer, a.RefSeq, h.Refers, r.Issuer)
-		case a.ASN != r.ASN:
-			return fieldErr(op, name, line, "asn", "%v: record %d of %s is of card %v", hexOf(a.ASN[:]), a.RefSeq, h.Refers, hexOf(r.ASN[:]))
-		case a.Counter != r.Counter:
-			return fieldErr(op, name, line, "counter", "%d: record %d of %s is of counter %d", a.Counter, a.RefSeq, h.Refers, r.Counter)
-		case int64(a.AmountFen) != r.AmountFen:
-			return fieldErr(op, name, line, "amount_fen", "%d: record %d of %s is of %d fen", a.AmountFen, a.RefSeq, h.Refers, r.AmountFen)
+		case a.echoes(r, r.AmountFen) != "":
+			return fieldErr(op, name, line, a.echoes(r, r.AmountFen), "record %d of %s is of card %v/%s counter %d, %d fen", a.RefSeq, h.Refers, r.Issuer, hexOf(r.ASN[:]), r.Counter, r.AmountFen)
 		case r.State != Pending:
 			return citycard.Wrap(op, citycard.Conflict, &FieldError{File: name, Line: line, Field: "ref_seq",
 				Msg: fmt.Sprintf("%d: record %d of %s was %v by %s", a.RefSeq, a.RefSeq, h.Refers, r.State, r.AnsweredBy)})
@@ -348,6 +345,22 @@ func (x *Interop) answer(ctx context.Context, name string, f *File, imp *Import,
 		imp.Ledger = append(imp.Ledger, e)
 	}
 	return nil
+}
+
+// echoes returns the first field of answer a that does not echo record
+// r and the amount fen answered ("" if all do).
+func (a *Answer) echoes(r *Rec, fen int64) string {
+	switch {
+	case a.Issuer != r.Issuer:
+		return "issuer"
+	case a.ASN != r.ASN:
+		return "asn"
+	case a.Counter != r.Counter:
+		return "counter"
+	case int64(a.AmountFen) != fen:
+		return "amount_fen"
+	}
+	return ""
 }
 
 // entryKey is the idempotency key of file id's i-th ledger entry, in the
@@ -470,9 +483,7 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 		return &recs[refSeq-1], nil
 	}
 	corr := func(r *Rec, seq int, refFile string, refSeq int) Corr {
-		issuer := r.Issuer.String()
-		return Corr{File: h.ID, Seq: seq, Type: h.Type, RefFile: refFile, RefSeq: refSeq, Issuer: issuer, Acquirer: r.Acquirer, Out: r.Out,
-			Product: r.Product, CardType: r.CardType, TType: r.TerminalType}
+		return corrOf(r, h.ID, seq, h.Type, refFile, refSeq)
 	}
 	for i := range f.Errors {
 		e := &f.Errors[i]
@@ -486,18 +497,8 @@ func (x *Interop) corrections(ctx context.Context, name string, f *File, imp *Im
 		imp.Corrections = append(imp.Corrections, c)
 		// The acquirer is owed more (or pays back): what the card's
 		// issuer owes moves with it.
-		debit := ledger.Account{Type: ledger.InterconnectReceivable, Party: c.Issuer}
-		credit := ledger.Account{Type: ledger.OperatorPayable, Party: c.Acquirer}
-		if !r.Out {
-			debit = ledger.Account{Type: ledger.CardFloat, Party: c.Issuer}
-			credit = ledger.Account{Type: ledger.InterconnectReceivable, Party: c.Acquirer}
-		}
-		if !e.Credit {
-			debit, credit = credit, debit
-		}
-		le := ledger.NewEntry(entryKey(h.ID, i), EntryCorrection, h.ID, ledger.Transfer(debit, credit, int64(e.AmountFen))...)
-		le.Product, le.Count, le.Memo = r.Product, 1, fmt.Sprintf("error record %d of %s: %s record %d of %s", i+1, h.ID, e.Reason, e.RefSeq, e.RefFile)
-		imp.Ledger = append(imp.Ledger, le)
+		imp.Ledger = append(imp.Ledger, correctionEntry(entryKey(h.ID, i), h.ID, r, e.SignedFen(),
+			fmt.Sprintf("error record %d of %s: %s record %d of %s", i+1, h.ID, e.Reason, e.RefSeq, e.RefFile)))
 	}
 	for i := range f.Disputes {
 		d := &f.Disputes[i]
@@ -598,6 +599,11 @@ func (x *Interop) settling(ctx context.Context, op string, fs []Stored) ([]clear
 				}
 				return add(clearing.InteropRejected, r)
 			})
+			if err == nil {
+				// An answer to our ERR or DSP file: the cases it
+				// accepted, kept as its corrections.
+				err = x.correctionsOf(ctx, f.ID, &s)
+			}
 		case FileIncoming:
 			err = x.Store.Records(ctx, f.ID, func(r *Rec) error {
 				if r.State != Accepted {
@@ -607,12 +613,7 @@ func (x *Interop) settling(ctx context.Context, op string, fs []Stored) ([]clear
 				return add(clearing.InteropIncoming, r)
 			})
 		case FileError:
-			var cs []Corr
-			cs, err = x.Store.Corrections(ctx, f.ID, "", 0)
-			for _, c := range cs {
-				s.Records = append(s.Records, clearing.Settled{Move: clearing.InteropCorrection, Issuer: c.Issuer, Acquirer: c.Acquirer, TerminalType: c.TType,
-					Product: c.Product, CardType: c.CardType, AmountFen: c.AmountFen})
-			}
+			err = x.correctionsOf(ctx, f.ID, &s)
 		}
 		if err != nil {
 			return nil, citycard.Wrap(op, citycard.Other, err)
@@ -620,6 +621,16 @@ func (x *Interop) settling(ctx context.Context, op string, fs []Stored) ([]clear
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// correctionsOf adds the corrections stored of file id to s.
+func (x *Interop) correctionsOf(ctx context.Context, id string, s *clearing.Settling) error {
+	cs, err := x.Store.Corrections(ctx, id, "", 0)
+	for _, c := range cs {
+		s.Records = append(s.Records, clearing.Settled{Move: clearing.InteropCorrection, Issuer: c.Issuer, Acquirer: c.Acquirer, TerminalType: c.TType,
+			Product: c.Product, CardType: c.CardType, AmountFen: c.AmountFen})
+	}
+	return err
 }
 
 var _ clearing.Interconnect = (*Interop)(nil)

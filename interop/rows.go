@@ -183,3 +183,31 @@ func ScanListing(row Scanner) (Listing, error) {
 	l.Action, l.Effective = added == 1, Day(effective)
 	return l, nil
 }
+
+// CaseColumns are the columns of a stored case (interop_cases).
+const CaseColumns = `ref, input_sha256, file_type, day, ref_file, ref_seq, credit, amount_fen, reason, note, raised_by, at_ns, state, answer_reason, answered_by`
+
+// Args returns c's columns (CaseColumns) as arguments.
+func (c *Case) Args() []any {
+	return []any{c.Ref, c.InputSHA256, c.Type.String(), int64(c.Day), c.RefFile, int64(c.RefSeq), boolInt(c.Credit), c.AmountFen, int64(c.Reason),
+		c.Note, c.By, c.At.UnixNano(), c.State.String(), int64(c.Answer), c.AnsweredBy}
+}
+
+// ScanCase scans a row of CaseColumns. Kind IO for a row that does not
+// read.
+func ScanCase(row Scanner) (Case, error) {
+	var c Case
+	var typ, state string
+	var day, refSeq, credit, reason, atNs, answer int64
+	if err := row.Scan(&c.Ref, &c.InputSHA256, &typ, &day, &c.RefFile, &refSeq, &credit, &c.AmountFen, &reason, &c.Note, &c.By, &atNs, &state, &answer, &c.AnsweredBy); err != nil {
+		return c, err
+	}
+	var ok, ok2 bool
+	c.Type, ok = ParseFileType(typ)
+	c.State, ok2 = ParseState(state)
+	if !ok || !ok2 {
+		return Case{}, citycard.E("interop.ScanCase", citycard.IO, "case %q: stored row (type %q, state %q) does not read", c.Ref, typ, state)
+	}
+	c.Day, c.RefSeq, c.Credit, c.Reason, c.At, c.Answer = Day(day), int(refSeq), credit == 1, Reason(reason), time.Unix(0, atNs).UTC(), Reason(answer)
+	return c, nil
+}

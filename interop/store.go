@@ -123,8 +123,11 @@ type Import struct {
 	Corrections []Corr     // an ERR or DSP file's records
 	Cities      []City     // a CTY file's records
 	Listings    []Listing  // a BLK file's records
-	Ledger      []ledger.Entry
-	At          time.Time
+	// Cases are our cases an answer to our ERR or DSP file decides, each
+	// pending until now.
+	Cases  []CaseAnswer
+	Ledger []ledger.Entry
+	At     time.Time
 	// Parties are those the file makes pay or be paid in the cycle that
 	// settles it: checked (Interop.Known) before anything is stored, not
 	// stored.
@@ -168,4 +171,13 @@ type Store interface {
 	Cities(ctx context.Context) ([]City, error)
 	// Listings returns every BLK record stored, in the order stored.
 	Listings(ctx context.Context) ([]Listing, error)
+	// Raise stores case c, or, if a case of c.Ref is stored with the
+	// same InputSHA256, returns it with already true. Kind Conflict for
+	// c.Ref stored with another input, or a case of c.Type stored about
+	// the same record (c.RefFile, c.RefSeq).
+	Raise(ctx context.Context, c *Case) (got Case, already bool, err error)
+	// Cases returns the cases of type t raised on day d, in the order
+	// raised (At, then Ref), at most RecordsMax + 1 (one more than a
+	// file holds, so that the caller sees there are too many).
+	Cases(ctx context.Context, t FileType, d Day) ([]Case, error)
 }

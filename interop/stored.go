@@ -79,3 +79,50 @@ func (c *City) View() CityView {
 	return CityView{City: fmt.Sprintf("%X", c.Code[:]), Institution: c.Institution.String(), Name: c.Name,
 		Announced: clearing.Day(c.Announced).String(), Effective: clearing.Day(c.Effective).String()}
 }
+
+// CaseView is a case's JSON form, for the console and the API.
+type CaseView struct {
+	Ref        string `json:"ref"`
+	Type       string `json:"type"` // ERR or DSP
+	Day        string `json:"day"`  // YYYY-MM-DD: the day of the file that sends it
+	File       string `json:"file"` // that file's ID
+	RefFile    string `json:"ref_file"`
+	RefSeq     int    `json:"ref_seq"`
+	Direction  string `json:"direction,omitempty"` // C or D (error cases)
+	AmountFen  int64  `json:"amount_fen"`
+	Reason     string `json:"reason"`
+	Note       string `json:"note"`
+	RaisedBy   string `json:"raised_by"`
+	RaisedAt   string `json:"raised_at"` // RFC 3339
+	State      string `json:"state"`
+	Answer     string `json:"answer,omitempty"` // the answer's reason; absent while pending
+	AnsweredBy string `json:"answered_by,omitempty"`
+}
+
+// View returns c's CaseView; file is the ID of the file that sends it
+// (Interop.CaseFileID).
+func (c *Case) View(file string) CaseView {
+	v := CaseView{Ref: c.Ref, Type: c.Type.String(), Day: clearing.Day(c.Day).String(), File: file, RefFile: c.RefFile, RefSeq: c.RefSeq, AmountFen: c.AmountFen,
+		Reason: c.Reason.String(), Note: c.Note, RaisedBy: c.By, RaisedAt: c.At.UTC().Format(time.RFC3339Nano), State: c.State.String(), AnsweredBy: c.AnsweredBy}
+	if c.Type == FileError {
+		v.Direction = "D"
+		if c.Credit {
+			v.Direction = "C"
+		}
+	}
+	if c.State != Pending {
+		v.Answer = c.Answer.String()
+	}
+	return v
+}
+
+// ParseReason parses a reason's name (amount, cardholder, ...); ok is
+// false for none.
+func ParseReason(s string) (Reason, bool) {
+	for i, n := range reasonNames {
+		if n != "" && n == s {
+			return Reason(i), true
+		}
+	}
+	return 0, false
+}

@@ -60,6 +60,16 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 				return citycard.E(op, citycard.Conflict, "file %s: record %d of %s is not pending: answered meanwhile", imp.File.ID, a.Seq, a.File)
 			}
 		}
+		for _, c := range imp.Cases {
+			res, err := tx.Exec(ctx, `UPDATE interop_cases SET state = $1, answer_reason = $2, answered_by = $3 WHERE ref = $4 AND state = 'pending'`,
+				c.State.String(), int64(c.Reason), imp.File.ID, c.Ref)
+			if err != nil {
+				return err
+			}
+			if res.RowsAffected() != 1 {
+				return citycard.E(op, citycard.Conflict, "file %s: case %q is not pending: answered meanwhile", imp.File.ID, c.Ref)
+			}
+		}
 		if err := copyAll(ctx, tx, "interop_corrections", interop.CorrectionColumns, len(imp.Corrections), func(i int) []any { return imp.Corrections[i].Args() }); err != nil {
 			return err
 		}
@@ -194,4 +204,41 @@ func takeInterop(ctx context.Context, tx pgx.Tx, s *clearing.Stored) error {
 		}
 	}
 	return nil
+}
+
+// Raise implements interop.Store. The insert waits on a concurrent one of
+// the same ref or record (their unique indexes), so two retries of one
+// request store one case.
+func (s *Interop) Raise(ctx context.Context, c *interop.Case) (interop.Case, bool, error) {
+	const op = "postgres.Interop.Raise"
+	got, already := *c, false
+	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO interop_cases (`+interop.CaseColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT DO NOTHING`, c.Args()...)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		stored, err := interop.ScanCase(tx.QueryRow(ctx, `SELECT `+interop.CaseColumns+` FROM interop_cases WHERE ref = $1`, c.Ref))
+		switch {
+		case err == nil && stored.InputSHA256 == c.InputSHA256:
+			got, already = stored, true
+			return nil
+		case err == nil:
+			return citycard.E(op, citycard.Conflict, "case %q was raised with another input (by %s at %v)", c.Ref, stored.By, stored.At)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		var other string
+		if err := tx.QueryRow(ctx, `SELECT ref FROM interop_cases WHERE file_type = $1 AND ref_file = $2 AND ref_seq = $3`, c.Type.String(), c.RefFile, int64(c.RefSeq)).Scan(&other); err != nil {
+			return err
+		}
+		return citycard.E(op, citycard.Conflict, "record %d of %s: an %v case was raised about it before (%q)", c.RefSeq, c.RefFile, c.Type, other)
+	})
+	return got, already, mapErr(op, err)
+}
+
+// Cases implements interop.Store.
+func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error) {
+	return all(ctx, s, "postgres.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
+		WHERE file_type = $1 AND day = $2 ORDER BY at_ns, ref LIMIT $3`, t.String(), int64(d), interop.RecordsMax+1)
 }

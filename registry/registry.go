@@ -31,9 +31,14 @@ type PartyType uint8
 const (
 	PartyIssuer   PartyType = 1 // a card issuer: owes the float of its cards
 	PartyOperator PartyType = 2 // runs terminals and is paid for the rides and sales on them
+	// PartyFunder funds concessions (the city's transport bureau): it
+	// compensates operators for the discounts it funds, by its
+	// configured shares (package clearing), and has a position of its
+	// own in every cycle that claims one.
+	PartyFunder PartyType = 3
 )
 
-var partyTypeNames = [...]string{PartyIssuer: "issuer", PartyOperator: "operator"}
+var partyTypeNames = [...]string{PartyIssuer: "issuer", PartyOperator: "operator", PartyFunder: "funder"}
 
 // String returns the type's name, as stored and shown.
 func (r PartyType) String() string { return enumName(partyTypeNames[:], uint8(r)) }
@@ -76,14 +81,15 @@ func ParseSector(s string) (Sector, error) {
 	return Sector(v), err
 }
 
-// Party is an issuer or an operator.
+// Party is an issuer, an operator or a funder.
 type Party struct {
 	// ID names the party here and in ledger account names: an issuer's
 	// code in upper-case hex, or an operator's short name.
 	ID   string
 	Type PartyType
 	// Code is the issuer code: an issuer's own; for an operator, the code
-	// under which the key store keeps its record master key.
+	// under which the key store keeps its record master key; for a
+	// funder, its institution code.
 	Code   citycard.IssuerCode
 	Sector Sector // operators only
 	Name   string
@@ -117,6 +123,13 @@ func (p *Party) Validate() error {
 		}
 		if p.Sector == SectorNone || int(p.Sector) >= len(sectorNames) {
 			return citycard.E(op, citycard.Invalid, "operator %q: sector %d", p.ID, p.Sector)
+		}
+	case PartyFunder:
+		if p.Own {
+			return citycard.E(op, citycard.Invalid, "funder %q: only an issuer is ours", p.ID)
+		}
+		if p.Sector != SectorNone {
+			return citycard.E(op, citycard.Invalid, "funder %q: a funder has no sector", p.ID)
 		}
 	default:
 		return citycard.E(op, citycard.Invalid, "party %q: role %d", p.ID, p.Type)

@@ -69,6 +69,18 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 				}
 			}
 		}
+		for _, c := range imp.Cases {
+			res, err := tx.ExecContext(ctx, `UPDATE interop_cases SET state = ?, answer_reason = ?, answered_by = ? WHERE ref = ? AND state = 'pending'`,
+				c.State.String(), int64(c.Reason), imp.File.ID, c.Ref)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return citycard.E(op, citycard.Conflict, "file %s: case %q is not pending: answered meanwhile", imp.File.ID, c.Ref)
+			}
+		}
 		if err := insertAll(ctx, tx, `INSERT INTO interop_corrections (`+interop.CorrectionColumns+`) VALUES (`+placeholders(14)+`)`, len(imp.Corrections), func(i int) []any { return imp.Corrections[i].Args() }); err != nil {
 			return err
 		}
@@ -215,4 +227,38 @@ func takeInterop(ctx context.Context, tx *sql.Tx, s *clearing.Stored) error {
 		}
 	}
 	return nil
+}
+
+// Raise implements interop.Store.
+func (s *Interop) Raise(ctx context.Context, c *interop.Case) (interop.Case, bool, error) {
+	const op = "sqlite.Interop.Raise"
+	got, already := *c, false
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		stored, err := interop.ScanCase(tx.QueryRowContext(ctx, `SELECT `+interop.CaseColumns+` FROM interop_cases WHERE ref = ?`, c.Ref))
+		switch {
+		case err == nil && stored.InputSHA256 == c.InputSHA256:
+			got, already = stored, true
+			return nil
+		case err == nil:
+			return citycard.E(op, citycard.Conflict, "case %q was raised with another input (by %s at %v)", c.Ref, stored.By, stored.At)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var other string
+		err = tx.QueryRowContext(ctx, `SELECT ref FROM interop_cases WHERE file_type = ? AND ref_file = ? AND ref_seq = ?`, c.Type.String(), c.RefFile, int64(c.RefSeq)).Scan(&other)
+		if err == nil {
+			return citycard.E(op, citycard.Conflict, "record %d of %s: an %v case was raised about it before (%q)", c.RefSeq, c.RefFile, c.Type, other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO interop_cases (`+interop.CaseColumns+`) VALUES (`+placeholders(15)+`)`, c.Args()...)
+		return err
+	})
+	return got, already, mapErr(op, err)
+}
+
+// Cases implements interop.Store.
+func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error) {
+	return all(ctx, s, "sqlite.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
+		WHERE file_type = ? AND day = ? ORDER BY at_ns, ref LIMIT ?`, t.String(), int64(d), interop.RecordsMax+1)
 }

@@ -30,25 +30,8 @@ func TestJournal(t *testing.T) {
 // rowid table (its key no longer carries the answers), still append-only.
 func TestBatchesRowid(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "citycard.db")
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migration.List(migrationFS, "migrations") {
-		if m.Version >= 21 {
-			break
-		}
-		if _, err := raw.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, raw := migratedBefore(t, 21)
+	var err error
 	term := citycard.TerminalID{0x31, 0x50, 0x18, 0, 0, 1}
 	hash := bytes.Repeat([]byte{7}, 32)
 	answer := []byte(`{"terminal":"315018000001","batch_id":"b1","records":[]}`)
@@ -81,4 +64,32 @@ func TestBatchesRowid(t *testing.T) {
 			t.Errorf("%s: %v, want kind Invalid (append-only)", q, err)
 		}
 	}
+}
+
+// migratedBefore returns a new store's path and a plain connection to it
+// (no foreign keys), migrated to the version before version: a store a
+// binary of that time left.
+func migratedBefore(t *testing.T, version int) (string, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "citycard.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migration.List(migrationFS, "migrations") {
+		if m.Version >= version {
+			break
+		}
+		if _, err := raw.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, raw
 }

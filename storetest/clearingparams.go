@@ -76,8 +76,37 @@ func testCycleUnderStoredParams(t *testing.T, s ClearingStores) {
 	now := end.Add(time.Hour)
 	cs := &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Params: s.Clearing, Now: func() time.Time { return now },
 		Terminals: clearTerminals{clearTerm: {Operator: "bus", Type: registry.TerminalBusValidator}}}
+	// The registry's parties: the bureau is a funder (registry.PartyFunder).
+	types := map[string]registry.PartyType{"bureau": registry.PartyFunder, "bus": registry.PartyOperator, clearIssuer.String(): registry.PartyIssuer}
+	cs.PartyType = func(_ context.Context, id string) (registry.PartyType, error) {
+		t, ok := types[id]
+		if !ok {
+			return 0, citycard.E("test.PartyType", citycard.NotFound, "no party %s", id)
+		}
+		return t, nil
+	}
+	for _, c := range []struct {
+		name, csv string
+		kind      citycard.Kind
+	}{
+		{"a funder not registered", "nobody,2026-11-30,transfer,*,*,500000\n", citycard.NotFound},
+		{"an operator as funder", "bus,2026-11-30,transfer,*,*,500000\n", citycard.Invalid},
+		{"an issuer as operator", "bureau,2026-11-30,transfer,*," + clearIssuer.String() + ",500000\n", citycard.Invalid},
+		{"an operator not registered", "bureau,2026-11-30,transfer,*,tram,500000\n", citycard.NotFound},
+	} {
+		vs, err := clearing.DecodeConcessions("bad.csv", strings.NewReader(clearing.ConcessionHeader+"\n"+c.csv))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := cs.SetConcessions(ctx, vs, "ann"); !citycard.IsKind(err, c.kind) {
+			t.Errorf("concessions of %s: %v, want kind %v", c.name, err, c.kind)
+		}
+	}
+	if got, err := cs.Concessions(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("after the refused concessions: %+v %v, want none stored", got, err)
+	}
 	conc, err := clearing.DecodeConcessions("c.csv", strings.NewReader(clearing.ConcessionHeader+"\n"+
-		"bureau,2026-11-30,transfer,*,*,500000\nbureau,2026-12-02,transfer,*,*,1000000\n"))
+		"bureau,2026-11-30,transfer,*,*,500000\nbureau,2026-12-02,transfer,*,bus,1000000\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +130,16 @@ func testCycleUnderStoredParams(t *testing.T, s ClearingStores) {
 	want := clearing.ConcessionLine{Funder: "bureau", Operator: "bus", Kind: "transfer", Records: 4, DiscountFen: 800, ClaimFen: 400}
 	if len(st.Result.Concessions) != 1 || st.Result.Concessions[0] != want || len(st.Result.Breaches) != 1 || st.Result.Breaches[0].Party != clearIssuer.String() {
 		t.Errorf("concessions %+v, breaches %+v", st.Result.Concessions, st.Result.Breaches)
+	}
+	// The funder has its position: it pays the 400 it owes; the
+	// positions still sum to zero.
+	var sum int64
+	net := map[string]int64{}
+	for _, p := range st.Result.Positions {
+		net[p.Party], sum = p.NetFen, sum+p.NetFen
+	}
+	if net["bureau"] != -400 || sum != 0 {
+		t.Errorf("positions %v: want the bureau's -400, summing to 0", net)
 	}
 	got, err := cs.Concessions(ctx)
 	if err != nil || !reflect.DeepEqual(got, conc) {

@@ -44,6 +44,8 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"CitiesAndBlacklists", testInteropCitiesAndBlacklists},
 		{"AppendOnly", testInteropAppendOnly},
 		{"RecoveredForeign", testInteropRecoveredForeign},
+		{"ConfirmedForeign", testInteropConfirmedForeign},
+		{"Cases", testInteropCases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,6 +445,48 @@ func testInteropRecoveredForeign(t *testing.T, s InteropStores) {
 	want := clearing.InteropTotals{Accepted: clearing.Totals{Count: 2, AmountFen: 500}, Rejected: clearing.Totals{Count: 2, AmountFen: 1100}}
 	if res.Interop != want || net["nb-bus"] != 500 || net[interopThem.String()] != -500 || len(net) != 2 {
 		t.Fatalf("day 2 settled %+v, positions %v; want %+v, the counterpart paying our operator 500", res.Interop, net, want)
+	}
+}
+
+// testInteropConfirmedForeign: a torn purchase of another city's card
+// never recovered, confirmed instead by the card's next record on
+// another of our terminals (its balance shows the debit), is pending its
+// issuer as its recovered record would be (acquire.PendingIssuerDecided):
+// the cycle clears neither (no position: the counterpart has verified
+// neither), the grey's 200 fen counted pending, the ledger holding both
+// against the counterpart's receivable; the OUT file sends the record
+// with a TAC (the grey has none to verify).
+func testInteropConfirmedForeign(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	d1 := clearDay
+	genuine := g.them.Cards[0]
+	genuine.Tear(card.TearAfterCommit)
+	if r, err := g.ours.Tap(genuine, 0, g.at(d1, 8), 200); err == nil || r.Status != record.StatusGrey {
+		t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
+	}
+	if _, err := g.ours.Tap(genuine, 1, g.at(d1, 9), 300); err != nil {
+		t.Fatalf("the next tap, on another terminal: %v", err)
+	}
+	g.upload()
+	receivable := ledger.Account{Type: ledger.InterconnectReceivable, Party: interopThem.String()}
+	suspense := ledger.Account{Type: ledger.Suspense, Party: interopThem.String()}
+	payable := ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
+	if g.balance(receivable) != 500 || g.balance(suspense) != 0 || g.balance(payable) != -500 {
+		t.Fatalf("confirmed: receivable %d, suspense %d, payable %d; want 500, 0, -500", g.balance(receivable), g.balance(suspense), g.balance(payable))
+	}
+	res, net := g.clear(d1)
+	if res.Confirmed != (clearing.Totals{Count: 1, AmountFen: 200}) || res.GreysPending != (clearing.Totals{Count: 1, AmountFen: 200}) ||
+		res.Pending != (clearing.Totals{Count: 1, AmountFen: 300}) || len(net) != 0 {
+		t.Fatalf("day 1: confirmed %+v, greys pending %+v, pending %+v, positions %v; want the grey's 200 confirmed and pending, the record's 300 pending, no position",
+			res.Confirmed, res.GreysPending, res.Pending, net)
+	}
+	out, err := g.x.Export(ctx, d1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := interop.Decode("out", out); err != nil || len(f.Clearing) != 1 || f.Header.AmountFen != 300 {
+		t.Fatalf("the OUT file: %+v %v, want the record of 300 fen", f, err)
 	}
 }
 

@@ -92,9 +92,21 @@ func testParties(t *testing.T, s Stores) {
 		{ID: "nb-metro", Type: registry.PartyOperator, Code: mustCode(t, "3150FF0000000020"), Sector: registry.SectorMetro, Name: "M"},
 		{ID: "3150000000000003", Type: registry.PartyIssuer, Code: mustCode(t, "3150000000000004"), Name: "I", SettlementAccount: "x"},
 		{ID: "nb-metro", Type: 9, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
+		{ID: "nb-transport", Type: registry.PartyFunder, Code: mustCode(t, "3150FB0000000001"), Sector: registry.SectorBus, Name: "T", SettlementAccount: "x"},
+		{ID: "nb-transport", Type: registry.PartyFunder, Code: mustCode(t, "3150FB0000000001"), Own: true, Name: "T", SettlementAccount: "x"},
 	} {
 		_, err := r.AddParty(ctx, bad)
 		wantKind(t, "AddParty invalid", err, citycard.Invalid)
+	}
+	// The transport bureau, which funds concessions: a party of its own
+	// type (registry.PartyFunder), stored and read back as it is.
+	bureau, err := r.AddParty(ctx, registry.Party{ID: "nb-transport", Type: registry.PartyFunder, Code: mustCode(t, "3150FB0000000001"),
+		Name: "Ningbo Transport Bureau", SettlementAccount: "PBOC Ningbo 0001"})
+	if err != nil {
+		t.Fatalf("AddParty a funder: %v", err)
+	}
+	if got, err := s.Registry.Party(ctx, bureau.ID); err != nil || !reflect.DeepEqual(got, bureau) || got.Type.String() != "funder" {
+		t.Errorf("Party(%q) = %+v, %v; want %+v", bureau.ID, got, err, bureau)
 	}
 
 	changed, err := r.SetSettlementAccount(ctx, bus.ID, "CCB Ningbo 7788")

@@ -182,6 +182,10 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 		return nil, err
 	}
 	cs := &clearing.Cycles{Clearer: clr, Store: st.clearing, Journal: st.clearing, Adjustments: st.clearing, Terminals: registryTerminals{st.registry}, Now: now}
+	cs.PartyType = func(ctx context.Context, id string) (registry.PartyType, error) {
+		p, err := st.registry.Party(ctx, id)
+		return p.Type, err
+	}
 	if len(fees) == 0 {
 		// The stored schedules and parameters, and the loads of the
 		// ledger, unless the caller (the bench) gives its own fees.

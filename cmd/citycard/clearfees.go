@@ -10,48 +10,10 @@ import (
 	"os"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 )
-
-// jsonFeeRule, jsonFeeVersion: the JSON of clear fees show --json; the
-// field names are its contract (README.md).
-type jsonFeeRule struct {
-	Name      string   `json:"name"`
-	Products  []uint16 `json:"products"`
-	CardTypes []int    `json:"card_types"`
-	Channels  []string `json:"channels"`
-	RatePPM   int64    `json:"rate_ppm"`
-	FixedFen  int64    `json:"fixed_fen"`
-	MinFen    int64    `json:"min_fen"`
-	MaxFen    int64    `json:"max_fen"`
-}
-
-type jsonFeeVersion struct {
-	Party     string        `json:"party"`
-	Effective string        `json:"effective"`
-	Rules     []jsonFeeRule `json:"rules"`
-}
-
-func feeVersionsJSON(vs []clearing.FeeVersion) []jsonFeeVersion {
-	out := make([]jsonFeeVersion, 0, len(vs))
-	for _, v := range vs {
-		jv := jsonFeeVersion{Party: v.Schedule.Party, Effective: v.Effective.String(), Rules: []jsonFeeRule{}}
-		for _, r := range v.Schedule.Rules {
-			jr := jsonFeeRule{Name: r.Name, Products: append([]uint16{}, r.Products...), CardTypes: []int{}, Channels: []string{},
-				RatePPM: r.RatePPM, FixedFen: r.FixedFen, MinFen: r.MinFen, MaxFen: r.MaxFen}
-			for _, c := range r.CardTypes {
-				jr.CardTypes = append(jr.CardTypes, int(c))
-			}
-			for _, c := range r.TerminalTypes {
-				jr.Channels = append(jr.Channels, c.String())
-			}
-			jv.Rules = append(jv.Rules, jr)
-		}
-		out = append(out, jv)
-	}
-	return out
-}
 
 // runClearFees runs `citycard clear fees set FILE --by NAME [--db URL]`
 // and `citycard clear fees show [--date YYYY-MM-DD] [--db URL] [--json]`.
@@ -120,7 +82,7 @@ func runClearFees(ctx context.Context, e env, args []string) error {
 		if *asJSON {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(feeVersionsJSON(vs))
+			return enc.Encode(api.FeeVersionsJSON(vs))
 		}
 		return clearing.EncodeFees(e.stdout, vs)
 	}

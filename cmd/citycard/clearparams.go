@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
 )
@@ -122,28 +123,6 @@ func setCaps(ctx context.Context, cs *clearing.Cycles, name string, r io.Reader,
 	return len(vs), cs.SetCaps(ctx, vs, by)
 }
 
-// jsonShare, jsonConcessionVersion, jsonCap: the JSON of clear
-// concessions show and clear caps show; the field names are their
-// contract (README.md). A rider category or operator of "*" matches any.
-type jsonShare struct {
-	Kind          string `json:"kind"`
-	RiderCategory string `json:"rider_category"`
-	Operator      string `json:"operator"`
-	SharePPM      int64  `json:"share_ppm"`
-}
-
-type jsonConcessionVersion struct {
-	Funder    string      `json:"funder"`
-	Effective string      `json:"effective"`
-	Shares    []jsonShare `json:"shares"`
-}
-
-type jsonCap struct {
-	Party     string `json:"party"`
-	Effective string `json:"effective"`
-	CapFen    int64  `json:"cap_fen"`
-}
-
 func showConcessions(ctx context.Context, cs *clearing.Cycles, w io.Writer, d clearing.Day, inForce, asJSON bool) error {
 	vs, err := cs.Concessions(ctx)
 	if err != nil {
@@ -155,22 +134,7 @@ func showConcessions(ctx context.Context, cs *clearing.Cycles, w io.Writer, d cl
 	if !asJSON {
 		return clearing.EncodeConcessions(w, vs)
 	}
-	out := []jsonConcessionVersion{}
-	for _, v := range vs {
-		jv := jsonConcessionVersion{Funder: v.Funder, Effective: v.Effective.String(), Shares: []jsonShare{}}
-		for _, s := range v.Shares {
-			js := jsonShare{Kind: s.Kind.String(), RiderCategory: "*", Operator: "*", SharePPM: s.SharePPM}
-			if s.RiderCategory != clearing.AnyCategory {
-				js.RiderCategory = fmt.Sprint(s.RiderCategory)
-			}
-			if s.Operator != "" {
-				js.Operator = s.Operator
-			}
-			jv.Shares = append(jv.Shares, js)
-		}
-		out = append(out, jv)
-	}
-	return encodeJSON(w, out)
+	return encodeJSON(w, api.ConcessionVersionsJSON(vs))
 }
 
 func showCommissions(ctx context.Context, cs *clearing.Cycles, w io.Writer, d clearing.Day, inForce, asJSON bool) error {
@@ -182,7 +146,7 @@ func showCommissions(ctx context.Context, cs *clearing.Cycles, w io.Writer, d cl
 		vs = clearing.VersionsInForce(vs, d)
 	}
 	if asJSON {
-		return encodeJSON(w, feeVersionsJSON(vs))
+		return encodeJSON(w, api.FeeVersionsJSON(vs))
 	}
 	return clearing.EncodeFees(w, vs)
 }
@@ -198,11 +162,7 @@ func showCaps(ctx context.Context, cs *clearing.Cycles, w io.Writer, d clearing.
 	if !asJSON {
 		return clearing.EncodeCaps(w, vs)
 	}
-	out := []jsonCap{}
-	for _, v := range vs {
-		out = append(out, jsonCap{v.Party, v.Effective.String(), v.CapFen})
-	}
-	return encodeJSON(w, out)
+	return encodeJSON(w, api.CapVersionsJSON(vs))
 }
 
 func encodeJSON(w io.Writer, v any) error {

@@ -83,6 +83,10 @@ func TestClearConcessionsCommissionsCaps(t *testing.T) {
 		}
 		return p
 	}
+	// The bureau is a registered funder: concessions name real parties.
+	if _, _, err := runCLI(t, "registry", "add-funder", "--id", "bureau", "--code", "3150FB0000000001", "--name", "Transport bureau", "--account", "PBOC 1", "--db", db); err != nil {
+		t.Fatal(err)
+	}
 	conc := clearing.ConcessionHeader + "\nbureau," + day + ",category,1,*,1000000\nbureau," + day + ",transfer,*,*,1000000\n"
 	comm := clearing.FeeHeader + "\nagent-7," + day + ",agent,,,,10000,0,5,0\n"
 	caps := clearing.CapHeader + "\nagent-7," + day + ",1000\n"

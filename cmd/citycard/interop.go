@@ -20,7 +20,7 @@ import (
 
 // interopSubcommands are the subcommands of `citycard interop`.
 var interopSubcommands = []struct{ name, summary string }{
-	{"export", "write a closed cycle's OUT file (other cities' cards' records pending their issuer) to --out, and store it"},
+	{"export", "write a closed cycle's OUT file (other cities' cards' records pending their issuer), or with --type ERR or DSP our error or dispute cases of a day that is over, to --out, and store it"},
 	{"import", "import a file from the national centre (ANS, INC, ERR, DSP, CTY, BLK): all of it or nothing, once"},
 	{"files", "list the stored files: type, direction, records, amount, the cycle that settled them"},
 	{"show", "write a stored file's bytes (our answer to an INC file, say) to stdout or --out"},
@@ -38,6 +38,7 @@ func runInterop(ctx context.Context, e env, args []string) error {
 	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
 	date := fs.String("date", "", "export, cities: the business day, YYYY-MM-DD")
 	out := fs.String("out", "", "export: the file to write (required); import: where to write our answer to an INC file; show: the file to write (default stdout)")
+	typ := fs.String("type", "OUT", "export: OUT (a closed cycle's records), ERR or DSP (our cases raised on --date)")
 	centre := fs.String("centre", interop.Centre.String(), "export: the national centre's institution `code` (16 hex digits), the OUT file's receiver")
 	asJSON := fs.Bool("json", false, "print JSON for a program instead of text for a person")
 	ko := &keysOptions{}
@@ -88,7 +89,16 @@ func runInterop(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("interop export: --centre: %v: %w", err, errUsage)
 		}
 		x.Centre = c
-		b, err := x.Export(ctx, day)
+		var b []byte
+		switch *typ {
+		case "OUT":
+			b, err = x.Export(ctx, day)
+		case "ERR", "DSP":
+			t, _ := interop.ParseFileType(*typ)
+			b, err = x.ExportCases(ctx, t, interop.Day(day))
+		default:
+			return fmt.Errorf("interop export: --type %q: want OUT, ERR or DSP: %w", *typ, errUsage)
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +100,20 @@ func TestInteropCLI(t *testing.T) {
 	if o, _, err := runCLI(t, "interop", "records", out.Header.ID, "--db", db); err != nil || !strings.Contains(o, "rejected  tac") {
 		t.Fatalf("records: %v\n%s", err, o)
 	}
+	// Our error cases of the day (none raised: a file of none), and a type
+	// we do not send.
+	errFile := filepath.Join(dir, "err.txt")
+	if _, _, err := runCLI(t, "interop", "export", "--type", "ERR", "--date", day, "--db", db, "--out", errFile); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(errFile); err != nil {
+		t.Fatal(err)
+	} else if f, err := interop.Decode("err", b); err != nil || f.Header.Type != interop.FileError || f.Header.Records != 0 || f.Header.Sender != out.Header.Sender {
+		t.Fatalf("our ERR file of a day without cases: %+v %v", f, err)
+	}
+	if _, _, err := runCLI(t, "interop", "export", "--type", "BLK", "--date", day, "--db", db, "--out", errFile); !errors.Is(err, errUsage) {
+		t.Errorf("export --type BLK: %v, want a usage error", err)
+	}
 	next := clearTestDay.Next().String()
 	closeCLI(t, db, next)
 	jc := showJSON(t, db, clearTestDay.Next())
@@ -117,7 +132,7 @@ func TestInteropCLI(t *testing.T) {
 	}
 	o, _, err = runCLI(t, "interop", "files", "--db", db, "--json")
 	var files []interop.FileView
-	if err != nil || json.Unmarshal([]byte(o), &files) != nil || len(files) != 2 || files[1].ID != "ANS-CENTRE-1" || files[1].TakenBy != next || files[0].Direction != "sent" {
+	if err != nil || json.Unmarshal([]byte(o), &files) != nil || len(files) != 3 || files[1].ID != "ANS-CENTRE-1" || files[2].Type != "ERR" || files[1].TakenBy != next || files[0].Direction != "sent" {
 		t.Fatalf("files: %v\n%s", err, o)
 	}
 	if o, _, err := runCLI(t, "interop", "show", out.Header.ID, "--db", db); err != nil || o != string(first) {

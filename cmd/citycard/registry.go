@@ -22,6 +22,9 @@ The parties and terminals the back office knows.
   add-operator  --id ID --code HEX16 --sector S --name NAME --account TEXT
                 an operator (sector bus, metro, bike, parking, merchant, taxi, ferry, other);
                 --code is the key store's code of its record master key
+  add-funder    --id ID --code HEX16 --name NAME --account TEXT
+                a funder of concessions (the transport bureau), which compensates operators
+                by its concession shares (citycard clear params set concessions)
   add-terminal  --id HEX12 --psam HEX20 --operator ID --type T [--line N] [--station N] [--vehicle V]
                 a terminal (type bus_validator, gate, pos, kiosk, parking_meter)
   credential    --terminal HEX12    issue the terminal's API token (printed once; the old one stops working);
@@ -29,7 +32,7 @@ The parties and terminals the back office knows.
   status        --terminal HEX12 --to active|suspended|retired
   list          [--json]
 
-Every party settles to a bank account: --account is required for both.
+Every party settles to a bank account: --account is required for each.
 
 flags:
 `
@@ -43,7 +46,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 	name := fs.String("name", "", "name")
 	own := fs.Bool("own", false, "add-issuer: our own issuer")
 	account := fs.String("account", "", "settlement bank account")
-	id := fs.String("id", "", "add-operator: party ID; add-terminal: terminal ID, 12 hex digits")
+	id := fs.String("id", "", "add-operator, add-funder: party ID; add-terminal: terminal ID, 12 hex digits")
 	sector := fs.String("sector", "", "operator's sector")
 	psam := fs.String("psam", "", "PSAM ID, 20 hex digits")
 	operator := fs.String("operator", "", "the terminal's operator's party ID")
@@ -61,6 +64,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 	need := map[string][]string{
 		"add-issuer":   {"code", "name", "account"},
 		"add-operator": {"id", "code", "sector", "name", "account"},
+		"add-funder":   {"id", "code", "name", "account"},
 		"add-terminal": {"id", "psam", "operator", "type"},
 		"credential":   {"terminal"},
 		"status":       {"terminal", "to"},
@@ -101,6 +105,16 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added operator %s (%s, %v)\n", p.ID, p.Name, p.Sector)
+	case "add-funder":
+		c, err := citycard.ParseIssuerCode(*code)
+		if err != nil {
+			return err
+		}
+		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: registry.PartyFunder, Code: c, Name: *name, SettlementAccount: *account})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "added funder %s (%s)\n", p.ID, p.Name)
 	case "add-terminal":
 		tid, err := citycard.ParseTerminalID(*id)
 		if err != nil {

@@ -26,6 +26,7 @@ func TestRegistryCommands(t *testing.T) {
 		{"add-issuer", "--code", "31500001FFFFFFFF", "--name", "Ningbo Citizen Card", "--own", "--account", "ICBC Ningbo 3901"},
 		{"add-operator", "--id", "nb-bus", "--code", "3150090000000001", "--sector", "bus", "--name", "Ningbo Bus", "--account", "BOC 1"},
 		{"add-terminal", "--id", "315001000001", "--psam", "31500000000001000001", "--operator", "nb-bus", "--type", "bus_validator", "--line", "17"},
+		{"add-funder", "--id", "nb-transport", "--code", "3150FB0000000001", "--name", "Ningbo Transport Bureau", "--account", "PBOC 1"},
 	}
 	for _, s := range steps {
 		if out, err := cli(s...); err != nil {
@@ -69,7 +70,7 @@ func TestRegistryCommands(t *testing.T) {
 			HasToken bool   `json:"has_token"`
 		} `json:"terminals"`
 	}
-	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Parties) != 2 || len(l.Terminals) != 1 ||
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Parties) != 3 || l.Parties[2].ID != "nb-transport" || l.Parties[2].Type != "funder" || len(l.Terminals) != 1 ||
 		l.Terminals[0].Status != "suspended" || !l.Terminals[0].HasToken || l.Terminals[0].Line != 17 ||
 		l.Terminals[0].Type != "bus_validator" || l.Parties[0].Type == "" {
 		t.Fatalf("list: %s %v", out, err)
@@ -80,6 +81,10 @@ func TestRegistryCommands(t *testing.T) {
 	}
 	if out, err := cli("list"); err != nil || strings.Contains(out, tok) || !strings.Contains(out, "nb-bus") {
 		t.Fatalf("list table: %v\n%s", err, out)
+	}
+	// A terminal is an operator's, never a funder's.
+	if _, err := cli("add-terminal", "--id", "315001000002", "--psam", "31500000000001000002", "--operator", "nb-transport", "--type", "gate"); !citycard.IsKind(err, citycard.Invalid) {
+		t.Fatalf("a funder's terminal: %v, want Invalid", err)
 	}
 	// Bad input names what is wrong.
 	if _, err := cli("add-terminal", "--id", "31500100", "--psam", "31500000000001000001", "--operator", "nb-bus", "--type", "gate"); err == nil || !strings.Contains(err.Error(), "terminal ID") {

@@ -118,6 +118,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 			return api.Parameters{FareTableVersion: fareVersion, KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 		},
 	}
+	if ca, ok := clr.(clearingAPI); ok {
+		s.ClearingParams = ca.Cycles // the parameters its cycles clear under, read-only
+	}
 	if clr != nil { // reconciliation needs the collector, as clearing does
 		if s.Recon, err = reconcilerOver(ctx, st, time.Now, 0); err != nil {
 			return err

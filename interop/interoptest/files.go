@@ -77,3 +77,34 @@ func (c *City) Incoming(receiver citycard.IssuerCode, d interop.Day, created tim
 	}
 	return interop.Encode(f)
 }
+
+// AnswerCases is the city's answer to our ERR or DSP file b (the cases
+// another city raised about records it is party to): each record echoed,
+// accepted unless reject (by its index in the file) gives a reason other
+// than ReasonAccepted. Addressed to b's sender, an hour after b was made;
+// its ID is ANS-<b's ID>. Kinds of interop.Decode and interop.Encode.
+func (c *City) AnswerCases(b []byte, reject func(i int) interop.Reason) ([]byte, error) {
+	const op = "interoptest.City.AnswerCases"
+	f, err := interop.Decode("cases", b)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	h := &f.Header
+	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: interop.AnswerID(h.ID), Sender: c.Code,
+		Receiver: h.Sender, Day: h.Day, Created: h.Created.Add(time.Hour), Refers: h.ID}}
+	add := func(i int, issuer citycard.IssuerCode, asn citycard.ASN, counter uint16, fen uint32) {
+		reason := interop.ReasonAccepted
+		if reject != nil {
+			reason = reject(i)
+		}
+		ans.Answers = append(ans.Answers, interop.Answer{RefSeq: i + 1, Accepted: reason == interop.ReasonAccepted, Reason: reason,
+			Issuer: issuer, ASN: asn, Counter: counter, AmountFen: fen})
+	}
+	for i, e := range f.Errors {
+		add(i, e.Issuer, e.ASN, e.Counter, e.AmountFen)
+	}
+	for i, d := range f.Disputes {
+		add(i, d.Issuer, d.ASN, d.Counter, d.AmountFen)
+	}
+	return interop.Encode(ans)
+}

@@ -117,6 +117,10 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 	// those it closed with and those written.
 	digest := sha256.New()
 	var nFiles int
+	// The grey confirmations (less their reversals) of other cities'
+	// cards, by the grey's operator: pending their issuer as their
+	// recovered records would be, paid by no cycle.
+	greysPending := map[string]int64{}
 	for i := range stored {
 		s := &stored[i]
 		if s.Cycle.State != clearing.Closed {
@@ -137,6 +141,15 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		if err != nil {
 			repro.fail("cycle %v: gathering its range again: %v", s.Cycle.Day, err)
 			continue
+		}
+		for _, gr := range g.Greys {
+			switch {
+			case !gr.PendingIssuer:
+			case gr.Move == acquire.GreyConfirmed:
+				greysPending[gr.Operator] += gr.AmountFen
+			case gr.Move == acquire.GreyReversed:
+				greysPending[gr.Operator] -= gr.AmountFen
+			}
 		}
 		var prev *clearing.Stored
 		if i > 0 {
@@ -287,6 +300,9 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 	// (paid, above): what is left is pending still.
 	for op, fen := range c.counterpart().rejectedOp {
 		pending[op] -= fen
+	}
+	for op, fen := range greysPending {
+		pending[op] += fen
 	}
 	for i := range stored {
 		if res := stored[i].Result; res != nil {
