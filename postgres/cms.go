@@ -190,11 +190,16 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 //     the batch, is a replay (the same input hash) or a Conflict; the
 //     ledger entries and the audit records chained in order; a card
 //     written over the version it was read at and a load settled once,
-//     each statement saying whether it did;
+//     each statement saying whether it did; the rows only inserted, a
+//     table's in one multi-row statement (commitBatchAs), so that the
+//     server runs a few statements a group commit, not ten an operation;
 //  3. the commit.
 //
 // The first operation refused for its own reason (cms.IsRefusal) rolls
-// the transaction back and is returned with its position.
+// the transaction back and is returned with its position: a refusal in
+// the grouped statements is decided again, in a transaction that writes
+// operation after operation (rare: a move racing another), so that the
+// answer is the one of the operations committed one after the other.
 //
 // tail, if not nil, queues writes of its own after the operations' (a
 // remote top-up's row with the operation that books it), unless every

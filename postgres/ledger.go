@@ -153,7 +153,7 @@ type ledgerStatement struct {
 var (
 	accountsUpsert = func() rowInsert {
 		r := newRowInsert("accounts", "name, debits_fen, credits_fen, postings, last_seq", "text", "bigint", "bigint", "bigint", "bigint")
-		r.sql += ` ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
+		r.suffix = ` ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
 			credits_fen = accounts.credits_fen + excluded.credits_fen, postings = accounts.postings + excluded.postings,
 			last_seq = excluded.last_seq`
 		return r

@@ -19,10 +19,12 @@ const mixedOwner = -2
 // rowInsert is an INSERT of many rows in one statement: each column one
 // array parameter of its type, unnested, the rows written in the order
 // given (serial columns count in that order). Its text is the same for
-// any number of rows, so the server plans it once per connection.
+// any number of rows, so the server plans it once per connection. One
+// row goes in by a plain INSERT (one), which costs the server less.
 type rowInsert struct {
-	sql  string
-	cols int
+	sql, one string
+	suffix   string // after either: ON CONFLICT ...
+	cols     int
 }
 
 // newRowInsert is the rowInsert of table's columns (comma-separated, as
@@ -32,13 +34,15 @@ func newRowInsert(table, columns string, types ...string) rowInsert {
 	if len(cols) != len(types) {
 		panic(fmt.Sprintf("postgres: %s: %d columns, %d types", table, len(cols), len(types)))
 	}
-	params := make([]string, len(cols))
+	params, values := make([]string, len(cols)), make([]string, len(cols))
 	for i, t := range types {
 		params[i] = fmt.Sprintf("$%d::%s[]", i+1, t)
+		values[i] = fmt.Sprintf("$%d", i+1)
 	}
 	return rowInsert{
 		sql: "INSERT INTO " + table + " (" + columns + ") SELECT " + columns + " FROM unnest(" + strings.Join(params, ", ") +
 			") WITH ORDINALITY AS r (" + columns + ", ord) ORDER BY ord",
+		one:  "INSERT INTO " + table + " (" + columns + ") VALUES (" + strings.Join(values, ", ") + ")",
 		cols: len(cols),
 	}
 }
@@ -78,10 +82,17 @@ func (r *rowBuf) queue(q func(owner int, sql string, args ...any)) {
 			}
 		}
 		args := make([]any, len(r.cols))
+		if to-from == 1 {
+			for c := range r.cols {
+				args[c] = r.cols[c][from]
+			}
+			q(owner, r.ins.one+r.ins.suffix, args...)
+			continue
+		}
 		for c := range r.cols {
 			args[c] = r.cols[c][from:to]
 		}
-		q(owner, r.ins.sql, args...)
+		q(owner, r.ins.sql+r.ins.suffix, args...)
 	}
 	for c := range r.cols {
 		r.cols[c] = nil
