@@ -12,19 +12,26 @@ import (
 // ease. A variable for the boundary tests only.
 var rowsMax = 4096
 
+// valuesMax is the most rows a rowInsert writes by INSERT ... VALUES,
+// a text for each number of rows; more go in by its unnest, one text
+// for any number, which costs the server more for a few rows (the
+// arrays to read) and less for many (one row a row, not a statement's
+// parameters a row).
+const valuesMax = 16
+
 // mixedOwner is the owner of a statement writing the rows of more than
 // one operation (rowBuf.queue): its error is no one operation's.
 const mixedOwner = -2
 
-// rowInsert is an INSERT of many rows in one statement: each column one
-// array parameter of its type, unnested, the rows written in the order
-// given (serial columns count in that order). Its text is the same for
-// any number of rows, so the server plans it once per connection. One
-// row goes in by a plain INSERT (one), which costs the server less.
+// rowInsert is an INSERT of many rows in one statement, the rows
+// written in the order given (serial columns count in that order): up
+// to valuesMax rows by INSERT ... VALUES (values[n-1] for n rows), more
+// by sql, each column one array parameter of its type, unnested.
 type rowInsert struct {
-	sql, one string
-	suffix   string // after either: ON CONFLICT ...
-	cols     int
+	sql    string
+	values []string
+	suffix string // after either: ON CONFLICT ...
+	cols   int
 }
 
 // newRowInsert is the rowInsert of table's columns (comma-separated, as
@@ -34,17 +41,25 @@ func newRowInsert(table, columns string, types ...string) rowInsert {
 	if len(cols) != len(types) {
 		panic(fmt.Sprintf("postgres: %s: %d columns, %d types", table, len(cols), len(types)))
 	}
-	params, values := make([]string, len(cols)), make([]string, len(cols))
+	params := make([]string, len(cols))
 	for i, t := range types {
 		params[i] = fmt.Sprintf("$%d::%s[]", i+1, t)
-		values[i] = fmt.Sprintf("$%d", i+1)
 	}
-	return rowInsert{
+	r := rowInsert{
 		sql: "INSERT INTO " + table + " (" + columns + ") SELECT " + columns + " FROM unnest(" + strings.Join(params, ", ") +
 			") WITH ORDINALITY AS r (" + columns + ", ord) ORDER BY ord",
-		one:  "INSERT INTO " + table + " (" + columns + ") VALUES (" + strings.Join(values, ", ") + ")",
 		cols: len(cols),
 	}
+	var rows []string
+	for n := 0; n < valuesMax; n++ {
+		row := make([]string, len(cols))
+		for i := range row {
+			row[i] = fmt.Sprintf("$%d", n*len(cols)+i+1)
+		}
+		rows = append(rows, "("+strings.Join(row, ", ")+")")
+		r.values = append(r.values, "INSERT INTO "+table+" ("+columns+") VALUES "+strings.Join(rows, ", "))
+	}
+	return r
 }
 
 // rowBuf gathers rows of one rowInsert, each with its owner (the
@@ -81,14 +96,17 @@ func (r *rowBuf) queue(q func(owner int, sql string, args ...any)) {
 				break
 			}
 		}
-		args := make([]any, len(r.cols))
-		if to-from == 1 {
-			for c := range r.cols {
-				args[c] = r.cols[c][from]
+		if n := to - from; n <= valuesMax {
+			args := make([]any, 0, n*len(r.cols))
+			for row := from; row < to; row++ {
+				for c := range r.cols {
+					args = append(args, r.cols[c][row])
+				}
 			}
-			q(owner, r.ins.one+r.ins.suffix, args...)
+			q(owner, r.ins.values[n-1]+r.ins.suffix, args...)
 			continue
 		}
+		args := make([]any, len(r.cols))
 		for c := range r.cols {
 			args[c] = r.cols[c][from:to]
 		}

@@ -17,8 +17,8 @@ func TestRowBufChunks(t *testing.T) {
 	if want := "INSERT INTO t (a, b) SELECT a, b FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS r (a, b, ord) ORDER BY ord"; ins.sql != want {
 		t.Errorf("sql %q, want %q", ins.sql, want)
 	}
-	if want := "INSERT INTO t (a, b) VALUES ($1, $2)"; ins.one != want {
-		t.Errorf("one %q, want %q", ins.one, want)
+	if want := "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"; ins.values[1] != want {
+		t.Errorf("two rows by %q, want %q", ins.values[1], want)
 	}
 	type stmt struct {
 		owner, rows int
@@ -31,16 +31,15 @@ func TestRowBufChunks(t *testing.T) {
 		}
 		var out []stmt
 		q := func(owner int, sql string, args ...any) {
-			if len(args) != 2 {
-				t.Fatalf("queued %q with %d arguments", sql, len(args))
-			}
 			a, _ := args[0].([]any)
 			b, _ := args[1].([]any)
-			switch {
-			case sql == ins.one: // one row, plain
-				a, b = []any{args[0]}, []any{args[1]}
-			case sql != ins.sql || len(a) != len(b) || len(a) < 2:
-				t.Fatalf("queued %q with columns of %d and %d rows", sql, len(a), len(b))
+			if n := len(args) / 2; len(args)%2 == 0 && n <= valuesMax && sql == ins.values[n-1] { // rows by VALUES
+				a, b = nil, nil
+				for i := 0; i < len(args); i += 2 {
+					a, b = append(a, args[i]), append(b, args[i+1])
+				}
+			} else if sql != ins.sql || len(args) != 2 || len(a) != len(b) || len(a) <= valuesMax {
+				t.Fatalf("queued %q with %d arguments", sql, len(args))
 			}
 			out = append(out, stmt{owner, len(a), b[0], b[len(b)-1]})
 		}
@@ -63,6 +62,8 @@ func TestRowBufChunks(t *testing.T) {
 	}
 	check("no rows", run(nil), nil)
 	check("one row", run([]int{5}), []stmt{{5, 1, int64(0), int64(0)}})
+	check("valuesMax rows", run(same(valuesMax, 5)), []stmt{{5, valuesMax, int64(0), int64(valuesMax - 1)}})
+	check("valuesMax+1 rows", run(same(valuesMax+1, 5)), []stmt{{5, valuesMax + 1, int64(0), int64(valuesMax)}})
 	check("rowsMax rows", run(same(rowsMax, 3)), []stmt{{3, rowsMax, int64(0), int64(rowsMax - 1)}})
 	check("rowsMax+1 rows", run(same(rowsMax+1, 3)), []stmt{{3, rowsMax, int64(0), int64(rowsMax - 1)}, {3, 1, int64(rowsMax), int64(rowsMax)}})
 	mixed := append(same(rowsMax, 1), 2)
