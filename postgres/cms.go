@@ -248,26 +248,22 @@ func commitBatchAs(ctx context.Context, db *DB, ops []*cms.Operation, live []int
 	if entries > 0 {
 		lt.lookup(&first, entryKeys)
 	}
-	// The audit chain's head, and the operation keys committed before
-	// (key not NULL), in one statement.
 	var head cms.AuditRecord
-	committed := make(map[string]string, len(keys)) // key: input hash
-	first.Queue(`SELECT seq, hash, NULL FROM (SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1) AS head
-		UNION ALL SELECT 0, input_hash, key FROM cms_operations WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
-		var (
-			seq  int64
-			hash string
-			key  *string
-		)
-		_, err := pgx.ForEachRow(rows, []any{&seq, &hash, &key}, func() error {
-			if key != nil {
-				committed[*key] = hash
-				return nil
-			}
+	first.Queue(`SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`).Query(func(rows pgx.Rows) error {
+		var hash string
+		_, err := pgx.ForEachRow(rows, []any{&head.Seq, &hash}, func() error {
 			var err error
-			head.Seq = seq
 			head.Hash, err = cms.ParseHash(hash)
 			return err
+		})
+		return err
+	})
+	committed := make(map[string]string, len(keys)) // key: input hash
+	first.Queue(`SELECT key, input_hash FROM cms_operations WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		var key, hash string
+		_, err := pgx.ForEachRow(rows, []any{&key, &hash}, func() error {
+			committed[key] = hash
+			return nil
 		})
 		return err
 	})

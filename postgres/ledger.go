@@ -78,11 +78,11 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 
 // ledgerTx is the ledger's part of a transaction that appends to it, in
 // two round trips whatever the entries (each shared with the caller's
-// own statements): lookup queues the chain's lock and the read of its
-// head and of the keys booked before, two statements; link chains
-// entries in memory after the head (ledger.Linker: any number of calls,
-// each with its own time); queue queues the balance upserts, postings
-// and entries of every entry linked fresh, a few multi-row statements.
+// own statements): lookup queues the chain's lock and the reads of its
+// head and of the keys booked before; link chains entries in memory
+// after the head (ledger.Linker: any number of calls, each with its own
+// time); queue queues the balance upserts, postings and entries of
+// every entry linked fresh.
 type ledgerTx struct {
 	ledger.Linker
 	prior map[string]ledgerBooked // keys booked before the transaction
@@ -94,29 +94,26 @@ type ledgerBooked struct {
 }
 
 // lookup queues on b the chain's lock (appends wait for each other
-// there, until commit: one chain, one head), then, in one statement
-// after it, its head and the keys of keys booked before.
+// there, until commit: one chain, one head), its head and the keys of
+// keys booked before.
 func (l *ledgerTx) lookup(b *pgx.Batch, keys []string) {
 	l.prior = make(map[string]ledgerBooked, len(keys))
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtext('citycard.ledger.' || current_schema()))`)
-	// The head, and the keys booked before (key not NULL), in one
-	// statement.
-	b.Queue(`SELECT seq, hash, NULL, NULL FROM (SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1) AS head
-		UNION ALL SELECT seq, hash, key, input_hash FROM entries WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
-		var (
-			seq           int64
-			hashHex       string
-			key, inputHex *string
-		)
-		_, err := pgx.ForEachRow(rows, []any{&seq, &hashHex, &key, &inputHex}, func() error {
-			if key == nil {
-				l.Head.Seq = seq
-				if err := ledger.DecodeHash(&l.Head.Hash, hashHex); err != nil {
-					return corrupt(err)
-				}
-				return nil
+	b.Queue(`SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Query(func(rows pgx.Rows) error {
+		var hashHex string
+		_, err := pgx.ForEachRow(rows, []any{&l.Head.Seq, &hashHex}, func() error {
+			if err := ledger.DecodeHash(&l.Head.Hash, hashHex); err != nil {
+				return corrupt(err)
 			}
-			l.prior[*key] = ledgerBooked{seq: seq, inHex: *inputHex, hashHex: hashHex}
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT key, seq, input_hash, hash FROM entries WHERE key = ANY($1)`, keys).Query(func(rows pgx.Rows) error {
+		var key string
+		var p ledgerBooked
+		_, err := pgx.ForEachRow(rows, []any{&key, &p.seq, &p.inHex, &p.hashHex}, func() error {
+			l.prior[key] = p
 			return nil
 		})
 		return err
