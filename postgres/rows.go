@@ -5,18 +5,20 @@ import (
 	"strings"
 )
 
-// rowsMax bounds the rows of one multi-row INSERT (rowInsert). Each
-// column is one array parameter, so the statement stays far below the
-// protocol's 65,535 parameters whatever its rows; the bound keeps one
-// message, and one statement's work, of a size the server handles at
-// ease. A variable for the boundary tests only.
+// rowsMax bounds the rows of one multi-row INSERT (rowInsert). Past
+// valuesMax rows each column is one array parameter, so the statement
+// stays far below the protocol's 65,535 parameters whatever its rows
+// (and by VALUES it has at most valuesMax times its columns); the bound
+// keeps one message, and one statement's work, of a size the server
+// handles at ease. A variable for the boundary tests only.
 var rowsMax = 4096
 
 // valuesMax is the most rows a rowInsert writes by INSERT ... VALUES,
-// a text for each number of rows; more go in by its unnest, one text
-// for any number, which costs the server more for a few rows (the
-// arrays to read) and less for many (one row a row, not a statement's
-// parameters a row).
+// a text for each number of rows (each prepared once a connection, in
+// pgx's statement cache of 512); more go in by its unnest, one text for
+// any number. Measured on PostgreSQL 15, group commits of two
+// operations cost the server about an eighth less CPU by VALUES than by
+// unnest; from some dozens of rows on the two are alike.
 const valuesMax = 16
 
 // mixedOwner is the owner of a statement writing the rows of more than
