@@ -191,16 +191,39 @@ func (s cmsStore) CommitBatch(ctx context.Context, ops []*cms.Operation) ([]cms.
 //     the batch, is a replay (the same input hash) or a Conflict; the
 //     ledger entries and the audit records chained in order; a card
 //     written over the version it was read at and a load settled once,
-//     each statement saying whether it did;
+//     each statement saying whether it did; the rows only inserted, a
+//     table's in one multi-row statement (commitBatchAs), so that the
+//     server runs a few statements a group commit, not ten an operation;
 //  3. the commit.
 //
 // The first operation refused for its own reason (cms.IsRefusal) rolls
-// the transaction back and is returned with its position.
+// the transaction back and is returned with its position: a refusal in
+// the grouped statements is decided again, in a transaction that writes
+// operation after operation (rare: a move racing another), so that the
+// answer is the one of the operations committed one after the other.
 //
 // tail, if not nil, queues writes of its own after the operations' (a
 // remote top-up's row with the operation that books it), unless every
 // operation was a replay.
 func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, replayed []bool, tail func(queue queueFunc)) (refused int, err error) {
+	refused, err = commitBatchAs(ctx, db, ops, live, replayed, tail, false)
+	if err != nil && cms.IsRefusal(mapErr("", err)) {
+		clear(replayed)
+		refused, err = commitBatchAs(ctx, db, ops, live, replayed, tail, true)
+	}
+	return refused, err
+}
+
+// commitBatchAs is commitBatch in one of two modes. Grouped (exact
+// false), the rows of every operation go into one multi-row statement a
+// table (rowBuf), in the operations' order, a table's rows after those
+// of the tables they need (a load's after its operation's, a settled
+// load's after its insert), and a statement's error may be no one
+// operation's. Exact, each operation's rows go in statements of their
+// own, one operation after the other, as if committed one after the
+// other, so that the first refused is the one returned. commitBatch
+// commits grouped and, if anything is refused, decides again exactly.
+func commitBatchAs(ctx context.Context, db *DB, ops []*cms.Operation, live []int, replayed []bool, tail func(queue queueFunc), exact bool) (refused int, err error) {
 	refused = -1
 	var keys []string
 	var entries int
@@ -258,6 +281,8 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 		b.Queue(sql, args...)
 		owner = append(owner, statement{op: op, read: read})
 	}
+	rows := newCMSRows()
+	flush := func() { rows.queue(func(op int, sql string, args ...any) { queue(op, nil, sql, args...) }) }
 	fresh := 0
 	for _, i := range live {
 		o := ops[i]
@@ -272,9 +297,9 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 			}
 			committed[bk.Key] = in
 			fresh++
-			queue(i, nil, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, bk.Key, in, o.At.UnixNano())
+			rows.operations.add(i, bk.Key, in, o.At.UnixNano())
 			for k := range bk.Flows {
-				queue(i, nil, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`, cms.FlowArgs(bk, k)...)
+				rows.flows.add(i, cms.FlowArgs(bk, k)...)
 			}
 			if len(bk.Entries) > 0 {
 				if _, err := lt.link(o.At.UTC(), bk.Entries, i); err != nil {
@@ -282,10 +307,15 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 				}
 			}
 			if args := cms.ChannelMoveArgs(o); args != nil {
-				queue(i, nil, channelMoveInsert, args...)
+				rows.moves.add(i, args...)
 			}
 		} else {
 			fresh++
+		}
+		// Cards and settled loads, a statement each, in their place: in
+		// exact mode after the operation's rows before them.
+		if exact && (len(o.NewCards) > 0 || len(o.Cards) > 0) {
+			flush()
 		}
 		for _, c := range o.NewCards {
 			queue(i, nil, cardInsert, cms.CardArgs(c)...)
@@ -295,24 +325,28 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 		}
 		for _, l := range o.Loads {
 			if l.Status == cms.LoadUnconfirmed {
-				queue(i, nil, loadInsert, cms.LoadArgs(l)...)
+				rows.loads.add(i, cms.LoadArgs(l)...)
+				rows.inserted[l.Key] = true
 				continue
+			}
+			if exact || rows.inserted[l.Key] {
+				flush()
 			}
 			queue(i, readLoadSettle(l), loadSettle, l.Status.String(), l.SettledAt.UnixNano(), l.Settlement, l.Key)
 		}
 		o.Audit.Chain(&head)
 		head = *o.Audit
-		queue(i, nil, `INSERT INTO cms_audit (`+cms.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, cms.AuditArgs(o.Audit)...)
+		rows.audit.add(i, cms.AuditArgs(o.Audit)...)
+		if exact {
+			flush()
+		}
 	}
+	flush()
 	if tail != nil && fresh > 0 {
 		tail(queue)
 	}
-	for _, w := range lt.queue(&b) {
-		s := statement{op: -1, ledger: &w}
-		if w.fresh >= 0 {
-			s.op = lt.Fresh[w.fresh].Tag
-		}
-		owner = append(owner, s)
+	for _, w := range lt.queue(&b, exact) {
+		owner = append(owner, statement{op: w.owner, ledger: &w})
 	}
 	if len(owner) > 0 {
 		res := tx.SendBatch(ctx, &b)
@@ -402,15 +436,38 @@ func readLoadSettle(l *cms.OnlineLoad) func(pgx.BatchResults) error {
 	}
 }
 
-// loadInsert writes every column of an online load.
-var loadInsert = func() string {
-	n := len(strings.Split(cms.LoadColumns, ", "))
-	vals := make([]string, n)
-	for i := range vals {
-		vals[i] = fmt.Sprintf("$%d", i+1)
+// commitBatch's multi-row statements, a table's columns as cms spells
+// them (cms.LoadColumns, ...).
+var (
+	operationsInsert = newRowInsert("cms_operations", "key, input_hash, at_ns", "text", "text", "bigint")
+	flowsInsert      = newRowInsert("cms_flows", cms.FlowColumns, "text", "integer", "text", "text", "text", "bigint")
+	movesInsert      = newRowInsert("cms_channel_moves", cms.ChannelMoveColumns,
+		"text", "bigint", "bigint", "text", "text", "text", "text", "bigint", "bigint")
+	loadsInsert = newRowInsert("cms_loads", cms.LoadColumns, "text", "text", "text", "bigint", "bigint", "bigint", "text",
+		"bigint", "bigint", "bigint", "text", "text", "bigint", "text", "bigint", "text")
+	auditInsert = newRowInsert("cms_audit", cms.AuditColumns, "bigint", "bigint", "text", "text", "text", "text", "text", "text", "text")
+)
+
+// cmsRows are the rows commitBatch gathers, a table's in the order
+// queue sends them (the tables a row refers to first), and the keys of
+// the loads among them.
+type cmsRows struct {
+	operations, flows, moves, loads, audit rowBuf
+	inserted                               map[string]bool
+}
+
+func newCMSRows() *cmsRows {
+	return &cmsRows{operations: newRowBuf(&operationsInsert), flows: newRowBuf(&flowsInsert), moves: newRowBuf(&movesInsert),
+		loads: newRowBuf(&loadsInsert), audit: newRowBuf(&auditInsert), inserted: map[string]bool{}}
+}
+
+// queue passes the rows gathered to q (rowBuf.queue) and empties them.
+func (r *cmsRows) queue(q func(op int, sql string, args ...any)) {
+	for _, b := range []*rowBuf{&r.operations, &r.flows, &r.moves, &r.loads, &r.audit} {
+		b.queue(q)
 	}
-	return "INSERT INTO cms_loads (" + cms.LoadColumns + ") VALUES (" + strings.Join(vals, ", ") + ")"
-}()
+	clear(r.inserted)
+}
 
 func (s cmsStore) OnlineLoad(ctx context.Context, key string) (cms.OnlineLoad, error) {
 	l, err := cms.ScanLoad(s.db.pool.QueryRow(ctx, `SELECT `+cms.LoadColumns+` FROM cms_loads WHERE key = $1`, key))

@@ -47,8 +47,21 @@ func (j *Journal) Batch(ctx context.Context, t citycard.TerminalID, id string) (
 	return b, true, nil
 }
 
+// The journal's multi-row statements (rowBuf).
+var (
+	journalInsert     = newRowInsert("acquire_journal", "first_pos, n, terminal, batch_id, data", "bigint", "integer", "text", "text", "bytea")
+	chunkTotalsInsert = newRowInsert("acquire_chunk_totals", "first_pos, n, amount_fen, at_ns", "bigint", "integer", "bigint", "bigint")
+	greysInsert       = newRowInsert("acquire_greys", "pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen",
+		"bigint", "integer", "text", "text", "bigint", "text", "text", "integer", "integer", "integer", "bigint")
+	batchesInsert = newRowInsert("acquire_batches", "terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns",
+		"text", "text", "bytea", "bytea", "bigint", "integer", "text", "bigint")
+	rejectionsInsert = newRowInsert("acquire_rejections", "terminal, batch_id, idx, reason, detail, raw, at_ns",
+		"text", "text", "integer", "text", "text", "bytea", "bigint")
+)
+
 // Commit implements acquire.Journal: one transaction, the rows sent in one
-// batch of statements, then the ledger entries.
+// batch of multi-row statements (a table's rows in one, rowBuf; the
+// rejections' positions in their order), then the ledger entries.
 func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 	const op = "postgres.Journal.Commit"
 	plan, err := c.Plan()
@@ -67,25 +80,27 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		if len(c.Entries) > 0 && c.Entries[0].Pos != last+1 {
 			return citycard.E(op, citycard.Conflict, "journal ends at %d, commit starts at %d: another writer?", last, c.Entries[0].Pos)
 		}
-		var b pgx.Batch
+		chunks, totals := newRowBuf(&journalInsert), newRowBuf(&chunkTotalsInsert)
 		for _, r := range plan.Chunks {
-			b.Queue(`INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES ($1, $2, $3, $4, $5)`,
-				r.FirstPos, r.N, r.Terminal, r.BatchID, r.Data)
-			b.Queue(`INSERT INTO acquire_chunk_totals (first_pos, n, amount_fen, at_ns) VALUES ($1, $2, $3, $4)`,
-				r.FirstPos, r.N, r.AmountFen, r.AtNs)
+			chunks.add(-1, r.FirstPos, int32(r.N), r.Terminal, r.BatchID, r.Data)
+			totals.add(-1, r.FirstPos, int32(r.N), r.AmountFen, r.AtNs)
 		}
+		greys := newRowBuf(&greysInsert)
 		for i := range c.Greys {
 			g := clearing.GreyRowOf(&c.Greys[i])
-			b.Queue(`INSERT INTO acquire_greys (pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-				g.Pos, g.Index, g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, g.Counter, g.CardType, g.Product, g.AmountFen)
+			greys.add(-1, g.Pos, int32(g.Index), g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, int32(g.Counter), int32(g.CardType), int32(g.Product), g.AmountFen)
 		}
+		batches := newRowBuf(&batchesInsert)
 		for _, r := range plan.Batches {
-			b.Queue(`INSERT INTO acquire_batches (terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				r.Terminal, r.BatchID, r.Hash, r.Answer, r.FirstPos, r.N, r.LedgerKey, r.AtNs)
+			batches.add(-1, r.Terminal, r.BatchID, r.Hash, r.Answer, r.FirstPos, int32(r.N), r.LedgerKey, r.AtNs)
 		}
+		rejections := newRowBuf(&rejectionsInsert)
 		for _, r := range c.Rejections {
-			b.Queue(`INSERT INTO acquire_rejections (terminal, batch_id, idx, reason, detail, raw, at_ns) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				r.Terminal.String(), r.BatchID, r.Index, r.Reason, r.Detail, r.Raw, r.At.UnixNano())
+			rejections.add(-1, r.Terminal.String(), r.BatchID, int32(r.Index), r.Reason, r.Detail, r.Raw, r.At.UnixNano())
+		}
+		var b pgx.Batch
+		for _, rows := range []*rowBuf{&chunks, &totals, &greys, &batches, &rejections} {
+			rows.queue(func(_ int, sql string, args ...any) { b.Queue(sql, args...) })
 		}
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return err

@@ -62,7 +62,7 @@ func (s *ledgerStore) append(ctx context.Context, tx pgx.Tx, at time.Time, entri
 		return results, nil
 	}
 	var batch pgx.Batch
-	owner := lt.queue(&batch)
+	owner := lt.queue(&batch, false)
 	br := tx.SendBatch(ctx, &batch)
 	for _, o := range owner {
 		if _, err := br.Exec(); err != nil {
@@ -139,44 +139,76 @@ func (l *ledgerTx) link(at time.Time, entries []ledger.Entry, tag int) ([]ledger
 	})
 }
 
-// ledgerStatement is a statement queue queued: the fresh entry it
-// writes (-1 for a balance), and whether it is the entry's own row.
+// ledgerStatement is a statement queue queued: the operation whose
+// entries it writes (the Tag they were linked with; -1 for the
+// balances, mixedOwner for rows of several), and the fresh entry whose
+// row it writes alone (-1 if none: a reversal's row always goes alone,
+// so that its refusal names it).
 type ledgerStatement struct {
-	fresh int
-	entry bool
+	owner, fresh int
 }
 
-// queue queues on b the writes of the entries linked fresh: the
-// accounts' balances once each, then each entry's postings and its row
-// (written after its postings, which its trigger checks). It returns
-// what each statement writes, in order.
-func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
-	list := l.Totals.List()
-	owner := make([]ledgerStatement, 0, len(list)+3*len(l.Fresh))
-	for _, t := range list {
-		b.Queue(`INSERT INTO accounts (name, debits_fen, credits_fen, postings, last_seq) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
+// The ledger's multi-row statements: the balances (added to the stored
+// ones), the postings and the entries.
+var (
+	accountsUpsert = func() rowInsert {
+		r := newRowInsert("accounts", "name, debits_fen, credits_fen, postings, last_seq", "text", "bigint", "bigint", "bigint", "bigint")
+		r.suffix = ` ON CONFLICT (name) DO UPDATE SET debits_fen = accounts.debits_fen + excluded.debits_fen,
 			credits_fen = accounts.credits_fen + excluded.credits_fen, postings = accounts.postings + excluded.postings,
-			last_seq = excluded.last_seq`, t.Account.String(), t.DebitsFen, t.CreditsFen, t.Postings, t.LastSeq)
-		owner = append(owner, ledgerStatement{fresh: -1})
+			last_seq = excluded.last_seq`
+		return r
+	}()
+	postingsInsert = newRowInsert("postings", "entry_seq, idx, account, amount_fen", "bigint", "integer", "text", "bigint")
+	entriesInsert  = newRowInsert("entries", "seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash",
+		"bigint", "text", "text", "text", "integer", "bigint", "text", "bigint", "bigint", "text", "text")
+)
+
+// queue queues on b the writes of the entries linked fresh: the
+// accounts' balances, then the postings, then the entries' rows (after
+// their postings, which the rows' trigger checks), each in multi-row
+// statements (rowBuf), but for a reversal's row, alone and in its
+// place. each writes every entry's postings and row in statements of
+// their own instead, entry after entry, so that a statement's error is
+// one entry's (commitBatch's exact mode). It returns what each
+// statement writes, in order.
+func (l *ledgerTx) queue(b *pgx.Batch, each bool) []ledgerStatement {
+	var owner []ledgerStatement
+	q := func(fresh int) func(o int, sql string, args ...any) {
+		return func(o int, sql string, args ...any) {
+			b.Queue(sql, args...)
+			owner = append(owner, ledgerStatement{owner: o, fresh: fresh})
+		}
 	}
+	accounts := newRowBuf(&accountsUpsert)
+	for _, t := range l.Totals.List() {
+		accounts.add(-1, t.Account.String(), t.DebitsFen, t.CreditsFen, t.Postings, t.LastSeq)
+	}
+	accounts.queue(q(-1))
+	postings, entries := newRowBuf(&postingsInsert), newRowBuf(&entriesInsert)
 	for i := range l.Fresh {
 		f := &l.Fresh[i]
 		e := f.Entry
-		for k, p := range e.Postings {
-			b.Queue(`INSERT INTO postings (entry_seq, idx, account, amount_fen) VALUES ($1, $2, $3, $4)`, f.Seq, k, p.Account.String(), p.AmountFen)
-			owner = append(owner, ledgerStatement{fresh: i})
-		}
 		var reversalOf *int64
 		if e.ReversalOf != 0 {
 			reversalOf = &e.ReversalOf
 		}
-		b.Queue(`INSERT INTO entries (seq, key, kind, source, product, count, memo, reversal_of, at_ns, input_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			f.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, f.At.UnixNano(),
+		alone := each || reversalOf != nil
+		if alone { // what came before, in order
+			postings.queue(q(-1))
+			entries.queue(q(-1))
+		}
+		for k, p := range e.Postings {
+			postings.add(f.Tag, f.Seq, int32(k), p.Account.String(), p.AmountFen)
+		}
+		entries.add(f.Tag, f.Seq, e.Key, string(e.Type), e.Source, int32(e.Product), e.Count, e.Memo, reversalOf, f.At.UnixNano(),
 			hex.EncodeToString(f.Input[:]), hex.EncodeToString(f.Hash[:]))
-		owner = append(owner, ledgerStatement{fresh: i, entry: true})
+		if alone {
+			postings.queue(q(-1))
+			entries.queue(q(i))
+		}
 	}
+	postings.queue(q(-1))
+	entries.queue(q(-1))
 	return owner
 }
 
@@ -184,7 +216,7 @@ func (l *ledgerTx) queue(b *pgx.Batch) []ledgerStatement {
 // row refused says which rule (reversed already, or nothing to reverse).
 func (l *ledgerTx) statementErr(s ledgerStatement, err error) error {
 	const op = "postgres.Ledger.Append"
-	if !s.entry || l.Fresh[s.fresh].Entry.ReversalOf == 0 {
+	if s.fresh < 0 || l.Fresh[s.fresh].Entry.ReversalOf == 0 {
 		return err
 	}
 	e := l.Fresh[s.fresh].Entry

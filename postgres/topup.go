@@ -22,10 +22,6 @@ func (db *DB) TopUps() interface {
 
 const qTopUpSelect = `SELECT ` + cms.TopUpColumns + `, ` + cms.TopUpClaimColumns + ` FROM cms_topups`
 
-// channelMoveInsert writes an operation's channel move (cms.ChannelMoveArgs)
-// in commitBatch's second round trip.
-const channelMoveInsert = `INSERT INTO cms_channel_moves (` + cms.ChannelMoveColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-
 // CommitTopUp commits op and, with it, top-up t's row: inserted when t is
 // pending (its payment), otherwise settled over its pending row when the
 // claim its new state needs holds (none live for a refund or an expiry,
