@@ -208,7 +208,13 @@
 // gives a school one class's day, each pupil present, late or absent
 // from the first check-in against the late time, with the first
 // check-in and the last check-out (attendance.go: who counts as a pupil,
-// the bounds).
+// the bounds), on a school day of the school's calendar (Calendar: its
+// weekdays but for its holidays, and its make-up days, 调休, set by the
+// school through the API, PUT /v1/apps/{app}/calendar, at most
+// CalendarDaysMax dates); on any other day nobody is absent or late
+// (no_school), and the report says the day is not a school day. The
+// calendar is data, the school's own, not the city's: schools' breaks
+// differ, and a national holiday's make-up Saturday is a school day.
 //
 // Parents told (平安校园): filing a school's check-in or check-out queues
 // an event (campus.check_in, campus.check_out, keyed "record-POS") in

@@ -216,6 +216,17 @@ type Store interface {
 	// PeriodAdmissions counts app's admission records dated day whose
 	// time is from start (included) to end (not).
 	PeriodAdmissions(ctx context.Context, app string, day citycard.BCDDate, start, end citycard.BCDTime) (int64, error)
+
+	// SetCalendar replaces app's calendar with c (checked). Kind
+	// NotFound if app is no application.
+	SetCalendar(ctx context.Context, app string, c Calendar) error
+	// Calendar returns app's calendar, each list by date, empty (not
+	// nil) for none.
+	Calendar(ctx context.Context, app string) (Calendar, error)
+	// LastRecord returns app's record of card c of the highest
+	// application counter (the card's last stamp the back office has),
+	// the latest journal position among equals. Kind NotFound for none.
+	LastRecord(ctx context.Context, app string, c CardRef) (AppRecord, error)
 }
 
 // Office is the back office's side of the applications: it adds them,

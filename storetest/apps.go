@@ -33,6 +33,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"CanteenLimit", testCanteenLimit},
 		{"Periods", testPeriods},
 		{"Classes", testClasses},
+		{"Calendar", testCalendar},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

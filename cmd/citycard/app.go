@@ -49,7 +49,9 @@ parking operator) and their entitlements on cards, on the store itself.
   report attendance --app ID --date YYYYMMDD --class N [--late HHMMSS] [--csv | --json]
           a school's class on the day: each pupil present, late (the
           first check-in after --late, default 080000) or absent, with the
-          first check-in and the last check-out
+          first check-in and the last check-out; on a day that is not a
+          school day of the school's calendar (a weekend, a holiday: PUT
+          /v1/apps/ID/calendar) nobody is absent or late (no_school)
 
 flags:
 `
@@ -251,8 +253,12 @@ func runApp(ctx context.Context, e env, args []string) error {
 			return rep.WriteCSV(e.stdout)
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(w, "%s class %d on %s (late after %s): %d present, %d late, %d absent\nISSUER\tASN\tPRESENCE\tFIRST IN\tLAST OUT\tTAPS\n",
-			rep.App, rep.Class, rep.Date, rep.Late, rep.Present, rep.Lates, rep.Absent)
+		if rep.SchoolDay {
+			fmt.Fprintf(w, "%s class %d on %s (late after %s): %d present, %d late, %d absent\n", rep.App, rep.Class, rep.Date, rep.Late, rep.Present, rep.Lates, rep.Absent)
+		} else {
+			fmt.Fprintf(w, "%s class %d on %s: not a school day (the school's calendar), nobody absent or late: %d present\n", rep.App, rep.Class, rep.Date, rep.Present)
+		}
+		fmt.Fprintf(w, "ISSUER\tASN\tPRESENCE\tFIRST IN\tLAST OUT\tTAPS\n")
 		for _, r := range rep.Rows() {
 			fmt.Fprintf(w, "%s\n", strings.Join(r[3:], "\t"))
 		}
