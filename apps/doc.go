@@ -251,6 +251,31 @@
 // serve follows every 2 s: an application hears of a loss within
 // seconds.
 //
+// # Replacement and use
+//
+// The use of a slot lives on the card, and a replacement's file is
+// written new at the hand-over (Rewrite with no file on the card). For
+// a library that would be a whole new allowance with the old card's
+// books still out, so Follow carries the loans out into the new card's
+// grant (Grant.Slot.Uses, which a new file starts with): the old card's
+// last known count, the loans out its last stamp left (the filed
+// record of the highest application counter: Store.LastRecord), or,
+// with none filed, what the old card's grant carried itself (a card
+// replaced again before its first loan). The last count rather than
+// loans less returns: it is the card's own count, MAC'd with the stamp
+// and the one the gates enforce, so it is right whatever the records'
+// upload order (the counter orders them, the journal does not) and
+// needs one indexed read, not the card's whole history; a sum would be
+// off by every return the card floored at zero and by any record
+// before the first filed. Either misses the stamps a gate holds unsent
+// at the hand-over (a kiosk offline): the new card's count is short by
+// those loans, as many more allowed; the library's own system, which
+// knows its books, is the judge of those few. The other
+// uses are not carried: a venue's admissions and a school's canteen
+// spend count a month or a day, restarted by the last stamp's date,
+// which a new file does not have; the most a replacement gives is the
+// rest of that month's or day's allowance again.
+//
 // Deliver posts due events (Sender; the HTTP one is api.WebhookSender),
 // each with the headers Idempotency-Key, X-Citycard-Event and
 // X-Citycard-Signature "t=UNIX,v1=HEX": HEX the HMAC-SHA256 under the

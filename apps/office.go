@@ -105,9 +105,12 @@ func ParseGrantState(s string) (GrantState, error) {
 // keeps it: the grant part of an entitlement slot (application kind and
 // scope from the App, validity, class, limit) and its state.
 type Grant struct {
-	App       string // the App's ID
-	Card      CardRef
-	Slot      card.Entitlement // grant fields only; use is the card's
+	App  string // the App's ID
+	Card CardRef
+	// Slot is the grant part of an entitlement slot; its Uses is the use
+	// a new file of the card starts with (0, but a replacement's library
+	// loans out: Follow). The use since is the card's.
+	Slot      card.Entitlement
 	State     GrantState
 	ChangedAt time.Time
 }
@@ -326,7 +329,14 @@ func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Gra
 		}
 	}
 	g := Grant{App: app, Card: c, Slot: slot, State: Active, ChangedAt: o.now().UTC()}
-	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error { return grantable(op, app, c, current) })
+	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error {
+		for _, x := range current {
+			if x.App == app {
+				g.Slot.Uses = min(x.Slot.Uses, g.Slot.Limit) // a replacement's loans out, carried on a change of terms
+			}
+		}
+		return grantable(op, app, c, current)
+	})
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -435,7 +445,8 @@ func (o *Office) Check(ctx context.Context, app string, c CardRef, action Action
 // File returns the card's entitlement file as the back office has it:
 // the slots of its active grants (by application ID), at the card's file
 // version, under application key version keyVersion, its counter and
-// grant MAC zero. The service point sets the counter it read from the
+// grant MAC zero, each slot's use the one its grant carries (0, but a
+// replacement's library loans out: Follow). The service point sets the counter it read from the
 // card, copies each slot's use from the card's file and signs it
 // (SignGrants) before it writes. Kind IO.
 func (o *Office) File(ctx context.Context, c CardRef, keyVersion uint8) (card.Entitlements, error) {

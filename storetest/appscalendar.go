@@ -19,11 +19,7 @@ func testCalendar(t *testing.T, s apps.Store) {
 	ctx := context.Background()
 	at := time.Date(2025, 3, 1, 7, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
-	for _, a := range []apps.App{campus, library} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus)
 	year := apps.Terms{ValidFrom: date(t, "20240901"), ValidTo: date(t, "20250715"), Class: 301}
 	for n := byte(1); n <= 2; n++ {
 		if _, _, err := o.Grant(ctx, campus.ID, ruleCard(n), year); err != nil {
