@@ -56,3 +56,25 @@ func TestAppRecordsFlag(t *testing.T) {
 		t.Errorf("the library's page has a flagged figure")
 	}
 }
+
+// TestAttendanceNoSchool: on a day the school's calendar makes a
+// holiday, the attendance page says it is not a school day and counts
+// nobody absent; on a school day it says nothing of the sort.
+func TestAttendanceNoSchool(t *testing.T) {
+	f := newFixture(t)
+	af := withApps(t, f, 10)
+	withClasses(t, af)
+	cl := f.client(t)
+	f.login(t, cl, RoleAuditor)
+	if _, page := f.get(t, cl, "/apps/nb-school-7/attendance?day="+f.days[0]); strings.Contains(page, `id="noschool"`) || attFigures(page)["absent"].n == 0 {
+		t.Fatalf("%s, a school day: the page says no school, or nobody absent", f.days[0])
+	}
+	holiday := mustDate(t, f.days[0])
+	if _, err := af.o.SetCalendar(context.Background(), "nb-school-7", apps.Calendar{Holidays: []citycard.BCDDate{holiday}}); err != nil {
+		t.Fatal(err)
+	}
+	_, page := f.get(t, cl, "/apps/nb-school-7/attendance?day="+f.days[0])
+	if figs := attFigures(page); !strings.Contains(page, `id="noschool"`) || figs["absent"].n != 0 || figs["late"].n != 0 || figs["present"].n == 0 {
+		t.Fatalf("%s, a holiday: want the notice, nobody absent or late, the pupils who came present: %v", f.days[0], figs)
+	}
+}
