@@ -317,6 +317,7 @@ type AttendanceJSON struct {
 	Class     uint16                `json:"class"`
 	Date      string                `json:"date"`       // YYYYMMDD
 	LateAfter string                `json:"late_after"` // HHMMSS: a first check-in after it is late
+	SchoolDay bool                  `json:"school_day"` // false: not a school day of the school's calendar, nobody absent or late
 	Present   int                   `json:"present"`
 	Late      int                   `json:"late"`
 	Absent    int                   `json:"absent"`
@@ -327,7 +328,7 @@ type AttendanceJSON struct {
 type AttendancePupilJSON struct {
 	Issuer       string `json:"issuer"`
 	ASN          string `json:"asn"`
-	Presence     string `json:"presence"`       // present, late or absent
+	Presence     string `json:"presence"`       // present, late, absent or no_school
 	FirstCheckIn string `json:"first_check_in"` // HHMMSS; empty for none
 	LastCheckOut string `json:"last_check_out"` // HHMMSS; empty for none
 	Taps         int    `json:"taps"`           // the day's check-ins and check-outs
@@ -335,7 +336,7 @@ type AttendancePupilJSON struct {
 
 // NewAttendanceJSON returns the attendance report's answer.
 func NewAttendanceJSON(a *apps.Attendance) AttendanceJSON {
-	out := AttendanceJSON{App: a.App, Class: a.Class, Date: a.Date.String(), LateAfter: a.Late.String(), Present: a.Present, Late: a.Lates, Absent: a.Absent,
+	out := AttendanceJSON{App: a.App, Class: a.Class, Date: a.Date.String(), LateAfter: a.Late.String(), SchoolDay: a.SchoolDay, Present: a.Present, Late: a.Lates, Absent: a.Absent,
 		Pupils: make([]AttendancePupilJSON, 0, len(a.Pupils))}
 	for _, r := range a.Rows() {
 		out.Pupils = append(out.Pupils, AttendancePupilJSON{Issuer: r[3], ASN: r[4], Presence: r[5], FirstCheckIn: r[6], LastCheckOut: r[7]})

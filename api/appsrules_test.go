@@ -36,6 +36,9 @@ func appRulesShapeRequests(t *testing.T, ap *appsFix) map[string][]shapeRequest 
 		"GET /v1/apps/{app}/periods": {{path: "/v1/apps/nb-pool/periods", token: ap.tokens["nb-pool"]}},
 		"PUT /v1/apps/{app}/periods": {{path: "/v1/apps/nb-pool/periods", token: ap.tokens["nb-pool"], ctype: "application/json",
 			body: []byte(`{"periods":[{"start":"080000","end":"100000","capacity":200}]}`)}},
+		"GET /v1/apps/{app}/calendar": {{path: "/v1/apps/nb-school-7/calendar", token: ap.tokens["nb-school-7"]}},
+		"PUT /v1/apps/{app}/calendar": {{path: "/v1/apps/nb-school-7/calendar", token: ap.tokens["nb-school-7"], ctype: "application/json",
+			body: []byte(`{"holidays":["20251001"],"make_up_days":["20250928"]}`)}},
 	}
 }
 

@@ -118,6 +118,8 @@ func (s *Server) routes() []route {
 		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/canteen-limit", s.handleAppCanteenLimit), // a school's, for the parents (appsrules.go)
 		s.appRoute("GET /v1/apps/{app}/periods", s.handleAppPeriods),                                  // a venue's periods and their capacity
 		s.appRoute("PUT /v1/apps/{app}/periods", s.handleAppSetPeriods),
+		s.appRoute("GET /v1/apps/{app}/calendar", s.handleAppCalendar), // a school's holidays and make-up days (appscalendar.go)
+		s.appRoute("PUT /v1/apps/{app}/calendar", s.handleAppSetCalendar),
 
 		// Anyone: counters and health, no card, terminal or key data.
 		s.publicRoute("GET /healthz", s.handleHealth),

@@ -21,7 +21,12 @@ import (
 // pupil is the new card's grant): the class as its grants stand now.
 // The pupil is present when the day's first check-in is at or before
 // the late time, late after it, and absent without a check-in that day;
-// the first check-in and the last check-out are shown with it.
+// the first check-in and the last check-out are shown with it. That is
+// on a school day of the school's calendar (Calendar: weekdays, but for
+// its holidays, and its make-up days). On any other day nobody is absent
+// or late: a pupil who checked in (a Saturday's club) is present, one
+// who did not has no school (NoSchool), and the report says the day is
+// not a school day (SchoolDay false).
 const (
 	AttendancePupilsMax  = 1000  // pupils a class report holds; a larger "class" is refused
 	AttendanceRecordsMax = 20000 // a class's records of one day the report reads; more are refused
@@ -36,14 +41,15 @@ type Presence uint8
 
 // The presences.
 const (
-	Absent  Presence = iota // no check-in that day
-	Present                 // the first check-in at or before the late time
-	Late                    // the first check-in after it
+	Absent   Presence = iota // no check-in that day
+	Present                  // the first check-in at or before the late time
+	Late                     // the first check-in after it
+	NoSchool                 // not a school day, no check-in: not absent
 )
 
-var presenceNames = [...]string{Absent: "absent", Present: "present", Late: "late"}
+var presenceNames = [...]string{Absent: "absent", Present: "present", Late: "late", NoSchool: "no_school"}
 
-// String gives the presence's name: absent, present, late.
+// String gives the presence's name: absent, present, late, no_school.
 func (p Presence) String() string {
 	if int(p) < len(presenceNames) {
 		return presenceNames[p]
@@ -67,12 +73,15 @@ type Attendance struct {
 	Class                  uint16
 	Date                   citycard.BCDDate
 	Late                   citycard.BCDTime // the late time the report used
+	SchoolDay              bool             // a school day of the school's calendar: else nobody is absent or late
 	Pupils                 []PupilDay
 	Present, Lates, Absent int
 }
 
 // Attendance returns the attendance of class (1 to 65535) of campus
-// application app on day, late after late (zero: AttendanceLateDefault).
+// application app on day, late after late (zero: AttendanceLateDefault),
+// by the school's calendar (on a day that is not a school day nobody is
+// absent or late).
 // Kinds: NotFound for no such application; Invalid for an application
 // that is not a campus's, class 0, a late time that is not a time of
 // day, a class of more than AttendancePupilsMax pupils or a day of more
@@ -96,6 +105,11 @@ func (o *Office) Attendance(ctx context.Context, app string, class uint16, day c
 	if a.Kind != card.AppCampus {
 		return rep, citycard.E(op, citycard.Invalid, "application %s is a %v's: attendance is a school's (campus)", app, a.Kind)
 	}
+	cal, err := o.store.Calendar(ctx, app)
+	if err != nil {
+		return rep, citycard.Wrap(op, citycard.Other, err)
+	}
+	rep.SchoolDay = cal.SchoolDay(day)
 	grants, err := o.store.ClassGrants(ctx, app, class, day, AttendancePupilsMax+1)
 	if err != nil {
 		return rep, citycard.Wrap(op, citycard.Other, err)
@@ -139,6 +153,11 @@ func (o *Office) Attendance(ctx context.Context, app string, class uint16, day c
 	for i := range rep.Pupils {
 		p := &rep.Pupils[i]
 		switch {
+		case !p.CheckedIn && !rep.SchoolDay:
+			p.Presence = NoSchool
+		case !rep.SchoolDay:
+			p.Presence = Present
+			rep.Present++
 		case !p.CheckedIn:
 			p.Presence = Absent
 			rep.Absent++

@@ -208,7 +208,13 @@
 // gives a school one class's day, each pupil present, late or absent
 // from the first check-in against the late time, with the first
 // check-in and the last check-out (attendance.go: who counts as a pupil,
-// the bounds).
+// the bounds), on a school day of the school's calendar (Calendar: its
+// weekdays but for its holidays, and its make-up days, 调休, set by the
+// school through the API, PUT /v1/apps/{app}/calendar, at most
+// CalendarDaysMax dates); on any other day nobody is absent or late
+// (no_school), and the report says the day is not a school day. The
+// calendar is data, the school's own, not the city's: schools' breaks
+// differ, and a national holiday's make-up Saturday is a school day.
 //
 // Parents told (平安校园): filing a school's check-in or check-out queues
 // an event (campus.check_in, campus.check_out, keyed "record-POS") in
@@ -244,6 +250,31 @@
 // gates, which import it) and makes the log the one source of truth.
 // serve follows every 2 s: an application hears of a loss within
 // seconds.
+//
+// # Replacement and use
+//
+// The use of a slot lives on the card, and a replacement's file is
+// written new at the hand-over (Rewrite with no file on the card). For
+// a library that would be a whole new allowance with the old card's
+// books still out, so Follow carries the loans out into the new card's
+// grant (Grant.Slot.Uses, which a new file starts with): the old card's
+// last known count, the loans out its last stamp left (the filed
+// record of the highest application counter: Store.LastRecord), or,
+// with none filed, what the old card's grant carried itself (a card
+// replaced again before its first loan). The last count rather than
+// loans less returns: it is the card's own count, MAC'd with the stamp
+// and the one the gates enforce, so it is right whatever the records'
+// upload order (the counter orders them, the journal does not) and
+// needs one indexed read, not the card's whole history; a sum would be
+// off by every return the card floored at zero and by any record
+// before the first filed. Either misses the stamps a gate holds unsent
+// at the hand-over (a kiosk offline): the new card's count is short by
+// those loans, as many more allowed; the library's own system, which
+// knows its books, is the judge of those few. The other
+// uses are not carried: a venue's admissions and a school's canteen
+// spend count a month or a day, restarted by the last stamp's date,
+// which a new file does not have; the most a replacement gives is the
+// rest of that month's or day's allowance again.
 //
 // Deliver posts due events (Sender; the HTTP one is api.WebhookSender),
 // each with the headers Idempotency-Key, X-Citycard-Event and

@@ -34,7 +34,10 @@ func SignGrants(store keys.Store, issuer citycard.IssuerCode, asn citycard.ASN, 
 // (File) under application key version keyVersion, the application
 // counter and each slot's use (uses within the limit, the last stamp,
 // inside, sites) carried from onCard, the file the card holds (nil for a
-// card without one: a new card, a replacement), signed (SignGrants).
+// card without one: a new card, a replacement), signed (SignGrants). A
+// slot onCard does not hold starts with the use its grant carries: 0,
+// but for a replacement's library loans out (Follow), so the new card
+// is not given a whole new allowance with the old card's books out.
 // What it returns is what the counter writes (card.SetEntitlements),
 // and the key a new card is personalized with; gates told the card's
 // version accept the file from then on. Kinds as File's and SignGrants'.
@@ -46,13 +49,18 @@ func (o *Office) Rewrite(ctx context.Context, store keys.Store, c CardRef, onCar
 	}
 	if onCard != nil {
 		f.Counter = onCard.Counter
-		for i := range f.Slots {
-			s := &f.Slots[i]
+	}
+	for i := range f.Slots {
+		s := &f.Slots[i]
+		// The card's own use, or, for a slot the card does not hold yet,
+		// what the grant carries (a replacement's loans out, Follow).
+		if onCard != nil {
 			if j := onCard.Find(s.App, s.Scope); j >= 0 {
 				u := onCard.Slots[j]
-				s.Uses, s.LastDate, s.LastTime, s.Inside, s.Sites = min(u.Uses, s.Limit), u.LastDate, u.LastTime, u.Inside, u.Sites
+				s.Uses, s.LastDate, s.LastTime, s.Inside, s.Sites = u.Uses, u.LastDate, u.LastTime, u.Inside, u.Sites
 			}
 		}
+		s.Uses = min(s.Uses, s.Limit)
 	}
 	k, err := SignGrants(store, c.Issuer, c.ASN, &f)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/card"
 )
 
 // Event types of the webhooks.
@@ -253,6 +254,9 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 			changed.State = Revoked
 			moved := g
 			moved.Card, moved.State, moved.ChangedAt = nu, Active, at
+			if moved.Slot.Uses, err = o.carried(ctx, &g); err != nil {
+				return nil, nil, err
+			}
 			grants = append(grants, moved)
 		default:
 			continue
@@ -271,6 +275,27 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 		events = append(events, Event{App: g.App, Key: key, Type: typ, Body: string(body), NextAt: o.nextAt(hooked[g.App])})
 	}
 	return grants, events, nil
+}
+
+// carried is the use a replacement's file starts with, of the old
+// card's grant g: for a library, the loans out of the old card's last
+// stamp the back office filed (Store.LastRecord), or, with none, what g
+// carried itself (a card replaced again before its first stamp); 0 for
+// the others, whose use is a day's or a month's (package doc:
+// "Replacement and use"). At most the limit. The store's kinds pass
+// through.
+func (o *Office) carried(ctx context.Context, g *Grant) (uint16, error) {
+	if g.Slot.App != card.AppLibrary {
+		return 0, nil
+	}
+	r, err := o.store.LastRecord(ctx, g.App, g.Card)
+	switch {
+	case citycard.KindOf(err) == citycard.NotFound:
+		return min(g.Slot.Uses, g.Slot.Limit), nil
+	case err != nil:
+		return 0, err
+	}
+	return uint16(min(r.Uses, uint32(g.Slot.Limit))), nil
 }
 
 func optASN(a citycard.ASN) string {

@@ -105,9 +105,12 @@ func ParseGrantState(s string) (GrantState, error) {
 // keeps it: the grant part of an entitlement slot (application kind and
 // scope from the App, validity, class, limit) and its state.
 type Grant struct {
-	App       string // the App's ID
-	Card      CardRef
-	Slot      card.Entitlement // grant fields only; use is the card's
+	App  string // the App's ID
+	Card CardRef
+	// Slot is the grant part of an entitlement slot; its Uses is the use
+	// a new file of the card starts with (0, but a replacement's library
+	// loans out: Follow). The use since is the card's.
+	Slot      card.Entitlement
 	State     GrantState
 	ChangedAt time.Time
 }
@@ -216,6 +219,17 @@ type Store interface {
 	// PeriodAdmissions counts app's admission records dated day whose
 	// time is from start (included) to end (not).
 	PeriodAdmissions(ctx context.Context, app string, day citycard.BCDDate, start, end citycard.BCDTime) (int64, error)
+
+	// SetCalendar replaces app's calendar with c (checked). Kind
+	// NotFound if app is no application.
+	SetCalendar(ctx context.Context, app string, c Calendar) error
+	// Calendar returns app's calendar, each list by date, empty (not
+	// nil) for none.
+	Calendar(ctx context.Context, app string) (Calendar, error)
+	// LastRecord returns app's record of card c of the highest
+	// application counter (the card's last stamp the back office has),
+	// the latest journal position among equals. Kind NotFound for none.
+	LastRecord(ctx context.Context, app string, c CardRef) (AppRecord, error)
 }
 
 // Office is the back office's side of the applications: it adds them,
@@ -315,7 +329,14 @@ func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Gra
 		}
 	}
 	g := Grant{App: app, Card: c, Slot: slot, State: Active, ChangedAt: o.now().UTC()}
-	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error { return grantable(op, app, c, current) })
+	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error {
+		for _, x := range current {
+			if x.App == app {
+				g.Slot.Uses = min(x.Slot.Uses, g.Slot.Limit) // a replacement's loans out, carried on a change of terms
+			}
+		}
+		return grantable(op, app, c, current)
+	})
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -424,7 +445,8 @@ func (o *Office) Check(ctx context.Context, app string, c CardRef, action Action
 // File returns the card's entitlement file as the back office has it:
 // the slots of its active grants (by application ID), at the card's file
 // version, under application key version keyVersion, its counter and
-// grant MAC zero. The service point sets the counter it read from the
+// grant MAC zero, each slot's use the one its grant carries (0, but a
+// replacement's library loans out: Follow). The service point sets the counter it read from the
 // card, copies each slot's use from the card's file and signs it
 // (SignGrants) before it writes. Kind IO.
 func (o *Office) File(ctx context.Context, c CardRef, keyVersion uint8) (card.Entitlements, error) {

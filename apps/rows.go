@@ -15,7 +15,7 @@ import (
 const (
 	AppColumns   = "id, name, kind, scope, party, credential, webhook_url, webhook_secret, created_ns"
 	EventColumns = "id, app, key, type, body, attempts, next_ns, delivered_ns, failed"
-	GrantColumns = "app, issuer, asn, kind, scope, valid_from, valid_to, class, limit_n, state, changed_ns"
+	GrantColumns = "app, issuer, asn, kind, scope, valid_from, valid_to, class, limit_n, state, changed_ns, uses"
 )
 
 // Scanner is a row: *sql.Row, *sql.Rows, pgx.Row.
@@ -58,7 +58,7 @@ func CardArgs(c CardRef) []any { return []any{hexOf(c.Issuer[:]), hexOf(c.ASN[:]
 // GrantArgs returns g's values in GrantColumns' order.
 func GrantArgs(g *Grant) []any {
 	return []any{g.App, hexOf(g.Card.Issuer[:]), hexOf(g.Card.ASN[:]), g.Slot.App.String(), int64(g.Slot.Scope),
-		hexOf(g.Slot.ValidFrom[:]), hexOf(g.Slot.ValidTo[:]), int64(g.Slot.Class), int64(g.Slot.Limit), g.State.String(), g.ChangedAt.UnixNano()}
+		hexOf(g.Slot.ValidFrom[:]), hexOf(g.Slot.ValidTo[:]), int64(g.Slot.Class), int64(g.Slot.Limit), g.State.String(), g.ChangedAt.UnixNano(), int64(g.Slot.Uses)}
 }
 
 // ScanGrant reads a grant from a row of GrantColumns. Kind Invalid for a
@@ -67,8 +67,8 @@ func ScanGrant(row Scanner) (Grant, error) {
 	const op = "apps.ScanGrant"
 	var g Grant
 	var issuer, asn, kind, from, to, state string
-	var scope, class, limit, changed int64
-	if err := row.Scan(&g.App, &issuer, &asn, &kind, &scope, &from, &to, &class, &limit, &state, &changed); err != nil {
+	var scope, class, limit, changed, uses int64
+	if err := row.Scan(&g.App, &issuer, &asn, &kind, &scope, &from, &to, &class, &limit, &state, &changed, &uses); err != nil {
 		return g, err
 	}
 	var err error
@@ -88,6 +88,7 @@ func ScanGrant(row Scanner) (Grant, error) {
 		}
 	}
 	g.Slot.Scope, g.Slot.Class, g.Slot.Limit, g.ChangedAt = uint32(scope), uint16(class), uint16(limit), time.Unix(0, changed).UTC()
+	g.Slot.Uses = uint16(uses)
 	return g, nil
 }
 
@@ -375,4 +376,61 @@ const PeriodAdmissionsQuery = `SELECT COUNT(*) FROM apps_records WHERE app = $1 
 // PeriodAdmissionsArgs returns the values of PeriodAdmissionsQuery.
 func PeriodAdmissionsArgs(app string, day citycard.BCDDate, start, end citycard.BCDTime) []any {
 	return []any{app, int64(Admit), DateArg(day), TimeArg(start), TimeArg(end)}
+}
+
+// CalendarColumns is the stores' spelling of a day of a school's
+// calendar (table apps_calendar, with its app): the date as upper-case
+// hex of its BCD, school 1 for a make-up day, 0 for a holiday.
+const CalendarColumns = "date, school"
+
+// CalendarArgs returns the rows of c, each in CalendarColumns' order.
+func CalendarArgs(c *Calendar) [][]any {
+	out := make([][]any, 0, len(c.Holidays)+len(c.MakeUpDays))
+	for _, d := range c.Holidays {
+		out = append(out, []any{DateArg(d), int64(0)})
+	}
+	for _, d := range c.MakeUpDays {
+		out = append(out, []any{DateArg(d), int64(1)})
+	}
+	return out
+}
+
+// ScanCalendar reads every row of CalendarColumns, by date, into a
+// calendar.
+func ScanCalendar(rows Rows) (Calendar, error) {
+	type day struct {
+		d      citycard.BCDDate
+		school bool
+	}
+	days, err := scanAll(rows, func(row Scanner) (day, error) {
+		var x day
+		var date string
+		var school int64
+		if err := row.Scan(&date, &school); err != nil {
+			return x, err
+		}
+		x.school = school == 1
+		return x, unhex("apps.ScanCalendar", "date", date, x.d[:])
+	})
+	c := Calendar{Holidays: []citycard.BCDDate{}, MakeUpDays: []citycard.BCDDate{}}
+	for _, x := range days {
+		if x.school {
+			c.MakeUpDays = append(c.MakeUpDays, x.d)
+		} else {
+			c.Holidays = append(c.Holidays, x.d)
+		}
+	}
+	return c, err
+}
+
+// LastRecordQuery is the stores' read of a card's last record of an
+// application (Store.LastRecord): the highest application counter (the
+// card moves it with every stamp and never past its end), the latest
+// position among equals; app, issuer, asn.
+const LastRecordQuery = `SELECT ` + RecordColumns + ` FROM apps_records WHERE issuer = $2 AND asn = $3 AND app = $1
+	ORDER BY counter DESC, pos DESC LIMIT 1`
+
+// LastRecordArgs returns the values of LastRecordQuery.
+func LastRecordArgs(app string, c CardRef) []any {
+	return []any{app, hexOf(c.Issuer[:]), hexOf(c.ASN[:])}
 }

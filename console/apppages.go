@@ -45,6 +45,7 @@ var appReports = []appReport{
 	{nil, placesSection},
 	{[]card.Application{card.AppCampus, card.AppParking}, insideSection},
 	{[]card.Application{card.AppLibrary}, loansSection},
+	{[]card.Application{card.AppCampus}, flaggedSection},
 }
 
 // appSection is what a report shows: figures, each linked to its
@@ -277,6 +278,21 @@ func insideSection(d *appDay) appSection {
 		ChartLabel: "inside at the end of each hour"}
 }
 
+// flaggedSection: the school's records the back office flagged on
+// filing them (apps.AppRecord.Flag: a canteen purchase past the pupil's
+// daily limit), kept for review.
+func flaggedSection(d *appDay) appSection {
+	var n int64
+	for i := range d.Records {
+		if d.Records[i].Flag != "" {
+			n++
+		}
+	}
+	return appSection{ID: "flagged", Title: "Flagged for review",
+		Note:    "records the back office flagged on filing them, kept: canteen_limit, a canteen purchase that took the day's spend past the pupil's daily limit (a card with an older, higher limit, or a POS that did not count)",
+		Figures: []appFigure{{ID: "flagged", Name: "flagged records", N: n, Link: d.link("flagged", "1")}}}
+}
+
 // loansSection: the library's loans less its returns, through the day,
 // and the cards that borrowed more than they returned that day.
 func loansSection(d *appDay) appSection {
@@ -483,12 +499,14 @@ type appRecordRow struct {
 	Issuer, ASN  string
 	Terminal     string
 	Place, Uses  uint32
+	Flag         string // apps.AppRecord.Flag: canteen_limit, "" for none
 }
 
 // handleAppRecords lists the records behind a figure of an
 // application's day: ?day= and at most one of action=, hour=, place=,
 // inside=1 (the cards inside at the day's end: their records of the
-// day), borrowers=1 (likewise, the cards with more out).
+// day), borrowers=1 (likewise, the cards with more out), flagged=1 (the
+// records the back office flagged on filing them: apps.AppRecord.Flag).
 func (c *Console) handleAppRecords(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	a, _, err := c.findApp(ctx, r.PathValue("app"))
@@ -546,13 +564,13 @@ func (c *Console) handleAppRecords(w http.ResponseWriter, r *http.Request, s *se
 		}
 		tm := x.Time.String()
 		p.Rows = append(p.Rows, appRecordRow{Pos: x.Pos, Time: tm[:2] + ":" + tm[2:4] + ":" + tm[4:], Action: x.Action.String(),
-			Issuer: x.Card.Issuer.String(), ASN: x.Card.ASN.String(), Terminal: x.Terminal.String(), Place: x.Place, Uses: x.Uses})
+			Issuer: x.Card.Issuer.String(), ASN: x.Card.ASN.String(), Terminal: x.Terminal.String(), Place: x.Place, Uses: x.Uses, Flag: x.Flag})
 	}
 	c.render(w, r, s, http.StatusOK, "apprecords", a.Name+": records", p)
 }
 
 // recordFilter reads the records page's narrowing: action=NAME, hour=H
-// (0-23), place=N, inside=1, borrowers=1, card=ISSUER/ASN, presence=
+// (0-23), place=N, inside=1, borrowers=1, flagged=1, card=ISSUER/ASN, presence=
 // (a school's pupils present, late or absent, of class=N if given, late
 // after late=; their check-ins and check-outs: attendance.go); at most
 // one. Kind Invalid naming the parameter.
@@ -560,13 +578,13 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	const op = "console.appRecords"
 	all := func(*apps.AppRecord) bool { return true }
 	var set []string
-	for _, k := range []string{"action", "hour", "place", "inside", "borrowers", "card", "presence"} {
+	for _, k := range []string{"action", "hour", "place", "inside", "borrowers", "flagged", "card", "presence"} {
 		if q.Has(k) {
 			set = append(set, k)
 		}
 	}
 	if len(set) > 1 {
-		return nil, "", citycard.E(op, citycard.Invalid, "%s and %s: want at most one of action, hour, place, inside, borrowers, card, presence", set[0], set[1])
+		return nil, "", citycard.E(op, citycard.Invalid, "%s and %s: want at most one of action, hour, place, inside, borrowers, flagged, card, presence", set[0], set[1])
 	}
 	for _, k := range []string{"class", "late"} {
 		if q.Has(k) && (len(set) == 0 || set[0] != "presence") {
@@ -610,6 +628,9 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	}
 	if v != "1" {
 		return nil, "", citycard.E(op, citycard.Invalid, "%s=%q: want 1", set[0], v)
+	}
+	if set[0] == "flagged" {
+		return func(r *apps.AppRecord) bool { return r.Flag != "" }, "flagged for review", nil
 	}
 	return all, set[0], nil
 }

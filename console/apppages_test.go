@@ -29,6 +29,8 @@ type appsFixture struct {
 	list   []apps.App
 	tokens map[string]string
 	recs   map[string][]apps.AppRecord // by application, in journal order
+	store  apps.Store
+	pos    int64 // the last journal position filed
 }
 
 // appSpecs are the fixture's applications, one a kind.
@@ -94,6 +96,7 @@ func withApps(t *testing.T, f *fixture, n int) *appsFixture {
 	if err := db.Apps().ApplyRecords(ctx, pos, ids, all, nil); err != nil {
 		t.Fatal(err)
 	}
+	af.store, af.pos = db.Apps(), pos
 	f.c.Apps = af.o
 	f.apps = af.o
 	return af

@@ -39,6 +39,7 @@ type attendancePage struct {
 	Classes  []attendanceClass
 	Cut      bool // more classes than apps.AttendanceClassesMax
 	Back     string
+	NoSchool bool // not a school day of the school's calendar: nobody absent or late
 }
 
 type attendanceClass struct {
@@ -231,7 +232,7 @@ func (c *Console) handleAttendance(w http.ResponseWriter, r *http.Request, s *se
 		p.Figures = nil // the class's own figures say it
 	}
 	if len(reps) > 0 {
-		p.Chart = ch
+		p.Chart, p.NoSchool = ch, !reps[0].SchoolDay
 	}
 	c.render(w, r, s, http.StatusOK, "attendance", a.Name+": attendance", p)
 }

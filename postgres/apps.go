@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,9 +133,9 @@ func (s appsStore) GateVersions(ctx context.Context, app string, after int64, li
 }
 
 func upsertGrant(ctx context.Context, tx pgx.Tx, g *apps.Grant) error {
-	_, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	_, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
-		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns, uses = excluded.uses`,
 		apps.GrantArgs(g)...)
 	return err
 }
@@ -379,24 +380,11 @@ func (s appsStore) ClassRecords(ctx context.Context, app string, class uint16, d
 }
 
 func (s appsStore) SetPeriods(ctx context.Context, app string, ps []apps.Period) error {
-	const op = "postgres.Apps.SetPeriods"
-	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM apps_apps WHERE id = $1 FOR UPDATE`, app).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
-			return citycard.E(op, citycard.NotFound, "no application %q", app)
-		} else if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM apps_periods WHERE app = $1`, app); err != nil {
-			return err
-		}
-		for i := range ps {
-			if _, err := tx.Exec(ctx, `INSERT INTO apps_periods (app, `+apps.PeriodColumns+`) VALUES ($1, $2, $3, $4)`, append([]any{app}, apps.PeriodArgs(&ps[i])...)...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	rows := make([][]any, len(ps))
+	for i := range ps {
+		rows[i] = apps.PeriodArgs(&ps[i])
+	}
+	return s.replaceAppRows(ctx, "postgres.Apps.SetPeriods", app, "apps_periods", apps.PeriodColumns, rows)
 }
 
 func (s appsStore) Periods(ctx context.Context, app string) ([]apps.Period, error) {
@@ -425,4 +413,54 @@ func (s appsStore) Classes(ctx context.Context, app string, day citycard.BCDDate
 	defer rows.Close()
 	out, err := apps.ScanClasses(rows)
 	return out, mapErr(op, err)
+}
+
+func (s appsStore) SetCalendar(ctx context.Context, app string, c apps.Calendar) error {
+	return s.replaceAppRows(ctx, "postgres.Apps.SetCalendar", app, "apps_calendar", apps.CalendarColumns, apps.CalendarArgs(&c))
+}
+
+// replaceAppRows replaces app's rows of table (columns after its app)
+// with rows, in one transaction. Kind NotFound if app is no application.
+func (s appsStore) replaceAppRows(ctx context.Context, op, app, table, columns string, rows [][]any) error {
+	return mapErr(op, pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM apps_apps WHERE id = $1 FOR UPDATE`, app).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return citycard.E(op, citycard.NotFound, "no application %q", app)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE app = $1`, app); err != nil {
+			return err
+		}
+		for _, args := range rows {
+			q := `INSERT INTO ` + table + ` (app, ` + columns + `) VALUES ($1`
+			for i := range args {
+				q += ", $" + strconv.Itoa(i+2)
+			}
+			if _, err := tx.Exec(ctx, q+`)`, append([]any{app}, args...)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func (s appsStore) Calendar(ctx context.Context, app string) (apps.Calendar, error) {
+	const op = "postgres.Apps.Calendar"
+	rows, err := s.db.pool.Query(ctx, `SELECT `+apps.CalendarColumns+` FROM apps_calendar WHERE app = $1 ORDER BY date`, app)
+	if err != nil {
+		return apps.Calendar{}, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanCalendar(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) LastRecord(ctx context.Context, app string, c apps.CardRef) (apps.AppRecord, error) {
+	const op = "postgres.Apps.LastRecord"
+	r, err := apps.ScanRecord(s.db.pool.QueryRow(ctx, apps.LastRecordQuery, apps.LastRecordArgs(app, c)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, citycard.E(op, citycard.NotFound, "no record of application %s, card %v", app, c)
+	}
+	return r, mapErr(op, err)
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -122,9 +123,9 @@ func (s appsStore) GateVersions(ctx context.Context, app string, after int64, li
 }
 
 func upsertGrant(ctx context.Context, tx *sql.Tx, g *apps.Grant) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
-		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns`,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns, uses = excluded.uses`,
 		apps.GrantArgs(g)...)
 	return err
 }
@@ -358,24 +359,11 @@ func (s appsStore) ClassRecords(ctx context.Context, app string, class uint16, d
 }
 
 func (s appsStore) SetPeriods(ctx context.Context, app string, ps []apps.Period) error {
-	const op = "sqlite.Apps.SetPeriods"
-	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM apps_apps WHERE id = ?`, app).Scan(&one); err == sql.ErrNoRows {
-			return citycard.E(op, citycard.NotFound, "no application %q", app)
-		} else if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM apps_periods WHERE app = ?`, app); err != nil {
-			return err
-		}
-		for i := range ps {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO apps_periods (app, `+apps.PeriodColumns+`) VALUES (?, ?, ?, ?)`, append([]any{app}, apps.PeriodArgs(&ps[i])...)...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	rows := make([][]any, len(ps))
+	for i := range ps {
+		rows[i] = apps.PeriodArgs(&ps[i])
+	}
+	return s.replaceAppRows(ctx, "sqlite.Apps.SetPeriods", app, "apps_periods", apps.PeriodColumns, rows)
 }
 
 func (s appsStore) Periods(ctx context.Context, app string) ([]apps.Period, error) {
@@ -404,4 +392,51 @@ func (s appsStore) Classes(ctx context.Context, app string, day citycard.BCDDate
 	defer rows.Close()
 	out, err := apps.ScanClasses(rows)
 	return out, mapErr(op, err)
+}
+
+func (s appsStore) SetCalendar(ctx context.Context, app string, c apps.Calendar) error {
+	return s.replaceAppRows(ctx, "sqlite.Apps.SetCalendar", app, "apps_calendar", apps.CalendarColumns, apps.CalendarArgs(&c))
+}
+
+// replaceAppRows replaces app's rows of table (columns after its app)
+// with rows, in one transaction. Kind NotFound if app is no application.
+func (s appsStore) replaceAppRows(ctx context.Context, op, app, table, columns string, rows [][]any) error {
+	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM apps_apps WHERE id = ?`, app).Scan(&one); err == sql.ErrNoRows {
+			return citycard.E(op, citycard.NotFound, "no application %q", app)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE app = ?`, app); err != nil {
+			return err
+		}
+		for _, args := range rows {
+			q := `INSERT INTO ` + table + ` (app, ` + columns + `) VALUES (?` + strings.Repeat(", ?", len(args)) + `)`
+			if _, err := tx.ExecContext(ctx, q, append([]any{app}, args...)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func (s appsStore) Calendar(ctx context.Context, app string) (apps.Calendar, error) {
+	const op = "sqlite.Apps.Calendar"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+apps.CalendarColumns+` FROM apps_calendar WHERE app = ? ORDER BY date`, app)
+	if err != nil {
+		return apps.Calendar{}, mapErr(op, err)
+	}
+	defer rows.Close()
+	out, err := apps.ScanCalendar(rows)
+	return out, mapErr(op, err)
+}
+
+func (s appsStore) LastRecord(ctx context.Context, app string, c apps.CardRef) (apps.AppRecord, error) {
+	const op = "sqlite.Apps.LastRecord"
+	r, err := apps.ScanRecord(s.db.r.QueryRowContext(ctx, apps.LastRecordQuery, apps.LastRecordArgs(app, c)...))
+	if err == sql.ErrNoRows {
+		return r, citycard.E(op, citycard.NotFound, "no record of application %s, card %v", app, c)
+	}
+	return r, mapErr(op, err)
 }

@@ -33,6 +33,8 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"CanteenLimit", testCanteenLimit},
 		{"Periods", testPeriods},
 		{"Classes", testClasses},
+		{"Calendar", testCalendar},
+		{"ReplacedLoans", testReplacedLoans},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -51,6 +53,16 @@ func appsOffice(s apps.Store, at *time.Time) *apps.Office {
 		}
 		return len(p), nil
 	}))
+}
+
+// addApps adds each of list through o.
+func addApps(t *testing.T, o *apps.Office, list ...apps.App) {
+	t.Helper()
+	for _, a := range list {
+		if _, _, err := o.Add(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type readerFunc func([]byte) (int, error)

@@ -49,7 +49,22 @@ parking operator) and their entitlements on cards, on the store itself.
   report attendance --app ID --date YYYYMMDD --class N [--late HHMMSS] [--csv | --json]
           a school's class on the day: each pupil present, late (the
           first check-in after --late, default 080000) or absent, with the
-          first check-in and the last check-out
+          first check-in and the last check-out; on a day that is not a
+          school day of the school's calendar (a weekend, a holiday: PUT
+          /v1/apps/ID/calendar) nobody is absent or late (no_school)
+
+Through the API, under the application's own token ($CITYCARD_APP_TOKEN
+or --token-file; the API at --server, $CITYCARD_SERVER, else
+http://127.0.0.1:8080), each answer printed as the API's JSON:
+
+  canteen-limit --app ID --card ISSUER/ASN --limit-fen N
+          a school's: the pupil's daily canteen limit, in fen (0: none,
+          at most 65535), as the parents ask
+  periods --app ID
+          a venue's periods of the day, with their capacity
+  periods set --app ID --periods START-END=CAPACITY,... | none
+          replace them (HHMMSS, END 240000 for midnight; at most 48, by
+          start, none overlapping); none: no periods, no capacity
 
 flags:
 `
@@ -75,6 +90,11 @@ func runApp(ctx context.Context, e env, args []string) error {
 	limit := fs.Uint("limit", 0, "grant: loans at once (library), admissions a month (venue)")
 	day := fs.String("date", "", "report: the day, YYYYMMDD")
 	asJSON := fs.Bool("json", false, "list, show, report: JSON")
+	var ao appAPIOptions
+	fs.StringVar(&ao.server, "server", "", "canteen-limit, periods: the API's base `URL` (default $"+envServer+", else http://127.0.0.1:8080)")
+	fs.StringVar(&ao.tokenFile, "token-file", "", "canteen-limit, periods: `file` holding the application's API token (default $"+envAppToken+")")
+	fs.StringVar(&ao.limitFen, "limit-fen", "", "canteen-limit: the pupil's daily canteen limit in fen, 0 (none) to 65535")
+	fs.StringVar(&ao.periods, "periods", "", "periods set: START-END=CAPACITY,... (HHMMSS; END 240000: midnight), or none")
 	pos, err := parsePositional(fs, args)
 	if err != nil {
 		return err
@@ -91,6 +111,9 @@ func runApp(ctx context.Context, e env, args []string) error {
 		"show":              {"app", "card"},
 		"report":            {"app", "date"},
 		"report attendance": {"app", "date", "class"},
+		"canteen-limit":     {"app", "card", "limit-fen"},
+		"periods":           {"app"},
+		"periods set":       {"app", "periods"},
 	}
 	if _, ok := need[cmd]; !ok && cmd != "list" && cmd != "quarantine" {
 		fs.Usage()
@@ -109,6 +132,9 @@ func runApp(ctx context.Context, e env, args []string) error {
 		if c, err = apps.ParseCard(*cardArg); err != nil {
 			return err
 		}
+	}
+	if appAPICommands[cmd] {
+		return runAppAPI(ctx, e, cmd, *app, c, &ao)
 	}
 	st, err := openStores(ctx, *db)
 	if err != nil {
@@ -251,8 +277,12 @@ func runApp(ctx context.Context, e env, args []string) error {
 			return rep.WriteCSV(e.stdout)
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(w, "%s class %d on %s (late after %s): %d present, %d late, %d absent\nISSUER\tASN\tPRESENCE\tFIRST IN\tLAST OUT\tTAPS\n",
-			rep.App, rep.Class, rep.Date, rep.Late, rep.Present, rep.Lates, rep.Absent)
+		if rep.SchoolDay {
+			fmt.Fprintf(w, "%s class %d on %s (late after %s): %d present, %d late, %d absent\n", rep.App, rep.Class, rep.Date, rep.Late, rep.Present, rep.Lates, rep.Absent)
+		} else {
+			fmt.Fprintf(w, "%s class %d on %s: not a school day (the school's calendar), nobody absent or late: %d present\n", rep.App, rep.Class, rep.Date, rep.Present)
+		}
+		fmt.Fprintf(w, "ISSUER\tASN\tPRESENCE\tFIRST IN\tLAST OUT\tTAPS\n")
 		for _, r := range rep.Rows() {
 			fmt.Fprintf(w, "%s\n", strings.Join(r[3:], "\t"))
 		}

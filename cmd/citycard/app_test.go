@@ -155,6 +155,17 @@ func TestAppReportAttendance(t *testing.T) {
 	if out, err := cli(append(args, "--json", "--late", "075959")...); err != nil || json.Unmarshal([]byte(out), &v) != nil || v["late"] != 1.0 || v["late_after"] != "075959" {
 		t.Fatalf("the JSON, late after 07:59:59: %q, %v", out, err)
 	}
+	// 8 March 2025, a Saturday: not a school day, nobody absent.
+	sat := []string{"report", "attendance", "--app", "nb-school-7", "--date", "20250308", "--class", "301"}
+	if out, err := cli(sat...); err != nil || !strings.Contains(out, "not a school day") || !strings.Contains(strings.Join(strings.Fields(out), " "), "33010000000000000001 no_school 0") {
+		t.Fatalf("a Saturday's table: %q, %v", out, err)
+	}
+	if out, err := cli(append(sat, "--json")...); err != nil || json.Unmarshal([]byte(out), &v) != nil || v["school_day"] != false || v["absent"] != 0.0 {
+		t.Fatalf("a Saturday's JSON: %q, %v", out, err)
+	}
+	if out, err := cli(append(args, "--json")...); err != nil || json.Unmarshal([]byte(out), &v) != nil || v["school_day"] != true {
+		t.Fatalf("a Monday's JSON: %q, %v", out, err)
+	}
 	for _, c := range []struct {
 		args  []string
 		usage bool

@@ -404,6 +404,17 @@ func (c *City) appHandedOver(ri int32) {
 	h := a.holders[hi]
 	h.cur = ri
 	h.cards = append(h.cards, r.asn)
-	h.loans, h.venue, h.ground, h.sites, h.month, h.siteDay = 0, 0, 0, 0, -1, -1
+	// The new file's loans out: the old card's the back office knew
+	// (its last stamp filed), carried; the other uses start again.
+	f, err := o.File(ctx, apps.CardRef{Issuer: Issuer, ASN: r.asn}, 1)
+	if err != nil {
+		c.violate("card %v: the entitlement file: %v", r.asn, err)
+		return
+	}
+	h.loans = 0
+	if i := f.Find(card.AppLibrary, libraryScope); i >= 0 {
+		h.loans = int(f.Slots[i].Uses)
+	}
+	h.venue, h.ground, h.sites, h.month, h.siteDay = 0, 0, 0, -1, -1
 	a.byRider[ri] = hi
 }

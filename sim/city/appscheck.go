@@ -31,7 +31,8 @@ const (
 	// and the lost card is refused at its gates.
 	InvAppLifecycle = "app_lifecycle_carried"
 	// InvAppAttendance: the school's attendance per class and day
-	// (apps.Office.Attendance) is what the city's pupils made.
+	// (apps.Office.Attendance) is what the city's pupils made, every
+	// day: a weekend is no school day, nobody absent.
 	InvAppAttendance = "app_attendance"
 	// InvAppParentsTold: every check-in and check-out filed under the
 	// school queued one event for the parents' app (the outbox the app
@@ -276,10 +277,10 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 	var reports, present, late, absent, schoolDays int64
 	for day := 0; day < c.cfg.Days; day++ {
 		t := c.cfg.Start.AddDate(0, 0, day)
-		if t.Weekday() == time.Saturday || t.Weekday() == time.Sunday {
-			continue // no school: every pupil absent, as the city made them
+		school := t.Weekday() != time.Saturday && t.Weekday() != time.Sunday // the city's school sets no calendar: weekdays
+		if school {
+			schoolDays++
 		}
-		schoolDays++
 		date, _ := citycard.DateTime(t)
 		for class := uint16(1); int(class) <= len(classes); class++ {
 			rep, err := o.Attendance(ctx, appDefs[appSchool].id, class, date, citycard.BCDTime{})
@@ -288,14 +289,20 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 				continue
 			}
 			reports++
+			if rep.SchoolDay != school {
+				att.fail("class %d on %v (%v): school day %v, want %v", class, date, t.Weekday(), rep.SchoolDay, school)
+			}
 			if len(rep.Pupils) != len(classes[class]) {
 				att.fail("class %d on %v: %d pupils in the report, the city has %d", class, date, len(rep.Pupils), len(classes[class]))
 			}
 			for _, p := range rep.Pupils {
 				want := apps.Absent
+				if !school {
+					want = apps.NoSchool
+				}
 				if t, ok := a.att[attKey{p.Card.ASN, date}]; ok {
 					want = apps.Present
-					if string(t[:]) > string(apps.AttendanceLateDefault[:]) {
+					if school && string(t[:]) > string(apps.AttendanceLateDefault[:]) {
 						want = apps.Late
 					}
 				}
@@ -306,7 +313,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			present, late, absent = present+int64(rep.Present), late+int64(rep.Lates), absent+int64(rep.Absent)
 		}
 	}
-	att.detail = fmt.Sprintf("%d class reports over %d school days: %d present, %d late (after 08:00), %d absent, each pupil as the city made it", reports, schoolDays, present, late, absent)
+	att.detail = fmt.Sprintf("%d class reports over %d days (%d school days): %d present, %d late (after 08:00), %d absent, none on a weekend, each pupil as the city made it", reports, c.cfg.Days, schoolDays, present, late, absent)
 }
 
 func contains(s []citycard.ASN, x citycard.ASN) bool {

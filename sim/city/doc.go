@@ -312,7 +312,8 @@
 // duplicates), app_lifecycle_carried (the lost card's grants blocked
 // or revoked, the replacement's the same terms, active, and the lost
 // card refused at a gate), app_attendance (apps.Office.Attendance of
-// each class and school day is what the pupils made), app_parents_told
+// each class and day is what the pupils made; a weekend no school day,
+// nobody absent), app_parents_told
 // (every check-in and check-out filed queued one event for the
 // parents' app, none twice).
 //
