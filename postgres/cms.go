@@ -272,7 +272,7 @@ func commitBatch(ctx context.Context, db *DB, ops []*cms.Operation, live []int, 
 			}
 			committed[bk.Key] = in
 			fresh++
-			queue(i, nil, `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES ($1, $2, $3)`, bk.Key, in, o.At.UnixNano())
+			queue(i, nil, `INSERT INTO cms_operations (key, input_hash, at_ns, answer) VALUES ($1, $2, $3, $4)`, bk.Key, in, o.At.UnixNano(), bk.Answer)
 			for k := range bk.Flows {
 				queue(i, nil, `INSERT INTO cms_flows (`+cms.FlowColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`, cms.FlowArgs(bk, k)...)
 			}
@@ -508,6 +508,16 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 	}
 	h, err := cms.ParseHash(hash)
 	return h, mapErr(op, err)
+}
+
+func (s cmsStore) OperationAnswer(ctx context.Context, key string) (string, error) {
+	const op = "postgres.CMS.OperationAnswer"
+	var answer string
+	err := s.db.pool.QueryRow(ctx, `SELECT answer FROM cms_operations WHERE key = $1`, key).Scan(&answer)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", citycard.E(op, citycard.NotFound, "no operation %q", key)
+	}
+	return answer, mapErr(op, err)
 }
 
 func (s cmsStore) Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]cms.Flow, error) {
