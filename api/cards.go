@@ -447,6 +447,14 @@ func (s *Server) handleCardUnloss(w http.ResponseWriter, r *http.Request, by Sta
 	s.cardMove(w, r, by, cms.CancelLoss)
 }
 
+// handleCardDamaged reports a card damaged, handed back at the counter
+// and unreadable: the report's time cuts liability as a loss report's
+// does, and once the cooling period is over the card is replaced (its
+// balance moved) or refunded from its shadow, its deposit back.
+func (s *Server) handleCardDamaged(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.cardMove(w, r, by, cms.ReportDamaged)
+}
+
 // handleCardActivate activates an issued card at the counter (its first
 // load activates it otherwise).
 func (s *Server) handleCardActivate(w http.ResponseWriter, r *http.Request, by Staff) {
