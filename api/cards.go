@@ -447,6 +447,14 @@ func (s *Server) handleCardUnloss(w http.ResponseWriter, r *http.Request, by Sta
 	s.cardMove(w, r, by, cms.CancelLoss)
 }
 
+// handleCardDamaged reports a card damaged, handed back at the counter
+// and unreadable: the report's time cuts liability as a loss report's
+// does, and once the cooling period is over the card is replaced (its
+// balance moved) or refunded from its shadow, its deposit back.
+func (s *Server) handleCardDamaged(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.cardMove(w, r, by, cms.ReportDamaged)
+}
+
 // handleCardActivate activates an issued card at the counter (its first
 // load activates it otherwise).
 func (s *Server) handleCardActivate(w http.ResponseWriter, r *http.Request, by Staff) {
@@ -540,7 +548,7 @@ func (s *Server) handleCardMoveBalance(w http.ResponseWriter, r *http.Request, b
 		return
 	}
 	nu := c.ReplacedBy
-	replayed, err := s.replayedClosed(r.Context(), m, &c, key)
+	replayed, err := m.MoveBalanceReplay(r.Context(), key, issuer, asn)
 	if err == nil && !replayed {
 		var bal int64
 		var purchases []cms.Purchase
@@ -550,16 +558,6 @@ func (s *Server) handleCardMoveBalance(w http.ResponseWriter, r *http.Request, b
 		}
 	}
 	s.answerMoney(w, r, op, by, "balance moved", m, issuer, asn, &nu, replayed, err)
-}
-
-// replayedClosed tells a retry of a money operation that closed card c
-// (its key booked, the card closed): such a card is not reckoned again,
-// as its book has moved since the first try.
-func (s *Server) replayedClosed(ctx context.Context, m *cms.Manager, c *cms.Card, key string) (bool, error) {
-	if c.State != cms.Closed {
-		return false, nil
-	}
-	return m.Booked(ctx, key)
 }
 
 // mayServe reads a card and tells whether by may act on it with money
@@ -583,33 +581,6 @@ func (s *Server) balances(m *cms.Manager) Balances {
 		return s.Balances
 	}
 	return ShadowBalances{Acquirer: s.Acquirer, Cards: m}
-}
-
-// refundedQuote is the quote of the refund that closed card c, for its
-// retry's answer: a card refunded is not reckoned again (its book has
-// moved since, a lost card's to 0, so the retry would not hash as the
-// refund did and would be refused Conflict), and its quote is made again
-// from what the refund booked: the balance of its refund flow, the
-// deposit back unless the card was lost (a loss report keeps the state it
-// interrupted, a damage report none), the product's fee rule at its
-// close with the n purchases booked now (more than at the refund only if
-// a lost card's late records came since). Kinds of Flows and Product.
-func refundedQuote(ctx context.Context, m *cms.Manager, c *cms.Card, n int) (cms.RefundQuote, error) {
-	flows, err := m.Flows(ctx, c.Issuer, c.ASN)
-	if err != nil {
-		return cms.RefundQuote{}, err
-	}
-	var bal int64
-	for _, f := range flows {
-		if f.Type == cms.FlowRefund {
-			bal += f.Fen
-		}
-	}
-	p, err := m.Product(c.Product)
-	if err != nil {
-		return cms.RefundQuote{}, err
-	}
-	return cms.QuoteRefund(p, c.IssuedAt, c.ClosedAt, n, bal, c.LostAt.IsZero() || c.StateBefore == 0)
 }
 
 // refundRequest is a refund's body less its approval_id: what an
@@ -645,8 +616,10 @@ type refundQuoteJSON struct {
 // moved; a supervisor other than the requester approves it (POST
 // /v1/approvals/{id}/approve); the requester then sends the same request
 // with the approval's ID. A retry of a refund that went through (the card
-// closed, its key booked) answers replayed, the card and the quote as the
-// refund booked them (refundedQuote), as a balance move's retry does.
+// closed, its key booked with the same request) answers replayed, the
+// card and the quote the refund booked (cms.Manager.RefundReplay), however
+// late records have moved the card's book since; the key sent with
+// another card or payee is refused 409, naming it.
 func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.cardRefund"
 	m, issuer, asn, err := s.cardsAndPath(r, op)
@@ -674,18 +647,14 @@ func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request, by Sta
 		s.fail(w, r, err)
 		return
 	}
-	replayed, err := s.replayedClosed(r.Context(), m, &c, q.Key)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	bal, purchases, err := s.balances(m).Balance(r.Context(), issuer, asn)
-	var quote cms.RefundQuote
-	switch {
-	case err == nil && replayed:
-		quote, err = refundedQuote(r.Context(), m, &c, len(purchases))
-	case err == nil:
-		quote, err = m.QuoteRefund(&c, bal, purchases)
+	quote, replayed, err := m.RefundReplay(r.Context(), q.Key, issuer, asn, payee)
+	var bal int64
+	var purchases []cms.Purchase
+	if err == nil && !replayed {
+		bal, purchases, err = s.balances(m).Balance(r.Context(), issuer, asn)
+		if err == nil {
+			quote, err = m.QuoteRefund(&c, bal, purchases)
+		}
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -143,6 +143,13 @@ func TestBadInput(t *testing.T) {
 		"long key":         with(refund, "key", `"`+strings.Repeat("k", 129)+`"`),
 	}})
 
+	move := []kv{{"key", `"bad-move"`}}
+	routes = append(routes, route{cardURL(lost, "move-balance"), "clerk", move, map[string]string{
+		"not replaced": body(move),
+		"long key":     with(move, "key", `"`+strings.Repeat("k", 129)+`"`),
+		"empty key":    with(move, "key", `""`),
+	}})
+
 	selfReg := []kv{{"issuer", issuer}, {"asn", `"` + active.String() + `"`}, {"doc_type", `"resident_id"`}, {"doc_number", `"` + testIDNumber + `"`}, {"password", `"` + staffPass + `"`}}
 	routes = append(routes, route{"/v1/self/register", "", selfReg, map[string]string{
 		"another's document": with(selfReg, "doc_number", `"330205195612020048"`),
@@ -185,7 +192,7 @@ func TestBadInput(t *testing.T) {
 		"/v1/cards/3150/" + active.String(), "/v1/cards/" + testIssuer.String() + "/12",
 		"/v1/cards/" + testIssuer.String() + "/31500000000000000G01",
 	} {
-		for _, action := range []string{"", "/issue", "/activate", "/loss", "/unloss", "/replace", "/refund"} {
+		for _, action := range []string{"", "/issue", "/activate", "/loss", "/unloss", "/damaged", "/replace", "/refund", "/move-balance"} {
 			method := "POST"
 			if action == "" {
 				method = "GET"
@@ -216,7 +223,7 @@ func TestBadInput(t *testing.T) {
 		check(p, code, v)
 	}
 	// A card of another state: loss of a lost card, unloss of an active one.
-	for _, p := range []string{cardURL(lost, "loss"), cardURL(active, "unloss"), cardURL(lost, "activate")} {
+	for _, p := range []string{cardURL(lost, "loss"), cardURL(active, "unloss"), cardURL(lost, "activate"), cardURL(applied, "damaged")} {
 		code, v := x.call(t, "POST", p, "clerk", "")
 		check(p, code, v)
 	}

@@ -467,6 +467,7 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/cards/{issuer}/{asn}/activate": {{path: cardURL(applied, "activate"), token: x.tokens["clerk"]}},
 		"POST /v1/cards/{issuer}/{asn}/loss":     {{path: cardURL(applied, "loss"), token: x.tokens["clerk"]}},
 		"POST /v1/cards/{issuer}/{asn}/unloss":   {{path: cardURL(applied, "unloss"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/{issuer}/{asn}/damaged":  {{path: cardURL(applied, "damaged"), token: x.tokens["clerk"]}},
 		"POST /v1/cards/{issuer}/{asn}/replace": {{path: cardURL(lost, "replace"), token: x.tokens["clerk"], ctype: ct,
 			body: j(`{` + cash("shape-replace") + `,"new_asn":"31500000000000000403"}`)}},
 		"POST /v1/cards/{issuer}/{asn}/refund":       {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},

@@ -272,3 +272,45 @@ func TestLostRefundWithLatePurchases(t *testing.T) {
 		t.Fatalf("flows %v", f)
 	}
 }
+
+// TestDamagedRefundFromShadow reports a card damaged over the API (handed
+// back unreadable): its report cuts liability as a loss report does, the
+// refund waits for the cooling period (409 naming it, nothing moved),
+// then pays the balance as of the report from the shadow, the issuer
+// bearing a late purchase made after it, and the deposit back, as the
+// card was handed back.
+func TestDamagedRefundFromShadow(t *testing.T) {
+	r := newCutRig(t, 1, 1)
+	asn := r.city.Cards[0].State().ASN
+	if _, err := r.m.Move(context.Background(), cms.Actor{Who: "ann", ServicePoint: "nb-counter-01"}, sim.Issuer, asn, cms.Activate); err != nil {
+		t.Fatal(err)
+	}
+	cut := r.now().Add(4 * time.Hour)
+	r.tap(t, 0, cut.Add(-time.Hour), 300)
+	r.set(cut)
+	if code, v := r.post(t, asn, "damaged", ""); code != 200 || v["state"] != "damaged" {
+		t.Fatalf("damaged: %d %v", code, v)
+	}
+	if code, v := r.post(t, asn, "damaged", ""); code != 409 || !strings.Contains(fmt.Sprint(v["error"]), "is damaged") {
+		t.Errorf("damaged twice: %d %v; want 409 naming the state", code, v)
+	}
+	r.tap(t, 0, cut.Add(time.Hour), 700)
+	r.upload(t)
+	const body = `{"key":"refund-damaged","payee":"cash","payee_party":"nb-card","payee_reference":"","approval_id":0}`
+	r.set(cut.Add(6 * 24 * time.Hour))
+	if code, v := r.post(t, asn, "refund", body); code != 409 || !strings.Contains(fmt.Sprint(v["error"]), "cooling") {
+		t.Fatalf("refund inside the cooling period: %d %v; want 409", code, v)
+	}
+	if f := r.flows(t, asn); f[cms.FlowRefund] != 0 || f[cms.FlowLossBorne] != 0 {
+		t.Fatalf("a refused refund booked %v", f)
+	}
+	r.set(cut.Add(8 * 24 * time.Hour))
+	code, v := r.post(t, asn, "refund", body)
+	q, _ := v["quote"].(map[string]any)
+	if code != 200 || q == nil || q["balance_fen"] != 4700.0 || q["deposit_fen"] != 1000.0 || q["deposit_kept_fen"] != 0.0 {
+		t.Fatalf("refund: %d %v: want 47.00 of balance as of the report and the deposit back", code, v)
+	}
+	if f := r.flows(t, asn); f[cms.FlowRefund] != 4700 || f[cms.FlowLossBorne] != 700 {
+		t.Fatalf("flows %v", f)
+	}
+}

@@ -57,6 +57,7 @@ var operations = map[string]operation{
 	"POST /v1/cards/{issuer}/{asn}/activate":                   {summary: "Activate an issued card at the counter (a first load activates it otherwise)", response: "Card"},
 	"POST /v1/cards/{issuer}/{asn}/loss":                       {summary: "Report a card lost: the report's time cuts liability, the card goes on the blacklist", response: "Card"},
 	"POST /v1/cards/{issuer}/{asn}/unloss":                     {summary: "Cancel a loss report: the card comes off the blacklist", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/damaged":                    {summary: "Report a card damaged (handed back unreadable): the report's time cuts liability; replaced or refunded from its shadow after the cooling period", response: "Card"},
 	"POST /v1/cards/{issuer}/{asn}/replace":                    {summary: "Replace a lost or damaged card with a new one", request: "CardReplace", response: "MoneyAnswer"},
 	"POST /v1/cards/{issuer}/{asn}/refund":                     {summary: "Refund and close a card; over the approval limit answered 202 with an approval request, then made with its approval_id", request: "CardRefund", response: "RefundAnswer"},
 	"POST /v1/self/register":                                   {summary: "A cardholder's self-service account: the card and the document it was issued against, and a password (403 if card and document do not go together)", request: "SelfRegister", response: "Object", status: "201"},

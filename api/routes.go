@@ -94,6 +94,7 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/topups/{id}/refund", RoleClerk, s.handleTopUpRefund),
 		s.staffRoute("POST /v1/topups/sweep", RoleSupervisor, s.handleTopUpSweep),                      // the expired refunded to their payers
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/move-balance", RoleClerk, s.handleCardMoveBalance), // after the cooling period
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/damaged", RoleClerk, s.handleCardDamaged),          // handed back unreadable: replaced or refunded from its shadow
 
 		// Cardholders' self service (Authorization: Bearer <cardholder
 		// token>): their own cards only.

@@ -93,6 +93,17 @@ func TestSelfService(t *testing.T) {
 	if !listed {
 		t.Error("my lost card is not on the blacklist")
 	}
+	// The routes that read the document number (register, login, the
+	// refused ones with another's) never log it, nor the password.
+	log := x.log.String()
+	if !strings.Contains(log, "card lost, reported by its holder") {
+		t.Fatalf("the log lacks the loss report:\n%s", log)
+	}
+	for _, pii := range []string{testIDNumber, "330205198003050026", staffPass} {
+		if strings.Contains(log, pii) {
+			t.Errorf("the log holds %q", pii)
+		}
+	}
 }
 
 func containsAll(s string, subs ...string) bool {

@@ -172,10 +172,16 @@
 // Idempotency: every operation carries a key; its Booking holds the
 // SHA-256 of its input (the request, not the clock: a retry later is the
 // same request), and its entries' keys derive from it
-// ("cms:KEY/PART"). A key booked again with the same input is a replay
-// (the first booking stands, nothing is booked twice); with another input
-// it is a Conflict (Keys, and the same check in the ledger for each
-// entry).
+// ("cms:KEY/PART"). The input is the client's own (the card, the channel
+// and its reference, the amount asked), never a figure the server
+// reckons: a refund's balance and purchases and a balance move's split
+// come from a book that late records (and the operation itself) move, so
+// hashing them would make a retry look like another request. A key
+// booked again with the same input is a replay (the first booking stands,
+// nothing is booked twice) and answers what the first try answered (a
+// refund's quote is kept with its key: Booking.Answer,
+// Manager.RefundReplay); with another input it is a Conflict naming the
+// key (Keys, and the same check in the ledger for each entry).
 //
 // # Online loads
 //
@@ -328,7 +334,9 @@
 //     session), it follows at the balance move (Manager.MoveBalance moves
 //     what still waits) or at a retry of the replacement. The move runs
 //     after the replacement commits, so a crash between them leaves the
-//     top-ups on the old card until that retry. A claim on a replaced
+//     top-ups on the old card until that retry (the replacement retried
+//     under its key, replayed, moves them; storetest's
+//     CMSTopUpsFollowRetried fails the move once). A claim on a replaced
 //     card is refused (Conflict) naming its replacement.
 //
 // The state machine (NextTopUp; a move not listed is a Conflict naming

@@ -313,14 +313,8 @@ func (m *Manager) moneyAudit(by Actor, at time.Time, action string, before, afte
 // returns the cards the operation moves and creates (the first moved is
 // the audit's subject), then the commit. Errors are wrapped in op's name.
 func (m *Manager) book(ctx context.Context, name string, by Actor, at time.Time, action string, op MoneyOp, before *Card, moves func() (moved, created []*Card, err error)) (bool, error) {
-	h, err := m.store.OperationHash(ctx, op.OpKey())
-	switch {
-	case err == nil && h == op.InputHash():
-		return true, nil
-	case err == nil:
-		return false, citycard.E(name, citycard.Conflict, "idempotency key %q was used for another operation", op.OpKey())
-	case !citycard.IsKind(err, citycard.NotFound):
-		return false, citycard.Wrap(name, citycard.Other, err)
+	if replayed, err := m.replay(ctx, name, op); err != nil || replayed {
+		return replayed, err
 	}
 	moved, created, err := moves()
 	if err != nil {
@@ -333,6 +327,52 @@ func (m *Manager) book(ctx context.Context, name string, by Actor, at time.Time,
 	replayed, err := m.store.Commit(ctx, &Operation{Booking: &b, At: at, Cards: moved, NewCards: created,
 		Audit: m.moneyAudit(by, at, action, before, moved[0], &b)})
 	return replayed, citycard.Wrap(name, citycard.Other, err)
+}
+
+// replay tells whether op was booked already under its key with the
+// same input (true: a retry, answered as the first try); a key booked
+// with another input is kind Conflict naming the key.
+func (m *Manager) replay(ctx context.Context, name string, op MoneyOp) (bool, error) {
+	h, err := m.store.OperationHash(ctx, op.OpKey())
+	switch {
+	case err == nil && h == op.InputHash():
+		return true, nil
+	case err == nil:
+		return false, citycard.E(name, citycard.Conflict, "idempotency key %q was used for another operation", op.OpKey())
+	case !citycard.IsKind(err, citycard.NotFound):
+		return false, citycard.Wrap(name, citycard.Other, err)
+	}
+	return false, nil
+}
+
+// RefundReplay tells a retry of a refund before it is reckoned again:
+// the refund of card issuer/asn through payee under key booked already
+// (replayed, with the quote the first try booked, whatever late records
+// arrived since), not booked (false), or the key booked for another
+// request (kind Conflict naming the key). Kinds NotFound (no such
+// card), IO.
+func (m *Manager) RefundReplay(ctx context.Context, key string, issuer citycard.IssuerCode, asn citycard.ASN, payee Channel) (RefundQuote, bool, error) {
+	const op = "cms.Manager.RefundReplay"
+	c := Card{Issuer: issuer, ASN: asn}
+	replayed, err := m.replay(ctx, op, Refunding{Key: key, Card: &c, Payee: payee})
+	if err != nil || !replayed {
+		return RefundQuote{}, false, err
+	}
+	a, err := m.store.OperationAnswer(ctx, key)
+	if err != nil {
+		return RefundQuote{}, false, citycard.Wrap(op, citycard.Other, err)
+	}
+	q, err := ParseRefundAnswer(a)
+	return q, err == nil, citycard.Wrap(op, citycard.Other, err)
+}
+
+// MoveBalanceReplay tells a retry of a balance move before it is
+// reckoned again: the move of card issuer/asn's balance under key
+// booked already (true), not booked (false), or the key booked for
+// another request (kind Conflict naming the key). Kind IO.
+func (m *Manager) MoveBalanceReplay(ctx context.Context, key string, issuer citycard.IssuerCode, asn citycard.ASN) (bool, error) {
+	c := Card{Issuer: issuer, ASN: asn}
+	return m.replay(ctx, "cms.Manager.MoveBalanceReplay", BalanceMove{Key: key, Old: &c})
 }
 
 // cardFor checks the actor and reads a card and its product for a money
@@ -436,7 +476,7 @@ func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer city
 		return false, err
 	}
 	at := m.now()
-	fee := ReplacementFee{Key: key, Old: &c, Product: p, Channel: ch}
+	fee := ReplacementFee{Key: key, Old: &c, NewASN: newASN, Product: p, Channel: ch}
 	replayed, err = m.book(ctx, op, by, at, "replace", fee, &c, func() ([]*Card, []*Card, error) {
 		next, err := c.Move(p, Replace, at)
 		next.ReplacedBy = newASN

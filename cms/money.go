@@ -2,6 +2,7 @@ package cms
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -175,6 +176,10 @@ type Booking struct {
 	Entries   []ledger.Entry
 	Flows     []Flow
 	Refund    *RefundQuote // for a refund, how it was reckoned
+	// Answer is what the operation answers beyond its cards, kept with
+	// its key so that a retry answers it again exactly (a refund's quote
+	// as JSON, RefundAnswer); "" for none.
+	Answer string
 	// Channel is the channel the operation's money came in or went out
 	// through (Type 0: none, as a balance move), ChannelFen how much (paid
 	// in; below 0 paid out) and LoadFen how much of it went onto a card
@@ -413,6 +418,35 @@ type RefundQuote struct {
 	FeeRule string
 }
 
+// answer is the quote as a refund's Booking.Answer keeps it.
+func (q RefundQuote) answer() string {
+	b, err := json.Marshal(refundAnswer{q.BalanceFen, q.DepositFen, q.DepositKeptFen, q.FeeFen, q.PaidFen, q.FeeRule})
+	if err != nil {
+		panic(err) // integers and a string always encode
+	}
+	return string(b)
+}
+
+// refundAnswer is RefundQuote's stored form (the stores keep it: keep
+// the names).
+type refundAnswer struct {
+	BalanceFen     int64  `json:"balance_fen"`
+	DepositFen     int64  `json:"deposit_fen"`
+	DepositKeptFen int64  `json:"deposit_kept_fen"`
+	FeeFen         int64  `json:"fee_fen"`
+	PaidFen        int64  `json:"paid_fen"`
+	FeeRule        string `json:"fee_rule"`
+}
+
+// ParseRefundAnswer reads a refund's Booking.Answer. Kind Invalid.
+func ParseRefundAnswer(s string) (RefundQuote, error) {
+	var a refundAnswer
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return RefundQuote{}, citycard.E("cms.ParseRefundAnswer", citycard.Invalid, "a refund's stored answer: %v", err)
+	}
+	return RefundQuote(a), nil
+}
+
 // QuoteRefund reckons the refund of a card of p issued at issued,
 // refunded at at after n purchases, owed balanceFen (the balance as of
 // the cut for a lost or damaged card), handed back or not (returned: the
@@ -499,8 +533,7 @@ func (r Refunding) Book() (Booking, error) {
 	if err != nil {
 		return Booking{}, citycard.Wrap(op, citycard.Other, err)
 	}
-	b := Booking{Key: r.Key, Refund: &q,
-		InputHash: r.InputHash()}
+	b := Booking{Key: r.Key, Refund: &q, InputHash: r.InputHash(), Answer: q.answer()}
 	b.addLoss(r.Key, r.Card, r.LossBorneFen)
 	b.add(entry(r.Key, "refund", ledger.EntryRefund, r.Card,
 		ledger.Debit(floatAccount(r.Card), q.BalanceFen), ledger.Debit(deposit(r.Card), q.DepositFen+q.DepositKeptFen),
@@ -530,6 +563,7 @@ func (b *Booking) addLoss(key string, c *Card, lossFen int64) {
 type ReplacementFee struct {
 	Key     string
 	Old     *Card
+	NewASN  citycard.ASN // the card that replaces it (the request's, for the input hash)
 	Product *Product
 	Channel Channel
 }
@@ -655,9 +689,14 @@ func (l Load) InputHash() [32]byte {
 func (l Load) OpKey() string { return l.Key }
 
 // InputHash is the hash of the request (Booking.InputHash), whatever the
-// card's state: what a retry is recognized by.
+// card's state: what a retry is recognized by. It is the client's input
+// only, the card and the payee: the balance, purchases and loss the
+// refund is reckoned from are the server's, and move when a lost card's
+// late records arrive, so a retry of the same request hashes alike and
+// answers the first quote (Booking.Answer), and another request under
+// the key is refused.
 func (r Refunding) InputHash() [32]byte {
-	return inputHash("refund", r.Card.String(), r.Payee.Type, r.Payee.Party, r.Payee.Reference, r.Purchases, r.BalanceFen, r.LossBorneFen)
+	return inputHash("refund_request", r.Card.String(), r.Payee.Type, r.Payee.Party, r.Payee.Reference)
 }
 
 // OpKey returns the idempotency key.
@@ -666,16 +705,18 @@ func (r Refunding) OpKey() string { return r.Key }
 // InputHash is the hash of the request (Booking.InputHash), whatever the
 // card's state: what a retry is recognized by.
 func (f ReplacementFee) InputHash() [32]byte {
-	return inputHash("replacement_fee", f.Old.String(), f.Channel.Type, f.Channel.Party, f.Channel.Reference)
+	return inputHash("replacement_fee", f.Old.String(), f.NewASN.String(), f.Channel.Type, f.Channel.Party, f.Channel.Reference)
 }
 
 // OpKey returns the idempotency key.
 func (f ReplacementFee) OpKey() string { return f.Key }
 
 // InputHash is the hash of the request (Booking.InputHash), whatever the
-// card's state: what a retry is recognized by.
+// card's state: what a retry is recognized by. It is the client's input
+// only, the old card: its replacement and the split are the server's,
+// reckoned from a book the move itself changes.
 func (m BalanceMove) InputHash() [32]byte {
-	return inputHash("balance_move", m.Old.String(), m.New.String(), m.Split.BalanceAtCutFen, m.Split.LossBorneFen)
+	return inputHash("balance_move_request", m.Old.String())
 }
 
 // OpKey returns the idempotency key.

@@ -64,6 +64,9 @@ type Store interface {
 	// OperationHash returns the input hash a key was committed with. Kind
 	// NotFound.
 	OperationHash(ctx context.Context, key string) ([32]byte, error)
+	// OperationAnswer returns the answer a key was committed with
+	// (Booking.Answer; "" for none). Kind NotFound.
+	OperationAnswer(ctx context.Context, key string) (string, error)
 	// Flows returns the flows of a card, in the order they were booked.
 	Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]Flow, error)
 	// FlowTotals sums every card's flows by type (the float report's

@@ -297,7 +297,7 @@ func commitBatchAs(ctx context.Context, db *DB, ops []*cms.Operation, live []int
 			}
 			committed[bk.Key] = in
 			fresh++
-			rows.operations.add(i, bk.Key, in, o.At.UnixNano())
+			rows.operations.add(i, bk.Key, in, o.At.UnixNano(), bk.Answer)
 			for k := range bk.Flows {
 				rows.flows.add(i, cms.FlowArgs(bk, k)...)
 			}
@@ -439,7 +439,7 @@ func readLoadSettle(l *cms.OnlineLoad) func(pgx.BatchResults) error {
 // commitBatch's multi-row statements, a table's columns as cms spells
 // them (cms.LoadColumns, ...).
 var (
-	operationsInsert = newRowInsert("cms_operations", "key, input_hash, at_ns", "text", "text", "bigint")
+	operationsInsert = newRowInsert("cms_operations", "key, input_hash, at_ns, answer", "text", "text", "bigint", "text")
 	flowsInsert      = newRowInsert("cms_flows", cms.FlowColumns, "text", "integer", "text", "text", "text", "bigint")
 	movesInsert      = newRowInsert("cms_channel_moves", cms.ChannelMoveColumns,
 		"text", "bigint", "bigint", "text", "text", "text", "text", "bigint", "bigint")
@@ -565,6 +565,16 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 	}
 	h, err := cms.ParseHash(hash)
 	return h, mapErr(op, err)
+}
+
+func (s cmsStore) OperationAnswer(ctx context.Context, key string) (string, error) {
+	const op = "postgres.CMS.OperationAnswer"
+	var answer string
+	err := s.db.pool.QueryRow(ctx, `SELECT answer FROM cms_operations WHERE key = $1`, key).Scan(&answer)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", citycard.E(op, citycard.NotFound, "no operation %q", key)
+	}
+	return answer, mapErr(op, err)
 }
 
 func (s cmsStore) Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]cms.Flow, error) {

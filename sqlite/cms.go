@@ -29,7 +29,7 @@ const (
 	qAuditHead   = `SELECT seq, hash FROM cms_audit ORDER BY seq DESC LIMIT 1`
 	qAuditInsert = `INSERT INTO cms_audit (` + cms.AuditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qOpHash      = `SELECT input_hash FROM cms_operations WHERE key = ?`
-	qOpInsert    = `INSERT INTO cms_operations (key, input_hash, at_ns) VALUES (?, ?, ?)`
+	qOpInsert    = `INSERT INTO cms_operations (key, input_hash, at_ns, answer) VALUES (?, ?, ?, ?)`
 	qFlowInsert  = `INSERT INTO cms_flows (` + cms.FlowColumns + `) VALUES (?, ?, ?, ?, ?, ?)`
 	qLoadInsert  = `INSERT INTO cms_loads (` + cms.LoadColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qLoadSettle  = `UPDATE cms_loads SET status = ?, settled_ns = ?, settlement = ? WHERE key = ? AND (status = 'unconfirmed' OR (status = 'reversed' AND ? = 'confirmed'))`
@@ -229,7 +229,7 @@ func commitOp(ctx context.Context, db *DB, tx *sql.Tx, lt *ledgerTx, op *cms.Ope
 	if b := op.Booking; b != nil {
 		// The key first: a replay or a reused key is found by the insert
 		// that fails, as keys are almost always new.
-		_, err := db.txExec(ctx, tx, qOpInsert, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano())
+		_, err := db.txExec(ctx, tx, qOpInsert, b.Key, cms.LookupHex(b.InputHash), op.At.UnixNano(), b.Answer)
 		if err != nil {
 			if !citycard.IsKind(mapErr("", err), citycard.Exists) {
 				return false, err
@@ -348,6 +348,16 @@ func (s cmsStore) OperationHash(ctx context.Context, key string) ([32]byte, erro
 	}
 	h, err := cms.ParseHash(hash)
 	return h, mapErr(op, err)
+}
+
+func (s cmsStore) OperationAnswer(ctx context.Context, key string) (string, error) {
+	const op = "sqlite.CMS.OperationAnswer"
+	var answer string
+	err := s.db.readRow(ctx, `SELECT answer FROM cms_operations WHERE key = ?`, func(r *sql.Row) error { return r.Scan(&answer) }, key)
+	if err == sql.ErrNoRows {
+		return "", citycard.E(op, citycard.NotFound, "no operation %q", key)
+	}
+	return answer, mapErr(op, err)
 }
 
 func (s cmsStore) Flows(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) ([]cms.Flow, error) {

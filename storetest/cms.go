@@ -578,6 +578,23 @@ func testCMSMoney(t *testing.T, s Stores) {
 	if _, err := m.Refund(ctx, clerk, "refund-1", cmsIssuer, nu, cash, 24700, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Retried with the book moved (a late record): the store answers the
+	// first quote; another payee under the key is refused.
+	if r, err := m.Refund(ctx, clerk, "refund-1", cmsIssuer, nu, cash, 24400, []cms.Purchase{{At: clk.now, AmountFen: 300}}); !r || err != nil {
+		t.Errorf("Refund retried with the book moved: replayed %v, %v", r, err)
+	}
+	if q, r, err := m.RefundReplay(ctx, "refund-1", cmsIssuer, nu, cash); !r || err != nil || q.BalanceFen != 24700 || q.FeeFen != 500 || q.PaidFen != 24700+1000-500 || q.FeeRule == "" {
+		t.Errorf("RefundReplay: %+v %v %v; want the first quote, 247 yuan and the deposit less 5", q, r, err)
+	}
+	_, _, err = m.RefundReplay(ctx, "refund-1", cmsIssuer, nu, alipay)
+	wantKind(t, "a refund key reused for another payee", err, citycard.Conflict)
+	_, err = m.Refund(ctx, clerk, "refund-1", cmsIssuer, nu, alipay, 24700, nil)
+	wantKind(t, "a refund key reused for another payee", err, citycard.Conflict)
+	if r, err := m.MoveBalanceReplay(ctx, "move-1", cmsIssuer, asn); !r || err != nil {
+		t.Errorf("MoveBalanceReplay of the move made: %v %v", r, err)
+	}
+	_, err = m.MoveBalanceReplay(ctx, "move-1", cmsIssuer, nu)
+	wantKind(t, "a balance move key reused for another card", err, citycard.Conflict)
 	if got := bookBalance(t, s.CMS, nu); got != 0 || floatFen(t, s) != 0 {
 		t.Errorf("after the refund: book %d, float %d", got, floatFen(t, s))
 	}

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSTopUpRace", testCMSTopUpRace},
 		{"CMSFlowIssuers", testCMSFlowIssuers},
 		{"CMSTopUpsFollow", testCMSTopUpsFollow},
+		{"CMSTopUpsFollowRetried", testCMSTopUpsFollowRetried},
 		{"CMSTopUpLateTAC", testCMSTopUpLateTAC},
 		{"CMSLoadReversal", testCMSLoadReversal},
 		{"StaffLoginFailures", testStaffLoginFailures},

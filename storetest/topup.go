@@ -588,3 +588,70 @@ func testCMSTopUpLateTAC(t *testing.T, s Stores) {
 	}
 	refusedAndSound(t, s, nil)
 }
+
+// moveFailsOnce is a top-up store whose first MoveTopUp fails (kind IO)
+// with nothing kept: a crash between a replacement and its top-ups' move.
+type moveFailsOnce struct {
+	cms.TopUpStore
+	failed bool
+}
+
+func (f *moveFailsOnce) MoveTopUp(ctx context.Context, op *cms.Operation, t *cms.TopUp, from citycard.ASN) error {
+	if !f.failed {
+		f.failed = true
+		return citycard.E("storetest.moveFailsOnce", citycard.IO, "the move of top-up %s fails once", t.ID)
+	}
+	return f.TopUpStore.MoveTopUp(ctx, op, t, from)
+}
+
+// testCMSTopUpsFollowRetried fails the move of a replaced card's waiting
+// top-ups after the replacement committed: the replacement stands, the
+// top-ups wait on the old card, and the replacement retried under its
+// key (replayed, nothing booked again) moves them; the key sent for
+// another new card is refused.
+func testCMSTopUpsFollowRetried(t *testing.T, s Stores) {
+	ctx := context.Background()
+	h := newTopUpHost(t, s)
+	fails := &moveFailsOnce{TopUpStore: h.ts}
+	h.tu = cms.NewTopUps(h.host, fails)
+	old, nu := h.asn, cmsASN(t, "0123456789ABCD61")
+	payer := cms.Channel{Type: cms.BankCard, Party: "icbc"}
+	var ids []string
+	for i, fen := range []int64{1000, 500} {
+		h.clk.advance(time.Minute)
+		tu, _, err := h.tu.Pay(ctx, clerk, "follow-retried-"+string(rune('a'+i)), cmsIssuer, old, payer, fen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tu.ID)
+	}
+	for _, mv := range []cms.Move{cms.Activate, cms.ReportDamaged} {
+		step(t, h.m, old, mv)
+	}
+	cash := cms.Channel{Type: cms.Cash, Party: issuerHex}
+	fee := ledger.Account{Type: ledger.FeeIncome}
+	_, err := h.m.Replace(ctx, clerk, "replace-retried", cmsIssuer, old, nu, cash)
+	wantKind(t, "the replacement with its top-ups' move failing", err, citycard.IO)
+	if c, err := h.m.Card(ctx, cmsIssuer, old); err != nil || c.State != cms.Replaced || c.ReplacedBy != nu {
+		t.Fatalf("the old card after the failed move: %+v %v; want replaced by %v", c, err, nu)
+	}
+	feeFen := h.account(t, fee)
+	for _, id := range ids {
+		if got := h.state(t, id); got.ASN != old || got.State != cms.TopUpPending {
+			t.Fatalf("top-up %s after the failed move: %v %v; want pending on the old card", id, got.ASN, got.State)
+		}
+	}
+	_, err = h.m.Replace(ctx, clerk, "replace-retried", cmsIssuer, old, cmsASN(t, "0123456789ABCD62"), cash)
+	wantKind(t, "the replacement's key for another new card", err, citycard.Conflict)
+	if r, err := h.m.Replace(ctx, clerk, "replace-retried", cmsIssuer, old, nu, cash); !r || err != nil {
+		t.Fatalf("the replacement retried: replayed %v, %v", r, err)
+	}
+	for _, id := range ids {
+		if got := h.state(t, id); got.ASN != nu || got.State != cms.TopUpPending {
+			t.Errorf("top-up %s after the retry: %v %v; want pending on the new card %v", id, got.ASN, got.State, nu)
+		}
+	}
+	if h.account(t, fee) != feeFen {
+		t.Errorf("the retry booked the fee again: fee income %d, was %d", h.account(t, fee), feeFen)
+	}
+}
