@@ -181,13 +181,16 @@ func (m CMS) quote(ctx context.Context, issuer citycard.IssuerCode, asn citycard
 // key and the card: the payee is the counter's cash, always.
 func (m CMS) Refund(ctx context.Context, by Staff, issuer citycard.IssuerCode, asn citycard.ASN, key string, approvalID int64) (RefundOutcome, error) {
 	const op = "console.CMS.Refund"
-	if c, err := m.Manager.Card(ctx, issuer, asn); err == nil && c.State == cms.Closed {
-		// A confirmation sent again: the card closed is not reckoned
-		// again (its book moved), the key tells.
-		booked, err := m.Manager.Booked(ctx, key)
-		if err != nil || booked {
-			return RefundOutcome{Card: c, Replayed: booked}, citycard.Wrap(op, citycard.Other, err)
+	// A confirmation sent again is answered by its key, before the card
+	// (closed, its book moved) is reckoned again: the first quote,
+	// whatever arrived since; the key of another card's or payee's
+	// refund is a Conflict naming it.
+	if q, replayed, err := m.Manager.RefundReplay(ctx, key, issuer, asn, m.cash(issuer)); err != nil || replayed {
+		if err != nil {
+			return RefundOutcome{}, citycard.Wrap(op, citycard.Other, err)
 		}
+		c, err := m.Manager.Card(ctx, issuer, asn)
+		return RefundOutcome{Card: c, Quote: q, Replayed: true}, citycard.Wrap(op, citycard.Other, err)
 	}
 	q, c, bal, purchases, err := m.quote(ctx, issuer, asn)
 	if err != nil {

@@ -422,6 +422,14 @@ func TestCardRefund(t *testing.T) {
 	if resp, page := cf.post(t, clerk, "/cards/refund", form(small, key[1], "")); resp.StatusCode != http.StatusOK || !strings.Contains(page, "nothing paid twice") {
 		t.Errorf("the refund sent again: %d: %s", resp.StatusCode, page)
 	}
+	// Its key on another card: refused, naming the key, and that card
+	// not touched (before, a closed card's check let the key through).
+	if resp, page := cf.post(t, clerk, "/cards/refund", form(big, key[1], "")); resp.StatusCode != http.StatusConflict || !strings.Contains(page, key[1]) {
+		t.Errorf("the refund's key on another card: %d: %s", resp.StatusCode, page)
+	}
+	if c, _ := cf.m.Card(ctx, sim.Issuer, big); c.State != cms.Active {
+		t.Fatalf("a key of another card's refund moved the card: %v", c.State)
+	}
 
 	// Over the limit.
 	resp, page = cf.get(t, clerk, quote(big))
@@ -456,5 +464,11 @@ func TestCardRefund(t *testing.T) {
 	resp, page = cf.post(t, clerk, "/cards/refund", form(big, bigKey, m[1]))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="state">closed<`) {
 		t.Fatalf("the approved refund: %d: %s", resp.StatusCode, page)
+	}
+	// The big refund's key sent for the small card, closed too: not a
+	// replay of the small card's refund (before, any key booked was
+	// answered "nothing paid twice" for a closed card), a Conflict.
+	if resp, page := cf.post(t, clerk, "/cards/refund", form(small, bigKey, "")); resp.StatusCode != http.StatusConflict || !strings.Contains(page, bigKey) {
+		t.Errorf("another card's refund key on a closed card: %d: %s", resp.StatusCode, page)
 	}
 }
