@@ -324,6 +324,26 @@ func TestBrowser(t *testing.T) {
 		}
 		if a.Kind == card.AppCampus {
 			shot("app-records-" + a.ID)
+			// The school's attendance page opens with its chart, and its
+			// totals are its pupils' lines (attendance_test.go checks the
+			// figures against the API's report, over a school with classes).
+			do("attendance of "+a.ID,
+				chromedp.Navigate(f.srv.URL+"/apps/"+a.ID+"/attendance?day="+f.days[1]),
+				chromedp.WaitVisible(chromedp.ID("summary")),
+				chromedp.Poll[chromedp.Void](`document.body.dataset.chartsDrawn === "1"`, chromedp.WithPollingTimeout(10*time.Second)),
+			)
+			total := 0
+			for _, name := range []string{"present", "late", "absent"} {
+				n, err := strconv.Atoi(strings.ReplaceAll(text("#fig-"+name+" .now"), ",", ""))
+				if err != nil {
+					t.Fatalf("%s attendance: %s: %v", a.ID, name, err)
+				}
+				total += n
+			}
+			if rows := eval(`document.querySelectorAll("section.attendance tr[data-presence]").length`); rows != total {
+				t.Errorf("%s attendance: %d present, late and absent, %d pupils' lines", a.ID, total, rows)
+			}
+			shot("app-attendance-" + a.ID)
 		}
 	}
 	// From an application's record to its card: an auditor sees no
