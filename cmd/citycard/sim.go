@@ -21,6 +21,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
@@ -531,6 +532,10 @@ func (l simLink) Upload(ctx context.Context, batch terminal.UploadBatch) (acquir
 
 func (l simLink) SyncBlacklist(ctx context.Context, local *blacklist.List) (int, error) {
 	return l.client().SyncBlacklist(ctx, local)
+}
+
+func (l simLink) SyncGateVersions(ctx context.Context, kind card.Application, scope uint32, local *terminal.MinVersions) (int, error) {
+	return l.client().SyncGateVersions(ctx, kind, scope, local)
 }
 
 // Cards implements city.BackOffice: card management as serve wires it

@@ -13,6 +13,7 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/exchange"
@@ -73,10 +74,15 @@ const (
 	// or after the save goes through. The restarted back office resumes
 	// the cycle from the state its store kept.
 	FaultCrashClearing Fault = "crash-clearing"
+	// FaultWebhook makes the applications' webhook receiver fail now
+	// and then: a 503 before it takes the event, or after (the answer
+	// lost: the outbox sends it again, and the receiver deduplicates
+	// it by its Idempotency-Key).
+	FaultWebhook Fault = "webhook"
 )
 
 // Faults lists the faults simulated now, in the order reports show them.
-var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing, FaultCounterpart}
+var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing, FaultCounterpart, FaultWebhook}
 
 // FaultsNotYet are the faults of the simulator's plan that need parts of
 // the platform not built yet, with what they wait for.
@@ -258,6 +264,10 @@ type Setup struct {
 type Link interface {
 	Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error)
 	SyncBlacklist(ctx context.Context, local *blacklist.List) (pages int, err error)
+	// SyncGateVersions brings an application gate's least entitlement
+	// file versions (kind at scope) up to the back office's, page by
+	// page (GET /v1/terminals/{terminal}/entitlement-versions).
+	SyncGateVersions(ctx context.Context, kind card.Application, scope uint32, local *terminal.MinVersions) (pages int, err error)
 	// Loads returns the terminal's load client over HTTP (a kiosk's:
 	// its remote top-ups to claim, and their claims), paying through
 	// ch. It follows restarts: call it for each load.
