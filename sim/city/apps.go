@@ -141,7 +141,8 @@ type cityApps struct {
 	taps         int64
 	copyBad      int64 // records of a copy answered other than duplicate
 	replacedTaps int64
-	frng         *rand.Rand // the faults' (appsfaults.go)
+	frng         *rand.Rand    // the faults' (appsfaults.go)
+	hooks        *hookReceiver // (appshooks.go)
 }
 
 type attKey struct {
@@ -286,11 +287,13 @@ func (c *City) grantApps(ctx context.Context) error {
 		return nil
 	}
 	o, _ := c.bo.Apps()
+	c.startHooks()
 	for i, d := range appDefs {
-		if _, _, err := o.Add(ctx, apps.App{ID: d.id, Name: d.name, Kind: d.kind, Scope: d.scope, Party: d.party}); err != nil {
+		app, _, err := o.Add(ctx, apps.App{ID: d.id, Name: d.name, Kind: d.kind, Scope: d.scope, Party: d.party, WebhookURL: a.hooks.url(i)})
+		if err != nil {
 			return fmt.Errorf("city: adding application %s: %w", d.id, err)
 		}
-		_ = i
+		a.hooks.secrets[d.id] = app.WebhookSecret
 	}
 	rng := rngFor(c.cfg.Seed, "apps-holders")
 	day := func(t time.Time) citycard.BCDDate { d, _ := citycard.DateTime(t); return d }

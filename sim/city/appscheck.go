@@ -42,6 +42,11 @@ const (
 	// gate's queue (appsfaults.go) was answered rejected, is in the
 	// rejection journal, and was never journaled nor filed.
 	InvAppForgedRefused = "app_forged_refused"
+	// InvAppWebhooks: every event queued for an application with a
+	// webhook was delivered by the run's end, taken exactly once by the
+	// idempotent receiver (a delivery again explained by an answer it
+	// lost), none with a bad signature (appshooks.go).
+	InvAppWebhooks = "app_webhooks_delivered"
 )
 
 // appJournaled counts a journal entry of an application record; false
@@ -330,6 +335,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			present, late, absent = present+int64(rep.Present), late+int64(rep.Lates), absent+int64(rep.Absent)
 		}
 	}
+	c.checkHooks(ctx, o, newInv(InvAppWebhooks))
 	att.detail = fmt.Sprintf("%d class reports over %d days (%d school days): %d present, %d late (after 08:00), %d absent, none on a weekend, each pupil as the city made it", reports, c.cfg.Days, schoolDays, present, late, absent)
 }
 

@@ -158,6 +158,9 @@ func (c *City) appsUntil(ctx context.Context, day int, at int64) {
 			c.siteTicket(ev.holder, int(ev.gate))
 		case appUploadEv:
 			c.appUpload(ctx, a.gates[ev.gate])
+			if ev.gate == int32(len(a.gates)-1) {
+				c.appsFollow(ctx) // after the slot's last gate
+			}
 		case appOfflineEv:
 			c.appOffline(a.gates[ev.gate])
 		}
