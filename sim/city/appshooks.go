@@ -43,18 +43,16 @@ var hooked = [appCount]bool{appSchool: true, appLibrary: true, appVenue: true}
 
 // hookReceiver is the webhook receiver of the applications with one.
 type hookReceiver struct {
-	c       *City
-	srv     *httptest.Server
-	faulty  bool
-	mu      sync.Mutex
-	rng     *rand.Rand
-	secrets map[string]string // by application ID
-	taken   map[string]int    // by Idempotency-Key: times taken (1, or the handler is broken)
-	seen    map[string]int    // by Idempotency-Key: deliveries
-	lost    map[string]int    // by Idempotency-Key: answers lost after taking it
-	apps    map[string]string // by Idempotency-Key: the application it came for
-	// dedup off makes the handler take every delivery (a test breaks it).
-	dedupOff                 bool
+	c                        *City
+	srv                      *httptest.Server
+	faulty                   bool
+	mu                       sync.Mutex
+	rng                      *rand.Rand
+	secrets                  map[string]string // by application ID
+	taken                    map[string]int    // by Idempotency-Key: times taken (once)
+	seen                     map[string]int    // by Idempotency-Key: deliveries
+	lost                     map[string]int    // by Idempotency-Key: answers lost after taking it
+	apps                     map[string]string // by Idempotency-Key: the application it came for
 	badSig, failed, lostAns  int64
 	deduplicated, deliveries int64
 }
@@ -106,7 +104,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.deliveries++
 	h.seen[key]++
 	h.apps[key] = app
-	if h.taken[key] > 0 && !h.dedupOff {
+	if h.taken[key] > 0 {
 		h.deduplicated++
 	} else {
 		h.taken[key]++
