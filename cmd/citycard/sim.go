@@ -66,6 +66,8 @@ Faults (--faults all, or some of them separated by commas):
   counterpart  a counterpart city (the visiting cards' issuer, which
              answers each day's interconnection file) rejecting some
              records whose TAC verifies
+  webhook    the applications' webhook receiver answering 503 now and
+             then, before taking an event or after (its answer lost)
 
 Each day is cleared at its cut-off (run, reviewed, approved by a second
 person, closed) and its settlement files written (--out DIR keeps them;

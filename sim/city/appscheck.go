@@ -220,6 +220,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		nodup.fail("%d records of a batch sent again answered other than duplicate", a.copyBad)
 	}
 	nodup.detail = fmt.Sprintf("%d stamps, none answered a duplicate of another (%d answered duplicate on a retry of their own); %d copies sent again, each journaled duplicate", genuine, answeredDup, copies)
+	c.checkHooks(ctx, o, newInv(InvAppWebhooks))
 
 	// The lifecycle: a lost card's grants revoked with its replacement,
 	// the replacement's the same and active; the lost card refused.
@@ -335,7 +336,6 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			present, late, absent = present+int64(rep.Present), late+int64(rep.Lates), absent+int64(rep.Absent)
 		}
 	}
-	c.checkHooks(ctx, o, newInv(InvAppWebhooks))
 	att.detail = fmt.Sprintf("%d class reports over %d days (%d school days): %d present, %d late (after 08:00), %d absent, none on a weekend, each pupil as the city made it", reports, c.cfg.Days, schoolDays, present, late, absent)
 }
 

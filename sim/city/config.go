@@ -52,10 +52,12 @@ const (
 	// settled from the card's later records, or never).
 	FaultTear Fault = "tear"
 	// FaultForge puts forged records in terminals' queues: sealed by the
-	// terminal's PSAM but not made by a card (the TAC is wrong).
+	// terminal's PSAM but not made by a card (the TAC is wrong); in an
+	// application gate's, a stamp whose record MAC is made up.
 	FaultForge Fault = "forge"
 	// FaultAlter puts altered copies of genuine records in terminals'
-	// queues (an amount changed after sealing: the record MAC is wrong).
+	// queues (an amount changed after sealing, at a gate the card
+	// number or the time: the record MAC is wrong).
 	FaultAlter Fault = "alter"
 	// FaultLost reports registered cards lost to card management, which
 	// blacklists them; whoever holds the card keeps using it.
