@@ -21,6 +21,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
@@ -65,6 +66,8 @@ Faults (--faults all, or some of them separated by commas):
   counterpart  a counterpart city (the visiting cards' issuer, which
              answers each day's interconnection file) rejecting some
              records whose TAC verifies
+  webhook    the applications' webhook receiver answering 503 now and
+             then, before taking an event or after (its answer lost)
 
 Each day is cleared at its cut-off (run, reviewed, approved by a second
 person, closed) and its settlement files written (--out DIR keeps them;
@@ -531,6 +534,10 @@ func (l simLink) Upload(ctx context.Context, batch terminal.UploadBatch) (acquir
 
 func (l simLink) SyncBlacklist(ctx context.Context, local *blacklist.List) (int, error) {
 	return l.client().SyncBlacklist(ctx, local)
+}
+
+func (l simLink) SyncGateVersions(ctx context.Context, kind card.Application, scope uint32, local *terminal.MinVersions) (int, error) {
+	return l.client().SyncGateVersions(ctx, kind, scope, local)
 }
 
 // Cards implements city.BackOffice: card management as serve wires it

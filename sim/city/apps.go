@@ -3,6 +3,7 @@ package city
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"time"
 
@@ -120,6 +121,7 @@ type appRec struct {
 	other   int32 // journaled in any other class: booked
 	rejects int32
 	raw     []byte
+	bad     uint8 // appGenuine, or what the faults made of it (appsfaults.go)
 }
 
 // cityApps is the city's application systems.
@@ -139,6 +141,8 @@ type cityApps struct {
 	taps         int64
 	copyBad      int64 // records of a copy answered other than duplicate
 	replacedTaps int64
+	frng         *rand.Rand    // the faults' (appsfaults.go)
+	hooks        *hookReceiver // (appshooks.go)
 }
 
 type attKey struct {
@@ -219,6 +223,7 @@ func (c *City) buildApps(ctx context.Context, reg *registry.Registry) error {
 		}
 		a.tickets[s] = d.idx
 	}
+	c.appSkew()
 	return nil
 }
 
@@ -249,7 +254,7 @@ func (c *City) addAppGate(ctx context.Context, reg *registry.Registry, n int, ca
 		ground = &apps.Ground{School: schoolScope, Open: schoolOpen, Close: schoolClose}
 	}
 	ag.gate, err = terminal.NewGate(terminal.GateConfig{PSAM: d.psam, PSAMID: d.psamID, RecordKeyVersion: 1, App: def.kind, Scope: def.scope,
-		Place: place, Action: action, Spool: &appSpool{c: c, g: ag}, Blacklist: d.bl, Versions: ag.mv, Ground: ground, Now: c.now})
+		Place: place, Action: action, Spool: &appSpool{c: c, g: ag}, Blacklist: d.bl, Versions: ag.mv, Ground: ground, Now: func() time.Time { return c.now().Add(d.skew) }})
 	if err != nil {
 		return err
 	}
@@ -282,11 +287,13 @@ func (c *City) grantApps(ctx context.Context) error {
 		return nil
 	}
 	o, _ := c.bo.Apps()
+	c.startHooks()
 	for i, d := range appDefs {
-		if _, _, err := o.Add(ctx, apps.App{ID: d.id, Name: d.name, Kind: d.kind, Scope: d.scope, Party: d.party}); err != nil {
+		app, _, err := o.Add(ctx, apps.App{ID: d.id, Name: d.name, Kind: d.kind, Scope: d.scope, Party: d.party, WebhookURL: a.hooks.url(i)})
+		if err != nil {
 			return fmt.Errorf("city: adding application %s: %w", d.id, err)
 		}
-		_ = i
+		a.hooks.secrets[d.id] = app.WebhookSecret
 	}
 	rng := rngFor(c.cfg.Seed, "apps-holders")
 	day := func(t time.Time) citycard.BCDDate { d, _ := citycard.DateTime(t); return d }

@@ -38,6 +38,15 @@ const (
 	// school queued one event for the parents' app (the outbox the app
 	// polls or its webhook receives), none twice.
 	InvAppParentsTold = "app_parents_told"
+	// InvAppForgedRefused: every forged or altered record put in a
+	// gate's queue (appsfaults.go) was answered rejected, is in the
+	// rejection journal, and was never journaled nor filed.
+	InvAppForgedRefused = "app_forged_refused"
+	// InvAppWebhooks: every event queued for an application with a
+	// webhook was delivered by the run's end, taken exactly once by the
+	// idempotent receiver (a delivery again explained by an answer it
+	// lost), none with a bad signature (appshooks.go).
+	InvAppWebhooks = "app_webhooks_delivered"
 )
 
 // appJournaled counts a journal entry of an application record; false
@@ -84,7 +93,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		return
 	}
 	kept, nodup, life, att := newInv(InvAppRecordsKept), newInv(InvAppNoFalseDuplicates), newInv(InvAppLifecycle), newInv(InvAppAttendance)
-	told := newInv(InvAppParentsTold)
+	told, forged := newInv(InvAppParentsTold), newInv(InvAppForgedRefused)
 	o, lc := c.bo.Apps()
 	for last := int64(-1); ; {
 		pos, err := o.IndexRecords(ctx, api.AcquireJournal{Journal: c.bo.Journal()})
@@ -106,19 +115,30 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		t   citycard.TerminalID
 		seq uint32
 	}
-	mine := map[tseq]int{} // by terminal and sequence: the application
-	var answeredDup, copies int64
+	type stamp struct {
+		app  int
+		card citycard.ASN
+		date citycard.BCDDate
+		time citycard.BCDTime
+	}
+	mine := map[tseq]stamp{} // by terminal and sequence: the genuine record
+	var answeredDup, copies, genuine int64
 	for _, g := range a.gates {
 		if n := g.dev.queue.Len(); n > 0 {
 			kept.fail("gate %v still holds %d records after the last upload", g.dev.id, n)
 		}
 	}
+	c.checkAppForged(forged)
 	for i := range a.recs {
 		ar := &a.recs[i]
+		if ar.bad != appGenuine {
+			continue
+		}
+		genuine++
 		g := a.gates[ar.gate]
 		r, _ := record.DecodeBinary(ar.raw)
 		name := fmt.Sprintf("gate %v (%s, %s) sequence %d, card %v", g.dev.id, appDefs[g.app.idx].id, ar.action, r.TerminalSeq, r.ASN)
-		mine[tseq{g.dev.id, r.TerminalSeq}] = g.app.idx
+		mine[tseq{g.dev.id, r.TerminalSeq}] = stamp{g.app.idx, r.ASN, r.Date, r.Time}
 		switch {
 		case ar.answer == 0:
 			kept.fail("%s: queued, never answered", name)
@@ -147,8 +167,10 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			for _, r := range rs {
 				after = r.Pos
 				n++
-				if app, ok := mine[tseq{r.Terminal, r.TerminalSeq}]; !ok || app != k {
+				if st, ok := mine[tseq{r.Terminal, r.TerminalSeq}]; !ok || st.app != k {
 					kept.fail("%s: a record filed (terminal %v, sequence %d) that none of its gates queued", appDefs[k].id, r.Terminal, r.TerminalSeq)
+				} else if st.card != r.Card.ASN || st.date != r.Date || st.time != r.Time {
+					forged.fail("%s: a record filed (terminal %v, sequence %d) as card %v at %v %v, its gate stamped card %v at %v %v", appDefs[k].id, r.Terminal, r.TerminalSeq, r.Card.ASN, r.Date, r.Time, st.card, st.date, st.time)
 				}
 			}
 			if len(rs) < apps.RecordsPageMax {
@@ -193,11 +215,12 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		told.fail("%s: %d check-in and %d check-out events queued for %d records filed", appDefs[appSchool].id, ins, outs, a.apps[appSchool].fig.Records)
 	}
 	told.detail = fmt.Sprintf("%d check-ins and %d check-outs, each one event in the outbox for the parents' app", ins, outs)
-	kept.detail = fmt.Sprintf("%d application records queued, each journaled once as an application record, none booked or rejected; %d filed under their applications", len(a.recs), filed)
+	kept.detail = fmt.Sprintf("%d application records queued, each journaled once as an application record, none booked or rejected; %d filed under their applications", genuine, filed)
 	if a.copyBad > 0 {
 		nodup.fail("%d records of a batch sent again answered other than duplicate", a.copyBad)
 	}
-	nodup.detail = fmt.Sprintf("%d stamps, none answered a duplicate of another (%d answered duplicate on a retry of their own); %d copies sent again, each journaled duplicate", len(a.recs), answeredDup, copies)
+	nodup.detail = fmt.Sprintf("%d stamps, none answered a duplicate of another (%d answered duplicate on a retry of their own); %d copies sent again, each journaled duplicate", genuine, answeredDup, copies)
+	c.checkHooks(ctx, o, newInv(InvAppWebhooks))
 
 	// The lifecycle: a lost card's grants revoked with its replacement,
 	// the replacement's the same and active; the lost card refused.

@@ -27,6 +27,7 @@ const (
 	appTapEv uint8 = iota
 	appTicketEv
 	appUploadEv
+	appOfflineEv // the gate goes offline for a day (appsfaults.go)
 )
 
 // appUploadMinutes are when the gates upload (and download the
@@ -130,6 +131,9 @@ func (c *City) planApps(day int) []appEvent {
 			evs = append(evs, appEvent{at: int64(m*60 + gi%7), kind: appUploadEv, gate: int32(gi)})
 		}
 	}
+	if c.cfg.has(FaultOffline) {
+		evs = append(evs, appEvent{at: int64(8*3600 + rng.IntN(10*3600)), kind: appOfflineEv, gate: int32(rng.IntN(len(a.gates)))})
+	}
 	slices.SortStableFunc(evs, func(x, y appEvent) int { return int(x.at - y.at) })
 	return evs
 }
@@ -154,6 +158,11 @@ func (c *City) appsUntil(ctx context.Context, day int, at int64) {
 			c.siteTicket(ev.holder, int(ev.gate))
 		case appUploadEv:
 			c.appUpload(ctx, a.gates[ev.gate])
+			if ev.gate == int32(len(a.gates)-1) {
+				c.appsFollow(ctx) // after the slot's last gate
+			}
+		case appOfflineEv:
+			c.appOffline(a.gates[ev.gate])
 		}
 	}
 }
@@ -169,31 +178,18 @@ func (c *City) appsDay(day int) {
 // application's gate versions downloaded, its queue uploaded.
 func (c *City) appUpload(ctx context.Context, g *appGate) {
 	c.upload(ctx, g.dev)
-	c.syncVersions(ctx, g)
+	if g.dev.offlineUntil.IsZero() {
+		c.syncVersions(ctx, g)
+	}
 }
 
 // syncVersions downloads the gate versions of g's application after
-// the last it holds (apps.Office.GateVersions, what GET
-// /v1/terminals/{terminal}/entitlement-versions answers).
+// the last it holds, over HTTP (GET
+// /v1/terminals/{terminal}/entitlement-versions), as a gate does.
 func (c *City) syncVersions(ctx context.Context, g *appGate) {
-	o, _ := c.bo.Apps()
 	def := appDefs[g.app.idx]
-	for {
-		page, err := o.GateVersions(ctx, def.party, def.kind, def.scope, g.mv.Seq(), apps.GateVersionsPageMax)
-		if err != nil {
-			c.fig.SyncFailures++
-			return
-		}
-		if len(page) == 0 {
-			return
-		}
-		if err := g.mv.Apply(page); err != nil {
-			c.violate("gate %v: applying its gate versions: %v", g.dev.id, err)
-			return
-		}
-		if len(page) < apps.GateVersionsPageMax {
-			return
-		}
+	if _, err := g.dev.link.SyncGateVersions(ctx, def.kind, def.scope, g.mv); err != nil {
+		c.fig.SyncFailures++
 	}
 }
 
@@ -233,6 +229,7 @@ func (c *City) appTap(hi int32, g *appGate, day int) {
 	if r.replaces >= 0 {
 		a.replacedTaps++
 	}
+	c.injectAppFaults(g, a.recs[len(a.recs)-1].raw)
 	switch g.app.idx {
 	case appSchool:
 		if g.key.action == apps.CheckIn {
@@ -389,6 +386,12 @@ func (c *City) noteAppAnswers(d *device, recs [][]byte, ans *acquire.Answer, cop
 			continue
 		}
 		ar := &a.recs[i]
+		if ar.bad != appGenuine {
+			if ar.answer == 0 || ra.Verdict != acquire.Rejected {
+				ar.answer = ra.Verdict // a forged record answered otherwise is kept for the check
+			}
+			continue
+		}
 		if copied {
 			c.fig.Copies.Verdicts[ra.Status]++
 			if ra.Verdict != acquire.Duplicate {
@@ -410,6 +413,9 @@ func (c *City) noteAppAnswers(d *device, recs [][]byte, ans *acquire.Answer, cop
 func (c *City) appFinalUploads(ctx context.Context) {
 	if c.apps == nil {
 		return
+	}
+	for _, g := range c.apps.gates {
+		g.dev.offlineUntil = time.Time{} // back online: everything at once
 	}
 	for round := 0; round < 10; round++ {
 		left := 0

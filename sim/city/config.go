@@ -13,6 +13,7 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/blacklist"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/exchange"
@@ -51,10 +52,12 @@ const (
 	// settled from the card's later records, or never).
 	FaultTear Fault = "tear"
 	// FaultForge puts forged records in terminals' queues: sealed by the
-	// terminal's PSAM but not made by a card (the TAC is wrong).
+	// terminal's PSAM but not made by a card (the TAC is wrong); in an
+	// application gate's, a stamp whose record MAC is made up.
 	FaultForge Fault = "forge"
 	// FaultAlter puts altered copies of genuine records in terminals'
-	// queues (an amount changed after sealing: the record MAC is wrong).
+	// queues (an amount changed after sealing, at a gate the card
+	// number or the time: the record MAC is wrong).
 	FaultAlter Fault = "alter"
 	// FaultLost reports registered cards lost to card management, which
 	// blacklists them; whoever holds the card keeps using it.
@@ -73,10 +76,15 @@ const (
 	// or after the save goes through. The restarted back office resumes
 	// the cycle from the state its store kept.
 	FaultCrashClearing Fault = "crash-clearing"
+	// FaultWebhook makes the applications' webhook receiver fail now
+	// and then: a 503 before it takes the event, or after (the answer
+	// lost: the outbox sends it again, and the receiver deduplicates
+	// it by its Idempotency-Key).
+	FaultWebhook Fault = "webhook"
 )
 
 // Faults lists the faults simulated now, in the order reports show them.
-var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing, FaultCounterpart}
+var Faults = []Fault{FaultOffline, FaultDuplicate, FaultReorder, FaultTear, FaultForge, FaultAlter, FaultLost, FaultSkew, FaultDB, FaultCrash, FaultCrashClearing, FaultCounterpart, FaultWebhook}
 
 // FaultsNotYet are the faults of the simulator's plan that need parts of
 // the platform not built yet, with what they wait for.
@@ -258,6 +266,10 @@ type Setup struct {
 type Link interface {
 	Upload(ctx context.Context, b terminal.UploadBatch) (acquire.Answer, error)
 	SyncBlacklist(ctx context.Context, local *blacklist.List) (pages int, err error)
+	// SyncGateVersions brings an application gate's least entitlement
+	// file versions (kind at scope) up to the back office's, page by
+	// page (GET /v1/terminals/{terminal}/entitlement-versions).
+	SyncGateVersions(ctx context.Context, kind card.Application, scope uint32, local *terminal.MinVersions) (pages int, err error)
 	// Loads returns the terminal's load client over HTTP (a kiosk's:
 	// its remote top-ups to claim, and their claims), paying through
 	// ch. It follows restarts: call it for each load.

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg Config, bo BackOffice) (*Report, error) {
 	t0 := c.wall()
 	c.setup = Setup{Now: c.now, Journal: c.fj.wrap, CheckpointEvery: checkpointEvery}
 	defer c.closeQueues()
+	defer c.closeHooks()
 	cfg.progressf("seed %d: a city of %d cards over %d days, faults: %s", cfg.Seed, cfg.Cards, cfg.Days, faultNames(cfg.Faults))
 	if err := c.build(ctx); err != nil {
 		return nil, err
