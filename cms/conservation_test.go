@@ -38,6 +38,10 @@ type liveCard struct {
 	asn     citycard.ASN
 	chip    int // index in the device city's cards; -1: no chip yet
 	pending int64
+	// uncredited are loads the host booked that the chip never credited
+	// (it tore before it committed), waiting for the host to reverse them
+	// (the card's next session at the same online counter).
+	uncredited []uncredited
 	// handedBack: the chip came back to a counter (refunded while in
 	// use) and taps no more; a lost card's chip goes on tapping.
 	handedBack bool
@@ -184,7 +188,7 @@ func (l *live) personalize(c *liveCard, balanceFen int64) {
 	ks, err := card.DeriveKeySet(l.city.Store, sim.Issuer, c.asn, 1)
 	l.must(err, "deriving its keys", c)
 	start, _ := citycard.DateTime(l.at.AddDate(-1, 0, 0))
-	expiry, _ := citycard.DateTime(l.at.AddDate(3, 0, 0))
+	expiry, _ := citycard.DateTime(l.at.AddDate(10, 0, 0))
 	cd, err := card.New(card.Config{Profile: card.ProfileMOHURD, Issuer: sim.Issuer, ASN: c.asn, Start: start, Expiry: expiry,
 		KeySets: []card.KeySet{ks}, InitialBalanceFen: uint32(balanceFen), BalanceMaxFen: 200000})
 	l.must(err, "personalizing the chip", c)
@@ -207,10 +211,61 @@ func (l *live) sell() {
 	l.must(err, "applying", c)
 	_, err = l.m.Move(l.ctx, liveClerk, sim.Issuer, c.asn, cms.Personalize)
 	l.must(err, "personalizing", c)
-	_, err = l.m.Sell(l.ctx, liveClerk, l.key("sale"), sim.Issuer, c.asn, liveCash, load)
+	key := l.key("sale")
+	_, err = l.m.Sell(l.ctx, liveClerk, key, sim.Issuer, c.asn, liveCash, load)
 	l.must(err, "selling", c)
+	if l.rnd.IntN(3) == 0 {
+		l.retried(c, "sale", func() (bool, error) { return l.m.Sell(l.ctx, liveClerk, key, sim.Issuer, c.asn, liveCash, load) })
+	}
 	l.personalize(c, load)
 	l.counts["sale"]++
+}
+
+// retried asserts that a money operation sent again under its key is a
+// replay, booking nothing (check sees a second booking).
+func (l *live) retried(c *liveCard, what string, again func() (bool, error)) {
+	l.t.Helper()
+	replayed, err := again()
+	if err != nil || !replayed {
+		l.fatalf("card %v: the %s sent again: replayed %v, %v", c.asn, what, replayed, err)
+	}
+	l.counts["retry"]++
+}
+
+// retryHost is the load host as a kiosk that sends the card's INITIALIZE
+// FOR LOAD answer twice (its first answer lost): the host answers the
+// same MAC2 and books the load once.
+type retryHost struct{ terminal.LoadHost }
+
+func (h retryHost) AuthorizeLoad(req terminal.LoadRequest) ([4]byte, error) {
+	first, err := h.LoadHost.AuthorizeLoad(req)
+	if err != nil {
+		return first, err
+	}
+	again, err := h.LoadHost.AuthorizeLoad(req)
+	if err == nil && again != first {
+		return again, fmt.Errorf("the retry of the load was answered MAC2 %X, the first %X", again, first)
+	}
+	return again, err
+}
+
+type uncredited struct {
+	key string
+	fen int64
+}
+
+// seenHost remembers the last load request the host authorized.
+type seenHost struct {
+	terminal.LoadHost
+	last *terminal.LoadRequest
+}
+
+func (h seenHost) AuthorizeLoad(req terminal.LoadRequest) ([4]byte, error) {
+	mac2, err := h.LoadHost.AuthorizeLoad(req)
+	if err == nil {
+		*h.last = req
+	}
+	return mac2, err
 }
 
 // tornHost is the load host as a kiosk that loses the card's TAC: the
@@ -224,14 +279,35 @@ func (l *live) load(c *liveCard) {
 	l.t.Helper()
 	amount := uint32(1 + l.rnd.IntN(30000))
 	var h terminal.LoadHost = cms.TerminalHost{Host: l.host, Actor: liveKiosk, Channel: cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: l.key("pay")}}
+	if l.rnd.IntN(4) == 0 {
+		h = retryHost{h}
+	}
 	torn := l.rnd.IntN(4) == 0
 	if torn {
 		h = tornHost{h}
 	}
+	var req terminal.LoadRequest
+	h = seenHost{h, &req}
 	cd := l.city.Cards[c.chip]
 	before := cd.State().BalanceFen
+	tear := card.TearNone
+	if l.rnd.IntN(6) == 0 {
+		tear = card.TearStep(1 + l.rnd.IntN(2))
+		cd.Tear(tear)
+	}
 	_, err := l.city.Terminals[1].Load(cd, amount, h)
 	switch {
+	case tear != card.TearNone && err != nil && cd.State().BalanceFen == before && req.Load.Amount == amount:
+		// Torn before the card committed: the host booked a load the
+		// card never credited, until the card's next session reverses it.
+		cd.Tear(card.TearNone)
+		c.uncredited = append(c.uncredited, uncredited{cms.LoadKey(&cms.LoadSession{Issuer: req.Issuer, ASN: req.ASN, KeyVersion: req.KeyVersion, Alg: req.Alg, Load: req.Load}), int64(amount)})
+		l.counts["load torn before commit"]++
+	case tear != card.TearNone && err != nil:
+		// Torn after it committed: the terminal recovers the TAC with GET
+		// TRANSACTION PROOF before the card's next load there.
+		cd.Tear(card.TearNone)
+		l.counts["load torn after commit"]++
 	case err == nil && torn:
 		l.counts["load torn"]++
 	case err == nil:
@@ -246,6 +322,20 @@ func (l *live) load(c *liveCard) {
 	default:
 		l.fatalf("card %v: load of %d fen: %v", c.asn, amount, err)
 	}
+}
+
+// strayLoad is a load tried on a lost card (its finder at a kiosk without
+// the blacklist): the host refuses it, and the chip is not credited.
+func (l *live) strayLoad(c *liveCard) {
+	l.t.Helper()
+	cd := l.city.Cards[c.chip]
+	before := cd.State().BalanceFen
+	h := cms.TerminalHost{Host: l.host, Actor: liveKiosk, Channel: cms.Channel{Type: cms.ThirdParty, Party: "alipay", Reference: l.key("pay")}}
+	_, err := l.city.Terminals[1].Load(cd, 100, h)
+	if !citycard.IsKind(err, citycard.Conflict) || cd.State().BalanceFen != before {
+		l.fatalf("card %v: a load on the lost card: %v, the chip from %d to %d fen", c.asn, err, before, cd.State().BalanceFen)
+	}
+	l.counts["stray load"]++
 }
 
 // purchase taps c on the POS (offline: a lost card is not on its
@@ -311,8 +401,12 @@ func (l *live) reportLoss(c *liveCard) {
 func (l *live) replace(c *liveCard) {
 	nu := &liveCard{asn: l.newASN(), chip: -1}
 	l.cards = append(l.cards, nu)
-	_, err := l.m.Replace(l.ctx, liveClerk, l.key("replace"), sim.Issuer, c.asn, nu.asn, liveCash)
+	key := l.key("replace")
+	_, err := l.m.Replace(l.ctx, liveClerk, key, sim.Issuer, c.asn, nu.asn, liveCash)
 	l.must(err, "replacing it", c)
+	if l.rnd.IntN(3) == 0 {
+		l.retried(c, "replacement", func() (bool, error) { return l.m.Replace(l.ctx, liveClerk, key, sim.Issuer, c.asn, nu.asn, liveCash) })
+	}
 	l.counts["replace"]++
 }
 
@@ -330,8 +424,12 @@ func (l *live) moveBalance(c *liveCard, old cms.Card, p *cms.Product) {
 	l.must(err, "issuing the replacement", nu)
 	bal, purchases, err := l.purse.Balance(l.ctx, sim.Issuer, c.asn)
 	l.must(err, "its shadow balance", c)
-	_, err = l.m.MoveBalance(l.ctx, liveClerk, l.key("move"), sim.Issuer, c.asn, bal, purchases)
+	key := l.key("move")
+	_, err = l.m.MoveBalance(l.ctx, liveClerk, key, sim.Issuer, c.asn, bal, purchases)
 	l.must(err, "moving its balance", c)
+	if l.rnd.IntN(3) == 0 {
+		l.retried(c, "balance move", func() (bool, error) { return l.m.MoveBalanceReplay(l.ctx, key, sim.Issuer, c.asn) })
+	}
 	moved, err := l.m.BookBalance(l.ctx, sim.Issuer, nu.asn)
 	l.must(err, "the replacement's book", nu)
 	l.personalize(nu, moved)
@@ -354,8 +452,15 @@ func (l *live) refund(c *liveCard, k cms.Card, p *cms.Product) {
 	} else if l.at.Before(cms.CoolingEnds(p, &k)) {
 		return
 	}
-	_, err = l.m.Refund(l.ctx, liveClerk, l.key("refund"), sim.Issuer, c.asn, liveCash, bal, purchases)
+	key := l.key("refund")
+	_, err = l.m.Refund(l.ctx, liveClerk, key, sim.Issuer, c.asn, liveCash, bal, purchases)
 	l.must(err, "refunding it", c)
+	if l.rnd.IntN(3) == 0 {
+		l.retried(c, "refund", func() (bool, error) {
+			_, replayed, err := l.m.RefundReplay(l.ctx, key, sim.Issuer, c.asn, liveCash)
+			return replayed, err
+		})
+	}
 	l.counts["refund"]++
 }
 
@@ -370,7 +475,7 @@ func (l *live) cardOf(asn citycard.ASN) *liveCard {
 }
 
 func (l *live) step() {
-	l.at = l.at.Add(time.Duration(1+l.rnd.IntN(36*60)) * time.Minute)
+	l.at = l.at.Add(time.Duration(1+l.rnd.IntN(12*60)) * time.Minute)
 	if len(l.cards) == 0 || l.rnd.IntN(10) == 0 {
 		l.sell()
 		return
@@ -393,8 +498,15 @@ func (l *live) step() {
 			l.load(c)
 		case n < 17:
 			l.purchase(c)
-		case n < 19:
+		case n < 18:
 			l.reportLoss(c)
+		case n < 19 && k.State == cms.Active:
+			// The chip cannot be read: handed back, refunded or replaced
+			// from its shadow as a lost card is.
+			_, err := l.m.Move(l.ctx, liveClerk, sim.Issuer, c.asn, cms.ReportDamaged)
+			l.must(err, "reporting it damaged", c)
+			c.handedBack = true
+			l.counts["damaged"]++
 		case k.State == cms.Issued:
 			_, err := l.m.Move(l.ctx, liveClerk, sim.Issuer, c.asn, cms.Activate) // at the counter; a first load does it otherwise
 			l.must(err, "activating it", c)
@@ -403,21 +515,37 @@ func (l *live) step() {
 		}
 	case cms.Lost:
 		switch n := l.rnd.IntN(10); {
-		case n < 4:
+		case n < 3:
 			l.purchase(c) // offline, before the blacklist reached the POS
+		case n < 4:
+			l.strayLoad(c) // the finder at a kiosk
+		case n < 5:
+			_, err := l.m.Move(l.ctx, liveClerk, sim.Issuer, c.asn, cms.CancelLoss)
+			l.must(err, "cancelling its loss", c)
+			l.counts["loss cancelled"]++
 		case n < 8:
 			l.replace(c)
 		default:
 			l.refund(c, k, p)
 		}
+	case cms.Damaged:
+		if l.rnd.IntN(2) == 0 {
+			l.replace(c)
+		} else {
+			l.refund(c, k, p)
+		}
 	case cms.Replaced:
-		if l.rnd.IntN(3) == 0 {
+		if l.rnd.IntN(3) == 0 && !c.handedBack {
 			l.purchase(c) // the lost card is still out there
 		} else {
 			l.moveBalance(c, k, p)
 		}
 	case cms.Closed:
-		if !c.handedBack && l.rnd.IntN(2) == 0 {
+		switch n := l.rnd.IntN(8); {
+		case c.handedBack:
+		case n == 0:
+			l.strayLoad(c) // the lost card's finder at a kiosk
+		case n < 4:
 			l.purchase(c) // a late record of the lost card
 		}
 	}
@@ -465,11 +593,15 @@ func (l *live) check() {
 		var want int64
 		switch {
 		case k.State == cms.Closed && !k.LostAt.IsZero():
-			want = 0 // its spooled records are the issuer's, at their upload
+			// Its spooled records are the issuer's, at their upload; its
+			// balance reckoned at the cut counted its unconfirmed load.
+			want = 0
 		case k.State == cms.Closed:
-			held -= c.pending
+			// Refunded from the chip's balance: a load it never credited
+			// stays in the book (see the report of this test's commit).
+			held -= c.pending + l.uncredited(c)
 		case c.chip >= 0:
-			held -= c.pending
+			held -= c.pending + l.uncredited(c)
 			want = l.city.Cards[c.chip].State().BalanceFen
 		}
 		if held != want {
@@ -488,6 +620,30 @@ func (l *live) check() {
 	if float != sum || loss != borne {
 		l.fatalf("ledger float %d fen, the cards hold %d by the book; issuer loss %d, borne %d", float, sum, loss, borne)
 	}
+}
+
+// uncredited sums c's loads the chip never credited that the host has
+// not reversed yet, forgetting those it has. A load the chip never
+// credited cannot be confirmed.
+func (l *live) uncredited(c *liveCard) int64 {
+	l.t.Helper()
+	var fen int64
+	left := c.uncredited[:0]
+	for _, u := range c.uncredited {
+		ol, err := l.stores.cms.OnlineLoad(l.ctx, u.key)
+		l.must(err, "reading load "+u.key, c)
+		switch ol.Status {
+		case cms.LoadReversed:
+			l.counts["load reversed"]++
+			continue
+		case cms.LoadConfirmed:
+			l.fatalf("card %v: load %s, which the chip never credited, confirmed (%s)", c.asn, u.key, ol.Settlement)
+		}
+		fen += u.fen
+		left = append(left, u)
+	}
+	c.uncredited = left
+	return fen
 }
 
 func (l *live) balances() []ledger.Balance {
