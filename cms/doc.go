@@ -221,7 +221,11 @@
 // before the reversal is booked: the load committed before its MAC2 was
 // answered), its postings the load's negated, so that clearing's loads
 // and the channel's commission see the load taken back, and the ledger
-// refuses to reverse one load twice. A session whose counter is not past
+// refuses to reverse one load twice. A closed card's unconfirmed load is
+// never reversed: its balance at closing (a refund or a balance move
+// reckoned from the book) counted it, so a session on the card (a lost
+// card's finder at a kiosk) is refused and the load stays unconfirmed;
+// reversed, it would be paid back twice. A session whose counter is not past
 // that of the card's last confirmed load (CardLoads.CreditedCounter) is
 // an old one (the card began it before that load's, two readers on one
 // card, and it reached the host after): it is refused (Conflict), as the

@@ -120,7 +120,8 @@ func (h *LoadHost) proof(op string, s *LoadSession) (keys.Proof, error) {
 // (the card is lost, closed or otherwise not issued or active; the cap or
 // the daily limit; the session's key used for another request; a session
 // older than the card's unconfirmed load; a retry of a load since
-// reversed), IO.
+// reversed; a closed card's session, which leaves its unconfirmed load
+// alone), IO.
 func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadSession, mac1 [4]byte) ([4]byte, error) {
 	const op = "cms.LoadHost.Authorize"
 	if err := by.check(op); err != nil {
@@ -173,6 +174,13 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 			return pr.MAC2, h.replay(ctx, op, &prev, in)
 		case !citycard.IsKind(err, citycard.NotFound):
 			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		}
+		// A closed card's balance was reckoned with its unconfirmed load
+		// in it (refunded, or moved to its replacement): reversing it now
+		// would pay it back a second time (the finder of a lost card at a
+		// kiosk). It stays unconfirmed.
+		if c.State == Closed {
+			return [4]byte{}, citycard.E(op, citycard.Conflict, "card %v is closed: its unconfirmed load %s was reckoned in its balance when it closed", &c, open.Key)
 		}
 		reread = s.Load.OnlineCounter == open.Counter // the open load reversed
 		if c, err = h.settleBySession(ctx, op, by, c, open, s.Load.OnlineCounter); err != nil {
