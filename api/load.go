@@ -97,6 +97,11 @@ func readSession(w http.ResponseWriter, r *http.Request, tid citycard.TerminalID
 			return q, citycard.E(op, citycard.Invalid, "load: field %q: want %d hex digits", f.name, 2*len(f.dst))
 		}
 	}
+	// The terminal's date and time go into MAC2 and the load's record: a
+	// day that does not exist is refused here, not booked.
+	if _, err := citycard.TimeOf(s.Load.Date, s.Load.Time, citycard.ChinaTime); err != nil {
+		return q, citycard.E(op, citycard.Invalid, "load: fields \"date\" and \"time\": %v", err)
+	}
 	if payment {
 		if q.channel, err = parseChannel(channel, party, ref); err != nil {
 			return q, citycard.Wrap(op, citycard.Invalid, err)
