@@ -168,12 +168,10 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		}
 		// A retry of an older session, settled since, must not settle
 		// the card's newer one.
-		prev, err := st.OnlineLoad(ctx, key)
-		switch {
-		case err == nil:
-			return pr.MAC2, h.replay(ctx, op, &prev, in)
-		case !citycard.IsKind(err, citycard.NotFound):
-			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		if booked, err := h.replayKey(ctx, op, key, in); booked {
+			return pr.MAC2, err
+		} else if err != nil {
+			return [4]byte{}, err
 		}
 		// A closed card's balance was reckoned with its unconfirmed load
 		// in it (refunded, or moved to its replacement): reversing it now
@@ -191,12 +189,10 @@ func (h *LoadHost) Authorize(ctx context.Context, by Actor, ch Channel, s *LoadS
 		// counter has moved on: a session the card began before that
 		// load's, reaching the host after it (two readers on one card), or
 		// a retry of that load's own session, answered again.
-		prev, err := st.OnlineLoad(ctx, key)
-		switch {
-		case err == nil:
-			return pr.MAC2, h.replay(ctx, op, &prev, in)
-		case !citycard.IsKind(err, citycard.NotFound):
-			return [4]byte{}, citycard.Wrap(op, citycard.Other, err)
+		if booked, err := h.replayKey(ctx, op, key, in); booked {
+			return pr.MAC2, err
+		} else if err != nil {
+			return [4]byte{}, err
 		}
 		return [4]byte{}, citycard.E(op, citycard.Conflict, "card %v answered online counter %d, but it credited a load at counter %d: an old session", &c, s.Load.OnlineCounter, cl.CreditedCounter)
 	}
@@ -263,6 +259,21 @@ func (h *LoadHost) replay(ctx context.Context, op string, prev *OnlineLoad, in [
 		return citycard.E(op, citycard.Conflict, "load %s of card %s was reversed: the card began another load at online counter %d", prev.Key, prev.Card(), prev.Counter)
 	}
 	return nil
+}
+
+// replayKey answers a retry of the load session of key if it was booked
+// (booked true; replay's check of its input, and the caller answers its
+// MAC2 again); false, nil for a session never booked; the store's kinds
+// wrapped in op's name.
+func (h *LoadHost) replayKey(ctx context.Context, op, key string, in [32]byte) (booked bool, err error) {
+	prev, err := h.m.store.OnlineLoad(ctx, key)
+	switch {
+	case err == nil:
+		return true, h.replay(ctx, op, &prev, in)
+	case citycard.IsKind(err, citycard.NotFound):
+		return false, nil
+	}
+	return false, citycard.Wrap(op, citycard.Other, err)
 }
 
 // settleBySession settles a card's unconfirmed load from the online
