@@ -33,6 +33,24 @@ type loadRig struct {
 	s    *Server
 }
 
+// post sends body to the terminal route path (after
+// /v1/terminals/{terminal}) as terminal tid with its token, and returns
+// the status and the error body.
+func (r *loadRig) post(t *testing.T, tid citycard.TerminalID, path, body string) (int, errorBody) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+tid.String()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.toks[tid])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e errorBody
+	json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e
+}
+
 func newLoadRig(t *testing.T) *loadRig {
 	t.Helper()
 	ctx := context.Background()
@@ -139,18 +157,8 @@ func TestLoadOverHTTP(t *testing.T) {
 		t.Errorf("a kiosk with another's ID: %v", err)
 	}
 	for _, body := range []string{`{}`, `[]`, `{"issuer": 1}`, strings.Repeat(" ", 4096)} {
-		req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+kiosk.ID.String()+"/loads", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+r.toks[kiosk.ID])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e errorBody
-		json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnprocessableEntity || e.Error == "" {
-			t.Errorf("body %.20q: %d %+v", body, resp.StatusCode, e)
+		if code, e := r.post(t, kiosk.ID, "/loads", body); code != http.StatusUnprocessableEntity || e.Error == "" {
+			t.Errorf("body %.20q: %d %+v", body, code, e)
 		}
 	}
 }
@@ -292,20 +300,7 @@ func TestLoadTerminalTypes(t *testing.T) {
 		}
 		return cms.BookBalances(flows)[asn]
 	}
-	post := func(path, body string) (int, errorBody) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+kiosk.ID.String()+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+r.toks[kiosk.ID])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var e errorBody
-		json.NewDecoder(resp.Body).Decode(&e)
-		return resp.StatusCode, e
-	}
+	post := func(path, body string) (int, errorBody) { t.Helper(); return r.post(t, kiosk.ID, path, body) }
 	for _, typ := range []registry.TerminalType{registry.TerminalBusValidator, registry.TerminalGate, registry.TerminalParkingMeter} {
 		types[kiosk.ID] = typ
 		before, balance := booked(), cd.State().BalanceFen

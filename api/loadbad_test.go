@@ -46,17 +46,8 @@ func TestLoadRoutesBadInput(t *testing.T) {
 	}
 	post := func(path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+kiosk.ID.String()+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+r.toks[kiosk.ID])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var e errorBody
-		json.NewDecoder(resp.Body).Decode(&e)
-		return resp.StatusCode, e.Error
+		code, e := r.post(t, kiosk.ID, path, body)
+		return code, e.Error
 	}
 	state := func() (int, int64, int) {
 		t.Helper()
