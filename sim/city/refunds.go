@@ -52,17 +52,15 @@ func (c *City) replaceOrRefund(ctx context.Context, ri int32) {
 // refundLost refunds the lost cards whose cooling period is over, over
 // HTTP, at a day's end (endCooling).
 func (c *City) refundLost(ctx context.Context) {
-	m, _ := c.bo.Cards()
 	clerk, _ := c.bo.Staff()
 	left := c.lossRefunds[:0]
 	for _, ri := range c.lossRefunds {
 		r := c.riders[ri]
-		cd, err := m.Card(ctx, Issuer, r.asn)
-		if err != nil {
-			c.violate("card %v: reading it: %v", r.asn, err)
+		end, ok := c.coolingEnd(ctx, r)
+		if !ok {
 			continue
 		}
-		if c.now().Before(cms.CoolingEnds(c.products[r.product], &cd)) {
+		if c.now().Before(end) {
 			left = append(left, ri)
 			continue
 		}
@@ -96,20 +94,26 @@ func (c *City) refundLost(ctx context.Context) {
 // lossRefundsCoolingEnd returns when the last cooling period of the lost
 // cards waiting for their refund ends (zero for none), for finalMoves.
 func (c *City) lossRefundsCoolingEnd(ctx context.Context) time.Time {
-	m, _ := c.bo.Cards()
 	var last time.Time
 	for _, ri := range c.lossRefunds {
-		r := c.riders[ri]
-		cd, err := m.Card(ctx, Issuer, r.asn)
-		if err != nil {
-			c.violate("card %v: reading it: %v", r.asn, err)
-			continue
-		}
-		if end := cms.CoolingEnds(c.products[r.product], &cd); end.After(last) {
+		if end, ok := c.coolingEnd(ctx, c.riders[ri]); ok && end.After(last) {
 			last = end
 		}
 	}
 	return last
+}
+
+// coolingEnd reads r's card in card management and returns when its
+// cooling period ends; false (a violation told) when the card cannot be
+// read.
+func (c *City) coolingEnd(ctx context.Context, r *rider) (time.Time, bool) {
+	m, _ := c.bo.Cards()
+	cd, err := m.Card(ctx, Issuer, r.asn)
+	if err != nil {
+		c.violate("card %v: reading it: %v", r.asn, err)
+		return time.Time{}, false
+	}
+	return cms.CoolingEnds(c.products[r.product], &cd), true
 }
 
 // cut reports whether rider r's card has a cut whose balance left it
