@@ -443,6 +443,30 @@ const (
 	loadTooMuchPM = 20
 )
 
+// loadRefusal starts r's load day over if the day changed, and names
+// the refusal the city expects of a load of fen onto r's card
+// (what+"_refused_"+the limit: the card lost, the per-load limit, the
+// balance cap, the daily limit), "" for none. A claim of a remote top-up
+// (claim true) meets the cap and the daily limit only: the top-up was
+// checked against the card and the per-load limit when it was paid.
+func (c *City) loadRefusal(r *rider, fen int64, what string, claim bool) string {
+	if day := c.now().YearDay(); r.loadDay != day {
+		r.loadDay, r.loadedToday = day, 0
+	}
+	p := c.products[r.product]
+	switch {
+	case !claim && r.lostOn >= 0:
+		return what + "_refused_lost"
+	case !claim && fen > p.LoadMaxFen:
+		return what + "_refused_per_load_limit"
+	case r.balance+fen > p.BalanceMaxFen:
+		return what + "_refused_balance_cap"
+	case r.loadedToday+fen > p.DailyLoadMaxFen:
+		return what + "_refused_daily_limit"
+	}
+	return ""
+}
+
 // loadOnce makes one load of fen onto rider ri's card at d, counting it or its
 // refusal. r.loadTorn says whether a tear cut it.
 func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
@@ -450,22 +474,7 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 	c.fig.Taps++
 	c.cur = ri
 	defer func() { c.cur = -1 }()
-	day := c.now().YearDay()
-	if r.loadDay != day {
-		r.loadDay, r.loadedToday = day, 0
-	}
-	p := c.products[r.product]
-	expect := ""
-	switch {
-	case r.lostOn >= 0:
-		expect = "load_refused_lost"
-	case fen > p.LoadMaxFen:
-		expect = "load_refused_per_load_limit"
-	case r.balance+fen > p.BalanceMaxFen:
-		expect = "load_refused_balance_cap"
-	case r.loadedToday+fen > p.DailyLoadMaxFen:
-		expect = "load_refused_daily_limit"
-	}
+	expect := c.loadRefusal(r, fen, "load", false)
 	r.loadTorn = false
 	if expect == "" && c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM {
 		r.card.Tear([]card.TearStep{card.TearBeforeCommit, card.TearAfterCommit}[c.frng.IntN(2)])

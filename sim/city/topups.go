@@ -178,18 +178,7 @@ func (c *City) claimOnce(t *simTopUp, ri int32, d *device, tear bool) bool {
 		c.violate("card %v at kiosk %v: remote top-up %s (%s) not offered to claim before %v: %+v", r.asn, d.id, t.id, t.key, t.claimBy, offered)
 		return true
 	}
-	day := c.now().YearDay()
-	if r.loadDay != day {
-		r.loadDay, r.loadedToday = day, 0
-	}
-	p := c.products[r.product]
-	expect := ""
-	switch {
-	case r.balance+t.amountFen > p.BalanceMaxFen:
-		expect = "claim_refused_balance_cap"
-	case r.loadedToday+t.amountFen > p.DailyLoadMaxFen:
-		expect = "claim_refused_daily_limit"
-	}
+	expect := c.loadRefusal(r, t.amountFen, "claim", true)
 	if tear && expect == "" {
 		r.card.Tear([]card.TearStep{card.TearBeforeCommit, card.TearAfterCommit}[c.frng.IntN(2)])
 	}
