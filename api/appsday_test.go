@@ -153,6 +153,12 @@ func (d *dayCity) pay(dev *dayDevice, cd *card.Card, amountFen uint32) terminal.
 // the upload's clock), none rejected or duplicate.
 func (d *dayCity) upload() (purchasesFen int64) {
 	d.t.Helper()
+	return d.uploadAll(func(dev *dayDevice) string { return "day-" + dev.id.String() })
+}
+
+// uploadAll is upload, each device's batch under the ID batchID gives it.
+func (d *dayCity) uploadAll(batchID func(dev *dayDevice) string) (purchasesFen int64) {
+	d.t.Helper()
 	for _, dev := range d.devices {
 		recs := dev.spool.pending()
 		if len(recs) == 0 {
@@ -166,7 +172,7 @@ func (d *dayCity) upload() (purchasesFen int64) {
 			}
 			sum += int64(r.Amount)
 		}
-		ans, err := dev.client.Upload(context.Background(), terminal.UploadBatch{ID: "day-" + dev.id.String(), Records: recs, AmountFen: sum})
+		ans, err := dev.client.Upload(context.Background(), terminal.UploadBatch{ID: batchID(dev), Records: recs, AmountFen: sum})
 		if err != nil {
 			d.t.Fatalf("%s: upload: %v", dev.name, err)
 		}

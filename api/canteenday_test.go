@@ -10,7 +10,6 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
 	"github.com/citycard/citycard/card"
-	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/terminal"
 )
 
@@ -43,23 +42,8 @@ func (d *dayCity) canteenDevice(scope uint32) (*terminal.Canteen, *dayDevice) {
 // IDs of round, and acknowledges them.
 func (d *dayCity) uploadAs(round int) {
 	d.t.Helper()
+	d.uploadAll(func(dev *dayDevice) string { return fmt.Sprintf("canteen-%d-%v", round, dev.id) })
 	for _, dev := range d.devices {
-		recs := dev.spool.pending()
-		if len(recs) == 0 {
-			continue
-		}
-		var sum int64
-		for _, raw := range recs {
-			r, err := record.DecodeBinary(raw)
-			if err != nil {
-				d.t.Fatal(err)
-			}
-			sum += int64(r.Amount)
-		}
-		ans, err := dev.client.Upload(context.Background(), terminal.UploadBatch{ID: fmt.Sprintf("canteen-%d-%v", round, dev.id), Records: recs, AmountFen: sum})
-		if err != nil || ans.Accepted+ans.Flagged != len(recs) || ans.Rejected != 0 || ans.Duplicates != 0 {
-			d.t.Fatalf("%s: %d records: %+v %v", dev.name, len(recs), ans, err)
-		}
 		for i := range dev.spool.recs {
 			dev.spool.recs[i] = nil
 		}
