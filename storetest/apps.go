@@ -134,11 +134,7 @@ func testGrants(t *testing.T, s apps.Store) {
 	ctx := context.Background()
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
-	for _, a := range []apps.App{library, campus} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus)
 	c, err := apps.ParseCard("3301000000000000/33010000000000000001")
 	if err != nil {
 		t.Fatal(err)
@@ -373,11 +369,7 @@ func testRecords(t *testing.T, s apps.Store) {
 	ctx := context.Background()
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
-	for _, a := range []apps.App{library, campus} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus)
 	j := journal{
 		appEntry(t, 1, card.AppLibrary, 1, 1, apps.Loan, "20250301", true),
 		appEntry(t, 2, card.AppLibrary, 1, 1, apps.Loan, "20250301", true),

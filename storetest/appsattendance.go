@@ -21,11 +21,7 @@ func testAttendance(t *testing.T, s apps.Store) {
 	ctx := context.Background()
 	at := time.Date(2025, 3, 3, 7, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
-	for _, a := range []apps.App{campus, library} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, campus, library)
 	cardN := func(n int) apps.CardRef {
 		c, err := apps.ParseCard(fmt.Sprintf("3301000000000000/330100000000000000%02d", n))
 		if err != nil {

@@ -111,11 +111,7 @@ func testGateVersions(t *testing.T, s apps.Store) {
 	ctx := context.Background()
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
-	for _, a := range []apps.App{library, campus} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus)
 	c1, _ := apps.ParseCard("3301000000000000/33010000000000000001")
 	c2, _ := apps.ParseCard("3301000000000000/33010000000000000002")
 	year := apps.Terms{ValidFrom: date(t, "20250301"), ValidTo: date(t, "20260228"), Limit: 5}
@@ -319,11 +315,7 @@ func testNotifications(t *testing.T, s apps.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []apps.App{library, campus} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus)
 	j := journal{
 		appEntry(t, 1, card.AppCampus, 8, 1, apps.CheckIn, "20250301", true),
 		appEntry(t, 2, card.AppCampus, 7, 2, apps.CheckIn, "20250301", true), // school 7: no webhook

@@ -36,11 +36,7 @@ func testCanteenLimit(t *testing.T, s apps.Store) {
 	ctx := context.Background()
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
-	for _, a := range []apps.App{library, campus} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus)
 	pupil, other := ruleCard(1), ruleCard(2)
 	if _, _, err := o.Grant(ctx, campus.ID, pupil, apps.Terms{ValidFrom: date(t, "20240901"), ValidTo: date(t, "20250731"), Class: 3}); err != nil {
 		t.Fatal(err)
@@ -126,11 +122,7 @@ func testPeriods(t *testing.T, s apps.Store) {
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
 	venue := apps.App{ID: "nb-pool", Name: "Ningbo Pool", Kind: card.AppVenue, Scope: 3, Party: "nb-sport"}
-	for _, a := range []apps.App{venue, campus} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, venue, campus)
 	hms := func(h, m, s byte) citycard.BCDTime { return citycard.BCDTime{h, m, s} }
 	ps := []apps.Period{
 		{Start: hms(0x08, 0, 0), End: hms(0x10, 0, 0), Capacity: 2},
@@ -214,11 +206,7 @@ func testClasses(t *testing.T, s apps.Store) {
 	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	o := appsOffice(s, &at)
 	other := apps.App{ID: "nb-school-8", Name: "No. 8 Middle School", Kind: card.AppCampus, Scope: 8, Party: "nb-edu"}
-	for _, a := range []apps.App{library, campus, other} {
-		if _, _, err := o.Add(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addApps(t, o, library, campus, other)
 	year := func(class uint16) apps.Terms {
 		return apps.Terms{ValidFrom: date(t, "20240901"), ValidTo: date(t, "20250731"), Class: class}
 	}
