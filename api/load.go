@@ -260,6 +260,17 @@ type loadRequestJSON struct {
 }
 
 func (c *LoadClient) body(req terminal.LoadRequest, macName string, mac [4]byte, payment bool) loadRequestJSON {
+	j := loadBody(req, macName, mac)
+	if payment {
+		ch := c.Channel.Type.String()
+		j.Channel, j.Party, j.Reference = &ch, &c.Channel.Party, &c.Channel.Reference
+	}
+	return j
+}
+
+// loadBody is the card's session req as a load request's body, with its
+// MAC1 or TAC (macName "tac") and no payment.
+func loadBody(req terminal.LoadRequest, macName string, mac [4]byte) loadRequestJSON {
 	l := &req.Load
 	j := loadRequestJSON{Issuer: req.Issuer.String(), ASN: req.ASN.String(), KeyVersion: req.KeyVersion, Alg: req.Alg.String(),
 		Counter: l.OnlineCounter, BeforeFen: l.BalanceBefore, AmountFen: l.Amount,
@@ -268,10 +279,6 @@ func (c *LoadClient) body(req terminal.LoadRequest, macName string, mac [4]byte,
 		j.TAC = hexUpper(mac[:])
 	} else {
 		j.MAC1 = hexUpper(mac[:])
-	}
-	if payment {
-		ch := c.Channel.Type.String()
-		j.Channel, j.Party, j.Reference = &ch, &c.Channel.Party, &c.Channel.Reference
 	}
 	return j
 }
@@ -362,6 +369,12 @@ func (c *LoadClient) TopUps(ctx context.Context, issuer citycard.IssuerCode, asn
 	if err := c.request(ctx, op, http.MethodGet, fmt.Sprintf("cards/%v/%v/topups", issuer, asn), nil, 16<<10, &j); err != nil {
 		return nil, err
 	}
+	return readKioskTopUps(op, j)
+}
+
+// readKioskTopUps checks a host's answer of claimable top-ups: kind IO
+// for more than a card may have waiting, or one that does not read.
+func readKioskTopUps(op string, j []kioskTopUpJSON) ([]KioskTopUp, error) {
 	if len(j) > kioskTopUpsMax {
 		return nil, citycard.E(op, citycard.IO, "answer: %d top-ups, a card has at most %d waiting", len(j), kioskTopUpsMax)
 	}

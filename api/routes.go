@@ -105,6 +105,11 @@ func (s *Server) routes() []route {
 		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/loss", s.handleSelfLoss),
 		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/topups", s.handleSelfTopUp), // a remote top-up of their own card
 		s.holderRoute("GET /v1/self/cards/{issuer}/{asn}/topups", s.handleSelfTopUps),
+		// The cardholder's phone (NFC): claims a remote top-up on their own
+		// card, as a kiosk does (phone.go).
+		s.holderRoute("GET /v1/self/cards/{issuer}/{asn}/topups/claimable", s.handlePhoneTopUps),
+		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/topups/{id}/claim", s.handlePhoneClaim),
+		s.holderRoute("POST /v1/self/cards/{issuer}/{asn}/loads/confirm", s.handlePhoneConfirm),
 
 		// Application systems (Authorization: Bearer <application token>);
 		// {app} is the caller's own ID, its own cards only (apps.go).

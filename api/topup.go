@@ -261,11 +261,7 @@ func (s *Server) handleKioskTopUps(w http.ResponseWriter, r *http.Request, _ cit
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]kioskTopUpJSON, len(l))
-	for i := range l {
-		out[i] = kioskTopUpJSON{ID: l[i].ID, AmountFen: l[i].AmountFen, ClaimBy: formatTime(l[i].ClaimBy)}
-	}
-	s.reply(w, r, http.StatusOK, out)
+	s.reply(w, r, http.StatusOK, kioskTopUpList(l))
 }
 
 // handleTopUpClaim is a kiosk's claim of a top-up with the card's

@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
@@ -76,37 +77,14 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 		}
 	}
 
-	// The newest key version the card knows, as for a purchase: the
-	// host checks MAC1 under the version the card names in its answer.
-	b, err := t.initialize(op, "INITIALIZE FOR LOAD", c, 0x00, amountFen, 16)
-	if err != nil {
-		return res, err
-	}
-	date, tm := citycard.DateTime(now)
-	req := LoadRequest{Issuer: pub.Issuer, ASN: pub.ASN, KeyVersion: b[6], Alg: keys.Alg(b[7])}
-	req.Load = keys.Load{
-		OnlineCounter: binary.BigEndian.Uint16(b[4:6]),
-		BalanceBefore: binary.BigEndian.Uint32(b[0:4]),
-		Amount:        amountFen, Type: citycard.TxLoad, TerminalID: t.tid, Date: date, Time: tm,
-	}
-	copy(req.Load.Random[:], b[8:12])
-	copy(req.MAC1[:], b[12:16])
-	mac2, err := host.AuthorizeLoad(req)
-	if err != nil {
-		return res, citycard.Wrap(op, citycard.Other, err)
-	}
-	credit := make([]byte, 0, 11)
-	credit = append(credit, date[:]...)
-	credit = append(credit, tm[:]...)
-	credit = append(credit, mac2[:]...)
-	tb, err := c.sendLen(op, "CREDIT FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x52, Data: credit, Le: 4}, 4)
-	if err != nil && refused(err) {
-		return res, err // the card refused: nothing was credited
-	}
-	if err != nil {
+	req, tb, torn, err := creditLoad(op, c, t.cfg.KeyVersions, t.tid, pub, now, amountFen, host)
+	if torn {
 		// The card tore, or its answer is not a CREDIT's (the TAC): it may
 		// have credited. GET TRANSACTION PROOF tells, before its next load.
 		t.tornLoads[k] = tornLoad{req: req}
+		return res, err
+	}
+	if err != nil {
 		return res, err
 	}
 	rec, err := t.spoolLoad(op, req, [4]byte(tb), record.StatusComplete)
@@ -120,6 +98,42 @@ func (t *Terminal) Load(cd apdu.Transport, amountFen uint32, host LoadHost) (Loa
 		return res, citycard.Wrap(op, citycard.Other, err)
 	}
 	return res, nil
+}
+
+// creditLoad runs the card's side of an online load, after the card's
+// public data (pub) is read: INITIALIZE FOR LOAD under the newest of
+// versions the card knows with terminal tid, at now; the host's MAC2;
+// CREDIT FOR LOAD. It returns the session as sent to the host and the
+// card's TAC. Once CREDIT is sent, only a refusal (a status word) means
+// nothing was credited; any other failure of it is torn: the card may
+// have credited, and only its next session tells. Errors: the card's,
+// the host's (wrapped in op).
+func creditLoad(op string, c device, versions []uint8, tid citycard.TerminalID, pub card.BasicData, now time.Time, amountFen uint32, host LoadHost) (req LoadRequest, tac []byte, torn bool, err error) {
+	// The newest key version the card knows, as for a purchase: the
+	// host checks MAC1 under the version the card names in its answer.
+	b, err := initialize(op, "INITIALIZE FOR LOAD", c, versions, tid, 0x00, amountFen, 16)
+	if err != nil {
+		return req, nil, false, err
+	}
+	date, tm := citycard.DateTime(now)
+	req = LoadRequest{Issuer: pub.Issuer, ASN: pub.ASN, KeyVersion: b[6], Alg: keys.Alg(b[7])}
+	req.Load = keys.Load{
+		OnlineCounter: binary.BigEndian.Uint16(b[4:6]),
+		BalanceBefore: binary.BigEndian.Uint32(b[0:4]),
+		Amount:        amountFen, Type: citycard.TxLoad, TerminalID: tid, Date: date, Time: tm,
+	}
+	copy(req.Load.Random[:], b[8:12])
+	copy(req.MAC1[:], b[12:16])
+	mac2, err := host.AuthorizeLoad(req)
+	if err != nil {
+		return req, nil, false, citycard.Wrap(op, citycard.Other, err)
+	}
+	credit := make([]byte, 0, 11)
+	credit = append(credit, date[:]...)
+	credit = append(credit, tm[:]...)
+	credit = append(credit, mac2[:]...)
+	tac, err = c.sendLen(op, "CREDIT FOR LOAD", apdu.Command{CLA: 0x80, INS: 0x52, Data: credit, Le: 4}, 4)
+	return req, tac, err != nil && !refused(err), err
 }
 
 // recoverLoad confirms a load whose CREDIT answer was lost: if the card's

@@ -258,6 +258,30 @@ func signedFen(b uint32) int64 { return int64(int32(b)) }
 // open selects the e-purse application, reads the public data, checks the
 // dates and the blacklist (blocking a blacklisted card).
 func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, error) {
+	pub, err := readPublic(op, c)
+	if err != nil {
+		return pub, err
+	}
+	today, _ := citycard.DateTime(now)
+	if string(today[:]) < string(pub.Start[:]) || string(today[:]) > string(pub.Expiry[:]) {
+		return pub, citycard.E(op, citycard.Conflict, "card %v valid %v to %v, today is %v: %w", pub.ASN, pub.Start, pub.Expiry, today, ErrExpired)
+	}
+	if t.cfg.Blacklist != nil && t.cfg.Blacklist.Contains(pub.Issuer, pub.ASN) {
+		if err := t.block(op, c, pub); err != nil {
+			return pub, err
+		}
+		return pub, citycard.E(op, citycard.Conflict, "card %v: %w", pub.ASN, ErrBlacklisted)
+	}
+	if t.cfg.Cities != nil && !t.cfg.Cities.Accepts(pub.Issuer, today) {
+		return pub, citycard.E(op, citycard.Conflict, "card %v of issuer %v on %v: %w", pub.ASN, pub.Issuer, today, ErrCityNotAccepted)
+	}
+	return pub, nil
+}
+
+// readPublic selects the card's e-purse and reads its public data:
+// kind Conflict (ErrBlocked) for a card whose application is blocked,
+// Invalid for data that does not parse, the card's errors.
+func readPublic(op string, c device) (card.BasicData, error) {
 	var pub card.BasicData
 	sw, err := selectEPurse(op, c)
 	if err != nil {
@@ -274,19 +298,6 @@ func (t *Terminal) open(op string, c device, now time.Time) (card.BasicData, err
 	}
 	if pub, err = card.ParseBasicData(b); err != nil {
 		return pub, citycard.Wrap(op, citycard.Invalid, err)
-	}
-	today, _ := citycard.DateTime(now)
-	if string(today[:]) < string(pub.Start[:]) || string(today[:]) > string(pub.Expiry[:]) {
-		return pub, citycard.E(op, citycard.Conflict, "card %v valid %v to %v, today is %v: %w", pub.ASN, pub.Start, pub.Expiry, today, ErrExpired)
-	}
-	if t.cfg.Blacklist != nil && t.cfg.Blacklist.Contains(pub.Issuer, pub.ASN) {
-		if err := t.block(op, c, pub); err != nil {
-			return pub, err
-		}
-		return pub, citycard.E(op, citycard.Conflict, "card %v: %w", pub.ASN, ErrBlacklisted)
-	}
-	if t.cfg.Cities != nil && !t.cfg.Cities.Accepts(pub.Issuer, today) {
-		return pub, citycard.E(op, citycard.Conflict, "card %v of issuer %v on %v: %w", pub.ASN, pub.Issuer, today, ErrCityNotAccepted)
 	}
 	return pub, nil
 }
@@ -319,12 +330,17 @@ func (t *Terminal) block(op string, c device, pub card.BasicData) error {
 // returns the card's answer of n bytes. The card names the version it
 // took in its answer; the caller reads it from there.
 func (t *Terminal) initialize(op, what string, c device, p1 byte, amount uint32, n int) ([]byte, error) {
+	return initialize(op, what, c, t.cfg.KeyVersions, t.tid, p1, amount, n)
+}
+
+// initialize is Terminal.initialize for versions and terminal tid.
+func initialize(op, what string, c device, versions []uint8, tid citycard.TerminalID, p1 byte, amount uint32, n int) ([]byte, error) {
 	var err error
-	for _, v := range t.cfg.KeyVersions {
+	for _, v := range versions {
 		data := make([]byte, 0, 11)
 		data = append(data, v)
 		data = binary.BigEndian.AppendUint32(data, amount)
-		data = append(data, t.tid[:]...)
+		data = append(data, tid[:]...)
 		var b []byte
 		b, err = c.sendLen(op, what, apdu.Command{CLA: 0x80, INS: 0x50, P1: p1, P2: 0x02, Data: data, Le: n}, n)
 		if SWOf(err) == apdu.SWKeyIndexUnsupported {
