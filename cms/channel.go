@@ -23,7 +23,7 @@ type ChannelMove struct {
 	Key          string // the operation's idempotency key
 	At           time.Time
 	Channel      Channel
-	ServicePoint string // where: the operation's audit record's service point (a counter, a branch, "terminal:ID", "self")
+	ServicePoint string // where: the operation's audit record's service point (a counter, a branch, "terminal:ID", "self", "phone")
 	Actor        string // who: the clerk, terminal or holder
 	Fen          int64  // paid in through the channel; below 0 paid out
 	LoadFen      int64  // of it, onto a card; below 0 a load reversed

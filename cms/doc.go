@@ -280,11 +280,12 @@
 // (cms_channel_moves, ChannelStore) with the operation's service point
 // and actor (its audit record's): a counter's ID, a partner bank's
 // branch, "terminal:ID" for a kiosk or counter reader, "self" for the
-// app. Clearing reckons a channel's commission per load from them: a
+// app, "phone" for the cardholder's phone. Clearing reckons a channel's commission per load from them: a
 // load's move has LoadFen its amount, a reversal minus it, so that the
 // loads of a channel, a service point or a day are sums of its moves.
 // A remote top-up's commission is on its payment's move (the payer's
-// channel); its claim's move names the kiosk that wrote it.
+// channel); its claim's move names the kiosk (or the phone) that wrote
+// it.
 //
 // # Remote top-up
 //
@@ -515,4 +516,37 @@
 // are the same NotFound, so that a holder learns nothing of others'
 // cards. They see their cards, a card's flows (its last transactions)
 // and report a loss (the audit log names "holder:ID" at "self").
+//
+// # Loads on the cardholder's phone
+//
+// The cardholder's own phone is an NFC reader at the card (package
+// terminal's PhoneLoad): no PSAM, no spool, no terminal credentials.
+// It reaches the host with the holder's self-service session, never a
+// terminal's token, and what it may load is a remote top-up, nothing
+// else: it claims one already paid (on the web, in the app, at a
+// counter) on the holder's own card (SelfService.PhoneTopUps,
+// PhoneClaim, PhoneConfirm). A load "paid on the phone" by a third
+// party is the same two steps, the payment first (SelfService.TopUp:
+// the channel tag and its reference, under the holder's key) and then
+// its claim at once (api.PhoneClient.PayAndLoad). So the phone never
+// books money it says was paid straight onto a card: the payment is
+// received into the top-up pending account before any card is touched,
+// a tap that fails leaves it claimable at the next tap (phone, kiosk or
+// counter) or refunded to its payer at its claim time, and one kind of
+// load (the claim, through channel topup_claim) carries every phone's
+// money onto a card, with the host's checks of a kiosk's claim whole:
+// MAC1, the card's state and limits, a retry of the session answered
+// again and booked once, an old session refused, the card's torn
+// claim settled by its next session, the TAC.
+//
+// A phone's session is checked before the host sees it: the card is the
+// holder's own (OwnCard: another's card and none are one NotFound) and
+// the session's terminal ID is the holder's phone's (PhoneTerminal: FE
+// and the holder's ID in 5 bytes, a range no registry terminal uses),
+// which the phone writes into INITIALIZE FOR LOAD: the card's log and
+// the load's key then name the phone, and one holder's phone cannot
+// confirm or replay a session of another's or of a kiosk. The actor is
+// the holder at PhoneServicePoint ("phone"), which the audit records
+// and the claim's channel move keep, so that clearing and the reports
+// see the phone's loads apart from a kiosk's and the app's payments.
 package cms

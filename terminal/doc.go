@@ -87,6 +87,13 @@
 // open; the Uploader drops a record only when the back office has
 // answered for it, under batch IDs that make a retry the same batch.
 //
+// A load on the cardholder's own phone (PhoneLoad) runs the same card
+// commands as a terminal's (one creditLoad for both) without what a
+// terminal keeps: no PSAM, no spool, no torn loads remembered. The host
+// is the record of a phone's loads, and a CREDIT whose answer is lost
+// (ErrCreditUnknown) is settled there at the card's next session, whose
+// online counter tells whether the card credited.
+//
 // # Batch IDs
 //
 // The back office answers a repeated batch ID with its first answer, and
