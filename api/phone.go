@@ -101,21 +101,18 @@ func (s *Server) handlePhoneClaim(w http.ResponseWriter, r *http.Request, holder
 	s.reply(w, r, http.StatusOK, loadAnswerJSON{Key: cms.LoadKey(&q.session), MAC2: hexUpper(mac2[:])})
 }
 
-// handlePhoneConfirm takes the card's TAC of a load the holder's phone
+// handlePhoneConfirm takes the card's TAC of a claim the holder's phone
 // ran (cms.SelfService.PhoneConfirm).
 func (s *Server) handlePhoneConfirm(w http.ResponseWriter, r *http.Request, holder int64) {
 	const op = "api.phoneConfirm"
-	var err error
-	if s.Loads == nil {
-		err = citycard.E(op, citycard.Unavailable, "this server takes no loads")
-	}
+	tu, err := s.topUps(op)
 	var ss *cms.SelfService
 	var q loadRequest
 	if err == nil {
 		ss, q, err = s.phoneSession(w, r, op, holder, true)
 	}
 	if err == nil {
-		err = ss.PhoneConfirm(r.Context(), s.Loads, holder, &q.session, q.mac)
+		err = ss.PhoneConfirm(r.Context(), tu, holder, &q.session, q.mac)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -434,3 +434,32 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// phoneShapeRequests makes the state and the requests TestResponseShapes
+// sends to the phone routes: a top-up of the test cardholder's own card,
+// claimed with a session under their phone's terminal ID, and its TAC.
+func phoneShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
+	t.Helper()
+	f := withTopUps(t, x, false)
+	card := f.issued(t, "31500000000000000741", 0)
+	tok := f.selfLogin(t, card)
+	holder, err := f.self.Authenticate(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.tid, err = cms.PhoneTerminal(holder); err != nil {
+		t.Fatal(err)
+	}
+	tu, _, err := f.tu.Pay(t.Context(), cms.Actor{Who: "clerk", ServicePoint: "p"}, "shape-phone", testIssuer, card, cms.Channel{Type: cms.BankCard, Party: "icbc"}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, pr := f.session(t, card, 0, 0, 1000, 7)
+	const ct = "application/json"
+	self := "/v1/self/cards/" + testIssuer.String() + "/" + card.String()
+	return map[string][]shapeRequest{
+		"GET /v1/self/cards/{issuer}/{asn}/topups/claimable":   {{path: self + "/topups/claimable", token: tok}},
+		"POST /v1/self/cards/{issuer}/{asn}/topups/{id}/claim": {{path: self + "/topups/" + tu.ID + "/claim", token: tok, ctype: ct, body: []byte(claimBody(req))}},
+		"POST /v1/self/cards/{issuer}/{asn}/loads/confirm":     {{path: self + "/loads/confirm", token: tok, ctype: ct, body: []byte(confirmBody(req, pr.TAC))}},
+	}
+}

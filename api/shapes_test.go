@@ -233,6 +233,9 @@ func TestResponseShapes(t *testing.T) {
 	for k, v := range topUpShapeRequests(t, x) {
 		requests[k] = v
 	}
+	for k, v := range phoneShapeRequests(t, x) {
+		requests[k] = v
+	}
 	for _, rt := range declaredRoutes(t) {
 		reqs, ok := requests[rt.pattern]
 		if !ok {

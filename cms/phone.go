@@ -90,14 +90,14 @@ func (s *SelfService) PhoneClaim(ctx context.Context, t *TopUps, holder int64, i
 	return t.Claim(ctx, phoneActor(holder), id, sess, mac1)
 }
 
-// PhoneConfirm takes the card's TAC of a load the holder's phone ran
-// (LoadHost.Confirm: checked under the card's TAC key, the load
-// confirmed; a TAC sent again is answered again). Kinds of phoneSession,
-// LoadHost.Confirm.
-func (s *SelfService) PhoneConfirm(ctx context.Context, host *LoadHost, holder int64, sess *LoadSession, tac [4]byte) error {
+// PhoneConfirm takes the card's TAC of a claim the holder's phone ran,
+// to the load host of t's claims (LoadHost.Confirm: checked under the
+// card's TAC key, the load confirmed; a TAC sent again is answered
+// again). Kinds of phoneSession, LoadHost.Confirm.
+func (s *SelfService) PhoneConfirm(ctx context.Context, t *TopUps, holder int64, sess *LoadSession, tac [4]byte) error {
 	const op = "cms.SelfService.PhoneConfirm"
 	if err := s.phoneSession(ctx, op, holder, sess); err != nil {
 		return err
 	}
-	return host.Confirm(ctx, phoneActor(holder), sess, tac)
+	return t.host.Confirm(ctx, phoneActor(holder), sess, tac)
 }
