@@ -18,13 +18,19 @@ type KeySet struct {
 	Maintenance [keys.KeyLen]byte // DAMK: APPLICATION BLOCK and UNBLOCK
 }
 
+// Deriver is what DeriveKeySet needs of a key store (keys.Store has
+// it): a master key's child along a diversification path.
+type Deriver interface {
+	DeriveInto(dst *[keys.KeyLen]byte, ref keys.Ref, path ...[]byte) (keys.Alg, error)
+}
+
 // DeriveKeySet derives the card keys of version for the card asn of
 // issuer from store: each key is the issuer's master key of that type and
 // version diversified one level by the ASN (its rightmost 8 bytes).
 // Kind KeyMissing when a master key of that version is missing, Crypto
 // when the four master keys do not share one algorithm; other errors keep
 // the store's kind.
-func DeriveKeySet(store keys.Store, issuer citycard.IssuerCode, asn citycard.ASN, version uint8) (KeySet, error) {
+func DeriveKeySet(store Deriver, issuer citycard.IssuerCode, asn citycard.ASN, version uint8) (KeySet, error) {
 	const op = "card.DeriveKeySet"
 	ks := KeySet{Version: version}
 	dst := map[keys.KeyType]*[keys.KeyLen]byte{

@@ -94,6 +94,24 @@
 //	refund          active, lost, damaged, expired    closed
 //	void            applied, personalized             closed
 //
+// Personalization writes what the card's product says onto its chip
+// (Manager.Personalization, PersonalizeCard; the chip, a virtual card, is
+// card.New of the config): the product's card profile decides the chip's
+// e-purse application (citizen and mohurd: CJ/T 166; mot: JT/T 978) and
+// the form of the card's ASN (8 bytes right-aligned, or 10), which is
+// what its keys are diversified by; the product's card type, rider
+// category, balance cap and validity go into its files; and its key sets
+// are the issuer's master keys of each version asked, diversified by the
+// ASN (card.DeriveKeySet), as our PSAMs and the load host derive them, so
+// the keys a card gets are those its profile's ASN gives it under the
+// issuer's key store. A chip of another profile, or an ASN of the other
+// form, is refused (Product.CheckChip: kind Invalid naming the product,
+// its profile and the chip's) before anything is recorded, as is a key
+// version the store lacks; the move is recorded only once the chip's
+// data and keys are made. The Personalize move alone (Manager.Move, the
+// issue route's) records the state without a chip: the counters' cards
+// come personalized from the bureau.
+//
 // Card.Move is pure: it takes the card by value and returns the card
 // after the move, with its Version one higher, so that a store writes a
 // move only over the version it read and two moves racing on one card
