@@ -38,8 +38,15 @@ type loadRig struct {
 // the status and the error body.
 func (r *loadRig) post(t *testing.T, tid citycard.TerminalID, path, body string) (int, errorBody) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/terminals/"+tid.String()+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+r.toks[tid])
+	return postJSON(t, r.srv.URL+"/v1/terminals/"+tid.String()+path, r.toks[tid], body)
+}
+
+// postJSON posts body as JSON to url with a bearer token, and returns
+// the status and the error body.
+func postJSON(t *testing.T, url, token, body string) (int, errorBody) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

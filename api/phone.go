@@ -47,16 +47,7 @@ func (s *Server) phoneSession(w http.ResponseWriter, r *http.Request, op string,
 // it may claim on the holder's own card now, oldest first, as a kiosk
 // is told them.
 func (s *Server) handlePhoneTopUps(w http.ResponseWriter, r *http.Request, holder int64) {
-	const op = "api.phoneTopUps"
-	ss, issuer, asn, err := s.selfAndPath(r, op)
-	var tu *cms.TopUps
-	if err == nil {
-		tu, err = s.topUps(op)
-	}
-	var l []cms.TopUp
-	if err == nil {
-		l, err = ss.PhoneTopUps(r.Context(), tu, holder, issuer, asn)
-	}
+	l, err := s.selfTopUpList(r, "api.phoneTopUps", holder, (*cms.SelfService).PhoneTopUps)
 	if err != nil {
 		s.fail(w, r, err)
 		return

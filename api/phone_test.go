@@ -309,17 +309,7 @@ func (r *phoneRig) phoneSnapshot(t *testing.T) string {
 // the status and the error body.
 func (r *phoneRig) phonePost(t *testing.T, token, path, body string) (int, errorBody) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, r.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var e errorBody
-	json.NewDecoder(resp.Body).Decode(&e)
-	return resp.StatusCode, e
+	return postJSON(t, r.srv.URL+path, token, body)
 }
 
 // TestPhoneRefusals: another cardholder's phone cannot list, claim or

@@ -231,21 +231,27 @@ func (s *Server) handleSelfTopUp(w http.ResponseWriter, r *http.Request, holder 
 
 // handleSelfTopUps lists the top-ups of the cardholder's own card.
 func (s *Server) handleSelfTopUps(w http.ResponseWriter, r *http.Request, holder int64) {
-	const op = "api.selfTopUps"
-	ss, issuer, asn, err := s.selfAndPath(r, op)
-	var tu *cms.TopUps
-	if err == nil {
-		tu, err = s.topUps(op)
-	}
-	var l []cms.TopUp
-	if err == nil {
-		l, err = ss.TopUps(r.Context(), tu, holder, issuer, asn)
-	}
+	l, err := s.selfTopUpList(r, "api.selfTopUps", holder, (*cms.SelfService).TopUps)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.reply(w, r, http.StatusOK, topUpList(l))
+}
+
+// selfTopUpList is list (a SelfService method) of the top-ups of the
+// path's card for the holder, errors in op's name.
+func (s *Server) selfTopUpList(r *http.Request, op string, holder int64,
+	list func(*cms.SelfService, context.Context, *cms.TopUps, int64, citycard.IssuerCode, citycard.ASN) ([]cms.TopUp, error)) ([]cms.TopUp, error) {
+	ss, issuer, asn, err := s.selfAndPath(r, op)
+	var tu *cms.TopUps
+	if err == nil {
+		tu, err = s.topUps(op)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return list(ss, r.Context(), tu, holder, issuer, asn)
 }
 
 // handleKioskTopUps answers a kiosk's question at a card's tap: the
