@@ -398,6 +398,17 @@ func TestPhoneRefusals(t *testing.T) {
 	if code, e := r.phonePost(t, r.a.Token, cardURL+"/loads/confirm", confirm); code/100 != 4 || !strings.HasPrefix(e.Kind, "crypto") {
 		t.Errorf("a wrong TAC: %d %+v", code, e)
 	}
+	// In process, a session under another terminal ID (a kiosk's) is no
+	// phone's: refused before the host.
+	ks := sess
+	ks.Load.TerminalID = kiosk
+	ls := &cms.LoadSession{Issuer: ks.Issuer, ASN: ks.ASN, KeyVersion: ks.KeyVersion, Alg: ks.Alg, Load: ks.Load}
+	if _, err := r.s.SelfService.PhoneClaim(ctx, r.tu, r.holder[0], id, ls, ks.MAC1); !citycard.IsKind(err, citycard.Invalid) || !strings.Contains(err.Error(), "a phone of holder") {
+		t.Errorf("a kiosk's terminal ID on the phone's claim: %v, want Invalid", err)
+	}
+	if err := r.s.SelfService.PhoneConfirm(ctx, r.tu, r.holder[0], ls, [4]byte{}); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a kiosk's terminal ID on the phone's TAC: %v, want Invalid", err)
+	}
 	if got := r.phoneSnapshot(t); got != before {
 		t.Fatalf("bad input changed something:\n%s\n%s", before, got)
 	}
