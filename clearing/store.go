@@ -172,7 +172,7 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if ok {
 		pp = &prev
 	}
-	if in.LoadClaim, in.Loads, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
+	if in.LoadClaim, in.Loads, in.TopUps, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
 		return nil, err
 	}
 	clr, err := cs.clearerFor(ctx, d)
@@ -318,13 +318,13 @@ func breachesBlock(op string, res *Result) error {
 	return citycard.E(op, citycard.Conflict, "cycle %v is not signed off with a party past its net debit cap: %s: settle it first (the party prefunds, or an adjustment), then run the cycle again", res.Day, b.String())
 }
 
-// GatherLoads returns the loads cycle c takes from cs.Ledger
+// GatherLoads returns the loads and remote top-ups cycle c takes from cs.Ledger
 // (clearing.GatherLoads): the ledger range after prev's (nil for no
 // cycle before c); after a prev that claimed no ledger range (computed
 // before loads were cleared), only the loads booked after its cut-off.
 // None, and an empty range at prev's end, without a ledger. Kinds of
 // clearing.GatherLoads.
-func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (LoadClaim, []Load, error) {
+func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (LoadClaim, []Load, []TopUpMove, error) {
 	var from int64
 	var notBefore time.Time
 	if prev != nil && prev.Result != nil {
@@ -334,7 +334,7 @@ func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (Load
 		}
 	}
 	if cs.Ledger == nil {
-		return LoadClaim{Range: Range{From: from, To: from}}, nil, nil
+		return LoadClaim{Range: Range{From: from, To: from}}, nil, nil, nil
 	}
 	return GatherLoads(ctx, cs.Ledger, from, notBefore, c.Cutoff)
 }

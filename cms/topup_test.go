@@ -417,6 +417,26 @@ func TestTopUpExpireAndRefund(t *testing.T) {
 	if fmt.Sprint(subjects) != "[remote top-up paid remote top-up paid remote top-up refund remote top-up expire]" {
 		t.Errorf("audit actions %q", subjects)
 	}
+	// The ledger's top-up entries name their top-ups (TopUpOfEntry, the
+	// drill-down of a payer's clearing figures), payments and refunds.
+	var named []string
+	if err := r.db.Ledger().Scan(ctx, 0, func(p *ledger.Posted) error {
+		if p.Type == cms.EntryTopUp {
+			id, refund, ok := cms.TopUpOfEntry(p.Key)
+			named = append(named, fmt.Sprintf("%s %v %v", id, refund, ok))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint([]string{old.ID + " false true", asked.ID + " false true", asked.ID + " true true", old.ID + " true true"}); fmt.Sprint(named) != want {
+		t.Errorf("top-up entries name %v, want %v", named, want)
+	}
+	for _, k := range []string{"", "cms:", "cms:/topup", "cms:x/load", "cms:topup-refund:XYZ/refund", "cms:topup-refund:00000000000000FF/topup", "other:k/topup"} {
+		if id, _, ok := cms.TopUpOfEntry(k); ok {
+			t.Errorf("TopUpOfEntry(%q) = %s, want no top-up", k, id)
+		}
+	}
 	r.verify(t)
 }
 

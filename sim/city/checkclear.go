@@ -155,12 +155,12 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		if i > 0 {
 			prev = &stored[i-1]
 		}
-		lc, loads, err := cs.GatherLoads(ctx, prev, &s.Cycle)
+		lc, loads, topUps, err := cs.GatherLoads(ctx, prev, &s.Cycle)
 		if err != nil {
 			repro.fail("cycle %v: gathering its loads again: %v", s.Cycle.Day, err)
 			continue
 		}
-		in := &clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, FareVersion: g.FareVersion}
+		in := &clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, TopUps: topUps, FareVersion: g.FareVersion}
 		if x, ok := cs.Interconnect.(*interop.Interop); ok && s.Result != nil {
 			// The interconnection files the cycle took, as it took them.
 			if in.Interop, err = x.SettlingOf(ctx, s.Result.InteropFiles); err != nil {
