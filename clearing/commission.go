@@ -323,21 +323,17 @@ func (c *Clearer) commission(op string, in *Input, res *Result, pos positions) (
 			continue // the issuer's own counter or kiosk, or a claim: no position, and no one to pay a commission
 		}
 		pos.move(ld.Channel, ld.Issuer, ld.AmountFen)
-		s := c.commissions[ld.Channel]
-		ri := s.rule(0, 0, 0)
-		if ri == noRule {
+		rule, fen, rem := c.channelCommission(ld.Channel, ld.AmountFen)
+		if rule == nil {
 			continue
 		}
-		r := &s.Rules[ri]
 		k := key{ld.Channel, ld.Issuer}
 		l := lines[k]
 		if l == nil {
-			l = &CommissionLine{Channel: ld.Channel, Issuer: ld.Issuer, Rule: r.Name}
+			l = &CommissionLine{Channel: ld.Channel, Issuer: ld.Issuer, Rule: rule.Name}
 			lines[k] = l
 		}
-		fen, rem := r.Fee(abs(ld.AmountFen), c.cfg.Rounding)
 		if ld.AmountFen < 0 {
-			fen, rem = -fen, -rem
 			l.Loads--
 		} else {
 			l.Loads++

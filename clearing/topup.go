@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/cms"
@@ -20,9 +21,10 @@ import (
 // asked back). Its claim onto the card is a load (Load), through the
 // issuer itself.
 type TopUpMove struct {
-	Seq       int64  // the ledger entry's
-	TopUp     string // the top-up's ID (cms.TopUpOfEntry)
-	Card      string // the entry's source: "card:ISSUER/ASN"
+	Seq       int64     // the ledger entry's
+	At        time.Time // the ledger entry's time
+	TopUp     string    // the top-up's ID (cms.TopUpOfEntry)
+	Card      string    // the entry's source: "card:ISSUER/ASN"
 	Payer     string
 	Issuer    string
 	AmountFen int64
@@ -37,7 +39,7 @@ func topUpOf(p *ledger.Posted) (TopUpMove, error) {
 	if !ok {
 		return TopUpMove{}, citycard.E(op, citycard.Invalid, "ledger entry %d (%s): a top-up entry whose key names no top-up", p.Seq, p.Key)
 	}
-	m := TopUpMove{Seq: p.Seq, TopUp: id, Card: p.Source}
+	m := TopUpMove{Seq: p.Seq, At: p.Time, TopUp: id, Card: p.Source}
 	var pending int64
 	for _, q := range p.Postings {
 		switch {
@@ -118,22 +120,12 @@ func (c *Clearer) topUps(op string, in *Input, res *Result, pos positions) ([]To
 			l = &TopUpLine{Payer: m.Payer, Issuer: m.Issuer, Rule: noRuleName}
 			lines[k] = l
 		}
-		var r *FeeRule
-		if s := c.commissions[m.Payer]; s != nil {
-			if ri := s.rule(0, 0, 0); ri != noRule {
-				r = &s.Rules[ri]
-				l.Rule = r.Name
-			}
-		}
-		var fen, rem int64
-		if r != nil {
-			fen, rem = r.Fee(abs(m.AmountFen), c.cfg.Rounding)
-		}
+		rule, fen, rem := c.channelCommission(m.Payer, m.AmountFen)
+		l.Rule = ruleName(rule)
 		if m.AmountFen > 0 {
 			l.Paid++
 			l.PaidFen += m.AmountFen
 		} else {
-			fen, rem = -fen, -rem
 			l.Refunded++
 			l.RefundedFen -= m.AmountFen
 		}
@@ -148,4 +140,30 @@ func (c *Clearer) topUps(op string, in *Input, res *Result, pos positions) ([]To
 		return cmp.Or(strings.Compare(a.Payer, b.Payer), strings.Compare(a.Issuer, b.Issuer))
 	})
 	return out, nil
+}
+
+// channelCommission returns the rule of channel's commission schedule
+// that charges a load or top-up of amountFen through it (nil for none)
+// and the commission, signed as amountFen (a reversal or refund takes
+// back what its load or payment earned), with its remainder.
+func (c *Clearer) channelCommission(channel string, amountFen int64) (r *FeeRule, fen, remMicro int64) {
+	s := c.commissions[channel]
+	ri := s.rule(0, 0, 0)
+	if ri == noRule {
+		return nil, 0, 0
+	}
+	r = &s.Rules[ri]
+	fen, remMicro = r.Fee(abs(amountFen), c.cfg.Rounding)
+	if amountFen < 0 {
+		fen, remMicro = -fen, -remMicro
+	}
+	return r, fen, remMicro
+}
+
+// ruleName is r's name, "none" for none.
+func ruleName(r *FeeRule) string {
+	if r == nil {
+		return noRuleName
+	}
+	return r.Name
 }
