@@ -109,28 +109,27 @@ func WriteStatementReport(w io.Writer, st *clearing.Statement) error {
 		}
 		tw.Flush() // a bytes.Buffer never fails
 	}
-	sums := func(title string, rs []clearing.StatementRow) {
+	sums := func(title, cols string, rs []clearing.StatementRow) {
 		rows := make([][]string, len(rs))
 		for i, r := range rs {
 			rows[i] = []string{r.Key, i64(r.Records), citycard.Yuan(r.GrossFen), citycard.Yuan(r.FeeFen), citycard.Yuan(r.NetFen)}
 		}
-		table(title+"\tRECORDS\tGROSS (CNY)\tFEES (CNY)\tNET (CNY)\t", rows)
+		table(title+cols, rows)
 	}
-	sums("TOTAL", []clearing.StatementRow{st.Total})
-	sums("LINE", st.Lines)
-	sums("TERMINAL", st.Terminals)
-	sums("DAY", st.Days)
+	// A payer's statement without records shows its top-ups alone.
+	records := len(st.Records) != 0 || len(st.TopUps) == 0
+	if records {
+		const cols = "\tRECORDS\tGROSS (CNY)\tFEES (CNY)\tNET (CNY)\t"
+		sums("TOTAL", cols, []clearing.StatementRow{st.Total})
+		sums("LINE", cols, st.Lines)
+		sums("TERMINAL", cols, st.Terminals)
+		sums("DAY", cols, st.Days)
+	}
 	if len(st.TopUps) != 0 {
-		topUpSums := func(title string, rs []clearing.StatementRow) {
-			rows := make([][]string, len(rs))
-			for i, r := range rs {
-				rows[i] = []string{r.Key, i64(r.Records), citycard.Yuan(r.GrossFen), citycard.Yuan(r.FeeFen), citycard.Yuan(r.NetFen)}
-			}
-			table(title+"\tTOP-UPS\tCOLLECTED (CNY)\tCOMMISSION (CNY)\tNET (CNY)\t", rows)
-		}
-		topUpSums("TOP-UPS", []clearing.StatementRow{st.TopUpTotal})
-		topUpSums("ISSUER", st.TopUpIssuers)
-		topUpSums("DAY", st.TopUpDays)
+		const cols = "\tTOP-UPS\tCOLLECTED (CNY)\tCOMMISSION (CNY)\tNET (CNY)\t"
+		sums("TOP-UPS", cols, []clearing.StatementRow{st.TopUpTotal})
+		sums("ISSUER", cols, st.TopUpIssuers)
+		sums("DAY", cols, st.TopUpDays)
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "net of the records       %s CNY\n", citycard.Yuan(st.Total.NetFen))
@@ -145,14 +144,16 @@ func WriteStatementReport(w io.Writer, st *clearing.Statement) error {
 		fmt.Fprintf(&b, "adjustment %-13s %s CNY\n", a.Key, citycard.Yuan(a.NetFen))
 	}
 	fmt.Fprintf(&b, "position                 %s CNY\n", citycard.Yuan(st.PositionFen))
-	rows := make([][]string, len(st.Records))
-	for i, r := range st.Records {
-		rows[i] = []string{i64(r.Pos), strconv.FormatUint(uint64(r.Line), 10), r.Terminal, r.Day, r.Issuer + "/" + r.ASN, strconv.Itoa(int(r.Counter)),
-			citycard.Yuan(r.AmountFen), citycard.Yuan(r.FeeFen), r.Rule, r.TAC}
+	if records {
+		rows := make([][]string, len(st.Records))
+		for i, r := range st.Records {
+			rows[i] = []string{i64(r.Pos), strconv.FormatUint(uint64(r.Line), 10), r.Terminal, r.Day, r.Issuer + "/" + r.ASN, strconv.Itoa(int(r.Counter)),
+				citycard.Yuan(r.AmountFen), citycard.Yuan(r.FeeFen), r.Rule, r.TAC}
+		}
+		table("POS\tLINE\tTERMINAL\tDAY\tCARD\tCOUNTER\tAMOUNT (CNY)\tFEE (CNY)\tRULE\tTAC\t", rows)
 	}
-	table("POS\tLINE\tTERMINAL\tDAY\tCARD\tCOUNTER\tAMOUNT (CNY)\tFEE (CNY)\tRULE\tTAC\t", rows)
 	if len(st.TopUps) != 0 {
-		rows = make([][]string, len(st.TopUps))
+		rows := make([][]string, len(st.TopUps))
 		for i, t := range st.TopUps {
 			what := "paid"
 			if t.Refund {
