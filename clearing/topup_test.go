@@ -2,6 +2,8 @@ package clearing
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/ledger"
+	"github.com/citycard/citycard/registry"
 )
 
 const (
@@ -73,6 +76,27 @@ func TestRemoteTopUpsCycle(t *testing.T) {
 	l, expired := topUpLedger(cst(2026, 12, 1, 10, 0, 0), 500)
 	now := cal.End(day1).Add(time.Hour)
 	cs := &Cycles{Clearer: mustClearer(t, cfg), Store: memStore{}, Journal: j, Terminals: twoTerminal, Ledger: l, Now: func() time.Time { return now }}
+	// The payers are registered parties of type payer, or the cycle is
+	// not computed (their pay-ins could not be asked for at its close).
+	types := map[string]registry.PartyType{alipay: registry.PartyPayer, wechat: registry.PartyOperator}
+	cs.PartyType = func(_ context.Context, id string) (registry.PartyType, error) {
+		if t, ok := types[id]; ok {
+			return t, nil
+		}
+		return 0, citycard.E("test", citycard.NotFound, "no party %s", id)
+	}
+	for _, what := range []string{"an operator", "not registered"} {
+		if what == "not registered" {
+			delete(types, wechat)
+		}
+		if _, err := cs.Run(ctx, day1, "carl"); !citycard.IsKind(err, citycard.Conflict) || !strings.Contains(fmt.Sprint(err), wechat) {
+			t.Errorf("a payer that is %s: %v, want Conflict naming it", what, err)
+		}
+		if _, err := cs.Store.Cycle(ctx, day1); !citycard.IsKind(err, citycard.NotFound) {
+			t.Errorf("a payer that is %s: the cycle was saved (%v)", what, err)
+		}
+	}
+	types[wechat] = registry.PartyPayer
 	s, err := cs.Run(ctx, day1, "carl")
 	if err != nil {
 		t.Fatal(err)
