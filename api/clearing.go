@@ -348,41 +348,47 @@ func (s *Server) handleClearingStatement(w http.ResponseWriter, r *http.Request,
 	s.fail(w, r, citycard.E(op, citycard.NotFound, "cycle %v: no statement of %q", d, party))
 }
 
+func rowJSON(r clearing.StatementRow) statementRowJSON {
+	return statementRowJSON{r.Key, r.Records, r.GrossFen, r.FeeFen, r.NetFen}
+}
+
 func rowsJSON(rs []clearing.StatementRow) []statementRowJSON {
 	out := make([]statementRowJSON, len(rs))
 	for i, r := range rs {
-		out[i] = statementRowJSON{r.Key, r.Records, r.GrossFen, r.FeeFen, r.NetFen}
+		out[i] = rowJSON(r)
 	}
 	return out
 }
 
 func statementPage(st *clearing.Statement, after, afterTopUp int64, limit int) statementJSON {
-	t := st.Total
-	j := statementJSON{Party: st.Party, Day: st.Day.String(), Total: statementRowJSON{t.Key, t.Records, t.GrossFen, t.FeeFen, t.NetFen},
+	j := statementJSON{Party: st.Party, Day: st.Day.String(), Total: rowJSON(st.Total),
 		Lines: rowsJSON(st.Lines), Terminals: rowsJSON(st.Terminals), Days: rowsJSON(st.Days), RoundingFen: st.RoundingFen,
-		Adjustments: rowsJSON(st.Adjustments), PositionFen: st.PositionFen, Records: []statementRecordJSON{}}
-	for _, rec := range st.Records {
-		if rec.Pos <= after {
-			continue
-		}
-		if len(j.Records) == limit {
-			j.NextAfter = j.Records[len(j.Records)-1].Pos
-			break
-		}
-		j.Records = append(j.Records, statementRecordJSON{rec.Pos, rec.Line, rec.Terminal, rec.Day, rec.Issuer, rec.ASN, rec.Counter, rec.Seq, rec.AmountFen, rec.FeeFen, rec.Rule, rec.TAC})
-	}
-	u := st.TopUpTotal
-	j.TopUpTotal = statementRowJSON{u.Key, u.Records, u.GrossFen, u.FeeFen, u.NetFen}
-	j.TopUpIssuers, j.TopUpDays, j.TopUps = rowsJSON(st.TopUpIssuers), rowsJSON(st.TopUpDays), []statementTopUpJSON{}
-	for _, t := range st.TopUps {
-		if t.Seq <= afterTopUp {
-			continue
-		}
-		if len(j.TopUps) == limit {
-			j.NextAfterTopUp = j.TopUps[len(j.TopUps)-1].Seq
-			break
-		}
-		j.TopUps = append(j.TopUps, statementTopUpJSON{t.Seq, t.TopUp, t.Refund, t.Day, t.Issuer, t.Card, t.AmountFen, t.CommissionFen, t.Rule})
-	}
+		Adjustments: rowsJSON(st.Adjustments), PositionFen: st.PositionFen,
+		TopUpTotal: rowJSON(st.TopUpTotal), TopUpIssuers: rowsJSON(st.TopUpIssuers), TopUpDays: rowsJSON(st.TopUpDays)}
+	j.Records, j.NextAfter = page(st.Records, after, limit, func(r *clearing.StatementRecord) (int64, statementRecordJSON) {
+		return r.Pos, statementRecordJSON{r.Pos, r.Line, r.Terminal, r.Day, r.Issuer, r.ASN, r.Counter, r.Seq, r.AmountFen, r.FeeFen, r.Rule, r.TAC}
+	})
+	j.TopUps, j.NextAfterTopUp = page(st.TopUps, afterTopUp, limit, func(t *clearing.StatementTopUp) (int64, statementTopUpJSON) {
+		return t.Seq, statementTopUpJSON{t.Seq, t.TopUp, t.Refund, t.Day, t.Issuer, t.Card, t.AmountFen, t.CommissionFen, t.Rule}
+	})
 	return j
+}
+
+// page returns up to limit of xs (in the order of their keys) whose key
+// is after after, as conv makes them, and the after of the next page (0
+// for the last).
+func page[T, J any](xs []T, after int64, limit int, conv func(*T) (int64, J)) ([]J, int64) {
+	out := []J{}
+	var last int64
+	for i := range xs {
+		k, x := conv(&xs[i])
+		if k <= after {
+			continue
+		}
+		if len(out) == limit {
+			return out, last
+		}
+		out, last = append(out, x), k
+	}
+	return out, 0
 }
