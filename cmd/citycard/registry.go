@@ -109,26 +109,20 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added operator %s (%s, %v)\n", p.ID, p.Name, p.Sector)
-	case "add-funder":
+	case "add-funder", "add-payer":
 		c, err := citycard.ParseIssuerCode(*code)
 		if err != nil {
 			return err
 		}
-		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: registry.PartyFunder, Code: c, Name: *name, SettlementAccount: *account})
+		typ := registry.PartyFunder
+		if cmd == "add-payer" {
+			typ = registry.PartyPayer
+		}
+		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: typ, Code: c, Name: *name, SettlementAccount: *account})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "added funder %s (%s)\n", p.ID, p.Name)
-	case "add-payer":
-		c, err := citycard.ParseIssuerCode(*code)
-		if err != nil {
-			return err
-		}
-		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: registry.PartyPayer, Code: c, Name: *name, SettlementAccount: *account})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "added payer %s (%s)\n", p.ID, p.Name)
+		fmt.Fprintf(e.stdout, "added %v %s (%s)\n", p.Type, p.ID, p.Name)
 	case "add-terminal":
 		tid, err := citycard.ParseTerminalID(*id)
 		if err != nil {
