@@ -106,6 +106,24 @@ type (
 		PositionFen int64                 `json:"position_fen"`
 		Records     []statementRecordJSON `json:"records"`
 		NextAfter   int64                 `json:"next_after,omitempty"` // the after of the next page of records; 0 for the last
+		// A payer's remote top-ups (empty for an operator), paged as
+		// the records are, by ledger entry (after_top_up).
+		TopUpTotal     statementRowJSON     `json:"top_up_total"`
+		TopUpIssuers   []statementRowJSON   `json:"top_up_issuers"`
+		TopUpDays      []statementRowJSON   `json:"top_up_days"`
+		TopUps         []statementTopUpJSON `json:"top_ups"`
+		NextAfterTopUp int64                `json:"next_after_top_up,omitempty"`
+	}
+	statementTopUpJSON struct {
+		Seq           int64  `json:"ledger_seq"`
+		TopUp         string `json:"top_up"`
+		Refund        bool   `json:"refund"`
+		Day           string `json:"day"`
+		Issuer        string `json:"issuer"`
+		Card          string `json:"card"`
+		AmountFen     int64  `json:"amount_fen"`
+		CommissionFen int64  `json:"commission_fen"`
+		Rule          string `json:"rule"`
 	}
 )
 
@@ -123,7 +141,8 @@ func cycleJSON(s *clearing.Stored) clearingCycleJSON {
 		Totals: map[string]clearingTotalsJSON{}, Positions: []clearingPositionJSON{}, Files: []clearingFileJSON{}}
 	if res := s.Result; res != nil {
 		for name, t := range map[string]clearing.Totals{"claimed": res.Claim.Totals, "cleared": res.Cleared, "late": res.Late, "pending_issuer": res.Pending,
-			"suspense": res.Suspense, "duplicates": res.Duplicates, "loads": res.Loads} {
+			"suspense": res.Suspense, "duplicates": res.Duplicates, "loads": res.Loads, "loaded": res.Loaded,
+			"top_ups_paid": res.TopUpsPaid, "top_ups_refunded": res.TopUpsRefunded} {
 			j.Totals[name] = clearingTotalsJSON{t.Count, t.AmountFen}
 		}
 		for _, p := range res.Positions {
@@ -279,7 +298,8 @@ func (s *Server) handleClearingFile(w http.ResponseWriter, r *http.Request, by S
 
 // handleClearingStatement serves {party}'s statement of a closed cycle,
 // its records paged: ?after= (a journal position, default 0) and ?limit=
-// (1 to StatementRowsMax, default the most).
+// (1 to StatementRowsMax, default the most); a payer's remote top-ups
+// likewise, by ?after_top_up= (a ledger entry, default 0).
 func (s *Server) handleClearingStatement(w http.ResponseWriter, r *http.Request, by Staff) {
 	const op = "api.clearingStatement"
 	if err := by.member().MayRead(r.PathValue("party")); err != nil { // a partner bank's staff: its own statement only
@@ -292,11 +312,16 @@ func (s *Server) handleClearingStatement(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	q := r.URL.Query()
-	var after int64
-	if v := q.Get("after"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			s.fail(w, r, citycard.E(op, citycard.Invalid, "after=%q: want a journal position, 0 or more", v))
-			return
+	var after, afterTopUp int64
+	for _, a := range []struct {
+		name, what string
+		to         *int64
+	}{{"after", "a journal position", &after}, {"after_top_up", "a ledger entry", &afterTopUp}} {
+		if v := q.Get(a.name); v != "" {
+			if *a.to, err = strconv.ParseInt(v, 10, 64); err != nil || *a.to < 0 {
+				s.fail(w, r, citycard.E(op, citycard.Invalid, "%s=%q: want %s, 0 or more", a.name, v, a.what))
+				return
+			}
 		}
 	}
 	limit := StatementRowsMax
@@ -316,35 +341,54 @@ func (s *Server) handleClearingStatement(w http.ResponseWriter, r *http.Request,
 	party := r.PathValue("party")
 	for i := range sts {
 		if sts[i].Party == party {
-			s.reply(w, r, http.StatusOK, statementPage(&sts[i], after, limit))
+			s.reply(w, r, http.StatusOK, statementPage(&sts[i], after, afterTopUp, limit))
 			return
 		}
 	}
 	s.fail(w, r, citycard.E(op, citycard.NotFound, "cycle %v: no statement of %q", d, party))
 }
 
+func rowJSON(r clearing.StatementRow) statementRowJSON {
+	return statementRowJSON{r.Key, r.Records, r.GrossFen, r.FeeFen, r.NetFen}
+}
+
 func rowsJSON(rs []clearing.StatementRow) []statementRowJSON {
 	out := make([]statementRowJSON, len(rs))
 	for i, r := range rs {
-		out[i] = statementRowJSON{r.Key, r.Records, r.GrossFen, r.FeeFen, r.NetFen}
+		out[i] = rowJSON(r)
 	}
 	return out
 }
 
-func statementPage(st *clearing.Statement, after int64, limit int) statementJSON {
-	t := st.Total
-	j := statementJSON{Party: st.Party, Day: st.Day.String(), Total: statementRowJSON{t.Key, t.Records, t.GrossFen, t.FeeFen, t.NetFen},
+func statementPage(st *clearing.Statement, after, afterTopUp int64, limit int) statementJSON {
+	j := statementJSON{Party: st.Party, Day: st.Day.String(), Total: rowJSON(st.Total),
 		Lines: rowsJSON(st.Lines), Terminals: rowsJSON(st.Terminals), Days: rowsJSON(st.Days), RoundingFen: st.RoundingFen,
-		Adjustments: rowsJSON(st.Adjustments), PositionFen: st.PositionFen, Records: []statementRecordJSON{}}
-	for _, rec := range st.Records {
-		if rec.Pos <= after {
+		Adjustments: rowsJSON(st.Adjustments), PositionFen: st.PositionFen,
+		TopUpTotal: rowJSON(st.TopUpTotal), TopUpIssuers: rowsJSON(st.TopUpIssuers), TopUpDays: rowsJSON(st.TopUpDays)}
+	j.Records, j.NextAfter = page(st.Records, after, limit, func(r *clearing.StatementRecord) (int64, statementRecordJSON) {
+		return r.Pos, statementRecordJSON{r.Pos, r.Line, r.Terminal, r.Day, r.Issuer, r.ASN, r.Counter, r.Seq, r.AmountFen, r.FeeFen, r.Rule, r.TAC}
+	})
+	j.TopUps, j.NextAfterTopUp = page(st.TopUps, afterTopUp, limit, func(t *clearing.StatementTopUp) (int64, statementTopUpJSON) {
+		return t.Seq, statementTopUpJSON{t.Seq, t.TopUp, t.Refund, t.Day, t.Issuer, t.Card, t.AmountFen, t.CommissionFen, t.Rule}
+	})
+	return j
+}
+
+// page returns up to limit of xs (in the order of their keys) whose key
+// is after after, as conv makes them, and the after of the next page (0
+// for the last).
+func page[T, J any](xs []T, after int64, limit int, conv func(*T) (int64, J)) ([]J, int64) {
+	out := []J{}
+	var last int64
+	for i := range xs {
+		k, x := conv(&xs[i])
+		if k <= after {
 			continue
 		}
-		if len(j.Records) == limit {
-			j.NextAfter = j.Records[len(j.Records)-1].Pos
-			break
+		if len(out) == limit {
+			return out, last
 		}
-		j.Records = append(j.Records, statementRecordJSON{rec.Pos, rec.Line, rec.Terminal, rec.Day, rec.Issuer, rec.ASN, rec.Counter, rec.Seq, rec.AmountFen, rec.FeeFen, rec.Rule, rec.TAC})
+		out, last = append(out, x), k
 	}
-	return j
+	return out, 0
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -128,7 +129,15 @@ func (f *fakeClearing) Statements(_ context.Context, d clearing.Day) ([]clearing
 			ASN: "00000000000000000001", Counter: uint16(i), AmountFen: 100, Rule: "none", TAC: "0a1b2c3d"})
 	}
 	row := clearing.StatementRow{Key: "total", Records: 3, GrossFen: 300, NetFen: 300}
-	return []clearing.Statement{{Party: "nb-bus", Day: d, Total: row, Lines: []clearing.StatementRow{row}, Records: recs, PositionFen: 300}}, nil
+	var tops []clearing.StatementTopUp
+	for i := range 3 {
+		tops = append(tops, clearing.StatementTopUp{Seq: int64(10 + i), TopUp: fmt.Sprintf("%016X", i), Day: "20261201", Issuer: "31500001FFFFFFFF",
+			Card: "card:31500001FFFFFFFF/01", AmountFen: 1000, Rule: "none"})
+	}
+	tops[2].Refund, tops[2].AmountFen = true, -1000
+	payer := clearing.StatementRow{Key: "total", Records: 3, GrossFen: 1000, NetFen: -1000}
+	return []clearing.Statement{{Party: "nb-bus", Day: d, Total: row, Lines: []clearing.StatementRow{row}, Records: recs, PositionFen: 300},
+		{Party: "alipay", Day: d, Total: clearing.StatementRow{Key: "total"}, TopUps: tops, TopUpTotal: payer, PositionFen: -1000}}, nil
 }
 
 // TestClearingRoutes drives a cycle through /v1/clearing (the brief:
@@ -197,6 +206,10 @@ func TestClearingRoutes(t *testing.T) {
 		{day + "/statements/nb-bus?limit=500", http.StatusOK, ""},
 		{day + "/statements/nb-bus?after=-1", http.StatusUnprocessableEntity, "after"},
 		{day + "/statements/nobody", http.StatusNotFound, ""},
+		{day + "/statements/alipay", http.StatusOK, `"top_up_total":{"key":"total","records":3,"gross_fen":1000,"fee_fen":0,"net_fen":-1000}`},
+		{day + "/statements/alipay?limit=2", http.StatusOK, `"next_after_top_up":11`},
+		{day + "/statements/alipay?after_top_up=11", http.StatusOK, `"top_ups":[{"ledger_seq":12,"top_up":"0000000000000002","refund":true`},
+		{day + "/statements/alipay?after_top_up=x", http.StatusUnprocessableEntity, "after_top_up"},
 		{"/v1/clearing/cycles", http.StatusOK, `"state":"closed"`},
 		{"/v1/clearing/cycles?limit=31", http.StatusOK, ""},
 		{"/v1/clearing/cycles?limit=32", http.StatusUnprocessableEntity, "limit"},

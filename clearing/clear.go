@@ -172,6 +172,9 @@ type Input struct {
 	// (GatherLoads), in Seq order.
 	LoadClaim LoadClaim
 	Loads     []Load
+	// TopUps are the remote top-ups paid and refunded in LoadClaim's
+	// range (GatherLoads), in Seq order.
+	TopUps []TopUpMove
 	// FareVersion names the fare table Items' category discounts were
 	// priced under (Gathered.FareVersion); "" for none.
 	FareVersion string
@@ -274,6 +277,14 @@ type Result struct {
 	LoadClaim   LoadClaim
 	Loaded      Totals
 	Commissions []CommissionLine
+	// TopUpsPaid and TopUpsRefunded count the remote top-ups paid into
+	// the issuers' top-up pending accounts in the ledger range and paid
+	// back out of them (refunds counted positive); TopUps are what each
+	// payer owes each issuer for them, with its commission, by payer and
+	// issuer. None moves the float: their claims are loads.
+	TopUpsPaid     Totals      `json:",omitzero"`
+	TopUpsRefunded Totals      `json:",omitzero"`
+	TopUps         []TopUpLine `json:",omitempty"`
 }
 
 // lineKey is what a line aggregates by; it picks the fee rule too.
@@ -429,6 +440,14 @@ func (c *Clearer) Clear(in *Input) (*Result, error) {
 		pos.move(c.cfg.Collector, l.Channel, l.CommissionFen)
 		// The channel is owed what rounding left: its remainder negated.
 		rem[l.Channel] -= l.RemainderMicro
+	}
+	if res.TopUps, err = c.topUps(op, in, res, pos); err != nil {
+		return nil, err
+	}
+	for i := range res.TopUps {
+		l := &res.TopUps[i]
+		pos.move(c.cfg.Collector, l.Payer, l.CommissionFen)
+		rem[l.Payer] -= l.RemainderMicro
 	}
 	carry := map[string]int64{}
 	for _, cr := range in.Carry {

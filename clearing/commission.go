@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/registry"
 )
@@ -61,10 +62,11 @@ type LedgerScanner interface {
 // Kind Conflict for a range that is not dense (an entry missing from the
 // read), Invalid for a load entry (or a load's reversal) that is not one
 // settlement account to one card float, or more than LoadsMax loads.
-func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, before time.Time) (LoadClaim, []Load, error) {
+func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, before time.Time) (LoadClaim, []Load, []TopUpMove, error) {
 	const op = "clearing.GatherLoads"
 	claim := LoadClaim{Range: Range{From: from, To: from}}
 	var loads []Load
+	var topUps []TopUpMove
 	var reversals []ledger.Posted // of what, asked once the scan is done
 	next := from + 1
 	err := l.Scan(ctx, from, func(p *ledger.Posted) error {
@@ -75,11 +77,19 @@ func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, be
 		if p.Time.Before(before) {
 			claim.To = p.Seq
 		}
-		if p.Type != ledger.EntryLoad && p.Type != ledger.EntryReversal || p.Time.Before(notBefore) {
+		if p.Type != ledger.EntryLoad && p.Type != ledger.EntryReversal && p.Type != cms.EntryTopUp || p.Time.Before(notBefore) {
 			return nil
 		}
-		if len(loads)+len(reversals) == LoadsMax {
+		if len(loads)+len(reversals)+len(topUps) == LoadsMax {
 			return citycard.E(op, citycard.Invalid, "ledger after %d: more than %d loads before %v", from, LoadsMax, before)
+		}
+		if p.Type == cms.EntryTopUp {
+			m, err := topUpOf(p)
+			if err != nil {
+				return citycard.Wrap(op, citycard.Invalid, err)
+			}
+			topUps = append(topUps, m)
+			return nil
 		}
 		if p.Type == ledger.EntryReversal {
 			r := *p
@@ -95,16 +105,19 @@ func GatherLoads(ctx context.Context, l LedgerScanner, from int64, notBefore, be
 		return nil
 	})
 	if err != nil {
-		return LoadClaim{}, nil, citycard.Wrap(op, citycard.Other, err)
+		return LoadClaim{}, nil, nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	if loads, err = addReversals(ctx, l, loads, reversals); err != nil {
-		return LoadClaim{}, nil, citycard.Wrap(op, citycard.Other, err)
+		return LoadClaim{}, nil, nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	claim.Entries = claim.To - from
 	for len(loads) > 0 && loads[len(loads)-1].Seq > claim.To {
 		loads = loads[:len(loads)-1]
 	}
-	return claim, loads, nil
+	for len(topUps) > 0 && topUps[len(topUps)-1].Seq > claim.To {
+		topUps = topUps[:len(topUps)-1]
+	}
+	return claim, loads, topUps, nil
 }
 
 // addReversals adds to loads (in Seq order) the reversals that reverse a
@@ -310,21 +323,17 @@ func (c *Clearer) commission(op string, in *Input, res *Result, pos positions) (
 			continue // the issuer's own counter or kiosk, or a claim: no position, and no one to pay a commission
 		}
 		pos.move(ld.Channel, ld.Issuer, ld.AmountFen)
-		s := c.commissions[ld.Channel]
-		ri := s.rule(0, 0, 0)
-		if ri == noRule {
+		rule, fen, rem := c.channelCommission(ld.Channel, ld.AmountFen)
+		if rule == nil {
 			continue
 		}
-		r := &s.Rules[ri]
 		k := key{ld.Channel, ld.Issuer}
 		l := lines[k]
 		if l == nil {
-			l = &CommissionLine{Channel: ld.Channel, Issuer: ld.Issuer, Rule: r.Name}
+			l = &CommissionLine{Channel: ld.Channel, Issuer: ld.Issuer, Rule: rule.Name}
 			lines[k] = l
 		}
-		fen, rem := r.Fee(abs(ld.AmountFen), c.cfg.Rounding)
 		if ld.AmountFen < 0 {
-			fen, rem = -fen, -rem
 			l.Loads--
 		} else {
 			l.Loads++

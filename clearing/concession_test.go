@@ -443,7 +443,7 @@ func TestGatherLoads(t *testing.T) {
 		loadEntry(4, cut.Add(-time.Millisecond), ledger.EntryLoad, agent, our, -500),
 		loadEntry(5, cut.Add(time.Minute), ledger.EntryLoad, agent, our, 900),
 	}
-	claim, loads, err := GatherLoads(ctx, l, 0, time.Time{}, cut)
+	claim, loads, _, err := GatherLoads(ctx, l, 0, time.Time{}, cut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,11 +452,11 @@ func TestGatherLoads(t *testing.T) {
 	if claim != (LoadClaim{Range: Range{0, 4}, Entries: 4}) || len(loads) != 3 || loads[0].AmountFen != 500 || loads[1].Seq != 3 || loads[2].AmountFen != -500 {
 		t.Errorf("claim %+v, loads %+v", claim, loads)
 	}
-	claim, loads, err = GatherLoads(ctx, l, 0, cut.Add(-30*time.Minute), cut)
+	claim, loads, _, err = GatherLoads(ctx, l, 0, cut.Add(-30*time.Minute), cut)
 	if err != nil || claim.To != 4 || len(loads) != 2 {
 		t.Errorf("loads not before 30 minutes before the cut-off: %+v, %+v, %v", claim, loads, err)
 	}
-	if _, _, err := GatherLoads(ctx, append(l[:1:1], l[2:]...), 0, time.Time{}, cut); !citycard.IsKind(err, citycard.Conflict) {
+	if _, _, _, err := GatherLoads(ctx, append(l[:1:1], l[2:]...), 0, time.Time{}, cut); !citycard.IsKind(err, citycard.Conflict) {
 		t.Errorf("a read skipping entry 2: %v, want Conflict", err)
 	}
 	// Reversals: of a load of this range, of a load of the range before
@@ -471,14 +471,14 @@ func TestGatherLoads(t *testing.T) {
 	rl = append(rl, reversalOf(4, cut.Add(-time.Minute), rl[2]), reversalOf(5, cut.Add(-time.Minute), rl[0]),
 		reversalOf(6, cut.Add(-time.Minute), refund), loadEntry(7, cut.Add(time.Minute), ledger.EntryLoad, agent, our, 900))
 	rl = append(rl, reversalOf(8, cut.Add(time.Minute), rl[6]))
-	claim, loads, err = GatherLoads(ctx, rl, 2, time.Time{}, cut)
+	claim, loads, _, err = GatherLoads(ctx, rl, 2, time.Time{}, cut)
 	want := []Load{{3, agent, our, 500}, {4, agent, our, -500}, {5, agent, our, -800}}
 	if err != nil || claim != (LoadClaim{Range: Range{2, 6}, Entries: 4}) || !slices.Equal(loads, want) {
 		t.Errorf("reversals: claim %+v, loads %+v, %v; want %+v", claim, loads, err, want)
 	}
 	odd := fakeLedger{{Seq: 1, Time: cut.Add(-time.Hour), Entry: ledger.Entry{Type: ledger.EntryLoad, Postings: ledger.Transfer(
 		ledger.Account{Type: ledger.FeeIncome}, ledger.Account{Type: ledger.CardFloat, Party: our}, 5)}}}
-	if _, _, err := GatherLoads(ctx, odd, 0, time.Time{}, cut); !citycard.IsKind(err, citycard.Invalid) {
+	if _, _, _, err := GatherLoads(ctx, odd, 0, time.Time{}, cut); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("a load from fee income: %v, want Invalid", err)
 	}
 }
@@ -620,7 +620,7 @@ func TestClaimedTopUpLoads(t *testing.T) {
 		reversalOf(3, cut.Add(-time.Hour), claimed), // the claim reversed: the card never credited it
 		claim(4, ledger.Account{Type: ledger.ErrorReceivable, Party: "alipay"}, 3000),
 	}
-	lc, loads, err := GatherLoads(ctx, l, 0, time.Time{}, cut)
+	lc, loads, _, err := GatherLoads(ctx, l, 0, time.Time{}, cut)
 	if err != nil {
 		t.Fatalf("gathering claims: %v", err)
 	}

@@ -217,6 +217,47 @@
 // claims one took nothing. (Before this rule GatherLoads refused such
 // an entry, Invalid, and the cycle could not be cleared.)
 //
+// # Remote top-ups and their payers
+//
+// A remote top-up paid on the web or in the app is money the payer (a
+// payment company such as Alipay or WeChat Pay, a top-up agent, a
+// partner bank: a registry party of type payer, registry.PartyPayer,
+// or the issuer itself for a bank card it acquires) collected from the
+// cardholder and owes the issuer: card management books it
+// settlement:PAYER -> topup_pending:ISSUER, and its refund (expired
+// unclaimed, or asked back) the other way (cms.EntryTopUp). GatherLoads
+// takes these entries from the same ledger range as the loads
+// (TopUpMove, each naming its top-up by cms.TopUpOfEntry and its card
+// by the entry's source), and Clear makes the payer owe the issuer the
+// payments less the refunds, per payer and issuer (TopUpLine): a
+// refund nets against the payer's receivable in the cycle that books
+// it, whichever cycle took the payment, since the payer paid it back to
+// the cardholder. The payer's commission is its commission schedule's
+// (Config.Commissions, the loads' format and rules), on the payment: a
+// refund takes back what its payment earned, the top-up having never
+// reached a card; the remainder is booked with the payer's rounding,
+// negated. A top-up paid through the issuer itself moves no position
+// and earns nothing, as a load at its own counter. Neither a payment
+// nor a refund touches the float (Result.TopUpsPaid, TopUpsRefunded
+// count them apart from Loaded): the float moves when a top-up is
+// claimed, a load through the issuer, so float change = loads -
+// purchases - refunds still holds, and the pending account's change is
+// paid - claimed - refunded.
+//
+// A payer pays us: its negative net is a receivable. The cycle's files
+// make no direct-debit request (no pain.008) and the pain.001 stays the
+// payments the collector makes (a payer whose refunds pass its
+// collections is paid in it as any party with a positive net); the
+// pay-ins expected from payers are listed with a reference of their own
+// in the cycle's incoming CSV (exchange, CCLR-YYYYMMDD-incoming.csv),
+// beside the top-up lines (CCLR-YYYYMMDD-topups.csv), both written only
+// for a cycle with remote top-ups so that a cycle closed before them is
+// written again byte for byte. Each payer has a statement
+// (Cycles.Statements): its top-ups read again from the cycle's ledger
+// range, each with its ledger entry, top-up ID and card, summed by
+// issuer and day, its loads as a channel if it is one too, checked
+// against the cycle's lines and position.
+//
 // # Net debit caps
 //
 // A party may have a net debit cap (CapVersion, versioned by day): a
@@ -399,7 +440,10 @@
 // cities' cards, cleared from the national centre's answer file, and
 // ours used elsewhere, from its incoming files); the ledger entries of a
 // cycle; grey decisions and concessions in statements; the concessions
-// of confirmed grey records. Reconciliation with the bank's statements
-// is package recon's. The API is api's
+// of confirmed grey records; the payers' pay-ins matched by recon (it
+// reads the payments made, and a payer's pay-in is an unmatched credit
+// there for now); a refund's reclaim (error_receivable:PAYER) netted
+// against its payer. Reconciliation with the bank's statements is
+// package recon's. The API is api's
 // /v1/clearing (cycles, their moves, files and statements).
 package clearing

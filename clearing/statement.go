@@ -69,6 +69,44 @@ type Statement struct {
 	RoundingFen int64
 	Adjustments []StatementRow // Key the Ref, NetFen signed
 	PositionFen int64
+	// A payer's remote top-ups (Result.TopUps): each paid or refunded
+	// one with the ledger entry that booked it, in ledger order, and
+	// their sums, in total, by issuer and by the entry's day (in the
+	// cycle's zone). In these rows Records counts the top-ups (a refund
+	// is one too), GrossFen is what the payer collected (a refund
+	// negative), FeeFen the commission it earns (taken back on a
+	// refund) and NetFen FeeFen - GrossFen: what they add to its
+	// position (negative: it pays in).
+	TopUps       []StatementTopUp
+	TopUpTotal   StatementRow
+	TopUpIssuers []StatementRow // by issuer
+	TopUpDays    []StatementRow // by day
+	// Loads are a payer's loads as a channel (a partner bank's counters
+	// beside its remote top-ups), summed as its top-ups are: they are in
+	// its position too. Key "loads"; zero for none.
+	Loads StatementRow
+}
+
+// StatementTopUp is one remote top-up's money behind a payer's
+// statement: the ledger entry (Seq) that booked its payment or refund,
+// the top-up (its ID, the card) and what it cleared to.
+type StatementTopUp struct {
+	Seq           int64
+	TopUp         string
+	Refund        bool
+	Day           string // the entry's date in the cycle's zone, YYYYMMDD
+	Issuer        string
+	Card          string // "card:ISSUER/ASN", the entry's source
+	AmountFen     int64  // collected; a refund negative
+	CommissionFen int64
+	Rule          string // the commission rule, "none" for none
+}
+
+func (r *StatementRow) addTopUp(t *StatementTopUp) {
+	r.Records++
+	r.GrossFen += t.AmountFen
+	r.FeeFen += t.CommissionFen
+	r.NetFen += t.CommissionFen - t.AmountFen
 }
 
 // Statements returns the statements of closed cycle d's operators, by
@@ -77,7 +115,8 @@ type Statement struct {
 // against the cycle's result (each operator's gross and fees those of
 // its record lines), so that a statement says what the cycle cleared.
 // Grey decisions are on the cycle's lines but not in statements yet.
-// Kind NotFound, Conflict (a cycle not closed, or a statement that
+// A payer of the cycle's remote top-ups has a statement of them
+// (payerStatements). Kind NotFound, Conflict (a cycle not closed, or a statement that
 // disagrees with the result), and the journal's kinds.
 func (cs *Cycles) Statements(ctx context.Context, d Day) ([]Statement, error) {
 	const op = "clearing.Cycles.Statements"
@@ -133,6 +172,9 @@ func (cs *Cycles) Statements(ctx context.Context, d Day) ([]Statement, error) {
 			want[l.Operator] = w
 		}
 	}
+	if err := cs.payerStatements(ctx, &s, clr, byParty); err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
 	out := make([]Statement, 0, len(byParty))
 	for _, p := range sortedKeys(byParty) {
 		st := byParty[p]
@@ -159,7 +201,7 @@ func (cs *Cycles) Statements(ctx context.Context, d Day) ([]Statement, error) {
 				d, p, st.Total.Records, st.Total.GrossFen, st.Total.FeeFen, w.Records, w.GrossFen, w.FeeFen)
 		}
 		st.Lines, st.Terminals, st.Days = statementRows(lines, true), statementRows(terms, false), statementRows(days, false)
-		st.PositionFen = st.Total.NetFen
+		st.PositionFen = st.Total.NetFen + st.TopUpTotal.NetFen + st.Loads.NetFen
 		for _, r := range s.Result.Rounding {
 			if r.Party == p {
 				st.RoundingFen = r.BookedFen
@@ -201,4 +243,101 @@ func statementRows(m map[string]*StatementRow, numeric bool) []StatementRow {
 		return cmp.Compare(a.Key, b.Key)
 	})
 	return out
+}
+
+// payerStatements adds to byParty the remote top-ups of closed cycle s's
+// payers: read again from the ledger range the cycle claimed (the moves
+// of Seq in (From, To], gathered as Run gathered them), each one's
+// commission computed under clr, and checked against the cycle's top-up
+// lines (kind Conflict for a difference). A payer with no other
+// statement gets one of its own.
+func (cs *Cycles) payerStatements(ctx context.Context, s *Stored, clr *Clearer, byParty map[string]*Statement) error {
+	const op = "clearing.Cycles.Statements"
+	if len(s.Result.TopUps) == 0 || cs.Ledger == nil {
+		return nil
+	}
+	prev, ok, err := cs.Store.Before(ctx, s.Cycle.Day)
+	if err != nil {
+		return err
+	}
+	var pp *Stored
+	if ok {
+		pp = &prev
+	}
+	_, loads, moves, err := cs.GatherLoads(ctx, pp, &s.Cycle)
+	if err != nil {
+		return err
+	}
+	payers := map[string]bool{}
+	for _, l := range s.Result.TopUps {
+		payers[l.Payer] = true
+	}
+	loaded := map[string]*StatementRow{} // a payer's loads as a channel: its position has them too
+	for i := range loads {
+		ld := &loads[i]
+		if ld.Seq > s.Result.LoadClaim.To || !payers[ld.Channel] || ld.Channel == ld.Issuer {
+			continue
+		}
+		_, fen, _ := clr.channelCommission(ld.Channel, ld.AmountFen)
+		row := loaded[ld.Channel]
+		if row == nil {
+			row = &StatementRow{Key: "loads"}
+			loaded[ld.Channel] = row
+		}
+		row.Records++
+		row.GrossFen += ld.AmountFen
+		row.FeeFen += fen
+		row.NetFen += fen - ld.AmountFen
+	}
+	zone := s.Cycle.Cutoff.Location()
+	issuers, days := map[string]map[string]*StatementRow{}, map[string]map[string]*StatementRow{}
+	for i := range moves {
+		m := &moves[i]
+		if m.Seq <= s.Result.LoadClaim.From || m.Seq > s.Result.LoadClaim.To || m.Payer == m.Issuer {
+			continue
+		}
+		rule, fen, _ := clr.channelCommission(m.Payer, m.AmountFen)
+		t := StatementTopUp{Seq: m.Seq, TopUp: m.TopUp, Refund: m.AmountFen < 0, Day: m.At.In(zone).Format("20060102"), Issuer: m.Issuer,
+			Card: m.Card, AmountFen: m.AmountFen, CommissionFen: fen, Rule: ruleName(rule)}
+		st := byParty[m.Payer]
+		if st == nil {
+			st = &Statement{Party: m.Payer, Day: s.Cycle.Day}
+			byParty[m.Payer] = st
+		}
+		if issuers[m.Payer] == nil {
+			issuers[m.Payer], days[m.Payer] = map[string]*StatementRow{}, map[string]*StatementRow{}
+		}
+		st.TopUps = append(st.TopUps, t)
+		st.TopUpTotal.addTopUp(&t)
+		for _, g := range []struct {
+			m   map[string]*StatementRow
+			key string
+		}{{issuers[m.Payer], t.Issuer}, {days[m.Payer], t.Day}} {
+			row := g.m[g.key]
+			if row == nil {
+				row = &StatementRow{Key: g.key}
+				g.m[g.key] = row
+			}
+			row.addTopUp(&t)
+		}
+	}
+	want := map[string]StatementRow{}
+	for _, l := range s.Result.TopUps {
+		w := want[l.Payer]
+		w.Records, w.GrossFen, w.FeeFen = w.Records+l.Paid+l.Refunded, w.GrossFen+l.NetFen(), w.FeeFen+l.CommissionFen
+		want[l.Payer] = w
+	}
+	for p, st := range byParty {
+		w, got := want[p], st.TopUpTotal
+		if got.Records != w.Records || got.GrossFen != w.GrossFen || got.FeeFen != w.FeeFen {
+			return citycard.E(op, citycard.Conflict, "cycle %v: statement of %s: %d top-ups, %d fen collected, %d fen commission; the cycle cleared %d, %d, %d",
+				s.Cycle.Day, p, got.Records, got.GrossFen, got.FeeFen, w.Records, w.GrossFen, w.FeeFen)
+		}
+		st.TopUpTotal.Key = "total"
+		if row := loaded[p]; row != nil {
+			st.Loads = *row
+		}
+		st.TopUpIssuers, st.TopUpDays = statementRows(issuers[p], false), statementRows(days[p], false)
+	}
+	return nil
 }

@@ -82,7 +82,8 @@ type Cycles struct {
 	// PartyType, if set, tells what a registered party is (kind NotFound
 	// for one not registered): SetConcessions takes a funder's shares
 	// only of a registered funder to registered operators, so that every
-	// compensation claim names a real party, with its position.
+	// compensation claim names a real party, with its position; Run
+	// clears remote top-ups only through registered payers.
 	PartyType func(ctx context.Context, id string) (registry.PartyType, error)
 }
 
@@ -115,8 +116,9 @@ func (c *Cycle) inZone(z *time.Location) {
 // claimed; and a day before the latest cycle is never opened. Kind
 // Conflict for a previous cycle not closed, a day before the latest
 // cycle, a cycle that cannot be computed now (approved, closed, before
-// its cut-off) or an incomplete range; Invalid for a bad name; the kinds
-// of Gather and Clear.
+// its cut-off), an incomplete range or remote top-ups through a party
+// not registered as a payer (with PartyType set: its pay-in could not be
+// asked for); Invalid for a bad name; the kinds of Gather and Clear.
 func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	const op = "clearing.Cycles.Run"
 	if err := checkStaff(op, by); err != nil {
@@ -172,7 +174,7 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if ok {
 		pp = &prev
 	}
-	if in.LoadClaim, in.Loads, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
+	if in.LoadClaim, in.Loads, in.TopUps, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
 		return nil, err
 	}
 	clr, err := cs.clearerFor(ctx, d)
@@ -192,6 +194,9 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	in.Adjustments, in.Interop = adj, settling
 	res, err := clr.Clear(in)
 	if err != nil {
+		return nil, err
+	}
+	if err := cs.checkPayers(ctx, op, res); err != nil {
 		return nil, err
 	}
 	c, err := cur.Cycle.Compute(g.Claim.Range, from, now)
@@ -318,13 +323,13 @@ func breachesBlock(op string, res *Result) error {
 	return citycard.E(op, citycard.Conflict, "cycle %v is not signed off with a party past its net debit cap: %s: settle it first (the party prefunds, or an adjustment), then run the cycle again", res.Day, b.String())
 }
 
-// GatherLoads returns the loads cycle c takes from cs.Ledger
+// GatherLoads returns the loads and remote top-ups cycle c takes from cs.Ledger
 // (clearing.GatherLoads): the ledger range after prev's (nil for no
 // cycle before c); after a prev that claimed no ledger range (computed
 // before loads were cleared), only the loads booked after its cut-off.
 // None, and an empty range at prev's end, without a ledger. Kinds of
 // clearing.GatherLoads.
-func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (LoadClaim, []Load, error) {
+func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (LoadClaim, []Load, []TopUpMove, error) {
 	var from int64
 	var notBefore time.Time
 	if prev != nil && prev.Result != nil {
@@ -334,7 +339,33 @@ func (cs *Cycles) GatherLoads(ctx context.Context, prev *Stored, c *Cycle) (Load
 		}
 	}
 	if cs.Ledger == nil {
-		return LoadClaim{Range: Range{From: from, To: from}}, nil, nil
+		return LoadClaim{Range: Range{From: from, To: from}}, nil, nil, nil
 	}
 	return GatherLoads(ctx, cs.Ledger, from, notBefore, c.Cutoff)
+}
+
+// checkPayers checks that every payer of res's remote top-ups is a
+// registered party of type payer (Cycles.PartyType; nil checks
+// nothing): one that is not could not be asked for its pay-in when the
+// cycle closes. Kind Conflict naming the payer and what to do.
+func (cs *Cycles) checkPayers(ctx context.Context, op string, res *Result) error {
+	if cs.PartyType == nil {
+		return nil
+	}
+	for i := range res.TopUps {
+		p := res.TopUps[i].Payer
+		if i > 0 && res.TopUps[i-1].Payer == p {
+			continue // by payer
+		}
+		t, err := cs.PartyType(ctx, p)
+		switch {
+		case citycard.IsKind(err, citycard.NotFound):
+			return citycard.E(op, citycard.Conflict, "cycle %v: remote top-ups through %s, which is not registered: register it as a payer (citycard registry add-payer) and run the cycle again", res.Day, p)
+		case err != nil:
+			return citycard.Wrap(op, citycard.Other, err)
+		case t != registry.PartyPayer:
+			return citycard.E(op, citycard.Conflict, "cycle %v: remote top-ups through %s, a registered %v, not a payer: a payment company or top-up agent is a party of type payer", res.Day, p, t)
+		}
+	}
+	return nil
 }

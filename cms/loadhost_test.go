@@ -923,7 +923,7 @@ func TestLoadReversalInLedger(t *testing.T) {
 	}
 	cal := clearing.DefaultCalendar()
 	day := cal.Day(r.clk.read())
-	claim, loads, err := clearing.GatherLoads(ctx, lg, 0, time.Time{}, cal.End(day))
+	claim, loads, _, err := clearing.GatherLoads(ctx, lg, 0, time.Time{}, cal.End(day))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,6 +146,30 @@ func ClaimState(status LoadStatus) TopUpState {
 // top-up pending) or refunded (back).
 const EntryTopUp ledger.EntryType = "topup"
 
+// TopUpOfEntry returns the ID of the remote top-up whose payment or
+// refund booked the ledger entry of key (TopUpPayment.Book's entry,
+// "cms:KEY/topup", or TopUpRefund.Book's, "cms:topup-refund:ID/refund"),
+// and whether it is a refund; ok is false for a key of neither. It is
+// how clearing drills a payer's figures down to the top-ups behind them
+// without reading card management's store.
+func TopUpOfEntry(key string) (id string, refund, ok bool) {
+	k, found := strings.CutPrefix(key, "cms:")
+	if !found {
+		return "", false, false
+	}
+	if r, found := strings.CutPrefix(k, "topup-refund:"); found {
+		if r, found = strings.CutSuffix(r, "/refund"); found {
+			id, err := ParseTopUpID(r)
+			return id, true, err == nil
+		}
+		return "", false, false
+	}
+	if k, found = strings.CutSuffix(k, "/topup"); !found || k == "" {
+		return "", false, false
+	}
+	return TopUpID(k), false, true
+}
+
 // Bounds of remote top-ups.
 const (
 	// TopUpsPendingMax bounds the top-ups waiting on one card: a card

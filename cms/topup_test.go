@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/ledger"
 )
@@ -416,6 +417,45 @@ func TestTopUpExpireAndRefund(t *testing.T) {
 	}
 	if fmt.Sprint(subjects) != "[remote top-up paid remote top-up paid remote top-up refund remote top-up expire]" {
 		t.Errorf("audit actions %q", subjects)
+	}
+	// The ledger's top-up entries name their top-ups (TopUpOfEntry, the
+	// drill-down of a payer's clearing figures), payments and refunds.
+	var named []string
+	if err := r.db.Ledger().Scan(ctx, 0, func(p *ledger.Posted) error {
+		if p.Type == cms.EntryTopUp {
+			id, refund, ok := cms.TopUpOfEntry(p.Key)
+			named = append(named, fmt.Sprintf("%s %v %v", id, refund, ok))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint([]string{old.ID + " false true", asked.ID + " false true", asked.ID + " true true", old.ID + " true true"}); fmt.Sprint(named) != want {
+		t.Errorf("top-up entries name %v, want %v", named, want)
+	}
+	// Clearing reads them from the ledger as card management booked
+	// them: each payer paid one top-up and was refunded it.
+	cal := clearing.DefaultCalendar()
+	lc, _, moves, err := clearing.GatherLoads(ctx, r.db.Ledger(), 0, time.Time{}, cal.End(cal.Day(r.clk.read())))
+	if err != nil || len(moves) != 4 || moves[0].TopUp != old.ID || moves[0].Payer != "alipay" || moves[0].AmountFen != 1000 || moves[3].AmountFen != -1000 {
+		t.Fatalf("gathered top-ups %+v, %v", moves, err)
+	}
+	clr, err := clearing.NewClearer(clearing.Config{Calendar: cal, Collector: issuerHex, Rounding: clearing.RoundDown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := clr.Clear(&clearing.Input{Day: cal.Day(r.clk.read()), LoadClaim: lc, TopUps: moves})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLine := clearing.TopUpLine{Payer: "alipay", Issuer: issuerHex, Rule: "none", Paid: 1, PaidFen: 1000, Refunded: 1, RefundedFen: 1000}
+	if len(res.TopUps) != 2 || res.TopUps[0] != wantLine || res.TopUps[1].Payer != "icbc" || res.TopUpsRefunded.AmountFen != 3000 {
+		t.Errorf("top-up lines %+v, refunded %+v", res.TopUps, res.TopUpsRefunded)
+	}
+	for _, k := range []string{"", "cms:", "cms:/topup", "cms:x/load", "cms:topup-refund:XYZ/refund", "cms:topup-refund:00000000000000FF/topup", "other:k/topup"} {
+		if id, _, ok := cms.TopUpOfEntry(k); ok {
+			t.Errorf("TopUpOfEntry(%q) = %s, want no top-up", k, id)
+		}
 	}
 	r.verify(t)
 }

@@ -20,4 +20,11 @@
 // net pay for what goes out. An account identification in ISO 20022 is
 // at most 34 characters: a party whose settlement account line is longer
 // is refused with its name, never cut.
+//
+// The payers of remote top-ups (payment companies, top-up agents) pay
+// in too, and are asked to: a cycle with remote top-ups lists the
+// pay-ins expected from its payers, each under a reference derived from
+// the cycle (PayInReference), in an incoming CSV beside the positions.
+// A direct debit (pain.008) is not requested: the instruction files are
+// the payments we make, and a pay-in is the payer's to make.
 package exchange

@@ -27,7 +27,10 @@ func FileNames(d clearing.Day) [3]string {
 // positions CSV, the instructions CSV and the pain.001, then, when the
 // cycle has any, the concessions CSV (CCLR-YYYYMMDD-concessions.csv:
 // the compensation claims per funder, operator and rider category) and
-// the commissions CSV (CCLR-YYYYMMDD-commissions.csv), a function of c,
+// the commissions CSV (CCLR-YYYYMMDD-commissions.csv), and, when it has
+// remote top-ups, their lines (CCLR-YYYYMMDD-topups.csv, WriteTopUpsCSV)
+// and the pay-ins expected from their payers
+// (CCLR-YYYYMMDD-incoming.csv, WriteIncomingCSV), a function of c,
 // res and parties alone (see Settle): the same cycle gives the same
 // bytes. Kinds as Settle's.
 func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([]SettlementFile, error) {
@@ -57,6 +60,7 @@ func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([
 	}{
 		{"concessions.csv", len(res.Concessions), WriteConcessionsCSV},
 		{"commissions.csv", len(res.Commissions), WriteCommissionsCSV},
+		{"topups.csv", len(res.TopUps), WriteTopUpsCSV},
 	} {
 		if f.lines == 0 {
 			continue
@@ -66,6 +70,16 @@ func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([
 			return nil, citycard.Wrap(op, citycard.Other, err)
 		}
 		out = append(out, SettlementFile{MessageID(c.Day) + "-" + f.name, b.Bytes()})
+	}
+	// The pay-ins expected from payers, for a cycle with remote top-ups
+	// (one without them writes the files it always wrote, so that a
+	// cycle closed before them is made again byte for byte).
+	if len(res.TopUps) != 0 {
+		var b bytes.Buffer
+		if err := WriteIncomingCSV(&b, s); err != nil {
+			return nil, citycard.Wrap(op, citycard.Other, err)
+		}
+		out = append(out, SettlementFile{MessageID(c.Day) + "-incoming.csv", b.Bytes()})
 	}
 	return out, nil
 }

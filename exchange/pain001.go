@@ -78,7 +78,31 @@ type Settlement struct {
 	Debtor       Party // the collector's name and account
 	Instructions []Instruction
 	SumFen       int64
+	// Incoming are the pay-ins expected from the payers (the payment
+	// companies and top-up agents of the cycle's remote top-ups,
+	// clearing.Result.TopUps) whose net is negative: what they collected
+	// from cardholders, less refunds and their commission, owed to the
+	// collector. A direct-debit request is not made: the payer pays in,
+	// and the instruction file is only the payments we make.
+	Incoming    []PayIn
+	IncomingFen int64
 }
+
+// PayIn is a pay-in expected from a party: AmountFen to the collector's
+// account, under Reference (PayInReference), which the party is asked to
+// quote.
+type PayIn struct {
+	Reference string
+	Party     string
+	Name      string
+	Account   string // the account it pays from
+	AmountFen int64  // > 0
+}
+
+// PayInReference returns the reference of the i-th pay-in (from 1)
+// expected in day d's settlement: CCLR-YYYYMMDD-RNNNNN, apart from the
+// EndToEndIds of the payments made.
+func PayInReference(d clearing.Day, i int) string { return fmt.Sprintf("%s-R%05d", MessageID(d), i) }
 
 // Settle returns the settlement instructions of cycle c, cleared as res.
 // Every ID derives from the cycle (MessageID, EndToEndID): no wall clock,
@@ -112,6 +136,24 @@ func Settle(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) (
 			Party:      p.Party, Name: cr.Name, Account: cr.Account, AmountFen: p.NetFen,
 		})
 		s.SumFen += p.NetFen
+	}
+	payers := map[string]bool{}
+	for _, l := range res.TopUps {
+		payers[l.Payer] = true
+	}
+	for _, p := range res.Positions {
+		if p.NetFen >= 0 || !payers[p.Party] || p.Party == res.Collector {
+			continue
+		}
+		if len(s.Incoming) == paymentsMax {
+			return nil, citycard.E(op, citycard.Invalid, "cycle %v: more than %d pay-ins", c.Day, paymentsMax)
+		}
+		db, err := party(op, parties, p.Party)
+		if err != nil {
+			return nil, err
+		}
+		s.Incoming = append(s.Incoming, PayIn{Reference: PayInReference(c.Day, len(s.Incoming)+1), Party: p.Party, Name: db.Name, Account: db.Account, AmountFen: -p.NetFen})
+		s.IncomingFen -= p.NetFen
 	}
 	return s, nil
 }
@@ -172,6 +214,19 @@ func WriteInstructionsCSV(w io.Writer, s *Settlement) error {
 		rows = append(rows, []string{in.EndToEndID, in.Party, in.Name, in.Account, strconv.FormatInt(in.AmountFen, 10)})
 	}
 	return writeCSV("exchange.WriteInstructionsCSV", w, s.Day, InstructionsHeader, rows)
+}
+
+// IncomingHeader is the first row of an expected pay-ins CSV.
+var IncomingHeader = []string{"reference", "party", "name", "account", "amount_fen"}
+
+// WriteIncomingCSV writes s's expected pay-ins as CSV: IncomingHeader,
+// then one row per pay-in, by party. Kind IO for a failed write.
+func WriteIncomingCSV(w io.Writer, s *Settlement) error {
+	rows := make([][]string, 0, len(s.Incoming))
+	for _, in := range s.Incoming {
+		rows = append(rows, []string{in.Reference, in.Party, in.Name, in.Account, strconv.FormatInt(in.AmountFen, 10)})
+	}
+	return writeCSV("exchange.WriteIncomingCSV", w, s.Day, IncomingHeader, rows)
 }
 
 // party returns id's name and account, checked against the schema.

@@ -66,3 +66,20 @@ func WriteCommissionsCSV(w io.Writer, res *clearing.Result) error {
 	}
 	return writeCSV("exchange.WriteCommissionsCSV", w, res.Day, CommissionsHeader, rows)
 }
+
+// TopUpsHeader is the first row of a remote top-ups CSV.
+var TopUpsHeader = []string{"payer", "issuer", "rule", "paid", "paid_fen", "refunded", "refunded_fen", "owed_fen", "commission_fen", "remainder_micro"}
+
+// WriteTopUpsCSV writes res's remote top-up lines as CSV: TopUpsHeader,
+// then one row per line in the order of res (by payer and issuer):
+// owed_fen is what the payer owes the issuer (paid less refunded), the
+// commission what the collector pays it. Kind IO for a failed write.
+func WriteTopUpsCSV(w io.Writer, res *clearing.Result) error {
+	rows := make([][]string, 0, len(res.TopUps))
+	for _, l := range res.TopUps {
+		rows = append(rows, []string{l.Payer, l.Issuer, l.Rule, strconv.FormatInt(l.Paid, 10), strconv.FormatInt(l.PaidFen, 10),
+			strconv.FormatInt(l.Refunded, 10), strconv.FormatInt(l.RefundedFen, 10), strconv.FormatInt(l.NetFen(), 10),
+			strconv.FormatInt(l.CommissionFen, 10), strconv.FormatInt(l.RemainderMicro, 10)})
+	}
+	return writeCSV("exchange.WriteTopUpsCSV", w, res.Day, TopUpsHeader, rows)
+}

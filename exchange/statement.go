@@ -62,6 +62,20 @@ func WriteStatementCSV(w io.Writer, st *clearing.Statement) error {
 			rows = append(rows, sums(g.kind, r))
 		}
 	}
+	if len(st.TopUps) != 0 {
+		rows = append(rows, sums("topup_total", st.TopUpTotal))
+		for _, g := range []struct {
+			kind string
+			rs   []clearing.StatementRow
+		}{{"topup_issuer", st.TopUpIssuers}, {"topup_day", st.TopUpDays}} {
+			for _, r := range g.rs {
+				rows = append(rows, sums(g.kind, r))
+			}
+		}
+		if st.Loads.Records != 0 {
+			rows = append(rows, sums("loads", st.Loads))
+		}
+	}
 	rows = append(rows, sums("rounding", clearing.StatementRow{Key: "booked", NetFen: -st.RoundingFen}))
 	for _, a := range st.Adjustments {
 		rows = append(rows, sums("adjustment", a))
@@ -70,6 +84,10 @@ func WriteStatementCSV(w io.Writer, st *clearing.Statement) error {
 	for _, r := range st.Records {
 		rows = append(rows, []string{"record", i64(r.Pos), "1", i64(r.AmountFen), i64(r.FeeFen), i64(r.AmountFen - r.FeeFen), i64(r.Pos),
 			strconv.FormatUint(uint64(r.Line), 10), r.Terminal, r.Day, r.Issuer, r.ASN, strconv.Itoa(int(r.Counter)), strconv.FormatUint(uint64(r.Seq), 10), r.Rule, r.TAC})
+	}
+	for _, t := range st.TopUps {
+		rows = append(rows, []string{"topup", t.TopUp, "1", i64(t.AmountFen), i64(t.CommissionFen), i64(t.CommissionFen - t.AmountFen), i64(t.Seq),
+			"", "", t.Day, t.Issuer, t.Card, "", "", t.Rule, ""})
 	}
 	return writeCSV("exchange.WriteStatementCSV", w, st.Day, StatementHeader, rows)
 }
@@ -91,30 +109,60 @@ func WriteStatementReport(w io.Writer, st *clearing.Statement) error {
 		}
 		tw.Flush() // a bytes.Buffer never fails
 	}
-	sums := func(title string, rs []clearing.StatementRow) {
+	sums := func(title, cols string, rs []clearing.StatementRow) {
 		rows := make([][]string, len(rs))
 		for i, r := range rs {
 			rows[i] = []string{r.Key, i64(r.Records), citycard.Yuan(r.GrossFen), citycard.Yuan(r.FeeFen), citycard.Yuan(r.NetFen)}
 		}
-		table(title+"\tRECORDS\tGROSS (CNY)\tFEES (CNY)\tNET (CNY)\t", rows)
+		table(title+cols, rows)
 	}
-	sums("TOTAL", []clearing.StatementRow{st.Total})
-	sums("LINE", st.Lines)
-	sums("TERMINAL", st.Terminals)
-	sums("DAY", st.Days)
+	// A payer's statement without records shows its top-ups alone.
+	records := len(st.Records) != 0 || len(st.TopUps) == 0
+	if records {
+		const cols = "\tRECORDS\tGROSS (CNY)\tFEES (CNY)\tNET (CNY)\t"
+		sums("TOTAL", cols, []clearing.StatementRow{st.Total})
+		sums("LINE", cols, st.Lines)
+		sums("TERMINAL", cols, st.Terminals)
+		sums("DAY", cols, st.Days)
+	}
+	if len(st.TopUps) != 0 {
+		const cols = "\tTOP-UPS\tCOLLECTED (CNY)\tCOMMISSION (CNY)\tNET (CNY)\t"
+		sums("TOP-UPS", cols, []clearing.StatementRow{st.TopUpTotal})
+		sums("ISSUER", cols, st.TopUpIssuers)
+		sums("DAY", cols, st.TopUpDays)
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "net of the records       %s CNY\n", citycard.Yuan(st.Total.NetFen))
+	if len(st.TopUps) != 0 {
+		fmt.Fprintf(&b, "net of the top-ups       %s CNY\n", citycard.Yuan(st.TopUpTotal.NetFen))
+		if st.Loads.Records != 0 {
+			fmt.Fprintf(&b, "net of the loads         %s CNY\n", citycard.Yuan(st.Loads.NetFen))
+		}
+	}
 	fmt.Fprintf(&b, "rounding booked          %s CNY\n", citycard.Yuan(-st.RoundingFen))
 	for _, a := range st.Adjustments {
 		fmt.Fprintf(&b, "adjustment %-13s %s CNY\n", a.Key, citycard.Yuan(a.NetFen))
 	}
 	fmt.Fprintf(&b, "position                 %s CNY\n", citycard.Yuan(st.PositionFen))
-	rows := make([][]string, len(st.Records))
-	for i, r := range st.Records {
-		rows[i] = []string{i64(r.Pos), strconv.FormatUint(uint64(r.Line), 10), r.Terminal, r.Day, r.Issuer + "/" + r.ASN, strconv.Itoa(int(r.Counter)),
-			citycard.Yuan(r.AmountFen), citycard.Yuan(r.FeeFen), r.Rule, r.TAC}
+	if records {
+		rows := make([][]string, len(st.Records))
+		for i, r := range st.Records {
+			rows[i] = []string{i64(r.Pos), strconv.FormatUint(uint64(r.Line), 10), r.Terminal, r.Day, r.Issuer + "/" + r.ASN, strconv.Itoa(int(r.Counter)),
+				citycard.Yuan(r.AmountFen), citycard.Yuan(r.FeeFen), r.Rule, r.TAC}
+		}
+		table("POS\tLINE\tTERMINAL\tDAY\tCARD\tCOUNTER\tAMOUNT (CNY)\tFEE (CNY)\tRULE\tTAC\t", rows)
 	}
-	table("POS\tLINE\tTERMINAL\tDAY\tCARD\tCOUNTER\tAMOUNT (CNY)\tFEE (CNY)\tRULE\tTAC\t", rows)
+	if len(st.TopUps) != 0 {
+		rows := make([][]string, len(st.TopUps))
+		for i, t := range st.TopUps {
+			what := "paid"
+			if t.Refund {
+				what = "refunded"
+			}
+			rows[i] = []string{i64(t.Seq), t.TopUp, what, t.Day, t.Card, citycard.Yuan(t.AmountFen), citycard.Yuan(t.CommissionFen), t.Rule}
+		}
+		table("LEDGER\tTOP-UP\tMOVE\tDAY\tCARD\tCOLLECTED (CNY)\tCOMMISSION (CNY)\tRULE\t", rows)
+	}
 	_, err := w.Write(b.Bytes())
 	if err != nil {
 		return citycard.E("exchange.WriteStatementReport", citycard.IO, "cycle %v: %w", st.Day, err)

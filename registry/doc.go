@@ -1,8 +1,9 @@
 // Package registry is the back office's register of who takes part in the
 // card scheme and with what equipment: parties (card issuers, ours and
 // other cities', operators: bus companies, metro, bikes, parking,
-// merchants, and funders: the transport bureau that funds concessions),
-// each with the bank account it settles to, and terminals
+// merchants, funders: the transport bureau that funds concessions, and
+// payers: the payment companies and top-up agents that collect
+// cardholders' money for remote top-ups), each with the bank account it settles to, and terminals
 // (validators, gates, POS, kiosks, parking meters), each with its PSAM,
 // its operator, where it stands and the hash of its API credential.
 //
@@ -17,13 +18,13 @@
 //
 // A party is named by an ID that is also the party part of its ledger
 // account names (ledger.Account): for an issuer, its issuer code in 16
-// upper-case hex digits; for an operator or a funder, a short name of its
+// upper-case hex digits; for an operator, a funder or a payer, a short name of its
 // own (letters, digits, '-', '_', '.'). Every party also has a Code, an
 // 8-byte issuer code: an issuer's own code, the code under which the key
 // store keeps an operator's record master key (terminal.PSAMKeys's
 // Operator), so that acquisition can find the key that sealed a record,
-// or a funder's institution code. The party types only grow at the end
-// of their list (PartyFunder came third).
+// or a funder's or payer's institution code. The party types only grow
+// at the end of their list (PartyFunder came third, PartyPayer fourth).
 //
 // Terminal credentials: the API authenticates a terminal by a bearer token
 // of 32 random bytes (64 hex digits). The registry stores only the token's

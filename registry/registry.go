@@ -36,9 +36,16 @@ const (
 	// configured shares (package clearing), and has a position of its
 	// own in every cycle that claims one.
 	PartyFunder PartyType = 3
+	// PartyPayer collects cardholders' money for remote top-ups and
+	// loads outside our counters (a third-party payment company such as
+	// Alipay or WeChat Pay, a top-up agent): it owes the issuer what it
+	// collected, less what was refunded through it, and earns its
+	// commission (package clearing); it pays in to the collector, so it
+	// is a receivable in the cycle's settlement, never a payment made.
+	PartyPayer PartyType = 4
 )
 
-var partyTypeNames = [...]string{PartyIssuer: "issuer", PartyOperator: "operator", PartyFunder: "funder"}
+var partyTypeNames = [...]string{PartyIssuer: "issuer", PartyOperator: "operator", PartyFunder: "funder", PartyPayer: "payer"}
 
 // String returns the type's name, as stored and shown.
 func (r PartyType) String() string { return enumName(partyTypeNames[:], uint8(r)) }
@@ -81,7 +88,7 @@ func ParseSector(s string) (Sector, error) {
 	return Sector(v), err
 }
 
-// Party is an issuer, an operator or a funder.
+// Party is an issuer, an operator, a funder or a payer.
 type Party struct {
 	// ID names the party here and in ledger account names: an issuer's
 	// code in upper-case hex, or an operator's short name.
@@ -89,7 +96,7 @@ type Party struct {
 	Type PartyType
 	// Code is the issuer code: an issuer's own; for an operator, the code
 	// under which the key store keeps its record master key; for a
-	// funder, its institution code.
+	// funder or a payer, its institution code.
 	Code   citycard.IssuerCode
 	Sector Sector // operators only
 	Name   string
@@ -124,12 +131,12 @@ func (p *Party) Validate() error {
 		if p.Sector == SectorNone || int(p.Sector) >= len(sectorNames) {
 			return citycard.E(op, citycard.Invalid, "operator %q: sector %d", p.ID, p.Sector)
 		}
-	case PartyFunder:
+	case PartyFunder, PartyPayer:
 		if p.Own {
-			return citycard.E(op, citycard.Invalid, "funder %q: only an issuer is ours", p.ID)
+			return citycard.E(op, citycard.Invalid, "%v %q: only an issuer is ours", p.Type, p.ID)
 		}
 		if p.Sector != SectorNone {
-			return citycard.E(op, citycard.Invalid, "funder %q: a funder has no sector", p.ID)
+			return citycard.E(op, citycard.Invalid, "%v %q: a %v has no sector", p.Type, p.ID, p.Type)
 		}
 	default:
 		return citycard.E(op, citycard.Invalid, "party %q: role %d", p.ID, p.Type)

@@ -24,15 +24,27 @@ func TestFundersMigration(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	bureau := registry.Party{ID: "nb-transport", Type: registry.PartyFunder, Code: citycard.IssuerCode{0x31, 0x50, 0xFB, 0, 0, 0, 0, 1}, Name: "Transport bureau", SettlementAccount: "bank 2"}
+	upgradedRegistry(t, path, raw, bureau)
+}
+
+// upgradedRegistry opens the store at path (raw closed first), migrated
+// before a migration that rebuilt the parties and terminals: the
+// operator nb-bus and its terminal 315001000001 (B1) are there after the
+// upgrade, a party of the new type (p) is added and read back, and a
+// terminal of no registered operator is still refused (the foreign key
+// carried over). It returns the store, open.
+func upgradedRegistry(t *testing.T, path string, raw interface{ Close() error }, p registry.Party) *DB {
+	t.Helper()
+	ctx := context.Background()
 	if err := raw.Close(); err != nil {
 		t.Fatal(err)
 	}
-
 	db, err := Open(ctx, "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	reg := db.Registry()
 	if p, err := reg.Party(ctx, "nb-bus"); err != nil || p.Type != registry.PartyOperator || p.SettlementAccount != "bank 1" {
 		t.Fatalf("the operator after the upgrade: %+v %v", p, err)
@@ -41,14 +53,14 @@ func TestFundersMigration(t *testing.T) {
 	if tm, err := reg.Terminal(ctx, tid); err != nil || tm.Operator != "nb-bus" || tm.Vehicle != "B1" {
 		t.Fatalf("the terminal after the upgrade: %+v %v", tm, err)
 	}
-	bureau := registry.Party{ID: "nb-transport", Type: registry.PartyFunder, Code: citycard.IssuerCode{0x31, 0x50, 0xFB, 0, 0, 0, 0, 1}, Name: "Transport bureau", SettlementAccount: "bank 2"}
-	if err := reg.CreateParty(ctx, &bureau); err != nil {
-		t.Fatalf("a funder: %v", err)
+	if err := reg.CreateParty(ctx, &p); err != nil {
+		t.Fatalf("a %v: %v", p.Type, err)
 	}
-	if p, err := reg.Party(ctx, "nb-transport"); err != nil || p.Type != registry.PartyFunder {
-		t.Fatalf("the funder read back: %+v %v", p, err)
+	if got, err := reg.Party(ctx, p.ID); err != nil || got.Type != p.Type {
+		t.Fatalf("the %v read back: %+v %v", p.Type, got, err)
 	}
 	if err := db.Exec(ctx, `INSERT INTO terminals VALUES ('315001000002', '31500000000000000002', 'nobody', 'bus_validator', 1, 2, 'B2', 'active', '', 1, 1)`); err == nil {
 		t.Errorf("a terminal of no registered operator: stored, want the foreign key to refuse it")
 	}
+	return db
 }

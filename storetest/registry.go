@@ -94,6 +94,8 @@ func testParties(t *testing.T, s Stores) {
 		{ID: "nb-metro", Type: 9, Code: mustCode(t, "3150FF0000000020"), Name: "M", SettlementAccount: "x"},
 		{ID: "nb-transport", Type: registry.PartyFunder, Code: mustCode(t, "3150FB0000000001"), Sector: registry.SectorBus, Name: "T", SettlementAccount: "x"},
 		{ID: "nb-transport", Type: registry.PartyFunder, Code: mustCode(t, "3150FB0000000001"), Own: true, Name: "T", SettlementAccount: "x"},
+		{ID: "alipay", Type: registry.PartyPayer, Code: mustCode(t, "3150FA0000000001"), Sector: registry.SectorMerchant, Name: "A", SettlementAccount: "x"},
+		{ID: "alipay", Type: registry.PartyPayer, Code: mustCode(t, "3150FA0000000001"), Own: true, Name: "A", SettlementAccount: "x"},
 	} {
 		_, err := r.AddParty(ctx, bad)
 		wantKind(t, "AddParty invalid", err, citycard.Invalid)
@@ -107,6 +109,17 @@ func testParties(t *testing.T, s Stores) {
 	}
 	if got, err := s.Registry.Party(ctx, bureau.ID); err != nil || !reflect.DeepEqual(got, bureau) || got.Type.String() != "funder" {
 		t.Errorf("Party(%q) = %+v, %v; want %+v", bureau.ID, got, err, bureau)
+	}
+
+	// A payment company collecting remote top-ups: a party of its own
+	// type (registry.PartyPayer).
+	payer, err := r.AddParty(ctx, registry.Party{ID: "alipay", Type: registry.PartyPayer, Code: mustCode(t, "3150FA0000000001"),
+		Name: "Alipay", SettlementAccount: "CMB Hangzhou 0571"})
+	if err != nil {
+		t.Fatalf("AddParty a payer: %v", err)
+	}
+	if got, err := s.Registry.Party(ctx, payer.ID); err != nil || !reflect.DeepEqual(got, payer) || got.Type.String() != "payer" {
+		t.Errorf("Party(%q) = %+v, %v; want %+v", payer.ID, got, err, payer)
 	}
 
 	changed, err := r.SetSettlementAccount(ctx, bus.ID, "CCB Ningbo 7788")

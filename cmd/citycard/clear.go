@@ -265,6 +265,20 @@ type jsonCommission struct {
 	RemainderMicro int64  `json:"remainder_micro"`
 }
 
+// jsonTopUps is a cycle's remote top-up line (clearing.TopUpLine) in
+// clear show --json.
+type jsonTopUps struct {
+	Payer          string `json:"payer"`
+	Issuer         string `json:"issuer"`
+	Rule           string `json:"rule"`
+	Paid           int64  `json:"paid"`
+	PaidFen        int64  `json:"paid_fen"`
+	Refunded       int64  `json:"refunded"`
+	RefundedFen    int64  `json:"refunded_fen"`
+	CommissionFen  int64  `json:"commission_fen"`
+	RemainderMicro int64  `json:"remainder_micro"`
+}
+
 type jsonCycle struct {
 	Day        string                `json:"day"`
 	State      string                `json:"state"`
@@ -289,6 +303,7 @@ type jsonCycle struct {
 	FareVersion string           `json:"fare_version,omitempty"`
 	Concessions []jsonConcession `json:"concessions"`
 	Commissions []jsonCommission `json:"commissions"`
+	TopUps      []jsonTopUps     `json:"top_ups"`
 }
 
 // clearTime formats a cycle's time in its calendar's zone; "" for none.
@@ -314,6 +329,7 @@ func totalsOf(res *clearing.Result) []struct {
 		{"interop_accepted", res.Interop.Accepted}, {"interop_rejected", res.Interop.Rejected}, {"interop_incoming", res.Interop.Incoming},
 		{"interop_corrected", res.Interop.Corrections},
 		{"unpriced", res.Unpriced}, {"ledger_loads", res.Loaded},
+		{"top_ups_paid", res.TopUpsPaid}, {"top_ups_refunded", res.TopUpsRefunded},
 	}
 }
 
@@ -325,7 +341,7 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 		jc := jsonCycle{Day: c.Day.String(), State: c.State.String(), Cutoff: clearTime(c.Cutoff), RangeFrom: c.Range.From, RangeTo: c.Range.To,
 			OpenedAt: clearTime(c.OpenedAt), ComputedAt: clearTime(c.ComputedAt), ComputedBy: c.ComputedBy, ReviewedAt: clearTime(c.ReviewedAt), ReviewedBy: c.ReviewedBy,
 			ApprovedAt: clearTime(c.ApprovedAt), ApprovedBy: c.ApprovedBy, ClosedAt: clearTime(c.ClosedAt), ClosedBy: c.ClosedBy,
-			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files, Concessions: []jsonConcession{}, Commissions: []jsonCommission{}}
+			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files, Concessions: []jsonConcession{}, Commissions: []jsonCommission{}, TopUps: []jsonTopUps{}}
 		if jc.Files == nil {
 			jc.Files = []clearing.File{}
 		}
@@ -346,6 +362,9 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 			}
 			for _, l := range res.Commissions {
 				jc.Commissions = append(jc.Commissions, jsonCommission(l))
+			}
+			for _, l := range res.TopUps {
+				jc.TopUps = append(jc.TopUps, jsonTopUps(l))
 			}
 		}
 		enc := json.NewEncoder(w)
@@ -402,6 +421,10 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 	}
 	for _, l := range res.Commissions {
 		fmt.Fprintf(w, "  commission: %s earns %s CNY on %d loads of %s CNY onto %s's cards\n", l.Channel, citycard.Yuan(l.CommissionFen), l.Loads, citycard.Yuan(l.LoadedFen), l.Issuer)
+	}
+	for _, l := range res.TopUps {
+		fmt.Fprintf(w, "  top-ups: %s owes %s %s CNY for %d remote top-ups of %s CNY less %d refunded of %s CNY, and earns %s CNY\n",
+			l.Payer, l.Issuer, citycard.Yuan(l.NetFen()), l.Paid, citycard.Yuan(l.PaidFen), l.Refunded, citycard.Yuan(l.RefundedFen), citycard.Yuan(l.CommissionFen))
 	}
 	for _, f := range s.Files {
 		fmt.Fprintf(w, "  file %s  sha256 %s  %d bytes\n", f.Name, f.SHA256, f.Size)

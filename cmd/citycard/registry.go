@@ -25,6 +25,9 @@ The parties and terminals the back office knows.
   add-funder    --id ID --code HEX16 --name NAME --account TEXT
                 a funder of concessions (the transport bureau), which compensates operators
                 by its concession shares (citycard clear params set concessions)
+  add-payer     --id ID --code HEX16 --name NAME --account TEXT
+                a payer (a payment company, a top-up agent) that collects remote top-ups and
+                owes the issuer for them in each cycle
   add-terminal  --id HEX12 --psam HEX20 --operator ID --type T [--line N] [--station N] [--vehicle V]
                 a terminal (type bus_validator, gate, pos, kiosk, parking_meter)
   credential    --terminal HEX12    issue the terminal's API token (printed once; the old one stops working);
@@ -46,7 +49,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 	name := fs.String("name", "", "name")
 	own := fs.Bool("own", false, "add-issuer: our own issuer")
 	account := fs.String("account", "", "settlement bank account")
-	id := fs.String("id", "", "add-operator, add-funder: party ID; add-terminal: terminal ID, 12 hex digits")
+	id := fs.String("id", "", "add-operator, add-funder, add-payer: party ID; add-terminal: terminal ID, 12 hex digits")
 	sector := fs.String("sector", "", "operator's sector")
 	psam := fs.String("psam", "", "PSAM ID, 20 hex digits")
 	operator := fs.String("operator", "", "the terminal's operator's party ID")
@@ -65,6 +68,7 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 		"add-issuer":   {"code", "name", "account"},
 		"add-operator": {"id", "code", "sector", "name", "account"},
 		"add-funder":   {"id", "code", "name", "account"},
+		"add-payer":    {"id", "code", "name", "account"},
 		"add-terminal": {"id", "psam", "operator", "type"},
 		"credential":   {"terminal"},
 		"status":       {"terminal", "to"},
@@ -105,16 +109,20 @@ func runRegistry(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added operator %s (%s, %v)\n", p.ID, p.Name, p.Sector)
-	case "add-funder":
+	case "add-funder", "add-payer":
 		c, err := citycard.ParseIssuerCode(*code)
 		if err != nil {
 			return err
 		}
-		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: registry.PartyFunder, Code: c, Name: *name, SettlementAccount: *account})
+		typ := registry.PartyFunder
+		if cmd == "add-payer" {
+			typ = registry.PartyPayer
+		}
+		p, err := reg.AddParty(ctx, registry.Party{ID: *id, Type: typ, Code: c, Name: *name, SettlementAccount: *account})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "added funder %s (%s)\n", p.ID, p.Name)
+		fmt.Fprintf(e.stdout, "added %v %s (%s)\n", p.Type, p.ID, p.Name)
 	case "add-terminal":
 		tid, err := citycard.ParseTerminalID(*id)
 		if err != nil {

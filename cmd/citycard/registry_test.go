@@ -27,6 +27,7 @@ func TestRegistryCommands(t *testing.T) {
 		{"add-operator", "--id", "nb-bus", "--code", "3150090000000001", "--sector", "bus", "--name", "Ningbo Bus", "--account", "BOC 1"},
 		{"add-terminal", "--id", "315001000001", "--psam", "31500000000001000001", "--operator", "nb-bus", "--type", "bus_validator", "--line", "17"},
 		{"add-funder", "--id", "nb-transport", "--code", "3150FB0000000001", "--name", "Ningbo Transport Bureau", "--account", "PBOC 1"},
+		{"add-payer", "--id", "alipay", "--code", "3150FA0000000001", "--name", "Alipay", "--account", "CMB 0571"},
 	}
 	for _, s := range steps {
 		if out, err := cli(s...); err != nil {
@@ -70,7 +71,8 @@ func TestRegistryCommands(t *testing.T) {
 			HasToken bool   `json:"has_token"`
 		} `json:"terminals"`
 	}
-	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Parties) != 3 || l.Parties[2].ID != "nb-transport" || l.Parties[2].Type != "funder" || len(l.Terminals) != 1 ||
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Parties) != 4 || l.Parties[3].ID != "nb-transport" || l.Parties[3].Type != "funder" ||
+		l.Parties[1].ID != "alipay" || l.Parties[1].Type != "payer" || len(l.Terminals) != 1 ||
 		l.Terminals[0].Status != "suspended" || !l.Terminals[0].HasToken || l.Terminals[0].Line != 17 ||
 		l.Terminals[0].Type != "bus_validator" || l.Parties[0].Type == "" {
 		t.Fatalf("list: %s %v", out, err)

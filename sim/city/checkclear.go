@@ -80,7 +80,7 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 
 	// Positions net to zero, cycle by cycle.
 	var nPos int
-	var paidAll int64
+	var paidAll, topUpsOwed int64
 	for i := range stored {
 		s := &stored[i]
 		f := CycleFigures{Day: s.Cycle.Day.String(), State: s.Cycle.State.String(), RangeFrom: s.Cycle.Range.From, RangeTo: s.Cycle.Range.To,
@@ -105,11 +105,23 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		if net != 0 || rec != pay {
 			zero.fail("cycle %v: positions net to %d fen (receivable %d, payable %d)", s.Cycle.Day, net, rec, pay)
 		}
+		// The payer of remote top-ups owes what it collected less what
+		// it refunded, plus its commission: its position is that.
+		owed := map[string]int64{}
+		for _, l := range res.TopUps {
+			owed[l.Payer] += l.CommissionFen - l.NetFen()
+			topUpsOwed += l.NetFen()
+		}
+		for _, p := range res.Positions {
+			if o, ok := owed[p.Party]; ok && p.NetFen != o {
+				zero.fail("cycle %v: payer %s nets %d fen, its top-ups %d", s.Cycle.Day, p.Party, p.NetFen, o)
+			}
+		}
 		nPos += len(res.Positions)
 		paidAll += f.PaidFen
 		figs = append(figs, f)
 	}
-	zero.detail = fmt.Sprintf("%d cycles, %d positions, each cycle's netting to 0 fen; settlement pays out %s yuan", len(stored), nPos, citycard.Yuan(paidAll))
+	zero.detail = fmt.Sprintf("%d cycles, %d positions, each cycle's netting to 0 fen; settlement pays out %s yuan; payers owe %s yuan for remote top-ups", len(stored), nPos, citycard.Yuan(paidAll), citycard.Yuan(topUpsOwed))
 
 	// Reproducible: each closed cycle cleared again from its inputs (its
 	// journal range gathered again, the rounding carried from the cycle
@@ -155,12 +167,12 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		if i > 0 {
 			prev = &stored[i-1]
 		}
-		lc, loads, err := cs.GatherLoads(ctx, prev, &s.Cycle)
+		lc, loads, topUps, err := cs.GatherLoads(ctx, prev, &s.Cycle)
 		if err != nil {
 			repro.fail("cycle %v: gathering its loads again: %v", s.Cycle.Day, err)
 			continue
 		}
-		in := &clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, FareVersion: g.FareVersion}
+		in := &clearing.Input{Day: s.Cycle.Day, Claim: g.Claim, Items: g.Items, Greys: g.Greys, Carry: carry, LoadClaim: lc, Loads: loads, TopUps: topUps, FareVersion: g.FareVersion}
 		if x, ok := cs.Interconnect.(*interop.Interop); ok && s.Result != nil {
 			// The interconnection files the cycle took, as it took them.
 			if in.Interop, err = x.SettlingOf(ctx, s.Result.InteropFiles); err != nil {

@@ -229,7 +229,7 @@ func (c *City) buildKeys() error {
 }
 
 // settlementAccount is the settlement bank account of the i-th issuer
-// (kind 0) or operator (kind 1): an account number short enough for
+// (kind 0), operator (kind 1) or payer (kind 2): an account number short enough for
 // ISO 20022 (at most 34 characters), as a bank gives it.
 func settlementAccount(kind, i int) string { return fmt.Sprintf("6217%04d%08d", kind, i+1) }
 
@@ -249,6 +249,13 @@ func (c *City) register(ctx context.Context, reg *registry.Registry) error {
 		if _, err := reg.AddParty(ctx, p); err != nil {
 			return err
 		}
+	}
+	// The payment company remote top-ups are paid through: a payer,
+	// owing our issuer what it collected in each cycle.
+	payer := registry.Party{ID: topUpPayer, Type: registry.PartyPayer, Code: citycard.IssuerCode{0x31, 0x50, 0xFA, 0, 0, 0, 0, 1}, Name: "Simulated payments",
+		SettlementAccount: settlementAccount(2, 0)}
+	if _, err := reg.AddParty(ctx, payer); err != nil {
+		return err
 	}
 	return nil
 }
