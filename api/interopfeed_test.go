@@ -152,4 +152,29 @@ func TestInteropReachesTerminals(t *testing.T) {
 	w.now = time.Date(2025, 12, 5, 0, 0, 0, 0, citycard.ChinaTime)
 	tap(3, terminal.ErrCityNotAccepted)
 	tap(0, terminal.ErrCityNotAccepted)
+
+	// Our staff list card 4 themselves (a fraud seen here); the issuer
+	// then delists cards 2 and 4 (BLK-B): the feed lifts its own listing
+	// of card 2 and leaves our staff's of card 4.
+	if _, err := f.bl.Set(ctx, blacklist.Card{Issuer: testIssuer, ASN: w.asn(4)}, true, "fraud seen at our gates", "staff:ann"); err != nil {
+		t.Fatal(err)
+	}
+	blkB, err := interop.Encode(&interop.File{Header: interop.Header{Type: interop.FileBlacklist, ID: "BLK-B", Sender: testIssuer, Receiver: interopOwn,
+		Day: iday(12, 5), Created: time.Date(2025, 12, 5, 1, 0, 0, 0, citycard.ChinaTime)}, Blacklist: []interop.Listing{
+		{Issuer: testIssuer, ASN: w.asn(2), Action: interop.Remove, Reason: "01", Effective: iday(12, 5)},
+		{Issuer: testIssuer, ASN: w.asn(4), Action: interop.Remove, Reason: "01", Effective: iday(12, 5)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp(blkB)
+	if _, err := x.s.FeedInterop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.bl.Contains(testIssuer, w.asn(2)) {
+		t.Error("card 2 after its issuer delisted it: still listed, want the feed's listing lifted")
+	}
+	if by, on := f.bl.ListedBy(blacklist.Card{Issuer: testIssuer, ASN: w.asn(4)}); !on || by != "staff:ann" {
+		t.Errorf("card 4 after its issuer delisted it: listed %v by %q, want our staff's listing kept", on, by)
+	}
 }

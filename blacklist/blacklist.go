@@ -75,7 +75,12 @@ type List struct {
 	mu      sync.RWMutex
 	version int64
 	cards   map[Card]bool
-	sorted  []Card   // the cards in card order, for pages of the whole list
+	sorted  []Card // the cards in card order, for pages of the whole list
+	// by is who made each listed card's listing (ListedBy), from the
+	// changes applied; a copy built from pages of the whole list does not
+	// know it. names interns the authors: they are few (staff, systems).
+	by      map[Card]string
+	names   map[string]string
 	recent  []Change // the last keep changes
 	keep    int
 	store   Store
@@ -93,7 +98,7 @@ func New(store Store, now func() time.Time) *List {
 	if now == nil {
 		now = time.Now
 	}
-	return &List{cards: map[Card]bool{}, keep: DefaultKeep, store: store, now: now}
+	return &List{cards: map[Card]bool{}, by: map[Card]string{}, names: map[string]string{}, keep: DefaultKeep, store: store, now: now}
 }
 
 // Load rebuilds a list from store's changes.
@@ -138,11 +143,18 @@ func (l *List) apply(c Change) {
 	i, found := slices.BinarySearchFunc(l.sorted, c.Card, compareCards)
 	if c.Added {
 		l.cards[c.Card] = true
+		name, ok := l.names[c.By]
+		if !ok {
+			name = c.By
+			l.names[name] = name
+		}
+		l.by[c.Card] = name
 		if !l.loading && !found {
 			l.sorted = slices.Insert(l.sorted, i, c.Card)
 		}
 	} else {
 		delete(l.cards, c.Card)
+		delete(l.by, c.Card)
 		if !l.loading && found {
 			l.sorted = slices.Delete(l.sorted, i, i+1)
 		}
@@ -187,6 +199,15 @@ func (l *List) Contains(issuer citycard.IssuerCode, asn citycard.ASN) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.cards[Card{issuer, asn}]
+}
+
+// ListedBy reports whether the card is listed and, if it is, who made
+// its listing (Change.By): "" when the list was built from pages of the
+// whole list, which do not say.
+func (l *List) ListedBy(c Card) (by string, listed bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.by[c], l.cards[c]
 }
 
 // Version returns the list's version.
@@ -317,6 +338,7 @@ func (l *List) Apply(d Delta) error {
 			return nil
 		}
 		l.cards, l.version, l.recent = l.building, l.buildVersion, nil
+		clear(l.by)
 		l.building = nil
 		l.sortCards()
 		return nil

@@ -208,3 +208,44 @@ func TestPageBounds(t *testing.T) {
 		t.Fatalf("a page out of order: %v, want Conflict", err)
 	}
 }
+
+// TestListedBy: a listing keeps who made it, through a no-op relisting by
+// someone else and a reload from the store; a delisting forgets it; a
+// copy built from pages of the whole list knows the cards, not who listed
+// them.
+func TestListedBy(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	l := New(st, nil)
+	for _, c := range []struct {
+		n     byte
+		added bool
+		by    string
+	}{{1, true, "staff:ann"}, {2, true, "interconnection"}, {1, true, "interconnection"}, {3, true, "staff:bo"}, {3, false, "staff:bo"}} {
+		if _, err := l.Set(ctx, card(c.n), c.added, "why", c.by); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[byte]string{1: "staff:ann", 2: "interconnection"}
+	check := func(name string, l *List, want map[byte]string) {
+		t.Helper()
+		for n := byte(1); n <= 3; n++ {
+			by, on := l.ListedBy(card(n))
+			if w, ok := want[n]; on != ok || by != w {
+				t.Errorf("%s: card %d listed %v by %q, want %v by %q", name, n, on, by, ok, w)
+			}
+		}
+	}
+	check("the list", l, want)
+	l2, err := Load(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("reloaded", l2, want)
+	d, _ := l.Since(0)
+	cp := New(nil, nil)
+	if err := cp.Apply(d); err != nil {
+		t.Fatal(err)
+	}
+	check("a copy from the whole list", cp, map[byte]string{1: "", 2: ""})
+}

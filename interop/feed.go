@@ -17,6 +17,7 @@ const FeedBy = "interconnection"
 // Blacklist is the terminals' blacklist (*blacklist.List).
 type Blacklist interface {
 	Set(ctx context.Context, c blacklist.Card, added bool, reason, by string) (int64, error)
+	ListedBy(c blacklist.Card) (by string, listed bool)
 	Version() int64
 }
 
@@ -24,7 +25,10 @@ type Blacklist interface {
 // BLK listings in force on day d: a card its issuer lists is listed, one
 // it delists is delisted (Blacklisted: a card's latest listing effective
 // on or before d decides). A listing of our own cards is ignored: our
-// blacklist is ours to keep. Changes that change nothing are not
+// blacklist is ours to keep. An issuer's delisting lifts only a listing
+// the feed made (FeedBy): a visiting card our own staff listed (a fraud
+// seen here) stays listed whatever its issuer says, until our staff lift
+// it. Changes that change nothing are not
 // recorded (List.Set), so feeding again is a no-op; a listing effective
 // later is fed on the day it takes effect (the caller feeds each day).
 // It returns the changes made. Kinds of the store and of l.
@@ -46,6 +50,9 @@ func (x *Interop) FeedBlacklist(ctx context.Context, l Blacklist, d clearing.Day
 			continue
 		}
 		seen[c] = true
+		if by, on := l.ListedBy(c); on && !listed[c] && by != FeedBy {
+			continue
+		}
 		why := "delisted by its issuer (BLK) as of " + d.String()
 		if listed[c] {
 			why = "listed by its issuer (BLK) as of " + d.String()
