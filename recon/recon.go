@@ -310,7 +310,7 @@ func (im *Imported) Summary() ImportSummary {
 // not matched stay open, with their age, until staff resolve them.
 type Finding struct {
 	// ID names it: match-N, bank-N (a movement), or the EndToEndId of an
-	// instruction.
+	// instruction (a pay-in's reference).
 	ID    string
 	State State
 	// Direction is that of its parts: Debit for payments made, Credit
