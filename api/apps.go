@@ -150,12 +150,12 @@ func parseAction(op, name string, err error) (apps.Action, error) {
 	if err != nil {
 		return 0, err
 	}
-	for a := apps.CheckIn; a <= apps.Return; a++ {
+	for _, a := range []apps.Action{apps.CheckIn, apps.CheckOut, apps.Admit, apps.Loan, apps.Return, apps.Hire} {
 		if a.String() == name {
 			return a, nil
 		}
 	}
-	return 0, citycard.E(op, citycard.Invalid, "action %q: want check-in, check-out, admission, loan or return", name)
+	return 0, citycard.E(op, citycard.Invalid, "action %q: want check-in, check-out, admission, loan, return or hire", name)
 }
 
 // handleAppGrant gives the card the application's entitlement:
