@@ -56,7 +56,7 @@ type gateBenchResult struct {
 	P99WallMs  float64 `json:"p99_wall_ms"` // wall time of one tap, the machine's load included
 	APDUsTap   int     `json:"apdus_per_tap"`
 	RecordsTap int     `json:"records_per_tap"` // records verified of a tap: 1, 3 for a bike's pair
-	SetupS     float64 `json:"setup_seconds"` // making the cards, untimed
+	SetupS     float64 `json:"setup_seconds"`   // making the cards, untimed
 	OK         bool    `json:"ok"`
 	P99Target  float64 `json:"p99_target_ms"`
 	CPUSource  string  `json:"cpu_source"` // thread or process CPU time
