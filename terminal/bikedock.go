@@ -20,7 +20,11 @@ import (
 // bike a card). A hire stamps the slot (inside, the hire's time) and
 // seals its non-financial record; it charges nothing.
 //
-// A return is never refused: it stamps the slot out, then charges the
+// A return is never refused by the rules, nor stale (a grant revoked or
+// changed since the card's last online contact stops its next hire, not
+// the return of the bike it has out); a file that does not verify is
+// (forged), and so are a card expired or blacklisted, which could not
+// pay. It stamps the slot out, then charges the
 // time fare for the hire's duration, an e-purse purchase (8050 01 at the
 // POS, whose network, line and station are the bike network's and the
 // dock's) priced by the fare engine as the tap-off of a leg entered at
@@ -118,7 +122,10 @@ func (k *BikeDock) Hire(cd apdu.Transport) (BikeResult, error) {
 	defer k.gate.mu.Unlock()
 	t, gr, err := k.gate.decide(op, c, apps.Hire, 0)
 	res.Stamp, res.Reason, res.Detail = gr, gr.Reason, gr.Detail
-	if err != nil || gr.Reason != apps.Limit {
+	// A bike out is closed first when overdue, whether the hire would
+	// be refused for it (limit) or for the slot's end (expired).
+	out := err == nil && t.decision && t.d.Slot >= 0 && t.f.Slots[t.d.Slot].Inside
+	if !out || gr.Reason != apps.Limit && gr.Reason != apps.Expired {
 		if err == nil && gr.Reason == apps.Allowed {
 			res.Stamp, err = k.gate.stamp(op, c, &t)
 			res.Reason, res.Detail = res.Stamp.Reason, res.Stamp.Detail
@@ -129,7 +136,9 @@ func (k *BikeDock) Hire(cd apdu.Transport) (BikeResult, error) {
 	hired, ok := apps.HireTime(&e)
 	now := k.gate.cfg.Now()
 	if !ok || !apps.Overdue(hired, now, k.outMax) {
-		res.Detail = "a bike is out since " + hired.Format("2006-01-02 15:04:05") + ": one bike a card"
+		if gr.Reason == apps.Limit {
+			res.Detail = "a bike is out since " + hired.Format("2006-01-02 15:04:05") + ": one bike a card"
+		}
 		return res, nil
 	}
 	// Overdue: close it (its return stamp and the maximum fare), then hire.

@@ -179,6 +179,25 @@ func TestBikeOverdueBoundary(t *testing.T) {
 			t.Fatalf("%v: records %d then %d, want a return then a hire", outMax, res.Closed.Record.Product, res.Stamp.Record.Product)
 		}
 
+		// A bike out on the slot's last day, never returned: the next
+		// hire closes it, charged, and is refused expired once the slot
+		// has ended (the next day, 24 h later), allowed the same day.
+		last, _ := citycard.DateTime(day0)
+		ended := w.appCard(14, 2, card.Entitlement{App: card.AppBike, Scope: bikeZone, ValidFrom: lastWeek, ValidTo: last})
+		w.load(ended, 20000)
+		w.now = day0
+		if res, err := gulou.Hire(ended); err != nil || res.Reason != apps.Allowed {
+			t.Fatalf("hire on the slot's last day: %v %v", res.Reason, err)
+		}
+		w.now = day0.Add(limit + time.Second)
+		want, d := apps.Allowed, func() citycard.BCDDate { d, _ := citycard.DateTime(w.now); return d }()
+		if d != last {
+			want = apps.Expired
+		}
+		if res, err := dmk.Hire(ended); err != nil || res.Reason != want || res.Closed == nil || !res.Paid || res.Purchase.Record.Amount != bikeMaxFen || bikeOut(ended) != (want == apps.Allowed) {
+			t.Fatalf("%v: a hire after an overdue bike out on the slot's last day: %v %v closed %v paid %v, want %v", outMax, res.Reason, err, res.Closed != nil, res.Paid, want)
+		}
+
 		// Cannot pay the overdue rental: refused, nothing written.
 		poor := w.riderCard(13, bikeMaxFen-1)
 		w.now = day0
@@ -196,9 +215,11 @@ func TestBikeOverdueBoundary(t *testing.T) {
 	}
 }
 
-// TestBikeDockRefusals: a forged file and a stale one are refused at a
-// hire and at a return, nothing written; a dock of the wrong parts or an
-// OutMax out of range is not made (1 minute and 24 hours are taken).
+// TestBikeDockRefusals: a forged file is refused at a hire and at a
+// return, a stale one at a hire, nothing written; a stale card's return
+// is taken and paid (the bike out comes back); a dock of the wrong parts
+// or an OutMax out of range is not made (1 minute and 24 hours are
+// taken).
 func TestBikeDockRefusals(t *testing.T) {
 	w := appWorld(t)
 	vs := NewMinVersions(0)
@@ -216,9 +237,11 @@ func TestBikeDockRefusals(t *testing.T) {
 	for name, c := range map[string]struct {
 		cd   *card.Card
 		want apps.Reason
-	}{"forged": {forged, apps.Forged}, "stale": {stale, apps.Stale}} {
+		taps map[string]func(apdu.Transport) (BikeResult, error)
+	}{"forged": {forged, apps.Forged, map[string]func(apdu.Transport) (BikeResult, error){"hire": k.Hire, "return": k.Return}},
+		"stale": {stale, apps.Stale, map[string]func(apdu.Transport) (BikeResult, error){"hire": k.Hire}}} {
 		before := c.cd.State()
-		for what, tap := range map[string]func(apdu.Transport) (BikeResult, error){"hire": k.Hire, "return": k.Return} {
+		for what, tap := range c.taps {
 			if res, err := tap(c.cd); err != nil || res.Reason != c.want || res.Paid {
 				t.Errorf("%s %s: %v %v, want %v", name, what, res.Reason, err, c.want)
 			}
@@ -229,6 +252,16 @@ func TestBikeDockRefusals(t *testing.T) {
 	}
 	if n := len(k.gate.spool.pending(t)); n != 0 {
 		t.Fatalf("%d records, want none", n)
+	}
+	// The stale card hired before its grant changed: its return is taken.
+	f = *stale.State().Entitlements
+	f.Slots[0].Inside, f.Slots[0].LastDate, f.Slots[0].LastTime = true, lastWeek, citycard.BCDTime{0x08}
+	if err := stale.SetEntitlements(f); err != nil {
+		t.Fatal(err)
+	}
+	w.now = day0
+	if res, err := k.Return(stale); err != nil || res.Reason != apps.Allowed || !res.Paid || !res.Overdue || bikeOut(stale) {
+		t.Errorf("a stale card's return: %v %v paid %v overdue %v", res.Reason, err, res.Paid, res.Overdue)
 	}
 
 	e := ningboEngine(t)
@@ -255,18 +288,20 @@ func TestBikeDockRefusals(t *testing.T) {
 	}
 }
 
-// cutAt is a card that stops answering (kind IO) at the n-th command
-// of instruction ins it is sent, the commands before passing through.
+// cutAt is a card (or PSAM) that stops answering (kind IO) at the n-th
+// command of instruction ins (and P1 p1, unless -1) it is sent, the
+// commands before passing through.
 type cutAt struct {
-	c   *card.Card
+	c   apdu.Transport
 	ins byte
+	p1  int
 	n   int
 }
 
 var errCut = citycard.E("cutAt", citycard.IO, "the card left the field")
 
 func (x *cutAt) Transmit(cmd []byte) ([]byte, error) {
-	if len(cmd) > 1 && cmd[1] == x.ins {
+	if len(cmd) > 2 && cmd[1] == x.ins && (x.p1 < 0 || int(cmd[2]) == x.p1) {
 		if x.n--; x.n == 0 {
 			return nil, errCut
 		}
@@ -278,8 +313,10 @@ func (x *cutAt) Transmit(cmd []byte) ([]byte, error) {
 // the return's stamp (nothing paid, the bike still out), the return's
 // purchase (the bike in, unpaid: the error is the purchase's), and at a
 // hire after an overdue bike the balance read, the closing stamp, the
-// closing purchase and the new hire's stamp: each an IO error, never a
-// second purchase, never a hire before the overdue one is paid.
+// closing purchase, the PSAM's new session and the new hire's stamp:
+// each an IO error, never a second purchase, never a hire before the
+// overdue one is paid; a fare the engine cannot price fails before
+// anything is written.
 func TestBikeDockFaults(t *testing.T) {
 	const stamp, debit, balance = 0xDE, 0x54, 0x5C
 	w := appWorld(t)
@@ -317,7 +354,7 @@ func TestBikeDockFaults(t *testing.T) {
 		cd := rider(c.out)
 		w.now = day0.Add(c.after)
 		before := cd.State()
-		_, err := c.tap(dmk.BikeDock, &cutAt{c: cd, ins: c.ins, n: c.nth})
+		_, err := c.tap(dmk.BikeDock, &cutAt{c: cd, ins: c.ins, p1: -1, n: c.nth})
 		if !errors.Is(err, errCut) && !citycard.IsKind(err, citycard.IO) {
 			t.Errorf("%s: %v, want the cut (IO)", c.name, err)
 			continue
@@ -325,6 +362,38 @@ func TestBikeDockFaults(t *testing.T) {
 		after := cd.State()
 		if bikeOut(cd) != c.stillOut || before.BalanceFen-after.BalanceFen != c.paidFen {
 			t.Errorf("%s: bike out %v (want %v), paid %d fen (want %d)", c.name, bikeOut(cd), c.stillOut, before.BalanceFen-after.BalanceFen, c.paidFen)
+		}
+	}
+
+	// The PSAM fails to open the new hire's stamp session after the
+	// overdue rental was closed and paid: the error, the bike in, paid
+	// once.
+	cd := rider(true)
+	w.now = day0.Add(2 * time.Hour)
+	psam := dmk.gate.psam.t
+	dmk.gate.psam.t = &cutAt{c: psam, ins: insStampSAM, p1: p1StampOpen, n: 2}
+	before := cd.State()
+	if _, err := dmk.Hire(cd); !errors.Is(err, errCut) {
+		t.Errorf("the PSAM's second session: %v, want the cut", err)
+	}
+	dmk.gate.psam.t = psam
+	if after := cd.State(); bikeOut(cd) || before.BalanceFen-after.BalanceFen != bikeMaxFen {
+		t.Errorf("the PSAM's second session: bike out %v, paid %d fen, want in, %d", bikeOut(cd), before.BalanceFen-after.BalanceFen, bikeMaxFen)
+	}
+
+	// A fare the engine cannot price (the POS on a network the table
+	// does not map): the error (Invalid) before anything is written, at
+	// a return and at a hire closing an overdue bike.
+	dmk.pos.cfg.Network = 9
+	for what, tap := range map[string]func(apdu.Transport) (BikeResult, error){"return": dmk.Return, "hire": dmk.Hire} {
+		cd := rider(true)
+		w.now = day0.Add(2 * time.Hour)
+		before := cd.State()
+		if _, err := tap(cd); !citycard.IsKind(err, citycard.Invalid) {
+			t.Errorf("%s priced on an unmapped network: %v, want Invalid", what, err)
+		}
+		if after := cd.State(); !bikeOut(cd) || after.BalanceFen != before.BalanceFen || after.Entitlements.Counter != before.Entitlements.Counter {
+			t.Errorf("%s priced on an unmapped network: the card moved", what)
 		}
 	}
 }

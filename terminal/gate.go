@@ -34,7 +34,8 @@ import (
 // refuses but does not block: blocking is the e-purse's terminals'), no
 // file or no slot of the gate's (wrong_application), a file that does not
 // parse or whose grant MAC fails (forged), a file older than the version
-// Versions requires (stale), then the rules. A card whose stamp MAC fails
+// Versions requires (stale; a bike's return never is: BikeDock), then
+// the rules. A card whose stamp MAC fails
 // after it wrote the stamp is refused forged, and no record is kept: the
 // card is not genuine. A card that loses power during STAMP may have
 // written it: the tap ends with an error of kind IO and no record, and
@@ -202,7 +203,9 @@ func (g *Gate) decide(op string, c device, action apps.Action, amountFen uint32)
 	if err != nil {
 		return t, *res, err
 	}
-	if g.cfg.Versions != nil {
+	// A bike's return is never refused stale: a grant revoked or changed
+	// stops the next hire, while the bike out still comes back, paid.
+	if g.cfg.Versions != nil && (g.cfg.App != card.AppBike || action != apps.Return) {
 		if min := g.cfg.Versions.MinVersion(pub.Issuer, pub.ASN); f.Version < min {
 			return refuse(apps.Stale, "file version "+strconv.FormatUint(uint64(f.Version), 10)+", the back office requires "+strconv.FormatUint(uint64(min), 10))
 		}
