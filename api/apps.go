@@ -393,7 +393,7 @@ type gateVersionsJSON struct {
 
 // handleGateVersions answers a gate its application's gate versions
 // (apps.Office.GateVersions): ?kind= (campus, library, venue, site,
-// parking) &scope=N (the gate's application) &after=SEQ (default 0)
+// parking, bike) &scope=N (the gate's application) &after=SEQ (default 0)
 // &limit=N (1 to apps.GateVersionsPageMax, the default). The
 // application must be operated by the terminal's operator (another's:
 // 404). 503 without the application systems or the terminals'

@@ -42,7 +42,8 @@ func (x *cmsFix) anonymous(t testing.TB, asn string) citycard.ASN {
 // TestAppBikeGrantRegisteredOnly: deposit-free rental is for registered
 // cards: the bike grant on an anonymous card is refused 409 (and with
 // no card management to tell, on any card), on a registered one taken;
-// the library's grant on the anonymous card is taken as before.
+// the library's grant on the anonymous card is taken as before. The
+// grant is not revoked (409) while the card's last record is a hire.
 func TestAppBikeGrantRegisteredOnly(t *testing.T) {
 	x := withCMS(t, newFixture(t))
 	ap := withApps(t, x)
@@ -65,6 +66,27 @@ func TestAppBikeGrantRegisteredOnly(t *testing.T) {
 	}
 	if code, v := ap.call(t, "POST", "nb-bike", reg.String()+"/grant", year); code != http.StatusOK || v["kind"] != "bike" {
 		t.Fatalf("a bike grant on a registered card: %d %v", code, v)
+	}
+	// A bike out (the last filed record a hire): no revocation, which
+	// would drop the bike from the card's next file, until it is back.
+	d, _ := apps.ParseDate("20250302")
+	rec := func(pos int64, counter uint16, a apps.Action) []apps.AppRecord {
+		return []apps.AppRecord{{Pos: pos, App: "nb-bike", Card: apps.CardRef{Issuer: testIssuer, ASN: reg}, TerminalSeq: uint32(pos), Action: a, Date: d, Place: 3001, Counter: counter}}
+	}
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 1, []string{"nb-bike"}, rec(1, 1, apps.Hire), nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, v := ap.call(t, "POST", "nb-bike", reg.String()+"/revoke", ""); code != http.StatusConflict {
+		t.Fatalf("revoke with a bike out: %d %v, want 409", code, v)
+	}
+	if g, err := ap.o.Entitlement(context.Background(), "nb-bike", apps.CardRef{Issuer: testIssuer, ASN: reg}); err != nil || g.State != apps.Active {
+		t.Fatalf("the grant after the refusal: %+v %v, want active", g, err)
+	}
+	if err := ap.db.Apps().ApplyRecords(context.Background(), 2, []string{"nb-bike"}, rec(2, 2, apps.Return), nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, v := ap.call(t, "POST", "nb-bike", reg.String()+"/revoke", ""); code != http.StatusOK || v["state"] != "revoked" {
+		t.Fatalf("revoke with the bike back: %d %v", code, v)
 	}
 }
 

@@ -230,7 +230,7 @@ func schemas() map[string]any {
 		"LoadAuthorize": object(merge(loadSession, map[string]any{"mac1": strDesc("the card's MAC1, 8 hex digits")}, channel("channel"))),
 		"LoadConfirm":   object(merge(loadSession, map[string]any{"tac": strDesc("the card's TAC of the load, 8 hex digits")})),
 		"LoadAnswer":    object(map[string]any{"key": strDesc("the load's idempotency key: card, online counter, random, terminal"), "mac2": strDesc("8 hex digits (to an authorization)"), "status": strDesc("confirmed (to a confirmation)")}, "mac2", "status"),
-		"Entitlement": object(map[string]any{"app": str(), "issuer": str(), "asn": str(), "kind": strDesc("campus, library, venue, site or parking"), "scope": integer("the application's scope code"),
+		"Entitlement": object(map[string]any{"app": str(), "issuer": str(), "asn": str(), "kind": strDesc("campus, library, venue, site, parking or bike"), "scope": integer("the application's scope code"),
 			"valid_from": strDesc("YYYYMMDD"), "valid_to": strDesc("YYYYMMDD"), "class": integer("campus: the pupil's class"), "limit": integer("library: loans at once; venue: admissions a month; campus: the daily canteen limit in fen"),
 			"state": strDesc("active, revoked or blocked"), "changed_at": str(), "file_version": integer("to a grant or a revocation: the card's entitlement file version now")}, "file_version"),
 		"AppRecords": object(map[string]any{"records": map[string]any{"type": "array", "items": object(map[string]any{"pos": integer("the journal position"), "issuer": str(), "asn": str(),

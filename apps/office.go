@@ -377,12 +377,24 @@ func grantable(op, app string, c CardRef, current []Grant) error {
 // Revoke ends application app's grant on card c; the card's file
 // version moves, so gates refuse the old file stale. Kinds: NotFound (no
 // grant of app on c: another application's card is not found either),
-// Conflict (the grant is not active), IO.
+// Conflict (the grant is not active; a bike grant whose card's last
+// filed record is a hire: the bike out first comes back), IO.
 func (o *Office) Revoke(ctx context.Context, app string, c CardRef) (Grant, uint32, error) {
 	const op = "apps.Office.Revoke"
 	g, err := o.store.Grant(ctx, app, c)
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	if g.Slot.App == card.AppBike {
+		// The card's next file would drop the slot and the bike out on
+		// it, never charged: the bike comes back first.
+		last, err := o.store.LastRecord(ctx, app, c)
+		switch {
+		case err != nil && citycard.KindOf(err) != citycard.NotFound:
+			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+		case err == nil && last.Action == Hire:
+			return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: a bike is out since %v %X (dock %d): revoke once it is returned", app, c, last.Date, last.Time[:], last.Place)
+		}
 	}
 	g.State, g.ChangedAt = Revoked, o.now().UTC()
 	// Active as it stands in the store's transaction: a loss blocking it
