@@ -152,7 +152,12 @@
 // registered (Cards.Grantable: a card with a cardholder; an anonymous
 // card has none), and to every card when the Office has no Cards to
 // ask: the operator lends a bike without a deposit to someone it can
-// find.
+// find. Revoke refuses (Conflict) while the card's last filed record of
+// the application is a hire: the card's next file would drop the slot,
+// and with it the bike out, never charged. A dock takes a return from
+// a stale file too (a changed grant stops the next hire, not the bike's
+// return), and a hire refused limit or expired first closes an overdue
+// bike out.
 //
 // The dock (terminal.BikeDock) charges at the return: the fare engine's
 // time fare for the hire's duration (the network's time periods:
