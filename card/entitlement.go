@@ -44,15 +44,16 @@ const (
 	AppVenue   Application = 3 // sports venue pass: admissions a month
 	AppSite    Application = 4 // tourist annual pass (年卡): each site once a day
 	AppParking Application = 5 // parking permit: check-in and check-out
+	AppBike    Application = 6 // public bikes: deposit-free rental, one bike out (inside) since the last stamp, the hire
 )
 
-var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking"}
+var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking", AppBike: "bike"}
 
-// Valid reports whether a is one of the five applications.
-func (a Application) Valid() bool { return a >= AppCampus && a <= AppParking }
+// Valid reports whether a is one of the six applications.
+func (a Application) Valid() bool { return a >= AppCampus && a <= AppBike }
 
 // String gives the name ParseApplication reads: campus, library, venue,
-// site, parking.
+// site, parking, bike.
 func (a Application) String() string {
 	if a.Valid() {
 		return appNames[a]
@@ -63,12 +64,12 @@ func (a Application) String() string {
 // ParseApplication parses an application name (any case). Kind Invalid
 // for any other.
 func ParseApplication(name string) (Application, error) {
-	for a := AppCampus; a <= AppParking; a++ {
+	for a := AppCampus; a <= AppBike; a++ {
 		if strings.EqualFold(name, appNames[a]) {
 			return a, nil
 		}
 	}
-	return 0, citycard.E("card.ParseApplication", citycard.Invalid, "application %q: want campus, library, venue, site or parking", name)
+	return 0, citycard.E("card.ParseApplication", citycard.Invalid, "application %q: want campus, library, venue, site, parking or bike", name)
 }
 
 // Entitlement is one slot of the entitlement file: what the card may do
@@ -78,7 +79,7 @@ func ParseApplication(name string) (Application, error) {
 // Fields an application does not use are zero.
 type Entitlement struct {
 	App       Application
-	Scope     uint32           // school, library, venue, site group or parking zone code
+	Scope     uint32           // school, library, venue, site group, parking zone or bike operator's zone code
 	ValidFrom citycard.BCDDate // first day
 	ValidTo   citycard.BCDDate // last day, not before ValidFrom
 	Class     uint16           // campus: the pupil's class
@@ -86,7 +87,7 @@ type Entitlement struct {
 	Uses      uint16           // library: loans out; venue: admissions in the month of LastDate; campus: canteen spend in fen on LastDate
 	LastDate  citycard.BCDDate // the last stamp written; zero = none
 	LastTime  citycard.BCDTime
-	Inside    bool   // campus, parking: checked in and not yet out
+	Inside    bool   // campus, parking: checked in and not yet out; bike: a bike out (hired at LastDate, LastTime)
 	Sites     uint64 // site: bit n-1 set for site n visited on LastDate
 }
 
@@ -96,7 +97,7 @@ type Entitlement struct {
 func (e Entitlement) Validate() error {
 	const op = "card.Entitlement.Validate"
 	if !e.App.Valid() {
-		return fieldErr(op, "entitlement", "application", "%d is not 1-5", e.App)
+		return fieldErr(op, "entitlement", "application", "%d is not 1-6", e.App)
 	}
 	for _, f := range []struct {
 		name string
@@ -122,7 +123,7 @@ func (e Entitlement) Validate() error {
 		return fieldErr(op, "entitlement", "limit", "%d on a %v entitlement, want 0", e.Limit, e.App)
 	case e.Uses > e.Limit:
 		return fieldErr(op, "entitlement", "uses", "%d over the limit %d", e.Uses, e.Limit)
-	case e.Inside && e.App != AppCampus && e.App != AppParking:
+	case e.Inside && e.App != AppCampus && e.App != AppParking && e.App != AppBike:
 		return fieldErr(op, "entitlement", "inside", "set on a %v entitlement", e.App)
 	case e.Sites != 0 && e.App != AppSite:
 		return fieldErr(op, "entitlement", "sites", "%016X on a %v entitlement, want 0", e.Sites, e.App)
