@@ -46,6 +46,7 @@ var appReports = []appReport{
 	{[]card.Application{card.AppCampus, card.AppParking}, insideSection},
 	{[]card.Application{card.AppLibrary}, loansSection},
 	{[]card.Application{card.AppCampus}, flaggedSection},
+	{[]card.Application{card.AppBike}, bikesOutSection},
 }
 
 // appSection is what a report shows: figures, each linked to its
@@ -57,6 +58,7 @@ type appSection struct {
 	ChartLabel      string
 	Head            []string
 	Rows            []appTableRow
+	Empty           string // the table's line when it has no row ("" : no record that day)
 }
 
 type appFigure struct {
@@ -80,6 +82,16 @@ type appDay struct {
 	Records []apps.AppRecord // the day's, in time order (then journal order)
 	Scanned int64            // records read to find them
 	Cut     bool             // the scan stopped at appScanMax
+	// Rentals are a bike operator's bikes out now (apps.Office.OpenRentals,
+	// when Apps has it), nil otherwise.
+	Rentals []apps.Rental
+	Now     time.Time
+}
+
+// rentals is what an Apps may also have: a bike operator's bikes out
+// now (apps.Office.OpenRentals, with its default limit).
+type rentals interface {
+	OpenRentals(ctx context.Context, app string, now time.Time, outMax time.Duration) ([]apps.Rental, error)
 }
 
 // link is the records page of the day, narrowed by the query's pairs.
@@ -241,29 +253,29 @@ func hourLine(label string, at func(h int) int64) *chart {
 	return ch
 }
 
-// insideChart: the cards inside at the end of each hour, each card's
-// last check-in or check-out so far being a check-in (records in time
-// order).
-func insideChart(d *appDay) *chart {
+// stateChart: the cards "in" at the end of each hour, each card's last
+// stamp of action in or out so far being in (records in time order):
+// inside (check-in, check-out), a bike out (hire, return).
+func stateChart(d *appDay, label string, in, out apps.Action) *chart {
 	state := map[apps.CardRef]bool{}
-	var inside int64
+	var n int64
 	i := 0
-	return hourLine("cards inside", func(h int) int64 {
+	return hourLine(label, func(h int) int64 {
 		for ; i < len(d.Records) && stampHour(&d.Records[i]) <= h; i++ {
 			r := &d.Records[i]
-			if r.Action != apps.CheckIn && r.Action != apps.CheckOut {
+			if r.Action != in && r.Action != out {
 				continue
 			}
-			if in := r.Action == apps.CheckIn; in != state[r.Card] {
-				state[r.Card] = in
-				if in {
-					inside++
+			if is := r.Action == in; is != state[r.Card] {
+				state[r.Card] = is
+				if is {
+					n++
 				} else {
-					inside--
+					n--
 				}
 			}
 		}
-		return inside
+		return n
 	})
 }
 
@@ -273,8 +285,8 @@ func insideChart(d *appDay) *chart {
 func insideSection(d *appDay) appSection {
 	return appSection{ID: "inside", Title: "Inside",
 		Note:       "cards whose last stamp of the day is a check-in (a pupil not seen leaving, a car still parked); the line: those inside at the end of each hour (one in since the day before counts from its check-in again)",
-		Figures:    []appFigure{{ID: "inside", Name: "inside at the day's end", N: int64(len(insideCards(d.Records))), Link: d.link("inside", "1")}},
-		Chart:      insideChart(d),
+		Figures:    []appFigure{{ID: "inside", Name: "inside at the day's end", N: int64(len(lastIn(d.Records, apps.CheckIn, apps.CheckOut))), Link: d.link("inside", "1")}},
+		Chart:      stateChart(d, "cards inside", apps.CheckIn, apps.CheckOut),
 		ChartLabel: "inside at the end of each hour"}
 }
 
@@ -315,22 +327,57 @@ func loansSection(d *appDay) appSection {
 		ChartLabel: "loans less returns at the end of each hour"}
 }
 
-// insideCards are the cards whose last check-in or check-out of recs
-// is a check-in.
-func insideCards(recs []apps.AppRecord) map[apps.CardRef]bool {
+// bikesOutSection: a bike operator's bikes out at the day's end (the
+// cards whose last hire or return of the day is a hire) and hour by
+// hour; and the bikes out now, as the back office knows them from what
+// the docks uploaded (apps.Office.OpenRentals): each card with its hire,
+// its dock and its minutes out, overdue past apps.BikeOutMaxDefault (at
+// its return or its next hire the dock charges such a bike the day
+// cap), linked to its records.
+func bikesOutSection(d *appDay) appSection {
+	sec := appSection{ID: "bikes", Title: "Bikes out",
+		Note: "cards whose last hire or return of the day is a hire (a bike not seen back); the line: bikes out at the end of each hour. The table: the bikes out now, from the docks' uploads (a return a dock holds unsent still shows), overdue once out longer than " +
+			strconv.Itoa(int(apps.BikeOutMaxDefault/time.Hour)) + " h: the next dock charges the day cap",
+		Chart:      stateChart(d, "bikes out", apps.Hire, apps.Return),
+		ChartLabel: "bikes out at the end of each hour",
+		Head:       []string{"card (hired at, dock)", "minutes out", "overdue"}, Empty: "no bike out now"}
+	var overdue int64
+	for _, rt := range d.Rentals {
+		o := int64(0)
+		if rt.Overdue {
+			o, overdue = 1, overdue+1
+		}
+		if len(sec.Rows) < maxTableRows {
+			sec.Rows = append(sec.Rows, appTableRow{
+				Label: rt.Card.ASN.String() + " (" + rt.Hired.Format("01-02 15:04") + ", dock " + strconv.FormatUint(uint64(rt.Dock), 10) + ")",
+				Link:  d.link("card", rt.Card.Issuer.String()+"/"+rt.Card.ASN.String()),
+				Cells: []int64{int64(d.Now.Sub(rt.Hired) / time.Minute), o}})
+		}
+	}
+	sec.Figures = []appFigure{
+		{ID: "out", Name: "bikes out at the day's end", N: int64(len(lastIn(d.Records, apps.Hire, apps.Return))), Link: d.link("out", "1")},
+		{ID: "outnow", Name: "bikes out now", N: int64(len(d.Rentals)), Note: "each in the table, linked to its card's records", Link: "#bikes"},
+		{ID: "overdue", Name: "overdue now", N: overdue, Note: "out longer than the limit", Link: "#bikes"},
+	}
+	return sec
+}
+
+// lastIn are the cards whose last stamp of action in or out in recs is
+// in: inside (check-in, check-out), a bike out (hire, return).
+func lastIn(recs []apps.AppRecord, in, out apps.Action) map[apps.CardRef]bool {
 	last := map[apps.CardRef]apps.Action{}
 	for i := range recs {
-		if a := recs[i].Action; a == apps.CheckIn || a == apps.CheckOut {
+		if a := recs[i].Action; a == in || a == out {
 			last[recs[i].Card] = a
 		}
 	}
-	in := map[apps.CardRef]bool{}
+	is := map[apps.CardRef]bool{}
 	for c, a := range last {
-		if a == apps.CheckIn {
-			in[c] = true
+		if a == in {
+			is[c] = true
 		}
 	}
-	return in
+	return is
 }
 
 // borrowerCards are the cards with more loans than returns in recs.
@@ -473,6 +520,13 @@ func (c *Console) handleApp(w http.ResponseWriter, r *http.Request, s *session) 
 	for _, c := range d.Counts {
 		p.Total += c.Taps
 	}
+	if or, ok := c.Apps.(rentals); ok && a.Kind == card.AppBike {
+		d.Now = c.Now()
+		if d.Rentals, err = or.OpenRentals(ctx, a.ID, d.Now, 0); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	for _, rep := range appReports {
 		if rep.kinds == nil || slices.Contains(rep.kinds, a.Kind) {
 			p.Sections = append(p.Sections, rep.build(d))
@@ -528,7 +582,9 @@ func (c *Console) handleAppRecords(w http.ResponseWriter, r *http.Request, s *se
 	var cards map[apps.CardRef]bool
 	switch filter {
 	case "inside":
-		cards = insideCards(d.Records)
+		cards = lastIn(d.Records, apps.CheckIn, apps.CheckOut)
+	case "out":
+		cards = lastIn(d.Records, apps.Hire, apps.Return)
 	case "borrowers":
 		cards = borrowerCards(d.Records)
 	case "presence":
@@ -578,13 +634,13 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	const op = "console.appRecords"
 	all := func(*apps.AppRecord) bool { return true }
 	var set []string
-	for _, k := range []string{"action", "hour", "place", "inside", "borrowers", "flagged", "card", "presence"} {
+	for _, k := range []string{"action", "hour", "place", "inside", "out", "borrowers", "flagged", "card", "presence"} {
 		if q.Has(k) {
 			set = append(set, k)
 		}
 	}
 	if len(set) > 1 {
-		return nil, "", citycard.E(op, citycard.Invalid, "%s and %s: want at most one of action, hour, place, inside, borrowers, flagged, card, presence", set[0], set[1])
+		return nil, "", citycard.E(op, citycard.Invalid, "%s and %s: want at most one of action, hour, place, inside, out, borrowers, flagged, card, presence", set[0], set[1])
 	}
 	for _, k := range []string{"class", "late"} {
 		if q.Has(k) && (len(set) == 0 || set[0] != "presence") {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"html"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -40,6 +41,7 @@ var appSpecs = []apps.App{
 	{ID: "nb-gym", Name: "Ningbo Gymnasium", Kind: card.AppVenue, Scope: 3, Party: "nb-sports"},
 	{ID: "nb-sites", Name: "Tourist sites (annual pass)", Kind: card.AppSite, Scope: 1, Party: "nb-tourism"},
 	{ID: "nb-parking-12", Name: "Zone 12 parking", Kind: card.AppParking, Scope: 12, Party: "nb-parking"},
+	{ID: "nb-bike", Name: "Public bikes", Kind: card.AppBike, Scope: 1, Party: "nb-bike"},
 }
 
 // withApps gives f's console the application systems, each application
@@ -207,6 +209,43 @@ func TestAppPages(t *testing.T) {
 				}
 				if n := matched("/apps/" + a.ID + "/records?day=" + day + "&inside=1"); n == 0 || n >= taps {
 					t.Errorf("%s %s: %d records of the cards inside of %d", a.ID, day, n, taps)
+				}
+			}
+			if a.Kind == card.AppBike {
+				// Bikes out at the day's end: the cards whose last hire
+				// or return is a hire; out now: the office's open
+				// rentals, each a row linking its card's records.
+				last := map[apps.CardRef]apps.Action{}
+				for _, r := range recs {
+					last[r.Card] = r.Action
+				}
+				var out int64
+				for _, act := range last {
+					if act == apps.Hire {
+						out++
+					}
+				}
+				if figs["out"] != out || out == 0 || out == int64(len(last)) {
+					t.Errorf("%s %s: %d bikes out, want %d of %d cards", a.ID, day, figs["out"], out, len(last))
+				}
+				if n := matched("/apps/" + a.ID + "/records?day=" + day + "&out=1"); n == 0 || n >= taps {
+					t.Errorf("%s %s: %d records of the bikes out of %d", a.ID, day, n, taps)
+				}
+				rs, err := af.o.OpenRentals(context.Background(), a.ID, f.now, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var overdue int64
+				for _, rt := range rs {
+					if rt.Overdue {
+						overdue++
+					}
+					if link := html.EscapeString("/apps/" + a.ID + "/records?card=" + url.QueryEscape(rt.Card.Issuer.String()+"/"+rt.Card.ASN.String()) + "&day=" + day); !strings.Contains(page, `<a href="`+link+`">`+rt.Card.ASN.String()) {
+						t.Errorf("%s %s: the rental of %v is not listed with a link to its records (%s)", a.ID, day, rt.Card.ASN, link)
+					}
+				}
+				if figs["outnow"] != int64(len(rs)) || len(rs) == 0 || figs["overdue"] != overdue {
+					t.Errorf("%s %s: %d out now and %d overdue on the page, the office's %d and %d", a.ID, day, figs["outnow"], figs["overdue"], len(rs), overdue)
 				}
 			}
 			if a.Kind == card.AppLibrary {

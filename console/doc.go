@@ -72,7 +72,10 @@
 // and by place (a gate, a site, a desk), the cards inside at the day's
 // end and hour by hour (campus, parking: a card's last check-in or
 // check-out that day being a check-in), loans less returns and the cards
-// with more out (library). A report is one entry of appReports (the
+// with more out (library), the bikes out at the day's end and hour by
+// hour, and the bikes out now with their minutes out and whether they are
+// overdue, each linked to its card's records (bike: apps.Office.OpenRentals,
+// when Apps has it, at the console's clock). A report is one entry of appReports (the
 // kinds it is for and a function of the day); its figures link to the
 // records page, which lists the day's records behind each (a card's
 // linked to its page). The store has no read of an application's
