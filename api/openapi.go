@@ -225,7 +225,7 @@ func schemas() map[string]any {
 		"SelfRegister":    object(map[string]any{"issuer": str(), "asn": str(), "doc_type": str(), "doc_number": str(), "password": strDesc("12 to 72 bytes")}),
 		"SelfLogin":       object(map[string]any{"doc_type": str(), "doc_number": str(), "password": str()}),
 		"SelfCard": object(map[string]any{"card": ref("Card"), "balance_fen": integer("fen"),
-			"transactions": map[string]any{"type": "array", "items": object(map[string]any{"type": strDesc("load, purchase, refund, moved_out, moved_in, loss_borne, load_reversed"), "fen": integer("fen")})}}),
+			"transactions": map[string]any{"type": "array", "items": object(map[string]any{"type": strDesc("load, purchase, refund, moved_out, moved_in, loss_borne, load_reversed, adjust_credit, adjust_debit"), "fen": integer("fen")})}}),
 		"LoadAuthorize": object(merge(loadSession, map[string]any{"mac1": strDesc("the card's MAC1, 8 hex digits")}, channel("channel"))),
 		"LoadConfirm":   object(merge(loadSession, map[string]any{"tac": strDesc("the card's TAC of the load, 8 hex digits")})),
 		"LoadAnswer":    object(map[string]any{"key": strDesc("the load's idempotency key: card, online counter, random, terminal"), "mac2": strDesc("8 hex digits (to an authorization)"), "status": strDesc("confirmed (to a confirmation)")}, "mac2", "status"),
