@@ -34,10 +34,11 @@ func readAdjustment(w http.ResponseWriter, r *http.Request, op string) (adjustme
 	return q, citycard.Wrap(op, citycard.Invalid, err)
 }
 
-// adjustmentJSON is an adjustment as the API shows it: its request, its
-// approval's state and people, and whether it was made (with the remote
-// top-up that carries a credit of a card in use).
-type adjustmentJSON struct {
+// AdjustmentJSON is an adjustment as the API shows it (GET
+// /v1/cards/{issuer}/{asn}/adjustments; citycard card adjustments reads
+// it): its request, its approval's state and people, and whether it was
+// made (with the remote top-up that carries a credit of a card in use).
+type AdjustmentJSON struct {
 	ApprovalID  int64  `json:"approval_id"`
 	State       string `json:"state"`
 	Key         string `json:"key"`
@@ -52,8 +53,8 @@ type adjustmentJSON struct {
 	TopUp       string `json:"topup_id,omitempty"`
 }
 
-func newAdjustmentJSON(a *cms.Approval, q *cms.AdjustRequest) adjustmentJSON {
-	return adjustmentJSON{ApprovalID: a.ID, State: a.State.String(), Key: q.Key, Direction: q.Direction.String(), AmountFen: q.AmountFen,
+func newAdjustmentJSON(a *cms.Approval, q *cms.AdjustRequest) AdjustmentJSON {
+	return AdjustmentJSON{ApprovalID: a.ID, State: a.State.String(), Key: q.Key, Direction: q.Direction.String(), AmountFen: q.AmountFen,
 		Reason: q.Reason, RequestedBy: a.RequestedBy, RequestedAt: formatTime(a.RequestedAt), DecidedBy: a.DecidedBy, DecidedAt: optTime(a.DecidedAt)}
 }
 
@@ -62,7 +63,7 @@ func newAdjustmentJSON(a *cms.Approval, q *cms.AdjustRequest) adjustmentJSON {
 // credit of a card in use, its remote top-up).
 type adjustAnswerJSON struct {
 	Card       cardAnswerJSON `json:"card"`
-	Adjustment adjustmentJSON `json:"adjustment"`
+	Adjustment AdjustmentJSON `json:"adjustment"`
 	Approval   approvalJSON   `json:"approval"`
 	TopUp      *topUpJSON     `json:"topup,omitempty"`
 	Replayed   bool           `json:"replayed"`
@@ -153,7 +154,7 @@ func (s *Server) handleCardAdjustments(w http.ResponseWriter, r *http.Request, _
 	if err == nil {
 		l, err = st.Approvals(r.Context(), cms.ApprovalAdjust, "card:"+c.String(), cms.ApprovalsListMax)
 	}
-	out := make([]adjustmentJSON, 0, len(l))
+	out := make([]AdjustmentJSON, 0, len(l))
 	for i := 0; err == nil && i < len(l); i++ {
 		var q cms.AdjustRequest
 		if q, err = cms.ParseAdjustRequest(l[i].Request); err != nil {
