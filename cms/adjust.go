@@ -116,10 +116,12 @@ func ParseAdjustRequest(s string) (AdjustRequest, error) {
 }
 
 // bookHeld reports whether a card in state st has its balance in the
-// back office (its book is the balance: lost, damaged, replaced and
-// waiting for its balance to move), as opposed to on its chip (issued,
-// active).
-func bookHeld(st State) bool { return st == Lost || st == Damaged || st == Replaced }
+// back office for good (its book is the balance: damaged, or replaced
+// and waiting for its balance to move), as opposed to on its chip
+// (issued, active). A lost card is neither: it may be found and its
+// loss cancelled, its chip holding the balance again, which an
+// adjustment of its book would not be on.
+func bookHeld(st State) bool { return st == Damaged || st == Replaced }
 
 func adjustAccount(c *Card) ledger.Account {
 	return ledger.Account{Type: ledger.Adjustment, Party: c.Issuer.String()}
@@ -166,7 +168,7 @@ func (a Adjustment) Book() (Booking, error) {
 	case a.Card.Product != a.Product.ID:
 		return Booking{}, citycard.E(op, citycard.Invalid, "card %v is a %s card, not %s", a.Card, a.Card.Product, a.Product.ID)
 	case !bookHeld(a.Card.State):
-		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: its book is adjusted while it is lost, damaged or replaced, its balance in the back office", a.Card, a.Card.State)
+		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: its book is adjusted while it is damaged or replaced, its balance in the back office", a.Card, a.Card.State)
 	case q.Direction == AdjustDebit && q.AmountFen > a.OwedFen:
 		return Booking{}, citycard.E(op, citycard.Insufficient, "card %v: a debit of %s yuan, and the card is owed %s: its book never goes below 0", a.Card, citycard.Yuan(q.AmountFen), citycard.Yuan(a.OwedFen))
 	case q.Direction == AdjustCredit && a.OwedFen+q.AmountFen > a.Product.BalanceMaxFen:
@@ -204,16 +206,20 @@ func adjustPayer(issuer citycard.IssuerCode, approvalID int64) Channel {
 // same key, direction, amount and reason, asked for by by, decided by
 // another). Where the card's balance is:
 //
-//   - in the back office (lost, damaged, replaced: balanceFen and
-//     purchases are the card's book less its purchases booked, cut at
-//     its report as a refund cuts it): its book is credited or debited
+//   - in the back office (damaged, replaced: balanceFen and purchases
+//     are the card's book less its purchases booked, cut at its report
+//     as a refund cuts it): its book is credited or debited
 //     (Adjustment.Book), never below 0;
 //   - on its chip (issued, active): a credit is a remote top-up paid by
 //     the issuer's adjustment account, claimed at the card's next kiosk,
 //     counter reader or phone tap and expiring as any (so that the chip
 //     and the book stay equal); a debit is refused, kind Conflict: the
 //     chip holds the money, the card is blocked (reported lost or
-//     damaged) or replaced first.
+//     damaged) and replaced first.
+//
+// A lost card is refused (Conflict): it may be found and the loss
+// cancelled, the chip holding the balance again; it is adjusted once
+// replaced.
 //
 // A retry of the same request under its key answers replayed. Kinds
 // Permission (no approval, or one that does not grant q to by),
@@ -281,8 +287,10 @@ func (m *Manager) Adjust(ctx context.Context, by Actor, issuer citycard.IssuerCo
 func (m *Manager) adjustChip(ctx context.Context, op string, by Actor, c *Card, q AdjustRequest, approval *Approval, replay bool) (Adjusted, error) {
 	switch {
 	case replay:
+	case c.State == Lost:
+		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is lost: it may be found and the loss cancelled, its chip holding the balance again; adjust it once it is replaced (its book then holds the balance)", c)
 	case c.State != Issued && c.State != Active:
-		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is %v: an adjustment is of a card issued or active (credit), or lost, damaged or replaced", c, c.State)
+		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is %v: an adjustment is of a card issued or active (a credit), damaged or replaced", c, c.State)
 	case q.Direction == AdjustDebit:
 		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is %v: its chip holds the money, which the back office cannot take back; report it lost or damaged (or replace it) first, then debit its book", c, c.State)
 	}

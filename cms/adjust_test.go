@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/ledger"
 	"golang.org/x/crypto/bcrypt"
@@ -55,6 +56,37 @@ func (r *rig) bookOf(t *testing.T, asn citycard.ASN) int64 {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// floatSound checks the float report's three figures agree (clearing's
+// FloatSplit as citycard float feeds it: the ledger's card float
+// postings, card management's flows by product; no acquisition here).
+func (r *rig) floatSound(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	products := map[citycard.ASN]string{}
+	if err := r.db.CMS().CardProducts(ctx, func(asn citycard.ASN, p string) error { products[asn] = p; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	split := clearing.NewFloatSplit(issuerHex, products)
+	if err := r.db.Ledger().Scan(ctx, 0, func(p *ledger.Posted) error {
+		for _, q := range p.Postings {
+			if q.Account.Type == ledger.CardFloat {
+				split.Posting(q.Account.Party, p.Source, q.AmountFen)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	byProduct, err := r.db.CMS().ProductFlowTotals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split.Book(byProduct)
+	if rep := clearing.ReconcileFloat(split.Figures()); !rep.Sound {
+		t.Errorf("the float does not reconcile three ways: %+v", rep.Lines)
+	}
 }
 
 // TestAdjustBook follows issue 9 on a damaged card, whose book is its
@@ -172,6 +204,7 @@ func TestAdjustBook(t *testing.T) {
 	if err != nil || len(l) != 6 || l[0].ID < l[1].ID {
 		t.Errorf("the card's adjustments' approvals: %d %v", len(l), err)
 	}
+	r.floatSound(t)
 	r.verify(t)
 }
 
@@ -235,6 +268,7 @@ func TestAdjustChip(t *testing.T) {
 			t.Errorf("a channel move of an adjustment: %+v", m)
 		}
 	}
+	r.floatSound(t)
 	r.verify(t)
 }
 
@@ -272,6 +306,40 @@ func (f *faultyTopUps) TopUp(ctx context.Context, id string) (cms.TopUp, error) 
 	return f.TopUpStore.TopUp(ctx, id)
 }
 
+// faultyStaff fails the staff store's approval call named by armed.
+type faultyStaff struct {
+	cms.StaffStore
+	armed atomic.Pointer[string]
+}
+
+func (f *faultyStaff) fail(name string) error {
+	if p := f.armed.Load(); p != nil && *p == name {
+		return errInjected
+	}
+	return nil
+}
+
+func (f *faultyStaff) CreateApproval(ctx context.Context, build func(int64) (*cms.Approval, *cms.AuditRecord)) (int64, error) {
+	if err := f.fail("CreateApproval"); err != nil {
+		return 0, err
+	}
+	return f.StaffStore.CreateApproval(ctx, build)
+}
+
+func (f *faultyStaff) Approval(ctx context.Context, id int64) (cms.Approval, error) {
+	if err := f.fail("Approval"); err != nil {
+		return cms.Approval{}, err
+	}
+	return f.StaffStore.Approval(ctx, id)
+}
+
+func (f *faultyStaff) ApprovalsOf(ctx context.Context, action, subject string, limit int) ([]cms.Approval, error) {
+	if err := f.fail("ApprovalsOf"); err != nil {
+		return nil, err
+	}
+	return f.StaffStore.ApprovalsOf(ctx, action, subject, limit)
+}
+
 // TestAdjustStoreFaults injects a store fault at every call of an
 // adjustment's write path, of a book and of a chip (its top-up): each is
 // returned (kind IO), nothing is booked, and the same request succeeds
@@ -285,8 +353,10 @@ func TestAdjustStoreFaults(t *testing.T) {
 	st, staff := r.staffed(t)
 
 	asn := r.citizen(t, 0x61, 3000)
-	if _, err := r.m.Move(ctx, clerk, issuer, asn, cms.ReportLoss); err != nil {
-		t.Fatal(err)
+	for _, mv := range []cms.Move{cms.Activate, cms.ReportDamaged} {
+		if _, err := r.m.Move(ctx, clerk, issuer, asn, mv); err != nil {
+			t.Fatal(err)
+		}
 	}
 	q := cms.AdjustRequest{Key: "adj-f", Direction: cms.AdjustDebit, AmountFen: 400, Reason: "load booked twice"}
 	a := approved(t, st, staff, asn, q)
@@ -330,5 +400,80 @@ func TestAdjustStoreFaults(t *testing.T) {
 			t.Fatalf("the store back (replayed %v): %+v %v, pending %d", want, got, err, r.pending(t))
 		}
 	}
+
+	// The approval's store: asking for one, reading it, listing them.
+	fs := &faultyStaff{StaffStore: r.db.Staff()}
+	fst := cms.NewStaffing(fs, r.clk.read, cms.StaffOptions{BcryptCost: bcrypt.MinCost})
+	subject := "card:" + issuerHex + "/" + c.asn.String()
+	q = cms.AdjustRequest{Key: "adj-fs", Direction: cms.AdjustCredit, AmountFen: 100, Reason: "r"}
+	before, err := fst.Approvals(ctx, cms.ApprovalAdjust, subject, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		name string
+		id   int64
+	}{{"CreateApproval", 0}, {"Approval", a.ID}, {"ApprovalsOf", 0}} {
+		fs.armed.Store(&call.name)
+		var err error
+		if call.name == "ApprovalsOf" {
+			_, err = fst.Approvals(ctx, cms.ApprovalAdjust, subject, 100)
+		} else {
+			_, _, err = fst.GateAdjust(ctx, staff["ann"], subject, q.Canonical(), q.AmountFen, call.id)
+		}
+		fs.armed.Store(nil)
+		if !errors.Is(err, errInjected) {
+			t.Errorf("%s failing: %v", call.name, err)
+		}
+	}
+	if after, err := fst.Approvals(ctx, cms.ApprovalAdjust, subject, 100); err != nil || len(after) != len(before) {
+		t.Errorf("a failed request kept an approval: %d, was %d (%v)", len(after), len(before), err)
+	}
+	r.verify(t)
+}
+
+// TestAdjustReplaced: a lost card is not adjusted (it may be found); once
+// replaced its book is, and the balance move carries the adjustment onto
+// the new card, the old one left at 0.
+func TestAdjustReplaced(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	st, staff := r.staffed(t)
+	old := r.citizen(t, 0x71, 5000)
+	if _, err := r.m.Move(ctx, clerk, issuer, old, cms.ReportLoss); err != nil {
+		t.Fatal(err)
+	}
+	q := cms.AdjustRequest{Key: "adj-r", Direction: cms.AdjustCredit, AmountFen: 700, Reason: "fare charged twice"}
+	a := approved(t, st, staff, old, q)
+	_, err := r.m.Adjust(ctx, clerk, issuer, old, q, a, r.bookOf(t, old), nil)
+	wantKind(t, "a lost card", err, citycard.Conflict)
+	nu := citycard.ASN{0, 0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0x72}
+	if _, err := r.m.Replace(ctx, clerk, "replace-r", issuer, old, nu, cash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Move(ctx, clerk, issuer, nu, cms.Personalize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Sell(ctx, clerk, "sale-r", issuer, nu, cash, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.m.Adjust(ctx, clerk, issuer, old, q, a, r.bookOf(t, old), nil); err != nil || got.Card.State != cms.Replaced {
+		t.Fatalf("Adjust of the replaced card: %+v %v", got, err)
+	}
+	r.clk.advance(8 * 24 * time.Hour)
+	bal, err := r.m.BookPurse(ctx, issuer, old, nil)
+	if err != nil || bal != 5700 {
+		t.Fatalf("BookPurse %d %v, want 5700", bal, err)
+	}
+	if _, err := r.m.MoveBalance(ctx, clerk, "move-r", issuer, old, bal, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r.bookOf(t, old) != 0 || r.bookOf(t, nu) != 5700 || r.float(t) != 5700 || r.balance(t, adjustAcct) != 700 {
+		t.Errorf("after the move: old %d, new %d, float %d, adjustments %d", r.bookOf(t, old), r.bookOf(t, nu), r.float(t), r.balance(t, adjustAcct))
+	}
+	q2 := cms.AdjustRequest{Key: "adj-r2", Direction: cms.AdjustCredit, AmountFen: 100, Reason: "r"}
+	_, err = r.m.Adjust(ctx, clerk, issuer, old, q2, approved(t, st, staff, old, q2), 0, nil)
+	wantKind(t, "a closed card", err, citycard.Conflict)
+	r.floatSound(t)
 	r.verify(t)
 }

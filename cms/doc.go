@@ -543,7 +543,7 @@
 //
 // Where it may apply follows where the card's balance is:
 //
-//   - In the back office (a card lost, damaged or replaced, its balance
+//   - In the back office (a card damaged or replaced, its balance
 //     waiting to move or be refunded: its book is the balance): the book
 //     is credited or debited (Adjustment.Book; flows adjust_credit,
 //     adjust_debit, which the book balance, BookBalances and BookTotal,
@@ -563,11 +563,14 @@
 //     adjustment, not topup, and it has no channel move: no channel took
 //     its money, and clearing sees only its claim, through the issuer
 //     itself. A debit is refused (Conflict, saying why): the chip holds
-//     the money; the card is reported lost or damaged (or replaced)
+//     the money; the card is reported damaged (or lost and replaced)
 //     first, and then its book is debited.
 //
-// A card in any other state (applied, personalized, expired, closed) is
-// refused (Conflict). A retry of the request under its key answers
+// A lost card is refused (Conflict): it may be found and its loss
+// cancelled, its chip holding the balance again, which an adjustment of
+// its book would not be on; once replaced, its book holds the balance
+// for good. A card in any other state (applied, personalized, expired,
+// closed) is refused too. A retry of the request under its key answers
 // replayed (a top-up made answers its top-up, whatever the card's state
 // since); the key with another request is a Conflict. A card's
 // adjustments are listed from their approvals (Staffing.Approvals,

@@ -21,7 +21,7 @@ type simCard struct {
 	// handedBack: the card came back to a counter (refunded, or replaced
 	// because damaged) and taps no more.
 	handedBack bool
-	// adjustedFen is what manual adjustments of its book (lost, damaged,
+	// adjustedFen is what manual adjustments of its book (damaged,
 	// replaced) put on the card, less what they took back: owed to the
 	// cardholder beside the chip's balance, until the balance moves or
 	// is refunded.
@@ -157,8 +157,16 @@ func (l *lifecycle) split(c *simCard) Split {
 
 // adjust is a manual adjustment a supervisor approved of a card whose
 // balance is in the back office: a credit, or a debit of at most what
-// the card is owed (a larger one refused, nothing booked).
+// the card is owed (a larger one refused, nothing booked); of a lost
+// card it is refused (it may be found).
 func (l *lifecycle) adjust(c *simCard) {
+	if c.State == Lost {
+		a := Adjustment{Request: AdjustRequest{Key: l.key(), Direction: AdjustCredit, AmountFen: 100, Reason: "r"}, Card: &c.Card, Product: l.p, ApprovalID: 1}
+		if _, err := a.Book(); !citycard.IsKind(err, citycard.Conflict) {
+			l.t.Fatalf("op %d: an adjustment of a lost card: %v", l.ops, err)
+		}
+		return
+	}
 	owed := l.split(c).BalanceAtCutFen
 	q := AdjustRequest{Key: l.key(), Direction: AdjustCredit, AmountFen: 1 + l.rnd.Int64N(2000), Reason: "fare charged twice"}
 	if l.rnd.IntN(2) == 0 {
@@ -259,12 +267,12 @@ func (l *lifecycle) step() {
 		switch n := l.rnd.IntN(10); {
 		case n < 4:
 			l.purchase(c) // offline, before the blacklist reached the terminal
-		case n < 5 && c.adjustedFen == 0:
-			l.move(c, CancelLoss) // the chip holds the balance again: an adjusted book would not be on it
 		case n < 5:
-			l.adjust(c)
+			l.move(c, CancelLoss)
 		case n < 9:
 			l.replace(c)
+		case n < 10 && l.rnd.IntN(4) == 0:
+			l.adjust(c) // refused
 		default:
 			l.refund(c)
 		}

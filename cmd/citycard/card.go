@@ -41,10 +41,10 @@ printed as the API's JSON.
                    a manual adjustment of the card's money: it answers an
                    approval request (202) first, a supervisor who is not you
                    approves it, then the same command again with --approval ID
-                   makes it. A lost, damaged or replaced card's book is
-                   credited or debited (never below 0); a card in use is
-                   credited by a remote top-up claimed at its next tap, and
-                   never debited (report it lost or damaged first)
+                   makes it. A damaged or replaced card's book is credited
+                   or debited (never below 0); a card in use is credited by
+                   a remote top-up claimed at its next tap, and never
+                   debited (report it damaged, or lost and replace it, first)
   adjustments CARD [--json]
                    the card's adjustments, newest first: each request, its
                    approval and whether it was made
