@@ -477,3 +477,38 @@ func TestAdjustReplaced(t *testing.T) {
 	r.floatSound(t)
 	r.verify(t)
 }
+
+// TestAdjustRequestLimits: each bound of a request reached, never
+// passed; the canonical form reads back as the request it was.
+func TestAdjustRequestLimits(t *testing.T) {
+	ok := cms.AdjustRequest{Key: strings.Repeat("k", cms.KeyLenMax), Direction: cms.AdjustDebit, AmountFen: cms.AdjustFenMax, Reason: strings.Repeat("r", cms.AdjustReasonLenMax-3) + "理"}
+	if err := ok.Check(); err != nil {
+		t.Fatalf("at every bound: %v", err)
+	}
+	if got, err := cms.ParseAdjustRequest(ok.Canonical()); err != nil || got != ok {
+		t.Fatalf("the canonical form read back: %+v %v", got, err)
+	}
+	for what, q := range map[string]cms.AdjustRequest{
+		"amount":     {Key: "k", Direction: cms.AdjustDebit, AmountFen: cms.AdjustFenMax + 1, Reason: "r"},
+		"reason":     {Key: "k", Direction: cms.AdjustDebit, AmountFen: 1, Reason: strings.Repeat("r", cms.AdjustReasonLenMax+1)},
+		"key":        {Key: strings.Repeat("k", cms.KeyLenMax+1), Direction: cms.AdjustDebit, AmountFen: 1, Reason: "r"},
+		"bad reason": {Key: "k", Direction: cms.AdjustDebit, AmountFen: 1, Reason: "\xff"},
+	} {
+		wantKind(t, what+" past its bound", q.Check(), citycard.Invalid)
+	}
+	for _, s := range []string{"", "{}", `{"key":"k","direction":"up","amount_fen":1,"reason":"r"}`, `{"key":"k","direction":"credit","amount_fen":0,"reason":"r"}`} {
+		_, err := cms.ParseAdjustRequest(s)
+		wantKind(t, "parse "+s, err, citycard.Invalid)
+	}
+
+	// A credit of a card in use: one load at most.
+	ctx := context.Background()
+	r, _ := topUpRig(t)
+	st, staff := r.staffed(t)
+	c := r.card(t, 3)
+	p, _ := cms.DefaultProducts().Product("transit")
+	q := cms.AdjustRequest{Key: "adj-load-max", Direction: cms.AdjustCredit, AmountFen: p.LoadMaxFen, Reason: "r"}
+	if got, err := r.m.Adjust(ctx, clerk, issuer, c.asn, q, approved(t, st, staff, c.asn, q), 0, nil); err != nil || got.TopUp.AmountFen != p.LoadMaxFen {
+		t.Fatalf("a credit of one load: %+v %v", got, err)
+	}
+}
