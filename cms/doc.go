@@ -570,11 +570,18 @@
 // cancelled, its chip holding the balance again, which an adjustment of
 // its book would not be on; once replaced, its book holds the balance
 // for good. A card in any other state (applied, personalized, expired,
-// closed) is refused too. A retry of the request under its key answers
-// replayed (a top-up made answers its top-up, whatever the card's state
-// since); the key with another request is a Conflict. A card's
-// adjustments are listed from their approvals (Staffing.Approvals,
-// newest first: each request, its state, who asked and who decided).
+// closed) is refused too. The approval Adjust is given is the staff
+// store's, as Staffing.GateAdjust read it; Adjust checks it grants the
+// request, the store that it exists. An adjustment's top-up refunded
+// before its claim (TopUps.Refund, the sweep at its expiry) goes back to
+// the adjustment account: the adjustment undone, no money out.
+//
+// A retry of the request under its key answers replayed (a top-up made
+// answers its top-up, whatever the card's state since); the key with
+// another request is a Conflict. A card's adjustments are listed from
+// their approvals (Staffing.Approvals, newest first: each request, its
+// state, who asked and who decided; migration 0033 indexes them by
+// subject).
 //
 // # Self service
 //
