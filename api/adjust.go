@@ -94,10 +94,18 @@ func (s *Server) handleCardAdjust(w http.ResponseWriter, r *http.Request, by Sta
 	if err == nil {
 		c, err = s.mayServe(r.Context(), by, m, issuer, asn, nil)
 	}
+	var bal int64
+	var purchases []cms.Purchase
+	if err == nil && !c.LostAt.IsZero() && c.State != cms.Closed { // the back office holds its balance
+		bal, purchases, err = s.balances(m).Balance(r.Context(), issuer, asn)
+	}
 	var booked bool
 	if err == nil && q.ApprovalID == 0 {
 		if booked, err = m.Booked(r.Context(), q.Key); err == nil && booked {
 			err = citycard.E(op, citycard.Conflict, "adjustment key %q was booked already: send the request again with its approval_id", q.Key)
+		}
+		if err == nil { // no supervisor is asked to approve what cannot be made
+			err = m.CheckAdjust(&c, q.AdjustRequest, bal, purchases)
 		}
 	}
 	var asked, granted *cms.Approval
@@ -113,15 +121,7 @@ func (s *Server) handleCardAdjust(w http.ResponseWriter, r *http.Request, by Sta
 		s.reply(w, r, http.StatusAccepted, adjustAnswerJSON{Card: newCardAnswerJSON(&c), Adjustment: newAdjustmentJSON(asked, &q.AdjustRequest), Approval: newApprovalJSON(asked)})
 		return
 	}
-	var bal int64
-	var purchases []cms.Purchase
-	if !c.LostAt.IsZero() && c.State != cms.Closed { // the back office holds its balance
-		bal, purchases, err = s.balances(m).Balance(r.Context(), issuer, asn)
-	}
-	var got cms.Adjusted
-	if err == nil {
-		got, err = m.Adjust(r.Context(), by.actor(), issuer, asn, q.AdjustRequest, granted, bal, purchases)
-	}
+	got, err := m.Adjust(r.Context(), by.actor(), issuer, asn, q.AdjustRequest, granted, bal, purchases)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -166,8 +166,12 @@ func (s *Server) handleCardAdjustments(w http.ResponseWriter, r *http.Request, _
 			j.Made, err = m.Booked(r.Context(), q.Key)
 		}
 		if err == nil && j.Made && s.TopUps != nil {
-			if t, terr := s.TopUps.TopUp(r.Context(), cms.TopUpID(q.Key)); terr == nil && t.Payer.Type == cms.AdjustmentPay {
+			t, terr := s.TopUps.TopUp(r.Context(), cms.TopUpID(q.Key))
+			switch {
+			case terr == nil && t.Payer.Type == cms.AdjustmentPay:
 				j.TopUp = t.ID
+			case terr != nil && !citycard.IsKind(terr, citycard.NotFound): // a book's adjustment has none
+				err = terr
 			}
 		}
 		out = append(out, j)

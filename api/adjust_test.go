@@ -146,14 +146,25 @@ func TestAdjustApproval(t *testing.T) {
 	if p, err := u.tu.Pending(t.Context(), testIssuer, c); err != nil || len(p) != 1 || p[0].AmountFen != 500 {
 		t.Errorf("claimable: %+v %v", p, err)
 	}
-	_, ans = x.call(t, "POST", cardURL(c, "adjustments"), "clerk", adjustBody("adj-e", "debit", 500, 0))
-	id = approvalOf(t, ans)
-	x.call(t, "POST", "/v1/approvals/"+id+"/approve", "super", "")
-	code, got = x.call(t, "POST", cardURL(c, "adjustments"), "clerk", adjustBody("adj-e", "debit", 500, mustInt(id)))
-	if msg, _ := got["error"].(string); code != http.StatusConflict || !strings.Contains(msg, "chip holds the money") {
-		t.Errorf("a debit of a card in use: %d %v", code, got)
+	// What cannot be made is refused before a supervisor is asked: a
+	// debit of a card in use, a lost card's, a debit past what the card
+	// is owed.
+	lost := x.lost(t, "31500000000000000703")
+	for what, rq := range map[string]struct {
+		card citycard.ASN
+		body string
+	}{
+		"a debit of a card in use": {c, adjustBody("adj-e", "debit", 500, 0)},
+		"a lost card's":            {lost, adjustBody("adj-f", "credit", 500, 0)},
+		"a debit past the book":    {a, adjustBody("adj-g", "debit", 1, 0)},
+	} {
+		n := x.auditLen(t)
+		code, got = x.call(t, "POST", cardURL(rq.card, "adjustments"), "clerk", rq.body)
+		if msg, _ := got["error"].(string); code != http.StatusConflict || msg == "" || x.auditLen(t) != n {
+			t.Errorf("%s: %d %v", what, code, got)
+		}
 	}
-	if l := x.adjustments(t, c); len(l) != 2 || l[1]["topup_id"] != tu["id"] || l[0]["made"] != false {
+	if l := x.adjustments(t, c); len(l) != 1 || l[0]["topup_id"] != tu["id"] || l[0]["made"] != true {
 		t.Errorf("the card's adjustments: %v", l)
 	}
 }

@@ -285,14 +285,10 @@ func (m *Manager) Adjust(ctx context.Context, by Actor, issuer citycard.IssuerCo
 // adjustChip is Adjust of a card whose balance is on its chip: a credit
 // as a remote top-up from the adjustment account, a debit refused.
 func (m *Manager) adjustChip(ctx context.Context, op string, by Actor, c *Card, q AdjustRequest, approval *Approval, replay bool) (Adjusted, error) {
-	switch {
-	case replay:
-	case c.State == Lost:
-		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is lost: it may be found and the loss cancelled, its chip holding the balance again; adjust it once it is replaced (its book then holds the balance)", c)
-	case c.State != Issued && c.State != Active:
-		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is %v: an adjustment is of a card issued or active (a credit), damaged or replaced", c, c.State)
-	case q.Direction == AdjustDebit:
-		return Adjusted{}, citycard.E(op, citycard.Conflict, "card %v is %v: its chip holds the money, which the back office cannot take back; report it lost or damaged (or replace it) first, then debit its book", c, c.State)
+	if !replay {
+		if err := chipAdjustable(op, c, q); err != nil {
+			return Adjusted{}, err
+		}
 	}
 	if m.adjustTopUp == nil {
 		return Adjusted{}, citycard.E(op, citycard.Invalid, "card %v: a credit of a card in use is a remote top-up, and none is wired (NewTopUps)", c)
@@ -308,6 +304,49 @@ func (m *Manager) adjustChip(ctx context.Context, op string, by Actor, c *Card, 
 		return Adjusted{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	return Adjusted{Card: after, TopUp: &tu, Replayed: replayed}, nil
+}
+
+// chipAdjustable tells whether q may be made on c, whose balance is not
+// the back office's: a credit of a card issued or active. Kind Conflict
+// saying why not.
+func chipAdjustable(op string, c *Card, q AdjustRequest) error {
+	switch {
+	case c.State == Lost:
+		return citycard.E(op, citycard.Conflict, "card %v is lost: it may be found and the loss cancelled, its chip holding the balance again; adjust it once it is replaced (its book then holds the balance)", c)
+	case c.State != Issued && c.State != Active:
+		return citycard.E(op, citycard.Conflict, "card %v is %v: an adjustment is of a card issued or active (a credit), damaged or replaced", c, c.State)
+	case q.Direction == AdjustDebit:
+		return citycard.E(op, citycard.Conflict, "card %v is %v: its chip holds the money, which the back office cannot take back; report it damaged (or lost, and replace it) first, then debit its book", c, c.State)
+	}
+	return nil
+}
+
+// CheckAdjust tells whether q may be made on card c now, by Adjust's
+// rules (the card's state, the direction, the amount against what the
+// card is owed, balanceFen and purchases as Adjust takes them, and its
+// product's bounds), so that a service point asks no supervisor to
+// approve what cannot be made. Adjust checks it all again. Kinds as
+// Adjust's, but Permission.
+func (m *Manager) CheckAdjust(c *Card, q AdjustRequest, balanceFen int64, purchases []Purchase) error {
+	const op = "cms.Manager.CheckAdjust"
+	if err := q.Check(); err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	p, err := m.products.Product(c.Product)
+	if err != nil {
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	if bookHeld(c.State) {
+		owed := SplitAtCut(c.LostAt, balanceFen, purchases).BalanceAtCutFen
+		_, err := Adjustment{Request: q, Card: c, Product: p, ApprovalID: 1, OwedFen: owed}.Book()
+		return citycard.Wrap(op, citycard.Other, err)
+	}
+	if err := chipAdjustable(op, c, q); err != nil {
+		return err
+	}
+	tu := TopUp{ID: TopUpID(q.Key), Key: q.Key, Issuer: c.Issuer, ASN: c.ASN, AmountFen: q.AmountFen, Payer: adjustPayer(c.Issuer, 1)}
+	_, err = TopUpPayment{TopUp: &tu, Card: c, Product: p}.Book()
+	return citycard.Wrap(op, citycard.Other, err)
 }
 
 // withAdjustment adds the adjustment's reason and approval to an audit

@@ -237,6 +237,12 @@ func TestAdjustChip(t *testing.T) {
 	big := cms.AdjustRequest{Key: "adj-big", Direction: cms.AdjustCredit, AmountFen: p.LoadMaxFen + 1, Reason: "r"}
 	_, err = r.m.Adjust(ctx, clerk, issuer, c.asn, big, approved(t, st, staff, c.asn, big), 0, nil)
 	wantKind(t, "a credit over one load", err, citycard.Invalid)
+	card, _ := r.m.Card(ctx, issuer, c.asn)
+	if err := r.m.CheckAdjust(&card, q, 0, nil); err != nil {
+		t.Errorf("CheckAdjust of a credit: %v", err)
+	}
+	wantKind(t, "CheckAdjust of a debit", r.m.CheckAdjust(&card, debit, 0, nil), citycard.Conflict)
+	wantKind(t, "CheckAdjust of a credit over one load", r.m.CheckAdjust(&card, big, 0, nil), citycard.Invalid)
 	_, _, err = tu.Pay(ctx, clerk, "pay-adj", issuer, c.asn, cms.Channel{Type: cms.AdjustmentPay, Party: issuerHex, Reference: "approval:1"}, 100)
 	wantKind(t, "a top-up paid by the adjustment account without its approval", err, citycard.Invalid)
 
