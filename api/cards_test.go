@@ -445,6 +445,7 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		t.Fatal(err)
 	}
 	cooled := x.replacedCooled(t, "31500000000000000407", "31500000000000000408")
+	adjusted := x.issued(t, "31500000000000000409", 500)
 	j := func(s string) []byte { return []byte(s) }
 	const ct = "application/json"
 	return map[string][]shapeRequest{
@@ -472,6 +473,8 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 			body: j(`{` + cash("shape-replace") + `,"new_asn":"31500000000000000403"}`)}},
 		"POST /v1/cards/{issuer}/{asn}/refund":       {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},
 		"GET /v1/cards/dormant":                      {{path: "/v1/cards/dormant?limit=10", token: x.tokens["auditor"]}},
+		"POST /v1/cards/{issuer}/{asn}/adjustments":  {{path: cardURL(adjusted, "adjustments"), token: x.tokens["clerk"], ctype: ct, body: j(adjustBody("shape-adjust", "credit", 300, 0))}},
+		"GET /v1/cards/{issuer}/{asn}/adjustments":   {{path: cardURL(adjusted, "adjustments"), token: x.tokens["auditor"]}},
 		"POST /v1/cards/{issuer}/{asn}/move-balance": {{path: cardURL(cooled, "move-balance"), token: x.tokens["clerk"], ctype: ct, body: j(`{"key":"shape-move"}`)}},
 		"GET /v1/openapi.json":                       {{}},
 		"POST /v1/self/register":                     {{ctype: ct, body: j(`{"issuer":"` + testIssuer.String() + `","asn":"` + otherCard.String() + `","doc_type":"resident_id","doc_number":"330205198003050026","password":"` + staffPass + `"}`)}},

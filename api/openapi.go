@@ -60,6 +60,8 @@ var operations = map[string]operation{
 	"POST /v1/cards/{issuer}/{asn}/damaged":                    {summary: "Report a card damaged (handed back unreadable): the report's time cuts liability; replaced or refunded from its shadow after the cooling period", response: "Card"},
 	"POST /v1/cards/{issuer}/{asn}/replace":                    {summary: "Replace a lost or damaged card with a new one", request: "CardReplace", response: "MoneyAnswer"},
 	"POST /v1/cards/{issuer}/{asn}/refund":                     {summary: "Refund and close a card; over the approval limit answered 202 with an approval request, then made with its approval_id", request: "CardRefund", response: "RefundAnswer"},
+	"POST /v1/cards/{issuer}/{asn}/adjustments":                {summary: "A manual adjustment of a card's money: answered 202 with an approval request, then made (201) with its approval_id, approved by a supervisor who did not ask; a card in use is credited by a remote top-up, never debited", request: "CardAdjust", response: "AdjustAnswer"},
+	"GET /v1/cards/{issuer}/{asn}/adjustments":                 {summary: "A card's manual adjustments, newest first, from their approvals", response: "AdjustmentList"},
 	"POST /v1/self/register":                                   {summary: "A cardholder's self-service account: the card and the document it was issued against, and a password (403 if card and document do not go together)", request: "SelfRegister", response: "Object", status: "201"},
 	"POST /v1/self/login":                                      {summary: "A cardholder's session: document and password; failed logins limited per document", request: "SelfLogin", response: "Object"},
 	"GET /v1/self/cards":                                       {summary: "The cardholder's own cards", response: "CardList"},
@@ -187,9 +189,12 @@ func schemas() map[string]any {
 	staff := map[string]any{"name": str(), "role": strDesc("auditor, clerk, supervisor or admin"), "service_point": str(),
 		"point_type": strDesc("own_counter, agent, mobile or bank_branch"), "disabled": boolean(), "created_at": str()}
 	money := map[string]any{"card": ref("Card"), "new_card": ref("Card"), "replayed": boolean()}
-	topUp := map[string]any{"id": strDesc("16 hex digits"), "issuer": str(), "asn": str(), "amount_fen": integer("fen"), "payer": strDesc("bank_card, third_party or partner_bank"),
+	topUp := map[string]any{"id": strDesc("16 hex digits"), "issuer": str(), "asn": str(), "amount_fen": integer("fen"), "payer": strDesc("bank_card, third_party or partner_bank; adjustment for a manual adjustment's"),
 		"payer_party": str(), "payer_reference": str(), "paid_by": str(), "service_point": str(), "paid_at": str(), "claim_by": strDesc("it expires then, refunded to its payer"),
 		"state": strDesc("pending, claiming, claimed, expired or refunded"), "settled_at": str(), "claim": strDesc("the live claim's load key")}
+	adjustment := map[string]any{"approval_id": integer(""), "state": strDesc("the approval's: pending, approved or rejected"), "key": str(), "direction": strDesc("credit or debit"),
+		"amount_fen": integer("fen"), "reason": str(), "requested_by": str(), "requested_at": str(), "decided_by": str(), "decided_at": str(),
+		"made": boolean(), "topup_id": strDesc("the remote top-up that carries a credit of a card in use")}
 	quote := map[string]any{"balance_fen": integer(""), "deposit_fen": integer(""), "deposit_kept_fen": integer(""), "fee_fen": integer(""), "paid_fen": integer(""), "fee_rule": str()}
 	return map[string]any{
 		"Error":           object(map[string]any{"error": str(), "kind": strDesc("the error's kind; its status follows one table")}),
@@ -221,12 +226,17 @@ func schemas() map[string]any {
 		"CardMoveBalance": object(map[string]any{"key": strDesc("idempotency key")}),
 		"CardReplace":     object(merge(map[string]any{"key": strDesc("idempotency key"), "new_asn": str()}, channel("channel"))),
 		"CardRefund":      object(merge(map[string]any{"key": strDesc("idempotency key"), "approval_id": integer("0, or the approval of this same request")}, channel("payee"))),
-		"MoneyAnswer":     object(money, "new_card"),
-		"CardList":        arrayOf("Card"),
-		"SelfRegister":    object(map[string]any{"issuer": str(), "asn": str(), "doc_type": str(), "doc_number": str(), "password": strDesc("12 to 72 bytes")}),
-		"SelfLogin":       object(map[string]any{"doc_type": str(), "doc_number": str(), "password": str()}),
+		"CardAdjust": object(map[string]any{"key": strDesc("idempotency key"), "direction": strDesc("credit or debit"), "amount_fen": integer("fen, 1 to 100000"),
+			"reason": strDesc("1 to 200 bytes"), "approval_id": integer("0, or the approval of this same request")}),
+		"Adjustment":     object(adjustment, "decided_by", "decided_at", "topup_id"),
+		"AdjustmentList": arrayOf("Adjustment"),
+		"AdjustAnswer":   object(map[string]any{"card": ref("Card"), "adjustment": ref("Adjustment"), "approval": ref("Approval"), "topup": ref("TopUp"), "replayed": boolean()}, "topup"),
+		"MoneyAnswer":    object(money, "new_card"),
+		"CardList":       arrayOf("Card"),
+		"SelfRegister":   object(map[string]any{"issuer": str(), "asn": str(), "doc_type": str(), "doc_number": str(), "password": strDesc("12 to 72 bytes")}),
+		"SelfLogin":      object(map[string]any{"doc_type": str(), "doc_number": str(), "password": str()}),
 		"SelfCard": object(map[string]any{"card": ref("Card"), "balance_fen": integer("fen"),
-			"transactions": map[string]any{"type": "array", "items": object(map[string]any{"type": strDesc("load, purchase, refund, moved_out, moved_in, loss_borne, load_reversed"), "fen": integer("fen")})}}),
+			"transactions": map[string]any{"type": "array", "items": object(map[string]any{"type": strDesc("load, purchase, refund, moved_out, moved_in, loss_borne, load_reversed, adjust_credit, adjust_debit"), "fen": integer("fen")})}}),
 		"LoadAuthorize": object(merge(loadSession, map[string]any{"mac1": strDesc("the card's MAC1, 8 hex digits")}, channel("channel"))),
 		"LoadConfirm":   object(merge(loadSession, map[string]any{"tac": strDesc("the card's TAC of the load, 8 hex digits")})),
 		"LoadAnswer":    object(map[string]any{"key": strDesc("the load's idempotency key: card, online counter, random, terminal"), "mac2": strDesc("8 hex digits (to an authorization)"), "status": strDesc("confirmed (to a confirmation)")}, "mac2", "status"),

@@ -87,8 +87,10 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/loss", RoleClerk, s.handleCardLoss),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/unloss", RoleClerk, s.handleCardUnloss),
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/replace", RoleClerk, s.handleCardReplace),
-		s.staffRoute("POST /v1/cards/{issuer}/{asn}/refund", RoleClerk, s.handleCardRefund), // over the limit: a supervisor's approval
-		s.staffRoute("POST /v1/cards/{issuer}/{asn}/topups", RoleClerk, s.handleCardTopUp),  // a remote top-up paid (topup.go)
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/refund", RoleClerk, s.handleCardRefund),      // over the limit: a supervisor's approval
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/adjustments", RoleClerk, s.handleCardAdjust), // always a supervisor's approval (adjust.go)
+		s.staffRoute("GET /v1/cards/{issuer}/{asn}/adjustments", RoleAuditor, s.handleCardAdjustments),
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/topups", RoleClerk, s.handleCardTopUp), // a remote top-up paid (topup.go)
 		s.staffRoute("GET /v1/cards/{issuer}/{asn}/topups", RoleAuditor, s.handleCardTopUps),
 		s.staffRoute("GET /v1/topups/{id}", RoleAuditor, s.handleTopUpShow),
 		s.staffRoute("POST /v1/topups/{id}/refund", RoleClerk, s.handleTopUpRefund),

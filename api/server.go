@@ -13,7 +13,9 @@
 // role (auditor, clerk, supervisor, admin: each including the ones
 // before it) is the least each route asks (routes.go). A refund over
 // RefundApprovalFen waits for a supervisor's approval, never the
-// requester's own (cms.Approval). Cardholders log in to self service
+// requester's own (cms.Approval), and so does every manual adjustment of
+// a card's money (POST /v1/cards/{issuer}/{asn}/adjustments, adjust.go:
+// asked 202, made 201 with the approval's ID). Cardholders log in to self service
 // (/v1/self, cms.SelfService) with their document and password, and reach
 // only their own cards. The OpenAPI 3.1 document of every route
 // is served at /v1/openapi.json (openapi.go).

@@ -145,7 +145,9 @@ func (j *topUpJSON) topUp(op string) (cms.TopUp, error) {
 	if t.ASN, err = citycard.ParseASN(j.ASN); err != nil {
 		return cms.TopUp{}, bad("asn", j.ASN)
 	}
-	if t.Payer, err = parseChannel(j.Payer, j.PayerParty, j.PayerReference); err != nil {
+	if j.Payer == cms.AdjustmentPay.String() { // a manual adjustment's: the issuer's adjustment account
+		t.Payer = cms.Channel{Type: cms.AdjustmentPay, Party: j.PayerParty, Reference: j.PayerReference}
+	} else if t.Payer, err = parseChannel(j.Payer, j.PayerParty, j.PayerReference); err != nil {
 		return cms.TopUp{}, bad("payer", j.Payer)
 	}
 	if t.State, err = cms.ParseTopUpState(j.State); err != nil {

@@ -383,13 +383,14 @@
 //  1. The ledger: card_float:ISSUER's credits minus its debits. Credits
 //     are the loads card management's online host booked (a sale's
 //     first load included), the balance moved in to a replacement, the
-//     loss borne, and acquisition's grey records released or reversed;
-//     debits are the purchases acquisition booked (a grey one from its
-//     arrival: its money waits in suspense:ISSUER), the loads reversed,
-//     the refunds and the balance moved out.
+//     loss borne, the adjustments credited, and acquisition's grey
+//     records released or reversed; debits are the purchases
+//     acquisition booked (a grey one from its arrival: its money waits
+//     in suspense:ISSUER), the loads reversed, the refunds, the balance
+//     moved out and the adjustments debited.
 //  2. The shadows: card management's book (its flows over every card:
 //     loads - loads reversed - refunds - moved out + moved in + loss
-//     borne; cms.BookTotal) less the purchases booked as acquisition
+//     borne + adjust credit - adjust debit; cms.BookTotal) less the purchases booked as acquisition
 //     counts them: the load records the journal holds (class load,
 //     each once) less the shadows' booked balances, plus their grey
 //     records in suspense (acquire.Acquirer.Float). A shadow sees a load
@@ -401,7 +402,7 @@
 //     management's flows and its postings do.
 //  3. The book: card management's book less the purchases booked as the
 //     ledger counts them (the float's debits less card management's own:
-//     refunds, loads reversed, moved out). It differs from (1) when card
+//     refunds, loads reversed, moved out, adjustments debited). It differs from (1) when card
 //     management's credits and the ledger's disagree (a load posted and
 //     not kept as a flow, or the reverse), and, as a timing-free but
 //     real caveat, by acquisition's credits to the float (greys released

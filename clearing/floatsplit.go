@@ -190,7 +190,7 @@ func (f *FloatSplit) Book(byProduct map[string]map[cms.FlowType]int64) {
 		}
 		s := f.sum(f.own, p)
 		s.book += cms.BookTotal(tot)
-		s.cmsDebits += tot[cms.FlowRefund] + tot[cms.FlowLoadReversed] + tot[cms.FlowMovedOut]
+		s.cmsDebits += tot[cms.FlowRefund] + tot[cms.FlowLoadReversed] + tot[cms.FlowMovedOut] + tot[cms.FlowAdjustDebit]
 	}
 }
 

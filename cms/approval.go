@@ -180,23 +180,54 @@ func (s *Staffing) Decide(ctx context.Context, by *StaffMember, id int64, approv
 // not exist), Permission (one that does not grant it), those of
 // RequestApproval, IO.
 func (s *Staffing) GateRefund(ctx context.Context, by *StaffMember, subject, request string, paidFen, limitFen, approvalID int64) (*Approval, error) {
-	const op = "cms.Staffing.GateRefund"
 	if paidFen <= limitFen && approvalID == 0 {
 		return nil, nil
 	}
+	asked, _, err := s.gate(ctx, "cms.Staffing.GateRefund", by, "refund", subject, request, paidFen, approvalID)
+	return asked, err
+}
+
+// GateAdjust decides a manual adjustment (action "adjust") of subject
+// by by, request its canonical form (AdjustRequest.Canonical): it always
+// needs an approval. Naming none (approvalID 0), one is asked for and
+// returned (asked), nothing to be moved; naming approvalID, that
+// approval must grant exactly this request to by, and is returned
+// (granted) for Manager.Adjust. Kinds as GateRefund's.
+func (s *Staffing) GateAdjust(ctx context.Context, by *StaffMember, subject, request string, amountFen, approvalID int64) (asked, granted *Approval, err error) {
+	return s.gate(ctx, "cms.Staffing.GateAdjust", by, ApprovalAdjust, subject, request, amountFen, approvalID)
+}
+
+func (s *Staffing) gate(ctx context.Context, op string, by *StaffMember, action, subject, request string, amountFen, approvalID int64) (asked, granted *Approval, err error) {
 	if approvalID == 0 {
-		a, err := s.RequestApproval(ctx, by, "refund", subject, request, paidFen)
+		a, err := s.RequestApproval(ctx, by, action, subject, request, amountFen)
 		if err != nil {
-			return nil, citycard.Wrap(op, citycard.Other, err)
+			return nil, nil, citycard.Wrap(op, citycard.Other, err)
 		}
-		return &a, nil
+		return &a, nil, nil
 	}
 	a, err := s.Approval(ctx, approvalID)
 	if citycard.IsKind(err, citycard.NotFound) {
-		return nil, citycard.Wrap(op, citycard.Invalid, err) // the approval named in the request
+		return nil, nil, citycard.Wrap(op, citycard.Invalid, err) // the approval named in the request
 	}
 	if err == nil {
-		err = a.Grants(by.Name, "refund", subject, request)
+		err = a.Grants(by.Name, action, subject, request)
 	}
-	return nil, citycard.Wrap(op, citycard.Other, err)
+	if err != nil {
+		return nil, nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	return nil, &a, nil
 }
+
+// Approvals returns up to limit approval requests of action on subject,
+// newest first. Kinds Invalid (limit), IO.
+func (s *Staffing) Approvals(ctx context.Context, action, subject string, limit int) ([]Approval, error) {
+	const op = "cms.Staffing.Approvals"
+	if limit <= 0 || limit > ApprovalsListMax {
+		return nil, citycard.E(op, citycard.Invalid, "a list of %d approvals: want 1 to %d", limit, ApprovalsListMax)
+	}
+	l, err := s.store.ApprovalsOf(ctx, action, subject, limit)
+	return l, citycard.Wrap(op, citycard.Other, err)
+}
+
+// ApprovalsListMax bounds the approvals a list returns.
+const ApprovalsListMax = 100

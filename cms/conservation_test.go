@@ -45,6 +45,10 @@ type liveCard struct {
 	// handedBack: the chip came back to a counter (refunded while in
 	// use) and taps no more; a lost card's chip goes on tapping.
 	handedBack bool
+	// adjustedFen is what manual adjustments of its book (damaged,
+	// replaced) put on the card less what they took back: owed beside
+	// the chip's balance until the balance moves or is refunded.
+	adjustedFen int64
 }
 
 // live drives cards through card management (cms.Manager over SQLite),
@@ -70,6 +74,9 @@ type live struct {
 	ops    int
 	batch  int
 	counts map[string]int
+	// approvals numbers the adjustments' approvals (a supervisor's,
+	// given here as the staff store would return them).
+	approvals int64
 }
 
 var (
@@ -466,6 +473,50 @@ func (l *live) refund(c *liveCard, k cms.Card, p *cms.Product) {
 	l.counts["refund"]++
 }
 
+// adjust makes a manual adjustment of a damaged or replaced card, as the
+// API does (its book less its purchases booked, cut at its report,
+// api.ShadowBalances): a credit, or a debit of at most what the card is
+// owed; one past that, or a credit past the balance cap, is refused and
+// books nothing.
+func (l *live) adjust(c *liveCard, k cms.Card, p *cms.Product) {
+	bal, purchases, err := l.purse.Balance(l.ctx, sim.Issuer, c.asn)
+	l.must(err, "its shadow balance", c)
+	owed := cms.SplitAtCut(k.LostAt, bal, purchases).BalanceAtCutFen
+	q := cms.AdjustRequest{Key: l.key("adjust"), Direction: cms.AdjustCredit, AmountFen: 1 + l.rnd.Int64N(3000), Reason: "fare charged twice"}
+	if l.rnd.IntN(2) == 0 {
+		q.Direction, q.AmountFen = cms.AdjustDebit, 1+l.rnd.Int64N(max(owed, 0)+300)
+	}
+	l.approvals++
+	a := &cms.Approval{ID: l.approvals, Action: cms.ApprovalAdjust, Subject: "card:" + k.String(), Request: q.Canonical(),
+		RequestedBy: liveClerk.Who, State: cms.ApprovalApproved, DecidedBy: "sue"}
+	_, err = l.m.Adjust(l.ctx, liveClerk, sim.Issuer, c.asn, q, a, bal, purchases)
+	switch {
+	case q.Direction == cms.AdjustDebit && q.AmountFen > owed:
+		if !citycard.IsKind(err, citycard.Insufficient) {
+			l.fatalf("card %v: a debit of %d fen, owed %d: %v, want kind Insufficient", c.asn, q.AmountFen, owed, err)
+		}
+		return
+	case q.Direction == cms.AdjustCredit && owed+q.AmountFen > p.BalanceMaxFen:
+		if !citycard.IsKind(err, citycard.Conflict) {
+			l.fatalf("card %v: a credit of %d fen onto %d: %v, want kind Conflict", c.asn, q.AmountFen, owed, err)
+		}
+		return
+	}
+	l.must(err, "adjusting it", c)
+	if l.rnd.IntN(3) == 0 {
+		l.retried(c, "adjustment", func() (bool, error) {
+			got, err := l.m.Adjust(l.ctx, liveClerk, sim.Issuer, c.asn, q, a, bal, purchases)
+			return got.Replayed, err
+		})
+	}
+	if q.Direction == cms.AdjustCredit {
+		c.adjustedFen += q.AmountFen
+	} else {
+		c.adjustedFen -= q.AmountFen
+	}
+	l.counts["adjust "+q.Direction.String()]++
+}
+
 func (l *live) cardOf(asn citycard.ASN) *liveCard {
 	for _, c := range l.cards {
 		if c.asn == asn {
@@ -531,15 +582,21 @@ func (l *live) step() {
 			l.refund(c, k, p)
 		}
 	case cms.Damaged:
-		if l.rnd.IntN(2) == 0 {
+		switch l.rnd.IntN(3) {
+		case 0:
 			l.replace(c)
-		} else {
+		case 1:
 			l.refund(c, k, p)
+		default:
+			l.adjust(c, k, p)
 		}
 	case cms.Replaced:
-		if l.rnd.IntN(3) == 0 && !c.handedBack {
+		switch n := l.rnd.IntN(4); {
+		case n == 0 && !c.handedBack:
 			l.purchase(c) // the lost card is still out there
-		} else {
+		case n == 1:
+			l.adjust(c, k, p)
+		default:
 			l.moveBalance(c, k, p)
 		}
 	case cms.Closed:
@@ -554,9 +611,11 @@ func (l *live) step() {
 }
 
 // check asserts, for every card: loads - purchases - refunds - moved out
-// + moved in + loss borne (card management's book, its flows, less the
+// + moved in + loss borne + adjust credit - adjust debit (card
+// management's book, its flows, less the
 // purchases acquisition booked and those still spooled) is the balance
-// its virtual card holds; 0 for a card closed (a lost one's chip goes on
+// its virtual card holds (and, damaged or replaced, its adjustments);
+// 0 for a card closed (a lost one's chip goes on
 // spending what is no longer the cardholder's: once its records are in,
 // the issuer bears it). Over all cards, the book less the purchases
 // booked is the issuer's float in the ledger, and the loss borne its
@@ -579,15 +638,18 @@ func (l *live) check() {
 			bought[c] = p
 		}
 	}
-	var sum, borne int64
+	var sum, borne, adjusted int64
 	for _, c := range l.cards {
 		k := l.card(c)
 		flows, err := l.m.Flows(l.ctx, sim.Issuer, c.asn)
 		l.must(err, "its flows", c)
 		book := cms.BookBalances(flows)[c.asn]
 		for _, f := range flows {
-			if f.Type == cms.FlowLossBorne {
+			switch f.Type {
+			case cms.FlowLossBorne:
 				borne += f.Fen
+			case cms.FlowAdjustCredit, cms.FlowAdjustDebit:
+				adjusted += f.Type.Sign() * f.Fen
 			}
 		}
 		held := book - cms.PurchasesFen(bought[acquire.Card{Issuer: sim.Issuer, ASN: c.asn}])
@@ -606,24 +668,28 @@ func (l *live) check() {
 			// unconfirmed load first).
 			held -= c.pending + l.uncredited(c)
 		case c.chip >= 0:
+			// A damaged or replaced card's adjustments are in its book,
+			// not on its chip: they move or are refunded with its balance.
 			held -= c.pending + l.uncredited(c)
-			want = l.city.Cards[c.chip].State().BalanceFen
+			want = l.city.Cards[c.chip].State().BalanceFen + c.adjustedFen
 		}
 		if held != want {
 			l.fatalf("card %v (%v): book %d fen less purchases booked and spooled is %d, the chip holds %d", c.asn, k.State, book, held, want)
 		}
 	}
-	var float, loss int64
+	var float, loss, adjustments int64
 	for _, b := range l.balances() {
 		switch b.Account {
 		case ledger.Account{Type: ledger.CardFloat, Party: sim.Issuer.String()}:
 			float = -b.NetFen()
 		case ledger.Account{Type: ledger.IssuerLoss, Party: sim.Issuer.String()}:
 			loss = b.NetFen()
+		case ledger.Account{Type: ledger.Adjustment, Party: sim.Issuer.String()}:
+			adjustments = b.NetFen()
 		}
 	}
-	if float != sum || loss != borne {
-		l.fatalf("ledger float %d fen, the cards hold %d by the book; issuer loss %d, borne %d", float, sum, loss, borne)
+	if float != sum || loss != borne || adjustments != adjusted {
+		l.fatalf("ledger float %d fen, the cards hold %d by the book; issuer loss %d, borne %d; adjustment account %d, adjusted %d", float, sum, loss, borne, adjustments, adjusted)
 	}
 }
 
@@ -694,7 +760,7 @@ func TestConservationLive(t *testing.T) {
 			l.check()
 			t.Logf("operations: %v", l.counts)
 			// Every term of the sum occurred, or the property proved little.
-			for _, k := range []string{"sale", "load", "load torn", "purchase", "refund", "move", "late loss"} {
+			for _, k := range []string{"sale", "load", "load torn", "purchase", "refund", "move", "late loss", "adjust credit", "adjust debit"} {
 				if l.counts[k] == 0 {
 					t.Errorf("no %s in %d steps of seed %d", k, steps, seed)
 				}

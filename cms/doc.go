@@ -124,9 +124,9 @@
 // # Money
 //
 // Every money operation is a value with a Book method (Sale, Load,
-// Refunding, ReplacementFee, BalanceMove, LateLoss) that checks its rules
-// and returns a Booking: the ledger entries it needs and the flows of the
-// cards it moves. Nothing is written: the caller posts the entries and
+// Refunding, ReplacementFee, BalanceMove, LateLoss, Adjustment) that
+// checks its rules and returns a Booking: the ledger entries it needs
+// and the flows of the cards it moves. Nothing is written: the caller posts the entries and
 // keeps the flows in one transaction. The accounts (package ledger):
 //
 //	sale            settlement:CHANNEL -> card_deposit:ISSUER (deposit), fee_income (issue fee), card_float:ISSUER (first load)
@@ -140,6 +140,8 @@
 //	top-up claimed  topup_pending:ISSUER -> card_float:ISSUER (a load through channel topup_claim)
 //	top-up refunded topup_pending:ISSUER -> settlement:PAYER (expired, or refunded at the payer's request)
 //	refund reclaimed error_receivable:PAYER -> card_float:ISSUER (a refunded top-up's claim credited after all: its late TAC)
+//	adjust credit   adjustment:ISSUER -> card_float:ISSUER (a card whose balance the back office holds; a card in use: -> topup_pending:ISSUER)
+//	adjust debit    card_float:ISSUER -> adjustment:ISSUER (a card whose balance the back office holds)
 //
 // Limits (CheckLoad): a load is more than 0 and at most the product's
 // per-load limit (else Invalid); the balance after it at most the cap and
@@ -181,7 +183,8 @@
 // books nothing twice), as the balance moved cannot be taken back.
 //
 // Conservation: per card, loads - loads reversed - purchases - refunds -
-// moved out + moved in + loss borne is what card management owes on the card
+// moved out + moved in + loss borne + adjust credit - adjust debit is
+// what card management owes on the card
 // (BookBalances): the balance the card reports while it is in use, 0
 // once it is closed. A property test drives random lifecycles through
 // every operation and checks it for every card after every step, and
@@ -509,7 +512,8 @@
 //
 // An Approval is a request that needs a second person: a refund paying
 // out more than the service point's limit (package api's
-// RefundApprovalFen), and the manual adjustments to come. Its requester
+// RefundApprovalFen), and every manual adjustment ("Manual
+// adjustments"). Its requester
 // cannot decide it, nor can anyone below supervisor (Approval.Decide);
 // it is decided once (a second decision is a Conflict); and it grants
 // only the request it was asked for, byte for byte, to its requester
@@ -518,6 +522,66 @@
 // approval and deciding it each write an audit record ("staff:NAME",
 // "approval:ID") in the same transaction, into the same chain as cards
 // and cardholders; a login is not a change and writes none.
+//
+// # Manual adjustments
+//
+// A manual adjustment (Manager.Adjust) credits or debits a card's money
+// by a stated reason (1 to AdjustReasonLenMax bytes), an amount in fen
+// (more than 0, at most AdjustFenMax) and an idempotency key, and always
+// needs a supervisor's approval (issue 9): an Approval of action
+// "adjust" on the card, its request the AdjustRequest's canonical JSON
+// (key, direction, amount, reason), asked for by the clerk
+// (Staffing.GateAdjust with no approval) and decided by a supervisor who
+// is not the requester; the clerk then sends the same request again with
+// the approval's ID, and Adjust checks the approval grants exactly it to
+// them (Approval.Grants) before anything moves. So one approval makes
+// one adjustment: another key, amount or reason is another request. The
+// money is the issuer's adjustment account's (ledger adjustment:ISSUER,
+// an expense beside issuer_loss), double-entry against the card float,
+// and every adjustment writes its audit record with the reason, the
+// approval and its approver.
+//
+// Where it may apply follows where the card's balance is:
+//
+//   - In the back office (a card damaged or replaced, its balance
+//     waiting to move or be refunded: its book is the balance): the book
+//     is credited or debited (Adjustment.Book; flows adjust_credit,
+//     adjust_debit, which the book balance, BookBalances and BookTotal,
+//     and so the refund, the balance move, the late losses and the float
+//     report's three figures all count). A debit never takes the book
+//     below 0 (what the cardholder is owed, the balance as of the cut,
+//     at most; else kind Insufficient); a credit never past the
+//     product's balance cap (Conflict), which the balance could not move
+//     onto a replacement past.
+//   - On the chip (a card issued or active): the back office cannot
+//     write the chip, so a credit is a remote top-up paid by the
+//     issuer's adjustment account (channel type AdjustmentPay, the
+//     payer's reference "approval:ID"; at most one load), claimed at the
+//     card's next kiosk, counter reader or phone tap as any top-up and
+//     expiring back to the adjustment account; the claim is a load, so
+//     the chip and the book stay equal. Its entries are of type
+//     adjustment, not topup, and it has no channel move: no channel took
+//     its money, and clearing sees only its claim, through the issuer
+//     itself. A debit is refused (Conflict, saying why): the chip holds
+//     the money; the card is reported damaged (or lost and replaced)
+//     first, and then its book is debited.
+//
+// A lost card is refused (Conflict): it may be found and its loss
+// cancelled, its chip holding the balance again, which an adjustment of
+// its book would not be on; once replaced, its book holds the balance
+// for good. A card in any other state (applied, personalized, expired,
+// closed) is refused too. The approval Adjust is given is the staff
+// store's, as Staffing.GateAdjust read it; Adjust checks it grants the
+// request, the store that it exists. An adjustment's top-up refunded
+// before its claim (TopUps.Refund, the sweep at its expiry) goes back to
+// the adjustment account: the adjustment undone, no money out.
+//
+// A retry of the request under its key answers replayed (a top-up made
+// answers its top-up, whatever the card's state since); the key with
+// another request is a Conflict. A card's adjustments are listed from
+// their approvals (Staffing.Approvals, newest first: each request, its
+// state, who asked and who decided; migration 0033 indexes them by
+// subject).
 //
 // # Self service
 //

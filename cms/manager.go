@@ -42,6 +42,10 @@ type Manager struct {
 	// replaced moves a replaced card's waiting remote top-ups to its
 	// replacement; NewTopUps sets it (TopUps.follow). nil: none.
 	replaced func(ctx context.Context, by Actor, issuer citycard.IssuerCode, old citycard.ASN) error
+	// adjustTopUp pays a remote top-up from the issuer's adjustment
+	// account, for Adjust's credit of a card in use; NewTopUps sets it
+	// (TopUps.pay). nil: none.
+	adjustTopUp func(ctx context.Context, op string, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payer Channel, amountFen int64, audit func(*TopUp) *AuditRecord) (TopUp, bool, error)
 }
 
 // Blacklist is the blacklist terminals download (*blacklist.List has

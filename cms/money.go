@@ -25,9 +25,16 @@ const (
 	// issuer), Reference is the top-up's ID. Only the load host's claim
 	// books through it; the API's channels are the four above.
 	TopUpClaim ChannelType = 5
+	// AdjustmentPay is internal too: the payer of a remote top-up a
+	// manual adjustment credits to a card whose balance is on its chip
+	// (Manager.Adjust): the issuer's adjustment account (Party: the
+	// issuer), Reference the approval ("approval:ID"). No channel took
+	// the money, so it has no channel move.
+	AdjustmentPay ChannelType = 6
 )
 
-var channelNames = [...]string{Cash: "cash", BankCard: "bank_card", ThirdParty: "third_party", PartnerBank: "partner_bank", TopUpClaim: "topup_claim"}
+var channelNames = [...]string{Cash: "cash", BankCard: "bank_card", ThirdParty: "third_party", PartnerBank: "partner_bank", TopUpClaim: "topup_claim",
+	AdjustmentPay: "adjustment"}
 
 // ParseChannelType parses a channel type's name. Kind Invalid.
 func ParseChannelType(s string) (ChannelType, error) {
@@ -36,11 +43,11 @@ func ParseChannelType(s string) (ChannelType, error) {
 			return ChannelType(i), nil
 		}
 	}
-	return 0, citycard.E("cms.ParseChannelType", citycard.Invalid, "channel %q: want cash, bank_card, third_party, partner_bank or topup_claim", s)
+	return 0, citycard.E("cms.ParseChannelType", citycard.Invalid, "channel %q: want cash, bank_card, third_party, partner_bank, topup_claim or adjustment", s)
 }
 
 func (k ChannelType) String() string {
-	if k >= Cash && k <= TopUpClaim {
+	if k >= Cash && k <= AdjustmentPay {
 		return channelNames[k]
 	}
 	return fmt.Sprintf("channel(%d)", uint8(k))
@@ -60,7 +67,7 @@ type Channel struct {
 }
 
 func (ch Channel) check(op string) error {
-	if ch.Type < Cash || ch.Type > TopUpClaim {
+	if ch.Type < Cash || ch.Type > AdjustmentPay {
 		return citycard.E(op, citycard.Invalid, "channel type %d", ch.Type)
 	}
 	if err := (ledger.Account{Type: ledger.Settlement, Party: ch.Party}).Validate(); err != nil {
@@ -69,7 +76,7 @@ func (ch Channel) check(op string) error {
 	if len(ch.Reference) > ReferenceLenMax || !utf8.ValidString(ch.Reference) {
 		return citycard.E(op, citycard.Invalid, "channel %v: reference of %d bytes, at most %d of UTF-8", ch.Type, len(ch.Reference), ReferenceLenMax)
 	}
-	if (ch.Type == ThirdParty || ch.Type == TopUpClaim) && ch.Reference == "" {
+	if (ch.Type == ThirdParty || ch.Type == TopUpClaim || ch.Type == AdjustmentPay) && ch.Reference == "" {
 		return citycard.E(op, citycard.Invalid, "channel %v: the payment's reference is missing", ch.Type)
 	}
 	return nil
@@ -81,8 +88,11 @@ func (ch Channel) check(op string) error {
 func (ch Channel) Account() ledger.Account { return ch.account() }
 
 func (ch Channel) account() ledger.Account {
-	if ch.Type == TopUpClaim {
+	switch ch.Type {
+	case TopUpClaim:
 		return ledger.Account{Type: ledger.TopUpPending, Party: ch.Party}
+	case AdjustmentPay:
+		return ledger.Account{Type: ledger.Adjustment, Party: ch.Party}
 	}
 	return ledger.Account{Type: ledger.Settlement, Party: ch.Party}
 }
@@ -102,14 +112,20 @@ const (
 	// FlowLoadReversed is an online load the card never credited, taken
 	// back (LoadReversal): a load's negative.
 	FlowLoadReversed FlowType = 7
+	// FlowAdjustCredit and FlowAdjustDebit are manual adjustments of a
+	// card's book a supervisor approved (Adjustment): money onto it, and
+	// taken back.
+	FlowAdjustCredit FlowType = 8
+	FlowAdjustDebit  FlowType = 9
 )
 
 var flowNames = [...]string{FlowLoad: "load", FlowPurchase: "purchase", FlowRefund: "refund",
-	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne", FlowLoadReversed: "load_reversed"}
+	FlowMovedOut: "moved_out", FlowMovedIn: "moved_in", FlowLossBorne: "loss_borne", FlowLoadReversed: "load_reversed",
+	FlowAdjustCredit: "adjust_credit", FlowAdjustDebit: "adjust_debit"}
 
 // String gives the name the stores write.
 func (k FlowType) String() string {
-	if k >= FlowLoad && k <= FlowLoadReversed {
+	if k >= FlowLoad && k <= FlowAdjustDebit {
 		return flowNames[k]
 	}
 	return fmt.Sprintf("flow(%d)", uint8(k))
@@ -133,20 +149,29 @@ type Flow struct {
 	Fen    int64
 }
 
+// Sign is the flow's term in a card's book: +1 for money onto the card
+// (load, moved in, loss borne, adjust credit), -1 for money off it
+// (purchase, refund, moved out, load reversed, adjust debit), 0 for a
+// type that is none.
+func (k FlowType) Sign() int64 {
+	switch k {
+	case FlowLoad, FlowMovedIn, FlowLossBorne, FlowAdjustCredit:
+		return 1
+	case FlowPurchase, FlowRefund, FlowMovedOut, FlowLoadReversed, FlowAdjustDebit:
+		return -1
+	}
+	return 0
+}
+
 // BookBalances sums flows per card into what card management owes on
 // each: loads - loads reversed - purchases - refunds - moved out + moved
-// in + loss borne.
+// in + loss borne + adjust credit - adjust debit.
 // For a card in use it is the balance the card reports once all its
 // records are in; for a card closed it is 0.
 func BookBalances(flows []Flow) map[citycard.ASN]int64 {
 	m := make(map[citycard.ASN]int64)
 	for _, f := range flows {
-		switch f.Type {
-		case FlowLoad, FlowMovedIn, FlowLossBorne:
-			m[f.Card] += f.Fen
-		case FlowPurchase, FlowRefund, FlowMovedOut, FlowLoadReversed:
-			m[f.Card] -= f.Fen
-		}
+		m[f.Card] += f.Type.Sign() * f.Fen
 	}
 	return m
 }
@@ -156,12 +181,7 @@ func BookBalances(flows []Flow) map[citycard.ASN]int64 {
 func BookTotal(totals map[FlowType]int64) int64 {
 	var fen int64
 	for t, v := range totals {
-		switch t {
-		case FlowLoad, FlowMovedIn, FlowLossBorne:
-			fen += v
-		case FlowPurchase, FlowRefund, FlowMovedOut, FlowLoadReversed:
-			fen -= v
-		}
+		fen += t.Sign() * v
 	}
 	return fen
 }
@@ -663,7 +683,7 @@ func (l LateLoss) Book() (Booking, error) {
 }
 
 // MoneyOp is a money operation: Sale, Load, Refunding, ReplacementFee,
-// BalanceMove, LateLoss.
+// BalanceMove, LateLoss, Adjustment.
 type MoneyOp interface {
 	OpKey() string
 	InputHash() [32]byte

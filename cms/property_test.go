@@ -21,6 +21,11 @@ type simCard struct {
 	// handedBack: the card came back to a counter (refunded, or replaced
 	// because damaged) and taps no more.
 	handedBack bool
+	// adjustedFen is what manual adjustments of its book (damaged,
+	// replaced) put on the card, less what they took back: owed to the
+	// cardholder beside the chip's balance, until the balance moves or
+	// is refunded.
+	adjustedFen int64
 }
 
 // lifecycle drives random cards through sales, loads, purchases (some
@@ -39,6 +44,8 @@ type lifecycle struct {
 	entries map[string]bool
 	ops     int
 	issuer  citycard.IssuerCode
+	// approvals numbers the adjustments' approvals.
+	approvals int64
 }
 
 func (l *lifecycle) book(b Booking, err error) {
@@ -142,7 +149,46 @@ func (l *lifecycle) purchase(c *simCard) {
 	}
 }
 
-func (l *lifecycle) split(c *simCard) Split { return SplitAtCut(c.LostAt, c.chipFen, c.uses) }
+// split is the card's balance cut at its report, as the back office
+// reckons it from its book (the chip's balance and its adjustments).
+func (l *lifecycle) split(c *simCard) Split {
+	return SplitAtCut(c.LostAt, c.chipFen+c.adjustedFen, c.uses)
+}
+
+// adjust is a manual adjustment a supervisor approved of a card whose
+// balance is in the back office: a credit, or a debit of at most what
+// the card is owed (a larger one refused, nothing booked); of a lost
+// card it is refused (it may be found).
+func (l *lifecycle) adjust(c *simCard) {
+	if c.State == Lost {
+		a := Adjustment{Request: AdjustRequest{Key: l.key(), Direction: AdjustCredit, AmountFen: 100, Reason: "r"}, Card: &c.Card, Product: l.p, ApprovalID: 1}
+		if _, err := a.Book(); !citycard.IsKind(err, citycard.Conflict) {
+			l.t.Fatalf("op %d: an adjustment of a lost card: %v", l.ops, err)
+		}
+		return
+	}
+	owed := l.split(c).BalanceAtCutFen
+	q := AdjustRequest{Key: l.key(), Direction: AdjustCredit, AmountFen: 1 + l.rnd.Int64N(2000), Reason: "fare charged twice"}
+	if l.rnd.IntN(2) == 0 {
+		q.Direction, q.AmountFen = AdjustDebit, 1+l.rnd.Int64N(owed+200)
+	}
+	l.approvals++
+	a := Adjustment{Request: q, Card: &c.Card, Product: l.p, ApprovalID: l.approvals, OwedFen: owed}
+	refused := q.Direction == AdjustDebit && q.AmountFen > owed || q.Direction == AdjustCredit && owed+q.AmountFen > l.p.BalanceMaxFen
+	if refused {
+		if _, err := a.Book(); err == nil {
+			l.t.Fatalf("op %d: an adjustment of %d fen (%v) of a card owed %d was booked", l.ops, q.AmountFen, q.Direction, owed)
+		}
+		return
+	}
+	l.book(a.Book())
+	if q.Direction == AdjustCredit {
+		c.adjustedFen += q.AmountFen
+	} else {
+		c.adjustedFen -= q.AmountFen
+	}
+	c.Card = *touched(c.Card)
+}
 
 func (l *lifecycle) replace(c *simCard) {
 	c.handedBack = c.State == Damaged
@@ -175,6 +221,7 @@ func (l *lifecycle) moveBalance(c *simCard) {
 	}
 	l.book(BalanceMove{Key: l.key(), Old: &c.Card, New: &nu.Card, Product: l.p, Split: s, At: l.now}.Book())
 	l.move(c, MoveBalance)
+	c.adjustedFen = 0 // moved with the balance
 	// The replacement receives the balance: a load of the host onto the
 	// chip, outside the card's own loads (its flow is "moved in").
 	nu.chipFen += s.BalanceAtCutFen
@@ -184,7 +231,7 @@ func (l *lifecycle) refund(c *simCard) {
 	if !c.LostAt.IsZero() && l.now.Before(CoolingEnds(l.p, &c.Card)) {
 		return // its last records may still come: the counter asks to come back
 	}
-	balance, borne := c.chipFen, int64(0)
+	balance, borne := c.chipFen+c.adjustedFen, int64(0)
 	if !c.LostAt.IsZero() {
 		s := l.split(c)
 		balance, borne = s.BalanceAtCutFen, s.LossBorneFen
@@ -192,6 +239,7 @@ func (l *lifecycle) refund(c *simCard) {
 	l.book(Refunding{Key: l.key(), Card: &c.Card, Product: l.p, Payee: counter, Purchases: len(c.uses), BalanceFen: balance, LossBorneFen: borne, At: l.now}.Book())
 	c.handedBack = c.State != Lost
 	l.move(c, Refund)
+	c.adjustedFen = 0 // refunded with the balance
 }
 
 func (l *lifecycle) step() {
@@ -223,19 +271,27 @@ func (l *lifecycle) step() {
 			l.move(c, CancelLoss)
 		case n < 9:
 			l.replace(c)
+		case n < 10 && l.rnd.IntN(4) == 0:
+			l.adjust(c) // refused
 		default:
 			l.refund(c)
 		}
 	case Damaged:
-		if l.rnd.IntN(2) == 0 {
+		switch l.rnd.IntN(3) {
+		case 0:
 			l.replace(c)
-		} else {
+		case 1:
 			l.refund(c)
+		default:
+			l.adjust(c)
 		}
 	case Replaced:
-		if l.rnd.IntN(3) == 0 {
+		switch l.rnd.IntN(4) {
+		case 0:
 			l.purchase(c) // the lost card is still out there
-		} else {
+		case 1:
+			l.adjust(c)
+		default:
 			l.moveBalance(c)
 		}
 	case Closed:
@@ -253,9 +309,9 @@ func (l *lifecycle) step() {
 func (l *lifecycle) check() {
 	l.t.Helper()
 	book := BookBalances(l.flows)
-	var sum, borne int64
+	var sum, borne, adjusted int64
 	for _, c := range l.cards {
-		want := c.chipFen
+		want := c.chipFen + c.adjustedFen
 		if c.State == Closed {
 			want = 0
 		}
@@ -265,27 +321,36 @@ func (l *lifecycle) check() {
 		sum += book[c.ASN]
 	}
 	for _, f := range l.flows {
-		if f.Type == FlowLossBorne {
+		switch f.Type {
+		case FlowLossBorne:
 			borne += f.Fen
+		case FlowAdjustCredit:
+			adjusted += f.Fen
+		case FlowAdjustDebit:
+			adjusted -= f.Fen
 		}
 	}
-	var float, loss int64
+	var float, loss, adjustments int64
 	for _, b := range l.totals.List() {
 		switch b.Account {
 		case floatAccount(&Card{Issuer: l.issuer}):
 			float = -b.NetFen()
 		case lossAccount(&Card{Issuer: l.issuer}):
 			loss = b.NetFen()
+		case adjustAccount(&Card{Issuer: l.issuer}):
+			adjustments = b.NetFen()
 		}
 	}
-	if float != sum || loss != borne {
-		l.t.Fatalf("op %d: float %d fen, cards %d; issuer loss %d, borne %d", l.ops, float, sum, loss, borne)
+	if float != sum || loss != borne || adjustments != adjusted {
+		l.t.Fatalf("op %d: float %d fen, cards %d; issuer loss %d, borne %d; adjustment account %d, adjusted %d", l.ops, float, sum, loss, borne, adjustments, adjusted)
 	}
 }
 
 // TestConservation is the property over random lifecycles: for
 // every card, loads - purchases - refunds - balance moved out + balance
-// moved in (+ the loss the issuer bears) = the card's balance.
+// moved in (+ the loss the issuer bears, + adjust credit - adjust debit)
+// = the card's balance (the chip's, and its adjustments while the back
+// office holds its balance).
 func TestConservation(t *testing.T) {
 	p, _ := DefaultProducts().Product("citizen")
 	issuer, _ := citycard.ParseIssuerCode("31500001FFFFFFFF")
@@ -301,7 +366,7 @@ func TestConservation(t *testing.T) {
 		}
 	}
 	// Every term of the sum occurred, or the property proved little.
-	for _, k := range []FlowType{FlowLoad, FlowPurchase, FlowRefund, FlowMovedOut, FlowMovedIn, FlowLossBorne} {
+	for _, k := range []FlowType{FlowLoad, FlowPurchase, FlowRefund, FlowMovedOut, FlowMovedIn, FlowLossBorne, FlowAdjustCredit, FlowAdjustDebit} {
 		if moves[k] == 0 {
 			t.Errorf("no flow of type %v in the random lifecycles", k)
 		}

@@ -179,6 +179,9 @@ type StaffStore interface {
 	// is still pending (kind Conflict otherwise: decided meanwhile), with
 	// its audit record. Kind NotFound.
 	DecideApproval(ctx context.Context, a *Approval, audit *AuditRecord) error
+	// ApprovalsOf returns up to limit approval requests of action on
+	// subject, newest (highest ID) first.
+	ApprovalsOf(ctx context.Context, action, subject string, limit int) ([]Approval, error)
 }
 
 // StaffOptions tune Staffing; the zero value takes the defaults.

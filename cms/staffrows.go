@@ -79,6 +79,19 @@ func ScanApproval(row Scanner) (Approval, error) {
 	return a, nil
 }
 
+// ScanApprovals reads every approval of rows of ApprovalColumns.
+func ScanApprovals(rows Rows) ([]Approval, error) {
+	var l []Approval
+	for rows.Next() {
+		a, err := ScanApproval(rows)
+		if err != nil {
+			return nil, err
+		}
+		l = append(l, a)
+	}
+	return l, rows.Err()
+}
+
 // ScanStaffList reads every account of rows of StaffColumns.
 func ScanStaffList(rows Rows) ([]StaffMember, error) {
 	var l []StaffMember

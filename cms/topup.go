@@ -278,8 +278,10 @@ func (p TopUpPayment) Book() (Booking, error) {
 		return Booking{}, err
 	}
 	switch {
-	case t.Payer.Type != BankCard && t.Payer.Type != ThirdParty && t.Payer.Type != PartnerBank:
+	case t.Payer.Type != BankCard && t.Payer.Type != ThirdParty && t.Payer.Type != PartnerBank && t.Payer.Type != AdjustmentPay:
 		return Booking{}, citycard.E(op, citycard.Invalid, "a remote top-up is paid online (bank_card, third_party or partner_bank), not through %v", t.Payer.Type)
+	case t.Payer.Type == AdjustmentPay && t.Payer.Party != p.Card.Issuer.String():
+		return Booking{}, citycard.E(op, citycard.Invalid, "an adjustment's top-up of card %v is paid by its issuer, not %s", p.Card, t.Payer.Party)
 	case p.Product.TopUpDays == 0:
 		return Booking{}, citycard.E(op, citycard.Invalid, "product %s takes no remote top-ups", p.Product.ID)
 	case t.AmountFen <= 0 || t.AmountFen > p.Product.LoadMaxFen:
@@ -288,11 +290,31 @@ func (p TopUpPayment) Book() (Booking, error) {
 		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: a remote top-up is for a card issued or active", p.Card, p.Card.State)
 	}
 	b := Booking{Key: t.Key, InputHash: p.InputHash()}
-	e, ok := entry(t.Key, "topup", EntryTopUp, p.Card, ledger.Transfer(t.Payer.account(), pendingAccount(p.Card.Issuer), t.AmountFen)...)
+	e, ok := entry(t.Key, "topup", topUpEntryType(t), p.Card, ledger.Transfer(t.Payer.account(), pendingAccount(p.Card.Issuer), t.AmountFen)...)
 	e.Memo = "remote top-up " + t.ID
 	b.add(e, ok)
-	b.through(t.Payer, t.AmountFen, 0)
+	b.throughPayer(t.Payer, t.AmountFen)
 	return b, nil
+}
+
+// topUpEntryType is the ledger entry type of t's payment and refund:
+// topup for a payer's, which clearing reads as the payer's position;
+// adjustment for one an adjustment pays, which no channel took and
+// clearing does not see (its claim is a load through the issuer itself,
+// as every claim).
+func topUpEntryType(t *TopUp) ledger.EntryType {
+	if t.Payer.Type == AdjustmentPay {
+		return ledger.EntryAdjustment
+	}
+	return EntryTopUp
+}
+
+// throughPayer records a top-up's money through its payer's channel:
+// none for an adjustment's, which no channel took.
+func (b *Booking) throughPayer(payer Channel, fen int64) {
+	if payer.Type != AdjustmentPay {
+		b.through(payer, fen, 0)
+	}
 }
 
 func pendingAccount(issuer citycard.IssuerCode) ledger.Account {
@@ -331,10 +353,10 @@ func (r TopUpRefund) Book() (Booking, error) {
 	}
 	key := r.OpKey()
 	b := Booking{Key: key, InputHash: r.InputHash()}
-	e, ok := entry(key, "refund", EntryTopUp, r.Card, ledger.Transfer(pendingAccount(t.Issuer), t.Payer.account(), t.AmountFen)...)
+	e, ok := entry(key, "refund", topUpEntryType(t), r.Card, ledger.Transfer(pendingAccount(t.Issuer), t.Payer.account(), t.AmountFen)...)
 	e.Memo = r.Move.String() + " remote top-up " + t.ID
 	b.add(e, ok)
-	b.through(t.Payer, -t.AmountFen, 0)
+	b.throughPayer(t.Payer, -t.AmountFen)
 	return b, nil
 }
 
@@ -386,6 +408,7 @@ func NewTopUps(host *LoadHost, store TopUpStore) *TopUps {
 	host.claims = t.checkClaim
 	host.reinstated = t.reinstateFrom
 	host.m.replaced = t.follow
+	host.m.adjustTopUp = t.pay
 	return t
 }
 
@@ -525,7 +548,16 @@ func (t *TopUps) reinstateFrom(ctx context.Context, l *OnlineLoad) (ledger.Accou
 // state; TopUpsPendingMax waiting already; the key used for another
 // request), Exists, IO.
 func (t *TopUps) Pay(ctx context.Context, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payer Channel, amountFen int64) (TopUp, bool, error) {
-	const op = "cms.TopUps.Pay"
+	if payer.Type == AdjustmentPay {
+		return TopUp{}, false, citycard.E("cms.TopUps.Pay", citycard.Invalid, "a top-up paid by an adjustment is Manager.Adjust's, with its approval")
+	}
+	return t.pay(ctx, "cms.TopUps.Pay", by, key, issuer, asn, payer, amountFen, func(tu *TopUp) *AuditRecord {
+		return t.m.audit(by, tu.PaidAt, "topup:"+tu.ID, "remote top-up paid", "", tu.snapshot())
+	})
+}
+
+// pay is Pay with its audit record made by audit, of the top-up paid.
+func (t *TopUps) pay(ctx context.Context, op string, by Actor, key string, issuer citycard.IssuerCode, asn citycard.ASN, payer Channel, amountFen int64, audit func(*TopUp) *AuditRecord) (TopUp, bool, error) {
 	if err := checkKey(op, key); err != nil {
 		return TopUp{}, false, err
 	}
@@ -567,8 +599,7 @@ func (t *TopUps) Pay(ctx context.Context, by Actor, key string, issuer citycard.
 	if waiting >= TopUpsPendingMax {
 		return TopUp{}, false, citycard.E(op, citycard.Conflict, "card %v has %d remote top-ups waiting to be claimed, at most %d", &c, waiting, TopUpsPendingMax)
 	}
-	a := t.m.audit(by, at, "topup:"+tu.ID, "remote top-up paid", "", tu.snapshot())
-	replayed, err := t.store.CommitTopUp(ctx, &Operation{Booking: &b, At: at, Audit: a}, &tu)
+	replayed, err := t.store.CommitTopUp(ctx, &Operation{Booking: &b, At: at, Audit: audit(&tu)}, &tu)
 	if err != nil {
 		return TopUp{}, false, citycard.Wrap(op, citycard.Other, err)
 	}
@@ -809,7 +840,7 @@ func ScanTopUp(row Scanner) (TopUp, error) {
 	if t.State, err = ParseTopUpState(state); err != nil {
 		return TopUp{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
-	if payer < int64(Cash) || payer > int64(PartnerBank) {
+	if (payer < int64(Cash) || payer > int64(PartnerBank)) && payer != int64(AdjustmentPay) {
 		return TopUp{}, citycard.E(op, citycard.Invalid, "top-up %s: payer channel %d", t.ID, payer)
 	}
 	t.Payer.Type = ChannelType(payer)

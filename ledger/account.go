@@ -30,6 +30,11 @@ const (
 	// top-up refunded to its payer whose claim's load the card had
 	// credited after all (asset).
 	ErrorReceivable AccountType = 10
+	// Adjustment is what an issuer has paid onto (debit) or taken back
+	// from (credit) its cards by manual adjustments a supervisor
+	// approved (package cms, Manager.Adjust): an expense, as
+	// issuer_loss is.
+	Adjustment AccountType = 11
 )
 
 var accountTypeNames = [...]string{
@@ -43,6 +48,7 @@ var accountTypeNames = [...]string{
 	IssuerLoss:             "issuer_loss",
 	TopUpPending:           "topup_pending",
 	ErrorReceivable:        "error_receivable",
+	Adjustment:             "adjustment",
 }
 
 // String returns the type's name, the first part of its accounts' names.
@@ -60,7 +66,7 @@ func (k AccountType) valid() bool { return int(k) < len(accountTypeNames) && acc
 // (liabilities, income): what reports use to show a balance on its
 // natural side.
 func (k AccountType) DebitNormal() bool {
-	return k == InterconnectReceivable || k == Settlement || k == IssuerLoss || k == ErrorReceivable
+	return k == InterconnectReceivable || k == Settlement || k == IssuerLoss || k == ErrorReceivable || k == Adjustment
 }
 
 // partyOptional reports whether an account of type k may have no party.

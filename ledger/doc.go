@@ -18,9 +18,11 @@
 // loss reports, and topup_pending:ISSUER the remote top-ups (补登) paid
 // for its cards and not yet claimed on them, and error_receivable:PARTY
 // what a party owes back after an error, such as a remote top-up refunded
-// to its payer and credited on the card after all (package cms books the
-// last four). Accounts open themselves on their first posting; their names are
-// the account's String form and never change.
+// to its payer and credited on the card after all, and adjustment:ISSUER
+// what the issuer paid onto its cards (or took back) by manual
+// adjustments a supervisor approved (package cms books the last five).
+// Accounts open themselves on their first posting; their names are the
+// account's String form and never change.
 //
 // # Entries and postings
 //

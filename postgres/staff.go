@@ -118,6 +118,17 @@ func (s staffStore) Approval(ctx context.Context, id int64) (cms.Approval, error
 	return a, mapErr(op, err)
 }
 
+func (s staffStore) ApprovalsOf(ctx context.Context, action, subject string, limit int) ([]cms.Approval, error) {
+	const op = "postgres.Staff.ApprovalsOf"
+	rows, err := s.cms.db.pool.Query(ctx, `SELECT `+cms.ApprovalColumns+` FROM cms_approvals WHERE subject = $1 AND action = $2 ORDER BY id DESC LIMIT $3`, subject, action, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	l, err := cms.ScanApprovals(rows)
+	return l, mapErr(op, err)
+}
+
 func (s staffStore) DecideApproval(ctx context.Context, a *cms.Approval, audit *cms.AuditRecord) error {
 	const op = "postgres.Staff.DecideApproval"
 	return mapErr(op, s.cms.write(ctx, func(tx pgx.Tx) error {

@@ -123,6 +123,17 @@ func (s staffStore) Approval(ctx context.Context, id int64) (cms.Approval, error
 	return a, mapErr(op, err)
 }
 
+func (s staffStore) ApprovalsOf(ctx context.Context, action, subject string, limit int) ([]cms.Approval, error) {
+	const op = "sqlite.Staff.ApprovalsOf"
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.ApprovalColumns+` FROM cms_approvals WHERE subject = ? AND action = ? ORDER BY id DESC LIMIT ?`, subject, action, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	l, err := cms.ScanApprovals(rows)
+	return l, mapErr(op, err)
+}
+
 func (s staffStore) DecideApproval(ctx context.Context, a *cms.Approval, audit *cms.AuditRecord) error {
 	const op = "sqlite.Staff.DecideApproval"
 	return mapErr(op, s.db.write(ctx, func(tx *sql.Tx) error {

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSLoads", testCMSLoads},
 		{"CMSBatchLedger", testCMSBatchLedger},
 		{"CMSTopUps", testCMSTopUps},
+		{"CMSAdjust", testCMSAdjust},
 		{"CMSTopUpRace", testCMSTopUpRace},
 		{"CMSFlowIssuers", testCMSFlowIssuers},
 		{"CMSTopUpsFollow", testCMSTopUpsFollow},

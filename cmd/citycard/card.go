@@ -37,6 +37,17 @@ printed as the API's JSON.
                    supervisor approves it, then the same command again with --approval ID
   approve ID | reject ID
                    decide an approval request (a supervisor, not its requester)
+  adjust CARD --credit FEN|--debit FEN --reason R --key K [--approval ID]
+                   a manual adjustment of the card's money: it answers an
+                   approval request (202) first, a supervisor who is not you
+                   approves it, then the same command again with --approval ID
+                   makes it. A damaged or replaced card's book is credited
+                   or debited (never below 0); a card in use is credited by
+                   a remote top-up claimed at its next tap, and never
+                   debited (report it damaged, or lost and replace it, first)
+  adjustments CARD [--json]
+                   the card's adjustments, newest first: each request, its
+                   approval and whether it was made
   topup pay CARD --key K --amount-fen N --channel C --party P [--reference R]
                    a remote top-up (补登) paid for the card online (bank_card,
                    third_party with its reference, partner_bank): held until
@@ -88,13 +99,17 @@ func runCard(ctx context.Context, e env, args []string) error {
 	studiesEnd := fs.String("studies-end", "", "register: a student's last day of studies, YYYY-MM-DD")
 	product := fs.String("product", "", "apply: the product (the products file's ID)")
 	holder := fs.Int64("holder", 0, "apply: the cardholder's ID (0: an anonymous card)")
-	key := fs.String("key", "", "issue, replace, refund, topup pay: the idempotency key")
+	key := fs.String("key", "", "issue, replace, refund, topup pay, adjust: the idempotency key")
 	channel := fs.String("channel", "cash", "issue, replace, refund, topup pay: cash, bank_card, third_party or partner_bank (a top-up: not cash)")
 	party := fs.String("party", "", "issue, replace, refund, topup pay: the channel's registry party")
 	reference := fs.String("reference", "", "issue, replace, refund, topup pay: the payment's reference")
 	loadFen := fs.Int64("load-fen", 0, "issue: a first load, in fen")
 	newASN := fs.String("new-asn", "", "replace: the new card's ASN")
-	approval := fs.Int64("approval", 0, "refund: the approval request's ID, once approved")
+	approval := fs.Int64("approval", 0, "refund, adjust: the approval request's ID, once approved")
+	credit := fs.Int64("credit", 0, "adjust: the amount credited, in fen")
+	debit := fs.Int64("debit", 0, "adjust: the amount debited, in fen")
+	reason := fs.String("reason", "", "adjust: why (1 to 200 bytes)")
+	asJSON := fs.Bool("json", false, "adjustments: the API's JSON instead of a table")
 	amountFen := fs.Int64("amount-fen", 0, "topup pay: the amount, in fen")
 	format := fs.String("format", "table", "dormant: table (for a person), csv or json (for a program)")
 	pos, c, err := parseAPICommand(fs, args, e)
@@ -161,6 +176,10 @@ func runCard(ctx context.Context, e env, args []string) error {
 		return c.show(ctx, e.stdout, "POST", path+"/replace", ch)
 	case "move-balance":
 		return c.show(ctx, e.stdout, "POST", path+"/move-balance", map[string]any{"key": *key})
+	case "adjust":
+		return cardAdjust(ctx, e, c, path, *credit, *debit, *reason, *key, *approval)
+	case "adjustments":
+		return cardAdjustments(ctx, e, c, path, *asJSON)
 	case "refund":
 		body := map[string]any{"key": *key, "payee": *channel, "payee_party": *party, "payee_reference": *reference, "approval_id": *approval}
 		code, b, err := c.call(ctx, "POST", path+"/refund", body)

@@ -178,14 +178,7 @@ func TestCardTopUpCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
 	}
-	b := newBackOfficeFiles(t, "")
-	b.addStaff(t, "root", "admin")
-	srv := startServe(t, b.env(), "--db", b.db, "--store", b.store, "--addr", "127.0.0.1:0")
-	server := "http://" + srv.addr
-	admin := staffLoginCLI(t, srv.addr, "root")
-	as := func(token string) []string {
-		return []string{envServer + "=" + server, envToken + "=" + token, envPassword + "=" + testPassword}
-	}
+	srv, as, admin := staffServe(t)
 	mustCLI(t, as(admin), "staff", "add", "--name", "ann", "--role", "clerk", "--point", "icbc-ningbo/nb-branch-3", "--point-type", "bank_branch")
 	mustCLI(t, as(admin), "staff", "add", "--name", "sue", "--role", "supervisor", "--point", "nb-counter-01", "--point-type", "own_counter")
 	ann, sue := staffLoginCLI(t, srv.addr, "ann"), staffLoginCLI(t, srv.addr, "sue")

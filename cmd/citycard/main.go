@@ -49,7 +49,7 @@ func commands() map[string]command {
 		"clear":      {"clearing cycles: run, show, approve and close a business day's cycle", runClear},
 		"settle":     {"settlement files of a closed cycle: positions, instructions, pain.001", runSettle},
 		"recon":      {"reconciliation: import the bank's statement, list what is open, resolve it", runRecon},
-		"card":       {"card management at a service point, through the API: apply, issue, show, loss, replace, refund", runCard},
+		"card":       {"card management at a service point, through the API: apply, issue, show, loss, replace, refund, adjust", runCard},
 		"staff":      {"staff accounts: add (--db: the bootstrap), list, disable, login", runStaff},
 		"app":        {"application systems and their entitlements on cards: add, list, grant, revoke, show", runApp},
 		"audit":      {"card management's audit log: verify its hash chain", runAudit},
