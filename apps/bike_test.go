@@ -159,3 +159,27 @@ func TestBikeGrantAndRevokeFaults(t *testing.T) {
 		t.Errorf("revoke with no record: %v", err)
 	}
 }
+
+// lastFailing is a followStore whose LastRecord fails.
+type lastFailing struct{ *followStore }
+
+func (lastFailing) LastRecord(context.Context, string, apps.CardRef) (apps.AppRecord, error) {
+	return apps.AppRecord{}, errDisk
+}
+
+// TestFollowBikeOutFault: a replacement whose old card's last record
+// cannot be read (to carry its bike out) is the round's error: nothing
+// written, the cursor where it was, so the next round carries it.
+func TestFollowBikeOutFault(t *testing.T) {
+	old, _ := apps.ParseCard("3301000000000000/00000000000000000001")
+	nu, _ := apps.ParseCard("3301000000000000/00000000000000000002")
+	at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	log := auditLog{
+		{Seq: 1, At: at, Subject: "card:" + old.String(), Action: "replace", After: `{"state":"replaced","replaced_by":"` + nu.ASN.String() + `"}`},
+	}
+	s := &followStore{grants: map[apps.CardRef][]apps.Grant{old: {{App: "nb-bike", Card: old, Slot: card.Entitlement{App: card.AppBike, Scope: 3}, State: apps.Active}}}}
+	o := apps.NewOffice(lastFailing{s}, time.Now, nil)
+	if _, _, err := o.Follow(context.Background(), log); !citycard.IsKind(err, citycard.IO) || len(s.writes) != 0 || s.cursor != 0 {
+		t.Fatalf("Follow: %v, writes %v, cursor %d; want IO, nothing written", err, s.writes, s.cursor)
+	}
+}

@@ -157,7 +157,11 @@
 // and with it the bike out, never charged. A dock takes a return from
 // a stale file too (a changed grant stops the next hire, not the bike's
 // return), and a hire refused limit or expired first closes an overdue
-// bike out.
+// bike out. A replacement carries the bike out (Follow: the old card's
+// last filed record a hire, its date and time, kept with the new card's
+// grant, migration 0032), so the new card's first hire closes it, or
+// its return prices the whole rental: a lost card does not lose its
+// bike's fare.
 //
 // The dock (terminal.BikeDock) charges at the return: the fare engine's
 // time fare for the hire's duration (the network's time periods:
@@ -327,7 +331,8 @@
 // before the first filed. Either misses the stamps a gate holds unsent
 // at the hand-over (a kiosk offline): the new card's count is short by
 // those loans, as many more allowed; the library's own system, which
-// knows its books, is the judge of those few. The other
+// knows its books, is the judge of those few. A bike out is carried
+// the same way (see "Bikes"). The other
 // uses are not carried: a venue's admissions and a school's canteen
 // spend count a month or a day, restarted by the last stamp's date,
 // which a new file does not have; the most a replacement gives is the

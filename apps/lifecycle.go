@@ -257,6 +257,9 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 			if moved.Slot.Uses, err = o.carried(ctx, &g); err != nil {
 				return nil, nil, err
 			}
+			if err := o.carriedBike(ctx, &g, &moved.Slot); err != nil {
+				return nil, nil, err
+			}
 			grants = append(grants, moved)
 		default:
 			continue
@@ -275,6 +278,32 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 		events = append(events, Event{App: g.App, Key: key, Type: typ, Body: string(body), NextAt: o.nextAt(hooked[g.App])})
 	}
 	return grants, events, nil
+}
+
+// carriedBike sets the bike out a replacement's file starts with on
+// slot, of the old card's bike grant g: the old card's last filed
+// record, a hire (its date and time) or not (none out), or, with none
+// filed, what g carried itself (a card replaced again before its first
+// stamp). So the new card's next hire closes the bike out of the old
+// card (overdue: the network's maximum fare) and its return prices
+// the whole rental. Nothing for another application. The store's kinds
+// pass through.
+func (o *Office) carriedBike(ctx context.Context, g *Grant, slot *card.Entitlement) error {
+	if g.Slot.App != card.AppBike {
+		return nil
+	}
+	r, err := o.store.LastRecord(ctx, g.App, g.Card)
+	switch {
+	case citycard.KindOf(err) == citycard.NotFound:
+		return nil
+	case err != nil:
+		return err
+	}
+	slot.Inside, slot.LastDate, slot.LastTime = false, citycard.BCDDate{}, citycard.BCDTime{}
+	if r.Action == Hire {
+		slot.Inside, slot.LastDate, slot.LastTime = true, r.Date, r.Time
+	}
+	return nil
 }
 
 // carried is the use a replacement's file starts with, of the old

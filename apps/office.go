@@ -342,7 +342,10 @@ func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Gra
 	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error {
 		for _, x := range current {
 			if x.App == app {
-				g.Slot.Uses = min(x.Slot.Uses, g.Slot.Limit) // a replacement's loans out, carried on a change of terms
+				// A replacement's loans out and bike out, carried on a
+				// change of terms.
+				g.Slot.Uses = min(x.Slot.Uses, g.Slot.Limit)
+				g.Slot.Inside, g.Slot.LastDate, g.Slot.LastTime = x.Slot.Inside, x.Slot.LastDate, x.Slot.LastTime
 			}
 		}
 		return grantable(op, app, c, current)
@@ -394,6 +397,8 @@ func (o *Office) Revoke(ctx context.Context, app string, c CardRef) (Grant, uint
 			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 		case err == nil && last.Action == Hire:
 			return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: a bike is out since %v %X (dock %d): revoke once it is returned", app, c, last.Date, last.Time[:], last.Place)
+		case err != nil && g.Slot.Inside:
+			return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: a bike is out since %v %X, carried from the card it replaced: revoke once it is returned", app, c, g.Slot.LastDate, g.Slot.LastTime[:])
 		}
 	}
 	g.State, g.ChangedAt = Revoked, o.now().UTC()

@@ -15,7 +15,7 @@ import (
 const (
 	AppColumns   = "id, name, kind, scope, party, credential, webhook_url, webhook_secret, created_ns"
 	EventColumns = "id, app, key, type, body, attempts, next_ns, delivered_ns, failed"
-	GrantColumns = "app, issuer, asn, kind, scope, valid_from, valid_to, class, limit_n, state, changed_ns, uses"
+	GrantColumns = "app, issuer, asn, kind, scope, valid_from, valid_to, class, limit_n, state, changed_ns, uses, inside_since"
 )
 
 // Scanner is a row: *sql.Row, *sql.Rows, pgx.Row.
@@ -58,7 +58,18 @@ func CardArgs(c CardRef) []any { return []any{hexOf(c.Issuer[:]), hexOf(c.ASN[:]
 // GrantArgs returns g's values in GrantColumns' order.
 func GrantArgs(g *Grant) []any {
 	return []any{g.App, hexOf(g.Card.Issuer[:]), hexOf(g.Card.ASN[:]), g.Slot.App.String(), int64(g.Slot.Scope),
-		hexOf(g.Slot.ValidFrom[:]), hexOf(g.Slot.ValidTo[:]), int64(g.Slot.Class), int64(g.Slot.Limit), g.State.String(), g.ChangedAt.UnixNano(), int64(g.Slot.Uses)}
+		hexOf(g.Slot.ValidFrom[:]), hexOf(g.Slot.ValidTo[:]), int64(g.Slot.Class), int64(g.Slot.Limit), g.State.String(), g.ChangedAt.UnixNano(), int64(g.Slot.Uses),
+		insideSince(&g.Slot)}
+}
+
+// insideSince is the inside a grant carries (Grant.Slot: a
+// replacement's bike out, Follow) as the store keeps it: its last
+// stamp, YYYYMMDDHHMMSS; "" for none.
+func insideSince(e *card.Entitlement) string {
+	if !e.Inside {
+		return ""
+	}
+	return hexOf(e.LastDate[:]) + hexOf(e.LastTime[:])
 }
 
 // ScanGrant reads a grant from a row of GrantColumns. Kind Invalid for a
@@ -66,9 +77,9 @@ func GrantArgs(g *Grant) []any {
 func ScanGrant(row Scanner) (Grant, error) {
 	const op = "apps.ScanGrant"
 	var g Grant
-	var issuer, asn, kind, from, to, state string
+	var issuer, asn, kind, from, to, state, since string
 	var scope, class, limit, changed, uses int64
-	if err := row.Scan(&g.App, &issuer, &asn, &kind, &scope, &from, &to, &class, &limit, &state, &changed, &uses); err != nil {
+	if err := row.Scan(&g.App, &issuer, &asn, &kind, &scope, &from, &to, &class, &limit, &state, &changed, &uses, &since); err != nil {
 		return g, err
 	}
 	var err error
@@ -89,6 +100,13 @@ func ScanGrant(row Scanner) (Grant, error) {
 	}
 	g.Slot.Scope, g.Slot.Class, g.Slot.Limit, g.ChangedAt = uint32(scope), uint16(class), uint16(limit), time.Unix(0, changed).UTC()
 	g.Slot.Uses = uint16(uses)
+	if since != "" {
+		var b [7]byte
+		if err := unhex(op, "inside_since", since, b[:]); err != nil {
+			return g, err
+		}
+		g.Slot.Inside, g.Slot.LastDate, g.Slot.LastTime = true, citycard.BCDDate(b[:4]), citycard.BCDTime(b[4:])
+	}
 	return g, nil
 }
 

@@ -133,9 +133,9 @@ func (s appsStore) GateVersions(ctx context.Context, app string, after int64, li
 }
 
 func upsertGrant(ctx context.Context, tx pgx.Tx, g *apps.Grant) error {
-	_, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	_, err := tx.Exec(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
-		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns, uses = excluded.uses`,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns, uses = excluded.uses, inside_since = excluded.inside_since`,
 		apps.GrantArgs(g)...)
 	return err
 }

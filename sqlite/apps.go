@@ -123,9 +123,9 @@ func (s appsStore) GateVersions(ctx context.Context, app string, after int64, li
 }
 
 func upsertGrant(ctx context.Context, tx *sql.Tx, g *apps.Grant) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO apps_grants (`+apps.GrantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app, issuer, asn) DO UPDATE SET kind = excluded.kind, scope = excluded.scope, valid_from = excluded.valid_from,
-		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns, uses = excluded.uses`,
+		valid_to = excluded.valid_to, class = excluded.class, limit_n = excluded.limit_n, state = excluded.state, changed_ns = excluded.changed_ns, uses = excluded.uses, inside_since = excluded.inside_since`,
 		apps.GrantArgs(g)...)
 	return err
 }

@@ -35,6 +35,7 @@ func RunApps(t *testing.T, open func(t *testing.T) apps.Store) {
 		{"Classes", testClasses},
 		{"Calendar", testCalendar},
 		{"ReplacedLoans", testReplacedLoans},
+		{"ReplacedBike", testReplacedBike},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

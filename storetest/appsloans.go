@@ -106,3 +106,82 @@ func testReplacedLoans(t *testing.T, s apps.Store) {
 		t.Fatalf("a card never replaced, its file new: %d out, %d allowed; want 0, 5", uses, n)
 	}
 }
+
+// registered is card management saying every card is registered.
+type registered struct{}
+
+func (registered) Grantable(context.Context, apps.CardRef) (bool, error) { return true, nil }
+
+// testReplacedBike: a replacement carries the bike out of the old card
+// (its last filed record a hire, whatever the upload order): the new
+// card's file starts with the bike out since the hire, kept in the
+// store through a change of terms and a second replacement before any
+// stamp; no revocation while it is out; a card whose last record is a
+// return carries none.
+func testReplacedBike(t *testing.T, s apps.Store) {
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	o := appsOffice(s, &at).WithCards(registered{})
+	bike := apps.App{ID: "nb-bike", Name: "Ningbo public bikes", Kind: card.AppBike, Scope: 3, Party: "nb-bike"}
+	addApps(t, o, bike)
+	old, back := ruleCard(1), ruleCard(2)
+	nu, again, nu2 := ruleCard(7), ruleCard(8), ruleCard(9)
+	terms := apps.Terms{ValidFrom: date(t, "20250101"), ValidTo: date(t, "20251231")}
+	for _, c := range []apps.CardRef{old, back} {
+		if _, _, err := o.Grant(ctx, bike.ID, c, terms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hired := citycard.BCDTime{0x10, 0x20, 0x30}
+	rec := func(pos int64, c apps.CardRef, a apps.Action, counter uint16) apps.AppRecord {
+		return apps.AppRecord{Pos: pos, App: bike.ID, Card: c, Terminal: citycard.TerminalID{5: byte(pos)}, TerminalSeq: uint32(pos), Action: a,
+			Date: date(t, "20250302"), Time: hired, Place: 3001, Counter: counter}
+	}
+	// The old card's hire (counter 3) uploaded before its earlier
+	// return (2); the other card hired and returned.
+	if err := s.ApplyRecords(ctx, 4, []string{bike.ID}, []apps.AppRecord{rec(1, old, apps.Hire, 3), rec(2, old, apps.Return, 2), rec(3, back, apps.Hire, 1), rec(4, back, apps.Return, 2)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	seq := int64(0)
+	replace := func(from, to apps.CardRef) {
+		t.Helper()
+		log := lifecycleLog{
+			{Seq: seq + 1, At: at, Subject: "card:" + from.String(), Action: "report loss", After: `{"state":"lost"}`},
+			{Seq: seq + 2, At: at.Add(time.Hour), Subject: "card:" + from.String(), Action: "replace", After: `{"state":"replaced","replaced_by":"` + to.ASN.String() + `"}`},
+		}
+		seq += 2
+		if cur, _, err := o.Follow(ctx, log); err != nil || cur != seq {
+			t.Fatalf("Follow = %d, %v; want %d", cur, err, seq)
+		}
+	}
+	out := func(c apps.CardRef) card.Entitlement {
+		t.Helper()
+		f, err := o.File(ctx, c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := f.Find(card.AppBike, bike.Scope)
+		if i < 0 {
+			t.Fatalf("card %v: no bike slot in %+v", c, f)
+		}
+		return f.Slots[i]
+	}
+	replace(old, nu)
+	if e := out(nu); !e.Inside || e.LastDate != date(t, "20250302") || e.LastTime != hired {
+		t.Fatalf("the replacement's bike slot: %+v, want the bike out since 2025-03-02 10:20:30", e)
+	}
+	if _, _, err := o.Revoke(ctx, bike.ID, nu); !citycard.IsKind(err, citycard.Conflict) {
+		t.Fatalf("revoke with the carried bike out: %v, want Conflict", err)
+	}
+	if _, _, err := o.Grant(ctx, bike.ID, nu, apps.Terms{ValidFrom: date(t, "20250101"), ValidTo: date(t, "20261231")}); err != nil {
+		t.Fatal(err)
+	}
+	replace(nu, again)
+	if e := out(again); !e.Inside || e.LastTime != hired || e.ValidTo != date(t, "20261231") {
+		t.Fatalf("replaced again after a change of terms: %+v, want the bike still out, the new terms", e)
+	}
+	replace(back, nu2)
+	if e := out(nu2); e.Inside || e.LastDate != (citycard.BCDDate{}) {
+		t.Fatalf("a card whose bike came back: %+v, want none out", e)
+	}
+}
