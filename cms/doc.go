@@ -112,6 +112,18 @@
 // issue route's) records the state without a chip: the counters' cards
 // come personalized from the bureau.
 //
+// Expiry is the clock's: Manager.ExpireDue, which serve runs hourly
+// and citycard card expire-due at once, expires the cards issued or
+// active whose last day of validity is before today (China time), found
+// by an index of the cards in use by expiry (Store.CardsExpired,
+// migration 0035), never a walk of every card; at most ExpireDueMax a
+// run, oldest expiry first, each with its audit record as a clerk's
+// expire. A run again expires nothing twice (an expired card is no
+// longer in use), and a card another move came first to is left to the
+// next run. A lost or damaged card is not expired: its cut stands.
+// Renewal is a clerk's (the renew move: ValidityYears on from the later
+// of today and the old expiry); it moves no money.
+//
 // Card.Move is pure: it takes the card by value and returns the card
 // after the move, with its Version one higher, so that a store writes a
 // move only over the version it read and two moves racing on one card
