@@ -445,6 +445,8 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		t.Fatal(err)
 	}
 	cooled := x.replacedCooled(t, "31500000000000000407", "31500000000000000408")
+	senior := x.concession(t, "31500000000000000409", "senior", seniorIDNumber, seniorBorn, "", "")
+	due := x.pastExpiry(t, "31500000000000000410")
 	j := func(s string) []byte { return []byte(s) }
 	const ct = "application/json"
 	return map[string][]shapeRequest{
@@ -473,6 +475,10 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/cards/{issuer}/{asn}/refund":       {{path: cardURL(refund, "refund"), token: x.tokens["clerk"], ctype: ct, body: j(refundBody("shape-refund", 0))}},
 		"GET /v1/cards/dormant":                      {{path: "/v1/cards/dormant?limit=10", token: x.tokens["auditor"]}},
 		"POST /v1/cards/{issuer}/{asn}/move-balance": {{path: cardURL(cooled, "move-balance"), token: x.tokens["clerk"], ctype: ct, body: j(`{"key":"shape-move"}`)}},
+		"POST /v1/cards/{issuer}/{asn}/review":       {{path: cardURL(senior, "review"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/{issuer}/{asn}/expire":       {{path: cardURL(due, "expire"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/{issuer}/{asn}/renew":        {{path: cardURL(due, "renew"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/expire-due":                  {{token: x.tokens["super"]}},
 		"GET /v1/openapi.json":                       {{}},
 		"POST /v1/self/register":                     {{ctype: ct, body: j(`{"issuer":"` + testIssuer.String() + `","asn":"` + otherCard.String() + `","doc_type":"resident_id","doc_number":"330205198003050026","password":"` + staffPass + `"}`)}},
 		"POST /v1/self/login":                        {{ctype: ct, body: j(`{"doc_type":"resident_id","doc_number":"` + testIDNumber + `","password":"` + staffPass + `"}`)}},
