@@ -148,10 +148,17 @@ func (x *cmsFix) holder(t testing.TB) int64 {
 // loadFen on it.
 func (x *cmsFix) issued(t testing.TB, asn string, loadFen int64) citycard.ASN {
 	t.Helper()
+	return x.sold(t, asn, "citizen", x.holder(t), loadFen)
+}
+
+// sold applies for, personalizes, sells and activates a card of product
+// for holder with loadFen on it.
+func (x *cmsFix) sold(t testing.TB, asn, product string, holder, loadFen int64) citycard.ASN {
+	t.Helper()
 	ctx := context.Background()
 	by := cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}
 	a := asnOf(t, asn)
-	if _, err := x.m.Apply(ctx, by, testIssuer, a, "citizen", x.holder(t)); err != nil {
+	if _, err := x.m.Apply(ctx, by, testIssuer, a, product, holder); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x.m.Move(ctx, by, testIssuer, a, cms.Personalize); err != nil {

@@ -52,20 +52,7 @@ func (x *cmsFix) concession(t testing.TB, asn, product, doc, born, school, studi
 			t.Fatal(err)
 		}
 	}
-	a := asnOf(t, asn)
-	if _, err := x.m.Apply(ctx, by, testIssuer, a, product, h.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.m.Move(ctx, by, testIssuer, a, cms.Personalize); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.m.Sell(ctx, by, "sell-"+asn, testIssuer, a, cms.Channel{Type: cms.Cash, Party: testParty}, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.m.Move(ctx, by, testIssuer, a, cms.Activate); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return x.sold(t, asn, product, h.ID, 0)
 }
 
 // pastExpiry is an active citizen card whose expiry is put back to
