@@ -194,21 +194,12 @@ func (g *Gate) decide(op string, c device, amountFen uint32) (gateTap, GateResul
 		return refuse(apps.Forged, err.Error())
 	}
 
-	open := make([]byte, 0, lenStampOpen)
-	open = append(open, pub.Issuer[:]...)
-	open = append(open, pub.ASN.Div()...)
-	open = append(open, f.KeyVersion)
-	a, err := g.psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
+	alg, genuine, err := checkGrants(op, g.psam, pub, &f)
 	if err != nil {
 		return t, *res, err
 	}
-	alg := keys.Alg(a[0])
-	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
-	if _, _, err := g.psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
-		if SWOf(err) == apdu.SWMACInvalid {
-			return refuse(apps.Forged, "the grant MAC does not verify")
-		}
-		return t, *res, err
+	if !genuine {
+		return refuse(apps.Forged, "the grant MAC does not verify")
 	}
 	if g.cfg.Versions != nil {
 		if min := g.cfg.Versions.MinVersion(pub.Issuer, pub.ASN); f.Version < min {
@@ -294,4 +285,28 @@ func boolByte(b bool) byte {
 		return 1
 	}
 	return 0
+}
+
+// checkGrants has psam check the grant MAC of the card's entitlement
+// file f (STAMP SAM 01, the card's application key; 02, the MAC),
+// leaving the stamp session open: genuine false for a MAC that does not
+// verify, the error for anything else (the PSAM lacking the key:
+// KeyMissing).
+func checkGrants(op string, psam device, pub card.BasicData, f *card.Entitlements) (alg keys.Alg, genuine bool, err error) {
+	open := make([]byte, 0, lenStampOpen)
+	open = append(open, pub.Issuer[:]...)
+	open = append(open, pub.ASN.Div()...)
+	open = append(open, f.KeyVersion)
+	a, err := psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
+	if err != nil {
+		return 0, false, err
+	}
+	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
+	if _, _, err := psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
+		if SWOf(err) == apdu.SWMACInvalid {
+			return 0, false, nil
+		}
+		return 0, false, err
+	}
+	return keys.Alg(a[0]), true, nil
 }

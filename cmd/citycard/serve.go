@@ -148,7 +148,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	go sweepTopUps(ctx, s.TopUps, logger)
 	go expireCards(ctx, s.Cards, logger)
 	// The application systems' API (citycard app add gives their tokens).
-	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms})
+	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms}).WithConcessions(api.CMSConcessions{Cards: s.Cards})
 	s.Gates = terminalsOf(st.registry) // whose operator's gate versions a gate downloads
 	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
