@@ -37,7 +37,32 @@
 // travels in the lapsed category (the adult fare) until it is reviewed
 // again (Product.CategoryOn; Manager.Review records a review, the
 // eligibility checked again); the review rewrites the category on the card
-// at the next terminal or kiosk. A registered card unused for
+// at the next terminal or kiosk.
+//
+// Offline, a fare terminal cannot ask whether a card's review lapsed:
+// the card tells it. Its entitlement file (package card, SFI 1Ah) holds
+// a concession slot (card.AppConcession) whose scope is the card's rider
+// category code and whose validity runs from the last review to the last
+// day of grace (Manager.Concession, Product.InCategoryUntil: the same
+// day CategoryOn lapses after), under the grant MAC the gates already
+// check, so no new key, no new file and no new card command; a terminal
+// told the concession categories prices a card of one at its lapsed
+// category when the slot is missing, forged or past (package terminal).
+// The slot is no application's grant: the back office adds it to the
+// file whenever it builds one (apps.Office.WithConcessions, over this
+// Manager: api.CMSConcessions), so every online contact that rewrites
+// the file (a kiosk, a counter, a load) carries the review as card
+// management has it then. Deriving it there, rather than from the audit
+// log into a grant row as apps.Follow carries losses, keeps one fact in
+// one place (the card's ReviewDue) and needs no gate version: a file not
+// yet rewritten holds an older slot, which lapses no later than the
+// review it shows, so it errs towards the adult fare, never free rides;
+// the rider is put right at the next kiosk. A review refused (no longer
+// eligible) leaves the slot to lapse. A replacement card is issued with
+// a review due a period after its issue (Card.Move's Issue), as a new
+// card is.
+//
+// A registered card unused for
 // DormantYears is reported (Product.Dormant), never drained: the report
 // (Manager.Dormant) walks the cards by issuer and ASN (Store.CardsPage,
 // CardsPageMax a page), asks acquisition's last use (LastUses: the
