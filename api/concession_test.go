@@ -46,9 +46,17 @@ func TestConcessionLapseOffline(t *testing.T) {
 	}
 	p, psamID, _ := w.psam()
 	bus, err := terminal.New(terminal.Config{PSAM: p, PSAMID: psamID, RecordKeyVersion: 1, Mode: terminal.ModeFlat, Network: 1, Line: 1, Station: 1,
-		Fare: seniorFare{}, Spool: &gateSpool{}, KeyVersions: []uint8{1}, MaintenanceKeyVersion: 1, Now: func() time.Time { return w.now },
-		Concessions: map[uint8]uint8{2: 0}})
+		Fare: seniorFare{}, Spool: &gateSpool{}, KeyVersions: []uint8{1}, MaintenanceKeyVersion: 1, Now: func() time.Time { return w.now }})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The bus learns the concession categories from its parameters.
+	id := x.ups[0].Terminal.ID
+	if code, b := x.do(t, "GET", "/v1/terminals/"+id.String()+"/parameters", x.toks[id], "", nil, nil); code != http.StatusOK ||
+		!strings.Contains(string(b), `"concessions":[{"category":1,"lapsed":0},{"category":2,"lapsed":0}]`) {
+		t.Fatalf("parameters: %d %s", code, b)
+	}
+	if err := x.client(0).SyncConcessions(context.Background(), bus); err != nil {
 		t.Fatal(err)
 	}
 	ride := func(what string, c *card.Card, wantFen uint32) {

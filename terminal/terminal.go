@@ -155,6 +155,15 @@ func New(cfg Config) (*Terminal, error) {
 	return t, nil
 }
 
+// SetConcessions replaces the terminal's concession categories
+// (Config.Concessions), as its parameters bring them; the next tap
+// prices by them.
+func (t *Terminal) SetConcessions(m map[uint8]uint8) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg.Concessions = m
+}
+
 // ID returns the terminal ID (the PSAM's terminal number).
 func (t *Terminal) ID() citycard.TerminalID { return t.tid }
 
