@@ -85,7 +85,8 @@ type Config struct {
 	// recovery is followed by a new charge. Zero: DefaultRetryWindow.
 	RetryWindow time.Duration
 	// Concessions maps each concession rider category code to the code
-	// it lapses to (the products file's review_lapse_category): a card
+	// it lapses to (the products file's review_lapse_category, in the
+	// terminal's parameters: api.Client.SyncConcessions): a card
 	// of one is priced at its own only while its entitlement file holds
 	// the concession slot of its category valid today, under a grant MAC
 	// the PSAM verifies (its PSAM then holds the application master key,
