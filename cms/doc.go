@@ -58,9 +58,9 @@
 // yet rewritten holds an older slot, which lapses no later than the
 // review it shows, so it errs towards the adult fare, never free rides;
 // the rider is put right at the next kiosk. A review refused (no longer
-// eligible) leaves the slot to lapse. A replacement card is issued with
-// a review due a period after its issue (Card.Move's Issue), as a new
-// card is.
+// eligible) leaves the slot to lapse. A replacement card keeps the
+// review due of the card it replaces (Manager.Replace; Card.Move's Issue
+// sets a first one only on a card without): a lost card is no review.
 //
 // A registered card unused for
 // DormantYears is reported (Product.Dormant), never drained: the report

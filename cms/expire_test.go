@@ -73,3 +73,48 @@ func TestExpireDueFaults(t *testing.T) {
 		t.Errorf("after the run: %v", c.State)
 	}
 }
+
+// TestReplacementKeepsReview: a senior's card replaced after its review
+// lapsed keeps the old card's review due, issued or not: a loss report
+// is no annual review (the eligibility is not checked again).
+func TestReplacementKeepsReview(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	h, err := r.m.Register(ctx, clerk, cms.Cardholder{Name: "周老", DocType: cms.ResidentID, DocNumber: "11010519491231002X", DateOfBirth: cms.Date{Year: 1949, Month: 12, Day: 31}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := citycard.ASN{0, 0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0x71}
+	nu := citycard.ASN{0, 0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0x72}
+	if _, err := r.m.Apply(ctx, clerk, issuer, old, "senior", h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Move(ctx, clerk, issuer, old, cms.Personalize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Sell(ctx, clerk, "sale-old", issuer, old, cash, 0); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.m.Card(ctx, issuer, old)
+	r.clk.advance(400 * 24 * time.Hour)
+	if _, err := r.m.Move(ctx, clerk, issuer, old, cms.ReportLoss); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Replace(ctx, clerk, "replace-old", issuer, old, nu, cash); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := r.m.Card(ctx, issuer, nu); c.ReviewDue != first.ReviewDue {
+		t.Errorf("the replacement applied for: review due %v, want %v", c.ReviewDue, first.ReviewDue)
+	}
+	if _, err := r.m.Move(ctx, clerk, issuer, nu, cms.Personalize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Sell(ctx, clerk, "sale-new", issuer, nu, cash, 0); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := r.m.Card(ctx, issuer, nu)
+	p, _ := cms.DefaultProducts().Product("senior")
+	if c.ReviewDue != first.ReviewDue || p.CategoryOn(c.ReviewDue, cms.Today(r.clk.read())).Name != "adult" {
+		t.Errorf("the replacement issued: review due %v, want %v (lapsed)", c.ReviewDue, first.ReviewDue)
+	}
+}
