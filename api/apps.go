@@ -150,12 +150,12 @@ func parseAction(op, name string, err error) (apps.Action, error) {
 	if err != nil {
 		return 0, err
 	}
-	for a := apps.CheckIn; a <= apps.Return; a++ {
+	for _, a := range []apps.Action{apps.CheckIn, apps.CheckOut, apps.Admit, apps.Loan, apps.Return, apps.Hire} {
 		if a.String() == name {
 			return a, nil
 		}
 	}
-	return 0, citycard.E(op, citycard.Invalid, "action %q: want check-in, check-out, admission, loan or return", name)
+	return 0, citycard.E(op, citycard.Invalid, "action %q: want check-in, check-out, admission, loan, return or hire", name)
 }
 
 // handleAppGrant gives the card the application's entitlement:
@@ -393,7 +393,7 @@ type gateVersionsJSON struct {
 
 // handleGateVersions answers a gate its application's gate versions
 // (apps.Office.GateVersions): ?kind= (campus, library, venue, site,
-// parking) &scope=N (the gate's application) &after=SEQ (default 0)
+// parking, bike) &scope=N (the gate's application) &after=SEQ (default 0)
 // &limit=N (1 to apps.GateVersionsPageMax, the default). The
 // application must be operated by the terminal's operator (another's:
 // 404). 503 without the application systems or the terminals'

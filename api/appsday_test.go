@@ -41,6 +41,7 @@ type dayDevice struct {
 	app    card.Application
 	scope  uint32
 	pos    *terminal.Terminal
+	dock   *terminal.BikeDock
 	id     citycard.TerminalID
 	spool  *gateSpool
 	client *Client
@@ -54,6 +55,7 @@ func newDayCity(t *testing.T, start time.Time) *dayCity {
 		{ID: "nb-gym", Name: "Ningbo Gymnasium", Kind: card.AppVenue, Scope: 3, Party: "nb-sports"},
 		{ID: "nb-sites", Name: "Ningbo tourist sites (annual pass)", Kind: card.AppSite, Scope: 1, Party: "nb-tourism"},
 		{ID: "nb-parking-12", Name: "Zone 12 parking", Kind: card.AppParking, Scope: 12, Party: "nb-parking"},
+		{ID: "nb-bike", Name: "Ningbo public bikes", Kind: card.AppBike, Scope: 3, Party: "nb-bike"},
 	} {
 		_, tok, err := ap.o.Add(ctx, a)
 		if err != nil {
@@ -61,6 +63,9 @@ func newDayCity(t *testing.T, start time.Time) *dayCity {
 		}
 		ap.tokens[a.ID] = tok
 	}
+	// Card management tells the grants which cards are registered: the
+	// bikes' deposit-free rental is for them only.
+	ap.o.WithCards(CMSCards{Store: ap.db.CMS()})
 	d := &dayCity{t: t, ap: ap, w: newGateWorld(t, testIssuer, start), reg: acquire.TerminalMap{}, journal: acquire.NewMemJournal()}
 	acq, err := acquire.Open(ctx, acquire.Config{Journal: d.journal, Terminals: d.reg, Verifier: d.w.verifier()})
 	if err != nil {
@@ -102,6 +107,47 @@ func (d *dayCity) terminal(name, operator string, mode terminal.Mode, network ui
 		d.t.Fatal(err)
 	}
 	return d.register(&dayDevice{name: name, pos: tm, id: tid, spool: sp}, psamID, operator)
+}
+
+// dock sets up a bike dock of nb-bike (zone 3) at stop of the sample
+// feed's bike network (3, route 1): its gate and its POS on one PSAM,
+// one spool, a bike overdue after outMax.
+func (d *dayCity) dock(name string, stop uint32, engine *terminal.FareEngine, outMax time.Duration) *dayDevice {
+	d.t.Helper()
+	p, psamID, tid := d.w.psam()
+	sp := &gateSpool{}
+	vs := terminal.NewMinVersions(0)
+	now := func() time.Time { return d.w.now }
+	g, err := terminal.NewGate(terminal.GateConfig{PSAM: p, PSAMID: psamID, RecordKeyVersion: 1, App: card.AppBike, Scope: 3, Place: stop,
+		Action: apps.Hire, Spool: sp, Versions: vs, Now: now})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	pos, err := terminal.New(terminal.Config{PSAM: p, PSAMID: psamID, RecordKeyVersion: 1, Mode: terminal.ModePOS, Network: 3, Line: 1, Station: stop,
+		Fare: terminal.FlatFare{}, Spool: sp, KeyVersions: []uint8{1}, MaintenanceKeyVersion: 1, Now: now})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	k, err := terminal.NewBikeDock(terminal.BikeConfig{Gate: g, POS: pos, Fare: engine, OutMax: outMax})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return d.register(&dayDevice{name: name, gate: &worldGate{Gate: g, id: tid, psam: psamID, spool: sp}, vs: vs, app: card.AppBike, scope: 3,
+		dock: k, id: tid, spool: sp}, psamID, "nb-bike")
+}
+
+// bike hires (or returns, hire false) at dev and checks the reason.
+func (d *dayCity) bike(dev *dayDevice, cd *card.Card, hire bool, want apps.Reason) terminal.BikeResult {
+	d.t.Helper()
+	tap := dev.dock.Return
+	if hire {
+		tap = dev.dock.Hire
+	}
+	res, err := tap(cd)
+	if err != nil || res.Reason != want {
+		d.t.Fatalf("%s at %s: %v %v (%s), want %v", dev.name, d.w.now.Format("15:04"), res.Reason, err, res.Detail, want)
+	}
+	return res
 }
 
 // sync brings every gate's versions up to the back office's, as gates
@@ -203,10 +249,13 @@ func (d *dayCity) today() citycard.BCDDate {
 // virtual cards and terminals, each terminal uploading its records over
 // HTTP: pupils through the school gates and the canteen, a citizen at
 // the library, the gymnasium, two tourist sites on the annual pass and
-// a parking permit, tourists paying a site's ticket (students half,
-// seniors free: terminal.Ticket) and hiring bikes
-// (time fare: the fare engine on the sample feed; a bike not returned is
-// charged the network's maximum at the next hire). At 10:00 a pupil's
+// a parking permit and public bikes (terminal.BikeDock: the citizen's
+// registered card rents deposit-free, pays the time fare of the fare
+// engine on the sample feed at the return, and a bike kept past the
+// docks' limit, 2 hours here, pays the network's maximum fare at the
+// next hire, which closes it first; an anonymous card is refused the
+// bike grant and so the bike), tourists paying a site's ticket
+// (students half, seniors free: terminal.Ticket). At 10:00 a pupil's
 // card is reported lost: the lifecycle blocks its grant, the gates told
 // the new version refuse it (stale; blacklisted where the gate holds
 // the blacklist); at 10:30 it is replaced, the new card inherits the
@@ -235,8 +284,8 @@ func TestAppsWholeDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine := terminal.NewFareEngine(tab)
-	bikeOut := d.terminal("bike dock Gulou", "nb-bike", terminal.ModeTapOn, 3, 1, 3001, engine)
-	bikeIn := d.terminal("bike dock Dongmenkou", "nb-bike", terminal.ModeTapOff, 3, 1, 3002, engine)
+	gulou := d.dock("bike dock Gulou", 3001, engine, 2*time.Hour)
+	dmk := d.dock("bike dock Dongmenkou", 3002, engine, 2*time.Hour)
 
 	// The cards, known to card management, and their grants.
 	type person struct {
@@ -247,7 +296,8 @@ func TestAppsWholeDay(t *testing.T) {
 	pupilGrant := `{"valid_from":"20240901","valid_to":"20250731","class":3,"limit":0}`
 	people := []person{
 		{1, map[string]string{"nb-school-7": pupilGrant}}, // a pupil
-		{2, map[string]string{"nb-library": fmt.Sprintf(year, 5), "nb-gym": fmt.Sprintf(year, 8), "nb-sites": fmt.Sprintf(year, 0), "nb-parking-12": fmt.Sprintf(year, 0)}}, // a citizen
+		{2, map[string]string{"nb-library": fmt.Sprintf(year, 5), "nb-gym": fmt.Sprintf(year, 8), "nb-sites": fmt.Sprintf(year, 0), "nb-parking-12": fmt.Sprintf(year, 0),
+			"nb-bike": fmt.Sprintf(year, 0)}}, // a citizen
 		{3, nil}, // a tourist: pays
 		{4, map[string]string{"nb-school-7": pupilGrant}}, // a pupil who loses the card
 	}
@@ -262,6 +312,14 @@ func TestAppsWholeDay(t *testing.T) {
 		cards[p.n] = w.card(ap.o, p.n, 20000)
 	}
 	pupil, citizen, tourist, careless := cards[1], cards[2], cards[3], cards[4]
+	// An anonymous card (the transit product, no cardholder): no
+	// deposit-free rental.
+	anon := ap.anonymous(t, w.asn(6).String())
+	if code, v := ap.call(t, "POST", "nb-bike", anon.String()+"/grant", fmt.Sprintf(year, 0)); code != 409 {
+		t.Fatalf("the bike grant on an anonymous card: %d %v, want 409", code, v)
+	}
+	stranger := w.card(ap.o, 6, 20000)
+	cards[6] = stranger
 	d.sync()
 	before := map[uint32]int64{}
 	for n, cd := range cards {
@@ -324,18 +382,29 @@ func TestAppsWholeDay(t *testing.T) {
 	if r := d.pay(tickets, senior, 0); r.Record.Amount != 0 {
 		t.Errorf("a senior's ticket: %d fen, want free (%s)", r.Record.Amount, r.Explanation)
 	}
+	// Bikes: the citizen hires deposit-free, one bike at a time, and
+	// pays the time fare at the return (bike_time: the first hour free,
+	// 1.00 an hour after: 90 minutes, 1.00).
 	d.at(14, 40)
-	d.pay(bikeOut, tourist, 0)
-	d.at(15, 10)
-	bike := d.pay(bikeIn, tourist, 0)
-	// A second bike, never returned: the next hire pays the network's
-	// maximum fare for it (fare_networks.txt: bike_max 50.00).
-	d.at(15, 20)
-	d.pay(bikeOut, tourist, 0)
-	d.at(18, 0)
-	unreturned := d.pay(bikeOut, tourist, 0)
-	if unreturned.Record.Amount != 5000 {
-		t.Errorf("the hire after a bike not returned: %d fen, want 5000 (%s)", unreturned.Record.Amount, unreturned.Explanation)
+	d.bike(gulou, citizen, true, apps.Allowed)
+	d.bike(dmk, citizen, true, apps.Limit)
+	d.bike(gulou, stranger, true, apps.WrongApplication)
+	d.bike(gulou, tourist, true, apps.WrongApplication)
+	d.at(16, 10)
+	ride := d.bike(dmk, citizen, false, apps.Allowed)
+	if !ride.Paid || ride.Purchase.Record.Amount != 100 || ride.Overdue {
+		t.Errorf("the 90-minute ride: paid %v %d fen overdue %v (%s), want 100", ride.Paid, ride.Purchase.Record.Amount, ride.Overdue, ride.Charge.Explanation)
+	}
+	// A second bike, kept past the docks' 2 hours: the next hire pays
+	// the network's maximum fare for it (fare_networks.txt: bike_max
+	// 50.00), closing it first, then hires.
+	d.at(16, 20)
+	d.bike(dmk, citizen, true, apps.Allowed)
+	d.at(18, 21)
+	unreturned := d.bike(gulou, citizen, true, apps.Allowed)
+	if unreturned.Closed == nil || !unreturned.Overdue || unreturned.Purchase.Record.Amount != 5000 {
+		t.Errorf("the hire after a bike kept too long: closed %v overdue %v %d fen (%s), want 5000", unreturned.Closed != nil, unreturned.Overdue,
+			unreturned.Purchase.Record.Amount, unreturned.Charge.Explanation)
 	}
 	d.at(16, 0)
 	d.tap(schoolOut, pupil, apps.Allowed)
@@ -351,8 +420,8 @@ func TestAppsWholeDay(t *testing.T) {
 	}
 	spent += before[5] - replacement.State().BalanceFen
 	spent += before[7] - student.State().BalanceFen + before[8] - senior.State().BalanceFen
-	if want := int64(1200 + 900 + 5000 + 2500 + bike.Record.Amount + unreturned.Record.Amount); paid != want || spent != want {
-		t.Fatalf("the terminals charged %d fen, the cards paid %d; want %d (the bike %d)", paid, spent, want, bike.Record.Amount)
+	if want := int64(1200 + 900 + 5000 + 2500 + 100 + 5000); paid != want || spent != want {
+		t.Fatalf("the terminals charged %d fen, the cards paid %d; want %d", paid, spent, want)
 	}
 	if _, err := ap.o.IndexRecords(ctx, AcquireJournal{Journal: d.journal}); err != nil {
 		t.Fatal(err)
@@ -365,6 +434,7 @@ func TestAppsWholeDay(t *testing.T) {
 		{"nb-gym", "[{admission 1 1}]"},
 		{"nb-sites", "[{admission 2 1}]"},
 		{"nb-parking-12", "[{check-in 1 1} {check-out 1 1}]"},
+		{"nb-bike", "[{return 2 1} {hire 3 1}]"},
 	} {
 		if got := d.report(c.app); got != c.want {
 			t.Errorf("%s's report: %s, want %s", c.app, got, c.want)
@@ -394,6 +464,17 @@ func TestAppsWholeDay(t *testing.T) {
 	}
 	if got := fmt.Sprint(told); got != "[card.lost 4  card.replaced 4  campus.check_in 1 073000 campus.check_in 4 073000 campus.check_out 1 160000 campus.check_out 5 160000]" {
 		t.Errorf("the parents were told %s", got)
+	}
+	// The bike hired at 18:21 is out: not overdue at 20:21, overdue a
+	// second later.
+	for _, c := range []struct {
+		at      time.Time
+		overdue bool
+	}{{time.Date(2025, 3, 3, 20, 21, 0, 0, citycard.ChinaTime), false}, {time.Date(2025, 3, 3, 20, 21, 1, 0, citycard.ChinaTime), true}} {
+		rs, err := ap.o.OpenRentals(ctx, "nb-bike", c.at, 2*time.Hour)
+		if err != nil || len(rs) != 1 || rs[0].Card.ASN != w.asn(2) || rs[0].Dock != 3001 || rs[0].Overdue != c.overdue {
+			t.Errorf("the bikes out at %s: %+v, %v; want the citizen's from Gulou, overdue %v", c.at.Format("15:04:05"), rs, err, c.overdue)
+		}
 	}
 	if f := citizen.State().Entitlements; f.Slots[f.Find(card.AppLibrary, 1)].Uses != 1 {
 		t.Errorf("the citizen's loans out: %+v, want 1", f.Slots[f.Find(card.AppLibrary, 1)])

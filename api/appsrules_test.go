@@ -26,6 +26,7 @@ func withVenue(t testing.TB, ap *appsFix) {
 // appRulesShapeRequests are the shape test's requests of appsrules.go.
 func appRulesShapeRequests(t *testing.T, ap *appsFix) map[string][]shapeRequest {
 	withVenue(t, ap)
+	withBike(t, ap)
 	c := apps.CardRef{Issuer: testIssuer, ASN: citycard.ASN{9: 2}}
 	if _, _, err := ap.o.Grant(context.Background(), "nb-school-7", c, apps.Terms{ValidFrom: [4]byte{0x20, 0x24, 0x09, 0x01}, ValidTo: [4]byte{0x20, 0x25, 0x07, 0x31}, Class: 3}); err != nil {
 		t.Fatal(err)
@@ -36,7 +37,8 @@ func appRulesShapeRequests(t *testing.T, ap *appsFix) map[string][]shapeRequest 
 		"GET /v1/apps/{app}/periods": {{path: "/v1/apps/nb-pool/periods", token: ap.tokens["nb-pool"]}},
 		"PUT /v1/apps/{app}/periods": {{path: "/v1/apps/nb-pool/periods", token: ap.tokens["nb-pool"], ctype: "application/json",
 			body: []byte(`{"periods":[{"start":"080000","end":"100000","capacity":200}]}`)}},
-		"GET /v1/apps/{app}/calendar": {{path: "/v1/apps/nb-school-7/calendar", token: ap.tokens["nb-school-7"]}},
+		"GET /v1/apps/{app}/calendar":             {{path: "/v1/apps/nb-school-7/calendar", token: ap.tokens["nb-school-7"]}},
+		"GET /v1/apps/{app}/reports/open-rentals": {{path: "/v1/apps/nb-bike/reports/open-rentals", token: ap.tokens["nb-bike"]}},
 		"PUT /v1/apps/{app}/calendar": {{path: "/v1/apps/nb-school-7/calendar", token: ap.tokens["nb-school-7"], ctype: "application/json",
 			body: []byte(`{"holidays":["20251001"],"make_up_days":["20250928"]}`)}},
 	}

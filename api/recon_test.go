@@ -36,11 +36,34 @@ func (reconCycle) Settlements(_ context.Context, from, to clearing.Day) ([]*exch
 	return []*exchange.Settlement{s}, nil
 }
 
+// reconPayInCycle is 2026-12-01's cycle, closed on 2026-12-02, with one
+// payment (nb-bus's) and four payers' pay-ins expected (as recon's
+// payins.xml pays).
+type reconPayInCycle struct{}
+
+func (reconPayInCycle) Settlements(ctx context.Context, from, to clearing.Day) ([]*exchange.Settlement, error) {
+	ss, err := reconCycle{}.Settlements(ctx, from, to)
+	for _, s := range ss {
+		s.Instructions = s.Instructions[:1]
+		for i, p := range []struct {
+			party string
+			fen   int64
+		}{{"alipay", 7311}, {"wechat-pay", 1500}, {"unionpay-qr", 4200}, {"jd-pay", 1200}} {
+			s.Incoming = append(s.Incoming, exchange.PayIn{Reference: exchange.PayInReference(s.Day, i+1), Party: p.party, Name: p.party, Account: "A " + p.party, AmountFen: p.fen})
+		}
+	}
+	return ss, err
+}
+
 // withRecon serves reconciliation over x's store, aged as of
 // 2026-12-05.
-func withRecon(t *testing.T, x *cmsFix) {
+func withRecon(t *testing.T, x *cmsFix) { withReconOf(t, x, reconCycle{}) }
+
+// withReconOf serves reconciliation over x's store and the cycles of s,
+// aged as of 2026-12-05.
+func withReconOf(t *testing.T, x *cmsFix, s recon.Settlements) {
 	t.Helper()
-	r, err := recon.New(recon.Config{Account: "ICBC Ningbo 3901 0000 0000 0001"}, x.db.Recon(), reconCycle{}, func() time.Time {
+	r, err := recon.New(recon.Config{Account: "ICBC Ningbo 3901 0000 0000 0001"}, x.db.Recon(), s, func() time.Time {
 		return time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	})
 	if err != nil {
@@ -141,7 +164,7 @@ func TestReconRoutes(t *testing.T) {
 	if code, v := reconCall(t, x, "GET", base+"/findings?open=true&after=match-1", auditor, "", nil); code != http.StatusOK || len(v["findings"].([]any)) != 1 || v["findings"].([]any)[0].(map[string]any)["id"] != "bank-6" {
 		t.Errorf("after match-1: %d %v", code, v)
 	}
-	if code, v := reconCall(t, x, "GET", base+"/findings/match-1", auditor, "", nil); code != http.StatusOK || v["instructed_fen"] != 9909.0 || v["bank_fen"] != 9908.0 || v["difference_fen"] != -1.0 || v["open"] != true {
+	if code, v := reconCall(t, x, "GET", base+"/findings/match-1", auditor, "", nil); code != http.StatusOK || v["instructed_fen"] != 9909.0 || v["bank_fen"] != 9908.0 || v["difference_fen"] != -1.0 || v["open"] != true || v["direction"] != "DBIT" {
 		t.Errorf("match-1: %d %v", code, v)
 	}
 
@@ -198,5 +221,50 @@ func TestReconRoutes(t *testing.T) {
 	}
 	if got := reconState(t, x); got[3] != 1 || got[4] != before[4]+1 {
 		t.Errorf("after one resolution: %v, was %v", got, before)
+	}
+}
+
+// TestReconPayInRoutes: the findings list the parties' pay-ins with
+// their direction: one matched, one not made (open, aged, its reference
+// its ID) that a supervisor writes off; a credit naming a payment is a
+// movement nothing matched.
+func TestReconPayInRoutes(t *testing.T) {
+	x := withCMS(t, newFixture(t))
+	withReconOf(t, x, reconPayInCycle{})
+	super, auditor := x.tokens["super"], x.tokens["auditor"]
+	const base = "/v1/clearing/recon"
+	if code, v := reconCall(t, x, "POST", base+"/statements", super, "application/xml", reconFile(t, "payins.xml")); code != http.StatusCreated || v["matched"] != 2.0 {
+		t.Fatalf("import: %d %v", code, v)
+	}
+	code, v := reconCall(t, x, "GET", base+"/findings", auditor, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("findings: %d %v", code, v)
+	}
+	dirs := map[string]string{}
+	for _, f := range v["findings"].([]any) {
+		f := f.(map[string]any)
+		dirs[f["id"].(string)+" "+f["state"].(string)] = f["direction"].(string)
+	}
+	for id, dir := range map[string]string{"match-1 matched": "CRDT", "CCLR-20261201-00001 unmatched_instruction": "DBIT", "CCLR-20261201-R00004 unmatched_instruction": "CRDT",
+		"bank-6 unmatched_movement": "CRDT", "bank-7 unmatched_movement": "DBIT"} {
+		if dirs[id] != dir {
+			t.Errorf("%s: direction %q, want %q (all: %v)", id, dirs[id], dir, dirs)
+		}
+	}
+	const unpaid = base + "/findings/CCLR-20261201-R00004"
+	if code, v := reconCall(t, x, "GET", unpaid, auditor, "", nil); code != http.StatusOK || v["instructed_fen"] != -1200.0 || v["bank_fen"] != 0.0 ||
+		v["difference_fen"] != 1200.0 || v["age_days"] != 3.0 || v["open"] != true || v["parties"].([]any)[0] != "jd-pay" {
+		t.Fatalf("the pay-in not made: %d %v", code, v)
+	}
+	before := reconState(t, x)
+	if code, v := reconCall(t, x, "POST", unpaid+"/resolve", super, "application/json", []byte(`{"decision":"not_ours","note":"x"}`)); code != http.StatusUnprocessableEntity {
+		t.Errorf("not_ours of a pay-in expected: %d %v", code, v)
+	}
+	if after := reconState(t, x); after != before {
+		t.Errorf("a refused resolution changed %v to %v", before, after)
+	}
+	if code, v := reconCall(t, x, "POST", unpaid+"/resolve", super, "application/json", []byte(`{"decision":"written_off","note":"jd-pay will not pay"}`)); code != http.StatusOK ||
+		v["open"] != false || v["decision"] != "written_off" || v["direction"] != "CRDT" {
+		t.Errorf("write off: %d %v", code, v)
 	}
 }

@@ -124,6 +124,7 @@ func (s *Server) routes() []route {
 		s.appRoute("GET /v1/apps/{app}/records", s.handleAppRecords),                                  // ?after=POS&limit=N
 		s.appRoute("GET /v1/apps/{app}/reports/{day}", s.handleAppReport),                             // {day} YYYYMMDD
 		s.appRoute("GET /v1/apps/{app}/reports/attendance", s.handleAppAttendance),                    // a school's: ?date=YYYYMMDD&class=N[&late=HHMMSS]
+		s.appRoute("GET /v1/apps/{app}/reports/open-rentals", s.handleAppOpenRentals),                 // a bike operator's bikes out: ?out_max_minutes=N (appsbike.go)
 		s.appRoute("GET /v1/apps/{app}/events", s.handleAppEvents),                                    // its outbox, polled: ?after=ID&limit=N
 		s.appRoute("POST /v1/apps/{app}/cards/{issuer}/{asn}/canteen-limit", s.handleAppCanteenLimit), // a school's, for the parents (appsrules.go)
 		s.appRoute("GET /v1/apps/{app}/periods", s.handleAppPeriods),                                  // a venue's periods and their capacity

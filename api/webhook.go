@@ -103,15 +103,15 @@ func ConcessionSlot(k cms.Concession) card.Entitlement {
 type CMSCards struct{ Store cms.Store }
 
 // Grantable implements apps.Cards.
-func (c CMSCards) Grantable(ctx context.Context, ref apps.CardRef) error {
+func (c CMSCards) Grantable(ctx context.Context, ref apps.CardRef) (bool, error) {
 	const op = "api.CMSCards.Grantable"
 	card, err := c.Store.Card(ctx, ref.Issuer, ref.ASN)
 	if err != nil {
-		return citycard.Wrap(op, citycard.Other, err)
+		return false, citycard.Wrap(op, citycard.Other, err)
 	}
 	switch card.State {
 	case cms.Lost, cms.Replaced, cms.Damaged, cms.Expired, cms.Closed:
-		return citycard.E(op, citycard.Conflict, "card %v is %v: no entitlement granted", ref, card.State)
+		return false, citycard.E(op, citycard.Conflict, "card %v is %v: no entitlement granted", ref, card.State)
 	}
-	return nil
+	return card.Holder != 0, nil
 }

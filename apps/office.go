@@ -52,7 +52,7 @@ func (a *App) Validate() error {
 		return citycard.E(op, citycard.Invalid, "application %s: name %q: want 1 to %d bytes", a.ID, a.Name, AppNameMax)
 	}
 	if !a.Kind.Valid() {
-		return citycard.E(op, citycard.Invalid, "application %s: kind %v: want campus, library, venue, site or parking", a.ID, a.Kind)
+		return citycard.E(op, citycard.Invalid, "application %s: kind %v: want campus, library, venue, site, parking or bike", a.ID, a.Kind)
 	}
 	if a.WebhookURL != "" && !strings.HasPrefix(a.WebhookURL, "https://") && !strings.HasPrefix(a.WebhookURL, "http://") {
 		return citycard.E(op, citycard.Invalid, "application %s: webhook %q: want an http or https URL", a.ID, a.WebhookURL)
@@ -247,9 +247,11 @@ type Office struct {
 
 // Cards says whether card management lets a card take a grant: kind
 // Conflict for a card lost, replaced, damaged, expired or closed, NotFound
-// for one it does not know (api.CMSCards over cms.Store).
+// for one it does not know (api.CMSCards over cms.Store). Registered is
+// card management's notion: the card has a cardholder (an anonymous
+// card has none), which a bike grant needs (deposit-free rental).
 type Cards interface {
-	Grantable(ctx context.Context, c CardRef) error
+	Grantable(ctx context.Context, c CardRef) (registered bool, err error)
 }
 
 // WithCards makes Grant ask cards first, so that a card lost before it
@@ -330,8 +332,9 @@ func (o *Office) Authenticate(ctx context.Context, token string) (App, error) {
 // returns the grant and the version. Kinds: Invalid (terms the slot
 // refuses), NotFound (no application app; a card card management does
 // not know, WithCards), Conflict (the card's grants are blocked by a
-// loss, card management's Cards refuses it, or its file has card.EntitlementsMax grants of
-// other applications already), IO.
+// loss, card management's Cards refuses it, a bike grant on a card
+// that is not registered, or with no Cards to tell, or its file has
+// card.EntitlementsMax grants of other applications already), IO.
 func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Grant, uint32, error) {
 	const op = "apps.Office.Grant"
 	a, err := o.store.App(ctx, app)
@@ -342,10 +345,17 @@ func (o *Office) Grant(ctx context.Context, app string, c CardRef, t Terms) (Gra
 	if err := slot.Validate(); err != nil {
 		return Grant{}, 0, citycard.E(op, citycard.Invalid, "application %s, card %v: %w", app, c, err)
 	}
+	registered := false
 	if o.cards != nil {
-		if err := o.cards.Grantable(ctx, c); err != nil {
+		if registered, err = o.cards.Grantable(ctx, c); err != nil {
 			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
 		}
+	}
+	if a.Kind == card.AppBike && !registered {
+		// Deposit-free rental is for registered cards: the operator
+		// knows whom to ask for a bike never returned. Without card
+		// management to tell, no card is.
+		return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: the card is not registered (no cardholder): deposit-free bike rental is for registered cards only", app, c)
 	}
 	g := Grant{App: app, Card: c, Slot: slot, State: Active, ChangedAt: o.now().UTC()}
 	v, err := o.store.PutGrant(ctx, &g, func(current []Grant) error {
@@ -386,12 +396,24 @@ func grantable(op, app string, c CardRef, current []Grant) error {
 // Revoke ends application app's grant on card c; the card's file
 // version moves, so gates refuse the old file stale. Kinds: NotFound (no
 // grant of app on c: another application's card is not found either),
-// Conflict (the grant is not active), IO.
+// Conflict (the grant is not active; a bike grant whose card's last
+// filed record is a hire: the bike out first comes back), IO.
 func (o *Office) Revoke(ctx context.Context, app string, c CardRef) (Grant, uint32, error) {
 	const op = "apps.Office.Revoke"
 	g, err := o.store.Grant(ctx, app, c)
 	if err != nil {
 		return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+	}
+	if g.Slot.App == card.AppBike {
+		// The card's next file would drop the slot and the bike out on
+		// it, never charged: the bike comes back first.
+		last, err := o.store.LastRecord(ctx, app, c)
+		switch {
+		case err != nil && citycard.KindOf(err) != citycard.NotFound:
+			return Grant{}, 0, citycard.Wrap(op, citycard.Other, err)
+		case err == nil && last.Action == Hire:
+			return Grant{}, 0, citycard.E(op, citycard.Conflict, "application %s, card %v: a bike is out since %v %X (dock %d): revoke once it is returned", app, c, last.Date, last.Time[:], last.Place)
+		}
 	}
 	g.State, g.ChangedAt = Revoked, o.now().UTC()
 	// Active as it stands in the store's transaction: a loss blocking it

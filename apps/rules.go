@@ -21,16 +21,17 @@ const (
 	CheckOut Action = 2 // campus, parking: out
 	Admit    Action = 3 // venue, site: one admission
 	Loan     Action = 4 // library: a book borrowed
-	Return   Action = 5 // library: a book returned
+	Return   Action = 5 // library: a book returned; bike: the bike returned at a dock
 	Canteen  Action = 6 // campus: a canteen purchase counted on the daily canteen limit (the canteen POS)
+	Hire     Action = 7 // bike: a bike taken from a dock (terminal.BikeDock)
 )
 
-var actionNames = [...]string{CheckIn: "check-in", CheckOut: "check-out", Admit: "admission", Loan: "loan", Return: "return", Canteen: "canteen"}
+var actionNames = [...]string{CheckIn: "check-in", CheckOut: "check-out", Admit: "admission", Loan: "loan", Return: "return", Canteen: "canteen", Hire: "hire"}
 
 // String gives the action's name: check-in, check-out, admission, loan,
-// return, canteen.
+// return, canteen, hire.
 func (a Action) String() string {
-	if a >= CheckIn && a <= Canteen {
+	if a >= CheckIn && a <= Hire {
 		return actionNames[a]
 	}
 	return fmt.Sprintf("action(%d)", uint8(a))
@@ -45,6 +46,8 @@ func Actions(app card.Application) []Action {
 		return []Action{CheckIn, CheckOut}
 	case card.AppLibrary:
 		return []Action{Loan, Return}
+	case card.AppBike:
+		return []Action{Hire, Return}
 	case card.AppVenue, card.AppSite:
 		return []Action{Admit}
 	}
@@ -70,7 +73,7 @@ const (
 	Allowed          Reason = iota
 	WrongApplication        // no entitlement of this application and scope
 	Expired                 // outside the entitlement's (or the card's) validity
-	Limit                   // the loan limit, the month's admissions, today's visit, the vehicle inside
+	Limit                   // the loan limit, the month's admissions, today's visit, the vehicle inside, the bike out
 	Stale                   // the file is older than the version the back office requires
 	Blacklisted             // the card is on the blacklist or blocked
 	Forged                  // the file or the stamp did not verify, or does not parse
@@ -96,7 +99,7 @@ func (r Reason) String() string {
 }
 
 // ParseApp parses a gate's application as the bench names it: campus,
-// library, venue, site, parking. Kind Invalid for another.
+// library, venue, site, parking, bike. Kind Invalid for another.
 func ParseApp(name string) (card.Application, error) {
 	a, err := card.ParseApplication(strings.TrimSpace(name))
 	if err != nil {
@@ -109,7 +112,7 @@ func ParseApp(name string) (card.Application, error) {
 // application, scope and place, the action of its lane, and the moment.
 type Tap struct {
 	App    card.Application
-	Scope  uint32 // the gate's school, library, venue, site group or zone
+	Scope  uint32 // the gate's school, library, venue, site group, zone or bike operator's zone
 	Place  uint32 // the gate's number; at a tourist site, the site number 1..card.SitesMax
 	Action Action
 	Date   citycard.BCDDate
@@ -235,6 +238,15 @@ func Decide(f *card.Entitlements, tap Tap) Decision {
 			return d
 		}
 		e.Inside = tap.Action == CheckIn
+	case card.AppBike:
+		// One bike a card: a hire while a bike is out is refused (the
+		// dock closes an overdue rental first, terminal.BikeDock); a
+		// return never is, with a bike out or not.
+		if tap.Action == Hire && e.Inside {
+			d.Reason = Limit
+			return d
+		}
+		e.Inside = tap.Action == Hire
 	case card.AppLibrary:
 		switch {
 		case tap.Action == Return && e.Uses > 0:

@@ -42,6 +42,9 @@ func TestDecide(t *testing.T) {
 	parking := func(inside bool) card.Entitlement {
 		return card.Entitlement{App: card.AppParking, Scope: 12, Inside: inside}
 	}
+	bike := func(out bool) card.Entitlement {
+		return card.Entitlement{App: card.AppBike, Scope: 3, Inside: out, LastDate: sep1, LastTime: at}
+	}
 	tap := func(app card.Application, scope, place uint32, a apps.Action, d citycard.BCDDate) apps.Tap {
 		return apps.Tap{App: app, Scope: scope, Place: place, Action: a, Date: d, Time: at}
 	}
@@ -102,6 +105,17 @@ func TestDecide(t *testing.T) {
 		{"parking check-in while outside", parking(false), tap(card.AppParking, 12, 1, apps.CheckIn, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Inside }},
 		{"parking check-in while inside", parking(true), tap(card.AppParking, 12, 1, apps.CheckIn, sep1), apps.Limit, nil},
 		{"parking check-out after the permit's end", parking(true), tap(card.AppParking, 12, 1, apps.CheckOut, jul16), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
+		// Bike: deposit-free rental, one bike out a card.
+		{"a bike hired with none out", bike(false), tap(card.AppBike, 3, 3001, apps.Hire, sep1), apps.Allowed, func(e card.Entitlement) bool { return e.Inside }},
+		{"a second bike while one is out", bike(true), tap(card.AppBike, 3, 3001, apps.Hire, sep1), apps.Limit, nil},
+		{"a bike returned", bike(true), tap(card.AppBike, 3, 3002, apps.Return, sep1), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
+		{"a return with no bike out: never refused", bike(false), tap(card.AppBike, 3, 3002, apps.Return, sep1), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
+		{"a bike returned after the slot's last day: never refused", bike(true), tap(card.AppBike, 3, 3002, apps.Return, jul16), apps.Allowed, func(e card.Entitlement) bool { return !e.Inside }},
+		{"a hire on the slot's last day", bike(false), tap(card.AppBike, 3, 3001, apps.Hire, jul15), apps.Allowed, nil},
+		{"a hire the day after the slot's last", bike(false), tap(card.AppBike, 3, 3001, apps.Hire, jul16), apps.Expired, nil},
+		{"another operator's dock", bike(false), tap(card.AppBike, 4, 3001, apps.Hire, sep1), apps.WrongApplication, nil},
+		{"a loan at a bike dock", bike(false), tap(card.AppBike, 3, 3001, apps.Loan, sep1), apps.WrongApplication, nil},
+		{"a hire at a parking barrier", parking(false), tap(card.AppParking, 12, 1, apps.Hire, sep1), apps.WrongApplication, nil},
 	}
 	for _, c := range cases {
 		f := file(c.e)

@@ -61,7 +61,7 @@
 //	counter (2) | count (1, at most 6) | grant MAC (4) | count × slot (35)
 //
 //	slot: application (1: 1 campus, 2 library, 3 venue, 4 site, 5 parking,
-//	7 concession) |
+//	6 bike, 7 concession) |
 //	scope (4) | valid from (4) | valid to (4) | class (2) | limit (2) |
 //	uses (2) | last date (4) | last time (3) | inside (1) | sites (8)
 //
@@ -80,7 +80,7 @@
 // limit, venue admissions in the month of the last stamp, campus canteen
 // spend in fen on the last stamp's day of the daily canteen limit in
 // fen that the parents set; inside: campus and
-// parking; sites: site, bit n-1 for site n visited on the last stamp's
+// parking, and bike: a bike out, hired at the last stamp; sites: site, bit n-1 for site n visited on the last stamp's
 // day), uses never pass the limit, and at most one slot per application
 // and scope: ParseEntitlements refuses anything else, naming the field.
 //

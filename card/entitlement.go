@@ -44,6 +44,7 @@ const (
 	AppVenue   Application = 3 // sports venue pass: admissions a month
 	AppSite    Application = 4 // tourist annual pass (年卡): each site once a day
 	AppParking Application = 5 // parking permit: check-in and check-out
+	AppBike    Application = 6 // public bikes: deposit-free rental, one bike out (inside) since the last stamp, the hire
 
 	// AppConcession is no application system's: it is the back office's
 	// own slot of a concession card (a senior's, a student's), its scope
@@ -51,23 +52,22 @@ const (
 	// the last day of the annual review's grace (package cms), written
 	// at each online contact under the grant MAC. A fare terminal prices
 	// a concession card at its lapsed category when the slot is missing,
-	// forged or past (package terminal). 6 is left to the bike-share
-	// application.
+	// forged or past (package terminal).
 	AppConcession Application = 7
 )
 
-var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking", AppConcession: "concession"}
+var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking", AppBike: "bike", AppConcession: "concession"}
 
-// Valid reports whether a is one of the five application systems (the
+// Valid reports whether a is one of the six application systems (the
 // kinds of package apps): AppConcession, the back office's own, is not.
-func (a Application) Valid() bool { return a >= AppCampus && a <= AppParking }
+func (a Application) Valid() bool { return a >= AppCampus && a <= AppBike }
 
 // InFile reports whether a may hold a slot of the entitlement file: an
 // application system's, or the concession's.
 func (a Application) InFile() bool { return a.Valid() || a == AppConcession }
 
 // String gives the name ParseApplication reads: campus, library, venue,
-// site, parking; and concession.
+// site, parking, bike; and concession.
 func (a Application) String() string {
 	if a.InFile() {
 		return appNames[a]
@@ -78,12 +78,12 @@ func (a Application) String() string {
 // ParseApplication parses an application name (any case). Kind Invalid
 // for any other.
 func ParseApplication(name string) (Application, error) {
-	for a := AppCampus; a <= AppParking; a++ {
+	for a := AppCampus; a <= AppBike; a++ {
 		if strings.EqualFold(name, appNames[a]) {
 			return a, nil
 		}
 	}
-	return 0, citycard.E("card.ParseApplication", citycard.Invalid, "application %q: want campus, library, venue, site or parking", name)
+	return 0, citycard.E("card.ParseApplication", citycard.Invalid, "application %q: want campus, library, venue, site, parking or bike", name)
 }
 
 // Entitlement is one slot of the entitlement file: what the card may do
@@ -93,7 +93,7 @@ func ParseApplication(name string) (Application, error) {
 // Fields an application does not use are zero.
 type Entitlement struct {
 	App       Application
-	Scope     uint32           // school, library, venue, site group or parking zone code
+	Scope     uint32           // school, library, venue, site group, parking zone or bike operator's zone code
 	ValidFrom citycard.BCDDate // first day
 	ValidTo   citycard.BCDDate // last day, not before ValidFrom
 	Class     uint16           // campus: the pupil's class
@@ -101,7 +101,7 @@ type Entitlement struct {
 	Uses      uint16           // library: loans out; venue: admissions in the month of LastDate; campus: canteen spend in fen on LastDate
 	LastDate  citycard.BCDDate // the last stamp written; zero = none
 	LastTime  citycard.BCDTime
-	Inside    bool   // campus, parking: checked in and not yet out
+	Inside    bool   // campus, parking: checked in and not yet out; bike: a bike out (hired at LastDate, LastTime)
 	Sites     uint64 // site: bit n-1 set for site n visited on LastDate
 }
 
@@ -111,7 +111,7 @@ type Entitlement struct {
 func (e Entitlement) Validate() error {
 	const op = "card.Entitlement.Validate"
 	if !e.App.InFile() {
-		return fieldErr(op, "entitlement", "application", "%d is not 1-5 or 7", e.App)
+		return fieldErr(op, "entitlement", "application", "%d is not 1-7", e.App)
 	}
 	if e.App == AppConcession && e.Scope > 0xFF {
 		return fieldErr(op, "entitlement", "scope", "%d on a concession: want a rider category code, 0-255", e.Scope)
@@ -140,7 +140,7 @@ func (e Entitlement) Validate() error {
 		return fieldErr(op, "entitlement", "limit", "%d on a %v entitlement, want 0", e.Limit, e.App)
 	case e.Uses > e.Limit:
 		return fieldErr(op, "entitlement", "uses", "%d over the limit %d", e.Uses, e.Limit)
-	case e.Inside && e.App != AppCampus && e.App != AppParking:
+	case e.Inside && e.App != AppCampus && e.App != AppParking && e.App != AppBike:
 		return fieldErr(op, "entitlement", "inside", "set on a %v entitlement", e.App)
 	case e.Sites != 0 && e.App != AppSite:
 		return fieldErr(op, "entitlement", "sites", "%016X on a %v entitlement, want 0", e.Sites, e.App)

@@ -440,10 +440,9 @@
 // cities' cards, cleared from the national centre's answer file, and
 // ours used elsewhere, from its incoming files); the ledger entries of a
 // cycle; grey decisions and concessions in statements; the concessions
-// of confirmed grey records; the payers' pay-ins matched by recon (it
-// reads the payments made, and a payer's pay-in is an unmatched credit
-// there for now); a refund's reclaim (error_receivable:PAYER) netted
-// against its payer. Reconciliation with the bank's statements is
-// package recon's. The API is api's
+// of confirmed grey records; a refund's reclaim (error_receivable:PAYER)
+// netted against its payer. Reconciliation with the bank's statements
+// (the payments made, and the payers' pay-ins expected) is package
+// recon's. The API is api's
 // /v1/clearing (cycles, their moves, files and statements).
 package clearing

@@ -72,9 +72,13 @@ func (cs *Cycles) lastClosed(ctx context.Context) (Day, error) {
 	}
 }
 
-// clearerFor returns the Clearer of day d: cs.Clearer under the fee
-// schedules in force on d, when cs has a fee store.
-func (cs *Cycles) clearerFor(ctx context.Context, d Day) (*Clearer, error) {
+// ClearerFor returns the Clearer of day d: cs.Clearer under the fee
+// schedules in force on d, when cs has a fee store, and the concessions,
+// commissions and debit caps in force on d, when it has a parameter
+// store: the Clearer that Run used for d's cycle, so that clearing a
+// cycle again from its inputs with it gives the same result. Kinds of
+// the stores, and Invalid from NewClearer.
+func (cs *Cycles) ClearerFor(ctx context.Context, d Day) (*Clearer, error) {
 	cfg := cs.Clearer.cfg
 	if cs.Fees != nil {
 		vs, err := cs.Fees.FeeVersions(ctx)

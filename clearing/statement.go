@@ -127,7 +127,7 @@ func (cs *Cycles) Statements(ctx context.Context, d Day) ([]Statement, error) {
 	if s.Cycle.State != Closed {
 		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v: statements are of a closed cycle", d, s.Cycle.State)
 	}
-	clr, err := cs.clearerFor(ctx, d)
+	clr, err := cs.ClearerFor(ctx, d)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}

@@ -177,7 +177,7 @@ func (cs *Cycles) Run(ctx context.Context, d Day, by string) (*Stored, error) {
 	if in.LoadClaim, in.Loads, in.TopUps, err = cs.GatherLoads(ctx, pp, &cur.Cycle); err != nil {
 		return nil, err
 	}
-	clr, err := cs.clearerFor(ctx, d)
+	clr, err := cs.ClearerFor(ctx, d)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}

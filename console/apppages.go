@@ -597,12 +597,12 @@ func recordFilter(q url.Values) (func(*apps.AppRecord) bool, string, error) {
 	v := q.Get(set[0])
 	switch set[0] {
 	case "action":
-		for a := apps.CheckIn; a <= apps.Canteen; a++ {
+		for a := apps.CheckIn; a <= apps.Hire; a++ {
 			if a.String() == v {
 				return func(r *apps.AppRecord) bool { return r.Action == a }, "action " + v, nil
 			}
 		}
-		return nil, "", citycard.E(op, citycard.Invalid, "action=%q: want check-in, check-out, admission, loan, return or canteen", v)
+		return nil, "", citycard.E(op, citycard.Invalid, "action=%q: want check-in, check-out, admission, loan, return, canteen or hire", v)
 	case "hour":
 		h, err := strconv.Atoi(v)
 		if err != nil || h < 0 || h > 23 {

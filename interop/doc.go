@@ -29,7 +29,11 @@
 // record MAC is the other city's PSAM's, under keys only it holds); a
 // forged TAC, a key version we do not hold, another issuer's card or a
 // card and counter accepted before (the store's unique index keeps it
-// so) is rejected with its reason. The accepted are booked from our card
+// so) is rejected with its reason, and so is a genuine record that came
+// after the interconnection's time limit (late: its tap more than
+// Interop.LateDays, DefaultLateDays 30, before the INC file's day; the
+// TAC is checked first, so a forged record is answered forged whatever
+// date it claims). The accepted are booked from our card
 // float to interconnect_receivable:CITY (EntryIncoming: that account is
 // the net of what the city owes us and what we owe it), and the next
 // cycle to close pays the city for them, from our issuer. Our answer to
@@ -105,8 +109,9 @@
 //
 // # Not yet
 //
-// A limit on how late an answer may come (reason 09 is defined, not
-// applied), our card shadows taking the counters of our cards' records
+// A limit on how late the answer to our OUT file may come (reason 09 is
+// applied to the INC files we answer, not to the answers we are given),
+// our card shadows taking the counters of our cards' records
 // taken elsewhere (a card used in another city shows a counter gap here
 // until then), the float reconciliation counting EntryIncoming, the
 // simulator's counterpart fault (sim/city), and the settlement of a grey

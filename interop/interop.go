@@ -49,6 +49,30 @@ type Interop struct {
 	// stopping the close of the cycle that settles it.
 	Known func(ctx context.Context, party string) error
 	Now   func() time.Time // when a file is stored (never in a file)
+	// LateDays is the interconnection's time limit: a record of our
+	// card in an INC file whose tap was more than LateDays days before
+	// the file's day is answered late (ReasonLate), its TAC good or not
+	// (0: DefaultLateDays).
+	LateDays int
+}
+
+// DefaultLateDays is the interconnection's time limit on our cards'
+// records taken elsewhere, when Interop.LateDays is 0: 30 days from the
+// tap (China time) to the day of the INC file that brings it, the day
+// itself included. An offline terminal may hold its records a few days;
+// a month bounds how long our issuer's liability for a tap stays open,
+// and a record past it is the acquirer's to bear.
+const DefaultLateDays = 30
+
+// late reports whether a record of a tap at at comes after the time
+// limit in a file of day d.
+func (x *Interop) late(d Day, at time.Time) bool {
+	limit := x.LateDays
+	if limit <= 0 {
+		limit = DefaultLateDays
+	}
+	y, m, dd := at.In(citycard.ChinaTime).Date()
+	return int(d)-int(clearing.DayOf(y, m, dd)) > limit
 }
 
 // OutgoingID returns the ID of our OUT file of cycle d.
@@ -408,6 +432,11 @@ func (x *Interop) incoming(ctx context.Context, name string, f *File, imp *Impor
 				reason = ReasonTAC
 			default:
 				return citycard.E(op, citycard.KindOf(err), "file %s line %d: %w", name, i+2, err)
+			}
+			// Late after the TAC: a forged record is answered forged,
+			// whenever it claims to be from.
+			if reason == ReasonAccepted && x.late(h.Day, c.At) {
+				reason = ReasonLate
 			}
 		}
 		st := Rejected

@@ -68,7 +68,7 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 			next++
 		}
 		for i := range imp.Instructions {
-			rows.Queue(`INSERT INTO recon_instructions (`+recon.InstructionColumns+`) VALUES (`+placeholders(9)+`, NULL)
+			rows.Queue(`INSERT INTO recon_instructions (`+recon.InstructionColumns+`) VALUES (`+placeholders(10)+`, NULL)
 				ON CONFLICT (end_to_end_id) DO NOTHING`, recon.InstructionArgs(&imp.Instructions[i])...)
 		}
 		if err := sendAll(ctx, tx, &rows, nil); err != nil {

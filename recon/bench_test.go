@@ -17,7 +17,7 @@ func benchSet(n int, byRef bool) ([]Instruction, []Movement) {
 	for i := range ins {
 		party := fmt.Sprintf("op-%05d", i)
 		ins[i] = Instruction{Instruction: exchange.Instruction{EndToEndID: exchange.EndToEndID(d, i+1), Party: party, AmountFen: int64(1000 + i)},
-			Cycle: d, MessageID: exchange.MessageID(d), Due: d + 1, Remittance: exchange.Remittance(d, party)}
+			Direction: Debit, Cycle: d, MessageID: exchange.MessageID(d), Due: d + 1, Remittance: exchange.Remittance(d, party)}
 		p := Part{EndToEndID: ins[i].EndToEndID, AmountFen: ins[i].AmountFen, Remittance: ins[i].Remittance}
 		if byRef {
 			p.EndToEndID = ""

@@ -1,8 +1,9 @@
 // Package recon reconciles (对账) the bank's statements of the collector's
 // account against the settlement instructions of the closed clearing
-// cycles: it reads the statement, matches its movements to the
-// instructions, and keeps what does not match open, with its age, until
-// staff resolve it, each resolution audited.
+// cycles and the pay-ins they expect: it reads the statement, matches its
+// movements to the instructions and pay-ins, and keeps what does not
+// match open, with its age, until staff resolve it, each resolution
+// audited.
 //
 // # Statements
 //
@@ -24,9 +25,34 @@
 // charges) are not checked: banks send many, and a statement is
 // refused only for what reconciliation uses.
 //
+// # Pay-ins
+//
+// Money comes in too: a party whose net position is negative owes the
+// collector, and a cycle lists the pay-ins it expects (the payers of
+// remote top-ups, exchange.Settlement.Incoming, the cycle's
+// CCLR-YYYYMMDD-incoming.csv), each under its reference
+// (CCLR-YYYYMMDD-RNNNNN, exchange.PayInReference: derived from the cycle
+// and the payer's rank, the reference the payer is asked to quote).
+// InstructionsOf makes each an Instruction of Direction Credit, the
+// reference kept as its EndToEndID (apart from the payments'
+// CCLR-YYYYMMDD-NNNNN, so one key and one table hold both), due on the
+// cycle's close date as the payments are, with no remittance
+// information of ours. A payment is an Instruction of Direction Debit.
+// The two are matched alike, each only with movements of its own
+// direction: a credit never pays a payment instruction, and a debit
+// never brings a pay-in, whatever they name (they stay movements nothing
+// matched). Amounts are signed as what leaves the account: a pay-in's
+// InstructedFen, as a credit's BankFen, is negative, so that
+// DifferenceFen reads the same way for both (a pay-in 1 yuan short
+// differs by +100). A pay-in not made is an open unmatched_instruction
+// of direction CRDT, aged from its due day, named by its reference,
+// until a credit matches it (a late pay-in, in a later statement) or
+// staff resolve it (written_off, corrected, accepted: not_ours is a
+// movement's only).
+//
 // # Matching
 //
-// An import takes the instructions of the cycles closed in the
+// An import takes the instructions and pay-ins of the cycles closed in the
 // statement's window (LookbackDays before its first booking day, plus
 // the tolerance) from Settlements, keeps those not kept yet, and matches
 // every instruction and movement still open (the statement's own, and
@@ -40,24 +66,26 @@
 //     matched when the movements sum to the instructions exactly,
 //     mismatched otherwise (both sums kept). The date does not matter: the
 //     identifier does.
-//  2. By reference: a debit booked within ToleranceDays of an
+//  2. By reference: a movement booked within ToleranceDays of an
 //     instruction's due day (the cycle's close date, its requested
-//     execution date), whose texts carry the instruction's EndToEndId or
-//     remittance information, pays it when the amounts are equal; one
-//     movement pays several so referred to when it is their sum, several
-//     movements one when theirs is.
-//  3. By cycle: a debit naming a cycle's message or payment information
-//     ID (CCLR-YYYYMMDD, CCLR-YYYYMMDD-1: the bank booked the pain.001 as
-//     a whole) pays the one instruction of the cycle left of its amount,
-//     or all of those left within the tolerance when it is their sum.
+//     execution date), whose texts carry the instruction's EndToEndId (a
+//     pay-in's reference) or remittance information, pays it when the
+//     amounts are equal; one movement pays several so referred to when
+//     it is their sum (a payer paying two cycles' pay-ins in one credit),
+//     several movements one when theirs is (a split payment).
+//  3. By cycle: a movement naming a cycle's message ID (CCLR-YYYYMMDD),
+//     or a debit its payment information ID (CCLR-YYYYMMDD-1: the bank
+//     booked the pain.001 as a whole), pays the one instruction of the
+//     cycle left of its amount, or all of those left within the
+//     tolerance when it is their sum.
 //  4. What still refers to exactly one instruction, which no other
 //     movement refers to, is that payment with a wrong amount:
 //     mismatched.
 //
-// Amount and date alone, without a reference, match nothing: two parties
-// paid the same amount on one day would be told apart by chance. A
-// credit (money in) pays no instruction: the parties' pay-ins are not
-// yet expected here, and show as movements nothing matched.
+// Every pass pairs an instruction only with movements of its direction
+// (the end-to-end pass links nothing across directions). Amount and date
+// alone, without a reference, match nothing: two parties paid the same
+// amount on one day would be told apart by chance.
 //
 // Each movement's references are found once, by its words (runs of the
 // characters of party and settlement IDs), and looked up in maps of the
@@ -72,7 +100,8 @@
 // # Findings
 //
 // A Finding is a match, or an instruction or a movement nothing matched
-// (named match-N, bank-N and by its EndToEndId). Matched ones are
+// (named match-N, bank-N and by its EndToEndId or reference), with its
+// Direction (DBIT: payments; CRDT: pay-ins). Matched ones are
 // closed; the others are open, aged in days from the earliest day of
 // their parts, until a later statement matches them (an instruction paid
 // late) or staff resolve them: a Decision (corrected, accepted, not_ours
@@ -89,7 +118,9 @@
 // replay that changes nothing, and another file under a statement ID
 // already imported is refused. Matches, statements and resolutions are
 // never changed and an instruction's or movement's match is set once:
-// the stores' triggers refuse anything else.
+// the stores' triggers refuse anything else. Pay-ins are rows of the
+// instructions' table (migration 0034 gave it their direction, DBIT for
+// every row kept before) under the same triggers.
 //
 // BenchReconImport (storetest) imports a statement of 10,000 payments of
 // as many instructions, matched by reference, and lists the findings:
@@ -109,9 +140,10 @@
 //
 // # Not yet
 //
-// The parties' pay-ins (a negative net position paid in to the
-// collector's account) are not expected, so they show as unmatched
-// movements for staff to resolve; a camt.053 of several statements
+// Only the payers' pay-ins are expected (exchange lists those): another
+// party with a negative net (an interconnected city's issuer, an
+// operator) paying in shows as a credit nothing matched, for staff to
+// resolve; a camt.053 of several statements
 // (accounts) is refused, one file per statement; the listing reads the
 // whole store (SnapshotMax rows of each kind), with no archive of old
 // closed findings.

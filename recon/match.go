@@ -9,28 +9,55 @@ import (
 	"github.com/citycard/citycard/exchange"
 )
 
-// Instruction is one settlement instruction of a closed cycle as
-// reconciliation expects to see it on the bank's statement: the
-// collector's account debited AmountFen, on or after Due, the payment
-// named by its EndToEndID.
+// Instruction is one movement a closed cycle expects on the bank's
+// statement: a settlement instruction (Direction Debit: the collector's
+// account debited AmountFen, on or after Due, the payment named by its
+// EndToEndID), or a party's pay-in (Direction Credit: the account
+// credited AmountFen by the party, from Due, under the reference the
+// cycle's incoming CSV gave it, kept as its EndToEndID).
 type Instruction struct {
 	exchange.Instruction
+	Direction  Direction
 	Cycle      clearing.Day
 	MessageID  string       // the pain.001's MsgId: CCLR-YYYYMMDD
 	Due        clearing.Day // the requested execution date (the cycle's close date)
-	Remittance string       // RmtInf/Ustrd as the pain.001 wrote it
+	Remittance string       // RmtInf/Ustrd as the pain.001 wrote it; "" for a pay-in
 	Match      int64        // the match that took it; 0 while unmatched
 }
 
-// InstructionsOf returns settlement s's instructions as reconciliation
-// expects them.
+// InstructionsOf returns settlement s's instructions, then its expected
+// pay-ins (exchange.PayIn, its Reference as the EndToEndID), as
+// reconciliation expects them, all due on the cycle's close date.
 func InstructionsOf(s *exchange.Settlement) []Instruction {
-	out := make([]Instruction, len(s.Instructions))
+	out := make([]Instruction, 0, len(s.Instructions)+len(s.Incoming))
 	due := clearing.DayOf(s.Closed.Year(), s.Closed.Month(), s.Closed.Day())
-	for i, in := range s.Instructions {
-		out[i] = Instruction{Instruction: in, Cycle: s.Day, MessageID: s.MessageID, Due: due, Remittance: exchange.Remittance(s.Day, in.Party)}
+	for _, in := range s.Instructions {
+		out = append(out, Instruction{Instruction: in, Direction: Debit, Cycle: s.Day, MessageID: s.MessageID, Due: due, Remittance: exchange.Remittance(s.Day, in.Party)})
+	}
+	for _, p := range s.Incoming {
+		in := exchange.Instruction{EndToEndID: p.Reference, Party: p.Party, Name: p.Name, Account: p.Account, AmountFen: p.AmountFen}
+		out = append(out, Instruction{Instruction: in, Direction: Credit, Cycle: s.Day, MessageID: s.MessageID, Due: due})
 	}
 	return out
+}
+
+// SignedFen is what in moves on the collector's account, as a Match's
+// and a Finding's amounts count it: a payment's amount, a pay-in's
+// negated.
+func (in *Instruction) SignedFen() int64 {
+	if in.Direction == Credit {
+		return -in.AmountFen
+	}
+	return in.AmountFen
+}
+
+// SignedFen is what m moved on the collector's account: a debit's
+// amount, a credit's negated.
+func (m *Movement) SignedFen() int64 {
+	if m.Direction == Credit {
+		return -m.AmountFen
+	}
+	return m.AmountFen
 }
 
 // State is what matching made of instructions and movements.
@@ -41,8 +68,8 @@ const (
 	// Matched: the movements pay the instructions, to the fen.
 	Matched State = iota + 1
 	// Mismatched: they refer to each other (an end-to-end ID, or a
-	// reference within the date tolerance), but the amounts (or the
-	// direction) differ: both amounts kept.
+	// reference within the date tolerance), in the same direction, but
+	// the amounts differ: both amounts kept.
 	Mismatched
 )
 
@@ -71,7 +98,7 @@ type Match struct {
 	ID            int64 // the store's
 	State         State
 	How           string
-	InstructedFen int64 // the instructions' sum
+	InstructedFen int64 // the instructions' sum (a pay-in counted negative)
 	BankFen       int64 // the movements' sum (a credit counted negative)
 	Statement     string
 	Instructions  []string // EndToEndIDs
@@ -99,16 +126,12 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 		m := Match{How: how, State: Matched}
 		for _, i := range is {
 			usedI[i] = true
-			m.InstructedFen += ins[i].AmountFen
+			m.InstructedFen += ins[i].SignedFen()
 			m.Instructions = append(m.Instructions, ins[i].EndToEndID)
 		}
 		for _, j := range ms {
 			usedM[j] = true
-			if mvs[j].Direction == Debit {
-				m.BankFen += mvs[j].AmountFen
-			} else {
-				m.BankFen -= mvs[j].AmountFen
-			}
+			m.BankFen += mvs[j].SignedFen()
 			m.Movements = append(m.Movements, mvs[j].ID)
 		}
 		if m.BankFen != m.InstructedFen {
@@ -120,7 +143,8 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	// 1. By end-to-end ID: the instructions and movements linked by the
 	// movements' details, in connected groups (a batch booking links one
 	// movement to several instructions, a split payment several
-	// movements to one).
+	// movements to one), of one direction: a credit naming a payment,
+	// or a debit a pay-in, links nothing.
 	byE2E := make(map[string]int, len(ins))
 	for i := range ins {
 		byE2E[ins[i].EndToEndID] = i
@@ -140,7 +164,7 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	linked := make([]bool, len(mvs))
 	for j := range mvs {
 		for _, p := range mvs[j].Parts {
-			if i, ok := byE2E[p.EndToEndID]; ok && p.EndToEndID != "" {
+			if i, ok := byE2E[p.EndToEndID]; ok && p.EndToEndID != "" && ins[i].Direction == mvs[j].Direction {
 				linked[j] = true
 				a, b := find(i), find(len(ins)+j)
 				if a != b {
@@ -190,10 +214,11 @@ func matching(ins []Instruction, mvs []Movement, tol int) []Match {
 	}
 
 	// 2. By reference: what a movement's texts name, within the date
-	// tolerance, debits only.
+	// tolerance, in the instruction's direction (a debit pays a payment,
+	// a credit a pay-in).
 	within := func(i, j int) bool {
 		d := int(mvs[j].Booked) - int(ins[i].Due)
-		return !usedI[i] && !usedM[j] && mvs[j].Direction == Debit && d >= -tol && d <= tol
+		return !usedI[i] && !usedM[j] && mvs[j].Direction == ins[i].Direction && d >= -tol && d <= tol
 	}
 	insWithin := func(is []int, j int) []int {
 		var out []int
@@ -300,7 +325,9 @@ func newRefIndex(ins []Instruction) *refIndex {
 		}
 		if m := ins[i].MessageID; m != "" {
 			x.cycle[m] = append(x.cycle[m], i)
-			x.cycle[m+"-1"] = append(x.cycle[m+"-1"], i)
+			if ins[i].Direction == Debit { // the pain.001's PmtInfId: its payments only
+				x.cycle[m+"-1"] = append(x.cycle[m+"-1"], i)
+			}
 		}
 	}
 	return x

@@ -3,8 +3,10 @@ package recon
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,8 +159,122 @@ func TestMatchRules(t *testing.T) {
 		{"another party's remittance, of which this one's is a prefix", []Movement{mv(1, 5000, due, Part{Remittance: ins[2].Remittance + "-express"})}, nil},
 		{"the remittance and more words", []Movement{mv(1, 5000, due, Part{Remittance: "PAYMENT " + ins[2].Remittance + ", THANK YOU"})}, []string{"matched reference [CCLR-20261201-00003]"}},
 		{"the remittance after Chinese text", []Movement{mv(1, 5000, due, Part{Remittance: "转账：" + ins[2].Remittance + "。"})}, []string{"matched reference [CCLR-20261201-00003]"}},
-		{"a credit naming an instruction", []Movement{{ID: 1, Direction: Credit, AmountFen: 5000, Booked: due, Parts: []Part{{EndToEndID: ins[2].EndToEndID}}}},
-			[]string{"mismatched end_to_end_id [CCLR-20261201-00003]"}},
+		{"a credit naming an instruction", []Movement{{ID: 1, Direction: Credit, AmountFen: 5000, Booked: due, Parts: []Part{{EndToEndID: ins[2].EndToEndID}}}}, nil},
+		{"a credit with an instruction's remittance", []Movement{{ID: 1, Direction: Credit, AmountFen: 5000, Booked: due, Parts: []Part{ref(2)}}}, nil},
+	} {
+		var got []string
+		for _, m := range matching(ins, tt.mvs, DefaultToleranceDays) {
+			got = append(got, m.State.String()+" "+m.How+" "+fmtList(m.Instructions))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// payInSettlements are two cycles' settlements with pay-ins expected:
+// 2026-12-01's (closed 2026-12-02) pays nb-bus and expects four payers'
+// pay-ins, 2026-12-02's (closed 2026-12-03) two.
+func payInSettlements() []*exchange.Settlement {
+	zone := time.FixedZone("CST", 8*3600)
+	d := clearing.DayOf(2026, 12, 1)
+	one := &exchange.Settlement{Day: d, MessageID: exchange.MessageID(d), Closed: time.Date(2026, 12, 2, 9, 30, 0, 0, zone), Collector: "31500001FFFFFFFF",
+		Instructions: []exchange.Instruction{{EndToEndID: exchange.EndToEndID(d, 1), Party: "nb-bus", Name: "nb-bus", Account: "ACCT nb-bus", AmountFen: 9909}}, SumFen: 9909}
+	two := &exchange.Settlement{Day: d + 1, MessageID: exchange.MessageID(d + 1), Closed: time.Date(2026, 12, 3, 9, 30, 0, 0, zone), Collector: "31500001FFFFFFFF"}
+	for _, p := range []struct {
+		s     *exchange.Settlement
+		party string
+		fen   int64
+	}{{one, "alipay", 7311}, {one, "wechat-pay", 1500}, {one, "unionpay-qr", 4200}, {one, "jd-pay", 1200}, {two, "alipay", 2689}, {two, "unionpay-qr", 800}} {
+		p.s.Incoming = append(p.s.Incoming, exchange.PayIn{Reference: exchange.PayInReference(p.s.Day, len(p.s.Incoming)+1), Party: p.party, Name: p.party, Account: "ACCT " + p.party, AmountFen: p.fen})
+		p.s.IncomingFen += p.fen
+	}
+	return []*exchange.Settlement{one, two}
+}
+
+// TestMatchPayIns: the payers' pay-ins on a camt.053 of credits: one by
+// its reference as the EndToEndId, one paid in two credits, one credit
+// paying a payer's two cycles, one with the amount wrong (mismatched);
+// a credit naming a payment and a debit naming a pay-in pay neither;
+// the pay-in not made stays open, aged, until it comes in a later
+// statement.
+func TestMatchPayIns(t *testing.T) {
+	var ins []Instruction
+	for _, s := range payInSettlements() {
+		ins = append(ins, InstructionsOf(s)...)
+	}
+	today := clearing.DayOf(2026, 12, 5)
+	show := func(fs []Finding, open bool) []string {
+		var out []string
+		for _, f := range fs {
+			if f.Open() == open {
+				out = append(out, fmt.Sprintf("%s %v %v %d/%d %dd %s", f.ID, f.State, f.Direction, f.InstructedFen, f.BankFen, f.AgeDays, strings.Join(f.EndToEndIDs, "+")))
+			}
+		}
+		return out
+	}
+	fs := reconcile(t, slices.Clone(ins), today, "payins.xml")
+	if got, want := show(fs, false), []string{
+		"match-1 matched CRDT -7311/-7311 3d CCLR-20261201-R00001",
+		"match-2 matched CRDT -5000/-5000 3d CCLR-20261201-R00003+CCLR-20261202-R00002",
+		"match-3 matched CRDT -1500/-1500 3d CCLR-20261201-R00002",
+	}; !slices.Equal(got, want) {
+		t.Errorf("closed: %q, want %q", got, want)
+	}
+	want := []string{
+		"CCLR-20261201-00001 unmatched_instruction DBIT 9909/0 3d CCLR-20261201-00001",
+		"CCLR-20261201-R00004 unmatched_instruction CRDT -1200/0 3d CCLR-20261201-R00004",
+		"bank-6 unmatched_movement CRDT 0/-9909 2d ",
+		"bank-7 unmatched_movement DBIT 0/1200 2d ",
+		"match-4 mismatched CRDT -2689/-2600 2d CCLR-20261202-R00001",
+	}
+	if got := show(fs, true); !slices.Equal(got, want) {
+		t.Errorf("open: %q, want %q", got, want)
+	}
+	for _, f := range fs {
+		if f.ID == "match-2" && !slices.Equal(f.Parties, []string{"unionpay-qr"}) {
+			t.Errorf("match-2's parties: %q", f.Parties)
+		}
+	}
+	// jd-pay pays two days late, in the next statement: matched.
+	fs = reconcile(t, slices.Clone(ins), today, "payins.xml", "payins-late.xml")
+	if got := show(fs, true); !slices.Equal(got, slices.Delete(slices.Clone(want), 1, 2)) {
+		t.Errorf("open after payins-late.xml: %q", got)
+	}
+	if got := show(fs, false); len(got) != 4 || got[3] != "match-5 matched CRDT -1200/-1200 3d CCLR-20261201-R00004" {
+		t.Errorf("closed after payins-late.xml: %q", got)
+	}
+}
+
+// TestMatchPayInRules: the rules on pay-ins alone, on credits made in
+// the test.
+func TestMatchPayInRules(t *testing.T) {
+	ss := payInSettlements()
+	ins := append(InstructionsOf(ss[0]), InstructionsOf(ss[1])...)
+	due := ins[0].Due
+	cr := func(id int64, fen int64, booked clearing.Day, parts ...Part) Movement {
+		return Movement{ID: id, Direction: Credit, AmountFen: fen, Booked: booked, Parts: parts}
+	}
+	ref := func(r string) Part { return Part{Remittance: r} }
+	for _, tt := range []struct {
+		name string
+		mvs  []Movement
+		want []string
+	}{
+		{"reference within the tolerance", []Movement{cr(1, 7311, due+3, ref("CCLR-20261201-R00001"))}, []string{"matched reference [CCLR-20261201-R00001]"}},
+		{"reference past the tolerance", []Movement{cr(1, 7311, due+4, ref("CCLR-20261201-R00001"))}, nil},
+		{"end-to-end past the tolerance", []Movement{cr(1, 7311, due+30, Part{EndToEndID: "CCLR-20261201-R00001"})}, []string{"matched end_to_end_id [CCLR-20261201-R00001]"}},
+		{"end-to-end, amount off", []Movement{cr(1, 7310, due, Part{EndToEndID: "CCLR-20261201-R00001"})}, []string{"mismatched end_to_end_id [CCLR-20261201-R00001]"}},
+		{"amount and date without a reference", []Movement{cr(1, 7311, due)}, nil},
+		{"one credit, a cycle's pay-ins by its message ID", []Movement{cr(1, 2689+800, due+1, ref("CCLR-20261202"))},
+			[]string{"matched cycle [CCLR-20261202-R00001 CCLR-20261202-R00002]"}},
+		{"one pay-in named by the cycle and its amount", []Movement{cr(1, 1500, due, ref("CCLR-20261201"))}, []string{"matched cycle [CCLR-20261201-R00002]"}},
+		{"the pain.001's payment information ID names no pay-in", []Movement{cr(1, 1500, due, Part{PaymentInfoID: "CCLR-20261201-1"})}, nil},
+		{"a debit naming a pay-in", []Movement{{ID: 1, Direction: Debit, AmountFen: 7311, Booked: due, Parts: []Part{{EndToEndID: "CCLR-20261201-R00001"}}}}, nil},
+		{"a debit of a cycle's payment beside its pay-ins", []Movement{{ID: 1, Direction: Debit, AmountFen: 9909, Booked: due, Parts: []Part{{MessageID: "CCLR-20261201"}}}},
+			[]string{"matched cycle [CCLR-20261201-00001]"}},
+		{"a payer's two cycles in one credit by end-to-end", []Movement{cr(1, 7311+2689, due+1, Part{EndToEndID: "CCLR-20261201-R00001", AmountFen: 7311}, Part{EndToEndID: "CCLR-20261202-R00001", AmountFen: 2689})},
+			[]string{"matched end_to_end_id [CCLR-20261201-R00001 CCLR-20261202-R00001]"}},
 	} {
 		var got []string
 		for _, m := range matching(ins, tt.mvs, DefaultToleranceDays) {

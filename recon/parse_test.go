@@ -299,7 +299,7 @@ func checkStatement(t *testing.T, st *BankStatement) {
 }
 
 func FuzzParseCAMT053(f *testing.F) {
-	for _, n := range []string{"exact.xml", "mismatched.xml", "late.xml"} {
+	for _, n := range []string{"exact.xml", "mismatched.xml", "late.xml", "payins.xml", "payins-late.xml"} {
 		b, err := os.ReadFile("testdata/" + n)
 		if err != nil {
 			f.Fatal(err)

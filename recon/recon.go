@@ -31,10 +31,12 @@ const (
 // The states of a finding beside a match's: an instruction or a movement
 // nothing matched.
 const (
-	// OursUnmatched: a settlement instruction no movement paid (yet).
+	// OursUnmatched: a settlement instruction no movement paid (yet),
+	// or a pay-in expected that no credit brought (a party that has not
+	// paid).
 	OursUnmatched State = iota + 3
 	// BankUnmatched: a movement on the bank's statement that pays no
-	// instruction.
+	// instruction and brings no pay-in expected.
 	BankUnmatched
 )
 
@@ -308,15 +310,18 @@ func (im *Imported) Summary() ImportSummary {
 // not matched stay open, with their age, until staff resolve them.
 type Finding struct {
 	// ID names it: match-N, bank-N (a movement), or the EndToEndId of an
-	// instruction.
+	// instruction (a pay-in's reference).
 	ID    string
 	State State
+	// Direction is that of its parts: Debit for payments made, Credit
+	// for pay-ins (a match's are all of one).
+	Direction Direction
 	// Since is the earliest day of its parts (an instruction's due day,
 	// a movement's booking day); AgeDays counts from it to the listing's
 	// day.
 	Since         clearing.Day
 	AgeDays       int
-	InstructedFen int64 // what the instructions asked
+	InstructedFen int64 // what the instructions asked: payments less pay-ins
 	BankFen       int64 // what the bank moved: debits less credits
 	EndToEndIDs   []string
 	Parties       []string
@@ -387,6 +392,7 @@ func findingsOf(s *Snapshot, today clearing.Day) []Finding {
 		f.Since = 1<<31 - 1
 		for _, e := range is {
 			in := ins[e]
+			f.Direction = in.Direction
 			f.Since = min(f.Since, in.Due)
 			f.EndToEndIDs = append(f.EndToEndIDs, e)
 			if !slices.Contains(f.Parties, in.Party) {
@@ -395,6 +401,7 @@ func findingsOf(s *Snapshot, today clearing.Day) []Finding {
 		}
 		for _, id := range ms {
 			m := mvs[id]
+			f.Direction = m.Direction
 			f.Since = min(f.Since, m.Booked)
 			ref := m.Statement + "#" + strconv.Itoa(m.Seq)
 			if m.BankRef != "" {
@@ -410,16 +417,12 @@ func findingsOf(s *Snapshot, today clearing.Day) []Finding {
 	}
 	for _, in := range s.Instructions {
 		if in.Match == 0 {
-			add(Finding{ID: in.EndToEndID, State: OursUnmatched, InstructedFen: in.AmountFen}, []string{in.EndToEndID}, nil)
+			add(Finding{ID: in.EndToEndID, State: OursUnmatched, InstructedFen: in.SignedFen()}, []string{in.EndToEndID}, nil)
 		}
 	}
 	for _, m := range s.Movements {
 		if m.Match == 0 {
-			fen := m.AmountFen
-			if m.Direction == Credit {
-				fen = -fen
-			}
-			add(Finding{ID: BankID(m.ID), State: BankUnmatched, BankFen: fen, Statement: m.Statement}, nil, []int64{m.ID})
+			add(Finding{ID: BankID(m.ID), State: BankUnmatched, BankFen: m.SignedFen(), Statement: m.Statement}, nil, []int64{m.ID})
 		}
 	}
 	res := make(map[string]*Resolution, len(s.Resolutions))
@@ -504,6 +507,7 @@ func checkWho(op, by, point string) error {
 type FindingView struct {
 	ID            string   `json:"id"`
 	State         string   `json:"state"`
+	Direction     string   `json:"direction"` // DBIT: payments made; CRDT: pay-ins
 	Open          bool     `json:"open"`
 	Since         string   `json:"since"`
 	AgeDays       int      `json:"age_days"`
@@ -524,7 +528,7 @@ type FindingView struct {
 
 // View returns f as FindingView.
 func (f *Finding) View() FindingView {
-	v := FindingView{ID: f.ID, State: f.State.String(), Open: f.Open(), Since: f.Since.String(), AgeDays: f.AgeDays,
+	v := FindingView{ID: f.ID, State: f.State.String(), Direction: f.Direction.String(), Open: f.Open(), Since: f.Since.String(), AgeDays: f.AgeDays,
 		InstructedFen: f.InstructedFen, BankFen: f.BankFen, DifferenceFen: f.DifferenceFen(),
 		EndToEndIDs: nonNil(f.EndToEndIDs), Parties: nonNil(f.Parties), Movements: nonNil(f.Movements), How: f.How, Statement: f.Statement}
 	if r := f.Resolution; r != nil {

@@ -13,7 +13,7 @@ import (
 // The stores' columns and their values, in one place for both engines.
 const (
 	StatementColumns      = "id, sha256, format, message_id, account, movements, imported_by, imported_ns"
-	InstructionColumns    = "end_to_end_id, cycle_day, message_id, party, name, account, amount_fen, due_day, remittance, match_id"
+	InstructionColumns    = "end_to_end_id, cycle_day, message_id, party, name, account, amount_fen, due_day, remittance, direction, match_id"
 	MovementInsertColumns = "statement, seq, direction, amount_fen, booked_day, value_day, bank_ref, info, parts"
 	MovementColumns       = "id, " + MovementInsertColumns + ", match_id"
 	MatchInsertColumns    = "state, how, instructed_fen, bank_fen, statement, made_ns"
@@ -56,22 +56,25 @@ func StatementArgs(imp *Import) []any {
 
 // InstructionArgs are the values of InstructionColumns but match_id.
 func InstructionArgs(in *Instruction) []any {
-	return []any{in.EndToEndID, int64(in.Cycle), in.MessageID, in.Party, in.Name, in.Account, in.AmountFen, int64(in.Due), in.Remittance}
+	return []any{in.EndToEndID, int64(in.Cycle), in.MessageID, in.Party, in.Name, in.Account, in.AmountFen, int64(in.Due), in.Remittance, in.Direction.String()}
 }
 
 // ScanInstruction reads a row of InstructionColumns.
 func ScanInstruction(r Scanner) (Instruction, error) {
 	var in Instruction
 	var cycle, due int64
+	var dir string
 	var match *int64
-	if err := r.Scan(&in.EndToEndID, &cycle, &in.MessageID, &in.Party, &in.Name, &in.Account, &in.AmountFen, &due, &in.Remittance, &match); err != nil {
+	if err := r.Scan(&in.EndToEndID, &cycle, &in.MessageID, &in.Party, &in.Name, &in.Account, &in.AmountFen, &due, &in.Remittance, &dir, &match); err != nil {
 		return in, err
 	}
 	in.Cycle, in.Due = clearing.Day(cycle), clearing.Day(due)
 	if match != nil {
 		in.Match = *match
 	}
-	return in, nil
+	var err error
+	in.Direction, err = ParseDirection(dir)
+	return in, err
 }
 
 // MovementArgs are the values of MovementInsertColumns for m.
@@ -171,7 +174,8 @@ type FindingRef struct {
 	EndToEndID string
 }
 
-// ParseFindingID parses match-N, bank-N or an EndToEndId. Kind Invalid.
+// ParseFindingID parses match-N, bank-N or an EndToEndId (a pay-in's
+// reference among them). Kind Invalid.
 func ParseFindingID(id string) (FindingRef, error) {
 	num := func(s string) (int64, bool) {
 		n, err := strconv.ParseInt(s, 10, 64)

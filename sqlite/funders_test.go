@@ -37,14 +37,7 @@ func TestFundersMigration(t *testing.T) {
 func upgradedRegistry(t *testing.T, path string, raw interface{ Close() error }, p registry.Party) *DB {
 	t.Helper()
 	ctx := context.Background()
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := upgraded(t, path, raw)
 	reg := db.Registry()
 	if p, err := reg.Party(ctx, "nb-bus"); err != nil || p.Type != registry.PartyOperator || p.SettlementAccount != "bank 1" {
 		t.Fatalf("the operator after the upgrade: %+v %v", p, err)

@@ -39,15 +39,7 @@ func TestBatchesRowid(t *testing.T) {
 		term.String(), hash, answer); err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := upgraded(t, path, raw)
 	b, ok, err := db.Journal().Batch(ctx, term, "b1")
 	if err != nil || !ok || !bytes.Equal(b.Hash[:], hash) || !bytes.Equal(b.Answer, answer) || b.At.UnixNano() != 5 {
 		t.Fatalf("Batch(b1) after the upgrade = %+v, %v, %v", b, ok, err)
@@ -64,6 +56,21 @@ func TestBatchesRowid(t *testing.T) {
 			t.Errorf("%s: %v, want kind Invalid (append-only)", q, err)
 		}
 	}
+}
+
+// upgraded closes raw and opens the store at path, migrating it to the
+// last version; closed when the test ends.
+func upgraded(t *testing.T, path string, raw interface{ Close() error }) *DB {
+	t.Helper()
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // migratedBefore returns a new store's path and a plain connection to it

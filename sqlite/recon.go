@@ -52,7 +52,7 @@ func (s reconStore) Import(ctx context.Context, imp *recon.Import, decide func(*
 			}
 		}
 		for i := range imp.Instructions {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recon_instructions (`+recon.InstructionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recon_instructions (`+recon.InstructionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
 				ON CONFLICT (end_to_end_id) DO NOTHING`, recon.InstructionArgs(&imp.Instructions[i])...); err != nil {
 				return err
 			}

@@ -44,6 +44,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"CitiesAndBlacklists", testInteropCitiesAndBlacklists},
 		{"AppendOnly", testInteropAppendOnly},
 		{"RecoveredForeign", testInteropRecoveredForeign},
+		{"IncomingLate", testInteropIncomingLate},
 		{"ConfirmedForeign", testInteropConfirmedForeign},
 		{"Cases", testInteropCases},
 	}
@@ -372,6 +373,44 @@ func testInteropRoundTrip(t *testing.T, s InteropStores) {
 	stored, err := s.Interop.File(ctx, wantFiles[0])
 	if err != nil || stored.TakenBy != d2 {
 		t.Errorf("the answer file is taken by %v (%v), want %v", stored.TakenBy, err, d2)
+	}
+}
+
+// testInteropIncomingLate: our cards' records taken elsewhere come
+// within the interconnection's time limit or are answered late: a tap
+// of day 1 in the INC file of day 1 + DefaultLateDays is accepted, one
+// day more is late, its TAC good, and nothing of it is booked; a forged
+// late record is answered forged.
+func testInteropIncomingLate(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	d1 := clearDay
+	recs := g.travel(d1, 150, 250)
+	float := ledger.Account{Type: ledger.CardFloat, Party: interopOurs.String()}
+	for i, tc := range []struct {
+		days int
+		rec  []byte
+		want interop.Reason
+	}{
+		{interop.DefaultLateDays, recs[0], interop.ReasonAccepted},
+		{interop.DefaultLateDays + 1, recs[1], interop.ReasonLate},
+		{interop.DefaultLateDays + 2, forgeTAC(t, recs[1]), interop.ReasonTAC},
+	} {
+		inc, err := g.them.Incoming(interopOurs, interop.Day(d1)+interop.Day(tc.days), g.now.Truncate(time.Second), [][]byte{tc.rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp, err := g.x.Import(ctx, fmt.Sprintf("inc-%d.txt", i), inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		our, err := interop.Decode("our answer", imp.Answer)
+		if err != nil || len(our.Answers) != 1 || our.Answers[0].Reason != tc.want || our.Answers[0].Accepted != (tc.want == interop.ReasonAccepted) {
+			t.Fatalf("a tap of %v in the INC file %d days later: %+v %v, want %v", d1, tc.days, our, err, tc.want)
+		}
+	}
+	if g.balance(float) != 150 {
+		t.Fatalf("our float's debits %d fen: want the record within the limit alone, 150", g.balance(float))
 	}
 }
 

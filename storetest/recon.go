@@ -35,6 +35,7 @@ func RunRecon(t *testing.T, open func(t *testing.T) ReconStores) {
 		{"Refused", testReconRefused},
 		{"AppendOnly", testReconAppendOnly},
 		{"Limits", testReconLimits},
+		{"PayIns", testReconPayIns},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -261,14 +262,7 @@ func testReconMismatched(t *testing.T, s ReconStores) {
 	if got := openOf(t, r); got != nil {
 		t.Fatalf("open after the resolutions: %q", got)
 	}
-	n, err := cms.VerifyAudit(ctx, s.CMS)
-	if err != nil || n != 4 {
-		t.Fatalf("audit log: %d records, %v", n, err)
-	}
-	var last *cms.AuditRecord
-	if err := s.CMS.AuditLog(ctx, 3, func(a *cms.AuditRecord) error { last = a; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	last := lastAudit(t, s, 4)
 	if last.Actor != "sue" || last.ServicePoint != "nb-hq" || last.Subject != "recon:bank-6" || last.Action != "recon.resolve" ||
 		!strings.Contains(last.Before, `"open":true`) || !strings.Contains(last.After, `"decision":"not_ours"`) || !strings.Contains(last.After, `"note":"interest on the account"`) {
 		t.Errorf("audit record %+v", last)
@@ -280,6 +274,139 @@ func testReconMismatched(t *testing.T, s ReconStores) {
 	if got := openOf(t, r); !slices.Equal(got, []string{"bank-8 unmatched_movement 0/9909 0d"}) {
 		t.Errorf("a payment of a resolved instruction: open %q", got)
 	}
+}
+
+// payInCycle is reconDay's cycle with its payers' pay-ins expected:
+// one payment (nb-bus's) and four pay-ins.
+type payInCycle struct{}
+
+func (payInCycle) Settlements(_ context.Context, from, to clearing.Day) ([]*exchange.Settlement, error) {
+	s := reconSettlement()
+	s.Instructions, s.SumFen = s.Instructions[:1], s.Instructions[0].AmountFen
+	for i, p := range []struct {
+		party string
+		fen   int64
+	}{{"alipay", 7311}, {"wechat-pay", 1500}, {"unionpay-qr", 4200}, {"jd-pay", 1200}} {
+		s.Incoming = append(s.Incoming, exchange.PayIn{Reference: exchange.PayInReference(reconDay, i+1), Party: p.party, Name: p.party, Account: "ACCT " + p.party, AmountFen: p.fen})
+		s.IncomingFen += p.fen
+	}
+	if due := reconDay + 1; from <= due && due <= to {
+		return []*exchange.Settlement{s}, nil
+	}
+	return nil, nil
+}
+
+// testReconPayIns: the payers' pay-ins are kept with the instructions
+// and matched by credits: one by reference, one short (mismatched); a
+// debit naming a pay-in and a credit naming a payment pay neither; the
+// pay-ins not made stay open, aged, one until a later statement brings
+// it, one until staff write it off, audited; a pay-in's row is never
+// changed.
+func testReconPayIns(t *testing.T, s ReconStores) {
+	ctx := context.Background()
+	r, err := recon.New(recon.Config{Account: "ACCT collector"}, s.Recon, payInCycle{}, func() time.Time { return reconNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() []string {
+		t.Helper()
+		fs, err := r.Findings(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range fs {
+			out = append(out, fmt.Sprintf("%s %v %v %d/%d %dd", f.ID, f.State, f.Direction, f.InstructedFen, f.BankFen, f.AgeDays))
+		}
+		return out
+	}
+	const d = "2026-12-03"
+	st := bankCSV(t, "STMT-IN-1203",
+		"P1|"+d+"|CRDT|73.11||ALIPAY CCLR-20261201-R00001",
+		"P2|"+d+"|CRDT|14.00|CCLR-20261201-R00002|",
+		"P3|"+d+"|DBIT|42.00||CCLR-20261201-R00003",
+		"P4|"+d+"|CRDT|99.09|CCLR-20261201-00001|",
+	)
+	got, err := r.Import(ctx, st, "ann", "nb-hq")
+	if err != nil || len(got.Matches) != 2 {
+		t.Fatalf("import: %+v, %v", got, err)
+	}
+	want := []string{
+		"CCLR-20261201-00001 unmatched_instruction DBIT 9909/0 3d",
+		"CCLR-20261201-R00003 unmatched_instruction CRDT -4200/0 3d",
+		"CCLR-20261201-R00004 unmatched_instruction CRDT -1200/0 3d",
+		"match-1 mismatched CRDT -1500/-1400 3d",
+		"bank-3 unmatched_movement DBIT 0/4200 2d",
+		"bank-4 unmatched_movement CRDT 0/-9909 2d",
+	}
+	if got := open(); !slices.Equal(got, want) {
+		t.Fatalf("open: %q, want %q", got, want)
+	}
+	if f, err := r.Finding(ctx, "match-2"); err != nil || f.State != recon.Matched || f.Direction != recon.Credit || f.How != recon.ByReference ||
+		!slices.Equal(f.Parties, []string{"alipay"}) || f.BankFen != -7311 {
+		t.Errorf("alipay's pay-in: %+v, %v", f, err)
+	}
+
+	// jd-pay pays in two days late.
+	late := bankCSV(t, "STMT-IN-1205", "P5|2026-12-05|CRDT|12.00||JD PAY CCLR-20261201-R00004")
+	if got, err := r.Import(ctx, late, "ann", "nb-hq"); err != nil || len(got.Matches) != 1 || got.Matches[0].State != recon.Matched || got.Matches[0].InstructedFen != -1200 {
+		t.Fatalf("the late pay-in: %+v, %v", got, err)
+	}
+	want = slices.Delete(want, 2, 3)
+	if got := open(); !slices.Equal(got, want) {
+		t.Fatalf("open after the late pay-in: %q, want %q", got, want)
+	}
+
+	// Staff resolve the short pay-in and the one never made.
+	if _, err := r.Resolve(ctx, "CCLR-20261201-R00003", recon.NotOurs, "not a movement", "sue", "nb-hq"); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("not_ours of a pay-in expected: %v", err)
+	}
+	if _, err := r.Resolve(ctx, "match-1", recon.Accepted, "wechat-pay's bank took a 1 CNY charge", "sue", "nb-hq"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Resolve(ctx, "CCLR-20261201-R00003", recon.WrittenOff, "unionpay-qr in liquidation", "sue", "nb-hq")
+	if err != nil || f.Open() || f.Direction != recon.Credit {
+		t.Fatalf("write off the pay-in: %+v, %v", f, err)
+	}
+	if got := open(); !slices.Equal(got, []string{want[0], want[3], want[4]}) {
+		t.Errorf("open after the resolutions: %q", got)
+	}
+	last := lastAudit(t, s, 4)
+	if last.Subject != "recon:CCLR-20261201-R00003" || last.Action != "recon.resolve" || !strings.Contains(last.Before, `"direction":"CRDT"`) ||
+		!strings.Contains(last.Before, `"instructed_fen":-4200`) || !strings.Contains(last.After, `"decision":"written_off"`) {
+		t.Errorf("the write-off's audit record: %+v", last)
+	}
+
+	// A pay-in's row is set once, like an instruction's: its direction
+	// among what never changes, matched or not.
+	for _, stmt := range []string{
+		`UPDATE recon_instructions SET direction = 'DBIT' WHERE end_to_end_id = 'CCLR-20261201-R00003'`,
+		`UPDATE recon_instructions SET direction = 'DBIT' WHERE end_to_end_id = 'CCLR-20261201-R00004'`,
+		`UPDATE recon_instructions SET direction = 'CRDT' WHERE end_to_end_id = 'CCLR-20261201-00001'`,
+		`UPDATE recon_instructions SET direction = 'OUT' WHERE end_to_end_id = 'CCLR-20261201-00001'`,
+	} {
+		if err := s.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+	if got := snapshotSize(t, s); got != [4]int{5, 5, 3, 2} {
+		t.Errorf("kept: %v", got)
+	}
+}
+
+// lastAudit checks that the audit log verifies and holds n records,
+// and returns the last.
+func lastAudit(t *testing.T, s ReconStores, n int64) *cms.AuditRecord {
+	t.Helper()
+	ctx := context.Background()
+	if got, err := cms.VerifyAudit(ctx, s.CMS); err != nil || got != n {
+		t.Fatalf("audit log: %d records, %v; want %d", got, err, n)
+	}
+	var last *cms.AuditRecord
+	if err := s.CMS.AuditLog(ctx, n-1, func(a *cms.AuditRecord) error { last = a; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return last
 }
 
 // snapshotSize counts what the store keeps.

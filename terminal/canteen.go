@@ -87,7 +87,7 @@ func (k *Canteen) Tap(cd apdu.Transport, amountFen uint32) (CanteenResult, error
 	var res CanteenResult
 	c := device{name: "card", t: cd}
 	k.gate.mu.Lock()
-	t, gr, err := k.gate.decide(op, c, amountFen)
+	t, gr, err := k.gate.decide(op, c, apps.Canteen, amountFen)
 	if err == nil && gr.Reason == apps.Allowed && t.f.Slots[t.d.Slot].Limit > 0 {
 		var bal int64
 		if bal, err = readBalance(op, c); err == nil && bal < int64(amountFen) {

@@ -39,10 +39,10 @@ func (t *Terminal) category(op string, c device, pub card.BasicData, today cityc
 	if i < 0 {
 		return lapse("no review on the card")
 	}
-	if _, genuine, err := checkGrants(op, t.psam, pub, &f); err != nil {
-		return 0, "", err
-	} else if !genuine {
+	if _, err := openStamp(op, t.psam, &pub, &f); SWOf(err) == apdu.SWMACInvalid {
 		return lapse("the grant MAC does not verify")
+	} else if err != nil {
+		return 0, "", err
 	}
 	s := f.Slots[i]
 	if string(today[:]) < string(s.ValidFrom[:]) || string(today[:]) > string(s.ValidTo[:]) {

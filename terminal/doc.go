@@ -76,6 +76,14 @@
 // counts the meal on the card with a stamp before the debit, so that no
 // failure lets the day's spend pass the limit, and pays as any POS.
 //
+// A BikeDock (bikedock.go) is a public bike dock: a bike gate and a POS
+// together. A hire stamps the card's bike slot (a bike out, the hire's
+// time) and charges nothing; a return stamps it in and pays the time
+// fare the FareEngine prices as the tap-off of a leg entered at the
+// hire, without the card's transit file; a bike out past the dock's
+// OutMax pays the network's maximum fare, at its return or at the
+// card's next hire, which closes it first.
+//
 // # Nothing lost, nothing doubled
 //
 // Before every DEBIT the terminal spools the record as grey (sealed, no

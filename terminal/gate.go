@@ -34,7 +34,8 @@ import (
 // refuses but does not block: blocking is the e-purse's terminals'), no
 // file or no slot of the gate's (wrong_application), a file that does not
 // parse or whose grant MAC fails (forged), a file older than the version
-// Versions requires (stale), then the rules. A card whose stamp MAC fails
+// Versions requires (stale; a bike's return never is: BikeDock), then
+// the rules. A card whose stamp MAC fails
 // after it wrote the stamp is refused forged, and no record is kept: the
 // card is not genuine. A card that loses power during STAMP may have
 // written it: the tap ends with an error of kind IO and no record, and
@@ -125,7 +126,7 @@ func (g *Gate) Tap(cd apdu.Transport) (GateResult, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c := device{name: "card", t: cd}
-	t, res, err := g.decide(op, c, 0)
+	t, res, err := g.decide(op, c, g.cfg.Action, 0)
 	if err != nil || res.Reason != apps.Allowed {
 		return res, err
 	}
@@ -141,16 +142,17 @@ type gateTap struct {
 	date     citycard.BCDDate
 	tm       citycard.BCDTime
 	res      GateResult
-	decision bool // the rules decided (the file was read and checked)
+	decision bool        // the rules decided (the file was read and checked)
+	action   apps.Action // the tap's action: the lane's, or a bike dock's hire or return
 }
 
 // decide is a tap's first part, up to the rules' decision (nothing
 // written): the card's validity, the blacklist, the file, its grant MAC
-// and version, then apps.Decide for amountFen (a canteen purchase's; 0
-// at a gate). The result's reason is the refusal, Allowed to go on to
-// stamp.
-func (g *Gate) decide(op string, c device, amountFen uint32) (gateTap, GateResult, error) {
-	var t gateTap
+// and version, then apps.Decide of action (the lane's at a gate) for
+// amountFen (a canteen purchase's; 0 at a gate). The result's reason is
+// the refusal, Allowed to go on to stamp.
+func (g *Gate) decide(op string, c device, action apps.Action, amountFen uint32) (gateTap, GateResult, error) {
+	t := gateTap{action: action}
 	now := g.cfg.Now()
 	date, tm := citycard.DateTime(now.In(citycard.ChinaTime))
 	t.date, t.tm = date, tm
@@ -194,22 +196,56 @@ func (g *Gate) decide(op string, c device, amountFen uint32) (gateTap, GateResul
 		return refuse(apps.Forged, err.Error())
 	}
 
-	alg, genuine, err := checkGrants(op, g.psam, pub, &f)
+	alg, err := g.openStamp(op, &pub, &f)
+	if SWOf(err) == apdu.SWMACInvalid {
+		return refuse(apps.Forged, "the grant MAC does not verify")
+	}
 	if err != nil {
 		return t, *res, err
 	}
-	if !genuine {
-		return refuse(apps.Forged, "the grant MAC does not verify")
-	}
-	if g.cfg.Versions != nil {
+	// A bike's return is never refused stale: a grant revoked or changed
+	// stops the next hire, while the bike out still comes back, paid.
+	if g.cfg.Versions != nil && (g.cfg.App != card.AppBike || action != apps.Return) {
 		if min := g.cfg.Versions.MinVersion(pub.Issuer, pub.ASN); f.Version < min {
 			return refuse(apps.Stale, "file version "+strconv.FormatUint(uint64(f.Version), 10)+", the back office requires "+strconv.FormatUint(uint64(min), 10))
 		}
 	}
 	t.f, t.alg, t.decision = f, alg, true
-	t.d = apps.Decide(&f, apps.Tap{App: g.cfg.App, Scope: g.cfg.Scope, Place: g.cfg.Place, Action: g.cfg.Action, Date: date, Time: tm,
-		Ground: g.cfg.Ground, AmountFen: amountFen})
+	t.d = apps.Decide(&f, g.tap(action, date, tm, amountFen))
 	return refuse(t.d.Reason, "")
+}
+
+// tap is the rules' view of a tap of action at the gate.
+func (g *Gate) tap(action apps.Action, date citycard.BCDDate, tm citycard.BCDTime, amountFen uint32) apps.Tap {
+	return apps.Tap{App: g.cfg.App, Scope: g.cfg.Scope, Place: g.cfg.Place, Action: action, Date: date, Time: tm,
+		Ground: g.cfg.Ground, AmountFen: amountFen}
+}
+
+// openStamp opens the PSAM's stamp session for the card pub's file f
+// (STAMP SAM 01, the card's application key) and checks its grant MAC
+// (02: the error's status word 9302 when it does not verify). A session
+// ends with its stamp's check (04): a second stamp in one tap (a bike
+// dock's overdue rental closed, then the hire) opens it again.
+func (g *Gate) openStamp(op string, pub *card.BasicData, f *card.Entitlements) (keys.Alg, error) {
+	return openStamp(op, g.psam, pub, f)
+}
+
+// openStamp is Gate.openStamp on psam; a fare terminal checks a
+// concession card's file with it too (concession.go).
+func openStamp(op string, psam device, pub *card.BasicData, f *card.Entitlements) (keys.Alg, error) {
+	open := make([]byte, 0, lenStampOpen)
+	open = append(open, pub.Issuer[:]...)
+	open = append(open, pub.ASN.Div()...)
+	open = append(open, f.KeyVersion)
+	a, err := psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
+	if err != nil {
+		return 0, err
+	}
+	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
+	if _, _, err := psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
+		return 0, err
+	}
+	return keys.Alg(a[0]), nil
 }
 
 // stamp is a tap's second part, once decide allowed it: the stamp on
@@ -222,7 +258,7 @@ func (g *Gate) stamp(op string, c device, t *gateTap) (GateResult, error) {
 	}
 	pub, f, alg, d, date, tm := t.pub, &t.f, t.alg, t.d, t.date, t.tm
 
-	w := card.StampWrite{Slot: uint8(d.Slot), Action: uint8(g.cfg.Action), TerminalID: g.tid, Date: date, Time: tm,
+	w := card.StampWrite{Slot: uint8(d.Slot), Action: uint8(t.action), TerminalID: g.tid, Date: date, Time: tm,
 		Uses: d.After.Uses, Inside: d.After.Inside, Sites: d.After.Sites}
 	wd := binary.BigEndian.AppendUint16(make([]byte, 0, lenStampWrite), f.Counter)
 	wd = append(wd, w.Slot, w.Action)
@@ -263,7 +299,7 @@ func (g *Gate) stamp(op string, c device, t *gateTap) (GateResult, error) {
 		Alg: alg, KeyVersion: f.KeyVersion, Counter: f.Counter,
 		TerminalID: g.tid, PSAMID: g.cfg.PSAMID, TerminalSeq: w.TerminalSeq, Date: date, Time: tm,
 		Network: uint16(g.cfg.App), Line: g.cfg.Scope, Station: g.cfg.Place,
-		EntryLine: f.Version, EntryStation: uint32(w.Uses), Product: uint16(g.cfg.Action),
+		EntryLine: f.Version, EntryStation: uint32(w.Uses), Product: uint16(t.action),
 		TAC: [4]byte(mac), RecordKeyVersion: g.cfg.RecordKeyVersion,
 	}
 	if err := sealRecord(g.psam, op, &rec); err != nil {
@@ -285,28 +321,4 @@ func boolByte(b bool) byte {
 		return 1
 	}
 	return 0
-}
-
-// checkGrants has psam check the grant MAC of the card's entitlement
-// file f (STAMP SAM 01, the card's application key; 02, the MAC),
-// leaving the stamp session open: genuine false for a MAC that does not
-// verify, the error for anything else (the PSAM lacking the key:
-// KeyMissing).
-func checkGrants(op string, psam device, pub card.BasicData, f *card.Entitlements) (alg keys.Alg, genuine bool, err error) {
-	open := make([]byte, 0, lenStampOpen)
-	open = append(open, pub.Issuer[:]...)
-	open = append(open, pub.ASN.Div()...)
-	open = append(open, f.KeyVersion)
-	a, err := psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
-	if err != nil {
-		return 0, false, err
-	}
-	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
-	if _, _, err := psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
-		if SWOf(err) == apdu.SWMACInvalid {
-			return 0, false, nil
-		}
-		return 0, false, err
-	}
-	return keys.Alg(a[0]), true, nil
 }

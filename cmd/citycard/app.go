@@ -23,11 +23,12 @@ import (
 const appUsage = `usage: citycard app <command> [--db URL] [flags]
 
 Application systems (a school, the library, a venue, a site group, a
-parking operator) and their entitlements on cards, on the store itself.
+parking or a bike operator) and their entitlements on cards, on the store itself.
 
   add --id ID --name NAME --kind K --scope N --party P [--webhook URL]
-          an application (kind campus, library, venue, site or parking, at
-          scope N: its school, library, venue, site group or zone code),
+          an application (kind campus, library, venue, site, parking or
+          bike, at scope N: its school, library, venue, site group or
+          zone code),
           operated by registry party P, told of its cards' loss and
           replacement at URL; its webhook secret and API token are printed
           once, the token alone on the last line
@@ -65,6 +66,11 @@ http://127.0.0.1:8080), each answer printed as the API's JSON:
   periods set --app ID --periods START-END=CAPACITY,... | none
           replace them (HHMMSS, END 240000 for midnight; at most 48, by
           start, none overlapping); none: no periods, no capacity
+  rentals --app ID [--out-max-minutes N] [--csv | --json]
+          a bike operator's bikes out now, from its docks' records: card,
+          hire time, dock, terminal, overdue when out over N minutes (1 to
+          1440, default 1440: the docks' limit, past which a bike pays the
+          network's maximum fare)
 
 flags:
 `
@@ -76,7 +82,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 	db := fs.String("db", dburl.Default, "database: sqlite:PATH or postgres://...")
 	id := fs.String("id", "", "add: the application's ID (a-z, 0-9, -)")
 	name := fs.String("name", "", "add: its name")
-	kind := fs.String("kind", "", "add: campus, library, venue, site or parking")
+	kind := fs.String("kind", "", "add: campus, library, venue, site, parking or bike")
 	scope := fs.Uint("scope", 0, "add: its scope code")
 	party := fs.String("party", "", "add: the registry party operating its terminals")
 	webhook := fs.String("webhook", "", "add: the `URL` its lifecycle webhooks are posted to")
@@ -86,15 +92,16 @@ func runApp(ctx context.Context, e env, args []string) error {
 	to := fs.String("to", "", "grant: last valid day, YYYYMMDD")
 	class := fs.Uint("class", 0, "grant: a pupil's class (campus); report attendance: the class")
 	late := fs.String("late", "", "report attendance: a first check-in after this time, HHMMSS, is late (default 080000)")
-	asCSV := fs.Bool("csv", false, "report attendance: CSV")
+	asCSV := fs.Bool("csv", false, "report attendance, rentals: CSV")
 	limit := fs.Uint("limit", 0, "grant: loans at once (library), admissions a month (venue)")
 	day := fs.String("date", "", "report: the day, YYYYMMDD")
-	asJSON := fs.Bool("json", false, "list, show, report: JSON")
+	asJSON := fs.Bool("json", false, "list, show, report, rentals: JSON")
 	var ao appAPIOptions
 	fs.StringVar(&ao.server, "server", "", "canteen-limit, periods: the API's base `URL` (default $"+envServer+", else http://127.0.0.1:8080)")
 	fs.StringVar(&ao.tokenFile, "token-file", "", "canteen-limit, periods: `file` holding the application's API token (default $"+envAppToken+")")
 	fs.StringVar(&ao.limitFen, "limit-fen", "", "canteen-limit: the pupil's daily canteen limit in fen, 0 (none) to 65535")
 	fs.StringVar(&ao.periods, "periods", "", "periods set: START-END=CAPACITY,... (HHMMSS; END 240000: midnight), or none")
+	fs.StringVar(&ao.outMax, "out-max-minutes", "", "rentals: a bike out longer is overdue, 1 to 1440 (default 1440)")
 	pos, err := parsePositional(fs, args)
 	if err != nil {
 		return err
@@ -114,6 +121,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 		"canteen-limit":     {"app", "card", "limit-fen"},
 		"periods":           {"app"},
 		"periods set":       {"app", "periods"},
+		"rentals":           {"app"},
 	}
 	if _, ok := need[cmd]; !ok && cmd != "list" && cmd != "quarantine" {
 		fs.Usage()
@@ -134,6 +142,7 @@ func runApp(ctx context.Context, e env, args []string) error {
 		}
 	}
 	if appAPICommands[cmd] {
+		ao.asCSV, ao.asJSON = *asCSV, *asJSON
 		return runAppAPI(ctx, e, cmd, *app, c, &ao)
 	}
 	st, err := openStores(ctx, *db)

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/apps"
 )
 
@@ -19,11 +23,12 @@ const envAppToken = "CITYCARD_APP_TOKEN"
 // under the application's own token (the school's, the venue's), not
 // the store: what the application's own system does, from a shell.
 type appAPIOptions struct {
-	server, tokenFile, limitFen, periods string
+	server, tokenFile, limitFen, periods, outMax string
+	asCSV, asJSON                                bool
 }
 
 // appAPICommands are the app commands that talk to the API.
-var appAPICommands = map[string]bool{"canteen-limit": true, "periods": true, "periods set": true}
+var appAPICommands = map[string]bool{"canteen-limit": true, "periods": true, "periods set": true, "rentals": true}
 
 // runAppAPI runs app command cmd of application app (card c for
 // canteen-limit) through the API, printing its JSON answer.
@@ -52,6 +57,8 @@ func runAppAPI(ctx context.Context, e env, cmd, app string, c apps.CardRef, o *a
 			return err
 		}
 		return ac.show(ctx, e.stdout, http.MethodPut, base+"/periods", map[string]any{"periods": ps})
+	case "rentals":
+		return appRentals(ctx, e, ac, base, o)
 	}
 	return ac.show(ctx, e.stdout, http.MethodGet, base+"/periods", nil)
 }
@@ -81,4 +88,43 @@ func parsePeriods(s string) ([]periodArg, error) {
 		out = append(out, periodArg{Start: start, End: end, Capacity: capacity})
 	}
 	return out, nil
+}
+
+// appRentals prints a bike operator's bikes out (GET
+// .../reports/open-rentals): a table, CSV (--csv) or the API's JSON
+// (--json).
+func appRentals(ctx context.Context, e env, ac *apiClient, base string, o *appAPIOptions) error {
+	path := base + "/reports/open-rentals"
+	if o.outMax != "" {
+		path += "?out_max_minutes=" + url.QueryEscape(o.outMax)
+	}
+	_, b, err := ac.call(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		return printIndented(e.stdout, b)
+	}
+	var rep api.OpenRentalsJSON
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("app rentals: the answer: %w", err)
+	}
+	head := []string{"issuer", "asn", "hired", "dock", "terminal", "overdue"}
+	rows := make([][]string, 0, len(rep.Rentals))
+	for _, r := range rep.Rentals {
+		rows = append(rows, []string{r.Issuer, r.ASN, r.Hired, strconv.FormatUint(uint64(r.Dock), 10), r.Terminal, strconv.FormatBool(r.Overdue)})
+	}
+	if o.asCSV {
+		w := csv.NewWriter(e.stdout)
+		w.Write(head)
+		w.WriteAll(rows)
+		return w.Error()
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "%s at %s: %d bikes out, %d overdue (out over %d minutes)\n", rep.App, rep.At, len(rep.Rentals), rep.Overdue, rep.OutMaxMinutes)
+	fmt.Fprintln(w, strings.ToUpper(strings.Join(head, "\t")))
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	return w.Flush()
 }

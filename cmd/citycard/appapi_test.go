@@ -28,12 +28,7 @@ import (
 // error before any request.
 func TestAppAPICommands(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	o := apps.NewOffice(db.Apps(), time.Now, rand.Reader)
+	_, o := appTestOffice(t)
 	_, school, err := o.Add(ctx, apps.App{ID: "nb-school-7", Name: "No. 7", Kind: card.AppCampus, Scope: 7, Party: "nb-edu"})
 	if err != nil {
 		t.Fatal(err)
@@ -49,20 +44,7 @@ func TestAppAPICommands(t *testing.T) {
 	}
 	srv := httptest.NewServer((&api.Server{Apps: o}).Handler())
 	defer srv.Close()
-	cli := func(token string, args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		getenv := func(k string) string {
-			switch k {
-			case envServer:
-				return srv.URL
-			case envAppToken:
-				return token
-			}
-			return ""
-		}
-		err := run(ctx, append([]string{"app"}, args...), getenv, &out, &errOut)
-		return out.String(), err
-	}
+	cli := appCLI(srv.URL)
 	if out, err := cli(school, "canteen-limit", "--app", "nb-school-7", "--card", pupil, "--limit-fen", "1500"); err != nil || !strings.Contains(out, `"limit": 1500`) || !strings.Contains(out, `"class": 3`) {
 		t.Fatalf("canteen-limit: %q, %v", out, err)
 	}
@@ -110,5 +92,34 @@ func TestAppAPICommands(t *testing.T) {
 	}
 	if _, err := cli("", "periods", "--app", "nb-pool"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), envAppToken) {
 		t.Errorf("no token: %v, want a usage error naming $%s", err, envAppToken)
+	}
+}
+
+// appTestOffice is an Office over a fresh SQLite store.
+func appTestOffice(t *testing.T) (*sqlite.DB, *apps.Office) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, apps.NewOffice(db.Apps(), time.Now, rand.Reader)
+}
+
+// appCLI runs citycard app against the API at server under token.
+func appCLI(server string) func(token string, args ...string) (string, error) {
+	return func(token string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		getenv := func(k string) string {
+			switch k {
+			case envServer:
+				return server
+			case envAppToken:
+				return token
+			}
+			return ""
+		}
+		err := run(context.Background(), append([]string{"app"}, args...), getenv, &out, &errOut)
+		return out.String(), err
 	}
 }

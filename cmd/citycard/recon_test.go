@@ -92,7 +92,7 @@ func TestReconCLI(t *testing.T) {
 		t.Fatalf("list --open --format json: %v\n%s", err, out)
 	}
 	missing, short := list.Findings[0], list.Findings[1]
-	if missing.State != "unmatched_instruction" || missing.ID != ins[0][0] || missing.InstructedFen != mustAtoi(t, ins[0][4]) || missing.BankFen != 0 {
+	if missing.State != "unmatched_instruction" || missing.Direction != "DBIT" || missing.ID != ins[0][0] || missing.InstructedFen != mustAtoi(t, ins[0][4]) || missing.BankFen != 0 {
 		t.Errorf("the missing payment: %+v", missing)
 	}
 	if short.State != "mismatched" || short.ID != "match-1" || short.DifferenceFen != -1 || short.EndToEndIDs[0] != ins[1][0] {
@@ -135,7 +135,7 @@ func TestReconCLI(t *testing.T) {
 		t.Errorf("resolving twice: %v", err)
 	}
 	out, _, err = runCLI(t, "recon", "list", "--open", "--db", db)
-	if err != nil || !strings.Contains(out, "1 findings, 1 open") || !strings.Contains(out, ins[0][0]) {
+	if err != nil || !strings.Contains(out, "1 findings, 1 open") || !strings.Contains(out, ins[0][0]) || !strings.Contains(out, "  DIR  ") || !strings.Contains(out, "  DBIT  ") {
 		t.Errorf("list --open after the resolution: %v\n%s", err, out)
 	}
 	if out, _, err := runCLI(t, "audit", "verify", "--db", db); err != nil {

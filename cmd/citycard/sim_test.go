@@ -75,6 +75,11 @@ func TestSimSameSeedSameReport(t *testing.T) {
 	if !regexp.MustCompile(`"cards_sold":2[0-9]{2},"cards_registered":[1-9]`).MatchString(ja) {
 		t.Errorf("no cards sold and registered in %s", ja)
 	}
+	// Every cycle charges the operators the fees of their schedules
+	// (sim/city/fees.go) and books what rounding them left.
+	if n := len(regexp.MustCompile(`"fees_fen":[1-9][0-9]*,"rounding_booked_fen":[0-9]+`).FindAllString(ja, -1)); n < 2 {
+		t.Errorf("%d cycles charged fees, want every cycle of both days: %s", n, ja)
+	}
 	if m := regexp.MustCompile(`330203[0-9]{11}[0-9X]|1390574[0-9]{4}`).FindString(a); m != "" {
 		t.Errorf("the report prints %q", m)
 	}

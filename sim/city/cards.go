@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/cms"
 )
@@ -176,14 +178,26 @@ func (c *City) sellCards(ctx context.Context) error {
 }
 
 // loadHost is the terminal's load host: card management's online load
-// host in process, the load paid in cash at a counter or by bank card at
-// a kiosk.
-func (c *City) loadHost(d *device) cms.TerminalHost {
-	_, h := c.bo.Cards()
+// host over HTTP, the load routes of the terminal's own credentials
+// (api.LoadClient), paid in cash at a counter or by bank card at a
+// kiosk. It follows restarts of the back office (Link.Loads).
+func (c *City) loadHost(d *device) *api.LoadClient {
 	if d.kind == devCounter {
-		return cms.TerminalHost{Host: h, Actor: counterStaff, Channel: cms.Channel{Type: cms.Cash, Party: Issuer.String()}}
+		return d.link.Loads(cms.Channel{Type: cms.Cash, Party: Issuer.String()})
 	}
-	return cms.TerminalHost{Host: h, Actor: kioskActor, Channel: cms.Channel{Type: cms.BankCard, Party: Issuer.String()}}
+	return d.link.Loads(cms.Channel{Type: cms.BankCard, Party: Issuer.String()})
+}
+
+// refusalKind is the error kind card management answers a load it
+// refuses for the reason the city expected (loadRefusal): the per-load
+// limit is a load no card of the product may take (Invalid), the others
+// a conflict with the card as it stands (Conflict: its balance cap, its
+// day's loads, its state).
+func refusalKind(expect string) citycard.Kind {
+	if strings.HasSuffix(expect, "_refused_per_load_limit") {
+		return citycard.Invalid
+	}
+	return citycard.Conflict
 }
 
 // settleLoads settles the loads whose TAC never came from the cards'

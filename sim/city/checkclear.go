@@ -42,6 +42,8 @@ type CycleFigures struct {
 	Late       int64           `json:"tapped_earlier"` // records whose tap (by the terminal's clock) was on an earlier day
 	Positions  int             `json:"positions"`
 	PaidFen    int64           `json:"paid_fen"`              // the sum of the positive nets: what settlement pays out
+	FeesFen    int64           `json:"fees_fen"`              // the fees the cycle charged the operators (fees.go)
+	RoundedFen int64           `json:"rounding_booked_fen"`   // what rounding the fees left, booked to the collector
 	Crashes    int             `json:"crashes"`               // crashes mid-clearing it went through
 	CrashAt    string          `json:"crash_armed,omitempty"` // where the crash mid-clearing was armed
 	Files      []clearing.File `json:"files"`
@@ -95,6 +97,12 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 		}
 		res := s.Result
 		f.Claimed, f.Cleared, f.ClearedFen, f.Pending, f.Positions = res.Claim.Count, res.Cleared.Count, res.Cleared.AmountFen, res.Pending.Count, len(res.Positions)
+		for _, ln := range res.Lines {
+			f.FeesFen += ln.FeeFen
+		}
+		for _, r := range res.Rounding {
+			f.RoundedFen += r.BookedFen
+		}
 		var net, rec, pay int64
 		for _, p := range res.Positions {
 			net, rec, pay = net+p.NetFen, rec+p.ReceivableFen, pay+p.PayableFen
@@ -180,7 +188,12 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 				continue
 			}
 		}
-		res, err := cs.Clearer.Clear(in)
+		clr, err := cs.ClearerFor(ctx, s.Cycle.Day) // the fee schedules (fees.go) and parameters in force that day
+		if err != nil {
+			repro.fail("cycle %v: its fee schedules and parameters: %v", s.Cycle.Day, err)
+			continue
+		}
+		res, err := clr.Clear(in)
 		if err != nil {
 			repro.fail("cycle %v: clearing it again: %v", s.Cycle.Day, err)
 			continue

@@ -72,15 +72,18 @@
 // depends on them.
 //
 // Loads at counters and kiosks go through the terminal's load flow to
-// card management's online load host, in process (cms.TerminalHost over
-// BackOffice.Cards' LoadHost: MAC1 checked, the load booked under the
-// product's limits, MAC2, the TAC confirmed). Two in a hundred loads ask
+// card management's online load host over HTTP, as a kiosk's or a
+// counter reader's (api.LoadClient on the load routes, under the
+// terminal's own credentials, Link.Loads: MAC1 checked, the load booked
+// under the product's limits, MAC2, the TAC confirmed), cash at a
+// counter, a bank card at a kiosk. Two in a hundred loads ask
 // first for more than one load may be (loadTooMuchPM): the host refuses
 // them, a refusal the city expects and counts (load_refused_...), and
 // the rider asks again for the usual amount; the city predicts every
 // limit (per load, balance cap, daily, China time) and a lost card's
 // load, so that a refusal it did not predict, or a load it predicted
-// refused that went through, is a violation. With the tear fault a load
+// refused that went through, is a violation (and so is a refusal of
+// another kind than card management's for that limit: refusalKind). With the tear fault a load
 // tears at CREDIT now and then and the rider asks again at once: the
 // terminal first recovers the torn load with GET TRANSACTION PROOF (the
 // card credited: the record is spooled and the host confirms it by its
@@ -158,6 +161,13 @@
 // of the last uploads, committed after the last cut-off, go into the
 // cycle of the day they came on (the days between, with no cycle, are
 // skipped, as clearing skips them).
+//
+// The operators and merchants pay the collector fees (fees.go): a fee
+// schedule file read by clearing.DecodeFees and stored before the first
+// cycle, rates of a few per mille with minimums and caps, by card type
+// and channel, and a second version of the metro's from the second day;
+// each cycle's figures say the fees it charged and what rounding them
+// left, booked (fees_fen, rounding_booked_fen).
 //
 // The city sits in front of the cycles' Store and Journal (clearTap): it
 // keeps what each cycle was given of every journal position, for the
@@ -242,7 +252,8 @@
 //     (and receivables to payables);
 //   - clearing reproducible: every closed cycle, cleared again from its
 //     inputs (its journal range gathered again, the rounding carried
-//     from the cycle before), gives the same result, and its files made
+//     from the cycle before, the fee schedules and parameters in force
+//     on its day: clearing.Cycles.ClearerFor), gives the same result, and its files made
 //     again are byte for byte those it closed with (their hashes) and
 //     those written; the report prints every file's hash, so that the
 //     same seed gives the same files;
@@ -352,13 +363,10 @@
 // left out: of card management, the refund of a damaged card, a
 // supervisor's approval of a refund over the limit (the city's API has
 // no limit), remote top-ups paid by the cardholder in the app (they are
-// paid through the staff route) and the sale of passes; the load routes
-// over HTTP for loads paid at the kiosk (the city calls the host in
-// process; claims of remote top-ups go over HTTP);
+// paid through the staff route) and the sale of passes;
 // of the interconnection (counterpart.go: each day's OUT file answered
 // by the visiting cities), our cards travelling to their terminals
-// (the INC file) and forged records of their cards; fee
-// schedules (clearing stores none yet: every fee is 0); of the
+// (the INC file) and forged records of their cards; of the
 // applications, parking permits, bikes' registration, the canteens'
 // daily spend limit. FaultsNotYet and InvariantsNotYet name them;
 // the report lists them.

@@ -499,7 +499,8 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 			c.fault(FaultTear)
 			c.fig.LoadsTorn++
 			return false
-		case expect != "" && strings.HasPrefix(innermostOp(err), "cms."):
+		case expect != "" && citycard.IsKind(err, refusalKind(expect)) && strings.HasPrefix(innermostOp(err), "api.LoadClient."):
+			// Card management's refusal, as the load route answered it.
 			c.fig.Refusals[expect]++
 			return false
 		}

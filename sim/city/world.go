@@ -724,6 +724,9 @@ func (c *City) build(ctx context.Context) error {
 	if err := c.startRetrying(ctx); err != nil { // the database may be busy at the first start too
 		return err
 	}
+	if err := c.setFees(ctx); err != nil {
+		return err
+	}
 	if err := c.sellCards(ctx); err != nil {
 		return err
 	}
