@@ -461,25 +461,84 @@ func (s *Server) handleCardActivate(w http.ResponseWriter, r *http.Request, by S
 	s.cardMove(w, r, by, cms.Activate)
 }
 
+// handleCardExpire expires a card past its last day of validity (the
+// clock does it too: handleCardsExpireDue); before it, 409 naming the
+// expiry.
+func (s *Server) handleCardExpire(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.cardMove(w, r, by, cms.Expire)
+}
+
+// handleCardRenew renews an active or expired card: its validity extended
+// by the product's validity_years from the later of today and its old
+// expiry, the new expiry in the answer. It moves no money.
+func (s *Server) handleCardRenew(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.cardMove(w, r, by, cms.Renew)
+}
+
+// handleCardReview records a concession card's annual review (年审)
+// today (cms.Manager.Review): the cardholder checked against the
+// product's eligibility again (403 when no longer eligible: the card
+// keeps the lapsed category), the new review_due in the answer; a
+// product without a review 422, a card neither issued nor active 409.
+func (s *Server) handleCardReview(w http.ResponseWriter, r *http.Request, by Staff) {
+	s.cardChange(w, r, by, "reviewed", func(ctx context.Context, m *cms.Manager, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
+		return m.Review(ctx, by.actor(), issuer, asn)
+	})
+}
+
+// handleCardsExpireDue runs the clock's expiry at once (serve runs it
+// hourly): the cards past their validity expired, at most
+// cms.ExpireDueMax a run, more saying another run has some to do.
+func (s *Server) handleCardsExpireDue(w http.ResponseWriter, r *http.Request, by Staff) {
+	const op = "api.cardsExpireDue"
+	m, err := s.cards(op)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, more, err := m.ExpireDue(r.Context(), by.actor(), cms.ExpireDueMax)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Logger.Info("cards expired", "by", by.Name, "cards", n, "more", more)
+	s.reply(w, r, http.StatusOK, expireDueJSON{Expired: n, More: more})
+}
+
+// expireDueJSON answers a run of the clock's expiry.
+type expireDueJSON struct {
+	Expired int  `json:"expired"`
+	More    bool `json:"more"`
+}
+
 // cardMove makes a move that moves no money. A loss report (and its
 // cancelling) lists (delists) the card on the blacklist terminals
 // download: card management does that itself (cms.Manager.WithBlacklist),
 // so that every channel of the move does it once.
 func (s *Server) cardMove(w http.ResponseWriter, r *http.Request, by Staff, mv cms.Move) {
-	const op = "api.cardMove"
+	s.cardChange(w, r, by, mv.String(), func(ctx context.Context, m *cms.Manager, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
+		return m.Move(ctx, by.actor(), issuer, asn, mv)
+	})
+}
+
+// cardChange makes a change of one card that moves no money (a move, a
+// review) and answers the card after it; a bank branch's staff only on a
+// card they may serve.
+func (s *Server) cardChange(w http.ResponseWriter, r *http.Request, by Staff, what string, change func(context.Context, *cms.Manager, citycard.IssuerCode, citycard.ASN) (cms.Card, error)) {
+	const op = "api.cardChange"
 	m, issuer, asn, err := s.cardsAndPath(r, op)
 	var c cms.Card
 	if err == nil && by.PointType == cms.BankBranch {
 		_, err = s.mayServe(r.Context(), by, m, issuer, asn, nil)
 	}
 	if err == nil {
-		c, err = m.Move(r.Context(), by.actor(), issuer, asn, mv)
+		c, err = change(r.Context(), m, issuer, asn)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.Logger.Info("card "+mv.String(), "by", by.Name, "card", c.String())
+	s.Logger.Info("card "+what, "by", by.Name, "card", c.String())
 	s.reply(w, r, http.StatusOK, newCardAnswerJSON(&c))
 }
 

@@ -192,7 +192,7 @@ func TestBadInput(t *testing.T) {
 		"/v1/cards/3150/" + active.String(), "/v1/cards/" + testIssuer.String() + "/12",
 		"/v1/cards/" + testIssuer.String() + "/31500000000000000G01",
 	} {
-		for _, action := range []string{"", "/issue", "/activate", "/loss", "/unloss", "/damaged", "/replace", "/refund", "/move-balance"} {
+		for _, action := range []string{"", "/issue", "/activate", "/loss", "/unloss", "/damaged", "/replace", "/refund", "/move-balance", "/review", "/expire", "/renew"} {
 			method := "POST"
 			if action == "" {
 				method = "GET"
@@ -223,7 +223,13 @@ func TestBadInput(t *testing.T) {
 		check(p, code, v)
 	}
 	// A card of another state: loss of a lost card, unloss of an active one.
-	for _, p := range []string{cardURL(lost, "loss"), cardURL(active, "unloss"), cardURL(lost, "activate"), cardURL(applied, "damaged")} {
+	// A review of a card without one, or not in use; an expiry before
+	// the card's last day, or of a card not in use; a renewal of one
+	// applied for. A card unknown.
+	unknown := asnOf(t, "31500000000000000597")
+	for _, p := range []string{cardURL(lost, "loss"), cardURL(active, "unloss"), cardURL(lost, "activate"), cardURL(applied, "damaged"),
+		cardURL(active, "review"), cardURL(lost, "review"), cardURL(active, "expire"), cardURL(lost, "expire"), cardURL(applied, "expire"),
+		cardURL(applied, "renew"), cardURL(lost, "renew"), cardURL(unknown, "review"), cardURL(unknown, "expire"), cardURL(unknown, "renew")} {
 		code, v := x.call(t, "POST", p, "clerk", "")
 		check(p, code, v)
 	}

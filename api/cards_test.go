@@ -148,10 +148,17 @@ func (x *cmsFix) holder(t testing.TB) int64 {
 // loadFen on it.
 func (x *cmsFix) issued(t testing.TB, asn string, loadFen int64) citycard.ASN {
 	t.Helper()
+	return x.sold(t, asn, "citizen", x.holder(t), loadFen)
+}
+
+// sold applies for, personalizes, sells and activates a card of product
+// for holder with loadFen on it.
+func (x *cmsFix) sold(t testing.TB, asn, product string, holder, loadFen int64) citycard.ASN {
+	t.Helper()
 	ctx := context.Background()
 	by := cms.Actor{Who: "clerk", ServicePoint: "nb-counter-01"}
 	a := asnOf(t, asn)
-	if _, err := x.m.Apply(ctx, by, testIssuer, a, "citizen", x.holder(t)); err != nil {
+	if _, err := x.m.Apply(ctx, by, testIssuer, a, product, holder); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x.m.Move(ctx, by, testIssuer, a, cms.Personalize); err != nil {
@@ -445,7 +452,9 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		t.Fatal(err)
 	}
 	cooled := x.replacedCooled(t, "31500000000000000407", "31500000000000000408")
-	adjusted := x.issued(t, "31500000000000000409", 500)
+	adjusted := x.issued(t, "31500000000000000411", 500)
+	senior := x.concession(t, "31500000000000000409", "senior", seniorIDNumber, seniorBorn, "", "")
+	due := x.pastExpiry(t, "31500000000000000410")
 	j := func(s string) []byte { return []byte(s) }
 	const ct = "application/json"
 	return map[string][]shapeRequest{
@@ -476,6 +485,10 @@ func cmsShapeRequests(t *testing.T, x *cmsFix) map[string][]shapeRequest {
 		"POST /v1/cards/{issuer}/{asn}/adjustments":  {{path: cardURL(adjusted, "adjustments"), token: x.tokens["clerk"], ctype: ct, body: j(adjustBody("shape-adjust", "credit", 300, 0))}},
 		"GET /v1/cards/{issuer}/{asn}/adjustments":   {{path: cardURL(adjusted, "adjustments"), token: x.tokens["auditor"]}},
 		"POST /v1/cards/{issuer}/{asn}/move-balance": {{path: cardURL(cooled, "move-balance"), token: x.tokens["clerk"], ctype: ct, body: j(`{"key":"shape-move"}`)}},
+		"POST /v1/cards/{issuer}/{asn}/review":       {{path: cardURL(senior, "review"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/{issuer}/{asn}/expire":       {{path: cardURL(due, "expire"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/{issuer}/{asn}/renew":        {{path: cardURL(due, "renew"), token: x.tokens["clerk"]}},
+		"POST /v1/cards/expire-due":                  {{token: x.tokens["super"]}},
 		"GET /v1/openapi.json":                       {{}},
 		"POST /v1/self/register":                     {{ctype: ct, body: j(`{"issuer":"` + testIssuer.String() + `","asn":"` + otherCard.String() + `","doc_type":"resident_id","doc_number":"330205198003050026","password":"` + staffPass + `"}`)}},
 		"POST /v1/self/login":                        {{ctype: ct, body: j(`{"doc_type":"resident_id","doc_number":"` + testIDNumber + `","password":"` + staffPass + `"}`)}},

@@ -100,26 +100,57 @@ func (s *Server) FeedInterop(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// SyncConcessions brings a fare terminal's concession categories to the
+// back office's (its parameters' concessions: Terminal.SetConcessions).
+// Kind IO for an answer that does not decode, or a category out of 0 to
+// 255.
+func (c *Client) SyncConcessions(ctx context.Context, t *terminal.Terminal) error {
+	const op = "api.Client.SyncConcessions"
+	j, err := c.parameters(ctx, op)
+	if err != nil {
+		return err
+	}
+	m := make(map[uint8]uint8, len(j.Concessions))
+	for _, k := range j.Concessions {
+		if k.Category < 0 || k.Category > 0xFF || k.Lapsed < 0 || k.Lapsed > 0xFF {
+			return citycard.E(op, citycard.IO, "answer: concession %d lapsing to %d: want 0 to 255", k.Category, k.Lapsed)
+		}
+		m[uint8(k.Category)] = uint8(k.Lapsed)
+	}
+	t.SetConcessions(m)
+	return nil
+}
+
+// parameters downloads the terminal's parameters. Kinds IO, and the
+// answer's.
+func (c *Client) parameters(ctx context.Context, op string) (parametersJSON, error) {
+	var j parametersJSON
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/terminals/%v/parameters", c.BaseURL, c.Terminal), nil)
+	if err != nil {
+		return j, citycard.E(op, citycard.Invalid, "%w", err)
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return j, citycard.E(op, citycard.IO, "%w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return j, errorFromResponse(op, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&j); err != nil {
+		return j, citycard.E(op, citycard.IO, "answer: %w", err)
+	}
+	return j, nil
+}
+
 // SyncCities brings a terminal's list of interconnected cities to the
 // back office's (its parameters' cities). Kind Unavailable when the back
 // office serves none; IO for an answer that does not decode.
 func (c *Client) SyncCities(ctx context.Context, cs *terminal.Cities) error {
 	const op = "api.Client.SyncCities"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/terminals/%v/parameters", c.BaseURL, c.Terminal), nil)
+	j, err := c.parameters(ctx, op)
 	if err != nil {
-		return citycard.E(op, citycard.Invalid, "%w", err)
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return citycard.E(op, citycard.IO, "%w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return errorFromResponse(op, resp)
-	}
-	var j parametersJSON
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&j); err != nil {
-		return citycard.E(op, citycard.IO, "answer: %w", err)
+		return err
 	}
 	if j.Cities == nil {
 		return citycard.E(op, citycard.Unavailable, "the back office serves no interconnected cities")

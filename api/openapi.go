@@ -117,6 +117,10 @@ var operations = map[string]operation{
 	"PUT /v1/apps/{app}/calendar":                              {summary: "Replace a school's calendar (at most 400 dates in all, YYYYMMDD, each holiday a weekday, each make-up day a Saturday or Sunday, none twice; [] and [] for weekdays only): attendance on a day that is not a school day reports nobody absent", request: "Calendar", response: "Calendar"},
 	"GET /v1/apps/{app}/events":                                {summary: "The application's outbox, polled (lifecycle events; a school's check-ins and check-outs, for the parents): by ID, in pages (after: an ID; limit: 1 to 1000, the default)", response: "AppEvents"},
 	"POST /v1/cards/{issuer}/{asn}/move-balance":               {summary: "Move a replaced card's balance as of its loss report onto its replacement, after the cooling period (its use after the report borne by the issuer)", request: "CardMoveBalance", response: "MoneyAnswer"},
+	"POST /v1/cards/{issuer}/{asn}/review":                     {summary: "Record a concession card's annual review (年审) today: the cardholder checked against the product's eligibility again (403 no longer eligible: the card keeps the lapsed category; 422 a product without a review; 409 a card neither issued nor active); the answer's review_due is the next; no body", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/expire":                     {summary: "Expire a card past its last day of validity (409 before it, or from a state other than issued or active); no body", response: "Card"},
+	"POST /v1/cards/{issuer}/{asn}/renew":                      {summary: "Renew an active or expired card: validity_years more from the later of today and its expiry, the answer's expiry the new one (409 from another state); no money; no body", response: "Card"},
+	"POST /v1/cards/expire-due":                                {summary: "The clock's expiry at once (serve runs it hourly): the cards issued or active past their validity expired, at most 500 a run, oldest expiry first; more: another run has some to do; no body", response: "ExpireDue"},
 	"GET /v1/cards/dormant":                                    {summary: "The registered cards unused for their product's dormant_years, with their balance left on them, by issuer and ASN (after: the next_after of the page before; limit: 1 to 1000, the default)", response: "DormantPage"},
 
 	"POST /v1/clearing/interop/cases":                {summary: "Raise an error (ERR) or dispute (DSP) case about an accepted record of an OUT or INC file (a supervisor's; the ref is its idempotency key: the same ref and input again 200 with already true, another input 409; one case of a type per record); it goes out in our ERR or DSP file of the day", request: "InteropCaseRaise", response: "InteropCaseRaised", status: "201"},
@@ -199,6 +203,7 @@ func schemas() map[string]any {
 	return map[string]any{
 		"Error":           object(map[string]any{"error": str(), "kind": strDesc("the error's kind; its status follows one table")}),
 		"Object":          map[string]any{"type": "object"},
+		"ExpireDue":       object(map[string]any{"expired": integer("the cards expired by this run"), "more": boolean()}),
 		"Array":           map[string]any{"type": "array"},
 		"Text":            map[string]any{"type": "string"},
 		"Batch":           object(map[string]any{"batch_id": str(), "count": integer("records"), "amount_fen": integer("the records' sum, fen"), "records": map[string]any{"type": "array"}}),

@@ -97,6 +97,10 @@ func (s *Server) routes() []route {
 		s.staffRoute("POST /v1/topups/sweep", RoleSupervisor, s.handleTopUpSweep),                      // the expired refunded to their payers
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/move-balance", RoleClerk, s.handleCardMoveBalance), // after the cooling period
 		s.staffRoute("POST /v1/cards/{issuer}/{asn}/damaged", RoleClerk, s.handleCardDamaged),          // handed back unreadable: replaced or refunded from its shadow
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/review", RoleClerk, s.handleCardReview),            // a concession's annual review (年审)
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/expire", RoleClerk, s.handleCardExpire),            // past its validity
+		s.staffRoute("POST /v1/cards/{issuer}/{asn}/renew", RoleClerk, s.handleCardRenew),              // validity extended
+		s.staffRoute("POST /v1/cards/expire-due", RoleSupervisor, s.handleCardsExpireDue),              // the clock's expiry, at once
 
 		// Cardholders' self service (Authorization: Bearer <cardholder
 		// token>): their own cards only.

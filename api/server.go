@@ -63,7 +63,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -495,6 +497,12 @@ func (s *Server) handleParameters(w http.ResponseWriter, r *http.Request, _ city
 	p := s.Params()
 	p.BlacklistVersion = s.Blacklist.Version()
 	j := newParametersJSON(p)
+	if s.Cards != nil {
+		cs := s.Cards.Concessions()
+		for _, code := range slices.Sorted(maps.Keys(cs)) {
+			j.Concessions = append(j.Concessions, concessionJSON{Category: int(code), Lapsed: int(cs[code])})
+		}
+	}
 	if s.Interop != nil {
 		own, cs, err := s.Interop.TerminalCities(r.Context())
 		if err != nil {

@@ -202,6 +202,18 @@ type parametersJSON struct {
 	// Cities are the interconnected cities the terminal accepts
 	// (interopfeed.go); absent where the back office serves none.
 	Cities *citiesJSON `json:"cities,omitempty"`
+	// Concessions are the concession rider categories and the category
+	// each lapses to (cms.Manager.Concessions): a fare terminal prices a
+	// card of one at its lapsed category unless its entitlement file
+	// holds its review (terminal.Config.Concessions); absent without card
+	// management.
+	Concessions []concessionJSON `json:"concessions,omitempty"`
+}
+
+// concessionJSON is a concession category of a terminal's parameters.
+type concessionJSON struct {
+	Category int `json:"category"`
+	Lapsed   int `json:"lapsed"`
 }
 
 func newParametersJSON(p Parameters) parametersJSON {

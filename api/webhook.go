@@ -11,6 +11,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/cms"
 )
 
@@ -71,6 +72,29 @@ func (j AcquireJournal) Replay(ctx context.Context, from int64, fn func(e apps.J
 	return j.Journal.Replay(ctx, from, func(e *acquire.Journaled) error {
 		return fn(apps.JournalEntry{Pos: e.Pos, Application: e.Class == acquire.ClassApplication, Raw: e.Raw[:]})
 	})
+}
+
+// CMSConcessions is card management's answer to
+// apps.Office.WithConcessions: a concession card's slot from its
+// review (cms.Manager.Concession), scope its category's code.
+type CMSConcessions struct{ Cards *cms.Manager }
+
+// Concession implements apps.Concessions.
+func (c CMSConcessions) Concession(ctx context.Context, ref apps.CardRef) (card.Entitlement, bool, error) {
+	k, ok, err := c.Cards.Concession(ctx, ref.Issuer, ref.ASN)
+	if err != nil || !ok {
+		return card.Entitlement{}, false, citycard.Wrap("api.CMSConcessions.Concession", citycard.Other, err)
+	}
+	return ConcessionSlot(k), true, nil
+}
+
+// ConcessionSlot is a Concession as its entitlement file slot.
+func ConcessionSlot(k cms.Concession) card.Entitlement {
+	bcd := func(d cms.Date) citycard.BCDDate {
+		b, _ := citycard.DateTime(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, citycard.ChinaTime))
+		return b
+	}
+	return card.Entitlement{App: card.AppConcession, Scope: uint32(k.Category.Code), ValidFrom: bcd(k.From), ValidTo: bcd(k.To)}
 }
 
 // CMSCards is card management's answer to apps.Office.WithCards: a card

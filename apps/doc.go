@@ -229,6 +229,15 @@
 // refused stale at its gates until its file is rewritten, the price of
 // a rule that never lowers a version.
 //
+// The concession slot: a concession card's file also holds a slot of no
+// application, card.AppConcession (its rider category and the days it
+// travels in it, its annual review's), which File adds last from card
+// management when the Office has WithConcessions: a fare terminal
+// prices the card at the adult fare offline once it lapses (package
+// cms says why it is derived, not granted). It takes one of the file's
+// card.EntitlementsMax slots: a concession card holding as many grants
+// as that cannot be rewritten (Invalid) until one is revoked.
+//
 // Grants: each application's entitlement on a card (Grant) is one row,
 // active, revoked or blocked, and each card has an entitlement file
 // version that the store raises in the transaction of every change of

@@ -241,6 +241,8 @@ type Office struct {
 	now   func() time.Time
 	rnd   io.Reader
 	cards Cards
+	// concessions gives a concession card's slot for File; nil: none.
+	concessions Concessions
 }
 
 // Cards says whether card management lets a card take a grant: kind
@@ -256,6 +258,23 @@ type Cards interface {
 // had any grant (no grant of it to block) is refused too. It returns o.
 func (o *Office) WithCards(cards Cards) *Office {
 	o.cards = cards
+	return o
+}
+
+// Concessions gives a concession card's slot of the entitlement file
+// (card.AppConcession: scope the rider category code, valid from its
+// last review to the last day of the review's grace) as card management
+// has it now; ok false for a card that is no concession card
+// (api.CMSConcessions over cms.Manager.Concession).
+type Concessions interface {
+	Concession(ctx context.Context, c CardRef) (slot card.Entitlement, ok bool, err error)
+}
+
+// WithConcessions makes File add a concession card's slot, so that every
+// online contact that rewrites the file (Rewrite) carries the card's
+// annual review to the fare terminals. It returns o.
+func (o *Office) WithConcessions(c Concessions) *Office {
+	o.concessions = c
 	return o
 }
 
@@ -473,19 +492,31 @@ func (o *Office) Check(ctx context.Context, app string, c CardRef, action Action
 // the slots of its active grants (by application ID), at the card's file
 // version, under application key version keyVersion, its counter and
 // grant MAC zero, each slot's use the one its grant carries (0, but a
-// replacement's library loans out: Follow). The service point sets the counter it read from the
+// replacement's library loans out: Follow), and last, with
+// WithConcessions, a concession card's slot. The service point sets the counter it read from the
 // card, copies each slot's use from the card's file and signs it
-// (SignGrants) before it writes. Kind IO.
+// (SignGrants) before it writes. Kinds IO, and the concessions' (NotFound
+// for a card card management does not know).
 func (o *Office) File(ctx context.Context, c CardRef, keyVersion uint8) (card.Entitlements, error) {
+	const op = "apps.Office.File"
 	gs, v, err := o.store.CardGrants(ctx, c)
 	if err != nil {
-		return card.Entitlements{}, citycard.Wrap("apps.Office.File", citycard.Other, err)
+		return card.Entitlements{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	sort.Slice(gs, func(i, j int) bool { return gs[i].App < gs[j].App })
 	f := card.Entitlements{KeyVersion: keyVersion, Version: v}
 	for _, g := range gs {
 		if g.State == Active {
 			f.Slots = append(f.Slots, g.Slot)
+		}
+	}
+	if o.concessions != nil {
+		slot, ok, err := o.concessions.Concession(ctx, c)
+		if err != nil {
+			return card.Entitlements{}, citycard.Wrap(op, citycard.Other, err)
+		}
+		if ok {
+			f.Slots = append(f.Slots, slot)
 		}
 	}
 	return f, nil

@@ -61,11 +61,15 @@
 //	counter (2) | count (1, at most 6) | grant MAC (4) | count × slot (35)
 //
 //	slot: application (1: 1 campus, 2 library, 3 venue, 4 site, 5 parking,
-//	6 bike) |
+//	6 bike, 7 concession) |
 //	scope (4) | valid from (4) | valid to (4) | class (2) | limit (2) |
 //	uses (2) | last date (4) | last time (3) | inside (1) | sites (8)
 //
-// A slot's grant (application to limit) is written at a service point or
+// A concession slot (application 7, AppConcession) is the back office's
+// own: its scope is the card's rider category code (0-255) and its
+// validity the days the card travels in it, up to its annual review's
+// grace; a fare terminal prices the card at its lapsed category without
+// it. A slot's grant (application to limit) is written at a service point or
 // kiosk; the file version goes up with every change of the grants, so a
 // gate that was told a card's newer version refuses the stale file until
 // the card's next online contact rewrites it. The grant MAC is keys.MAC

@@ -45,17 +45,31 @@ const (
 	AppSite    Application = 4 // tourist annual pass (年卡): each site once a day
 	AppParking Application = 5 // parking permit: check-in and check-out
 	AppBike    Application = 6 // public bikes: deposit-free rental, one bike out (inside) since the last stamp, the hire
+
+	// AppConcession is no application system's: it is the back office's
+	// own slot of a concession card (a senior's, a student's), its scope
+	// the rider category code the card's basic data carries, valid to
+	// the last day of the annual review's grace (package cms), written
+	// at each online contact under the grant MAC. A fare terminal prices
+	// a concession card at its lapsed category when the slot is missing,
+	// forged or past (package terminal).
+	AppConcession Application = 7
 )
 
-var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking", AppBike: "bike"}
+var appNames = [...]string{AppCampus: "campus", AppLibrary: "library", AppVenue: "venue", AppSite: "site", AppParking: "parking", AppBike: "bike", AppConcession: "concession"}
 
-// Valid reports whether a is one of the six applications.
+// Valid reports whether a is one of the six application systems (the
+// kinds of package apps): AppConcession, the back office's own, is not.
 func (a Application) Valid() bool { return a >= AppCampus && a <= AppBike }
 
+// InFile reports whether a may hold a slot of the entitlement file: an
+// application system's, or the concession's.
+func (a Application) InFile() bool { return a.Valid() || a == AppConcession }
+
 // String gives the name ParseApplication reads: campus, library, venue,
-// site, parking, bike.
+// site, parking, bike; and concession.
 func (a Application) String() string {
-	if a.Valid() {
+	if a.InFile() {
 		return appNames[a]
 	}
 	return fmt.Sprintf("application(%d)", uint8(a))
@@ -96,8 +110,11 @@ type Entitlement struct {
 // stamp zero or real. Kind Invalid naming the field.
 func (e Entitlement) Validate() error {
 	const op = "card.Entitlement.Validate"
-	if !e.App.Valid() {
-		return fieldErr(op, "entitlement", "application", "%d is not 1-6", e.App)
+	if !e.App.InFile() {
+		return fieldErr(op, "entitlement", "application", "%d is not 1-7", e.App)
+	}
+	if e.App == AppConcession && e.Scope > 0xFF {
+		return fieldErr(op, "entitlement", "scope", "%d on a concession: want a rider category code, 0-255", e.Scope)
 	}
 	for _, f := range []struct {
 		name string

@@ -168,7 +168,13 @@ func TestEntitlementsStrict(t *testing.T) {
 		{"count past the data", func(b []byte) []byte { return b[:len(b)-1] }, "length"},
 		{"a trailing byte", func(b []byte) []byte { return append(b, 0) }, "length"},
 		{"application 0", func(b []byte) []byte { b[slot(0, 0)] = 0; return b }, "application"},
-		{"application 7", func(b []byte) []byte { b[slot(0, 0)] = 7; return b }, "application"},
+		{"application 8", func(b []byte) []byte { b[slot(0, 0)] = 8; return b }, "application"},
+		{"a concession of category 256", func(b []byte) []byte {
+			b[slot(5, 0)] = 7
+			copy(b[slot(5, 1):], []byte{0, 0, 1, 0})
+			return b
+		}, "scope"},
+		{"a limit on a concession", func(b []byte) []byte { b[slot(5, 0)] = 7; b[slot(5, 16)] = 1; return b }, "limit"},
 		{"valid from not a date", func(b []byte) []byte { b[slot(0, 7)] = 0x13; return b }, "valid from"},
 		{"valid to zero", func(b []byte) []byte { copy(b[slot(0, 9):], []byte{0, 0, 0, 0}); return b }, "valid to"},
 		{"valid to before valid from", func(b []byte) []byte { copy(b[slot(0, 9):], []byte{0x20, 0x26, 0x08, 0x31}); return b }, "valid to"},
@@ -188,6 +194,28 @@ func TestEntitlementsStrict(t *testing.T) {
 		if !citycard.IsKind(err, citycard.Invalid) || !strings.Contains(err.Error(), "field "+c.field+":") {
 			t.Errorf("%s: %v, want kind Invalid naming field %s", c.name, err, c.field)
 		}
+	}
+}
+
+// TestConcessionSlot: the concession slot (application 7) of category
+// 255 parses and encodes again; it is no application system's (Valid
+// false, not a name ParseApplication reads), but it may be in the file.
+func TestConcessionSlot(t *testing.T) {
+	f := sampleEntitlements()
+	f.Slots[5] = card.Entitlement{App: card.AppConcession, Scope: 255, ValidFrom: vecDate, ValidTo: vecDate}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := card.ParseEntitlements(b)
+	if err != nil || got.Find(card.AppConcession, 255) != 5 {
+		t.Fatalf("a concession of category 255: %+v, %v", got, err)
+	}
+	if a := card.AppConcession; a.Valid() || !a.InFile() || a.String() != "concession" {
+		t.Errorf("AppConcession: valid %v, in file %v, %q", a.Valid(), a.InFile(), a)
+	}
+	if _, err := card.ParseApplication("concession"); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("ParseApplication(concession): %v", err)
 	}
 }
 

@@ -37,7 +37,32 @@
 // travels in the lapsed category (the adult fare) until it is reviewed
 // again (Product.CategoryOn; Manager.Review records a review, the
 // eligibility checked again); the review rewrites the category on the card
-// at the next terminal or kiosk. A registered card unused for
+// at the next terminal or kiosk.
+//
+// Offline, a fare terminal cannot ask whether a card's review lapsed:
+// the card tells it. Its entitlement file (package card, SFI 1Ah) holds
+// a concession slot (card.AppConcession) whose scope is the card's rider
+// category code and whose validity runs from the last review to the last
+// day of grace (Manager.Concession, Product.InCategoryUntil: the same
+// day CategoryOn lapses after), under the grant MAC the gates already
+// check, so no new key, no new file and no new card command; a terminal
+// told the concession categories prices a card of one at its lapsed
+// category when the slot is missing, forged or past (package terminal).
+// The slot is no application's grant: the back office adds it to the
+// file whenever it builds one (apps.Office.WithConcessions, over this
+// Manager: api.CMSConcessions), so every online contact that rewrites
+// the file (a kiosk, a counter, a load) carries the review as card
+// management has it then. Deriving it there, rather than from the audit
+// log into a grant row as apps.Follow carries losses, keeps one fact in
+// one place (the card's ReviewDue) and needs no gate version: a file not
+// yet rewritten holds an older slot, which lapses no later than the
+// review it shows, so it errs towards the adult fare, never free rides;
+// the rider is put right at the next kiosk. A review refused (no longer
+// eligible) leaves the slot to lapse. A replacement card keeps the
+// review due of the card it replaces (Manager.Replace; Card.Move's Issue
+// sets a first one only on a card without): a lost card is no review.
+//
+// A registered card unused for
 // DormantYears is reported (Product.Dormant), never drained: the report
 // (Manager.Dormant) walks the cards by issuer and ASN (Store.CardsPage,
 // CardsPageMax a page), asks acquisition's last use (LastUses: the
@@ -111,6 +136,18 @@
 // data and keys are made. The Personalize move alone (Manager.Move, the
 // issue route's) records the state without a chip: the counters' cards
 // come personalized from the bureau.
+//
+// Expiry is the clock's: Manager.ExpireDue, which serve runs hourly
+// and citycard card expire-due at once, expires the cards issued or
+// active whose last day of validity is before today (China time), found
+// by an index of the cards in use by expiry (Store.CardsExpired,
+// migration 0035), never a walk of every card; at most ExpireDueMax a
+// run, oldest expiry first, each with its audit record as a clerk's
+// expire. A run again expires nothing twice (an expired card is no
+// longer in use), and a card another move came first to is left to the
+// next run. A lost or damaged card is not expired: its cut stands.
+// Renewal is a clerk's (the renew move: ValidityYears on from the later
+// of today and the old expiry); it moves no money.
 //
 // Card.Move is pure: it takes the card by value and returns the card
 // after the move, with its Version one higher, so that a store writes a

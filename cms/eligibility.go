@@ -1,6 +1,7 @@
 package cms
 
 import (
+	"context"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -76,4 +77,44 @@ func (p *Product) Dormant(c *Card, lastUse, now time.Time) bool {
 		since = c.IssuedAt
 	}
 	return !now.Before(since.AddDate(p.DormantYears, 0, 0))
+}
+
+// InCategoryUntil returns the last day a card of p whose review is due
+// on day due travels in p's own category: GraceDays after due
+// (CategoryOn agrees: the lapsed category from the day after). The zero
+// Date for a product without a review.
+func (p *Product) InCategoryUntil(due Date) Date {
+	if !p.Concession() {
+		return Date{}
+	}
+	return due.AddDate(0, 0, p.Review.GraceDays)
+}
+
+// Concession is what a concession card carries of its annual review for
+// the terminals offline (the concession slot of its entitlement file,
+// package card): its category, the category it lapses to, and the days
+// it travels in its category, from its last review (the review due less
+// a review period) to the last day of grace (InCategoryUntil).
+type Concession struct {
+	Category, Lapsed RiderCategory
+	From, To         Date
+}
+
+// Concession returns a card's Concession as card management has it now;
+// ok false for a card whose product has no review. Kinds NotFound, IO.
+func (m *Manager) Concession(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (c Concession, ok bool, err error) {
+	const op = "cms.Manager.Concession"
+	card, err := m.store.Card(ctx, issuer, asn)
+	if err != nil {
+		return Concession{}, false, citycard.Wrap(op, citycard.Other, err)
+	}
+	p, err := m.products.Product(card.Product)
+	if err != nil {
+		return Concession{}, false, citycard.Wrap(op, citycard.Other, err)
+	}
+	if !p.Concession() || card.ReviewDue.IsZero() {
+		return Concession{}, false, nil
+	}
+	return Concession{Category: p.Category, Lapsed: p.Review.LapsedCategory,
+		From: card.ReviewDue.AddDate(0, -p.Review.EveryMonths, 0), To: p.InCategoryUntil(card.ReviewDue)}, true, nil
 }

@@ -148,7 +148,8 @@ func (c *Card) String() string { return c.Issuer.String() + "/" + c.ASN.String()
 // card's is kind Invalid.
 //
 // Move keeps what the move records: IssuedAt, the expiry (ValidityYears
-// from the day of issue) and a concession's first review due for Issue;
+// from the day of issue) and a concession's first review due for Issue
+// (a replacement's is the old card's, Manager.Replace);
 // LostAt for ReportLoss and ReportDamaged (cleared by CancelLoss, which
 // returns the card to the state the report interrupted, issued or
 // active); a new expiry for Renew (ValidityYears from the later of today
@@ -169,7 +170,9 @@ func (c Card) Move(p *Product, m Move, at time.Time) (Card, error) {
 	case Issue:
 		c.IssuedAt = at
 		c.Expiry = today.AddDate(p.ValidityYears, 0, 0)
-		c.ReviewDue = p.ReviewDue(today)
+		if c.ReviewDue.IsZero() { // a replacement keeps the review of the card it replaces
+			c.ReviewDue = p.ReviewDue(today)
+		}
 	case ReportLoss:
 		if c.Holder == 0 {
 			return c, citycard.E(op, citycard.Conflict, "card %v is anonymous: only a registered card can be reported lost", &c)

@@ -484,7 +484,10 @@ func (m *Manager) Replace(ctx context.Context, by Actor, key string, issuer city
 	replayed, err = m.book(ctx, op, by, at, "replace", fee, &c, func() ([]*Card, []*Card, error) {
 		next, err := c.Move(p, Replace, at)
 		next.ReplacedBy = newASN
-		nu := Card{Issuer: issuer, ASN: newASN, Product: p.ID, Holder: c.Holder, State: Applied, Version: 1, AppliedAt: at, Replaces: oldASN}
+		// The new card keeps the old one's review due: a replacement is
+		// no review (its eligibility is not checked again).
+		nu := Card{Issuer: issuer, ASN: newASN, Product: p.ID, Holder: c.Holder, State: Applied, Version: 1, AppliedAt: at, Replaces: oldASN,
+			ReviewDue: c.ReviewDue}
 		return []*Card{&next}, []*Card{&nu}, err
 	})
 	if err != nil {

@@ -148,6 +148,20 @@ func (c *Catalog) Product(id string) (*Product, error) {
 	return p, nil
 }
 
+// Concessions returns the rider category code of each product with an
+// annual review and the code it lapses to, as the fare terminals are
+// told (their parameters): a category two products share lapses as the
+// first of them by ID says.
+func (c *Catalog) Concessions() map[uint8]uint8 {
+	out := map[uint8]uint8{}
+	for _, p := range c.Products() {
+		if _, ok := out[p.Category.Code]; !ok && p.Concession() {
+			out[p.Category.Code] = p.Review.LapsedCategory.Code
+		}
+	}
+	return out
+}
+
 // Products returns the products in ID order.
 func (c *Catalog) Products() []*Product {
 	l := make([]*Product, 0, len(c.products))

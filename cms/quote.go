@@ -9,6 +9,10 @@ import (
 // Product returns a product of the Manager's catalogue. Kind NotFound.
 func (m *Manager) Product(id string) (*Product, error) { return m.products.Product(id) }
 
+// Concessions returns the concession categories of the products and the
+// category each lapses to (Catalog.Concessions).
+func (m *Manager) Concessions() map[uint8]uint8 { return m.products.Concessions() }
+
 // BookBalance returns what card management owes on a card by its flows
 // (BookBalances): the balance it should report once all its records are
 // in. Kind IO.

@@ -47,6 +47,11 @@ type Store interface {
 	// issuer and ASN (both zero: from the first), by issuer and ASN.
 	// Kind Invalid for a limit out of range.
 	CardsPage(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, limit int) ([]Card, error)
+	// CardsExpired returns up to limit cards (1 to CardsPageMax) issued
+	// or active whose expiry is before day before, by expiry, issuer and
+	// ASN (migration 0035's index). Kind Invalid for a limit out of
+	// range.
+	CardsExpired(ctx context.Context, before Date, limit int) ([]Card, error)
 	// AuditLog calls fn for every audit record after sequence number
 	// after, in order.
 	AuditLog(ctx context.Context, after int64, fn func(a *AuditRecord) error) error

@@ -28,6 +28,10 @@ type Cards interface {
 	// audited, and a loss onto the blacklist). Kind Conflict for a move
 	// the card's state forbids.
 	Move(ctx context.Context, by Staff, issuer citycard.IssuerCode, asn citycard.ASN, mv cms.Move) (cms.Card, error)
+	// Review records a concession card's annual review in by's name
+	// (cms.Manager.Review: the cardholder checked again). Kinds of
+	// cms.Manager.Review.
+	Review(ctx context.Context, by Staff, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error)
 	// Replace replaces a lost or damaged card with a new one, newASN
 	// (cms.Manager.Replace), the replacement fee paid in cash at the
 	// counter, under idempotency key key. It returns the old card and
@@ -247,14 +251,26 @@ func (m CMS) Move(ctx context.Context, by Staff, issuer citycard.IssuerCode, asn
 	return c, citycard.Wrap("console.CMS.Move", citycard.Other, err)
 }
 
+// Review implements Cards: the staff member is the actor, at their
+// service point.
+func (m CMS) Review(ctx context.Context, by Staff, issuer citycard.IssuerCode, asn citycard.ASN) (cms.Card, error) {
+	c, err := m.Manager.Review(ctx, actor(by), issuer, asn)
+	return c, citycard.Wrap("console.CMS.Review", citycard.Other, err)
+}
+
 // cardMoves are the lifecycle moves the card page offers, by form value,
-// each with the least role that makes it.
+// each with the least role that makes it; the annual review is no move
+// of the state machine, but the page offers it beside them.
 var cardMoves = map[string]struct {
-	move cms.Move
-	role Role
+	move   cms.Move
+	role   Role
+	review bool // the annual review (Cards.Review), not a move
 }{
-	"report-loss": {cms.ReportLoss, RoleClerk},
-	"cancel-loss": {cms.CancelLoss, RoleClerk},
+	"report-loss": {move: cms.ReportLoss, role: RoleClerk},
+	"cancel-loss": {move: cms.CancelLoss, role: RoleClerk},
+	"expire":      {move: cms.Expire, role: RoleClerk},
+	"renew":       {move: cms.Renew, role: RoleClerk},
+	"review":      {role: RoleClerk, review: true},
 }
 
 // managedView is the card page's part from card management.
@@ -265,6 +281,10 @@ type managedView struct {
 	FlowsCut bool
 	ReportOK bool // the card's state allows a loss report
 	CancelOK bool // the card's state allows a cancel
+	// ReviewOK: a concession card in use, to review; ExpireOK: a card in
+	// use past its last day of validity; RenewOK: the card's state
+	// allows a renewal.
+	ReviewOK, ExpireOK, RenewOK bool
 	// ReplaceOK: the card's state allows a replacement, of
 	// ReplaceFeeFen; RefundOK: a refund (its quote first).
 	ReplaceOK     bool
@@ -304,6 +324,10 @@ func (c *Console) managed(ctx context.Context, issuer citycard.IssuerCode, asn c
 	_, v.ReportOK = cms.Next(mc.Card.State, cms.ReportLoss)
 	v.ReportOK = v.ReportOK && mc.Card.Holder != 0 // an anonymous card is nobody's to report (Card.Move)
 	_, v.CancelOK = cms.Next(mc.Card.State, cms.CancelLoss)
+	_, v.ExpireOK = cms.Next(mc.Card.State, cms.Expire)
+	v.ExpireOK = v.ExpireOK && mc.Card.Expiry.Before(cms.Today(c.Now()))
+	_, v.RenewOK = cms.Next(mc.Card.State, cms.Renew)
+	v.ReviewOK = !mc.Card.ReviewDue.IsZero() && (mc.Card.State == cms.Issued || mc.Card.State == cms.Active)
 	_, v.ReplaceOK = cms.Next(mc.Card.State, cms.Replace)
 	_, v.RefundOK = cms.Next(mc.Card.State, cms.Refund)
 	v.ReplaceFeeFen, v.Key = mc.ReplaceFeeFen, "console:"+randomToken()
@@ -333,13 +357,23 @@ func (c *Console) handleCardMove(w http.ResponseWriter, r *http.Request, s *sess
 	m, ok := cardMoves[r.PostFormValue("move")]
 	switch {
 	case !ok:
-		c.fail(w, r, s, citycard.E(op, citycard.Invalid, "move=%q: report-loss or cancel-loss", r.PostFormValue("move")))
+		c.fail(w, r, s, citycard.E(op, citycard.Invalid, "move=%q: report-loss, cancel-loss, expire, renew or review", r.PostFormValue("move")))
 		return
 	case s.staff.Role < m.role:
-		c.fail(w, r, s, citycard.E(op, citycard.Permission, "%s (%v) may not %v: it takes the %v role", s.staff.Name, s.staff.Role, m.move, m.role))
+		c.fail(w, r, s, citycard.E(op, citycard.Permission, "%s (%v) may not %s: it takes the %v role", s.staff.Name, s.staff.Role, r.PostFormValue("move"), m.role))
 		return
 	case c.Cards == nil:
 		c.fail(w, r, s, citycard.E(op, citycard.NotFound, "no card management: the console moves no card"))
+		return
+	}
+	if m.review {
+		card, err := c.Cards.Review(r.Context(), s.staff, issuer, asn)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		c.Logger.Info("console: card reviewed", "by", s.staff.Name, "card", card.String(), "review_due", card.ReviewDue.String())
+		c.card(w, r, s, http.StatusOK, fmt.Sprintf("Card %v: reviewed, next review due %v.", card.String(), card.ReviewDue))
 		return
 	}
 	card, err := c.Cards.Move(r.Context(), s.staff, issuer, asn, m.move)
@@ -349,6 +383,9 @@ func (c *Console) handleCardMove(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	c.Logger.Info("console: card moved", "by", s.staff.Name, "card", card.String(), "move", m.move.String(), "state", card.State.String())
 	msg := fmt.Sprintf("Card %v: %v, now %v.", card.String(), m.move, card.State)
+	if m.move == cms.Renew {
+		msg = fmt.Sprintf("Card %v: renewed, valid until %v.", card.String(), card.Expiry)
+	}
 	if err != nil { // moved, the blacklist did not take it (cms.Manager.ListLost)
 		c.Logger.Error("console: card moved, blacklist not changed", "card", card.String(), "err", err)
 		msg += " The blacklist did not take it: see the server's log."

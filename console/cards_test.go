@@ -103,6 +103,14 @@ func (cf *cardsFixture) issue(t *testing.T, asn, product string, registered bool
 		}
 		holder = h.ID
 	}
+	return cf.issueTo(t, a, product, holder, loadFen, flows)
+}
+
+// issueTo is issue for holder's card (0: anonymous).
+func (cf *cardsFixture) issueTo(t *testing.T, a citycard.ASN, product string, holder, loadFen int64, flows int) citycard.ASN {
+	t.Helper()
+	ctx := context.Background()
+	asn := a.String()
 	if _, err := cf.m.Apply(ctx, counter, sim.Issuer, a, product, holder); err != nil {
 		t.Fatal(err)
 	}

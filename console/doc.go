@@ -104,15 +104,19 @@
 // all its flows (cms.BookBalances) and its last transactions, the newest
 // cardFlowsMax (50, as many as the cardholder's app shows) first, saying
 // so when it cut them; the store reads every flow of the card to sum
-// them. The lifecycle moves staff make from the page are report loss and
-// cancel loss, for clerks and above (an auditor is offered no button and
+// them. The lifecycle moves staff make from the page are report loss,
+// cancel loss, expire and renew, and a concession card's annual review
+// (年审: cms.Manager.Review, the cardholder checked again, the next
+// review due shown), for clerks and above (an auditor is offered no button and
 // a post is a 403 page), each one form naming the move, made through
 // cms.Manager.Move with the staff member as the actor (at their service
 // point; "console" for an account that names none), so that the move is
 // audited and a loss goes onto the blacklist (a cancel takes it off).
 // The page offers a move only from a state that allows it (and a loss
 // report only on a card with a holder: an anonymous card is nobody's to
-// report); a form posted anyway (a page left open over another move) is
+// report; an expiry only past the card's last day of validity, a review
+// only of a concession card in use); the page shows the card's expiry
+// and its review due; a form posted anyway (a page left open over another move) is
 // cms's Conflict, its message naming the card's state and the move. A
 // move whose blacklist change failed is kept (the card moved) and the
 // page says so.

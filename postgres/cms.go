@@ -660,6 +660,21 @@ func (s cmsStore) CardsPage(ctx context.Context, issuer citycard.IssuerCode, asn
 	return cards, mapErr(op, err)
 }
 
+func (s cmsStore) CardsExpired(ctx context.Context, before cms.Date, limit int) ([]cms.Card, error) {
+	const op = "postgres.CMS.CardsExpired"
+	if err := cms.CheckCardsPage(op, limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.pool.Query(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards
+		WHERE state IN ('issued', 'active') AND expiry <> '' AND expiry < $1 ORDER BY expiry, issuer, asn LIMIT $2`, before.String(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	cards, err := cms.ScanCards(rows)
+	return cards, mapErr(op, err)
+}
+
 func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.AuditRecord) error) error {
 	const op = "postgres.CMS.AuditLog"
 	rows, err := s.db.pool.Query(ctx, `SELECT `+cms.AuditColumns+` FROM cms_audit WHERE seq > $1 ORDER BY seq`, after)

@@ -442,6 +442,21 @@ func (s cmsStore) CardsPage(ctx context.Context, issuer citycard.IssuerCode, asn
 	return cards, mapErr(op, err)
 }
 
+func (s cmsStore) CardsExpired(ctx context.Context, before cms.Date, limit int) ([]cms.Card, error) {
+	const op = "sqlite.CMS.CardsExpired"
+	if err := cms.CheckCardsPage(op, limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.CardColumns+` FROM cms_cards
+		WHERE state IN ('issued', 'active') AND expiry <> '' AND expiry < ? ORDER BY expiry, issuer, asn LIMIT ?`, before.String(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	cards, err := cms.ScanCards(rows)
+	return cards, mapErr(op, err)
+}
+
 func (s cmsStore) AuditLog(ctx context.Context, after int64, fn func(a *cms.AuditRecord) error) error {
 	const op = "sqlite.CMS.AuditLog"
 	rows, err := s.db.r.QueryContext(ctx, `SELECT `+cms.AuditColumns+` FROM cms_audit WHERE seq > ? ORDER BY seq`, after)

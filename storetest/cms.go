@@ -989,3 +989,62 @@ func testCMSFlowIssuers(t *testing.T, s Stores) {
 		t.Errorf("flow totals %v %v, want 5700 fen loaded", tot, err)
 	}
 }
+
+// testCMSExpireDue runs the clock's expiry: nothing on a card's last day
+// of validity, every card in use past it the day after (in runs of at
+// most the limit, oldest expiry first), never a card lost or damaged, and
+// a run again expires nothing twice.
+func testCMSExpireDue(t *testing.T, s Stores) {
+	ctx := context.Background()
+	clk, cards := soldCards(t, s.CMS, "0123456789ABCD5", 4)
+	m := cms.NewManager(s.CMS, cms.DefaultProducts(), mustProtector(t), clk.read)
+	damaged := cards[3].ASN
+	for _, mv := range []cms.Move{cms.Activate, cms.ReportDamaged} {
+		if _, err := m.Move(ctx, clerk, cmsIssuer, damaged, mv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(what string, limit, want int, wantMore bool) {
+		t.Helper()
+		n, more, err := m.ExpireDue(ctx, clerk, limit)
+		if err != nil || n != want || more != wantMore {
+			t.Fatalf("%s: %d expired, more %v, %v; want %d, %v", what, n, more, err, want, wantMore)
+		}
+	}
+	if cards[0].Expiry != (cms.Date{Year: 2036, Month: 3, Day: 1}) {
+		t.Fatalf("expiry %v", cards[0].Expiry)
+	}
+	// 2036-03-01 23:00 in China: the last day of validity.
+	clk.advance(time.Date(2036, 3, 1, 15, 0, 0, 0, time.UTC).Sub(clk.read()))
+	run("on the last day", cms.ExpireDueMax, 0, false)
+	clk.advance(time.Hour) // 2036-03-02 00:00 in China
+	run("the day after, 2 at most", 2, 2, true)
+	run("the rest", cms.ExpireDueMax, 1, false)
+	run("again", cms.ExpireDueMax, 0, false)
+	for i, c := range cards {
+		got, err := m.Card(ctx, cmsIssuer, c.ASN)
+		want := cms.Expired
+		if i == 3 {
+			want = cms.Damaged
+		}
+		if err != nil || got.State != want {
+			t.Errorf("card %d: %v, %v; want %v", i, got.State, err, want)
+		}
+	}
+	renewed, err := m.Move(ctx, clerk, cmsIssuer, cards[0].ASN, cms.Renew)
+	if err != nil || renewed.State != cms.Active || renewed.Expiry != (cms.Date{Year: 2046, Month: 3, Day: 2}) {
+		t.Fatalf("renewed: %v %v, %v", renewed.State, renewed.Expiry, err)
+	}
+	run("after the renewal", cms.ExpireDueMax, 0, false)
+	for _, n := range []int{0, cms.ExpireDueMax + 1} {
+		_, _, err := m.ExpireDue(ctx, clerk, n)
+		wantKind(t, fmt.Sprintf("a run of %d", n), err, citycard.Invalid)
+	}
+	_, _, err = m.ExpireDue(ctx, cms.Actor{}, 1)
+	wantKind(t, "no actor", err, citycard.Invalid)
+	_, err = s.CMS.CardsExpired(ctx, cms.Today(clk.read()), cms.CardsPageMax+1)
+	wantKind(t, "CardsExpired over a page", err, citycard.Invalid)
+	if _, err := cms.VerifyAudit(ctx, s.CMS); err != nil {
+		t.Fatal(err)
+	}
+}

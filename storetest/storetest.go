@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CMSMoney", testCMSMoney},
 		{"CMSConcurrentLoads", testCMSConcurrentLoads},
 		{"CMSReview", testCMSReview},
+		{"CMSExpireDue", testCMSExpireDue},
 		{"Staff", testStaff},
 		{"StaffApprovals", testStaffApprovals},
 		{"SelfService", testSelfService},

@@ -36,6 +36,20 @@
 // until the card knows one (9403), at a purchase and at a load, so
 // rotation needs no flag day.
 //
+// A card whose basic data names a concession category (Config.Concessions:
+// a senior's, a student's) is priced at it only while its entitlement
+// file (SFI 1Ah) holds the concession slot of that category
+// (card.AppConcession) valid today under a grant MAC the PSAM verifies
+// (STAMP SAM 01 and 02, as a gate checks a file: the PSAM then holds the
+// application master key; without it the tap is an error, KeyMissing,
+// never a silent lapse); else (no file, no slot, a slot past its last
+// day, a file that does not parse or is forged) at the category it
+// lapses to, the adult fare, the explanation saying why, and the record
+// carries the category it was priced at, so that clearing claims no
+// concession for it. Only those cards cost the read and the two PSAM
+// commands. The back office writes the slot at each online contact
+// (package cms: the annual review, 年审).
+//
 // # Application gates
 //
 // A Gate (gate.go) is an application system's offline terminal: a school

@@ -227,16 +227,22 @@ func (g *Gate) tap(action apps.Action, date citycard.BCDDate, tm citycard.BCDTim
 // ends with its stamp's check (04): a second stamp in one tap (a bike
 // dock's overdue rental closed, then the hire) opens it again.
 func (g *Gate) openStamp(op string, pub *card.BasicData, f *card.Entitlements) (keys.Alg, error) {
+	return openStamp(op, g.psam, pub, f)
+}
+
+// openStamp is Gate.openStamp on psam; a fare terminal checks a
+// concession card's file with it too (concession.go).
+func openStamp(op string, psam device, pub *card.BasicData, f *card.Entitlements) (keys.Alg, error) {
 	open := make([]byte, 0, lenStampOpen)
 	open = append(open, pub.Issuer[:]...)
 	open = append(open, pub.ASN.Div()...)
 	open = append(open, f.KeyVersion)
-	a, err := g.psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
+	a, err := psam.sendLen(op, "STAMP SAM 01", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampOpen, Data: open, Le: 1}, 1)
 	if err != nil {
 		return 0, err
 	}
 	grants := append(f.GrantMACData(), f.GrantMAC[:]...)
-	if _, _, err := g.psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
+	if _, _, err := psam.send(op, "STAMP SAM 02", apdu.Command{CLA: 0x80, INS: insStampSAM, P1: p1StampGrants, Data: grants, Le: -1}); err != nil {
 		return 0, err
 	}
 	return keys.Alg(a[0]), nil

@@ -56,20 +56,30 @@ func (w *world) gateWith(cfg GateConfig) testGate {
 // slots, sealed as a service point seals it.
 func (w *world) appCard(asnLow uint32, version uint32, slots ...card.Entitlement) *card.Card {
 	w.t.Helper()
-	c := w.newCard(card.ProfileCitizen, asnLow, 1)
-	f := card.Entitlements{KeyVersion: 1, Version: version, Slots: slots}
-	st := c.State()
-	k, err := apps.SignGrants(w.store, st.Issuer, st.ASN, &f)
+	return w.fileCard(asnLow, 0, &card.Entitlements{KeyVersion: 1, Version: version, Slots: slots})
+}
+
+// fileCard personalizes a card of ours of rider category cat with the
+// entitlement file f (nil: none), sealed as a service point seals it.
+func (w *world) fileCard(asnLow uint32, cat uint8, f *card.Entitlements) *card.Card {
+	w.t.Helper()
+	asn := w.newCard(card.ProfileCitizen, asnLow, 1).State().ASN
+	cfg := card.Config{Profile: card.ProfileCitizen, Issuer: ourIssuer, ASN: asn, CardType: 1, RiderCategory: cat}
+	cfg.Start, _ = citycard.DateTime(day0.AddDate(-1, 0, 0))
+	cfg.Expiry, _ = citycard.DateTime(day0.AddDate(2, 0, 0))
+	ks, err := card.DeriveKeySet(w.store, ourIssuer, asn, 1)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	start, _ := citycard.DateTime(day0.AddDate(-1, 0, 0))
-	expiry, _ := citycard.DateTime(day0.AddDate(2, 0, 0))
-	sets := []card.KeySet{}
-	ks, _ := card.DeriveKeySet(w.store, ourIssuer, st.ASN, 1)
-	sets = append(sets, ks)
-	cd, err := card.New(card.Config{Profile: card.ProfileCitizen, Issuer: ourIssuer, ASN: st.ASN, CardType: 1,
-		Start: start, Expiry: expiry, KeySets: sets, AppKey: &k, Entitlements: &f})
+	cfg.KeySets = []card.KeySet{ks}
+	if f != nil {
+		k, err := apps.SignGrants(w.store, ourIssuer, asn, f)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		cfg.AppKey, cfg.Entitlements = &k, f
+	}
+	cd, err := card.New(cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}

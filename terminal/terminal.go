@@ -84,6 +84,14 @@ type Config struct {
 	// purchase completes it and nothing more is charged. Later, the
 	// recovery is followed by a new charge. Zero: DefaultRetryWindow.
 	RetryWindow time.Duration
+	// Concessions maps each concession rider category code to the code
+	// it lapses to (the products file's review_lapse_category, in the
+	// terminal's parameters: api.Client.SyncConcessions): a card
+	// of one is priced at its own only while its entitlement file holds
+	// the concession slot of its category valid today, under a grant MAC
+	// the PSAM verifies (its PSAM then holds the application master key,
+	// keys.KeyApplication); nil: every card at the category it carries.
+	Concessions map[uint8]uint8
 }
 
 // DefaultRetryWindow is the retry window of a terminal whose Config has none.
@@ -146,6 +154,15 @@ func New(cfg Config) (*Terminal, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// SetConcessions replaces the terminal's concession categories
+// (Config.Concessions), as its parameters bring them; the next tap
+// prices by them.
+func (t *Terminal) SetConcessions(m map[uint8]uint8) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg.Concessions = m
 }
 
 // ID returns the terminal ID (the PSAM's terminal number).
@@ -215,9 +232,14 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 		}
 	}
 
+	today, _ := citycard.DateTime(now)
+	cat, lapsed, err := t.category(op, c, pub, today)
+	if err != nil {
+		return res, err
+	}
 	q := FareQuery{
 		At: now, Tap: tapKind(t.cfg.Mode), Issuer: pub.Issuer, CardType: pub.CardType,
-		RiderCategory: pub.RiderCategory, Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
+		RiderCategory: cat, Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,
 		AmountFen: amountFen,
 	}
 	composite := t.cfg.Mode != ModePOS
@@ -237,6 +259,9 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 		return res, citycard.Wrap(op, fareErrKind(err), err)
 	}
 	res.Explanation = charge.Explanation
+	if lapsed != "" {
+		res.Explanation += "; " + lapsed
+	}
 
 	rec, balanceAfter, greyRec, err := t.purchase(op, c, pub, now, q, charge)
 	if greyRec {
@@ -402,7 +427,7 @@ func (t *Terminal) purchase(op string, c device, pub card.BasicData, now time.Ti
 
 	rec = record.Record{
 		Status: record.StatusGrey, Type: typ,
-		Issuer: pub.Issuer, ASN: pub.ASN, CardType: pub.CardType, RiderCategory: pub.RiderCategory,
+		Issuer: pub.Issuer, ASN: pub.ASN, CardType: pub.CardType, RiderCategory: q.RiderCategory,
 		Alg: in.Alg, KeyVersion: in.KeyVersion, Counter: in.Counter, BalanceBefore: in.Balance, Amount: ch.AmountFen,
 		TerminalID: t.tid, PSAMID: t.cfg.PSAMID, TerminalSeq: seq, Date: date, Time: tm,
 		Network: t.cfg.Network, Line: t.cfg.Line, Station: t.cfg.Station,

@@ -83,6 +83,9 @@ type world struct {
 	vendor *PSAMVendor
 	now    time.Time
 	n      byte
+	// concessions, when set, are the Config.Concessions of the
+	// terminals made, their PSAMs given the application master key.
+	concessions map[uint8]uint8
 }
 
 // transportRef is the PSAM transport master key of the tests' operator.
@@ -187,6 +190,9 @@ func (w *world) terminal(mode Mode, station uint32, fare Fare, bl Blacklist, ver
 			keys.Ref{Issuer: ourIssuer, Type: keys.KeyPurchase, Version: v},
 			keys.Ref{Issuer: ourIssuer, Type: keys.KeyMaintenance, Version: v})
 	}
+	if w.concessions != nil {
+		pk.Issuers = append(pk.Issuers, keys.Ref{Issuer: ourIssuer, Type: keys.KeyApplication, Version: 1})
+	}
 	psam := w.vendor.NewPSAM(psamID)
 	if err := ProvisionPSAM(w.store, psam, tid, pk, 1); err != nil {
 		w.t.Fatal(err)
@@ -195,7 +201,7 @@ func (w *world) terminal(mode Mode, station uint32, fare Fare, bl Blacklist, ver
 	term, err := New(Config{
 		PSAM: psam, PSAMID: psamID, RecordKeyVersion: 1, Mode: mode, Network: 1, Line: 1, Station: station,
 		Fare: fare, Spool: sp, Blacklist: bl, KeyVersions: versions, MaintenanceKeyVersion: versions[0],
-		Now: func() time.Time { return w.now },
+		Now: func() time.Time { return w.now }, Concessions: w.concessions,
 	})
 	if err != nil {
 		w.t.Fatal(err)

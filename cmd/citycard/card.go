@@ -60,6 +60,12 @@ printed as the API's JSON.
   move-balance CARD --key K
                    move a replaced card's balance as of its loss report onto its
                    replacement, once the cooling period is over
+  review CARD      a concession card's annual review (年审) today: the cardholder
+                   checked again; the answer's review_due is the next
+  expire CARD      expire a card past its last day of validity
+  renew CARD       renew an active or expired card: the answer's expiry is the new one
+  expire-due       the clock's expiry at once (serve runs it hourly): the cards
+                   past their validity expired, at most 500 a run (a supervisor)
   dormant [--format table|csv|json]
                    the registered cards unused for their product's dormant_years,
                    with the balance left on them (reported, never drained)
@@ -132,6 +138,12 @@ func runCard(ctx context.Context, e env, args []string) error {
 		}
 		return cardDormant(ctx, e, c, *format)
 	}
+	if cmd == "expire-due" {
+		if len(pos) != 1 {
+			return fmt.Errorf("card expire-due: no argument: %w", errUsage)
+		}
+		return c.show(ctx, e.stdout, "POST", "/v1/cards/expire-due", nil)
+	}
 	if cmd == "register" {
 		if len(pos) != 1 {
 			return fmt.Errorf("card register: no argument, only flags: %w", errUsage)
@@ -166,7 +178,7 @@ func runCard(ctx context.Context, e env, args []string) error {
 		return c.show(ctx, e.stdout, "POST", "/v1/cards", map[string]any{"issuer": issuer.String(), "asn": asn.String(), "product": *product, "holder_id": *holder})
 	case "show":
 		return c.show(ctx, e.stdout, "GET", path, nil)
-	case "activate", "loss", "unloss":
+	case "activate", "loss", "unloss", "review", "expire", "renew":
 		return c.show(ctx, e.stdout, "POST", path+"/"+cmd, nil)
 	case "issue":
 		ch["load_fen"] = *loadFen

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/sqlite"
 )
 
@@ -118,6 +120,37 @@ func TestCardCLI(t *testing.T) {
 		t.Fatalf("dormant --format xml: %v", err)
 	}
 
+	// The annual review, expiry and renewal: a citizen card has no
+	// review, nor does it expire before its last day; a senior's card
+	// is reviewed, a card renewed; the clock's run is a supervisor's.
+	if _, _, err := tryCLI(as(ann), "card", "review", other); err == nil || !strings.Contains(err.Error(), "422") {
+		t.Fatalf("review of a citizen card: %v", err)
+	}
+	if _, _, err := tryCLI(as(ann), "card", "expire", card); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("expire before the expiry: %v", err)
+	}
+	mustCLI(t, as(ann), "card", "register", "--name", "周老", "--doc-number", "11010519491231002X", "--born", "1949-12-31")
+	senior := "31500001FFFFFFFF/31500000000000000004"
+	mustCLI(t, as(ann), "card", "apply", senior, "--product", "senior", "--holder", "2")
+	mustCLI(t, as(ann), "card", "issue", senior, "--key", "sell-4", "--party", "nb-card")
+	nextYear := time.Now().In(citycard.ChinaTime).AddDate(1, 0, 0).Format(time.DateOnly)
+	if out := mustCLI(t, as(ann), "card", "review", senior); !strings.Contains(out, `"review_due": "`+nextYear+`"`) {
+		t.Fatalf("review: %s", out)
+	}
+	if _, _, err := tryCLI(as(ann), "card", "renew", senior); err == nil || !strings.Contains(err.Error(), "is issued: renew is allowed only from active or expired") {
+		t.Fatalf("renew of a card issued: %v", err)
+	}
+	mustCLI(t, as(ann), "card", "activate", senior)
+	if out := mustCLI(t, as(ann), "card", "renew", senior); !strings.Contains(out, `"state": "active"`) || !strings.Contains(out, `"expiry": "`) {
+		t.Fatalf("renew: %s", out)
+	}
+	if _, _, err := tryCLI(as(ann), "card", "expire-due"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a clerk runs the expiry: %v", err)
+	}
+	if out := mustCLI(t, as(sue), "card", "expire-due"); !strings.Contains(out, `"expired": 0`) {
+		t.Fatalf("expire-due: %s", out)
+	}
+
 	// A disabled account's session ends.
 	mustCLI(t, as(admin), "staff", "disable", "ann")
 	if _, _, err := tryCLI(as(ann), "card", "show", card); err == nil || !strings.Contains(err.Error(), "401") {
@@ -163,6 +196,7 @@ func TestStaffCLIUsage(t *testing.T) {
 		{"card", "approve", "x"}, {"card", "frobnicate", "31500001FFFFFFFF/31500000000000000001"}, {"audit", "check"},
 		{"card", "topup"}, {"card", "topup", "pay"}, {"card", "topup", "pay", "XX/YY"}, {"card", "topup", "show", "12"},
 		{"card", "topup", "refund", "not-hex-not-hex!"}, {"card", "topup", "sweep", "now"}, {"card", "topup", "claim", "0000000000000001"},
+		{"card", "review"}, {"card", "renew", "XX/YY"}, {"card", "expire-due", "now"},
 	} {
 		_, _, err := tryCLI([]string{envPassword + "=" + testPassword, envServer + "=http://127.0.0.1:1"}, args...)
 		if err == nil || !strings.Contains(err.Error(), "usage") {

@@ -146,8 +146,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// refunded to their payers by the sweep, hourly.
 	s.TopUps = cms.NewTopUps(loads, st.topups)
 	go sweepTopUps(ctx, s.TopUps, logger)
+	go expireCards(ctx, s.Cards, logger)
 	// The application systems' API (citycard app add gives their tokens).
-	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms})
+	s.Apps = apps.NewOffice(st.apps, time.Now, rand.Reader).WithCards(api.CMSCards{Store: st.cms}).WithConcessions(api.CMSConcessions{Cards: s.Cards})
 	s.Gates = terminalsOf(st.registry) // whose operator's gate versions a gate downloads
 	go followLifecycle(ctx, s.Apps, st.cms, st.journal, logger)
 	go settleLoads(ctx, loads, logger)
@@ -251,6 +252,36 @@ func sweepTopUps(ctx context.Context, t *cms.TopUps, logger *slog.Logger) {
 			logger.Info("remote top-ups expired and refunded to their payers", "topups", n)
 		}
 	})
+}
+
+// expireRunsMax bounds the runs of cms.Manager.ExpireDue one round of
+// expireCards makes: 20 of cms.ExpireDueMax, 10,000 cards an hour.
+const expireRunsMax = 20
+
+// expireCards expires the cards past their validity at start and once an
+// hour (citycard card expire-due does it at once): a card's validity
+// ends with a day in China time, so an hour's round expires it within
+// the hour after. A fault is logged and tried again the next hour.
+func expireCards(ctx context.Context, m *cms.Manager, logger *slog.Logger) {
+	round := func() {
+		total := 0
+		for range expireRunsMax {
+			n, more, err := m.ExpireDue(ctx, cms.Actor{Who: "expiry", ServicePoint: "back office"}, cms.ExpireDueMax)
+			total += n
+			if err != nil {
+				logger.Warn("expiring the cards past their validity", "err", err)
+				break
+			}
+			if !more {
+				break
+			}
+		}
+		if total > 0 {
+			logger.Info("cards past their validity expired", "cards", total)
+		}
+	}
+	round()
+	every(ctx, time.Hour, round)
 }
 
 // every runs fn every d until ctx ends.
