@@ -26,6 +26,7 @@ import (
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/postgres"
@@ -354,6 +355,9 @@ type simBackOffice struct {
 	// fares prices the concessions' category discounts: the city's fare
 	// table, nil without one.
 	fares *clearing.TableFares
+	// keys is the city's key store, from Start: the interconnection
+	// verifies our cards' TACs in INC files under it, as serve's does.
+	keys  keys.Store
 	cards *cms.Manager
 	loads *cms.LoadHost
 	// topUps is remote top-up over loads, for the API's top-up routes.
@@ -430,6 +434,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	staff := &api.StaticStaff{}
 	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleClerk})
 	staff.Add(b.super, api.Staff{Name: "sim-supervisor", Role: api.RoleSupervisor})
+	b.keys = s.Keys
 	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
 		b.params.FareTableVersion = s.Fares.Version()
@@ -584,6 +589,10 @@ func (b *simBackOffice) Clearing(ctx context.Context) (*clearing.Cycles, map[str
 	}
 	if b.fares != nil {
 		cs.Fares = b.fares
+	}
+	if b.keys != nil {
+		x := cs.Interconnect.(*interop.Interop)
+		x.Verifier = record.NewVerifier(b.keys, x.Own)
 	}
 	parties, err := partiesOf(ctx, b.st.registry)
 	if err != nil {

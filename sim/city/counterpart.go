@@ -62,6 +62,12 @@ func (c *City) counterpart() *counterpart {
 // answers. A failure is a violation.
 func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 	cp := c.counterpart()
+	byFault := cp.byFault.Count
+	defer func() {
+		if n := cp.byFault.Count - byFault; n > 0 {
+			c.faults[string(FaultCounterpart)] += n
+		}
+	}()
 	cs, _, err := c.bo.Clearing(ctx)
 	if err != nil {
 		c.violate("interconnection of cycle %v: %v", d, err)
@@ -137,9 +143,6 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 			add(&cp.rejected)
 			add(&cp.forged)
 		}
-	}
-	if cp.byFault.Count > 0 {
-		c.faults[string(FaultCounterpart)] = cp.byFault.Count
 	}
 }
 

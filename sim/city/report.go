@@ -90,10 +90,13 @@ type Figures struct {
 	LossRefunds         int64 `json:"loss_refunds"`
 	LossRefundsFen      int64 `json:"loss_refunds_fen"`      // the balances as of the loss report refunded
 	LossRefundsReplayed int64 `json:"loss_refunds_replayed"` // refunds sent again, answered replayed
+	// Our cards in the counterpart cities and their INC files (travel.go).
+	Travel TravelFigures `json:"travel"`
 }
 
 func (f *Figures) init() {
 	f.Refusals, f.Verdicts, f.Flags, f.Rejections, f.FareMismatch, f.Copies.Verdicts = counts{}, counts{}, counts{}, counts{}, counts{}, counts{}
+	f.Travel.Refused, f.Travel.Rejected = counts{}, counts{}
 }
 
 // Check is one invariant's verdict and its figures (or its first
