@@ -66,7 +66,9 @@ Faults (--faults all, or some of them separated by commas):
              cycle resumes from the state its store kept
   counterpart  a counterpart city (the visiting cards' issuer, which
              answers each day's interconnection file) rejecting some
-             records whose TAC verifies
+             records whose TAC verifies, and sending its INC file of our
+             cards' records there twice, with a forged record in it or
+             one it sent before
   webhook    the applications' webhook receiver answering 503 now and
              then, before taking an event or after (its answer lost)
 

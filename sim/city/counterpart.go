@@ -28,7 +28,9 @@ const InvInteropAnswered = "interop_answered"
 
 // FaultCounterpart makes a counterpart city reject now and then a record
 // of its cards whose TAC verifies (as late: the record came after the
-// interconnection's time limit).
+// interconnection's time limit), and, in its INC files of our cards'
+// records (travel.go), put a forged record or one it sent before, or
+// send a file twice.
 const FaultCounterpart Fault = "counterpart"
 
 // counterpartRejectPM is the per mille of genuine records FaultCounterpart

@@ -66,7 +66,8 @@ type TravelFigures struct {
 type travel struct {
 	rng   *rand.Rand // the counterpart fault's draws
 	terms []*travelTerm
-	today map[int32]bool // the riders travelling today: no tears
+	today map[int32]bool     // the riders travelling today: no tears
+	sent  []interop.Clearing // the records accepted in every earlier INC file
 	// The INC files imported, in order; of each, the reason we expect
 	// for each record.
 	files []incFile
@@ -263,9 +264,16 @@ func (c *City) travelTap(ri int32, k int, fen uint32) bool {
 	return true
 }
 
-// incomingPM is the per mille of INC files FaultCounterpart sends twice,
-// and in which it puts a forged record, and a record sent before.
-const incomingPM = 250
+// With FaultCounterpart the INC files take the counterpart's faults in
+// turn, so that any three in a row have each: a forged record in the
+// first, a record sent before in the second (if the city sent one),
+// the third sent twice.
+const (
+	incomingForged = iota
+	incomingResent
+	incomingTwice
+	incomingFaults
+)
 
 // exchangeIncoming has each counterpart city send the INC file of day
 // d's records of our cards, and imports it. A failure is a violation.
@@ -293,8 +301,12 @@ func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 		var want []interop.Reason
 		var riders []int32 // by record, -1 for none of ours to count
 		var genuine []interop.Clearing
+		turn := -1
+		if fault {
+			turn = len(tv.files) % incomingFaults
+		}
 		forgeAt := -1
-		if fault && tv.rng.IntN(1000) < incomingPM {
+		if turn == incomingForged {
 			forgeAt = tv.rng.IntN(len(recs))
 		}
 		for i, s := range recs {
@@ -318,8 +330,14 @@ func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 			f.Clearing, want, riders = append(f.Clearing, cl), append(want, interop.ReasonAccepted), append(riders, s.rider)
 			genuine = append(genuine, cl)
 		}
-		if fault && len(t.sent) > 0 && tv.rng.IntN(1000) < incomingPM {
-			f.Clearing = append(f.Clearing, t.sent[tv.rng.IntN(len(t.sent))])
+		sent := t.sent
+		if len(sent) == 0 {
+			sent = tv.sent
+		}
+		if turn == incomingResent && len(sent) > 0 {
+			// One of its own earlier records, or if it sent none, one
+			// another city sent before.
+			f.Clearing = append(f.Clearing, sent[tv.rng.IntN(len(sent))])
 			want, riders = append(want, interop.ReasonDuplicate), append(riders, -1)
 			c.fault(FaultCounterpart)
 		}
@@ -338,7 +356,7 @@ func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 		inc := &tv.files[len(tv.files)-1]
 		c.fig.Travel.IncFiles++
 		c.fig.Travel.Records += int64(len(f.Clearing))
-		t.sent = append(t.sent, genuine...)
+		t.sent, tv.sent = append(t.sent, genuine...), append(tv.sent, genuine...)
 		ans, err := interop.Decode("ans", imp.Answer)
 		if err != nil || len(ans.Answers) != len(f.Clearing) {
 			c.violate("our answer to the INC file %s: %v (%d answers to %d records)", f.Header.ID, err, len(ans.Answers), len(f.Clearing))
@@ -366,7 +384,7 @@ func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 		if imp.Accepted != acc || imp.Already {
 			c.violate("the INC file %s: imported as %+v accepted (again: %v), its answer accepts %+v", f.Header.ID, imp.Accepted, imp.Already, acc)
 		}
-		if fault && tv.rng.IntN(1000) < incomingPM {
+		if turn == incomingTwice {
 			// Sent again: the same file is a no-op.
 			again, err := x.Import(ctx, name, b)
 			if err != nil || !again.Already {

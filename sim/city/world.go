@@ -227,10 +227,11 @@ func (c *City) buildKeys() error {
 		}
 		c.issuers = append(c.issuers, is)
 	}
-	// Our own TAC, load and maintenance master keys of the
-	// interconnection's key version, for our MoT cards' second key set.
+	// Our own TAC and load master keys of the interconnection's key
+	// version, for our MoT cards' second key set (its maintenance key is
+	// our version 1's: ourKeySets).
 	irng := rngFor(c.cfg.Seed, "keys-interconnection")
-	for _, t := range interconnectOwnTypes {
+	for _, t := range []keys.KeyType{keys.KeyLoad, keys.KeyTAC} {
 		if err := put(c.store, keys.Ref{Issuer: Issuer, Type: t, Version: interconnectVersion}, randomKey(irng)); err != nil {
 			return err
 		}
@@ -306,10 +307,7 @@ func (c *City) addDevice(ctx context.Context, reg *registry.Registry, rng *rand.
 		bl:     blacklist.New(nil, c.now),
 	}
 	d.psam = c.vendor.NewPSAM(d.psamID)
-	pk := terminal.PSAMKeys{Operator: c.operators[op].code, RecordKeyVersion: 1,
-		Issuers:  []keys.Ref{{Issuer: Issuer, Type: keys.KeyPurchase, Version: 1}, {Issuer: Issuer, Type: keys.KeyMaintenance, Version: 1}},
-		National: []keys.Ref{{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: interconnectVersion}}}
-	if err := terminal.ProvisionPSAM(c.store, d.psam, d.id, pk, 1); err != nil {
+	if err := terminal.ProvisionPSAM(c.store, d.psam, d.id, ourPSAMKeys(c.operators[op].code), 1); err != nil {
 		return nil, err
 	}
 	q, err := terminal.OpenQueue(filepath.Join(c.cfg.Dir, d.id.String()+".queue"))
@@ -350,6 +348,17 @@ func (c *City) addDevice(ctx context.Context, reg *registry.Registry, rng *rand.
 	}
 	c.devs = append(c.devs, d)
 	return d, nil
+}
+
+// ourPSAMKeys are the keys of our operator's PSAM, its record key's
+// code operator: our issuer's purchase and maintenance master keys of
+// version 1 (one level deep) and the national key of the
+// interconnection's version (two levels deep: any interconnected card,
+// ours of that version included).
+func ourPSAMKeys(operator citycard.IssuerCode) terminal.PSAMKeys {
+	return terminal.PSAMKeys{Operator: operator, RecordKeyVersion: 1,
+		Issuers:  []keys.Ref{{Issuer: Issuer, Type: keys.KeyPurchase, Version: 1}, {Issuer: Issuer, Type: keys.KeyMaintenance, Version: 1}},
+		National: []keys.Ref{{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: interconnectVersion}}}
 }
 
 // uploadBatch is the records per batch a terminal uploads: small enough
@@ -605,7 +614,7 @@ func (c *City) buildRiders() error {
 			is := c.issuers[r.issuer]
 			r.asn = citycard.ASN{is.code[0], is.code[1], 0x00, 0x01, is.code[0], is.code[1], byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 			var k card.KeySet
-			k, err = interconnectKeys(c.store, is.keys, is.code, r.asn)
+			k, err = interconnectKeys(c.store, is.keys, is.code, r.asn, interconnectVersion)
 			ks = []card.KeySet{k}
 		} else {
 			r.profile = []card.Profile{card.ProfileCitizen, card.ProfileCitizen, card.ProfileMOHURD, card.ProfileMOHURD, card.ProfileMOHURD, card.ProfileMoT}[rng.IntN(6)]
@@ -655,20 +664,22 @@ func (c *City) buildRiders() error {
 // 交通联合): a card's key set of this version holds a purchase key
 // derived from the national interconnection key (issuer code, then ASN),
 // which every interconnected city's PSAMs hold, and its issuer's own
-// TAC, load and maintenance keys of this version (interconnectOwnTypes).
+// TAC, load and maintenance keys (interconnectOwnTypes).
 // Visiting cities' cards hold only that set; our MoT cards hold it as
 // well as version 1, all ours (ourKeySets). Our terminals ask for it
 // first and fall back to version 1 (one APDU more) on a card without it.
 const interconnectVersion = 2
 
 // interconnectOwnTypes are the key types an interconnection key set
-// takes from its issuer's own master keys.
+// takes from its issuer's own master keys (of a visiting city's, all of
+// that version; of ours, the maintenance key of version 1: ourKeySets).
 var interconnectOwnTypes = []keys.KeyType{keys.KeyLoad, keys.KeyTAC, keys.KeyMaintenance}
 
 // interconnectKeys personalizes an interconnection key set of card asn of
 // issuer: its purchase key from the national key in national, the
-// others from the issuer's own master keys in own.
-func interconnectKeys(national, own keys.Store, issuer citycard.IssuerCode, asn citycard.ASN) (card.KeySet, error) {
+// others from the issuer's own master keys in own, the maintenance key
+// of version maintenance.
+func interconnectKeys(national, own keys.Store, issuer citycard.IssuerCode, asn citycard.ASN, maintenance uint8) (card.KeySet, error) {
 	ks := card.KeySet{Version: interconnectVersion}
 	alg, err := national.DeriveInto(&ks.Purchase, keys.Ref{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: interconnectVersion}, issuer[:], asn.Div())
 	if err != nil {
@@ -676,7 +687,11 @@ func interconnectKeys(national, own keys.Store, issuer citycard.IssuerCode, asn 
 	}
 	ks.Alg = alg
 	for t, dst := range map[keys.KeyType]*[keys.KeyLen]byte{keys.KeyLoad: &ks.Load, keys.KeyTAC: &ks.TAC, keys.KeyMaintenance: &ks.Maintenance} {
-		if _, err := own.DeriveInto(dst, keys.Ref{Issuer: issuer, Type: t, Version: interconnectVersion}, asn.Div()); err != nil {
+		v := uint8(interconnectVersion)
+		if t == keys.KeyMaintenance {
+			v = maintenance
+		}
+		if _, err := own.DeriveInto(dst, keys.Ref{Issuer: issuer, Type: t, Version: v}, asn.Div()); err != nil {
 			return ks, err
 		}
 	}
@@ -684,13 +699,17 @@ func interconnectKeys(national, own keys.Store, issuer citycard.IssuerCode, asn 
 }
 
 // ourKeySets are the key sets of our card asn of profile: version 1, all
-// ours; a MoT card (JT/T 978, interconnected) also the interconnection's.
+// ours; a MoT card (JT/T 978, interconnected) also the interconnection's,
+// whose maintenance key (DAMK) is version 1's: a card blocks under its
+// newest key set's DAMK, and our terminals block with one maintenance
+// key version (terminal.Config.MaintenanceKeyVersion, 1), that of every
+// card of ours.
 func (c *City) ourKeySets(profile card.Profile, asn citycard.ASN) ([]card.KeySet, error) {
 	ks, err := card.DeriveKeySet(c.store, Issuer, asn, 1)
 	if err != nil || profile != card.ProfileMoT {
 		return []card.KeySet{ks}, err
 	}
-	k2, err := interconnectKeys(c.store, c.store, Issuer, asn)
+	k2, err := interconnectKeys(c.store, c.store, Issuer, asn, 1)
 	return []card.KeySet{ks, k2}, err
 }
 
