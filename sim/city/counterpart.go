@@ -2,6 +2,7 @@ package city
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -70,14 +71,9 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 			c.faults[string(FaultCounterpart)] += n
 		}
 	}()
-	cs, _, err := c.bo.Clearing(ctx)
+	_, x, err := c.interconnection(ctx)
 	if err != nil {
 		c.violate("interconnection of cycle %v: %v", d, err)
-		return
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		c.violate("interconnection of cycle %v: the back office's cycles have no interconnection", d)
 		return
 	}
 	out, err := x.Export(ctx, d)
@@ -160,6 +156,20 @@ func (cp *counterpart) answer(f *interop.File, issuer citycard.IssuerCode, store
 	})
 }
 
+// interconnection returns the back office's cycles and their
+// interconnection.
+func (c *City) interconnection(ctx context.Context) (*clearing.Cycles, *interop.Interop, error) {
+	cs, _, err := c.bo.Clearing(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, ok := cs.Interconnect.(*interop.Interop)
+	if !ok {
+		return nil, nil, errors.New("the back office's cycles have no interconnection")
+	}
+	return cs, x, nil
+}
+
 // operatorOfTerminal is the operator of our terminal id ("" if none).
 func (c *City) operatorOfTerminal(id citycard.TerminalID) string {
 	for _, d := range c.devs {
@@ -175,14 +185,9 @@ func (c *City) operatorOfTerminal(id citycard.TerminalID) string {
 // exported with, each answered once, as the counterpart answered it.
 func (c *City) checkInterop(ctx context.Context, v *inv) {
 	cp := c.counterpart()
-	cs, _, err := c.bo.Clearing(ctx)
+	_, x, err := c.interconnection(ctx)
 	if err != nil {
 		v.fail("the interconnection's store: %v", err)
-		return
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		v.fail("the back office's cycles have no interconnection")
 		return
 	}
 	for _, id := range cp.outs {

@@ -279,14 +279,9 @@ const (
 // d's records of our cards, and imports it. A failure is a violation.
 func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 	tv := c.travel
-	cs, _, err := c.bo.Clearing(ctx)
+	_, x, err := c.interconnection(ctx)
 	if err != nil {
 		c.violate("the INC files of day %v: %v", d, err)
-		return
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		c.violate("the INC files of day %v: the back office's cycles have no interconnection", d)
 		return
 	}
 	fault := c.cfg.has(FaultCounterpart)
@@ -400,14 +395,9 @@ func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 // store, the ledger and the closed cycles.
 func (c *City) checkIncoming(ctx context.Context, v *inv) {
 	tv := c.travel
-	cs, _, err := c.bo.Clearing(ctx)
+	cs, x, err := c.interconnection(ctx)
 	if err != nil {
 		v.fail("the interconnection's store: %v", err)
-		return
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		v.fail("the back office's cycles have no interconnection")
 		return
 	}
 	takenBy := map[string][]clearing.Day{}
