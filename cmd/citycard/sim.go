@@ -103,6 +103,9 @@ type simOptions struct {
 	// forgetClaim breaks the remote top-ups' invariant on purpose
 	// (city.Config.ForgetClaim): tests only.
 	forgetClaim bool
+	// loseIncoming breaks the conservations on purpose
+	// (city.Config.LoseIncoming): tests only.
+	loseIncoming bool
 	// wrap, if not nil, wraps the back office (tests break it on purpose).
 	wrap func(city.BackOffice) city.BackOffice
 	// start is the first day's midnight; zero: the city's default.
@@ -323,7 +326,7 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 	}
 	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start,
 		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays,
-		ForgetClaim: o.forgetClaim}
+		ForgetClaim: o.forgetClaim, LoseIncoming: o.loseIncoming}
 	if o.out != "" && o.seeds != "" {
 		cfg.SettleDir = filepath.Join(o.out, fmt.Sprintf("seed-%d", seed))
 	}

@@ -68,6 +68,7 @@ type travel struct {
 	terms []*travelTerm
 	today map[int32]bool     // the riders travelling today: no tears
 	sent  []interop.Clearing // the records accepted in every earlier INC file
+	lost  bool               // Config.LoseIncoming's INC file lost
 	// The INC files imported, in order; of each, the reason we expect
 	// for each record.
 	files []incFile
@@ -288,6 +289,10 @@ func (c *City) exchangeIncoming(ctx context.Context, d clearing.Day) {
 	for _, t := range tv.terms {
 		recs := t.spool.take()
 		if len(recs) == 0 {
+			continue
+		}
+		if c.cfg.LoseIncoming && !tv.lost {
+			tv.lost = true // Config.LoseIncoming: this file never comes
 			continue
 		}
 		is := &c.issuers[t.issuer]
