@@ -2,7 +2,6 @@ package city
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -29,9 +28,7 @@ const InvInteropAnswered = "interop_answered"
 
 // FaultCounterpart makes a counterpart city reject now and then a record
 // of its cards whose TAC verifies (as late: the record came after the
-// interconnection's time limit), and, in its INC files of our cards'
-// records (travel.go), put a forged record or one it sent before, or
-// send a file twice.
+// interconnection's time limit).
 const FaultCounterpart Fault = "counterpart"
 
 // counterpartRejectPM is the per mille of genuine records FaultCounterpart
@@ -65,15 +62,14 @@ func (c *City) counterpart() *counterpart {
 // answers. A failure is a violation.
 func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 	cp := c.counterpart()
-	byFault := cp.byFault.Count
-	defer func() {
-		if n := cp.byFault.Count - byFault; n > 0 {
-			c.faults[string(FaultCounterpart)] += n
-		}
-	}()
-	_, x, err := c.interconnection(ctx)
+	cs, _, err := c.bo.Clearing(ctx)
 	if err != nil {
 		c.violate("interconnection of cycle %v: %v", d, err)
+		return
+	}
+	x, ok := cs.Interconnect.(*interop.Interop)
+	if !ok {
+		c.violate("interconnection of cycle %v: the back office's cycles have no interconnection", d)
 		return
 	}
 	out, err := x.Export(ctx, d)
@@ -142,6 +138,9 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 			add(&cp.forged)
 		}
 	}
+	if cp.byFault.Count > 0 {
+		c.faults[string(FaultCounterpart)] = cp.byFault.Count
+	}
 }
 
 // answer is issuer's answer to OUT file f, its TAC keys in store: each
@@ -154,20 +153,6 @@ func (cp *counterpart) answer(f *interop.File, issuer citycard.IssuerCode, store
 		}
 		return interop.ReasonAccepted
 	})
-}
-
-// interconnection returns the back office's cycles and their
-// interconnection.
-func (c *City) interconnection(ctx context.Context) (*clearing.Cycles, *interop.Interop, error) {
-	cs, _, err := c.bo.Clearing(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		return nil, nil, errors.New("the back office's cycles have no interconnection")
-	}
-	return cs, x, nil
 }
 
 // operatorOfTerminal is the operator of our terminal id ("" if none).
@@ -185,9 +170,14 @@ func (c *City) operatorOfTerminal(id citycard.TerminalID) string {
 // exported with, each answered once, as the counterpart answered it.
 func (c *City) checkInterop(ctx context.Context, v *inv) {
 	cp := c.counterpart()
-	_, x, err := c.interconnection(ctx)
+	cs, _, err := c.bo.Clearing(ctx)
 	if err != nil {
 		v.fail("the interconnection's store: %v", err)
+		return
+	}
+	x, ok := cs.Interconnect.(*interop.Interop)
+	if !ok {
+		v.fail("the back office's cycles have no interconnection")
 		return
 	}
 	for _, id := range cp.outs {

@@ -164,7 +164,6 @@ func (c *City) noteGrey(r *rider, grey *record.Record) {
 		return
 	}
 	st := r.card.State()
-	r.greyed = true
 	c.recs[i].committed = st.OfflineCounter > grey.Counter
 	r.balance = st.BalanceFen
 	c.fig.Greys++
