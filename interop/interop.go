@@ -71,8 +71,7 @@ func (x *Interop) late(d Day, at time.Time) bool {
 	if limit <= 0 {
 		limit = DefaultLateDays
 	}
-	y, m, dd := at.In(citycard.ChinaTime).Date()
-	return int(d)-int(clearing.DayOf(y, m, dd)) > limit
+	return int(d-chinaDay(at)) > limit
 }
 
 // OutgoingID returns the ID of our OUT file of cycle d.
