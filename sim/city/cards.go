@@ -17,12 +17,9 @@ import (
 // commit batches their sales (one writer transaction each otherwise).
 const saleWorkers = 32
 
-// The service point of the city's counters, where staff sell cards and
-// take loss reports, and the actor of its kiosks.
-var (
-	counterStaff = cms.Actor{Who: "sim-clerk", ServicePoint: "sim-counter"}
-	kioskActor   = cms.Actor{Who: "sim-kiosk", ServicePoint: "sim-kiosk"}
-)
+// counterStaff is the city's counter clerk, where staff sell cards and
+// take loss reports (loads go through the terminals' own credentials).
+var counterStaff = cms.Actor{Who: "sim-clerk", ServicePoint: "sim-counter"}
 
 // productOf is the card product rider r's card is sold as: the citizen
 // card, the MoT card, and on the MOHURD profile the student card, the

@@ -211,7 +211,7 @@ func (c *City) claimOnce(t *simTopUp, ri int32, d *device, tear bool) bool {
 		return false
 	case recovered && citycard.IsKind(err, citycard.Conflict):
 		return true // the new claim refused: the card holds the money already
-	case expect != "" && citycard.IsKind(err, citycard.Conflict):
+	case expect != "" && citycard.IsKind(err, refusalKind(expect)):
 		c.fig.Refusals[expect]++
 		return true
 	default:
