@@ -1,7 +1,6 @@
 package apps
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -481,8 +480,7 @@ func (o *Office) Check(ctx context.Context, app string, c CardRef, action Action
 		return Blacklisted, g, nil
 	case g.State != Active || !Of(g.Slot.App, action):
 		return WrongApplication, g, nil
-	case action != Return && action != CheckOut &&
-		(bytes.Compare(today[:], g.Slot.ValidFrom[:]) < 0 || bytes.Compare(today[:], g.Slot.ValidTo[:]) > 0):
+	case action != Return && action != CheckOut && !g.Slot.ValidOn(today):
 		return Expired, g, nil
 	}
 	return Allowed, g, nil

@@ -188,7 +188,7 @@ func (g *Ground) SchoolHours(d citycard.BCDDate, tm citycard.BCDTime) bool {
 // pupil reports whether f holds school's campus slot, valid on d.
 func pupil(f *card.Entitlements, school uint32, d citycard.BCDDate) bool {
 	i := f.Find(card.AppCampus, school)
-	return i >= 0 && bytes.Compare(d[:], f.Slots[i].ValidFrom[:]) >= 0 && bytes.Compare(d[:], f.Slots[i].ValidTo[:]) <= 0
+	return i >= 0 && f.Slots[i].ValidOn(d)
 }
 
 // Decision is what Decide made of a tap.
@@ -209,7 +209,7 @@ func Decide(f *card.Entitlements, tap Tap) Decision {
 	e := f.Slots[i]
 	d := Decision{Slot: i}
 	never := tap.Action == Return || tap.Action == CheckOut || tap.Action == Canteen
-	if !never && (bytes.Compare(tap.Date[:], e.ValidFrom[:]) < 0 || bytes.Compare(tap.Date[:], e.ValidTo[:]) > 0) {
+	if !never && !e.ValidOn(tap.Date) {
 		d.Reason = Expired
 		return d
 	}

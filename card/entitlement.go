@@ -108,6 +108,13 @@ type Entitlement struct {
 // Validate checks the slot: a known application, a real validity period,
 // the fields of other applications zero, uses within the limit, the last
 // stamp zero or real. Kind Invalid naming the field.
+// ValidOn reports whether day d is within the grant's validity, valid
+// from to valid to, both days included. Both are BCD YYYYMMDD, so their
+// bytes order as the days do.
+func (e *Entitlement) ValidOn(d citycard.BCDDate) bool {
+	return bytes.Compare(d[:], e.ValidFrom[:]) >= 0 && bytes.Compare(d[:], e.ValidTo[:]) <= 0
+}
+
 func (e Entitlement) Validate() error {
 	const op = "card.Entitlement.Validate"
 	if !e.App.InFile() {

@@ -383,3 +383,23 @@ func FuzzParseEntitlements(f *testing.F) {
 		}
 	})
 }
+
+// ValidOn: both the first and the last day are in, the days either side
+// out, across a month's and a year's end.
+func TestEntitlementValidOn(t *testing.T) {
+	e := card.Entitlement{ValidFrom: citycard.BCDDate{0x20, 0x26, 0x01, 0x31}, ValidTo: citycard.BCDDate{0x20, 0x26, 0x12, 0x31}}
+	for _, c := range []struct {
+		d    citycard.BCDDate
+		want bool
+	}{
+		{citycard.BCDDate{0x20, 0x26, 0x01, 0x30}, false},
+		{citycard.BCDDate{0x20, 0x26, 0x01, 0x31}, true},
+		{citycard.BCDDate{0x20, 0x26, 0x02, 0x01}, true},
+		{citycard.BCDDate{0x20, 0x26, 0x12, 0x31}, true},
+		{citycard.BCDDate{0x20, 0x27, 0x01, 0x01}, false},
+	} {
+		if got := e.ValidOn(c.d); got != c.want {
+			t.Errorf("valid %v to %v on %v: %v, want %v", e.ValidFrom, e.ValidTo, c.d, got, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apdu"
@@ -12,11 +13,11 @@ import (
 // and why it is not the card's own ("" when it is). A card whose basic
 // data names a concession category (Config.Concessions) travels in it
 // while its entitlement file holds the concession slot of that category
-// valid today, under a grant MAC the PSAM verifies; else, with no file,
+// valid on now's day (China time), under a grant MAC the PSAM verifies; else, with no file,
 // no such slot, a slot past its last day or a file forged, in the
 // category it lapses to. Errors are the card's and the PSAM's faults (a
 // PSAM lacking the application key: KeyMissing), not a lapse.
-func (t *Terminal) category(op string, c device, pub card.BasicData, today citycard.BCDDate) (uint8, string, error) {
+func (t *Terminal) category(op string, c device, pub card.BasicData, now time.Time) (uint8, string, error) {
 	lapsed, ok := t.cfg.Concessions[pub.RiderCategory]
 	if !ok {
 		return pub.RiderCategory, "", nil
@@ -44,9 +45,8 @@ func (t *Terminal) category(op string, c device, pub card.BasicData, today cityc
 	} else if err != nil {
 		return 0, "", err
 	}
-	s := f.Slots[i]
-	if string(today[:]) < string(s.ValidFrom[:]) || string(today[:]) > string(s.ValidTo[:]) {
-		return lapse("reviewed until " + s.ValidTo.String())
+	if today, _ := citycard.DateTime(now); !f.Slots[i].ValidOn(today) {
+		return lapse("reviewed until " + f.Slots[i].ValidTo.String())
 	}
 	return pub.RiderCategory, "", nil
 }

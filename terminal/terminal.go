@@ -232,8 +232,7 @@ func (t *Terminal) Tap(cd apdu.Transport, amountFen uint32) (Result, error) {
 		}
 	}
 
-	today, _ := citycard.DateTime(now)
-	cat, lapsed, err := t.category(op, c, pub, today)
+	cat, lapsed, err := t.category(op, c, pub, now)
 	if err != nil {
 		return res, err
 	}
