@@ -163,9 +163,7 @@ func (k *BikeDock) Hire(cd apdu.Transport) (BikeResult, error) {
 		return res, err
 	}
 	res.Paid = true
-	t.d = apps.Decide(&t.f, k.gate.tap(apps.Hire, t.date, t.tm, 0))
-	t.action, t.res.Reason, t.res.Detail = apps.Hire, t.d.Reason, ""
-	if res.Reason = t.d.Reason; t.d.Reason != apps.Allowed {
+	if res.Reason = k.gate.redecide(&t, apps.Hire); res.Reason != apps.Allowed {
 		return res, nil
 	}
 	if _, err := k.gate.openStamp(op, &t.pub, &t.f); err != nil {
@@ -218,12 +216,18 @@ func (k *BikeDock) Return(cd apdu.Transport) (BikeResult, error) {
 	return res, nil
 }
 
+// redecide decides t's tap again as action, on t's file as it stands
+// (after a stamp of this tap), and returns the reason.
+func (g *Gate) redecide(t *gateTap, action apps.Action) apps.Reason {
+	t.d = apps.Decide(&t.f, g.tap(action, t.date, t.tm, 0))
+	t.action, t.res.Reason, t.res.Detail = action, t.d.Reason, ""
+	return t.d.Reason
+}
+
 // returnStamp stamps the return of the bike out on t's slot (decided
 // again as a return) and leaves t's file as the card has it after.
 func (k *BikeDock) returnStamp(op string, c device, t *gateTap) (GateResult, error) {
-	t.d = apps.Decide(&t.f, k.gate.tap(apps.Return, t.date, t.tm, 0))
-	t.action, t.res.Reason, t.res.Detail = apps.Return, t.d.Reason, ""
-	if t.d.Reason != apps.Allowed {
+	if k.gate.redecide(t, apps.Return) != apps.Allowed {
 		return t.res, nil
 	}
 	gr, err := k.gate.stamp(op, c, t)
