@@ -96,7 +96,7 @@ func (s *Server) handleCardAdjust(w http.ResponseWriter, r *http.Request, by Sta
 	}
 	var bal int64
 	var purchases []cms.Purchase
-	if err == nil && !c.LostAt.IsZero() && c.State != cms.Closed { // the back office holds its balance
+	if err == nil && cms.BookHeld(c.State) { // the back office holds its balance: Adjust books against what it is owed
 		bal, purchases, err = s.balances(m).Balance(r.Context(), issuer, asn)
 	}
 	var booked bool

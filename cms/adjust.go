@@ -115,13 +115,13 @@ func ParseAdjustRequest(s string) (AdjustRequest, error) {
 	return q, citycard.Wrap(op, citycard.Other, q.Check())
 }
 
-// bookHeld reports whether a card in state st has its balance in the
+// BookHeld reports whether a card in state st has its balance in the
 // back office for good (its book is the balance: damaged, or replaced
 // and waiting for its balance to move), as opposed to on its chip
 // (issued, active). A lost card is neither: it may be found and its
 // loss cancelled, its chip holding the balance again, which an
 // adjustment of its book would not be on.
-func bookHeld(st State) bool { return st == Damaged || st == Replaced }
+func BookHeld(st State) bool { return st == Damaged || st == Replaced }
 
 func adjustAccount(c *Card) ledger.Account {
 	return ledger.Account{Type: ledger.Adjustment, Party: c.Issuer.String()}
@@ -167,7 +167,7 @@ func (a Adjustment) Book() (Booking, error) {
 		return Booking{}, citycard.E(op, citycard.Invalid, "card %v: an adjustment needs its approval", a.Card)
 	case a.Card.Product != a.Product.ID:
 		return Booking{}, citycard.E(op, citycard.Invalid, "card %v is a %s card, not %s", a.Card, a.Card.Product, a.Product.ID)
-	case !bookHeld(a.Card.State):
+	case !BookHeld(a.Card.State):
 		return Booking{}, citycard.E(op, citycard.Conflict, "card %v is %v: its book is adjusted while it is damaged or replaced, its balance in the back office", a.Card, a.Card.State)
 	case q.Direction == AdjustDebit && q.AmountFen > a.OwedFen:
 		return Booking{}, citycard.E(op, citycard.Insufficient, "card %v: a debit of %s yuan, and the card is owed %s: its book never goes below 0", a.Card, citycard.Yuan(q.AmountFen), citycard.Yuan(a.OwedFen))
@@ -253,14 +253,10 @@ func (m *Manager) Adjust(ctx context.Context, by Actor, issuer citycard.IssuerCo
 		return m.adjustChip(ctx, op, by, &c, q, approval, true)
 	case err != nil && !citycard.IsKind(err, citycard.NotFound):
 		return Adjusted{}, citycard.Wrap(op, citycard.Other, err)
-	case !bookHeld(c.State):
+	case !BookHeld(c.State):
 		return m.adjustChip(ctx, op, by, &c, q, approval, false)
 	}
-	owed := balanceFen
-	if !c.LostAt.IsZero() {
-		owed = SplitAtCut(c.LostAt, balanceFen, purchases).BalanceAtCutFen
-	}
-	adj := Adjustment{Request: q, Card: &c, Product: p, ApprovalID: approval.ID, OwedFen: owed}
+	adj := Adjustment{Request: q, Card: &c, Product: p, ApprovalID: approval.ID, OwedFen: c.OwedFen(balanceFen, purchases)}
 	if replayed, err := m.replay(ctx, op, adj); err != nil || replayed {
 		return Adjusted{Card: c, Replayed: replayed}, err
 	}
@@ -336,9 +332,8 @@ func (m *Manager) CheckAdjust(c *Card, q AdjustRequest, balanceFen int64, purcha
 	if err != nil {
 		return citycard.Wrap(op, citycard.Other, err)
 	}
-	if bookHeld(c.State) {
-		owed := SplitAtCut(c.LostAt, balanceFen, purchases).BalanceAtCutFen
-		_, err := Adjustment{Request: q, Card: c, Product: p, ApprovalID: 1, OwedFen: owed}.Book()
+	if BookHeld(c.State) {
+		_, err := Adjustment{Request: q, Card: c, Product: p, ApprovalID: 1, OwedFen: c.OwedFen(balanceFen, purchases)}.Book()
 		return citycard.Wrap(op, citycard.Other, err)
 	}
 	if err := chipAdjustable(op, c, q); err != nil {

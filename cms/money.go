@@ -398,6 +398,17 @@ type Purchase struct {
 	AmountFen int64
 }
 
+// OwedFen is what card c's holder is owed of balanceFen, the balance the
+// shadow holds after all of purchases: the balance as of the cut
+// (SplitAtCut) for a card reported lost or damaged, balanceFen itself
+// otherwise.
+func (c *Card) OwedFen(balanceFen int64, purchases []Purchase) int64 {
+	if c.LostAt.IsZero() {
+		return balanceFen
+	}
+	return SplitAtCut(c.LostAt, balanceFen, purchases).BalanceAtCutFen
+}
+
 // Split is a lost or damaged card's balance cut at its report: what the
 // cardholder is owed (the balance as of the report) and what the issuer
 // bears (the card's purchases after it).

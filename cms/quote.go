@@ -42,9 +42,6 @@ func (m *Manager) QuoteRefund(c *Card, balanceFen int64, purchases []Purchase) (
 	if err != nil {
 		return RefundQuote{}, citycard.Wrap(op, citycard.Other, err)
 	}
-	if !c.LostAt.IsZero() {
-		balanceFen = SplitAtCut(c.LostAt, balanceFen, purchases).BalanceAtCutFen
-	}
-	q, err := QuoteRefund(p, c.IssuedAt, m.now(), len(purchases), balanceFen, c.State != Lost)
+	q, err := QuoteRefund(p, c.IssuedAt, m.now(), len(purchases), c.OwedFen(balanceFen, purchases), c.State != Lost)
 	return q, citycard.Wrap(op, citycard.Other, err)
 }
