@@ -194,17 +194,7 @@ func runCard(ctx context.Context, e env, args []string) error {
 		return cardAdjustments(ctx, e, c, path, *asJSON)
 	case "refund":
 		body := map[string]any{"key": *key, "payee": *channel, "payee_party": *party, "payee_reference": *reference, "approval_id": *approval}
-		code, b, err := c.call(ctx, "POST", path+"/refund", body)
-		if err != nil {
-			return err
-		}
-		if err := printIndented(e.stdout, b); err != nil {
-			return err
-		}
-		if code == 202 {
-			fmt.Fprintln(e.stderr, "citycard card refund: over the approval limit: nothing was paid; a supervisor approves the request (citycard card approve ID), then run this again with --approval ID")
-		}
-		return nil
+		return c.approvable(ctx, e, path+"/refund", body, "citycard card refund: over the approval limit: nothing was paid; a supervisor approves the request (citycard card approve ID), then run this again with --approval ID")
 	}
 	fs.Usage()
 	return fmt.Errorf("card: unknown command %q: %w", cmd, errUsage)

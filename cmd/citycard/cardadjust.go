@@ -25,7 +25,14 @@ func cardAdjust(ctx context.Context, e env, c *apiClient, path string, credit, d
 		direction, fen = "debit", debit
 	}
 	body := map[string]any{"key": key, "direction": direction, "amount_fen": fen, "reason": reason, "approval_id": approval}
-	code, b, err := c.call(ctx, "POST", path+"/adjustments", body)
+	return c.approvable(ctx, e, path+"/adjustments", body, "citycard card adjust: nothing was moved: a supervisor other than you approves the request (citycard card approve ID), then run this again with --approval ID")
+}
+
+// approvable posts body to path, a request a supervisor may have to
+// approve first, and prints the API's answer; an answer 202 (an
+// approval asked for, nothing done) says so on stderr with hint.
+func (c *apiClient) approvable(ctx context.Context, e env, path string, body map[string]any, hint string) error {
+	code, b, err := c.call(ctx, "POST", path, body)
 	if err != nil {
 		return err
 	}
@@ -33,7 +40,7 @@ func cardAdjust(ctx context.Context, e env, c *apiClient, path string, credit, d
 		return err
 	}
 	if code == 202 {
-		fmt.Fprintln(e.stderr, "citycard card adjust: nothing was moved: a supervisor other than you approves the request (citycard card approve ID), then run this again with --approval ID")
+		fmt.Fprintln(e.stderr, hint)
 	}
 	return nil
 }
