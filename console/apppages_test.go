@@ -193,44 +193,33 @@ func TestAppPages(t *testing.T) {
 			if byHour != taps || len(hours) == 0 {
 				t.Errorf("%s %s: %d hours hold %d records, the day %d", a.ID, day, len(hours), byHour, taps)
 			}
-			if a.Kind == card.AppCampus || a.Kind == card.AppParking {
+			// The cards "in" at the day's end, whose last record is a
+			// check-in (campus, parking) or a hire (bikes out), and the
+			// records behind the figure.
+			if st, ok := map[card.Application]struct {
+				fig string
+				in  apps.Action
+			}{card.AppCampus: {"inside", apps.CheckIn}, card.AppParking: {"inside", apps.CheckIn}, card.AppBike: {"out", apps.Hire}}[a.Kind]; ok {
 				last := map[apps.CardRef]apps.Action{}
 				for _, r := range recs {
 					last[r.Card] = r.Action
 				}
-				var inside int64
+				var in int64
 				for _, act := range last {
-					if act == apps.CheckIn {
-						inside++
+					if act == st.in {
+						in++
 					}
 				}
-				if figs["inside"] != inside || inside == 0 || inside == int64(len(last)) {
-					t.Errorf("%s %s: %d inside, want %d of %d cards", a.ID, day, figs["inside"], inside, len(last))
+				if figs[st.fig] != in || in == 0 || in == int64(len(last)) {
+					t.Errorf("%s %s: %d %s, want %d of %d cards", a.ID, day, figs[st.fig], st.fig, in, len(last))
 				}
-				if n := matched("/apps/" + a.ID + "/records?day=" + day + "&inside=1"); n == 0 || n >= taps {
-					t.Errorf("%s %s: %d records of the cards inside of %d", a.ID, day, n, taps)
+				if n := matched("/apps/" + a.ID + "/records?day=" + day + "&" + st.fig + "=1"); n == 0 || n >= taps {
+					t.Errorf("%s %s: %d records of the cards %s of %d", a.ID, day, n, st.fig, taps)
 				}
 			}
 			if a.Kind == card.AppBike {
-				// Bikes out at the day's end: the cards whose last hire
-				// or return is a hire; out now: the office's open
-				// rentals, each a row linking its card's records.
-				last := map[apps.CardRef]apps.Action{}
-				for _, r := range recs {
-					last[r.Card] = r.Action
-				}
-				var out int64
-				for _, act := range last {
-					if act == apps.Hire {
-						out++
-					}
-				}
-				if figs["out"] != out || out == 0 || out == int64(len(last)) {
-					t.Errorf("%s %s: %d bikes out, want %d of %d cards", a.ID, day, figs["out"], out, len(last))
-				}
-				if n := matched("/apps/" + a.ID + "/records?day=" + day + "&out=1"); n == 0 || n >= taps {
-					t.Errorf("%s %s: %d records of the bikes out of %d", a.ID, day, n, taps)
-				}
+				// Bikes out now: the office's open rentals, each a row
+				// linking its card's records.
 				rs, err := af.o.OpenRentals(context.Background(), a.ID, f.now, 0)
 				if err != nil {
 					t.Fatal(err)
