@@ -26,6 +26,7 @@ import (
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/dburl"
 	"github.com/citycard/citycard/exchange"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/postgres"
@@ -65,7 +66,9 @@ Faults (--faults all, or some of them separated by commas):
              cycle resumes from the state its store kept
   counterpart  a counterpart city (the visiting cards' issuer, which
              answers each day's interconnection file) rejecting some
-             records whose TAC verifies
+             records whose TAC verifies, and sending its INC file of our
+             cards' records there twice, with a forged record in it or
+             one it sent before
   webhook    the applications' webhook receiver answering 503 now and
              then, before taking an event or after (its answer lost)
 
@@ -100,6 +103,9 @@ type simOptions struct {
 	// forgetClaim breaks the remote top-ups' invariant on purpose
 	// (city.Config.ForgetClaim): tests only.
 	forgetClaim bool
+	// loseIncoming breaks the conservations on purpose
+	// (city.Config.LoseIncoming): tests only.
+	loseIncoming bool
 	// wrap, if not nil, wraps the back office (tests break it on purpose).
 	wrap func(city.BackOffice) city.BackOffice
 	// start is the first day's midnight; zero: the city's default.
@@ -320,7 +326,7 @@ func simOnce(ctx context.Context, e env, o *simOptions, seed uint64) (*city.Repo
 	}
 	cfg := city.Config{Seed: seed, Cards: o.cards, Days: o.days, Faults: o.parsedFaults, Alg: alg, Dir: dir, Progress: progress, Timings: time.Now, Start: o.start,
 		SettleDir: o.out, DropClearedRecord: o.dropClearedRecord, CoolingDays: o.coolingDays,
-		ForgetClaim: o.forgetClaim}
+		ForgetClaim: o.forgetClaim, LoseIncoming: o.loseIncoming}
 	if o.out != "" && o.seeds != "" {
 		cfg.SettleDir = filepath.Join(o.out, fmt.Sprintf("seed-%d", seed))
 	}
@@ -354,6 +360,9 @@ type simBackOffice struct {
 	// fares prices the concessions' category discounts: the city's fare
 	// table, nil without one.
 	fares *clearing.TableFares
+	// keys is the city's key store, from Start: the interconnection
+	// verifies our cards' TACs in INC files under it, as serve's does.
+	keys  keys.Store
 	cards *cms.Manager
 	loads *cms.LoadHost
 	// topUps is remote top-up over loads, for the API's top-up routes.
@@ -430,6 +439,7 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 	staff := &api.StaticStaff{}
 	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleClerk})
 	staff.Add(b.super, api.Staff{Name: "sim-supervisor", Role: api.RoleSupervisor})
+	b.keys = s.Keys
 	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
 		b.params.FareTableVersion = s.Fares.Version()
@@ -584,6 +594,10 @@ func (b *simBackOffice) Clearing(ctx context.Context) (*clearing.Cycles, map[str
 	}
 	if b.fares != nil {
 		cs.Fares = b.fares
+	}
+	if b.keys != nil {
+		x := cs.Interconnect.(*interop.Interop)
+		x.Verifier = record.NewVerifier(b.keys, x.Own)
 	}
 	parties, err := partiesOf(ctx, b.st.registry)
 	if err != nil {

@@ -430,3 +430,26 @@ func (m movedOutHidden) CardFlows(ctx context.Context, asn citycard.ASN) ([]cms.
 	fs, err := m.BackOffice.CardFlows(ctx, asn)
 	return slices.DeleteFunc(fs, func(f cms.Flow) bool { return f.Type == cms.FlowMovedOut }), err
 }
+
+// The checks bite on our cards' travels: a city whose first INC file is
+// lost (its records of our cards never imported) finds the cards'
+// balances below what the back office booked, and says which card, with
+// the seed.
+func TestSimCatchesALostIncomingFile(t *testing.T) {
+	o := &simOptions{cards: 300, days: 2, alg: "3des", quiet: true, loseIncoming: true}
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Invariants[city.InvConservationCard] || rep.Invariants[city.InvConservationTotal] || rep.Invariants[city.InvFloatThreeWays] {
+		t.Fatalf("invariants %v", rep.Invariants)
+	}
+	if !rep.Invariants[city.InvIncomingAnswered] {
+		t.Errorf("the INC files that came were not all answered: %v", rep.Violations)
+	}
+	v := strings.Join(rep.Violations, "\n")
+	t.Logf("violations:\n%s", v)
+	if !strings.Contains(v, city.InvConservationCard+": card ") || !strings.Contains(v, "purchases elsewhere accepted 0") || !strings.Contains(v, "(seed 1)") {
+		t.Fatalf("violations: %s", v)
+	}
+}

@@ -83,6 +83,7 @@ func (c *City) check(ctx context.Context) *Report {
 	balanced := newInv(InvLedgerBalanced)
 	restart := newInv(InvRestart)
 	interopAnswered := newInv(InvInteropAnswered)
+	incomingAnswered := newInv(InvIncomingAnswered)
 	c.faults[string(FaultDB)] = c.fj.transients
 	if c.fj.transients == 0 {
 		delete(c.faults, string(FaultDB))
@@ -370,24 +371,27 @@ func (c *City) check(ctx context.Context) *Report {
 		if f.loadsSeen != r.loadsFen {
 			perCard.failCard(int32(ri), "card %v: loaded %d fen, the journal holds loads of %d fen", r.asn, r.loadsFen, f.loadsSeen)
 		}
-		if want := r.startFen + sh.BookedFen - f.committedPending; bal != want {
-			perCard.failCard(int32(ri), "card %v: balance %d fen; start %d + booked %d (loads %d less purchases) - torn debits in suspense %d = %d", r.asn, bal, r.startFen, sh.BookedFen, f.loadsSeen, f.committedPending, want)
+		// Its purchases in other cities accepted from their INC files
+		// (travel.go): the shadow sees only our journal.
+		elsewhere := c.travel.acceptedOf[int32(ri)]
+		if want := r.startFen + sh.BookedFen - f.committedPending - elsewhere; bal != want {
+			perCard.failCard(int32(ri), "card %v: balance %d fen; start %d + booked %d (loads %d less purchases) - torn debits in suspense %d - purchases elsewhere accepted %d = %d", r.asn, bal, r.startFen, sh.BookedFen, f.loadsSeen, f.committedPending, elsewhere, want)
 		}
 		spent := r.startFen + r.loadsFen - bal - f.committedPending
 		is := &byIssuer[r.issuer]
 		if r.issuer == 0 {
-			book, borne := c.checkBook(ctx, perCard, int32(ri), f.loadsSeen-sh.BookedFen, int64(bal)+f.committedPending, f.committedPending, cut)
+			book, borne := c.checkBook(ctx, perCard, int32(ri), f.loadsSeen-sh.BookedFen+elsewhere, int64(bal)+f.committedPending, f.committedPending, cut)
 			is.booked += book
 			lossBorne += borne
 		}
 		is.spent += spent
 		is.pending += f.committedPending
-		is.shadows += f.loadsSeen - sh.BookedFen
+		is.shadows += f.loadsSeen - sh.BookedFen + elsewhere
 		is.suspense += sh.SuspenseFen
 		sumCards += spent
-		sumShadows += f.loadsSeen - sh.BookedFen
+		sumShadows += f.loadsSeen - sh.BookedFen + elsewhere
 	}
-	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense; of each of ours, loads - purchases - refunds - moved out + moved in + loss borne = its balance (0 once closed); %d replaced, %d fen moved, %d fen of loss borne", len(c.riders), c.fig.Replacements, c.fig.BalancesMovedFen, lossBorne)
+	perCard.detail = fmt.Sprintf("%d cards: balance = start + loads - purchases booked - torn debits in suspense - purchases elsewhere accepted; of each of ours, loads - purchases - refunds - moved out + moved in + loss borne = its balance (0 once closed); %d replaced, %d fen moved, %d fen of loss borne", len(c.riders), c.fig.Replacements, c.fig.BalancesMovedFen, lossBorne)
 
 	// System-wide, per issuer: what its cards spent reached the
 	// operators (the card float, or another city's receivable, less
@@ -415,7 +419,9 @@ func (c *City) check(ctx context.Context) *Report {
 		// is not the operators'.
 		// What its issuer's answers rejected was reversed from the
 		// receivable: spent by the card, paid to no operator.
-		paid := float + recv + susp + f.booked + c.counterpart().rejectedIssuer[code]
+		// What its city's INC files moved into its receivable from our
+		// float is our cards' spending there, not its cards' (travel.go).
+		paid := float + recv + susp + f.booked + c.counterpart().rejectedIssuer[code] + c.travel.incomingOf[ii]
 		sumLedger += paid
 		spentAll += f.spent
 		if paid != f.spent {
@@ -467,6 +473,7 @@ func (c *City) check(ctx context.Context) *Report {
 
 	cycles := c.checkClearing(ctx, newInv, c.bo.Journal(), c.bo.Ledger())
 	c.checkInterop(ctx, interopAnswered)
+	c.checkIncoming(ctx, incomingAnswered)
 	c.checkApps(ctx, newInv)
 
 	for _, v := range c.violations {

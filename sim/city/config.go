@@ -163,6 +163,10 @@ type Config struct {
 	// the city forgets the first remote top-up it claimed on a card, so
 	// that the back office holds a claim the city never made.
 	ForgetClaim bool
+	// LoseIncoming is a test hook that breaks an invariant on purpose:
+	// the first INC file a counterpart city makes is lost on its way, so
+	// that our cards spent there what the back office never booked.
+	LoseIncoming bool
 }
 
 func (c *Config) check() error {

@@ -2,6 +2,7 @@ package city
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -28,7 +29,9 @@ const InvInteropAnswered = "interop_answered"
 
 // FaultCounterpart makes a counterpart city reject now and then a record
 // of its cards whose TAC verifies (as late: the record came after the
-// interconnection's time limit).
+// interconnection's time limit), and, in its INC files of our cards'
+// records (travel.go), put a forged record or one it sent before, or
+// send a file twice.
 const FaultCounterpart Fault = "counterpart"
 
 // counterpartRejectPM is the per mille of genuine records FaultCounterpart
@@ -62,14 +65,15 @@ func (c *City) counterpart() *counterpart {
 // answers. A failure is a violation.
 func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 	cp := c.counterpart()
-	cs, _, err := c.bo.Clearing(ctx)
+	byFault := cp.byFault.Count
+	defer func() {
+		if n := cp.byFault.Count - byFault; n > 0 {
+			c.faults[string(FaultCounterpart)] += n
+		}
+	}()
+	_, x, err := c.interconnection(ctx)
 	if err != nil {
 		c.violate("interconnection of cycle %v: %v", d, err)
-		return
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		c.violate("interconnection of cycle %v: the back office's cycles have no interconnection", d)
 		return
 	}
 	out, err := x.Export(ctx, d)
@@ -138,9 +142,6 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 			add(&cp.forged)
 		}
 	}
-	if cp.byFault.Count > 0 {
-		c.faults[string(FaultCounterpart)] = cp.byFault.Count
-	}
 }
 
 // answer is issuer's answer to OUT file f, its TAC keys in store: each
@@ -153,6 +154,20 @@ func (cp *counterpart) answer(f *interop.File, issuer citycard.IssuerCode, store
 		}
 		return interop.ReasonAccepted
 	})
+}
+
+// interconnection returns the back office's cycles and their
+// interconnection.
+func (c *City) interconnection(ctx context.Context) (*clearing.Cycles, *interop.Interop, error) {
+	cs, _, err := c.bo.Clearing(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, ok := cs.Interconnect.(*interop.Interop)
+	if !ok {
+		return nil, nil, errors.New("the back office's cycles have no interconnection")
+	}
+	return cs, x, nil
 }
 
 // operatorOfTerminal is the operator of our terminal id ("" if none).
@@ -170,14 +185,9 @@ func (c *City) operatorOfTerminal(id citycard.TerminalID) string {
 // exported with, each answered once, as the counterpart answered it.
 func (c *City) checkInterop(ctx context.Context, v *inv) {
 	cp := c.counterpart()
-	cs, _, err := c.bo.Clearing(ctx)
+	_, x, err := c.interconnection(ctx)
 	if err != nil {
 		v.fail("the interconnection's store: %v", err)
-		return
-	}
-	x, ok := cs.Interconnect.(*interop.Interop)
-	if !ok {
-		v.fail("the back office's cycles have no interconnection")
 		return
 	}
 	for _, id := range cp.outs {

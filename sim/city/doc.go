@@ -14,7 +14,8 @@
 //
 //   - issuers: ours (the Ningbo-like city card company) and four visiting
 //     cities, whose interconnection cards carry purchase keys derived from
-//     the national key and TAC keys we do not hold;
+//     the national key and TAC keys we do not hold (key version 2, the
+//     interconnection's: see Our cards travelling);
 //   - cards of our issuer in the citizen, MOHURD and MoT profiles, of every
 //     rider category (adult, student, senior, senior 60-69, disabled), some
 //     holding a monthly pass or a ten-ride ticket, most with a comfortable
@@ -144,6 +145,60 @@
 // and answered replayed with the same quote, while the old card's finder
 // goes on tapping it.
 //
+// # Our cards travelling
+//
+// Key version 2 is the interconnection's (interconnectVersion), as on
+// real T-Union (交通联合) cards: a key set of that version holds a
+// purchase key derived from the national interconnection purchase key
+// (issuer code, then ASN), which every interconnected city's PSAMs hold,
+// and its issuer's own TAC, load and maintenance keys of version 2.
+// The visiting cities' cards hold that set alone. Our MoT cards (JT/T
+// 978, 10-byte ASN) hold two: version 1, all ours, and version 2, its
+// purchase key from the national key under our issuer code, its other
+// keys from our master keys of version 2 (in our key store, so that the
+// back office verifies their TACs and card management their loads'
+// MACs). Our PSAMs hold our purchase key of version 1 and the national
+// key of version 2; our terminals ask for version 2 first and fall back
+// to 1 (terminal.Config.KeyVersions): our citizen and MOHURD cards, which
+// have no version 2, pay one APDU more a tap for it.
+//
+// Each visiting city has a terminal of its own (travel.go): a
+// terminal.Terminal whose PSAM, blank from that city's own vendor, is
+// personalized from that city's HSM with the national key of version 2
+// and its operator's record key only (nothing of ours), at a terminal
+// ID in its range, spooling its records in memory. Each day about one
+// in travelOneIn (300) of our MoT riders who may travel, and at least
+// one, spends the day in one of those cities instead of here: a load at
+// a counter in the morning if the balance runs low, then 1 to 4 taps of
+// 200 to 600 fen on that city's terminal. After our cycle of the day
+// closes, each city whose terminal took records sends us the INC file
+// of the day's (INC-CODE-YYYYMMDD, made as interoptest's Incoming makes
+// one: interop.ClearingOf, interop.Encode), which the city imports
+// through the same interop.Interop the OUT files go through (its TACs
+// verified under our key store's keys, as serve wires it): the accepted
+// booked from our card float to the city's interconnect receivable, the
+// next cycle paying the city. With FaultCounterpart the INC files take
+// the counterpart's faults in turn: a forged copy of one of its records
+// (its TAC made up, before the genuine one: answered tac), a record
+// sent in an earlier INC file (answered duplicate), the same file sent
+// twice (a no-op).
+//
+// A traveller's taps do not tear on the travel day, and a rider whose
+// card ever tore never travels: the back office decides a grey record
+// by the card's next record (the same counter, or the next one with the
+// balance the grey debit left), and the next record of a card that
+// travelled is in an INC file, never in our journal, so a grey followed
+// by a tap elsewhere would wait in suspense where the city's grey check
+// (which reads the next counter here) expects it decided. Nor is a card
+// that travelled reported lost (or a lost or replaced card sent
+// travelling): a replacement's balance as of the report, and a loss
+// refund's, are reckoned from card management's book less the purchases
+// the journal holds (api.ShadowBalances), which miss the purchases
+// elsewhere, so that the new card would get them back (the shadows do
+// not take the counters of records taken elsewhere yet: interop's Not
+// yet). A card handed back at a counter is refunded what the chip reads,
+// and may have travelled.
+//
 // # Clearing and settlement
 //
 // At each day's cut-off (24:00, clearing.DefaultCalendar) the city
@@ -220,7 +275,8 @@
 //   - nothing forged is booked: every forged or altered record rejected
 //     and kept, none journaled, no journaled record the city did not make;
 //   - conservation per card: its balance = start + loads - purchases
-//     booked - torn debits still in suspense that the card did commit;
+//     booked - torn debits still in suspense that the card did commit -
+//     its purchases in other cities accepted from their INC files;
 //     of each of our cards, by card management's flows and
 //     acquisition's purchases, loads - purchases - refunds - moved out +
 //     moved in + loss borne is what it owes: its balance (with those
@@ -239,11 +295,14 @@
 //     the operators (card float, or another city's receivable, less
 //     suspense; for ours, the float less what card management booked
 //     on the cards: sales' first loads and loads, less refunds, moved
-//     out and in, plus the loss borne), suspense in the ledger is what
+//     out and in, plus the loss borne; our cards' purchases elsewhere
+//     are in our float, and out of that city's receivable, where its INC
+//     files moved them), suspense in the ledger is what
 //     the shadows hold, and the issuer's loss account (issuer_loss) is
 //     the loss card management's flows bore;
 //   - the float reconciled three ways: the purchases by the cards, by the
-//     card shadows and by the ledger;
+//     card shadows (plus our cards' purchases elsewhere accepted, which
+//     the shadows, seeing only our journal, miss) and by the ledger;
 //   - the ledger balanced: its hash chain intact, its balances summing to
 //     zero;
 //   - the state rebuilt on restart: every card shadow equal after a
@@ -271,6 +330,14 @@
 //     verified under that city's own keys; FaultCounterpart rejects some
 //     genuine ones), the rejected reversed in the ledger (the two
 //     conservations count them), the accepted settled by the next cycle;
+//   - interop incoming answered (interop_incoming_answered): every
+//     record of every INC file the counterpart cities sent is answered
+//     once, in the store and in our answer, as the city expects: the
+//     genuine accepted, the forged rejected tac, the records sent before
+//     rejected duplicate; the ledger booked each file's accepted
+//     (EntryIncoming, to the fen), and exactly one later closed cycle
+//     took the file and settled its accepted records (our issuer paying
+//     the city);
 //   - records in open cycles: the cycles' ranges are contiguous from the
 //     journal's start to its end, and every journal position was taken
 //     by one cycle, of its commit's day or later, not closed when it was
@@ -365,8 +432,9 @@
 // no limit), remote top-ups paid by the cardholder in the app (they are
 // paid through the staff route) and the sale of passes;
 // of the interconnection (counterpart.go: each day's OUT file answered
-// by the visiting cities), our cards travelling to their terminals
-// (the INC file) and forged records of their cards; of the
+// by the visiting cities; travel.go: their INC files of our cards),
+// forged records of their cards, and our cards travelling while lost,
+// replaced or after a tear (see Our cards travelling); of the
 // applications, parking permits, bikes' registration, the canteens'
 // daily spend limit. FaultsNotYet and InvariantsNotYet name them;
 // the report lists them.

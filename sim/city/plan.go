@@ -22,6 +22,7 @@ const (
 	stepTaxi                       // pay a taxi fen
 	stepPOS                        // buy for fen at POS device a
 	stepLoad                       // load at kiosk or counter device a, if the balance runs low
+	stepTravel                     // tap for fen on counterpart city a's terminal (travel.go)
 )
 
 // evKind is what an event of the day is.
@@ -373,8 +374,11 @@ func (c *City) planDay(day int) *planner {
 	p := &planner{c: c, rng: rngFor(c.cfg.Seed, "day", uint64(day)), day: day}
 	wd := c.cfg.Start.AddDate(0, 0, day).Weekday()
 	p.weekday = wd >= 1 && wd <= 5
+	travellers := c.planTravel(p)
 	for ri := range c.riders {
-		p.plan(int32(ri))
+		if !travellers[int32(ri)] {
+			p.plan(int32(ri))
+		}
 	}
 	for _, d := range c.devs {
 		for _, m := range d.uploads {

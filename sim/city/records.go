@@ -164,6 +164,7 @@ func (c *City) noteGrey(r *rider, grey *record.Record) {
 		return
 	}
 	st := r.card.State()
+	r.greyed = true
 	c.recs[i].committed = st.OfflineCounter > grey.Counter
 	r.balance = st.BalanceFen
 	c.fig.Greys++

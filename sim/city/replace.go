@@ -126,7 +126,7 @@ func (c *City) moveBalances(ctx context.Context) {
 // holding movedFen, and gives it to a rider of its own: the old rider's
 // holder, the same persona and places.
 func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) error {
-	ks, err := card.DeriveKeySet(c.store, Issuer, nu, 1)
+	ks, err := c.ourKeySets(old.profile, nu)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 	to, _ := citycard.DateTime(c.now().AddDate(6, 0, 0))
 	cd, err := card.New(card.Config{
 		Profile: old.profile, Issuer: Issuer, ASN: nu, CardType: cardTypeOurs, RiderCategory: old.category,
-		Start: from, Expiry: to, KeySets: []card.KeySet{ks}, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: c.appKey(nu),
+		Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: c.appKey(nu),
 	})
 	if err != nil {
 		return err

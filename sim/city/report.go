@@ -90,10 +90,13 @@ type Figures struct {
 	LossRefunds         int64 `json:"loss_refunds"`
 	LossRefundsFen      int64 `json:"loss_refunds_fen"`      // the balances as of the loss report refunded
 	LossRefundsReplayed int64 `json:"loss_refunds_replayed"` // refunds sent again, answered replayed
+	// Our cards in the counterpart cities and their INC files (travel.go).
+	Travel TravelFigures `json:"travel"`
 }
 
 func (f *Figures) init() {
 	f.Refusals, f.Verdicts, f.Flags, f.Rejections, f.FareMismatch, f.Copies.Verdicts = counts{}, counts{}, counts{}, counts{}, counts{}, counts{}
+	f.Travel.Refused, f.Travel.Rejected = counts{}, counts{}
 }
 
 // Check is one invariant's verdict and its figures (or its first
@@ -280,6 +283,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %s\n", "rejections", orNone(joinCounts64(f.Rejections)))
 	fmt.Fprintf(w, "  %-30s %d copies answered %s; %d batches repeated\n", "duplicate and reordered sends", f.Copies.Batches, orNone(joinCounts64(f.Copies.Verdicts)), f.Copies.Repeats)
 	fmt.Fprintf(w, "  %-30s %d\n", "records booked", r.RecordsBooked)
+	tv := &f.Travel
+	fmt.Fprintf(w, "  %-30s %d rider-days, %d taps (%s yuan; refused %s); %d INC files (%d sent twice) of %d records: %d accepted (%s yuan), rejected %s\n", "our cards in other cities",
+		tv.Travellers, tv.Taps, citycard.Yuan(tv.TapsFen), orNone(joinCounts64(tv.Refused)), tv.IncFiles, tv.IncResent, tv.Records, tv.Accepted, citycard.Yuan(tv.AcceptedFen), orNone(joinCounts64(tv.Rejected)))
 	r.printApps(w)
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w, "findings (no invariant broken; worth a look)")

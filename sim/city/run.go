@@ -75,6 +75,7 @@ type City struct {
 	crash   clearCrash
 	dropped bool
 	cp      *counterpart // the counterpart cities' answers (counterpart.go)
+	travel  *travel      // our cards in the counterpart cities (travel.go)
 	apps    *cityApps    // the application systems (apps.go)
 	// The remote top-ups paid (topups.go), and the lost cards waiting
 	// for their refund (refunds.go).
@@ -251,6 +252,7 @@ func (c *City) runDay(ctx context.Context, day int) {
 	// come back.
 	c.clearDay(ctx, clearing.DayOf(midnight.Date()))
 	c.exchangeInterop(ctx, clearing.DayOf(midnight.Date()))
+	c.exchangeIncoming(ctx, clearing.DayOf(midnight.Date()))
 }
 
 // step plays one step of a trip; false ends the trip (the rider was
@@ -287,6 +289,8 @@ func (c *City) step(ev *event) bool {
 	case stepLoad:
 		c.load(ev.rider, c.devs[ev.a], false)
 		return true
+	case stepTravel:
+		return c.travelTap(ev.rider, int(ev.a), ev.fen)
 	}
 	switch c.tap(ev.rider, d, ev.fen) {
 	case tapDone:
@@ -322,7 +326,8 @@ func (c *City) tap(ri int32, d *device, fen uint32) tapOutcome {
 	c.fig.Taps++
 	c.cur = ri
 	defer func() { c.cur = -1 }()
-	torn := c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM
+	// A traveller's taps do not tear on the travel day (travel.go).
+	torn := c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM && !c.travelling(ri)
 	if torn {
 		r.card.Tear([]card.TearStep{card.TearBeforeCommit, card.TearAfterCommit}[c.frng.IntN(2)])
 	}
@@ -476,7 +481,7 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 	defer func() { c.cur = -1 }()
 	expect := c.loadRefusal(r, fen, "load", false)
 	r.loadTorn = false
-	if expect == "" && c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM {
+	if expect == "" && c.cfg.has(FaultTear) && c.frng.IntN(1000) < tearPM && !c.travelling(ri) {
 		r.card.Tear([]card.TearStep{card.TearBeforeCommit, card.TearAfterCommit}[c.frng.IntN(2)])
 		r.loadTorn = true
 	}
@@ -528,7 +533,10 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 // block it, the others book its records, flagged.
 func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 {
+	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 || r.travelled || c.travelling(ri) {
+		// (A card that travelled is not reported lost: its balance as of
+		// the report, reckoned from the journal, would miss its
+		// purchases elsewhere; see doc.go.)
 		return
 	}
 	m, _ := c.bo.Cards()

@@ -199,7 +199,9 @@ func (c *City) buildKeys() error {
 			return err
 		}
 	}
-	if err := put(c.store, keys.Ref{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: 1}, randomKey(rng)); err != nil {
+	national := randomKey(rng)
+	defer clear(national)
+	if err := put(c.store, keys.Ref{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: interconnectVersion}, national); err != nil {
 		return err
 	}
 	tref := keys.Ref{Issuer: Issuer, Type: keys.KeyTransport, Version: 1}
@@ -218,14 +220,23 @@ func (c *City) buildKeys() error {
 	c.issuers = []issuer{{code: Issuer, name: "Ningbo Citizen Card"}}
 	for _, vc := range visitingCities {
 		is := issuer{code: citycard.IssuerCode{vc.code[0], vc.code[1], 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}, name: vc.name + " Transport Card", keys: keys.NewMemStore()}
-		for _, t := range []keys.KeyType{keys.KeyLoad, keys.KeyTAC, keys.KeyMaintenance} {
-			if err := put(is.keys, keys.Ref{Issuer: is.code, Type: t, Version: 1}, randomKey(rng)); err != nil {
+		for _, t := range interconnectOwnTypes {
+			if err := put(is.keys, keys.Ref{Issuer: is.code, Type: t, Version: interconnectVersion}, randomKey(rng)); err != nil {
 				return err
 			}
 		}
 		c.issuers = append(c.issuers, is)
 	}
-	return nil
+	// Our own TAC and load master keys of the interconnection's key
+	// version, for our MoT cards' second key set (its maintenance key is
+	// our version 1's: ourKeySets).
+	irng := rngFor(c.cfg.Seed, "keys-interconnection")
+	for _, t := range []keys.KeyType{keys.KeyLoad, keys.KeyTAC} {
+		if err := put(c.store, keys.Ref{Issuer: Issuer, Type: t, Version: interconnectVersion}, randomKey(irng)); err != nil {
+			return err
+		}
+	}
+	return c.buildCounterparts(national, put)
 }
 
 // settlementAccount is the settlement bank account of the i-th issuer
@@ -296,10 +307,7 @@ func (c *City) addDevice(ctx context.Context, reg *registry.Registry, rng *rand.
 		bl:     blacklist.New(nil, c.now),
 	}
 	d.psam = c.vendor.NewPSAM(d.psamID)
-	pk := terminal.PSAMKeys{Operator: c.operators[op].code, RecordKeyVersion: 1,
-		Issuers:  []keys.Ref{{Issuer: Issuer, Type: keys.KeyPurchase, Version: 1}, {Issuer: Issuer, Type: keys.KeyMaintenance, Version: 1}},
-		National: []keys.Ref{{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: 1}}}
-	if err := terminal.ProvisionPSAM(c.store, d.psam, d.id, pk, 1); err != nil {
+	if err := terminal.ProvisionPSAM(c.store, d.psam, d.id, ourPSAMKeys(c.operators[op].code), 1); err != nil {
 		return nil, err
 	}
 	q, err := terminal.OpenQueue(filepath.Join(c.cfg.Dir, d.id.String()+".queue"))
@@ -314,7 +322,7 @@ func (c *City) addDevice(ctx context.Context, reg *registry.Registry, rng *rand.
 	d.term, err = terminal.New(terminal.Config{
 		PSAM: d.psam, PSAMID: d.psamID, RecordKeyVersion: 1, Mode: modeOf[kind],
 		Network: networkOf[kind], Line: line, Station: station, Fare: f,
-		Spool: &spool{c: c, d: d}, Blacklist: d.bl, KeyVersions: []uint8{1}, MaintenanceKeyVersion: 1,
+		Spool: &spool{c: c, d: d}, Blacklist: d.bl, KeyVersions: []uint8{interconnectVersion, 1}, MaintenanceKeyVersion: 1,
 		Now: func() time.Time { return c.now().Add(d.skew) },
 	})
 	if err != nil {
@@ -340,6 +348,17 @@ func (c *City) addDevice(ctx context.Context, reg *registry.Registry, rng *rand.
 	}
 	c.devs = append(c.devs, d)
 	return d, nil
+}
+
+// ourPSAMKeys are the keys of our operator's PSAM, its record key's
+// code operator: our issuer's purchase and maintenance master keys of
+// version 1 (one level deep) and the national key of the
+// interconnection's version (two levels deep: any interconnected card,
+// ours of that version included).
+func ourPSAMKeys(operator citycard.IssuerCode) terminal.PSAMKeys {
+	return terminal.PSAMKeys{Operator: operator, RecordKeyVersion: 1,
+		Issuers:  []keys.Ref{{Issuer: Issuer, Type: keys.KeyPurchase, Version: 1}, {Issuer: Issuer, Type: keys.KeyMaintenance, Version: 1}},
+		National: []keys.Ref{{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: interconnectVersion}}}
 }
 
 // uploadBatch is the records per batch a terminal uploads: small enough
@@ -517,6 +536,9 @@ type rider struct {
 	// lossRefund: where the refund of a lost card not replaced stands
 	// (refunds.go); its balance refunded is refundedFen.
 	lossRefund uint8
+	// greyed: a tap of the card tore; travelled: it tapped in another
+	// city (travel.go).
+	greyed, travelled bool
 }
 
 // buildRiders issues the cards: our issuer's of the three profiles and
@@ -582,7 +604,7 @@ func (c *City) buildRiders() error {
 		r.visitFrom = rng.IntN(c.cfg.Days)
 		r.visitTo = r.visitFrom + rng.IntN(3)
 
-		var ks card.KeySet
+		var ks []card.KeySet
 		var err error
 		var typ uint8 = cardTypeOurs
 		if visitor {
@@ -591,14 +613,16 @@ func (c *City) buildRiders() error {
 			typ = cardTypeNational
 			is := c.issuers[r.issuer]
 			r.asn = citycard.ASN{is.code[0], is.code[1], 0x00, 0x01, is.code[0], is.code[1], byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
-			ks, err = c.visitorKeys(is, r.asn)
+			var k card.KeySet
+			k, err = interconnectKeys(c.store, is.keys, is.code, r.asn, interconnectVersion)
+			ks = []card.KeySet{k}
 		} else {
 			r.profile = []card.Profile{card.ProfileCitizen, card.ProfileCitizen, card.ProfileMOHURD, card.ProfileMOHURD, card.ProfileMOHURD, card.ProfileMoT}[rng.IntN(6)]
 			r.asn = citycard.ASN{0, 0, 0x31, 0x50, byte(r.profile), 0x00, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 			if r.profile.ASNLen() == 10 {
 				r.asn[0], r.asn[1] = 0x31, 0x50
 			}
-			ks, err = card.DeriveKeySet(c.store, Issuer, r.asn, 1)
+			ks, err = c.ourKeySets(r.profile, r.asn)
 		}
 		if err != nil {
 			return citycard.Wrap(op, citycard.Other, err)
@@ -622,7 +646,7 @@ func (c *City) buildRiders() error {
 		}
 		r.card, err = card.New(card.Config{
 			Profile: r.profile, Issuer: c.issuers[r.issuer].code, ASN: r.asn, CardType: typ, RiderCategory: r.category,
-			Start: from, Expiry: to, KeySets: []card.KeySet{ks}, Rand: c.cardRand, InitialBalanceFen: uint32(fen), AppKey: appKey,
+			Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(fen), AppKey: appKey,
 		})
 		if err != nil {
 			return citycard.Wrap(op, citycard.Other, err)
@@ -636,22 +660,57 @@ func (c *City) buildRiders() error {
 	return nil
 }
 
-// visitorKeys personalizes a visiting city's card: its purchase key from
-// the national interconnection key (issuer code, then ASN), the others
-// from its issuer's own master keys, which we do not hold.
-func (c *City) visitorKeys(is issuer, asn citycard.ASN) (card.KeySet, error) {
-	ks := card.KeySet{Version: 1}
-	alg, err := c.store.DeriveInto(&ks.Purchase, keys.Ref{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: 1}, is.code[:], asn.Div())
+// interconnectVersion is the key version of the interconnection (T-Union,
+// 交通联合): a card's key set of this version holds a purchase key
+// derived from the national interconnection key (issuer code, then ASN),
+// which every interconnected city's PSAMs hold, and its issuer's own
+// TAC, load and maintenance keys (interconnectOwnTypes).
+// Visiting cities' cards hold only that set; our MoT cards hold it as
+// well as version 1, all ours (ourKeySets). Our terminals ask for it
+// first and fall back to version 1 (one APDU more) on a card without it.
+const interconnectVersion = 2
+
+// interconnectOwnTypes are the key types an interconnection key set
+// takes from its issuer's own master keys (of a visiting city's, all of
+// that version; of ours, the maintenance key of version 1: ourKeySets).
+var interconnectOwnTypes = []keys.KeyType{keys.KeyLoad, keys.KeyTAC, keys.KeyMaintenance}
+
+// interconnectKeys personalizes an interconnection key set of card asn of
+// issuer: its purchase key from the national key in national, the
+// others from the issuer's own master keys in own, the maintenance key
+// of version maintenance.
+func interconnectKeys(national, own keys.Store, issuer citycard.IssuerCode, asn citycard.ASN, maintenance uint8) (card.KeySet, error) {
+	ks := card.KeySet{Version: interconnectVersion}
+	alg, err := national.DeriveInto(&ks.Purchase, keys.Ref{Issuer: nationalIssuer, Type: keys.KeyPurchase, Version: interconnectVersion}, issuer[:], asn.Div())
 	if err != nil {
 		return ks, err
 	}
 	ks.Alg = alg
 	for t, dst := range map[keys.KeyType]*[keys.KeyLen]byte{keys.KeyLoad: &ks.Load, keys.KeyTAC: &ks.TAC, keys.KeyMaintenance: &ks.Maintenance} {
-		if _, err := is.keys.DeriveInto(dst, keys.Ref{Issuer: is.code, Type: t, Version: 1}, asn.Div()); err != nil {
+		v := uint8(interconnectVersion)
+		if t == keys.KeyMaintenance {
+			v = maintenance
+		}
+		if _, err := own.DeriveInto(dst, keys.Ref{Issuer: issuer, Type: t, Version: v}, asn.Div()); err != nil {
 			return ks, err
 		}
 	}
 	return ks, nil
+}
+
+// ourKeySets are the key sets of our card asn of profile: version 1, all
+// ours; a MoT card (JT/T 978, interconnected) also the interconnection's,
+// whose maintenance key (DAMK) is version 1's: a card blocks under its
+// newest key set's DAMK, and our terminals block with one maintenance
+// key version (terminal.Config.MaintenanceKeyVersion, 1), that of every
+// card of ours.
+func (c *City) ourKeySets(profile card.Profile, asn citycard.ASN) ([]card.KeySet, error) {
+	ks, err := card.DeriveKeySet(c.store, Issuer, asn, 1)
+	if err != nil || profile != card.ProfileMoT {
+		return []card.KeySet{ks}, err
+	}
+	k2, err := interconnectKeys(c.store, c.store, Issuer, asn, 1)
+	return []card.KeySet{ks, k2}, err
 }
 
 // giveProduct writes a pass or a count ticket on some cards, as the
