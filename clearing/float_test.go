@@ -171,3 +171,53 @@ func TestFloatSplitForeignGreys(t *testing.T) {
 		t.Fatalf("a grey in suspense: report %+v, want sound at 0 fen", rep.Lines)
 	}
 }
+
+// TestFloatSplitIncoming: our cards' records taken in another city
+// (interop.EntryIncoming, one entry of the INC file for two cards) and a
+// correction paying one back (EntryCorrection) come off the float and
+// the shadows alike, each on its card's product; an INC entry whose
+// records are not fed shows on the unexplained line and the shadows
+// disagree.
+func TestFloatSplitIncoming(t *testing.T) {
+	var a1, a2 citycard.ASN
+	a1[9], a2[9] = 1, 2
+	split := func(feed bool) FloatReport {
+		f := NewFloatSplit(our, map[citycard.ASN]string{a1: "student", a2: "senior"})
+		f.Posting(our, "card:"+our+"/"+a1.String(), -1000)
+		f.Posting(our, "card:"+our+"/"+a2.String(), -500)
+		f.Book(map[string]map[cms.FlowType]int64{"student": {cms.FlowLoad: 1000}, "senior": {cms.FlowLoad: 500}})
+		ownCode, _ := citycard.ParseIssuerCode(our)
+		f.Shadow(ownCode, a1, 0, 0)
+		f.Shadow(ownCode, a2, 0, 0)
+		f.Posting(our, "INC-1", 300) // the student 2.00, the senior 1.00
+		f.Posting(our, "ERR-1", -50) // 0.50 of the student's paid back
+		if feed {
+			f.Incoming("INC-1", a1, 200)
+			f.Incoming("INC-1", a2, 100)
+			f.Incoming("ERR-1", a1, -50)
+		}
+		return ReconcileFloat(f.Figures())
+	}
+	rep := split(true)
+	want := map[string]int64{"": 1250, "student": 850, "senior": 400}
+	for _, l := range rep.Lines {
+		if w, ok := want[l.Product]; !ok || l.LedgerFen != w || l.ShadowFen != w || !l.HasBook || l.BookFen != w {
+			t.Errorf("line %+v: want %d fen three ways", l, w)
+		}
+		delete(want, l.Product)
+	}
+	if !rep.Sound || len(want) != 0 {
+		t.Errorf("sound %v, lines missing %v: want sound, every line", rep.Sound, want)
+	}
+	rep = split(false)
+	off := map[string]string{}
+	for _, l := range rep.Lines {
+		off[l.Product] = l.Off
+		if l.Product == UnexplainedProduct && l.LedgerFen != -250 {
+			t.Errorf("the unexplained line %+v: want -250 fen", l)
+		}
+	}
+	if rep.Sound || off[""] == "" || off[UnexplainedProduct] == "" {
+		t.Errorf("records not fed: offs %v, want the issuer and the unexplained line off", off)
+	}
+}

@@ -60,6 +60,8 @@ type floatSums struct {
 	booked, suspense, seen int64 // the shadows', and the load records the journal holds
 	book, cmsDebits        int64 // card management's
 	greys                  int64 // acquisition's credits: greys released or reversed
+	elsewhere              int64 // our cards' records taken in other cities (Incoming), net: off the shadows
+	elsewhereCredits       int64 // their corrections crediting the float
 	pending                int64 // purchases pending their issuer (and their greys): on the shadow, not on the float
 }
 
@@ -97,22 +99,37 @@ func (f *FloatSplit) batch(m map[batchKey]*[2]int64, k batchKey) *[2]int64 {
 }
 
 // Posting adds a ledger entry's posting to card_float:issuer (fen > 0 a
-// debit), put on a product by the entry's source.
+// debit), put on a product by the entry's source: card management's
+// name their card; any other's (acquisition's batch, an
+// interconnection file) is put on products by the records fed for that
+// source (Record, Grey, Incoming), and what they do not account for is
+// unexplained.
 func (f *FloatSplit) Posting(issuer, source string, fen int64) {
-	switch {
-	case strings.HasPrefix(source, "batch:"):
-		b := f.batch(f.ledgerBatches, batchKey{source, issuer, ""})
-		addSide(b, fen)
-		return
-	case strings.HasPrefix(source, "card:"):
+	if strings.HasPrefix(source, "card:") {
 		if i := strings.LastIndexByte(source, '/'); i >= 0 {
 			if asn, err := citycard.ParseASN(source[i+1:]); err == nil {
 				f.add(issuer, f.productOf(issuer, asn), fen)
 				return
 			}
 		}
+		f.add(issuer, UnexplainedProduct, fen)
+		return
 	}
-	f.add(issuer, UnexplainedProduct, fen)
+	addSide(f.batch(f.ledgerBatches, batchKey{source, issuer, ""}), fen)
+}
+
+// Incoming adds a record of our card asn taken in another city, which
+// an interconnection entry of source books on our float (fen > 0 a
+// debit: interop.FloatMoves): the chip spent it there, so it is off
+// the shadows as a purchase here would be.
+func (f *FloatSplit) Incoming(source string, asn citycard.ASN, fen int64) {
+	p := f.productOf(f.own, asn)
+	addSide(f.batch(f.journal, batchKey{source, f.own, p}), fen)
+	s := f.sum(f.own, p)
+	s.elsewhere += fen
+	if fen < 0 {
+		s.elsewhereCredits -= fen
+	}
 }
 
 func addSide(b *[2]int64, fen int64) {
@@ -232,6 +249,7 @@ func (f *FloatSplit) Figures() []FloatFigures {
 		t.debits, t.credits = t.debits+s.debits, t.credits+s.credits
 		t.booked, t.suspense, t.seen = t.booked+s.booked, t.suspense+s.suspense, t.seen+s.seen
 		t.book, t.cmsDebits, t.greys, t.pending = t.book+s.book, t.cmsDebits+s.cmsDebits, t.greys+s.greys, t.pending+s.pending
+		t.elsewhere, t.elsewhereCredits = t.elsewhere+s.elsewhere, t.elsewhereCredits+s.elsewhereCredits
 		totals[k.issuer] = t
 	}
 	var out []FloatFigures
@@ -241,8 +259,8 @@ func (f *FloatSplit) Figures() []FloatFigures {
 		// from the float: it is added back.
 		fg := FloatFigures{Issuer: issuer, Product: product, LedgerFen: s.credits - s.debits, ShadowFen: s.booked - s.suspense + s.pending}
 		if issuer == f.own {
-			fg.ShadowFen = s.book - (s.seen - s.booked + s.suspense)
-			fg.BookFen, fg.HasBook = s.book-(s.debits-s.cmsDebits-s.greys), true
+			fg.ShadowFen = s.book - (s.seen - s.booked + s.suspense) - s.elsewhere
+			fg.BookFen, fg.HasBook = s.book-(s.debits-s.cmsDebits-s.greys-s.elsewhereCredits), true
 		}
 		return fg
 	}

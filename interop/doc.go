@@ -113,8 +113,8 @@
 // applied to the INC files we answer, not to the answers we are given),
 // our card shadows taking the counters of our cards' records
 // taken elsewhere (a card used in another city shows a counter gap here
-// until then), the float reconciliation counting EntryIncoming, the
-// simulator's counterpart fault (sim/city), and the settlement of a grey
+// until then), the simulator's counterpart fault (sim/city), and the
+// settlement of a grey
 // record of another city's card confirmed on its balance are later
 // work. Such a confirmation is pending its issuer (no cycle pays it) and
 // booked already (its receivable to the operator's payable), but has no

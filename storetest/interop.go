@@ -47,6 +47,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"IncomingLate", testInteropIncomingLate},
 		{"ConfirmedForeign", testInteropConfirmedForeign},
 		{"Cases", testInteropCases},
+		{"FloatMoves", testInteropFloatMoves},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

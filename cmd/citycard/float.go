@@ -16,6 +16,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/dburl"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/record"
 )
@@ -92,16 +93,36 @@ func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, err
 	if err := acq.Close(); err != nil {
 		return nil, err
 	}
+	// The interconnection's entries on our float, by their file: their
+	// records are read once the scan is done.
+	type interopEntry struct {
+		t    ledger.EntryType
+		file string
+	}
+	interopEntries := map[interopEntry]bool{}
 	err = st.ledger.Scan(ctx, 0, func(p *ledger.Posted) error {
 		for _, q := range p.Postings {
-			if q.Account.Type == ledger.CardFloat {
-				split.Posting(q.Account.Party, p.Source, q.AmountFen)
+			if q.Account.Type != ledger.CardFloat {
+				continue
+			}
+			split.Posting(q.Account.Party, p.Source, q.AmountFen)
+			if q.Account.Party == own.String() && (p.Type == interop.EntryIncoming || p.Type == interop.EntryCorrection) {
+				interopEntries[interopEntry{p.Type, p.Source}] = true
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for e := range interopEntries {
+		err := interop.FloatMoves(ctx, st.interop, e.t, e.file, func(asn citycard.ASN, fen int64) error {
+			split.Incoming(e.file, asn, fen)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	// The grey decisions, by the position of the record that made them:
 	// few, so kept in memory to meet their batch in the journal's replay.
