@@ -106,8 +106,8 @@ func (a Approval) Decide(approver *StaffMember, approve bool, at time.Time) (App
 }
 
 // Grants reports whether a approves exactly this request by requester:
-// approved, of the same action, subject and request, asked by them. Kind
-// Permission naming what differs.
+// approved by a second person, of the same action, subject and request,
+// asked by them. Kind Permission naming what differs.
 func (a *Approval) Grants(requester, action, subject, request string) error {
 	const op = "cms.Approval.Grants"
 	switch {
@@ -115,6 +115,9 @@ func (a *Approval) Grants(requester, action, subject, request string) error {
 		return citycard.E(op, citycard.Permission, "approval %d is %v, not approved", a.ID, a.State)
 	case a.RequestedBy != requester:
 		return citycard.E(op, citycard.Permission, "approval %d was asked for by %s, not %s", a.ID, a.RequestedBy, requester)
+	case a.DecidedBy == "" || a.DecidedBy == a.RequestedBy:
+		// Decide allows neither; a row that says so was not made by it.
+		return citycard.E(op, citycard.Permission, "approval %d was decided by %q: a second person decides", a.ID, a.DecidedBy)
 	case a.Action != action || a.Subject != subject:
 		return citycard.E(op, citycard.Permission, "approval %d is for %s on %s, not %s on %s", a.ID, a.Action, a.Subject, action, subject)
 	case a.Request != request:

@@ -202,7 +202,7 @@ func TestApprovalDecide(t *testing.T) {
 }
 
 func TestApprovalGrants(t *testing.T) {
-	a := Approval{ID: 1, Action: "refund", Subject: "card:X", Request: `{"k":1}`, RequestedBy: "ann", State: ApprovalApproved}
+	a := Approval{ID: 1, Action: "refund", Subject: "card:X", Request: `{"k":1}`, RequestedBy: "ann", State: ApprovalApproved, DecidedBy: "sue"}
 	if err := a.Grants("ann", "refund", "card:X", `{"k":1}`); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +214,13 @@ func TestApprovalGrants(t *testing.T) {
 	} {
 		if err := a.Grants(c[0], c[1], c[2], c[3]); !citycard.IsKind(err, citycard.Permission) {
 			t.Errorf("%q: %v, want Permission", c, err)
+		}
+	}
+	for _, by := range []string{"", "ann"} {
+		self := a
+		self.DecidedBy = by
+		if err := self.Grants("ann", "refund", "card:X", `{"k":1}`); !citycard.IsKind(err, citycard.Permission) {
+			t.Errorf("decided by %q: %v, want Permission", by, err)
 		}
 	}
 	a.State = ApprovalPending
