@@ -254,10 +254,7 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 			changed.State = Revoked
 			moved := g
 			moved.Card, moved.State, moved.ChangedAt = nu, Active, at
-			if moved.Slot.Uses, err = o.carried(ctx, &g); err != nil {
-				return nil, nil, err
-			}
-			if err := o.carriedBike(ctx, &g, &moved.Slot); err != nil {
+			if err := o.carry(ctx, &g, &moved.Slot); err != nil {
 				return nil, nil, err
 			}
 			grants = append(grants, moved)
@@ -280,51 +277,42 @@ func (o *Office) lifecycle(ctx context.Context, a *AuditEntry, typ string, c, nu
 	return grants, events, nil
 }
 
-// carriedBike sets the bike out a replacement's file starts with on
-// slot, of the old card's bike grant g: the old card's last filed
-// record, a hire (its date and time) or not (none out), or, with none
-// filed, what g carried itself (a card replaced again before its first
-// stamp). So the new card's next hire closes the bike out of the old
-// card (overdue: the network's maximum fare) and its return prices
-// the whole rental. Nothing for another application. The store's kinds
-// pass through.
-func (o *Office) carriedBike(ctx context.Context, g *Grant, slot *card.Entitlement) error {
-	if g.Slot.App != card.AppBike {
-		return nil
+// carry sets what a replacement's file starts with on slot (a copy of
+// the old card's grant g's): the use of a library or the bike out of a
+// bike grant, by the old card's last record the back office filed
+// (Store.LastRecord), or, with none filed, what g carried itself (a card
+// replaced again before its first stamp). A library carries the loans
+// out, at most its limit; a bike dock a hire (its date and time) or
+// nothing out, so the new card's next hire closes the old card's bike
+// (overdue: the network's maximum fare) and its return prices the whole
+// rental. The others start at no use: theirs is a day's or a month's
+// (package doc: "Replacement and use"). The store's kinds pass through.
+func (o *Office) carry(ctx context.Context, g *Grant, slot *card.Entitlement) error {
+	if g.Slot.App != card.AppLibrary {
+		slot.Uses = 0
+		if g.Slot.App != card.AppBike {
+			return nil
+		}
 	}
 	r, err := o.store.LastRecord(ctx, g.App, g.Card)
 	switch {
 	case citycard.KindOf(err) == citycard.NotFound:
+		if g.Slot.App == card.AppLibrary {
+			slot.Uses = min(g.Slot.Uses, g.Slot.Limit)
+		}
 		return nil
 	case err != nil:
 		return err
 	}
-	slot.Inside, slot.LastDate, slot.LastTime = false, citycard.BCDDate{}, citycard.BCDTime{}
+	if g.Slot.App == card.AppLibrary {
+		slot.Uses = uint16(min(r.Uses, uint32(g.Slot.Limit)))
+		return nil
+	}
+	slot.Inside, slot.LastDate, slot.LastTime = r.Action == Hire, citycard.BCDDate{}, citycard.BCDTime{}
 	if r.Action == Hire {
-		slot.Inside, slot.LastDate, slot.LastTime = true, r.Date, r.Time
+		slot.LastDate, slot.LastTime = r.Date, r.Time
 	}
 	return nil
-}
-
-// carried is the use a replacement's file starts with, of the old
-// card's grant g: for a library, the loans out of the old card's last
-// stamp the back office filed (Store.LastRecord), or, with none, what g
-// carried itself (a card replaced again before its first stamp); 0 for
-// the others, whose use is a day's or a month's (package doc:
-// "Replacement and use"). At most the limit. The store's kinds pass
-// through.
-func (o *Office) carried(ctx context.Context, g *Grant) (uint16, error) {
-	if g.Slot.App != card.AppLibrary {
-		return 0, nil
-	}
-	r, err := o.store.LastRecord(ctx, g.App, g.Card)
-	switch {
-	case citycard.KindOf(err) == citycard.NotFound:
-		return min(g.Slot.Uses, g.Slot.Limit), nil
-	case err != nil:
-		return 0, err
-	}
-	return uint16(min(r.Uses, uint32(g.Slot.Limit))), nil
 }
 
 func optASN(a citycard.ASN) string {
