@@ -134,6 +134,10 @@ func TestAdjustBook(t *testing.T) {
 	wantKind(t, "another amount than approved", err, citycard.Permission)
 	_, err = adjust(cms.Actor{Who: "cy", ServicePoint: clerk.ServicePoint}, q, &a)
 	wantKind(t, "another clerk", err, citycard.Permission)
+	self := a // a row Decide would not have made
+	self.DecidedBy = self.RequestedBy
+	_, err = adjust(clerk, q, &self)
+	wantKind(t, "an approval decided by its requester", err, citycard.Permission)
 	_, _, err = st.GateAdjust(ctx, staff["ann"], subject, q.Canonical(), q.AmountFen, 999)
 	wantKind(t, "an approval that does not exist", err, citycard.Invalid)
 	if r.bookOf(t, asn) != 5000 || r.balance(t, adjustAcct) != 0 {
