@@ -292,11 +292,8 @@ func (m *Manager) adjustChip(ctx context.Context, op string, by Actor, c *Card, 
 	if err != nil {
 		return Adjusted{}, citycard.Wrap(op, citycard.Other, err)
 	}
-	after, err := m.store.Card(ctx, c.Issuer, c.ASN)
-	if err != nil {
-		return Adjusted{}, citycard.Wrap(op, citycard.Other, err)
-	}
-	return Adjusted{Card: after, TopUp: &tu, Replayed: replayed}, nil
+	// A top-up changes no card: c is the card as it stands.
+	return Adjusted{Card: *c, TopUp: &tu, Replayed: replayed}, nil
 }
 
 // chipAdjustable tells whether q may be made on c, whose balance is not
