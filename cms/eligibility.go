@@ -57,7 +57,7 @@ func (p *Product) ReviewDue(reviewed Date) Date {
 // fare) from the day after, until a review rewrites it. A product without
 // a review always travels in its own category.
 func (p *Product) CategoryOn(due, on Date) RiderCategory {
-	if !p.Concession() || !due.AddDate(0, 0, p.Review.GraceDays).Before(on) {
+	if !p.Concession() || !p.InCategoryUntil(due).Before(on) {
 		return p.Category
 	}
 	return p.Review.LapsedCategory
@@ -81,7 +81,7 @@ func (p *Product) Dormant(c *Card, lastUse, now time.Time) bool {
 
 // InCategoryUntil returns the last day a card of p whose review is due
 // on day due travels in p's own category: GraceDays after due
-// (CategoryOn agrees: the lapsed category from the day after). The zero
+// (CategoryOn reads it: the lapsed category from the day after). The zero
 // Date for a product without a review.
 func (p *Product) InCategoryUntil(due Date) Date {
 	if !p.Concession() {
