@@ -33,7 +33,11 @@ var parties = map[string]Party{
 
 // cleared returns a closed cycle of day and its result: records of our
 // cards on three operators, fees, and an adjustment that leaves the shop
-// with a negative net.
+// with a negative net. The cycle is of settlement version 0
+// (clearing.SettlementPayers), as a cycle computed before versions were
+// kept reads from its store: the golden files positions.csv,
+// instructions.csv and pain001.xml are its files, and never change
+// (TestClosedBeforeVersions).
 func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	t.Helper()
 	cfg := clearing.Config{
@@ -50,16 +54,7 @@ func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 		t.Fatal(err)
 	}
 	in := &clearing.Input{Day: day}
-	add := func(op string, tt registry.TerminalType, fen int64) {
-		in.Claim.To++
-		in.Claim.Count++
-		in.Claim.AmountFen += fen
-		in.Items = append(in.Items, clearing.Item{
-			Pos: in.Claim.To, AcceptedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, citycard.ChinaTime),
-			Class: acquire.ClassBooked, Outcome: acquire.OutcomeVerified,
-			Issuer: our, Operator: op, TerminalType: tt, CardType: 1, AmountFen: fen,
-		})
-	}
+	add := func(op string, tt registry.TerminalType, fen int64) { book(in, our, op, tt, fen) }
 	for i := range 40 {
 		add("nb-bus", registry.TerminalBusValidator, int64(100+i*7))
 		add("nb-metro", registry.TerminalGate, int64(200+i*13))
@@ -70,8 +65,31 @@ func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cy := clearing.Open(cfg.Calendar, day, cfg.Calendar.Start(day))
-	after := cfg.Calendar.End(day)
+	cy := closed(t, cfg.Calendar, res)
+	cy.SettlementVersion = clearing.SettlementPayers
+	return cy, res
+}
+
+// book adds to in, and to its claim, a record of a card of issuer that
+// we verified, booked at 09:00 on day on a terminal of type tt of
+// operator op.
+func book(in *clearing.Input, issuer, op string, tt registry.TerminalType, fen int64) {
+	in.Claim.To++
+	in.Claim.Count++
+	in.Claim.AmountFen += fen
+	in.Items = append(in.Items, clearing.Item{
+		Pos: in.Claim.To, AcceptedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, citycard.ChinaTime),
+		Class: acquire.ClassBooked, Outcome: acquire.OutcomeVerified,
+		Issuer: issuer, Operator: op, TerminalType: tt, CardType: 1, AmountFen: fen,
+	})
+}
+
+// closed returns res's cycle computed (under the settlement version of
+// now), reviewed, approved and closed, at fixed times after its cut-off.
+func closed(t *testing.T, cal clearing.Calendar, res *clearing.Result) *clearing.Cycle {
+	t.Helper()
+	cy := clearing.Open(cal, res.Day, cal.Start(res.Day))
+	after := cal.End(res.Day)
 	steps := []func(clearing.Cycle) (clearing.Cycle, error){
 		func(x clearing.Cycle) (clearing.Cycle, error) {
 			return x.Compute(res.Claim.Range, 0, after.Add(time.Hour))
@@ -83,11 +101,12 @@ func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 		},
 	}
 	for _, s := range steps {
+		var err error
 		if cy, err = s(cy); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &cy, res
+	return &cy
 }
 
 func golden(t *testing.T, name string, got []byte) {
