@@ -40,15 +40,7 @@ var parties = map[string]Party{
 // (TestClosedBeforeVersions).
 func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	t.Helper()
-	cfg := clearing.Config{
-		Calendar:  clearing.DefaultCalendar(),
-		Collector: our,
-		Rounding:  clearing.RoundHalfEven,
-		Fees: []clearing.FeeSchedule{
-			{Party: "nb-bus", Rules: []clearing.FeeRule{{Name: "bus", RatePPM: 5000, MinFen: 1}}},
-			{Party: "nb-metro", Rules: []clearing.FeeRule{{Name: "metro", RatePPM: 6000, MaxFen: 10}}},
-		},
-	}
+	cfg := feesConfig()
 	c, err := clearing.NewClearer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +60,50 @@ func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	cy := closed(t, cfg.Calendar, res)
 	cy.SettlementVersion = clearing.SettlementPayers
 	return cy, res
+}
+
+// feesConfig is the clearing of the tests' cycles: our issuer collects,
+// the bus and the metro pay fees.
+func feesConfig() clearing.Config {
+	return clearing.Config{
+		Calendar:  clearing.DefaultCalendar(),
+		Collector: our,
+		Rounding:  clearing.RoundHalfEven,
+		Fees: []clearing.FeeSchedule{
+			{Party: "nb-bus", Rules: []clearing.FeeRule{{Name: "bus", RatePPM: 5000, MinFen: 1}}},
+			{Party: "nb-metro", Rules: []clearing.FeeRule{{Name: "metro", RatePPM: 6000, MaxFen: 10}}},
+		},
+	}
+}
+
+// goldenFiles returns closed cycle c's files (Files), checks that they
+// are named (after the day's prefix) as names says, each the golden
+// file prefix+name, and that a second run writes the same bytes.
+func goldenFiles(t *testing.T, prefix, names string, c *clearing.Cycle, res *clearing.Result, ps map[string]Party) []SettlementFile {
+	t.Helper()
+	fs, err := Files(c, res, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		n := strings.TrimPrefix(f.Name, MessageID(c.Day)+"-")
+		got = append(got, n)
+		golden(t, prefix+n, f.Data)
+	}
+	if strings.Join(got, " ") != names {
+		t.Errorf("files %v, want %s", got, names)
+	}
+	again, err := Files(c, res, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fs {
+		if !bytes.Equal(again[i].Data, fs[i].Data) {
+			t.Errorf("%s: a second run wrote other bytes", fs[i].Name)
+		}
+	}
+	return fs
 }
 
 // book adds to in, and to its claim, a record of a card of issuer that

@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
@@ -43,16 +42,8 @@ var debtors = map[string]Party{
 // paid in what the others owe.
 func debtorsCleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	t.Helper()
-	cfg := clearing.Config{
-		Calendar:  clearing.DefaultCalendar(),
-		Collector: our,
-		Rounding:  clearing.RoundHalfEven,
-		Fees: []clearing.FeeSchedule{
-			{Party: "nb-bus", Rules: []clearing.FeeRule{{Name: "bus", RatePPM: 5000, MinFen: 1}}},
-			{Party: "nb-metro", Rules: []clearing.FeeRule{{Name: "metro", RatePPM: 6000, MaxFen: 10}}},
-		},
-		Commissions: []clearing.FeeSchedule{{Party: "alipay", Rules: []clearing.FeeRule{{Name: "alipay", RatePPM: 3000, MinFen: 1}}}},
-	}
+	cfg := feesConfig()
+	cfg.Commissions = []clearing.FeeSchedule{{Party: "alipay", Rules: []clearing.FeeRule{{Name: "alipay", RatePPM: 3000, MinFen: 1}}}}
 	c, err := clearing.NewClearer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -125,27 +116,7 @@ func TestDebtorPayIns(t *testing.T) {
 	if len(s.Instructions) != 2 || s.Instructions[0].Party != "nb-bus" || s.Instructions[1].Party != "nb-metro" {
 		t.Errorf("payments %+v: want nb-bus and nb-metro paid", s.Instructions)
 	}
-	fs, err := Files(c, res, debtors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range fs {
-		names = append(names, strings.TrimPrefix(f.Name, "CCLR-20261201-"))
-		golden(t, "debtors-"+strings.TrimPrefix(f.Name, "CCLR-20261201-"), f.Data)
-	}
-	if strings.Join(names, " ") != "positions.csv instructions.csv pain001.xml topups.csv incoming.csv" {
-		t.Errorf("files %v", names)
-	}
-	again, err := Files(c, res, debtors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range fs {
-		if !bytes.Equal(again[i].Data, fs[i].Data) {
-			t.Errorf("%s: a second run wrote other bytes", fs[i].Name)
-		}
-	}
+	goldenFiles(t, "debtors-", "positions.csv instructions.csv pain001.xml topups.csv incoming.csv", c, res, debtors)
 	// A debtor the registry does not name cannot be asked to pay in.
 	unnamed := maps.Clone(debtors)
 	delete(unnamed, otherIssuer)
