@@ -33,7 +33,7 @@ func debtorsSettlement(t *testing.T) *exchange.Settlement {
 		t.Fatal(err)
 	}
 	in := &clearing.Input{Day: d,
-		Interop: []clearing.Settling{{File: "ANS-1", Records: []clearing.Settled{{Move: clearing.InteropAccepted, Issuer: other, Acquirer: "nb-metro", TerminalType: registry.TerminalGate, AmountFen: 700}}}},
+		Interop:     []clearing.Settling{{File: "ANS-1", Records: []clearing.Settled{{Move: clearing.InteropAccepted, Issuer: other, Acquirer: "nb-metro", TerminalType: registry.TerminalGate, AmountFen: 700}}}},
 		Adjustments: []clearing.Adjustment{{Ref: "ADJ-1", Of: d - 1, Payer: "shop", Payee: "nb-bus", AmountFen: 500, Reason: "double charge"}}}
 	for _, r := range []struct {
 		issuer, op string
