@@ -327,9 +327,10 @@
 // written at close by the exchange package, so that any later writing of
 // them is checked to be the same bytes. Each move is saved from the state
 // it was read in (Store.Save's was): of two members of staff racing on a
-// cycle, one gets Conflict. The store keeps the whole Result (JSON) and
-// who computed, reviewed, approved and closed the cycle, and when; its
-// triggers refuse any change to a closed cycle and the removal of any.
+// cycle, one gets Conflict. The store keeps the whole Result (JSON),
+// who computed, reviewed, approved and closed the cycle, and when, and
+// the settlement version it was computed under; its triggers refuse any
+// change to a closed cycle and the removal of any.
 //
 // # Statements
 //

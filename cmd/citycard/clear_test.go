@@ -105,7 +105,8 @@ func TestClearCycle(t *testing.T) {
 		net += p.NetFen
 	}
 	if jc.State != "closed" || jc.ComputedBy != "carl" || jc.ReviewedBy != "ann" || jc.ApprovedBy != "bob" || jc.ClosedBy != "dora" ||
-		jc.Totals["claimed"].Count != 3000 || net != 0 || len(jc.Positions) < 3 || len(jc.Files) != 4 || jc.RangeTo != 3000 {
+		jc.Totals["claimed"].Count != 3000 || net != 0 || len(jc.Positions) < 3 || len(jc.Files) != 4 || jc.RangeTo != 3000 ||
+		jc.SettlementVersion != uint8(clearing.SettlementCurrent) {
 		t.Fatalf("show --json: %+v", jc)
 	}
 
