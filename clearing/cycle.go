@@ -103,7 +103,7 @@ const (
 	// SettlementDebtors: a pay-in is expected of every party in net
 	// debit but the collector (an issuer of this city or another, an
 	// operator, a funder, a payer), ranked among them by party ID, and
-	// every cycle writes its incoming CSV, if empty.
+	// every cycle writes its incoming CSV, even when empty.
 	SettlementDebtors SettlementVersion = 1
 	// SettlementCurrent is the version a cycle computed now takes.
 	SettlementCurrent = SettlementDebtors
@@ -157,10 +157,12 @@ func (c *Cycle) move(op string, m Move) (State, error) {
 }
 
 // Compute records that the cycle claimed journal range r and was cleared
-// at at, under the settlement rules of now (SettlementCurrent). r must follow the previous cycle's range (prevTo, the To of the
-// previous day's closed cycle; 0 for the first cycle). Kind Conflict for
-// a move not allowed now or a compute before the cut-off, Invalid for a
-// range that does not start at prevTo or runs backwards.
+// at at, to be settled under the settlement rules of now
+// (SettlementCurrent). r must follow the previous cycle's range (prevTo,
+// the To of the previous day's closed cycle; 0 for the first cycle).
+// Kind Conflict for a move not allowed now or a compute before the
+// cut-off, Invalid for a range that does not start at prevTo or runs
+// backwards.
 func (c Cycle) Compute(r Range, prevTo int64, at time.Time) (Cycle, error) {
 	const op = "clearing.Cycle.Compute"
 	to, err := c.move(op, MoveCompute)

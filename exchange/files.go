@@ -30,12 +30,12 @@ func FileNames(d clearing.Day) [3]string {
 // the commissions CSV (CCLR-YYYYMMDD-commissions.csv), and, when it has
 // remote top-ups, their lines (CCLR-YYYYMMDD-topups.csv, WriteTopUpsCSV);
 // then the pay-ins expected (CCLR-YYYYMMDD-incoming.csv,
-// WriteIncomingCSV): of every party in net debit, for a cycle computed
-// under clearing.SettlementDebtors (the file written if empty); of the
-// payers, and for a cycle with remote top-ups only, for one computed
-// under clearing.SettlementPayers. A function of c (its settlement
-// version included), res and parties alone (see Settle): the same cycle
-// gives the same bytes. Kinds as Settle's.
+// WriteIncomingCSV): of every party in net debit but the collector, for
+// a cycle computed under clearing.SettlementDebtors (the file written
+// even when empty); of the payers, and for a cycle with remote top-ups
+// only, for one computed under clearing.SettlementPayers. A function of
+// c (its settlement version included), res and parties alone (see
+// Settle): the same cycle gives the same bytes. Kinds as Settle's.
 func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([]SettlementFile, error) {
 	const op = "exchange.Files"
 	s, err := Settle(c, res, parties)
