@@ -68,6 +68,11 @@ type (
 		Totals     map[string]clearingTotalsJSON `json:"totals"`
 		Positions  []clearingPositionJSON        `json:"positions"`
 		Files      []clearingFileJSON            `json:"files"`
+
+		// SettlementVersion is the settlement rules the cycle was
+		// computed under, which its files are written under
+		// (clearing.SettlementVersion).
+		SettlementVersion uint8 `json:"settlement_version"`
 	}
 	clearingCyclesJSON struct {
 		Cycles []clearingCycleJSON `json:"cycles"`
@@ -138,7 +143,7 @@ func cycleJSON(s *clearing.Stored) clearingCycleJSON {
 	c := &s.Cycle
 	j := clearingCycleJSON{Day: c.Day.String(), State: c.State.String(), Cutoff: clearingTime(c.Cutoff), RangeFrom: c.Range.From, RangeTo: c.Range.To,
 		ComputedBy: c.ComputedBy, ReviewedBy: c.ReviewedBy, ApprovedBy: c.ApprovedBy, ClosedBy: c.ClosedBy, ClosedAt: clearingTime(c.ClosedAt),
-		Totals: map[string]clearingTotalsJSON{}, Positions: []clearingPositionJSON{}, Files: []clearingFileJSON{}}
+		SettlementVersion: uint8(c.SettlementVersion), Totals: map[string]clearingTotalsJSON{}, Positions: []clearingPositionJSON{}, Files: []clearingFileJSON{}}
 	if res := s.Result; res != nil {
 		for name, t := range map[string]clearing.Totals{"claimed": res.Claim.Totals, "cleared": res.Cleared, "late": res.Late, "pending_issuer": res.Pending,
 			"suspense": res.Suspense, "duplicates": res.Duplicates, "loads": res.Loads, "loaded": res.Loaded,

@@ -83,6 +83,32 @@ func (r Range) Len() int64 { return r.To - r.From }
 
 func (r Range) String() string { return "(" + itoa(r.From) + ", " + itoa(r.To) + "]" }
 
+// SettlementVersion is the version of the settlement rules a cycle's
+// files are written under (package exchange: Settle and Files): which
+// pay-ins it expects, and which files it writes. A cycle takes
+// SettlementCurrent when it is computed (Cycle.Compute, each recompute
+// again) and keeps it, stored with it: a cycle computed under an older
+// version is settled under that version for good, so that its files,
+// written again by any later binary, are the bytes it closed with. The
+// list only grows at the end; the numbers are stored.
+type SettlementVersion uint8
+
+// The settlement versions.
+const (
+	// SettlementPayers is the version of every cycle computed before
+	// versions were kept (stored as 0): pay-ins are expected only of
+	// the payers of remote top-ups in net debit, ranked among them, in
+	// an incoming CSV written only for a cycle with remote top-ups.
+	SettlementPayers SettlementVersion = 0
+	// SettlementDebtors: a pay-in is expected of every party in net
+	// debit but the collector (an issuer of this city or another, an
+	// operator, a funder, a payer), ranked among them by party ID, and
+	// every cycle writes its incoming CSV, even when empty.
+	SettlementDebtors SettlementVersion = 1
+	// SettlementCurrent is the version a cycle computed now takes.
+	SettlementCurrent = SettlementDebtors
+)
+
 // Cycle is one clearing cycle: a business day, its state, the journal
 // range it claimed and who did what when. Its methods return the cycle
 // moved and leave the receiver as it was: a refused move changes nothing.
@@ -104,6 +130,9 @@ type Cycle struct {
 	// settlement files.
 	ClosedAt time.Time
 	ClosedBy string // who closed it (Cycles.Close)
+	// SettlementVersion is the settlement rules the last compute took
+	// (SettlementCurrent then): those its files are written under.
+	SettlementVersion SettlementVersion
 }
 
 // Open returns the opened cycle of day d under calendar cal.
@@ -128,10 +157,12 @@ func (c *Cycle) move(op string, m Move) (State, error) {
 }
 
 // Compute records that the cycle claimed journal range r and was cleared
-// at at. r must follow the previous cycle's range (prevTo, the To of the
-// previous day's closed cycle; 0 for the first cycle). Kind Conflict for
-// a move not allowed now or a compute before the cut-off, Invalid for a
-// range that does not start at prevTo or runs backwards.
+// at at, to be settled under the settlement rules of now
+// (SettlementCurrent). r must follow the previous cycle's range (prevTo,
+// the To of the previous day's closed cycle; 0 for the first cycle).
+// Kind Conflict for a move not allowed now or a compute before the
+// cut-off, Invalid for a range that does not start at prevTo or runs
+// backwards.
 func (c Cycle) Compute(r Range, prevTo int64, at time.Time) (Cycle, error) {
 	const op = "clearing.Cycle.Compute"
 	to, err := c.move(op, MoveCompute)
@@ -144,7 +175,7 @@ func (c Cycle) Compute(r Range, prevTo int64, at time.Time) (Cycle, error) {
 	if r.From != prevTo || r.To < r.From {
 		return c, citycard.E(op, citycard.Invalid, "cycle %v: journal range %v: want one from position %d on", c.Day, r, prevTo)
 	}
-	c.State, c.Range, c.ComputedAt = to, r, at
+	c.State, c.Range, c.ComputedAt, c.SettlementVersion = to, r, at, SettlementCurrent
 	c.ReviewedBy, c.ReviewedAt = "", time.Time{}
 	return c, nil
 }

@@ -248,15 +248,34 @@
 // make no direct-debit request (no pain.008) and the pain.001 stays the
 // payments the collector makes (a payer whose refunds pass its
 // collections is paid in it as any party with a positive net); the
-// pay-ins expected from payers are listed with a reference of their own
-// in the cycle's incoming CSV (exchange, CCLR-YYYYMMDD-incoming.csv),
-// beside the top-up lines (CCLR-YYYYMMDD-topups.csv), both written only
-// for a cycle with remote top-ups so that a cycle closed before them is
-// written again byte for byte. Each payer has a statement
+// pay-in expected from a payer is listed with a reference of its own in
+// the cycle's incoming CSV (exchange, CCLR-YYYYMMDD-incoming.csv), as
+// every party's in net debit is (Settlement versions, below), beside
+// the top-up lines (CCLR-YYYYMMDD-topups.csv, written only for a cycle
+// with remote top-ups, so that a cycle closed before them is written
+// again byte for byte). Each payer has a statement
 // (Cycles.Statements): its top-ups read again from the cycle's ledger
 // range, each with its ledger entry, top-up ID and card, summed by
 // issuer and day, its loads as a channel if it is one too, checked
 // against the cycle's lines and position.
+//
+// # Settlement versions
+//
+// Every party in net debit but the collector pays in what it owes to
+// the collector's account: an issuer (of this city, or another city's
+// for its cards' records accepted here), an operator whose adjustments
+// or fees pass what it is owed, a funder, a payer. Which of those pay-ins
+// the cycle's files ask for, and so which files it writes, is a rule of
+// the settlement, versioned (SettlementVersion): a cycle takes the
+// version of its time when computed (Cycle.Compute: SettlementCurrent)
+// and keeps it, stored with it, so that a closed cycle's files are
+// written again as it closed with them by any later binary, whose rules
+// may be others. Version 0 (SettlementPayers), every cycle computed
+// before versions were kept, asked only the payers of remote top-ups;
+// version 1 (SettlementDebtors) asks every debtor. The version is the
+// cycle's, not its Result's: Clear does not see it, and a cycle cleared
+// again gives the same Result whichever version it has. Package
+// exchange writes the files under it and says why it is kept so.
 //
 // # Net debit caps
 //
@@ -308,9 +327,10 @@
 // written at close by the exchange package, so that any later writing of
 // them is checked to be the same bytes. Each move is saved from the state
 // it was read in (Store.Save's was): of two members of staff racing on a
-// cycle, one gets Conflict. The store keeps the whole Result (JSON) and
-// who computed, reviewed, approved and closed the cycle, and when; its
-// triggers refuse any change to a closed cycle and the removal of any.
+// cycle, one gets Conflict. The store keeps the whole Result (JSON),
+// who computed, reviewed, approved and closed the cycle, and when, and
+// the settlement version it was computed under; its triggers refuse any
+// change to a closed cycle and the removal of any.
 //
 // # Statements
 //
@@ -443,7 +463,7 @@
 // cycle; grey decisions and concessions in statements; the concessions
 // of confirmed grey records; a refund's reclaim (error_receivable:PAYER)
 // netted against its payer. Reconciliation with the bank's statements
-// (the payments made, and the payers' pay-ins expected) is package
-// recon's. The API is api's
+// (the payments made, and the pay-ins expected of the parties in net
+// debit) is package recon's. The API is api's
 // /v1/clearing (cycles, their moves, files and statements).
 package clearing

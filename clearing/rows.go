@@ -3,6 +3,7 @@ package clearing
 import (
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -23,6 +24,9 @@ type CycleRow struct {
 	ClosedNs                                     int64
 	ComputedBy, ReviewedBy, ApprovedBy, ClosedBy string
 	Result, Files                                []byte
+	// SettlementVersion is the cycle's (0 for a row kept before
+	// migration 0038: SettlementPayers).
+	SettlementVersion int64
 }
 
 // Row lays s out as its row. Kind Invalid for a state without a name.
@@ -36,6 +40,7 @@ func (s *Stored) Row() (CycleRow, error) {
 		Day: int64(c.Day), State: c.State.String(), CutoffNs: ns(c.Cutoff), From: c.Range.From, To: c.Range.To,
 		OpenedNs: ns(c.OpenedAt), ComputedNs: ns(c.ComputedAt), ReviewedNs: ns(c.ReviewedAt), ApprovedNs: ns(c.ApprovedAt), ClosedNs: ns(c.ClosedAt),
 		ComputedBy: c.ComputedBy, ReviewedBy: c.ReviewedBy, ApprovedBy: c.ApprovedBy, ClosedBy: c.ClosedBy,
+		SettlementVersion: int64(c.SettlementVersion),
 	}
 	var err error
 	if s.Result != nil {
@@ -59,10 +64,14 @@ func (r *CycleRow) Stored() (Stored, error) {
 	if !ok {
 		return Stored{}, citycard.E(op, citycard.IO, "cycle %d: stored state %q", r.Day, r.State)
 	}
+	if r.SettlementVersion < 0 || r.SettlementVersion > math.MaxUint8 {
+		return Stored{}, citycard.E(op, citycard.IO, "cycle %d: stored settlement version %d", r.Day, r.SettlementVersion)
+	}
 	s := Stored{Cycle: Cycle{
 		Day: Day(r.Day), State: st, Cutoff: at(r.CutoffNs), Range: Range{From: r.From, To: r.To},
 		OpenedAt: at(r.OpenedNs), ComputedAt: at(r.ComputedNs), ReviewedAt: at(r.ReviewedNs), ApprovedAt: at(r.ApprovedNs), ClosedAt: at(r.ClosedNs),
 		ComputedBy: r.ComputedBy, ReviewedBy: r.ReviewedBy, ApprovedBy: r.ApprovedBy, ClosedBy: r.ClosedBy,
+		SettlementVersion: SettlementVersion(r.SettlementVersion),
 	}}
 	if r.Result != nil {
 		s.Result = &Result{}

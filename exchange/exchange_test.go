@@ -33,33 +33,20 @@ var parties = map[string]Party{
 
 // cleared returns a closed cycle of day and its result: records of our
 // cards on three operators, fees, and an adjustment that leaves the shop
-// with a negative net.
+// with a negative net. The cycle is of settlement version 0
+// (clearing.SettlementPayers), as a cycle computed before versions were
+// kept reads from its store: the golden files positions.csv,
+// instructions.csv and pain001.xml are its files, and never change
+// (TestClosedBeforeVersions).
 func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	t.Helper()
-	cfg := clearing.Config{
-		Calendar:  clearing.DefaultCalendar(),
-		Collector: our,
-		Rounding:  clearing.RoundHalfEven,
-		Fees: []clearing.FeeSchedule{
-			{Party: "nb-bus", Rules: []clearing.FeeRule{{Name: "bus", RatePPM: 5000, MinFen: 1}}},
-			{Party: "nb-metro", Rules: []clearing.FeeRule{{Name: "metro", RatePPM: 6000, MaxFen: 10}}},
-		},
-	}
+	cfg := feesConfig()
 	c, err := clearing.NewClearer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := &clearing.Input{Day: day}
-	add := func(op string, tt registry.TerminalType, fen int64) {
-		in.Claim.To++
-		in.Claim.Count++
-		in.Claim.AmountFen += fen
-		in.Items = append(in.Items, clearing.Item{
-			Pos: in.Claim.To, AcceptedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, citycard.ChinaTime),
-			Class: acquire.ClassBooked, Outcome: acquire.OutcomeVerified,
-			Issuer: our, Operator: op, TerminalType: tt, CardType: 1, AmountFen: fen,
-		})
-	}
+	add := func(op string, tt registry.TerminalType, fen int64) { book(in, our, op, tt, fen) }
 	for i := range 40 {
 		add("nb-bus", registry.TerminalBusValidator, int64(100+i*7))
 		add("nb-metro", registry.TerminalGate, int64(200+i*13))
@@ -70,8 +57,75 @@ func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cy := clearing.Open(cfg.Calendar, day, cfg.Calendar.Start(day))
-	after := cfg.Calendar.End(day)
+	cy := closed(t, cfg.Calendar, res)
+	cy.SettlementVersion = clearing.SettlementPayers
+	return cy, res
+}
+
+// feesConfig is the clearing of the tests' cycles: our issuer collects,
+// the bus and the metro pay fees.
+func feesConfig() clearing.Config {
+	return clearing.Config{
+		Calendar:  clearing.DefaultCalendar(),
+		Collector: our,
+		Rounding:  clearing.RoundHalfEven,
+		Fees: []clearing.FeeSchedule{
+			{Party: "nb-bus", Rules: []clearing.FeeRule{{Name: "bus", RatePPM: 5000, MinFen: 1}}},
+			{Party: "nb-metro", Rules: []clearing.FeeRule{{Name: "metro", RatePPM: 6000, MaxFen: 10}}},
+		},
+	}
+}
+
+// goldenFiles returns closed cycle c's files (Files), checks that they
+// are named (after the day's prefix) as names says, each the golden
+// file prefix+name, and that a second run writes the same bytes.
+func goldenFiles(t *testing.T, prefix, names string, c *clearing.Cycle, res *clearing.Result, ps map[string]Party) []SettlementFile {
+	t.Helper()
+	fs, err := Files(c, res, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		n := strings.TrimPrefix(f.Name, MessageID(c.Day)+"-")
+		got = append(got, n)
+		golden(t, prefix+n, f.Data)
+	}
+	if strings.Join(got, " ") != names {
+		t.Errorf("files %v, want %s", got, names)
+	}
+	again, err := Files(c, res, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fs {
+		if !bytes.Equal(again[i].Data, fs[i].Data) {
+			t.Errorf("%s: a second run wrote other bytes", fs[i].Name)
+		}
+	}
+	return fs
+}
+
+// book adds to in, and to its claim, a record of a card of issuer that
+// we verified, booked at 09:00 on day on a terminal of type tt of
+// operator op.
+func book(in *clearing.Input, issuer, op string, tt registry.TerminalType, fen int64) {
+	in.Claim.To++
+	in.Claim.Count++
+	in.Claim.AmountFen += fen
+	in.Items = append(in.Items, clearing.Item{
+		Pos: in.Claim.To, AcceptedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, citycard.ChinaTime),
+		Class: acquire.ClassBooked, Outcome: acquire.OutcomeVerified,
+		Issuer: issuer, Operator: op, TerminalType: tt, CardType: 1, AmountFen: fen,
+	})
+}
+
+// closed returns res's cycle computed (under the settlement version of
+// now), reviewed, approved and closed, at fixed times after its cut-off.
+func closed(t *testing.T, cal clearing.Calendar, res *clearing.Result) *clearing.Cycle {
+	t.Helper()
+	cy := clearing.Open(cal, res.Day, cal.Start(res.Day))
+	after := cal.End(res.Day)
 	steps := []func(clearing.Cycle) (clearing.Cycle, error){
 		func(x clearing.Cycle) (clearing.Cycle, error) {
 			return x.Compute(res.Claim.Range, 0, after.Add(time.Hour))
@@ -83,11 +137,12 @@ func cleared(t *testing.T) (*clearing.Cycle, *clearing.Result) {
 		},
 	}
 	for _, s := range steps {
+		var err error
 		if cy, err = s(cy); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &cy, res
+	return &cy
 }
 
 func golden(t *testing.T, name string, got []byte) {

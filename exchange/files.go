@@ -28,11 +28,14 @@ func FileNames(d clearing.Day) [3]string {
 // cycle has any, the concessions CSV (CCLR-YYYYMMDD-concessions.csv:
 // the compensation claims per funder, operator and rider category) and
 // the commissions CSV (CCLR-YYYYMMDD-commissions.csv), and, when it has
-// remote top-ups, their lines (CCLR-YYYYMMDD-topups.csv, WriteTopUpsCSV)
-// and the pay-ins expected from their payers
-// (CCLR-YYYYMMDD-incoming.csv, WriteIncomingCSV), a function of c,
-// res and parties alone (see Settle): the same cycle gives the same
-// bytes. Kinds as Settle's.
+// remote top-ups, their lines (CCLR-YYYYMMDD-topups.csv, WriteTopUpsCSV);
+// then the pay-ins expected (CCLR-YYYYMMDD-incoming.csv,
+// WriteIncomingCSV): of every party in net debit but the collector, for
+// a cycle computed under clearing.SettlementDebtors (the file written
+// even when empty); of the payers, and for a cycle with remote top-ups
+// only, for one computed under clearing.SettlementPayers. A function of
+// c (its settlement version included), res and parties alone (see
+// Settle): the same cycle gives the same bytes. Kinds as Settle's.
 func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([]SettlementFile, error) {
 	const op = "exchange.Files"
 	s, err := Settle(c, res, parties)
@@ -71,10 +74,11 @@ func Files(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) ([
 		}
 		out = append(out, SettlementFile{MessageID(c.Day) + "-" + f.name, b.Bytes()})
 	}
-	// The pay-ins expected from payers, for a cycle with remote top-ups
-	// (one without them writes the files it always wrote, so that a
-	// cycle closed before them is made again byte for byte).
-	if len(res.TopUps) != 0 {
+	// The pay-ins expected: for every cycle of SettlementDebtors, and
+	// for one of SettlementPayers only with remote top-ups (a cycle
+	// computed before versions were kept writes the files it closed
+	// with, byte for byte).
+	if c.SettlementVersion != clearing.SettlementPayers || len(res.TopUps) != 0 {
 		var b bytes.Buffer
 		if err := WriteIncomingCSV(&b, s); err != nil {
 			return nil, citycard.Wrap(op, citycard.Other, err)

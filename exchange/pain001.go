@@ -78,12 +78,16 @@ type Settlement struct {
 	Debtor       Party // the collector's name and account
 	Instructions []Instruction
 	SumFen       int64
-	// Incoming are the pay-ins expected from the payers (the payment
-	// companies and top-up agents of the cycle's remote top-ups,
-	// clearing.Result.TopUps) whose net is negative: what they collected
-	// from cardholders, less refunds and their commission, owed to the
-	// collector. A direct-debit request is not made: the payer pays in,
-	// and the instruction file is only the payments we make.
+	// Incoming are the pay-ins expected from the parties whose net is
+	// negative, the collector aside, in the order of the positions: for
+	// a cycle of clearing.SettlementDebtors every one (an issuer, of this
+	// city or another, owing for its cards' records accepted here; an
+	// operator whose adjustments or fees pass what it is owed; a payer
+	// owing what it collected from cardholders, less refunds and its
+	// commission), for one of clearing.SettlementPayers only the payers
+	// of its remote top-ups (clearing.Result.TopUps). A direct-debit
+	// request is not made: the party pays in, and the instruction file
+	// is only the payments we make.
 	Incoming    []PayIn
 	IncomingFen int64
 }
@@ -100,16 +104,19 @@ type PayIn struct {
 }
 
 // PayInReference returns the reference of the i-th pay-in (from 1)
-// expected in day d's settlement: CCLR-YYYYMMDD-RNNNNN, apart from the
-// EndToEndIds of the payments made.
+// expected in day d's settlement, by party ID among the parties it is
+// expected of: CCLR-YYYYMMDD-RNNNNN, apart from the EndToEndIds of the
+// payments made.
 func PayInReference(d clearing.Day, i int) string { return fmt.Sprintf("%s-R%05d", MessageID(d), i) }
 
-// Settle returns the settlement instructions of cycle c, cleared as res.
-// Every ID derives from the cycle (MessageID, EndToEndID): no wall clock,
-// host or random ID. parties names every party paid and the collector.
-// Kind Conflict for a cycle not closed or not res's, NotFound for a party
-// missing from parties, Invalid for a name or account ISO 20022 cannot
-// carry.
+// Settle returns the settlement instructions of cycle c, cleared as res,
+// and the pay-ins it expects, under the settlement version c was
+// computed under (c.SettlementVersion). Every ID derives from the cycle
+// (MessageID, EndToEndID, PayInReference): no wall clock, host or random
+// ID. parties names every party paid, every party a pay-in is expected
+// of, and the collector. Kind Conflict for a cycle not closed, not res's
+// or of a settlement version not known, NotFound for a party missing
+// from parties, Invalid for a name or account ISO 20022 cannot carry.
 func Settle(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) (*Settlement, error) {
 	const op = "exchange.Settle"
 	if c.State != clearing.Closed || c.Day != res.Day {
@@ -137,12 +144,12 @@ func Settle(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) (
 		})
 		s.SumFen += p.NetFen
 	}
-	payers := map[string]bool{}
-	for _, l := range res.TopUps {
-		payers[l.Payer] = true
+	owes, err := payInsOf(op, c, res)
+	if err != nil {
+		return nil, err
 	}
 	for _, p := range res.Positions {
-		if p.NetFen >= 0 || !payers[p.Party] || p.Party == res.Collector {
+		if p.NetFen >= 0 || p.Party == res.Collector || !owes(p.Party) {
 			continue
 		}
 		if len(s.Incoming) == paymentsMax {
@@ -156,6 +163,28 @@ func Settle(c *clearing.Cycle, res *clearing.Result, parties map[string]Party) (
 		s.IncomingFen -= p.NetFen
 	}
 	return s, nil
+}
+
+// payInsOf returns which parties in net debit cycle c expects a pay-in
+// of, under the settlement version it was computed under: under
+// SettlementPayers only the payers of its remote top-ups (what a cycle
+// closed before versions were kept expected, so that its files and its
+// references are written again as they were), under SettlementDebtors
+// every one. Kind Conflict for a version this binary does not know (a
+// newer one computed the cycle): its files are not guessed at.
+func payInsOf(op string, c *clearing.Cycle, res *clearing.Result) (func(party string) bool, error) {
+	switch c.SettlementVersion {
+	case clearing.SettlementPayers:
+		payers := map[string]bool{}
+		for _, l := range res.TopUps {
+			payers[l.Payer] = true
+		}
+		return func(party string) bool { return payers[party] }, nil
+	case clearing.SettlementDebtors:
+		return func(string) bool { return true }, nil
+	}
+	return nil, citycard.E(op, citycard.Conflict, "cycle %v was computed under settlement version %d, which this binary does not know (it knows 0 to %d): a newer citycard writes its files",
+		c.Day, c.SettlementVersion, clearing.SettlementCurrent)
 }
 
 // WritePain001 writes s as one ISO 20022 pain.001.001.09 credit transfer
@@ -220,7 +249,8 @@ func WriteInstructionsCSV(w io.Writer, s *Settlement) error {
 var IncomingHeader = []string{"reference", "party", "name", "account", "amount_fen"}
 
 // WriteIncomingCSV writes s's expected pay-ins as CSV: IncomingHeader,
-// then one row per pay-in, by party. Kind IO for a failed write.
+// then one row per pay-in, by party (the header alone for none). Kind
+// IO for a failed write.
 func WriteIncomingCSV(w io.Writer, s *Settlement) error {
 	rows := make([][]string, 0, len(s.Incoming))
 	for _, in := range s.Incoming {

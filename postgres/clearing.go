@@ -87,12 +87,12 @@ func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acqui
 	return mapErr(op, clearing.GreyRows(rows, fn))
 }
 
-const cycleColumns = `day, state, cutoff_ns, range_from, range_to, opened_ns, computed_ns, computed_by, reviewed_ns, reviewed_by, approved_ns, approved_by, closed_ns, closed_by, result, files`
+const cycleColumns = `day, state, cutoff_ns, range_from, range_to, opened_ns, computed_ns, computed_by, reviewed_ns, reviewed_by, approved_ns, approved_by, closed_ns, closed_by, result, files, settlement_version`
 
 func scanCycle(row interface{ Scan(...any) error }) (clearing.Stored, error) {
 	var r clearing.CycleRow
 	if err := row.Scan(&r.Day, &r.State, &r.CutoffNs, &r.From, &r.To, &r.OpenedNs, &r.ComputedNs, &r.ComputedBy, &r.ReviewedNs, &r.ReviewedBy,
-		&r.ApprovedNs, &r.ApprovedBy, &r.ClosedNs, &r.ClosedBy, &r.Result, &r.Files); err != nil {
+		&r.ApprovedNs, &r.ApprovedBy, &r.ClosedNs, &r.ClosedBy, &r.Result, &r.Files, &r.SettlementVersion); err != nil {
 		return clearing.Stored{}, err
 	}
 	return r.Stored()
@@ -127,8 +127,8 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 	}
 	err = pgx.BeginFunc(ctx, c.db.pool, func(tx pgx.Tx) error {
 		if was == 0 {
-			_, err := tx.Exec(ctx, `INSERT INTO clearing_cycles (`+cycleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-				r.Day, r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files)
+			_, err := tx.Exec(ctx, `INSERT INTO clearing_cycles (`+cycleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+				r.Day, r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.SettlementVersion)
 			if err != nil && citycard.IsKind(mapErr(op, err), citycard.Exists) {
 				return citycard.E(op, citycard.Exists, "cycle %v was opened already", s.Cycle.Day)
 			}
@@ -145,8 +145,8 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 			return citycard.E(op, citycard.Conflict, "cycle %v is %s, not %v: moved meanwhile", s.Cycle.Day, stored, was)
 		}
 		_, err := tx.Exec(ctx, `UPDATE clearing_cycles SET state = $1, cutoff_ns = $2, range_from = $3, range_to = $4, opened_ns = $5, computed_ns = $6, computed_by = $7,
-			reviewed_ns = $8, reviewed_by = $9, approved_ns = $10, approved_by = $11, closed_ns = $12, closed_by = $13, result = $14, files = $15 WHERE day = $16`,
-			r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.Day)
+			reviewed_ns = $8, reviewed_by = $9, approved_ns = $10, approved_by = $11, closed_ns = $12, closed_by = $13, result = $14, files = $15, settlement_version = $16 WHERE day = $17`,
+			r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.SettlementVersion, r.Day)
 		if err != nil {
 			return err
 		}

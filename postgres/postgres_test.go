@@ -34,6 +34,20 @@ func openTemp(t testing.TB) *DB {
 // openTempURL is openTemp, with the URL that opens the database again.
 func openTempURL(t testing.TB) (*DB, string) {
 	t.Helper()
+	u := tempSchema(t)
+	db, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
+	return db, u
+}
+
+// tempSchema makes a fresh schema of the test server, dropped when the
+// test ends, and returns the URL of the test server in it (skipping the
+// test without one).
+func tempSchema(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(envTestURL)
 	if base == "" {
 		t.Skip(envTestURL + " is not set")
@@ -63,12 +77,7 @@ func openTempURL(t testing.TB) (*DB, string) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := Open(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db, u.String()
+	return u.String()
 }
 
 func TestStore(t *testing.T) {

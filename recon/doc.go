@@ -28,11 +28,19 @@
 // # Pay-ins
 //
 // Money comes in too: a party whose net position is negative owes the
-// collector, and a cycle lists the pay-ins it expects (the payers of
-// remote top-ups, exchange.Settlement.Incoming, the cycle's
-// CCLR-YYYYMMDD-incoming.csv), each under its reference
-// (CCLR-YYYYMMDD-RNNNNN, exchange.PayInReference: derived from the cycle
-// and the payer's rank, the reference the payer is asked to quote).
+// collector, and a cycle lists the pay-ins it expects
+// (exchange.Settlement.Incoming, the cycle's CCLR-YYYYMMDD-incoming.csv):
+// of every party in net debit but the collector (an issuer of this city
+// or another, an operator, a funder, a payer of remote top-ups) for a
+// cycle computed under settlement version 1, of the payers alone for one
+// computed before (version 0: exchange's package doc), each under its
+// reference (CCLR-YYYYMMDD-RNNNNN, exchange.PayInReference: derived from
+// the cycle and the party's rank, the reference the party is asked to
+// quote). The settlements come from the cycles' files as they closed
+// (Settlements), so what is expected of a cycle is what its incoming CSV
+// asked, and a cycle closed before version 1 expects no more than it
+// did: its other debtors' credits are movements nothing matches, for
+// staff to resolve, as they were before.
 // InstructionsOf makes each an Instruction of Direction Credit, the
 // reference kept as its EndToEndID (apart from the payments'
 // CCLR-YYYYMMDD-NNNNN, so one key and one table hold both), due on the
@@ -140,10 +148,8 @@
 //
 // # Not yet
 //
-// Only the payers' pay-ins are expected (exchange lists those): another
-// party with a negative net (an interconnected city's issuer, an
-// operator) paying in shows as a credit nothing matched, for staff to
-// resolve; a camt.053 of several statements
+// The pay-ins of debtors other than payers are expected only of cycles
+// computed since settlement version 1; a camt.053 of several statements
 // (accounts) is refused, one file per statement; the listing reads the
 // whole store (SnapshotMax rows of each kind), with no archive of old
 // closed findings.

@@ -299,7 +299,7 @@ func checkStatement(t *testing.T, st *BankStatement) {
 }
 
 func FuzzParseCAMT053(f *testing.F) {
-	for _, n := range []string{"exact.xml", "mismatched.xml", "late.xml", "payins.xml", "payins-late.xml"} {
+	for _, n := range []string{"exact.xml", "mismatched.xml", "late.xml", "payins.xml", "payins-late.xml", "debtors.xml"} {
 		b, err := os.ReadFile("testdata/" + n)
 		if err != nil {
 			f.Fatal(err)
@@ -319,7 +319,7 @@ func FuzzParseCAMT053(f *testing.F) {
 }
 
 func FuzzParseCSV(f *testing.F) {
-	for _, n := range []string{"exact.csv", "mismatched.csv"} {
+	for _, n := range []string{"exact.csv", "mismatched.csv", "debtors.csv"} {
 		b, err := os.ReadFile("testdata/" + n)
 		if err != nil {
 			f.Fatal(err)

@@ -86,12 +86,12 @@ func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acqui
 	return mapErr(op, clearing.GreyRows(rows, fn))
 }
 
-const cycleColumns = `day, state, cutoff_ns, range_from, range_to, opened_ns, computed_ns, computed_by, reviewed_ns, reviewed_by, approved_ns, approved_by, closed_ns, closed_by, result, files`
+const cycleColumns = `day, state, cutoff_ns, range_from, range_to, opened_ns, computed_ns, computed_by, reviewed_ns, reviewed_by, approved_ns, approved_by, closed_ns, closed_by, result, files, settlement_version`
 
 func scanCycle(row interface{ Scan(...any) error }) (clearing.Stored, error) {
 	var r clearing.CycleRow
 	if err := row.Scan(&r.Day, &r.State, &r.CutoffNs, &r.From, &r.To, &r.OpenedNs, &r.ComputedNs, &r.ComputedBy, &r.ReviewedNs, &r.ReviewedBy,
-		&r.ApprovedNs, &r.ApprovedBy, &r.ClosedNs, &r.ClosedBy, &r.Result, &r.Files); err != nil {
+		&r.ApprovedNs, &r.ApprovedBy, &r.ClosedNs, &r.ClosedBy, &r.Result, &r.Files, &r.SettlementVersion); err != nil {
 		return clearing.Stored{}, err
 	}
 	return r.Stored()
@@ -126,8 +126,8 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 	}
 	err = c.db.write(ctx, func(tx *sql.Tx) error {
 		if was == 0 {
-			_, err := tx.ExecContext(ctx, `INSERT INTO clearing_cycles (`+cycleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				r.Day, r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files)
+			_, err := tx.ExecContext(ctx, `INSERT INTO clearing_cycles (`+cycleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				r.Day, r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.SettlementVersion)
 			if err != nil && citycard.IsKind(mapErr(op, err), citycard.Exists) {
 				return citycard.E(op, citycard.Exists, "cycle %v was opened already", s.Cycle.Day)
 			}
@@ -144,8 +144,8 @@ func (c *Clearing) Save(ctx context.Context, s *clearing.Stored, was clearing.St
 			return citycard.E(op, citycard.Conflict, "cycle %v is %s, not %v: moved meanwhile", s.Cycle.Day, stored, was)
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE clearing_cycles SET state = ?, cutoff_ns = ?, range_from = ?, range_to = ?, opened_ns = ?, computed_ns = ?, computed_by = ?,
-			reviewed_ns = ?, reviewed_by = ?, approved_ns = ?, approved_by = ?, closed_ns = ?, closed_by = ?, result = ?, files = ? WHERE day = ?`,
-			r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.Day)
+			reviewed_ns = ?, reviewed_by = ?, approved_ns = ?, approved_by = ?, closed_ns = ?, closed_by = ?, result = ?, files = ?, settlement_version = ? WHERE day = ?`,
+			r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files, r.SettlementVersion, r.Day)
 		if err != nil {
 			return err
 		}

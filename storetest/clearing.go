@@ -265,6 +265,9 @@ func testCycles(t *testing.T, s ClearingStores) {
 		if !reflect.DeepEqual(got, st) {
 			t.Fatalf("step %d: read back\n%+v\nwant\n%+v", i, got, st)
 		}
+		if got.Cycle.SettlementVersion != clearing.SettlementCurrent {
+			t.Fatalf("step %d: settlement version %d read back, want the compute's, %d", i, got.Cycle.SettlementVersion, clearing.SettlementCurrent)
+		}
 		cur = st
 	}
 	if prev, ok, err := s.Clearing.Before(ctx, clearDay+5); !ok || err != nil || prev.Cycle.Day != clearDay || prev.Cycle.State != clearing.Closed {
@@ -275,7 +278,7 @@ func testCycles(t *testing.T, s ClearingStores) {
 	if err := s.Clearing.Save(ctx, &reopened, clearing.Closed); !citycard.IsKind(err, citycard.Invalid) {
 		t.Errorf("a closed cycle changed: %v, want Invalid", err)
 	}
-	for _, stmt := range []string{"UPDATE clearing_cycles SET range_to = 9", "DELETE FROM clearing_cycles"} {
+	for _, stmt := range []string{"UPDATE clearing_cycles SET range_to = 9", "UPDATE clearing_cycles SET settlement_version = 0", "DELETE FROM clearing_cycles"} {
 		if err := s.Exec(ctx, stmt); err == nil {
 			t.Errorf("%s on a closed cycle: allowed", stmt)
 		}

@@ -304,6 +304,10 @@ type jsonCycle struct {
 	Concessions []jsonConcession `json:"concessions"`
 	Commissions []jsonCommission `json:"commissions"`
 	TopUps      []jsonTopUps     `json:"top_ups"`
+
+	// SettlementVersion is the settlement rules the cycle was computed
+	// under, which its files are written under (clearing.SettlementVersion).
+	SettlementVersion uint8 `json:"settlement_version"`
 }
 
 // clearTime formats a cycle's time in its calendar's zone; "" for none.
@@ -341,7 +345,7 @@ func showCycle(w io.Writer, s *clearing.Stored, asJSON bool) error {
 		jc := jsonCycle{Day: c.Day.String(), State: c.State.String(), Cutoff: clearTime(c.Cutoff), RangeFrom: c.Range.From, RangeTo: c.Range.To,
 			OpenedAt: clearTime(c.OpenedAt), ComputedAt: clearTime(c.ComputedAt), ComputedBy: c.ComputedBy, ReviewedAt: clearTime(c.ReviewedAt), ReviewedBy: c.ReviewedBy,
 			ApprovedAt: clearTime(c.ApprovedAt), ApprovedBy: c.ApprovedBy, ClosedAt: clearTime(c.ClosedAt), ClosedBy: c.ClosedBy,
-			Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files, Concessions: []jsonConcession{}, Commissions: []jsonCommission{}, TopUps: []jsonTopUps{}}
+			SettlementVersion: uint8(c.SettlementVersion), Positions: []jsonPosition{}, Breaches: []jsonBreach{}, Files: s.Files, Concessions: []jsonConcession{}, Commissions: []jsonCommission{}, TopUps: []jsonTopUps{}}
 		if jc.Files == nil {
 			jc.Files = []clearing.File{}
 		}

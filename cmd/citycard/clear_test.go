@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +105,8 @@ func TestClearCycle(t *testing.T) {
 		net += p.NetFen
 	}
 	if jc.State != "closed" || jc.ComputedBy != "carl" || jc.ReviewedBy != "ann" || jc.ApprovedBy != "bob" || jc.ClosedBy != "dora" ||
-		jc.Totals["claimed"].Count != 3000 || net != 0 || len(jc.Positions) < 3 || len(jc.Files) != 3 || jc.RangeTo != 3000 {
+		jc.Totals["claimed"].Count != 3000 || net != 0 || len(jc.Positions) < 3 || len(jc.Files) != 4 || jc.RangeTo != 3000 ||
+		jc.SettlementVersion != uint8(clearing.SettlementCurrent) {
 		t.Fatalf("show --json: %+v", jc)
 	}
 
@@ -130,6 +133,20 @@ func TestClearCycle(t *testing.T) {
 	pain, _ := os.ReadFile(filepath.Join(dirs[0], "CCLR-20250115-pain001.xml"))
 	if !bytes.Contains(pain, []byte("<CreDtTm>"+jc.ClosedAt+"</CreDtTm>")) {
 		t.Errorf("the pain.001's creation time is not the close time %s", jc.ClosedAt)
+	}
+	// Every party in net debit but our issuer (here the city's two
+	// other issuers) is asked to pay in, minus its net.
+	var debtors, asked []string
+	for _, p := range jc.Positions {
+		if p.NetFen < 0 && p.Party != "31500001FFFFFFFF" {
+			debtors = append(debtors, p.Party+" "+strconv.FormatInt(-p.NetFen, 10))
+		}
+	}
+	for _, r := range readCSV(t, filepath.Join(dirs[0], "CCLR-20250115-incoming.csv"))[1:] {
+		asked = append(asked, r[1]+" "+r[4])
+	}
+	if len(debtors) != 2 || !slices.Equal(asked, debtors) {
+		t.Errorf("pay-ins expected %q, want the debtors' %q", asked, debtors)
 	}
 
 	// The next day's cycle takes the range after it (empty), and the day
@@ -186,7 +203,7 @@ func TestBenchClear(t *testing.T) {
 	r1, d1 := bench("3")
 	r2, d2 := bench("3")
 	r3, _ := bench("4")
-	if !r1.OK || r1.Records != 3000 || r1.PositionsSumFen != 0 || r1.Parties < 3 || len(r1.Files) != 3 || r1.Seconds <= 0 || r1.RecordsPerS <= 0 {
+	if !r1.OK || r1.Records != 3000 || r1.PositionsSumFen != 0 || r1.Parties < 3 || len(r1.Files) != 4 || r1.Seconds <= 0 || r1.RecordsPerS <= 0 {
 		t.Fatalf("bench: %+v", r1)
 	}
 	for i, f := range r1.Files {

@@ -16,9 +16,9 @@ import (
 )
 
 // closedDB is clearDB's day run, approved and closed, with the
-// settlement instructions it closed with (their CSV's rows) and the
-// collector's account.
-func closedDB(t *testing.T) (db string, instructions [][]string, account string) {
+// settlement instructions it closed with and the pay-ins it expects
+// (their CSVs' rows) and the collector's account.
+func closedDB(t *testing.T) (db string, instructions, incoming [][]string, account string) {
 	t.Helper()
 	db = clearDB(t, 3000) // enough records for several operators paid
 	day := clearTestDay.String()
@@ -31,15 +31,11 @@ func closedDB(t *testing.T) (db string, instructions [][]string, account string)
 	if _, _, err := runCLI(t, "settle", "files", "--date", day, "--db", db, "--out", dir); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "CCLR-20250115-instructions.csv"))
-	if err != nil {
-		t.Fatal(err)
+	rows := readCSV(t, filepath.Join(dir, "CCLR-20250115-instructions.csv"))
+	if len(rows) < 4 {
+		t.Fatalf("instructions: %d rows", len(rows))
 	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) < 4 {
-		t.Fatalf("instructions: %d rows, %v", len(rows), err)
-	}
+	in := readCSV(t, filepath.Join(dir, "CCLR-20250115-incoming.csv"))
 	ctx := context.Background()
 	st, err := openStores(ctx, db)
 	if err != nil {
@@ -54,16 +50,35 @@ func closedDB(t *testing.T) (db string, instructions [][]string, account string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db, rows[1:], p.SettlementAccount
+	return db, rows[1:], in[1:], p.SettlementAccount
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
 }
 
 // TestReconCLI imports a bank statement paying a closed cycle's
 // instructions through the CLI (the issue: "citycard recon import
-// FILE"): one payment 1 fen short, one missing; lists what is open,
-// resolves it, and refuses a truncated camt.053 and bad flags with
-// nothing changed.
+// FILE"): one payment 1 fen short, one missing; and the pay-ins the
+// cycle expects of the city's two other issuers (in net debit for their
+// cards' records on our operators), one paid by a credit quoting its
+// reference, the other not; lists what is open, resolves it, and
+// refuses a truncated camt.053 and bad flags with nothing changed.
 func TestReconCLI(t *testing.T) {
-	db, ins, account := closedDB(t)
+	db, ins, payIns, account := closedDB(t)
+	if len(payIns) != 2 || payIns[0][1] != "31500002FFFFFFFF" || payIns[1][1] != "31500003FFFFFFFF" {
+		t.Fatalf("pay-ins expected: %q, want the city's two other issuers'", payIns)
+	}
 	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
 	var b strings.Builder
 	b.WriteString(strings.Join(recon.CSVHeader, ",") + "\n")
@@ -74,32 +89,46 @@ func TestReconCLI(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "STMT-1,%s,B%d,%s,,DBIT,%s,CNY,%s,\n", account, i+1, today, yuanOf(mustAtoi(t, fen)), in[0])
 	}
+	// The first issuer pays in, quoting its reference; the second not.
+	fmt.Fprintf(&b, "STMT-1,%s,C1,%s,,CRDT,%s,CNY,,ISSUER 2 SETTLEMENT %s\n", account, today, yuanOf(mustAtoi(t, payIns[0][4])), payIns[0][0])
 	bank := filepath.Join(t.TempDir(), "bank.csv")
 	if err := os.WriteFile(bank, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err := runCLI(t, "recon", "import", bank, "--db", db, "--by", "ann")
-	want := fmt.Sprintf("statement STMT-1: %d movements, %d matched, 1 mismatched; 2 findings open", len(ins)-1, len(ins)-2)
+	want := fmt.Sprintf("statement STMT-1: %d movements, %d matched, 1 mismatched; 3 findings open", len(ins), len(ins)-1)
 	if err != nil || !strings.Contains(out, want) {
 		t.Fatalf("import: %v\n%s\nwant %s", err, out, want)
 	}
-	if out, _, err := runCLI(t, "recon", "import", bank, "--db", db, "--format", "csv"); err != nil || !strings.Contains(out, "was imported before: nothing changed; 2 findings open") {
+	if out, _, err := runCLI(t, "recon", "import", bank, "--db", db, "--format", "csv"); err != nil || !strings.Contains(out, "was imported before: nothing changed; 3 findings open") {
 		t.Fatalf("import again: %v\n%s", err, out)
 	}
 	out, _, err = runCLI(t, "recon", "list", "--open", "--format", "json", "--db", db)
 	var list struct{ Findings []recon.FindingView }
-	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Findings) != 2 {
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Findings) != 3 {
 		t.Fatalf("list --open --format json: %v\n%s", err, out)
 	}
-	missing, short := list.Findings[0], list.Findings[1]
+	missing, unpaid, short := list.Findings[0], list.Findings[1], list.Findings[2]
 	if missing.State != "unmatched_instruction" || missing.Direction != "DBIT" || missing.ID != ins[0][0] || missing.InstructedFen != mustAtoi(t, ins[0][4]) || missing.BankFen != 0 {
 		t.Errorf("the missing payment: %+v", missing)
+	}
+	if unpaid.State != "unmatched_instruction" || unpaid.Direction != "CRDT" || unpaid.ID != payIns[1][0] || unpaid.InstructedFen != -mustAtoi(t, payIns[1][4]) ||
+		unpaid.Since != today || unpaid.AgeDays != 0 || len(unpaid.Parties) != 1 || unpaid.Parties[0] != payIns[1][1] {
+		t.Errorf("the pay-in not made: %+v", unpaid)
 	}
 	if short.State != "mismatched" || short.ID != "match-1" || short.DifferenceFen != -1 || short.EndToEndIDs[0] != ins[1][0] {
 		t.Errorf("the short payment: %+v", short)
 	}
-	if out, _, err := runCLI(t, "recon", "list", "--db", db, "--format", "csv"); err != nil || strings.Count(out, "\n") != len(ins)+1 {
+	out, _, err = runCLI(t, "recon", "list", "--db", db, "--format", "csv")
+	if err != nil || strings.Count(out, "\n") != len(ins)+3 {
 		t.Errorf("list --format csv: %v\n%s", err, out)
+	}
+	if paid := findingOf(out, payIns[0][0]); !strings.HasPrefix(paid, "match-") || !strings.Contains(paid, ",matched,CRDT,false,") {
+		t.Errorf("the pay-in made: %q, want matched", paid)
+	}
+	out, _, err = runCLI(t, "recon", "resolve", payIns[1][0], "--by", "sue", "--point", "nb-hq", "--decision", "written_off", "--note", "issuer 3 in liquidation", "--db", db)
+	if err != nil || !strings.Contains(out, payIns[1][0]+" (unmatched_instruction): written_off by sue at nb-hq: issuer 3 in liquidation") {
+		t.Fatalf("resolve the pay-in not made: %v\n%s", err, out)
 	}
 
 	// Refused: nothing changes.
@@ -141,6 +170,17 @@ func TestReconCLI(t *testing.T) {
 	if out, _, err := runCLI(t, "audit", "verify", "--db", db); err != nil {
 		t.Errorf("audit verify: %v\n%s", err, out)
 	}
+}
+
+// findingOf returns the row of a findings CSV that names id apart from
+// its first column ("" for none).
+func findingOf(csv, id string) string {
+	for _, l := range strings.Split(csv, "\n") {
+		if i := strings.IndexByte(l, ','); i >= 0 && strings.Contains(l[i:], id) {
+			return l
+		}
+	}
+	return ""
 }
 
 func mustAtoi(t *testing.T, s string) int64 {

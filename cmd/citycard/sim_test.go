@@ -295,16 +295,19 @@ func TestSimClearsEachDay(t *testing.T) {
 	}
 	var late int64
 	for i, cy := range rep.Cycles {
-		// The three files of every cycle, and the two of remote top-ups
-		// (their lines, the payer's pay-in expected) for one that has them.
-		topUps := 0
+		// The four files of every cycle (the pay-ins expected among
+		// them), and the lines of remote top-ups for one that has them.
+		topUps, incoming := 0, 0
 		for _, f := range cy.Files {
-			if strings.HasSuffix(f.Name, "-topups.csv") || strings.HasSuffix(f.Name, "-incoming.csv") {
+			switch {
+			case strings.HasSuffix(f.Name, "-topups.csv"):
 				topUps++
+			case strings.HasSuffix(f.Name, "-incoming.csv"):
+				incoming++
 			}
 		}
-		if cy.State != "closed" || len(cy.Files)-topUps != 3 || topUps != 0 && topUps != 2 || cy.Crashes != 1 {
-			t.Errorf("cycle %s: %s, %d files (%d of remote top-ups), %d crashes", cy.Day, cy.State, len(cy.Files), topUps, cy.Crashes)
+		if cy.State != "closed" || len(cy.Files)-topUps != 4 || incoming != 1 || cy.Crashes != 1 {
+			t.Errorf("cycle %s: %s, %d files (%d of remote top-ups, %d of pay-ins), %d crashes", cy.Day, cy.State, len(cy.Files), topUps, incoming, cy.Crashes)
 		}
 		if i > 0 && cy.RangeFrom != rep.Cycles[i-1].RangeTo {
 			t.Errorf("cycle %s starts at %d, the one before ends at %d", cy.Day, cy.RangeFrom, rep.Cycles[i-1].RangeTo)

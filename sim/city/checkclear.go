@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -49,6 +50,42 @@ type CycleFigures struct {
 	Files      []clearing.File `json:"files"`
 }
 
+// checkPayIns checks closed cycle s's settlement (exchange.Settle)
+// against its positions, failing v on a difference: the cycle, computed
+// here, is of the settlement version of now, and asks every party in
+// net debit but the collector, and no other, to pay in minus its net,
+// under the reference of its rank; what comes in less what goes out is
+// the collector's own net. It returns the pay-ins asked and their sum.
+func checkPayIns(v *inv, s *clearing.Stored, parties map[string]exchange.Party) (int, int64) {
+	res := s.Result
+	if s.Cycle.SettlementVersion != clearing.SettlementCurrent {
+		v.fail("cycle %v: computed under settlement version %d, not %d", s.Cycle.Day, s.Cycle.SettlementVersion, clearing.SettlementCurrent)
+	}
+	set, err := exchange.Settle(&s.Cycle, res, parties)
+	if err != nil {
+		v.fail("cycle %v: its settlement: %v", s.Cycle.Day, err)
+		return 0, 0
+	}
+	var want []exchange.PayIn
+	var collector int64
+	for _, p := range res.Positions {
+		switch {
+		case p.Party == res.Collector:
+			collector = p.NetFen
+		case p.NetFen < 0:
+			want = append(want, exchange.PayIn{Reference: exchange.PayInReference(s.Cycle.Day, len(want)+1), Party: p.Party,
+				Name: parties[p.Party].Name, Account: parties[p.Party].Account, AmountFen: -p.NetFen})
+		}
+	}
+	if !slices.Equal(set.Incoming, want) {
+		v.fail("cycle %v: pay-ins asked %+v, want one of each party in net debit %+v", s.Cycle.Day, set.Incoming, want)
+	}
+	if set.IncomingFen-set.SumFen != collector {
+		v.fail("cycle %v: %d fen asked in, %d paid out: the difference is not the collector's net, %d", s.Cycle.Day, set.IncomingFen, set.SumFen, collector)
+	}
+	return len(set.Incoming), set.IncomingFen
+}
+
 // checkClearing checks the cycles the city cleared against the journal,
 // the ledger and their files on disk, as four invariants: every cycle's
 // positions net to zero; every closed cycle, cleared again from its
@@ -82,7 +119,8 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 
 	// Positions net to zero, cycle by cycle.
 	var nPos int
-	var paidAll, topUpsOwed int64
+	var paidAll, topUpsOwed, payInsFen int64
+	var nPayIns int
 	for i := range stored {
 		s := &stored[i]
 		f := CycleFigures{Day: s.Cycle.Day.String(), State: s.Cycle.State.String(), RangeFrom: s.Cycle.Range.From, RangeTo: s.Cycle.Range.To,
@@ -125,11 +163,16 @@ func (c *City) checkClearing(ctx context.Context, newInv func(string) *inv, j ac
 				zero.fail("cycle %v: payer %s nets %d fen, its top-ups %d", s.Cycle.Day, p.Party, p.NetFen, o)
 			}
 		}
+		if s.Cycle.State == clearing.Closed {
+			n, fen := checkPayIns(zero, s, parties)
+			nPayIns, payInsFen = nPayIns+n, payInsFen+fen
+		}
 		nPos += len(res.Positions)
 		paidAll += f.PaidFen
 		figs = append(figs, f)
 	}
-	zero.detail = fmt.Sprintf("%d cycles, %d positions, each cycle's netting to 0 fen; settlement pays out %s yuan; payers owe %s yuan for remote top-ups", len(stored), nPos, citycard.Yuan(paidAll), citycard.Yuan(topUpsOwed))
+	zero.detail = fmt.Sprintf("%d cycles, %d positions, each cycle's netting to 0 fen; settlement pays out %s yuan and asks %d pay-ins of %s yuan of every party in net debit but the collector (payers owe %s yuan for remote top-ups)",
+		len(stored), nPos, citycard.Yuan(paidAll), nPayIns, citycard.Yuan(payInsFen), citycard.Yuan(topUpsOwed))
 
 	// Reproducible: each closed cycle cleared again from its inputs (its
 	// journal range gathered again, the rounding carried from the cycle

@@ -308,7 +308,11 @@
 //   - the state rebuilt on restart: every card shadow equal after a
 //     clean restart (checkpoint and journal);
 //   - positions sum to zero: every cycle's net positions sum to 0 fen
-//     (and receivables to payables);
+//     (and receivables to payables), and every closed cycle asks a
+//     pay-in of each party in net debit but the collector (an issuer of
+//     the city or a visiting city, an operator, the payer), minus its
+//     net, so that what comes in less what goes out is the collector's
+//     own net;
 //   - clearing reproducible: every closed cycle, cleared again from its
 //     inputs (its journal range gathered again, the rounding carried
 //     from the cycle before, the fee schedules and parameters in force

@@ -1,0 +1,8 @@
+-- 0038: a cycle keeps the version of the settlement rules it was
+-- computed under (clearing.SettlementVersion), which its files are
+-- written under for good. Every cycle kept before is of version 0
+-- (clearing.SettlementPayers: pay-ins expected of remote top-ups'
+-- payers only), so that its files are written again as it closed with
+-- them. Adding a column fires no update trigger: the closed cycles are
+-- not changed, only read with the default.
+ALTER TABLE clearing_cycles ADD COLUMN settlement_version INTEGER NOT NULL DEFAULT 0 CHECK (settlement_version BETWEEN 0 AND 255);
