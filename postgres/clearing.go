@@ -78,7 +78,7 @@ func (c *Clearing) Records(ctx context.Context, r clearing.Range, fn func(e *acq
 // Greys implements clearing.Journal.
 func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acquire.GreyDecision) error) error {
 	const op = "postgres.Clearing.Greys"
-	rows, err := c.db.pool.Query(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen
+	rows, err := c.db.pool.Query(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen, grey_pos
 		FROM acquire_greys WHERE pos > $1 AND pos <= $2 ORDER BY pos, idx`, r.From, r.To)
 	if err != nil {
 		return mapErr(op, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -33,6 +34,19 @@ func openTemp(t testing.TB) *DB {
 
 // openTempURL is openTemp, with the URL that opens the database again.
 func openTempURL(t testing.TB) (*DB, string) {
+	t.Helper()
+	u := tempSchema(t)
+	db, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
+	return db, u
+}
+
+// tempSchema makes a fresh schema of the test server, dropped when the
+// test ends, and returns the URL of a database in it (not yet opened).
+func tempSchema(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(envTestURL)
 	if base == "" {
@@ -63,12 +77,61 @@ func openTempURL(t testing.TB) (*DB, string) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := Open(ctx, u.String())
+	return u.String()
+}
+
+// migratedBefore returns the URL of a database in a fresh schema and a
+// plain connection to it, migrated to the version before version: a
+// store a binary of that time left.
+func migratedBefore(t *testing.T, version int) (string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	u := tempSchema(t)
+	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db, u.String()
+	t.Cleanup(func() { conn.Close(ctx) }) // runs before the schema is dropped
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migration.List(migrationFS, "migrations") {
+		if m.Version >= version {
+			break
+		}
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u, conn
+}
+
+// TestGreyPositionsMigration is storetest.RunGreyPositionsMigration.
+func TestGreyPositionsMigration(t *testing.T) {
+	storetest.RunGreyPositionsMigration(t, func(t *testing.T) storetest.GreyUpgrade {
+		u, conn := migratedBefore(t, 37)
+		return storetest.GreyUpgrade{
+			Insert: func(ctx context.Context, table, cols string, values ...any) error {
+				ps := make([]string, len(values))
+				for i := range ps {
+					ps[i] = "$" + strconv.Itoa(i+1)
+				}
+				_, err := conn.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES ("+strings.Join(ps, ", ")+")", values...)
+				return err
+			},
+			Upgrade: func(t *testing.T) (clearing.Journal, func(ctx context.Context, stmts ...string) error) {
+				db, err := Open(context.Background(), u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db.Clearing(), execIn(db)
+			},
+		}
+	})
 }
 
 func TestStore(t *testing.T) {

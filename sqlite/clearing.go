@@ -77,7 +77,7 @@ func (c *Clearing) Records(ctx context.Context, r clearing.Range, fn func(e *acq
 // Greys implements clearing.Journal.
 func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acquire.GreyDecision) error) error {
 	const op = "sqlite.Clearing.Greys"
-	rows, err := c.db.r.QueryContext(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen
+	rows, err := c.db.r.QueryContext(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen, grey_pos
 		FROM acquire_greys WHERE pos > ? AND pos <= ? ORDER BY pos, idx`, r.From, r.To)
 	if err != nil {
 		return mapErr(op, err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -99,4 +100,21 @@ func migratedBefore(t *testing.T, version int) (string, *sql.DB) {
 		}
 	}
 	return path, raw
+}
+
+// TestGreyPositionsMigration is storetest.RunGreyPositionsMigration.
+func TestGreyPositionsMigration(t *testing.T) {
+	storetest.RunGreyPositionsMigration(t, func(t *testing.T) storetest.GreyUpgrade {
+		path, raw := migratedBefore(t, 37)
+		return storetest.GreyUpgrade{
+			Insert: func(ctx context.Context, table, cols string, values ...any) error {
+				_, err := raw.ExecContext(ctx, "INSERT INTO "+table+" ("+cols+") VALUES (?"+strings.Repeat(", ?", len(values)-1)+")", values...)
+				return err
+			},
+			Upgrade: func(t *testing.T) (clearing.Journal, func(ctx context.Context, stmts ...string) error) {
+				db := upgraded(t, path, raw)
+				return db.Clearing(), execIn(db)
+			},
+		}
+	})
 }

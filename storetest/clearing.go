@@ -416,6 +416,15 @@ func testGreyConfirmedInALaterCycle(t *testing.T, s ClearingStores) {
 	if net["bus"] != 150 || net["metro"] != 300 || net[sim.Issuer.String()] != -450 || res.Confirmed != (clearing.Totals{Count: 1, AmountFen: 150}) {
 		t.Errorf("day 2: positions %v, confirmed %+v; want the bus paid the grey's 150 and the metro its 300", net, res.Confirmed)
 	}
+	// The store keeps the decision at the metro's entry (2), naming the
+	// grey record's own (1).
+	var gs []acquire.GreyDecision
+	if err := s.Clearing.Greys(context.Background(), clearing.Range{From: 0, To: 2}, func(g *acquire.GreyDecision) error {
+		gs = append(gs, *g)
+		return nil
+	}); err != nil || len(gs) != 1 || gs[0].Pos != 2 || gs[0].GreyPos != 1 || gs[0].Move != acquire.GreyConfirmed {
+		t.Errorf("the grey decisions stored: %+v %v; want the confirmation at 2 of the grey at 1", gs, err)
+	}
 }
 
 // testGreyReversedInALaterCycle: a confirmation on the balance taken
