@@ -162,6 +162,9 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 // cards' histories (interoptest.AnswerOf); with fault,
 // counterpartRejectPM of those that verify rejected as late.
 func (cp *counterpart) answer(f *interop.File, issuer citycard.IssuerCode, store keys.Store, fault bool) *interop.File {
+	if cp.cards == nil {
+		cp.cards = map[citycard.IssuerCode]*interoptest.Cards{}
+	}
 	if cp.cards[issuer] == nil {
 		cp.cards[issuer] = &interoptest.Cards{}
 	}
