@@ -36,12 +36,19 @@ func openTemp(t testing.TB) *DB {
 func openTempURL(t testing.TB) (*DB, string) {
 	t.Helper()
 	u := tempSchema(t)
-	db, err := Open(context.Background(), u)
+	return openURL(t, u), u
+}
+
+// openURL opens the database of url, closed when the test ends (before
+// its schema is dropped).
+func openURL(t testing.TB, url string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db, u
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // tempSchema makes a fresh schema of the test server, dropped when the
@@ -95,42 +102,26 @@ func migratedBefore(t *testing.T, version int) (string, *pgx.Conn) {
 	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range migration.List(migrationFS, "migrations") {
-		if m.Version >= version {
-			break
-		}
-		if _, err := conn.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.MigrateBefore(t, migration.List(migrationFS, "migrations"), version, connExec(conn), `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`)
 	return u, conn
+}
+
+// connExec runs statements on conn.
+func connExec(conn *pgx.Conn) storetest.Exec {
+	return func(ctx context.Context, q string, args ...any) error {
+		_, err := conn.Exec(ctx, q, args...)
+		return err
+	}
 }
 
 // TestGreyPositionsMigration is storetest.RunGreyPositionsMigration.
 func TestGreyPositionsMigration(t *testing.T) {
 	storetest.RunGreyPositionsMigration(t, func(t *testing.T) storetest.GreyUpgrade {
 		u, conn := migratedBefore(t, 37)
-		return storetest.GreyUpgrade{
-			Insert: func(ctx context.Context, table, cols string, values ...any) error {
-				ps := make([]string, len(values))
-				for i := range ps {
-					ps[i] = "$" + strconv.Itoa(i+1)
-				}
-				_, err := conn.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES ("+strings.Join(ps, ", ")+")", values...)
-				return err
-			},
-			Upgrade: func(t *testing.T) (clearing.Journal, func(ctx context.Context, stmts ...string) error) {
-				db, err := Open(context.Background(), u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { db.Close() })
-				return db.Clearing(), execIn(db)
-			},
-		}
+		return storetest.GreyUpgrade{Exec: connExec(conn), Numbered: true, Upgrade: func(t *testing.T) (clearing.Journal, func(context.Context, ...string) error) {
+			db := openURL(t, u)
+			return db.Clearing(), execIn(db)
+		}}
 	})
 }
 

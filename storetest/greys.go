@@ -4,20 +4,48 @@ import (
 	"context"
 	"encoding/hex"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/record"
 )
+
+// Exec runs one statement with its arguments on a plain connection to a
+// store: what its upgrade tests build an old store with.
+type Exec func(ctx context.Context, query string, args ...any) error
+
+// MigrateBefore applies ms, a store's migrations, older than version,
+// in order, recording each by the statement record (its version and
+// name its arguments) in the store's schema_migrations, which exists:
+// the store a binary of that time left, for an upgrade test to open.
+func MigrateBefore(t *testing.T, ms []migration.Migration, version int, exec Exec, record string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		if err := exec(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if err := exec(ctx, record, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 // GreyUpgrade is a store migrated before 0037 (its grey decisions name
 // no grey position), for RunGreyPositionsMigration.
 type GreyUpgrade struct {
-	// Insert inserts one row of values into table's columns cols
-	// ("a, b, c"), on the store as it is before 0037.
-	Insert func(ctx context.Context, table, cols string, values ...any) error
+	// Exec runs one statement on the store as it is before 0037; its
+	// placeholders are $1, $2, ... if Numbered, else ?.
+	Exec     Exec
+	Numbered bool
 	// Upgrade opens the store, which applies 0037, and returns what
 	// clearing reads of it and a statement runner as Stores.Exec.
 	Upgrade func(t *testing.T) (clearing.Journal, func(ctx context.Context, stmts ...string) error)
@@ -50,7 +78,14 @@ func RunGreyPositionsMigration(t *testing.T, open func(t *testing.T) GreyUpgrade
 	}
 	insert := func(table, cols string, values ...any) {
 		t.Helper()
-		if err := s.Insert(ctx, table, cols, values...); err != nil {
+		ps := make([]string, len(values))
+		for i := range ps {
+			ps[i] = "?"
+			if s.Numbered {
+				ps[i] = "$" + strconv.Itoa(i+1)
+			}
+		}
+		if err := s.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES ("+strings.Join(ps, ", ")+")", values...); err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
 	}

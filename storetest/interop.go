@@ -525,13 +525,9 @@ func testInteropConfirmedForeign(t *testing.T, s InteropStores) {
 		t.Fatalf("day 1: confirmed %+v, greys pending %+v, pending %+v, positions %v; want the grey's 200 confirmed and pending, the record's 300 pending, no position",
 			res.Confirmed, res.GreysPending, res.Pending, net)
 	}
-	out, err := g.x.Export(ctx, d1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := interop.Decode("out", out)
-	if err != nil || len(f.Clearing) != 2 || f.Header.AmountFen != 500 {
-		t.Fatalf("the OUT file: %+v %v, want the record of 300 fen and the grey of 200", f, err)
+	out, f := g.export(d1)
+	if len(f.Clearing) != 2 || f.Header.AmountFen != 500 {
+		t.Fatalf("the OUT file: %+v, want the record of 300 fen and the grey of 200", f)
 	}
 	if r, gr := f.Clearing[0], f.Clearing[1]; r.Grey || r.AmountFen != 300 || !gr.Grey || gr.AmountFen != 200 || gr.TAC != ([4]byte{}) ||
 		gr.Counter+1 != r.Counter || int64(gr.BalanceBeforeFen)-200 != int64(r.BalanceBeforeFen) || gr.Terminal != g.ours.Terminals[0].ID {
@@ -593,13 +589,9 @@ func testInteropConfirmedForeignRejected(t *testing.T, s InteropStores) {
 		t.Fatalf("confirmed: receivable %d, payable %d; want 1000 and -1000", g.balance(receivable), g.balance(payable))
 	}
 	g.clear(d1)
-	out, err := g.x.Export(ctx, d1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := interop.Decode("out", out)
-	if err != nil || len(f.Clearing) != 4 || !f.Clearing[1].Grey || !f.Clearing[3].Grey {
-		t.Fatalf("the OUT file: %+v %v; want each card's record, then its grey", f, err)
+	_, f := g.export(d1)
+	if len(f.Clearing) != 4 || !f.Clearing[1].Grey || !f.Clearing[3].Grey {
+		t.Fatalf("the OUT file: %+v; want each card's record, then its grey", f)
 	}
 	ans := interoptest.AnswerOf(f, interopThem, g.them.Store, nil, func(i int) interop.Reason {
 		if i == 1 {
@@ -645,7 +637,6 @@ func testInteropConfirmedForeignRejected(t *testing.T, s InteropStores) {
 // The OUT file sends their cards' records alone, the ledger holding
 // exactly those against the receivable.
 func testInteropGreyNotSent(t *testing.T, s InteropStores) {
-	ctx := context.Background()
 	g := newInteropRig(t, s)
 	d1 := clearDay
 	released, reversed := g.them.Cards[0], g.them.Cards[1]
@@ -682,19 +673,29 @@ func testInteropGreyNotSent(t *testing.T, s InteropStores) {
 	if res.Released.Count != 1 || res.Confirmed.Count != 1 || res.Reversed.Count != 1 || res.GreysPending.AmountFen != 0 {
 		t.Fatalf("day 1: released %+v, confirmed %+v, reversed %+v, pending %+v", res.Released, res.Confirmed, res.Reversed, res.GreysPending)
 	}
-	out, err := g.x.Export(ctx, d1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := interop.Decode("out", out)
-	if err != nil || len(f.Clearing) != 3 || f.Header.AmountFen != 650 {
-		t.Fatalf("the OUT file: %+v %v; want the three records of 650 fen", f, err)
-	}
-	for _, c := range f.Clearing {
-		if c.Grey {
-			t.Errorf("a grey record sent: %+v", c)
+	if _, f := g.export(d1); len(f.Clearing) != 3 || f.Header.AmountFen != 650 {
+		t.Fatalf("the OUT file: %+v; want the three records of 650 fen", f)
+	} else {
+		for _, c := range f.Clearing {
+			if c.Grey {
+				t.Errorf("a grey record sent: %+v", c)
+			}
 		}
 	}
+}
+
+// export exports day d's OUT file and decodes it.
+func (g *interopRig) export(d clearing.Day) ([]byte, *interop.File) {
+	g.t.Helper()
+	out, err := g.x.Export(context.Background(), d)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	f, err := interop.Decode("out", out)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return out, f
 }
 
 // confirmForeign has the counterpart's card cd tear on our terminal 0 on
