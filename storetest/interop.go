@@ -47,6 +47,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"IncomingLate", testInteropIncomingLate},
 		{"ConfirmedForeign", testInteropConfirmedForeign},
 		{"ConfirmedForeignRejected", testInteropConfirmedForeignRejected},
+		{"ConfirmedForeignLate", testInteropConfirmedForeignLate},
 		{"GreyNotSent", testInteropGreyNotSent},
 		{"Cases", testInteropCases},
 	}
@@ -681,6 +682,52 @@ func testInteropGreyNotSent(t *testing.T, s InteropStores) {
 				t.Errorf("a grey record sent: %+v", c)
 			}
 		}
+	}
+}
+
+// testInteropConfirmedForeignLate: the grey record arrives a day after
+// the card's next record, which was sent and accepted with day 1's OUT
+// file; the grey is confirmed at its arrival (the gap below that record
+// kept the balance it began at), by its own entry, on day 2. Day 2's OUT
+// file sends it alone (a G line), and the counterpart, which kept its
+// card's history from its answer to day 1's file, accepts it; day 3
+// pays our operator for it.
+func testInteropConfirmedForeignLate(t *testing.T, s InteropStores) {
+	g := newInteropRig(t, s)
+	d1, d2, d3 := clearDay, clearDay+1, clearDay+2
+	cd := g.them.Cards[0]
+	cd.Tear(card.TearAfterCommit)
+	if r, err := g.ours.Tap(cd, 0, g.at(d1, 8), 200); err == nil || r.Status != record.StatusGrey {
+		t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
+	}
+	grey := g.ours.Take()[0]
+	if _, err := g.ours.Tap(cd, 1, g.at(d1, 9), 300); err != nil {
+		t.Fatal(err)
+	}
+	g.upload()
+	g.clear(d1)
+	out, f := g.export(d1)
+	if len(f.Clearing) != 1 || f.Clearing[0].Grey {
+		t.Fatalf("day 1's OUT file: %+v, want the next record alone", f.Clearing)
+	}
+	if _, imp := g.answer(out); imp.Accepted.Count != 1 {
+		t.Fatalf("day 1's answer: %+v", imp)
+	}
+	g.at(d2, 10)
+	g.submit(0, grey)
+	res, net := g.clear(d2)
+	if res.GreysPending != (clearing.Totals{Count: 1, AmountFen: 200}) || net["nb-bus"] != 300 {
+		t.Fatalf("day 2: greys pending %+v, positions %v; want the grey confirmed pending, our operator paid the next record's 300", res.GreysPending, net)
+	}
+	out, f = g.export(d2)
+	if len(f.Clearing) != 1 || !f.Clearing[0].Grey || f.Clearing[0].AmountFen != 200 {
+		t.Fatalf("day 2's OUT file: %+v, want the grey alone", f.Clearing)
+	}
+	if _, imp := g.answer(out); imp.Accepted != (interop.Totals{Count: 1, AmountFen: 200}) {
+		t.Fatalf("day 2's answer: %+v, want the grey accepted from the card's history", imp)
+	}
+	if res, net := g.clear(d3); res.Interop.Accepted != (clearing.Totals{Count: 1, AmountFen: 200}) || net["nb-bus"] != 200 {
+		t.Fatalf("day 3 settled %+v, positions %v; want the grey's 200 paid", res.Interop, net)
 	}
 }
 
