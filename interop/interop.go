@@ -29,11 +29,14 @@ const (
 )
 
 // Journal is what Export reads of acquisition's journal besides a
-// cycle's range (which Cycles.Journal reads): the entries from a
-// position on, as acquire.Journal.Replay calls fn for every entry after
-// from, in order, until fn fails.
+// cycle's range (which Cycles.Journal reads): one journaled record by its
+// position, the grey record a decision names. The stores' clearing side
+// implements it (a look-up of the chunk holding the position, by its
+// primary key).
 type Journal interface {
-	Replay(ctx context.Context, from int64, fn func(e *acquire.Journaled) error) error
+	// Journaled returns the journaled record at position pos. Kind
+	// NotFound for a position past the journal's end.
+	Journaled(ctx context.Context, pos int64) (acquire.Journaled, error)
 }
 
 // Centre is the national interconnection centre's institution code in
@@ -49,9 +52,9 @@ type Interop struct {
 	// range, its grey decisions and its terminals.
 	Cycles *clearing.Cycles
 	// Journal reads back the grey records a cycle's OUT file sends (a
-	// grey decision names its grey's position: GreyDecision.GreyPos):
-	// acquisition's journal (acquire.Journal has Replay). Export needs it
-	// once a cycle confirmed a grey record of another city's card.
+	// grey decision names its grey's position: GreyDecision.GreyPos).
+	// Export needs it once a cycle confirmed a grey record of another
+	// city's card.
 	Journal Journal
 	// Verifier checks our cards' TACs in INC files (VerifyTAC).
 	Verifier *record.Verifier
@@ -254,12 +257,9 @@ func countGreys(m map[int64][]acquire.GreyDecision) int {
 	return n
 }
 
-// errFound stops a replay at the entry sought.
-var errFound = errors.New("interop: found")
-
 // greyRecord reads the grey record decision g names from the journal.
 // Kind Invalid (no Journal), Conflict (g names no position, or one whose
-// entry is not that grey record), and the journal's kinds.
+// journaled record is not that grey record), and the journal's kinds.
 func (x *Interop) greyRecord(ctx context.Context, g *acquire.GreyDecision) (record.Record, error) {
 	const op = "interop.Export"
 	switch {
@@ -269,12 +269,11 @@ func (x *Interop) greyRecord(ctx context.Context, g *acquire.GreyDecision) (reco
 		return record.Record{}, citycard.E(op, citycard.Conflict, "grey decision %d/%d names grey position %d: the grey record of card %v/%v counter %d is not known (a decision older than migration 0037 whose grey the store did not find)",
 			g.Pos, g.Index, g.GreyPos, g.Issuer, g.ASN, g.Counter)
 	}
-	var e acquire.Journaled
-	err := x.Journal.Replay(ctx, g.GreyPos-1, func(got *acquire.Journaled) error {
-		e = *got
-		return errFound
-	})
-	if err != nil && !errors.Is(err, errFound) {
+	e, err := x.Journal.Journaled(ctx, g.GreyPos)
+	if citycard.IsKind(err, citycard.NotFound) {
+		return record.Record{}, citycard.E(op, citycard.Conflict, "grey decision %d/%d names grey position %d, past the journal: %w", g.Pos, g.Index, g.GreyPos, err)
+	}
+	if err != nil {
 		return record.Record{}, citycard.Wrap(op, citycard.Other, err)
 	}
 	r, err := record.DecodeBinary(e.Raw[:])

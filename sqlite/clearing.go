@@ -10,6 +10,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/interop"
 )
 
 // Clearing returns what clearing reads of the acquisition journal
@@ -21,6 +22,7 @@ type Clearing struct{ db *DB }
 
 var (
 	_ clearing.Journal = (*Clearing)(nil)
+	_ interop.Journal  = (*Clearing)(nil)
 	_ clearing.Store   = (*Clearing)(nil)
 )
 
@@ -72,6 +74,19 @@ func (c *Clearing) Records(ctx context.Context, r clearing.Range, fn func(e *acq
 	}
 	defer rows.Close()
 	return mapErr(op, clearing.EntryRows(rows, r, fn))
+}
+
+// Journaled implements interop.Journal: the chunk holding pos, by its
+// primary key.
+func (c *Clearing) Journaled(ctx context.Context, pos int64) (acquire.Journaled, error) {
+	const op = "sqlite.Clearing.Journaled"
+	rows, err := c.db.r.QueryContext(ctx, `SELECT first_pos, terminal, batch_id, data FROM acquire_journal WHERE first_pos <= ? ORDER BY first_pos DESC LIMIT 1`, pos)
+	if err != nil {
+		return acquire.Journaled{}, mapErr(op, err)
+	}
+	defer rows.Close()
+	e, err := acquire.JournaledAt(rows, pos)
+	return e, mapErr(op, err)
 }
 
 // Greys implements clearing.Journal.

@@ -123,7 +123,7 @@ func newInteropRig(t *testing.T, s InteropStores) *interopRig {
 		t.Fatal(err)
 	}
 	g.cs = &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Terminals: clearTerms, Now: clock}
-	g.x = &interop.Interop{Own: interopOurs, Centre: centre, Store: s.Interop, Cycles: g.cs, Journal: s.Journal, Verifier: record.NewVerifier(g.ours.Store, interopOurs), Now: clock}
+	g.x = &interop.Interop{Own: interopOurs, Centre: centre, Store: s.Interop, Cycles: g.cs, Journal: s.Clearing, Verifier: record.NewVerifier(g.ours.Store, interopOurs), Now: clock}
 	g.cs.Interconnect = g.x
 	return g
 }
