@@ -232,7 +232,7 @@ func (a *Acquirer) loadAligned(ctx context.Context) (st *state, n int64, aligned
 			return citycard.E(op, citycard.Invalid, "journaled record %d: %w", e.Pos, err)
 		}
 		if e.Pos > partPos[Shard(rec.Issuer, rec.ASN, len(st.shards))] {
-			if d := st.stepCard(&rec, e.Outcome, nil); d.class != e.Class {
+			if d := st.stepCard(&rec, e.Outcome, e.Pos, nil); d.class != e.Class {
 				return citycard.E(op, citycard.Invalid, "journaled record %d replays as class %d, recorded %d: the journal or the state code changed", e.Pos, d.class, e.Class)
 			}
 		}
@@ -936,7 +936,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 			continue
 		}
 		r := &it.rec
-		d := a.st.step(r, it.out, u)
+		d := a.st.step(r, it.out, a.st.pos+1, u)
 		flags := d.flags
 		if d.class != ClassDuplicate && it.foreign {
 			// The journal's mark of another city's card on every entry of
@@ -1002,7 +1002,7 @@ func (a *Acquirer) classify(j *job, now time.Time, c *Commit, stats *Stats) (*un
 		}
 		decide := func(m GreyMove, g *greyRef) {
 			c.Greys = append(c.Greys, GreyDecision{
-				Pos: e.Pos, Index: len(c.Greys) - nGreysOf(c.Greys, e.Pos), Move: m, Terminal: g.terminal, Seq: g.seq,
+				Pos: e.Pos, Index: len(c.Greys) - nGreysOf(c.Greys, e.Pos), Move: m, GreyPos: g.pos, Terminal: g.terminal, Seq: g.seq,
 				Issuer: r.Issuer, ASN: r.ASN, Counter: g.counter, CardType: r.CardType, Product: g.product, AmountFen: int64(g.amount),
 			})
 		}

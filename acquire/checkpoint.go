@@ -18,24 +18,25 @@ import (
 // journal replayed from the oldest part's position, each entry applied only
 // to the parts that do not include it yet.
 //
-// The layout of a part, version 4: every integer an unsigned or signed
+// The layout of a part, version 6: every integer an unsigned or signed
 // varint, ids raw bytes.
 //
 //	magic "CCKP" | version 4 | part | parts | terminals: n, then n × (ID(6) | track)
 //	| cards: n, then n × (issuer(8) | ASN(10) | offline track | online track |
 //	lastAfter | loadsSince | booked | reported | floorBefore | lastLoad |
-//	greys: n, then n × (counter | terminal(6) | seq | amount | before |
-//	product | prevAfter | prevLoads | prevLast | confirmed))
+//	greys: n, then n × (pos | counter | terminal(6) | seq | amount |
+//	before | product | prevAfter | prevLoads | prevLast | confirmed))
 //	| application counters: n, then n × (issuer(8) | ASN(10) | track)
 //
 // A track is floor | last (signed) | n, then n × (lo | hi | after
 // (signed: the balance after the span, noBalance if not known)).
 // Version 3 added after and confirmed, version 4 lastLoad, version 5 the
-// application counters; a checkpoint of another version is
+// application counters, version 6 the grey's journal position (pos); a
+// checkpoint of another version is
 // dropped, and the state replayed from the journal. A card part
 // has no terminal and the terminals' part no card. Cards and terminals are
 // written sorted, so that the same state always encodes to the same bytes.
-const checkpointVersion = 5
+const checkpointVersion = 6
 
 // parts is the number of checkpoint parts of the state.
 func (s *state) parts() int { return len(s.shards) + 1 }
@@ -87,6 +88,7 @@ func (s *state) encodePart(p int) []byte {
 		b = binary.AppendUvarint(b, c.lastLoad)
 		b = binary.AppendUvarint(b, uint64(len(c.greyList())))
 		for _, g := range c.greyList() {
+			b = binary.AppendUvarint(b, uint64(g.pos))
 			b = binary.AppendUvarint(b, uint64(g.counter))
 			b = append(b, g.terminal[:]...)
 			b = binary.AppendUvarint(b, uint64(g.seq))
@@ -268,6 +270,7 @@ func (s *state) decode(b []byte) (int, error) {
 		ng := r.uvarint("grey count", 1<<16)
 		for k := uint64(0); k < ng && r.err == nil; k++ {
 			var g greyRef
+			g.pos = int64(r.uvarint("grey position", math.MaxInt64))
 			g.counter = uint16(r.uvarint("grey counter", 1<<16-1))
 			r.bytes("grey terminal", g.terminal[:])
 			g.seq = uint32(r.uvarint("grey seq", 1<<32-1))

@@ -137,7 +137,11 @@
 // postings and is kept in the journal too, one GreyDecision at the
 // deciding entry's position, in the same commit: clearing reads them
 // there, so that a grey confirmed on day 2 pays its operator in day 2's
-// cycle, once, without replaying the state.
+// cycle, once, without replaying the state. A decision names the grey
+// record's own position too (GreyPos: the shadow keeps it with the grey,
+// and the checkpoint with the shadow), so that the grey record itself
+// can be read back: another city's card's confirmation goes to its
+// issuer in our OUT file (package interop).
 //
 // Loads are uploaded by other terminals, early or late (a load is online,
 // so it often arrives before the offline purchases around it), and the

@@ -413,3 +413,37 @@ func TestGreyOfNothingConfirmedAtOnce(t *testing.T) {
 	submit(t, g.a, batchOf(g.shop.id, "s", g.s))
 	g.check(t, 50, 300)
 }
+
+// TestGreyDecisionNamesTheGrey: every decision names the grey record's
+// own journal position (GreyPos), whichever entry made it, across a
+// restart from a checkpoint (which keeps the position) and from the
+// journal alone: the grey at position 2 is confirmed by the shop's record
+// after the restart, and that confirmation reversed by the metro's.
+func TestGreyDecisionNamesTheGrey(t *testing.T) {
+	for _, from := range []string{"checkpoint", "journal"} {
+		t.Run(from, func(t *testing.T) {
+			g := newGreyCity(t, 120, 120, card.TearBeforeCommit)
+			submit(t, g.a, batchOf(g.bus.id, "grey", g.grey))
+			if err := g.a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if from == "journal" {
+				g.j.checkpoints = nil
+			}
+			a := g.c.open(g.j)
+			defer a.Close()
+			submit(t, a, batchOf(g.shop.id, "s", g.s))
+			submit(t, a, batchOf(g.metro.id, "m", g.m))
+			entries := g.j.Records()
+			gs := g.j.Greys()
+			if len(gs) != 2 {
+				t.Fatalf("grey decisions %+v, want the confirmation and its reversal", gs)
+			}
+			for _, s := range gs {
+				if s.GreyPos != 2 || entries[s.GreyPos-1].Outcome != OutcomeGrey || entries[s.GreyPos-1].Terminal != g.bus.id || s.GreyPos >= s.Pos {
+					t.Errorf("%v decision %+v: grey position %d, want 2, the bus's grey record", s.Move, s, s.GreyPos)
+				}
+			}
+		})
+	}
+}

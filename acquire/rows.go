@@ -42,6 +42,25 @@ func ReplayRows(rows Rows, from int64, fn func(e *Journaled) error) error {
 	return rows.Err()
 }
 
+// JournaledAt returns the entry at position pos from chunk rows of
+// columns first_pos, terminal, batch_id, data: the stores' look-up of
+// one journaled record, whose query selects the chunk holding pos. Kind
+// NotFound if no chunk row holds it (a position past the journal's end).
+func JournaledAt(rows Rows, pos int64) (Journaled, error) {
+	var got Journaled
+	found := false
+	err := ReplayRows(rows, pos-1, func(e *Journaled) error {
+		if e.Pos == pos {
+			got, found = *e, true
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = citycard.E("acquire.JournaledAt", citycard.NotFound, "no journaled record at position %d", pos)
+	}
+	return got, err
+}
+
 // ScanRejections reads rejection rows of columns pos, terminal, batch_id,
 // idx, reason, detail, raw, at_ns.
 func ScanRejections(rows Rows) ([]PositionedRejection, error) {

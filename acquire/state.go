@@ -178,6 +178,7 @@ func (t *track) see(v uint32, before int64) (s seen, above int64) {
 
 // greyRef is a grey record held in suspense on its card.
 type greyRef struct {
+	pos       int64 // the grey record's journal position
 	counter   uint16
 	terminal  citycard.TerminalID
 	seq       uint32
@@ -348,11 +349,13 @@ type decision struct {
 
 // step decides what a verified record is and applies it to the state. It
 // is the only function that changes the state, and it is deterministic in
-// (state, record, outcome), so replaying the journal rebuilds the state.
+// (state, record, outcome, position), so replaying the journal rebuilds
+// the state. pos is the position the record is journaled at: a grey
+// record's is kept, so that its decision names it (GreyDecision.GreyPos).
 // u, if not nil, saves what step changes before it changes it, so that
 // the batch can be taken back (the sequencer's path; replay passes nil).
-func (s *state) step(r *record.Record, out Outcome, u *undo) decision {
-	d := s.stepCard(r, out, u)
+func (s *state) step(r *record.Record, out Outcome, pos int64, u *undo) decision {
+	d := s.stepCard(r, out, pos, u)
 	if termPart(d.class) {
 		d.flags |= s.stepTerminal(r, u)
 	}
@@ -366,7 +369,7 @@ func (s *state) step(r *record.Record, out Outcome, u *undo) decision {
 func termPart(k Class) bool { return k == ClassBooked || k == ClassSuspense || k == ClassApplication }
 
 // stepCard is the card's part of step: the decision and the card's shadow.
-func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
+func (s *state) stepCard(r *record.Record, out Outcome, pos int64, u *undo) decision {
 	id := cardID{r.Issuer, r.ASN}
 	if r.Type == citycard.TxApplication {
 		return s.stepApp(id, r, out, u)
@@ -388,7 +391,7 @@ func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
 	if r.Type == citycard.TxLoad {
 		return s.stepLoad(c, r)
 	}
-	return s.stepPurchase(c, r, out)
+	return s.stepPurchase(c, r, out, pos)
 }
 
 // stepPurchase is step for a purchase record, on the card's shadow c.
@@ -409,7 +412,7 @@ func (s *state) stepCard(r *record.Record, out Outcome, u *undo) decision {
 //     amount) is reversed when that tap's record, with counter k, arrives.
 //
 // Otherwise the grey waits in suspense: money held apart, never guessed.
-func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision {
+func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome, pos int64) decision {
 	var d decision
 	counter := uint32(r.Counter)
 	before := r.BalanceBeforeFen()
@@ -534,7 +537,7 @@ func (s *state) stepPurchase(c *shadow, r *record.Record, out Outcome) decision 
 	// it shows is history.
 
 	g := greyRef{
-		counter: r.Counter, terminal: r.TerminalID, seq: r.TerminalSeq, amount: r.Amount,
+		pos: pos, counter: r.Counter, terminal: r.TerminalID, seq: r.TerminalSeq, amount: r.Amount,
 		before: r.BalanceBefore, product: r.Product, prevAfter: prevAfter, prevLoads: prevLoads, prevLast: prevLast,
 	}
 	if out == OutcomeGrey {

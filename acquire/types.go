@@ -335,9 +335,16 @@ func ParseGreyMove(s string) (m GreyMove, ok bool) {
 // clearing sees it exactly once, in the cycle of that entry, without
 // replaying the state.
 type GreyDecision struct {
-	Pos      int64 // the deciding entry's position
-	Index    int   // its rank among the decisions of that entry, from 0
-	Move     GreyMove
+	Pos   int64 // the deciding entry's position
+	Index int   // its rank among the decisions of that entry, from 0
+	Move  GreyMove
+	// GreyPos is the grey record's own position in the journal (at most
+	// Pos: a grey record confirmed on its arrival decides itself), so
+	// that the grey record itself can be read back: another city's
+	// card's confirmation is sent to its issuer in our OUT file (package
+	// interop). 0 only for a decision a store could not place (one
+	// stored before migration 0037 whose grey record it did not find).
+	GreyPos  int64
 	Terminal citycard.TerminalID // the grey record's terminal: its operator is paid, or repays
 	Seq      uint32              // the grey record's terminal sequence
 	Issuer   citycard.IssuerCode // the card's

@@ -78,8 +78,12 @@
 // its recovered record would be (acquire.PendingIssuerDecided, from the
 // deciding entry's flags: Grey.PendingIssuer): no line, no position,
 // counted in Result.GreysPending; the ledger holds it against the
-// issuer's interconnection receivable. It has no TAC for the OUT file
-// to send, and waits (package interop's "Not yet").
+// issuer's interconnection receivable. The cycle's OUT file sends the
+// grey record itself (package interop: Export reads it back by the
+// decision's GreyPos), and its issuer's answer settles it as any of its
+// records: accepted, in the next cycle to close (Interconnect's
+// InteropAccepted); rejected, reversed in the ledger at the answer's
+// import.
 //
 // # Fees and rounding
 //

@@ -146,6 +146,7 @@ func EntryRows(rows acquire.Rows, r Range, fn func(e *acquire.Journaled, at time
 type GreyRow struct {
 	Pos                         int64
 	Index                       int
+	GreyPos                     int64
 	Move, Terminal, Issuer, ASN string
 	Seq                         int64
 	Counter, CardType, Product  int
@@ -155,22 +156,22 @@ type GreyRow struct {
 // GreyRowOf lays g out as its row.
 func GreyRowOf(g *acquire.GreyDecision) GreyRow {
 	return GreyRow{
-		Pos: g.Pos, Index: g.Index, Move: g.Move.String(), Terminal: g.Terminal.String(), Issuer: g.Issuer.String(),
+		Pos: g.Pos, Index: g.Index, GreyPos: g.GreyPos, Move: g.Move.String(), Terminal: g.Terminal.String(), Issuer: g.Issuer.String(),
 		ASN: hex.EncodeToString(g.ASN[:]), Seq: int64(g.Seq), Counter: int(g.Counter), CardType: int(g.CardType), Product: int(g.Product), AmountFen: g.AmountFen,
 	}
 }
 
 // GreyRows calls fn for each grey decision in rows of columns pos, idx,
 // move, terminal, seq, issuer, asn, counter, card_type, product,
-// amount_fen: the stores' Journal.Greys.
+// amount_fen, grey_pos: the stores' Journal.Greys.
 func GreyRows(rows acquire.Rows, fn func(g *acquire.GreyDecision) error) error {
 	const op = "clearing.GreyRows"
 	for rows.Next() {
 		var r GreyRow
-		if err := rows.Scan(&r.Pos, &r.Index, &r.Move, &r.Terminal, &r.Seq, &r.Issuer, &r.ASN, &r.Counter, &r.CardType, &r.Product, &r.AmountFen); err != nil {
+		if err := rows.Scan(&r.Pos, &r.Index, &r.Move, &r.Terminal, &r.Seq, &r.Issuer, &r.ASN, &r.Counter, &r.CardType, &r.Product, &r.AmountFen, &r.GreyPos); err != nil {
 			return err
 		}
-		g := acquire.GreyDecision{Pos: r.Pos, Index: r.Index, Seq: uint32(r.Seq), Counter: uint16(r.Counter), CardType: uint8(r.CardType), Product: uint16(r.Product), AmountFen: r.AmountFen}
+		g := acquire.GreyDecision{Pos: r.Pos, Index: r.Index, GreyPos: r.GreyPos, Seq: uint32(r.Seq), Counter: uint16(r.Counter), CardType: uint8(r.CardType), Product: uint16(r.Product), AmountFen: r.AmountFen}
 		var ok bool
 		var err, err2, err3 error
 		g.Move, ok = acquire.ParseGreyMove(r.Move)

@@ -11,12 +11,23 @@
 // that issuer): from interconnect_receivable:ISSUER to the operator's
 // payable (a torn purchase of such a card by suspense, once recovered:
 // acquire.PendingIssuer; a grey record of it confirmed on its balance
-// instead is pending too, acquire.PendingIssuerDecided, but has no TAC
-// to send, and waits: see Not yet), and counted by its cycle as
-// pending, paid to no one. The
-// closed cycle's OUT file sends those records for their issuers to
-// verify (Export). An issuer's answer (an ANS file, through the centre)
-// accepts or rejects each; an accepted record settles in the next cycle
+// instead is pending too, acquire.PendingIssuerDecided, booked the same
+// way at its confirmation), and counted by its cycle as pending, paid
+// to no one. The closed cycle's OUT file sends those records for their
+// issuers to verify (Export), and, each after the record that confirmed
+// it, the grey records the cycle confirmed: the grey record itself, read
+// back from the journal at the position its decision names
+// (acquire.GreyDecision.GreyPos), as a G line. A grey record has no TAC
+// (the terminal never read it), so its issuer verifies it from its
+// card's history instead: the card's next record, whose TAC verifies,
+// begins at the balance the grey debit left, and no other tap took its
+// counter (ReasonUnconfirmed otherwise; docs/interop.md). A grey whose
+// confirmation the same cycle reversed, one released (never confirmed)
+// and one of nothing are never sent; a grey is sent once (the store
+// refuses a second record of it: Rec.GreyPos). An issuer's answer (an
+// ANS file, through the centre) accepts or rejects each record, R or G,
+// once; the confirmation was booked at acquisition, so the answer books
+// nothing more for an accepted grey, and an accepted record settles in the next cycle
 // to close (the issuer pays our operator the fare, the operator its fee,
 // as for any record: clearing's Interconnect hook); a rejected one is
 // reversed in the ledger at the answer's import (the operator's payable
@@ -113,13 +124,27 @@
 // applied to the INC files we answer, not to the answers we are given),
 // our card shadows taking the counters of our cards' records
 // taken elsewhere (a card used in another city shows a counter gap here
-// until then), the simulator's counterpart fault (sim/city), and the
-// settlement of a grey
-// record of another city's card confirmed on its balance are later
-// work. Such a confirmation is pending its issuer (no cycle pays it) and
-// booked already (its receivable to the operator's payable), but has no
-// TAC for the OUT file, and GreyDecision does not name the grey's
-// journal position, so Export cannot send the grey record itself; an
-// error case of ours would book it a second time (an accepted case books
-// its correction). It waits, held against the issuer's receivable.
+// until then) and the simulator's counterpart fault (sim/city) are
+// later work. So are two
+// ends of the grey records of other cities' cards:
+//   - a confirmation reversed in a later cycle than its own, after its G
+//     line was sent (the retry that took the grey's counter uploaded
+//     late): acquisition books the reversal (the operator's payable back
+//     to the issuer's receivable, pending its issuer: no cycle moves a
+//     party for it), but the G record is answered as sent: a rejection
+//     reverses the booking a second time, an acceptance pays the operator
+//     for a debit that never happened. The answer's import should tell
+//     such a record apart (its grey's reversal is in the journal, by
+//     Rec.GreyPos) and book and settle nothing for it, and a reversal
+//     after an accepted answer should go back to the issuer as an error
+//     record of ours whose correction books nothing (the reversal booked
+//     it);
+//   - our cards' grey records confirmed in other cities: an INC file's G
+//     line is refused (Decode takes them in OUT files only), so we
+//     neither verify them against our cards' histories nor pay for them.
+//
+// A cycle whose OUT file was exported before migration 0037 and whose
+// range confirmed such a grey exports, again, another file than the one
+// stored (a Conflict): the stored file stands, and those greys wait as
+// they did, held against the issuer's receivable.
 package interop

@@ -201,7 +201,7 @@ func Encode(f *File) ([]byte, error) {
 	writeLine(&b, "H", Format, h.Type.String(), h.ID, h.Sender.String(), h.Receiver.String(), dayString(h.Day),
 		h.Created.In(citycard.ChinaTime).Format(dateTimeLayout), h.Refers, strconv.Itoa(h.Records), strconv.FormatInt(h.AmountFen, 10))
 	for i, r := range rows {
-		writeLine(&b, append([]string{"R", strconv.Itoa(i + 1)}, r.fields()...)...)
+		writeLine(&b, append([]string{lineKind(r), strconv.Itoa(i + 1)}, r.fields()...)...)
 	}
 	sum := sha256.Sum256(b.Bytes())
 	writeLine(&b, "T", strconv.Itoa(h.Records), strconv.FormatInt(h.AmountFen, 10), hex.EncodeToString(sum[:]))
@@ -210,6 +210,15 @@ func Encode(f *File) ([]byte, error) {
 	}
 	f.Header = h
 	return b.Bytes(), nil
+}
+
+// lineKind returns the first field of r's line: G for a grey record
+// confirmed on its balance (an OUT file's), R for every other record.
+func lineKind(r row) string {
+	if c, ok := r.(*Clearing); ok && c.Grey {
+		return "G"
+	}
+	return "R"
 }
 
 func writeLine(b *bytes.Buffer, fs ...string) {
@@ -295,12 +304,17 @@ func decode(b []byte) (*File, *FieldError) {
 			}
 			h = &hh
 			f.Header = hh
-		case fs[0] == "R":
+		case fs[0] == "G" && h.Type != FileOutgoing:
+			return nil, bad(line, "record", "G (a grey record confirmed on its balance) in a %v file: only an OUT file sends one", h.Type)
+		case fs[0] == "R" || fs[0] == "G":
 			n := f.len()
 			if n >= h.Records {
 				return nil, bad(line, "record", "record %d past the %d the header counts", n+1, h.Records)
 			}
 			r := f.newRow()
+			if fs[0] == "G" {
+				f.Clearing[n].Grey = true
+			}
 			if want == 0 {
 				want = len(r.fields()) + 2
 			}
@@ -320,7 +334,7 @@ func decode(b []byte) (*File, *FieldError) {
 			}
 			done = true
 		default:
-			return nil, bad(line, "record", "%q: want R (a record) or T (the trailer)", fs[0])
+			return nil, bad(line, "record", "%q: want R (a record), G (an OUT file's grey record) or T (the trailer)", fs[0])
 		}
 		start += end + 1
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/keys"
+	"github.com/citycard/citycard/record"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -36,10 +37,19 @@ func clearingRec(n byte, fen uint32) Clearing {
 		TerminalSeq: 4000000000, At: time.Date(2025, 12, 1, 23, 59, 59, 0, citycard.ChinaTime), KeyVersion: 1, Alg: keys.AlgSM4, TAC: [4]byte{0xDE, 0xAD, 0xBE, 0xEF}, Product: 7}
 }
 
+// greyRec is clearingRec of a grey record confirmed on its balance (a G
+// line): no TAC.
+func greyRec(n byte, fen uint32) Clearing {
+	c := clearingRec(n, fen)
+	c.Grey, c.TAC = true, [4]byte{}
+	return c
+}
+
 // sampleFiles are one well-formed file of each type.
 func sampleFiles() map[string]*File {
 	return map[string]*File{
-		"out": {Header: header(FileOutgoing, "OUT-1"), Clearing: []Clearing{clearingRec(1, 200), clearingRec(2, 0)}},
+		"out":     {Header: header(FileOutgoing, "OUT-1"), Clearing: []Clearing{clearingRec(1, 200), clearingRec(2, 0)}},
+		"outgrey": {Header: header(FileOutgoing, "OUT-3"), Clearing: []Clearing{clearingRec(1, 200), greyRec(3, 150)}},
 		"ans": {Header: header(FileAnswer, "ANS-1"), Answers: []Answer{
 			{RefSeq: 1, Accepted: true, Issuer: theirs, ASN: clearingRec(1, 0).ASN, Counter: 1, AmountFen: 200},
 			{RefSeq: 2, Reason: ReasonTAC, Issuer: theirs, ASN: clearingRec(2, 0).ASN, Counter: 2, AmountFen: 0}}},
@@ -164,12 +174,36 @@ func TestRecordRules(t *testing.T) {
 		{"a file ID in lower case", "blk", func(f *File) { f.Header.ID = "blk-1" }},
 		{"an answer referring to nothing", "ans", func(f *File) { f.Header.Refers = "" }},
 		{"a load in a clearing file", "out", func(f *File) { f.Clearing[0].Type = citycard.TxLoad }},
+		{"a grey record with a TAC", "outgrey", func(f *File) { f.Clearing[1].TAC[3] = 1 }},
+		{"a grey record in an INC file", "outgrey", func(f *File) { f.Header.Type = FileIncoming }},
 	} {
 		f := sampleFiles()[c.file]
 		c.edit(f)
 		if _, err := Encode(f); !citycard.IsKind(err, citycard.Invalid) {
 			t.Errorf("%s: %v, want Invalid", c.name, err)
 		}
+	}
+}
+
+// TestGreyLines: a G line is an OUT file's record of a grey record, read
+// back as one (Grey, no TAC, a grey record to verify), numbered and
+// summed with the R lines; in another type of file it is refused.
+func TestGreyLines(t *testing.T) {
+	b, err := Encode(sampleFiles()["outgrey"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Decode("outgrey", b)
+	if err != nil || len(f.Clearing) != 2 || f.Clearing[0].Grey || !f.Clearing[1].Grey || f.Header.AmountFen != 350 {
+		t.Fatalf("decoded %+v, %v; want an R line and a G line of 350 fen", f, err)
+	}
+	if r := f.Clearing[1].Record(); r.Status != record.StatusGrey || r.TAC != ([4]byte{}) {
+		t.Errorf("the G line's record: status %v, TAC %X; want a grey record without one", r.Status, r.TAC)
+	}
+	inc := strings.Replace(string(b), "|OUT|", "|INC|", 1)
+	var fe *FieldError
+	if _, err := Decode("inc", []byte(inc)); !errors.As(err, &fe) || fe.Line != 3 || fe.Field != "record" {
+		t.Errorf("a G line in an INC file: %v, want line 3 refused", err)
 	}
 }
 

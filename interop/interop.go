@@ -28,6 +28,17 @@ const (
 	EntryCorrection ledger.EntryType = "interop_correction"
 )
 
+// Journal is what Export reads of acquisition's journal besides a
+// cycle's range (which Cycles.Journal reads): one journaled record by its
+// position, the grey record a decision names. The stores' clearing side
+// implements it (a look-up of the chunk holding the position, by its
+// primary key).
+type Journal interface {
+	// Journaled returns the journaled record at position pos. Kind
+	// NotFound for a position past the journal's end.
+	Journaled(ctx context.Context, pos int64) (acquire.Journaled, error)
+}
+
 // Centre is the national interconnection centre's institution code in
 // our layout: all zeros, no city's.
 var Centre = citycard.IssuerCode{}
@@ -38,8 +49,13 @@ type Interop struct {
 	Centre citycard.IssuerCode // the national interconnection centre: the receiver of our OUT files
 	Store  Store
 	// Cycles reads the closed cycle a file is exported from, its journal
-	// range and its terminals.
+	// range, its grey decisions and its terminals.
 	Cycles *clearing.Cycles
+	// Journal reads back the grey records a cycle's OUT file sends (a
+	// grey decision names its grey's position: GreyDecision.GreyPos).
+	// Export needs it once a cycle confirmed a grey record of another
+	// city's card.
+	Journal Journal
 	// Verifier checks our cards' TACs in INC files (VerifyTAC).
 	Verifier *record.Verifier
 	// Known, if set, checks that a party a file makes pay or be paid is
@@ -82,13 +98,26 @@ func (x *Interop) OutgoingID(d clearing.Day) string {
 // AnswerID returns the ID of our answer to the INC file of ID inc.
 func AnswerID(inc string) string { return "ANS-" + inc }
 
-// Export returns the OUT file of closed cycle d: every record of another
-// city's card the cycle took pending its issuer, in journal order, and
-// stores it (its records pending their answer). Its bytes are a function
-// of the cycle alone (its day, close time and journal range): exporting
-// it again gives the same bytes and stores nothing new. Kind NotFound (no
-// cycle of d), Conflict (d not closed; a file of its ID stored with other
-// bytes), Invalid (more than RecordsMax records), and the store's kinds.
+// Export returns the OUT file of closed cycle d, and stores it (its
+// records pending their answer): every record of another city's card the
+// cycle took pending its issuer (an R line), and every grey record of
+// such a card the cycle confirmed on its balance (a G line: the grey
+// record itself, read back from the journal at the position its decision
+// names), in journal order, each grey after the entry that confirmed it.
+// A grey whose confirmation the cycle also reversed is not sent, nor is
+// one released (never confirmed) or of no amount (nothing to pay); the
+// confirmation of one is booked already (acquisition: the issuer's
+// receivable to the grey's operator's payable), so its answer settles it
+// as any record's: accepted, the issuer pays the operator in the next
+// cycle to close; rejected, the booking is reversed at the answer's
+// import (EntryRejected), once. Its bytes are a function of the cycle
+// alone (its day, close time and journal range, and the grey decisions
+// of that range): exporting it again gives the same bytes and stores
+// nothing new, and a grey is sent once (the store refuses a second
+// record of one). Kind NotFound (no cycle of d), Conflict (d not closed;
+// a file of its ID stored with other bytes; a grey decision naming no
+// grey record, or another record), Invalid (more than RecordsMax records;
+// no Journal to read a grey from), and the store's kinds.
 func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 	const op = "interop.Export"
 	c, err := x.Cycles.Cycle(ctx, d)
@@ -98,39 +127,75 @@ func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 	if c.Cycle.State != clearing.Closed {
 		return nil, citycard.E(op, citycard.Conflict, "cycle %v is %v: its interconnection file is exported once it is closed (its records are fixed)", d, c.Cycle.State)
 	}
+	greys, err := x.confirmedGreys(ctx, c.Cycle.Range)
+	if err != nil {
+		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
 	f := &File{Header: Header{Type: FileOutgoing, ID: x.OutgoingID(d), Sender: x.Own, Receiver: x.Centre, Day: Day(d),
 		Created: c.Cycle.ClosedAt.In(citycard.ChinaTime).Truncate(time.Second)}}
 	var recs []Rec
 	terms := map[citycard.TerminalID]clearing.TerminalInfo{}
-	err = x.Cycles.Journal.Records(ctx, c.Cycle.Range, func(e *acquire.Journaled, _ time.Time) error {
-		if !acquire.PendingIssuer(e.Class, e.Outcome) {
-			return nil
-		}
+	// add appends r, journaled at pos, as the file's next record: the
+	// grey record at greyPos if not 0.
+	add := func(r *record.Record, pos, greyPos int64) error {
 		if len(f.Clearing) >= RecordsMax {
 			return citycard.E(op, citycard.Invalid, "cycle %v: more than %d records pending their issuer", d, RecordsMax)
 		}
-		r, err := record.DecodeBinary(e.Raw[:])
-		if err != nil {
-			return citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d: %w", d, e.Pos, err)
-		}
-		ti, ok := terms[e.Terminal]
+		ti, ok := terms[r.TerminalID]
 		if !ok {
-			if ti, err = x.Cycles.Terminals.Terminal(ctx, e.Terminal); err != nil {
+			var err error
+			if ti, err = x.Cycles.Terminals.Terminal(ctx, r.TerminalID); err != nil {
 				return citycard.Wrap(op, citycard.Other, err)
 			}
-			terms[e.Terminal] = ti
+			terms[r.TerminalID] = ti
 		}
-		cl, err := ClearingOf(&r)
+		cl, err := ClearingOf(r)
 		if err != nil {
 			return err
 		}
+		if cl.Grey != (greyPos != 0) {
+			return citycard.E(op, citycard.Conflict, "cycle %v: journaled record %d: grey %t, want %t", d, pos, cl.Grey, greyPos != 0)
+		}
 		f.Clearing = append(f.Clearing, cl)
 		recs = append(recs, Rec{File: f.Header.ID, Seq: len(f.Clearing), Out: true, Issuer: r.Issuer, ASN: r.ASN, Counter: r.Counter,
-			AmountFen: int64(r.Amount), Acquirer: ti.Operator, TerminalType: ti.Type, Product: r.Product, CardType: r.CardType, State: Pending})
+			AmountFen: int64(r.Amount), Acquirer: ti.Operator, TerminalType: ti.Type, Product: r.Product, CardType: r.CardType, State: Pending, GreyPos: greyPos})
+		return nil
+	}
+	seen := 0 // the confirmations met at their deciding entries
+	err = x.Cycles.Journal.Records(ctx, c.Cycle.Range, func(e *acquire.Journaled, _ time.Time) error {
+		if acquire.PendingIssuer(e.Class, e.Outcome) {
+			r, err := record.DecodeBinary(e.Raw[:])
+			if err != nil {
+				return citycard.E(op, citycard.Invalid, "cycle %v: journaled record %d: %w", d, e.Pos, err)
+			}
+			if err := add(&r, e.Pos, 0); err != nil {
+				return err
+			}
+		}
+		gs := greys[e.Pos]
+		if len(gs) == 0 || !acquire.PendingIssuerDecided(e.Flags) {
+			// Our own card's grey, confirmed by this entry: cleared, and
+			// paid by this cycle.
+			seen += len(gs)
+			return nil
+		}
+		for _, g := range gs {
+			r, err := x.greyRecord(ctx, &g)
+			if err != nil {
+				return err
+			}
+			if err := add(&r, g.Pos, g.GreyPos); err != nil {
+				return err
+			}
+			seen++
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
+	}
+	if n := countGreys(greys); seen != n {
+		return nil, citycard.E(op, citycard.Conflict, "cycle %v: %d grey confirmations in its range, %d at its entries", d, n, seen)
 	}
 	b, err := Encode(f)
 	if err != nil {
@@ -141,6 +206,83 @@ func (x *Interop) Export(ctx context.Context, d clearing.Day) ([]byte, error) {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	return b, nil
+}
+
+// confirmedGreys returns the confirmations of grey records (of an amount:
+// one of nothing has nothing to pay) that entries of range r made and no
+// entry of r reversed, by the deciding entry's position, in the order
+// made.
+func (x *Interop) confirmedGreys(ctx context.Context, r clearing.Range) (map[int64][]acquire.GreyDecision, error) {
+	type tap struct {
+		issuer   citycard.IssuerCode
+		asn      citycard.ASN
+		counter  uint16
+		terminal citycard.TerminalID
+		seq      uint32
+	}
+	confirmed := map[tap]acquire.GreyDecision{}
+	var order []tap
+	err := x.Cycles.Journal.Greys(ctx, r, func(g *acquire.GreyDecision) error {
+		k := tap{g.Issuer, g.ASN, g.Counter, g.Terminal, g.Seq}
+		switch {
+		case g.Move == acquire.GreyConfirmed && g.AmountFen > 0:
+			confirmed[k] = *g
+			order = append(order, k)
+		case g.Move == acquire.GreyReversed:
+			// A confirmation of this cycle undone in it: the grey
+			// debit never happened, and nothing is sent. (One of an
+			// earlier cycle was sent with that cycle's file.)
+			delete(confirmed, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]acquire.GreyDecision{}
+	for _, k := range order {
+		if g, ok := confirmed[k]; ok {
+			out[g.Pos] = append(out[g.Pos], g)
+			delete(confirmed, k)
+		}
+	}
+	return out, nil
+}
+
+func countGreys(m map[int64][]acquire.GreyDecision) int {
+	n := 0
+	for _, gs := range m {
+		n += len(gs)
+	}
+	return n
+}
+
+// greyRecord reads the grey record decision g names from the journal.
+// Kind Invalid (no Journal), Conflict (g names no position, or one whose
+// journaled record is not that grey record), and the journal's kinds.
+func (x *Interop) greyRecord(ctx context.Context, g *acquire.GreyDecision) (record.Record, error) {
+	const op = "interop.Export"
+	switch {
+	case x.Journal == nil:
+		return record.Record{}, citycard.E(op, citycard.Invalid, "grey decision %d/%d: no journal to read the grey record from", g.Pos, g.Index)
+	case g.GreyPos <= 0 || g.GreyPos > g.Pos:
+		return record.Record{}, citycard.E(op, citycard.Conflict, "grey decision %d/%d names grey position %d: the grey record of card %v/%v counter %d is not known (a decision older than migration 0037 whose grey the store did not find)",
+			g.Pos, g.Index, g.GreyPos, g.Issuer, g.ASN, g.Counter)
+	}
+	e, err := x.Journal.Journaled(ctx, g.GreyPos)
+	if citycard.IsKind(err, citycard.NotFound) {
+		return record.Record{}, citycard.E(op, citycard.Conflict, "grey decision %d/%d names grey position %d, past the journal: %w", g.Pos, g.Index, g.GreyPos, err)
+	}
+	if err != nil {
+		return record.Record{}, citycard.Wrap(op, citycard.Other, err)
+	}
+	r, err := record.DecodeBinary(e.Raw[:])
+	if e.Pos != g.GreyPos || err != nil || e.Outcome != acquire.OutcomeGrey || e.Class != acquire.ClassSuspense ||
+		r.Issuer != g.Issuer || r.ASN != g.ASN || r.Counter != g.Counter || r.TerminalID != g.Terminal || r.TerminalSeq != g.Seq {
+		return record.Record{}, citycard.E(op, citycard.Conflict, "grey decision %d/%d: journal position %d (read %d) is not the grey record of card %v/%v counter %d at terminal %v sequence %d (%v)",
+			g.Pos, g.Index, g.GreyPos, e.Pos, g.Issuer, g.ASN, g.Counter, g.Terminal, g.Seq, err)
+	}
+	return r, nil
 }
 
 func storedOf(f *File, b []byte, sent bool) Stored {

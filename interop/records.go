@@ -16,7 +16,15 @@ import (
 // terminal, terminal sequence, date and time; the card: issuer, ASN, key
 // version and algorithm to derive the TAC key) and to keep its card's
 // counters and balance (counter, balance before, card type, product).
+//
+// A G line of an OUT file (Grey) is a grey record of the card, confirmed
+// on its balance: the tap tore before the terminal read the TAC, so its
+// tac is the grey record's, 00000000, and the issuer verifies it from
+// its card's history instead: the card's record at the next counter (its
+// TAC verified) begins at the balance the grey debit left, and no other
+// tap of the card took the grey's counter (docs/interop.md).
 type Clearing struct {
+	Grey             bool // a G line: a grey record confirmed on its balance (OUT files only)
 	Issuer           citycard.IssuerCode
 	ASN              citycard.ASN
 	CardType         uint8
@@ -34,26 +42,31 @@ type Clearing struct {
 	Product          uint16
 }
 
-// ClearingOf returns the file record of a sealed record.
+// ClearingOf returns the file record of a sealed record: a G line
+// (Grey) for a grey record.
 func ClearingOf(r *record.Record) (Clearing, error) {
 	at, err := citycard.TimeOf(r.Date, r.Time, citycard.ChinaTime)
 	if err != nil {
 		return Clearing{}, citycard.E("interop.ClearingOf", citycard.Invalid, "record of card %v/%v counter %d: date and time: %w", r.Issuer, r.ASN, r.Counter, err)
 	}
 	return Clearing{
-		Issuer: r.Issuer, ASN: r.ASN, CardType: r.CardType, Counter: r.Counter, Type: r.Type, AmountFen: r.Amount,
+		Grey: r.Status == record.StatusGrey, Issuer: r.Issuer, ASN: r.ASN, CardType: r.CardType, Counter: r.Counter, Type: r.Type, AmountFen: r.Amount,
 		BalanceBeforeFen: int32(r.BalanceBefore), Terminal: r.TerminalID, PSAM: r.PSAMID, TerminalSeq: r.TerminalSeq,
 		At: at, KeyVersion: r.KeyVersion, Alg: r.Alg, TAC: r.TAC, Product: r.Product,
 	}, nil
 }
 
 // Record returns the fields of c as a record: what the TAC is verified
-// over (its record MAC is the acquirer's and is not in the file).
+// over (its record MAC is the acquirer's and is not in the file); a
+// grey one for a G line, which has no TAC to verify.
 func (c *Clearing) Record() record.Record {
 	r := record.Record{
 		Type: c.Type, Issuer: c.Issuer, ASN: c.ASN, CardType: c.CardType, Alg: c.Alg, KeyVersion: c.KeyVersion, Counter: c.Counter,
 		BalanceBefore: uint32(c.BalanceBeforeFen), Amount: c.AmountFen, TerminalID: c.Terminal, PSAMID: c.PSAM, TerminalSeq: c.TerminalSeq,
 		Product: c.Product, TAC: c.TAC,
+	}
+	if c.Grey {
+		r.Status = record.StatusGrey
 	}
 	r.Date, r.Time = citycard.DateTime(c.At)
 	return r
@@ -94,6 +107,9 @@ func (c *Clearing) parse(fs []string) (string, error) {
 		p.fail(fmt.Errorf("%02X: want 00 (3DES) or 04 (SM4)", byte(c.Alg)))
 	}
 	p.hex(c.TAC[:])
+	if p.err == nil && c.Grey && c.TAC != ([4]byte{}) {
+		p.fail(fmt.Errorf("%X on a grey record, want 00000000: the card's TAC was never read", c.TAC[:]))
+	}
 	c.Product = uint16(p.uint(math.MaxUint16))
 	return p.result()
 }
@@ -104,22 +120,28 @@ type Reason uint8
 
 // The reasons.
 const (
-	ReasonAccepted    Reason = 0  // the TAC verifies: the issuer owes the amount
-	ReasonTAC         Reason = 1  // the TAC does not verify: forged or altered
-	ReasonDuplicate   Reason = 2  // (issuer, ASN, counter) was answered before
-	ReasonKey         Reason = 3  // no TAC key of the record's key version
-	ReasonNotIssuer   Reason = 4  // the card is not the answering issuer's
-	ReasonBlacklisted Reason = 5  // the card was blacklisted before the tap
-	ReasonAmount      Reason = 6  // error record: the amount cleared was wrong
-	ReasonNotReceived Reason = 7  // error record: a record cleared was never received, or cleared twice
-	ReasonCardholder  Reason = 8  // dispute: the cardholder disputes the record
-	ReasonLate        Reason = 9  // the record came after the interconnection's time limit
-	reasonEnd         Reason = 10 // the first code not defined
+	ReasonAccepted    Reason = 0 // the TAC verifies: the issuer owes the amount
+	ReasonTAC         Reason = 1 // the TAC does not verify: forged or altered
+	ReasonDuplicate   Reason = 2 // (issuer, ASN, counter) was answered before
+	ReasonKey         Reason = 3 // no TAC key of the record's key version
+	ReasonNotIssuer   Reason = 4 // the card is not the answering issuer's
+	ReasonBlacklisted Reason = 5 // the card was blacklisted before the tap
+	ReasonAmount      Reason = 6 // error record: the amount cleared was wrong
+	ReasonNotReceived Reason = 7 // error record: a record cleared was never received, or cleared twice
+	ReasonCardholder  Reason = 8 // dispute: the cardholder disputes the record
+	ReasonLate        Reason = 9 // the record came after the interconnection's time limit
+	// ReasonUnconfirmed: a grey record (a G line) its card's history does
+	// not confirm: no record of the card at the next counter, its TAC
+	// verified, begins at the balance the grey debit left, or another
+	// tap of the card took the grey's counter.
+	ReasonUnconfirmed Reason = 10
+	reasonEnd         Reason = 11 // the first code not defined
 )
 
 var reasonNames = [...]string{
 	ReasonAccepted: "accepted", ReasonTAC: "tac", ReasonDuplicate: "duplicate", ReasonKey: "key_unknown", ReasonNotIssuer: "not_issuer",
 	ReasonBlacklisted: "blacklisted", ReasonAmount: "amount", ReasonNotReceived: "not_received", ReasonCardholder: "cardholder", ReasonLate: "late",
+	ReasonUnconfirmed: "unconfirmed",
 }
 
 // String returns the reason's name (tac, duplicate, ...).

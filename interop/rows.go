@@ -8,13 +8,13 @@ import (
 	"github.com/citycard/citycard/registry"
 )
 
-// The stores' rows (migration 0014): the columns in the order the
+// The stores' rows (migrations 0014 and 0037): the columns in the order the
 // scanners and the Args methods take them, so that the two stores differ
 // only in their SQL's placeholders. Identifiers are upper-case hex,
 // states and file types by name, reasons by code, times in Unix nanoseconds.
 const (
 	FileColumns       = `id, file_type, sent, sha256, day, sender, receiver, refers, records, amount_fen, body, at_ns, taken_day`
-	RecColumns        = `file_id, seq, out, issuer, asn, counter, amount_fen, acquirer, terminal_type, product, card_type, state, reason, answered_by`
+	RecColumns        = `file_id, seq, out, issuer, asn, counter, amount_fen, acquirer, terminal_type, product, card_type, state, reason, answered_by, grey_pos`
 	CorrectionColumns = `file_id, seq, file_type, ref_file, ref_seq, stage, amount_fen, reason, issuer, acquirer, out, product, card_type, terminal_type`
 	CityColumns       = `file_id, seq, city, institution, added, announced, effective, name`
 	ListingColumns    = `file_id, seq, issuer, asn, added, reason, effective`
@@ -90,7 +90,7 @@ func ScanFile(row Scanner) (Stored, error) {
 // Args returns r's columns (RecColumns) as arguments.
 func (r *Rec) Args() []any {
 	return []any{r.File, int64(r.Seq), boolInt(r.Out), r.Issuer.String(), hexOf(r.ASN[:]), int64(r.Counter), r.AmountFen, r.Acquirer,
-		int64(r.TerminalType), int64(r.Product), int64(r.CardType), r.State.String(), int64(r.Reason), r.AnsweredBy}
+		int64(r.TerminalType), int64(r.Product), int64(r.CardType), r.State.String(), int64(r.Reason), r.AnsweredBy, r.GreyPos}
 }
 
 // ScanRec scans a row of RecColumns. Kind IO for a row that does not
@@ -99,7 +99,7 @@ func ScanRec(row Scanner) (Rec, error) {
 	var r Rec
 	var seq, out, counter, tt, product, cardType, reason int64
 	var issuer, asn, state string
-	if err := row.Scan(&r.File, &seq, &out, &issuer, &asn, &counter, &r.AmountFen, &r.Acquirer, &tt, &product, &cardType, &state, &reason, &r.AnsweredBy); err != nil {
+	if err := row.Scan(&r.File, &seq, &out, &issuer, &asn, &counter, &r.AmountFen, &r.Acquirer, &tt, &product, &cardType, &state, &reason, &r.AnsweredBy, &r.GreyPos); err != nil {
 		return r, err
 	}
 	var ok bool

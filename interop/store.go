@@ -82,6 +82,11 @@ type Rec struct {
 	State        State
 	Reason       Reason
 	AnsweredBy   string // the answer file that decided it: theirs (OUT), ours (INC)
+	// GreyPos is, for a G record of an OUT file (a grey record of
+	// another city's card confirmed on its balance), the grey record's
+	// journal position; 0 for every other record. A grey is sent once:
+	// the store refuses a second record of one (kind Exists).
+	GreyPos int64
 }
 
 // Corr is one record of an ERR or DSP file as the store keeps it, with

@@ -57,12 +57,14 @@ type RecView struct {
 	State      string `json:"state"`
 	Reason     string `json:"reason"`
 	AnsweredBy string `json:"answered_by,omitempty"`
+	// GreyPos is a G line's grey record's journal position (Rec.GreyPos).
+	GreyPos int64 `json:"grey_pos,omitempty"`
 }
 
 // View returns r's RecView.
 func (r *Rec) View() RecView {
 	return RecView{Seq: r.Seq, Issuer: r.Issuer.String(), ASN: fmt.Sprintf("%X", r.ASN[:]), Counter: r.Counter, AmountFen: r.AmountFen,
-		Acquirer: r.Acquirer, State: r.State.String(), Reason: r.Reason.String(), AnsweredBy: r.AnsweredBy}
+		Acquirer: r.Acquirer, State: r.State.String(), Reason: r.Reason.String(), AnsweredBy: r.AnsweredBy, GreyPos: r.GreyPos}
 }
 
 // CityView is an interconnected city as programs read it.

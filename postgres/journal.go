@@ -51,8 +51,8 @@ func (j *Journal) Batch(ctx context.Context, t citycard.TerminalID, id string) (
 var (
 	journalInsert     = newRowInsert("acquire_journal", "first_pos, n, terminal, batch_id, data", "bigint", "integer", "text", "text", "bytea")
 	chunkTotalsInsert = newRowInsert("acquire_chunk_totals", "first_pos, n, amount_fen, at_ns", "bigint", "integer", "bigint", "bigint")
-	greysInsert       = newRowInsert("acquire_greys", "pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen",
-		"bigint", "integer", "text", "text", "bigint", "text", "text", "integer", "integer", "integer", "bigint")
+	greysInsert       = newRowInsert("acquire_greys", "pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen, grey_pos",
+		"bigint", "integer", "text", "text", "bigint", "text", "text", "integer", "integer", "integer", "bigint", "bigint")
 	batchesInsert = newRowInsert("acquire_batches", "terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns",
 		"text", "text", "bytea", "bytea", "bigint", "integer", "text", "bigint")
 	rejectionsInsert = newRowInsert("acquire_rejections", "terminal, batch_id, idx, reason, detail, raw, at_ns",
@@ -88,7 +88,7 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		greys := newRowBuf(&greysInsert)
 		for i := range c.Greys {
 			g := clearing.GreyRowOf(&c.Greys[i])
-			greys.add(-1, g.Pos, int32(g.Index), g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, int32(g.Counter), int32(g.CardType), int32(g.Product), g.AmountFen)
+			greys.add(-1, g.Pos, int32(g.Index), g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, int32(g.Counter), int32(g.CardType), int32(g.Product), g.AmountFen, g.GreyPos)
 		}
 		batches := newRowBuf(&batchesInsert)
 		for _, r := range plan.Batches {

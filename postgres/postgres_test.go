@@ -15,6 +15,7 @@ import (
 
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/apps"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -35,17 +36,23 @@ func openTemp(t testing.TB) *DB {
 func openTempURL(t testing.TB) (*DB, string) {
 	t.Helper()
 	u := tempSchema(t)
-	db, err := Open(context.Background(), u)
+	return openURL(t, u), u
+}
+
+// openURL opens the database of url, closed when the test ends (before
+// its schema is dropped).
+func openURL(t testing.TB, url string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db, u
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // tempSchema makes a fresh schema of the test server, dropped when the
-// test ends, and returns the URL of the test server in it (skipping the
-// test without one).
+// test ends, and returns the URL of a database in it (not yet opened).
 func tempSchema(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(envTestURL)
@@ -78,6 +85,44 @@ func tempSchema(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// migratedBefore returns the URL of a database in a fresh schema and a
+// plain connection to it, migrated to the version before version: a
+// store a binary of that time left.
+func migratedBefore(t *testing.T, version int) (string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	u := tempSchema(t)
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) }) // runs before the schema is dropped
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateBefore(t, migration.List(migrationFS, "migrations"), version, connExec(conn), `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`)
+	return u, conn
+}
+
+// connExec runs statements on conn.
+func connExec(conn *pgx.Conn) storetest.Exec {
+	return func(ctx context.Context, q string, args ...any) error {
+		_, err := conn.Exec(ctx, q, args...)
+		return err
+	}
+}
+
+// TestGreyPositionsMigration is storetest.RunGreyPositionsMigration.
+func TestGreyPositionsMigration(t *testing.T) {
+	storetest.RunGreyPositionsMigration(t, func(t *testing.T) storetest.GreyUpgrade {
+		u, conn := migratedBefore(t, 37)
+		return storetest.GreyUpgrade{Exec: connExec(conn), Numbered: true, Upgrade: func(t *testing.T) (clearing.Journal, func(context.Context, ...string) error) {
+			db := openURL(t, u)
+			return db.Clearing(), execIn(db)
+		}}
+	})
 }
 
 func TestStore(t *testing.T) {

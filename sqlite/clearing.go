@@ -10,6 +10,7 @@ import (
 	"github.com/citycard/citycard"
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/interop"
 )
 
 // Clearing returns what clearing reads of the acquisition journal
@@ -21,6 +22,7 @@ type Clearing struct{ db *DB }
 
 var (
 	_ clearing.Journal = (*Clearing)(nil)
+	_ interop.Journal  = (*Clearing)(nil)
 	_ clearing.Store   = (*Clearing)(nil)
 )
 
@@ -74,10 +76,23 @@ func (c *Clearing) Records(ctx context.Context, r clearing.Range, fn func(e *acq
 	return mapErr(op, clearing.EntryRows(rows, r, fn))
 }
 
+// Journaled implements interop.Journal: the chunk holding pos, by its
+// primary key.
+func (c *Clearing) Journaled(ctx context.Context, pos int64) (acquire.Journaled, error) {
+	const op = "sqlite.Clearing.Journaled"
+	rows, err := c.db.r.QueryContext(ctx, `SELECT first_pos, terminal, batch_id, data FROM acquire_journal WHERE first_pos <= ? ORDER BY first_pos DESC LIMIT 1`, pos)
+	if err != nil {
+		return acquire.Journaled{}, mapErr(op, err)
+	}
+	defer rows.Close()
+	e, err := acquire.JournaledAt(rows, pos)
+	return e, mapErr(op, err)
+}
+
 // Greys implements clearing.Journal.
 func (c *Clearing) Greys(ctx context.Context, r clearing.Range, fn func(g *acquire.GreyDecision) error) error {
 	const op = "sqlite.Clearing.Greys"
-	rows, err := c.db.r.QueryContext(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen
+	rows, err := c.db.r.QueryContext(ctx, `SELECT pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen, grey_pos
 		FROM acquire_greys WHERE pos > ? AND pos <= ? ORDER BY pos, idx`, r.From, r.To)
 	if err != nil {
 		return mapErr(op, err)

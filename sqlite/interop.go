@@ -48,7 +48,7 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 				return err
 			}
 		}
-		if err := insertAll(ctx, tx, `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+placeholders(14)+`)`, len(imp.Records), func(i int) []any { return imp.Records[i].Args() }); err != nil {
+		if err := insertAll(ctx, tx, `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+placeholders(15)+`)`, len(imp.Records), func(i int) []any { return imp.Records[i].Args() }); err != nil {
 			return err
 		}
 		if len(imp.Answers) > 0 {

@@ -29,7 +29,7 @@ const (
 	qBatchLookup     = `SELECT hash, answer, at_ns FROM acquire_batches WHERE terminal = ? AND batch_id = ?`
 	qChunkInsert     = `INSERT INTO acquire_journal (first_pos, n, terminal, batch_id, data) VALUES (?, ?, ?, ?, ?)`
 	qTotalsInsert    = `INSERT INTO acquire_chunk_totals (first_pos, n, amount_fen, at_ns) VALUES (?, ?, ?, ?)`
-	qGreyInsert      = `INSERT INTO acquire_greys (pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGreyInsert      = `INSERT INTO acquire_greys (pos, idx, move, terminal, seq, issuer, asn, counter, card_type, product, amount_fen, grey_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qBatchInsert     = `INSERT INTO acquire_batches (terminal, batch_id, hash, answer, first_pos, n, ledger_key, at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qRejectionInsert = `INSERT INTO acquire_rejections (terminal, batch_id, idx, reason, detail, raw, at_ns) VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
@@ -88,7 +88,7 @@ func (j *Journal) Commit(ctx context.Context, c *acquire.Commit) error {
 		}
 		for i := range c.Greys {
 			g := clearing.GreyRowOf(&c.Greys[i])
-			if _, err := j.db.txExec(ctx, tx, qGreyInsert, g.Pos, g.Index, g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, g.Counter, g.CardType, g.Product, g.AmountFen); err != nil {
+			if _, err := j.db.txExec(ctx, tx, qGreyInsert, g.Pos, g.Index, g.Move, g.Terminal, g.Seq, g.Issuer, g.ASN, g.Counter, g.CardType, g.Product, g.AmountFen, g.GreyPos); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -87,16 +88,25 @@ func migratedBefore(t *testing.T, version int) (string, *sql.DB) {
 	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range migration.List(migrationFS, "migrations") {
-		if m.Version >= version {
-			break
-		}
-		if _, err := raw.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.MigrateBefore(t, migration.List(migrationFS, "migrations"), version, rawExec(raw), `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`)
 	return path, raw
+}
+
+// rawExec runs statements on raw.
+func rawExec(raw *sql.DB) storetest.Exec {
+	return func(ctx context.Context, q string, args ...any) error {
+		_, err := raw.ExecContext(ctx, q, args...)
+		return err
+	}
+}
+
+// TestGreyPositionsMigration is storetest.RunGreyPositionsMigration.
+func TestGreyPositionsMigration(t *testing.T) {
+	storetest.RunGreyPositionsMigration(t, func(t *testing.T) storetest.GreyUpgrade {
+		path, raw := migratedBefore(t, 37)
+		return storetest.GreyUpgrade{Exec: rawExec(raw), Upgrade: func(t *testing.T) (clearing.Journal, func(context.Context, ...string) error) {
+			db := upgraded(t, path, raw)
+			return db.Clearing(), execIn(db)
+		}}
+	})
 }

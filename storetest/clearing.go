@@ -11,6 +11,7 @@ import (
 	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/clearing"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/record"
 	"github.com/citycard/citycard/registry"
@@ -22,6 +23,7 @@ import (
 // keeps its cycles.
 type ClearingStore interface {
 	clearing.Journal
+	interop.Journal // the grey records an OUT file sends
 	clearing.Store
 	clearing.FeeStore
 	clearing.AdjustmentStore
@@ -418,6 +420,25 @@ func testGreyConfirmedInALaterCycle(t *testing.T, s ClearingStores) {
 	res, net = g.clear(d2)
 	if net["bus"] != 150 || net["metro"] != 300 || net[sim.Issuer.String()] != -450 || res.Confirmed != (clearing.Totals{Count: 1, AmountFen: 150}) {
 		t.Errorf("day 2: positions %v, confirmed %+v; want the bus paid the grey's 150 and the metro its 300", net, res.Confirmed)
+	}
+	// The store keeps the decision at the metro's entry (2), naming the
+	// grey record's own (1).
+	var gs []acquire.GreyDecision
+	if err := s.Clearing.Greys(context.Background(), clearing.Range{From: 0, To: 2}, func(g *acquire.GreyDecision) error {
+		gs = append(gs, *g)
+		return nil
+	}); err != nil || len(gs) != 1 || gs[0].Pos != 2 || gs[0].GreyPos != 1 || gs[0].Move != acquire.GreyConfirmed {
+		t.Errorf("the grey decisions stored: %+v %v; want the confirmation at 2 of the grey at 1", gs, err)
+	}
+	// The grey record is read back by its position (interop.Journal).
+	if e, err := s.Clearing.Journaled(context.Background(), 1); err != nil || e.Pos != 1 || e.Outcome != acquire.OutcomeGrey || e.Terminal != g.city.Terminals[0].ID {
+		t.Errorf("journaled record 1: %+v %v; want the bus's grey record", e, err)
+	}
+	if e, err := s.Clearing.Journaled(context.Background(), 2); err != nil || e.Pos != 2 || e.Terminal != g.city.Terminals[1].ID {
+		t.Errorf("journaled record 2: %+v %v; want the metro's record", e, err)
+	}
+	if _, err := s.Clearing.Journaled(context.Background(), 3); !citycard.IsKind(err, citycard.NotFound) {
+		t.Errorf("journaled record 3, past the journal: %v, want NotFound", err)
 	}
 }
 

@@ -46,6 +46,9 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"RecoveredForeign", testInteropRecoveredForeign},
 		{"IncomingLate", testInteropIncomingLate},
 		{"ConfirmedForeign", testInteropConfirmedForeign},
+		{"ConfirmedForeignRejected", testInteropConfirmedForeignRejected},
+		{"ConfirmedForeignLate", testInteropConfirmedForeignLate},
+		{"GreyNotSent", testInteropGreyNotSent},
 		{"Cases", testInteropCases},
 		{"FloatMoves", testInteropFloatMoves},
 	}
@@ -121,7 +124,7 @@ func newInteropRig(t *testing.T, s InteropStores) *interopRig {
 		t.Fatal(err)
 	}
 	g.cs = &clearing.Cycles{Clearer: clr, Store: s.Clearing, Journal: s.Clearing, Terminals: clearTerms, Now: clock}
-	g.x = &interop.Interop{Own: interopOurs, Centre: centre, Store: s.Interop, Cycles: g.cs, Verifier: record.NewVerifier(g.ours.Store, interopOurs), Now: clock}
+	g.x = &interop.Interop{Own: interopOurs, Centre: centre, Store: s.Interop, Cycles: g.cs, Journal: s.Clearing, Verifier: record.NewVerifier(g.ours.Store, interopOurs), Now: clock}
 	g.cs.Interconnect = g.x
 	return g
 }
@@ -154,19 +157,25 @@ func (g *interopRig) visit(d clearing.Day, fens ...uint32) {
 func (g *interopRig) upload() {
 	g.t.Helper()
 	for i, recs := range g.ours.Take() {
-		if len(recs) == 0 {
-			continue
+		if len(recs) != 0 {
+			g.submit(i, recs)
 		}
-		g.n++
-		b := acquire.Batch{Terminal: g.ours.Terminals[i].ID, ID: fmt.Sprintf("u%d", g.n), Count: len(recs)}
-		for _, r := range recs {
-			fen, _ := record.AmountOf(r)
-			b.AmountFen += int64(fen)
-			b.Body = append(b.Body, r...)
-		}
-		if ans, err := g.a.Submit(context.Background(), b); err != nil || ans.Rejected != 0 {
-			g.t.Fatalf("upload %d: %+v %v", g.n, ans, err)
-		}
+	}
+}
+
+// submit uploads recs, taken by our terminal i, in one batch, none
+// rejected.
+func (g *interopRig) submit(i int, recs [][]byte) {
+	g.t.Helper()
+	g.n++
+	b := acquire.Batch{Terminal: g.ours.Terminals[i].ID, ID: fmt.Sprintf("u%d", g.n), Count: len(recs)}
+	for _, r := range recs {
+		fen, _ := record.AmountOf(r)
+		b.AmountFen += int64(fen)
+		b.Body = append(b.Body, r...)
+	}
+	if ans, err := g.a.Submit(context.Background(), b); err != nil || ans.Rejected != 0 {
+		g.t.Fatalf("upload %d: %+v %v", g.n, ans, err)
 	}
 }
 
@@ -488,27 +497,24 @@ func testInteropRecoveredForeign(t *testing.T, s InteropStores) {
 	}
 }
 
-// testInteropConfirmedForeign: a torn purchase of another city's card
-// never recovered, confirmed instead by the card's next record on
-// another of our terminals (its balance shows the debit), is pending its
-// issuer as its recovered record would be (acquire.PendingIssuerDecided):
-// the cycle clears neither (no position: the counterpart has verified
-// neither), the grey's 200 fen counted pending, the ledger holding both
-// against the counterpart's receivable; the OUT file sends the record
-// with a TAC (the grey has none to verify).
+// testInteropConfirmedForeign: the round trip with the simulated
+// counterpart for a torn purchase of another city's card never
+// recovered, confirmed instead by the card's next record on another of
+// our terminals (its balance shows the debit). It is pending its issuer
+// as its recovered record would be (acquire.PendingIssuerDecided): day
+// 1's cycle clears neither (the grey's 200 fen counted pending, the
+// ledger holding both against the counterpart's receivable); day 1's
+// OUT file sends the record (R) and then the grey record itself (G: the
+// journal's, no TAC), the same bytes on every export, the grey once. The
+// counterpart verifies the grey against its card's history (the record
+// after it, whose TAC verifies, begins at the balance the grey left) and
+// accepts both: nothing more is booked, and day 2's cycle makes it pay
+// our operators for both, once.
 func testInteropConfirmedForeign(t *testing.T, s InteropStores) {
 	ctx := context.Background()
 	g := newInteropRig(t, s)
-	d1 := clearDay
-	genuine := g.them.Cards[0]
-	genuine.Tear(card.TearAfterCommit)
-	if r, err := g.ours.Tap(genuine, 0, g.at(d1, 8), 200); err == nil || r.Status != record.StatusGrey {
-		t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
-	}
-	if _, err := g.ours.Tap(genuine, 1, g.at(d1, 9), 300); err != nil {
-		t.Fatalf("the next tap, on another terminal: %v", err)
-	}
-	g.upload()
+	d1, d2, d3 := clearDay, clearDay+1, clearDay+2
+	g.confirmForeign(d1, g.them.Cards[0], 200, 300)
 	receivable := ledger.Account{Type: ledger.InterconnectReceivable, Party: interopThem.String()}
 	suspense := ledger.Account{Type: ledger.Suspense, Party: interopThem.String()}
 	payable := ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
@@ -521,13 +527,239 @@ func testInteropConfirmedForeign(t *testing.T, s InteropStores) {
 		t.Fatalf("day 1: confirmed %+v, greys pending %+v, pending %+v, positions %v; want the grey's 200 confirmed and pending, the record's 300 pending, no position",
 			res.Confirmed, res.GreysPending, res.Pending, net)
 	}
-	out, err := g.x.Export(ctx, d1)
+	out, f := g.export(d1)
+	if len(f.Clearing) != 2 || f.Header.AmountFen != 500 {
+		t.Fatalf("the OUT file: %+v, want the record of 300 fen and the grey of 200", f)
+	}
+	if r, gr := f.Clearing[0], f.Clearing[1]; r.Grey || r.AmountFen != 300 || !gr.Grey || gr.AmountFen != 200 || gr.TAC != ([4]byte{}) ||
+		gr.Counter+1 != r.Counter || int64(gr.BalanceBeforeFen)-200 != int64(r.BalanceBeforeFen) || gr.Terminal != g.ours.Terminals[0].ID {
+		t.Fatalf("the OUT file's lines %+v: want R, the next record, then G, the grey record of terminal 0 (no TAC) the balance of which it follows", f.Clearing)
+	}
+	g.now = g.now.Add(3 * time.Hour)
+	if again, err := g.x.Export(ctx, d1); err != nil || string(again) != string(out) {
+		t.Fatalf("export again: %v, or other bytes:\n%s\n%s", err, again, out)
+	}
+	var greyPos []int64
+	if err := s.Interop.Records(ctx, f.Header.ID, func(r *interop.Rec) error {
+		greyPos = append(greyPos, r.GreyPos)
+		return nil
+	}); err != nil || len(greyPos) != 2 || greyPos[0] != 0 || greyPos[1] != 1 {
+		t.Fatalf("the OUT records stored: grey positions %v, %v; want the record's 0 and the grey's journal position, 1", greyPos, err)
+	}
+	// A grey is sent once: the store refuses another record of it.
+	dup := &interop.Import{File: interop.Stored{ID: "OUT-DUP", Type: interop.FileOutgoing, Sent: true, SHA256: strings.Repeat("0", 64), Day: interop.Day(d1),
+		Sender: interopOurs, Receiver: centre, Body: []byte("x")}, At: g.now,
+		Records: []interop.Rec{{File: "OUT-DUP", Seq: 1, Out: true, Issuer: interopThem, ASN: f.Clearing[1].ASN, Counter: f.Clearing[1].Counter,
+			AmountFen: 200, Acquirer: "nb-bus", State: interop.Pending, GreyPos: 1}}}
+	if _, err := s.Interop.Import(ctx, dup); !citycard.IsKind(err, citycard.Exists) {
+		t.Errorf("another OUT record of the grey sent: %v, want Exists", err)
+	}
+	_, imp := g.answer(out)
+	if imp.Accepted != (interop.Totals{Count: 2, AmountFen: 500}) || imp.Rejected.Count != 0 {
+		t.Fatalf("answer imported: %+v, want both accepted", imp)
+	}
+	if g.balance(receivable) != 500 || g.balance(payable) != -500 {
+		t.Fatalf("after the answer: receivable %d, payable %d; want 500 and -500, nothing booked again", g.balance(receivable), g.balance(payable))
+	}
+	res, net = g.clear(d2)
+	want := clearing.InteropTotals{Accepted: clearing.Totals{Count: 2, AmountFen: 500}}
+	if res.Interop != want || net["nb-bus"] != 500 || net[interopThem.String()] != -500 || len(net) != 2 {
+		t.Fatalf("day 2 settled %+v, positions %v; want %+v, the counterpart paying our operator 500", res.Interop, net, want)
+	}
+	if res, net := g.clear(d3); res.Interop != (clearing.InteropTotals{}) || len(net) != 0 {
+		t.Errorf("day 3 settled %+v again, positions %v", res.Interop, net)
+	}
+}
+
+// testInteropConfirmedForeignRejected: a grey record of another city's
+// card confirmed on its balance and sent in the OUT file, rejected by
+// its issuer, is reversed in the ledger once, at the answer's import (a
+// second import changes nothing), and paid to no one. The genuine card's
+// grey is rejected by the issuer for a reason of its own (late), its
+// next record accepted; the counterfeit's grey is unconfirmed (the
+// record after it verifies under no key of its issuer), and so is its
+// next record (its TAC): both reversed.
+func testInteropConfirmedForeignRejected(t *testing.T, s InteropStores) {
+	ctx := context.Background()
+	g := newInteropRig(t, s)
+	d1, d2 := clearDay, clearDay+1
+	g.confirmForeign(d1, g.them.Cards[0], 200, 300)
+	g.confirmForeign(d1, g.them.Cards[g.fake], 400, 100)
+	receivable := ledger.Account{Type: ledger.InterconnectReceivable, Party: interopThem.String()}
+	payable := ledger.Account{Type: ledger.OperatorPayable, Party: "nb-bus"}
+	if g.balance(receivable) != 1000 || g.balance(payable) != -1000 {
+		t.Fatalf("confirmed: receivable %d, payable %d; want 1000 and -1000", g.balance(receivable), g.balance(payable))
+	}
+	g.clear(d1)
+	_, f := g.export(d1)
+	if len(f.Clearing) != 4 || !f.Clearing[1].Grey || !f.Clearing[3].Grey {
+		t.Fatalf("the OUT file: %+v; want each card's record, then its grey", f)
+	}
+	ans := interoptest.AnswerOf(f, interopThem, g.them.Store, nil, func(i int) interop.Reason {
+		if i == 1 {
+			return interop.ReasonLate
+		}
+		return interop.ReasonAccepted
+	})
+	var reasons []string
+	for _, a := range ans.Answers {
+		reasons = append(reasons, a.Reason.String())
+	}
+	if strings.Join(reasons, " ") != "accepted late tac unconfirmed" {
+		t.Fatalf("the counterpart answered %v; want the genuine record accepted, its grey late, the counterfeit's record forged and its grey unconfirmed", reasons)
+	}
+	b, err := interop.Encode(ans)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, err := interop.Decode("out", out); err != nil || len(f.Clearing) != 1 || f.Header.AmountFen != 300 {
-		t.Fatalf("the OUT file: %+v %v, want the record of 300 fen", f, err)
+	for range 2 {
+		imp, err := g.x.Import(ctx, "ans.txt", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp.Rejected.AmountFen != 0 && imp.Rejected != (interop.Totals{Count: 3, AmountFen: 700}) {
+			t.Fatalf("answer imported: %+v, want 3 of 700 fen rejected", imp)
+		}
+		if g.balance(receivable) != 300 || g.balance(payable) != -300 {
+			t.Fatalf("after the answer (imported again: %v): receivable %d, payable %d; want 300 and -300, the rejected reversed once", imp.Already, g.balance(receivable), g.balance(payable))
+		}
 	}
+	res, net := g.clear(d2)
+	want := clearing.InteropTotals{Accepted: clearing.Totals{Count: 1, AmountFen: 300}, Rejected: clearing.Totals{Count: 3, AmountFen: 700}}
+	if res.Interop != want || net["nb-bus"] != 300 || net[interopThem.String()] != -300 {
+		t.Fatalf("day 2 settled %+v, positions %v; want %+v, the counterpart paying 300", res.Interop, net, want)
+	}
+}
+
+// testInteropGreyNotSent: a grey record of another city's card that
+// never became a debit is never sent. One tore before the card committed,
+// and the card's next tap, with the grey's counter, released it; another
+// was confirmed on the balance (the retry on another terminal charged
+// the same) and then, in the same cycle, reversed by that retry's record.
+// The OUT file sends their cards' records alone, the ledger holding
+// exactly those against the receivable.
+func testInteropGreyNotSent(t *testing.T, s InteropStores) {
+	g := newInteropRig(t, s)
+	d1 := clearDay
+	released, reversed := g.them.Cards[0], g.them.Cards[1]
+	released.Tear(card.TearBeforeCommit)
+	if r, err := g.ours.Tap(released, 0, g.at(d1, 8), 200); err == nil || r.Status != record.StatusGrey {
+		t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
+	}
+	if _, err := g.ours.Tap(released, 1, g.at(d1, 9), 300); err != nil {
+		t.Fatal(err)
+	}
+	g.upload()
+	reversed.Tear(card.TearBeforeCommit)
+	if r, err := g.ours.Tap(reversed, 0, g.at(d1, 10), 250); err == nil || r.Status != record.StatusGrey {
+		t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
+	}
+	grey := g.ours.Take()[0]
+	if _, err := g.ours.Tap(reversed, 1, g.at(d1, 11), 250); err != nil { // the retry, at the grey's counter
+		t.Fatal(err)
+	}
+	retry := g.ours.Take()[1]
+	if _, err := g.ours.Tap(reversed, 1, g.at(d1, 12), 100); err != nil { // the next, at the balance a grey debit would have left
+		t.Fatal(err)
+	}
+	next := g.ours.Take()[1]
+	for i, recs := range [][][]byte{grey, next, retry} {
+		term := []int{0, 1, 1}[i]
+		g.submit(term, recs)
+	}
+	receivable := ledger.Account{Type: ledger.InterconnectReceivable, Party: interopThem.String()}
+	if g.balance(receivable) != 300+250+100 {
+		t.Fatalf("receivable %d, want the three records' 650, the greys released and reversed", g.balance(receivable))
+	}
+	res, _ := g.clear(d1)
+	if res.Released.Count != 1 || res.Confirmed.Count != 1 || res.Reversed.Count != 1 || res.GreysPending.AmountFen != 0 {
+		t.Fatalf("day 1: released %+v, confirmed %+v, reversed %+v, pending %+v", res.Released, res.Confirmed, res.Reversed, res.GreysPending)
+	}
+	if _, f := g.export(d1); len(f.Clearing) != 3 || f.Header.AmountFen != 650 {
+		t.Fatalf("the OUT file: %+v; want the three records of 650 fen", f)
+	} else {
+		for _, c := range f.Clearing {
+			if c.Grey {
+				t.Errorf("a grey record sent: %+v", c)
+			}
+		}
+	}
+}
+
+// testInteropConfirmedForeignLate: the grey record arrives a day after
+// the card's next record, which was sent and accepted with day 1's OUT
+// file; the grey is confirmed at its arrival (the gap below that record
+// kept the balance it began at), by its own entry, on day 2. Day 2's OUT
+// file sends it alone (a G line), and the counterpart, which kept its
+// card's history from its answer to day 1's file, accepts it; day 3
+// pays our operator for it.
+func testInteropConfirmedForeignLate(t *testing.T, s InteropStores) {
+	g := newInteropRig(t, s)
+	d1, d2, d3 := clearDay, clearDay+1, clearDay+2
+	cd := g.them.Cards[0]
+	cd.Tear(card.TearAfterCommit)
+	if r, err := g.ours.Tap(cd, 0, g.at(d1, 8), 200); err == nil || r.Status != record.StatusGrey {
+		t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
+	}
+	grey := g.ours.Take()[0]
+	if _, err := g.ours.Tap(cd, 1, g.at(d1, 9), 300); err != nil {
+		t.Fatal(err)
+	}
+	g.upload()
+	g.clear(d1)
+	out, f := g.export(d1)
+	if len(f.Clearing) != 1 || f.Clearing[0].Grey {
+		t.Fatalf("day 1's OUT file: %+v, want the next record alone", f.Clearing)
+	}
+	if _, imp := g.answer(out); imp.Accepted.Count != 1 {
+		t.Fatalf("day 1's answer: %+v", imp)
+	}
+	g.at(d2, 10)
+	g.submit(0, grey)
+	res, net := g.clear(d2)
+	if res.GreysPending != (clearing.Totals{Count: 1, AmountFen: 200}) || net["nb-bus"] != 300 {
+		t.Fatalf("day 2: greys pending %+v, positions %v; want the grey confirmed pending, our operator paid the next record's 300", res.GreysPending, net)
+	}
+	out, f = g.export(d2)
+	if len(f.Clearing) != 1 || !f.Clearing[0].Grey || f.Clearing[0].AmountFen != 200 {
+		t.Fatalf("day 2's OUT file: %+v, want the grey alone", f.Clearing)
+	}
+	if _, imp := g.answer(out); imp.Accepted != (interop.Totals{Count: 1, AmountFen: 200}) {
+		t.Fatalf("day 2's answer: %+v, want the grey accepted from the card's history", imp)
+	}
+	if res, net := g.clear(d3); res.Interop.Accepted != (clearing.Totals{Count: 1, AmountFen: 200}) || net["nb-bus"] != 200 {
+		t.Fatalf("day 3 settled %+v, positions %v; want the grey's 200 paid", res.Interop, net)
+	}
+}
+
+// export exports day d's OUT file and decodes it.
+func (g *interopRig) export(d clearing.Day) ([]byte, *interop.File) {
+	g.t.Helper()
+	out, err := g.x.Export(context.Background(), d)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	f, err := interop.Decode("out", out)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return out, f
+}
+
+// confirmForeign has the counterpart's card cd tear on our terminal 0 on
+// day d after it debited greyFen (a grey record), then pay nextFen on
+// our terminal 1, and uploads both: its next record confirms the grey on
+// its balance.
+func (g *interopRig) confirmForeign(d clearing.Day, cd *card.Card, greyFen, nextFen uint32) {
+	g.t.Helper()
+	cd.Tear(card.TearAfterCommit)
+	if r, err := g.ours.Tap(cd, 0, g.at(d, 8), greyFen); err == nil || r.Status != record.StatusGrey {
+		g.t.Fatalf("torn tap: %+v %v, want a grey record", r, err)
+	}
+	if _, err := g.ours.Tap(cd, 1, g.at(d, 9), nextFen); err != nil {
+		g.t.Fatalf("the next tap, on another terminal: %v", err)
+	}
+	g.upload()
 }
 
 // answer has the counterpart answer our OUT file out and imports the
@@ -883,6 +1115,7 @@ func testInteropAppendOnly(t *testing.T, s InteropStores) {
 		"UPDATE interop_records SET amount_fen = 1",
 		"UPDATE interop_records SET state = 'pending', answered_by = ''",
 		"UPDATE interop_records SET state = 'rejected' WHERE state = 'accepted'",
+		"UPDATE interop_records SET grey_pos = 1",
 		"DELETE FROM interop_records",
 	} {
 		if err := s.Exec(ctx, stmt); err == nil {

@@ -192,7 +192,7 @@ func cyclesOver(ctx context.Context, st *stores, now func() time.Time, fees ...c
 		cs.Fees, cs.Params, cs.Ledger = st.clearing, st.clearing, st.ledger
 	}
 	// The interconnection files imported settle in the next cycle run.
-	cs.Interconnect = &interop.Interop{Own: own, Centre: interop.Centre, Store: st.interop, Cycles: cs, Now: now,
+	cs.Interconnect = &interop.Interop{Own: own, Centre: interop.Centre, Store: st.interop, Cycles: cs, Journal: st.clearing, Now: now,
 		Known: func(ctx context.Context, party string) error { _, err := st.registry.Party(ctx, party); return err }}
 	return cs, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/citycard/citycard"
@@ -20,7 +21,7 @@ import (
 
 // interopSubcommands are the subcommands of `citycard interop`.
 var interopSubcommands = []struct{ name, summary string }{
-	{"export", "write a closed cycle's OUT file (other cities' cards' records pending their issuer), or with --type ERR or DSP our error or dispute cases of a day that is over, to --out, and store it"},
+	{"export", "write a closed cycle's OUT file (other cities' cards' records pending their issuer, and their grey records it confirmed), or with --type ERR or DSP our error or dispute cases of a day that is over, to --out, and store it"},
 	{"import", "import a file from the national centre (ANS, INC, ERR, DSP, CTY, BLK): all of it or nothing, once"},
 	{"files", "list the stored files: type, direction, records, amount, the cycle that settled them"},
 	{"show", "write a stored file's bytes (our answer to an INC file, say) to stdout or --out"},
@@ -281,9 +282,14 @@ func printInteropRecords(ctx context.Context, w io.Writer, s interop.Store, id s
 		return writeIndentedJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tISSUER\tASN\tCOUNTER\tAMOUNT (yuan)\tACQUIRER\tSTATE\tREASON\tANSWERED BY")
+	fmt.Fprintln(tw, "SEQ\tISSUER\tASN\tCOUNTER\tAMOUNT (yuan)\tACQUIRER\tSTATE\tREASON\tANSWERED BY\tGREY AT")
 	for _, r := range out {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Issuer, r.ASN, r.Counter, citycard.Yuan(r.AmountFen), r.Acquirer, r.State, r.Reason, r.AnsweredBy)
+		// GREY AT: a G line's grey record, by its journal position.
+		grey := ""
+		if r.GreyPos != 0 {
+			grey = strconv.FormatInt(r.GreyPos, 10)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Issuer, r.ASN, r.Counter, citycard.Yuan(r.AmountFen), r.Acquirer, r.State, r.Reason, r.AnsweredBy, grey)
 	}
 	return tw.Flush()
 }

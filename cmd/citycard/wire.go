@@ -37,6 +37,7 @@ type journal interface {
 // cycles are kept.
 type clearingStore interface {
 	clearing.Journal
+	interop.Journal // the grey records an OUT file sends
 	clearing.Store
 	clearing.FeeStore
 	clearing.AdjustmentStore

@@ -41,6 +41,7 @@ type City struct {
 	start        time.Time
 	now          time.Time
 	vendor       *terminal.PSAMVendor
+	cards        *Cards // its cards' histories, from the answers it made
 }
 
 // Terminal is a city's terminal: a POS with its PSAM and its spool.

@@ -1,6 +1,7 @@
 package interoptest
 
 import (
+	"math"
 	"time"
 
 	"github.com/citycard/citycard"
@@ -12,45 +13,124 @@ import (
 // Answer is the city's answer, as its cards' issuer, to OUT file out
 // (another city's records of its cards): each record of its cards
 // verified by its TAC under the city's own keys, accepted, or rejected
-// with the reason (a forged TAC, a key version it does not hold).
-// Records of other issuers' cards are not its to answer. The answer is
-// addressed to out's sender, an hour after out was made. Kinds of
-// interop.Decode and interop.Encode.
+// with the reason (a forged TAC, a key version it does not hold); each
+// grey record confirmed on its balance (a G line) verified against its
+// cards' histories, which the city keeps from every answer it makes
+// (Cards). Records of other issuers' cards are not its to answer. The
+// answer is addressed to out's sender, an hour after out was made. Kinds
+// of interop.Decode and interop.Encode.
 func (c *City) Answer(out []byte) ([]byte, error) {
 	const op = "interoptest.City.Answer"
 	f, err := interop.Decode("out", out)
 	if err != nil {
 		return nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	return interop.Encode(AnswerOf(f, c.Code, c.Store, nil))
+	if c.cards == nil {
+		c.cards = &Cards{}
+	}
+	return interop.Encode(AnswerOf(f, c.Code, c.Store, c.cards, nil))
+}
+
+// Cards is what an issuer knows of its cards' histories: the taps of
+// them it verified by their TACs (in the OUT files it answered), by card
+// and counter. A grey record, which has no TAC, is verified against it:
+// the card's debit happened if its record at the next counter begins at
+// the balance the grey debit left, and no other tap took the grey's
+// counter. The zero value is empty, ready to use.
+type Cards struct {
+	taps map[cardCounter][]cardTap
+}
+
+type cardCounter struct {
+	asn     citycard.ASN
+	counter uint16
+}
+
+// cardTap is one verified tap of a card at a counter.
+type cardTap struct {
+	terminal  citycard.TerminalID
+	seq       uint32
+	beforeFen int32
+}
+
+func (cs *Cards) add(cl *interop.Clearing) {
+	if cs.taps == nil {
+		cs.taps = map[cardCounter][]cardTap{}
+	}
+	k := cardCounter{cl.ASN, cl.Counter}
+	cs.taps[k] = append(cs.taps[k], cardTap{terminal: cl.Terminal, seq: cl.TerminalSeq, beforeFen: cl.BalanceBeforeFen})
+}
+
+// confirms reports whether the histories confirm grey record cl: a tap
+// at its counter + 1 begins at the balance it left, and every tap at its
+// counter is its own.
+func (cs *Cards) confirms(cl *interop.Clearing) bool {
+	for _, t := range cs.taps[cardCounter{cl.ASN, cl.Counter}] {
+		if t.terminal != cl.Terminal || t.seq != cl.TerminalSeq {
+			return false
+		}
+	}
+	if cl.Counter == math.MaxUint16 {
+		return false
+	}
+	for _, t := range cs.taps[cardCounter{cl.ASN, cl.Counter + 1}] {
+		if int64(t.beforeFen) == int64(cl.BalanceBeforeFen)-int64(cl.AmountFen) {
+			return true
+		}
+	}
+	return false
 }
 
 // AnswerOf is issuer's answer to OUT file f, as City.Answer makes it,
-// its TAC keys in store: each record of its cards verified by its TAC,
-// accepted or rejected with the reason. Reject, if not nil, is asked of
-// each record whose TAC verifies (by its index in f.Clearing): a reason
+// its TAC keys in store, its cards' histories in cards (nil: the file's
+// own records only): each record of its cards verified by its TAC,
+// accepted or rejected with the reason, and each grey record (G line) of
+// its cards verified against the histories, with the file's records
+// whose TACs verify added to them first (a grey and the record that
+// confirms it are usually sent together): confirmed, accepted; not,
+// rejected unconfirmed (ReasonUnconfirmed). Reject, if not nil, is asked
+// of each record that verifies (by its index in f.Clearing): a reason
 // other than ReasonAccepted rejects it all the same, as an issuer does
 // for reasons of its own (a record too late, a card it had blacklisted).
-func AnswerOf(f *interop.File, issuer citycard.IssuerCode, store keys.Store, reject func(i int) interop.Reason) *interop.File {
+// The grey records it accepts join the histories.
+func AnswerOf(f *interop.File, issuer citycard.IssuerCode, store keys.Store, cards *Cards, reject func(i int) interop.Reason) *interop.File {
 	h := &f.Header
 	v := record.NewVerifier(store, issuer)
+	if cards == nil {
+		cards = &Cards{}
+	}
 	ans := &interop.File{Header: interop.Header{Type: interop.FileAnswer, ID: "ANS-" + issuer.String() + "-" + h.Day.String(), Sender: issuer,
 		Receiver: h.Sender, Day: h.Day, Created: h.Created.Add(time.Hour), Refers: h.ID}}
+	reasons := make([]interop.Reason, len(f.Clearing))
+	for i := range f.Clearing {
+		cl := &f.Clearing[i]
+		if cl.Issuer != issuer || cl.Grey {
+			continue
+		}
+		r := cl.Record()
+		if err := v.VerifyTAC(&r); citycard.IsKind(err, citycard.KeyMissing) {
+			reasons[i] = interop.ReasonKey
+		} else if err != nil {
+			reasons[i] = interop.ReasonTAC
+		} else {
+			cards.add(cl)
+		}
+	}
 	for i := range f.Clearing {
 		cl := &f.Clearing[i]
 		if cl.Issuer != issuer {
 			continue
 		}
-		r := cl.Record()
-		reason := interop.ReasonAccepted
-		if err := v.VerifyTAC(&r); citycard.IsKind(err, citycard.KeyMissing) {
-			reason = interop.ReasonKey
-		} else if err != nil {
-			reason = interop.ReasonTAC
-		} else if reject != nil {
-			reason = reject(i)
+		if cl.Grey && !cards.confirms(cl) {
+			reasons[i] = interop.ReasonUnconfirmed
 		}
-		ans.Answers = append(ans.Answers, interop.Answer{RefSeq: i + 1, Accepted: reason == interop.ReasonAccepted, Reason: reason,
+		if reasons[i] == interop.ReasonAccepted && reject != nil {
+			reasons[i] = reject(i)
+		}
+		if cl.Grey && reasons[i] == interop.ReasonAccepted {
+			cards.add(cl)
+		}
+		ans.Answers = append(ans.Answers, interop.Answer{RefSeq: i + 1, Accepted: reasons[i] == interop.ReasonAccepted, Reason: reasons[i],
 			Issuer: cl.Issuer, ASN: cl.ASN, Counter: cl.Counter, AmountFen: cl.AmountFen})
 	}
 	return ans

@@ -17,8 +17,10 @@ import (
 // each holding its own TAC keys (issuer.keys), which our back office does
 // not. Each day, once its cycle is closed, our OUT file is exported
 // (interop.Interop.Export) and each visiting issuer answers the records
-// of its cards: each TAC verified under its own keys, accepted or
-// rejected (FaultCounterpart makes it reject some genuine ones, late);
+// of its cards: each TAC verified under its own keys, each grey record
+// confirmed on its balance (a G line) against its cards' histories (the
+// records it verified: interoptest.Cards), accepted or rejected
+// (FaultCounterpart makes it reject some genuine ones, late);
 // the answers are imported, the rejected records reversed in the ledger,
 // the accepted settled by the next cycle to close.
 
@@ -50,12 +52,17 @@ type counterpart struct {
 	// rejectedOf is the fen the counterpart rejected, by our operator
 	// (the acquirer) and by issuer: what the ledger reversed.
 	rejectedOp, rejectedIssuer map[string]int64
+	// cards is each visiting issuer's view of its cards' histories.
+	cards map[citycard.IssuerCode]*interoptest.Cards
+	// greys counts the grey records (G lines) exported, and those the
+	// issuers accepted.
+	greys, greysAccepted interop.Totals
 }
 
 func (c *City) counterpart() *counterpart {
 	if c.cp == nil {
 		c.cp = &counterpart{rng: rngFor(c.cfg.Seed, "faults-counterpart"), answered: map[string][]interop.Reason{},
-			rejectedOp: map[string]int64{}, rejectedIssuer: map[string]int64{}}
+			rejectedOp: map[string]int64{}, rejectedIssuer: map[string]int64{}, cards: map[citycard.IssuerCode]*interoptest.Cards{}}
 	}
 	return c.cp
 }
@@ -131,6 +138,12 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 		fen := int64(f.Clearing[i].AmountFen)
 		add := func(t *interop.Totals) { t.Count, t.AmountFen = t.Count+1, t.AmountFen+fen }
 		add(&cp.exported)
+		if f.Clearing[i].Grey {
+			add(&cp.greys)
+			if reason == interop.ReasonAccepted {
+				add(&cp.greysAccepted)
+			}
+		}
 		switch reason {
 		case interop.ReasonAccepted:
 			add(&cp.accepted)
@@ -145,10 +158,17 @@ func (c *City) exchangeInterop(ctx context.Context, d clearing.Day) {
 }
 
 // answer is issuer's answer to OUT file f, its TAC keys in store: each
-// record of its cards verified by its TAC (interoptest.AnswerOf); with
-// fault, counterpartRejectPM of those that verify rejected as late.
+// record of its cards verified by its TAC, each grey record against its
+// cards' histories (interoptest.AnswerOf); with fault,
+// counterpartRejectPM of those that verify rejected as late.
 func (cp *counterpart) answer(f *interop.File, issuer citycard.IssuerCode, store keys.Store, fault bool) *interop.File {
-	return interoptest.AnswerOf(f, issuer, store, func(int) interop.Reason {
+	if cp.cards == nil {
+		cp.cards = map[citycard.IssuerCode]*interoptest.Cards{}
+	}
+	if cp.cards[issuer] == nil {
+		cp.cards[issuer] = &interoptest.Cards{}
+	}
+	return interoptest.AnswerOf(f, issuer, store, cp.cards[issuer], func(int) interop.Reason {
 		if fault && cp.rng.IntN(1000) < counterpartRejectPM {
 			return interop.ReasonLate
 		}
@@ -215,6 +235,7 @@ func (c *City) checkInterop(ctx context.Context, v *inv) {
 			v.fail("OUT file %s holds %d records, %d were exported", id, n, len(want))
 		}
 	}
-	v.detail = fmt.Sprintf("%d OUT files of %d records (%d fen) pending their issuer, each answered once by %d answer files of the counterpart cities: %d accepted (%d fen), %d rejected (%d fen: %d by the counterpart fault, %d forged), reversed in the ledger",
-		len(cp.outs), cp.exported.Count, cp.exported.AmountFen, cp.files, cp.accepted.Count, cp.accepted.AmountFen, cp.rejected.Count, cp.rejected.AmountFen, cp.byFault.Count, cp.forged.Count)
+	v.detail = fmt.Sprintf("%d OUT files of %d records (%d fen; %d grey records confirmed on their balance, %d fen) pending their issuer, each answered once by %d answer files of the counterpart cities: %d accepted (%d fen; %d grey, %d fen), %d rejected (%d fen: %d by the counterpart fault, %d forged or unconfirmed), reversed in the ledger",
+		len(cp.outs), cp.exported.Count, cp.exported.AmountFen, cp.greys.Count, cp.greys.AmountFen, cp.files, cp.accepted.Count, cp.accepted.AmountFen,
+		cp.greysAccepted.Count, cp.greysAccepted.AmountFen, cp.rejected.Count, cp.rejected.AmountFen, cp.byFault.Count, cp.forged.Count)
 }

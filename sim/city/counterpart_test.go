@@ -13,8 +13,11 @@ import (
 // TestCounterpartAnswers: a counterpart city answers the records of its
 // cards in our OUT file under its own keys: its genuine records
 // accepted, a forged TAC rejected (tac), another city's record left
-// unanswered; with FaultCounterpart it rejects some genuine ones as late,
-// and never a forged one as anything but tac.
+// unanswered; a grey record (G line) its card's history confirms (the
+// record after it begins at the balance it left) accepted, one of a tap
+// its history does not hold (another tap took its counter) rejected
+// unconfirmed; with FaultCounterpart it rejects some genuine ones as
+// late, and never a forged one as anything but tac.
 func TestCounterpartAnswers(t *testing.T) {
 	national := make([]byte, 16)
 	for i := range national {
@@ -53,6 +56,14 @@ func TestCounterpartAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	add(r)
+	// The grey records: the tap of counter genuine-2 as its terminal
+	// would have sealed it had the card torn (confirmed by the record of
+	// counter genuine-1), and one of another terminal sequence.
+	grey := out.Clearing[genuine-2]
+	grey.Grey, grey.TAC = true, [4]byte{}
+	out.Clearing = append(out.Clearing, grey)
+	grey.TerminalSeq++
+	out.Clearing = append(out.Clearing, grey)
 	for _, fault := range []bool{false, true} {
 		cp := &counterpart{rng: rngFor(1, "faults-counterpart")}
 		ans := cp.answer(out, them.Code, them.Store, fault)
@@ -61,14 +72,18 @@ func TestCounterpartAnswers(t *testing.T) {
 			switch {
 			case a.RefSeq == genuine+1 && (a.Accepted || a.Reason != interop.ReasonTAC):
 				t.Errorf("fault %v: the forged record answered %+v, want rejected tac", fault, a)
+			case a.RefSeq == genuine+3 && !a.Accepted && (!fault || a.Reason != interop.ReasonLate):
+				t.Errorf("fault %v: the confirmed grey record answered %+v, want accepted", fault, a)
+			case a.RefSeq == genuine+4 && (a.Accepted || a.Reason != interop.ReasonUnconfirmed):
+				t.Errorf("fault %v: the grey record another tap's counter took answered %+v, want rejected unconfirmed", fault, a)
 			case a.RefSeq <= genuine && a.Reason == interop.ReasonLate && !a.Accepted:
 				late++
 			case a.RefSeq <= genuine && !a.Accepted:
 				t.Errorf("fault %v: genuine record %d answered %+v", fault, a.RefSeq, a)
 			}
 		}
-		if len(ans.Answers) != genuine+1 || ans.Header.Sender != them.Code || ans.Header.Refers != out.Header.ID {
-			t.Errorf("fault %v: %d answers from %v to %s, want %d from the counterpart to our OUT file (none of the other city's)", fault, len(ans.Answers), ans.Header.Sender, ans.Header.Refers, genuine+1)
+		if len(ans.Answers) != genuine+3 || ans.Header.Sender != them.Code || ans.Header.Refers != out.Header.ID {
+			t.Errorf("fault %v: %d answers from %v to %s, want %d from the counterpart to our OUT file (none of the other city's)", fault, len(ans.Answers), ans.Header.Sender, ans.Header.Refers, genuine+3)
 		}
 		// 5% of 400: 20 expected; well away from 0 and from all.
 		if fault && (late < 5 || late > 50) || !fault && late != 0 {
