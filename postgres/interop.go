@@ -22,8 +22,9 @@ type Interop struct{ db *DB }
 var _ interop.Store = (*Interop)(nil)
 
 // Import implements interop.Store, in one transaction: the file, the
-// files written with it, the records, answers, corrections, cities,
-// listings and ledger entries, all or none. The rows go in by COPY.
+// files written with it, the records and their taps, answers,
+// corrections, cities, listings and ledger entries, all or none. The
+// rows go in by COPY.
 func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error) {
 	const op = "postgres.Interop.Import"
 	already := false
@@ -48,6 +49,9 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 			}
 		}
 		if err := copyAll(ctx, tx, "interop_records", interop.RecColumns, len(imp.Records), func(i int) []any { return imp.Records[i].Args() }); err != nil {
+			return err
+		}
+		if err := copyAll(ctx, tx, "interop_taps", interop.TapColumns, len(imp.Taps), func(i int) []any { return imp.Taps[i].Args() }); err != nil {
 			return err
 		}
 		for _, a := range imp.Answers {

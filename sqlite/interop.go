@@ -23,8 +23,8 @@ var _ interop.Store = (*Interop)(nil)
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // Import implements interop.Store, in one write transaction: the file,
-// the files written with it, the records, answers, corrections, cities,
-// listings and ledger entries, all or none.
+// the files written with it, the records and their taps, answers,
+// corrections, cities, listings and ledger entries, all or none.
 func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error) {
 	const op = "sqlite.Interop.Import"
 	already := false
@@ -49,6 +49,9 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 			}
 		}
 		if err := insertAll(ctx, tx, `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+placeholders(14)+`)`, len(imp.Records), func(i int) []any { return imp.Records[i].Args() }); err != nil {
+			return err
+		}
+		if err := insertAll(ctx, tx, `INSERT INTO interop_taps (`+interop.TapColumns+`) VALUES (?, ?, ?)`, len(imp.Taps), func(i int) []any { return imp.Taps[i].Args() }); err != nil {
 			return err
 		}
 		if len(imp.Answers) > 0 {
