@@ -34,6 +34,19 @@ func openTemp(t testing.TB) *DB {
 // openTempURL is openTemp, with the URL that opens the database again.
 func openTempURL(t testing.TB) (*DB, string) {
 	t.Helper()
+	u := tempSchemaURL(t)
+	db, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
+	return db, u
+}
+
+// tempSchemaURL creates a fresh schema of the test server, dropped when
+// the test ends, and returns the URL that opens a database in it.
+func tempSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(envTestURL)
 	if base == "" {
 		t.Skip(envTestURL + " is not set")
@@ -63,12 +76,7 @@ func openTempURL(t testing.TB) (*DB, string) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := Open(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db, u.String()
+	return u.String()
 }
 
 func TestStore(t *testing.T) {
