@@ -71,10 +71,13 @@ func CardRecordsArgs(issuer citycard.IssuerCode, asn citycard.ASN, after, limit 
 }
 
 // TakenColumns are what the stores' CardRecords select, in ScanTaken's
-// order, from interop_records r left-joined to interop_taps t: a record
-// without its tap reads its time as NULL, which ScanTaken refuses rather
-// than lose the record from the card's purchases.
-const TakenColumns = `r.file_id, r.seq, r.counter, r.amount_fen, t.at_ns`
+// order, from TakenFrom: a record without its tap reads its time as
+// NULL, which ScanTaken refuses rather than lose the record from the
+// card's purchases.
+const (
+	TakenColumns = `r.file_id, r.seq, r.counter, r.amount_fen, t.at_ns`
+	TakenFrom    = `interop_records r LEFT JOIN interop_taps t ON t.file_id = r.file_id AND t.seq = r.seq`
+)
 
 // ScanTaken scans a row of TakenColumns. Kind IO for a row that does not
 // read or has no tap time.

@@ -246,3 +246,14 @@ func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) 
 	return all(ctx, s, "postgres.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
 		WHERE file_type = $1 AND day = $2 ORDER BY at_ns, ref LIMIT $3`, t.String(), int64(d), interop.RecordsMax+1)
 }
+
+// CardRecords implements interop.CardStore, by the unique index of our
+// cards' records accepted (interop_records_card, migration 0014) and
+// their taps (0039).
+func (s *Interop) CardRecords(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, after, limit int) ([]interop.Taken, error) {
+	args, err := interop.CardRecordsArgs(issuer, asn, after, limit)
+	if err != nil {
+		return nil, citycard.Wrap("postgres.Interop.CardRecords", citycard.Other, err)
+	}
+	return all(ctx, s, "postgres.Interop.CardRecords", interop.ScanTaken, `SELECT `+interop.TakenColumns+` FROM `+interop.TakenFrom+` WHERE r.issuer = $1 AND r.asn = $2 AND r.out = 0 AND r.state = 'accepted' AND r.counter > $3 ORDER BY r.counter LIMIT $4`, args...)
+}

@@ -3,12 +3,10 @@ package postgres
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/migration"
 	"github.com/citycard/citycard/storetest"
 )
@@ -42,15 +40,6 @@ func migratedBefore(t *testing.T, version int) (string, *pgx.Conn) {
 	return u, conn
 }
 
-// dollars returns n placeholders, $1 to $n.
-func dollars(n int) string {
-	ps := make([]string, n)
-	for i := range ps {
-		ps[i] = "$" + strconv.Itoa(i+1)
-	}
-	return strings.Join(ps, ", ")
-}
-
 // TestInteropTapsMigration upgrades a store migrated before 0039 that
 // holds INC and OUT records: the INC records' taps are read from their
 // file's lines, as on SQLite (storetest.Before0039).
@@ -58,16 +47,7 @@ func TestInteropTapsMigration(t *testing.T) {
 	ctx := context.Background()
 	u, conn := migratedBefore(t, 39)
 	b := storetest.Before0039(t)
-	for i := range b.Files {
-		if _, err := conn.Exec(ctx, `INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+dollars(13)+`)`, b.Files[i].Args()...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range b.Records {
-		if _, err := conn.Exec(ctx, `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+dollars(14)+`)`, b.Records[i].Args()...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b.Insert(t, func(q string, args ...any) error { _, err := conn.Exec(ctx, q, args...); return err }, func(n int) string { return "$" + strconv.Itoa(n) })
 	db, err := Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)

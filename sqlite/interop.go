@@ -265,3 +265,14 @@ func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) 
 	return all(ctx, s, "sqlite.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
 		WHERE file_type = ? AND day = ? ORDER BY at_ns, ref LIMIT ?`, t.String(), int64(d), interop.RecordsMax+1)
 }
+
+// CardRecords implements interop.CardStore, by the unique index of our
+// cards' records accepted (interop_records_card, migration 0014) and
+// their taps (0039).
+func (s *Interop) CardRecords(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, after, limit int) ([]interop.Taken, error) {
+	args, err := interop.CardRecordsArgs(issuer, asn, after, limit)
+	if err != nil {
+		return nil, citycard.Wrap("sqlite.Interop.CardRecords", citycard.Other, err)
+	}
+	return all(ctx, s, "sqlite.Interop.CardRecords", interop.ScanTaken, `SELECT `+interop.TakenColumns+` FROM `+interop.TakenFrom+` WHERE r.issuer = ? AND r.asn = ? AND r.out = 0 AND r.state = 'accepted' AND r.counter > ? ORDER BY r.counter LIMIT ?`, args...)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/storetest"
 )
 
@@ -16,16 +15,7 @@ func TestInteropTapsMigration(t *testing.T) {
 	ctx := context.Background()
 	path, raw := migratedBefore(t, 39)
 	b := storetest.Before0039(t)
-	for i := range b.Files {
-		if _, err := raw.ExecContext(ctx, `INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+placeholders(13)+`)`, b.Files[i].Args()...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range b.Records {
-		if _, err := raw.ExecContext(ctx, `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+placeholders(14)+`)`, b.Records[i].Args()...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b.Insert(t, func(q string, args ...any) error { _, err := raw.ExecContext(ctx, q, args...); return err }, func(int) string { return "?" })
 	db := upgraded(t, path, raw)
 	var taps int
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM interop_taps`).Scan(&taps); err != nil {

@@ -18,7 +18,8 @@ import (
 // a forged record rejected; after and limit page them, each bound
 // refused one past it. A card of CardRecordsPageMax + 1 records reads
 // in two pages, and whole by interop.CardTaken; a record stored without
-// its tap is an IO error, never a purchase lost.
+// its tap is an IO error, never a purchase lost; a tap is never changed
+// or removed.
 func testInteropCardRecords(t *testing.T, s InteropStores) {
 	ctx := context.Background()
 	cs, ok := s.Interop.(interop.CardStore)
@@ -119,6 +120,11 @@ func testInteropCardRecords(t *testing.T, s InteropStores) {
 	if got, err := cs.CardRecords(ctx, interopOurs, lost, -1, 1); !citycard.IsKind(err, citycard.IO) {
 		t.Errorf("a record without its tap: %+v %v, want kind IO", got, err)
 	}
+	for _, q := range []string{`UPDATE interop_taps SET at_ns = 0`, `DELETE FROM interop_taps`} {
+		if err := s.Exec(ctx, q); err == nil {
+			t.Errorf("%s: done, want it refused (taps are append-only)", q)
+		}
+	}
 }
 
 // testIncoming returns the import of INC file id from the counterpart
@@ -187,6 +193,29 @@ func Before0039(t *testing.T) Taps0039 {
 		{File: inc.ID, Seq: 3, Counter: 9, AmountFen: 300, At: time.Date(2026, 12, 1, 15, 59, 59, 0, time.UTC)},
 		{File: inc.ID, Seq: 4, Counter: 11, AmountFen: 400, At: inc.At.UTC()}}
 	return b0039
+}
+
+// Insert stores b's files and records with exec, as the binary before
+// 0039 did, in statements whose n-th placeholder is ph(n).
+func (b Taps0039) Insert(t *testing.T, exec func(query string, args ...any) error, ph func(n int) string) {
+	t.Helper()
+	values := func(n int) string {
+		ps := make([]string, n)
+		for i := range ps {
+			ps[i] = ph(i + 1)
+		}
+		return strings.Join(ps, ", ")
+	}
+	for i := range b.Files {
+		if err := exec(`INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+values(13)+`)`, b.Files[i].Args()...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range b.Records {
+		if err := exec(`INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+values(14)+`)`, b.Records[i].Args()...); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Check checks what cs reads of the card after the migration, and that

@@ -1,17 +1,9 @@
 -- 0039: the tap time of our cards' records taken in other cities; see
 -- the SQLite store's 0039.
-CREATE TABLE interop_taps (
-	file_id TEXT NOT NULL,
-	seq     BIGINT NOT NULL,
-	at_ns   BIGINT NOT NULL,
-	PRIMARY KEY (file_id, seq),
-	FOREIGN KEY (file_id, seq) REFERENCES interop_records (file_id, seq)
-);
+CREATE TABLE interop_taps (file_id TEXT NOT NULL, seq BIGINT NOT NULL, at_ns BIGINT NOT NULL, PRIMARY KEY (file_id, seq),
+	FOREIGN KEY (file_id, seq) REFERENCES interop_records (file_id, seq));
 
-CREATE FUNCTION interop_taps_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	RAISE EXCEPTION 'tap times are append-only';
-END $$;
+CREATE FUNCTION interop_taps_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'tap times are append-only'; END $$;
 CREATE TRIGGER interop_taps_append_only BEFORE UPDATE OR DELETE ON interop_taps FOR EACH ROW EXECUTE FUNCTION interop_taps_append_only();
 CREATE TRIGGER interop_taps_no_truncate BEFORE TRUNCATE ON interop_taps FOR EACH STATEMENT EXECUTE FUNCTION interop_taps_append_only();
 

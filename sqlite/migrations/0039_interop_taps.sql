@@ -14,10 +14,8 @@ CREATE TABLE interop_taps (
 	FOREIGN KEY (file_id, seq) REFERENCES interop_records (file_id, seq)
 ) STRICT, WITHOUT ROWID;
 
-CREATE TRIGGER interop_taps_no_update BEFORE UPDATE ON interop_taps
-BEGIN SELECT RAISE(ABORT, 'tap times are append-only'); END;
-CREATE TRIGGER interop_taps_no_delete BEFORE DELETE ON interop_taps
-BEGIN SELECT RAISE(ABORT, 'tap times are append-only'); END;
+CREATE TRIGGER interop_taps_no_update BEFORE UPDATE ON interop_taps BEGIN SELECT RAISE(ABORT, 'tap times are append-only'); END;
+CREATE TRIGGER interop_taps_no_delete BEFORE DELETE ON interop_taps BEGIN SELECT RAISE(ABORT, 'tap times are append-only'); END;
 
 -- The INC records stored before take their time from their file, kept
 -- whole: record SEQ is line SEQ + 1, "R|SEQ|...", and its date_time the
