@@ -164,8 +164,9 @@ func (b ShadowBalances) purchases(ctx context.Context, cards []acquire.Card) (he
 
 // SettleLateLosses has the issuer bear what each of cards (closed cards
 // with a cut: their balance moved or refunded) was used for beyond its
-// book, by the purchases booked now (cms.Manager.SettleLateLoss): the
-// old card's records that came after its balance was reckoned. Cards
+// book, by its purchases now, here and elsewhere
+// (cms.Manager.SettleLateLoss): the old card's records that came after
+// its balance was reckoned, from our terminals or in an INC file. Cards
 // without a cut or not closed are passed over. It returns the cards that
 // had a loss booked and its sum. Kinds of Purchases and SettleLateLoss.
 func (b ShadowBalances) SettleLateLosses(ctx context.Context, by cms.Actor, cards []cms.Card) (n int, fen int64, err error) {
