@@ -40,7 +40,7 @@ type Balances interface {
 // record here, so for a card with purchases elsewhere it is taken at
 // most at the book less every purchase: that is the chip's balance
 // once all its records are in, and more while some are still to come,
-// so it never takes from the holder what the chip still holds. A card
+// so it takes from the holder nothing the chip still holds. A card
 // with a cut (lost or damaged, replaced) is reckoned from card
 // management's book less its purchases, here and elsewhere
 // (cms.Manager.BookPurse), each at its tap's time for the cut: a late
