@@ -29,19 +29,31 @@ type Balances interface {
 }
 
 // ShadowBalances gives a card's purse from acquisition: its purchases
-// booked, read from the journal (acquire.Acquirer.CardPurchases), and its
-// balance. A card in use is not there to be read at a refund made
-// without it, so its balance is the one its newest record reported (the
-// card shadow's), or card management's book for a card no record of
-// which came in. A card with a cut (lost or damaged, replaced) is
-// reckoned from card management's book less its purchases booked
-// (cms.Manager.BookPurse): a late load record cannot make it look
-// fuller, and the purchases still to come are the cooling period's
-// business, or the issuer's (SettleLateLosses). Without an acquirer the
-// purchases are none. Kinds IO, NotFound (the card).
+// booked, read from the journal (acquire.Acquirer.CardPurchases) and,
+// with Elsewhere, those accepted in other cities (the INC records of
+// our card: the chip spent them there, and the float paid that city),
+// and its balance. A card in use is not there to be read at a refund
+// made without it, so its balance is the one its newest record
+// reported (the card shadow's), or card management's book less its
+// purchases for a card no record of which came in here. The shadow's
+// balance does not show a purchase elsewhere after the card's newest
+// record here, so for a card with purchases elsewhere it is taken at
+// most at the book less every purchase: that is the chip's balance
+// once all its records are in, and more while some are still to come,
+// so it takes from the holder nothing the chip still holds. A card
+// with a cut (lost or damaged, replaced) is reckoned from card
+// management's book less its purchases, here and elsewhere
+// (cms.Manager.BookPurse), each at its tap's time for the cut: a late
+// load record cannot make it look fuller, and the purchases still to
+// come are the cooling period's business, or the issuer's
+// (SettleLateLosses). Without an acquirer the purchases here are none,
+// without Elsewhere those elsewhere. Kinds IO, NotFound (the card).
 type ShadowBalances struct {
 	Acquirer *acquire.Acquirer
 	Cards    *cms.Manager
+	// Elsewhere gives the card's purchases in other cities
+	// (InteropElsewhere); nil: none.
+	Elsewhere Elsewhere
 }
 
 // Balance implements Balances.
@@ -51,58 +63,110 @@ func (b ShadowBalances) Balance(ctx context.Context, issuer citycard.IssuerCode,
 	if err != nil {
 		return 0, nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	ps, err := b.Purchases(ctx, []acquire.Card{{Issuer: issuer, ASN: asn}})
+	card := acquire.Card{Issuer: issuer, ASN: asn}
+	here, elsewhere, err := b.purchases(ctx, []acquire.Card{card})
 	if err != nil {
 		return 0, nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	purchases := ps[acquire.Card{Issuer: issuer, ASN: asn}]
+	purchases := append(here[card], elsewhere[card]...)
+	book, err := b.Cards.BookPurse(ctx, issuer, asn, purchases)
+	if err != nil {
+		return 0, nil, citycard.Wrap(op, citycard.Other, err)
+	}
 	if b.Acquirer != nil && c.LostAt.IsZero() {
 		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
+			if len(elsewhere[card]) > 0 {
+				return min(sh.ReportedFen, book), purchases, nil
+			}
 			return sh.ReportedFen, purchases, nil
 		}
 	}
-	bal, err := b.Cards.BookPurse(ctx, issuer, asn, purchases)
-	return bal, purchases, citycard.Wrap(op, citycard.Other, err)
+	return book, purchases, nil
 }
 
 // Reported is a card's balance as its holder sees it, without the
 // journal read of Balance: the balance its newest record reported, or
-// card management's book for a card no record of which came in. Kind IO.
+// card management's book less its purchases elsewhere for a card no
+// record of which came in here. Kinds IO, Invalid.
 func (b ShadowBalances) Reported(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN) (int64, error) {
+	const op = "api.ShadowBalances.Reported"
 	if b.Acquirer != nil {
 		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
 			return sh.ReportedFen, nil
 		}
 	}
-	return b.Cards.BookBalance(ctx, issuer, asn)
+	var elsewhere []cms.Purchase
+	if b.Elsewhere != nil {
+		var err error
+		if elsewhere, err = b.Elsewhere.Purchases(ctx, issuer, asn); err != nil {
+			return 0, citycard.Wrap(op, citycard.Other, err)
+		}
+	}
+	book, err := b.Cards.BookPurse(ctx, issuer, asn, elsewhere)
+	return book, citycard.Wrap(op, citycard.Other, err)
 }
 
-// Purchases returns the purchases booked of cards (at most
-// acquire.CardPurchasesMax), read from the journal in one pass; none
-// without an acquirer. Kinds Invalid, IO.
+// Purchases returns the purchases of cards (1 to
+// acquire.CardPurchasesMax, else kind Invalid): those booked here, read
+// from the journal in one pass, in journal order, then those accepted
+// elsewhere, by counter; none without an acquirer and Elsewhere. Kinds
+// Invalid, IO.
 func (b ShadowBalances) Purchases(ctx context.Context, cards []acquire.Card) (map[acquire.Card][]cms.Purchase, error) {
-	out := make(map[acquire.Card][]cms.Purchase, len(cards))
-	if b.Acquirer == nil {
-		return out, nil
-	}
-	got, err := b.Acquirer.CardPurchases(ctx, cards...)
+	here, elsewhere, err := b.purchases(ctx, cards)
 	if err != nil {
 		return nil, err
 	}
-	for c, ps := range got {
-		list := make([]cms.Purchase, len(ps))
-		for i, p := range ps {
-			list[i] = cms.Purchase{At: p.At, AmountFen: p.AmountFen}
-		}
-		out[c] = list
+	for c, ps := range elsewhere {
+		here[c] = append(here[c], ps...)
 	}
-	return out, nil
+	return here, nil
+}
+
+// purchases returns the purchases of cards booked here and those
+// accepted elsewhere, apart. Kinds of Purchases.
+func (b ShadowBalances) purchases(ctx context.Context, cards []acquire.Card) (here, elsewhere map[acquire.Card][]cms.Purchase, err error) {
+	const op = "api.ShadowBalances.Purchases"
+	here = make(map[acquire.Card][]cms.Purchase, len(cards))
+	elsewhere = make(map[acquire.Card][]cms.Purchase)
+	if b.Acquirer == nil && b.Elsewhere == nil {
+		return here, elsewhere, nil
+	}
+	if len(cards) == 0 || len(cards) > acquire.CardPurchasesMax {
+		return nil, nil, citycard.E(op, citycard.Invalid, "%d cards: want 1 to %d", len(cards), acquire.CardPurchasesMax)
+	}
+	if b.Acquirer != nil {
+		got, err := b.Acquirer.CardPurchases(ctx, cards...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for c, ps := range got {
+			list := make([]cms.Purchase, len(ps))
+			for i, p := range ps {
+				list[i] = cms.Purchase{At: p.At, AmountFen: p.AmountFen}
+			}
+			here[c] = list
+		}
+	}
+	if b.Elsewhere != nil {
+		for _, c := range cards {
+			if _, done := elsewhere[c]; done {
+				continue // a card named twice
+			}
+			ps, err := b.Elsewhere.Purchases(ctx, c.Issuer, c.ASN)
+			if err != nil {
+				return nil, nil, citycard.Wrap(op, citycard.Other, err)
+			}
+			elsewhere[c] = ps
+		}
+	}
+	return here, elsewhere, nil
 }
 
 // SettleLateLosses has the issuer bear what each of cards (closed cards
 // with a cut: their balance moved or refunded) was used for beyond its
-// book, by the purchases booked now (cms.Manager.SettleLateLoss): the
-// old card's records that came after its balance was reckoned. Cards
+// book, by its purchases now, here and elsewhere
+// (cms.Manager.SettleLateLoss): the old card's records that came after
+// its balance was reckoned, from our terminals or in an INC file. Cards
 // without a cut or not closed are passed over. It returns the cards that
 // had a loss booked and its sum. Kinds of Purchases and SettleLateLoss.
 func (b ShadowBalances) SettleLateLosses(ctx context.Context, by cms.Actor, cards []cms.Card) (n int, fen int64, err error) {
@@ -639,7 +703,9 @@ func (s *Server) balances(m *cms.Manager) Balances {
 	if s.Balances != nil {
 		return s.Balances
 	}
-	return ShadowBalances{Acquirer: s.Acquirer, Cards: m}
+	b := s.ShadowBalances()
+	b.Cards = m
+	return b
 }
 
 // refundRequest is a refund's body less its approval_id: what an

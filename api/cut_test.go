@@ -29,6 +29,7 @@ import (
 // it likes.
 type cutRig struct {
 	city  *sim.DeviceCity
+	db    *sqlite.DB
 	m     *cms.Manager
 	srv   *httptest.Server
 	s     *Server
@@ -71,7 +72,7 @@ func newCutRig(t *testing.T, cards, sold int) *cutRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	r := &cutRig{city: city, at: start}
+	r := &cutRig{city: city, db: db, at: start}
 	p, err := cms.NewProtector(make([]byte, cms.DataKeyLen), nil)
 	if err != nil {
 		t.Fatal(err)

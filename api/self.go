@@ -161,7 +161,7 @@ func (s *Server) handleSelfCard(w http.ResponseWriter, r *http.Request, holder i
 		if s.Balances != nil {
 			bal, _, err = s.Balances.Balance(r.Context(), issuer, asn)
 		} else {
-			bal, err = ShadowBalances{Acquirer: s.Acquirer, Cards: s.Cards}.Reported(r.Context(), issuer, asn)
+			bal, err = s.ShadowBalances().Reported(r.Context(), issuer, asn)
 		}
 	}
 	if err != nil {

@@ -208,8 +208,12 @@ type Server struct {
 	// nil: those routes refuse every token.
 	SelfService *cms.SelfService
 	// Balances gives a card's balance for a refund; nil: ShadowBalances
-	// over the Acquirer and Cards.
+	// over the Acquirer, Cards and Elsewhere.
 	Balances Balances
+	// Elsewhere gives our cards' purchases in other cities, which
+	// ShadowBalances counts (InteropElsewhere over the interconnection's
+	// store); nil: none.
+	Elsewhere Elsewhere
 	// RefundApprovalFen is the refund payout over which a supervisor's
 	// approval is needed; 0: DefaultRefundApprovalFen.
 	RefundApprovalFen int64

@@ -16,7 +16,9 @@ import (
 	"github.com/citycard/citycard/api"
 	"github.com/citycard/citycard/blacklist"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/clearing"
 	"github.com/citycard/citycard/cms"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/postgres"
@@ -49,6 +51,9 @@ type liveCard struct {
 	// replaced) put on the card less what they took back: owed beside
 	// the chip's balance until the balance moves or is refunded.
 	adjustedFen int64
+	// elsewhereFen is what its records accepted in another city's INC
+	// files debited (the float paid that city).
+	elsewhereFen int64
 }
 
 // live drives cards through card management (cms.Manager over SQLite),
@@ -57,7 +62,10 @@ type liveCard struct {
 // reaches the host), purchases sealed on a POS and uploaded in batches
 // that acquire books (some after the card's loss report, some after its
 // balance moved or was refunded), loss reports, replacements with the
-// balance move after the cooling period, refunds.
+// balance move after the cooling period, refunds; a quarter of the
+// purchases made on a POS of another city, whose records come back in
+// its INC files (imported by interop, booked from the float), which the
+// refunds and balance moves count (api.ShadowBalances' Elsewhere).
 type live struct {
 	t      *testing.T
 	ctx    context.Context
@@ -69,6 +77,9 @@ type live struct {
 	host   *cms.LoadHost
 	acq    *acquire.Acquirer
 	purse  api.ShadowBalances
+	// x imports the INC files of the cards' purchases in another city
+	// (on the POS elsewhere), into the same ledger.
+	x      *interop.Interop
 	holder int64
 	cards  []*liveCard
 	ops    int
@@ -87,10 +98,14 @@ var (
 
 // liveStores are the stores a live lifecycle runs on, one database's.
 type liveStores struct {
-	cms       cms.Store
-	journal   acquire.Journal
-	ledger    ledger.Store
-	blacklist blacklist.Store
+	cms          cms.Store
+	journal      acquire.Journal
+	ledger       ledger.Store
+	blacklist    blacklist.Store
+	interconnect interface {
+		interop.Store
+		interop.CardStore
+	}
 }
 
 func sqliteStores(t *testing.T) liveStores {
@@ -100,7 +115,7 @@ func sqliteStores(t *testing.T) liveStores {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return liveStores{db.CMS(), db.Journal(), db.Ledger(), db.Blacklist()}
+	return liveStores{db.CMS(), db.Journal(), db.Ledger(), db.Blacklist(), db.Interop()}
 }
 
 // postgresStores opens a fresh schema on the server of
@@ -127,7 +142,7 @@ func postgresStores(t *testing.T) liveStores {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return liveStores{db.CMS(), db.Journal(), db.Ledger(), db.Blacklist()}
+	return liveStores{db.CMS(), db.Journal(), db.Ledger(), db.Blacklist(), db.Interop()}
 }
 
 func newLive(t *testing.T, seed uint64, st liveStores) *live {
@@ -135,7 +150,7 @@ func newLive(t *testing.T, seed uint64, st liveStores) *live {
 	ctx := context.Background()
 	start := time.Date(2026, 11, 24, 8, 0, 0, 0, citycard.ChinaTime)
 	city, err := sim.NewDeviceCity(sim.DeviceConfig{Seed: seed, Alg: keys.Alg3DES, Fare: terminal.FlatFare{}, Start: start.AddDate(0, 0, -1),
-		Stops: []sim.DeviceStop{{Mode: terminal.ModePOS}, {Mode: terminal.ModePOS}}, Cards: []sim.DeviceCard{{BalanceFen: 1}}})
+		Stops: []sim.DeviceStop{{Mode: terminal.ModePOS}, {Mode: terminal.ModePOS}, {Mode: terminal.ModePOS}}, Cards: []sim.DeviceCard{{BalanceFen: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +171,8 @@ func newLive(t *testing.T, seed uint64, st liveStores) *live {
 	}
 	t.Cleanup(func() { l.acq.Close() })
 	l.host = cms.NewLoadHost(l.m, city.Store, l.acq)
-	l.purse = api.ShadowBalances{Acquirer: l.acq, Cards: l.m}
+	l.purse = api.ShadowBalances{Acquirer: l.acq, Cards: l.m, Elsewhere: api.InteropElsewhere{Store: st.interconnect}}
+	l.x = &interop.Interop{Own: sim.Issuer, Centre: interop.Centre, Store: st.interconnect, Verifier: record.NewVerifier(city.Store, sim.Issuer), Now: now}
 	h, err := l.m.Register(ctx, liveClerk, cms.Cardholder{Name: "张三丰", DocType: cms.ResidentID, DocNumber: "330203199001011236",
 		DateOfBirth: cms.Date{Year: 1990, Month: 1, Day: 1}, Phone: "13812345678"})
 	if err != nil {
@@ -346,7 +362,8 @@ func (l *live) strayLoad(c *liveCard) {
 }
 
 // purchase taps c on the POS (offline: a lost card is not on its
-// blacklist), spooled until the next upload.
+// blacklist), spooled until the next upload; one in four on the POS of
+// another city (elsewhereStop), whose records come back in an INC file.
 func (l *live) purchase(c *liveCard) {
 	l.t.Helper()
 	cd := l.city.Cards[c.chip]
@@ -354,11 +371,51 @@ func (l *live) purchase(c *liveCard) {
 	if cd.State().BalanceFen < int64(amount) {
 		return
 	}
-	if _, err := l.city.Tap(c.chip, 0, l.at, amount); err != nil {
+	stop, what := 0, "purchase"
+	if l.rnd.IntN(4) == 0 {
+		stop, what = elsewhereStop, "purchase elsewhere"
+	}
+	if _, err := l.city.Tap(c.chip, stop, l.at, amount); err != nil {
 		l.fatalf("card %v: tap of %d fen: %v", c.asn, amount, err)
 	}
 	c.pending += int64(amount)
-	l.counts["purchase"]++
+	l.counts[what]++
+}
+
+// elsewhereStop is the device city's POS in another city: its records
+// are not uploaded to acquisition but sent back in that city's INC file.
+const elsewhereStop = 2
+
+// liveCity is the acquiring city of the purchases elsewhere.
+var liveCity = citycard.IssuerCode{0x20, 0x00, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF}
+
+// incoming imports recs, the records the POS elsewhere took, as that
+// city's INC file: each accepted, booked from our float to the city.
+func (l *live) incoming(recs [][]byte) {
+	l.t.Helper()
+	now := l.at.In(citycard.ChinaTime).Truncate(time.Second)
+	f := &interop.File{Header: interop.Header{Type: interop.FileIncoming, ID: fmt.Sprintf("INC-%v-%d", liveCity, l.batch), Sender: liveCity, Receiver: sim.Issuer,
+		Day: interop.Day(clearing.DayOf(now.Date())), Created: now}}
+	for _, b := range recs {
+		r, err := record.DecodeBinary(b)
+		if err != nil {
+			l.fatalf("a record elsewhere: %v", err)
+		}
+		cl, err := interop.ClearingOf(&r)
+		if err != nil {
+			l.fatalf("a record elsewhere: %v", err)
+		}
+		f.Clearing = append(f.Clearing, cl)
+		l.cardOf(r.ASN).elsewhereFen += int64(r.Amount)
+	}
+	b, err := interop.Encode(f)
+	if err != nil {
+		l.fatalf("INC file %s: %v", f.Header.ID, err)
+	}
+	imp, err := l.x.Import(l.ctx, f.Header.ID, b)
+	if err != nil || imp.Rejected.Count != 0 {
+		l.fatalf("INC file %s: %+v %v, want every record accepted", f.Header.ID, imp, err)
+	}
 }
 
 // upload submits what the terminals spooled to acquisition, which books
@@ -371,6 +428,10 @@ func (l *live) upload() {
 			continue
 		}
 		l.batch++
+		if u.Terminal.ID == l.city.Terminals[elsewhereStop].ID {
+			l.incoming(u.Records)
+			continue
+		}
 		b := acquire.Batch{Terminal: u.Terminal.ID, ID: fmt.Sprint("b", l.batch), Count: len(u.Records), AmountFen: u.GenuineFen}
 		for _, r := range u.Records {
 			b.Body = append(b.Body, r...)
@@ -524,7 +585,7 @@ func (l *live) adjust(c *liveCard, k cms.Card, p *cms.Product) {
 // unseen lists the terms of the conserved sum no step has made yet.
 func (l *live) unseen() []string {
 	var ks []string
-	for _, k := range []string{"sale", "load", "load torn", "purchase", "refund", "move", "late loss", "adjust credit", "adjust debit"} {
+	for _, k := range []string{"sale", "load", "load torn", "purchase", "purchase elsewhere", "refund", "move", "late loss", "adjust credit", "adjust debit"} {
 		if l.counts[k] == 0 {
 			ks = append(ks, k)
 		}
@@ -627,8 +688,9 @@ func (l *live) step() {
 
 // check asserts, for every card: loads - purchases - refunds - moved out
 // + moved in + loss borne + adjust credit - adjust debit (card
-// management's book, its flows, less the
-// purchases acquisition booked and those still spooled) is the balance
+// management's book, its flows, less the purchases acquisition booked,
+// those accepted in another city's INC files and those still spooled,
+// here or there) is the balance
 // its virtual card holds (and, damaged or replaced, its adjustments);
 // 0 for a card closed (a lost one's chip goes on
 // spending what is no longer the cardholder's: once its records are in,
@@ -641,11 +703,14 @@ func (l *live) check() {
 	for i, c := range l.cards {
 		refs[i] = acquire.Card{Issuer: sim.Issuer, ASN: c.asn}
 	}
+	// The purchases here from the journal, those elsewhere as the test
+	// sent them, apart from what the refunds and moves read (l.purse).
+	here := api.ShadowBalances{Acquirer: l.acq, Cards: l.m}
 	bought := map[acquire.Card][]cms.Purchase{}
 	for len(refs) > 0 {
 		page := refs[:min(len(refs), acquire.CardPurchasesMax)]
 		refs = refs[len(page):]
-		ps, err := l.purse.Purchases(l.ctx, page)
+		ps, err := here.Purchases(l.ctx, page)
 		if err != nil {
 			l.fatalf("purchases: %v", err)
 		}
@@ -667,7 +732,7 @@ func (l *live) check() {
 				adjusted += f.Type.Sign() * f.Fen
 			}
 		}
-		held := book - cms.PurchasesFen(bought[acquire.Card{Issuer: sim.Issuer, ASN: c.asn}])
+		held := book - cms.PurchasesFen(bought[acquire.Card{Issuer: sim.Issuer, ASN: c.asn}]) - c.elsewhereFen
 		sum += held
 		var want int64
 		switch {

@@ -209,8 +209,10 @@
 //
 // A lost or damaged card is not there to be read, so its balance is
 // reckoned from the book (BookPurse: BookBalance less its purchases
-// booked, acquisition's journal being the list of them: package api's
-// ShadowBalances), which a late load record cannot swell. Once its
+// booked, acquisition's journal being the list of them, and those of
+// its records accepted in other cities, from interop's INC files, each
+// at its tap's time: package api's ShadowBalances), which a late load
+// record cannot swell. Once its
 // balance has moved or been refunded (the card closed), any purchase
 // booked beyond what its book covers came late (LateLossDue): its use
 // after the cut and, should one come after the cooling period, a

@@ -50,6 +50,12 @@
 // cycle to close pays the city for them, from our issuer. Our answer to
 // the INC file (AnswerID) is made from the file alone (its creation time
 // is the INC file's), stored with it, and shown by citycard interop show.
+// Each INC record's tap time is stored beside it (Tap, taken.go), so
+// that a card's records accepted elsewhere are read back by card, with
+// their times (CardStore, CardTaken): they are the card's purchases in
+// other cities, which a lost or damaged card's refund and balance move
+// are reckoned less and cut at its report (package api's
+// ShadowBalances).
 //
 // Error records (差错, ERR files) correct accepted records of either
 // direction: the card's issuer owes the acquirer more, or is paid back;

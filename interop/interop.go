@@ -594,6 +594,7 @@ func (x *Interop) incoming(ctx context.Context, name string, f *File, imp *Impor
 		}
 		imp.Records = append(imp.Records, Rec{File: h.ID, Seq: i + 1, Issuer: c.Issuer, ASN: c.ASN, Counter: c.Counter, AmountFen: int64(c.AmountFen),
 			Acquirer: acquirer, Product: c.Product, CardType: c.CardType, State: st, Reason: reason, AnsweredBy: ans.Header.ID})
+		imp.Taps = append(imp.Taps, Tap{File: h.ID, Seq: i + 1, At: c.At})
 		ans.Answers = append(ans.Answers, Answer{RefSeq: i + 1, Accepted: st == Accepted, Reason: reason, Issuer: c.Issuer, ASN: c.ASN, Counter: c.Counter, AmountFen: c.AmountFen})
 	}
 	products := make([]uint16, 0, len(byProduct))

@@ -124,6 +124,7 @@ type Import struct {
 	File        Stored
 	Also        []Stored   // files written with it: our answer to an INC file
 	Records     []Rec      // new records: an OUT file's (pending), an INC file's (decided)
+	Taps        []Tap      // the tap time of each of an INC file's records (taken.go)
 	Answers     []Answered // OUT records an ANS file decides, each pending until now
 	Corrections []Corr     // an ERR or DSP file's records
 	Cities      []City     // a CTY file's records

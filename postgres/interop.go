@@ -22,8 +22,9 @@ type Interop struct{ db *DB }
 var _ interop.Store = (*Interop)(nil)
 
 // Import implements interop.Store, in one transaction: the file, the
-// files written with it, the records, answers, corrections, cities,
-// listings and ledger entries, all or none. The rows go in by COPY.
+// files written with it, the records and their taps, answers,
+// corrections, cities, listings and ledger entries, all or none. The
+// rows go in by COPY.
 func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error) {
 	const op = "postgres.Interop.Import"
 	already := false
@@ -48,6 +49,9 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 			}
 		}
 		if err := copyAll(ctx, tx, "interop_records", interop.RecColumns, len(imp.Records), func(i int) []any { return imp.Records[i].Args() }); err != nil {
+			return err
+		}
+		if err := copyAll(ctx, tx, "interop_taps", interop.TapColumns, len(imp.Taps), func(i int) []any { return imp.Taps[i].Args() }); err != nil {
 			return err
 		}
 		for _, a := range imp.Answers {
@@ -241,4 +245,15 @@ func (s *Interop) Raise(ctx context.Context, c *interop.Case) (interop.Case, boo
 func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error) {
 	return all(ctx, s, "postgres.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
 		WHERE file_type = $1 AND day = $2 ORDER BY at_ns, ref LIMIT $3`, t.String(), int64(d), interop.RecordsMax+1)
+}
+
+// CardRecords implements interop.CardStore, by the unique index of our
+// cards' records accepted (interop_records_card, migration 0014) and
+// their taps (0039).
+func (s *Interop) CardRecords(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, after, limit int) ([]interop.Taken, error) {
+	args, err := interop.CardRecordsArgs(issuer, asn, after, limit)
+	if err != nil {
+		return nil, citycard.Wrap("postgres.Interop.CardRecords", citycard.Other, err)
+	}
+	return all(ctx, s, "postgres.Interop.CardRecords", interop.ScanTaken, `SELECT `+interop.TakenColumns+` FROM `+interop.TakenFrom+` WHERE r.issuer = $1 AND r.asn = $2 AND r.out = 0 AND r.state = 'accepted' AND r.counter > $3 ORDER BY r.counter LIMIT $4`, args...)
 }

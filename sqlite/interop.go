@@ -23,8 +23,8 @@ var _ interop.Store = (*Interop)(nil)
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // Import implements interop.Store, in one write transaction: the file,
-// the files written with it, the records, answers, corrections, cities,
-// listings and ledger entries, all or none.
+// the files written with it, the records and their taps, answers,
+// corrections, cities, listings and ledger entries, all or none.
 func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error) {
 	const op = "sqlite.Interop.Import"
 	already := false
@@ -49,6 +49,9 @@ func (s *Interop) Import(ctx context.Context, imp *interop.Import) (bool, error)
 			}
 		}
 		if err := insertAll(ctx, tx, `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+placeholders(15)+`)`, len(imp.Records), func(i int) []any { return imp.Records[i].Args() }); err != nil {
+			return err
+		}
+		if err := insertAll(ctx, tx, `INSERT INTO interop_taps (`+interop.TapColumns+`) VALUES (?, ?, ?)`, len(imp.Taps), func(i int) []any { return imp.Taps[i].Args() }); err != nil {
 			return err
 		}
 		if len(imp.Answers) > 0 {
@@ -261,4 +264,15 @@ func (s *Interop) Raise(ctx context.Context, c *interop.Case) (interop.Case, boo
 func (s *Interop) Cases(ctx context.Context, t interop.FileType, d interop.Day) ([]interop.Case, error) {
 	return all(ctx, s, "sqlite.Interop.Cases", interop.ScanCase, `SELECT `+interop.CaseColumns+` FROM interop_cases
 		WHERE file_type = ? AND day = ? ORDER BY at_ns, ref LIMIT ?`, t.String(), int64(d), interop.RecordsMax+1)
+}
+
+// CardRecords implements interop.CardStore, by the unique index of our
+// cards' records accepted (interop_records_card, migration 0014) and
+// their taps (0039).
+func (s *Interop) CardRecords(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, after, limit int) ([]interop.Taken, error) {
+	args, err := interop.CardRecordsArgs(issuer, asn, after, limit)
+	if err != nil {
+		return nil, citycard.Wrap("sqlite.Interop.CardRecords", citycard.Other, err)
+	}
+	return all(ctx, s, "sqlite.Interop.CardRecords", interop.ScanTaken, `SELECT `+interop.TakenColumns+` FROM `+interop.TakenFrom+` WHERE r.issuer = ? AND r.asn = ? AND r.out = 0 AND r.state = 'accepted' AND r.counter > ? ORDER BY r.counter LIMIT ?`, args...)
 }

@@ -51,6 +51,7 @@ func RunInterop(t *testing.T, open func(t *testing.T) InteropStores) {
 		{"GreyNotSent", testInteropGreyNotSent},
 		{"Cases", testInteropCases},
 		{"FloatMoves", testInteropFloatMoves},
+		{"CardRecords", testInteropCardRecords},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,7 +36,7 @@ func withConsole(apiH http.Handler, s *api.Server, login console.StaffAuth, j co
 		c.Replays = s.Replays
 	}
 	if s.Cards != nil {
-		c.Cards = console.CMS{Manager: s.Cards, Staffing: s.Staffing, Balances: api.ShadowBalances{Acquirer: s.Acquirer, Cards: s.Cards}, RefundApprovalFen: s.RefundApprovalFen}
+		c.Cards = console.CMS{Manager: s.Cards, Staffing: s.Staffing, Balances: s.ShadowBalances(), RefundApprovalFen: s.RefundApprovalFen}
 	}
 	if s.Apps != nil {
 		c.Apps = s.Apps

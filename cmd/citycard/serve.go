@@ -155,7 +155,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if s.Interop != nil {
 		go feedInterop(ctx, s, logger)
 	}
-	go settleLateLosses(ctx, api.ShadowBalances{Acquirer: acq, Cards: s.Cards}, logger)
+	go settleLateLosses(ctx, s.ShadowBalances(), logger)
 	if *fareFeeds != "" {
 		if fi, err := os.Stat(*fareFeeds); err != nil || !fi.IsDir() {
 			return fmt.Errorf("serve: --fare-feeds %s is not a directory: %w", *fareFeeds, errUsage)

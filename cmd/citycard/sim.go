@@ -487,6 +487,9 @@ func (b *simBackOffice) apiServer(staff api.StaffAuth) *api.Server {
 		// refunds of lost cards, over HTTP. The city's counters have no
 		// supervisor to approve a refund: no refund waits for one.
 		Cards: b.cards, Loads: b.loads, TopUps: b.topUps, RefundApprovalFen: cms.AmountFenMax,
+		// Our cards' purchases in the counterpart cities, which a lost
+		// card's refund is reckoned less.
+		Elsewhere: api.InteropElsewhere{Store: b.st.interop},
 	}
 }
 
@@ -580,6 +583,15 @@ func (b *simBackOffice) Journal() acquire.Journal { return b.st.journal }
 
 // Ledger implements city.BackOffice.
 func (b *simBackOffice) Ledger() ledger.Store { return b.st.ledger }
+
+// InteropCards implements city.BackOffice: nil while the store is
+// closed.
+func (b *simBackOffice) InteropCards() interop.CardStore {
+	if b.st == nil {
+		return nil
+	}
+	return b.st.interop
+}
 
 // Clearing implements city.BackOffice: the cycles as citycard clear
 // runs them (cyclesOver), on the city's clock, and the registry's

@@ -44,6 +44,13 @@ type clearingStore interface {
 	clearing.ParamStore
 }
 
+// interopStore is the interconnection's storage: its files and records,
+// and our cards' records accepted elsewhere read card by card.
+type interopStore interface {
+	interop.Store
+	interop.CardStore
+}
+
 // stores are the back office's storage, whichever engine holds it.
 type stores struct {
 	url       dburl.URL
@@ -58,7 +65,7 @@ type stores struct {
 	holders   cms.HolderAccountStore
 	apps      apps.Store
 	recon     recon.Store
-	interop   interop.Store
+	interop   interopStore
 	close     func() error
 	// lockWriter takes the store's writer lock (see writer.go).
 	lockWriter func(context.Context) (writerLock, error)
@@ -211,5 +218,9 @@ func cardManagement(s *api.Server, st *stores, dataKey []byte, productsFile stri
 	s.Staffing = cms.NewStaffing(st.staff, time.Now, cms.StaffOptions{})
 	s.SelfService = cms.NewSelfService(s.Cards, st.holders, time.Now, cms.StaffOptions{})
 	s.Staff = api.StoredStaff{Staffing: s.Staffing}
+	// A card's purchases in other cities (the INC files' records
+	// accepted) count in its refund and balance move as its purchases
+	// here do.
+	s.Elsewhere = api.InteropElsewhere{Store: st.interop}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/citycard/citycard/cms"
 	"github.com/citycard/citycard/exchange"
 	"github.com/citycard/citycard/fare"
+	"github.com/citycard/citycard/interop"
 	"github.com/citycard/citycard/keys"
 	"github.com/citycard/citycard/ledger"
 	"github.com/citycard/citycard/registry"
@@ -235,6 +236,10 @@ type BackOffice interface {
 	Acquirer() *acquire.Acquirer
 	Journal() acquire.Journal
 	Ledger() ledger.Store
+	// InteropCards reads our cards' records accepted in other cities
+	// from the running back office's interconnection store, as the
+	// API's refunds count them; nil while the store is closed.
+	InteropCards() interop.CardStore
 	// Clearing returns the clearing cycles over the running back
 	// office's store and journal, on the city's clock, and what the
 	// registry says of every party (its name and settlement account):

@@ -189,15 +189,18 @@
 // balance the grey debit left), and the next record of a card that
 // travelled is in an INC file, never in our journal, so a grey followed
 // by a tap elsewhere would wait in suspense where the city's grey check
-// (which reads the next counter here) expects it decided. Nor is a card
-// that travelled reported lost (or a lost or replaced card sent
-// travelling): a replacement's balance as of the report, and a loss
-// refund's, are reckoned from card management's book less the purchases
-// the journal holds (api.ShadowBalances), which miss the purchases
-// elsewhere, so that the new card would get them back (the shadows do
-// not take the counters of records taken elsewhere yet: interop's Not
-// yet). A card handed back at a counter is refunded what the chip reads,
-// and may have travelled.
+// (which reads the next counter here) expects it decided. A lost or
+// replaced card is not sent travelling, but a card that travelled may
+// be reported lost, and one of them is each day when any did
+// (planLostTraveller: so few travel that the day's draw of lost cards
+// would all but never find one; TravelFigures.Lost): a replacement's
+// balance as of the report, and a loss refund's, are reckoned from card
+// management's book less its purchases, those of the journal and those
+// accepted from the INC files at the time of their taps
+// (api.ShadowBalances with Elsewhere, over the interconnection's store:
+// BackOffice.InteropCards), so that the new card does not get them back.
+// A card handed back at a counter is refunded what the chip reads, and
+// may have travelled.
 //
 // # Clearing and settlement
 //

@@ -244,10 +244,32 @@ func (c *City) planFaults(p *planner) {
 				p.add(int64(480+rng.IntN(600))*60, evReportLost, 0, int32(ri), -1, 0, 0)
 			}
 		}
+		c.planLostTraveller(p)
 	}
 	if c.cfg.has(FaultCrash) {
 		p.add(int64(540+rng.IntN(840))*60, evArmCrash, 0, -1, -1, int32(1+rng.IntN(3)), uint32(rng.IntN(2)))
 	}
+}
+
+// planLostTraveller has one of the registered cards that travelled
+// before today reported lost (when any), with a stream of its own: so
+// few riders travel that the day's draw of lost cards all but never
+// finds one, and a card lost after spending in another city is the case
+// where its balance as of the report must be its book less its
+// purchases elsewhere (api.ShadowBalances' Elsewhere), lest the
+// replacement or the refund pay them back.
+func (c *City) planLostTraveller(p *planner) {
+	var travelled []int32
+	for ri, r := range c.riders {
+		if r.travelled && r.registered && r.lostOn < 0 && r.refundedOn < 0 && r.replacedBy == -1 {
+			travelled = append(travelled, int32(ri))
+		}
+	}
+	if len(travelled) == 0 {
+		return
+	}
+	rng := rngFor(c.cfg.Seed, "faults-lost-travelled", uint64(p.day))
+	p.add(int64(480+rng.IntN(600))*60, evReportLost, 0, travelled[rng.IntN(len(travelled))], -1, 0, 0)
 }
 
 // fault counts one injected fault.

@@ -59,10 +59,15 @@ func (c *City) replace(ctx context.Context, ri int32) {
 var cash = cms.Channel{Type: cms.Cash, Party: Issuer.String()}
 
 // purse is acquisition's view of our cards' purses, as the API's refund
-// and balance move read it.
+// and balance move read it: their purchases here and, by the
+// interconnection's store, in the counterpart cities.
 func (c *City) purse() api.ShadowBalances {
 	m, _ := c.bo.Cards()
-	return api.ShadowBalances{Acquirer: c.bo.Acquirer(), Cards: m}
+	p := api.ShadowBalances{Acquirer: c.bo.Acquirer(), Cards: m}
+	if cs := c.bo.InteropCards(); cs != nil {
+		p.Elsewhere = api.InteropElsewhere{Store: cs}
+	}
+	return p
 }
 
 // moveBalances ends the cooling period of every replaced card whose

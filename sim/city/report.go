@@ -284,8 +284,8 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %d copies answered %s; %d batches repeated\n", "duplicate and reordered sends", f.Copies.Batches, orNone(joinCounts64(f.Copies.Verdicts)), f.Copies.Repeats)
 	fmt.Fprintf(w, "  %-30s %d\n", "records booked", r.RecordsBooked)
 	tv := &f.Travel
-	fmt.Fprintf(w, "  %-30s %d rider-days, %d taps (%s yuan; refused %s); %d INC files (%d sent twice) of %d records: %d accepted (%s yuan), rejected %s\n", "our cards in other cities",
-		tv.Travellers, tv.Taps, citycard.Yuan(tv.TapsFen), orNone(joinCounts64(tv.Refused)), tv.IncFiles, tv.IncResent, tv.Records, tv.Accepted, citycard.Yuan(tv.AcceptedFen), orNone(joinCounts64(tv.Rejected)))
+	fmt.Fprintf(w, "  %-30s %d rider-days, %d taps (%s yuan; refused %s); %d INC files (%d sent twice) of %d records: %d accepted (%s yuan), rejected %s; %d lost after\n", "our cards in other cities",
+		tv.Travellers, tv.Taps, citycard.Yuan(tv.TapsFen), orNone(joinCounts64(tv.Refused)), tv.IncFiles, tv.IncResent, tv.Records, tv.Accepted, citycard.Yuan(tv.AcceptedFen), orNone(joinCounts64(tv.Rejected)), tv.Lost)
 	r.printApps(w)
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w, "findings (no invariant broken; worth a look)")

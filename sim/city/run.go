@@ -533,10 +533,11 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 // block it, the others book its records, flagged.
 func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 || r.travelled || c.travelling(ri) {
-		// (A card that travelled is not reported lost: its balance as of
-		// the report, reckoned from the journal, would miss its
-		// purchases elsewhere; see doc.go.)
+	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 || c.travelling(ri) {
+		// (A rider spending the day in another city is not at our
+		// counter. A card that travelled before may be reported lost:
+		// its balance as of the report counts its purchases elsewhere,
+		// api.ShadowBalances' Elsewhere; see doc.go.)
 		return
 	}
 	m, _ := c.bo.Cards()
@@ -545,6 +546,9 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 		return
 	}
 	r.lostOn, r.lostAt = day, c.now()
+	if r.travelled {
+		c.fig.Travel.Lost++
+	}
 	c.fault(FaultLost)
 	c.replaceOrRefund(ctx, ri)
 }

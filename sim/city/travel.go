@@ -59,6 +59,9 @@ type TravelFigures struct {
 	Accepted    int64  `json:"inc_accepted"`
 	AcceptedFen int64  `json:"inc_accepted_fen"`
 	Rejected    counts `json:"inc_rejected"` // by reason
+	// Lost are the cards reported lost after they travelled: their
+	// balance moved or refunded less their purchases elsewhere.
+	Lost int64 `json:"lost_after_travel"`
 }
 
 // travel is the counterpart cities' terminals and what their INC files
