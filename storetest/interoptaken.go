@@ -207,12 +207,14 @@ func (b Taps0039) Insert(t *testing.T, exec func(query string, args ...any) erro
 		return strings.Join(ps, ", ")
 	}
 	for i := range b.Files {
-		if err := exec(`INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+values(13)+`)`, b.Files[i].Args()...); err != nil {
+		args := b.Files[i].Args()
+		if err := exec(`INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+values(len(args))+`)`, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range b.Records {
-		if err := exec(`INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+values(14)+`)`, b.Records[i].Args()...); err != nil {
+		args := b.Records[i].Args()
+		if err := exec(`INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+values(len(args))+`)`, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
