@@ -236,7 +236,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		}
 		// A lost card refunded rather than replaced (refunds.go) has no
 		// successor: every card of the holder stays blocked or revoked.
-		refunded := c.riders[h.cur].lossRefund != lossRefundNone
+		refunded := c.riders[h.cur].cutRefund != cutRefundNone
 		for k := range h.has {
 			if !h.has[k] {
 				continue

@@ -200,7 +200,7 @@ func (c *City) appTap(hi int32, g *appGate, day int) {
 	a := c.apps
 	h := a.holders[hi]
 	r := c.riders[h.cur]
-	if r.lostOn >= 0 || r.refundedOn >= 0 || r.replacedBy != -1 {
+	if r.lostOn >= 0 || r.handedIn() || r.replacedBy != -1 {
 		return // the card is gone; its replacement taps once handed over
 	}
 	date, tm := citycard.DateTime(c.now())
@@ -295,7 +295,7 @@ func (c *City) appExpect(h *appHolder, g *appGate, day int, tm citycard.BCDTime)
 // price; seniors of 70 and over in free, no purchase).
 func (c *City) siteTicket(ri int32, s int) {
 	r := c.riders[ri]
-	if r.refundedOn >= 0 || (r.issuer != 0 && r.persona != pVisitor) {
+	if r.handedIn() || (r.issuer != 0 && r.persona != pVisitor) {
 		return
 	}
 	fen := uint32(siteTicketFen)

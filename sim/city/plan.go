@@ -37,6 +37,7 @@ const (
 	evArmCrash                 // the back office will crash at its a-th commit from now
 	evRefund                   // rider hands their card back at a counter for a refund
 	evTopUp                    // remote top-up a is paid (fen 0) or claimed at a kiosk (fen 1): topups.go
+	evDamaged                  // rider hands their card in at a counter, damaged (damaged.go)
 )
 
 // event is one thing that happens in the city at a time of the day.
@@ -387,6 +388,7 @@ func (c *City) planDay(day int) *planner {
 	}
 	c.planFaults(p)
 	c.planRefunds(p)
+	c.planDamaged(p)
 	c.planTopUps(p)
 	slices.SortStableFunc(p.evs, func(x, y event) int {
 		if x.at != y.at {

@@ -80,8 +80,9 @@ type City struct {
 	// The remote top-ups paid (topups.go), and the lost cards waiting
 	// for their refund (refunds.go).
 	topUps      []*simTopUp
-	lossRefunds []int32
-	forgotClaim bool // Config.ForgetClaim's claim forgotten
+	cutRefunds  []int32
+	toAdjust    []int32 // the cards reported damaged or replaced today, to be adjusted at its end (adjust.go)
+	forgotClaim bool    // Config.ForgetClaim's claim forgotten
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -217,8 +218,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 		c.setNow(midnight.Add(time.Duration(ev.at) * time.Second))
 		switch ev.kind {
 		case evTap:
-			if ev.trip >= 0 && aborted[ev.trip] || c.riders[ev.rider].refundedOn >= 0 {
-				continue // a card handed back taps no more
+			if ev.trip >= 0 && aborted[ev.trip] || c.riders[ev.rider].handedIn() {
+				continue // a card handed back or in taps no more
 			}
 			if !c.step(ev) && ev.trip >= 0 {
 				aborted[ev.trip] = true
@@ -235,6 +236,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.reportLost(ctx, ev.rider, day)
 		case evRefund:
 			c.refund(ctx, ev.rider, day)
+		case evDamaged:
+			c.damage(ctx, ev.rider, day)
 		case evArmCrash:
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		case evTopUp:
@@ -533,7 +536,7 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 // block it, the others book its records, flagged.
 func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 || r.travelled || c.travelling(ri) {
+	if r.lostOn >= 0 || !r.registered || r.handedIn() || r.travelled || c.travelling(ri) || r.bikeOut {
 		// (A card that travelled is not reported lost: its balance as of
 		// the report, reckoned from the journal, would miss its
 		// purchases elsewhere; see doc.go.)
@@ -547,6 +550,9 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r.lostOn, r.lostAt = day, c.now()
 	c.fault(FaultLost)
 	c.replaceOrRefund(ctx, ri)
+	if r.replacedBy == -2 {
+		c.mayAdjust(ri) // (a lost card not replaced is adjusted nowhere: it may be found)
+	}
 }
 
 // upload is a device's upload slot: if it is online, it downloads the

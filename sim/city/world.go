@@ -533,9 +533,21 @@ type rider struct {
 	lostAt     time.Time
 	replacedBy int32
 	replaces   int32
-	// lossRefund: where the refund of a lost card not replaced stands
-	// (refunds.go); its balance refunded is refundedFen.
-	lossRefund uint8
+	// cutRefund: where the refund of a lost or damaged card not
+	// replaced stands (refunds.go); its balance refunded is refundedFen.
+	cutRefund uint8
+	// damagedOn is the day the card was reported damaged at a counter
+	// and handed in (damaged.go), -1 for never; adjustedFen the manual
+	// adjustments made of its book, credits less debits (adjust.go).
+	damagedOn   int
+	adjustedFen int64
+	// expiry is the card's last day of validity, as its chip has it.
+	expiry citycard.BCDDate
+	// The bike the card has out (bikes.go): whether, since when (the
+	// hire's stamp) and from which dock.
+	bikeOut  bool
+	hiredAt  time.Time
+	hireDock int
 	// greyed: a tap of the card tore; travelled: it tapped in another
 	// city (travel.go).
 	greyed, travelled bool
@@ -553,7 +565,7 @@ func (c *City) buildRiders() error {
 		nVisitors = max(1, c.cfg.Cards/50)
 	}
 	for i := 0; i < c.cfg.Cards; i++ {
-		r := &rider{lostOn: -1, refundedOn: -1, replacedBy: -1, replaces: -1}
+		r := &rider{lostOn: -1, refundedOn: -1, replacedBy: -1, replaces: -1, damagedOn: -1}
 		visitor := i >= c.cfg.Cards-nVisitors
 		switch x := rng.IntN(100); {
 		case visitor:
@@ -640,6 +652,7 @@ func (c *City) buildRiders() error {
 		}
 		from, _ := citycard.DateTime(issued)
 		to, _ := citycard.DateTime(expiry)
+		r.expiry = to
 		var appKey *card.AppKey // ours: an entitlement file may be written at a counter
 		if !visitor {
 			appKey = c.appKey(r.asn)
