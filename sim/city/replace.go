@@ -136,9 +136,10 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 	}
 	from, _ := citycard.DateTime(c.now())
 	to, _ := citycard.DateTime(c.now().AddDate(6, 0, 0))
+	appKey, appFile := c.appFile(nu)
 	cd, err := card.New(card.Config{
 		Profile: old.profile, Issuer: Issuer, ASN: nu, CardType: cardTypeOurs, RiderCategory: old.category,
-		Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: c.appKey(nu),
+		Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: appKey, Entitlements: appFile,
 	})
 	if err != nil {
 		return err

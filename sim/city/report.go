@@ -111,6 +111,8 @@ type Figures struct {
 	AdjustDebitsFen  int64 `json:"adjustment_debits_fen"`
 	AdjustRefused    int64 `json:"adjustments_refused"`
 	AdjustReplayed   int64 `json:"adjustments_replayed"`
+	// The public bikes at the docks (bikes.go).
+	Bikes BikeFigures `json:"bikes"`
 	// Our cards in the counterpart cities and their INC files (travel.go).
 	Travel TravelFigures `json:"travel"`
 }
@@ -118,6 +120,7 @@ type Figures struct {
 func (f *Figures) init() {
 	f.Refusals, f.Verdicts, f.Flags, f.Rejections, f.FareMismatch, f.Copies.Verdicts = counts{}, counts{}, counts{}, counts{}, counts{}, counts{}
 	f.Travel.Refused, f.Travel.Rejected = counts{}, counts{}
+	f.Bikes.HiresRefused = counts{}
 }
 
 // Check is one invariant's verdict and its figures (or its first
@@ -296,6 +299,9 @@ func (r *Report) Print(w io.Writer) {
 		f.RefundApprovals, citycard.Yuan(RefundApprovalFen), f.Adjustments, f.RefundsReplayed)
 	fmt.Fprintf(w, "  %-30s %d made: %d credits (%s yuan), %d debits (%s yuan); %d debits past what the card is owed refused; %d sent again, replayed\n", "manual adjustments",
 		f.Adjustments, f.AdjustCredits, citycard.Yuan(f.AdjustCreditsFen), f.AdjustDebits, citycard.Yuan(f.AdjustDebitsFen), f.AdjustRefused, f.AdjustReplayed)
+	b := &f.Bikes
+	fmt.Fprintf(w, "  %-30s %d hires (refused %s); %d returns (%d after an hour, %d another day, %d unpaid), %s yuan of fares; %d overdue paid the maximum fare (%d closed at the next hire); %d out at the end (%d overdue)\n", "public bikes",
+		b.Hires, orNone(joinCounts64(b.HiresRefused)), b.Returns, b.ReturnsLong, b.ReturnsLate, b.ReturnsUnpaid, citycard.Yuan(b.FaresFen), b.Overdue, b.OverdueAtHire, b.OutAtEnd, b.OverdueAtEnd)
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
 	fmt.Fprintf(w, "  %-30s %d torn at CREDIT (%d credited and recovered at the next load); %d settled from the card shadows\n", "loads torn", f.LoadsTorn, f.LoadsRecovered, f.LoadsSettled)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))

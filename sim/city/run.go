@@ -41,27 +41,27 @@ type City struct {
 	riders    []*rider
 	waiting   []int32 // the riders whose replaced card waits for the cooling period, in order of report
 
-	busVehicles          [][]int // per bus line (index)
-	gatesIn, gatesOut    [][]int // per station
-	kiosks               []int   // per station
-	coachIn, coachOut    map[uint32]int
-	bikeRent, bikeReturn []int // per dock
-	parkIn, parkOut      []int // per zone
-	taxis, counters      []int
-	pos                  map[int][]int // merchant POS by operator
-	rng, frng            *rand.Rand    // behaviour at run time; device-side faults
-	recs                 []simRec
-	byHash               map[uint64]int32
-	greyQ                map[uint64]int32 // grey records in queues: device<<40 | queue seq
-	cur                  int32            // the rider tapping now; -1 none
-	copies               int
-	restarts             int
-	faults               map[string]int64
-	fig                  Figures
-	violations           []string
-	violationsDropped    int
-	lastFlushErr         error
-	pendingGrey          *pendingGrey // the grey record of the tap in progress
+	busVehicles       [][]int // per bus line (index)
+	gatesIn, gatesOut [][]int // per station
+	kiosks            []int   // per station
+	coachIn, coachOut map[uint32]int
+	docks             []*bikeDock // (bikes.go)
+	parkIn, parkOut   []int       // per zone
+	taxis, counters   []int
+	pos               map[int][]int // merchant POS by operator
+	rng, frng         *rand.Rand    // behaviour at run time; device-side faults
+	recs              []simRec
+	byHash            map[uint64]int32
+	greyQ             map[uint64]int32 // grey records in queues: device<<40 | queue seq
+	cur               int32            // the rider tapping now; -1 none
+	copies            int
+	restarts          int
+	faults            map[string]int64
+	fig               Figures
+	violations        []string
+	violationsDropped int
+	lastFlushErr      error
+	pendingGrey       *pendingGrey // the grey record of the tap in progress
 	// tapErrors count the taps terminals refused with an error of their
 	// own, by the innermost operation that failed; tapErrorFirst keeps
 	// the first of each.
@@ -278,9 +278,11 @@ func (c *City) step(ev *event) bool {
 	case stepCoachOut:
 		d = c.devs[c.coachOut[uint32(ev.a)]]
 	case stepBikeRent:
-		d = c.devs[c.bikeRent[ev.a]]
+		c.bikeHire(ev.rider, int(ev.a))
+		return true // refused, the rider walks on
 	case stepBikeReturn:
-		d = c.devs[c.bikeReturn[ev.a]]
+		c.bikeReturn(ev.rider, int(ev.a), ev.fen == bikeForgottenReturn)
+		return true
 	case stepParkIn:
 		d = c.devs[c.parkIn[ev.a]]
 	case stepParkOut:
@@ -568,6 +570,9 @@ func (c *City) upload(ctx context.Context, d *device) {
 		c.fig.SyncFailures++
 	}
 	c.flush(ctx, d)
+	if d.gate != nil {
+		c.syncVersions(ctx, d.gate) // an application gate's, a bike dock's
+	}
 }
 
 // flush uploads d's queue, restarting the back office when it crashed;
