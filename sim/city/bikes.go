@@ -32,7 +32,8 @@ import (
 // the bike slot (apps.Office.Grant) to bikeGrantPct of the registered
 // riders who bike, and to no one else; an anonymous card, a registered
 // one without the grant and a visiting city's card are refused the
-// hire (wrong_application), and their rider walks on. Riders hire and
+// hire (wrong_application), and their rider walks on, and takes no
+// bike again. Riders hire and
 // return from their daily patterns (plan.go, bikeLeg): most within half
 // an hour; some ride an hour or more, charged by the hour; some keep the
 // bike at the end of a leg, so that their next leg's hire is refused
@@ -200,8 +201,8 @@ func (c *City) bikeHolder(ri int32, date citycard.BCDDate) (int32, bool) {
 // bikeHire is rider ri's hire at dock k, as the city expects it to go.
 func (c *City) bikeHire(ri int32, k int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || c.now().Before(r.bikeForgotUntil) {
-		return // a lost card's finder takes no bike; a forgotten bike's rider neither
+	if r.lostOn >= 0 || r.noBike || c.now().Before(r.bikeForgotUntil) {
+		return // a lost card's finder takes no bike; a rider refused once, or with a bike forgotten, neither
 	}
 	bd, f := c.docks[k], &c.fig.Bikes
 	now := c.now()
@@ -251,6 +252,7 @@ func (c *City) bikeHire(ri int32, k int) {
 	if res.Reason != apps.Allowed {
 		f.HiresRefused[res.Reason.String()]++
 		c.apps.apps[appBike].fig.Refusals[res.Reason.String()]++
+		r.noBike = r.noBike || res.Reason == apps.WrongApplication // told so once, the rider takes the bus next time
 		if res.Reason != expect {
 			c.violate("card %v at dock %v: the hire refused %v (%s), the city expected %v", r.asn, bd.dev.id, res.Reason, res.Detail, expect)
 		}

@@ -546,8 +546,10 @@ type rider struct {
 	hiredAt  time.Time
 	hireDock int
 	// bikeForgotUntil: the bike out is forgotten until then: no bike
-	// steps of the rider's (planBikesOut).
+	// steps of the rider's (planBikesOut). noBike: the card was refused
+	// a hire, not registered for deposit-free rental.
 	bikeForgotUntil time.Time
+	noBike          bool
 	// greyed: a tap of the card tore; travelled: it tapped in another
 	// city (travel.go).
 	greyed, travelled bool
