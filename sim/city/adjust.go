@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/citycard/citycard"
+	"github.com/citycard/citycard/acquire"
 	"github.com/citycard/citycard/cms"
 )
 
@@ -29,7 +30,7 @@ import (
 
 // Adjustments' rates.
 const (
-	adjustPct       = 60 // percent of damaged and replaced cards adjusted
+	adjustPct       = 50 // percent of damaged and replaced cards adjusted
 	adjustCreditPct = 45 // of the adjustments, credits; the rest debits
 	adjustPastPct   = 30 // of the debits, past what the card is owed: refused
 	adjustAgainPct  = 20 // of those made, sent again: replayed
@@ -44,20 +45,37 @@ func (c *City) mayAdjust(ri int32) {
 }
 
 // adjustCards makes the day's adjustments, in the order their cards
-// were reported.
+// were reported. What each card is owed at its cut is read as the API
+// reads it (api.ShadowBalances: card management's book less the
+// purchases booked, Card.OwedFen), the purchases of all the day's cards
+// from the journal in one pass (a pass a card would read the journal
+// as many times).
 func (c *City) adjustCards(ctx context.Context) {
-	for _, ri := range c.toAdjust {
-		c.adjust(ctx, ri)
+	if len(c.toAdjust) == 0 {
+		return
+	}
+	refs := make([]acquire.Card, len(c.toAdjust))
+	for i, ri := range c.toAdjust {
+		refs[i] = acquire.Card{Issuer: Issuer, ASN: c.riders[ri].asn}
+	}
+	ps, err := c.purse().Purchases(ctx, refs)
+	if err != nil {
+		c.violate("the purchases of the cards to adjust: %v", err)
+	}
+	for i, ri := range c.toAdjust {
+		if err == nil {
+			c.adjust(ctx, ri, ps[refs[i]])
+		}
 	}
 	c.toAdjust = c.toAdjust[:0]
 }
 
-// adjust adjusts rider ri's card at the counter: what the card is owed
-// at its cut read as the API reads it (api.ShadowBalances, Card.OwedFen),
-// the adjustment drawn, asked for, approved and made over HTTP; a debit
-// past what it is owed refused Insufficient. What goes otherwise is a
+// adjust adjusts rider ri's card, whose purchases booked are purchases,
+// at the counter: what the card is owed at its cut reckoned, the
+// adjustment drawn, asked for, approved and made over HTTP; a debit past
+// what it is owed refused Insufficient. What goes otherwise is a
 // violation.
-func (c *City) adjust(ctx context.Context, ri int32) {
+func (c *City) adjust(ctx context.Context, ri int32, purchases []cms.Purchase) {
 	r := c.riders[ri]
 	m, _ := c.bo.Cards()
 	cd, err := m.Card(ctx, Issuer, r.asn)
@@ -69,7 +87,7 @@ func (c *City) adjust(ctx context.Context, ri int32) {
 		c.violate("card %v: to be adjusted, and %v: its balance is not the back office's", r.asn, cd.State)
 		return
 	}
-	bal, purchases, err := c.purse().Balance(ctx, Issuer, r.asn)
+	bal, err := m.BookPurse(ctx, Issuer, r.asn, purchases)
 	if err != nil {
 		c.violate("card %v: its balance for an adjustment: %v", r.asn, err)
 		return

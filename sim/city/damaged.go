@@ -22,7 +22,7 @@ import (
 
 // Damaged cards' rates.
 const (
-	damagedPerCards    = 1500
+	damagedPerCards    = 2500
 	damagedRefundOneIn = 2
 )
 
