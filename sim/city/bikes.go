@@ -130,7 +130,7 @@ func (c *City) planBikesOut(p *planner) {
 	rng := rngFor(c.cfg.Seed, "bikes-out", uint64(p.day))
 	midnight := c.cfg.Start.AddDate(0, 0, p.day)
 	for ri, r := range c.riders {
-		if !r.bikeOut || !r.hiredAt.Before(midnight) || r.handedIn() {
+		if !r.bikeOut || !r.hiredAt.Before(midnight) || r.handedIn() || c.travelling(int32(ri)) {
 			continue
 		}
 		r.bikeForgotUntil = time.Time{}
@@ -187,15 +187,16 @@ func (c *City) bikePaid(r *rider, bd *bikeDock, res *terminal.BikeResult, overdu
 	c.injectAfterTap(bd.dev, &res.Purchase.Record)
 }
 
-// bikeHolder is rider ri's application holder and whether their card
-// holds the bike slot, valid on date.
-func (c *City) bikeHolder(ri int32, date citycard.BCDDate) (int32, bool) {
+// bikeHolder is rider ri's application holder (-1 for none), whether
+// their card holds the bike slot, and whether it is past its last day on
+// date.
+func (c *City) bikeHolder(ri int32, date citycard.BCDDate) (hi int32, slot, ended bool) {
 	hi, ok := c.apps.byRider[ri]
 	if !ok {
-		return -1, false
+		return -1, false, false
 	}
 	h := c.apps.holders[hi]
-	return hi, h.has[appBike] && string(date[:]) <= string(h.terms[appBike].ValidTo[:])
+	return hi, h.has[appBike], h.has[appBike] && string(date[:]) > string(h.terms[appBike].ValidTo[:])
 }
 
 // bikeHire is rider ri's hire at dock k, as the city expects it to go.
@@ -207,17 +208,20 @@ func (c *City) bikeHire(ri int32, k int) {
 	bd, f := c.docks[k], &c.fig.Bikes
 	now := c.now()
 	date, _ := citycard.DateTime(now)
-	hi, slot := c.bikeHolder(ri, date)
+	hi, slot, ended := c.bikeHolder(ri, date)
 	overdue := r.bikeOut && apps.Overdue(r.hiredAt, now, bikeOutMax)
 	bal := r.card.State().BalanceFen
 	expect := apps.Allowed
 	switch {
 	case string(date[:]) > string(r.expiry[:]):
-		expect = apps.Expired
+		expect = apps.Expired // the card's: nothing decided, an overdue bike not closed
+		overdue = false
 	case !slot:
 		expect = apps.WrongApplication
 	case r.bikeOut && !overdue:
 		expect = apps.Limit
+	case ended:
+		expect = apps.Expired // the slot's: an overdue bike closed first
 	}
 	var res terminal.BikeResult
 	var err error
@@ -246,7 +250,7 @@ func (c *City) bikeHire(ri int32, k int) {
 	case err != nil:
 		c.violate("card %v at dock %v (hire): %v", r.asn, bd.dev.id, err)
 		return
-	case overdue && expect == apps.Allowed && res.Closed == nil:
+	case overdue && res.Closed == nil:
 		c.violate("card %v at dock %v: a bike out since %v, past the limit, not closed at the hire (%v)", r.asn, bd.dev.id, r.hiredAt.Format(time.DateTime), res.Reason)
 	}
 	if res.Reason != apps.Allowed {
@@ -279,7 +283,7 @@ func (c *City) bikeReturn(ri int32, k int, forgotten bool) {
 	bd, f := c.docks[k], &c.fig.Bikes
 	now := c.now()
 	date, _ := citycard.DateTime(now)
-	hi, _ := c.bikeHolder(ri, date)
+	hi, _, _ := c.bikeHolder(ri, date)
 	out := now.Sub(r.hiredAt)
 	overdue := apps.Overdue(r.hiredAt, now, bikeOutMax)
 	bal := r.card.State().BalanceFen
