@@ -122,6 +122,54 @@ func (c *StaffClient) RefundCard(ctx context.Context, key string, issuer citycar
 	return q, a.Replayed, 0, nil
 }
 
+// Approve approves approval id, as a supervisor who is not its
+// requester: POST /v1/approvals/{id}/approve. It returns the approval
+// as decided (approved, DecidedBy the caller); the requester then sends
+// its request again naming it (RefundCard, AdjustCard). Kinds as the
+// server answered (Permission: below a supervisor, or the requester;
+// Conflict: decided already; NotFound), IO for an answer that does not
+// decode.
+func (c *StaffClient) Approve(ctx context.Context, id int64) (cms.Approval, error) {
+	const op = "api.StaffClient.Approve"
+	var j approvalJSON
+	if _, err := c.send(ctx, op, http.MethodPost, fmt.Sprintf("/v1/approvals/%d/approve", id), nil, &j); err != nil {
+		return cms.Approval{}, err
+	}
+	st, err := cms.ParseApprovalState(j.State)
+	if err != nil || j.ID != id {
+		return cms.Approval{}, citycard.E(op, citycard.IO, "answer: approval %d in state %q, asked to approve %d", j.ID, j.State, id)
+	}
+	return cms.Approval{ID: j.ID, Action: j.Action, Subject: j.Subject, AmountFen: j.AmountFen, RequestedBy: j.RequestedBy, State: st, DecidedBy: j.DecidedBy}, nil
+}
+
+// AdjustCard asks for a manual adjustment of a card's money, or makes
+// it: POST /v1/cards/{issuer}/{asn}/adjustments with q and approvalID.
+// Asked with approvalID 0, nothing moves: the answer is the adjustment
+// waiting (its ApprovalID a supervisor approves, then this again naming
+// it); naming an approval that grants q, it is made (Made; TopUp for a
+// credit of a card in use, a remote top-up) and replayed says it was a
+// retry of one made. Kinds as the server answered (Conflict: the card's
+// state, a credit past the balance cap, a key booked already;
+// Insufficient: a debit past what the card is owed; Permission: an
+// approval that does not grant q; Invalid), IO for an answer that does
+// not decode.
+func (c *StaffClient) AdjustCard(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, q cms.AdjustRequest, approvalID int64) (a AdjustmentJSON, replayed bool, err error) {
+	const op = "api.StaffClient.AdjustCard"
+	body := map[string]any{"key": q.Key, "direction": q.Direction.String(), "amount_fen": q.AmountFen, "reason": q.Reason, "approval_id": approvalID}
+	var ans adjustAnswerJSON
+	status, err := c.send(ctx, op, http.MethodPost, fmt.Sprintf("/v1/cards/%v/%v/adjustments", issuer, asn), body, &ans)
+	if err != nil {
+		return AdjustmentJSON{}, false, err
+	}
+	switch got := ans.Adjustment; {
+	case got.ApprovalID <= 0 || got.Key != q.Key || got.AmountFen != q.AmountFen || got.Direction != q.Direction.String():
+		return AdjustmentJSON{}, false, citycard.E(op, citycard.IO, "answer: adjustment %+v, asked %+v", got, q)
+	case status == http.StatusAccepted && !got.Made, status == http.StatusCreated && got.Made:
+		return got, ans.Replayed, nil
+	}
+	return AdjustmentJSON{}, false, citycard.E(op, citycard.IO, "answer: status %d, made %v", status, ans.Adjustment.Made)
+}
+
 // refundClientBody is a refund's request as the client writes it.
 type refundClientBody struct {
 	refundRequest

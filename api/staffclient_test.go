@@ -69,3 +69,41 @@ func TestStaffClientRefundCard(t *testing.T) {
 		t.Errorf("a second refund: %v, want Conflict", err)
 	}
 }
+
+// TestStaffClientAdjustAndApprove makes a manual adjustment through the
+// staff clients as a counter does: the clerk asks (waiting, nothing
+// moved), cannot approve it, a supervisor does, the clerk makes it
+// (made, then replayed on a retry); a debit past what the card is owed
+// comes back Insufficient, and approving an approval twice Conflict.
+func TestStaffClientAdjustAndApprove(t *testing.T) {
+	x := withCMS(t, newFixture(t))
+	ctx := context.Background()
+	a := x.damaged(t, "31500000000000000711", 4000)
+	clerk := &StaffClient{BaseURL: x.srv.URL, Token: x.tokens["clerk"]}
+	super := &StaffClient{BaseURL: x.srv.URL, Token: x.tokens["super"]}
+	q := cms.AdjustRequest{Key: "adj-client-1", Direction: cms.AdjustCredit, AmountFen: 300, Reason: "a fare charged twice"}
+	asked, replayed, err := clerk.AdjustCard(ctx, testIssuer, a, q, 0)
+	if err != nil || replayed || asked.Made || asked.ApprovalID <= 0 || asked.State != "pending" || x.book(t, a) != 4000 {
+		t.Fatalf("asked: %+v, replayed %v, %v; book %d", asked, replayed, err, x.book(t, a))
+	}
+	if _, err := clerk.Approve(ctx, asked.ApprovalID); !citycard.IsKind(err, citycard.Permission) {
+		t.Errorf("the clerk approves: %v, want Permission", err)
+	}
+	ap, err := super.Approve(ctx, asked.ApprovalID)
+	if err != nil || ap.State != cms.ApprovalApproved || ap.DecidedBy != "super" || ap.RequestedBy != "clerk" || ap.AmountFen != 300 {
+		t.Fatalf("approved: %+v %v", ap, err)
+	}
+	if _, err := super.Approve(ctx, asked.ApprovalID); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("approved twice: %v, want Conflict", err)
+	}
+	for i, wantReplayed := range []bool{false, true} {
+		made, replayed, err := clerk.AdjustCard(ctx, testIssuer, a, q, asked.ApprovalID)
+		if err != nil || !made.Made || replayed != wantReplayed || made.ApprovalID != asked.ApprovalID || x.book(t, a) != 4300 {
+			t.Fatalf("made (%d): %+v, replayed %v, %v; book %d", i, made, replayed, err, x.book(t, a))
+		}
+	}
+	past := cms.AdjustRequest{Key: "adj-client-2", Direction: cms.AdjustDebit, AmountFen: 4301, Reason: "a debit past the book"}
+	if _, _, err := clerk.AdjustCard(ctx, testIssuer, a, past, 0); !citycard.IsKind(err, citycard.Insufficient) {
+		t.Errorf("a debit past what the card is owed: %v, want Insufficient", err)
+	}
+}

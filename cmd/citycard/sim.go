@@ -34,6 +34,7 @@ import (
 	"github.com/citycard/citycard/registry"
 	"github.com/citycard/citycard/sim/city"
 	"github.com/citycard/citycard/terminal"
+	"golang.org/x/crypto/bcrypt"
 )
 
 const simUsage = `usage: citycard sim [--seed S | --seeds A..B] [--cards N] [--days D] [--faults LIST] [--db URL] [--json]
@@ -352,7 +353,7 @@ type simBackOffice struct {
 	url    string
 	client *http.Client
 	staff  string // the API's staff token (a service point's clerk)
-	super  string // the API's staff token of a supervisor (the top-up sweep)
+	super  string // the API's staff token of a supervisor (the top-up sweep, approvals)
 	logger *slog.Logger
 	bl     *blacklist.List
 	params api.Parameters
@@ -367,6 +368,9 @@ type simBackOffice struct {
 	loads *cms.LoadHost
 	// topUps is remote top-up over loads, for the API's top-up routes.
 	topUps *cms.TopUps
+	// staffing is the stored staff accounts, whose store keeps the
+	// approvals (refunds over the city's limit, adjustments).
+	staffing *cms.Staffing
 	// dataKey is card management's data key (cardholders' personal
 	// data): the sim's own, drawn at random, as it needs no key store.
 	dataKey []byte
@@ -437,8 +441,13 @@ func (b *simBackOffice) Start(ctx context.Context, s city.Setup) error {
 		return err
 	}
 	staff := &api.StaticStaff{}
-	staff.Add(b.staff, api.Staff{Name: "sim-service-point", Role: api.RoleClerk})
-	staff.Add(b.super, api.Staff{Name: "sim-supervisor", Role: api.RoleSupervisor})
+	staff.Add(b.staff, api.Staff{Name: simClerk, Role: api.RoleClerk})
+	staff.Add(b.super, api.Staff{Name: simSupervisor, Role: api.RoleSupervisor})
+	b.staffing = cms.NewStaffing(b.st.staff, s.Now, cms.StaffOptions{BcryptCost: bcrypt.MinCost})
+	if err := addSimStaff(ctx, b.staffing); err != nil {
+		acq.Close()
+		return err
+	}
 	b.keys = s.Keys
 	b.params = api.Parameters{KeyVersions: []uint8{1}, RecordKeyVersion: 1, UploadBatchMax: acquire.MaxBatchRecords}
 	if s.Fares != nil {
@@ -483,14 +492,39 @@ func (b *simBackOffice) apiServer(staff api.StaffAuth) *api.Server {
 		Blacklist: b.bl, Rejections: b.st.journal, Batches: b.st.journal, Logger: b.logger,
 		Params: func() api.Parameters { return params },
 		// Card management, the load host and remote top-up, for the
-		// city's remote top-ups and their claims at kiosks, and its
-		// refunds of lost cards, over HTTP. The city's counters have no
-		// supervisor to approve a refund: no refund waits for one.
-		Cards: b.cards, Loads: b.loads, TopUps: b.topUps, RefundApprovalFen: cms.AmountFenMax,
+		// city's remote top-ups and their claims at kiosks, its refunds
+		// of lost and damaged cards and its manual adjustments, over
+		// HTTP. The staff accounts' store keeps the approvals: a refund
+		// over the city's limit, and every adjustment, waits for its
+		// supervisor's.
+		Cards: b.cards, Loads: b.loads, TopUps: b.topUps, RefundApprovalFen: city.RefundApprovalFen, Staffing: b.staffing,
 		// Our cards' purchases in the counterpart cities, which a lost
 		// card's refund is reckoned less.
 		Elsewhere: api.InteropElsewhere{Store: b.st.interop},
 	}
+}
+
+// The sim's members of staff: a service point's clerk and a supervisor,
+// whose tokens are the server's static ones.
+const (
+	simClerk      = "sim-service-point"
+	simSupervisor = "sim-supervisor"
+)
+
+// addSimStaff stores the accounts of the sim's members of staff, once:
+// the approvals they ask for and decide name them. They never log in
+// (their tokens are static), so their passwords are random and
+// forgotten.
+func addSimStaff(ctx context.Context, st *cms.Staffing) error {
+	for _, m := range []cms.StaffMember{{Name: simClerk, Role: cms.RoleClerk}, {Name: simSupervisor, Role: cms.RoleSupervisor}} {
+		pw := make([]byte, 16)
+		crand.Read(pw)
+		m.ServicePoint, m.PointType = "sim-counter", cms.OwnCounter
+		if _, err := st.Add(ctx, cms.Actor{Who: "sim", ServicePoint: "sim-counter"}, m, hex.EncodeToString(pw)); err != nil && !citycard.IsKind(err, citycard.Exists) {
+			return fmt.Errorf("sim: the account of %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }
 
 // Stop implements city.BackOffice. After a crash acquisition's final

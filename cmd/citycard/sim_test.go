@@ -391,7 +391,8 @@ func TestSimCrashMidClearingAtEveryPoint(t *testing.T) {
 // city's is a day; those reported on the last day end after it, the
 // clock run on for them), the new card is issued holding the balance as
 // of the report, and conservation per card holds across it, the loss
-// account included.
+// account included. (The damaged cards replaced move their balance
+// too.)
 func TestSimReplacesLostCards(t *testing.T) {
 	o := &simOptions{cards: 300, days: 3, alg: "3des", quiet: true, parsedFaults: []city.Fault{city.FaultLost, city.FaultOffline}}
 	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 3)
@@ -402,8 +403,8 @@ func TestSimReplacesLostCards(t *testing.T) {
 		t.Fatalf("violations: %v", rep.Violations)
 	}
 	f := rep.Figures
-	if f.Replacements == 0 || f.BalancesMoved != f.Replacements || f.BalancesMovedFen <= 0 || rep.FaultsInjected[string(city.FaultLost)] != f.Replacements+f.LossRefunds {
-		t.Fatalf("%d lost, %d replaced, %d moved (%d fen)", rep.FaultsInjected[string(city.FaultLost)], f.Replacements, f.BalancesMoved, f.BalancesMovedFen)
+	if f.Replacements == 0 || f.BalancesMoved != f.Replacements+f.DamagedReplaced || f.BalancesMovedFen <= 0 || rep.FaultsInjected[string(city.FaultLost)] != f.Replacements+f.LossRefunds {
+		t.Fatalf("%d lost, %d replaced (and %d damaged), %d moved (%d fen)", rep.FaultsInjected[string(city.FaultLost)], f.Replacements, f.DamagedReplaced, f.BalancesMoved, f.BalancesMovedFen)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // top-ups' among them, and each kind of outcome happened.
 func TestSimTopUpsAndLossRefunds(t *testing.T) {
 	o := &simOptions{cards: 1000, days: 3, alg: "3des", quiet: true, parsedFaults: []city.Fault{city.FaultLost, city.FaultTear, city.FaultOffline}}
-	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 12) // a seed whose torn claims the cards credited, with loss refunds
+	rep, err := simOnce(context.Background(), env{stderr: os.Stderr}, o, 8) // a seed whose torn claims the cards credited, with loss refunds
 	if err != nil {
 		t.Fatal(err)
 	}

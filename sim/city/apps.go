@@ -35,6 +35,7 @@ const (
 	appGround
 	appLibrary
 	appSites
+	appBike // the public bikes: their gates are the bike docks' (bikes.go)
 	appCount
 )
 
@@ -45,9 +46,10 @@ const (
 	groundScope   = 202
 	libraryScope  = 1
 	sitesScope    = 301
-	classSize     = 30 // pupils a class
-	libraryLimit  = 5  // loans at once
-	venueLimit    = 8  // admissions a month
+	bikeScope     = 401 // the bike operator's zone
+	classSize     = 30  // pupils a class
+	libraryLimit  = 5   // loans at once
+	venueLimit    = 8   // admissions a month
 	groundLimit   = 12
 	siteTicketFen = 3000 // an adult's ticket; students, seniors 60-69 and the disabled half, seniors 70+ free
 )
@@ -67,6 +69,7 @@ var appDefs = [appCount]struct {
 	appGround:  {"nb-school-101-ground", "No. 101 School Sports Ground", "edu-school-101-ground", "No. 101 School Sports Ground", card.AppVenue, groundScope},
 	appLibrary: {"nb-library", "Ningbo Library", "lib-city", "Ningbo Library", card.AppLibrary, libraryScope},
 	appSites:   {"nb-sites", "Tianyi Pavilion and Baoguo Temple", "ts-sites", "Tourist sites group", card.AppSite, sitesScope},
+	appBike:    {"nb-bikes", "Public bikes", "nb-bike", "Public Bikes", card.AppBike, bikeScope}, // the bike operator's (opBike)
 }
 
 // cityApp is one application of the city and its gates.
@@ -75,6 +78,9 @@ type cityApp struct {
 	op    int                  // its party's operator index
 	gates map[gateKey]*appGate // by action and place
 	fig   AppFigures
+	// stamps are the records its gates stamped: one an allowed tap,
+	// two a bike's hire that closed an overdue rental first.
+	stamps int64
 }
 
 type gateKey struct {
@@ -126,13 +132,17 @@ type appRec struct {
 
 // cityApps is the city's application systems.
 type cityApps struct {
-	apps    [appCount]*cityApp
-	gates   []*appGate
-	tickets [2]int // the sites' ticket POS (device indices)
-	holders []*appHolder
-	byRider map[int32]int32 // rider -> holder
-	recs    []appRec
-	byHash  map[uint64]int32
+	apps  [appCount]*cityApp
+	gates []*appGate
+	// slotGates are the first gates, which upload at the applications'
+	// slots (appUploadMinutes); the bike docks' gates after them upload
+	// with their docks, at the devices' slots.
+	slotGates int
+	tickets   [2]int // the sites' ticket POS (device indices)
+	holders   []*appHolder
+	byRider   map[int32]int32 // rider -> holder
+	recs      []appRec
+	byHash    map[uint64]int32
 	// expected attendance: a card's day's first check-in, if any
 	att          map[attKey]citycard.BCDTime
 	curGate      *appGate
@@ -160,19 +170,23 @@ type AppFigures struct {
 	Tickets  int64  `json:"tickets,omitempty"` // tickets bought with the e-purse at the sites' POS
 }
 
-// appKey is the application key a card of ours is personalized with:
-// the application master key diversified by its ASN, so that a service
-// point can write an entitlement file on it later.
-func (c *City) appKey(asn citycard.ASN) *card.AppKey {
+// appFile is the application key a card of ours is personalized with
+// (the application master key diversified by its ASN, so that a
+// service point can write an entitlement file on it later) and the file
+// it is issued with: empty, signed under that key as the issuer
+// personalizes it, so that a gate refuses it wrong_application (no slot
+// of its application), not forged. Nil, nil without the applications.
+func (c *City) appFile(asn citycard.ASN) (*card.AppKey, *card.Entitlements) {
 	if c.apps == nil {
-		return nil
+		return nil, nil
 	}
-	k, err := card.DeriveAppKey(c.store, Issuer, asn, 1)
+	f := card.Entitlements{KeyVersion: 1}
+	k, err := apps.SignGrants(c.store, Issuer, asn, &f)
 	if err != nil {
 		c.violate("card %v: its application key: %v", asn, err)
-		return nil
+		return nil, nil
 	}
-	return &k
+	return &k, &f
 }
 
 // buildApps makes the application systems' parties, keys, gates and
@@ -187,6 +201,10 @@ func (c *City) buildApps(ctx context.Context, reg *registry.Registry) error {
 	a := &cityApps{byRider: map[int32]int32{}, byHash: map[uint64]int32{}, att: map[attKey]citycard.BCDTime{}, curHolder: -1}
 	c.apps = a
 	for i, d := range appDefs {
+		if i == appBike { // the bike operator is a party already
+			a.apps[i] = &cityApp{idx: i, op: opBike, gates: map[gateKey]*appGate{}, fig: AppFigures{Refusals: counts{}}}
+			continue
+		}
 		opi := len(c.operators)
 		code := operatorCode(opi)
 		if _, err := c.store.Put(keys.Ref{Issuer: code, Type: keys.KeyRecord, Version: 1}, c.cfg.Alg, randomKey(rng), "simulated", at); err != nil {
@@ -215,7 +233,11 @@ func (c *City) buildApps(ctx context.Context, reg *registry.Registry) error {
 			return err
 		}
 	}
+	a.slotGates = len(a.gates)
 	dr := rngFor(c.cfg.Seed, "apps-devices")
+	if err := c.buildDocks(ctx, reg, dr); err != nil {
+		return err
+	}
 	for s := range a.tickets {
 		d, err := c.addDevice(ctx, reg, dr, devPOS, a.apps[appSites].op, sitesScope, uint32(s+1), "")
 		if err != nil {
@@ -266,7 +288,7 @@ func (c *City) addAppGate(ctx context.Context, reg *registry.Registry, n int, ca
 	if err != nil {
 		return err
 	}
-	d.link = c.bo.Link(d.id, token)
+	d.link, d.gate = c.bo.Link(d.id, token), ag
 	d.up = &terminal.Uploader{Terminal: d.id, Queue: q, Sender: &appSender{c: c, g: ag}, MaxBatch: uploadBatch,
 		BackoffMin: time.Millisecond, BackoffMax: time.Millisecond,
 		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
@@ -328,6 +350,9 @@ func (c *City) grantApps(ctx context.Context) error {
 		if rng.IntN(1000) < 15 {
 			h.has[appSites] = true
 		}
+		if r.bike && r.registered && rng.IntN(100) < bikeGrantPct {
+			h.has[appBike] = true // deposit-free rental: registered cards only
+		}
 		any := false
 		for k := range h.has {
 			if !h.has[k] {
@@ -344,7 +369,7 @@ func (c *City) grantApps(ctx context.Context) error {
 			case appGround:
 				h.terms[k] = year
 				h.terms[k].Limit = groundLimit
-			case appSites:
+			case appSites, appBike:
 				h.terms[k] = year
 			}
 		}

@@ -155,7 +155,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		}
 		copies += int64(ar.dups)
 	}
-	var filed int64
+	var filed, hires, returns int64
 	for k, ca := range a.apps {
 		var n int64
 		for after := int64(0); ; {
@@ -167,6 +167,11 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			for _, r := range rs {
 				after = r.Pos
 				n++
+				if k == appBike && r.Action == apps.Hire {
+					hires++
+				} else if k == appBike && r.Action == apps.Return {
+					returns++
+				}
 				if st, ok := mine[tseq{r.Terminal, r.TerminalSeq}]; !ok || st.app != k {
 					kept.fail("%s: a record filed (terminal %v, sequence %d) that none of its gates queued", appDefs[k].id, r.Terminal, r.TerminalSeq)
 				} else if st.card != r.Card.ASN || st.date != r.Date || st.time != r.Time {
@@ -179,10 +184,11 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		}
 		ca.fig.Records = n
 		filed += n
-		if n != ca.fig.Allowed {
-			kept.fail("%s: %d records filed, its gates allowed %d taps", appDefs[k].id, n, ca.fig.Allowed)
+		if n != ca.stamps {
+			kept.fail("%s: %d records filed, its gates stamped %d", appDefs[k].id, n, ca.stamps)
 		}
 	}
+	c.checkBikes(ctx, newInv(InvBikeRentals), hires, returns)
 	// The parents told: one event a check-in or check-out filed.
 	var ins, outs int64
 	keys := map[string]bool{}
@@ -236,7 +242,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 		}
 		// A lost card refunded rather than replaced (refunds.go) has no
 		// successor: every card of the holder stays blocked or revoked.
-		refunded := c.riders[h.cur].lossRefund != lossRefundNone
+		refunded := c.riders[h.cur].cutRefund != cutRefundNone
 		for k := range h.has {
 			if !h.has[k] {
 				continue
@@ -354,7 +360,7 @@ func (c *City) reportApps(rep *Report) {
 		return
 	}
 	rep.AppTaps = c.apps.taps
-	rep.City.Terminals["app-gate"] = len(c.apps.gates)
+	rep.City.Terminals["app-gate"] = c.apps.slotGates // the bike docks' gates are their docks
 	rep.Apps = map[string]AppFigures{}
 	for k, ca := range c.apps.apps {
 		rep.Apps[appDefs[k].id] = ca.fig

@@ -126,7 +126,7 @@ func (c *City) planApps(day int) []appEvent {
 		ri := rng.IntN(len(c.riders))
 		evs = append(evs, appEvent{at: int64(9*3600 + rng.IntN(7*3600)), kind: appTicketEv, holder: int32(ri), gate: int32(rng.IntN(2))})
 	}
-	for gi := range a.gates {
+	for gi := range a.gates[:a.slotGates] { // a bike dock uploads at its device's slots
 		for _, m := range appUploadMinutes {
 			evs = append(evs, appEvent{at: int64(m*60 + gi%7), kind: appUploadEv, gate: int32(gi)})
 		}
@@ -157,8 +157,10 @@ func (c *City) appsUntil(ctx context.Context, day int, at int64) {
 		case appTicketEv:
 			c.siteTicket(ev.holder, int(ev.gate))
 		case appUploadEv:
-			c.appUpload(ctx, a.gates[ev.gate])
-			if ev.gate == int32(len(a.gates)-1) {
+			// The blacklist and the application's gate versions
+			// downloaded, the queue uploaded.
+			c.upload(ctx, a.gates[ev.gate].dev)
+			if ev.gate == int32(a.slotGates-1) {
 				c.appsFollow(ctx) // after the slot's last gate
 			}
 		case appOfflineEv:
@@ -171,15 +173,6 @@ func (c *City) appsUntil(ctx context.Context, day int, at int64) {
 func (c *City) appsDay(day int) {
 	if c.apps != nil {
 		c.apps.pending = c.planApps(day)
-	}
-}
-
-// appUpload is a gate's upload slot: the blacklist and its
-// application's gate versions downloaded, its queue uploaded.
-func (c *City) appUpload(ctx context.Context, g *appGate) {
-	c.upload(ctx, g.dev)
-	if g.dev.offlineUntil.IsZero() {
-		c.syncVersions(ctx, g)
 	}
 }
 
@@ -200,7 +193,7 @@ func (c *City) appTap(hi int32, g *appGate, day int) {
 	a := c.apps
 	h := a.holders[hi]
 	r := c.riders[h.cur]
-	if r.lostOn >= 0 || r.refundedOn >= 0 || r.replacedBy != -1 {
+	if r.lostOn >= 0 || r.handedIn() || r.replacedBy != -1 {
 		return // the card is gone; its replacement taps once handed over
 	}
 	date, tm := citycard.DateTime(c.now())
@@ -223,6 +216,7 @@ func (c *City) appTap(hi int32, g *appGate, day int) {
 		return
 	}
 	g.app.fig.Allowed++
+	g.app.stamps++
 	if expect != apps.Allowed {
 		c.violate("card %v at gate %v (%s, %s): allowed, the city expected %v", r.asn, g.dev.id, appDefs[g.app.idx].id, g.key.action, expect)
 	}
@@ -295,7 +289,7 @@ func (c *City) appExpect(h *appHolder, g *appGate, day int, tm citycard.BCDTime)
 // price; seniors of 70 and over in free, no purchase).
 func (c *City) siteTicket(ri int32, s int) {
 	r := c.riders[ri]
-	if r.refundedOn >= 0 || (r.issuer != 0 && r.persona != pVisitor) {
+	if r.handedIn() || (r.issuer != 0 && r.persona != pVisitor) {
 		return
 	}
 	fen := uint32(siteTicketFen)
@@ -377,36 +371,48 @@ func (s *appSender) SendBatch(ctx context.Context, b terminal.UploadBatch) ([]bo
 // record of the gate's own upload answered rejected or a copy answered
 // anything but duplicate is a violation at once.
 func (c *City) noteAppAnswers(d *device, recs [][]byte, ans *acquire.Answer, copied bool) {
-	a := c.apps
 	for k, raw := range recs {
-		ra := ans.Records[k]
-		i, ok := a.byHash[hashRec(raw)]
-		if !ok {
+		if !c.noteAppAnswer(d, raw, ans.Records[k], copied, ans.BatchID, k) {
 			c.violate("gate %v uploaded a record it never queued (batch %s, index %d)", d.id, ans.BatchID, k)
-			continue
 		}
-		ar := &a.recs[i]
-		if ar.bad != appGenuine {
-			if ar.answer == 0 || ra.Verdict != acquire.Rejected {
-				ar.answer = ra.Verdict // a forged record answered otherwise is kept for the check
-			}
-			continue
+	}
+}
+
+// noteAppAnswer keeps the back office's answer ra to raw, the k-th
+// record of batch of d's: false for a record no application gate
+// queued. A genuine record of the gate's own upload answered rejected,
+// or a copy sent after its record was answered answered anything but
+// duplicate (a bike dock's shuffled copy goes before), is a violation.
+func (c *City) noteAppAnswer(d *device, raw []byte, ra acquire.RecordAnswer, copied bool, batch string, k int) bool {
+	a := c.apps
+	if a == nil {
+		return false
+	}
+	i, ok := a.byHash[hashRec(raw)]
+	if !ok {
+		return false
+	}
+	ar := &a.recs[i]
+	switch {
+	case ar.bad != appGenuine:
+		if ar.answer == 0 || ra.Verdict != acquire.Rejected {
+			ar.answer = ra.Verdict // a forged record answered otherwise is kept for the check
 		}
-		if copied {
-			c.fig.Copies.Verdicts[ra.Status]++
-			if ra.Verdict != acquire.Duplicate {
-				a.copyBad++
-			}
-			continue
+	case copied:
+		c.fig.Copies.Verdicts[ra.Status]++
+		if ra.Verdict != acquire.Duplicate && ar.answer != 0 {
+			a.copyBad++
 		}
+	default:
 		c.fig.Verdicts[ra.Status]++
 		if ar.answer == 0 {
 			ar.answer = ra.Verdict
 		}
 		if ra.Verdict == acquire.Rejected {
-			c.violate("gate %v: a genuine application record (batch %s, index %d) was rejected: %v", d.id, ans.BatchID, k, ra.Reasons)
+			c.violate("gate %v: a genuine application record (batch %s, index %d) was rejected: %v", d.id, batch, k, ra.Reasons)
 		}
 	}
+	return true
 }
 
 // appFinalUploads empties every gate's queue after the last day.

@@ -240,8 +240,8 @@ func (c *City) planRefunds(p *planner) {
 // refunded here (its balance waits for the cooling period).
 func (c *City) refund(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || r.refundedOn >= 0 {
-		return
+	if r.lostOn >= 0 || r.handedIn() || r.bikeOut {
+		return // (a bike out comes back before its card is handed back)
 	}
 	m, _ := c.bo.Cards()
 	// Card management activates a card at its first load; one that has

@@ -24,7 +24,8 @@
 //     interchanges, each station with entry and exit gates and a kiosk;
 //     bus lines with their vehicles' validators; coach lines from the
 //     city's coach station out to towns, with validators at each stop;
-//     bike docks, parking zones, taxis, merchants' POS, service points;
+//     bike docks (terminal.BikeDock: see Public bikes), parking zones,
+//     taxis, merchants' POS, service points;
 //   - the fare table: Ningbo's fare rules (fare/testdata/ningbo: products,
 //     distance bands, transfers, categories, time fares, passes, caps),
 //     byte for byte, over the city's own network files (stops, routes,
@@ -125,6 +126,36 @@
 // start, within the sample's 90 days), in cash, and closes the card,
 // which taps no more (a card only travelled on since its sale is still
 // issued there, and is activated first).
+//
+// Now and then (damaged.go: about one card in damagedPerCards a day) a
+// rider hands a card in at a counter, damaged: unreadable, so the
+// counter reads nothing of it, and card management cuts its liability
+// at the report (cms.ReportDamaged), as a loss report does; the card
+// taps no more. Half are replaced as a lost card is (the new card handed
+// over with the balance as of the report once the cooling period is
+// over); half are refunded from their shadow once it is over, through
+// the refund route over HTTP as a lost card's refund (the API's quote at
+// the cut: card management's book less the purchases booked), the
+// deposit paid back. A refund paying out more than RefundApprovalFen
+// (100 yuan; cmd/citycard wires the API's limit to it) waits for a
+// supervisor, as a real counter's does: the clerk's request is answered
+// 202 with an approval (cms.Approval, in the staff accounts' store),
+// which the clerk may not approve (Permission) and a supervisor, a
+// second person, does (api.StaffClient.Approve); the clerk sends the
+// refund again naming it, and it is made. Some refunds are sent again
+// and answered replayed. At the end of the day of their report, some
+// damaged and replaced cards (adjust.go: their balance the back office's,
+// cms.BookHeld) get a manual adjustment through POST
+// /v1/cards/{issuer}/{asn}/adjustments (api.StaffClient.AdjustCard): a
+// credit (a fare charged twice) or a debit (a load credited twice)
+// within what the card is owed at its cut, asked by the clerk, approved
+// by the supervisor as a refund is, made (cms.Manager.Adjust), now and
+// then sent again and replayed; a debit past what the card is owed is
+// refused at the request, kind Insufficient, before any supervisor is
+// asked. The card's refund or balance move then carries its adjusted
+// book. A card that travelled is not damaged (a lost one is, below:
+// its balance as of the report counts its purchases elsewhere), nor one
+// with a bike out.
 //
 // Remote top-ups (补登, topups.go) go over HTTP: each day some
 // cardholders' top-ups are paid through the staff API (a payment
@@ -282,14 +313,16 @@
 //     its purchases in other cities accepted from their INC files;
 //     of each of our cards, by card management's flows and
 //     acquisition's purchases, loads - purchases - refunds - moved out +
-//     moved in + loss borne is what it owes: its balance (with those
-//     torn debits) while in use, 0 once its balance moved to its
-//     replacement (a refunded card: the torn debits alone); its loads are
-//     the city's (the sale's first load and the loads, less those
-//     reversed), its refunds what the city was refunded, a new card's
-//     moved in the balance its chip was personalized with; a replaced
-//     card's purchases read from the journal are its shadow's, and the
-//     issuer bore at least its purchases stamped after the report;
+//     moved in + adjusted + loss borne is what it owes: its balance (with
+//     those torn debits) while in use, 0 once its balance moved to its
+//     replacement or was refunded after its loss or damage report (a
+//     card handed back and refunded: the torn debits alone); its loads
+//     are the city's (the sale's first load and the loads, less those
+//     reversed), its refunds what the city was refunded, its adjustments
+//     those the city made (credits less debits), a new card's moved in
+//     the balance its chip was personalized with; a card with a cut has
+//     its purchases read from the journal, which are its shadow's, and
+//     the issuer bore at least its purchases stamped after the report;
 //     and the greys its shadow holds in suspense are those the city
 //     expects there: not recovered, no later counter booked, and not
 //     followed on the card by a load (whose balance before confirms a
@@ -298,7 +331,8 @@
 //     the operators (card float, or another city's receivable, less
 //     suspense; for ours, the float less what card management booked
 //     on the cards: sales' first loads and loads, less refunds, moved
-//     out and in, plus the loss borne; our cards' purchases elsewhere
+//     out and in, plus the adjustments (credits less debits, from the
+//     issuer's adjustment account) and the loss borne; our cards' purchases elsewhere
 //     are in our float, and out of that city's receivable, where its INC
 //     files moved them), suspense in the ledger is what
 //     the shadows hold, and the issuer's loss account (issuer_loss) is
@@ -357,6 +391,13 @@
 //     top-up pending account holds the pending ones, the payer's account
 //     what it paid less what was refunded, and the card float took
 //     exactly the claimed from top-up pending;
+//   - bike rentals agree (bike_rentals_agree): the bikes out at the
+//     end are, card for card, the city's, the cards' bike slots and the
+//     back office's open rentals (apps.Office.OpenRentals: the hire's
+//     time, dock and terminal, overdue past the docks' OutMax), and the
+//     hires and returns filed under the bike application are those the
+//     docks stamped (a hire that closed an overdue rental, its return
+//     too);
 //   - and the city ran as expected: no tap failed in a way it did not
 //     expect.
 //
@@ -423,6 +464,36 @@
 // again explained by an answer lost, none with a bad signature, none
 // the applications did not queue.
 //
+// # Public bikes
+//
+// The bike operator's application (nb-bikes, bikes.go) has no gates of
+// its own: each bike dock is a terminal.BikeDock, the operator's POS (a
+// device of the city, uploading at its slots, its blacklist and gate
+// versions downloaded then) and a gate of the bike application on one
+// PSAM, which holds our application master key as well as the purchase
+// keys; its stamps and its purchases share its queue and terminal
+// sequence. The back office grants deposit-free rental (the bike slot)
+// to most registered riders who bike, and to no one else: an anonymous
+// card, a registered one without the grant and a visiting city's card
+// are refused the hire, wrong_application (our cards are personalized
+// with an empty entitlement file signed under their application key, so
+// that it is that and not forged), and their rider takes no bike again.
+// Commuters ride from and to their docks (plan.go, bikeLeg): a hire
+// stamps the slot; a return stamps it in and pays the fare engine's
+// time fare (bike_time), an hour or more charged by the hour; some keep
+// the bike at a leg's end, so that the next leg's hire is refused limit
+// and its return brings the kept bike back, another day if need be;
+// some forget a bike kept overnight (planBikesOut) until a return past
+// OutMax, or until the evening, whose hire then closes the overdue
+// rental first: a bike out past OutMax pays the feed's "bike not
+// returned" product (bike_max), at its return or at that hire; some stay
+// out at the end. The city predicts every answer and charge kind (a
+// time fare, or all of it the maximum fare) and checks
+// bike_rentals_agree (see Invariants). A card is not reported lost or
+// damaged, nor handed back, with a bike out, and a lost card's finder
+// takes no bike, so that no rental goes with a card that leaves; the
+// docks' clocks are right (a dock prices a rental by its clock).
+//
 // What breaks no invariant but deserves a look is reported as a Finding:
 // composite purchases the back office's fare re-check flags although the
 // fare engine charged them, and taps a terminal refused with an error of
@@ -434,15 +505,20 @@
 // # Not yet
 //
 // The parts of the platform not built yet, or not simulated yet, are
-// left out: of card management, the refund of a damaged card, a
-// supervisor's approval of a refund over the limit (the city's API has
-// no limit), remote top-ups paid by the cardholder in the app (they are
-// paid through the staff route) and the sale of passes;
+// left out: of card management, remote top-ups paid by the cardholder
+// in the app (they are paid through the staff route), the sale of
+// passes, a refund or adjustment a supervisor rejects, and a credit
+// adjustment of a card in use (a remote top-up from the adjustment
+// account); the loss and damage reports and the replacements are made
+// on card management directly, not over the API;
 // of the interconnection (counterpart.go: each day's OUT file answered
 // by the visiting cities; travel.go: their INC files of our cards),
 // forged records of their cards, and our cards travelling while lost,
 // replaced or after a tear (see Our cards travelling); of the
-// applications, parking permits, bikes' registration, the canteens'
-// daily spend limit. FaultsNotYet and InvariantsNotYet name them;
+// applications, parking permits, the bike operator granting its slot
+// over its own API (the grants are made at the start), a bike rental
+// carried to a replacement (no card leaves with a bike out), a dock on
+// a wrong clock or a tap torn at a dock, the canteens' daily spend
+// limit. FaultsNotYet and InvariantsNotYet name them;
 // the report lists them.
 package city

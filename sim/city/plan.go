@@ -15,8 +15,8 @@ const (
 	stepMetroOut                   // leave the metro at station a
 	stepCoachIn                    // board a coach at stop code a
 	stepCoachOut                   // leave a coach at stop code a
-	stepBikeRent                   // rent a bike at dock a
-	stepBikeReturn                 // return it at dock a
+	stepBikeRent                   // hire a bike at dock a
+	stepBikeReturn                 // return the bike out at dock a; fen bikeForgottenReturn: a forgotten one
 	stepParkIn                     // park in zone a
 	stepParkOut                    // leave zone a
 	stepTaxi                       // pay a taxi fen
@@ -37,6 +37,7 @@ const (
 	evArmCrash                 // the back office will crash at its a-th commit from now
 	evRefund                   // rider hands their card back at a counter for a refund
 	evTopUp                    // remote top-up a is paid (fen 0) or claimed at a kiosk (fen 1): topups.go
+	evDamaged                  // rider hands their card in at a counter, damaged (damaged.go)
 )
 
 // event is one thing that happens in the city at a time of the day.
@@ -109,11 +110,20 @@ func (p *planner) metroLeg(ri, trip int32, from, to int, t int64) int64 {
 	return t + ride + 60
 }
 
+// bikeLeg rides a public bike from dock from to dock to (bikes.go):
+// hired, and returned 8 to 28 minutes later; now and then
+// (bikeLongPct) after a long ride of one to three hours, charged by the
+// hour; now and then (bikeKeepPct) kept at the leg's end, not returned,
+// so that the rider's next bike leg finds it out. It returns when the
+// rider is off the bike.
 func (p *planner) bikeLeg(ri, trip int32, from, to int, t int64) int64 {
 	p.add(t, evTap, stepBikeRent, ri, trip, int32(from), 0)
 	back := t + int64(8+p.rng.IntN(20))*60
-	if p.chance(3) {
-		back += int64(60+p.rng.IntN(120)) * 60 // a long ride: charged by the hour
+	switch x := p.rng.IntN(100); {
+	case x < bikeLongPct:
+		back += int64(60+p.rng.IntN(120)) * 60
+	case x < bikeLongPct+bikeKeepPct:
+		return back + 120
 	}
 	p.add(back, evTap, stepBikeReturn, ri, trip, int32(to), 0)
 	return back + 120
@@ -375,6 +385,7 @@ func (c *City) planDay(day int) *planner {
 	wd := c.cfg.Start.AddDate(0, 0, day).Weekday()
 	p.weekday = wd >= 1 && wd <= 5
 	travellers := c.planTravel(p)
+	c.planBikesOut(p)
 	for ri := range c.riders {
 		if !travellers[int32(ri)] {
 			p.plan(int32(ri))
@@ -387,6 +398,7 @@ func (c *City) planDay(day int) *planner {
 	}
 	c.planFaults(p)
 	c.planRefunds(p)
+	c.planDamaged(p)
 	c.planTopUps(p)
 	slices.SortStableFunc(p.evs, func(x, y event) int {
 		if x.at != y.at {

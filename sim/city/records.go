@@ -180,6 +180,9 @@ func (c *City) noteAnswers(d *device, recs [][]byte, ans *acquire.Answer, copied
 	for k, raw := range recs {
 		ra := ans.Records[k]
 		i, ok := c.byHash[hashRec(raw)]
+		if !ok && c.noteAppAnswer(d, raw, ra, copied, ans.BatchID, k) {
+			continue // a bike dock's stamp (bikes.go)
+		}
 		if !ok {
 			c.violate("terminal %v uploaded a record it never queued (batch %s, index %d)", d.id, ans.BatchID, k)
 			continue

@@ -35,8 +35,8 @@ func Products(coolingDays int) (*cms.Catalog, error) {
 	return cms.ParseProducts("products.conf (the city's cooling period)", text)
 }
 
-// replace replaces rider ri's card, just reported lost, at the counter
-// where it was reported: card management replaces it (the replacement
+// replace replaces rider ri's card, just reported lost or damaged, at
+// the counter where it was reported: card management replaces it (the replacement
 // fee paid in cash) with a new card applied for, whose ASN is the old
 // one's of the next generation. The new card is personalized and handed
 // over when the cooling period ends (moveBalances), holding the balance
@@ -51,7 +51,11 @@ func (c *City) replace(ctx context.Context, ri int32) {
 		return
 	}
 	r.replacedBy = -2 // replaced, its balance waiting
-	c.fig.Replacements++
+	if r.damagedOn >= 0 {
+		c.fig.DamagedReplaced++
+	} else {
+		c.fig.Replacements++
+	}
 	c.waiting = append(c.waiting, ri)
 }
 
@@ -137,9 +141,10 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 	}
 	from, _ := citycard.DateTime(c.now())
 	to, _ := citycard.DateTime(c.now().AddDate(6, 0, 0))
+	appKey, appFile := c.appFile(nu)
 	cd, err := card.New(card.Config{
 		Profile: old.profile, Issuer: Issuer, ASN: nu, CardType: cardTypeOurs, RiderCategory: old.category,
-		Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: c.appKey(nu),
+		Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(movedFen), AppKey: appKey, Entitlements: appFile,
 	})
 	if err != nil {
 		return err
@@ -148,7 +153,8 @@ func (c *City) handOver(old *rider, ri int32, nu citycard.ASN, movedFen int64) e
 	r.card, r.asn, r.gen = cd, nu, old.gen+1
 	r.startFen, r.balance, r.loadsFen, r.loads = movedFen, movedFen, 0, 0
 	r.lostOn, r.refundedOn, r.refundedFen, r.loadDay, r.loadedToday, r.loadTorn = -1, -1, 0, 0, 0, false
-	r.replaces, r.replacedBy, r.lostAt = ri, -1, time.Time{}
+	r.replaces, r.replacedBy, r.lostAt, r.expiry = ri, -1, time.Time{}, to
+	r.damagedOn, r.adjustedFen, r.bikeOut = -1, 0, false
 	old.replacedBy = int32(len(c.riders))
 	c.riders = append(c.riders, &r)
 	c.appHandedOver(old.replacedBy)
@@ -182,8 +188,9 @@ func (c *City) endCooling(ctx context.Context) {
 	if c.fj.isDead() {
 		c.restart(ctx)
 	}
+	c.adjustCards(ctx)
 	c.moveBalances(ctx)
-	c.refundLost(ctx)
+	c.refundCut(ctx)
 	c.settleLateLosses(ctx)
 }
 
@@ -203,7 +210,7 @@ func (c *City) finalMoves(ctx context.Context) {
 			c.setNow(end)
 		}
 	}
-	if end := c.lossRefundsCoolingEnd(ctx); end.After(c.now()) {
+	if end := c.cutRefundsCoolingEnd(ctx); end.After(c.now()) {
 		c.setNow(end)
 	}
 	c.endCooling(ctx)
@@ -227,16 +234,19 @@ func (c *City) cutPurchases(ctx context.Context) (map[acquire.Card][]cms.Purchas
 // checkBook checks card management's book of rider ri's card against the
 // city's record of it and acquisition's, and returns the book and its
 // loss borne. Its terms (cms flows) are loads (the sale's first load, the
-// online loads less those reversed), refunds, moved out and in, loss
-// borne; purchases are acquisition's (purchasesFen: the shadow's). Then
-// loads - purchases - refunds - moved out + moved in + loss borne must be
-// what it owes: inUseFen (its balance, with the torn debits it made that
+// online loads less those reversed), refunds, moved out and in, manual
+// adjustments (credits less debits), loss borne; purchases are
+// acquisition's (purchasesFen: the shadow's). Then loads - purchases -
+// refunds - moved out + moved in + adjusted + loss borne must be what it
+// owes: inUseFen (its balance, with the torn debits it made that
 // suspense still holds) while the card is in use, refundedFen (those
 // debits alone) once it was refunded at the counter, 0 once its balance
-// moved. The loads are the city's, the moved in its start (the balance
-// its chip was personalized with), the refunds what it refunded. A
-// replaced card's purchases read from the journal (cut) are the
-// shadow's, and its loss borne at least those after its loss report.
+// moved or was refunded after its loss or damage report. The loads are
+// the city's, the moved in its start (the balance its chip was
+// personalized with), the refunds what it refunded, the adjustments
+// those it made. A card with a cut has its purchases read from the
+// journal (cut), which are the shadow's, and its loss borne at least
+// those after its report.
 func (c *City) checkBook(ctx context.Context, v *inv, ri int32, purchasesFen, inUseFen, refundedFen int64, cut map[acquire.Card][]cms.Purchase) (book, borne int64) {
 	r := c.riders[ri]
 	flows, err := c.bo.CardFlows(ctx, r.asn)
@@ -257,14 +267,17 @@ func (c *City) checkBook(ctx context.Context, v *inv, ri int32, purchasesFen, in
 	switch {
 	case r.refundedOn >= 0:
 		owes = refundedFen
-	case r.replacedBy >= 0 || r.lossRefund == lossRefundDone:
+	case r.replacedBy >= 0 || r.cutRefund == cutRefundDone:
 		owes = 0 // its balance as of the report moved out, or was refunded
 	}
+	adjusted := t[cms.FlowAdjustCredit] - t[cms.FlowAdjustDebit]
 	switch got := book - purchasesFen; {
-	case loads != wantLoads || t[cms.FlowMovedIn] != movedIn || t[cms.FlowRefund] != r.refundedFen:
-		v.failCard(ri, "card %v: card management booked loads %d, moved in %d, refunds %d; the city loaded %d, moved in %d, refunded %d", r.asn, loads, t[cms.FlowMovedIn], t[cms.FlowRefund], wantLoads, movedIn, r.refundedFen)
+	case loads != wantLoads || t[cms.FlowMovedIn] != movedIn || t[cms.FlowRefund] != r.refundedFen || adjusted != r.adjustedFen:
+		v.failCard(ri, "card %v: card management booked loads %d, moved in %d, refunds %d, adjusted %d; the city loaded %d, moved in %d, refunded %d, adjusted %d",
+			r.asn, loads, t[cms.FlowMovedIn], t[cms.FlowRefund], adjusted, wantLoads, movedIn, r.refundedFen, r.adjustedFen)
 	case got != owes:
-		v.failCard(ri, "card %v: loads %d - purchases %d - refunds %d - moved out %d + moved in %d + loss borne %d = %d, want %d", r.asn, loads, purchasesFen, t[cms.FlowRefund], t[cms.FlowMovedOut], t[cms.FlowMovedIn], t[cms.FlowLossBorne], got, owes)
+		v.failCard(ri, "card %v: loads %d - purchases %d - refunds %d - moved out %d + moved in %d + adjusted %d + loss borne %d = %d, want %d",
+			r.asn, loads, purchasesFen, t[cms.FlowRefund], t[cms.FlowMovedOut], t[cms.FlowMovedIn], adjusted, t[cms.FlowLossBorne], got, owes)
 	}
 	if !r.cut() {
 		return book, t[cms.FlowLossBorne]
@@ -279,7 +292,7 @@ func (c *City) checkBook(ctx context.Context, v *inv, ri int32, purchasesFen, in
 	switch {
 	case cms.PurchasesFen(ps) != purchasesFen:
 		v.failCard(ri, "card %v: the journal holds %d purchases of %d fen, its shadow %d fen", r.asn, len(ps), cms.PurchasesFen(ps), purchasesFen)
-	case (r.replacedBy >= 0 || r.lossRefund == lossRefundDone) && t[cms.FlowLossBorne] < after:
+	case (r.replacedBy >= 0 || r.cutRefund == cutRefundDone) && t[cms.FlowLossBorne] < after:
 		v.failCard(ri, "card %v: the issuer bore %d fen of its use, and it spent %d after its loss report", r.asn, t[cms.FlowLossBorne], after)
 	}
 	return book, t[cms.FlowLossBorne]

@@ -87,9 +87,32 @@ type Figures struct {
 	TopUpClaimsRecovered int64 `json:"topup_claims_recovered"` // torn claims the card did credit, recovered by the next claim
 	// Loss refunds (refunds.go): lost cards refunded and closed instead
 	// of replaced, after their cooling period.
-	LossRefunds         int64 `json:"loss_refunds"`
-	LossRefundsFen      int64 `json:"loss_refunds_fen"`      // the balances as of the loss report refunded
-	LossRefundsReplayed int64 `json:"loss_refunds_replayed"` // refunds sent again, answered replayed
+	LossRefunds    int64 `json:"loss_refunds"`
+	LossRefundsFen int64 `json:"loss_refunds_fen"` // the balances as of the loss report refunded
+	// Damaged cards (damaged.go): reported damaged at a counter, then
+	// replaced (their balance moved after the cooling period, counted in
+	// BalancesMoved) or refunded from their shadow.
+	Damaged           int64 `json:"damaged"`
+	DamagedReplaced   int64 `json:"damaged_replaced"`
+	DamagedRefunds    int64 `json:"damaged_refunds"`
+	DamagedRefundsFen int64 `json:"damaged_refunds_fen"` // the balances as of the damage report refunded
+	// RefundsReplayed are the refunds of lost and damaged cards sent
+	// again, answered replayed; RefundApprovals those paying out more
+	// than RefundApprovalFen, made once a supervisor approved them.
+	RefundsReplayed int64 `json:"cut_refunds_replayed"`
+	RefundApprovals int64 `json:"refund_approvals"`
+	// Manual adjustments (adjust.go) of damaged and replaced cards, each
+	// made once a supervisor approved it; the refused are debits past
+	// what the card is owed, refused before a supervisor was asked.
+	Adjustments      int64 `json:"adjustments"`
+	AdjustCredits    int64 `json:"adjustment_credits"`
+	AdjustCreditsFen int64 `json:"adjustment_credits_fen"`
+	AdjustDebits     int64 `json:"adjustment_debits"`
+	AdjustDebitsFen  int64 `json:"adjustment_debits_fen"`
+	AdjustRefused    int64 `json:"adjustments_refused"`
+	AdjustReplayed   int64 `json:"adjustments_replayed"`
+	// The public bikes at the docks (bikes.go).
+	Bikes BikeFigures `json:"bikes"`
 	// Our cards in the counterpart cities and their INC files (travel.go).
 	Travel TravelFigures `json:"travel"`
 }
@@ -97,6 +120,7 @@ type Figures struct {
 func (f *Figures) init() {
 	f.Refusals, f.Verdicts, f.Flags, f.Rejections, f.FareMismatch, f.Copies.Verdicts = counts{}, counts{}, counts{}, counts{}, counts{}, counts{}
 	f.Travel.Refused, f.Travel.Rejected = counts{}, counts{}
+	f.Bikes.HiresRefused = counts{}
 }
 
 // Check is one invariant's verdict and its figures (or its first
@@ -268,7 +292,16 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %-30s %d replaced; %d balances moved after the cooling period, %s yuan; %d late losses borne, %s yuan\n", "lost cards replaced", f.Replacements, f.BalancesMoved, citycard.Yuan(f.BalancesMovedFen), f.LateLosses, citycard.Yuan(f.LateLossesFen))
 	fmt.Fprintf(w, "  %-30s %d paid (%s yuan, %d notices twice); %d claimed at kiosks (%s yuan; %d torn, %d recovered); %d expired and refunded (%s yuan); %d pending\n", "remote top-ups",
 		f.TopUpsPaid, citycard.Yuan(f.TopUpsPaidFen), f.TopUpsReplayed, f.TopUpsClaimed, citycard.Yuan(f.TopUpsClaimedFen), f.TopUpClaimsTorn, f.TopUpClaimsRecovered, f.TopUpsExpired, citycard.Yuan(f.TopUpsExpiredFen), f.TopUpsPending)
-	fmt.Fprintf(w, "  %-30s %d refunded and closed after the cooling period, %s yuan of balance (%d sent again, replayed)\n", "lost cards refunded", f.LossRefunds, citycard.Yuan(f.LossRefundsFen), f.LossRefundsReplayed)
+	fmt.Fprintf(w, "  %-30s %d refunded and closed after the cooling period, %s yuan of balance\n", "lost cards refunded", f.LossRefunds, citycard.Yuan(f.LossRefundsFen))
+	fmt.Fprintf(w, "  %-30s %d reported at a counter: %d replaced, %d refunded from their shadow after the cooling period, %s yuan of balance and the deposit\n", "damaged cards",
+		f.Damaged, f.DamagedReplaced, f.DamagedRefunds, citycard.Yuan(f.DamagedRefundsFen))
+	fmt.Fprintf(w, "  %-30s %d refunds over %s yuan and %d adjustments, each asked by a clerk and approved by a supervisor; %d refunds sent again, replayed\n", "approvals",
+		f.RefundApprovals, citycard.Yuan(RefundApprovalFen), f.Adjustments, f.RefundsReplayed)
+	fmt.Fprintf(w, "  %-30s %d made: %d credits (%s yuan), %d debits (%s yuan); %d debits past what the card is owed refused; %d sent again, replayed\n", "manual adjustments",
+		f.Adjustments, f.AdjustCredits, citycard.Yuan(f.AdjustCreditsFen), f.AdjustDebits, citycard.Yuan(f.AdjustDebitsFen), f.AdjustRefused, f.AdjustReplayed)
+	b := &f.Bikes
+	fmt.Fprintf(w, "  %-30s %d hires (refused %s); %d returns (%d after an hour, %d another day, %d unpaid), %s yuan of fares; %d overdue paid the maximum fare (%d closed at the next hire); %d out at the end (%d overdue)\n", "public bikes",
+		b.Hires, orNone(joinCounts64(b.HiresRefused)), b.Returns, b.ReturnsLong, b.ReturnsLate, b.ReturnsUnpaid, citycard.Yuan(b.FaresFen), b.Overdue, b.OverdueAtHire, b.OutAtEnd, b.OverdueAtEnd)
 	fmt.Fprintf(w, "  %-30s %d, %s yuan (%d let through a gate after loading)\n", "loads", f.Loads, citycard.Yuan(f.LoadsFen), f.LoadedAtGate)
 	fmt.Fprintf(w, "  %-30s %d torn at CREDIT (%d credited and recovered at the next load); %d settled from the card shadows\n", "loads torn", f.LoadsTorn, f.LoadsRecovered, f.LoadsSettled)
 	fmt.Fprintf(w, "  %-30s %s yuan\n", "spent by the cards", citycard.Yuan(r.SpentFen))

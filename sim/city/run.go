@@ -41,27 +41,27 @@ type City struct {
 	riders    []*rider
 	waiting   []int32 // the riders whose replaced card waits for the cooling period, in order of report
 
-	busVehicles          [][]int // per bus line (index)
-	gatesIn, gatesOut    [][]int // per station
-	kiosks               []int   // per station
-	coachIn, coachOut    map[uint32]int
-	bikeRent, bikeReturn []int // per dock
-	parkIn, parkOut      []int // per zone
-	taxis, counters      []int
-	pos                  map[int][]int // merchant POS by operator
-	rng, frng            *rand.Rand    // behaviour at run time; device-side faults
-	recs                 []simRec
-	byHash               map[uint64]int32
-	greyQ                map[uint64]int32 // grey records in queues: device<<40 | queue seq
-	cur                  int32            // the rider tapping now; -1 none
-	copies               int
-	restarts             int
-	faults               map[string]int64
-	fig                  Figures
-	violations           []string
-	violationsDropped    int
-	lastFlushErr         error
-	pendingGrey          *pendingGrey // the grey record of the tap in progress
+	busVehicles       [][]int // per bus line (index)
+	gatesIn, gatesOut [][]int // per station
+	kiosks            []int   // per station
+	coachIn, coachOut map[uint32]int
+	docks             []*bikeDock // (bikes.go)
+	parkIn, parkOut   []int       // per zone
+	taxis, counters   []int
+	pos               map[int][]int // merchant POS by operator
+	rng, frng         *rand.Rand    // behaviour at run time; device-side faults
+	recs              []simRec
+	byHash            map[uint64]int32
+	greyQ             map[uint64]int32 // grey records in queues: device<<40 | queue seq
+	cur               int32            // the rider tapping now; -1 none
+	copies            int
+	restarts          int
+	faults            map[string]int64
+	fig               Figures
+	violations        []string
+	violationsDropped int
+	lastFlushErr      error
+	pendingGrey       *pendingGrey // the grey record of the tap in progress
 	// tapErrors count the taps terminals refused with an error of their
 	// own, by the innermost operation that failed; tapErrorFirst keeps
 	// the first of each.
@@ -80,8 +80,9 @@ type City struct {
 	// The remote top-ups paid (topups.go), and the lost cards waiting
 	// for their refund (refunds.go).
 	topUps      []*simTopUp
-	lossRefunds []int32
-	forgotClaim bool // Config.ForgetClaim's claim forgotten
+	cutRefunds  []int32
+	toAdjust    []int32 // the cards reported damaged or replaced today, to be adjusted at its end (adjust.go)
+	forgotClaim bool    // Config.ForgetClaim's claim forgotten
 }
 
 // innermostOp returns the operation of the innermost *citycard.Error of
@@ -217,8 +218,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 		c.setNow(midnight.Add(time.Duration(ev.at) * time.Second))
 		switch ev.kind {
 		case evTap:
-			if ev.trip >= 0 && aborted[ev.trip] || c.riders[ev.rider].refundedOn >= 0 {
-				continue // a card handed back taps no more
+			if ev.trip >= 0 && aborted[ev.trip] || c.riders[ev.rider].handedIn() {
+				continue // a card handed back or in taps no more
 			}
 			if !c.step(ev) && ev.trip >= 0 {
 				aborted[ev.trip] = true
@@ -235,6 +236,8 @@ func (c *City) runDay(ctx context.Context, day int) {
 			c.reportLost(ctx, ev.rider, day)
 		case evRefund:
 			c.refund(ctx, ev.rider, day)
+		case evDamaged:
+			c.damage(ctx, ev.rider, day)
 		case evArmCrash:
 			c.fj.arm(int(ev.a), ev.fen == 1)
 		case evTopUp:
@@ -275,9 +278,11 @@ func (c *City) step(ev *event) bool {
 	case stepCoachOut:
 		d = c.devs[c.coachOut[uint32(ev.a)]]
 	case stepBikeRent:
-		d = c.devs[c.bikeRent[ev.a]]
+		c.bikeHire(ev.rider, int(ev.a))
+		return true // refused, the rider walks on
 	case stepBikeReturn:
-		d = c.devs[c.bikeReturn[ev.a]]
+		c.bikeReturn(ev.rider, int(ev.a), ev.fen == bikeForgottenReturn)
+		return true
 	case stepParkIn:
 		d = c.devs[c.parkIn[ev.a]]
 	case stepParkOut:
@@ -533,7 +538,7 @@ func (c *City) loadOnce(ri int32, d *device, fen int64) bool {
 // block it, the others book its records, flagged.
 func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	r := c.riders[ri]
-	if r.lostOn >= 0 || !r.registered || r.refundedOn >= 0 || c.travelling(ri) {
+	if r.lostOn >= 0 || !r.registered || r.handedIn() || c.travelling(ri) || r.bikeOut {
 		// (A rider spending the day in another city is not at our
 		// counter. A card that travelled before may be reported lost:
 		// its balance as of the report counts its purchases elsewhere,
@@ -551,6 +556,9 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 	}
 	c.fault(FaultLost)
 	c.replaceOrRefund(ctx, ri)
+	if r.replacedBy == -2 {
+		c.mayAdjust(ri) // (a lost card not replaced is adjusted nowhere: it may be found)
+	}
 }
 
 // upload is a device's upload slot: if it is online, it downloads the
@@ -566,6 +574,9 @@ func (c *City) upload(ctx context.Context, d *device) {
 		c.fig.SyncFailures++
 	}
 	c.flush(ctx, d)
+	if d.gate != nil {
+		c.syncVersions(ctx, d.gate) // an application gate's, a bike dock's
+	}
 }
 
 // flush uploads d's queue, restarting the back office when it crashed;

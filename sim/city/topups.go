@@ -103,10 +103,14 @@ func (c *City) topUpEvent(ctx context.Context, i int32, claim bool) {
 }
 
 // inUse reports whether rider r's card is ours and in use: not lost,
-// refunded or replaced.
+// refunded, damaged or replaced.
 func (r *rider) inUse() bool {
-	return r.issuer == 0 && r.lostOn < 0 && r.refundedOn < 0 && r.replacedBy == -1
+	return r.issuer == 0 && r.lostOn < 0 && !r.handedIn() && r.replacedBy == -1
 }
+
+// handedIn reports whether rider r's card was handed in at a counter:
+// handed back for a refund, or reported damaged. It taps no more.
+func (r *rider) handedIn() bool { return r.refundedOn >= 0 || r.damagedOn >= 0 }
 
 // payTopUp pays top-up i through the staff API (the payment company's
 // notice), sometimes twice.

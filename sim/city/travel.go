@@ -196,8 +196,8 @@ func (c *City) buildCounterparts(national []byte, put func(*keys.MemStore, keys.
 // no record here, and the city's grey check expects the record of the
 // next counter here (check.go).
 func (r *rider) mayTravel() bool {
-	return r.issuer == 0 && r.profile == card.ProfileMoT && r.lostOn < 0 && r.refundedOn < 0 &&
-		r.replacedBy == -1 && r.replaces < 0 && r.lossRefund == lossRefundNone && !r.greyed
+	return r.issuer == 0 && r.profile == card.ProfileMoT && r.lostOn < 0 && !r.handedIn() &&
+		r.replacedBy == -1 && r.replaces < 0 && r.cutRefund == cutRefundNone && !r.greyed
 }
 
 // planTravel draws the day's travellers and their taps in the other

@@ -85,23 +85,22 @@ type devKind uint8
 
 // The kinds of device.
 const (
-	devBus        devKind = iota // a bus's validator: flat fare
-	devGateIn                    // metro entry gate: tap-on
-	devGateOut                   // metro exit gate: tap-off, distance fare
-	devCoachIn                   // coach stop validator: tap-on
-	devCoachOut                  // coach stop validator: tap-off, zone fare
-	devBikeRent                  // bike dock: tap-on
-	devBikeReturn                // bike dock: tap-off, time fare
-	devParkIn                    // parking meter: tap-on
-	devParkOut                   // parking meter: tap-off, time fare
-	devTaxi                      // a taxi's POS: the meter's amount
-	devPOS                       // a merchant's POS
-	devKiosk                     // self-service kiosk at a metro station: loads
-	devCounter                   // service point counter: loads
+	devBus      devKind = iota // a bus's validator: flat fare
+	devGateIn                  // metro entry gate: tap-on
+	devGateOut                 // metro exit gate: tap-off, distance fare
+	devCoachIn                 // coach stop validator: tap-on
+	devCoachOut                // coach stop validator: tap-off, zone fare
+	devBikeDock                // bike dock: a POS under its terminal.BikeDock (bikes.go)
+	devParkIn                  // parking meter: tap-on
+	devParkOut                 // parking meter: tap-off, time fare
+	devTaxi                    // a taxi's POS: the meter's amount
+	devPOS                     // a merchant's POS
+	devKiosk                   // self-service kiosk at a metro station: loads
+	devCounter                 // service point counter: loads
 	devKinds
 )
 
-var devKindNames = [devKinds]string{"bus", "gate-in", "gate-out", "coach-in", "coach-out", "bike-rent", "bike-return",
+var devKindNames = [devKinds]string{"bus", "gate-in", "gate-out", "coach-in", "coach-out", "bike-dock",
 	"park-in", "park-out", "taxi", "pos", "kiosk", "counter"}
 
 func (k devKind) String() string { return devKindNames[k] }
@@ -111,7 +110,7 @@ func (k devKind) String() string { return devKindNames[k] }
 // at night, gates and kiosks on the metro's network every three hours.
 func uploadMinutesOf(k devKind) []int {
 	switch k {
-	case devBus, devCoachIn, devCoachOut, devBikeRent, devBikeReturn, devParkIn, devParkOut:
+	case devBus, devCoachIn, devCoachOut, devBikeDock, devParkIn, devParkOut:
 		return []int{12*60 + 30, 23*60 + 30}
 	case devGateIn, devGateOut, devKiosk:
 		return []int{9 * 60, 12 * 60, 15 * 60, 18 * 60, 21 * 60, 23*60 + 40}
@@ -142,6 +141,9 @@ type device struct {
 	// offlineUntil: the device is offline until then (zero: online).
 	offlineUntil time.Time
 	uploads      []int // minutes after midnight
+	// gate is an application gate's (apps.go), or a bike dock's own
+	// (bikes.go): its upload slot downloads its gate versions too.
+	gate *appGate
 }
 
 // rngFor returns the random stream named label (and n) of seed. Each part
@@ -274,21 +276,21 @@ func (c *City) register(ctx context.Context, reg *registry.Registry) error {
 var registryType = [devKinds]registry.TerminalType{
 	devBus: registry.TerminalBusValidator, devGateIn: registry.TerminalGate, devGateOut: registry.TerminalGate,
 	devCoachIn: registry.TerminalBusValidator, devCoachOut: registry.TerminalBusValidator,
-	devBikeRent: registry.TerminalGate, devBikeReturn: registry.TerminalGate,
-	devParkIn: registry.TerminalParkingMeter, devParkOut: registry.TerminalParkingMeter,
+	devBikeDock: registry.TerminalGate,
+	devParkIn:   registry.TerminalParkingMeter, devParkOut: registry.TerminalParkingMeter,
 	devTaxi: registry.TerminalPOS, devPOS: registry.TerminalPOS, devKiosk: registry.TerminalKiosk, devCounter: registry.TerminalKiosk,
 }
 
 var modeOf = [devKinds]terminal.Mode{
 	devBus: terminal.ModeFlat, devGateIn: terminal.ModeTapOn, devGateOut: terminal.ModeTapOff,
-	devCoachIn: terminal.ModeTapOn, devCoachOut: terminal.ModeTapOff, devBikeRent: terminal.ModeTapOn, devBikeReturn: terminal.ModeTapOff,
+	devCoachIn: terminal.ModeTapOn, devCoachOut: terminal.ModeTapOff, devBikeDock: terminal.ModePOS,
 	devParkIn: terminal.ModeTapOn, devParkOut: terminal.ModeTapOff,
 	devTaxi: terminal.ModePOS, devPOS: terminal.ModePOS, devKiosk: terminal.ModePOS, devCounter: terminal.ModePOS,
 }
 
 var networkOf = [devKinds]uint16{
 	devBus: netBus, devGateIn: netMetro, devGateOut: netMetro, devCoachIn: netSuburban, devCoachOut: netSuburban,
-	devBikeRent: netBike, devBikeReturn: netBike, devParkIn: netParking, devParkOut: netParking,
+	devBikeDock: netBike, devParkIn: netParking, devParkOut: netParking,
 }
 
 // addDevice makes a terminal as an operator commissions one: a blank
@@ -307,7 +309,13 @@ func (c *City) addDevice(ctx context.Context, reg *registry.Registry, rng *rand.
 		bl:     blacklist.New(nil, c.now),
 	}
 	d.psam = c.vendor.NewPSAM(d.psamID)
-	if err := terminal.ProvisionPSAM(c.store, d.psam, d.id, ourPSAMKeys(c.operators[op].code), 1); err != nil {
+	pk := ourPSAMKeys(c.operators[op].code)
+	if kind == devBikeDock {
+		// The dock's gate shares the PSAM: it stamps the cards' bike
+		// slots under our application master key (bikes.go).
+		pk.Issuers = append(pk.Issuers, keys.Ref{Issuer: Issuer, Type: keys.KeyApplication, Version: 1})
+	}
+	if err := terminal.ProvisionPSAM(c.store, d.psam, d.id, pk, 1); err != nil {
 		return nil, err
 	}
 	q, err := terminal.OpenQueue(filepath.Join(c.cfg.Dir, d.id.String()+".queue"))
@@ -421,17 +429,6 @@ func (c *City) buildDevices(ctx context.Context, reg *registry.Registry) error {
 		}
 		c.coachIn[s], c.coachOut[s] = i, o
 	}
-	for d := 1; d <= n.docks; d++ {
-		i, err := add(devBikeRent, opBike, 1, uint32(3000+d), "")
-		if err != nil {
-			return err
-		}
-		o, err := add(devBikeReturn, opBike, 1, uint32(3000+d), "")
-		if err != nil {
-			return err
-		}
-		c.bikeRent, c.bikeReturn = append(c.bikeRent, i), append(c.bikeReturn, o)
-	}
 	for z := 1; z <= n.zones; z++ {
 		i, err := add(devParkIn, opParking, 0, uint32(4000+z), "")
 		if err != nil {
@@ -533,9 +530,26 @@ type rider struct {
 	lostAt     time.Time
 	replacedBy int32
 	replaces   int32
-	// lossRefund: where the refund of a lost card not replaced stands
-	// (refunds.go); its balance refunded is refundedFen.
-	lossRefund uint8
+	// cutRefund: where the refund of a lost or damaged card not
+	// replaced stands (refunds.go); its balance refunded is refundedFen.
+	cutRefund uint8
+	// damagedOn is the day the card was reported damaged at a counter
+	// and handed in (damaged.go), -1 for never; adjustedFen the manual
+	// adjustments made of its book, credits less debits (adjust.go).
+	damagedOn   int
+	adjustedFen int64
+	// expiry is the card's last day of validity, as its chip has it.
+	expiry citycard.BCDDate
+	// The bike the card has out (bikes.go): whether, since when (the
+	// hire's stamp) and from which dock.
+	bikeOut  bool
+	hiredAt  time.Time
+	hireDock int
+	// bikeForgotUntil: the bike out is forgotten until then: no bike
+	// steps of the rider's (planBikesOut). noBike: the card was refused
+	// a hire, not registered for deposit-free rental.
+	bikeForgotUntil time.Time
+	noBike          bool
 	// greyed: a tap of the card tore; travelled: it tapped in another
 	// city (travel.go).
 	greyed, travelled bool
@@ -553,7 +567,7 @@ func (c *City) buildRiders() error {
 		nVisitors = max(1, c.cfg.Cards/50)
 	}
 	for i := 0; i < c.cfg.Cards; i++ {
-		r := &rider{lostOn: -1, refundedOn: -1, replacedBy: -1, replaces: -1}
+		r := &rider{lostOn: -1, refundedOn: -1, replacedBy: -1, replaces: -1, damagedOn: -1}
 		visitor := i >= c.cfg.Cards-nVisitors
 		switch x := rng.IntN(100); {
 		case visitor:
@@ -640,13 +654,15 @@ func (c *City) buildRiders() error {
 		}
 		from, _ := citycard.DateTime(issued)
 		to, _ := citycard.DateTime(expiry)
+		r.expiry = to
 		var appKey *card.AppKey // ours: an entitlement file may be written at a counter
+		var appFile *card.Entitlements
 		if !visitor {
-			appKey = c.appKey(r.asn)
+			appKey, appFile = c.appFile(r.asn)
 		}
 		r.card, err = card.New(card.Config{
 			Profile: r.profile, Issuer: c.issuers[r.issuer].code, ASN: r.asn, CardType: typ, RiderCategory: r.category,
-			Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(fen), AppKey: appKey,
+			Start: from, Expiry: to, KeySets: ks, Rand: c.cardRand, InitialBalanceFen: uint32(fen), AppKey: appKey, Entitlements: appFile,
 		})
 		if err != nil {
 			return citycard.Wrap(op, citycard.Other, err)
