@@ -337,7 +337,7 @@ func loansSection(d *appDay) appSection {
 func bikesOutSection(d *appDay) appSection {
 	sec := appSection{ID: "bikes", Title: "Bikes out",
 		Note: "cards whose last hire or return of the day is a hire (a bike not seen back); the line: bikes out at the end of each hour. The table: the bikes out now, from the docks' uploads (a return a dock holds unsent still shows), overdue once out longer than " +
-			strconv.Itoa(int(apps.BikeOutMaxDefault/time.Hour)) + " h: the next dock charges the day cap",
+			strconv.Itoa(int(apps.BikeOutMaxDefault/time.Hour)) + " h: the next dock charges the fare feed's bike-not-returned fare",
 		Chart:      stateChart(d, "bikes out", apps.Hire, apps.Return),
 		ChartLabel: "bikes out at the end of each hour",
 		Head:       []string{"card (hired at, dock)", "minutes out", "overdue"}, Empty: "no bike out now"}
