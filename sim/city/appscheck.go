@@ -287,8 +287,10 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 					life.fail("card %v, lost, at gate %v: %v", r.asn, g.dev.id, err)
 				case res.Reason == apps.Blacklisted || res.Reason == apps.Stale:
 					refused++
+				case res.Reason == apps.Expired && c.pastExpiry(r):
+					refused++ // its chip's validity is read before the blacklist
 				default:
-					life.fail("card %v, lost, at gate %v (%s): answered %v", r.asn, g.dev.id, appDefs[g.app.idx].id, res.Reason)
+					life.fail("card %v, lost, at gate %v (%s): answered %v (%s)", r.asn, g.dev.id, appDefs[g.app.idx].id, res.Reason, res.Detail)
 				}
 				break
 			}
@@ -386,4 +388,11 @@ func (r *Report) printApps(w io.Writer) {
 		}
 		fmt.Fprintf(w, "    %-28s %d holders, %d taps, %d allowed, %d filed; refused %s%s\n", id, f.Holders, f.Taps, f.Allowed, f.Records, orNone(joinCounts64(f.Refusals)), tickets)
 	}
+}
+
+// pastExpiry reports whether rider r's card is past the last day of its
+// validity today: every terminal refuses it expired.
+func (c *City) pastExpiry(r *rider) bool {
+	today, _ := citycard.DateTime(c.now().In(citycard.ChinaTime))
+	return string(today[:]) > string(r.expiry[:])
 }
