@@ -408,6 +408,15 @@ func (b *simBackOffice) Open(ctx context.Context) (*registry.Registry, error) {
 	if err := b.open(ctx); err != nil {
 		return nil, err
 	}
+	// The city registers its parties in an empty store: one that holds
+	// another run's would answer its first registration Exists.
+	ps, err := b.st.registry.Parties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) > 0 {
+		return nil, citycard.E("citycard.sim", citycard.Exists, "the database %s holds a city already (%d parties, %s the first): the sim builds its own in an empty one (no --db, a new SQLite file, or a PostgreSQL URL without search_path for a fresh schema)", b.db, len(ps), ps[0].ID)
+	}
 	return registry.New(b.st.registry, time.Now), nil
 }
 

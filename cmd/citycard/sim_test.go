@@ -177,6 +177,20 @@ func TestSimUsage(t *testing.T) {
 	}
 }
 
+// TestSimRefusesAUsedDatabase: a second run on the database of a first
+// is refused, kind Exists, naming the database and what it holds,
+// before anything of its city is registered.
+func TestSimRefusesAUsedDatabase(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "city.db")
+	if out, err := runSimCmd(t, "--seed", "1", "--cards", "50", "--days", "1", "--db", db); err != nil {
+		t.Fatalf("the first run: %v\n%s", err, out)
+	}
+	_, err := runSimCmd(t, "--seed", "2", "--cards", "50", "--days", "1", "--db", db)
+	if !citycard.IsKind(err, citycard.Exists) || !strings.Contains(err.Error(), "holds a city already") || !strings.Contains(err.Error(), db) {
+		t.Fatalf("a second run on %s: %v, want Exists naming it", db, err)
+	}
+}
+
 func TestParseSeeds(t *testing.T) {
 	for _, tc := range []struct {
 		in       string
