@@ -217,3 +217,36 @@ func (j *topUpJSON) topUp(op string) (cms.TopUp, error) {
 	}
 	return t, nil
 }
+
+// cardMoveRoutes are the routes of the card moves StaffClient.MoveCard
+// makes: POST /v1/cards/{issuer}/{asn}/ROUTE.
+var cardMoveRoutes = map[cms.Move]string{cms.Activate: "activate", cms.ReportLoss: "loss", cms.CancelLoss: "unloss", cms.ReportDamaged: "damaged"}
+
+// MoveCard makes move mv of a card at the counter: activate it, report
+// it lost (its cut, the blacklist), cancel the loss, or report it
+// damaged (its cut). It returns the card's state after it and its cut
+// (zero without one). Kinds as the server answered (Conflict: a move
+// its state does not allow; NotFound; Permission), Invalid for a move
+// no route makes, IO for an answer that does not decode.
+func (c *StaffClient) MoveCard(ctx context.Context, issuer citycard.IssuerCode, asn citycard.ASN, mv cms.Move) (cms.State, time.Time, error) {
+	const op = "api.StaffClient.MoveCard"
+	route, ok := cardMoveRoutes[mv]
+	if !ok {
+		return 0, time.Time{}, citycard.E(op, citycard.Invalid, "move %v: no route makes it", mv)
+	}
+	var j cardAnswerJSON
+	if _, err := c.send(ctx, op, http.MethodPost, fmt.Sprintf("/v1/cards/%v/%v/%s", issuer, asn, route), nil, &j); err != nil {
+		return 0, time.Time{}, err
+	}
+	st, err := cms.ParseState(j.State)
+	if err != nil || j.ASN != asn.String() {
+		return 0, time.Time{}, citycard.E(op, citycard.IO, "answer: card %q in state %q, asked to move %v", j.ASN, j.State, asn)
+	}
+	var cut time.Time
+	if j.LostAt != "" {
+		if cut, err = time.Parse(time.RFC3339, j.LostAt); err != nil {
+			return 0, time.Time{}, citycard.E(op, citycard.IO, "answer: lost_at %q: %v", j.LostAt, err)
+		}
+	}
+	return st, cut, nil
+}

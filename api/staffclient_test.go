@@ -107,3 +107,38 @@ func TestStaffClientAdjustAndApprove(t *testing.T) {
 		t.Errorf("a debit past what the card is owed: %v, want Insufficient", err)
 	}
 }
+
+// TestStaffClientMoveCard moves a card through the staff client as a
+// counter does: an issued card reported lost (its cut the server's
+// clock, to the second), the loss cancelled (issued again), activated,
+// reported damaged; a move its state does
+// not allow keeps the server's kind (Conflict), and one no route makes
+// is refused before it is sent (Invalid).
+func TestStaffClientMoveCard(t *testing.T) {
+	r := newCutRig(t, 1, 1)
+	ctx := context.Background()
+	asn := r.city.Cards[0].State().ASN
+	c := &StaffClient{BaseURL: r.srv.URL, Token: cutClerk}
+	st, cut, err := c.MoveCard(ctx, sim.Issuer, asn, cms.ReportLoss)
+	if err != nil || st != cms.Lost || !cut.Equal(r.now().Truncate(time.Second)) {
+		t.Fatalf("loss: %v cut at %v, %v; want lost at %v", st, cut, err, r.now())
+	}
+	if st, cut, err := c.MoveCard(ctx, sim.Issuer, asn, cms.CancelLoss); err != nil || st != cms.Issued || !cut.IsZero() {
+		t.Fatalf("loss cancelled: %v cut at %v, %v; want issued again (its state before), without a cut", st, cut, err)
+	}
+	if _, _, err := c.MoveCard(ctx, sim.Issuer, asn, cms.ReportDamaged); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("an issued card reported damaged: %v, want Conflict (active or expired only)", err)
+	}
+	if st, _, err := c.MoveCard(ctx, sim.Issuer, asn, cms.Activate); err != nil || st != cms.Active {
+		t.Fatalf("activated: %v, %v", st, err)
+	}
+	if st, _, err := c.MoveCard(ctx, sim.Issuer, asn, cms.ReportDamaged); err != nil || st != cms.Damaged {
+		t.Fatalf("damaged: %v, %v", st, err)
+	}
+	if _, _, err := c.MoveCard(ctx, sim.Issuer, asn, cms.CancelLoss); !citycard.IsKind(err, citycard.Conflict) {
+		t.Errorf("a damaged card's loss cancelled: %v, want Conflict", err)
+	}
+	if _, _, err := c.MoveCard(ctx, sim.Issuer, asn, cms.Personalize); !citycard.IsKind(err, citycard.Invalid) {
+		t.Errorf("a move no route makes: %v, want Invalid", err)
+	}
+}

@@ -348,11 +348,11 @@ func ScanCard(row Scanner) (Card, error) {
 	if holder != nil {
 		c.Holder = *holder
 	}
-	if c.State, err = parseState(state); err != nil {
+	if c.State, err = ParseState(state); err != nil {
 		return Card{}, citycard.Wrap(op, citycard.Invalid, err)
 	}
 	if before != "" {
-		if c.StateBefore, err = parseState(before); err != nil {
+		if c.StateBefore, err = ParseState(before); err != nil {
 			return Card{}, citycard.Wrap(op, citycard.Invalid, err)
 		}
 	}
@@ -406,14 +406,14 @@ func ScanAuditLog(rows Rows, fn func(a *AuditRecord) error) error {
 	return rows.Err()
 }
 
-// parseState parses a state's name. Kind Invalid.
-func parseState(s string) (State, error) {
+// ParseState parses a state's name. Kind Invalid.
+func ParseState(s string) (State, error) {
 	for _, st := range States {
 		if st.String() == s {
 			return st, nil
 		}
 	}
-	return 0, citycard.E("cms.parseState", citycard.Invalid, "card state %q", s)
+	return 0, citycard.E("cms.ParseState", citycard.Invalid, "card state %q", s)
 }
 
 // AuditColumns, AuditArgs and ScanAudit are the stores' spelling of an

@@ -50,14 +50,15 @@ func (c *City) damage(ctx context.Context, ri int32, day int) {
 		return
 	}
 	m, _ := c.bo.Cards()
+	clerk, _ := c.bo.Staff()
 	if cd, err := m.Card(ctx, Issuer, r.asn); err == nil && cd.State == cms.Issued {
-		if _, err := m.Move(ctx, counterStaff, Issuer, r.asn, cms.Activate); err != nil {
-			c.violate("card %v: activating it: %v", r.asn, err)
+		if st, _, err := clerk.MoveCard(ctx, Issuer, r.asn, cms.Activate); err != nil || st != cms.Active {
+			c.violate("card %v: activating it: answered %v, %v", r.asn, st, err)
 			return
 		}
 	}
-	if _, err := m.Move(ctx, counterStaff, Issuer, r.asn, cms.ReportDamaged); err != nil {
-		c.violate("card %v: reporting it damaged: %v", r.asn, err)
+	if st, _, err := clerk.MoveCard(ctx, Issuer, r.asn, cms.ReportDamaged); err != nil || st != cms.Damaged {
+		c.violate("card %v: reporting it damaged: answered %v, %v", r.asn, st, err)
 		return
 	}
 	r.damagedOn, r.lostAt = day, c.now()

@@ -96,7 +96,9 @@
 // does. Load records are uploaded like any other; the back office keeps
 // them in the card shadows and acquisition posts nothing to the ledger
 // for them (card management did). A loss is reported to card
-// management (a registered card only, moved to lost), which lists the
+// management over HTTP (POST /v1/cards/{issuer}/{asn}/loss,
+// api.StaffClient.MoveCard: a registered card only, moved to lost, its
+// cut the report's time on the city's clock), which lists the
 // card on the blacklist terminals download, and replaced at once at the
 // same counter (the replacement fee in cash; the new card, of the next
 // generation of the ASN, applied for). The city's products are the
@@ -130,7 +132,8 @@
 // Now and then (damaged.go: about one card in damagedPerCards a day) a
 // rider hands a card in at a counter, damaged: unreadable, so the
 // counter reads nothing of it, and card management cuts its liability
-// at the report (cms.ReportDamaged), as a loss report does; the card
+// at the report (cms.ReportDamaged, over HTTP as a loss report), as a
+// loss report does; the card
 // taps no more. Half are replaced as a lost card is (the new card handed
 // over with the balance as of the report once the cooling period is
 // over); half are refunded from their shadow once it is over, through

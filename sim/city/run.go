@@ -545,9 +545,10 @@ func (c *City) reportLost(ctx context.Context, ri int32, day int) {
 		// api.ShadowBalances' Elsewhere; see doc.go.)
 		return
 	}
-	m, _ := c.bo.Cards()
-	if _, err := m.Move(ctx, counterStaff, Issuer, r.asn, cms.ReportLoss); err != nil {
-		c.violate("card %v: reporting it lost: %v", r.asn, err)
+	clerk, _ := c.bo.Staff()
+	st, cut, err := clerk.MoveCard(ctx, Issuer, r.asn, cms.ReportLoss)
+	if err != nil || st != cms.Lost || !cut.Equal(c.now().Truncate(time.Second)) {
+		c.violate("card %v: reporting it lost at %v: answered %v cut at %v, %v", r.asn, c.now(), st, cut, err)
 		return
 	}
 	r.lostOn, r.lostAt = day, c.now()
