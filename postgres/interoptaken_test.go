@@ -15,8 +15,7 @@ func TestInteropTapsMigration(t *testing.T) {
 	ctx := context.Background()
 	u, conn := migratedBefore(t, 39)
 	b := storetest.Before0039(t)
-	exec := connExec(conn)
-	b.Insert(t, func(q string, args ...any) error { return exec(ctx, q, args...) }, func(n int) string { return "$" + strconv.Itoa(n) })
+	b.Insert(t, connExec(conn), func(n int) string { return "$" + strconv.Itoa(n) })
 	db := openURL(t, u)
 	var taps int
 	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM interop_taps`).Scan(&taps); err != nil {

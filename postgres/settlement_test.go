@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/citycard/citycard/clearing"
-	"github.com/citycard/citycard/migration"
 )
 
 // TestSettlementVersionMigration upgrades a store migrated before 0038
@@ -19,26 +16,7 @@ import (
 // computed now keeps the version of now: storetest's Cycles.)
 func TestSettlementVersionMigration(t *testing.T) {
 	ctx := context.Background()
-	u := tempSchema(t)
-	raw, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close(ctx)
-	if _, err := raw.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migration.List(migrationFS, "migrations") {
-		if m.Version >= 38 {
-			break
-		}
-		if _, err := raw.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	u, raw := migratedBefore(t, 38)
 	cal := clearing.DefaultCalendar()
 	d := clearing.DayOf(2026, 12, 1)
 	end := cal.End(d)
@@ -55,14 +33,7 @@ func TestSettlementVersionMigration(t *testing.T) {
 		r.Day, r.State, r.CutoffNs, r.From, r.To, r.OpenedNs, r.ComputedNs, r.ComputedBy, r.ReviewedNs, r.ReviewedBy, r.ApprovedNs, r.ApprovedBy, r.ClosedNs, r.ClosedBy, r.Result, r.Files); err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openURL(t, u)
 	got, err := db.Clearing().Cycle(ctx, d)
 	if err != nil || got.Cycle.SettlementVersion != clearing.SettlementPayers || got.Cycle.ClosedBy != "dora" || len(got.Result.Positions) != 2 || len(got.Files) != 1 {
 		t.Fatalf("the closed cycle after the upgrade: %+v, %v", got, err)

@@ -15,7 +15,7 @@ func TestInteropTapsMigration(t *testing.T) {
 	ctx := context.Background()
 	path, raw := migratedBefore(t, 39)
 	b := storetest.Before0039(t)
-	b.Insert(t, func(q string, args ...any) error { _, err := raw.ExecContext(ctx, q, args...); return err }, func(int) string { return "?" })
+	b.Insert(t, rawExec(raw), func(int) string { return "?" })
 	db := upgraded(t, path, raw)
 	var taps int
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM interop_taps`).Scan(&taps); err != nil {

@@ -197,7 +197,7 @@ func Before0039(t *testing.T) Taps0039 {
 
 // Insert stores b's files and records with exec, as the binary before
 // 0039 did, in statements whose n-th placeholder is ph(n).
-func (b Taps0039) Insert(t *testing.T, exec func(query string, args ...any) error, ph func(n int) string) {
+func (b Taps0039) Insert(t *testing.T, exec Exec, ph func(n int) string) {
 	t.Helper()
 	values := func(n int) string {
 		ps := make([]string, n)
@@ -208,13 +208,13 @@ func (b Taps0039) Insert(t *testing.T, exec func(query string, args ...any) erro
 	}
 	for i := range b.Files {
 		args := b.Files[i].Args()
-		if err := exec(`INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+values(len(args))+`)`, args...); err != nil {
+		if err := exec(context.Background(), `INSERT INTO interop_files (`+interop.FileColumns+`) VALUES (`+values(len(args))+`)`, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range b.Records {
 		args := b.Records[i].Args()
-		if err := exec(`INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+values(len(args))+`)`, args...); err != nil {
+		if err := exec(context.Background(), `INSERT INTO interop_records (`+interop.RecColumns+`) VALUES (`+values(len(args))+`)`, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
