@@ -69,17 +69,21 @@ func (b ShadowBalances) Balance(ctx context.Context, issuer citycard.IssuerCode,
 		return 0, nil, citycard.Wrap(op, citycard.Other, err)
 	}
 	purchases := append(here[card], elsewhere[card]...)
+	reported, inUse := int64(0), false
+	if b.Acquirer != nil && c.LostAt.IsZero() {
+		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
+			reported, inUse = sh.ReportedFen, true
+		}
+	}
+	if inUse && len(elsewhere[card]) == 0 {
+		return reported, purchases, nil // no book read: the shadow's balance is the chip's
+	}
 	book, err := b.Cards.BookPurse(ctx, issuer, asn, purchases)
 	if err != nil {
 		return 0, nil, citycard.Wrap(op, citycard.Other, err)
 	}
-	if b.Acquirer != nil && c.LostAt.IsZero() {
-		if sh, ok := b.Acquirer.Shadow(issuer, asn); ok && sh.LastCounter >= 0 {
-			if len(elsewhere[card]) > 0 {
-				return min(sh.ReportedFen, book), purchases, nil
-			}
-			return sh.ReportedFen, purchases, nil
-		}
+	if inUse {
+		return min(reported, book), purchases, nil
 	}
 	return book, purchases, nil
 }
