@@ -272,6 +272,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 			}
 		}
 		// Whoever holds the lost card tries one of its gates.
+		today, _ := citycard.DateTime(c.now())
 		for ri := range c.riders {
 			r := c.riders[ri]
 			if r.lostOn < 0 || !contains(h.cards, r.asn) {
@@ -287,7 +288,7 @@ func (c *City) checkApps(ctx context.Context, newInv func(string) *inv) {
 					life.fail("card %v, lost, at gate %v: %v", r.asn, g.dev.id, err)
 				case res.Reason == apps.Blacklisted || res.Reason == apps.Stale:
 					refused++
-				case res.Reason == apps.Expired && c.pastExpiry(r):
+				case res.Reason == apps.Expired && r.expiredOn(today):
 					refused++ // its chip's validity is read before the blacklist
 				default:
 					life.fail("card %v, lost, at gate %v (%s): answered %v (%s)", r.asn, g.dev.id, appDefs[g.app.idx].id, res.Reason, res.Detail)
@@ -388,11 +389,4 @@ func (r *Report) printApps(w io.Writer) {
 		}
 		fmt.Fprintf(w, "    %-28s %d holders, %d taps, %d allowed, %d filed; refused %s%s\n", id, f.Holders, f.Taps, f.Allowed, f.Records, orNone(joinCounts64(f.Refusals)), tickets)
 	}
-}
-
-// pastExpiry reports whether rider r's card is past the last day of its
-// validity today: every terminal refuses it expired.
-func (c *City) pastExpiry(r *rider) bool {
-	today, _ := citycard.DateTime(c.now().In(citycard.ChinaTime))
-	return string(today[:]) > string(r.expiry[:])
 }

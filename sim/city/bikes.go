@@ -213,7 +213,7 @@ func (c *City) bikeHire(ri int32, k int) {
 	bal := r.card.State().BalanceFen
 	expect := apps.Allowed
 	switch {
-	case string(date[:]) > string(r.expiry[:]):
+	case r.expiredOn(date):
 		expect = apps.Expired // the card's: nothing decided, an overdue bike not closed
 		overdue = false
 	case !slot:
@@ -292,7 +292,7 @@ func (c *City) bikeReturn(ri int32, k int, forgotten bool) {
 	c.bikeTap(ri, hi, bd, func() { res, err = bd.dock.Return(r.card) })
 	if res.Reason != apps.Allowed || res.Stamp.Record.Product != uint16(apps.Return) {
 		c.apps.apps[appBike].fig.Refusals[res.Reason.String()]++
-		if res.Reason != apps.Expired || string(date[:]) <= string(r.expiry[:]) {
+		if res.Reason != apps.Expired || !r.expiredOn(date) {
 			c.violate("card %v at dock %v: its return refused %v (%s), %v", r.asn, bd.dev.id, res.Reason, res.Detail, err)
 		}
 		return // an expired card cannot pay: the bike stays out on it

@@ -807,3 +807,8 @@ func (c *City) build(ctx context.Context) error {
 	}
 	return c.grantApps(ctx)
 }
+
+// expiredOn reports whether rider r's card is past the last day of its
+// validity on date: every terminal refuses it expired (a gate and a
+// dock before they read the blacklist).
+func (r *rider) expiredOn(date citycard.BCDDate) bool { return string(date[:]) > string(r.expiry[:]) }
