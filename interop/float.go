@@ -7,6 +7,10 @@ import (
 	"github.com/citycard/citycard/ledger"
 )
 
+// MovesFloat reports whether an interconnection entry of type t moves
+// our card float by our cards' records, which FloatMoves names.
+func MovesFloat(t ledger.EntryType) bool { return t == EntryIncoming || t == EntryCorrection }
+
 // FloatMoves calls fn for each of our cards' records behind an entry of
 // type t from interconnection file file that moves our card float:
 // EntryIncoming, the INC file's records accepted (each the purchase it

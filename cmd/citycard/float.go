@@ -106,7 +106,7 @@ func floatFigures(ctx context.Context, st *stores) ([]clearing.FloatFigures, err
 				continue
 			}
 			split.Posting(q.Account.Party, p.Source, q.AmountFen)
-			if q.Account.Party == own.String() && (p.Type == interop.EntryIncoming || p.Type == interop.EntryCorrection) {
+			if q.Account.Party == own.String() && interop.MovesFloat(p.Type) {
 				interopEntries[interopEntry{p.Type, p.Source}] = true
 			}
 		}
